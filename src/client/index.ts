@@ -1,0 +1,16 @@
+/**
+ * `lifeline/client`: the isomorphic client (browser entry; Node gets `./node.js`).
+ * @packageDocumentation
+ */
+export { ReconnectingWebSocket, type SendOutcome } from './reconnecting-websocket.js';
+export * from './events.js';
+export type { ClientOptions, ResolvedClientOptions, UrlContext, UrlSource, WebSocketConstructor, WebSocketLike } from './options.js';
+export { browserEnvironment, steadyEnvironment, type ClientEnvironment } from './environment.js';
+export { CloseCode, closeCodes, describeCloseCode, type CloseAction, type CloseCodeInfo } from '../core/close-codes.js';
+export { classifyClose, type CloseDecision, type CloseInfo } from '../core/close-policy.js';
+export type { ClientState } from '../core/client-state.js';
+export type { HeartbeatOptions } from '../core/heartbeat.js';
+export type { QueueLimits, OutboundData } from '../core/outbound-queue.js';
+export type { BackoffOptions } from '../core/backoff.js';
+export { formatRetryHint, parseRetryHint, type RetryHint } from '../core/retry-hint.js';
+export { LifelineError, type LifelineErrorCode } from '../core/errors.js';

@@ -1,0 +1,18 @@
+/**
+ * `lifeline/client` on Node: the same API, with `ws` as the default WebSocket so refused
+ * handshakes report their HTTP status and Retry-After.
+ * @packageDocumentation
+ */
+import { ReconnectingWebSocket as BaseReconnectingWebSocket } from './reconnecting-websocket.js';
+import { NodeWebSocket } from './node-websocket.js';
+import type { ClientOptions, UrlSource } from './options.js';
+
+export * from './index.js';
+export { NodeWebSocket } from './node-websocket.js';
+
+/** {@link BaseReconnectingWebSocket} with `ws` underneath by default. */
+export class ReconnectingWebSocket extends BaseReconnectingWebSocket {
+  constructor(url: UrlSource, protocols?: string | string[], options: ClientOptions = {}) {
+    super(url, protocols, { WebSocket: NodeWebSocket, ...options });
+  }
+}

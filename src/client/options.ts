@@ -1,0 +1,110 @@
+import { defaultBackoff, type BackoffOptions } from '../core/backoff.js';
+import { systemClock, systemRng, type Clock, type Rng } from '../core/clock.js';
+import type { CloseAction } from '../core/close-codes.js';
+import type { CloseDecision, CloseInfo } from '../core/close-policy.js';
+import { InvalidOptionError } from '../core/errors.js';
+import { defaultHeartbeat, type HeartbeatOptions } from '../core/heartbeat.js';
+import { defaultQueueLimits, type OutboundData, type QueueLimits } from '../core/outbound-queue.js';
+import { browserEnvironment, type ClientEnvironment } from './environment.js';
+
+/**
+ * The part of a WHATWG WebSocket the client drives. The browser's `WebSocket`, Node 22's global
+ * one and `ws` all fit. Handlers take `never` so any platform's event type is accepted.
+ */
+export interface WebSocketLike {
+  readonly readyState: number;
+  readonly protocol: string;
+  readonly extensions: string;
+  readonly bufferedAmount: number;
+  binaryType: string;
+  onopen: ((event: never) => void) | null;
+  onmessage: ((event: never) => void) | null;
+  onclose: ((event: never) => void) | null;
+  onerror: ((event: never) => void) | null;
+  send(data: OutboundData): void;
+  close(code?: number, reason?: string): void;
+  /** HTTP status of a refused handshake, where the platform exposes it (Lifeline's Node socket). */
+  readonly handshakeStatus?: number;
+  /** A refused handshake's Retry-After, ms. */
+  readonly retryAfterMs?: number;
+}
+
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
+
+/** Passed to a URL provider on every attempt. */
+export interface UrlContext {
+  /** Retries since the last stable connection (0 on the first connect). */
+  readonly attempt: number;
+  /** True when the server said the credentials expired or were refused: fetch a fresh token. */
+  readonly authRequired: boolean;
+}
+
+/** A fixed URL, or a provider called on every attempt (put a fresh token in it). */
+export type UrlSource = string | URL | ((context: UrlContext) => string | URL | Promise<string | URL>);
+
+export interface ClientOptions extends Partial<BackoffOptions> {
+  /** The WebSocket class. Default: the platform's (`ws` on Node via `lifeline/client`'s node entry). */
+  readonly WebSocket?: WebSocketConstructor;
+  /** An attempt that is not open within this is abandoned, ms. Default 10 000. */
+  readonly connectTimeout?: number;
+  /** A connection open this long resets the attempt counter, ms. Default 5 000. */
+  readonly stabilityWindow?: number;
+  /** Limits of the queue that holds messages sent while not connected. */
+  readonly queue?: Partial<QueueLimits>;
+  /** Liveness checks (off by default, since any server may be on the other end): `true` for the defaults. */
+  readonly heartbeat?: boolean | Partial<HeartbeatOptions>;
+  /** Override the close-code policy: return an action, true (reconnect) or false (stop); undefined keeps the default. */
+  readonly shouldReconnect?: (close: CloseInfo, decision: CloseDecision) => CloseAction | boolean | undefined;
+  /** Override the delay before attempt `attempt` (1-based), ms. */
+  readonly reconnectDelay?: (attempt: number, close: CloseInfo) => number | undefined;
+  /** Initial `binaryType`. Default `'arraybuffer'` (the same on every platform). */
+  readonly binaryType?: string;
+  readonly environment?: ClientEnvironment;
+  readonly clock?: Clock;
+  readonly rng?: Rng;
+}
+
+export interface ResolvedClientOptions extends BackoffOptions {
+  readonly WebSocket: WebSocketConstructor;
+  readonly connectTimeout: number;
+  readonly stabilityWindow: number;
+  readonly queue: QueueLimits;
+  readonly heartbeat: HeartbeatOptions | undefined;
+  readonly shouldReconnect: ClientOptions['shouldReconnect'];
+  readonly reconnectDelay: ClientOptions['reconnectDelay'];
+  readonly binaryType: string;
+  readonly environment: ClientEnvironment;
+  readonly clock: Clock;
+  readonly rng: Rng;
+}
+
+function check(name: string, value: number, min: number): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min) throw new InvalidOptionError(name, `must be a number >= ${min}`);
+  return value;
+}
+
+export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
+  const WebSocketClass = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (!WebSocketClass) throw new InvalidOptionError('WebSocket', 'no WebSocket on this platform: pass one (e.g. from "ws")');
+  const heartbeat = options.heartbeat === true ? defaultHeartbeat : options.heartbeat ? { ...defaultHeartbeat, ...options.heartbeat } : undefined;
+  const queue = { ...defaultQueueLimits, ...options.queue };
+  const resolved: ResolvedClientOptions = {
+    initialDelay: check('initialDelay', options.initialDelay ?? defaultBackoff.initialDelay, 0),
+    factor: check('factor', options.factor ?? defaultBackoff.factor, 1),
+    maxDelay: check('maxDelay', options.maxDelay ?? defaultBackoff.maxDelay, 0),
+    maxAttempts: check('maxAttempts', options.maxAttempts ?? defaultBackoff.maxAttempts, 0),
+    jitter: options.jitter ?? defaultBackoff.jitter,
+    WebSocket: WebSocketClass,
+    connectTimeout: check('connectTimeout', options.connectTimeout ?? 10_000, 1),
+    stabilityWindow: check('stabilityWindow', options.stabilityWindow ?? 5_000, 0),
+    queue: { ...queue, maxMessages: check('queue.maxMessages', queue.maxMessages, 0), maxBytes: check('queue.maxBytes', queue.maxBytes, 0) },
+    heartbeat,
+    shouldReconnect: options.shouldReconnect,
+    reconnectDelay: options.reconnectDelay,
+    binaryType: options.binaryType ?? 'arraybuffer',
+    environment: options.environment ?? browserEnvironment(),
+    clock: options.clock ?? systemClock,
+    rng: options.rng ?? systemRng,
+  };
+  return Object.freeze(resolved);
+}

@@ -1,0 +1,406 @@
+import { Backoff } from '../core/backoff.js';
+import { CloseCode, type CloseAction } from '../core/close-codes.js';
+import { classifyClose, type CloseDecision, type CloseInfo } from '../core/close-policy.js';
+import { clientTransitions, readyStateOf, type ClientState } from '../core/client-state.js';
+import { controlType, PING } from '../core/envelope.js';
+import { LifelineError } from '../core/errors.js';
+import { Heartbeat } from '../core/heartbeat.js';
+import { OutboundQueue, type OutboundData } from '../core/outbound-queue.js';
+import { StateMachine } from '../core/state-machine.js';
+import { Timer } from '../core/timer.js';
+import {
+  AuthRequiredEvent,
+  ConnectingEvent,
+  GiveUpEvent,
+  LifelineCloseEvent,
+  LifelineErrorEvent,
+  ReconnectingEvent,
+  StateChangeEvent,
+  type ReconnectingWebSocketEventMap,
+} from './events.js';
+import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions, type UrlSource, type WebSocketLike } from './options.js';
+
+/** What `send` did with a message. */
+export type SendOutcome = 'sent' | 'queued' | 'rejected';
+
+type Handler<E> = ((event: E) => void) | null;
+
+interface CloseLike {
+  readonly code: number;
+  readonly reason: string;
+  readonly wasClean: boolean;
+}
+
+/**
+ * A drop-in for the WHATWG `WebSocket` that keeps a connection alive: it reconnects with
+ * backoff and full jitter when the close-code policy says so, queues messages while not
+ * connected, watches the link with a heartbeat, and pauses while the page is hidden or offline.
+ *
+ * @example
+ * const ws = new ReconnectingWebSocket('wss://example.com/ws');
+ * ws.onmessage = (event) => console.log(event.data);
+ * ws.addEventListener('reconnecting', (e) => console.log(`retry ${e.attempt} in ${e.delay} ms`));
+ * ws.send('hello'); // 'queued' until open, then flushed in order
+ */
+export class ReconnectingWebSocket extends EventTarget {
+  static readonly CONNECTING = 0;
+  static readonly OPEN = 1;
+  static readonly CLOSING = 2;
+  static readonly CLOSED = 3;
+  readonly CONNECTING = 0;
+  readonly OPEN = 1;
+  readonly CLOSING = 2;
+  readonly CLOSED = 3;
+
+  onopen: Handler<Event> = null;
+  onmessage: Handler<MessageEvent> = null;
+  onclose: Handler<LifelineCloseEvent> = null;
+  onerror: Handler<LifelineErrorEvent> = null;
+
+  readonly options: ResolvedClientOptions;
+  readonly #url: UrlSource;
+  readonly #protocols: string | string[] | undefined;
+  readonly #machine: StateMachine<ClientState>;
+  readonly #backoff: Backoff;
+  readonly #queue: OutboundQueue;
+  readonly #heartbeat: Heartbeat | undefined;
+  readonly #connectTimer: Timer;
+  readonly #stableTimer: Timer;
+  readonly #retryTimer: Timer;
+  readonly #unsubscribe: () => void;
+  #socket: WebSocketLike | undefined;
+  /** Stamps each socket; events from a replaced socket carry an older stamp and are ignored. */
+  #generation = 0;
+  #binaryType: string;
+  #authRequired = false;
+  #lastUrl = '';
+  #waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+
+  constructor(url: UrlSource, protocols?: string | string[], options: ClientOptions = {}) {
+    super();
+    this.options = resolveClientOptions(options);
+    this.#url = url;
+    this.#protocols = protocols;
+    this.#binaryType = this.options.binaryType;
+    const { clock } = this.options;
+    this.#machine = new StateMachine<ClientState>('connecting', clientTransitions, ({ from, to }) =>
+      this.dispatchEvent(new StateChangeEvent(from, to)),
+    );
+    this.#backoff = new Backoff(this.options, this.options.rng);
+    this.#queue = new OutboundQueue(this.options.queue);
+    this.#connectTimer = new Timer(clock, () => this.#abandon('connect-timeout', 'connect timeout'));
+    this.#stableTimer = new Timer(clock, () => this.#backoff.reset());
+    this.#retryTimer = new Timer(clock, () => this.#connect());
+    const heartbeat = this.options.heartbeat;
+    this.#heartbeat = heartbeat
+      ? new Heartbeat(clock, heartbeat, {
+          sendPing: () => this.#socket?.readyState === 1 && this.#socket.send(PING),
+          dead: () => this.#abandon('heartbeat', 'heartbeat timeout'),
+          hidden: () => this.options.environment.hidden(),
+        })
+      : undefined;
+    this.#unsubscribe = this.options.environment.subscribe(() => this.#environmentChanged());
+    this.#connect();
+  }
+
+  // ---- WHATWG surface -------------------------------------------------------------------------
+
+  get readyState(): 0 | 1 | 2 | 3 {
+    return readyStateOf[this.#machine.state];
+  }
+
+  /** The URL of the current (or last) socket. */
+  get url(): string {
+    return this.#lastUrl;
+  }
+
+  get protocol(): string {
+    return this.#socket?.protocol ?? '';
+  }
+
+  get extensions(): string {
+    return this.#socket?.extensions ?? '';
+  }
+
+  /** Bytes buffered by the socket plus bytes waiting in the reconnect queue. */
+  get bufferedAmount(): number {
+    return (this.#socket?.bufferedAmount ?? 0) + this.#queue.bytes;
+  }
+
+  get binaryType(): string {
+    return this.#binaryType;
+  }
+
+  set binaryType(value: string) {
+    this.#binaryType = value;
+    if (this.#socket) this.#socket.binaryType = value;
+  }
+
+  /** Lifeline's richer state (see the state diagram in the docs). */
+  get state(): ClientState {
+    return this.#machine.state;
+  }
+
+  /** Retries made since the last stable connection. */
+  get attempt(): number {
+    return this.#backoff.attempt;
+  }
+
+  /** Messages waiting for a connection. */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  /**
+   * Sends now when open; queues while connecting or reconnecting (bounded, flushed in order on
+   * the next open); refuses once closed or closing, or when the queue is full.
+   */
+  send(data: OutboundData): SendOutcome {
+    const state = this.#machine.state;
+    if (state === 'closed' || state === 'closing') return 'rejected';
+    const socket = this.#socket;
+    if (state === 'open' && socket && socket.readyState === 1) {
+      socket.send(data);
+      return 'sent';
+    }
+    const evicted = this.#queue.push(data);
+    if (evicted === false) {
+      this.#error(new LifelineError('ERR_PROTOCOL', 'outbound queue full: message rejected'));
+      return 'rejected';
+    }
+    if (evicted.length > 0) this.#error(new LifelineError('ERR_PROTOCOL', `outbound queue full: ${evicted.length} oldest message(s) dropped`));
+    return 'queued';
+  }
+
+  /** Closes for good: never reconnects afterwards (until `reconnect()`); the queue is cleared. */
+  close(code: number = CloseCode.NORMAL, reason = ''): void {
+    const state = this.#machine.state;
+    if (state === 'closed' || state === 'closing') return;
+    this.#stopTimers();
+    this.#queue.clear();
+    const socket = this.#socket;
+    if (socket && (socket.readyState === 0 || socket.readyState === 1)) {
+      this.#machine.to('closing', undefined);
+      socket.close(code, reason);
+      return;
+    }
+    this.#finish({ code, reason, wasClean: true }, 'stop');
+  }
+
+  /** Starts over now: a fresh attempt budget, whether it was open, waiting, given up or closed. */
+  reconnect(): void {
+    this.#backoff.reset();
+    this.#stopTimers();
+    this.#generation++;
+    const socket = this.#socket;
+    this.#socket = undefined;
+    if (socket && (socket.readyState === 0 || socket.readyState === 1)) socket.close(CloseCode.NORMAL, 'reconnect');
+    if (this.#machine.state === 'closing') this.#machine.to('closed', undefined);
+    this.#connect();
+  }
+
+  /** Resolves at the next open (now, if open); rejects if the client closes or gives up first. */
+  opened(): Promise<void> {
+    if (this.#machine.state === 'open') return Promise.resolve();
+    if (this.#machine.state === 'closed') return Promise.reject(new LifelineError('ERR_CONNECTION_CLOSED', 'the client is closed'));
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  /** Releases the environment listeners too; the object is done after this. */
+  dispose(): void {
+    this.close();
+    this.#unsubscribe();
+  }
+
+  // ---- connecting ---------------------------------------------------------------------------------
+
+  #connect(): void {
+    const generation = ++this.#generation;
+    const attempt = this.#backoff.attempt;
+    if (this.#machine.state !== 'connecting') this.#machine.to('connecting', undefined);
+    this.dispatchEvent(new ConnectingEvent(attempt));
+    const authRequired = this.#authRequired;
+    this.#authRequired = false;
+    this.#connectTimer.start(this.options.connectTimeout);
+    const source = this.#url;
+    let resolved: string | URL | Promise<string | URL>;
+    try {
+      resolved = typeof source === 'function' ? source({ attempt, authRequired }) : source;
+    } catch (error) {
+      this.#providerFailed(generation, error);
+      return;
+    }
+    if (typeof resolved === 'string' || resolved instanceof URL) this.#open(generation, String(resolved));
+    else resolved.then((url) => this.#open(generation, String(url)), (error: unknown) => this.#providerFailed(generation, error));
+  }
+
+  #open(generation: number, url: string): void {
+    if (generation !== this.#generation) return;
+    this.#lastUrl = url;
+    let socket: WebSocketLike;
+    try {
+      socket = new this.options.WebSocket(url, this.#protocols);
+    } catch (error) {
+      // A malformed URL cannot get better by retrying.
+      this.#error(error instanceof Error ? error : new Error(String(error)));
+      this.#connectTimer.stop();
+      this.#finish({ code: CloseCode.ABNORMAL, reason: 'invalid URL', wasClean: false }, 'fatal');
+      return;
+    }
+    this.#socket = socket;
+    socket.binaryType = this.#binaryType;
+    socket.onopen = () => generation === this.#generation && this.#opened();
+    socket.onmessage = (event: { data: unknown }) => generation === this.#generation && this.#received(event.data);
+    socket.onerror = () => generation === this.#generation && this.#error(new LifelineError('ERR_PROTOCOL', 'WebSocket error'));
+    socket.onclose = (event: CloseLike) => {
+      if (generation !== this.#generation) return;
+      const refused = socket.handshakeStatus;
+      this.#closed(
+        refused === undefined
+          ? { code: event.code, reason: event.reason, wasClean: event.wasClean }
+          : { code: CloseCode.ABNORMAL, reason: `handshake refused: HTTP ${refused}`, wasClean: false, local: 'handshake-refused', status: refused },
+        socket.retryAfterMs,
+      );
+    };
+  }
+
+  #providerFailed(generation: number, error: unknown): void {
+    if (generation !== this.#generation) return;
+    this.#error(error instanceof Error ? error : new Error(String(error)));
+    this.#closed({ code: CloseCode.ABNORMAL, reason: 'URL provider failed', wasClean: false }, undefined);
+  }
+
+  #opened(): void {
+    this.#connectTimer.stop();
+    this.#machine.to('open', undefined);
+    this.#stableTimer.start(this.options.stabilityWindow);
+    this.#heartbeat?.start();
+    const socket = this.#socket;
+    // Flush before anyone can send anew, so queued messages keep their order.
+    if (socket) for (const data of this.#queue.drain()) socket.send(data);
+    this.#emit('open', new Event('open'));
+    for (const waiter of this.#waiters.splice(0)) waiter.resolve();
+  }
+
+  #received(data: unknown): void {
+    const heartbeat = this.#heartbeat;
+    if (heartbeat) {
+      heartbeat.sawTraffic();
+      // With the heartbeat on, Lifeline's ping/pong control messages are link traffic, not app data.
+      if (typeof data === 'string' && controlType(data) !== undefined) return;
+    }
+    this.#emit('message', new MessageEvent('message', { data }));
+  }
+
+  /** A local verdict that the link is dead: drop the socket (late events are ignored) and report 1006. */
+  #abandon(local: 'heartbeat' | 'connect-timeout', reason: string): void {
+    const socket = this.#socket;
+    this.#generation++;
+    if (socket && (socket.readyState === 0 || socket.readyState === 1)) {
+      // Tell the server why, if the link still carries anything; never as 1000.
+      socket.close(CloseCode.TIMEOUT, reason);
+    }
+    this.#closed({ code: CloseCode.ABNORMAL, reason, wasClean: false, local }, undefined);
+  }
+
+  // ---- closing and the reconnect decision -------------------------------------------------------
+
+  #closed(close: CloseInfo, retryAfterMs: number | undefined): void {
+    this.#stopTimers();
+    if (this.#machine.state === 'closing' || this.#machine.state === 'closed') {
+      this.#finish(close, 'stop');
+      return;
+    }
+    const action = this.#decide(close);
+    if (action === 'stop' || action === 'fatal') {
+      this.#finish(close, action);
+      return;
+    }
+    if (action === 'refresh-auth') {
+      this.#authRequired = true;
+      this.dispatchEvent(new AuthRequiredEvent(close.status ?? close.code));
+    }
+    this.#schedule(close, action, retryAfterMs);
+  }
+
+  #decide(close: CloseInfo): CloseAction {
+    const decision: CloseDecision = classifyClose(close);
+    const custom = this.options.shouldReconnect?.(close, decision);
+    if (custom === undefined) return decision.action === 'app' ? 'reconnect' : decision.action;
+    if (typeof custom === 'boolean') return custom ? 'reconnect' : 'stop';
+    return custom === 'app' ? 'reconnect' : custom;
+  }
+
+  #schedule(close: CloseInfo, action: CloseAction, retryAfterMs: number | undefined): void {
+    const backoffDelay = this.#backoff.next();
+    if (backoffDelay === undefined) {
+      this.#finish(close, action);
+      this.dispatchEvent(new GiveUpEvent(this.#backoff.attempt, close.code, close.reason));
+      return;
+    }
+    const attempt = this.#backoff.attempt;
+    const hint = classifyClose(close).hint ?? (retryAfterMs === undefined ? undefined : { afterMs: retryAfterMs, spreadMs: backoffDelay });
+    const delay = this.options.reconnectDelay?.(attempt, close) ?? (hint ? hint.afterMs + this.options.rng() * hint.spreadMs : backoffDelay);
+    const { environment } = this.options;
+    this.#machine.to(environment.hidden() || !environment.online() ? 'paused' : 'reconnecting', undefined);
+    this.#emit('close', new LifelineCloseEvent(close.code, close.reason, close.wasClean, true, action));
+    this.dispatchEvent(new ReconnectingEvent(attempt, delay, close.code, close.reason));
+    if (this.#machine.state === 'reconnecting') this.#retryTimer.start(delay);
+  }
+
+  #finish(close: CloseInfo, action: CloseAction): void {
+    this.#socket = undefined;
+    if (this.#machine.state !== 'closed') this.#machine.to('closed', undefined);
+    this.#emit('close', new LifelineCloseEvent(close.code, close.reason, close.wasClean, false, action));
+    const error = new LifelineError('ERR_CONNECTION_CLOSED', `closed (${close.code}${close.reason ? ` ${close.reason}` : ''})`);
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+  }
+
+  #environmentChanged(): void {
+    const { environment } = this.options;
+    const away = environment.hidden() || !environment.online();
+    const state = this.#machine.state;
+    if (!environment.hidden()) this.#heartbeat?.visible();
+    if (away && state === 'reconnecting') {
+      this.#retryTimer.stop();
+      this.#machine.to('paused', undefined);
+    } else if (!away && (state === 'paused' || state === 'reconnecting')) {
+      // Back online or visible again: retry at once instead of waiting out the backoff.
+      this.#retryTimer.stop();
+      this.#connect();
+    }
+  }
+
+  #stopTimers(): void {
+    this.#connectTimer.stop();
+    this.#stableTimer.stop();
+    this.#retryTimer.stop();
+    this.#heartbeat?.stop();
+  }
+
+  #error(error: Error): void {
+    this.#emit('error', new LifelineErrorEvent(error));
+  }
+
+  /** Fires `on<type>` then the listeners, as the WHATWG WebSocket does. */
+  #emit<K extends 'open' | 'message' | 'close' | 'error'>(type: K, event: ReconnectingWebSocketEventMap[K]): void {
+    const handler = this[`on${type}`] as Handler<ReconnectingWebSocketEventMap[K]>;
+    handler?.call(this, event);
+    this.dispatchEvent(event);
+  }
+}
+
+export interface ReconnectingWebSocket {
+  addEventListener<K extends keyof ReconnectingWebSocketEventMap>(
+    type: K,
+    listener: (event: ReconnectingWebSocketEventMap[K]) => void,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  removeEventListener<K extends keyof ReconnectingWebSocketEventMap>(
+    type: K,
+    listener: (event: ReconnectingWebSocketEventMap[K]) => void,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
+}

@@ -1,0 +1,30 @@
+/**
+ * The reconnecting client's states and the moves between them.
+ *
+ *   connecting ──open──> open ──(close, reconnectable)──> reconnecting ──timer──> connecting
+ *        │                 │                                   │
+ *        │                 └──close()──> closing ──> closed <──┘ (give up / fatal / stop)
+ *        └──(hidden or offline while waiting)──> paused ──(visible and online)──> connecting
+ *
+ * `closed` is terminal until the app calls `reconnect()`.
+ */
+export type ClientState = 'connecting' | 'open' | 'closing' | 'reconnecting' | 'paused' | 'closed';
+
+export const clientTransitions: { readonly [S in ClientState]: readonly ClientState[] } = {
+  connecting: ['open', 'reconnecting', 'paused', 'closing', 'closed'],
+  open: ['connecting', 'reconnecting', 'paused', 'closing', 'closed'],
+  closing: ['closed'],
+  reconnecting: ['connecting', 'paused', 'closed'],
+  paused: ['connecting', 'reconnecting', 'closed'],
+  closed: ['connecting'],
+};
+
+/** The WHATWG readyState a client state shows: waiting to reconnect still counts as CONNECTING. */
+export const readyStateOf: { readonly [S in ClientState]: 0 | 1 | 2 | 3 } = {
+  connecting: 0,
+  reconnecting: 0,
+  paused: 0,
+  open: 1,
+  closing: 2,
+  closed: 3,
+};

@@ -1,0 +1,43 @@
+import { describeCloseCode, type CloseAction } from './close-codes.js';
+import { parseRetryHint, type RetryHint } from './retry-hint.js';
+
+/** What the client knows about a close when it decides what to do next. */
+export interface CloseInfo {
+  readonly code: number;
+  readonly reason: string;
+  readonly wasClean: boolean;
+  /**
+   * Why the client itself ended the link, when it did: a heartbeat or connect timeout is a
+   * local verdict, reported with code 1006 (never 1000) and classified as reconnectable.
+   */
+  readonly local?: 'heartbeat' | 'connect-timeout' | 'handshake-refused' | undefined;
+  /** HTTP status of a refused handshake, when the platform lets us see it (Node only). */
+  readonly status?: number | undefined;
+}
+
+export interface CloseDecision {
+  readonly action: CloseAction;
+  /** A server retry hint found in the reason (or Retry-After), if any. */
+  readonly hint: RetryHint | undefined;
+}
+
+/** HTTP statuses of a refused handshake and what they mean for a retry (DESIGN's table). */
+function actionForStatus(status: number): CloseAction {
+  if (status === 401) return 'refresh-auth';
+  if (status === 503 || status === 429 || status >= 500) return 'reconnect';
+  // 400 malformed, 403 forbidden, 404 no endpoint, 426 wrong version: retrying cannot help.
+  return 'fatal';
+}
+
+/**
+ * The close-code policy as one pure function: which action a close leads to. Apps override it
+ * with the client's `shouldReconnect` hook; this is the default behind that hook.
+ */
+export function classifyClose(close: CloseInfo): CloseDecision {
+  const hint = parseRetryHint(close.reason);
+  if (close.local === 'heartbeat' || close.local === 'connect-timeout') return { action: 'reconnect', hint };
+  if (close.local === 'handshake-refused' && close.status !== undefined) {
+    return { action: actionForStatus(close.status), hint };
+  }
+  return { action: describeCloseCode(close.code).action, hint };
+}

@@ -1,0 +1,142 @@
+/**
+ * The opening handshake judged as data (RFC 6455 §4.2.1): a request description goes in, a
+ * decision comes out. The server adapter turns a rejection into one HTTP response; nothing here
+ * touches a socket.
+ */
+
+export type HeaderValue = string | readonly string[] | undefined;
+
+export interface HandshakeRequest {
+  readonly method: string;
+  /** Path without the query string. */
+  readonly path: string;
+  /** Lower-cased header names, as Node's `IncomingMessage.headers` has them. */
+  readonly headers: Readonly<Record<string, HeaderValue>>;
+}
+
+export interface HandshakeLimits {
+  /** Endpoint paths served. */
+  readonly paths: readonly string[];
+  readonly originAllowed: (origin: string | undefined, host: string | undefined) => boolean;
+  readonly draining: boolean;
+  readonly connections: number;
+  readonly maxConnections: number;
+  /** False when the admission rate limiter refuses one more handshake now. */
+  readonly admitted: boolean;
+  /** Hint sent with a 503, ms. */
+  readonly retryAfterMs: number;
+}
+
+/** Why a handshake was refused; each maps to one HTTP status and one accept-then-close code. */
+export type RejectionKind =
+  | 'malformed'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'origin'
+  | 'not-found'
+  | 'version'
+  | 'capacity'
+  | 'draining'
+  | 'rate'
+  | 'timeout';
+
+export interface HandshakeRejection {
+  readonly kind: RejectionKind;
+  readonly status: number;
+  /** Short plain-text body; never internal details. */
+  readonly message: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly retryAfterMs?: number;
+}
+
+export type Refusal = { readonly accept: false } & HandshakeRejection;
+export type HandshakeDecision = { readonly accept: true } | Refusal;
+
+const statusOf: Readonly<Record<RejectionKind, number>> = {
+  malformed: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  origin: 403,
+  'not-found': 404,
+  version: 426,
+  capacity: 503,
+  draining: 503,
+  rate: 503,
+  timeout: 503,
+};
+
+/** Accept-then-close codes for browsers, which cannot read a refused handshake's status. */
+export const closeCodeOfRejection: Readonly<Partial<Record<RejectionKind, number>>> = {
+  unauthorized: 4401,
+  forbidden: 4403,
+  origin: 4403,
+  capacity: 4503,
+  draining: 4503,
+  timeout: 4503,
+  rate: 4429,
+};
+
+export function reject(kind: RejectionKind, message: string, retryAfterMs?: number): Refusal {
+  const headers: Record<string, string> = {};
+  if (kind === 'version') headers['Sec-WebSocket-Version'] = '13';
+  if (retryAfterMs !== undefined) headers['Retry-After'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
+  return retryAfterMs === undefined
+    ? { accept: false, kind, status: statusOf[kind], message, headers }
+    : { accept: false, kind, status: statusOf[kind], message, headers, retryAfterMs };
+}
+
+function single(value: HeaderValue): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function hasToken(value: HeaderValue, token: string): boolean {
+  const text = single(value);
+  if (text === undefined) return false;
+  return text.split(',').some((part) => part.trim().toLowerCase() === token);
+}
+
+/** A valid Sec-WebSocket-Key is base64 of 16 bytes: 22 chars + "==" (§4.1 item 7). */
+const keyPattern = /^[+/0-9A-Za-z]{22}==$/;
+
+/** Checks the request's shape and the server's limits. Authentication runs after this. */
+export function judgeHandshake(request: HandshakeRequest, limits: HandshakeLimits): HandshakeDecision {
+  if (!limits.paths.includes(request.path)) return reject('not-found', 'no WebSocket endpoint at this path');
+  if (request.method !== 'GET') return reject('malformed', 'the opening handshake must be a GET request');
+  const { headers } = request;
+  if (!hasToken(headers.upgrade, 'websocket')) return reject('malformed', 'missing or invalid Upgrade header');
+  if (!hasToken(headers.connection, 'upgrade')) return reject('malformed', 'missing or invalid Connection header');
+  const key = single(headers['sec-websocket-key']);
+  if (key === undefined || !keyPattern.test(key.trim())) return reject('malformed', 'missing or invalid Sec-WebSocket-Key');
+  const version = single(headers['sec-websocket-version']);
+  if (version === undefined) return reject('malformed', 'missing Sec-WebSocket-Version');
+  if (version.trim() !== '13') return reject('version', 'unsupported WebSocket version; this server speaks version 13');
+  if (!limits.originAllowed(single(headers.origin), single(headers.host))) {
+    return reject('origin', 'Origin not allowed');
+  }
+  if (limits.draining) return reject('draining', 'server is shutting down', limits.retryAfterMs);
+  if (limits.connections >= limits.maxConnections) return reject('capacity', 'server is at capacity', limits.retryAfterMs);
+  if (!limits.admitted) return reject('rate', 'too many connection attempts', limits.retryAfterMs);
+  return { accept: true };
+}
+
+/**
+ * The default Origin rule: a browser page on the same origin (Origin's host equals Host) or a
+ * non-browser client (no Origin header) is allowed; so is any origin on the allow-list.
+ * Cross-site WebSocket hijacking relies on the browser sending cookies from another site's
+ * page; checking Origin is the defence (RFC 6455 §10.2).
+ */
+export function makeOriginRule(allowed: readonly string[] | '*'): (origin: string | undefined, host: string | undefined) => boolean {
+  if (allowed === '*') return () => true;
+  const set = new Set(allowed.map((o) => o.toLowerCase().replace(/\/$/, '')));
+  return (origin, host) => {
+    if (origin === undefined) return true;
+    const normalized = origin.toLowerCase();
+    if (set.has(normalized)) return true;
+    if (host === undefined) return false;
+    try {
+      return new URL(normalized).host === host.toLowerCase();
+    } catch {
+      return false;
+    }
+  };
+}

@@ -1,0 +1,76 @@
+import { utf8ByteLength } from './utf8.js';
+
+/** What a queued WebSocket message may be. */
+export type OutboundData = string | ArrayBufferLike | ArrayBufferView | Blob;
+
+export interface QueueLimits {
+  /** Messages held at most. Default 1000. */
+  readonly maxMessages: number;
+  /** Bytes held at most. Default 1 MiB. */
+  readonly maxBytes: number;
+  /**
+   * When full: `'reject'` refuses the new message (send returns `'rejected'`, nothing queued
+   * is lost); `'drop-oldest'` evicts the oldest messages to make room. Default `'reject'`.
+   */
+  readonly overflow: 'reject' | 'drop-oldest';
+}
+
+export const defaultQueueLimits: QueueLimits = { maxMessages: 1000, maxBytes: 1024 * 1024, overflow: 'reject' };
+
+export function sizeOf(data: OutboundData): number {
+  if (typeof data === 'string') return utf8ByteLength(data);
+  if (typeof Blob !== 'undefined' && data instanceof Blob) return data.size;
+  return (data as ArrayBufferLike | ArrayBufferView).byteLength;
+}
+
+/**
+ * Messages sent while not connected, bounded by count and bytes, flushed in send order.
+ * A message larger than maxBytes on its own is always rejected.
+ */
+export class OutboundQueue {
+  readonly #items: { data: OutboundData; size: number }[] = [];
+  #bytes = 0;
+
+  constructor(readonly limits: QueueLimits) {}
+
+  get length(): number {
+    return this.#items.length;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** @returns the messages evicted to make room (drop-oldest), or `false` if `data` was refused. */
+  push(data: OutboundData): OutboundData[] | false {
+    const size = sizeOf(data);
+    const { maxMessages, maxBytes, overflow } = this.limits;
+    if (size > maxBytes || maxMessages < 1) return false;
+    const fits = (): boolean => this.#items.length < maxMessages && this.#bytes + size <= maxBytes;
+    const evicted: OutboundData[] = [];
+    if (!fits()) {
+      if (overflow === 'reject') return false;
+      while (!fits()) {
+        const oldest = this.#items.shift();
+        if (!oldest) break;
+        this.#bytes -= oldest.size;
+        evicted.push(oldest.data);
+      }
+    }
+    this.#items.push({ data, size });
+    this.#bytes += size;
+    return evicted;
+  }
+
+  /** Removes and returns everything, oldest first. */
+  drain(): OutboundData[] {
+    const items = this.#items.splice(0);
+    this.#bytes = 0;
+    return items.map((item) => item.data);
+  }
+
+  clear(): void {
+    this.#items.length = 0;
+    this.#bytes = 0;
+  }
+}

@@ -1,0 +1,37 @@
+import type { Clock } from './clock.js';
+
+/**
+ * A token bucket on the injected clock: `rate` tokens per second, bursts up to `burst`.
+ * Used for handshake admission (a reconnect storm is refused with 503 + Retry-After instead of
+ * melting the node) and for per-connection message rates.
+ */
+export class TokenBucket {
+  #tokens: number;
+  #updated: number;
+
+  constructor(
+    private readonly clock: Clock,
+    readonly rate: number,
+    readonly burst: number,
+  ) {
+    this.#tokens = burst;
+    this.#updated = clock.now();
+  }
+
+  /** Takes one token if there is one. */
+  take(): boolean {
+    if (!Number.isFinite(this.rate)) return true;
+    const now = this.clock.now();
+    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#updated) * this.rate) / 1000);
+    this.#updated = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
+  /** Milliseconds until one token is available. */
+  waitMs(): number {
+    if (!Number.isFinite(this.rate) || this.#tokens >= 1) return 0;
+    return Math.ceil(((1 - this.#tokens) * 1000) / this.rate);
+  }
+}

@@ -1,0 +1,277 @@
+import type { WebSocket } from 'ws';
+import { CloseCode } from '../core/close-codes.js';
+import { assertValidClose } from '../core/close-frame.js';
+import type { Clock } from '../core/clock.js';
+import { encodeEnvelope, type Envelope } from '../core/envelope.js';
+import type { KeepaliveTarget } from '../core/keepalive.js';
+import { TokenBucket } from '../core/rate-limiter.js';
+import { StateMachine } from '../core/state-machine.js';
+import { Timer } from '../core/timer.js';
+
+export type ConnectionState = 'authenticating' | 'open' | 'closing' | 'closed';
+
+const transitions: { readonly [S in ConnectionState]: readonly ConnectionState[] } = {
+  authenticating: ['open', 'closing', 'closed'],
+  open: ['closing', 'closed'],
+  closing: ['closed'],
+  closed: [],
+};
+
+/** Why `send` did not send. */
+export type SendFailure = 'closing' | 'closed' | 'slow-consumer';
+export type SendResult = { readonly ok: true } | { readonly ok: false; readonly reason: SendFailure };
+
+const SENT: SendResult = Object.freeze({ ok: true });
+const failures: { readonly [F in SendFailure]: SendResult } = {
+  closing: Object.freeze({ ok: false, reason: 'closing' }),
+  closed: Object.freeze({ ok: false, reason: 'closed' }),
+  'slow-consumer': Object.freeze({ ok: false, reason: 'slow-consumer' }),
+};
+
+/** How a connection ended, as reported in the server's `close` event. */
+export interface CloseReport {
+  readonly code: number;
+  readonly reason: string;
+  /** True when both close frames were exchanged; false for drops and terminations. */
+  readonly wasClean: boolean;
+  /** Milliseconds from open to close. */
+  readonly duration: number;
+  /** Set when the server ended the link itself without a handshake. */
+  readonly terminated?: 'heartbeat' | 'close-timeout' | 'drain-timeout' | 'terminate';
+}
+
+const terminatedReasons: { readonly [T in NonNullable<CloseReport['terminated']>]: string } = {
+  heartbeat: 'heartbeat timeout',
+  'close-timeout': 'close timeout',
+  'drain-timeout': 'drain timeout',
+  terminate: 'terminated',
+};
+
+/** What the server gives a connection: its limits and callbacks, shared by all connections. */
+export interface ConnectionHost {
+  readonly clock: Clock;
+  readonly closeTimeout: number;
+  readonly outboundBudget: number;
+  onSlowConsumer(connection: Connection<unknown>): void;
+  onClosed(connection: Connection<unknown>, report: CloseReport): void;
+  onCleanupError(connection: Connection<unknown>, error: unknown): void;
+}
+
+export interface ConnectionInit<User> {
+  readonly id: string;
+  readonly user: User;
+  readonly remoteAddress: string;
+  readonly protocol: string;
+  readonly authenticating: boolean;
+  readonly maxMessageRate: number;
+  readonly maxInvalidPerMinute: number;
+}
+
+/**
+ * One accepted WebSocket: its state, identity and resources. `send` never throws on a closing
+ * or closed socket; it says why it did not send. Everything registered with {@link own} is
+ * released exactly once when the connection closes, whatever the cause.
+ *
+ * @example
+ * server.on('connection', (conn) => {
+ *   const timer = setInterval(() => conn.send({ type: 'tick' }), 1000);
+ *   conn.own(() => clearInterval(timer));
+ * });
+ */
+export class Connection<User = unknown> implements KeepaliveTarget {
+  readonly id: string;
+  readonly remoteAddress: string;
+  /** The negotiated subprotocol, or '' when none. */
+  readonly protocol: string;
+  readonly openedAt: number;
+  user: User;
+
+  /** Keepalive bookkeeping, driven by the server's sweep. */
+  awaitingPong = false;
+  pingSentAt = 0;
+  /** Last measured protocol ping round trip, ms (undefined until the first pong). */
+  rtt: number | undefined;
+  /** Clock time of the last frame sent, so app pings go only to otherwise idle links. */
+  lastSentAt: number;
+
+  readonly #machine: StateMachine<ConnectionState>;
+  readonly #socket: WebSocket;
+  readonly #host: ConnectionHost;
+  readonly #cleanups: (() => void)[] = [];
+  readonly #closeTimer: Timer;
+  readonly #messageRate: TokenBucket | undefined;
+  readonly #invalidRate: TokenBucket;
+  #terminated: CloseReport['terminated'];
+  /** The close frame we sent, if we started the closing handshake. */
+  #sent: { readonly code: number; readonly reason: string } | undefined;
+
+  constructor(socket: WebSocket, host: ConnectionHost, init: ConnectionInit<User>) {
+    this.#socket = socket;
+    this.#host = host;
+    this.id = init.id;
+    this.user = init.user;
+    this.remoteAddress = init.remoteAddress;
+    this.protocol = init.protocol;
+    this.openedAt = host.clock.now();
+    this.lastSentAt = this.openedAt;
+    this.#machine = new StateMachine<ConnectionState>(init.authenticating ? 'authenticating' : 'open', transitions);
+    this.#closeTimer = new Timer(host.clock, () => this.#terminate('close-timeout'));
+    this.#messageRate = Number.isFinite(init.maxMessageRate)
+      ? new TokenBucket(host.clock, init.maxMessageRate, Math.max(1, init.maxMessageRate))
+      : undefined;
+    this.#invalidRate = new TokenBucket(host.clock, init.maxInvalidPerMinute / 60, init.maxInvalidPerMinute);
+  }
+
+  get state(): ConnectionState {
+    return this.#machine.state;
+  }
+
+  /** Bytes queued in user space for this peer (ws's buffer plus the socket's). */
+  get bufferedAmount(): number {
+    return this.#socket.bufferedAmount;
+  }
+
+  /**
+   * Sends a message: an envelope (serialized here), a pre-serialized JSON text, or binary.
+   * Never throws for a closing or closed socket. Over the outbound budget the connection is
+   * closed as a slow consumer (4002) and the result says so.
+   */
+  send(message: Envelope | string | Uint8Array): SendResult {
+    const state = this.#machine.state;
+    if (state === 'closed') return failures.closed;
+    if (state === 'closing') return failures.closing;
+    const data = typeof message === 'string' || message instanceof Uint8Array ? message : encodeEnvelope(message);
+    this.#socket.send(data);
+    this.lastSentAt = this.#host.clock.now();
+    if (this.#socket.bufferedAmount > this.#host.outboundBudget) {
+      this.#host.onSlowConsumer(this);
+      this.close(CloseCode.SLOW_CONSUMER, 'slow consumer: outbound budget exceeded');
+      return failures['slow-consumer'];
+    }
+    return SENT;
+  }
+
+  /**
+   * Starts the closing handshake (RFC 6455 §7.1.2). A peer that does not answer within
+   * `closeTimeout` is terminated. Throws {@link InvalidCloseError} for a code or reason that may
+   * not be sent; calling it again while closing does nothing.
+   */
+  close(code: number = CloseCode.NORMAL, reason = ''): void {
+    assertValidClose(code, reason);
+    const state = this.#machine.state;
+    if (state === 'closing' || state === 'closed') return;
+    this.#machine.to('closing', undefined);
+    this.#sent = { code, reason };
+    this.#closeTimer.start(this.#host.closeTimeout);
+    this.#socket.close(code, reason);
+  }
+
+  /**
+   * @internal ws found a protocol or input error and already sent this close code (1002, 1007,
+   * 1009); record it so the report names what we sent, not a bare 1006.
+   */
+  protocolError(code: number, reason: string): void {
+    if (this.#machine.state === 'open' || this.#machine.state === 'authenticating') this.#machine.to('closing', undefined);
+    this.#sent ??= { code, reason };
+    this.#closeTimer.start(this.#host.closeTimeout);
+  }
+
+  /** Ends the TCP connection at once, without a closing handshake. For dead or hostile peers only. */
+  terminate(): void {
+    this.#terminate('terminate');
+  }
+
+  /** Registers a cleanup that runs once when the connection closes (immediately if it already has). */
+  own(cleanup: () => void): void {
+    if (this.#machine.state === 'closed') {
+      this.#runCleanup(cleanup);
+      return;
+    }
+    this.#cleanups.push(cleanup);
+  }
+
+  /** @internal The server's keepalive expired this peer. */
+  expire(): void {
+    this.#terminate('heartbeat');
+  }
+
+  /** @internal The drain deadline passed during shutdown. */
+  terminateForDrain(): void {
+    this.#terminate('drain-timeout');
+  }
+
+  /** @internal First-message authentication succeeded. */
+  authenticated(user: User): void {
+    this.user = user;
+    this.#machine.to('open', undefined);
+  }
+
+  /** @internal Any inbound frame proves the link alive. */
+  sawTraffic(): void {
+    this.awaitingPong = false;
+  }
+
+  /** @internal A pong arrived: the link is alive and the round trip is known. */
+  sawPong(): void {
+    if (this.awaitingPong) this.rtt = this.#host.clock.now() - this.pingSentAt;
+    this.awaitingPong = false;
+  }
+
+  /** @internal Message-rate policy; false means the peer is over its rate. */
+  admitMessage(): boolean {
+    return this.#messageRate === undefined || this.#messageRate.take();
+  }
+
+  /** @internal Invalid-message policy; false means the peer is over its allowance. */
+  admitInvalid(): boolean {
+    return this.#invalidRate.take();
+  }
+
+  /** @internal Sends the protocol ping, and an app ping when nothing else went out lately. */
+  ping(appPingAfter: number | undefined): void {
+    if (this.#machine.state !== 'open') return;
+    this.#socket.ping();
+    if (appPingAfter !== undefined && this.#host.clock.now() - this.lastSentAt >= appPingAfter) {
+      this.send('{"type":"ping"}');
+    }
+  }
+
+  /** @internal Called once by the socket's `close` event. */
+  closed(code: number, reason: string): void {
+    if (this.#machine.state === 'closed') return;
+    this.#machine.to('closed', undefined);
+    this.#closeTimer.stop();
+    this.#socket.removeAllListeners();
+    const terminated = this.#terminated;
+    const sent = this.#sent;
+    const dropped = code === CloseCode.ABNORMAL;
+    // A drop after our own close frame is reported with the code we sent (the peer just never
+    // answered); a termination says why we ended it. wasClean stays false for both.
+    let reported = { code, reason };
+    if (dropped && terminated !== undefined) reported = { code, reason: terminatedReasons[terminated] };
+    else if (dropped && sent !== undefined) reported = sent;
+    const report: CloseReport = {
+      ...reported,
+      wasClean: !dropped && terminated === undefined,
+      duration: this.#host.clock.now() - this.openedAt,
+      ...(terminated ? { terminated } : {}),
+    };
+    const cleanups = this.#cleanups.splice(0);
+    for (const cleanup of cleanups) this.#runCleanup(cleanup);
+    this.#host.onClosed(this as Connection<unknown>, report);
+  }
+
+  #terminate(cause: NonNullable<CloseReport['terminated']>): void {
+    if (this.#machine.state === 'closed') return;
+    this.#terminated ??= cause;
+    this.#socket.terminate();
+  }
+
+  #runCleanup(cleanup: () => void): void {
+    try {
+      cleanup();
+    } catch (error) {
+      this.#host.onCleanupError(this as Connection<unknown>, error);
+    }
+  }
+}

@@ -1,0 +1,167 @@
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { systemClock, systemRng, type Clock, type Rng } from '../core/clock.js';
+import type { Envelope } from '../core/envelope.js';
+import { InvalidOptionError } from '../core/errors.js';
+
+/** What an `authenticate` hook sees of the opening handshake (or of the first message). */
+export interface AuthRequest {
+  readonly headers: IncomingMessage['headers'];
+  readonly url: URL;
+  readonly query: URLSearchParams;
+  readonly cookies: Readonly<Record<string, string | undefined>>;
+  readonly remoteAddress: string;
+  /** In `authenticateOn: 'first-message'` mode, the first message the client sent. */
+  readonly firstMessage?: Envelope;
+}
+
+/** An `authenticate` hook's verdict: a user, or a refusal (401 by default, 403 for forbidden). */
+export type AuthResult<User> =
+  | { readonly ok: true; readonly user: User }
+  | { readonly ok: false; readonly status?: 401 | 403; readonly message?: string };
+
+export type Authenticate<User> = (request: AuthRequest) => AuthResult<User> | Promise<AuthResult<User>>;
+
+export interface DeflateOptions {
+  /** Messages smaller than this many bytes are not compressed. Default 1024. */
+  readonly threshold?: number;
+  /** zlib level 0-9. Default 3 (cheap; compression is CPU per message). */
+  readonly level?: number;
+  /** Concurrent zlib jobs (ws). Default 10. */
+  readonly concurrencyLimit?: number;
+}
+
+export interface ServerOptions<User = unknown> {
+  /** Listen on this port (0 picks a free one). Ignored when `server` is given. Default 8080. */
+  readonly port?: number;
+  /** Interface to bind. Default 127.0.0.1. */
+  readonly host?: string;
+  /** Attach to an existing http(s) server (Express, Fastify, ...) instead of listening. */
+  readonly server?: HttpServer | HttpsServer;
+  /** Plain HTTP requests on a server Lifeline owns. Default: 404. */
+  readonly onRequest?: (request: IncomingMessage, response: ServerResponse) => void;
+  /** WebSocket endpoint path(s). Default `/ws`. */
+  readonly path?: string | readonly string[];
+  /** Extra allowed Origins, or `'*'`. Same-origin pages and clients sending no Origin are always allowed. */
+  readonly allowedOrigins?: readonly string[] | '*';
+  /** Open connections at most; more get 503 + Retry-After. Default Infinity. */
+  readonly maxConnections?: number;
+  /** Largest incoming message in bytes (after decompression); larger closes with 1009. Default 1 MiB. */
+  readonly maxPayload?: number;
+  /** Protocol ping period, ms (0 disables keepalive). Default 25 000. */
+  readonly pingInterval?: number;
+  /** A peer silent this long after a ping is terminated, ms. Default 10 000. */
+  readonly pongTimeout?: number;
+  /** Also send `{"type":"ping"}` when nothing else was sent for a ping interval, for client watchdogs. Default true. */
+  readonly appPings?: boolean;
+  /** The opening handshake (headers, checks, authentication) must finish within this, ms. Default 10 000. */
+  readonly handshakeTimeout?: number;
+  /** A peer that does not answer our close frame within this is terminated, ms. Default 5 000. */
+  readonly closeTimeout?: number;
+  /** Default drain deadline for `close()`, ms. Default 10 000. */
+  readonly drainTimeout?: number;
+  /** Bytes buffered for one connection before it is closed as a slow consumer (4002). Default 4 MiB. */
+  readonly outboundBudget?: number;
+  /** `'reject'` closes with 1003 on a binary message. Default `'allow'`. */
+  readonly binary?: 'allow' | 'reject';
+  /** Messages per second per connection; over it closes with 1008. Default Infinity. */
+  readonly maxMessageRate?: number;
+  /** Invalid application messages tolerated per minute; over it closes with 1008. Default 10. */
+  readonly maxInvalidMessages?: number;
+  /** New handshakes per second; over it gets 503 + Retry-After (4429 in close mode). Default Infinity. */
+  readonly admissionRate?: number;
+  /** `'status'`: refuse handshakes with an HTTP status. `'close'`: for browsers, accept and close at once with 4401/4403/4429/4503. Default `'status'`. */
+  readonly handshakeRejection?: 'status' | 'close';
+  /** Subprotocols this server speaks, in preference order. Default none. */
+  readonly protocols?: readonly string[];
+  /** permessage-deflate; off by default (CPU and memory per connection). */
+  readonly perMessageDeflate?: boolean | DeflateOptions;
+  /** Hint for 503 refusals, ms. Default 5 000. */
+  readonly retryAfter?: number;
+  /** Credentials check. Without it every handshake that passes the checks is accepted. */
+  readonly authenticate?: Authenticate<User>;
+  /** Where credentials come from: the handshake request (default) or the first message. */
+  readonly authenticateOn?: 'handshake' | 'first-message';
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  readonly rng?: Rng;
+}
+
+const ms = z.number().int().nonnegative();
+const positive = z.number().positive();
+
+/** The numeric and enum options, validated in one place. Hooks are passed through as typed. */
+const schema = z.object({
+  port: z.number().int().min(0).max(65535).default(8080),
+  host: z.string().min(1).default('127.0.0.1'),
+  path: z.union([z.string(), z.array(z.string()).min(1)]).default('/ws'),
+  allowedOrigins: z.union([z.literal('*'), z.array(z.string())]).default([]),
+  maxConnections: positive.default(Infinity),
+  maxPayload: z.number().int().positive().default(1024 * 1024),
+  pingInterval: ms.default(25_000),
+  pongTimeout: z.number().int().positive().default(10_000),
+  appPings: z.boolean().default(true),
+  handshakeTimeout: z.number().int().positive().default(10_000),
+  closeTimeout: z.number().int().positive().default(5_000),
+  drainTimeout: ms.default(10_000),
+  outboundBudget: z.number().int().positive().default(4 * 1024 * 1024),
+  binary: z.enum(['allow', 'reject']).default('allow'),
+  maxMessageRate: positive.default(Infinity),
+  maxInvalidMessages: z.number().int().nonnegative().default(10),
+  admissionRate: positive.default(Infinity),
+  handshakeRejection: z.enum(['status', 'close']).default('status'),
+  protocols: z.array(z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'a subprotocol is an HTTP token')).default([]),
+  perMessageDeflate: z
+    .union([
+      z.boolean(),
+      z.object({
+        threshold: z.number().int().nonnegative().optional(),
+        level: z.number().int().min(0).max(9).optional(),
+        concurrencyLimit: z.number().int().positive().optional(),
+      }),
+    ])
+    .default(false),
+  retryAfter: ms.default(5_000),
+  authenticateOn: z.enum(['handshake', 'first-message']).default('handshake'),
+});
+
+type Validated = z.infer<typeof schema>;
+
+export interface ResolvedServerOptions<User> extends Readonly<Omit<Validated, 'path' | 'allowedOrigins' | 'protocols'>> {
+  readonly paths: readonly string[];
+  readonly allowedOrigins: readonly string[] | '*';
+  readonly protocols: readonly string[];
+  readonly server: HttpServer | HttpsServer | undefined;
+  readonly onRequest: ((request: IncomingMessage, response: ServerResponse) => void) | undefined;
+  readonly authenticate: Authenticate<User> | undefined;
+  readonly logger: Logger | undefined;
+  readonly clock: Clock;
+  readonly rng: Rng;
+}
+
+/** Validates and fills defaults once; throws {@link InvalidOptionError} naming the option. */
+export function resolveServerOptions<User>(options: ServerOptions<User>): ResolvedServerOptions<User> {
+  const { server, onRequest, authenticate, logger, clock, rng, ...plain } = options;
+  const parsed = schema.safeParse(plain);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InvalidOptionError(issue?.path.join('.') || 'options', issue?.message ?? 'invalid');
+  }
+  const { path, allowedOrigins, protocols, ...rest } = parsed.data;
+  const paths = typeof path === 'string' ? [path] : path;
+  for (const p of paths) if (!p.startsWith('/')) throw new InvalidOptionError('path', `"${p}" must start with "/"`);
+  return Object.freeze({
+    ...rest,
+    paths: Object.freeze([...paths]),
+    allowedOrigins: allowedOrigins === '*' ? '*' : Object.freeze([...allowedOrigins]),
+    protocols: Object.freeze([...protocols]),
+    server,
+    onRequest,
+    authenticate,
+    logger,
+    clock: clock ?? systemClock,
+    rng: rng ?? systemRng,
+  });
+}

@@ -1,0 +1,119 @@
+import type { WebSocket } from 'ws';
+import { CloseCode } from '../core/close-codes.js';
+import { controlType, decodeEnvelope, type Envelope } from '../core/envelope.js';
+import type { Connection } from './connection.js';
+
+/**
+ * What a socket's listeners call back into. Listeners are module-level functions bound to the
+ * ws socket (`this`), so accepting a connection allocates no closures per event.
+ */
+export interface SocketSink {
+  readonly binaryPolicy: 'allow' | 'reject';
+  dispatchMessage(connection: Connection<unknown>, message: Envelope): void;
+  dispatchBinary(connection: Connection<unknown>, data: Buffer): void;
+  firstMessage(connection: Connection<unknown>, message: Envelope | undefined): void;
+  invalidMessage(connection: Connection<unknown>, code: string, detail: string): void;
+  socketError(connection: Connection<unknown>, error: Error): void;
+  countIn(bytes: number): void;
+}
+
+interface Link {
+  readonly connection: Connection<unknown>;
+  readonly sink: SocketSink;
+}
+
+const kLink = Symbol('lifeline.link');
+type LinkedSocket = WebSocket & { [kLink]?: Link };
+
+/**
+ * ws closes the connection itself on these receiver errors and sends the close code RFC 6455
+ * prescribes; this table (keyed by ws's documented error codes) lets the report name it.
+ */
+const wsErrorCloseCodes: Readonly<Record<string, number>> = {
+  WS_ERR_INVALID_UTF8: CloseCode.INVALID_PAYLOAD,
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: CloseCode.MESSAGE_TOO_BIG,
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: CloseCode.MESSAGE_TOO_BIG,
+};
+
+export function attachSocket(socket: WebSocket, connection: Connection<unknown>, sink: SocketSink): void {
+  (socket as LinkedSocket)[kLink] = { connection, sink };
+  socket.on('message', socketOnMessage);
+  socket.on('pong', socketOnPong);
+  socket.on('error', socketOnError);
+  socket.on('close', socketOnClose);
+}
+
+function linkOf(socket: WebSocket): Link | undefined {
+  return (socket as LinkedSocket)[kLink];
+}
+
+function socketOnMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+  const link = linkOf(this);
+  if (!link) return;
+  const { connection, sink } = link;
+  const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+  sink.countIn(buffer.length);
+  connection.sawTraffic();
+  if (connection.state === 'closing' || connection.state === 'closed') return;
+  if (!connection.admitMessage()) {
+    connection.close(CloseCode.POLICY_VIOLATION, 'message rate exceeded');
+    return;
+  }
+  if (isBinary) {
+    if (sink.binaryPolicy === 'reject') {
+      connection.close(CloseCode.UNSUPPORTED_DATA, 'binary messages are not accepted');
+      return;
+    }
+    if (connection.state === 'authenticating') {
+      sink.firstMessage(connection, undefined);
+      return;
+    }
+    sink.dispatchBinary(connection, buffer);
+    return;
+  }
+  // ws has already validated UTF-8 (invalid text closes with 1007 before we see it).
+  const text = buffer.toString('utf8');
+  const control = controlType(text);
+  if (control === 'pong') return;
+  if (control === 'ping' && connection.state === 'open') {
+    answerPing(connection, text);
+    return;
+  }
+  const decoded = decodeEnvelope(text);
+  if (!decoded.ok) {
+    sink.invalidMessage(connection, decoded.code, decoded.detail);
+    return;
+  }
+  if (connection.state === 'authenticating') sink.firstMessage(connection, decoded.message);
+  else sink.dispatchMessage(connection, decoded.message);
+}
+
+/** Application ping: answer with a pong that echoes the ping's `id`, if it had one. */
+function answerPing(connection: Connection<unknown>, text: string): void {
+  if (text === '{"type":"ping"}') {
+    connection.send('{"type":"pong"}');
+    return;
+  }
+  const decoded = decodeEnvelope(text);
+  const id = decoded.ok ? decoded.message.id : undefined;
+  connection.send(typeof id === 'string' || typeof id === 'number' ? { type: 'pong', id } : { type: 'pong' });
+}
+
+function socketOnPong(this: WebSocket): void {
+  linkOf(this)?.connection.sawPong();
+}
+
+function socketOnError(this: WebSocket, error: Error & { code?: string }): void {
+  const link = linkOf(this);
+  if (!link) return;
+  const code = (error.code === undefined ? undefined : wsErrorCloseCodes[error.code]) ?? CloseCode.PROTOCOL_ERROR;
+  link.connection.protocolError(code, '');
+  link.sink.socketError(link.connection, error);
+}
+
+function socketOnClose(this: WebSocket, code: number, reason: Buffer): void {
+  const link = linkOf(this);
+  if (!link) return;
+  (this as LinkedSocket)[kLink] = undefined;
+  link.connection.closed(code, reason.toString('utf8'));
+}

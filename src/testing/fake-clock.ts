@@ -1,0 +1,94 @@
+import type { Clock, TimerHandle } from '../core/clock.js';
+
+interface Scheduled {
+  readonly id: number;
+  readonly due: number;
+  readonly fn: () => void;
+}
+
+/**
+ * A clock that moves only when told. Timers run in due order (ties in scheduling order), and
+ * timers scheduled while advancing run too if they fall due within the advance.
+ *
+ * @example
+ * const clock = new FakeClock();
+ * const client = new ReconnectingWebSocket(url, undefined, { clock });
+ * await clock.tickAsync(1_000); // run every timer due in the next second
+ */
+export class FakeClock implements Clock {
+  #now: number;
+  #nextId = 1;
+  #timers: Scheduled[] = [];
+
+  constructor(start = 0) {
+    this.#now = start;
+  }
+
+  now(): number {
+    return this.#now;
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const timer = { id: this.#nextId++, due: this.#now + Math.max(0, ms), fn };
+    this.#timers.push(timer);
+    return { id: timer.id };
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    const id = (handle as { id?: number }).id;
+    this.#timers = this.#timers.filter((timer) => timer.id !== id);
+  }
+
+  /** Timers not yet run. */
+  get pending(): number {
+    return this.#timers.length;
+  }
+
+  /** Due time of the next timer, if any. */
+  get nextDue(): number | undefined {
+    return this.#earliest()?.due;
+  }
+
+  /** Advances `ms`, running every timer that falls due, synchronously. */
+  tick(ms: number): void {
+    const target = this.#now + ms;
+    for (let next = this.#earliest(); next && next.due <= target; next = this.#earliest()) this.#run(next);
+    this.#now = target;
+  }
+
+  /** Like {@link tick}, but lets promises and I/O callbacks settle after each timer. */
+  async tickAsync(ms: number): Promise<void> {
+    const target = this.#now + ms;
+    await settle();
+    for (let next = this.#earliest(); next && next.due <= target; next = this.#earliest()) {
+      this.#run(next);
+      await settle();
+    }
+    this.#now = target;
+  }
+
+  /** Runs the next timer whatever its due time; returns false when none is pending. */
+  runNext(): boolean {
+    const next = this.#earliest();
+    if (!next) return false;
+    this.#run(next);
+    return true;
+  }
+
+  #earliest(): Scheduled | undefined {
+    let best: Scheduled | undefined;
+    for (const timer of this.#timers) if (!best || timer.due < best.due || (timer.due === best.due && timer.id < best.id)) best = timer;
+    return best;
+  }
+
+  #run(timer: Scheduled): void {
+    this.#timers = this.#timers.filter((t) => t.id !== timer.id);
+    this.#now = Math.max(this.#now, timer.due);
+    timer.fn();
+  }
+}
+
+/** Lets pending promise reactions and already-queued I/O callbacks run. */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
