@@ -42,6 +42,7 @@ interface CloseLike {
  * ws.addEventListener('reconnecting', (e) => console.log(`retry ${e.attempt} in ${e.delay} ms`));
  * ws.send('hello'); // 'queued' until open, then flushed in order
  */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the interface below only adds typed overloads of EventTarget's own methods
 export class ReconnectingWebSocket extends EventTarget {
   static readonly CONNECTING = 0;
   static readonly OPEN = 1;
@@ -390,6 +391,7 @@ export class ReconnectingWebSocket extends EventTarget {
   }
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- typed overloads for the events above; no new members
 export interface ReconnectingWebSocket {
   addEventListener<K extends keyof ReconnectingWebSocketEventMap>(
     type: K,

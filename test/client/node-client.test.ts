@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { describe, test } from 'node:test';
+import { pino } from 'pino';
+import { ReconnectingWebSocket, type LifelineCloseEvent, type ReconnectingEvent } from '../../src/client/node.js';
+import { createServer } from '../../src/server/server.js';
+import type { Envelope } from '../../src/core/envelope.js';
+import { startServer } from '../../src/testing/server-fixture.js';
+import { until, within } from '../helpers/wait.js';
+
+const quiet = pino({ level: 'silent' });
+const fast = { initialDelay: 20, maxDelay: 200 };
+
+describe('ReconnectingWebSocket on Node against a real Lifeline server', () => {
+  test('after a server restart on the same port it reconnects and flushes the queue in order', async () => {
+    const first = await startServer({});
+    const received: unknown[] = [];
+    const client = new ReconnectingWebSocket(first.wsUrl, undefined, fast);
+    try {
+      await within(client.opened(), 5_000, 'first open');
+      const closing = until(client, 'close', () => true);
+      await first.server.close({ code: 1012, retryAfter: 10, retrySpread: 10 });
+      const closed = (await closing) as LifelineCloseEvent;
+      assert.equal(closed.code, 1012);
+      assert.equal(closed.willReconnect, true);
+      for (let i = 1; i <= 20; i++) assert.equal(client.send(JSON.stringify({ type: 'n', n: i })), 'queued');
+      const second = createServer({ port: first.port, host: '127.0.0.1', logger: quiet });
+      second.on('message', (_c, m: Envelope) => received.push(m.n));
+      await second.listen();
+      try {
+        await within(client.opened(), 5_000, 'reopen');
+        client.send(JSON.stringify({ type: 'n', n: 21 }));
+        const deadline = Date.now() + 5_000;
+        while (received.length < 21 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        assert.deepEqual(received, Array.from({ length: 21 }, (_, i) => i + 1));
+      } finally {
+        client.close();
+        await second.close({ drainTimeout: 1000 });
+      }
+    } finally {
+      client.dispose();
+    }
+  });
+
+  test('1012 with a retry hint: the reconnect delay lies within the hinted window', async () => {
+    const fixture = await startServer({});
+    const client = new ReconnectingWebSocket(fixture.wsUrl, undefined, fast);
+    try {
+      await within(client.opened(), 5_000, 'open');
+      const scheduled = until(client, 'reconnecting', () => true);
+      for (const connection of fixture.server.connections) connection.close(1012, 'restart; retry after 300 ms, spread over 200 ms');
+      const event = (await scheduled) as ReconnectingEvent;
+      assert.ok(event.delay >= 300 && event.delay <= 500, `delay ${event.delay}`);
+      await within(client.opened(), 5_000, 'reopen after hint');
+    } finally {
+      client.dispose();
+      await fixture.close();
+    }
+  });
+
+  test('a 401 handshake asks for fresh credentials; the provider gets authRequired and the retry succeeds', async () => {
+    const fixture = await startServer({
+      authenticate: ({ query }) => (query.get('token') === 'good' ? { ok: true, user: 'ann' } : { ok: false }),
+    });
+    const calls: boolean[] = [];
+    const client = new ReconnectingWebSocket(({ authRequired }) => {
+      calls.push(authRequired);
+      return `${fixture.wsUrl}?token=${authRequired ? 'good' : 'stale'}`;
+    }, undefined, fast);
+    try {
+      const auth = until(client, 'authRequired', () => true);
+      await within(auth, 5_000, 'authRequired');
+      await within(client.opened(), 5_000, 'open with fresh token');
+      assert.deepEqual(calls, [false, true]);
+    } finally {
+      client.dispose();
+      await fixture.close();
+    }
+  });
+
+  test('a 404 handshake is fatal: no retry', async () => {
+    const fixture = await startServer({});
+    const client = new ReconnectingWebSocket(`${fixture.url.replace('http', 'ws')}/nowhere`, undefined, fast);
+    try {
+      const closed = (await until(client, 'close', () => true)) as LifelineCloseEvent;
+      assert.equal(closed.action, 'fatal');
+      assert.equal(closed.willReconnect, false);
+      assert.match(closed.reason, /HTTP 404/);
+      assert.equal(client.state, 'closed');
+    } finally {
+      client.dispose();
+      await fixture.close();
+    }
+  });
+
+  test('a 503 over capacity is retried after its Retry-After', async () => {
+    const fixture = await startServer({ maxConnections: 1, retryAfter: 1000 });
+    const holder = new ReconnectingWebSocket(fixture.wsUrl, undefined, fast);
+    await within(holder.opened(), 5_000, 'holder open');
+    const client = new ReconnectingWebSocket(fixture.wsUrl, undefined, fast);
+    try {
+      const event = (await until(client, 'reconnecting', () => true)) as ReconnectingEvent;
+      assert.ok(event.delay >= 1000, `delay ${event.delay} honours Retry-After: 1`);
+      holder.close();
+      await within(client.opened(), 5_000, 'admitted once a slot is free');
+    } finally {
+      holder.dispose();
+      client.dispose();
+      await fixture.close();
+    }
+  });
+
+  test('the server sees the client close with the code the client chose', async () => {
+    const fixture = await startServer({});
+    const client = new ReconnectingWebSocket(fixture.wsUrl, undefined, fast);
+    try {
+      await within(client.opened(), 5_000, 'open');
+      const serverClose = once(fixture.server, 'close');
+      client.close(4321, 'done here');
+      const [, report] = await within(serverClose, 5_000, 'server close event');
+      assert.equal(report.code, 4321);
+      assert.equal(report.reason, 'done here');
+      assert.equal(report.wasClean, true);
+    } finally {
+      client.dispose();
+      await fixture.close();
+    }
+  });
+});

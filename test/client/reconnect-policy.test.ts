@@ -1,0 +1,283 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Backoff, defaultBackoff } from '../../src/core/backoff.js';
+import { seededRng } from '../../src/core/clock.js';
+import type { ClientEnvironment } from '../../src/client/environment.js';
+import type { ReconnectingWebSocketEventMap } from '../../src/client/events.js';
+import type { ClientOptions } from '../../src/client/options.js';
+import { ReconnectingWebSocket } from '../../src/client/reconnecting-websocket.js';
+import { FakeClock } from '../../src/testing/fake-clock.js';
+import { scriptedSockets } from '../helpers/scripted-socket.js';
+
+class TestEnvironment implements ClientEnvironment {
+  isHidden = false;
+  isOnline = true;
+  #listeners = new Set<() => void>();
+  hidden = () => this.isHidden;
+  online = () => this.isOnline;
+  subscribe(fn: () => void) {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+  change(next: { hidden?: boolean; online?: boolean }) {
+    this.isHidden = next.hidden ?? this.isHidden;
+    this.isOnline = next.online ?? this.isOnline;
+    for (const fn of this.#listeners) fn();
+  }
+}
+
+function setup(options: ClientOptions = {}, url: ConstructorParameters<typeof ReconnectingWebSocket>[0] = 'ws://test/ws') {
+  const clock = new FakeClock();
+  const environment = new TestEnvironment();
+  const scripted = scriptedSockets();
+  const client = new ReconnectingWebSocket(url, undefined, { clock, rng: seededRng(1), environment, WebSocket: scripted.WebSocket, ...options });
+  const events: string[] = [];
+  const record = <K extends keyof ReconnectingWebSocketEventMap>(type: K, show: (e: ReconnectingWebSocketEventMap[K]) => string) =>
+    client.addEventListener(type, (e) => events.push(`${type}:${show(e)}`));
+  record('close', (e) => `${e.code}:${e.willReconnect}:${e.action}`);
+  record('reconnecting', (e) => `${e.attempt}`);
+  record('giveup', (e) => `${e.attempts}`);
+  record('authRequired', (e) => `${e.code}`);
+  return { clock, environment, client, events, ...scripted };
+}
+
+/** Delays the client announced in its reconnecting events. */
+function delays(client: ReconnectingWebSocket): number[] {
+  const seen: number[] = [];
+  client.addEventListener('reconnecting', (e) => seen.push(e.delay));
+  return seen;
+}
+
+describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
+  test('the backoff sequence is the seeded full-jitter schedule, then giveup after maxAttempts', () => {
+    const { clock, client, events, latest } = setup({ maxAttempts: 4 });
+    const seen = delays(client);
+    for (let i = 0; i < 5; i++) {
+      latest().drop(1006);
+      clock.runNext();
+    }
+    const expected = new Backoff({ ...defaultBackoff, maxAttempts: 4 }, seededRng(1));
+    assert.deepEqual(seen, [expected.next(), expected.next(), expected.next(), expected.next()]);
+    assert.ok(events.includes('giveup:4'));
+    assert.equal(client.state, 'closed');
+    assert.equal(client.readyState, 3);
+  });
+
+  test('giveup rejects opened(); a manual reconnect() starts a fresh budget', async () => {
+    const { clock, client, sockets, latest } = setup({ maxAttempts: 1 });
+    const waiting = client.opened();
+    latest().drop(1006);
+    clock.runNext();
+    latest().drop(1006);
+    await assert.rejects(waiting, { code: 'ERR_CONNECTION_CLOSED' });
+    const before = sockets.length;
+    client.reconnect();
+    assert.equal(sockets.length, before + 1);
+    assert.equal(client.attempt, 0);
+    latest().open();
+    await client.opened();
+    assert.equal(client.state, 'open');
+  });
+
+  test('close() never reconnects, even when the socket then drops abnormally', () => {
+    const { clock, client, events, sockets, latest } = setup();
+    latest().open();
+    client.close(1000, 'bye');
+    assert.deepEqual(latest().closedWith, { code: 1000, reason: 'bye' });
+    latest().drop(1006);
+    clock.tick(120_000);
+    assert.equal(sockets.length, 1);
+    assert.equal(client.state, 'closed');
+    assert.deepEqual(events, ['close:1006:false:stop']);
+    assert.equal(client.send('late'), 'rejected');
+  });
+
+  test('1000 and 1001 from the server stop; 1008 is fatal; 1012 reconnects', () => {
+    for (const [code, expected] of [[1000, 'close:1000:false:stop'], [1001, 'close:1001:false:stop'], [1008, 'close:1008:false:fatal'], [1012, 'close:1012:true:reconnect']] as const) {
+      const { events, latest } = setup();
+      latest().open();
+      latest().drop(code, '', true);
+      assert.equal(events[0], expected, String(code));
+    }
+  });
+
+  test('shouldReconnect overrides the table', () => {
+    const { events, latest } = setup({ shouldReconnect: (close) => (close.code === 1000 ? true : undefined) });
+    latest().open();
+    latest().drop(1000, '', true);
+    assert.equal(events[0], 'close:1000:true:reconnect');
+  });
+
+  test('4000 asks for fresh credentials: authRequired, then the URL provider is called with authRequired', async () => {
+    const calls: string[] = [];
+    const { clock, events, latest } = setup({}, ({ attempt, authRequired }) => {
+      calls.push(`${attempt}:${authRequired}`);
+      return `ws://test/ws?token=${calls.length}`;
+    });
+    latest().open();
+    latest().drop(4000, 'token expired', true);
+    assert.ok(events.includes('authRequired:4000'));
+    clock.runNext();
+    assert.deepEqual(calls, ['0:false', '1:true']);
+    assert.equal(latest().url, 'ws://test/ws?token=2');
+  });
+
+  test('an async URL provider that fails counts as a failed attempt and is retried', async () => {
+    let calls = 0;
+    const { clock, client, sockets } = setup({}, async () => {
+      calls++;
+      if (calls === 1) throw new Error('token service down');
+      return 'ws://test/ws';
+    });
+    const errors: string[] = [];
+    client.addEventListener('error', (e) => errors.push(e.error.message));
+    await clock.tickAsync(0);
+    assert.deepEqual(errors, ['token service down']);
+    assert.equal(client.state, 'reconnecting');
+    await clock.tickAsync(defaultBackoff.initialDelay);
+    assert.equal(sockets.length, 1);
+  });
+
+  test('the stability window resets the attempt counter only after staying up', () => {
+    const { clock, client, latest } = setup({ stabilityWindow: 5_000 });
+    latest().drop(1006);
+    clock.runNext();
+    latest().drop(1006);
+    clock.runNext();
+    assert.equal(client.attempt, 2);
+    latest().open();
+    clock.tick(4_999);
+    latest().drop(1006); // flapping: not stable long enough
+    assert.equal(client.attempt, 3);
+    clock.runNext();
+    latest().open();
+    clock.tick(5_000);
+    assert.equal(client.attempt, 0);
+  });
+
+  test('a server retry hint replaces the backoff delay', () => {
+    const { client, latest } = setup({ rng: () => 0.5 });
+    const seen = delays(client);
+    latest().open();
+    latest().drop(1012, 'service restart; retry after 2000 ms, spread over 1000 ms', true);
+    assert.deepEqual(seen, [2500]);
+  });
+
+  test('a refused handshake is judged by its status: 401 refreshes auth, 403 gives up, 503 honours Retry-After', () => {
+    const a = setup();
+    a.latest().refuse(401);
+    assert.ok(a.events.includes('authRequired:401'));
+    const b = setup();
+    b.latest().refuse(403);
+    assert.equal(b.events[0], 'close:1006:false:fatal');
+    const c = setup({ rng: () => 0 });
+    const seen = delays(c.client);
+    c.latest().refuse(503, 7_000);
+    assert.deepEqual(seen, [7_000]);
+  });
+
+  test('connect timeout abandons the attempt with 1006 "connect timeout" (never 1000) and retries', () => {
+    const { clock, client, sockets, latest } = setup({ connectTimeout: 3_000 });
+    const closes: string[] = [];
+    client.addEventListener('close', (e) => closes.push(`${e.code} ${e.reason} ${e.wasClean}`));
+    clock.tick(3_000);
+    assert.deepEqual(closes, ['1006 connect timeout false']);
+    assert.equal(latest().closedWith?.code, 4408);
+    latest().open(); // the abandoned socket opening late is ignored
+    assert.equal(client.state, 'reconnecting');
+    clock.runNext();
+    assert.equal(sockets.length, 2);
+  });
+
+  test('heartbeat watchdog declares a silent link dead and reconnects', () => {
+    const { clock, client, latest } = setup({ heartbeat: { watchdog: 10_000, pingInterval: 0 } });
+    const closes: string[] = [];
+    client.addEventListener('close', (e) => closes.push(`${e.code} ${e.reason} ${e.willReconnect}`));
+    latest().open();
+    clock.tick(9_000);
+    latest().receive('{"type":"ping"}'); // server app ping keeps it alive and is not surfaced
+    clock.tick(9_000);
+    assert.deepEqual(closes, []);
+    clock.tick(1_000);
+    assert.deepEqual(closes, ['1006 heartbeat timeout true']);
+  });
+
+  test('control messages are filtered only when the heartbeat is on', () => {
+    const on = setup({ heartbeat: true });
+    const off = setup();
+    const got: string[] = [];
+    on.client.onmessage = (e) => got.push(`on:${e.data}`);
+    off.client.onmessage = (e) => got.push(`off:${e.data}`);
+    for (const s of [on.latest(), off.latest()]) {
+      s.open();
+      s.receive('{"type":"pong"}');
+      s.receive('{"type":"chat"}');
+    }
+    assert.deepEqual(got, ['on:{"type":"chat"}', 'off:{"type":"pong"}', 'off:{"type":"chat"}']);
+  });
+
+  test('hidden or offline pauses the retry; visible and online again retries at once', () => {
+    const { clock, client, environment, sockets, latest } = setup({ initialDelay: 60_000, jitter: 'none' });
+    latest().drop(1006);
+    assert.equal(client.state, 'reconnecting');
+    environment.change({ hidden: true });
+    assert.equal(client.state, 'paused');
+    clock.tick(600_000);
+    assert.equal(sockets.length, 1);
+    environment.change({ hidden: false, online: false });
+    assert.equal(client.state, 'paused');
+    environment.change({ online: true });
+    assert.equal(client.state, 'connecting');
+    assert.equal(sockets.length, 2);
+  });
+
+  test('the queue holds messages until open and flushes them in order before new sends', () => {
+    const { client, latest } = setup();
+    assert.equal(client.send('1'), 'queued');
+    assert.equal(client.send('2'), 'queued');
+    assert.equal(client.bufferedAmount, 2);
+    client.addEventListener('open', () => client.send('3'));
+    latest().open();
+    assert.deepEqual(latest().sent, ['1', '2', '3']);
+    assert.equal(client.send('4'), 'sent');
+  });
+
+  test("queue overflow: 'reject' refuses new messages and reports an error", () => {
+    const { client } = setup({ queue: { maxMessages: 2 } });
+    const errors: string[] = [];
+    client.addEventListener('error', (e) => errors.push(e.error.message));
+    assert.deepEqual([client.send('a'), client.send('b'), client.send('c')], ['queued', 'queued', 'rejected']);
+    assert.equal(errors.length, 1);
+    assert.equal(client.queued, 2);
+  });
+
+  test('the WHATWG surface: constants, on* handlers before listeners, url and binaryType', () => {
+    const { client, latest } = setup({ binaryType: 'arraybuffer' });
+    assert.equal(ReconnectingWebSocket.OPEN, 1);
+    assert.equal(client.CLOSED, 3);
+    assert.equal(client.url, 'ws://test/ws');
+    assert.equal(latest().binaryType, 'arraybuffer');
+    client.binaryType = 'blob';
+    assert.equal(latest().binaryType, 'blob');
+    const order: string[] = [];
+    client.addEventListener('open', () => order.push('listener'));
+    client.onopen = () => order.push('handler');
+    latest().open();
+    assert.deepEqual(order, ['handler', 'listener']);
+    assert.equal(client.readyState, 1);
+  });
+
+  test('late events from a replaced socket are ignored', () => {
+    const { client, sockets } = setup();
+    const first = sockets[0];
+    assert.ok(first);
+    client.reconnect();
+    const got: string[] = [];
+    client.onmessage = (e) => got.push(String(e.data));
+    first.open();
+    first.receive('stale');
+    first.drop(1006);
+    assert.equal(client.state, 'connecting');
+    assert.deepEqual(got, []);
+  });
+});

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Heartbeat, type HeartbeatOptions } from '../../src/core/heartbeat.js';
+import { FakeClock } from '../../src/testing/fake-clock.js';
+
+function setup(options: Partial<HeartbeatOptions>) {
+  const clock = new FakeClock();
+  const state = { hidden: false, pings: 0, dead: [] as number[] };
+  const heartbeat = new Heartbeat(clock, { watchdog: 0, pingInterval: 0, maxMissed: 3, probeTimeout: 5000, ...options }, {
+    sendPing: () => state.pings++,
+    dead: () => state.dead.push(clock.now()),
+    hidden: () => state.hidden,
+  });
+  return { clock, heartbeat, state };
+}
+
+describe('Heartbeat', () => {
+  test('watchdog: dead after a full watchdog period without traffic, counted from the last message', () => {
+    const { clock, heartbeat, state } = setup({ watchdog: 35_000 });
+    heartbeat.start(); // t=0
+    clock.tick(20_000);
+    heartbeat.sawTraffic(); // t=20
+    clock.tick(15_000); // t=35: only 15 s quiet, re-armed for t=55
+    assert.deepEqual(state.dead, []);
+    clock.tick(20_000); // t=55
+    assert.deepEqual(state.dead, [55_000]);
+    assert.equal(clock.pending, 0);
+  });
+
+  test('client pings: dead after maxMissed pings with no traffic between', () => {
+    const { clock, heartbeat, state } = setup({ pingInterval: 30_000, maxMissed: 3 });
+    heartbeat.start();
+    clock.tick(90_000); // pings at 30, 60, 90
+    assert.equal(state.pings, 3);
+    assert.deepEqual(state.dead, []);
+    clock.tick(30_000); // t=120: third ping unanswered for a full interval
+    assert.deepEqual(state.dead, [120_000]);
+  });
+
+  test('traffic resets the missed count', () => {
+    const { clock, heartbeat, state } = setup({ pingInterval: 30_000, maxMissed: 2 });
+    heartbeat.start();
+    for (let i = 0; i < 10; i++) {
+      clock.tick(30_000);
+      heartbeat.sawTraffic();
+    }
+    assert.deepEqual(state.dead, []);
+    assert.equal(state.pings, 10);
+    heartbeat.stop();
+  });
+
+  test('while hidden the verdict waits; on visible a silent link is probed and dies if the probe goes unanswered', () => {
+    const { clock, heartbeat, state } = setup({ watchdog: 35_000, probeTimeout: 5_000 });
+    heartbeat.start();
+    state.hidden = true;
+    clock.tick(120_000); // throttled background tab: no verdict
+    assert.deepEqual(state.dead, []);
+    state.hidden = false;
+    heartbeat.visible(); // t=120: quiet 120 s -> probe
+    assert.equal(state.pings, 1);
+    clock.tick(5_000);
+    assert.deepEqual(state.dead, [125_000]);
+  });
+
+  test('on visible, an answered probe keeps the link', () => {
+    const { clock, heartbeat, state } = setup({ watchdog: 35_000, probeTimeout: 5_000 });
+    heartbeat.start();
+    state.hidden = true;
+    clock.tick(60_000);
+    state.hidden = false;
+    heartbeat.visible();
+    clock.tick(100);
+    heartbeat.sawTraffic();
+    clock.tick(5_000);
+    assert.deepEqual(state.dead, []);
+    heartbeat.stop();
+    assert.equal(clock.pending, 0);
+  });
+});

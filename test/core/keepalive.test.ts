@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { KeepaliveSweep, type KeepaliveTarget } from '../../src/core/keepalive.js';
+import { FakeClock } from '../../src/testing/fake-clock.js';
+
+interface Peer extends KeepaliveTarget {
+  name: string;
+}
+
+function setup(pingInterval: number, pongTimeout: number) {
+  const clock = new FakeClock();
+  const peers = new Set<Peer>();
+  const pinged: string[] = [];
+  const expired: string[] = [];
+  const sweep = new KeepaliveSweep<Peer>(clock, { pingInterval, pongTimeout }, {
+    targets: () => peers.values(),
+    ping: (p) => pinged.push(`${clock.now()}:${p.name}`),
+    expire: (p) => {
+      expired.push(`${clock.now()}:${p.name}`);
+      peers.delete(p);
+    },
+  });
+  const add = (name: string): Peer => {
+    const peer = { name, awaitingPong: false, pingSentAt: 0 };
+    peers.add(peer);
+    return peer;
+  };
+  return { clock, sweep, add, pinged, expired };
+}
+
+describe('KeepaliveSweep', () => {
+  test('pings every interval and expires a peer silent for pongTimeout after its ping', () => {
+    const { clock, sweep, add, pinged, expired } = setup(25_000, 10_000);
+    const a = add('a');
+    add('b');
+    sweep.start();
+    clock.tick(25_000); // t=25 s: ping a, b
+    assert.deepEqual(pinged, ['25000:a', '25000:b']);
+    clock.tick(3_000); // t=28 s: a answers
+    a.awaitingPong = false;
+    clock.tick(7_000); // t=35 s: b's deadline
+    assert.deepEqual(expired, ['35000:b']);
+    clock.tick(15_000); // t=50 s: next sweep pings a only
+    assert.deepEqual(pinged.slice(2), ['50000:a']);
+  });
+
+  test('a pongTimeout longer than the interval tolerates missed pings without re-pinging', () => {
+    const { clock, sweep, add, pinged, expired } = setup(5_000, 12_000);
+    add('slow');
+    sweep.start();
+    clock.tick(16_999); // pings at t=5; t=10 and t=15 skip it (still awaiting)
+    assert.deepEqual(pinged, ['5000:slow']);
+    assert.deepEqual(expired, []);
+    clock.tick(1); // t=17 = 5 + 12
+    assert.deepEqual(expired, ['17000:slow']);
+  });
+
+  test('holds a single timer for any number of peers and none once stopped', () => {
+    const { clock, sweep, add } = setup(1000, 500);
+    for (let i = 0; i < 100; i++) add(`p${i}`);
+    sweep.start();
+    clock.tick(1000);
+    assert.equal(clock.pending, 1);
+    sweep.stop();
+    assert.equal(clock.pending, 0);
+  });
+
+  test('pingInterval 0 disables keepalive', () => {
+    const { clock, sweep } = setup(0, 1000);
+    sweep.start();
+    assert.equal(sweep.running, false);
+    assert.equal(clock.pending, 0);
+  });
+});

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { clientTransitions, readyStateOf, type ClientState } from '../../src/core/client-state.js';
+import { LifelineError } from '../../src/core/errors.js';
+import { OutboundQueue } from '../../src/core/outbound-queue.js';
+import { TokenBucket } from '../../src/core/rate-limiter.js';
+import { StateMachine } from '../../src/core/state-machine.js';
+import { Timer } from '../../src/core/timer.js';
+import { FakeClock } from '../../src/testing/fake-clock.js';
+
+describe('StateMachine', () => {
+  test('reports each move with from and to, and refuses illegal ones', () => {
+    const moves: string[] = [];
+    const machine = new StateMachine<ClientState>('connecting', clientTransitions, ({ from, to }) => moves.push(`${from}->${to}`));
+    machine.to('open', undefined);
+    machine.to('closing', undefined);
+    machine.to('closed', undefined);
+    assert.deepEqual(moves, ['connecting->open', 'open->closing', 'closing->closed']);
+    assert.throws(() => machine.to('open', undefined), LifelineError);
+  });
+
+  test('every client state maps to a WHATWG readyState', () => {
+    for (const state of Object.keys(clientTransitions) as ClientState[]) assert.ok([0, 1, 2, 3].includes(readyStateOf[state]));
+  });
+});
+
+describe('OutboundQueue', () => {
+  test('keeps order and counts bytes of UTF-8 and binary', () => {
+    const queue = new OutboundQueue({ maxMessages: 10, maxBytes: 100, overflow: 'reject' });
+    queue.push('é');
+    queue.push(new Uint8Array(5));
+    assert.equal(queue.bytes, 7);
+    const drained = queue.drain();
+    assert.equal(drained[0], 'é');
+    assert.equal(queue.length, 0);
+    assert.equal(queue.bytes, 0);
+  });
+
+  test("'reject' refuses the new message and keeps the old", () => {
+    const queue = new OutboundQueue({ maxMessages: 2, maxBytes: 100, overflow: 'reject' });
+    assert.deepEqual(queue.push('a'), []);
+    assert.deepEqual(queue.push('b'), []);
+    assert.equal(queue.push('c'), false);
+    assert.deepEqual(queue.drain(), ['a', 'b']);
+  });
+
+  test("'drop-oldest' evicts from the front until the new message fits", () => {
+    const queue = new OutboundQueue({ maxMessages: 10, maxBytes: 4, overflow: 'drop-oldest' });
+    queue.push('aa');
+    queue.push('bb');
+    assert.deepEqual(queue.push('ccc'), ['aa', 'bb']);
+    assert.deepEqual(queue.drain(), ['ccc']);
+    assert.equal(queue.push('toolong'), false);
+  });
+});
+
+describe('TokenBucket', () => {
+  test('allows a burst, then the rate, refilled by the clock', () => {
+    const clock = new FakeClock();
+    const bucket = new TokenBucket(clock, 10, 3);
+    assert.deepEqual([bucket.take(), bucket.take(), bucket.take(), bucket.take()], [true, true, true, false]);
+    assert.equal(bucket.waitMs(), 100);
+    clock.tick(100);
+    assert.equal(bucket.take(), true);
+    assert.equal(bucket.take(), false);
+  });
+
+  test('an infinite rate always admits', () => {
+    const bucket = new TokenBucket(new FakeClock(), Infinity, 1);
+    for (let i = 0; i < 100; i++) assert.equal(bucket.take(), true);
+  });
+});
+
+describe('Timer and FakeClock', () => {
+  test('restarting replaces the pending run; timers run in due order', () => {
+    const clock = new FakeClock();
+    const fired: string[] = [];
+    const a = new Timer(clock, () => fired.push(`a@${clock.now()}`));
+    const b = new Timer(clock, () => fired.push(`b@${clock.now()}`));
+    a.start(100);
+    b.start(50);
+    a.start(200);
+    assert.equal(clock.pending, 2);
+    clock.tick(1000);
+    assert.deepEqual(fired, ['b@50', 'a@200']);
+    assert.equal(a.pending, false);
+  });
+
+  test('a timer scheduled while advancing runs if it falls due within the advance', () => {
+    const clock = new FakeClock();
+    const fired: number[] = [];
+    const t = new Timer(clock, () => {
+      fired.push(clock.now());
+      if (fired.length < 3) t.start(10);
+    });
+    t.start(10);
+    clock.tick(25);
+    assert.deepEqual(fired, [10, 20]);
+    assert.equal(clock.now(), 25);
+    clock.tick(5);
+    assert.deepEqual(fired, [10, 20, 30]);
+  });
+});
