@@ -13,4 +13,4 @@ export type { HeartbeatOptions } from '../core/heartbeat.js';
 export type { QueueLimits, OutboundData } from '../core/outbound-queue.js';
 export type { BackoffOptions } from '../core/backoff.js';
 export { formatRetryHint, parseRetryHint, type RetryHint } from '../core/retry-hint.js';
-export { LifelineError, type LifelineErrorCode } from '../core/errors.js';
+export { ConnectionClosedError, InvalidOptionError, LifelineError, type LifelineErrorCode } from '../core/errors.js';

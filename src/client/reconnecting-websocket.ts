@@ -3,7 +3,7 @@ import { CloseCode, type CloseAction } from '../core/close-codes.js';
 import { classifyClose, type CloseDecision, type CloseInfo } from '../core/close-policy.js';
 import { clientTransitions, readyStateOf, type ClientState } from '../core/client-state.js';
 import { controlType, PING } from '../core/envelope.js';
-import { LifelineError } from '../core/errors.js';
+import { ConnectionClosedError, LifelineError } from '../core/errors.js';
 import { Heartbeat } from '../core/heartbeat.js';
 import { OutboundQueue, type OutboundData } from '../core/outbound-queue.js';
 import { StateMachine } from '../core/state-machine.js';
@@ -166,10 +166,10 @@ export class ReconnectingWebSocket extends EventTarget {
     }
     const evicted = this.#queue.push(data);
     if (evicted === false) {
-      this.#error(new LifelineError('ERR_PROTOCOL', 'outbound queue full: message rejected'));
+      this.#error(new LifelineError('ERR_QUEUE_FULL', 'outbound queue full: message rejected'));
       return 'rejected';
     }
-    if (evicted.length > 0) this.#error(new LifelineError('ERR_PROTOCOL', `outbound queue full: ${evicted.length} oldest message(s) dropped`));
+    if (evicted.length > 0) this.#error(new LifelineError('ERR_QUEUE_FULL', `outbound queue full: ${evicted.length} oldest message(s) dropped`));
     return 'queued';
   }
 
@@ -203,7 +203,7 @@ export class ReconnectingWebSocket extends EventTarget {
   /** Resolves at the next open (now, if open); rejects if the client closes or gives up first. */
   opened(): Promise<void> {
     if (this.#machine.state === 'open') return Promise.resolve();
-    if (this.#machine.state === 'closed') return Promise.reject(new LifelineError('ERR_CONNECTION_CLOSED', 'the client is closed'));
+    if (this.#machine.state === 'closed') return Promise.reject(new ConnectionClosedError(CloseCode.NORMAL, 'the client is closed'));
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
@@ -252,7 +252,7 @@ export class ReconnectingWebSocket extends EventTarget {
     socket.binaryType = this.#binaryType;
     socket.onopen = () => generation === this.#generation && this.#opened();
     socket.onmessage = (event: { data: unknown }) => generation === this.#generation && this.#received(event.data);
-    socket.onerror = () => generation === this.#generation && this.#error(new LifelineError('ERR_PROTOCOL', 'WebSocket error'));
+    socket.onerror = () => generation === this.#generation && this.#error(new LifelineError('ERR_SOCKET', 'WebSocket error'));
     socket.onclose = (event: CloseLike) => {
       if (generation !== this.#generation) return;
       const refused = socket.handshakeStatus;
@@ -353,7 +353,7 @@ export class ReconnectingWebSocket extends EventTarget {
     this.#socket = undefined;
     if (this.#machine.state !== 'closed') this.#machine.to('closed', undefined);
     this.#emit('close', new LifelineCloseEvent(close.code, close.reason, close.wasClean, false, action));
-    const error = new LifelineError('ERR_CONNECTION_CLOSED', `closed (${close.code}${close.reason ? ` ${close.reason}` : ''})`);
+    const error = new ConnectionClosedError(close.code, close.reason);
     for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
   }
 

@@ -2,21 +2,21 @@
  * The error tree. Every error Lifeline raises is a {@link LifelineError} with a stable `code`
  * (match on it, never on the message) and the data that explains it.
  *
- * LifelineError
- * ├─ InvalidOptionError      ERR_INVALID_OPTION      an option or flag is out of range
- * ├─ InvalidCloseError       ERR_INVALID_CLOSE       a close code or reason that may not be sent
- * ├─ HandshakeError          ERR_HANDSHAKE           the server refused the opening handshake (status)
- * ├─ ConnectionClosedError   ERR_CONNECTION_CLOSED   the connection closed (close code, reason)
- * ├─ TimeoutError            ERR_TIMEOUT             an operation did not finish in time
- * └─ ProtocolError           ERR_PROTOCOL            a peer sent something the protocol forbids
+ * LifelineError                 ERR_QUEUE_FULL, ERR_SOCKET, ERR_ILLEGAL_STATE (plain, with the code)
+ * ├─ InvalidOptionError         ERR_INVALID_OPTION      an option or flag is out of range
+ * ├─ InvalidCloseError          ERR_INVALID_CLOSE       a close code or reason that may not be sent
+ * └─ ConnectionClosedError      ERR_CONNECTION_CLOSED   the connection closed (close code, reason)
  */
 export type LifelineErrorCode =
   | 'ERR_INVALID_OPTION'
   | 'ERR_INVALID_CLOSE'
-  | 'ERR_HANDSHAKE'
   | 'ERR_CONNECTION_CLOSED'
-  | 'ERR_TIMEOUT'
-  | 'ERR_PROTOCOL';
+  /** The client's outbound queue refused or evicted messages. */
+  | 'ERR_QUEUE_FULL'
+  /** The platform WebSocket reported an error (browsers give no detail; the close that follows does). */
+  | 'ERR_SOCKET'
+  /** A state machine was asked for a move its table forbids: a bug, not a peer's fault. */
+  | 'ERR_ILLEGAL_STATE';
 
 export class LifelineError extends Error {
   constructor(
@@ -47,33 +47,11 @@ export class InvalidCloseError extends LifelineError {
   }
 }
 
-export class HandshakeError extends LifelineError {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly retryAfterMs?: number,
-  ) {
-    super('ERR_HANDSHAKE', message);
-  }
-}
-
 export class ConnectionClosedError extends LifelineError {
   constructor(
     readonly closeCode: number,
     readonly reason: string,
   ) {
     super('ERR_CONNECTION_CLOSED', `connection closed (${closeCode}${reason ? ` ${reason}` : ''})`);
-  }
-}
-
-export class TimeoutError extends LifelineError {
-  constructor(message: string) {
-    super('ERR_TIMEOUT', message);
-  }
-}
-
-export class ProtocolError extends LifelineError {
-  constructor(message: string) {
-    super('ERR_PROTOCOL', message);
   }
 }

@@ -36,7 +36,7 @@ export class StateMachine<S extends string, D = undefined> {
   /** Moves to `next`; throws on a move the table does not allow. */
   to(next: S, detail: D): void {
     if (!this.can(next)) {
-      throw new LifelineError('ERR_PROTOCOL', `illegal state transition ${this.#state} -> ${next}`);
+      throw new LifelineError('ERR_ILLEGAL_STATE', `illegal state transition ${this.#state} -> ${next}`);
     }
     const from = this.#state;
     this.#state = next;
