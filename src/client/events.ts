@@ -1,73 +1,38 @@
-import type { CloseAction } from '../core/close-codes.js';
+import type { CloseAction } from '../core/close-code.js';
 import type { ClientState } from '../core/client-state.js';
 
-/** `close`: a socket closed; says whether the client will reconnect and why. */
-export class LifelineCloseEvent extends Event {
-  constructor(
-    readonly code: number,
-    readonly reason: string,
-    readonly wasClean: boolean,
-    readonly willReconnect: boolean,
-    /** What the close-code policy decided. */
-    readonly action: CloseAction,
-  ) {
-    super('close');
-  }
+/** Makes a DOM `Event` carrying `detail`'s fields as its own (one small factory, not a class per event). */
+export function lifelineEvent<T extends object>(type: string, detail: T): Event & Readonly<T> {
+  return Object.assign(new Event(type), detail);
 }
+
+/** `close`: a socket closed; says whether the client will reconnect and why. */
+export type LifelineCloseEvent = Event & {
+  readonly code: number;
+  readonly reason: string;
+  readonly wasClean: boolean;
+  readonly willReconnect: boolean;
+  /** What the close-code policy decided. */
+  readonly action: CloseAction;
+};
 
 /** `connecting`: a connection attempt starts (attempt 0 is the first connect). */
-export class ConnectingEvent extends Event {
-  constructor(readonly attempt: number) {
-    super('connecting');
-  }
-}
+export type ConnectingEvent = Event & { readonly attempt: number };
 
 /** `reconnecting`: the next attempt is scheduled after `delay` ms. */
-export class ReconnectingEvent extends Event {
-  constructor(
-    readonly attempt: number,
-    readonly delay: number,
-    readonly code: number,
-    readonly reason: string,
-  ) {
-    super('reconnecting');
-  }
-}
+export type ReconnectingEvent = Event & { readonly attempt: number; readonly delay: number; readonly code: number; readonly reason: string };
 
 /** `giveup`: maxAttempts spent; call `reconnect()` to start again. */
-export class GiveUpEvent extends Event {
-  constructor(
-    readonly attempts: number,
-    readonly code: number,
-    readonly reason: string,
-  ) {
-    super('giveup');
-  }
-}
+export type GiveUpEvent = Event & { readonly attempts: number; readonly code: number; readonly reason: string };
 
-/** `authRequired`: the server said the credentials expired or were refused (4000, 4401, 401). */
-export class AuthRequiredEvent extends Event {
-  constructor(readonly code: number) {
-    super('authRequired');
-  }
-}
+/** `authRequired`: the server said the credentials expired or were refused (4000, 4401, HTTP 401). */
+export type AuthRequiredEvent = Event & { readonly code: number };
 
 /** `statechange`: every state move, with where it came from. */
-export class StateChangeEvent extends Event {
-  constructor(
-    readonly from: ClientState,
-    readonly to: ClientState,
-  ) {
-    super('statechange');
-  }
-}
+export type StateChangeEvent = Event & { readonly from: ClientState; readonly to: ClientState };
 
-/** `error`: a socket error, a provider failure or a queue overflow; `error` has the detail. */
-export class LifelineErrorEvent extends Event {
-  constructor(readonly error: Error) {
-    super('error');
-  }
-}
+/** `error`: a socket error, a URL provider failure or a queue overflow; `error` has the detail. */
+export type LifelineErrorEvent = Event & { readonly error: Error };
 
 export interface ReconnectingWebSocketEventMap {
   connecting: ConnectingEvent;

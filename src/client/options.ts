@@ -1,6 +1,6 @@
 import { defaultBackoff, type BackoffOptions } from '../core/backoff.js';
 import { systemClock, systemRng, type Clock, type Rng } from '../core/clock.js';
-import type { CloseAction } from '../core/close-codes.js';
+import type { CloseAction } from '../core/close-code.js';
 import type { CloseDecision, CloseInfo } from '../core/close-policy.js';
 import { InvalidOptionError } from '../core/errors.js';
 import { defaultHeartbeat, type HeartbeatOptions } from '../core/heartbeat.js';

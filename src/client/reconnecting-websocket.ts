@@ -1,5 +1,5 @@
 import { Backoff } from '../core/backoff.js';
-import { CloseCode, type CloseAction } from '../core/close-codes.js';
+import type { CloseAction } from '../core/close-code.js';
 import { classifyClose, type CloseDecision, type CloseInfo } from '../core/close-policy.js';
 import { clientTransitions, readyStateOf, type ClientState } from '../core/client-state.js';
 import { controlType, PING } from '../core/envelope.js';
@@ -8,17 +8,14 @@ import { Heartbeat } from '../core/heartbeat.js';
 import { OutboundQueue, type OutboundData } from '../core/outbound-queue.js';
 import { StateMachine } from '../core/state-machine.js';
 import { Timer } from '../core/timer.js';
-import {
-  AuthRequiredEvent,
-  ConnectingEvent,
-  GiveUpEvent,
-  LifelineCloseEvent,
-  LifelineErrorEvent,
-  ReconnectingEvent,
-  StateChangeEvent,
-  type ReconnectingWebSocketEventMap,
-} from './events.js';
+import { lifelineEvent, type LifelineCloseEvent, type LifelineErrorEvent, type ReconnectingWebSocketEventMap } from './events.js';
 import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions, type UrlSource, type WebSocketLike } from './options.js';
+
+// The few codes the client itself uses, as same-file constants so a bundler inlines them
+// (see close-code.ts for the table).
+const NORMAL = 1000;
+const ABNORMAL = 1006;
+const TIMEOUT = 4408;
 
 /** What `send` did with a message. */
 export type SendOutcome = 'sent' | 'queued' | 'rejected';
@@ -85,7 +82,7 @@ export class ReconnectingWebSocket extends EventTarget {
     this.#binaryType = this.options.binaryType;
     const { clock } = this.options;
     this.#machine = new StateMachine<ClientState>('connecting', clientTransitions, ({ from, to }) =>
-      this.dispatchEvent(new StateChangeEvent(from, to)),
+      this.dispatchEvent(lifelineEvent('statechange', { from, to })),
     );
     this.#backoff = new Backoff(this.options, this.options.rng);
     this.#queue = new OutboundQueue(this.options.queue);
@@ -174,7 +171,7 @@ export class ReconnectingWebSocket extends EventTarget {
   }
 
   /** Closes for good: never reconnects afterwards (until `reconnect()`); the queue is cleared. */
-  close(code: number = CloseCode.NORMAL, reason = ''): void {
+  close(code: number = NORMAL, reason = ''): void {
     const state = this.#machine.state;
     if (state === 'closed' || state === 'closing') return;
     this.#stopTimers();
@@ -195,7 +192,7 @@ export class ReconnectingWebSocket extends EventTarget {
     this.#generation++;
     const socket = this.#socket;
     this.#socket = undefined;
-    if (socket && (socket.readyState === 0 || socket.readyState === 1)) socket.close(CloseCode.NORMAL, 'reconnect');
+    if (socket && (socket.readyState === 0 || socket.readyState === 1)) socket.close(NORMAL, 'reconnect');
     if (this.#machine.state === 'closing') this.#machine.to('closed', undefined);
     this.#connect();
   }
@@ -203,7 +200,7 @@ export class ReconnectingWebSocket extends EventTarget {
   /** Resolves at the next open (now, if open); rejects if the client closes or gives up first. */
   opened(): Promise<void> {
     if (this.#machine.state === 'open') return Promise.resolve();
-    if (this.#machine.state === 'closed') return Promise.reject(new ConnectionClosedError(CloseCode.NORMAL, 'the client is closed'));
+    if (this.#machine.state === 'closed') return Promise.reject(new ConnectionClosedError(NORMAL, 'the client is closed'));
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
@@ -219,7 +216,7 @@ export class ReconnectingWebSocket extends EventTarget {
     const generation = ++this.#generation;
     const attempt = this.#backoff.attempt;
     if (this.#machine.state !== 'connecting') this.#machine.to('connecting', undefined);
-    this.dispatchEvent(new ConnectingEvent(attempt));
+    this.dispatchEvent(lifelineEvent('connecting', { attempt }));
     const authRequired = this.#authRequired;
     this.#authRequired = false;
     this.#connectTimer.start(this.options.connectTimeout);
@@ -245,7 +242,7 @@ export class ReconnectingWebSocket extends EventTarget {
       // A malformed URL cannot get better by retrying.
       this.#error(error instanceof Error ? error : new Error(String(error)));
       this.#connectTimer.stop();
-      this.#finish({ code: CloseCode.ABNORMAL, reason: 'invalid URL', wasClean: false }, 'fatal');
+      this.#finish({ code: ABNORMAL, reason: 'invalid URL', wasClean: false }, 'fatal');
       return;
     }
     this.#socket = socket;
@@ -259,7 +256,7 @@ export class ReconnectingWebSocket extends EventTarget {
       this.#closed(
         refused === undefined
           ? { code: event.code, reason: event.reason, wasClean: event.wasClean }
-          : { code: CloseCode.ABNORMAL, reason: `handshake refused: HTTP ${refused}`, wasClean: false, local: 'handshake-refused', status: refused },
+          : { code: ABNORMAL, reason: `handshake refused: HTTP ${refused}`, wasClean: false, local: 'handshake-refused', status: refused },
         socket.retryAfterMs,
       );
     };
@@ -268,7 +265,7 @@ export class ReconnectingWebSocket extends EventTarget {
   #providerFailed(generation: number, error: unknown): void {
     if (generation !== this.#generation) return;
     this.#error(error instanceof Error ? error : new Error(String(error)));
-    this.#closed({ code: CloseCode.ABNORMAL, reason: 'URL provider failed', wasClean: false }, undefined);
+    this.#closed({ code: ABNORMAL, reason: 'URL provider failed', wasClean: false }, undefined);
   }
 
   #opened(): void {
@@ -299,9 +296,9 @@ export class ReconnectingWebSocket extends EventTarget {
     this.#generation++;
     if (socket && (socket.readyState === 0 || socket.readyState === 1)) {
       // Tell the server why, if the link still carries anything; never as 1000.
-      socket.close(CloseCode.TIMEOUT, reason);
+      socket.close(TIMEOUT, reason);
     }
-    this.#closed({ code: CloseCode.ABNORMAL, reason, wasClean: false, local }, undefined);
+    this.#closed({ code: ABNORMAL, reason, wasClean: false, local }, undefined);
   }
 
   // ---- closing and the reconnect decision -------------------------------------------------------
@@ -319,7 +316,7 @@ export class ReconnectingWebSocket extends EventTarget {
     }
     if (action === 'refresh-auth') {
       this.#authRequired = true;
-      this.dispatchEvent(new AuthRequiredEvent(close.status ?? close.code));
+      this.dispatchEvent(lifelineEvent('authRequired', { code: close.status ?? close.code }));
     }
     this.#schedule(close, action, retryAfterMs);
   }
@@ -336,7 +333,7 @@ export class ReconnectingWebSocket extends EventTarget {
     const backoffDelay = this.#backoff.next();
     if (backoffDelay === undefined) {
       this.#finish(close, action);
-      this.dispatchEvent(new GiveUpEvent(this.#backoff.attempt, close.code, close.reason));
+      this.dispatchEvent(lifelineEvent('giveup', { attempts: this.#backoff.attempt, code: close.code, reason: close.reason }));
       return;
     }
     const attempt = this.#backoff.attempt;
@@ -344,15 +341,15 @@ export class ReconnectingWebSocket extends EventTarget {
     const delay = this.options.reconnectDelay?.(attempt, close) ?? (hint ? hint.afterMs + this.options.rng() * hint.spreadMs : backoffDelay);
     const { environment } = this.options;
     this.#machine.to(environment.hidden() || !environment.online() ? 'paused' : 'reconnecting', undefined);
-    this.#emit('close', new LifelineCloseEvent(close.code, close.reason, close.wasClean, true, action));
-    this.dispatchEvent(new ReconnectingEvent(attempt, delay, close.code, close.reason));
+    this.#emit('close', closeEvent(close, true, action));
+    this.dispatchEvent(lifelineEvent('reconnecting', { attempt, delay, code: close.code, reason: close.reason }));
     if (this.#machine.state === 'reconnecting') this.#retryTimer.start(delay);
   }
 
   #finish(close: CloseInfo, action: CloseAction): void {
     this.#socket = undefined;
     if (this.#machine.state !== 'closed') this.#machine.to('closed', undefined);
-    this.#emit('close', new LifelineCloseEvent(close.code, close.reason, close.wasClean, false, action));
+    this.#emit('close', closeEvent(close, false, action));
     const error = new ConnectionClosedError(close.code, close.reason);
     for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
   }
@@ -380,7 +377,7 @@ export class ReconnectingWebSocket extends EventTarget {
   }
 
   #error(error: Error): void {
-    this.#emit('error', new LifelineErrorEvent(error));
+    this.#emit('error', lifelineEvent('error', { error }) as LifelineErrorEvent);
   }
 
   /** Fires `on<type>` then the listeners, as the WHATWG WebSocket does. */
@@ -389,6 +386,10 @@ export class ReconnectingWebSocket extends EventTarget {
     handler?.call(this, event);
     this.dispatchEvent(event);
   }
+}
+
+function closeEvent(close: CloseInfo, willReconnect: boolean, action: CloseAction): LifelineCloseEvent {
+  return lifelineEvent('close', { code: close.code, reason: close.reason, wasClean: close.wasClean, willReconnect, action });
 }
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- typed overloads for the events above; no new members

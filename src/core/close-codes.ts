@@ -8,18 +8,9 @@
  * HTTP status they stand for where one exists (4401, 4403, 4429, 4503).
  */
 
-/** What the reconnecting client does after a close. */
-export type CloseAction =
-  /** Do not reconnect: the close was intended (unless the app asks otherwise). */
-  | 'stop'
-  /** Reconnect with backoff (honouring a retry hint if the server sent one). */
-  | 'reconnect'
-  /** Do not reconnect; report as a fatal error with the reason. */
-  | 'fatal'
-  /** Ask the app for fresh credentials, then reconnect. */
-  | 'refresh-auth'
-  /** An application code: the app's handler decides; without one, reconnect. */
-  | 'app';
+import { closeActionOf, isSendableCloseCode, type CloseAction } from './close-code.js';
+
+export { CloseCode, closeActionOf, closeActions, isSendableCloseCode, type CloseAction } from './close-code.js';
 
 export interface CloseCodeInfo {
   readonly code: number;
@@ -30,91 +21,53 @@ export interface CloseCodeInfo {
   readonly action: CloseAction;
 }
 
-export const CloseCode = {
-  NORMAL: 1000,
-  GOING_AWAY: 1001,
-  PROTOCOL_ERROR: 1002,
-  UNSUPPORTED_DATA: 1003,
-  NO_STATUS: 1005,
-  ABNORMAL: 1006,
-  INVALID_PAYLOAD: 1007,
-  POLICY_VIOLATION: 1008,
-  MESSAGE_TOO_BIG: 1009,
-  MANDATORY_EXTENSION: 1010,
-  INTERNAL_ERROR: 1011,
-  SERVICE_RESTART: 1012,
-  TRY_AGAIN_LATER: 1013,
-  BAD_GATEWAY: 1014,
-  TLS_HANDSHAKE: 1015,
-  /** Lifeline: the session's credentials expired; refresh them and reconnect. */
-  AUTH_EXPIRED: 4000,
-  /** Lifeline: the server disconnected this client on purpose (kick). */
-  KICKED: 4001,
-  /** Lifeline: the connection fell behind its outbound budget (slow consumer). */
-  SLOW_CONSUMER: 4002,
-  /** Lifeline: authentication required or failed (accept-then-close mode of a 401). */
-  UNAUTHORIZED: 4401,
-  /** Lifeline: forbidden, e.g. Origin not allowed (accept-then-close mode of a 403). */
-  FORBIDDEN: 4403,
-  /** Lifeline: the link was declared dead locally (heartbeat or connect timeout). */
-  TIMEOUT: 4408,
-  /** Lifeline: admission rate exceeded; retry after the hint (accept-then-close of a 503). */
-  RATE_LIMITED: 4429,
-  /** Lifeline: over capacity or draining; retry after the hint (accept-then-close of a 503). */
-  UNAVAILABLE: 4503,
-} as const;
-
-const table: readonly CloseCodeInfo[] = [
-  { code: 1000, name: 'normal closure', meaning: 'the connection did what it was for and was closed on purpose', sendable: true, action: 'stop' },
-  { code: 1001, name: 'going away', meaning: 'the peer is going away (server shutting down or page navigating away)', sendable: true, action: 'stop' },
-  { code: 1002, name: 'protocol error', meaning: 'a peer broke the WebSocket protocol; a client bug, not a network problem', sendable: true, action: 'fatal' },
-  { code: 1003, name: 'unsupported data', meaning: 'the peer sent a kind of data this endpoint does not accept (e.g. binary on a text-only endpoint)', sendable: true, action: 'fatal' },
-  { code: 1005, name: 'no status received', meaning: 'the close frame carried no code (never sent on the wire)', sendable: false, action: 'reconnect' },
-  { code: 1006, name: 'abnormal closure', meaning: 'the connection dropped without a close handshake (network loss, crash, or killed); never sent on the wire', sendable: false, action: 'reconnect' },
-  { code: 1007, name: 'invalid payload', meaning: 'a text message was not valid UTF-8, or data was inconsistent with its type', sendable: true, action: 'fatal' },
-  { code: 1008, name: 'policy violation', meaning: 'the peer broke a policy of the endpoint (rate limit, repeated invalid messages)', sendable: true, action: 'fatal' },
-  { code: 1009, name: 'message too big', meaning: 'a message exceeded the size limit', sendable: true, action: 'fatal' },
-  { code: 1010, name: 'mandatory extension', meaning: 'the client required an extension the server did not negotiate', sendable: true, action: 'fatal' },
-  { code: 1011, name: 'internal error', meaning: 'the server hit an unexpected condition; try again', sendable: true, action: 'reconnect' },
-  { code: 1012, name: 'service restart', meaning: 'the server is restarting; reconnect (after the retry hint, if any)', sendable: true, action: 'reconnect' },
-  { code: 1013, name: 'try again later', meaning: 'the server is overloaded; reconnect later (after the retry hint, if any)', sendable: true, action: 'reconnect' },
-  { code: 1014, name: 'bad gateway', meaning: 'a gateway or proxy got a bad answer from upstream; try again', sendable: true, action: 'reconnect' },
-  { code: 1015, name: 'TLS handshake failure', meaning: 'the TLS handshake failed (never sent on the wire)', sendable: false, action: 'fatal' },
-  { code: 4000, name: 'auth expired', meaning: 'the session credentials expired; get a fresh token and reconnect', sendable: true, action: 'refresh-auth' },
-  { code: 4001, name: 'kicked', meaning: 'the server disconnected this client on purpose; do not reconnect', sendable: true, action: 'stop' },
-  { code: 4002, name: 'slow consumer', meaning: 'the client fell behind its outbound budget; reconnect and catch up from history', sendable: true, action: 'reconnect' },
-  { code: 4401, name: 'unauthorized', meaning: 'authentication required or failed; get credentials and reconnect', sendable: true, action: 'refresh-auth' },
-  { code: 4403, name: 'forbidden', meaning: 'the server refuses this client (e.g. Origin not allowed); do not retry', sendable: true, action: 'fatal' },
-  { code: 4408, name: 'timeout', meaning: 'the link was declared dead (heartbeat or connect timeout); reconnect', sendable: true, action: 'reconnect' },
-  { code: 4429, name: 'rate limited', meaning: 'too many connection attempts; retry after the hint', sendable: true, action: 'reconnect' },
-  { code: 4503, name: 'unavailable', meaning: 'the server is over capacity or draining; retry after the hint', sendable: true, action: 'reconnect' },
+/** Names and meanings, for people: logs, the CLI, the demo page and the docs. */
+const descriptions: readonly (readonly [code: number, name: string, meaning: string])[] = [
+  [1000, 'normal closure', 'the connection did what it was for and was closed on purpose'],
+  [1001, 'going away', 'the peer is going away (server shutting down or page navigating away)'],
+  [1002, 'protocol error', 'a peer broke the WebSocket protocol; a client bug, not a network problem'],
+  [1003, 'unsupported data', 'the peer sent a kind of data this endpoint does not accept (e.g. binary on a text-only endpoint)'],
+  [1005, 'no status received', 'the close frame carried no code (never sent on the wire)'],
+  [1006, 'abnormal closure', 'the connection dropped without a close handshake (network loss, crash, or killed); never sent on the wire'],
+  [1007, 'invalid payload', 'a text message was not valid UTF-8, or data was inconsistent with its type'],
+  [1008, 'policy violation', 'the peer broke a policy of the endpoint (rate limit, repeated invalid messages)'],
+  [1009, 'message too big', 'a message exceeded the size limit'],
+  [1010, 'mandatory extension', 'the client required an extension the server did not negotiate'],
+  [1011, 'internal error', 'the server hit an unexpected condition; try again'],
+  [1012, 'service restart', 'the server is restarting; reconnect (after the retry hint, if any)'],
+  [1013, 'try again later', 'the server is overloaded; reconnect later (after the retry hint, if any)'],
+  [1014, 'bad gateway', 'a gateway or proxy got a bad answer from upstream; try again'],
+  [1015, 'TLS handshake failure', 'the TLS handshake failed (never sent on the wire)'],
+  [4000, 'auth expired', 'the session credentials expired; get a fresh token and reconnect'],
+  [4001, 'kicked', 'the server disconnected this client on purpose; do not reconnect'],
+  [4002, 'slow consumer', 'the client fell behind its outbound budget; reconnect and catch up from history'],
+  [4401, 'unauthorized', 'authentication required or failed; get credentials and reconnect'],
+  [4403, 'forbidden', 'the server refuses this client (e.g. Origin not allowed); do not retry'],
+  [4408, 'timeout', 'the link was declared dead (heartbeat or connect timeout); reconnect'],
+  [4429, 'rate limited', 'too many connection attempts; retry after the hint'],
+  [4503, 'unavailable', 'the server is over capacity or draining; retry after the hint'],
 ];
 
-const byCode = new Map<number, CloseCodeInfo>(table.map((info) => [info.code, info]));
-
 /** Every code Lifeline knows, in code order. */
-export const closeCodes: readonly CloseCodeInfo[] = table;
+export const closeCodes: readonly CloseCodeInfo[] = descriptions.map(([code, name, meaning]) => ({
+  code,
+  name,
+  meaning,
+  sendable: isSendableCloseCode(code),
+  action: closeActionOf(code),
+}));
+
+const byCode = new Map<number, CloseCodeInfo>(closeCodes.map((info) => [info.code, info]));
 
 /** Information about a close code; unknown codes get a generic description by range. */
 export function describeCloseCode(code: number): CloseCodeInfo {
   const known = byCode.get(code);
   if (known) return known;
-  if (code >= 4000 && code <= 4999) {
-    return { code, name: 'application code', meaning: 'an application-defined close code', sendable: true, action: 'app' };
-  }
-  if (code >= 3000 && code <= 3999) {
-    return { code, name: 'registered code', meaning: 'a code registered for a library or framework', sendable: true, action: 'app' };
-  }
-  return { code, name: 'unknown code', meaning: 'a code outside the ranges RFC 6455 allows', sendable: false, action: 'reconnect' };
-}
-
-/**
- * May `code` be sent in a close frame? RFC 6455 §7.4: 1000-1003, 1007-1014 and 3000-4999.
- * 1004 is reserved, 1005/1006/1015 are for reporting only.
- */
-export function isSendableCloseCode(code: number): boolean {
-  if (!Number.isInteger(code)) return false;
-  if (code >= 3000 && code <= 4999) return true;
-  const known = byCode.get(code);
-  return known !== undefined && known.sendable;
+  const [name, meaning] =
+    code >= 4000 && code <= 4999
+      ? ['application code', 'an application-defined close code']
+      : code >= 3000 && code <= 3999
+        ? ['registered code', 'a code registered for a library or framework']
+        : ['unknown code', 'a code outside the ranges RFC 6455 allows'];
+  return { code, name, meaning, sendable: isSendableCloseCode(code), action: closeActionOf(code) };
 }

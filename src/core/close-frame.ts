@@ -1,4 +1,4 @@
-import { isSendableCloseCode } from './close-codes.js';
+import { isSendableCloseCode } from './close-code.js';
 import { InvalidCloseError } from './errors.js';
 import { truncateUtf8, utf8ByteLength } from './utf8.js';
 

@@ -1,4 +1,4 @@
-import { describeCloseCode, type CloseAction } from './close-codes.js';
+import { closeActionOf, type CloseAction } from './close-code.js';
 import { parseRetryHint, type RetryHint } from './retry-hint.js';
 
 /** What the client knows about a close when it decides what to do next. */
@@ -39,5 +39,5 @@ export function classifyClose(close: CloseInfo): CloseDecision {
   if (close.local === 'handshake-refused' && close.status !== undefined) {
     return { action: actionForStatus(close.status), hint };
   }
-  return { action: describeCloseCode(close.code).action, hint };
+  return { action: closeActionOf(close.code), hint };
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { closeCodes, describeCloseCode, isSendableCloseCode } from '../../src/core/close-codes.js';
+import { closeActions, closeCodes, describeCloseCode, isSendableCloseCode } from '../../src/core/close-codes.js';
 import { assertValidClose, fitCloseReason, MAX_CLOSE_REASON_BYTES } from '../../src/core/close-frame.js';
 import { InvalidCloseError } from '../../src/core/errors.js';
 import { utf8ByteLength } from '../../src/core/utf8.js';
@@ -25,6 +25,10 @@ describe('close codes', () => {
       assert.ok(info.name.length > 0 && info.meaning.length > 10, String(info.code));
       assert.equal(describeCloseCode(info.code), info);
     }
+  });
+
+  test('the descriptions and the policy table cover the same codes', () => {
+    assert.deepEqual(closeCodes.map((c) => c.code), Object.keys(closeActions).map(Number));
   });
 
   test('unknown application and library codes are left to the app', () => {

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { pino } from 'pino';
+import WebSocket from 'ws';
+import { startServer } from '../../src/testing/server-fixture.js';
+import { within } from '../helpers/wait.js';
+
+function memoryLogger() {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: pino({ level: 'info' }, stream), lines };
+}
+
+test('an abnormal close is logged at warn with its code; a normal one is not', async () => {
+  const { logger, lines } = memoryLogger();
+  const fixture = await startServer({ logger });
+  try {
+    const polite = new WebSocket(fixture.wsUrl);
+    await once(polite, 'open');
+    const politeClosed = once(fixture.server, 'close');
+    polite.close(1000);
+    await within(politeClosed, 5_000, 'normal close');
+
+    const rude = new WebSocket(fixture.wsUrl);
+    await once(rude, 'open');
+    const rudeClosed = once(fixture.server, 'close');
+    rude.terminate();
+    const [, report] = await within(rudeClosed, 5_000, 'abnormal close');
+    assert.equal(report.code, 1006);
+    assert.equal(report.wasClean, false);
+
+    const warnings = lines.filter((l) => l.msg === 'abnormal close');
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0]?.level, 40); // pino's warn
+    assert.equal(warnings[0]?.code, 1006);
+  } finally {
+    await fixture.close();
+  }
+});
