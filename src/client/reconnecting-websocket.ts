@@ -3,7 +3,8 @@ import type { CloseAction } from '../core/close-code.js';
 import { classifyClose, type CloseDecision, type CloseInfo } from '../core/close-policy.js';
 import { clientTransitions, readyStateOf, type ClientState } from '../core/client-state.js';
 import { controlType, PING } from '../core/envelope.js';
-import { ConnectionClosedError, LifelineError } from '../core/errors.js';
+import { ConnectionClosedError, InvalidCloseError, LifelineError } from '../core/errors.js';
+import { utf8ByteLength } from '../core/utf8.js';
 import { Heartbeat } from '../core/heartbeat.js';
 import { OutboundQueue, type OutboundData } from '../core/outbound-queue.js';
 import { StateMachine } from '../core/state-machine.js';
@@ -71,6 +72,8 @@ export class ReconnectingWebSocket extends EventTarget {
   #generation = 0;
   #binaryType: string;
   #authRequired = false;
+  /** When a server retry hint set the pending retry, its clock time: coming back must not jump it. */
+  #hintedRetryAt: number | undefined;
   #lastUrl = '';
   #waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
 
@@ -170,8 +173,14 @@ export class ReconnectingWebSocket extends EventTarget {
     return 'queued';
   }
 
-  /** Closes for good: never reconnects afterwards (until `reconnect()`); the queue is cleared. */
+  /**
+   * Closes for good: never reconnects afterwards (until `reconnect()`); the queue is cleared.
+   * Throws {@link InvalidCloseError} for a code a client may not send (browsers allow 1000 and
+   * 3000-4999) or a reason over 123 bytes, before anything changes.
+   */
   close(code: number = NORMAL, reason = ''): void {
+    if (code !== NORMAL && !(code >= 3000 && code <= 4999)) throw new InvalidCloseError(code, `a client may close with 1000 or 3000-4999, not ${code}`);
+    if (utf8ByteLength(reason) > 123) throw new InvalidCloseError(code, 'close reason over 123 bytes');
     const state = this.#machine.state;
     if (state === 'closed' || state === 'closing') return;
     this.#stopTimers();
@@ -215,8 +224,13 @@ export class ReconnectingWebSocket extends EventTarget {
   #connect(): void {
     const generation = ++this.#generation;
     const attempt = this.#backoff.attempt;
+    const first = generation === 1;
     if (this.#machine.state !== 'connecting') this.#machine.to('connecting', undefined);
-    this.dispatchEvent(lifelineEvent('connecting', { attempt }));
+    const event = lifelineEvent('connecting', { attempt });
+    // The first attempt starts in the constructor, before anyone could listen: announce it
+    // once the caller's synchronous code has run (no network event can come sooner).
+    if (first) queueMicrotask(() => this.dispatchEvent(event));
+    else this.dispatchEvent(event);
     const authRequired = this.#authRequired;
     this.#authRequired = false;
     this.#connectTimer.start(this.options.connectTimeout);
@@ -339,6 +353,7 @@ export class ReconnectingWebSocket extends EventTarget {
     const attempt = this.#backoff.attempt;
     const hint = classifyClose(close).hint ?? (retryAfterMs === undefined ? undefined : { afterMs: retryAfterMs, spreadMs: backoffDelay });
     const delay = this.options.reconnectDelay?.(attempt, close) ?? (hint ? hint.afterMs + this.options.rng() * hint.spreadMs : backoffDelay);
+    this.#hintedRetryAt = hint ? this.options.clock.now() + delay : undefined;
     const { environment } = this.options;
     this.#machine.to(environment.hidden() || !environment.online() ? 'paused' : 'reconnecting', undefined);
     this.#emit('close', closeEvent(close, true, action));
@@ -363,9 +378,14 @@ export class ReconnectingWebSocket extends EventTarget {
       this.#retryTimer.stop();
       this.#machine.to('paused', undefined);
     } else if (!away && (state === 'paused' || state === 'reconnecting')) {
-      // Back online or visible again: retry at once instead of waiting out the backoff.
+      // Back online or visible again: retry at once instead of waiting out our own backoff,
+      // but a server's retry hint still holds, or a tab switch would undo its crowd spreading.
       this.#retryTimer.stop();
-      this.#connect();
+      const wait = (this.#hintedRetryAt ?? 0) - this.options.clock.now();
+      if (wait > 0) {
+        if (state === 'paused') this.#machine.to('reconnecting', undefined);
+        this.#retryTimer.start(wait);
+      } else this.#connect();
     }
   }
 

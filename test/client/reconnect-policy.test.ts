@@ -231,6 +231,41 @@ describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
     assert.equal(sockets.length, 2);
   });
 
+  test('a server retry hint still holds when the page comes back; only our own backoff is skipped', () => {
+    const { clock, client, environment, sockets, latest } = setup({ rng: () => 0 });
+    latest().open();
+    latest().drop(1012, 'restart; retry after 30000 ms', true);
+    environment.change({ online: false });
+    assert.equal(client.state, 'paused');
+    clock.tick(10_000);
+    environment.change({ online: true });
+    assert.equal(client.state, 'reconnecting');
+    assert.equal(sockets.length, 1);
+    clock.tick(19_999);
+    assert.equal(sockets.length, 1);
+    clock.tick(1);
+    assert.equal(sockets.length, 2);
+  });
+
+  test('close() refuses a code a client may not send, before changing anything', () => {
+    const { client, latest } = setup();
+    latest().open();
+    assert.throws(() => client.close(1001), { code: 'ERR_INVALID_CLOSE' });
+    assert.throws(() => client.close(1000, 'x'.repeat(124)), { code: 'ERR_INVALID_CLOSE' });
+    assert.equal(client.state, 'open');
+    assert.equal(latest().closedWith, undefined);
+    client.close(4000, 'switching user');
+    assert.deepEqual(latest().closedWith, { code: 4000, reason: 'switching user' });
+  });
+
+  test('the first connecting event can be heard by listeners added after the constructor', async () => {
+    const { client } = setup();
+    const attempts: number[] = [];
+    client.addEventListener('connecting', (e) => attempts.push(e.attempt));
+    await Promise.resolve();
+    assert.deepEqual(attempts, [0]);
+  });
+
   test('the queue holds messages until open and flushes them in order before new sends', () => {
     const { client, latest } = setup();
     assert.equal(client.send('1'), 'queued');
