@@ -139,15 +139,18 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   send(message: Envelope | string | Uint8Array): SendResult {
     const state = this.#machine.state;
     if (state === 'closed') return failures.closed;
-    if (state === 'closing') return failures.closing;
-    const data = typeof message === 'string' || message instanceof Uint8Array ? message : encodeEnvelope(message);
-    this.#socket.send(data);
-    this.lastSentAt = this.#host.clock.now();
+    // The peer may have started the close: ws then discards what we send, so do not claim it.
+    if (state === 'closing' || this.#socket.readyState !== this.#socket.OPEN) return failures.closing;
+    // Checked before writing, so a refused message was really not sent (SendFailure's promise);
+    // the buffer is bounded by the budget plus one message.
     if (this.#socket.bufferedAmount > this.#host.outboundBudget) {
       this.#host.onSlowConsumer(this);
       this.close(CloseCode.SLOW_CONSUMER, 'slow consumer: outbound budget exceeded');
       return failures['slow-consumer'];
     }
+    const data = typeof message === 'string' || message instanceof Uint8Array ? message : encodeEnvelope(message);
+    this.#socket.send(data);
+    this.lastSentAt = this.#host.clock.now();
     return SENT;
   }
 
@@ -200,6 +203,16 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     this.#terminate('drain-timeout');
   }
 
+  /** @internal Stop reading from the peer (TCP backpressure) while its credentials are checked. */
+  pauseInput(): void {
+    this.#socket.pause();
+  }
+
+  /** @internal */
+  resumeInput(): void {
+    this.#socket.resume();
+  }
+
   /** @internal First-message authentication succeeded. */
   authenticated(user: User): void {
     this.user = user;
@@ -246,9 +259,10 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     const sent = this.#sent;
     const dropped = code === CloseCode.ABNORMAL;
     // A drop after our own close frame is reported with the code we sent (the peer just never
-    // answered); a termination says why we ended it. wasClean stays false for both.
+    // answered, even if we then terminated it); a termination's reason says why we ended it.
+    // wasClean stays false for both.
     let reported = { code, reason };
-    if (dropped && terminated !== undefined) reported = { code, reason: terminatedReasons[terminated] };
+    if (dropped && terminated !== undefined) reported = { code: sent?.code ?? code, reason: terminatedReasons[terminated] };
     else if (dropped && sent !== undefined) reported = sent;
     const report: CloseReport = {
       ...reported,

@@ -16,7 +16,7 @@ import { formatRetryHint } from '../core/retry-hint.js';
 import { StateMachine } from '../core/state-machine.js';
 import { Timer } from '../core/timer.js';
 import { utf8ByteLength } from '../core/utf8.js';
-import { Connection, type CloseReport, type ConnectionHost } from './connection.js';
+import { Connection, type CloseReport, type ConnectionHost, type ConnectionState } from './connection.js';
 import { authRequest, judgeHandshake, limitsFor, PendingHandshake, reject, requestUrl, runAuthenticate } from './handshake.js';
 import { writeRejection } from './http-rejection.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
@@ -81,6 +81,8 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
   readonly #pending = new Set<PendingHandshake>();
   readonly #firstMessageTimers = new Map<Connection<User>, Timer>();
   readonly #pendingAuth = new Map<Connection<User>, { request: IncomingMessage; url: URL }>();
+  /** What arrived behind the credentials while the first-message hook ran, in order. */
+  readonly #authBacklog = new Map<Connection<User>, (Envelope | Buffer)[]>();
   readonly #machine: StateMachine<ServerState>;
   readonly #keepalive: KeepaliveSweep<Connection<User>>;
   readonly #admission: TokenBucket;
@@ -119,6 +121,9 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     this.#ownsHttp = resolved.server === undefined;
     this.#http = resolved.server ?? this.#createOwnHttpServer();
     this.#http.on('upgrade', this.#onUpgrade);
+    // Attached to the app's server, Lifeline serves at once and `listen()` is optional, so the
+    // keepalive must not wait for it (a dead peer would never be detected).
+    if (!this.#ownsHttp) this.#keepalive.start();
   }
 
   get state(): ServerState {
@@ -326,22 +331,34 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
 
   #failFirstMessage(connection: Connection<User>, reason: string): void {
     this.#firstMessageTimers.get(connection)?.stop();
+    connection.resumeInput(); // so the peer's close frame can be read
     connection.close(CloseCode.UNAUTHORIZED, reason);
   }
 
   // ---- SocketSink: what socket listeners call ------------------------------------------------
 
-  firstMessage(connection: Connection<unknown>, message: Envelope | undefined): void {
+  firstMessage(connection: Connection<unknown>, message: Envelope | undefined, binary?: Buffer): void {
     const conn = connection as Connection<User>;
     const context = this.#pendingAuth.get(conn);
     const authenticate = this.options.authenticate;
-    if (!context || !authenticate) return;
+    if (!context || !authenticate) {
+      // The hook is still running: keep what came behind the credentials (already parsed from
+      // the last read; reading is paused) and deliver it after authentication, in order.
+      const item = message ?? binary;
+      if (item !== undefined) this.#authBacklog.get(conn)?.push(item);
+      return;
+    }
     this.#pendingAuth.delete(conn);
     if (message === undefined) return this.#failFirstMessage(conn, 'the first message must carry credentials');
+    this.#authBacklog.set(conn, []);
+    conn.pauseInput();
     void runAuthenticate(authenticate, { ...authRequest(context.request, context.url), firstMessage: message }).then((verdict) => {
       this.#firstMessageTimers.get(conn)?.stop();
       this.#firstMessageTimers.delete(conn);
+      const backlog = this.#authBacklog.get(conn) ?? [];
+      this.#authBacklog.delete(conn);
       if (conn.state !== 'authenticating') return;
+      conn.resumeInput();
       if ('rejection' in verdict) {
         const code = closeCodeOfRejection[verdict.rejection.kind] ?? CloseCode.UNAUTHORIZED;
         conn.close(code, fitCloseReason(verdict.rejection.message));
@@ -350,6 +367,11 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       conn.authenticated(verdict.user);
       conn.send({ type: 'authenticated' });
       this.emit('connection', conn, context.request);
+      for (const item of backlog) {
+        if ((conn.state as ConnectionState) !== 'open') break; // a listener may have closed it
+        if (Buffer.isBuffer(item)) this.dispatchBinary(conn, item);
+        else this.dispatchMessage(conn, item);
+      }
     });
   }
 
@@ -413,6 +435,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     this.#firstMessageTimers.get(conn)?.stop();
     this.#firstMessageTimers.delete(conn);
     this.#pendingAuth.delete(conn);
+    this.#authBacklog.delete(conn);
     this.stats.countClose(report.code);
     const normal = report.code === CloseCode.NORMAL || report.code === CloseCode.GOING_AWAY || report.code === CloseCode.NO_STATUS;
     if (!normal || !report.wasClean) {
@@ -441,7 +464,27 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
         connectionsCheckingInterval: Math.min(1000, handshakeTimeout),
       },
       onRequest ??
-        ((_request, response) => {
+        ((request, response) => {
+          const url = requestUrl(request);
+          if (this.options.paths.includes(url.pathname)) {
+            // Node routes a request without `Upgrade` + `Connection: upgrade` here, not to
+            // 'upgrade': on an endpoint path that is a malformed handshake (400), not a 404.
+            const decision = judgeHandshake(
+              { method: request.method ?? '', path: url.pathname, headers: request.headers },
+              { paths: this.options.paths, originAllowed: () => true, draining: false, connections: 0, maxConnections: Infinity, admitted: true, retryAfterMs: 0 },
+            );
+            const rejection = decision.accept ? reject('malformed', 'missing or invalid Upgrade header') : decision;
+            const body = `${rejection.message}\n`;
+            response
+              .writeHead(rejection.status, {
+                Connection: 'close',
+                'Content-Type': 'text/plain; charset=utf-8',
+                'Content-Length': Buffer.byteLength(body),
+                ...rejection.headers,
+              })
+              .end(body);
+            return;
+          }
           response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found\n');
         }),
     );

@@ -11,7 +11,8 @@ export interface SocketSink {
   readonly binaryPolicy: 'allow' | 'reject';
   dispatchMessage(connection: Connection<unknown>, message: Envelope): void;
   dispatchBinary(connection: Connection<unknown>, data: Buffer): void;
-  firstMessage(connection: Connection<unknown>, message: Envelope | undefined): void;
+  /** A message while authenticating: the credentials, or (binary) what came behind them. */
+  firstMessage(connection: Connection<unknown>, message: Envelope | undefined, binary?: Buffer): void;
   invalidMessage(connection: Connection<unknown>, code: string, detail: string): void;
   socketError(connection: Connection<unknown>, error: Error): void;
   countIn(bytes: number): void;
@@ -65,7 +66,7 @@ function socketOnMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[],
       return;
     }
     if (connection.state === 'authenticating') {
-      sink.firstMessage(connection, undefined);
+      sink.firstMessage(connection, undefined, buffer);
       return;
     }
     sink.dispatchBinary(connection, buffer);
