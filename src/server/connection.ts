@@ -242,9 +242,11 @@ export class Connection<User = unknown> implements KeepaliveTarget {
 
   /** @internal Sends the protocol ping, and an app ping when nothing else went out lately. */
   ping(appPingAfter: number | undefined): void {
-    if (this.#machine.state !== 'open') return;
+    const state = this.#machine.state;
+    if (state === 'closing' || state === 'closed') return;
+    // A connection still authenticating is pinged too: the sweep awaits its pong like any other.
     this.#socket.ping();
-    if (appPingAfter !== undefined && this.#host.clock.now() - this.lastSentAt >= appPingAfter) {
+    if (state === 'open' && appPingAfter !== undefined && this.#host.clock.now() - this.lastSentAt >= appPingAfter) {
       this.send('{"type":"ping"}');
     }
   }

@@ -76,7 +76,7 @@ export class PendingHandshake {
 export function limitsFor<User>(
   options: ResolvedServerOptions<User>,
   originAllowed: HandshakeLimits['originAllowed'],
-  state: { draining: boolean; load: number; admitted: () => boolean; retryAfterMs: number },
+  state: { draining: boolean; load: number; admitted: () => boolean; retryAfterMs: () => number },
 ): HandshakeLimits {
   return {
     paths: options.paths,
@@ -87,7 +87,10 @@ export function limitsFor<User>(
     get admitted() {
       return state.admitted();
     },
-    retryAfterMs: state.retryAfterMs,
+    // Read after the admission check, so a rate refusal carries the limiter's fresh wait.
+    get retryAfterMs() {
+      return state.retryAfterMs();
+    },
   };
 }
 

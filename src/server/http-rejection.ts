@@ -1,6 +1,7 @@
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { HandshakeRejection } from '../core/handshake-policy.js';
+import { judgeHandshake, makeOriginRule, reject, type HandshakeRejection } from '../core/handshake-policy.js';
+import { requestUrl } from './handshake.js';
 
 /**
  * The one place a refused handshake becomes bytes: a complete HTTP/1.1 response with a short
@@ -9,15 +10,43 @@ import type { HandshakeRejection } from '../core/handshake-policy.js';
  */
 export function writeRejection(socket: Duplex, rejection: HandshakeRejection): void {
   if (socket.destroyed) return;
-  const body = `${rejection.message}\n`;
-  const lines = [
-    `HTTP/1.1 ${rejection.status} ${STATUS_CODES[rejection.status] ?? 'Error'}`,
-    'Connection: close',
-    'Content-Type: text/plain; charset=utf-8',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    ...Object.entries(rejection.headers).map(([name, value]) => `${name}: ${value}`),
-  ];
+  const { body, headers } = responseOf(rejection);
+  const lines = [`HTTP/1.1 ${rejection.status} ${STATUS_CODES[rejection.status] ?? 'Error'}`, ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)];
   socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
   // A peer that never reads must not hold the socket open: end() flushes, destroySoon-like.
   socket.once('finish', () => socket.destroy());
+}
+
+function responseOf(rejection: HandshakeRejection): { body: string; headers: Record<string, string> } {
+  const body = `${rejection.message}\n`;
+  return {
+    body,
+    headers: {
+      Connection: 'close',
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Content-Length': String(Buffer.byteLength(body)),
+      ...rejection.headers,
+    },
+  };
+}
+
+const anyOrigin = makeOriginRule('*');
+
+/**
+ * A plain HTTP request (no `Upgrade`) on a WebSocket endpoint path reaches Node's request
+ * handler, not 'upgrade'. It is a malformed opening handshake, so it gets the handshake judge's
+ * answer (400, or 426 for a wrong version), whoever handles the server's other requests.
+ * @returns true when the request was on an endpoint path and has been answered.
+ */
+export function answerEndpointRequest(request: IncomingMessage, response: ServerResponse, paths: readonly string[]): boolean {
+  const url = requestUrl(request);
+  if (!paths.includes(url.pathname)) return false;
+  const decision = judgeHandshake(
+    { method: request.method ?? '', path: url.pathname, headers: request.headers },
+    { paths, originAllowed: anyOrigin, draining: false, connections: 0, maxConnections: Infinity, admitted: true, retryAfterMs: 0 },
+  );
+  const rejection = decision.accept ? reject('malformed', 'missing or invalid Upgrade header') : decision;
+  const { body, headers } = responseOf(rejection);
+  response.writeHead(rejection.status, headers).end(body);
+  return true;
 }

@@ -16,9 +16,10 @@ import { formatRetryHint } from '../core/retry-hint.js';
 import { StateMachine } from '../core/state-machine.js';
 import { Timer } from '../core/timer.js';
 import { utf8ByteLength } from '../core/utf8.js';
-import { Connection, type CloseReport, type ConnectionHost, type ConnectionState } from './connection.js';
+import { Connection, type CloseReport, type ConnectionHost } from './connection.js';
 import { authRequest, judgeHandshake, limitsFor, PendingHandshake, reject, requestUrl, runAuthenticate } from './handshake.js';
-import { writeRejection } from './http-rejection.js';
+import { FirstMessageAuth } from './first-message-auth.js';
+import { answerEndpointRequest, writeRejection } from './http-rejection.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { attachSocket, type SocketSink } from './socket-listeners.js';
 import { ServerStats } from './stats.js';
@@ -79,10 +80,9 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
   readonly #wss: WebSocketServer;
   readonly #connections = new Set<Connection<User>>();
   readonly #pending = new Set<PendingHandshake>();
-  readonly #firstMessageTimers = new Map<Connection<User>, Timer>();
-  readonly #pendingAuth = new Map<Connection<User>, { request: IncomingMessage; url: URL }>();
-  /** What arrived behind the credentials while the first-message hook ran, in order. */
-  readonly #authBacklog = new Map<Connection<User>, (Envelope | Buffer)[]>();
+  readonly #firstMessage: FirstMessageAuth<User> | undefined;
+  /** Sockets accepted only to be closed at once (`handshakeRejection: 'close'`). */
+  readonly #refused = new Set<WebSocket>();
   readonly #machine: StateMachine<ServerState>;
   readonly #keepalive: KeepaliveSweep<Connection<User>>;
   readonly #admission: TokenBucket;
@@ -118,6 +118,17 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
         connection.expire();
       },
     });
+    const authenticate = resolved.authenticate;
+    this.#firstMessage =
+      authenticate && resolved.authenticateOn === 'first-message'
+        ? new FirstMessageAuth<User>({
+            clock: resolved.clock,
+            deadline: resolved.handshakeTimeout,
+            authenticate,
+            accepted: (connection, request) => this.emit('connection', connection, request),
+            deliver: (connection, item) => (Buffer.isBuffer(item) ? this.dispatchBinary(connection, item) : this.dispatchMessage(connection, item)),
+          })
+        : undefined;
     this.#ownsHttp = resolved.server === undefined;
     this.#http = resolved.server ?? this.#createOwnHttpServer();
     this.#http.on('upgrade', this.#onUpgrade);
@@ -198,6 +209,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       await this.#waitForEmpty(Infinity);
     }
     for (const pending of this.#pending) this.#abortPending(pending);
+    for (const socket of this.#refused) socket.terminate();
     this.#http.off('upgrade', this.#onUpgrade);
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
     if (this.#ownsHttp && this.#http.listening) {
@@ -220,6 +232,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
 
   #waitForEmpty(timeout: number): Promise<boolean> {
     if (this.#connections.size === 0) return Promise.resolve(true);
+    if (timeout <= 0) return Promise.resolve(false);
     return new Promise((resolve) => {
       const deadline = Number.isFinite(timeout) ? new Timer(this.clock, () => resolve(false)) : undefined;
       deadline?.start(timeout);
@@ -255,7 +268,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
         draining: this.#machine.state !== 'running',
         load: this.#connections.size + this.#pending.size - 1,
         admitted: () => this.#admission.take(),
-        retryAfterMs: this.#admission.waitMs() || this.options.retryAfter,
+        retryAfterMs: () => this.#admission.waitMs() || this.options.retryAfter,
       }),
     );
     if (!decision.accept) return this.#refuse(pending, decision);
@@ -289,13 +302,26 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       // Browsers cannot read a refused handshake's status, so accept and close at once with
       // an application code (and the retry hint in the reason) they can read.
       const hint = rejection.retryAfterMs === undefined ? '' : `; ${formatRetryHint({ afterMs: rejection.retryAfterMs, spreadMs: rejection.retryAfterMs })}`;
-      this.#upgrade(pending, Buffer.alloc(0), (socket) => socket.close(closeCode, fitCloseReason(`${rejection.message}${hint}`)));
+      this.#upgrade(pending, Buffer.alloc(0), (socket) => this.#closeRefused(socket, closeCode, fitCloseReason(`${rejection.message}${hint}`)));
       return;
     }
     const timer = pending.settle();
     if (timer !== undefined) this.clock.clearTimeout(timer);
     this.#pending.delete(pending);
     writeRejection(pending.socket, rejection);
+  }
+
+  /** Accept-then-close: the socket is ours until it is gone, on our clock, and shutdown ends it. */
+  #closeRefused(socket: WebSocket, code: number, reason: string): void {
+    this.#refused.add(socket);
+    const deadline = new Timer(this.clock, () => socket.terminate());
+    socket.on('error', (error) => this.#log.debug({ err: error }, 'error on a refused socket'));
+    socket.once('close', () => {
+      deadline.stop();
+      this.#refused.delete(socket);
+    });
+    deadline.start(this.closeTimeout);
+    socket.close(code, reason);
   }
 
   #abortPending(pending: PendingHandshake): void {
@@ -307,72 +333,26 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
 
   #accept(socket: WebSocket, request: IncomingMessage, user: User): void {
     this.stats.countHandshake(101);
-    const firstMessage = this.options.authenticate !== undefined && this.options.authenticateOn === 'first-message';
+    const firstMessage = this.#firstMessage;
     const connection = new Connection<User>(socket, this, {
       id: randomUUID(),
       user,
       remoteAddress: request.socket.remoteAddress ?? '',
       protocol: socket.protocol,
-      authenticating: firstMessage,
+      authenticating: firstMessage !== undefined,
       maxMessageRate: this.options.maxMessageRate,
       maxInvalidPerMinute: this.options.maxInvalidMessages,
     });
     this.#connections.add(connection);
     attachSocket(socket, connection as Connection<unknown>, this);
-    if (firstMessage) {
-      const timer = new Timer(this.clock, () => this.#failFirstMessage(connection, 'authentication timed out'));
-      timer.start(this.options.handshakeTimeout);
-      this.#firstMessageTimers.set(connection, timer);
-      this.#pendingAuth.set(connection, { request, url: requestUrl(request) });
-      return;
-    }
-    this.emit('connection', connection, request);
-  }
-
-  #failFirstMessage(connection: Connection<User>, reason: string): void {
-    this.#firstMessageTimers.get(connection)?.stop();
-    connection.resumeInput(); // so the peer's close frame can be read
-    connection.close(CloseCode.UNAUTHORIZED, reason);
+    if (firstMessage) firstMessage.begin(connection, request);
+    else this.emit('connection', connection, request);
   }
 
   // ---- SocketSink: what socket listeners call ------------------------------------------------
 
   firstMessage(connection: Connection<unknown>, message: Envelope | undefined, binary?: Buffer): void {
-    const conn = connection as Connection<User>;
-    const context = this.#pendingAuth.get(conn);
-    const authenticate = this.options.authenticate;
-    if (!context || !authenticate) {
-      // The hook is still running: keep what came behind the credentials (already parsed from
-      // the last read; reading is paused) and deliver it after authentication, in order.
-      const item = message ?? binary;
-      if (item !== undefined) this.#authBacklog.get(conn)?.push(item);
-      return;
-    }
-    this.#pendingAuth.delete(conn);
-    if (message === undefined) return this.#failFirstMessage(conn, 'the first message must carry credentials');
-    this.#authBacklog.set(conn, []);
-    conn.pauseInput();
-    void runAuthenticate(authenticate, { ...authRequest(context.request, context.url), firstMessage: message }).then((verdict) => {
-      this.#firstMessageTimers.get(conn)?.stop();
-      this.#firstMessageTimers.delete(conn);
-      const backlog = this.#authBacklog.get(conn) ?? [];
-      this.#authBacklog.delete(conn);
-      if (conn.state !== 'authenticating') return;
-      conn.resumeInput();
-      if ('rejection' in verdict) {
-        const code = closeCodeOfRejection[verdict.rejection.kind] ?? CloseCode.UNAUTHORIZED;
-        conn.close(code, fitCloseReason(verdict.rejection.message));
-        return;
-      }
-      conn.authenticated(verdict.user);
-      conn.send({ type: 'authenticated' });
-      this.emit('connection', conn, context.request);
-      for (const item of backlog) {
-        if ((conn.state as ConnectionState) !== 'open') break; // a listener may have closed it
-        if (Buffer.isBuffer(item)) this.dispatchBinary(conn, item);
-        else this.dispatchMessage(conn, item);
-      }
-    });
+    this.#firstMessage?.message(connection as Connection<User>, message, binary);
   }
 
   dispatchMessage(connection: Connection<unknown>, message: Envelope): void {
@@ -432,10 +412,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
   onClosed(connection: Connection<unknown>, report: CloseReport): void {
     const conn = connection as Connection<User>;
     this.#connections.delete(conn);
-    this.#firstMessageTimers.get(conn)?.stop();
-    this.#firstMessageTimers.delete(conn);
-    this.#pendingAuth.delete(conn);
-    this.#authBacklog.delete(conn);
+    this.#firstMessage?.forget(conn);
     this.stats.countClose(report.code);
     const normal = report.code === CloseCode.NORMAL || report.code === CloseCode.GOING_AWAY || report.code === CloseCode.NO_STATUS;
     if (!normal || !report.wasClean) {
@@ -463,30 +440,13 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
         requestTimeout: Math.max(handshakeTimeout, 300_000),
         connectionsCheckingInterval: Math.min(1000, handshakeTimeout),
       },
-      onRequest ??
-        ((request, response) => {
-          const url = requestUrl(request);
-          if (this.options.paths.includes(url.pathname)) {
-            // Node routes a request without `Upgrade` + `Connection: upgrade` here, not to
-            // 'upgrade': on an endpoint path that is a malformed handshake (400), not a 404.
-            const decision = judgeHandshake(
-              { method: request.method ?? '', path: url.pathname, headers: request.headers },
-              { paths: this.options.paths, originAllowed: () => true, draining: false, connections: 0, maxConnections: Infinity, admitted: true, retryAfterMs: 0 },
-            );
-            const rejection = decision.accept ? reject('malformed', 'missing or invalid Upgrade header') : decision;
-            const body = `${rejection.message}\n`;
-            response
-              .writeHead(rejection.status, {
-                Connection: 'close',
-                'Content-Type': 'text/plain; charset=utf-8',
-                'Content-Length': Buffer.byteLength(body),
-                ...rejection.headers,
-              })
-              .end(body);
-            return;
-          }
-          response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found\n');
-        }),
+      (request, response) => {
+        // Node routes a request without `Upgrade` + `Connection: upgrade` here, not to
+        // 'upgrade': on an endpoint path that is a malformed handshake, answered as one.
+        if (answerEndpointRequest(request, response, this.options.paths)) return;
+        if (onRequest) onRequest(request, response);
+        else response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found\n');
+      },
     );
   }
 }
