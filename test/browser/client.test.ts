@@ -4,16 +4,16 @@
  * the browser's own WebSocket. Each test gets a fresh server, browser context and page.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import type { Page } from 'playwright-core';
-import { browserSkip, launchBrowser, type LaunchedBrowser } from '../helpers/browser.js';
+import { browserSkip } from '../helpers/browser.js';
 import type { LifelineServer } from '../../src/server/server.js';
 import type { ServerOptions } from '../../src/server/options.js';
 import type { CloseReport } from '../../src/server/connection.js';
 import type { ServerFixture } from '../../src/testing/server-fixture.js';
 import type { PageClientOptions } from './page-harness.js';
 import {
-  buildAssets,
+  browserSuite,
   pageLog,
   recordCloses,
   recordMessages,
@@ -21,7 +21,6 @@ import {
   startPageClient,
   startPageServer,
   waitForEntry,
-  type Assets,
   type Recorder,
 } from './session.js';
 
@@ -34,14 +33,7 @@ interface Setup {
 }
 
 describe('ReconnectingWebSocket in Chromium', () => {
-  let launched: LaunchedBrowser | undefined;
-  let assets: Assets | undefined;
-
-  before(async () => {
-    if (browserSkip) return;
-    [launched, assets] = await Promise.all([launchBrowser(), buildAssets()]);
-  });
-  after(() => launched?.close());
+  const suite = browserSuite();
 
   /**
    * A server serving the page (`prepare` wires its handlers before any client exists), a fresh
@@ -52,7 +44,7 @@ describe('ReconnectingWebSocket in Chromium', () => {
     client: PageClientOptions,
     { server = {}, prepare }: { server?: ServerOptions; prepare?: (server: LifelineServer) => void } = {},
   ): Promise<Setup> {
-    assert.ok(launched && assets, 'the browser was not launched');
+    const { launched, assets } = suite();
     const fixture = await startPageServer(assets, server);
     prepare?.(fixture.server);
     const context = await launched.browser.newContext();
@@ -67,7 +59,7 @@ describe('ReconnectingWebSocket in Chromium', () => {
 
   /** Restarts a server on the fixture's port after the test stopped it, closed again after the test. */
   async function restart(t: TestContext, fixture: ServerFixture<unknown>, options: ServerOptions = {}): Promise<LifelineServer> {
-    assert.ok(assets);
+    const { assets } = suite();
     const server = await restartServer(fixture.port, assets, options);
     t.after(() => server.close({ drainTimeout: 0 }));
     return server;

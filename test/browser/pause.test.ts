@@ -7,13 +7,13 @@
  * Offline is Playwright's `context.setOffline`, which makes Chromium fire `offline`/`online`.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import type { Page } from 'playwright-core';
-import { browserSkip, launchBrowser, type HideablePage, type LaunchedBrowser } from '../helpers/browser.js';
+import { browserSkip, type HideablePage } from '../helpers/browser.js';
 import type { LifelineServer } from '../../src/server/server.js';
 import type { ServerFixture } from '../../src/testing/server-fixture.js';
 import type { PageClientOptions } from './page-harness.js';
-import { buildAssets, countHandshakes, restartServer, startPageServer, waitForEntry, type Assets } from './session.js';
+import { browserSuite, countHandshakes, restartServer, startPageServer, waitForEntry } from './session.js';
 
 /** Retries come fast: a client that is not paused makes several attempts per second. */
 const eager: PageClientOptions = { initialDelay: 50, maxDelay: 200, maxAttempts: Infinity };
@@ -22,18 +22,11 @@ const patient: PageClientOptions = { initialDelay: 60_000, maxDelay: 60_000, jit
 const opts = { skip: browserSkip, timeout: 30_000 };
 
 describe('ReconnectingWebSocket pauses in Chromium', () => {
-  let launched: LaunchedBrowser | undefined;
-  let assets: Assets | undefined;
-
-  before(async () => {
-    if (browserSkip) return;
-    [launched, assets] = await Promise.all([launchBrowser(), buildAssets()]);
-  });
-  after(() => launched?.close());
+  const suite = browserSuite();
 
   /** A hideable page loaded from a server that is then stopped, so the client starts against a dead port. */
   async function hideablePageWithServerDown(t: TestContext): Promise<{ hideable: HideablePage; fixture: ServerFixture<unknown> }> {
-    assert.ok(launched && assets, 'the browser was not launched');
+    const { launched, assets } = suite();
     const fixture = await startPageServer(assets);
     const hideable = await launched.openHideablePage();
     t.after(async () => {
@@ -59,7 +52,7 @@ describe('ReconnectingWebSocket pauses in Chromium', () => {
   }
 
   async function restart(t: TestContext, fixture: ServerFixture<unknown>): Promise<LifelineServer> {
-    assert.ok(assets);
+    const { assets } = suite();
     const server = await restartServer(fixture.port, assets);
     t.after(() => server.close({ drainTimeout: 0 }));
     return server;
@@ -105,7 +98,7 @@ describe('ReconnectingWebSocket pauses in Chromium', () => {
   });
 
   test('offline pauses, online retries at once', opts, async (t) => {
-    assert.ok(launched && assets, 'the browser was not launched');
+    const { launched, assets } = suite();
     const fixture = await startPageServer(assets);
     const context = await launched.browser.newContext();
     t.after(async () => {

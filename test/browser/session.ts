@@ -10,6 +10,8 @@ import type { ServerOptions } from '../../src/server/options.js';
 import type { CloseReport } from '../../src/server/connection.js';
 import type { Envelope } from '../../src/core/envelope.js';
 import { startServer, type ServerFixture } from '../../src/testing/server-fixture.js';
+import { after, before } from 'node:test';
+import { browserSkip, launchBrowser, type LaunchedBrowser } from '../helpers/browser.js';
 import { bundleClient, bundleHarness } from './build.js';
 import type { LogEntry, PageClientOptions } from './page-harness.js';
 
@@ -152,4 +154,19 @@ export function countHandshakes(server: LifelineServer): { readonly count: numbe
   const counter = { count: 0 };
   server.httpServer.on('upgrade', () => counter.count++);
   return counter;
+}
+
+/** Launches Chromium and builds the page assets once per suite, and closes the browser after it. */
+export function browserSuite(): () => { readonly launched: LaunchedBrowser; readonly assets: Assets } {
+  let launched: LaunchedBrowser | undefined;
+  let assets: Assets | undefined;
+  before(async () => {
+    if (browserSkip) return;
+    [launched, assets] = await Promise.all([launchBrowser(), buildAssets()]);
+  });
+  after(() => launched?.close());
+  return () => {
+    if (!launched || !assets) throw new Error('the browser was not launched');
+    return { launched, assets };
+  };
 }

@@ -4,24 +4,15 @@
  * close timeout for a peer that never answers, and the outbound budget (slow consumer, 4002).
  */
 import assert from 'node:assert/strict';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Connection } from '../../src/server/connection.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
-import type { ServerFixture } from '../../src/testing/server-fixture.js';
 import { InvalidCloseError } from '../../src/core/errors.js';
-import { Opcode, RawSocket } from '../helpers/raw-socket.js';
-import { closeReportOf, connectPair, DEADLINE, onceWithin, serve, within } from './support.js';
+import { Opcode } from '../helpers/raw-socket.js';
+import { closeReportOf, connectPair, DEADLINE, rawPair, serve, within } from './support.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** A raw peer (destroyed after the test) and the server side of its connection. */
-async function rawPair<User>(t: TestContext, fixture: ServerFixture<User>): Promise<{ raw: RawSocket; conn: Connection<User> }> {
-  const accepted = onceWithin(fixture.server, 'connection');
-  const { raw } = await RawSocket.upgrade(fixture.port);
-  t.after(() => raw.destroy());
-  const [conn] = (await accepted) as [Connection<User>];
-  return { raw, conn };
-}
 
 describe('Connection: identity and send', () => {
   test('each connection has a unique id, the remote address and the negotiated protocol', async (t) => {

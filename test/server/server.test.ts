@@ -13,9 +13,8 @@ import { WebSocketServer } from 'ws';
 import type { Connection } from '../../src/server/connection.js';
 import { createServer, type LifelineServer, type ServerState } from '../../src/server/server.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
-import type { ServerFixture } from '../../src/testing/server-fixture.js';
 import { RawSocket } from '../helpers/raw-socket.js';
-import { closeReportOf, connect, connectPair, DEADLINE, onceWithin, serve, shutdown, type TrackedClient, within } from './support.js';
+import { closeReportOf, connect, connectPair, DEADLINE, onceWithin, rawPair, serve, shutdown, type TrackedClient, within } from './support.js';
 
 const APP_PING = '{"type":"ping"}';
 
@@ -30,13 +29,6 @@ async function tickThroughPing(clock: FakeClock, client: TrackedClient, ms: numb
   await pinged;
 }
 
-async function rawPair<User>(t: TestContext, fixture: ServerFixture<User>): Promise<{ raw: RawSocket; conn: Connection<User> }> {
-  const accepted = onceWithin(fixture.server, 'connection');
-  const { raw } = await RawSocket.upgrade(fixture.port);
-  t.after(() => raw.destroy());
-  const [conn] = (await accepted) as [Connection<User>];
-  return { raw, conn };
-}
 
 describe('keepalive (fake clock)', () => {
   test('a peer that stops answering pings is terminated after pingInterval + pongTimeout and releases everything', async (t) => {

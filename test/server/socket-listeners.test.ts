@@ -5,21 +5,13 @@
  * application pings are answered, and a failing handler closes with 1011 without leaking.
  */
 import assert from 'node:assert/strict';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import type { CloseReport, Connection } from '../../src/server/connection.js';
 import type { Envelope } from '../../src/core/envelope.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
-import type { ServerFixture } from '../../src/testing/server-fixture.js';
 import { Opcode, parseClose, RawSocket } from '../helpers/raw-socket.js';
-import { closeReportOf, connectPair, DEADLINE, onceWithin, serve, type TrackedClient, within } from './support.js';
+import { closeReportOf, connectPair, DEADLINE, onceWithin, rawPair, serve, type TrackedClient, within } from './support.js';
 
-async function rawPair<User>(t: TestContext, fixture: ServerFixture<User>): Promise<{ raw: RawSocket; conn: Connection<User> }> {
-  const accepted = onceWithin(fixture.server, 'connection');
-  const { raw } = await RawSocket.upgrade(fixture.port);
-  t.after(() => raw.destroy());
-  const [conn] = (await accepted) as [Connection<User>];
-  return { raw, conn };
-}
 
 /** Waits for the raw peer to receive the server's close frame; returns its code and reason. */
 async function rawCloseCode(raw: RawSocket): Promise<{ code: number | undefined; reason: string }> {

@@ -11,6 +11,7 @@ import type { ServerOptions } from '../../src/server/options.js';
 import type { LifelineServer } from '../../src/server/server.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
 import { startServer, type ServerFixture } from '../../src/testing/server-fixture.js';
+import { RawSocket } from '../helpers/raw-socket.js';
 import { within } from '../helpers/wait.js';
 
 export { within };
@@ -185,4 +186,13 @@ export function closeReportOf<User>(server: LifelineServer<User>, conn: Connecti
     ms,
     `server close event of ${conn.id}`,
   );
+}
+
+/** A raw peer (destroyed after the test) and the server side of its connection. */
+export async function rawPair<User>(t: TestContext, fixture: ServerFixture<User>): Promise<{ raw: RawSocket; conn: Connection<User> }> {
+  const accepted = onceWithin(fixture.server, 'connection');
+  const { raw } = await RawSocket.upgrade(fixture.port);
+  t.after(() => raw.destroy());
+  const [conn] = (await accepted) as [Connection<User>];
+  return { raw, conn };
 }
