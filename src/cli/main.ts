@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+// The `lifeline` bin. Everything testable lives in cli.ts; this file only binds it to the process.
+import { once } from 'node:events';
+import { runCli } from './cli.js';
+
+const code = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env });
+// Exit explicitly: a finished command must not linger on a stray handle, but only after
+// stdout has been handed to the OS, so piped help text is never cut short.
+if (process.stdout.writableLength > 0) await once(process.stdout, 'drain');
+process.exit(code);

@@ -1,0 +1,169 @@
+// Drives the built CLI (dist/cli/main.js) as a child process. Every wait is on an event with a
+// deadline; every child is tracked so `stopAll` (run in each file's `after`) leaves none behind.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { WebSocket } from 'ws';
+
+export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Rejects with `what` if `promise` has not settled within `ms`. */
+export async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface Exit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+export interface CliProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly exited: Promise<Exit>;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves once stderr contains `text` (log lines are JSON, so match on a message). */
+  stderrIncludes(text: string, ms?: number): Promise<void>;
+}
+
+const children = new Set<ChildProcessWithoutNullStreams>();
+
+/** Env without the developer's own LIFELINE_* settings, plus `env`. */
+function cleanEnv(env: Readonly<Record<string, string>>): NodeJS.ProcessEnv {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LIFELINE_')));
+  return { ...base, ...env };
+}
+
+export function spawnCli(args: readonly string[], env: Readonly<Record<string, string>> = {}): CliProcess {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: cleanEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+  children.add(child);
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  const exited = new Promise<Exit>((resolve) => {
+    // 'close', not 'exit': it comes after stdout and stderr have delivered everything.
+    child.once('close', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal });
+    });
+  });
+  const stderrIncludes = (text: string, ms = 10_000): Promise<void> =>
+    within(
+      ms,
+      `stderr to include ${JSON.stringify(text)}`,
+      new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (!err.includes(text)) return;
+          child.stderr.off('data', check);
+          resolve();
+        };
+        child.stderr.on('data', check);
+        check();
+      }),
+    );
+  return { child, exited, stdout: () => out, stderr: () => err, stderrIncludes };
+}
+
+/** Runs the CLI to completion (for --help and usage errors). */
+export async function runCli(args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<Exit & { stdout: string; stderr: string }> {
+  const cli = spawnCli(args, env);
+  const exit = await within(10_000, `lifeline ${args.join(' ')} to exit`, cli.exited);
+  return { ...exit, stdout: cli.stdout(), stderr: cli.stderr() };
+}
+
+export interface RunningServer extends CliProcess {
+  /** `http://127.0.0.1:PORT`, from the "listening on" line. */
+  readonly url: string;
+  wsUrl(path?: string): string;
+}
+
+/** Starts `lifeline serve ...args` and resolves once it prints its "listening on" line. */
+export async function startServe(args: readonly string[] = ['--port', '0'], env: Readonly<Record<string, string>> = {}): Promise<RunningServer> {
+  const cli = spawnCli(['serve', ...args], env);
+  const listening = new Promise<string>((resolve, reject) => {
+    const check = (): void => {
+      const match = /^listening on (http:\/\/\S+)\n/.exec(cli.stdout());
+      if (match?.[1] !== undefined) resolve(match[1]);
+    };
+    cli.child.stdout.on('data', check);
+    void cli.exited.then((exit) => reject(new Error(`lifeline serve exited (${exit.code ?? exit.signal}) before listening: ${cli.stderr()}`)));
+  });
+  const url = await within(10_000, 'lifeline serve to print "listening on"', listening);
+  return { ...cli, url, wsUrl: (path = '/ws') => `${url.replace(/^http/, 'ws')}${path}` };
+}
+
+/** Kills whatever a test left running (SIGKILL: by now nothing graceful is being tested). */
+export async function stopAll(): Promise<void> {
+  const running = [...children];
+  const closed = running.map((child) => once(child, 'close'));
+  for (const child of running) child.kill('SIGKILL');
+  await within(5_000, 'children to die', Promise.all(closed));
+}
+
+/** A `ws` client whose JSON messages (minus app pings) are collected for `next`. */
+export class TestClient {
+  readonly messages: Record<string, unknown>[] = [];
+  readonly #waiters = new Set<() => void>();
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      const message = JSON.parse(String(data)) as Record<string, unknown>;
+      if (message.type === 'ping') return;
+      this.messages.push(message);
+      for (const wake of this.#waiters) wake();
+    });
+  }
+
+  static async connect(url: string): Promise<TestClient> {
+    const ws = new WebSocket(url);
+    const client = new TestClient(ws);
+    await within(5_000, `${url} to open`, once(ws, 'open'));
+    return client;
+  }
+
+  send(message: unknown): void {
+    this.ws.send(JSON.stringify(message));
+  }
+
+  /** The first collected message (taken out of the list) that matches; waits for it if needed. */
+  next(match: (message: Record<string, unknown>) => boolean, what: string, ms = 5_000): Promise<Record<string, unknown>> {
+    return within(
+      ms,
+      what,
+      new Promise((resolve) => {
+        const check = (): void => {
+          const index = this.messages.findIndex(match);
+          if (index < 0) return;
+          this.#waiters.delete(check);
+          resolve(this.messages.splice(index, 1)[0] ?? {});
+        };
+        this.#waiters.add(check);
+        check();
+      }),
+    );
+  }
+
+  ofType(type: string, ms?: number): Promise<Record<string, unknown>> {
+    return this.next((message) => message.type === type, `a "${type}" message`, ms);
+  }
+
+  closed(ms = 15_000): Promise<{ code: number; reason: string }> {
+    if (this.ws.readyState === WebSocket.CLOSED) return Promise.reject(new Error('already closed'));
+    return within(
+      ms,
+      'the socket to close',
+      once(this.ws, 'close').then(([code, reason]) => ({ code: code as number, reason: String(reason) })),
+    );
+  }
+}
