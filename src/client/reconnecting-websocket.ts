@@ -83,10 +83,9 @@ export class ReconnectingWebSocket extends EventTarget {
     this.#url = url;
     this.#protocols = protocols;
     this.#binaryType = this.options.binaryType;
+    if (typeof url !== 'function') this.#lastUrl = String(url);
     const { clock } = this.options;
-    this.#machine = new StateMachine<ClientState>('connecting', clientTransitions, ({ from, to }) =>
-      this.dispatchEvent(lifelineEvent('statechange', { from, to })),
-    );
+    this.#machine = new StateMachine<ClientState>('connecting', clientTransitions);
     this.#backoff = new Backoff(this.options, this.options.rng);
     this.#queue = new OutboundQueue(this.options.queue);
     this.#connectTimer = new Timer(clock, () => this.#abandon('connect-timeout', 'connect timeout'));
@@ -100,8 +99,16 @@ export class ReconnectingWebSocket extends EventTarget {
           hidden: () => this.options.environment.hidden(),
         })
       : undefined;
+    // The on* handlers run as the first listeners, so a throwing handler is reported like any
+    // listener's exception instead of breaking the client's own bookkeeping.
+    for (const type of ['open', 'message', 'close', 'error'] as const) {
+      this.addEventListener(type, (event) => (this[`on${type}`] as Handler<Event>)?.call(this, event));
+    }
     this.#unsubscribe = this.options.environment.subscribe(() => this.#environmentChanged());
-    this.#connect();
+    // The first attempt starts once the caller's synchronous code has run, so listeners added
+    // after the constructor hear everything it reports (as with the WHATWG WebSocket).
+    const first = this.#generation;
+    queueMicrotask(() => first === this.#generation && this.#connect());
   }
 
   // ---- WHATWG surface -------------------------------------------------------------------------
@@ -186,9 +193,12 @@ export class ReconnectingWebSocket extends EventTarget {
     this.#stopTimers();
     this.#queue.clear();
     const socket = this.#socket;
+    // A new generation: whatever was under way (a URL provider, a dispatch) stops where it is.
+    const generation = ++this.#generation;
     if (socket && (socket.readyState === 0 || socket.readyState === 1)) {
-      this.#machine.to('closing', undefined);
+      socket.onclose = (event: CloseLike) => generation === this.#generation && this.#finish(closeInfo(event), 'stop');
       socket.close(code, reason);
+      this.#move('closing');
       return;
     }
     this.#finish({ code, reason, wasClean: true }, 'stop');
@@ -198,11 +208,10 @@ export class ReconnectingWebSocket extends EventTarget {
   reconnect(): void {
     this.#backoff.reset();
     this.#stopTimers();
-    this.#generation++;
     const socket = this.#socket;
     this.#socket = undefined;
+    this.#generation++;
     if (socket && (socket.readyState === 0 || socket.readyState === 1)) socket.close(NORMAL, 'reconnect');
-    if (this.#machine.state === 'closing') this.#machine.to('closed', undefined);
     this.#connect();
   }
 
@@ -220,17 +229,14 @@ export class ReconnectingWebSocket extends EventTarget {
   }
 
   // ---- connecting ---------------------------------------------------------------------------------
+  // Every step that can run app code (an event, a hook, a URL provider) is followed by a check
+  // that the generation it started in is still current: a listener may have called close() or
+  // reconnect(), and the rest of the step then belongs to nobody.
 
   #connect(): void {
     const generation = ++this.#generation;
     const attempt = this.#backoff.attempt;
-    const first = generation === 1;
-    if (this.#machine.state !== 'connecting') this.#machine.to('connecting', undefined);
-    const event = lifelineEvent('connecting', { attempt });
-    // The first attempt starts in the constructor, before anyone could listen: announce it
-    // once the caller's synchronous code has run (no network event can come sooner).
-    if (first) queueMicrotask(() => this.dispatchEvent(event));
-    else this.dispatchEvent(event);
+    if (!this.#move('connecting') || !this.#dispatch(lifelineEvent('connecting', { attempt }))) return;
     const authRequired = this.#authRequired;
     this.#authRequired = false;
     this.#connectTimer.start(this.options.connectTimeout);
@@ -254,22 +260,22 @@ export class ReconnectingWebSocket extends EventTarget {
       socket = new this.options.WebSocket(url, this.#protocols);
     } catch (error) {
       // A malformed URL cannot get better by retrying.
-      this.#error(error instanceof Error ? error : new Error(String(error)));
       this.#connectTimer.stop();
-      this.#finish({ code: ABNORMAL, reason: 'invalid URL', wasClean: false }, 'fatal');
+      if (this.#error(error)) this.#finish({ code: ABNORMAL, reason: 'invalid URL', wasClean: false }, 'fatal');
       return;
     }
     this.#socket = socket;
     socket.binaryType = this.#binaryType;
     socket.onopen = () => generation === this.#generation && this.#opened();
     socket.onmessage = (event: { data: unknown }) => generation === this.#generation && this.#received(event.data);
+    // Never detached (a ws socket without an error listener would crash Node); stale ones are ignored.
     socket.onerror = () => generation === this.#generation && this.#error(new LifelineError('ERR_SOCKET', 'WebSocket error'));
     socket.onclose = (event: CloseLike) => {
       if (generation !== this.#generation) return;
       const refused = socket.handshakeStatus;
       this.#closed(
         refused === undefined
-          ? { code: event.code, reason: event.reason, wasClean: event.wasClean }
+          ? closeInfo(event)
           : { code: ABNORMAL, reason: `handshake refused: HTTP ${refused}`, wasClean: false, local: 'handshake-refused', status: refused },
         socket.retryAfterMs,
       );
@@ -277,21 +283,20 @@ export class ReconnectingWebSocket extends EventTarget {
   }
 
   #providerFailed(generation: number, error: unknown): void {
-    if (generation !== this.#generation) return;
-    this.#error(error instanceof Error ? error : new Error(String(error)));
+    if (generation !== this.#generation || !this.#error(error)) return;
     this.#closed({ code: ABNORMAL, reason: 'URL provider failed', wasClean: false }, undefined);
   }
 
   #opened(): void {
     this.#connectTimer.stop();
-    this.#machine.to('open', undefined);
+    if (!this.#move('open')) return;
     this.#stableTimer.start(this.options.stabilityWindow);
     this.#heartbeat?.start();
     const socket = this.#socket;
     // Flush before anyone can send anew, so queued messages keep their order.
-    if (socket) for (const data of this.#queue.drain()) socket.send(data);
-    this.#emit('open', new Event('open'));
+    if (socket && socket.readyState === 1) for (const data of this.#queue.drain()) socket.send(data);
     for (const waiter of this.#waiters.splice(0)) waiter.resolve();
+    this.#dispatch(new Event('open'));
   }
 
   #received(data: unknown): void {
@@ -301,17 +306,16 @@ export class ReconnectingWebSocket extends EventTarget {
       // With the heartbeat on, Lifeline's ping/pong control messages are link traffic, not app data.
       if (typeof data === 'string' && controlType(data) !== undefined) return;
     }
-    this.#emit('message', new MessageEvent('message', { data }));
+    this.#dispatch(new MessageEvent('message', { data }));
   }
 
   /** A local verdict that the link is dead: drop the socket (late events are ignored) and report 1006. */
   #abandon(local: 'heartbeat' | 'connect-timeout', reason: string): void {
     const socket = this.#socket;
+    this.#socket = undefined;
     this.#generation++;
-    if (socket && (socket.readyState === 0 || socket.readyState === 1)) {
-      // Tell the server why, if the link still carries anything; never as 1000.
-      socket.close(TIMEOUT, reason);
-    }
+    // Tell the server why, if the link still carries anything; never as 1000.
+    if (socket && (socket.readyState === 0 || socket.readyState === 1)) socket.close(TIMEOUT, reason);
     this.#closed({ code: ABNORMAL, reason, wasClean: false, local }, undefined);
   }
 
@@ -319,18 +323,17 @@ export class ReconnectingWebSocket extends EventTarget {
 
   #closed(close: CloseInfo, retryAfterMs: number | undefined): void {
     this.#stopTimers();
-    if (this.#machine.state === 'closing' || this.#machine.state === 'closed') {
-      this.#finish(close, 'stop');
-      return;
-    }
+    this.#socket = undefined;
+    const generation = this.#generation;
     const action = this.#decide(close);
+    if (generation !== this.#generation) return; // the shouldReconnect hook took over
     if (action === 'stop' || action === 'fatal') {
       this.#finish(close, action);
       return;
     }
     if (action === 'refresh-auth') {
       this.#authRequired = true;
-      this.dispatchEvent(lifelineEvent('authRequired', { code: close.status ?? close.code }));
+      if (!this.#dispatch(lifelineEvent('authRequired', { code: close.status ?? close.code }))) return;
     }
     this.#schedule(close, action, retryAfterMs);
   }
@@ -346,8 +349,7 @@ export class ReconnectingWebSocket extends EventTarget {
   #schedule(close: CloseInfo, action: CloseAction, retryAfterMs: number | undefined): void {
     const backoffDelay = this.#backoff.next();
     if (backoffDelay === undefined) {
-      this.#finish(close, action);
-      this.dispatchEvent(lifelineEvent('giveup', { attempts: this.#backoff.attempt, code: close.code, reason: close.reason }));
+      if (this.#finish(close, action)) this.#dispatch(lifelineEvent('giveup', { attempts: this.#backoff.attempt, code: close.code, reason: close.reason }));
       return;
     }
     const attempt = this.#backoff.attempt;
@@ -355,18 +357,21 @@ export class ReconnectingWebSocket extends EventTarget {
     const delay = this.options.reconnectDelay?.(attempt, close) ?? (hint ? hint.afterMs + this.options.rng() * hint.spreadMs : backoffDelay);
     this.#hintedRetryAt = hint ? this.options.clock.now() + delay : undefined;
     const { environment } = this.options;
-    this.#machine.to(environment.hidden() || !environment.online() ? 'paused' : 'reconnecting', undefined);
-    this.#emit('close', closeEvent(close, true, action));
-    this.dispatchEvent(lifelineEvent('reconnecting', { attempt, delay, code: close.code, reason: close.reason }));
+    if (!this.#move(environment.hidden() || !environment.online() ? 'paused' : 'reconnecting')) return;
+    if (!this.#dispatch(closeEvent(close, true, action))) return;
+    if (!this.#dispatch(lifelineEvent('reconnecting', { attempt, delay, code: close.code, reason: close.reason }))) return;
     if (this.#machine.state === 'reconnecting') this.#retryTimer.start(delay);
   }
 
-  #finish(close: CloseInfo, action: CloseAction): void {
+  /** Ends in `closed` and reports it; true when no listener started something new meanwhile. */
+  #finish(close: CloseInfo, action: CloseAction): boolean {
+    this.#generation++;
+    this.#stopTimers();
     this.#socket = undefined;
-    if (this.#machine.state !== 'closed') this.#machine.to('closed', undefined);
-    this.#emit('close', closeEvent(close, false, action));
     const error = new ConnectionClosedError(close.code, close.reason);
     for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+    if (!this.#move('closed')) return false;
+    return this.#dispatch(closeEvent(close, false, action));
   }
 
   #environmentChanged(): void {
@@ -376,16 +381,14 @@ export class ReconnectingWebSocket extends EventTarget {
     if (!environment.hidden()) this.#heartbeat?.visible();
     if (away && state === 'reconnecting') {
       this.#retryTimer.stop();
-      this.#machine.to('paused', undefined);
+      this.#move('paused');
     } else if (!away && (state === 'paused' || state === 'reconnecting')) {
       // Back online or visible again: retry at once instead of waiting out our own backoff,
       // but a server's retry hint still holds, or a tab switch would undo its crowd spreading.
       this.#retryTimer.stop();
       const wait = (this.#hintedRetryAt ?? 0) - this.options.clock.now();
-      if (wait > 0) {
-        if (state === 'paused') this.#machine.to('reconnecting', undefined);
-        this.#retryTimer.start(wait);
-      } else this.#connect();
+      if (wait <= 0) this.#connect();
+      else if (this.#move('reconnecting')) this.#retryTimer.start(wait);
     }
   }
 
@@ -396,16 +399,28 @@ export class ReconnectingWebSocket extends EventTarget {
     this.#heartbeat?.stop();
   }
 
-  #error(error: Error): void {
-    this.#emit('error', lifelineEvent('error', { error }) as LifelineErrorEvent);
+  // ---- events: each returns whether the generation survived the listeners ----------------------
+
+  #move(to: ClientState): boolean {
+    const from = this.#machine.state;
+    if (from === to) return true;
+    this.#machine.to(to, undefined);
+    return this.#dispatch(lifelineEvent('statechange', { from, to }));
   }
 
-  /** Fires `on<type>` then the listeners, as the WHATWG WebSocket does. */
-  #emit<K extends 'open' | 'message' | 'close' | 'error'>(type: K, event: ReconnectingWebSocketEventMap[K]): void {
-    const handler = this[`on${type}`] as Handler<ReconnectingWebSocketEventMap[K]>;
-    handler?.call(this, event);
-    this.dispatchEvent(event);
+  #error(error: unknown): boolean {
+    return this.#dispatch(lifelineEvent('error', { error: error instanceof Error ? error : new Error(String(error)) }));
   }
+
+  #dispatch(event: Event): boolean {
+    const generation = this.#generation;
+    this.dispatchEvent(event);
+    return generation === this.#generation;
+  }
+}
+
+function closeInfo(event: CloseLike): CloseInfo {
+  return { code: event.code, reason: event.reason, wasClean: event.wasClean };
 }
 
 function closeEvent(close: CloseInfo, willReconnect: boolean, action: CloseAction): LifelineCloseEvent {

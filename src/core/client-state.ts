@@ -13,7 +13,7 @@ export type ClientState = 'connecting' | 'open' | 'closing' | 'reconnecting' | '
 export const clientTransitions: { readonly [S in ClientState]: readonly ClientState[] } = {
   connecting: ['open', 'reconnecting', 'paused', 'closing', 'closed'],
   open: ['connecting', 'reconnecting', 'paused', 'closing', 'closed'],
-  closing: ['closed'],
+  closing: ['closed', 'connecting'],
   reconnecting: ['connecting', 'paused', 'closed'],
   paused: ['connecting', 'reconnecting', 'closed'],
   closed: ['connecting'],

@@ -26,7 +26,7 @@ class TestEnvironment implements ClientEnvironment {
   }
 }
 
-function setup(options: ClientOptions = {}, url: ConstructorParameters<typeof ReconnectingWebSocket>[0] = 'ws://test/ws') {
+async function setup(options: ClientOptions = {}, url: ConstructorParameters<typeof ReconnectingWebSocket>[0] = 'ws://test/ws') {
   const clock = new FakeClock();
   const environment = new TestEnvironment();
   const scripted = scriptedSockets();
@@ -38,6 +38,7 @@ function setup(options: ClientOptions = {}, url: ConstructorParameters<typeof Re
   record('reconnecting', (e) => `${e.attempt}`);
   record('giveup', (e) => `${e.attempts}`);
   record('authRequired', (e) => `${e.code}`);
+  await Promise.resolve(); // the first attempt starts in a microtask
   return { clock, environment, client, events, ...scripted };
 }
 
@@ -49,8 +50,8 @@ function delays(client: ReconnectingWebSocket): number[] {
 }
 
 describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
-  test('the backoff sequence is the seeded full-jitter schedule, then giveup after maxAttempts', () => {
-    const { clock, client, events, latest } = setup({ maxAttempts: 4 });
+  test('the backoff sequence is the seeded full-jitter schedule, then giveup after maxAttempts', async () => {
+    const { clock, client, events, latest } = await setup({ maxAttempts: 4 });
     const seen = delays(client);
     for (let i = 0; i < 5; i++) {
       latest().drop(1006);
@@ -64,7 +65,7 @@ describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
   });
 
   test('giveup rejects opened(); a manual reconnect() starts a fresh budget', async () => {
-    const { clock, client, sockets, latest } = setup({ maxAttempts: 1 });
+    const { clock, client, sockets, latest } = await setup({ maxAttempts: 1 });
     const waiting = client.opened();
     latest().drop(1006);
     clock.runNext();
@@ -79,8 +80,8 @@ describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
     assert.equal(client.state, 'open');
   });
 
-  test('close() never reconnects, even when the socket then drops abnormally', () => {
-    const { clock, client, events, sockets, latest } = setup();
+  test('close() never reconnects, even when the socket then drops abnormally', async () => {
+    const { clock, client, events, sockets, latest } = await setup();
     latest().open();
     client.close(1000, 'bye');
     assert.deepEqual(latest().closedWith, { code: 1000, reason: 'bye' });
@@ -92,17 +93,17 @@ describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
     assert.equal(client.send('late'), 'rejected');
   });
 
-  test('1000 and 1001 from the server stop; 1008 is fatal; 1012 reconnects', () => {
+  test('1000 and 1001 from the server stop; 1008 is fatal; 1012 reconnects', async () => {
     for (const [code, expected] of [[1000, 'close:1000:false:stop'], [1001, 'close:1001:false:stop'], [1008, 'close:1008:false:fatal'], [1012, 'close:1012:true:reconnect']] as const) {
-      const { events, latest } = setup();
+      const { events, latest } = await setup();
       latest().open();
       latest().drop(code, '', true);
       assert.equal(events[0], expected, String(code));
     }
   });
 
-  test('shouldReconnect overrides the table', () => {
-    const { events, latest } = setup({ shouldReconnect: (close) => (close.code === 1000 ? true : undefined) });
+  test('shouldReconnect overrides the table', async () => {
+    const { events, latest } = await setup({ shouldReconnect: (close) => (close.code === 1000 ? true : undefined) });
     latest().open();
     latest().drop(1000, '', true);
     assert.equal(events[0], 'close:1000:true:reconnect');
@@ -110,7 +111,7 @@ describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
 
   test('4000 asks for fresh credentials: authRequired, then the URL provider is called with authRequired', async () => {
     const calls: string[] = [];
-    const { clock, events, latest } = setup({}, ({ attempt, authRequired }) => {
+    const { clock, events, latest } = await setup({}, ({ attempt, authRequired }) => {
       calls.push(`${attempt}:${authRequired}`);
       return `ws://test/ws?token=${calls.length}`;
     });
@@ -124,11 +125,14 @@ describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
 
   test('an async URL provider that fails counts as a failed attempt and is retried', async () => {
     let calls = 0;
-    const { clock, client, sockets } = setup({}, async () => {
+    const clock = new FakeClock();
+    const { WebSocket, sockets } = scriptedSockets();
+    const provider = async () => {
       calls++;
       if (calls === 1) throw new Error('token service down');
       return 'ws://test/ws';
-    });
+    };
+    const client = new ReconnectingWebSocket(provider, undefined, { clock, WebSocket, environment: new TestEnvironment(), rng: seededRng(1) });
     const errors: string[] = [];
     client.addEventListener('error', (e) => errors.push(e.error.message));
     await clock.tickAsync(0);
@@ -138,8 +142,8 @@ describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
     assert.equal(sockets.length, 1);
   });
 
-  test('the stability window resets the attempt counter only after staying up', () => {
-    const { clock, client, latest } = setup({ stabilityWindow: 5_000 });
+  test('the stability window resets the attempt counter only after staying up', async () => {
+    const { clock, client, latest } = await setup({ stabilityWindow: 5_000 });
     latest().drop(1006);
     clock.runNext();
     latest().drop(1006);
@@ -155,29 +159,29 @@ describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
     assert.equal(client.attempt, 0);
   });
 
-  test('a server retry hint replaces the backoff delay', () => {
-    const { client, latest } = setup({ rng: () => 0.5 });
+  test('a server retry hint replaces the backoff delay', async () => {
+    const { client, latest } = await setup({ rng: () => 0.5 });
     const seen = delays(client);
     latest().open();
     latest().drop(1012, 'service restart; retry after 2000 ms, spread over 1000 ms', true);
     assert.deepEqual(seen, [2500]);
   });
 
-  test('a refused handshake is judged by its status: 401 refreshes auth, 403 gives up, 503 honours Retry-After', () => {
-    const a = setup();
+  test('a refused handshake is judged by its status: 401 refreshes auth, 403 gives up, 503 honours Retry-After', async () => {
+    const a = await setup();
     a.latest().refuse(401);
     assert.ok(a.events.includes('authRequired:401'));
-    const b = setup();
+    const b = await setup();
     b.latest().refuse(403);
     assert.equal(b.events[0], 'close:1006:false:fatal');
-    const c = setup({ rng: () => 0 });
+    const c = await setup({ rng: () => 0 });
     const seen = delays(c.client);
     c.latest().refuse(503, 7_000);
     assert.deepEqual(seen, [7_000]);
   });
 
-  test('connect timeout abandons the attempt with 1006 "connect timeout" (never 1000) and retries', () => {
-    const { clock, client, sockets, latest } = setup({ connectTimeout: 3_000 });
+  test('connect timeout abandons the attempt with 1006 "connect timeout" (never 1000) and retries', async () => {
+    const { clock, client, sockets, latest } = await setup({ connectTimeout: 3_000 });
     const closes: string[] = [];
     client.addEventListener('close', (e) => closes.push(`${e.code} ${e.reason} ${e.wasClean}`));
     clock.tick(3_000);
@@ -189,8 +193,8 @@ describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
     assert.equal(sockets.length, 2);
   });
 
-  test('heartbeat watchdog declares a silent link dead and reconnects', () => {
-    const { clock, client, latest } = setup({ heartbeat: { watchdog: 10_000, pingInterval: 0 } });
+  test('heartbeat watchdog declares a silent link dead and reconnects', async () => {
+    const { clock, client, latest } = await setup({ heartbeat: { watchdog: 10_000, pingInterval: 0 } });
     const closes: string[] = [];
     client.addEventListener('close', (e) => closes.push(`${e.code} ${e.reason} ${e.willReconnect}`));
     latest().open();
@@ -202,9 +206,9 @@ describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
     assert.deepEqual(closes, ['1006 heartbeat timeout true']);
   });
 
-  test('control messages are filtered only when the heartbeat is on', () => {
-    const on = setup({ heartbeat: true });
-    const off = setup();
+  test('control messages are filtered only when the heartbeat is on', async () => {
+    const on = await setup({ heartbeat: true });
+    const off = await setup();
     const got: string[] = [];
     on.client.onmessage = (e) => got.push(`on:${e.data}`);
     off.client.onmessage = (e) => got.push(`off:${e.data}`);
@@ -216,8 +220,8 @@ describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
     assert.deepEqual(got, ['on:{"type":"chat"}', 'off:{"type":"pong"}', 'off:{"type":"chat"}']);
   });
 
-  test('hidden or offline pauses the retry; visible and online again retries at once', () => {
-    const { clock, client, environment, sockets, latest } = setup({ initialDelay: 60_000, jitter: 'none' });
+  test('hidden or offline pauses the retry; visible and online again retries at once', async () => {
+    const { clock, client, environment, sockets, latest } = await setup({ initialDelay: 60_000, jitter: 'none' });
     latest().drop(1006);
     assert.equal(client.state, 'reconnecting');
     environment.change({ hidden: true });
@@ -231,8 +235,8 @@ describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
     assert.equal(sockets.length, 2);
   });
 
-  test('a server retry hint still holds when the page comes back; only our own backoff is skipped', () => {
-    const { clock, client, environment, sockets, latest } = setup({ rng: () => 0 });
+  test('a server retry hint still holds when the page comes back; only our own backoff is skipped', async () => {
+    const { clock, client, environment, sockets, latest } = await setup({ rng: () => 0 });
     latest().open();
     latest().drop(1012, 'restart; retry after 30000 ms', true);
     environment.change({ online: false });
@@ -247,8 +251,8 @@ describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
     assert.equal(sockets.length, 2);
   });
 
-  test('close() refuses a code a client may not send, before changing anything', () => {
-    const { client, latest } = setup();
+  test('close() refuses a code a client may not send, before changing anything', async () => {
+    const { client, latest } = await setup();
     latest().open();
     assert.throws(() => client.close(1001), { code: 'ERR_INVALID_CLOSE' });
     assert.throws(() => client.close(1000, 'x'.repeat(124)), { code: 'ERR_INVALID_CLOSE' });
@@ -258,16 +262,26 @@ describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
     assert.deepEqual(latest().closedWith, { code: 4000, reason: 'switching user' });
   });
 
-  test('the first connecting event can be heard by listeners added after the constructor', async () => {
-    const { client } = setup();
-    const attempts: number[] = [];
-    client.addEventListener('connecting', (e) => attempts.push(e.attempt));
+  test('everything the first attempt reports can be heard by listeners added after the constructor', async () => {
+    const scripted = scriptedSockets();
+    const client = new ReconnectingWebSocket('ws://test/ws', undefined, { clock: new FakeClock(), WebSocket: scripted.WebSocket, environment: new TestEnvironment() });
+    const heard: string[] = [];
+    for (const type of ['connecting', 'statechange', 'error', 'close'] as const) client.addEventListener(type, () => heard.push(type));
     await Promise.resolve();
-    assert.deepEqual(attempts, [0]);
+    assert.deepEqual(heard, ['connecting']);
+    const broken = new ReconnectingWebSocket(() => {
+      throw new Error('no token');
+    }, undefined, { clock: new FakeClock(), WebSocket: scripted.WebSocket, environment: new TestEnvironment() });
+    const heardBroken: string[] = [];
+    for (const type of ['connecting', 'error', 'close', 'reconnecting'] as const) broken.addEventListener(type, () => heardBroken.push(type));
+    await Promise.resolve();
+    assert.deepEqual(heardBroken, ['connecting', 'error', 'close', 'reconnecting']);
+    client.dispose();
+    broken.dispose();
   });
 
-  test('the queue holds messages until open and flushes them in order before new sends', () => {
-    const { client, latest } = setup();
+  test('the queue holds messages until open and flushes them in order before new sends', async () => {
+    const { client, latest } = await setup();
     assert.equal(client.send('1'), 'queued');
     assert.equal(client.send('2'), 'queued');
     assert.equal(client.bufferedAmount, 2);
@@ -277,8 +291,8 @@ describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
     assert.equal(client.send('4'), 'sent');
   });
 
-  test("queue overflow: 'reject' refuses new messages and reports an error", () => {
-    const { client } = setup({ queue: { maxMessages: 2 } });
+  test("queue overflow: 'reject' refuses new messages and reports an error", async () => {
+    const { client } = await setup({ queue: { maxMessages: 2 } });
     const errors: string[] = [];
     client.addEventListener('error', (e) => errors.push(e.error.message));
     assert.deepEqual([client.send('a'), client.send('b'), client.send('c')], ['queued', 'queued', 'rejected']);
@@ -286,8 +300,8 @@ describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
     assert.equal(client.queued, 2);
   });
 
-  test('the WHATWG surface: constants, on* handlers before listeners, url and binaryType', () => {
-    const { client, latest } = setup({ binaryType: 'arraybuffer' });
+  test('the WHATWG surface: constants, on* handlers before listeners, url and binaryType', async () => {
+    const { client, latest } = await setup({ binaryType: 'arraybuffer' });
     assert.equal(ReconnectingWebSocket.OPEN, 1);
     assert.equal(client.CLOSED, 3);
     assert.equal(client.url, 'ws://test/ws');
@@ -302,8 +316,8 @@ describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
     assert.equal(client.readyState, 1);
   });
 
-  test('late events from a replaced socket are ignored', () => {
-    const { client, sockets } = setup();
+  test('late events from a replaced socket are ignored', async () => {
+    const { client, sockets } = await setup();
     const first = sockets[0];
     assert.ok(first);
     client.reconnect();
