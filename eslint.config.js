@@ -17,6 +17,19 @@ export default tseslint.config(
     },
   },
   {
+    // STYLE: the core and the adapters run on an injected Clock; only clock.ts reads the platform's.
+    files: ['src/core/**', 'src/client/**', 'src/server/**', 'src/testing/**'],
+    ignores: ['src/core/clock.ts'],
+    rules: {
+      'no-restricted-globals': ['error',
+        { name: 'setTimeout', message: 'Use the injected Clock (or Timer).' },
+        { name: 'setInterval', message: 'Use the injected Clock (or Timer).' },
+        { name: 'clearTimeout', message: 'Use the injected Clock (or Timer).' },
+      ],
+      'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'Use the injected Clock.' }],
+    },
+  },
+  {
     files: ['scripts/**', 'bench/**', '*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' } },
   },

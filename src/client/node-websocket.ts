@@ -20,6 +20,8 @@ export class NodeWebSocket extends WebSocket {
 function onUnexpectedResponse(this: WebSocket, _request: ClientRequest, response: IncomingMessage): void {
   const socket = this as NodeWebSocket;
   socket.handshakeStatus = response.statusCode;
+  // An HTTP-date Retry-After is wall-clock time, so it is read against the wall clock.
+  // eslint-disable-next-line no-restricted-properties
   socket.retryAfterMs = parseRetryAfterHeader(response.headers['retry-after'], Date.now());
   response.resume();
   // Aborts the handshake; ws then reports an error and a 1006 close like any failed connect.

@@ -17,11 +17,17 @@ export interface Clock {
 /** A source of uniformly distributed numbers in [0, 1). */
 export type Rng = () => number;
 
+/**
+ * The longest delay platform timers honour (2^31 - 1 ms, about 24.8 days); a longer one fires
+ * after 1 ms in Node and browsers alike, so longer waits are clamped to it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** The platform clock (works in Node and browsers). */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => {
-    const handle = globalThis.setTimeout(fn, ms);
+    const handle = globalThis.setTimeout(fn, Math.min(ms, MAX_TIMER_MS));
     // In Node, a pending reconnect or keepalive timer alone must not keep the process alive
     // past the app's own intent; the socket it guards already does that while it is open.
     const maybeNode = handle as { unref?: () => void };

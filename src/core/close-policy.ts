@@ -24,7 +24,8 @@ export interface CloseDecision {
 /** HTTP statuses of a refused handshake and what they mean for a retry (DESIGN's table). */
 function actionForStatus(status: number): CloseAction {
   if (status === 401) return 'refresh-auth';
-  if (status === 503 || status === 429 || status >= 500) return 'reconnect';
+  // 408 (the request was too slow: a lossy link), 429 and every 5xx are worth another try.
+  if (status === 408 || status === 429 || status >= 500) return 'reconnect';
   // 400 malformed, 403 forbidden, 404 no endpoint, 426 wrong version: retrying cannot help.
   return 'fatal';
 }

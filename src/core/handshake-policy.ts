@@ -38,7 +38,9 @@ export type RejectionKind =
   | 'capacity'
   | 'draining'
   | 'rate'
-  | 'timeout';
+  | 'timeout'
+  /** The app's `authenticate` hook failed (threw): a server fault, not bad credentials. */
+  | 'unavailable';
 
 export interface HandshakeRejection {
   readonly kind: RejectionKind;
@@ -63,6 +65,7 @@ const statusOf: Readonly<Record<RejectionKind, number>> = {
   draining: 503,
   rate: 503,
   timeout: 503,
+  unavailable: 503,
 };
 
 /** Accept-then-close codes for browsers, which cannot read a refused handshake's status. */
@@ -73,6 +76,7 @@ export const closeCodeOfRejection: Readonly<Partial<Record<RejectionKind, number
   capacity: 4503,
   draining: 4503,
   timeout: 4503,
+  unavailable: 4503,
   rate: 4429,
 };
 

@@ -91,8 +91,6 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   pingSentAt = 0;
   /** Last measured protocol ping round trip, ms (undefined until the first pong). */
   rtt: number | undefined;
-  /** Clock time of the last frame sent, so app pings go only to otherwise idle links. */
-  lastSentAt: number;
 
   readonly #machine: StateMachine<ConnectionState>;
   readonly #socket: WebSocket;
@@ -113,7 +111,6 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     this.remoteAddress = init.remoteAddress;
     this.protocol = init.protocol;
     this.openedAt = host.clock.now();
-    this.lastSentAt = this.openedAt;
     this.#machine = new StateMachine<ConnectionState>(init.authenticating ? 'authenticating' : 'open', transitions);
     this.#closeTimer = new Timer(host.clock, () => this.#terminate('close-timeout'));
     this.#messageRate = Number.isFinite(init.maxMessageRate)
@@ -150,7 +147,6 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     }
     const data = typeof message === 'string' || message instanceof Uint8Array ? message : encodeEnvelope(message);
     this.#socket.send(data);
-    this.lastSentAt = this.#host.clock.now();
     return SENT;
   }
 
@@ -240,15 +236,16 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     return this.#invalidRate.take();
   }
 
-  /** @internal Sends the protocol ping, and an app ping when nothing else went out lately. */
-  ping(appPingAfter: number | undefined): void {
+  /**
+   * @internal Sends the protocol ping, and with `appPing` a `{"type":"ping"}` too: browsers
+   * cannot see protocol pings, and their watchdog needs traffic at least once per interval.
+   */
+  ping(appPing: boolean): void {
     const state = this.#machine.state;
     if (state === 'closing' || state === 'closed') return;
     // A connection still authenticating is pinged too: the sweep awaits its pong like any other.
     this.#socket.ping();
-    if (state === 'open' && appPingAfter !== undefined && this.#host.clock.now() - this.lastSentAt >= appPingAfter) {
-      this.send('{"type":"ping"}');
-    }
+    if (appPing && state === 'open') this.send('{"type":"ping"}');
   }
 
   /** @internal Called once by the socket's `close` event. */

@@ -15,6 +15,9 @@ export interface FirstMessageHost<User> {
   /** Credentials must arrive and pass within this, ms. */
   readonly deadline: number;
   readonly authenticate: Authenticate<User>;
+  /** Retry-After for a hook that throws (503-like: 4503). */
+  readonly retryAfter: number;
+  hookFailed(error: unknown): void;
   /** Authentication passed: announce the connection. */
   accepted(connection: Connection<User>, request: IncomingMessage): void;
   /** Deliver what arrived behind the credentials. */
@@ -59,7 +62,8 @@ export class FirstMessageAuth<User> {
     pending.backlog = [];
     connection.pauseInput();
     const request = { ...authRequest(pending.request, requestUrl(pending.request)), firstMessage: message };
-    void runAuthenticate(this.host.authenticate, request).then((verdict) => {
+    const { host } = this;
+    void runAuthenticate(host.authenticate, request, (error) => host.hookFailed(error), host.retryAfter).then((verdict) => {
       const backlog = pending.backlog ?? [];
       this.forget(connection);
       if (connection.state !== 'authenticating') return;
@@ -75,7 +79,7 @@ export class FirstMessageAuth<User> {
         if ((connection.state as ConnectionState) !== 'open') break; // a listener may have closed it
         this.host.deliver(connection, item);
       }
-    });
+    }).catch((error: unknown) => host.hookFailed(error));
   }
 
   /** The connection closed (or authentication settled): drop its state and timer. */

@@ -9,17 +9,17 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode, describeCloseCode } from '../core/close-codes.js';
 import { assertValidClose, fitCloseReason, MAX_CLOSE_REASON_BYTES } from '../core/close-frame.js';
 import type { Envelope } from '../core/envelope.js';
-import { closeCodeOfRejection, makeOriginRule, type HandshakeRejection } from '../core/handshake-policy.js';
+import type { HandshakeRejection } from '../core/handshake-policy.js';
 import { KeepaliveSweep } from '../core/keepalive.js';
-import { TokenBucket } from '../core/rate-limiter.js';
 import { formatRetryHint } from '../core/retry-hint.js';
 import { StateMachine } from '../core/state-machine.js';
 import { Timer } from '../core/timer.js';
-import { utf8ByteLength } from '../core/utf8.js';
+import { truncateUtf8, utf8ByteLength } from '../core/utf8.js';
 import { Connection, type CloseReport, type ConnectionHost } from './connection.js';
-import { authRequest, judgeHandshake, limitsFor, PendingHandshake, reject, requestUrl, runAuthenticate } from './handshake.js';
 import { FirstMessageAuth } from './first-message-auth.js';
-import { answerEndpointRequest, writeRejection } from './http-rejection.js';
+import { HandshakeGate } from './handshake-gate.js';
+import { requestUrl } from './handshake.js';
+import { answerEndpointRequest } from './http-rejection.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { attachSocket, type SocketSink } from './socket-listeners.js';
 import { ServerStats } from './stats.js';
@@ -36,7 +36,7 @@ export interface ServerEvents<User> {
   close: [connection: Connection<User>, report: CloseReport];
   /** A handshake was refused (status, or close code in `handshakeRejection: 'close'` mode). */
   rejected: [rejection: HandshakeRejection, request: IncomingMessage];
-  /** Peer errors and handler failures. Never thrown: without a listener they are only logged. */
+  /** Peer errors, hook failures and throwing listeners. Never thrown: without a listener they are only logged. */
   error: [error: Error, connection: Connection<User> | undefined];
   state: [transition: { readonly from: ServerState; readonly to: ServerState }];
 }
@@ -65,6 +65,10 @@ const shutdownTransitions = { running: ['draining'], draining: ['closed'], close
 /**
  * A Lifeline WebSocket server: judges every handshake, manages each connection's lifecycle
  * (keepalive, limits, close), and shuts down gracefully. Create it with {@link createServer}.
+ *
+ * Listeners are app code: a `connection`, `message` or `binary` listener that throws (or
+ * rejects) closes that connection with 1011; a throwing `close`, `rejected` or `state`
+ * listener is logged and reported as `error`. None of them can take the process down.
  */
 export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<User>> implements ConnectionHost, SocketSink {
   readonly options: ResolvedServerOptions<User>;
@@ -73,20 +77,16 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
   readonly closeTimeout: number;
   readonly outboundBudget: number;
   readonly binaryPolicy: 'allow' | 'reject';
+  readonly log: Logger;
 
-  readonly #log: Logger;
   readonly #http: HttpServer | HttpsServer;
   readonly #ownsHttp: boolean;
   readonly #wss: WebSocketServer;
+  readonly #gate: HandshakeGate<User>;
   readonly #connections = new Set<Connection<User>>();
-  readonly #pending = new Set<PendingHandshake>();
   readonly #firstMessage: FirstMessageAuth<User> | undefined;
-  /** Sockets accepted only to be closed at once (`handshakeRejection: 'close'`). */
-  readonly #refused = new Set<WebSocket>();
   readonly #machine: StateMachine<ServerState>;
   readonly #keepalive: KeepaliveSweep<Connection<User>>;
-  readonly #admission: TokenBucket;
-  readonly #originAllowed;
   readonly #emptyWaiters: (() => void)[] = [];
   #closing: Promise<void> | undefined;
 
@@ -98,10 +98,8 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     this.closeTimeout = resolved.closeTimeout;
     this.outboundBudget = resolved.outboundBudget;
     this.binaryPolicy = resolved.binary;
-    this.#log = resolved.logger ?? pino({ level: 'warn', name: 'lifeline' });
-    this.#originAllowed = makeOriginRule(resolved.allowedOrigins);
-    this.#admission = new TokenBucket(resolved.clock, resolved.admissionRate, Math.max(1, resolved.admissionRate));
-    this.#machine = new StateMachine<ServerState>('running', shutdownTransitions, ({ from, to }) => this.emit('state', { from, to }));
+    this.log = resolved.logger ?? pino({ level: 'warn', name: 'lifeline' });
+    this.#machine = new StateMachine<ServerState>('running', shutdownTransitions, ({ from, to }) => this.#notify('state', [{ from, to }]));
     this.#wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -109,12 +107,28 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       perMessageDeflate: deflateOptions(resolved.perMessageDeflate, resolved.maxPayload),
       handleProtocols: (offered) => resolved.protocols.find((p) => offered.has(p)) ?? false,
     });
+    this.#gate = new HandshakeGate<User>(
+      {
+        options: resolved,
+        clock: resolved.clock,
+        log: this.log,
+        running: () => this.#machine.state === 'running',
+        openConnections: () => this.#connections.size,
+        accept: (socket, request, user) => this.#accept(socket, request, user),
+        refused: (rejection, request) => {
+          this.stats.countHandshake(rejection.status);
+          this.#notify('rejected', [rejection, request]);
+        },
+        hookFailed: (error) => this.#failed(error, 'authenticate hook failed', undefined),
+      },
+      this.#wss,
+    );
     this.#keepalive = new KeepaliveSweep(resolved.clock, resolved, {
       targets: () => this.#connections.values(),
-      ping: (connection) => connection.ping(resolved.appPings ? resolved.pingInterval : undefined),
+      ping: (connection) => connection.ping(resolved.appPings),
       expire: (connection) => {
         this.stats.heartbeatTerminations++;
-        this.#log.warn({ id: connection.id, pongTimeout: resolved.pongTimeout }, 'no pong within pongTimeout: terminating');
+        this.log.warn({ id: connection.id, pongTimeout: resolved.pongTimeout }, 'no pong within pongTimeout: terminating');
         connection.expire();
       },
     });
@@ -125,7 +139,9 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
             clock: resolved.clock,
             deadline: resolved.handshakeTimeout,
             authenticate,
-            accepted: (connection, request) => this.emit('connection', connection, request),
+            retryAfter: resolved.retryAfter,
+            hookFailed: (error) => this.#failed(error, 'authenticate hook failed', undefined),
+            accepted: (connection, request) => this.#notify('connection', [connection, request], connection),
             deliver: (connection, item) => (Buffer.isBuffer(item) ? this.dispatchBinary(connection, item) : this.dispatchMessage(connection, item)),
           })
         : undefined;
@@ -186,30 +202,35 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
   /**
    * Graceful shutdown (RUNNING -> DRAINING -> CLOSED): new handshakes get 503, every client is
    * closed with `code` (and a retry hint for 1012/1013), stragglers are terminated at the drain
-   * deadline, and the promise resolves once every socket and timer is gone.
+   * deadline, and the promise resolves once every socket and timer is gone. A code that may not
+   * be sent rejects at once and leaves the server running, so a corrected call can follow.
    */
   close(options: CloseServerOptions = {}): Promise<void> {
-    this.#closing ??= this.#shutdown(options);
+    if (this.#closing) return this.#closing;
+    const code = options.code ?? CloseCode.GOING_AWAY;
+    let reason: string;
+    try {
+      reason = this.#shutdownReason(code, options);
+      assertValidClose(code, reason);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.#closing = this.#shutdown(code, reason, options.drainTimeout ?? this.options.drainTimeout);
     return this.#closing;
   }
 
-  async #shutdown(options: CloseServerOptions): Promise<void> {
-    const code = options.code ?? CloseCode.GOING_AWAY;
-    const reason = this.#shutdownReason(code, options);
-    assertValidClose(code, reason);
+  async #shutdown(code: number, reason: string, drainTimeout: number): Promise<void> {
     this.#machine.to('draining', undefined);
     this.#keepalive.stop();
-    this.#log.info({ code, connections: this.#connections.size }, 'draining');
+    this.log.info({ code, connections: this.#connections.size }, 'draining');
     for (const connection of [...this.#connections]) connection.close(code, reason);
-    const drainTimeout = options.drainTimeout ?? this.options.drainTimeout;
     const drained = await this.#waitForEmpty(drainTimeout);
     if (!drained) {
-      this.#log.warn({ stragglers: this.#connections.size }, 'drain deadline passed: terminating stragglers');
+      this.log.warn({ stragglers: this.#connections.size }, 'drain deadline passed: terminating stragglers');
       for (const connection of [...this.#connections]) connection.terminateForDrain();
       await this.#waitForEmpty(Infinity);
     }
-    for (const pending of this.#pending) this.#abortPending(pending);
-    for (const socket of this.#refused) socket.terminate();
+    this.#gate.close();
     this.#http.off('upgrade', this.#onUpgrade);
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
     if (this.#ownsHttp && this.#http.listening) {
@@ -226,8 +247,8 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     if (code !== CloseCode.SERVICE_RESTART && code !== CloseCode.TRY_AGAIN_LATER) return fitCloseReason(text);
     const spread = options.retrySpread ?? Math.min(60_000, Math.max(1000, this.#connections.size * 2));
     const hint = formatRetryHint({ afterMs: options.retryAfter ?? 1000, spreadMs: spread });
-    // The hint must survive the 123-byte limit, so the human part is what gets cut.
-    return `${fitCloseReason(text).slice(0, Math.max(0, MAX_CLOSE_REASON_BYTES - utf8ByteLength(hint) - 2))}; ${hint}`;
+    // The hint must survive the 123-byte limit, so the human part is what gets cut (in bytes).
+    return `${truncateUtf8(text, Math.max(0, MAX_CLOSE_REASON_BYTES - utf8ByteLength(hint) - 2))}; ${hint}`;
   }
 
   #waitForEmpty(timeout: number): Promise<boolean> {
@@ -243,93 +264,16 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     });
   }
 
-  // ---- handshake ---------------------------------------------------------------------------
-
   readonly #onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const url = requestUrl(request);
     // Attached to someone else's server: upgrades on other paths belong to other listeners.
     if (!this.options.paths.includes(url.pathname) && !this.#ownsHttp && this.#http.listenerCount('upgrade') > 1) return;
-    socket.on('error', (error) => this.#log.debug({ err: error }, 'socket error during handshake'));
     if (this.#machine.state === 'closed') {
       socket.destroy();
       return;
     }
-    const pending = new PendingHandshake(request, socket);
-    this.#pending.add(pending);
-    pending.arm(this.clock.setTimeout(() => this.#refuse(pending, reject('timeout', 'handshake timed out', this.options.retryAfter)), this.options.handshakeTimeout));
-    void this.#handshake(pending, url, head);
+    this.#gate.handle(request, socket, head, url);
   };
-
-  async #handshake(pending: PendingHandshake, url: URL, head: Buffer): Promise<void> {
-    const { request } = pending;
-    const decision = judgeHandshake(
-      { method: request.method ?? '', path: url.pathname, headers: request.headers },
-      limitsFor(this.options, this.#originAllowed, {
-        draining: this.#machine.state !== 'running',
-        load: this.#connections.size + this.#pending.size - 1,
-        admitted: () => this.#admission.take(),
-        retryAfterMs: () => this.#admission.waitMs() || this.options.retryAfter,
-      }),
-    );
-    if (!decision.accept) return this.#refuse(pending, decision);
-    let user = undefined as User;
-    if (this.options.authenticate && this.options.authenticateOn === 'handshake') {
-      const verdict = await runAuthenticate(this.options.authenticate, authRequest(request, url));
-      if (pending.settled) return; // timed out or the peer left while the hook ran
-      if ('rejection' in verdict) return this.#refuse(pending, verdict.rejection);
-      user = verdict.user;
-    }
-    if (this.#machine.state !== 'running') {
-      return this.#refuse(pending, reject('draining', 'server is shutting down', this.options.retryAfter));
-    }
-    this.#upgrade(pending, head, (socket) => this.#accept(socket, request, user));
-  }
-
-  #upgrade(pending: PendingHandshake, head: Buffer, then: (socket: WebSocket) => void): void {
-    const timer = pending.settle();
-    if (timer !== undefined) this.clock.clearTimeout(timer);
-    this.#pending.delete(pending);
-    if (pending.socket.destroyed) return;
-    this.#wss.handleUpgrade(pending.request, pending.socket, head, then);
-  }
-
-  #refuse(pending: PendingHandshake, rejection: HandshakeRejection): void {
-    if (pending.settled) return;
-    this.stats.countHandshake(rejection.status);
-    this.emit('rejected', rejection, pending.request);
-    const closeCode = this.options.handshakeRejection === 'close' ? closeCodeOfRejection[rejection.kind] : undefined;
-    if (closeCode !== undefined) {
-      // Browsers cannot read a refused handshake's status, so accept and close at once with
-      // an application code (and the retry hint in the reason) they can read.
-      const hint = rejection.retryAfterMs === undefined ? '' : `; ${formatRetryHint({ afterMs: rejection.retryAfterMs, spreadMs: rejection.retryAfterMs })}`;
-      this.#upgrade(pending, Buffer.alloc(0), (socket) => this.#closeRefused(socket, closeCode, fitCloseReason(`${rejection.message}${hint}`)));
-      return;
-    }
-    const timer = pending.settle();
-    if (timer !== undefined) this.clock.clearTimeout(timer);
-    this.#pending.delete(pending);
-    writeRejection(pending.socket, rejection);
-  }
-
-  /** Accept-then-close: the socket is ours until it is gone, on our clock, and shutdown ends it. */
-  #closeRefused(socket: WebSocket, code: number, reason: string): void {
-    this.#refused.add(socket);
-    const deadline = new Timer(this.clock, () => socket.terminate());
-    socket.on('error', (error) => this.#log.debug({ err: error }, 'error on a refused socket'));
-    socket.once('close', () => {
-      deadline.stop();
-      this.#refused.delete(socket);
-    });
-    deadline.start(this.closeTimeout);
-    socket.close(code, reason);
-  }
-
-  #abortPending(pending: PendingHandshake): void {
-    const timer = pending.settle();
-    if (timer !== undefined) this.clock.clearTimeout(timer);
-    this.#pending.delete(pending);
-    pending.socket.destroy();
-  }
 
   #accept(socket: WebSocket, request: IncomingMessage, user: User): void {
     this.stats.countHandshake(101);
@@ -346,7 +290,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     this.#connections.add(connection);
     attachSocket(socket, connection as Connection<unknown>, this);
     if (firstMessage) firstMessage.begin(connection, request);
-    else this.emit('connection', connection, request);
+    else this.#notify('connection', [connection, request], connection);
   }
 
   // ---- SocketSink: what socket listeners call ------------------------------------------------
@@ -357,31 +301,12 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
 
   dispatchMessage(connection: Connection<unknown>, message: Envelope): void {
     this.stats.messagesIn++;
-    for (const listener of this.listeners('message')) {
-      this.#guard(connection, () => listener.call(this, connection as Connection<User>, message));
-    }
+    this.#notify('message', [connection as Connection<User>, message], connection);
   }
 
   dispatchBinary(connection: Connection<unknown>, data: Buffer): void {
     this.stats.messagesIn++;
-    for (const listener of this.listeners('binary')) {
-      this.#guard(connection, () => listener.call(this, connection as Connection<User>, data));
-    }
-  }
-
-  /** A throwing or rejecting handler is the server's fault: close 1011, log, never leak details. */
-  #guard(connection: Connection<unknown>, run: () => unknown): void {
-    const fail = (error: unknown): void => {
-      this.#log.error({ err: error, id: connection.id }, 'message handler failed');
-      this.#emitError(error instanceof Error ? error : new Error(String(error)), connection);
-      if (connection.state === 'open') connection.close(CloseCode.INTERNAL_ERROR, 'internal error');
-    };
-    try {
-      const result = run();
-      if (result instanceof Promise) result.catch(fail);
-    } catch (error) {
-      fail(error);
-    }
+    this.#notify('binary', [connection as Connection<User>, data], connection);
   }
 
   invalidMessage(connection: Connection<unknown>, code: string, detail: string): void {
@@ -394,7 +319,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
   }
 
   socketError(connection: Connection<unknown>, error: Error): void {
-    this.#log.warn({ id: connection.id, err: error }, 'peer protocol error');
+    this.log.warn({ id: connection.id, err: error }, 'peer protocol error');
     this.#emitError(error, connection);
   }
 
@@ -406,7 +331,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
 
   onSlowConsumer(connection: Connection<unknown>): void {
     this.stats.slowConsumerCloses++;
-    this.#log.warn({ id: connection.id, buffered: connection.bufferedAmount }, 'slow consumer: outbound budget exceeded');
+    this.log.warn({ id: connection.id, buffered: connection.bufferedAmount }, 'slow consumer: outbound budget exceeded');
   }
 
   onClosed(connection: Connection<unknown>, report: CloseReport): void {
@@ -416,18 +341,49 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     this.stats.countClose(report.code);
     const normal = report.code === CloseCode.NORMAL || report.code === CloseCode.GOING_AWAY || report.code === CloseCode.NO_STATUS;
     if (!normal || !report.wasClean) {
-      this.#log.warn({ id: conn.id, code: report.code, reason: report.reason, wasClean: report.wasClean, duration: report.duration }, 'abnormal close');
+      this.log.warn({ id: conn.id, code: report.code, reason: report.reason, wasClean: report.wasClean, duration: report.duration }, 'abnormal close');
     }
-    this.emit('close', conn, report);
+    this.#notify('close', [conn, report]);
     if (this.#connections.size === 0) for (const wake of this.#emptyWaiters.splice(0)) wake();
   }
 
   onCleanupError(connection: Connection<unknown>, error: unknown): void {
-    this.#log.error({ id: connection.id, err: error }, 'connection cleanup failed');
+    this.log.error({ id: connection.id, err: error }, 'connection cleanup failed');
+  }
+
+  // ---- app code: listeners are called here, and only here ---------------------------------------
+
+  /**
+   * Calls every listener of `event` (raw listeners, so `once` works), catching what they throw
+   * or reject. A failure on behalf of `connection` closes it with 1011: the server's fault,
+   * logged, never sent to the peer.
+   */
+  #notify<K extends keyof ServerEvents<User>>(event: K, args: ServerEvents<User>[K], connection?: Connection<unknown>): void {
+    for (const listener of this.rawListeners(event) as ((...a: ServerEvents<User>[K]) => unknown)[]) {
+      try {
+        const result = listener.apply(this, args);
+        if (result instanceof Promise) result.catch((error: unknown) => this.#failed(error, `${String(event)} listener failed`, connection));
+      } catch (error) {
+        this.#failed(error, `${String(event)} listener failed`, connection);
+      }
+    }
+  }
+
+  #failed(error: unknown, what: string, connection: Connection<unknown> | undefined): void {
+    this.log.error({ err: error, id: connection?.id }, what);
+    this.#emitError(error instanceof Error ? error : new Error(String(error)), connection);
+    const state = connection?.state;
+    if (connection && (state === 'open' || state === 'authenticating')) connection.close(CloseCode.INTERNAL_ERROR, 'internal error');
   }
 
   #emitError(error: Error, connection: Connection<unknown> | undefined): void {
-    if (this.listenerCount('error') > 0) this.emit('error', error, connection as Connection<User> | undefined);
+    for (const listener of this.rawListeners('error') as ((e: Error, c: Connection<User> | undefined) => unknown)[]) {
+      try {
+        listener.call(this, error, connection as Connection<User> | undefined);
+      } catch (thrown) {
+        this.log.error({ err: thrown }, 'error listener failed');
+      }
+    }
   }
 
   #createOwnHttpServer(): HttpServer {

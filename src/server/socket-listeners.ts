@@ -36,6 +36,13 @@ const wsErrorCloseCodes: Readonly<Record<string, number>> = {
   WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: CloseCode.MESSAGE_TOO_BIG,
 };
 
+/** The close code ws sends for one of its errors: its own codes from the table, zlib's (a message that does not inflate) 1007, the rest 1002. */
+function closeCodeOfWsError(code: string | undefined): number {
+  if (code === undefined) return CloseCode.PROTOCOL_ERROR;
+  if (code.startsWith('Z_')) return CloseCode.INVALID_PAYLOAD;
+  return wsErrorCloseCodes[code] ?? CloseCode.PROTOCOL_ERROR;
+}
+
 export function attachSocket(socket: WebSocket, connection: Connection<unknown>, sink: SocketSink): void {
   (socket as LinkedSocket)[kLink] = { connection, sink };
   socket.on('message', socketOnMessage);
@@ -107,7 +114,7 @@ function socketOnPong(this: WebSocket): void {
 function socketOnError(this: WebSocket, error: Error & { code?: string }): void {
   const link = linkOf(this);
   if (!link) return;
-  const code = (error.code === undefined ? undefined : wsErrorCloseCodes[error.code]) ?? CloseCode.PROTOCOL_ERROR;
+  const code = closeCodeOfWsError(error.code);
   link.connection.protocolError(code, '');
   link.sink.socketError(link.connection, error);
 }

@@ -43,6 +43,8 @@ describe('classifyClose: the reconnect policy table', () => {
     const refused = (status: number) => classifyClose(close(1006, '', { local: 'handshake-refused', status })).action;
     assert.equal(refused(401), 'refresh-auth');
     assert.equal(refused(503), 'reconnect');
+    assert.equal(refused(408), 'reconnect'); // too slow on a lossy link: try again
+    assert.equal(refused(429), 'reconnect');
     for (const status of [400, 403, 404, 426]) assert.equal(refused(status), 'fatal', String(status));
   });
 

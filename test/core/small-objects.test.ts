@@ -101,3 +101,16 @@ describe('Timer and FakeClock', () => {
     assert.deepEqual(fired, [10, 20, 30]);
   });
 });
+
+describe('systemClock', () => {
+  test('a delay beyond 2^31-1 ms is clamped instead of firing at once', async () => {
+    const { systemClock, MAX_TIMER_MS } = await import('../../src/core/clock.js');
+    let fired = false;
+    const handle = systemClock.setTimeout(() => (fired = true), 30 * 24 * 3_600_000); // 30 days
+    // Unclamped, Node fires it after 1 ms; give it a few event-loop turns and 20 ms to show.
+    await new Promise((resolve) => globalThis.setTimeout(resolve, 20));
+    systemClock.clearTimeout(handle);
+    assert.equal(fired, false);
+    assert.equal(MAX_TIMER_MS, 2_147_483_647);
+  });
+});

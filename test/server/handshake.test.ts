@@ -119,16 +119,21 @@ describe('opening handshake: the status table (raw HTTP)', () => {
     assert.equal(fixture.server.connections.size, 0);
   });
 
-  test('an authenticate hook that throws gets 401 and the body does not leak the error', async (t) => {
+  test('an authenticate hook that throws is a server fault: 503 with Retry-After, reported as error, never leaked', async (t) => {
     const fixture = await serve(t, {
+      retryAfter: 2_000,
       authenticate: async () => {
         throw new Error('database password is hunter2');
       },
     });
+    const errors: string[] = [];
+    fixture.server.on('error', (error) => errors.push(error.message));
     const response = await refusal(fixture.port);
-    assertRefusal(response, 401, 'Unauthorized', /^authentication failed\n$/);
+    assertRefusal(response, 503, 'Service Unavailable', /^authentication is unavailable\n$/);
+    assert.equal(response.headers['retry-after'], '2');
     assert.doesNotMatch(response.body, /hunter2|database/);
     assert.doesNotMatch(JSON.stringify(response.headers), /hunter2|database/);
+    assert.deepEqual(errors, ['database password is hunter2']);
   });
 
   test('an authenticate hook that refuses with status 403 gets 403', async (t) => {

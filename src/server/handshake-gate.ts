@@ -1,0 +1,163 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { WebSocket, WebSocketServer } from 'ws';
+import { fitCloseReason } from '../core/close-frame.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { closeCodeOfRejection, judgeHandshake, makeOriginRule, reject, type HandshakeRejection } from '../core/handshake-policy.js';
+import { TokenBucket } from '../core/rate-limiter.js';
+import { formatRetryHint } from '../core/retry-hint.js';
+import { Timer } from '../core/timer.js';
+import { authRequest, runAuthenticate } from './handshake.js';
+import { writeRejection } from './http-rejection.js';
+import type { ResolvedServerOptions } from './options.js';
+
+/** What the gate needs from the server it guards. */
+export interface GateHost<User> {
+  readonly options: ResolvedServerOptions<User>;
+  readonly clock: Clock;
+  readonly log: Logger;
+  running(): boolean;
+  openConnections(): number;
+  /** A handshake passed every check: the socket is upgraded. */
+  accept(socket: WebSocket, request: IncomingMessage, user: User): void;
+  /** A handshake was refused (HTTP status, or close code in close mode). */
+  refused(rejection: HandshakeRejection, request: IncomingMessage): void;
+  /** The app's `authenticate` hook threw. */
+  hookFailed(error: unknown): void;
+}
+
+/** One opening handshake in flight, with its deadline and the listener that frees its slot. */
+interface Pending {
+  readonly request: IncomingMessage;
+  readonly socket: Duplex;
+  timer: TimerHandle | undefined;
+  readonly onSocketClose: () => void;
+}
+
+/**
+ * The opening handshake, from 'upgrade' to an upgraded socket or one refusal (RFC 6455 §4.2):
+ * the pure judge, then the `authenticate` hook, under one deadline. Every handshake in flight
+ * holds a capacity slot, and every way out (accepted, refused, timed out, peer gone, shutdown)
+ * goes through {@link release}, so no slot outlives its socket.
+ */
+export class HandshakeGate<User> {
+  readonly #pending = new Set<Pending>();
+  /** Sockets accepted only to be closed at once (`handshakeRejection: 'close'`). */
+  readonly #refused = new Set<WebSocket>();
+  readonly #admission: TokenBucket;
+  readonly #originAllowed;
+
+  constructor(
+    private readonly host: GateHost<User>,
+    private readonly wss: WebSocketServer,
+  ) {
+    const { options } = host;
+    this.#admission = new TokenBucket(host.clock, options.admissionRate, Math.max(1, options.admissionRate));
+    this.#originAllowed = makeOriginRule(options.allowedOrigins);
+  }
+
+  /** Handshakes in flight (each holds a capacity slot). */
+  get inFlight(): number {
+    return this.#pending.size;
+  }
+
+  handle(request: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
+    socket.on('error', (error) => this.host.log.debug({ err: error }, 'socket error during handshake'));
+    const pending: Pending = { request, socket, timer: undefined, onSocketClose: () => this.#release(pending) };
+    this.#pending.add(pending);
+    socket.once('close', pending.onSocketClose); // a peer that leaves frees its slot at once
+    const { handshakeTimeout, retryAfter } = this.host.options;
+    pending.timer = this.host.clock.setTimeout(() => this.#refuse(pending, reject('timeout', 'handshake timed out', retryAfter)), handshakeTimeout);
+    this.#run(pending, url, head).catch((error: unknown) => {
+      this.host.log.error({ err: error }, 'handshake failed');
+      this.#release(pending);
+      socket.destroy();
+    });
+  }
+
+  /** Shutdown: abort handshakes in flight and end refused sockets still closing. */
+  close(): void {
+    for (const pending of [...this.#pending]) {
+      this.#release(pending);
+      pending.socket.destroy();
+    }
+    for (const socket of this.#refused) socket.terminate();
+  }
+
+  async #run(pending: Pending, url: URL, head: Buffer): Promise<void> {
+    const { request } = pending;
+    const { host } = this;
+    const { options } = host;
+    const admission = this.#admission;
+    const decision = judgeHandshake(
+      { method: request.method ?? '', path: url.pathname, headers: request.headers },
+      {
+        paths: options.paths,
+        originAllowed: this.#originAllowed,
+        draining: !host.running(),
+        connections: host.openConnections() + this.#pending.size - 1,
+        maxConnections: options.maxConnections,
+        // Getters: read only when the earlier checks passed, so the limiter is asked last and
+        // a rate refusal carries its fresh wait.
+        get admitted() {
+          return admission.take();
+        },
+        get retryAfterMs() {
+          return admission.waitMs() || options.retryAfter;
+        },
+      },
+    );
+    if (!decision.accept) return this.#refuse(pending, decision);
+    let user = undefined as User;
+    if (options.authenticate && options.authenticateOn === 'handshake') {
+      const verdict = await runAuthenticate(options.authenticate, authRequest(request, url), (error) => host.hookFailed(error), options.retryAfter);
+      if (!this.#pending.has(pending)) return; // timed out, or the peer left while the hook ran
+      if ('rejection' in verdict) return this.#refuse(pending, verdict.rejection);
+      user = verdict.user;
+    }
+    if (!host.running()) return this.#refuse(pending, reject('draining', 'server is shutting down', options.retryAfter));
+    this.#upgrade(pending, head, (socket) => host.accept(socket, request, user));
+  }
+
+  /** The one way out for a pending handshake: its deadline cleared, its slot freed (idempotent). */
+  #release(pending: Pending): boolean {
+    if (!this.#pending.delete(pending)) return false;
+    if (pending.timer !== undefined) this.host.clock.clearTimeout(pending.timer);
+    pending.socket.off('close', pending.onSocketClose);
+    return true;
+  }
+
+  #upgrade(pending: Pending, head: Buffer, then: (socket: WebSocket) => void): void {
+    if (!this.#release(pending) || pending.socket.destroyed) return;
+    this.wss.handleUpgrade(pending.request, pending.socket, head, then);
+  }
+
+  #refuse(pending: Pending, rejection: HandshakeRejection): void {
+    if (!this.#pending.has(pending)) return;
+    this.host.refused(rejection, pending.request);
+    const closeCode = this.host.options.handshakeRejection === 'close' ? closeCodeOfRejection[rejection.kind] : undefined;
+    if (closeCode !== undefined) {
+      // Browsers cannot read a refused handshake's status, so accept and close at once with
+      // an application code (and the retry hint in the reason) they can read.
+      const hint = rejection.retryAfterMs === undefined ? '' : `; ${formatRetryHint({ afterMs: rejection.retryAfterMs, spreadMs: rejection.retryAfterMs })}`;
+      this.#upgrade(pending, Buffer.alloc(0), (socket) => this.#closeRefused(socket, closeCode, fitCloseReason(`${rejection.message}${hint}`)));
+      return;
+    }
+    this.#release(pending);
+    writeRejection(pending.socket, rejection);
+  }
+
+  /** Accept-then-close: the socket is ours until it is gone, on our clock, and shutdown ends it. */
+  #closeRefused(socket: WebSocket, code: number, reason: string): void {
+    this.#refused.add(socket);
+    const deadline = new Timer(this.host.clock, () => socket.terminate());
+    socket.on('error', (error) => this.host.log.debug({ err: error }, 'error on a refused socket'));
+    socket.once('close', () => {
+      deadline.stop();
+      this.#refused.delete(socket);
+    });
+    deadline.start(this.host.options.closeTimeout);
+    socket.close(code, reason);
+  }
+}
