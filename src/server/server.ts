@@ -107,44 +107,9 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       perMessageDeflate: deflateOptions(resolved.perMessageDeflate, resolved.maxPayload),
       handleProtocols: (offered) => resolved.protocols.find((p) => offered.has(p)) ?? false,
     });
-    this.#gate = new HandshakeGate<User>(
-      {
-        options: resolved,
-        clock: resolved.clock,
-        log: this.log,
-        running: () => this.#machine.state === 'running',
-        openConnections: () => this.#connections.size,
-        accept: (socket, request, user) => this.#accept(socket, request, user),
-        refused: (rejection, request) => {
-          this.stats.countHandshake(rejection.status);
-          this.#notify('rejected', [rejection, request]);
-        },
-        hookFailed: (error) => this.#failed(error, 'authenticate hook failed', undefined),
-      },
-      this.#wss,
-    );
-    this.#keepalive = new KeepaliveSweep(resolved.clock, resolved, {
-      targets: () => this.#connections.values(),
-      ping: (connection) => connection.ping(resolved.appPings),
-      expire: (connection) => {
-        this.stats.heartbeatTerminations++;
-        this.log.warn({ id: connection.id, pongTimeout: resolved.pongTimeout }, 'no pong within pongTimeout: terminating');
-        connection.expire();
-      },
-    });
-    const authenticate = resolved.authenticate;
-    this.#firstMessage =
-      authenticate && resolved.authenticateOn === 'first-message'
-        ? new FirstMessageAuth<User>({
-            clock: resolved.clock,
-            deadline: resolved.handshakeTimeout,
-            authenticate,
-            retryAfter: resolved.retryAfter,
-            hookFailed: (error) => this.#failed(error, 'authenticate hook failed', undefined),
-            accepted: (connection, request) => this.#notify('connection', [connection, request], connection),
-            deliver: (connection, item) => (Buffer.isBuffer(item) ? this.dispatchBinary(connection, item) : this.dispatchMessage(connection, item)),
-          })
-        : undefined;
+    this.#gate = this.#createGate(resolved);
+    this.#keepalive = this.#createKeepalive(resolved);
+    this.#firstMessage = this.#createFirstMessageAuth(resolved);
     this.#ownsHttp = resolved.server === undefined;
     this.#http = resolved.server ?? this.#createOwnHttpServer();
     this.#http.on('upgrade', this.#onUpgrade);
@@ -384,6 +349,51 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
         this.log.error({ err: thrown }, 'error listener failed');
       }
     }
+  }
+
+  #createGate(resolved: ResolvedServerOptions<User>): HandshakeGate<User> {
+    return new HandshakeGate<User>(
+      {
+        options: resolved,
+        clock: resolved.clock,
+        log: this.log,
+        running: () => this.#machine.state === 'running',
+        openConnections: () => this.#connections.size,
+        accept: (socket, request, user) => this.#accept(socket, request, user),
+        refused: (rejection, request) => {
+          this.stats.countHandshake(rejection.status);
+          this.#notify('rejected', [rejection, request]);
+        },
+        hookFailed: (error) => this.#failed(error, 'authenticate hook failed', undefined),
+      },
+      this.#wss,
+    );
+  }
+
+  #createKeepalive(resolved: ResolvedServerOptions<User>): KeepaliveSweep<Connection<User>> {
+    return new KeepaliveSweep(resolved.clock, resolved, {
+      targets: () => this.#connections.values(),
+      ping: (connection) => connection.ping(resolved.appPings),
+      expire: (connection) => {
+        this.stats.heartbeatTerminations++;
+        this.log.warn({ id: connection.id, pongTimeout: resolved.pongTimeout }, 'no pong within pongTimeout: terminating');
+        connection.expire();
+      },
+    });
+  }
+
+  #createFirstMessageAuth(resolved: ResolvedServerOptions<User>): FirstMessageAuth<User> | undefined {
+    const authenticate = resolved.authenticate;
+    if (!authenticate || resolved.authenticateOn !== 'first-message') return undefined;
+    return new FirstMessageAuth<User>({
+      clock: resolved.clock,
+      deadline: resolved.handshakeTimeout,
+      authenticate,
+      retryAfter: resolved.retryAfter,
+      hookFailed: (error) => this.#failed(error, 'authenticate hook failed', undefined),
+      accepted: (connection, request) => this.#notify('connection', [connection, request], connection),
+      deliver: (connection, item) => (Buffer.isBuffer(item) ? this.dispatchBinary(connection, item) : this.dispatchMessage(connection, item)),
+    });
   }
 
   #createOwnHttpServer(): HttpServer {
