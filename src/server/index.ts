@@ -11,3 +11,10 @@ export { formatRetryHint, parseRetryHint, type RetryHint } from '../core/retry-h
 export type { Envelope } from '../core/envelope.js';
 export type { HandshakeRejection, RejectionKind } from '../core/handshake-policy.js';
 export * from '../core/errors.js';
+export { RequestError } from './protocol/request-error.js';
+export type { RequestContext, RequestHandler, ChannelHooks } from './protocol/hub.js';
+export type { ChannelOptions, ChannelsConfig } from './protocol/channels.js';
+export { PROTOCOL } from './protocol/schema.js';
+export { MemoryBroker, type MemoryBrokerOptions } from '../broker/memory-broker.js';
+export type { Broker, ChannelEvent, DirectMessage, HistoryPolicy, PresenceMember, Recovery, SessionRecord, Unsubscribe } from '../broker/broker.js';
+export type { Position } from '../core/position.js';

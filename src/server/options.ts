@@ -5,6 +5,9 @@ import { z } from 'zod';
 import { systemClock, systemRng, type Clock, type Rng } from '../core/clock.js';
 import type { Envelope } from '../core/envelope.js';
 import { InvalidOptionError } from '../core/errors.js';
+import type { Broker } from '../broker/broker.js';
+import type { ChannelsConfig } from './protocol/channels.js';
+import type { ChannelHooks } from './protocol/hub.js';
 
 /** What an `authenticate` hook sees of the opening handshake (or of the first message). */
 export interface AuthRequest {
@@ -33,7 +36,7 @@ export interface DeflateOptions {
   readonly concurrencyLimit?: number;
 }
 
-export interface ServerOptions<User = unknown> {
+export interface ServerOptions<User = unknown> extends ChannelHooks<User> {
   /** Listen on this port (0 picks a free one). Ignored when `server` is given. Default 8080. */
   readonly port?: number;
   /** Interface to bind. Default 127.0.0.1. */
@@ -84,6 +87,16 @@ export interface ServerOptions<User = unknown> {
   readonly authenticate?: Authenticate<User>;
   /** Where credentials come from: the handshake request (default) or the first message. */
   readonly authenticateOn?: 'handshake' | 'first-message';
+  /** Carries fan-out, history, sessions and presence between nodes. Default: an in-memory broker (one process). */
+  readonly broker?: Broker;
+  /** Channel namespaces for `lifeline.v1` clients, e.g. `{ chat: { history: { size: 100, ttl: 300_000 }, presence: true } }`. Default none. */
+  readonly channels?: ChannelsConfig;
+  /** How long a session outlives its connection, ms. Default 120 000. */
+  readonly recoveryWindow?: number;
+  /** A request handler that has not finished by then is answered `timeout`, ms. Default 10 000. */
+  readonly requestTimeout?: number;
+  /** Replies remembered per session for exactly-once resends. Default 1000. */
+  readonly replyWindow?: number;
   readonly logger?: Logger;
   readonly clock?: Clock;
   readonly rng?: Rng;
@@ -125,6 +138,9 @@ const schema = z.object({
     .default(false),
   retryAfter: ms.default(5_000),
   authenticateOn: z.enum(['handshake', 'first-message']).default('handshake'),
+  recoveryWindow: z.number().int().positive().default(120_000),
+  requestTimeout: z.number().int().positive().default(10_000),
+  replyWindow: z.number().int().positive().max(100_000).default(1000),
 });
 
 type Validated = z.infer<typeof schema>;
@@ -136,6 +152,10 @@ export interface ResolvedServerOptions<User> extends Readonly<Omit<Validated, 'p
   readonly server: HttpServer | HttpsServer | undefined;
   readonly onRequest: ((request: IncomingMessage, response: ServerResponse) => void) | undefined;
   readonly authenticate: Authenticate<User> | undefined;
+  readonly broker: Broker | undefined;
+  readonly channels: ChannelsConfig;
+  readonly canSubscribe: ChannelHooks<User>['canSubscribe'];
+  readonly canPublish: ChannelHooks<User>['canPublish'];
   readonly logger: Logger | undefined;
   readonly clock: Clock;
   readonly rng: Rng;
@@ -143,7 +163,7 @@ export interface ResolvedServerOptions<User> extends Readonly<Omit<Validated, 'p
 
 /** Validates and fills defaults once; throws {@link InvalidOptionError} naming the option. */
 export function resolveServerOptions<User>(options: ServerOptions<User>): ResolvedServerOptions<User> {
-  const { server, onRequest, authenticate, logger, clock, rng, ...plain } = options;
+  const { server, onRequest, authenticate, broker, channels, canSubscribe, canPublish, logger, clock, rng, ...plain } = options;
   const parsed = schema.safeParse(plain);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -160,6 +180,10 @@ export function resolveServerOptions<User>(options: ServerOptions<User>): Resolv
     server,
     onRequest,
     authenticate,
+    broker,
+    channels: channels ?? {},
+    canSubscribe,
+    canPublish,
     logger,
     clock: clock ?? systemClock,
     rng: rng ?? systemRng,

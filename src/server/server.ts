@@ -23,6 +23,11 @@ import { answerEndpointRequest } from './http-rejection.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { attachSocket, type SocketSink } from './socket-listeners.js';
 import { ServerStats } from './stats.js';
+import { MemoryBroker } from '../broker/memory-broker.js';
+import type { Broker } from '../broker/broker.js';
+import { Hub, type RequestHandler } from './protocol/hub.js';
+import { PROTOCOL } from './protocol/schema.js';
+import type { Position } from '../core/position.js';
 
 export type ServerState = 'running' | 'draining' | 'closed';
 
@@ -88,6 +93,9 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
   readonly #machine: StateMachine<ServerState>;
   readonly #keepalive: KeepaliveSweep<Connection<User>>;
   readonly #emptyWaiters: (() => void)[] = [];
+  readonly #hub: Hub<User>;
+  readonly #broker: Broker;
+  readonly #ownsBroker: boolean;
   #closing: Promise<void> | undefined;
 
   constructor(options: ServerOptions<User> = {}) {
@@ -105,7 +113,23 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       clientTracking: false,
       maxPayload: resolved.maxPayload,
       perMessageDeflate: deflateOptions(resolved.perMessageDeflate, resolved.maxPayload),
-      handleProtocols: (offered) => resolved.protocols.find((p) => offered.has(p)) ?? false,
+      // The channel protocol first: a client that offers it is a Lifeline client.
+      handleProtocols: (offered) => [PROTOCOL, ...resolved.protocols].find((p) => offered.has(p)) ?? false,
+    });
+    this.#ownsBroker = resolved.broker === undefined;
+    this.#broker = resolved.broker ?? new MemoryBroker({ clock: resolved.clock });
+    this.#hub = new Hub<User>({
+      broker: this.#broker,
+      channels: resolved.channels,
+      recoveryWindow: resolved.recoveryWindow,
+      requestTimeout: resolved.requestTimeout,
+      windowSize: resolved.replyWindow,
+      pingInterval: resolved.pingInterval,
+      canSubscribe: resolved.canSubscribe,
+      canPublish: resolved.canPublish,
+      clock: resolved.clock,
+      log: this.log,
+      invalid: (connection, code, detail, id) => this.invalidMessage(connection, code, detail, id),
     });
     this.#gate = this.#createGate(resolved);
     this.#keepalive = this.#createKeepalive(resolved);
@@ -154,6 +178,33 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     return { host: address.address, port: address.port, url: `http://${host}:${address.port}` };
   }
 
+  /**
+   * Publishes to a channel (for `lifeline.v1` subscribers on every node); resolves with the
+   * event's position once it is in history.
+   */
+  publish(channel: string, data: unknown): Promise<Position> {
+    return this.#hub.publish(channel, data);
+  }
+
+  /**
+   * Answers `request` messages for `method`. The handler's return value is the result; throw a
+   * `RequestError(code, message)` to refuse with your own code. Each request id runs once per
+   * session, even when the client resends it after a reconnect.
+   */
+  handle(method: string, handler: RequestHandler<User>): void {
+    this.#hub.handle(method, handler);
+  }
+
+  /** Sends to one session, kept until the client acknowledges it (for the recovery window). False if the session is unknown. */
+  sendTo(session: string, data: unknown): Promise<boolean> {
+    return this.#hub.sendTo(session, data);
+  }
+
+  /** Sessions of `lifeline.v1` clients connected to this node, and local subscribers per channel. */
+  get realtime(): { readonly sessions: number; readonly channels: ReadonlyMap<string, number> } {
+    return { sessions: this.#hub.sessions.size, channels: this.#hub.channelCounts() };
+  }
+
   /** Sends to every open connection; the message is serialized once. Returns how many got it. */
   broadcast(message: Envelope | string): number {
     const text = typeof message === 'string' ? message : JSON.stringify(message);
@@ -196,6 +247,8 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       await this.#waitForEmpty(Infinity);
     }
     this.#gate.close();
+    this.#hub.close();
+    if (this.#ownsBroker) await this.#broker.close();
     this.#http.off('upgrade', this.#onUpgrade);
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
     if (this.#ownsHttp && this.#http.listening) {
@@ -254,6 +307,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     });
     this.#connections.add(connection);
     attachSocket(socket, connection as Connection<unknown>, this);
+    if (connection.protocol === PROTOCOL) this.#hub.attach(connection);
     if (firstMessage) firstMessage.begin(connection, request);
     else this.#notify('connection', [connection, request], connection);
   }
@@ -266,7 +320,8 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
 
   dispatchMessage(connection: Connection<unknown>, message: Envelope): void {
     this.stats.messagesIn++;
-    this.#notify('message', [connection as Connection<User>, message], connection);
+    if (connection.protocol === PROTOCOL) this.#hub.message(connection as Connection<User>, message);
+    else this.#notify('message', [connection as Connection<User>, message], connection);
   }
 
   dispatchBinary(connection: Connection<unknown>, data: Buffer): void {
@@ -274,13 +329,13 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     this.#notify('binary', [connection as Connection<User>, data], connection);
   }
 
-  invalidMessage(connection: Connection<unknown>, code: string, detail: string): void {
+  invalidMessage(connection: Connection<unknown>, code: string, detail: string, id?: number): void {
     this.stats.invalidMessages++;
     if (!connection.admitInvalid()) {
       connection.close(CloseCode.POLICY_VIOLATION, 'too many invalid messages');
       return;
     }
-    connection.send({ type: 'error', code, message: detail });
+    connection.send(id === undefined ? { type: 'error', code, message: detail } : { type: 'error', id, code, message: detail });
   }
 
   socketError(connection: Connection<unknown>, error: Error): void {
@@ -303,6 +358,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     const conn = connection as Connection<User>;
     this.#connections.delete(conn);
     this.#firstMessage?.forget(conn);
+    if (conn.protocol === PROTOCOL) this.#hub.detach(conn).catch((error: unknown) => this.log.error({ err: error, id: conn.id }, 'parking the session failed'));
     this.stats.countClose(report.code);
     const normal = report.code === CloseCode.NORMAL || report.code === CloseCode.GOING_AWAY || report.code === CloseCode.NO_STATUS;
     if (!normal || !report.wasClean) {

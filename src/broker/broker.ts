@@ -1,0 +1,93 @@
+import type { Position } from '../core/position.js';
+import type { RequestWindowState } from '../core/request-window.js';
+
+/** One event in a channel's history. */
+export interface ChannelEvent {
+  readonly channel: string;
+  readonly epoch: string;
+  readonly offset: number;
+  readonly data: unknown;
+}
+
+/** How much history a channel keeps. `size: 0` keeps none (recovery then always fails after a gap). */
+export interface HistoryPolicy {
+  /** Events kept at most. */
+  readonly size: number;
+  /** Events older than this (ms) are dropped. */
+  readonly ttl: number;
+}
+
+/** The answer to "what did I miss since `since`?". */
+export interface Recovery {
+  /** Every event after `since`, in order (empty when not recovered). */
+  readonly events: readonly ChannelEvent[];
+  /** The channel's head: the position to continue from. */
+  readonly position: Position;
+  /** False when the gap is no longer in history or the epoch changed. */
+  readonly recovered: boolean;
+}
+
+/** A message the server sends to one session, kept until the client acknowledges it. */
+export interface DirectMessage {
+  readonly seq: number;
+  readonly data: unknown;
+}
+
+/** What survives a disconnect for `recoveryWindow`: who the session is and what it was told. */
+export interface SessionRecord {
+  readonly user: unknown;
+  /** The request-id window: replies to processed publishes and requests. */
+  readonly window: RequestWindowState<unknown>;
+}
+
+export interface PresenceMember {
+  /** The session id. */
+  readonly client: string;
+  readonly user: unknown;
+}
+
+export type Unsubscribe = () => Promise<void>;
+
+/**
+ * What carries fan-out, history, sessions and presence between the nodes of a deployment.
+ * Every method is async and nothing may rely on shared memory, so a Redis (or any networked)
+ * implementation fits; `test/broker/contract.ts` is the suite every implementation must pass.
+ */
+export interface Broker {
+  /** Appends to the channel's history (trimmed by `policy`) and fans out to every node's subscribers. */
+  publish(channel: string, data: unknown, policy: HistoryPolicy): Promise<ChannelEvent>;
+  /**
+   * This node's interest in a channel: `onEvent` gets every event published from now on, in
+   * offset order, until the returned function is called.
+   */
+  subscribe(channel: string, onEvent: (event: ChannelEvent) => void): Promise<Unsubscribe>;
+  /** Events after `since` (at most `limit`), or `recovered: false`; without `since`, only the head. */
+  recover(channel: string, since: Position | undefined, limit: number): Promise<Recovery>;
+
+  /** Stores a session for `ttl` ms (refreshed by every save). */
+  saveSession(id: string, record: SessionRecord, ttl: number): Promise<void>;
+  /**
+   * Records the reply to message `id` in the session's request-id window (keeping the last
+   * `capacity` replies) before the client is told: a resend to any node then gets the reply
+   * instead of a second run.
+   */
+  recordReply(session: string, id: number, reply: unknown, capacity: number): Promise<void>;
+  loadSession(id: string): Promise<SessionRecord | undefined>;
+  deleteSession(id: string): Promise<void>;
+
+  /** Appends a direct message to a session's outbox (kept `ttl` ms) and wakes the node that serves it. */
+  sendDirect(session: string, data: unknown, ttl: number): Promise<DirectMessage>;
+  /** Messages after `afterSeq` not yet acknowledged. */
+  pendingDirect(session: string, afterSeq: number): Promise<readonly DirectMessage[]>;
+  /** The client processed everything up to `seq`. */
+  ackDirect(session: string, seq: number): Promise<void>;
+  /** This node serves `session`: `onMessage` gets its new direct messages. */
+  subscribeDirect(session: string, onMessage: (message: DirectMessage) => void): Promise<Unsubscribe>;
+
+  /** Adds (or refreshes) a member; it vanishes after `ttl` ms unless refreshed (a dead node's entries expire). */
+  presenceJoin(channel: string, member: PresenceMember, ttl: number): Promise<void>;
+  presenceLeave(channel: string, client: string): Promise<void>;
+  presence(channel: string): Promise<readonly PresenceMember[]>;
+
+  close(): Promise<void>;
+}

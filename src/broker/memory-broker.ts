@@ -1,0 +1,201 @@
+import { randomUUID } from 'node:crypto';
+import { systemClock, type Clock } from '../core/clock.js';
+import { canRecover, type Position } from '../core/position.js';
+import { RequestWindow } from '../core/request-window.js';
+import type { Broker, ChannelEvent, DirectMessage, HistoryPolicy, PresenceMember, Recovery, SessionRecord, Unsubscribe } from './broker.js';
+
+interface Stored {
+  readonly event: ChannelEvent;
+  readonly at: number;
+}
+
+interface Channel {
+  readonly epoch: string;
+  head: number;
+  readonly history: Stored[];
+  readonly listeners: Set<(event: ChannelEvent) => void>;
+  /** The age limit of the last policy published with (read-side trimming uses it). */
+  ttl: number;
+}
+
+interface Expiring<T> {
+  value: T;
+  expiresAt: number;
+}
+
+interface Outbox {
+  nextSeq: number;
+  messages: DirectMessage[];
+  expiresAt: number;
+  readonly listeners: Set<(message: DirectMessage) => void>;
+}
+
+export interface MemoryBrokerOptions {
+  readonly clock?: Clock;
+  /** Names a new channel history; every broker start is a new epoch (nothing persists). */
+  readonly newEpoch?: () => string;
+}
+
+/**
+ * The embedded broker: one process, nothing to install. History, sessions and presence live in
+ * this process's memory, so a restart starts every channel in a new epoch (clients are told
+ * `recovered: false`). Listeners are called synchronously, in offset order.
+ */
+export class MemoryBroker implements Broker {
+  readonly #clock: Clock;
+  readonly #newEpoch: () => string;
+  readonly #channels = new Map<string, Channel>();
+  readonly #sessions = new Map<string, Expiring<{ user: unknown; window: RequestWindow<unknown> }>>();
+  readonly #outboxes = new Map<string, Outbox>();
+  readonly #presence = new Map<string, Map<string, Expiring<PresenceMember>>>();
+
+  constructor(options: MemoryBrokerOptions = {}) {
+    this.#clock = options.clock ?? systemClock;
+    this.#newEpoch = options.newEpoch ?? (() => randomUUID().slice(0, 8));
+  }
+
+  async publish(channel: string, data: unknown, policy: HistoryPolicy): Promise<ChannelEvent> {
+    const state = this.#channel(channel);
+    const event: ChannelEvent = { channel, epoch: state.epoch, offset: ++state.head, data };
+    if (policy.size > 0) {
+      state.history.push({ event, at: this.#clock.now() });
+      this.#trim(state, policy);
+    } else state.history.length = 0;
+    for (const listener of state.listeners) deliver(listener, event);
+    return event;
+  }
+
+  async subscribe(channel: string, onEvent: (event: ChannelEvent) => void): Promise<Unsubscribe> {
+    const state = this.#channel(channel);
+    state.listeners.add(onEvent);
+    return async () => {
+      state.listeners.delete(onEvent);
+    };
+  }
+
+  async recover(channel: string, since: Position | undefined, limit: number): Promise<Recovery> {
+    const state = this.#channel(channel);
+    const position = { epoch: state.epoch, offset: state.head };
+    if (since === undefined) return { events: [], position, recovered: true };
+    const now = this.#clock.now();
+    // Age is enforced on read as well: an event past its ttl is gone even if no publish trimmed it.
+    const live = state.history.filter((stored) => stored.at >= now - state.ttl);
+    const first = live[0]?.event.offset ?? state.head + 1;
+    const missed = state.head - since.offset;
+    if (!canRecover(since, state.epoch, first, state.head) || missed > limit) return { events: [], position, recovered: false };
+    return { events: live.filter((s) => s.event.offset > since.offset).map((s) => s.event), position, recovered: true };
+  }
+
+  async saveSession(id: string, record: SessionRecord, ttl: number): Promise<void> {
+    const capacity = Math.max(1, record.window.replies.length);
+    const existing = this.#live(this.#sessions, id);
+    const window = existing && existing.value.window.acked >= record.window.acked ? existing.value.window : new RequestWindow(capacity, record.window);
+    this.#sessions.set(id, { value: { user: record.user, window }, expiresAt: this.#clock.now() + ttl });
+  }
+
+  async recordReply(session: string, id: number, reply: unknown, capacity: number): Promise<void> {
+    const entry = this.#live(this.#sessions, session);
+    if (!entry) return;
+    if (entry.value.window.capacity !== capacity) entry.value.window = new RequestWindow(capacity, entry.value.window.snapshot());
+    entry.value.window.record(id, reply);
+  }
+
+  async loadSession(id: string): Promise<SessionRecord | undefined> {
+    const entry = this.#live(this.#sessions, id);
+    return entry && { user: entry.value.user, window: entry.value.window.snapshot() };
+  }
+
+  async deleteSession(id: string): Promise<void> {
+    this.#sessions.delete(id);
+    this.#outboxes.delete(id);
+  }
+
+  async sendDirect(session: string, data: unknown, ttl: number): Promise<DirectMessage> {
+    const outbox = this.#outbox(session);
+    outbox.expiresAt = this.#clock.now() + ttl;
+    const message: DirectMessage = { seq: outbox.nextSeq++, data };
+    outbox.messages.push(message);
+    for (const listener of outbox.listeners) deliver(listener, message);
+    return message;
+  }
+
+  async pendingDirect(session: string, afterSeq: number): Promise<readonly DirectMessage[]> {
+    const outbox = this.#outboxes.get(session);
+    if (!outbox || outbox.expiresAt < this.#clock.now()) return [];
+    return outbox.messages.filter((m) => m.seq > afterSeq);
+  }
+
+  async ackDirect(session: string, seq: number): Promise<void> {
+    const outbox = this.#outboxes.get(session);
+    if (outbox) outbox.messages = outbox.messages.filter((m) => m.seq > seq);
+  }
+
+  async subscribeDirect(session: string, onMessage: (message: DirectMessage) => void): Promise<Unsubscribe> {
+    const outbox = this.#outbox(session);
+    outbox.listeners.add(onMessage);
+    return async () => {
+      outbox.listeners.delete(onMessage);
+    };
+  }
+
+  async presenceJoin(channel: string, member: PresenceMember, ttl: number): Promise<void> {
+    let members = this.#presence.get(channel);
+    if (!members) this.#presence.set(channel, (members = new Map()));
+    members.set(member.client, { value: member, expiresAt: this.#clock.now() + ttl });
+  }
+
+  async presenceLeave(channel: string, client: string): Promise<void> {
+    this.#presence.get(channel)?.delete(client);
+  }
+
+  async presence(channel: string): Promise<readonly PresenceMember[]> {
+    const members = this.#presence.get(channel);
+    if (!members) return [];
+    const now = this.#clock.now();
+    for (const [client, entry] of members) if (entry.expiresAt < now) members.delete(client);
+    return [...members.values()].map((entry) => entry.value);
+  }
+
+  async close(): Promise<void> {
+    for (const channel of this.#channels.values()) channel.listeners.clear();
+    for (const outbox of this.#outboxes.values()) outbox.listeners.clear();
+  }
+
+  #channel(name: string): Channel {
+    let state = this.#channels.get(name);
+    if (!state) this.#channels.set(name, (state = { epoch: this.#newEpoch(), head: 0, history: [], listeners: new Set(), ttl: Infinity }));
+    return state;
+  }
+
+  #trim(state: Channel, policy: HistoryPolicy): void {
+    state.ttl = policy.ttl;
+    const oldest = this.#clock.now() - policy.ttl;
+    let drop = Math.max(0, state.history.length - policy.size);
+    while (drop < state.history.length && (state.history[drop]?.at ?? 0) < oldest) drop++;
+    if (drop > 0) state.history.splice(0, drop);
+  }
+
+  #outbox(session: string): Outbox {
+    let outbox = this.#outboxes.get(session);
+    if (!outbox) this.#outboxes.set(session, (outbox = { nextSeq: 1, messages: [], expiresAt: Infinity, listeners: new Set() }));
+    return outbox;
+  }
+
+  #live<T>(map: Map<string, Expiring<T>>, key: string): Expiring<T> | undefined {
+    const entry = map.get(key);
+    if (entry && entry.expiresAt < this.#clock.now()) {
+      map.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+}
+
+/** A listener's failure is its own: it never stops delivery to the others. */
+function deliver<T>(listener: (value: T) => void, value: T): void {
+  try {
+    listener(value);
+  } catch {
+    // The node-side listener guards its own work; nothing to do here.
+  }
+}

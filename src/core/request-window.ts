@@ -1,0 +1,58 @@
+/**
+ * The server's memory of a session's processed message ids, for exactly-once effect across
+ * resends: ids grow by one per message in a session, so a window keeps the last `capacity`
+ * replies; an id already answered gets its stored reply, an id below the window is `expired`,
+ * anything else is new. Pure data; the broker stores it between connections.
+ */
+export type WindowVerdict<R> = { readonly kind: 'new' } | { readonly kind: 'repeat'; readonly reply: R } | { readonly kind: 'expired' };
+
+export interface RequestWindowState<R> {
+  /** Highest id processed. */
+  readonly acked: number;
+  /** Ids at or below this are forgotten. */
+  readonly floor: number;
+  readonly replies: readonly (readonly [id: number, reply: R])[];
+}
+
+export class RequestWindow<R> {
+  #acked: number;
+  #floor: number;
+  readonly #replies: Map<number, R>;
+
+  constructor(
+    readonly capacity: number,
+    state?: RequestWindowState<R>,
+  ) {
+    this.#acked = state?.acked ?? 0;
+    this.#floor = state?.floor ?? 0;
+    this.#replies = new Map(state?.replies ?? []);
+  }
+
+  get acked(): number {
+    return this.#acked;
+  }
+
+  check(id: number): WindowVerdict<R> {
+    const reply = this.#replies.get(id);
+    if (reply !== undefined) return { kind: 'repeat', reply };
+    if (id <= this.#floor) return { kind: 'expired' };
+    return { kind: 'new' };
+  }
+
+  /** Records the reply to `id`; the oldest replies beyond `capacity` are forgotten. */
+  record(id: number, reply: R): void {
+    this.#replies.set(id, reply);
+    if (id > this.#acked) this.#acked = id;
+    // Insertion order is (nearly always) id order: evict from the front; stored replies are
+    // looked up before the floor, so an out-of-order survivor is still answered.
+    for (const oldest of this.#replies.keys()) {
+      if (this.#replies.size <= this.capacity) break;
+      this.#replies.delete(oldest);
+      if (oldest > this.#floor) this.#floor = oldest;
+    }
+  }
+
+  snapshot(): RequestWindowState<R> {
+    return { acked: this.#acked, floor: this.#floor, replies: [...this.#replies] };
+  }
+}

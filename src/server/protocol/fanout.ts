@@ -1,0 +1,53 @@
+import type { Broker, ChannelEvent, Unsubscribe } from '../../broker/broker.js';
+import type { Position } from '../../core/position.js';
+
+/** A local receiver of a channel's events: gets the event's wire text (built once for all), its position and its data. */
+export interface FanoutMember {
+  deliver(text: string, position: Position, data: unknown): void;
+}
+
+interface Entry {
+  readonly members: Set<FanoutMember>;
+  readonly ready: Promise<Unsubscribe>;
+}
+
+/**
+ * This node's interest in channels: one broker subscription per channel, however many local
+ * subscribers it has, and every event serialized once for all of them (the fast path).
+ */
+export class ChannelFanout {
+  readonly #channels = new Map<string, Entry>();
+
+  constructor(private readonly broker: Broker) {}
+
+  /** Adds a member; resolves once the broker delivers the channel's new events to this node. */
+  async join(channel: string, member: FanoutMember): Promise<void> {
+    let entry = this.#channels.get(channel);
+    if (!entry) {
+      const members = new Set<FanoutMember>();
+      entry = { members, ready: this.broker.subscribe(channel, (event) => deliver(members, event)) };
+      this.#channels.set(channel, entry);
+    }
+    entry.members.add(member);
+    await entry.ready;
+  }
+
+  async leave(channel: string, member: FanoutMember): Promise<void> {
+    const entry = this.#channels.get(channel);
+    if (!entry || !entry.members.delete(member) || entry.members.size > 0) return;
+    this.#channels.delete(channel);
+    const unsubscribe = await entry.ready;
+    await unsubscribe();
+  }
+
+  /** Local subscriber count per channel (for metrics and the admin page). */
+  counts(): Map<string, number> {
+    return new Map([...this.#channels].map(([channel, entry]) => [channel, entry.members.size]));
+  }
+}
+
+function deliver(members: ReadonlySet<FanoutMember>, event: ChannelEvent): void {
+  const text = JSON.stringify({ type: 'event', channel: event.channel, epoch: event.epoch, offset: event.offset, data: event.data });
+  const position = { epoch: event.epoch, offset: event.offset };
+  for (const member of members) member.deliver(text, position, event.data);
+}

@@ -1,0 +1,420 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Broker, DirectMessage } from '../../broker/broker.js';
+import type { Clock } from '../../core/clock.js';
+import type { Envelope } from '../../core/envelope.js';
+import type { Position } from '../../core/position.js';
+import { RequestWindow } from '../../core/request-window.js';
+import { Timer } from '../../core/timer.js';
+import type { Connection } from '../connection.js';
+import { resolveChannel, type ChannelsConfig } from './channels.js';
+import { ChannelFanout, type FanoutMember } from './fanout.js';
+import { LiveSession, type LiveSubscription } from './live-session.js';
+import { RequestError, type ReplyErrorCode } from './request-error.js';
+import { parseClientMessage, type ClientMessage, type ClientMessageOf } from './schema.js';
+
+/** What a request handler gets besides its params. */
+export interface RequestContext<User> {
+  readonly session: string;
+  readonly user: User;
+  readonly connection: Connection<User>;
+  /** Aborted when the request times out or its connection closes. */
+  readonly signal: AbortSignal;
+}
+
+export type RequestHandler<User> = (params: unknown, context: RequestContext<User>) => unknown;
+
+/** Authorization hooks: return false (or a promise of false) to refuse with `forbidden`. */
+export interface ChannelHooks<User> {
+  readonly canSubscribe?: (context: { readonly user: User; readonly session: string; readonly channel: string }) => boolean | Promise<boolean>;
+  readonly canPublish?: (context: { readonly user: User; readonly session: string; readonly channel: string; readonly data: unknown }) => boolean | Promise<boolean>;
+}
+
+export interface HubOptions<User> extends ChannelHooks<User> {
+  readonly broker: Broker;
+  readonly channels: ChannelsConfig;
+  readonly recoveryWindow: number;
+  readonly requestTimeout: number;
+  /** Replies remembered per session for exactly-once resends. */
+  readonly windowSize: number;
+  readonly pingInterval: number;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** A malformed or out-of-place message: the server's rate-limited `error` reply. */
+  readonly invalid: (connection: Connection<unknown>, code: string, detail: string, id?: number) => void;
+}
+
+type Phase<User> = { readonly phase: 'hello' } | { readonly phase: 'greeting'; readonly backlog: ClientMessage[] } | { readonly phase: 'ready'; readonly session: LiveSession<User> };
+
+const LIVE_TTL = Number.POSITIVE_INFINITY;
+
+/**
+ * The channel protocol (docs/protocol.md) for connections that negotiated `lifeline.v1`:
+ * sessions, subscriptions with recovery, exactly-once publishes and requests, direct messages
+ * and presence, over a {@link Broker}.
+ */
+export class Hub<User> {
+  readonly #phases = new WeakMap<Connection<User>, Phase<User>>();
+  readonly #sessions = new Map<string, LiveSession<User>>();
+  readonly #handlers = new Map<string, RequestHandler<User>>();
+  readonly #fanout: ChannelFanout;
+  readonly #presenceTimer: Timer;
+
+  constructor(readonly options: HubOptions<User>) {
+    this.#fanout = new ChannelFanout(options.broker);
+    this.#presenceTimer = new Timer(options.clock, () => this.#refreshPresence());
+    if (options.pingInterval > 0) this.#presenceTimer.start(options.pingInterval);
+  }
+
+  handle(method: string, handler: RequestHandler<User>): void {
+    this.#handlers.set(method, handler);
+  }
+
+  /** Publishes from the server side; resolves with the event's position. */
+  async publish(channel: string, data: unknown): Promise<Position> {
+    const resolved = resolveChannel(this.options.channels, channel);
+    if (!resolved) throw new RequestError('bad_channel', `no namespace allows channel "${channel}"`);
+    const event = await this.options.broker.publish(channel, data, resolved.history);
+    return { epoch: event.epoch, offset: event.offset };
+  }
+
+  /** Sends to one session (kept until acknowledged, for the recovery window). False if the session is unknown. */
+  async sendTo(session: string, data: unknown): Promise<boolean> {
+    if (!this.#sessions.has(session) && !(await this.options.broker.loadSession(session))) return false;
+    await this.options.broker.sendDirect(session, data, this.options.recoveryWindow);
+    return true;
+  }
+
+  /** Sessions live on this node. */
+  get sessions(): ReadonlyMap<string, LiveSession<User>> {
+    return this.#sessions;
+  }
+
+  /** Local subscriber counts per channel. */
+  channelCounts(): Map<string, number> {
+    return this.#fanout.counts();
+  }
+
+  attach(connection: Connection<User>): void {
+    this.#phases.set(connection, { phase: 'hello' });
+  }
+
+  message(connection: Connection<User>, envelope: Envelope): void {
+    const parsed = parseClientMessage(envelope);
+    if (!parsed.ok) return this.options.invalid(connection as Connection<unknown>, parsed.code, parsed.detail, parsed.id);
+    const message = parsed.message;
+    const phase = this.#phases.get(connection);
+    if (!phase) return;
+    if (phase.phase === 'hello') {
+      if (message.type !== 'hello') return this.options.invalid(connection as Connection<unknown>, 'hello_required', 'the first message must be hello');
+      this.#phases.set(connection, { phase: 'greeting', backlog: [] });
+      void this.#hello(connection, message).catch((error: unknown) => this.#internal(connection, error));
+      return;
+    }
+    if (phase.phase === 'greeting') {
+      phase.backlog.push(message); // pipelined behind hello: handled after welcome, in order
+      return;
+    }
+    this.#route(phase.session, message);
+  }
+
+  /** The connection closed: the session is parked in the broker for the recovery window. */
+  async detach(connection: Connection<User>): Promise<void> {
+    const phase = this.#phases.get(connection);
+    this.#phases.delete(connection);
+    if (phase?.phase !== 'ready') return;
+    const { session } = phase;
+    if (session.connection !== connection) return; // already taken over by a newer connection
+    await this.#park(session);
+  }
+
+  close(): void {
+    this.#presenceTimer.stop();
+  }
+
+  // ---- hello ------------------------------------------------------------------------------------
+
+  async #hello(connection: Connection<User>, message: ClientMessageOf<'hello'>): Promise<void> {
+    const { broker, windowSize } = this.options;
+    let record = message.session === undefined ? undefined : await broker.loadSession(message.session);
+    // A session belongs to its user: someone else's session id starts a new session instead.
+    if (record && JSON.stringify(record.user ?? null) !== JSON.stringify(connection.user ?? null)) record = undefined;
+    const id = record && message.session !== undefined ? message.session : `s-${randomUUID()}`;
+    const window = new RequestWindow<unknown>(windowSize, record?.window);
+    const previous = this.#sessions.get(id);
+    if (previous && previous.connection !== connection) previous.connection.close(4001, 'session resumed on another connection');
+    const session = new LiveSession<User>(id, connection.user, window, connection);
+    this.#sessions.set(id, session);
+    await broker.saveSession(id, { user: connection.user, window: window.snapshot() }, LIVE_TTL);
+    session.onLeave(await broker.subscribeDirect(id, (direct) => this.#sendDirect(session, direct)));
+    const phase = this.#phases.get(connection);
+    if (connection.state !== 'open' || phase?.phase !== 'greeting') {
+      await this.#park(session);
+      return;
+    }
+    this.#phases.set(connection, { phase: 'ready', session });
+    connection.send({
+      type: 'welcome',
+      v: 1,
+      session: id,
+      resumed: record !== undefined,
+      recoveryWindow: this.options.recoveryWindow,
+      pingInterval: this.options.pingInterval,
+      acked: window.acked,
+    });
+    for (const direct of await broker.pendingDirect(id, 0)) this.#sendDirect(session, direct);
+    for (const queued of phase.backlog) this.#route(session, queued);
+  }
+
+  /** The session leaves this node: its subscriptions end and it waits in the broker for the recovery window. */
+  async #park(session: LiveSession<User>): Promise<void> {
+    if (this.#sessions.get(session.id) === session) this.#sessions.delete(session.id);
+    await Promise.allSettled([...session.subscriptions.values()].map((sub) => this.#unsubscribe(session, sub)));
+    await session.leave();
+    await this.options.broker.saveSession(session.id, { user: session.user, window: session.window.snapshot() }, this.options.recoveryWindow);
+  }
+
+  // ---- routing ----------------------------------------------------------------------------------
+
+  #route(session: LiveSession<User>, message: ClientMessage): void {
+    const run = (work: () => Promise<void>): void => {
+      void session.enqueue(() => work().catch((error: unknown) => this.#internal(session.connection, error)));
+    };
+    switch (message.type) {
+      case 'hello':
+        return this.options.invalid(session.connection as Connection<unknown>, 'bad_state', 'hello was already received');
+      case 'subscribe':
+        return run(() => this.#subscribe(session, message));
+      case 'unsubscribe':
+        return run(() => this.#unsubscribeMessage(session, message));
+      case 'publish':
+        return run(() => this.#publish(session, message));
+      case 'request':
+        return run(() => this.#request(session, message));
+      case 'presence.get':
+        return run(() => this.#presenceGet(session, message));
+      case 'ack':
+        return run(() => this.options.broker.ackDirect(session.id, message.seq));
+      case 'refresh':
+        return this.options.invalid(session.connection as Connection<unknown>, 'bad_state', 'this server does not use token refresh');
+    }
+  }
+
+  // ---- subscriptions ----------------------------------------------------------------------------
+
+  async #subscribe(session: LiveSession<User>, message: ClientMessageOf<'subscribe'>): Promise<void> {
+    const { channel, id } = message;
+    const resolved = resolveChannel(this.options.channels, channel);
+    if (!resolved) return this.#error(session, id, 'bad_channel', `no namespace allows channel "${channel}"`);
+    const allowed = this.options.canSubscribe ? await this.options.canSubscribe({ user: session.user, session: session.id, channel }) : true;
+    if (!allowed) return this.#error(session, id, 'forbidden', `not allowed to subscribe to "${channel}"`);
+    const existing = session.subscriptions.get(channel);
+    if (existing) await this.#unsubscribe(session, existing);
+    const sub: LiveSubscription = { channel, buffer: [], last: message.since, presence: resolved.presence };
+    session.subscriptions.set(channel, sub);
+    // Live events are buffered from here on, so nothing published during the replay is lost.
+    await this.#fanout.join(channel, this.#member(session, sub));
+    const recovery = await this.options.broker.recover(channel, message.since, Math.max(resolved.history.size, 1));
+    if (session.subscriptions.get(channel) !== sub) return; // unsubscribed meanwhile
+    const { connection } = session;
+    if (recovery.recovered) {
+      for (const event of recovery.events) {
+        connection.send(JSON.stringify({ type: 'event', channel, epoch: event.epoch, offset: event.offset, data: event.data }));
+      }
+    }
+    sub.last = recovery.position;
+    connection.send({ type: 'subscribed', id, channel, position: recovery.position, recovered: recovery.recovered });
+    const buffered = sub.buffer ?? [];
+    sub.buffer = undefined;
+    for (const item of buffered) this.#deliver(session, sub, item.text, item.position);
+    if (sub.presence) {
+      await this.#fanout.join(presenceChannel(channel), this.#presenceMember(session, sub));
+      await this.#presenceJoin(session, channel);
+    }
+  }
+
+  async #unsubscribeMessage(session: LiveSession<User>, message: ClientMessageOf<'unsubscribe'>): Promise<void> {
+    const sub = session.subscriptions.get(message.channel);
+    if (sub) await this.#unsubscribe(session, sub);
+    session.connection.send({ type: 'unsubscribed', id: message.id, channel: message.channel });
+  }
+
+  async #unsubscribe(session: LiveSession<User>, sub: LiveSubscription): Promise<void> {
+    if (session.subscriptions.get(sub.channel) === sub) session.subscriptions.delete(sub.channel);
+    await this.#fanout.leave(sub.channel, this.#member(session, sub));
+    if (sub.presence) {
+      await this.#fanout.leave(presenceChannel(sub.channel), this.#presenceMember(session, sub));
+      await this.#presenceLeave(session, sub.channel);
+    }
+  }
+
+  readonly #members = new WeakMap<LiveSubscription, FanoutMember>();
+  readonly #presenceMembers = new WeakMap<LiveSubscription, FanoutMember>();
+
+  /** Forwards the channel's presence changes (join/leave) to one subscriber. */
+  #presenceMember(session: LiveSession<User>, sub: LiveSubscription): FanoutMember {
+    let member = this.#presenceMembers.get(sub);
+    if (!member) {
+      member = { deliver: (_text, _position, data) => session.connection.send(JSON.stringify({ type: 'presence', channel: sub.channel, ...(data as object) })) };
+      this.#presenceMembers.set(sub, member);
+    }
+    return member;
+  }
+
+  #member(session: LiveSession<User>, sub: LiveSubscription): FanoutMember {
+    let member = this.#members.get(sub);
+    if (!member) {
+      member = { deliver: (text, position) => this.#deliver(session, sub, text, position) };
+      this.#members.set(sub, member);
+    }
+    return member;
+  }
+
+  #deliver(session: LiveSession<User>, sub: LiveSubscription, text: string, position: Position): void {
+    if (sub.buffer) {
+      sub.buffer.push({ text, position });
+      return;
+    }
+    const last = sub.last;
+    if (last && position.epoch === last.epoch && position.offset <= last.offset) return; // already sent
+    if (last && (position.epoch !== last.epoch || position.offset !== last.offset + 1)) {
+      // A gap or a new epoch under a live subscription: this node missed events. The client
+      // reconnects and recovers (or learns recovered: false) instead of holding a hole.
+      session.connection.close(1013, 'channel resync needed');
+      return;
+    }
+    sub.last = position;
+    session.connection.send(text);
+  }
+
+  // ---- publish and request: exactly once per session id ----------------------------------------
+
+  async #publish(session: LiveSession<User>, message: ClientMessageOf<'publish'>): Promise<void> {
+    if (this.#repeat(session, message.id)) return;
+    const { channel, data, id } = message;
+    const resolved = resolveChannel(this.options.channels, channel);
+    if (!resolved) return this.#reply(session, id, errorReply(id, 'bad_channel', `no namespace allows channel "${channel}"`));
+    const allowed = this.options.canPublish ? await this.options.canPublish({ user: session.user, session: session.id, channel, data }) : true;
+    if (!allowed) return this.#reply(session, id, errorReply(id, 'forbidden', `not allowed to publish to "${channel}"`));
+    let position: Position;
+    try {
+      const event = await this.options.broker.publish(channel, data, resolved.history);
+      position = { epoch: event.epoch, offset: event.offset };
+    } catch (error) {
+      this.options.log.error({ err: error, channel }, 'broker publish failed');
+      // Nothing was published: not recorded, so a resend of this id may try again.
+      session.connection.send(errorReply(id, 'unavailable', 'the message could not be published; nothing was published'));
+      return;
+    }
+    await this.#reply(session, id, { type: 'ack', id, position });
+  }
+
+  async #request(session: LiveSession<User>, message: ClientMessageOf<'request'>): Promise<void> {
+    if (this.#repeat(session, message.id)) return;
+    const { id, method } = message;
+    const handler = this.#handlers.get(method);
+    if (!handler) return this.#reply(session, id, errorReply(id, 'no_method', `no handler for "${method}"`));
+    const controller = new AbortController();
+    const { connection } = session;
+    connection.own(() => controller.abort());
+    let timer: Timer | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = new Timer(this.options.clock, () => resolve('timeout'));
+      timer.start(this.options.requestTimeout);
+    });
+    try {
+      const outcome = await Promise.race([Promise.resolve(handler(message.params, { session: session.id, user: session.user, connection, signal: controller.signal })), timedOut]);
+      if (outcome === 'timeout' && controller.signal.aborted === false) {
+        controller.abort();
+        return this.#reply(session, id, errorReply(id, 'timeout', `"${method}" did not finish in ${this.options.requestTimeout} ms; its effect is unknown`));
+      }
+      const reply = { type: 'result', id, data: outcome === undefined ? null : outcome };
+      JSON.stringify(reply); // a result JSON cannot carry is the handler's bug: reported as failed
+      await this.#reply(session, id, reply);
+    } catch (error) {
+      if (error instanceof RequestError) return this.#reply(session, id, errorReply(id, error.code, error.message));
+      this.options.log.error({ err: error, method }, 'request handler failed');
+      await this.#reply(session, id, errorReply(id, 'failed', `"${method}" failed`));
+    } finally {
+      timer?.stop();
+    }
+  }
+
+  /** A processed id gets its stored reply; one below the window gets `expired`. */
+  #repeat(session: LiveSession<User>, id: number): boolean {
+    const verdict = session.window.check(id);
+    if (verdict.kind === 'new') return false;
+    session.connection.send(verdict.kind === 'repeat' ? (verdict.reply as Envelope) : errorReply(id, 'expired', 'this id is older than the session remembers'));
+    return true;
+  }
+
+  /** Records the reply (in the broker, before the client hears it), then sends it. */
+  async #reply(session: LiveSession<User>, id: number, reply: Envelope): Promise<void> {
+    session.window.record(id, reply);
+    await this.options.broker.recordReply(session.id, id, reply, this.options.windowSize);
+    session.connection.send(reply);
+  }
+
+  #error(session: LiveSession<User>, id: number, code: ReplyErrorCode, message: string): void {
+    session.connection.send(errorReply(id, code, message));
+  }
+
+  // ---- direct messages and presence -------------------------------------------------------------
+
+  #sendDirect(session: LiveSession<User>, direct: DirectMessage): void {
+    if (direct.seq <= session.sentSeq || this.#sessions.get(session.id) !== session) return;
+    session.sentSeq = direct.seq;
+    session.connection.send({ type: 'message', seq: direct.seq, data: direct.data });
+  }
+
+  async #presenceJoin(session: LiveSession<User>, channel: string): Promise<void> {
+    const member = { client: session.id, user: session.user };
+    await this.options.broker.presenceJoin(channel, member, this.#presenceTtl());
+    await this.#fanoutPresence(channel, { join: member });
+  }
+
+  async #presenceLeave(session: LiveSession<User>, channel: string): Promise<void> {
+    await this.options.broker.presenceLeave(channel, session.id);
+    await this.#fanoutPresence(channel, { leave: { client: session.id, user: session.user } });
+  }
+
+  /** Presence changes travel as history-less events on a companion channel, so every node's subscribers hear them. */
+  async #fanoutPresence(channel: string, change: object): Promise<void> {
+    await this.options.broker.publish(presenceChannel(channel), change, { size: 0, ttl: 0 });
+  }
+
+  async #presenceGet(session: LiveSession<User>, message: ClientMessageOf<'presence.get'>): Promise<void> {
+    const sub = session.subscriptions.get(message.channel);
+    if (!sub?.presence) return this.#error(session, message.id, 'forbidden', 'presence needs a subscription to a channel with presence on');
+    const members = await this.options.broker.presence(message.channel);
+    session.connection.send({ type: 'presence.list', id: message.id, channel: message.channel, members });
+  }
+
+  #presenceTtl(): number {
+    return Math.max(3 * this.options.pingInterval, 30_000);
+  }
+
+  /** Members are refreshed every ping interval, so a dead node's entries expire within three. */
+  #refreshPresence(): void {
+    for (const session of this.#sessions.values()) {
+      for (const sub of session.subscriptions.values()) {
+        if (sub.presence) void this.options.broker.presenceJoin(sub.channel, { client: session.id, user: session.user }, this.#presenceTtl()).catch(() => undefined);
+      }
+    }
+    this.#presenceTimer.start(this.options.pingInterval);
+  }
+
+  #internal(connection: Connection<User>, error: unknown): void {
+    this.options.log.error({ err: error, id: connection.id }, 'protocol handling failed');
+    if (connection.state === 'open') connection.close(1011, 'internal error');
+  }
+}
+
+/** Clients cannot name it (`$` is outside the channel alphabet), so it cannot be subscribed to directly. */
+function presenceChannel(channel: string): string {
+  return `$presence:${channel}`;
+}
+
+function errorReply(id: number, code: string, message: string): Envelope {
+  return { type: 'error', id, code, message };
+}

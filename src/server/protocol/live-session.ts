@@ -1,0 +1,48 @@
+import type { Position } from '../../core/position.js';
+import { RequestWindow } from '../../core/request-window.js';
+import type { Connection } from '../connection.js';
+
+/** One channel subscription of a session on this node. */
+export interface LiveSubscription {
+  readonly channel: string;
+  /** While the replay is being read, live events wait here (then those after the replay go out). */
+  buffer: { readonly text: string; readonly position: Position }[] | undefined;
+  /** The last position sent to the client. */
+  last: Position | undefined;
+  readonly presence: boolean;
+}
+
+/**
+ * A session while one of its connections is on this node: who it is, its request-id window,
+ * its subscriptions, and a queue that processes its messages one at a time, in arrival order
+ * (docs/protocol.md §5: a publish is in history before the next message is looked at).
+ */
+export class LiveSession<User> {
+  readonly subscriptions = new Map<string, LiveSubscription>();
+  /** The last direct-message seq sent on this connection. */
+  sentSeq = 0;
+  #queue: Promise<void> = Promise.resolve();
+  readonly #stops: (() => Promise<void>)[] = [];
+
+  constructor(
+    readonly id: string,
+    readonly user: User,
+    readonly window: RequestWindow<unknown>,
+    public connection: Connection<User>,
+  ) {}
+
+  /** Runs `work` after everything queued before it; a failure is the work's own to report. */
+  enqueue(work: () => Promise<void>): Promise<void> {
+    this.#queue = this.#queue.then(work, work);
+    return this.#queue;
+  }
+
+  /** Registers a broker subscription (or other teardown) to undo when the session leaves this node. */
+  onLeave(stop: () => Promise<void>): void {
+    this.#stops.push(stop);
+  }
+
+  async leave(): Promise<void> {
+    await Promise.allSettled(this.#stops.splice(0).map((stop) => stop()));
+  }
+}

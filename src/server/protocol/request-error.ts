@@ -1,0 +1,36 @@
+import { LifelineError } from '../../core/errors.js';
+
+/**
+ * What a request handler throws to refuse with its own code: the client gets
+ * `{"type":"error","id":…,"code":code,"message":message}`. Any other exception is reported as
+ * `failed` with a generic message (the details stay in the server log).
+ *
+ * @example
+ * server.handle('rooms.create', async ({ name }) => {
+ *   if (await rooms.exists(name)) throw new RequestError('exists', 'a room with that name exists');
+ *   return rooms.create(name);
+ * });
+ */
+export class RequestError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RequestError';
+  }
+}
+
+/** The stable codes of protocol replies. */
+export type ReplyErrorCode =
+  | 'forbidden'
+  | 'bad_channel'
+  | 'unavailable'
+  | 'no_method'
+  | 'timeout'
+  | 'failed'
+  | 'expired'
+  | 'unauthorized'
+  | 'bad_state';
+
+export { LifelineError };
