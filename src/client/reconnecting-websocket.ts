@@ -248,8 +248,9 @@ export class ReconnectingWebSocket extends EventTarget {
       this.#providerFailed(generation, error);
       return;
     }
-    if (typeof resolved === 'string' || resolved instanceof URL) this.#open(generation, String(resolved));
-    else resolved.then((url) => this.#open(generation, String(url)), (error: unknown) => this.#providerFailed(generation, error));
+    if (generation !== this.#generation) return; // the provider closed or restarted the client
+    if (typeof (resolved as Promise<string | URL>)?.then !== 'function') this.#open(generation, String(resolved));
+    else (resolved as Promise<string | URL>).then((url) => this.#open(generation, String(url)), (error: unknown) => this.#providerFailed(generation, error));
   }
 
   #open(generation: number, url: string): void {
@@ -289,14 +290,16 @@ export class ReconnectingWebSocket extends EventTarget {
 
   #opened(): void {
     this.#connectTimer.stop();
-    if (!this.#move('open')) return;
+    const from = this.#machine.state;
+    this.#machine.to('open', undefined);
     this.#stableTimer.start(this.options.stabilityWindow);
     this.#heartbeat?.start();
     const socket = this.#socket;
-    // Flush before anyone can send anew, so queued messages keep their order.
+    // Flush before any listener hears of the open, so queued messages go out before anything
+    // sent from a listener: the queue keeps its place in line.
     if (socket && socket.readyState === 1) for (const data of this.#queue.drain()) socket.send(data);
     for (const waiter of this.#waiters.splice(0)) waiter.resolve();
-    this.#dispatch(new Event('open'));
+    if (this.#dispatch(lifelineEvent('statechange', { from, to: 'open' }))) this.#dispatch(new Event('open'));
   }
 
   #received(data: unknown): void {
@@ -340,7 +343,7 @@ export class ReconnectingWebSocket extends EventTarget {
 
   #decide(close: CloseInfo): CloseAction {
     const decision: CloseDecision = classifyClose(close);
-    const custom = this.options.shouldReconnect?.(close, decision);
+    const custom = this.#hook(() => this.options.shouldReconnect?.(close, decision));
     if (custom === undefined) return decision.action === 'app' ? 'reconnect' : decision.action;
     if (typeof custom === 'boolean') return custom ? 'reconnect' : 'stop';
     return custom === 'app' ? 'reconnect' : custom;
@@ -354,7 +357,10 @@ export class ReconnectingWebSocket extends EventTarget {
     }
     const attempt = this.#backoff.attempt;
     const hint = classifyClose(close).hint ?? (retryAfterMs === undefined ? undefined : { afterMs: retryAfterMs, spreadMs: backoffDelay });
-    const delay = this.options.reconnectDelay?.(attempt, close) ?? (hint ? hint.afterMs + this.options.rng() * hint.spreadMs : backoffDelay);
+    const generation = this.#generation;
+    const custom = this.#hook(() => this.options.reconnectDelay?.(attempt, close));
+    if (generation !== this.#generation) return; // the hook took over
+    const delay = custom ?? (hint ? hint.afterMs + this.options.rng() * hint.spreadMs : backoffDelay);
     this.#hintedRetryAt = hint ? this.options.clock.now() + delay : undefined;
     const { environment } = this.options;
     if (!this.#move(environment.hidden() || !environment.online() ? 'paused' : 'reconnecting')) return;
@@ -368,6 +374,9 @@ export class ReconnectingWebSocket extends EventTarget {
     this.#generation++;
     this.#stopTimers();
     this.#socket = undefined;
+    // Ending (close, a fatal code, give-up) drops what waited for a connection: send() refuses
+    // from here on, so nothing stale goes out after a much later reconnect().
+    this.#queue.clear();
     const error = new ConnectionClosedError(close.code, close.reason);
     for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
     if (!this.#move('closed')) return false;
@@ -397,6 +406,16 @@ export class ReconnectingWebSocket extends EventTarget {
     this.#stableTimer.stop();
     this.#retryTimer.stop();
     this.#heartbeat?.stop();
+  }
+
+  /** Runs an app hook; one that throws is reported as `error` and leaves the default in force. */
+  #hook<T>(run: () => T | undefined): T | undefined {
+    try {
+      return run();
+    } catch (error) {
+      this.#error(error);
+      return undefined;
+    }
   }
 
   // ---- events: each returns whether the generation survived the listeners ----------------------

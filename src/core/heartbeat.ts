@@ -36,6 +36,8 @@ export class Heartbeat {
   readonly #probe: Timer;
   #lastTraffic = 0;
   #missed = 0;
+  /** A probe is out (after the page came back): the other checks wait for its verdict. */
+  #probing = false;
   #running = false;
 
   constructor(
@@ -58,6 +60,7 @@ export class Heartbeat {
 
   stop(): void {
     this.#running = false;
+    this.#probing = false;
     this.#watchdog.stop();
     this.#pinger.stop();
     this.#probe.stop();
@@ -67,6 +70,10 @@ export class Heartbeat {
   sawTraffic(): void {
     this.#lastTraffic = this.clock.now();
     this.#missed = 0;
+    if (this.#probing) {
+      this.#probing = false;
+      this.#probe.stop();
+    }
   }
 
   /** The page became visible: a link quiet for longer than a ping period gets probed now. */
@@ -74,7 +81,8 @@ export class Heartbeat {
     if (!this.#running) return;
     const quiet = this.clock.now() - this.#lastTraffic;
     const limit = this.options.watchdog > 0 ? this.options.watchdog : this.options.pingInterval;
-    if (limit > 0 && quiet >= limit) {
+    if (limit > 0 && quiet >= limit && !this.#probing) {
+      this.#probing = true;
       this.port.sendPing();
       this.#probe.start(this.options.probeTimeout);
     }
@@ -84,15 +92,16 @@ export class Heartbeat {
     const quiet = this.clock.now() - this.#lastTraffic;
     if (quiet < this.options.watchdog) {
       this.#watchdog.start(this.options.watchdog - quiet);
-    } else if (this.port.hidden()) {
-      this.#watchdog.start(this.options.watchdog); // relaxed while hidden; visible() re-checks
+    } else if (this.port.hidden() || this.#probing) {
+      // Relaxed while hidden (visible() re-checks) and while a probe is out (it decides).
+      this.#watchdog.start(this.options.watchdog);
     } else {
       this.#die();
     }
   }
 
   #ping(): void {
-    if (this.#missed >= this.options.maxMissed && !this.port.hidden()) {
+    if (this.#missed >= this.options.maxMissed && !this.port.hidden() && !this.#probing) {
       this.#die();
       return;
     }
@@ -102,6 +111,7 @@ export class Heartbeat {
   }
 
   #checkProbe(): void {
+    this.#probing = false;
     if (this.clock.now() - this.#lastTraffic >= this.options.probeTimeout) this.#die();
   }
 

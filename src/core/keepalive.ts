@@ -11,8 +11,11 @@ export interface KeepaliveTarget {
 
 export interface KeepalivePort<T extends KeepaliveTarget> {
   targets(): Iterable<T>;
-  /** Send a protocol ping (and an application ping, if the adapter wants one). */
-  ping(target: T): void;
+  /**
+   * Send a ping. `fresh` is false for a target still awaiting an earlier ping: its deadline
+   * stays, but it is pinged again (a browser watchdog needs the application ping each interval).
+   */
+  ping(target: T, fresh: boolean): void;
   /** No answer within pongTimeout: terminate and release everything the peer holds. */
   expire(target: T): void;
 }
@@ -75,10 +78,12 @@ export class KeepaliveSweep<T extends KeepaliveTarget> {
     }
     if (now >= this.#nextSweepAt) {
       for (const target of this.port.targets()) {
-        if (target.awaitingPong) continue;
-        target.awaitingPong = true;
-        target.pingSentAt = now;
-        this.port.ping(target);
+        const fresh = !target.awaitingPong;
+        if (fresh) {
+          target.awaitingPong = true;
+          target.pingSentAt = now;
+        }
+        this.port.ping(target, fresh);
       }
       this.#checks.push(now);
       this.#nextSweepAt = now + this.timing.pingInterval;

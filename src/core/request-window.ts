@@ -33,8 +33,9 @@ export class RequestWindow<R> {
   }
 
   check(id: number): WindowVerdict<R> {
-    const reply = this.#replies.get(id);
-    if (reply !== undefined) return { kind: 'repeat', reply };
+    // `has`, not `get() !== undefined`: a reply may itself be undefined (R is any type), and a
+    // processed id must never look new.
+    if (this.#replies.has(id)) return { kind: 'repeat', reply: this.#replies.get(id) as R };
     if (id <= this.#floor) return { kind: 'expired' };
     return { kind: 'new' };
   }

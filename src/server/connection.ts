@@ -240,11 +240,12 @@ export class Connection<User = unknown> implements KeepaliveTarget {
    * @internal Sends the protocol ping, and with `appPing` a `{"type":"ping"}` too: browsers
    * cannot see protocol pings, and their watchdog needs traffic at least once per interval.
    */
-  ping(appPing: boolean): void {
+  ping(appPing: boolean, fresh = true): void {
     const state = this.#machine.state;
     if (state === 'closing' || state === 'closed') return;
     // A connection still authenticating is pinged too: the sweep awaits its pong like any other.
-    this.#socket.ping();
+    // One still awaiting an earlier pong keeps that deadline and gets only the app ping.
+    if (fresh) this.#socket.ping();
     if (appPing && state === 'open') this.send('{"type":"ping"}');
   }
 

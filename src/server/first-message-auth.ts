@@ -66,8 +66,10 @@ export class FirstMessageAuth<User> {
     void runAuthenticate(host.authenticate, request, (error) => host.hookFailed(error), host.retryAfter).then((verdict) => {
       const backlog = pending.backlog ?? [];
       this.forget(connection);
-      if (connection.state !== 'authenticating') return;
+      // Resume first, whatever happened meanwhile: a connection closed during the hook must
+      // still read its peer's close frame.
       connection.resumeInput();
+      if (connection.state !== 'authenticating') return;
       if ('rejection' in verdict) {
         connection.close(closeCodeOfRejection[verdict.rejection.kind] ?? CloseCode.UNAUTHORIZED, fitCloseReason(verdict.rejection.message));
         return;

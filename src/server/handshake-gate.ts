@@ -76,13 +76,15 @@ export class HandshakeGate<User> {
     });
   }
 
-  /** Shutdown: abort handshakes in flight and end refused sockets still closing. */
-  close(): void {
+  /** Shutdown: abort handshakes in flight and end refused sockets still closing; resolves when they are gone. */
+  async close(): Promise<void> {
     for (const pending of [...this.#pending]) {
       this.#release(pending);
       pending.socket.destroy();
     }
+    const closing = [...this.#refused].map((socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())));
     for (const socket of this.#refused) socket.terminate();
+    await Promise.all(closing);
   }
 
   async #run(pending: Pending, url: URL, head: Buffer): Promise<void> {

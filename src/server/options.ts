@@ -145,7 +145,7 @@ const schema = z.object({
 
 type Validated = z.infer<typeof schema>;
 
-export interface ResolvedServerOptions<User> extends Readonly<Omit<Validated, 'path' | 'allowedOrigins' | 'protocols'>> {
+export interface ResolvedServerOptions<User> extends Readonly<Omit<Validated, 'path' | 'allowedOrigins' | 'protocols'>>, ChannelHooks<User> {
   readonly paths: readonly string[];
   readonly allowedOrigins: readonly string[] | '*';
   readonly protocols: readonly string[];
@@ -154,8 +154,6 @@ export interface ResolvedServerOptions<User> extends Readonly<Omit<Validated, 'p
   readonly authenticate: Authenticate<User> | undefined;
   readonly broker: Broker | undefined;
   readonly channels: ChannelsConfig;
-  readonly canSubscribe: ChannelHooks<User>['canSubscribe'];
-  readonly canPublish: ChannelHooks<User>['canPublish'];
   readonly logger: Logger | undefined;
   readonly clock: Clock;
   readonly rng: Rng;

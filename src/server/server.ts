@@ -97,6 +97,8 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
   readonly #broker: Broker;
   readonly #ownsBroker: boolean;
   #closing: Promise<void> | undefined;
+  /** The pending bind of Lifeline's own http server, which shutdown must wait for. */
+  #listening: Promise<void> | undefined;
 
   constructor(options: ServerOptions<User> = {}) {
     super();
@@ -158,15 +160,19 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
 
   /** Starts listening when Lifeline owns the http server; reports where. */
   async listen(): Promise<ListenInfo> {
+    if (this.#machine.state !== 'running') throw new Error(`the server is ${this.#machine.state}`);
     if (this.#ownsHttp && !this.#http.listening) {
-      await new Promise<void>((resolve, reject) => {
+      this.#listening ??= new Promise<void>((resolve, reject) => {
         this.#http.once('error', reject);
         this.#http.listen(this.options.port, this.options.host, () => {
           this.#http.off('error', reject);
           resolve();
         });
       });
+      await this.#listening;
     }
+    // close() may have run while the port was being bound: then nothing may start again.
+    if (this.#machine.state !== 'running') throw new Error(`the server is ${this.#machine.state}`);
     this.#keepalive.start();
     return this.address();
   }
@@ -231,7 +237,11 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     } catch (error) {
       return Promise.reject(error);
     }
-    this.#closing = this.#shutdown(code, reason, options.drainTimeout ?? this.options.drainTimeout);
+    // #closing is set before the shutdown runs a single line, so a listener of the 'state'
+    // change it announces that calls close() again gets this same promise.
+    let settle!: { resolve: () => void; reject: (error: unknown) => void };
+    this.#closing = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    this.#shutdown(code, reason, options.drainTimeout ?? this.options.drainTimeout).then(settle.resolve, settle.reject);
     return this.#closing;
   }
 
@@ -246,11 +256,12 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       for (const connection of [...this.#connections]) connection.terminateForDrain();
       await this.#waitForEmpty(Infinity);
     }
-    this.#gate.close();
+    await this.#gate.close();
     this.#hub.close();
     if (this.#ownsBroker) await this.#broker.close();
     this.#http.off('upgrade', this.#onUpgrade);
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+    await this.#listening?.catch(() => undefined);
     if (this.#ownsHttp && this.#http.listening) {
       await new Promise<void>((resolve) => {
         this.#http.close(() => resolve());
@@ -429,7 +440,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
   #createKeepalive(resolved: ResolvedServerOptions<User>): KeepaliveSweep<Connection<User>> {
     return new KeepaliveSweep(resolved.clock, resolved, {
       targets: () => this.#connections.values(),
-      ping: (connection) => connection.ping(resolved.appPings),
+      ping: (connection, fresh) => connection.ping(resolved.appPings, fresh),
       expire: (connection) => {
         this.stats.heartbeatTerminations++;
         this.log.warn({ id: connection.id, pongTimeout: resolved.pongTimeout }, 'no pong within pongTimeout: terminating');

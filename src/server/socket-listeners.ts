@@ -83,7 +83,8 @@ function socketOnMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[],
   const text = buffer.toString('utf8');
   const control = controlType(text);
   if (control === 'pong') return;
-  if (control === 'ping' && connection.state === 'open') {
+  // A heartbeat ping is answered even before first-message credentials: it is never credentials.
+  if (control === 'ping' && (connection.state === 'open' || connection.state === 'authenticating')) {
     answerPing(connection, text);
     return;
   }

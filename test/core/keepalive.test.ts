@@ -14,7 +14,7 @@ function setup(pingInterval: number, pongTimeout: number) {
   const expired: string[] = [];
   const sweep = new KeepaliveSweep<Peer>(clock, { pingInterval, pongTimeout }, {
     targets: () => peers.values(),
-    ping: (p) => pinged.push(`${clock.now()}:${p.name}`),
+    ping: (p, fresh) => pinged.push(`${clock.now()}:${p.name}${fresh ? '' : ' (again)'}`),
     expire: (p) => {
       expired.push(`${clock.now()}:${p.name}`);
       peers.delete(p);
@@ -41,15 +41,15 @@ describe('KeepaliveSweep', () => {
     clock.tick(7_000); // t=35 s: b's deadline
     assert.deepEqual(expired, ['35000:b']);
     clock.tick(15_000); // t=50 s: next sweep pings a only
-    assert.deepEqual(pinged.slice(2), ['50000:a']);
+    assert.deepEqual(pinged.slice(2), ['50000:a']); // b was expired at t=35
   });
 
-  test('a pongTimeout longer than the interval tolerates missed pings without re-pinging', () => {
+  test('a pongTimeout longer than the interval keeps the first deadline while the peer is pinged again', () => {
     const { clock, sweep, add, pinged, expired } = setup(5_000, 12_000);
     add('slow');
     sweep.start();
-    clock.tick(16_999); // pings at t=5; t=10 and t=15 skip it (still awaiting)
-    assert.deepEqual(pinged, ['5000:slow']);
+    clock.tick(16_999); // a fresh ping at t=5; at t=10 and t=15 it is pinged again, deadline still 5 + 12
+    assert.deepEqual(pinged, ['5000:slow', '10000:slow (again)', '15000:slow (again)']);
     assert.deepEqual(expired, []);
     clock.tick(1); // t=17 = 5 + 12
     assert.deepEqual(expired, ['17000:slow']);

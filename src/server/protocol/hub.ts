@@ -22,12 +22,17 @@ export interface RequestContext<User> {
   readonly signal: AbortSignal;
 }
 
-export type RequestHandler<User> = (params: unknown, context: RequestContext<User>) => unknown;
+/**
+ * Answers one request method. Declared through a method signature, which TypeScript checks
+ * bivariantly, so a server typed for one User stays assignable to LifelineServer<unknown>.
+ */
+export type RequestHandler<User> = { handle(params: unknown, context: RequestContext<User>): unknown }['handle'];
 
 /** Authorization hooks: return false (or a promise of false) to refuse with `forbidden`. */
 export interface ChannelHooks<User> {
-  readonly canSubscribe?: (context: { readonly user: User; readonly session: string; readonly channel: string }) => boolean | Promise<boolean>;
-  readonly canPublish?: (context: { readonly user: User; readonly session: string; readonly channel: string; readonly data: unknown }) => boolean | Promise<boolean>;
+  // Method syntax on purpose: a server typed for one User stays assignable to LifelineServer<unknown>.
+  canSubscribe?(context: { readonly user: User; readonly session: string; readonly channel: string }): boolean | Promise<boolean>;
+  canPublish?(context: { readonly user: User; readonly session: string; readonly channel: string; readonly data: unknown }): boolean | Promise<boolean>;
 }
 
 export interface HubOptions<User> extends ChannelHooks<User> {

@@ -1,0 +1,24 @@
+/**
+ * Why a `publish`, `request`, `presence()` or subscription of a {@link LifelineClient} failed.
+ * Match on `code`, never on the message.
+ *
+ * | code | from | meaning |
+ * |---|---|---|
+ * | `timeout` | client | no reply within `publishTimeout`/`requestTimeout`; the message stays queued and may still take effect |
+ * | `timeout` | server (`remote`) | the request handler did not finish in the server's time; its effect is unknown |
+ * | `outcome_unknown` | client | sent, then the session was lost (not resumed): it may or may not have taken effect |
+ * | `closed` | client | the client was closed, or the link ended for good (fatal close, give-up) before a reply |
+ * | `unsubscribed` | client | the subscription ended before it was subscribed |
+ * | `forbidden`, `bad_channel`, `unavailable`, `no_method`, `failed`, `expired`, `bad_message`, a handler's own code | server (`remote`) | see docs/protocol.md |
+ */
+export class ReplyError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    /** True when the server sent this code; false when the client concluded it. */
+    readonly remote = false,
+  ) {
+    super(message);
+    this.name = 'ReplyError';
+  }
+}
