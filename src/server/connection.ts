@@ -100,6 +100,8 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   readonly #messageRate: TokenBucket | undefined;
   readonly #invalidRate: TokenBucket;
   #terminated: CloseReport['terminated'];
+  #expiresAt: number | undefined;
+  #expiry: Timer | undefined;
   /** The close frame we sent, if we started the closing handshake. */
   #sent: { readonly code: number; readonly reason: string } | undefined;
 
@@ -210,9 +212,29 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   }
 
   /** @internal First-message authentication succeeded. */
-  authenticated(user: User): void {
+  authenticated(user: User, expiresAt: number | undefined): void {
     this.user = user;
     this.#machine.to('open', undefined);
+    this.expireAt(expiresAt);
+  }
+
+  /** When the credentials expire (server clock, ms), if they do. */
+  get expiresAt(): number | undefined {
+    return this.#expiresAt;
+  }
+
+  /**
+   * @internal Credentials expire at `at`: the connection is closed with 4000 (auth expired)
+   * then, unless a refresh moves the time. `undefined` means they never expire.
+   */
+  expireAt(at: number | undefined): void {
+    this.#expiresAt = at;
+    if (at === undefined) {
+      this.#expiry?.stop();
+      return;
+    }
+    this.#expiry ??= new Timer(this.#host.clock, () => this.close(CloseCode.AUTH_EXPIRED, 'credentials expired'));
+    this.#expiry.start(at - this.#host.clock.now());
   }
 
   /** @internal Any inbound frame proves the link alive. */
@@ -254,6 +276,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     if (this.#machine.state === 'closed') return;
     this.#machine.to('closed', undefined);
     this.#closeTimer.stop();
+    this.#expiry?.stop();
     this.#socket.removeAllListeners();
     const terminated = this.#terminated;
     const sent = this.#sent;

@@ -8,7 +8,7 @@ import { closeCodeOfRejection, judgeHandshake, makeOriginRule, reject, type Hand
 import { TokenBucket } from '../core/rate-limiter.js';
 import { formatRetryHint } from '../core/retry-hint.js';
 import { Timer } from '../core/timer.js';
-import { authRequest, runAuthenticate } from './handshake.js';
+import { authRequest, runAuthenticate, type Credentials } from './handshake.js';
 import { writeRejection } from './http-rejection.js';
 import type { ResolvedServerOptions } from './options.js';
 
@@ -20,7 +20,7 @@ export interface GateHost<User> {
   running(): boolean;
   openConnections(): number;
   /** A handshake passed every check: the socket is upgraded. */
-  accept(socket: WebSocket, request: IncomingMessage, user: User): void;
+  accept(socket: WebSocket, request: IncomingMessage, credentials: Credentials<User>): void;
   /** A handshake was refused (HTTP status, or close code in close mode). */
   refused(rejection: HandshakeRejection, request: IncomingMessage): void;
   /** The app's `authenticate` hook threw. */
@@ -111,15 +111,15 @@ export class HandshakeGate<User> {
       },
     );
     if (!decision.accept) return this.#refuse(pending, decision);
-    let user = undefined as User;
+    let credentials: Credentials<User> = { user: undefined as User };
     if (options.authenticate && options.authenticateOn === 'handshake') {
       const verdict = await runAuthenticate(options.authenticate, authRequest(request, url), (error) => host.hookFailed(error), options.retryAfter);
       if (!this.#pending.has(pending)) return; // timed out, or the peer left while the hook ran
       if ('rejection' in verdict) return this.#refuse(pending, verdict.rejection);
-      user = verdict.user;
+      credentials = verdict;
     }
     if (!host.running()) return this.#refuse(pending, reject('draining', 'server is shutting down', options.retryAfter));
-    this.#upgrade(pending, head, (socket) => host.accept(socket, request, user));
+    this.#upgrade(pending, head, (socket) => host.accept(socket, request, credentials));
   }
 
   /** The one way out for a pending handshake: its deadline cleared, its slot freed (idempotent). */

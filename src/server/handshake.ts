@@ -23,6 +23,12 @@ export function authRequest(request: IncomingMessage, url: URL): AuthRequest {
   };
 }
 
+/** Who a connection is, and until when. */
+export interface Credentials<User> {
+  readonly user: User;
+  readonly expiresAt?: number;
+}
+
 /**
  * Runs the app's `authenticate` hook and turns its verdict into a decision. A hook that throws
  * is a server fault (its database is down, say), not bad credentials: the peer gets 503 with
@@ -33,7 +39,7 @@ export async function runAuthenticate<User>(
   request: AuthRequest,
   onError: (error: unknown) => void,
   retryAfterMs: number,
-): Promise<{ readonly user: User } | { readonly rejection: Refusal }> {
+): Promise<Credentials<User> | { readonly rejection: Refusal }> {
   let result;
   try {
     result = await authenticate(request);
@@ -41,7 +47,7 @@ export async function runAuthenticate<User>(
     onError(error);
     return { rejection: reject('unavailable', 'authentication is unavailable', retryAfterMs) };
   }
-  if (result.ok) return { user: result.user };
+  if (result.ok) return result.expiresAt === undefined ? { user: result.user } : { user: result.user, expiresAt: result.expiresAt };
   const kind = result.status === 403 ? 'forbidden' : 'unauthorized';
   const message = result.message ?? (kind === 'forbidden' ? 'forbidden' : 'authentication required');
   return { rejection: reject(kind, message) };

@@ -18,11 +18,14 @@ export interface AuthRequest {
   readonly remoteAddress: string;
   /** In `authenticateOn: 'first-message'` mode, the first message the client sent. */
   readonly firstMessage?: Envelope;
+  /** For a `refresh` on a live `lifeline.v1` connection: the new token. */
+  readonly token?: string;
 }
 
 /** An `authenticate` hook's verdict: a user, or a refusal (401 by default, 403 for forbidden). */
 export type AuthResult<User> =
-  | { readonly ok: true; readonly user: User }
+  /** `expiresAt` (ms, on the server's clock: `Date.now()` by default): the connection is closed with 4000 then, unless refreshed. */
+  | { readonly ok: true; readonly user: User; readonly expiresAt?: number }
   | { readonly ok: false; readonly status?: 401 | 403; readonly message?: string };
 
 export type Authenticate<User> = (request: AuthRequest) => AuthResult<User> | Promise<AuthResult<User>>;

@@ -18,7 +18,8 @@ import { truncateUtf8, utf8ByteLength } from '../core/utf8.js';
 import { Connection, type CloseReport, type ConnectionHost } from './connection.js';
 import { FirstMessageAuth } from './first-message-auth.js';
 import { HandshakeGate } from './handshake-gate.js';
-import { requestUrl } from './handshake.js';
+import { authRequest, requestUrl, runAuthenticate, type Credentials } from './handshake.js';
+import type { AuthRequest } from './options.js';
 import { answerEndpointRequest } from './http-rejection.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { attachSocket, type SocketSink } from './socket-listeners.js';
@@ -93,6 +94,8 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
   readonly #machine: StateMachine<ServerState>;
   readonly #keepalive: KeepaliveSweep<Connection<User>>;
   readonly #emptyWaiters: (() => void)[] = [];
+  /** What a token refresh needs of connections whose credentials expire. */
+  readonly #refreshable = new WeakMap<Connection<User>, AuthRequest>();
   readonly #hub: Hub<User>;
   readonly #broker: Broker;
   readonly #ownsBroker: boolean;
@@ -132,6 +135,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       clock: resolved.clock,
       log: this.log,
       invalid: (connection, code, detail, id) => this.invalidMessage(connection, code, detail, id),
+      refresh: (connection, token) => this.#refresh(connection, token),
     });
     this.#gate = this.#createGate(resolved);
     this.#keepalive = this.#createKeepalive(resolved);
@@ -304,7 +308,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     this.#gate.handle(request, socket, head, url);
   };
 
-  #accept(socket: WebSocket, request: IncomingMessage, user: User): void {
+  #accept(socket: WebSocket, request: IncomingMessage, { user, expiresAt }: Credentials<User>): void {
     this.stats.countHandshake(101);
     const firstMessage = this.#firstMessage;
     const connection = new Connection<User>(socket, this, {
@@ -318,6 +322,11 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     });
     this.#connections.add(connection);
     attachSocket(socket, connection as Connection<unknown>, this);
+    if (expiresAt !== undefined) {
+      connection.expireAt(expiresAt);
+      // A refresh is judged by the same hook, with the handshake's request and the new token.
+      this.#refreshable.set(connection, authRequest(request, requestUrl(request)));
+    }
     if (connection.protocol === PROTOCOL) this.#hub.attach(connection);
     if (firstMessage) firstMessage.begin(connection, request);
     else this.#notify('connection', [connection, request], connection);
@@ -383,6 +392,22 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     this.log.error({ id: connection.id, err: error }, 'connection cleanup failed');
   }
 
+  /**
+   * A `refresh` on a live connection: the `authenticate` hook judges the new token; it must name
+   * the same user. Success moves the expiry; failure leaves the old expiry in force.
+   */
+  async #refresh(connection: Connection<User>, token: string): Promise<{ readonly expiresAt: number } | { readonly error: string }> {
+    const request = this.#refreshable.get(connection);
+    const authenticate = this.options.authenticate;
+    if (!request || !authenticate) return { error: 'this connection has no expiring credentials to refresh' };
+    const verdict = await runAuthenticate(authenticate, { ...request, token }, (error) => this.#failed(error, 'authenticate hook failed', undefined), this.options.retryAfter);
+    if ('rejection' in verdict) return { error: verdict.rejection.message };
+    if (JSON.stringify(verdict.user ?? null) !== JSON.stringify(connection.user ?? null)) return { error: 'a refresh must keep the same user' };
+    if (verdict.expiresAt === undefined) return { error: 'the refreshed credentials carry no expiry' };
+    connection.expireAt(verdict.expiresAt);
+    return { expiresAt: verdict.expiresAt };
+  }
+
   // ---- app code: listeners are called here, and only here ---------------------------------------
 
   /**
@@ -426,7 +451,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
         log: this.log,
         running: () => this.#machine.state === 'running',
         openConnections: () => this.#connections.size,
-        accept: (socket, request, user) => this.#accept(socket, request, user),
+        accept: (socket, request, credentials) => this.#accept(socket, request, credentials),
         refused: (rejection, request) => {
           this.stats.countHandshake(rejection.status);
           this.#notify('rejected', [rejection, request]);

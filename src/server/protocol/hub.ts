@@ -47,6 +47,8 @@ export interface HubOptions<User> extends ChannelHooks<User> {
   readonly log: Logger;
   /** A malformed or out-of-place message: the server's rate-limited `error` reply. */
   readonly invalid: (connection: Connection<unknown>, code: string, detail: string, id?: number) => void;
+  /** Judges a `refresh` token for a live connection. */
+  refresh(connection: Connection<User>, token: string): Promise<{ readonly expiresAt: number } | { readonly error: string }>;
 }
 
 type Phase<User> = { readonly phase: 'hello' } | { readonly phase: 'greeting'; readonly backlog: ClientMessage[] } | { readonly phase: 'ready'; readonly session: LiveSession<User> };
@@ -166,6 +168,7 @@ export class Hub<User> {
       recoveryWindow: this.options.recoveryWindow,
       pingInterval: this.options.pingInterval,
       acked: window.acked,
+      ...(connection.expiresAt === undefined ? {} : { expiresAt: connection.expiresAt }),
     });
     for (const direct of await broker.pendingDirect(id, 0)) this.#sendDirect(session, direct);
     for (const queued of phase.backlog) this.#route(session, queued);
@@ -201,7 +204,10 @@ export class Hub<User> {
       case 'ack':
         return run(() => this.options.broker.ackDirect(session.id, message.seq));
       case 'refresh':
-        return this.options.invalid(session.connection as Connection<unknown>, 'bad_state', 'this server does not use token refresh');
+        return run(async () => {
+          const outcome = await this.options.refresh(session.connection, message.token);
+          session.connection.send('error' in outcome ? { type: 'error', code: 'unauthorized', message: outcome.error } : { type: 'refreshed', expiresAt: outcome.expiresAt });
+        });
     }
   }
 

@@ -11,7 +11,7 @@ const token = z.string().min(1).max(16_384);
 
 /** Every message a client may send, by type: the validator is the protocol's single source of truth. */
 const clientMessage = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('hello'), v: z.literal(1), session: z.string().min(1).max(64).optional(), token: token.optional() }),
+  z.object({ type: z.literal('hello'), v: z.literal(1), session: z.string().min(1).max(64).optional() }),
   z.object({ type: z.literal('subscribe'), id, channel: channelName, since: position.optional() }),
   z.object({ type: z.literal('unsubscribe'), id, channel: channelName }),
   z.object({ type: z.literal('publish'), id, channel: channelName, data: z.json() }),

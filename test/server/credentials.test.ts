@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import WebSocket from 'ws';
+import { FakeClock } from '../../src/testing/fake-clock.js';
+import { DEADLINE, serve, within } from './support.js';
+
+type Message = { readonly type: string; readonly [key: string]: unknown };
+
+/** A raw lifeline.v1 peer: records messages and waits for one that matches, with a deadline. */
+async function protocolPeer(url: string) {
+  const ws = new WebSocket(url, 'lifeline.v1');
+  const seen: Message[] = [];
+  const waiters: { match: (m: Message) => boolean; resolve: (m: Message) => void }[] = [];
+  ws.on('message', (data) => {
+    const message = JSON.parse(String(data)) as Message;
+    seen.push(message);
+    for (const w of [...waiters]) if (w.match(message)) waiters.splice(waiters.indexOf(w), 1) && w.resolve(message);
+  });
+  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+  await within(new Promise((resolve) => ws.once('open', resolve)), DEADLINE, 'open');
+  return {
+    ws,
+    closed,
+    send: (message: Message) => ws.send(JSON.stringify(message)),
+    next: (type: string) =>
+      within(
+        new Promise<Message>((resolve) => {
+          const hit = seen.find((m) => m.type === type);
+          if (hit) {
+            seen.splice(seen.indexOf(hit), 1);
+            resolve(hit);
+          } else waiters.push({ match: (m) => m.type === type, resolve });
+        }),
+        DEADLINE,
+        `a "${type}" message`,
+      ),
+  };
+}
+
+/** Tokens look like `user:expiresAt`; the hook believes them (it is a test). */
+const tokenAuth = {
+  authenticate: ({ query, token }: { query: URLSearchParams; token?: string }) => {
+    const [user, until] = (token ?? query.get('token') ?? '').split(':');
+    return user && until ? { ok: true as const, user, expiresAt: Number(until) } : { ok: false as const };
+  },
+};
+
+describe('expiring credentials', () => {
+  test('a connection is closed with 4000 when its credentials expire', async (t) => {
+    const clock = new FakeClock(1_000);
+    const fixture = await serve(t, { clock, pingInterval: 0, ...tokenAuth });
+    const peer = await protocolPeer(`${fixture.wsUrl}?token=ann:6000`);
+    await clock.tickAsync(4_999);
+    assert.equal(fixture.server.connections.size, 1);
+    await clock.tickAsync(1);
+    assert.equal(await within(peer.closed, DEADLINE, 'close'), 4000);
+  });
+
+  test('welcome says when; a refresh with a fresh token for the same user moves the expiry', async (t) => {
+    const clock = new FakeClock(1_000);
+    const fixture = await serve(t, { clock, pingInterval: 0, ...tokenAuth });
+    const peer = await protocolPeer(`${fixture.wsUrl}?token=ann:6000`);
+    peer.send({ type: 'hello', v: 1 });
+    assert.equal((await peer.next('welcome')).expiresAt, 6000);
+    peer.send({ type: 'refresh', token: 'ann:20000' });
+    assert.equal((await peer.next('refreshed')).expiresAt, 20000);
+    await clock.tickAsync(10_000); // past the old expiry
+    assert.equal(fixture.server.connections.size, 1);
+    await clock.tickAsync(9_000); // t = 20 000: the new one
+    assert.equal(await within(peer.closed, DEADLINE, 'close at the new expiry'), 4000);
+  });
+
+  test("a refresh naming another user is refused and the old expiry stands", async (t) => {
+    const clock = new FakeClock(1_000);
+    const fixture = await serve(t, { clock, pingInterval: 0, ...tokenAuth });
+    const peer = await protocolPeer(`${fixture.wsUrl}?token=ann:6000`);
+    peer.send({ type: 'hello', v: 1 });
+    await peer.next('welcome');
+    peer.send({ type: 'refresh', token: 'bob:99999' });
+    const refused = await peer.next('error');
+    assert.equal(refused.code, 'unauthorized');
+    await clock.tickAsync(5_000);
+    assert.equal(await within(peer.closed, DEADLINE, 'close at the old expiry'), 4000);
+  });
+
+  test('credentials without an expiry never close the connection', async (t) => {
+    const clock = new FakeClock();
+    const fixture = await serve(t, { clock, pingInterval: 0, authenticate: () => ({ ok: true, user: 'ann' }) });
+    await protocolPeer(fixture.wsUrl);
+    await clock.tickAsync(10 * 24 * 3_600_000);
+    assert.equal(fixture.server.connections.size, 1);
+  });
+});
