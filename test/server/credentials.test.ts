@@ -14,7 +14,11 @@ async function protocolPeer(url: string) {
   ws.on('message', (data) => {
     const message = JSON.parse(String(data)) as Message;
     seen.push(message);
-    for (const w of [...waiters]) if (w.match(message)) waiters.splice(waiters.indexOf(w), 1) && w.resolve(message);
+    for (const w of [...waiters]) {
+      if (!w.match(message)) continue;
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve(message);
+    }
   });
   const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
   await within(new Promise((resolve) => ws.once('open', resolve)), DEADLINE, 'open');
