@@ -55,6 +55,12 @@ type Phase<User> = { readonly phase: 'hello' } | { readonly phase: 'greeting'; r
 
 const LIVE_TTL = Number.POSITIVE_INFINITY;
 
+/** How often presence members are refreshed when keepalive is off (otherwise every ping interval), ms. */
+const PRESENCE_REFRESH = 10_000;
+
+/** What the request timer resolves with: no handler can return it (a handler may well return the string 'timeout'). */
+const TIMED_OUT: unique symbol = Symbol('timed out');
+
 /**
  * The channel protocol (docs/protocol.md) for connections that negotiated `lifeline.v1`:
  * sessions, subscriptions with recovery, exactly-once publishes and requests, direct messages
@@ -63,9 +69,12 @@ const LIVE_TTL = Number.POSITIVE_INFINITY;
 export class Hub<User> {
   readonly #phases = new WeakMap<Connection<User>, Phase<User>>();
   readonly #sessions = new Map<string, LiveSession<User>>();
+  /** Sessions that left this node with messages still in progress (a slow request), until those finish. */
+  readonly #draining = new Map<string, LiveSession<User>>();
   readonly #handlers = new Map<string, RequestHandler<User>>();
   readonly #fanout: ChannelFanout;
   readonly #presenceTimer: Timer;
+  #closed = false;
 
   constructor(readonly options: HubOptions<User>) {
     this.#fanout = new ChannelFanout(options.broker);
@@ -77,16 +86,18 @@ export class Hub<User> {
     this.#handlers.set(method, handler);
   }
 
-  /** Publishes from the server side; resolves with the event's position. */
+  /** Publishes from the server side; resolves with the event's position. Rejects with a TypeError for data JSON cannot carry. */
   async publish(channel: string, data: unknown): Promise<Position> {
     const resolved = resolveChannel(this.options.channels, channel);
     if (!resolved) throw new RequestError('bad_channel', `no namespace allows channel "${channel}"`);
+    JSON.stringify(data); // a TypeError for what JSON cannot carry: in history it would break every replay
     const event = await this.options.broker.publish(channel, data, resolved.history);
     return { epoch: event.epoch, offset: event.offset };
   }
 
-  /** Sends to one session (kept until acknowledged, for the recovery window). False if the session is unknown. */
+  /** Sends to one session (kept until acknowledged, for the recovery window). False if the session is unknown; a TypeError for data JSON cannot carry. */
   async sendTo(session: string, data: unknown): Promise<boolean> {
+    JSON.stringify(data); // a TypeError for what JSON cannot carry: kept unacknowledged it would break every resume
     if (!this.#sessions.has(session) && !(await this.options.broker.loadSession(session))) return false;
     await this.options.broker.sendDirect(session, data, this.options.recoveryWindow);
     return true;
@@ -136,6 +147,7 @@ export class Hub<User> {
   }
 
   close(): void {
+    this.#closed = true;
     this.#presenceTimer.stop();
   }
 
@@ -151,11 +163,29 @@ export class Hub<User> {
     const previous = this.#sessions.get(id);
     if (previous && previous.connection !== connection) previous.connection.close(4001, 'session resumed on another connection');
     const session = new LiveSession<User>(id, connection.user, window, connection);
+    // Its previous connection's messages may still be running here (a slow request the client
+    // will resend, having had no reply): this session's messages wait for them and their
+    // replies join the window, so the resend gets the stored reply instead of a second run.
+    const prior = previous ?? this.#draining.get(id);
+    if (prior) void session.enqueue(() => inherit(session, prior));
     this.#sessions.set(id, session);
+    // Direct messages go out after the welcome, the pending ones first; live ones queue behind
+    // them, so each seq goes out once and in order however the broker interleaves the two.
+    let welcomed = (): void => undefined;
+    const greeted = new Promise<void>((resolve) => (welcomed = resolve));
+    session.direct(async () => {
+      await greeted;
+      try {
+        for (const direct of await broker.pendingDirect(id, 0)) this.#sendDirect(session, direct);
+      } catch (error) {
+        this.#internal(connection, error);
+      }
+    });
     await broker.saveSession(id, { user: connection.user, window: window.snapshot() }, LIVE_TTL);
-    session.onLeave(await broker.subscribeDirect(id, (direct) => this.#sendDirect(session, direct)));
+    session.onLeave(await broker.subscribeDirect(id, (direct) => session.direct(() => this.#sendDirect(session, direct))));
     const phase = this.#phases.get(connection);
     if (connection.state !== 'open' || phase?.phase !== 'greeting') {
+      welcomed();
       await this.#park(session);
       return;
     }
@@ -170,15 +200,22 @@ export class Hub<User> {
       acked: window.acked,
       ...(connection.expiresAt === undefined ? {} : { expiresAt: connection.expiresAt }),
     });
-    for (const direct of await broker.pendingDirect(id, 0)) this.#sendDirect(session, direct);
+    welcomed();
     for (const queued of phase.backlog) this.#route(session, queued);
   }
 
   /** The session leaves this node: its subscriptions end and it waits in the broker for the recovery window. */
   async #park(session: LiveSession<User>): Promise<void> {
     if (this.#sessions.get(session.id) === session) this.#sessions.delete(session.id);
+    this.#draining.set(session.id, session);
+    void session.drained().then(() => {
+      if (this.#draining.get(session.id) === session) this.#draining.delete(session.id);
+    });
     await Promise.allSettled([...session.subscriptions.values()].map((sub) => this.#unsubscribe(session, sub)));
     await session.leave();
+    // A newer connection of this session is live on this node (it took over, or resumed while
+    // this one was parking): its record stays live; a recoveryWindow ttl now would expire it.
+    if (this.#sessions.has(session.id)) return;
     await this.options.broker.saveSession(session.id, { user: session.user, window: session.window.snapshot() }, this.options.recoveryWindow);
   }
 
@@ -255,7 +292,9 @@ export class Hub<User> {
     await this.#fanout.leave(sub.channel, this.#member(session, sub));
     if (sub.presence) {
       await this.#fanout.leave(presenceChannel(sub.channel), this.#presenceMember(session, sub));
-      await this.#presenceLeave(session, sub.channel);
+      // After a takeover the member (the session) is still here, subscribed on its new connection.
+      const successor = this.#sessions.get(session.id);
+      if (!successor || successor === session || !successor.subscriptions.get(sub.channel)?.presence) await this.#presenceLeave(session, sub.channel);
     }
   }
 
@@ -329,13 +368,13 @@ export class Hub<User> {
     const { connection } = session;
     connection.own(() => controller.abort());
     let timer: Timer | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = new Timer(this.options.clock, () => resolve('timeout'));
+    const timedOut = new Promise<typeof TIMED_OUT>((resolve) => {
+      timer = new Timer(this.options.clock, () => resolve(TIMED_OUT));
       timer.start(this.options.requestTimeout);
     });
     try {
       const outcome = await Promise.race([Promise.resolve(handler(message.params, { session: session.id, user: session.user, connection, signal: controller.signal })), timedOut]);
-      if (outcome === 'timeout' && controller.signal.aborted === false) {
+      if (outcome === TIMED_OUT) {
         controller.abort();
         return this.#reply(session, id, errorReply(id, 'timeout', `"${method}" did not finish in ${this.options.requestTimeout} ms; its effect is unknown`));
       }
@@ -381,6 +420,8 @@ export class Hub<User> {
   async #presenceJoin(session: LiveSession<User>, channel: string): Promise<void> {
     const member = { client: session.id, user: session.user };
     await this.options.broker.presenceJoin(channel, member, this.#presenceTtl());
+    // With keepalive off the refresh timer starts with the first member (members must not expire while connected).
+    if (!this.#presenceTimer.pending && !this.#closed) this.#presenceTimer.start(this.#presenceInterval());
     await this.#fanoutPresence(channel, { join: member });
   }
 
@@ -402,7 +443,11 @@ export class Hub<User> {
   }
 
   #presenceTtl(): number {
-    return Math.max(3 * this.options.pingInterval, 30_000);
+    return Math.max(3 * this.#presenceInterval(), 30_000);
+  }
+
+  #presenceInterval(): number {
+    return this.options.pingInterval > 0 ? this.options.pingInterval : PRESENCE_REFRESH;
   }
 
   /** Members are refreshed every ping interval, so a dead node's entries expire within three. */
@@ -412,13 +457,19 @@ export class Hub<User> {
         if (sub.presence) void this.options.broker.presenceJoin(sub.channel, { client: session.id, user: session.user }, this.#presenceTtl()).catch(() => undefined);
       }
     }
-    this.#presenceTimer.start(this.options.pingInterval);
+    this.#presenceTimer.start(this.#presenceInterval());
   }
 
   #internal(connection: Connection<User>, error: unknown): void {
     this.options.log.error({ err: error, id: connection.id }, 'protocol handling failed');
     if (connection.state === 'open') connection.close(1011, 'internal error');
   }
+}
+
+/** A resumed session takes over what its previous connection on this node was still processing. */
+async function inherit<User>(session: LiveSession<User>, prior: LiveSession<User>): Promise<void> {
+  await prior.drained();
+  for (const [id, reply] of prior.window.snapshot().replies) if (session.window.check(id).kind === 'new') session.window.record(id, reply);
 }
 
 /** Clients cannot name it (`$` is outside the channel alphabet), so it cannot be subscribed to directly. */

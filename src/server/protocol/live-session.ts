@@ -22,6 +22,7 @@ export class LiveSession<User> {
   /** The last direct-message seq sent on this connection. */
   sentSeq = 0;
   #queue: Promise<void> = Promise.resolve();
+  #directs: Promise<void> = Promise.resolve();
   readonly #stops: (() => Promise<void>)[] = [];
 
   constructor(
@@ -35,6 +36,19 @@ export class LiveSession<User> {
   enqueue(work: () => Promise<void>): Promise<void> {
     this.#queue = this.#queue.then(work, work);
     return this.#queue;
+  }
+
+  /** Runs a direct-message step after those queued before it; a failure is the step's own to report. */
+  direct(step: () => void | Promise<void>): void {
+    this.#directs = this.#directs.then(step).catch(() => undefined);
+  }
+
+  /** Resolves once everything queued so far has run, whatever its outcome. */
+  drained(): Promise<void> {
+    return this.#queue.then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   /** Registers a broker subscription (or other teardown) to undo when the session leaves this node. */

@@ -1,0 +1,388 @@
+/**
+ * The suite every {@link Broker} must pass (STYLE 11: one contract, run against each
+ * implementation). A networked broker (Redis) runs it unchanged, so nothing here relies on shared
+ * memory or synchronous delivery: every delivery is awaited with a deadline, every test works in
+ * its own channel and session names, and time moves only through the injected FakeClock (TTLs
+ * are computed from it, never from the platform clock).
+ *
+ * @example
+ * brokerContract('MemoryBroker', async (clock) => new MemoryBroker({ clock }));
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { describe, test, type TestContext } from 'node:test';
+import type { Broker, ChannelEvent, DirectMessage, HistoryPolicy, PresenceMember, SessionRecord } from '../../src/broker/broker.js';
+import { FakeClock } from '../../src/testing/fake-clock.js';
+import { within } from '../helpers/wait.js';
+
+/** How long a delivery may take (a networked broker needs a round trip or two). */
+const DELIVERY_DEADLINE = 5_000;
+
+const roomy: HistoryPolicy = { size: 100, ttl: 60_000 };
+
+/** Collects what a listener receives and lets a test await the n-th item with a deadline. */
+class Inbox<T> {
+  readonly items: T[] = [];
+  #wake: (() => void) | undefined;
+
+  readonly push = (item: T): void => {
+    this.items.push(item);
+    this.#wake?.();
+  };
+
+  /** Resolves once at least `count` items arrived. */
+  async atLeast(count: number, ms = DELIVERY_DEADLINE): Promise<readonly T[]> {
+    const deadline = Date.now() + ms;
+    while (this.items.length < count) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`expected ${count} deliveries, got ${this.items.length} within ${ms} ms`);
+      await within(new Promise<void>((resolve) => (this.#wake = resolve)), left, `${count} deliveries (have ${this.items.length})`).catch(() => undefined);
+    }
+    return this.items;
+  }
+}
+
+interface Setup {
+  readonly broker: Broker;
+  readonly clock: FakeClock;
+  /** A name unique to this test (channels, sessions): no crosstalk on a shared server. */
+  readonly name: (suffix: string) => string;
+}
+
+function offsets(events: readonly ChannelEvent[]): number[] {
+  return events.map((event) => event.offset);
+}
+
+function byClient(members: readonly PresenceMember[]): PresenceMember[] {
+  return [...members].sort((a, b) => a.client.localeCompare(b.client));
+}
+
+function record(user: unknown, acked = 0, replies: readonly (readonly [number, unknown])[] = []): SessionRecord {
+  return { user, window: { acked, floor: 0, replies } };
+}
+
+/**
+ * Registers `describe(name)` with every test a Broker must pass. `makeBroker` gets a fresh
+ * FakeClock per test and returns a fresh broker on it; the suite closes it after the test.
+ */
+export function brokerContract(name: string, makeBroker: (clock: FakeClock) => Promise<Broker>): void {
+  async function setup(t: TestContext): Promise<Setup> {
+    const clock = new FakeClock(1_700_000_000_000);
+    const broker = await makeBroker(clock);
+    t.after(() => broker.close());
+    const prefix = `t${randomUUID().slice(0, 8)}`;
+    return { broker, clock, name: (suffix) => `${prefix}:${suffix}` };
+  }
+
+  describe(`Broker contract: ${name}`, () => {
+    describe('channels: publish and fan-out', () => {
+      test('publish assigns offsets 1, 2, 3 in one epoch and fans out to every subscriber in order', async (t) => {
+        const { broker, name } = await setup(t);
+        const channel = name('room');
+        const first = new Inbox<ChannelEvent>();
+        const second = new Inbox<ChannelEvent>();
+        await broker.subscribe(channel, first.push);
+        await broker.subscribe(channel, second.push);
+        const published: ChannelEvent[] = [];
+        for (const text of ['a', 'b', 'c']) published.push(await broker.publish(channel, { text }, roomy));
+        assert.deepEqual(offsets(published), [1, 2, 3]);
+        const epoch = published[0]?.epoch;
+        assert.ok(typeof epoch === 'string' && epoch.length > 0, 'an epoch names the history');
+        assert.ok(published.every((event) => event.epoch === epoch && event.channel === channel));
+        for (const inbox of [first, second]) {
+          const got = await inbox.atLeast(3);
+          assert.deepEqual(
+            got.map((event) => ({ channel: event.channel, epoch: event.epoch, offset: event.offset, data: event.data })),
+            published.map((event) => ({ channel: event.channel, epoch: event.epoch, offset: event.offset, data: event.data })),
+          );
+        }
+      });
+
+      test('events of one channel never reach subscribers of another', async (t) => {
+        const { broker, name } = await setup(t);
+        const mine = new Inbox<ChannelEvent>();
+        const other = new Inbox<ChannelEvent>();
+        await broker.subscribe(name('mine'), mine.push);
+        await broker.subscribe(name('other'), other.push);
+        await broker.publish(name('other'), 1, roomy);
+        await broker.publish(name('mine'), 2, roomy);
+        await other.atLeast(1);
+        await mine.atLeast(1);
+        assert.deepEqual(mine.items.map((event) => event.data), [2]);
+        assert.deepEqual(other.items.map((event) => event.data), [1]);
+        assert.equal(mine.items[0]?.offset, 1, 'offsets count per channel');
+      });
+
+      test('unsubscribe stops delivery to that listener only', async (t) => {
+        const { broker, name } = await setup(t);
+        const channel = name('room');
+        const leaving = new Inbox<ChannelEvent>();
+        const staying = new Inbox<ChannelEvent>();
+        const stop = await broker.subscribe(channel, leaving.push);
+        await broker.subscribe(channel, staying.push);
+        await broker.publish(channel, 'before', roomy);
+        await leaving.atLeast(1);
+        await stop();
+        await broker.publish(channel, 'after', roomy);
+        await broker.publish(channel, 'later', roomy);
+        // The staying listener saw both later events: had the stopped one been reached, it would be by now.
+        await staying.atLeast(3);
+        assert.deepEqual(leaving.items.map((event) => event.data), ['before']);
+      });
+    });
+
+    describe('channels: history and recovery', () => {
+      test('recover without since gives the head (offset 0 for an empty channel)', async (t) => {
+        const { broker, name } = await setup(t);
+        const channel = name('room');
+        const empty = await broker.recover(channel, undefined, 100);
+        assert.equal(empty.position.offset, 0);
+        assert.equal(empty.recovered, true);
+        assert.deepEqual(empty.events, []);
+        const published = [await broker.publish(channel, 1, roomy), await broker.publish(channel, 2, roomy), await broker.publish(channel, 3, roomy)];
+        const head = await broker.recover(channel, undefined, 100);
+        assert.deepEqual(head, { events: [], position: { epoch: published[2]?.epoch, offset: 3 }, recovered: true });
+        assert.equal(empty.position.epoch, head.position.epoch, 'an empty channel is the start of the same history');
+      });
+
+      test('recover(since) returns exactly the events after since, in order, and the head', async (t) => {
+        const { broker, name } = await setup(t);
+        const channel = name('room');
+        const published: ChannelEvent[] = [];
+        for (let i = 1; i <= 5; i++) published.push(await broker.publish(channel, { n: i }, roomy));
+        const epoch = published[0]?.epoch ?? '';
+        const recovery = await broker.recover(channel, { epoch, offset: 2 }, 100);
+        assert.equal(recovery.recovered, true);
+        assert.deepEqual(recovery.position, { epoch, offset: 5 });
+        assert.deepEqual(
+          recovery.events.map((event) => [event.channel, event.epoch, event.offset, event.data]),
+          [3, 4, 5].map((n) => [channel, epoch, n, { n }]),
+        );
+        const upToDate = await broker.recover(channel, { epoch, offset: 5 }, 100);
+        assert.deepEqual(upToDate, { events: [], position: { epoch, offset: 5 }, recovered: true }, 'nothing missed: recovered, nothing to replay');
+        const fromStart = await broker.recover(channel, { epoch, offset: 0 }, 100);
+        assert.deepEqual(offsets(fromStart.events), [1, 2, 3, 4, 5]);
+      });
+
+      test('history trimmed by size: a gap within it recovers, one beyond it does not', async (t) => {
+        const { broker, name } = await setup(t);
+        const channel = name('room');
+        const policy: HistoryPolicy = { size: 3, ttl: 60_000 };
+        let epoch = '';
+        for (let i = 1; i <= 5; i++) epoch = (await broker.publish(channel, i, policy)).epoch;
+        const within3 = await broker.recover(channel, { epoch, offset: 2 }, 100);
+        assert.equal(within3.recovered, true);
+        assert.deepEqual(offsets(within3.events), [3, 4, 5]);
+        const beyond = await broker.recover(channel, { epoch, offset: 1 }, 100);
+        assert.deepEqual(beyond, { events: [], position: { epoch, offset: 5 }, recovered: false }, 'event 2 is gone: no partial replay');
+      });
+
+      test('history trimmed by ttl: once the clock passes the ttl the gap is not recoverable', async (t) => {
+        const { broker, clock, name } = await setup(t);
+        const channel = name('room');
+        const policy: HistoryPolicy = { size: 100, ttl: 1_000 };
+        const { epoch } = await broker.publish(channel, 1, policy);
+        await broker.publish(channel, 2, policy);
+        clock.tick(500);
+        assert.equal((await broker.recover(channel, { epoch, offset: 0 }, 100)).recovered, true, 'still within the ttl');
+        clock.tick(501);
+        const expired = await broker.recover(channel, { epoch, offset: 0 }, 100);
+        assert.deepEqual(expired, { events: [], position: { epoch, offset: 2 }, recovered: false });
+        assert.equal((await broker.recover(channel, { epoch, offset: 2 }, 100)).recovered, true, 'a holder of the head missed nothing');
+        await broker.publish(channel, 3, policy);
+        const fresh = await broker.recover(channel, { epoch, offset: 2 }, 100);
+        assert.equal(fresh.recovered, true);
+        assert.deepEqual(offsets(fresh.events), [3], 'events younger than the ttl are served');
+      });
+
+      test('a different epoch is not recoverable, whatever the offset', async (t) => {
+        const { broker, name } = await setup(t);
+        const channel = name('room');
+        const { epoch } = await broker.publish(channel, 1, roomy);
+        await broker.publish(channel, 2, roomy);
+        for (const offset of [0, 1, 2]) {
+          const recovery = await broker.recover(channel, { epoch: `${epoch}-other`, offset }, 100);
+          assert.deepEqual(recovery, { events: [], position: { epoch, offset: 2 }, recovered: false }, `offset ${offset}`);
+        }
+      });
+
+      test('a since ahead of the head is not recoverable (the holder saw a history that was lost)', async (t) => {
+        const { broker, name } = await setup(t);
+        const channel = name('room');
+        const { epoch } = await broker.publish(channel, 1, roomy);
+        const recovery = await broker.recover(channel, { epoch, offset: 7 }, 100);
+        assert.deepEqual(recovery, { events: [], position: { epoch, offset: 1 }, recovered: false });
+      });
+
+      test('a gap larger than limit is not recoverable (never a partial replay)', async (t) => {
+        const { broker, name } = await setup(t);
+        const channel = name('room');
+        let epoch = '';
+        for (let i = 1; i <= 5; i++) epoch = (await broker.publish(channel, i, roomy)).epoch;
+        assert.equal((await broker.recover(channel, { epoch, offset: 1 }, 3)).recovered, false);
+        const exact = await broker.recover(channel, { epoch, offset: 2 }, 3);
+        assert.equal(exact.recovered, true);
+        assert.deepEqual(offsets(exact.events), [3, 4, 5]);
+      });
+
+      test('size 0 keeps no history: any gap fails, no gap still recovers', async (t) => {
+        const { broker, name } = await setup(t);
+        const channel = name('room');
+        const none: HistoryPolicy = { size: 0, ttl: 60_000 };
+        const published = [await broker.publish(channel, 1, none), await broker.publish(channel, 2, none), await broker.publish(channel, 3, none)];
+        assert.deepEqual(offsets(published), [1, 2, 3], 'offsets still count');
+        const epoch = published[0]?.epoch ?? '';
+        assert.deepEqual(await broker.recover(channel, { epoch, offset: 2 }, 100), { events: [], position: { epoch, offset: 3 }, recovered: false });
+        assert.deepEqual(await broker.recover(channel, { epoch, offset: 3 }, 100), { events: [], position: { epoch, offset: 3 }, recovered: true });
+      });
+    });
+
+    describe('sessions', () => {
+      test('save, load and delete', async (t) => {
+        const { broker, name } = await setup(t);
+        const id = name('session');
+        assert.equal(await broker.loadSession(id), undefined, 'unknown session');
+        const saved = record({ name: 'ann', roles: ['admin'] }, 2, [
+          [1, { type: 'ack', id: 1, position: { epoch: 'e', offset: 1 } }],
+          [2, { type: 'result', id: 2, data: [1, 'two', null] }],
+        ]);
+        await broker.saveSession(id, saved, 10_000);
+        assert.deepEqual(await broker.loadSession(id), saved);
+        await broker.deleteSession(id);
+        assert.equal(await broker.loadSession(id), undefined);
+      });
+
+      test('a session expires after its ttl; every save refreshes it', async (t) => {
+        const { broker, clock, name } = await setup(t);
+        const id = name('session');
+        await broker.saveSession(id, record('ann'), 1_000);
+        clock.tick(800);
+        assert.notEqual(await broker.loadSession(id), undefined);
+        await broker.saveSession(id, record('ann'), 1_000);
+        clock.tick(800);
+        assert.notEqual(await broker.loadSession(id), undefined, 'the second save restarted the ttl');
+        clock.tick(201);
+        assert.equal(await broker.loadSession(id), undefined);
+      });
+
+      test('recordReply then load gives the reply and the highest id', async (t) => {
+        const { broker, name } = await setup(t);
+        const id = name('session');
+        await broker.saveSession(id, record('ann'), 10_000);
+        const reply = { type: 'result', id: 1, data: { room: 'ops' } };
+        await broker.recordReply(id, 1, reply, 10);
+        await broker.recordReply(id, 2, { type: 'ack', id: 2, position: { epoch: 'e', offset: 9 } }, 10);
+        const loaded = await broker.loadSession(id);
+        assert.equal(loaded?.user, 'ann');
+        assert.equal(loaded?.window.acked, 2);
+        assert.deepEqual(new Map(loaded?.window.replies).get(1), reply);
+        assert.equal(loaded?.window.replies.length, 2);
+      });
+
+      test('recordReply keeps the last capacity replies and forgets the oldest', async (t) => {
+        const { broker, name } = await setup(t);
+        const id = name('session');
+        await broker.saveSession(id, record('ann'), 10_000);
+        for (let n = 1; n <= 4; n++) await broker.recordReply(id, n, { n }, 2);
+        const loaded = await broker.loadSession(id);
+        assert.deepEqual(loaded?.window, { acked: 4, floor: 2, replies: [[3, { n: 3 }], [4, { n: 4 }]] });
+      });
+
+      test('a save with an older window does not undo recorded replies', async (t) => {
+        // The hub records replies as they happen and saves its whole window when the session
+        // leaves the node; the later save may carry the same or an older view.
+        const { broker, name } = await setup(t);
+        const id = name('session');
+        await broker.saveSession(id, record('ann'), 10_000);
+        await broker.recordReply(id, 1, { n: 1 }, 10);
+        await broker.recordReply(id, 2, { n: 2 }, 10);
+        await broker.saveSession(id, record('ann', 1, [[1, { n: 1 }]]), 10_000);
+        const loaded = await broker.loadSession(id);
+        assert.equal(loaded?.window.acked, 2);
+        assert.deepEqual(new Map(loaded?.window.replies).get(2), { n: 2 });
+      });
+
+      test('recordReply for an unknown session creates nothing', async (t) => {
+        const { broker, name } = await setup(t);
+        const id = name('session');
+        await broker.recordReply(id, 1, { n: 1 }, 10);
+        assert.equal(await broker.loadSession(id), undefined);
+      });
+    });
+
+    describe('direct messages', () => {
+      test('seqs count 1, 2, 3 per session; pendingDirect gives those after n; ackDirect removes', async (t) => {
+        const { broker, name } = await setup(t);
+        const id = name('session');
+        const sent: DirectMessage[] = [];
+        for (const kind of ['a', 'b', 'c']) sent.push(await broker.sendDirect(id, { kind }, 10_000));
+        assert.deepEqual(sent, [
+          { seq: 1, data: { kind: 'a' } },
+          { seq: 2, data: { kind: 'b' } },
+          { seq: 3, data: { kind: 'c' } },
+        ]);
+        assert.deepEqual(await broker.pendingDirect(id, 0), sent);
+        assert.deepEqual(await broker.pendingDirect(id, 1), sent.slice(1));
+        assert.deepEqual(await broker.pendingDirect(id, 3), []);
+        await broker.ackDirect(id, 2);
+        assert.deepEqual(await broker.pendingDirect(id, 0), sent.slice(2), 'acknowledged messages are gone');
+        await broker.ackDirect(id, 3);
+        assert.deepEqual(await broker.pendingDirect(id, 0), []);
+        const other = await broker.sendDirect(name('other'), 'x', 10_000);
+        assert.equal(other.seq, 1, 'seqs are per session');
+        assert.equal((await broker.sendDirect(id, 'd', 10_000)).seq, 4, 'acks never reuse a seq');
+      });
+
+      test('subscribeDirect receives new messages until unsubscribed', async (t) => {
+        const { broker, name } = await setup(t);
+        const id = name('session');
+        await broker.sendDirect(id, 'old', 10_000);
+        const inbox = new Inbox<DirectMessage>();
+        const stop = await broker.subscribeDirect(id, inbox.push);
+        await broker.sendDirect(name('other'), 'not mine', 10_000);
+        await broker.sendDirect(id, 'new', 10_000);
+        const got = await inbox.atLeast(1);
+        assert.deepEqual(got, [{ seq: 2, data: 'new' }]);
+        await stop();
+        await broker.sendDirect(id, 'after', 10_000);
+        const witness = new Inbox<DirectMessage>();
+        await broker.subscribeDirect(id, witness.push);
+        await broker.sendDirect(id, 'witnessed', 10_000);
+        await witness.atLeast(1);
+        assert.equal(inbox.items.length, 1, 'nothing after unsubscribe');
+      });
+    });
+
+    describe('presence', () => {
+      test('join, list and leave', async (t) => {
+        const { broker, name } = await setup(t);
+        const channel = name('room');
+        assert.deepEqual(await broker.presence(channel), []);
+        const ann = { client: 's-a', user: { name: 'ann' } };
+        const bob = { client: 's-b', user: { name: 'bob' } };
+        await broker.presenceJoin(channel, ann, 10_000);
+        await broker.presenceJoin(channel, bob, 10_000);
+        await broker.presenceJoin(channel, ann, 10_000);
+        assert.deepEqual(byClient(await broker.presence(channel)), [ann, bob], 'a second join refreshes, it does not duplicate');
+        assert.deepEqual(await broker.presence(name('elsewhere')), []);
+        await broker.presenceLeave(channel, ann.client);
+        assert.deepEqual(await broker.presence(channel), [bob]);
+      });
+
+      test('entries expire after their ttl unless refreshed', async (t) => {
+        const { broker, clock, name } = await setup(t);
+        const channel = name('room');
+        const ann = { client: 's-a', user: 'ann' };
+        const bob = { client: 's-b', user: 'bob' };
+        await broker.presenceJoin(channel, ann, 1_000);
+        await broker.presenceJoin(channel, bob, 1_000);
+        clock.tick(600);
+        await broker.presenceJoin(channel, ann, 1_000);
+        clock.tick(600);
+        assert.deepEqual(await broker.presence(channel), [ann], 'bob was not refreshed (a dead node): gone');
+        clock.tick(1_001);
+        assert.deepEqual(await broker.presence(channel), []);
+      });
+    });
+  });
+}

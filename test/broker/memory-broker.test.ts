@@ -1,0 +1,50 @@
+/**
+ * The in-memory broker: the shared Broker contract, and what only an in-process broker promises
+ * (every instance is a new epoch; a throwing listener does not stop delivery to the others).
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { ChannelEvent } from '../../src/broker/broker.js';
+import { MemoryBroker } from '../../src/broker/memory-broker.js';
+import { FakeClock } from '../../src/testing/fake-clock.js';
+import { brokerContract } from './contract.js';
+
+brokerContract('MemoryBroker', async (clock) => new MemoryBroker({ clock }));
+
+describe('MemoryBroker', () => {
+  const policy = { size: 10, ttl: 60_000 };
+
+  test('a new broker (a restart without persistence) starts every channel in a new epoch', async () => {
+    const clock = new FakeClock();
+    const before = new MemoryBroker({ clock });
+    const { epoch } = await before.publish('room', 1, policy);
+    const after = new MemoryBroker({ clock });
+    const recovery = await after.recover('room', { epoch, offset: 1 }, 10);
+    assert.equal(recovery.recovered, false);
+    assert.notEqual(recovery.position.epoch, epoch);
+    assert.equal(recovery.position.offset, 0);
+  });
+
+  test('a throwing listener does not stop delivery to the others', async () => {
+    const broker = new MemoryBroker({ clock: new FakeClock() });
+    const got: ChannelEvent[] = [];
+    await broker.subscribe('room', () => {
+      throw new Error('listener bug');
+    });
+    await broker.subscribe('room', (event) => got.push(event));
+    await broker.publish('room', 'x', policy);
+    assert.deepEqual(got.map((event) => event.data), ['x']);
+  });
+
+  test('close stops every delivery', async () => {
+    const broker = new MemoryBroker({ clock: new FakeClock(), newEpoch: () => 'fixed' });
+    const got: unknown[] = [];
+    await broker.subscribe('room', (event) => got.push(event.data));
+    await broker.subscribeDirect('s', (message) => got.push(message.data));
+    await broker.close();
+    const event = await broker.publish('room', 'x', policy);
+    await broker.sendDirect('s', 'y', 1_000);
+    assert.equal(event.epoch, 'fixed');
+    assert.deepEqual(got, []);
+  });
+});

@@ -1,0 +1,143 @@
+/**
+ * The channel protocol's entry and its input errors (docs/protocol.md §1, §9), over real
+ * sockets: hello first, one hello only, unknown types, schema violations that name the field
+ * (and echo the id), and the 1008 limit on invalid messages.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { FakeClock } from '../../../src/testing/fake-clock.js';
+import { serve } from '../support.js';
+import { ProtocolClient, type MessageOf } from './protocol-client.js';
+
+describe('protocol: hello and welcome', () => {
+  test('a client offering lifeline.v1 gets it, and hello is answered with a new session', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, recoveryWindow: 30_000 });
+    const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    assert.equal(client.protocol, 'lifeline.v1');
+    assert.equal(welcome.v, 1);
+    assert.match(welcome.session, /^s-/);
+    assert.equal(welcome.resumed, false);
+    assert.equal(welcome.recoveryWindow, 30_000);
+    assert.equal(welcome.acked, 0);
+    assert.equal(fixture.server.realtime.sessions, 1);
+  });
+
+  test('anything before hello gets hello_required and the connection stays open', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, channels: { chat: {} } });
+    const client = await ProtocolClient.open(fixture.wsUrl);
+    t.after(() => client.dispose());
+    client.send({ type: 'subscribe', id: 1, channel: 'chat:a' });
+    const error = await client.take('error');
+    assert.equal(error.code, 'hello_required');
+    assert.equal(error.id, undefined);
+    const welcome = await client.hello();
+    assert.equal(welcome.resumed, false, 'the connection stayed usable');
+    const subscribed = await client.subscribe(2, 'chat:a');
+    assert.equal(subscribed.recovered, true);
+  });
+
+  test('a second hello gets bad_state', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0 });
+    const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    client.send({ type: 'hello', v: 1, session: welcome.session });
+    const error = await client.take('error');
+    assert.equal(error.code, 'bad_state');
+    assert.equal(client.unread('welcome').length, 0);
+  });
+
+  test('a hello pipelined behind the first one is refused after the welcome, in order', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0 });
+    const client = await ProtocolClient.open(fixture.wsUrl);
+    t.after(() => client.dispose());
+    client.send({ type: 'hello', v: 1 });
+    client.send({ type: 'hello', v: 1 });
+    await client.take('welcome');
+    assert.equal((await client.take('error')).code, 'bad_state');
+    assert.deepEqual(
+      client.log.filter((m) => m.type !== 'ping').map((m) => m.type),
+      ['welcome', 'error'],
+    );
+  });
+
+  test('an unknown type gets unknown_type, before and after hello', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0 });
+    const client = await ProtocolClient.open(fixture.wsUrl);
+    t.after(() => client.dispose());
+    client.send({ type: 'teleport', id: 3 });
+    assert.equal((await client.take('error')).code, 'unknown_type');
+    await client.hello();
+    client.send({ type: 'teleport', id: 4 });
+    const error = await client.take('error');
+    assert.equal(error.code, 'unknown_type');
+    assert.match(error.message, /teleport/);
+  });
+
+  test('envelope errors keep their own codes on a lifeline.v1 connection', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0 });
+    const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
+    client.sendText('{nope');
+    assert.equal((await client.take('error')).code, 'bad_json');
+    client.sendText('[1]');
+    assert.equal((await client.take('error')).code, 'not_object');
+    client.sendText('{"id":1}');
+    assert.equal((await client.take('error')).code, 'bad_type');
+  });
+});
+
+describe('protocol: schema violations', () => {
+  const cases: readonly { readonly name: string; readonly message: Record<string, unknown> & { type: string }; readonly field: RegExp; readonly id?: number }[] = [
+    { name: 'a channel name outside the alphabet', message: { type: 'subscribe', id: 4, channel: 'has space' }, field: /subscribe: channel:/, id: 4 },
+    { name: 'a missing channel', message: { type: 'publish', id: 5, data: 1 }, field: /publish: channel:/, id: 5 },
+    { name: 'a publish without data', message: { type: 'publish', id: 6, channel: 'chat:a' }, field: /publish: data:/, id: 6 },
+    { name: 'a negative offset in since', message: { type: 'subscribe', id: 7, channel: 'chat:a', since: { epoch: 'e', offset: -1 } }, field: /subscribe: since\.offset:/, id: 7 },
+    { name: 'a fractional id (not echoed)', message: { type: 'request', id: 1.5, method: 'm' }, field: /request: id:/ },
+    { name: 'a zero id (not echoed)', message: { type: 'unsubscribe', id: 0, channel: 'chat:a' }, field: /unsubscribe: id:/ },
+    { name: 'an empty method', message: { type: 'request', id: 8, method: '' }, field: /request: method:/, id: 8 },
+    { name: 'a non-numeric ack', message: { type: 'ack', seq: 'five' }, field: /ack: seq:/ },
+    { name: 'a channel name over 200 characters', message: { type: 'presence.get', id: 9, channel: 'a'.repeat(201) }, field: /presence\.get: channel:/, id: 9 },
+  ];
+
+  for (const { name, message, field, id } of cases) {
+    test(`${name} gets bad_message naming the field${id === undefined ? '' : ' with the id echoed'}`, async (t) => {
+      const fixture = await serve(t, { pingInterval: 0, channels: { chat: {} } });
+      const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
+      client.send(message);
+      const error: MessageOf<'error'> = await client.take('error');
+      assert.equal(error.code, 'bad_message');
+      assert.match(error.message, field);
+      assert.equal(error.id, id);
+      // Still open and usable.
+      await client.sync();
+    });
+  }
+
+  test('a hello with the wrong version gets bad_message (field v) and no session', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0 });
+    const client = await ProtocolClient.open(fixture.wsUrl);
+    t.after(() => client.dispose());
+    client.send({ type: 'hello', v: 2 });
+    const error = await client.take('error');
+    assert.equal(error.code, 'bad_message');
+    assert.match(error.message, /hello: v:/);
+    assert.equal(fixture.server.realtime.sessions, 0);
+    assert.equal((await client.hello()).resumed, false);
+  });
+
+  test('more than maxInvalidMessages in a minute closes with 1008', async (t) => {
+    const clock = new FakeClock();
+    const fixture = await serve(t, { clock, pingInterval: 0, maxInvalidMessages: 3 });
+    const client = await ProtocolClient.open(fixture.wsUrl);
+    t.after(() => client.dispose());
+    client.send({ type: 'subscribe', id: 1, channel: 'x' }); // hello_required
+    const welcome = client.hello();
+    await welcome;
+    client.send({ type: 'nope' }); // unknown_type
+    client.send({ type: 'request', id: 0, method: 'm' }); // bad_message
+    const errors = [await client.take('error'), await client.take('error'), await client.take('error')];
+    assert.deepEqual(errors.map((e) => e.code), ['hello_required', 'unknown_type', 'bad_message']);
+    client.send({ type: 'hello', v: 1 }); // bad_state: the fourth
+    const closed = await client.closed;
+    assert.equal(closed.code, 1008);
+    assert.equal(closed.reason, 'too many invalid messages');
+  });
+});

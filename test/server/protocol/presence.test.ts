@@ -1,0 +1,125 @@
+/**
+ * Presence (docs/protocol.md §7) over real sockets: join and leave events to the subscribers of
+ * a channel with presence on, `presence.get`, members kept alive by the hub's refresh (fake
+ * clock), and no false `leave` when a session's connection is taken over by a newer one.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { ChannelsConfig } from '../../../src/server/protocol/channels.js';
+import { FakeClock } from '../../../src/testing/fake-clock.js';
+import { serve } from '../support.js';
+import { ProtocolClient, type Member, type MessageOf, type ProtocolClient as Client } from './protocol-client.js';
+
+const channels: ChannelsConfig = { room: { presence: true }, quiet: {} };
+
+function byClient(members: readonly Member[]): Member[] {
+  return [...members].sort((a, b) => a.client.localeCompare(b.client));
+}
+
+async function members(client: Client, id: number, channel: string): Promise<Member[]> {
+  client.send({ type: 'presence.get', id, channel });
+  const reply = await client.reply(id);
+  if (reply.type !== 'presence.list') throw new Error(`presence.get refused: ${JSON.stringify(reply)}`);
+  assert.equal(reply.channel, channel);
+  return byClient(reply.members);
+}
+
+function presenceOf(client: Client, channel: string): MessageOf<'presence'>[] {
+  return client.log.filter((message): message is MessageOf<'presence'> => message.type === 'presence' && message.channel === channel);
+}
+
+describe('protocol: presence', () => {
+  test('subscribers hear joins and leaves, and presence.get lists the members with their users', async (t) => {
+    const fixture = await serve<string>(t, {
+      pingInterval: 0,
+      channels,
+      authenticate: (request) => ({ ok: true, user: request.query.get('user') ?? '' }),
+    });
+    const { client: ann, welcome: annWelcome } = await ProtocolClient.connect(t, fixture.wsUrl, {}, { query: { user: 'ann' } });
+    const { client: bob, welcome: bobWelcome } = await ProtocolClient.connect(t, fixture.wsUrl, {}, { query: { user: 'bob' } });
+    const annMember = { client: annWelcome.session, user: 'ann' };
+    const bobMember = { client: bobWelcome.session, user: 'bob' };
+    await ann.subscribe(1, 'room:1');
+    assert.deepEqual((await ann.take('presence')).join, annMember, 'a subscriber hears its own join');
+    await bob.subscribe(1, 'room:1');
+    assert.deepEqual(await ann.take('presence'), { type: 'presence', channel: 'room:1', join: bobMember });
+    assert.deepEqual(await members(ann, 2, 'room:1'), byClient([annMember, bobMember]));
+
+    bob.send({ type: 'unsubscribe', id: 3, channel: 'room:1' });
+    await bob.reply(3);
+    assert.deepEqual(await ann.take('presence'), { type: 'presence', channel: 'room:1', leave: bobMember });
+    assert.deepEqual(await members(ann, 4, 'room:1'), [annMember]);
+
+    await bob.subscribe(5, 'room:1');
+    assert.deepEqual((await ann.take('presence')).join, bobMember);
+    await bob.dispose(); // a closed connection leaves too
+    assert.deepEqual((await ann.take('presence')).leave, bobMember);
+    assert.deepEqual(await members(ann, 6, 'room:1'), [annMember]);
+  });
+
+  test('presence is per channel: other channels hear nothing', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, channels });
+    const { client: a } = await ProtocolClient.connect(t, fixture.wsUrl);
+    const { client: b } = await ProtocolClient.connect(t, fixture.wsUrl);
+    await a.subscribe(1, 'room:1');
+    await b.subscribe(1, 'room:2');
+    await a.sync();
+    await b.sync();
+    assert.equal(presenceOf(a, 'room:1').length, 1);
+    assert.equal(a.log.filter((message) => message.type === 'presence' && message.channel !== 'room:1').length, 0);
+    assert.deepEqual((await members(a, 2, 'room:1')).length, 1);
+  });
+
+  test('presence.get needs a subscription to a channel with presence on', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, channels });
+    const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
+    client.send({ type: 'presence.get', id: 1, channel: 'room:1' });
+    const unsubscribed = await client.reply(1);
+    assert.equal(unsubscribed.type === 'error' && unsubscribed.code, 'forbidden');
+    await client.subscribe(2, 'quiet:1');
+    client.send({ type: 'presence.get', id: 3, channel: 'quiet:1' });
+    const noPresence = await client.reply(3);
+    assert.equal(noPresence.type === 'error' && noPresence.code, 'forbidden');
+    await client.sync();
+    assert.deepEqual(presenceOf(client, 'quiet:1'), [], 'no presence events without presence on');
+  });
+
+  test('members stay listed while connected, with keepalive off too (fake clock)', async (t) => {
+    const clock = new FakeClock();
+    const fixture = await serve(t, { clock, pingInterval: 0, channels });
+    const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    await client.subscribe(1, 'room:1');
+    for (let minute = 1; minute <= 3; minute++) {
+      await clock.tickAsync(60_000);
+      assert.deepEqual(await members(client, 1 + minute, 'room:1'), [{ client: welcome.session }], `after ${minute} min`);
+    }
+  });
+
+  test('a takeover is not a leave: the session stays present and nobody hears it leave', async (t) => {
+    // The old connection does not answer our close (a half-open link), so it goes only after
+    // closeTimeout: by then the new connection has subscribed again.
+    const fixture = await serve(t, { pingInterval: 0, closeTimeout: 300, channels });
+    const { client: watcher } = await ProtocolClient.connect(t, fixture.wsUrl);
+    await watcher.subscribe(1, 'room:1');
+    const { client: old, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    await old.subscribe(1, 'room:1');
+    await watcher.take('presence', (message) => message.join?.client === welcome.session);
+    old.pause();
+    const { client: fresh } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    await fresh.subscribe(2, 'room:1');
+    await watcher.take('presence', (message) => message.join?.client === welcome.session);
+    const gone = new Promise<void>((resolve) => fixture.server.once('close', () => resolve()));
+    await gone; // the old connection was terminated after closeTimeout and its session part parked
+    await watcher.sync();
+    await fresh.sync();
+    assert.deepEqual(
+      presenceOf(watcher, 'room:1').filter((message) => message.leave !== undefined),
+      [],
+      'no leave for a session that is still here',
+    );
+    assert.deepEqual(
+      (await members(watcher, 2, 'room:1')).map((member) => member.client).sort(),
+      [welcome.session, watcher.log.find((m): m is MessageOf<'welcome'> => m.type === 'welcome')?.session ?? ''].sort(),
+    );
+  });
+});

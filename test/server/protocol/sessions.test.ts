@@ -1,0 +1,221 @@
+/**
+ * Sessions and direct messages (docs/protocol.md §1, §6) over real sockets: resume with the
+ * request-id window (`acked`), someone else's or an expired session starts afresh, a takeover
+ * keeps the session alive past the recovery window, and direct messages are numbered, resent
+ * after a reconnect until acknowledged, and never overtake the welcome or each other.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { DirectMessage, Unsubscribe } from '../../../src/broker/broker.js';
+import { MemoryBroker } from '../../../src/broker/memory-broker.js';
+import { FakeClock } from '../../../src/testing/fake-clock.js';
+import { serve } from '../support.js';
+import { ForwardingBroker, ParkWatch } from './brokers.js';
+import { ProtocolClient, type MessageOf, type ProtocolClient as Client } from './protocol-client.js';
+
+function directs(client: Client): MessageOf<'message'>[] {
+  return client.log.filter((message): message is MessageOf<'message'> => message.type === 'message');
+}
+
+describe('protocol: resume', () => {
+  test('a new connection with hello{session} is resumed, with acked = the highest id processed', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, channels: { chat: {} } });
+    fixture.server.handle('echo', (params) => params);
+    const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    await client.publish(1, 'chat:a', 'x');
+    await client.request(2, 'echo', 'y');
+    await client.publish(3, 'chat:a', 'z');
+    await client.dispose();
+    const { welcome: again } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    assert.equal(again.session, welcome.session);
+    assert.equal(again.resumed, true);
+    assert.equal(again.acked, 3);
+  });
+
+  test("someone else's session id starts a new session (resumed false, a new id)", async (t) => {
+    const fixture = await serve<string>(t, {
+      pingInterval: 0,
+      authenticate: (request) => ({ ok: true, user: request.query.get('user') ?? '' }),
+    });
+    fixture.server.handle('whoami', (_params, context) => context.user);
+    const { client: ann, welcome } = await ProtocolClient.connect(t, fixture.wsUrl, {}, { query: { user: 'ann' } });
+    assert.deepEqual(await ann.request(1, 'whoami'), { type: 'result', id: 1, data: 'ann' });
+    const { client: mallory, welcome: stolen } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session }, { query: { user: 'mallory' } });
+    assert.equal(stolen.resumed, false);
+    assert.notEqual(stolen.session, welcome.session);
+    assert.equal(stolen.acked, 0);
+    // Mallory's id 1 is new in her own session: she does not get Ann's stored reply.
+    assert.deepEqual(await mallory.request(1, 'whoami'), { type: 'result', id: 1, data: 'mallory' });
+    // And Ann's connection was left alone.
+    assert.deepEqual(await ann.request(2, 'whoami'), { type: 'result', id: 2, data: 'ann' });
+  });
+
+  test('an unknown session id starts a new session', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0 });
+    const { welcome } = await ProtocolClient.connect(t, fixture.wsUrl, { session: 's-never-issued' });
+    assert.equal(welcome.resumed, false);
+    assert.notEqual(welcome.session, 's-never-issued');
+  });
+
+  test('a session expires recoveryWindow after its connection ended (fake clock)', async (t) => {
+    const clock = new FakeClock();
+    const watch = new ParkWatch(new MemoryBroker({ clock }));
+    const fixture = await serve(t, { clock, pingInterval: 0, recoveryWindow: 10_000, broker: watch });
+    t.after(() => watch.inner.close());
+    const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    await client.dispose();
+    await watch.parked(welcome.session, 1);
+    await clock.tickAsync(9_000);
+    const { client: inTime, welcome: resumed } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    assert.equal(resumed.resumed, true, 'within the recovery window');
+    await inTime.dispose();
+    await watch.parked(welcome.session, 2);
+    await clock.tickAsync(10_001);
+    const { welcome: late } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    assert.equal(late.resumed, false);
+    assert.notEqual(late.session, welcome.session);
+  });
+
+  test('a resume while the old connection is still open takes over: the old one is closed with 4001', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, channels: { chat: {} } });
+    const { client: old, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    await old.subscribe(1, 'chat:a');
+    const { client: fresh, welcome: again } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    assert.equal(again.resumed, true);
+    const closed = await old.closed;
+    assert.equal(closed.code, 4001);
+    await fresh.subscribe(2, 'chat:a');
+    await fixture.server.publish('chat:a', 'hi');
+    assert.equal((await fresh.take('event')).data, 'hi');
+    assert.equal(fixture.server.realtime.sessions, 1);
+  });
+
+  test('after a takeover the session outlives the recovery window while its new connection is live (fake clock)', async (t) => {
+    const clock = new FakeClock();
+    const watch = new ParkWatch(new MemoryBroker({ clock }));
+    const fixture = await serve(t, { clock, pingInterval: 0, recoveryWindow: 1_000, broker: watch });
+    t.after(() => watch.inner.close());
+    const { client: first, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    // The client thinks its link died and reconnects; the server still holds the old connection.
+    const { welcome: second } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    assert.equal(second.resumed, true);
+    await first.closed; // 4001: the old connection is gone
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    await clock.tickAsync(5_000); // the new connection has been live for longer than the recovery window
+    // Again a half-open link, again a reconnect: the session is the same one.
+    const { welcome: third } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    assert.equal(third.resumed, true, 'a live session does not expire');
+    assert.equal(third.session, welcome.session);
+    assert.equal(await fixture.server.sendTo(welcome.session, 'still there'), true);
+  });
+});
+
+describe('protocol: direct messages', () => {
+  test('server.sendTo numbers messages 1, 2, 3 per session; an unknown session is refused', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0 });
+    const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    const { client: other, welcome: otherWelcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    for (const kind of ['a', 'b', 'c']) assert.equal(await fixture.server.sendTo(welcome.session, { kind }), true);
+    assert.equal(await fixture.server.sendTo(otherWelcome.session, 'yours'), true);
+    for (const seq of [1, 2, 3]) await client.take('message', (message) => message.seq === seq);
+    assert.deepEqual(
+      directs(client).map((message) => [message.seq, message.data]),
+      [[1, { kind: 'a' }], [2, { kind: 'b' }], [3, { kind: 'c' }]],
+    );
+    assert.deepEqual(await other.take('message'), { type: 'message', seq: 1, data: 'yours' });
+    assert.equal(await fixture.server.sendTo('s-nobody', 'lost'), false);
+  });
+
+  test('unacknowledged messages are resent after a reconnect; acknowledged ones are not', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0 });
+    const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    for (const n of [1, 2, 3]) await fixture.server.sendTo(welcome.session, { n });
+    await client.take('message', (message) => message.seq === 3);
+    client.terminate(); // no ack at all
+    await client.closed;
+
+    const { client: second } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    for (const seq of [1, 2, 3]) await second.take('message', (message) => message.seq === seq);
+    assert.deepEqual(directs(second).map((message) => message.seq), [1, 2, 3], 'all three again, in order');
+    assert.equal(second.log[0]?.type, 'welcome', 'after the welcome');
+    second.send({ type: 'ack', seq: 2 });
+    await second.sync();
+    await second.dispose();
+
+    const { client: third } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    await third.take('message', (message) => message.seq === 3);
+    third.send({ type: 'ack', seq: 3 });
+    await third.sync();
+    assert.deepEqual(directs(third).map((message) => message.seq), [3], 'only the unacknowledged one');
+    await fixture.server.sendTo(welcome.session, { n: 4 });
+    assert.deepEqual(await third.take('message'), { type: 'message', seq: 4, data: { n: 4 } });
+    third.send({ type: 'ack', seq: 4 });
+    await third.sync();
+    await third.dispose();
+
+    const { client: fourth } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    await fourth.sync();
+    await fourth.wire();
+    assert.deepEqual(directs(fourth), [], 'everything was acknowledged');
+  });
+
+  test('server.sendTo refuses data JSON cannot carry (TypeError) and the session stays usable', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0 });
+    const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    await assert.rejects(fixture.server.sendTo(welcome.session, { n: 10n }), TypeError);
+    await fixture.server.sendTo(welcome.session, 'fine');
+    assert.deepEqual(await client.take('message'), { type: 'message', seq: 1, data: 'fine' });
+    await client.dispose();
+    const { client: back, welcome: again } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    assert.equal(again.resumed, true);
+    assert.deepEqual(await back.take('message'), { type: 'message', seq: 1, data: 'fine' });
+    await back.sync();
+    assert.equal(back.ws.readyState, back.ws.OPEN);
+  });
+
+  test('a message sent while the session is disconnected is delivered on resume', async (t) => {
+    const watch = new ParkWatch(new MemoryBroker());
+    const fixture = await serve(t, { pingInterval: 0, broker: watch });
+    t.after(() => watch.inner.close());
+    const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    await client.dispose();
+    await watch.parked(welcome.session);
+    assert.equal(await fixture.server.sendTo(welcome.session, 'while away'), true, 'a parked session can be sent to');
+    const { client: back } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    assert.deepEqual(await back.take('message'), { type: 'message', seq: 1, data: 'while away' });
+  });
+
+  test('direct messages racing a resume: the welcome first, then every pending seq once, in order', async (t) => {
+    // A networked broker may deliver a new message the moment the session's subscription is
+    // active, before the node has sent its welcome or replayed the pending ones.
+    class RacyBroker extends ForwardingBroker {
+      armed = false;
+      override async subscribeDirect(session: string, onMessage: (message: DirectMessage) => void): Promise<Unsubscribe> {
+        const stop = await super.subscribeDirect(session, onMessage);
+        if (this.armed) {
+          this.armed = false;
+          await this.inner.sendDirect(session, 'raced', 60_000);
+        }
+        return stop;
+      }
+    }
+    const watch = new ParkWatch(new MemoryBroker());
+    const broker = new RacyBroker(watch);
+    const fixture = await serve(t, { pingInterval: 0, broker });
+    t.after(() => watch.inner.close());
+    const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    await client.dispose();
+    await watch.parked(welcome.session);
+    await fixture.server.sendTo(welcome.session, 'one');
+    await fixture.server.sendTo(welcome.session, 'two');
+    broker.armed = true;
+    const { client: back } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    await back.take('message', (message) => message.seq === 3);
+    await back.wire();
+    assert.equal(back.log[0]?.type, 'welcome', 'nothing before the welcome');
+    assert.deepEqual(
+      directs(back).map((message) => [message.seq, message.data]),
+      [[1, 'one'], [2, 'two'], [3, 'raced']],
+    );
+  });
+});
