@@ -16,6 +16,8 @@ interface Channel {
   readonly listeners: Set<(event: ChannelEvent) => void>;
   /** The age limit of the last policy published with (read-side trimming uses it). */
   ttl: number;
+  /** Clock time of the last publish, for dropping idle channels. */
+  active: number;
 }
 
 interface Expiring<T> {
@@ -34,7 +36,16 @@ export interface MemoryBrokerOptions {
   readonly clock?: Clock;
   /** Names a new channel history; every broker start is a new epoch (nothing persists). */
   readonly newEpoch?: () => string;
+  /**
+   * A channel with no subscriber on this broker and no publish for this long (and longer than
+   * its history's age) is forgotten, so per-user or per-document channels do not pile up; a
+   * client that comes back to it later is told `recovered: false`. Default one hour.
+   */
+  readonly idleChannelTtl?: number;
 }
+
+/** Expired entries are swept at most this often (ms of clock time), on any write. */
+const SWEEP_EVERY = 60_000;
 
 /**
  * The embedded broker: one process, nothing to install. History, sessions and presence live in
@@ -49,13 +60,20 @@ export class MemoryBroker implements Broker {
   readonly #outboxes = new Map<string, Outbox>();
   readonly #presence = new Map<string, Map<string, Expiring<PresenceMember>>>();
 
+  readonly #idleChannelTtl: number;
+  #sweptAt: number;
+
   constructor(options: MemoryBrokerOptions = {}) {
     this.#clock = options.clock ?? systemClock;
     this.#newEpoch = options.newEpoch ?? (() => randomUUID().slice(0, 8));
+    this.#idleChannelTtl = options.idleChannelTtl ?? 3_600_000;
+    this.#sweptAt = this.#clock.now();
   }
 
   async publish(channel: string, data: unknown, policy: HistoryPolicy): Promise<ChannelEvent> {
+    this.#sweep();
     const state = this.#channel(channel);
+    state.active = this.#clock.now();
     const event: ChannelEvent = { channel, epoch: state.epoch, offset: ++state.head, data };
     if (policy.size > 0) {
       state.history.push({ event, at: this.#clock.now() });
@@ -87,6 +105,7 @@ export class MemoryBroker implements Broker {
   }
 
   async saveSession(id: string, record: SessionRecord, ttl: number): Promise<void> {
+    this.#sweep();
     const capacity = Math.max(1, record.window.replies.length);
     const existing = this.#live(this.#sessions, id);
     const window = existing && existing.value.window.acked >= record.window.acked ? existing.value.window : new RequestWindow(capacity, record.window);
@@ -111,8 +130,11 @@ export class MemoryBroker implements Broker {
   }
 
   async sendDirect(session: string, data: unknown, ttl: number): Promise<DirectMessage> {
+    this.#sweep();
     const outbox = this.#outbox(session);
-    outbox.expiresAt = this.#clock.now() + ttl;
+    const now = this.#clock.now();
+    if (outbox.expiresAt < now) outbox.messages = []; // what expired stays gone
+    outbox.expiresAt = now + ttl;
     const message: DirectMessage = { seq: outbox.nextSeq++, data };
     outbox.messages.push(message);
     for (const listener of outbox.listeners) deliver(listener, message);
@@ -163,7 +185,7 @@ export class MemoryBroker implements Broker {
 
   #channel(name: string): Channel {
     let state = this.#channels.get(name);
-    if (!state) this.#channels.set(name, (state = { epoch: this.#newEpoch(), head: 0, history: [], listeners: new Set(), ttl: Infinity }));
+    if (!state) this.#channels.set(name, (state = { epoch: this.#newEpoch(), head: 0, history: [], listeners: new Set(), ttl: Infinity, active: this.#clock.now() }));
     return state;
   }
 
@@ -173,6 +195,29 @@ export class MemoryBroker implements Broker {
     let drop = Math.max(0, state.history.length - policy.size);
     while (drop < state.history.length && (state.history[drop]?.at ?? 0) < oldest) drop++;
     if (drop > 0) state.history.splice(0, drop);
+  }
+
+  /** Drops what has expired: sessions, outboxes, presence members, idle channels. */
+  #sweep(): void {
+    const now = this.#clock.now();
+    if (now - this.#sweptAt < SWEEP_EVERY) return;
+    this.#sweptAt = now;
+    for (const [id, entry] of this.#sessions) if (entry.expiresAt < now) this.#sessions.delete(id);
+    for (const [id, outbox] of this.#outboxes) {
+      if (outbox.expiresAt < now && outbox.listeners.size === 0 && !this.#sessions.has(id)) this.#outboxes.delete(id);
+    }
+    for (const [channel, members] of this.#presence) {
+      for (const [client, entry] of members) if (entry.expiresAt < now) members.delete(client);
+      if (members.size === 0) this.#presence.delete(channel);
+    }
+    for (const [name, state] of this.#channels) {
+      if (state.listeners.size === 0 && now - state.active > Math.max(this.#idleChannelTtl, state.ttl)) this.#channels.delete(name);
+    }
+  }
+
+  /** Entries held, for tests and diagnostics. */
+  get size(): { readonly channels: number; readonly sessions: number; readonly outboxes: number; readonly presence: number } {
+    return { channels: this.#channels.size, sessions: this.#sessions.size, outboxes: this.#outboxes.size, presence: this.#presence.size };
   }
 
   #outbox(session: string): Outbox {

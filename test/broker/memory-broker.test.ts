@@ -48,3 +48,29 @@ describe('MemoryBroker', () => {
     assert.deepEqual(got, []);
   });
 });
+
+describe('MemoryBroker: expired entries do not pile up', () => {
+  test('sessions, outboxes, presence and idle channels are swept on later writes', async () => {
+    const clock = new FakeClock();
+    const broker = new MemoryBroker({ clock, idleChannelTtl: 10_000 });
+    for (let i = 0; i < 50; i++) {
+      await broker.saveSession(`s${i}`, { user: null, window: { acked: 0, floor: 0, replies: [] } }, 1_000);
+      await broker.sendDirect(`s${i}`, 'hi', 1_000);
+      await broker.presenceJoin(`room${i}`, { client: `s${i}`, user: null }, 1_000);
+      await broker.publish(`doc:${i}`, i, { size: 10, ttl: 1_000 });
+    }
+    assert.deepEqual(broker.size, { channels: 50, sessions: 50, outboxes: 50, presence: 50 });
+    await clock.tickAsync(120_000);
+    await broker.publish('doc:fresh', 0, { size: 10, ttl: 1_000 }); // any write sweeps
+    assert.deepEqual(broker.size, { channels: 1, sessions: 0, outboxes: 0, presence: 0 });
+  });
+
+  test('an expired outbox does not bring its old messages back with the next one', async () => {
+    const clock = new FakeClock();
+    const broker = new MemoryBroker({ clock });
+    await broker.sendDirect('s', 'old', 1_000);
+    await clock.tickAsync(2_000);
+    await broker.sendDirect('s', 'new', 1_000);
+    assert.deepEqual((await broker.pendingDirect('s', 0)).map((m) => m.data), ['new']);
+  });
+});

@@ -118,13 +118,16 @@ export class Hub<User> {
   }
 
   message(connection: Connection<User>, envelope: Envelope): void {
+    const phase = this.#phases.get(connection);
+    if (!phase) return;
+    if (phase.phase === 'hello' && envelope.type !== 'hello') {
+      return this.options.invalid(connection as Connection<unknown>, 'hello_required', 'the first message must be hello');
+    }
     const parsed = parseClientMessage(envelope);
     if (!parsed.ok) return this.options.invalid(connection as Connection<unknown>, parsed.code, parsed.detail, parsed.id);
     const message = parsed.message;
-    const phase = this.#phases.get(connection);
-    if (!phase) return;
     if (phase.phase === 'hello') {
-      if (message.type !== 'hello') return this.options.invalid(connection as Connection<unknown>, 'hello_required', 'the first message must be hello');
+      if (message.type !== 'hello') return; // checked above, before parsing
       this.#phases.set(connection, { phase: 'greeting', backlog: [] });
       void this.#hello(connection, message).catch((error: unknown) => this.#internal(connection, error));
       return;
@@ -254,7 +257,8 @@ export class Hub<User> {
     const { channel, id } = message;
     const resolved = resolveChannel(this.options.channels, channel);
     if (!resolved) return this.#error(session, id, 'bad_channel', `no namespace allows channel "${channel}"`);
-    const allowed = this.options.canSubscribe ? await this.options.canSubscribe({ user: session.user, session: session.id, channel }) : true;
+    const allowed = await this.#ask(() => this.options.canSubscribe?.({ user: session.user, session: session.id, channel }));
+    if (allowed === 'failed') return this.#error(session, id, 'failed', 'the subscription could not be checked');
     if (!allowed) return this.#error(session, id, 'forbidden', `not allowed to subscribe to "${channel}"`);
     const existing = session.subscriptions.get(channel);
     if (existing) await this.#unsubscribe(session, existing);
@@ -278,6 +282,19 @@ export class Hub<User> {
     if (sub.presence) {
       await this.#fanout.join(presenceChannel(channel), this.#presenceMember(session, sub));
       await this.#presenceJoin(session, channel);
+      // The connection may have closed while joining: its cleanup already ran, so undo the join
+      // here or a ghost member would stay until it expires.
+      if (session.subscriptions.get(channel) !== sub || this.#sessions.get(session.id) !== session) await this.#unsubscribe(session, sub);
+    }
+  }
+
+  /** Runs an authorization hook: its answer, true without a hook, or 'failed' when it throws (logged). */
+  async #ask(hook: () => boolean | Promise<boolean> | undefined): Promise<boolean | 'failed'> {
+    try {
+      return (await hook()) ?? true;
+    } catch (error) {
+      this.options.log.error({ err: error }, 'authorization hook failed');
+      return 'failed';
     }
   }
 
@@ -344,7 +361,9 @@ export class Hub<User> {
     const { channel, data, id } = message;
     const resolved = resolveChannel(this.options.channels, channel);
     if (!resolved) return this.#reply(session, id, errorReply(id, 'bad_channel', `no namespace allows channel "${channel}"`));
-    const allowed = this.options.canPublish ? await this.options.canPublish({ user: session.user, session: session.id, channel, data }) : true;
+    const allowed = await this.#ask(() => this.options.canPublish?.({ user: session.user, session: session.id, channel, data }));
+    // A failing hook published nothing: answered, not recorded, so a resend may try again.
+    if (allowed === 'failed') return this.#error(session, id, 'failed', 'the publish could not be checked; nothing was published');
     if (!allowed) return this.#reply(session, id, errorReply(id, 'forbidden', `not allowed to publish to "${channel}"`));
     let position: Position;
     try {
@@ -366,21 +385,21 @@ export class Hub<User> {
     if (!handler) return this.#reply(session, id, errorReply(id, 'no_method', `no handler for "${method}"`));
     const controller = new AbortController();
     const { connection } = session;
-    connection.own(() => controller.abort());
+    // One signal per connection, linked into each request's: nothing accumulates per request.
+    const signal = AbortSignal.any([this.#lifetime(connection), controller.signal]);
     let timer: Timer | undefined;
     const timedOut = new Promise<typeof TIMED_OUT>((resolve) => {
       timer = new Timer(this.options.clock, () => resolve(TIMED_OUT));
       timer.start(this.options.requestTimeout);
     });
     try {
-      const outcome = await Promise.race([Promise.resolve(handler(message.params, { session: session.id, user: session.user, connection, signal: controller.signal })), timedOut]);
+      const outcome = await Promise.race([Promise.resolve(handler(message.params, { session: session.id, user: session.user, connection, signal })), timedOut]);
       if (outcome === TIMED_OUT) {
         controller.abort();
         return this.#reply(session, id, errorReply(id, 'timeout', `"${method}" did not finish in ${this.options.requestTimeout} ms; its effect is unknown`));
       }
-      const reply = { type: 'result', id, data: outcome === undefined ? null : outcome };
-      JSON.stringify(reply); // a result JSON cannot carry is the handler's bug: reported as failed
-      await this.#reply(session, id, reply);
+      // A result JSON cannot carry is the handler's bug: #reply throws, and it is reported as failed.
+      await this.#reply(session, id, { type: 'result', id, data: outcome === undefined ? null : outcome });
     } catch (error) {
       if (error instanceof RequestError) return this.#reply(session, id, errorReply(id, error.code, error.message));
       this.options.log.error({ err: error, method }, 'request handler failed');
@@ -394,15 +413,33 @@ export class Hub<User> {
   #repeat(session: LiveSession<User>, id: number): boolean {
     const verdict = session.window.check(id);
     if (verdict.kind === 'new') return false;
-    session.connection.send(verdict.kind === 'repeat' ? (verdict.reply as Envelope) : errorReply(id, 'expired', 'this id is older than the session remembers'));
+    session.connection.send(verdict.kind === 'repeat' ? (verdict.reply as string) : errorReply(id, 'expired', 'this id is older than the session remembers'));
     return true;
   }
 
-  /** Records the reply (in the broker, before the client hears it), then sends it. */
+  /**
+   * Records the reply (in the broker, before the client hears it), then sends it. It is stored
+   * as its wire text: serialized once, and immune to a handler changing its result afterwards.
+   */
   async #reply(session: LiveSession<User>, id: number, reply: Envelope): Promise<void> {
-    session.window.record(id, reply);
-    await this.options.broker.recordReply(session.id, id, reply, this.options.windowSize);
-    session.connection.send(reply);
+    const text = JSON.stringify(reply);
+    session.window.record(id, text);
+    await this.options.broker.recordReply(session.id, id, text, this.options.windowSize);
+    session.connection.send(text);
+  }
+
+  readonly #lifetimes = new WeakMap<Connection<User>, AbortSignal>();
+
+  /** A signal aborted when `connection` closes (one per connection). */
+  #lifetime(connection: Connection<User>): AbortSignal {
+    let signal = this.#lifetimes.get(connection);
+    if (!signal) {
+      const controller = new AbortController();
+      connection.own(() => controller.abort());
+      signal = controller.signal;
+      this.#lifetimes.set(connection, signal);
+    }
+    return signal;
   }
 
   #error(session: LiveSession<User>, id: number, code: ReplyErrorCode, message: string): void {

@@ -59,12 +59,12 @@ describe('protocol: hello and welcome', () => {
     );
   });
 
-  test('an unknown type gets unknown_type, before and after hello', async (t) => {
+  test('an unknown type gets hello_required before hello (anything but hello does) and unknown_type after', async (t) => {
     const fixture = await serve(t, { pingInterval: 0 });
     const client = await ProtocolClient.open(fixture.wsUrl);
     t.after(() => client.dispose());
     client.send({ type: 'teleport', id: 3 });
-    assert.equal((await client.take('error')).code, 'unknown_type');
+    assert.equal((await client.take('error')).code, 'hello_required');
     await client.hello();
     client.send({ type: 'teleport', id: 4 });
     const error = await client.take('error');
