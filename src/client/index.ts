@@ -15,3 +15,8 @@ export type { QueueLimits, OutboundData } from '../core/outbound-queue.js';
 export type { BackoffOptions } from '../core/backoff.js';
 export { formatRetryHint, parseRetryHint, type RetryHint } from '../core/retry-hint.js';
 export { ConnectionClosedError, InvalidOptionError, LifelineError, type LifelineErrorCode } from '../core/errors.js';
+export { LifelineClient } from './lifeline-client.js';
+export type { LifelineClientOptions, LifelineClientState, LifelineClientEventMap, ReadyEvent, SessionEvent, DirectMessageEvent, LifelineStateEvent } from './lifeline-client-types.js';
+export { Subscription, type SubscriptionState, type SubscriptionEventMap, type SubscriptionHandlers, type PresenceMember, type ChannelEventEvent, type SubscribedEvent, type SubscriptionStateEvent, type PresenceEvent, type SubscriptionErrorEvent } from './subscription.js';
+export { ReplyError } from './reply-error.js';
+export type { Position } from '../core/position.js';

@@ -4,6 +4,8 @@
  * @packageDocumentation
  */
 import { ReconnectingWebSocket as BaseReconnectingWebSocket } from './reconnecting-websocket.js';
+import { LifelineClient as BaseLifelineClient } from './lifeline-client.js';
+import type { LifelineClientOptions } from './lifeline-client-types.js';
 import { NodeWebSocket } from './node-websocket.js';
 import type { ClientOptions, UrlSource } from './options.js';
 
@@ -14,5 +16,12 @@ export { NodeWebSocket } from './node-websocket.js';
 export class ReconnectingWebSocket extends BaseReconnectingWebSocket {
   constructor(url: UrlSource, protocols?: string | string[], options: ClientOptions = {}) {
     super(url, protocols, { WebSocket: NodeWebSocket, ...options });
+  }
+}
+
+/** {@link BaseLifelineClient} with `ws` underneath by default. */
+export class LifelineClient extends BaseLifelineClient {
+  constructor(url: UrlSource, options: LifelineClientOptions = {}) {
+    super(url, { WebSocket: NodeWebSocket, ...options });
   }
 }

@@ -22,3 +22,8 @@ export class ReplyError extends Error {
     this.name = 'ReplyError';
   }
 }
+
+/** Why nothing more happens: the client was closed (or its transport ended for good). */
+export function closedError(): ReplyError {
+  return new ReplyError('closed', 'the client is closed');
+}

@@ -5,7 +5,7 @@
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-unused-vars -- M is used by the typed overloads below
 export class TypedEventTarget<M> extends EventTarget {}
 
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- typed overloads of EventTarget's own methods; no new members
+// Typed overloads of EventTarget's own methods; no new members.
 export interface TypedEventTarget<M> {
   addEventListener<K extends keyof M & string>(type: K, listener: (event: M[K]) => void, options?: boolean | AddEventListenerOptions): void;
   addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;

@@ -1,0 +1,38 @@
+import type { ClientState } from '../core/client-state.js';
+import { InvalidOptionError } from '../core/errors.js';
+import type { ReconnectingWebSocketEventMap } from './events.js';
+import type { ClientOptions } from './options.js';
+
+export interface LifelineClientOptions extends Omit<ClientOptions, 'queue'> {
+  /** A publish not acknowledged within this rejects with `timeout` (it stays queued and is still resent), ms; 0 never. Default 10 000. */
+  readonly publishTimeout?: number;
+  /** A request (or `presence()`) not answered within this rejects with `timeout` (it stays queued), ms; 0 never. Default 10 000. */
+  readonly requestTimeout?: number;
+}
+
+/** The transport's state, plus `ready`: open, welcomed, resubscribed and resent. */
+export type LifelineClientState = ClientState | 'ready';
+
+/** `ready`: the link is up and everything the app had is restored. */
+export type ReadyEvent = Event & { readonly resumed: boolean };
+/** `session`: the server welcomed us; `resumed: false` means a new session (unanswered sends failed with `outcome_unknown`). */
+export type SessionEvent = Event & { readonly id: string; readonly resumed: boolean };
+/** `message`: a direct message from the server, each `seq` once; acknowledged after the listeners ran. */
+export type DirectMessageEvent = Event & { readonly data: unknown; readonly seq: number };
+/** `statechange`: every move of `state`, to and from `ready` included. */
+export type LifelineStateEvent = Event & { readonly from: LifelineClientState; readonly to: LifelineClientState };
+
+/** The client's own events, and the transport's lifecycle events re-dispatched. */
+export interface LifelineClientEventMap extends Omit<ReconnectingWebSocketEventMap, 'message' | 'statechange'> {
+  ready: ReadyEvent;
+  session: SessionEvent;
+  message: DirectMessageEvent;
+  statechange: LifelineStateEvent;
+}
+
+/** A publish or request timeout option, checked once: 10 000 ms unless given; 0 means none. */
+export function resolveTimeout(name: string, value: number | undefined): number {
+  if (value === undefined) return 10_000;
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) throw new InvalidOptionError(name, 'must be a number >= 0 (0: no timeout)');
+  return value;
+}

@@ -1,0 +1,297 @@
+import type { ClientState } from '../core/client-state.js';
+import type { LifelineError } from '../core/errors.js';
+import type { Position } from '../core/position.js';
+import { StateMachine } from '../core/state-machine.js';
+import { lifelineEvent, type LifelineErrorEvent } from './events.js';
+import { resolveTimeout, type LifelineClientEventMap, type LifelineClientOptions, type LifelineClientState, type LifelineStateEvent } from './lifeline-client-types.js';
+import type { UrlSource } from './options.js';
+import { Outbox, PendingMessage, type PendingKind } from './pending.js';
+import { ReconnectingWebSocket } from './reconnecting-websocket.js';
+import { closedError, ReplyError } from './reply-error.js';
+import type { PresenceMember, Subscription, SubscriptionHandlers } from './subscription.js';
+import { SubscriptionSet } from './subscription-set.js';
+import { TypedEventTarget } from './typed-event-target.js';
+import { decodeServerMessage, PROTOCOL, routeServerMessage, type ServerMessage, type ServerMessagePort } from './wire.js';
+
+/** Where the client is with the current link: waiting for one, greeting, restoring, ready; or closed by the app. */
+type Phase = 'down' | 'hello' | 'recovering' | 'ready' | 'closed';
+const phases: { readonly [P in Phase]: readonly Phase[] } = {
+  down: ['hello', 'closed'],
+  hello: ['recovering', 'down', 'closed'],
+  recovering: ['ready', 'down', 'closed'],
+  ready: ['down', 'closed'],
+  closed: [],
+};
+
+/** The transport's own queue is off: a message the socket cannot take now is the outbox's to resend, after `hello`. */
+const NO_QUEUE = { maxMessages: 0 };
+const FORWARDED = ['connecting', 'open', 'close', 'reconnecting', 'giveup', 'authRequired', 'error'] as const;
+
+/**
+ * The full client of a Lifeline server (docs/protocol.md): a session that survives reconnects,
+ * channel subscriptions that recover missed events (each once, in order), and publishes and
+ * requests that take effect exactly once, over a {@link ReconnectingWebSocket} it owns.
+ *
+ * @example
+ * const client = new LifelineClient('wss://example.com/ws');
+ * const room = client.subscribe('chat:room-1', { event: (e) => show(e.data) });
+ * room.addEventListener('subscribed', (e) => { if (!e.recovered) reload(); });
+ * const position = await client.publish('chat:room-1', { text: 'hi' });
+ * const created = await client.request('rooms.create', { name: 'ops' });
+ */
+export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
+  /** The reconnecting socket underneath (its lifecycle events are re-dispatched here). */
+  readonly transport: ReconnectingWebSocket;
+  readonly #publishTimeout: number;
+  readonly #requestTimeout: number;
+  readonly #phase = new StateMachine<Phase>('down', phases);
+  readonly #outbox = new Outbox();
+  readonly #write = (text: string): boolean => this.transport.send(text) === 'sent';
+  readonly #subscriptions = new SubscriptionSet({
+    nextId: () => this.#outbox.nextId(),
+    send: (message) => this.#send(message),
+    unsubscribe: (sub) => this.#unsubscribe(sub),
+    presence: (sub) => this.#presence(sub),
+  });
+  readonly #port: ServerMessagePort = {
+    event: (channel, data, position) => this.#subscriptions.byChannel.get(channel)?._event(data, position),
+    presence: (channel, action, member) => this.#subscriptions.byChannel.get(channel)?._presence(action, member),
+    direct: (seq, data) => this.#direct(seq, data),
+    reply: (id, message) => this.#reply(id, message),
+    error: (error) => this.#dispatch(lifelineEvent('error', { error })),
+  };
+  #session: string | undefined;
+  #resumed = false;
+  /** The last direct-message seq processed in this session. */
+  #lastSeq = 0;
+  /** Stamps each link (and close): work after app code continues only if it is unchanged. */
+  #generation = 0;
+  #reported: LifelineClientState;
+
+  constructor(url: UrlSource, options: LifelineClientOptions = {}) {
+    super();
+    this.#publishTimeout = resolveTimeout('publishTimeout', options.publishTimeout);
+    this.#requestTimeout = resolveTimeout('requestTimeout', options.requestTimeout);
+    const transport = new ReconnectingWebSocket(url, PROTOCOL, { ...options, heartbeat: options.heartbeat ?? true, queue: NO_QUEUE });
+    this.transport = transport;
+    this.#reported = transport.state;
+    transport.addEventListener('open', () => this.#linkUp());
+    transport.addEventListener('message', (event) => this.#received(event.data));
+    transport.addEventListener('statechange', (event) => this.#transportMoved(event.to));
+    for (const type of FORWARDED) transport.addEventListener(type, (event: Event) => this.#forward(event));
+  }
+
+  get state(): LifelineClientState {
+    const phase = this.#phase.state;
+    return phase === 'closed' || phase === 'ready' ? phase : this.transport.state;
+  }
+
+  /** The session id from the last `welcome`. */
+  get session(): string | undefined {
+    return this.#session;
+  }
+
+  get subscriptions(): ReadonlyMap<string, Subscription> {
+    return this.#subscriptions.byChannel;
+  }
+
+  /** Resolves at the next `ready` (now, if ready); rejects if the client closes or the transport ends for good first. */
+  ready(): Promise<void> {
+    if (this.state === 'ready') return Promise.resolve();
+    if (this.state === 'closed') return Promise.reject(closedError());
+    return new Promise((resolve, reject) => {
+      const settle = (event: LifelineStateEvent): void => {
+        if (event.to !== 'ready' && event.to !== 'closed') return;
+        this.removeEventListener('statechange', settle);
+        if (event.to === 'ready') resolve();
+        else reject(closedError());
+      };
+      this.addEventListener('statechange', settle);
+    });
+  }
+
+  /**
+   * The subscription to `channel` (the same one if already subscribed; `handlers` are added to
+   * it). Throws a `closed` {@link ReplyError} once the client is closed.
+   */
+  subscribe(channel: string, handlers: SubscriptionHandlers = {}): Subscription {
+    if (this.#phase.state === 'closed') throw closedError();
+    const { sub, created } = this.#subscriptions.open(channel, handlers);
+    if (!created) return sub;
+    sub._subscribing();
+    if (this.#subscriptions.current(sub) && this.#live()) this.#subscriptions.subscribe(sub);
+    return sub;
+  }
+
+  /** Publishes once (even across reconnects); resolves with the event's position. */
+  publish(channel: string, data: unknown): Promise<Position> {
+    return this.#enqueue('publish', { type: 'publish', channel, data }, this.#publishTimeout) as Promise<Position>;
+  }
+
+  /** Calls a server handler once (even across reconnects); resolves with its result. */
+  request(method: string, params?: unknown): Promise<unknown> {
+    return this.#enqueue('request', { type: 'request', method, params }, this.#requestTimeout);
+  }
+
+  /** Starts a new link now with a fresh attempt budget (also after `giveup`); the session is resumed. */
+  reconnect(): void {
+    if (this.#phase.state !== 'closed') this.transport.reconnect();
+  }
+
+  /**
+   * Closes for good: the socket closes (1000), unanswered publishes and requests reject with
+   * `closed`, subscriptions end. Nothing is unsubscribed on the server: the session expires.
+   */
+  close(): void {
+    if (this.#phase.state === 'closed') return;
+    this.#generation++;
+    this.#phase.to('closed', undefined);
+    const error = closedError();
+    this.#outbox.failAll(error);
+    this.transport.dispose();
+    this.#syncState();
+    this.#subscriptions.endAll(error);
+  }
+
+  // ---- the link ----------------------------------------------------------------------------------
+
+  #linkUp(): void {
+    if (this.#phase.state !== 'down') return;
+    this.#generation++;
+    this.#phase.to('hello', undefined);
+    this.#send({ type: 'hello', v: 1, session: this.#session });
+  }
+
+  #transportMoved(to: ClientState): void {
+    const phase = this.#phase.state;
+    if (phase === 'closed') return;
+    if (to !== 'open' && phase !== 'down' && !this.#linkDown()) return;
+    if (to === 'closed') this.#outbox.failAll(new ReplyError('closed', 'the connection ended for good'));
+    this.#syncState();
+  }
+
+  /** The link ended: replies on it will not come; subscriptions wait for the next one. */
+  #linkDown(): boolean {
+    const generation = ++this.#generation;
+    this.#phase.to('down', undefined);
+    this.#subscriptions.linkLost();
+    this.#outbox.linkLost();
+    for (const sub of [...this.#subscriptions.byChannel.values()]) {
+      sub._subscribing();
+      if (generation !== this.#generation) return false;
+    }
+    return true;
+  }
+
+  #received(data: unknown): void {
+    const message = decodeServerMessage(data);
+    const phase = this.#phase.state;
+    if (!message) this.#port.error(new ReplyError('bad_message', 'a message that is not a JSON object with a "type"'));
+    else if (phase === 'hello' && message.type === 'welcome') this.#welcome(message);
+    else if (phase === 'recovering' || phase === 'ready' || message.type === 'error') routeServerMessage(message, this.#port);
+  }
+
+  /**
+   * docs/protocol.md §1 and §5: on a resumed session, unanswered messages are resent with their
+   * ids (the server answers a repeat from its window); on a new one, those already sent fail
+   * with `outcome_unknown` and the rest are renumbered. Subscriptions go first, with `since`.
+   */
+  #welcome(message: ServerMessage): void {
+    const id = String(message.session);
+    const resumed = message.resumed === true && id === this.#session;
+    this.#session = id;
+    this.#resumed = resumed;
+    if (resumed) this.#outbox.resumed(Number(message.acked) || 0);
+    else {
+      this.#lastSeq = 0;
+      this.#outbox.newSession();
+    }
+    this.#phase.to('recovering', undefined);
+    this.#subscriptions.resubscribeAll();
+    this.#outbox.sendAll(this.#write);
+    // App code runs only now, so a publish from a listener queues behind the resends.
+    if (this.#dispatch(lifelineEvent('session', { id, resumed }))) this.#checkReady();
+  }
+
+  #reply(id: number, message: ServerMessage): void {
+    if (this.#outbox.settle(id, message)) return;
+    const generation = this.#generation;
+    if (this.#subscriptions.reply(id, message) && generation === this.#generation) this.#checkReady();
+  }
+
+  #checkReady(): void {
+    if (this.#phase.state !== 'recovering' || !this.#subscriptions.settled) return;
+    this.#phase.to('ready', undefined);
+    if (this.#syncState()) this.#dispatch(lifelineEvent('ready', { resumed: this.#resumed }));
+  }
+
+  /** docs/protocol.md §6: each seq once; the (cumulative) ack goes out after the listeners ran, also for a repeat. */
+  #direct(seq: number, data: unknown): void {
+    if (seq > this.#lastSeq) {
+      this.#lastSeq = seq;
+      if (!this.#dispatch(lifelineEvent('message', { data, seq }))) return;
+    }
+    this.#send({ type: 'ack', seq: this.#lastSeq });
+  }
+
+  // ---- sending -----------------------------------------------------------------------------------
+
+  /** Messages may go out: the server has welcomed this link. */
+  #live(): boolean {
+    const phase = this.#phase.state;
+    return phase === 'recovering' || phase === 'ready';
+  }
+
+  #send(message: object): void {
+    this.#write(JSON.stringify(message));
+  }
+
+  /** Queues a message that waits for its reply; a throw here (closed, data JSON cannot carry) rejects the promise. */
+  #enqueue(kind: PendingKind, body: object, timeoutMs: number): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      if (this.state === 'closed') throw closedError();
+      const entry = new PendingMessage(kind, JSON.stringify(body), resolve, reject, this.transport.options.clock, timeoutMs);
+      this.#outbox.add(entry);
+      if (this.#live()) this.#outbox.send(entry, this.#write);
+    });
+  }
+
+  #unsubscribe(sub: Subscription): void {
+    if (!this.#subscriptions.remove(sub)) return;
+    if (this.#live()) this.#send({ type: 'unsubscribe', id: this.#outbox.nextId(), channel: sub.channel });
+    const generation = this.#generation;
+    sub._end(new ReplyError('unsubscribed', `unsubscribed from "${sub.channel}"`), false);
+    if (generation === this.#generation) this.#checkReady();
+  }
+
+  #presence(sub: Subscription): Promise<readonly PresenceMember[]> {
+    if (!this.#subscriptions.current(sub)) return Promise.reject(new ReplyError('unsubscribed', `"${sub.channel}" is not subscribed`));
+    return this.#enqueue('presence.get', { type: 'presence.get', channel: sub.channel }, this.#requestTimeout) as Promise<readonly PresenceMember[]>;
+  }
+
+  // ---- events: each returns whether the generation survived the listeners --------------------------
+
+  #syncState(): boolean {
+    const from = this.#reported;
+    const to = this.state;
+    if (from === to) return true;
+    this.#reported = to;
+    return this.#dispatch(lifelineEvent('statechange', { from, to }));
+  }
+
+  /** The transport's lifecycle events, re-dispatched as ours (its queue-full errors are the outbox's business, not the app's). */
+  #forward(event: Event): void {
+    const { error } = event as Partial<LifelineErrorEvent>;
+    if ((error as LifelineError | undefined)?.code === 'ERR_QUEUE_FULL') return;
+    const detail: Record<string, unknown> = {};
+    // `isTrusted` is an own, read-only property of browser events: copying it would throw.
+    for (const key of Object.keys(event)) if (key !== 'isTrusted') detail[key] = (event as unknown as Record<string, unknown>)[key];
+    this.dispatchEvent(lifelineEvent(event.type, detail));
+  }
+
+  #dispatch(event: Event): boolean {
+    const generation = this.#generation;
+    this.dispatchEvent(event);
+    return generation === this.#generation;
+  }
+}

@@ -1,0 +1,159 @@
+import { isAfter, type Position } from '../core/position.js';
+import { StateMachine } from '../core/state-machine.js';
+import { lifelineEvent } from './events.js';
+import { ReplyError } from './reply-error.js';
+import { TypedEventTarget } from './typed-event-target.js';
+
+/**
+ * A subscription's states. It is `subscribing` until the server confirms, `subscribed` while
+ * events flow, back to `subscribing` while the client reconnects, and `unsubscribed` for good
+ * once the app unsubscribes, the server refuses it, or the client is closed.
+ *
+ *   unsubscribed ──subscribe()──> subscribing ──subscribed──> subscribed
+ *                                      ^                         │
+ *                                      └─────── link lost ───────┘
+ *   subscribing, subscribed ──refused / unsubscribe() / close()──> unsubscribed (final)
+ */
+export type SubscriptionState = 'unsubscribed' | 'subscribing' | 'subscribed';
+
+const transitions: { readonly [S in SubscriptionState]: readonly SubscriptionState[] } = {
+  unsubscribed: ['subscribing'],
+  subscribing: ['subscribed', 'unsubscribed'],
+  subscribed: ['subscribing', 'unsubscribed'],
+};
+
+/** Who is in a channel with presence on: a session id and the user the server authenticated. */
+export interface PresenceMember {
+  readonly client: string;
+  readonly user?: unknown;
+}
+
+/** `event`: one channel event, delivered once and in order (replays after a reconnect included). */
+export type ChannelEventEvent = Event & { readonly data: unknown; readonly position: Position };
+/**
+ * `subscribed`: the server confirmed, after every (re)subscribe. `recovered: false` means events
+ * were missed (gap beyond history, or the channel's epoch changed): reload the channel's state,
+ * then continue from `position`.
+ */
+export type SubscribedEvent = Event & { readonly recovered: boolean; readonly position: Position };
+/** `state`: every state move. */
+export type SubscriptionStateEvent = Event & { readonly from: SubscriptionState; readonly to: SubscriptionState };
+/** `presence`: someone joined or left the channel. */
+export type PresenceEvent = Event & { readonly action: 'join' | 'leave'; readonly member: PresenceMember };
+/** `error`: the server refused the subscription (the subscription has ended). */
+export type SubscriptionErrorEvent = Event & { readonly error: ReplyError };
+
+export interface SubscriptionEventMap {
+  event: ChannelEventEvent;
+  subscribed: SubscribedEvent;
+  state: SubscriptionStateEvent;
+  presence: PresenceEvent;
+  error: SubscriptionErrorEvent;
+}
+
+/** Listeners to add at `subscribe()`, by event name. */
+export type SubscriptionHandlers = { readonly [K in keyof SubscriptionEventMap]?: (event: SubscriptionEventMap[K]) => void };
+
+/** What a subscription asks of its client. */
+export interface SubscriptionHost {
+  unsubscribe(subscription: Subscription): void;
+  presence(subscription: Subscription): Promise<readonly PresenceMember[]>;
+}
+
+/**
+ * One channel of a {@link LifelineClient}: its events in order, each once, across reconnects,
+ * with `recovered` after every (re)subscribe. Made by `client.subscribe()`, never directly.
+ *
+ * @example
+ * const room = client.subscribe('chat:room-1', { event: (e) => render(e.data) });
+ * room.addEventListener('subscribed', (e) => { if (!e.recovered) reloadRoom(); });
+ * await room.ready();
+ */
+export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
+  readonly #machine = new StateMachine<SubscriptionState>('unsubscribed', transitions);
+  #position: Position | undefined;
+  #confirmed: SubscribedEvent | undefined;
+  #waiters: { resolve: (event: SubscribedEvent) => void; reject: (error: Error) => void }[] = [];
+
+  constructor(
+    readonly channel: string,
+    private readonly host: SubscriptionHost,
+  ) {
+    super();
+  }
+
+  get state(): SubscriptionState {
+    return this.#machine.state;
+  }
+
+  /** The last position this subscription holds (sent as `since` on a resubscribe). */
+  get position(): Position | undefined {
+    return this.#position;
+  }
+
+  /** Resolves at the next `subscribed` (now, if subscribed); rejects if the subscription ends first. */
+  ready(): Promise<SubscribedEvent> {
+    if (this.state === 'subscribed' && this.#confirmed) return Promise.resolve(this.#confirmed);
+    if (this.state === 'unsubscribed') return Promise.reject(new ReplyError('unsubscribed', `"${this.channel}" is not subscribed`));
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  /** Who is in the channel now (channels with presence on). */
+  presence(): Promise<readonly PresenceMember[]> {
+    return this.host.presence(this);
+  }
+
+  /** Ends the subscription; the client stops delivering its events. */
+  unsubscribe(): void {
+    this.host.unsubscribe(this);
+  }
+
+  // ---- driven by the client (not for apps) -------------------------------------------------------
+
+  /** @internal A (re)subscribe is under way. */
+  _subscribing(): void {
+    this.#move('subscribing');
+  }
+
+  /** @internal One event of the channel: anything at or below the held position is a replay's overlap. */
+  _event(data: unknown, position: Position): void {
+    // A fresh subscribe gets no event before `subscribed`; one now is a previous subscription's tail.
+    if (this.state === 'unsubscribed' || (this.state === 'subscribing' && !this.#position)) return;
+    if (!isAfter(position, this.#position)) return;
+    this.#position = position;
+    this.dispatchEvent(lifelineEvent('event', { data, position }));
+  }
+
+  /** @internal The server confirmed: continue from `position` (the replay, if any, has been delivered). */
+  _subscribed(position: Position, recovered: boolean): void {
+    if (this.state === 'unsubscribed') return;
+    this.#position = position;
+    const event: SubscribedEvent = lifelineEvent('subscribed', { recovered, position });
+    this.#confirmed = event;
+    if (!this.#move('subscribed')) return;
+    this.dispatchEvent(event);
+    for (const waiter of this.#waiters.splice(0)) waiter.resolve(event);
+  }
+
+  /** @internal The server refused (`error` is dispatched), or the app or the client ended it. */
+  _end(error: ReplyError, report: boolean): void {
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+    if (this.state === 'unsubscribed') return;
+    this.#move('unsubscribed');
+    if (report) this.dispatchEvent(lifelineEvent('error', { error }));
+  }
+
+  /** @internal Someone joined or left. */
+  _presence(action: 'join' | 'leave', member: PresenceMember): void {
+    if (this.state !== 'unsubscribed') this.dispatchEvent(lifelineEvent('presence', { action, member }));
+  }
+
+  /** Moves and reports; false when a listener moved it elsewhere meanwhile. */
+  #move(to: SubscriptionState): boolean {
+    const from = this.state;
+    if (from === to) return true;
+    this.#machine.to(to, undefined);
+    this.dispatchEvent(lifelineEvent('state', { from, to }));
+    return this.state === to;
+  }
+}

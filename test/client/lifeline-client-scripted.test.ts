@@ -1,0 +1,256 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { seededRng } from '../../src/core/clock.js';
+import type { ClientEnvironment } from '../../src/client/environment.js';
+import { LifelineClient } from '../../src/client/lifeline-client.js';
+import type { LifelineClientOptions } from '../../src/client/lifeline-client-types.js';
+import { ReplyError } from '../../src/client/reply-error.js';
+import { FakeClock } from '../../src/testing/fake-clock.js';
+import { scriptedSockets, type ScriptedSocket } from '../helpers/scripted-socket.js';
+
+// The protocol state machine against a scripted socket: what the client writes for each thing
+// the "server" says. Real-server behaviour is in lifeline-client.test.ts.
+
+const steady: ClientEnvironment = { hidden: () => false, online: () => true, subscribe: () => () => undefined };
+
+function setup(options: LifelineClientOptions = {}) {
+  const clock = new FakeClock();
+  const { WebSocket, sockets, latest } = scriptedSockets();
+  const client = new LifelineClient('ws://test/ws', { clock, WebSocket, environment: steady, rng: seededRng(1), initialDelay: 100, ...options });
+  /** What the client wrote on `socket`, decoded. */
+  const sent = (socket: ScriptedSocket = latest()) => socket.sent.map((data) => JSON.parse(String(data)) as Record<string, unknown>);
+  const say = (message: object, socket: ScriptedSocket = latest()) => socket.receive(JSON.stringify(message));
+  /** Opens the next socket and welcomes it. */
+  const welcome = async (session: string, resumed: boolean) => {
+    await Promise.resolve();
+    latest().open();
+    say({ type: 'welcome', v: 1, session, resumed, recoveryWindow: 120_000, pingInterval: 25_000, acked: 0 });
+  };
+  /** Drops the link and lets the retry timer fire. */
+  const drop = () => {
+    latest().drop(1006);
+    clock.tick(1_000);
+  };
+  return { clock, client, sockets, latest, sent, say, welcome, drop };
+}
+
+const ofType = (type: string) => (m: Record<string, unknown>) => m.type === type;
+
+describe('LifelineClient: the protocol against a scripted socket', () => {
+  test('hello first, with the session from the last welcome on every reconnect', async () => {
+    const { client, sent, welcome, drop, sockets } = setup();
+    const sessions: string[] = [];
+    client.addEventListener('session', (e) => sessions.push(`${e.id} ${e.resumed}`));
+    await welcome('s-1', false);
+    assert.deepEqual(sent()[0], { type: 'hello', v: 1 });
+    drop();
+    await welcome('s-1', true);
+    assert.equal(sockets.length, 2);
+    assert.deepEqual(sent()[0], { type: 'hello', v: 1, session: 's-1' });
+    assert.deepEqual(sessions, ['s-1 false', 's-1 true']);
+    client.close();
+  });
+
+  test('ids grow by one per message within a session, across links', async () => {
+    const { client, sent, welcome, drop } = setup();
+    await welcome('s-1', false);
+    client.subscribe('chat:a');
+    const ignore = () => undefined;
+    client.publish('chat:a', 1).catch(ignore);
+    client.request('m', 2).catch(ignore);
+    assert.deepEqual(sent().slice(1).map((m) => m.id), [1, 2, 3]);
+    drop();
+    await welcome('s-1', true);
+    // resubscribe (new id 4), then the two unanswered messages with their own ids
+    assert.deepEqual(sent().slice(1).map((m) => `${String(m.type)} ${String(m.id)}`), ['subscribe 4', 'publish 2', 'request 3']);
+    client.publish('chat:a', 3).catch(ignore);
+    assert.equal(sent().at(-1)?.id, 5);
+    client.close();
+  });
+
+  test('a new session: sent-but-unanswered fails with outcome_unknown, never-sent goes out renumbered', async () => {
+    const { client, sent, welcome, drop } = setup();
+    await welcome('s-1', false);
+    const sentEarly = client.request('charge', { cents: 100 });
+    drop();
+    const queued = client.publish('chat:a', 'later');
+    await welcome('s-2', false);
+    await assert.rejects(sentEarly, (e: unknown) => e instanceof ReplyError && e.code === 'outcome_unknown' && !e.remote);
+    const publish = sent().find(ofType('publish'));
+    assert.deepEqual(publish, { id: 1, type: 'publish', channel: 'chat:a', data: 'later' });
+    assert.equal(sent().filter(ofType('request')).length, 0, 'the request is not resent');
+    client.close();
+    await assert.rejects(queued, (e: unknown) => e instanceof ReplyError && e.code === 'closed');
+  });
+
+  test('publishTimeout rejects with timeout, yet the publish stays queued and is resent with its id', async () => {
+    const { clock, client, sent, say, welcome, drop } = setup({ publishTimeout: 5_000 });
+    await welcome('s-1', false);
+    const publish = client.publish('chat:a', 'x');
+    const outcome = publish.then(
+      () => 'resolved',
+      (e: unknown) => (e instanceof ReplyError ? e.code : 'other'),
+    );
+    // t=0 sent as id 1; t=5000 the promise gives up; the message is still pending
+    clock.tick(5_000);
+    assert.equal(await outcome, 'timeout');
+    drop();
+    await welcome('s-1', true);
+    assert.deepEqual(sent().slice(1), [{ id: 1, type: 'publish', channel: 'chat:a', data: 'x' }]);
+    say({ type: 'ack', id: 1, position: { epoch: 'e', offset: 1 } }); // a late reply is dropped quietly
+    assert.equal(client.state, 'ready');
+    client.close();
+  });
+
+  test('events at or below the held position are dropped; a new epoch only arrives through subscribed', async () => {
+    const { client, say, welcome, drop, sent } = setup();
+    await welcome('s-1', false);
+    const got: string[] = [];
+    const recovered: boolean[] = [];
+    const sub = client.subscribe('chat:a', { event: (e) => got.push(`${e.position.epoch}:${e.position.offset}`), subscribed: (e) => recovered.push(e.recovered) });
+    say({ type: 'event', channel: 'chat:a', epoch: 'e1', offset: 1, data: 0 }); // before subscribed: not ours
+    say({ type: 'subscribed', id: 1, channel: 'chat:a', position: { epoch: 'e1', offset: 1 }, recovered: true });
+    for (const offset of [2, 3, 2, 1, 3]) say({ type: 'event', channel: 'chat:a', epoch: 'e1', offset, data: offset });
+    say({ type: 'event', channel: 'chat:a', epoch: 'e2', offset: 9, data: 9 });
+    drop();
+    await welcome('s-1', true);
+    assert.deepEqual(sent().find(ofType('subscribe'))?.since, { epoch: 'e1', offset: 3 });
+    assert.equal(sub.state, 'subscribing');
+    say({ type: 'subscribed', id: 2, channel: 'chat:a', position: { epoch: 'e2', offset: 9 }, recovered: false });
+    say({ type: 'event', channel: 'chat:a', epoch: 'e2', offset: 10, data: 10 });
+    assert.deepEqual(got, ['e1:2', 'e1:3', 'e2:10']);
+    assert.deepEqual(recovered, [true, false]);
+    assert.deepEqual(sub.position, { epoch: 'e2', offset: 10 });
+    client.close();
+  });
+
+  test('ready waits for every resubscribe; the subscription moves subscribing -> subscribed -> subscribing', async () => {
+    const { client, say, welcome, drop } = setup();
+    const states: string[] = [];
+    const log: string[] = [];
+    client.addEventListener('ready', (e) => log.push(`ready ${e.resumed}`));
+    const sub = client.subscribe('chat:a', { state: (e) => states.push(`${e.from}>${e.to}`), subscribed: () => log.push('subscribed') });
+    await welcome('s-1', false);
+    assert.equal(client.state, 'open');
+    say({ type: 'subscribed', id: 1, channel: 'chat:a', position: { epoch: 'e', offset: 0 }, recovered: true });
+    assert.equal(client.state, 'ready');
+    drop();
+    await welcome('s-1', true);
+    say({ type: 'subscribed', id: 2, channel: 'chat:a', position: { epoch: 'e', offset: 0 }, recovered: true });
+    assert.deepEqual(log, ['subscribed', 'ready false', 'subscribed', 'ready true']);
+    assert.deepEqual(states, ['unsubscribed>subscribing', 'subscribing>subscribed', 'subscribed>subscribing', 'subscribing>subscribed']);
+    assert.equal(client.subscribe('chat:a'), sub, 'the same channel gives the same subscription');
+    client.close();
+    assert.equal(sub.state, 'unsubscribed');
+  });
+
+  test('a refused subscription reports the server code and ends', async () => {
+    const { client, say, welcome } = setup();
+    await welcome('s-1', false);
+    const errors: string[] = [];
+    const sub = client.subscribe('secret:x', { error: (e) => errors.push(e.error.code) });
+    const ready = sub.ready();
+    say({ type: 'error', id: 1, code: 'forbidden', message: 'no' });
+    await assert.rejects(ready, (e: unknown) => e instanceof ReplyError && e.code === 'forbidden' && e.remote);
+    assert.deepEqual(errors, ['forbidden']);
+    assert.equal(sub.state, 'unsubscribed');
+    assert.equal(client.subscriptions.has('secret:x'), false);
+    client.close();
+  });
+
+  test('direct messages: each seq once, acknowledged after the listeners, a repeat re-acknowledged', async () => {
+    const { client, say, welcome, sent } = setup();
+    await welcome('s-1', false);
+    const got: unknown[] = [];
+    client.addEventListener('message', (e) => {
+      got.push(e.data);
+      assert.equal(sent().filter(ofType('ack')).length, got.length - 1, 'not acknowledged before the listener ran');
+    });
+    say({ type: 'message', seq: 1, data: 'a' });
+    say({ type: 'message', seq: 2, data: 'b' });
+    say({ type: 'message', seq: 2, data: 'b' });
+    assert.deepEqual(got, ['a', 'b']);
+    assert.deepEqual(sent().filter(ofType('ack')).map((m) => m.seq), [1, 2, 2]);
+    client.close();
+  });
+
+  test('close() from a listener stops the rest of the step: no ack, no ready', async () => {
+    const { client, say, welcome, sent } = setup();
+    await welcome('s-1', false);
+    client.addEventListener('message', () => client.close());
+    say({ type: 'message', seq: 1, data: 'a' });
+    assert.equal(sent().filter(ofType('ack')).length, 0);
+    assert.equal(client.state, 'closed');
+  });
+
+  test('close() rejects everything pending with closed and never reconnects', async () => {
+    const { clock, client, welcome, sockets, latest } = setup();
+    await welcome('s-1', false);
+    const pending = [client.publish('chat:a', 1), client.request('m'), client.subscribe('chat:a').ready()];
+    client.close();
+    for (const p of pending) await assert.rejects(p, (e: unknown) => e instanceof ReplyError && (e.code === 'closed'));
+    latest().drop(1000, '', true);
+    clock.tick(600_000);
+    assert.equal(sockets.length, 1);
+    assert.equal(clock.pending, 0, 'no timer left');
+    assert.equal(client.state, 'closed');
+    await assert.rejects(client.publish('chat:a', 2), (e: unknown) => e instanceof ReplyError && e.code === 'closed');
+    assert.throws(() => client.subscribe('chat:b'), ReplyError);
+  });
+
+  test('giving up rejects pending with closed; subscriptions wait for reconnect()', async () => {
+    const { clock, client, welcome, latest, sent } = setup({ maxAttempts: 1 });
+    await welcome('s-1', false);
+    const sub = client.subscribe('chat:a');
+    const request = client.request('m');
+    latest().drop(1006);
+    clock.tick(1_000);
+    latest().drop(1006); // the one retry fails too
+    await assert.rejects(request, (e: unknown) => e instanceof ReplyError && e.code === 'closed');
+    assert.equal(client.state, 'closed');
+    assert.equal(sub.state, 'subscribing');
+    client.reconnect();
+    await welcome('s-1', true);
+    assert.deepEqual(sent().slice(1).map((m) => m.type), ['subscribe']);
+    client.close();
+  });
+
+  test('unsubscribe() sends unsubscribe, ends the subscription and drops later events of the channel', async () => {
+    const { client, say, welcome, sent } = setup();
+    await welcome('s-1', false);
+    const got: unknown[] = [];
+    const sub = client.subscribe('chat:a', { event: (e) => got.push(e.data) });
+    say({ type: 'subscribed', id: 1, channel: 'chat:a', position: { epoch: 'e', offset: 0 }, recovered: true });
+    sub.unsubscribe();
+    say({ type: 'event', channel: 'chat:a', epoch: 'e', offset: 1, data: 'late' });
+    assert.deepEqual(sent().at(-1), { type: 'unsubscribe', id: 2, channel: 'chat:a' });
+    assert.deepEqual(got, []);
+    assert.equal(sub.state, 'unsubscribed');
+    assert.notEqual(client.subscribe('chat:a'), sub, 'subscribing again makes a new subscription');
+    client.close();
+  });
+
+  test('data JSON cannot carry rejects the publish at once; a connection-level error is an error event', async () => {
+    const { client, say, welcome, latest } = setup();
+    await welcome('s-1', false);
+    await assert.rejects(client.publish('chat:a', { n: 1n }), TypeError);
+    const errors: string[] = [];
+    client.addEventListener('error', (e) => errors.push((e.error as ReplyError).code));
+    say({ type: 'error', code: 'bad_json', message: 'message is not valid JSON' });
+    latest().receive('not json');
+    assert.deepEqual(errors, ['bad_json', 'bad_message']);
+    client.close();
+  });
+
+  test('transport lifecycle events are re-dispatched on the client', async () => {
+    const { client, welcome, latest } = setup();
+    const seen: string[] = [];
+    for (const type of ['connecting', 'open', 'close', 'reconnecting'] as const) client.addEventListener(type, () => seen.push(type));
+    client.addEventListener('close', (e) => seen.push(`${e.code} ${e.willReconnect}`));
+    client.addEventListener('statechange', (e) => seen.push(`${e.from}>${e.to}`));
+    await welcome('s-1', false);
+    latest().drop(1006);
+    assert.deepEqual(seen, ['connecting', 'connecting>open', 'open', 'open>ready', 'ready>reconnecting', 'close', '1006 true', 'reconnecting']);
+    client.close();
+  });
+});

@@ -1,0 +1,415 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { pino } from 'pino';
+import { LifelineClient, NodeWebSocket, ReplyError, type LifelineClientOptions, type Subscription } from '../../src/client/node.js';
+import { MemoryBroker } from '../../src/broker/memory-broker.js';
+import type { Position } from '../../src/core/position.js';
+import { RequestError } from '../../src/server/protocol/request-error.js';
+import { createServer, type LifelineServer } from '../../src/server/server.js';
+import type { ServerOptions } from '../../src/server/options.js';
+import { startServer, type ServerFixture } from '../../src/testing/server-fixture.js';
+import { until, within } from '../helpers/wait.js';
+
+const channels = {
+  chat: { history: { size: 100, ttl: 300_000 }, presence: true },
+  small: { history: { size: 2, ttl: 300_000 } },
+};
+const quiet = pino({ level: 'silent' });
+const fast = { initialDelay: 10, maxDelay: 50 };
+
+/** Holds reconnects back while closed: the URL provider waits for it, so "while disconnected" is certain. */
+class Gate {
+  #open: Promise<void> = Promise.resolve();
+  #release: () => void = () => undefined;
+  close(): void {
+    this.#open = new Promise((resolve) => (this.#release = resolve));
+  }
+  open(): void {
+    this.#release();
+  }
+  wait(): Promise<void> {
+    return this.#open;
+  }
+}
+
+function connect(url: string, gate = new Gate(), options: LifelineClientOptions = {}): LifelineClient {
+  return new LifelineClient(() => gate.wait().then(() => url), { ...fast, ...options });
+}
+
+/** Resolves once `check()` holds, re-checking on each `type` event of `target` (bounded). */
+async function when(target: EventTarget, type: string, check: () => boolean, ms = 5_000): Promise<void> {
+  if (!check()) await until(target, type, check, ms);
+}
+
+/** Every event the subscription delivers, as `offset:data`. */
+function record(sub: Subscription): string[] {
+  const got: string[] = [];
+  sub.addEventListener('event', (e) => got.push(`${e.position.offset}:${JSON.stringify(e.data)}`));
+  return got;
+}
+
+function serverOn(port: number, options: ServerOptions<unknown> = {}): Promise<LifelineServer<unknown>> {
+  const server = createServer({ port, host: '127.0.0.1', logger: quiet, channels, ...options });
+  return server.listen().then(() => server);
+}
+
+/** Drops the server side of every connection at once (no close frame: the client sees 1006). */
+async function dropLinks(fixture: ServerFixture<unknown>, client: LifelineClient): Promise<void> {
+  const closed = until(client, 'close', () => true);
+  for (const connection of fixture.server.connections) connection.terminate();
+  await within(closed, 5_000, 'the client saw the drop');
+}
+
+const restart = { code: 1012, retryAfter: 10, retrySpread: 10, drainTimeout: 1_000 } as const;
+
+function code(expected: string) {
+  return (error: unknown) => error instanceof ReplyError && error.code === expected;
+}
+
+describe('LifelineClient against a real Lifeline server', () => {
+  test('a subscription gets events from another client and from server.publish, in order; publish resolves with the position', async () => {
+    const fixture = await startServer({ channels });
+    const a = connect(fixture.wsUrl);
+    const b = connect(fixture.wsUrl);
+    try {
+      const sub = a.subscribe('chat:room');
+      const got = record(sub);
+      const first = await within(sub.ready(), 5_000, 'subscribed');
+      assert.equal(first.recovered, true);
+      await within(b.ready(), 5_000, 'b ready');
+      const positions: Position[] = [await b.publish('chat:room', 'one'), await fixture.server.publish('chat:room', 'two'), await b.publish('chat:room', 'three')];
+      assert.deepEqual(positions.map((p) => p.offset), [1, 2, 3]);
+      assert.equal(new Set(positions.map((p) => p.epoch)).size, 1);
+      await when(sub, 'event', () => got.length === 3);
+      assert.deepEqual(got, ['1:"one"', '2:"two"', '3:"three"']);
+      assert.deepEqual(sub.position, positions[2]);
+      assert.equal(a.transport.options.WebSocket, NodeWebSocket, 'the node entry puts ws underneath');
+      assert.equal(a.transport.protocol, 'lifeline.v1');
+    } finally {
+      a.close();
+      b.close();
+      await fixture.close();
+    }
+  });
+
+  test('request resolves with the handler result; a RequestError code and message surface on the rejection', async () => {
+    const fixture = await startServer({ channels });
+    fixture.server.handle('add', (params) => {
+      const { x, y } = params as { x: number; y: number };
+      return x + y;
+    });
+    fixture.server.handle('rooms.create', () => {
+      throw new RequestError('exists', 'a room with that name exists');
+    });
+    const client = connect(fixture.wsUrl);
+    try {
+      assert.equal(await within(client.request('add', { x: 2, y: 3 }), 5_000, 'add'), 5);
+      await assert.rejects(client.request('rooms.create', { name: 'ops' }), (e: unknown) => e instanceof ReplyError && e.code === 'exists' && e.message === 'a room with that name exists' && e.remote);
+      await assert.rejects(client.request('nope'), code('no_method'));
+      await assert.rejects(client.publish('unknown:x', 1), code('bad_channel'));
+    } finally {
+      client.close();
+      await fixture.close();
+    }
+  });
+
+  test('after a dropped link the session resumes and every event missed meanwhile arrives once, in order, recovered: true', async () => {
+    const fixture = await startServer({ channels });
+    const gate = new Gate();
+    const client = connect(fixture.wsUrl, gate);
+    try {
+      const recovered: boolean[] = [];
+      const sub = client.subscribe('chat:room', { subscribed: (e) => recovered.push(e.recovered) });
+      const got = record(sub);
+      await within(sub.ready(), 5_000, 'subscribed');
+      await fixture.server.publish('chat:room', 0);
+      await when(sub, 'event', () => got.length === 1);
+      const session = client.session;
+      gate.close();
+      await dropLinks(fixture, client);
+      assert.equal(sub.state, 'subscribing');
+      for (let n = 1; n <= 10; n++) await fixture.server.publish('chat:room', n);
+      const ready = until(client, 'ready', () => true);
+      gate.open();
+      assert.equal(((await within(ready, 5_000, 'ready again')) as Event & { resumed: boolean }).resumed, true);
+      assert.equal(client.session, session);
+      await when(sub, 'event', () => got.length === 11);
+      assert.deepEqual(got, Array.from({ length: 11 }, (_, n) => `${n + 1}:${n}`));
+      assert.deepEqual(recovered, [true, true]);
+      await fixture.server.publish('chat:room', 11);
+      await when(sub, 'event', () => got.length === 12);
+      assert.equal(got.at(-1), '12:11');
+    } finally {
+      client.close();
+      await fixture.close();
+    }
+  });
+
+  test('a request and a publish whose link drops before the reply take effect once and resolve once after the resume', async () => {
+    let dropOnPublish: (() => void) | undefined;
+    const fixture = await startServer({
+      channels,
+      canPublish: () => {
+        dropOnPublish?.(); // the first publish loses its link before the ack goes out
+        dropOnPublish = undefined;
+        return true;
+      },
+    });
+    dropOnPublish = () => {
+      for (const connection of fixture.server.connections) connection.terminate();
+    };
+    let runs = 0;
+    fixture.server.handle('slow', (_params, context) => {
+      runs++;
+      if (runs === 1) context.connection.terminate(); // the reply will find no link
+      return `done ${runs}`;
+    });
+    const client = connect(fixture.wsUrl);
+    try {
+      await within(client.ready(), 5_000, 'ready');
+      const resumes: boolean[] = [];
+      client.addEventListener('session', (e) => resumes.push(e.resumed));
+      assert.equal(await within(client.request('slow'), 5_000, 'request after the resume'), 'done 1');
+      assert.equal(runs, 1);
+      const sub = client.subscribe('chat:once');
+      const got = record(sub);
+      await within(sub.ready(), 5_000, 'subscribed');
+      const position = await within(client.publish('chat:once', 'only'), 5_000, 'publish after the resume');
+      assert.equal(position.offset, 1);
+      assert.equal((await fixture.server.publish('chat:once', 'next')).offset, 2, 'the channel holds one event before this one');
+      await when(sub, 'event', () => got.length === 2);
+      assert.deepEqual(got, ['1:"only"', '2:"next"']);
+      assert.deepEqual(resumes, [true, true]);
+    } finally {
+      client.close();
+      await fixture.close();
+    }
+  });
+
+  test('a request still running on the server when the client resumes and resends it runs once', async () => {
+    const fixture = await startServer({ channels });
+    let runs = 0;
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    fixture.server.handle('slow', async (_params, context) => {
+      const run = ++runs;
+      context.connection.terminate();
+      await released; // still working when the resend arrives on the new link
+      return `run ${run}`;
+    });
+    const client = connect(fixture.wsUrl);
+    try {
+      await within(client.ready(), 5_000, 'ready');
+      const resumed = until(client, 'ready', (e) => (e as Event & { resumed: boolean }).resumed);
+      const result = client.request('slow');
+      await within(resumed, 5_000, 'resumed, the request resent');
+      release();
+      assert.equal(await within(result, 5_000, 'result'), 'run 1');
+      await client.request('nope').catch(() => undefined); // processed after the resend: nothing else runs
+      assert.equal(runs, 1);
+    } finally {
+      release();
+      client.close();
+      await fixture.close();
+    }
+  });
+
+  test('a gap beyond the channel history is reported as recovered: false, and events flow on from the head', async () => {
+    const fixture = await startServer({ channels });
+    const gate = new Gate();
+    const client = connect(fixture.wsUrl, gate);
+    try {
+      const recovered: boolean[] = [];
+      const sub = client.subscribe('small:x', { subscribed: (e) => recovered.push(e.recovered) });
+      const got = record(sub);
+      await within(sub.ready(), 5_000, 'subscribed');
+      await fixture.server.publish('small:x', 0);
+      await when(sub, 'event', () => got.length === 1);
+      gate.close();
+      await dropLinks(fixture, client);
+      for (let n = 1; n <= 5; n++) await fixture.server.publish('small:x', n);
+      const resubscribed = until(sub, 'subscribed', () => true);
+      gate.open();
+      await within(resubscribed, 5_000, 'resubscribed');
+      assert.deepEqual(recovered, [true, false]);
+      assert.equal(sub.position?.offset, 6);
+      await fixture.server.publish('small:x', 6);
+      await when(sub, 'event', () => got.length === 2);
+      assert.deepEqual(got, ['1:0', '7:6']);
+    } finally {
+      client.close();
+      await fixture.close();
+    }
+  });
+
+  test('a server restart is a new epoch and a new session: recovered: false, resumed: false', async () => {
+    const first = await startServer({ channels });
+    const gate = new Gate();
+    const client = connect(first.wsUrl, gate);
+    let second: LifelineServer<unknown> | undefined;
+    try {
+      const recovered: boolean[] = [];
+      const sub = client.subscribe('chat:room', { subscribed: (e) => recovered.push(e.recovered) });
+      const got = record(sub);
+      await within(sub.ready(), 5_000, 'subscribed');
+      await first.server.publish('chat:room', 'before');
+      await when(sub, 'event', () => got.length === 1);
+      const oldEpoch = sub.position?.epoch;
+      gate.close();
+      const closed = until(client, 'close', () => true);
+      await first.server.close(restart);
+      await within(closed, 5_000, 'closed by the restart');
+      second = await serverOn(first.port);
+      await second.publish('chat:room', 'after');
+      const sessions: boolean[] = [];
+      client.addEventListener('session', (e) => sessions.push(e.resumed));
+      const ready = until(client, 'ready', () => true);
+      gate.open();
+      await within(ready, 5_000, 'ready on the new server');
+      assert.deepEqual(sessions, [false]);
+      assert.deepEqual(recovered, [true, false]);
+      assert.notEqual(sub.position?.epoch, oldEpoch);
+      assert.equal(sub.position?.offset, 1);
+      await second.publish('chat:room', 'live');
+      await when(sub, 'event', () => got.length === 2);
+      assert.deepEqual(got, ['1:"before"', '2:"live"']);
+    } finally {
+      client.close();
+      await second?.close({ drainTimeout: 0 });
+    }
+  });
+
+  test('a new session after a restart: a sent, unanswered request fails outcome_unknown; one never sent is delivered', async () => {
+    const first = await startServer({ channels });
+    let release: () => void = () => undefined;
+    let started: () => void = () => undefined;
+    const hangStarted = new Promise<void>((resolve) => (started = resolve));
+    first.server.handle('hang', () => {
+      started();
+      return new Promise<string>((resolve) => (release = () => resolve('late')));
+    });
+    const gate = new Gate();
+    const client = connect(first.wsUrl, gate);
+    let second: LifelineServer<unknown> | undefined;
+    try {
+      await within(client.ready(), 5_000, 'ready');
+      const hanging = client.request('hang');
+      await within(hangStarted, 5_000, 'the handler runs');
+      gate.close();
+      const closed = until(client, 'close', () => true);
+      await first.server.close(restart);
+      await within(closed, 5_000, 'closed by the restart');
+      const queued = client.request('echo', 'queued while down');
+      second = await serverOn(first.port);
+      let echoes = 0;
+      second.handle('echo', (params) => {
+        echoes++;
+        return params;
+      });
+      gate.open();
+      await assert.rejects(within(hanging, 5_000, 'outcome_unknown'), code('outcome_unknown'));
+      assert.equal(await within(queued, 5_000, 'queued request'), 'queued while down');
+      assert.equal(echoes, 1);
+    } finally {
+      release();
+      client.close();
+      await second?.close({ drainTimeout: 0 });
+    }
+  });
+
+  test('direct messages: delivered once, resent after a reconnect while unacknowledged, never twice', async () => {
+    const broker = new MemoryBroker();
+    const fixture = await startServer({ channels, broker });
+    fixture.server.handle('barrier', () => 'ok'); // processed after every earlier message of the session
+    const gate = new Gate();
+    const client = connect(fixture.wsUrl, gate);
+    const got: string[] = [];
+    let dropInListener = false;
+    client.addEventListener('message', (e) => {
+      got.push(`${e.seq}:${String(e.data)}`);
+      if (dropInListener) {
+        dropInListener = false;
+        // The link dies before our ack can reach the server: it will send this again.
+        for (const connection of fixture.server.connections) connection.terminate();
+      }
+    });
+    try {
+      await within(client.ready(), 5_000, 'ready');
+      const session = client.session ?? '';
+      assert.equal(await fixture.server.sendTo(session, 'a'), true);
+      await when(client, 'message', () => got.length === 1);
+      await client.request('barrier');
+      assert.deepEqual(await broker.pendingDirect(session, 0), [], 'acknowledged');
+
+      // sent while the client is away: delivered after the resume
+      gate.close();
+      await dropLinks(fixture, client);
+      await fixture.server.sendTo(session, 'b');
+      gate.open();
+      await when(client, 'message', () => got.length === 2);
+
+      // received, then the link drops before the ack lands: redelivered by the server, dropped by the client
+      dropInListener = true;
+      const resumed = until(client, 'ready', () => true);
+      await fixture.server.sendTo(session, 'c');
+      await within(resumed, 5_000, 'resumed after the drop');
+      await client.request('barrier');
+      assert.deepEqual(await broker.pendingDirect(session, 0), [], 'the repeat was acknowledged');
+      assert.deepEqual(got, ['1:a', '2:b', '3:c']);
+    } finally {
+      client.close();
+      await fixture.close();
+    }
+  });
+
+  test('presence: members of a channel and join events', async () => {
+    const fixture = await startServer({ channels });
+    const a = connect(fixture.wsUrl);
+    const b = connect(fixture.wsUrl);
+    try {
+      const joins: string[] = [];
+      const lobby = a.subscribe('chat:lobby', { presence: (e) => joins.push(`${e.action} ${e.member.client}`) });
+      await within(lobby.ready(), 5_000, 'a subscribed');
+      const joined = until(lobby, 'presence', () => true);
+      await within(b.subscribe('chat:lobby').ready(), 5_000, 'b subscribed');
+      await within(joined, 5_000, 'join event');
+      assert.ok(joins.includes(`join ${b.session}`), joins.join());
+      const members = await within(lobby.presence(), 5_000, 'presence');
+      assert.deepEqual(members.map((m) => m.client).sort(), [a.session, b.session].sort());
+      await assert.rejects(a.subscribe('small:nopresence').presence(), code('forbidden'));
+    } finally {
+      a.close();
+      b.close();
+      await fixture.close();
+    }
+  });
+
+  test('close() rejects what is pending with closed, and the server sees the connection go', async () => {
+    const fixture = await startServer({ channels });
+    let started: () => void = () => undefined;
+    const hangStarted = new Promise<void>((resolve) => (started = resolve));
+    fixture.server.handle('hang', () => {
+      started();
+      return new Promise(() => undefined);
+    });
+    const client = connect(fixture.wsUrl);
+    try {
+      await within(client.ready(), 5_000, 'ready');
+      const hanging = client.request('hang');
+      await within(hangStarted, 5_000, 'the handler runs');
+      const gone = new Promise<void>((resolve) => fixture.server.on('close', () => resolve()));
+      const closed = until(client, 'close', () => true);
+      client.close();
+      await assert.rejects(hanging, code('closed'));
+      await within(gone, 5_000, 'the server saw the close');
+      const event = (await within(closed, 5_000, 'the socket closed')) as Event & { code: number; willReconnect: boolean };
+      assert.deepEqual([event.code, event.willReconnect], [1000, false]);
+      assert.equal(client.state, 'closed');
+      assert.equal(client.transport.state, 'closed');
+      assert.equal(fixture.server.connections.size, 0);
+    } finally {
+      client.close();
+      await fixture.close();
+    }
+  });
+});
