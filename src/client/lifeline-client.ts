@@ -1,8 +1,7 @@
 import type { ClientState } from '../core/client-state.js';
-import type { LifelineError } from '../core/errors.js';
 import type { Position } from '../core/position.js';
 import { StateMachine } from '../core/state-machine.js';
-import { lifelineEvent, type LifelineErrorEvent } from './events.js';
+import { lifelineEvent } from './events.js';
 import { resolveTimeout, type LifelineClientEventMap, type LifelineClientOptions, type LifelineClientState, type LifelineStateEvent } from './lifeline-client-types.js';
 import type { UrlSource } from './options.js';
 import { Outbox, PendingMessage, type PendingKind } from './pending.js';
@@ -24,7 +23,6 @@ const phases: { readonly [P in Phase]: readonly Phase[] } = {
 };
 
 /** The transport's own queue is off: a message the socket cannot take now is the outbox's to resend, after `hello`. */
-const NO_QUEUE = { maxMessages: 0 };
 const FORWARDED = ['connecting', 'open', 'close', 'reconnecting', 'giveup', 'authRequired', 'error'] as const;
 
 /**
@@ -72,7 +70,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     super();
     this.#publishTimeout = resolveTimeout('publishTimeout', options.publishTimeout);
     this.#requestTimeout = resolveTimeout('requestTimeout', options.requestTimeout);
-    const transport = new ReconnectingWebSocket(url, PROTOCOL, { ...options, heartbeat: options.heartbeat ?? true, queue: NO_QUEUE });
+    const transport = new ReconnectingWebSocket(url, PROTOCOL, { ...options, heartbeat: options.heartbeat ?? true, queue: false });
     this.transport = transport;
     this.#reported = transport.state;
     transport.addEventListener('open', () => this.#linkUp());
@@ -279,10 +277,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     return this.#dispatch(lifelineEvent('statechange', { from, to }));
   }
 
-  /** The transport's lifecycle events, re-dispatched as ours (its queue-full errors are the outbox's business, not the app's). */
+  /** The transport's lifecycle events, re-dispatched as ours. */
   #forward(event: Event): void {
-    const { error } = event as Partial<LifelineErrorEvent>;
-    if ((error as LifelineError | undefined)?.code === 'ERR_QUEUE_FULL') return;
     const detail: Record<string, unknown> = {};
     // `isTrusted` is an own, read-only property of browser events: copying it would throw.
     for (const key of Object.keys(event)) if (key !== 'isTrusted') detail[key] = (event as unknown as Record<string, unknown>)[key];

@@ -49,8 +49,8 @@ export interface ClientOptions extends Partial<BackoffOptions> {
   readonly connectTimeout?: number;
   /** A connection open this long resets the attempt counter, ms. Default 5 000. */
   readonly stabilityWindow?: number;
-  /** Limits of the queue that holds messages sent while not connected. */
-  readonly queue?: Partial<QueueLimits>;
+  /** Limits of the queue that holds messages sent while not connected; `false`: no queue, `send` refuses (quietly) unless open. */
+  readonly queue?: Partial<QueueLimits> | false;
   /** Liveness checks (off by default, since any server may be on the other end): `true` for the defaults. */
   readonly heartbeat?: boolean | Partial<HeartbeatOptions>;
   /** Override the close-code policy: return an action, true (reconnect) or false (stop); undefined keeps the default. */
@@ -69,6 +69,8 @@ export interface ResolvedClientOptions extends BackoffOptions {
   readonly connectTimeout: number;
   readonly stabilityWindow: number;
   readonly queue: QueueLimits;
+  /** False when the app turned queueing off (`queue: false`): refusals are then expected, not errors. */
+  readonly queueing: boolean;
   readonly heartbeat: HeartbeatOptions | undefined;
   readonly shouldReconnect: ClientOptions['shouldReconnect'];
   readonly reconnectDelay: ClientOptions['reconnectDelay'];
@@ -87,7 +89,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   const WebSocketClass = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (!WebSocketClass) throw new InvalidOptionError('WebSocket', 'no WebSocket on this platform: pass one (e.g. from "ws")');
   const heartbeat = options.heartbeat === true ? defaultHeartbeat : options.heartbeat ? { ...defaultHeartbeat, ...options.heartbeat } : undefined;
-  const queue = { ...defaultQueueLimits, ...options.queue };
+  const queue = options.queue === false ? { ...defaultQueueLimits, maxMessages: 0, maxBytes: 0 } : { ...defaultQueueLimits, ...options.queue };
   const resolved: ResolvedClientOptions = {
     initialDelay: check('initialDelay', options.initialDelay ?? defaultBackoff.initialDelay, 0),
     factor: check('factor', options.factor ?? defaultBackoff.factor, 1),
@@ -98,6 +100,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     connectTimeout: check('connectTimeout', options.connectTimeout ?? 10_000, 1),
     stabilityWindow: check('stabilityWindow', options.stabilityWindow ?? 5_000, 0),
     queue: { ...queue, maxMessages: check('queue.maxMessages', queue.maxMessages, 0), maxBytes: check('queue.maxBytes', queue.maxBytes, 0) },
+    queueing: options.queue !== false,
     heartbeat,
     shouldReconnect: options.shouldReconnect,
     reconnectDelay: options.reconnectDelay,

@@ -171,6 +171,7 @@ export class ReconnectingWebSocket extends EventTarget {
       socket.send(data);
       return 'sent';
     }
+    if (!this.options.queueing) return 'rejected';
     const evicted = this.#queue.push(data);
     if (evicted === false) {
       this.#error(new LifelineError('ERR_QUEUE_FULL', 'outbound queue full: message rejected'));

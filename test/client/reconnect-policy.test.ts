@@ -330,3 +330,20 @@ describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
     assert.deepEqual(got, []);
   });
 });
+
+describe('ReconnectingWebSocket: queue: false', () => {
+  test('send refuses quietly while not open, and sends when open', async () => {
+    const clock = new FakeClock();
+    const { WebSocket, latest } = scriptedSockets();
+    const client = new ReconnectingWebSocket('ws://test/ws', undefined, { clock, WebSocket, queue: false, environment: new TestEnvironment() });
+    const errors: string[] = [];
+    client.addEventListener('error', (e) => errors.push(e.error.message));
+    await Promise.resolve();
+    assert.equal(client.send('early'), 'rejected');
+    assert.deepEqual(errors, []);
+    latest().open();
+    assert.equal(client.send('now'), 'sent');
+    assert.deepEqual(latest().sent, ['now']);
+    client.dispose();
+  });
+});
