@@ -74,6 +74,8 @@ export interface Broker {
   recordReply(session: string, id: number, reply: unknown, capacity: number): Promise<void>;
   loadSession(id: string): Promise<SessionRecord | undefined>;
   deleteSession(id: string): Promise<void>;
+  /** Ids of the unexpired sessions whose `user` is this one (compared as JSON). */
+  sessionsOf(user: unknown): Promise<readonly string[]>;
 
   /** Appends a direct message to a session's outbox (kept `ttl` ms) and wakes the node that serves it. */
   sendDirect(session: string, data: unknown, ttl: number): Promise<DirectMessage>;

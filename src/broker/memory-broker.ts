@@ -124,6 +124,16 @@ export class MemoryBroker implements Broker {
     return entry && { user: entry.value.user, window: entry.value.window.snapshot() };
   }
 
+  async sessionsOf(user: unknown): Promise<readonly string[]> {
+    const key = JSON.stringify(user ?? null);
+    const ids: string[] = [];
+    for (const id of [...this.#sessions.keys()]) {
+      const entry = this.#live(this.#sessions, id);
+      if (entry && JSON.stringify(entry.value.user ?? null) === key) ids.push(id);
+    }
+    return ids;
+  }
+
   async deleteSession(id: string): Promise<void> {
     this.#sessions.delete(id);
     this.#outboxes.delete(id);

@@ -210,6 +210,11 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     return this.#hub.sendTo(session, data);
   }
 
+  /** Sends to every session of `user` (as `authenticate` named it), on any node; resolves with how many. */
+  sendToUser(user: User, data: unknown): Promise<number> {
+    return this.#hub.sendToUser(user, data);
+  }
+
   /** Sessions of `lifeline.v1` clients connected to this node, and local subscribers per channel. */
   get realtime(): { readonly sessions: number; readonly channels: ReadonlyMap<string, number> } {
     return { sessions: this.#hub.sessions.size, channels: this.#hub.channelCounts() };

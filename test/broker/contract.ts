@@ -265,6 +265,18 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock) => P
         assert.equal(await broker.loadSession(id), undefined);
       });
 
+      test('sessionsOf finds the unexpired sessions of a user, compared as JSON', async (t) => {
+        const { broker, clock, name } = await setup(t);
+        const [a, b, c] = [name('a'), name('b'), name('c')];
+        const ann = { id: name('ann') };
+        await broker.saveSession(a, { user: ann, window: { acked: 0, floor: 0, replies: [] } }, 10_000);
+        await broker.saveSession(b, { user: { id: ann.id }, window: { acked: 0, floor: 0, replies: [] } }, 1_000);
+        await broker.saveSession(c, { user: { id: name('bob') }, window: { acked: 0, floor: 0, replies: [] } }, 10_000);
+        assert.deepEqual([...(await broker.sessionsOf({ id: ann.id }))].sort(), [a, b].sort());
+        clock.tick(1_001);
+        assert.deepEqual(await broker.sessionsOf(ann), [a], 'an expired session is not found');
+      });
+
       test('recordReply then load gives the reply and the highest id', async (t) => {
         const { broker, name } = await setup(t);
         const id = name('session');

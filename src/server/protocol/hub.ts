@@ -103,6 +103,17 @@ export class Hub<User> {
     return true;
   }
 
+  /**
+   * Sends to every session of `user` (connected to any node, or within its recovery window),
+   * each copy kept until that session acknowledges it. Resolves with how many sessions.
+   */
+  async sendToUser(user: unknown, data: unknown): Promise<number> {
+    JSON.stringify(data); // refuse what JSON cannot carry before anything is stored
+    const sessions = await this.options.broker.sessionsOf(user);
+    await Promise.all(sessions.map((session) => this.options.broker.sendDirect(session, data, this.options.recoveryWindow)));
+    return sessions.length;
+  }
+
   /** Sessions live on this node. */
   get sessions(): ReadonlyMap<string, LiveSession<User>> {
     return this.#sessions;

@@ -126,6 +126,21 @@ describe('protocol: direct messages', () => {
     assert.equal(await fixture.server.sendTo('s-nobody', 'lost'), false);
   });
 
+  test('server.sendToUser reaches every session of that user, connected or parked, and no one else', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, authenticate: ({ query }) => ({ ok: true, user: query.get('user') ?? 'nobody' }) });
+    const { client: phone } = await ProtocolClient.connect(t, `${fixture.wsUrl}?user=ann`);
+    const { client: laptop, welcome: laptopWelcome } = await ProtocolClient.connect(t, `${fixture.wsUrl}?user=ann`);
+    const { client: other } = await ProtocolClient.connect(t, `${fixture.wsUrl}?user=bob`);
+    laptop.terminate(); // parked: within its recovery window it still counts
+    await laptop.closed;
+    assert.equal(await fixture.server.sendToUser('ann', { note: 'hi' }), 2);
+    assert.deepEqual(await phone.take('message'), { type: 'message', seq: 1, data: { note: 'hi' } });
+    const { client: back } = await ProtocolClient.connect(t, `${fixture.wsUrl}?user=ann`, { session: laptopWelcome.session });
+    assert.deepEqual(await back.take('message'), { type: 'message', seq: 1, data: { note: 'hi' } });
+    await other.sync();
+    assert.deepEqual(directs(other), [], 'another user hears nothing');
+  });
+
   test('unacknowledged messages are resent after a reconnect; acknowledged ones are not', async (t) => {
     const fixture = await serve(t, { pingInterval: 0 });
     const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
