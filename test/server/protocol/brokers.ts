@@ -48,6 +48,10 @@ export class ForwardingBroker implements Broker {
     await this.before('deleteSession');
     return this.inner.deleteSession(id);
   }
+  async sessionsOf(user: unknown): Promise<readonly string[]> {
+    await this.before('sessionsOf');
+    return this.inner.sessionsOf(user);
+  }
   async sendDirect(session: string, data: unknown, ttl: number): Promise<DirectMessage> {
     await this.before('sendDirect');
     return this.inner.sendDirect(session, data, ttl);
