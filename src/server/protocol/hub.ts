@@ -9,6 +9,7 @@ import { Timer } from '../../core/timer.js';
 import type { Connection } from '../connection.js';
 import { resolveChannel, type ChannelsConfig } from './channels.js';
 import { ChannelFanout, type FanoutMember } from './fanout.js';
+import { Presence } from './presence.js';
 import { LiveSession, type LiveSubscription } from './live-session.js';
 import { RequestError, type ReplyErrorCode } from './request-error.js';
 import { parseClientMessage, type ClientMessage, type ClientMessageOf } from './schema.js';
@@ -55,9 +56,6 @@ type Phase<User> = { readonly phase: 'hello' } | { readonly phase: 'greeting'; r
 
 const LIVE_TTL = Number.POSITIVE_INFINITY;
 
-/** How often presence members are refreshed when keepalive is off (otherwise every ping interval), ms. */
-const PRESENCE_REFRESH = 10_000;
-
 /** What the request timer resolves with: no handler can return it (a handler may well return the string 'timeout'). */
 const TIMED_OUT: unique symbol = Symbol('timed out');
 
@@ -73,13 +71,11 @@ export class Hub<User> {
   readonly #draining = new Map<string, LiveSession<User>>();
   readonly #handlers = new Map<string, RequestHandler<User>>();
   readonly #fanout: ChannelFanout;
-  readonly #presenceTimer: Timer;
-  #closed = false;
+  readonly #presence: Presence<User>;
 
   constructor(readonly options: HubOptions<User>) {
     this.#fanout = new ChannelFanout(options.broker);
-    this.#presenceTimer = new Timer(options.clock, () => this.#refreshPresence());
-    if (options.pingInterval > 0) this.#presenceTimer.start(options.pingInterval);
+    this.#presence = new Presence<User>({ broker: options.broker, clock: options.clock, fanout: this.#fanout, pingInterval: options.pingInterval, sessions: () => this.#sessions.values() });
   }
 
   handle(method: string, handler: RequestHandler<User>): void {
@@ -161,8 +157,7 @@ export class Hub<User> {
   }
 
   close(): void {
-    this.#closed = true;
-    this.#presenceTimer.stop();
+    this.#presence.close();
   }
 
   // ---- hello ------------------------------------------------------------------------------------
@@ -291,8 +286,7 @@ export class Hub<User> {
     sub.buffer = undefined;
     for (const item of buffered) this.#deliver(session, sub, item.text, item.position);
     if (sub.presence) {
-      await this.#fanout.join(presenceChannel(channel), this.#presenceMember(session, sub));
-      await this.#presenceJoin(session, channel);
+      await this.#presence.join(session, sub);
       // The connection may have closed while joining: its cleanup already ran, so undo the join
       // here or a ghost member would stay until it expires.
       if (session.subscriptions.get(channel) !== sub || this.#sessions.get(session.id) !== session) await this.#unsubscribe(session, sub);
@@ -319,26 +313,14 @@ export class Hub<User> {
     if (session.subscriptions.get(sub.channel) === sub) session.subscriptions.delete(sub.channel);
     await this.#fanout.leave(sub.channel, this.#member(session, sub));
     if (sub.presence) {
-      await this.#fanout.leave(presenceChannel(sub.channel), this.#presenceMember(session, sub));
       // After a takeover the member (the session) is still here, subscribed on its new connection.
       const successor = this.#sessions.get(session.id);
-      if (!successor || successor === session || !successor.subscriptions.get(sub.channel)?.presence) await this.#presenceLeave(session, sub.channel);
+      const stillPresent = successor !== undefined && successor !== session && successor.subscriptions.get(sub.channel)?.presence === true;
+      await this.#presence.leave(session, sub, stillPresent);
     }
   }
 
   readonly #members = new WeakMap<LiveSubscription, FanoutMember>();
-  readonly #presenceMembers = new WeakMap<LiveSubscription, FanoutMember>();
-
-  /** Forwards the channel's presence changes (join/leave) to one subscriber. */
-  #presenceMember(session: LiveSession<User>, sub: LiveSubscription): FanoutMember {
-    let member = this.#presenceMembers.get(sub);
-    if (!member) {
-      member = { deliver: (_text, _position, data) => session.connection.send(JSON.stringify({ type: 'presence', channel: sub.channel, ...(data as object) })) };
-      this.#presenceMembers.set(sub, member);
-    }
-    return member;
-  }
-
   #member(session: LiveSession<User>, sub: LiveSubscription): FanoutMember {
     let member = this.#members.get(sub);
     if (!member) {
@@ -465,47 +447,11 @@ export class Hub<User> {
     session.connection.send({ type: 'message', seq: direct.seq, data: direct.data });
   }
 
-  async #presenceJoin(session: LiveSession<User>, channel: string): Promise<void> {
-    const member = { client: session.id, user: session.user };
-    await this.options.broker.presenceJoin(channel, member, this.#presenceTtl());
-    // With keepalive off the refresh timer starts with the first member (members must not expire while connected).
-    if (!this.#presenceTimer.pending && !this.#closed) this.#presenceTimer.start(this.#presenceInterval());
-    await this.#fanoutPresence(channel, { join: member });
-  }
-
-  async #presenceLeave(session: LiveSession<User>, channel: string): Promise<void> {
-    await this.options.broker.presenceLeave(channel, session.id);
-    await this.#fanoutPresence(channel, { leave: { client: session.id, user: session.user } });
-  }
-
-  /** Presence changes travel as history-less events on a companion channel, so every node's subscribers hear them. */
-  async #fanoutPresence(channel: string, change: object): Promise<void> {
-    await this.options.broker.publish(presenceChannel(channel), change, { size: 0, ttl: 0 });
-  }
-
   async #presenceGet(session: LiveSession<User>, message: ClientMessageOf<'presence.get'>): Promise<void> {
     const sub = session.subscriptions.get(message.channel);
     if (!sub?.presence) return this.#error(session, message.id, 'forbidden', 'presence needs a subscription to a channel with presence on');
-    const members = await this.options.broker.presence(message.channel);
+    const members = await this.#presence.list(message.channel);
     session.connection.send({ type: 'presence.list', id: message.id, channel: message.channel, members });
-  }
-
-  #presenceTtl(): number {
-    return Math.max(3 * this.#presenceInterval(), 30_000);
-  }
-
-  #presenceInterval(): number {
-    return this.options.pingInterval > 0 ? this.options.pingInterval : PRESENCE_REFRESH;
-  }
-
-  /** Members are refreshed every ping interval, so a dead node's entries expire within three. */
-  #refreshPresence(): void {
-    for (const session of this.#sessions.values()) {
-      for (const sub of session.subscriptions.values()) {
-        if (sub.presence) void this.options.broker.presenceJoin(sub.channel, { client: session.id, user: session.user }, this.#presenceTtl()).catch(() => undefined);
-      }
-    }
-    this.#presenceTimer.start(this.#presenceInterval());
   }
 
   #internal(connection: Connection<User>, error: unknown): void {
@@ -518,11 +464,6 @@ export class Hub<User> {
 async function inherit<User>(session: LiveSession<User>, prior: LiveSession<User>): Promise<void> {
   await prior.drained();
   for (const [id, reply] of prior.window.snapshot().replies) if (session.window.check(id).kind === 'new') session.window.record(id, reply);
-}
-
-/** Clients cannot name it (`$` is outside the channel alphabet), so it cannot be subscribed to directly. */
-function presenceChannel(channel: string): string {
-  return `$presence:${channel}`;
 }
 
 function errorReply(id: number, code: string, message: string): Envelope {

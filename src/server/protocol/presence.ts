@@ -1,0 +1,95 @@
+import type { Broker, PresenceMember } from '../../broker/broker.js';
+import type { Clock } from '../../core/clock.js';
+import { Timer } from '../../core/timer.js';
+import type { ChannelFanout, FanoutMember } from './fanout.js';
+import type { LiveSession, LiveSubscription } from './live-session.js';
+
+/** How often members are refreshed when keepalive is off (otherwise every ping interval), ms. */
+const REFRESH_WITHOUT_KEEPALIVE = 10_000;
+
+export interface PresenceHost<User> {
+  readonly broker: Broker;
+  readonly clock: Clock;
+  readonly fanout: ChannelFanout;
+  readonly pingInterval: number;
+  /** Sessions connected to this node, whose memberships are refreshed. */
+  sessions(): Iterable<LiveSession<User>>;
+}
+
+/**
+ * Who is subscribed to a channel with presence on. Members live in the broker with a ttl and
+ * are refreshed every ping interval, so a dead node's entries expire within three; join and
+ * leave changes travel as history-less events on a companion channel, so subscribers on every
+ * node hear them.
+ */
+export class Presence<User> {
+  readonly #timer: Timer;
+  readonly #listeners = new WeakMap<LiveSubscription, FanoutMember>();
+  #closed = false;
+
+  constructor(private readonly host: PresenceHost<User>) {
+    this.#timer = new Timer(host.clock, () => this.#refresh());
+    if (host.pingInterval > 0) this.#timer.start(this.#interval());
+  }
+
+  /** `session` joins `sub`'s channel: it hears changes from now on, and everyone hears it join. */
+  async join(session: LiveSession<User>, sub: LiveSubscription): Promise<void> {
+    const { broker, fanout } = this.host;
+    await fanout.join(companion(sub.channel), this.#listener(session, sub));
+    const member = { client: session.id, user: session.user };
+    await broker.presenceJoin(sub.channel, member, this.#ttl());
+    // With keepalive off the refresh timer starts with the first member.
+    if (!this.#timer.pending && !this.#closed) this.#timer.start(this.#interval());
+    await broker.publish(companion(sub.channel), { join: member }, { size: 0, ttl: 0 });
+  }
+
+  /** `session` stops hearing `sub`'s changes; unless it is `stillPresent` (a takeover), it leaves. */
+  async leave(session: LiveSession<User>, sub: LiveSubscription, stillPresent: boolean): Promise<void> {
+    const { broker, fanout } = this.host;
+    await fanout.leave(companion(sub.channel), this.#listener(session, sub));
+    if (stillPresent) return;
+    await broker.presenceLeave(sub.channel, session.id);
+    await broker.publish(companion(sub.channel), { leave: { client: session.id, user: session.user } }, { size: 0, ttl: 0 });
+  }
+
+  list(channel: string): Promise<readonly PresenceMember[]> {
+    return this.host.broker.presence(channel);
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#timer.stop();
+  }
+
+  /** Forwards the channel's presence changes to one subscriber. */
+  #listener(session: LiveSession<User>, sub: LiveSubscription): FanoutMember {
+    let listener = this.#listeners.get(sub);
+    if (!listener) {
+      listener = { deliver: (_text, _position, data) => session.connection.send(JSON.stringify({ type: 'presence', channel: sub.channel, ...(data as object) })) };
+      this.#listeners.set(sub, listener);
+    }
+    return listener;
+  }
+
+  #ttl(): number {
+    return Math.max(3 * this.#interval(), 30_000);
+  }
+
+  #interval(): number {
+    return this.host.pingInterval > 0 ? this.host.pingInterval : REFRESH_WITHOUT_KEEPALIVE;
+  }
+
+  #refresh(): void {
+    for (const session of this.host.sessions()) {
+      for (const sub of session.subscriptions.values()) {
+        if (sub.presence) void this.host.broker.presenceJoin(sub.channel, { client: session.id, user: session.user }, this.#ttl()).catch(() => undefined);
+      }
+    }
+    if (!this.#closed) this.#timer.start(this.#interval());
+  }
+}
+
+/** Clients cannot name it (`$` is outside the channel alphabet), so it cannot be subscribed to directly. */
+function companion(channel: string): string {
+  return `$presence:${channel}`;
+}
