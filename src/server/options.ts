@@ -190,3 +190,18 @@ export function resolveServerOptions<User>(options: ServerOptions<User>): Resolv
     rng: rng ?? systemRng,
   });
 }
+
+/** ws's permessage-deflate settings for an option value: off, or on with safe limits. */
+export function deflateOptions(option: boolean | DeflateOptions, maxPayload: number): false | object {
+  if (option === false) return false;
+  const custom = option === true ? {} : option;
+  return {
+    threshold: custom.threshold ?? 1024,
+    concurrencyLimit: custom.concurrencyLimit ?? 10,
+    zlibDeflateOptions: { level: custom.level ?? 3 },
+    // Inflated size is bounded by maxPayload (ws checks it while inflating: zip-bomb safe).
+    zlibInflateOptions: { maxOutputLength: maxPayload },
+    serverNoContextTakeover: true,
+    clientNoContextTakeover: true,
+  };
+}

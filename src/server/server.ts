@@ -1,27 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CloseCode, describeCloseCode } from '../core/close-codes.js';
-import { assertValidClose, fitCloseReason, MAX_CLOSE_REASON_BYTES } from '../core/close-frame.js';
+import { CloseCode } from '../core/close-codes.js';
+import { assertValidClose } from '../core/close-frame.js';
 import type { Envelope } from '../core/envelope.js';
 import type { HandshakeRejection } from '../core/handshake-policy.js';
 import { KeepaliveSweep } from '../core/keepalive.js';
-import { formatRetryHint } from '../core/retry-hint.js';
 import { StateMachine } from '../core/state-machine.js';
 import { Timer } from '../core/timer.js';
-import { truncateUtf8, utf8ByteLength } from '../core/utf8.js';
 import { Connection, type CloseReport, type ConnectionHost } from './connection.js';
 import { FirstMessageAuth } from './first-message-auth.js';
 import { HandshakeGate } from './handshake-gate.js';
 import { authRequest, requestUrl, runAuthenticate, type Credentials } from './handshake.js';
 import type { AuthRequest } from './options.js';
-import { answerEndpointRequest } from './http-rejection.js';
-import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
+import { createEndpointServer } from './http-server.js';
+import { shutdownReason } from '../core/shutdown-reason.js';
+import { deflateOptions, resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { attachSocket, type SocketSink } from './socket-listeners.js';
 import { ServerStats } from './stats.js';
 import { MemoryBroker } from '../broker/memory-broker.js';
@@ -141,7 +140,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     this.#keepalive = this.#createKeepalive(resolved);
     this.#firstMessage = this.#createFirstMessageAuth(resolved);
     this.#ownsHttp = resolved.server === undefined;
-    this.#http = resolved.server ?? this.#createOwnHttpServer();
+    this.#http = resolved.server ?? createEndpointServer(resolved);
     this.#http.on('upgrade', this.#onUpgrade);
     // Attached to the app's server, Lifeline serves at once and `listen()` is optional, so the
     // keepalive must not wait for it (a dead peer would never be detected).
@@ -241,7 +240,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     const code = options.code ?? CloseCode.GOING_AWAY;
     let reason: string;
     try {
-      reason = this.#shutdownReason(code, options);
+      reason = shutdownReason(code, options, this.#connections.size);
       assertValidClose(code, reason);
     } catch (error) {
       return Promise.reject(error);
@@ -278,15 +277,6 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       });
     }
     this.#machine.to('closed', undefined);
-  }
-
-  #shutdownReason(code: number, options: CloseServerOptions): string {
-    const text = options.reason ?? describeCloseCode(code).name;
-    if (code !== CloseCode.SERVICE_RESTART && code !== CloseCode.TRY_AGAIN_LATER) return fitCloseReason(text);
-    const spread = options.retrySpread ?? Math.min(60_000, Math.max(1000, this.#connections.size * 2));
-    const hint = formatRetryHint({ afterMs: options.retryAfter ?? 1000, spreadMs: spread });
-    // The hint must survive the 123-byte limit, so the human part is what gets cut (in bytes).
-    return `${truncateUtf8(text, Math.max(0, MAX_CLOSE_REASON_BYTES - utf8ByteLength(hint) - 2))}; ${hint}`;
   }
 
   #waitForEmpty(timeout: number): Promise<boolean> {
@@ -492,40 +482,6 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       deliver: (connection, item) => (Buffer.isBuffer(item) ? this.dispatchBinary(connection, item) : this.dispatchMessage(connection, item)),
     });
   }
-
-  #createOwnHttpServer(): HttpServer {
-    const { handshakeTimeout, onRequest } = this.options;
-    // A request whose headers do not complete within handshakeTimeout is dropped by Node
-    // (408) before it ever becomes an upgrade: the slowloris defence for the header phase.
-    return createHttpServer(
-      {
-        headersTimeout: handshakeTimeout,
-        requestTimeout: Math.max(handshakeTimeout, 300_000),
-        connectionsCheckingInterval: Math.min(1000, handshakeTimeout),
-      },
-      (request, response) => {
-        // Node routes a request without `Upgrade` + `Connection: upgrade` here, not to
-        // 'upgrade': on an endpoint path that is a malformed handshake, answered as one.
-        if (answerEndpointRequest(request, response, this.options.paths)) return;
-        if (onRequest) onRequest(request, response);
-        else response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found\n');
-      },
-    );
-  }
-}
-
-function deflateOptions(option: ResolvedServerOptions<unknown>['perMessageDeflate'], maxPayload: number): false | object {
-  if (option === false) return false;
-  const custom = option === true ? {} : option;
-  return {
-    threshold: custom.threshold ?? 1024,
-    concurrencyLimit: custom.concurrencyLimit ?? 10,
-    zlibDeflateOptions: { level: custom.level ?? 3 },
-    // Inflated size is bounded by maxPayload (ws checks it while inflating: zip-bomb safe).
-    zlibInflateOptions: { maxOutputLength: maxPayload },
-    serverNoContextTakeover: true,
-    clientNoContextTakeover: true,
-  };
 }
 
 /**
