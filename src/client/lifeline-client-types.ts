@@ -2,12 +2,27 @@ import type { ClientState } from '../core/client-state.js';
 import { InvalidOptionError } from '../core/errors.js';
 import type { ReconnectingWebSocketEventMap } from './events.js';
 import type { ClientOptions } from './options.js';
+import type { OutboxEntry, OutboxStore } from './outbox-store.js';
+import type { ReplyError } from './reply-error.js';
 
 export interface LifelineClientOptions extends Omit<ClientOptions, 'queue'> {
   /** A publish not acknowledged within this rejects with `timeout` (it stays queued and is still resent), ms; 0 never. Default 10 000. */
   readonly publishTimeout?: number;
   /** A request (or `presence()`) not answered within this rejects with `timeout` (it stays queued), ms; 0 never. Default 10 000. */
   readonly requestTimeout?: number;
+  /**
+   * A durable outbox (off by default): every publish and request is saved there before it is
+   * sent, and dropped from it once answered; a new client on the same store resumes the stored
+   * session and resends what is left with the same ids, so it takes effect once across a page
+   * reload or a process restart (outcomes through `outbox` events). `IndexedDbOutboxStore`
+   * (browsers), `FileOutboxStore` and `MemoryOutboxStore` (Node entry), or your own.
+   */
+  readonly outbox?: OutboxStore;
+  /**
+   * A fresh token for the same user. When `welcome` says when the credentials expire, it is called
+   * before then (10 % of the time left ahead, at most 30 s) and sent as `refresh` on the live link.
+   */
+  readonly refreshToken?: () => Promise<string>;
 }
 
 /** The transport's state, plus `ready`: open, welcomed, resubscribed and resent. */
@@ -19,6 +34,13 @@ export type ReadyEvent = Event & { readonly resumed: boolean };
 export type SessionEvent = Event & { readonly id: string; readonly resumed: boolean };
 /** `message`: a direct message from the server, each `seq` once; acknowledged after the listeners ran. */
 export type DirectMessageEvent = Event & { readonly data: unknown; readonly seq: number };
+/**
+ * `outbox`: a publish or request restored from the durable outbox (made by an earlier client, so
+ * no promise waits for it) is done here: answered (`value`: the position or the result; `error`:
+ * the server's refusal) or not (`error` `outcome_unknown`: it was sent in a session that could not
+ * be resumed; `closed`: this client closed first, the store still has it).
+ */
+export type OutboxEvent = Event & { readonly entry: OutboxEntry; readonly value?: unknown; readonly error?: ReplyError };
 /** `statechange`: every move of `state`, to and from `ready` included. */
 export type LifelineStateEvent = Event & { readonly from: LifelineClientState; readonly to: LifelineClientState };
 
@@ -28,11 +50,12 @@ export interface LifelineClientEventMap extends Omit<ReconnectingWebSocketEventM
   session: SessionEvent;
   message: DirectMessageEvent;
   statechange: LifelineStateEvent;
+  outbox: OutboxEvent;
 }
 
 /** A publish or request timeout option, checked once: 10 000 ms unless given; 0 means none. */
 export function resolveTimeout(name: string, value: number | undefined): number {
   if (value === undefined) return 10_000;
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) throw new InvalidOptionError(name, 'must be a number >= 0 (0: no timeout)');
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) throw new InvalidOptionError(name, 'must be a number >= 0');
   return value;
 }

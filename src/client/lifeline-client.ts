@@ -1,9 +1,11 @@
 import type { ClientState } from '../core/client-state.js';
 import type { Position } from '../core/position.js';
 import { StateMachine } from '../core/state-machine.js';
+import { Timer } from '../core/timer.js';
 import { lifelineEvent } from './events.js';
 import { resolveTimeout, type LifelineClientEventMap, type LifelineClientOptions, type LifelineClientState, type LifelineStateEvent } from './lifeline-client-types.js';
 import type { UrlSource } from './options.js';
+import type { OutboxEntry, OutboxSnapshot, OutboxStore } from './outbox-store.js';
 import { Outbox, PendingMessage, type PendingKind } from './pending.js';
 import { ReconnectingWebSocket } from './reconnecting-websocket.js';
 import { closedError, ReplyError } from './reply-error.js';
@@ -43,7 +45,10 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   readonly #publishTimeout: number;
   readonly #requestTimeout: number;
   readonly #phase = new StateMachine<Phase>('down', phases);
+  readonly #store: OutboxStore | undefined;
   readonly #outbox = new Outbox();
+  readonly #refreshToken: (() => Promise<string>) | undefined;
+  readonly #refreshTimer: Timer;
   readonly #write = (text: string): boolean => this.transport.send(text) === 'sent';
   readonly #subscriptions = new SubscriptionSet({
     nextId: () => this.#outbox.nextId(),
@@ -56,7 +61,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     presence: (channel, action, member) => this.#subscriptions.byChannel.get(channel)?._presence(action, member),
     direct: (seq, data) => this.#direct(seq, data),
     reply: (id, message) => this.#reply(id, message),
-    error: (error) => this.#dispatch(lifelineEvent('error', { error })),
+    error: (error) => this.#failed(error),
   };
   #session: string | undefined;
   #resumed = false;
@@ -65,6 +70,11 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   /** Stamps each link (and close): work after app code continues only if it is unchanged. */
   #generation = 0;
   #reported: LifelineClientState;
+  /** The durable outbox is being loaded: `hello` waits for its session (and saves for the load). */
+  #restoring = false;
+  /** The save under way (or done), and the next one, not started yet: saves asked for meanwhile join it. */
+  #saved: Promise<void> = Promise.resolve();
+  #nextSave: Promise<void> | undefined;
 
   constructor(url: UrlSource, options: LifelineClientOptions = {}) {
     super();
@@ -73,6 +83,22 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     const transport = new ReconnectingWebSocket(url, PROTOCOL, { ...options, heartbeat: options.heartbeat ?? true, queue: false });
     this.transport = transport;
     this.#reported = transport.state;
+    this.#refreshToken = options.refreshToken;
+    this.#refreshTimer = new Timer(transport.options.clock, () => this.#refresh());
+    const store = options.outbox;
+    this.#store = store;
+    if (store) {
+      this.#restoring = true;
+      // Saves wait for the load (then save what the app sent meanwhile too).
+      this.#saved = store
+        .load()
+        .then((snapshot) => this.#restore(snapshot))
+        .catch(this.#failed)
+        .then(() => {
+          this.#restoring = false;
+          if (this.transport.state === 'open') this.#linkUp();
+        });
+    }
     transport.addEventListener('open', () => this.#linkUp());
     transport.addEventListener('message', (event) => this.#received(event.data));
     transport.addEventListener('statechange', (event) => this.#transportMoved(event.to));
@@ -84,7 +110,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     return phase === 'closed' || phase === 'ready' ? phase : this.transport.state;
   }
 
-  /** The session id from the last `welcome`. */
+  /** The session id from the last `welcome` (or, with a durable outbox, the stored one until then). */
   get session(): string | undefined {
     return this.#session;
   }
@@ -144,6 +170,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     if (this.#phase.state === 'closed') return;
     this.#generation++;
     this.#phase.to('closed', undefined);
+    this.#refreshTimer.stop();
     const error = closedError();
     this.#outbox.failAll(error);
     this.transport.dispose();
@@ -154,7 +181,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   // ---- the link ----------------------------------------------------------------------------------
 
   #linkUp(): void {
-    if (this.#phase.state !== 'down') return;
+    if (this.#phase.state !== 'down' || this.#restoring) return;
     this.#generation++;
     this.#phase.to('hello', undefined);
     this.#send({ type: 'hello', v: 1, session: this.#session });
@@ -164,7 +191,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     const phase = this.#phase.state;
     if (phase === 'closed') return;
     if (to !== 'open' && phase !== 'down' && !this.#linkDown()) return;
-    if (to === 'closed') this.#outbox.failAll(new ReplyError('closed', 'the connection ended for good'));
+    if (to === 'closed') this.#outbox.failAll(closedError());
     this.#syncState();
   }
 
@@ -172,6 +199,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   #linkDown(): boolean {
     const generation = ++this.#generation;
     this.#phase.to('down', undefined);
+    this.#refreshTimer.stop();
     this.#subscriptions.linkLost();
     this.#outbox.linkLost();
     for (const sub of [...this.#subscriptions.byChannel.values()]) {
@@ -184,8 +212,9 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   #received(data: unknown): void {
     const message = decodeServerMessage(data);
     const phase = this.#phase.state;
-    if (!message) this.#port.error(new ReplyError('bad_message', 'a message that is not a JSON object with a "type"'));
+    if (!message) this.#port.error(new ReplyError('bad_message', 'not a protocol message'));
     else if (phase === 'hello' && message.type === 'welcome') this.#welcome(message);
+    else if (message.type === 'refreshed') this.#credentials(message.expiresAt);
     else if (phase === 'recovering' || phase === 'ready' || message.type === 'error') routeServerMessage(message, this.#port);
   }
 
@@ -199,20 +228,23 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     const resumed = message.resumed === true && id === this.#session;
     this.#session = id;
     this.#resumed = resumed;
-    if (resumed) this.#outbox.resumed(Number(message.acked) || 0);
+    const outbox = this.#outbox;
+    if (resumed) outbox.resumed(Number(message.acked) || 0);
     else {
       this.#lastSeq = 0;
-      this.#outbox.newSession();
+      outbox.newSession();
     }
     this.#phase.to('recovering', undefined);
+    this.#credentials(message.expiresAt);
     this.#subscriptions.resubscribeAll();
-    this.#outbox.sendAll(this.#write);
+    this.#flush();
     // App code runs only now, so a publish from a listener queues behind the resends.
     if (this.#dispatch(lifelineEvent('session', { id, resumed }))) this.#checkReady();
   }
 
   #reply(id: number, message: ServerMessage): void {
-    if (this.#outbox.settle(id, message)) return;
+    // An answered entry leaves the durable outbox too.
+    if (this.#outbox.settle(id, message)) return void this.#save();
     const generation = this.#generation;
     if (this.#subscriptions.reply(id, message) && generation === this.#generation) this.#checkReady();
   }
@@ -250,8 +282,93 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
       if (this.state === 'closed') throw closedError();
       const entry = new PendingMessage(kind, JSON.stringify(body), resolve, reject, this.transport.options.clock, timeoutMs);
       this.#outbox.add(entry);
-      if (this.#live()) this.#outbox.send(entry, this.#write);
+      if (!this.#live()) void this.#save();
+      else if (this.#store) this.#flush();
+      else this.#outbox.send(entry, this.#write);
     });
+  }
+
+  // ---- the durable outbox ------------------------------------------------------------------------
+
+  /**
+   * The stored entries go ahead of anything sent meanwhile, with their ids; `hello` will carry
+   * the stored session. If it is not resumed, those that were sent fail with `outcome_unknown`
+   * (protocol §5) and the others go out under the new session, as for any entry.
+   */
+  #restore(snapshot: OutboxSnapshot | undefined): void {
+    if (!snapshot) return;
+    const outbox = this.#outbox;
+    this.#session = snapshot.session;
+    outbox.restore(
+      snapshot.entries.map((record) => {
+        // No promise waits for a restored entry: its outcome is an `outbox` event, when a promise would settle.
+        const settled = (value: unknown, error?: Error): void => queueMicrotask(() => this.dispatchEvent(lifelineEvent('outbox', { entry: record, value, error })));
+        const entry = new PendingMessage(record.kind, record.body, settled, (error) => settled(undefined, error), this.transport.options.clock, 0);
+        entry.id = record.id;
+        entry.sent = record.id > 0;
+        outbox.resumed(record.id);
+        return entry;
+      }),
+    );
+  }
+
+  /**
+   * Saves the outbox (the session and every unanswered publish and request, with its id, 0 when
+   * it was never sent) once the save under way is done; resolves when a save that began after
+   * this call has ended. A failed save is reported as `error` and the client goes on in memory.
+   */
+  #save(): Promise<void> {
+    const store = this.#store;
+    if (!store) return this.#saved;
+    return (this.#nextSave ??= this.#saved = this.#saved.then(() => {
+      this.#nextSave = undefined;
+      // After close() the outbox is emptied (its promises rejected): the store keeps what it had, for the next client.
+      if (this.state === 'closed') return;
+      const entries: OutboxEntry[] = [];
+      for (const { kind, json: body, id } of this.#outbox.entries) if (kind !== 'presence.get') entries.push({ kind, body, id });
+      return store.save({ session: this.#session, entries }).catch(this.#failed);
+    }));
+  }
+
+  /**
+   * With a durable outbox: everything not sent on this link yet is numbered, saved with its id,
+   * then sent, in order. Until the save is done it is not on the wire, so a restart can never
+   * send it again under another id.
+   */
+  #flush(): void {
+    const batch = this.#outbox.take();
+    const generation = this.#generation;
+    const send = (): void => {
+      if (generation === this.#generation) for (const entry of batch) this.#outbox.write(entry, this.#write);
+    };
+    if (this.#store) void this.#save().then(send);
+    else send();
+  }
+
+  /** A durable outbox or `refreshToken` failure, as an `error` event. */
+  readonly #failed = (error: unknown): void => void this.#dispatch(lifelineEvent('error', { error }));
+
+  // ---- token refresh -----------------------------------------------------------------------------
+
+  /**
+   * docs/protocol.md §8: with `refreshToken`, a fresh token goes out before the credentials
+   * expire, at `expiresAt` minus a margin of 10 % of the time left (at most 30 s; at once when
+   * already due). `expiresAt` is on the server's clock: wall-clock ms, like the default clock's.
+   */
+  #credentials(expiresAt: unknown): void {
+    if (typeof expiresAt !== 'number' || !this.#refreshToken) return;
+    const left = expiresAt - this.transport.options.clock.now();
+    this.#refreshTimer.start(Math.max(left - 30_000, left * 0.9));
+  }
+
+  #refresh(): void {
+    const generation = this.#generation;
+    // Through a promise, so a provider that throws is reported too.
+    Promise.resolve()
+      .then(this.#refreshToken)
+      .then((token) => {
+        if (generation === this.#generation) this.#send({ type: 'refresh', token });
+      }, this.#failed);
   }
 
   #unsubscribe(sub: Subscription): void {

@@ -11,6 +11,8 @@ import type { ClientOptions, UrlSource } from './options.js';
 
 export * from './index.js';
 export { NodeWebSocket } from './node-websocket.js';
+export { FileOutboxStore } from './outbox-store-file.js';
+export { MemoryOutboxStore } from './outbox-store.js';
 
 /** {@link BaseReconnectingWebSocket} with `ws` underneath by default. */
 export class ReconnectingWebSocket extends BaseReconnectingWebSocket {

@@ -19,17 +19,21 @@ export class PendingMessage {
   /** It went out on an open socket: its effect may have happened. */
   sent = false;
   readonly #timer: Timer;
+  readonly #resolve: (value: unknown) => void;
+  readonly #reject: (error: Error) => void;
 
   constructor(
     readonly kind: PendingKind,
     /** The message as JSON, without its id. */
     readonly json: string,
-    private readonly resolve: (value: unknown) => void,
-    private readonly reject: (error: Error) => void,
+    resolve: (value: unknown) => void,
+    reject: (error: Error) => void,
     clock: Clock,
     timeout: number,
   ) {
-    this.#timer = new Timer(clock, () => reject(new ReplyError('timeout', `no reply within ${timeout} ms; the message stays queued and may still take effect`)));
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#timer = new Timer(clock, () => reject(new ReplyError('timeout', `no reply within ${timeout} ms (still queued)`)));
     if (timeout > 0 && Number.isFinite(timeout)) this.#timer.start(timeout);
   }
 
@@ -42,15 +46,15 @@ export class PendingMessage {
   settle(reply: ServerMessage): void {
     if (reply.type === 'error') return this.fail(remoteError(reply));
     this.#timer.stop();
-    const value = this.kind === 'publish' ? reply.position : this.kind === 'request' ? reply.data : reply.members;
-    if (this.kind === 'publish' && !isPosition(value)) this.reject(new ReplyError('bad_reply', 'an ack without a valid position'));
-    else if (this.kind === 'presence.get' && !Array.isArray(value)) this.reject(new ReplyError('bad_reply', 'a presence list without members'));
-    else this.resolve(value);
+    const { kind } = this;
+    const value = kind === 'publish' ? reply.position : kind === 'request' ? reply.data : reply.members;
+    if (kind === 'publish' ? isPosition(value) : kind === 'request' || Array.isArray(value)) this.#resolve(value);
+    else this.#reject(new ReplyError('bad_reply', `a malformed ${reply.type}`));
   }
 
   fail(error: Error): void {
     this.#timer.stop();
-    this.reject(error);
+    this.#reject(error);
   }
 }
 
@@ -63,13 +67,14 @@ export type Write = (text: string) => boolean;
  * with their ids after a resume, renumbered when the session was lost, failed all at once on close.
  */
 export class Outbox {
-  readonly #entries = new Set<PendingMessage>();
+  #entries = new Set<PendingMessage>();
   /** Entries (re)sent on the current link, by id: where replies go. */
   readonly #sent = new Map<number, PendingMessage>();
   #lastId = 0;
 
-  get size(): number {
-    return this.#entries.size;
+  /** Everything unanswered, in order. */
+  get entries(): ReadonlySet<PendingMessage> {
+    return this.#entries;
   }
 
   /** The session's next id (subscribe and unsubscribe take theirs here too). */
@@ -81,17 +86,34 @@ export class Outbox {
     this.#entries.add(entry);
   }
 
+  /** Entries restored from a durable outbox go first, ahead of those the app made meanwhile. */
+  restore(entries: readonly PendingMessage[]): void {
+    this.#entries = new Set([...entries, ...this.#entries]);
+  }
+
   /** Sends on the live link: with its id if it has one in this session, else the next. */
   send(entry: PendingMessage, write: Write): void {
-    if (entry.id === 0) entry.id = this.nextId();
-    this.#sent.set(entry.id, entry);
+    this.#take(entry);
+    this.write(entry, write);
+  }
+
+  /** Puts an entry taken for this link on the wire. */
+  write(entry: PendingMessage, write: Write): void {
     // Refused when the socket is already closing: it stays unsent, for the next link.
     if (write(entry.frame())) entry.sent = true;
   }
 
-  /** Everything unanswered, in order, on a new link. */
-  sendAll(write: Write): void {
-    for (const entry of this.#entries) this.send(entry, write);
+  /** Everything not sent on this link yet, in order, numbered and taken for this link (replies to it are expected). */
+  take(): PendingMessage[] {
+    const taken: PendingMessage[] = [];
+    for (const entry of this.#entries) if (this.#sent.get(entry.id) !== entry) taken.push(this.#take(entry));
+    return taken;
+  }
+
+  #take(entry: PendingMessage): PendingMessage {
+    if (entry.id === 0) entry.id = this.nextId();
+    this.#sent.set(entry.id, entry);
+    return entry;
   }
 
   /** Settles the entry a reply is for; false when `id` is not one of the outbox's. */
@@ -124,7 +146,7 @@ export class Outbox {
     for (const entry of this.#entries) {
       if (entry.sent && entry.kind !== 'presence.get') {
         this.#entries.delete(entry);
-        entry.fail(new ReplyError('outcome_unknown', `${entry.kind} ${entry.id} was sent, then the session was lost: its effect is unknown`));
+        entry.fail(new ReplyError('outcome_unknown', `${entry.kind} ${entry.id}: session lost`));
       } else {
         entry.id = 0;
         entry.sent = false;

@@ -1,0 +1,95 @@
+import type { OutboxEntry, OutboxSnapshot, OutboxStore } from './outbox-store.js';
+
+type Fs = typeof import('node:fs/promises');
+
+/**
+ * Node's `fs`, loaded on first use. Not a static import: `lifeline/client`'s Node entry re-exports
+ * this store, and a bundler building that entry for a browser (as test/browser/bundle.test.ts
+ * does, to check it is flagged) must still be able to resolve it.
+ */
+const FS = 'node:fs/promises';
+let fsModule: Promise<Fs> | undefined;
+const loadFs = (): Promise<Fs> => (fsModule ??= import(FS) as Promise<Fs>);
+
+/**
+ * A durable outbox in one JSON file, for Node: unanswered publishes and requests survive a
+ * process restart. Every save is atomic: the snapshot goes to a temporary file next to `path`,
+ * flushed to disk, then renamed over it, so a crash leaves the old file or the new one, never half
+ * of one. A missing file is an empty outbox. A file that cannot be read, or is not an outbox, makes
+ * `load()` reject with a message saying so (the client reports it as an `error` event and starts
+ * with an empty outbox); a corrupt file is first moved aside to `<path>.corrupt` for inspection.
+ * One client (one process) per file; saves one at a time (the client never starts one before the
+ * last has ended).
+ *
+ * @example
+ * const client = new LifelineClient(url, { outbox: new FileOutboxStore('./data/outbox.json') });
+ */
+export class FileOutboxStore implements OutboxStore {
+  constructor(readonly path: string) {}
+
+  async load(): Promise<OutboxSnapshot | undefined> {
+    const { readFile, rename } = await loadFs();
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new Error(`outbox file ${this.path} cannot be read (${(error as Error).message}); starting with an empty outbox`, { cause: error });
+    }
+    try {
+      return parseSnapshot(text);
+    } catch (error) {
+      const aside = `${this.path}.corrupt`;
+      const moved = await rename(this.path, aside).then(
+        () => `moved aside to ${aside}`,
+        () => 'left in place',
+      );
+      throw new Error(`outbox file ${this.path} is corrupt (${(error as Error).message}); ${moved}; starting with an empty outbox`, { cause: error });
+    }
+  }
+
+  async save(snapshot: OutboxSnapshot): Promise<void> {
+    const { mkdir, open, rename, rm } = await loadFs();
+    const temp = `${this.path}.${process.pid}.tmp`;
+    try {
+      await mkdir(this.path.replace(/[^/\\]*$/, '') || '.', { recursive: true });
+      const file = await open(temp, 'w');
+      try {
+        await file.writeFile(JSON.stringify(snapshot), 'utf8');
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      await rename(temp, this.path);
+    } catch (error) {
+      await rm(temp, { force: true }).catch(() => undefined);
+      throw new Error(`outbox file ${this.path} could not be written (${(error as Error).message})`, { cause: error });
+    }
+  }
+}
+
+/** The file's content, checked field by field: anything else is corrupt. */
+function parseSnapshot(text: string): OutboxSnapshot {
+  const value = JSON.parse(text) as { session?: unknown; entries?: unknown } | null;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a JSON object');
+  const { session, entries } = value;
+  if (session !== undefined && typeof session !== 'string') throw new Error('"session" is not a string');
+  if (!Array.isArray(entries)) throw new Error('"entries" is not an array');
+  entries.forEach((entry: unknown, index) => {
+    if (!isEntry(entry)) throw new Error(`entries[${index}] is not an outbox entry`);
+  });
+  return { session, entries: entries as OutboxEntry[] };
+}
+
+function isEntry(value: unknown): value is OutboxEntry {
+  const entry = value as Partial<Record<keyof OutboxEntry, unknown>> | null;
+  return (
+    typeof entry === 'object' &&
+    entry !== null &&
+    (entry.kind === 'publish' || entry.kind === 'request') &&
+    typeof entry.body === 'string' &&
+    entry.body.startsWith('{') &&
+    Number.isSafeInteger(entry.id) &&
+    (entry.id as number) >= 0
+  );
+}

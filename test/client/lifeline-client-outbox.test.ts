@@ -1,0 +1,454 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import { seededRng } from '../../src/core/clock.js';
+import type { ClientEnvironment } from '../../src/client/environment.js';
+import { FileOutboxStore, LifelineClient as NodeLifelineClient, MemoryOutboxStore, ReplyError, type OutboxEvent, type OutboxSnapshot, type OutboxStore } from '../../src/client/node.js';
+import { LifelineClient } from '../../src/client/lifeline-client.js';
+import type { LifelineClientOptions } from '../../src/client/lifeline-client-types.js';
+import { createServer, type LifelineServer } from '../../src/server/server.js';
+import { FakeClock } from '../../src/testing/fake-clock.js';
+import { startServer } from '../../src/testing/server-fixture.js';
+import { scriptedSockets, type ScriptedSocket } from '../helpers/scripted-socket.js';
+import { until, within } from '../helpers/wait.js';
+import { pino } from 'pino';
+
+const steady: ClientEnvironment = { hidden: () => false, online: () => true, subscribe: () => () => undefined };
+
+/** Lets every queued promise reaction run. */
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** A promise the test resolves. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve: () => void = () => undefined;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/**
+ * A store the test drives: every save is recorded and may be held back (`hold()`) or fail;
+ * a load may be held back too. What it holds is what the last save that finished stored.
+ */
+class ScriptedStore implements OutboxStore {
+  readonly saves: OutboxSnapshot[] = [];
+  #gate: Promise<void> | undefined;
+  #loadGate: Promise<void> | undefined;
+  failLoad: Error | undefined;
+  failSave: Error | undefined;
+
+  constructor(public snapshot?: OutboxSnapshot) {}
+
+  /** Saves from now on wait until the returned function is called. */
+  hold(): () => void {
+    const gate = deferred();
+    this.#gate = gate.promise;
+    return () => {
+      this.#gate = undefined;
+      gate.resolve();
+    };
+  }
+
+  holdLoad(): () => void {
+    const gate = deferred();
+    this.#loadGate = gate.promise;
+    return gate.resolve;
+  }
+
+  async load(): Promise<OutboxSnapshot | undefined> {
+    await this.#loadGate;
+    if (this.failLoad) throw this.failLoad;
+    return this.snapshot;
+  }
+
+  async save(snapshot: OutboxSnapshot): Promise<void> {
+    this.saves.push(snapshot);
+    await this.#gate;
+    if (this.failSave) throw this.failSave;
+    this.snapshot = snapshot;
+  }
+}
+
+function setup(outbox: OutboxStore, options: LifelineClientOptions = {}) {
+  const clock = new FakeClock();
+  const { WebSocket, sockets, latest } = scriptedSockets();
+  const client = new LifelineClient('ws://test/ws', { clock, WebSocket, environment: steady, rng: seededRng(1), initialDelay: 100, outbox, ...options });
+  const events: OutboxEvent[] = [];
+  client.addEventListener('outbox', (e) => events.push(e));
+  const errors: Error[] = [];
+  client.addEventListener('error', (e) => errors.push(e.error));
+  const sent = (socket: ScriptedSocket = latest()) => socket.sent.map((data) => JSON.parse(String(data)) as Record<string, unknown>);
+  const say = (message: object, socket: ScriptedSocket = latest()) => socket.receive(JSON.stringify(message));
+  /** Opens the next socket (after the store loaded) and welcomes it. */
+  const welcome = async (session: string, resumed: boolean, acked = 0) => {
+    await settle();
+    latest().open();
+    await settle();
+    say({ type: 'welcome', v: 1, session, resumed, recoveryWindow: 120_000, pingInterval: 25_000, acked });
+    await settle();
+  };
+  const drop = async () => {
+    latest().drop(1006);
+    clock.tick(1_000);
+    await settle();
+  };
+  return { clock, client, sockets, latest, sent, say, welcome, drop, events, errors };
+}
+
+const ofType = (type: string) => (m: Record<string, unknown>) => m.type === type;
+const body = (channel: string, data: unknown) => JSON.stringify({ type: 'publish', channel, data });
+const ignore = () => undefined;
+
+describe('LifelineClient with a durable outbox: the protocol against a scripted socket', () => {
+  test('a publish is saved with its session and id before it goes out, and dropped from the store once acknowledged', async () => {
+    const store = new ScriptedStore();
+    const { client, sent, say, welcome } = setup(store);
+    await welcome('s-1', false);
+    const release = store.hold();
+    const published = client.publish('chat:a', 'x');
+    await settle();
+    assert.equal(sent().filter(ofType('publish')).length, 0, 'not on the wire while the save runs');
+    assert.deepEqual(store.saves.at(-1), { session: 's-1', entries: [{ kind: 'publish', body: body('chat:a', 'x'), id: 1 }] });
+    release();
+    await settle();
+    assert.deepEqual(sent().find(ofType('publish')), { id: 1, type: 'publish', channel: 'chat:a', data: 'x' });
+    assert.deepEqual(store.snapshot?.entries, [{ kind: 'publish', body: body('chat:a', 'x'), id: 1 }]);
+    say({ type: 'ack', id: 1, position: { epoch: 'e', offset: 7 } });
+    assert.deepEqual(await published, { epoch: 'e', offset: 7 });
+    await settle();
+    assert.deepEqual(store.snapshot, { session: 's-1', entries: [] });
+    client.close();
+  });
+
+  test('publishes made while a save runs are saved together and go out in order after it', async () => {
+    const store = new ScriptedStore();
+    const { client, sent, welcome } = setup(store);
+    await welcome('s-1', false);
+    const release = store.hold();
+    for (let n = 1; n <= 5; n++) client.publish('chat:a', n).catch(ignore);
+    await settle();
+    assert.ok(store.saves.length <= 3, `${store.saves.length} saves for 5 publishes (the welcome's, the first publish's, the rest together)`);
+    release();
+    await settle();
+    assert.deepEqual(sent().filter(ofType('publish')).map((m) => `${String(m.id)}:${String(m.data)}`), ['1:1', '2:2', '3:3', '4:4', '5:5']);
+    assert.deepEqual(store.snapshot?.entries.map((e) => e.id), [1, 2, 3, 4, 5]);
+    client.close();
+  });
+
+  test('a publish made offline is saved unnumbered (never sent), then numbered and saved again before it goes out', async () => {
+    const store = new ScriptedStore();
+    const { client, sent, welcome } = setup(store);
+    client.publish('chat:a', 'offline').catch(ignore);
+    await settle();
+    assert.deepEqual(store.snapshot, { session: undefined, entries: [{ kind: 'publish', body: body('chat:a', 'offline'), id: 0 }] });
+    await welcome('s-1', false);
+    assert.deepEqual(store.snapshot, { session: 's-1', entries: [{ kind: 'publish', body: body('chat:a', 'offline'), id: 1 }] });
+    assert.deepEqual(sent().find(ofType('publish'))?.id, 1);
+    client.close();
+  });
+
+  test('a new client resumes the stored session and resends the stored entries with their ids; outcomes arrive as outbox events', async () => {
+    const store = new ScriptedStore({
+      session: 's-1',
+      entries: [
+        { kind: 'publish', body: body('chat:a', 'sent before the restart'), id: 3 },
+        { kind: 'request', body: '{"type":"request","method":"m","params":1}', id: 0 },
+      ],
+    });
+    const { client, sent, say, welcome, events } = setup(store);
+    assert.equal((await settle(), client.session), 's-1');
+    await welcome('s-1', true, 2);
+    assert.deepEqual(sent()[0], { type: 'hello', v: 1, session: 's-1' });
+    assert.deepEqual(sent().slice(1), [
+      { id: 3, type: 'publish', channel: 'chat:a', data: 'sent before the restart' },
+      { id: 4, type: 'request', method: 'm', params: 1 },
+    ]);
+    say({ type: 'ack', id: 3, position: { epoch: 'e', offset: 1 } });
+    say({ type: 'result', id: 4, data: 'done' });
+    await settle();
+    assert.deepEqual(
+      events.map((e) => [e.entry.kind, e.value, e.error]),
+      [
+        ['publish', { epoch: 'e', offset: 1 }, undefined],
+        ['request', 'done', undefined],
+      ],
+    );
+    assert.deepEqual(store.snapshot, { session: 's-1', entries: [] });
+    client.close();
+  });
+
+  test('the stored session not resumed: a sent entry gets outcome_unknown (never resent), a never-sent one goes out under the new session', async () => {
+    const store = new ScriptedStore({
+      session: 's-1',
+      entries: [
+        { kind: 'publish', body: body('chat:a', 'maybe applied'), id: 3 },
+        { kind: 'publish', body: body('chat:a', 'never sent'), id: 0 },
+      ],
+    });
+    const { client, sent, say, welcome, events } = setup(store);
+    await welcome('s-2', false);
+    assert.deepEqual(sent().filter(ofType('publish')), [{ id: 1, type: 'publish', channel: 'chat:a', data: 'never sent' }]);
+    await settle();
+    assert.equal(events.length, 1);
+    assert.equal(events[0]?.entry.body, body('chat:a', 'maybe applied'));
+    assert.ok(events[0]?.error instanceof ReplyError && events[0].error.code === 'outcome_unknown' && !events[0].error.remote);
+    assert.deepEqual(store.snapshot, { session: 's-2', entries: [{ kind: 'publish', body: body('chat:a', 'never sent'), id: 1 }] });
+    say({ type: 'ack', id: 1, position: { epoch: 'e', offset: 1 } });
+    await settle();
+    assert.deepEqual(events[1]?.value, { epoch: 'e', offset: 1 });
+    assert.deepEqual(store.snapshot, { session: 's-2', entries: [] });
+    client.close();
+  });
+
+  test('hello waits for the store; what the app publishes meanwhile goes after the stored entries', async () => {
+    const store = new ScriptedStore({ session: 's-1', entries: [{ kind: 'publish', body: body('chat:a', 'stored'), id: 2 }] });
+    const releaseLoad = store.holdLoad();
+    const { client, sent, latest, say } = setup(store);
+    client.publish('chat:a', 'new').catch(ignore);
+    await settle();
+    latest().open();
+    await settle();
+    assert.deepEqual(sent(), [], 'no hello before the stored session is known');
+    releaseLoad();
+    await settle();
+    assert.deepEqual(sent(), [{ type: 'hello', v: 1, session: 's-1' }]);
+    say({ type: 'welcome', v: 1, session: 's-1', resumed: true, acked: 2 });
+    await settle();
+    assert.deepEqual(sent().slice(1).map((m) => `${String(m.id)}:${String(m.data)}`), ['2:stored', '3:new']);
+    client.close();
+  });
+
+  test('a store that fails is reported as error and the client goes on in memory', async () => {
+    const store = new ScriptedStore();
+    store.failLoad = new Error('load failed');
+    store.failSave = new Error('save failed');
+    const { client, sent, say, welcome, errors } = setup(store);
+    await welcome('s-1', false);
+    const published = client.publish('chat:a', 'x');
+    await settle();
+    assert.equal(sent().find(ofType('publish'))?.id, 1, 'sent although the save failed');
+    say({ type: 'ack', id: 1, position: { epoch: 'e', offset: 1 } });
+    assert.equal((await published).offset, 1);
+    assert.deepEqual([...new Set(errors.map((e) => e.message))], ['load failed', 'save failed']);
+    client.close();
+  });
+
+  test('close() rejects with closed but leaves the store as it was: the next client resends', async () => {
+    const store = new ScriptedStore();
+    const { client, welcome } = setup(store);
+    await welcome('s-1', false);
+    const published = client.publish('chat:a', 'x');
+    await settle();
+    client.close();
+    await assert.rejects(published, (e: unknown) => e instanceof ReplyError && e.code === 'closed');
+    await settle();
+    assert.deepEqual(store.snapshot, { session: 's-1', entries: [{ kind: 'publish', body: body('chat:a', 'x'), id: 1 }] });
+  });
+
+  test('presence queries are not stored; a timeout leaves the entry stored (it is still resent)', async () => {
+    const store = new ScriptedStore();
+    const { clock, client, welcome } = setup(store, { requestTimeout: 1_000 });
+    await welcome('s-1', false);
+    client.subscribe('chat:a').presence().catch(ignore);
+    const request = client.request('slow').catch((e: unknown) => (e instanceof ReplyError ? e.code : 'other'));
+    await settle();
+    clock.tick(1_000);
+    assert.equal(await request, 'timeout');
+    await settle();
+    assert.deepEqual(store.snapshot?.entries.map((e) => e.kind), ['request']);
+    client.close();
+  });
+});
+
+// ---- against a real server, with the file store ------------------------------------------------------
+
+const channels = { chat: { history: { size: 100, ttl: 300_000 } } };
+const fast = { initialDelay: 10, maxDelay: 50 };
+
+/** Holds reconnects back while closed: the URL provider waits for it. */
+class Gate {
+  #open: Promise<void> = Promise.resolve();
+  #release: () => void = () => undefined;
+  close(): void {
+    this.#open = new Promise((resolve) => (this.#release = resolve));
+  }
+  open(): void {
+    this.#release();
+  }
+  wait(): Promise<void> {
+    return this.#open;
+  }
+}
+
+async function outboxFile(t: TestContext): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'lifeline-client-outbox-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return join(dir, 'outbox.json');
+}
+
+async function stored(path: string): Promise<OutboxSnapshot> {
+  return JSON.parse(await readFile(path, 'utf8')) as OutboxSnapshot;
+}
+
+/** Every event of `channel`, seen by a plain client (no outbox) subscribed to it. */
+async function watch(url: string, channel: string): Promise<{ readonly client: NodeLifelineClient; readonly events: unknown[] }> {
+  const client = new NodeLifelineClient(url, fast);
+  const events: unknown[] = [];
+  const sub = client.subscribe(channel, { event: (e) => events.push(e.data) });
+  await within(sub.ready(), 5_000, 'the watcher subscribed');
+  return { client, events };
+}
+
+async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('LifelineClient with a FileOutboxStore against a real server', () => {
+  test('a publish whose ack never arrived is applied once: a new client on the same file resumes the session and gets the stored ack', async (t) => {
+    const path = await outboxFile(t);
+    let publishes = 0;
+    const fixture = await startServer({
+      channels,
+      canPublish: () => {
+        publishes++;
+        // The link dies before the ack goes out: the publish happens, its ack is lost.
+        for (const connection of fixture.server.connections) if (!watcherConnections.has(connection)) connection.terminate();
+        return true;
+      },
+    });
+    const watcher = await watch(fixture.wsUrl, 'chat:once');
+    const watcherConnections = new Set(fixture.server.connections);
+    const gate = new Gate();
+    const first = new NodeLifelineClient(() => gate.wait().then(() => fixture.wsUrl), { ...fast, outbox: new FileOutboxStore(path) });
+    let second: NodeLifelineClient | undefined;
+    try {
+      await within(first.ready(), 5_000, 'the first client ready');
+      const session = first.session;
+      const closed = until(first, 'close', () => true);
+      gate.close(); // it never comes back: as good as a process that died
+      const orphan = first.publish('chat:once', 'only once');
+      orphan.catch(ignore);
+      await within(closed, 5_000, 'the link dropped before the ack');
+      await waitFor(() => watcher.events.length === 1, 'the publish reached the channel');
+      assert.deepEqual(await stored(path), { session, entries: [{ kind: 'publish', body: body('chat:once', 'only once'), id: 1 }] });
+
+      const outcomes: OutboxEvent[] = [];
+      second = new NodeLifelineClient(fixture.wsUrl, { ...fast, outbox: new FileOutboxStore(path) });
+      second.addEventListener('outbox', (e) => outcomes.push(e));
+      const resumed = until(second, 'session', () => true);
+      assert.equal(((await within(resumed, 5_000, 'the second client welcomed')) as Event & { resumed: boolean }).resumed, true);
+      assert.equal(second.session, session);
+      await waitFor(() => outcomes.length === 1, 'the outcome of the stored publish');
+      assert.deepEqual(outcomes[0]?.value, { epoch: (outcomes[0]?.value as { epoch: string }).epoch, offset: 1 });
+      assert.equal(outcomes[0]?.error, undefined);
+      await waitFor(async () => (await stored(path)).entries.length === 0, 'the store emptied');
+      assert.equal((await fixture.server.publish('chat:once', 'marker')).offset, 2, 'exactly one event before the marker');
+      await waitFor(() => watcher.events.length === 2, 'the marker');
+      assert.deepEqual(watcher.events, ['only once', 'marker']);
+      assert.equal(publishes, 1, 'the resend was answered from the session window, not run again');
+    } finally {
+      first.close();
+      second?.close();
+      watcher.client.close();
+      await fixture.close();
+    }
+  });
+
+  test('a publish made while offline survives the process: the next client sends it once', async (t) => {
+    const path = await outboxFile(t);
+    const fixture = await startServer({ channels });
+    const gate = new Gate();
+    gate.close();
+    const first = new NodeLifelineClient(() => gate.wait().then(() => fixture.wsUrl), { ...fast, outbox: new FileOutboxStore(path) });
+    const watcher = await watch(fixture.wsUrl, 'chat:offline');
+    let second: NodeLifelineClient | undefined;
+    try {
+      first.publish('chat:offline', 'queued offline').catch(ignore);
+      await waitFor(async () => (await stored(path).catch(() => ({ entries: [] }))).entries.length === 1, 'the offline publish saved');
+      assert.deepEqual((await stored(path)).entries, [{ kind: 'publish', body: body('chat:offline', 'queued offline'), id: 0 }]);
+      const outcomes: OutboxEvent[] = [];
+      second = new NodeLifelineClient(fixture.wsUrl, { ...fast, outbox: new FileOutboxStore(path) });
+      second.addEventListener('outbox', (e) => outcomes.push(e));
+      await waitFor(() => outcomes.length === 1, 'the outcome');
+      assert.equal((outcomes[0]?.value as { offset: number }).offset, 1);
+      await waitFor(() => watcher.events.length === 1, 'the event');
+      await waitFor(async () => (await stored(path)).entries.length === 0, 'the store emptied');
+      assert.deepEqual(watcher.events, ['queued offline']);
+    } finally {
+      first.close();
+      second?.close();
+      watcher.client.close();
+      await fixture.close();
+    }
+  });
+
+  test('after a server restart the stored session is gone: the sent publish is reported outcome_unknown and never resent', async (t) => {
+    const path = await outboxFile(t);
+    let held = 0;
+    const never = new Promise<boolean>(() => undefined);
+    const first = await startServer({
+      channels,
+      canPublish: () => {
+        held++;
+        return never; // no answer before the server goes away
+      },
+    });
+    const gate = new Gate();
+    const client = new NodeLifelineClient(() => gate.wait().then(() => first.wsUrl), { ...fast, outbox: new FileOutboxStore(path) });
+    let second: LifelineServer<unknown> | undefined;
+    let next: NodeLifelineClient | undefined;
+    try {
+      await within(client.ready(), 5_000, 'ready');
+      client.publish('chat:lost', 'unknown fate').catch(ignore);
+      await waitFor(() => held === 1, 'the server holds the publish');
+      gate.close();
+      await first.server.close({ drainTimeout: 0 });
+      second = createServer({ port: first.port, host: '127.0.0.1', channels, logger: pino({ level: 'silent' }) });
+      await second.listen();
+      let publishes = 0;
+      second.on('message', (_connection, message) => {
+        if (message.type === 'publish') publishes++;
+      });
+      const outcomes: OutboxEvent[] = [];
+      next = new NodeLifelineClient(first.wsUrl, { ...fast, outbox: new FileOutboxStore(path) });
+      next.addEventListener('outbox', (e) => outcomes.push(e));
+      const welcomed = until(next, 'session', () => true);
+      assert.equal(((await within(welcomed, 5_000, 'welcomed')) as Event & { resumed: boolean }).resumed, false);
+      await waitFor(() => outcomes.length === 1, 'the outcome');
+      assert.ok(outcomes[0]?.error instanceof ReplyError && outcomes[0].error.code === 'outcome_unknown');
+      await waitFor(async () => (await stored(path)).entries.length === 0, 'the store emptied');
+      assert.equal((await stored(path)).session, next.session, 'the new session is stored');
+      assert.equal(publishes, 0);
+    } finally {
+      client.close();
+      next?.close();
+      await second?.close({ drainTimeout: 0 });
+    }
+  });
+
+  test('one MemoryOutboxStore handed from client to client plays a restart', async () => {
+    const fixture = await startServer({ channels });
+    const store = new MemoryOutboxStore();
+    const gate = new Gate();
+    gate.close();
+    const first = new NodeLifelineClient(() => gate.wait().then(() => fixture.wsUrl), { ...fast, outbox: store });
+    first.request('echo', 1).catch(ignore);
+    fixture.server.handle('echo', (params) => params);
+    let second: NodeLifelineClient | undefined;
+    try {
+      await waitFor(() => store.snapshot?.entries.length === 1, 'saved');
+      first.close();
+      second = new NodeLifelineClient(fixture.wsUrl, { ...fast, outbox: store });
+      const outcome = await within(until(second, 'outbox', () => true), 5_000, 'the outcome');
+      assert.equal((outcome as OutboxEvent).value, 1);
+    } finally {
+      second?.close();
+      await fixture.close();
+    }
+  });
+});
