@@ -26,6 +26,12 @@ describe('the built package', () => {
     ws.dispose();
   });
 
+  test('the node condition carries its own declarations, so Node-only exports are typed', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { exports: Record<string, Record<string, { types: string }>> };
+    assert.equal(pkg.exports['./client']?.node?.types, './dist/client/node.d.ts');
+    assert.match(readFileSync(new URL('client/node.d.ts', dist), 'utf8'), /FileOutboxStore/);
+  });
+
   test('type declarations are emitted for every entry', () => {
     for (const entry of ['server/index.d.ts', 'client/index.d.ts', 'client/node.d.ts', 'testing/index.d.ts']) {
       assert.ok(existsSync(new URL(entry, dist)), entry);
