@@ -14,6 +14,7 @@ import { startServer } from '../../src/testing/server-fixture.js';
 import { scriptedSockets, type ScriptedSocket } from '../helpers/scripted-socket.js';
 import { until, within } from '../helpers/wait.js';
 import { pino } from 'pino';
+import { Gate } from '../helpers/gate.js';
 
 const steady: ClientEnvironment = { hidden: () => false, online: () => true, subscribe: () => () => undefined };
 
@@ -266,20 +267,6 @@ describe('LifelineClient with a durable outbox: the protocol against a scripted 
 const channels = { chat: { history: { size: 100, ttl: 300_000 } } };
 const fast = { initialDelay: 10, maxDelay: 50 };
 
-/** Holds reconnects back while closed: the URL provider waits for it. */
-class Gate {
-  #open: Promise<void> = Promise.resolve();
-  #release: () => void = () => undefined;
-  close(): void {
-    this.#open = new Promise((resolve) => (this.#release = resolve));
-  }
-  open(): void {
-    this.#release();
-  }
-  wait(): Promise<void> {
-    return this.#open;
-  }
-}
 
 async function outboxFile(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'lifeline-client-outbox-'));

@@ -9,6 +9,7 @@ import { createServer, type LifelineServer } from '../../src/server/server.js';
 import type { ServerOptions } from '../../src/server/options.js';
 import { startServer, type ServerFixture } from '../../src/testing/server-fixture.js';
 import { until, within } from '../helpers/wait.js';
+import { Gate } from '../helpers/gate.js';
 
 const channels = {
   chat: { history: { size: 100, ttl: 300_000 }, presence: true },
@@ -17,20 +18,6 @@ const channels = {
 const quiet = pino({ level: 'silent' });
 const fast = { initialDelay: 10, maxDelay: 50 };
 
-/** Holds reconnects back while closed: the URL provider waits for it, so "while disconnected" is certain. */
-class Gate {
-  #open: Promise<void> = Promise.resolve();
-  #release: () => void = () => undefined;
-  close(): void {
-    this.#open = new Promise((resolve) => (this.#release = resolve));
-  }
-  open(): void {
-    this.#release();
-  }
-  wait(): Promise<void> {
-    return this.#open;
-  }
-}
 
 function connect(url: string, gate = new Gate(), options: LifelineClientOptions = {}): LifelineClient {
   return new LifelineClient(() => gate.wait().then(() => url), { ...fast, ...options });
