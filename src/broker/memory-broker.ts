@@ -74,6 +74,7 @@ export class MemoryBroker implements Broker {
     this.#sweep();
     const state = this.#channel(channel);
     state.active = this.#clock.now();
+    state.ttl = policy.size > 0 ? policy.ttl : 0; // no history: idleness alone decides when it is forgotten
     const event: ChannelEvent = { channel, epoch: state.epoch, offset: ++state.head, data };
     if (policy.size > 0) {
       state.history.push({ event, at: this.#clock.now() });
@@ -109,7 +110,11 @@ export class MemoryBroker implements Broker {
     const capacity = Math.max(1, record.window.replies.length);
     const existing = this.#live(this.#sessions, id);
     const window = existing && existing.value.window.acked >= record.window.acked ? existing.value.window : new RequestWindow(capacity, record.window);
-    this.#sessions.set(id, { value: { user: record.user, window }, expiresAt: this.#clock.now() + ttl });
+    const expiresAt = this.#clock.now() + ttl;
+    this.#sessions.set(id, { value: { user: record.user, window }, expiresAt });
+    // Unacknowledged direct messages live as long as their session, however long ago they were sent.
+    const outbox = this.#outbox(id);
+    if (outbox.expiresAt < expiresAt) outbox.expiresAt = expiresAt;
   }
 
   async recordReply(session: string, id: number, reply: unknown, capacity: number): Promise<void> {
@@ -144,7 +149,8 @@ export class MemoryBroker implements Broker {
     const outbox = this.#outbox(session);
     const now = this.#clock.now();
     if (outbox.expiresAt < now) outbox.messages = []; // what expired stays gone
-    outbox.expiresAt = now + ttl;
+    // A send only ever extends the outbox's life: a live session's outbox lives as long as it does.
+    outbox.expiresAt = Math.max(outbox.expiresAt, now + ttl);
     const message: DirectMessage = { seq: outbox.nextSeq++, data };
     outbox.messages.push(message);
     for (const listener of outbox.listeners) deliver(listener, message);
@@ -195,7 +201,7 @@ export class MemoryBroker implements Broker {
 
   #channel(name: string): Channel {
     let state = this.#channels.get(name);
-    if (!state) this.#channels.set(name, (state = { epoch: this.#newEpoch(), head: 0, history: [], listeners: new Set(), ttl: Infinity, active: this.#clock.now() }));
+    if (!state) this.#channels.set(name, (state = { epoch: this.#newEpoch(), head: 0, history: [], listeners: new Set(), ttl: 0, active: this.#clock.now() }));
     return state;
   }
 
@@ -213,8 +219,9 @@ export class MemoryBroker implements Broker {
     if (now - this.#sweptAt < SWEEP_EVERY) return;
     this.#sweptAt = now;
     for (const [id, entry] of this.#sessions) if (entry.expiresAt < now) this.#sessions.delete(id);
+    // A message store goes with its session (or when it expires unheard of).
     for (const [id, outbox] of this.#outboxes) {
-      if (outbox.expiresAt < now && outbox.listeners.size === 0 && !this.#sessions.has(id)) this.#outboxes.delete(id);
+      if (outbox.listeners.size === 0 && (!this.#sessions.has(id) || outbox.expiresAt < now)) this.#outboxes.delete(id);
     }
     for (const [channel, members] of this.#presence) {
       for (const [client, entry] of members) if (entry.expiresAt < now) members.delete(client);
@@ -232,7 +239,8 @@ export class MemoryBroker implements Broker {
 
   #outbox(session: string): Outbox {
     let outbox = this.#outboxes.get(session);
-    if (!outbox) this.#outboxes.set(session, (outbox = { nextSeq: 1, messages: [], expiresAt: Infinity, listeners: new Set() }));
+    // No life of its own until a session is saved (or a message sent): both only ever extend it.
+    if (!outbox) this.#outboxes.set(session, (outbox = { nextSeq: 1, messages: [], expiresAt: 0, listeners: new Set() }));
     return outbox;
   }
 

@@ -74,3 +74,15 @@ describe('MemoryBroker: expired entries do not pile up', () => {
     assert.deepEqual((await broker.pendingDirect('s', 0)).map((m) => m.data), ['new']);
   });
 });
+
+describe('MemoryBroker: channels never published to', () => {
+  test('a channel only subscribed to (and left) is forgotten once idle', async () => {
+    const clock = new FakeClock();
+    const broker = new MemoryBroker({ clock, idleChannelTtl: 10_000 });
+    const stop = await broker.subscribe('live:user-1', () => undefined);
+    await stop();
+    await clock.tickAsync(120_000);
+    await broker.publish('other', 0, { size: 0, ttl: 0 });
+    assert.equal(broker.size.channels, 1);
+  });
+});

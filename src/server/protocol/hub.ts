@@ -87,15 +87,16 @@ export class Hub<User> {
     const resolved = resolveChannel(this.options.channels, channel);
     if (!resolved) throw new RequestError('bad_channel', `no namespace allows channel "${channel}"`);
     JSON.stringify(data); // a TypeError for what JSON cannot carry: in history it would break every replay
-    const event = await this.options.broker.publish(channel, data, resolved.history);
+    // A copy: the broker keeps it for replays, and the app may change its object afterwards.
+    const event = await this.options.broker.publish(channel, copyJson(data), resolved.history);
     return { epoch: event.epoch, offset: event.offset };
   }
 
   /** Sends to one session (kept until acknowledged, for the recovery window). False if the session is unknown; a TypeError for data JSON cannot carry. */
   async sendTo(session: string, data: unknown): Promise<boolean> {
-    JSON.stringify(data); // a TypeError for what JSON cannot carry: kept unacknowledged it would break every resume
+    const copy = copyJson(data); // a TypeError for what JSON cannot carry; a copy the app cannot change later
     if (!this.#sessions.has(session) && !(await this.options.broker.loadSession(session))) return false;
-    await this.options.broker.sendDirect(session, data, this.options.recoveryWindow);
+    await this.options.broker.sendDirect(session, copy, this.options.recoveryWindow);
     return true;
   }
 
@@ -104,9 +105,9 @@ export class Hub<User> {
    * each copy kept until that session acknowledges it. Resolves with how many sessions.
    */
   async sendToUser(user: unknown, data: unknown): Promise<number> {
-    JSON.stringify(data); // refuse what JSON cannot carry before anything is stored
+    const copy = copyJson(data); // refuse what JSON cannot carry before anything is stored
     const sessions = await this.options.broker.sessionsOf(user);
-    await Promise.all(sessions.map((session) => this.options.broker.sendDirect(session, data, this.options.recoveryWindow)));
+    await Promise.all(sessions.map((session) => this.options.broker.sendDirect(session, copy, this.options.recoveryWindow)));
     return sessions.length;
   }
 
@@ -190,8 +191,15 @@ export class Hub<User> {
         this.#internal(connection, error);
       }
     });
-    await broker.saveSession(id, { user: connection.user, window: window.snapshot() }, LIVE_TTL);
-    session.onLeave(await broker.subscribeDirect(id, (direct) => session.direct(() => this.#sendDirect(session, direct))));
+    try {
+      await broker.saveSession(id, { user: connection.user, window: window.snapshot() }, LIVE_TTL);
+      session.onLeave(await broker.subscribeDirect(id, (direct) => session.direct(() => this.#sendDirect(session, direct))));
+    } catch (error) {
+      // The broker failed mid-hello: the session must not stay registered as connected.
+      welcomed();
+      await this.#park(session);
+      throw error;
+    }
     const phase = this.#phases.get(connection);
     if (connection.state !== 'open' || phase?.phase !== 'greeting') {
       welcomed();
@@ -215,6 +223,7 @@ export class Hub<User> {
 
   /** The session leaves this node: its subscriptions end and it waits in the broker for the recovery window. */
   async #park(session: LiveSession<User>): Promise<void> {
+    session.parked = true;
     if (this.#sessions.get(session.id) === session) this.#sessions.delete(session.id);
     this.#draining.set(session.id, session);
     void session.drained().then(() => {
@@ -266,13 +275,17 @@ export class Hub<User> {
     const allowed = await this.#ask(() => this.options.canSubscribe?.({ user: session.user, session: session.id, channel }));
     if (allowed === 'failed') return this.#error(session, id, 'failed', 'the subscription could not be checked');
     if (!allowed) return this.#error(session, id, 'forbidden', `not allowed to subscribe to "${channel}"`);
+    if (session.parked) return; // the connection closed while the hook ran
     const existing = session.subscriptions.get(channel);
     if (existing) await this.#unsubscribe(session, existing);
+    if (session.parked) return;
     const sub: LiveSubscription = { channel, buffer: [], last: message.since, presence: resolved.presence };
     session.subscriptions.set(channel, sub);
     // Live events are buffered from here on, so nothing published during the replay is lost.
     await this.#fanout.join(channel, this.#member(session, sub));
     const recovery = await this.options.broker.recover(channel, message.since, Math.max(resolved.history.size, 1));
+    // Parked while joining (the connection closed: its cleanup already ran), so undo the join here.
+    if (session.parked) return this.#unsubscribe(session, sub);
     if (session.subscriptions.get(channel) !== sub) return; // unsubscribed meanwhile
     const { connection } = session;
     if (recovery.recovered) {
@@ -378,8 +391,9 @@ export class Hub<User> {
     if (!handler) return this.#reply(session, id, errorReply(id, 'no_method', `no handler for "${method}"`));
     const controller = new AbortController();
     const { connection } = session;
-    // One signal per connection, linked into each request's: nothing accumulates per request.
-    const signal = AbortSignal.any([this.#lifetime(connection), controller.signal]);
+    const inflight = this.#inflight(connection);
+    inflight.add(controller); // aborted if the connection closes; removed when the request ends
+    const { signal } = controller;
     let timer: Timer | undefined;
     const timedOut = new Promise<typeof TIMED_OUT>((resolve) => {
       timer = new Timer(this.options.clock, () => resolve(TIMED_OUT));
@@ -399,6 +413,7 @@ export class Hub<User> {
       await this.#reply(session, id, errorReply(id, 'failed', `"${method}" failed`));
     } finally {
       timer?.stop();
+      inflight.delete(controller);
     }
   }
 
@@ -421,19 +436,21 @@ export class Hub<User> {
     session.connection.send(text);
   }
 
-  readonly #lifetimes = new WeakMap<Connection<User>, AbortSignal>();
+  readonly #running = new WeakMap<Connection<User>, Set<AbortController>>();
 
-  /** A signal aborted when `connection` closes (one per connection). */
-  #lifetime(connection: Connection<User>): AbortSignal {
-    let signal = this.#lifetimes.get(connection);
-    if (!signal) {
-      const controller = new AbortController();
-      connection.own(() => controller.abort());
-      signal = controller.signal;
-      this.#lifetimes.set(connection, signal);
+  /** The requests running for `connection`, all aborted when it closes (one cleanup per connection). */
+  #inflight(connection: Connection<User>): Set<AbortController> {
+    let set = this.#running.get(connection);
+    if (!set) {
+      const controllers = new Set<AbortController>();
+      connection.own(() => {
+        for (const controller of controllers) controller.abort();
+      });
+      this.#running.set(connection, (set = controllers));
     }
-    return signal;
+    return set;
   }
+
 
   #error(session: LiveSession<User>, id: number, code: ReplyErrorCode, message: string): void {
     session.connection.send(errorReply(id, code, message));
@@ -464,6 +481,13 @@ export class Hub<User> {
 async function inherit<User>(session: LiveSession<User>, prior: LiveSession<User>): Promise<void> {
   await prior.drained();
   for (const [id, reply] of prior.window.snapshot().replies) if (session.window.check(id).kind === 'new') session.window.record(id, reply);
+}
+
+/** A deep copy through JSON: what the wire will carry, and a TypeError for what it cannot. */
+function copyJson(data: unknown): unknown {
+  const text = JSON.stringify(data);
+  if (text === undefined) throw new TypeError('the data cannot be sent as JSON');
+  return JSON.parse(text) as unknown;
 }
 
 function errorReply(id: number, code: string, message: string): Envelope {

@@ -19,6 +19,8 @@ export interface LiveSubscription {
  */
 export class LiveSession<User> {
   readonly subscriptions = new Map<string, LiveSubscription>();
+  /** Set when the session leaves this node: work still queued must not join anything anymore. */
+  parked = false;
   /** The last direct-message seq sent on this connection. */
   sentSeq = 0;
   #queue: Promise<void> = Promise.resolve();
