@@ -65,6 +65,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   };
   #session: string | undefined;
   #resumed = false;
+  /** The server's largest message (from welcome); bigger ones are refused before they are stored. */
+  #maxPayload = Number.POSITIVE_INFINITY;
   /** The last direct-message seq processed in this session. */
   #lastSeq = 0;
   /** Stamps each link (and close): work after app code continues only if it is unchanged. */
@@ -191,7 +193,9 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     const phase = this.#phase.state;
     if (phase === 'closed') return;
     if (to !== 'open' && phase !== 'down' && !this.#linkDown()) return;
-    if (to === 'closed') this.#outbox.failAll(closedError());
+    // Without a store, a transport that ended for good fails what waits. With one, the entries
+    // stay pending (and stored): reconnect() resends them, close() rejects them.
+    if (to === 'closed' && !this.#store) this.#outbox.failAll(closedError());
     this.#syncState();
   }
 
@@ -228,6 +232,9 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     const resumed = message.resumed === true && id === this.#session;
     this.#session = id;
     this.#resumed = resumed;
+    if (typeof message.maxPayload === 'number') this.#maxPayload = message.maxPayload;
+    // An entry stored by an earlier run may be too big: it would close every start with 1009.
+    if (this.#outbox.dropLarger(this.#maxPayload, tooBig()) && this.#store) void this.#save();
     const outbox = this.#outbox;
     if (resumed) outbox.resumed(Number(message.acked) || 0);
     else {
@@ -282,6 +289,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
       if (this.state === 'closed') throw closedError();
       const entry = new PendingMessage(kind, JSON.stringify(body), resolve, reject, this.transport.options.clock, timeoutMs);
       this.#outbox.add(entry);
+      // The server would close with 1009 (fatal); a stored entry would do it again on every start.
+      if (this.#outbox.dropLarger(this.#maxPayload, tooBig())) return;
       if (!this.#live()) void this.#save();
       else if (this.#store) this.#flush();
       else this.#outbox.send(entry, this.#write);
@@ -407,4 +416,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     this.dispatchEvent(event);
     return generation === this.#generation;
   }
+}
+
+function tooBig(): ReplyError {
+  return new ReplyError('too_big', 'larger than the server accepts');
 }

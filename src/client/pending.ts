@@ -1,3 +1,4 @@
+import { utf8ByteLength } from '../core/utf8.js';
 import type { Clock } from '../core/clock.js';
 import { Timer } from '../core/timer.js';
 import { ReplyError } from './reply-error.js';
@@ -134,6 +135,19 @@ export class Outbox {
   /** The server resumed the session: it has processed ids up to `acked`, so new ids start above. */
   resumed(acked: number): void {
     this.#lastId = Math.max(this.#lastId, acked);
+  }
+
+  /** Fails (and forgets) the entries longer than `limit` bytes: the server would refuse them with a fatal close. */
+  dropLarger(limit: number, error: Error): boolean {
+    let dropped = false;
+    for (const entry of this.#entries) {
+      if (utf8ByteLength(entry.json) <= limit) continue;
+      this.#entries.delete(entry);
+      this.#sent.delete(entry.id);
+      entry.fail(error);
+      dropped = true;
+    }
+    return dropped;
   }
 
   /**

@@ -129,6 +129,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       requestTimeout: resolved.requestTimeout,
       windowSize: resolved.replyWindow,
       pingInterval: resolved.pingInterval,
+      maxPayload: resolved.maxPayload,
       canSubscribe: resolved.canSubscribe,
       canPublish: resolved.canPublish,
       clock: resolved.clock,

@@ -439,3 +439,58 @@ describe('LifelineClient with a FileOutboxStore against a real server', () => {
     }
   });
 });
+
+describe('LifelineClient durable outbox: edges', () => {
+  test('a message larger than the server accepts is refused with too_big, never stored, and the client stays up', async () => {
+    const fixture = await startServer({ channels, maxPayload: 1_000 });
+    const store = new MemoryOutboxStore();
+    const client = new NodeLifelineClient(fixture.wsUrl, { ...fast, outbox: store });
+    try {
+      await client.ready();
+      await assert.rejects(client.publish('chat:big', 'x'.repeat(2_000)), (error: unknown) => error instanceof ReplyError && error.code === 'too_big');
+      assert.equal((await client.publish('chat:big', 'small')).offset, 1, 'the client still works');
+      await waitFor(async () => ((await store.load())?.entries.length ?? 0) === 0, 'nothing stored');
+    } finally {
+      client.close();
+      await fixture.close();
+    }
+  });
+
+  test('a give-up keeps a stored publish pending: after reconnect() it takes effect once', async () => {
+    const hook = deferred();
+    let seen = 0;
+    const fixture = await startServer({
+      channels,
+      canPublish: async () => {
+        if (seen++ === 0) await hook.promise; // the first attempt's ack is held back
+        return true;
+      },
+    });
+    const watcher = await watch(fixture.wsUrl, 'chat:giveup'); // connects first
+    const store = new MemoryOutboxStore();
+    const client = new NodeLifelineClient(fixture.wsUrl, { ...fast, maxAttempts: 0, outbox: store });
+    try {
+      await client.ready();
+      let settled = false;
+      const sent = client.publish('chat:giveup', 'kept');
+      sent.then(() => (settled = true), () => (settled = true));
+      await waitFor(() => seen === 1, 'the publish reached the server');
+      const gaveUp = until(client, 'giveup', () => true);
+      [...fixture.server.connections].at(-1)?.terminate(); // the client's: it connected last
+      await within(gaveUp, 5_000, 'the give-up (maxAttempts 0)');
+      await settle();
+      assert.equal(settled, false, 'still pending after the give-up');
+      assert.equal((await store.load())?.entries.length, 1, 'still stored');
+      hook.resolve(); // the first attempt completes on the server: published, reply remembered
+      client.reconnect();
+      assert.equal((await within(sent, 5_000, 'the publish after reconnect()')).offset, 1);
+      await waitFor(() => watcher.events.length === 1, 'the event');
+      assert.deepEqual(watcher.events, ['kept'], 'once');
+    } finally {
+      client.close();
+      watcher.client.close();
+      await fixture.close();
+    }
+  });
+
+});

@@ -44,6 +44,8 @@ export interface HubOptions<User> extends ChannelHooks<User> {
   /** Replies remembered per session for exactly-once resends. */
   readonly windowSize: number;
   readonly pingInterval: number;
+  /** The largest message the server accepts (told to clients in welcome). */
+  readonly maxPayload: number;
   readonly clock: Clock;
   readonly log: Logger;
   /** A malformed or out-of-place message: the server's rate-limited `error` reply. */
@@ -214,6 +216,7 @@ export class Hub<User> {
       resumed: record !== undefined,
       recoveryWindow: this.options.recoveryWindow,
       pingInterval: this.options.pingInterval,
+      maxPayload: this.options.maxPayload,
       acked: window.acked,
       ...(connection.expiresAt === undefined ? {} : { expiresAt: connection.expiresAt }),
     });
