@@ -1,5 +1,3 @@
-import { LifelineError } from '../../core/errors.js';
-
 /**
  * What a request handler throws to refuse with its own code: the client gets
  * `{"type":"error","id":…,"code":code,"message":message}`. Any other exception is reported as
@@ -32,5 +30,3 @@ export type ReplyErrorCode =
   | 'expired'
   | 'unauthorized'
   | 'bad_state';
-
-export { LifelineError };
