@@ -91,5 +91,12 @@ export interface Broker {
   presenceLeave(channel: string, client: string): Promise<void>;
   presence(channel: string): Promise<readonly PresenceMember[]>;
 
+  /**
+   * False while the broker cannot serve (a networked broker that lost its server): the node
+   * reports not-ready on `/readyz` so a load balancer sends new clients elsewhere. Absent means
+   * always ready (the in-memory broker).
+   */
+  isReady?(): boolean;
+
   close(): Promise<void>;
 }

@@ -153,6 +153,16 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
   }
 
   /** Open connections (authenticated or awaiting first-message authentication). */
+  /** Running and its broker can serve: what `/readyz` reports. */
+  get ready(): boolean {
+    return this.state === 'running' && (this.#broker.isReady?.() ?? true);
+  }
+
+  /** The broker this server uses (the embedded in-memory one unless `broker` was given). */
+  get broker(): Broker {
+    return this.#broker;
+  }
+
   get connections(): ReadonlySet<Connection<User>> {
     return this.#connections;
   }
