@@ -18,7 +18,7 @@ export default tseslint.config(
   },
   {
     // STYLE: the core and the adapters run on an injected Clock; only clock.ts reads the platform's.
-    files: ['src/core/**', 'src/client/**', 'src/server/**', 'src/testing/**'],
+    files: ['src/core/**', 'src/client/**', 'src/server/**', 'src/testing/**', 'src/redis/**'],
     ignores: ['src/core/clock.ts'],
     rules: {
       'no-restricted-globals': ['error',

@@ -49,13 +49,28 @@ export interface PresenceMember {
 export type Unsubscribe = () => Promise<void>;
 
 /**
+ * Who published: a client's publish, by its session and message id. A broker remembers the last
+ * one per session and channel for `ttl` ms, and a publish of the same id again (a resend that
+ * reached another node before the reply was recorded) returns the first event's position
+ * instead of publishing twice.
+ */
+export interface PublishOrigin {
+  readonly session: string;
+  readonly id: number;
+  readonly ttl: number;
+}
+
+/**
  * What carries fan-out, history, sessions and presence between the nodes of a deployment.
  * Every method is async and nothing may rely on shared memory, so a Redis (or any networked)
  * implementation fits; `test/broker/contract.ts` is the suite every implementation must pass.
  */
 export interface Broker {
-  /** Appends to the channel's history (trimmed by `policy`) and fans out to every node's subscribers. */
-  publish(channel: string, data: unknown, policy: HistoryPolicy): Promise<ChannelEvent>;
+  /**
+   * Appends to the channel's history (trimmed by `policy`) and fans out to every node's
+   * subscribers. With an `origin` already published, returns that event and publishes nothing.
+   */
+  publish(channel: string, data: unknown, policy: HistoryPolicy, origin?: PublishOrigin): Promise<ChannelEvent>;
   /**
    * This node's interest in a channel: `onEvent` gets every event published from now on, in
    * offset order, until the returned function is called.
@@ -73,6 +88,11 @@ export interface Broker {
    */
   recordReply(session: string, id: number, reply: unknown, capacity: number): Promise<void>;
   loadSession(id: string): Promise<SessionRecord | undefined>;
+  /**
+   * Extends the life of these sessions to `ttl` ms from now (never shortens it): the node that
+   * serves them calls it periodically, so a node that dies leaves records that expire.
+   */
+  refreshSessions(ids: readonly string[], ttl: number): Promise<void>;
   deleteSession(id: string): Promise<void>;
   /** Ids of the unexpired sessions whose `user` is this one (compared as JSON). */
   sessionsOf(user: unknown): Promise<readonly string[]>;

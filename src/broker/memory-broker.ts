@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../core/clock.js';
 import { canRecover, type Position } from '../core/position.js';
 import { RequestWindow } from '../core/request-window.js';
-import type { Broker, ChannelEvent, DirectMessage, HistoryPolicy, PresenceMember, Recovery, SessionRecord, Unsubscribe } from './broker.js';
+import type { Broker, ChannelEvent, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from './broker.js';
 
 interface Stored {
   readonly event: ChannelEvent;
@@ -59,6 +59,8 @@ export class MemoryBroker implements Broker {
   readonly #sessions = new Map<string, Expiring<{ user: unknown; window: RequestWindow<unknown> }>>();
   readonly #outboxes = new Map<string, Outbox>();
   readonly #presence = new Map<string, Map<string, Expiring<PresenceMember>>>();
+  /** The last client publish per session and channel: `${channel}\n${session}` -> its id and event. */
+  readonly #origins = new Map<string, Expiring<{ readonly id: number; readonly event: ChannelEvent }>>();
 
   readonly #idleChannelTtl: number;
   #sweptAt: number;
@@ -70,8 +72,13 @@ export class MemoryBroker implements Broker {
     this.#sweptAt = this.#clock.now();
   }
 
-  async publish(channel: string, data: unknown, policy: HistoryPolicy): Promise<ChannelEvent> {
+  async publish(channel: string, data: unknown, policy: HistoryPolicy, origin?: PublishOrigin): Promise<ChannelEvent> {
     this.#sweep();
+    const originKey = origin && `${channel}\n${origin.session}`;
+    if (origin && originKey !== undefined) {
+      const previous = this.#live(this.#origins, originKey);
+      if (previous?.value.id === origin.id) return previous.value.event;
+    }
     const state = this.#channel(channel);
     state.active = this.#clock.now();
     state.ttl = policy.size > 0 ? policy.ttl : 0; // no history: idleness alone decides when it is forgotten
@@ -80,6 +87,7 @@ export class MemoryBroker implements Broker {
       state.history.push({ event, at: this.#clock.now() });
       this.#trim(state, policy);
     } else state.history.length = 0;
+    if (origin && originKey !== undefined) this.#origins.set(originKey, { value: { id: origin.id, event }, expiresAt: this.#clock.now() + origin.ttl });
     for (const listener of state.listeners) deliver(listener, event);
     return event;
   }
@@ -127,6 +135,17 @@ export class MemoryBroker implements Broker {
   async loadSession(id: string): Promise<SessionRecord | undefined> {
     const entry = this.#live(this.#sessions, id);
     return entry && { user: entry.value.user, window: entry.value.window.snapshot() };
+  }
+
+  async refreshSessions(ids: readonly string[], ttl: number): Promise<void> {
+    const until = this.#clock.now() + ttl;
+    for (const id of ids) {
+      const entry = this.#live(this.#sessions, id);
+      if (!entry || entry.expiresAt >= until) continue;
+      entry.expiresAt = until;
+      const outbox = this.#outboxes.get(id);
+      if (outbox && outbox.expiresAt < until) outbox.expiresAt = until;
+    }
   }
 
   async sessionsOf(user: unknown): Promise<readonly string[]> {
@@ -223,6 +242,7 @@ export class MemoryBroker implements Broker {
     for (const [id, outbox] of this.#outboxes) {
       if (outbox.listeners.size === 0 && (!this.#sessions.has(id) || outbox.expiresAt < now)) this.#outboxes.delete(id);
     }
+    for (const [key, entry] of this.#origins) if (entry.expiresAt < now) this.#origins.delete(key);
     for (const [channel, members] of this.#presence) {
       for (const [client, entry] of members) if (entry.expiresAt < now) members.delete(client);
       if (members.size === 0) this.#presence.delete(channel);

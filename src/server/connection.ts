@@ -53,6 +53,8 @@ export interface ConnectionHost {
   readonly closeTimeout: number;
   readonly outboundBudget: number;
   onSlowConsumer(connection: Connection<unknown>): void;
+  /** A message of `bytes` was handed to the socket. */
+  countOut(bytes: number): void;
   onClosed(connection: Connection<unknown>, report: CloseReport): void;
   onCleanupError(connection: Connection<unknown>, error: unknown): void;
 }
@@ -149,6 +151,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     }
     const data = typeof message === 'string' || message instanceof Uint8Array ? message : encodeEnvelope(message);
     this.#socket.send(data);
+    this.#host.countOut(typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
     return SENT;
   }
 

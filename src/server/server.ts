@@ -134,6 +134,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       canPublish: resolved.canPublish,
       clock: resolved.clock,
       log: this.log,
+      stats: this.stats,
       invalid: (connection, code, detail, id) => this.invalidMessage(connection, code, detail, id),
       refresh: (connection, token) => this.#refresh(connection, token),
     });
@@ -228,6 +229,13 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
   /** Sessions of `lifeline.v1` clients connected to this node, and local subscribers per channel. */
   get realtime(): { readonly sessions: number; readonly channels: ReadonlyMap<string, number> } {
     return { sessions: this.#hub.sessions.size, channels: this.#hub.channelCounts() };
+  }
+
+  /** Per connection on this node: its `lifeline.v1` session and how many channels that session is subscribed to (for admin views; O(sessions)). */
+  sessionsByConnection(): Map<Connection<User>, { readonly session: string; readonly subscriptions: number }> {
+    const map = new Map<Connection<User>, { readonly session: string; readonly subscriptions: number }>();
+    for (const session of this.#hub.sessions.values()) map.set(session.connection, { session: session.id, subscriptions: session.subscriptions.size });
+    return map;
   }
 
   /** Sends to every open connection; the message is serialized once. Returns how many got it. */
@@ -371,6 +379,10 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
 
   countIn(bytes: number): void {
     this.stats.bytesIn += bytes;
+  }
+
+  countOut(bytes: number): void {
+    this.stats.countOut(bytes);
   }
 
   // ---- ConnectionHost: what connections call ---------------------------------------------------

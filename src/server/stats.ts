@@ -1,3 +1,9 @@
+/** Receives timings as they happen, for an exporter that keeps histograms (`lifeline serve` feeds Prometheus). */
+export interface StatsObserver {
+  /** A `request` message for a method with a handler was answered (result, error or timeout) after `ms`. */
+  request(method: string, ms: number): void;
+}
+
 /**
  * Counters a server keeps about itself, read by metrics exporters and the admin page.
  * Plain numbers and maps: incrementing one is the whole cost on the hot path.
@@ -10,8 +16,20 @@ export class ServerStats {
   heartbeatTerminations = 0;
   slowConsumerCloses = 0;
   invalidMessages = 0;
+  /** Application messages received (text envelopes and binary; keepalive pings and pongs excluded). */
   messagesIn = 0;
+  /** Bytes of every message received, application or keepalive. */
   bytesIn = 0;
+  /** Messages sent: replies, events, app pings, everything written to a socket as a message. */
+  messagesOut = 0;
+  /** Bytes of those messages (UTF-8 for text), before any compression. */
+  bytesOut = 0;
+  /** Subscribes that asked to recover from a position (`since`) and got every missed event. */
+  recovered = 0;
+  /** ... and those told `recovered: false` (the gap was no longer in history, or the epoch changed). */
+  notRecovered = 0;
+  /** Where timings go; none are kept here. */
+  observer: StatsObserver | undefined;
 
   countHandshake(status: number): void {
     this.handshakes.set(status, (this.handshakes.get(status) ?? 0) + 1);
@@ -19,5 +37,19 @@ export class ServerStats {
 
   countClose(code: number): void {
     this.closes.set(code, (this.closes.get(code) ?? 0) + 1);
+  }
+
+  countOut(bytes: number): void {
+    this.messagesOut++;
+    this.bytesOut += bytes;
+  }
+
+  countRecovery(recovered: boolean): void {
+    if (recovered) this.recovered++;
+    else this.notRecovered++;
+  }
+
+  observeRequest(method: string, ms: number): void {
+    this.observer?.request(method, ms);
   }
 }

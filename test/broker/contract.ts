@@ -131,6 +131,38 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock) => P
       });
     });
 
+    describe('channels: exactly-once client publishes', () => {
+      test('a publish repeating the last origin (session, id) returns the first event and publishes nothing', async (t) => {
+        const { broker, name } = await setup(t);
+        const channel = name('room');
+        const inbox = new Inbox<ChannelEvent>();
+        await broker.subscribe(channel, inbox.push);
+        const origin = { session: name('s'), id: 7, ttl: 10_000 };
+        const first = await broker.publish(channel, { text: 'hi' }, roomy, origin);
+        const again = await broker.publish(channel, { text: 'hi' }, roomy, origin);
+        assert.deepEqual([again.epoch, again.offset], [first.epoch, first.offset]);
+        const next = await broker.publish(channel, { text: 'next' }, roomy, { ...origin, id: 8 });
+        assert.equal(next.offset, first.offset + 1, 'a new id publishes');
+        const other = await broker.publish(channel, { text: 'hi' }, roomy, { ...origin, session: name('other') });
+        assert.equal(other.offset, first.offset + 2, 'the same id from another session is another message');
+        const elsewhere = await broker.publish(name('elsewhere'), 'x', roomy, origin);
+        assert.equal(elsewhere.offset, 1, 'the same origin on another channel is another message');
+        await inbox.atLeast(3);
+        assert.deepEqual(offsets(inbox.items), [1, 2, 3], 'subscribers heard each event once');
+        const history = await broker.recover(channel, { epoch: first.epoch, offset: 0 }, 100);
+        assert.deepEqual(offsets(history.events), [1, 2, 3], 'history holds each event once');
+      });
+
+      test('the origin is forgotten after its ttl', async (t) => {
+        const { broker, clock, name } = await setup(t);
+        const channel = name('room');
+        const origin = { session: name('s'), id: 1, ttl: 1_000 };
+        await broker.publish(channel, 'a', roomy, origin);
+        clock.tick(1_001);
+        assert.equal((await broker.publish(channel, 'a', roomy, origin)).offset, 2);
+      });
+    });
+
     describe('channels: history and recovery', () => {
       test('recover without since gives the head (offset 0 for an empty channel)', async (t) => {
         const { broker, name } = await setup(t);
@@ -263,6 +295,25 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock) => P
         assert.notEqual(await broker.loadSession(id), undefined, 'the second save restarted the ttl');
         clock.tick(201);
         assert.equal(await broker.loadSession(id), undefined);
+      });
+
+      test('refreshSessions extends live sessions (never shortens them) and skips gone ones', async (t) => {
+        const { broker, clock, name } = await setup(t);
+        const [short, long, gone] = [name('short'), name('long'), name('gone')];
+        const ann = { id: name('ann') };
+        await broker.saveSession(short, record(ann), 1_000);
+        await broker.saveSession(long, record(ann), 60_000);
+        await broker.sendDirect(short, 'kept', 1_000);
+        await broker.refreshSessions([short, long, gone], 5_000);
+        clock.tick(4_000);
+        assert.notEqual(await broker.loadSession(short), undefined, 'extended to 5 s');
+        assert.deepEqual((await broker.pendingDirect(short, 0)).map((m) => m.data), ['kept'], 'its outbox lives as long');
+        assert.deepEqual([...(await broker.sessionsOf(ann))].sort(), [short, long].sort(), 'still found by user');
+        assert.equal(await broker.loadSession(gone), undefined, 'a refresh creates nothing');
+        clock.tick(1_001);
+        assert.equal(await broker.loadSession(short), undefined, 'expired after the refreshed ttl');
+        assert.notEqual(await broker.loadSession(long), undefined, 'a longer ttl was not shortened');
+        assert.deepEqual(await broker.sessionsOf(ann), [long]);
       });
 
       test('sessionsOf finds the unexpired sessions of a user, compared as JSON', async (t) => {

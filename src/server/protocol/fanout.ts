@@ -25,8 +25,12 @@ export class ChannelFanout {
     let entry = this.#channels.get(channel);
     if (!entry) {
       const members = new Set<FanoutMember>();
-      entry = { members, ready: this.broker.subscribe(channel, (event) => deliver(members, event)) };
-      this.#channels.set(channel, entry);
+      const created: Entry = { members, ready: this.broker.subscribe(channel, (event) => deliver(members, event)) };
+      // A failed subscription is forgotten, so the next join tries the broker again.
+      created.ready.catch(() => {
+        if (this.#channels.get(channel) === created) this.#channels.delete(channel);
+      });
+      this.#channels.set(channel, (entry = created));
     }
     entry.members.add(member);
     await entry.ready;
@@ -35,8 +39,13 @@ export class ChannelFanout {
   async leave(channel: string, member: FanoutMember): Promise<void> {
     const entry = this.#channels.get(channel);
     if (!entry || !entry.members.delete(member) || entry.members.size > 0) return;
-    this.#channels.delete(channel);
-    const unsubscribe = await entry.ready;
+    if (this.#channels.get(channel) === entry) this.#channels.delete(channel);
+    let unsubscribe: Unsubscribe;
+    try {
+      unsubscribe = await entry.ready;
+    } catch {
+      return; // never subscribed: nothing to undo
+    }
     await unsubscribe();
   }
 

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Broker, DirectMessage } from '../../broker/broker.js';
+import type { Broker, DirectMessage, Recovery } from '../../broker/broker.js';
 import type { Clock } from '../../core/clock.js';
 import type { Envelope } from '../../core/envelope.js';
 import type { Position } from '../../core/position.js';
 import { RequestWindow } from '../../core/request-window.js';
 import { Timer } from '../../core/timer.js';
 import type { Connection } from '../connection.js';
+import type { ServerStats } from '../stats.js';
 import { resolveChannel, type ChannelsConfig } from './channels.js';
 import { ChannelFanout, type FanoutMember } from './fanout.js';
 import { Presence } from './presence.js';
@@ -48,6 +49,8 @@ export interface HubOptions<User> extends ChannelHooks<User> {
   readonly maxPayload: number;
   readonly clock: Clock;
   readonly log: Logger;
+  /** Counts recoveries and times requests, when given. */
+  readonly stats?: ServerStats;
   /** A malformed or out-of-place message: the server's rate-limited `error` reply. */
   readonly invalid: (connection: Connection<unknown>, code: string, detail: string, id?: number) => void;
   /** Judges a `refresh` token for a live connection. */
@@ -56,7 +59,14 @@ export interface HubOptions<User> extends ChannelHooks<User> {
 
 type Phase<User> = { readonly phase: 'hello' } | { readonly phase: 'greeting'; readonly backlog: ClientMessage[] } | { readonly phase: 'ready'; readonly session: LiveSession<User> };
 
-const LIVE_TTL = Number.POSITIVE_INFINITY;
+/**
+ * How often this node extends the records of the sessions it serves. A live session's record
+ * lives a recovery window plus one period beyond the last extension: if the node dies, its
+ * clients still get at least a full recovery window to resume on another node.
+ */
+function refreshPeriod(recoveryWindow: number): number {
+  return Math.min(30_000, Math.max(1_000, Math.floor(recoveryWindow / 4)));
+}
 
 /** What the request timer resolves with: no handler can return it (a handler may well return the string 'timeout'). */
 const TIMED_OUT: unique symbol = Symbol('timed out');
@@ -74,10 +84,14 @@ export class Hub<User> {
   readonly #handlers = new Map<string, RequestHandler<User>>();
   readonly #fanout: ChannelFanout;
   readonly #presence: Presence<User>;
+  readonly #refresh: Timer;
+  readonly #liveTtl: number;
 
   constructor(readonly options: HubOptions<User>) {
     this.#fanout = new ChannelFanout(options.broker);
     this.#presence = new Presence<User>({ broker: options.broker, clock: options.clock, fanout: this.#fanout, pingInterval: options.pingInterval, sessions: () => this.#sessions.values() });
+    this.#liveTtl = options.recoveryWindow + refreshPeriod(options.recoveryWindow);
+    this.#refresh = new Timer(options.clock, () => this.#refreshSessions());
   }
 
   handle(method: string, handler: RequestHandler<User>): void {
@@ -139,7 +153,7 @@ export class Hub<User> {
     if (phase.phase === 'hello') {
       if (message.type !== 'hello') return; // checked above, before parsing
       this.#phases.set(connection, { phase: 'greeting', backlog: [] });
-      void this.#hello(connection, message).catch((error: unknown) => this.#internal(connection, error));
+      void this.#hello(connection, message).catch((error: unknown) => this.#unavailable(connection, error));
       return;
     }
     if (phase.phase === 'greeting') {
@@ -161,6 +175,16 @@ export class Hub<User> {
 
   close(): void {
     this.#presence.close();
+    this.#refresh.stop();
+  }
+
+  /** Extends the broker records of the sessions connected here; runs while there are any. */
+  #refreshSessions(): void {
+    if (this.#sessions.size === 0) return;
+    this.options.broker.refreshSessions([...this.#sessions.keys()], this.#liveTtl).catch((error: unknown) => {
+      this.options.log.warn({ err: error }, 'could not extend live sessions in the broker');
+    });
+    this.#refresh.start(refreshPeriod(this.options.recoveryWindow));
   }
 
   // ---- hello ------------------------------------------------------------------------------------
@@ -194,7 +218,8 @@ export class Hub<User> {
       }
     });
     try {
-      await broker.saveSession(id, { user: connection.user, window: window.snapshot() }, LIVE_TTL);
+      await broker.saveSession(id, { user: connection.user, window: window.snapshot() }, this.#liveTtl);
+      if (!this.#refresh.pending) this.#refresh.start(refreshPeriod(this.options.recoveryWindow));
       session.onLeave(await broker.subscribeDirect(id, (direct) => session.direct(() => this.#sendDirect(session, direct))));
     } catch (error) {
       // The broker failed mid-hello: the session must not stay registered as connected.
@@ -284,9 +309,18 @@ export class Hub<User> {
     if (session.parked) return;
     const sub: LiveSubscription = { channel, buffer: [], last: message.since, presence: resolved.presence };
     session.subscriptions.set(channel, sub);
-    // Live events are buffered from here on, so nothing published during the replay is lost.
-    await this.#fanout.join(channel, this.#member(session, sub));
-    const recovery = await this.options.broker.recover(channel, message.since, Math.max(resolved.history.size, 1));
+    let recovery: Recovery;
+    try {
+      // Live events are buffered from here on, so nothing published during the replay is lost.
+      await this.#fanout.join(channel, this.#member(session, sub));
+      recovery = await this.options.broker.recover(channel, message.since, Math.max(resolved.history.size, 1));
+    } catch (error) {
+      // The broker is unreachable: this subscription fails, the connection and its others stay.
+      this.options.log.error({ err: error, channel }, 'subscription failed: broker unavailable');
+      await this.#unsubscribe(session, sub).catch(() => undefined);
+      return this.#error(session, id, 'unavailable', `could not subscribe to "${channel}" now; try again later`);
+    }
+    if (message.since) this.options.stats?.countRecovery(recovery.recovered);
     // Parked while joining (the connection closed: its cleanup already ran), so undo the join here.
     if (session.parked) return this.#unsubscribe(session, sub);
     if (session.subscriptions.get(channel) !== sub) return; // unsubscribed meanwhile
@@ -376,7 +410,10 @@ export class Hub<User> {
     if (!allowed) return this.#reply(session, id, errorReply(id, 'forbidden', `not allowed to publish to "${channel}"`));
     let position: Position;
     try {
-      const event = await this.options.broker.publish(channel, data, resolved.history);
+      // The origin makes a resend that reaches another node before this reply was recorded
+      // return this event instead of publishing a second one.
+      const origin = { session: session.id, id, ttl: this.#liveTtl };
+      const event = await this.options.broker.publish(channel, data, resolved.history, origin);
       position = { epoch: event.epoch, offset: event.offset };
     } catch (error) {
       this.options.log.error({ err: error, channel }, 'broker publish failed');
@@ -392,7 +429,10 @@ export class Hub<User> {
     const { id, method } = message;
     const handler = this.#handlers.get(method);
     if (!handler) return this.#reply(session, id, errorReply(id, 'no_method', `no handler for "${method}"`));
+    // Its reply could not be recorded for a resend: refuse before anything runs (not recorded, so a resend may try again).
+    if (this.options.broker.isReady?.() === false) return this.#error(session, id, 'unavailable', `"${method}" was not run: the server's broker is unreachable`);
     const controller = new AbortController();
+    const started = this.options.clock.now();
     const { connection } = session;
     const inflight = this.#inflight(connection);
     inflight.add(controller); // aborted if the connection closes; removed when the request ends
@@ -417,6 +457,7 @@ export class Hub<User> {
     } finally {
       timer?.stop();
       inflight.delete(controller);
+      this.options.stats?.observeRequest(method, this.options.clock.now() - started);
     }
   }
 
@@ -435,7 +476,13 @@ export class Hub<User> {
   async #reply(session: LiveSession<User>, id: number, reply: Envelope): Promise<void> {
     const text = JSON.stringify(reply);
     session.window.record(id, text);
-    await this.options.broker.recordReply(session.id, id, text, this.options.windowSize);
+    try {
+      await this.options.broker.recordReply(session.id, id, text, this.options.windowSize);
+    } catch (error) {
+      // The effect happened (the event is stored, the handler ran): the client is told. This
+      // node still answers a resend from its own window; another node would not know the reply.
+      this.options.log.warn({ err: error, session: session.id, id }, 'reply not recorded in the broker');
+    }
     session.connection.send(text);
   }
 
@@ -472,6 +519,12 @@ export class Hub<User> {
     if (!sub?.presence) return this.#error(session, message.id, 'forbidden', 'presence needs a subscription to a channel with presence on');
     const members = await this.#presence.list(message.channel);
     session.connection.send({ type: 'presence.list', id: message.id, channel: message.channel, members });
+  }
+
+  /** The broker could not serve a hello: the client is asked to come back later (1013), not told of a bug. */
+  #unavailable(connection: Connection<User>, error: unknown): void {
+    this.options.log.error({ err: error, id: connection.id }, 'session could not be opened: broker unavailable');
+    if (connection.state === 'open') connection.close(1013, 'try again later');
   }
 
   #internal(connection: Connection<User>, error: unknown): void {

@@ -4,7 +4,7 @@
  * subscription's steps, and one that reports when a session is parked (saved with a finite ttl
  * after its connection ended).
  */
-import type { Broker, ChannelEvent, DirectMessage, HistoryPolicy, PresenceMember, Recovery, SessionRecord, Unsubscribe } from '../../../src/broker/broker.js';
+import type { Broker, ChannelEvent, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from '../../../src/broker/broker.js';
 import { seededRng, type Rng } from '../../../src/core/clock.js';
 import type { Position } from '../../../src/core/position.js';
 import { within } from '../../helpers/wait.js';
@@ -20,9 +20,9 @@ export class ForwardingBroker implements Broker {
     private readonly before: (method: string) => Promise<void> = async () => undefined,
   ) {}
 
-  async publish(channel: string, data: unknown, policy: HistoryPolicy): Promise<ChannelEvent> {
+  async publish(channel: string, data: unknown, policy: HistoryPolicy, origin?: PublishOrigin): Promise<ChannelEvent> {
     await this.before('publish');
-    return this.inner.publish(channel, data, policy);
+    return this.inner.publish(channel, data, policy, origin);
   }
   async subscribe(channel: string, onEvent: (event: ChannelEvent) => void): Promise<Unsubscribe> {
     await this.before('subscribe');
@@ -43,6 +43,10 @@ export class ForwardingBroker implements Broker {
   async loadSession(id: string): Promise<SessionRecord | undefined> {
     await this.before('loadSession');
     return this.inner.loadSession(id);
+  }
+  async refreshSessions(ids: readonly string[], ttl: number): Promise<void> {
+    await this.before('refreshSessions');
+    return this.inner.refreshSessions(ids, ttl);
   }
   async deleteSession(id: string): Promise<void> {
     await this.before('deleteSession');

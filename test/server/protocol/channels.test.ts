@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ChannelEvent, HistoryPolicy, Unsubscribe } from '../../../src/broker/broker.js';
+import type { ChannelEvent, HistoryPolicy, PublishOrigin, Unsubscribe } from '../../../src/broker/broker.js';
 import { MemoryBroker } from '../../../src/broker/memory-broker.js';
 import type { ChannelsConfig } from '../../../src/server/protocol/channels.js';
 import { RequestError } from '../../../src/server/protocol/request-error.js';
@@ -222,7 +222,7 @@ describe('protocol: subscribe and recovery', () => {
 });
 
 describe('protocol: broker failures', () => {
-  test('a failed broker subscription closes that connection with 1011 and does not poison the channel for later subscribers', async (t) => {
+  test('a failed broker subscription is answered unavailable; the connection stays and the channel is not poisoned', async (t) => {
     class FlakySubscribe extends ForwardingBroker {
       failures = 1;
       override async subscribe(channel: string, onEvent: (event: ChannelEvent) => void): Promise<Unsubscribe> {
@@ -235,19 +235,23 @@ describe('protocol: broker failures', () => {
     t.after(() => inner.close());
     const { client: unlucky } = await ProtocolClient.connect(t, fixture.wsUrl);
     unlucky.send({ type: 'subscribe', id: 1, channel: 'chat:a' });
-    assert.deepEqual(await unlucky.closed, { code: 1011, reason: 'internal error' });
+    const refused = await unlucky.reply(1);
+    assert.equal(refused.type === 'error' && refused.code, 'unavailable');
+    assert.deepEqual(fixture.server.realtime.channels.get('chat:a'), undefined, 'nothing left subscribed');
+    await unlucky.subscribe(2, 'chat:a');
     const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
     await client.subscribe(1, 'chat:a');
     await fixture.server.publish('chat:a', 'through');
     assert.equal((await client.take('event')).data, 'through');
+    assert.equal((await unlucky.take('event')).data, 'through', 'the refused connection stayed up and subscribed again');
   });
 
   test('a failed broker publish is answered unavailable, not remembered: the resend publishes', async (t) => {
     class FlakyPublish extends ForwardingBroker {
       failures = 1;
-      override async publish(channel: string, data: unknown, policy: HistoryPolicy): Promise<ChannelEvent> {
+      override async publish(channel: string, data: unknown, policy: HistoryPolicy, origin?: PublishOrigin): Promise<ChannelEvent> {
         if (this.failures-- > 0) throw new Error('broker unreachable');
-        return super.publish(channel, data, policy);
+        return super.publish(channel, data, policy, origin);
       }
     }
     const inner = new MemoryBroker();

@@ -1,0 +1,1 @@
+export { RedisBroker, type RedisBrokerOptions } from './redis-broker.js';

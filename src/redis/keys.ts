@@ -1,0 +1,34 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Key and pub/sub channel names. Every key of one channel, one session or one presence set
+ * carries the same `{hash tag}`, so a script touching them stays within one Redis Cluster slot.
+ */
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+
+  channel(name: string): { readonly meta: string; readonly log: string; readonly events: string } {
+    const tag = `${this.prefix}{c:${name}}`;
+    return { meta: tag, log: `${tag}:log`, events: `${tag}:ev` };
+  }
+
+  /** The marker of a session's last publish to a channel (exactly-once publish across nodes). */
+  origin(channel: string, session: string): string {
+    return `${this.prefix}{c:${channel}}:by:${session}`;
+  }
+
+  session(id: string): { readonly record: string; readonly replies: string; readonly outboxMeta: string; readonly outbox: string; readonly direct: string } {
+    const tag = `${this.prefix}{s:${id}}`;
+    return { record: tag, replies: `${tag}:r`, outboxMeta: `${tag}:om`, outbox: `${tag}:o`, direct: `${tag}:dm` };
+  }
+
+  /** The index of a user's sessions; the user (JSON) is hashed to keep key names short. */
+  user(userJson: string): string {
+    return `${this.prefix}{u:${createHash('sha1').update(userJson).digest('hex')}}`;
+  }
+
+  presence(channel: string): { readonly members: string; readonly data: string } {
+    const tag = `${this.prefix}{p:${channel}}`;
+    return { members: tag, data: `${tag}:m` };
+  }
+}

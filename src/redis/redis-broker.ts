@@ -1,0 +1,512 @@
+import { randomUUID } from 'node:crypto';
+import { createClient } from '@redis/client';
+import type { Logger } from 'pino';
+import type { Broker, ChannelEvent, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from '../broker/broker.js';
+import { backoffCeiling, jittered, type BackoffOptions } from '../core/backoff.js';
+import { systemClock, systemRng, type Clock, type Rng, type TimerHandle } from '../core/clock.js';
+import type { Position } from '../core/position.js';
+import { Timer } from '../core/timer.js';
+import { RedisKeys } from './keys.js';
+import { OrderedFeed, type Numbered } from './ordered-feed.js';
+import { array, integer, optionalText, parseEntry, splitMember, text } from './replies.js';
+import * as scripts from './scripts.js';
+import { ScriptRunner, type SendCommand } from './script-runner.js';
+
+export interface RedisBrokerOptions {
+  /** `redis://[user:password@]host:port[/db]` or `rediss://` for TLS. Default `redis://127.0.0.1:6379`. */
+  readonly url?: string;
+  /** Prefix of every key and pub/sub channel, so deployments can share a server. Default `lifeline:`. */
+  readonly prefix?: string;
+  /** A command not answered within this fails (the node stays up; the client gets `unavailable`), ms. Default 5 000. */
+  readonly commandTimeout?: number;
+  /** `connect()` gives up when Redis does not answer within this, ms. Default 10 000. */
+  readonly connectTimeout?: number;
+  /** A channel with no publish for this long (and longer than its history's ttl) is forgotten, ms. Default one hour. */
+  readonly idleChannelTtl?: number;
+  /** Reconnect delays after a lost connection (full-jitter backoff). Default 100 ms doubling to 5 s. */
+  readonly reconnect?: Pick<BackoffOptions, 'initialDelay' | 'maxDelay'>;
+  /** Sharded pub/sub (SPUBLISH/SSUBSCRIBE): `'auto'` uses it on Redis 7 and later. Default `'auto'`. */
+  readonly sharded?: boolean | 'auto';
+  readonly logger?: Logger;
+  /** Logical time for every expiry (sessions, history age, presence); real key expiry only backs it up. */
+  readonly clock?: Clock;
+  readonly rng?: Rng;
+  /** Names a new channel history. Default: 12 random hex characters. */
+  readonly newEpoch?: () => string;
+}
+
+/** One connection, RESP2, failing fast while disconnected (no offline queue), reconnecting with jittered backoff. */
+function newClient(url: string, backoff: BackoffOptions, rng: Rng) {
+  return createClient({
+    url,
+    RESP: 2,
+    disableOfflineQueue: true,
+    socket: { connectTimeout: 5_000, reconnectStrategy: (retries: number) => Math.round(jittered(backoff, backoffCeiling(backoff, retries + 1), rng)) },
+  });
+}
+
+type Client = ReturnType<typeof newClient>;
+
+/** Real key expiry outlives logical expiry by this much, so clock skew between nodes cannot cut a record short, ms. */
+const BACKSTOP = 5_000;
+/** The most events fetched to fill a gap in a node's feed; a larger gap is a resync for its clients. */
+const FILL_LIMIT = 10_000;
+
+interface ChannelItem extends Numbered {
+  readonly event: ChannelEvent;
+}
+
+interface DirectItem extends Numbered {
+  readonly message: DirectMessage;
+}
+
+interface Feed<T extends Numbered, L> {
+  readonly listeners: Set<L>;
+  readonly order: OrderedFeed<T>;
+  ready: Promise<void>;
+}
+
+/**
+ * A {@link Broker} over Redis, so several Lifeline nodes behind a load balancer act as one:
+ * fan-out through (sharded) pub/sub, channel history in streams, offsets from one counter per
+ * channel, sessions, reply windows, direct messages and presence in keys that expire. Every
+ * write that must be atomic is one Lua script on keys of one hash slot (Cluster-ready).
+ *
+ * While Redis is unreachable every call rejects at once (no offline queue: nothing is accepted
+ * and dropped later), {@link isReady} is false, and the connection is retried with backoff; on
+ * return, every subscribed channel fetches what it missed from the streams.
+ *
+ * @example
+ * const broker = await RedisBroker.connect({ url: process.env.REDIS_URL });
+ * const server = createServer({ broker, channels: { chat: { history: { size: 100, ttl: 300_000 } } } });
+ */
+export class RedisBroker implements Broker {
+  readonly #client: Client;
+  readonly #subscriber: Client;
+  readonly #keys: RedisKeys;
+  readonly #scripts: ScriptRunner;
+  readonly #clock: Clock;
+  readonly #log: Logger | undefined;
+  readonly #newEpoch: () => string;
+  readonly #idleChannelTtl: number;
+  readonly #channels = new Map<string, Feed<ChannelItem, (event: ChannelEvent) => void>>();
+  readonly #direct = new Map<string, Feed<DirectItem, (message: DirectMessage) => void>>();
+  readonly #touch: Timer;
+  #sharded = false;
+  #lost = false;
+  #closed = false;
+
+  private constructor(client: Client, subscriber: Client, options: RedisBrokerOptions) {
+    this.#client = client;
+    this.#subscriber = subscriber;
+    this.#keys = new RedisKeys(options.prefix ?? 'lifeline:');
+    this.#clock = options.clock ?? systemClock;
+    this.#log = options.logger;
+    this.#newEpoch = options.newEpoch ?? (() => randomUUID().replaceAll('-', '').slice(0, 12));
+    this.#idleChannelTtl = options.idleChannelTtl ?? 3_600_000;
+    const timeout = options.commandTimeout ?? 5_000;
+    const send: SendCommand = (args) => this.#client.sendCommand(args, { timeout });
+    this.#scripts = new ScriptRunner(send);
+    this.#touch = new Timer(this.#clock, () => this.#touchChannels());
+  }
+
+  /** Connects (retrying until `connectTimeout`), or rejects with the reason Redis could not be reached. */
+  static async connect(options: RedisBrokerOptions = {}): Promise<RedisBroker> {
+    const rng = options.rng ?? systemRng;
+    const backoff: BackoffOptions = {
+      initialDelay: options.reconnect?.initialDelay ?? 100,
+      maxDelay: options.reconnect?.maxDelay ?? 5_000,
+      factor: 2,
+      maxAttempts: Infinity,
+      jitter: 0.5,
+    };
+    const url = options.url ?? 'redis://127.0.0.1:6379';
+    const client = newClient(url, backoff, rng);
+    const subscriber = newClient(url, backoff, rng);
+    const broker = new RedisBroker(client, subscriber, options);
+    broker.#watch(client, 'commands');
+    broker.#watch(subscriber, 'subscriptions');
+    // Connecting is I/O: it waits in real time whatever clock the broker's logic runs on.
+    const clock = systemClock;
+    const deadline = options.connectTimeout ?? 10_000;
+    let timer: TimerHandle | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = clock.setTimeout(() => reject(new Error(`Redis at ${redactUrl(options.url)} did not answer within ${deadline} ms`)), deadline);
+    });
+    try {
+      await Promise.race([Promise.all([client.connect(), subscriber.connect()]), timedOut]);
+      await broker.#detectFeatures(options.sharded ?? 'auto');
+    } catch (error) {
+      client.destroy();
+      subscriber.destroy();
+      throw error;
+    } finally {
+      if (timer !== undefined) clock.clearTimeout(timer);
+    }
+    broker.#scheduleTouch();
+    return broker;
+  }
+
+  isReady(): boolean {
+    return !this.#closed && this.#client.isReady && this.#subscriber.isReady;
+  }
+
+  /** Whether fan-out uses sharded pub/sub (Redis 7+). */
+  get sharded(): boolean {
+    return this.#sharded;
+  }
+
+  // ---- channels ---------------------------------------------------------------------------------
+
+  async publish(channel: string, data: unknown, policy: HistoryPolicy, origin?: PublishOrigin): Promise<ChannelEvent> {
+    const keys = this.#keys.channel(channel);
+    const json = JSON.stringify(data ?? null);
+    const names = origin ? [keys.meta, keys.log, this.#keys.origin(channel, origin.session)] : [keys.meta, keys.log];
+    const reply = array(
+      await this.#scripts.run(scripts.PUBLISH, names, [
+        json,
+        String(this.#clock.now()),
+        String(policy.size),
+        String(policy.ttl),
+        this.#newEpoch(),
+        String(Math.max(this.#idleChannelTtl, policy.ttl) + BACKSTOP),
+        this.#sharded ? 'SPUBLISH' : 'PUBLISH',
+        keys.events,
+        origin ? String(origin.id) : '',
+        origin ? String(origin.ttl + BACKSTOP) : '',
+        origin ? String(this.#clock.now() + origin.ttl) : '',
+      ]),
+    );
+    return { channel, epoch: text(reply[0]), offset: integer(reply[1]), data };
+  }
+
+  async subscribe(channel: string, onEvent: (event: ChannelEvent) => void): Promise<Unsubscribe> {
+    const keys = this.#keys.channel(channel);
+    let feed = this.#channels.get(channel);
+    if (!feed) {
+      const listeners = new Set<(event: ChannelEvent) => void>();
+      const order = new OrderedFeed<ChannelItem>(
+        (after) => this.#refillChannel(channel, after),
+        (item) => {
+          for (const listener of listeners) deliver(listener, item.event);
+        },
+      );
+      const created: Feed<ChannelItem, (event: ChannelEvent) => void> = { listeners, order, ready: Promise.resolve() };
+      created.ready = this.#listen(keys.events, (message) => {
+        const event = parseEvent(channel, message);
+        if (event) order.push({ epoch: event.epoch, n: event.offset, event });
+      }).catch((error: unknown) => {
+        if (this.#channels.get(channel) === created) this.#channels.delete(channel);
+        throw error;
+      });
+      this.#channels.set(channel, created);
+      feed = created;
+    }
+    feed.listeners.add(onEvent);
+    const joined = feed;
+    try {
+      await joined.ready;
+    } catch (error) {
+      joined.listeners.delete(onEvent);
+      throw error;
+    }
+    return async () => {
+      joined.listeners.delete(onEvent);
+      if (joined.listeners.size > 0 || this.#channels.get(channel) !== joined) return;
+      this.#channels.delete(channel);
+      await this.#unlisten(keys.events);
+    };
+  }
+
+  async recover(channel: string, since: Position | undefined, limit: number): Promise<Recovery> {
+    const keys = this.#keys.channel(channel);
+    const reply = array(
+      await this.#scripts.run(
+        scripts.RECOVER,
+        [keys.meta, keys.log],
+        [since?.epoch ?? '', String(since?.offset ?? 0), String(limit), String(this.#clock.now()), this.#newEpoch(), String(this.#idleChannelTtl + BACKSTOP)],
+      ),
+    );
+    const position = { epoch: text(reply[0]), offset: integer(reply[1]) };
+    const notRecovered: Recovery = { events: [], position, recovered: false };
+    if (integer(reply[2]) !== 1) return notRecovered;
+    if (since === undefined) return { events: [], position, recovered: true };
+    const events: ChannelEvent[] = [];
+    const entries = array(reply[3]);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const { offset, data } = parseEntry(entries[i]);
+      events.push({ channel, epoch: position.epoch, offset, data });
+    }
+    // Exactly the offsets after `since`, up to the head: anything less is no recovery.
+    const exact = events.length === position.offset - since.offset && events.every((event, i) => event.offset === since.offset + i + 1);
+    return exact ? { events, position, recovered: true } : notRecovered;
+  }
+
+  // ---- sessions ---------------------------------------------------------------------------------
+
+  async saveSession(id: string, record: SessionRecord, ttl: number): Promise<void> {
+    const keys = this.#keys.session(id);
+    const userJson = JSON.stringify(record.user ?? null);
+    const { expiresAt, realTtl } = this.#expiry(ttl);
+    const replies = record.window.replies.flatMap(([replyId, reply]) => [String(replyId), JSON.stringify(reply ?? null)]);
+    await this.#scripts.run(
+      scripts.SAVE_SESSION,
+      [keys.record, keys.replies, keys.outboxMeta, keys.outbox],
+      [userJson, String(record.window.acked), String(record.window.floor), String(this.#clock.now()), expiresAt, realTtl, ...replies],
+    );
+    await this.#index(userJson, id, expiresAt, realTtl);
+  }
+
+  async refreshSessions(ids: readonly string[], ttl: number): Promise<void> {
+    const { expiresAt, realTtl } = this.#expiry(ttl);
+    const now = String(this.#clock.now());
+    await Promise.all(
+      ids.map(async (id) => {
+        const keys = this.#keys.session(id);
+        const reply = await this.#scripts.run(scripts.TOUCH_SESSION, [keys.record, keys.replies, keys.outboxMeta, keys.outbox], [now, expiresAt, realTtl]);
+        if (reply === null) return;
+        const [user, until] = array(reply);
+        await this.#index(text(user), id, text(until), realTtl);
+      }),
+    );
+  }
+
+  async recordReply(session: string, id: number, reply: unknown, capacity: number): Promise<void> {
+    const keys = this.#keys.session(session);
+    await this.#scripts.run(scripts.RECORD_REPLY, [keys.record, keys.replies], [String(id), JSON.stringify(reply ?? null), String(capacity), String(this.#clock.now())]);
+  }
+
+  async loadSession(id: string): Promise<SessionRecord | undefined> {
+    const keys = this.#keys.session(id);
+    const reply = await this.#scripts.run(scripts.LOAD_SESSION, [keys.record, keys.replies], [String(this.#clock.now())]);
+    if (reply === null) return undefined;
+    const [user, acked, floor, members] = array(reply);
+    const replies = array(members).map((member) => {
+      const [replyId, json] = splitMember(text(member));
+      return [replyId, JSON.parse(json) as unknown] as const;
+    });
+    return { user: JSON.parse(text(user)) as unknown, window: { acked: integer(acked), floor: integer(floor), replies } };
+  }
+
+  async deleteSession(id: string): Promise<void> {
+    const keys = this.#keys.session(id);
+    const user = optionalText(await this.#send(['HGET', keys.record, 'u']));
+    await this.#send(['DEL', keys.record, keys.replies, keys.outboxMeta, keys.outbox]);
+    if (user !== undefined) await this.#send(['ZREM', this.#keys.user(user), id]);
+  }
+
+  async sessionsOf(user: unknown): Promise<readonly string[]> {
+    const reply = await this.#send(['ZRANGEBYSCORE', this.#keys.user(JSON.stringify(user ?? null)), String(this.#clock.now()), '+inf']);
+    return array(reply).map(text);
+  }
+
+  // ---- direct messages --------------------------------------------------------------------------
+
+  async sendDirect(session: string, data: unknown, ttl: number): Promise<DirectMessage> {
+    const keys = this.#keys.session(session);
+    const seq = await this.#scripts.run(
+      scripts.SEND_DIRECT,
+      [keys.outboxMeta, keys.outbox],
+      [JSON.stringify(data ?? null), String(this.#clock.now()), String(ttl), String(ttl + BACKSTOP), this.#sharded ? 'SPUBLISH' : 'PUBLISH', keys.direct],
+    );
+    return { seq: integer(seq), data };
+  }
+
+  async pendingDirect(session: string, afterSeq: number): Promise<readonly DirectMessage[]> {
+    const keys = this.#keys.session(session);
+    const reply = await this.#scripts.run(scripts.PENDING_DIRECT, [keys.outboxMeta, keys.outbox], [String(afterSeq), String(this.#clock.now())]);
+    return array(reply).map((member) => {
+      const [seq, json] = splitMember(text(member));
+      return { seq, data: JSON.parse(json) as unknown };
+    });
+  }
+
+  async ackDirect(session: string, seq: number): Promise<void> {
+    await this.#send(['ZREMRANGEBYSCORE', this.#keys.session(session).outbox, '-inf', String(seq)]);
+  }
+
+  async subscribeDirect(session: string, onMessage: (message: DirectMessage) => void): Promise<Unsubscribe> {
+    const keys = this.#keys.session(session);
+    let feed = this.#direct.get(session);
+    if (!feed) {
+      const listeners = new Set<(message: DirectMessage) => void>();
+      const order = new OrderedFeed<DirectItem>(
+        async (after) => (await this.pendingDirect(session, after.n)).map((message) => ({ epoch: '', n: message.seq, message })),
+        (item) => {
+          for (const listener of listeners) deliver(listener, item.message);
+        },
+      );
+      const created: Feed<DirectItem, (message: DirectMessage) => void> = { listeners, order, ready: Promise.resolve() };
+      created.ready = this.#listen(keys.direct, (payload) => {
+        const message = parseDirect(payload);
+        if (message) order.push({ epoch: '', n: message.seq, message });
+      }).catch((error: unknown) => {
+        if (this.#direct.get(session) === created) this.#direct.delete(session);
+        throw error;
+      });
+      this.#direct.set(session, created);
+      feed = created;
+    }
+    feed.listeners.add(onMessage);
+    const joined = feed;
+    try {
+      await joined.ready;
+    } catch (error) {
+      joined.listeners.delete(onMessage);
+      throw error;
+    }
+    return async () => {
+      joined.listeners.delete(onMessage);
+      if (joined.listeners.size > 0 || this.#direct.get(session) !== joined) return;
+      this.#direct.delete(session);
+      await this.#unlisten(keys.direct);
+    };
+  }
+
+  // ---- presence ---------------------------------------------------------------------------------
+
+  async presenceJoin(channel: string, member: PresenceMember, ttl: number): Promise<void> {
+    const keys = this.#keys.presence(channel);
+    const expiresAt = this.#clock.now() + ttl;
+    await this.#scripts.run(scripts.PRESENCE_JOIN, [keys.members, keys.data], [member.client, JSON.stringify(member), String(expiresAt), String(ttl + BACKSTOP)]);
+  }
+
+  async presenceLeave(channel: string, client: string): Promise<void> {
+    const keys = this.#keys.presence(channel);
+    await Promise.all([this.#send(['ZREM', keys.members, client]), this.#send(['HDEL', keys.data, client])]);
+  }
+
+  async presence(channel: string): Promise<readonly PresenceMember[]> {
+    const keys = this.#keys.presence(channel);
+    const reply = await this.#scripts.run(scripts.PRESENCE_LIST, [keys.members, keys.data], [String(this.#clock.now())]);
+    const members: PresenceMember[] = [];
+    for (const json of array(reply)) {
+      if (typeof json === 'string') members.push(JSON.parse(json) as PresenceMember);
+    }
+    return members;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#touch.stop();
+    this.#channels.clear();
+    this.#direct.clear();
+    await Promise.allSettled([this.#client.close(), this.#subscriber.close()]);
+    this.#client.destroy();
+    this.#subscriber.destroy();
+  }
+
+  // ---- internals --------------------------------------------------------------------------------
+
+  #send(args: readonly string[]): Promise<unknown> {
+    return this.#scripts.send(args);
+  }
+
+  /** Logical expiry (on the injected clock) and the real key ttl that backs it up. */
+  #expiry(ttl: number): { readonly expiresAt: string; readonly realTtl: string } {
+    if (!Number.isFinite(ttl)) return { expiresAt: 'inf', realTtl: '' };
+    return { expiresAt: String(this.#clock.now() + ttl), realTtl: String(Math.ceil(ttl) + BACKSTOP) };
+  }
+
+  /** Adds a session to its user's index (scored by expiry) and drops the index's expired members. */
+  async #index(userJson: string, id: string, expiresAt: string, realTtl: string): Promise<void> {
+    const key = this.#keys.user(userJson);
+    await this.#scripts.run(scripts.INDEX_SESSION, [key], [expiresAt === 'inf' ? '+inf' : expiresAt, id, String(this.#clock.now()), realTtl]);
+  }
+
+  async #refillChannel(channel: string, after: Numbered): Promise<readonly ChannelItem[] | undefined> {
+    const recovery = await this.recover(channel, { epoch: after.epoch, offset: after.n }, FILL_LIMIT);
+    if (!recovery.recovered) return undefined;
+    return recovery.events.map((event) => ({ epoch: event.epoch, n: event.offset, event }));
+  }
+
+  async #listen(name: string, onMessage: (message: string) => void): Promise<void> {
+    const listener = (message: string): void => onMessage(message);
+    if (this.#sharded) await this.#subscriber.sSubscribe(name, listener);
+    else await this.#subscriber.subscribe(name, listener);
+  }
+
+  async #unlisten(name: string): Promise<void> {
+    if (!this.#subscriber.isReady) return; // the subscription died with the connection
+    if (this.#sharded) await this.#subscriber.sUnsubscribe(name);
+    else await this.#subscriber.unsubscribe(name);
+  }
+
+  async #detectFeatures(sharded: boolean | 'auto'): Promise<void> {
+    if (sharded !== 'auto') {
+      this.#sharded = sharded;
+      return;
+    }
+    const info = text(await this.#send(['INFO', 'server']));
+    const major = Number(/redis_version:(\d+)/.exec(info)?.[1] ?? 0);
+    this.#sharded = major >= 7;
+  }
+
+  /** Logs connection loss and return once each; on return, subscribed feeds fetch what they missed. */
+  #watch(client: Client, role: string): void {
+    client.on('error', (error: unknown) => {
+      if (this.#closed) return;
+      if (!this.#lost) this.#log?.warn({ err: error, role }, 'Redis connection lost; retrying with backoff');
+      this.#lost = true;
+    });
+    client.on('ready', () => {
+      if (!this.#lost || this.#closed || !this.isReady()) return;
+      this.#lost = false;
+      this.#log?.info('Redis connection restored');
+      for (const feed of this.#channels.values()) void feed.order.resync();
+      for (const feed of this.#direct.values()) void feed.order.resync();
+    });
+  }
+
+  #scheduleTouch(): void {
+    if (!this.#closed) this.#touch.start(Math.min(300_000, Math.max(1_000, this.#idleChannelTtl / 4)));
+  }
+
+  /** A node subscribed to a quiet channel keeps its history (and epoch) from expiring as idle. */
+  #touchChannels(): void {
+    const life = String(this.#idleChannelTtl + BACKSTOP);
+    for (const channel of this.#channels.keys()) {
+      const keys = this.#keys.channel(channel);
+      void this.#scripts.run(scripts.TOUCH_CHANNEL, [keys.meta, keys.log], [life]).catch(() => undefined);
+    }
+    this.#scheduleTouch();
+  }
+}
+
+function parseEvent(channel: string, message: string): ChannelEvent | undefined {
+  const first = message.indexOf(' ');
+  const second = message.indexOf(' ', first + 1);
+  if (first < 0 || second < 0) return undefined;
+  const offset = Number(message.slice(first + 1, second));
+  if (!Number.isSafeInteger(offset)) return undefined;
+  return { channel, epoch: message.slice(0, first), offset, data: JSON.parse(message.slice(second + 1)) as unknown };
+}
+
+function parseDirect(message: string): DirectMessage | undefined {
+  const space = message.indexOf(' ');
+  const seq = Number(message.slice(0, space));
+  if (space < 0 || !Number.isSafeInteger(seq)) return undefined;
+  return { seq, data: JSON.parse(message.slice(space + 1)) as unknown };
+}
+
+/** A listener's failure is its own: it never stops delivery to the others. */
+function deliver<T>(listener: (value: T) => void, value: T): void {
+  try {
+    listener(value);
+  } catch {
+    // The node-side listener guards its own work.
+  }
+}
+
+/** The URL without its password, for messages. */
+function redactUrl(url: string | undefined): string {
+  if (url === undefined) return 'redis://127.0.0.1:6379';
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'the given URL';
+  }
+}
