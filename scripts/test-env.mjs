@@ -33,6 +33,12 @@ function redisAnswers() {
   });
 }
 
+// The Redis tests also start private redis-server processes (to kill and restart them).
+if (!has('redis-server') && isRoot && has('apt-get')) {
+  console.log('test-env: installing redis-server for the Redis tests (apt-get)...');
+  execFileSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null'], { stdio: 'inherit' });
+}
+
 if (!(await redisAnswers())) {
   if (has('redis-server')) {
     console.log('test-env: starting redis-server on 127.0.0.1:6379 (no persistence)');

@@ -6,6 +6,7 @@
  * ├─ InvalidOptionError         ERR_INVALID_OPTION      an option or flag is out of range
  * ├─ InvalidCloseError          ERR_INVALID_CLOSE       a close code or reason that may not be sent
  * └─ ConnectionClosedError      ERR_CONNECTION_CLOSED   the connection closed (close code, reason)
+ * LifelineError with ERR_BROKER_UNAVAILABLE: a networked broker (Redis) could not be reached
  */
 export type LifelineErrorCode =
   | 'ERR_INVALID_OPTION'
@@ -16,7 +17,9 @@ export type LifelineErrorCode =
   /** The platform WebSocket reported an error (browsers give no detail; the close that follows does). */
   | 'ERR_SOCKET'
   /** A state machine was asked for a move its table forbids: a bug, not a peer's fault. */
-  | 'ERR_ILLEGAL_STATE';
+  | 'ERR_ILLEGAL_STATE'
+  /** The broker's server (Redis) is unreachable or did not answer in time: nothing was done, or its outcome is unknown. */
+  | 'ERR_BROKER_UNAVAILABLE';
 
 export class LifelineError extends Error {
   constructor(

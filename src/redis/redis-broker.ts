@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createClient } from '@redis/client';
+import { createClient, ErrorReply } from '@redis/client';
 import type { Logger } from 'pino';
 import type { Broker, ChannelEvent, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from '../broker/broker.js';
 import { backoffCeiling, jittered, type BackoffOptions } from '../core/backoff.js';
 import { systemClock, systemRng, type Clock, type Rng, type TimerHandle } from '../core/clock.js';
+import { LifelineError } from '../core/errors.js';
 import type { Position } from '../core/position.js';
 import { Timer } from '../core/timer.js';
 import { RedisKeys } from './keys.js';
@@ -106,7 +107,7 @@ export class RedisBroker implements Broker {
     this.#idleChannelTtl = options.idleChannelTtl ?? 3_600_000;
     const timeout = options.commandTimeout ?? 5_000;
     const send: SendCommand = (args) => this.#client.sendCommand(args, { timeout });
-    this.#scripts = new ScriptRunner(send);
+    this.#scripts = new ScriptRunner(send, (error) => error instanceof ErrorReply);
     this.#touch = new Timer(this.#clock, () => this.#touchChannels());
   }
 
@@ -423,8 +424,12 @@ export class RedisBroker implements Broker {
 
   async #listen(name: string, onMessage: (message: string) => void): Promise<void> {
     const listener = (message: string): void => onMessage(message);
-    if (this.#sharded) await this.#subscriber.sSubscribe(name, listener);
-    else await this.#subscriber.subscribe(name, listener);
+    try {
+      if (this.#sharded) await this.#subscriber.sSubscribe(name, listener);
+      else await this.#subscriber.subscribe(name, listener);
+    } catch (error) {
+      throw new LifelineError('ERR_BROKER_UNAVAILABLE', `Redis is unreachable: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
   }
 
   async #unlisten(name: string): Promise<void> {

@@ -1,15 +1,30 @@
 import { createHash } from 'node:crypto';
+import { LifelineError } from '../core/errors.js';
 
 export type SendCommand = (args: readonly string[]) => Promise<unknown>;
 
 /**
- * Runs Lua scripts by their SHA1 (EVALSHA), loading a script with EVAL the first time a server
- * does not know it (a new server, or one restarted empty).
+ * Runs commands and Lua scripts (by their SHA1, EVALSHA, loading a script with EVAL the first
+ * time a server does not know it: a new server, or one restarted empty). A connection failure
+ * or timeout is reported as a LifelineError `ERR_BROKER_UNAVAILABLE`; an error Redis itself
+ * answered (a bug, or a foreign key under the prefix) passes through as it is.
  */
 export class ScriptRunner {
   readonly #shas = new Map<string, string>();
 
-  constructor(readonly send: SendCommand) {}
+  constructor(
+    readonly command: SendCommand,
+    private readonly isAnswer: (error: unknown) => boolean,
+  ) {}
+
+  async send(args: readonly string[]): Promise<unknown> {
+    try {
+      return await this.command(args);
+    } catch (error) {
+      if (this.isAnswer(error)) throw error;
+      throw new LifelineError('ERR_BROKER_UNAVAILABLE', `Redis is unreachable: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  }
 
   async run(script: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     const sha = this.#sha(script);

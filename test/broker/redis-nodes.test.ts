@@ -1,0 +1,138 @@
+/**
+ * What only a networked broker has to promise: several brokers on one Redis act as one (every
+ * node hears every event, in one offset order), a subscriber that lost its connection fetches
+ * what it missed, and an unreachable or restarted Redis is reported, never papered over.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { describe, test, type TestContext } from 'node:test';
+import { createClient } from '@redis/client';
+import type { ChannelEvent, HistoryPolicy } from '../../src/broker/broker.js';
+import { RedisBroker, type RedisBrokerOptions } from '../../src/redis/index.js';
+import { redisSkip, redisUrl, testPrefix } from '../helpers/redis.js';
+import { RedisServer, redisServerSkip } from '../helpers/redis-server.js';
+import { within } from '../helpers/wait.js';
+
+const policy: HistoryPolicy = { size: 1_000, ttl: 60_000 };
+
+async function broker(t: TestContext, options: RedisBrokerOptions): Promise<RedisBroker> {
+  const made = await RedisBroker.connect({ reconnect: { initialDelay: 50, maxDelay: 200 }, ...options });
+  t.after(() => made.close());
+  return made;
+}
+
+/** Resolves once `check` holds, polling every 20 ms, or rejects after `ms`. */
+async function eventually(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function offsets(events: readonly ChannelEvent[]): number[] {
+  return events.map((event) => event.offset);
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
+describe('RedisBroker: several nodes on one Redis', { skip: redisSkip }, () => {
+  test('two nodes publishing at once share one offset sequence, and each node hears every event in that order', async (t) => {
+    const prefix = testPrefix();
+    const [a, b] = [await broker(t, { url: redisUrl, prefix }), await broker(t, { url: redisUrl, prefix })];
+    const channel = `room-${randomUUID().slice(0, 6)}`;
+    const heardA: ChannelEvent[] = [];
+    const heardB: ChannelEvent[] = [];
+    await a.subscribe(channel, (event) => heardA.push(event));
+    await b.subscribe(channel, (event) => heardB.push(event));
+    const published = await Promise.all(range(1, 100).map((n) => (n % 2 === 0 ? a : b).publish(channel, { n }, policy)));
+    assert.deepEqual(offsets(published).sort((x, y) => x - y), range(1, 100), 'no offset twice, none skipped');
+    assert.equal(new Set(published.map((event) => event.epoch)).size, 1, 'one history');
+    await eventually(() => heardA.length >= 100 && heardB.length >= 100, '100 events on both nodes');
+    assert.deepEqual(offsets(heardA), range(1, 100), 'node A: in offset order, once each');
+    assert.deepEqual(offsets(heardB), range(1, 100), 'node B: in offset order, once each');
+    const byOffset = new Map(published.map((event) => [event.offset, event.data]));
+    assert.ok(heardA.every((event) => JSON.stringify(event.data) === JSON.stringify(byOffset.get(event.offset))), 'each offset carries what was published at it');
+    const replay = await b.recover(channel, { epoch: published[0]?.epoch ?? '', offset: 40 }, 1_000);
+    assert.deepEqual(offsets(replay.events), range(41, 100), 'history written through A is read through B');
+  });
+
+  test('a session saved by one node is resumed on another, with its replies and its direct messages', async (t) => {
+    const prefix = testPrefix();
+    const [a, b] = [await broker(t, { url: redisUrl, prefix }), await broker(t, { url: redisUrl, prefix })];
+    await a.saveSession('s1', { user: 'ann', window: { acked: 0, floor: 0, replies: [] } }, 60_000);
+    await a.recordReply('s1', 1, '{"type":"ack","id":1}', 100);
+    const heard: unknown[] = [];
+    await b.subscribeDirect('s1', (message) => heard.push(message.data));
+    await a.sendDirect('s1', { hello: 'ann' }, 60_000);
+    await eventually(() => heard.length === 1, 'the direct message on node B');
+    const loaded = await b.loadSession('s1');
+    assert.deepEqual(loaded, { user: 'ann', window: { acked: 1, floor: 0, replies: [[1, '{"type":"ack","id":1}']] } });
+    assert.deepEqual(await b.pendingDirect('s1', 0), [{ seq: 1, data: { hello: 'ann' } }]);
+  });
+});
+
+describe('RedisBroker: connection loss and Redis restarts', { skip: redisServerSkip }, () => {
+  test('a subscriber whose connection was cut fetches the events it missed, in order, once', async (t) => {
+    const redis = await RedisServer.start();
+    t.after(() => redis.kill());
+    const prefix = testPrefix();
+    const listener = await broker(t, { url: redis.url, prefix });
+    const publisher = await broker(t, { url: redis.url, prefix });
+    const heard: ChannelEvent[] = [];
+    await listener.subscribe('room', (event) => heard.push(event));
+    for (const n of range(1, 10)) await publisher.publish('room', n, policy);
+    await eventually(() => heard.length === 10, 'the first 10 events');
+    const admin = createClient({ url: redis.url, RESP: 2 });
+    admin.on('error', () => undefined);
+    await admin.connect();
+    t.after(() => admin.destroy());
+    await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+    // Published while the listener's subscription is down: pub/sub drops them, the stream keeps them.
+    for (const n of range(11, 20)) await publisher.publish('room', n, policy);
+    await eventually(() => heard.length >= 20, 'the missed events, fetched after the reconnect');
+    await publisher.publish('room', 21, policy);
+    await eventually(() => heard.length >= 21, 'a live event after the reconnect');
+    assert.deepEqual(offsets(heard), range(1, 21));
+    assert.deepEqual(heard.map((event) => event.data), range(1, 21));
+  });
+
+  test('while Redis is down every call fails at once and the broker is not ready; it reconnects, and a restart without persistence starts a new epoch', async (t) => {
+    const redis = await RedisServer.start();
+    t.after(() => redis.kill());
+    const node = await broker(t, { url: redis.url, prefix: testPrefix() });
+    const heard: ChannelEvent[] = [];
+    await node.subscribe('room', (event) => heard.push(event));
+    const before = [await node.publish('room', 'a', policy), await node.publish('room', 'b', policy)];
+    const epoch = before[0]?.epoch ?? '';
+    assert.equal(node.isReady(), true);
+    await redis.kill();
+    await eventually(() => !node.isReady(), 'not ready');
+    // Rejected, not queued: nothing is accepted now and dropped later.
+    const unavailable = { name: 'LifelineError', code: 'ERR_BROKER_UNAVAILABLE' };
+    await assert.rejects(within(node.publish('room', 'lost', policy), 5_000, 'a publish while Redis is down'), unavailable);
+    await assert.rejects(within(node.loadSession('s1'), 5_000, 'a load while Redis is down'), unavailable);
+    await redis.restart();
+    await eventually(() => node.isReady(), 'ready again');
+    const recovery = await node.recover('room', { epoch, offset: 2 }, 100);
+    assert.equal(recovery.recovered, false, 'the history is gone: told, not replayed');
+    assert.notEqual(recovery.position.epoch, epoch, 'a new epoch names the new history');
+    assert.equal(recovery.position.offset, 0);
+    const after = await node.publish('room', 'c', policy);
+    assert.deepEqual([after.epoch, after.offset], [recovery.position.epoch, 1]);
+    await eventually(() => heard.some((event) => event.data === 'c'), 'the subscription resumed on the restarted server');
+    assert.deepEqual(
+      heard.map((event) => [event.epoch === epoch ? 'old' : 'new', event.offset, event.data]),
+      [['old', 1, 'a'], ['old', 2, 'b'], ['new', 1, 'c']],
+    );
+  });
+
+  test('connect fails with the reason when nothing answers', async () => {
+    const redis = await RedisServer.start();
+    const url = redis.url;
+    await redis.kill();
+    await assert.rejects(RedisBroker.connect({ url, connectTimeout: 1_000 }), /did not answer within 1000 ms/);
+  });
+});

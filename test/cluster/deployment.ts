@@ -1,0 +1,135 @@
+/**
+ * A test deployment (not a test file): Lifeline nodes as separate processes over one Redis,
+ * and clients spread across them that move to another live node when theirs is gone, as they
+ * would behind a load balancer.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { LifelineClient, ReplyError } from '../../src/client/node.js';
+import { within } from '../helpers/wait.js';
+
+const NODE_SCRIPT = fileURLToPath(new URL('./node.ts', import.meta.url));
+
+export class NodeProcess {
+  readonly #child: ChildProcessWithoutNullStreams;
+  readonly #waiters: { readonly prefix: string; readonly resolve: (line: string) => void }[] = [];
+  url = '';
+  alive = true;
+
+  private constructor(redisUrl: string, prefix: string) {
+    this.#child = spawn(process.execPath, ['--import', 'tsx', NODE_SCRIPT, redisUrl, prefix], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.#child.stderr.on('data', (chunk: Buffer) => process.env.LIFELINE_NODE_LOG && process.stderr.write(chunk));
+    this.#child.once('exit', () => (this.alive = false));
+    createInterface({ input: this.#child.stdout }).on('line', (line) => {
+      const index = this.#waiters.findIndex((waiter) => line.startsWith(waiter.prefix));
+      if (index >= 0) this.#waiters.splice(index, 1)[0]?.resolve(line);
+    });
+  }
+
+  static async start(redisUrl: string, prefix: string): Promise<NodeProcess> {
+    const node = new NodeProcess(redisUrl, prefix);
+    const line = await within(node.#next('listening '), 20_000, 'node listening');
+    node.url = line.slice('listening '.length);
+    return node;
+  }
+
+  #next(prefix: string): Promise<string> {
+    return new Promise((resolve) => this.#waiters.push({ prefix, resolve }));
+  }
+
+  /** Publishes from this node's server side; resolves with the offset, or rejects with the error code. */
+  async publish(channel: string, data: unknown): Promise<number> {
+    const answer = Promise.race([this.#next('published '), this.#next('publish-failed ')]);
+    this.#child.stdin.write(`publish ${channel} ${JSON.stringify(data)}\n`);
+    const line = await within(answer, 10_000, 'node publish');
+    if (line.startsWith('publish-failed')) throw new Error(line);
+    return Number(line.split(' ')[3]);
+  }
+
+  async ready(): Promise<boolean> {
+    const answer = this.#next('status ');
+    this.#child.stdin.write('status\n');
+    return (await within(answer, 5_000, 'node status')).includes('ready=true');
+  }
+
+  /** SIGKILL: the process dies mid-stream, its sockets reset by the OS. */
+  async kill(): Promise<void> {
+    if (!this.alive) return;
+    const exited = new Promise<void>((resolve) => this.#child.once('exit', () => resolve()));
+    this.#child.kill('SIGKILL');
+    await within(exited, 5_000, 'node exit');
+  }
+
+  async stop(): Promise<void> {
+    if (!this.alive) return;
+    const exited = new Promise<void>((resolve) => this.#child.once('exit', () => resolve()));
+    this.#child.kill('SIGTERM');
+    await within(exited, 10_000, 'node stop').catch(() => this.#child.kill('SIGKILL'));
+  }
+}
+
+export type Seen = { readonly kind: 'event'; readonly epoch: string; readonly offset: number; readonly data: unknown } | { readonly kind: 'unrecovered' };
+
+/** A client on a preferred node, moving to the next live one when that node is gone. */
+export class Member {
+  readonly client: LifelineClient;
+  readonly seen: Seen[] = [];
+  readonly sessions: { readonly id: string; readonly resumed: boolean }[] = [];
+  readonly nodesUsed: number[] = [];
+
+  constructor(
+    readonly index: number,
+    nodes: readonly NodeProcess[],
+    channel: string,
+  ) {
+    this.client = new LifelineClient(
+      () => {
+        for (let i = 0; i < nodes.length; i++) {
+          const at = (index + i) % nodes.length;
+          const node = nodes[at];
+          if (node?.alive) {
+            this.nodesUsed.push(at);
+            return node.url;
+          }
+        }
+        return nodes[index % nodes.length]?.url ?? '';
+      },
+      { initialDelay: 20, maxDelay: 300, maxAttempts: Infinity, connectTimeout: 2_000, publishTimeout: 0, requestTimeout: 0 },
+    );
+    this.client.addEventListener('session', (event) => this.sessions.push({ id: event.id, resumed: event.resumed }));
+    this.client.subscribe(channel, {
+      event: (event) => this.seen.push({ kind: 'event', epoch: event.position.epoch, offset: event.position.offset, data: event.data }),
+      subscribed: (event) => {
+        if (!event.recovered) this.seen.push({ kind: 'unrecovered' });
+      },
+    });
+  }
+
+  events(): Extract<Seen, { kind: 'event' }>[] {
+    return this.seen.filter((item): item is Extract<Seen, { kind: 'event' }> => item.kind === 'event');
+  }
+
+  /** Publishes `count` messages one after another; each settles with its offset or its error code. */
+  async publishSeries(channel: string, count: number, tag: string): Promise<{ readonly n: number; readonly outcome: number | string }[]> {
+    const outcomes: { n: number; outcome: number | string }[] = [];
+    for (let n = 1; n <= count; n++) {
+      try {
+        const position = await within(this.client.publish(channel, { from: this.index, tag, n }), 20_000, `client ${this.index} publish ${n}`);
+        outcomes.push({ n, outcome: position.offset });
+      } catch (error) {
+        outcomes.push({ n, outcome: error instanceof ReplyError ? error.code : String(error) });
+      }
+    }
+    return outcomes;
+  }
+}
+
+/** Polls `check` every 25 ms until it holds, or throws after `ms`. */
+export async function eventually(check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
