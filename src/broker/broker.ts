@@ -89,6 +89,11 @@ export interface Broker {
   recordReply(session: string, id: number, reply: unknown, capacity: number): Promise<void>;
   loadSession(id: string): Promise<SessionRecord | undefined>;
   /**
+   * Marks request `id` of a session as running for `ttl` ms: true for the first caller, false
+   * while another node holds it (a resend that reached another node while the first still runs).
+   */
+  claimRequest(session: string, id: number, ttl: number): Promise<boolean>;
+  /**
    * Extends the life of these sessions to `ttl` ms from now (never shortens it): the node that
    * serves them calls it periodically, so a node that dies leaves records that expire.
    */

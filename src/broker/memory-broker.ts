@@ -60,6 +60,8 @@ export class MemoryBroker implements Broker {
   readonly #outboxes = new Map<string, Outbox>();
   readonly #presence = new Map<string, Map<string, Expiring<PresenceMember>>>();
   /** The last client publish per session and channel: `${channel}\n${session}` -> its id and event. */
+  /** Requests running somewhere: `${session}\n${id}`. */
+  readonly #claims = new Map<string, Expiring<true>>();
   readonly #origins = new Map<string, Expiring<{ readonly id: number; readonly event: ChannelEvent }>>();
 
   readonly #idleChannelTtl: number;
@@ -146,6 +148,14 @@ export class MemoryBroker implements Broker {
       const outbox = this.#outboxes.get(id);
       if (outbox && outbox.expiresAt < until) outbox.expiresAt = until;
     }
+  }
+
+  async claimRequest(session: string, id: number, ttl: number): Promise<boolean> {
+    this.#sweep();
+    const key = `${session}\n${id}`;
+    if (this.#live(this.#claims, key)) return false;
+    this.#claims.set(key, { value: true, expiresAt: this.#clock.now() + ttl });
+    return true;
   }
 
   async sessionsOf(user: unknown): Promise<readonly string[]> {
@@ -243,6 +253,7 @@ export class MemoryBroker implements Broker {
       if (outbox.listeners.size === 0 && (!this.#sessions.has(id) || outbox.expiresAt < now)) this.#outboxes.delete(id);
     }
     for (const [key, entry] of this.#origins) if (entry.expiresAt < now) this.#origins.delete(key);
+    for (const [key, entry] of this.#claims) if (entry.expiresAt < now) this.#claims.delete(key);
     for (const [channel, members] of this.#presence) {
       for (const [client, entry] of members) if (entry.expiresAt < now) members.delete(client);
       if (members.size === 0) this.#presence.delete(channel);

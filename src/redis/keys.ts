@@ -17,9 +17,16 @@ export class RedisKeys {
     return `${this.prefix}{c:${channel}}:by:${session}`;
   }
 
-  session(id: string): { readonly record: string; readonly replies: string; readonly outboxMeta: string; readonly outbox: string; readonly direct: string } {
+  session(id: string): {
+    readonly record: string;
+    readonly replies: string;
+    readonly outboxMeta: string;
+    readonly outbox: string;
+    readonly direct: string;
+    readonly claim: (request: number) => string;
+  } {
     const tag = `${this.prefix}{s:${id}}`;
-    return { record: tag, replies: `${tag}:r`, outboxMeta: `${tag}:om`, outbox: `${tag}:o`, direct: `${tag}:dm` };
+    return { record: tag, replies: `${tag}:r`, outboxMeta: `${tag}:om`, outbox: `${tag}:o`, direct: `${tag}:dm`, claim: (request) => `${tag}:run:${request}` };
   }
 
   /** The index of a user's sessions; the user (JSON) is hashed to keep key names short. */

@@ -289,6 +289,12 @@ export class RedisBroker implements Broker {
     return { user: JSON.parse(text(user)) as unknown, window: { acked: integer(acked), floor: integer(floor), replies } };
   }
 
+  async claimRequest(session: string, id: number, ttl: number): Promise<boolean> {
+    const key = this.#keys.session(session).claim(id);
+    const reply = await this.#scripts.run(scripts.CLAIM, [key], [String(this.#clock.now()), String(this.#clock.now() + ttl), String(ttl + BACKSTOP)]);
+    return integer(reply) === 1;
+  }
+
   async deleteSession(id: string): Promise<void> {
     const keys = this.#keys.session(id);
     const user = optionalText(await this.#send(['HGET', keys.record, 'u']));

@@ -241,3 +241,11 @@ if ARGV[4] == '' then redis.call('PERSIST', KEYS[1]) elseif redis.call('ZSCORE',
 end
 return 1
 `;
+
+/** KEYS: claim. ARGV: now, expiresAt, realTtl. 1 when claimed, 0 while an unexpired claim exists. */
+export const CLAIM = `
+local held = redis.call('GET', KEYS[1])
+if held and tonumber(held) >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+`;

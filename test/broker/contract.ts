@@ -316,6 +316,17 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock) => P
         assert.deepEqual(await broker.sessionsOf(ann), [long]);
       });
 
+      test('claimRequest: the first claim wins until its ttl passes', async (t) => {
+        const { broker, clock, name } = await setup(t);
+        const session = name('s');
+        assert.equal(await broker.claimRequest(session, 1, 1_000), true);
+        assert.equal(await broker.claimRequest(session, 1, 1_000), false, 'held by the first');
+        assert.equal(await broker.claimRequest(session, 2, 1_000), true, 'another id');
+        assert.equal(await broker.claimRequest(name('other'), 1, 1_000), true, 'another session');
+        clock.tick(1_001);
+        assert.equal(await broker.claimRequest(session, 1, 1_000), true, 'an expired claim is free again');
+      });
+
       test('sessionsOf finds the unexpired sessions of a user, compared as JSON', async (t) => {
         const { broker, clock, name } = await setup(t);
         const [a, b, c] = [name('a'), name('b'), name('c')];

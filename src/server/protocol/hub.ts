@@ -68,6 +68,11 @@ function refreshPeriod(recoveryWindow: number): number {
   return Math.min(30_000, Math.max(1_000, Math.floor(recoveryWindow / 4)));
 }
 
+/** A request claim outlives the request timeout by this much (the reply is recorded after it), ms. */
+const CLAIM_MARGIN = 2_000;
+/** How often a resend waits for the reply of a copy running on another node, ms. */
+const ELSEWHERE_POLL = 100;
+
 /** What the request timer resolves with: no handler can return it (a handler may well return the string 'timeout'). */
 const TIMED_OUT: unique symbol = Symbol('timed out');
 
@@ -431,6 +436,16 @@ export class Hub<User> {
     if (!handler) return this.#reply(session, id, errorReply(id, 'no_method', `no handler for "${method}"`));
     // Its reply could not be recorded for a resend: refuse before anything runs (not recorded, so a resend may try again).
     if (this.options.broker.isReady?.() === false) return this.#error(session, id, 'unavailable', `"${method}" was not run: the server's broker is unreachable`);
+    // A resend may reach this node while the first copy still runs on another one (the client
+    // moved): the claim makes this copy wait for that one's reply instead of running twice.
+    let claimed: boolean;
+    try {
+      claimed = await this.options.broker.claimRequest(session.id, id, this.options.requestTimeout + CLAIM_MARGIN);
+    } catch (error) {
+      this.options.log.error({ err: error, method }, 'request not run: broker unavailable');
+      return this.#error(session, id, 'unavailable', `"${method}" was not run: the server's broker is unreachable`);
+    }
+    if (!claimed) return this.#replyFromElsewhere(session, id, method);
     const controller = new AbortController();
     const started = this.options.clock.now();
     const { connection } = session;
@@ -459,6 +474,28 @@ export class Hub<User> {
       inflight.delete(controller);
       this.options.stats?.observeRequest(method, this.options.clock.now() - started);
     }
+  }
+
+  /**
+   * Request `id` runs on another node: waits (polling the broker) for the reply it records, for
+   * as long as that run may take. A node that died mid-run leaves no reply: the client is told
+   * `timeout`, whose effect is unknown, as for a run that did not finish in time here.
+   */
+  async #replyFromElsewhere(session: LiveSession<User>, id: number, method: string): Promise<void> {
+    const { broker, clock } = this.options;
+    const deadline = clock.now() + this.options.requestTimeout + CLAIM_MARGIN;
+    while (clock.now() < deadline && !session.parked) {
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, ELSEWHERE_POLL));
+      const record = await broker.loadSession(session.id).catch(() => undefined);
+      const stored = record?.window.replies.find(([replied]) => replied === id);
+      if (stored) {
+        session.window.record(id, stored[1]);
+        session.connection.send(typeof stored[1] === 'string' ? stored[1] : JSON.stringify(stored[1]));
+        return;
+      }
+    }
+    if (session.parked) return;
+    await this.#reply(session, id, errorReply(id, 'timeout', `"${method}" was running on another server that did not answer; its effect is unknown`));
   }
 
   /** A processed id gets its stored reply; one below the window gets `expired`. */

@@ -48,6 +48,10 @@ export class ForwardingBroker implements Broker {
     await this.before('refreshSessions');
     return this.inner.refreshSessions(ids, ttl);
   }
+  async claimRequest(session: string, id: number, ttl: number): Promise<boolean> {
+    await this.before('claimRequest');
+    return this.inner.claimRequest(session, id, ttl);
+  }
   async deleteSession(id: string): Promise<void> {
     await this.before('deleteSession');
     return this.inner.deleteSession(id);

@@ -1,0 +1,86 @@
+/**
+ * Two servers sharing one broker are two nodes of a deployment: a client that moves from one to
+ * the other (its connection dropped; a load balancer picked the other) resumes its session there,
+ * and a message it resends takes effect once even while the first copy is still being handled
+ * on the node it left.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { MemoryBroker } from '../../../src/broker/memory-broker.js';
+import type { ChannelsConfig } from '../../../src/server/protocol/channels.js';
+import { serve } from '../support.js';
+import { ProtocolClient } from './protocol-client.js';
+
+const channels: ChannelsConfig = { chat: { history: { size: 100, ttl: 600_000 } } };
+
+function gate(): { readonly opened: Promise<void>; open(): void } {
+  let open = (): void => undefined;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}
+
+describe('protocol: a session moving between nodes', () => {
+  test('a request resent to another node while the first copy still runs there is answered with that run\'s result, run once', async (t) => {
+    const broker = new MemoryBroker();
+    t.after(() => broker.close());
+    const runs: string[] = [];
+    const release = gate();
+    const started = gate();
+    const handler = (node: string) => async (params: unknown) => {
+      runs.push(node);
+      started.open();
+      await release.opened;
+      return { node, params };
+    };
+    const a = await serve(t, { pingInterval: 0, channels, broker, requestTimeout: 5_000 });
+    const b = await serve(t, { pingInterval: 0, channels, broker, requestTimeout: 5_000 });
+    a.server.handle('slow', handler('a'));
+    b.server.handle('slow', handler('b'));
+    const { client: first, welcome } = await ProtocolClient.connect(t, a.wsUrl);
+    first.send({ type: 'request', id: 1, method: 'slow', params: { x: 1 } });
+    await started.opened;
+    first.terminate(); // the link dies; node a keeps running the request
+    const { client: moved, welcome: again } = await ProtocolClient.connect(t, b.wsUrl, { session: welcome.session });
+    assert.equal(again.resumed, true, 'the session resumed on node b');
+    moved.send({ type: 'request', id: 1, method: 'slow', params: { x: 1 } });
+    release.open();
+    assert.deepEqual(await moved.reply(1), { type: 'result', id: 1, data: { node: 'a', params: { x: 1 } } });
+    assert.deepEqual(runs, ['a'], 'the handler ran once, on the node that got it first');
+  });
+
+  test('a resent publish whose first copy was published but not yet acknowledged makes no second event', async (t) => {
+    const broker = new MemoryBroker();
+    t.after(() => broker.close());
+    const a = await serve(t, { pingInterval: 0, channels, broker });
+    const b = await serve(t, { pingInterval: 0, channels, broker });
+    const { client: watcher } = await ProtocolClient.connect(t, b.wsUrl);
+    await watcher.subscribe(1, 'chat:a');
+    const { client, welcome } = await ProtocolClient.connect(t, a.wsUrl);
+    // As if node a published id 1 and died before recording its reply: the event exists, the
+    // session's window does not know it.
+    const first = await broker.publish('chat:a', 'once', channels.chat?.history ?? { size: 1, ttl: 1 }, { session: welcome.session, id: 1, ttl: 60_000 });
+    client.terminate();
+    const { client: moved } = await ProtocolClient.connect(t, b.wsUrl, { session: welcome.session });
+    const ack = await moved.publish(1, 'chat:a', 'once');
+    assert.deepEqual(ack, { type: 'ack', id: 1, position: { epoch: first.epoch, offset: first.offset } });
+    await watcher.take('event');
+    await moved.publish(2, 'chat:a', 'next');
+    await watcher.take('event', (event) => event.data === 'next');
+    assert.deepEqual(watcher.events('chat:a').map((event) => [event.offset, event.data]), [[1, 'once'], [2, 'next']]);
+  });
+
+  test('a resend waiting for a node that died mid-request is told timeout (effect unknown) once the claim runs out', async (t) => {
+    const broker = new MemoryBroker();
+    t.after(() => broker.close());
+    const b = await serve(t, { pingInterval: 0, channels, broker, requestTimeout: 300 });
+    let ran = 0;
+    b.server.handle('slow', () => ++ran);
+    const { client, welcome } = await ProtocolClient.connect(t, b.wsUrl);
+    // A node that claimed id 1 and died: nobody will record its reply.
+    assert.equal(await broker.claimRequest(welcome.session, 1, 300), true);
+    client.send({ type: 'request', id: 1, method: 'slow' });
+    const reply = await client.reply(1, 10_000);
+    assert.equal(reply.type === 'error' && reply.code, 'timeout');
+    assert.equal(ran, 0, 'not run a second time');
+  });
+});
