@@ -1,3 +1,5 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
 /** What a subcommand's argument parser concludes: run with these settings, show help, or refuse. */
 export type ParseOutcome<T> =
   | { readonly kind: 'ok'; readonly value: T }
@@ -27,4 +29,29 @@ export function parseFailure(error: unknown): { readonly kind: 'error'; readonly
     default:
       throw error;
   }
+}
+
+type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
+type ValuesOf<O extends OptionsConfig> = ReturnType<typeof parseArgs<{ options: O; strict: true; allowPositionals: true }>>['values'];
+
+/**
+ * `lifeline COMMAND URL [flags]`: the flags, and exactly one URL (`example` shows one in the
+ * error when it is missing).
+ */
+export function parseUrlCommand<O extends OptionsConfig>(
+  argv: readonly string[],
+  options: O,
+  example: string,
+): { readonly kind: 'ok'; readonly values: ValuesOf<O>; readonly url: string } | { readonly kind: 'help' } | { readonly kind: 'error'; readonly message: string } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true });
+  } catch (error) {
+    return parseFailure(error);
+  }
+  const { values, positionals } = parsed;
+  if ((values as Record<string, unknown>).help === true) return { kind: 'help' };
+  if (positionals.length === 0) return { kind: 'error', message: `missing URL (e.g. ${example})` };
+  if (positionals.length > 1) return { kind: 'error', message: `one URL only (got ${positionals.map((p) => `"${p}"`).join(', ')})` };
+  return { kind: 'ok', values, url: positionals[0] ?? '' };
 }

@@ -2,9 +2,11 @@ import { readFileSync } from 'node:fs';
 import { ExitCode, type CliIo, type Command } from './command.js';
 import { mainHelp } from './help.js';
 import { serveCommand } from './serve.js';
+import { connectCommand } from './connect.js';
+import { probeCommand } from './probe.js';
 
 /** The dispatch table: a new subcommand (connect, probe) is one entry here. */
-const commands: ReadonlyMap<string, Command> = new Map([serveCommand].map((command) => [command.name, command]));
+const commands: ReadonlyMap<string, Command> = new Map([serveCommand, connectCommand, probeCommand].map((command) => [command.name, command]));
 
 function version(): string {
   try {

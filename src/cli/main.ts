@@ -3,7 +3,15 @@
 import { once } from 'node:events';
 import { runCli } from './cli.js';
 
-const code = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env });
+const code = await runCli(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  // A getter: only a command that reads input opens stdin.
+  get stdin() {
+    return process.stdin;
+  },
+  env: process.env,
+});
 // Exit explicitly: a finished command must not linger on a stray handle, but only after
 // stdout has been handed to the OS, so piped help text is never cut short.
 if (process.stdout.writableLength > 0) await once(process.stdout, 'drain');

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { parseFailure, type ParseOutcome } from './args.js';
@@ -15,6 +16,23 @@ function integer(min: number, max: number) {
     .pipe(z.number().min(min, range).max(max, range));
 }
 
+/** A rate: a positive decimal number (`0.5` is one every two seconds). */
+const rate = z
+  .string()
+  .trim()
+  .regex(/^\d+(\.\d+)?$/, 'must be a positive number')
+  .transform(Number)
+  .pipe(z.number().positive('must be a positive number').max(1e9, 'must be at most 1000000000'));
+
+const yes = new Set(['true', '1', 'yes', 'on']);
+const no = new Set(['false', '0', 'no', 'off']);
+const booleanText = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((text) => yes.has(text) || no.has(text), 'must be true or false')
+  .transform((text) => yes.has(text));
+
 /** `*`, or a comma list of origins (`https://app.example.com`), normalized the way browsers send them. */
 const originList = z
   .string()
@@ -23,7 +41,7 @@ const originList = z
   .transform((text, context): readonly string[] | '*' => {
     if (text === '*') return '*';
     const origins: string[] = [];
-    for (const item of text.split(',').map((part) => part.trim()).filter((part) => part !== '')) {
+    for (const item of commaList(text)) {
       const origin = originOf(item);
       if (origin === undefined) {
         context.addIssue({ code: 'custom', message: `has "${item}", which is not an origin like https://app.example.com` });
@@ -33,6 +51,13 @@ const originList = z
     }
     return origins;
   });
+
+function commaList(text: string): string[] {
+  return text
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
+}
 
 function originOf(text: string): string | undefined {
   let url: URL;
@@ -45,33 +70,137 @@ function originOf(text: string): string | undefined {
   return bare && (url.protocol === 'http:' || url.protocol === 'https:') ? url.origin : undefined;
 }
 
+/** Subprotocol names (RFC 6455 §4.1: HTTP tokens), comma-separated, in preference order. */
+const protocolList = z.string().transform((text, context): readonly string[] => {
+  const names = commaList(text);
+  const bad = names.find((name) => !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name));
+  if (bad !== undefined) {
+    context.addIssue({ code: 'custom', message: `has "${bad}", which is not a subprotocol name (an HTTP token)` });
+    return z.NEVER;
+  }
+  return names;
+});
+
+const deflateObject = z.strictObject({
+  threshold: z.number().int().nonnegative().optional(),
+  level: z.number().int().min(0).max(9).optional(),
+  concurrencyLimit: z.number().int().positive().optional(),
+});
+export type DeflateSetting = boolean | z.output<typeof deflateObject>;
+const deflateJson = z.union([z.boolean(), deflateObject], { error: 'must be true, false or {"threshold","level","concurrencyLimit"}' });
+
+/** `true`/`false`, or the deflate settings as a JSON object. */
+const deflateText = z.string().transform((text, context): DeflateSetting => {
+  const trimmed = text.trim();
+  if (!trimmed.startsWith('{')) {
+    const flag = booleanText.safeParse(trimmed);
+    if (flag.success) return flag.data;
+    context.addIssue({ code: 'custom', message: 'must be true, false or a JSON object {"threshold","level","concurrencyLimit"}' });
+    return z.NEVER;
+  }
+  return fromJsonText(trimmed, deflateJson, context);
+});
+
+const historyJson = z.strictObject({
+  size: z.number({ error: 'must be a number of events' }).int('must be an integer from 0 to 1000000').min(0, 'must be an integer from 0 to 1000000').max(1_000_000, 'must be an integer from 0 to 1000000'),
+  ttl: z.number({ error: 'must be a number of ms' }).int(`must be an integer from 0 to ${MAX_TIMER_MS} (ms)`).min(0, `must be an integer from 0 to ${MAX_TIMER_MS} (ms)`).max(MAX_TIMER_MS, `must be an integer from 0 to ${MAX_TIMER_MS} (ms)`),
+});
+const namespaceJson = z.strictObject({ history: historyJson.optional(), presence: z.boolean().optional() });
+/** Namespace name -> options; `*` covers every channel no other namespace names. */
+const channelsJson = z.record(z.string().regex(/^(\*|[A-Za-z0-9_\-.@/=]{1,100})$/, 'a namespace is "*" or 1-100 of A-Z a-z 0-9 _ - . @ / ='), namespaceJson);
+export type ChannelsSetting = z.output<typeof channelsJson>;
+const channelsText = z.string().transform((text, context): ChannelsSetting => fromJsonText(text, channelsJson, context));
+
+function fromJsonText<T>(text: string, schema: z.ZodType<T>, context: z.RefinementCtx): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    context.addIssue({ code: 'custom', message: 'is not valid JSON' });
+    return z.NEVER;
+  }
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  context.addIssue({ code: 'custom', message: issueText(parsed.error) });
+  return z.NEVER;
+}
+
+function issueText(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'is invalid';
+  const where = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+  return `${where}${issue.message}`;
+}
+
+/** A key for the HTTP API and /metrics: visible ASCII (it travels in a header), at least 16 characters. */
+const key = z.string().regex(/^[\x21-\x7e]{16,512}$/, 'must be 16-512 visible ASCII characters (no spaces)');
+
 /**
  * Every `serve` setting: its parser from the command-line string, in the order help lists them.
  * The flag (`--max-payload`) and the env name (`LIFELINE_MAX_PAYLOAD`) derive from the key, so
- * a new setting is one line here plus one line of help.
+ * a new setting is one line here plus one line of help. The config file uses the key itself.
  */
 export const serveSchemas = {
   port: integer(0, 65535),
   host: z.string().trim().min(1, 'must not be empty'),
   path: z.string().regex(/^\/[\x21-\x7e]*$/, 'must start with "/" and contain no spaces'),
   allowedOrigins: originList,
-  maxConnections: integer(1, Number.MAX_SAFE_INTEGER),
-  maxPayload: integer(1, 2 ** 32),
-  pingInterval: integer(0, MAX_TIMER_MS),
-  pongTimeout: integer(1, MAX_TIMER_MS),
-  handshakeTimeout: integer(1, MAX_TIMER_MS),
-  drainTimeout: integer(0, MAX_TIMER_MS),
+  config: z.string().trim().min(1, 'must name a JSON file'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     error: 'must be one of fatal, error, warn, info, debug, trace, silent',
   }),
+  jwtSecret: z.string().refine((text) => Buffer.byteLength(text) >= 32, 'must be at least 32 bytes (HS256 needs a 256-bit key)'),
+  jwtPublicKey: z.string().trim().min(1, 'must be a PEM file (or PEM text)'),
+  jwtAudience: z.string().trim().min(1, 'must not be empty'),
+  jwtIssuer: z.string().trim().min(1, 'must not be empty'),
+  allowAnonymous: booleanText,
+  authenticateOn: z.enum(['handshake', 'first-message'], { error: 'must be handshake or first-message' }),
+  handshakeRejection: z.enum(['status', 'close'], { error: 'must be status or close' }),
+  apiKey: key,
+  metricsKey: key,
+  demo: booleanText,
+  redis: z
+    .string()
+    .trim()
+    .refine((text) => /^rediss?:\/\/[^\s]+$/.test(text) && URL.canParse(text), 'must be a redis:// or rediss:// URL, like redis://127.0.0.1:6379'),
+  redisPrefix: z.string().regex(/^[\x21-\x7e]{1,64}$/, 'must be 1-64 visible ASCII characters'),
+  channels: channelsText,
+  recoveryWindow: integer(1, MAX_TIMER_MS),
+  requestTimeout: integer(1, MAX_TIMER_MS),
+  replyWindow: integer(1, 100_000),
+  maxConnections: integer(1, Number.MAX_SAFE_INTEGER),
+  admissionRate: rate,
+  maxPayload: integer(1, 2 ** 32),
+  maxMessageRate: rate,
+  maxInvalidMessages: integer(0, 1_000_000),
+  outboundBudget: integer(1, Number.MAX_SAFE_INTEGER),
+  binary: z.enum(['allow', 'reject'], { error: 'must be allow or reject' }),
+  retryAfter: integer(0, MAX_TIMER_MS),
+  pingInterval: integer(0, MAX_TIMER_MS),
+  pongTimeout: integer(1, MAX_TIMER_MS),
+  appPings: booleanText,
+  handshakeTimeout: integer(1, MAX_TIMER_MS),
+  closeTimeout: integer(1, MAX_TIMER_MS),
+  drainTimeout: integer(0, MAX_TIMER_MS),
+  protocols: protocolList,
+  perMessageDeflate: deflateText,
 } as const;
 
 export type ServeKey = keyof typeof serveSchemas;
 
-/** The validated settings; absent ones take the server's documented defaults. */
+/** The validated settings; absent ones take the documented defaults. */
 export type ServeConfig = { readonly [K in ServeKey]?: z.output<(typeof serveSchemas)[K]> };
 
 export const serveKeys = Object.keys(serveSchemas) as ServeKey[];
+
+/** On/off flags: `--demo` alone means on (their env vars and config keys take true/false). */
+export const switchKeys: ReadonlySet<ServeKey> = new Set<ServeKey>(['demo', 'allowAnonymous']);
+
+/** Settings whose config-file value is structured JSON, validated as such (the rest are strings, numbers, booleans or lists). */
+const configSchemas: { readonly [K in ServeKey]?: z.ZodType<z.output<(typeof serveSchemas)[K]>> } = {
+  channels: channelsJson,
+  perMessageDeflate: deflateJson,
+};
 
 /** `maxPayload` -> `max-payload`. */
 export function flagName(key: ServeKey): string {
@@ -84,16 +213,21 @@ export function envName(key: ServeKey): string {
 }
 
 const parseOptions = Object.fromEntries([
-  ...serveKeys.map((key) => [flagName(key), { type: 'string' as const }]),
+  ...serveKeys.map((key) => [flagName(key), { type: switchKeys.has(key) ? ('boolean' as const) : ('string' as const) }]),
   ['help', { type: 'boolean' as const, short: 'h' }],
 ]);
 
+/** Reads the config file; injected so the parser stays testable without a disk. */
+export type ReadText = (path: string) => string;
+
+const readUtf8: ReadText = (path) => readFileSync(path, 'utf8');
+
 /**
- * Flags, then `LIFELINE_*` env vars (a flag wins; an empty env var counts as unset), each
- * validated. Errors name where the bad value came from, so `LIFELINE_PORT=abc` is not
- * reported as `--port`.
+ * Flags, then `LIFELINE_*` env vars (an empty one counts as unset), then the `--config` JSON
+ * file, each validated; what none of them sets takes its default. Errors name where the bad
+ * value came from, so `LIFELINE_PORT=abc` is not reported as `--port`.
  */
-export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv): ParseOutcome<ServeConfig> {
+export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv, readText: ReadText = readUtf8): ParseOutcome<ServeConfig> {
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   try {
     values = parseArgs({ args: [...argv], options: parseOptions, strict: true, allowPositionals: false }).values;
@@ -105,15 +239,81 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   for (const key of serveKeys) {
     const flagValue = values[flagName(key)];
     const envValue = env[envName(key)];
-    const [source, raw] =
-      typeof flagValue === 'string' ? [`--${flagName(key)}`, flagValue] : envValue !== undefined && envValue !== '' ? [envName(key), envValue] : [];
-    if (source === undefined || raw === undefined) continue;
+    let source: string;
+    let raw: string;
+    if (flagValue === true) {
+      config[key] = true;
+      continue;
+    } else if (typeof flagValue === 'string') [source, raw] = [`--${flagName(key)}`, flagValue];
+    else if (envValue !== undefined && envValue !== '') [source, raw] = [envName(key), envValue];
+    else continue;
     const parsed = serveSchemas[key].safeParse(raw);
-    if (!parsed.success) {
-      const message = parsed.error.issues[0]?.message ?? 'is invalid';
-      return { kind: 'error', message: `${source} ${message} (got "${raw}")` };
-    }
+    if (!parsed.success) return { kind: 'error', message: `${source} ${issueText(parsed.error)} (got "${shown(key, raw)}")` };
     config[key] = parsed.data;
   }
+  if (typeof config.config === 'string') {
+    const fromFile = readConfigFile(config.config, readText);
+    if (fromFile.kind !== 'ok') return fromFile;
+    for (const [key, value] of Object.entries(fromFile.value)) if (!(key in config)) config[key] = value;
+  }
   return { kind: 'ok', value: config as ServeConfig };
+}
+
+/** Secrets are never echoed back in an error message. */
+function shown(key: ServeKey, raw: string): string {
+  // A Redis URL may carry a password.
+  return key === 'jwtSecret' || key === 'apiKey' || key === 'metricsKey' || key === 'redis' ? '(hidden)' : raw;
+}
+
+/** The `--config` file: a JSON object whose keys are the settings' names (`maxPayload`, `jwtSecret`, `channels`, ...). */
+export function readConfigFile(path: string, readText: ReadText = readUtf8): ParseOutcome<ServeConfig> {
+  let text: string;
+  try {
+    text = readText(path);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    return { kind: 'error', message: `cannot read config file ${path}: ${code === 'ENOENT' ? 'no such file' : String(code ?? error)}` };
+  }
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    return { kind: 'error', message: `config file ${path} is not valid JSON (${error instanceof Error ? error.message : String(error)})` };
+  }
+  if (typeof document !== 'object' || document === null || Array.isArray(document)) {
+    return { kind: 'error', message: `config file ${path} must hold a JSON object of settings` };
+  }
+  const config: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(document)) {
+    const key = serveKeys.find((candidate) => candidate === name);
+    if (key === 'config') return { kind: 'error', message: `config file ${path}: "config" cannot name another config file` };
+    if (key === undefined) return { kind: 'error', message: `config file ${path}: unknown key "${name}"${hint(name)}` };
+    const parsed = parseConfigValue(key, value);
+    if (!parsed.success) return { kind: 'error', message: `config file ${path}: ${key} ${parsed.message}` };
+    config[key] = parsed.value;
+  }
+  return { kind: 'ok', value: config as ServeConfig };
+}
+
+function parseConfigValue(key: ServeKey, value: unknown): { success: true; value: unknown } | { success: false; message: string } {
+  const structured = configSchemas[key];
+  if (structured) {
+    const parsed = structured.safeParse(value);
+    return parsed.success ? { success: true, value: parsed.data } : { success: false, message: issueText(parsed.error) };
+  }
+  // Scalars and lists go through the same parser as a flag, so both are checked alike.
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else if (typeof value === 'number' || typeof value === 'boolean') text = String(value);
+  else if (Array.isArray(value) && value.every((item) => typeof item === 'string')) text = value.join(',');
+  else return { success: false, message: `must be a string, number or boolean (got ${JSON.stringify(value)})` };
+  const parsed = serveSchemas[key].safeParse(text);
+  return parsed.success ? { success: true, value: parsed.data } : { success: false, message: `${issueText(parsed.error)} (got ${shown(key, JSON.stringify(value))})` };
+}
+
+/** `max-payload` or `MAX_PAYLOAD` written in a config file: name the key that was meant. */
+function hint(name: string): string {
+  const normalized = name.toLowerCase().replace(/[-_]/g, '');
+  const meant = serveKeys.find((key) => key.toLowerCase() === normalized);
+  return meant === undefined ? '' : ` (did you mean "${meant}"?)`;
 }

@@ -1,10 +1,13 @@
-// Shutdown by signal: SIGINT drains like SIGTERM; a second signal during the drain exits at once.
+// Shutdown by signal: SIGINT drains like SIGTERM, /readyz says so while it drains, and a
+// second signal during the drain exits at once.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { after, test } from 'node:test';
-import { startServe, stopAll, TestClient, within } from './harness.js';
+import { ProtocolClient } from '../server/protocol/protocol-client.js';
+import { startServe, stopAll, within } from './harness.js';
+import { call } from './serve-support.js';
 
 const sockets: Socket[] = [];
 after(async () => {
@@ -13,12 +16,11 @@ after(async () => {
 });
 
 test('SIGINT closes clients with 1012 and a retry hint, then exits 0', async () => {
-  const server = await startServe(['--port', '0']);
-  const client = await TestClient.connect(server.wsUrl());
-  await client.ofType('welcome');
-  const closed = client.closed();
+  const server = await startServe(['--port', '0', '--allow-anonymous']);
+  const client = await ProtocolClient.open(server.wsUrl());
+  await client.hello();
   server.child.kill('SIGINT');
-  const close = await closed;
+  const close = await within(15_000, 'the close', client.closed);
   assert.equal(close.code, 1012);
   assert.match(close.reason, /retry after \d+ ms/);
   assert.deepEqual(await within(15_000, 'exit', server.exited), { code: 0, signal: null });
@@ -56,11 +58,16 @@ async function silentPeer(port: number): Promise<Socket> {
   return socket;
 }
 
-test('a second signal during the drain exits at once with code 1', async () => {
-  const server = await startServe(['--port', '0', '--drain-timeout', '60000']);
+test('while it drains /readyz answers 503 (and /healthz 200); a second signal exits at once with code 1', async () => {
+  const server = await startServe(['--port', '0', '--drain-timeout', '60000', '--allow-anonymous']);
+  assert.equal((await call(`${server.url}/readyz`)).status, 200);
   await silentPeer(Number(new URL(server.url).port));
   server.child.kill('SIGTERM');
   await server.stderrIncludes('"msg":"draining"');
+  const ready = await call(`${server.url}/readyz`);
+  assert.equal(ready.status, 503);
+  assert.deepEqual(ready.body, { status: 'not_ready', reason: 'draining: shutting down' });
+  assert.equal((await call(`${server.url}/healthz`)).status, 200, 'alive, just not taking new clients');
   const signalled = Date.now();
   server.child.kill('SIGINT');
   const exit = await within(4_000, 'the forced exit (well before the 5 s close timeout)', server.exited);

@@ -1,23 +1,25 @@
-// `lifeline serve` end to end: the page, the chat endpoint, and a graceful SIGTERM shutdown.
+// `lifeline serve --demo` end to end: the pages, demo tokens, the chat namespace over lifeline.v1,
+// demo.drop, the generated admin key, and a graceful SIGTERM shutdown.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startServe, stopAll, TestClient, within, type RunningServer } from './harness.js';
+import { ProtocolClient } from '../server/protocol/protocol-client.js';
+import { startServe, stopAll, within, type RunningServer } from './harness.js';
+import { API_KEY, call, errorCode } from './serve-support.js';
 
 let server: RunningServer;
-let ada: TestClient;
-let bob: TestClient;
+let adminKey: string;
 
 before(async () => {
-  server = await startServe(['--port', '0']);
+  server = await startServe(['--port', '0', '--demo']);
+  await server.stderrIncludes('"apiKey"');
+  adminKey = /"apiKey":"([^"]+)"/.exec(server.stderr())?.[1] ?? '';
 });
-after(async () => {
-  ada?.ws.terminate();
-  bob?.ws.terminate();
-  await stopAll();
-});
+after(stopAll);
 
-async function get(path: string, init?: RequestInit): Promise<Response> {
-  return within(5_000, `GET ${path}`, fetch(`${server.url}${path}`, init));
+async function demoToken(user: string, ttl?: number): Promise<{ token: string; user: string; expiresAt: number }> {
+  const response = await call(`${server.url}/demo/token?user=${encodeURIComponent(user)}${ttl === undefined ? '' : `&ttl=${ttl}`}`);
+  assert.equal(response.status, 200, response.text);
+  return response.body as { token: string; user: string; expiresAt: number };
 }
 
 test('prints exactly one "listening on" line with the real port, on 127.0.0.1', async () => {
@@ -27,112 +29,107 @@ test('prints exactly one "listening on" line with the real port, on 127.0.0.1', 
   await server.stderrIncludes('"msg":"listening"'); // logs go to stderr as JSON lines
 });
 
+test('demo mode logs the generated admin key once, with the admin page address', () => {
+  assert.match(adminKey, /^[A-Za-z0-9_-]{32}$/);
+  assert.equal(server.stderr().split(adminKey).length - 1, 2, 'in the key field and the admin address of one line');
+  assert.match(server.stderr(), new RegExp(`"admin":"${server.url}/admin#key=${adminKey}"`));
+});
+
+test('a key the operator gave is never logged', async () => {
+  const given = await startServe(['--port', '0', '--demo'], { LIFELINE_API_KEY: API_KEY });
+  await given.stderrIncludes('demo mode');
+  assert.ok(!given.stderr().includes(API_KEY));
+  assert.match(given.stderr(), new RegExp(`"admin":"${given.url}/admin"`));
+  assert.equal((await call(`${given.url}/admin/api/snapshot?key=${API_KEY}`)).status, 200);
+});
+
 test('serves the demo page, its script and stylesheet, never cached', async () => {
-  const page = await get('/');
+  const page = await call(`${server.url}/`);
   assert.equal(page.status, 200);
   assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
   assert.equal(page.headers.get('cache-control'), 'no-store');
-  const html = await page.text();
-  assert.match(html, /<meta name="lifeline-endpoint" content="\/ws">/);
-  assert.match(html, /src="\/client\.js"/);
-
-  const script = await get('/client.js');
+  assert.match(page.text, /<meta name="lifeline-endpoint" content="\/ws">/);
+  assert.match(page.text, /src="\/client\.js"/);
+  const script = await call(`${server.url}/client.js`);
   assert.equal(script.status, 200);
   assert.match(script.headers.get('content-type') ?? '', /^text\/javascript/);
-  assert.equal(script.headers.get('cache-control'), 'no-store');
-  assert.ok((await script.text()).length > 1000, 'the bundled client');
-
-  const css = await get('/style.css');
-  assert.equal(css.status, 200);
-  assert.match(css.headers.get('content-type') ?? '', /^text\/css/);
-  await css.arrayBuffer();
+  assert.ok(script.text.length > 1000, 'the bundled client');
+  assert.equal((await call(`${server.url}/style.css`)).status, 200);
 });
 
-test('answers 404 for unknown paths, 400 for a plain GET of the endpoint, 405 for other methods', async () => {
-  const missing = await get('/nope');
-  assert.equal(missing.status, 404);
-  assert.equal(missing.headers.get('cache-control'), 'no-store');
-  await missing.arrayBuffer();
-  const plain = await get('/ws');
-  assert.equal(plain.status, 400, 'a GET without Upgrade on the endpoint is a malformed handshake');
-  await plain.arrayBuffer();
-  const post = await get('/', { method: 'POST', body: 'x' });
+test('404 for unknown paths, 400 for a plain GET of the endpoint, 405 for other methods on pages', async () => {
+  assert.equal((await call(`${server.url}/nope`)).status, 404);
+  assert.equal((await call(`${server.url}/ws`)).status, 400, 'a GET without Upgrade on the endpoint is a malformed handshake');
+  const post = await call(`${server.url}/`, { method: 'POST', body: 'x' });
   assert.equal(post.status, 405);
   assert.equal(post.headers.get('allow'), 'GET, HEAD');
-  await post.arrayBuffer();
 });
 
-test('welcomes each connection and tells everyone who is online', async () => {
-  ada = await TestClient.connect(server.wsUrl());
-  const welcomeA = await ada.ofType('welcome');
-  assert.equal(typeof welcomeA.id, 'string');
-  assert.equal(welcomeA.online, 1);
-  await ada.next((m) => m.type === 'presence' && m.online === 1, 'presence 1');
-
-  bob = await TestClient.connect(server.wsUrl());
-  const welcomeB = await bob.ofType('welcome');
-  assert.equal(welcomeB.online, 2);
-  assert.notEqual(welcomeB.id, welcomeA.id);
-  await ada.next((m) => m.type === 'presence' && m.online === 2, 'presence 2 at ada');
-});
-
-test('broadcasts a chat message to every client, trimmed and stamped', async () => {
+test('GET /demo/token signs a token for the name, valid for ttl seconds (default 300)', async () => {
   const before = Date.now();
-  ada.send({ type: 'chat', name: ' ada ', text: '  hello, bob  ' });
-  const atBob = await bob.ofType('chat');
-  const atAda = await ada.ofType('chat');
-  assert.deepEqual({ ...atBob, at: 0 }, { type: 'chat', name: 'ada', text: 'hello, bob', at: 0 });
-  assert.deepEqual(atAda, atBob);
-  assert.equal(typeof atBob.at, 'number');
-  assert.ok((atBob.at as number) >= before - 1000 && (atBob.at as number) <= Date.now() + 1000);
+  const issued = await demoToken('Ada Lovelace');
+  assert.equal(issued.user, 'Ada Lovelace');
+  assert.ok(issued.expiresAt >= before + 299_000 && issued.expiresAt <= Date.now() + 300_000, String(issued.expiresAt));
+  const [, payload = ''] = issued.token.split('.');
+  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub: string; exp: number };
+  assert.equal(claims.sub, 'Ada Lovelace');
+  assert.equal(claims.exp * 1000, issued.expiresAt);
+  const short = await demoToken('bob', 5);
+  assert.ok(short.expiresAt <= Date.now() + 5_000);
 });
 
-test('rejects a bad chat message with a bad_chat error and keeps the connection open', async () => {
-  const bad = [
-    { type: 'chat', name: 'bob', text: '' },
-    { type: 'chat', name: 'bob', text: '   ' },
-    { type: 'chat', name: 'bob', text: 'x'.repeat(501) },
-    { type: 'chat', name: '', text: 'hi' },
-    { type: 'chat', name: 'n'.repeat(41), text: 'hi' },
-    { type: 'chat', text: 'no name' },
-    { type: 'chat', name: 'bob', text: 42 },
-  ];
-  for (const message of bad) {
-    bob.send(message);
-    const error = await bob.ofType('error');
-    assert.equal(error.code, 'bad_chat', JSON.stringify(message));
-    assert.equal(typeof error.message, 'string');
+test('GET /demo/token refuses a bad name or ttl with a JSON 400', async () => {
+  const bad = ['', 'x'.repeat(33), 'ada!', 'a%0Ab'].map((user) => `user=${user}`);
+  for (const query of [...bad, 'ttl=60', 'user=ada&ttl=4', 'user=ada&ttl=3601', 'user=ada&ttl=1.5', 'user=ada&ttl=abc']) {
+    const response = await call(`${server.url}/demo/token?${query}`);
+    assert.equal(response.status, 400, query);
+    assert.equal(errorCode(response), 'bad_request', query);
+    assert.equal(typeof (response.body.error as { message?: unknown }).message, 'string');
   }
-  bob.send({ type: 'chat', name: 'bob', text: 'x'.repeat(500) });
-  const ok = await ada.ofType('chat');
-  assert.equal((ok.text as string).length, 500);
-  await bob.ofType('chat');
-  assert.equal(ada.messages.filter((m) => m.type === 'chat').length, 0, 'no bad message was broadcast');
+  assert.equal((await call(`${server.url}/demo/token?user=ada`, { method: 'POST' })).status, 405);
 });
 
-test('answers an unknown message type with an error and stays open', async () => {
-  bob.send({ type: 'nonsense' });
-  const error = await bob.ofType('error');
-  assert.equal(error.code, 'unknown_type');
-  bob.send({ type: 'chat', name: 'bob', text: 'still here' });
-  await ada.next((m) => m.type === 'chat' && m.text === 'still here', 'chat after the error');
+test('a demo token opens a lifeline.v1 session on chat:lobby with history and presence', async (t) => {
+  const ada = await ProtocolClient.connect(t, server.wsUrl(), {}, { query: { token: (await demoToken('ada')).token } });
+  const bob = await ProtocolClient.connect(t, server.wsUrl(), {}, { query: { token: (await demoToken('bob')).token } });
+  await ada.client.subscribe(1, 'chat:lobby');
+  await bob.client.subscribe(1, 'chat:lobby');
+  const ack = await ada.client.publish(2, 'chat:lobby', { text: 'hello' });
+  assert.equal(ack.type, 'ack');
+  const event = await bob.client.take('event', (e) => e.channel === 'chat:lobby');
+  assert.deepEqual(event.data, { text: 'hello' });
+  bob.client.send({ type: 'presence.get', id: 3, channel: 'chat:lobby' });
+  const list = await bob.client.take('presence.list');
+  assert.deepEqual(list.members.map((member) => (member.user as { id: string }).id).sort(), ['ada', 'bob']);
 });
 
-test('debug.drop cuts only the asking connection, without a close frame', async () => {
-  const carol = await TestClient.connect(server.wsUrl());
-  await carol.ofType('welcome');
-  await ada.next((m) => m.type === 'presence' && m.online === 3, 'presence 3');
-  const closed = carol.closed();
-  carol.send({ type: 'debug.drop' });
-  assert.equal((await closed).code, 1006);
-  await ada.next((m) => m.type === 'presence' && m.online === 2, 'presence back to 2');
+test('demo.drop cuts the asking link without a close frame; after a resume the request gets its stored reply', async (t) => {
+  const { client, welcome } = await ProtocolClient.connect(t, server.wsUrl(), {}, { query: { token: (await demoToken('carol')).token } });
+  client.send({ type: 'request', id: 7, method: 'demo.drop' });
+  assert.equal((await within(5_000, 'the drop', client.closed)).code, 1006);
+  const again = await ProtocolClient.connect(t, server.wsUrl(), { session: welcome.session }, { query: { token: (await demoToken('carol')).token } });
+  assert.equal(again.welcome.resumed, true);
+  again.client.send({ type: 'request', id: 7, method: 'demo.drop' });
+  assert.deepEqual(await again.client.reply(7), { type: 'result', id: 7, data: { dropped: true } });
+  await again.client.sync();
+  assert.equal(again.client.ws.readyState, again.client.ws.OPEN, 'the stored reply, not a second drop');
+});
+
+test('the admin snapshot answers the generated key', async () => {
+  const snapshot = await call(`${server.url}/admin/api/snapshot`, { headers: { Authorization: `Bearer ${adminKey}` } });
+  assert.equal(snapshot.status, 200);
+  assert.equal(typeof snapshot.body.at, 'number');
+  assert.equal((await call(`${server.url}/admin/api/snapshot`)).status, 401);
+  const page = await call(`${server.url}/admin`);
+  assert.equal(page.status, 200, 'the admin page itself is a static page');
 });
 
 test('SIGTERM closes every client with 1012 and a retry hint, then exits 0', async () => {
-  const adaClosed = ada.closed();
-  const bobClosed = bob.closed();
+  const a = await ProtocolClient.open(`${server.wsUrl()}?token=${(await demoToken('dave')).token}`);
+  const b = await ProtocolClient.open(`${server.wsUrl()}?token=${(await demoToken('erin')).token}`);
+  await a.hello();
   server.child.kill('SIGTERM');
-  for (const close of [await adaClosed, await bobClosed]) {
+  for (const close of [await within(15_000, 'a closed', a.closed), await within(15_000, 'b closed', b.closed)]) {
     assert.equal(close.code, 1012);
     assert.match(close.reason, /retry after \d+ ms/);
   }

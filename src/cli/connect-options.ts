@@ -1,0 +1,46 @@
+import { defaultBackoff } from '../core/backoff.js';
+import { parseUrlCommand, type ParseOutcome } from './args.js';
+import { parseTarget, type ConnectTarget } from './connect-target.js';
+
+/** The channel protocol's subprotocol: offering it makes `connect` a Lifeline client. */
+export const LIFELINE_PROTOCOL = 'lifeline.v1';
+
+export interface ConnectConfig {
+  readonly target: ConnectTarget;
+  /** Speak the channel protocol (`--protocol lifeline.v1`): `/sub`, `/pub`, `/req` work. */
+  readonly lifeline: boolean;
+  /** One JSON object per output line instead of text. */
+  readonly json: boolean;
+  /** Retries after a failure before giving up (the client's `maxAttempts`). */
+  readonly maxAttempts: number;
+}
+
+const options = {
+  protocol: { type: 'string', multiple: true },
+  header: { type: 'string', multiple: true, short: 'H' },
+  token: { type: 'string' },
+  json: { type: 'boolean' },
+  'max-attempts': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** `lifeline connect URL [flags]`, checked; nothing connects here. */
+export function parseConnectArgs(argv: readonly string[]): ParseOutcome<ConnectConfig> {
+  const parsed = parseUrlCommand(argv, options, 'lifeline connect ws://localhost:8080/ws');
+  if (parsed.kind !== 'ok') return parsed;
+  const { values, url } = parsed;
+  const target = parseTarget({ url, headers: values.header ?? [], protocols: values.protocol ?? [], token: values.token });
+  if (!target.ok) return { kind: 'error', message: target.message };
+  const { protocols } = target.value;
+  const lifeline = protocols.includes(LIFELINE_PROTOCOL);
+  if (lifeline && protocols.length > 1) {
+    return { kind: 'error', message: `--protocol ${LIFELINE_PROTOCOL} makes this a Lifeline client and cannot be offered with other subprotocols` };
+  }
+  const attempts = values['max-attempts'];
+  let maxAttempts = defaultBackoff.maxAttempts;
+  if (attempts !== undefined) {
+    if (!/^\d{1,9}$/.test(attempts.trim())) return { kind: 'error', message: `--max-attempts must be an integer of 0 or more (got "${attempts}")` };
+    maxAttempts = Number(attempts.trim());
+  }
+  return { kind: 'ok', value: { target: target.value, lifeline, json: values.json === true, maxAttempts } };
+}

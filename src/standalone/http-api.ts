@@ -1,0 +1,186 @@
+import { z } from 'zod';
+import type { Broker } from '../broker/broker.js';
+import type { Position } from '../core/position.js';
+import { LifelineError, type LifelineServer } from '../server/index.js';
+import { resolveChannel, type ChannelsConfig, type ResolvedChannel } from '../server/protocol/channels.js';
+import { channelName } from '../server/protocol/schema.js';
+import { admitted, type ApiKey } from './api-key.js';
+import { readJsonBody, sendError, sendJson } from './http-json.js';
+import type { Route, RouteContext } from './router.js';
+
+export const API_PREFIX = '/api/v1/';
+/** The close code for a connection the API disconnects: 4001 kicked (clients do not reconnect). */
+export const KICKED = 4001;
+export const HISTORY_LIMIT = { default: 100, max: 1000 } as const;
+
+export interface HttpApiOptions<User> {
+  readonly server: LifelineServer<User>;
+  /** The broker the server publishes through (history and presence are read from it). */
+  readonly broker: Broker;
+  readonly channels: ChannelsConfig;
+  /** Without a key every route answers 404 `api_disabled`. */
+  readonly key: ApiKey | undefined;
+  /** Request bodies larger than this get 413. */
+  readonly maxBody: number;
+  /** How a user is named in URLs and answers. */
+  readonly userName: (user: User) => string | null;
+}
+
+const publishBody = z.strictObject({ data: z.json() });
+const disconnectBody = z
+  .strictObject({ reason: z.string().refine((reason) => Buffer.byteLength(reason) <= 120, 'reason must be at most 120 bytes of UTF-8').optional() })
+  .optional();
+const sinceParam = /^(.{1,64}):(\d{1,16})$/;
+
+/**
+ * The HTTP API for backends, under `/api/v1/`, guarded by the API key (docs/http-api.md): publish
+ * to a channel, read its history and presence, disconnect a user's or a session's connections.
+ */
+export function httpApiRoutes<User>(options: HttpApiOptions<User>): Route[] {
+  const { server, broker, channels, key, maxBody, userName } = options;
+  const guarded = (method: Route['method'], path: string, handle: (context: RouteContext) => Promise<void>): Route => ({
+    method,
+    path: `${API_PREFIX}${path}`,
+    handle: async (context) => {
+      if (!admitted(key, context, 'the HTTP API')) return;
+      try {
+        await handle(context);
+      } catch (error) {
+        // A networked broker that cannot be reached is a moment's outage, not a server fault.
+        if (!(error instanceof LifelineError && error.code === 'ERR_BROKER_UNAVAILABLE') || context.response.headersSent) throw error;
+        server.log.warn({ err: error, path: context.url.pathname }, 'HTTP API: the broker is unavailable');
+        sendError(context.response, 503, 'unavailable', 'the broker is unavailable; try again shortly', { 'Retry-After': '1' });
+      }
+    },
+  });
+
+  /** The channel in the path, validated, with its namespace's options; or undefined once answered 400. */
+  const channelOf = ({ params, response }: RouteContext): { readonly name: string; readonly options: ResolvedChannel } | undefined => {
+    const name = params.channel ?? '';
+    const valid = channelName.safeParse(name);
+    if (!valid.success) {
+      sendError(response, 400, 'bad_channel', `"${name.slice(0, 200)}" is not a channel name: ${valid.error.issues[0]?.message ?? 'invalid'}`);
+      return undefined;
+    }
+    const resolved = resolveChannel(channels, name);
+    if (!resolved) {
+      sendError(response, 400, 'bad_channel', `no namespace allows channel "${name}" (configure one under "channels")`);
+      return undefined;
+    }
+    return { name, options: resolved };
+  };
+
+  /** The parsed body, or undefined once answered (413, 415, 400). */
+  const bodyOf = async <T>(context: RouteContext, schema: z.ZodType<T>, what: string): Promise<{ readonly value: T } | undefined> => {
+    const read = await readJsonBody(context.request, maxBody);
+    if (!read.ok) {
+      sendError(context.response, read.status, read.code, read.message, read.status === 413 ? { Connection: 'close' } : {});
+      return undefined;
+    }
+    const parsed = schema.safeParse(read.value);
+    if (parsed.success) return { value: parsed.data };
+    const issue = parsed.error.issues[0];
+    const field = issue?.path.join('.') ?? '';
+    let message: string;
+    if (read.value === undefined) message = `the body must be ${what}`;
+    else if (field === '') message = `the body must be ${what} (${issue?.message ?? 'invalid'})`;
+    // z.json() fails only when the field is absent (any JSON value fits it).
+    else message = `${field}: ${issue?.code === 'invalid_union' ? 'is required (any JSON value)' : (issue?.message ?? 'is invalid')}`;
+    sendError(context.response, 400, 'bad_request', message);
+    return undefined;
+  };
+
+  const disconnect = async (context: RouteContext, select: () => Iterable<{ close(code: number, reason: string): void; readonly state: string }>): Promise<void> => {
+    const body = await bodyOf(context, disconnectBody, 'empty or a JSON object {"reason"}');
+    if (!body) return;
+    let closed = 0;
+    for (const connection of select()) {
+      if (connection.state !== 'open' && connection.state !== 'authenticating') continue;
+      connection.close(KICKED, body.value?.reason ?? 'kicked');
+      closed++;
+    }
+    sendJson(context.response, 200, { closed });
+  };
+
+  return [
+    guarded('POST', 'channels/:channel/publish', async (context) => {
+      const channel = channelOf(context);
+      if (!channel) return;
+      const body = await bodyOf(context, publishBody, 'a JSON object {"data": ...}');
+      if (!body) return;
+      let position: Position;
+      try {
+        position = await server.publish(channel.name, body.value.data);
+      } catch (error) {
+        server.log.error({ err: error, channel: channel.name }, 'HTTP publish failed');
+        return sendError(context.response, 503, 'unavailable', 'the message could not be published; nothing was published', { 'Retry-After': '1' });
+      }
+      sendJson(context.response, 200, { position });
+    }),
+
+    guarded('GET', 'channels/:channel/history', async (context) => {
+      const channel = channelOf(context);
+      if (!channel) return;
+      const query = historyQuery(context.url.searchParams);
+      if ('error' in query) return sendError(context.response, 400, 'bad_request', query.error);
+      const { limit, since } = query;
+      const depth = Math.max(channel.options.history.size, limit, 1);
+      const answer = since === undefined ? await newest(broker, channel.name, limit, depth) : await broker.recover(channel.name, since, depth);
+      const events = answer.events.slice(0, limit).map((event) => ({ epoch: event.epoch, offset: event.offset, data: event.data }));
+      sendJson(context.response, 200, { channel: channel.name, position: answer.position, recovered: answer.recovered, events, more: answer.events.length > limit });
+    }),
+
+    guarded('GET', 'channels/:channel/presence', async (context) => {
+      const channel = channelOf(context);
+      if (!channel) return;
+      if (!channel.options.presence) return sendError(context.response, 400, 'presence_off', `presence is off for the namespace of "${channel.name}"`);
+      const members = await broker.presence(channel.name);
+      sendJson(context.response, 200, {
+        channel: channel.name,
+        members: members.map((member) => ({ client: member.client, user: userName(member.user as User) })),
+      });
+    }),
+
+    guarded('POST', 'users/:user/disconnect', (context) =>
+      disconnect(context, () => [...server.connections].filter((connection) => userName(connection.user) === context.params.user)),
+    ),
+
+    guarded('POST', 'sessions/:session/disconnect', (context) =>
+      disconnect(context, () => [...server.sessionsByConnection()].filter(([, live]) => live.session === context.params.session).map(([connection]) => connection)),
+    ),
+  ];
+}
+
+function historyQuery(query: URLSearchParams): { readonly limit: number; readonly since: Position | undefined } | { readonly error: string } {
+  const limitText = query.get('limit');
+  const limit = limitText === null ? HISTORY_LIMIT.default : Number(limitText);
+  if (!/^\d+$/.test(limitText ?? '1') || limit < 1 || limit > HISTORY_LIMIT.max) return { error: `limit must be an integer from 1 to ${HISTORY_LIMIT.max}` };
+  const sinceText = query.get('since');
+  if (sinceText === null) return { limit, since: undefined };
+  const match = sinceParam.exec(sinceText);
+  const offset = Number(match?.[2]);
+  if (!match?.[1] || !Number.isSafeInteger(offset)) return { error: 'since must be EPOCH:OFFSET, a position from an event or a publish (e.g. since=3f9a1c2e:41)' };
+  return { limit, since: { epoch: match[1], offset } };
+}
+
+/**
+ * The newest events still in history, at most `limit`. The broker answers "everything after a
+ * position" only, so this asks for the last `limit` and, when history keeps fewer (trimmed by
+ * age or size), searches for how many it does keep: a few calls, and only in that case.
+ */
+async function newest(broker: Broker, channel: string, limit: number, depth: number): Promise<{ readonly events: readonly { epoch: string; offset: number; data: unknown }[]; readonly position: Position; readonly recovered: boolean }> {
+  const head = (await broker.recover(channel, undefined, 1)).position;
+  const back = (count: number) => broker.recover(channel, { epoch: head.epoch, offset: head.offset - count }, depth);
+  let high = Math.min(limit, head.offset);
+  const first = await back(high);
+  if (first.recovered) return first;
+  let low = 0; // back(0) always recovers: nothing is missed
+  let best = await back(0);
+  while (high - low > 1) {
+    const middle = Math.floor((low + high) / 2);
+    const attempt = await back(middle);
+    if (attempt.recovered) [low, best] = [middle, attempt];
+    else high = middle;
+  }
+  return { ...best, recovered: true };
+}

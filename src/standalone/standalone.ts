@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { Broker } from '../broker/broker.js';
+import { MemoryBroker } from '../broker/memory-broker.js';
+import { createServer, type LifelineServer } from '../server/index.js';
+import type { ChannelsConfig } from '../server/protocol/channels.js';
+import type { ServeConfig } from '../cli/serve-options.js';
+import { snapshotRoute } from './admin-snapshot.js';
+import { ApiKey } from './api-key.js';
+import { attachDemoHandlers } from './demo-handlers.js';
+import { demoTokenRoute } from './demo-tokens.js';
+import { healthRoutes } from './health.js';
+import { API_PREFIX, httpApiRoutes } from './http-api.js';
+import { tokenAuth, type TokenUser } from './jwt-auth.js';
+import { loadPublicKey } from './jwt-keys.js';
+import { createMetrics, metricsRoute, type Metrics } from './metrics.js';
+import { createRouter, type Route } from './router.js';
+import { timedBroker } from './timed-broker.js';
+import { UsageError } from './usage-error.js';
+
+/** What `lifeline serve` sets up unless the settings name channels: the demo's chat rooms (`chat:lobby`, ...). */
+export const DEFAULT_CHANNELS: ChannelsConfig = {
+  chat: { history: { size: 200, ttl: 10 * 60_000 }, presence: true },
+};
+
+/** The settings that are the Lifeline server's own options (the rest shape the standalone server around it). */
+type ServerSettings = Omit<ServeConfig, 'config' | 'logLevel' | 'jwtSecret' | 'jwtPublicKey' | 'jwtAudience' | 'jwtIssuer' | 'allowAnonymous' | 'apiKey' | 'metricsKey' | 'demo' | 'channels'>;
+
+export interface StandaloneOptions {
+  readonly log: Logger;
+  /** Plain HTTP requests no route claims (the demo page and its assets). Default 404. */
+  readonly fallback?: (request: IncomingMessage, response: ServerResponse) => void;
+  /** The broker (closed with the server). Default: the in-memory one. */
+  readonly broker?: Broker;
+}
+
+export interface Standalone {
+  readonly server: LifelineServer<TokenUser>;
+  readonly metrics: Metrics;
+  /** The API key in force (given, or generated in demo mode), if any. */
+  readonly apiKey: string | undefined;
+  /** Logs what an operator needs once the server listens at `url` (demo mode: the admin key). */
+  announce(url: string): void;
+  /** Releases what the server does not own (the broker), once it has closed. */
+  close(): Promise<void>;
+}
+
+/**
+ * The standalone realtime server behind `lifeline serve`: a Lifeline server with signed-token
+ * authentication and channel grants, the `chat` namespace (or the configured ones), and its
+ * HTTP side: /healthz, /readyz, /metrics, the admin snapshot, the backend API under /api/v1/,
+ * and in demo mode /demo/token. Throws {@link UsageError} for settings it cannot run with.
+ */
+export function createStandalone(config: ServeConfig, options: StandaloneOptions): Standalone {
+  const { log } = options;
+  const demo = config.demo ?? false;
+  const allowAnonymous = config.allowAnonymous ?? false;
+  const secret = config.jwtSecret !== undefined ? new TextEncoder().encode(config.jwtSecret) : demo ? new Uint8Array(randomBytes(32)) : undefined;
+  const publicKey = config.jwtPublicKey === undefined ? undefined : loadPublicKey(config.jwtPublicKey, '--jwt-public-key');
+  if (!secret && !publicKey) {
+    if (!allowAnonymous) {
+      throw new UsageError('no way to authenticate clients: set --jwt-secret (HS256) or --jwt-public-key (RS256), or --allow-anonymous to let anyone in (or --demo to try it out)');
+    }
+    if (config.jwtAudience !== undefined || config.jwtIssuer !== undefined) throw new UsageError('--jwt-audience and --jwt-issuer need --jwt-secret or --jwt-public-key');
+  }
+  const apiKeyText = config.apiKey ?? (demo ? ApiKey.generate() : undefined);
+  const apiKey = apiKeyText === undefined ? undefined : new ApiKey(apiKeyText);
+  const metricsKey = config.metricsKey === undefined ? undefined : new ApiKey(config.metricsKey);
+  const channels = config.channels ?? DEFAULT_CHANNELS;
+  const auth = tokenAuth({ secret, publicKey, audience: config.jwtAudience, issuer: config.jwtIssuer, allowAnonymous });
+
+  // The metrics need the server, the server needs the broker: its timings find them once they exist.
+  const brokerTimings: { observe?: Metrics['observeBroker'] } = {};
+  const broker = timedBroker(options.broker ?? new MemoryBroker(), (operation, seconds) => brokerTimings.observe?.(operation, seconds));
+  let handler: (request: IncomingMessage, response: ServerResponse) => void = (_request, response) => response.writeHead(503).end();
+  const server = createServer<TokenUser>({
+    ...serverSettings(config),
+    channels,
+    broker,
+    logger: log,
+    ...auth,
+    onRequest: (request, response) => handler(request, response),
+  });
+  const metrics = createMetrics(server);
+  brokerTimings.observe = metrics.observeBroker;
+
+  const startedAt = Date.now();
+  const userName = (user: TokenUser | undefined): string | null => user?.id ?? null;
+  const routes: Route[] = [
+    ...healthRoutes(server),
+    metricsRoute(metrics, metricsKey),
+    snapshotRoute(server, apiKey, () => ({ now: Date.now(), startedAt, userName })),
+    ...httpApiRoutes({ server, broker, channels, key: apiKey, maxBody: server.options.maxPayload, userName }),
+  ];
+  if (demo && secret) {
+    routes.push(demoTokenRoute({ secret, audience: config.jwtAudience, issuer: config.jwtIssuer }));
+    attachDemoHandlers(server);
+  }
+  const fallback = options.fallback ?? ((_request: IncomingMessage, response: ServerResponse) => response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found\n'));
+  const observe = metrics.observeHttp;
+  handler = createRouter(routes, { fallback, apiPrefixes: [API_PREFIX, '/admin/api/'], log, observe });
+
+  return {
+    server,
+    metrics,
+    apiKey: apiKeyText,
+    announce: (url) => {
+      const tokens = { hs256: secret !== undefined, publicKey: publicKey?.algorithm ?? null, anonymous: allowAnonymous };
+      log.info({ tokens, api: apiKey !== undefined, metricsProtected: metricsKey !== undefined, channels: Object.keys(channels) }, 'standalone server ready');
+      if (demo) {
+        // A generated key is shown once, or nobody could use it; a key the operator gave is never logged.
+        const generated = config.apiKey === undefined;
+        log.warn(
+          generated ? { admin: `${url}/admin#key=${encodeURIComponent(apiKeyText ?? '')}`, apiKey: apiKeyText } : { admin: `${url}/admin` },
+          generated ? 'demo mode: anyone can get a token from /demo/token; the admin page and /api/v1 use this generated API key' : 'demo mode: anyone can get a token from /demo/token',
+        );
+      }
+    },
+    close: () => broker.close(),
+  };
+}
+
+/** The settings that are the Lifeline server's own options, as it takes them. */
+function serverSettings(config: ServeConfig): ServerSettings {
+  const { config: _file, logLevel: _log, jwtSecret: _secret, jwtPublicKey: _key, jwtAudience: _aud, jwtIssuer: _iss, allowAnonymous: _anon, apiKey: _api, metricsKey: _metrics, demo: _demo, channels: _channels, ...server } = config;
+  return server;
+}

@@ -1,0 +1,150 @@
+// `lifeline serve` with signed tokens: HS256 and RS256, expiry and refresh on a live connection,
+// the channels claim, anonymous access, and the refusal to start without a way to authenticate.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import { WebSocket } from 'ws';
+import { PROTOCOL } from '../../src/server/protocol/schema.js';
+import { ProtocolClient, type ServerType } from '../server/protocol/protocol-client.js';
+import { runCli, startServe, stopAll, within, type RunningServer } from './harness.js';
+import { hs256, nowSeconds, refusal, SECRET } from './serve-support.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'lifeline-auth-'));
+let server: RunningServer;
+let rsaPrivate: CryptoKey;
+
+before(async () => {
+  const pair = await generateKeyPair('RS256', { extractable: true });
+  rsaPrivate = pair.privateKey;
+  const pemFile = join(dir, 'issuer.pem');
+  writeFileSync(pemFile, await exportSPKI(pair.publicKey));
+  server = await startServe(['--port', '0', '--jwt-public-key', pemFile, '--jwt-audience', 'lifeline', '--ping-interval', '0'], { LIFELINE_JWT_SECRET: SECRET });
+});
+after(async () => {
+  await stopAll();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const token = (claims: Record<string, unknown>): Promise<string> => hs256({ aud: 'lifeline', ...claims });
+
+test('an HS256 token in ?token= opens a lifeline.v1 session', async (t) => {
+  const exp = nowSeconds() + 60;
+  const { welcome } = await ProtocolClient.connect(t, server.wsUrl(), {}, { query: { token: await token({ sub: 'ada', exp }) } });
+  assert.equal(welcome.v, 1);
+  assert.equal((welcome as { expiresAt?: number }).expiresAt, exp * 1000, 'the welcome tells when the credentials expire');
+});
+
+test('an RS256 token in Authorization: Bearer is accepted', async () => {
+  const rs = await new SignJWT({ sub: 'bob', aud: 'lifeline' }).setProtectedHeader({ alg: 'RS256' }).sign(rsaPrivate);
+  const ws = new WebSocket(server.wsUrl(), PROTOCOL, { headers: { Authorization: `Bearer ${rs}` } });
+  await within(5_000, 'open', once(ws, 'open'));
+  assert.equal(ws.protocol, PROTOCOL);
+  ws.terminate();
+});
+
+test('no token, an expired one, a wrong audience or a bad signature: 401 before the upgrade', async () => {
+  const cases: readonly [string | undefined, RegExp][] = [
+    [undefined, /a token is required/],
+    [await token({ sub: 'ada', exp: nowSeconds() - 5 }), /the token has expired/],
+    [await hs256({ sub: 'ada', aud: 'someone-else' }), /aud claim is not accepted/],
+    [await hs256({ sub: 'ada', aud: 'lifeline' }, 'a-different-secret-that-is-32-bytes-long'), /signature is invalid/],
+  ];
+  for (const [jwt, reason] of cases) {
+    const url = jwt === undefined ? server.wsUrl() : `${server.wsUrl()}?token=${jwt}`;
+    const refused = await refusal(url, { protocols: PROTOCOL });
+    assert.equal(refused.status, 401, String(reason));
+    assert.match(refused.body, reason);
+  }
+});
+
+test('credentials that expire close the connection with 4000', async (t) => {
+  const exp = nowSeconds() + 2;
+  const { client } = await ProtocolClient.connect(t, server.wsUrl(), {}, { query: { token: await token({ sub: 'ada', exp }) } });
+  const closed = await within(5_000, 'the expiry close', client.closed);
+  assert.deepEqual(closed, { code: 4000, reason: 'credentials expired' });
+  assert.ok(Date.now() >= exp * 1000 - 50, 'not before exp');
+});
+
+test('a refresh with a fresh token moves the expiry; the connection outlives the first token', async (t) => {
+  const exp = nowSeconds() + 2;
+  const { client } = await ProtocolClient.connect(t, server.wsUrl(), {}, { query: { token: await token({ sub: 'ada', exp }) } });
+  const later = nowSeconds() + 120;
+  client.send({ type: 'refresh', token: await token({ sub: 'ada', exp: later }) });
+  // `refreshed` is not in the protocol test client's message table: read it by its type.
+  const refreshed = (await client.take('refreshed' as ServerType)) as unknown as { expiresAt: number };
+  assert.equal(refreshed.expiresAt, later * 1000);
+  // Past the first token's expiry (time itself is what is tested here), the session still answers.
+  await within(5_000, 'the first expiry to pass', new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 300)));
+  await client.sync();
+  assert.equal(client.ws.readyState, WebSocket.OPEN);
+});
+
+test('a refresh for another user, or with a bad token, is refused and the old expiry stands', async (t) => {
+  const { client } = await ProtocolClient.connect(t, server.wsUrl(), {}, { query: { token: await token({ sub: 'ada', exp: nowSeconds() + 60 }) } });
+  client.send({ type: 'refresh', token: await token({ sub: 'mallory', exp: nowSeconds() + 600 }) });
+  assert.match((await client.take('error', (m) => m.code === 'unauthorized')).message, /same user/);
+  client.send({ type: 'refresh', token: await token({ sub: 'ada', exp: nowSeconds() - 1 }) });
+  assert.match((await client.take('error', (m) => m.code === 'unauthorized')).message, /expired/);
+});
+
+test('the channels claim decides what a token may subscribe and publish to', async (t) => {
+  const jwt = await token({ sub: 'ada', channels: ['chat:team-*'] });
+  const { client } = await ProtocolClient.connect(t, server.wsUrl(), {}, { query: { token: jwt } });
+  client.send({ type: 'subscribe', id: 1, channel: 'chat:lobby' });
+  assert.deepEqual(await client.reply(1), { type: 'error', id: 1, code: 'forbidden', message: 'not allowed to subscribe to "chat:lobby"' });
+  assert.equal((await client.subscribe(2, 'chat:team-red')).type, 'subscribed');
+  const refused = await client.publish(3, 'chat:lobby', 'hi');
+  assert.deepEqual(refused, { type: 'error', id: 3, code: 'forbidden', message: 'not allowed to publish to "chat:lobby"' });
+  assert.equal((await client.publish(4, 'chat:team-red', 'hi')).type, 'ack');
+  await client.take('event', (event) => event.channel === 'chat:team-red' && event.data === 'hi');
+  // A namespace the server does not configure is refused whatever the claim says.
+  client.send({ type: 'subscribe', id: 5, channel: 'other:x' });
+  assert.equal((await client.reply(5)).type, 'error');
+});
+
+test('--allow-anonymous lets a client without a token in as anon-…; a token it cannot check is still refused', async (t) => {
+  const open = await startServe(['--port', '0', '--allow-anonymous']);
+  const { welcome } = await ProtocolClient.connect(t, open.wsUrl());
+  assert.equal(welcome.v, 1);
+  const refused = await refusal(`${open.wsUrl()}?token=${await token({ sub: 'x' })}`, { protocols: PROTOCOL });
+  assert.equal(refused.status, 401);
+  assert.match(refused.body, /accepts no tokens/);
+});
+
+test('--authenticate-on first-message: the token comes in the first message', async (t) => {
+  const server2 = await startServe(['--port', '0', '--authenticate-on', 'first-message'], { LIFELINE_JWT_SECRET: SECRET });
+  const client = await ProtocolClient.open(server2.wsUrl());
+  t.after(() => client.dispose());
+  client.send({ type: 'auth', token: await hs256({ sub: 'ada' }) });
+  await client.take('authenticated' as ServerType);
+  assert.equal((await client.hello()).v, 1);
+  const refused = await ProtocolClient.open(server2.wsUrl());
+  refused.send({ type: 'auth', token: 'nope' });
+  assert.equal((await within(5_000, 'the refusal', refused.closed)).code, 4401);
+});
+
+test('without a JWT key, --allow-anonymous or --demo, serve refuses to start (exit 2, one line)', async () => {
+  const result = await runCli(['serve', '--port', '0']);
+  assert.equal(result.code, 2);
+  assert.equal(result.stdout, '');
+  assert.match(result.stderr, /^lifeline serve: no way to authenticate clients: set --jwt-secret \(HS256\) or --jwt-public-key \(RS256\), or --allow-anonymous/);
+  assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr);
+});
+
+test('a public key that cannot be used is a usage error naming the flag', async () => {
+  const missing = await runCli(['serve', '--jwt-public-key', join(dir, 'missing.pem')]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /--jwt-public-key: cannot read .*missing\.pem: no such file/);
+  const garbage = join(dir, 'garbage.pem');
+  writeFileSync(garbage, 'not a key');
+  const bad = await runCli(['serve'], { LIFELINE_JWT_PUBLIC_KEY: garbage });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--jwt-public-key is not a PEM public key or certificate/);
+  const onlyAudience = await runCli(['serve', '--allow-anonymous', '--jwt-audience', 'x']);
+  assert.equal(onlyAudience.code, 2);
+  assert.match(onlyAudience.stderr, /--jwt-audience and --jwt-issuer need --jwt-secret or --jwt-public-key/);
+});

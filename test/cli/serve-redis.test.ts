@@ -1,0 +1,70 @@
+// `lifeline serve --redis`: two server processes over one Redis act as one (an event published
+// through one node's HTTP API reaches a subscriber on the other), /readyz follows Redis, and an
+// unreachable Redis at start is a clear failure.
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { redisSkip, redisUrl, testPrefix } from '../helpers/redis.js';
+import { RedisServer, redisServerSkip } from '../helpers/redis-server.js';
+import { ProtocolClient } from '../server/protocol/protocol-client.js';
+import { runCli, startServe, stopAll } from './harness.js';
+import { API_KEY, call } from './serve-support.js';
+
+after(stopAll);
+
+async function readiness(url: string): Promise<number> {
+  return (await call(`${url}/readyz`)).status;
+}
+
+async function eventually(check: () => Promise<boolean>, what: string, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('lifeline serve --redis', { skip: redisSkip }, () => {
+  test('two nodes on one Redis: a publish through one node reaches a subscriber on the other', async (t) => {
+    const prefix = testPrefix();
+    const args = ['--port', '0', '--allow-anonymous', '--api-key', API_KEY, '--redis', redisUrl, '--redis-prefix', prefix, '--ping-interval', '0'];
+    const [a, b] = await Promise.all([startServe(args), startServe(args)]);
+    assert.equal(await readiness(a.url), 200);
+    const { client } = await ProtocolClient.connect(t, a.wsUrl());
+    await client.subscribe(1, 'chat:lobby');
+    const published = await call(`${b.url}/api/v1/channels/chat%3Alobby/publish`, { method: 'POST', headers: { Authorization: `Bearer ${API_KEY}` }, json: { data: { text: 'across nodes' } } });
+    assert.equal(published.status, 200);
+    const event = await client.take('event');
+    assert.deepEqual(event.data, { text: 'across nodes' });
+    assert.deepEqual({ epoch: event.epoch, offset: event.offset }, published.body.position);
+  });
+
+  test('LIFELINE_REDIS with an unreachable server: exits 1 saying Redis cannot be used', async () => {
+    const redis = await RedisServer.start();
+    await redis.kill();
+    const run = await runCli(['serve', '--port', '0', '--allow-anonymous'], { LIFELINE_REDIS: redis.url });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /cannot use Redis: Redis at redis:\/\/127\.0\.0\.1:\d+\/? did not answer within 5000 ms/);
+  });
+
+  test('a bad Redis URL is a usage error that does not echo the URL (it may carry a password)', async () => {
+    const run = await runCli(['serve', '--port', '0', '--allow-anonymous', '--redis', 'http://user:secret@example']);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /--redis must be a redis:\/\/ or rediss:\/\/ URL/);
+    assert.doesNotMatch(run.stderr, /secret/);
+  });
+});
+
+describe('lifeline serve --redis: /readyz follows Redis', { skip: redisServerSkip }, () => {
+  test('503 while Redis is down, 200 again once it is back', async () => {
+    const redis = await RedisServer.start();
+    after(() => redis.kill());
+    const node = await startServe(['--port', '0', '--allow-anonymous', '--redis', redis.url]);
+    assert.equal(await readiness(node.url), 200);
+    await redis.kill();
+    await eventually(async () => (await readiness(node.url)) === 503, '/readyz 503');
+    const body = (await call(`${node.url}/readyz`)).body;
+    assert.equal(body.status, 'not_ready');
+    await redis.restart();
+    await eventually(async () => (await readiness(node.url)) === 200, '/readyz 200 again');
+  });
+});

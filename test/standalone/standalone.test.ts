@@ -1,0 +1,90 @@
+// The standalone server assembled in process: what it refuses to start with, and how its HTTP
+// side reports a broker that is down (readiness and the API answer 503, not 500).
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { pino } from 'pino';
+import { MemoryBroker } from '../../src/broker/memory-broker.js';
+import { LifelineError } from '../../src/server/index.js';
+import { createStandalone, DEFAULT_CHANNELS, type Standalone } from '../../src/standalone/standalone.js';
+import { UsageError } from '../../src/standalone/usage-error.js';
+import { within } from '../helpers/wait.js';
+
+const log = pino({ level: 'silent' });
+const KEY = 'standalone-test-key-0123456789';
+
+/** A broker that can be taken down: every read then fails the way a networked broker does. */
+class FlakyBroker extends MemoryBroker {
+  down = false;
+  #check(): void {
+    if (this.down) throw new LifelineError('ERR_BROKER_UNAVAILABLE', 'the test took the broker down');
+  }
+  override async recover(...args: Parameters<MemoryBroker['recover']>): ReturnType<MemoryBroker['recover']> {
+    this.#check();
+    return super.recover(...args);
+  }
+  override async presence(...args: Parameters<MemoryBroker['presence']>): ReturnType<MemoryBroker['presence']> {
+    this.#check();
+    return super.presence(...args);
+  }
+  override async publish(...args: Parameters<MemoryBroker['publish']>): ReturnType<MemoryBroker['publish']> {
+    this.#check();
+    return super.publish(...args);
+  }
+  isReady(): boolean {
+    return !this.down;
+  }
+}
+
+let broker: FlakyBroker;
+let standalone: Standalone;
+let url: string;
+
+before(async () => {
+  broker = new FlakyBroker();
+  standalone = createStandalone({ port: 0, allowAnonymous: true, apiKey: KEY, pingInterval: 0 }, { log, broker });
+  url = (await standalone.server.listen()).url;
+});
+after(async () => {
+  await standalone.server.close({ drainTimeout: 0 });
+  await standalone.close();
+});
+
+const get = async (path: string, init?: RequestInit): Promise<{ status: number; body: Record<string, unknown>; retryAfter: string | null }> => {
+  const response = await within(fetch(`${url}${path}`, { ...init, headers: { Authorization: `Bearer ${KEY}`, ...init?.headers } }), 5_000, path);
+  return { status: response.status, body: (await response.json()) as Record<string, unknown>, retryAfter: response.headers.get('retry-after') };
+};
+
+test('it refuses to start without a way to authenticate, and names the flags that give one', () => {
+  assert.throws(() => createStandalone({}, { log }), (error: unknown) => error instanceof UsageError && /--jwt-secret .* --jwt-public-key .* --allow-anonymous .* --demo/.test(error.message));
+  assert.throws(() => createStandalone({ allowAnonymous: true, jwtIssuer: 'x' }, { log }), UsageError);
+});
+
+test('demo mode needs nothing: a secret and an API key are generated', async () => {
+  const demo = createStandalone({ demo: true, port: 0 }, { log });
+  assert.match(demo.apiKey ?? '', /^[A-Za-z0-9_-]{32}$/);
+  assert.notEqual(createStandalone({ demo: true, port: 0 }, { log }).apiKey, demo.apiKey);
+  assert.equal(createStandalone({ demo: true, apiKey: KEY, port: 0 }, { log }).apiKey, KEY, 'a given key is kept');
+  assert.deepEqual(Object.keys(DEFAULT_CHANNELS), ['chat']);
+});
+
+test('a broker that is down: /readyz 503 with the reason, the API 503 unavailable with Retry-After', async () => {
+  assert.equal((await get('/readyz')).status, 200);
+  broker.down = true;
+  try {
+    const ready = await get('/readyz');
+    assert.deepEqual({ status: ready.status, body: ready.body }, { status: 503, body: { status: 'not_ready', reason: 'the broker is not ready' } });
+    for (const [path, init] of [
+      ['/api/v1/channels/chat:x/history', undefined],
+      ['/api/v1/channels/chat:x/presence', undefined],
+      ['/api/v1/channels/chat:x/publish', { method: 'POST', body: '{"data":1}', headers: { 'Content-Type': 'application/json' } }],
+    ] as const) {
+      const response = await get(path, init);
+      assert.equal(response.status, 503, path);
+      assert.equal((response.body.error as { code: string }).code, 'unavailable', path);
+      assert.equal(response.retryAfter, '1', path);
+    }
+  } finally {
+    broker.down = false;
+  }
+  assert.equal((await get('/api/v1/channels/chat:x/history')).status, 200, 'and back when it is');
+});
