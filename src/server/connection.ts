@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { CloseCode } from '../core/close-codes.js';
 import { assertValidClose } from '../core/close-frame.js';
@@ -7,6 +8,7 @@ import type { KeepaliveTarget } from '../core/keepalive.js';
 import { TokenBucket } from '../core/rate-limiter.js';
 import { StateMachine } from '../core/state-machine.js';
 import { Timer } from '../core/timer.js';
+import type { PreparedText } from './prepared-text.js';
 
 export type ConnectionState = 'authenticating' | 'open' | 'closing' | 'closed';
 
@@ -67,6 +69,11 @@ export interface ConnectionInit<User> {
   readonly authenticating: boolean;
   readonly maxMessageRate: number;
   readonly maxInvalidPerMinute: number;
+  /**
+   * The connection's own transport (the upgraded TCP or TLS socket), when no extension was
+   * negotiated: prepared frames are written to it directly, the same bytes ws would write.
+   */
+  readonly transport?: Writable;
 }
 
 /**
@@ -96,6 +103,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
 
   readonly #machine: StateMachine<ConnectionState>;
   readonly #socket: WebSocket;
+  readonly #transport: Writable | undefined;
   readonly #host: ConnectionHost;
   readonly #cleanups: (() => void)[] = [];
   readonly #closeTimer: Timer;
@@ -109,6 +117,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
 
   constructor(socket: WebSocket, host: ConnectionHost, init: ConnectionInit<User>) {
     this.#socket = socket;
+    this.#transport = init.transport;
     this.#host = host;
     this.id = init.id;
     this.user = init.user;
@@ -138,6 +147,30 @@ export class Connection<User = unknown> implements KeepaliveTarget {
    * closed as a slow consumer (4002) and the result says so.
    */
   send(message: Envelope | string | Uint8Array): SendResult {
+    const refused = this.#refusal();
+    if (refused) return refused;
+    const data = typeof message === 'string' || message instanceof Uint8Array ? message : encodeEnvelope(message);
+    this.#socket.send(data);
+    this.#host.countOut(typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
+    return SENT;
+  }
+
+  /**
+   * Sends a text message serialized and framed once for many connections (the fan-out fast
+   * path): its frame is written as it is, with no copy, unless an extension (compression) is
+   * in use, when ws frames it. Same promises as {@link send}.
+   */
+  sendPrepared(message: PreparedText): SendResult {
+    const refused = this.#refusal();
+    if (refused) return refused;
+    if (this.#transport) this.#transport.write(message.frame);
+    else this.#socket.send(message.text);
+    this.#host.countOut(message.bytes);
+    return SENT;
+  }
+
+  /** Why a message cannot be sent now, or undefined when it can. */
+  #refusal(): SendResult | undefined {
     const state = this.#machine.state;
     if (state === 'closed') return failures.closed;
     // The peer may have started the close: ws then discards what we send, so do not claim it.
@@ -149,10 +182,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
       this.close(CloseCode.SLOW_CONSUMER, 'slow consumer: outbound budget exceeded');
       return failures['slow-consumer'];
     }
-    const data = typeof message === 'string' || message instanceof Uint8Array ? message : encodeEnvelope(message);
-    this.#socket.send(data);
-    this.#host.countOut(typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
-    return SENT;
+    return undefined;
   }
 
   /**

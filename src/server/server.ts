@@ -333,6 +333,8 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       authenticating: firstMessage !== undefined,
       maxMessageRate: this.options.maxMessageRate,
       maxInvalidPerMinute: this.options.maxInvalidMessages,
+      // The upgraded socket itself; frames prepared once may go straight to it (no extension to apply).
+      ...(socket.extensions === '' ? { transport: request.socket } : {}),
     });
     this.#connections.add(connection);
     attachSocket(socket, connection as Connection<unknown>, this);

@@ -1,9 +1,10 @@
 import type { Broker, ChannelEvent, Unsubscribe } from '../../broker/broker.js';
 import type { Position } from '../../core/position.js';
+import { prepareText, type PreparedText } from '../prepared-text.js';
 
-/** A local receiver of a channel's events: gets the event's wire text (built once for all), its position and its data. */
+/** A local receiver of a channel's events: gets the event's wire message (serialized and framed once for all), its position and its data. */
 export interface FanoutMember {
-  deliver(text: string, position: Position, data: unknown): void;
+  deliver(message: PreparedText, position: Position, data: unknown): void;
 }
 
 interface Entry {
@@ -58,5 +59,6 @@ export class ChannelFanout {
 function deliver(members: ReadonlySet<FanoutMember>, event: ChannelEvent): void {
   const text = JSON.stringify({ type: 'event', channel: event.channel, epoch: event.epoch, offset: event.offset, data: event.data });
   const position = { epoch: event.epoch, offset: event.offset };
-  for (const member of members) member.deliver(text, position, event.data);
+  const message = prepareText(text);
+  for (const member of members) member.deliver(message, position, event.data);
 }

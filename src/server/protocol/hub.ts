@@ -7,6 +7,7 @@ import type { Position } from '../../core/position.js';
 import { RequestWindow } from '../../core/request-window.js';
 import { Timer } from '../../core/timer.js';
 import type { Connection } from '../connection.js';
+import type { PreparedText } from '../prepared-text.js';
 import type { ServerStats } from '../stats.js';
 import { resolveChannel, type ChannelsConfig } from './channels.js';
 import { ChannelFanout, type FanoutMember } from './fanout.js';
@@ -339,7 +340,7 @@ export class Hub<User> {
     connection.send({ type: 'subscribed', id, channel, position: recovery.position, recovered: recovery.recovered });
     const buffered = sub.buffer ?? [];
     sub.buffer = undefined;
-    for (const item of buffered) this.#deliver(session, sub, item.text, item.position);
+    for (const item of buffered) this.#deliver(session, sub, item.message, item.position);
     if (sub.presence) {
       await this.#presence.join(session, sub);
       // The connection may have closed while joining: its cleanup already ran, so undo the join
@@ -379,15 +380,15 @@ export class Hub<User> {
   #member(session: LiveSession<User>, sub: LiveSubscription): FanoutMember {
     let member = this.#members.get(sub);
     if (!member) {
-      member = { deliver: (text, position) => this.#deliver(session, sub, text, position) };
+      member = { deliver: (message, position) => this.#deliver(session, sub, message, position) };
       this.#members.set(sub, member);
     }
     return member;
   }
 
-  #deliver(session: LiveSession<User>, sub: LiveSubscription, text: string, position: Position): void {
+  #deliver(session: LiveSession<User>, sub: LiveSubscription, message: PreparedText, position: Position): void {
     if (sub.buffer) {
-      sub.buffer.push({ text, position });
+      sub.buffer.push({ message, position });
       return;
     }
     const last = sub.last;
@@ -399,7 +400,7 @@ export class Hub<User> {
       return;
     }
     sub.last = position;
-    session.connection.send(text);
+    session.connection.sendPrepared(message);
   }
 
   // ---- publish and request: exactly once per session id ----------------------------------------

@@ -1,4 +1,5 @@
 import type { Position } from '../../core/position.js';
+import type { PreparedText } from '../prepared-text.js';
 import { RequestWindow } from '../../core/request-window.js';
 import type { Connection } from '../connection.js';
 
@@ -6,7 +7,7 @@ import type { Connection } from '../connection.js';
 export interface LiveSubscription {
   readonly channel: string;
   /** While the replay is being read, live events wait here (then those after the replay go out). */
-  buffer: { readonly text: string; readonly position: Position }[] | undefined;
+  buffer: { readonly message: PreparedText; readonly position: Position }[] | undefined;
   /** The last position sent to the client. */
   last: Position | undefined;
   readonly presence: boolean;
