@@ -2,11 +2,14 @@ import { readdir, readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname } from 'node:path';
 
-/** Where `npm run build` puts the page, its stylesheet and the bundled client, next to dist/cli/. */
+/** Where `npm run build` puts the pages, their stylesheets and the bundled scripts, next to dist/cli/. */
 export const demoAssetsDir = new URL('../demo/public/', import.meta.url);
 
-/** The page reads its WebSocket path from a meta tag; this token in index.html is replaced at load. */
+/** The pages read the WebSocket path from a meta tag; this token in their HTML is replaced at load. */
 const WS_PATH_TOKEN = '%LIFELINE_WS_PATH%';
+
+/** Pages also served under a clean path: `/` is the demo, `/admin` the admin dashboard. */
+const pageRoutes: Readonly<Record<string, string>> = { 'index.html': '/', 'admin.html': '/admin' };
 
 const contentTypes: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -18,8 +21,8 @@ const contentTypes: Readonly<Record<string, string>> = {
 };
 
 /**
- * Scripts and styles only from this origin; the WebSocket goes to this origin too. The page
- * has no inline script or style, so nothing needs 'unsafe-inline'.
+ * Scripts and styles only from this origin; the WebSocket and the admin page's polling go to
+ * this origin too. The pages have no inline script or style, so nothing needs 'unsafe-inline'.
  */
 const CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
@@ -29,8 +32,9 @@ export interface Asset {
 }
 
 /**
- * Reads the demo files once at start (a few kB; no disk access per request). Returns the
- * routes; an empty map when the page was not built, which the caller reports.
+ * Reads the demo files once at start (a few tens of kB; no disk access per request). Returns
+ * the routes (`/`, `/admin` and every file by name); an empty map when the pages were not
+ * built, which the caller reports.
  */
 export async function loadDemoAssets(dir: URL, wsPath: string): Promise<ReadonlyMap<string, Asset>> {
   const routes = new Map<string, Asset>();
@@ -44,10 +48,9 @@ export async function loadDemoAssets(dir: URL, wsPath: string): Promise<Readonly
     const type = contentTypes[extname(name)];
     if (type === undefined) continue;
     let body = await readFile(new URL(name, dir));
-    if (name === 'index.html') {
-      body = Buffer.from(body.toString('utf8').replaceAll(WS_PATH_TOKEN, escapeHtml(wsPath)));
-      routes.set('/', { body, type });
-    }
+    if (extname(name) === '.html') body = Buffer.from(body.toString('utf8').replaceAll(WS_PATH_TOKEN, escapeHtml(wsPath)));
+    const page = pageRoutes[name];
+    if (page !== undefined) routes.set(page, { body, type });
     routes.set(`/${name}`, { body, type });
   }
   return routes;

@@ -1,91 +1,127 @@
-import type { SendOutcome } from '../client/index.js';
-import { appendPinned, byId, h, shortTime } from './dom.js';
+import type { Position } from '../client/index.js';
+import { appendPinned, avatar, byId, h, shortTime } from './dom.js';
 
-export interface ChatLine {
-  readonly name: string;
+/** A chat message as it travels on the channel (the event's `data`). */
+export interface ChatMessage {
+  readonly user: string;
   readonly text: string;
+  /** The sender's clock when it was written, ms. */
   readonly at: number;
+  /** The sender's id for it, so its pending line can be matched when its event arrives. */
+  readonly mid: string;
 }
 
-const NAME_KEY = 'lifeline-demo-name';
+export const MAX_TEXT = 500;
 
-/** `guest-4821`; from crypto, since the page has no other randomness to lean on. */
-function guestName(): string {
-  const [value = 0] = crypto.getRandomValues(new Uint16Array(1));
-  return `guest-${String(value % 10_000).padStart(4, '0')}`;
+/** The event data as a chat message, or undefined for anything else on the channel. */
+export function parseChatMessage(data: unknown): ChatMessage | undefined {
+  const d = data as Partial<ChatMessage> | null;
+  if (typeof d !== 'object' || d === null || typeof d.user !== 'string' || typeof d.text !== 'string') return undefined;
+  return { user: d.user, text: d.text, at: typeof d.at === 'number' ? d.at : Date.now(), mid: typeof d.mid === 'string' ? d.mid : '' };
 }
 
-function storedName(): string {
-  try {
-    return localStorage.getItem(NAME_KEY) ?? guestName();
-  } catch {
-    return guestName(); // storage blocked (private mode, sandboxed frame)
-  }
-}
+export type PendingState = 'sending' | 'queued' | 'failed';
 
-/** The chat panel: the message list and the composer. It knows nothing about sockets. */
+const pendingLabels: { readonly [S in PendingState]: string } = {
+  sending: 'sending…',
+  queued: 'queued: sent once, when the link is back',
+  failed: 'not sent',
+};
+
+/**
+ * The chat panel: the channel's messages in offset order, each once (an event at a position
+ * already shown is ignored), those that came back through recovery marked; below them the
+ * messages of this page that the server has not stored yet. It knows nothing about sockets.
+ */
 export class ChatView {
   readonly #list = byId('messages', HTMLOListElement);
   readonly #empty = byId('messages-empty', HTMLLIElement);
+  readonly #outbox = byId('outbox', HTMLOListElement);
   readonly #form = byId('composer', HTMLFormElement);
-  readonly #name = byId('chat-name', HTMLInputElement);
-  readonly #text = byId('chat-text', HTMLInputElement);
+  readonly #text = byId('composer-text', HTMLInputElement);
   readonly #note = byId('composer-note', HTMLParagraphElement);
-  #queuedNote = false;
+  readonly #shown = new Set<string>();
+  readonly #pending = new Map<string, HTMLLIElement>();
+  #self = '';
 
-  constructor(send: (name: string, text: string) => SendOutcome) {
-    this.#name.value = storedName();
+  constructor(send: (text: string) => void) {
     this.#form.addEventListener('submit', (event) => {
       event.preventDefault();
-      const name = this.#name.value.trim();
       const text = this.#text.value.trim();
-      if (name === '' || text === '') return;
-      try {
-        localStorage.setItem(NAME_KEY, name);
-      } catch {
-        // not remembered; harmless
-      }
-      this.#outcome(send(name, text));
+      if (text === '') return;
+      this.#text.value = '';
+      send(text.slice(0, MAX_TEXT));
     });
   }
 
-  #outcome(outcome: SendOutcome): void {
-    if (outcome === 'rejected') {
-      this.note('Not sent: the client is closed. Press Reconnect first.', true);
-      return;
-    }
-    this.#text.value = '';
-    this.#queuedNote = outcome === 'queued';
-    this.note(outcome === 'queued' ? 'Queued: the client sends it, in order, as soon as the link is back.' : '');
+  set self(name: string) {
+    this.#self = name;
   }
 
-  add(line: ChatLine): void {
+  /** Shows one channel event; false when its position was already shown (never twice). */
+  add(message: ChatMessage, position: Position, recovered: boolean): boolean {
+    const key = `${position.epoch}:${position.offset}`;
+    if (this.#shown.has(key)) return false;
+    this.#shown.add(key);
     this.#empty.remove();
-    const self = line.name === this.#name.value.trim();
+    this.#pending.get(message.mid)?.remove();
+    this.#pending.delete(message.mid);
+    const self = message.user === this.#self;
     appendPinned(
       this.#list,
       h(
         'li',
-        { class: self ? 'msg is-self' : 'msg' },
-        h('div', { class: 'msg-meta' }, h('span', { class: 'msg-name' }, line.name), h('time', { class: 'msg-time' }, shortTime(line.at))),
-        h('p', { class: 'msg-text' }, line.text),
+        {
+          class: `msg${self ? ' is-self' : ''}${recovered ? ' is-recovered' : ''}`,
+          'data-epoch': position.epoch,
+          'data-offset': String(position.offset),
+        },
+        avatar(message.user),
+        h(
+          'div',
+          { class: 'msg-body' },
+          h(
+            'div',
+            { class: 'msg-meta' },
+            h('span', { class: 'msg-name' }, self ? `${message.user} (you)` : message.user),
+            h('time', { class: 'msg-time', datetime: new Date(message.at).toISOString() }, shortTime(message.at)),
+            h('span', { class: 'msg-offset', title: `offset ${position.offset} in epoch ${position.epoch}` }, `#${position.offset}`),
+            recovered ? h('span', { class: 'badge badge-recovered', title: 'Missed while the link was down; replayed from history on reconnect' }, 'recovered') : null,
+          ),
+          h('p', { class: 'msg-text' }, message.text),
+        ),
       ),
     );
+    return true;
   }
 
-  system(text: string): void {
+  /** A line between messages: a gap that could not be recovered, a new session. */
+  system(text: string, warning = false): void {
     this.#empty.remove();
-    appendPinned(this.#list, h('li', { class: 'msg-system' }, text));
+    appendPinned(this.#list, h('li', { class: `msg-system${warning ? ' is-warning' : ''}`, role: 'note' }, text));
+  }
+
+  /** A message of this page that the server has not stored yet; it goes when its event arrives. */
+  pending(mid: string, text: string, state: PendingState, label = pendingLabels[state]): void {
+    let line = this.#pending.get(mid);
+    if (!line) {
+      line = h('li', { class: 'pending', 'data-mid': mid }, h('span', { class: 'pending-text' }, text), h('span', { class: 'pending-state' }));
+      this.#pending.set(mid, line);
+      this.#outbox.append(line);
+    }
+    line.className = `pending is-${state}`;
+    const stateText = line.querySelector('.pending-state');
+    if (stateText) stateText.textContent = label;
+  }
+
+  /** Its event is in (or it was answered and will not be): the pending line goes. */
+  settled(mid: string): void {
+    this.#pending.get(mid)?.remove();
+    this.#pending.delete(mid);
   }
 
   note(text: string, error = false): void {
     this.#note.textContent = text;
     this.#note.classList.toggle('is-error', error);
-  }
-
-  /** The link is back: anything queued has just been flushed. */
-  opened(): void {
-    if (this.#queuedNote) this.note('Queued messages sent.');
-    this.#queuedNote = false;
   }
 }

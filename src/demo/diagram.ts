@@ -1,13 +1,13 @@
-import type { ClientState } from '../client/index.js';
+import type { LifelineClientState } from '../client/index.js';
 
-/** States that are waiting on something: their node pulses so the eye sees motion. */
-const busy: ReadonlySet<ClientState> = new Set(['connecting', 'reconnecting', 'closing']);
+/** States that are waiting on something (`open`: greeting and restoring): their node pulses so the eye sees motion. */
+const busy: ReadonlySet<LifelineClientState> = new Set(['connecting', 'open', 'reconnecting', 'closing']);
 
 /**
  * Lights the current state in the SVG diagram and the arrow of the transition that led there
  * (when the diagram draws one; transitions it leaves out simply light no arrow).
  */
-export function showState(diagram: SVGSVGElement, to: ClientState, from: ClientState | undefined): void {
+export function showState(diagram: SVGSVGElement, to: LifelineClientState, from: LifelineClientState | undefined): void {
   // forEach, not for-of: the project's lib has no DOM.Iterable.
   diagram.querySelectorAll<SVGGElement>('.node').forEach((node) => {
     const current = node.dataset.state === to;

@@ -51,3 +51,26 @@ export function appendPinned(list: HTMLElement, item: HTMLElement): void {
   list.append(item);
   if (atEnd) list.scrollTop = list.scrollHeight;
 }
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/** Creates an SVG element with attributes (for the sparkline and the admin charts). */
+export function svg<K extends keyof SVGElementTagNameMap>(tag: K, attributes: Readonly<Record<string, string | number>> = {}): SVGElementTagNameMap[K] {
+  const element = document.createElementNS(SVG_NS, tag);
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, String(value));
+  return element;
+}
+
+/** A stable hue (0-359) for a name, so each person keeps one avatar colour on every page. */
+export function hueOf(name: string): number {
+  let hash = 0;
+  for (let i = 0; i < name.length; i++) hash = (hash * 31 + name.charCodeAt(i)) >>> 0;
+  return hash % 360;
+}
+
+/** A round avatar with the name's initial, coloured by {@link hueOf} (a CSS variable: no inline style rule). */
+export function avatar(name: string): HTMLSpanElement {
+  const element = h('span', { class: 'avatar', 'aria-hidden': 'true' }, name.slice(0, 1));
+  element.style.setProperty('--hue', String(hueOf(name)));
+  return element;
+}

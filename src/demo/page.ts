@@ -1,18 +1,37 @@
 /**
- * The demo page's script (bundled by scripts/bundle-demo.mjs into /client.js). It drives a real
- * `ReconnectingWebSocket` against the server that served the page and shows its lifecycle.
+ * The demo page's script (bundled by scripts/bundle-demo.mjs into /client.js): a chat room on
+ * `chat:lobby` over a real `LifelineClient`, beside its live lifecycle: the state machine, the
+ * timeline, the heartbeat round trip, and controls that break the link in honest ways.
  */
-import { ReconnectingWebSocket, type ClientState } from '../client/index.js';
+import { describeCloseCode, LifelineClient, type LifelineClientState } from '../client/index.js';
 import { ChatView } from './chat.js';
 import { showState } from './diagram.js';
-import { byId } from './dom.js';
-import { narrateLifecycle } from './lifecycle.js';
+import { byId, clockTime } from './dom.js';
+import { NAME_PATTERN, rememberName, storedName } from './identity.js';
+import { narrateLifecycle, short } from './lifecycle.js';
+import { DemoNetwork } from './network.js';
+import { PresenceView } from './presence.js';
+import { Room, type RoomStats } from './room.js';
+import { Sparkline } from './sparkline.js';
 import { Timeline } from './timeline.js';
+import { TokenSource, type Credentials, type TokenUse } from './tokens.js';
+import { TokenClock } from './token-clock.js';
+
+/** Heartbeat for the demo: a ping every 2 s and two missed ones declare the link dead (4-6 s). */
+const HEARTBEAT = { pingInterval: 2_000, maxMissed: 2 };
+
+interface Live {
+  readonly user: string;
+  readonly client: LifelineClient;
+  readonly room: Room;
+  readonly tokens: TokenSource;
+  readonly stop: AbortController;
+}
 
 declare global {
   interface Window {
-    /** The page's client, for browser tests and for poking at from the console. */
-    __lifeline?: ReconnectingWebSocket;
+    /** The page's client and room, for browser tests and for poking at from the console. */
+    __demo?: { readonly client: LifelineClient; readonly user: string; readonly stats: () => RoomStats; readonly network: DemoNetwork };
   }
 }
 
@@ -23,96 +42,193 @@ function endpointUrl(): string {
   return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${path}`;
 }
 
-interface ServerMessage {
-  readonly type: string;
-  readonly [field: string]: unknown;
-}
-
-function parse(data: unknown): ServerMessage | undefined {
-  if (typeof data !== 'string') return undefined;
-  try {
-    const value: unknown = JSON.parse(data);
-    return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string' ? (value as ServerMessage) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const url = endpointUrl();
-// heartbeat: the server's app pings feed the watchdog and never reach `message` listeners.
-const client = new ReconnectingWebSocket(url, undefined, { heartbeat: true });
-window.__lifeline = client;
+const endpoint = endpointUrl();
+byId('endpoint', HTMLElement).textContent = endpoint;
 
 const diagram = byId('diagram', SVGSVGElement);
 const pill = byId('status-pill', HTMLDivElement);
+const statusText = byId('status-text', HTMLElement);
 const facts = {
-  close: byId('fact-close', HTMLElement),
+  session: byId('fact-session', HTMLElement),
   attempt: byId('fact-attempt', HTMLElement),
-  online: byId('fact-online', HTMLElement),
-  queued: byId('fact-queued', HTMLElement),
-  id: byId('fact-id', HTMLElement),
+  close: byId('fact-close', HTMLElement),
 };
-const onlineCount = byId('online-count', HTMLElement);
-const onlineBadge = byId('online-badge', HTMLElement);
 const buttons = {
   drop: byId('btn-drop', HTMLButtonElement),
+  offline: byId('btn-offline', HTMLButtonElement),
+  expire: byId('btn-expire', HTMLButtonElement),
   close: byId('btn-close', HTMLButtonElement),
-  reconnect: byId('btn-reconnect', HTMLButtonElement),
   clear: byId('btn-clear', HTMLButtonElement),
 };
-byId('endpoint', HTMLElement).textContent = url;
+const identity = byId('identity', HTMLFormElement);
+const nameInput = byId('identity-name', HTMLInputElement);
 
 const timeline = new Timeline(byId('timeline', HTMLOListElement));
-const chat = new ChatView((name, text) => {
-  const outcome = client.send(JSON.stringify({ type: 'chat', name, text }));
-  facts.queued.textContent = String(client.queued);
-  return outcome;
+const presence = new PresenceView();
+const chat = new ChatView((text) => live?.room.send(text));
+const sparkline = new Sparkline(byId('sparkline', SVGSVGElement), byId('fact-rtt', HTMLElement));
+const tokenClock = new TokenClock(byId('fact-token', HTMLElement));
+const network = new DemoNetwork({
+  pong: (ms) => sparkline.push(ms),
+  lost: () => sparkline.lost(),
+  frame: (text) => credentialsFrame(text),
 });
 
-function render(to: ClientState, from?: ClientState): void {
+let live: Live | undefined;
+let expiring = false;
+
+/** `welcome` and `refreshed` say when the server will close for expired credentials. */
+function credentialsFrame(text: string): void {
+  const welcome = text.startsWith('{"type":"welcome"');
+  if (!welcome && !text.startsWith('{"type":"refreshed"')) return;
+  let expiresAt: unknown;
+  try {
+    expiresAt = (JSON.parse(text) as { expiresAt?: unknown }).expiresAt;
+  } catch {
+    return;
+  }
+  if (typeof expiresAt !== 'number') return;
+  tokenClock.set(expiresAt, expiring);
+  if (!welcome && !expiring) {
+    timeline.add({ kind: 'token', state: 'ready', title: 'token refreshed on the live link', detail: `now valid until ${clockTime(expiresAt)}; no reconnect needed` });
+  }
+}
+
+function tokenIssued(credentials: Credentials, use: TokenUse): void {
+  if (use === 'reconnect after 4000') timeline.add({ kind: 'token', state: 'connecting', title: 'fresh token fetched', detail: `for ${credentials.user}, valid until ${clockTime(credentials.expiresAt)}` });
+}
+
+function render(client: LifelineClient, to: LifelineClientState, from?: LifelineClientState): void {
   showState(diagram, to, from);
   pill.dataset.state = to;
-  byId('status-text', HTMLElement).textContent = to;
-  facts.attempt.textContent = String(client.attempt);
-  facts.queued.textContent = String(client.queued);
-  buttons.drop.disabled = to !== 'open';
-  buttons.close.disabled = to === 'closed' || to === 'closing';
-  if (to !== 'open') setOnline(undefined);
+  statusText.textContent = to;
+  facts.attempt.textContent = String(client.transport.attempt);
+  const ready = to === 'ready';
+  buttons.drop.disabled = !ready;
+  buttons.expire.disabled = !ready || expiring;
+  buttons.close.disabled = to === 'closing';
+  buttons.close.textContent = to === 'closed' ? 'Reconnect' : 'Close';
+  if (to === 'closed') tokenClock.clear();
 }
 
-function setOnline(count: number | undefined): void {
-  const text = count === undefined ? '–' : String(count);
-  facts.online.textContent = text;
-  onlineCount.textContent = text;
-  onlineBadge.classList.toggle('is-live', count !== undefined);
+function start(user: string): void {
+  live?.stop.abort();
+  live?.client.close();
+  expiring = false;
+  const stop = new AbortController();
+  const on = { signal: stop.signal };
+  const tokens = new TokenSource(user, tokenIssued);
+  const client = new LifelineClient(tokens.url(endpoint), {
+    WebSocket: network.WebSocket,
+    environment: network.environment,
+    heartbeat: HEARTBEAT,
+    refreshToken: tokens.refresh,
+    // A publish waits as long as it takes: the outbox resends it after every resume.
+    publishTimeout: 0,
+    maxDelay: 8_000,
+  });
+  chat.self = user;
+  presence.self = user;
+  nameInput.value = user;
+  narrateLifecycle(client, timeline, stop.signal);
+  const room = new Room(client, user, { chat, presence, timeline });
+  live = { user, client, room, tokens, stop };
+  window.__demo = { client, user, stats: () => room.stats, network };
+
+  client.addEventListener('statechange', (event) => render(client, event.to, event.from), on);
+  // A new link carries a fresh token (see TokenSource.url): whatever was let expire is over.
+  client.addEventListener('connecting', () => (expiring = false), on);
+  client.addEventListener('open', () => sparkline.measuring(), on);
+  client.addEventListener('session', (event) => {
+    facts.session.textContent = short(event.id);
+    facts.session.title = event.id;
+  }, on);
+  client.addEventListener('close', (event) => {
+    facts.close.textContent = `${event.code} ${describeCloseCode(event.code).name}`;
+    facts.close.title = event.reason;
+    tokenClock.clear();
+  }, on);
+  render(client, client.state);
 }
 
-narrateLifecycle(client, timeline);
-client.addEventListener('statechange', (event) => render(event.to, event.from));
-client.addEventListener('open', () => chat.opened());
-client.addEventListener('close', (event) => {
-  facts.close.textContent = String(event.code);
-  facts.close.title = event.reason;
-});
-client.addEventListener('message', (event) => {
-  const message = parse(event.data);
-  if (message === undefined) return;
-  if (message.type === 'welcome') {
-    facts.id.textContent = String(message.id);
-    facts.id.title = String(message.id);
-    setOnline(Number(message.online));
-  } else if (message.type === 'presence') {
-    setOnline(Number(message.online));
-  } else if (message.type === 'chat') {
-    chat.add({ name: String(message.name), text: String(message.text), at: Number(message.at) });
-  } else if (message.type === 'error') {
-    chat.note(`Server: ${String(message.message)}`, true);
-  }
+// ---- controls -----------------------------------------------------------------------------------
+
+buttons.drop.addEventListener('click', () => {
+  const current = live;
+  if (!current) return;
+  timeline.add({ kind: 'drop', state: 'closed', title: 'asked the server to drop this link', detail: 'request demo.drop: the server ends the TCP connection with no close frame' });
+  let dropped = false;
+  current.client.addEventListener('close', () => (dropped = true), { once: true, signal: current.stop.signal });
+  current.client.request('demo.drop').then(
+    () => {
+      if (dropped) {
+        timeline.add({
+          kind: 'request',
+          state: 'ready',
+          title: 'demo.drop answered after the resume',
+          detail: 'its reply was lost with the link; the client resent the request with its id and got the stored reply: the drop ran once',
+        });
+      }
+    },
+    (error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      timeline.add({ kind: 'error', state: 'closed', title: 'demo.drop failed', detail: message });
+    },
+  );
 });
 
-// The server terminates this socket on request: no close frame, so the client sees a real 1006.
-buttons.drop.addEventListener('click', () => client.send(JSON.stringify({ type: 'debug.drop' })));
-buttons.close.addEventListener('click', () => client.close(1000, 'closed from the demo page'));
-buttons.reconnect.addEventListener('click', () => client.reconnect());
+buttons.offline.addEventListener('click', () => {
+  const offline = network.online;
+  buttons.offline.setAttribute('aria-pressed', String(offline));
+  buttons.offline.textContent = offline ? 'Back online' : 'Go offline';
+  // Told first: coming back online starts the next attempt at once, and its entries follow this one.
+  timeline.add(
+    offline
+      ? { kind: 'offline', state: 'paused', title: 'network off (simulated in this page)', detail: 'nothing goes in or out and no close event comes, as on a pulled cable: the heartbeat (a ping every 2 s, two missed allowed) has to notice' }
+      : { kind: 'online', state: 'connecting', title: 'network back', detail: 'a waiting client connects at once instead of sitting out its backoff' },
+  );
+  network.setOnline(!offline);
+});
+
+buttons.expire.addEventListener('click', () => {
+  const current = live;
+  if (!current) return;
+  expiring = true;
+  buttons.expire.disabled = true;
+  current.tokens.shortLived().then(
+    (credentials) => {
+      // Sent as a refresh on the live link, as the client itself would: the server now expires it in 5 s.
+      current.client.transport.send(JSON.stringify({ type: 'refresh', token: credentials.token }));
+      timeline.add({
+        kind: 'token',
+        state: 'reconnecting',
+        title: 'short-lived token (5 s), refreshes withheld',
+        detail: 'the server will close with 4000 when it expires; the client then fetches a fresh token and resumes',
+      });
+    },
+    (error: unknown) => {
+      expiring = false;
+      timeline.add({ kind: 'error', state: 'closed', title: 'no short-lived token', detail: error instanceof Error ? error.message : String(error) });
+    },
+  );
+});
+
+buttons.close.addEventListener('click', () => {
+  const client = live?.client;
+  if (!client) return;
+  if (client.state === 'closed') client.reconnect();
+  else client.transport.close(1000, 'closed from the demo page');
+});
+
 buttons.clear.addEventListener('click', () => timeline.clear());
-render(client.state);
+
+identity.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const name = nameInput.value.trim();
+  if (!NAME_PATTERN.test(name) || name === live?.user) return;
+  rememberName(name);
+  chat.system(`Now chatting as ${name} (a new session)`);
+  start(name);
+});
+
+start(storedName());

@@ -1,4 +1,4 @@
-import type { ClientState } from '../client/index.js';
+import type { LifelineClientState } from '../client/index.js';
 import { appendPinned, clockTime, duration, h } from './dom.js';
 
 export interface Chip {
@@ -6,11 +6,14 @@ export interface Chip {
   readonly tone?: 'good' | 'bad';
 }
 
+/** What colours an entry: a client state, or `recovered` for what came back after a reconnect. */
+export type Tone = LifelineClientState | 'recovered';
+
 export interface TimelineEntry {
-  /** The event's name as the client emits it (`connecting`, `open`, `close`, ...). */
+  /** What happened, in one word (`connecting`, `open`, `close`, `recovered`, `token`, ...). */
   readonly kind: string;
   /** Colours the entry like the state it belongs to. */
-  readonly state: ClientState;
+  readonly state: Tone;
   readonly title: string;
   readonly detail?: string;
   readonly chips?: readonly Chip[];

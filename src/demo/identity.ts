@@ -1,0 +1,33 @@
+/** The name this browser chats under: chosen in the page, remembered in localStorage. */
+
+const NAME_KEY = 'lifeline-demo-name';
+
+/** What the page accepts as a name: what the demo token endpoint accepts (the input's `pattern` says the same). */
+export const NAME_PATTERN = /^[A-Za-z0-9 _-]{1,32}$/;
+
+/** `guest-4821`; from crypto, since the page has no other randomness to lean on. */
+function guestName(): string {
+  const [value = 0] = crypto.getRandomValues(new Uint16Array(1));
+  return `guest-${String(value % 10_000).padStart(4, '0')}`;
+}
+
+/** The remembered name, or a fresh guest name (remembered from now on). */
+export function storedName(): string {
+  try {
+    const stored = localStorage.getItem(NAME_KEY);
+    if (stored !== null && NAME_PATTERN.test(stored)) return stored;
+    const name = guestName();
+    localStorage.setItem(NAME_KEY, name);
+    return name;
+  } catch {
+    return guestName(); // storage blocked (private mode, sandboxed frame): a name for this visit
+  }
+}
+
+export function rememberName(name: string): void {
+  try {
+    localStorage.setItem(NAME_KEY, name);
+  } catch {
+    // not remembered; harmless
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * The demo page (`/` of `lifeline serve --demo`) in real Chromium: two people chat on
+ * `chat:lobby`, and each way the page can break its link (server drop, token expiry, simulated
+ * offline, clean close) ends with the session resumed and the messages missed meanwhile shown
+ * once each, marked recovered. Screenshots go to test-results/screenshots/.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { browserSkip, launchBrowser, type LaunchedBrowser } from '../helpers/browser.js';
+import { openDemo, screenshot, WAIT, type DemoPage } from './demo-page.js';
+import { startDemoServer, type DemoServer } from './demo-server.js';
+
+const opts = { skip: browserSkip, timeout: 45_000 };
+
+describe('demo page', { skip: browserSkip }, () => {
+  let server: DemoServer;
+  let launched: LaunchedBrowser;
+  let ada: DemoPage;
+  let bob: DemoPage;
+
+  before(async () => {
+    // One after the other, so a failing start still leaves `after` the browser to close.
+    launched = await launchBrowser();
+    server = await startDemoServer();
+    ada = await openDemo(launched.browser, server.url, 'ada');
+    bob = await openDemo(launched.browser, server.url, 'bob');
+  });
+  after(async () => {
+    await launched?.close();
+    await server?.close();
+  });
+
+  /** Every line showing `text` on both pages, once. */
+  async function onceOnBoth(text: string): Promise<void> {
+    await ada.messages(text).first().waitFor(WAIT);
+    await bob.messages(text).first().waitFor(WAIT);
+    assert.equal(await ada.messages(text).count(), 1, `ada shows "${text}" once`);
+    assert.equal(await bob.messages(text).count(), 1, `bob shows "${text}" once`);
+  }
+
+  test('connects as the stored name: ready, joined the room, both people present', opts, async () => {
+    assert.equal(await ada.page.textContent('#status-text'), 'ready');
+    await ada.page.waitForSelector('.node.is-current[data-state="ready"]', WAIT);
+    assert.equal(await ada.page.inputValue('#identity-name'), 'ada');
+    await ada.timelineEntry('subscribed', 'joined chat:lobby').waitFor(WAIT);
+    await ada.page.waitForSelector('#presence li[data-user="bob"]', WAIT);
+    await bob.page.waitForSelector('#presence li[data-user="ada"]', WAIT);
+    assert.match((await bob.page.textContent('#presence li.is-self')) ?? '', /bob \(you\)/);
+    assert.match((await ada.page.textContent('#fact-token')) ?? '', /^in \d/);
+  });
+
+  test('a message sent in one page appears once in the other, with its offset', opts, async () => {
+    await ada.send('hello from ada');
+    await onceOnBoth('hello from ada');
+    const line = bob.messages('hello from ada');
+    assert.match((await line.textContent()) ?? '', /ada/);
+    assert.match((await line.getAttribute('data-offset')) ?? '', /^\d+$/);
+    assert.equal(await line.evaluate((el) => el.classList.contains('is-recovered')), false);
+    assert.equal(await ada.page.locator('#outbox .pending').count(), 0, 'nothing left pending once the event is in');
+    await bob.send('hi ada, bob here');
+    await onceOnBoth('hi ada, bob here');
+  });
+
+  test('a dropped link: 1006, reconnecting, then what was missed appears once each, marked recovered', opts, async () => {
+    const release = await bob.holdTokens(); // bob cannot reconnect until ada has talked
+    await bob.page.click('#btn-drop');
+    const close = bob.timelineEntry('close', '1006');
+    await close.waitFor(WAIT);
+    assert.match((await close.textContent()) ?? '', /1006 abnormal closure.*wasClean: false.*willReconnect: true/s);
+    await bob.timelineEntry('reconnecting').last().waitFor(WAIT);
+    const missed = ['while bob was away 1', 'while bob was away 2', 'while bob was away 3'];
+    for (const text of missed) await ada.send(text);
+    for (const text of missed) await ada.messages(text).waitFor(WAIT);
+    assert.notEqual(await bob.state(), 'ready');
+    assert.equal(await bob.messages('while bob was away').count(), 0, 'nothing reached bob while his link was down');
+    await release();
+    await bob.waitForState('ready');
+    await bob.timelineEntry('recovered', 'recovered 3 events').waitFor(WAIT);
+    for (const text of missed) {
+      assert.equal(await bob.messages(text).count(), 1, `"${text}" once`);
+      assert.equal(await bob.messages(text).locator('.badge-recovered').count(), 1, `"${text}" marked recovered`);
+    }
+    const offsets = await bob.page.$$eval('#messages .msg', (lines) => lines.map((li) => Number(li.getAttribute('data-offset'))));
+    assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b), 'in offset order');
+    assert.equal(new Set(offsets).size, offsets.length, 'no offset twice');
+    assert.deepEqual(await bob.page.evaluate(() => window.__demo?.stats().lastRecovery), { events: 3, recovered: true });
+    await bob.timelineEntry('ready', 'resumed').last().waitFor(WAIT);
+    // The drop request's reply was lost with the link: it was resent and answered from the stored reply.
+    await bob.timelineEntry('request', 'demo.drop answered after the resume').waitFor(WAIT);
+    await bob.send('back, and I saw all three');
+    await onceOnBoth('back, and I saw all three');
+    assert.match((await bob.page.textContent('#fact-close')) ?? '', /1006/);
+    // A few heartbeat round trips on the sparkline before the picture (a ping every 2 s).
+    await bob.page.waitForFunction(() => Number(document.getElementById('sparkline')?.dataset.samples) >= 3, undefined, WAIT);
+    assert.match((await bob.page.textContent('#fact-rtt')) ?? '', /\d+ ms/);
+    await screenshot(bob.page, 'demo-recovered');
+  });
+
+  test('an expired token: the server closes with 4000, the page fetches a fresh one and resumes', opts, async () => {
+    await bob.page.click('#btn-expire');
+    await bob.timelineEntry('token', 'short-lived token').waitFor(WAIT);
+    await bob.page.waitForFunction(() => /not refreshed/.test(document.getElementById('fact-token')?.textContent ?? ''), undefined, WAIT);
+    const close = bob.timelineEntry('close', '4000');
+    await close.waitFor(WAIT);
+    assert.match((await close.textContent()) ?? '', /4000 auth expired/);
+    await bob.timelineEntry('token', 'credentials expired').waitFor(WAIT);
+    await bob.timelineEntry('token', 'fresh token fetched').waitFor(WAIT);
+    await bob.waitForState('ready');
+    await bob.timelineEntry('ready', 'resumed').last().waitFor(WAIT);
+    assert.match((await bob.page.textContent('#fact-close')) ?? '', /4000 auth expired/);
+    assert.match((await bob.page.textContent('#fact-token')) ?? '', /^in \d/);
+    await ada.send('after the token expired');
+    await onceOnBoth('after the token expired');
+  });
+
+  test('offline: the heartbeat finds the silent link, the client waits, and a queued message goes once', opts, async () => {
+    await bob.page.click('#btn-offline');
+    assert.equal(await bob.page.getAttribute('#btn-offline', 'aria-pressed'), 'true');
+    await bob.send('typed while offline');
+    await bob.page.waitForSelector('#outbox .pending.is-queued, #outbox .pending.is-sending', WAIT);
+    await ada.send('sent while bob was offline');
+    await bob.waitForState('paused');
+    await bob.page.waitForSelector('.node.is-current[data-state="paused"]', WAIT);
+    assert.ok(Number(await bob.page.getAttribute('#sparkline', 'data-lost')) >= 1, 'the sparkline marks the lost pings');
+    assert.equal(await bob.messages('sent while bob was offline').count(), 0);
+    assert.equal(await ada.messages('typed while offline').count(), 0, 'nothing left bob while offline');
+    await bob.page.click('#btn-offline');
+    await bob.waitForState('ready');
+    await onceOnBoth('sent while bob was offline');
+    await onceOnBoth('typed while offline');
+    assert.equal(await bob.messages('sent while bob was offline').locator('.badge-recovered').count(), 1);
+    assert.equal(await bob.page.locator('#outbox .pending').count(), 0);
+    await screenshot(bob.page, 'demo-offline-recovered');
+  });
+
+  test('Close is a clean 1000 with no retry; Reconnect resumes and recovers', opts, async () => {
+    await bob.page.click('#btn-close');
+    await bob.waitForState('closed');
+    const close = bob.timelineEntry('close', '1000');
+    await close.waitFor(WAIT);
+    assert.match((await close.textContent()) ?? '', /1000 normal closure.*willReconnect: false/s);
+    assert.equal(await bob.page.textContent('#btn-close'), 'Reconnect');
+    assert.equal(await bob.page.isDisabled('#btn-drop'), true);
+    await ada.send('while bob had closed');
+    await ada.messages('while bob had closed').waitFor(WAIT);
+    await bob.page.click('#btn-close');
+    await bob.waitForState('ready');
+    await onceOnBoth('while bob had closed');
+    assert.equal(await bob.messages('while bob had closed').locator('.badge-recovered').count(), 1);
+  });
+
+  test('renaming starts a new session under the new name, and the room sees it', opts, async () => {
+    await bob.page.fill('#identity-name', 'robert');
+    await bob.page.press('#identity-name', 'Enter');
+    await bob.timelineEntry('ready', 'new session').last().waitFor(WAIT);
+    await bob.waitForState('ready');
+    await ada.page.waitForSelector('#presence li[data-user="robert"]', WAIT);
+    await ada.page.waitForSelector('#presence li[data-user="bob"]', { ...WAIT, state: 'detached' });
+    assert.equal(await bob.page.evaluate(() => localStorage.getItem('lifeline-demo-name')), 'robert');
+    await bob.send('robert now');
+    await onceOnBoth('robert now');
+    assert.match((await ada.messages('robert now').textContent()) ?? '', /robert/);
+  });
+
+  test('on a phone, in dark mode: one column, nothing wider than the screen', opts, async () => {
+    const phone = await launched.browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: 'dark', deviceScaleFactor: 2 });
+    try {
+      const page = await phone.newPage();
+      await page.goto(`${server.url}/`, WAIT);
+      await page.waitForFunction(() => window.__demo?.client.state === 'ready', undefined, WAIT);
+      await page.locator('#messages .msg').first().waitFor({ state: 'attached', ...WAIT }).catch(() => undefined);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.equal(overflow, 0, 'no sideways scrolling of the page');
+      const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      assert.notEqual(background, 'rgb(244, 246, 249)', 'the dark palette is in force');
+      await screenshot(page, 'demo-phone-dark');
+    } finally {
+      await phone.close();
+    }
+  });
+
+  test('no page errors and no console errors (the CSP blocks nothing)', opts, async () => {
+    // Chromium logs a refused WebSocket handshake as a console error on its own; nothing else is expected.
+    const unexpected = [...ada.errors, ...bob.errors].filter((e) => !/WebSocket connection to .* failed/.test(e));
+    assert.deepEqual(unexpected, []);
+  });
+});
