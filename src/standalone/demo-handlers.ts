@@ -15,3 +15,14 @@ export function attachDemoHandlers<User>(server: LifelineServer<User>): void {
     return { dropped: true };
   });
 }
+
+/**
+ * Demo mode's rule for what the page publishes on `chat:*`: `{user, text, ...}` where `user` is
+ * the token's own name (nobody posts as someone else) and `text` is 1-500 characters.
+ */
+export function isOwnChatMessage(userId: string | undefined, channel: string, data: unknown): boolean {
+  if (!channel.startsWith('chat:')) return true;
+  const message = data as { user?: unknown; text?: unknown } | null;
+  if (typeof message !== 'object' || message === null) return false;
+  return message.user === userId && typeof message.text === 'string' && message.text.length >= 1 && message.text.length <= 500;
+}

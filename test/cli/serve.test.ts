@@ -94,10 +94,15 @@ test('a demo token opens a lifeline.v1 session on chat:lobby with history and pr
   const bob = await ProtocolClient.connect(t, server.wsUrl(), {}, { query: { token: (await demoToken('bob')).token } });
   await ada.client.subscribe(1, 'chat:lobby');
   await bob.client.subscribe(1, 'chat:lobby');
-  const ack = await ada.client.publish(2, 'chat:lobby', { text: 'hello' });
+  const ack = await ada.client.publish(2, 'chat:lobby', { user: 'ada', text: 'hello' });
   assert.equal(ack.type, 'ack');
   const event = await bob.client.take('event', (e) => e.channel === 'chat:lobby');
-  assert.deepEqual(event.data, { text: 'hello' });
+  assert.deepEqual(event.data, { user: 'ada', text: 'hello' });
+  // Anyone may get a demo token, but nobody posts as someone else (or posts a non-message).
+  for (const [id, data] of [[4, { user: 'bob', text: 'not me' }], [5, { text: 'anonymous' }], [6, { user: 'ada', text: '' }], [7, 'plain']] as const) {
+    const refused = await ada.client.publish(id, 'chat:lobby', data);
+    assert.equal(refused.type === 'error' && refused.code, 'forbidden', JSON.stringify(data));
+  }
   bob.client.send({ type: 'presence.get', id: 3, channel: 'chat:lobby' });
   const list = await bob.client.take('presence.list');
   assert.deepEqual(list.members.map((member) => (member.user as { id: string }).id).sort(), ['ada', 'bob']);

@@ -138,9 +138,11 @@ export class Hub<User> {
     return this.#sessions;
   }
 
-  /** Local subscriber counts per channel. */
+  /** Local subscriber counts per channel (the internal presence companions left out). */
   channelCounts(): Map<string, number> {
-    return this.#fanout.counts();
+    const counts = this.#fanout.counts();
+    for (const channel of counts.keys()) if (channel.startsWith('$')) counts.delete(channel);
+    return counts;
   }
 
   attach(connection: Connection<User>): void {
