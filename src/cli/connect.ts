@@ -56,8 +56,8 @@ export async function connect(argv: readonly string[], io: CliIo, signals: Signa
   };
 
   const session = new ConnectSession(config, print);
-  // The client's retry timers do not hold the process open (a library must not), but this
-  // command lives for its session: while it waits to reconnect, nothing else may be pending.
+  // This command lives for its session, whatever the client waits for (a retry, a pause, an
+  // answer): nothing else may be pending meanwhile.
   const keepAlive = setInterval(() => undefined, 60_000);
   let interrupts = 0;
   let interrupted!: (code: number) => void;

@@ -90,7 +90,8 @@ export class ReconnectingWebSocket extends EventTarget {
     this.#queue = new OutboundQueue(this.options.queue);
     this.#connectTimer = new Timer(clock, () => this.#abandon('connect-timeout', 'connect timeout'));
     this.#stableTimer = new Timer(clock, () => this.#backoff.reset());
-    this.#retryTimer = new Timer(clock, () => this.#connect());
+    // Kept alive: a script awaiting opened() during a backoff must not see its process end.
+    this.#retryTimer = new Timer(clock, () => this.#connect(), true);
     const heartbeat = this.options.heartbeat;
     this.#heartbeat = heartbeat
       ? new Heartbeat(clock, heartbeat, {

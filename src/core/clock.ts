@@ -10,7 +10,11 @@ export type TimerHandle = { readonly __timer: unique symbol } | number | object;
 export interface Clock {
   /** Milliseconds on a monotonic-enough scale; only differences are meaningful. */
   now(): number;
-  setTimeout(fn: () => void, ms: number): TimerHandle;
+  /**
+   * `keepAlive`: in Node, this timer alone keeps the process running (a scheduled reconnect is
+   * the app's intent to be connected). Without it, a pending timer does not.
+   */
+  setTimeout(fn: () => void, ms: number, keepAlive?: boolean): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
 }
 
@@ -26,12 +30,14 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 /** The platform clock (works in Node and browsers). */
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimeout: (fn, ms) => {
+  setTimeout: (fn, ms, keepAlive = false) => {
     const handle = globalThis.setTimeout(fn, Math.min(ms, MAX_TIMER_MS));
-    // In Node, a pending reconnect or keepalive timer alone must not keep the process alive
-    // past the app's own intent; the socket it guards already does that while it is open.
+    // In Node, a pending keepalive or expiry timer alone must not keep the process alive past
+    // the app's own intent; the socket it guards already does that while it is open. A
+    // scheduled reconnect is that intent (`await ws.opened()` during a backoff must not end the
+    // process), so it asks to be kept.
     const maybeNode = handle as { unref?: () => void };
-    if (typeof maybeNode.unref === 'function') maybeNode.unref();
+    if (!keepAlive && typeof maybeNode.unref === 'function') maybeNode.unref();
     return handle as TimerHandle;
   },
   clearTimeout: (handle) => globalThis.clearTimeout(handle as Parameters<typeof globalThis.clearTimeout>[0]),

@@ -18,12 +18,14 @@ export class Timer {
   constructor(
     private readonly clock: Clock,
     private readonly callback: () => void,
+    /** Keeps a Node process running while pending (see {@link Clock.setTimeout}). */
+    private readonly keepAlive = false,
   ) {}
 
   /** (Re)starts the timer; a pending run is cancelled first. */
   start(ms: number): void {
     this.stop();
-    this.#handle = this.clock.setTimeout(this.#fire, Math.max(0, ms));
+    this.#handle = this.clock.setTimeout(this.#fire, Math.max(0, ms), this.keepAlive);
   }
 
   stop(): void {
