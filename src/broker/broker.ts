@@ -38,6 +38,11 @@ export interface SessionRecord {
   readonly user: unknown;
   /** The request-id window: replies to processed publishes and requests. */
   readonly window: RequestWindowState<unknown>;
+  /**
+   * The highest direct-message seq sent to this session's client: a broker never issues a seq
+   * at or below it again (after it lost its data, a reused seq would be taken for a repeat).
+   */
+  readonly sentSeq?: number;
 }
 
 export interface PresenceMember {
@@ -95,9 +100,10 @@ export interface Broker {
   claimRequest(session: string, id: number, ttl: number): Promise<boolean>;
   /**
    * Extends the life of these sessions to `ttl` ms from now (never shortens it): the node that
-   * serves them calls it periodically, so a node that dies leaves records that expire.
+   * serves them calls it periodically, so a node that dies leaves records that expire. Resolves
+   * with the ids it did not find (the broker lost them), which their node writes back.
    */
-  refreshSessions(ids: readonly string[], ttl: number): Promise<void>;
+  refreshSessions(ids: readonly string[], ttl: number): Promise<readonly string[]>;
   deleteSession(id: string): Promise<void>;
   /** Ids of the unexpired sessions whose `user` is this one (compared as JSON). */
   sessionsOf(user: unknown): Promise<readonly string[]>;

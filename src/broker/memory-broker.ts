@@ -125,6 +125,7 @@ export class MemoryBroker implements Broker {
     // Unacknowledged direct messages live as long as their session, however long ago they were sent.
     const outbox = this.#outbox(id);
     if (outbox.expiresAt < expiresAt) outbox.expiresAt = expiresAt;
+    if (record.sentSeq !== undefined && outbox.nextSeq <= record.sentSeq) outbox.nextSeq = record.sentSeq + 1;
   }
 
   async recordReply(session: string, id: number, reply: unknown, capacity: number): Promise<void> {
@@ -139,15 +140,18 @@ export class MemoryBroker implements Broker {
     return entry && { user: entry.value.user, window: entry.value.window.snapshot() };
   }
 
-  async refreshSessions(ids: readonly string[], ttl: number): Promise<void> {
+  async refreshSessions(ids: readonly string[], ttl: number): Promise<readonly string[]> {
     const until = this.#clock.now() + ttl;
+    const missing: string[] = [];
     for (const id of ids) {
       const entry = this.#live(this.#sessions, id);
+      if (!entry) missing.push(id);
       if (!entry || entry.expiresAt >= until) continue;
       entry.expiresAt = until;
       const outbox = this.#outboxes.get(id);
       if (outbox && outbox.expiresAt < until) outbox.expiresAt = until;
     }
+    return missing;
   }
 
   async claimRequest(session: string, id: number, ttl: number): Promise<boolean> {

@@ -50,6 +50,8 @@ type Client = ReturnType<typeof newClient>;
 
 /** Real key expiry outlives logical expiry by this much, so clock skew between nodes cannot cut a record short, ms. */
 const BACKSTOP = 5_000;
+/** Stands for "no age limit" in Redis, ms. */
+const CENTURY = 100 * 365 * 24 * 3_600_000;
 /** The most events fetched to fill a gap in a node's feed; a larger gap is a resync for its clients. */
 const FILL_LIMIT = 10_000;
 
@@ -93,6 +95,10 @@ export class RedisBroker implements Broker {
   readonly #channels = new Map<string, Feed<ChannelItem, (event: ChannelEvent) => void>>();
   readonly #direct = new Map<string, Feed<DirectItem, (message: DirectMessage) => void>>();
   readonly #touch: Timer;
+  /** This node's pub/sub listener per Redis channel name. */
+  readonly #listeners = new Map<string, (message: string) => void>();
+  /** Listeners given up while disconnected, to unsubscribe once connected again. */
+  readonly #orphans = new Map<string, (message: string) => void>();
   #sharded = false;
   #lost = false;
   #closed = false;
@@ -107,7 +113,7 @@ export class RedisBroker implements Broker {
     this.#idleChannelTtl = options.idleChannelTtl ?? 3_600_000;
     const timeout = options.commandTimeout ?? 5_000;
     const send: SendCommand = (args) => this.#client.sendCommand(args, { timeout });
-    this.#scripts = new ScriptRunner(send, (error) => error instanceof ErrorReply);
+    this.#scripts = new ScriptRunner(send, (error) => error instanceof ErrorReply, timeout);
     this.#touch = new Timer(this.#clock, () => this.#touchChannels());
   }
 
@@ -149,7 +155,7 @@ export class RedisBroker implements Broker {
   }
 
   isReady(): boolean {
-    return !this.#closed && this.#client.isReady && this.#subscriber.isReady;
+    return !this.#closed && this.#client.isReady && this.#subscriber.isReady && !this.#scripts.stalled;
   }
 
   /** Whether fan-out uses sharded pub/sub (Redis 7+). */
@@ -161,6 +167,8 @@ export class RedisBroker implements Broker {
 
   async publish(channel: string, data: unknown, policy: HistoryPolicy, origin?: PublishOrigin): Promise<ChannelEvent> {
     const keys = this.#keys.channel(channel);
+    // No age limit (Infinity) is kept as a century: Redis takes only integers.
+    policy = { size: policy.size, ttl: Number.isFinite(policy.ttl) ? Math.max(0, Math.round(policy.ttl)) : CENTURY };
     const json = JSON.stringify(data ?? null);
     const names = origin ? [keys.meta, keys.log, this.#keys.origin(channel, origin.session)] : [keys.meta, keys.log];
     const reply = array(
@@ -196,10 +204,19 @@ export class RedisBroker implements Broker {
       created.ready = this.#listen(keys.events, (message) => {
         const event = parseEvent(channel, message);
         if (event) order.push({ epoch: event.epoch, n: event.offset, event });
-      }).catch((error: unknown) => {
-        if (this.#channels.get(channel) === created) this.#channels.delete(channel);
-        throw error;
-      });
+      })
+        // From the head on: an event missed before the first one arrives is then a visible gap.
+        .then(async () => {
+          const { position } = await this.recover(channel, undefined, 0);
+          order.startAt({ epoch: position.epoch, n: position.offset });
+        })
+        .catch(async (error: unknown) => {
+          if (this.#channels.get(channel) === created) {
+            this.#channels.delete(channel);
+            await this.#unlisten(keys.events).catch(() => undefined);
+          }
+          throw error;
+        });
       this.#channels.set(channel, created);
       feed = created;
     }
@@ -253,23 +270,28 @@ export class RedisBroker implements Broker {
     await this.#scripts.run(
       scripts.SAVE_SESSION,
       [keys.record, keys.replies, keys.outboxMeta, keys.outbox],
-      [userJson, String(record.window.acked), String(record.window.floor), String(this.#clock.now()), expiresAt, realTtl, ...replies],
+      [userJson, String(record.window.acked), String(record.window.floor), String(this.#clock.now()), expiresAt, realTtl, String(record.sentSeq ?? 0), ...replies],
     );
     await this.#index(userJson, id, expiresAt, realTtl);
   }
 
-  async refreshSessions(ids: readonly string[], ttl: number): Promise<void> {
+  async refreshSessions(ids: readonly string[], ttl: number): Promise<readonly string[]> {
     const { expiresAt, realTtl } = this.#expiry(ttl);
     const now = String(this.#clock.now());
+    const missing: string[] = [];
     await Promise.all(
       ids.map(async (id) => {
         const keys = this.#keys.session(id);
         const reply = await this.#scripts.run(scripts.TOUCH_SESSION, [keys.record, keys.replies, keys.outboxMeta, keys.outbox], [now, expiresAt, realTtl]);
-        if (reply === null) return;
+        if (reply === null) {
+          missing.push(id);
+          return;
+        }
         const [user, until] = array(reply);
         await this.#index(text(user), id, text(until), realTtl);
       }),
     );
+    return missing;
   }
 
   async recordReply(session: string, id: number, reply: unknown, capacity: number): Promise<void> {
@@ -347,10 +369,19 @@ export class RedisBroker implements Broker {
       created.ready = this.#listen(keys.direct, (payload) => {
         const message = parseDirect(payload);
         if (message) order.push({ epoch: '', n: message.seq, message });
-      }).catch((error: unknown) => {
-        if (this.#direct.get(session) === created) this.#direct.delete(session);
-        throw error;
-      });
+      })
+        // From the last seq sent on: a message missed before the first one arrives is a visible gap.
+        .then(async () => {
+          const last = await this.#send(['HGET', keys.outboxMeta, 'n']);
+          order.startAt({ epoch: '', n: last === null ? 0 : integer(last) });
+        })
+        .catch(async (error: unknown) => {
+          if (this.#direct.get(session) === created) {
+            this.#direct.delete(session);
+            await this.#unlisten(keys.direct).catch(() => undefined);
+          }
+          throw error;
+        });
       this.#direct.set(session, created);
       feed = created;
     }
@@ -429,7 +460,10 @@ export class RedisBroker implements Broker {
   }
 
   async #listen(name: string, onMessage: (message: string) => void): Promise<void> {
+    // The client would queue a subscribe while disconnected; fail at once like every other call.
+    if (!this.#subscriber.isReady) throw new LifelineError('ERR_BROKER_UNAVAILABLE', 'Redis is unreachable: the subscriber connection is down');
     const listener = (message: string): void => onMessage(message);
+    this.#listeners.set(name, listener);
     try {
       if (this.#sharded) await this.#subscriber.sSubscribe(name, listener);
       else await this.#subscriber.subscribe(name, listener);
@@ -438,10 +472,30 @@ export class RedisBroker implements Broker {
     }
   }
 
+  /**
+   * Ends this node's subscription to `name`. The listener is named, so a subscribe racing the
+   * unsubscribe's reply gets its own subscription instead of losing its listener with the old one.
+   */
   async #unlisten(name: string): Promise<void> {
-    if (!this.#subscriber.isReady) return; // the subscription died with the connection
-    if (this.#sharded) await this.#subscriber.sUnsubscribe(name);
-    else await this.#subscriber.unsubscribe(name);
+    const listener = this.#listeners.get(name);
+    if (listener === undefined) return;
+    this.#listeners.delete(name);
+    if (!this.#subscriber.isReady) {
+      // The client restores subscriptions on reconnect: this one is ended then.
+      this.#orphans.set(name, listener);
+      return;
+    }
+    if (this.#sharded) await this.#subscriber.sUnsubscribe(name, listener);
+    else await this.#subscriber.unsubscribe(name, listener);
+  }
+
+  /** Ends the subscriptions given up while the connection was down (restored by the reconnect). */
+  #dropOrphans(): void {
+    for (const [name, listener] of this.#orphans) {
+      this.#orphans.delete(name);
+      const ended = this.#sharded ? this.#subscriber.sUnsubscribe(name, listener) : this.#subscriber.unsubscribe(name, listener);
+      ended.catch(() => this.#orphans.set(name, listener));
+    }
   }
 
   async #detectFeatures(sharded: boolean | 'auto'): Promise<void> {
@@ -465,6 +519,7 @@ export class RedisBroker implements Broker {
       if (!this.#lost || this.#closed || !this.isReady()) return;
       this.#lost = false;
       this.#log?.info('Redis connection restored');
+      this.#dropOrphans();
       for (const feed of this.#channels.values()) void feed.order.resync();
       for (const feed of this.#direct.values()) void feed.order.resync();
     });
@@ -476,10 +531,10 @@ export class RedisBroker implements Broker {
 
   /** A node subscribed to a quiet channel keeps its history (and epoch) from expiring as idle. */
   #touchChannels(): void {
-    const life = String(this.#idleChannelTtl + BACKSTOP);
+    const idle = String(this.#idleChannelTtl + BACKSTOP);
     for (const channel of this.#channels.keys()) {
       const keys = this.#keys.channel(channel);
-      void this.#scripts.run(scripts.TOUCH_CHANNEL, [keys.meta, keys.log], [life]).catch(() => undefined);
+      void this.#scripts.run(scripts.TOUCH_CHANNEL, [keys.meta, keys.log], [idle, String(BACKSTOP)]).catch(() => undefined);
     }
     this.#scheduleTouch();
   }

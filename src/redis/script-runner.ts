@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { systemClock } from '../core/clock.js';
 import { LifelineError } from '../core/errors.js';
 
 export type SendCommand = (args: readonly string[]) => Promise<unknown>;
@@ -12,17 +13,40 @@ export type SendCommand = (args: readonly string[]) => Promise<unknown>;
 export class ScriptRunner {
   readonly #shas = new Map<string, string>();
 
+  /** A command went unanswered past the timeout and none has been answered since: Redis hangs. */
+  #stalled = false;
+
   constructor(
     readonly command: SendCommand,
     private readonly isAnswer: (error: unknown) => boolean,
+    /** A command not answered within this fails (real time: this is I/O), ms. */
+    private readonly timeout: number,
   ) {}
 
+  get stalled(): boolean {
+    return this.#stalled;
+  }
+
   async send(args: readonly string[]): Promise<unknown> {
+    let timer: ReturnType<typeof systemClock.setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = systemClock.setTimeout(() => {
+        this.#stalled = true;
+        reject(new Error(`no answer within ${this.timeout} ms`));
+      }, this.timeout);
+    });
     try {
-      return await this.command(args);
+      const reply = await Promise.race([this.command(args), late]);
+      this.#stalled = false;
+      return reply;
     } catch (error) {
-      if (this.isAnswer(error)) throw error;
+      if (this.isAnswer(error)) {
+        this.#stalled = false;
+        throw error;
+      }
       throw new LifelineError('ERR_BROKER_UNAVAILABLE', `Redis is unreachable: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    } finally {
+      if (timer !== undefined) systemClock.clearTimeout(timer);
     }
   }
 

@@ -92,18 +92,22 @@ local oldest = string.format('%.0f', math.max(0, tonumber(ARGV[4]) - ttl))
 return {epoch, head, 1, redis.call('XREVRANGE', log, '+', oldest, 'COUNT', missed)}
 `;
 
-/** KEYS: meta, log. ARGV: life. A node still subscribed keeps a quiet channel's history alive. */
+/**
+ * KEYS: meta, log. ARGV: idle life, backstop. A node still subscribed keeps a quiet channel's
+ * history alive for max(idle life, history ttl + backstop); never shortens it.
+ */
 export const TOUCH_CHANNEL = `
-if redis.call('PTTL', KEYS[1]) >= 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  if redis.call('PTTL', KEYS[2]) >= 0 then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
+local life = math.max(tonumber(ARGV[1]), tonumber(redis.call('HGET', KEYS[1], 't') or '0') + tonumber(ARGV[2]))
+for _, k in ipairs(KEYS) do
+  local left = redis.call('PTTL', k)
+  if left >= 0 and left < life then redis.call('PEXPIRE', k, string.format('%.0f', life)) end
 end
 return 1
 `;
 
 /**
  * KEYS: session, replies, outboxMeta, outbox. ARGV: user, acked, floor, now, expiresAt ('inf'
- * or ms), realTtl, then id, reply pairs. A live stored window with a higher or
+ * or ms), realTtl, sentSeq (seqs at or below it are never issued again), then id, reply pairs. A live stored window with a higher or
  * equal `acked` is kept (a later save may carry an older view); the outbox lives at least as
  * long as its session.
  */
@@ -115,9 +119,10 @@ if alive(redis.call('HGET', h, 'x'), now) then keep = num(redis.call('HGET', h, 
 if not keep then
   redis.call('DEL', z)
   redis.call('HSET', h, 'a', ARGV[2], 'f', ARGV[3])
-  for i = 7, #ARGV, 2 do redis.call('ZADD', z, ARGV[i], ARGV[i] .. ':' .. ARGV[i + 1]) end
+  for i = 8, #ARGV, 2 do redis.call('ZADD', z, ARGV[i], ARGV[i] .. ':' .. ARGV[i + 1]) end
 end
 redis.call('HSET', h, 'u', ARGV[1], 'x', ARGV[5])
+if tonumber(redis.call('HGET', om, 'n') or '0') < tonumber(ARGV[7]) then redis.call('HSET', om, 'n', ARGV[7]) end
 if ARGV[5] == 'inf' then
   redis.call('HSET', om, 'x', 'inf')
   for _, k in ipairs(KEYS) do redis.call('PERSIST', k) end

@@ -304,7 +304,7 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock) => P
         await broker.saveSession(short, record(ann), 1_000);
         await broker.saveSession(long, record(ann), 60_000);
         await broker.sendDirect(short, 'kept', 1_000);
-        await broker.refreshSessions([short, long, gone], 5_000);
+        assert.deepEqual(await broker.refreshSessions([short, long, gone], 5_000), [gone], 'the ids it did not find');
         clock.tick(4_000);
         assert.notEqual(await broker.loadSession(short), undefined, 'extended to 5 s');
         assert.deepEqual((await broker.pendingDirect(short, 0)).map((m) => m.data), ['kept'], 'its outbox lives as long');
@@ -405,6 +405,15 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock) => P
         const other = await broker.sendDirect(name('other'), 'x', 10_000);
         assert.equal(other.seq, 1, 'seqs are per session');
         assert.equal((await broker.sendDirect(id, 'd', 10_000)).seq, 4, 'acks never reuse a seq');
+      });
+
+      test('a save with sentSeq makes later seqs start above it (a broker that lost its data never reuses one)', async (t) => {
+        const { broker, name } = await setup(t);
+        const id = name('session');
+        await broker.saveSession(id, { user: 'ann', window: { acked: 0, floor: 0, replies: [] }, sentSeq: 5 }, 10_000);
+        assert.equal((await broker.sendDirect(id, 'next', 10_000)).seq, 6);
+        await broker.saveSession(id, { user: 'ann', window: { acked: 0, floor: 0, replies: [] }, sentSeq: 2 }, 10_000);
+        assert.equal((await broker.sendDirect(id, 'later', 10_000)).seq, 7, 'a lower sentSeq never moves seqs back');
       });
 
       test('subscribeDirect receives new messages until unsubscribed', async (t) => {

@@ -59,6 +59,22 @@ describe('RedisBroker: several nodes on one Redis', { skip: redisSkip }, () => {
     assert.deepEqual(offsets(replay.events), range(41, 100), 'history written through A is read through B');
   });
 
+  test('the last listener leaving while a new one joins: the new one hears every later event', async (t) => {
+    const prefix = testPrefix();
+    const [node, other] = [await broker(t, { url: redisUrl, prefix }), await broker(t, { url: redisUrl, prefix })];
+    for (let round = 0; round < 5; round++) {
+      const channel = `race-${round}`;
+      const unsubscribe = await node.subscribe(channel, () => undefined);
+      const heard: number[] = [];
+      const leaving = unsubscribe(); // the node's last listener leaves ...
+      await node.subscribe(channel, (event) => heard.push(event.offset)); // ... as another one joins
+      await leaving;
+      for (let i = 0; i < 3; i++) await other.publish(channel, i, policy);
+      await eventually(() => heard.length === 3, `round ${round}: three events at the new listener`);
+      assert.deepEqual(heard, [1, 2, 3]);
+    }
+  });
+
   test('a session saved by one node is resumed on another, with its replies and its direct messages', async (t) => {
     const prefix = testPrefix();
     const [a, b] = [await broker(t, { url: redisUrl, prefix }), await broker(t, { url: redisUrl, prefix })];
@@ -97,6 +113,31 @@ describe('RedisBroker: connection loss and Redis restarts', { skip: redisServerS
     await eventually(() => heard.length >= 21, 'a live event after the reconnect');
     assert.deepEqual(offsets(heard), range(1, 21));
     assert.deepEqual(heard.map((event) => event.data), range(1, 21));
+  });
+
+  test('a direct message or a first event sent while the subscriber connection was cut arrives after the reconnect', async (t) => {
+    const redis = await RedisServer.start();
+    t.after(() => redis.kill());
+    const prefix = testPrefix();
+    const listener = await broker(t, { url: redis.url, prefix });
+    const sender = await broker(t, { url: redis.url, prefix });
+    const direct: unknown[] = [];
+    const events: unknown[] = [];
+    await listener.subscribeDirect('s1', (message) => direct.push([message.seq, message.data]));
+    await listener.subscribe('quiet', (event) => events.push([event.offset, event.data]));
+    const admin = createClient({ url: redis.url, RESP: 2 });
+    admin.on('error', () => undefined);
+    await admin.connect();
+    t.after(() => admin.destroy());
+    await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+    // Nothing was heard on either before the cut: the feeds start from what Redis held.
+    await sender.sendDirect('s1', 'during', 60_000);
+    await sender.publish('quiet', 'during', policy);
+    await eventually(() => direct.length === 1 && events.length === 1, 'both fetched after the reconnect');
+    await sender.sendDirect('s1', 'after', 60_000);
+    await eventually(() => direct.length === 2, 'a live one after');
+    assert.deepEqual(direct, [[1, 'during'], [2, 'after']]);
+    assert.deepEqual(events, [[1, 'during']]);
   });
 
   test('while Redis is down every call fails at once and the broker is not ready; it reconnects, and a restart without persistence starts a new epoch', async (t) => {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Broker, DirectMessage, Recovery } from '../../broker/broker.js';
 import type { Clock } from '../../core/clock.js';
+import { LifelineError } from '../../core/errors.js';
 import type { Envelope } from '../../core/envelope.js';
 import type { Position } from '../../core/position.js';
 import { RequestWindow } from '../../core/request-window.js';
@@ -189,9 +190,21 @@ export class Hub<User> {
   /** Extends the broker records of the sessions connected here; runs while there are any. */
   #refreshSessions(): void {
     if (this.#sessions.size === 0) return;
-    this.options.broker.refreshSessions([...this.#sessions.keys()], this.#liveTtl).catch((error: unknown) => {
-      this.options.log.warn({ err: error }, 'could not extend live sessions in the broker');
-    });
+    this.options.broker
+      .refreshSessions([...this.#sessions.keys()], this.#liveTtl)
+      .then((missing) =>
+        // Gone from the broker while connected here (it restarted empty, or evicted them): written
+        // back from what this node holds, so other nodes and sendToUser find them again.
+        Promise.all(
+          missing.map((id) => {
+            const session = this.#sessions.get(id);
+            return session && this.options.broker.saveSession(id, { user: session.user, window: session.window.snapshot(), sentSeq: session.sentSeq }, this.#liveTtl);
+          }),
+        ),
+      )
+      .catch((error: unknown) => {
+        this.options.log.warn({ err: error }, 'could not extend live sessions in the broker');
+      });
     this.#refresh.start(refreshPeriod(this.options.recoveryWindow));
   }
 
@@ -222,7 +235,8 @@ export class Hub<User> {
       try {
         for (const direct of await broker.pendingDirect(id, 0)) this.#sendDirect(session, direct);
       } catch (error) {
-        this.#internal(connection, error);
+        // The broker failed right after the hello: unless the session already left, come back later.
+        if (!session.parked) this.#unavailable(connection, error);
       }
     });
     try {
@@ -270,14 +284,14 @@ export class Hub<User> {
     // A newer connection of this session is live on this node (it took over, or resumed while
     // this one was parking): its record stays live; a recoveryWindow ttl now would expire it.
     if (this.#sessions.has(session.id)) return;
-    await this.options.broker.saveSession(session.id, { user: session.user, window: session.window.snapshot() }, this.options.recoveryWindow);
+    await this.options.broker.saveSession(session.id, { user: session.user, window: session.window.snapshot(), sentSeq: session.sentSeq }, this.options.recoveryWindow);
   }
 
   // ---- routing ----------------------------------------------------------------------------------
 
   #route(session: LiveSession<User>, message: ClientMessage): void {
     const run = (work: () => Promise<void>): void => {
-      void session.enqueue(() => work().catch((error: unknown) => this.#internal(session.connection, error)));
+      void session.enqueue(() => work().catch((error: unknown) => this.#failed(session, message, error)));
     };
     switch (message.type) {
       case 'hello':
@@ -561,6 +575,17 @@ export class Hub<User> {
     session.connection.send({ type: 'presence.list', id: message.id, channel: message.channel, members });
   }
 
+  /**
+   * A message's handling failed. A broker that is unreachable is not a bug: the message is
+   * answered `unavailable` (an `ack` is only logged; the client acknowledges again later) and
+   * the connection stays. Anything else is an internal error (1011).
+   */
+  #failed(session: LiveSession<User>, message: ClientMessage, error: unknown): void {
+    if (!isBrokerUnavailable(error)) return this.#internal(session.connection, error);
+    this.options.log.warn({ err: error, type: message.type }, 'message not handled: broker unavailable');
+    if ('id' in message && typeof message.id === 'number') this.#error(session, message.id, 'unavailable', 'the server cannot reach its broker now; try again later');
+  }
+
   /** The broker could not serve a hello: the client is asked to come back later (1013), not told of a bug. */
   #unavailable(connection: Connection<User>, error: unknown): void {
     this.options.log.error({ err: error, id: connection.id }, 'session could not be opened: broker unavailable');
@@ -571,6 +596,11 @@ export class Hub<User> {
     this.options.log.error({ err: error, id: connection.id }, 'protocol handling failed');
     if (connection.state === 'open') connection.close(1011, 'internal error');
   }
+}
+
+/** A networked broker that could not be reached (or did not answer in time). */
+function isBrokerUnavailable(error: unknown): boolean {
+  return error instanceof LifelineError && error.code === 'ERR_BROKER_UNAVAILABLE';
 }
 
 /** A resumed session takes over what its previous connection on this node was still processing. */

@@ -44,7 +44,7 @@ export class ForwardingBroker implements Broker {
     await this.before('loadSession');
     return this.inner.loadSession(id);
   }
-  async refreshSessions(ids: readonly string[], ttl: number): Promise<void> {
+  async refreshSessions(ids: readonly string[], ttl: number): Promise<readonly string[]> {
     await this.before('refreshSessions');
     return this.inner.refreshSessions(ids, ttl);
   }

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ChannelEvent, HistoryPolicy, PublishOrigin, Unsubscribe } from '../../../src/broker/broker.js';
+import type { ChannelEvent, HistoryPolicy, PresenceMember, PublishOrigin, Unsubscribe } from '../../../src/broker/broker.js';
+import { LifelineError } from '../../../src/core/errors.js';
 import { MemoryBroker } from '../../../src/broker/memory-broker.js';
 import type { ChannelsConfig } from '../../../src/server/protocol/channels.js';
 import { RequestError } from '../../../src/server/protocol/request-error.js';
@@ -244,6 +245,34 @@ describe('protocol: broker failures', () => {
     await fixture.server.publish('chat:a', 'through');
     assert.equal((await client.take('event')).data, 'through');
     assert.equal((await unlucky.take('event')).data, 'through', 'the refused connection stayed up and subscribed again');
+  });
+
+  test('an unreachable broker under presence.get and ack: answered unavailable (ack only logged), the connection stays', async (t) => {
+    class Down extends ForwardingBroker {
+      down = false;
+      override async presence(channel: string): Promise<readonly PresenceMember[]> {
+        if (this.down) throw new LifelineError('ERR_BROKER_UNAVAILABLE', 'Redis is unreachable');
+        return super.presence(channel);
+      }
+      override async ackDirect(session: string, seq: number): Promise<void> {
+        if (this.down) throw new LifelineError('ERR_BROKER_UNAVAILABLE', 'Redis is unreachable');
+        return super.ackDirect(session, seq);
+      }
+    }
+    const inner = new MemoryBroker();
+    const broker = new Down(inner);
+    const fixture = await serve(t, { pingInterval: 0, channels: { room: { presence: true } }, broker });
+    t.after(() => inner.close());
+    const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
+    await client.subscribe(1, 'room:a');
+    broker.down = true;
+    client.send({ type: 'ack', seq: 1 });
+    client.send({ type: 'presence.get', id: 2, channel: 'room:a' });
+    const refused = await client.reply(2);
+    assert.equal(refused.type === 'error' && refused.code, 'unavailable');
+    broker.down = false;
+    client.send({ type: 'presence.get', id: 3, channel: 'room:a' });
+    assert.equal((await client.reply(3)).type, 'presence.list', 'the same connection carries on');
   });
 
   test('a failed broker publish is answered unavailable, not remembered: the resend publishes', async (t) => {
