@@ -1,0 +1,110 @@
+// A server under test, one per process: `node server.js <stack>`. The harness drives it over
+// IPC (listen, publish, usage, gc, shutdown) and reads its CPU time and memory from inside.
+import { readFileSync } from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { nowMs, numberArg, optionalNumber, serve, usage, type Handlers } from '../process/rpc.js';
+import type { BenchServer, ListenConfig, RedisConfig } from './servers/bench-server.js';
+import { FloorBench } from './servers/floor.js';
+import { LifelineBench } from './servers/lifeline.js';
+import { SocketIoBench } from './servers/socketio.js';
+import { WsBench } from './servers/ws.js';
+
+function create(stack: string | undefined): BenchServer {
+  switch (stack) {
+    case 'lifeline':
+      return new LifelineBench();
+    case 'ws':
+      return new WsBench();
+    case 'socketio':
+      return new SocketIoBench();
+    case 'floor':
+      return new FloorBench();
+    default:
+      throw new Error(`unknown stack "${String(stack)}"`);
+  }
+}
+
+/** Peak resident set size since the process started, bytes (Linux; 0 elsewhere). */
+function peakRss(): number {
+  try {
+    const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Memory after full collections: RSS right after a GC still holds pages V8's background threads
+ * are about to release, so it is sampled five times, 100 ms apart, each after a full GC, and the
+ * lowest reading is kept.
+ */
+async function collect(): Promise<{ rss: number; heapUsed: number }> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('start the server with --expose-gc');
+  let best = { rss: Infinity, heapUsed: Infinity };
+  for (let i = 0; i < 5; i++) {
+    gc();
+    gc();
+    const { rss, heapUsed } = process.memoryUsage();
+    best = { rss: Math.min(best.rss, rss), heapUsed: Math.min(best.heapUsed, heapUsed) };
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return best;
+}
+
+const server = create(process.argv[2]);
+const accepts: number[] = [];
+
+function redisConfig(value: unknown): RedisConfig | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { module, url, prefix } = value as Record<string, unknown>;
+  return typeof module === 'string' && typeof url === 'string' && typeof prefix === 'string' ? { module, url, prefix } : undefined;
+}
+
+const handlers: Handlers = {
+  async listen(args) {
+    const epoch = args.epoch;
+    const config: ListenConfig = {
+      port: numberArg(args, 'port'),
+      prepublish: optionalNumber(args, 'prepublish') ?? 0,
+      ...(typeof epoch === 'string' ? { epoch } : {}),
+      ...(redisConfig(args.redis) ? { redis: redisConfig(args.redis) } : {}),
+    };
+    return { port: await server.listen(config, () => accepts.push(nowMs())) };
+  },
+  /**
+   * Publishes `messages` events: `burst` all in one go (the publisher never yields to I/O, so
+   * whatever a stack buffers, it buffers), `paced` one per event-loop turn (sockets flush between
+   * publishes).
+   */
+  async publishBurst(args) {
+    const messages = numberArg(args, 'messages');
+    const paced = args.mode === 'paced';
+    const body = 'x'.repeat(numberArg(args, 'bodySize'));
+    const startedAt = nowMs();
+    for (let seq = 1; seq <= messages; seq++) {
+      await server.publish(seq, body);
+      if (paced) await nextTurn();
+    }
+    return { startedAt, endedAt: nowMs() };
+  },
+  async publishOne(args) {
+    const at = nowMs();
+    await server.publish(numberArg(args, 'seq'), 'x'.repeat(numberArg(args, 'bodySize')));
+    return { at };
+  },
+  fillHistory: (args) => server.fillHistory(numberArg(args, 'events'), 'x'.repeat(numberArg(args, 'bodySize'))),
+  usage: () => ({ ...usage(), peakRss: peakRss(), connections: server.connections() }),
+  gc: () => collect(),
+  accepts: () => accepts,
+  async shutdown(args) {
+    const retryAfter = optionalNumber(args, 'retryAfter');
+    const retrySpread = optionalNumber(args, 'retrySpread');
+    const startedAt = nowMs();
+    await server.shutdown({ ...(retryAfter === undefined ? {} : { retryAfter }), ...(retrySpread === undefined ? {} : { retrySpread }) });
+    return { startedAt, endedAt: nowMs() };
+  },
+};
+
+serve(handlers);

@@ -1,0 +1,161 @@
+// Command-line options and the three size presets (full, --quick, --smoke).
+import { parseArgs } from 'node:util';
+
+export const SCENARIOS = ['echo', 'fanout', 'idle', 'connect', 'storm', 'catchup', 'redis'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export interface Sizes {
+  readonly rounds: number;
+  readonly echo: { readonly warmup: number; readonly samples: number; readonly clients: number; readonly inflight: number; readonly warmupMs: number; readonly durationMs: number; readonly bodySize: number };
+  readonly fanout: { readonly subscribers: readonly number[]; readonly deliveries: number; readonly probes: number; readonly bodySize: number };
+  readonly idle: { readonly connections: number };
+  readonly connect: { readonly connections: number; readonly concurrency: number };
+  /** `retryAfter`/`retrySpread` override the server's defaults (the smoke run cannot wait out a real spread). */
+  readonly storm: { readonly clients: number; readonly retryAfter?: number; readonly retrySpread?: number };
+  readonly catchup: { readonly events: number; readonly repeats: number };
+  readonly redis: { readonly subscribers: number; readonly deliveries: number; readonly probes: number };
+  /** Bounded wait for a quiet machine before each measurement; 0 takes one short sample and goes on. */
+  readonly quietMaxWaitMs: number;
+}
+
+const full: Sizes = {
+  rounds: 3,
+  echo: { warmup: 2000, samples: 10_000, clients: 100, inflight: 10, warmupMs: 1000, durationMs: 3000, bodySize: 64 },
+  fanout: { subscribers: [1000, 5000], deliveries: 300_000, probes: 20, bodySize: 100 },
+  idle: { connections: 10_000 },
+  connect: { connections: 2000, concurrency: 100 },
+  storm: { clients: 5000 },
+  catchup: { events: 1000, repeats: 20 },
+  redis: { subscribers: 1000, deliveries: 200_000, probes: 200 },
+  quietMaxWaitMs: 30_000,
+};
+
+const quick: Sizes = {
+  ...full,
+  rounds: 1,
+  echo: { ...full.echo, warmup: 1000, samples: 3000, warmupMs: 500, durationMs: 1500 },
+  fanout: { ...full.fanout, subscribers: [1000], deliveries: 100_000, probes: 10 },
+  idle: { connections: 2000 },
+  connect: { connections: 1000, concurrency: 100 },
+  storm: { clients: 1000 },
+  catchup: { events: 1000, repeats: 10 },
+  redis: { subscribers: 1000, deliveries: 100_000, probes: 50 },
+  quietMaxWaitMs: 10_000,
+};
+
+const smoke: Sizes = {
+  rounds: 1,
+  echo: { warmup: 50, samples: 200, clients: 10, inflight: 5, warmupMs: 100, durationMs: 300, bodySize: 64 },
+  fanout: { subscribers: [20], deliveries: 2000, probes: 3, bodySize: 100 },
+  // Enough that the RSS growth stands clear of page-size noise.
+  idle: { connections: 400 },
+  connect: { connections: 100, concurrency: 20 },
+  storm: { clients: 40, retryAfter: 800, retrySpread: 200 },
+  catchup: { events: 1000, repeats: 3 },
+  redis: { subscribers: 20, deliveries: 2000, probes: 5 },
+  quietMaxWaitMs: 0,
+};
+
+export interface BenchOptions {
+  readonly preset: 'full' | 'quick' | 'smoke';
+  readonly scenarios: readonly ScenarioName[];
+  /** Only these stacks (or storm variants); undefined runs them all. */
+  readonly stacks: readonly string[] | undefined;
+  readonly sizes: Sizes;
+  readonly outDir: string;
+  /** Also write `latest.json`. */
+  readonly latest: boolean;
+  /** Stacks whose server children run with `--cpu-prof` (profiles land in the output directory). */
+  readonly profile: readonly string[];
+  readonly redisUrl: string;
+  /** Fan-out publisher: one event per event-loop turn (`paced`, default) or every event in one go (`burst`). */
+  readonly publish: 'burst' | 'paced';
+  /** Lifeline's source from another tree (a changed copy of src/), to measure before and after. */
+  readonly src: string | undefined;
+}
+
+export const usageText = `Usage: npm run bench -- [options]
+
+  --scenario NAMES     comma-separated: ${SCENARIOS.join(', ')} (default: all)
+  --stacks NAMES       only these stacks (lifeline, ws, socketio, floor; storm: lifeline-hint,
+                       lifeline-crash; redis: memory, redis-1node, redis-2nodes)
+  --rounds N           rounds per scenario; stacks are interleaved within a round (default 3)
+  --subscribers N,M    fan-out sizes (default 1000,5000)
+  --connections N      idle-memory connections (default 10000)
+  --clients N          reconnect-storm clients (default 5000)
+  --quick              smaller sizes, one round
+  --smoke              tiny sizes, one round, every scenario in well under a minute (CI)
+  --out DIR            where results go (default bench/results)
+  --latest             also write DIR/latest.json
+  --profile STACKS     run these stacks' servers with --cpu-prof (profiles in DIR/profiles)
+  --redis URL          Redis for the redis scenario (default redis://127.0.0.1:6379)
+  --publish MODE       fan-out publisher: paced (one event per event-loop turn, default) or
+                       burst (every event in one synchronous loop: rewards write coalescing)
+  --src DIR            bundle Lifeline from DIR instead of src/ (a changed copy, to compare)
+  --help
+`;
+
+function list(value: string | undefined): string[] | undefined {
+  return value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+function positive(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, not "${value}"`);
+  return n;
+}
+
+/** Parses argv; `help` when the usage was asked for. */
+export function parseOptions(argv: readonly string[], defaultOut: string): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: {
+      scenario: { type: 'string' },
+      stacks: { type: 'string' },
+      rounds: { type: 'string' },
+      subscribers: { type: 'string' },
+      connections: { type: 'string' },
+      clients: { type: 'string' },
+      quick: { type: 'boolean' },
+      smoke: { type: 'boolean' },
+      out: { type: 'string' },
+      latest: { type: 'boolean' },
+      profile: { type: 'string' },
+      redis: { type: 'string' },
+      publish: { type: 'string' },
+      src: { type: 'string' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help) return 'help';
+  const preset = values.smoke ? 'smoke' : values.quick ? 'quick' : 'full';
+  const base = preset === 'smoke' ? smoke : preset === 'quick' ? quick : full;
+  const scenarios = list(values.scenario) ?? [...SCENARIOS];
+  for (const name of scenarios) if (!(SCENARIOS as readonly string[]).includes(name)) throw new Error(`unknown scenario "${name}" (known: ${SCENARIOS.join(', ')})`);
+  const subscribers = list(values.subscribers)?.map((s) => positive('subscribers', s) ?? 0);
+  const connections = positive('connections', values.connections);
+  const clients = positive('clients', values.clients);
+  const sizes: Sizes = {
+    ...base,
+    rounds: positive('rounds', values.rounds) ?? base.rounds,
+    fanout: { ...base.fanout, subscribers: subscribers ?? base.fanout.subscribers },
+    idle: { connections: connections ?? base.idle.connections },
+    storm: { ...base.storm, clients: clients ?? base.storm.clients },
+  };
+  const publish = values.publish ?? 'paced';
+  if (publish !== 'burst' && publish !== 'paced') throw new Error(`--publish must be burst or paced, not "${publish}"`);
+  return {
+    preset,
+    scenarios: scenarios as ScenarioName[],
+    stacks: list(values.stacks),
+    sizes,
+    outDir: values.out ?? defaultOut,
+    latest: values.latest ?? false,
+    profile: list(values.profile) ?? [],
+    redisUrl: values.redis ?? 'redis://127.0.0.1:6379',
+    publish,
+    src: values.src,
+  };
+}

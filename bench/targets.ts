@@ -1,0 +1,59 @@
+// The performance targets Lifeline is held to, checked against a run's medians.
+import type { Results, TargetResult } from './results-model.js';
+
+interface Comparison {
+  readonly target: string;
+  readonly scenario: string;
+  readonly metric: string;
+  /** Lifeline's value over `other`'s (or Lifeline's value alone when `other` is undefined). */
+  readonly stack: string;
+  readonly other?: string;
+  readonly op: '>=' | '<=' | '<';
+  readonly limit: number;
+}
+
+function comparisons(results: Results): Comparison[] {
+  const fanouts = Object.keys(results.scenarios).filter((key) => /^fanout-\d+$/.test(key)); // the paced publisher's
+  return [
+    ...fanouts.flatMap((key): Comparison[] => {
+      const n = key.slice('fanout-'.length);
+      return [
+        { target: `fan-out ${n}: deliveries/s >= 1.2x Socket.IO`, scenario: key, metric: 'deliveriesPerSec', stack: 'lifeline', other: 'socketio', op: '>=', limit: 1.2 },
+        { target: `fan-out ${n}: server peak RSS <= 1.5x raw ws`, scenario: key, metric: 'peakRssMB', stack: 'lifeline', other: 'ws', op: '<=', limit: 1.5 },
+        { target: `fan-out ${n}: server CPU per delivery <= 1.5x the floor`, scenario: key, metric: 'serverCpuUsPerDelivery', stack: 'lifeline', other: 'floor', op: '<=', limit: 1.5 },
+      ];
+    }),
+    { target: 'idle memory per connection (RSS) <= 1.3x raw ws', scenario: 'idle', metric: 'rssPerConnKB', stack: 'lifeline', other: 'ws', op: '<=', limit: 1.3 },
+    { target: 'echo p50 <= 1.15x raw ws', scenario: 'echo', metric: 'p50Us', stack: 'lifeline', other: 'ws', op: '<=', limit: 1.15 },
+    { target: 'echo throughput >= 0.9x raw ws', scenario: 'echo', metric: 'throughput', stack: 'lifeline', other: 'ws', op: '>=', limit: 0.9 },
+    { target: 'connection rate >= 0.8x raw ws', scenario: 'connect', metric: 'perSec', stack: 'lifeline', other: 'ws', op: '>=', limit: 0.8 },
+    { target: 'catch-up of missed events < 50 ms', scenario: 'catchup', metric: 'lastMs', stack: 'lifeline', op: '<', limit: 50 },
+    { target: 'storm: peak accept rate with hint < without', scenario: 'storm', metric: 'peakAcceptPerSec', stack: 'lifeline-hint', other: 'lifeline-crash', op: '<', limit: 1 },
+    { target: 'storm: every client caught up (hint)', scenario: 'storm', metric: 'caughtUpPct', stack: 'lifeline-hint', op: '>=', limit: 100 },
+    { target: 'storm: every client caught up (crash)', scenario: 'storm', metric: 'caughtUpPct', stack: 'lifeline-crash', op: '>=', limit: 100 },
+  ];
+}
+
+function value(results: Results, scenario: string, stack: string, metric: string): number | undefined {
+  const v = results.scenarios[scenario]?.stacks[stack]?.median[metric];
+  return v === undefined || !Number.isFinite(v) ? undefined : v;
+}
+
+export function evaluateTargets(results: Results): TargetResult[] {
+  return comparisons(results).map((c) => {
+    const mine = value(results, c.scenario, c.stack, c.metric);
+    const theirs = c.other === undefined ? 1 : value(results, c.scenario, c.other, c.metric);
+    if (mine === undefined || theirs === undefined || theirs === 0) {
+      return { target: c.target, pass: undefined, value: NaN, limit: c.limit, marginPct: NaN, detail: 'not measured' };
+    }
+    const measured = mine / theirs;
+    const pass = c.op === '>=' ? measured >= c.limit : c.op === '<=' ? measured <= c.limit : measured < c.limit;
+    const marginPct = 100 * (c.op === '>=' ? measured / c.limit - 1 : 1 - measured / c.limit);
+    const shown = c.other === undefined ? `${round(mine)}` : `${round(measured)}x (${round(mine)} vs ${round(theirs)})`;
+    return { target: c.target, pass, value: measured, limit: c.limit, marginPct, detail: `${shown}; limit ${c.op} ${c.limit}${c.other === undefined ? '' : 'x'}` };
+  });
+}
+
+function round(n: number): string {
+  return Math.abs(n) >= 100 ? Math.round(n).toLocaleString('en-US') : n.toPrecision(3);
+}

@@ -1,0 +1,100 @@
+// The benchmark harness at tiny sizes (`--smoke`): every scenario runs for every stack and
+// yields positive, finite numbers, the targets are evaluated, and no benchmark process is left
+// behind. The only part of bench/ that CI runs; the figures themselves are not asserted.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { within } from '../helpers/wait.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+interface StackResult {
+  readonly rounds: readonly { readonly error?: string }[];
+  readonly median: Readonly<Record<string, number>>;
+}
+
+interface ScenarioResult {
+  readonly metrics: Readonly<Record<string, unknown>>;
+  readonly unavailable?: string;
+  readonly stacks: Readonly<Record<string, StackResult>>;
+}
+
+interface Results {
+  readonly scenarios: Readonly<Record<string, ScenarioResult>>;
+  readonly targets: readonly { readonly target: string; readonly pass: boolean | null }[];
+  readonly machine: Readonly<Record<string, unknown>>;
+}
+
+const EXPECTED: Readonly<Record<string, readonly string[]>> = {
+  echo: ['lifeline', 'ws', 'socketio', 'floor'],
+  'fanout-20': ['lifeline', 'ws', 'socketio', 'floor'],
+  idle: ['lifeline', 'ws', 'socketio', 'floor'],
+  connect: ['lifeline', 'ws', 'socketio', 'floor'],
+  storm: ['lifeline-hint', 'lifeline-crash', 'ws', 'socketio'],
+  catchup: ['lifeline', 'ws', 'socketio'],
+  redis: ['memory', 'redis-1node', 'redis-2nodes'],
+};
+
+/** Processes whose command line names this run's bundle directory (bench/.build/<pid>-...), from /proc. */
+function leftovers(pid: number): string[] {
+  const mark = `bench/.build/${pid}-`;
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .flatMap((entry) => {
+      try {
+        const command = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
+        return command.includes(mark) ? [`${entry}: ${command}`] : [];
+      } catch {
+        return []; // the process ended while we looked
+      }
+    });
+}
+
+test('bench --smoke measures every scenario for every stack, with positive finite numbers and no process left behind', async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'lifeline-bench-'));
+  t.after(() => rmSync(out, { recursive: true, force: true }));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--smoke', '--out', out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const code = await within(new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c))), 110_000, 'the smoke benchmark to finish');
+  assert.equal(code, 0, output);
+  assert.deepEqual(leftovers(child.pid ?? -1), [], 'benchmark processes outlived the run');
+
+  const files = readdirSync(out).filter((f) => f.endsWith('.json'));
+  assert.equal(files.length, 1, `one results file in ${out}`);
+  const results = JSON.parse(readFileSync(join(out, files[0] ?? ''), 'utf8')) as Results;
+  assert.equal(typeof results.machine.node, 'string');
+
+  for (const [key, stacks] of Object.entries(EXPECTED)) {
+    const scenario = results.scenarios[key];
+    assert.ok(scenario, `scenario ${key} is in the results`);
+    if (key === 'redis' && scenario.unavailable !== undefined) {
+      // CI must prove the Redis path; elsewhere a machine without Redis may skip it, saying why.
+      assert.notEqual(process.env.CI, 'true', `redis scenario unavailable under CI: ${scenario.unavailable}`);
+      t.diagnostic(`redis scenario skipped: ${scenario.unavailable}`);
+      continue;
+    }
+    assert.equal(scenario.unavailable, undefined);
+    assert.deepEqual(Object.keys(scenario.stacks).sort(), [...stacks].sort(), `${key}: every stack ran`);
+    for (const stack of stacks) {
+      const result: StackResult | undefined = scenario.stacks[stack];
+      assert.ok(result, `${key}/${stack} has a result`);
+      assert.deepEqual(result.rounds.flatMap((r) => (r.error === undefined ? [] : [r.error])), [], `${key}/${stack} ran without errors`);
+      for (const metric of Object.keys(scenario.metrics)) {
+        const value = result.median[metric];
+        assert.ok(typeof value === 'number' && Number.isFinite(value) && value > 0, `${key}/${stack}/${metric} is positive and finite (got ${String(value)})`);
+      }
+    }
+  }
+  assert.ok(results.targets.length >= 10, 'the targets are evaluated');
+  assert.ok(
+    results.targets.every((target) => typeof target.pass === 'boolean'),
+    `every target has a verdict: ${results.targets.filter((target) => typeof target.pass !== 'boolean').map((target) => target.target).join(', ')}`,
+  );
+});
