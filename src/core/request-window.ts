@@ -17,7 +17,8 @@ export interface RequestWindowState<R> {
 export class RequestWindow<R> {
   #acked: number;
   #floor: number;
-  readonly #replies: Map<number, R>;
+  /** Made at the first reply: most sessions of a subscribe-only client never need it. */
+  #map: Map<number, R> | undefined;
 
   constructor(
     readonly capacity: number,
@@ -25,7 +26,7 @@ export class RequestWindow<R> {
   ) {
     this.#acked = state?.acked ?? 0;
     this.#floor = state?.floor ?? 0;
-    this.#replies = new Map(state?.replies ?? []);
+    if (state !== undefined && state.replies.length > 0) this.#map = new Map(state.replies);
   }
 
   get acked(): number {
@@ -35,25 +36,27 @@ export class RequestWindow<R> {
   check(id: number): WindowVerdict<R> {
     // `has`, not `get() !== undefined`: a reply may itself be undefined (R is any type), and a
     // processed id must never look new.
-    if (this.#replies.has(id)) return { kind: 'repeat', reply: this.#replies.get(id) as R };
+    const replies = this.#map;
+    if (replies?.has(id)) return { kind: 'repeat', reply: replies.get(id) as R };
     if (id <= this.#floor) return { kind: 'expired' };
     return { kind: 'new' };
   }
 
   /** Records the reply to `id`; the oldest replies beyond `capacity` are forgotten. */
   record(id: number, reply: R): void {
-    this.#replies.set(id, reply);
+    const replies = (this.#map ??= new Map());
+    replies.set(id, reply);
     if (id > this.#acked) this.#acked = id;
     // Insertion order is (nearly always) id order: evict from the front; stored replies are
     // looked up before the floor, so an out-of-order survivor is still answered.
-    for (const oldest of this.#replies.keys()) {
-      if (this.#replies.size <= this.capacity) break;
-      this.#replies.delete(oldest);
+    for (const oldest of replies.keys()) {
+      if (replies.size <= this.capacity) break;
+      replies.delete(oldest);
       if (oldest > this.#floor) this.#floor = oldest;
     }
   }
 
   snapshot(): RequestWindowState<R> {
-    return { acked: this.#acked, floor: this.#floor, replies: [...this.#replies] };
+    return { acked: this.#acked, floor: this.#floor, replies: this.#map ? [...this.#map] : [] };
   }
 }

@@ -8,7 +8,7 @@ import type { KeepaliveTarget } from '../core/keepalive.js';
 import { TokenBucket } from '../core/rate-limiter.js';
 import { StateMachine } from '../core/state-machine.js';
 import { Timer } from '../core/timer.js';
-import type { PreparedText } from './prepared-text.js';
+import { prepareText, type PreparedText } from './prepared-text.js';
 
 export type ConnectionState = 'authenticating' | 'open' | 'closing' | 'closed';
 
@@ -106,9 +106,12 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   readonly #transport: Writable | undefined;
   readonly #host: ConnectionHost;
   readonly #cleanups: (() => void)[] = [];
-  readonly #closeTimer: Timer;
+  /** Made when a close starts (most connections live long and close once): memory per idle connection. */
+  #closeTimer: Timer | undefined;
   readonly #messageRate: TokenBucket | undefined;
-  readonly #invalidRate: TokenBucket;
+  /** Made at the first invalid message. */
+  #invalidRate: TokenBucket | undefined;
+  readonly #maxInvalid: number;
   #terminated: CloseReport['terminated'];
   #expiresAt: number | undefined;
   #expiry: Timer | undefined;
@@ -125,11 +128,10 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     this.protocol = init.protocol;
     this.openedAt = host.clock.now();
     this.#machine = new StateMachine<ConnectionState>(init.authenticating ? 'authenticating' : 'open', transitions);
-    this.#closeTimer = new Timer(host.clock, () => this.#terminate('close-timeout'));
     this.#messageRate = Number.isFinite(init.maxMessageRate)
       ? new TokenBucket(host.clock, init.maxMessageRate, Math.max(1, init.maxMessageRate))
       : undefined;
-    this.#invalidRate = new TokenBucket(host.clock, init.maxInvalidPerMinute / 60, init.maxInvalidPerMinute);
+    this.#maxInvalid = init.maxInvalidPerMinute;
   }
 
   get state(): ConnectionState {
@@ -150,6 +152,13 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     const refused = this.#refusal();
     if (refused) return refused;
     const data = typeof message === 'string' || message instanceof Uint8Array ? message : encodeEnvelope(message);
+    if (typeof data === 'string' && this.#transport) {
+      // Framed here as one buffer: one write where ws would make two (header, payload).
+      const prepared = prepareText(data);
+      this.#transport.write(prepared.frame);
+      this.#host.countOut(prepared.bytes);
+      return SENT;
+    }
     this.#socket.send(data);
     this.#host.countOut(typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
     return SENT;
@@ -167,6 +176,11 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     else this.#socket.send(message.text);
     this.#host.countOut(message.bytes);
     return SENT;
+  }
+
+  /** A peer that does not finish the closing handshake within closeTimeout is terminated. */
+  #startCloseTimer(): void {
+    (this.#closeTimer ??= new Timer(this.#host.clock, () => this.#terminate('close-timeout'))).start(this.#host.closeTimeout);
   }
 
   /** Why a message cannot be sent now, or undefined when it can. */
@@ -196,7 +210,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     if (state === 'closing' || state === 'closed') return;
     this.#machine.to('closing', undefined);
     this.#sent = { code, reason };
-    this.#closeTimer.start(this.#host.closeTimeout);
+    this.#startCloseTimer();
     this.#socket.close(code, reason);
   }
 
@@ -207,7 +221,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   protocolError(code: number, reason: string): void {
     if (this.#machine.state === 'open' || this.#machine.state === 'authenticating') this.#machine.to('closing', undefined);
     this.#sent ??= { code, reason };
-    this.#closeTimer.start(this.#host.closeTimeout);
+    this.#startCloseTimer();
   }
 
   /** Ends the TCP connection at once, without a closing handshake. For dead or hostile peers only. */
@@ -288,7 +302,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
 
   /** @internal Invalid-message policy; false means the peer is over its allowance. */
   admitInvalid(): boolean {
-    return this.#invalidRate.take();
+    return (this.#invalidRate ??= new TokenBucket(this.#host.clock, this.#maxInvalid / 60, this.#maxInvalid)).take();
   }
 
   /**
@@ -308,7 +322,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   closed(code: number, reason: string): void {
     if (this.#machine.state === 'closed') return;
     this.#machine.to('closed', undefined);
-    this.#closeTimer.stop();
+    this.#closeTimer?.stop();
     this.#expiry?.stop();
     this.#socket.removeAllListeners();
     const terminated = this.#terminated;

@@ -62,8 +62,14 @@ export class HandshakeGate<User> {
     return this.#pending.size;
   }
 
+  /**
+   * One listener for every socket (it stays on the socket for the connection's life): a closure
+   * made here per handshake would keep the request and its headers alive as long (about 2 kB).
+   */
+  readonly #onSocketError = (error: Error): void => this.host.log.debug({ err: error }, 'socket error during handshake');
+
   handle(request: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
-    socket.on('error', (error) => this.host.log.debug({ err: error }, 'socket error during handshake'));
+    socket.on('error', this.#onSocketError);
     const pending: Pending = { request, socket, timer: undefined, onSocketClose: () => this.#release(pending) };
     this.#pending.add(pending);
     socket.once('close', pending.onSocketClose); // a peer that leaves frees its slot at once

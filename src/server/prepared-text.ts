@@ -12,9 +12,9 @@ export interface PreparedText {
 }
 
 export function prepareText(text: string): PreparedText {
-  const payload = Buffer.from(text, 'utf8');
-  const length = payload.length;
+  const length = Buffer.byteLength(text, 'utf8');
   const headerLength = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  // One buffer, header and payload: one allocation, one encoding, one write per socket.
   const frame = Buffer.allocUnsafe(headerLength + length);
   frame[0] = 0x81; // FIN + text
   if (length < 126) frame[1] = length;
@@ -26,6 +26,6 @@ export function prepareText(text: string): PreparedText {
     frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
     frame.writeUInt32BE(length >>> 0, 6);
   }
-  payload.copy(frame, headerLength);
+  frame.write(text, headerLength, 'utf8');
   return { text, frame, bytes: length };
 }

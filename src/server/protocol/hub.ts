@@ -242,7 +242,7 @@ export class Hub<User> {
     try {
       await broker.saveSession(id, { user: connection.user, window: window.snapshot() }, this.#liveTtl);
       if (!this.#refresh.pending) this.#refresh.start(refreshPeriod(this.options.recoveryWindow));
-      session.onLeave(await broker.subscribeDirect(id, (direct) => session.direct(() => this.#sendDirect(session, direct))));
+      session.onLeave(await broker.subscribeDirect(id, this.#directListener(session)));
     } catch (error) {
       // The broker failed mid-hello: the session must not stay registered as connected.
       welcomed();
@@ -269,6 +269,11 @@ export class Hub<User> {
     });
     welcomed();
     for (const queued of phase.backlog) this.#route(session, queued);
+  }
+
+  /** Made outside #hello, so the listener (kept for the session's life) does not keep that call's scope alive. */
+  #directListener(session: LiveSession<User>): (direct: DirectMessage) => void {
+    return (direct) => session.direct(() => this.#sendDirect(session, direct));
   }
 
   /** The session leaves this node: its subscriptions end and it waits in the broker for the recovery window. */
