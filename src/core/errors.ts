@@ -6,7 +6,7 @@
  * ├─ InvalidOptionError         ERR_INVALID_OPTION      an option or flag is out of range
  * ├─ InvalidCloseError          ERR_INVALID_CLOSE       a close code or reason that may not be sent
  * └─ ConnectionClosedError      ERR_CONNECTION_CLOSED   the connection closed (close code, reason)
- * LifelineError with ERR_BROKER_UNAVAILABLE: a networked broker (Redis) could not be reached
+ * └─ BrokerUnavailableError     ERR_BROKER_UNAVAILABLE  a networked broker (Redis) could not be reached (sent)
  */
 export type LifelineErrorCode =
   | 'ERR_INVALID_OPTION'
@@ -29,6 +29,21 @@ export class LifelineError extends Error {
   ) {
     super(message, options);
     this.name = new.target.name;
+  }
+}
+
+/**
+ * A networked broker could not be reached or did not answer. `sent` is false when the command
+ * never left this node (nothing happened), true when it may have been carried out and only its
+ * answer is missing.
+ */
+export class BrokerUnavailableError extends LifelineError {
+  constructor(
+    message: string,
+    readonly sent: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super('ERR_BROKER_UNAVAILABLE', message, options);
   }
 }
 

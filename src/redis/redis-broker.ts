@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createClient, ErrorReply } from '@redis/client';
+import { ClientOfflineError, createClient, ErrorReply } from '@redis/client';
 import type { Logger } from 'pino';
 import type { Broker, ChannelEvent, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from '../broker/broker.js';
 import { backoffCeiling, jittered, type BackoffOptions } from '../core/backoff.js';
 import { systemClock, systemRng, type Clock, type Rng, type TimerHandle } from '../core/clock.js';
-import { LifelineError } from '../core/errors.js';
+import { BrokerUnavailableError } from '../core/errors.js';
 import type { Position } from '../core/position.js';
 import { Timer } from '../core/timer.js';
 import { RedisKeys } from './keys.js';
@@ -113,7 +113,7 @@ export class RedisBroker implements Broker {
     this.#idleChannelTtl = options.idleChannelTtl ?? 3_600_000;
     const timeout = options.commandTimeout ?? 5_000;
     const send: SendCommand = (args) => this.#client.sendCommand(args, { timeout });
-    this.#scripts = new ScriptRunner(send, (error) => error instanceof ErrorReply, timeout);
+    this.#scripts = new ScriptRunner(send, (error) => error instanceof ErrorReply, timeout, (error) => error instanceof ClientOfflineError);
     this.#touch = new Timer(this.#clock, () => this.#touchChannels());
   }
 
@@ -461,14 +461,14 @@ export class RedisBroker implements Broker {
 
   async #listen(name: string, onMessage: (message: string) => void): Promise<void> {
     // The client would queue a subscribe while disconnected; fail at once like every other call.
-    if (!this.#subscriber.isReady) throw new LifelineError('ERR_BROKER_UNAVAILABLE', 'Redis is unreachable: the subscriber connection is down');
+    if (!this.#subscriber.isReady) throw new BrokerUnavailableError('Redis is unreachable: the subscriber connection is down', false);
     const listener = (message: string): void => onMessage(message);
     this.#listeners.set(name, listener);
     try {
       if (this.#sharded) await this.#subscriber.sSubscribe(name, listener);
       else await this.#subscriber.subscribe(name, listener);
     } catch (error) {
-      throw new LifelineError('ERR_BROKER_UNAVAILABLE', `Redis is unreachable: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new BrokerUnavailableError(`Redis is unreachable: ${error instanceof Error ? error.message : String(error)}`, true, { cause: error });
     }
   }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { systemClock } from '../core/clock.js';
-import { LifelineError } from '../core/errors.js';
+import { BrokerUnavailableError } from '../core/errors.js';
 
 export type SendCommand = (args: readonly string[]) => Promise<unknown>;
 
@@ -21,6 +21,8 @@ export class ScriptRunner {
     private readonly isAnswer: (error: unknown) => boolean,
     /** A command not answered within this fails (real time: this is I/O), ms. */
     private readonly timeout: number,
+    /** The client refused the command before writing it (offline): it never reached Redis. */
+    private readonly isUnsent: (error: unknown) => boolean = () => false,
   ) {}
 
   get stalled(): boolean {
@@ -44,7 +46,7 @@ export class ScriptRunner {
         this.#stalled = false;
         throw error;
       }
-      throw new LifelineError('ERR_BROKER_UNAVAILABLE', `Redis is unreachable: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new BrokerUnavailableError(`Redis is unreachable: ${error instanceof Error ? error.message : String(error)}`, !this.isUnsent(error), { cause: error });
     } finally {
       if (timer !== undefined) systemClock.clearTimeout(timer);
     }

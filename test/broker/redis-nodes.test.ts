@@ -152,7 +152,7 @@ describe('RedisBroker: connection loss and Redis restarts', { skip: redisServerS
     await redis.kill();
     await eventually(() => !node.isReady(), 'not ready');
     // Rejected, not queued: nothing is accepted now and dropped later.
-    const unavailable = { name: 'LifelineError', code: 'ERR_BROKER_UNAVAILABLE' };
+    const unavailable = { name: 'BrokerUnavailableError', code: 'ERR_BROKER_UNAVAILABLE', sent: false }; // refused before it left the node
     await assert.rejects(within(node.publish('room', 'lost', policy), 5_000, 'a publish while Redis is down'), unavailable);
     await assert.rejects(within(node.loadSession('s1'), 5_000, 'a load while Redis is down'), unavailable);
     await redis.restart();

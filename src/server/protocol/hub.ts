@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Broker, DirectMessage, Recovery } from '../../broker/broker.js';
 import type { Clock } from '../../core/clock.js';
-import { LifelineError } from '../../core/errors.js';
+import { BrokerUnavailableError, LifelineError } from '../../core/errors.js';
 import type { Envelope } from '../../core/envelope.js';
 import type { Position } from '../../core/position.js';
 import { RequestWindow } from '../../core/request-window.js';
@@ -69,6 +69,10 @@ type Phase<User> = { readonly phase: 'hello' } | { readonly phase: 'greeting'; r
 function refreshPeriod(recoveryWindow: number): number {
   return Math.min(30_000, Math.max(1_000, Math.floor(recoveryWindow / 4)));
 }
+
+/** A publish whose broker command may have run is asked again this many times, this far apart (ms). */
+const PUBLISH_RETRIES = 3;
+const PUBLISH_RETRY_DELAY = 300;
 
 /** A request claim outlives the request timeout by this much (the reply is recorded after it), ms. */
 const CLAIM_MARGIN = 2_000;
@@ -435,20 +439,26 @@ export class Hub<User> {
     // A failing hook published nothing: answered, not recorded, so a resend may try again.
     if (allowed === 'failed') return this.#error(session, id, 'failed', 'the publish could not be checked; nothing was published');
     if (!allowed) return this.#reply(session, id, errorReply(id, 'forbidden', `not allowed to publish to "${channel}"`));
-    let position: Position;
-    try {
-      // The origin makes a resend that reaches another node before this reply was recorded
-      // return this event instead of publishing a second one.
-      const origin = { session: session.id, id, ttl: this.#liveTtl };
-      const event = await this.options.broker.publish(channel, data, resolved.history, origin);
-      position = { epoch: event.epoch, offset: event.offset };
-    } catch (error) {
-      this.options.log.error({ err: error, channel }, 'broker publish failed');
-      // Nothing was published: not recorded, so a resend of this id may try again.
-      session.connection.send(errorReply(id, 'unavailable', 'the message could not be published; nothing was published'));
-      return;
+    // The origin makes a resend that reaches another node before this reply was recorded return
+    // this event instead of publishing a second one; it also makes retrying here safe.
+    const origin = { session: session.id, id, ttl: this.#liveTtl };
+    let outcome: 'unsent' | 'unknown' = 'unsent';
+    for (let attempt = 0; attempt <= PUBLISH_RETRIES; attempt++) {
+      if (attempt > 0) await new Promise<void>((resolve) => this.options.clock.setTimeout(resolve, PUBLISH_RETRY_DELAY));
+      try {
+        const event = await this.options.broker.publish(channel, data, resolved.history, origin);
+        return this.#reply(session, id, { type: 'ack', id, position: { epoch: event.epoch, offset: event.offset } });
+      } catch (error) {
+        this.options.log.error({ err: error, channel, attempt }, 'broker publish failed');
+        // Only a command that may have run is worth asking about again (it answers with the stored event).
+        if (!(error instanceof BrokerUnavailableError && error.sent)) break;
+        outcome = 'unknown';
+      }
     }
-    await this.#reply(session, id, { type: 'ack', id, position });
+    // Not recorded, so a resend of this id may try again (and cannot publish twice).
+    session.connection.send(
+      errorReply(id, 'unavailable', outcome === 'unsent' ? 'the message could not be published; nothing was published' : 'the broker did not answer: the message may have been published; resend it with the same id to know'),
+    );
   }
 
   async #request(session: LiveSession<User>, message: ClientMessageOf<'request'>): Promise<void> {

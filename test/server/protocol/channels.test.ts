@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ChannelEvent, HistoryPolicy, PresenceMember, PublishOrigin, Unsubscribe } from '../../../src/broker/broker.js';
-import { LifelineError } from '../../../src/core/errors.js';
+import { BrokerUnavailableError, LifelineError } from '../../../src/core/errors.js';
 import { MemoryBroker } from '../../../src/broker/memory-broker.js';
 import type { ChannelsConfig } from '../../../src/server/protocol/channels.js';
 import { RequestError } from '../../../src/server/protocol/request-error.js';
@@ -273,6 +273,30 @@ describe('protocol: broker failures', () => {
     broker.down = false;
     client.send({ type: 'presence.get', id: 3, channel: 'room:a' });
     assert.equal((await client.reply(3)).type, 'presence.list', 'the same connection carries on');
+  });
+
+  test('a publish whose broker answer was lost (it may have run) is asked again with its origin: one event, acked at its position', async (t) => {
+    class LostAnswer extends ForwardingBroker {
+      lost = 1;
+      override async publish(channel: string, data: unknown, policy: HistoryPolicy, origin?: PublishOrigin): Promise<ChannelEvent> {
+        const event = await super.publish(channel, data, policy, origin);
+        if (this.lost-- > 0) throw new BrokerUnavailableError('Redis is unreachable: the connection closed', true);
+        return event;
+      }
+    }
+    const inner = new MemoryBroker();
+    const fixture = await serve(t, { pingInterval: 0, channels, broker: new LostAnswer(inner) });
+    t.after(() => inner.close());
+    const { client: watcher } = await ProtocolClient.connect(t, fixture.wsUrl);
+    await watcher.subscribe(1, 'chat:a');
+    const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
+    const ack = await client.publish(1, 'chat:a', 'once');
+    assert.equal(ack.type, 'ack');
+    const event = await watcher.take('event');
+    assert.deepEqual(ack.type === 'ack' && ack.position, { epoch: event.epoch, offset: event.offset });
+    await client.publish(2, 'chat:a', 'next');
+    await watcher.take('event', (e) => e.data === 'next');
+    assert.deepEqual(watcher.events('chat:a').map((e) => e.data), ['once', 'next'], 'published once');
   });
 
   test('a failed broker publish is answered unavailable, not remembered: the resend publishes', async (t) => {
