@@ -43,6 +43,12 @@ export interface SessionRecord {
    * at or below it again (after it lost its data, a reused seq would be taken for a repeat).
    */
   readonly sentSeq?: number;
+  /**
+   * The connection serving the session now, on whichever node: a node whose older connection of
+   * the session ends leaves the record and the session's presence to it. A save without it keeps
+   * the stored one.
+   */
+  readonly owner?: string;
 }
 
 export interface PresenceMember {

@@ -56,7 +56,7 @@ export class MemoryBroker implements Broker {
   readonly #clock: Clock;
   readonly #newEpoch: () => string;
   readonly #channels = new Map<string, Channel>();
-  readonly #sessions = new Map<string, Expiring<{ user: unknown; window: RequestWindow<unknown> }>>();
+  readonly #sessions = new Map<string, Expiring<{ user: unknown; window: RequestWindow<unknown>; owner: string | undefined }>>();
   readonly #outboxes = new Map<string, Outbox>();
   readonly #presence = new Map<string, Map<string, Expiring<PresenceMember>>>();
   /** The last client publish per session and channel: `${channel}\n${session}` -> its id and event. */
@@ -121,7 +121,7 @@ export class MemoryBroker implements Broker {
     const existing = this.#live(this.#sessions, id);
     const window = existing && existing.value.window.acked >= record.window.acked ? existing.value.window : new RequestWindow(capacity, record.window);
     const expiresAt = this.#clock.now() + ttl;
-    this.#sessions.set(id, { value: { user: record.user, window }, expiresAt });
+    this.#sessions.set(id, { value: { user: record.user, window, owner: record.owner ?? existing?.value.owner }, expiresAt });
     // Unacknowledged direct messages live as long as their session, however long ago they were sent.
     const outbox = this.#outbox(id);
     if (outbox.expiresAt < expiresAt) outbox.expiresAt = expiresAt;
@@ -137,7 +137,7 @@ export class MemoryBroker implements Broker {
 
   async loadSession(id: string): Promise<SessionRecord | undefined> {
     const entry = this.#live(this.#sessions, id);
-    return entry && { user: entry.value.user, window: entry.value.window.snapshot() };
+    return entry && { user: entry.value.user, window: entry.value.window.snapshot(), ...(entry.value.owner === undefined ? {} : { owner: entry.value.owner }) };
   }
 
   async refreshSessions(ids: readonly string[], ttl: number): Promise<readonly string[]> {

@@ -270,7 +270,7 @@ export class RedisBroker implements Broker {
     await this.#scripts.run(
       scripts.SAVE_SESSION,
       [keys.record, keys.replies, keys.outboxMeta, keys.outbox],
-      [userJson, String(record.window.acked), String(record.window.floor), String(this.#clock.now()), expiresAt, realTtl, String(record.sentSeq ?? 0), ...replies],
+      [userJson, String(record.window.acked), String(record.window.floor), String(this.#clock.now()), expiresAt, realTtl, String(record.sentSeq ?? 0), record.owner ?? '', ...replies],
     );
     await this.#index(userJson, id, expiresAt, realTtl);
   }
@@ -303,12 +303,13 @@ export class RedisBroker implements Broker {
     const keys = this.#keys.session(id);
     const reply = await this.#scripts.run(scripts.LOAD_SESSION, [keys.record, keys.replies], [String(this.#clock.now())]);
     if (reply === null) return undefined;
-    const [user, acked, floor, members] = array(reply);
+    const [user, acked, floor, members, owner] = array(reply);
     const replies = array(members).map((member) => {
       const [replyId, json] = splitMember(text(member));
       return [replyId, JSON.parse(json) as unknown] as const;
     });
-    return { user: JSON.parse(text(user)) as unknown, window: { acked: integer(acked), floor: integer(floor), replies } };
+    const stored = optionalText(owner);
+    return { user: JSON.parse(text(user)) as unknown, window: { acked: integer(acked), floor: integer(floor), replies }, ...(stored === undefined ? {} : { owner: stored }) };
   }
 
   async claimRequest(session: string, id: number, ttl: number): Promise<boolean> {

@@ -107,7 +107,8 @@ return 1
 
 /**
  * KEYS: session, replies, outboxMeta, outbox. ARGV: user, acked, floor, now, expiresAt ('inf'
- * or ms), realTtl, sentSeq (seqs at or below it are never issued again), then id, reply pairs. A live stored window with a higher or
+ * or ms), realTtl, sentSeq (seqs at or below it are never issued again), owner ('' keeps the
+ * stored one), then id, reply pairs. A live stored window with a higher or
  * equal `acked` is kept (a later save may carry an older view); the outbox lives at least as
  * long as its session.
  */
@@ -119,10 +120,11 @@ if alive(redis.call('HGET', h, 'x'), now) then keep = num(redis.call('HGET', h, 
 if not keep then
   redis.call('DEL', z)
   redis.call('HSET', h, 'a', ARGV[2], 'f', ARGV[3])
-  for i = 8, #ARGV, 2 do redis.call('ZADD', z, ARGV[i], ARGV[i] .. ':' .. ARGV[i + 1]) end
+  for i = 9, #ARGV, 2 do redis.call('ZADD', z, ARGV[i], ARGV[i] .. ':' .. ARGV[i + 1]) end
 end
 redis.call('HSET', h, 'u', ARGV[1], 'x', ARGV[5])
 if tonumber(redis.call('HGET', om, 'n') or '0') < tonumber(ARGV[7]) then redis.call('HSET', om, 'n', ARGV[7]) end
+if ARGV[8] ~= '' then redis.call('HSET', h, 'w', ARGV[8]) end
 if ARGV[5] == 'inf' then
   redis.call('HSET', om, 'x', 'inf')
   for _, k in ipairs(KEYS) do redis.call('PERSIST', k) end
@@ -178,11 +180,11 @@ if left > 0 then redis.call('PEXPIRE', z, left) elseif left == -1 then redis.cal
 return 1
 `;
 
-/** KEYS: session, replies. ARGV: now. Returns {user, acked, floor, replies} or false. */
+/** KEYS: session, replies. ARGV: now. Returns {user, acked, floor, replies, owner or false} or false. */
 export const LOAD_SESSION = `${helpers}
 local h, z = KEYS[1], KEYS[2]
 if not alive(redis.call('HGET', h, 'x'), tonumber(ARGV[1])) then return false end
-return {redis.call('HGET', h, 'u'), num(redis.call('HGET', h, 'a'), 0), num(redis.call('HGET', h, 'f'), 0), redis.call('ZRANGE', z, 0, -1)}
+return {redis.call('HGET', h, 'u'), num(redis.call('HGET', h, 'a'), 0), num(redis.call('HGET', h, 'f'), 0), redis.call('ZRANGE', z, 0, -1), redis.call('HGET', h, 'w')}
 `;
 
 /**

@@ -284,6 +284,17 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock) => P
         assert.equal(await broker.loadSession(id), undefined);
       });
 
+      test('the owner is stored with a session, and a save without one keeps it', async (t) => {
+        const { broker, name } = await setup(t);
+        const id = name('session');
+        await broker.saveSession(id, { ...record('ann'), owner: 'conn-b' }, 10_000);
+        assert.equal((await broker.loadSession(id))?.owner, 'conn-b');
+        await broker.saveSession(id, record('ann'), 10_000);
+        assert.equal((await broker.loadSession(id))?.owner, 'conn-b', 'kept');
+        await broker.saveSession(id, { ...record('ann'), owner: 'conn-c' }, 10_000);
+        assert.equal((await broker.loadSession(id))?.owner, 'conn-c', 'replaced');
+      });
+
       test('a session expires after its ttl; every save refreshes it', async (t) => {
         const { broker, clock, name } = await setup(t);
         const id = name('session');

@@ -202,7 +202,7 @@ export class Hub<User> {
         Promise.all(
           missing.map((id) => {
             const session = this.#sessions.get(id);
-            return session && this.options.broker.saveSession(id, { user: session.user, window: session.window.snapshot(), sentSeq: session.sentSeq }, this.#liveTtl);
+            return session && this.options.broker.saveSession(id, { user: session.user, window: session.window.snapshot(), sentSeq: session.sentSeq, owner: session.connection.id }, this.#liveTtl);
           }),
         ),
       )
@@ -244,7 +244,7 @@ export class Hub<User> {
       }
     });
     try {
-      await broker.saveSession(id, { user: connection.user, window: window.snapshot() }, this.#liveTtl);
+      await broker.saveSession(id, { user: connection.user, window: window.snapshot(), owner: connection.id }, this.#liveTtl);
       if (!this.#refresh.pending) this.#refresh.start(refreshPeriod(this.options.recoveryWindow));
       session.onLeave(await broker.subscribeDirect(id, this.#directListener(session)));
     } catch (error) {
@@ -275,6 +275,16 @@ export class Hub<User> {
     for (const queued of phase.backlog) this.#route(session, queued);
   }
 
+  /** Whether a connection other than this session's (on any node) serves the session now. */
+  async #ownedElsewhere(session: LiveSession<User>): Promise<boolean> {
+    try {
+      const owner = (await this.options.broker.loadSession(session.id))?.owner;
+      return owner !== undefined && owner !== session.connection.id;
+    } catch {
+      return false; // the broker cannot tell: leave as a single node would
+    }
+  }
+
   /** Made outside #hello, so the listener (kept for the session's life) does not keep that call's scope alive. */
   #directListener(session: LiveSession<User>): (direct: DirectMessage) => void {
     return (direct) => session.direct(() => this.#sendDirect(session, direct));
@@ -288,11 +298,14 @@ export class Hub<User> {
     void session.drained().then(() => {
       if (this.#draining.get(session.id) === session) this.#draining.delete(session.id);
     });
-    await Promise.allSettled([...session.subscriptions.values()].map((sub) => this.#unsubscribe(session, sub)));
+    // Resumed on another node while this connection lingered: that connection owns the session,
+    // its record and its presence now.
+    const movedAway = await this.#ownedElsewhere(session);
+    await Promise.allSettled([...session.subscriptions.values()].map((sub) => this.#unsubscribe(session, sub, movedAway)));
     await session.leave();
     // A newer connection of this session is live on this node (it took over, or resumed while
     // this one was parking): its record stays live; a recoveryWindow ttl now would expire it.
-    if (this.#sessions.has(session.id)) return;
+    if (this.#sessions.has(session.id) || movedAway) return;
     await this.options.broker.saveSession(session.id, { user: session.user, window: session.window.snapshot(), sentSeq: session.sentSeq }, this.options.recoveryWindow);
   }
 
@@ -390,13 +403,14 @@ export class Hub<User> {
     session.connection.send({ type: 'unsubscribed', id: message.id, channel: message.channel });
   }
 
-  async #unsubscribe(session: LiveSession<User>, sub: LiveSubscription): Promise<void> {
+  async #unsubscribe(session: LiveSession<User>, sub: LiveSubscription, movedAway = false): Promise<void> {
     if (session.subscriptions.get(sub.channel) === sub) session.subscriptions.delete(sub.channel);
     await this.#fanout.leave(sub.channel, this.#member(session, sub));
     if (sub.presence) {
-      // After a takeover the member (the session) is still here, subscribed on its new connection.
+      // After a takeover the member (the session) is still here, subscribed on its new connection
+      // (on this node, or on another one that now owns the session).
       const successor = this.#sessions.get(session.id);
-      const stillPresent = successor !== undefined && successor !== session && successor.subscriptions.get(sub.channel)?.presence === true;
+      const stillPresent = movedAway || (successor !== undefined && successor !== session && successor.subscriptions.get(sub.channel)?.presence === true);
       await this.#presence.leave(session, sub, stillPresent);
     }
   }

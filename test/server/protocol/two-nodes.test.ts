@@ -69,6 +69,30 @@ describe('protocol: a session moving between nodes', () => {
     assert.deepEqual(watcher.events('chat:a').map((event) => [event.offset, event.data]), [[1, 'once'], [2, 'next']]);
   });
 
+  test('resumed on another node while the old connection lingers: when it ends, the session stays present and nobody hears it leave', async (t) => {
+    const broker = new MemoryBroker();
+    t.after(() => broker.close());
+    const presence: ChannelsConfig = { room: { presence: true } };
+    const a = await serve(t, { pingInterval: 0, channels: presence, broker });
+    const b = await serve(t, { pingInterval: 0, channels: presence, broker });
+    const { client: watcher } = await ProtocolClient.connect(t, b.wsUrl);
+    await watcher.subscribe(1, 'room:x');
+    const { client: old, welcome } = await ProtocolClient.connect(t, a.wsUrl);
+    await old.subscribe(1, 'room:x');
+    await watcher.take('presence', (message) => 'join' in message);
+    // The client moved to node b while node a has not noticed its old link is gone.
+    const { client: moved } = await ProtocolClient.connect(t, b.wsUrl, { session: welcome.session });
+    await moved.subscribe(1, 'room:x');
+    old.terminate();
+    await a.server.close({ drainTimeout: 1_000 }).catch(() => undefined); // node a has parked everything
+    watcher.send({ type: 'presence.get', id: 2, channel: 'room:x' });
+    const list = await watcher.reply(2);
+    assert.ok(list.type === 'presence.list' && list.members.some((member) => member.client === welcome.session), 'still present through node b');
+    await moved.publish(2, 'room:x', 'still here'); // anything further the watcher hears comes after this
+    await watcher.take('event', (event) => event.data === 'still here');
+    assert.ok(!watcher.log.some((message) => message.type === 'presence' && 'leave' in message), 'no leave was announced');
+  });
+
   test('a resend waiting for a node that died mid-request is told timeout (effect unknown) once the claim runs out', async (t) => {
     const broker = new MemoryBroker();
     t.after(() => broker.close());
