@@ -278,7 +278,9 @@ export function readConfigFile(path: string, readText: ReadText = readUtf8): Par
   try {
     document = JSON.parse(text);
   } catch (error) {
-    return { kind: 'error', message: `config file ${path} is not valid JSON (${error instanceof Error ? error.message : String(error)})` };
+    // Where, never what: the parser's message quotes the file's text, which may hold secrets.
+    const at = /position (\d+)/.exec(error instanceof Error ? error.message : '')?.[1];
+    return { kind: 'error', message: `config file ${path} is not valid JSON${at === undefined ? '' : ` (at character ${at})`}` };
   }
   if (typeof document !== 'object' || document === null || Array.isArray(document)) {
     return { kind: 'error', message: `config file ${path} must hold a JSON object of settings` };
@@ -306,7 +308,7 @@ function parseConfigValue(key: ServeKey, value: unknown): { success: true; value
   if (typeof value === 'string') text = value;
   else if (typeof value === 'number' || typeof value === 'boolean') text = String(value);
   else if (Array.isArray(value) && value.every((item) => typeof item === 'string')) text = value.join(',');
-  else return { success: false, message: `must be a string, number or boolean (got ${JSON.stringify(value)})` };
+  else return { success: false, message: `must be a string, number or boolean (got ${shown(key, JSON.stringify(value))})` };
   const parsed = serveSchemas[key].safeParse(text);
   return parsed.success ? { success: true, value: parsed.data } : { success: false, message: `${issueText(parsed.error)} (got ${shown(key, JSON.stringify(value))})` };
 }

@@ -164,7 +164,7 @@ export interface ResolvedServerOptions<User> extends Readonly<Omit<Validated, 'p
 
 /** Validates and fills defaults once; throws {@link InvalidOptionError} naming the option. */
 export function resolveServerOptions<User>(options: ServerOptions<User>): ResolvedServerOptions<User> {
-  const { server, onRequest, authenticate, broker, channels, canSubscribe, canPublish, logger, clock, rng, ...plain } = options;
+  const { server, onRequest, authenticate, broker, channels, canSubscribe, canPublish, presenceUser, logger, clock, rng, ...plain } = options;
   const parsed = schema.safeParse(plain);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -185,6 +185,7 @@ export function resolveServerOptions<User>(options: ServerOptions<User>): Resolv
     channels: channels ?? {},
     canSubscribe,
     canPublish,
+    presenceUser,
     logger,
     clock: clock ?? systemClock,
     rng: rng ?? systemRng,

@@ -132,6 +132,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       maxPayload: resolved.maxPayload,
       canSubscribe: resolved.canSubscribe,
       canPublish: resolved.canPublish,
+      presenceUser: resolved.presenceUser,
       clock: resolved.clock,
       log: this.log,
       stats: this.stats,
@@ -503,7 +504,11 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       authenticate,
       retryAfter: resolved.retryAfter,
       hookFailed: (error) => this.#failed(error, 'authenticate hook failed', undefined),
-      accepted: (connection, request) => this.#notify('connection', [connection, request], connection),
+      accepted: (connection, request) => {
+        // Expiring credentials from the first message are refreshed like the handshake's.
+        if (connection.expiresAt !== undefined) this.#refreshable.set(connection, authRequest(request, requestUrl(request)));
+        this.#notify('connection', [connection, request], connection);
+      },
       deliver: (connection, item) => (Buffer.isBuffer(item) ? this.dispatchBinary(connection, item) : this.dispatchMessage(connection, item)),
     });
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from '../core/json-depth.js';
 import type { Broker } from '../broker/broker.js';
 import type { Position } from '../core/position.js';
 import { LifelineError, type LifelineServer } from '../server/index.js';
@@ -26,7 +27,8 @@ export interface HttpApiOptions<User> {
   readonly userName: (user: User) => string | null;
 }
 
-const publishBody = z.strictObject({ data: z.json() });
+/** `data` is any JSON value, kept as parsed (a rebuilt copy would lose a `__proto__` key); depth is checked before. */
+const publishBody = z.strictObject({ data: z.unknown().refine((value) => value !== undefined, 'is required (any JSON value)') });
 const disconnectBody = z
   .strictObject({ reason: z.string().refine((reason) => Buffer.byteLength(reason) <= 120, 'reason must be at most 120 bytes of UTF-8').optional() })
   .optional();
@@ -75,6 +77,10 @@ export function httpApiRoutes<User>(options: HttpApiOptions<User>): Route[] {
     const read = await readJsonBody(context.request, maxBody);
     if (!read.ok) {
       sendError(context.response, read.status, read.code, read.message, read.status === 413 ? { Connection: 'close' } : {});
+      return undefined;
+    }
+    if (nestedDeeperThan(read.value)) {
+      sendError(context.response, 400, 'bad_request', `the body is nested more than ${MAX_JSON_DEPTH} levels deep`);
       return undefined;
     }
     const parsed = schema.safeParse(read.value);
@@ -137,7 +143,8 @@ export function httpApiRoutes<User>(options: HttpApiOptions<User>): Route[] {
       const members = await broker.presence(channel.name);
       sendJson(context.response, 200, {
         channel: channel.name,
-        members: members.map((member) => ({ client: member.client, user: userName(member.user as User) })),
+        // Members are stored as the server shows them (presenceUser: the token's sub).
+        members: members.map((member) => ({ client: member.client, user: typeof member.user === 'string' ? member.user : userName(member.user as User) })),
       });
     }),
 

@@ -68,8 +68,9 @@ export function tokenAuth(options: TokenAuthOptions): { readonly authenticate: A
     } catch (error) {
       return { ok: false, status: 401, message: refusal(error) };
     }
-    const sub = payload.sub ?? '';
-    if (sub.length === 0 || sub.length > MAX_SUBJECT) return { ok: false, status: 401, message: `the token's sub must be 1-${MAX_SUBJECT} characters` };
+    // jose checks that sub is present, not that it is a string (a number or an object would pass).
+    const sub: unknown = payload.sub;
+    if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUBJECT) return { ok: false, status: 401, message: `the token's sub must be a string of 1-${MAX_SUBJECT} characters` };
     const claim = payload.channels;
     if (claim !== undefined) {
       const invalid = invalidPatterns(claim);
@@ -92,6 +93,8 @@ export function tokenAuth(options: TokenAuthOptions): { readonly authenticate: A
     },
     canSubscribe: ({ user, channel }) => granted(user.channels, channel),
     canPublish: ({ user, channel }) => granted(user.channels, channel),
+    // Other members see who (the sub), never what the token grants.
+    presenceUser: (user) => user.id,
   };
 }
 

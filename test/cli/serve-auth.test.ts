@@ -52,6 +52,9 @@ test('no token, an expired one, a wrong audience or a bad signature: 401 before 
     [await token({ sub: 'ada', exp: nowSeconds() - 5 }), /the token has expired/],
     [await hs256({ sub: 'ada', aud: 'someone-else' }), /aud claim is not accepted/],
     [await hs256({ sub: 'ada', aud: 'lifeline' }, 'a-different-secret-that-is-32-bytes-long'), /signature is invalid/],
+    // jose only checks that sub is present: a number or an object is not a user name.
+    [await token({ sub: 12345 }), /sub must be a string/],
+    [await token({ sub: { length: 3 } }), /sub must be a string/],
   ];
   for (const [jwt, reason] of cases) {
     const url = jwt === undefined ? server.wsUrl() : `${server.wsUrl()}?token=${jwt}`;
@@ -125,6 +128,19 @@ test('--authenticate-on first-message: the token comes in the first message', as
   const refused = await ProtocolClient.open(server2.wsUrl());
   refused.send({ type: 'auth', token: 'nope' });
   assert.equal((await within(5_000, 'the refusal', refused.closed)).code, 4401);
+});
+
+test('--authenticate-on first-message: expiring credentials are refreshed like the handshake\'s', async (t) => {
+  const server3 = await startServe(['--port', '0', '--authenticate-on', 'first-message', '--ping-interval', '0'], { LIFELINE_JWT_SECRET: SECRET });
+  const client = await ProtocolClient.open(server3.wsUrl());
+  t.after(() => client.dispose());
+  client.send({ type: 'auth', token: await hs256({ sub: 'ada', exp: nowSeconds() + 60 }) });
+  await client.take('authenticated' as ServerType);
+  await client.hello();
+  const later = nowSeconds() + 120;
+  client.send({ type: 'refresh', token: await hs256({ sub: 'ada', exp: later }) });
+  const refreshed = (await client.take('refreshed' as ServerType)) as unknown as { expiresAt: number };
+  assert.equal(refreshed.expiresAt, later * 1000);
 });
 
 test('without a JWT key, --allow-anonymous or --demo, serve refuses to start (exit 2, one line)', async () => {

@@ -103,12 +103,17 @@ test('config file mistakes are usage errors naming the file and the key', async 
     [{ port: 0, maxPayLoad: 5 }, /config file .*bad-0\.json: unknown key "maxPayLoad" \(did you mean "maxPayload"\?\)/],
     [{ pingInterval: 'soon' }, /config file .*bad-1\.json: pingInterval must be an integer from 0 to/],
     ['{"port": 0,', /config file .*bad-2\.json is not valid JSON/],
+    // Secrets are never echoed: not from a broken file, not from a value of the wrong type.
+    ['{"jwtSecret": TOPSECRET0123456789012345678901234}', /config file .*bad-3\.json is not valid JSON/],
+    [{ redis: { url: 'redis://:REDISPASSWORD@db:6379' } }, /config file .*bad-4\.json: redis must be a string, number or boolean \(got \(hidden\)\)/],
+    [{ apiKey: ['TOPSECRET-API-KEY-0123456789', 1] }, /config file .*bad-5\.json: apiKey must be a string, number or boolean \(got \(hidden\)\)/],
   ];
   for (const [index, [settings, expected]] of cases.entries()) {
     const result = await runCli(['serve', '--config', configFile(`bad-${index}.json`, settings)]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, expected);
     assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr);
+    assert.doesNotMatch(result.stderr, /TOPSECRET|REDISPASSWORD/);
   }
 });
 

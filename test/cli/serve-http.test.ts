@@ -85,6 +85,27 @@ test('publish: every subscriber gets the event; the answer is its position', asy
   assert.deepEqual(second.body, { position: { epoch: position.epoch, offset: 2 } });
 });
 
+test('bodies: data nested too deeply is a 400 (not a 500), and a "__proto__" key in data is published as sent', async (t) => {
+  const roomy = await startServe(['--port', '0', '--api-key', API_KEY, '--allow-anonymous', '--ping-interval', '0', '--channels', JSON.stringify({ news: { history: { size: 10, ttl: 60_000 } } })]);
+  const post = (channel: string, body: string): Promise<JsonResponse> =>
+    call(`${roomy.url}/api/v1/channels/${encodeURIComponent(channel)}/publish`, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body });
+  const refused = await post('news:deep', `{"data":${'['.repeat(50_000)}${']'.repeat(50_000)}}`);
+  assert.equal(refused.status, 400, refused.text);
+  assert.match(JSON.stringify(refused.body), /nested more than 100 levels/);
+  const { client } = await ProtocolClient.connect(t, roomy.wsUrl());
+  await client.subscribe(1, 'news:proto');
+  const published = await post('news:proto', '{"data":{"__proto__":{"admin":true},"text":"hi"}}');
+  assert.equal(published.status, 200, published.text);
+  const event = await client.take('event', (e) => e.channel === 'news:proto');
+  assert.equal(JSON.stringify(event.data), '{"__proto__":{"admin":true},"text":"hi"}');
+  // The same over the socket: a message nested too deeply is refused, the process and the connection live on.
+  client.sendText(`{"type":"publish","id":2,"channel":"news:deep","data":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
+  const bad = await client.reply(2);
+  assert.equal(bad.type === 'error' && bad.code, 'bad_message');
+  assert.equal((await call(`${roomy.url}/healthz`)).status, 200, 'the server is alive');
+  assert.equal((await client.publish(3, 'news:deep', { fine: true })).type, 'ack', 'and the connection carries on');
+});
+
 test('history: since a position, limited with "more", the newest without since, recovered:false outside history', async () => {
   const channel = 'chat:history-test';
   let epoch = '';

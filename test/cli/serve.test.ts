@@ -105,7 +105,7 @@ test('a demo token opens a lifeline.v1 session on chat:lobby with history and pr
   }
   bob.client.send({ type: 'presence.get', id: 3, channel: 'chat:lobby' });
   const list = await bob.client.take('presence.list');
-  assert.deepEqual(list.members.map((member) => (member.user as { id: string }).id).sort(), ['ada', 'bob']);
+  assert.deepEqual(list.members.map((member) => member.user).sort(), ['ada', 'bob'], 'members are shown by their sub, never their grants');
 });
 
 test('demo.drop cuts the asking link without a close frame; after a resume the request gets its stored reply', async (t) => {

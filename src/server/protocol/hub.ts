@@ -35,6 +35,8 @@ export type RequestHandler<User> = { handle(params: unknown, context: RequestCon
 /** Authorization hooks: return false (or a promise of false) to refuse with `forbidden`. */
 export interface ChannelHooks<User> {
   // Method syntax on purpose: a server typed for one User stays assignable to LifelineServer<unknown>.
+  /** What other subscribers see of a member in presence (join, leave, list). Default: the whole user. */
+  presenceUser?(user: User): unknown;
   canSubscribe?(context: { readonly user: User; readonly session: string; readonly channel: string }): boolean | Promise<boolean>;
   canPublish?(context: { readonly user: User; readonly session: string; readonly channel: string; readonly data: unknown }): boolean | Promise<boolean>;
 }
@@ -100,7 +102,8 @@ export class Hub<User> {
 
   constructor(readonly options: HubOptions<User>) {
     this.#fanout = new ChannelFanout(options.broker);
-    this.#presence = new Presence<User>({ broker: options.broker, clock: options.clock, fanout: this.#fanout, pingInterval: options.pingInterval, sessions: () => this.#sessions.values() });
+    const shown = options.presenceUser ?? ((user: User): unknown => user);
+    this.#presence = new Presence<User>({ broker: options.broker, clock: options.clock, fanout: this.#fanout, pingInterval: options.pingInterval, shown, sessions: () => this.#sessions.values() });
     this.#liveTtl = options.recoveryWindow + refreshPeriod(options.recoveryWindow);
     this.#refresh = new Timer(options.clock, () => this.#refreshSessions());
   }

@@ -12,6 +12,8 @@ export interface PresenceHost<User> {
   readonly clock: Clock;
   readonly fanout: ChannelFanout;
   readonly pingInterval: number;
+  /** What other members see of a user. */
+  shown(user: User): unknown;
   /** Sessions connected to this node, whose memberships are refreshed. */
   sessions(): Iterable<LiveSession<User>>;
 }
@@ -36,7 +38,7 @@ export class Presence<User> {
   async join(session: LiveSession<User>, sub: LiveSubscription): Promise<void> {
     const { broker, fanout } = this.host;
     await fanout.join(companion(sub.channel), this.#listener(session, sub));
-    const member = { client: session.id, user: session.user };
+    const member = { client: session.id, user: this.host.shown(session.user) };
     await broker.presenceJoin(sub.channel, member, this.#ttl());
     // With keepalive off the refresh timer starts with the first member.
     if (!this.#timer.pending && !this.#closed) this.#timer.start(this.#interval());
@@ -49,7 +51,7 @@ export class Presence<User> {
     await fanout.leave(companion(sub.channel), this.#listener(session, sub));
     if (stillPresent) return;
     await broker.presenceLeave(sub.channel, session.id);
-    await broker.publish(companion(sub.channel), { leave: { client: session.id, user: session.user } }, { size: 0, ttl: 0 });
+    await broker.publish(companion(sub.channel), { leave: { client: session.id, user: this.host.shown(session.user) } }, { size: 0, ttl: 0 });
   }
 
   list(channel: string): Promise<readonly PresenceMember[]> {
@@ -82,7 +84,7 @@ export class Presence<User> {
   #refresh(): void {
     for (const session of this.host.sessions()) {
       for (const sub of session.subscriptions.values()) {
-        if (sub.presence) void this.host.broker.presenceJoin(sub.channel, { client: session.id, user: session.user }, this.#ttl()).catch(() => undefined);
+        if (sub.presence) void this.host.broker.presenceJoin(sub.channel, { client: session.id, user: this.host.shown(session.user) }, this.#ttl()).catch(() => undefined);
       }
     }
     if (!this.#closed) this.#timer.start(this.#interval());
