@@ -48,7 +48,7 @@ const smoke: Sizes = {
   echo: { warmup: 50, samples: 200, clients: 10, inflight: 5, warmupMs: 100, durationMs: 300, bodySize: 64 },
   fanout: { subscribers: [20], deliveries: 2000, probes: 3, bodySize: 100 },
   // Enough that the RSS growth stands clear of page-size noise.
-  idle: { connections: 400 },
+  idle: { connections: 1500 },
   connect: { connections: 100, concurrency: 20 },
   storm: { clients: 40, retryAfter: 800, retrySpread: 200 },
   catchup: { events: 1000, repeats: 3 },

@@ -22,7 +22,7 @@ test('flag and env names derive from the setting', () => {
 });
 
 test('every server option that has a plain value is a setting (hooks, clock and logger are not)', () => {
-  const hooks = new Set(['server', 'onRequest', 'authenticate', 'broker', 'canSubscribe', 'canPublish', 'logger', 'clock', 'rng', 'paths']);
+  const hooks = new Set(['server', 'onRequest', 'authenticate', 'broker', 'canSubscribe', 'canPublish', 'presenceUser', 'logger', 'clock', 'rng', 'paths']);
   const options = Object.keys(resolveServerOptions({})).filter((key) => !hooks.has(key));
   const settings = new Set<string>(serveKeys);
   for (const option of [...options, 'path']) assert.ok(settings.has(option), `${option} has a flag`);
@@ -195,6 +195,6 @@ test('config file errors name the file and the key', () => {
   assert.match(message('object.json'), /^config file object\.json: port must be a string, number or boolean/);
   assert.equal(message('self.json'), 'config file self.json: "config" cannot name another config file');
   assert.equal(message('list.json'), 'config file list.json must hold a JSON object of settings');
-  assert.match(message('broken.json'), /^config file broken\.json is not valid JSON \(/);
+  assert.match(message('broken.json'), /^config file broken\.json is not valid JSON/);
   assert.equal(message('missing.json'), 'cannot read config file missing.json: no such file');
 });

@@ -83,7 +83,7 @@ test('refusals say which check failed, always 401', async () => {
     [hs256({ ...base, iss: 'https://evil.example' }), /^401 the token's iss claim is not accepted/],
     [hs256({ ...base, nbf: now() + 600 }), /^401 the token's nbf claim is not accepted/],
     [hs256({ aud: 'lifeline', iss: 'https://auth.example' }), /^401 the token's sub claim is not accepted/],
-    [hs256({ ...base, sub: 'x'.repeat(201) }), /^401 the token's sub must be 1-200 characters/],
+    [hs256({ ...base, sub: 'x'.repeat(201) }), /^401 the token's sub must be a string of 1-200 characters/],
     [hs256(base, new TextEncoder().encode('another-secret-of-at-least-32-bytes')), /^401 the token signature is invalid$/],
     [Promise.resolve('not.a.jwt'), /^401 the token is malformed$/],
   ];
