@@ -55,18 +55,27 @@ const CENTURY = 100 * 365 * 24 * 3_600_000;
 /** The most events fetched to fill a gap in a node's feed; a larger gap is a resync for its clients. */
 const FILL_LIMIT = 10_000;
 
-interface ChannelItem extends Numbered {
-  readonly event: ChannelEvent;
+/** A channel event or a direct message with its place in its sequence. */
+interface Item<V> extends Numbered {
+  readonly value: V;
 }
 
-interface DirectItem extends Numbered {
-  readonly message: DirectMessage;
-}
-
-interface Feed<T extends Numbered, L> {
-  readonly listeners: Set<L>;
-  readonly order: OrderedFeed<T>;
+/** This node's subscription to one sequence (a channel's events, a session's direct messages). */
+interface Feed<V> {
+  readonly listeners: Set<(value: V) => void>;
+  readonly order: OrderedFeed<Item<V>>;
   ready: Promise<void>;
+}
+
+/** Where a feed's items come from. */
+interface FeedSource<V> {
+  /** The pub/sub channel carrying new items. */
+  readonly name: string;
+  parse(message: string): Item<V> | undefined;
+  /** The durable copy: what came after `after`, or undefined when it is gone. */
+  refill(after: Numbered): Promise<readonly Item<V>[] | undefined>;
+  /** Where the sequence stands now (the feed starts there). */
+  head(): Promise<Numbered>;
 }
 
 /**
@@ -92,8 +101,8 @@ export class RedisBroker implements Broker {
   readonly #log: Logger | undefined;
   readonly #newEpoch: () => string;
   readonly #idleChannelTtl: number;
-  readonly #channels = new Map<string, Feed<ChannelItem, (event: ChannelEvent) => void>>();
-  readonly #direct = new Map<string, Feed<DirectItem, (message: DirectMessage) => void>>();
+  readonly #channels = new Map<string, Feed<ChannelEvent>>();
+  readonly #direct = new Map<string, Feed<DirectMessage>>();
   readonly #touch: Timer;
   /** This node's pub/sub listener per Redis channel name. */
   readonly #listeners = new Map<string, (message: string) => void>();
@@ -189,51 +198,22 @@ export class RedisBroker implements Broker {
     return { channel, epoch: text(reply[0]), offset: integer(reply[1]), data };
   }
 
-  async subscribe(channel: string, onEvent: (event: ChannelEvent) => void): Promise<Unsubscribe> {
-    const keys = this.#keys.channel(channel);
-    let feed = this.#channels.get(channel);
-    if (!feed) {
-      const listeners = new Set<(event: ChannelEvent) => void>();
-      const order = new OrderedFeed<ChannelItem>(
-        (after) => this.#refillChannel(channel, after),
-        (item) => {
-          for (const listener of listeners) deliver(listener, item.event);
-        },
-      );
-      const created: Feed<ChannelItem, (event: ChannelEvent) => void> = { listeners, order, ready: Promise.resolve() };
-      created.ready = this.#listen(keys.events, (message) => {
+  subscribe(channel: string, onEvent: (event: ChannelEvent) => void): Promise<Unsubscribe> {
+    return this.#join(this.#channels, channel, onEvent, {
+      name: this.#keys.channel(channel).events,
+      parse: (message) => {
         const event = parseEvent(channel, message);
-        if (event) order.push({ epoch: event.epoch, n: event.offset, event });
-      })
-        // From the head on: an event missed before the first one arrives is then a visible gap.
-        .then(async () => {
-          const { position } = await this.recover(channel, undefined, 0);
-          order.startAt({ epoch: position.epoch, n: position.offset });
-        })
-        .catch(async (error: unknown) => {
-          if (this.#channels.get(channel) === created) {
-            this.#channels.delete(channel);
-            await this.#unlisten(keys.events).catch(() => undefined);
-          }
-          throw error;
-        });
-      this.#channels.set(channel, created);
-      feed = created;
-    }
-    feed.listeners.add(onEvent);
-    const joined = feed;
-    try {
-      await joined.ready;
-    } catch (error) {
-      joined.listeners.delete(onEvent);
-      throw error;
-    }
-    return async () => {
-      joined.listeners.delete(onEvent);
-      if (joined.listeners.size > 0 || this.#channels.get(channel) !== joined) return;
-      this.#channels.delete(channel);
-      await this.#unlisten(keys.events);
-    };
+        return event && { epoch: event.epoch, n: event.offset, value: event };
+      },
+      refill: async (after) => {
+        const recovery = await this.recover(channel, { epoch: after.epoch, offset: after.n }, FILL_LIMIT);
+        return recovery.recovered ? recovery.events.map((event) => ({ epoch: event.epoch, n: event.offset, value: event })) : undefined;
+      },
+      head: async () => {
+        const { position } = await this.recover(channel, undefined, 0);
+        return { epoch: position.epoch, n: position.offset };
+      },
+    });
   }
 
   async recover(channel: string, since: Position | undefined, limit: number): Promise<Recovery> {
@@ -355,51 +335,21 @@ export class RedisBroker implements Broker {
     await this.#send(['ZREMRANGEBYSCORE', this.#keys.session(session).outbox, '-inf', String(seq)]);
   }
 
-  async subscribeDirect(session: string, onMessage: (message: DirectMessage) => void): Promise<Unsubscribe> {
+  subscribeDirect(session: string, onMessage: (message: DirectMessage) => void): Promise<Unsubscribe> {
     const keys = this.#keys.session(session);
-    let feed = this.#direct.get(session);
-    if (!feed) {
-      const listeners = new Set<(message: DirectMessage) => void>();
-      const order = new OrderedFeed<DirectItem>(
-        async (after) => (await this.pendingDirect(session, after.n)).map((message) => ({ epoch: '', n: message.seq, message })),
-        (item) => {
-          for (const listener of listeners) deliver(listener, item.message);
-        },
-      );
-      const created: Feed<DirectItem, (message: DirectMessage) => void> = { listeners, order, ready: Promise.resolve() };
-      created.ready = this.#listen(keys.direct, (payload) => {
+    return this.#join(this.#direct, session, onMessage, {
+      name: keys.direct,
+      parse: (payload) => {
         const message = parseDirect(payload);
-        if (message) order.push({ epoch: '', n: message.seq, message });
-      })
-        // From the last seq sent on: a message missed before the first one arrives is a visible gap.
-        .then(async () => {
-          const last = await this.#send(['HGET', keys.outboxMeta, 'n']);
-          order.startAt({ epoch: '', n: last === null ? 0 : integer(last) });
-        })
-        .catch(async (error: unknown) => {
-          if (this.#direct.get(session) === created) {
-            this.#direct.delete(session);
-            await this.#unlisten(keys.direct).catch(() => undefined);
-          }
-          throw error;
-        });
-      this.#direct.set(session, created);
-      feed = created;
-    }
-    feed.listeners.add(onMessage);
-    const joined = feed;
-    try {
-      await joined.ready;
-    } catch (error) {
-      joined.listeners.delete(onMessage);
-      throw error;
-    }
-    return async () => {
-      joined.listeners.delete(onMessage);
-      if (joined.listeners.size > 0 || this.#direct.get(session) !== joined) return;
-      this.#direct.delete(session);
-      await this.#unlisten(keys.direct);
-    };
+        return message && { epoch: '', n: message.seq, value: message };
+      },
+      refill: async (after) => (await this.pendingDirect(session, after.n)).map((message) => ({ epoch: '', n: message.seq, value: message })),
+      // The last seq issued: what the session's client was (or is being) sent.
+      head: async () => {
+        const last = await this.#send(['HGET', keys.outboxMeta, 'n']);
+        return { epoch: '', n: last === null ? 0 : integer(last) };
+      },
+    });
   }
 
   // ---- presence ---------------------------------------------------------------------------------
@@ -454,10 +404,48 @@ export class RedisBroker implements Broker {
     await this.#scripts.run(scripts.INDEX_SESSION, [key], [expiresAt === 'inf' ? '+inf' : expiresAt, id, String(this.#clock.now()), realTtl]);
   }
 
-  async #refillChannel(channel: string, after: Numbered): Promise<readonly ChannelItem[] | undefined> {
-    const recovery = await this.recover(channel, { epoch: after.epoch, offset: after.n }, FILL_LIMIT);
-    if (!recovery.recovered) return undefined;
-    return recovery.events.map((event) => ({ epoch: event.epoch, n: event.offset, event }));
+  /**
+   * Adds `listener` to this node's feed `key` in `feeds`, subscribing to its pub/sub channel on
+   * first use. The feed starts from the source's head, so an item missed before the first one
+   * arrives is a visible gap, filled from the durable copy; the last listener's leaving ends it.
+   */
+  async #join<V>(feeds: Map<string, Feed<V>>, key: string, listener: (value: V) => void, source: FeedSource<V>): Promise<Unsubscribe> {
+    let feed = feeds.get(key);
+    if (!feed) {
+      const listeners = new Set<(value: V) => void>();
+      const order = new OrderedFeed<Item<V>>(source.refill, (item) => {
+        for (const each of listeners) deliver(each, item.value);
+      });
+      const created: Feed<V> = { listeners, order, ready: Promise.resolve() };
+      created.ready = this.#listen(source.name, (message) => {
+        const item = source.parse(message);
+        if (item) order.push(item);
+      })
+        .then(async () => order.startAt(await source.head()))
+        .catch(async (error: unknown) => {
+          if (feeds.get(key) === created) {
+            feeds.delete(key);
+            await this.#unlisten(source.name).catch(() => undefined);
+          }
+          throw error;
+        });
+      feeds.set(key, created);
+      feed = created;
+    }
+    feed.listeners.add(listener);
+    const joined = feed;
+    try {
+      await joined.ready;
+    } catch (error) {
+      joined.listeners.delete(listener);
+      throw error;
+    }
+    return async () => {
+      joined.listeners.delete(listener);
+      if (joined.listeners.size > 0 || feeds.get(key) !== joined) return;
+      feeds.delete(key);
+      await this.#unlisten(source.name);
+    };
   }
 
   async #listen(name: string, onMessage: (message: string) => void): Promise<void> {
