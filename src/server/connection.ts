@@ -152,13 +152,8 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     const refused = this.#refusal();
     if (refused) return refused;
     const data = typeof message === 'string' || message instanceof Uint8Array ? message : encodeEnvelope(message);
-    if (typeof data === 'string' && this.#transport) {
-      // Framed here as one buffer: one write where ws would make two (header, payload).
-      const prepared = prepareText(data);
-      this.#transport.write(prepared.frame);
-      this.#host.countOut(prepared.bytes);
-      return SENT;
-    }
+    // Framed here as one buffer: one write where ws would make two (header, payload).
+    if (typeof data === 'string' && this.#transport) return this.#write(prepareText(data));
     this.#socket.send(data);
     this.#host.countOut(typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
     return SENT;
@@ -170,8 +165,11 @@ export class Connection<User = unknown> implements KeepaliveTarget {
    * in use, when ws frames it. Same promises as {@link send}.
    */
   sendPrepared(message: PreparedText): SendResult {
-    const refused = this.#refusal();
-    if (refused) return refused;
+    return this.#refusal() ?? this.#write(message);
+  }
+
+  /** Writes a prepared frame to the transport as it is, or lets ws frame it (compression). */
+  #write(message: PreparedText): SendResult {
     if (this.#transport) this.#transport.write(message.frame);
     else this.#socket.send(message.text);
     this.#host.countOut(message.bytes);

@@ -11,7 +11,7 @@ import type { ChannelEvent, HistoryPolicy } from '../../src/broker/broker.js';
 import { RedisBroker, type RedisBrokerOptions } from '../../src/redis/index.js';
 import { redisSkip, redisUrl, testPrefix } from '../helpers/redis.js';
 import { RedisServer, redisServerSkip } from '../helpers/redis-server.js';
-import { within } from '../helpers/wait.js';
+import { eventually, within } from '../helpers/wait.js';
 
 const policy: HistoryPolicy = { size: 1_000, ttl: 60_000 };
 
@@ -21,14 +21,6 @@ async function broker(t: TestContext, options: RedisBrokerOptions): Promise<Redi
   return made;
 }
 
-/** Resolves once `check` holds, polling every 20 ms, or rejects after `ms`. */
-async function eventually(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 function offsets(events: readonly ChannelEvent[]): number[] {
   return events.map((event) => event.offset);

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { redisSkip, redisUrl, testPrefix } from '../helpers/redis.js';
 import { RedisServer, redisServerSkip } from '../helpers/redis-server.js';
+import { eventually } from '../helpers/wait.js';
 import { ProtocolClient } from '../server/protocol/protocol-client.js';
 import { runCli, startServe, stopAll } from './harness.js';
 import { API_KEY, call } from './serve-support.js';
@@ -15,13 +16,6 @@ async function readiness(url: string): Promise<number> {
   return (await call(`${url}/readyz`)).status;
 }
 
-async function eventually(check: () => Promise<boolean>, what: string, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('lifeline serve --redis', { skip: redisSkip }, () => {
   test('two nodes on one Redis: a publish through one node reaches a subscriber on the other', async (t) => {

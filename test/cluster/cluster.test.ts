@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { redisSkip, redisUrl, testPrefix } from '../helpers/redis.js';
 import { RedisServer, redisServerSkip } from '../helpers/redis-server.js';
-import { Member, NodeProcess, eventually, type Seen } from './deployment.js';
+import { eventually } from '../helpers/wait.js';
+import { Member, NodeProcess, type Seen } from './deployment.js';
 
 const CHANNEL = 'chat:room';
 

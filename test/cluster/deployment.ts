@@ -125,11 +125,3 @@ export class Member {
   }
 }
 
-/** Polls `check` every 25 ms until it holds, or throws after `ms`. */
-export async function eventually(check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}

@@ -23,3 +23,12 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
   });
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
+
+/** Resolves once `check` holds, polling every 25 ms; rejects after `ms` naming `what`. */
+export async function eventually(check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

@@ -12,7 +12,7 @@ import type { PreparedText } from '../prepared-text.js';
 import type { ServerStats } from '../stats.js';
 import { resolveChannel, type ChannelsConfig } from './channels.js';
 import { ChannelFanout, type FanoutMember } from './fanout.js';
-import { Presence } from './presence.js';
+import { isPresenceCompanion, Presence } from './presence.js';
 import { LiveSession, type LiveSubscription } from './live-session.js';
 import { RequestError, type ReplyErrorCode } from './request-error.js';
 import { parseClientMessage, type ClientMessage, type ClientMessageOf } from './schema.js';
@@ -149,7 +149,7 @@ export class Hub<User> {
   /** Local subscriber counts per channel (the internal presence companions left out). */
   channelCounts(): Map<string, number> {
     const counts = this.#fanout.counts();
-    for (const channel of counts.keys()) if (channel.startsWith('$')) counts.delete(channel);
+    for (const channel of counts.keys()) if (isPresenceCompanion(channel)) counts.delete(channel);
     return counts;
   }
 

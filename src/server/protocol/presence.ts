@@ -91,7 +91,14 @@ export class Presence<User> {
   }
 }
 
+const COMPANION_PREFIX = '$presence:';
+
 /** Clients cannot name it (`$` is outside the channel alphabet), so it cannot be subscribed to directly. */
 function companion(channel: string): string {
-  return `$presence:${channel}`;
+  return `${COMPANION_PREFIX}${channel}`;
+}
+
+/** A channel the server keeps for presence changes, not one an app or a client named. */
+export function isPresenceCompanion(channel: string): boolean {
+  return channel.startsWith(COMPANION_PREFIX);
 }
