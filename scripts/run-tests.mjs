@@ -29,7 +29,7 @@ const chosen = args.filter(isFile);
 const flags = args.filter((a) => !isFile(a) && a !== '--bench');
 const files = (chosen.length > 0 ? chosen : find(join(root, 'test'), bench ? '.bench.ts' : '.test.ts')).map((f) => relative(root, f)).sort();
 // Per test, and per file as a whole: generous caps for a busy machine, not expected durations.
-const timeout = bench ? 600_000 : 300_000;
+const timeout = 600_000;
 
 /** Runs node with `argv`; resolves with its exit code. Signals to this script are passed on. */
 function run(argv, env) {

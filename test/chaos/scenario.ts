@@ -26,7 +26,7 @@ export interface ChaosConfig {
   /** A fault every faultGap..2*faultGap ms. */
   readonly faultGap: number;
   /**
-   * The server's pongTimeout, ms. Longer than the clients' watchdog (600 ms), so a client often
+   * The server's pongTimeout, ms. Longer than the clients' watchdog (2 s), so a client often
    * notices a blackhole first and resumes while the server still holds the old link: a takeover
    * (the old link is closed with 4001).
    */
@@ -64,7 +64,7 @@ export const defaultConfig: ChaosConfig = {
   chaosCapMs: 90_000,
   maxFaults: 5_000,
   faultGap: 50,
-  pongTimeout: 1_000,
+  pongTimeout: 3_000,
   maxSlow: 3,
   maxBallast: 32 * 1024 * 1024,
   settleMs: 30_000,
@@ -101,6 +101,11 @@ function pick<T>(rng: Rng, items: readonly T[]): T {
   const item = items[Math.floor(rng() * items.length)];
   if (item === undefined) throw new Error('pick from an empty list');
   return item;
+}
+
+/** Server closes with 4002, whether the close handshake finished or the link was then cut (`4002 close-timeout`). */
+export function slowConsumerCloses(serverCloses: Readonly<Record<string, number>>): number {
+  return Object.entries(serverCloses).reduce((sum, [key, n]) => (key === '4002' || key.startsWith('4002 ') ? sum + n : sum), 0);
 }
 
 function count(into: Record<string, number>, key: string | number): void {
@@ -160,7 +165,7 @@ export async function runChaos(seed: number, config: ChaosConfig = defaultConfig
   try {
     fixture = await startServer({
       channels: { chaos: { history: { size: 100_000, ttl: 600_000 } } },
-      pingInterval: 200,
+      pingInterval: 500,
       pongTimeout: config.pongTimeout,
       closeTimeout: 1_000,
       recoveryWindow: 120_000,
@@ -184,7 +189,7 @@ export async function runChaos(seed: number, config: ChaosConfig = defaultConfig
       while (mine.size < Math.min(config.perClient, config.channels)) mine.add(pick(rng, channels));
       members.push(new Member({ index, url, channels: [...mine, ballastOf(index)], rng: seededRng(seed * 1_000 + index) }));
     }
-    if (!(await until(() => members.every((m) => m.client.state === 'ready'), 30_000))) {
+    if (!(await until(() => members.every((m) => m.client.state === 'ready'), 60_000))) {
       problems.push(`the fleet did not get ready: ${members.filter((m) => m.client.state !== 'ready').length} not ready`);
       return report();
     }
@@ -240,10 +245,11 @@ export async function runChaos(seed: number, config: ChaosConfig = defaultConfig
       await sleep(config.faultGap * (1 + rng()));
       const victim = pick(rng, members);
       let fault = pick(rng, FAULTS);
-      if (fault === 'slow' && slow >= config.maxSlow && (serverCloses['4002'] ?? 0) >= config.goals.slowCloses) fault = 'reset';
+      if (fault === 'slow' && slow >= config.maxSlow && slowConsumerCloses(serverCloses) >= config.goals.slowCloses) fault = 'reset';
       const link = victim.link(faultProxy);
       const connection = victim.connection?.state === 'open' ? victim.connection : undefined;
-      const duration = 300 + rng() * 1_200;
+      // Blackholes from well under the clients' 2 s watchdog (a stall) to well over it (a dead link).
+      const duration = 300 + rng() * 4_000;
       if (!connection || (fault !== 'terminate' && fault !== 'kick' && !link)) {
         faults.skipped++; // between links: nothing to cut
         continue;
@@ -318,7 +324,7 @@ export async function runChaos(seed: number, config: ChaosConfig = defaultConfig
     if (resumes < goals.resumes) missing.push(`${resumes} resumes of ${goals.resumes}`);
     const clientPublishes = publishes.filter((p) => p.from.startsWith('c')).length;
     if (clientPublishes < goals.clientPublishes) missing.push(`${clientPublishes} client publishes of ${goals.clientPublishes}`);
-    const slowCloses = serverCloses['4002'] ?? 0;
+    const slowCloses = slowConsumerCloses(serverCloses);
     if (slowCloses < goals.slowCloses) missing.push(`${slowCloses} slow-consumer closes (4002) of ${goals.slowCloses}`);
     return missing;
   }

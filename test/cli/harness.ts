@@ -78,7 +78,7 @@ export function spawnCli(args: readonly string[], env: Readonly<Record<string, s
 /** Runs the CLI to completion (for --help and usage errors). */
 export async function runCli(args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<Exit & { stdout: string; stderr: string }> {
   const cli = spawnCli(args, env);
-  const exit = await within(20_000, `lifeline ${args.join(' ')} to exit`, cli.exited).catch(async (error: unknown) => {
+  const exit = await within(60_000, `lifeline ${args.join(' ')} to exit`, cli.exited).catch(async (error: unknown) => {
     await killProcess(cli.child);
     throw error;
   });
