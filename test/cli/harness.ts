@@ -58,7 +58,7 @@ export function spawnCli(args: readonly string[], env: Readonly<Record<string, s
       resolve({ code, signal });
     });
   });
-  const stderrIncludes = (text: string, ms = 30_000): Promise<void> =>
+  const stderrIncludes = (text: string, ms = 60_000): Promise<void> =>
     within(
       ms,
       `stderr to include ${JSON.stringify(text)}`,
@@ -104,7 +104,7 @@ export async function startServe(args: readonly string[] = ['--port', '0'], env:
   });
   // Generous: on a busy machine a cold start (loading every module) can take seconds. On any
   // failure the child is killed here, not left to the file's `after`.
-  const url = await within(30_000, 'lifeline serve to print "listening on"', listening).catch(async (error: unknown) => {
+  const url = await within(60_000, 'lifeline serve to print "listening on"', listening).catch(async (error: unknown) => {
     await killProcess(cli.child);
     throw error;
   });
