@@ -10,6 +10,7 @@ import { OutboundQueue, type OutboundData } from '../core/outbound-queue.js';
 import { StateMachine } from '../core/state-machine.js';
 import { Timer } from '../core/timer.js';
 import { lifelineEvent, type LifelineCloseEvent, type LifelineErrorEvent, type ReconnectingWebSocketEventMap } from './events.js';
+import { subprotocols } from './whatwg.js';
 import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions, type UrlSource, type WebSocketLike } from './options.js';
 
 // The few codes the client itself uses, as same-file constants so a bundler inlines them
@@ -51,14 +52,38 @@ export class ReconnectingWebSocket extends EventTarget {
   readonly CLOSING = 2;
   readonly CLOSED = 3;
 
-  onopen: Handler<Event> = null;
-  onmessage: Handler<MessageEvent> = null;
-  onclose: Handler<LifelineCloseEvent> = null;
-  onerror: Handler<LifelineErrorEvent> = null;
+  // Event handler attributes (defined below, on the prototype): a value that is not a function
+  // reads back as null and is ignored, as WHATWG's event handler IDL attributes do.
+  declare onopen: Handler<Event>;
+  declare onmessage: Handler<MessageEvent>;
+  declare onclose: Handler<LifelineCloseEvent>;
+  declare onerror: Handler<LifelineErrorEvent>;
+  /** The on* handlers, by event type. */
+  #handlers: Record<string, Handler<Event>> = {};
+
+  static {
+    for (const type of ['open', 'message', 'close', 'error']) {
+      Object.defineProperty(this.prototype, `on${type}`, {
+        get(this: ReconnectingWebSocket) {
+          return this.#handlers[type] ?? null;
+        },
+        set(this: ReconnectingWebSocket, value: unknown) {
+          this.#handlers[type] = typeof value === 'function' ? (value as Handler<Event>) : null;
+        },
+        configurable: true,
+        enumerable: true,
+      });
+    }
+  }
 
   readonly options: ResolvedClientOptions;
   readonly #url: UrlSource;
-  readonly #protocols: string | string[] | undefined;
+  readonly #protocols: string[];
+  /** The last negotiated subprotocol and extensions: kept after close, as WHATWG does. */
+  #protocol = '';
+  #extensions = '';
+  /** True while the queue is full: a spell of refusals is reported once, not per send. */
+  #full = false;
   readonly #machine: StateMachine<ClientState>;
   readonly #backoff: Backoff;
   readonly #queue: OutboundQueue;
@@ -75,13 +100,15 @@ export class ReconnectingWebSocket extends EventTarget {
   /** When a server retry hint set the pending retry, its clock time: coming back must not jump it. */
   #hintedRetryAt: number | undefined;
   #lastUrl = '';
+  /** What close() asked for. */
+  #closing = { code: NORMAL, reason: '' };
   #waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
 
   constructor(url: UrlSource, protocols?: string | string[], options: ClientOptions = {}) {
     super();
     this.options = resolveClientOptions(options);
     this.#url = url;
-    this.#protocols = protocols;
+    this.#protocols = subprotocols(protocols);
     this.#binaryType = this.options.binaryType;
     if (typeof url !== 'function') this.#lastUrl = String(url);
     const { clock } = this.options;
@@ -103,7 +130,7 @@ export class ReconnectingWebSocket extends EventTarget {
     // The on* handlers run as the first listeners, so a throwing handler is reported like any
     // listener's exception instead of breaking the client's own bookkeeping.
     for (const type of ['open', 'message', 'close', 'error'] as const) {
-      this.addEventListener(type, (event) => (this[`on${type}`] as Handler<Event>)?.call(this, event));
+      this.addEventListener(type, (event) => this.#handlers[type]?.call(this, event));
     }
     this.#unsubscribe = this.options.environment.subscribe(() => this.#environmentChanged());
     // The first attempt starts once the caller's synchronous code has run, so listeners added
@@ -124,11 +151,11 @@ export class ReconnectingWebSocket extends EventTarget {
   }
 
   get protocol(): string {
-    return this.#socket?.protocol ?? '';
+    return this.#protocol;
   }
 
   get extensions(): string {
-    return this.#socket?.extensions ?? '';
+    return this.#extensions;
   }
 
   /** Bytes buffered by the socket plus bytes waiting in the reconnect queue. */
@@ -174,12 +201,12 @@ export class ReconnectingWebSocket extends EventTarget {
     }
     if (!this.options.queueing) return 'rejected';
     const evicted = this.#queue.push(data);
-    if (evicted === false) {
-      this.#error(new LifelineError('ERR_QUEUE_FULL', 'outbound queue full: message rejected'));
-      return 'rejected';
-    }
-    if (evicted.length > 0) this.#error(new LifelineError('ERR_QUEUE_FULL', `outbound queue full: ${evicted.length} oldest message(s) dropped`));
-    return 'queued';
+    const full = !evicted || evicted.length > 0;
+    const report = full && !this.#full;
+    // Set before reporting, so a listener that sends again is not reported twice.
+    this.#full = full;
+    if (report) this.#error(new LifelineError('ERR_QUEUE_FULL', evicted ? 'outbound queue full: oldest messages dropped' : 'outbound queue full: message rejected'));
+    return evicted ? 'queued' : 'rejected';
   }
 
   /**
@@ -197,6 +224,7 @@ export class ReconnectingWebSocket extends EventTarget {
     const socket = this.#socket;
     // A new generation: whatever was under way (a URL provider, a dispatch) stops where it is.
     const generation = ++this.#generation;
+    this.#closing = { code, reason };
     if (socket && (socket.readyState === 0 || socket.readyState === 1)) {
       socket.onclose = (event: CloseLike) => generation === this.#generation && this.#finish(closeInfo(event), 'stop');
       socket.close(code, reason);
@@ -208,6 +236,8 @@ export class ReconnectingWebSocket extends EventTarget {
 
   /** Starts over now: a fresh attempt budget, whether it was open, waiting, given up or closed. */
   reconnect(): void {
+    // A close() still waiting for the server's answer is reported now: its socket is let go.
+    if (this.#machine.state === 'closing' && !this.#finish({ ...this.#closing, wasClean: false }, 'stop')) return;
     this.#backoff.reset();
     this.#stopTimers();
     const socket = this.#socket;
@@ -262,9 +292,9 @@ export class ReconnectingWebSocket extends EventTarget {
     try {
       socket = new this.options.WebSocket(url, this.#protocols);
     } catch (error) {
-      // A malformed URL cannot get better by retrying.
+      // A malformed URL or a refused option cannot get better by retrying.
       this.#connectTimer.stop();
-      if (this.#error(error)) this.#finish({ code: ABNORMAL, reason: 'invalid URL', wasClean: false }, 'fatal');
+      if (this.#error(error)) this.#finish({ code: ABNORMAL, reason: (error as Error)?.message ?? String(error), wasClean: false }, 'fatal');
       return;
     }
     this.#socket = socket;
@@ -297,6 +327,8 @@ export class ReconnectingWebSocket extends EventTarget {
     this.#stableTimer.start(this.options.stabilityWindow);
     this.#heartbeat?.start();
     const socket = this.#socket;
+    this.#protocol = socket?.protocol ?? '';
+    this.#extensions = socket?.extensions ?? '';
     // Flush before any listener hears of the open, so queued messages go out before anything
     // sent from a listener: the queue keeps its place in line.
     if (socket && socket.readyState === 1) for (const data of this.#queue.drain()) socket.send(data);

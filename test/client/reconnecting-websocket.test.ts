@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { performance } from 'node:perf_hooks';
+import type { ClientEnvironment } from '../../src/client/environment.js';
+import type { ClientOptions } from '../../src/client/options.js';
+import { ReconnectingWebSocket } from '../../src/client/reconnecting-websocket.js';
+import { FakeClock } from '../../src/testing/fake-clock.js';
+import { scriptedSockets } from '../helpers/scripted-socket.js';
+
+const steady: ClientEnvironment = { hidden: () => false, online: () => true, subscribe: () => () => undefined };
+
+function scripted(options: ClientOptions = {}, protocols?: string | string[] | null) {
+  const clock = new FakeClock();
+  const sockets = scriptedSockets();
+  const client = new ReconnectingWebSocket('ws://test/ws', protocols as string | string[] | undefined, { clock, WebSocket: sockets.WebSocket, environment: steady, ...options });
+  return { client, clock, ...sockets };
+}
+
+describe('ReconnectingWebSocket: fixed bugs', () => {
+  test('a non-callable on* handler reads back as null and is ignored', async () => {
+    const { client, latest } = scripted();
+    const seen: string[] = [];
+    for (const name of ['onopen', 'onmessage', 'onclose', 'onerror'] as const) {
+      (client as unknown as Record<string, unknown>)[name] = { not: 'a function' };
+      assert.equal(client[name], null, `${name} reads back null`);
+    }
+    client.addEventListener('message', (event) => seen.push(String(event.data)));
+    await Promise.resolve();
+    latest().open();
+    latest().receive('one');
+    const handler = (event: MessageEvent) => seen.push(`handler:${String(event.data)}`);
+    client.onmessage = handler;
+    assert.equal(client.onmessage, handler);
+    latest().receive('two');
+    client.onmessage = null;
+    latest().receive('three');
+    // The handler attribute's listener was added first (at construction), so it runs first.
+    assert.deepEqual(seen, ['one', 'handler:two', 'two', 'three']);
+    client.close();
+  });
+
+  test('null as protocols is the subprotocol "null", as WHATWG converts it', async () => {
+    const { client, latest } = scripted({}, null);
+    await Promise.resolve();
+    assert.deepEqual(latest().protocols, ['null']);
+    assert.equal(client.readyState, 0);
+    client.close();
+  });
+
+  test('a failing WebSocket constructor is reported with its own message, not "invalid URL"', async () => {
+    class Refusing {
+      constructor() {
+        throw new TypeError('bad option x');
+      }
+    }
+    const closes: string[] = [];
+    const client = new ReconnectingWebSocket('ws://test/ws', undefined, { WebSocket: Refusing as never, environment: steady, clock: new FakeClock() });
+    client.addEventListener('close', (event) => closes.push(event.reason));
+    client.addEventListener('error', () => undefined);
+    await Promise.resolve();
+    assert.equal(closes.length, 1);
+    assert.match(closes[0] ?? '', /bad option x/);
+  });
+
+  test('protocol keeps the negotiated value after close', async () => {
+    const { client, latest } = scripted({}, ['chat']);
+    await Promise.resolve();
+    latest().protocol = 'chat';
+    latest().open();
+    assert.equal(client.protocol, 'chat');
+    client.close();
+    latest().drop(1000, '', true);
+    assert.equal(client.readyState, 3);
+    assert.equal(client.protocol, 'chat');
+  });
+
+  test('close() then reconnect() still reports the first connection closing', async () => {
+    const { client, sockets, latest } = scripted();
+    await Promise.resolve();
+    latest().open();
+    const closes: { code: number; reason: string }[] = [];
+    client.addEventListener('close', (event) => closes.push({ code: event.code, reason: event.reason }));
+    client.close(4001, 'bye');
+    client.reconnect();
+    const first = sockets[0];
+    assert.ok(first);
+    first.drop(4001, 'bye', true);
+    assert.deepEqual(closes, [{ code: 4001, reason: 'bye' }]);
+    assert.equal(sockets.length, 2, 'a new socket is opening');
+    assert.equal(client.readyState, 0);
+    latest().open();
+    assert.equal(client.readyState, 1);
+    client.close();
+  });
+
+  test('sends refused by a full queue are cheap: one error event per full spell, no Error per send', async () => {
+    const { client, latest } = scripted({ queue: { maxMessages: 2 } });
+    const errors: string[] = [];
+    client.addEventListener('error', (event) => errors.push(event.error.message));
+    client.send('a');
+    client.send('b');
+    const outcomes = new Set<string>();
+    const started = performance.now();
+    for (let i = 0; i < 10_000; i++) outcomes.add(client.send('x'));
+    const elapsed = performance.now() - started;
+    assert.deepEqual([...outcomes], ['rejected']);
+    assert.equal(errors.length, 1, 'one report while the queue stays full');
+    await Promise.resolve();
+    latest().open();
+    assert.deepEqual(latest().sent, ['a', 'b']);
+    latest().drop(1006);
+    // Full again after a flush: reported again.
+    client.send('c');
+    client.send('d');
+    client.send('e');
+    assert.equal(errors.length, 2);
+    // A figure, not an assertion: timing on a shared machine is not a correctness check.
+    process.stdout.write(`# 10,000 refused sends: ${elapsed.toFixed(1)} ms\n`);
+    client.close();
+  });
+});
