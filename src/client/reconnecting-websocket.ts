@@ -10,7 +10,7 @@ import { OutboundQueue, type OutboundData } from '../core/outbound-queue.js';
 import { StateMachine } from '../core/state-machine.js';
 import { Timer } from '../core/timer.js';
 import { lifelineEvent, type LifelineCloseEvent, type LifelineErrorEvent, type ReconnectingWebSocketEventMap } from './events.js';
-import { subprotocols } from './whatwg.js';
+import { subprotocols, websocketUrl } from './whatwg.js';
 import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions, type UrlSource, type WebSocketLike } from './options.js';
 
 // The few codes the client itself uses, as same-file constants so a bundler inlines them
@@ -43,14 +43,15 @@ interface CloseLike {
  */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the interface below only adds typed overloads of EventTarget's own methods
 export class ReconnectingWebSocket extends EventTarget {
-  static readonly CONNECTING = 0;
-  static readonly OPEN = 1;
-  static readonly CLOSING = 2;
-  static readonly CLOSED = 3;
-  readonly CONNECTING = 0;
-  readonly OPEN = 1;
-  readonly CLOSING = 2;
-  readonly CLOSED = 3;
+  // The readyState constants: read-only, on the class and its prototype (defined below).
+  declare static readonly CONNECTING: 0;
+  declare static readonly OPEN: 1;
+  declare static readonly CLOSING: 2;
+  declare static readonly CLOSED: 3;
+  declare readonly CONNECTING: 0;
+  declare readonly OPEN: 1;
+  declare readonly CLOSING: 2;
+  declare readonly CLOSED: 3;
 
   // Event handler attributes (defined below, on the prototype): a value that is not a function
   // reads back as null and is ignored, as WHATWG's event handler IDL attributes do.
@@ -62,6 +63,10 @@ export class ReconnectingWebSocket extends EventTarget {
   #handlers: Record<string, Handler<Event>> = {};
 
   static {
+    ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'].forEach((name, value) => {
+      Object.defineProperty(this, name, { value, enumerable: true });
+      Object.defineProperty(this.prototype, name, { value, enumerable: true });
+    });
     for (const type of ['open', 'message', 'close', 'error']) {
       Object.defineProperty(this.prototype, `on${type}`, {
         get(this: ReconnectingWebSocket) {
@@ -100,6 +105,8 @@ export class ReconnectingWebSocket extends EventTarget {
   /** When a server retry hint set the pending retry, its clock time: coming back must not jump it. */
   #hintedRetryAt: number | undefined;
   #lastUrl = '';
+  /** The origin of the current socket's URL, for `MessageEvent.origin`. */
+  #origin = '';
   /** What close() asked for. */
   #closing = { code: NORMAL, reason: '' };
   #waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
@@ -110,7 +117,8 @@ export class ReconnectingWebSocket extends EventTarget {
     this.#url = url;
     this.#protocols = subprotocols(protocols);
     this.#binaryType = this.options.binaryType;
-    if (typeof url !== 'function') this.#lastUrl = String(url);
+    // As the WHATWG constructor does: a bad URL or subprotocol list throws here, synchronously.
+    if (typeof url !== 'function') this.#lastUrl = websocketUrl(url);
     const { clock } = this.options;
     this.#machine = new StateMachine<ClientState>('connecting', clientTransitions);
     this.#backoff = new Backoff(this.options, this.options.rng);
@@ -167,7 +175,9 @@ export class ReconnectingWebSocket extends EventTarget {
     return this.#binaryType;
   }
 
+  /** `'blob'` or `'arraybuffer'`; any other value is ignored, as WHATWG says. */
   set binaryType(value: string) {
+    if (value !== 'blob' && value !== 'arraybuffer') return;
     this.#binaryType = value;
     if (this.#socket) this.#socket.binaryType = value;
   }
@@ -281,15 +291,16 @@ export class ReconnectingWebSocket extends EventTarget {
       return;
     }
     if (generation !== this.#generation) return; // the provider closed or restarted the client
-    if (typeof (resolved as Promise<string | URL>)?.then !== 'function') this.#open(generation, String(resolved));
-    else (resolved as Promise<string | URL>).then((url) => this.#open(generation, String(url)), (error: unknown) => this.#providerFailed(generation, error));
+    if (typeof (resolved as Promise<string | URL>)?.then !== 'function') this.#open(generation, resolved as string | URL);
+    else (resolved as Promise<string | URL>).then((url) => this.#open(generation, url), (error: unknown) => this.#providerFailed(generation, error));
   }
 
-  #open(generation: number, url: string): void {
+  #open(generation: number, source: string | URL): void {
     if (generation !== this.#generation) return;
-    this.#lastUrl = url;
     let socket: WebSocketLike;
     try {
+      const url = (this.#lastUrl = websocketUrl(source));
+      this.#origin = new URL(url).origin;
       socket = new this.options.WebSocket(url, this.#protocols);
     } catch (error) {
       // A malformed URL or a refused option cannot get better by retrying.
@@ -343,7 +354,7 @@ export class ReconnectingWebSocket extends EventTarget {
       // With the heartbeat on, Lifeline's ping/pong control messages are link traffic, not app data.
       if (typeof data === 'string' && controlType(data) !== undefined) return;
     }
-    this.#dispatch(new MessageEvent('message', { data }));
+    this.#dispatch(new MessageEvent('message', { data, origin: this.#origin }));
   }
 
   /** A local verdict that the link is dead: drop the socket (late events are ignored) and report 1006. */
@@ -476,8 +487,11 @@ function closeInfo(event: CloseLike): CloseInfo {
   return { code: event.code, reason: event.reason, wasClean: event.wasClean };
 }
 
-function closeEvent(close: CloseInfo, willReconnect: boolean, action: CloseAction): LifelineCloseEvent {
-  return lifelineEvent('close', { code: close.code, reason: close.reason, wasClean: close.wasClean, willReconnect, action });
+/** A `CloseEvent` where the platform has one (so `instanceof CloseEvent` holds), else an `Event` with the same fields. */
+function closeEvent({ code, reason, wasClean }: CloseInfo, willReconnect: boolean, action: CloseAction): LifelineCloseEvent {
+  const init = { code, reason, wasClean };
+  const event = typeof CloseEvent === 'function' ? new CloseEvent('close', init) : lifelineEvent('close', init);
+  return Object.assign(event, { willReconnect, action });
 }
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- typed overloads for the events above; no new members
