@@ -224,9 +224,9 @@ export class ReconnectingWebSocket extends EventTarget {
    * Throws {@link InvalidCloseError} for a code a client may not send (browsers allow 1000 and
    * 3000-4999) or a reason over 123 bytes, before anything changes.
    */
-  close(code: number = NORMAL, reason = ''): void {
-    if (code !== NORMAL && !(code >= 3000 && code <= 4999)) throw new InvalidCloseError(code, `a client may close with 1000 or 3000-4999, not ${code}`);
-    if (utf8ByteLength(reason) > 123) throw new InvalidCloseError(code, 'close reason over 123 bytes');
+  close(code?: number, reason = ''): void {
+    if (code !== undefined && code !== NORMAL && !(code >= 3000 && code <= 4999)) throw new InvalidCloseError(code, `a client may close with 1000 or 3000-4999, not ${code}`);
+    if (utf8ByteLength(reason) > 123) throw new InvalidCloseError(code ?? NORMAL, 'close reason over 123 bytes');
     const state = this.#machine.state;
     if (state === 'closed' || state === 'closing') return;
     this.#stopTimers();
@@ -234,14 +234,27 @@ export class ReconnectingWebSocket extends EventTarget {
     const socket = this.#socket;
     // A new generation: whatever was under way (a URL provider, a dispatch) stops where it is.
     const generation = ++this.#generation;
-    this.#closing = { code, reason };
-    if (socket && (socket.readyState === 0 || socket.readyState === 1)) {
+    this.#closing = { code: code ?? NORMAL, reason };
+    if (state === 'connecting') {
+      // As WHATWG says: the attempt fails, and once the caller's code has run, an error then a
+      // 1006 close are reported. The socket's own late events belong to an old generation.
+      socket?.close();
+      this.#move('closing');
+      queueMicrotask(
+        () =>
+          generation === this.#generation &&
+          this.#error(new LifelineError('ERR_SOCKET', 'closed before the connection was established')) &&
+          this.#finish({ code: ABNORMAL, reason: '', wasClean: false }, 'stop'),
+      );
+      return;
+    }
+    if (socket && socket.readyState === 1) {
       socket.onclose = (event: CloseLike) => generation === this.#generation && this.#finish(closeInfo(event), 'stop');
       socket.close(code, reason);
       this.#move('closing');
       return;
     }
-    this.#finish({ code, reason, wasClean: true }, 'stop');
+    this.#finish({ ...this.#closing, wasClean: true }, 'stop');
   }
 
   /** Starts over now: a fresh attempt budget, whether it was open, waiting, given up or closed. */
@@ -266,7 +279,7 @@ export class ReconnectingWebSocket extends EventTarget {
 
   /** Releases the environment listeners too; the object is done after this. */
   dispose(): void {
-    this.close();
+    this.close(NORMAL);
     this.#unsubscribe();
   }
 

@@ -119,3 +119,41 @@ describe('ReconnectingWebSocket: fixed bugs', () => {
     client.close();
   });
 });
+
+describe('ReconnectingWebSocket: WHATWG argument checks (more in test/conformance)', () => {
+  test('a bad URL throws a SyntaxError DOMException from the constructor, before any socket exists', () => {
+    const { WebSocket, sockets } = scriptedSockets();
+    for (const url of ['not a url', 'ftp://h/', 'ws://h/#frag']) {
+      assert.throws(() => new ReconnectingWebSocket(url, undefined, { WebSocket, environment: steady }), (error: unknown) => error instanceof DOMException && error.name === 'SyntaxError', url);
+    }
+    assert.equal(sockets.length, 0);
+  });
+
+  test('a URL provider returning a bad URL ends the client with the reason, once', async () => {
+    const { WebSocket, sockets } = scriptedSockets();
+    const client = new ReconnectingWebSocket(() => 'ftp://h/', undefined, { WebSocket, environment: steady, clock: new FakeClock() });
+    const closes: string[] = [];
+    client.addEventListener('error', () => undefined);
+    client.addEventListener('close', (event) => closes.push(`${event.code} ${event.action} ${event.reason}`));
+    await Promise.resolve();
+    assert.deepEqual(closes, ['1006 fatal invalid WebSocket URL: ftp://h/']);
+    assert.equal(sockets.length, 0);
+  });
+
+  test('with no WebSocket anywhere, the constructor says what to pass', () => {
+    const saved = Object.getOwnPropertyDescriptor(globalThis, 'WebSocket');
+    Reflect.deleteProperty(globalThis, 'WebSocket');
+    try {
+      assert.throws(() => new ReconnectingWebSocket('ws://h/'), /no WebSocket on this platform: pass one/);
+    } finally {
+      if (saved) Object.defineProperty(globalThis, 'WebSocket', saved);
+    }
+  });
+
+  test('url reads back serialized, http: mapped to ws:', () => {
+    const { WebSocket } = scriptedSockets();
+    const client = new ReconnectingWebSocket('HTTP://Example.com:80/a b', undefined, { WebSocket, environment: steady, clock: new FakeClock() });
+    assert.equal(client.url, 'ws://example.com/a%20b');
+    client.close();
+  });
+});
