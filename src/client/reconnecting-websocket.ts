@@ -11,7 +11,7 @@ import { StateMachine } from '../core/state-machine.js';
 import { Timer } from '../core/timer.js';
 import { lifelineEvent, type LifelineCloseEvent, type LifelineErrorEvent, type ReconnectingWebSocketEventMap } from './events.js';
 import { subprotocols, websocketUrl } from './whatwg.js';
-import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions, type UrlSource, type WebSocketLike } from './options.js';
+import { resolveClientOptions, type ClientOptions, type ProtocolsProvider, type ResolvedClientOptions, type UrlSource, type WebSocketLike } from './options.js';
 
 // The few codes the client itself uses, as same-file constants so a bundler inlines them
 // (see close-code.ts for the table).
@@ -83,7 +83,7 @@ export class ReconnectingWebSocket extends EventTarget {
 
   readonly options: ResolvedClientOptions;
   readonly #url: UrlSource;
-  readonly #protocols: string[];
+  readonly #protocols: string[] | ProtocolsProvider;
   /** The last negotiated subprotocol and extensions: kept after close, as WHATWG does. */
   #protocol = '';
   #extensions = '';
@@ -111,16 +111,17 @@ export class ReconnectingWebSocket extends EventTarget {
   #closing = { code: NORMAL, reason: '' };
   #waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
 
-  constructor(url: UrlSource, protocols?: string | string[], options: ClientOptions = {}) {
+  constructor(url: UrlSource, protocols?: string | string[] | ProtocolsProvider, options: ClientOptions = {}) {
     super();
     this.options = resolveClientOptions(options);
     this.#url = url;
-    this.#protocols = subprotocols(protocols);
+    this.#protocols = typeof protocols === 'function' ? protocols : subprotocols(protocols);
     this.#binaryType = this.options.binaryType;
     // As the WHATWG constructor does: a bad URL or subprotocol list throws here, synchronously.
     if (typeof url !== 'function') this.#lastUrl = websocketUrl(url);
     const { clock } = this.options;
-    this.#machine = new StateMachine<ClientState>('connecting', clientTransitions);
+    const startClosed = this.options.startClosed;
+    this.#machine = new StateMachine<ClientState>(startClosed ? 'closed' : 'connecting', clientTransitions);
     this.#backoff = new Backoff(this.options, this.options.rng);
     this.#queue = new OutboundQueue(this.options.queue);
     this.#connectTimer = new Timer(clock, () => this.#abandon('connect-timeout', 'connect timeout'));
@@ -144,7 +145,7 @@ export class ReconnectingWebSocket extends EventTarget {
     // The first attempt starts once the caller's synchronous code has run, so listeners added
     // after the constructor hear everything it reports (as with the WHATWG WebSocket).
     const first = this.#generation;
-    queueMicrotask(() => first === this.#generation && this.#connect());
+    if (!startClosed) queueMicrotask(() => first === this.#generation && this.#connect());
   }
 
   // ---- WHATWG surface -------------------------------------------------------------------------
@@ -225,8 +226,7 @@ export class ReconnectingWebSocket extends EventTarget {
    * 3000-4999) or a reason over 123 bytes, before anything changes.
    */
   close(code?: number, reason = ''): void {
-    if (code !== undefined && code !== NORMAL && !(code >= 3000 && code <= 4999)) throw new InvalidCloseError(code, `a client may close with 1000 or 3000-4999, not ${code}`);
-    if (utf8ByteLength(reason) > 123) throw new InvalidCloseError(code ?? NORMAL, 'close reason over 123 bytes');
+    checkClose(code ?? NORMAL, reason);
     const state = this.#machine.state;
     if (state === 'closed' || state === 'closing') return;
     this.#stopTimers();
@@ -257,8 +257,13 @@ export class ReconnectingWebSocket extends EventTarget {
     this.#finish({ ...this.#closing, wasClean: true }, 'stop');
   }
 
-  /** Starts over now: a fresh attempt budget, whether it was open, waiting, given up or closed. */
-  reconnect(): void {
+  /**
+   * Starts over now: a fresh attempt budget, whether it was open, waiting, given up, closed or
+   * constructed with `startClosed`. An open socket is closed with `code` and `reason`
+   * (default 1000 "reconnect"; checked as for `close`).
+   */
+  reconnect(code: number = NORMAL, reason = 'reconnect'): void {
+    checkClose(code, reason);
     // A close() still waiting for the server's answer is reported now: its socket is let go.
     if (this.#machine.state === 'closing' && !this.#finish({ ...this.#closing, wasClean: false }, 'stop')) return;
     this.#backoff.reset();
@@ -266,7 +271,7 @@ export class ReconnectingWebSocket extends EventTarget {
     const socket = this.#socket;
     this.#socket = undefined;
     this.#generation++;
-    if (socket && (socket.readyState === 0 || socket.readyState === 1)) socket.close(NORMAL, 'reconnect');
+    if (socket && (socket.readyState === 0 || socket.readyState === 1)) socket.close(code, reason);
     this.#connect();
   }
 
@@ -275,6 +280,12 @@ export class ReconnectingWebSocket extends EventTarget {
     if (this.#machine.state === 'open') return Promise.resolve();
     if (this.#machine.state === 'closed') return Promise.reject(new ConnectionClosedError(NORMAL, 'the client is closed'));
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  /** Removes and returns the messages waiting for a connection, oldest first (to store or resend them elsewhere). */
+  drainQueuedMessages(): OutboundData[] {
+    this.#full = false;
+    return this.#queue.drain();
   }
 
   /** Releases the environment listeners too; the object is done after this. */
@@ -314,7 +325,8 @@ export class ReconnectingWebSocket extends EventTarget {
     try {
       const url = (this.#lastUrl = websocketUrl(source));
       this.#origin = new URL(url).origin;
-      socket = new this.options.WebSocket(url, this.#protocols);
+      const protocols = this.#protocols;
+      socket = new this.options.WebSocket(url, typeof protocols === 'function' ? subprotocols(protocols()) : protocols);
     } catch (error) {
       // A malformed URL or a refused option cannot get better by retrying.
       this.#connectTimer.stop();
@@ -491,9 +503,16 @@ export class ReconnectingWebSocket extends EventTarget {
 
   #dispatch(event: Event): boolean {
     const generation = this.#generation;
+    this.options.debug?.(event);
     this.dispatchEvent(event);
     return generation === this.#generation;
   }
+}
+
+/** Throws {@link InvalidCloseError} for a code a client may not send or a reason over 123 bytes. */
+function checkClose(code: number, reason: string): void {
+  if (code !== NORMAL && !(code >= 3000 && code <= 4999)) throw new InvalidCloseError(code, `a client may close with 1000 or 3000-4999, not ${code}`);
+  if (utf8ByteLength(reason) > 123) throw new InvalidCloseError(code, 'close reason over 123 bytes');
 }
 
 function closeInfo(event: CloseLike): CloseInfo {

@@ -157,3 +157,89 @@ describe('ReconnectingWebSocket: WHATWG argument checks (more in test/conformanc
     client.close();
   });
 });
+
+describe('ReconnectingWebSocket: options the peers have', () => {
+  test('startClosed: no socket until reconnect()', async () => {
+    const { client, sockets, latest } = scripted({ startClosed: true });
+    await Promise.resolve();
+    assert.equal(client.readyState, 3);
+    assert.equal(sockets.length, 0);
+    assert.equal(client.send('early'), 'rejected');
+    client.reconnect();
+    assert.equal(client.readyState, 0);
+    latest().open();
+    assert.equal(client.readyState, 1);
+    client.close();
+  });
+
+  test('a protocols provider is asked before every attempt', async () => {
+    let calls = 0;
+    const clock = new FakeClock();
+    const { WebSocket, sockets } = scriptedSockets();
+    const client = new ReconnectingWebSocket('ws://test/ws', () => [`v${++calls}`], { clock, WebSocket, environment: steady, initialDelay: 10 });
+    await Promise.resolve();
+    sockets.at(-1)?.drop(1006);
+    clock.runNext();
+    assert.deepEqual(
+      sockets.map((s) => s.protocols),
+      [['v1'], ['v2']],
+    );
+    client.close();
+  });
+
+  test('a protocols provider giving a bad list ends the client with a clear reason', async () => {
+    const { WebSocket } = scriptedSockets();
+    const client = new ReconnectingWebSocket('ws://test/ws', () => ['a', 'a'], { WebSocket, environment: steady, clock: new FakeClock() });
+    const closes: string[] = [];
+    client.addEventListener('error', () => undefined);
+    client.addEventListener('close', (event) => closes.push(`${event.code} ${event.action} ${event.reason}`));
+    await Promise.resolve();
+    assert.deepEqual(closes, ['1006 fatal invalid subprotocols: a, a']);
+  });
+
+  test('reconnect(code, reason) closes the open socket with them', async () => {
+    const { client, sockets, latest } = scripted();
+    await Promise.resolve();
+    latest().open();
+    client.reconnect(4000, 'new token');
+    assert.deepEqual(sockets[0]?.closedWith, { code: 4000, reason: 'new token' });
+    assert.equal(sockets.length, 2);
+    assert.throws(() => client.reconnect(1001), /1000 or 3000-4999/);
+    client.close();
+  });
+
+  test('drainQueuedMessages() hands back what waited, and the queue is empty after', async () => {
+    const { client, latest } = scripted();
+    client.send('a');
+    client.send('b');
+    assert.deepEqual(client.drainQueuedMessages(), ['a', 'b']);
+    assert.equal(client.queued, 0);
+    await Promise.resolve();
+    latest().open();
+    assert.deepEqual(latest().sent, []);
+    client.close();
+  });
+
+  test('debug hears every event before the listeners', async () => {
+    const log: string[] = [];
+    const { client, latest } = scripted({ debug: (event) => log.push(`debug:${event.type}`) });
+    client.addEventListener('open', () => log.push('listener:open'));
+    await Promise.resolve();
+    latest().open();
+    assert.deepEqual(log, ['debug:connecting', 'debug:statechange', 'debug:open', 'listener:open']);
+    client.close();
+  });
+
+  test('one-line switches back to WHATWG / peer behaviour: binaryType blob, 1008 retried', async () => {
+    const { client, latest } = scripted({ binaryType: 'blob', shouldReconnect: (close) => close.code === 1008 || undefined });
+    assert.equal(client.binaryType, 'blob');
+    await Promise.resolve();
+    latest().open();
+    assert.equal(latest().binaryType, 'blob');
+    const closes: boolean[] = [];
+    client.addEventListener('close', (event) => closes.push(event.willReconnect));
+    latest().drop(1008, 'policy', true);
+    assert.deepEqual(closes, [true]);
+    client.close();
+  });
+});
