@@ -53,14 +53,15 @@ export class ReconnectingWebSocket extends EventTarget {
   declare readonly CLOSING: 2;
   declare readonly CLOSED: 3;
 
-  // Event handler attributes (defined below, on the prototype): a value that is not a function
-  // reads back as null and is ignored, as WHATWG's event handler IDL attributes do.
+  // Event handler attributes (defined below, on the prototype), as WebIDL's
+  // [LegacyTreatNonObjectAsNull]: a non-object reads back as null; an object that is not a
+  // function is kept but never called (as browsers do).
   declare onopen: Handler<Event>;
   declare onmessage: Handler<MessageEvent>;
   declare onclose: Handler<LifelineCloseEvent>;
   declare onerror: Handler<LifelineErrorEvent>;
   /** The on* handlers, by event type. */
-  #handlers: Record<string, Handler<Event>> = {};
+  #handlers: Record<string, unknown> = {};
 
   static {
     ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'].forEach((name, value) => {
@@ -73,7 +74,7 @@ export class ReconnectingWebSocket extends EventTarget {
           return this.#handlers[type] ?? null;
         },
         set(this: ReconnectingWebSocket, value: unknown) {
-          this.#handlers[type] = typeof value === 'function' ? (value as Handler<Event>) : null;
+          this.#handlers[type] = typeof value === 'function' || (typeof value === 'object' && value) ? value : null;
         },
         configurable: true,
         enumerable: true,
@@ -139,7 +140,10 @@ export class ReconnectingWebSocket extends EventTarget {
     // The on* handlers run as the first listeners, so a throwing handler is reported like any
     // listener's exception instead of breaking the client's own bookkeeping.
     for (const type of ['open', 'message', 'close', 'error'] as const) {
-      this.addEventListener(type, (event) => this.#handlers[type]?.call(this, event));
+      this.addEventListener(type, (event) => {
+        const handler = this.#handlers[type];
+        if (typeof handler === 'function') (handler as (event: Event) => void).call(this, event);
+      });
     }
     this.#unsubscribe = this.options.environment.subscribe(() => this.#environmentChanged());
     // The first attempt starts once the caller's synchronous code has run, so listeners added
@@ -250,7 +254,9 @@ export class ReconnectingWebSocket extends EventTarget {
     }
     if (socket && socket.readyState === 1) {
       socket.onclose = (event: CloseLike) => generation === this.#generation && this.#finish(closeInfo(event), 'stop');
-      socket.close(code, reason);
+      // No code: no arguments at all (Chromium reads an explicit undefined code as 0).
+      if (code === undefined) socket.close();
+      else socket.close(code, reason);
       this.#move('closing');
       return;
     }

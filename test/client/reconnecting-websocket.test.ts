@@ -17,12 +17,15 @@ function scripted(options: ClientOptions = {}, protocols?: string | string[] | n
 }
 
 describe('ReconnectingWebSocket: fixed bugs', () => {
-  test('a non-callable on* handler reads back as null and is ignored', async () => {
+  test('a non-callable on* handler is ignored: a non-object reads back as null, an object is kept', async () => {
     const { client, latest } = scripted();
     const seen: string[] = [];
     for (const name of ['onopen', 'onmessage', 'onclose', 'onerror'] as const) {
-      (client as unknown as Record<string, unknown>)[name] = { not: 'a function' };
+      (client as unknown as Record<string, unknown>)[name] = 'not a function';
       assert.equal(client[name], null, `${name} reads back null`);
+      const object = { not: 'a function' };
+      (client as unknown as Record<string, unknown>)[name] = object;
+      assert.equal(client[name], object, `${name} keeps an object (WebIDL [LegacyTreatNonObjectAsNull])`);
     }
     client.addEventListener('message', (event) => seen.push(String(event.data)));
     await Promise.resolve();

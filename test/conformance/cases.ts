@@ -207,7 +207,7 @@ export const cases: readonly Case[] = [
       }),
   },
   {
-    name: 'non-callable handler reads back null',
+    name: 'non-callable handler',
     async run({ make }, base) {
       const socket = make(base);
       socket.onmessage = { handleEvent: () => undefined };
