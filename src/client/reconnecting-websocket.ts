@@ -1,13 +1,12 @@
 import { Backoff } from '../core/backoff.js';
 import type { CloseAction } from '../core/close-code.js';
 import { classifyClose, type CloseDecision, type CloseInfo } from '../core/close-policy.js';
-import { clientTransitions, readyStateOf, type ClientState } from '../core/client-state.js';
+import { readyStateOf, type ClientState } from '../core/client-state.js';
 import { controlType, PING } from '../core/envelope.js';
 import { ConnectionClosedError, InvalidCloseError, LifelineError } from '../core/errors.js';
 import { utf8ByteLength } from '../core/utf8.js';
 import { Heartbeat } from '../core/heartbeat.js';
 import { OutboundQueue, type OutboundData } from '../core/outbound-queue.js';
-import { StateMachine } from '../core/state-machine.js';
 import { Timer } from '../core/timer.js';
 import { lifelineEvent, type LifelineCloseEvent, type LifelineErrorEvent, type ReconnectingWebSocketEventMap } from './events.js';
 import { subprotocols, websocketUrl } from './whatwg.js';
@@ -90,7 +89,7 @@ export class ReconnectingWebSocket extends EventTarget {
   #extensions = '';
   /** True while the queue is full: a spell of refusals is reported once, not per send. */
   #full = false;
-  readonly #machine: StateMachine<ClientState>;
+  #state: ClientState;
   readonly #backoff: Backoff;
   readonly #queue: OutboundQueue;
   readonly #heartbeat: Heartbeat | undefined;
@@ -122,7 +121,7 @@ export class ReconnectingWebSocket extends EventTarget {
     if (typeof url !== 'function') this.#lastUrl = websocketUrl(url);
     const { clock } = this.options;
     const startClosed = this.options.startClosed;
-    this.#machine = new StateMachine<ClientState>(startClosed ? 'closed' : 'connecting', clientTransitions);
+    this.#state = startClosed ? 'closed' : 'connecting';
     this.#backoff = new Backoff(this.options, this.options.rng);
     this.#queue = new OutboundQueue(this.options.queue);
     this.#connectTimer = new Timer(clock, () => this.#abandon('connect-timeout', 'connect timeout'));
@@ -155,7 +154,7 @@ export class ReconnectingWebSocket extends EventTarget {
   // ---- WHATWG surface -------------------------------------------------------------------------
 
   get readyState(): 0 | 1 | 2 | 3 {
-    return readyStateOf[this.#machine.state];
+    return readyStateOf[this.#state];
   }
 
   /** The URL of the current (or last) socket. */
@@ -189,7 +188,7 @@ export class ReconnectingWebSocket extends EventTarget {
 
   /** Lifeline's richer state (see the state diagram in the docs). */
   get state(): ClientState {
-    return this.#machine.state;
+    return this.#state;
   }
 
   /** Retries made since the last stable connection. */
@@ -207,7 +206,7 @@ export class ReconnectingWebSocket extends EventTarget {
    * the next open); refuses once closed or closing, or when the queue is full.
    */
   send(data: OutboundData): SendOutcome {
-    const state = this.#machine.state;
+    const state = this.#state;
     if (state === 'closed' || state === 'closing') return 'rejected';
     const socket = this.#socket;
     if (state === 'open' && socket && socket.readyState === 1) {
@@ -231,7 +230,7 @@ export class ReconnectingWebSocket extends EventTarget {
    */
   close(code?: number, reason = ''): void {
     checkClose(code ?? NORMAL, reason);
-    const state = this.#machine.state;
+    const state = this.#state;
     if (state === 'closed' || state === 'closing') return;
     this.#stopTimers();
     this.#queue.clear();
@@ -271,7 +270,7 @@ export class ReconnectingWebSocket extends EventTarget {
   reconnect(code: number = NORMAL, reason = 'reconnect'): void {
     checkClose(code, reason);
     // A close() still waiting for the server's answer is reported now: its socket is let go.
-    if (this.#machine.state === 'closing' && !this.#finish({ ...this.#closing, wasClean: false }, 'stop')) return;
+    if (this.#state === 'closing' && !this.#finish({ ...this.#closing, wasClean: false }, 'stop')) return;
     this.#backoff.reset();
     this.#stopTimers();
     const socket = this.#socket;
@@ -283,8 +282,8 @@ export class ReconnectingWebSocket extends EventTarget {
 
   /** Resolves at the next open (now, if open); rejects if the client closes or gives up first. */
   opened(): Promise<void> {
-    if (this.#machine.state === 'open') return Promise.resolve();
-    if (this.#machine.state === 'closed') return Promise.reject(new ConnectionClosedError(NORMAL, 'the client is closed'));
+    if (this.#state === 'open') return Promise.resolve();
+    if (this.#state === 'closed') return Promise.reject(new ConnectionClosedError(NORMAL, 'the client is closed'));
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
@@ -364,8 +363,8 @@ export class ReconnectingWebSocket extends EventTarget {
 
   #opened(): void {
     this.#connectTimer.stop();
-    const from = this.#machine.state;
-    this.#machine.to('open', undefined);
+    const from = this.#state;
+    this.#state = 'open';
     this.#stableTimer.start(this.options.stabilityWindow);
     this.#heartbeat?.start();
     const socket = this.#socket;
@@ -442,7 +441,7 @@ export class ReconnectingWebSocket extends EventTarget {
     if (!this.#move(environment.hidden() || !environment.online() ? 'paused' : 'reconnecting')) return;
     if (!this.#dispatch(closeEvent(close, true, action))) return;
     if (!this.#dispatch(lifelineEvent('reconnecting', { attempt, delay, code: close.code, reason: close.reason }))) return;
-    if (this.#machine.state === 'reconnecting') this.#retryTimer.start(delay);
+    if (this.#state === 'reconnecting') this.#retryTimer.start(delay);
   }
 
   /** Ends in `closed` and reports it; true when no listener started something new meanwhile. */
@@ -462,7 +461,7 @@ export class ReconnectingWebSocket extends EventTarget {
   #environmentChanged(): void {
     const { environment } = this.options;
     const away = environment.hidden() || !environment.online();
-    const state = this.#machine.state;
+    const state = this.#state;
     if (!environment.hidden()) this.#heartbeat?.visible();
     if (away && state === 'reconnecting') {
       this.#retryTimer.stop();
@@ -497,9 +496,9 @@ export class ReconnectingWebSocket extends EventTarget {
   // ---- events: each returns whether the generation survived the listeners ----------------------
 
   #move(to: ClientState): boolean {
-    const from = this.#machine.state;
+    const from = this.#state;
     if (from === to) return true;
-    this.#machine.to(to, undefined);
+    this.#state = to;
     return this.#dispatch(lifelineEvent('statechange', { from, to }));
   }
 
