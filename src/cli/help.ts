@@ -63,6 +63,7 @@ function serveFlagDocs(): Record<ServeKey, FlagDoc> {
     apiKey: { group: 'HTTP API, admin and metrics', value: 'KEY', text: 'key for /api/v1 and the admin page (Authorization: Bearer KEY or ?key=KEY; 16+ characters)', fallback: 'none: both answer 404' },
     metricsKey: { group: 'HTTP API, admin and metrics', value: 'KEY', text: 'require this key for /metrics', fallback: '/metrics is open' },
     redis: { group: 'Scaling', value: 'URL', text: 'share channels, history and sessions with every node on this Redis (redis://[user:pass@]host:port[/db], rediss:// for TLS)', fallback: 'one process, in memory' },
+    redisCluster: { group: 'Scaling', value: 'NODES', text: 'the same on a Redis Cluster (7+): some of its nodes, host:port,host:port (redis:// or rediss:// URLs for credentials or TLS); instead of --redis', fallback: 'none' },
     redisPrefix: { group: 'Scaling', value: 'TEXT', text: 'prefix of every Redis key, so deployments can share a Redis', fallback: 'lifeline:' },
     demo: { group: 'HTTP API, admin and metrics', value: '', text: 'demo mode: GET /demo/token?user=NAME hands out tokens (random secret unless --jwt-secret), an admin key is generated unless --api-key', fallback: 'off' },
     channels: {
