@@ -50,6 +50,9 @@ const CENTURY = 100 * 365 * 24 * 3_600_000;
 /** The most events fetched to fill a gap in a node's feed; a larger gap is a resync for its clients. */
 const FILL_LIMIT = 10_000;
 
+/** How many channels' furthest positions a node remembers. */
+const KNOWN_LIMIT = 10_000;
+
 /** A channel event or a direct message with its place in its sequence. */
 interface Item<V> extends Numbered {
   readonly value: V;
@@ -99,6 +102,8 @@ export class RedisBroker implements Broker {
   readonly #channels = new Map<string, Feed<ChannelEvent>>();
   readonly #direct = new Map<string, Feed<DirectMessage>>();
   readonly #touch: Timer;
+  /** The furthest position seen per channel (publishes, recoveries, deliveries). */
+  readonly #known = new Map<string, Position>();
   /** This node's pub/sub listener per Redis channel name. */
   readonly #listeners = new Map<string, MessageListener>();
   /** Listeners given up while disconnected, to unsubscribe once connected again. */
@@ -194,9 +199,12 @@ export class RedisBroker implements Broker {
         origin ? String(origin.id) : '',
         origin ? String(origin.ttl + BACKSTOP) : '',
         origin ? String(this.#clock.now() + origin.ttl) : '',
+        ...this.#knownArgs(channel),
       ]),
     );
-    return { channel, epoch: text(reply[0]), offset: integer(reply[1]), data };
+    const event = { channel, epoch: text(reply[0]), offset: integer(reply[1]), data };
+    this.#saw(channel, event);
+    return event;
   }
 
   subscribe(channel: string, onEvent: (event: ChannelEvent) => void): Promise<Unsubscribe> {
@@ -204,6 +212,7 @@ export class RedisBroker implements Broker {
       name: this.#keys.channel(channel).events,
       parse: (message) => {
         const event = parseEvent(channel, message);
+        if (event) this.#saw(channel, event);
         return event && { epoch: event.epoch, n: event.offset, value: event };
       },
       refill: async (after) => {
@@ -223,10 +232,11 @@ export class RedisBroker implements Broker {
       await this.#scripts.run(
         scripts.RECOVER,
         [keys.meta, keys.log],
-        [since?.epoch ?? '', String(since?.offset ?? 0), String(limit), String(this.#clock.now()), this.#newEpoch(), String(this.#idleChannelTtl + BACKSTOP)],
+        [since?.epoch ?? '', String(since?.offset ?? 0), String(limit), String(this.#clock.now()), this.#newEpoch(), String(this.#idleChannelTtl + BACKSTOP), ...this.#knownArgs(channel)],
       ),
     );
     const position = { epoch: text(reply[0]), offset: integer(reply[1]) };
+    this.#saw(channel, position);
     const notRecovered: Recovery = { events: [], position, recovered: false };
     if (integer(reply[2]) !== 1) return notRecovered;
     if (since === undefined) return { events: [], position, recovered: true };
@@ -388,6 +398,24 @@ export class RedisBroker implements Broker {
   }
 
   // ---- internals --------------------------------------------------------------------------------
+
+  /** The furthest position this node has seen on `channel`, as script arguments (epoch, offset). */
+  #knownArgs(channel: string): [string, string] {
+    const known = this.#known.get(channel);
+    return known ? [known.epoch, String(known.offset)] : ['', '0'];
+  }
+
+  /**
+   * Remembers the furthest position seen on a channel (bounded: the oldest are forgotten), so
+   * Redis answering with a head behind it (data gone back) is caught by the scripts.
+   */
+  #saw(channel: string, position: Position): void {
+    const known = this.#known.get(channel);
+    if (known !== undefined && known.epoch === position.epoch && known.offset >= position.offset) return;
+    this.#known.delete(channel);
+    this.#known.set(channel, { epoch: position.epoch, offset: position.offset });
+    if (this.#known.size > KNOWN_LIMIT) this.#known.delete(this.#known.keys().next().value ?? channel);
+  }
 
   #send(args: readonly string[]): Promise<unknown> {
     return this.#scripts.send(args);

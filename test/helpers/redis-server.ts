@@ -4,7 +4,10 @@
  * AOF/RDB does after a crash.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { within } from './wait.js';
 
 const binary = process.env.LIFELINE_REDIS_SERVER ?? 'redis-server';
@@ -24,6 +27,7 @@ async function freePort(): Promise<number> {
 
 export class RedisServer {
   #process: ChildProcess | undefined;
+  readonly #dir = mkdtempSync(join(tmpdir(), 'lifeline-redis-'));
 
   private constructor(readonly port: number) {}
 
@@ -41,7 +45,10 @@ export class RedisServer {
   /** Starts it again on the same port (empty). */
   async restart(): Promise<void> {
     if (this.#process) throw new Error('redis-server is running');
-    const child = spawn(binary, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    mkdirSync(this.#dir, { recursive: true });
+    // Its files (an explicit SAVE) go to a temp dir; DEBUG lets a test reload an older copy.
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--dir', this.#dir, '--enable-debug-command', 'yes'];
+    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#process = child;
     let output = '';
     const ready = new Promise<void>((resolve, reject) => {
@@ -63,5 +70,6 @@ export class RedisServer {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGKILL');
     await within(exited, 5_000, 'redis-server exit');
+    rmSync(this.#dir, { recursive: true, force: true });
   }
 }
