@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ClientOfflineError, ErrorReply } from '@redis/client';
 import type { Logger } from 'pino';
-import type { Broker, ChannelEvent, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from '../broker/broker.js';
+import type { Broker, ChannelEvent, ControlNotice, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from '../broker/broker.js';
 import type { BackoffOptions } from '../core/backoff.js';
 import { systemClock, systemRng, type Clock, type Rng, type TimerHandle } from '../core/clock.js';
 import { BrokerUnavailableError } from '../core/errors.js';
@@ -386,6 +386,24 @@ export class RedisBroker implements Broker {
     return members;
   }
 
+  // ---- control ----------------------------------------------------------------------------------
+
+  async broadcast(notice: ControlNotice): Promise<void> {
+    // Plain pub/sub: a Redis Cluster carries it to every node's subscribers.
+    await this.#send(['PUBLISH', this.#keys.control, JSON.stringify(notice)]);
+  }
+
+  async onBroadcast(listener: (notice: ControlNotice) => void): Promise<Unsubscribe> {
+    const name = this.#keys.control;
+    const heard = (message: string | Buffer): void => {
+      const notice = parseNotice(String(message));
+      if (notice) deliver(listener, notice);
+    };
+    if (!this.#subscriber.isReady) throw new BrokerUnavailableError('Redis is unreachable: the subscriber connection is down', false);
+    await this.#subscriber.subscribe(name, heard, false);
+    return () => this.#subscriber.unsubscribe(name, heard, false);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -580,6 +598,23 @@ function parseDirect(message: string): DirectMessage | undefined {
   const seq = Number(message.slice(0, space));
   if (space < 0 || !Number.isSafeInteger(seq)) return undefined;
   return { seq, data: JSON.parse(message.slice(space + 1)) as unknown };
+}
+
+/** A control notice as another node sent it; anything else (a foreign publisher) is ignored. */
+function parseNotice(message: string): ControlNotice | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(message);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const notice = value as Record<string, unknown>;
+  const textOf = (key: string): boolean => typeof notice[key] === 'string';
+  if (notice.kind === 'disconnect-user' && textOf('user') && textOf('reason')) return value as ControlNotice;
+  if (notice.kind === 'disconnect-session' && textOf('session') && textOf('reason')) return value as ControlNotice;
+  if (notice.kind === 'takeover' && textOf('session') && textOf('connection')) return value as ControlNotice;
+  return undefined;
 }
 
 /** A listener's failure is its own: it never stops delivery to the others. */

@@ -11,7 +11,7 @@ import { ApiKey } from './api-key.js';
 import { attachDemoHandlers, isOwnChatMessage } from './demo-handlers.js';
 import { demoTokenRoute } from './demo-tokens.js';
 import { healthRoutes } from './health.js';
-import { API_PREFIX, httpApiRoutes } from './http-api.js';
+import { API_PREFIX, hearDisconnects, httpApiRoutes } from './http-api.js';
 import { tokenAuth, type TokenUser } from './jwt-auth.js';
 import { loadPublicKey } from './jwt-keys.js';
 import { createMetrics, metricsRoute, type Metrics } from './metrics.js';
@@ -95,6 +95,8 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
     snapshotRoute(server, apiKey, () => ({ now: Date.now(), startedAt, userName })),
     ...httpApiRoutes({ server, broker, channels, key: apiKey, maxBody: server.options.maxPayload, userName }),
   ];
+  const heard = hearDisconnects(server, broker, userName);
+  heard?.catch((error: unknown) => log.warn({ err: error }, 'cannot hear other nodes: HTTP API disconnects sent to them will not reach this node'));
   if (demo && secret) {
     routes.push(demoTokenRoute({ secret, audience: config.jwtAudience, issuer: config.jwtIssuer }));
     attachDemoHandlers(server);
@@ -119,7 +121,10 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
         );
       }
     },
-    close: () => broker.close(),
+    close: async () => {
+      await heard?.then((stop) => stop()).catch(() => undefined);
+      await broker.close();
+    },
   };
 }
 
