@@ -88,6 +88,7 @@ function serveFlagDocs(): Record<ServeKey, FlagDoc> {
     appPings: { group: 'Keepalive and timeouts', value: 'BOOL', text: 'also send {"type":"ping"} for browser watchdogs', fallback: String(d.appPings) },
     handshakeTimeout: { group: 'Keepalive and timeouts', value: 'MS', text: 'the opening handshake must finish within this', fallback: ms(d.handshakeTimeout) },
     closeTimeout: { group: 'Keepalive and timeouts', value: 'MS', text: 'a peer that does not answer our close frame by then is cut', fallback: ms(d.closeTimeout) },
+    drainDelay: { group: 'Keepalive and timeouts', value: 'MS', text: 'on shutdown, /readyz answers 503 for this long before clients are closed, so a load balancer stops sending new ones first (set above its health-check interval x fall count)', fallback: '0 ms' },
     drainTimeout: { group: 'Keepalive and timeouts', value: 'MS', text: 'on shutdown, clients get this long to close before they are cut', fallback: ms(d.drainTimeout) },
     protocols: { group: 'Protocol', value: 'LIST', text: 'more subprotocols to accept, comma-separated, in preference order (lifeline.v1 always)', fallback: 'none' },
     perMessageDeflate: { group: 'Protocol', value: 'SPEC', text: 'compression: true, false, or {"threshold":1024,"level":3,"concurrencyLimit":10}', fallback: String(d.perMessageDeflate) },

@@ -197,6 +197,7 @@ export const serveSchemas = {
   handshakeTimeout: integer(1, MAX_TIMER_MS),
   closeTimeout: integer(1, MAX_TIMER_MS),
   drainTimeout: integer(0, MAX_TIMER_MS),
+  drainDelay: integer(0, MAX_TIMER_MS),
   protocols: protocolList,
   perMessageDeflate: deflateText,
 } as const;

@@ -65,7 +65,7 @@ async function serve(argv: readonly string[], io: CliIo): Promise<number> {
   io.stdout.write(`listening on ${info.url}\n`);
   log.info({ url: info.url, paths: server.options.paths }, 'listening');
   standalone.announce(info.url);
-  const code = await untilShutdown(server, log);
+  const code = await untilShutdown(server, log, process, { delay: config.drainDelay ?? 0, start: () => standalone.leave() });
   // A forced exit leaves the drain running: the broker stays as it is, the process ends anyway.
   if (code === ExitCode.OK) await standalone.close();
   return code;

@@ -44,6 +44,8 @@ export interface Standalone {
   announce(url: string): void;
   /** Releases what the server does not own (the broker), once it has closed. */
   close(): Promise<void>;
+  /** /readyz answers 503 from now on (leaving the load balancer before a drain); the server still serves. */
+  leave(): void;
 }
 
 /**
@@ -88,9 +90,10 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
   brokerTimings.observe = metrics.observeBroker;
 
   const startedAt = Date.now();
+  let leaving = false;
   const userName = (user: TokenUser | undefined): string | null => user?.id ?? null;
   const routes: Route[] = [
-    ...healthRoutes(server),
+    ...healthRoutes(server, () => leaving),
     metricsRoute(metrics, metricsKey),
     snapshotRoute(server, apiKey, () => ({ now: Date.now(), startedAt, userName })),
     ...httpApiRoutes({ server, broker, channels, key: apiKey, maxBody: server.options.maxPayload, userName }),
@@ -108,6 +111,9 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
   return {
     server,
     metrics,
+    leave: () => {
+      leaving = true;
+    },
     apiKey: apiKeyText,
     announce: (url) => {
       const tokens = { hs256: secret !== undefined, publicKey: publicKey?.algorithm ?? null, anonymous: allowAnonymous };

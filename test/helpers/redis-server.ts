@@ -16,7 +16,8 @@ const installed = spawnSync('sh', ['-c', `command -v ${binary}`], { stdio: 'igno
 /** `skip` option: a reason when redis-server is missing (never on CI, where the tests then fail). */
 export const redisServerSkip: string | false = installed || process.env.CI === 'true' ? false : `${binary} not installed (apt-get install -y redis-server)`;
 
-async function freePort(): Promise<number> {
+/** A loopback port nothing listens on (for a process the test starts). */
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
