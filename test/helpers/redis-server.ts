@@ -4,7 +4,10 @@
  * AOF/RDB does after a crash.
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { killProcess, spawnTracked } from './processes.js';
 import { within } from './wait.js';
 
@@ -14,7 +17,8 @@ const installed = spawnSync('sh', ['-c', `command -v ${binary}`], { stdio: 'igno
 /** `skip` option: a reason when redis-server is missing (never on CI, where the tests then fail). */
 export const redisServerSkip: string | false = installed || process.env.CI === 'true' ? false : `${binary} not installed (apt-get install -y redis-server)`;
 
-async function freePort(): Promise<number> {
+/** A loopback port nothing listens on (for a process the test starts). */
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -25,6 +29,7 @@ async function freePort(): Promise<number> {
 
 export class RedisServer {
   #process: ChildProcess | undefined;
+  readonly #dir = mkdtempSync(join(tmpdir(), 'lifeline-redis-'));
 
   private constructor(readonly port: number) {}
 
@@ -42,7 +47,10 @@ export class RedisServer {
   /** Starts it again on the same port (empty). */
   async restart(): Promise<void> {
     if (this.#process) throw new Error('redis-server is running');
-    const child = spawnTracked(binary, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no']);
+    mkdirSync(this.#dir, { recursive: true });
+    // Its files (an explicit SAVE) go to a temp dir; DEBUG lets a test reload an older copy.
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--dir', this.#dir, '--enable-debug-command', 'yes'];
+    const child = spawnTracked(binary, args);
     this.#process = child;
     let output = '';
     const ready = new Promise<void>((resolve, reject) => {
@@ -65,5 +73,6 @@ export class RedisServer {
     if (!child) return;
     this.#process = undefined;
     await killProcess(child);
+    rmSync(this.#dir, { recursive: true, force: true });
   }
 }
