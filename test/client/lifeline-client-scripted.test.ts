@@ -364,4 +364,24 @@ describe('LifelineClient: the protocol against a scripted socket', () => {
     await assert.rejects(once, (e: unknown) => e instanceof ReplyError && e.code === 'unavailable');
     none.client.close();
   });
+
+  test('a server that says 1013 (try again later) after hello never exhausts maxAttempts: the client keeps coming back', async () => {
+    const { clock, client, welcome, latest, sockets } = setup({ maxAttempts: 1, maxDelay: 2_000 });
+    await welcome('s-1', false);
+    let gaveUp = false;
+    client.addEventListener('giveup', () => (gaveUp = true));
+    for (let round = 0; round < 5; round++) {
+      latest().drop(1013, 'try again later', true);
+      clock.tick(2_000);
+      await Promise.resolve();
+      latest().open();
+    }
+    assert.equal(gaveUp, false);
+    assert.equal(sockets.length, 6, 'one new attempt per 1013');
+    latest().drop(1006);
+    clock.tick(2_000);
+    latest().drop(1006);
+    assert.equal(gaveUp, true, 'other closes still spend the budget');
+    client.close();
+  });
 });
