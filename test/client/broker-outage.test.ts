@@ -89,7 +89,7 @@ describe('a Redis outage under live clients', { skip: redisServerSkip }, () => {
     const seen = journal(sub);
     const publishes = [1, 2, 3, 4, 5].map((n) => client.publish('chat:a', { n }));
     await within(until(sub, 'retrying', () => true, 10_000), 11_000, 'the subscribe refused for now');
-    await eventually(() => lines.filter((line) => line === 'broker publish failed').length >= 5, 'every publish refused once');
+    await eventually(() => lines.filter((line) => line === 'broker publish failed').length >= 5, `every publish refused once (log ${JSON.stringify(lines)})`);
     assert.equal(sub.state, 'subscribing', 'refused for now, not ended');
     assert.ok((sub.retry?.attempt ?? 0) >= 1);
     await redis.restart();
@@ -107,7 +107,7 @@ describe('a Redis outage under live clients', { skip: redisServerSkip }, () => {
     }
     assert.notEqual(positions[0]?.epoch, before.epoch, 'Redis restarted empty');
     const after: Position = await server.publish('chat:a', 'after');
-    await eventually(() => seen.some((line) => line.startsWith(`event ${after.epoch}:${after.offset} `)), 'a live event after the outage');
+    await eventually(() => seen.some((line) => line.startsWith(`event ${after.epoch}:${after.offset} `)), `a live event after the outage (seen ${JSON.stringify(seen)})`);
     assertHonest(seen);
     assert.ok(!seen.some((line) => line.startsWith('error')), 'never ended');
   });
@@ -116,9 +116,11 @@ describe('a Redis outage under live clients', { skip: redisServerSkip }, () => {
     let armed = false;
     const held: { redis?: RedisServer; broker?: RedisBroker } = {};
     const { redis, broker, server, client } = await rig(t, {
-      // The hook runs between the hello and the broker calls of the subscribe: Redis dies right there.
-      canSubscribe: async () => {
-        if (!armed) return true;
+      // The hook runs between the hello and the broker calls of the subscribe: Redis dies right
+      // there. It waits for the second resubscribe, so the session's first broker calls after the
+      // welcome (its direct-message replay, the first resubscribe) are done by then.
+      canSubscribe: async ({ channel }) => {
+        if (!armed || channel !== 'chat:r') return true;
         armed = false;
         await held.redis?.kill();
         await eventually(() => held.broker?.isReady() === false, 'the broker sees Redis gone');
@@ -126,7 +128,9 @@ describe('a Redis outage under live clients', { skip: redisServerSkip }, () => {
       },
     });
     Object.assign(held, { redis, broker });
+    const first = client.subscribe('chat:q');
     const sub = client.subscribe('chat:r');
+    await within(first.ready(), 10_000, 'subscribed first');
     const seen = journal(sub);
     await within(sub.ready(), 10_000, 'subscribed');
     for (let n = 1; n <= 3; n++) await server.publish('chat:r', n);
@@ -135,15 +139,15 @@ describe('a Redis outage under live clients', { skip: redisServerSkip }, () => {
     const states: string[] = [];
     client.addEventListener('statechange', (e) => states.push(e.to));
     client.reconnect();
-    await within(until(sub, 'retrying', () => true, 10_000), 11_000, 'the resubscribe refused for now');
+    await within(until(sub, 'retrying', () => true, 10_000), 11_000, `the resubscribe refused for now (states ${states.join(' ')})`);
     assert.equal(sub.state, 'subscribing', 'refused for now, not ended');
     assert.notEqual(client.state, 'ready', 'not ready while a subscription is being retried');
     await redis.restart();
-    await eventually(() => sub.state === 'subscribed' && client.state === 'ready', 'subscribed again and ready', 30_000);
+    await eventually(() => sub.state === 'subscribed' && first.state === 'subscribed' && client.state === 'ready', 'subscribed again and ready', 30_000);
     const told = seen.filter((line) => line.startsWith('subscribed')).at(-1) ?? '';
     assert.ok(told.endsWith(' false'), `told the gap cannot be served (got ${told})`);
     const after = await server.publish('chat:r', 'after');
-    await eventually(() => seen.some((line) => line.startsWith(`event ${after.epoch}:${after.offset} `)), 'a live event after the outage');
+    await eventually(() => seen.some((line) => line.startsWith(`event ${after.epoch}:${after.offset} `)), `a live event after the outage (seen ${JSON.stringify(seen)})`);
     assertHonest(seen);
     assert.ok(!seen.some((line) => line.startsWith('error')), 'never ended');
     assert.ok(states.includes('ready'));
