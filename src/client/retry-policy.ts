@@ -1,5 +1,5 @@
 import type { BackoffOptions } from '../core/backoff.js';
-import { InvalidOptionError } from '../core/errors.js';
+import { check } from './options.js';
 
 /**
  * Which server refusals are worth another try. `unavailable` (the broker is unreachable) and
@@ -30,10 +30,6 @@ export const defaultRetryBackoff: BackoffOptions = {
 
 /** The app's `retry` option over the defaults, checked once. */
 export function resolveRetryBackoff(options: Partial<BackoffOptions> | undefined): BackoffOptions {
-  const resolved = { ...defaultRetryBackoff, ...options };
-  for (const name of ['initialDelay', 'factor', 'maxDelay', 'maxAttempts'] as const) {
-    const value = resolved[name];
-    if (typeof value !== 'number' || Number.isNaN(value) || value < (name === 'factor' ? 1 : 0)) throw new InvalidOptionError(`retry.${name}`, `must be a number >= ${name === 'factor' ? 1 : 0}`);
-  }
-  return resolved;
+  const { initialDelay, factor, maxDelay, maxAttempts, jitter } = { ...defaultRetryBackoff, ...options };
+  return { initialDelay: check('retry.initialDelay', initialDelay, 0), factor: check('retry.factor', factor, 1), maxDelay: check('retry.maxDelay', maxDelay, 0), maxAttempts, jitter };
 }
