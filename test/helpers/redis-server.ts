@@ -3,8 +3,9 @@
  * on 6379 is never disturbed). No persistence: a restart comes back empty, as a Redis without
  * AOF/RDB does after a crash.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { killProcess, spawnTracked } from './processes.js';
 import { within } from './wait.js';
 
 const binary = process.env.LIFELINE_REDIS_SERVER ?? 'redis-server';
@@ -41,7 +42,7 @@ export class RedisServer {
   /** Starts it again on the same port (empty). */
   async restart(): Promise<void> {
     if (this.#process) throw new Error('redis-server is running');
-    const child = spawn(binary, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTracked(binary, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no']);
     this.#process = child;
     let output = '';
     const ready = new Promise<void>((resolve, reject) => {
@@ -51,7 +52,11 @@ export class RedisServer {
       });
       child.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${output.slice(-500)}`)));
     });
-    await within(ready, 10_000, 'redis-server ready');
+    await within(ready, 30_000, 'redis-server ready').catch(async (error: unknown) => {
+      this.#process = undefined;
+      await killProcess(child);
+      throw error;
+    });
   }
 
   /** Kills it at once (SIGKILL: no goodbye to clients); resolves once it is gone. */
@@ -59,9 +64,6 @@ export class RedisServer {
     const child = this.#process;
     if (!child) return;
     this.#process = undefined;
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGKILL');
-    await within(exited, 5_000, 'redis-server exit');
+    await killProcess(child);
   }
 }
