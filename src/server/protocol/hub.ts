@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from 'pino';
+import type { LifelineLogger } from '../../core/logger.js';
 import type { Broker, DirectMessage, Recovery, Unsubscribe } from '../../broker/broker.js';
 import type { Clock } from '../../core/clock.js';
 import { BrokerUnavailableError, LifelineError } from '../../core/errors.js';
@@ -52,7 +52,7 @@ export interface HubOptions<User> extends ChannelHooks<User> {
   /** The largest message the server accepts (told to clients in welcome). */
   readonly maxPayload: number;
   readonly clock: Clock;
-  readonly log: Logger;
+  readonly log: LifelineLogger;
   /** Counts recoveries and times requests, when given. */
   readonly stats?: ServerStats;
   /** A malformed or out-of-place message: the server's rate-limited `error` reply. */
