@@ -16,5 +16,5 @@ export type { RequestContext, RequestHandler, ChannelHooks } from './protocol/hu
 export type { ChannelOptions, ChannelsConfig } from './protocol/channels.js';
 export { PROTOCOL } from './protocol/schema.js';
 export { MemoryBroker, type MemoryBrokerOptions } from '../broker/memory-broker.js';
-export type { Broker, ChannelEvent, DirectMessage, HistoryPolicy, PresenceMember, Recovery, SessionRecord, Unsubscribe } from '../broker/broker.js';
+export type { Broker, ChannelEvent, DirectMessage, HistoryPolicy, KeyOrigin, PresenceMember, PublishOrigin, Recovery, SessionOrigin, SessionRecord, Unsubscribe } from '../broker/broker.js';
 export type { Position } from '../core/position.js';

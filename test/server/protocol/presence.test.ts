@@ -105,7 +105,7 @@ describe('protocol: presence', () => {
     await old.subscribe(1, 'room:1');
     await watcher.take('presence', (message) => message.join?.client === welcome.session);
     old.pause();
-    const { client: fresh } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    const { client: fresh } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
     await fresh.subscribe(2, 'room:1');
     await watcher.take('presence', (message) => message.join?.client === welcome.session);
     const gone = new Promise<void>((resolve) => fixture.server.once('close', () => resolve()));
