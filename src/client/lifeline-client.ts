@@ -64,6 +64,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     error: (error) => this.#failed(error),
   };
   #session: string | undefined;
+  #member: string | undefined;
   /** The session's resume secret (from welcome): only a hello carrying it resumes the session. */
   #secret: string | undefined;
   #resumed = false;
@@ -117,6 +118,11 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   /** The session id from the last `welcome` (or, with a durable outbox, the stored one until then). */
   get session(): string | undefined {
     return this.#session;
+  }
+
+  /** How this session appears in presence (`member.client` of join, leave and the member list), from the last `welcome`. */
+  get member(): string | undefined {
+    return this.#member;
   }
 
   get subscriptions(): ReadonlyMap<string, Subscription> {
@@ -242,6 +248,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     const secretChanged = typeof message.secret === 'string' && message.secret !== this.#secret;
     this.#session = id;
     this.#secret = typeof message.secret === 'string' ? message.secret : undefined;
+    this.#member = typeof message.member === 'string' ? message.member : undefined;
     this.#resumed = resumed;
     // A durable outbox keeps the secret with the session, so a restart resumes it.
     if (this.#store && secretChanged) void this.#save();

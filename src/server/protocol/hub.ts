@@ -316,6 +316,7 @@ export class Hub<User> {
       v: 1,
       session: id,
       secret,
+      member: session.member,
       resumed: record !== undefined,
       recoveryWindow: this.options.recoveryWindow,
       pingInterval: this.options.pingInterval,

@@ -9,6 +9,7 @@ import { describe, test } from 'node:test';
 import { MemoryBroker } from '../../../src/broker/memory-broker.js';
 import type { ChannelsConfig } from '../../../src/server/protocol/channels.js';
 import { serve } from '../support.js';
+import { memberId } from '../../../src/server/protocol/member-id.js';
 import { ProtocolClient } from './protocol-client.js';
 
 const channels: ChannelsConfig = { chat: { history: { size: 100, ttl: 600_000 } } };
@@ -87,7 +88,7 @@ describe('protocol: a session moving between nodes', () => {
     await a.server.close({ drainTimeout: 1_000 }).catch(() => undefined); // node a has parked everything
     watcher.send({ type: 'presence.get', id: 2, channel: 'room:x' });
     const list = await watcher.reply(2);
-    assert.ok(list.type === 'presence.list' && list.members.some((member) => member.client === welcome.session), 'still present through node b');
+    assert.ok(list.type === 'presence.list' && list.members.some((member) => member.client === memberId(welcome.session)), 'still present through node b');
     await moved.publish(2, 'room:x', 'still here'); // anything further the watcher hears comes after this
     await watcher.take('event', (event) => event.data === 'still here');
     assert.ok(!watcher.log.some((message) => message.type === 'presence' && 'leave' in message), 'no leave was announced');
