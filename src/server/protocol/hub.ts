@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { digestOf, IDEMPOTENCY_KEY, matchesSecret } from './resume-secret.js';
 import type { Logger } from 'pino';
 import type { Broker, DirectMessage, Recovery } from '../../broker/broker.js';
 import type { Clock } from '../../core/clock.js';
@@ -16,6 +15,7 @@ import { ChannelFanout, type FanoutMember } from './fanout.js';
 import { isPresenceCompanion, Presence } from './presence.js';
 import { LiveSession, type LiveSubscription, type ResumeKey } from './live-session.js';
 import { RequestError, type ReplyErrorCode } from './request-error.js';
+import { digestOf, IDEMPOTENCY_KEY, matchesSecret } from './resume-secret.js';
 import { parseClientMessage, type ClientMessage, type ClientMessageOf } from './schema.js';
 
 /** What a request handler gets besides its params. */
