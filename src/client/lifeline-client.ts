@@ -165,8 +165,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
    * different data (`idempotency_conflict`).
    */
   publish(channel: string, data: unknown, options: PublishOptions = {}): Promise<Position> {
-    const { idempotencyKey } = options;
-    return this.#enqueue('publish', idempotencyKey === undefined ? { type: 'publish', channel, data } : { type: 'publish', channel, data, idempotencyKey }, this.#publishTimeout) as Promise<Position>;
+    // An absent key is left out of the JSON text that goes on the wire and into the outbox.
+    return this.#enqueue('publish', { type: 'publish', channel, data, idempotencyKey: options.idempotencyKey }, this.#publishTimeout) as Promise<Position>;
   }
 
   /** Calls a server handler once (even across reconnects); resolves with its result. */
@@ -245,13 +245,13 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   #welcome(message: ServerMessage): void {
     const id = String(message.session);
     const resumed = message.resumed === true && id === this.#session;
-    const secretChanged = typeof message.secret === 'string' && message.secret !== this.#secret;
-    this.#session = id;
-    this.#secret = typeof message.secret === 'string' ? message.secret : undefined;
-    this.#member = typeof message.member === 'string' ? message.member : undefined;
-    this.#resumed = resumed;
+    const secret = message.secret as string | undefined;
     // A durable outbox keeps the secret with the session, so a restart resumes it.
-    if (this.#store && secretChanged) void this.#save();
+    if (secret !== this.#secret && this.#store) void this.#save();
+    this.#session = id;
+    this.#secret = secret;
+    this.#member = message.member as string | undefined;
+    this.#resumed = resumed;
     if (typeof message.maxPayload === 'number') this.#maxPayload = message.maxPayload;
     // An entry stored by an earlier run may be too big: it would close every start with 1009.
     if (this.#outbox.dropLarger(this.#maxPayload, tooBig()) && this.#store) void this.#save();
