@@ -11,7 +11,7 @@ import { ApiKey } from './api-key.js';
 import { attachDemoHandlers, isOwnChatMessage } from './demo-handlers.js';
 import { demoTokenRoute } from './demo-tokens.js';
 import { healthRoutes } from './health.js';
-import { API_PREFIX, httpApiRoutes } from './http-api.js';
+import { API_PREFIX, hearDisconnects, httpApiRoutes } from './http-api.js';
 import { tokenAuth, type TokenUser } from './jwt-auth.js';
 import { loadPublicKey } from './jwt-keys.js';
 import { createMetrics, metricsRoute, type Metrics } from './metrics.js';
@@ -44,6 +44,8 @@ export interface Standalone {
   announce(url: string): void;
   /** Releases what the server does not own (the broker), once it has closed. */
   close(): Promise<void>;
+  /** /readyz answers 503 from now on (leaving the load balancer before a drain); the server still serves. */
+  leave(): void;
 }
 
 /**
@@ -88,13 +90,16 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
   brokerTimings.observe = metrics.observeBroker;
 
   const startedAt = Date.now();
+  let leaving = false;
   const userName = (user: TokenUser | undefined): string | null => user?.id ?? null;
   const routes: Route[] = [
-    ...healthRoutes(server),
+    ...healthRoutes(server, () => leaving),
     metricsRoute(metrics, metricsKey),
     snapshotRoute(server, apiKey, () => ({ now: Date.now(), startedAt, userName })),
     ...httpApiRoutes({ server, broker, channels, key: apiKey, maxBody: server.options.maxPayload, userName }),
   ];
+  const heard = hearDisconnects(server, broker, userName);
+  heard?.catch((error: unknown) => log.warn({ err: error }, 'cannot hear other nodes: HTTP API disconnects sent to them will not reach this node'));
   if (demo && secret) {
     routes.push(demoTokenRoute({ secret, audience: config.jwtAudience, issuer: config.jwtIssuer }));
     attachDemoHandlers(server);
@@ -106,6 +111,9 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
   return {
     server,
     metrics,
+    leave: () => {
+      leaving = true;
+    },
     apiKey: apiKeyText,
     announce: (url) => {
       const tokens = { hs256: secret !== undefined, publicKey: publicKey?.algorithm ?? null, anonymous: allowAnonymous };
@@ -119,7 +127,10 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
         );
       }
     },
-    close: () => broker.close(),
+    close: async () => {
+      await heard?.then((stop) => stop()).catch(() => undefined);
+      await broker.close();
+    },
   };
 }
 

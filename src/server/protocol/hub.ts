@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Broker, DirectMessage, Recovery } from '../../broker/broker.js';
+import type { Broker, DirectMessage, Recovery, Unsubscribe } from '../../broker/broker.js';
 import type { Clock } from '../../core/clock.js';
 import { BrokerUnavailableError, IdempotencyConflictError, LifelineError } from '../../core/errors.js';
 import type { Envelope } from '../../core/envelope.js';
@@ -108,6 +108,7 @@ export class Hub<User> {
   readonly #liveTtl: number;
   /** Sessions being parked: shutdown waits for them before the broker may close. */
   readonly #parking = new Set<Promise<void>>();
+  readonly #control: Promise<Unsubscribe> | undefined;
 
   constructor(readonly options: HubOptions<User>) {
     this.#fanout = new ChannelFanout(options.broker);
@@ -123,6 +124,13 @@ export class Hub<User> {
     });
     this.#liveTtl = options.recoveryWindow + refreshPeriod(options.recoveryWindow);
     this.#refresh = new Timer(options.clock, () => this.#refreshSessions());
+    // A session resumed on another node closes its old connection here (4001, as on one node).
+    this.#control = options.broker.onBroadcast?.((notice) => {
+      if (notice.kind !== 'takeover') return;
+      const live = this.#sessions.get(notice.session);
+      if (live && live.connection.id !== notice.connection) live.connection.close(4001, 'session resumed on another node');
+    });
+    this.#control?.catch((error: unknown) => options.log.warn({ err: error }, 'cannot hear other nodes: a session resumed elsewhere keeps its old connection here until it ends'));
   }
 
   handle(method: string, handler: RequestHandler<User>): void {
@@ -223,6 +231,7 @@ export class Hub<User> {
   close(): void {
     this.#presence.close();
     this.#refresh.stop();
+    void this.#control?.then((stop) => stop()).catch(() => undefined);
   }
 
   /** Resolves once every session whose connection has closed is parked in the broker. */
@@ -274,6 +283,8 @@ export class Hub<User> {
     const window = new RequestWindow<unknown>(windowSize, record?.window);
     const previous = this.#sessions.get(id);
     if (previous && previous.connection !== connection) previous.connection.close(4001, 'session resumed on another connection');
+    // ... and on every other node that may still hold one.
+    if (record) void broker.broadcast?.({ kind: 'takeover', session: id, connection: connection.id }).catch(() => undefined);
     const session = new LiveSession<User>(id, connection.user, window, connection, resume);
     // Its previous connection's messages may still be running here (a slow request the client
     // will resend, having had no reply): this session's messages wait for them and their
