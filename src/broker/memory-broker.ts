@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../core/clock.js';
 import { canRecover, type Position } from '../core/position.js';
 import { RequestWindow } from '../core/request-window.js';
+import { IdempotencyConflictError } from '../core/errors.js';
 import type { Broker, ChannelEvent, ControlNotice, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from './broker.js';
 
 interface Stored {
@@ -56,13 +57,16 @@ export class MemoryBroker implements Broker {
   readonly #clock: Clock;
   readonly #newEpoch: () => string;
   readonly #channels = new Map<string, Channel>();
-  readonly #sessions = new Map<string, Expiring<{ user: unknown; window: RequestWindow<unknown>; owner: string | undefined }>>();
+  readonly #sessions = new Map<string, Expiring<{ user: unknown; window: RequestWindow<unknown>; owner: string | undefined; secret: string | undefined; anonymous: boolean }>>();
   readonly #outboxes = new Map<string, Outbox>();
   readonly #presence = new Map<string, Map<string, Expiring<PresenceMember>>>();
-  /** The last client publish per session and channel: `${channel}\n${session}` -> its id and event. */
   /** Requests running somewhere: `${session}\n${id}`. */
   readonly #claims = new Map<string, Expiring<true>>();
-  readonly #origins = new Map<string, Expiring<{ readonly id: number; readonly event: ChannelEvent }>>();
+  /**
+   * The last client publish per session and channel (`${channel}\n${session}` -> its id), and
+   * the publishes under an idempotency key (`${channel}\n\n${key}` -> the body's digest).
+   */
+  readonly #origins = new Map<string, Expiring<{ readonly id: number | string; readonly event: ChannelEvent }>>();
 
   readonly #idleChannelTtl: number;
   readonly #control = new Set<(notice: ControlNotice) => void>();
@@ -77,10 +81,12 @@ export class MemoryBroker implements Broker {
 
   async publish(channel: string, data: unknown, policy: HistoryPolicy, origin?: PublishOrigin): Promise<ChannelEvent> {
     this.#sweep();
-    const originKey = origin && `${channel}\n${origin.session}`;
-    if (origin && originKey !== undefined) {
+    const originKey = origin && ('key' in origin ? `${channel}\n\n${origin.key}` : `${channel}\n${origin.session}`);
+    const originId = origin && ('key' in origin ? origin.digest : origin.id);
+    if (originKey !== undefined) {
       const previous = this.#live(this.#origins, originKey);
-      if (previous?.value.id === origin.id) return previous.value.event;
+      if (previous && previous.value.id === originId) return previous.value.event;
+      if (previous && origin && 'key' in origin) throw new IdempotencyConflictError(origin.key);
     }
     const state = this.#channel(channel);
     state.active = this.#clock.now();
@@ -90,7 +96,7 @@ export class MemoryBroker implements Broker {
       state.history.push({ event, at: this.#clock.now() });
       this.#trim(state, policy);
     } else state.history.length = 0;
-    if (origin && originKey !== undefined) this.#origins.set(originKey, { value: { id: origin.id, event }, expiresAt: this.#clock.now() + origin.ttl });
+    if (origin && originKey !== undefined && originId !== undefined) this.#origins.set(originKey, { value: { id: originId, event }, expiresAt: this.#clock.now() + origin.ttl });
     for (const listener of state.listeners) deliver(listener, event);
     return event;
   }
@@ -122,7 +128,9 @@ export class MemoryBroker implements Broker {
     const existing = this.#live(this.#sessions, id);
     const window = existing && existing.value.window.acked >= record.window.acked ? existing.value.window : new RequestWindow(capacity, record.window);
     const expiresAt = this.#clock.now() + ttl;
-    this.#sessions.set(id, { value: { user: record.user, window, owner: record.owner ?? existing?.value.owner }, expiresAt });
+    const secret = record.secret ?? existing?.value.secret;
+    const anonymous = record.secret === undefined ? (existing?.value.anonymous ?? false) : record.anonymous === true;
+    this.#sessions.set(id, { value: { user: record.user, window, owner: record.owner ?? existing?.value.owner, secret, anonymous }, expiresAt });
     // Unacknowledged direct messages live as long as their session, however long ago they were sent.
     const outbox = this.#outbox(id);
     if (outbox.expiresAt < expiresAt) outbox.expiresAt = expiresAt;
@@ -138,7 +146,9 @@ export class MemoryBroker implements Broker {
 
   async loadSession(id: string): Promise<SessionRecord | undefined> {
     const entry = this.#live(this.#sessions, id);
-    return entry && { user: entry.value.user, window: entry.value.window.snapshot(), ...(entry.value.owner === undefined ? {} : { owner: entry.value.owner }) };
+    if (!entry) return undefined;
+    const { user, window, owner, secret, anonymous } = entry.value;
+    return { user, window: window.snapshot(), ...(owner === undefined ? {} : { owner }), ...(secret === undefined ? {} : { secret, anonymous }) };
   }
 
   async refreshSessions(ids: readonly string[], ttl: number): Promise<readonly string[]> {
@@ -210,14 +220,21 @@ export class MemoryBroker implements Broker {
     };
   }
 
-  async presenceJoin(channel: string, member: PresenceMember, ttl: number): Promise<void> {
+  async presenceJoin(channel: string, member: PresenceMember, ttl: number): Promise<boolean> {
     let members = this.#presence.get(channel);
     if (!members) this.#presence.set(channel, (members = new Map()));
-    members.set(member.client, { value: member, expiresAt: this.#clock.now() + ttl });
+    const now = this.#clock.now();
+    const held = members.get(member.client);
+    members.set(member.client, { value: member, expiresAt: now + ttl });
+    return held === undefined || held.expiresAt < now;
   }
 
-  async presenceLeave(channel: string, client: string): Promise<void> {
-    this.#presence.get(channel)?.delete(client);
+  async presenceLeave(channel: string, client: string, connection?: string): Promise<boolean> {
+    const members = this.#presence.get(channel);
+    const holder = members?.get(client)?.value.connection;
+    if (connection !== undefined && holder !== undefined && holder !== connection) return false;
+    members?.delete(client);
+    return true;
   }
 
   async presence(channel: string): Promise<readonly PresenceMember[]> {

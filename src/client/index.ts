@@ -16,7 +16,7 @@ export type { BackoffOptions } from '../core/backoff.js';
 export { formatRetryHint, parseRetryHint, type RetryHint } from '../core/retry-hint.js';
 export { ConnectionClosedError, InvalidOptionError, LifelineError, type LifelineErrorCode } from '../core/errors.js';
 export { LifelineClient } from './lifeline-client.js';
-export type { LifelineClientOptions, LifelineClientState, LifelineClientEventMap, ReadyEvent, SessionEvent, DirectMessageEvent, LifelineStateEvent, OutboxEvent } from './lifeline-client-types.js';
+export type { LifelineClientOptions, LifelineClientState, LifelineClientEventMap, ReadyEvent, SessionEvent, DirectMessageEvent, LifelineStateEvent, OutboxEvent, PublishOptions } from './lifeline-client-types.js';
 export type { OutboxStore, OutboxEntry, OutboxSnapshot } from './outbox-store.js';
 export { IndexedDbOutboxStore } from './outbox-store-indexeddb.js';
 export { Subscription, type SubscriptionState, type SubscriptionEventMap, type SubscriptionHandlers, type PresenceMember, type ChannelEventEvent, type SubscribedEvent, type SubscriptionStateEvent, type PresenceEvent, type SubscriptionErrorEvent, type SubscriptionRetryEvent, type SubscriptionRetry, type CaughtUpEvent } from './subscription.js';

@@ -43,6 +43,15 @@ export interface LifelineClientOptions extends Omit<ClientOptions, 'queue'> {
 /** The transport's state, plus `ready`: open, welcomed, resubscribed and resent. */
 export type LifelineClientState = ClientState | 'ready';
 
+/** Options of one `publish()`. */
+export interface PublishOptions {
+  /**
+   * The app's key for this message (1-255 printable ASCII characters, a UUID say): the server
+   * stores one event per key within its idempotency window (default 24 h), also across sessions.
+   */
+  readonly idempotencyKey?: string;
+}
+
 /** `ready`: the link is up and everything the app had is restored. */
 export type ReadyEvent = Event & { readonly resumed: boolean };
 /** `session`: the server welcomed us; `resumed: false` means a new session (unanswered sends failed with `outcome_unknown`). */

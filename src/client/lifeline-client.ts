@@ -3,7 +3,7 @@ import type { Position } from '../core/position.js';
 import { StateMachine } from '../core/state-machine.js';
 import { Timer } from '../core/timer.js';
 import { lifelineEvent } from './events.js';
-import { resolveTimeout, type LifelineClientEventMap, type LifelineClientOptions, type LifelineClientState, type LifelineStateEvent } from './lifeline-client-types.js';
+import { resolveTimeout, type LifelineClientEventMap, type LifelineClientOptions, type LifelineClientState, type LifelineStateEvent, type PublishOptions } from './lifeline-client-types.js';
 import type { UrlSource } from './options.js';
 import type { OutboxEntry, OutboxSnapshot, OutboxStore } from './outbox-store.js';
 import { Outbox, PendingMessage, type PendingKind, type SendRetry } from './pending.js';
@@ -64,6 +64,9 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     error: (error) => this.#failed(error),
   };
   #session: string | undefined;
+  #member: string | undefined;
+  /** The session's resume secret (from welcome): only a hello carrying it resumes the session. */
+  #secret: string | undefined;
   #resumed = false;
   /** The server's largest message (from welcome); bigger ones are refused before they are stored. */
   #maxPayload = Number.POSITIVE_INFINITY;
@@ -131,6 +134,11 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     return this.#session;
   }
 
+  /** How this session appears in presence (`member.client` of join, leave and the member list), from the last `welcome`. */
+  get member(): string | undefined {
+    return this.#member;
+  }
+
   get subscriptions(): ReadonlyMap<string, Subscription> {
     return this.#subscriptions.byChannel;
   }
@@ -163,9 +171,16 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     return sub;
   }
 
-  /** Publishes once (even across reconnects); resolves with the event's position. */
-  publish(channel: string, data: unknown): Promise<Position> {
-    return this.#enqueue('publish', { type: 'publish', channel, data }, this.#publishTimeout) as Promise<Position>;
+  /**
+   * Publishes once (even across reconnects); resolves with the event's position. With an
+   * `idempotencyKey` (1-255 printable ASCII characters, a UUID say), a publish that outlives its
+   * session (a reload without a durable outbox) is stored once too: the server answers a key it
+   * has seen (within its idempotency window) with the first position, and refuses the key with
+   * different data (`idempotency_conflict`).
+   */
+  publish(channel: string, data: unknown, options: PublishOptions = {}): Promise<Position> {
+    // An absent key is left out of the JSON text that goes on the wire and into the outbox.
+    return this.#enqueue('publish', { type: 'publish', channel, data, idempotencyKey: options.idempotencyKey }, this.#publishTimeout) as Promise<Position>;
   }
 
   /** Calls a server handler once (even across reconnects); resolves with its result. */
@@ -200,7 +215,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     if (this.#phase.state !== 'down' || this.#restoring) return;
     this.#generation++;
     this.#phase.to('hello', undefined);
-    this.#send({ type: 'hello', v: 1, session: this.#session });
+    this.#send({ type: 'hello', v: 1, session: this.#session, secret: this.#session === undefined ? undefined : this.#secret });
   }
 
   #transportMoved(to: ClientState): void {
@@ -244,7 +259,12 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   #welcome(message: ServerMessage): void {
     const id = String(message.session);
     const resumed = message.resumed === true && id === this.#session;
+    const secret = message.secret as string | undefined;
+    // A durable outbox keeps the secret with the session, so a restart resumes it.
+    if (secret !== this.#secret && this.#store) void this.#save();
     this.#session = id;
+    this.#secret = secret;
+    this.#member = message.member as string | undefined;
     this.#resumed = resumed;
     if (typeof message.maxPayload === 'number') this.#maxPayload = message.maxPayload;
     // An entry stored by an earlier run may be too big: it would close every start with 1009.
@@ -322,6 +342,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     if (!snapshot) return;
     const outbox = this.#outbox;
     this.#session = snapshot.session;
+    this.#secret = snapshot.secret;
     outbox.restore(
       snapshot.entries.map((record) => {
         // No promise waits for a restored entry: its outcome is an `outbox` event, when a promise would settle.
@@ -349,7 +370,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
       if (this.state === 'closed') return;
       const entries: OutboxEntry[] = [];
       for (const { kind, json: body, id } of this.#outbox.entries) if (kind !== 'presence.get') entries.push({ kind, body, id });
-      return store.save({ session: this.#session, entries }).catch(this.#failed);
+      const secret = this.#secret;
+      return store.save({ session: this.#session, ...(secret === undefined ? {} : { secret }), entries }).catch(this.#failed);
     }));
   }
 

@@ -22,6 +22,11 @@ export class RedisKeys {
     return `${this.prefix}{c:${channel}}:by:${session}`;
   }
 
+  /** An app's idempotency key for publishes to a channel (hashed: keys are the app's text). */
+  idempotency(channel: string, key: string): string {
+    return `${this.prefix}{c:${channel}}:k:${createHash('sha256').update(key).digest('hex')}`;
+  }
+
   session(id: string): {
     readonly record: string;
     readonly replies: string;

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Broker, ChannelEvent, ControlNotice, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from '../broker/broker.js';
 import type { BackoffOptions } from '../core/backoff.js';
 import { systemClock, systemRng, type Clock, type Rng, type TimerHandle } from '../core/clock.js';
-import { BrokerUnavailableError } from '../core/errors.js';
+import { BrokerUnavailableError, IdempotencyConflictError } from '../core/errors.js';
 import type { Position } from '../core/position.js';
 import { Timer } from '../core/timer.js';
 import { RedisKeys } from './keys.js';
@@ -185,7 +185,8 @@ export class RedisBroker implements Broker {
     // No age limit (Infinity) is kept as a century: Redis takes only integers.
     policy = { size: policy.size, ttl: Number.isFinite(policy.ttl) ? Math.max(0, Math.round(policy.ttl)) : CENTURY };
     const json = JSON.stringify(data ?? null);
-    const names = origin ? [keys.meta, keys.log, this.#keys.origin(channel, origin.session)] : [keys.meta, keys.log];
+    const strict = origin !== undefined && 'key' in origin;
+    const names = origin ? [keys.meta, keys.log, 'key' in origin ? this.#keys.idempotency(channel, origin.key) : this.#keys.origin(channel, origin.session)] : [keys.meta, keys.log];
     const reply = array(
       await this.#scripts.run(scripts.PUBLISH, names, [
         json,
@@ -196,12 +197,14 @@ export class RedisBroker implements Broker {
         String(Math.max(this.#idleChannelTtl, policy.ttl) + BACKSTOP),
         this.#sharded ? 'SPUBLISH' : 'PUBLISH',
         keys.events,
-        origin ? String(origin.id) : '',
+        origin ? ('key' in origin ? origin.digest : String(origin.id)) : '',
         origin ? String(origin.ttl + BACKSTOP) : '',
         origin ? String(this.#clock.now() + origin.ttl) : '',
         ...this.#knownArgs(channel),
+        strict ? '1' : '0',
       ]),
     );
+    if (integer(reply[2]) === 2 && origin && 'key' in origin) throw new IdempotencyConflictError(origin.key);
     const event = { channel, epoch: text(reply[0]), offset: integer(reply[1]), data };
     this.#saw(channel, event);
     return event;
@@ -261,7 +264,7 @@ export class RedisBroker implements Broker {
     await this.#scripts.run(
       scripts.SAVE_SESSION,
       [keys.record, keys.replies, keys.outboxMeta, keys.outbox],
-      [userJson, String(record.window.acked), String(record.window.floor), String(this.#clock.now()), expiresAt, realTtl, String(record.sentSeq ?? 0), record.owner ?? '', ...replies],
+      [userJson, String(record.window.acked), String(record.window.floor), String(this.#clock.now()), expiresAt, realTtl, String(record.sentSeq ?? 0), record.owner ?? '', record.secret ?? '', record.anonymous === true ? '1' : '0', ...replies],
     );
     await this.#index(userJson, id, expiresAt, realTtl);
   }
@@ -294,13 +297,19 @@ export class RedisBroker implements Broker {
     const keys = this.#keys.session(id);
     const reply = await this.#scripts.run(scripts.LOAD_SESSION, [keys.record, keys.replies], [String(this.#clock.now())]);
     if (reply === null) return undefined;
-    const [user, acked, floor, members, owner] = array(reply);
+    const [user, acked, floor, members, owner, secret, anonymous] = array(reply);
     const replies = array(members).map((member) => {
       const [replyId, json] = splitMember(text(member));
       return [replyId, JSON.parse(json) as unknown] as const;
     });
     const stored = optionalText(owner);
-    return { user: JSON.parse(text(user)) as unknown, window: { acked: integer(acked), floor: integer(floor), replies }, ...(stored === undefined ? {} : { owner: stored }) };
+    const digest = optionalText(secret);
+    return {
+      user: JSON.parse(text(user)) as unknown,
+      window: { acked: integer(acked), floor: integer(floor), replies },
+      ...(stored === undefined ? {} : { owner: stored }),
+      ...(digest === undefined ? {} : { secret: digest, anonymous: optionalText(anonymous) === '1' }),
+    };
   }
 
   async claimRequest(session: string, id: number, ttl: number): Promise<boolean> {
@@ -365,15 +374,16 @@ export class RedisBroker implements Broker {
 
   // ---- presence ---------------------------------------------------------------------------------
 
-  async presenceJoin(channel: string, member: PresenceMember, ttl: number): Promise<void> {
+  async presenceJoin(channel: string, member: PresenceMember, ttl: number): Promise<boolean> {
     const keys = this.#keys.presence(channel);
-    const expiresAt = this.#clock.now() + ttl;
-    await this.#scripts.run(scripts.PRESENCE_JOIN, [keys.members, keys.data], [member.client, JSON.stringify(member), String(expiresAt), String(ttl + BACKSTOP)]);
+    const now = this.#clock.now();
+    const reply = await this.#scripts.run(scripts.PRESENCE_JOIN, [keys.members, keys.data], [member.client, JSON.stringify(member), String(now + ttl), String(ttl + BACKSTOP), String(now)]);
+    return integer(reply) === 1;
   }
 
-  async presenceLeave(channel: string, client: string): Promise<void> {
+  async presenceLeave(channel: string, client: string, connection?: string): Promise<boolean> {
     const keys = this.#keys.presence(channel);
-    await Promise.all([this.#send(['ZREM', keys.members, client]), this.#send(['HDEL', keys.data, client])]);
+    return integer(await this.#scripts.run(scripts.PRESENCE_LEAVE, [keys.members, keys.data], [client, connection ?? ''])) === 1;
   }
 
   async presence(channel: string): Promise<readonly PresenceMember[]> {

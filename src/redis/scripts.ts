@@ -35,8 +35,9 @@ end
 
 /**
  * KEYS: meta, log[, origin]. ARGV: data, now, size, ttl, newEpoch, life, pubCommand,
- * pubChannel, originId, originRealTtl, originExpiresAt, knownEpoch, knownOffset. Returns
- * {epoch, offset, duplicate}.
+ * pubChannel, originId, originRealTtl, originExpiresAt, knownEpoch, knownOffset, strict.
+ * Returns {epoch, offset, duplicate} (duplicate 2: refused, the origin is an idempotency key
+ * already used with another digest).
  *
  * `known` is the furthest position the calling node has seen on this channel. A head behind
  * it in the same epoch means the data went back (a failover to a lagging replica, a restore
@@ -47,7 +48,8 @@ end
  * going back, so XTRIM MINID trims by age and XREVRANGE reads by age. The fan-out message is
  * published inside the script, so every node hears events in offset order. With an origin (a
  * client's publish id), a second publish of the same id in the same session returns the first
- * one's position instead of publishing again, whichever node it reaches.
+ * one's position instead of publishing again, whichever node it reaches. A strict origin (an
+ * app's idempotency key, its id the body's digest) refuses a different digest instead.
  */
 export const PUBLISH = `${helpers}
 local meta, log, origin = KEYS[1], KEYS[2], KEYS[3]
@@ -55,8 +57,11 @@ local now = tonumber(ARGV[2])
 if origin then
   local mark = redis.call('GET', origin)
   if mark then
-    local id, e, o, x = string.match(mark, '^(%d+) (%S+) (%d+) (%d+)$')
-    if id == ARGV[9] and tonumber(x) >= now then return {e, tonumber(o), 1} end
+    local id, e, o, x = string.match(mark, '^(%S+) (%S+) (%d+) (%d+)$')
+    if x and tonumber(x) >= now then
+      if id == ARGV[9] then return {e, tonumber(o), 1} end
+      if ARGV[14] == '1' then return {'', 0, 2} end
+    end
   end
 end
 local epoch = current(meta, log, ARGV[5], ARGV[6], ARGV[12], ARGV[13])
@@ -119,7 +124,8 @@ return 1
 /**
  * KEYS: session, replies, outboxMeta, outbox. ARGV: user, acked, floor, now, expiresAt ('inf'
  * or ms), realTtl, sentSeq (seqs at or below it are never issued again), owner ('' keeps the
- * stored one), then id, reply pairs. A live stored window with a higher or
+ * stored one), secret digest ('' keeps the stored one), anonymous ('1' or '0', with the secret),
+ * then id, reply pairs. A live stored window with a higher or
  * equal `acked` is kept (a later save may carry an older view); the outbox lives at least as
  * long as its session.
  */
@@ -131,9 +137,10 @@ if alive(redis.call('HGET', h, 'x'), now) then keep = num(redis.call('HGET', h, 
 if not keep then
   redis.call('DEL', z)
   redis.call('HSET', h, 'a', ARGV[2], 'f', ARGV[3])
-  for i = 9, #ARGV, 2 do redis.call('ZADD', z, ARGV[i], ARGV[i] .. ':' .. ARGV[i + 1]) end
+  for i = 11, #ARGV, 2 do redis.call('ZADD', z, ARGV[i], ARGV[i] .. ':' .. ARGV[i + 1]) end
 end
 redis.call('HSET', h, 'u', ARGV[1], 'x', ARGV[5])
+if ARGV[9] ~= '' then redis.call('HSET', h, 'k', ARGV[9], 'n', ARGV[10]) end
 if tonumber(redis.call('HGET', om, 'n') or '0') < tonumber(ARGV[7]) then redis.call('HSET', om, 'n', ARGV[7]) end
 if ARGV[8] ~= '' then redis.call('HSET', h, 'w', ARGV[8]) end
 if ARGV[5] == 'inf' then
@@ -191,11 +198,11 @@ if left > 0 then redis.call('PEXPIRE', z, left) elseif left == -1 then redis.cal
 return 1
 `;
 
-/** KEYS: session, replies. ARGV: now. Returns {user, acked, floor, replies, owner or false} or false. */
+/** KEYS: session, replies. ARGV: now. Returns {user, acked, floor, replies, owner, secret, anonymous (each or false)} or false. */
 export const LOAD_SESSION = `${helpers}
 local h, z = KEYS[1], KEYS[2]
 if not alive(redis.call('HGET', h, 'x'), tonumber(ARGV[1])) then return false end
-return {redis.call('HGET', h, 'u'), num(redis.call('HGET', h, 'a'), 0), num(redis.call('HGET', h, 'f'), 0), redis.call('ZRANGE', z, 0, -1), redis.call('HGET', h, 'w')}
+return {redis.call('HGET', h, 'u'), num(redis.call('HGET', h, 'a'), 0), num(redis.call('HGET', h, 'f'), 0), redis.call('ZRANGE', z, 0, -1), redis.call('HGET', h, 'w'), redis.call('HGET', h, 'k'), redis.call('HGET', h, 'n')}
 `;
 
 /**
@@ -225,13 +232,36 @@ if not alive(redis.call('HGET', KEYS[1], 'x'), tonumber(ARGV[2])) then return {}
 return redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf')
 `;
 
-/** KEYS: members (zset by expiry), data (hash). ARGV: client, member JSON, expiresAt, realTtl. */
+/**
+ * KEYS: members (zset by expiry), data (hash). ARGV: client, member JSON, expiresAt, realTtl,
+ * now. Returns 1 when the member was not present (or had expired), 0 when it was.
+ */
 export const PRESENCE_JOIN = `
+local held = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local fresh = 1
+if held and tonumber(held) >= tonumber(ARGV[5]) then fresh = 0 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 for _, k in ipairs(KEYS) do
   if redis.call('PTTL', k) < tonumber(ARGV[4]) then redis.call('PEXPIRE', k, ARGV[4]) end
 end
+return fresh
+`;
+
+/**
+ * KEYS: members, data. ARGV: client, connection ('' for any). Removes the member unless another
+ * connection holds it now; returns 0 when it was kept, 1 otherwise.
+ */
+export const PRESENCE_LEAVE = `
+if ARGV[2] ~= '' then
+  local json = redis.call('HGET', KEYS[2], ARGV[1])
+  if json then
+    local ok, member = pcall(cjson.decode, json)
+    if ok and type(member) == 'table' and member.connection ~= nil and member.connection ~= ARGV[2] then return 0 end
+  end
+end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
 `;
 

@@ -18,5 +18,5 @@ export type { HistoryOptions, HistoryPage } from './protocol/history.js';
 export { silentLogger, type LifelineLogger } from '../core/logger.js';
 export { PROTOCOL } from './protocol/schema.js';
 export { MemoryBroker, type MemoryBrokerOptions } from '../broker/memory-broker.js';
-export type { Broker, ChannelEvent, DirectMessage, HistoryPolicy, PresenceMember, Recovery, SessionRecord, Unsubscribe } from '../broker/broker.js';
+export type { Broker, ChannelEvent, DirectMessage, HistoryPolicy, KeyOrigin, PresenceMember, PublishOrigin, Recovery, SessionOrigin, SessionRecord, Unsubscribe } from '../broker/broker.js';
 export type { Position } from '../core/position.js';

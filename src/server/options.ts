@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import type { LifelineLogger } from '../core/logger.js';
 import { z } from 'zod';
 import { systemClock, systemRng, type Clock, type Rng } from '../core/clock.js';
@@ -25,7 +26,17 @@ export interface AuthRequest {
 /** An `authenticate` hook's verdict: a user, or a refusal (401 by default, 403 for forbidden). */
 export type AuthResult<User> =
   /** `expiresAt` (ms, on the server's clock: `Date.now()` by default): the connection is closed with 4000 then, unless refreshed. */
-  | { readonly ok: true; readonly user: User; readonly expiresAt?: number }
+  | {
+      readonly ok: true;
+      readonly user: User;
+      readonly expiresAt?: number;
+      /**
+       * The user was made up for this connection (no credentials): its session may be resumed by
+       * another anonymous connection that presents the session's secret, which then gets the
+       * session's user.
+       */
+      readonly anonymous?: boolean;
+    }
   | { readonly ok: false; readonly status?: 401 | 403; readonly message?: string };
 
 export type Authenticate<User> = (request: AuthRequest) => AuthResult<User> | Promise<AuthResult<User>>;
@@ -96,6 +107,12 @@ export interface ServerOptions<User = unknown> extends ChannelHooks<User> {
   readonly channels?: ChannelsConfig;
   /** How long a session outlives its connection, ms. Default 120 000. */
   readonly recoveryWindow?: number;
+  /** A presence member whose connection closed is kept this long before its leave is told, so a resume within it is silent to other members, ms. Default 5 000. */
+  readonly presenceGrace?: number;
+  /** How long an idempotency key of a publish is remembered, ms. Default 86 400 000 (24 h). */
+  readonly idempotencyWindow?: number;
+  /** Random bytes for session resume secrets. Default: node:crypto's randomBytes. */
+  readonly randomBytes?: (size: number) => Uint8Array;
   /** A request handler that has not finished by then is answered `timeout`, ms. Default 10 000. */
   readonly requestTimeout?: number;
   /** Replies remembered per session for exactly-once resends. Default 1000. */
@@ -147,6 +164,8 @@ const schema = z.object({
   retryAfter: ms.default(5_000),
   authenticateOn: z.enum(['handshake', 'first-message']).default('handshake'),
   recoveryWindow: z.number().int().positive().default(120_000),
+  presenceGrace: ms.default(5_000),
+  idempotencyWindow: z.number().int().positive().default(86_400_000),
   requestTimeout: z.number().int().positive().default(10_000),
   replyWindow: z.number().int().positive().max(100_000).default(1000),
 });
@@ -165,11 +184,12 @@ export interface ResolvedServerOptions<User> extends Readonly<Omit<Validated, 'p
   readonly logger: LifelineLogger | false | undefined;
   readonly clock: Clock;
   readonly rng: Rng;
+  readonly randomBytes: (size: number) => Uint8Array;
 }
 
 /** Validates and fills defaults once; throws {@link InvalidOptionError} naming the option. */
 export function resolveServerOptions<User>(options: ServerOptions<User>): ResolvedServerOptions<User> {
-  const { server, onRequest, authenticate, broker, channels, canSubscribe, canPublish, presenceUser, logger, clock, rng, ...plain } = options;
+  const { server, onRequest, authenticate, broker, channels, canSubscribe, canPublish, presenceUser, logger, clock, rng, randomBytes, ...plain } = options;
   const parsed = schema.safeParse(plain);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -194,6 +214,7 @@ export function resolveServerOptions<User>(options: ServerOptions<User>): Resolv
     logger,
     clock: clock ?? systemClock,
     rng: rng ?? systemRng,
+    randomBytes: randomBytes ?? cryptoRandomBytes,
   });
 }
 

@@ -132,6 +132,9 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       windowSize: resolved.replyWindow,
       pingInterval: resolved.pingInterval,
       maxPayload: resolved.maxPayload,
+      presenceGrace: resolved.presenceGrace,
+      idempotencyWindow: resolved.idempotencyWindow,
+      randomBytes: resolved.randomBytes,
       canSubscribe: resolved.canSubscribe,
       canPublish: resolved.canPublish,
       presenceUser: resolved.presenceUser,
@@ -204,10 +207,12 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
 
   /**
    * Publishes to a channel (for `lifeline.v1` subscribers on every node); resolves with the
-   * event's position once it is in history.
+   * event's position once it is in history. With `idempotencyKey`, a publish under a key used
+   * within `idempotencyWindow` resolves with the first one's position and stores nothing; the
+   * same key with different data rejects with an `IdempotencyConflictError`.
    */
-  publish(channel: string, data: unknown): Promise<Position> {
-    return this.#hub.publish(channel, data);
+  publish(channel: string, data: unknown, options: { readonly idempotencyKey?: string } = {}): Promise<Position> {
+    return this.#hub.publish(channel, data, options);
   }
 
   /**
@@ -296,6 +301,8 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       await this.#waitForEmpty(Infinity);
     }
     await this.#gate.close();
+    // Every session must be parked in the broker before it may close: a client resumes it elsewhere.
+    await this.#hub.parked();
     this.#hub.close();
     if (this.#ownsBroker) await this.#broker.close();
     this.#http.off('upgrade', this.#onUpgrade);
@@ -334,12 +341,13 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     this.#gate.handle(request, socket, head, url);
   };
 
-  #accept(socket: WebSocket, request: IncomingMessage, { user, expiresAt }: Credentials<User>): void {
+  #accept(socket: WebSocket, request: IncomingMessage, { user, expiresAt, anonymous }: Credentials<User>): void {
     this.stats.countHandshake(101);
     const firstMessage = this.#firstMessage;
     const connection = new Connection<User>(socket, this, {
       id: randomUUID(),
       user,
+      anonymous: anonymous === true,
       remoteAddress: request.socket.remoteAddress ?? '',
       protocol: socket.protocol,
       authenticating: firstMessage !== undefined,

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { MAX_JSON_DEPTH, nestedDeeperThan } from '../core/json-depth.js';
 import type { Broker, ControlNotice, Unsubscribe } from '../broker/broker.js';
 import type { Position } from '../core/position.js';
-import { LifelineError, type LifelineServer } from '../server/index.js';
+import { IdempotencyConflictError, LifelineError, type LifelineServer } from '../server/index.js';
+import { IDEMPOTENCY_KEY } from '../server/protocol/resume-secret.js';
 import { resolveChannel, type ChannelsConfig, type ResolvedChannel } from '../server/protocol/channels.js';
 import { channelName } from '../server/protocol/schema.js';
 import { admitted, type ApiKey } from './api-key.js';
@@ -118,12 +119,17 @@ export function httpApiRoutes<User>(options: HttpApiOptions<User>): Route[] {
     guarded('POST', 'channels/:channel/publish', async (context) => {
       const channel = channelOf(context);
       if (!channel) return;
+      const idempotencyKey = idempotencyKeyOf(context.request.headers['idempotency-key']);
+      if (idempotencyKey === null) {
+        return sendError(context.response, 400, 'bad_idempotency_key', 'Idempotency-Key must be one string of 1-255 printable ASCII characters, e.g. "8e03978e-40d5-43e8-bc93-6894a57f9324"');
+      }
       const body = await bodyOf(context, publishBody, 'a JSON object {"data": ...}');
       if (!body) return;
       let position: Position;
       try {
-        position = await server.publish(channel.name, body.value.data);
+        position = await server.publish(channel.name, body.value.data, idempotencyKey === undefined ? {} : { idempotencyKey });
       } catch (error) {
+        if (error instanceof IdempotencyConflictError) return sendError(context.response, 422, 'idempotency_conflict', 'this Idempotency-Key was already used for a different message; nothing was published');
         server.log.error({ err: error, channel: channel.name }, 'HTTP publish failed');
         return sendError(context.response, 503, 'unavailable', 'the message could not be published; nothing was published', { 'Retry-After': '1' });
       }
@@ -158,6 +164,19 @@ export function httpApiRoutes<User>(options: HttpApiOptions<User>): Route[] {
 
     guarded('POST', 'sessions/:session/disconnect', (context) => disconnect(context, (reason) => ({ kind: 'disconnect-session', session: context.params.session ?? '', reason }))),
   ];
+}
+
+/**
+ * The `Idempotency-Key` header (draft-ietf-httpapi-idempotency-key-header: a structured-field
+ * string, so quoted; a bare key is taken as well): the key, undefined when absent, null when
+ * malformed (several keys, empty, too long, or characters outside printable ASCII).
+ */
+function idempotencyKeyOf(header: string | string[] | undefined): string | undefined | null {
+  if (header === undefined) return undefined;
+  if (Array.isArray(header)) return null;
+  const quoted = /^"((?:[^"\\]|\\["\\])*)"$/.exec(header.trim());
+  const key = quoted?.[1] === undefined ? header.trim() : quoted[1].replace(/\\(["\\])/g, '$1');
+  return IDEMPOTENCY_KEY.test(key) ? key : null;
 }
 
 function historyQuery(query: URLSearchParams): { readonly limit: number; readonly since: Position | undefined } | { readonly error: string } {

@@ -112,10 +112,18 @@ test('the channels claim decides what a token may subscribe and publish to', asy
   assert.equal((await client.reply(5)).type, 'error');
 });
 
-test('--allow-anonymous lets a client without a token in as anon-…; a token it cannot check is still refused', async (t) => {
+test('--allow-anonymous lets a client without a token in as anon-…, resuming its session with its secret; a token it cannot check is still refused', async (t) => {
   const open = await startServe(['--port', '0', '--allow-anonymous']);
-  const { welcome } = await ProtocolClient.connect(t, open.wsUrl());
+  const { client, welcome } = await ProtocolClient.connect(t, open.wsUrl());
   assert.equal(welcome.v, 1);
+  await client.dispose();
+  // A new anonymous connection with the session's secret resumes it; without it, it cannot.
+  const { client: stranger, welcome: strange } = await ProtocolClient.connect(t, open.wsUrl(), { session: welcome.session });
+  assert.equal(strange.resumed, false);
+  await stranger.dispose();
+  const { welcome: again } = await ProtocolClient.connect(t, open.wsUrl(), { session: welcome.session, secret: welcome.secret });
+  assert.equal(again.resumed, true);
+  assert.equal(again.session, welcome.session);
   const refused = await refusal(`${open.wsUrl()}?token=${await token({ sub: 'x' })}`, { protocols: PROTOCOL });
   assert.equal(refused.status, 401);
   assert.match(refused.body, /accepts no tokens/);

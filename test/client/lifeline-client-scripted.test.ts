@@ -51,6 +51,33 @@ describe('LifelineClient: the protocol against a scripted socket', () => {
     client.close();
   });
 
+  test("hello carries the welcome's secret with the session; a new session's secret replaces it", async () => {
+    const { client, sent, say, latest, drop } = setup();
+    await Promise.resolve();
+    latest().open();
+    say({ type: 'welcome', v: 1, session: 's-1', secret: 'secret-one', member: 'm-1', resumed: false, recoveryWindow: 120_000, pingInterval: 25_000, acked: 0 });
+    assert.equal(client.member, 'm-1');
+    drop();
+    await Promise.resolve();
+    latest().open();
+    assert.deepEqual(sent()[0], { type: 'hello', v: 1, session: 's-1', secret: 'secret-one' });
+    say({ type: 'welcome', v: 1, session: 's-2', secret: 'secret-two', member: 'm-2', resumed: false, recoveryWindow: 120_000, pingInterval: 25_000, acked: 0 });
+    drop();
+    await Promise.resolve();
+    latest().open();
+    assert.deepEqual(sent()[0], { type: 'hello', v: 1, session: 's-2', secret: 'secret-two' });
+    client.close();
+  });
+
+  test('publish with an idempotencyKey sends it with the message', async () => {
+    const { client, sent, welcome } = setup();
+    await welcome('s-1', false);
+    client.publish('chat:a', { text: 'hi' }, { idempotencyKey: 'k-1' }).catch(() => undefined);
+    await Promise.resolve();
+    assert.deepEqual(sent().find(ofType('publish')), { type: 'publish', id: 1, channel: 'chat:a', data: { text: 'hi' }, idempotencyKey: 'k-1' });
+    client.close();
+  });
+
   test('ids grow by one per message within a session, across links', async () => {
     const { client, sent, welcome, drop } = setup();
     await welcome('s-1', false);
