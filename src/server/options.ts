@@ -72,8 +72,22 @@ export interface ServerOptions<User = unknown> extends ChannelHooks<User> {
   readonly outboundBudget?: number;
   /** `'reject'` closes with 1003 on a binary message. Default `'allow'`. */
   readonly binary?: 'allow' | 'reject';
-  /** Messages per second per connection; over it closes with 1008. Default Infinity. */
+  /** Messages per second per connection (bursts of as many); over it closes with 1008 "message rate exceeded". Default 1000. */
   readonly maxMessageRate?: number;
+  /** A `lifeline.v1` connection that sends no `hello` within this is closed with 4408, ms. Default 10 000. */
+  readonly helloTimeout?: number;
+  /** Channels one `lifeline.v1` session may be subscribed to at once; more are refused with error code `limit`. Default 1000. */
+  readonly maxSubscriptions?: number;
+  /** Live `lifeline.v1` sessions per user on this node (anonymous users are not counted); a `hello` over it is closed with 1008. Default 100. */
+  readonly maxSessionsPerUser?: number;
+  /** Distinct channels with subscribers on this node; a subscribe to one more is refused with `limit`. Default 100 000. */
+  readonly maxChannels?: number;
+  /** Presence members per channel on this node; a subscribe over it is refused with `limit`. Default 1000. */
+  readonly maxPresenceMembers?: number;
+  /** With the default in-memory broker: bytes of channel history kept across all channels (oldest evicted first). Default 64 MiB. */
+  readonly historyBudget?: number;
+  /** With the default in-memory broker: a channel without subscribers or unexpired history is forgotten after this, ms. Default 10 000. */
+  readonly idleChannelTtl?: number;
   /** Invalid application messages tolerated per minute; over it closes with 1008. Default 10. */
   readonly maxInvalidMessages?: number;
   /** New handshakes per second; over it gets 503 + Retry-After (4429 in close mode). Default Infinity. */
@@ -124,7 +138,14 @@ const schema = z.object({
   drainTimeout: ms.default(10_000),
   outboundBudget: z.number().int().positive().default(4 * 1024 * 1024),
   binary: z.enum(['allow', 'reject']).default('allow'),
-  maxMessageRate: positive.default(Infinity),
+  maxMessageRate: positive.default(1000),
+  helloTimeout: z.number().int().positive().default(10_000),
+  maxSubscriptions: z.number().int().positive().default(1000),
+  maxSessionsPerUser: z.number().int().positive().default(100),
+  maxChannels: z.number().int().positive().default(100_000),
+  maxPresenceMembers: z.number().int().positive().default(1000),
+  historyBudget: z.number().int().nonnegative().default(64 * 1024 * 1024),
+  idleChannelTtl: z.number().int().positive().default(10_000),
   maxInvalidMessages: z.number().int().nonnegative().default(10),
   admissionRate: positive.default(Infinity),
   handshakeRejection: z.enum(['status', 'close']).default('status'),

@@ -1,11 +1,29 @@
 import type { Broker, PresenceMember } from '../../broker/broker.js';
 import type { Clock } from '../../core/clock.js';
+import { TokenBucket } from '../../core/rate-limiter.js';
 import { Timer } from '../../core/timer.js';
 import type { ChannelFanout, FanoutMember } from './fanout.js';
 import type { LiveSession, LiveSubscription } from './live-session.js';
 
 /** How often members are refreshed when keepalive is off (otherwise every ping interval), ms. */
 const REFRESH_WITHOUT_KEEPALIVE = 10_000;
+/**
+ * Join/leave announcements of one member in one channel: bursts of this many, then one per
+ * second; changes in between are coalesced into the latest state (a flap back is not sent).
+ */
+export const PRESENCE_BURST = 4;
+export const PRESENCE_PER_SECOND = 1;
+
+type Change = 'join' | 'leave';
+
+/** One member's announcements in one channel: what the others were told last and what is due. */
+interface Announcer {
+  readonly bucket: TokenBucket;
+  told: Change | undefined;
+  due: Change;
+  member: PresenceMember;
+  timer: Timer | undefined;
+}
 
 export interface PresenceHost<User> {
   readonly broker: Broker;
@@ -27,6 +45,7 @@ export interface PresenceHost<User> {
 export class Presence<User> {
   readonly #timer: Timer;
   readonly #listeners = new WeakMap<LiveSubscription, FanoutMember>();
+  readonly #announcers = new Map<string, Announcer>();
   #closed = false;
 
   constructor(private readonly host: PresenceHost<User>) {
@@ -42,7 +61,7 @@ export class Presence<User> {
     await broker.presenceJoin(sub.channel, member, this.#ttl());
     // With keepalive off the refresh timer starts with the first member.
     if (!this.#timer.pending && !this.#closed) this.#timer.start(this.#interval());
-    await broker.publish(companion(sub.channel), { join: member }, { size: 0, ttl: 0 });
+    await this.#announce(sub.channel, member, 'join');
   }
 
   /** `session` stops hearing `sub`'s changes; unless it is `stillPresent` (a takeover), it leaves. */
@@ -51,16 +70,53 @@ export class Presence<User> {
     await fanout.leave(companion(sub.channel), this.#listener(session, sub));
     if (stillPresent) return;
     await broker.presenceLeave(sub.channel, session.id);
-    await broker.publish(companion(sub.channel), { leave: { client: session.id, user: this.host.shown(session.user) } }, { size: 0, ttl: 0 });
+    await this.#announce(sub.channel, { client: session.id, user: this.host.shown(session.user) }, 'leave');
   }
 
   list(channel: string): Promise<readonly PresenceMember[]> {
     return this.host.broker.presence(channel);
   }
 
+  /** Members of `channel` subscribed on this node. */
+  localMembers(channel: string): number {
+    return this.host.fanout.members(companion(channel));
+  }
+
   close(): void {
     this.#closed = true;
     this.#timer.stop();
+    for (const announcer of this.#announcers.values()) announcer.timer?.stop();
+    this.#announcers.clear();
+  }
+
+  /**
+   * Tells every member of `channel` that `member` joined or left, paced per member: a member
+   * that subscribes and unsubscribes in a loop makes the server send a bounded number of
+   * announcements per second to each other member, whatever it sends.
+   */
+  async #announce(channel: string, member: PresenceMember, change: Change): Promise<void> {
+    const key = `${channel}\n${member.client}`;
+    let announcer = this.#announcers.get(key);
+    if (!announcer) this.#announcers.set(key, (announcer = { bucket: new TokenBucket(this.host.clock, PRESENCE_PER_SECOND, PRESENCE_BURST), told: undefined, due: change, member, timer: undefined }));
+    announcer.due = change;
+    announcer.member = member;
+    if (announcer.timer?.pending) return; // a paced announcement is scheduled: it will tell the latest state
+    if (announcer.bucket.take()) return this.#tell(channel, announcer);
+    const paced = announcer;
+    paced.timer ??= new Timer(this.host.clock, () => {
+      if (this.#closed) return;
+      paced.bucket.take();
+      void this.#tell(channel, paced).catch(() => undefined);
+    });
+    paced.timer.start(paced.bucket.waitMs());
+  }
+
+  async #tell(channel: string, announcer: Announcer): Promise<void> {
+    const change = announcer.due;
+    if (announcer.told === change) return; // flapped back to what the others already know
+    announcer.told = change;
+    const data = change === 'join' ? { join: announcer.member } : { leave: announcer.member };
+    await this.host.broker.publish(companion(channel), data, { size: 0, ttl: 0 });
   }
 
   /** Forwards the channel's presence changes to one subscriber. */
@@ -82,6 +138,10 @@ export class Presence<User> {
   }
 
   #refresh(): void {
+    // A member that left and has been quiet long enough to have its whole burst back needs no pacing state.
+    for (const [key, announcer] of this.#announcers) {
+      if (announcer.told === 'leave' && announcer.due === 'leave' && !announcer.timer?.pending && announcer.bucket.full()) this.#announcers.delete(key);
+    }
     for (const session of this.host.sessions()) {
       for (const sub of session.subscriptions.values()) {
         if (sub.presence) void this.host.broker.presenceJoin(sub.channel, { client: session.id, user: this.host.shown(session.user) }, this.#ttl()).catch(() => undefined);
