@@ -101,19 +101,20 @@ export class Presence<User> {
     announcer.due = change;
     announcer.member = member;
     if (announcer.timer?.pending) return; // a paced announcement is scheduled: it will tell the latest state
-    if (announcer.bucket.take()) return this.#tell(channel, announcer);
+    if (announcer.bucket.take()) return this.#tell(channel, announcer, true);
     const paced = announcer;
     paced.timer ??= new Timer(this.host.clock, () => {
       if (this.#closed) return;
       paced.bucket.take();
-      void this.#tell(channel, paced).catch(() => undefined);
+      void this.#tell(channel, paced, false).catch(() => undefined);
     });
     paced.timer.start(paced.bucket.waitMs());
   }
 
-  async #tell(channel: string, announcer: Announcer): Promise<void> {
+  /** Announces the due change; a paced one only if it differs from what was told (a flap back is not news). */
+  async #tell(channel: string, announcer: Announcer, always: boolean): Promise<void> {
     const change = announcer.due;
-    if (announcer.told === change) return; // flapped back to what the others already know
+    if (!always && announcer.told === change) return;
     announcer.told = change;
     const data = change === 'join' ? { join: announcer.member } : { leave: announcer.member };
     await this.host.broker.publish(companion(channel), data, { size: 0, ttl: 0 });
