@@ -35,7 +35,7 @@ async function serve(argv: readonly string[], io: CliIo): Promise<number> {
   let broker: RedisBroker | undefined;
   if (config.redis !== undefined) {
     try {
-      broker = await RedisBroker.connect({ url: config.redis, connectTimeout: REDIS_CONNECT_TIMEOUT, ...(config.redisPrefix === undefined ? {} : { prefix: config.redisPrefix }), logger: log });
+      broker = await RedisBroker.connect({ url: config.redis, connectTimeout: REDIS_CONNECT_TIMEOUT, ...(config.redisPrefix === undefined ? {} : { prefix: config.redisPrefix }), ...(config.idleChannelTtl === undefined ? {} : { idleChannelTtl: config.idleChannelTtl }), logger: log });
     } catch (error) {
       io.stderr.write(`lifeline serve: cannot use Redis: ${error instanceof Error ? error.message : String(error)}\n`);
       return ExitCode.FAILURE;

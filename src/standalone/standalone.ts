@@ -72,7 +72,7 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
 
   // The metrics need the server, the server needs the broker: its timings find them once they exist.
   const brokerTimings: { observe?: Metrics['observeBroker'] } = {};
-  const broker = timedBroker(options.broker ?? new MemoryBroker(), (operation, seconds) => brokerTimings.observe?.(operation, seconds));
+  const broker = timedBroker(options.broker ?? new MemoryBroker(memoryLimits(config)), (operation, seconds) => brokerTimings.observe?.(operation, seconds));
   let handler: (request: IncomingMessage, response: ServerResponse) => void = (_request, response) => response.writeHead(503).end();
   const server = createServer<TokenUser>({
     ...serverSettings(config),
@@ -120,6 +120,14 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
       }
     },
     close: () => broker.close(),
+  };
+}
+
+/** The in-memory broker's budget and idle-channel settings, where given (its defaults otherwise). */
+function memoryLimits(config: ServeConfig): { historyBudget?: number; idleChannelTtl?: number } {
+  return {
+    ...(config.historyBudget === undefined ? {} : { historyBudget: config.historyBudget }),
+    ...(config.idleChannelTtl === undefined ? {} : { idleChannelTtl: config.idleChannelTtl }),
   };
 }
 
