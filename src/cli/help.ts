@@ -50,7 +50,7 @@ function serveFlagDocs(): Record<ServeKey, FlagDoc> {
     port: { group: 'Server', value: 'N', text: 'TCP port to listen on; 0 picks a free one', fallback: String(d.port) },
     host: { group: 'Server', value: 'ADDR', text: 'interface to bind (0.0.0.0 for every IPv4 interface)', fallback: d.host },
     path: { group: 'Server', value: 'PATH', text: 'WebSocket endpoint path', fallback: d.paths.join(',') },
-    allowedOrigins: { group: 'Server', value: 'LIST', text: 'more Origins allowed to connect, comma-separated, or *', fallback: 'same-origin pages and clients sending no Origin' },
+    allowedOrigins: { group: 'Server', value: 'LIST', text: 'the only Origins browser pages may connect from, comma-separated (recommended), or *', fallback: 'same-origin pages and clients sending no Origin' },
     config: { group: 'Server', value: 'FILE', text: 'JSON file of settings, keyed by name ("maxPayload", "jwtSecret", "channels", ...); flags and env win over it', fallback: 'none' },
     logLevel: { group: 'Server', value: 'LEVEL', text: 'fatal, error, warn, info, debug, trace or silent', fallback: 'info' },
     jwtSecret: { group: 'Authentication', value: 'SECRET', text: 'accept HS256 tokens signed with this secret (32 bytes or more)', fallback: 'none' },

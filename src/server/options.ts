@@ -50,7 +50,11 @@ export interface ServerOptions<User = unknown> extends ChannelHooks<User> {
   readonly onRequest?: (request: IncomingMessage, response: ServerResponse) => void;
   /** WebSocket endpoint path(s). Default `/ws`. */
   readonly path?: string | readonly string[];
-  /** Extra allowed Origins, or `'*'`. Same-origin pages and clients sending no Origin are always allowed. */
+  /**
+   * The Origins browser pages may connect from (recommended), or `'*'`. With a list, only those
+   * origins are let in (Host is not trusted: DNS rebinding is refused); without one (default),
+   * same-origin pages are. Clients sending no Origin are always allowed.
+   */
   readonly allowedOrigins?: readonly string[] | '*';
   /** Open connections at most; more get 503 + Retry-After. Default Infinity. */
   readonly maxConnections?: number;
