@@ -1,5 +1,5 @@
 import { resolveServerOptions } from '../server/options.js';
-import { DEFAULT_CHANNELS } from '../standalone/standalone.js';
+import { DEFAULT_CHANNELS, DEFAULT_MAX_PENDING_PUBLISHES } from '../standalone/standalone.js';
 import { envName, flagName, serveKeys, type ServeKey } from './serve-options.js';
 import { closeActions, type CloseAction } from '../core/close-code.js';
 import { commandDocs } from './connect-commands.js';
@@ -84,6 +84,8 @@ function serveFlagDocs(): Record<ServeKey, FlagDoc> {
     maxChannels: { group: 'Limits', value: 'N', text: 'channels with subscribers on this node; a subscribe to one more is refused (limit)', fallback: String(d.maxChannels) },
     maxPresenceMembers: { group: 'Limits', value: 'N', text: 'presence members of one channel on this node; more are refused (limit)', fallback: String(d.maxPresenceMembers) },
     historyBudget: { group: 'Limits', value: 'BYTES', text: 'channel history kept in memory across all channels (no --redis); the oldest is evicted first', fallback: `${d.historyBudget} (64 MiB)` },
+    maxPendingPublishes: { group: 'Limits', value: 'N', text: 'HTTP API publishes in progress at most; more get 429 + Retry-After', fallback: String(DEFAULT_MAX_PENDING_PUBLISHES) },
+    httpRequestTimeout: { group: 'Keepalive and timeouts', value: 'MS', text: 'an HTTP request\'s headers and body must arrive by then, or it gets 408 and is dropped', fallback: ms(d.httpRequestTimeout) },
     idleChannelTtl: { group: 'Limits', value: 'MS', text: 'a channel with no subscriber and no unexpired history is forgotten after this', fallback: ms(d.idleChannelTtl) },
     maxInvalidMessages: { group: 'Limits', value: 'N', text: 'malformed messages tolerated per minute; over it closes with 1008', fallback: String(d.maxInvalidMessages) },
     outboundBudget: { group: 'Limits', value: 'BYTES', text: 'bytes buffered for one connection before it is closed as a slow consumer (4002)', fallback: `${d.outboundBudget} (4 MiB)` },

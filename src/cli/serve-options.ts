@@ -179,6 +179,8 @@ export const serveSchemas = {
   maxPresenceMembers: integer(1, Number.MAX_SAFE_INTEGER),
   historyBudget: integer(0, Number.MAX_SAFE_INTEGER),
   idleChannelTtl: integer(1, MAX_TIMER_MS),
+  maxPendingPublishes: integer(1, Number.MAX_SAFE_INTEGER),
+  httpRequestTimeout: integer(1, MAX_TIMER_MS),
   maxInvalidMessages: integer(0, 1_000_000),
   outboundBudget: integer(1, Number.MAX_SAFE_INTEGER),
   binary: z.enum(['allow', 'reject'], { error: 'must be allow or reject' }),

@@ -68,6 +68,8 @@ export interface ServerOptions<User = unknown> extends ChannelHooks<User> {
   readonly appPings?: boolean;
   /** The opening handshake (headers, checks, authentication) must finish within this, ms. Default 10 000. */
   readonly handshakeTimeout?: number;
+  /** On a server Lifeline owns: an HTTP request's headers and body must arrive within this, or it gets 408 and its socket is dropped, ms. Default 10 000. */
+  readonly httpRequestTimeout?: number;
   /** A peer that does not answer our close frame within this is terminated, ms. Default 5 000. */
   readonly closeTimeout?: number;
   /** Default drain deadline for `close()`, ms. Default 10 000. */
@@ -139,6 +141,7 @@ const schema = z.object({
   appPings: z.boolean().default(true),
   handshakeTimeout: z.number().int().positive().default(10_000),
   closeTimeout: z.number().int().positive().default(5_000),
+  httpRequestTimeout: z.number().int().positive().default(10_000),
   drainTimeout: ms.default(10_000),
   outboundBudget: z.number().int().positive().default(4 * 1024 * 1024),
   binary: z.enum(['allow', 'reject']).default('allow'),

@@ -24,8 +24,11 @@ export const DEFAULT_CHANNELS: ChannelsConfig = {
   chat: { history: { size: 200, ttl: 10 * 60_000 }, presence: true },
 };
 
+/** HTTP publishes in progress at most before more are answered 429 (docs/http-api.md). */
+export const DEFAULT_MAX_PENDING_PUBLISHES = 256;
+
 /** The settings that are the Lifeline server's own options (the rest shape the standalone server around it). */
-type ServerSettings = Omit<ServeConfig, 'config' | 'logLevel' | 'jwtSecret' | 'jwtPublicKey' | 'jwtAudience' | 'jwtIssuer' | 'allowAnonymous' | 'apiKey' | 'metricsKey' | 'demo' | 'channels'>;
+type ServerSettings = Omit<ServeConfig, 'config' | 'logLevel' | 'jwtSecret' | 'jwtPublicKey' | 'jwtAudience' | 'jwtIssuer' | 'allowAnonymous' | 'apiKey' | 'metricsKey' | 'demo' | 'channels' | 'maxPendingPublishes' | 'historyBudget' | 'idleChannelTtl'>;
 
 export interface StandaloneOptions {
   readonly log: Logger;
@@ -93,7 +96,7 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
     ...healthRoutes(server),
     metricsRoute(metrics, metricsKey),
     snapshotRoute(server, apiKey, () => ({ now: Date.now(), startedAt, userName })),
-    ...httpApiRoutes({ server, broker, channels, key: apiKey, maxBody: server.options.maxPayload, userName }),
+    ...httpApiRoutes({ server, broker, channels, key: apiKey, maxBody: server.options.maxPayload, maxPendingPublishes: config.maxPendingPublishes ?? DEFAULT_MAX_PENDING_PUBLISHES, userName }),
   ];
   if (demo && secret) {
     routes.push(demoTokenRoute({ secret, audience: config.jwtAudience, issuer: config.jwtIssuer }));
@@ -133,6 +136,6 @@ function memoryLimits(config: ServeConfig): { historyBudget?: number; idleChanne
 
 /** The settings that are the Lifeline server's own options, as it takes them. */
 function serverSettings(config: ServeConfig): ServerSettings {
-  const { config: _file, logLevel: _log, jwtSecret: _secret, jwtPublicKey: _key, jwtAudience: _aud, jwtIssuer: _iss, allowAnonymous: _anon, apiKey: _api, metricsKey: _metrics, demo: _demo, channels: _channels, ...server } = config;
+  const { config: _file, logLevel: _log, jwtSecret: _secret, jwtPublicKey: _key, jwtAudience: _aud, jwtIssuer: _iss, allowAnonymous: _anon, apiKey: _api, metricsKey: _metrics, demo: _demo, channels: _channels, maxPendingPublishes: _pending, historyBudget: _budget, idleChannelTtl: _idle, ...server } = config;
   return server;
 }

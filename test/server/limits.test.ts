@@ -4,6 +4,7 @@
  * budget keeps memory bounded while a client publishes large events to many channels.
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { describe, test } from 'node:test';
 import { MemoryBroker } from '../../src/broker/memory-broker.js';
 import type { ChannelsConfig } from '../../src/server/protocol/channels.js';
@@ -137,5 +138,25 @@ describe('limits: presence announcements are paced per member', () => {
     const heard = aboutEve().length;
     assert.ok(heard <= PRESENCE_BURST + Math.ceil(seconds * PRESENCE_PER_SECOND) + 2, `${heard} announcements in ${seconds.toFixed(1)} s for ${2 * rounds} changes`);
     assert.ok(heard < 2 * rounds);
+  });
+});
+
+describe('limits: HTTP deadlines', () => {
+  test('a request that trickles its body is answered 408 and dropped after httpRequestTimeout', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, handshakeTimeout: 300, httpRequestTimeout: 500, onRequest: (request, response) => request.resume().on('end', () => response.end('ok')) });
+    const socket = connect(fixture.port, '127.0.0.1');
+    t.after(() => socket.destroy());
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write('POST /page HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n');
+    const started = Date.now();
+    const drip = setInterval(() => socket.writable && socket.write('x'), 100);
+    t.after(() => clearInterval(drip));
+    await within(closed, 10_000, 'the trickling request dropped');
+    clearInterval(drip);
+    assert.match(answer, /^HTTP\/1\.1 408/);
+    assert.ok(Date.now() - started < 8_000, `dropped after ${Date.now() - started} ms`);
   });
 });
