@@ -75,7 +75,10 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
 
   // The metrics need the server, the server needs the broker: its timings find them once they exist.
   const brokerTimings: { observe?: Metrics['observeBroker'] } = {};
-  const broker = timedBroker(options.broker ?? new MemoryBroker(memoryLimits(config)), (operation, seconds) => brokerTimings.observe?.(operation, seconds));
+  const inner = options.broker ?? new MemoryBroker(memoryLimits(config));
+  // An in-memory broker's history budget is shown in /metrics.
+  const memory = inner instanceof MemoryBroker ? inner : undefined;
+  const broker = timedBroker(inner, (operation, seconds) => brokerTimings.observe?.(operation, seconds));
   let handler: (request: IncomingMessage, response: ServerResponse) => void = (_request, response) => response.writeHead(503).end();
   const server = createServer<TokenUser>({
     ...serverSettings(config),
@@ -87,7 +90,7 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
     ...(demo ? { canPublish: (context: Parameters<typeof auth.canPublish>[0]) => auth.canPublish(context) && isOwnChatMessage(context.user.id, context.channel, context.data) } : {}),
     onRequest: (request, response) => handler(request, response),
   });
-  const metrics = createMetrics(server);
+  const metrics = createMetrics(server, memory && (() => memory.history));
   brokerTimings.observe = metrics.observeBroker;
 
   const startedAt = Date.now();
