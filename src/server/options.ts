@@ -126,7 +126,8 @@ export interface ServerOptions<User = unknown> extends ChannelHooks<User> {
 }
 
 const ms = z.number().int().nonnegative();
-const positive = z.number().positive();
+/** A positive number, or Infinity (no limit). */
+const positive = z.union([z.number().positive(), z.literal(Infinity)]);
 
 /** The numeric and enum options, validated in one place. Hooks are passed through as typed. */
 const schema = z.object({

@@ -160,3 +160,13 @@ describe('limits: HTTP deadlines', () => {
     assert.ok(Date.now() - started < 8_000, `dropped after ${Date.now() - started} ms`);
   });
 });
+
+describe('limits: opting out', () => {
+  test('maxMessageRate: Infinity lifts the message-rate limit', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, channels, maxMessageRate: Infinity });
+    const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
+    for (let i = 0; i < 3_000; i++) client.send({ type: 'ping' });
+    await client.sync();
+    assert.equal(fixture.server.connections.size, 1);
+  });
+});
