@@ -33,6 +33,15 @@ export interface DirectMessage {
   readonly data: unknown;
 }
 
+/**
+ * A cluster-wide instruction between nodes: close a user's or a session's connections (the HTTP
+ * API), or close a session's old connection after it resumed on another node (`takeover`).
+ */
+export type ControlNotice =
+  | { readonly kind: 'disconnect-user'; readonly user: string; readonly reason: string }
+  | { readonly kind: 'disconnect-session'; readonly session: string; readonly reason: string }
+  | { readonly kind: 'takeover'; readonly session: string; readonly connection: string };
+
 /** What survives a disconnect for `recoveryWindow`: who the session is and what it was told. */
 export interface SessionRecord {
   readonly user: unknown;
@@ -127,6 +136,14 @@ export interface Broker {
   presenceJoin(channel: string, member: PresenceMember, ttl: number): Promise<void>;
   presenceLeave(channel: string, client: string): Promise<void>;
   presence(channel: string): Promise<readonly PresenceMember[]>;
+
+  /**
+   * Sends a control notice to every node on this broker, this one included (at most once each,
+   * no history: a node that is down misses it). Absent: the broker serves one node only.
+   */
+  broadcast?(notice: ControlNotice): Promise<void>;
+  /** This node hears every {@link broadcast}. */
+  onBroadcast?(listener: (notice: ControlNotice) => void): Promise<Unsubscribe>;
 
   /**
    * False while the broker cannot serve (a networked broker that lost its server): the node

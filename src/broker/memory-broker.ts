@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../core/clock.js';
 import { canRecover, type Position } from '../core/position.js';
 import { RequestWindow } from '../core/request-window.js';
-import type { Broker, ChannelEvent, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from './broker.js';
+import type { Broker, ChannelEvent, ControlNotice, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from './broker.js';
 
 interface Stored {
   readonly event: ChannelEvent;
@@ -95,6 +95,7 @@ export class MemoryBroker implements Broker {
   #historyBytes = 0;
   #historyEvents = 0;
   #evicted = 0;
+  readonly #control = new Set<(notice: ControlNotice) => void>();
   #sweptAt: number;
 
   constructor(options: MemoryBrokerOptions = {}) {
@@ -265,6 +266,23 @@ export class MemoryBroker implements Broker {
     const now = this.#clock.now();
     for (const [client, entry] of members) if (entry.expiresAt < now) members.delete(client);
     return [...members.values()].map((entry) => entry.value);
+  }
+
+  async broadcast(notice: ControlNotice): Promise<void> {
+    for (const listener of [...this.#control]) {
+      try {
+        listener(notice);
+      } catch {
+        // A listener's failure is its own.
+      }
+    }
+  }
+
+  async onBroadcast(listener: (notice: ControlNotice) => void): Promise<Unsubscribe> {
+    this.#control.add(listener);
+    return async () => {
+      this.#control.delete(listener);
+    };
   }
 
   async close(): Promise<void> {

@@ -63,6 +63,7 @@ function serveFlagDocs(): Record<ServeKey, FlagDoc> {
     apiKey: { group: 'HTTP API, admin and metrics', value: 'KEY', text: 'key for /api/v1 and the admin page (Authorization: Bearer KEY or ?key=KEY; 16+ characters)', fallback: 'none: both answer 404' },
     metricsKey: { group: 'HTTP API, admin and metrics', value: 'KEY', text: 'require this key for /metrics', fallback: '/metrics is open' },
     redis: { group: 'Scaling', value: 'URL', text: 'share channels, history and sessions with every node on this Redis (redis://[user:pass@]host:port[/db], rediss:// for TLS)', fallback: 'one process, in memory' },
+    redisCluster: { group: 'Scaling', value: 'NODES', text: 'the same on a Redis Cluster (7+): some of its nodes, host:port,host:port (redis:// or rediss:// URLs for credentials or TLS); instead of --redis', fallback: 'none' },
     redisPrefix: { group: 'Scaling', value: 'TEXT', text: 'prefix of every Redis key, so deployments can share a Redis', fallback: 'lifeline:' },
     demo: { group: 'HTTP API, admin and metrics', value: '', text: 'demo mode: GET /demo/token?user=NAME hands out tokens (random secret unless --jwt-secret), an admin key is generated unless --api-key', fallback: 'off' },
     channels: {
@@ -96,6 +97,7 @@ function serveFlagDocs(): Record<ServeKey, FlagDoc> {
     appPings: { group: 'Keepalive and timeouts', value: 'BOOL', text: 'also send {"type":"ping"} for browser watchdogs', fallback: String(d.appPings) },
     handshakeTimeout: { group: 'Keepalive and timeouts', value: 'MS', text: 'the opening handshake must finish within this', fallback: ms(d.handshakeTimeout) },
     closeTimeout: { group: 'Keepalive and timeouts', value: 'MS', text: 'a peer that does not answer our close frame by then is cut', fallback: ms(d.closeTimeout) },
+    drainDelay: { group: 'Keepalive and timeouts', value: 'MS', text: 'on shutdown, /readyz answers 503 for this long before clients are closed, so a load balancer stops sending new ones first (set above its health-check interval x fall count)', fallback: '0 ms' },
     drainTimeout: { group: 'Keepalive and timeouts', value: 'MS', text: 'on shutdown, clients get this long to close before they are cut', fallback: ms(d.drainTimeout) },
     protocols: { group: 'Protocol', value: 'LIST', text: 'more subprotocols to accept, comma-separated, in preference order (lifeline.v1 always)', fallback: 'none' },
     perMessageDeflate: { group: 'Protocol', value: 'SPEC', text: 'compression: true, false, or {"threshold":1024,"level":3,"concurrencyLimit":10}', fallback: String(d.perMessageDeflate) },

@@ -6,9 +6,10 @@ import { lifelineEvent } from './events.js';
 import { resolveTimeout, type LifelineClientEventMap, type LifelineClientOptions, type LifelineClientState, type LifelineStateEvent } from './lifeline-client-types.js';
 import type { UrlSource } from './options.js';
 import type { OutboxEntry, OutboxSnapshot, OutboxStore } from './outbox-store.js';
-import { Outbox, PendingMessage, type PendingKind } from './pending.js';
+import { Outbox, PendingMessage, type PendingKind, type SendRetry } from './pending.js';
 import { ReconnectingWebSocket } from './reconnecting-websocket.js';
 import { closedError, ReplyError } from './reply-error.js';
+import { resolveRetryBackoff } from './retry-policy.js';
 import type { PresenceMember, Subscription, SubscriptionHandlers } from './subscription.js';
 import { SubscriptionSet } from './subscription-set.js';
 import { TypedEventTarget } from './typed-event-target.js';
@@ -46,16 +47,15 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   readonly #requestTimeout: number;
   readonly #phase = new StateMachine<Phase>('down', phases);
   readonly #store: OutboxStore | undefined;
-  readonly #outbox = new Outbox();
+  readonly #outbox = new Outbox((entry) => {
+    if (this.#live()) this.#outbox.resend(entry, this.#write);
+  });
+  /** How publishes, requests and presence queries refused with `unavailable` are resent (undefined: not at all). */
+  readonly #sendRetry: SendRetry | undefined;
   readonly #refreshToken: (() => Promise<string>) | undefined;
   readonly #refreshTimer: Timer;
   readonly #write = (text: string): boolean => this.transport.send(text) === 'sent';
-  readonly #subscriptions = new SubscriptionSet({
-    nextId: () => this.#outbox.nextId(),
-    send: (message) => this.#send(message),
-    unsubscribe: (sub) => this.#unsubscribe(sub),
-    presence: (sub) => this.#presence(sub),
-  });
+  readonly #subscriptions: SubscriptionSet;
   readonly #port: ServerMessagePort = {
     event: (channel, data, position) => this.#subscriptions.byChannel.get(channel)?._event(data, position),
     presence: (channel, action, member) => this.#subscriptions.byChannel.get(channel)?._presence(action, member),
@@ -84,6 +84,20 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     this.#requestTimeout = resolveTimeout('requestTimeout', options.requestTimeout);
     const transport = new ReconnectingWebSocket(url, PROTOCOL, { ...options, heartbeat: options.heartbeat ?? true, queue: false });
     this.transport = transport;
+    const { clock, rng } = transport.options;
+    const backoff = resolveRetryBackoff({ ...options.retry, maxAttempts: Number.POSITIVE_INFINITY });
+    const within = resolveTimeout('retryDeadline', options.retryDeadline);
+    this.#sendRetry = within > 0 ? { backoff, rng, within } : undefined;
+    this.#subscriptions = new SubscriptionSet(
+      {
+        nextId: () => this.#outbox.nextId(),
+        send: (message) => this.#send(message),
+        live: () => this.#live(),
+        unsubscribe: (sub) => this.#unsubscribe(sub),
+        presence: (sub) => this.#presence(sub),
+      },
+      { backoff, clock, rng },
+    );
     this.#reported = transport.state;
     this.#refreshToken = options.refreshToken;
     this.#refreshTimer = new Timer(transport.options.clock, () => this.#refresh());
@@ -287,7 +301,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   #enqueue(kind: PendingKind, body: object, timeoutMs: number): Promise<unknown> {
     return new Promise((resolve, reject) => {
       if (this.state === 'closed') throw closedError();
-      const entry = new PendingMessage(kind, JSON.stringify(body), resolve, reject, this.transport.options.clock, timeoutMs);
+      const entry = new PendingMessage(kind, JSON.stringify(body), resolve, reject, this.transport.options.clock, timeoutMs, this.#sendRetry);
       this.#outbox.add(entry);
       // The server would close with 1009 (fatal); a stored entry would do it again on every start.
       if (this.#outbox.dropLarger(this.#maxPayload, tooBig())) return;

@@ -89,7 +89,7 @@ export interface ResolvedClientOptions extends BackoffOptions {
   readonly rng: Rng;
 }
 
-function check(name: string, value: number, min: number): number {
+export function check(name: string, value: number, min: number): number {
   if (typeof value !== 'number' || Number.isNaN(value) || value < min) throw new InvalidOptionError(name, `must be a number >= ${min}`);
   return value;
 }

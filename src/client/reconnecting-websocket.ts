@@ -1,4 +1,4 @@
-import { Backoff } from '../core/backoff.js';
+import { Backoff, jittered } from '../core/backoff.js';
 import type { CloseAction } from '../core/close-code.js';
 import { classifyClose, type CloseDecision, type CloseInfo } from '../core/close-policy.js';
 import { readyStateOf, type ClientState } from '../core/client-state.js';
@@ -16,6 +16,8 @@ import { resolveClientOptions, type ClientOptions, type ProtocolsProvider, type 
 // (see close-code.ts for the table).
 const NORMAL = 1000;
 const ABNORMAL = 1006;
+/** A server's "try again later" (its broker is unreachable): never spends the attempt budget. */
+const TRY_AGAIN_LATER = 1013;
 const TIMEOUT = 4408;
 
 /** What `send` did with a message. */
@@ -425,7 +427,9 @@ export class ReconnectingWebSocket extends EventTarget {
   }
 
   #schedule(close: CloseInfo, action: CloseAction, retryAfterMs: number | undefined): void {
-    const backoffDelay = this.#backoff.next();
+    // A server's 1013 (try again later: e.g. its broker is unreachable) is the server asking the
+    // client back, not a dead end: it never exhausts the attempt budget (the delay stays at its ceiling).
+    const backoffDelay = this.#backoff.next() ?? (close.code === TRY_AGAIN_LATER && close.local === undefined ? jittered(this.options, this.options.maxDelay, this.options.rng) : undefined);
     if (backoffDelay === undefined) {
       if (this.#finish(close, action)) this.#dispatch(lifelineEvent('giveup', { attempts: this.#backoff.attempt, code: close.code, reason: close.reason }));
       return;

@@ -7,6 +7,11 @@ import { createHash } from 'node:crypto';
 export class RedisKeys {
   constructor(readonly prefix: string) {}
 
+  /** The pub/sub channel of control notices between nodes (plain pub/sub: it reaches every node of a Cluster). */
+  get control(): string {
+    return `${this.prefix}control`;
+  }
+
   channel(name: string): { readonly meta: string; readonly log: string; readonly events: string } {
     const tag = `${this.prefix}{c:${name}}`;
     return { meta: tag, log: `${tag}:log`, events: `${tag}:ev` };

@@ -19,11 +19,28 @@ local function newHistory(meta, log, epoch, life)
   redis.call('HSET', meta, 'e', epoch, 'h', 0, 'm', 0, 'q', 0, 's', 0, 't', 0)
   redis.call('PEXPIRE', meta, life)
 end
+local function current(meta, log, newEpoch, life, knownEpoch, knownOffset)
+  local epoch = redis.call('HGET', meta, 'e')
+  if not epoch then
+    newHistory(meta, log, newEpoch, life)
+    return newEpoch
+  end
+  if knownEpoch == epoch and tonumber(redis.call('HGET', meta, 'h')) < tonumber(knownOffset) then
+    newHistory(meta, log, newEpoch, life)
+    return newEpoch
+  end
+  return epoch
+end
 `;
 
 /**
  * KEYS: meta, log[, origin]. ARGV: data, now, size, ttl, newEpoch, life, pubCommand,
- * pubChannel, originId, originRealTtl, originExpiresAt. Returns {epoch, offset, duplicate}.
+ * pubChannel, originId, originRealTtl, originExpiresAt, knownEpoch, knownOffset. Returns
+ * {epoch, offset, duplicate}.
+ *
+ * `known` is the furthest position the calling node has seen on this channel. A head behind
+ * it in the same epoch means the data went back (a failover to a lagging replica, a restore
+ * of an older copy): the channel starts a new epoch instead of issuing those offsets again.
  *
  * The offset comes from HINCRBY on the channel's meta hash: strictly increasing per channel,
  * whichever node publishes. Stream ids are `<ms>-<seq>` from the publisher's clock, never
@@ -42,11 +59,7 @@ if origin then
     if id == ARGV[9] and tonumber(x) >= now then return {e, tonumber(o), 1} end
   end
 end
-local epoch = redis.call('HGET', meta, 'e')
-if not epoch then
-  epoch = ARGV[5]
-  newHistory(meta, log, epoch, ARGV[6])
-end
+local epoch = current(meta, log, ARGV[5], ARGV[6], ARGV[12], ARGV[13])
 local offset = redis.call('HINCRBY', meta, 'h', 1)
 local size, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
 redis.call('HSET', meta, 's', size, 't', ttl)
@@ -68,21 +81,19 @@ return {epoch, offset, 0}
 `;
 
 /**
- * KEYS: meta, log. ARGV: sinceEpoch ('' for none), sinceOffset, limit, now, newEpoch, life.
- * Returns {epoch, head, recovered, entries newest first}. An unknown channel gets its epoch
+ * KEYS: meta, log. ARGV: sinceEpoch ('' for none), sinceOffset, limit, now, newEpoch, life,
+ * knownEpoch ('' for none), knownOffset. A head behind `known` (what this node has seen) in its
+ * epoch means the data went back: a new epoch starts, nobody recovers across it. A client's
+ * `since` never does that (it is not trusted): it only fails its own recovery. Returns {epoch, head, recovered, entries newest first}. An unknown channel gets its epoch
  * here, so an empty channel and its first event share one history. The caller checks that the
  * entries are exactly the offsets after `since` (anything less is not a recovery).
  */
 export const RECOVER = `${helpers}
 local meta, log = KEYS[1], KEYS[2]
-local epoch = redis.call('HGET', meta, 'e')
-if not epoch then
-  epoch = ARGV[5]
-  newHistory(meta, log, epoch, ARGV[6])
-end
+local since = tonumber(ARGV[2])
+local epoch = current(meta, log, ARGV[5], ARGV[6], ARGV[7], ARGV[8])
 local head = tonumber(redis.call('HGET', meta, 'h'))
 if ARGV[1] == '' then return {epoch, head, 1, {}} end
-local since = tonumber(ARGV[2])
 if ARGV[1] ~= epoch or since > head then return {epoch, head, 0, {}} end
 local missed = head - since
 if missed == 0 then return {epoch, head, 1, {}} end

@@ -14,6 +14,8 @@ export * from '../core/errors.js';
 export { RequestError } from './protocol/request-error.js';
 export type { RequestContext, RequestHandler, ChannelHooks } from './protocol/hub.js';
 export type { ChannelOptions, ChannelsConfig } from './protocol/channels.js';
+export type { HistoryOptions, HistoryPage } from './protocol/history.js';
+export { silentLogger, type LifelineLogger } from '../core/logger.js';
 export { PROTOCOL } from './protocol/schema.js';
 export { MemoryBroker, type MemoryBrokerOptions } from '../broker/memory-broker.js';
 export type { Broker, ChannelEvent, DirectMessage, HistoryPolicy, PresenceMember, Recovery, SessionRecord, Unsubscribe } from '../broker/broker.js';

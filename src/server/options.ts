@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { Logger } from 'pino';
+import type { LifelineLogger } from '../core/logger.js';
 import { z } from 'zod';
 import { systemClock, systemRng, type Clock, type Rng } from '../core/clock.js';
 import type { Envelope } from '../core/envelope.js';
@@ -120,7 +120,12 @@ export interface ServerOptions<User = unknown> extends ChannelHooks<User> {
   readonly requestTimeout?: number;
   /** Replies remembered per session for exactly-once resends. Default 1000. */
   readonly replyWindow?: number;
-  readonly logger?: Logger;
+  /**
+   * Where the server logs: any `{ debug, info, warn, error }` object (pino, console, an adapter),
+   * each method called with a fields object and a message; `false` logs nothing. Default: pino at
+   * level `warn` on stdout.
+   */
+  readonly logger?: LifelineLogger | false;
   readonly clock?: Clock;
   readonly rng?: Rng;
 }
@@ -186,7 +191,7 @@ export interface ResolvedServerOptions<User> extends Readonly<Omit<Validated, 'p
   readonly authenticate: Authenticate<User> | undefined;
   readonly broker: Broker | undefined;
   readonly channels: ChannelsConfig;
-  readonly logger: Logger | undefined;
+  readonly logger: LifelineLogger | false | undefined;
   readonly clock: Clock;
   readonly rng: Rng;
 }

@@ -4,7 +4,9 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { pino, type Logger } from 'pino';
+import { pino } from 'pino';
+import { readHistory, type HistoryOptions, type HistoryPage } from './protocol/history.js';
+import { silentLogger, type LifelineLogger } from '../core/logger.js';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode } from '../core/close-codes.js';
 import { assertValidClose } from '../core/close-frame.js';
@@ -82,7 +84,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
   readonly closeTimeout: number;
   readonly outboundBudget: number;
   readonly binaryPolicy: 'allow' | 'reject';
-  readonly log: Logger;
+  readonly log: LifelineLogger;
 
   readonly #http: HttpServer | HttpsServer;
   readonly #ownsHttp: boolean;
@@ -110,7 +112,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     this.closeTimeout = resolved.closeTimeout;
     this.outboundBudget = resolved.outboundBudget;
     this.binaryPolicy = resolved.binary;
-    this.log = resolved.logger ?? pino({ level: 'warn', name: 'lifeline' });
+    this.log = resolved.logger === false ? silentLogger : (resolved.logger ?? pino({ level: 'warn', name: 'lifeline' }));
     this.#machine = new StateMachine<ServerState>('running', shutdownTransitions, ({ from, to }) => this.#notify('state', [{ from, to }]));
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -213,6 +215,15 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
    */
   publish(channel: string, data: unknown): Promise<Position> {
     return this.#hub.publish(channel, data);
+  }
+
+  /**
+   * A page of a channel's history, in process (the events a subscriber recovering from `since`
+   * would get): at most `limit` events after `since`, oldest first, with `more` when the next
+   * page (after the last event's position) has more. Without `since`: the newest `limit` kept.
+   */
+  history(channel: string, options?: HistoryOptions): Promise<HistoryPage> {
+    return readHistory(this.broker, this.options.channels, channel, options);
   }
 
   /**

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { MAX_JSON_DEPTH, nestedDeeperThan } from '../core/json-depth.js';
-import type { Broker } from '../broker/broker.js';
+import type { Broker, ControlNotice, Unsubscribe } from '../broker/broker.js';
 import type { Position } from '../core/position.js';
 import { LifelineError, type LifelineServer } from '../server/index.js';
 import { resolveChannel, type ChannelsConfig, type ResolvedChannel } from '../server/protocol/channels.js';
@@ -99,16 +99,22 @@ export function httpApiRoutes<User>(options: HttpApiOptions<User>): Route[] {
     return undefined;
   };
 
-  const disconnect = async (context: RouteContext, select: () => Iterable<{ close(code: number, reason: string): void; readonly state: string }>): Promise<void> => {
+  /** Closes this node's matching connections, then tells every other node to close theirs. */
+  const disconnect = async (context: RouteContext, notice: (reason: string) => ControlNotice): Promise<void> => {
     const body = await bodyOf(context, disconnectBody, 'empty or a JSON object {"reason"}');
     if (!body) return;
-    let closed = 0;
-    for (const connection of select()) {
-      if (connection.state !== 'open' && connection.state !== 'authenticating') continue;
-      connection.close(KICKED, body.value?.reason ?? 'kicked');
-      closed++;
+    const sent = notice(body.value?.reason ?? 'kicked');
+    const closed = kick(server, sent, userName);
+    let everywhere = false;
+    if (broker.broadcast) {
+      try {
+        await broker.broadcast(sent);
+        everywhere = true;
+      } catch (error) {
+        server.log.warn({ err: error }, 'HTTP API: the disconnect reached this node only (the broker is unavailable)');
+      }
     }
-    sendJson(context.response, 200, { closed });
+    sendJson(context.response, 200, { closed, everywhere });
   };
 
   return [
@@ -161,13 +167,9 @@ export function httpApiRoutes<User>(options: HttpApiOptions<User>): Route[] {
       });
     }),
 
-    guarded('POST', 'users/:user/disconnect', (context) =>
-      disconnect(context, () => [...server.connections].filter((connection) => userName(connection.user) === context.params.user)),
-    ),
+    guarded('POST', 'users/:user/disconnect', (context) => disconnect(context, (reason) => ({ kind: 'disconnect-user', user: context.params.user ?? '', reason }))),
 
-    guarded('POST', 'sessions/:session/disconnect', (context) =>
-      disconnect(context, () => [...server.sessionsByConnection()].filter(([, live]) => live.session === context.params.session).map(([connection]) => connection)),
-    ),
+    guarded('POST', 'sessions/:session/disconnect', (context) => disconnect(context, (reason) => ({ kind: 'disconnect-session', session: context.params.session ?? '', reason }))),
   ];
 }
 
@@ -203,4 +205,24 @@ async function newest(broker: Broker, channel: string, limit: number, depth: num
     else high = middle;
   }
   return { ...best, recovered: true };
+}
+
+/** Closes this node's connections a disconnect notice names (4001); how many it closed. */
+function kick<User>(server: LifelineServer<User>, notice: ControlNotice, userName: (user: User) => string | null): number {
+  let targets: Iterable<{ close(code: number, reason: string): void; readonly state: string }>;
+  if (notice.kind === 'disconnect-user') targets = [...server.connections].filter((connection) => userName(connection.user) === notice.user);
+  else if (notice.kind === 'disconnect-session') targets = [...server.sessionsByConnection()].filter(([, live]) => live.session === notice.session).map(([connection]) => connection);
+  else return 0;
+  let closed = 0;
+  for (const connection of targets) {
+    if (connection.state !== 'open' && connection.state !== 'authenticating') continue;
+    connection.close(KICKED, notice.reason);
+    closed++;
+  }
+  return closed;
+}
+
+/** This node carries out the disconnects the HTTP API of any node on the broker asks for. */
+export function hearDisconnects<User>(server: LifelineServer<User>, broker: Broker, userName: (user: User | undefined) => string | null): Promise<Unsubscribe> | undefined {
+  return broker.onBroadcast?.((notice) => void kick(server, notice, userName));
 }

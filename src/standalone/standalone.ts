@@ -11,7 +11,7 @@ import { ApiKey } from './api-key.js';
 import { attachDemoHandlers, isOwnChatMessage } from './demo-handlers.js';
 import { demoTokenRoute } from './demo-tokens.js';
 import { healthRoutes } from './health.js';
-import { API_PREFIX, httpApiRoutes } from './http-api.js';
+import { API_PREFIX, hearDisconnects, httpApiRoutes } from './http-api.js';
 import { tokenAuth, type TokenUser } from './jwt-auth.js';
 import { loadPublicKey } from './jwt-keys.js';
 import { createMetrics, metricsRoute, type Metrics } from './metrics.js';
@@ -47,6 +47,8 @@ export interface Standalone {
   announce(url: string): void;
   /** Releases what the server does not own (the broker), once it has closed. */
   close(): Promise<void>;
+  /** /readyz answers 503 from now on (leaving the load balancer before a drain); the server still serves. */
+  leave(): void;
 }
 
 /**
@@ -94,13 +96,16 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
   brokerTimings.observe = metrics.observeBroker;
 
   const startedAt = Date.now();
+  let leaving = false;
   const userName = (user: TokenUser | undefined): string | null => user?.id ?? null;
   const routes: Route[] = [
-    ...healthRoutes(server),
+    ...healthRoutes(server, () => leaving),
     metricsRoute(metrics, metricsKey),
     snapshotRoute(server, apiKey, () => ({ now: Date.now(), startedAt, userName })),
     ...httpApiRoutes({ server, broker, channels, key: apiKey, maxBody: server.options.maxPayload, maxPendingPublishes: config.maxPendingPublishes ?? DEFAULT_MAX_PENDING_PUBLISHES, userName }),
   ];
+  const heard = hearDisconnects(server, broker, userName);
+  heard?.catch((error: unknown) => log.warn({ err: error }, 'cannot hear other nodes: HTTP API disconnects sent to them will not reach this node'));
   if (demo && secret) {
     routes.push(demoTokenRoute({ secret, audience: config.jwtAudience, issuer: config.jwtIssuer }));
     attachDemoHandlers(server);
@@ -112,6 +117,9 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
   return {
     server,
     metrics,
+    leave: () => {
+      leaving = true;
+    },
     apiKey: apiKeyText,
     announce: (url) => {
       const tokens = { hs256: secret !== undefined, publicKey: publicKey?.algorithm ?? null, anonymous: allowAnonymous };
@@ -125,7 +133,10 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
         );
       }
     },
-    close: () => broker.close(),
+    close: async () => {
+      await heard?.then((stop) => stop()).catch(() => undefined);
+      await broker.close();
+    },
   };
 }
 

@@ -159,18 +159,18 @@ test('disconnect a user: each of their connections here closes with 4001 and the
   const second = await member(t, 'carol');
   const other = await member(t, 'dave');
   const kicked = await api('users/carol/disconnect', { method: 'POST', json: { reason: 'account suspended' } });
-  assert.deepEqual(kicked.body, { closed: 2 });
+  assert.deepEqual(kicked.body, { closed: 2, everywhere: true });
   for (const { client } of [first, second]) assert.deepEqual(await within(5_000, 'the kick', client.closed), { code: 4001, reason: 'account suspended' });
   await other.client.sync();
-  assert.deepEqual((await api('users/nobody/disconnect', { method: 'POST' })).body, { closed: 0 });
+  assert.deepEqual((await api('users/nobody/disconnect', { method: 'POST' })).body, { closed: 0, everywhere: true });
 });
 
 test('disconnect a session: its connection closes with 4001 "kicked" by default', async (t) => {
   const { client, welcome } = await member(t, 'erin');
   const response = await api(`sessions/${encodeURIComponent(welcome.session)}/disconnect`, { method: 'POST' });
-  assert.deepEqual(response.body, { closed: 1 });
+  assert.deepEqual(response.body, { closed: 1, everywhere: true });
   assert.deepEqual(await within(5_000, 'the kick', client.closed), { code: 4001, reason: 'kicked' });
-  assert.deepEqual((await api('sessions/s-unknown/disconnect', { method: 'POST' })).body, { closed: 0 });
+  assert.deepEqual((await api('sessions/s-unknown/disconnect', { method: 'POST' })).body, { closed: 0, everywhere: true });
 });
 
 test('API errors: 400 bad body or channel, 404 unknown route, 405 wrong method, 413 too large, 415 not JSON', async () => {
@@ -237,6 +237,8 @@ test('the admin snapshot lists connections and channels, and its totals are the 
   const after = await scrape(); // nothing happens on a WebSocket between the two reads
   assert.equal(snapshot.status, 200);
   const body = snapshot.body as {
+    scope: string;
+    node: string;
     at: number;
     uptime: number;
     connections: { open: number; truncated: boolean; list: { id: string; state: string; user: string | null; session: string | null; ageMs: number; rttMs: number | null; protocol: string; subscriptions: number }[] };
@@ -245,6 +247,8 @@ test('the admin snapshot lists connections and channels, and its totals are the 
   };
   assert.ok(Math.abs(body.at - Date.now()) < 5_000);
   assert.ok(body.uptime > 0);
+  assert.equal(body.scope, 'node', 'the snapshot says it covers the answering node only');
+  assert.match(body.node, /:\d+$/);
   const row = body.connections.list.find((entry) => entry.user === 'frank');
   assert.ok(row, JSON.stringify(body.connections));
   assert.equal(row.state, 'open');

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from 'pino';
-import type { Broker, DirectMessage, Recovery } from '../../broker/broker.js';
+import type { LifelineLogger } from '../../core/logger.js';
+import type { Broker, DirectMessage, Recovery, Unsubscribe } from '../../broker/broker.js';
 import type { Clock } from '../../core/clock.js';
 import { BrokerUnavailableError, LifelineError } from '../../core/errors.js';
 import type { Envelope } from '../../core/envelope.js';
@@ -52,7 +52,7 @@ export interface HubOptions<User> extends ChannelHooks<User> {
   /** The largest message the server accepts (told to clients in welcome). */
   readonly maxPayload: number;
   readonly clock: Clock;
-  readonly log: Logger;
+  readonly log: LifelineLogger;
   /** Counts recoveries and times requests, when given. */
   readonly stats?: ServerStats;
   /** A malformed or out-of-place message: the server's rate-limited `error` reply. */
@@ -116,6 +116,7 @@ export class Hub<User> {
   readonly #liveTtl: number;
   /** Live sessions per user on this node (by the user as JSON; anonymous users are not counted). */
   readonly #perUser = new Map<string, number>();
+  readonly #control: Promise<Unsubscribe> | undefined;
 
   constructor(readonly options: HubOptions<User>) {
     this.#fanout = new ChannelFanout(options.broker);
@@ -123,6 +124,13 @@ export class Hub<User> {
     this.#presence = new Presence<User>({ broker: options.broker, clock: options.clock, fanout: this.#fanout, pingInterval: options.pingInterval, shown, sessions: () => this.#sessions.values() });
     this.#liveTtl = options.recoveryWindow + refreshPeriod(options.recoveryWindow);
     this.#refresh = new Timer(options.clock, () => this.#refreshSessions());
+    // A session resumed on another node closes its old connection here (4001, as on one node).
+    this.#control = options.broker.onBroadcast?.((notice) => {
+      if (notice.kind !== 'takeover') return;
+      const live = this.#sessions.get(notice.session);
+      if (live && live.connection.id !== notice.connection) live.connection.close(4001, 'session resumed on another node');
+    });
+    this.#control?.catch((error: unknown) => options.log.warn({ err: error }, 'cannot hear other nodes: a session resumed elsewhere keeps its old connection here until it ends'));
   }
 
   handle(method: string, handler: RequestHandler<User>): void {
@@ -214,6 +222,7 @@ export class Hub<User> {
   close(): void {
     this.#presence.close();
     this.#refresh.stop();
+    void this.#control?.then((stop) => stop()).catch(() => undefined);
   }
 
   /** Extends the broker records of the sessions connected here; runs while there are any. */
@@ -254,6 +263,8 @@ export class Hub<User> {
       return;
     }
     if (previous && previous.connection !== connection) previous.connection.close(4001, 'session resumed on another connection');
+    // ... and on every other node that may still hold one.
+    if (record) void broker.broadcast?.({ kind: 'takeover', session: id, connection: connection.id }).catch(() => undefined);
     const session = new LiveSession<User>(id, connection.user, window, connection);
     // Its previous connection's messages may still be running here (a slow request the client
     // will resend, having had no reply): this session's messages wait for them and their
