@@ -8,6 +8,14 @@ import type { Broker, ChannelEvent, ControlNotice, DirectMessage, HistoryPolicy,
 interface Stored {
   readonly event: ChannelEvent;
   readonly at: number;
+  /** What it counts against the history budget, bytes. */
+  readonly bytes: number;
+}
+
+/** One stored event in publish order across every channel: the budget evicts from the front. */
+interface Queued {
+  readonly channel: Channel;
+  readonly offset: number;
 }
 
 interface Channel {
@@ -17,8 +25,10 @@ interface Channel {
   readonly listeners: Set<(event: ChannelEvent) => void>;
   /** The age limit of the last policy published with (read-side trimming uses it). */
   ttl: number;
-  /** Clock time of the last publish, for dropping idle channels. */
+  /** Clock time of the last publish or unsubscribe, for dropping idle channels. */
   active: number;
+  /** False once forgotten: queued budget entries of a dropped channel are skipped. */
+  live: boolean;
 }
 
 interface Expiring<T> {
@@ -40,13 +50,25 @@ export interface MemoryBrokerOptions {
   /**
    * A channel with no subscriber on this broker and no publish for this long (and longer than
    * its history's age) is forgotten, so per-user or per-document channels do not pile up; a
-   * client that comes back to it later is told `recovered: false`. Default one hour.
+   * client that comes back to it later is told `recovered: false`. Default 10 000 (10 s).
    */
   readonly idleChannelTtl?: number;
+  /**
+   * Bytes of channel history this process keeps at most, across every channel (each event
+   * counts its JSON length plus {@link EVENT_OVERHEAD}). Past it, the oldest events of any
+   * channel are dropped first; a client that needed them is told `recovered: false`. Live
+   * delivery is never refused. Default 64 MiB.
+   */
+  readonly historyBudget?: number;
 }
 
-/** Expired entries are swept at most this often (ms of clock time), on any write. */
+/** Expired entries are swept at most this often (ms of clock time), on any write or subscribe. */
 const SWEEP_EVERY = 60_000;
+/** What one stored event costs beyond its JSON text (objects, position, timestamps), bytes. */
+export const EVENT_OVERHEAD = 160;
+/** Defaults, documented in docs/reliability.md ("Limits"). */
+export const DEFAULT_HISTORY_BUDGET = 64 * 1024 * 1024;
+export const DEFAULT_IDLE_CHANNEL_TTL = 10_000;
 
 /**
  * The embedded broker: one process, nothing to install. History, sessions and presence live in
@@ -69,13 +91,23 @@ export class MemoryBroker implements Broker {
   readonly #origins = new Map<string, Expiring<{ readonly id: number | string; readonly event: ChannelEvent }>>();
 
   readonly #idleChannelTtl: number;
+  readonly #sweepEvery: number;
+  readonly #historyBudget: number;
+  /** Stored events in publish order (entries of trimmed events are skipped when reached). */
+  #queue: Queued[] = [];
+  #queueHead = 0;
+  #historyBytes = 0;
+  #historyEvents = 0;
+  #evicted = 0;
   readonly #control = new Set<(notice: ControlNotice) => void>();
   #sweptAt: number;
 
   constructor(options: MemoryBrokerOptions = {}) {
     this.#clock = options.clock ?? systemClock;
     this.#newEpoch = options.newEpoch ?? (() => randomUUID().slice(0, 8));
-    this.#idleChannelTtl = options.idleChannelTtl ?? 3_600_000;
+    this.#idleChannelTtl = options.idleChannelTtl ?? DEFAULT_IDLE_CHANNEL_TTL;
+    this.#historyBudget = options.historyBudget ?? DEFAULT_HISTORY_BUDGET;
+    this.#sweepEvery = Math.min(SWEEP_EVERY, Math.max(1_000, Math.floor(this.#idleChannelTtl / 2)));
     this.#sweptAt = this.#clock.now();
   }
 
@@ -93,23 +125,31 @@ export class MemoryBroker implements Broker {
     state.ttl = policy.size > 0 ? policy.ttl : 0; // no history: idleness alone decides when it is forgotten
     const event: ChannelEvent = { channel, epoch: state.epoch, offset: ++state.head, data };
     if (policy.size > 0) {
-      state.history.push({ event, at: this.#clock.now() });
+      const bytes = (JSON.stringify(data) ?? '').length + channel.length + EVENT_OVERHEAD;
+      state.history.push({ event, at: this.#clock.now(), bytes });
+      this.#historyBytes += bytes;
+      this.#historyEvents++;
+      this.#queue.push({ channel: state, offset: event.offset });
       this.#trim(state, policy);
-    } else state.history.length = 0;
+      this.#enforceBudget();
+    } else this.#drop(state, state.history.length);
     if (origin && originKey !== undefined && originId !== undefined) this.#origins.set(originKey, { value: { id: originId, event }, expiresAt: this.#clock.now() + origin.ttl });
     for (const listener of state.listeners) deliver(listener, event);
     return event;
   }
 
   async subscribe(channel: string, onEvent: (event: ChannelEvent) => void): Promise<Unsubscribe> {
+    this.#sweep();
     const state = this.#channel(channel);
     state.listeners.add(onEvent);
     return async () => {
       state.listeners.delete(onEvent);
+      state.active = this.#clock.now();
     };
   }
 
   async recover(channel: string, since: Position | undefined, limit: number): Promise<Recovery> {
+    this.#sweep();
     const state = this.#channel(channel);
     const position = { epoch: state.epoch, offset: state.head };
     if (since === undefined) return { events: [], position, recovered: true };
@@ -269,22 +309,63 @@ export class MemoryBroker implements Broker {
 
   #channel(name: string): Channel {
     let state = this.#channels.get(name);
-    if (!state) this.#channels.set(name, (state = { epoch: this.#newEpoch(), head: 0, history: [], listeners: new Set(), ttl: 0, active: this.#clock.now() }));
+    if (!state) this.#channels.set(name, (state = { epoch: this.#newEpoch(), head: 0, history: [], listeners: new Set(), ttl: 0, active: this.#clock.now(), live: true }));
     return state;
   }
 
   #trim(state: Channel, policy: HistoryPolicy): void {
     state.ttl = policy.ttl;
-    const oldest = this.#clock.now() - policy.ttl;
-    let drop = Math.max(0, state.history.length - policy.size);
+    this.#drop(state, Math.max(0, state.history.length - policy.size));
+    this.#expire(state);
+  }
+
+  /** Drops the events of `state` older than its ttl. */
+  #expire(state: Channel): void {
+    const oldest = this.#clock.now() - state.ttl;
+    let drop = 0;
     while (drop < state.history.length && (state.history[drop]?.at ?? 0) < oldest) drop++;
-    if (drop > 0) state.history.splice(0, drop);
+    this.#drop(state, drop);
+  }
+
+  /** Drops the `count` oldest events of a channel's history, returning their bytes to the budget. */
+  #drop(state: Channel, count: number): void {
+    if (count <= 0) return;
+    for (const stored of state.history.splice(0, count)) {
+      this.#historyBytes -= stored.bytes;
+      this.#historyEvents--;
+    }
+  }
+
+  /**
+   * Over the budget, the oldest stored events of any channel go first (the queue is in publish
+   * order). A channel's remaining history still starts at its own oldest kept event, so a
+   * client that needed a dropped one is told `recovered: false`, never given a hole.
+   */
+  #enforceBudget(): void {
+    while (this.#historyBytes > this.#historyBudget && this.#queueHead < this.#queue.length) {
+      const { channel, offset } = this.#queue[this.#queueHead++] as Queued;
+      const first = channel.history[0];
+      if (!channel.live || first === undefined || first.event.offset > offset) continue; // already trimmed
+      let count = 0;
+      while (count < channel.history.length && (channel.history[count]?.event.offset ?? Infinity) <= offset) count++;
+      this.#evicted += count;
+      this.#drop(channel, count);
+    }
+    this.#compactQueue();
+  }
+
+  /** Keeps the queue's dead entries (trimmed events, forgotten channels) from outgrowing the live ones. */
+  #compactQueue(): void {
+    const dead = this.#queueHead + (this.#queue.length - this.#queueHead - this.#historyEvents);
+    if (this.#queue.length < 1024 || dead < this.#queue.length / 2) return;
+    this.#queue = this.#queue.slice(this.#queueHead).filter(({ channel, offset }) => channel.live && (channel.history[0]?.event.offset ?? Infinity) <= offset);
+    this.#queueHead = 0;
   }
 
   /** Drops what has expired: sessions, outboxes, presence members, idle channels. */
   #sweep(): void {
     const now = this.#clock.now();
-    if (now - this.#sweptAt < SWEEP_EVERY) return;
+    if (now - this.#sweptAt < this.#sweepEvery) return;
     this.#sweptAt = now;
     for (const [id, entry] of this.#sessions) if (entry.expiresAt < now) this.#sessions.delete(id);
     // A message store goes with its session (or when it expires unheard of).
@@ -298,13 +379,25 @@ export class MemoryBroker implements Broker {
       if (members.size === 0) this.#presence.delete(channel);
     }
     for (const [name, state] of this.#channels) {
-      if (state.listeners.size === 0 && now - state.active > Math.max(this.#idleChannelTtl, state.ttl)) this.#channels.delete(name);
+      if (state.listeners.size > 0) continue;
+      this.#expire(state);
+      // Forgotten once idle with nothing left to recover: seconds after its last subscriber left.
+      if (state.history.length === 0 && now - state.active > this.#idleChannelTtl) {
+        state.live = false;
+        this.#channels.delete(name);
+      }
     }
+    this.#compactQueue();
   }
 
   /** Entries held, for tests and diagnostics. */
   get size(): { readonly channels: number; readonly sessions: number; readonly outboxes: number; readonly presence: number } {
     return { channels: this.#channels.size, sessions: this.#sessions.size, outboxes: this.#outboxes.size, presence: this.#presence.size };
+  }
+
+  /** Channel history held against the budget, and how many events the budget evicted so far. */
+  get history(): { readonly bytes: number; readonly events: number; readonly budget: number; readonly evicted: number } {
+    return { bytes: this.#historyBytes, events: this.#historyEvents, budget: this.#historyBudget, evicted: this.#evicted };
   }
 
   #outbox(session: string): Outbox {

@@ -123,7 +123,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       handleProtocols: (offered) => [PROTOCOL, ...resolved.protocols].find((p) => offered.has(p)) ?? false,
     });
     this.#ownsBroker = resolved.broker === undefined;
-    this.#broker = resolved.broker ?? new MemoryBroker({ clock: resolved.clock });
+    this.#broker = resolved.broker ?? new MemoryBroker({ clock: resolved.clock, historyBudget: resolved.historyBudget, idleChannelTtl: resolved.idleChannelTtl });
     this.#hub = new Hub<User>({
       broker: this.#broker,
       channels: resolved.channels,
@@ -142,6 +142,13 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       log: this.log,
       stats: this.stats,
       invalid: (connection, code, detail, id) => this.invalidMessage(connection, code, detail, id),
+      limits: {
+        helloTimeout: resolved.helloTimeout,
+        maxSubscriptions: resolved.maxSubscriptions,
+        maxSessionsPerUser: resolved.maxSessionsPerUser,
+        maxChannels: resolved.maxChannels,
+        maxPresenceMembers: resolved.maxPresenceMembers,
+      },
       refresh: (connection, token) => this.#refresh(connection, token),
     });
     this.#gate = this.#createGate(resolved);

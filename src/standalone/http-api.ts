@@ -24,6 +24,8 @@ export interface HttpApiOptions<User> {
   readonly key: ApiKey | undefined;
   /** Request bodies larger than this get 413. */
   readonly maxBody: number;
+  /** Publishes in progress at most; more are answered 429 with Retry-After (the node is behind). */
+  readonly maxPendingPublishes: number;
   /** How a user is named in URLs and answers. */
   readonly userName: (user: User) => string | null;
 }
@@ -40,7 +42,8 @@ const sinceParam = /^(.{1,64}):(\d{1,16})$/;
  * to a channel, read its history and presence, disconnect a user's or a session's connections.
  */
 export function httpApiRoutes<User>(options: HttpApiOptions<User>): Route[] {
-  const { server, broker, channels, key, maxBody, userName } = options;
+  const { server, broker, channels, key, maxBody, maxPendingPublishes, userName } = options;
+  let pendingPublishes = 0;
   const guarded = (method: Route['method'], path: string, handle: (context: RouteContext) => Promise<void>): Route => ({
     method,
     path: `${API_PREFIX}${path}`,
@@ -117,23 +120,33 @@ export function httpApiRoutes<User>(options: HttpApiOptions<User>): Route[] {
 
   return [
     guarded('POST', 'channels/:channel/publish', async (context) => {
-      const channel = channelOf(context);
-      if (!channel) return;
-      const idempotencyKey = idempotencyKeyOf(context.request.headers['idempotency-key']);
-      if (idempotencyKey === null) {
-        return sendError(context.response, 400, 'bad_idempotency_key', 'Idempotency-Key must be one string of 1-255 printable ASCII characters, e.g. "8e03978e-40d5-43e8-bc93-6894a57f9324"');
+      // Backpressure: while this many publishes are still in progress the node is behind; the
+      // caller is told when to come back instead of queueing without bound.
+      if (pendingPublishes >= maxPendingPublishes) {
+        return sendError(context.response, 429, 'busy', `${pendingPublishes} publishes are in progress; nothing was published, retry later`, { 'Retry-After': '1', Connection: 'close' });
       }
-      const body = await bodyOf(context, publishBody, 'a JSON object {"data": ...}');
-      if (!body) return;
-      let position: Position;
+      pendingPublishes++;
       try {
-        position = await server.publish(channel.name, body.value.data, idempotencyKey === undefined ? {} : { idempotencyKey });
-      } catch (error) {
-        if (error instanceof IdempotencyConflictError) return sendError(context.response, 422, 'idempotency_conflict', 'this Idempotency-Key was already used for a different message; nothing was published');
-        server.log.error({ err: error, channel: channel.name }, 'HTTP publish failed');
-        return sendError(context.response, 503, 'unavailable', 'the message could not be published; nothing was published', { 'Retry-After': '1' });
+        const channel = channelOf(context);
+        if (!channel) return;
+        const idempotencyKey = idempotencyKeyOf(context.request.headers['idempotency-key']);
+        if (idempotencyKey === null) {
+          return sendError(context.response, 400, 'bad_idempotency_key', 'Idempotency-Key must be one string of 1-255 printable ASCII characters, e.g. "8e03978e-40d5-43e8-bc93-6894a57f9324"');
+        }
+        const body = await bodyOf(context, publishBody, 'a JSON object {"data": ...}');
+        if (!body) return;
+        let position: Position;
+        try {
+          position = await server.publish(channel.name, body.value.data, idempotencyKey === undefined ? {} : { idempotencyKey });
+        } catch (error) {
+          if (error instanceof IdempotencyConflictError) return sendError(context.response, 422, 'idempotency_conflict', 'this Idempotency-Key was already used for a different message; nothing was published');
+          server.log.error({ err: error, channel: channel.name }, 'HTTP publish failed');
+          return sendError(context.response, 503, 'unavailable', 'the message could not be published; nothing was published', { 'Retry-After': '1' });
+        }
+        sendJson(context.response, 200, { position });
+      } finally {
+        pendingPublishes--;
       }
-      sendJson(context.response, 200, { position });
     }),
 
     guarded('GET', 'channels/:channel/history', async (context) => {

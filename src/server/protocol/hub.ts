@@ -64,8 +64,23 @@ export interface HubOptions<User> extends ChannelHooks<User> {
   readonly stats?: ServerStats;
   /** A malformed or out-of-place message: the server's rate-limited `error` reply. */
   readonly invalid: (connection: Connection<unknown>, code: string, detail: string, id?: number) => void;
+  /** Caps that keep one client from exhausting the node (docs/reliability.md, "Limits"). */
+  readonly limits: HubLimits;
   /** Judges a `refresh` token for a live connection. */
   refresh(connection: Connection<User>, token: string): Promise<{ readonly expiresAt: number } | { readonly error: string }>;
+}
+
+export interface HubLimits {
+  /** A connection that sends no hello within this is closed with 4408, ms. */
+  readonly helloTimeout: number;
+  /** Channels one session may be subscribed to at once. */
+  readonly maxSubscriptions: number;
+  /** Live sessions of one (non-anonymous) user on this node. */
+  readonly maxSessionsPerUser: number;
+  /** Distinct channels with local subscribers on this node. */
+  readonly maxChannels: number;
+  /** Presence members of one channel on this node. */
+  readonly maxPresenceMembers: number;
 }
 
 type Phase<User> = { readonly phase: 'hello' } | { readonly phase: 'greeting'; readonly backlog: ClientMessage[] } | { readonly phase: 'ready'; readonly session: LiveSession<User> };
@@ -108,6 +123,8 @@ export class Hub<User> {
   readonly #liveTtl: number;
   /** Sessions being parked: shutdown waits for them before the broker may close. */
   readonly #parking = new Set<Promise<void>>();
+  /** Live sessions per user on this node (by the user as JSON; anonymous users are not counted). */
+  readonly #perUser = new Map<string, number>();
   readonly #control: Promise<Unsubscribe> | undefined;
 
   constructor(readonly options: HubOptions<User>) {
@@ -188,6 +205,11 @@ export class Hub<User> {
 
   attach(connection: Connection<User>): void {
     this.#phases.set(connection, { phase: 'hello' });
+    const deadline = new Timer(this.options.clock, () => {
+      if (this.#phases.get(connection)?.phase === 'hello' && (connection.state === 'open' || connection.state === 'authenticating')) connection.close(4408, 'no hello within helloTimeout');
+    });
+    deadline.start(this.options.limits.helloTimeout);
+    connection.own(() => deadline.stop());
   }
 
   message(connection: Connection<User>, envelope: Envelope): void {
@@ -282,6 +304,12 @@ export class Hub<User> {
     if (record && connection.anonymous) connection.user = record.user as User;
     const window = new RequestWindow<unknown>(windowSize, record?.window);
     const previous = this.#sessions.get(id);
+    // A takeover replaces a live session of the user; anything else is one more.
+    if (!previous && !this.#admitSession(connection.user)) {
+      this.#phases.delete(connection);
+      connection.close(1008, 'too many sessions for this user');
+      return;
+    }
     if (previous && previous.connection !== connection) previous.connection.close(4001, 'session resumed on another connection');
     // ... and on every other node that may still hold one.
     if (record) void broker.broadcast?.({ kind: 'takeover', session: id, connection: connection.id }).catch(() => undefined);
@@ -291,6 +319,7 @@ export class Hub<User> {
     // replies join the window, so the resend gets the stored reply instead of a second run.
     const prior = previous ?? this.#draining.get(id);
     if (prior) void session.enqueue(() => inherit(session, prior));
+    if (!previous) this.#countUser(session.user, 1);
     this.#sessions.set(id, session);
     // Direct messages go out after the welcome, the pending ones first; live ones queue behind
     // them, so each seq goes out once and in order however the broker interleaves the two.
@@ -357,7 +386,10 @@ export class Hub<User> {
   /** The session leaves this node: its subscriptions end and it waits in the broker for the recovery window. */
   async #park(session: LiveSession<User>): Promise<void> {
     session.parked = true;
-    if (this.#sessions.get(session.id) === session) this.#sessions.delete(session.id);
+    if (this.#sessions.get(session.id) === session) {
+      this.#sessions.delete(session.id);
+      this.#countUser(session.user, -1);
+    }
     this.#draining.set(session.id, session);
     void session.drained().then(() => {
       if (this.#draining.get(session.id) === session) this.#draining.delete(session.id);
@@ -371,6 +403,20 @@ export class Hub<User> {
     // this one was parking): its record stays live; a recoveryWindow ttl now would expire it.
     if (this.#sessions.has(session.id) || movedAway) return;
     await this.options.broker.saveSession(session.id, { user: session.user, window: session.window.snapshot(), sentSeq: session.sentSeq }, this.options.recoveryWindow);
+  }
+
+  /** Whether one more session of `user` fits on this node. */
+  #admitSession(user: unknown): boolean {
+    const key = userKey(user);
+    return key === undefined || (this.#perUser.get(key) ?? 0) < this.options.limits.maxSessionsPerUser;
+  }
+
+  #countUser(user: unknown, delta: number): void {
+    const key = userKey(user);
+    if (key === undefined) return;
+    const count = (this.#perUser.get(key) ?? 0) + delta;
+    if (count > 0) this.#perUser.set(key, count);
+    else this.#perUser.delete(key);
   }
 
   // ---- routing ----------------------------------------------------------------------------------
@@ -413,6 +459,8 @@ export class Hub<User> {
     if (!allowed) return this.#error(session, id, 'forbidden', `not allowed to subscribe to "${channel}"`);
     if (session.parked) return; // the connection closed while the hook ran
     const existing = session.subscriptions.get(channel);
+    const over = this.#overLimit(session, channel, resolved.presence, existing !== undefined);
+    if (over) return this.#error(session, id, 'limit', over);
     if (existing) await this.#unsubscribe(session, existing);
     if (session.parked) return;
     const sub: LiveSubscription = { channel, buffer: [], last: message.since, presence: resolved.presence };
@@ -449,6 +497,16 @@ export class Hub<User> {
       // here or a ghost member would stay until it expires.
       if (session.subscriptions.get(channel) !== sub || this.#sessions.get(session.id) !== session) await this.#unsubscribe(session, sub);
     }
+  }
+
+  /** Why a new subscription would break a cap (docs/reliability.md, "Limits"), or undefined. */
+  #overLimit(session: LiveSession<User>, channel: string, presence: boolean, resubscribe: boolean): string | undefined {
+    const { maxSubscriptions, maxChannels, maxPresenceMembers } = this.options.limits;
+    if (resubscribe) return undefined;
+    if (session.subscriptions.size >= maxSubscriptions) return `a session may be subscribed to at most ${maxSubscriptions} channels`;
+    if (this.#fanout.members(channel) === 0 && this.#fanout.size >= maxChannels) return `this server holds its maximum of ${maxChannels} channels`;
+    if (presence && this.#presence.localMembers(channel) >= maxPresenceMembers) return `"${channel}" has its maximum of ${maxPresenceMembers} presence members`;
+    return undefined;
   }
 
   /** Runs an authorization hook: its answer, true without a hook, or 'failed' when it throws (logged). */
@@ -695,6 +753,11 @@ export class Hub<User> {
 /** A networked broker that could not be reached (or did not answer in time). */
 function isBrokerUnavailable(error: unknown): boolean {
   return error instanceof LifelineError && error.code === 'ERR_BROKER_UNAVAILABLE';
+}
+
+/** The key sessions of one user are counted under; undefined for an anonymous (null or absent) user. */
+function userKey(user: unknown): string | undefined {
+  return user === undefined || user === null ? undefined : JSON.stringify(user);
 }
 
 /** A resumed session takes over what its previous connection on this node was still processing. */

@@ -1,11 +1,29 @@
 import type { Broker, PresenceMember } from '../../broker/broker.js';
 import type { Clock } from '../../core/clock.js';
+import { TokenBucket } from '../../core/rate-limiter.js';
 import { Timer } from '../../core/timer.js';
 import type { ChannelFanout, FanoutMember } from './fanout.js';
 import type { LiveSession, LiveSubscription } from './live-session.js';
 
 /** How often members are refreshed when keepalive is off (otherwise every ping interval), ms. */
 const REFRESH_WITHOUT_KEEPALIVE = 10_000;
+/**
+ * Join/leave announcements of one member in one channel: bursts of this many, then one per
+ * second; changes in between are coalesced into the latest state (a flap back is not sent).
+ */
+export const PRESENCE_BURST = 4;
+export const PRESENCE_PER_SECOND = 1;
+
+type Change = 'join' | 'leave';
+
+/** One member's announcements in one channel: what the others were told last and what is due. */
+interface Announcer {
+  readonly bucket: TokenBucket;
+  told: Change | undefined;
+  due: Change;
+  member: PresenceMember;
+  timer: Timer | undefined;
+}
 
 export interface PresenceHost<User> {
   readonly broker: Broker;
@@ -31,6 +49,7 @@ export class Presence<User> {
   readonly #listeners = new WeakMap<LiveSubscription, FanoutMember>();
   /** Leaves waiting out the grace period. */
   readonly #pending = new Set<Timer>();
+  readonly #announcers = new Map<string, Announcer>();
   #closed = false;
 
   constructor(private readonly host: PresenceHost<User>) {
@@ -50,7 +69,7 @@ export class Presence<User> {
     const fresh = await broker.presenceJoin(sub.channel, { ...member, connection: session.connection.id }, this.#ttl());
     // With keepalive off the refresh timer starts with the first member.
     if (!this.#timer.pending && !this.#closed) this.#timer.start(this.#interval());
-    if (fresh) await broker.publish(companion(sub.channel), { join: member }, { size: 0, ttl: 0 });
+    if (fresh) await this.#announce(sub.channel, member, 'join');
   }
 
   /**
@@ -78,6 +97,11 @@ export class Presence<User> {
     return (await this.host.broker.presence(channel)).map(({ client, user }) => ({ client, user }));
   }
 
+  /** Members of `channel` subscribed on this node. */
+  localMembers(channel: string): number {
+    return this.host.fanout.members(companion(channel));
+  }
+
   /**
    * Stops refreshing. Leaves still in their grace period are not told: their entries expire
    * within the member ttl (or are taken over, silently, by the session resuming on another node).
@@ -87,16 +111,48 @@ export class Presence<User> {
     this.#timer.stop();
     for (const timer of this.#pending) timer.stop();
     this.#pending.clear();
+    for (const announcer of this.#announcers.values()) announcer.timer?.stop();
+    this.#announcers.clear();
   }
 
   async #leave(session: LiveSession<User>, channel: string, connection: string): Promise<void> {
     const { broker } = this.host;
     if (!(await broker.presenceLeave(channel, session.member, connection))) return; // the session came back: silent
-    await broker.publish(companion(channel), { leave: this.#member(session) }, { size: 0, ttl: 0 });
+    await this.#announce(channel, this.#member(session), 'leave');
   }
 
   #member(session: LiveSession<User>): PresenceMember {
     return { client: session.member, user: this.host.shown(session.user) };
+  }
+  /**
+   * Tells every member of `channel` that `member` joined or left, paced per member: a member
+   * that subscribes and unsubscribes in a loop makes the server send a bounded number of
+   * announcements per second to each other member, whatever it sends.
+   */
+  async #announce(channel: string, member: PresenceMember, change: Change): Promise<void> {
+    const key = `${channel}\n${member.client}`;
+    let announcer = this.#announcers.get(key);
+    if (!announcer) this.#announcers.set(key, (announcer = { bucket: new TokenBucket(this.host.clock, PRESENCE_PER_SECOND, PRESENCE_BURST), told: undefined, due: change, member, timer: undefined }));
+    announcer.due = change;
+    announcer.member = member;
+    if (announcer.timer?.pending) return; // a paced announcement is scheduled: it will tell the latest state
+    if (announcer.bucket.take()) return this.#tell(channel, announcer, true);
+    const paced = announcer;
+    paced.timer ??= new Timer(this.host.clock, () => {
+      if (this.#closed) return;
+      paced.bucket.take();
+      void this.#tell(channel, paced, false).catch(() => undefined);
+    });
+    paced.timer.start(paced.bucket.waitMs());
+  }
+
+  /** Announces the due change; a paced one only if it differs from what was told (a flap back is not news). */
+  async #tell(channel: string, announcer: Announcer, always: boolean): Promise<void> {
+    const change = announcer.due;
+    if (!always && announcer.told === change) return;
+    announcer.told = change;
+    const data = change === 'join' ? { join: announcer.member } : { leave: announcer.member };
+    await this.host.broker.publish(companion(channel), data, { size: 0, ttl: 0 });
   }
 
   /** Forwards the channel's presence changes to one subscriber. */
@@ -118,6 +174,10 @@ export class Presence<User> {
   }
 
   #refresh(): void {
+    // A member that left and has been quiet long enough to have its whole burst back needs no pacing state.
+    for (const [key, announcer] of this.#announcers) {
+      if (announcer.told === 'leave' && announcer.due === 'leave' && !announcer.timer?.pending && announcer.bucket.full()) this.#announcers.delete(key);
+    }
     for (const session of this.host.sessions()) {
       for (const sub of session.subscriptions.values()) {
         if (sub.presence) void this.host.broker.presenceJoin(sub.channel, { ...this.#member(session), connection: session.connection.id }, this.#ttl()).catch(() => undefined);
