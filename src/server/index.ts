@@ -12,7 +12,7 @@ export type { Envelope } from '../core/envelope.js';
 export type { HandshakeRejection, RejectionKind } from '../core/handshake-policy.js';
 export * from '../core/errors.js';
 export { RequestError } from './protocol/request-error.js';
-export type { RequestContext, RequestHandler, ChannelHooks } from './protocol/hub.js';
+export type { RequestContext, RequestHandler, ChannelHooks, HookVerdict } from './protocol/hub.js';
 export type { ChannelOptions, ChannelsConfig } from './protocol/channels.js';
 export { PROTOCOL } from './protocol/schema.js';
 export { MemoryBroker, type MemoryBrokerOptions } from '../broker/memory-broker.js';

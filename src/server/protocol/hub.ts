@@ -32,13 +32,19 @@ export interface RequestContext<User> {
  */
 export type RequestHandler<User> = { handle(params: unknown, context: RequestContext<User>): unknown }['handle'];
 
+/**
+ * An authorization hook's verdict: true allows; false refuses with `forbidden`; `{ refused }`
+ * refuses with `forbidden` and says why (the reason is the error's message, for the client).
+ */
+export type HookVerdict = boolean | { readonly refused: string };
+
 /** Authorization hooks: return false (or a promise of false) to refuse with `forbidden`. */
 export interface ChannelHooks<User> {
   // Method syntax on purpose: a server typed for one User stays assignable to LifelineServer<unknown>.
   /** What other subscribers see of a member in presence (join, leave, list). Default: the whole user. */
   presenceUser?(user: User): unknown;
-  canSubscribe?(context: { readonly user: User; readonly session: string; readonly channel: string }): boolean | Promise<boolean>;
-  canPublish?(context: { readonly user: User; readonly session: string; readonly channel: string; readonly data: unknown }): boolean | Promise<boolean>;
+  canSubscribe?(context: { readonly user: User; readonly session: string; readonly channel: string }): HookVerdict | Promise<HookVerdict>;
+  canPublish?(context: { readonly user: User; readonly session: string; readonly channel: string; readonly data: unknown }): HookVerdict | Promise<HookVerdict>;
 }
 
 export interface HubOptions<User> extends ChannelHooks<User> {
@@ -349,7 +355,7 @@ export class Hub<User> {
     if (!resolved) return this.#error(session, id, 'bad_channel', `no namespace allows channel "${channel}"`);
     const allowed = await this.#ask(() => this.options.canSubscribe?.({ user: session.user, session: session.id, channel }));
     if (allowed === 'failed') return this.#error(session, id, 'failed', 'the subscription could not be checked');
-    if (!allowed) return this.#error(session, id, 'forbidden', `not allowed to subscribe to "${channel}"`);
+    if (allowed !== true) return this.#error(session, id, 'forbidden', refusal(allowed, `not allowed to subscribe to "${channel}"`));
     if (session.parked) return; // the connection closed while the hook ran
     const existing = session.subscriptions.get(channel);
     if (existing) await this.#unsubscribe(session, existing);
@@ -391,9 +397,11 @@ export class Hub<User> {
   }
 
   /** Runs an authorization hook: its answer, true without a hook, or 'failed' when it throws (logged). */
-  async #ask(hook: () => boolean | Promise<boolean> | undefined): Promise<boolean | 'failed'> {
+  async #ask(hook: () => HookVerdict | Promise<HookVerdict> | undefined): Promise<HookVerdict | 'failed'> {
     try {
-      return (await hook()) ?? true;
+      const verdict = (await hook()) ?? true;
+      if (typeof verdict === 'object' && verdict !== null && typeof verdict.refused === 'string') return verdict;
+      return Boolean(verdict);
     } catch (error) {
       this.options.log.error({ err: error }, 'authorization hook failed');
       return 'failed';
@@ -455,7 +463,7 @@ export class Hub<User> {
     const allowed = await this.#ask(() => this.options.canPublish?.({ user: session.user, session: session.id, channel, data }));
     // A failing hook published nothing: answered, not recorded, so a resend may try again.
     if (allowed === 'failed') return this.#error(session, id, 'failed', 'the publish could not be checked; nothing was published');
-    if (!allowed) return this.#reply(session, id, errorReply(id, 'forbidden', `not allowed to publish to "${channel}"`));
+    if (allowed !== true) return this.#reply(session, id, errorReply(id, 'forbidden', refusal(allowed, `not allowed to publish to "${channel}"`)));
     // The origin makes a resend that reaches another node before this reply was recorded return
     // this event instead of publishing a second one; it also makes retrying here safe.
     const origin = { session: session.id, id, ttl: this.#liveTtl };
@@ -646,6 +654,11 @@ function copyJson(data: unknown): unknown {
   const text = JSON.stringify(data);
   if (text === undefined) throw new TypeError('the data cannot be sent as JSON');
   return JSON.parse(text) as unknown;
+}
+
+/** The message of a `forbidden`: the hook's own reason, or `fallback`. */
+function refusal(verdict: HookVerdict, fallback: string): string {
+  return typeof verdict === 'object' && verdict.refused !== '' ? verdict.refused : fallback;
 }
 
 function errorReply(id: number, code: string, message: string): Envelope {
