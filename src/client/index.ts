@@ -19,6 +19,7 @@ export { LifelineClient } from './lifeline-client.js';
 export type { LifelineClientOptions, LifelineClientState, LifelineClientEventMap, ReadyEvent, SessionEvent, DirectMessageEvent, LifelineStateEvent, OutboxEvent } from './lifeline-client-types.js';
 export type { OutboxStore, OutboxEntry, OutboxSnapshot } from './outbox-store.js';
 export { IndexedDbOutboxStore } from './outbox-store-indexeddb.js';
-export { Subscription, type SubscriptionState, type SubscriptionEventMap, type SubscriptionHandlers, type PresenceMember, type ChannelEventEvent, type SubscribedEvent, type SubscriptionStateEvent, type PresenceEvent, type SubscriptionErrorEvent } from './subscription.js';
+export { Subscription, type SubscriptionState, type SubscriptionEventMap, type SubscriptionHandlers, type SubscribeOptions, type PresenceMember, type ChannelEventEvent, type SubscribedEvent, type SubscriptionStateEvent, type PresenceEvent, type SubscriptionErrorEvent } from './subscription.js';
 export { ReplyError } from './reply-error.js';
 export type { Position } from '../core/position.js';
+export type { RewindSpec } from '../core/rewind.js';

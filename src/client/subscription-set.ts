@@ -1,4 +1,5 @@
 import { ReplyError } from './reply-error.js';
+import type { Rewind } from '../core/rewind.js';
 import { Subscription, type SubscriptionHandlers, type SubscriptionHost } from './subscription.js';
 import { isPosition, remoteError, type ServerMessage } from './wire.js';
 
@@ -28,9 +29,9 @@ export class SubscriptionSet {
   }
 
   /** The channel's subscription with `handlers` added; `created` when it is new (then it is `subscribing`). */
-  open(channel: string, handlers: SubscriptionHandlers): { readonly sub: Subscription; readonly created: boolean } {
+  open(channel: string, handlers: SubscriptionHandlers, rewind?: Rewind): { readonly sub: Subscription; readonly created: boolean } {
     const existing = this.byChannel.get(channel);
-    const sub = existing ?? new Subscription(channel, this.port);
+    const sub = existing ?? new Subscription(channel, this.port, rewind);
     for (const [type, listener] of Object.entries(handlers)) if (listener) sub.addEventListener(type, listener as EventListener);
     if (!existing) this.byChannel.set(channel, sub);
     return { sub, created: !existing };
@@ -41,11 +42,12 @@ export class SubscriptionSet {
     return this.byChannel.get(sub.channel) === sub;
   }
 
-  /** Sends a subscribe with `since` = the last position held. */
+  /** Sends a subscribe with `since` = the last position held (none yet: the rewind, if any). */
   subscribe(sub: Subscription): void {
     const id = this.port.nextId();
     this.#sent.set(id, sub);
-    this.port.send({ type: 'subscribe', id, channel: sub.channel, since: sub.position });
+    const { position, rewind } = sub;
+    this.port.send(position === undefined && rewind !== undefined ? { type: 'subscribe', id, channel: sub.channel, rewind } : { type: 'subscribe', id, channel: sub.channel, since: position });
   }
 
   /** After a welcome: every subscription again, in the order they were made. */

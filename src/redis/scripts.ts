@@ -19,6 +19,14 @@ local function newHistory(meta, log, epoch, life)
   redis.call('HSET', meta, 'e', epoch, 'h', 0, 'm', 0, 'q', 0, 's', 0, 't', 0)
   redis.call('PEXPIRE', meta, life)
 end
+local function historyOf(meta, log, newEpoch, life)
+  local epoch = redis.call('HGET', meta, 'e')
+  if not epoch then
+    epoch = newEpoch
+    newHistory(meta, log, epoch, life)
+  end
+  return epoch, tonumber(redis.call('HGET', meta, 'h'))
+end
 `;
 
 /**
@@ -75,12 +83,7 @@ return {epoch, offset, 0}
  */
 export const RECOVER = `${helpers}
 local meta, log = KEYS[1], KEYS[2]
-local epoch = redis.call('HGET', meta, 'e')
-if not epoch then
-  epoch = ARGV[5]
-  newHistory(meta, log, epoch, ARGV[6])
-end
-local head = tonumber(redis.call('HGET', meta, 'h'))
+local epoch, head = historyOf(meta, log, ARGV[5], ARGV[6])
 if ARGV[1] == '' then return {epoch, head, 1, {}} end
 local since = tonumber(ARGV[2])
 if ARGV[1] ~= epoch or since > head then return {epoch, head, 0, {}} end
@@ -90,6 +93,23 @@ local size, ttl = num(redis.call('HGET', meta, 's'), 0), num(redis.call('HGET', 
 if missed > tonumber(ARGV[3]) or missed > size then return {epoch, head, 0, {}} end
 local oldest = string.format('%.0f', math.max(0, tonumber(ARGV[4]) - ttl))
 return {epoch, head, 1, redis.call('XREVRANGE', log, '+', oldest, 'COUNT', missed)}
+`;
+
+/**
+ * KEYS: meta, log. ARGV: count, now, max age ('' for none), new epoch, idle life. Returns
+ * {epoch, head, entries newest first}: the newest `count` entries (at most the history size)
+ * younger than the ttl and the max age.
+ */
+export const REWIND = `${helpers}
+local meta, log = KEYS[1], KEYS[2]
+local epoch, head = historyOf(meta, log, ARGV[4], ARGV[5])
+local size, ttl = num(redis.call('HGET', meta, 's'), 0), num(redis.call('HGET', meta, 't'), 0)
+local count = math.min(tonumber(ARGV[1]), size)
+if count <= 0 then return {epoch, head, {}} end
+local age = ttl
+if ARGV[3] ~= '' then age = math.min(ttl, tonumber(ARGV[3])) end
+local oldest = string.format('%.0f', math.max(0, tonumber(ARGV[2]) - age))
+return {epoch, head, redis.call('XREVRANGE', log, '+', oldest, 'COUNT', count)}
 `;
 
 /**

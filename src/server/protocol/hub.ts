@@ -366,7 +366,12 @@ export class Hub<User> {
     try {
       // Live events are buffered from here on, so nothing published during the replay is lost.
       await this.#fanout.join(channel, this.#member(session, sub));
-      recovery = await this.options.broker.recover(channel, message.since, Math.max(resolved.history.size, 1));
+      // `since` wins: a client that holds a position continues from it.
+      const { since, rewind } = message;
+      recovery =
+        since === undefined && rewind !== undefined
+          ? await this.options.broker.rewind(channel, Math.min(rewind.count ?? resolved.history.size, resolved.history.size), rewind.ms)
+          : await this.options.broker.recover(channel, since, Math.max(resolved.history.size, 1));
     } catch (error) {
       // The broker is unreachable: this subscription fails, the connection and its others stay.
       this.options.log.error({ err: error, channel }, 'subscription failed: broker unavailable');
