@@ -22,6 +22,9 @@ export function parseChatMessage(data: unknown): ChatMessage | undefined {
 
 export type PendingState = 'sending' | 'queued' | 'failed';
 
+/** How an event reached the page: live, from the rewind on joining, or replayed after a reconnect. */
+export type Arrival = 'live' | 'earlier' | 'recovered';
+
 const pendingLabels: { readonly [S in PendingState]: string } = {
   sending: 'sending…',
   queued: 'queued: sent once, when the link is back',
@@ -59,7 +62,8 @@ export class ChatView {
   }
 
   /** Shows one channel event; false when its position was already shown (never twice). */
-  add(message: ChatMessage, position: Position, recovered: boolean): boolean {
+  add(message: ChatMessage, position: Position, arrival: Arrival): boolean {
+    const recovered = arrival === 'recovered';
     const key = `${position.epoch}:${position.offset}`;
     if (this.#shown.has(key)) return false;
     this.#shown.add(key);
@@ -72,7 +76,7 @@ export class ChatView {
       h(
         'li',
         {
-          class: `msg${self ? ' is-self' : ''}${recovered ? ' is-recovered' : ''}`,
+          class: `msg${self ? ' is-self' : ''}${recovered ? ' is-recovered' : ''}${arrival === 'earlier' ? ' is-earlier' : ''}`,
           'data-epoch': position.epoch,
           'data-offset': String(position.offset),
         },

@@ -61,6 +61,47 @@ describe('demo page', { skip: browserSkip }, () => {
     await onceOnBoth('hi ada, bob here');
   });
 
+  test('a reload shows the recent messages once (rewind), marked as earlier, then live ones; none twice', opts, async () => {
+    await ada.page.reload(WAIT);
+    await ada.waitForState('ready');
+    for (const text of ['hello from ada', 'hi ada, bob here']) {
+      await ada.messages(text).first().waitFor(WAIT);
+      assert.equal(await ada.messages(text).count(), 1, `"${text}" once after the reload`);
+      assert.equal(await ada.messages(text).evaluate((el) => el.classList.contains('is-earlier') && !el.classList.contains('is-recovered')), true);
+    }
+    assert.equal(await ada.page.locator('#messages-empty').count(), 0, 'no "No messages yet" over recent messages');
+    await ada.timelineEntry('subscribed', 'showed the last').waitFor(WAIT);
+    await bob.send('after ada reloaded');
+    await ada.messages('after ada reloaded').waitFor(WAIT);
+    assert.equal(await ada.messages('after ada reloaded').evaluate((el) => el.classList.contains('is-earlier')), false, 'a live one');
+    const offsets = await ada.page.locator('#messages .msg').evaluateAll((els) => els.map((el) => el.getAttribute('data-offset')));
+    assert.equal(new Set(offsets).size, offsets.length, `every offset once: ${offsets.join(',')}`);
+    await screenshot(ada.page, 'demo-after-reload');
+  });
+
+  test('two tabs of one browser are two guests: each its own name, neither message reads "(you)" in the other', opts, async () => {
+    const context = await launched.browser.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const [one, two] = [await context.newPage(), await context.newPage()];
+      for (const tab of [one, two]) {
+        await tab.goto(`${server.url}/`, WAIT);
+        await tab.waitForFunction(() => window.__demo?.client.state === 'ready', undefined, WAIT);
+      }
+      const names = await Promise.all([one, two].map((tab) => tab.evaluate(() => window.__demo?.user)));
+      assert.notEqual(names[0], names[1], `two guests: ${names.join(' / ')}`);
+      await one.fill('#composer-text', 'from tab one');
+      await one.press('#composer-text', 'Enter');
+      const line = two.locator('#messages .msg', { has: two.locator('.msg-text', { hasText: 'from tab one' }) });
+      await line.waitFor(WAIT);
+      assert.doesNotMatch((await line.textContent()) ?? '', /\(you\)/);
+      await two.reload(WAIT);
+      await two.waitForFunction(() => window.__demo?.client.state === 'ready', undefined, WAIT);
+      assert.equal(await two.evaluate(() => window.__demo?.user), names[1], 'a reload keeps the tab\'s name');
+    } finally {
+      await context.close();
+    }
+  });
+
   test('a dropped link: 1006, reconnecting, then what was missed appears once each, marked recovered', opts, async () => {
     const release = await bob.holdTokens(); // bob cannot reconnect until ada has talked
     await bob.page.click('#btn-drop');
@@ -156,7 +197,7 @@ describe('demo page', { skip: browserSkip }, () => {
     await bob.waitForState('ready');
     await ada.page.waitForSelector('#presence li[data-user="robert"]', WAIT);
     await ada.page.waitForSelector('#presence li[data-user="bob"]', { ...WAIT, state: 'detached' });
-    assert.equal(await bob.page.evaluate(() => localStorage.getItem('lifeline-demo-name')), 'robert');
+    assert.equal(await bob.page.evaluate(() => sessionStorage.getItem('lifeline-demo-name')), 'robert');
     await bob.send('robert now');
     await onceOnBoth('robert now');
     assert.match((await ada.messages('robert now').textContent()) ?? '', /robert/);
