@@ -7,7 +7,7 @@ export * from './events.js';
 export type { ClientOptions, ResolvedClientOptions, UrlContext, UrlSource, WebSocketConstructor, WebSocketLike } from './options.js';
 export { browserEnvironment, steadyEnvironment, type ClientEnvironment } from './environment.js';
 export { CloseCode, closeActionOf, isSendableCloseCode, type CloseAction } from '../core/close-code.js';
-export { closeCodes, describeCloseCode, type CloseCodeInfo } from '../core/close-codes.js';
+export { closeCodes, closeSeverity, describeCloseCode, type CloseCodeInfo, type CloseSeverity } from '../core/close-codes.js';
 export { classifyClose, type CloseDecision, type CloseInfo } from '../core/close-policy.js';
 export type { ClientState } from '../core/client-state.js';
 export type { HeartbeatOptions } from '../core/heartbeat.js';
