@@ -63,8 +63,9 @@ export class Room {
   send(text: string): void {
     const { chat } = this.views;
     const message: ChatMessage = { user: this.user, text, at: Date.now(), mid: crypto.randomUUID() };
+    const online = this.client.transport.options.environment.online();
     const live = this.client.state === 'ready';
-    chat.pending(message.mid, text, live ? 'sending' : 'queued');
+    chat.pending(message.mid, text, !online ? 'offline' : live ? 'sending' : 'queued');
     this.client.publish(CHANNEL, message).then(
       () => undefined, // stored: the line goes when its event arrives
       (error: unknown) => {
