@@ -7,7 +7,7 @@ import { ReconnectingWebSocket as BaseReconnectingWebSocket } from './reconnecti
 import { LifelineClient as BaseLifelineClient } from './lifeline-client.js';
 import type { LifelineClientOptions } from './lifeline-client-types.js';
 import { NodeWebSocket } from './node-websocket.js';
-import type { ClientOptions, UrlSource } from './options.js';
+import type { ClientOptions, ProtocolsProvider, UrlSource } from './options.js';
 
 export * from './index.js';
 export { NodeWebSocket } from './node-websocket.js';
@@ -16,7 +16,7 @@ export { MemoryOutboxStore } from './outbox-store.js';
 
 /** {@link BaseReconnectingWebSocket} with `ws` underneath by default. */
 export class ReconnectingWebSocket extends BaseReconnectingWebSocket {
-  constructor(url: UrlSource, protocols?: string | string[], options: ClientOptions = {}) {
+  constructor(url: UrlSource, protocols?: string | string[] | ProtocolsProvider, options: ClientOptions = {}) {
     super(url, protocols, { WebSocket: NodeWebSocket, ...options });
   }
 }

@@ -42,7 +42,14 @@ export interface UrlContext {
 /** A fixed URL, or a provider called on every attempt (put a fresh token in it). */
 export type UrlSource = string | URL | ((context: UrlContext) => string | URL | Promise<string | URL>);
 
+/** Subprotocols chosen anew before every attempt. */
+export type ProtocolsProvider = () => string | string[];
+
 export interface ClientOptions extends Partial<BackoffOptions> {
+  /** Construct without connecting (readyState CLOSED) until `reconnect()`. Default false. */
+  readonly startClosed?: boolean;
+  /** Called with every event the client dispatches, before its listeners (e.g. `debug: console.debug`). */
+  readonly debug?: (event: Event) => void;
   /** The WebSocket class. Default: the platform's (`ws` on Node via `lifeline/client`'s node entry). */
   readonly WebSocket?: WebSocketConstructor;
   /** An attempt that is not open within this is abandoned, ms. Default 10 000. */
@@ -65,6 +72,8 @@ export interface ClientOptions extends Partial<BackoffOptions> {
 }
 
 export interface ResolvedClientOptions extends BackoffOptions {
+  readonly startClosed: boolean;
+  readonly debug: ClientOptions['debug'];
   readonly WebSocket: WebSocketConstructor;
   readonly connectTimeout: number;
   readonly stabilityWindow: number;
@@ -97,6 +106,8 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     maxAttempts: check('maxAttempts', options.maxAttempts ?? defaultBackoff.maxAttempts, 0),
     jitter: options.jitter ?? defaultBackoff.jitter,
     WebSocket: WebSocketClass,
+    startClosed: options.startClosed === true,
+    debug: options.debug,
     connectTimeout: check('connectTimeout', options.connectTimeout ?? 10_000, 1),
     stabilityWindow: check('stabilityWindow', options.stabilityWindow ?? 5_000, 0),
     queue: { ...queue, maxMessages: check('queue.maxMessages', queue.maxMessages, 0), maxBytes: check('queue.maxBytes', queue.maxBytes, 0) },

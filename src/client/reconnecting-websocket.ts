@@ -1,16 +1,16 @@
 import { Backoff } from '../core/backoff.js';
 import type { CloseAction } from '../core/close-code.js';
 import { classifyClose, type CloseDecision, type CloseInfo } from '../core/close-policy.js';
-import { clientTransitions, readyStateOf, type ClientState } from '../core/client-state.js';
+import { readyStateOf, type ClientState } from '../core/client-state.js';
 import { controlType, PING } from '../core/envelope.js';
 import { ConnectionClosedError, InvalidCloseError, LifelineError } from '../core/errors.js';
 import { utf8ByteLength } from '../core/utf8.js';
 import { Heartbeat } from '../core/heartbeat.js';
 import { OutboundQueue, type OutboundData } from '../core/outbound-queue.js';
-import { StateMachine } from '../core/state-machine.js';
 import { Timer } from '../core/timer.js';
 import { lifelineEvent, type LifelineCloseEvent, type LifelineErrorEvent, type ReconnectingWebSocketEventMap } from './events.js';
-import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions, type UrlSource, type WebSocketLike } from './options.js';
+import { subprotocols, websocketUrl } from './whatwg.js';
+import { resolveClientOptions, type ClientOptions, type ProtocolsProvider, type ResolvedClientOptions, type UrlSource, type WebSocketLike } from './options.js';
 
 // The few codes the client itself uses, as same-file constants so a bundler inlines them
 // (see close-code.ts for the table).
@@ -42,24 +42,54 @@ interface CloseLike {
  */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the interface below only adds typed overloads of EventTarget's own methods
 export class ReconnectingWebSocket extends EventTarget {
-  static readonly CONNECTING = 0;
-  static readonly OPEN = 1;
-  static readonly CLOSING = 2;
-  static readonly CLOSED = 3;
-  readonly CONNECTING = 0;
-  readonly OPEN = 1;
-  readonly CLOSING = 2;
-  readonly CLOSED = 3;
+  // The readyState constants: read-only, on the class and its prototype (defined below).
+  declare static readonly CONNECTING: 0;
+  declare static readonly OPEN: 1;
+  declare static readonly CLOSING: 2;
+  declare static readonly CLOSED: 3;
+  declare readonly CONNECTING: 0;
+  declare readonly OPEN: 1;
+  declare readonly CLOSING: 2;
+  declare readonly CLOSED: 3;
 
-  onopen: Handler<Event> = null;
-  onmessage: Handler<MessageEvent> = null;
-  onclose: Handler<LifelineCloseEvent> = null;
-  onerror: Handler<LifelineErrorEvent> = null;
+  // Event handler attributes (defined below, on the prototype), as WebIDL's
+  // [LegacyTreatNonObjectAsNull]: a non-object reads back as null; an object that is not a
+  // function is kept but never called (as browsers do).
+  declare onopen: Handler<Event>;
+  declare onmessage: Handler<MessageEvent>;
+  declare onclose: Handler<LifelineCloseEvent>;
+  declare onerror: Handler<LifelineErrorEvent>;
+  /** The on* handlers, by event type. */
+  #handlers: Record<string, unknown> = {};
+
+  static {
+    ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'].forEach((name, value) => {
+      Object.defineProperty(this, name, { value, enumerable: true });
+      Object.defineProperty(this.prototype, name, { value, enumerable: true });
+    });
+    for (const type of ['open', 'message', 'close', 'error']) {
+      Object.defineProperty(this.prototype, `on${type}`, {
+        get(this: ReconnectingWebSocket) {
+          return this.#handlers[type] ?? null;
+        },
+        set(this: ReconnectingWebSocket, value: unknown) {
+          this.#handlers[type] = typeof value === 'function' || (typeof value === 'object' && value) ? value : null;
+        },
+        configurable: true,
+        enumerable: true,
+      });
+    }
+  }
 
   readonly options: ResolvedClientOptions;
   readonly #url: UrlSource;
-  readonly #protocols: string | string[] | undefined;
-  readonly #machine: StateMachine<ClientState>;
+  readonly #protocols: string[] | ProtocolsProvider;
+  /** The last negotiated subprotocol and extensions: kept after close, as WHATWG does. */
+  #protocol = '';
+  #extensions = '';
+  /** True while the queue is full: a spell of refusals is reported once, not per send. */
+  #full = false;
+  #state: ClientState;
   readonly #backoff: Backoff;
   readonly #queue: OutboundQueue;
   readonly #heartbeat: Heartbeat | undefined;
@@ -75,17 +105,23 @@ export class ReconnectingWebSocket extends EventTarget {
   /** When a server retry hint set the pending retry, its clock time: coming back must not jump it. */
   #hintedRetryAt: number | undefined;
   #lastUrl = '';
+  /** The origin of the current socket's URL, for `MessageEvent.origin`. */
+  #origin = '';
+  /** What close() asked for. */
+  #closing = { code: NORMAL, reason: '' };
   #waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
 
-  constructor(url: UrlSource, protocols?: string | string[], options: ClientOptions = {}) {
+  constructor(url: UrlSource, protocols?: string | string[] | ProtocolsProvider, options: ClientOptions = {}) {
     super();
     this.options = resolveClientOptions(options);
     this.#url = url;
-    this.#protocols = protocols;
+    this.#protocols = typeof protocols === 'function' ? protocols : subprotocols(protocols);
     this.#binaryType = this.options.binaryType;
-    if (typeof url !== 'function') this.#lastUrl = String(url);
+    // As the WHATWG constructor does: a bad URL or subprotocol list throws here, synchronously.
+    if (typeof url !== 'function') this.#lastUrl = websocketUrl(url);
     const { clock } = this.options;
-    this.#machine = new StateMachine<ClientState>('connecting', clientTransitions);
+    const startClosed = this.options.startClosed;
+    this.#state = startClosed ? 'closed' : 'connecting';
     this.#backoff = new Backoff(this.options, this.options.rng);
     this.#queue = new OutboundQueue(this.options.queue);
     this.#connectTimer = new Timer(clock, () => this.#abandon('connect-timeout', 'connect timeout'));
@@ -103,19 +139,22 @@ export class ReconnectingWebSocket extends EventTarget {
     // The on* handlers run as the first listeners, so a throwing handler is reported like any
     // listener's exception instead of breaking the client's own bookkeeping.
     for (const type of ['open', 'message', 'close', 'error'] as const) {
-      this.addEventListener(type, (event) => (this[`on${type}`] as Handler<Event>)?.call(this, event));
+      this.addEventListener(type, (event) => {
+        const handler = this.#handlers[type];
+        if (typeof handler === 'function') (handler as (event: Event) => void).call(this, event);
+      });
     }
     this.#unsubscribe = this.options.environment.subscribe(() => this.#environmentChanged());
     // The first attempt starts once the caller's synchronous code has run, so listeners added
     // after the constructor hear everything it reports (as with the WHATWG WebSocket).
     const first = this.#generation;
-    queueMicrotask(() => first === this.#generation && this.#connect());
+    if (!startClosed) queueMicrotask(() => first === this.#generation && this.#connect());
   }
 
   // ---- WHATWG surface -------------------------------------------------------------------------
 
   get readyState(): 0 | 1 | 2 | 3 {
-    return readyStateOf[this.#machine.state];
+    return readyStateOf[this.#state];
   }
 
   /** The URL of the current (or last) socket. */
@@ -124,11 +163,11 @@ export class ReconnectingWebSocket extends EventTarget {
   }
 
   get protocol(): string {
-    return this.#socket?.protocol ?? '';
+    return this.#protocol;
   }
 
   get extensions(): string {
-    return this.#socket?.extensions ?? '';
+    return this.#extensions;
   }
 
   /** Bytes buffered by the socket plus bytes waiting in the reconnect queue. */
@@ -140,14 +179,16 @@ export class ReconnectingWebSocket extends EventTarget {
     return this.#binaryType;
   }
 
+  /** `'blob'` or `'arraybuffer'`; any other value is ignored, as WHATWG says. */
   set binaryType(value: string) {
+    if (value !== 'blob' && value !== 'arraybuffer') return;
     this.#binaryType = value;
     if (this.#socket) this.#socket.binaryType = value;
   }
 
   /** Lifeline's richer state (see the state diagram in the docs). */
   get state(): ClientState {
-    return this.#machine.state;
+    return this.#state;
   }
 
   /** Retries made since the last stable connection. */
@@ -165,7 +206,7 @@ export class ReconnectingWebSocket extends EventTarget {
    * the next open); refuses once closed or closing, or when the queue is full.
    */
   send(data: OutboundData): SendOutcome {
-    const state = this.#machine.state;
+    const state = this.#state;
     if (state === 'closed' || state === 'closing') return 'rejected';
     const socket = this.#socket;
     if (state === 'open' && socket && socket.readyState === 1) {
@@ -174,12 +215,12 @@ export class ReconnectingWebSocket extends EventTarget {
     }
     if (!this.options.queueing) return 'rejected';
     const evicted = this.#queue.push(data);
-    if (evicted === false) {
-      this.#error(new LifelineError('ERR_QUEUE_FULL', 'outbound queue full: message rejected'));
-      return 'rejected';
-    }
-    if (evicted.length > 0) this.#error(new LifelineError('ERR_QUEUE_FULL', `outbound queue full: ${evicted.length} oldest message(s) dropped`));
-    return 'queued';
+    const full = !evicted || evicted.length > 0;
+    const report = full && !this.#full;
+    // Set before reporting, so a listener that sends again is not reported twice.
+    this.#full = full;
+    if (report) this.#error(new LifelineError('ERR_QUEUE_FULL', evicted ? 'outbound queue full: oldest messages dropped' : 'outbound queue full: message rejected'));
+    return evicted ? 'queued' : 'rejected';
   }
 
   /**
@@ -187,46 +228,74 @@ export class ReconnectingWebSocket extends EventTarget {
    * Throws {@link InvalidCloseError} for a code a client may not send (browsers allow 1000 and
    * 3000-4999) or a reason over 123 bytes, before anything changes.
    */
-  close(code: number = NORMAL, reason = ''): void {
-    if (code !== NORMAL && !(code >= 3000 && code <= 4999)) throw new InvalidCloseError(code, `a client may close with 1000 or 3000-4999, not ${code}`);
-    if (utf8ByteLength(reason) > 123) throw new InvalidCloseError(code, 'close reason over 123 bytes');
-    const state = this.#machine.state;
+  close(code?: number, reason = ''): void {
+    checkClose(code ?? NORMAL, reason);
+    const state = this.#state;
     if (state === 'closed' || state === 'closing') return;
     this.#stopTimers();
     this.#queue.clear();
     const socket = this.#socket;
     // A new generation: whatever was under way (a URL provider, a dispatch) stops where it is.
     const generation = ++this.#generation;
-    if (socket && (socket.readyState === 0 || socket.readyState === 1)) {
+    this.#closing = { code: code ?? NORMAL, reason };
+    if (state === 'connecting') {
+      // As WHATWG says: the attempt fails, and once the caller's code has run, an error then a
+      // 1006 close are reported. The socket's own late events belong to an old generation.
+      socket?.close();
+      this.#move('closing');
+      queueMicrotask(
+        () =>
+          generation === this.#generation &&
+          this.#error(new LifelineError('ERR_SOCKET', 'closed before the connection was established')) &&
+          this.#finish({ code: ABNORMAL, reason: '', wasClean: false }, 'stop'),
+      );
+      return;
+    }
+    if (socket && socket.readyState === 1) {
       socket.onclose = (event: CloseLike) => generation === this.#generation && this.#finish(closeInfo(event), 'stop');
-      socket.close(code, reason);
+      // No code: no arguments at all (Chromium reads an explicit undefined code as 0).
+      if (code === undefined) socket.close();
+      else socket.close(code, reason);
       this.#move('closing');
       return;
     }
-    this.#finish({ code, reason, wasClean: true }, 'stop');
+    this.#finish({ ...this.#closing, wasClean: true }, 'stop');
   }
 
-  /** Starts over now: a fresh attempt budget, whether it was open, waiting, given up or closed. */
-  reconnect(): void {
+  /**
+   * Starts over now: a fresh attempt budget, whether it was open, waiting, given up, closed or
+   * constructed with `startClosed`. An open socket is closed with `code` and `reason`
+   * (default 1000 "reconnect"; checked as for `close`).
+   */
+  reconnect(code: number = NORMAL, reason = 'reconnect'): void {
+    checkClose(code, reason);
+    // A close() still waiting for the server's answer is reported now: its socket is let go.
+    if (this.#state === 'closing' && !this.#finish({ ...this.#closing, wasClean: false }, 'stop')) return;
     this.#backoff.reset();
     this.#stopTimers();
     const socket = this.#socket;
     this.#socket = undefined;
     this.#generation++;
-    if (socket && (socket.readyState === 0 || socket.readyState === 1)) socket.close(NORMAL, 'reconnect');
+    if (socket && (socket.readyState === 0 || socket.readyState === 1)) socket.close(code, reason);
     this.#connect();
   }
 
   /** Resolves at the next open (now, if open); rejects if the client closes or gives up first. */
   opened(): Promise<void> {
-    if (this.#machine.state === 'open') return Promise.resolve();
-    if (this.#machine.state === 'closed') return Promise.reject(new ConnectionClosedError(NORMAL, 'the client is closed'));
+    if (this.#state === 'open') return Promise.resolve();
+    if (this.#state === 'closed') return Promise.reject(new ConnectionClosedError(NORMAL, 'the client is closed'));
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  /** Removes and returns the messages waiting for a connection, oldest first (to store or resend them elsewhere). */
+  drainQueuedMessages(): OutboundData[] {
+    this.#full = false;
+    return this.#queue.drain();
   }
 
   /** Releases the environment listeners too; the object is done after this. */
   dispose(): void {
-    this.close();
+    this.close(NORMAL);
     this.#unsubscribe();
   }
 
@@ -251,20 +320,22 @@ export class ReconnectingWebSocket extends EventTarget {
       return;
     }
     if (generation !== this.#generation) return; // the provider closed or restarted the client
-    if (typeof (resolved as Promise<string | URL>)?.then !== 'function') this.#open(generation, String(resolved));
-    else (resolved as Promise<string | URL>).then((url) => this.#open(generation, String(url)), (error: unknown) => this.#providerFailed(generation, error));
+    if (typeof (resolved as Promise<string | URL>)?.then !== 'function') this.#open(generation, resolved as string | URL);
+    else (resolved as Promise<string | URL>).then((url) => this.#open(generation, url), (error: unknown) => this.#providerFailed(generation, error));
   }
 
-  #open(generation: number, url: string): void {
+  #open(generation: number, source: string | URL): void {
     if (generation !== this.#generation) return;
-    this.#lastUrl = url;
     let socket: WebSocketLike;
     try {
-      socket = new this.options.WebSocket(url, this.#protocols);
+      const url = (this.#lastUrl = websocketUrl(source));
+      this.#origin = new URL(url).origin;
+      const protocols = this.#protocols;
+      socket = new this.options.WebSocket(url, typeof protocols === 'function' ? subprotocols(protocols()) : protocols);
     } catch (error) {
-      // A malformed URL cannot get better by retrying.
+      // A malformed URL or a refused option cannot get better by retrying.
       this.#connectTimer.stop();
-      if (this.#error(error)) this.#finish({ code: ABNORMAL, reason: 'invalid URL', wasClean: false }, 'fatal');
+      if (this.#error(error)) this.#finish({ code: ABNORMAL, reason: (error as Error)?.message ?? String(error), wasClean: false }, 'fatal');
       return;
     }
     this.#socket = socket;
@@ -292,11 +363,13 @@ export class ReconnectingWebSocket extends EventTarget {
 
   #opened(): void {
     this.#connectTimer.stop();
-    const from = this.#machine.state;
-    this.#machine.to('open', undefined);
+    const from = this.#state;
+    this.#state = 'open';
     this.#stableTimer.start(this.options.stabilityWindow);
     this.#heartbeat?.start();
     const socket = this.#socket;
+    this.#protocol = socket?.protocol ?? '';
+    this.#extensions = socket?.extensions ?? '';
     // Flush before any listener hears of the open, so queued messages go out before anything
     // sent from a listener: the queue keeps its place in line.
     if (socket && socket.readyState === 1) for (const data of this.#queue.drain()) socket.send(data);
@@ -311,7 +384,7 @@ export class ReconnectingWebSocket extends EventTarget {
       // With the heartbeat on, Lifeline's ping/pong control messages are link traffic, not app data.
       if (typeof data === 'string' && controlType(data) !== undefined) return;
     }
-    this.#dispatch(new MessageEvent('message', { data }));
+    this.#dispatch(new MessageEvent('message', { data, origin: this.#origin }));
   }
 
   /** A local verdict that the link is dead: drop the socket (late events are ignored) and report 1006. */
@@ -368,7 +441,7 @@ export class ReconnectingWebSocket extends EventTarget {
     if (!this.#move(environment.hidden() || !environment.online() ? 'paused' : 'reconnecting')) return;
     if (!this.#dispatch(closeEvent(close, true, action))) return;
     if (!this.#dispatch(lifelineEvent('reconnecting', { attempt, delay, code: close.code, reason: close.reason }))) return;
-    if (this.#machine.state === 'reconnecting') this.#retryTimer.start(delay);
+    if (this.#state === 'reconnecting') this.#retryTimer.start(delay);
   }
 
   /** Ends in `closed` and reports it; true when no listener started something new meanwhile. */
@@ -388,7 +461,7 @@ export class ReconnectingWebSocket extends EventTarget {
   #environmentChanged(): void {
     const { environment } = this.options;
     const away = environment.hidden() || !environment.online();
-    const state = this.#machine.state;
+    const state = this.#state;
     if (!environment.hidden()) this.#heartbeat?.visible();
     if (away && state === 'reconnecting') {
       this.#retryTimer.stop();
@@ -423,9 +496,9 @@ export class ReconnectingWebSocket extends EventTarget {
   // ---- events: each returns whether the generation survived the listeners ----------------------
 
   #move(to: ClientState): boolean {
-    const from = this.#machine.state;
+    const from = this.#state;
     if (from === to) return true;
-    this.#machine.to(to, undefined);
+    this.#state = to;
     return this.#dispatch(lifelineEvent('statechange', { from, to }));
   }
 
@@ -435,17 +508,27 @@ export class ReconnectingWebSocket extends EventTarget {
 
   #dispatch(event: Event): boolean {
     const generation = this.#generation;
+    this.options.debug?.(event);
     this.dispatchEvent(event);
     return generation === this.#generation;
   }
+}
+
+/** Throws {@link InvalidCloseError} for a code a client may not send or a reason over 123 bytes. */
+function checkClose(code: number, reason: string): void {
+  if (code !== NORMAL && !(code >= 3000 && code <= 4999)) throw new InvalidCloseError(code, `a client may close with 1000 or 3000-4999, not ${code}`);
+  if (utf8ByteLength(reason) > 123) throw new InvalidCloseError(code, 'close reason over 123 bytes');
 }
 
 function closeInfo(event: CloseLike): CloseInfo {
   return { code: event.code, reason: event.reason, wasClean: event.wasClean };
 }
 
-function closeEvent(close: CloseInfo, willReconnect: boolean, action: CloseAction): LifelineCloseEvent {
-  return lifelineEvent('close', { code: close.code, reason: close.reason, wasClean: close.wasClean, willReconnect, action });
+/** A `CloseEvent` where the platform has one (so `instanceof CloseEvent` holds), else an `Event` with the same fields. */
+function closeEvent({ code, reason, wasClean }: CloseInfo, willReconnect: boolean, action: CloseAction): LifelineCloseEvent {
+  const init = { code, reason, wasClean };
+  const event = typeof CloseEvent === 'function' ? new CloseEvent('close', init) : lifelineEvent('close', init);
+  return Object.assign(event, { willReconnect, action });
 }
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- typed overloads for the events above; no new members

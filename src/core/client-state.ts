@@ -10,6 +10,10 @@
  */
 export type ClientState = 'connecting' | 'open' | 'closing' | 'reconnecting' | 'paused' | 'closed';
 
+/**
+ * The moves the diagram allows. The client does not consult this at run time (a checker costs
+ * bytes in every browser bundle); test/client/reentrancy.test.ts holds every reported move to it.
+ */
 export const clientTransitions: { readonly [S in ClientState]: readonly ClientState[] } = {
   connecting: ['open', 'reconnecting', 'paused', 'closing', 'closed'],
   open: ['connecting', 'reconnecting', 'paused', 'closing', 'closed'],

@@ -46,16 +46,13 @@ export class OutboundQueue {
     const size = sizeOf(data);
     const { maxMessages, maxBytes, overflow } = this.limits;
     if (size > maxBytes || maxMessages < 1) return false;
-    const fits = (): boolean => this.#items.length < maxMessages && this.#bytes + size <= maxBytes;
     const evicted: OutboundData[] = [];
-    if (!fits()) {
+    // Ends: every pass removes one item, and an empty queue fits (size <= maxBytes, maxMessages >= 1).
+    while (this.#items.length >= maxMessages || this.#bytes + size > maxBytes) {
       if (overflow === 'reject') return false;
-      while (!fits()) {
-        const oldest = this.#items.shift();
-        if (!oldest) break;
-        this.#bytes -= oldest.size;
-        evicted.push(oldest.data);
-      }
+      const oldest = this.#items.shift() as { data: OutboundData; size: number };
+      this.#bytes -= oldest.size;
+      evicted.push(oldest.data);
     }
     this.#items.push({ data, size });
     this.#bytes += size;

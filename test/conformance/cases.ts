@@ -1,0 +1,304 @@
+/**
+ * WHATWG WebSocket API cases, run side by side against a reference WebSocket (undici's in Node,
+ * the browser's own in Chromium) and against ReconnectingWebSocket. Each case returns plain
+ * data; the suites assert the two results are equal, except for the documented deviations
+ * named in {@link deviations}. No Node imports: this file is bundled into a page too.
+ *
+ * The server the cases talk to (see server.ts): echoes every message; answers "close:CODE:REASON"
+ * by closing with that code and reason; picks the first offered subprotocol.
+ */
+
+/** The part of the WebSocket API the cases touch, on either implementation. */
+export interface SocketUnderTest extends EventTarget {
+  readonly url: string;
+  readonly readyState: number;
+  readonly protocol: string;
+  readonly extensions: string;
+  readonly bufferedAmount: number;
+  binaryType: string;
+  onopen: unknown;
+  onmessage: unknown;
+  onclose: unknown;
+  onerror: unknown;
+  send(data: string | ArrayBufferLike | ArrayBufferView | Blob): unknown;
+  close(code?: number, reason?: string): void;
+}
+
+/** Makes a socket, as `new WebSocket(url, protocols)` would. */
+export type MakeSocket = (url: string | URL, protocols?: unknown) => SocketUnderTest;
+
+/** The class under test, for its static members. */
+export interface Subject {
+  readonly make: MakeSocket;
+  readonly constructor: object;
+}
+
+export interface Case {
+  readonly name: string;
+  run(subject: Subject, base: string): Promise<unknown>;
+}
+
+/** A documented deviation: why, and what ReconnectingWebSocket gives instead. */
+export interface Deviation {
+  readonly why: string;
+  readonly lifeline: unknown;
+}
+
+/**
+ * Where ReconnectingWebSocket differs on purpose, by case name (also in docs/how-to/migrating.md).
+ * Every other case must give the same result on both implementations.
+ */
+export const deviations: Readonly<Record<string, Deviation>> = {
+  'binaryType default': { why: "'arraybuffer' on every platform (WHATWG: 'blob'); the binaryType option restores it", lifeline: 'arraybuffer' },
+  'send while connecting': { why: 'queued and flushed on open (WHATWG throws InvalidStateError)', lifeline: 'none' },
+  'close arguments checked': {
+    why: 'a bad code or reason throws InvalidCloseError (WHATWG: InvalidAccessError / SyntaxError DOMException)',
+    lifeline: ['InvalidCloseError', 'InvalidCloseError'],
+  },
+};
+
+const TIMEOUT = 5000;
+
+/** The next `type` event (or a timeout marker), so no case can hang. */
+function next(socket: EventTarget, type: string): Promise<Event | 'timeout'> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve('timeout'), TIMEOUT);
+    socket.addEventListener(
+      type,
+      (event) => {
+        clearTimeout(timer);
+        resolve(event);
+      },
+      { once: true },
+    );
+  });
+}
+
+/** The name of what `run` throws (and whether it is a DOMException where one exists), or 'none'. */
+function thrown(run: () => unknown): string {
+  try {
+    run();
+    return 'none';
+  } catch (error) {
+    const name = (error as Error).name;
+    const dom = typeof DOMException === 'function' && error instanceof DOMException;
+    return `${name}${dom ? ' (DOMException)' : ''}`;
+  }
+}
+
+/** Opens a socket and waits for it to be open; closes it when `use` is done. */
+async function opened<T>(subject: Subject, base: string, use: (socket: SocketUnderTest) => Promise<T> | T, protocols?: unknown): Promise<T | 'timeout'> {
+  const socket = subject.make(base, protocols);
+  try {
+    if ((await next(socket, 'open')) === 'timeout') return 'timeout';
+    return await use(socket);
+  } finally {
+    socket.close();
+  }
+}
+
+function closeFields(event: Event | 'timeout'): unknown {
+  if (event === 'timeout') return 'timeout';
+  const close = event as Event & { code: number; reason: string; wasClean: boolean };
+  return {
+    type: close.type,
+    code: close.code,
+    reason: close.reason,
+    wasClean: close.wasClean,
+    isCloseEvent: typeof CloseEvent === 'function' ? close instanceof CloseEvent : 'no CloseEvent global',
+  };
+}
+
+export const cases: readonly Case[] = [
+  {
+    name: 'constants',
+    async run({ make, constructor }, base) {
+      const socket = make(base);
+      const names = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
+      const onClass = names.map((n) => (constructor as Record<string, unknown>)[n]);
+      const onInstance = names.map((n) => (socket as unknown as Record<string, unknown>)[n]);
+      const write = thrown(() => {
+        (socket as unknown as Record<string, unknown>).OPEN = 7;
+      });
+      const after = (socket as unknown as Record<string, unknown>).OPEN;
+      socket.close();
+      await next(socket, 'close');
+      return { onClass, onInstance, write, after };
+    },
+  },
+  { name: 'invalid URL throws', run: async ({ make }) => thrown(() => make('not a url')) },
+  { name: 'bad scheme throws', run: async ({ make }) => thrown(() => make('ftp://127.0.0.1/')) },
+  { name: 'fragment throws', run: async ({ make }, base) => thrown(() => make(`${base}/#part`)) },
+  { name: 'duplicate subprotocols throw', run: async ({ make }, base) => thrown(() => make(base, ['chat', 'chat'])) },
+  { name: 'invalid subprotocol throws', run: async ({ make }, base) => thrown(() => make(base, 'a b')) },
+  {
+    name: 'url is serialized, http maps to ws',
+    async run({ make }, base) {
+      const socket = make(base.replace(/^ws/, 'http'));
+      const url = socket.url;
+      socket.close();
+      await next(socket, 'close');
+      return url.replace(/:\d+\//, ':PORT/');
+    },
+  },
+  {
+    name: 'readyState through open and close',
+    async run({ make }, base) {
+      const socket = make(base);
+      const seen: unknown[] = [socket.readyState];
+      seen.push((await next(socket, 'open')) === 'timeout' ? 'timeout' : socket.readyState);
+      socket.close(1000, 'done');
+      seen.push(socket.readyState);
+      const close = await next(socket, 'close');
+      seen.push(socket.readyState, closeFields(close));
+      return seen;
+    },
+  },
+  {
+    name: 'null protocols is the subprotocol "null"',
+    run: (subject, base) => opened(subject, base, (socket) => socket.protocol, null),
+  },
+  {
+    name: 'protocol kept after close',
+    async run({ make }, base) {
+      const socket = make(base, ['chat', 'superchat']);
+      await next(socket, 'open');
+      const open = socket.protocol;
+      socket.close();
+      await next(socket, 'close');
+      return { open, closed: socket.protocol, extensions: socket.extensions };
+    },
+  },
+  {
+    name: 'text echo: MessageEvent with data and origin',
+    run: (subject, base) =>
+      opened(subject, base, async (socket) => {
+        socket.send('hello');
+        const event = await next(socket, 'message');
+        if (event === 'timeout') return 'timeout';
+        const message = event as MessageEvent;
+        // By name: Node 20's undici dispatches its own MessageEvent class, not the global one.
+        return { type: message.type, eventClass: message.constructor.name, data: message.data as unknown, origin: message.origin.replace(/:\d+$/, ':PORT') };
+      }),
+  },
+  {
+    name: 'binaryType default',
+    run: (subject, base) => opened(subject, base, (socket) => socket.binaryType),
+  },
+  {
+    name: 'binary echo as ArrayBuffer',
+    run: (subject, base) =>
+      opened(subject, base, async (socket) => {
+        socket.binaryType = 'arraybuffer';
+        socket.send(new Uint8Array([1, 2, 3]));
+        const event = await next(socket, 'message');
+        if (event === 'timeout') return 'timeout';
+        const data = (event as MessageEvent).data as unknown;
+        return { isArrayBuffer: data instanceof ArrayBuffer, bytes: data instanceof ArrayBuffer ? [...new Uint8Array(data)] : null };
+      }),
+  },
+  {
+    name: 'unknown binaryType ignored',
+    run: (subject, base) =>
+      opened(subject, base, (socket) => {
+        socket.binaryType = 'arraybuffer';
+        socket.binaryType = 'nodebuffer-or-anything';
+        return socket.binaryType;
+      }),
+  },
+  {
+    name: 'non-callable handler',
+    async run({ make }, base) {
+      const socket = make(base);
+      socket.onmessage = { handleEvent: () => undefined };
+      socket.onopen = 'not a function';
+      const read = [socket.onmessage, socket.onopen];
+      const handler = () => undefined;
+      socket.onclose = handler;
+      const kept = socket.onclose === handler;
+      socket.close();
+      await next(socket, 'close');
+      return { read, kept };
+    },
+  },
+  {
+    name: 'handler attribute and listener both hear open',
+    async run({ make }, base) {
+      const socket = make(base);
+      const heard: string[] = [];
+      socket.onopen = () => heard.push('attribute');
+      socket.addEventListener('open', () => heard.push('listener'));
+      await next(socket, 'open');
+      socket.close();
+      await next(socket, 'close');
+      return heard.sort();
+    },
+  },
+  {
+    name: 'server closes with 1000',
+    run: (subject, base) =>
+      opened(subject, base, async (socket) => {
+        socket.send('close:1000:server done');
+        const close = await next(socket, 'close');
+        return { close: closeFields(close), readyState: socket.readyState };
+      }),
+  },
+  {
+    name: 'client close with code and reason',
+    run: (subject, base) =>
+      opened(subject, base, async (socket) => {
+        socket.close(4321, 'client done');
+        return { readyState: socket.readyState, close: closeFields(await next(socket, 'close')), after: socket.readyState };
+      }),
+  },
+  {
+    name: 'close twice is a no-op',
+    run: (subject, base) =>
+      opened(subject, base, async (socket) => {
+        socket.close();
+        socket.close();
+        const close = closeFields(await next(socket, 'close'));
+        socket.close();
+        return { close, readyState: socket.readyState };
+      }),
+  },
+  {
+    name: 'send after close does not throw',
+    run: (subject, base) =>
+      opened(subject, base, async (socket) => {
+        socket.close();
+        await next(socket, 'close');
+        return thrown(() => socket.send('late'));
+      }),
+  },
+  {
+    name: 'bufferedAmount when open and idle',
+    run: (subject, base) => opened(subject, base, (socket) => socket.bufferedAmount),
+  },
+  {
+    name: 'send while connecting',
+    async run({ make }, base) {
+      const socket = make(base);
+      const result = thrown(() => socket.send('early'));
+      socket.close();
+      await next(socket, 'close');
+      return result;
+    },
+  },
+  {
+    name: 'close arguments checked',
+    run: (subject, base) => opened(subject, base, (socket) => [thrown(() => socket.close(999)), thrown(() => socket.close(1000, 'x'.repeat(124)))]),
+  },
+  {
+    name: 'close while connecting',
+    async run({ make }, base) {
+      const socket = make(base);
+      const events: string[] = [];
+      socket.addEventListener('error', () => events.push('error'));
+      socket.close(1000);
+      const readyState = socket.readyState;
+      const close = await next(socket, 'close');
+      return { readyState, events, close: closeFields(close) };
+    },
+  },
+];

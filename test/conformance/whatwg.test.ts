@@ -1,0 +1,63 @@
+/**
+ * WHATWG conformance in Node: every case of cases.ts runs against undici's WebSocket (Node's own;
+ * behind --experimental-websocket on Node 20, global from 22) and against ReconnectingWebSocket
+ * driving that same WebSocket, in a child process. Results must be equal, except the documented
+ * deviations (by name), and where this undici strays from the standard (then ReconnectingWebSocket
+ * must give the standard's result).
+ */
+import { spawn } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { cases } from './cases.js';
+import { assertCase } from './compare.js';
+import type { CaseResults } from './run-cases.js';
+import { startCaseServer, type CaseServer } from './server.js';
+
+const child = fileURLToPath(new URL('./node-child.ts', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/** What the standard says where some undici versions say otherwise (no CloseEvent global on Node 20). */
+const standard: Record<string, unknown> = {
+  // WebIDL [LegacyTreatNonObjectAsNull]: an object is kept, a non-object is null (undici nulls both).
+  'non-callable handler': { read: [{}, null], kept: true },
+  // WHATWG: an unknown value is ignored (older undici resets to 'blob').
+  'unknown binaryType ignored': 'arraybuffer',
+  // WHATWG: CLOSING at once, then an error and a 1006 close (older undici fires error twice and no close).
+  'close while connecting': {
+    readyState: 2,
+    events: ['error'],
+    close: { type: 'close', code: 1006, reason: '', wasClean: false, isCloseEvent: typeof CloseEvent === 'function' ? true : 'no CloseEvent global' },
+  },
+};
+
+function runChild(base: string): Promise<CaseResults> {
+  const flags = typeof (globalThis as { WebSocket?: unknown }).WebSocket === 'function' ? [] : ['--experimental-websocket'];
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [...flags, '--import', 'tsx', child, base], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 90_000);
+    proc.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    proc.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    proc.on('error', reject);
+    proc.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`conformance child ended with ${code ?? signal}: ${err}`));
+      else resolve(JSON.parse(out) as CaseResults);
+    });
+  });
+}
+
+describe('WHATWG conformance in Node: ReconnectingWebSocket against undici', () => {
+  let server: CaseServer;
+  let results: CaseResults;
+  before(async () => {
+    server = await startCaseServer();
+    results = await runChild(server.url);
+  });
+  after(() => server.close());
+
+  for (const { name } of cases) {
+    test(name, () => assertCase(name, results, standard));
+  }
+});
