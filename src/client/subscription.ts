@@ -145,19 +145,15 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   /** @internal The server confirmed: continue from `position` (the replay, if any, has been delivered). */
   _subscribed(position: Position, recovered: boolean): void {
     if (this.state === 'unsubscribed') return;
-    const rewound = this.#rewound.splice(0);
-    if (!this.#position && rewound.length > 0) {
-      // In offset order, each once, none beyond the head (a stray tail of an earlier subscription
-      // of this channel is one of its events too, so it takes its place in the order).
-      const mine = rewound.filter((item) => item.position.epoch === position.epoch && item.position.offset <= position.offset).sort((a, b) => a.position.offset - b.position.offset);
-      for (const item of mine) {
-        if (this.#ended()) return;
-        if (!isAfter(item.position, this.#position)) continue;
-        this.#position = item.position;
-        this.dispatchEvent(lifelineEvent('event', item));
-      }
+    // The rewind, in offset order, each once, none beyond the head (a stray tail of an earlier
+    // subscription of this channel is one of its events too, so it takes its place in the order).
+    for (const item of this.#rewound.splice(0).sort((a, b) => a.position.offset - b.position.offset)) {
       if (this.#ended()) return;
+      if (item.position.epoch !== position.epoch || item.position.offset > position.offset || !isAfter(item.position, this.#position)) continue;
+      this.#position = item.position;
+      this.dispatchEvent(lifelineEvent('event', item));
     }
+    if (this.#ended()) return;
     this.#position = position;
     const event: SubscribedEvent = lifelineEvent('subscribed', { recovered, position });
     this.#confirmed = event;

@@ -20,12 +20,9 @@ const units: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h:
 
 /** `50` -> `{count: 50}`, `'2m'` -> `{ms: 120000}`; anything else throws {@link InvalidOptionError}. */
 export function parseRewind(spec: RewindSpec): Rewind {
-  if (typeof spec === 'number') {
-    if (!Number.isInteger(spec) || spec < 1 || spec > MAX_REWIND_COUNT) throw new InvalidOptionError('rewind', `a count must be an integer from 1 to ${MAX_REWIND_COUNT} (got ${spec})`);
-    return { count: spec };
-  }
-  const match = /^(\d{1,9})(ms|s|m|h)$/.exec(typeof spec === 'string' ? spec.trim() : '');
-  const ms = match ? Number(match[1]) * (units[match[2] ?? ''] ?? 0) : 0;
-  if (!match || ms < 1 || ms > MAX_REWIND_MS) throw new InvalidOptionError('rewind', `wants a count of events (50) or an age like "30s", "2m", "1h" of at most 7 days (got ${JSON.stringify(spec)})`);
-  return { ms };
+  const age = typeof spec === 'string' ? /^(\d{1,9})(ms|s|m|h)$/.exec(spec.trim()) : null;
+  const value = typeof spec === 'number' ? spec : age ? Number(age[1]) * (units[age[2] ?? ''] ?? 0) : NaN;
+  const max = typeof spec === 'number' ? MAX_REWIND_COUNT : MAX_REWIND_MS;
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new InvalidOptionError('rewind', `wants a count of events from 1 to ${MAX_REWIND_COUNT} or an age like "30s", "2m", "1h" up to 7 days (got ${JSON.stringify(spec)})`);
+  return typeof spec === 'number' ? { count: value } : { ms: value };
 }
