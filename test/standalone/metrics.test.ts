@@ -40,6 +40,21 @@ test('a fresh server: zero counters, the process metrics, ready', async () => {
   assert.ok(samples.some((sample) => sample.name === 'nodejs_eventloop_lag_seconds'), 'default Node metrics');
 });
 
+test('event-loop delay: the lag and its percentiles are present and numeric', async () => {
+  // The delay histogram samples every 10 ms; one wait past that gives it a reading.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const samples = await scrape();
+  for (const name of ['nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_p50_seconds', 'nodejs_eventloop_lag_p90_seconds', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_eventloop_lag_max_seconds']) {
+    const sample = samples.find((candidate) => candidate.name === name);
+    assert.ok(sample, `${name} is exported`);
+    assert.ok(Number.isFinite(sample.value) && sample.value >= 0, `${name} is a non-negative number, got ${sample.value}`);
+  }
+  const p50 = sampleValue(samples, 'nodejs_eventloop_lag_p50_seconds');
+  const p99 = sampleValue(samples, 'nodejs_eventloop_lag_p99_seconds');
+  const max = sampleValue(samples, 'nodejs_eventloop_lag_max_seconds');
+  assert.ok(p50 <= p99 && p99 <= max, `percentiles ordered: p50 ${p50} <= p99 ${p99} <= max ${max}`);
+});
+
 test('requests are timed per method; recoveries counted by outcome; messages and bytes out match the wire', async (t) => {
   const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
   const reply = await client.request(1, 'echo', { n: 1 });
