@@ -36,7 +36,8 @@ function onEvent(subscriber: Subscriber, payload: Buffer): void {
   received++;
   if (data.s !== subscriber.last + 1) outOfOrder++;
   subscriber.last = data.s;
-  histogram[Math.min(BUCKETS - 1, Math.max(0, Math.floor(at - data.t)))]++;
+  const bucket = Math.min(BUCKETS - 1, Math.max(0, Math.floor(at - data.t)));
+  histogram[bucket] = (histogram[bucket] ?? 0) + 1;
 }
 
 const handlers: Handlers = {

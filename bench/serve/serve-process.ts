@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -87,16 +88,23 @@ export class ServeProcess {
     return this.#output;
   }
 
-  /** A GET with a deadline: how long it took and whether it answered 200. */
-  async get(path: string, timeoutMs: number): Promise<Timed<string>> {
+  /**
+   * A GET with a deadline, on a connection of its own that closes after the answer (so probes
+   * leave no socket open in the server): how long it took and whether it answered 200.
+   */
+  get(path: string, timeoutMs: number): Promise<Timed<string>> {
     const started = performance.now();
-    try {
-      const response = await fetch(`http://127.0.0.1:${this.port}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
-      const text = await response.text();
-      return { ms: performance.now() - started, ok: response.ok, value: text };
-    } catch {
-      return { ms: performance.now() - started, ok: false };
-    }
+    return new Promise((resolve) => {
+      const request = httpGet({ host: '127.0.0.1', port: this.port, path, agent: false, timeout: timeoutMs }, (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => resolve({ ms: performance.now() - started, ok: response.statusCode === 200, value: text }));
+        response.on('error', () => resolve({ ms: performance.now() - started, ok: false }));
+      });
+      request.on('timeout', () => request.destroy());
+      request.on('error', () => resolve({ ms: performance.now() - started, ok: false }));
+    });
   }
 
   /** Publishes `data` through the HTTP API; true when the server took it. */
