@@ -173,7 +173,8 @@ async function measure(started: number, script: string): Promise<void> {
           const offset = (ch * 1000) / rate / CHANNELS;
           for (let k = 0; ; k++) {
             const due = stepStart + offset + (k * 1000) / rate;
-            if (due - stepStart >= STEP_MS) break;
+            // a publisher behind schedule stops with the step: the rate reached is what it reached
+            if (due - stepStart >= STEP_MS || performance.now() - stepStart >= STEP_MS) break;
             const wait = due - performance.now();
             if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
             const t = Number(process.hrtime.bigint()) / 1e6;
@@ -224,8 +225,8 @@ async function measure(started: number, script: string): Promise<void> {
       };
       results.push(result);
       console.log(JSON.stringify(result));
-      // Higher rates only do worse: stop at a loss or once p99 is far past the limit.
-      if (!result.inOrder || result.p99 >= 4 * P99_LIMIT) break;
+      // Higher rates only do worse: stop at the first step that lost or reordered an event.
+      if (!result.inOrder) break;
     }
     const passing = results.filter((r) => r.inOrder && r.p99 < P99_LIMIT);
     console.log('\n| events/s per channel | published/s | deliveries/s | HTTP publish p50/p99 ms | p50 ms | p99 ms | all in order | RSS/conn KB | loop p99 ms | loop max ms | /healthz ok, p99, max ms | /metrics ok, p99, max ms |');

@@ -160,6 +160,11 @@ export class ServeProcess {
     }
   }
 
+  /** Sends `signal` to the server process (the soak's full-GC hook listens for SIGUSR2). */
+  signal(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+
   kill(): void {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
   }
