@@ -19,8 +19,9 @@ const BATCH = Number(values.batch);
 const RECOVERY_MS = 5000;
 const IDLE_CHANNEL_MS = 5000;
 const QUIET_MS = RECOVERY_MS + IDLE_CHANNEL_MS + 10_000;
+const WARMUP_MS = 30_000;
 const CHANNELS = 20;
-const RUN_MS = MINUTES * 60_000 + QUIET_MS + 120_000;
+const RUN_MS = WARMUP_MS + MINUTES * 60_000 + 2 * QUIET_MS + 120_000;
 const EVENT = Buffer.from('{"type":"event"');
 
 interface Sample {
@@ -114,6 +115,73 @@ function diff(before: Sample, after: Sample): string[] {
   return grown;
 }
 
+type Totals = Record<'opened' | 'closed' | 'dropped' | 'resumes' | 'resumed' | 'replayed' | 'published' | 'failedPublishes' | 'errors', number>;
+
+function emptyTotals(): Totals {
+  return { opened: 0, closed: 0, dropped: 0, resumes: 0, resumed: 0, replayed: 0, published: 0, failedPublishes: 0, errors: 0 };
+}
+
+/** Batches of connections that close, drop, and drop and resume, with publishes, until `end`. */
+async function churn(server: ServeProcess, end: number, totals: Totals, firstErrors: string[], afterBatch: () => void | Promise<void>): Promise<void> {
+  let batchNo = 0;
+  while (Date.now() < end) {
+    batchNo++;
+    const clients: Session[] = [];
+    await Promise.all(
+      Array.from({ length: BATCH }, async (_, i) => {
+        try {
+          clients.push((await open(server.port, `soak:c${(batchNo * BATCH + i) % CHANNELS}`)).client);
+          totals.opened++;
+        } catch (error) {
+          totals.errors++;
+          if (firstErrors.length < 3) firstErrors.push(String(error));
+        }
+      }),
+    );
+    const publishOnce = async (): Promise<void> => {
+      await Promise.all(
+        Array.from({ length: CHANNELS }, async (_, ch) => {
+          if (await server.publish(`soak:c${ch}`, { batch: batchNo }, 10_000)) totals.published++;
+          else totals.failedPublishes++;
+        }),
+      );
+    };
+    await publishOnce();
+    // a third close cleanly, a third drop, a third drop and come back with a resume
+    const comeback: Session[] = [];
+    await Promise.all(
+      clients.map(async (client, i) => {
+        if (i % 3 === 0) {
+          await closeFrame(client.socket);
+          totals.closed++;
+        } else {
+          client.socket.destroy();
+          totals.dropped++;
+          if (i % 3 === 2) comeback.push(client);
+        }
+      }),
+    );
+    await publishOnce(); // missed by the dropped ones
+    const back = await Promise.all(
+      comeback.map(async (old) => {
+        totals.resumes++;
+        try {
+          const { client, resumed, replayed } = await open(server.port, old.channel, old);
+          if (resumed) totals.resumed++;
+          totals.replayed += replayed;
+          return client;
+        } catch (error) {
+          totals.errors++;
+          if (firstErrors.length < 3) firstErrors.push(String(error));
+          return undefined;
+        }
+      }),
+    );
+    await Promise.all(back.map((client) => (client ? closeFrame(client.socket) : undefined)));
+    await afterBatch();
+  }
+}
+
 async function run(): Promise<void> {
   const started = Date.now();
   console.log(`soak: ${MINUTES} min of churn in batches of ${BATCH}; quiet period ${QUIET_MS / 1000} s (recovery window ${RECOVERY_MS} ms, idle-channel TTL ${IDLE_CHANNEL_MS} ms)`);
@@ -128,76 +196,24 @@ async function run(): Promise<void> {
     String(IDLE_CHANNEL_MS),
   ], GC_HOOK);
   try {
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    // Warm-up: the first connections compile code and create structures that live as long as
+    // the process; the baseline is taken after them, so only what churn leaves behind counts.
+    const warm = emptyTotals();
+    await churn(server, Date.now() + WARMUP_MS, warm, [], () => undefined);
+    await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
     const baseline = await sample(server);
-    console.log(`baseline: ${JSON.stringify(baseline)}`);
-    const totals = { opened: 0, closed: 0, dropped: 0, resumes: 0, resumed: 0, replayed: 0, published: 0, failedPublishes: 0, errors: 0 };
+    console.log(`baseline (after ${WARMUP_MS / 1000} s of warm-up churn and ${QUIET_MS / 1000} s quiet): ${JSON.stringify(baseline)}`);
+    const totals = emptyTotals();
     const firstErrors: string[] = [];
     const trend: Sample[] = [];
     let nextSample = Date.now() + 30_000;
-    const end = Date.now() + MINUTES * 60_000;
-    let batchNo = 0;
-    while (Date.now() < end) {
-      batchNo++;
-      const clients: Session[] = [];
-      await Promise.all(
-        Array.from({ length: BATCH }, async (_, i) => {
-          try {
-            clients.push((await open(server.port, `soak:c${(batchNo * BATCH + i) % CHANNELS}`)).client);
-            totals.opened++;
-          } catch (error) {
-            totals.errors++;
-            if (firstErrors.length < 3) firstErrors.push(String(error));
-          }
-        }),
-      );
-      const publishOnce = async (): Promise<void> => {
-        await Promise.all(
-          Array.from({ length: CHANNELS }, async (_, ch) => {
-            if (await server.publish(`soak:c${ch}`, { batch: batchNo }, 10_000)) totals.published++;
-            else totals.failedPublishes++;
-          }),
-        );
-      };
-      await publishOnce();
-      // a third close cleanly, a third drop, a third drop and come back with a resume
-      const comeback: Session[] = [];
-      await Promise.all(
-        clients.map(async (client, i) => {
-          if (i % 3 === 0) {
-            await closeFrame(client.socket);
-            totals.closed++;
-          } else {
-            client.socket.destroy();
-            totals.dropped++;
-            if (i % 3 === 2) comeback.push(client);
-          }
-        }),
-      );
-      await publishOnce(); // missed by the dropped ones
-      const back = await Promise.all(
-        comeback.map(async (old) => {
-          totals.resumes++;
-          try {
-            const { client, resumed, replayed } = await open(server.port, old.channel, old);
-            if (resumed) totals.resumed++;
-            totals.replayed += replayed;
-            return client;
-          } catch (error) {
-            totals.errors++;
-            if (firstErrors.length < 3) firstErrors.push(String(error));
-            return undefined;
-          }
-        }),
-      );
-      await Promise.all(back.map((client) => (client ? closeFrame(client.socket) : undefined)));
-      if (Date.now() >= nextSample) {
-        nextSample += 30_000;
-        const s = await sample(server);
-        trend.push(s);
-        console.log(`${((Date.now() - started) / 60_000).toFixed(1)} min: ${JSON.stringify({ ...s, resources: undefined })} ${JSON.stringify(totals)}`);
-      }
-    }
+    await churn(server, Date.now() + MINUTES * 60_000, totals, firstErrors, async () => {
+      if (Date.now() < nextSample) return;
+      nextSample += 30_000;
+      const s = await sample(server);
+      trend.push(s);
+      console.log(`${((Date.now() - started) / 60_000).toFixed(1)} min: ${JSON.stringify({ ...s, resources: undefined })} ${JSON.stringify(totals)}`);
+    });
     console.log(`churn done: ${JSON.stringify(totals)}${firstErrors.length > 0 ? `; first errors: ${firstErrors.join(' | ')}` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
     const final = await sample(server);
