@@ -8,7 +8,7 @@ import { utf8ByteLength } from '../core/utf8.js';
 import { Heartbeat } from '../core/heartbeat.js';
 import { OutboundQueue, type OutboundData } from '../core/outbound-queue.js';
 import { Timer } from '../core/timer.js';
-import { lifelineEvent, type LifelineCloseEvent, type LifelineErrorEvent, type ReconnectingWebSocketEventMap } from './events.js';
+import { closeEvent, lifelineEvent, type LifelineCloseEvent, type LifelineErrorEvent, type ReconnectingWebSocketEventMap } from './events.js';
 import { subprotocols, websocketUrl } from './whatwg.js';
 import { resolveClientOptions, type ClientOptions, type ProtocolsProvider, type ResolvedClientOptions, type UrlSource, type WebSocketLike } from './options.js';
 
@@ -526,13 +526,6 @@ function checkClose(code: number, reason: string): void {
 
 function closeInfo(event: CloseLike): CloseInfo {
   return { code: event.code, reason: event.reason, wasClean: event.wasClean };
-}
-
-/** A `CloseEvent` where the platform has one (so `instanceof CloseEvent` holds), else an `Event` with the same fields. */
-function closeEvent({ code, reason, wasClean }: CloseInfo, willReconnect: boolean, action: CloseAction): LifelineCloseEvent {
-  const init = { code, reason, wasClean };
-  const event = typeof CloseEvent === 'function' ? new CloseEvent('close', init) : lifelineEvent('close', init);
-  return Object.assign(event, { willReconnect, action });
 }
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- typed overloads for the events above; no new members
