@@ -2,14 +2,13 @@ import { Backoff } from '../core/backoff.js';
 import type { CloseAction } from '../core/close-code.js';
 import { classifyClose, type CloseDecision, type CloseInfo } from '../core/close-policy.js';
 import { readyStateOf, type ClientState } from '../core/client-state.js';
-import { controlType, PING } from '../core/envelope.js';
 import { ConnectionClosedError, InvalidCloseError, LifelineError } from '../core/errors.js';
 import { utf8ByteLength } from '../core/utf8.js';
-import { Heartbeat } from '../core/heartbeat.js';
 import { OutboundQueue, type OutboundData } from '../core/outbound-queue.js';
 import { Timer } from '../core/timer.js';
 import { lifelineEvent, type LifelineCloseEvent, type LifelineErrorEvent, type ReconnectingWebSocketEventMap } from './events.js';
 import { subprotocols, websocketUrl } from './whatwg.js';
+import type { LinkWatch } from './with-heartbeat.js';
 import { resolveClientOptions, type ClientOptions, type ProtocolsProvider, type ResolvedClientOptions, type UrlSource, type WebSocketLike } from './options.js';
 
 // The few codes the client itself uses, as same-file constants so a bundler inlines them
@@ -92,7 +91,7 @@ export class ReconnectingWebSocket extends EventTarget {
   #state: ClientState;
   readonly #backoff: Backoff;
   readonly #queue: OutboundQueue;
-  readonly #heartbeat: Heartbeat | undefined;
+  readonly #heartbeat: LinkWatch | undefined;
   readonly #connectTimer: Timer;
   readonly #stableTimer: Timer;
   readonly #retryTimer: Timer;
@@ -128,14 +127,12 @@ export class ReconnectingWebSocket extends EventTarget {
     this.#stableTimer = new Timer(clock, () => this.#backoff.reset());
     // Kept alive: a script awaiting opened() during a backoff must not see its process end.
     this.#retryTimer = new Timer(clock, () => this.#connect(), true);
-    const heartbeat = this.options.heartbeat;
-    this.#heartbeat = heartbeat
-      ? new Heartbeat(clock, heartbeat, {
-          sendPing: () => this.#socket?.readyState === 1 && this.#socket.send(PING),
-          dead: () => this.#abandon('heartbeat', 'heartbeat timeout'),
-          hidden: () => this.options.environment.hidden(),
-        })
-      : undefined;
+    this.#heartbeat = this.options.heartbeat?.({
+      clock,
+      send: (data) => this.#socket?.readyState === 1 && this.#socket.send(data),
+      dead: () => this.#abandon('heartbeat', 'heartbeat timeout'),
+      hidden: () => this.options.environment.hidden(),
+    });
     // The on* handlers run as the first listeners, so a throwing handler is reported like any
     // listener's exception instead of breaking the client's own bookkeeping.
     for (const type of ['open', 'message', 'close', 'error'] as const) {
@@ -378,12 +375,8 @@ export class ReconnectingWebSocket extends EventTarget {
   }
 
   #received(data: unknown): void {
-    const heartbeat = this.#heartbeat;
-    if (heartbeat) {
-      heartbeat.sawTraffic();
-      // With the heartbeat on, Lifeline's ping/pong control messages are link traffic, not app data.
-      if (typeof data === 'string' && controlType(data) !== undefined) return;
-    }
+    // With the heartbeat on, Lifeline's ping/pong control messages are link traffic, not app data.
+    if (this.#heartbeat?.saw(data)) return;
     this.#dispatch(new MessageEvent('message', { data, origin: this.#origin }));
   }
 
