@@ -1,4 +1,4 @@
-import { Backoff } from '../core/backoff.js';
+import { backoffCeiling, jittered } from '../core/backoff.js';
 import type { CloseAction } from '../core/close-code.js';
 import { classifyClose, type CloseDecision, type CloseInfo } from '../core/close-policy.js';
 import { readyStateOf, type ClientState } from '../core/client-state.js';
@@ -89,7 +89,8 @@ export class ReconnectingWebSocket extends EventTarget {
   /** True while the queue is full: a spell of refusals is reported once, not per send. */
   #full = false;
   #state: ClientState;
-  readonly #backoff: Backoff;
+  /** Retries since the last stable connection (the backoff's attempt). */
+  #attempt = 0;
   readonly #queue: OutboundQueue;
   readonly #heartbeat: LinkWatch | undefined;
   readonly #connectTimer: Timer;
@@ -121,10 +122,9 @@ export class ReconnectingWebSocket extends EventTarget {
     const { clock } = this.options;
     const startClosed = this.options.startClosed;
     this.#state = startClosed ? 'closed' : 'connecting';
-    this.#backoff = new Backoff(this.options, this.options.rng);
     this.#queue = new OutboundQueue(this.options.queue);
     this.#connectTimer = new Timer(clock, () => this.#abandon('connect-timeout', 'connect timeout'));
-    this.#stableTimer = new Timer(clock, () => this.#backoff.reset());
+    this.#stableTimer = new Timer(clock, () => (this.#attempt = 0));
     // Kept alive: a script awaiting opened() during a backoff must not see its process end.
     this.#retryTimer = new Timer(clock, () => this.#connect(), true);
     this.#heartbeat = this.options.heartbeat?.({
@@ -190,7 +190,7 @@ export class ReconnectingWebSocket extends EventTarget {
 
   /** Retries made since the last stable connection. */
   get attempt(): number {
-    return this.#backoff.attempt;
+    return this.#attempt;
   }
 
   /** Messages waiting for a connection. */
@@ -268,7 +268,7 @@ export class ReconnectingWebSocket extends EventTarget {
     checkClose(code, reason);
     // A close() still waiting for the server's answer is reported now: its socket is let go.
     if (this.#state === 'closing' && !this.#finish({ ...this.#closing, wasClean: false }, 'stop')) return;
-    this.#backoff.reset();
+    this.#attempt = 0;
     this.#stopTimers();
     const socket = this.#socket;
     this.#socket = undefined;
@@ -303,7 +303,7 @@ export class ReconnectingWebSocket extends EventTarget {
 
   #connect(): void {
     const generation = ++this.#generation;
-    const attempt = this.#backoff.attempt;
+    const attempt = this.#attempt;
     if (!this.#move('connecting') || !this.#dispatch(lifelineEvent('connecting', { attempt }))) return;
     const authRequired = this.#authRequired;
     this.#authRequired = false;
@@ -418,19 +418,20 @@ export class ReconnectingWebSocket extends EventTarget {
   }
 
   #schedule(close: CloseInfo, action: CloseAction, retryAfterMs: number | undefined): void {
-    const backoffDelay = this.#backoff.next();
-    if (backoffDelay === undefined) {
-      if (this.#finish(close, action)) this.#dispatch(lifelineEvent('giveup', { attempts: this.#backoff.attempt, code: close.code, reason: close.reason }));
+    const { options } = this;
+    if (this.#attempt >= options.maxAttempts) {
+      if (this.#finish(close, action)) this.#dispatch(lifelineEvent('giveup', { attempts: this.#attempt, code: close.code, reason: close.reason }));
       return;
     }
-    const attempt = this.#backoff.attempt;
+    const attempt = ++this.#attempt;
+    const backoffDelay = jittered(options, backoffCeiling(options, attempt), options.rng);
     const hint = classifyClose(close).hint ?? (retryAfterMs === undefined ? undefined : { afterMs: retryAfterMs, spreadMs: backoffDelay });
     const generation = this.#generation;
-    const custom = this.#hook(() => this.options.reconnectDelay?.(attempt, close));
+    const custom = this.#hook(() => options.reconnectDelay?.(attempt, close));
     if (generation !== this.#generation) return; // the hook took over
-    const delay = custom ?? (hint ? hint.afterMs + this.options.rng() * hint.spreadMs : backoffDelay);
-    this.#hintedRetryAt = hint ? this.options.clock.now() + delay : undefined;
-    const { environment } = this.options;
+    const delay = custom ?? (hint ? hint.afterMs + options.rng() * hint.spreadMs : backoffDelay);
+    this.#hintedRetryAt = hint ? options.clock.now() + delay : undefined;
+    const { environment } = options;
     if (!this.#move(environment.hidden() || !environment.online() ? 'paused' : 'reconnecting')) return;
     if (!this.#dispatch(closeEvent(close, true, action))) return;
     if (!this.#dispatch(lifelineEvent('reconnecting', { attempt, delay, code: close.code, reason: close.reason }))) return;
