@@ -39,6 +39,16 @@ if (!has('redis-server') && isRoot && has('apt-get')) {
   execFileSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null'], { stdio: 'inherit' });
 }
 
+// The load-balancer test runs a real HAProxy (Debian's package).
+if (!has('haproxy')) {
+  if (isRoot && has('apt-get')) {
+    console.log('test-env: installing haproxy for the load-balancer test (apt-get)...');
+    execFileSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null'], { stdio: 'inherit' });
+  } else {
+    console.log('test-env: haproxy missing; the load-balancer test will skip (install: apt-get install -y haproxy)');
+  }
+}
+
 if (!(await redisAnswers())) {
   if (has('redis-server')) {
     console.log('test-env: starting redis-server on 127.0.0.1:6379 (no persistence)');

@@ -33,6 +33,15 @@ export interface DirectMessage {
   readonly data: unknown;
 }
 
+/**
+ * A cluster-wide instruction between nodes: close a user's or a session's connections (the HTTP
+ * API), or close a session's old connection after it resumed on another node (`takeover`).
+ */
+export type ControlNotice =
+  | { readonly kind: 'disconnect-user'; readonly user: string; readonly reason: string }
+  | { readonly kind: 'disconnect-session'; readonly session: string; readonly reason: string }
+  | { readonly kind: 'takeover'; readonly session: string; readonly connection: string };
+
 /** What survives a disconnect for `recoveryWindow`: who the session is and what it was told. */
 export interface SessionRecord {
   readonly user: unknown;
@@ -49,12 +58,21 @@ export interface SessionRecord {
    * the stored one.
    */
   readonly owner?: string;
+  /**
+   * The SHA-256 (hex) of the session's resume secret: a `hello` resumes the session only with
+   * the secret itself. A save without it keeps the stored one.
+   */
+  readonly secret?: string;
+  /** The session was opened by an anonymous connection: another anonymous connection with the secret may resume it. */
+  readonly anonymous?: boolean;
 }
 
 export interface PresenceMember {
-  /** The session id. */
+  /** The member id: derived from the session id, but no way back to it (it resumes and addresses nothing). */
   readonly client: string;
   readonly user: unknown;
+  /** The connection that holds the membership now (the server's bookkeeping; never shown to clients). */
+  readonly connection?: string;
 }
 
 export type Unsubscribe = () => Promise<void>;
@@ -65,11 +83,26 @@ export type Unsubscribe = () => Promise<void>;
  * reached another node before the reply was recorded) returns the first event's position
  * instead of publishing twice.
  */
-export interface PublishOrigin {
+export interface SessionOrigin {
   readonly session: string;
   readonly id: number;
   readonly ttl: number;
 }
+
+/**
+ * An app's idempotency key: a publish under a key already used within `ttl` ms returns that
+ * event's position and stores nothing; under the same key with another `digest` (a different
+ * body) it is refused with an `IdempotencyConflictError`. Keys are kept per channel.
+ */
+export interface KeyOrigin {
+  /** The key as the broker stores it (the caller scopes it, to a user for example). */
+  readonly key: string;
+  /** A digest of what was published (the same body gives the same digest). */
+  readonly digest: string;
+  readonly ttl: number;
+}
+
+export type PublishOrigin = SessionOrigin | KeyOrigin;
 
 /**
  * What carries fan-out, history, sessions and presence between the nodes of a deployment.
@@ -79,7 +112,8 @@ export interface PublishOrigin {
 export interface Broker {
   /**
    * Appends to the channel's history (trimmed by `policy`) and fans out to every node's
-   * subscribers. With an `origin` already published, returns that event and publishes nothing.
+   * subscribers. With an `origin` already published, returns that event and publishes nothing;
+   * with a key origin used for another body, rejects with an `IdempotencyConflictError`.
    */
   publish(channel: string, data: unknown, policy: HistoryPolicy, origin?: PublishOrigin): Promise<ChannelEvent>;
   /**
@@ -123,10 +157,25 @@ export interface Broker {
   /** This node serves `session`: `onMessage` gets its new direct messages. */
   subscribeDirect(session: string, onMessage: (message: DirectMessage) => void): Promise<Unsubscribe>;
 
-  /** Adds (or refreshes) a member; it vanishes after `ttl` ms unless refreshed (a dead node's entries expire). */
-  presenceJoin(channel: string, member: PresenceMember, ttl: number): Promise<void>;
-  presenceLeave(channel: string, client: string): Promise<void>;
+  /**
+   * Adds (or refreshes) a member; it vanishes after `ttl` ms unless refreshed (a dead node's
+   * entries expire). True when the member was not present before (or had expired).
+   */
+  presenceJoin(channel: string, member: PresenceMember, ttl: number): Promise<boolean>;
+  /**
+   * Removes a member; with `connection`, only while that connection (or none) holds it: false,
+   * and nothing removed, when another connection holds it now (the session came back).
+   */
+  presenceLeave(channel: string, client: string, connection?: string): Promise<boolean>;
   presence(channel: string): Promise<readonly PresenceMember[]>;
+
+  /**
+   * Sends a control notice to every node on this broker, this one included (at most once each,
+   * no history: a node that is down misses it). Absent: the broker serves one node only.
+   */
+  broadcast?(notice: ControlNotice): Promise<void>;
+  /** This node hears every {@link broadcast}. */
+  onBroadcast?(listener: (notice: ControlNotice) => void): Promise<Unsubscribe>;
 
   /**
    * False while the broker cannot serve (a networked broker that lost its server): the node

@@ -2,11 +2,20 @@ import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../core/clock.js';
 import { canRecover, type Position } from '../core/position.js';
 import { RequestWindow } from '../core/request-window.js';
-import type { Broker, ChannelEvent, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from './broker.js';
+import { IdempotencyConflictError } from '../core/errors.js';
+import type { Broker, ChannelEvent, ControlNotice, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from './broker.js';
 
 interface Stored {
   readonly event: ChannelEvent;
   readonly at: number;
+  /** What it counts against the history budget, bytes. */
+  readonly bytes: number;
+}
+
+/** One stored event in publish order across every channel: the budget evicts from the front. */
+interface Queued {
+  readonly channel: Channel;
+  readonly offset: number;
 }
 
 interface Channel {
@@ -16,8 +25,10 @@ interface Channel {
   readonly listeners: Set<(event: ChannelEvent) => void>;
   /** The age limit of the last policy published with (read-side trimming uses it). */
   ttl: number;
-  /** Clock time of the last publish, for dropping idle channels. */
+  /** Clock time of the last publish or unsubscribe, for dropping idle channels. */
   active: number;
+  /** False once forgotten: queued budget entries of a dropped channel are skipped. */
+  live: boolean;
 }
 
 interface Expiring<T> {
@@ -39,13 +50,25 @@ export interface MemoryBrokerOptions {
   /**
    * A channel with no subscriber on this broker and no publish for this long (and longer than
    * its history's age) is forgotten, so per-user or per-document channels do not pile up; a
-   * client that comes back to it later is told `recovered: false`. Default one hour.
+   * client that comes back to it later is told `recovered: false`. Default 10 000 (10 s).
    */
   readonly idleChannelTtl?: number;
+  /**
+   * Bytes of channel history this process keeps at most, across every channel (each event
+   * counts its JSON length plus {@link EVENT_OVERHEAD}). Past it, the oldest events of any
+   * channel are dropped first; a client that needed them is told `recovered: false`. Live
+   * delivery is never refused. Default 64 MiB.
+   */
+  readonly historyBudget?: number;
 }
 
-/** Expired entries are swept at most this often (ms of clock time), on any write. */
+/** Expired entries are swept at most this often (ms of clock time), on any write or subscribe. */
 const SWEEP_EVERY = 60_000;
+/** What one stored event costs beyond its JSON text (objects, position, timestamps), bytes. */
+export const EVENT_OVERHEAD = 160;
+/** Defaults, documented in docs/reliability.md ("Limits"). */
+export const DEFAULT_HISTORY_BUDGET = 64 * 1024 * 1024;
+export const DEFAULT_IDLE_CHANNEL_TTL = 10_000;
 
 /**
  * The embedded broker: one process, nothing to install. History, sessions and presence live in
@@ -56,53 +79,77 @@ export class MemoryBroker implements Broker {
   readonly #clock: Clock;
   readonly #newEpoch: () => string;
   readonly #channels = new Map<string, Channel>();
-  readonly #sessions = new Map<string, Expiring<{ user: unknown; window: RequestWindow<unknown>; owner: string | undefined }>>();
+  readonly #sessions = new Map<string, Expiring<{ user: unknown; window: RequestWindow<unknown>; owner: string | undefined; secret: string | undefined; anonymous: boolean }>>();
   readonly #outboxes = new Map<string, Outbox>();
   readonly #presence = new Map<string, Map<string, Expiring<PresenceMember>>>();
-  /** The last client publish per session and channel: `${channel}\n${session}` -> its id and event. */
   /** Requests running somewhere: `${session}\n${id}`. */
   readonly #claims = new Map<string, Expiring<true>>();
-  readonly #origins = new Map<string, Expiring<{ readonly id: number; readonly event: ChannelEvent }>>();
+  /**
+   * The last client publish per session and channel (`${channel}\n${session}` -> its id), and
+   * the publishes under an idempotency key (`${channel}\n\n${key}` -> the body's digest).
+   */
+  readonly #origins = new Map<string, Expiring<{ readonly id: number | string; readonly event: ChannelEvent }>>();
 
   readonly #idleChannelTtl: number;
+  readonly #sweepEvery: number;
+  readonly #historyBudget: number;
+  /** Stored events in publish order (entries of trimmed events are skipped when reached). */
+  #queue: Queued[] = [];
+  #queueHead = 0;
+  #historyBytes = 0;
+  #historyEvents = 0;
+  #evicted = 0;
+  readonly #control = new Set<(notice: ControlNotice) => void>();
   #sweptAt: number;
 
   constructor(options: MemoryBrokerOptions = {}) {
     this.#clock = options.clock ?? systemClock;
     this.#newEpoch = options.newEpoch ?? (() => randomUUID().slice(0, 8));
-    this.#idleChannelTtl = options.idleChannelTtl ?? 3_600_000;
+    this.#idleChannelTtl = options.idleChannelTtl ?? DEFAULT_IDLE_CHANNEL_TTL;
+    this.#historyBudget = options.historyBudget ?? DEFAULT_HISTORY_BUDGET;
+    this.#sweepEvery = Math.min(SWEEP_EVERY, Math.max(1_000, Math.floor(this.#idleChannelTtl / 2)));
     this.#sweptAt = this.#clock.now();
   }
 
   async publish(channel: string, data: unknown, policy: HistoryPolicy, origin?: PublishOrigin): Promise<ChannelEvent> {
     this.#sweep();
-    const originKey = origin && `${channel}\n${origin.session}`;
-    if (origin && originKey !== undefined) {
+    const originKey = origin && ('key' in origin ? `${channel}\n\n${origin.key}` : `${channel}\n${origin.session}`);
+    const originId = origin && ('key' in origin ? origin.digest : origin.id);
+    if (originKey !== undefined) {
       const previous = this.#live(this.#origins, originKey);
-      if (previous?.value.id === origin.id) return previous.value.event;
+      if (previous && previous.value.id === originId) return previous.value.event;
+      if (previous && origin && 'key' in origin) throw new IdempotencyConflictError(origin.key);
     }
     const state = this.#channel(channel);
     state.active = this.#clock.now();
     state.ttl = policy.size > 0 ? policy.ttl : 0; // no history: idleness alone decides when it is forgotten
     const event: ChannelEvent = { channel, epoch: state.epoch, offset: ++state.head, data };
     if (policy.size > 0) {
-      state.history.push({ event, at: this.#clock.now() });
+      const bytes = (JSON.stringify(data) ?? '').length + channel.length + EVENT_OVERHEAD;
+      state.history.push({ event, at: this.#clock.now(), bytes });
+      this.#historyBytes += bytes;
+      this.#historyEvents++;
+      this.#queue.push({ channel: state, offset: event.offset });
       this.#trim(state, policy);
-    } else state.history.length = 0;
-    if (origin && originKey !== undefined) this.#origins.set(originKey, { value: { id: origin.id, event }, expiresAt: this.#clock.now() + origin.ttl });
+      this.#enforceBudget();
+    } else this.#drop(state, state.history.length);
+    if (origin && originKey !== undefined && originId !== undefined) this.#origins.set(originKey, { value: { id: originId, event }, expiresAt: this.#clock.now() + origin.ttl });
     for (const listener of state.listeners) deliver(listener, event);
     return event;
   }
 
   async subscribe(channel: string, onEvent: (event: ChannelEvent) => void): Promise<Unsubscribe> {
+    this.#sweep();
     const state = this.#channel(channel);
     state.listeners.add(onEvent);
     return async () => {
       state.listeners.delete(onEvent);
+      state.active = this.#clock.now();
     };
   }
 
   async recover(channel: string, since: Position | undefined, limit: number): Promise<Recovery> {
+    this.#sweep();
     const state = this.#channel(channel);
     const position = { epoch: state.epoch, offset: state.head };
     if (since === undefined) return { events: [], position, recovered: true };
@@ -121,7 +168,9 @@ export class MemoryBroker implements Broker {
     const existing = this.#live(this.#sessions, id);
     const window = existing && existing.value.window.acked >= record.window.acked ? existing.value.window : new RequestWindow(capacity, record.window);
     const expiresAt = this.#clock.now() + ttl;
-    this.#sessions.set(id, { value: { user: record.user, window, owner: record.owner ?? existing?.value.owner }, expiresAt });
+    const secret = record.secret ?? existing?.value.secret;
+    const anonymous = record.secret === undefined ? (existing?.value.anonymous ?? false) : record.anonymous === true;
+    this.#sessions.set(id, { value: { user: record.user, window, owner: record.owner ?? existing?.value.owner, secret, anonymous }, expiresAt });
     // Unacknowledged direct messages live as long as their session, however long ago they were sent.
     const outbox = this.#outbox(id);
     if (outbox.expiresAt < expiresAt) outbox.expiresAt = expiresAt;
@@ -137,7 +186,9 @@ export class MemoryBroker implements Broker {
 
   async loadSession(id: string): Promise<SessionRecord | undefined> {
     const entry = this.#live(this.#sessions, id);
-    return entry && { user: entry.value.user, window: entry.value.window.snapshot(), ...(entry.value.owner === undefined ? {} : { owner: entry.value.owner }) };
+    if (!entry) return undefined;
+    const { user, window, owner, secret, anonymous } = entry.value;
+    return { user, window: window.snapshot(), ...(owner === undefined ? {} : { owner }), ...(secret === undefined ? {} : { secret, anonymous }) };
   }
 
   async refreshSessions(ids: readonly string[], ttl: number): Promise<readonly string[]> {
@@ -209,14 +260,21 @@ export class MemoryBroker implements Broker {
     };
   }
 
-  async presenceJoin(channel: string, member: PresenceMember, ttl: number): Promise<void> {
+  async presenceJoin(channel: string, member: PresenceMember, ttl: number): Promise<boolean> {
     let members = this.#presence.get(channel);
     if (!members) this.#presence.set(channel, (members = new Map()));
-    members.set(member.client, { value: member, expiresAt: this.#clock.now() + ttl });
+    const now = this.#clock.now();
+    const held = members.get(member.client);
+    members.set(member.client, { value: member, expiresAt: now + ttl });
+    return held === undefined || held.expiresAt < now;
   }
 
-  async presenceLeave(channel: string, client: string): Promise<void> {
-    this.#presence.get(channel)?.delete(client);
+  async presenceLeave(channel: string, client: string, connection?: string): Promise<boolean> {
+    const members = this.#presence.get(channel);
+    const holder = members?.get(client)?.value.connection;
+    if (connection !== undefined && holder !== undefined && holder !== connection) return false;
+    members?.delete(client);
+    return true;
   }
 
   async presence(channel: string): Promise<readonly PresenceMember[]> {
@@ -227,6 +285,23 @@ export class MemoryBroker implements Broker {
     return [...members.values()].map((entry) => entry.value);
   }
 
+  async broadcast(notice: ControlNotice): Promise<void> {
+    for (const listener of [...this.#control]) {
+      try {
+        listener(notice);
+      } catch {
+        // A listener's failure is its own.
+      }
+    }
+  }
+
+  async onBroadcast(listener: (notice: ControlNotice) => void): Promise<Unsubscribe> {
+    this.#control.add(listener);
+    return async () => {
+      this.#control.delete(listener);
+    };
+  }
+
   async close(): Promise<void> {
     for (const channel of this.#channels.values()) channel.listeners.clear();
     for (const outbox of this.#outboxes.values()) outbox.listeners.clear();
@@ -234,22 +309,63 @@ export class MemoryBroker implements Broker {
 
   #channel(name: string): Channel {
     let state = this.#channels.get(name);
-    if (!state) this.#channels.set(name, (state = { epoch: this.#newEpoch(), head: 0, history: [], listeners: new Set(), ttl: 0, active: this.#clock.now() }));
+    if (!state) this.#channels.set(name, (state = { epoch: this.#newEpoch(), head: 0, history: [], listeners: new Set(), ttl: 0, active: this.#clock.now(), live: true }));
     return state;
   }
 
   #trim(state: Channel, policy: HistoryPolicy): void {
     state.ttl = policy.ttl;
-    const oldest = this.#clock.now() - policy.ttl;
-    let drop = Math.max(0, state.history.length - policy.size);
+    this.#drop(state, Math.max(0, state.history.length - policy.size));
+    this.#expire(state);
+  }
+
+  /** Drops the events of `state` older than its ttl. */
+  #expire(state: Channel): void {
+    const oldest = this.#clock.now() - state.ttl;
+    let drop = 0;
     while (drop < state.history.length && (state.history[drop]?.at ?? 0) < oldest) drop++;
-    if (drop > 0) state.history.splice(0, drop);
+    this.#drop(state, drop);
+  }
+
+  /** Drops the `count` oldest events of a channel's history, returning their bytes to the budget. */
+  #drop(state: Channel, count: number): void {
+    if (count <= 0) return;
+    for (const stored of state.history.splice(0, count)) {
+      this.#historyBytes -= stored.bytes;
+      this.#historyEvents--;
+    }
+  }
+
+  /**
+   * Over the budget, the oldest stored events of any channel go first (the queue is in publish
+   * order). A channel's remaining history still starts at its own oldest kept event, so a
+   * client that needed a dropped one is told `recovered: false`, never given a hole.
+   */
+  #enforceBudget(): void {
+    while (this.#historyBytes > this.#historyBudget && this.#queueHead < this.#queue.length) {
+      const { channel, offset } = this.#queue[this.#queueHead++] as Queued;
+      const first = channel.history[0];
+      if (!channel.live || first === undefined || first.event.offset > offset) continue; // already trimmed
+      let count = 0;
+      while (count < channel.history.length && (channel.history[count]?.event.offset ?? Infinity) <= offset) count++;
+      this.#evicted += count;
+      this.#drop(channel, count);
+    }
+    this.#compactQueue();
+  }
+
+  /** Keeps the queue's dead entries (trimmed events, forgotten channels) from outgrowing the live ones. */
+  #compactQueue(): void {
+    const dead = this.#queueHead + (this.#queue.length - this.#queueHead - this.#historyEvents);
+    if (this.#queue.length < 1024 || dead < this.#queue.length / 2) return;
+    this.#queue = this.#queue.slice(this.#queueHead).filter(({ channel, offset }) => channel.live && (channel.history[0]?.event.offset ?? Infinity) <= offset);
+    this.#queueHead = 0;
   }
 
   /** Drops what has expired: sessions, outboxes, presence members, idle channels. */
   #sweep(): void {
     const now = this.#clock.now();
-    if (now - this.#sweptAt < SWEEP_EVERY) return;
+    if (now - this.#sweptAt < this.#sweepEvery) return;
     this.#sweptAt = now;
     for (const [id, entry] of this.#sessions) if (entry.expiresAt < now) this.#sessions.delete(id);
     // A message store goes with its session (or when it expires unheard of).
@@ -263,13 +379,25 @@ export class MemoryBroker implements Broker {
       if (members.size === 0) this.#presence.delete(channel);
     }
     for (const [name, state] of this.#channels) {
-      if (state.listeners.size === 0 && now - state.active > Math.max(this.#idleChannelTtl, state.ttl)) this.#channels.delete(name);
+      if (state.listeners.size > 0) continue;
+      this.#expire(state);
+      // Forgotten once idle with nothing left to recover: seconds after its last subscriber left.
+      if (state.history.length === 0 && now - state.active > this.#idleChannelTtl) {
+        state.live = false;
+        this.#channels.delete(name);
+      }
     }
+    this.#compactQueue();
   }
 
   /** Entries held, for tests and diagnostics. */
   get size(): { readonly channels: number; readonly sessions: number; readonly outboxes: number; readonly presence: number } {
     return { channels: this.#channels.size, sessions: this.#sessions.size, outboxes: this.#outboxes.size, presence: this.#presence.size };
+  }
+
+  /** Channel history held against the budget, and how many events the budget evicted so far. */
+  get history(): { readonly bytes: number; readonly events: number; readonly budget: number; readonly evicted: number } {
+    return { bytes: this.#historyBytes, events: this.#historyEvents, budget: this.#historyBudget, evicted: this.#evicted };
   }
 
   #outbox(session: string): Outbox {

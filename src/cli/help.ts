@@ -1,5 +1,5 @@
 import { resolveServerOptions } from '../server/options.js';
-import { DEFAULT_CHANNELS } from '../standalone/standalone.js';
+import { DEFAULT_CHANNELS, DEFAULT_MAX_PENDING_PUBLISHES } from '../standalone/standalone.js';
 import { envName, flagName, serveKeys, type ServeKey } from './serve-options.js';
 import { closeActions, type CloseAction } from '../core/close-code.js';
 import { commandDocs } from './connect-commands.js';
@@ -50,7 +50,7 @@ function serveFlagDocs(): Record<ServeKey, FlagDoc> {
     port: { group: 'Server', value: 'N', text: 'TCP port to listen on; 0 picks a free one', fallback: String(d.port) },
     host: { group: 'Server', value: 'ADDR', text: 'interface to bind (0.0.0.0 for every IPv4 interface)', fallback: d.host },
     path: { group: 'Server', value: 'PATH', text: 'WebSocket endpoint path', fallback: d.paths.join(',') },
-    allowedOrigins: { group: 'Server', value: 'LIST', text: 'more Origins allowed to connect, comma-separated, or *', fallback: 'same-origin pages and clients sending no Origin' },
+    allowedOrigins: { group: 'Server', value: 'LIST', text: 'the only Origins browser pages may connect from, comma-separated (recommended), or *', fallback: 'same-origin pages and clients sending no Origin' },
     config: { group: 'Server', value: 'FILE', text: 'JSON file of settings, keyed by name ("maxPayload", "jwtSecret", "channels", ...); flags and env win over it', fallback: 'none' },
     logLevel: { group: 'Server', value: 'LEVEL', text: 'fatal, error, warn, info, debug, trace or silent', fallback: 'info' },
     jwtSecret: { group: 'Authentication', value: 'SECRET', text: 'accept HS256 tokens signed with this secret (32 bytes or more)', fallback: 'none' },
@@ -63,6 +63,7 @@ function serveFlagDocs(): Record<ServeKey, FlagDoc> {
     apiKey: { group: 'HTTP API, admin and metrics', value: 'KEY', text: 'key for /api/v1 and the admin page (Authorization: Bearer KEY or ?key=KEY; 16+ characters)', fallback: 'none: both answer 404' },
     metricsKey: { group: 'HTTP API, admin and metrics', value: 'KEY', text: 'require this key for /metrics', fallback: '/metrics is open' },
     redis: { group: 'Scaling', value: 'URL', text: 'share channels, history and sessions with every node on this Redis (redis://[user:pass@]host:port[/db], rediss:// for TLS)', fallback: 'one process, in memory' },
+    redisCluster: { group: 'Scaling', value: 'NODES', text: 'the same on a Redis Cluster (7+): some of its nodes, host:port,host:port (redis:// or rediss:// URLs for credentials or TLS); instead of --redis', fallback: 'none' },
     redisPrefix: { group: 'Scaling', value: 'TEXT', text: 'prefix of every Redis key, so deployments can share a Redis', fallback: 'lifeline:' },
     demo: { group: 'HTTP API, admin and metrics', value: '', text: 'demo mode: GET /demo/token?user=NAME hands out tokens (random secret unless --jwt-secret), an admin key is generated unless --api-key', fallback: 'off' },
     channels: {
@@ -77,7 +78,16 @@ function serveFlagDocs(): Record<ServeKey, FlagDoc> {
     maxConnections: { group: 'Limits', value: 'N', text: 'open connections at most; more get 503 + Retry-After', fallback: 'unlimited' },
     admissionRate: { group: 'Limits', value: 'RATE', text: 'new handshakes per second; more get 503 + Retry-After', fallback: 'unlimited' },
     maxPayload: { group: 'Limits', value: 'BYTES', text: 'largest incoming message (and HTTP API body); larger closes with 1009 (413)', fallback: `${d.maxPayload} (1 MiB)` },
-    maxMessageRate: { group: 'Limits', value: 'RATE', text: 'messages per second per connection; over it closes with 1008', fallback: 'unlimited' },
+    maxMessageRate: { group: 'Limits', value: 'RATE', text: 'messages per second per connection (bursts of as many); over it closes with 1008', fallback: String(d.maxMessageRate) },
+    helloTimeout: { group: 'Limits', value: 'MS', text: 'a lifeline.v1 connection that sends no hello by then is closed with 4408', fallback: ms(d.helloTimeout) },
+    maxSubscriptions: { group: 'Limits', value: 'N', text: 'channels one session may subscribe to; more are refused with error code limit', fallback: String(d.maxSubscriptions) },
+    maxSessionsPerUser: { group: 'Limits', value: 'N', text: 'live sessions of one user on this node; a hello over it is closed with 1008', fallback: String(d.maxSessionsPerUser) },
+    maxChannels: { group: 'Limits', value: 'N', text: 'channels with subscribers on this node; a subscribe to one more is refused (limit)', fallback: String(d.maxChannels) },
+    maxPresenceMembers: { group: 'Limits', value: 'N', text: 'presence members of one channel on this node; more are refused (limit)', fallback: String(d.maxPresenceMembers) },
+    historyBudget: { group: 'Limits', value: 'BYTES', text: 'channel history kept in memory across all channels (no --redis); the oldest is evicted first', fallback: `${d.historyBudget} (64 MiB)` },
+    maxPendingPublishes: { group: 'Limits', value: 'N', text: 'HTTP API publishes in progress at most; more get 429 + Retry-After', fallback: String(DEFAULT_MAX_PENDING_PUBLISHES) },
+    httpRequestTimeout: { group: 'Keepalive and timeouts', value: 'MS', text: 'an HTTP request\'s headers and body must arrive by then, or it gets 408 and is dropped', fallback: ms(d.httpRequestTimeout) },
+    idleChannelTtl: { group: 'Limits', value: 'MS', text: 'a channel with no subscriber and no unexpired history is forgotten after this', fallback: ms(d.idleChannelTtl) },
     maxInvalidMessages: { group: 'Limits', value: 'N', text: 'malformed messages tolerated per minute; over it closes with 1008', fallback: String(d.maxInvalidMessages) },
     outboundBudget: { group: 'Limits', value: 'BYTES', text: 'bytes buffered for one connection before it is closed as a slow consumer (4002)', fallback: `${d.outboundBudget} (4 MiB)` },
     binary: { group: 'Limits', value: 'POLICY', text: 'allow, or reject (binary messages close with 1003)', fallback: d.binary },
@@ -87,6 +97,7 @@ function serveFlagDocs(): Record<ServeKey, FlagDoc> {
     appPings: { group: 'Keepalive and timeouts', value: 'BOOL', text: 'also send {"type":"ping"} for browser watchdogs', fallback: String(d.appPings) },
     handshakeTimeout: { group: 'Keepalive and timeouts', value: 'MS', text: 'the opening handshake must finish within this', fallback: ms(d.handshakeTimeout) },
     closeTimeout: { group: 'Keepalive and timeouts', value: 'MS', text: 'a peer that does not answer our close frame by then is cut', fallback: ms(d.closeTimeout) },
+    drainDelay: { group: 'Keepalive and timeouts', value: 'MS', text: 'on shutdown, /readyz answers 503 for this long before clients are closed, so a load balancer stops sending new ones first (set above its health-check interval x fall count)', fallback: '0 ms' },
     drainTimeout: { group: 'Keepalive and timeouts', value: 'MS', text: 'on shutdown, clients get this long to close before they are cut', fallback: ms(d.drainTimeout) },
     protocols: { group: 'Protocol', value: 'LIST', text: 'more subprotocols to accept, comma-separated, in preference order (lifeline.v1 always)', fallback: 'none' },
     perMessageDeflate: { group: 'Protocol', value: 'SPEC', text: 'compression: true, false, or {"threshold":1024,"level":3,"concurrencyLimit":10}', fallback: String(d.perMessageDeflate) },

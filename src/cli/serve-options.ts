@@ -163,6 +163,21 @@ export const serveSchemas = {
     .string()
     .trim()
     .refine((text) => /^rediss?:\/\/[^\s]+$/.test(text) && URL.canParse(text), 'must be a redis:// or rediss:// URL, like redis://127.0.0.1:6379'),
+  redisCluster: z
+    .string()
+    .trim()
+    .min(1, 'must list Redis Cluster nodes, like 10.0.0.1:6379,10.0.0.2:6379')
+    .transform((text, context): readonly string[] => {
+      const nodes = commaList(text);
+      for (const node of nodes) {
+        const url = /^rediss?:\/\//.test(node) ? node : `redis://${node}`;
+        if (!/^rediss?:\/\/[^\s/]+:\d+\/?$/.test(url) || !URL.canParse(url)) {
+          context.addIssue({ code: 'custom', message: 'must list Redis Cluster nodes as host:port (or redis://, rediss:// URLs), comma-separated' });
+          return z.NEVER;
+        }
+      }
+      return nodes;
+    }),
   redisPrefix: z.string().regex(/^[\x21-\x7e]{1,64}$/, 'must be 1-64 visible ASCII characters'),
   channels: channelsText,
   recoveryWindow: integer(1, MAX_TIMER_MS),
@@ -172,6 +187,15 @@ export const serveSchemas = {
   admissionRate: rate,
   maxPayload: integer(1, 2 ** 32),
   maxMessageRate: rate,
+  helloTimeout: integer(1, MAX_TIMER_MS),
+  maxSubscriptions: integer(1, Number.MAX_SAFE_INTEGER),
+  maxSessionsPerUser: integer(1, Number.MAX_SAFE_INTEGER),
+  maxChannels: integer(1, Number.MAX_SAFE_INTEGER),
+  maxPresenceMembers: integer(1, Number.MAX_SAFE_INTEGER),
+  historyBudget: integer(0, Number.MAX_SAFE_INTEGER),
+  idleChannelTtl: integer(1, MAX_TIMER_MS),
+  maxPendingPublishes: integer(1, Number.MAX_SAFE_INTEGER),
+  httpRequestTimeout: integer(1, MAX_TIMER_MS),
   maxInvalidMessages: integer(0, 1_000_000),
   outboundBudget: integer(1, Number.MAX_SAFE_INTEGER),
   binary: z.enum(['allow', 'reject'], { error: 'must be allow or reject' }),
@@ -182,6 +206,7 @@ export const serveSchemas = {
   handshakeTimeout: integer(1, MAX_TIMER_MS),
   closeTimeout: integer(1, MAX_TIMER_MS),
   drainTimeout: integer(0, MAX_TIMER_MS),
+  drainDelay: integer(0, MAX_TIMER_MS),
   protocols: protocolList,
   perMessageDeflate: deflateText,
 } as const;
@@ -262,7 +287,7 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv, 
 /** Secrets are never echoed back in an error message. */
 function shown(key: ServeKey, raw: string): string {
   // A Redis URL may carry a password.
-  return key === 'jwtSecret' || key === 'apiKey' || key === 'metricsKey' || key === 'redis' ? '(hidden)' : raw;
+  return key === 'jwtSecret' || key === 'apiKey' || key === 'metricsKey' || key === 'redis' || key === 'redisCluster' ? '(hidden)' : raw;
 }
 
 /** The `--config` file: a JSON object whose keys are the settings' names (`maxPayload`, `jwtSecret`, `channels`, ...). */

@@ -33,14 +33,16 @@ async function serve(argv: readonly string[], io: CliIo): Promise<number> {
   // written just before exit is never lost in a buffer.
   const log = pino({ level: config.logLevel ?? 'info', name: 'lifeline' }, pino.destination({ dest: 2, sync: true }));
   let broker: RedisBroker | undefined;
-  if (config.redis !== undefined) {
+  if (config.redis !== undefined && config.redisCluster !== undefined) return usage(io, 'use --redis (one server) or --redis-cluster (a Redis Cluster), not both');
+  if (config.redis !== undefined || config.redisCluster !== undefined) {
     try {
-      broker = await RedisBroker.connect({ url: config.redis, connectTimeout: REDIS_CONNECT_TIMEOUT, ...(config.redisPrefix === undefined ? {} : { prefix: config.redisPrefix }), logger: log });
+      const where = config.redisCluster === undefined ? { url: config.redis } : { cluster: config.redisCluster };
+      broker = await RedisBroker.connect({ ...where, connectTimeout: REDIS_CONNECT_TIMEOUT, ...(config.redisPrefix === undefined ? {} : { prefix: config.redisPrefix }), ...(config.idleChannelTtl === undefined ? {} : { idleChannelTtl: config.idleChannelTtl }), logger: log });
     } catch (error) {
       io.stderr.write(`lifeline serve: cannot use Redis: ${error instanceof Error ? error.message : String(error)}\n`);
       return ExitCode.FAILURE;
     }
-    log.info({ sharded: broker.sharded }, 'using Redis: channels, history and sessions are shared with every node on it');
+    log.info({ sharded: broker.sharded, cluster: config.redisCluster !== undefined }, 'using Redis: channels, history and sessions are shared with every node on it');
   }
   let standalone: Standalone;
   try {
@@ -63,7 +65,7 @@ async function serve(argv: readonly string[], io: CliIo): Promise<number> {
   io.stdout.write(`listening on ${info.url}\n`);
   log.info({ url: info.url, paths: server.options.paths }, 'listening');
   standalone.announce(info.url);
-  const code = await untilShutdown(server, log);
+  const code = await untilShutdown(server, log, process, { delay: config.drainDelay ?? 0, start: () => standalone.leave() });
   // A forced exit leaves the drain running: the broker stays as it is, the process ends anyway.
   if (code === ExitCode.OK) await standalone.close();
   return code;

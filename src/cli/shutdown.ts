@@ -3,6 +3,12 @@ import { CloseCode } from '../core/close-codes.js';
 import type { LifelineServer } from '../server/index.js';
 import { ExitCode } from './command.js';
 
+/** Leaving the load balancer before the drain: `start()` makes /readyz fail, `delay` ms before clients are closed. */
+export interface Leaving {
+  readonly delay: number;
+  start(): void;
+}
+
 /** What delivers signals: `process`, or a stand-in in tests. */
 export interface SignalSource {
   on(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown;
@@ -24,10 +30,12 @@ const SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
  * by the signal (128+N) because the handler ran and chose to stop: 1 is the CLI's documented
  * "failure" code, distinct from 2 (bad usage).
  */
-export function untilShutdown(server: LifelineServer, log: Logger, signals: SignalSource = process): Promise<number> {
+export function untilShutdown(server: LifelineServer, log: Logger, signals: SignalSource = process, leaving?: Leaving): Promise<number> {
   return new Promise((resolve) => {
     let draining = false;
+    let delayed: ReturnType<typeof setTimeout> | undefined;
     const finish = (code: number): void => {
+      clearTimeout(delayed);
       for (const signal of SIGNALS) signals.off(signal, onSignal);
       resolve(code);
     };
@@ -38,8 +46,16 @@ export function untilShutdown(server: LifelineServer, log: Logger, signals: Sign
         return;
       }
       draining = true;
+      if (leaving && leaving.delay > 0) {
+        // /readyz fails first; clients are closed once the load balancer has stopped sending new ones.
+        leaving.start();
+        log.info({ signal, drainDelay: leaving.delay }, 'shutting down: /readyz answers 503; clients are closed after the drain delay');
+        delayed = setTimeout(drain, leaving.delay);
+      } else drain();
+    }
+    function drain(): void {
       const drainTimeout = server.options.drainTimeout;
-      log.info({ signal, connections: server.connections.size, drainTimeout }, 'shutting down: closing clients with 1012 service restart');
+      log.info({ connections: server.connections.size, drainTimeout }, 'shutting down: closing clients with 1012 service restart');
       server.close({ code: CloseCode.SERVICE_RESTART, drainTimeout }).then(
         () => {
           log.info('shut down cleanly');

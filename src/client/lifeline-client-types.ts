@@ -1,3 +1,4 @@
+import type { BackoffOptions } from '../core/backoff.js';
 import type { ClientState } from '../core/client-state.js';
 import { InvalidOptionError } from '../core/errors.js';
 import type { ReconnectingWebSocketEventMap } from './events.js';
@@ -26,10 +27,33 @@ export interface LifelineClientOptions extends Omit<ClientOptions, 'queue' | 'he
    * before then (10 % of the time left ahead, at most 30 s) and sent as `refresh` on the live link.
    */
   readonly refreshToken?: () => Promise<string>;
+  /**
+   * The schedule of automatic retries after a transient refusal: a subscription refused with
+   * `unavailable` or `failed` (retried until it is confirmed, the app unsubscribes or a permanent
+   * refusal), and a publish, request or `presence()` refused with `unavailable` (resent under the
+   * same id until `retryDeadline`). Default: 500 ms first ceiling, factor 2, at most 10 000 ms,
+   * full jitter.
+   */
+  readonly retry?: Partial<Omit<BackoffOptions, 'maxAttempts'>>;
+  /**
+   * How long after a publish, request or `presence()` is made the client keeps resending it under
+   * its id when the server answers `unavailable`, ms; after that the promise rejects with that
+   * `unavailable`. 0: no automatic resend. Default 10 000.
+   */
+  readonly retryDeadline?: number;
 }
 
 /** The transport's state, plus `ready`: open, welcomed, resubscribed and resent. */
 export type LifelineClientState = ClientState | 'ready';
+
+/** Options of one `publish()`. */
+export interface PublishOptions {
+  /**
+   * The app's key for this message (1-255 printable ASCII characters, a UUID say): the server
+   * stores one event per key within its idempotency window (default 24 h), also across sessions.
+   */
+  readonly idempotencyKey?: string;
+}
 
 /** `ready`: the link is up and everything the app had is restored. */
 export type ReadyEvent = Event & { readonly resumed: boolean };
@@ -56,7 +80,7 @@ export interface LifelineClientEventMap extends Omit<ReconnectingWebSocketEventM
   outbox: OutboxEvent;
 }
 
-/** A publish or request timeout option, checked once: 10 000 ms unless given; 0 means none. */
+/** A publish or request timeout (or `retryDeadline`) option, checked once: 10 000 ms unless given; 0 means none. */
 export function resolveTimeout(name: string, value: number | undefined): number {
   if (value === undefined) return 10_000;
   if (typeof value !== 'number' || Number.isNaN(value) || value < 0) throw new InvalidOptionError(name, 'must be a number >= 0');

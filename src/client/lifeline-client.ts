@@ -3,12 +3,13 @@ import type { Position } from '../core/position.js';
 import { StateMachine } from '../core/state-machine.js';
 import { Timer } from '../core/timer.js';
 import { lifelineEvent } from './events.js';
-import { resolveTimeout, type LifelineClientEventMap, type LifelineClientOptions, type LifelineClientState, type LifelineStateEvent } from './lifeline-client-types.js';
+import { resolveTimeout, type LifelineClientEventMap, type LifelineClientOptions, type LifelineClientState, type LifelineStateEvent, type PublishOptions } from './lifeline-client-types.js';
 import type { UrlSource } from './options.js';
 import type { OutboxEntry, OutboxSnapshot, OutboxStore } from './outbox-store.js';
-import { Outbox, PendingMessage, type PendingKind } from './pending.js';
+import { Outbox, PendingMessage, type PendingKind, type SendRetry } from './pending.js';
 import { ReconnectingWebSocket } from './reconnecting-websocket.js';
 import { closedError, ReplyError } from './reply-error.js';
+import { resolveRetryBackoff } from './retry-policy.js';
 import type { PresenceMember, Subscription, SubscriptionHandlers } from './subscription.js';
 import { SubscriptionSet } from './subscription-set.js';
 import { TypedEventTarget } from './typed-event-target.js';
@@ -47,16 +48,15 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   readonly #requestTimeout: number;
   readonly #phase = new StateMachine<Phase>('down', phases);
   readonly #store: OutboxStore | undefined;
-  readonly #outbox = new Outbox();
+  readonly #outbox = new Outbox((entry) => {
+    if (this.#live()) this.#outbox.resend(entry, this.#write);
+  });
+  /** How publishes, requests and presence queries refused with `unavailable` are resent (undefined: not at all). */
+  readonly #sendRetry: SendRetry | undefined;
   readonly #refreshToken: (() => Promise<string>) | undefined;
   readonly #refreshTimer: Timer;
   readonly #write = (text: string): boolean => this.transport.send(text) === 'sent';
-  readonly #subscriptions = new SubscriptionSet({
-    nextId: () => this.#outbox.nextId(),
-    send: (message) => this.#send(message),
-    unsubscribe: (sub) => this.#unsubscribe(sub),
-    presence: (sub) => this.#presence(sub),
-  });
+  readonly #subscriptions: SubscriptionSet;
   readonly #port: ServerMessagePort = {
     event: (channel, data, position) => this.#subscriptions.byChannel.get(channel)?._event(data, position),
     presence: (channel, action, member) => this.#subscriptions.byChannel.get(channel)?._presence(action, member),
@@ -65,6 +65,9 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     error: (error) => this.#failed(error),
   };
   #session: string | undefined;
+  #member: string | undefined;
+  /** The session's resume secret (from welcome): only a hello carrying it resumes the session. */
+  #secret: string | undefined;
   #resumed = false;
   /** The server's largest message (from welcome); bigger ones are refused before they are stored. */
   #maxPayload = Number.POSITIVE_INFINITY;
@@ -85,6 +88,20 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     this.#requestTimeout = resolveTimeout('requestTimeout', options.requestTimeout);
     const transport = new ReconnectingWebSocket(url, PROTOCOL, { ...options, heartbeat: withHeartbeat(options.heartbeat ?? true), queue: false });
     this.transport = transport;
+    const { clock, rng } = transport.options;
+    const backoff = resolveRetryBackoff({ ...options.retry, maxAttempts: Number.POSITIVE_INFINITY });
+    const within = resolveTimeout('retryDeadline', options.retryDeadline);
+    this.#sendRetry = within > 0 ? { backoff, rng, within } : undefined;
+    this.#subscriptions = new SubscriptionSet(
+      {
+        nextId: () => this.#outbox.nextId(),
+        send: (message) => this.#send(message),
+        live: () => this.#live(),
+        unsubscribe: (sub) => this.#unsubscribe(sub),
+        presence: (sub) => this.#presence(sub),
+      },
+      { backoff, clock, rng },
+    );
     this.#reported = transport.state;
     this.#refreshToken = options.refreshToken;
     this.#refreshTimer = new Timer(transport.options.clock, () => this.#refresh());
@@ -116,6 +133,11 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   /** The session id from the last `welcome` (or, with a durable outbox, the stored one until then). */
   get session(): string | undefined {
     return this.#session;
+  }
+
+  /** How this session appears in presence (`member.client` of join, leave and the member list), from the last `welcome`. */
+  get member(): string | undefined {
+    return this.#member;
   }
 
   get subscriptions(): ReadonlyMap<string, Subscription> {
@@ -150,9 +172,16 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     return sub;
   }
 
-  /** Publishes once (even across reconnects); resolves with the event's position. */
-  publish(channel: string, data: unknown): Promise<Position> {
-    return this.#enqueue('publish', { type: 'publish', channel, data }, this.#publishTimeout) as Promise<Position>;
+  /**
+   * Publishes once (even across reconnects); resolves with the event's position. With an
+   * `idempotencyKey` (1-255 printable ASCII characters, a UUID say), a publish that outlives its
+   * session (a reload without a durable outbox) is stored once too: the server answers a key it
+   * has seen (within its idempotency window) with the first position, and refuses the key with
+   * different data (`idempotency_conflict`).
+   */
+  publish(channel: string, data: unknown, options: PublishOptions = {}): Promise<Position> {
+    // An absent key is left out of the JSON text that goes on the wire and into the outbox.
+    return this.#enqueue('publish', { type: 'publish', channel, data, idempotencyKey: options.idempotencyKey }, this.#publishTimeout) as Promise<Position>;
   }
 
   /** Calls a server handler once (even across reconnects); resolves with its result. */
@@ -187,7 +216,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     if (this.#phase.state !== 'down' || this.#restoring) return;
     this.#generation++;
     this.#phase.to('hello', undefined);
-    this.#send({ type: 'hello', v: 1, session: this.#session });
+    this.#send({ type: 'hello', v: 1, session: this.#session, secret: this.#session === undefined ? undefined : this.#secret });
   }
 
   #transportMoved(to: ClientState): void {
@@ -231,7 +260,12 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   #welcome(message: ServerMessage): void {
     const id = String(message.session);
     const resumed = message.resumed === true && id === this.#session;
+    const secret = message.secret as string | undefined;
+    // A durable outbox keeps the secret with the session, so a restart resumes it.
+    if (secret !== this.#secret && this.#store) void this.#save();
     this.#session = id;
+    this.#secret = secret;
+    this.#member = message.member as string | undefined;
     this.#resumed = resumed;
     if (typeof message.maxPayload === 'number') this.#maxPayload = message.maxPayload;
     // An entry stored by an earlier run may be too big: it would close every start with 1009.
@@ -288,7 +322,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   #enqueue(kind: PendingKind, body: object, timeoutMs: number): Promise<unknown> {
     return new Promise((resolve, reject) => {
       if (this.state === 'closed') throw closedError();
-      const entry = new PendingMessage(kind, JSON.stringify(body), resolve, reject, this.transport.options.clock, timeoutMs);
+      const entry = new PendingMessage(kind, JSON.stringify(body), resolve, reject, this.transport.options.clock, timeoutMs, this.#sendRetry);
       this.#outbox.add(entry);
       // The server would close with 1009 (fatal); a stored entry would do it again on every start.
       if (this.#outbox.dropLarger(this.#maxPayload, tooBig())) return;
@@ -309,6 +343,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     if (!snapshot) return;
     const outbox = this.#outbox;
     this.#session = snapshot.session;
+    this.#secret = snapshot.secret;
     outbox.restore(
       snapshot.entries.map((record) => {
         // No promise waits for a restored entry: its outcome is an `outbox` event, when a promise would settle.
@@ -336,7 +371,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
       if (this.state === 'closed') return;
       const entries: OutboxEntry[] = [];
       for (const { kind, json: body, id } of this.#outbox.entries) if (kind !== 'presence.get') entries.push({ kind, body, id });
-      return store.save({ session: this.#session, entries }).catch(this.#failed);
+      const secret = this.#secret;
+      return store.save({ session: this.#session, ...(secret === undefined ? {} : { secret }), entries }).catch(this.#failed);
     }));
   }
 

@@ -92,6 +92,11 @@ export interface ResolvedClientOptions extends BackoffOptions {
   readonly rng: Rng;
 }
 
+export function check(name: string, value: number, min: number): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min) throw new InvalidOptionError(name, `must be a number >= ${min}`);
+  return value;
+}
+
 /** The numeric options and their least allowed value, checked in this order. */
 const minimums = { initialDelay: 0, factor: 1, maxDelay: 0, maxAttempts: 0, connectTimeout: 1, stabilityWindow: 0, 'queue.maxMessages': 0, 'queue.maxBytes': 0 };
 
@@ -122,8 +127,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   const { queue } = resolved;
   const values: Record<string, unknown> = { ...resolved, 'queue.maxMessages': queue.maxMessages, 'queue.maxBytes': queue.maxBytes };
   for (const [name, min] of Object.entries(minimums)) {
-    const value = values[name];
-    if (typeof value !== 'number' || Number.isNaN(value) || value < min) throw new InvalidOptionError(name, `must be a number >= ${min}`);
+    check(name, values[name] as number, min);
   }
   return Object.freeze(resolved);
 }

@@ -70,15 +70,16 @@ export class FileOutboxStore implements OutboxStore {
 
 /** The file's content, checked field by field: anything else is corrupt. */
 function parseSnapshot(text: string): OutboxSnapshot {
-  const value = JSON.parse(text) as { session?: unknown; entries?: unknown } | null;
+  const value = JSON.parse(text) as { session?: unknown; secret?: unknown; entries?: unknown } | null;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a JSON object');
-  const { session, entries } = value;
+  const { session, secret, entries } = value;
   if (session !== undefined && typeof session !== 'string') throw new Error('"session" is not a string');
+  if (secret !== undefined && typeof secret !== 'string') throw new Error('"secret" is not a string');
   if (!Array.isArray(entries)) throw new Error('"entries" is not an array');
   entries.forEach((entry: unknown, index) => {
     if (!isEntry(entry)) throw new Error(`entries[${index}] is not an outbox entry`);
   });
-  return { session, entries: entries as OutboxEntry[] };
+  return { session, ...(secret === undefined ? {} : { secret }), entries: entries as OutboxEntry[] };
 }
 
 function isEntry(value: unknown): value is OutboxEntry {

@@ -26,6 +26,8 @@ export interface OutboxEntry {
 /** What a store holds: the session to resume and its unanswered messages, in the order they were made. */
 export interface OutboxSnapshot {
   readonly session?: string;
+  /** The session's resume secret: without it the server starts a new session. Keep the store private. */
+  readonly secret?: string;
   readonly entries: readonly OutboxEntry[];
 }
 

@@ -1,11 +1,20 @@
+import { Backoff, type BackoffOptions } from '../core/backoff.js';
 import { utf8ByteLength } from '../core/utf8.js';
-import type { Clock } from '../core/clock.js';
+import type { Clock, Rng } from '../core/clock.js';
 import { Timer } from '../core/timer.js';
 import { ReplyError } from './reply-error.js';
+import { isTransientSendRefusal } from './retry-policy.js';
 import { isPosition, remoteError, type ServerMessage } from './wire.js';
 
 /** Client messages that wait for a reply with their `id`. */
 export type PendingKind = 'publish' | 'request' | 'presence.get';
+
+/** How a message refused with `unavailable` is resent under its id: with backoff, for `within` ms after it was made. */
+export interface SendRetry {
+  readonly backoff: BackoffOptions;
+  readonly rng: Rng;
+  readonly within: number;
+}
 
 /**
  * One message waiting for its reply: its body (encoded once), the per-session id it was
@@ -22,6 +31,12 @@ export class PendingMessage {
   readonly #timer: Timer;
   readonly #resolve: (value: unknown) => void;
   readonly #reject: (error: Error) => void;
+  readonly #clock: Clock;
+  readonly #retry: SendRetry | undefined;
+  readonly #deadline: number;
+  #backoff: Backoff | undefined;
+  /** Runs when a retry falls due (set by the outbox when it schedules one). */
+  #again: Timer | undefined;
 
   constructor(
     readonly kind: PendingKind,
@@ -31,9 +46,13 @@ export class PendingMessage {
     reject: (error: Error) => void,
     clock: Clock,
     timeout: number,
+    retry?: SendRetry,
   ) {
     this.#resolve = resolve;
     this.#reject = reject;
+    this.#clock = clock;
+    this.#retry = retry;
+    this.#deadline = retry ? clock.now() + retry.within : 0;
     this.#timer = new Timer(clock, () => reject(new ReplyError('timeout', `no reply within ${timeout} ms (still queued)`)));
     if (timeout > 0 && Number.isFinite(timeout)) this.#timer.start(timeout);
   }
@@ -55,7 +74,28 @@ export class PendingMessage {
 
   fail(error: Error): void {
     this.#timer.stop();
+    this.#again?.stop();
     this.#reject(error);
+  }
+
+  /**
+   * After a transient refusal: schedules `due` after the next backoff delay and returns true, or
+   * false when no retry is allowed (none configured, or the delay would pass the deadline).
+   */
+  retryLater(due: () => void): boolean {
+    const retry = this.#retry;
+    if (!retry) return false;
+    this.#backoff ??= new Backoff(retry.backoff, retry.rng);
+    const delay = this.#backoff.next();
+    if (delay === undefined || this.#clock.now() + delay > this.#deadline) return false;
+    this.#again ??= new Timer(this.#clock, due);
+    this.#again.start(delay);
+    return true;
+  }
+
+  /** It is being sent now: a scheduled retry is no longer needed. */
+  cancelRetry(): void {
+    this.#again?.stop();
   }
 }
 
@@ -72,6 +112,9 @@ export class Outbox {
   /** Entries (re)sent on the current link, by id: where replies go. */
   readonly #sent = new Map<number, PendingMessage>();
   #lastId = 0;
+
+  /** `due` is called when an entry refused with `unavailable` may be resent (under its id). */
+  constructor(private readonly due: (entry: PendingMessage) => void = () => undefined) {}
 
   /** Everything unanswered, in order. */
   get entries(): ReadonlySet<PendingMessage> {
@@ -98,6 +141,11 @@ export class Outbox {
     this.write(entry, write);
   }
 
+  /** A retry fell due: resends `entry` under its id, unless it was answered or already resent on this link. */
+  resend(entry: PendingMessage, write: Write): void {
+    if (this.#entries.has(entry) && this.#sent.get(entry.id) !== entry) this.send(entry, write);
+  }
+
   /** Puts an entry taken for this link on the wire. */
   write(entry: PendingMessage, write: Write): void {
     // Refused when the socket is already closing: it stays unsent, for the next link.
@@ -112,16 +160,21 @@ export class Outbox {
   }
 
   #take(entry: PendingMessage): PendingMessage {
+    entry.cancelRetry();
     if (entry.id === 0) entry.id = this.nextId();
     this.#sent.set(entry.id, entry);
     return entry;
   }
 
-  /** Settles the entry a reply is for; false when `id` is not one of the outbox's. */
+  /**
+   * Settles the entry a reply is for; false when `id` is not one of the outbox's. An `unavailable`
+   * refusal within the entry's retry deadline keeps it (with its id), to be resent after a backoff.
+   */
   settle(id: number, reply: ServerMessage): boolean {
     const entry = this.#sent.get(id);
     if (!entry) return false;
     this.#sent.delete(id);
+    if (reply.type === 'error' && isTransientSendRefusal(String(reply.code)) && entry.retryLater(() => this.due(entry))) return true;
     this.#entries.delete(entry);
     entry.settle(reply);
     return true;

@@ -15,6 +15,8 @@ import { resolveClientOptions, type ClientOptions, type ProtocolsProvider, type 
 // (see close-code.ts for the table).
 const NORMAL = 1000;
 const ABNORMAL = 1006;
+/** A server's "try again later" (its broker is unreachable): never spends the attempt budget. */
+const TRY_AGAIN_LATER = 1013;
 const TIMEOUT = 4408;
 
 /** What `send` did with a message. */
@@ -419,12 +421,15 @@ export class ReconnectingWebSocket extends EventTarget {
 
   #schedule(close: CloseInfo, action: CloseAction, retryAfterMs: number | undefined): void {
     const { options } = this;
-    if (this.#attempt >= options.maxAttempts) {
+    const exhausted = this.#attempt >= options.maxAttempts;
+    // A server's 1013 (try again later: e.g. its broker is unreachable) is the server asking the
+    // client back, not a dead end: it never exhausts the attempt budget (the delay stays at its ceiling).
+    if (exhausted && (close.code !== TRY_AGAIN_LATER || close.local !== undefined)) {
       if (this.#finish(close, action)) this.#dispatch(lifelineEvent('giveup', { attempts: this.#attempt, code: close.code, reason: close.reason }));
       return;
     }
-    const attempt = ++this.#attempt;
-    const backoffDelay = jittered(options, backoffCeiling(options, attempt), options.rng);
+    const attempt = exhausted ? this.#attempt : ++this.#attempt;
+    const backoffDelay = jittered(options, exhausted ? options.maxDelay : backoffCeiling(options, attempt), options.rng);
     const hint = classifyClose(close).hint ?? (retryAfterMs === undefined ? undefined : { afterMs: retryAfterMs, spreadMs: backoffDelay });
     const generation = this.#generation;
     const custom = this.#hook(() => options.reconnectDelay?.(attempt, close));

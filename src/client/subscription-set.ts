@@ -1,4 +1,8 @@
+import { Backoff, type BackoffOptions } from '../core/backoff.js';
+import type { Clock, Rng } from '../core/clock.js';
+import { Timer } from '../core/timer.js';
 import { ReplyError } from './reply-error.js';
+import { isTransientSubscribeRefusal } from './retry-policy.js';
 import { Subscription, type SubscriptionHandlers, type SubscriptionHost } from './subscription.js';
 import { isPosition, remoteError, type ServerMessage } from './wire.js';
 
@@ -6,6 +10,21 @@ import { isPosition, remoteError, type ServerMessage } from './wire.js';
 export interface SubscriptionSetPort extends SubscriptionHost {
   nextId(): number;
   send(message: object): void;
+  /** The server has welcomed the current link (messages may go out). */
+  live(): boolean;
+}
+
+/** How a subscription refused for now is tried again. */
+export interface SubscriptionRetrySchedule {
+  readonly backoff: BackoffOptions;
+  readonly clock: Clock;
+  readonly rng: Rng;
+}
+
+/** One subscription's retries: its attempt count (kept until it is confirmed) and its timer. */
+interface Retrying {
+  readonly backoff: Backoff;
+  readonly timer: Timer;
 }
 
 /**
@@ -17,10 +36,15 @@ export class SubscriptionSet {
   readonly byChannel = new Map<string, Subscription>();
   /** Subscribes sent on this link, by id. */
   readonly #sent = new Map<number, Subscription>();
-  /** Resubscribes after a welcome that are not confirmed yet. */
+  /** Resubscribes after a welcome that are not confirmed yet (retried ones included). */
   readonly #awaited = new Set<Subscription>();
+  /** Subscriptions refused for now, waiting for (or between) their retries. */
+  readonly #retrying = new Map<Subscription, Retrying>();
 
-  constructor(private readonly port: SubscriptionSetPort) {}
+  constructor(
+    private readonly port: SubscriptionSetPort,
+    private readonly schedule: SubscriptionRetrySchedule,
+  ) {}
 
   /** Every resubscribe since the last welcome has its reply (or its subscription ended). */
   get settled(): boolean {
@@ -43,6 +67,7 @@ export class SubscriptionSet {
 
   /** Sends a subscribe with `since` = the last position held. */
   subscribe(sub: Subscription): void {
+    this.#retrying.get(sub)?.timer.stop();
     const id = this.port.nextId();
     this.#sent.set(id, sub);
     this.port.send({ type: 'subscribe', id, channel: sub.channel, since: sub.position });
@@ -59,34 +84,65 @@ export class SubscriptionSet {
   /** Forgets `sub` (it ended); false if it was not current. */
   remove(sub: Subscription): boolean {
     if (!this.current(sub)) return false;
-    this.byChannel.delete(sub.channel);
-    this.#awaited.delete(sub);
+    this.#forget(sub);
     return true;
   }
 
+  #forget(sub: Subscription): void {
+    this.byChannel.delete(sub.channel);
+    this.#awaited.delete(sub);
+    this.#retrying.get(sub)?.timer.stop();
+    this.#retrying.delete(sub);
+  }
+
   /**
-   * A reply to a subscribe: the subscription continues from the reply's position, or ends with
-   * the server's code. False when `id` was no subscribe of this link. Runs app code.
+   * A reply to a subscribe: the subscription continues from the reply's position; after a
+   * transient refusal it is tried again with backoff (still awaited by `ready`); after any other
+   * it ends with the server's code. False when `id` was no subscribe of this link. Runs app code.
    */
   reply(id: number, message: ServerMessage): boolean {
     const sub = this.#sent.get(id);
     if (!sub) return false;
     this.#sent.delete(id);
-    this.#awaited.delete(sub);
     if (!this.current(sub)) return true;
     if (message.type === 'subscribed' && isPosition(message.position)) {
+      this.#awaited.delete(sub);
+      this.#retrying.delete(sub);
       sub._subscribed(message.position, message.recovered === true);
-    } else {
-      this.byChannel.delete(sub.channel);
-      sub._end(message.type === 'error' ? remoteError(message) : new ReplyError('bad_reply', `unexpected ${message.type} to a subscribe`), true);
+      return true;
     }
+    const error = message.type === 'error' ? remoteError(message) : new ReplyError('bad_reply', `unexpected ${message.type} to a subscribe`);
+    if (isTransientSubscribeRefusal(error.code)) return this.#retry(sub, error);
+    this.#forget(sub);
+    sub._end(error, true);
     return true;
   }
 
-  /** The link ended: no reply comes on it any more. */
+  /** Schedules the next attempt of `sub` (backoff with jitter, never giving up by itself). */
+  #retry(sub: Subscription, error: ReplyError): true {
+    let retrying = this.#retrying.get(sub);
+    if (!retrying) {
+      const { backoff, clock, rng } = this.schedule;
+      const timer = new Timer(clock, () => {
+        if (this.current(sub) && this.port.live()) this.subscribe(sub);
+      });
+      retrying = { backoff: new Backoff(backoff, rng), timer };
+      this.#retrying.set(sub, retrying);
+    }
+    const delayMs = retrying.backoff.next() ?? retrying.backoff.options.maxDelay;
+    retrying.timer.start(delayMs);
+    sub._retrying({ attempt: retrying.backoff.attempt, delayMs, error });
+    return true;
+  }
+
+  /**
+   * The link ended: no reply comes on it any more, and a pending retry waits for the next link's
+   * resubscribe instead (the attempt count stays until the subscription is confirmed).
+   */
   linkLost(): void {
     this.#sent.clear();
     this.#awaited.clear();
+    for (const { timer } of this.#retrying.values()) timer.stop();
   }
 
   /** The client closed: every subscription ends (runs app code). */
@@ -94,6 +150,7 @@ export class SubscriptionSet {
     const all = [...this.byChannel.values()];
     this.byChannel.clear();
     this.linkLost();
+    this.#retrying.clear();
     for (const sub of all) sub._end(error, false);
   }
 }

@@ -7,12 +7,15 @@ import { TypedEventTarget } from './typed-event-target.js';
 /**
  * A subscription's states. It is `subscribing` until the server confirms, `subscribed` while
  * events flow, back to `subscribing` while the client reconnects, and `unsubscribed` for good
- * once the app unsubscribes, the server refuses it, or the client is closed.
+ * once the app unsubscribes, the server refuses it for good, or the client is closed. A
+ * transient refusal (`unavailable`, `failed`) keeps it `subscribing`: it is tried again with
+ * backoff (`retry` says which attempt and after how long), from its last position.
  *
  *   unsubscribed ──subscribe()──> subscribing ──subscribed──> subscribed
- *                                      ^                         │
- *                                      └─────── link lost ───────┘
- *   subscribing, subscribed ──refused / unsubscribe() / close()──> unsubscribed (final)
+ *                                   ^  │   ^                     │
+ *                 retry timer fired └──┘   └──── link lost ──────┘
+ *                 (after `unavailable`/`failed`)
+ *   subscribing, subscribed ──permanent refusal / unsubscribe() / close()──> unsubscribed (final)
  */
 export type SubscriptionState = 'unsubscribed' | 'subscribing' | 'subscribed';
 
@@ -40,8 +43,22 @@ export type SubscribedEvent = Event & { readonly recovered: boolean; readonly po
 export type SubscriptionStateEvent = Event & { readonly from: SubscriptionState; readonly to: SubscriptionState };
 /** `presence`: someone joined or left the channel. */
 export type PresenceEvent = Event & { readonly action: 'join' | 'leave'; readonly member: PresenceMember };
-/** `error`: the server refused the subscription (the subscription has ended). */
+/** `error`: the server refused the subscription for good (the subscription has ended). */
 export type SubscriptionErrorEvent = Event & { readonly error: ReplyError };
+/** `retrying`: the server refused for now (`error.code` `unavailable` or `failed`); attempt `attempt` goes out in `delayMs`. */
+export type SubscriptionRetryEvent = Event & { readonly attempt: number; readonly delayMs: number; readonly error: ReplyError };
+/** `caughtup`: the subscription holds every event up to the channel's head as the server confirmed it (`position`); live events follow. */
+export type CaughtUpEvent = Event & { readonly position: Position };
+
+/** The retry under way after a transient refusal. */
+export interface SubscriptionRetry {
+  /** 1 for the first retry, growing until the subscription is confirmed (then `retry` is undefined). */
+  readonly attempt: number;
+  /** How long the client waits before this attempt, ms. */
+  readonly delayMs: number;
+  /** The refusal that caused it. */
+  readonly error: ReplyError;
+}
 
 export interface SubscriptionEventMap {
   event: ChannelEventEvent;
@@ -49,6 +66,8 @@ export interface SubscriptionEventMap {
   state: SubscriptionStateEvent;
   presence: PresenceEvent;
   error: SubscriptionErrorEvent;
+  retrying: SubscriptionRetryEvent;
+  caughtup: CaughtUpEvent;
 }
 
 /** Listeners to add at `subscribe()`, by event name. */
@@ -73,6 +92,7 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   readonly #machine = new StateMachine<SubscriptionState>('unsubscribed', transitions);
   #position: Position | undefined;
   #confirmed: SubscribedEvent | undefined;
+  #retry: SubscriptionRetry | undefined;
   #waiters: { resolve: (event: SubscribedEvent) => void; reject: (error: Error) => void }[] = [];
 
   constructor(
@@ -89,6 +109,20 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   /** The last position this subscription holds (sent as `since` on a resubscribe). */
   get position(): Position | undefined {
     return this.#position;
+  }
+
+  /** The retry under way after a transient refusal (the state is `subscribing`), else undefined. */
+  get retry(): SubscriptionRetry | undefined {
+    return this.#retry;
+  }
+
+  /**
+   * True while `subscribed`: every event up to the channel's head (as of the server's
+   * `subscribed`) has been delivered, the replay included, and live events follow. False while
+   * (re)subscribing. A `caughtup` event marks each time it becomes true.
+   */
+  get caughtUp(): boolean {
+    return this.state === 'subscribed';
   }
 
   /** Resolves at the next `subscribed` (now, if subscribed); rejects if the subscription ends first. */
@@ -130,13 +164,23 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
     this.#position = position;
     const event: SubscribedEvent = lifelineEvent('subscribed', { recovered, position });
     this.#confirmed = event;
+    this.#retry = undefined;
     if (!this.#move('subscribed')) return;
     this.dispatchEvent(event);
     for (const waiter of this.#waiters.splice(0)) waiter.resolve(event);
+    if (this.state === 'subscribed') this.dispatchEvent(lifelineEvent('caughtup', { position }));
+  }
+
+  /** @internal A transient refusal: attempt `attempt` follows in `delayMs` (the state stays `subscribing`). */
+  _retrying(retry: SubscriptionRetry): void {
+    if (this.state !== 'subscribing') return;
+    this.#retry = retry;
+    this.dispatchEvent(lifelineEvent('retrying', { ...retry }));
   }
 
   /** @internal The server refused (`error` is dispatched), or the app or the client ended it. */
   _end(error: ReplyError, report: boolean): void {
+    this.#retry = undefined;
     for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
     if (this.state === 'unsubscribed') return;
     this.#move('unsubscribed');

@@ -7,6 +7,7 @@
  * ├─ InvalidCloseError          ERR_INVALID_CLOSE       a close code or reason that may not be sent
  * └─ ConnectionClosedError      ERR_CONNECTION_CLOSED   the connection closed (close code, reason)
  * └─ BrokerUnavailableError     ERR_BROKER_UNAVAILABLE  a networked broker (Redis) could not be reached (sent)
+ * └─ IdempotencyConflictError   ERR_IDEMPOTENCY_CONFLICT an idempotency key was reused for a different body
  */
 export type LifelineErrorCode =
   | 'ERR_INVALID_OPTION'
@@ -19,7 +20,9 @@ export type LifelineErrorCode =
   /** A state machine was asked for a move its table forbids: a bug, not a peer's fault. */
   | 'ERR_ILLEGAL_STATE'
   /** The broker's server (Redis) is unreachable or did not answer in time: nothing was done, or its outcome is unknown. */
-  | 'ERR_BROKER_UNAVAILABLE';
+  | 'ERR_BROKER_UNAVAILABLE'
+  /** A publish reused an idempotency key (within its window) with a different body: nothing was published. */
+  | 'ERR_IDEMPOTENCY_CONFLICT';
 
 export class LifelineError extends Error {
   constructor(
@@ -44,6 +47,13 @@ export class BrokerUnavailableError extends LifelineError {
     options?: { cause?: unknown },
   ) {
     super('ERR_BROKER_UNAVAILABLE', message, options);
+  }
+}
+
+/** A publish reused an idempotency key with a different body; nothing was published. */
+export class IdempotencyConflictError extends LifelineError {
+  constructor(readonly key: string) {
+    super('ERR_IDEMPOTENCY_CONFLICT', 'this idempotency key was already used for a different message');
   }
 }
 

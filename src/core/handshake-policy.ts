@@ -124,10 +124,12 @@ export function judgeHandshake(request: HandshakeRequest, limits: HandshakeLimit
 }
 
 /**
- * The default Origin rule: a browser page on the same origin (Origin's host equals Host) or a
- * non-browser client (no Origin header) is allowed; so is any origin on the allow-list.
- * Cross-site WebSocket hijacking relies on the browser sending cookies from another site's
- * page; checking Origin is the defence (RFC 6455 §10.2).
+ * The Origin rule. With an allow-list (the recommended setting), a browser page is let in only
+ * from an origin on it: the Host header is not trusted, so a DNS-rebinding page (whose Host and
+ * Origin are both the attacker's name) is refused. Without one, a page on the same origin
+ * (Origin's host equals Host) is allowed. A non-browser client (no Origin header) is always
+ * allowed; `'*'` allows every origin. Cross-site WebSocket hijacking relies on the browser
+ * sending cookies from another site's page; checking Origin is the defence (RFC 6455 §10.2).
  */
 export function makeOriginRule(allowed: readonly string[] | '*'): (origin: string | undefined, host: string | undefined) => boolean {
   if (allowed === '*') return () => true;
@@ -135,7 +137,7 @@ export function makeOriginRule(allowed: readonly string[] | '*'): (origin: strin
   return (origin, host) => {
     if (origin === undefined) return true;
     const normalized = origin.toLowerCase();
-    if (set.has(normalized)) return true;
+    if (set.size > 0) return set.has(normalized);
     if (host === undefined) return false;
     try {
       return new URL(normalized).host === host.toLowerCase();

@@ -21,12 +21,23 @@ export class TokenBucket {
   /** Takes one token if there is one. */
   take(): boolean {
     if (!Number.isFinite(this.rate)) return true;
-    const now = this.clock.now();
-    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#updated) * this.rate) / 1000);
-    this.#updated = now;
+    this.#refill();
     if (this.#tokens < 1) return false;
     this.#tokens -= 1;
     return true;
+  }
+
+  /** Whether nothing was taken lately: the bucket is back to its full burst. */
+  full(): boolean {
+    if (!Number.isFinite(this.rate)) return true;
+    this.#refill();
+    return this.#tokens >= this.burst;
+  }
+
+  #refill(): void {
+    const now = this.clock.now();
+    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#updated) * this.rate) / 1000);
+    this.#updated = now;
   }
 
   /** Milliseconds until one token is available. */

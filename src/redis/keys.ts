@@ -7,6 +7,11 @@ import { createHash } from 'node:crypto';
 export class RedisKeys {
   constructor(readonly prefix: string) {}
 
+  /** The pub/sub channel of control notices between nodes (plain pub/sub: it reaches every node of a Cluster). */
+  get control(): string {
+    return `${this.prefix}control`;
+  }
+
   channel(name: string): { readonly meta: string; readonly log: string; readonly events: string } {
     const tag = `${this.prefix}{c:${name}}`;
     return { meta: tag, log: `${tag}:log`, events: `${tag}:ev` };
@@ -15,6 +20,11 @@ export class RedisKeys {
   /** The marker of a session's last publish to a channel (exactly-once publish across nodes). */
   origin(channel: string, session: string): string {
     return `${this.prefix}{c:${channel}}:by:${session}`;
+  }
+
+  /** An app's idempotency key for publishes to a channel (hashed: keys are the app's text). */
+  idempotency(channel: string, key: string): string {
+    return `${this.prefix}{c:${channel}}:k:${createHash('sha256').update(key).digest('hex')}`;
   }
 
   session(id: string): {

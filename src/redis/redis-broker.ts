@@ -1,21 +1,28 @@
 import { randomUUID } from 'node:crypto';
-import { ClientOfflineError, createClient, ErrorReply } from '@redis/client';
+import { ClientOfflineError, ErrorReply } from '@redis/client';
 import type { Logger } from 'pino';
-import type { Broker, ChannelEvent, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from '../broker/broker.js';
-import { backoffCeiling, jittered, type BackoffOptions } from '../core/backoff.js';
+import type { Broker, ChannelEvent, ControlNotice, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from '../broker/broker.js';
+import type { BackoffOptions } from '../core/backoff.js';
 import { systemClock, systemRng, type Clock, type Rng, type TimerHandle } from '../core/clock.js';
-import { BrokerUnavailableError } from '../core/errors.js';
+import { BrokerUnavailableError, IdempotencyConflictError } from '../core/errors.js';
 import type { Position } from '../core/position.js';
 import { Timer } from '../core/timer.js';
 import { RedisKeys } from './keys.js';
 import { OrderedFeed, type Numbered } from './ordered-feed.js';
 import { array, integer, optionalText, parseEntry, splitMember, text } from './replies.js';
+import { clusterLink, singleLink, type LinkSettings, type MessageListener, type RedisLink } from './redis-link.js';
 import * as scripts from './scripts.js';
 import { ScriptRunner, type SendCommand } from './script-runner.js';
 
 export interface RedisBrokerOptions {
   /** `redis://[user:password@]host:port[/db]` or `rediss://` for TLS. Default `redis://127.0.0.1:6379`. */
   readonly url?: string;
+  /**
+   * A Redis Cluster instead of one server: some of its nodes, `host:port` or `redis://` URLs
+   * (credentials and TLS of the first apply to every node). The topology is discovered from them.
+   * Takes precedence over `url`. Needs Redis 7 (sharded pub/sub).
+   */
+  readonly cluster?: readonly string[];
   /** Prefix of every key and pub/sub channel, so deployments can share a server. Default `lifeline:`. */
   readonly prefix?: string;
   /** A command not answered within this fails (the node stays up; the client gets `unavailable`), ms. Default 5 000. */
@@ -36,24 +43,15 @@ export interface RedisBrokerOptions {
   readonly newEpoch?: () => string;
 }
 
-/** One connection, RESP2, failing fast while disconnected (no offline queue), reconnecting with jittered backoff. */
-function newClient(url: string, backoff: BackoffOptions, rng: Rng) {
-  return createClient({
-    url,
-    RESP: 2,
-    disableOfflineQueue: true,
-    socket: { connectTimeout: 5_000, reconnectStrategy: (retries: number) => Math.round(jittered(backoff, backoffCeiling(backoff, retries + 1), rng)) },
-  });
-}
-
-type Client = ReturnType<typeof newClient>;
-
 /** Real key expiry outlives logical expiry by this much, so clock skew between nodes cannot cut a record short, ms. */
 const BACKSTOP = 5_000;
 /** Stands for "no age limit" in Redis, ms. */
 const CENTURY = 100 * 365 * 24 * 3_600_000;
 /** The most events fetched to fill a gap in a node's feed; a larger gap is a resync for its clients. */
 const FILL_LIMIT = 10_000;
+
+/** How many channels' furthest positions a node remembers. */
+const KNOWN_LIMIT = 10_000;
 
 /** A channel event or a direct message with its place in its sequence. */
 interface Item<V> extends Numbered {
@@ -93,8 +91,8 @@ interface FeedSource<V> {
  * const server = createServer({ broker, channels: { chat: { history: { size: 100, ttl: 300_000 } } } });
  */
 export class RedisBroker implements Broker {
-  readonly #client: Client;
-  readonly #subscriber: Client;
+  readonly #client: RedisLink;
+  readonly #subscriber: RedisLink;
   readonly #keys: RedisKeys;
   readonly #scripts: ScriptRunner;
   readonly #clock: Clock;
@@ -104,15 +102,18 @@ export class RedisBroker implements Broker {
   readonly #channels = new Map<string, Feed<ChannelEvent>>();
   readonly #direct = new Map<string, Feed<DirectMessage>>();
   readonly #touch: Timer;
+  /** The furthest position seen per channel (publishes, recoveries, deliveries). */
+  readonly #known = new Map<string, Position>();
   /** This node's pub/sub listener per Redis channel name. */
-  readonly #listeners = new Map<string, (message: string) => void>();
+  readonly #listeners = new Map<string, MessageListener>();
   /** Listeners given up while disconnected, to unsubscribe once connected again. */
-  readonly #orphans = new Map<string, (message: string) => void>();
+  readonly #orphans = new Map<string, MessageListener>();
   #sharded = false;
+  #cluster = false;
   #lost = false;
   #closed = false;
 
-  private constructor(client: Client, subscriber: Client, options: RedisBrokerOptions) {
+  private constructor(client: RedisLink, subscriber: RedisLink, options: RedisBrokerOptions) {
     this.#client = client;
     this.#subscriber = subscriber;
     this.#keys = new RedisKeys(options.prefix ?? 'lifeline:');
@@ -121,8 +122,8 @@ export class RedisBroker implements Broker {
     this.#newEpoch = options.newEpoch ?? (() => randomUUID().replaceAll('-', '').slice(0, 12));
     this.#idleChannelTtl = options.idleChannelTtl ?? 3_600_000;
     const timeout = options.commandTimeout ?? 5_000;
-    const send: SendCommand = (args) => this.#client.sendCommand(args, { timeout });
-    this.#scripts = new ScriptRunner(send, (error) => error instanceof ErrorReply, timeout, (error) => error instanceof ClientOfflineError);
+    const send: SendCommand = (args) => this.#client.send(args, timeout);
+    this.#scripts = new ScriptRunner(send, (error) => error instanceof ErrorReply && !isTransient(error), timeout, (error) => error instanceof ClientOfflineError);
     this.#touch = new Timer(this.#clock, () => this.#touchChannels());
   }
 
@@ -136,10 +137,14 @@ export class RedisBroker implements Broker {
       maxAttempts: Infinity,
       jitter: 0.5,
     };
+    const settings: LinkSettings = { backoff, rng };
+    const cluster = options.cluster !== undefined && options.cluster.length > 0 ? options.cluster : undefined;
     const url = options.url ?? 'redis://127.0.0.1:6379';
-    const client = newClient(url, backoff, rng);
-    const subscriber = newClient(url, backoff, rng);
+    const newLink = (): RedisLink => (cluster ? clusterLink(cluster, settings) : singleLink(url, settings));
+    const client = newLink();
+    const subscriber = newLink();
     const broker = new RedisBroker(client, subscriber, options);
+    broker.#cluster = cluster !== undefined;
     broker.#watch(client, 'commands');
     broker.#watch(subscriber, 'subscriptions');
     // Connecting is I/O: it waits in real time whatever clock the broker's logic runs on.
@@ -147,7 +152,8 @@ export class RedisBroker implements Broker {
     const deadline = options.connectTimeout ?? 10_000;
     let timer: TimerHandle | undefined;
     const timedOut = new Promise<never>((_, reject) => {
-      timer = clock.setTimeout(() => reject(new Error(`Redis at ${redactUrl(options.url)} did not answer within ${deadline} ms`)), deadline);
+      const where = cluster ? `Redis Cluster at ${cluster.map(redactUrl).join(',')}` : `Redis at ${redactUrl(options.url)}`;
+      timer = clock.setTimeout(() => reject(new Error(`${where} did not answer within ${deadline} ms`)), deadline);
     });
     try {
       await Promise.race([Promise.all([client.connect(), subscriber.connect()]), timedOut]);
@@ -179,7 +185,8 @@ export class RedisBroker implements Broker {
     // No age limit (Infinity) is kept as a century: Redis takes only integers.
     policy = { size: policy.size, ttl: Number.isFinite(policy.ttl) ? Math.max(0, Math.round(policy.ttl)) : CENTURY };
     const json = JSON.stringify(data ?? null);
-    const names = origin ? [keys.meta, keys.log, this.#keys.origin(channel, origin.session)] : [keys.meta, keys.log];
+    const strict = origin !== undefined && 'key' in origin;
+    const names = origin ? [keys.meta, keys.log, 'key' in origin ? this.#keys.idempotency(channel, origin.key) : this.#keys.origin(channel, origin.session)] : [keys.meta, keys.log];
     const reply = array(
       await this.#scripts.run(scripts.PUBLISH, names, [
         json,
@@ -190,12 +197,17 @@ export class RedisBroker implements Broker {
         String(Math.max(this.#idleChannelTtl, policy.ttl) + BACKSTOP),
         this.#sharded ? 'SPUBLISH' : 'PUBLISH',
         keys.events,
-        origin ? String(origin.id) : '',
+        origin ? ('key' in origin ? origin.digest : String(origin.id)) : '',
         origin ? String(origin.ttl + BACKSTOP) : '',
         origin ? String(this.#clock.now() + origin.ttl) : '',
+        ...this.#knownArgs(channel),
+        strict ? '1' : '0',
       ]),
     );
-    return { channel, epoch: text(reply[0]), offset: integer(reply[1]), data };
+    if (integer(reply[2]) === 2 && origin && 'key' in origin) throw new IdempotencyConflictError(origin.key);
+    const event = { channel, epoch: text(reply[0]), offset: integer(reply[1]), data };
+    this.#saw(channel, event);
+    return event;
   }
 
   subscribe(channel: string, onEvent: (event: ChannelEvent) => void): Promise<Unsubscribe> {
@@ -203,6 +215,7 @@ export class RedisBroker implements Broker {
       name: this.#keys.channel(channel).events,
       parse: (message) => {
         const event = parseEvent(channel, message);
+        if (event) this.#saw(channel, event);
         return event && { epoch: event.epoch, n: event.offset, value: event };
       },
       refill: async (after) => {
@@ -222,10 +235,11 @@ export class RedisBroker implements Broker {
       await this.#scripts.run(
         scripts.RECOVER,
         [keys.meta, keys.log],
-        [since?.epoch ?? '', String(since?.offset ?? 0), String(limit), String(this.#clock.now()), this.#newEpoch(), String(this.#idleChannelTtl + BACKSTOP)],
+        [since?.epoch ?? '', String(since?.offset ?? 0), String(limit), String(this.#clock.now()), this.#newEpoch(), String(this.#idleChannelTtl + BACKSTOP), ...this.#knownArgs(channel)],
       ),
     );
     const position = { epoch: text(reply[0]), offset: integer(reply[1]) };
+    this.#saw(channel, position);
     const notRecovered: Recovery = { events: [], position, recovered: false };
     if (integer(reply[2]) !== 1) return notRecovered;
     if (since === undefined) return { events: [], position, recovered: true };
@@ -250,7 +264,7 @@ export class RedisBroker implements Broker {
     await this.#scripts.run(
       scripts.SAVE_SESSION,
       [keys.record, keys.replies, keys.outboxMeta, keys.outbox],
-      [userJson, String(record.window.acked), String(record.window.floor), String(this.#clock.now()), expiresAt, realTtl, String(record.sentSeq ?? 0), record.owner ?? '', ...replies],
+      [userJson, String(record.window.acked), String(record.window.floor), String(this.#clock.now()), expiresAt, realTtl, String(record.sentSeq ?? 0), record.owner ?? '', record.secret ?? '', record.anonymous === true ? '1' : '0', ...replies],
     );
     await this.#index(userJson, id, expiresAt, realTtl);
   }
@@ -283,13 +297,19 @@ export class RedisBroker implements Broker {
     const keys = this.#keys.session(id);
     const reply = await this.#scripts.run(scripts.LOAD_SESSION, [keys.record, keys.replies], [String(this.#clock.now())]);
     if (reply === null) return undefined;
-    const [user, acked, floor, members, owner] = array(reply);
+    const [user, acked, floor, members, owner, secret, anonymous] = array(reply);
     const replies = array(members).map((member) => {
       const [replyId, json] = splitMember(text(member));
       return [replyId, JSON.parse(json) as unknown] as const;
     });
     const stored = optionalText(owner);
-    return { user: JSON.parse(text(user)) as unknown, window: { acked: integer(acked), floor: integer(floor), replies }, ...(stored === undefined ? {} : { owner: stored }) };
+    const digest = optionalText(secret);
+    return {
+      user: JSON.parse(text(user)) as unknown,
+      window: { acked: integer(acked), floor: integer(floor), replies },
+      ...(stored === undefined ? {} : { owner: stored }),
+      ...(digest === undefined ? {} : { secret: digest, anonymous: optionalText(anonymous) === '1' }),
+    };
   }
 
   async claimRequest(session: string, id: number, ttl: number): Promise<boolean> {
@@ -354,15 +374,16 @@ export class RedisBroker implements Broker {
 
   // ---- presence ---------------------------------------------------------------------------------
 
-  async presenceJoin(channel: string, member: PresenceMember, ttl: number): Promise<void> {
+  async presenceJoin(channel: string, member: PresenceMember, ttl: number): Promise<boolean> {
     const keys = this.#keys.presence(channel);
-    const expiresAt = this.#clock.now() + ttl;
-    await this.#scripts.run(scripts.PRESENCE_JOIN, [keys.members, keys.data], [member.client, JSON.stringify(member), String(expiresAt), String(ttl + BACKSTOP)]);
+    const now = this.#clock.now();
+    const reply = await this.#scripts.run(scripts.PRESENCE_JOIN, [keys.members, keys.data], [member.client, JSON.stringify(member), String(now + ttl), String(ttl + BACKSTOP), String(now)]);
+    return integer(reply) === 1;
   }
 
-  async presenceLeave(channel: string, client: string): Promise<void> {
+  async presenceLeave(channel: string, client: string, connection?: string): Promise<boolean> {
     const keys = this.#keys.presence(channel);
-    await Promise.all([this.#send(['ZREM', keys.members, client]), this.#send(['HDEL', keys.data, client])]);
+    return integer(await this.#scripts.run(scripts.PRESENCE_LEAVE, [keys.members, keys.data], [client, connection ?? ''])) === 1;
   }
 
   async presence(channel: string): Promise<readonly PresenceMember[]> {
@@ -373,6 +394,24 @@ export class RedisBroker implements Broker {
       if (typeof json === 'string') members.push(JSON.parse(json) as PresenceMember);
     }
     return members;
+  }
+
+  // ---- control ----------------------------------------------------------------------------------
+
+  async broadcast(notice: ControlNotice): Promise<void> {
+    // Plain pub/sub: a Redis Cluster carries it to every node's subscribers.
+    await this.#send(['PUBLISH', this.#keys.control, JSON.stringify(notice)]);
+  }
+
+  async onBroadcast(listener: (notice: ControlNotice) => void): Promise<Unsubscribe> {
+    const name = this.#keys.control;
+    const heard = (message: string | Buffer): void => {
+      const notice = parseNotice(String(message));
+      if (notice) deliver(listener, notice);
+    };
+    if (!this.#subscriber.isReady) throw new BrokerUnavailableError('Redis is unreachable: the subscriber connection is down', false);
+    await this.#subscriber.subscribe(name, heard, false);
+    return () => this.#subscriber.unsubscribe(name, heard, false);
   }
 
   async close(): Promise<void> {
@@ -387,6 +426,24 @@ export class RedisBroker implements Broker {
   }
 
   // ---- internals --------------------------------------------------------------------------------
+
+  /** The furthest position this node has seen on `channel`, as script arguments (epoch, offset). */
+  #knownArgs(channel: string): [string, string] {
+    const known = this.#known.get(channel);
+    return known ? [known.epoch, String(known.offset)] : ['', '0'];
+  }
+
+  /**
+   * Remembers the furthest position seen on a channel (bounded: the oldest are forgotten), so
+   * Redis answering with a head behind it (data gone back) is caught by the scripts.
+   */
+  #saw(channel: string, position: Position): void {
+    const known = this.#known.get(channel);
+    if (known !== undefined && known.epoch === position.epoch && known.offset >= position.offset) return;
+    this.#known.delete(channel);
+    this.#known.set(channel, { epoch: position.epoch, offset: position.offset });
+    if (this.#known.size > KNOWN_LIMIT) this.#known.delete(this.#known.keys().next().value ?? channel);
+  }
 
   #send(args: readonly string[]): Promise<unknown> {
     return this.#scripts.send(args);
@@ -451,11 +508,10 @@ export class RedisBroker implements Broker {
   async #listen(name: string, onMessage: (message: string) => void): Promise<void> {
     // The client would queue a subscribe while disconnected; fail at once like every other call.
     if (!this.#subscriber.isReady) throw new BrokerUnavailableError('Redis is unreachable: the subscriber connection is down', false);
-    const listener = (message: string): void => onMessage(message);
+    const listener = (message: string | Buffer): void => onMessage(String(message));
     this.#listeners.set(name, listener);
     try {
-      if (this.#sharded) await this.#subscriber.sSubscribe(name, listener);
-      else await this.#subscriber.subscribe(name, listener);
+      await this.#subscriber.subscribe(name, listener, this.#sharded);
     } catch (error) {
       throw new BrokerUnavailableError(`Redis is unreachable: ${error instanceof Error ? error.message : String(error)}`, true, { cause: error });
     }
@@ -474,15 +530,14 @@ export class RedisBroker implements Broker {
       this.#orphans.set(name, listener);
       return;
     }
-    if (this.#sharded) await this.#subscriber.sUnsubscribe(name, listener);
-    else await this.#subscriber.unsubscribe(name, listener);
+    await this.#subscriber.unsubscribe(name, listener, this.#sharded);
   }
 
   /** Ends the subscriptions given up while the connection was down (restored by the reconnect). */
   #dropOrphans(): void {
     for (const [name, listener] of this.#orphans) {
       this.#orphans.delete(name);
-      const ended = this.#sharded ? this.#subscriber.sUnsubscribe(name, listener) : this.#subscriber.unsubscribe(name, listener);
+      const ended = this.#subscriber.unsubscribe(name, listener, this.#sharded);
       ended.catch(() => this.#orphans.set(name, listener));
     }
   }
@@ -498,16 +553,18 @@ export class RedisBroker implements Broker {
   }
 
   /** Logs connection loss and return once each; on return, subscribed feeds fetch what they missed. */
-  #watch(client: Client, role: string): void {
-    client.on('error', (error: unknown) => {
+  #watch(client: RedisLink, role: string): void {
+    client.on('lost', (error: unknown) => {
       if (this.#closed) return;
       if (!this.#lost) this.#log?.warn({ err: error, role }, 'Redis connection lost; retrying with backoff');
       this.#lost = true;
     });
-    client.on('ready', () => {
-      if (!this.#lost || this.#closed || !this.isReady()) return;
+    client.on('restored', () => {
+      // In a Cluster a node's new connection may carry subscriptions moved to it (resharding,
+      // failover): what was published meanwhile is fetched, lost connection or not.
+      if ((!this.#lost && !this.#cluster) || this.#closed || !this.isReady()) return;
+      if (this.#lost) this.#log?.info('Redis connection restored');
       this.#lost = false;
-      this.#log?.info('Redis connection restored');
       this.#dropOrphans();
       for (const feed of this.#channels.values()) void feed.order.resync();
       for (const feed of this.#direct.values()) void feed.order.resync();
@@ -529,6 +586,14 @@ export class RedisBroker implements Broker {
   }
 }
 
+/**
+ * Errors a Redis (Cluster) node answers while its slots move or its primary fails over: the
+ * command did nothing, and the same call later may well succeed, so the caller sees "unavailable".
+ */
+function isTransient(error: ErrorReply): boolean {
+  return /^(TRYAGAIN|CLUSTERDOWN|READONLY|MASTERDOWN|LOADING|MOVED|ASK) /.test(error.message);
+}
+
 function parseEvent(channel: string, message: string): ChannelEvent | undefined {
   const first = message.indexOf(' ');
   const second = message.indexOf(' ', first + 1);
@@ -545,6 +610,23 @@ function parseDirect(message: string): DirectMessage | undefined {
   return { seq, data: JSON.parse(message.slice(space + 1)) as unknown };
 }
 
+/** A control notice as another node sent it; anything else (a foreign publisher) is ignored. */
+function parseNotice(message: string): ControlNotice | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(message);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const notice = value as Record<string, unknown>;
+  const textOf = (key: string): boolean => typeof notice[key] === 'string';
+  if (notice.kind === 'disconnect-user' && textOf('user') && textOf('reason')) return value as ControlNotice;
+  if (notice.kind === 'disconnect-session' && textOf('session') && textOf('reason')) return value as ControlNotice;
+  if (notice.kind === 'takeover' && textOf('session') && textOf('connection')) return value as ControlNotice;
+  return undefined;
+}
+
 /** A listener's failure is its own: it never stops delivery to the others. */
 function deliver<T>(listener: (value: T) => void, value: T): void {
   try {
@@ -557,6 +639,7 @@ function deliver<T>(listener: (value: T) => void, value: T): void {
 /** The URL without its password, for messages. */
 function redactUrl(url: string | undefined): string {
   if (url === undefined) return 'redis://127.0.0.1:6379';
+  if (!url.includes('://')) return url;
   try {
     const parsed = new URL(url);
     if (parsed.password !== '') parsed.password = '***';

@@ -19,18 +19,37 @@ local function newHistory(meta, log, epoch, life)
   redis.call('HSET', meta, 'e', epoch, 'h', 0, 'm', 0, 'q', 0, 's', 0, 't', 0)
   redis.call('PEXPIRE', meta, life)
 end
+local function current(meta, log, newEpoch, life, knownEpoch, knownOffset)
+  local epoch = redis.call('HGET', meta, 'e')
+  if not epoch then
+    newHistory(meta, log, newEpoch, life)
+    return newEpoch
+  end
+  if knownEpoch == epoch and tonumber(redis.call('HGET', meta, 'h')) < tonumber(knownOffset) then
+    newHistory(meta, log, newEpoch, life)
+    return newEpoch
+  end
+  return epoch
+end
 `;
 
 /**
  * KEYS: meta, log[, origin]. ARGV: data, now, size, ttl, newEpoch, life, pubCommand,
- * pubChannel, originId, originRealTtl, originExpiresAt. Returns {epoch, offset, duplicate}.
+ * pubChannel, originId, originRealTtl, originExpiresAt, knownEpoch, knownOffset, strict.
+ * Returns {epoch, offset, duplicate} (duplicate 2: refused, the origin is an idempotency key
+ * already used with another digest).
+ *
+ * `known` is the furthest position the calling node has seen on this channel. A head behind
+ * it in the same epoch means the data went back (a failover to a lagging replica, a restore
+ * of an older copy): the channel starts a new epoch instead of issuing those offsets again.
  *
  * The offset comes from HINCRBY on the channel's meta hash: strictly increasing per channel,
  * whichever node publishes. Stream ids are `<ms>-<seq>` from the publisher's clock, never
  * going back, so XTRIM MINID trims by age and XREVRANGE reads by age. The fan-out message is
  * published inside the script, so every node hears events in offset order. With an origin (a
  * client's publish id), a second publish of the same id in the same session returns the first
- * one's position instead of publishing again, whichever node it reaches.
+ * one's position instead of publishing again, whichever node it reaches. A strict origin (an
+ * app's idempotency key, its id the body's digest) refuses a different digest instead.
  */
 export const PUBLISH = `${helpers}
 local meta, log, origin = KEYS[1], KEYS[2], KEYS[3]
@@ -38,15 +57,14 @@ local now = tonumber(ARGV[2])
 if origin then
   local mark = redis.call('GET', origin)
   if mark then
-    local id, e, o, x = string.match(mark, '^(%d+) (%S+) (%d+) (%d+)$')
-    if id == ARGV[9] and tonumber(x) >= now then return {e, tonumber(o), 1} end
+    local id, e, o, x = string.match(mark, '^(%S+) (%S+) (%d+) (%d+)$')
+    if x and tonumber(x) >= now then
+      if id == ARGV[9] then return {e, tonumber(o), 1} end
+      if ARGV[14] == '1' then return {'', 0, 2} end
+    end
   end
 end
-local epoch = redis.call('HGET', meta, 'e')
-if not epoch then
-  epoch = ARGV[5]
-  newHistory(meta, log, epoch, ARGV[6])
-end
+local epoch = current(meta, log, ARGV[5], ARGV[6], ARGV[12], ARGV[13])
 local offset = redis.call('HINCRBY', meta, 'h', 1)
 local size, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
 redis.call('HSET', meta, 's', size, 't', ttl)
@@ -68,21 +86,19 @@ return {epoch, offset, 0}
 `;
 
 /**
- * KEYS: meta, log. ARGV: sinceEpoch ('' for none), sinceOffset, limit, now, newEpoch, life.
- * Returns {epoch, head, recovered, entries newest first}. An unknown channel gets its epoch
+ * KEYS: meta, log. ARGV: sinceEpoch ('' for none), sinceOffset, limit, now, newEpoch, life,
+ * knownEpoch ('' for none), knownOffset. A head behind `known` (what this node has seen) in its
+ * epoch means the data went back: a new epoch starts, nobody recovers across it. A client's
+ * `since` never does that (it is not trusted): it only fails its own recovery. Returns {epoch, head, recovered, entries newest first}. An unknown channel gets its epoch
  * here, so an empty channel and its first event share one history. The caller checks that the
  * entries are exactly the offsets after `since` (anything less is not a recovery).
  */
 export const RECOVER = `${helpers}
 local meta, log = KEYS[1], KEYS[2]
-local epoch = redis.call('HGET', meta, 'e')
-if not epoch then
-  epoch = ARGV[5]
-  newHistory(meta, log, epoch, ARGV[6])
-end
+local since = tonumber(ARGV[2])
+local epoch = current(meta, log, ARGV[5], ARGV[6], ARGV[7], ARGV[8])
 local head = tonumber(redis.call('HGET', meta, 'h'))
 if ARGV[1] == '' then return {epoch, head, 1, {}} end
-local since = tonumber(ARGV[2])
 if ARGV[1] ~= epoch or since > head then return {epoch, head, 0, {}} end
 local missed = head - since
 if missed == 0 then return {epoch, head, 1, {}} end
@@ -108,7 +124,8 @@ return 1
 /**
  * KEYS: session, replies, outboxMeta, outbox. ARGV: user, acked, floor, now, expiresAt ('inf'
  * or ms), realTtl, sentSeq (seqs at or below it are never issued again), owner ('' keeps the
- * stored one), then id, reply pairs. A live stored window with a higher or
+ * stored one), secret digest ('' keeps the stored one), anonymous ('1' or '0', with the secret),
+ * then id, reply pairs. A live stored window with a higher or
  * equal `acked` is kept (a later save may carry an older view); the outbox lives at least as
  * long as its session.
  */
@@ -120,9 +137,10 @@ if alive(redis.call('HGET', h, 'x'), now) then keep = num(redis.call('HGET', h, 
 if not keep then
   redis.call('DEL', z)
   redis.call('HSET', h, 'a', ARGV[2], 'f', ARGV[3])
-  for i = 9, #ARGV, 2 do redis.call('ZADD', z, ARGV[i], ARGV[i] .. ':' .. ARGV[i + 1]) end
+  for i = 11, #ARGV, 2 do redis.call('ZADD', z, ARGV[i], ARGV[i] .. ':' .. ARGV[i + 1]) end
 end
 redis.call('HSET', h, 'u', ARGV[1], 'x', ARGV[5])
+if ARGV[9] ~= '' then redis.call('HSET', h, 'k', ARGV[9], 'n', ARGV[10]) end
 if tonumber(redis.call('HGET', om, 'n') or '0') < tonumber(ARGV[7]) then redis.call('HSET', om, 'n', ARGV[7]) end
 if ARGV[8] ~= '' then redis.call('HSET', h, 'w', ARGV[8]) end
 if ARGV[5] == 'inf' then
@@ -180,11 +198,11 @@ if left > 0 then redis.call('PEXPIRE', z, left) elseif left == -1 then redis.cal
 return 1
 `;
 
-/** KEYS: session, replies. ARGV: now. Returns {user, acked, floor, replies, owner or false} or false. */
+/** KEYS: session, replies. ARGV: now. Returns {user, acked, floor, replies, owner, secret, anonymous (each or false)} or false. */
 export const LOAD_SESSION = `${helpers}
 local h, z = KEYS[1], KEYS[2]
 if not alive(redis.call('HGET', h, 'x'), tonumber(ARGV[1])) then return false end
-return {redis.call('HGET', h, 'u'), num(redis.call('HGET', h, 'a'), 0), num(redis.call('HGET', h, 'f'), 0), redis.call('ZRANGE', z, 0, -1), redis.call('HGET', h, 'w')}
+return {redis.call('HGET', h, 'u'), num(redis.call('HGET', h, 'a'), 0), num(redis.call('HGET', h, 'f'), 0), redis.call('ZRANGE', z, 0, -1), redis.call('HGET', h, 'w'), redis.call('HGET', h, 'k'), redis.call('HGET', h, 'n')}
 `;
 
 /**
@@ -214,13 +232,36 @@ if not alive(redis.call('HGET', KEYS[1], 'x'), tonumber(ARGV[2])) then return {}
 return redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf')
 `;
 
-/** KEYS: members (zset by expiry), data (hash). ARGV: client, member JSON, expiresAt, realTtl. */
+/**
+ * KEYS: members (zset by expiry), data (hash). ARGV: client, member JSON, expiresAt, realTtl,
+ * now. Returns 1 when the member was not present (or had expired), 0 when it was.
+ */
 export const PRESENCE_JOIN = `
+local held = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local fresh = 1
+if held and tonumber(held) >= tonumber(ARGV[5]) then fresh = 0 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 for _, k in ipairs(KEYS) do
   if redis.call('PTTL', k) < tonumber(ARGV[4]) then redis.call('PEXPIRE', k, ARGV[4]) end
 end
+return fresh
+`;
+
+/**
+ * KEYS: members, data. ARGV: client, connection ('' for any). Removes the member unless another
+ * connection holds it now; returns 0 when it was kept, 1 otherwise.
+ */
+export const PRESENCE_LEAVE = `
+if ARGV[2] ~= '' then
+  local json = redis.call('HGET', KEYS[2], ARGV[1])
+  if json then
+    local ok, member = pcall(cjson.decode, json)
+    if ok and type(member) == 'table' and member.connection ~= nil and member.connection ~= ARGV[2] then return 0 end
+  end
+end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
 `;
 

@@ -64,6 +64,8 @@ export interface ConnectionHost {
 export interface ConnectionInit<User> {
   readonly id: string;
   readonly user: User;
+  /** The user was made up for this connection (`AuthResult.anonymous`). */
+  readonly anonymous?: boolean;
   readonly remoteAddress: string;
   readonly protocol: string;
   readonly authenticating: boolean;
@@ -94,6 +96,8 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   readonly protocol: string;
   readonly openedAt: number;
   user: User;
+  /** The user was made up for this connection (`AuthResult.anonymous`): it may resume an anonymous session. */
+  anonymous: boolean;
 
   /** Keepalive bookkeeping, driven by the server's sweep. */
   awaitingPong = false;
@@ -124,6 +128,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     this.#host = host;
     this.id = init.id;
     this.user = init.user;
+    this.anonymous = init.anonymous === true;
     this.remoteAddress = init.remoteAddress;
     this.protocol = init.protocol;
     this.openedAt = host.clock.now();
@@ -257,8 +262,9 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   }
 
   /** @internal First-message authentication succeeded. */
-  authenticated(user: User, expiresAt: number | undefined): void {
+  authenticated(user: User, expiresAt: number | undefined, anonymous = false): void {
     this.user = user;
+    this.anonymous = anonymous;
     this.#machine.to('open', undefined);
     this.expireAt(expiresAt);
   }

@@ -74,7 +74,7 @@ export class FirstMessageAuth<User> {
         connection.close(closeCodeOfRejection[verdict.rejection.kind] ?? CloseCode.UNAUTHORIZED, fitCloseReason(verdict.rejection.message));
         return;
       }
-      connection.authenticated(verdict.user, verdict.expiresAt);
+      connection.authenticated(verdict.user, verdict.expiresAt, verdict.anonymous === true);
       connection.send({ type: 'authenticated' });
       this.host.accepted(connection, pending.request);
       for (const item of backlog) {

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Logger } from 'pino';
+import type { LifelineLogger } from '../core/logger.js';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { fitCloseReason } from '../core/close-frame.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
@@ -16,7 +16,7 @@ import type { ResolvedServerOptions } from './options.js';
 export interface GateHost<User> {
   readonly options: ResolvedServerOptions<User>;
   readonly clock: Clock;
-  readonly log: Logger;
+  readonly log: LifelineLogger;
   running(): boolean;
   openConnections(): number;
   /** A handshake passed every check: the socket is upgraded. */

@@ -27,6 +27,7 @@ export function authRequest(request: IncomingMessage, url: URL): AuthRequest {
 export interface Credentials<User> {
   readonly user: User;
   readonly expiresAt?: number;
+  readonly anonymous?: boolean;
 }
 
 /**
@@ -47,7 +48,7 @@ export async function runAuthenticate<User>(
     onError(error);
     return { rejection: reject('unavailable', 'authentication is unavailable', retryAfterMs) };
   }
-  if (result.ok) return result.expiresAt === undefined ? { user: result.user } : { user: result.user, expiresAt: result.expiresAt };
+  if (result.ok) return { user: result.user, ...(result.expiresAt === undefined ? {} : { expiresAt: result.expiresAt }), ...(result.anonymous === true ? { anonymous: true } : {}) };
   const kind = result.status === 403 ? 'forbidden' : 'unauthorized';
   const message = result.message ?? (kind === 'forbidden' ? 'forbidden' : 'authentication required');
   return { rejection: reject(kind, message) };

@@ -4,18 +4,22 @@ import { answerEndpointRequest } from './http-rejection.js';
 /**
  * The http server Lifeline owns when it is not attached to the app's. A request whose headers
  * do not complete within `handshakeTimeout` is dropped by Node (408) before it ever becomes an
- * upgrade: the slowloris defence for the header phase.
+ * upgrade: the slowloris defence for the header phase. A plain request whose body has not
+ * arrived within `httpRequestTimeout` is dropped the same way (a trickled body holds no socket
+ * for long).
  */
 export function createEndpointServer(options: {
   readonly handshakeTimeout: number;
+  readonly httpRequestTimeout: number;
   readonly paths: readonly string[];
   readonly onRequest: ((request: IncomingMessage, response: ServerResponse) => void) | undefined;
 }): Server {
-  const { handshakeTimeout, paths, onRequest } = options;
+  const { handshakeTimeout, httpRequestTimeout, paths, onRequest } = options;
   return createServer(
     {
       headersTimeout: handshakeTimeout,
-      requestTimeout: Math.max(handshakeTimeout, 300_000),
+      // Node wants the whole-request deadline at least as long as the headers' one.
+      requestTimeout: Math.max(handshakeTimeout, httpRequestTimeout),
       connectionsCheckingInterval: Math.min(1000, handshakeTimeout),
     },
     (request, response) => {

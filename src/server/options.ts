@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { Logger } from 'pino';
+import { randomBytes as cryptoRandomBytes } from 'node:crypto';
+import type { LifelineLogger } from '../core/logger.js';
 import { z } from 'zod';
 import { systemClock, systemRng, type Clock, type Rng } from '../core/clock.js';
 import type { Envelope } from '../core/envelope.js';
@@ -25,7 +26,17 @@ export interface AuthRequest {
 /** An `authenticate` hook's verdict: a user, or a refusal (401 by default, 403 for forbidden). */
 export type AuthResult<User> =
   /** `expiresAt` (ms, on the server's clock: `Date.now()` by default): the connection is closed with 4000 then, unless refreshed. */
-  | { readonly ok: true; readonly user: User; readonly expiresAt?: number }
+  | {
+      readonly ok: true;
+      readonly user: User;
+      readonly expiresAt?: number;
+      /**
+       * The user was made up for this connection (no credentials): its session may be resumed by
+       * another anonymous connection that presents the session's secret, which then gets the
+       * session's user.
+       */
+      readonly anonymous?: boolean;
+    }
   | { readonly ok: false; readonly status?: 401 | 403; readonly message?: string };
 
 export type Authenticate<User> = (request: AuthRequest) => AuthResult<User> | Promise<AuthResult<User>>;
@@ -50,7 +61,11 @@ export interface ServerOptions<User = unknown> extends ChannelHooks<User> {
   readonly onRequest?: (request: IncomingMessage, response: ServerResponse) => void;
   /** WebSocket endpoint path(s). Default `/ws`. */
   readonly path?: string | readonly string[];
-  /** Extra allowed Origins, or `'*'`. Same-origin pages and clients sending no Origin are always allowed. */
+  /**
+   * The Origins browser pages may connect from (recommended), or `'*'`. With a list, only those
+   * origins are let in (Host is not trusted: DNS rebinding is refused); without one (default),
+   * same-origin pages are. Clients sending no Origin are always allowed.
+   */
   readonly allowedOrigins?: readonly string[] | '*';
   /** Open connections at most; more get 503 + Retry-After. Default Infinity. */
   readonly maxConnections?: number;
@@ -64,6 +79,8 @@ export interface ServerOptions<User = unknown> extends ChannelHooks<User> {
   readonly appPings?: boolean;
   /** The opening handshake (headers, checks, authentication) must finish within this, ms. Default 10 000. */
   readonly handshakeTimeout?: number;
+  /** On a server Lifeline owns: an HTTP request's headers and body must arrive within this, or it gets 408 and its socket is dropped, ms. Default 10 000. */
+  readonly httpRequestTimeout?: number;
   /** A peer that does not answer our close frame within this is terminated, ms. Default 5 000. */
   readonly closeTimeout?: number;
   /** Default drain deadline for `close()`, ms. Default 10 000. */
@@ -72,8 +89,22 @@ export interface ServerOptions<User = unknown> extends ChannelHooks<User> {
   readonly outboundBudget?: number;
   /** `'reject'` closes with 1003 on a binary message. Default `'allow'`. */
   readonly binary?: 'allow' | 'reject';
-  /** Messages per second per connection; over it closes with 1008. Default Infinity. */
+  /** Messages per second per connection (bursts of as many); over it closes with 1008 "message rate exceeded". Default 1000. */
   readonly maxMessageRate?: number;
+  /** A `lifeline.v1` connection that sends no `hello` within this is closed with 4408, ms. Default 10 000. */
+  readonly helloTimeout?: number;
+  /** Channels one `lifeline.v1` session may be subscribed to at once; more are refused with error code `limit`. Default 1000. */
+  readonly maxSubscriptions?: number;
+  /** Live `lifeline.v1` sessions per user on this node (anonymous users are not counted); a `hello` over it is closed with 1008. Default 100. */
+  readonly maxSessionsPerUser?: number;
+  /** Distinct channels with subscribers on this node; a subscribe to one more is refused with `limit`. Default 100 000. */
+  readonly maxChannels?: number;
+  /** Presence members per channel on this node; a subscribe over it is refused with `limit`. Default 1000. */
+  readonly maxPresenceMembers?: number;
+  /** With the default in-memory broker: bytes of channel history kept across all channels (oldest evicted first). Default 64 MiB. */
+  readonly historyBudget?: number;
+  /** With the default in-memory broker: a channel without subscribers or unexpired history is forgotten after this, ms. Default 10 000. */
+  readonly idleChannelTtl?: number;
   /** Invalid application messages tolerated per minute; over it closes with 1008. Default 10. */
   readonly maxInvalidMessages?: number;
   /** New handshakes per second; over it gets 503 + Retry-After (4429 in close mode). Default Infinity. */
@@ -96,17 +127,29 @@ export interface ServerOptions<User = unknown> extends ChannelHooks<User> {
   readonly channels?: ChannelsConfig;
   /** How long a session outlives its connection, ms. Default 120 000. */
   readonly recoveryWindow?: number;
+  /** A presence member whose connection closed is kept this long before its leave is told, so a resume within it is silent to other members, ms. Default 5 000. */
+  readonly presenceGrace?: number;
+  /** How long an idempotency key of a publish is remembered, ms. Default 86 400 000 (24 h). */
+  readonly idempotencyWindow?: number;
+  /** Random bytes for session resume secrets. Default: node:crypto's randomBytes. */
+  readonly randomBytes?: (size: number) => Uint8Array;
   /** A request handler that has not finished by then is answered `timeout`, ms. Default 10 000. */
   readonly requestTimeout?: number;
   /** Replies remembered per session for exactly-once resends. Default 1000. */
   readonly replyWindow?: number;
-  readonly logger?: Logger;
+  /**
+   * Where the server logs: any `{ debug, info, warn, error }` object (pino, console, an adapter),
+   * each method called with a fields object and a message; `false` logs nothing. Default: pino at
+   * level `warn` on stdout.
+   */
+  readonly logger?: LifelineLogger | false;
   readonly clock?: Clock;
   readonly rng?: Rng;
 }
 
 const ms = z.number().int().nonnegative();
-const positive = z.number().positive();
+/** A positive number, or Infinity (no limit). */
+const positive = z.union([z.number().positive(), z.literal(Infinity)]);
 
 /** The numeric and enum options, validated in one place. Hooks are passed through as typed. */
 const schema = z.object({
@@ -121,10 +164,18 @@ const schema = z.object({
   appPings: z.boolean().default(true),
   handshakeTimeout: z.number().int().positive().default(10_000),
   closeTimeout: z.number().int().positive().default(5_000),
+  httpRequestTimeout: z.number().int().positive().default(10_000),
   drainTimeout: ms.default(10_000),
   outboundBudget: z.number().int().positive().default(4 * 1024 * 1024),
   binary: z.enum(['allow', 'reject']).default('allow'),
-  maxMessageRate: positive.default(Infinity),
+  maxMessageRate: positive.default(1000),
+  helloTimeout: z.number().int().positive().default(10_000),
+  maxSubscriptions: z.number().int().positive().default(1000),
+  maxSessionsPerUser: z.number().int().positive().default(100),
+  maxChannels: z.number().int().positive().default(100_000),
+  maxPresenceMembers: z.number().int().positive().default(1000),
+  historyBudget: z.number().int().nonnegative().default(64 * 1024 * 1024),
+  idleChannelTtl: z.number().int().positive().default(10_000),
   maxInvalidMessages: z.number().int().nonnegative().default(10),
   admissionRate: positive.default(Infinity),
   handshakeRejection: z.enum(['status', 'close']).default('status'),
@@ -142,6 +193,8 @@ const schema = z.object({
   retryAfter: ms.default(5_000),
   authenticateOn: z.enum(['handshake', 'first-message']).default('handshake'),
   recoveryWindow: z.number().int().positive().default(120_000),
+  presenceGrace: ms.default(5_000),
+  idempotencyWindow: z.number().int().positive().default(86_400_000),
   requestTimeout: z.number().int().positive().default(10_000),
   replyWindow: z.number().int().positive().max(100_000).default(1000),
 });
@@ -157,14 +210,15 @@ export interface ResolvedServerOptions<User> extends Readonly<Omit<Validated, 'p
   readonly authenticate: Authenticate<User> | undefined;
   readonly broker: Broker | undefined;
   readonly channels: ChannelsConfig;
-  readonly logger: Logger | undefined;
+  readonly logger: LifelineLogger | false | undefined;
   readonly clock: Clock;
   readonly rng: Rng;
+  readonly randomBytes: (size: number) => Uint8Array;
 }
 
 /** Validates and fills defaults once; throws {@link InvalidOptionError} naming the option. */
 export function resolveServerOptions<User>(options: ServerOptions<User>): ResolvedServerOptions<User> {
-  const { server, onRequest, authenticate, broker, channels, canSubscribe, canPublish, presenceUser, logger, clock, rng, ...plain } = options;
+  const { server, onRequest, authenticate, broker, channels, canSubscribe, canPublish, presenceUser, logger, clock, rng, randomBytes, ...plain } = options;
   const parsed = schema.safeParse(plain);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -189,6 +243,7 @@ export function resolveServerOptions<User>(options: ServerOptions<User>): Resolv
     logger,
     clock: clock ?? systemClock,
     rng: rng ?? systemRng,
+    randomBytes: randomBytes ?? cryptoRandomBytes,
   });
 }
 

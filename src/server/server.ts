@@ -4,7 +4,9 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { pino, type Logger } from 'pino';
+import { pino } from 'pino';
+import { readHistory, type HistoryOptions, type HistoryPage } from './protocol/history.js';
+import { silentLogger, type LifelineLogger } from '../core/logger.js';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode } from '../core/close-codes.js';
 import { assertValidClose } from '../core/close-frame.js';
@@ -82,7 +84,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
   readonly closeTimeout: number;
   readonly outboundBudget: number;
   readonly binaryPolicy: 'allow' | 'reject';
-  readonly log: Logger;
+  readonly log: LifelineLogger;
 
   readonly #http: HttpServer | HttpsServer;
   readonly #ownsHttp: boolean;
@@ -110,7 +112,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     this.closeTimeout = resolved.closeTimeout;
     this.outboundBudget = resolved.outboundBudget;
     this.binaryPolicy = resolved.binary;
-    this.log = resolved.logger ?? pino({ level: 'warn', name: 'lifeline' });
+    this.log = resolved.logger === false ? silentLogger : (resolved.logger ?? pino({ level: 'warn', name: 'lifeline' }));
     this.#machine = new StateMachine<ServerState>('running', shutdownTransitions, ({ from, to }) => this.#notify('state', [{ from, to }]));
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -121,7 +123,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       handleProtocols: (offered) => [PROTOCOL, ...resolved.protocols].find((p) => offered.has(p)) ?? false,
     });
     this.#ownsBroker = resolved.broker === undefined;
-    this.#broker = resolved.broker ?? new MemoryBroker({ clock: resolved.clock });
+    this.#broker = resolved.broker ?? new MemoryBroker({ clock: resolved.clock, historyBudget: resolved.historyBudget, idleChannelTtl: resolved.idleChannelTtl });
     this.#hub = new Hub<User>({
       broker: this.#broker,
       channels: resolved.channels,
@@ -130,6 +132,9 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       windowSize: resolved.replyWindow,
       pingInterval: resolved.pingInterval,
       maxPayload: resolved.maxPayload,
+      presenceGrace: resolved.presenceGrace,
+      idempotencyWindow: resolved.idempotencyWindow,
+      randomBytes: resolved.randomBytes,
       canSubscribe: resolved.canSubscribe,
       canPublish: resolved.canPublish,
       presenceUser: resolved.presenceUser,
@@ -137,6 +142,13 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       log: this.log,
       stats: this.stats,
       invalid: (connection, code, detail, id) => this.invalidMessage(connection, code, detail, id),
+      limits: {
+        helloTimeout: resolved.helloTimeout,
+        maxSubscriptions: resolved.maxSubscriptions,
+        maxSessionsPerUser: resolved.maxSessionsPerUser,
+        maxChannels: resolved.maxChannels,
+        maxPresenceMembers: resolved.maxPresenceMembers,
+      },
       refresh: (connection, token) => this.#refresh(connection, token),
     });
     this.#gate = this.#createGate(resolved);
@@ -202,10 +214,21 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
 
   /**
    * Publishes to a channel (for `lifeline.v1` subscribers on every node); resolves with the
-   * event's position once it is in history.
+   * event's position once it is in history. With `idempotencyKey`, a publish under a key used
+   * within `idempotencyWindow` resolves with the first one's position and stores nothing; the
+   * same key with different data rejects with an `IdempotencyConflictError`.
    */
-  publish(channel: string, data: unknown): Promise<Position> {
-    return this.#hub.publish(channel, data);
+  publish(channel: string, data: unknown, options: { readonly idempotencyKey?: string } = {}): Promise<Position> {
+    return this.#hub.publish(channel, data, options);
+  }
+
+  /**
+   * A page of a channel's history, in process (the events a subscriber recovering from `since`
+   * would get): at most `limit` events after `since`, oldest first, with `more` when the next
+   * page (after the last event's position) has more. Without `since`: the newest `limit` kept.
+   */
+  history(channel: string, options?: HistoryOptions): Promise<HistoryPage> {
+    return readHistory(this.broker, this.options.channels, channel, options);
   }
 
   /**
@@ -285,6 +308,8 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       await this.#waitForEmpty(Infinity);
     }
     await this.#gate.close();
+    // Every session must be parked in the broker before it may close: a client resumes it elsewhere.
+    await this.#hub.parked();
     this.#hub.close();
     if (this.#ownsBroker) await this.#broker.close();
     this.#http.off('upgrade', this.#onUpgrade);
@@ -323,12 +348,13 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     this.#gate.handle(request, socket, head, url);
   };
 
-  #accept(socket: WebSocket, request: IncomingMessage, { user, expiresAt }: Credentials<User>): void {
+  #accept(socket: WebSocket, request: IncomingMessage, { user, expiresAt, anonymous }: Credentials<User>): void {
     this.stats.countHandshake(101);
     const firstMessage = this.#firstMessage;
     const connection = new Connection<User>(socket, this, {
       id: randomUUID(),
       user,
+      anonymous: anonymous === true,
       remoteAddress: request.socket.remoteAddress ?? '',
       protocol: socket.protocol,
       authenticating: firstMessage !== undefined,

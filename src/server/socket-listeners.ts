@@ -34,10 +34,20 @@ const wsErrorCloseCodes: Readonly<Record<string, number>> = {
   WS_ERR_INVALID_UTF8: CloseCode.INVALID_PAYLOAD,
   WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: CloseCode.MESSAGE_TOO_BIG,
   WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: CloseCode.MESSAGE_TOO_BIG,
+  /** A message in too many fragments (ws's own limit). */
+  WS_ERR_TOO_MANY_BUFFERED_PARTS: CloseCode.POLICY_VIOLATION,
 };
 
-/** The close code ws sends for one of its errors: its own codes from the table, zlib's (a message that does not inflate) 1007, the rest 1002. */
-function closeCodeOfWsError(code: string | undefined): number {
+/**
+ * The close code ws sends for one of its errors: the code it attached to the error (its
+ * `status-code` symbol) when there is one, else its own codes from the table, zlib's (a
+ * message that does not inflate) 1007, the rest 1002.
+ */
+export function closeCodeOfWsError(error: Error & { code?: string }): number {
+  const attached = Object.getOwnPropertySymbols(error).find((symbol) => symbol.description === 'status-code');
+  const status = attached === undefined ? undefined : (error as unknown as Record<symbol, unknown>)[attached];
+  if (typeof status === 'number' && status >= 1000 && status <= 4999) return status;
+  const { code } = error;
   if (code === undefined) return CloseCode.PROTOCOL_ERROR;
   if (code.startsWith('Z_')) return CloseCode.INVALID_PAYLOAD;
   return wsErrorCloseCodes[code] ?? CloseCode.PROTOCOL_ERROR;
@@ -115,7 +125,7 @@ function socketOnPong(this: WebSocket): void {
 function socketOnError(this: WebSocket, error: Error & { code?: string }): void {
   const link = linkOf(this);
   if (!link) return;
-  const code = closeCodeOfWsError(error.code);
+  const code = closeCodeOfWsError(error);
   link.connection.protocolError(code, '');
   link.sink.socketError(link.connection, error);
 }

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { LifelineServer } from '../server/index.js';
 import { admitted, type ApiKey } from './api-key.js';
 import { sendJson } from './http-json.js';
@@ -19,6 +20,10 @@ export interface ConnectionRow {
 }
 
 export interface AdminSnapshot {
+  /** What the figures cover: this node only (every node keeps its own; ask each one). */
+  readonly scope: 'node';
+  /** Which node answered: `host:pid`. */
+  readonly node: string;
   readonly at: number;
   readonly uptime: number;
   readonly connections: { readonly open: number; readonly list: readonly ConnectionRow[]; readonly truncated: boolean };
@@ -75,6 +80,8 @@ export function adminSnapshot<User>(server: LifelineServer<User>, context: Snaps
     .map(([channel, subscribers]) => ({ channel, subscribers }))
     .sort((a, b) => b.subscribers - a.subscribers || (a.channel < b.channel ? -1 : 1));
   return {
+    scope: 'node',
+    node: `${hostname()}:${process.pid}`,
     at: context.now,
     uptime: Math.max(0, context.now - context.startedAt) / 1000,
     connections: { open: server.connections.size, list, truncated: server.connections.size > list.length },

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { MAX_JSON_DEPTH, nestedDeeperThan } from '../core/json-depth.js';
-import type { Broker } from '../broker/broker.js';
+import type { Broker, ControlNotice, Unsubscribe } from '../broker/broker.js';
 import type { Position } from '../core/position.js';
-import { LifelineError, type LifelineServer } from '../server/index.js';
+import { IdempotencyConflictError, LifelineError, type LifelineServer } from '../server/index.js';
+import { IDEMPOTENCY_KEY } from '../server/protocol/resume-secret.js';
 import { resolveChannel, type ChannelsConfig, type ResolvedChannel } from '../server/protocol/channels.js';
 import { channelName } from '../server/protocol/schema.js';
 import { admitted, type ApiKey } from './api-key.js';
@@ -23,6 +24,8 @@ export interface HttpApiOptions<User> {
   readonly key: ApiKey | undefined;
   /** Request bodies larger than this get 413. */
   readonly maxBody: number;
+  /** Publishes in progress at most; more are answered 429 with Retry-After (the node is behind). */
+  readonly maxPendingPublishes: number;
   /** How a user is named in URLs and answers. */
   readonly userName: (user: User) => string | null;
 }
@@ -39,7 +42,8 @@ const sinceParam = /^(.{1,64}):(\d{1,16})$/;
  * to a channel, read its history and presence, disconnect a user's or a session's connections.
  */
 export function httpApiRoutes<User>(options: HttpApiOptions<User>): Route[] {
-  const { server, broker, channels, key, maxBody, userName } = options;
+  const { server, broker, channels, key, maxBody, maxPendingPublishes, userName } = options;
+  let pendingPublishes = 0;
   const guarded = (method: Route['method'], path: string, handle: (context: RouteContext) => Promise<void>): Route => ({
     method,
     path: `${API_PREFIX}${path}`,
@@ -96,32 +100,53 @@ export function httpApiRoutes<User>(options: HttpApiOptions<User>): Route[] {
     return undefined;
   };
 
-  const disconnect = async (context: RouteContext, select: () => Iterable<{ close(code: number, reason: string): void; readonly state: string }>): Promise<void> => {
+  /** Closes this node's matching connections, then tells every other node to close theirs. */
+  const disconnect = async (context: RouteContext, notice: (reason: string) => ControlNotice): Promise<void> => {
     const body = await bodyOf(context, disconnectBody, 'empty or a JSON object {"reason"}');
     if (!body) return;
-    let closed = 0;
-    for (const connection of select()) {
-      if (connection.state !== 'open' && connection.state !== 'authenticating') continue;
-      connection.close(KICKED, body.value?.reason ?? 'kicked');
-      closed++;
+    const sent = notice(body.value?.reason ?? 'kicked');
+    const closed = kick(server, sent, userName);
+    let everywhere = false;
+    if (broker.broadcast) {
+      try {
+        await broker.broadcast(sent);
+        everywhere = true;
+      } catch (error) {
+        server.log.warn({ err: error }, 'HTTP API: the disconnect reached this node only (the broker is unavailable)');
+      }
     }
-    sendJson(context.response, 200, { closed });
+    sendJson(context.response, 200, { closed, everywhere });
   };
 
   return [
     guarded('POST', 'channels/:channel/publish', async (context) => {
-      const channel = channelOf(context);
-      if (!channel) return;
-      const body = await bodyOf(context, publishBody, 'a JSON object {"data": ...}');
-      if (!body) return;
-      let position: Position;
-      try {
-        position = await server.publish(channel.name, body.value.data);
-      } catch (error) {
-        server.log.error({ err: error, channel: channel.name }, 'HTTP publish failed');
-        return sendError(context.response, 503, 'unavailable', 'the message could not be published; nothing was published', { 'Retry-After': '1' });
+      // Backpressure: while this many publishes are still in progress the node is behind; the
+      // caller is told when to come back instead of queueing without bound.
+      if (pendingPublishes >= maxPendingPublishes) {
+        return sendError(context.response, 429, 'busy', `${pendingPublishes} publishes are in progress; nothing was published, retry later`, { 'Retry-After': '1', Connection: 'close' });
       }
-      sendJson(context.response, 200, { position });
+      pendingPublishes++;
+      try {
+        const channel = channelOf(context);
+        if (!channel) return;
+        const idempotencyKey = idempotencyKeyOf(context.request.headers['idempotency-key']);
+        if (idempotencyKey === null) {
+          return sendError(context.response, 400, 'bad_idempotency_key', 'Idempotency-Key must be one string of 1-255 printable ASCII characters, e.g. "8e03978e-40d5-43e8-bc93-6894a57f9324"');
+        }
+        const body = await bodyOf(context, publishBody, 'a JSON object {"data": ...}');
+        if (!body) return;
+        let position: Position;
+        try {
+          position = await server.publish(channel.name, body.value.data, idempotencyKey === undefined ? {} : { idempotencyKey });
+        } catch (error) {
+          if (error instanceof IdempotencyConflictError) return sendError(context.response, 422, 'idempotency_conflict', 'this Idempotency-Key was already used for a different message; nothing was published');
+          server.log.error({ err: error, channel: channel.name }, 'HTTP publish failed');
+          return sendError(context.response, 503, 'unavailable', 'the message could not be published; nothing was published', { 'Retry-After': '1' });
+        }
+        sendJson(context.response, 200, { position });
+      } finally {
+        pendingPublishes--;
+      }
     }),
 
     guarded('GET', 'channels/:channel/history', async (context) => {
@@ -148,14 +173,23 @@ export function httpApiRoutes<User>(options: HttpApiOptions<User>): Route[] {
       });
     }),
 
-    guarded('POST', 'users/:user/disconnect', (context) =>
-      disconnect(context, () => [...server.connections].filter((connection) => userName(connection.user) === context.params.user)),
-    ),
+    guarded('POST', 'users/:user/disconnect', (context) => disconnect(context, (reason) => ({ kind: 'disconnect-user', user: context.params.user ?? '', reason }))),
 
-    guarded('POST', 'sessions/:session/disconnect', (context) =>
-      disconnect(context, () => [...server.sessionsByConnection()].filter(([, live]) => live.session === context.params.session).map(([connection]) => connection)),
-    ),
+    guarded('POST', 'sessions/:session/disconnect', (context) => disconnect(context, (reason) => ({ kind: 'disconnect-session', session: context.params.session ?? '', reason }))),
   ];
+}
+
+/**
+ * The `Idempotency-Key` header (draft-ietf-httpapi-idempotency-key-header: a structured-field
+ * string, so quoted; a bare key is taken as well): the key, undefined when absent, null when
+ * malformed (several keys, empty, too long, or characters outside printable ASCII).
+ */
+function idempotencyKeyOf(header: string | string[] | undefined): string | undefined | null {
+  if (header === undefined) return undefined;
+  if (Array.isArray(header)) return null;
+  const quoted = /^"((?:[^"\\]|\\["\\])*)"$/.exec(header.trim());
+  const key = quoted?.[1] === undefined ? header.trim() : quoted[1].replace(/\\(["\\])/g, '$1');
+  return IDEMPOTENCY_KEY.test(key) ? key : null;
 }
 
 function historyQuery(query: URLSearchParams): { readonly limit: number; readonly since: Position | undefined } | { readonly error: string } {
@@ -190,4 +224,24 @@ async function newest(broker: Broker, channel: string, limit: number, depth: num
     else high = middle;
   }
   return { ...best, recovered: true };
+}
+
+/** Closes this node's connections a disconnect notice names (4001); how many it closed. */
+function kick<User>(server: LifelineServer<User>, notice: ControlNotice, userName: (user: User) => string | null): number {
+  let targets: Iterable<{ close(code: number, reason: string): void; readonly state: string }>;
+  if (notice.kind === 'disconnect-user') targets = [...server.connections].filter((connection) => userName(connection.user) === notice.user);
+  else if (notice.kind === 'disconnect-session') targets = [...server.sessionsByConnection()].filter(([, live]) => live.session === notice.session).map(([connection]) => connection);
+  else return 0;
+  let closed = 0;
+  for (const connection of targets) {
+    if (connection.state !== 'open' && connection.state !== 'authenticating') continue;
+    connection.close(KICKED, notice.reason);
+    closed++;
+  }
+  return closed;
+}
+
+/** This node carries out the disconnects the HTTP API of any node on the broker asks for. */
+export function hearDisconnects<User>(server: LifelineServer<User>, broker: Broker, userName: (user: User | undefined) => string | null): Promise<Unsubscribe> | undefined {
+  return broker.onBroadcast?.((notice) => void kick(server, notice, userName));
 }

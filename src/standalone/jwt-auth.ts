@@ -88,7 +88,7 @@ export function tokenAuth(options: TokenAuthOptions): { readonly authenticate: A
         if (algorithms.length === 0) return { ok: false, status: 401, message: 'this server accepts no tokens' };
         return verify(presented.token);
       }
-      if (allowAnonymous) return { ok: true, user: { id: anonymousId() } };
+      if (allowAnonymous) return { ok: true, user: { id: anonymousId() }, anonymous: true };
       return { ok: false, status: 401, message: 'a token is required (Authorization: Bearer <token>, or ?token=)' };
     },
     canSubscribe: ({ user, channel }) => granted(user.channels, channel),

@@ -22,7 +22,7 @@ export interface Metrics {
  * histograms are kept here. Label values are bounded: statuses, close codes, methods that
  * have a handler, route patterns, broker operations.
  */
-export function createMetrics<User>(server: LifelineServer<User>): Metrics {
+export function createMetrics<User>(server: LifelineServer<User>, history?: () => { readonly bytes: number; readonly evicted: number }): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const { stats } = server;
@@ -75,6 +75,10 @@ export function createMetrics<User>(server: LifelineServer<User>): Metrics {
   counter('lifeline_heartbeat_terminations_total', 'Peers terminated for not answering a ping within pongTimeout.', () => stats.heartbeatTerminations);
   counter('lifeline_slow_consumer_closes_total', 'Connections closed with 4002 for exceeding their outbound budget.', () => stats.slowConsumerCloses);
   counter('lifeline_invalid_messages_total', 'Malformed or out-of-place application messages.', () => stats.invalidMessages);
+  if (history) {
+    gauge('lifeline_history_bytes', 'Bytes of channel history held in memory, against the history budget.', () => history().bytes);
+    counter('lifeline_history_evicted_total', 'Stored events evicted to keep channel history within the history budget.', () => history().evicted);
+  }
   labelled('lifeline_recoveries_total', 'Subscribes with a position to recover from, by outcome.', 'outcome', () => [
     ['recovered', stats.recovered],
     ['not_recovered', stats.notRecovered],

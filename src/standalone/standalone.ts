@@ -11,7 +11,7 @@ import { ApiKey } from './api-key.js';
 import { attachDemoHandlers, isOwnChatMessage } from './demo-handlers.js';
 import { demoTokenRoute } from './demo-tokens.js';
 import { healthRoutes } from './health.js';
-import { API_PREFIX, httpApiRoutes } from './http-api.js';
+import { API_PREFIX, hearDisconnects, httpApiRoutes } from './http-api.js';
 import { tokenAuth, type TokenUser } from './jwt-auth.js';
 import { loadPublicKey } from './jwt-keys.js';
 import { createMetrics, metricsRoute, type Metrics } from './metrics.js';
@@ -24,8 +24,11 @@ export const DEFAULT_CHANNELS: ChannelsConfig = {
   chat: { history: { size: 200, ttl: 10 * 60_000 }, presence: true },
 };
 
+/** HTTP publishes in progress at most before more are answered 429 (docs/http-api.md). */
+export const DEFAULT_MAX_PENDING_PUBLISHES = 256;
+
 /** The settings that are the Lifeline server's own options (the rest shape the standalone server around it). */
-type ServerSettings = Omit<ServeConfig, 'config' | 'logLevel' | 'jwtSecret' | 'jwtPublicKey' | 'jwtAudience' | 'jwtIssuer' | 'allowAnonymous' | 'apiKey' | 'metricsKey' | 'demo' | 'channels'>;
+type ServerSettings = Omit<ServeConfig, 'config' | 'logLevel' | 'jwtSecret' | 'jwtPublicKey' | 'jwtAudience' | 'jwtIssuer' | 'allowAnonymous' | 'apiKey' | 'metricsKey' | 'demo' | 'channels' | 'maxPendingPublishes' | 'historyBudget' | 'idleChannelTtl'>;
 
 export interface StandaloneOptions {
   readonly log: Logger;
@@ -44,6 +47,8 @@ export interface Standalone {
   announce(url: string): void;
   /** Releases what the server does not own (the broker), once it has closed. */
   close(): Promise<void>;
+  /** /readyz answers 503 from now on (leaving the load balancer before a drain); the server still serves. */
+  leave(): void;
 }
 
 /**
@@ -72,7 +77,10 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
 
   // The metrics need the server, the server needs the broker: its timings find them once they exist.
   const brokerTimings: { observe?: Metrics['observeBroker'] } = {};
-  const broker = timedBroker(options.broker ?? new MemoryBroker(), (operation, seconds) => brokerTimings.observe?.(operation, seconds));
+  const inner = options.broker ?? new MemoryBroker(memoryLimits(config));
+  // An in-memory broker's history budget is shown in /metrics.
+  const memory = inner instanceof MemoryBroker ? inner : undefined;
+  const broker = timedBroker(inner, (operation, seconds) => brokerTimings.observe?.(operation, seconds));
   let handler: (request: IncomingMessage, response: ServerResponse) => void = (_request, response) => response.writeHead(503).end();
   const server = createServer<TokenUser>({
     ...serverSettings(config),
@@ -84,17 +92,20 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
     ...(demo ? { canPublish: (context: Parameters<typeof auth.canPublish>[0]) => auth.canPublish(context) && isOwnChatMessage(context.user.id, context.channel, context.data) } : {}),
     onRequest: (request, response) => handler(request, response),
   });
-  const metrics = createMetrics(server);
+  const metrics = createMetrics(server, memory && (() => memory.history));
   brokerTimings.observe = metrics.observeBroker;
 
   const startedAt = Date.now();
+  let leaving = false;
   const userName = (user: TokenUser | undefined): string | null => user?.id ?? null;
   const routes: Route[] = [
-    ...healthRoutes(server),
+    ...healthRoutes(server, () => leaving),
     metricsRoute(metrics, metricsKey),
     snapshotRoute(server, apiKey, () => ({ now: Date.now(), startedAt, userName })),
-    ...httpApiRoutes({ server, broker, channels, key: apiKey, maxBody: server.options.maxPayload, userName }),
+    ...httpApiRoutes({ server, broker, channels, key: apiKey, maxBody: server.options.maxPayload, maxPendingPublishes: config.maxPendingPublishes ?? DEFAULT_MAX_PENDING_PUBLISHES, userName }),
   ];
+  const heard = hearDisconnects(server, broker, userName);
+  heard?.catch((error: unknown) => log.warn({ err: error }, 'cannot hear other nodes: HTTP API disconnects sent to them will not reach this node'));
   if (demo && secret) {
     routes.push(demoTokenRoute({ secret, audience: config.jwtAudience, issuer: config.jwtIssuer }));
     attachDemoHandlers(server);
@@ -106,6 +117,9 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
   return {
     server,
     metrics,
+    leave: () => {
+      leaving = true;
+    },
     apiKey: apiKeyText,
     announce: (url) => {
       const tokens = { hs256: secret !== undefined, publicKey: publicKey?.algorithm ?? null, anonymous: allowAnonymous };
@@ -119,12 +133,23 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
         );
       }
     },
-    close: () => broker.close(),
+    close: async () => {
+      await heard?.then((stop) => stop()).catch(() => undefined);
+      await broker.close();
+    },
+  };
+}
+
+/** The in-memory broker's budget and idle-channel settings, where given (its defaults otherwise). */
+function memoryLimits(config: ServeConfig): { historyBudget?: number; idleChannelTtl?: number } {
+  return {
+    ...(config.historyBudget === undefined ? {} : { historyBudget: config.historyBudget }),
+    ...(config.idleChannelTtl === undefined ? {} : { idleChannelTtl: config.idleChannelTtl }),
   };
 }
 
 /** The settings that are the Lifeline server's own options, as it takes them. */
 function serverSettings(config: ServeConfig): ServerSettings {
-  const { config: _file, logLevel: _log, jwtSecret: _secret, jwtPublicKey: _key, jwtAudience: _aud, jwtIssuer: _iss, allowAnonymous: _anon, apiKey: _api, metricsKey: _metrics, demo: _demo, channels: _channels, ...server } = config;
+  const { config: _file, logLevel: _log, jwtSecret: _secret, jwtPublicKey: _key, jwtAudience: _aud, jwtIssuer: _iss, allowAnonymous: _anon, apiKey: _api, metricsKey: _metrics, demo: _demo, channels: _channels, maxPendingPublishes: _pending, historyBudget: _budget, idleChannelTtl: _idle, ...server } = config;
   return server;
 }

@@ -163,6 +163,41 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock) => P
       });
     });
 
+    describe('channels: idempotency keys', () => {
+      test('the same key and digest returns the stored event and stores nothing; another digest is refused', async (t) => {
+        const { broker, name } = await setup(t);
+        const channel = name('room');
+        const inbox = new Inbox<ChannelEvent>();
+        await broker.subscribe(channel, inbox.push);
+        const keyed = { key: name('key'), digest: 'd1', ttl: 86_400_000 };
+        const first = await broker.publish(channel, { text: 'hi' }, roomy, keyed);
+        const again = await broker.publish(channel, { text: 'hi' }, roomy, keyed);
+        assert.deepEqual([again.epoch, again.offset], [first.epoch, first.offset]);
+        await assert.rejects(broker.publish(channel, { text: 'other' }, roomy, { ...keyed, digest: 'd2' }), (error: Error & { code?: string }) => error.code === 'ERR_IDEMPOTENCY_CONFLICT');
+        // A conflict does not replace the stored key: the first body still gets its position.
+        assert.equal((await broker.publish(channel, { text: 'hi' }, roomy, keyed)).offset, first.offset);
+        const otherKey = await broker.publish(channel, { text: 'hi' }, roomy, { ...keyed, key: name('key2') });
+        assert.equal(otherKey.offset, first.offset + 1, 'another key is another message');
+        const elsewhere = await broker.publish(name('elsewhere'), { text: 'hi' }, roomy, keyed);
+        assert.equal(elsewhere.offset, 1, 'keys are kept per channel');
+        await inbox.atLeast(2);
+        assert.deepEqual(offsets(inbox.items), [1, 2], 'subscribers heard each event once');
+        const history = await broker.recover(channel, { epoch: first.epoch, offset: 0 }, 100);
+        assert.deepEqual(offsets(history.events), [1, 2], 'history holds each event once');
+      });
+
+      test('a key is forgotten after its ttl', async (t) => {
+        const { broker, clock, name } = await setup(t);
+        const channel = name('room');
+        const keyed = { key: name('key'), digest: 'd1', ttl: 1_000 };
+        await broker.publish(channel, 'a', roomy, keyed);
+        clock.tick(999);
+        assert.equal((await broker.publish(channel, 'a', roomy, keyed)).offset, 1, 'still remembered');
+        clock.tick(2);
+        assert.equal((await broker.publish(channel, 'b', roomy, { ...keyed, digest: 'd2' })).offset, 2, 'forgotten: a new message');
+      });
+    });
+
     describe('channels: history and recovery', () => {
       test('recover without since gives the head (offset 0 for an empty channel)', async (t) => {
         const { broker, name } = await setup(t);
@@ -293,6 +328,22 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock) => P
         assert.equal((await broker.loadSession(id))?.owner, 'conn-b', 'kept');
         await broker.saveSession(id, { ...record('ann'), owner: 'conn-c' }, 10_000);
         assert.equal((await broker.loadSession(id))?.owner, 'conn-c', 'replaced');
+      });
+
+      test('the secret digest and the anonymous flag are stored with a session, and a save without them keeps them', async (t) => {
+        const { broker, name } = await setup(t);
+        const id = name('session');
+        await broker.saveSession(id, record('anon-1'), 10_000);
+        assert.equal((await broker.loadSession(id))?.secret, undefined);
+        await broker.saveSession(id, { ...record('anon-1'), secret: 'ab'.repeat(32), anonymous: true }, 10_000);
+        const loaded = await broker.loadSession(id);
+        assert.deepEqual([loaded?.secret, loaded?.anonymous], ['ab'.repeat(32), true]);
+        await broker.saveSession(id, record('anon-1', 2), 10_000);
+        const kept = await broker.loadSession(id);
+        assert.deepEqual([kept?.secret, kept?.anonymous, kept?.window.acked], ['ab'.repeat(32), true, 2], 'kept');
+        await broker.saveSession(id, { ...record('ann', 2), secret: 'cd'.repeat(32), anonymous: false }, 10_000);
+        const replaced = await broker.loadSession(id);
+        assert.deepEqual([replaced?.secret, replaced?.anonymous], ['cd'.repeat(32), false], 'replaced');
       });
 
       test('a session expires after its ttl; every save refreshes it', async (t) => {
@@ -454,9 +505,9 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock) => P
         assert.deepEqual(await broker.presence(channel), []);
         const ann = { client: 's-a', user: { name: 'ann' } };
         const bob = { client: 's-b', user: { name: 'bob' } };
-        await broker.presenceJoin(channel, ann, 10_000);
-        await broker.presenceJoin(channel, bob, 10_000);
-        await broker.presenceJoin(channel, ann, 10_000);
+        assert.equal(await broker.presenceJoin(channel, ann, 10_000), true, 'a new member');
+        assert.equal(await broker.presenceJoin(channel, bob, 10_000), true);
+        assert.equal(await broker.presenceJoin(channel, ann, 10_000), false, 'already present');
         assert.deepEqual(byClient(await broker.presence(channel)), [ann, bob], 'a second join refreshes, it does not duplicate');
         assert.deepEqual(await broker.presence(name('elsewhere')), []);
         await broker.presenceLeave(channel, ann.client);
@@ -475,6 +526,23 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock) => P
         clock.tick(600);
         assert.deepEqual(await broker.presence(channel), [ann], 'bob was not refreshed (a dead node): gone');
         clock.tick(1_001);
+        assert.deepEqual(await broker.presence(channel), []);
+        assert.equal(await broker.presenceJoin(channel, ann, 1_000), true, 'an expired member joins anew');
+      });
+
+      test('a leave for one connection keeps a member that another connection holds now', async (t) => {
+        const { broker, name } = await setup(t);
+        const channel = name('room');
+        const before = { client: 'm-a', user: 'ann', connection: 'c-1' };
+        const after = { ...before, connection: 'c-2' };
+        await broker.presenceJoin(channel, before, 10_000);
+        assert.equal(await broker.presenceJoin(channel, after, 10_000), false, 'the session came back on c-2');
+        assert.equal(await broker.presenceLeave(channel, 'm-a', 'c-1'), false, "c-1's leave is stale");
+        assert.deepEqual(await broker.presence(channel), [after]);
+        assert.equal(await broker.presenceLeave(channel, 'm-a', 'c-2'), true);
+        assert.deepEqual(await broker.presence(channel), []);
+        await broker.presenceJoin(channel, after, 10_000);
+        assert.equal(await broker.presenceLeave(channel, 'm-a'), true, 'without a connection: any holder');
         assert.deepEqual(await broker.presence(channel), []);
       });
     });

@@ -86,3 +86,65 @@ describe('MemoryBroker: channels never published to', () => {
     assert.equal(broker.size.channels, 1);
   });
 });
+
+describe('MemoryBroker: the history budget', () => {
+  const big = 'x'.repeat(100_000);
+
+  test('history across channels stays within the budget; the oldest go first and their clients are told recovered: false', async () => {
+    const clock = new FakeClock();
+    const broker = new MemoryBroker({ clock, historyBudget: 1_000_000, newEpoch: () => 'e' });
+    const heard: number[] = [];
+    await broker.subscribe('doc:0', (event) => heard.push(event.offset));
+    for (let round = 0; round < 10; round++) {
+      for (let channel = 0; channel < 10; channel++) await broker.publish(`doc:${channel}`, big, { size: 100, ttl: 600_000 });
+      assert.ok(broker.history.bytes <= 1_000_000, `round ${round}: ${broker.history.bytes} bytes kept`);
+    }
+    assert.equal(heard.length, 10, 'live delivery is never refused');
+    assert.ok(broker.history.evicted > 0);
+    // doc:0's first events were evicted: asking for them is answered recovered: false, not a hole.
+    const lost = await broker.recover('doc:0', { epoch: 'e', offset: 1 }, 100);
+    assert.equal(lost.recovered, false);
+    // The newest events are still there.
+    const kept = await broker.recover('doc:9', { epoch: 'e', offset: 9 }, 100);
+    assert.equal(kept.recovered, true);
+    assert.deepEqual(kept.events.map((event) => event.offset), [10]);
+  });
+
+  test('an event larger than the whole budget is delivered live and not kept', async () => {
+    const broker = new MemoryBroker({ clock: new FakeClock(), historyBudget: 10_000, newEpoch: () => 'e' });
+    const heard: unknown[] = [];
+    await broker.subscribe('doc', (event) => heard.push(event.data));
+    await broker.publish('doc', big, { size: 10, ttl: 60_000 });
+    assert.deepEqual(heard, [big]);
+    assert.deepEqual({ bytes: broker.history.bytes, events: broker.history.events }, { bytes: 0, events: 0 });
+    assert.equal((await broker.recover('doc', { epoch: 'e', offset: 0 }, 10)).recovered, false);
+  });
+
+  test('history trimmed by its own channel policy returns its bytes to the budget', async () => {
+    const clock = new FakeClock();
+    const broker = new MemoryBroker({ clock, historyBudget: 1_000_000 });
+    for (let i = 0; i < 5_000; i++) await broker.publish('doc', i, { size: 3, ttl: 60_000 });
+    assert.equal(broker.history.events, 3);
+    assert.equal(broker.history.evicted, 0);
+    await clock.tickAsync(61_000);
+    await broker.publish('other', 0, { size: 0, ttl: 0 }); // sweeps: doc's events are past their ttl
+    assert.deepEqual({ bytes: broker.history.bytes, events: broker.history.events }, { bytes: 0, events: 0 });
+  });
+});
+
+describe('MemoryBroker: channel churn', () => {
+  test('many channel names subscribed once are forgotten seconds after their last subscriber left', async () => {
+    const clock = new FakeClock();
+    const broker = new MemoryBroker({ clock });
+    for (let batch = 0; batch < 5; batch++) {
+      for (let i = 0; i < 2_000; i++) {
+        const stop = await broker.subscribe(`user:${batch}-${i}`, () => undefined);
+        await broker.recover(`user:${batch}-${i}`, undefined, 1);
+        await stop();
+      }
+      await clock.tickAsync(11_000);
+    }
+    await broker.recover('probe', undefined, 1); // a subscribe-side call sweeps too
+    assert.ok(broker.size.channels <= 2_001, `${broker.size.channels} channels held`);
+  });
+});

@@ -141,6 +141,8 @@ describe('RedisBroker: connection loss and Redis restarts', { skip: redisServerS
     const before = [await node.publish('room', 'a', policy), await node.publish('room', 'b', policy)];
     const epoch = before[0]?.epoch ?? '';
     assert.equal(node.isReady(), true);
+    // Both heard before the kill: a fan-out message still unread when Redis dies is gone with its history.
+    await eventually(() => heard.length === 2, 'a and b heard');
     await redis.kill();
     await eventually(() => !node.isReady(), 'not ready');
     // Rejected, not queued: nothing is accepted now and dropped later.

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { runChaos, type ChaosReport } from './scenario.js';
+import { defaultConfig, runChaos, slowConsumerCloses, type ChaosReport } from './scenario.js';
 
 const seeds = (process.env.LIFELINE_CHAOS_SEEDS ?? '1,2')
   .split(',')
@@ -32,7 +32,7 @@ function summary(report: ChaosReport): string[] {
 
 describe('chaos: exactly once, in order, whatever happens to the links', () => {
   for (const seed of seeds) {
-    test(`seed ${seed}`, { timeout: 45_000 }, async (t) => {
+    test(`seed ${seed}`, { timeout: 180_000 }, async (t) => {
       const report = await runChaos(seed);
       for (const line of summary(report)) t.diagnostic(line);
       assert.deepEqual(report.problems.slice(0, 30), [], `${report.problems.length} problems`);
@@ -41,11 +41,14 @@ describe('chaos: exactly once, in order, whatever happens to the links', () => {
       assert.equal(report.lostSessions, 0, 'sessions lost');
       assert.equal(report.unrecovered, 0, 'subscriptions told recovered: false');
       assert.deepEqual(report.rejections, {}, 'publish rejections');
-      // The run did what it claims: faults of every kind, and clients that came back from them.
-      for (const [fault, n] of Object.entries(report.faults)) if (fault !== 'skipped') assert.ok(n > 0, `no ${fault} fault injected`);
-      assert.ok(report.resumes >= 50, `only ${report.resumes} resumes`);
-      assert.ok((report.serverCloses['4002'] ?? 0) > 0, 'no slow consumer was closed with 4002');
-      assert.ok(report.published.client > 500, `only ${report.published.client} client publishes`);
+      // The run did what it claims: the chaos went on until it had injected faults of every kind,
+      // seen clients come back from them and publishes enough (however long that took; its cap
+      // is reported above as a problem), so these hold whenever the problems list is empty.
+      const { goals } = defaultConfig;
+      for (const [fault, n] of Object.entries(report.faults)) if (fault !== 'skipped') assert.ok(n >= goals.eachFault, `no ${fault} fault injected`);
+      assert.ok(report.resumes >= goals.resumes, `only ${report.resumes} resumes`);
+      assert.ok(slowConsumerCloses(report.serverCloses) >= goals.slowCloses, 'no slow consumer was closed with 4002');
+      assert.ok(report.published.client >= goals.clientPublishes, `only ${report.published.client} client publishes`);
     });
   }
 });

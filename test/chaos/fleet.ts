@@ -52,8 +52,10 @@ export class Member {
       maxDelay: 200,
       maxAttempts: Infinity,
       connectTimeout: 2_000,
-      // The server sends an app ping every pingInterval: 600 ms of silence is a dead (blackholed) link.
-      heartbeat: { watchdog: 600, pingInterval: 0 },
+      // The server sends an app ping every pingInterval (500 ms): 2 s of silence is a dead
+      // (blackholed) link. Not less: on a busy machine this one process (server, proxy and 50
+      // clients) can stall for most of a second, and a shorter watchdog would cut healthy links.
+      heartbeat: { watchdog: 2_000, pingInterval: 0 },
       // No publish timeout: a publish settles with its ack (or an error), never "maybe".
       publishTimeout: 0,
       rng: options.rng,

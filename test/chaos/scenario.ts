@@ -15,13 +15,18 @@ export interface ChaosConfig {
   readonly publishers: number;
   /** Publishes in flight per publisher at most. */
   readonly inFlight: number;
-  /** How long the chaos lasts, ms, and how many faults it injects at most. */
-  readonly chaosMs: number;
+  /**
+   * The chaos lasts until the run has seen enough (`goals`), however long that takes on a busy
+   * machine, but no longer than `chaosCapMs` (past it the run fails, naming what it lacked) and
+   * `maxFaults` faults.
+   */
+  readonly goals: ChaosGoals;
+  readonly chaosCapMs: number;
   readonly maxFaults: number;
   /** A fault every faultGap..2*faultGap ms. */
   readonly faultGap: number;
   /**
-   * The server's pongTimeout, ms. Longer than the clients' watchdog (600 ms), so a client often
+   * The server's pongTimeout, ms. Longer than the clients' watchdog (2 s), so a client often
    * notices a blackhole first and resumes while the server still holds the old link: a takeover
    * (the old link is closed with 4001).
    */
@@ -37,19 +42,32 @@ export interface ChaosConfig {
   readonly settleMs: number;
 }
 
+/** What a run must have seen before the chaos stops: volume is a precondition, never a deadline. */
+export interface ChaosGoals {
+  /** Faults of each kind injected, at least. */
+  readonly eachFault: number;
+  /** Sessions resumed after a lost link, at least. */
+  readonly resumes: number;
+  /** Client publishes made, at least. */
+  readonly clientPublishes: number;
+  /** Slow consumers closed with 4002, at least. */
+  readonly slowCloses: number;
+}
+
 export const defaultConfig: ChaosConfig = {
   clients: 50,
   channels: 10,
   perClient: 3,
   publishers: 10,
   inFlight: 4,
-  chaosMs: 8_000,
-  maxFaults: 160,
+  goals: { eachFault: 1, resumes: 50, clientPublishes: 500, slowCloses: 1 },
+  chaosCapMs: 90_000,
+  maxFaults: 5_000,
   faultGap: 50,
-  pongTimeout: 1_000,
+  pongTimeout: 3_000,
   maxSlow: 3,
   maxBallast: 32 * 1024 * 1024,
-  settleMs: 8_000,
+  settleMs: 30_000,
 };
 
 export type Fault = 'terminate' | 'blackhole' | 'kick' | 'slow' | 'reset';
@@ -83,6 +101,11 @@ function pick<T>(rng: Rng, items: readonly T[]): T {
   const item = items[Math.floor(rng() * items.length)];
   if (item === undefined) throw new Error('pick from an empty list');
   return item;
+}
+
+/** Server closes with 4002, whether the close handshake finished or the link was then cut (`4002 close-timeout`). */
+export function slowConsumerCloses(serverCloses: Readonly<Record<string, number>>): number {
+  return Object.entries(serverCloses).reduce((sum, [key, n]) => (key === '4002' || key.startsWith('4002 ') ? sum + n : sum), 0);
 }
 
 function count(into: Record<string, number>, key: string | number): void {
@@ -142,7 +165,7 @@ export async function runChaos(seed: number, config: ChaosConfig = defaultConfig
   try {
     fixture = await startServer({
       channels: { chaos: { history: { size: 100_000, ttl: 600_000 } } },
-      pingInterval: 200,
+      pingInterval: 500,
       pongTimeout: config.pongTimeout,
       closeTimeout: 1_000,
       recoveryWindow: 120_000,
@@ -166,7 +189,7 @@ export async function runChaos(seed: number, config: ChaosConfig = defaultConfig
       while (mine.size < Math.min(config.perClient, config.channels)) mine.add(pick(rng, channels));
       members.push(new Member({ index, url, channels: [...mine, ballastOf(index)], rng: seededRng(seed * 1_000 + index) }));
     }
-    if (!(await until(() => members.every((m) => m.client.state === 'ready'), 10_000))) {
+    if (!(await until(() => members.every((m) => m.client.state === 'ready'), 60_000))) {
       problems.push(`the fleet did not get ready: ${members.filter((m) => m.client.state !== 'ready').length} not ready`);
       return report();
     }
@@ -210,17 +233,23 @@ export async function runChaos(seed: number, config: ChaosConfig = defaultConfig
       })(),
     );
 
-    // The chaos: a fault every faultGap..2*faultGap ms, on a random client.
+    // The chaos: a fault every faultGap..2*faultGap ms, on a random client, until the run has
+    // seen what it needs (or the cap, which fails the run saying what was missing).
     const chaosStarted = performance.now();
     let slow = 0;
-    for (let i = 0; i < config.maxFaults && performance.now() - chaosStarted < config.chaosMs; i++) {
+    for (let i = 0; lacking().length > 0; i++) {
+      if (i >= config.maxFaults || performance.now() - chaosStarted > config.chaosCapMs) {
+        problems.push(`the chaos stopped at its cap (${i} faults, ${Math.round(performance.now() - chaosStarted)} ms) before it had seen enough: ${lacking().join('; ')}`);
+        break;
+      }
       await sleep(config.faultGap * (1 + rng()));
       const victim = pick(rng, members);
       let fault = pick(rng, FAULTS);
-      if (fault === 'slow' && slow >= config.maxSlow) fault = 'reset';
+      if (fault === 'slow' && slow >= config.maxSlow && slowConsumerCloses(serverCloses) >= config.goals.slowCloses) fault = 'reset';
       const link = victim.link(faultProxy);
       const connection = victim.connection?.state === 'open' ? victim.connection : undefined;
-      const duration = 300 + rng() * 1_200;
+      // Blackholes from well under the clients' 2 s watchdog (a stall) to well over it (a dead link).
+      const duration = 300 + rng() * 4_000;
       if (!connection || (fault !== 'terminate' && fault !== 'kick' && !link)) {
         faults.skipped++; // between links: nothing to cut
         continue;
@@ -286,7 +315,21 @@ export async function runChaos(seed: number, config: ChaosConfig = defaultConfig
     await fixture?.close();
   }
 
-  function report(): ChaosReport {
+  /** The goals not yet reached, each with how far the run got. */
+  function lacking(): string[] {
+    const { goals } = config;
+    const missing: string[] = [];
+    for (const fault of FAULTS) if (faults[fault] < goals.eachFault) missing.push(`${faults[fault]} ${fault} faults of ${goals.eachFault}`);
+    const { resumes } = sessionCounts();
+    if (resumes < goals.resumes) missing.push(`${resumes} resumes of ${goals.resumes}`);
+    const clientPublishes = publishes.filter((p) => p.from.startsWith('c')).length;
+    if (clientPublishes < goals.clientPublishes) missing.push(`${clientPublishes} client publishes of ${goals.clientPublishes}`);
+    const slowCloses = slowConsumerCloses(serverCloses);
+    if (slowCloses < goals.slowCloses) missing.push(`${slowCloses} slow-consumer closes (4002) of ${goals.slowCloses}`);
+    return missing;
+  }
+
+  function sessionCounts(): { resumes: number; lostSessions: number } {
     let resumes = 0;
     let lostSessions = 0;
     for (const member of members) {
@@ -295,6 +338,13 @@ export async function runChaos(seed: number, config: ChaosConfig = defaultConfig
         if (session.resumed && session.id === member.sessions[0]?.id) resumes++;
         else lostSessions++;
       });
+    }
+    return { resumes, lostSessions };
+  }
+
+  function report(): ChaosReport {
+    const { resumes, lostSessions } = sessionCounts();
+    for (const member of members) {
       for (const close of member.closes) {
         count(clientCloses, close.code);
         if (!close.willReconnect) problems.push(`c${member.index} stopped reconnecting after a ${close.code} close`);

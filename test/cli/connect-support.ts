@@ -24,7 +24,7 @@ export class LineReader {
    * The first line after the last one matched that matches `pattern`; waits for it (or fails
    * after `ms`, showing what was printed).
    */
-  next(pattern: RegExp, ms = 10_000): Promise<string> {
+  next(pattern: RegExp, ms = 60_000): Promise<string> {
     const find = (): string | undefined => {
       const lines = this.lines();
       for (let i = this.#cursor; i < lines.length; i++) {
@@ -62,7 +62,7 @@ export class LineReader {
    * One line for each pattern, in any order, after the last line matched (for events whose
    * order is the server's, like an ack and the event it caused); returns them in pattern order.
    */
-  async unordered(patterns: readonly RegExp[], ms = 10_000): Promise<string[]> {
+  async unordered(patterns: readonly RegExp[], ms = 60_000): Promise<string[]> {
     const start = this.#cursor;
     const found = (): { lines: string[]; last: number } | undefined => {
       const lines = this.lines();
@@ -115,7 +115,7 @@ export class LineReader {
     this.cli.child.stdin.end();
   }
 
-  exited(ms = 10_000): Promise<Exit> {
+  exited(ms = 60_000): Promise<Exit> {
     return within(ms, 'the CLI to exit', this.cli.exited);
   }
 }

@@ -1,9 +1,10 @@
 // Drives the built CLI (dist/cli/main.js) as a child process. Every wait is on an event with a
 // deadline; every child is tracked so `stopAll` (run in each file's `after`) leaves none behind.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
+import { killProcess, spawnTracked } from '../helpers/processes.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -44,7 +45,7 @@ function cleanEnv(env: Readonly<Record<string, string>>): NodeJS.ProcessEnv {
 }
 
 export function spawnCli(args: readonly string[], env: Readonly<Record<string, string>> = {}): CliProcess {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: cleanEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawnTracked(process.execPath, [CLI, ...args], { cwd: ROOT, env: cleanEnv(env) });
   children.add(child);
   let out = '';
   let err = '';
@@ -57,7 +58,7 @@ export function spawnCli(args: readonly string[], env: Readonly<Record<string, s
       resolve({ code, signal });
     });
   });
-  const stderrIncludes = (text: string, ms = 10_000): Promise<void> =>
+  const stderrIncludes = (text: string, ms = 60_000): Promise<void> =>
     within(
       ms,
       `stderr to include ${JSON.stringify(text)}`,
@@ -77,7 +78,10 @@ export function spawnCli(args: readonly string[], env: Readonly<Record<string, s
 /** Runs the CLI to completion (for --help and usage errors). */
 export async function runCli(args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<Exit & { stdout: string; stderr: string }> {
   const cli = spawnCli(args, env);
-  const exit = await within(10_000, `lifeline ${args.join(' ')} to exit`, cli.exited);
+  const exit = await within(60_000, `lifeline ${args.join(' ')} to exit`, cli.exited).catch(async (error: unknown) => {
+    await killProcess(cli.child);
+    throw error;
+  });
   return { ...exit, stdout: cli.stdout(), stderr: cli.stderr() };
 }
 
@@ -98,7 +102,12 @@ export async function startServe(args: readonly string[] = ['--port', '0'], env:
     cli.child.stdout.on('data', check);
     void cli.exited.then((exit) => reject(new Error(`lifeline serve exited (${exit.code ?? exit.signal}) before listening: ${cli.stderr()}`)));
   });
-  const url = await within(10_000, 'lifeline serve to print "listening on"', listening);
+  // Generous: on a busy machine a cold start (loading every module) can take seconds. On any
+  // failure the child is killed here, not left to the file's `after`.
+  const url = await within(60_000, 'lifeline serve to print "listening on"', listening).catch(async (error: unknown) => {
+    await killProcess(cli.child);
+    throw error;
+  });
   return { ...cli, url, wsUrl: (path = '/ws') => `${url.replace(/^http/, 'ws')}${path}` };
 }
 
@@ -106,8 +115,8 @@ export async function startServe(args: readonly string[] = ['--port', '0'], env:
 export async function stopAll(): Promise<void> {
   const running = [...children];
   const closed = running.map((child) => once(child, 'close'));
-  for (const child of running) child.kill('SIGKILL');
-  await within(5_000, 'children to die', Promise.all(closed));
+  await Promise.all(running.map((child) => killProcess(child)));
+  await within(5_000, 'children to close', Promise.all(closed));
 }
 
 /** A `ws` client whose JSON messages (minus app pings) are collected for `next`. */

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, test } from 'node:test';
+import { memberId } from '../../src/server/protocol/member-id.js';
 import { ProtocolClient } from '../server/protocol/protocol-client.js';
 import { byLabel, parseSamples, sampleValue, type Sample } from '../standalone/prometheus-text.js';
 import { startServe, stopAll, within, type RunningServer } from './harness.js';
@@ -85,6 +86,36 @@ test('publish: every subscriber gets the event; the answer is its position', asy
   assert.deepEqual(second.body, { position: { epoch: position.epoch, offset: 2 } });
 });
 
+test('publish with Idempotency-Key: a retry stores nothing and gets the first position; another body is 422; a malformed key is 400', async (t) => {
+  const { client } = await member(t, 'ida');
+  await client.subscribe(1, 'news:keyed');
+  const keyed = (data: unknown, key: string): Promise<JsonResponse> =>
+    api('channels/news:keyed/publish', { method: 'POST', json: { data }, headers: { 'Idempotency-Key': key } });
+  const first = await keyed({ n: 1 }, '"8e03978e-40d5-43e8-bc93-6894a57f9324"');
+  assert.equal(first.status, 200, first.text);
+  const retried = await keyed({ n: 1 }, '"8e03978e-40d5-43e8-bc93-6894a57f9324"');
+  assert.deepEqual(retried.body, first.body, 'the stored position');
+  const bare = await keyed({ n: 1 }, '8e03978e-40d5-43e8-bc93-6894a57f9324');
+  assert.deepEqual(bare.body, first.body, 'a bare key is the same key');
+  const conflict = await keyed({ n: 2 }, '"8e03978e-40d5-43e8-bc93-6894a57f9324"');
+  assert.equal(conflict.status, 422, conflict.text);
+  assert.equal(errorCode(conflict), 'idempotency_conflict');
+  for (const malformed of ['""', '"a b"', `"${'k'.repeat(256)}"`, '"a", "b"']) {
+    const refused = await keyed({ n: 3 }, malformed);
+    assert.equal(refused.status, 400, `${malformed}: ${refused.text}`);
+    assert.equal(errorCode(refused), 'bad_idempotency_key');
+  }
+  const other = await keyed({ n: 1 }, '"another-key"');
+  assert.equal((other.body.position as { offset: number }).offset, 2, 'another key is another message');
+  await client.take('event', (event) => event.channel === 'news:keyed' && event.offset === 2);
+  await client.sync();
+  assert.deepEqual(
+    client.log.filter((message) => message.type === 'event' && message.channel === 'news:keyed').map((message) => (message as { offset: number }).offset),
+    [1, 2],
+    'subscribers heard each stored event once',
+  );
+});
+
 test('bodies: data nested too deeply is a 400 (not a 500), and a "__proto__" key in data is published as sent', async (t) => {
   const roomy = await startServe(['--port', '0', '--api-key', API_KEY, '--allow-anonymous', '--ping-interval', '0', '--channels', JSON.stringify({ news: { history: { size: 10, ttl: 60_000 } } })]);
   const post = (channel: string, body: string): Promise<JsonResponse> =>
@@ -148,7 +179,7 @@ test('presence lists who is subscribed; a namespace without presence answers pre
   await client.subscribe(1, 'chat:room-1');
   const presence = await api('channels/chat%3Aroom-1/presence');
   assert.equal(presence.status, 200);
-  assert.deepEqual(presence.body, { channel: 'chat:room-1', members: [{ client: welcome.session, user: 'bob' }] });
+  assert.deepEqual(presence.body, { channel: 'chat:room-1', members: [{ client: memberId(welcome.session), user: 'bob' }] });
   const off = await api('channels/news:today/presence');
   assert.equal(off.status, 400);
   assert.equal(errorCode(off), 'presence_off');
@@ -159,18 +190,18 @@ test('disconnect a user: each of their connections here closes with 4001 and the
   const second = await member(t, 'carol');
   const other = await member(t, 'dave');
   const kicked = await api('users/carol/disconnect', { method: 'POST', json: { reason: 'account suspended' } });
-  assert.deepEqual(kicked.body, { closed: 2 });
+  assert.deepEqual(kicked.body, { closed: 2, everywhere: true });
   for (const { client } of [first, second]) assert.deepEqual(await within(5_000, 'the kick', client.closed), { code: 4001, reason: 'account suspended' });
   await other.client.sync();
-  assert.deepEqual((await api('users/nobody/disconnect', { method: 'POST' })).body, { closed: 0 });
+  assert.deepEqual((await api('users/nobody/disconnect', { method: 'POST' })).body, { closed: 0, everywhere: true });
 });
 
 test('disconnect a session: its connection closes with 4001 "kicked" by default', async (t) => {
   const { client, welcome } = await member(t, 'erin');
   const response = await api(`sessions/${encodeURIComponent(welcome.session)}/disconnect`, { method: 'POST' });
-  assert.deepEqual(response.body, { closed: 1 });
+  assert.deepEqual(response.body, { closed: 1, everywhere: true });
   assert.deepEqual(await within(5_000, 'the kick', client.closed), { code: 4001, reason: 'kicked' });
-  assert.deepEqual((await api('sessions/s-unknown/disconnect', { method: 'POST' })).body, { closed: 0 });
+  assert.deepEqual((await api('sessions/s-unknown/disconnect', { method: 'POST' })).body, { closed: 0, everywhere: true });
 });
 
 test('API errors: 400 bad body or channel, 404 unknown route, 405 wrong method, 413 too large, 415 not JSON', async () => {
@@ -237,6 +268,8 @@ test('the admin snapshot lists connections and channels, and its totals are the 
   const after = await scrape(); // nothing happens on a WebSocket between the two reads
   assert.equal(snapshot.status, 200);
   const body = snapshot.body as {
+    scope: string;
+    node: string;
     at: number;
     uptime: number;
     connections: { open: number; truncated: boolean; list: { id: string; state: string; user: string | null; session: string | null; ageMs: number; rttMs: number | null; protocol: string; subscriptions: number }[] };
@@ -245,6 +278,8 @@ test('the admin snapshot lists connections and channels, and its totals are the 
   };
   assert.ok(Math.abs(body.at - Date.now()) < 5_000);
   assert.ok(body.uptime > 0);
+  assert.equal(body.scope, 'node', 'the snapshot says it covers the answering node only');
+  assert.match(body.node, /:\d+$/);
   const row = body.connections.list.find((entry) => entry.user === 'frank');
   assert.ok(row, JSON.stringify(body.connections));
   assert.equal(row.state, 'open');

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { redisSkip, redisUrl, testPrefix } from '../helpers/redis.js';
+import { RedisCluster, redisClusterSkip } from '../helpers/redis-cluster.js';
 import { RedisServer, redisServerSkip } from '../helpers/redis-server.js';
 import { eventually } from '../helpers/wait.js';
 import { ProtocolClient } from '../server/protocol/protocol-client.js';
@@ -60,5 +61,35 @@ describe('lifeline serve --redis: /readyz follows Redis', { skip: redisServerSki
     assert.equal(body.status, 'not_ready');
     await redis.restart();
     await eventually(async () => (await readiness(node.url)) === 200, '/readyz 200 again');
+  });
+});
+
+describe('lifeline serve --redis-cluster', { skip: redisClusterSkip }, () => {
+  test('two nodes on a Redis Cluster (one by flag, one by LIFELINE_REDIS_CLUSTER) act as one', async (t) => {
+    const cluster = await RedisCluster.start();
+    t.after(() => cluster.stop());
+    const prefix = testPrefix();
+    const args = ['--port', '0', '--allow-anonymous', '--api-key', API_KEY, '--redis-prefix', prefix, '--ping-interval', '0'];
+    const [a, b] = await Promise.all([startServe([...args, '--redis-cluster', cluster.seeds.slice(0, 2).join(',')]), startServe(args, { LIFELINE_REDIS_CLUSTER: cluster.seeds.slice(3).join(',') })]);
+    assert.equal(await readiness(a.url), 200);
+    assert.equal(await readiness(b.url), 200);
+    const { client } = await ProtocolClient.connect(t, a.wsUrl());
+    for (const [i, name] of ['one', 'two', 'three'].entries()) await client.subscribe(i + 1, `chat:${name}`);
+    for (const name of ['one', 'two', 'three']) {
+      const published = await call(`${b.url}/api/v1/channels/chat%3A${name}/publish`, { method: 'POST', headers: { Authorization: `Bearer ${API_KEY}` }, json: { data: { name } } });
+      assert.equal(published.status, 200);
+      const event = await client.take('event');
+      assert.deepEqual(event.data, { name });
+      assert.deepEqual({ epoch: event.epoch, offset: event.offset }, published.body.position);
+    }
+  });
+
+  test('a bad node list, or --redis with --redis-cluster, is a usage error', async () => {
+    const bad = await runCli(['serve', '--port', '0', '--allow-anonymous', '--redis-cluster', 'localhost']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--redis-cluster must list Redis Cluster nodes as host:port/);
+    const both = await runCli(['serve', '--port', '0', '--allow-anonymous', '--redis', 'redis://127.0.0.1:1', '--redis-cluster', '127.0.0.1:2']);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /not both/);
   });
 });

@@ -112,7 +112,7 @@ test('demo.drop cuts the asking link without a close frame; after a resume the r
   const { client, welcome } = await ProtocolClient.connect(t, server.wsUrl(), {}, { query: { token: (await demoToken('carol')).token } });
   client.send({ type: 'request', id: 7, method: 'demo.drop' });
   assert.equal((await within(5_000, 'the drop', client.closed)).code, 1006);
-  const again = await ProtocolClient.connect(t, server.wsUrl(), { session: welcome.session }, { query: { token: (await demoToken('carol')).token } });
+  const again = await ProtocolClient.connect(t, server.wsUrl(), { session: welcome.session, secret: welcome.secret }, { query: { token: (await demoToken('carol')).token } });
   assert.equal(again.welcome.resumed, true);
   again.client.send({ type: 'request', id: 7, method: 'demo.drop' });
   assert.deepEqual(await again.client.reply(7), { type: 'result', id: 7, data: { dropped: true } });

@@ -322,7 +322,9 @@ describe('LifelineClient with a FileOutboxStore against a real server', () => {
       orphan.catch(ignore);
       await within(closed, 5_000, 'the link dropped before the ack');
       await waitFor(() => watcher.events.length === 1, 'the publish reached the channel');
-      assert.deepEqual(await stored(path), { session, entries: [{ kind: 'publish', body: body('chat:once', 'only once'), id: 1 }] });
+      const snapshot = await stored(path);
+      assert.equal(typeof snapshot.secret, 'string', 'the resume secret is kept with the session: without it the server starts a new one');
+      assert.deepEqual(snapshot, { session, secret: snapshot.secret, entries: [{ kind: 'publish', body: body('chat:once', 'only once'), id: 1 }] });
 
       const outcomes: OutboxEvent[] = [];
       second = new NodeLifelineClient(fixture.wsUrl, { ...fast, outbox: new FileOutboxStore(path) });

@@ -51,6 +51,33 @@ describe('LifelineClient: the protocol against a scripted socket', () => {
     client.close();
   });
 
+  test("hello carries the welcome's secret with the session; a new session's secret replaces it", async () => {
+    const { client, sent, say, latest, drop } = setup();
+    await Promise.resolve();
+    latest().open();
+    say({ type: 'welcome', v: 1, session: 's-1', secret: 'secret-one', member: 'm-1', resumed: false, recoveryWindow: 120_000, pingInterval: 25_000, acked: 0 });
+    assert.equal(client.member, 'm-1');
+    drop();
+    await Promise.resolve();
+    latest().open();
+    assert.deepEqual(sent()[0], { type: 'hello', v: 1, session: 's-1', secret: 'secret-one' });
+    say({ type: 'welcome', v: 1, session: 's-2', secret: 'secret-two', member: 'm-2', resumed: false, recoveryWindow: 120_000, pingInterval: 25_000, acked: 0 });
+    drop();
+    await Promise.resolve();
+    latest().open();
+    assert.deepEqual(sent()[0], { type: 'hello', v: 1, session: 's-2', secret: 'secret-two' });
+    client.close();
+  });
+
+  test('publish with an idempotencyKey sends it with the message', async () => {
+    const { client, sent, welcome } = setup();
+    await welcome('s-1', false);
+    client.publish('chat:a', { text: 'hi' }, { idempotencyKey: 'k-1' }).catch(() => undefined);
+    await Promise.resolve();
+    assert.deepEqual(sent().find(ofType('publish')), { type: 'publish', id: 1, channel: 'chat:a', data: { text: 'hi' }, idempotencyKey: 'k-1' });
+    client.close();
+  });
+
   test('ids grow by one per message within a session, across links', async () => {
     const { client, sent, welcome, drop } = setup();
     await welcome('s-1', false);
@@ -251,6 +278,137 @@ describe('LifelineClient: the protocol against a scripted socket', () => {
     await welcome('s-1', false);
     latest().drop(1006);
     assert.deepEqual(seen, ['connecting', 'connecting>open', 'open', 'open>ready', 'ready>reconnecting', 'close', '1006 true', 'reconnecting']);
+    client.close();
+  });
+
+  test('a resubscribe refused with unavailable is retried with backoff from its position; ready waits for it; recovered is the server’s', async () => {
+    const { clock, client, say, welcome, drop, sent } = setup({ retry: { initialDelay: 400, jitter: 'none' } });
+    await welcome('s-1', false);
+    const log: string[] = [];
+    const sub = client.subscribe('chat:a', {
+      retrying: (e) => log.push(`retrying ${e.attempt} ${e.delayMs} ${e.error.code}`),
+      subscribed: (e) => log.push(`subscribed ${e.recovered}`),
+      caughtup: (e) => log.push(`caughtup ${e.position.offset}`),
+      error: (e) => log.push(`error ${e.error.code}`),
+    });
+    say({ type: 'subscribed', id: 1, channel: 'chat:a', position: { epoch: 'e', offset: 4 }, recovered: true });
+    assert.equal(sub.caughtUp, true);
+    drop();
+    client.addEventListener('ready', () => log.push('ready'));
+    await welcome('s-1', true);
+    assert.equal(sub.caughtUp, false);
+    say({ type: 'error', id: 2, code: 'unavailable', message: 'broker down' });
+    assert.equal(sub.state, 'subscribing', 'a transient refusal does not end the subscription');
+    assert.deepEqual(sub.retry && { attempt: sub.retry.attempt, delayMs: sub.retry.delayMs }, { attempt: 1, delayMs: 400 });
+    assert.equal(client.state, 'open', 'not ready while a subscription is being retried');
+    clock.tick(399);
+    assert.equal(sent().filter(ofType('subscribe')).length, 1, 'no retry before its delay');
+    clock.tick(1);
+    say({ type: 'error', id: 3, code: 'failed' });
+    clock.tick(800);
+    const subscribes = sent().filter(ofType('subscribe'));
+    assert.deepEqual(subscribes.map((m) => m.id), [2, 3, 4]);
+    assert.ok(subscribes.every((m) => JSON.stringify(m.since) === JSON.stringify({ epoch: 'e', offset: 4 })), 'every attempt resumes from the last position');
+    say({ type: 'event', channel: 'chat:a', epoch: 'e', offset: 5, data: 5 });
+    say({ type: 'subscribed', id: 4, channel: 'chat:a', position: { epoch: 'e', offset: 5 }, recovered: true });
+    assert.equal(sub.state, 'subscribed');
+    assert.equal(sub.retry, undefined);
+    assert.equal(client.state, 'ready');
+    assert.deepEqual(log, ['subscribed true', 'caughtup 4', 'retrying 1 400 unavailable', 'retrying 2 800 failed', 'subscribed true', 'caughtup 5', 'ready']);
+    client.close();
+  });
+
+  test('a first subscribe refused for now is retried; unsubscribe() during the wait ends it and nothing more is sent', async () => {
+    const { clock, client, say, welcome, sent } = setup({ retry: { initialDelay: 100, jitter: 'none', maxDelay: 150 } });
+    await welcome('s-1', false);
+    const sub = client.subscribe('chat:a');
+    const delays: number[] = [];
+    sub.addEventListener('retrying', (e) => delays.push(e.delayMs));
+    for (let attempt = 0; attempt < 3; attempt++) {
+      say({ type: 'error', id: sent().filter(ofType('subscribe')).at(-1)?.id, code: 'unavailable' });
+      clock.tick(150);
+    }
+    assert.deepEqual(delays, [100, 150, 150], 'backoff grows up to maxDelay and never gives up by itself');
+    say({ type: 'error', id: 4, code: 'unavailable' });
+    sub.unsubscribe();
+    clock.tick(10_000);
+    assert.equal(sent().filter(ofType('subscribe')).length, 4);
+    assert.equal(sub.state, 'unsubscribed');
+    client.close();
+  });
+
+  test('a retry due while the link is down waits for the resubscribe of the next link', async () => {
+    const { clock, client, say, welcome, drop, sent } = setup({ retry: { initialDelay: 5_000, jitter: 'none' } });
+    await welcome('s-1', false);
+    client.subscribe('chat:a');
+    say({ type: 'error', id: 1, code: 'unavailable' });
+    drop(); // ticks 1 000
+    clock.tick(5_000);
+    await welcome('s-1', true);
+    assert.deepEqual(sent().filter(ofType('subscribe')).map((m) => m.id), [2], 'one resubscribe on the new link, none from the old timer');
+    clock.tick(10_000);
+    assert.equal(sent().filter(ofType('subscribe')).length, 1);
+    client.close();
+  });
+
+  test('a publish refused with unavailable is resent under the same id until acknowledged, once', async () => {
+    const { clock, client, say, welcome, sent } = setup({ retry: { initialDelay: 200, jitter: 'none' }, retryDeadline: 5_000 });
+    await welcome('s-1', false);
+    const publish = client.publish('chat:a', 'x');
+    const request = client.request('m');
+    say({ type: 'error', id: 1, code: 'unavailable', message: 'the message could not be published; nothing was published' });
+    say({ type: 'error', id: 2, code: 'unavailable' });
+    clock.tick(200);
+    say({ type: 'error', id: 1, code: 'unavailable' });
+    clock.tick(400);
+    assert.deepEqual(sent().slice(1).map((m) => `${String(m.type)} ${String(m.id)}`), ['publish 1', 'request 2', 'publish 1', 'request 2', 'publish 1']);
+    say({ type: 'ack', id: 1, position: { epoch: 'e', offset: 7 } });
+    say({ type: 'result', id: 2, data: 'done' });
+    assert.deepEqual(await publish, { epoch: 'e', offset: 7 });
+    assert.equal(await request, 'done');
+    client.close();
+  });
+
+  test('past retryDeadline (or with retryDeadline 0) unavailable rejects the publish; other refusals are never retried', async () => {
+    const { clock, client, say, welcome, sent } = setup({ retry: { initialDelay: 1_000, jitter: 'none' }, retryDeadline: 2_500 });
+    await welcome('s-1', false);
+    const publish = client.publish('chat:a', 'x');
+    const forbidden = client.publish('secret:a', 'y');
+    say({ type: 'error', id: 2, code: 'forbidden' });
+    await assert.rejects(forbidden, (e: unknown) => e instanceof ReplyError && e.code === 'forbidden');
+    say({ type: 'error', id: 1, code: 'unavailable' });
+    clock.tick(1_000);
+    say({ type: 'error', id: 1, code: 'unavailable' }); // the next delay (2 000) would pass the deadline
+    await assert.rejects(publish, (e: unknown) => e instanceof ReplyError && e.code === 'unavailable' && e.remote);
+    clock.tick(10_000);
+    assert.equal(sent().filter(ofType('publish')).length, 3);
+    client.close();
+
+    const none = setup({ retryDeadline: 0 });
+    await none.welcome('s-2', false);
+    const once = none.client.publish('chat:a', 'z');
+    none.say({ type: 'error', id: 1, code: 'unavailable' });
+    await assert.rejects(once, (e: unknown) => e instanceof ReplyError && e.code === 'unavailable');
+    none.client.close();
+  });
+
+  test('a server that says 1013 (try again later) after hello never exhausts maxAttempts: the client keeps coming back', async () => {
+    const { clock, client, welcome, latest, sockets } = setup({ maxAttempts: 1, maxDelay: 2_000 });
+    await welcome('s-1', false);
+    let gaveUp = false;
+    client.addEventListener('giveup', () => (gaveUp = true));
+    for (let round = 0; round < 5; round++) {
+      latest().drop(1013, 'try again later', true);
+      clock.tick(2_000);
+      await Promise.resolve();
+      latest().open();
+    }
+    assert.equal(gaveUp, false);
+    assert.equal(sockets.length, 6, 'one new attempt per 1013');
+    latest().drop(1006);
+    clock.tick(2_000);
+    latest().drop(1006);
+    assert.equal(gaveUp, true, 'other closes still spend the budget');
     client.close();
   });
 });

@@ -360,9 +360,10 @@ describe('LifelineClient against a real Lifeline server', () => {
       const joined = until(lobby, 'presence', () => true);
       await within(b.subscribe('chat:lobby').ready(), 5_000, 'b subscribed');
       await within(joined, 5_000, 'join event');
-      assert.ok(joins.includes(`join ${b.session}`), joins.join());
+      assert.ok(joins.includes(`join ${b.member}`), joins.join());
+      assert.notEqual(b.member, b.session, 'presence never shows the session id');
       const members = await within(lobby.presence(), 5_000, 'presence');
-      assert.deepEqual(members.map((m) => m.client).sort(), [a.session, b.session].sort());
+      assert.deepEqual(members.map((m) => m.client).sort(), [a.member, b.member].sort());
       await assert.rejects(a.subscribe('small:nopresence').presence(), code('forbidden'));
     } finally {
       a.close();

@@ -4,18 +4,21 @@
  * top-level await"); keepalive and expiry timers alone still do not hold a process open.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { killProcess, spawnTracked } from '../helpers/processes.js';
 import { within } from '../helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 function runScript(source: string): Promise<{ code: number | null; stdout: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', source], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawnTracked(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', source], { cwd: ROOT });
+  child.stdin.end();
+  child.stderr.pipe(process.stderr);
   let stdout = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  return within(new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout }))), 20_000, 'the script to exit');
+  const exited = new Promise<{ code: number | null; stdout: string }>((resolve) => child.once('close', (code) => resolve({ code, stdout })));
+  return within(exited, 30_000, 'the script to exit').finally(() => killProcess(child));
 }
 
 test('awaiting opened() through backoffs settles: the process is not ended under it', async () => {

@@ -98,7 +98,8 @@ describe('cluster: a Redis restart mid-stream', { skip: redisServerSkip }, () =>
     await eventually(() => members.every((member) => member.events().length >= 20), 'publishing under way');
     await redis.kill();
     await eventually(async () => !(await nodes[0]?.ready()) && !(await nodes[1]?.ready()), 'both nodes not ready');
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Redis stays down until a publisher has felt it (or every series has ended), not for a fixed time.
+    await eventually(() => members.some((member) => member.refused > 0) || members.every((member) => member.seriesDone), 'a publish refused while Redis is down');
     await redis.restart();
     await eventually(async () => (await nodes[0]?.ready()) === true && (await nodes[1]?.ready()) === true, 'both nodes ready again');
     const outcomes = (await Promise.all(series)).flat();

@@ -3,10 +3,11 @@
  * and clients spread across them that move to another live node when theirs is gone, as they
  * would behind a load balancer.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { LifelineClient, ReplyError } from '../../src/client/node.js';
+import { killProcess, spawnTracked } from '../helpers/processes.js';
 import { within } from '../helpers/wait.js';
 
 const NODE_SCRIPT = fileURLToPath(new URL('./node.ts', import.meta.url));
@@ -18,7 +19,7 @@ export class NodeProcess {
   alive = true;
 
   private constructor(redisUrl: string, prefix: string) {
-    this.#child = spawn(process.execPath, ['--import', 'tsx', NODE_SCRIPT, redisUrl, prefix], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.#child = spawnTracked(process.execPath, ['--import', 'tsx', NODE_SCRIPT, redisUrl, prefix]);
     this.#child.stderr.on('data', (chunk: Buffer) => process.env.LIFELINE_NODE_LOG && process.stderr.write(chunk));
     this.#child.once('exit', () => (this.alive = false));
     createInterface({ input: this.#child.stdout }).on('line', (line) => {
@@ -29,7 +30,10 @@ export class NodeProcess {
 
   static async start(redisUrl: string, prefix: string): Promise<NodeProcess> {
     const node = new NodeProcess(redisUrl, prefix);
-    const line = await within(node.#next('listening '), 20_000, 'node listening');
+    const line = await within(node.#next('listening '), 30_000, 'node listening').catch(async (error: unknown) => {
+      await node.kill();
+      throw error;
+    });
     node.url = line.slice('listening '.length);
     return node;
   }
@@ -56,16 +60,12 @@ export class NodeProcess {
   /** SIGKILL: the process dies mid-stream, its sockets reset by the OS. */
   async kill(): Promise<void> {
     if (!this.alive) return;
-    const exited = new Promise<void>((resolve) => this.#child.once('exit', () => resolve()));
-    this.#child.kill('SIGKILL');
-    await within(exited, 5_000, 'node exit');
+    await killProcess(this.#child);
   }
 
   async stop(): Promise<void> {
     if (!this.alive) return;
-    const exited = new Promise<void>((resolve) => this.#child.once('exit', () => resolve()));
-    this.#child.kill('SIGTERM');
-    await within(exited, 10_000, 'node stop').catch(() => this.#child.kill('SIGKILL'));
+    await killProcess(this.#child, 'SIGTERM', 10_000);
   }
 }
 
@@ -77,6 +77,9 @@ export class Member {
   readonly seen: Seen[] = [];
   readonly sessions: { readonly id: string; readonly resumed: boolean }[] = [];
   readonly nodesUsed: number[] = [];
+  /** Publishes of `publishSeries` that settled with an error, and whether the series has ended. */
+  refused = 0;
+  seriesDone = false;
 
   constructor(
     readonly index: number,
@@ -118,9 +121,11 @@ export class Member {
         const position = await within(this.client.publish(channel, { from: this.index, tag, n }), 20_000, `client ${this.index} publish ${n}`);
         outcomes.push({ n, outcome: position.offset });
       } catch (error) {
+        this.refused++;
         outcomes.push({ n, outcome: error instanceof ReplyError ? error.code : String(error) });
       }
     }
+    this.seriesDone = true;
     return outcomes;
   }
 }

@@ -5,13 +5,13 @@
  * deviations (by name), and where this undici strays from the standard (then ReconnectingWebSocket
  * must give the standard's result).
  */
-import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { cases } from './cases.js';
 import { assertCase } from './compare.js';
 import type { CaseResults } from './run-cases.js';
 import { startCaseServer, type CaseServer } from './server.js';
+import { spawnTracked } from '../helpers/processes.js';
 
 const child = fileURLToPath(new URL('./node-child.ts', import.meta.url));
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -33,7 +33,8 @@ const standard: Record<string, unknown> = {
 function runChild(base: string): Promise<CaseResults> {
   const flags = typeof (globalThis as { WebSocket?: unknown }).WebSocket === 'function' ? [] : ['--experimental-websocket'];
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [...flags, '--import', 'tsx', child, base], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawnTracked(process.execPath, [...flags, '--import', 'tsx', child, base], { cwd: root });
+    proc.stdin.end();
     let out = '';
     let err = '';
     const timer = setTimeout(() => proc.kill('SIGKILL'), 90_000);

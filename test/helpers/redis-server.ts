@@ -3,8 +3,12 @@
  * on 6379 is never disturbed). No persistence: a restart comes back empty, as a Redis without
  * AOF/RDB does after a crash.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { killProcess, spawnTracked } from './processes.js';
 import { within } from './wait.js';
 
 const binary = process.env.LIFELINE_REDIS_SERVER ?? 'redis-server';
@@ -13,7 +17,8 @@ const installed = spawnSync('sh', ['-c', `command -v ${binary}`], { stdio: 'igno
 /** `skip` option: a reason when redis-server is missing (never on CI, where the tests then fail). */
 export const redisServerSkip: string | false = installed || process.env.CI === 'true' ? false : `${binary} not installed (apt-get install -y redis-server)`;
 
-async function freePort(): Promise<number> {
+/** A loopback port nothing listens on (for a process the test starts). */
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -24,6 +29,7 @@ async function freePort(): Promise<number> {
 
 export class RedisServer {
   #process: ChildProcess | undefined;
+  readonly #dir = mkdtempSync(join(tmpdir(), 'lifeline-redis-'));
 
   private constructor(readonly port: number) {}
 
@@ -41,7 +47,10 @@ export class RedisServer {
   /** Starts it again on the same port (empty). */
   async restart(): Promise<void> {
     if (this.#process) throw new Error('redis-server is running');
-    const child = spawn(binary, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    mkdirSync(this.#dir, { recursive: true });
+    // Its files (an explicit SAVE) go to a temp dir; DEBUG lets a test reload an older copy.
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--dir', this.#dir, '--enable-debug-command', 'yes'];
+    const child = spawnTracked(binary, args);
     this.#process = child;
     let output = '';
     const ready = new Promise<void>((resolve, reject) => {
@@ -51,7 +60,11 @@ export class RedisServer {
       });
       child.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${output.slice(-500)}`)));
     });
-    await within(ready, 10_000, 'redis-server ready');
+    await within(ready, 30_000, 'redis-server ready').catch(async (error: unknown) => {
+      this.#process = undefined;
+      await killProcess(child);
+      throw error;
+    });
   }
 
   /** Kills it at once (SIGKILL: no goodbye to clients); resolves once it is gone. */
@@ -59,9 +72,7 @@ export class RedisServer {
     const child = this.#process;
     if (!child) return;
     this.#process = undefined;
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGKILL');
-    await within(exited, 5_000, 'redis-server exit');
+    await killProcess(child);
+    rmSync(this.#dir, { recursive: true, force: true });
   }
 }

@@ -169,6 +169,16 @@ describe('opening handshake: the status table (raw HTTP)', () => {
     assert.equal(other.status, 403);
   });
 
+  test('with an allowedOrigins list, a DNS-rebinding page (Origin and Host both the attacker\'s name) is refused with 403', async (t) => {
+    const { port } = await serve(t, { allowedOrigins: ['https://app.example'] });
+    const rebound = await refusal(port, { headers: { Host: `evil.example:${port}`, Origin: `http://evil.example:${port}` } });
+    assert.equal(rebound.status, 403);
+    // Without a list the same request passes the Host comparison: the list is the defence.
+    const { port: open } = await serve(t);
+    const { response } = await rawUpgrade(t, open, { headers: { Host: `evil.example:${open}`, Origin: `http://evil.example:${open}` } });
+    assert.equal(response.status, 101);
+  });
+
   test('a handshake over maxConnections is refused with 503 and Retry-After', async (t) => {
     const fixture = await serve(t, { maxConnections: 1, retryAfter: 7_000 });
     await connectPair(t, fixture);

@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import WebSocket from 'ws';
+import { silentLogger } from '../../src/core/logger.js';
 import { startServer } from '../../src/testing/server-fixture.js';
 import { within } from '../helpers/wait.js';
 
@@ -43,4 +44,24 @@ test('an abnormal close is logged at warn with its code; a normal one is not', a
   } finally {
     await fixture.close();
   }
+});
+
+test('logger: any { debug, info, warn, error } object gets fields and a message; false silences the server', async () => {
+  const lines: string[] = [];
+  const keep = (level: string) => (fields: object, message: string) => void lines.push(`${level} ${message} ${String((fields as { code?: unknown }).code)}`);
+  const plain = { debug: keep('debug'), info: keep('info'), warn: keep('warn'), error: keep('error') };
+  for (const logger of [plain, false] as const) {
+    const fixture = await startServer({ logger });
+    try {
+      const rude = new WebSocket(fixture.wsUrl);
+      await once(rude, 'open');
+      const closed = once(fixture.server, 'close');
+      rude.terminate();
+      await within(closed, 5_000, 'abnormal close');
+      if (logger === false) assert.equal(fixture.server.log, silentLogger);
+    } finally {
+      await fixture.close();
+    }
+  }
+  assert.deepEqual(lines.filter((line) => line.includes('abnormal close')), ['warn abnormal close 1006'], 'logged once, through the plain object only');
 });

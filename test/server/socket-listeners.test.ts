@@ -71,6 +71,18 @@ describe('input errors close with RFC 6455 codes', () => {
     await raw.waitClosed();
   });
 
+  test("a message in more fragments than ws allows closes with 1008, and the report names 1008 too", async (t) => {
+    const fixture = await serve(t);
+    const { raw, conn } = await rawPair(t, fixture);
+    const report = closeReportOf(fixture.server, conn);
+    raw.sendFrame(Opcode.TEXT, '', { fin: false });
+    // ws refuses a message of more than 16 384 fragments.
+    for (let i = 0; i < 16_400; i++) raw.sendFrame(Opcode.CONTINUATION, '', { fin: false });
+    assert.equal((await rawCloseCode(raw)).code, 1008);
+    assert.equal((await report).code, 1008);
+    await raw.waitClosed();
+  });
+
   test('a frame with the reserved opcode 0x3 closes with 1002', async (t) => {
     const fixture = await serve(t);
     const { raw, conn } = await rawPair(t, fixture);

@@ -100,6 +100,7 @@ test('without a token: 401, or an anon- user when anonymous access is on', async
   assert.ok(first.ok && second.ok);
   assert.match(first.user.id, /^anon-[0-9a-f]{12}$/);
   assert.notEqual(first.user.id, second.user.id);
+  assert.equal(first.anonymous, true, 'marked anonymous, so its session can be resumed by its secret');
   assert.equal(first.expiresAt, undefined);
   assert.match(refused(await open.authenticate(request({ query: '?token=x' }))), /^401 this server accepts no tokens$/);
 });

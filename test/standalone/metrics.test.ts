@@ -77,3 +77,16 @@ test('closes are counted by code once the connection is gone', async () => {
   await gone;
   assert.equal(byLabel(await scrape(), 'lifeline_closes_total', 'code')['4100'], 1);
 });
+
+test('with an in-memory broker, its history budget shows: bytes held and events evicted', async (t) => {
+  const memory = new MemoryBroker({ historyBudget: 1_000 });
+  const served = await startServer({ pingInterval: 0, broker: memory, channels: { room: { history: { size: 10, ttl: 60_000 } } } });
+  t.after(() => served.close());
+  const shown = createMetrics(served.server, () => memory.history);
+  for (let i = 0; i < 5; i++) await served.server.publish(`room:${i}`, 'x'.repeat(400));
+  const samples = parseSamples(await shown.registry.metrics());
+  assert.equal(sampleValue(samples, 'lifeline_history_bytes'), memory.history.bytes);
+  assert.ok(memory.history.bytes <= 1_000);
+  assert.equal(sampleValue(samples, 'lifeline_history_evicted_total'), memory.history.evicted);
+  assert.ok(memory.history.evicted >= 3);
+});

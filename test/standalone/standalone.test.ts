@@ -7,7 +7,7 @@ import { MemoryBroker } from '../../src/broker/memory-broker.js';
 import { LifelineError } from '../../src/server/index.js';
 import { createStandalone, DEFAULT_CHANNELS, type Standalone } from '../../src/standalone/standalone.js';
 import { UsageError } from '../../src/standalone/usage-error.js';
-import { within } from '../helpers/wait.js';
+import { eventually, within } from '../helpers/wait.js';
 
 const log = pino({ level: 'silent' });
 const KEY = 'standalone-test-key-0123456789';
@@ -87,4 +87,38 @@ test('a broker that is down: /readyz 503 with the reason, the API 503 unavailabl
     broker.down = false;
   }
   assert.equal((await get('/api/v1/channels/chat:x/history')).status, 200, 'and back when it is');
+});
+
+test('HTTP publish backpressure: over maxPendingPublishes in progress a publish gets 429 with Retry-After, and nothing is published', async () => {
+  let release = (): void => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let calls = 0;
+  class SlowBroker extends MemoryBroker {
+    override async publish(...args: Parameters<MemoryBroker['publish']>): ReturnType<MemoryBroker['publish']> {
+      calls++;
+      await held;
+      return super.publish(...args);
+    }
+  }
+  const slow = new SlowBroker();
+  const node = createStandalone({ port: 0, allowAnonymous: true, apiKey: KEY, pingInterval: 0, maxPendingPublishes: 2 }, { log, broker: slow });
+  const base = (await node.server.listen()).url;
+  try {
+    const post = (n: number): Promise<Response> =>
+      within(fetch(`${base}/api/v1/channels/chat:x/publish`, { method: 'POST', body: JSON.stringify({ data: n }), headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' } }), 10_000, `publish ${n}`);
+    const first = [post(1), post(2)];
+    // Both are in progress (held in the broker): one more is refused at once.
+    await eventually(() => calls === 2, 'two publishes in progress', 10_000);
+    const refused = await post(3);
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers.get('retry-after'), '1');
+    assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'busy');
+    release();
+    assert.deepEqual((await Promise.all(first)).map((response) => response.status), [200, 200]);
+    assert.equal(calls, 2, 'the refused publish reached no broker');
+  } finally {
+    release();
+    await node.server.close({ drainTimeout: 0 });
+    await node.close();
+  }
 });

@@ -31,6 +31,9 @@ export class LifelineBench implements BenchServer {
       port: config.port,
       channels: { bench: { history: { size: 1000, ttl: 60_000 } } },
       logger: pino({ level: 'error' }),
+      // The echo scenario measures throughput per connection: the production message-rate
+      // limit (1000/s by default) would close its clients, and the other stacks have none.
+      maxMessageRate: Infinity,
       ...(broker ? { broker } : {}),
     });
     this.#server = server;

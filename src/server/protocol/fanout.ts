@@ -50,6 +50,16 @@ export class ChannelFanout {
     await unsubscribe();
   }
 
+  /** Channels with local subscribers. */
+  get size(): number {
+    return this.#channels.size;
+  }
+
+  /** Local subscribers of one channel. */
+  members(channel: string): number {
+    return this.#channels.get(channel)?.members.size ?? 0;
+  }
+
   /** Local subscriber count per channel (for metrics and the admin page). */
   counts(): Map<string, number> {
     return new Map([...this.#channels].map(([channel, entry]) => [channel, entry.members.size]));

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from 'pino';
-import type { Broker, DirectMessage, Recovery } from '../../broker/broker.js';
+import type { LifelineLogger } from '../../core/logger.js';
+import type { Broker, DirectMessage, Recovery, Unsubscribe } from '../../broker/broker.js';
 import type { Clock } from '../../core/clock.js';
-import { BrokerUnavailableError, LifelineError } from '../../core/errors.js';
+import { BrokerUnavailableError, IdempotencyConflictError, LifelineError } from '../../core/errors.js';
 import type { Envelope } from '../../core/envelope.js';
 import type { Position } from '../../core/position.js';
 import { RequestWindow } from '../../core/request-window.js';
@@ -13,8 +13,9 @@ import type { ServerStats } from '../stats.js';
 import { resolveChannel, type ChannelsConfig } from './channels.js';
 import { ChannelFanout, type FanoutMember } from './fanout.js';
 import { isPresenceCompanion, Presence } from './presence.js';
-import { LiveSession, type LiveSubscription } from './live-session.js';
+import { LiveSession, type LiveSubscription, type ResumeKey } from './live-session.js';
 import { RequestError, type ReplyErrorCode } from './request-error.js';
+import { digestOf, IDEMPOTENCY_KEY, matchesSecret } from './resume-secret.js';
 import { parseClientMessage, type ClientMessage, type ClientMessageOf } from './schema.js';
 
 /** What a request handler gets besides its params. */
@@ -51,14 +52,35 @@ export interface HubOptions<User> extends ChannelHooks<User> {
   readonly pingInterval: number;
   /** The largest message the server accepts (told to clients in welcome). */
   readonly maxPayload: number;
+  /** A member whose connection closed stays in presence this long (ms) before its leave is told. */
+  readonly presenceGrace: number;
+  /** How long an idempotency key is remembered, ms. */
+  readonly idempotencyWindow: number;
+  /** Random bytes for resume secrets. */
+  readonly randomBytes: (size: number) => Uint8Array;
   readonly clock: Clock;
-  readonly log: Logger;
+  readonly log: LifelineLogger;
   /** Counts recoveries and times requests, when given. */
   readonly stats?: ServerStats;
   /** A malformed or out-of-place message: the server's rate-limited `error` reply. */
   readonly invalid: (connection: Connection<unknown>, code: string, detail: string, id?: number) => void;
+  /** Caps that keep one client from exhausting the node (docs/reliability.md, "Limits"). */
+  readonly limits: HubLimits;
   /** Judges a `refresh` token for a live connection. */
   refresh(connection: Connection<User>, token: string): Promise<{ readonly expiresAt: number } | { readonly error: string }>;
+}
+
+export interface HubLimits {
+  /** A connection that sends no hello within this is closed with 4408, ms. */
+  readonly helloTimeout: number;
+  /** Channels one session may be subscribed to at once. */
+  readonly maxSubscriptions: number;
+  /** Live sessions of one (non-anonymous) user on this node. */
+  readonly maxSessionsPerUser: number;
+  /** Distinct channels with local subscribers on this node. */
+  readonly maxChannels: number;
+  /** Presence members of one channel on this node. */
+  readonly maxPresenceMembers: number;
 }
 
 type Phase<User> = { readonly phase: 'hello' } | { readonly phase: 'greeting'; readonly backlog: ClientMessage[] } | { readonly phase: 'ready'; readonly session: LiveSession<User> };
@@ -99,26 +121,54 @@ export class Hub<User> {
   readonly #presence: Presence<User>;
   readonly #refresh: Timer;
   readonly #liveTtl: number;
+  /** Sessions being parked: shutdown waits for them before the broker may close. */
+  readonly #parking = new Set<Promise<void>>();
+  /** Live sessions per user on this node (by the user as JSON; anonymous users are not counted). */
+  readonly #perUser = new Map<string, number>();
+  readonly #control: Promise<Unsubscribe> | undefined;
 
   constructor(readonly options: HubOptions<User>) {
     this.#fanout = new ChannelFanout(options.broker);
     const shown = options.presenceUser ?? ((user: User): unknown => user);
-    this.#presence = new Presence<User>({ broker: options.broker, clock: options.clock, fanout: this.#fanout, pingInterval: options.pingInterval, shown, sessions: () => this.#sessions.values() });
+    this.#presence = new Presence<User>({
+      broker: options.broker,
+      clock: options.clock,
+      fanout: this.#fanout,
+      pingInterval: options.pingInterval,
+      grace: options.presenceGrace,
+      shown,
+      sessions: () => this.#sessions.values(),
+    });
     this.#liveTtl = options.recoveryWindow + refreshPeriod(options.recoveryWindow);
     this.#refresh = new Timer(options.clock, () => this.#refreshSessions());
+    // A session resumed on another node closes its old connection here (4001, as on one node).
+    this.#control = options.broker.onBroadcast?.((notice) => {
+      if (notice.kind !== 'takeover') return;
+      const live = this.#sessions.get(notice.session);
+      if (live && live.connection.id !== notice.connection) live.connection.close(4001, 'session resumed on another node');
+    });
+    this.#control?.catch((error: unknown) => options.log.warn({ err: error }, 'cannot hear other nodes: a session resumed elsewhere keeps its old connection here until it ends'));
   }
 
   handle(method: string, handler: RequestHandler<User>): void {
     this.#handlers.set(method, handler);
   }
 
-  /** Publishes from the server side; resolves with the event's position. Rejects with a TypeError for data JSON cannot carry. */
-  async publish(channel: string, data: unknown): Promise<Position> {
+  /**
+   * Publishes from the server side; resolves with the event's position. Rejects with a TypeError
+   * for data JSON cannot carry. With an `idempotencyKey` used before (within the idempotency
+   * window), resolves with that publish's position and stores nothing; with the key of a
+   * different message, rejects with an `IdempotencyConflictError`.
+   */
+  async publish(channel: string, data: unknown, options: { readonly idempotencyKey?: string } = {}): Promise<Position> {
     const resolved = resolveChannel(this.options.channels, channel);
     if (!resolved) throw new RequestError('bad_channel', `no namespace allows channel "${channel}"`);
+    const { idempotencyKey } = options;
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) throw new TypeError('an idempotency key is 1-255 printable ASCII characters');
     JSON.stringify(data); // a TypeError for what JSON cannot carry: in history it would break every replay
     // A copy: the broker keeps it for replays, and the app may change its object afterwards.
-    const event = await this.options.broker.publish(channel, copyJson(data), resolved.history);
+    const origin = idempotencyKey === undefined ? undefined : this.#keyOrigin('server', idempotencyKey, data);
+    const event = await this.options.broker.publish(channel, copyJson(data), resolved.history, origin);
     return { epoch: event.epoch, offset: event.offset };
   }
 
@@ -155,6 +205,11 @@ export class Hub<User> {
 
   attach(connection: Connection<User>): void {
     this.#phases.set(connection, { phase: 'hello' });
+    const deadline = new Timer(this.options.clock, () => {
+      if (this.#phases.get(connection)?.phase === 'hello' && (connection.state === 'open' || connection.state === 'authenticating')) connection.close(4408, 'no hello within helloTimeout');
+    });
+    deadline.start(this.options.limits.helloTimeout);
+    connection.own(() => deadline.stop());
   }
 
   message(connection: Connection<User>, envelope: Envelope): void {
@@ -186,12 +241,29 @@ export class Hub<User> {
     if (phase?.phase !== 'ready') return;
     const { session } = phase;
     if (session.connection !== connection) return; // already taken over by a newer connection
-    await this.#park(session);
+    const parking = this.#park(session);
+    this.#parking.add(parking);
+    try {
+      await parking;
+    } finally {
+      this.#parking.delete(parking);
+    }
   }
 
   close(): void {
     this.#presence.close();
     this.#refresh.stop();
+    void this.#control?.then((stop) => stop()).catch(() => undefined);
+  }
+
+  /** Resolves once every session whose connection has closed is parked in the broker. */
+  async parked(): Promise<void> {
+    while (this.#parking.size > 0) await Promise.allSettled([...this.#parking]);
+  }
+
+  /** An app's idempotency key, scoped to who publishes (`scope`), with the body's digest. */
+  #keyOrigin(scope: string, key: string, data: unknown): { readonly key: string; readonly digest: string; readonly ttl: number } {
+    return { key: `${scope}\n${key}`, digest: digestOf(JSON.stringify(data ?? null)), ttl: this.options.idempotencyWindow };
   }
 
   /** Extends the broker records of the sessions connected here; runs while there are any. */
@@ -205,7 +277,7 @@ export class Hub<User> {
         Promise.all(
           missing.map((id) => {
             const session = this.#sessions.get(id);
-            return session && this.options.broker.saveSession(id, { user: session.user, window: session.window.snapshot(), sentSeq: session.sentSeq, owner: session.connection.id }, this.#liveTtl);
+            return session && this.options.broker.saveSession(id, { user: session.user, window: session.window.snapshot(), sentSeq: session.sentSeq, owner: session.connection.id, ...session.resume }, this.#liveTtl);
           }),
         ),
       )
@@ -219,19 +291,35 @@ export class Hub<User> {
 
   async #hello(connection: Connection<User>, message: ClientMessageOf<'hello'>): Promise<void> {
     const { broker, windowSize } = this.options;
-    let record = message.session === undefined ? undefined : await broker.loadSession(message.session);
-    // A session belongs to its user: someone else's session id starts a new session instead.
-    if (record && JSON.stringify(record.user ?? null) !== JSON.stringify(connection.user ?? null)) record = undefined;
+    const stored = message.session === undefined ? undefined : await broker.loadSession(message.session);
+    // A session resumes only with its secret, and for its user (any anonymous connection for an
+    // anonymous session): anything else starts a new session instead.
+    const sameUser = stored !== undefined && (JSON.stringify(stored.user ?? null) === JSON.stringify(connection.user ?? null) || (stored.anonymous === true && connection.anonymous));
+    const record = stored !== undefined && sameUser && matchesSecret(message.secret, stored.secret) ? stored : undefined;
     const id = record && message.session !== undefined ? message.session : `s-${randomUUID()}`;
+    // The secret is handed out once per session; a resume echoes the one the client proved it holds.
+    const secret = record && message.secret !== undefined ? message.secret : Buffer.from(this.options.randomBytes(32)).toString('base64url');
+    const resume: ResumeKey = { secret: digestOf(secret), anonymous: record ? record.anonymous === true : connection.anonymous };
+    // An anonymous connection that resumed is the session's user again (its handshake made a new one).
+    if (record && connection.anonymous) connection.user = record.user as User;
     const window = new RequestWindow<unknown>(windowSize, record?.window);
     const previous = this.#sessions.get(id);
+    // A takeover replaces a live session of the user; anything else is one more.
+    if (!previous && !this.#admitSession(connection.user)) {
+      this.#phases.delete(connection);
+      connection.close(1008, 'too many sessions for this user');
+      return;
+    }
     if (previous && previous.connection !== connection) previous.connection.close(4001, 'session resumed on another connection');
-    const session = new LiveSession<User>(id, connection.user, window, connection);
+    // ... and on every other node that may still hold one.
+    if (record) void broker.broadcast?.({ kind: 'takeover', session: id, connection: connection.id }).catch(() => undefined);
+    const session = new LiveSession<User>(id, connection.user, window, connection, resume);
     // Its previous connection's messages may still be running here (a slow request the client
     // will resend, having had no reply): this session's messages wait for them and their
     // replies join the window, so the resend gets the stored reply instead of a second run.
     const prior = previous ?? this.#draining.get(id);
     if (prior) void session.enqueue(() => inherit(session, prior));
+    if (!previous) this.#countUser(session.user, 1);
     this.#sessions.set(id, session);
     // Direct messages go out after the welcome, the pending ones first; live ones queue behind
     // them, so each seq goes out once and in order however the broker interleaves the two.
@@ -247,7 +335,7 @@ export class Hub<User> {
       }
     });
     try {
-      await broker.saveSession(id, { user: connection.user, window: window.snapshot(), owner: connection.id }, this.#liveTtl);
+      await broker.saveSession(id, { user: connection.user, window: window.snapshot(), owner: connection.id, ...resume }, this.#liveTtl);
       if (!this.#refresh.pending) this.#refresh.start(refreshPeriod(this.options.recoveryWindow));
       session.onLeave(await broker.subscribeDirect(id, this.#directListener(session)));
     } catch (error) {
@@ -267,6 +355,8 @@ export class Hub<User> {
       type: 'welcome',
       v: 1,
       session: id,
+      secret,
+      member: session.member,
       resumed: record !== undefined,
       recoveryWindow: this.options.recoveryWindow,
       pingInterval: this.options.pingInterval,
@@ -296,7 +386,10 @@ export class Hub<User> {
   /** The session leaves this node: its subscriptions end and it waits in the broker for the recovery window. */
   async #park(session: LiveSession<User>): Promise<void> {
     session.parked = true;
-    if (this.#sessions.get(session.id) === session) this.#sessions.delete(session.id);
+    if (this.#sessions.get(session.id) === session) {
+      this.#sessions.delete(session.id);
+      this.#countUser(session.user, -1);
+    }
     this.#draining.set(session.id, session);
     void session.drained().then(() => {
       if (this.#draining.get(session.id) === session) this.#draining.delete(session.id);
@@ -304,12 +397,26 @@ export class Hub<User> {
     // Resumed on another node while this connection lingered: that connection owns the session,
     // its record and its presence now.
     const movedAway = await this.#ownedElsewhere(session);
-    await Promise.allSettled([...session.subscriptions.values()].map((sub) => this.#unsubscribe(session, sub, movedAway)));
+    await Promise.allSettled([...session.subscriptions.values()].map((sub) => this.#unsubscribe(session, sub, movedAway, true)));
     await session.leave();
     // A newer connection of this session is live on this node (it took over, or resumed while
     // this one was parking): its record stays live; a recoveryWindow ttl now would expire it.
     if (this.#sessions.has(session.id) || movedAway) return;
     await this.options.broker.saveSession(session.id, { user: session.user, window: session.window.snapshot(), sentSeq: session.sentSeq }, this.options.recoveryWindow);
+  }
+
+  /** Whether one more session of `user` fits on this node. */
+  #admitSession(user: unknown): boolean {
+    const key = userKey(user);
+    return key === undefined || (this.#perUser.get(key) ?? 0) < this.options.limits.maxSessionsPerUser;
+  }
+
+  #countUser(user: unknown, delta: number): void {
+    const key = userKey(user);
+    if (key === undefined) return;
+    const count = (this.#perUser.get(key) ?? 0) + delta;
+    if (count > 0) this.#perUser.set(key, count);
+    else this.#perUser.delete(key);
   }
 
   // ---- routing ----------------------------------------------------------------------------------
@@ -352,6 +459,8 @@ export class Hub<User> {
     if (!allowed) return this.#error(session, id, 'forbidden', `not allowed to subscribe to "${channel}"`);
     if (session.parked) return; // the connection closed while the hook ran
     const existing = session.subscriptions.get(channel);
+    const over = this.#overLimit(session, channel, resolved.presence, existing !== undefined);
+    if (over) return this.#error(session, id, 'limit', over);
     if (existing) await this.#unsubscribe(session, existing);
     if (session.parked) return;
     const sub: LiveSubscription = { channel, buffer: [], last: message.since, presence: resolved.presence };
@@ -390,6 +499,16 @@ export class Hub<User> {
     }
   }
 
+  /** Why a new subscription would break a cap (docs/reliability.md, "Limits"), or undefined. */
+  #overLimit(session: LiveSession<User>, channel: string, presence: boolean, resubscribe: boolean): string | undefined {
+    const { maxSubscriptions, maxChannels, maxPresenceMembers } = this.options.limits;
+    if (resubscribe) return undefined;
+    if (session.subscriptions.size >= maxSubscriptions) return `a session may be subscribed to at most ${maxSubscriptions} channels`;
+    if (this.#fanout.members(channel) === 0 && this.#fanout.size >= maxChannels) return `this server holds its maximum of ${maxChannels} channels`;
+    if (presence && this.#presence.localMembers(channel) >= maxPresenceMembers) return `"${channel}" has its maximum of ${maxPresenceMembers} presence members`;
+    return undefined;
+  }
+
   /** Runs an authorization hook: its answer, true without a hook, or 'failed' when it throws (logged). */
   async #ask(hook: () => boolean | Promise<boolean> | undefined): Promise<boolean | 'failed'> {
     try {
@@ -406,7 +525,7 @@ export class Hub<User> {
     session.connection.send({ type: 'unsubscribed', id: message.id, channel: message.channel });
   }
 
-  async #unsubscribe(session: LiveSession<User>, sub: LiveSubscription, movedAway = false): Promise<void> {
+  async #unsubscribe(session: LiveSession<User>, sub: LiveSubscription, movedAway = false, parked = false): Promise<void> {
     if (session.subscriptions.get(sub.channel) === sub) session.subscriptions.delete(sub.channel);
     await this.#fanout.leave(sub.channel, this.#member(session, sub));
     if (sub.presence) {
@@ -414,7 +533,7 @@ export class Hub<User> {
       // (on this node, or on another one that now owns the session).
       const successor = this.#sessions.get(session.id);
       const stillPresent = movedAway || (successor !== undefined && successor !== session && successor.subscriptions.get(sub.channel)?.presence === true);
-      await this.#presence.leave(session, sub, stillPresent);
+      await this.#presence.leave(session, sub, stillPresent, parked);
     }
   }
 
@@ -458,7 +577,7 @@ export class Hub<User> {
     if (!allowed) return this.#reply(session, id, errorReply(id, 'forbidden', `not allowed to publish to "${channel}"`));
     // The origin makes a resend that reaches another node before this reply was recorded return
     // this event instead of publishing a second one; it also makes retrying here safe.
-    const origin = { session: session.id, id, ttl: this.#liveTtl };
+    const origin = message.idempotencyKey === undefined ? { session: session.id, id, ttl: this.#liveTtl } : this.#keyOrigin(`u:${JSON.stringify(session.user ?? null)}`, message.idempotencyKey, data);
     let outcome: 'unsent' | 'unknown' = 'unsent';
     for (let attempt = 0; attempt <= PUBLISH_RETRIES; attempt++) {
       if (attempt > 0) await new Promise<void>((resolve) => this.options.clock.setTimeout(resolve, PUBLISH_RETRY_DELAY));
@@ -466,6 +585,7 @@ export class Hub<User> {
         const event = await this.options.broker.publish(channel, data, resolved.history, origin);
         return this.#reply(session, id, { type: 'ack', id, position: { epoch: event.epoch, offset: event.offset } });
       } catch (error) {
+        if (error instanceof IdempotencyConflictError) return this.#reply(session, id, errorReply(id, 'idempotency_conflict', error.message));
         this.options.log.error({ err: error, channel, attempt }, 'broker publish failed');
         // Only a command that may have run is worth asking about again (it answers with the stored event).
         if (!(error instanceof BrokerUnavailableError && error.sent)) break;
@@ -633,6 +753,11 @@ export class Hub<User> {
 /** A networked broker that could not be reached (or did not answer in time). */
 function isBrokerUnavailable(error: unknown): boolean {
   return error instanceof LifelineError && error.code === 'ERR_BROKER_UNAVAILABLE';
+}
+
+/** The key sessions of one user are counted under; undefined for an anonymous (null or absent) user. */
+function userKey(user: unknown): string | undefined {
+  return user === undefined || user === null ? undefined : JSON.stringify(user);
 }
 
 /** A resumed session takes over what its previous connection on this node was still processing. */

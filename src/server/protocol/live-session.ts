@@ -2,6 +2,14 @@ import type { Position } from '../../core/position.js';
 import type { PreparedText } from '../prepared-text.js';
 import { RequestWindow } from '../../core/request-window.js';
 import type { Connection } from '../connection.js';
+import { memberId } from './member-id.js';
+
+/** What a `hello` must match to resume a session. */
+export interface ResumeKey {
+  /** SHA-256 (hex) of the session's resume secret. */
+  readonly secret: string;
+  readonly anonymous: boolean;
+}
 
 /** One channel subscription of a session on this node. */
 export interface LiveSubscription {
@@ -28,12 +36,19 @@ export class LiveSession<User> {
   #directs: Promise<void> = Promise.resolve();
   readonly #stops: (() => Promise<void>)[] = [];
 
+  /** The id other members see in presence (never the session id). */
+  readonly member: string;
+
   constructor(
     readonly id: string,
     readonly user: User,
     readonly window: RequestWindow<unknown>,
     public connection: Connection<User>,
-  ) {}
+    /** What resumes it: the digest of its secret, and whether an anonymous connection opened it. */
+    readonly resume: ResumeKey,
+  ) {
+    this.member = memberId(id);
+  }
 
   /** Runs `work` after everything queued before it; a failure is the work's own to report. */
   enqueue(work: () => Promise<void>): Promise<void> {

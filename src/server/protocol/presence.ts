@@ -1,17 +1,37 @@
 import type { Broker, PresenceMember } from '../../broker/broker.js';
 import type { Clock } from '../../core/clock.js';
+import { TokenBucket } from '../../core/rate-limiter.js';
 import { Timer } from '../../core/timer.js';
 import type { ChannelFanout, FanoutMember } from './fanout.js';
 import type { LiveSession, LiveSubscription } from './live-session.js';
 
 /** How often members are refreshed when keepalive is off (otherwise every ping interval), ms. */
 const REFRESH_WITHOUT_KEEPALIVE = 10_000;
+/**
+ * Join/leave announcements of one member in one channel: bursts of this many, then one per
+ * second; changes in between are coalesced into the latest state (a flap back is not sent).
+ */
+export const PRESENCE_BURST = 4;
+export const PRESENCE_PER_SECOND = 1;
+
+type Change = 'join' | 'leave';
+
+/** One member's announcements in one channel: what the others were told last and what is due. */
+interface Announcer {
+  readonly bucket: TokenBucket;
+  told: Change | undefined;
+  due: Change;
+  member: PresenceMember;
+  timer: Timer | undefined;
+}
 
 export interface PresenceHost<User> {
   readonly broker: Broker;
   readonly clock: Clock;
   readonly fanout: ChannelFanout;
   readonly pingInterval: number;
+  /** A member whose connection closed stays this long (ms) before its leave is told, so a resume is silent. */
+  readonly grace: number;
   /** What other members see of a user. */
   shown(user: User): unknown;
   /** Sessions connected to this node, whose memberships are refreshed. */
@@ -27,6 +47,9 @@ export interface PresenceHost<User> {
 export class Presence<User> {
   readonly #timer: Timer;
   readonly #listeners = new WeakMap<LiveSubscription, FanoutMember>();
+  /** Leaves waiting out the grace period. */
+  readonly #pending = new Set<Timer>();
+  readonly #announcers = new Map<string, Announcer>();
   #closed = false;
 
   constructor(private readonly host: PresenceHost<User>) {
@@ -34,33 +57,102 @@ export class Presence<User> {
     if (host.pingInterval > 0) this.#timer.start(this.#interval());
   }
 
-  /** `session` joins `sub`'s channel: it hears changes from now on, and everyone hears it join. */
+  /**
+   * `session` joins `sub`'s channel: it hears changes from now on, and everyone hears it join,
+   * unless it was still a member (it resumed within the grace period, or took over): then
+   * nobody hears anything.
+   */
   async join(session: LiveSession<User>, sub: LiveSubscription): Promise<void> {
     const { broker, fanout } = this.host;
     await fanout.join(companion(sub.channel), this.#listener(session, sub));
-    const member = { client: session.id, user: this.host.shown(session.user) };
-    await broker.presenceJoin(sub.channel, member, this.#ttl());
+    const member = this.#member(session);
+    const fresh = await broker.presenceJoin(sub.channel, { ...member, connection: session.connection.id }, this.#ttl());
     // With keepalive off the refresh timer starts with the first member.
     if (!this.#timer.pending && !this.#closed) this.#timer.start(this.#interval());
-    await broker.publish(companion(sub.channel), { join: member }, { size: 0, ttl: 0 });
+    if (fresh) await this.#announce(sub.channel, member, 'join');
   }
 
-  /** `session` stops hearing `sub`'s changes; unless it is `stillPresent` (a takeover), it leaves. */
-  async leave(session: LiveSession<User>, sub: LiveSubscription, stillPresent: boolean): Promise<void> {
-    const { broker, fanout } = this.host;
-    await fanout.leave(companion(sub.channel), this.#listener(session, sub));
+  /**
+   * `session` stops hearing `sub`'s changes; unless it is `stillPresent` (a takeover), it leaves:
+   * at once when it unsubscribed, after the grace period when its connection closed (`parked`),
+   * and then only if no newer connection of the session joined meanwhile.
+   */
+  async leave(session: LiveSession<User>, sub: LiveSubscription, stillPresent: boolean, parked = false): Promise<void> {
+    await this.host.fanout.leave(companion(sub.channel), this.#listener(session, sub));
     if (stillPresent) return;
-    await broker.presenceLeave(sub.channel, session.id);
-    await broker.publish(companion(sub.channel), { leave: { client: session.id, user: this.host.shown(session.user) } }, { size: 0, ttl: 0 });
+    const connection = session.connection.id;
+    if (!parked || this.host.grace <= 0) return this.#leave(session, sub.channel, connection);
+    if (this.#closed) return;
+    const timer: Timer = new Timer(this.host.clock, () => {
+      this.#pending.delete(timer);
+      // Its broker may be gone by then: the entry expires on its own within the member ttl.
+      this.#leave(session, sub.channel, connection).catch(() => undefined);
+    });
+    this.#pending.add(timer);
+    timer.start(this.host.grace);
   }
 
-  list(channel: string): Promise<readonly PresenceMember[]> {
-    return this.host.broker.presence(channel);
+  /** The members of a channel, as clients see them. */
+  async list(channel: string): Promise<readonly PresenceMember[]> {
+    return (await this.host.broker.presence(channel)).map(({ client, user }) => ({ client, user }));
   }
 
+  /** Members of `channel` subscribed on this node. */
+  localMembers(channel: string): number {
+    return this.host.fanout.members(companion(channel));
+  }
+
+  /**
+   * Stops refreshing. Leaves still in their grace period are not told: their entries expire
+   * within the member ttl (or are taken over, silently, by the session resuming on another node).
+   */
   close(): void {
     this.#closed = true;
     this.#timer.stop();
+    for (const timer of this.#pending) timer.stop();
+    this.#pending.clear();
+    for (const announcer of this.#announcers.values()) announcer.timer?.stop();
+    this.#announcers.clear();
+  }
+
+  async #leave(session: LiveSession<User>, channel: string, connection: string): Promise<void> {
+    const { broker } = this.host;
+    if (!(await broker.presenceLeave(channel, session.member, connection))) return; // the session came back: silent
+    await this.#announce(channel, this.#member(session), 'leave');
+  }
+
+  #member(session: LiveSession<User>): PresenceMember {
+    return { client: session.member, user: this.host.shown(session.user) };
+  }
+  /**
+   * Tells every member of `channel` that `member` joined or left, paced per member: a member
+   * that subscribes and unsubscribes in a loop makes the server send a bounded number of
+   * announcements per second to each other member, whatever it sends.
+   */
+  async #announce(channel: string, member: PresenceMember, change: Change): Promise<void> {
+    const key = `${channel}\n${member.client}`;
+    let announcer = this.#announcers.get(key);
+    if (!announcer) this.#announcers.set(key, (announcer = { bucket: new TokenBucket(this.host.clock, PRESENCE_PER_SECOND, PRESENCE_BURST), told: undefined, due: change, member, timer: undefined }));
+    announcer.due = change;
+    announcer.member = member;
+    if (announcer.timer?.pending) return; // a paced announcement is scheduled: it will tell the latest state
+    if (announcer.bucket.take()) return this.#tell(channel, announcer, true);
+    const paced = announcer;
+    paced.timer ??= new Timer(this.host.clock, () => {
+      if (this.#closed) return;
+      paced.bucket.take();
+      void this.#tell(channel, paced, false).catch(() => undefined);
+    });
+    paced.timer.start(paced.bucket.waitMs());
+  }
+
+  /** Announces the due change; a paced one only if it differs from what was told (a flap back is not news). */
+  async #tell(channel: string, announcer: Announcer, always: boolean): Promise<void> {
+    const change = announcer.due;
+    if (!always && announcer.told === change) return;
+    announcer.told = change;
+    const data = change === 'join' ? { join: announcer.member } : { leave: announcer.member };
+    await this.host.broker.publish(companion(channel), data, { size: 0, ttl: 0 });
   }
 
   /** Forwards the channel's presence changes to one subscriber. */
@@ -82,9 +174,13 @@ export class Presence<User> {
   }
 
   #refresh(): void {
+    // A member that left and has been quiet long enough to have its whole burst back needs no pacing state.
+    for (const [key, announcer] of this.#announcers) {
+      if (announcer.told === 'leave' && announcer.due === 'leave' && !announcer.timer?.pending && announcer.bucket.full()) this.#announcers.delete(key);
+    }
     for (const session of this.host.sessions()) {
       for (const sub of session.subscriptions.values()) {
-        if (sub.presence) void this.host.broker.presenceJoin(sub.channel, { client: session.id, user: this.host.shown(session.user) }, this.#ttl()).catch(() => undefined);
+        if (sub.presence) void this.host.broker.presenceJoin(sub.channel, { ...this.#member(session), connection: session.connection.id }, this.#ttl()).catch(() => undefined);
       }
     }
     if (!this.#closed) this.#timer.start(this.#interval());

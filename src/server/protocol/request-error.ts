@@ -29,4 +29,6 @@ export type ReplyErrorCode =
   | 'failed'
   | 'expired'
   | 'unauthorized'
-  | 'bad_state';
+  | 'bad_state'
+  /** A cap of docs/reliability.md ("Limits") refused it: subscriptions, channels, presence members. */
+  | 'limit';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Envelope } from '../../core/envelope.js';
 import { MAX_JSON_DEPTH, nestedDeeperThan } from '../../core/json-depth.js';
+import { IDEMPOTENCY_KEY } from './resume-secret.js';
 
 /** The subprotocol a client offers to speak the channel protocol (docs/protocol.md). */
 export const PROTOCOL = 'lifeline.v1';
@@ -17,10 +18,10 @@ const jsonValue = z.unknown().refine((value) => value !== undefined, 'is require
 
 /** Every message a client may send, by type: the validator is the protocol's single source of truth. */
 const clientMessage = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('hello'), v: z.literal(1), session: z.string().min(1).max(64).optional() }),
+  z.object({ type: z.literal('hello'), v: z.literal(1), session: z.string().min(1).max(64).optional(), secret: z.string().min(1).max(128).optional() }),
   z.object({ type: z.literal('subscribe'), id, channel: channelName, since: position.optional() }),
   z.object({ type: z.literal('unsubscribe'), id, channel: channelName }),
-  z.object({ type: z.literal('publish'), id, channel: channelName, data: jsonValue }),
+  z.object({ type: z.literal('publish'), id, channel: channelName, data: jsonValue, idempotencyKey: z.string().regex(IDEMPOTENCY_KEY, 'an idempotency key is 1-255 printable ASCII characters').optional() }),
   z.object({ type: z.literal('request'), id, method: z.string().min(1).max(100), params: z.unknown().optional() }),
   z.object({ type: z.literal('ack'), seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER) }),
   z.object({ type: z.literal('presence.get'), id, channel: channelName }),

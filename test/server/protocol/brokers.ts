@@ -76,13 +76,13 @@ export class ForwardingBroker implements Broker {
     await this.before('subscribeDirect');
     return this.inner.subscribeDirect(session, onMessage);
   }
-  async presenceJoin(channel: string, member: PresenceMember, ttl: number): Promise<void> {
+  async presenceJoin(channel: string, member: PresenceMember, ttl: number): Promise<boolean> {
     await this.before('presenceJoin');
     return this.inner.presenceJoin(channel, member, ttl);
   }
-  async presenceLeave(channel: string, client: string): Promise<void> {
+  async presenceLeave(channel: string, client: string, connection?: string): Promise<boolean> {
     await this.before('presenceLeave');
-    return this.inner.presenceLeave(channel, client);
+    return this.inner.presenceLeave(channel, client, connection);
   }
   async presence(channel: string): Promise<readonly PresenceMember[]> {
     await this.before('presence');

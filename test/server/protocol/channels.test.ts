@@ -385,7 +385,7 @@ describe('protocol: slow consumer', () => {
     const last = received.at(-1);
     assert.ok(last);
 
-    const { client: back, welcome: again } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    const { client: back, welcome: again } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
     assert.equal(again.resumed, true);
     const subscribed = await back.subscribe(2, 'feed', { epoch: last.epoch, offset: last.offset });
     assert.equal(subscribed.recovered, true);

@@ -22,7 +22,7 @@ describe('lifeline.v1 edges', () => {
     for (let i = 0; i < 1_000 && fixture.server.realtime.sessions > 0; i++) await new Promise((resolve) => setImmediate(resolve));
     assert.equal(fixture.server.realtime.sessions, 0);
     await clock.tickAsync(95_000); // t = 130 s: past send + window, inside park + window
-    const { client: back, welcome: resumed } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    const { client: back, welcome: resumed } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
     assert.equal(resumed.resumed, true);
     assert.deepEqual(await back.take('message'), { type: 'message', seq: 1, data: 'invite' });
   });
@@ -41,7 +41,7 @@ describe('lifeline.v1 edges', () => {
     await client.take('message');
     client.terminate();
     await client.closed;
-    const { client: back } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    const { client: back } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
     await back.subscribe(2, 'chat:a', { epoch: live.epoch, offset: 0 });
     assert.deepEqual(back.events('chat:a').map((event) => event.data), [{ text: 'price is 10' }]);
     assert.deepEqual((await back.take('message')).data, { text: 'invite v1' });

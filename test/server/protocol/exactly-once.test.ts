@@ -96,7 +96,7 @@ describe('protocol: publish exactly once', () => {
     const ack = await client.publish(1, 'chat:a', 'x');
     client.terminate();
     await client.closed;
-    const { client: back, welcome: again } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    const { client: back, welcome: again } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
     assert.equal(again.resumed, true);
     assert.equal(again.acked, 1);
     assert.deepEqual(await back.publish(1, 'chat:a', 'x'), ack);
@@ -185,7 +185,7 @@ describe('protocol: requests', () => {
     client.terminate();
     await watch.parked(welcome.session);
     await clock.tickAsync(1_000);
-    const { client: back } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    const { client: back } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
     const reply = await back.request(1, 'hang');
     assert.equal(reply.type, 'error');
     assert.equal(reply.type === 'error' && reply.code, 'timeout');
@@ -295,7 +295,7 @@ describe('protocol: requests', () => {
         client.terminate();
         await watch.parked(welcome.session);
       }
-      const { client: back, welcome: again } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+      const { client: back, welcome: again } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
       assert.equal(again.resumed, true);
       back.send({ type: 'request', id: 1, method: 'charge' }); // the client never got a reply: it resends
       await back.wire();

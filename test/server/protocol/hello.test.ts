@@ -39,7 +39,7 @@ describe('protocol: hello and welcome', () => {
   test('a second hello gets bad_state', async (t) => {
     const fixture = await serve(t, { pingInterval: 0 });
     const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
-    client.send({ type: 'hello', v: 1, session: welcome.session });
+    client.send({ type: 'hello', v: 1, session: welcome.session, secret: welcome.secret });
     const error = await client.take('error');
     assert.equal(error.code, 'bad_state');
     assert.equal(client.unread('welcome').length, 0);

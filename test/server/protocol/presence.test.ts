@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ChannelsConfig } from '../../../src/server/protocol/channels.js';
 import { FakeClock } from '../../../src/testing/fake-clock.js';
+import { memberId } from '../../../src/server/protocol/member-id.js';
 import { serve } from '../support.js';
 import { ProtocolClient, type Member, type MessageOf, type ProtocolClient as Client } from './protocol-client.js';
 
@@ -32,13 +33,15 @@ describe('protocol: presence', () => {
   test('subscribers hear joins and leaves, and presence.get lists the members with their users', async (t) => {
     const fixture = await serve<string>(t, {
       pingInterval: 0,
+      presenceGrace: 0,
       channels,
       authenticate: (request) => ({ ok: true, user: request.query.get('user') ?? '' }),
     });
     const { client: ann, welcome: annWelcome } = await ProtocolClient.connect(t, fixture.wsUrl, {}, { query: { user: 'ann' } });
     const { client: bob, welcome: bobWelcome } = await ProtocolClient.connect(t, fixture.wsUrl, {}, { query: { user: 'bob' } });
-    const annMember = { client: annWelcome.session, user: 'ann' };
-    const bobMember = { client: bobWelcome.session, user: 'bob' };
+    const annMember = { client: memberId(annWelcome.session), user: 'ann' };
+    const bobMember = { client: memberId(bobWelcome.session), user: 'bob' };
+    assert.notEqual(annMember.client, annWelcome.session, 'presence never shows the session id');
     await ann.subscribe(1, 'room:1');
     assert.deepEqual((await ann.take('presence')).join, annMember, 'a subscriber hears its own join');
     await bob.subscribe(1, 'room:1');
@@ -91,11 +94,11 @@ describe('protocol: presence', () => {
     await client.subscribe(1, 'room:1');
     for (let minute = 1; minute <= 3; minute++) {
       await clock.tickAsync(60_000);
-      assert.deepEqual(await members(client, 1 + minute, 'room:1'), [{ client: welcome.session }], `after ${minute} min`);
+      assert.deepEqual(await members(client, 1 + minute, 'room:1'), [{ client: memberId(welcome.session) }], `after ${minute} min`);
     }
   });
 
-  test('a takeover is not a leave: the session stays present and nobody hears it leave', async (t) => {
+  test('a takeover is neither a leave nor a join: the session stays present and nobody hears anything', async (t) => {
     // The old connection does not answer our close (a half-open link), so it goes only after
     // closeTimeout: by then the new connection has subscribed again.
     const fixture = await serve(t, { pingInterval: 0, closeTimeout: 300, channels });
@@ -103,23 +106,76 @@ describe('protocol: presence', () => {
     await watcher.subscribe(1, 'room:1');
     const { client: old, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
     await old.subscribe(1, 'room:1');
-    await watcher.take('presence', (message) => message.join?.client === welcome.session);
+    const member = memberId(welcome.session);
+    await watcher.take('presence', (message) => message.join?.client === member);
     old.pause();
-    const { client: fresh } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    const { client: fresh } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
     await fresh.subscribe(2, 'room:1');
-    await watcher.take('presence', (message) => message.join?.client === welcome.session);
     const gone = new Promise<void>((resolve) => fixture.server.once('close', () => resolve()));
     await gone; // the old connection was terminated after closeTimeout and its session part parked
     await watcher.sync();
     await fresh.sync();
     assert.deepEqual(
-      presenceOf(watcher, 'room:1').filter((message) => message.leave !== undefined),
-      [],
-      'no leave for a session that is still here',
+      presenceOf(watcher, 'room:1').filter((message) => message.leave !== undefined || message.join?.client === member).length,
+      1,
+      'one join (the first connection), no leave and no second join for a session that is still here',
     );
     assert.deepEqual(
-      (await members(watcher, 2, 'room:1')).map((member) => member.client).sort(),
-      [welcome.session, watcher.log.find((m): m is MessageOf<'welcome'> => m.type === 'welcome')?.session ?? ''].sort(),
+      (await members(watcher, 2, 'room:1')).map((entry) => entry.client).sort(),
+      [member, memberId(watcher.log.find((m): m is MessageOf<'welcome'> => m.type === 'welcome')?.session ?? '')].sort(),
     );
+  });
+  test('a resume within presenceGrace is silent to other members; a leave after it is told (fake clock)', async (t) => {
+    const clock = new FakeClock();
+    const grace = 5_000;
+    const fixture = await serve(t, { clock, pingInterval: 0, presenceGrace: grace, channels });
+    const { client: watcher } = await ProtocolClient.connect(t, fixture.wsUrl);
+    await watcher.subscribe(1, 'room:1');
+    const { client: first, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    const member = memberId(welcome.session);
+    await first.subscribe(1, 'room:1');
+    await watcher.take('presence', (message) => message.join?.client === member);
+
+    // The link drops; the client resumes and subscribes again before the grace period ends.
+    let closed = new Promise<void>((resolve) => fixture.server.once('close', () => resolve()));
+    await first.dispose();
+    await closed;
+    await clock.tickAsync(grace / 2);
+    const { client: second } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
+    await second.subscribe(2, 'room:1');
+    await clock.tickAsync(grace);
+    await watcher.sync();
+    const heard = (): number => presenceOf(watcher, 'room:1').filter((message) => message.leave?.client === member || message.join?.client === member).length;
+    assert.equal(heard(), 1, 'only the first join: no leave and no join for the resume');
+    assert.deepEqual((await members(watcher, 2, 'room:1')).map((entry) => entry.client).includes(member), true);
+
+    // Gone for good: the leave is told once the grace period is over, not before.
+    closed = new Promise<void>((resolve) => fixture.server.once('close', () => resolve()));
+    await second.dispose();
+    await closed;
+    await clock.tickAsync(grace - 1);
+    await watcher.sync();
+    assert.equal(heard(), 1, 'no leave within the grace period');
+    await clock.tickAsync(2);
+    assert.deepEqual((await watcher.take('presence', (message) => message.leave !== undefined)).leave?.client, member);
+    assert.equal((await members(watcher, 3, 'room:1')).some((entry) => entry.client === member), false);
+  });
+
+  test('a member that comes back without subscribing again leaves after the grace period (fake clock)', async (t) => {
+    const clock = new FakeClock();
+    const fixture = await serve(t, { clock, pingInterval: 0, presenceGrace: 1_000, channels });
+    const { client: watcher } = await ProtocolClient.connect(t, fixture.wsUrl);
+    await watcher.subscribe(1, 'room:1');
+    const { client: first, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    await first.subscribe(1, 'room:1');
+    const member = memberId(welcome.session);
+    await watcher.take('presence', (message) => message.join?.client === member);
+    const closed = new Promise<void>((resolve) => fixture.server.once('close', () => resolve()));
+    await first.dispose();
+    await closed;
+    const { client: second } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
+    await second.sync();
+    await clock.tickAsync(1_001);
+    assert.deepEqual((await watcher.take('presence', (message) => message.leave !== undefined)).leave?.client, member);
   });
 });

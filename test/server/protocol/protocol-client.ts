@@ -24,7 +24,7 @@ export interface Member {
 
 /** What a server sends (docs/protocol.md), by type. */
 export type ServerMessage =
-  | { readonly type: 'welcome'; readonly v: number; readonly session: string; readonly resumed: boolean; readonly recoveryWindow: number; readonly pingInterval: number; readonly acked: number }
+  | { readonly type: 'welcome'; readonly v: number; readonly session: string; readonly secret: string; readonly resumed: boolean; readonly recoveryWindow: number; readonly pingInterval: number; readonly acked: number }
   | { readonly type: 'subscribed'; readonly id: number; readonly channel: string; readonly position: Position; readonly recovered: boolean }
   | { readonly type: 'unsubscribed'; readonly id: number; readonly channel: string }
   | { readonly type: 'event'; readonly channel: string; readonly epoch: string; readonly offset: number; readonly data: unknown }
@@ -120,7 +120,7 @@ export class ProtocolClient {
   }
 
   /** Opens and says hello; disposed after the test. */
-  static async connect(t: TestContext, url: string, hello: { readonly session?: string } = {}, options: ConnectOptions = {}): Promise<{ client: ProtocolClient; welcome: MessageOf<'welcome'> }> {
+  static async connect(t: TestContext, url: string, hello: { readonly session?: string; readonly secret?: string } = {}, options: ConnectOptions = {}): Promise<{ client: ProtocolClient; welcome: MessageOf<'welcome'> }> {
     const client = await ProtocolClient.open(url, options);
     t.after(() => client.dispose());
     const welcome = await client.hello(hello);
@@ -139,7 +139,7 @@ export class ProtocolClient {
     this.ws.send(text);
   }
 
-  async hello(fields: { readonly session?: string; readonly token?: string } = {}): Promise<MessageOf<'welcome'>> {
+  async hello(fields: { readonly session?: string; readonly secret?: string; readonly token?: string } = {}): Promise<MessageOf<'welcome'>> {
     this.send({ type: 'hello', v: 1, ...fields });
     return this.take('welcome');
   }

@@ -26,7 +26,7 @@ describe('protocol: resume', () => {
     await client.request(2, 'echo', 'y');
     await client.publish(3, 'chat:a', 'z');
     await client.dispose();
-    const { welcome: again } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    const { welcome: again } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
     assert.equal(again.session, welcome.session);
     assert.equal(again.resumed, true);
     assert.equal(again.acked, 3);
@@ -40,7 +40,7 @@ describe('protocol: resume', () => {
     fixture.server.handle('whoami', (_params, context) => context.user);
     const { client: ann, welcome } = await ProtocolClient.connect(t, fixture.wsUrl, {}, { query: { user: 'ann' } });
     assert.deepEqual(await ann.request(1, 'whoami'), { type: 'result', id: 1, data: 'ann' });
-    const { client: mallory, welcome: stolen } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session }, { query: { user: 'mallory' } });
+    const { client: mallory, welcome: stolen } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret }, { query: { user: 'mallory' } });
     assert.equal(stolen.resumed, false);
     assert.notEqual(stolen.session, welcome.session);
     assert.equal(stolen.acked, 0);
@@ -66,12 +66,12 @@ describe('protocol: resume', () => {
     await client.dispose();
     await watch.parked(welcome.session, 1);
     await clock.tickAsync(9_000);
-    const { client: inTime, welcome: resumed } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    const { client: inTime, welcome: resumed } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
     assert.equal(resumed.resumed, true, 'within the recovery window');
     await inTime.dispose();
     await watch.parked(welcome.session, 2);
     await clock.tickAsync(10_001);
-    const { welcome: late } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    const { welcome: late } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
     assert.equal(late.resumed, false);
     assert.notEqual(late.session, welcome.session);
   });
@@ -80,7 +80,7 @@ describe('protocol: resume', () => {
     const fixture = await serve(t, { pingInterval: 0, channels: { chat: {} } });
     const { client: old, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
     await old.subscribe(1, 'chat:a');
-    const { client: fresh, welcome: again } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    const { client: fresh, welcome: again } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
     assert.equal(again.resumed, true);
     const closed = await old.closed;
     assert.equal(closed.code, 4001);
@@ -97,13 +97,13 @@ describe('protocol: resume', () => {
     t.after(() => watch.inner.close());
     const { client: first, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
     // The client thinks its link died and reconnects; the server still holds the old connection.
-    const { welcome: second } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    const { welcome: second } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
     assert.equal(second.resumed, true);
     await first.closed; // 4001: the old connection is gone
     for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
     await clock.tickAsync(5_000); // the new connection has been live for longer than the recovery window
     // Again a half-open link, again a reconnect: the session is the same one.
-    const { welcome: third } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    const { welcome: third } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
     assert.equal(third.resumed, true, 'a live session does not expire');
     assert.equal(third.session, welcome.session);
     assert.equal(await fixture.server.sendTo(welcome.session, 'still there'), true);
@@ -135,7 +135,7 @@ describe('protocol: direct messages', () => {
     await laptop.closed;
     assert.equal(await fixture.server.sendToUser('ann', { note: 'hi' }), 2);
     assert.deepEqual(await phone.take('message'), { type: 'message', seq: 1, data: { note: 'hi' } });
-    const { client: back } = await ProtocolClient.connect(t, `${fixture.wsUrl}?user=ann`, { session: laptopWelcome.session });
+    const { client: back } = await ProtocolClient.connect(t, `${fixture.wsUrl}?user=ann`, { session: laptopWelcome.session, secret: laptopWelcome.secret });
     assert.deepEqual(await back.take('message'), { type: 'message', seq: 1, data: { note: 'hi' } });
     await other.sync();
     assert.deepEqual(directs(other), [], 'another user hears nothing');
@@ -149,7 +149,7 @@ describe('protocol: direct messages', () => {
     client.terminate(); // no ack at all
     await client.closed;
 
-    const { client: second } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    const { client: second } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
     for (const seq of [1, 2, 3]) await second.take('message', (message) => message.seq === seq);
     assert.deepEqual(directs(second).map((message) => message.seq), [1, 2, 3], 'all three again, in order');
     assert.equal(second.log[0]?.type, 'welcome', 'after the welcome');
@@ -157,7 +157,7 @@ describe('protocol: direct messages', () => {
     await second.sync();
     await second.dispose();
 
-    const { client: third } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    const { client: third } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
     await third.take('message', (message) => message.seq === 3);
     third.send({ type: 'ack', seq: 3 });
     await third.sync();
@@ -168,7 +168,7 @@ describe('protocol: direct messages', () => {
     await third.sync();
     await third.dispose();
 
-    const { client: fourth } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    const { client: fourth } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
     await fourth.sync();
     await fourth.wire();
     assert.deepEqual(directs(fourth), [], 'everything was acknowledged');
@@ -181,7 +181,7 @@ describe('protocol: direct messages', () => {
     await fixture.server.sendTo(welcome.session, 'fine');
     assert.deepEqual(await client.take('message'), { type: 'message', seq: 1, data: 'fine' });
     await client.dispose();
-    const { client: back, welcome: again } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    const { client: back, welcome: again } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
     assert.equal(again.resumed, true);
     assert.deepEqual(await back.take('message'), { type: 'message', seq: 1, data: 'fine' });
     await back.sync();
@@ -196,7 +196,7 @@ describe('protocol: direct messages', () => {
     await client.dispose();
     await watch.parked(welcome.session);
     assert.equal(await fixture.server.sendTo(welcome.session, 'while away'), true, 'a parked session can be sent to');
-    const { client: back } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    const { client: back } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
     assert.deepEqual(await back.take('message'), { type: 'message', seq: 1, data: 'while away' });
   });
 
@@ -224,7 +224,7 @@ describe('protocol: direct messages', () => {
     await fixture.server.sendTo(welcome.session, 'one');
     await fixture.server.sendTo(welcome.session, 'two');
     broker.armed = true;
-    const { client: back } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session });
+    const { client: back } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
     await back.take('message', (message) => message.seq === 3);
     await back.wire();
     assert.equal(back.log[0]?.type, 'welcome', 'nothing before the welcome');

@@ -9,6 +9,7 @@ import { describe, test } from 'node:test';
 import { MemoryBroker } from '../../../src/broker/memory-broker.js';
 import type { ChannelsConfig } from '../../../src/server/protocol/channels.js';
 import { serve } from '../support.js';
+import { memberId } from '../../../src/server/protocol/member-id.js';
 import { ProtocolClient } from './protocol-client.js';
 
 const channels: ChannelsConfig = { chat: { history: { size: 100, ttl: 600_000 } } };
@@ -40,7 +41,7 @@ describe('protocol: a session moving between nodes', () => {
     first.send({ type: 'request', id: 1, method: 'slow', params: { x: 1 } });
     await started.opened;
     first.terminate(); // the link dies; node a keeps running the request
-    const { client: moved, welcome: again } = await ProtocolClient.connect(t, b.wsUrl, { session: welcome.session });
+    const { client: moved, welcome: again } = await ProtocolClient.connect(t, b.wsUrl, { session: welcome.session, secret: welcome.secret });
     assert.equal(again.resumed, true, 'the session resumed on node b');
     moved.send({ type: 'request', id: 1, method: 'slow', params: { x: 1 } });
     release.open();
@@ -60,7 +61,7 @@ describe('protocol: a session moving between nodes', () => {
     // session's window does not know it.
     const first = await broker.publish('chat:a', 'once', channels.chat?.history ?? { size: 1, ttl: 1 }, { session: welcome.session, id: 1, ttl: 60_000 });
     client.terminate();
-    const { client: moved } = await ProtocolClient.connect(t, b.wsUrl, { session: welcome.session });
+    const { client: moved } = await ProtocolClient.connect(t, b.wsUrl, { session: welcome.session, secret: welcome.secret });
     const ack = await moved.publish(1, 'chat:a', 'once');
     assert.deepEqual(ack, { type: 'ack', id: 1, position: { epoch: first.epoch, offset: first.offset } });
     await watcher.take('event');
@@ -81,13 +82,13 @@ describe('protocol: a session moving between nodes', () => {
     await old.subscribe(1, 'room:x');
     await watcher.take('presence', (message) => 'join' in message);
     // The client moved to node b while node a has not noticed its old link is gone.
-    const { client: moved } = await ProtocolClient.connect(t, b.wsUrl, { session: welcome.session });
+    const { client: moved } = await ProtocolClient.connect(t, b.wsUrl, { session: welcome.session, secret: welcome.secret });
     await moved.subscribe(1, 'room:x');
     old.terminate();
     await a.server.close({ drainTimeout: 1_000 }).catch(() => undefined); // node a has parked everything
     watcher.send({ type: 'presence.get', id: 2, channel: 'room:x' });
     const list = await watcher.reply(2);
-    assert.ok(list.type === 'presence.list' && list.members.some((member) => member.client === welcome.session), 'still present through node b');
+    assert.ok(list.type === 'presence.list' && list.members.some((member) => member.client === memberId(welcome.session)), 'still present through node b');
     await moved.publish(2, 'room:x', 'still here'); // anything further the watcher hears comes after this
     await watcher.take('event', (event) => event.data === 'still here');
     assert.ok(!watcher.log.some((message) => message.type === 'presence' && 'leave' in message), 'no leave was announced');

@@ -1,0 +1,35 @@
+import type { BackoffOptions } from '../core/backoff.js';
+import { check } from './options.js';
+
+/**
+ * Which server refusals are worth another try. `unavailable` (the broker is unreachable) and
+ * `failed` (an authorization hook failed) say "try again later" (docs/protocol.md); every other
+ * code (`forbidden`, `bad_channel`, `bad_message`, ...) is permanent.
+ */
+export function isTransientSubscribeRefusal(code: string): boolean {
+  return code === 'unavailable' || code === 'failed';
+}
+
+/**
+ * A publish or request answered `unavailable` was not recorded by the server, so resending it
+ * under the same id is safe (it takes effect at most once). A request's `failed` means its
+ * handler ran and threw: that reply is stored, so it is not retried.
+ */
+export function isTransientSendRefusal(code: string): boolean {
+  return code === 'unavailable';
+}
+
+/** The schedule of an automatic retry after a transient refusal: never gives up by itself. */
+export const defaultRetryBackoff: BackoffOptions = {
+  initialDelay: 500,
+  factor: 2,
+  maxDelay: 10_000,
+  maxAttempts: Number.POSITIVE_INFINITY,
+  jitter: 'full',
+};
+
+/** The app's `retry` option over the defaults, checked once. */
+export function resolveRetryBackoff(options: Partial<BackoffOptions> | undefined): BackoffOptions {
+  const { initialDelay, factor, maxDelay, maxAttempts, jitter } = { ...defaultRetryBackoff, ...options };
+  return { initialDelay: check('retry.initialDelay', initialDelay, 0), factor: check('retry.factor', factor, 1), maxDelay: check('retry.maxDelay', maxDelay, 0), maxAttempts, jitter };
+}

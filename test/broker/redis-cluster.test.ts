@@ -1,0 +1,153 @@
+/**
+ * The Redis broker against a real Redis Cluster (three primaries, three replicas, started by the
+ * test): the shared Broker contract unchanged, channels spread over the shards, and what a
+ * cluster adds: a slot moved while publishing, a primary killed and its replica promoted. Every
+ * promise is kept or the client is told `recovered: false`.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test, type TestContext } from 'node:test';
+import type { ChannelEvent } from '../../src/broker/broker.js';
+import { LifelineError } from '../../src/core/errors.js';
+import { RedisBroker } from '../../src/redis/index.js';
+import { RedisCluster, redisClusterSkip } from '../helpers/redis-cluster.js';
+import { testPrefix } from '../helpers/redis.js';
+import { eventually } from '../helpers/wait.js';
+import { brokerContract } from './contract.js';
+
+const policy = { size: 10_000, ttl: 600_000 };
+
+let cluster: RedisCluster | undefined;
+
+function seeds(): string[] {
+  if (!cluster) throw new Error('the cluster did not start');
+  return cluster.seeds;
+}
+
+describe('RedisBroker on a Redis Cluster', { skip: redisClusterSkip }, () => {
+  before(async () => {
+    cluster = await RedisCluster.start();
+  });
+  after(() => cluster?.stop());
+
+  async function brokers(t: TestContext, prefix: string): Promise<[RedisBroker, RedisBroker]> {
+    const pair = await Promise.all([RedisBroker.connect({ cluster: seeds(), prefix }), RedisBroker.connect({ cluster: seeds(), prefix })]);
+    t.after(() => Promise.all(pair.map((broker) => broker.close())));
+    return pair;
+  }
+
+  test('channels spread over the three shards, and each one reaches a subscriber on another node', async (t) => {
+    const redis = cluster;
+    assert.ok(redis);
+    const prefix = testPrefix();
+    const [a, b] = await brokers(t, prefix);
+    assert.equal(a.sharded, true);
+    const channels = Array.from({ length: 30 }, (_, i) => `spread-${i}`);
+    const received = new Map<string, unknown>();
+    await Promise.all(channels.map((channel) => b.subscribe(channel, (event) => received.set(event.channel, event.data))));
+    await Promise.all(channels.map((channel) => a.publish(channel, { channel }, policy)));
+    await eventually(() => received.size === channels.length, 'every channel delivered', 10_000);
+    for (const channel of channels) assert.deepEqual(received.get(channel), { channel });
+    const shards = new Set<number>();
+    for (const channel of channels) shards.add(await redis.primaryOf(`${prefix}{c:${channel}}`));
+    assert.equal(shards.size, 3, 'the 30 channels live on all three primaries');
+  });
+
+  test('a slot moved by redis-cli --cluster reshard while publishing: no offset twice, every acknowledged event delivered once', async (t) => {
+    const redis = cluster;
+    assert.ok(redis);
+    const prefix = testPrefix();
+    const [publisher, subscriber] = await brokers(t, prefix);
+    // reshard moves the lowest slots of the source first: pick a channel in them.
+    const source = await redis.primaryOf(`${prefix}{c:probe}`);
+    const [low] = await redis.slotsOf(source);
+    assert.ok(low !== undefined);
+    const MOVED = 40;
+    const channel = await redis.nameInSlots((name) => `${prefix}{c:${name}}`, low, low + MOVED - 1);
+    const target = (await redis.primaries()).find((port) => port !== source) ?? 0;
+    const delivered: ChannelEvent[] = [];
+    await subscriber.subscribe(channel, (event) => delivered.push(event));
+    let moved = false;
+    const reshard = redis.reshard(source, target, MOVED).then(() => (moved = true));
+    const run = await publishWhile(publisher, channel, () => !moved);
+    await reshard;
+    assert.equal(await redis.primaryOf(`${prefix}{c:${channel}}`), target, 'the channel now lives on the other primary');
+    await checkPromises(run, delivered);
+  });
+
+  test('a primary killed while publishing: its replica takes over; no offset twice, every acknowledged event delivered or a new epoch', async (t) => {
+    const redis = cluster;
+    assert.ok(redis);
+    const prefix = testPrefix();
+    const [publisher, subscriber] = await brokers(t, prefix);
+    const channel = `failover-${randomUUID().slice(0, 6)}`;
+    const primary = await redis.primaryOf(`${prefix}{c:${channel}}`);
+    const delivered: ChannelEvent[] = [];
+    await subscriber.subscribe(channel, (event) => delivered.push(event));
+    let promoted = false;
+    const failover = (async () => {
+      await eventually(async () => (await publisher.recover(channel, undefined, 0)).position.offset >= 20, '20 events before the kill', 10_000);
+      await redis.kill(primary);
+      await redis.settled();
+      promoted = true;
+    })();
+    const run = await publishWhile(publisher, channel, () => !promoted);
+    await failover;
+    assert.notEqual(await redis.primaryOf(`${prefix}{c:${channel}}`), primary, 'a replica took over');
+    await checkPromises(run, delivered);
+    await redis.restore();
+  });
+
+  brokerContract('RedisBroker (Cluster)', (clock) => RedisBroker.connect({ cluster: seeds(), prefix: testPrefix(), clock }));
+});
+
+interface Run {
+  /** Acknowledged publishes: the position each one was given. */
+  readonly acked: ChannelEvent[];
+  /** Publishes refused as unavailable (no promise made). */
+  unavailable: number;
+}
+
+/**
+ * Publishes `{ i }` one after another while `going()` holds, then 30 more acknowledged ones
+ * (bounded: 3 000 attempts, 60 s). A refused publish must say "unavailable" and is retried later.
+ */
+async function publishWhile(broker: RedisBroker, channel: string, going: () => boolean): Promise<Run> {
+  const run: Run = { acked: [], unavailable: 0 };
+  const deadline = Date.now() + 60_000;
+  let after = 0;
+  for (let i = 1; i <= 3_000 && Date.now() < deadline && after < 30; i++) {
+    if (!going()) after++;
+    try {
+      run.acked.push(await broker.publish(channel, { i }, policy));
+    } catch (error) {
+      assert.ok(error instanceof LifelineError && error.code === 'ERR_BROKER_UNAVAILABLE', `a refused publish says unavailable: ${String(error)}`);
+      run.unavailable++;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  assert.equal(after, 30, 'publishing went on after the change');
+  return run;
+}
+
+/** No position given twice; within an epoch offsets climb by one; every acknowledged event of the last epoch is delivered once. */
+async function checkPromises(run: Run, delivered: readonly ChannelEvent[]): Promise<void> {
+  const key = (event: ChannelEvent): string => `${event.epoch}/${event.offset}`;
+  const given = new Map<string, unknown>();
+  for (const event of run.acked) {
+    assert.equal(given.has(key(event)), false, `position ${key(event)} given twice`);
+    given.set(key(event), event.data);
+  }
+  const last = run.acked.at(-1);
+  assert.ok(last);
+  await eventually(() => delivered.some((event) => key(event) === key(last)), `delivery of ${key(last)}`, 10_000);
+  const seen = new Set<string>();
+  for (const [i, event] of delivered.entries()) {
+    assert.equal(seen.has(key(event)), false, `${key(event)} delivered twice`);
+    seen.add(key(event));
+    if (given.has(key(event))) assert.deepEqual(event.data, given.get(key(event)), `${key(event)} carries what was acknowledged`);
+    const previous = delivered[i - 1];
+    if (previous && previous.epoch === event.epoch) assert.equal(event.offset, previous.offset + 1, `no hole or reorder at ${key(event)}`);
+  }
+  for (const event of run.acked) if (event.epoch === last.epoch) assert.ok(seen.has(key(event)), `acknowledged ${key(event)} delivered`);
+}

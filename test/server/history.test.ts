@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startServer } from '../../src/testing/server-fixture.js';
+
+test('server.history pages a channel in process: oldest first, `more` until the head, recovered: false past what is kept', async () => {
+  const fixture = await startServer({ channels: { chat: { history: { size: 200, ttl: 300_000 } } } });
+  try {
+    const { server } = fixture;
+    let head = await server.publish('chat:a', 1);
+    for (let n = 2; n <= 250; n++) head = await server.publish('chat:a', n);
+    const { epoch } = head;
+    const offsets = (events: readonly { offset: number }[]) => events.map((event) => event.offset);
+    const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+    const first = await server.history('chat:a', { since: { epoch, offset: 50 }, limit: 100 });
+    assert.deepEqual(offsets(first.events), range(51, 150));
+    assert.deepEqual([first.recovered, first.more, first.head], [true, true, head]);
+    const last = first.events.at(-1);
+    assert.ok(last);
+    const second = await server.history('chat:a', { since: { epoch, offset: last.offset }, limit: 100 });
+    assert.deepEqual(offsets(second.events), range(151, 250));
+    assert.deepEqual(second.events.map((event) => event.data), range(151, 250), 'each event carries what was published');
+    assert.equal(second.more, false);
+
+    const newest = await server.history('chat:a', { limit: 10 });
+    assert.deepEqual(offsets(newest.events), range(241, 250));
+
+    const gone = await server.history('chat:a', { since: { epoch, offset: 10 } });
+    assert.deepEqual([gone.recovered, gone.events.length], [false, 0], 'older than the kept history');
+    const otherEpoch = await server.history('chat:a', { since: { epoch: 'other', offset: 249 } });
+    assert.equal(otherEpoch.recovered, false);
+    await assert.rejects(server.history('chat:a', { limit: 0 }), { name: 'InvalidOptionError' });
+  } finally {
+    await fixture.close();
+  }
+});

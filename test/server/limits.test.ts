@@ -1,0 +1,172 @@
+/**
+ * The caps of docs/reliability.md ("Limits") over real sockets: each refuses with its documented
+ * error (an `error` reply with code `limit`, or a close code with a reason), and the history
+ * budget keeps memory bounded while a client publishes large events to many channels.
+ */
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { describe, test } from 'node:test';
+import { MemoryBroker } from '../../src/broker/memory-broker.js';
+import type { ChannelsConfig } from '../../src/server/protocol/channels.js';
+import { PRESENCE_BURST, PRESENCE_PER_SECOND } from '../../src/server/protocol/presence.js';
+import { eventually, within } from '../helpers/wait.js';
+import { serve } from './support.js';
+import { ProtocolClient, type MessageOf } from './protocol/protocol-client.js';
+
+const channels: ChannelsConfig = { doc: { history: { size: 100, ttl: 600_000 } }, room: { presence: true } };
+
+function refusal(reply: unknown): { code: string; message: string } {
+  const error = reply as MessageOf<'error'>;
+  assert.equal(error.type, 'error', `expected an error reply, got ${JSON.stringify(reply)}`);
+  return { code: error.code, message: error.message };
+}
+
+describe('limits: the history budget', () => {
+  test('1 MB events published to 30 channels keep history within the budget; evicted history is answered recovered: false', async (t) => {
+    const budget = 4 * 1024 * 1024;
+    const broker = new MemoryBroker({ historyBudget: budget });
+    t.after(() => broker.close());
+    const fixture = await serve(t, { pingInterval: 0, channels, broker, maxPayload: 2 * 1024 * 1024 });
+    const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
+    const megabyte = 'x'.repeat(1024 * 1024);
+    const first: { epoch: string; offset: number }[] = [];
+    for (let i = 0; i < 30; i++) {
+      const ack = await client.publish(i + 1, `doc:${i}`, megabyte);
+      assert.equal(ack.type, 'ack', JSON.stringify(ack).slice(0, 200));
+      if (ack.type === 'ack') first.push(ack.position);
+      assert.ok(broker.history.bytes <= budget, `after ${i + 1} publishes: ${broker.history.bytes} bytes kept`);
+    }
+    assert.ok(broker.history.evicted >= 26, `${broker.history.evicted} evicted`);
+    // The first channel's event is gone: the client is told so instead of getting a hole.
+    const before = first[0] as { epoch: string; offset: number };
+    const lost = await client.subscribe(100, 'doc:0', { epoch: before.epoch, offset: before.offset - 1 });
+    assert.equal(lost.recovered, false);
+    // The last one's is still there.
+    const last = first[29] as { epoch: string; offset: number };
+    const kept = await client.subscribe(101, 'doc:29', { epoch: last.epoch, offset: last.offset - 1 });
+    assert.equal(kept.recovered, true);
+    await client.take('event', (event) => event.channel === 'doc:29');
+  });
+});
+
+describe('limits: caps refuse with their documented error', () => {
+  test('maxSubscriptions: one subscription too many is refused with code limit; resubscribing is not a new one', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, channels, maxSubscriptions: 3 });
+    const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
+    for (let i = 1; i <= 3; i++) await client.subscribe(i, `doc:${i}`);
+    client.send({ type: 'subscribe', id: 4, channel: 'doc:4' });
+    const refused = refusal(await client.reply(4));
+    assert.equal(refused.code, 'limit');
+    assert.match(refused.message, /at most 3 channels/);
+    await client.subscribe(5, 'doc:1');
+    client.send({ type: 'unsubscribe', id: 6, channel: 'doc:2' });
+    await client.reply(6);
+    await client.subscribe(7, 'doc:4');
+  });
+
+  test('maxChannels: a subscribe to one more channel on the node is refused; a channel already held is fine', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, channels, maxChannels: 2 });
+    const { client: a } = await ProtocolClient.connect(t, fixture.wsUrl);
+    const { client: b } = await ProtocolClient.connect(t, fixture.wsUrl);
+    await a.subscribe(1, 'doc:a');
+    await a.subscribe(2, 'doc:b');
+    b.send({ type: 'subscribe', id: 1, channel: 'doc:c' });
+    assert.equal(refusal(await b.reply(1)).code, 'limit');
+    await b.subscribe(2, 'doc:a');
+  });
+
+  test('maxPresenceMembers: a third member of a presence channel is refused', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, channels, maxPresenceMembers: 2 });
+    const clients = await Promise.all([0, 1, 2].map(async () => (await ProtocolClient.connect(t, fixture.wsUrl)).client));
+    await clients[0]?.subscribe(1, 'room:1');
+    await clients[1]?.subscribe(1, 'room:1');
+    clients[2]?.send({ type: 'subscribe', id: 1, channel: 'room:1' });
+    const refused = refusal(await clients[2]?.reply(1));
+    assert.equal(refused.code, 'limit');
+    assert.match(refused.message, /presence members/);
+  });
+
+  test('maxSessionsPerUser: a hello over it is closed with 1008; resuming one of them is not a new session', async (t) => {
+    const fixture = await serve<string>(t, { pingInterval: 0, channels, maxSessionsPerUser: 2, authenticate: (request) => ({ ok: true, user: request.query.get('user') ?? '' }) });
+    const ann = { query: { user: 'ann' } };
+    const { welcome: first } = await ProtocolClient.connect(t, fixture.wsUrl, {}, ann);
+    await ProtocolClient.connect(t, fixture.wsUrl, {}, ann);
+    const third = await ProtocolClient.open(fixture.wsUrl, ann);
+    t.after(() => third.dispose());
+    third.send({ type: 'hello', v: 1 });
+    assert.deepEqual(await within(third.closed, 5_000, 'the third session closed'), { code: 1008, reason: 'too many sessions for this user' });
+    // Another user is not affected, and the first session may move to a new connection.
+    await ProtocolClient.connect(t, fixture.wsUrl, {}, { query: { user: 'bob' } });
+    const { welcome: resumed } = await ProtocolClient.connect(t, fixture.wsUrl, { session: first.session }, ann);
+    assert.equal(resumed.session, first.session);
+  });
+
+  test('helloTimeout: a lifeline.v1 connection that never says hello is closed with 4408', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, channels, helloTimeout: 200 });
+    const silent = await ProtocolClient.open(fixture.wsUrl);
+    t.after(() => silent.dispose());
+    assert.deepEqual(await within(silent.closed, 5_000, 'the silent connection closed'), { code: 4408, reason: 'no hello within helloTimeout' });
+    await eventually(() => fixture.server.connections.size === 0, 'the connection gone from the server', 5_000);
+  });
+
+  test('the default message rate: a flood from one connection is closed with 1008 and a reason', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, channels });
+    const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
+    for (let i = 0; i < 5_000 && client.ws.readyState === client.ws.OPEN; i++) client.send({ type: 'ping' });
+    assert.deepEqual(await within(client.closed, 10_000, 'the flooding connection closed'), { code: 1008, reason: 'message rate exceeded' });
+  });
+});
+
+describe('limits: presence announcements are paced per member', () => {
+  test('a member that subscribes and unsubscribes in a loop makes the others hear a bounded number of changes, ending in the true state', async (t) => {
+    const fixture = await serve<string>(t, { pingInterval: 0, channels, authenticate: (request) => ({ ok: true, user: request.query.get('user') ?? '' }) });
+    const { client: ann } = await ProtocolClient.connect(t, fixture.wsUrl, {}, { query: { user: 'ann' } });
+    const { client: eve, welcome: eveWelcome } = await ProtocolClient.connect(t, fixture.wsUrl, {}, { query: { user: 'eve' } });
+    await ann.subscribe(1, 'room:1');
+    const started = Date.now();
+    const rounds = 100;
+    for (let i = 0; i < rounds; i++) {
+      await eve.subscribe(2 * i + 1, 'room:1');
+      eve.send({ type: 'unsubscribe', id: 2 * i + 2, channel: 'room:1' });
+      await eve.reply(2 * i + 2);
+    }
+    const aboutEve = (): MessageOf<'presence'>[] =>
+      ann.log.filter((message): message is MessageOf<'presence'> => message.type === 'presence' && (message.join ?? message.leave)?.client === eveWelcome.session);
+    // Eve's last change (she left) reaches Ann, however it was paced.
+    await eventually(() => aboutEve().at(-1)?.leave !== undefined, "Eve's final leave", 10_000);
+    const seconds = (Date.now() - started) / 1000;
+    const heard = aboutEve().length;
+    assert.ok(heard <= PRESENCE_BURST + Math.ceil(seconds * PRESENCE_PER_SECOND) + 2, `${heard} announcements in ${seconds.toFixed(1)} s for ${2 * rounds} changes`);
+    assert.ok(heard < 2 * rounds);
+  });
+});
+
+describe('limits: HTTP deadlines', () => {
+  test('a request that trickles its body is answered 408 and dropped after httpRequestTimeout', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, handshakeTimeout: 300, httpRequestTimeout: 500, onRequest: (request, response) => request.resume().on('end', () => response.end('ok')) });
+    const socket = connect(fixture.port, '127.0.0.1');
+    t.after(() => socket.destroy());
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write('POST /page HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n');
+    const started = Date.now();
+    const drip = setInterval(() => socket.writable && socket.write('x'), 100);
+    t.after(() => clearInterval(drip));
+    await within(closed, 10_000, 'the trickling request dropped');
+    clearInterval(drip);
+    assert.match(answer, /^HTTP\/1\.1 408/);
+    assert.ok(Date.now() - started < 8_000, `dropped after ${Date.now() - started} ms`);
+  });
+});
+
+describe('limits: opting out', () => {
+  test('maxMessageRate: Infinity lifts the message-rate limit', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, channels, maxMessageRate: Infinity });
+    const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
+    for (let i = 0; i < 3_000; i++) client.send({ type: 'ping' });
+    await client.sync();
+    assert.equal(fixture.server.connections.size, 1);
+  });
+});
