@@ -123,6 +123,12 @@ export interface Broker {
   subscribe(channel: string, onEvent: (event: ChannelEvent) => void): Promise<Unsubscribe>;
   /** Events after `since` (at most `limit`), or `recovered: false`; without `since`, only the head. */
   recover(channel: string, since: Position | undefined, limit: number): Promise<Recovery>;
+  /**
+   * For a new subscriber that asked to rewind: the newest events still in history, oldest first
+   * and ending at the head, at most `count` (never more than the history keeps) and, with
+   * `maxAgeMs`, only those published in the last `maxAgeMs` ms. Always `recovered: true`.
+   */
+  rewind(channel: string, count: number, maxAgeMs: number | undefined): Promise<Recovery>;
 
   /** Stores a session for `ttl` ms (refreshed by every save). */
   saveSession(id: string, record: SessionRecord, ttl: number): Promise<void>;

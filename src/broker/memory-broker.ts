@@ -162,6 +162,14 @@ export class MemoryBroker implements Broker {
     return { events: live.filter((s) => s.event.offset > since.offset).map((s) => s.event), position, recovered: true };
   }
 
+  async rewind(channel: string, count: number, maxAgeMs: number | undefined): Promise<Recovery> {
+    const state = this.#channel(channel);
+    const position = { epoch: state.epoch, offset: state.head };
+    const oldest = this.#clock.now() - Math.min(state.ttl, maxAgeMs ?? Infinity);
+    const live = state.history.filter((stored) => stored.at >= oldest);
+    return { events: live.slice(Math.max(0, live.length - count)).map((s) => s.event), position, recovered: true };
+  }
+
   async saveSession(id: string, record: SessionRecord, ttl: number): Promise<void> {
     this.#sweep();
     const capacity = Math.max(1, record.window.replies.length);

@@ -13,12 +13,17 @@ export interface ConnectConfig {
   readonly json: boolean;
   /** Retries after a failure before giving up (the client's `maxAttempts`). */
   readonly maxAttempts: number;
+  /** `--token-command`: run before every attempt; it prints the token to send. */
+  readonly tokenCommand: string | undefined;
+  /** Credentials are sent as given (`--token`, or an Authorization header): a refusal of them is final. */
+  readonly fixedCredentials: boolean;
 }
 
 const options = {
   protocol: { type: 'string', multiple: true },
   header: { type: 'string', multiple: true, short: 'H' },
   token: { type: 'string' },
+  'token-command': { type: 'string' },
   json: { type: 'boolean' },
   'max-attempts': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -42,5 +47,9 @@ export function parseConnectArgs(argv: readonly string[]): ParseOutcome<ConnectC
     if (!/^\d{1,9}$/.test(attempts.trim())) return { kind: 'error', message: `--max-attempts must be an integer of 0 or more (got "${attempts}")` };
     maxAttempts = Number(attempts.trim());
   }
-  return { kind: 'ok', value: { target: target.value, lifeline, json: values.json === true, maxAttempts } };
+  const tokenCommand = values['token-command'];
+  if (tokenCommand !== undefined && tokenCommand.trim() === '') return { kind: 'error', message: '--token-command wants a command that prints a token' };
+  if (tokenCommand !== undefined && values.token !== undefined) return { kind: 'error', message: '--token and --token-command cannot be given together' };
+  const fixedCredentials = Object.keys(target.value.headers).some((name) => name.toLowerCase() === 'authorization');
+  return { kind: 'ok', value: { target: target.value, lifeline, json: values.json === true, maxAttempts, tokenCommand, fixedCredentials } };
 }

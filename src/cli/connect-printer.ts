@@ -35,8 +35,12 @@ export type ConnectEvent =
 /** What comes after a close: the next attempt, or the end and why. */
 export type AfterClose =
   | { readonly kind: 'reconnect'; readonly delayMs: number; readonly attempt: number; readonly maxAttempts: number }
-  /** `request`: we asked for it; `stop`: a code that means "done"; `fatal`: retrying cannot help; `giveup`: out of retries. */
-  | { readonly kind: 'end'; readonly why: 'request' | 'stop' | 'fatal' | 'giveup' };
+  /**
+   * `request`: we asked for it; `stop`: a code that means "done"; `fatal`: retrying cannot help;
+   * `credentials`: the server wants credentials and the same ones (or none) would be sent again;
+   * `giveup`: out of retries.
+   */
+  | { readonly kind: 'end'; readonly why: 'request' | 'stop' | 'fatal' | 'credentials' | 'giveup' };
 
 export interface ClosedEvent {
   readonly type: 'closed';
@@ -47,6 +51,10 @@ export interface ClosedEvent {
   readonly status?: number | undefined;
   /** A refused handshake's Retry-After, ms. */
   readonly retryAfterMs?: number | undefined;
+  /** What the server said of a refused handshake (the start of its body). */
+  readonly serverReason?: string | undefined;
+  /** How to get credentials, when a refusal of them ends the session. */
+  readonly hint?: string | undefined;
   readonly then: AfterClose;
 }
 
@@ -83,6 +91,7 @@ const endings: Readonly<Record<Extract<AfterClose, { kind: 'end' }>['why'], stri
   request: 'closed as asked',
   stop: 'not reconnecting',
   fatal: 'not reconnecting: retrying cannot help',
+  credentials: 'not reconnecting: retrying cannot help without new credentials',
   giveup: 'out of retries',
 };
 
@@ -106,6 +115,8 @@ function closedLines(event: ClosedEvent): string[] {
   const lines = [head, `  ${meaning}`];
   // A refusal's reason is the client's own "handshake refused: HTTP N": the head says it already.
   if (event.reason !== '' && event.status === undefined) lines.push(`  reason: ${oneLine(event.reason)}`);
+  if (event.serverReason !== undefined) lines.push(`  server said: ${oneLine(event.serverReason)}`);
+  if (event.hint !== undefined) lines.push(`  ${event.hint}`);
   return lines;
 }
 
@@ -139,7 +150,7 @@ export function formatText(event: ConnectEvent): string[] {
     case 'error':
       return [`error${event.about ? ` ${event.about}` : ''}${event.code ? ` ${event.code}` : ''}: ${oneLine(event.message)}`];
     case 'auth':
-      return [`auth required (${event.code}): the server wants fresh credentials; a fixed --token is sent again as is`];
+      return [`auth required (${event.code}): the server wants fresh credentials; --token-command runs again before the next attempt`];
     case 'help':
       return [...event.lines];
     case 'waiting':
@@ -183,6 +194,8 @@ export function formatJson(event: ConnectEvent): string {
         wasClean: event.wasClean,
         status: event.status,
         retryAfterMs: event.retryAfterMs,
+        serverReason: event.serverReason,
+        hint: event.hint,
         ...(event.then.kind === 'reconnect'
           ? { reconnect: { delayMs: Math.round(event.then.delayMs), attempt: event.then.attempt, maxAttempts: event.then.maxAttempts } }
           : { end: event.then.why }),

@@ -1,4 +1,5 @@
 import { LifelineClient, ReconnectingWebSocket } from '../client/node.js';
+import type { ClientOptions } from '../client/options.js';
 import { InvalidCloseError, LifelineError } from '../core/errors.js';
 import { describeCloseCode } from '../core/close-codes.js';
 import { ExitCode } from './command.js';
@@ -8,6 +9,7 @@ import type { ConnectConfig } from './connect-options.js';
 import type { AfterClose, ClosedEvent, ConnectEvent } from './connect-printer.js';
 import { SocketWatch } from './connect-socket.js';
 import { printableUrl } from './connect-target.js';
+import { runTokenCommand } from './connect-token.js';
 
 /** A ping with no pong within this is reported as lost, ms. */
 const PING_TIMEOUT = 10_000;
@@ -30,6 +32,9 @@ export class ConnectSession {
   #end!: (code: number) => void;
   #done = false;
   #closeRequested = false;
+  /** The server refused credentials that retrying would only send again (or none were given). */
+  #credentialsRefused = false;
+  readonly #hint: string;
   #attemptStarted = performance.now();
   /** A close the client will retry after: printed with the delay, when `reconnecting` comes. */
   #pendingClose: Omit<ClosedEvent, 'then'> | undefined;
@@ -47,8 +52,28 @@ export class ConnectSession {
     this.#emit = (event) => this.#done || emit(event);
     this.#url = printableUrl(config.target.url);
     this.#watch = new SocketWatch(config.target.headers);
-    const options = { WebSocket: this.#watch.WebSocket, maxAttempts: config.maxAttempts };
-    const url = config.target.url.href;
+    this.#hint = credentialsHint(config);
+    const options: Omit<ClientOptions, 'heartbeat'> = {
+      WebSocket: this.#watch.WebSocket,
+      maxAttempts: config.maxAttempts,
+      // Without a token command the next attempt sends the same credentials (or none): a server
+      // that wants fresh ones refuses it the same way, so the session ends at once.
+      shouldReconnect: (_close, decision) => {
+        if (decision.action !== 'refresh-auth' || config.tokenCommand !== undefined) return undefined;
+        this.#credentialsRefused = true;
+        return 'fatal';
+      },
+    };
+    const href = config.target.url.href;
+    const { tokenCommand } = config;
+    const watch = this.#watch;
+    const url =
+      tokenCommand === undefined
+        ? href
+        : async (): Promise<string> => {
+            watch.authorize(await runTokenCommand(tokenCommand));
+            return href;
+          };
     // The lifecycle listeners go first, so "connected" is printed before the waiting input runs.
     if (config.lifeline) {
       const client = new LifelineClient(url, options);
@@ -126,10 +151,16 @@ export class ConnectSession {
   // ---- commands ------------------------------------------------------------------------------------
 
   #send(text: string): void {
+    if (this.#lifeline) {
+      // The server reads only protocol messages: a stray line would be malformed JSON to it, and
+      // count toward its invalid-message limit. It is explained here and never sent.
+      this.#emit({ type: 'error', about: 'send', message: 'not sent: a lifeline.v1 server takes only protocol messages; publish with /pub CHANNEL JSON (e.g. /pub chat:lobby {"text":"hi"}), /help lists the commands' });
+      return;
+    }
     const outcome = this.#transport.send(text);
     if (outcome === 'rejected') {
       const why = this.#transport.state === 'closed' || this.#transport.state === 'closing' ? 'the connection is closing' : 'not connected';
-      this.#emit({ type: 'error', about: 'send', message: `not sent: ${why}${this.#lifeline ? ' (nothing is queued beside the channel protocol)' : ''}` });
+      this.#emit({ type: 'error', about: 'send', message: `not sent: ${why}` });
       return;
     }
     this.#emit({ type: 'sent', text, outcome });
@@ -195,13 +226,22 @@ export class ConnectSession {
         wasClean: event.wasClean,
         status: socket?.handshakeStatus,
         retryAfterMs: socket?.retryAfterMs,
+        serverReason: socket?.handshakeStatus === undefined ? undefined : socket.handshakeReason,
       };
       if (event.willReconnect) {
         this.#pendingClose = close;
         return;
       }
-      const why: Extract<AfterClose, { kind: 'end' }>['why'] = this.#closeRequested ? 'request' : event.action === 'stop' ? 'stop' : event.action === 'fatal' ? 'fatal' : 'giveup';
-      this.#emit({ ...close, then: { kind: 'end', why } });
+      const why: Extract<AfterClose, { kind: 'end' }>['why'] = this.#closeRequested
+        ? 'request'
+        : event.action === 'stop'
+          ? 'stop'
+          : this.#credentialsRefused
+            ? 'credentials'
+            : event.action === 'fatal'
+              ? 'fatal'
+              : 'giveup';
+      this.#emit({ ...close, ...(why === 'credentials' ? { hint: this.#hint } : {}), then: { kind: 'end', why } });
       // Out of retries: the 'giveup' event follows in the same turn and ends the session.
       if (why === 'giveup') return;
       const clean = why === 'request' || (why === 'stop' && (event.code === 1000 || event.code === 1001));
@@ -236,6 +276,17 @@ export class ConnectSession {
     this.#transport.dispose();
     this.#end(code);
   }
+}
+
+/** How to connect with credentials; a demo server's `/demo/token` is next to its WebSocket endpoint. */
+function credentialsHint(config: ConnectConfig): string {
+  const web = new URL(config.target.url.href);
+  web.protocol = web.protocol === 'wss:' ? 'https:' : 'http:';
+  web.username = '';
+  web.password = '';
+  const tokenUrl = `${web.origin}/demo/token?user=NAME`;
+  const given = config.fixedCredentials ? 'the credentials sent were refused: ' : '';
+  return `${given}pass --token TOKEN, or --token-command CMD (run before every attempt); a demo server (lifeline serve --demo) hands tokens out: --token-command "curl -s '${tokenUrl}'"`;
 }
 
 function helpLines(lifeline: boolean): string[] {

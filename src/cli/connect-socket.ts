@@ -13,16 +13,24 @@ export class SocketWatch {
   readonly WebSocket: WebSocketConstructor;
   #socket: NodeWebSocket | undefined;
   #error: Error | undefined;
+  #headers: Record<string, string>;
 
   constructor(headers: Readonly<Record<string, string>>) {
+    this.#headers = { ...headers };
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the class below reports to this watch
     const watch = this;
     this.WebSocket = class extends NodeWebSocket {
       constructor(url: string, protocols?: string | string[]) {
-        super(url, protocols, { headers: { ...headers } });
+        super(url, protocols, { headers: { ...watch.#headers } });
         watch.#attach(this);
       }
     };
+  }
+
+  /** Sends `Authorization: Bearer TOKEN` from the next attempt on (a `--token-command`'s fresh token). */
+  authorize(token: string): void {
+    const headers = Object.fromEntries(Object.entries(this.#headers).filter(([name]) => name.toLowerCase() !== 'authorization'));
+    this.#headers = { ...headers, Authorization: `Bearer ${token}` };
   }
 
   /** The socket of the current (or last) attempt. */

@@ -194,7 +194,7 @@ function reconnectPolicy(): string {
   return paragraph(
     `After a close the client follows its reconnect policy: ${codeRuns(codes('stop'))} end the session; ${codeRuns(codes('reconnect'))} ` +
       `reconnect (after the server's retry hint, if it sent one); ${codeRuns(codes('refresh-auth'))} reconnect for fresh credentials ` +
-      `(the same --token is sent); ${codeRuns(codes('fatal'))} end it as fatal; other 3000-4999 codes reconnect. A handshake refused ` +
+      `(with --token-command, which runs again; without it the session ends, since the same credentials would be refused again); ${codeRuns(codes('fatal'))} end it as fatal; other 3000-4999 codes reconnect. A handshake refused ` +
       `with HTTP ${statuses(['reconnect', 'refresh-auth'])} (or another 5xx) is retried, with ${statuses(['fatal'])} given up.`,
   );
 }
@@ -215,6 +215,8 @@ Flags:
                       protocol of a Lifeline server and enables the commands marked *
   -H, --header K:V    send a header on the opening handshake (repeatable)
   --token T           send "Authorization: Bearer T" on the opening handshake
+  --token-command CMD run CMD (with sh) before every attempt and send the token it prints
+                      (the output, or its JSON "token" field: a demo server's /demo/token fits)
   --max-attempts N    retries before giving up (default 10; 0 gives up at the first failure)
   --json              print one JSON object per event instead of text
   -h, --help          show this help
@@ -230,7 +232,8 @@ Exit codes: 0 closed on purpose (/quit, /close, end of input, or the server clos
 Examples:
   lifeline connect ws://localhost:8080/ws
   lifeline connect wss://example.com/ws --token "$TOKEN" --header "X-Tenant: acme"
-  lifeline connect ws://localhost:8080/ws --protocol lifeline.v1
+  lifeline connect ws://localhost:8080/ws --protocol lifeline.v1 \
+    --token-command "curl -s 'http://localhost:8080/demo/token?user=ann'"
   echo '/req rooms.list {}' | lifeline connect ws://localhost:8080/ws --protocol lifeline.v1 --json
 `;
 }

@@ -10,7 +10,8 @@ import { Outbox, PendingMessage, type PendingKind, type SendRetry } from './pend
 import { ReconnectingWebSocket } from './reconnecting-websocket.js';
 import { closedError, ReplyError } from './reply-error.js';
 import { resolveRetryBackoff } from './retry-policy.js';
-import type { PresenceMember, Subscription, SubscriptionHandlers } from './subscription.js';
+import { parseRewind } from '../core/rewind.js';
+import type { PresenceMember, SubscribeOptions, Subscription } from './subscription.js';
 import { SubscriptionSet } from './subscription-set.js';
 import { TypedEventTarget } from './typed-event-target.js';
 import { decodeServerMessage, PROTOCOL, routeServerMessage, type ServerMessage, type ServerMessagePort } from './wire.js';
@@ -160,12 +161,15 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   }
 
   /**
-   * The subscription to `channel` (the same one if already subscribed; `handlers` are added to
-   * it). Throws a `closed` {@link ReplyError} once the client is closed.
+   * The subscription to `channel` (the same one if already subscribed; the listeners in
+   * `options` are added to it). A new subscription with `rewind` (`50` events, or an age like
+   * `'2m'`) first delivers the channel's last events from history. Throws a `closed`
+   * {@link ReplyError} once the client is closed, an `InvalidOptionError` for a bad `rewind`.
    */
-  subscribe(channel: string, handlers: SubscriptionHandlers = {}): Subscription {
+  subscribe(channel: string, options: SubscribeOptions = {}): Subscription {
     if (this.#phase.state === 'closed') throw closedError();
-    const { sub, created } = this.#subscriptions.open(channel, handlers);
+    const { rewind, ...handlers } = options;
+    const { sub, created } = this.#subscriptions.open(channel, handlers, rewind === undefined ? undefined : parseRewind(rewind));
     if (!created) return sub;
     sub._subscribing();
     if (this.#subscriptions.current(sub) && this.#live()) this.#subscriptions.subscribe(sub);

@@ -2,14 +2,19 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
 import { parseRetryAfterHeader } from '../core/retry-hint.js';
 
+/** Keep this much of a refusal's body: the server's reason fits easily. */
+const BODY_LIMIT = 512;
+
 /**
- * `ws`'s WebSocket, plus what a browser cannot see: the HTTP status and Retry-After of a
- * refused handshake, so a Node client can tell 401 (refresh credentials) from 503 (come back
- * later) from 403/404/426 (give up).
+ * `ws`'s WebSocket, plus what a browser cannot see: the HTTP status, Retry-After and reason
+ * (the start of the body) of a refused handshake, so a Node client can tell 401 (refresh
+ * credentials) from 503 (come back later) from 403/404/426 (give up), and say why.
  */
 export class NodeWebSocket extends WebSocket {
   handshakeStatus: number | undefined;
   retryAfterMs: number | undefined;
+  /** The refusal's body, trimmed (servers put their reason there); set before the close is reported. */
+  handshakeReason: string | undefined;
 
   constructor(url: string | URL, protocols?: string | string[], options?: WebSocket.ClientOptions) {
     super(url, protocols, options);
@@ -23,7 +28,24 @@ function onUnexpectedResponse(this: WebSocket, _request: ClientRequest, response
   // An HTTP-date Retry-After is wall-clock time, so it is read against the wall clock.
   // eslint-disable-next-line no-restricted-properties
   socket.retryAfterMs = parseRetryAfterHeader(response.headers['retry-after'], Date.now());
-  response.resume();
-  // Aborts the handshake; ws then reports an error and a 1006 close like any failed connect.
-  socket.terminate();
+  let body = '';
+  let done = false;
+  const finish = (): void => {
+    if (done) return;
+    done = true;
+    const reason = body.slice(0, BODY_LIMIT).trim();
+    if (reason !== '') socket.handshakeReason = reason;
+    response.resume();
+    // Aborts the handshake; ws then reports an error and a 1006 close like any failed connect.
+    socket.terminate();
+  };
+  // A body that never ends is cut by the client's connect timeout, which aborts the request.
+  response.setEncoding('utf8');
+  response.on('data', (chunk: string) => {
+    body += chunk;
+    if (body.length >= BODY_LIMIT) finish();
+  });
+  response.once('end', finish);
+  response.once('error', finish);
+  response.once('close', finish);
 }

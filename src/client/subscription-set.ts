@@ -3,6 +3,7 @@ import type { Clock, Rng } from '../core/clock.js';
 import { Timer } from '../core/timer.js';
 import { ReplyError } from './reply-error.js';
 import { isTransientSubscribeRefusal } from './retry-policy.js';
+import type { Rewind } from '../core/rewind.js';
 import { Subscription, type SubscriptionHandlers, type SubscriptionHost } from './subscription.js';
 import { isPosition, remoteError, type ServerMessage } from './wire.js';
 
@@ -52,9 +53,9 @@ export class SubscriptionSet {
   }
 
   /** The channel's subscription with `handlers` added; `created` when it is new (then it is `subscribing`). */
-  open(channel: string, handlers: SubscriptionHandlers): { readonly sub: Subscription; readonly created: boolean } {
+  open(channel: string, handlers: SubscriptionHandlers, rewind?: Rewind): { readonly sub: Subscription; readonly created: boolean } {
     const existing = this.byChannel.get(channel);
-    const sub = existing ?? new Subscription(channel, this.port);
+    const sub = existing ?? new Subscription(channel, this.port, rewind);
     for (const [type, listener] of Object.entries(handlers)) if (listener) sub.addEventListener(type, listener as EventListener);
     if (!existing) this.byChannel.set(channel, sub);
     return { sub, created: !existing };
@@ -65,12 +66,13 @@ export class SubscriptionSet {
     return this.byChannel.get(sub.channel) === sub;
   }
 
-  /** Sends a subscribe with `since` = the last position held. */
+  /** Sends a subscribe with `since` = the last position held (none yet: the rewind, if any). */
   subscribe(sub: Subscription): void {
     this.#retrying.get(sub)?.timer.stop();
     const id = this.port.nextId();
     this.#sent.set(id, sub);
-    this.port.send({ type: 'subscribe', id, channel: sub.channel, since: sub.position });
+    const { position, rewind } = sub;
+    this.port.send(position === undefined && rewind !== undefined ? { type: 'subscribe', id, channel: sub.channel, rewind } : { type: 'subscribe', id, channel: sub.channel, since: position });
   }
 
   /** After a welcome: every subscription again, in the order they were made. */

@@ -1,4 +1,5 @@
 import { isAfter, type Position } from '../core/position.js';
+import type { Rewind, RewindSpec } from '../core/rewind.js';
 import { StateMachine } from '../core/state-machine.js';
 import { lifelineEvent } from './events.js';
 import { ReplyError } from './reply-error.js';
@@ -73,6 +74,14 @@ export interface SubscriptionEventMap {
 /** Listeners to add at `subscribe()`, by event name. */
 export type SubscriptionHandlers = { readonly [K in keyof SubscriptionEventMap]?: (event: SubscriptionEventMap[K]) => void };
 
+/**
+ * `subscribe()`'s second argument: listeners, and for a new subscription how far back to look.
+ * `rewind: 50` delivers the channel's last 50 events (those still in history), `rewind: '2m'`
+ * those of the last two minutes (`ms`, `s`, `m`, `h`), as `event`s before `subscribed`, each
+ * with its position; reconnects then recover from there, so none comes twice.
+ */
+export type SubscribeOptions = SubscriptionHandlers & { readonly rewind?: RewindSpec };
+
 /** What a subscription asks of its client. */
 export interface SubscriptionHost {
   unsubscribe(subscription: Subscription): void;
@@ -94,10 +103,14 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   #confirmed: SubscribedEvent | undefined;
   #retry: SubscriptionRetry | undefined;
   #waiters: { resolve: (event: SubscribedEvent) => void; reject: (error: Error) => void }[] = [];
+  /** Events that came before the first `subscribed` of a rewinding subscription. */
+  #rewound: { data: unknown; position: Position }[] = [];
 
   constructor(
     readonly channel: string,
     private readonly host: SubscriptionHost,
+    /** How far back the first subscribe looks (sent while no position is held). */
+    readonly rewind?: Rewind,
   ) {
     super();
   }
@@ -151,8 +164,13 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
 
   /** @internal One event of the channel: anything at or below the held position is a replay's overlap. */
   _event(data: unknown, position: Position): void {
-    // A fresh subscribe gets no event before `subscribed`; one now is a previous subscription's tail.
-    if (this.state === 'unsubscribed' || (this.state === 'subscribing' && !this.#position)) return;
+    if (this.state === 'unsubscribed') return;
+    if (this.state === 'subscribing' && !this.#position) {
+      // A rewinding subscribe gets the channel's last events first: held until `subscribed`
+      // says where they end. Otherwise an event now is a previous subscription's tail.
+      if (this.rewind) this.#rewound.push({ data, position });
+      return;
+    }
     if (!isAfter(position, this.#position)) return;
     this.#position = position;
     this.dispatchEvent(lifelineEvent('event', { data, position }));
@@ -161,6 +179,15 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   /** @internal The server confirmed: continue from `position` (the replay, if any, has been delivered). */
   _subscribed(position: Position, recovered: boolean): void {
     if (this.state === 'unsubscribed') return;
+    // The rewind, in offset order, each once, none beyond the head (a stray tail of an earlier
+    // subscription of this channel is one of its events too, so it takes its place in the order).
+    for (const item of this.#rewound.splice(0).sort((a, b) => a.position.offset - b.position.offset)) {
+      if (this.#ended()) return;
+      if (item.position.epoch !== position.epoch || item.position.offset > position.offset || !isAfter(item.position, this.#position)) continue;
+      this.#position = item.position;
+      this.dispatchEvent(lifelineEvent('event', item));
+    }
+    if (this.#ended()) return;
     this.#position = position;
     const event: SubscribedEvent = lifelineEvent('subscribed', { recovered, position });
     this.#confirmed = event;
@@ -190,6 +217,11 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   /** @internal Someone joined or left. */
   _presence(action: 'join' | 'leave', member: PresenceMember): void {
     if (this.state !== 'unsubscribed') this.dispatchEvent(lifelineEvent('presence', { action, member }));
+  }
+
+  /** Has it ended (a listener may end it while events are dispatched)? */
+  #ended(): boolean {
+    return this.state === 'unsubscribed';
   }
 
   /** Moves and reports; false when a listener moved it elsewhere meanwhile. */

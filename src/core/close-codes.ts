@@ -71,3 +71,27 @@ export function describeCloseCode(code: number): CloseCodeInfo {
         : ['unknown code', 'a code outside the ranges RFC 6455 allows'];
   return { code, name, meaning, sendable: isSendableCloseCode(code), action: closeActionOf(code) };
 }
+
+/**
+ * How much a close matters to whoever runs the server: `normal` (1000, 1001, a close without a
+ * code), `expected` (a close the protocol plans for: credentials expired, kicked, a restart, a
+ * slow consumer, timeouts, app codes), `abnormal` (no close handshake, or the server failed:
+ * 1011, 1014) and `fatal` (a code after which the client gives up: a protocol or policy breach).
+ */
+export type CloseSeverity = 'normal' | 'expected' | 'abnormal' | 'fatal';
+
+/** The severity of a close, from the close-code table (and whether the handshake completed). */
+export function closeSeverity(code: number, wasClean: boolean): CloseSeverity {
+  if (!wasClean) return 'abnormal';
+  if (code === 1000 || code === 1001 || code === 1005) return 'normal';
+  if (code === 1011 || code === 1014) return 'abnormal';
+  return closeActionOf(code) === 'fatal' ? 'fatal' : 'expected';
+}
+
+/** The log level each severity is logged at: fatal and abnormal at warn, expected at info. */
+export const closeLogLevels: Readonly<Record<CloseSeverity, 'debug' | 'info' | 'warn'>> = {
+  normal: 'debug',
+  expected: 'info',
+  abnormal: 'warn',
+  fatal: 'warn',
+};

@@ -20,11 +20,15 @@ export function parseChatMessage(data: unknown): ChatMessage | undefined {
   return { user: d.user, text: d.text, at: typeof d.at === 'number' ? d.at : Date.now(), mid: typeof d.mid === 'string' ? d.mid : '' };
 }
 
-export type PendingState = 'sending' | 'queued' | 'failed';
+export type PendingState = 'sending' | 'queued' | 'offline' | 'failed';
+
+/** How an event reached the page: live, from the rewind on joining, or replayed after a reconnect. */
+export type Arrival = 'live' | 'earlier' | 'recovered';
 
 const pendingLabels: { readonly [S in PendingState]: string } = {
   sending: 'sending…',
   queued: 'queued: sent once, when the link is back',
+  offline: 'waiting for the network: sent once, when it is back',
   failed: 'not sent',
 };
 
@@ -59,7 +63,8 @@ export class ChatView {
   }
 
   /** Shows one channel event; false when its position was already shown (never twice). */
-  add(message: ChatMessage, position: Position, recovered: boolean): boolean {
+  add(message: ChatMessage, position: Position, arrival: Arrival): boolean {
+    const recovered = arrival === 'recovered';
     const key = `${position.epoch}:${position.offset}`;
     if (this.#shown.has(key)) return false;
     this.#shown.add(key);
@@ -72,7 +77,7 @@ export class ChatView {
       h(
         'li',
         {
-          class: `msg${self ? ' is-self' : ''}${recovered ? ' is-recovered' : ''}`,
+          class: `msg${self ? ' is-self' : ''}${recovered ? ' is-recovered' : ''}${arrival === 'earlier' ? ' is-earlier' : ''}`,
           'data-epoch': position.epoch,
           'data-offset': String(position.offset),
         },
@@ -112,6 +117,13 @@ export class ChatView {
     line.className = `pending is-${state}`;
     const stateText = line.querySelector('.pending-state');
     if (stateText) stateText.textContent = label;
+  }
+
+  /** Every pending line in state `from` now reads as `to` (the network went away or came back). */
+  relabel(from: PendingState, to: PendingState): void {
+    for (const [mid, line] of this.#pending) {
+      if (line.classList.contains(`is-${from}`)) this.pending(mid, line.querySelector('.pending-text')?.textContent ?? '', to);
+    }
   }
 
   /** Its event is in (or it was answered and will not be): the pending line goes. */

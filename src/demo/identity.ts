@@ -1,4 +1,7 @@
-/** The name this browser chats under: chosen in the page, remembered in localStorage. */
+/**
+ * The name this tab chats under: chosen in the page, remembered in sessionStorage, so a reload
+ * keeps it and every tab (or window) is a guest of its own.
+ */
 
 const NAME_KEY = 'lifeline-demo-name';
 
@@ -14,10 +17,10 @@ function guestName(): string {
 /** The remembered name, or a fresh guest name (remembered from now on). */
 export function storedName(): string {
   try {
-    const stored = localStorage.getItem(NAME_KEY);
+    const stored = sessionStorage.getItem(NAME_KEY);
     if (stored !== null && NAME_PATTERN.test(stored)) return stored;
     const name = guestName();
-    localStorage.setItem(NAME_KEY, name);
+    sessionStorage.setItem(NAME_KEY, name);
     return name;
   } catch {
     return guestName(); // storage blocked (private mode, sandboxed frame): a name for this visit
@@ -26,7 +29,7 @@ export function storedName(): string {
 
 export function rememberName(name: string): void {
   try {
-    localStorage.setItem(NAME_KEY, name);
+    sessionStorage.setItem(NAME_KEY, name);
   } catch {
     // not remembered; harmless
   }

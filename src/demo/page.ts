@@ -60,6 +60,9 @@ const buttons = {
   close: byId('btn-close', HTMLButtonElement),
   clear: byId('btn-clear', HTMLButtonElement),
 };
+const closeHint = byId('hint-close', HTMLParagraphElement);
+const CLOSE_HINT = closeHint.textContent ?? '';
+const CLOSED_HINT = 'Closed with 1000: out of the room, nothing reconnects. Reconnect resumes the session and shows what was missed.';
 const identity = byId('identity', HTMLFormElement);
 const nameInput = byId('identity-name', HTMLInputElement);
 
@@ -108,6 +111,9 @@ function render(client: LifelineClient, to: LifelineClientState, from?: Lifeline
   buttons.expire.disabled = !ready || expiring;
   buttons.close.disabled = to === 'closing';
   buttons.close.textContent = to === 'closed' ? 'Reconnect' : 'Close';
+  closeHint.textContent = to === 'closed' ? CLOSED_HINT : CLOSE_HINT;
+  // Closed, the page is out of the room: nobody's presence is known until it reconnects.
+  if (to === 'closed') presence.unknown();
   if (to === 'closed') tokenClock.clear();
 }
 
@@ -188,6 +194,8 @@ buttons.offline.addEventListener('click', () => {
       : { kind: 'online', state: 'connecting', title: 'network back', detail: 'a waiting client connects at once instead of sitting out its backoff' },
   );
   network.setOnline(!offline);
+  if (offline) chat.relabel('sending', 'offline');
+  else chat.relabel('offline', 'queued');
 });
 
 buttons.expire.addEventListener('click', () => {

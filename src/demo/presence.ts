@@ -48,8 +48,12 @@ export class PresenceView {
     this.#render();
   }
 
-  /** Not in the room (no link): the list is unknown. */
+  /** Not in the room (no link): who is here is unknown until the next subscribe lists them. */
   unknown(): void {
+    this.#members.clear();
+    this.#list.replaceChildren();
+    this.#number.textContent = '–';
+    this.#count.title = 'not connected: who is here is unknown';
     this.#count.classList.remove('is-live');
   }
 
@@ -70,6 +74,7 @@ export class PresenceView {
       }),
     );
     this.#number.textContent = String(users.length);
+    this.#count.title = '';
     this.#count.classList.add('is-live');
   }
 }

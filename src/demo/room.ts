@@ -4,6 +4,8 @@ import type { PresenceView } from './presence.js';
 import type { Timeline } from './timeline.js';
 
 export const CHANNEL = 'chat:lobby';
+/** How many recent messages a page shows when it joins (from the channel's history). */
+export const REWIND = 50;
 
 export interface RoomViews {
   readonly chat: ChatView;
@@ -28,6 +30,7 @@ export interface RoomStats {
 export class Room {
   readonly subscription: Subscription;
   #replayed = 0;
+  #earlier = 0;
   #firstSubscribe = true;
   #stats: { shown: number; recovered: number; lastRecovery: RoomStats['lastRecovery'] } = { shown: 0, recovered: 0, lastRecovery: undefined };
 
@@ -37,6 +40,8 @@ export class Room {
     private readonly views: RoomViews,
   ) {
     this.subscription = client.subscribe(CHANNEL, {
+      // A page that joins (or is reloaded) shows the recent messages, then the live ones.
+      rewind: REWIND,
       event: (event) => this.#event(event.data, event.position),
       subscribed: (event) => this.#subscribed(event.recovered, event.position),
       state: (event) => {
@@ -58,8 +63,9 @@ export class Room {
   send(text: string): void {
     const { chat } = this.views;
     const message: ChatMessage = { user: this.user, text, at: Date.now(), mid: crypto.randomUUID() };
+    const online = this.client.transport.options.environment.online();
     const live = this.client.state === 'ready';
-    chat.pending(message.mid, text, live ? 'sending' : 'queued');
+    chat.pending(message.mid, text, !online ? 'offline' : live ? 'sending' : 'queued');
     this.client.publish(CHANNEL, message).then(
       () => undefined, // stored: the line goes when its event arrives
       (error: unknown) => {
@@ -80,10 +86,14 @@ export class Room {
   #event(data: unknown, position: Position): void {
     const message = parseChatMessage(data);
     if (!message) return;
-    // Events before `subscribed` on a resubscribe are the replay of what was missed.
-    const recovered = this.subscription.state === 'subscribing';
-    if (!this.views.chat.add(message, position, recovered)) return;
+    // Events before the first `subscribed` are the rewind (recent history); before a later one,
+    // the replay of what was missed while the link was down.
+    const before = this.subscription.state === 'subscribing';
+    const earlier = before && this.#firstSubscribe;
+    const recovered = before && !earlier;
+    if (!this.views.chat.add(message, position, recovered ? 'recovered' : earlier ? 'earlier' : 'live')) return;
     this.#stats.shown++;
+    if (earlier) this.#earlier++;
     if (recovered) {
       this.#replayed++;
       this.#stats.recovered++;
@@ -99,7 +109,14 @@ export class Room {
       () => undefined, // the link went again: the next subscribe asks again
     );
     if (first) {
-      timeline.add({ kind: 'subscribed', state: 'ready', title: `joined ${CHANNEL}`, detail: `at offset ${position.offset}: new messages from here on` });
+      const earlier = this.#earlier;
+      if (earlier > 0) chat.system(`Above: the last ${earlier === 1 ? 'message' : `${earlier} messages`} from the room’s history. New ones appear below.`);
+      timeline.add({
+        kind: 'subscribed',
+        state: 'ready',
+        title: `joined ${CHANNEL}`,
+        detail: `at offset ${position.offset}: ${earlier === 0 ? 'no recent messages' : `showed the last ${earlier} from history (rewind ${REWIND})`}; new messages from here on`,
+      });
       return;
     }
     const events = this.#replayed;

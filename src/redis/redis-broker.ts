@@ -254,6 +254,28 @@ export class RedisBroker implements Broker {
     return exact ? { events, position, recovered: true } : notRecovered;
   }
 
+  async rewind(channel: string, count: number, maxAgeMs: number | undefined): Promise<Recovery> {
+    const keys = this.#keys.channel(channel);
+    const reply = array(
+      await this.#scripts.run(
+        scripts.REWIND,
+        [keys.meta, keys.log],
+        [String(count), String(this.#clock.now()), maxAgeMs === undefined ? '' : String(maxAgeMs), this.#newEpoch(), String(this.#idleChannelTtl + BACKSTOP)],
+      ),
+    );
+    const position = { epoch: text(reply[0]), offset: integer(reply[1]) };
+    const entries = array(reply[2]);
+    const events: ChannelEvent[] = [];
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const { offset, data } = parseEntry(entries[i]);
+      events.push({ channel, epoch: position.epoch, offset, data });
+    }
+    // Only an unbroken run up to the head is served (the log may hold a stray older entry).
+    let start = events.length;
+    while (start > 0 && events[start - 1]?.offset === position.offset - (events.length - start)) start--;
+    return { events: events.slice(start), position, recovered: true };
+  }
+
   // ---- sessions ---------------------------------------------------------------------------------
 
   async saveSession(id: string, record: SessionRecord, ttl: number): Promise<void> {

@@ -109,6 +109,25 @@ return {epoch, head, 1, redis.call('XREVRANGE', log, '+', oldest, 'COUNT', misse
 `;
 
 /**
+ * KEYS: meta, log. ARGV: count, now, max age ('' for none), new epoch, idle life. Returns
+ * {epoch, head, entries newest first}: the newest `count` entries (at most the history size)
+ * younger than the ttl and the max age.
+ */
+export const REWIND = `${helpers}
+local meta, log = KEYS[1], KEYS[2]
+-- A rewind reads what is there; a head gone back is caught by the next publish or recovery.
+local epoch = current(meta, log, ARGV[4], ARGV[5], '', 0)
+local head = tonumber(redis.call('HGET', meta, 'h'))
+local size, ttl = num(redis.call('HGET', meta, 's'), 0), num(redis.call('HGET', meta, 't'), 0)
+local count = math.min(tonumber(ARGV[1]), size)
+if count <= 0 then return {epoch, head, {}} end
+local age = ttl
+if ARGV[3] ~= '' then age = math.min(ttl, tonumber(ARGV[3])) end
+local oldest = string.format('%.0f', math.max(0, tonumber(ARGV[2]) - age))
+return {epoch, head, redis.call('XREVRANGE', log, '+', oldest, 'COUNT', count)}
+`;
+
+/**
  * KEYS: meta, log. ARGV: idle life, backstop. A node still subscribed keeps a quiet channel's
  * history alive for max(idle life, history ttl + backstop); never shortens it.
  */

@@ -12,7 +12,7 @@ export type { Envelope } from '../core/envelope.js';
 export type { HandshakeRejection, RejectionKind } from '../core/handshake-policy.js';
 export * from '../core/errors.js';
 export { RequestError } from './protocol/request-error.js';
-export type { RequestContext, RequestHandler, ChannelHooks } from './protocol/hub.js';
+export type { RequestContext, RequestHandler, ChannelHooks, HookVerdict } from './protocol/hub.js';
 export type { ChannelOptions, ChannelsConfig } from './protocol/channels.js';
 export type { HistoryOptions, HistoryPage } from './protocol/history.js';
 export { silentLogger, type LifelineLogger } from '../core/logger.js';

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { readHistory, type HistoryOptions, type HistoryPage } from './protocol/history.js';
 import { silentLogger, type LifelineLogger } from '../core/logger.js';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CloseCode } from '../core/close-codes.js';
+import { CloseCode, closeLogLevels, closeSeverity, describeCloseCode } from '../core/close-codes.js';
 import { assertValidClose } from '../core/close-frame.js';
 import type { Envelope } from '../core/envelope.js';
 import type { HandshakeRejection } from '../core/handshake-policy.js';
@@ -427,10 +427,11 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     this.#firstMessage?.forget(conn);
     if (conn.protocol === PROTOCOL) this.#hub.detach(conn).catch((error: unknown) => this.log.error({ err: error, id: conn.id }, 'parking the session failed'));
     this.stats.countClose(report.code);
-    const normal = report.code === CloseCode.NORMAL || report.code === CloseCode.GOING_AWAY || report.code === CloseCode.NO_STATUS;
-    if (!normal || !report.wasClean) {
-      this.log.warn({ id: conn.id, code: report.code, reason: report.reason, wasClean: report.wasClean, duration: report.duration }, 'abnormal close');
-    }
+    // The level follows the close-code table: fatal and abnormal closes warn, expected ones
+    // (4000 credentials expired, a restart, a kick) are info, normal ones debug.
+    const severity = closeSeverity(report.code, report.wasClean);
+    const { name } = describeCloseCode(report.code);
+    this.log[closeLogLevels[severity]]({ id: conn.id, code: report.code, name, reason: report.reason, wasClean: report.wasClean, duration: report.duration }, `${severity} close`);
     this.#notify('close', [conn, report]);
     if (this.#connections.size === 0) for (const wake of this.#emptyWaiters.splice(0)) wake();
   }

@@ -18,11 +18,13 @@ export function attachDemoHandlers<User>(server: LifelineServer<User>): void {
 
 /**
  * Demo mode's rule for what the page publishes on `chat:*`: `{user, text, ...}` where `user` is
- * the token's own name (nobody posts as someone else) and `text` is 1-500 characters.
+ * the token's own name (nobody posts as someone else) and `text` is 1-500 characters. A refusal
+ * says what was expected, so a hand-typed publish (`lifeline connect`) can be fixed.
  */
-export function isOwnChatMessage(userId: string | undefined, channel: string, data: unknown): boolean {
+export function checkChatMessage(userId: string | undefined, channel: string, data: unknown): true | { readonly refused: string } {
   if (!channel.startsWith('chat:')) return true;
   const message = data as { user?: unknown; text?: unknown } | null;
-  if (typeof message !== 'object' || message === null) return false;
-  return message.user === userId && typeof message.text === 'string' && message.text.length >= 1 && message.text.length <= 500;
+  const ok = typeof message === 'object' && message !== null && message.user === userId && typeof message.text === 'string' && message.text.length >= 1 && message.text.length <= 500;
+  if (ok) return true;
+  return { refused: `the demo's chat:* channels take {"user":${JSON.stringify(userId ?? '')},"text":"1-500 characters"}: user must be your own name (the token's subject)` };
 }

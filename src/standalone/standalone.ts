@@ -8,7 +8,7 @@ import type { ChannelsConfig } from '../server/protocol/channels.js';
 import type { ServeConfig } from '../cli/serve-options.js';
 import { snapshotRoute } from './admin-snapshot.js';
 import { ApiKey } from './api-key.js';
-import { attachDemoHandlers, isOwnChatMessage } from './demo-handlers.js';
+import { attachDemoHandlers, checkChatMessage } from './demo-handlers.js';
 import { demoTokenRoute } from './demo-tokens.js';
 import { healthRoutes } from './health.js';
 import { API_PREFIX, hearDisconnects, httpApiRoutes } from './http-api.js';
@@ -89,7 +89,7 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
     logger: log,
     ...auth,
     // In demo mode anyone may get a token: a chat message must at least carry its sender's own name.
-    ...(demo ? { canPublish: (context: Parameters<typeof auth.canPublish>[0]) => auth.canPublish(context) && isOwnChatMessage(context.user.id, context.channel, context.data) } : {}),
+    ...(demo ? { canPublish: (context: Parameters<typeof auth.canPublish>[0]) => (auth.canPublish(context) ? checkChatMessage(context.user.id, context.channel, context.data) : false) } : {}),
     onRequest: (request, response) => handler(request, response),
   });
   const metrics = createMetrics(server, memory && (() => memory.history));

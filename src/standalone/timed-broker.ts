@@ -1,7 +1,7 @@
 import type { Broker } from '../broker/broker.js';
 
 /** Broker calls whose duration is observed. */
-const TIMED = new Set<string | symbol>(['publish', 'recover']);
+const TIMED = new Set<string | symbol>(['publish', 'recover', 'rewind']);
 
 /**
  * The same broker, with `publish` and `recover` timed (`observe(operation, seconds)`, also for

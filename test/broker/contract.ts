@@ -262,6 +262,48 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock) => P
         assert.deepEqual(offsets(fresh.events), [3], 'events younger than the ttl are served');
       });
 
+      test('rewind gives the newest events, oldest first, ending at the head; capped by count and history size', async (t) => {
+        const { broker, name } = await setup(t);
+        const channel = name('room');
+        const empty = await broker.rewind(channel, 10, undefined);
+        assert.deepEqual(empty.events, []);
+        assert.equal(empty.position.offset, 0);
+        assert.equal(empty.recovered, true);
+        const policy: HistoryPolicy = { size: 4, ttl: 60_000 };
+        let epoch = '';
+        for (let i = 1; i <= 6; i++) epoch = (await broker.publish(channel, { n: i }, policy)).epoch;
+        const three = await broker.rewind(channel, 3, undefined);
+        assert.deepEqual(three.position, { epoch, offset: 6 });
+        assert.deepEqual(
+          three.events.map((event) => [event.channel, event.epoch, event.offset, event.data]),
+          [4, 5, 6].map((offset) => [channel, epoch, offset, { n: offset }]),
+        );
+        assert.deepEqual(offsets((await broker.rewind(channel, 50, undefined)).events), [3, 4, 5, 6], 'no more than the history keeps');
+        // What a rewind gave recovers seamlessly: nothing after its head is missing.
+        await broker.publish(channel, { n: 7 }, policy);
+        const next = await broker.recover(channel, three.position, 100);
+        assert.equal(next.recovered, true);
+        assert.deepEqual(offsets(next.events), [7]);
+      });
+
+      test('rewind by age: only events younger than maxAgeMs (and the ttl)', async (t) => {
+        const { broker, clock, name } = await setup(t);
+        const channel = name('room');
+        const policy: HistoryPolicy = { size: 100, ttl: 10_000 };
+        await broker.publish(channel, 1, policy);
+        clock.tick(3_000);
+        await broker.publish(channel, 2, policy);
+        clock.tick(1_000);
+        await broker.publish(channel, 3, policy);
+        clock.tick(500);
+        assert.deepEqual(offsets((await broker.rewind(channel, 100, 2_000)).events), [2, 3], 'the last 2 s');
+        assert.deepEqual(offsets((await broker.rewind(channel, 100, 600)).events), [3]);
+        assert.deepEqual(offsets((await broker.rewind(channel, 1, 60_000)).events), [3], 'the count applies too');
+        assert.deepEqual(offsets((await broker.rewind(channel, 100, 60_000)).events), [1, 2, 3], 'never beyond history');
+        clock.tick(6_000);
+        assert.deepEqual(offsets((await broker.rewind(channel, 100, undefined)).events), [2, 3], 'event 1 is past the ttl');
+      });
+
       test('a different epoch is not recoverable, whatever the offset', async (t) => {
         const { broker, name } = await setup(t);
         const channel = name('room');

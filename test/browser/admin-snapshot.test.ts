@@ -131,7 +131,7 @@ describe('formats', () => {
   });
 
   test('refused handshakes by status, accepted ones left out', () => {
-    assert.equal(refusals(new Map([[101, 9], [503, 1], [401, 2]])), 'refused: 401 ×2 · 503 ×1');
-    assert.equal(refusals(new Map([[101, 9]])), 'none refused');
+    assert.equal(refusals(new Map([[101, 9], [503, 1], [401, 2]])), '3 refused: 401 ×2 · 503 ×1');
+    assert.equal(refusals(new Map([[101, 9]])), '0 refused');
   });
 });

@@ -124,6 +124,11 @@ describe('admin page', { skip: browserSkip }, () => {
     const raw = new WebSocket(`${server.url.replace(/^http/, 'ws')}/ws?token=${await token(server.url, 'frank')}`, 'lifeline.v1');
     await within(once(raw, 'open'), 5000, 'raw socket open');
     raw.terminate();
+    // A handshake without a token: refused 401.
+    const refused = new WebSocket(`${server.url.replace(/^http/, 'ws')}/ws`, 'lifeline.v1');
+    const refusedClosed = new Promise((resolve) => refused.on('close', resolve));
+    refused.on('error', () => undefined);
+    await within(refusedClosed, 5000, 'the refused handshake');
 
     const page = await openAdmin();
     await page.waitForSelector('#dashboard:not([hidden])', WAIT);
@@ -146,6 +151,9 @@ describe('admin page', { skip: browserSkip }, () => {
       );
     }
     assert.match((await page.textContent('#close-bars .bar[data-code="1006"]')) ?? '', /abnormal closure/);
+    // The Handshakes tile shows both sides: accepted, and refused with their statuses.
+    await page.waitForFunction(() => /^\d+ refused: .*401 ×\d+/.test(document.getElementById('tile-refused')?.textContent ?? ''), undefined, WAIT);
+    assert.match((await page.textContent('#tile-accepted')) ?? '', /^\d+ accepted$/);
 
     const channels = page.getByRole('table', { name: /Channels/ });
     await channels.locator('tr[data-channel="chat:lobby"]').waitFor(WAIT);
@@ -181,6 +189,7 @@ describe('admin page', { skip: browserSkip }, () => {
       await page.waitForSelector('#dashboard:not([hidden])', WAIT);
       await page.waitForFunction(() => (window.__admin?.polls ?? 0) >= 3, undefined, WAIT);
       assert.equal(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth), 0);
+      assert.equal(await page.getByRole('link', { name: 'Metrics' }).isVisible(), true, 'the Metrics link is there on a phone');
       await screenshot(page, 'admin-phone-dark');
     } finally {
       await context.close();

@@ -1,6 +1,6 @@
 /**
  * Node side of the demo page tests: a page of the demo signed in under a name (its own browser
- * context, so its own localStorage), and waits on what the page shows.
+ * context, so its own storage), and waits on what the page shows.
  */
 import { mkdirSync } from 'node:fs';
 import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
@@ -25,7 +25,8 @@ export interface DemoPage {
 
 export async function openDemo(browser: Browser, baseUrl: string, name: string, viewport = { width: 1440, height: 960 }): Promise<DemoPage> {
   const context = await browser.newContext({ viewport });
-  await context.addInitScript((n) => localStorage.setItem('lifeline-demo-name', n), name);
+  // The name a tab chats under lives in its sessionStorage (set before every load; a reload keeps it).
+  await context.addInitScript((n) => sessionStorage.setItem('lifeline-demo-name', n), name);
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(`pageerror: ${String(error)}`));

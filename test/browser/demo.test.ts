@@ -7,10 +7,21 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { browserSkip, launchBrowser, type LaunchedBrowser } from '../helpers/browser.js';
-import { openDemo, screenshot, WAIT, type DemoPage } from './demo-page.js';
+import { openDemo, screenshot, screenshotDir, WAIT, type DemoPage } from './demo-page.js';
 import { startDemoServer, type DemoServer } from './demo-server.js';
 
 const opts = { skip: browserSkip, timeout: 45_000 };
+
+/** WCAG contrast ratio of two computed `rgb(...)` colours (opaque). */
+function contrast(a: string, b: string): number {
+  const luminance = (css: string): number => {
+    const [r = 0, g = 0, bl = 0] = (css.match(/[\d.]+/g) ?? []).map(Number);
+    const lin = (c: number): number => (c / 255 <= 0.03928 ? c / 255 / 12.92 : ((c / 255 + 0.055) / 1.055) ** 2.4);
+    return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(bl);
+  };
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x) as [number, number];
+  return (hi + 0.05) / (lo + 0.05);
+}
 
 describe('demo page', { skip: browserSkip }, () => {
   let server: DemoServer;
@@ -59,6 +70,47 @@ describe('demo page', { skip: browserSkip }, () => {
     assert.equal(await ada.page.locator('#outbox .pending').count(), 0, 'nothing left pending once the event is in');
     await bob.send('hi ada, bob here');
     await onceOnBoth('hi ada, bob here');
+  });
+
+  test('a reload shows the recent messages once (rewind), marked as earlier, then live ones; none twice', opts, async () => {
+    await ada.page.reload(WAIT);
+    await ada.waitForState('ready');
+    for (const text of ['hello from ada', 'hi ada, bob here']) {
+      await ada.messages(text).first().waitFor(WAIT);
+      assert.equal(await ada.messages(text).count(), 1, `"${text}" once after the reload`);
+      assert.equal(await ada.messages(text).evaluate((el) => el.classList.contains('is-earlier') && !el.classList.contains('is-recovered')), true);
+    }
+    assert.equal(await ada.page.locator('#messages-empty').count(), 0, 'no "No messages yet" over recent messages');
+    await ada.timelineEntry('subscribed', 'showed the last').waitFor(WAIT);
+    await bob.send('after ada reloaded');
+    await ada.messages('after ada reloaded').waitFor(WAIT);
+    assert.equal(await ada.messages('after ada reloaded').evaluate((el) => el.classList.contains('is-earlier')), false, 'a live one');
+    const offsets = await ada.page.locator('#messages .msg').evaluateAll((els) => els.map((el) => el.getAttribute('data-offset')));
+    assert.equal(new Set(offsets).size, offsets.length, `every offset once: ${offsets.join(',')}`);
+    await screenshot(ada.page, 'demo-after-reload');
+  });
+
+  test('two tabs of one browser are two guests: each its own name, neither message reads "(you)" in the other', opts, async () => {
+    const context = await launched.browser.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const [one, two] = [await context.newPage(), await context.newPage()];
+      for (const tab of [one, two]) {
+        await tab.goto(`${server.url}/`, WAIT);
+        await tab.waitForFunction(() => window.__demo?.client.state === 'ready', undefined, WAIT);
+      }
+      const names = await Promise.all([one, two].map((tab) => tab.evaluate(() => window.__demo?.user)));
+      assert.notEqual(names[0], names[1], `two guests: ${names.join(' / ')}`);
+      await one.fill('#composer-text', 'from tab one');
+      await one.press('#composer-text', 'Enter');
+      const line = two.locator('#messages .msg', { has: two.locator('.msg-text', { hasText: 'from tab one' }) });
+      await line.waitFor(WAIT);
+      assert.doesNotMatch((await line.textContent()) ?? '', /\(you\)/);
+      await two.reload(WAIT);
+      await two.waitForFunction(() => window.__demo?.client.state === 'ready', undefined, WAIT);
+      assert.equal(await two.evaluate(() => window.__demo?.user), names[1], 'a reload keeps the tab\'s name');
+    } finally {
+      await context.close();
+    }
   });
 
   test('a dropped link: 1006, reconnecting, then what was missed appears once each, marked recovered', opts, async () => {
@@ -117,7 +169,8 @@ describe('demo page', { skip: browserSkip }, () => {
     await bob.page.click('#btn-offline');
     assert.equal(await bob.page.getAttribute('#btn-offline', 'aria-pressed'), 'true');
     await bob.send('typed while offline');
-    await bob.page.waitForSelector('#outbox .pending.is-queued, #outbox .pending.is-sending', WAIT);
+    await bob.page.waitForSelector('#outbox .pending.is-offline', WAIT);
+    assert.match((await bob.page.textContent('#outbox .pending.is-offline .pending-state')) ?? '', /^waiting for the network/, 'not "sending…" while offline');
     await ada.send('sent while bob was offline');
     await bob.waitForState('paused');
     await bob.page.waitForSelector('.node.is-current[data-state="paused"]', WAIT);
@@ -141,11 +194,16 @@ describe('demo page', { skip: browserSkip }, () => {
     assert.match((await close.textContent()) ?? '', /1000 normal closure.*willReconnect: false/s);
     assert.equal(await bob.page.textContent('#btn-close'), 'Reconnect');
     assert.equal(await bob.page.isDisabled('#btn-drop'), true);
+    assert.match((await bob.page.textContent('#hint-close')) ?? '', /^Closed with 1000: out of the room.*Reconnect resumes/, 'the hint tells what Reconnect does');
+    assert.equal(await bob.page.textContent('#presence-number'), '–', 'closed: nobody is known to be here');
+    assert.equal(await bob.page.locator('#presence li').count(), 0);
     await ada.send('while bob had closed');
     await ada.messages('while bob had closed').waitFor(WAIT);
     await bob.page.click('#btn-close');
     await bob.waitForState('ready');
     await onceOnBoth('while bob had closed');
+    assert.match((await bob.page.textContent('#hint-close')) ?? '', /^A clean 1000 close/);
+    await bob.page.waitForSelector('#presence li[data-user="ada"]', WAIT);
     assert.equal(await bob.messages('while bob had closed').locator('.badge-recovered').count(), 1);
   });
 
@@ -156,10 +214,40 @@ describe('demo page', { skip: browserSkip }, () => {
     await bob.waitForState('ready');
     await ada.page.waitForSelector('#presence li[data-user="robert"]', WAIT);
     await ada.page.waitForSelector('#presence li[data-user="bob"]', { ...WAIT, state: 'detached' });
-    assert.equal(await bob.page.evaluate(() => localStorage.getItem('lifeline-demo-name')), 'robert');
+    assert.equal(await bob.page.evaluate(() => sessionStorage.getItem('lifeline-demo-name')), 'robert');
     await bob.send('robert now');
     await onceOnBoth('robert now');
     assert.match((await ada.messages('robert now').textContent()) ?? '', /robert/);
+  });
+
+  test('at 1280x800 the message box is in view; offline: the pressed button stays readable when hovered, the outbox waits for the network', opts, async () => {
+    const carol = await openDemo(launched.browser, server.url, 'carol', { width: 1280, height: 800 });
+    try {
+      const { page } = carol;
+      const box = await page.locator('#composer-text').boundingBox();
+      assert.ok(box && box.y >= 0 && box.y + box.height <= 800, `the message box is above the fold: ${JSON.stringify(box)}`);
+      await screenshot(page, 'demo-1280x800');
+      await page.click('#btn-offline');
+      assert.equal(await page.getAttribute('#btn-offline', 'aria-pressed'), 'true');
+      await page.hover('#btn-offline');
+      const colours = await page.evaluate(() => {
+        const style = getComputedStyle(document.getElementById('btn-offline') as HTMLElement);
+        return { fg: style.color, bg: style.backgroundColor };
+      });
+      const ratio = contrast(colours.fg, colours.bg);
+      assert.ok(ratio >= 4.5, `pressed and hovered: ${colours.fg} on ${colours.bg} has contrast ${ratio.toFixed(2)} (WCAG AA wants 4.5)`);
+      await page.locator('#btn-offline').screenshot({ path: new URL('demo-offline-pressed-hover.png', screenshotDir).pathname });
+      await carol.send('sent while offline');
+      const pending = page.locator('#outbox .pending', { hasText: 'sent while offline' });
+      await pending.waitFor(WAIT);
+      assert.match((await pending.locator('.pending-state').textContent()) ?? '', /^waiting for the network/);
+      await page.click('#btn-offline');
+      await carol.waitForState('ready');
+      await carol.messages('sent while offline').waitFor(WAIT);
+      assert.equal(await carol.messages('sent while offline').count(), 1);
+    } finally {
+      await carol.context.close();
+    }
   });
 
   test('on a phone, in dark mode: one column, nothing wider than the screen', opts, async () => {
@@ -173,6 +261,12 @@ describe('demo page', { skip: browserSkip }, () => {
       assert.equal(overflow, 0, 'no sideways scrolling of the page');
       const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
       assert.notEqual(background, 'rgb(244, 246, 249)', 'the dark palette is in force');
+      const diagram = await page.evaluate(() => {
+        const wrap = document.querySelector('.diagram-wrap') as HTMLElement;
+        const cue = document.getElementById('diagram-cue') as HTMLElement;
+        return { scrolls: wrap.scrollWidth > wrap.clientWidth, cue: getComputedStyle(cue).display !== 'none' && cue.getBoundingClientRect().height > 0 };
+      });
+      assert.ok(!diagram.scrolls || diagram.cue, 'the whole diagram shows, or a cue says it scrolls sideways');
       await screenshot(page, 'demo-phone-dark');
     } finally {
       await phone.close();

@@ -186,14 +186,14 @@ describe('against an echo server', () => {
 });
 
 describe('refused and unreachable', () => {
-  test('--token is sent as a Bearer header; a refused one (401) is reported and given up after --max-attempts', async () => {
+  test('--token is sent as a Bearer header; a refused one (401) is reported with the server reason and not sent again', async () => {
     const server = await lifelineServer({
       authenticate: (request) => (request.headers.authorization === 'Bearer right' ? { ok: true, user: 'u' } : { ok: false, message: 'bad token' }),
     });
     const refused = startConnect([server.wsUrl, '--token', 'wrong', '--max-attempts', '0']);
-    assert.equal(await refused.next(/^refused/), 'refused 401 Unauthorized: out of retries');
+    assert.equal(await refused.next(/^refused/), 'refused 401 Unauthorized: not reconnecting: retrying cannot help without new credentials');
     assert.equal(await refused.next(/^ {2}/), '  authentication is required, or the credentials sent were refused');
-    await refused.next(/^gave up after 0 retries/);
+    assert.match(await refused.next(/^ {2}server said:/), /bad token/);
     assert.equal((await refused.exited()).code, 1);
     assert.doesNotMatch(refused.cli.stdout(), /^error/m, 'the refusal is the report, not a socket error');
 

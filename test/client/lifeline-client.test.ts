@@ -132,6 +132,47 @@ describe('LifelineClient against a real Lifeline server', () => {
     }
   });
 
+  test("rewind: a new subscription gets the last events once, then live ones; after a dropped link it recovers from the rewind's head, no duplicate", async () => {
+    const fixture = await startServer({ channels });
+    const gate = new Gate();
+    const client = connect(fixture.wsUrl, gate);
+    try {
+      for (let n = 1; n <= 5; n++) await fixture.server.publish('chat:room', n);
+      const order: string[] = [];
+      const sub = client.subscribe('chat:room', { rewind: 3, subscribed: (e) => order.push(`subscribed@${e.position.offset}`) });
+      const got = record(sub);
+      sub.addEventListener('event', (e) => order.push(`event@${e.position.offset}`));
+      await within(sub.ready(), 5_000, 'subscribed');
+      assert.deepEqual(got, ['3:3', '4:4', '5:5']);
+      assert.deepEqual(order, ['event@3', 'event@4', 'event@5', 'subscribed@5'], 'the rewind comes before subscribed');
+      gate.close();
+      await dropLinks(fixture, client);
+      await fixture.server.publish('chat:room', 6);
+      const ready = until(client, 'ready', () => true);
+      gate.open();
+      await within(ready, 5_000, 'ready again');
+      await when(sub, 'event', () => got.length === 4);
+      await fixture.server.publish('chat:room', 7);
+      await when(sub, 'event', () => got.length === 5);
+      assert.deepEqual(got, ['3:3', '4:4', '5:5', '6:6', '7:7'], 'each event once, in order');
+      // By age: everything was published just now, so '1m' gives the whole history.
+      const other = connect(fixture.wsUrl);
+      try {
+        const aged = other.subscribe('chat:room', { rewind: '1m' });
+        const seen = record(aged);
+        await within(aged.ready(), 5_000, 'subscribed by age');
+        assert.deepEqual(seen, ['1:1', '2:2', '3:3', '4:4', '5:5', '6:6', '7:7']);
+      } finally {
+        other.close();
+      }
+      assert.throws(() => client.subscribe('chat:other', { rewind: '2 minutes' }), /rewind: wants a count of events/);
+      assert.throws(() => client.subscribe('chat:other', { rewind: 0 }), /rewind: wants a count of events from 1/);
+    } finally {
+      client.close();
+      await fixture.close();
+    }
+  });
+
   test('a request and a publish whose link drops before the reply take effect once and resolve once after the resume', async () => {
     let dropOnPublish: (() => void) | undefined;
     const fixture = await startServer({

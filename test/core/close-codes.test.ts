@@ -1,12 +1,24 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { closeActions, closeCodes, describeCloseCode, isSendableCloseCode } from '../../src/core/close-codes.js';
+import { closeActions, closeCodes, closeSeverity, describeCloseCode, isSendableCloseCode } from '../../src/core/close-codes.js';
 import { assertValidClose, fitCloseReason, MAX_CLOSE_REASON_BYTES } from '../../src/core/close-frame.js';
 import { InvalidCloseError } from '../../src/core/errors.js';
 import { utf8ByteLength } from '../../src/core/utf8.js';
 
 describe('close codes', () => {
+  test('severity: normal for 1000/1001/1005, fatal for every fatal code, abnormal for an unclean close and 1011/1014, expected otherwise', () => {
+    for (const { code, action } of closeCodes) {
+      const clean = closeSeverity(code, true);
+      if (code === 1000 || code === 1001 || code === 1005) assert.equal(clean, 'normal', String(code));
+      else if (code === 1011 || code === 1014) assert.equal(clean, 'abnormal', String(code));
+      else assert.equal(clean, action === 'fatal' ? 'fatal' : 'expected', String(code));
+      assert.equal(closeSeverity(code, false), 'abnormal', `${code} without a close handshake`);
+    }
+    assert.equal(closeSeverity(4000, true), 'expected', 'credentials expired is planned for');
+    assert.equal(closeSeverity(4321, true), 'expected', 'an app code');
+  });
+
   test('1005, 1006 and 1015 are never sendable; 1004 is reserved', () => {
     for (const code of [1004, 1005, 1006, 1015]) assert.equal(isSendableCloseCode(code), false, String(code));
   });

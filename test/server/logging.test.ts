@@ -65,3 +65,33 @@ test('logger: any { debug, info, warn, error } object gets fields and a message;
   }
   assert.deepEqual(lines.filter((line) => line.includes('abnormal close')), ['warn abnormal close 1006'], 'logged once, through the plain object only');
 });
+
+test('close log levels follow the close-code table: a clean 4000 (credentials expired) is info, a fatal 1008 warn, a normal 1000 below info', async () => {
+  const { logger, lines } = memoryLogger();
+  const fixture = await startServer({ logger });
+  try {
+    for (const [code, by] of [
+      [1000, 'client'],
+      [4000, 'server'],
+      [1008, 'server'],
+      [1011, 'server'],
+    ] as const) {
+      const socket = new WebSocket(fixture.wsUrl);
+      socket.on('error', () => undefined);
+      const [connection] = (await within(once(fixture.server, 'connection'), 5_000, 'connected')) as [{ close(code: number, reason: string): void }];
+      await within(once(socket, 'open'), 5_000, 'open');
+      const closed = once(fixture.server, 'close');
+      if (by === 'client') socket.close(code);
+      else connection.close(code, 'test');
+      const [, report] = await within(closed, 5_000, `close ${code}`);
+      assert.equal(report.wasClean, true, `${code} closed cleanly`);
+    }
+    const byCode = (code: number) => lines.filter((l) => l.code === code && typeof l.msg === 'string' && l.msg.endsWith(' close'));
+    assert.deepEqual(byCode(1000), [], 'a normal close is not logged at info');
+    assert.deepEqual(byCode(4000).map((l) => [l.level, l.msg, l.name]), [[30, 'expected close', 'auth expired']]);
+    assert.deepEqual(byCode(1008).map((l) => [l.level, l.msg]), [[40, 'fatal close']]);
+    assert.deepEqual(byCode(1011).map((l) => [l.level, l.msg]), [[40, 'abnormal close']]);
+  } finally {
+    await fixture.close();
+  }
+});

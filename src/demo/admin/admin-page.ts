@@ -115,7 +115,7 @@ function draw(snapshot: Snapshot): void {
   text('tile-out-total').textContent = compact(totals.messagesOut);
   text('tile-bytes-in').textContent = bytes(totals.bytesIn);
   text('tile-bytes-out').textContent = bytes(totals.bytesOut);
-  text('tile-accepted').textContent = compact(totals.handshakes.get(101) ?? 0);
+  text('tile-accepted').textContent = `${compact(totals.handshakes.get(101) ?? 0)} accepted`;
   text('tile-refused').textContent = refusals(totals.handshakes);
   text('tile-dropped').textContent = compact(totals.heartbeatTerminations + totals.slowConsumerCloses);
   text('tile-heartbeat').textContent = compact(totals.heartbeatTerminations);

@@ -56,8 +56,9 @@ export function renderConnections(body: HTMLTableSectionElement, connections: re
   );
 }
 
-/** `401 ×2 · 503 ×1`: refused handshakes with their status. */
+/** `3 refused: 401 ×2 · 503 ×1`: refused handshakes, how many and with which status. */
 export function refusals(handshakes: ReadonlyMap<number, number>): string {
-  const parts = [...handshakes.entries()].filter(([status]) => status !== 101).sort((a, b) => a[0] - b[0]).map(([status, n]) => `${status} ×${n}`);
-  return parts.length === 0 ? 'none refused' : `refused: ${parts.join(' · ')}`;
+  const refused = [...handshakes.entries()].filter(([status]) => status !== 101).sort((a, b) => a[0] - b[0]);
+  const total = refused.reduce((sum, [, n]) => sum + n, 0);
+  return total === 0 ? '0 refused' : `${total} refused: ${refused.map(([status, n]) => `${status} ×${n}`).join(' · ')}`;
 }

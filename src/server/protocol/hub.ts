@@ -33,13 +33,19 @@ export interface RequestContext<User> {
  */
 export type RequestHandler<User> = { handle(params: unknown, context: RequestContext<User>): unknown }['handle'];
 
+/**
+ * An authorization hook's verdict: true allows; false refuses with `forbidden`; `{ refused }`
+ * refuses with `forbidden` and says why (the reason is the error's message, for the client).
+ */
+export type HookVerdict = boolean | { readonly refused: string };
+
 /** Authorization hooks: return false (or a promise of false) to refuse with `forbidden`. */
 export interface ChannelHooks<User> {
   // Method syntax on purpose: a server typed for one User stays assignable to LifelineServer<unknown>.
   /** What other subscribers see of a member in presence (join, leave, list). Default: the whole user. */
   presenceUser?(user: User): unknown;
-  canSubscribe?(context: { readonly user: User; readonly session: string; readonly channel: string }): boolean | Promise<boolean>;
-  canPublish?(context: { readonly user: User; readonly session: string; readonly channel: string; readonly data: unknown }): boolean | Promise<boolean>;
+  canSubscribe?(context: { readonly user: User; readonly session: string; readonly channel: string }): HookVerdict | Promise<HookVerdict>;
+  canPublish?(context: { readonly user: User; readonly session: string; readonly channel: string; readonly data: unknown }): HookVerdict | Promise<HookVerdict>;
 }
 
 export interface HubOptions<User> extends ChannelHooks<User> {
@@ -456,7 +462,7 @@ export class Hub<User> {
     if (!resolved) return this.#error(session, id, 'bad_channel', `no namespace allows channel "${channel}"`);
     const allowed = await this.#ask(() => this.options.canSubscribe?.({ user: session.user, session: session.id, channel }));
     if (allowed === 'failed') return this.#error(session, id, 'failed', 'the subscription could not be checked');
-    if (!allowed) return this.#error(session, id, 'forbidden', `not allowed to subscribe to "${channel}"`);
+    if (allowed !== true) return this.#error(session, id, 'forbidden', refusal(allowed, `not allowed to subscribe to "${channel}"`));
     if (session.parked) return; // the connection closed while the hook ran
     const existing = session.subscriptions.get(channel);
     const over = this.#overLimit(session, channel, resolved.presence, existing !== undefined);
@@ -469,7 +475,12 @@ export class Hub<User> {
     try {
       // Live events are buffered from here on, so nothing published during the replay is lost.
       await this.#fanout.join(channel, this.#member(session, sub));
-      recovery = await this.options.broker.recover(channel, message.since, Math.max(resolved.history.size, 1));
+      // `since` wins: a client that holds a position continues from it.
+      const { since, rewind } = message;
+      recovery =
+        since === undefined && rewind !== undefined
+          ? await this.options.broker.rewind(channel, Math.min(rewind.count ?? resolved.history.size, resolved.history.size), rewind.ms)
+          : await this.options.broker.recover(channel, since, Math.max(resolved.history.size, 1));
     } catch (error) {
       // The broker is unreachable: this subscription fails, the connection and its others stay.
       this.options.log.error({ err: error, channel }, 'subscription failed: broker unavailable');
@@ -510,9 +521,11 @@ export class Hub<User> {
   }
 
   /** Runs an authorization hook: its answer, true without a hook, or 'failed' when it throws (logged). */
-  async #ask(hook: () => boolean | Promise<boolean> | undefined): Promise<boolean | 'failed'> {
+  async #ask(hook: () => HookVerdict | Promise<HookVerdict> | undefined): Promise<HookVerdict | 'failed'> {
     try {
-      return (await hook()) ?? true;
+      const verdict = (await hook()) ?? true;
+      if (typeof verdict === 'object' && verdict !== null && typeof verdict.refused === 'string') return verdict;
+      return Boolean(verdict);
     } catch (error) {
       this.options.log.error({ err: error }, 'authorization hook failed');
       return 'failed';
@@ -574,7 +587,7 @@ export class Hub<User> {
     const allowed = await this.#ask(() => this.options.canPublish?.({ user: session.user, session: session.id, channel, data }));
     // A failing hook published nothing: answered, not recorded, so a resend may try again.
     if (allowed === 'failed') return this.#error(session, id, 'failed', 'the publish could not be checked; nothing was published');
-    if (!allowed) return this.#reply(session, id, errorReply(id, 'forbidden', `not allowed to publish to "${channel}"`));
+    if (allowed !== true) return this.#reply(session, id, errorReply(id, 'forbidden', refusal(allowed, `not allowed to publish to "${channel}"`)));
     // The origin makes a resend that reaches another node before this reply was recorded return
     // this event instead of publishing a second one; it also makes retrying here safe.
     const origin = message.idempotencyKey === undefined ? { session: session.id, id, ttl: this.#liveTtl } : this.#keyOrigin(`u:${JSON.stringify(session.user ?? null)}`, message.idempotencyKey, data);
@@ -771,6 +784,11 @@ function copyJson(data: unknown): unknown {
   const text = JSON.stringify(data);
   if (text === undefined) throw new TypeError('the data cannot be sent as JSON');
   return JSON.parse(text) as unknown;
+}
+
+/** The message of a `forbidden`: the hook's own reason, or `fallback`. */
+function refusal(verdict: HookVerdict, fallback: string): string {
+  return typeof verdict === 'object' && verdict.refused !== '' ? verdict.refused : fallback;
 }
 
 function errorReply(id: number, code: string, message: string): Envelope {

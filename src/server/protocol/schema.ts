@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Envelope } from '../../core/envelope.js';
 import { MAX_JSON_DEPTH, nestedDeeperThan } from '../../core/json-depth.js';
 import { IDEMPOTENCY_KEY } from './resume-secret.js';
+import { MAX_REWIND_COUNT, MAX_REWIND_MS } from '../../core/rewind.js';
 
 /** The subprotocol a client offers to speak the channel protocol (docs/protocol.md). */
 export const PROTOCOL = 'lifeline.v1';
@@ -10,6 +11,11 @@ const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 export const channelName = z.string().min(1).max(200).regex(/^[A-Za-z0-9:_\-.@/=]+$/, 'channel names use A-Z a-z 0-9 : _ - . @ / =');
 const position = z.object({ epoch: z.string().min(1).max(64), offset: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER) });
 const token = z.string().min(1).max(16_384);
+/** A new subscriber's look back: the last `count` events, those of the last `ms`, or both. */
+const rewind = z
+  .object({ count: z.number().int().min(1).max(MAX_REWIND_COUNT).optional(), ms: z.number().int().min(1).max(MAX_REWIND_MS).optional() })
+  .strict()
+  .refine((value) => value.count !== undefined || value.ms !== undefined, 'wants count, ms or both');
 /**
  * Any JSON value, kept as it arrived (the envelope came from JSON.parse, so it is JSON): not
  * rebuilt by the schema, which would drop a `__proto__` key and recurse over deep values.
@@ -19,7 +25,7 @@ const jsonValue = z.unknown().refine((value) => value !== undefined, 'is require
 /** Every message a client may send, by type: the validator is the protocol's single source of truth. */
 const clientMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('hello'), v: z.literal(1), session: z.string().min(1).max(64).optional(), secret: z.string().min(1).max(128).optional() }),
-  z.object({ type: z.literal('subscribe'), id, channel: channelName, since: position.optional() }),
+  z.object({ type: z.literal('subscribe'), id, channel: channelName, since: position.optional(), rewind: rewind.optional() }),
   z.object({ type: z.literal('unsubscribe'), id, channel: channelName }),
   z.object({ type: z.literal('publish'), id, channel: channelName, data: jsonValue, idempotencyKey: z.string().regex(IDEMPOTENCY_KEY, 'an idempotency key is 1-255 printable ASCII characters').optional() }),
   z.object({ type: z.literal('request'), id, method: z.string().min(1).max(100), params: z.unknown().optional() }),

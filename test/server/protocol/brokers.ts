@@ -32,6 +32,10 @@ export class ForwardingBroker implements Broker {
     await this.before('recover');
     return this.inner.recover(channel, since, limit);
   }
+  async rewind(channel: string, count: number, maxAgeMs: number | undefined): Promise<Recovery> {
+    await this.before('rewind');
+    return this.inner.rewind(channel, count, maxAgeMs);
+  }
   async saveSession(id: string, record: SessionRecord, ttl: number): Promise<void> {
     await this.before('saveSession');
     return this.inner.saveSession(id, record, ttl);

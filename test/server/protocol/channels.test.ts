@@ -151,6 +151,43 @@ describe('protocol: subscribe and recovery', () => {
     assert.deepEqual({ recovered: subscribed.recovered, offset: subscribed.position.offset }, { recovered: false, offset: 2 });
   });
 
+  test('rewind: a first subscribe gets the last events before subscribed, then live ones; by count, capped by history', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, channels });
+    let head: Position = { epoch: '', offset: 0 };
+    for (let n = 1; n <= 6; n++) head = await fixture.server.publish('chat:a', { n });
+    for (let n = 1; n <= 6; n++) await fixture.server.publish('small:a', n);
+    const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
+    client.send({ type: 'subscribe', id: 1, channel: 'chat:a', rewind: { count: 2 } });
+    const subscribed = (await client.reply(1)) as MessageOf<'subscribed'>;
+    assert.deepEqual({ recovered: subscribed.recovered, position: subscribed.position }, { recovered: true, position: head });
+    const rewound = client.events('chat:a');
+    assert.deepEqual(offsets(rewound), [5, 6]);
+    assert.deepEqual(rewound.map((event) => event.data), [{ n: 5 }, { n: 6 }]);
+    assert.ok(rewound.every((event) => client.log.indexOf(event) < indexIn(client, subscribed)), 'the rewind comes before subscribed');
+    await fixture.server.publish('chat:a', { n: 7 });
+    await client.wire();
+    assert.deepEqual(offsets(client.events('chat:a')), [5, 6, 7], 'then live events, none twice');
+    client.send({ type: 'subscribe', id: 2, channel: 'small:a', rewind: { count: 50, ms: 60_000 } });
+    await client.reply(2);
+    assert.deepEqual(offsets(client.events('small:a')), [4, 5, 6], 'no more than the history keeps');
+    // since wins over rewind: a client holding a position continues from it.
+    client.send({ type: 'subscribe', id: 3, channel: 'chat:a', since: { epoch: head.epoch, offset: 7 }, rewind: { count: 50 } });
+    await client.reply(3);
+    assert.deepEqual(offsets(client.events('chat:a')), [5, 6, 7]);
+  });
+
+  for (const rewind of [{}, { count: 0 }, { count: 1.5 }, { count: 10_001 }, { ms: -1 }, { ms: '2m' }, { count: 1, extra: true }, 5]) {
+    test(`a bad rewind ${JSON.stringify(rewind)} is answered bad_message; the connection stays`, async (t) => {
+      const fixture = await serve(t, { pingInterval: 0, channels });
+      const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
+      client.send({ type: 'subscribe', id: 1, channel: 'chat:a', rewind });
+      const refused = await client.reply(1);
+      assert.equal(refused.type === 'error' && refused.code, 'bad_message');
+      assert.match(refused.type === 'error' ? String(refused.message) : '', /rewind/);
+      assert.equal((await client.subscribe(2, 'chat:a')).recovered, true);
+    });
+  }
+
   test('another epoch, or a since ahead of the head, gets recovered false with the head', async (t) => {
     const fixture = await serve(t, { pingInterval: 0, channels });
     let head: Position = { epoch: '', offset: 0 };
