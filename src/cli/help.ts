@@ -75,6 +75,8 @@ function serveFlagDocs(): Record<ServeKey, FlagDoc> {
     recoveryWindow: { group: 'Channels and sessions', value: 'MS', text: 'how long a session outlives its connection (resume, exactly-once resends)', fallback: ms(d.recoveryWindow) },
     requestTimeout: { group: 'Channels and sessions', value: 'MS', text: 'a request not answered by then gets a timeout error', fallback: ms(d.requestTimeout) },
     replyWindow: { group: 'Channels and sessions', value: 'N', text: 'replies remembered per session for exactly-once resends', fallback: String(d.replyWindow) },
+    idempotencyWindow: { group: 'Channels and sessions', value: 'MS', text: 'how long a publish idempotency key is remembered (client key, HTTP Idempotency-Key)', fallback: ms(d.idempotencyWindow) },
+    presenceGrace: { group: 'Channels and sessions', value: 'MS', text: 'a dropped presence member is told as left after this, so a resume is silent; 0 tells at once', fallback: ms(d.presenceGrace) },
     maxConnections: { group: 'Limits', value: 'N', text: 'open connections at most; more get 503 + Retry-After', fallback: 'unlimited' },
     admissionRate: { group: 'Limits', value: 'RATE', text: 'new handshakes per second; more get 503 + Retry-After', fallback: 'unlimited' },
     maxPayload: { group: 'Limits', value: 'BYTES', text: 'largest incoming message (and HTTP API body); larger closes with 1009 (413)', fallback: `${d.maxPayload} (1 MiB)` },

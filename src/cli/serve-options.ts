@@ -183,6 +183,8 @@ export const serveSchemas = {
   recoveryWindow: integer(1, MAX_TIMER_MS),
   requestTimeout: integer(1, MAX_TIMER_MS),
   replyWindow: integer(1, 100_000),
+  idempotencyWindow: integer(1, MAX_TIMER_MS),
+  presenceGrace: integer(0, MAX_TIMER_MS),
   maxConnections: integer(1, Number.MAX_SAFE_INTEGER),
   admissionRate: rate,
   maxPayload: integer(1, 2 ** 32),

@@ -15,6 +15,7 @@ import type { PresenceMember, SubscribeOptions, Subscription } from './subscript
 import { SubscriptionSet } from './subscription-set.js';
 import { TypedEventTarget } from './typed-event-target.js';
 import { decodeServerMessage, PROTOCOL, routeServerMessage, type ServerMessage, type ServerMessagePort } from './wire.js';
+import { withHeartbeat } from './with-heartbeat.js';
 
 /** Where the client is with the current link: waiting for one, greeting, restoring, ready; or closed by the app. */
 type Phase = 'down' | 'hello' | 'recovering' | 'ready' | 'closed';
@@ -86,7 +87,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     super();
     this.#publishTimeout = resolveTimeout('publishTimeout', options.publishTimeout);
     this.#requestTimeout = resolveTimeout('requestTimeout', options.requestTimeout);
-    const transport = new ReconnectingWebSocket(url, PROTOCOL, { ...options, heartbeat: options.heartbeat ?? true, queue: false });
+    const transport = new ReconnectingWebSocket(url, PROTOCOL, { ...options, heartbeat: withHeartbeat(options.heartbeat ?? true), queue: false });
     this.transport = transport;
     const { clock, rng } = transport.options;
     const backoff = resolveRetryBackoff({ ...options.retry, maxAttempts: Number.POSITIVE_INFINITY });

@@ -43,7 +43,7 @@ describe('control across nodes', { skip: redisSkip }, () => {
     const [a, b] = await twoNodes();
     const token = await tokenFor('dee');
     const { client: old, welcome } = await ProtocolClient.connect(t, a.wsUrl(), {}, { query: { token } });
-    const { welcome: resumed } = await ProtocolClient.connect(t, b.wsUrl(), { session: welcome.session }, { query: { token } });
+    const { welcome: resumed } = await ProtocolClient.connect(t, b.wsUrl(), { session: welcome.session, secret: welcome.secret }, { query: { token } });
     assert.equal(resumed.resumed, true);
     assert.equal((await within(old.closed, 5_000, 'old connection closed')).code, 4001);
   });

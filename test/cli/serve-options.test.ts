@@ -22,7 +22,7 @@ test('flag and env names derive from the setting', () => {
 });
 
 test('every server option that has a plain value is a setting (hooks, clock and logger are not)', () => {
-  const hooks = new Set(['server', 'onRequest', 'authenticate', 'broker', 'canSubscribe', 'canPublish', 'presenceUser', 'logger', 'clock', 'rng', 'paths']);
+  const hooks = new Set(['server', 'onRequest', 'authenticate', 'broker', 'canSubscribe', 'canPublish', 'presenceUser', 'logger', 'clock', 'rng', 'randomBytes', 'paths']);
   const options = Object.keys(resolveServerOptions({})).filter((key) => !hooks.has(key));
   const settings = new Set<string>(serveKeys);
   for (const option of [...options, 'path']) assert.ok(settings.has(option), `${option} has a flag`);

@@ -97,7 +97,7 @@ describe('limits: caps refuse with their documented error', () => {
     assert.deepEqual(await within(third.closed, 5_000, 'the third session closed'), { code: 1008, reason: 'too many sessions for this user' });
     // Another user is not affected, and the first session may move to a new connection.
     await ProtocolClient.connect(t, fixture.wsUrl, {}, { query: { user: 'bob' } });
-    const { welcome: resumed } = await ProtocolClient.connect(t, fixture.wsUrl, { session: first.session }, ann);
+    const { welcome: resumed } = await ProtocolClient.connect(t, fixture.wsUrl, { session: first.session, secret: first.secret }, ann);
     assert.equal(resumed.session, first.session);
   });
 
@@ -131,7 +131,7 @@ describe('limits: presence announcements are paced per member', () => {
       await eve.reply(2 * i + 2);
     }
     const aboutEve = (): MessageOf<'presence'>[] =>
-      ann.log.filter((message): message is MessageOf<'presence'> => message.type === 'presence' && (message.join ?? message.leave)?.client === eveWelcome.session);
+      ann.log.filter((message): message is MessageOf<'presence'> => message.type === 'presence' && (message.join ?? message.leave)?.client === eveWelcome.member);
     // Eve's last change (she left) reaches Ann, however it was paced.
     await eventually(() => aboutEve().at(-1)?.leave !== undefined, "Eve's final leave", 10_000);
     const seconds = (Date.now() - started) / 1000;

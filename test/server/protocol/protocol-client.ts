@@ -24,7 +24,7 @@ export interface Member {
 
 /** What a server sends (docs/protocol.md), by type. */
 export type ServerMessage =
-  | { readonly type: 'welcome'; readonly v: number; readonly session: string; readonly secret: string; readonly resumed: boolean; readonly recoveryWindow: number; readonly pingInterval: number; readonly acked: number }
+  | { readonly type: 'welcome'; readonly v: number; readonly session: string; readonly secret: string; readonly member: string; readonly resumed: boolean; readonly recoveryWindow: number; readonly pingInterval: number; readonly acked: number }
   | { readonly type: 'subscribed'; readonly id: number; readonly channel: string; readonly position: Position; readonly recovered: boolean }
   | { readonly type: 'unsubscribed'; readonly id: number; readonly channel: string }
   | { readonly type: 'event'; readonly channel: string; readonly epoch: string; readonly offset: number; readonly data: unknown }
