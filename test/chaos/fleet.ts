@@ -20,6 +20,8 @@ export interface MemberOptions {
   readonly url: string;
   readonly channels: readonly string[];
   readonly rng: Rng;
+  /** It connects without credentials: the server makes up a user for each of its connections. */
+  readonly anonymous?: boolean;
 }
 
 /**
@@ -31,6 +33,9 @@ export class Member {
   readonly index: number;
   readonly client: LifelineClient;
   readonly channels: readonly string[];
+  readonly anonymous: boolean;
+  /** The user its session began with (an anonymous client's must come back on every resume). */
+  firstUser: unknown;
   readonly received = new Map<string, Received[]>();
   /** `subscribed` with `recovered: false`, by channel. */
   readonly unrecovered: string[] = [];
@@ -46,7 +51,8 @@ export class Member {
   constructor(options: MemberOptions) {
     this.index = options.index;
     this.channels = options.channels;
-    this.client = new LifelineClient(`${options.url}?c=${options.index}`, {
+    this.anonymous = options.anonymous === true;
+    this.client = new LifelineClient(`${options.url}?c=${options.index}${this.anonymous ? '&anonymous=1' : ''}`, {
       WebSocket: portReporting((port) => (this.#localPort = port)),
       initialDelay: 20,
       maxDelay: 200,
@@ -106,6 +112,6 @@ export class Member {
       const sub = this.client.subscriptions.get(channel);
       return `${channel}=${sub?.state ?? 'gone'}@${sub?.position?.offset ?? '-'}/${heads.get(channel)?.offset ?? '?'}`;
     });
-    return `c${this.index} ${this.client.state} ${subs.join(' ')} closes=${this.closes.map((c) => c.code).join(',')}`;
+    return `c${this.index}${this.anonymous ? ' (anonymous)' : ''} ${this.client.state} ${subs.join(' ')} closes=${this.closes.map((c) => c.code).join(',')}`;
   }
 }
