@@ -26,7 +26,7 @@ function summary(report: ChaosReport): string[] {
     `  faults: terminate ${faults.terminate}, blackhole ${faults.blackhole}, kick ${faults.kick}, slow ${faults.slow}, reset ${faults.reset} (skipped ${faults.skipped})`,
     `  server closes: ${JSON.stringify(report.serverCloses)}`,
     `  client closes: ${JSON.stringify(report.clientCloses)}`,
-    `  sessions resumed ${report.resumes} (${report.anonymousResumes} of the ${report.anonymousClients} anonymous clients'), lost ${report.lostSessions}; subscriptions unrecovered ${report.unrecovered}; proxy links ${report.proxyLinks}`,
+    `  sessions resumed ${report.resumes} (${report.anonymousResumes} by the ${report.anonymousClients} anonymous clients), lost ${report.lostSessions}; subscriptions unrecovered ${report.unrecovered}; proxy links ${report.proxyLinks}`,
   ];
 }
 
