@@ -53,7 +53,7 @@ export class ConnectSession {
     this.#url = printableUrl(config.target.url);
     this.#watch = new SocketWatch(config.target.headers);
     this.#hint = credentialsHint(config);
-    const options: ClientOptions = {
+    const options: Omit<ClientOptions, 'heartbeat'> = {
       WebSocket: this.#watch.WebSocket,
       maxAttempts: config.maxAttempts,
       // Without a token command the next attempt sends the same credentials (or none): a server

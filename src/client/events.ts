@@ -16,6 +16,18 @@ export type LifelineCloseEvent = Event & {
   readonly action: CloseAction;
 };
 
+/**
+ * A `close` event: a `CloseEvent` where the platform has one (so `instanceof CloseEvent` holds),
+ * else an `Event` with the same fields. A platform `CloseEvent` keeps `code`, `reason` and
+ * `wasClean` as accessors on its prototype, not as own properties: re-dispatching one means
+ * building it again from its fields (as here), never copying its own keys.
+ */
+export function closeEvent({ code, reason, wasClean }: { readonly code: number; readonly reason: string; readonly wasClean: boolean }, willReconnect: boolean, action: CloseAction): LifelineCloseEvent {
+  const init = { code, reason, wasClean };
+  const event = typeof CloseEvent === 'function' ? new CloseEvent('close', init) : lifelineEvent('close', init);
+  return Object.assign(event, { willReconnect, action });
+}
+
 /** `connecting`: a connection attempt starts (attempt 0 is the first connect). */
 export type ConnectingEvent = Event & { readonly attempt: number };
 

@@ -11,6 +11,7 @@ export { closeCodes, closeSeverity, describeCloseCode, type CloseCodeInfo, type 
 export { classifyClose, type CloseDecision, type CloseInfo } from '../core/close-policy.js';
 export type { ClientState } from '../core/client-state.js';
 export type { HeartbeatOptions } from '../core/heartbeat.js';
+export { withHeartbeat, type LinkWatch, type LinkWatchHost, type LinkWatchPlugin } from './with-heartbeat.js';
 export type { QueueLimits, OutboundData } from '../core/outbound-queue.js';
 export type { BackoffOptions } from '../core/backoff.js';
 export { formatRetryHint, parseRetryHint, type RetryHint } from '../core/retry-hint.js';

@@ -2,11 +2,14 @@ import type { BackoffOptions } from '../core/backoff.js';
 import type { ClientState } from '../core/client-state.js';
 import { InvalidOptionError } from '../core/errors.js';
 import type { ReconnectingWebSocketEventMap } from './events.js';
+import type { HeartbeatOptions } from '../core/heartbeat.js';
 import type { ClientOptions } from './options.js';
 import type { OutboxEntry, OutboxStore } from './outbox-store.js';
 import type { ReplyError } from './reply-error.js';
 
-export interface LifelineClientOptions extends Omit<ClientOptions, 'queue'> {
+export interface LifelineClientOptions extends Omit<ClientOptions, 'queue' | 'heartbeat'> {
+  /** Liveness checks: on by default here (a Lifeline server answers pings); `false` off, or settings overriding some defaults. */
+  readonly heartbeat?: boolean | Partial<HeartbeatOptions>;
   /** A publish not acknowledged within this rejects with `timeout` (it stays queued and is still resent), ms; 0 never. Default 10 000. */
   readonly publishTimeout?: number;
   /** A request (or `presence()`) not answered within this rejects with `timeout` (it stays queued), ms; 0 never. Default 10 000. */

@@ -2,7 +2,7 @@ import type { ClientState } from '../core/client-state.js';
 import type { Position } from '../core/position.js';
 import { StateMachine } from '../core/state-machine.js';
 import { Timer } from '../core/timer.js';
-import { lifelineEvent } from './events.js';
+import { closeEvent, lifelineEvent, type LifelineCloseEvent } from './events.js';
 import { resolveTimeout, type LifelineClientEventMap, type LifelineClientOptions, type LifelineClientState, type LifelineStateEvent, type PublishOptions } from './lifeline-client-types.js';
 import type { UrlSource } from './options.js';
 import type { OutboxEntry, OutboxSnapshot, OutboxStore } from './outbox-store.js';
@@ -15,6 +15,7 @@ import type { PresenceMember, SubscribeOptions, Subscription } from './subscript
 import { SubscriptionSet } from './subscription-set.js';
 import { TypedEventTarget } from './typed-event-target.js';
 import { decodeServerMessage, PROTOCOL, routeServerMessage, type ServerMessage, type ServerMessagePort } from './wire.js';
+import { withHeartbeat } from './with-heartbeat.js';
 
 /** Where the client is with the current link: waiting for one, greeting, restoring, ready; or closed by the app. */
 type Phase = 'down' | 'hello' | 'recovering' | 'ready' | 'closed';
@@ -86,7 +87,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     super();
     this.#publishTimeout = resolveTimeout('publishTimeout', options.publishTimeout);
     this.#requestTimeout = resolveTimeout('requestTimeout', options.requestTimeout);
-    const transport = new ReconnectingWebSocket(url, PROTOCOL, { ...options, heartbeat: options.heartbeat ?? true, queue: false });
+    const transport = new ReconnectingWebSocket(url, PROTOCOL, { ...options, heartbeat: withHeartbeat(options.heartbeat ?? true), queue: false });
     this.transport = transport;
     const { clock, rng } = transport.options;
     const backoff = resolveRetryBackoff({ ...options.retry, maxAttempts: Number.POSITIVE_INFINITY });
@@ -445,6 +446,9 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
 
   /** The transport's lifecycle events, re-dispatched as ours. */
   #forward(event: Event): void {
+    // A platform CloseEvent's fields live on its prototype: Object.keys would see only ours.
+    const close = event as LifelineCloseEvent;
+    if (event.type === 'close') return void this.dispatchEvent(closeEvent(close, close.willReconnect, close.action));
     const detail: Record<string, unknown> = {};
     // `isTrusted` is an own, read-only property of browser events: copying it would throw.
     for (const key of Object.keys(event)) if (key !== 'isTrusted') detail[key] = (event as unknown as Record<string, unknown>)[key];

@@ -3,9 +3,9 @@ import { systemClock, systemRng, type Clock, type Rng } from '../core/clock.js';
 import type { CloseAction } from '../core/close-code.js';
 import type { CloseDecision, CloseInfo } from '../core/close-policy.js';
 import { InvalidOptionError } from '../core/errors.js';
-import { defaultHeartbeat, type HeartbeatOptions } from '../core/heartbeat.js';
 import { defaultQueueLimits, type OutboundData, type QueueLimits } from '../core/outbound-queue.js';
 import { browserEnvironment, type ClientEnvironment } from './environment.js';
+import type { LinkWatchPlugin } from './with-heartbeat.js';
 
 /**
  * The part of a WHATWG WebSocket the client drives. The browser's `WebSocket`, Node 22's global
@@ -58,8 +58,11 @@ export interface ClientOptions extends Partial<BackoffOptions> {
   readonly stabilityWindow?: number;
   /** Limits of the queue that holds messages sent while not connected; `false`: no queue, `send` refuses (quietly) unless open. */
   readonly queue?: Partial<QueueLimits> | false;
-  /** Liveness checks (off by default, since any server may be on the other end): `true` for the defaults. */
-  readonly heartbeat?: boolean | Partial<HeartbeatOptions>;
+  /**
+   * Liveness checks, an opt-in module (off by default, since any server may be on the other end,
+   * and a bare client bundles none of it): `heartbeat: withHeartbeat()` for the defaults.
+   */
+  readonly heartbeat?: LinkWatchPlugin | false | undefined;
   /** Override the close-code policy: return an action, true (reconnect) or false (stop); undefined keeps the default. */
   readonly shouldReconnect?: (close: CloseInfo, decision: CloseDecision) => CloseAction | boolean | undefined;
   /** Override the delay before attempt `attempt` (1-based), ms. */
@@ -80,7 +83,7 @@ export interface ResolvedClientOptions extends BackoffOptions {
   readonly queue: QueueLimits;
   /** False when the app turned queueing off (`queue: false`): refusals are then expected, not errors. */
   readonly queueing: boolean;
-  readonly heartbeat: HeartbeatOptions | undefined;
+  readonly heartbeat: LinkWatchPlugin | undefined;
   readonly shouldReconnect: ClientOptions['shouldReconnect'];
   readonly reconnectDelay: ClientOptions['reconnectDelay'];
   readonly binaryType: string;
@@ -94,31 +97,37 @@ export function check(name: string, value: number, min: number): number {
   return value;
 }
 
+/** The numeric options and their least allowed value, checked in this order. */
+const minimums = { initialDelay: 0, factor: 1, maxDelay: 0, maxAttempts: 0, connectTimeout: 1, stabilityWindow: 0, 'queue.maxMessages': 0, 'queue.maxBytes': 0 };
+
 export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
   const WebSocketClass = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (!WebSocketClass) throw new InvalidOptionError('WebSocket', 'no WebSocket on this platform: pass one (e.g. from "ws")');
-  const heartbeat = options.heartbeat === true ? defaultHeartbeat : options.heartbeat ? { ...defaultHeartbeat, ...options.heartbeat } : undefined;
-  const queue = options.queue === false ? { ...defaultQueueLimits, maxMessages: 0, maxBytes: 0 } : { ...defaultQueueLimits, ...options.queue };
-  const resolved: ResolvedClientOptions = {
-    initialDelay: check('initialDelay', options.initialDelay ?? defaultBackoff.initialDelay, 0),
-    factor: check('factor', options.factor ?? defaultBackoff.factor, 1),
-    maxDelay: check('maxDelay', options.maxDelay ?? defaultBackoff.maxDelay, 0),
-    maxAttempts: check('maxAttempts', options.maxAttempts ?? defaultBackoff.maxAttempts, 0),
-    jitter: options.jitter ?? defaultBackoff.jitter,
+  const heartbeat = options.heartbeat || undefined;
+  // `true` or settings (the option's old form) would silently mean no heartbeat: refused instead.
+  if (heartbeat && typeof heartbeat !== 'function') throw new InvalidOptionError('heartbeat', 'pass withHeartbeat(...)');
+  const given: Record<string, unknown> = {};
+  // An option given as undefined keeps its default (options it does not know pass through unread).
+  for (const [name, value] of Object.entries(options)) if (value !== undefined) given[name] = value;
+  const resolved = {
+    ...defaultBackoff,
+    connectTimeout: 10_000,
+    stabilityWindow: 5_000,
+    binaryType: 'arraybuffer',
+    clock: systemClock,
+    rng: systemRng,
+    ...given,
     WebSocket: WebSocketClass,
     startClosed: options.startClosed === true,
-    debug: options.debug,
-    connectTimeout: check('connectTimeout', options.connectTimeout ?? 10_000, 1),
-    stabilityWindow: check('stabilityWindow', options.stabilityWindow ?? 5_000, 0),
-    queue: { ...queue, maxMessages: check('queue.maxMessages', queue.maxMessages, 0), maxBytes: check('queue.maxBytes', queue.maxBytes, 0) },
+    queue: options.queue === false ? { ...defaultQueueLimits, maxMessages: 0, maxBytes: 0 } : { ...defaultQueueLimits, ...options.queue },
     queueing: options.queue !== false,
     heartbeat,
-    shouldReconnect: options.shouldReconnect,
-    reconnectDelay: options.reconnectDelay,
-    binaryType: options.binaryType ?? 'arraybuffer',
     environment: options.environment ?? browserEnvironment(),
-    clock: options.clock ?? systemClock,
-    rng: options.rng ?? systemRng,
-  };
+  } as ResolvedClientOptions;
+  const { queue } = resolved;
+  const values: Record<string, unknown> = { ...resolved, 'queue.maxMessages': queue.maxMessages, 'queue.maxBytes': queue.maxBytes };
+  for (const [name, min] of Object.entries(minimums)) {
+    check(name, values[name] as number, min);
+  }
   return Object.freeze(resolved);
 }

@@ -1,15 +1,14 @@
-import { Backoff, jittered } from '../core/backoff.js';
+import { backoffCeiling, jittered } from '../core/backoff.js';
 import type { CloseAction } from '../core/close-code.js';
 import { classifyClose, type CloseDecision, type CloseInfo } from '../core/close-policy.js';
 import { readyStateOf, type ClientState } from '../core/client-state.js';
-import { controlType, PING } from '../core/envelope.js';
 import { ConnectionClosedError, InvalidCloseError, LifelineError } from '../core/errors.js';
 import { utf8ByteLength } from '../core/utf8.js';
-import { Heartbeat } from '../core/heartbeat.js';
 import { OutboundQueue, type OutboundData } from '../core/outbound-queue.js';
 import { Timer } from '../core/timer.js';
-import { lifelineEvent, type LifelineCloseEvent, type LifelineErrorEvent, type ReconnectingWebSocketEventMap } from './events.js';
+import { closeEvent, lifelineEvent, type LifelineCloseEvent, type LifelineErrorEvent, type ReconnectingWebSocketEventMap } from './events.js';
 import { subprotocols, websocketUrl } from './whatwg.js';
+import type { LinkWatch } from './with-heartbeat.js';
 import { resolveClientOptions, type ClientOptions, type ProtocolsProvider, type ResolvedClientOptions, type UrlSource, type WebSocketLike } from './options.js';
 
 // The few codes the client itself uses, as same-file constants so a bundler inlines them
@@ -92,9 +91,10 @@ export class ReconnectingWebSocket extends EventTarget {
   /** True while the queue is full: a spell of refusals is reported once, not per send. */
   #full = false;
   #state: ClientState;
-  readonly #backoff: Backoff;
+  /** Retries since the last stable connection (the backoff's attempt). */
+  #attempt = 0;
   readonly #queue: OutboundQueue;
-  readonly #heartbeat: Heartbeat | undefined;
+  readonly #heartbeat: LinkWatch | undefined;
   readonly #connectTimer: Timer;
   readonly #stableTimer: Timer;
   readonly #retryTimer: Timer;
@@ -124,20 +124,17 @@ export class ReconnectingWebSocket extends EventTarget {
     const { clock } = this.options;
     const startClosed = this.options.startClosed;
     this.#state = startClosed ? 'closed' : 'connecting';
-    this.#backoff = new Backoff(this.options, this.options.rng);
     this.#queue = new OutboundQueue(this.options.queue);
     this.#connectTimer = new Timer(clock, () => this.#abandon('connect-timeout', 'connect timeout'));
-    this.#stableTimer = new Timer(clock, () => this.#backoff.reset());
+    this.#stableTimer = new Timer(clock, () => (this.#attempt = 0));
     // Kept alive: a script awaiting opened() during a backoff must not see its process end.
     this.#retryTimer = new Timer(clock, () => this.#connect(), true);
-    const heartbeat = this.options.heartbeat;
-    this.#heartbeat = heartbeat
-      ? new Heartbeat(clock, heartbeat, {
-          sendPing: () => this.#socket?.readyState === 1 && this.#socket.send(PING),
-          dead: () => this.#abandon('heartbeat', 'heartbeat timeout'),
-          hidden: () => this.options.environment.hidden(),
-        })
-      : undefined;
+    this.#heartbeat = this.options.heartbeat?.({
+      clock,
+      send: (data) => this.#socket?.readyState === 1 && this.#socket.send(data),
+      dead: () => this.#abandon('heartbeat', 'heartbeat timeout'),
+      hidden: () => this.options.environment.hidden(),
+    });
     // The on* handlers run as the first listeners, so a throwing handler is reported like any
     // listener's exception instead of breaking the client's own bookkeeping.
     for (const type of ['open', 'message', 'close', 'error'] as const) {
@@ -195,7 +192,7 @@ export class ReconnectingWebSocket extends EventTarget {
 
   /** Retries made since the last stable connection. */
   get attempt(): number {
-    return this.#backoff.attempt;
+    return this.#attempt;
   }
 
   /** Messages waiting for a connection. */
@@ -273,7 +270,7 @@ export class ReconnectingWebSocket extends EventTarget {
     checkClose(code, reason);
     // A close() still waiting for the server's answer is reported now: its socket is let go.
     if (this.#state === 'closing' && !this.#finish({ ...this.#closing, wasClean: false }, 'stop')) return;
-    this.#backoff.reset();
+    this.#attempt = 0;
     this.#stopTimers();
     const socket = this.#socket;
     this.#socket = undefined;
@@ -308,7 +305,7 @@ export class ReconnectingWebSocket extends EventTarget {
 
   #connect(): void {
     const generation = ++this.#generation;
-    const attempt = this.#backoff.attempt;
+    const attempt = this.#attempt;
     if (!this.#move('connecting') || !this.#dispatch(lifelineEvent('connecting', { attempt }))) return;
     const authRequired = this.#authRequired;
     this.#authRequired = false;
@@ -380,12 +377,8 @@ export class ReconnectingWebSocket extends EventTarget {
   }
 
   #received(data: unknown): void {
-    const heartbeat = this.#heartbeat;
-    if (heartbeat) {
-      heartbeat.sawTraffic();
-      // With the heartbeat on, Lifeline's ping/pong control messages are link traffic, not app data.
-      if (typeof data === 'string' && controlType(data) !== undefined) return;
-    }
+    // With the heartbeat on, Lifeline's ping/pong control messages are link traffic, not app data.
+    if (this.#heartbeat?.saw(data)) return;
     this.#dispatch(new MessageEvent('message', { data, origin: this.#origin }));
   }
 
@@ -427,21 +420,23 @@ export class ReconnectingWebSocket extends EventTarget {
   }
 
   #schedule(close: CloseInfo, action: CloseAction, retryAfterMs: number | undefined): void {
+    const { options } = this;
+    const exhausted = this.#attempt >= options.maxAttempts;
     // A server's 1013 (try again later: e.g. its broker is unreachable) is the server asking the
     // client back, not a dead end: it never exhausts the attempt budget (the delay stays at its ceiling).
-    const backoffDelay = this.#backoff.next() ?? (close.code === TRY_AGAIN_LATER && close.local === undefined ? jittered(this.options, this.options.maxDelay, this.options.rng) : undefined);
-    if (backoffDelay === undefined) {
-      if (this.#finish(close, action)) this.#dispatch(lifelineEvent('giveup', { attempts: this.#backoff.attempt, code: close.code, reason: close.reason }));
+    if (exhausted && (close.code !== TRY_AGAIN_LATER || close.local !== undefined)) {
+      if (this.#finish(close, action)) this.#dispatch(lifelineEvent('giveup', { attempts: this.#attempt, code: close.code, reason: close.reason }));
       return;
     }
-    const attempt = this.#backoff.attempt;
+    const attempt = exhausted ? this.#attempt : ++this.#attempt;
+    const backoffDelay = jittered(options, exhausted ? options.maxDelay : backoffCeiling(options, attempt), options.rng);
     const hint = classifyClose(close).hint ?? (retryAfterMs === undefined ? undefined : { afterMs: retryAfterMs, spreadMs: backoffDelay });
     const generation = this.#generation;
-    const custom = this.#hook(() => this.options.reconnectDelay?.(attempt, close));
+    const custom = this.#hook(() => options.reconnectDelay?.(attempt, close));
     if (generation !== this.#generation) return; // the hook took over
-    const delay = custom ?? (hint ? hint.afterMs + this.options.rng() * hint.spreadMs : backoffDelay);
-    this.#hintedRetryAt = hint ? this.options.clock.now() + delay : undefined;
-    const { environment } = this.options;
+    const delay = custom ?? (hint ? hint.afterMs + options.rng() * hint.spreadMs : backoffDelay);
+    this.#hintedRetryAt = hint ? options.clock.now() + delay : undefined;
+    const { environment } = options;
     if (!this.#move(environment.hidden() || !environment.online() ? 'paused' : 'reconnecting')) return;
     if (!this.#dispatch(closeEvent(close, true, action))) return;
     if (!this.#dispatch(lifelineEvent('reconnecting', { attempt, delay, code: close.code, reason: close.reason }))) return;
@@ -526,13 +521,6 @@ function checkClose(code: number, reason: string): void {
 
 function closeInfo(event: CloseLike): CloseInfo {
   return { code: event.code, reason: event.reason, wasClean: event.wasClean };
-}
-
-/** A `CloseEvent` where the platform has one (so `instanceof CloseEvent` holds), else an `Event` with the same fields. */
-function closeEvent({ code, reason, wasClean }: CloseInfo, willReconnect: boolean, action: CloseAction): LifelineCloseEvent {
-  const init = { code, reason, wasClean };
-  const event = typeof CloseEvent === 'function' ? new CloseEvent('close', init) : lifelineEvent('close', init);
-  return Object.assign(event, { willReconnect, action });
 }
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- typed overloads for the events above; no new members

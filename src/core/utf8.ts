@@ -1,19 +1,9 @@
-/** Byte length of `text` encoded as UTF-8 (RFC 6455 limits close reasons in bytes, not chars). */
+/**
+ * Byte length of `text` encoded as UTF-8 (RFC 6455 limits close reasons in bytes, not chars).
+ * A lone surrogate counts as U+FFFD (3 bytes), as every WebSocket encodes it.
+ */
 export function utf8ByteLength(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        bytes += 4;
-        i++;
-      } else bytes += 3;
-    } else bytes += 3;
-  }
-  return bytes;
+  return new TextEncoder().encode(text).length;
 }
 
 /** Cuts `text` to at most `maxBytes` of UTF-8 without splitting a character. */

@@ -17,13 +17,17 @@ export interface Bundle {
   readonly code: string;
   /** Every source file that went into the bundle, relative to the project root. */
   readonly inputs: readonly string[];
+  /** The inputs that left code in the output (tree shaking dropped the others). */
+  readonly shipped: readonly string[];
 }
 
 async function bundle(options: BuildOptions): Promise<Bundle> {
   const result = await build({ ...browserBuild, ...options, absWorkingDir: projectRoot, metafile: true });
   const [file, ...rest] = result.outputFiles ?? [];
   if (!file || rest.length > 0) throw new Error('expected exactly one output file');
-  return { code: file.text, inputs: Object.keys(result.metafile?.inputs ?? {}) };
+  const outputs = Object.values(result.metafile?.outputs ?? {});
+  const shipped = outputs.flatMap((output) => Object.entries(output.inputs).flatMap(([input, { bytesInOutput }]) => (bytesInOutput > 0 ? [input] : [])));
+  return { code: file.text, inputs: Object.keys(result.metafile?.inputs ?? {}), shipped };
 }
 
 async function single(options: BuildOptions): Promise<string> {
@@ -40,10 +44,14 @@ export function bundleHarness(): Promise<string> {
   return single({ entryPoints: [harnessEntry], format: 'iife' });
 }
 
+/** A minified ES module bundle with the given source as entry. */
+export function minifiedBundle(source: string): Promise<Bundle> {
+  return bundle({ stdin: { contents: source, resolveDir: projectRoot, loader: 'ts', sourcefile: 'entry.ts' }, format: 'esm', minify: true });
+}
+
 /** Minified then gzipped size, in bytes, of an ES module bundle with the given source as entry. */
 export async function minifiedGzipSize(source: string): Promise<number> {
-  const code = await single({ stdin: { contents: source, resolveDir: projectRoot, loader: 'ts', sourcefile: 'entry.ts' }, format: 'esm', minify: true });
-  return gzipSync(code).length;
+  return gzipSync((await minifiedBundle(source)).code).length;
 }
 
 const nodeOnly = new Set([...builtinModules, ...builtinModules.map((name) => `node:${name}`), 'ws']);

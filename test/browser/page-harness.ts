@@ -5,7 +5,7 @@
  * Only type imports here: the client code comes from the client bundle.
  */
 import type * as LifelineClient from '../../src/client/index.js';
-import type { ClientOptions, ClientState, ReconnectingWebSocket, SendOutcome } from '../../src/client/index.js';
+import type { ClientOptions, ClientState, HeartbeatOptions, ReconnectingWebSocket, SendOutcome } from '../../src/client/index.js';
 
 export type LogType =
   | 'start'
@@ -41,10 +41,10 @@ export interface LogEntry {
 }
 
 /** The client options a test can pass across the page boundary (plain data only). */
-export type PageClientOptions = Pick<
-  ClientOptions,
-  'initialDelay' | 'maxDelay' | 'factor' | 'maxAttempts' | 'jitter' | 'connectTimeout' | 'stabilityWindow' | 'heartbeat'
->;
+export type PageClientOptions = Pick<ClientOptions, 'initialDelay' | 'maxDelay' | 'factor' | 'maxAttempts' | 'jitter' | 'connectTimeout' | 'stabilityWindow'> & {
+  /** Turned into the opt-in module in the page: `withHeartbeat(heartbeat)`. */
+  readonly heartbeat?: boolean | Partial<HeartbeatOptions>;
+};
 
 export interface PageHarness {
   readonly log: LogEntry[];
@@ -112,7 +112,8 @@ window.harness = {
   start(url, options) {
     if (client) throw new Error('harness: one client per page');
     record({ type: 'start' });
-    const ws = new window.Lifeline.ReconnectingWebSocket(url, undefined, options);
+    const { heartbeat, ...rest } = options;
+    const ws = new window.Lifeline.ReconnectingWebSocket(url, undefined, { ...rest, heartbeat: window.Lifeline.withHeartbeat(heartbeat ?? false) });
     client = ws;
     ws.addEventListener('connecting', (e) => record({ type: 'connecting', attempt: e.attempt }));
     ws.addEventListener('open', () => record({ type: 'open' }));

@@ -281,6 +281,53 @@ describe('LifelineClient: the protocol against a scripted socket', () => {
     client.close();
   });
 
+  test('a close event re-dispatched from a platform CloseEvent keeps code, reason and wasClean (accessors on its prototype)', async () => {
+    // As browsers (and Node 23+) define it: the fields are WebIDL attributes, not own properties.
+    class PlatformCloseEvent extends Event {
+      readonly #init: CloseEventInit;
+      constructor(type: string, init: CloseEventInit = {}) {
+        super(type);
+        this.#init = init;
+      }
+      get code(): number {
+        return this.#init.code ?? 0;
+      }
+      get reason(): string {
+        return this.#init.reason ?? '';
+      }
+      get wasClean(): boolean {
+        return this.#init.wasClean ?? false;
+      }
+    }
+    const platform = Object.getOwnPropertyDescriptor(globalThis, 'CloseEvent');
+    Object.defineProperty(globalThis, 'CloseEvent', { value: PlatformCloseEvent, configurable: true, writable: true });
+    try {
+      const { client, welcome, latest } = setup();
+      const heard: string[] = [];
+      // The client forwards from its own transport listener, added first: it hears each close first.
+      const record = (source: string) => (e: Event) => {
+        const close = e as Event & { code: number; reason: string; wasClean: boolean; willReconnect: boolean; action: string };
+        heard.push(`${source} ${close instanceof PlatformCloseEvent} ${close.code} "${close.reason}" ${close.wasClean} ${close.willReconnect} ${close.action}`);
+      };
+      client.transport.addEventListener('close', record('transport'));
+      client.addEventListener('close', record('client'));
+      await welcome('s-1', false);
+      latest().drop(1012, 'restarting', true);
+      await welcome('s-1', true);
+      client.close();
+      latest().drop(1000, '', true);
+      assert.deepEqual(heard, [
+        'client true 1012 "restarting" true true reconnect',
+        'transport true 1012 "restarting" true true reconnect',
+        'client true 1000 "" true false stop',
+        'transport true 1000 "" true false stop',
+      ]);
+    } finally {
+      if (platform) Object.defineProperty(globalThis, 'CloseEvent', platform);
+      else delete (globalThis as { CloseEvent?: unknown }).CloseEvent;
+    }
+  });
+
   test('a resubscribe refused with unavailable is retried with backoff from its position; ready waits for it; recovered is the server’s', async () => {
     const { clock, client, say, welcome, drop, sent } = setup({ retry: { initialDelay: 400, jitter: 'none' } });
     await welcome('s-1', false);

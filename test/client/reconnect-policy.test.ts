@@ -6,6 +6,7 @@ import type { ClientEnvironment } from '../../src/client/environment.js';
 import type { ReconnectingWebSocketEventMap } from '../../src/client/events.js';
 import type { ClientOptions } from '../../src/client/options.js';
 import { ReconnectingWebSocket } from '../../src/client/reconnecting-websocket.js';
+import { withHeartbeat } from '../../src/client/with-heartbeat.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
 import { scriptedSockets } from '../helpers/scripted-socket.js';
 
@@ -194,7 +195,7 @@ describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
   });
 
   test('heartbeat watchdog declares a silent link dead and reconnects', async () => {
-    const { clock, client, latest } = await setup({ heartbeat: { watchdog: 10_000, pingInterval: 0 } });
+    const { clock, client, latest } = await setup({ heartbeat: withHeartbeat({ watchdog: 10_000, pingInterval: 0 }) });
     const closes: string[] = [];
     client.addEventListener('close', (e) => closes.push(`${e.code} ${e.reason} ${e.willReconnect}`));
     latest().open();
@@ -207,7 +208,7 @@ describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
   });
 
   test('control messages are filtered only when the heartbeat is on', async () => {
-    const on = await setup({ heartbeat: true });
+    const on = await setup({ heartbeat: withHeartbeat() });
     const off = await setup();
     const got: string[] = [];
     on.client.onmessage = (e) => got.push(`on:${e.data}`);

@@ -4,6 +4,8 @@ import { performance } from 'node:perf_hooks';
 import type { ClientEnvironment } from '../../src/client/environment.js';
 import type { ClientOptions } from '../../src/client/options.js';
 import { ReconnectingWebSocket } from '../../src/client/reconnecting-websocket.js';
+import { withHeartbeat } from '../../src/client/with-heartbeat.js';
+import { InvalidOptionError } from '../../src/core/errors.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
 import { scriptedSockets } from '../helpers/scripted-socket.js';
 
@@ -243,6 +245,40 @@ describe('ReconnectingWebSocket: options the peers have', () => {
     client.addEventListener('close', (event) => closes.push(event.willReconnect));
     latest().drop(1008, 'policy', true);
     assert.deepEqual(closes, [true]);
+    client.close();
+  });
+});
+
+describe('ReconnectingWebSocket: options are checked at construction', () => {
+  test('a number out of range throws InvalidOptionError naming the option; undefined keeps the default', () => {
+    const cases: [ClientOptions, string][] = [
+      [{ initialDelay: -1 }, 'initialDelay'],
+      [{ factor: 0.5 }, 'factor'],
+      [{ maxAttempts: Number.NaN }, 'maxAttempts'],
+      [{ connectTimeout: 0 }, 'connectTimeout'],
+      [{ queue: { maxBytes: -1 } }, 'queue.maxBytes'],
+    ];
+    for (const [options, option] of cases) {
+      assert.throws(() => scripted(options), (error: unknown) => error instanceof InvalidOptionError && error.option === option, option);
+    }
+    const { client } = scripted({ initialDelay: undefined, connectTimeout: undefined, binaryType: undefined });
+    assert.equal(client.options.initialDelay, 1000);
+    assert.equal(client.options.connectTimeout, 10_000);
+    assert.equal(client.binaryType, 'arraybuffer');
+    client.close();
+  });
+
+  test('the heartbeat is the opt-in module: its old form (true, settings) is refused, withHeartbeat() turns it on', async () => {
+    for (const old of [true, { watchdog: 1000 }]) {
+      assert.throws(() => scripted({ heartbeat: old as never }), (error: unknown) => error instanceof InvalidOptionError && error.option === 'heartbeat');
+    }
+    const { client, clock, latest } = scripted({ heartbeat: withHeartbeat({ watchdog: 1000, pingInterval: 0 }) });
+    const closes: string[] = [];
+    client.addEventListener('close', (event) => closes.push(`${event.code} ${event.reason}`));
+    await Promise.resolve(); // the first attempt
+    latest().open();
+    clock.tick(1000);
+    assert.deepEqual(closes, ['1006 heartbeat timeout']);
     client.close();
   });
 });

@@ -9,7 +9,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { after, describe, test } from 'node:test';
 import WebSocket, { WebSocketServer } from 'ws';
-import { ReconnectingWebSocket, type LifelineCloseEvent } from '../../src/client/node.js';
+import { ReconnectingWebSocket, withHeartbeat, type LifelineCloseEvent } from '../../src/client/node.js';
 import type { CloseReport } from '../../src/server/connection.js';
 import { InvalidOptionError } from '../../src/core/errors.js';
 import { startFaultProxy, type FaultLink, type FaultProxy } from '../../src/testing/fault-proxy.js';
@@ -209,7 +209,7 @@ describe('startFaultProxy', () => {
     });
     fixture.server.on('close', (_conn, report) => serverCloses.push(report));
     const client = new ReconnectingWebSocket(proxy.via(fixture.wsUrl), undefined, {
-      heartbeat: { watchdog: 300, pingInterval: 0 },
+      heartbeat: withHeartbeat({ watchdog: 300, pingInterval: 0 }),
       initialDelay: 20,
       maxDelay: 100,
       connectTimeout: 1_000,
