@@ -34,7 +34,7 @@ export class Member {
   readonly client: LifelineClient;
   readonly channels: readonly string[];
   readonly anonymous: boolean;
-  /** The user its session began with (an anonymous client's must come back on every resume). */
+  /** The user its session began with (an anonymous client's must come back on every resume), set by its first `session`. */
   firstUser: unknown;
   readonly received = new Map<string, Received[]>();
   /** `subscribed` with `recovered: false`, by channel. */
@@ -66,7 +66,12 @@ export class Member {
       publishTimeout: 0,
       rng: options.rng,
     });
-    this.client.addEventListener('session', (e) => this.sessions.push({ id: e.id, resumed: e.resumed }));
+    this.client.addEventListener('session', (e) => {
+      this.sessions.push({ id: e.id, resumed: e.resumed });
+      // The user of the connection its session began on (not of the first attempt, which may
+      // have failed before its hello on a busy machine).
+      if (this.sessions.length === 1) this.firstUser = this.connection?.user;
+    });
     this.client.addEventListener('close', (e: LifelineCloseEvent) => this.closes.push({ code: e.code, willReconnect: e.willReconnect }));
     for (const channel of this.channels) {
       const events: Received[] = [];

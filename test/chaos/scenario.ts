@@ -193,7 +193,6 @@ export async function runChaos(seed: number, config: ChaosConfig = defaultConfig
       const member = index === null ? undefined : members[Number(index)];
       if (!member) return;
       member.connection = connection;
-      member.firstUser ??= connection.user;
     });
     server.on('close', (_connection, report) => count(serverCloses, report.terminated ? `${report.code} ${report.terminated}` : report.code));
 
