@@ -1,6 +1,6 @@
 /**
- * The chaos test behind docs/guarantees.md: 50 clients on 10 channels, publishers on both sides,
- * and links cut at random (terminated, blackholed, kicked, throttled into a slow consumer, reset).
+ * The chaos test behind docs/guarantees.md: 50 clients on 10 channels (every fifth anonymous: a
+ * made-up user per connection, resumed by secret), publishers on both sides, and links cut at random (terminated, blackholed, kicked, throttled into a slow consumer, reset).
  * Afterwards every client holds every event of each of its channels exactly once and in order,
  * and every publish took effect exactly once, where its ack said.
  *
@@ -26,7 +26,7 @@ function summary(report: ChaosReport): string[] {
     `  faults: terminate ${faults.terminate}, blackhole ${faults.blackhole}, kick ${faults.kick}, slow ${faults.slow}, reset ${faults.reset} (skipped ${faults.skipped})`,
     `  server closes: ${JSON.stringify(report.serverCloses)}`,
     `  client closes: ${JSON.stringify(report.clientCloses)}`,
-    `  sessions resumed ${report.resumes}, lost ${report.lostSessions}; subscriptions unrecovered ${report.unrecovered}; proxy links ${report.proxyLinks}`,
+    `  sessions resumed ${report.resumes} (${report.anonymousResumes} by the ${report.anonymousClients} anonymous clients), lost ${report.lostSessions}; subscriptions unrecovered ${report.unrecovered}; proxy links ${report.proxyLinks}`,
   ];
 }
 
@@ -47,6 +47,8 @@ describe('chaos: exactly once, in order, whatever happens to the links', () => {
       const { goals } = defaultConfig;
       for (const [fault, n] of Object.entries(report.faults)) if (fault !== 'skipped') assert.ok(n >= goals.eachFault, `no ${fault} fault injected`);
       assert.ok(report.resumes >= goals.resumes, `only ${report.resumes} resumes`);
+      // Anonymous clients went through the same faults and resumed too (with their secrets).
+      assert.ok(report.anonymousClients > 0 && report.anonymousResumes >= goals.anonymousResumes && report.anonymousResumes > 0, `only ${report.anonymousResumes} anonymous resumes`);
       assert.ok(slowConsumerCloses(report.serverCloses) >= goals.slowCloses, 'no slow consumer was closed with 4002');
       assert.ok(report.published.client >= goals.clientPublishes, `only ${report.published.client} client publishes`);
     });

@@ -20,6 +20,8 @@ export interface MemberOptions {
   readonly url: string;
   readonly channels: readonly string[];
   readonly rng: Rng;
+  /** It connects without credentials: the server makes up a user for each of its connections. */
+  readonly anonymous?: boolean;
 }
 
 /**
@@ -31,6 +33,9 @@ export class Member {
   readonly index: number;
   readonly client: LifelineClient;
   readonly channels: readonly string[];
+  readonly anonymous: boolean;
+  /** The user its session began with (an anonymous client's must come back on every resume), set by its first `session`. */
+  firstUser: unknown;
   readonly received = new Map<string, Received[]>();
   /** `subscribed` with `recovered: false`, by channel. */
   readonly unrecovered: string[] = [];
@@ -46,7 +51,8 @@ export class Member {
   constructor(options: MemberOptions) {
     this.index = options.index;
     this.channels = options.channels;
-    this.client = new LifelineClient(`${options.url}?c=${options.index}`, {
+    this.anonymous = options.anonymous === true;
+    this.client = new LifelineClient(`${options.url}?c=${options.index}${this.anonymous ? '&anonymous=1' : ''}`, {
       WebSocket: portReporting((port) => (this.#localPort = port)),
       initialDelay: 20,
       maxDelay: 200,
@@ -60,7 +66,12 @@ export class Member {
       publishTimeout: 0,
       rng: options.rng,
     });
-    this.client.addEventListener('session', (e) => this.sessions.push({ id: e.id, resumed: e.resumed }));
+    this.client.addEventListener('session', (e) => {
+      this.sessions.push({ id: e.id, resumed: e.resumed });
+      // The user of the connection its session began on (not of the first attempt, which may
+      // have failed before its hello on a busy machine).
+      if (this.sessions.length === 1) this.firstUser = this.connection?.user;
+    });
     this.client.addEventListener('close', (e: LifelineCloseEvent) => this.closes.push({ code: e.code, willReconnect: e.willReconnect }));
     for (const channel of this.channels) {
       const events: Received[] = [];
@@ -106,6 +117,6 @@ export class Member {
       const sub = this.client.subscriptions.get(channel);
       return `${channel}=${sub?.state ?? 'gone'}@${sub?.position?.offset ?? '-'}/${heads.get(channel)?.offset ?? '?'}`;
     });
-    return `c${this.index} ${this.client.state} ${subs.join(' ')} closes=${this.closes.map((c) => c.code).join(',')}`;
+    return `c${this.index}${this.anonymous ? ' (anonymous)' : ''} ${this.client.state} ${subs.join(' ')} closes=${this.closes.map((c) => c.code).join(',')}`;
   }
 }

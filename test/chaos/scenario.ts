@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { seededRng, type Rng } from '../../src/core/clock.js';
 import type { Position } from '../../src/core/position.js';
@@ -11,6 +12,8 @@ export interface ChaosConfig {
   readonly channels: number;
   /** Channels each client subscribes to (besides its own ballast channel). */
   readonly perClient: number;
+  /** Every `anonymousEvery`-th client (indices anonymousEvery-1, 2*anonymousEvery-1, ...) connects anonymously. */
+  readonly anonymousEvery: number;
   /** Clients 0..publishers-1 publish. */
   readonly publishers: number;
   /** Publishes in flight per publisher at most. */
@@ -48,6 +51,8 @@ export interface ChaosGoals {
   readonly eachFault: number;
   /** Sessions resumed after a lost link, at least. */
   readonly resumes: number;
+  /** Of them, sessions of anonymous clients, at least. */
+  readonly anonymousResumes: number;
   /** Client publishes made, at least. */
   readonly clientPublishes: number;
   /** Slow consumers closed with 4002, at least. */
@@ -58,9 +63,10 @@ export const defaultConfig: ChaosConfig = {
   clients: 50,
   channels: 10,
   perClient: 3,
+  anonymousEvery: 5,
   publishers: 10,
   inFlight: 4,
-  goals: { eachFault: 1, resumes: 50, clientPublishes: 500, slowCloses: 1 },
+  goals: { eachFault: 1, resumes: 50, anonymousResumes: 10, clientPublishes: 500, slowCloses: 1 },
   chaosCapMs: 90_000,
   maxFaults: 5_000,
   faultGap: 50,
@@ -89,8 +95,11 @@ export interface ChaosReport {
   /** Events delivered to subscribers (each counted once per subscriber), and the ballast among them. */
   readonly delivered: { readonly events: number; readonly ballast: number };
   readonly subscriptions: number;
-  /** Sessions resumed after a lost link, and sessions that were not (must be 0). */
+  /** Sessions resumed after a lost link (of anonymous clients among them), and sessions that were not (must be 0). */
   readonly resumes: number;
+  readonly anonymousResumes: number;
+  /** Anonymous clients among the fleet. */
+  readonly anonymousClients: number;
   readonly lostSessions: number;
   readonly unrecovered: number;
   readonly proxyLinks: number;
@@ -170,6 +179,10 @@ export async function runChaos(seed: number, config: ChaosConfig = defaultConfig
       closeTimeout: 1_000,
       recoveryWindow: 120_000,
       outboundBudget: 256 * 1024,
+      // Named clients are who their `c` says; anonymous ones get a made-up user per connection
+      // (as `lifeline serve --allow-anonymous` does) and resume with their session's secret.
+      authenticate: ({ query }) =>
+        query.get('anonymous') === '1' ? { ok: true, user: { id: `anon-${randomUUID()}` }, anonymous: true } : { ok: true, user: { id: `c${query.get('c') ?? ''}` } },
     });
     const server = fixture.server;
     // A small proxy queue, so a throttled link pushes back on the server at once.
@@ -178,7 +191,8 @@ export async function runChaos(seed: number, config: ChaosConfig = defaultConfig
     server.on('connection', (connection, request) => {
       const index = new URL(request.url ?? '/', 'http://x').searchParams.get('c');
       const member = index === null ? undefined : members[Number(index)];
-      if (member) member.connection = connection;
+      if (!member) return;
+      member.connection = connection;
     });
     server.on('close', (_connection, report) => count(serverCloses, report.terminated ? `${report.code} ${report.terminated}` : report.code));
 
@@ -187,7 +201,8 @@ export async function runChaos(seed: number, config: ChaosConfig = defaultConfig
     for (let index = 0; index < config.clients; index++) {
       const mine = new Set([channels[index % config.channels] ?? 'chaos:0']);
       while (mine.size < Math.min(config.perClient, config.channels)) mine.add(pick(rng, channels));
-      members.push(new Member({ index, url, channels: [...mine, ballastOf(index)], rng: seededRng(seed * 1_000 + index) }));
+      const anonymous = index % config.anonymousEvery === config.anonymousEvery - 1;
+      members.push(new Member({ index, url, channels: [...mine, ballastOf(index)], rng: seededRng(seed * 1_000 + index), anonymous }));
     }
     if (!(await until(() => members.every((m) => m.client.state === 'ready'), 60_000))) {
       problems.push(`the fleet did not get ready: ${members.filter((m) => m.client.state !== 'ready').length} not ready`);
@@ -305,6 +320,11 @@ export async function runChaos(seed: number, config: ChaosConfig = defaultConfig
     }
     settleMs = performance.now() - settleStarted;
 
+    // An anonymous client that resumed is its session's user again, not the one its last handshake made up.
+    for (const member of members) {
+      const user = JSON.stringify(member.connection?.user);
+      if (member.anonymous && user !== JSON.stringify(member.firstUser)) problems.push(`c${member.index} (anonymous) is ${user} now, its session began as ${JSON.stringify(member.firstUser)}`);
+    }
     const logs: SubscriberLog[] = members.flatMap((m) => m.channels.map((channel) => ({ client: m.index, channel, events: m.received.get(channel) ?? [] })));
     problems.push(...verify(heads, logs, publishes));
     return report();
@@ -320,8 +340,9 @@ export async function runChaos(seed: number, config: ChaosConfig = defaultConfig
     const { goals } = config;
     const missing: string[] = [];
     for (const fault of FAULTS) if (faults[fault] < goals.eachFault) missing.push(`${faults[fault]} ${fault} faults of ${goals.eachFault}`);
-    const { resumes } = sessionCounts();
+    const { resumes, anonymousResumes } = sessionCounts();
     if (resumes < goals.resumes) missing.push(`${resumes} resumes of ${goals.resumes}`);
+    if (anonymousResumes < goals.anonymousResumes) missing.push(`${anonymousResumes} anonymous resumes of ${goals.anonymousResumes}`);
     const clientPublishes = publishes.filter((p) => p.from.startsWith('c')).length;
     if (clientPublishes < goals.clientPublishes) missing.push(`${clientPublishes} client publishes of ${goals.clientPublishes}`);
     const slowCloses = slowConsumerCloses(serverCloses);
@@ -329,21 +350,23 @@ export async function runChaos(seed: number, config: ChaosConfig = defaultConfig
     return missing;
   }
 
-  function sessionCounts(): { resumes: number; lostSessions: number } {
+  function sessionCounts(): { resumes: number; anonymousResumes: number; lostSessions: number } {
     let resumes = 0;
+    let anonymousResumes = 0;
     let lostSessions = 0;
     for (const member of members) {
       member.sessions.forEach((session, i) => {
         if (i === 0) return;
-        if (session.resumed && session.id === member.sessions[0]?.id) resumes++;
-        else lostSessions++;
+        if (!session.resumed || session.id !== member.sessions[0]?.id) return void lostSessions++;
+        resumes++;
+        if (member.anonymous) anonymousResumes++;
       });
     }
-    return { resumes, lostSessions };
+    return { resumes, anonymousResumes, lostSessions };
   }
 
   function report(): ChaosReport {
-    const { resumes, lostSessions } = sessionCounts();
+    const { resumes, anonymousResumes, lostSessions } = sessionCounts();
     for (const member of members) {
       for (const close of member.closes) {
         count(clientCloses, close.code);
@@ -369,6 +392,8 @@ export async function runChaos(seed: number, config: ChaosConfig = defaultConfig
       delivered: { events: members.reduce((sum, m) => sum + [...m.received.values()].reduce((s, events) => s + events.length, 0), 0), ballast },
       subscriptions: members.reduce((sum, m) => sum + m.channels.length, 0),
       resumes,
+      anonymousResumes,
+      anonymousClients: members.filter((m) => m.anonymous).length,
       lostSessions,
       unrecovered: members.reduce((sum, m) => sum + m.unrecovered.length, 0),
       proxyLinks: proxy?.stats.linksOpened ?? 0,

@@ -5,20 +5,21 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
+import type { LifelineClientOptions } from '../../src/client/node.js';
 import { redisSkip, redisUrl, testPrefix } from '../helpers/redis.js';
 import { RedisServer, redisServerSkip } from '../helpers/redis-server.js';
-import { eventually } from '../helpers/wait.js';
+import { eventually, within } from '../helpers/wait.js';
 import { Member, NodeProcess, type Seen } from './deployment.js';
 
 const CHANNEL = 'chat:room';
 
-async function deployment(t: TestContext, url: string, nodes: number, clients: number): Promise<{ nodes: NodeProcess[]; members: Member[] }> {
+async function deployment(t: TestContext, url: string, nodes: number, clients: number, channels: readonly string[] = [CHANNEL], options: LifelineClientOptions = {}): Promise<{ nodes: NodeProcess[]; members: Member[] }> {
   const prefix = testPrefix();
   const started = await Promise.all(Array.from({ length: nodes }, () => NodeProcess.start(url, prefix)));
   t.after(() => Promise.all(started.map((node) => node.stop())));
-  const members = Array.from({ length: clients }, (_, i) => new Member(i, started, CHANNEL));
+  const members = Array.from({ length: clients }, (_, i) => new Member(i, started, channels, options));
   t.after(() => members.forEach((member) => member.client.close()));
-  await eventually(() => members.every((member) => member.client.subscriptions.get(CHANNEL)?.state === 'subscribed'), 'every client subscribed');
+  await eventually(() => members.every((member) => channels.every((channel) => member.client.subscriptions.get(channel)?.state === 'subscribed')), 'every client subscribed');
   return { nodes: started, members };
 }
 
@@ -124,6 +125,104 @@ describe('cluster: a Redis restart mid-stream', { skip: redisServerSkip }, () =>
       assert.ok(epochs.length >= 2, `${who}: heard the old and the new history`);
       // The history was lost with Redis: the client was told so, not left with a silent gap.
       assert.ok(member.seen.some((item) => item.kind === 'unrecovered'), `${who}: told recovered: false`);
+    }
+  });
+});
+
+describe('cluster: Redis killed while clients resubscribe', { skip: redisServerSkip }, () => {
+  const HELD = 'chat:held';
+  const OUTAGE_PUBLISHES = 3;
+
+  test('nodes drop every link, Redis dies while the clients resubscribe and publish, then comes back: every subscription is retried until live and told recovered: false, every publish acknowledged exactly once', async (t) => {
+    const redis = await RedisServer.start();
+    t.after(() => redis.kill());
+    // Publishes refused with `unavailable` are resent under their ids for as long as this test may take.
+    const { nodes, members } = await deployment(t, redis.url, 3, 6, [CHANNEL, HELD], { retry: { initialDelay: 50, maxDelay: 500 }, retryDeadline: 120_000 });
+    const [first] = nodes;
+    assert.ok(first);
+    for (let n = 1; n <= 5; n++) {
+      await first.publish(CHANNEL, { from: 'node', n });
+      await first.publish(HELD, { from: 'node', n });
+    }
+    await eventually(() => members.every((member) => member.events(CHANNEL).length === 5 && member.events(HELD).length === 5), 'five events on each channel at every client');
+
+    // Every node cuts its links; the clients come back (their sessions resume), resubscribe to
+    // CHANNEL and stop at HELD: the node holds that subscribe until Redis is gone.
+    await Promise.all(nodes.map((node) => node.hold(HELD)));
+    await Promise.all(nodes.map((node) => node.drop()));
+    await eventually(() => nodes.reduce((sum, node) => sum + node.held, 0) >= members.length, 'every client resubscribing (held)', 30_000);
+    await redis.kill();
+    await eventually(async () => (await Promise.all(nodes.map((node) => node.ready()))).every((ready) => !ready), 'every node sees Redis gone');
+    // Publishes made during the outage, several in flight per client.
+    const outage = members.map((member) =>
+      Promise.all(
+        Array.from({ length: OUTAGE_PUBLISHES }, (_, i) =>
+          within(member.client.publish(CHANNEL, { from: member.index, tag: 'outage', n: i + 1 }), 90_000, `client ${member.index} outage publish ${i + 1}`).then(
+            (position) => ({ n: i + 1, position }),
+            (error: unknown) => ({ n: i + 1, error: String(error) }),
+          ),
+        ),
+      ),
+    );
+    await Promise.all(nodes.map((node) => node.release()));
+    // Redis stays down until every held resubscribe was refused for now (a `retrying` event) and
+    // every client's publishes were refused by the broker at least once (then resent).
+    await eventually(() => members.every((member) => member.journal(HELD).some((item) => item.kind === 'retrying')), 'every held resubscribe retrying', 30_000);
+    const expected = members.length * OUTAGE_PUBLISHES;
+    await eventually(async () => (await Promise.all(nodes.map((node) => node.publishFailures()))).reduce((a, b) => a + b, 0) >= expected, `${expected} publishes refused by the broker`, 30_000);
+    await redis.restart();
+    await eventually(async () => (await Promise.all(nodes.map((node) => node.ready()))).every(Boolean), 'every node ready again', 30_000);
+
+    const outcomes = await Promise.all(outage);
+    assert.ok(nodes.every((node) => node.alive), 'no node crashed');
+    // Every subscription is live again: a new event on each channel reaches every client.
+    let published = 0;
+    await eventually(
+      async () => {
+        const missing = [CHANNEL, HELD].filter((channel) => !members.every((member) => member.events(channel).some((event) => (event.data as { after?: boolean }).after === true)));
+        for (const channel of missing) await first.publish(channel, { from: 'node', after: true, n: ++published });
+        return missing.length === 0;
+      },
+      'a post-restart event on each channel at every client',
+      30_000,
+    );
+    for (const member of members) {
+      const who = `client ${member.index}`;
+      // The session resumed after the drop, and again after its node's resync (1013) once Redis
+      // was back empty: the node wrote its record back before closing.
+      assert.ok(member.sessions.length >= 3, `${who}: reconnected after the drop and after the resync`);
+      assert.ok(member.sessions.slice(1).every((session) => session.resumed && session.id === member.sessions[0]?.id), `${who}: resumed its session every time`);
+      for (const channel of [CHANNEL, HELD]) {
+        const journal = member.journal(channel);
+        assertContiguous(journal, `${who} ${channel}`);
+        assert.equal(member.client.subscriptions.get(channel)?.state, 'subscribed', `${who} ${channel}: live`);
+        // Redis restarted empty: the client was told its history is gone, not left with a silent gap.
+        assert.ok(journal.some((item) => item.kind === 'unrecovered'), `${who} ${channel}: told recovered: false`);
+        const payloads = member.events(channel).map((event) => JSON.stringify(event.data));
+        assert.equal(new Set(payloads).size, payloads.length, `${who} ${channel}: no event twice`);
+      }
+      const retries = member.journal(HELD).filter((item) => item.kind === 'retrying');
+      assert.ok(retries.every((item) => item.kind === 'retrying' && item.code === 'unavailable'), `${who}: retried because Redis was unavailable`);
+    }
+
+    // Each outage publish was resent under its id until the broker took it: acknowledged (its
+    // session resumed across the resync, its record written back first), and its acknowledged
+    // position holds exactly that event, once.
+    const all = outcomes.flat();
+    const acked = all.filter((outcome) => 'position' in outcome);
+    t.diagnostic(`outage publishes: ${acked.length} acknowledged of ${all.length}; retrying events: ${members.map((m) => m.journal(HELD).filter((item) => item.kind === 'retrying').length).join(',')}`);
+    for (const outcome of all) assert.ok('position' in outcome, `an outage publish acknowledged (got ${'error' in outcome ? outcome.error : ''})`);
+    const epoch = acked[0]?.position.epoch ?? '';
+    assert.ok(acked.every(({ position }) => position.epoch === epoch), 'acknowledged in the new history');
+    const page = await first.history(CHANNEL, epoch);
+    const stored = page.events.map((event) => JSON.stringify(event.data));
+    for (const [index, series] of outcomes.entries()) {
+      for (const outcome of series) {
+        const payload = JSON.stringify({ from: index, tag: 'outage', n: outcome.n });
+        if (!('position' in outcome)) continue;
+        assert.equal(stored.filter((data) => data === payload).length, 1, `client ${index} outage publish ${outcome.n} stored once`);
+        assert.equal(JSON.stringify(page.events.find((event) => event.offset === outcome.position.offset)?.data), payload, `client ${index} outage publish ${outcome.n} is the event at its acknowledged position`);
+      }
     }
   });
 });

@@ -6,7 +6,7 @@
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { LifelineClient, ReplyError } from '../../src/client/node.js';
+import { LifelineClient, ReplyError, type LifelineClientOptions } from '../../src/client/node.js';
 import { killProcess, spawnTracked } from '../helpers/processes.js';
 import { within } from '../helpers/wait.js';
 
@@ -17,12 +17,15 @@ export class NodeProcess {
   readonly #waiters: { readonly prefix: string; readonly resolve: (line: string) => void }[] = [];
   url = '';
   alive = true;
+  /** Subscribes held by `hold` so far. */
+  held = 0;
 
   private constructor(redisUrl: string, prefix: string) {
     this.#child = spawnTracked(process.execPath, ['--import', 'tsx', NODE_SCRIPT, redisUrl, prefix]);
     this.#child.stderr.on('data', (chunk: Buffer) => process.env.LIFELINE_NODE_LOG && process.stderr.write(chunk));
     this.#child.once('exit', () => (this.alive = false));
     createInterface({ input: this.#child.stdout }).on('line', (line) => {
+      if (line.startsWith('held ')) this.held++;
       const index = this.#waiters.findIndex((waiter) => line.startsWith(waiter.prefix));
       if (index >= 0) this.#waiters.splice(index, 1)[0]?.resolve(line);
     });
@@ -52,9 +55,48 @@ export class NodeProcess {
   }
 
   async ready(): Promise<boolean> {
+    return (await this.#status()).includes('ready=true');
+  }
+
+  /** Publish attempts the broker refused on this node (its server logged each). */
+  async publishFailures(): Promise<number> {
+    return Number(/publish-failures=(\d+)/.exec(await this.#status())?.[1] ?? 0);
+  }
+
+  async #status(): Promise<string> {
     const answer = this.#next('status ');
     this.#child.stdin.write('status\n');
-    return (await within(answer, 5_000, 'node status')).includes('ready=true');
+    return within(answer, 5_000, 'node status');
+  }
+
+  /** The channel's history since `epoch`/0, as this node reads it. */
+  async history(channel: string, epoch: string): Promise<{ readonly recovered: boolean; readonly events: readonly { readonly offset: number; readonly data: unknown }[] }> {
+    const answer = Promise.race([this.#next('history '), this.#next('history-failed ')]);
+    this.#child.stdin.write(`history ${channel} ${epoch}\n`);
+    const line = await within(answer, 10_000, 'node history');
+    if (line.startsWith('history-failed')) throw new Error(line);
+    return JSON.parse(line.slice('history '.length)) as { recovered: boolean; events: { offset: number; data: unknown }[] };
+  }
+
+  /** Each subscribe to `channel` from now on waits until `release`. */
+  async hold(channel: string): Promise<void> {
+    await this.#command(`hold ${channel}`, 'holding');
+  }
+
+  /** The held subscribes go on; none is held any more. */
+  async release(): Promise<void> {
+    await this.#command('release', 'released ');
+  }
+
+  /** Cuts every connection of this node (no close frame): its clients reconnect and resubscribe. */
+  async drop(): Promise<void> {
+    await this.#command('drop', 'dropped ');
+  }
+
+  async #command(command: string, reply: string): Promise<string> {
+    const answer = this.#next(reply);
+    this.#child.stdin.write(`${command}\n`);
+    return within(answer, 5_000, `node ${command}`);
   }
 
   /** SIGKILL: the process dies mid-stream, its sockets reset by the OS. */
@@ -69,9 +111,12 @@ export class NodeProcess {
   }
 }
 
-export type Seen = { readonly kind: 'event'; readonly epoch: string; readonly offset: number; readonly data: unknown } | { readonly kind: 'unrecovered' };
+export type Seen =
+  | { readonly kind: 'event'; readonly channel: string; readonly epoch: string; readonly offset: number; readonly data: unknown }
+  | { readonly kind: 'unrecovered'; readonly channel: string }
+  | { readonly kind: 'retrying'; readonly channel: string; readonly code: string };
 
-/** A client on a preferred node, moving to the next live one when that node is gone. */
+/** A client on a preferred node, moving to the next live one when that node is gone, subscribed to `channels`. */
 export class Member {
   readonly client: LifelineClient;
   readonly seen: Seen[] = [];
@@ -84,7 +129,8 @@ export class Member {
   constructor(
     readonly index: number,
     nodes: readonly NodeProcess[],
-    channel: string,
+    readonly channels: readonly string[],
+    options: LifelineClientOptions = {},
   ) {
     this.client = new LifelineClient(
       () => {
@@ -98,19 +144,27 @@ export class Member {
         }
         return nodes[index % nodes.length]?.url ?? '';
       },
-      { initialDelay: 20, maxDelay: 300, maxAttempts: Infinity, connectTimeout: 2_000, publishTimeout: 0, requestTimeout: 0 },
+      { initialDelay: 20, maxDelay: 300, maxAttempts: Infinity, connectTimeout: 2_000, publishTimeout: 0, requestTimeout: 0, ...options },
     );
     this.client.addEventListener('session', (event) => this.sessions.push({ id: event.id, resumed: event.resumed }));
-    this.client.subscribe(channel, {
-      event: (event) => this.seen.push({ kind: 'event', epoch: event.position.epoch, offset: event.position.offset, data: event.data }),
-      subscribed: (event) => {
-        if (!event.recovered) this.seen.push({ kind: 'unrecovered' });
-      },
-    });
+    for (const channel of channels) {
+      this.client.subscribe(channel, {
+        event: (event) => this.seen.push({ kind: 'event', channel, epoch: event.position.epoch, offset: event.position.offset, data: event.data }),
+        subscribed: (event) => {
+          if (!event.recovered) this.seen.push({ kind: 'unrecovered', channel });
+        },
+        retrying: (event) => this.seen.push({ kind: 'retrying', channel, code: event.error.code }),
+      });
+    }
   }
 
-  events(): Extract<Seen, { kind: 'event' }>[] {
-    return this.seen.filter((item): item is Extract<Seen, { kind: 'event' }> => item.kind === 'event');
+  /** What it saw on one channel (the first by default), in order. */
+  journal(channel = this.channels[0]): Seen[] {
+    return this.seen.filter((item) => item.channel === channel);
+  }
+
+  events(channel = this.channels[0]): Extract<Seen, { kind: 'event' }>[] {
+    return this.journal(channel).filter((item): item is Extract<Seen, { kind: 'event' }> => item.kind === 'event');
   }
 
   /** Publishes `count` messages one after another; each settles with its offset or its error code. */

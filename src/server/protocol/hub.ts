@@ -103,6 +103,12 @@ function refreshPeriod(recoveryWindow: number): number {
 /** A publish whose broker command may have run is asked again this many times, this far apart (ms). */
 const PUBLISH_RETRIES = 3;
 const PUBLISH_RETRY_DELAY = 300;
+/**
+ * Before a channel resync closes a connection, its session's record is written, tried this many
+ * times this far apart (ms): the broker may still be reconnecting when the new epoch shows.
+ */
+const RESYNC_SAVE_ATTEMPTS = 25;
+const RESYNC_SAVE_DELAY = 200;
 
 /** A request claim outlives the request timeout by this much (the reply is recorded after it), ms. */
 const CLAIM_MARGIN = 2_000;
@@ -283,7 +289,7 @@ export class Hub<User> {
         Promise.all(
           missing.map((id) => {
             const session = this.#sessions.get(id);
-            return session && this.options.broker.saveSession(id, { user: session.user, window: session.window.snapshot(), sentSeq: session.sentSeq, owner: session.connection.id, ...session.resume }, this.#liveTtl);
+            return session && this.#saveLive(session);
           }),
         ),
       )
@@ -409,6 +415,11 @@ export class Hub<User> {
     // this one was parking): its record stays live; a recoveryWindow ttl now would expire it.
     if (this.#sessions.has(session.id) || movedAway) return;
     await this.options.broker.saveSession(session.id, { user: session.user, window: session.window.snapshot(), sentSeq: session.sentSeq }, this.options.recoveryWindow);
+  }
+
+  /** Writes the record of a session connected here (as its hello did): it resumes from this. */
+  #saveLive(session: LiveSession<User>): Promise<void> {
+    return this.options.broker.saveSession(session.id, { user: session.user, window: session.window.snapshot(), sentSeq: session.sentSeq, owner: session.connection.id, ...session.resume }, this.#liveTtl);
   }
 
   /** Whether one more session of `user` fits on this node. */
@@ -565,16 +576,37 @@ export class Hub<User> {
       sub.buffer.push({ message, position });
       return;
     }
+    if (session.resyncing) return;
     const last = sub.last;
     if (last && position.epoch === last.epoch && position.offset <= last.offset) return; // already sent
     if (last && (position.epoch !== last.epoch || position.offset !== last.offset + 1)) {
       // A gap or a new epoch under a live subscription: this node missed events. The client
       // reconnects and recovers (or learns recovered: false) instead of holding a hole.
-      session.connection.close(1013, 'channel resync needed');
+      this.#resync(session);
       return;
     }
     sub.last = position;
     session.connection.sendPrepared(message);
+  }
+
+  /**
+   * Closes a session's connection for a channel resync (1013), its record written first: a new
+   * epoch usually means Redis restarted empty, sessions and all, and the client's resume must
+   * find its session (and the replies of what it resends) rather than lose its unanswered sends.
+   */
+  #resync(session: LiveSession<User>): void {
+    if (session.resyncing) return;
+    session.resyncing = true;
+    void (async () => {
+      for (let attempt = 1; attempt <= RESYNC_SAVE_ATTEMPTS && session.connection.state === 'open'; attempt++) {
+        try {
+          return await this.#saveLive(session);
+        } catch (error) {
+          if (attempt === RESYNC_SAVE_ATTEMPTS) this.options.log.warn({ err: error, session: session.id }, 'could not save the session before a channel resync');
+          else await new Promise<void>((resolve) => this.options.clock.setTimeout(resolve, RESYNC_SAVE_DELAY));
+        }
+      }
+    })().finally(() => session.connection.close(1013, 'channel resync needed'));
   }
 
   // ---- publish and request: exactly once per session id ----------------------------------------

@@ -32,6 +32,8 @@ export class LiveSession<User> {
   parked = false;
   /** The last direct-message seq sent on this connection. */
   sentSeq = 0;
+  /** Its connection is about to be closed for a channel resync: nothing more is delivered on it. */
+  resyncing = false;
   #queue: Promise<void> = Promise.resolve();
   #directs: Promise<void> = Promise.resolve();
   readonly #stops: (() => Promise<void>)[] = [];
