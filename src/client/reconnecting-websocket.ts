@@ -210,7 +210,7 @@ export class ReconnectingWebSocket extends EventTarget {
     const report = full && !this.#full;
     // Set before reporting, so a listener that sends again is not reported twice.
     this.#full = full;
-    if (report) this.#error(new LifelineError('ERR_QUEUE_FULL', evicted ? 'outbound queue full: oldest messages dropped' : 'outbound queue full: message rejected'));
+    if (report) this.#error(new LifelineError('ERR_QUEUE_FULL', 'outbound queue full'));
     return evicted ? 'queued' : 'rejected';
   }
 
@@ -237,7 +237,7 @@ export class ReconnectingWebSocket extends EventTarget {
       queueMicrotask(
         () =>
           generation === this.#generation &&
-          this.#error(new LifelineError('ERR_SOCKET', 'closed before the connection was established')) &&
+          this.#error(new LifelineError('ERR_SOCKET', 'closed while connecting')) &&
           this.#finish({ code: ABNORMAL, reason: '', wasClean: false }, 'stop'),
       );
       return;
@@ -267,7 +267,7 @@ export class ReconnectingWebSocket extends EventTarget {
     const socket = this.#socket;
     this.#socket = undefined;
     this.#generation++;
-    if (socket && (socket.readyState === 0 || socket.readyState === 1)) socket.close(code, reason);
+    if (socket && socket.readyState < 2) socket.close(code, reason); // connecting or open
     this.#connect();
   }
 
@@ -380,7 +380,7 @@ export class ReconnectingWebSocket extends EventTarget {
     this.#socket = undefined;
     this.#generation++;
     // Tell the server why, if the link still carries anything; never as 1000.
-    if (socket && (socket.readyState === 0 || socket.readyState === 1)) socket.close(TIMEOUT, reason);
+    if (socket && socket.readyState < 2) socket.close(TIMEOUT, reason);
     this.#closed({ code: ABNORMAL, reason, wasClean: false, local }, undefined);
   }
 

@@ -55,11 +55,10 @@ export class ReconnectPlan {
   #hintedAt: number | undefined;
   readonly #retry: Timer;
   readonly #stable: Timer;
+  readonly #settings: ReconnectSettings;
 
-  constructor(
-    readonly settings: ReconnectSettings,
-    retry: () => void,
-  ) {
+  constructor(settings: ReconnectSettings, retry: () => void) {
+    this.#settings = settings;
     // Kept alive: a script awaiting the next open during a backoff must not see its process end.
     this.#retry = new Timer(settings.clock, retry, true);
     this.#stable = new Timer(settings.clock, () => (this.attempt = 0));
@@ -67,7 +66,7 @@ export class ReconnectPlan {
 
   /** A connection opened: once it has lasted the stability window, the attempt count resets. */
   opened(): void {
-    this.#stable.start(this.settings.stabilityWindow);
+    this.#stable.start(this.#settings.stabilityWindow);
   }
 
   /** Stops both timers (the link ended, or the client closed or restarts). */
@@ -83,7 +82,7 @@ export class ReconnectPlan {
    * (`hint`, or a refused handshake's Retry-After spread over one backoff delay), else the backoff.
    */
   next(close: CloseInfo, hint: RetryHint | undefined, retryAfterMs?: number, override?: (attempt: number) => number | undefined): Retry | undefined {
-    const { settings } = this;
+    const settings = this.#settings;
     const exhausted = this.attempt >= settings.maxAttempts;
     if (exhausted && (close.code !== TRY_AGAIN_LATER || close.local !== undefined)) return undefined;
     const attempt = exhausted ? this.attempt : ++this.attempt;
@@ -110,7 +109,7 @@ export class ReconnectPlan {
     if (away ? !waiting : !waiting && state !== 'paused') return undefined;
     this.#retry.stop();
     if (away) return 'pause';
-    const wait = (this.#hintedAt ?? 0) - this.settings.clock.now();
+    const wait = (this.#hintedAt ?? 0) - this.#settings.clock.now();
     return wait > 0 ? wait : 'connect';
   }
 }
