@@ -1,7 +1,14 @@
 /**
- * The argument steps of the WHATWG `WebSocket` constructor, so a bad URL or subprotocol list
- * throws at once, as it does for the platform's own `WebSocket`.
+ * The WHATWG `WebSocket` surface that `ReconnectingWebSocket` copies: the argument steps of the
+ * constructor and of `close()` (a bad URL, subprotocol list or close code throws at once, as it
+ * does for the platform's own `WebSocket`), the readyState constants and the on* handler
+ * attributes.
  */
+import type { CloseInfo } from '../core/close-policy.js';
+import { InvalidCloseError } from '../core/errors.js';
+import { utf8ByteLength } from '../core/utf8.js';
+
+const NORMAL = 1000;
 
 /** A `SyntaxError` `DOMException` where the platform has one, else a plain `SyntaxError`. */
 export function syntaxError(message: string): Error {
@@ -33,3 +40,23 @@ export function subprotocols(value: unknown): string[] {
   if (new Set(list).size !== list.length || !list.every((p) => /^[\w!#$%&'*+.^`|~-]+$/.test(p))) throw syntaxError(`invalid subprotocols: ${list.join(', ')}`);
   return list;
 }
+
+/** A socket's close event, as far as the client reads it. */
+export interface CloseLike {
+  readonly code: number;
+  readonly reason: string;
+  readonly wasClean: boolean;
+}
+
+export function closeInfo(event: CloseLike): CloseInfo {
+  return { code: event.code, reason: event.reason, wasClean: event.wasClean };
+}
+
+/** Throws {@link InvalidCloseError} for a code a client may not send or a reason over 123 bytes (WHATWG `close()` steps). */
+export function checkClose(code: number, reason: string): void {
+  if (code !== NORMAL && !(code >= 3000 && code <= 4999)) throw new InvalidCloseError(code, `a client may close with 1000 or 3000-4999, not ${code}`);
+  if (utf8ByteLength(reason) > 123) throw new InvalidCloseError(code, 'close reason over 123 bytes');
+}
+
+/** An on* event handler attribute's value. */
+export type EventHandler<E> = ((event: E) => void) | null;
