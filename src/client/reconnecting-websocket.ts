@@ -2,12 +2,11 @@ import type { CloseAction } from '../core/close-code.js';
 import { classifyClose, type CloseInfo } from '../core/close-policy.js';
 import { readyStateOf, type ClientState } from '../core/client-state.js';
 import { ConnectionClosedError, LifelineError } from '../core/errors.js';
-import { TypedEventTarget } from './typed-event-target.js';
 import { OutboundQueue, type OutboundData } from '../core/outbound-queue.js';
 import { ReconnectPlan, settleAction } from '../core/reconnect-plan.js';
 import { Timer } from '../core/timer.js';
-import { closeEvent, lifelineEvent, type LifelineCloseEvent, type LifelineErrorEvent, type ReconnectingWebSocketEventMap } from './events.js';
-import { checkClose, closeInfo, subprotocols, websocketUrl, type CloseLike, type EventHandler } from './whatwg.js';
+import { closeEvent, lifelineEvent, type ReconnectingWebSocketEventMap } from './events.js';
+import { checkClose, closeInfo, subprotocols, WebSocketSurface, websocketUrl, type CloseLike } from './whatwg.js';
 import type { LinkWatch } from './with-heartbeat.js';
 import { resolveClientOptions, type ClientOptions, type ProtocolsProvider, type ResolvedClientOptions, type UrlSource, type WebSocketLike } from './options.js';
 
@@ -31,45 +30,7 @@ export type SendOutcome = 'sent' | 'queued' | 'rejected';
  * ws.addEventListener('reconnecting', (e) => console.log(`retry ${e.attempt} in ${e.delay} ms`));
  * ws.send('hello'); // 'queued' until open, then flushed in order
  */
-export class ReconnectingWebSocket extends TypedEventTarget<ReconnectingWebSocketEventMap> {
-  // The readyState constants (read-only, on the class and its prototype) and the on* handler
-  // attributes, as WebIDL's [LegacyTreatNonObjectAsNull]: a non-object reads back as null; an
-  // object that is not a function is kept but never called (as browsers do). Defined below.
-  declare static readonly CONNECTING: 0;
-  declare static readonly OPEN: 1;
-  declare static readonly CLOSING: 2;
-  declare static readonly CLOSED: 3;
-  declare readonly CONNECTING: 0;
-  declare readonly OPEN: 1;
-  declare readonly CLOSING: 2;
-  declare readonly CLOSED: 3;
-  declare onopen: EventHandler<Event>;
-  declare onmessage: EventHandler<MessageEvent>;
-  declare onclose: EventHandler<LifelineCloseEvent>;
-  declare onerror: EventHandler<LifelineErrorEvent>;
-
-  /** The on* handlers, by event type. */
-  #handlers: Record<string, unknown> = {};
-
-  static {
-    ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'].forEach((name, value) => {
-      Object.defineProperty(this, name, { value, enumerable: true });
-      Object.defineProperty(this.prototype, name, { value, enumerable: true });
-    });
-    for (const type of ['open', 'message', 'close', 'error']) {
-      Object.defineProperty(this.prototype, `on${type}`, {
-        get(this: ReconnectingWebSocket) {
-          return this.#handlers[type] ?? null;
-        },
-        set(this: ReconnectingWebSocket, value: unknown) {
-          this.#handlers[type] = typeof value === 'function' || (typeof value === 'object' && value) ? value : null;
-        },
-        configurable: true,
-        enumerable: true,
-      });
-    }
-  }
-
+export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocketEventMap> {
   readonly options: ResolvedClientOptions;
   readonly #url: UrlSource;
   readonly #protocols: string[] | ProtocolsProvider;
@@ -110,14 +71,6 @@ export class ReconnectingWebSocket extends TypedEventTarget<ReconnectingWebSocke
     this.#state = startClosed ? 'closed' : 'connecting';
     this.#queue = new OutboundQueue(this.options.queue);
     this.#connectTimer = new Timer(clock, () => this.#abandon('connect-timeout', 'connect timeout'));
-    // The on* handlers run as the first listeners, so a throwing handler is reported like any
-    // listener's exception instead of breaking the client's own bookkeeping.
-    for (const type of ['open', 'message', 'close', 'error'] as const) {
-      this.addEventListener(type, (event) => {
-        const handler = this.#handlers[type];
-        if (typeof handler === 'function') (handler as (event: Event) => void).call(this, event);
-      });
-    }
     this.#plan = new ReconnectPlan(this.options, () => this.#connect());
     this.#heartbeat = this.options.heartbeat?.({
       clock,
@@ -135,7 +88,7 @@ export class ReconnectingWebSocket extends TypedEventTarget<ReconnectingWebSocke
   // ---- WHATWG surface -------------------------------------------------------------------------
 
   get readyState(): 0 | 1 | 2 | 3 {
-    return readyStateOf[this.#state];
+    return readyStateOf(this.#state);
   }
 
   /** The URL of the current (or last) socket. */
