@@ -1,3 +1,5 @@
+import type { ReplyCode } from '../protocol/reply-code.js';
+
 /**
  * Why a `publish`, `request`, `presence()` or subscription of a {@link LifelineClient} failed.
  * Match on `code`, never on the message.
@@ -13,7 +15,7 @@
  */
 export class ReplyError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ReplyCode,
     message: string,
     /** True when the server sent this code; false when the client concluded it. */
     readonly remote = false,
