@@ -22,7 +22,11 @@ export type LifelineErrorCode =
   /** The broker's server (Redis) is unreachable or did not answer in time: nothing was done, or its outcome is unknown. */
   | 'ERR_BROKER_UNAVAILABLE'
   /** A publish reused an idempotency key (within its window) with a different body: nothing was published. */
-  | 'ERR_IDEMPOTENCY_CONFLICT';
+  | 'ERR_IDEMPOTENCY_CONFLICT'
+  /** `listen()` on a server that is draining or closed. */
+  | 'ERR_SERVER_CLOSED'
+  /** `address()` of a server that does not listen (yet, or any more). */
+  | 'ERR_NOT_LISTENING';
 
 export class LifelineError extends Error {
   constructor(
