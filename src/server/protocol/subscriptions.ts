@@ -130,7 +130,11 @@ export class Subscriptions<User> {
   #member(session: LiveSession<User>, sub: LiveSubscription): FanoutMember {
     let member = this.#members.get(sub);
     if (!member) {
-      member = { deliver: (message, position) => this.#deliver(session, sub, message, position) };
+      member = {
+        deliver: (message, position) => this.#deliver(session, sub, message, position),
+        cork: () => session.connection.cork(),
+        uncork: () => session.connection.uncork(),
+      };
       this.#members.set(sub, member);
     }
     return member;
