@@ -60,6 +60,21 @@ export default tseslint.config(
   },
   ...Object.entries(layers).map(([layer, allowed]) => layerRules(layer, allowed)),
   {
+    // The protocol core (src/protocol) is sans-I/O (its imports are held by the layer table above):
+    // time, randomness and ids come in from its host (docs/topics/protocol-core.md).
+    files: ['src/protocol/**'],
+    rules: {
+      'no-restricted-globals': ['error',
+        { name: 'setTimeout', message: 'Return a wait step; the host owns the timers.' },
+        { name: 'setInterval', message: 'Return a wait step; the host owns the timers.' },
+        { name: 'clearTimeout', message: 'Return a wait step; the host owns the timers.' },
+        { name: 'Buffer', message: 'src/protocol does no I/O: inject what it needs.' },
+        { name: 'crypto', message: 'Ids and secrets come from an injected source.' },
+      ],
+      'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'Use the injected Clock.' }],
+    },
+  },
+  {
     files: ['scripts/**', 'bench/**', '*.js', 'test/**/*.mjs', 'test/**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' } },
   },

@@ -1,4 +1,5 @@
 import { LifelineError } from '../core/errors.js';
+import type { ReplyCode } from '../protocol/reply-code.js';
 
 /**
  * Why a `publish`, `request`, `presence()` or subscription of a {@link LifelineClient} failed.
@@ -15,9 +16,9 @@ import { LifelineError } from '../core/errors.js';
  *
  * A {@link LifelineError} whose `code` is the reply code above (lowercase), not an `ERR_*` one.
  */
-export class ReplyError extends LifelineError<string> {
+export class ReplyError extends LifelineError<ReplyCode> {
   constructor(
-    code: string,
+    code: ReplyCode,
     message: string,
     /** True when the server sent this code; false when the client concluded it. */
     readonly remote = false,

@@ -175,6 +175,19 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     return this.#refusal() ?? this.#write(message);
   }
 
+  /**
+   * @internal Holds writes to the transport until {@link uncork}, so several messages leave in
+   * one write (a fan-out that is behind hands a subscriber its waiting events together).
+   */
+  cork(): void {
+    this.#transport?.cork();
+  }
+
+  /** @internal */
+  uncork(): void {
+    this.#transport?.uncork();
+  }
+
   /** Writes a prepared frame to the transport as it is, or lets ws frame it (compression). */
   #write(message: PreparedText): SendResult {
     if (this.#transport) this.#transport.write(message.frame);
@@ -320,8 +333,12 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     if (state === 'closing' || state === 'closed') return;
     // A connection still authenticating is pinged too: the sweep awaits its pong like any other.
     // One still awaiting an earlier pong keeps that deadline and gets only the app ping.
+    // Both in one write when both go out.
+    const both = fresh && appPing && state === 'open';
+    if (both) this.cork();
     if (fresh) this.#socket.ping();
     if (appPing && state === 'open') this.send('{"type":"ping"}');
+    if (both) this.uncork();
   }
 
   /** @internal Called once by the socket's `close` event: reports the close to the server. */

@@ -3,7 +3,7 @@
  * `lifeline.v1` envelopes and random handshake requests. Whatever arrives, the server never
  * crashes, never leaks a connection, and answers with a documented HTTP status, close code or
  * `error` reply. Runs are bounded: LIFELINE_FUZZ_RUNS (default 25 per property) sets how many;
- * `npm run fuzz` runs a longer version. (HEAD is left out: its answer has no body to read.)
+ * `npm run fuzz` runs a longer version (scripts/fuzz.mjs: `--runs N`, `--ms N`). (HEAD is left out: its answer has no body to read.)
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';

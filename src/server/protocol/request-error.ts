@@ -19,16 +19,5 @@ export class RequestError extends LifelineError<string> {
   }
 }
 
-/** The stable codes of protocol replies. */
-export type ReplyErrorCode =
-  | 'forbidden'
-  | 'bad_channel'
-  | 'unavailable'
-  | 'no_method'
-  | 'timeout'
-  | 'failed'
-  | 'expired'
-  | 'unauthorized'
-  | 'bad_state'
-  /** A cap of docs/reliability.md ("Limits") refused it: subscriptions, channels, presence members. */
-  | 'limit';
+/** The stable codes of protocol replies: one union for server and client, in src/protocol. */
+export type { ServerReplyCode as ReplyErrorCode } from '../../protocol/reply-code.js';
