@@ -14,7 +14,7 @@ import WebSocket from 'ws';
 import { createServer } from '../../src/server/index.js';
 import { startServer, type ServerFixture } from '../../src/testing/server-fixture.js';
 import { closedPort, rawUpgradeServer, silentServer } from './connect-support.js';
-import { runCli, stopAll } from './harness.js';
+import { runCli, runCliInProcess, stopAll } from './harness.js';
 import { within } from '../helpers/wait.js';
 
 const fixtures: { close(): Promise<void> }[] = [];
@@ -303,7 +303,7 @@ describe('usage', () => {
     [['ws://x/ws', '--protocol', 'a b'], /--protocol wants a subprotocol name/],
   ] as const) {
     test(`exit 2 for ${JSON.stringify(args)}`, async () => {
-      const result = await probe(args);
+      const result = await runCliInProcess(['probe', ...args]);
       assert.equal(result.code, 2);
       assert.equal(result.stdout, '');
       assert.match(result.stderr, message);
@@ -317,10 +317,10 @@ describe('usage', () => {
     assert.match(help.stdout, /^Usage: lifeline probe URL \[flags\]/);
     assert.match(help.stdout, /--timeout MS +the whole probe must finish within this \(default 10000\)/);
     assert.match(help.stdout, /Examples:\n {2}lifeline probe ws:\/\/localhost:8080\/ws/);
-    const main = await runCli(['--help']);
+    const main = await runCliInProcess(['--help']);
     assert.match(main.stdout, /^ {2}probe +diagnose a WebSocket endpoint/m);
     assert.match(main.stdout, /^ {2}connect +an interactive, reconnecting client/m);
-    const viaHelp = await runCli(['help', 'probe']);
+    const viaHelp = await runCliInProcess(['help', 'probe']);
     assert.equal(viaHelp.stdout, help.stdout);
   });
 });
