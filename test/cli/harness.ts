@@ -76,9 +76,10 @@ export async function runCli(args: readonly string[], env: Readonly<Record<strin
 
 /**
  * Runs the CLI's dispatch (src/cli/cli.ts, what dist/cli/main.js binds to the process) in this
- * process, for usage errors and help: those print and return before any I/O, so a process would
- * add nothing but its startup (about 0.3 s of CPU each). The exit code is the one the bin exits
- * with. A few tests per command still run the built bin itself (runCli) for that binding.
+ * process, with its own stdout, stderr and env: for usage errors, help and `probe`, where a
+ * process would add nothing but its startup (about 0.3 s of CPU each). The exit code is the one
+ * the bin exits with. A few tests per command still run the built bin itself (runCli) for that
+ * binding, and for what only a process has (NODE_EXTRA_CA_CERTS, signals).
  */
 export async function runCliInProcess(args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<Exit & { stdout: string; stderr: string }> {
   const { runCli: dispatch } = await import('../../src/cli/cli.js');
@@ -92,7 +93,7 @@ export async function runCliInProcess(args: readonly string[], env: Readonly<Rec
       },
     });
   const io = { stdout: sink((text) => (stdout += text)), stderr: sink((text) => (stderr += text)), env: cleanEnv(env) };
-  const code = await within(dispatch(args, io), 10_000, `lifeline ${args.join(' ')} (in this process) to return`);
+  const code = await within(dispatch(args, io), 60_000, `lifeline ${args.join(' ')} (in this process) to return`);
   return { code, signal: null, stdout, stderr };
 }
 
