@@ -193,7 +193,7 @@ export async function runChaos(seed: number, config: ChaosConfig = defaultConfig
       if (!member) return;
       member.connection = connection;
     });
-    server.on('close', (_connection, report) => count(serverCloses, report.terminated ? `${report.code} ${report.terminated}` : report.code));
+    server.on('disconnect', (_connection, report) => count(serverCloses, report.terminated ? `${report.code} ${report.terminated}` : report.code));
 
     // The fleet: client i is on chaos:(i mod channels) and perClient-1 more at random, and its own ballast channel.
     const url = proxy.via(fixture.wsUrl);

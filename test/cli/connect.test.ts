@@ -261,7 +261,7 @@ describe('against a Lifeline server (--protocol lifeline.v1)', () => {
     assert.match(await cli.next(/^error/), /^error: \/pub: not valid JSON/);
 
     // The link drops; an event is published meanwhile; the client comes back and recovers it.
-    const gone = once(server.server, 'close') as Promise<[Connection<unknown>, CloseReport]>;
+    const gone = once(server.server, 'disconnect') as Promise<[Connection<unknown>, CloseReport]>;
     for (const connection of server.server.connections) connection.terminate();
     await within(gone, 20_000, 'the server to drop the link');
     await server.server.publish('chat:x', { missed: true });

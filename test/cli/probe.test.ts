@@ -61,7 +61,7 @@ describe('a healthy endpoint', () => {
   });
 
   test('text: every step timed, 101 with its headers, the subprotocol, a ping round trip, close 1000 echoed; exit 0', async () => {
-    const closed = once(server.server, 'close');
+    const closed = once(server.server, 'disconnect');
     const result = await probe([server.wsUrl, '--protocol', 'lifeline.v1']);
     assert.equal(result.code, 0, result.stdout + result.stderr);
     const out = result.stdout;

@@ -56,7 +56,7 @@ describe('fuzz: a live server', () => {
   test('random and mutated frames: a documented close code or nothing, never a crash or a leaked connection', async (t) => {
     const fixture = await serve(t, { pingInterval: 0, closeTimeout: 500, channels });
     const reports: CloseReport[] = [];
-    fixture.server.on('close', (_connection, report) => reports.push(report));
+    fixture.server.on('disconnect', (_connection, report) => reports.push(report));
     const started = Date.now();
     await fc.assert(
       fc.asyncProperty(fc.array(fc.oneof(frameArb.map((f) => buildFrame(f.opcode, f.payload, f)), mutatedArb), { minLength: 1, maxLength: 8 }), async (frames) => {

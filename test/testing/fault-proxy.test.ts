@@ -198,7 +198,7 @@ describe('startFaultProxy', () => {
       received.push(msg.n);
       conn.send({ type: 'echo', n: msg.n });
     });
-    fixture.server.on('close', (_conn, report) => serverCloses.push(report));
+    fixture.server.on('disconnect', (_conn, report) => serverCloses.push(report));
     const client = new ReconnectingWebSocket(proxy.via(fixture.wsUrl), undefined, {
       heartbeat: withHeartbeat({ watchdog: 300, pingInterval: 0 }),
       initialDelay: 20,
