@@ -7,10 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { bundleClient, clientEntry, minifiedBundle, minifiedGzipSize, nodeClientEntry, nodeRequires, type Bundle } from './build.js';
 
-/**
- * What makes a bundle unfit for a browser: Node modules it requires, and any file from outside
- * src/client, src/core and src/protocol (the layers that import no Node module, a lint rule).
- */
+/** What makes a bundle unfit for a browser: Node modules it requires, and any file from outside src/client, src/core and src/protocol. */
 function nodeOnlyParts(bundle: Bundle): string[] {
   const foreign = bundle.inputs.filter((input) => !/^src\/(client|core|protocol)\/[\w-]+\.ts$/.test(input) || /^src\/client\/node(-websocket)?\.ts$/.test(input));
   return [...nodeRequires(bundle.code).map((name) => `require("${name}")`), ...foreign];
