@@ -65,6 +65,11 @@ export interface MemoryBrokerOptions {
 
 /** Expired entries are swept at most this often (ms of clock time), on any write or subscribe. */
 const SWEEP_EVERY = 60_000;
+/**
+ * A member expired this long ago that no node took with `presenceExpired` (no node has presence
+ * subscribers on its channel any more) is dropped by the sweep, ms.
+ */
+const PRESENCE_UNCLAIMED = 600_000;
 /** What one stored event costs beyond its JSON text (objects, position, timestamps), bytes. */
 export const EVENT_OVERHEAD = 160;
 /** Defaults, documented in docs/reliability.md ("Limits"). */
@@ -287,11 +292,21 @@ export class MemoryBroker implements Broker {
   }
 
   async presence(channel: string): Promise<readonly PresenceMember[]> {
-    const members = this.#presence.get(channel);
-    if (!members) return [];
     const now = this.#clock.now();
-    for (const [client, entry] of members) if (entry.expiresAt < now) members.delete(client);
-    return [...members.values()].map((entry) => entry.value);
+    // Expired members stay until presenceExpired hands them out (or the sweep drops them).
+    return [...(this.#presence.get(channel)?.values() ?? [])].filter((entry) => entry.expiresAt >= now).map((entry) => entry.value);
+  }
+
+  async presenceExpired(channel: string): Promise<readonly PresenceMember[]> {
+    const members = this.#presence.get(channel);
+    const now = this.#clock.now();
+    const expired: PresenceMember[] = [];
+    for (const [client, entry] of members ?? []) {
+      if (entry.expiresAt >= now) continue;
+      members?.delete(client);
+      expired.push(entry.value);
+    }
+    return expired;
   }
 
   async broadcast(notice: ControlNotice): Promise<void> {
@@ -378,7 +393,7 @@ export class MemoryBroker implements Broker {
     for (const [key, entry] of this.#origins) if (entry.expiresAt < now) this.#origins.delete(key);
     for (const [key, entry] of this.#claims) if (entry.expiresAt < now) this.#claims.delete(key);
     for (const [channel, members] of this.#presence) {
-      for (const [client, entry] of members) if (entry.expiresAt < now) members.delete(client);
+      for (const [client, entry] of members) if (entry.expiresAt < now - PRESENCE_UNCLAIMED) members.delete(client);
       if (members.size === 0) this.#presence.delete(channel);
     }
     for (const [name, state] of this.#channels) {

@@ -311,14 +311,12 @@ export class RedisBroker implements Broker {
     return integer(await this.#scripts.run(presenceScripts.PRESENCE_LEAVE, [keys.members, keys.data], [client, connection ?? ''])) === 1;
   }
 
-  async presence(channel: string): Promise<readonly PresenceMember[]> {
-    const keys = this.#keys.presence(channel);
-    const reply = await this.#scripts.run(presenceScripts.PRESENCE_LIST, [keys.members, keys.data], [String(this.#clock.now())]);
-    const members: PresenceMember[] = [];
-    for (const json of array(reply)) {
-      if (typeof json === 'string') members.push(JSON.parse(json) as PresenceMember);
-    }
-    return members;
+  presence(channel: string): Promise<readonly PresenceMember[]> {
+    return this.#members(presenceScripts.PRESENCE_LIST, channel);
+  }
+
+  presenceExpired(channel: string): Promise<readonly PresenceMember[]> {
+    return this.#members(presenceScripts.PRESENCE_EXPIRE, channel);
   }
 
   // ---- control ----------------------------------------------------------------------------------
@@ -349,6 +347,17 @@ export class RedisBroker implements Broker {
   }
 
   // ---- internals --------------------------------------------------------------------------------
+
+  /** Runs a presence script that answers with members' JSON. */
+  async #members(script: string, channel: string): Promise<readonly PresenceMember[]> {
+    const keys = this.#keys.presence(channel);
+    const reply = await this.#scripts.run(script, [keys.members, keys.data], [String(this.#clock.now())]);
+    const members: PresenceMember[] = [];
+    for (const json of array(reply)) {
+      if (typeof json === 'string') members.push(JSON.parse(json) as PresenceMember);
+    }
+    return members;
+  }
 
   #send(args: readonly string[]): Promise<unknown> {
     return this.#scripts.send(args);
