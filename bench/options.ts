@@ -1,13 +1,19 @@
 // Command-line options and the three size presets (full, --quick, --smoke).
 import { parseArgs } from 'node:util';
 
-export const SCENARIOS = ['echo', 'fanout', 'idle', 'connect', 'storm', 'catchup', 'redis'] as const;
+export const SCENARIOS = ['echo', 'fanout', 'sustained', 'idle', 'connect', 'storm', 'catchup', 'redis'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface Sizes {
   readonly rounds: number;
   readonly echo: { readonly warmup: number; readonly samples: number; readonly clients: number; readonly inflight: number; readonly warmupMs: number; readonly durationMs: number; readonly bodySize: number };
   readonly fanout: { readonly subscribers: readonly number[]; readonly deliveries: number; readonly probes: number; readonly bodySize: number };
+  /**
+   * Sustained fan-out: `connections` subscribers of one channel, `rates` (events/s) stepped up,
+   * `seconds` each, until p99 publish-to-delivery reaches `p99LimitMs`. One round unless
+   * `--rounds` says otherwise (a full run takes minutes per stack).
+   */
+  readonly sustained: { readonly connections: number; readonly seconds: number; readonly rates: readonly number[]; readonly bodySize: number; readonly p99LimitMs: number; readonly drainMs: number; readonly rounds: number };
   readonly idle: { readonly connections: number };
   readonly connect: { readonly connections: number; readonly concurrency: number };
   /** `retryAfter`/`retrySpread` override the server's defaults (the smoke run cannot wait out a real spread). */
@@ -22,6 +28,7 @@ const full: Sizes = {
   rounds: 3,
   echo: { warmup: 2000, samples: 10_000, clients: 100, inflight: 10, warmupMs: 1000, durationMs: 3000, bodySize: 64 },
   fanout: { subscribers: [1000, 5000], deliveries: 300_000, probes: 20, bodySize: 100 },
+  sustained: { connections: 10_000, seconds: 30, rates: [2, 4, 6, 8, 10, 12, 14, 16, 20], bodySize: 100, p99LimitMs: 100, drainMs: 10_000, rounds: 1 },
   idle: { connections: 10_000 },
   connect: { connections: 2000, concurrency: 100 },
   storm: { clients: 5000 },
@@ -35,6 +42,7 @@ const quick: Sizes = {
   rounds: 1,
   echo: { ...full.echo, warmup: 1000, samples: 3000, warmupMs: 500, durationMs: 1500 },
   fanout: { ...full.fanout, subscribers: [1000], deliveries: 100_000, probes: 10 },
+  sustained: { ...full.sustained, connections: 2000, seconds: 10, rates: [10, 20, 30, 40, 50, 60, 80, 100] },
   idle: { connections: 2000 },
   connect: { connections: 1000, concurrency: 100 },
   storm: { clients: 1000 },
@@ -47,6 +55,8 @@ const smoke: Sizes = {
   rounds: 1,
   echo: { warmup: 50, samples: 200, clients: 10, inflight: 5, warmupMs: 100, durationMs: 300, bodySize: 64 },
   fanout: { subscribers: [20], deliveries: 2000, probes: 3, bodySize: 100 },
+  // Proves the harness, not the figures: a loaded CI machine may not hold 100 ms at any rate.
+  sustained: { connections: 20, seconds: 1, rates: [20, 50], bodySize: 100, p99LimitMs: 2000, drainMs: 5000, rounds: 1 },
   // Enough that the RSS growth stands clear of page-size noise.
   idle: { connections: 1500 },
   connect: { connections: 100, concurrency: 20 },
@@ -81,7 +91,10 @@ export const usageText = `Usage: npm run bench -- [options]
                        lifeline-crash; redis: memory, redis-1node, redis-2nodes)
   --rounds N           rounds per scenario; stacks are interleaved within a round (default 3)
   --subscribers N,M    fan-out sizes (default 1000,5000)
-  --connections N      idle-memory connections (default 10000)
+  --connections N      idle-memory connections and sustained subscribers (default 10000)
+  --seconds N          sustained fan-out: seconds per rate step (default 30)
+  --rates A,B,C        sustained fan-out: events/s to step through (default 2,4,6,...,16,20)
+  --p99-limit MS       sustained fan-out: the p99 latency bound (default 100)
   --clients N          reconnect-storm clients (default 5000)
   --quick              smaller sizes, one round
   --smoke              tiny sizes, one round, every scenario in well under a minute (CI)
@@ -117,6 +130,9 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
       rounds: { type: 'string' },
       subscribers: { type: 'string' },
       connections: { type: 'string' },
+      seconds: { type: 'string' },
+      rates: { type: 'string' },
+      'p99-limit': { type: 'string' },
       clients: { type: 'string' },
       quick: { type: 'boolean' },
       smoke: { type: 'boolean' },
@@ -137,10 +153,24 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
   const subscribers = list(values.subscribers)?.map((s) => positive('subscribers', s) ?? 0);
   const connections = positive('connections', values.connections);
   const clients = positive('clients', values.clients);
+  const rounds = positive('rounds', values.rounds);
+  const rates = list(values.rates)?.map((r) => {
+    const n = Number(r);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--rates must be positive numbers, not "${r}"`);
+    return n;
+  });
   const sizes: Sizes = {
     ...base,
-    rounds: positive('rounds', values.rounds) ?? base.rounds,
+    rounds: rounds ?? base.rounds,
     fanout: { ...base.fanout, subscribers: subscribers ?? base.fanout.subscribers },
+    sustained: {
+      ...base.sustained,
+      connections: connections ?? base.sustained.connections,
+      seconds: positive('seconds', values.seconds) ?? base.sustained.seconds,
+      rates: rates ?? base.sustained.rates,
+      p99LimitMs: positive('p99-limit', values['p99-limit']) ?? base.sustained.p99LimitMs,
+      rounds: rounds ?? base.sustained.rounds,
+    },
     idle: { connections: connections ?? base.idle.connections },
     storm: { ...base.storm, clients: clients ?? base.storm.clients },
   };

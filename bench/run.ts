@@ -19,6 +19,7 @@ import { idleScenario } from './scenarios/idle.js';
 import { redisScenario } from './scenarios/redis.js';
 import { RunContext, type Metrics, type Scenario } from './scenarios/scenario.js';
 import { stormScenario } from './scenarios/storm.js';
+import { sustainedScenario } from './scenarios/sustained.js';
 import { median } from './stats.js';
 import { evaluateTargets } from './targets.js';
 
@@ -29,6 +30,7 @@ async function scenariosOf(options: BenchOptions, bundle: Bundle): Promise<Scena
   const list: Scenario[] = [];
   for (const name of options.scenarios) {
     if (name === 'echo') list.push(echoScenario(sizes));
+    if (name === 'sustained') list.push(sustainedScenario(sizes));
     if (name === 'fanout') for (const n of sizes.fanout.subscribers) list.push(fanoutScenario(sizes, n, options.publish));
     if (name === 'idle') list.push(idleScenario(sizes));
     if (name === 'connect') list.push(connectScenario(sizes));
@@ -48,7 +50,7 @@ function selectedStacks(scenario: Scenario, filter: readonly string[] | undefine
 /** Needed open files: the idle scenario's server holds every connection (plus its own). */
 function checkFileLimit(options: BenchOptions, notes: string[]): void {
   const limit = fileLimit();
-  const needed = Math.max(options.sizes.idle.connections, options.sizes.storm.clients, ...options.sizes.fanout.subscribers) + 200;
+  const needed = Math.max(options.sizes.idle.connections, options.sizes.sustained.connections, options.sizes.storm.clients, ...options.sizes.fanout.subscribers) + 200;
   if (limit && limit.soft < needed) {
     notes.push(`ulimit -n is ${limit.soft}, below the ${needed} open files the largest scenario needs in the server process: raise it (ulimit -n ${Math.min(limit.hard, needed * 2)})`);
   }
@@ -135,11 +137,12 @@ async function main(): Promise<number> {
       results.scenarios[scenario.key] = entry;
       if (scenario.unavailable === undefined) {
         for (const stack of stacks) entry.stacks[stack] = { rounds: [], median: {} };
-        for (let round = 1; round <= options.sizes.rounds; round++) {
+        const rounds = scenario.rounds ?? options.sizes.rounds;
+        for (let round = 1; round <= rounds; round++) {
           for (const stack of stacks) {
             const result = await runOnce(options, bundle, scenario, stack, round);
             entry.stacks[stack]?.rounds.push(result);
-            console.log(progress(scenario, stack, round, options.sizes.rounds, result));
+            console.log(progress(scenario, stack, round, rounds, result));
             if (result.error !== undefined) {
               failures++;
               results.notes.push(`${scenario.key} ${stack} round ${round} failed: ${result.error}`);

@@ -14,7 +14,17 @@ interface Comparison {
 
 function comparisons(results: Results): Comparison[] {
   const fanouts = Object.keys(results.scenarios).filter((key) => /^fanout-\d+$/.test(key)); // the paced publisher's
+  const sustained = Object.keys(results.scenarios).filter((key) => /^sustained-\d+$/.test(key));
   return [
+    ...sustained.flatMap((key): Comparison[] => {
+      const n = key.slice('sustained-'.length);
+      return [
+        { target: `sustained ${n}: deliveries/s under the p99 bound >= 1.2x Socket.IO`, scenario: key, metric: 'deliveriesPerSec', stack: 'lifeline', other: 'socketio', op: '>=', limit: 1.2 },
+        // CPU efficiency >= 0.9x raw ws's: CPU per delivery <= 1 / 0.9 of its.
+        { target: `sustained ${n}: CPU efficiency >= 0.9x raw ws (CPU per delivery <= 1.11x)`, scenario: key, metric: 'serverCpuUsPerDelivery', stack: 'lifeline', other: 'ws', op: '<=', limit: 1.11 },
+        { target: `sustained ${n}: longest event-loop stall < 50 ms`, scenario: key, metric: 'maxStallMs', stack: 'lifeline', op: '<', limit: 50 },
+      ];
+    }),
     ...fanouts.flatMap((key): Comparison[] => {
       const n = key.slice('fanout-'.length);
       return [

@@ -4,9 +4,10 @@
 import { dialectOf, openLean, type Stack } from '../wire/dialect.js';
 import { clientText, Opcode, startsWith } from '../wire/frame.js';
 import type { LeanSocket } from '../wire/lean-socket.js';
+import { DeliveryLog, type DeliveryTrack } from './delivery-log.js';
 import { nowMs, numberArg, optionalString, serve, stringArg, usage, type Handlers } from '../process/rpc.js';
 
-interface Subscriber {
+interface Subscriber extends DeliveryTrack {
   readonly socket: LeanSocket;
   count: number;
   target: number;
@@ -54,10 +55,11 @@ async function connectAll(args: Record<string, unknown>): Promise<unknown> {
     try {
       const socket = await openLean(stack, port, { timeoutMs, localAddress });
       if (join !== undefined) await dialect.join(socket, join, timeoutMs);
-      const subscriber: Subscriber = { socket, count: 0, target: -1 };
+      const subscriber: Subscriber = { socket, count: 0, target: -1, last: 0 };
       const prefix = dialect.eventPrefix;
       socket.listen((opcode, payload) => {
         if (opcode !== Opcode.TEXT || !startsWith(payload, prefix)) return;
+        if (steady) steady.record(subscriber, payload, nowMs());
         if (++subscriber.count === subscriber.target) reached();
       });
       subscribers.push(subscriber);
@@ -91,6 +93,22 @@ async function done(args: Record<string, unknown>): Promise<unknown> {
     throw new Error(`${current.remaining} of ${subscribers.length} subscribers short of their events after ${timeoutMs} ms (${closed} closed)`);
   }
   return { lastAt: current.lastAt };
+}
+
+// ---- sustained fan-out: order and latency of every delivery ------------------------------------
+
+let steady: DeliveryLog | undefined;
+
+/** Starts a step whose first event is `fromSeq`: every subscriber expects it next. */
+function steadyStart(args: Record<string, unknown>): void {
+  const fromSeq = numberArg(args, 'fromSeq');
+  (steady ??= new DeliveryLog()).reset();
+  for (const subscriber of subscribers) subscriber.last = fromSeq - 1;
+}
+
+function steadyReport(): unknown {
+  if (!steady) throw new Error('steadyStart first');
+  return { ...steady.report(), closed: subscribers.filter((s) => s.socket.closed).length };
 }
 
 // ---- echo --------------------------------------------------------------------------------------
@@ -221,6 +239,9 @@ const handlers: Handlers = {
   echoLatency,
   echoThroughput,
   catchup,
+  steadyStart,
+  steadyProgress: () => ({ received: steady?.received ?? 0 }),
+  steadyReport,
   usage: () => ({ ...usage(), open: subscribers.filter((s) => !s.socket.closed).length }),
   closeAll() {
     for (const subscriber of subscribers.splice(0)) subscriber.socket.destroy();

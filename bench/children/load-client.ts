@@ -1,7 +1,10 @@
 // Lean `lifeline.v1` clients for `npm run load`, many per process: each says hello, subscribes
 // to one channel of the run and checks every event it gets: that it is the next one of its
 // channel (in order, none missing) and how long after its publish it arrived. Latency goes into
-// 1 ms buckets, so millions of deliveries cost no memory.
+// 1 ms buckets, so millions of deliveries cost no memory. An event carries its publish attempt
+// (`r`, 0 for the first): when the harness sent the same `s` again after an HTTP timeout and the
+// server had accepted both, the second arrives as the same `s` with a higher `r`, counted as a
+// retried publish, not as a reorder.
 import { openLean } from '../wire/dialect.js';
 import { Opcode, startsWith } from '../wire/frame.js';
 import type { LeanSocket } from '../wire/lean-socket.js';
@@ -12,14 +15,16 @@ const EVENT = Buffer.from('{"type":"event"');
 
 interface Subscriber {
   readonly socket: LeanSocket;
-  /** The last `s` seen on its channel. */
+  /** The last `s` seen on its channel, and the publish attempt it came from. */
   last: number;
+  lastAttempt: number;
 }
 
 const subscribers: Subscriber[] = [];
 let histogram = new Uint32Array(BUCKETS);
 let received = 0;
 let outOfOrder = 0;
+let retried = 0;
 
 async function pool(count: number, concurrency: number, task: (index: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -30,12 +35,15 @@ async function pool(count: number, concurrency: number, task: (index: number) =>
 }
 
 function onEvent(subscriber: Subscriber, payload: Buffer): void {
-  // {"type":"event","channel":"…","epoch":"…","offset":N,"data":{"s":SEQ,"t":MS}}
-  const data = (JSON.parse(payload.toString('utf8')) as { data: { s: number; t: number } }).data;
+  // {"type":"event","channel":"…","epoch":"…","offset":N,"data":{"s":SEQ,"t":MS,"r":ATTEMPT}}
+  const data = (JSON.parse(payload.toString('utf8')) as { data: { s: number; t: number; r?: number } }).data;
   const at = nowMs();
+  const attempt = data.r ?? 0;
   received++;
-  if (data.s !== subscriber.last + 1) outOfOrder++;
+  if (data.s === subscriber.last && attempt > subscriber.lastAttempt) retried++;
+  else if (data.s !== subscriber.last + 1) outOfOrder++;
   subscriber.last = data.s;
+  subscriber.lastAttempt = attempt;
   const bucket = Math.min(BUCKETS - 1, Math.max(0, Math.floor(at - data.t)));
   histogram[bucket] = (histogram[bucket] ?? 0) + 1;
 }
@@ -56,7 +64,7 @@ const handlers: Handlers = {
         const channel = `${prefix}${(first + i) % channels}`;
         socket.sendText(JSON.stringify({ type: 'subscribe', id: 1, channel }));
         await socket.next((text) => text.startsWith('{"type":"subscribed"'), 20_000);
-        const subscriber: Subscriber = { socket, last: 0 };
+        const subscriber: Subscriber = { socket, last: 0, lastAttempt: 0 };
         socket.listen((opcode, payload) => {
           if (opcode === Opcode.TEXT && startsWith(payload, EVENT)) onEvent(subscriber, payload);
         });
@@ -73,15 +81,17 @@ const handlers: Handlers = {
     histogram = new Uint32Array(BUCKETS);
     received = 0;
     outOfOrder = 0;
+    retried = 0;
   },
-  progress: () => ({ received }),
-  /** The step's figures: deliveries, order violations, the latency histogram (sparse). */
+  /** Deliveries so far, a retried publish's second copy left out. */
+  progress: () => ({ received: received - retried }),
+  /** The step's figures: deliveries, order violations, deliveries of retried publishes, the latency histogram (sparse). */
   report() {
     const buckets: [number, number][] = [];
     histogram.forEach((count, ms) => {
       if (count > 0) buckets.push([ms, count]);
     });
-    return { received, outOfOrder, buckets, closed: subscribers.filter((s) => s.socket.closed).length };
+    return { received, outOfOrder, retried, buckets, closed: subscribers.filter((s) => s.socket.closed).length };
   },
   usage: () => ({ ...usage(), open: subscribers.filter((s) => !s.socket.closed).length }),
   closeAll() {

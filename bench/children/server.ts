@@ -1,7 +1,8 @@
 // A server under test, one per process: `node server.js <stack>`. The harness drives it over
 // IPC (listen, publish, usage, gc, shutdown) and reads its CPU time and memory from inside.
 import { readFileSync } from 'node:fs';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { nowMs, numberArg, optionalNumber, serve, usage, type Handlers } from '../process/rpc.js';
 import type { BenchServer, ListenConfig, RedisConfig } from './servers/bench-server.js';
 import { FloorBench } from './servers/floor.js';
@@ -55,6 +56,11 @@ async function collect(): Promise<{ rss: number; heapUsed: number }> {
 
 const server = create(process.argv[2]);
 const accepts: number[] = [];
+let loopDelay: IntervalHistogram | undefined;
+/** The event-loop delay sampler's period, ms. */
+const LOOP_RESOLUTION_MS = 5;
+/** The last `seq` published (the sustained scenario's steps continue the sequence). */
+let lastSeq = 0;
 
 function redisConfig(value: unknown): RedisConfig | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
@@ -70,6 +76,7 @@ const handlers: Handlers = {
       prepublish: optionalNumber(args, 'prepublish') ?? 0,
       ...(typeof epoch === 'string' ? { epoch } : {}),
       ...(redisConfig(args.redis) ? { redis: redisConfig(args.redis) } : {}),
+      ...(args.heartbeat === true ? { heartbeat: true } : {}),
     };
     return { port: await server.listen(config, () => accepts.push(nowMs())) };
   },
@@ -93,6 +100,42 @@ const handlers: Handlers = {
     const at = nowMs();
     await server.publish(numberArg(args, 'seq'), 'x'.repeat(numberArg(args, 'bodySize')));
     return { at };
+  },
+  /**
+   * Publishes `rate` events per second for `seconds`, each stamped with the time it was due
+   * (`t`), so an event-loop stall that delays the publish itself counts in its latency. Each
+   * publish is awaited before the next (the order is the order of `seq`).
+   */
+  async publishSteady(args) {
+    const rate = numberArg(args, 'rate');
+    const events = Math.max(1, Math.round(rate * numberArg(args, 'seconds')));
+    const body = 'x'.repeat(numberArg(args, 'bodySize'));
+    const firstSeq = lastSeq + 1;
+    const startedAt = nowMs();
+    let late = 0;
+    for (let k = 0; k < events; k++) {
+      const due = startedAt + (k * 1000) / rate;
+      const wait = due - nowMs();
+      if (wait > 0) await sleep(wait);
+      else if (wait < -10) late++;
+      await server.publish(++lastSeq, body, due);
+    }
+    return { firstSeq, lastSeq, startedAt, endedAt: nowMs(), late };
+  },
+  lastSeq: () => ({ lastSeq }),
+  /** Starts (or restarts) the event-loop delay histogram. */
+  loopReset() {
+    loopDelay?.disable();
+    loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+    loopDelay.enable();
+  },
+  /**
+   * The event-loop delay since `loopReset`, ms: the longest stall and the p99. The histogram
+   * records the time between the sampling timer's runs, so the timer's own period is taken off.
+   */
+  loopReport() {
+    if (!loopDelay) throw new Error('loopReset first');
+    return { maxMs: Math.max(0, loopDelay.max / 1e6 - LOOP_RESOLUTION_MS), p99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_RESOLUTION_MS) };
   },
   fillHistory: (args) => server.fillHistory(numberArg(args, 'events'), 'x'.repeat(numberArg(args, 'bodySize'))),
   usage: () => ({ ...usage(), peakRss: peakRss(), connections: server.connections() }),

@@ -41,7 +41,7 @@ export interface FanoutResult {
 type Clients = readonly { readonly child: Child; readonly localAddress: string }[];
 
 /** Connects `counts[i]` subscribers from client process i to its node; all must join. */
-export async function subscribe(plan: FanoutPlan, clients: Clients, counts: readonly number[], channel = FANOUT_CHANNEL): Promise<void> {
+export async function subscribe(plan: Pick<FanoutPlan, 'stack' | 'nodes'>, clients: Clients, counts: readonly number[], channel = FANOUT_CHANNEL): Promise<void> {
   const results = await Promise.all(
     clients.map(({ child, localAddress }, i) => {
       const node = plan.nodes[i % plan.nodes.length] as Node;

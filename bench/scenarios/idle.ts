@@ -27,7 +27,7 @@ export function idleScenario(sizes: Sizes): Scenario {
       const clients = await context.clients(2);
       const serverBefore = await cpuOf([node.child]);
       const clientBefore = await cpuOf(clients.map((c) => c.child));
-      await subscribe({ stack, nodes: [node], subscribers: connections, deliveries: 0, probes: 0, bodySize: 0, clientProcesses: 2, mode: 'burst' }, clients, split(connections, 2), 'bench:idle');
+      await subscribe({ stack, nodes: [node] }, clients, split(connections, 2), 'bench:idle');
       const serverCpuMs = (await cpuOf([node.child])) - serverBefore;
       const clientCpuMs = (await cpuOf(clients.map((c) => c.child))) - clientBefore;
       await delay(Math.min(1000, connections)); // let the last handshakes' garbage settle

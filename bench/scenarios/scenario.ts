@@ -23,6 +23,8 @@ export interface Scenario {
   /** Stacks (or variants) run in each round, interleaved. */
   readonly stacks: readonly string[];
   readonly metrics: Readonly<Record<string, MetricInfo>>;
+  /** Rounds of this scenario, when not the run's (`--rounds`) own. */
+  readonly rounds?: number;
   /** One run's deadline; past it the run's processes are killed and the run counts as failed. */
   readonly timeoutMs: number;
   /** Set when the scenario cannot run here (and why). */
@@ -62,7 +64,7 @@ export class RunContext {
   ) {}
 
   /** Starts a server child of `stack` and has it listen; resolves with it and its port. */
-  async server(stack: string, listen: Record<string, unknown> = { port: 0 }, flags: { readonly gc?: boolean } = {}): Promise<{ readonly child: Child; readonly port: number }> {
+  async server(stack: string, listen: Readonly<Record<string, unknown>> = { port: 0 }, flags: { readonly gc?: boolean } = {}): Promise<{ readonly child: Child; readonly port: number }> {
     const nodeFlags: string[] = [];
     if (flags.gc) nodeFlags.push('--expose-gc');
     if (this.options.profile.includes(stack)) {

@@ -25,11 +25,18 @@ export interface KeepaliveTiming {
   readonly pongTimeout: number;
 }
 
+/** Pings sent in one go; a larger sweep continues on later turns (10,000 pings at once would stall the event loop). */
+const DEFAULT_SLICE = 500;
+
 /**
  * Server-side keepalive for all connections on two timer slots, not one timer per connection:
  * every `pingInterval` each connection that answered its last ping gets a new one; a
  * connection still silent `pongTimeout` after its ping is expired. Works for any ratio of the
  * two (a pongTimeout longer than the interval tolerates several missed pings).
+ *
+ * A sweep pings at most `slice` connections per turn of the event loop and goes on at the next
+ * (a 0 ms timer), so heartbeats at 10,000 connections never hold the loop; its pongTimeout
+ * check counts from the end of the sweep, when every connection has had its ping.
  *
  * Timeline (pingInterval 25 s, pongTimeout 10 s):
  *   t=0   sweep: ping A, B        t=3  A pongs
@@ -41,14 +48,19 @@ export class KeepaliveSweep<T extends KeepaliveTarget> {
   #nextSweepAt = 0;
   /** Sweep times whose pongTimeout check is still due, oldest first. */
   readonly #checks: number[] = [];
+  /** The sweep under way: the connections it pings and the next one. */
+  #sweep: { readonly targets: T[]; next: number } | undefined;
   #running = false;
+  readonly #slice: number;
 
   constructor(
     private readonly clock: Clock,
     private readonly timing: KeepaliveTiming,
     private readonly port: KeepalivePort<T>,
+    slice = DEFAULT_SLICE,
   ) {
     this.#timer = new Timer(clock, () => this.#onTimer());
+    this.#slice = Math.max(1, slice);
   }
 
   start(): void {
@@ -61,6 +73,7 @@ export class KeepaliveSweep<T extends KeepaliveTarget> {
   stop(): void {
     this.#running = false;
     this.#checks.length = 0;
+    this.#sweep = undefined;
     this.#timer.stop();
   }
 
@@ -76,23 +89,40 @@ export class KeepaliveSweep<T extends KeepaliveTarget> {
         if (target.awaitingPong && target.pingSentAt <= sweptAt) this.port.expire(target);
       }
     }
-    if (now >= this.#nextSweepAt) {
-      for (const target of this.port.targets()) {
-        const fresh = !target.awaitingPong;
-        if (fresh) {
-          target.awaitingPong = true;
-          target.pingSentAt = now;
-        }
-        this.port.ping(target, fresh);
-      }
-      this.#checks.push(now);
+    if (!this.#sweep && now >= this.#nextSweepAt) {
+      this.#sweep = { targets: [...this.port.targets()], next: 0 };
       this.#nextSweepAt = now + this.timing.pingInterval;
     }
+    if (this.#sweep) this.#continueSweep(now);
     this.#schedule();
+  }
+
+  /** Pings the next slice of the sweep; the last one schedules the sweep's pongTimeout check. */
+  #continueSweep(now: number): void {
+    const sweep = this.#sweep;
+    if (!sweep) return;
+    const end = Math.min(sweep.targets.length, sweep.next + this.#slice);
+    for (let i = sweep.next; i < end; i++) {
+      const target = sweep.targets[i] as T;
+      const fresh = !target.awaitingPong;
+      if (fresh) {
+        target.awaitingPong = true;
+        target.pingSentAt = now;
+      }
+      this.port.ping(target, fresh);
+    }
+    sweep.next = end;
+    if (end < sweep.targets.length) return;
+    this.#sweep = undefined;
+    this.#checks.push(now);
   }
 
   #schedule(): void {
     if (!this.#running) return;
+    if (this.#sweep) {
+      this.#timer.start(0); // the rest of the sweep, after pending I/O
+      return;
+    }
     const firstCheck = this.#checks[0];
     const due = firstCheck === undefined ? this.#nextSweepAt : Math.min(this.#nextSweepAt, firstCheck + this.timing.pongTimeout);
     this.#timer.start(due - this.clock.now());

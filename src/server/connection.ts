@@ -30,7 +30,7 @@ const failures: { readonly [F in SendFailure]: SendResult } = {
   'slow-consumer': Object.freeze({ ok: false, reason: 'slow-consumer' }),
 };
 
-/** How a connection ended, as reported in the server's `close` event. */
+/** How a connection ended, as reported in the server's `disconnect` event. */
 export interface CloseReport {
   readonly code: number;
   readonly reason: string;
@@ -49,7 +49,7 @@ const terminatedReasons: { readonly [T in NonNullable<CloseReport['terminated']>
   terminate: 'terminated',
 };
 
-/** What the server gives a connection: its limits and callbacks, shared by all connections. */
+/** @internal What the server gives a connection: its limits and callbacks, shared by all connections. */
 export interface ConnectionHost {
   readonly clock: Clock;
   readonly closeTimeout: number;
@@ -61,6 +61,7 @@ export interface ConnectionHost {
   onCleanupError(connection: Connection<unknown>, error: unknown): void;
 }
 
+/** @internal */
 export interface ConnectionInit<User> {
   readonly id: string;
   readonly user: User;
@@ -122,6 +123,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   /** The close frame we sent, if we started the closing handshake. */
   #sent: { readonly code: number; readonly reason: string } | undefined;
 
+  /** @internal Connections are made by the server. */
   constructor(socket: WebSocket, host: ConnectionHost, init: ConnectionInit<User>) {
     this.#socket = socket;
     this.#transport = init.transport;
@@ -165,12 +167,25 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   }
 
   /**
-   * Sends a text message serialized and framed once for many connections (the fan-out fast
-   * path): its frame is written as it is, with no copy, unless an extension (compression) is
+   * @internal Sends a text message serialized and framed once for many connections (the fan-out
+   * fast path, which only the hub takes: `PreparedText` is not public): its frame is written as it is, with no copy, unless an extension (compression) is
    * in use, when ws frames it. Same promises as {@link send}.
    */
   sendPrepared(message: PreparedText): SendResult {
     return this.#refusal() ?? this.#write(message);
+  }
+
+  /**
+   * @internal Holds writes to the transport until {@link uncork}, so several messages leave in
+   * one write (a fan-out that is behind hands a subscriber its waiting events together).
+   */
+  cork(): void {
+    this.#transport?.cork();
+  }
+
+  /** @internal */
+  uncork(): void {
+    this.#transport?.uncork();
   }
 
   /** Writes a prepared frame to the transport as it is, or lets ws frame it (compression). */
@@ -318,12 +333,16 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     if (state === 'closing' || state === 'closed') return;
     // A connection still authenticating is pinged too: the sweep awaits its pong like any other.
     // One still awaiting an earlier pong keeps that deadline and gets only the app ping.
+    // Both in one write when both go out.
+    const both = fresh && appPing && state === 'open';
+    if (both) this.cork();
     if (fresh) this.#socket.ping();
     if (appPing && state === 'open') this.send('{"type":"ping"}');
+    if (both) this.uncork();
   }
 
-  /** @internal Called once by the socket's `close` event. */
-  closed(code: number, reason: string): void {
+  /** @internal Called once by the socket's `close` event: reports the close to the server. */
+  socketClosed(code: number, reason: string): void {
     if (this.#machine.state === 'closed') return;
     this.#machine.to('closed', undefined);
     this.#closeTimer?.stop();

@@ -33,6 +33,7 @@ interface Results {
 const EXPECTED: Readonly<Record<string, readonly string[]>> = {
   echo: ['lifeline', 'ws', 'socketio', 'floor'],
   'fanout-20': ['lifeline', 'ws', 'socketio', 'floor'],
+  'sustained-20': ['lifeline', 'ws', 'socketio'],
   idle: ['lifeline', 'ws', 'socketio', 'floor'],
   connect: ['lifeline', 'ws', 'socketio', 'floor'],
   storm: ['lifeline-hint', 'lifeline-crash', 'ws', 'socketio'],

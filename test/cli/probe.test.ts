@@ -14,7 +14,8 @@ import WebSocket from 'ws';
 import { createServer } from '../../src/server/index.js';
 import { startServer, type ServerFixture } from '../../src/testing/server-fixture.js';
 import { closedPort, rawUpgradeServer, silentServer } from './connect-support.js';
-import { runCli, stopAll, within } from './harness.js';
+import { runCli, runCliInProcess, stopAll } from './harness.js';
+import { within } from '../helpers/wait.js';
 
 const fixtures: { close(): Promise<void> }[] = [];
 async function fixture(options: Parameters<typeof startServer>[0] = {}): Promise<ServerFixture<unknown>> {
@@ -28,9 +29,13 @@ after(async () => {
   await Promise.all(fixtures.map((f) => f.close()));
 });
 
-/** `lifeline probe ...args`; the exit and what it printed. */
+/**
+ * `lifeline probe ...args`, run in this process (the probe does all its I/O itself; a process
+ * would add only its startup); the exit code and what it printed. Tests of what only a process
+ * has (NODE_EXTRA_CA_CERTS) run the built bin.
+ */
 function probe(args: readonly string[], env: Readonly<Record<string, string>> = {}): ReturnType<typeof runCli> {
-  return runCli(['probe', ...args], env);
+  return runCliInProcess(['probe', ...args], env);
 }
 
 interface ProbeJson {
@@ -56,7 +61,7 @@ describe('a healthy endpoint', () => {
   });
 
   test('text: every step timed, 101 with its headers, the subprotocol, a ping round trip, close 1000 echoed; exit 0', async () => {
-    const closed = once(server.server, 'close');
+    const closed = once(server.server, 'disconnect');
     const result = await probe([server.wsUrl, '--protocol', 'lifeline.v1']);
     assert.equal(result.code, 0, result.stdout + result.stderr);
     const out = result.stdout;
@@ -74,7 +79,7 @@ describe('a healthy endpoint', () => {
     assert.match(out, /^healthy +accepted, answered a ping and closed cleanly \([\d.]+ ms in all\)$/m);
     assert.equal(result.stderr, '');
     // The server saw the probe's own clean close.
-    const [, report] = (await within(20_000, 'the server to report the close', closed)) as [unknown, { code: number; reason: string; wasClean: boolean }];
+    const [, report] = (await within(closed, 20_000, 'the server to report the close')) as [unknown, { code: number; reason: string; wasClean: boolean }];
     assert.deepEqual({ code: report.code, reason: report.reason, wasClean: report.wasClean }, { code: 1000, reason: 'probe done', wasClean: true });
   });
 
@@ -160,7 +165,7 @@ describe('refusals: exit 1 with the status, what it means and what to do', () =>
     const server = await fixture({ maxConnections: 1, retryAfter: 7_000 });
     const holder = new WebSocket(server.wsUrl);
     holder.on('error', () => undefined);
-    await within(20_000, 'the first connection', once(holder, 'open'));
+    await within(once(holder, 'open'), 20_000, 'the first connection');
     try {
       const text = await probe([server.wsUrl]);
       assert.equal(text.code, 1);
@@ -258,7 +263,7 @@ describe('TLS (wss://)', () => {
     const https = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) });
     const server = createServer({ server: https, logger: pino({ level: 'silent' }), pingInterval: 0 });
     https.listen(0, '127.0.0.1');
-    await within(20_000, 'the https server to listen', once(https, 'listening'));
+    await within(once(https, 'listening'), 20_000, 'the https server to listen');
     url = `wss://localhost:${(https.address() as AddressInfo).port}/ws`;
     close = async () => {
       await server.close({ drainTimeout: 0 });
@@ -271,13 +276,13 @@ describe('TLS (wss://)', () => {
   });
 
   test('a trusted certificate: DNS lookup, TCP and TLS each timed, then healthy', { skip }, async () => {
-    const result = await probe([url], { NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') });
+    const result = await runCli(['probe', url], { NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') });
     assert.equal(result.code, 0, result.stdout + result.stderr);
     assert.match(result.stdout, /^dns +localhost -> [\d.:a-f]+.* in [\d.]+ ms$/m);
     assert.match(result.stdout, /^tls +TLSv1\.[23] \S+ in [\d.]+ ms$/m);
     assert.match(result.stdout, /^ +certificate for localhost, issued by localhost, valid to /m);
     assert.match(result.stdout, /^healthy /m);
-    const doc = JSON.parse((await probe([url, '--json'], { NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') })).stdout) as ProbeJson;
+    const doc = JSON.parse((await runCli(['probe', url, '--json'], { NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') })).stdout) as ProbeJson;
     assert.match(doc.tls?.protocol ?? '', /^TLSv1\.[23]$/);
     assert.equal(typeof doc.timings.tlsMs, 'number');
   });
@@ -311,15 +316,15 @@ describe('usage', () => {
   }
 
   test('--help reads as help, with examples; lifeline --help lists probe and connect', async () => {
-    const help = await probe(['--help']);
+    const help = await runCli(['probe', '--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /^Usage: lifeline probe URL \[flags\]/);
     assert.match(help.stdout, /--timeout MS +the whole probe must finish within this \(default 10000\)/);
     assert.match(help.stdout, /Examples:\n {2}lifeline probe ws:\/\/localhost:8080\/ws/);
-    const main = await runCli(['--help']);
+    const main = await runCliInProcess(['--help']);
     assert.match(main.stdout, /^ {2}probe +diagnose a WebSocket endpoint/m);
     assert.match(main.stdout, /^ {2}connect +an interactive, reconnecting client/m);
-    const viaHelp = await runCli(['help', 'probe']);
+    const viaHelp = await runCliInProcess(['help', 'probe']);
     assert.equal(viaHelp.stdout, help.stdout);
   });
 });

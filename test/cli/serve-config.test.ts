@@ -9,8 +9,10 @@ import { after, test } from 'node:test';
 import { envName, flagName, serveKeys } from '../../src/cli/serve-options.js';
 import { PROTOCOL } from '../../src/server/protocol/schema.js';
 import { ProtocolClient } from '../server/protocol/protocol-client.js';
-import { runCli, startServe, stopAll, within } from './harness.js';
-import { call, hs256, refusal, SECRET } from './serve-support.js';
+import { runCli, runCliInProcess, startServe, stopAll } from './harness.js';
+import { within } from '../helpers/wait.js';
+import { hs256, JWT_SECRET } from '../helpers/jwt.js';
+import { call, refusal } from './serve-support.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeline-config-'));
 after(async () => {
@@ -49,7 +51,7 @@ test('--config: the file sets what flags and env leave unset (flag > env > file)
   const path = configFile('lifeline.json', {
     path: '/from-file',
     port: 1, // an env var wins: LIFELINE_PORT=0 below
-    jwtSecret: SECRET,
+    jwtSecret: JWT_SECRET,
     apiKey: 'config-file-api-key-123456',
     channels: { rooms: { history: { size: 3, ttl: 60_000 } } },
     maxConnections: 5,
@@ -90,13 +92,21 @@ const usageErrors: readonly { args: string[]; env?: Record<string, string>; stde
 
 for (const { args, env, stderr } of usageErrors) {
   test(`usage error: lifeline ${args.join(' ')}${env ? ` with ${JSON.stringify(env)}` : ''} -> exit 2`, async () => {
-    const result = await runCli(args, env);
+    const result = await runCliInProcess(args, env);
     assert.equal(result.code, 2);
     assert.equal(result.stdout, '', 'nothing on stdout');
     assert.match(result.stderr, stderr);
     if (args.length > 0) assert.equal(result.stderr.trimEnd().split('\n').length, 1, `one line: ${result.stderr}`);
   });
 }
+
+test('the built bin exits 2 on a usage error, with the one line on stderr and nothing on stdout', async () => {
+  const result = await runCli(['serve', '--port', 'abc']);
+  assert.equal(result.code, 2);
+  assert.equal(result.stdout, '');
+  assert.match(result.stderr, /^lifeline serve: --port must be an integer from 0 to 65535 \(got "abc"\)/);
+  assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr);
+});
 
 test('config file mistakes are usage errors naming the file and the key', async () => {
   const cases: readonly [unknown, RegExp][] = [
@@ -109,7 +119,7 @@ test('config file mistakes are usage errors naming the file and the key', async 
     [{ apiKey: ['TOPSECRET-API-KEY-0123456789', 1] }, /config file .*bad-5\.json: apiKey must be a string, number or boolean \(got \(hidden\)\)/],
   ];
   for (const [index, [settings, expected]] of cases.entries()) {
-    const result = await runCli(['serve', '--config', configFile(`bad-${index}.json`, settings)]);
+    const result = await runCliInProcess(['serve', '--config', configFile(`bad-${index}.json`, settings)]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, expected);
     assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr);
@@ -120,7 +130,7 @@ test('config file mistakes are usage errors naming the file and the key', async 
 test('a port already in use: one line on stderr and exit 1 (a failure, not a usage error)', async () => {
   const taken = createServer();
   taken.listen(0, '127.0.0.1');
-  await within(5_000, 'a port to take', once(taken, 'listening'));
+  await within(once(taken, 'listening'), 5_000, 'a port to take');
   try {
     const { port } = taken.address() as AddressInfo;
     const result = await runCli(['serve', '--port', String(port), '--allow-anonymous']);
@@ -142,7 +152,7 @@ test('lifeline --help lists the commands and exits 0', async () => {
 
 test('lifeline serve --help documents every setting with its flag and env var, in groups', async () => {
   for (const args of [['serve', '--help'], ['serve', '-h'], ['help', 'serve']]) {
-    const result = await runCli(args);
+    const result = await runCliInProcess(args);
     assert.equal(result.code, 0, args.join(' '));
     assert.equal(result.stderr, '');
     for (const key of serveKeys) {

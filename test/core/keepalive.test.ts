@@ -7,7 +7,7 @@ interface Peer extends KeepaliveTarget {
   name: string;
 }
 
-function setup(pingInterval: number, pongTimeout: number) {
+function setup(pingInterval: number, pongTimeout: number, slice?: number) {
   const clock = new FakeClock();
   const peers = new Set<Peer>();
   const pinged: string[] = [];
@@ -19,7 +19,7 @@ function setup(pingInterval: number, pongTimeout: number) {
       expired.push(`${clock.now()}:${p.name}`);
       peers.delete(p);
     },
-  });
+  }, slice);
   const add = (name: string): Peer => {
     const peer = { name, awaitingPong: false, pingSentAt: 0 };
     peers.add(peer);
@@ -63,6 +63,50 @@ describe('KeepaliveSweep', () => {
     assert.equal(clock.pending, 1);
     sweep.stop();
     assert.equal(clock.pending, 0);
+  });
+
+  test('a sweep larger than a slice goes on over several turns, and its deadline counts from its end', () => {
+    // A clock whose timers run only when the test says, one turn at a time.
+    let now = 0;
+    const timers = new Set<{ readonly fn: () => void; readonly at: number }>();
+    const clock = {
+      now: () => now,
+      setTimeout: (fn: () => void, ms: number) => {
+        const timer = { fn, at: now + ms };
+        timers.add(timer);
+        return timer;
+      },
+      clearTimeout: (timer: unknown) => void timers.delete(timer as { fn: () => void; at: number }),
+    };
+    const turn = (): void => {
+      for (const timer of [...timers].filter((x) => x.at <= now)) {
+        timers.delete(timer);
+        timer.fn();
+      }
+    };
+    const peers = Array.from({ length: 7 }, (_, i) => ({ name: `p${i}`, awaitingPong: false, pingSentAt: 0 }));
+    const expired: string[] = [];
+    let pings = 0;
+    const sweep = new KeepaliveSweep(clock, { pingInterval: 1000, pongTimeout: 500 }, { targets: () => peers.values(), ping: () => pings++, expire: (p) => expired.push(p.name) }, 3);
+    sweep.start();
+    now = 1000;
+    const perTurn: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      turn();
+      perTurn.push(pings);
+      pings = 0;
+      now += 1; // time passes between turns
+    }
+    assert.deepEqual(perTurn, [3, 3, 1]);
+    for (const peer of peers.slice(1)) peer.awaitingPong = false;
+    now = 1002 + 499; // the sweep ended at t=1002
+    turn();
+    assert.deepEqual(expired, []);
+    now = 1002 + 500;
+    turn();
+    assert.deepEqual(expired, ['p0']);
+    sweep.stop();
+    assert.equal(timers.size, 0);
   });
 
   test('pingInterval 0 disables keepalive', () => {

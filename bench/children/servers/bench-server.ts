@@ -29,6 +29,11 @@ export interface ListenConfig {
   readonly epoch?: string;
   /** Lifeline only: a Redis broker instead of the in-memory one. */
   readonly redis?: RedisConfig;
+  /**
+   * Raw ws only: the heartbeat a careful user adds (a ping every 30 s, a peer silent since the
+   * last one terminated), as ws has none of its own. Lifeline and Socket.IO always run theirs.
+   */
+  readonly heartbeat?: boolean;
 }
 
 export interface ShutdownHint {
@@ -39,11 +44,19 @@ export interface ShutdownHint {
 export interface BenchServer {
   /** Starts serving; resolves with the port. `onAccept` is called for every accepted connection. */
   listen(config: ListenConfig, onAccept: () => void): Promise<number>;
-  /** One fan-out event to every subscriber of {@link FANOUT_CHANNEL}. */
-  publish(seq: number, body: string): void | Promise<void>;
+  /**
+   * One fan-out event to every subscriber of {@link FANOUT_CHANNEL}: `{ seq, body }`, or
+   * `{ seq, t, body }` when `t` (the publish time on CLOCK_MONOTONIC, ms) is given.
+   */
+  publish(seq: number, body: string, t?: number): void | Promise<void>;
   /** Fills the catch-up history; resolves with the position a client resumes from. */
   fillHistory(events: number, body: string): Promise<{ readonly epoch: string }>;
   connections(): number;
   /** A graceful shutdown (Lifeline: close code 1012 with its retry hint). */
   shutdown(hint: ShutdownHint): Promise<void>;
+}
+
+/** The data of a fan-out event: `t` first after `seq`, so a client finds both without parsing JSON. */
+export function eventData(seq: number, body: string, t: number | undefined): { readonly seq: number; readonly t?: number; readonly body: string } {
+  return t === undefined ? { seq, body } : { seq, t, body };
 }

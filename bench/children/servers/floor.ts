@@ -3,7 +3,7 @@
 // one Node process on this machine.
 import { createServer, type Socket } from 'node:net';
 import { acceptKey, FrameReader, Opcode, serverFrame, startsWith } from '../../wire/frame.js';
-import { FANOUT_CHANNEL, type BenchServer, type ListenConfig } from './bench-server.js';
+import { FANOUT_CHANNEL, type BenchServer, type ListenConfig, eventData } from './bench-server.js';
 
 const ECHO = Buffer.from('{"type":"echo"');
 const MAX_HEAD = 8192;
@@ -46,8 +46,8 @@ export class FloorBench implements BenchServer {
     return new Promise((resolve) => server.listen(config.port, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
   }
 
-  publish(seq: number, body: string): void {
-    const frame = serverFrame(Opcode.TEXT, Buffer.from(JSON.stringify({ type: 'event', channel: FANOUT_CHANNEL, data: { seq, body } })));
+  publish(seq: number, body: string, t?: number): void {
+    const frame = serverFrame(Opcode.TEXT, Buffer.from(JSON.stringify({ type: 'event', channel: FANOUT_CHANNEL, data: eventData(seq, body, t) })));
     for (const socket of this.#sockets) socket.write(frame);
   }
 

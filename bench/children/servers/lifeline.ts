@@ -4,7 +4,7 @@
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { createServer, MemoryBroker, type Broker, type LifelineServer } from '../../../src/server/index.js';
-import { CATCHUP_CHANNEL, FANOUT_CHANNEL, STORM_CHANNEL, type BenchServer, type ListenConfig, type RedisConfig, type ShutdownHint } from './bench-server.js';
+import { CATCHUP_CHANNEL, FANOUT_CHANNEL, STORM_CHANNEL, type BenchServer, type ListenConfig, type RedisConfig, type ShutdownHint, eventData } from './bench-server.js';
 
 interface RedisBrokerModule {
   readonly RedisBroker: { connect(options: { readonly url: string; readonly prefix: string }): Promise<Broker> };
@@ -45,8 +45,8 @@ export class LifelineBench implements BenchServer {
     return (await server.listen()).port;
   }
 
-  async publish(seq: number, body: string): Promise<void> {
-    await this.#require().publish(FANOUT_CHANNEL, { seq, body });
+  async publish(seq: number, body: string, t?: number): Promise<void> {
+    await this.#require().publish(FANOUT_CHANNEL, eventData(seq, body, t));
   }
 
   async fillHistory(events: number, body: string): Promise<{ readonly epoch: string }> {

@@ -2,7 +2,7 @@
 // `io.to(room).emit(...)` for fan-out (Socket.IO encodes and frames a broadcast once).
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
-import { FANOUT_CHANNEL, type BenchServer, type ListenConfig } from './bench-server.js';
+import { FANOUT_CHANNEL, type BenchServer, type ListenConfig, eventData } from './bench-server.js';
 
 export class SocketIoBench implements BenchServer {
   #io: Server | undefined;
@@ -28,8 +28,8 @@ export class SocketIoBench implements BenchServer {
     return new Promise((resolve) => http.listen(config.port, '127.0.0.1', () => resolve((http.address() as { port: number }).port)));
   }
 
-  publish(seq: number, body: string): void {
-    this.#require().to(FANOUT_CHANNEL).emit('event', { seq, body });
+  publish(seq: number, body: string, t?: number): void {
+    this.#require().to(FANOUT_CHANNEL).emit('event', eventData(seq, body, t));
   }
 
   async fillHistory(events: number, body: string): Promise<{ readonly epoch: string }> {

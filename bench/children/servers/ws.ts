@@ -1,8 +1,12 @@
 // Raw `ws` as its users write it: a Set of sockets, a JSON switch on the message type, and the
-// naive broadcast loop that serializes and frames the event once per socket.
+// naive broadcast loop that serializes and frames the event once per socket; with `heartbeat`,
+// the ping/terminate loop users add.
 import { createServer, type Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { FANOUT_CHANNEL, type BenchServer, type ListenConfig } from './bench-server.js';
+import { FANOUT_CHANNEL, type BenchServer, type ListenConfig, eventData } from './bench-server.js';
+
+/** ws has no heartbeat of its own; 30 s is the interval its documentation's example uses. */
+const HEARTBEAT_MS = 30_000;
 
 interface Stored {
   readonly type: 'event';
@@ -13,6 +17,9 @@ interface Stored {
 
 export class WsBench implements BenchServer {
   readonly #sockets = new Set<WebSocket>();
+  /** Sockets that answered since the last heartbeat ping. */
+  readonly #alive = new Set<WebSocket>();
+  #heartbeat: NodeJS.Timeout | undefined;
   readonly #history: Stored[] = [];
   #head = 0;
   #http: Server | undefined;
@@ -25,11 +32,28 @@ export class WsBench implements BenchServer {
     wss.on('connection', (socket) => {
       onAccept();
       this.#sockets.add(socket);
-      socket.on('close', () => this.#sockets.delete(socket));
+      this.#alive.add(socket);
+      socket.on('pong', () => this.#alive.add(socket));
+      socket.on('close', () => {
+        this.#sockets.delete(socket);
+        this.#alive.delete(socket);
+      });
       socket.on('error', () => undefined);
       socket.on('message', (data) => this.#message(socket, String(data)));
     });
+    if (config.heartbeat) {
+      this.#heartbeat = setInterval(() => this.#beat(), HEARTBEAT_MS);
+      http.once('close', () => clearInterval(this.#heartbeat));
+    }
     return new Promise((resolve) => http.listen(config.port, '127.0.0.1', () => resolve((http.address() as { port: number }).port)));
+  }
+
+  /** The usual ws heartbeat: terminate a socket that did not answer the last ping, ping the others. */
+  #beat(): void {
+    for (const socket of this.#sockets) {
+      if (!this.#alive.delete(socket)) socket.terminate();
+      else socket.ping();
+    }
   }
 
   #message(socket: WebSocket, text: string): void {
@@ -47,8 +71,8 @@ export class WsBench implements BenchServer {
     }
   }
 
-  publish(seq: number, body: string): void {
-    const message = { type: 'event', channel: FANOUT_CHANNEL, data: { seq, body } };
+  publish(seq: number, body: string, t?: number): void {
+    const message = { type: 'event', channel: FANOUT_CHANNEL, data: eventData(seq, body, t) };
     for (const socket of this.#sockets) socket.send(JSON.stringify(message));
   }
 
@@ -62,6 +86,7 @@ export class WsBench implements BenchServer {
   }
 
   async shutdown(): Promise<void> {
+    clearInterval(this.#heartbeat);
     for (const socket of this.#sockets) socket.close(1001);
     this.#http?.close();
   }
