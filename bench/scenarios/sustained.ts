@@ -78,7 +78,7 @@ export function sustainedScenario(sizes: Sizes): Scenario {
             `${step.received === step.expected && step.outOfOrder === 0 ? '' : `, ${step.received}/${step.expected} received, ${step.outOfOrder} out of order`}${step.closed > 0 ? `, ${step.closed} closed` : ''}` +
             `${step.held ? '' : ' -> not held'}`,
         );
-        if (!step.held) break;
+        if (!step.held && !plan.keepGoing) break;
       }
       return metricsOf(steps);
     },
@@ -131,9 +131,13 @@ export function sustainedScenario(sizes: Sizes): Scenario {
   }
 }
 
-/** The highest step that held gives the figures; every step's own are kept too (`step<rate>.<metric>`). */
+/**
+ * The highest step that held, with every step below it holding too, gives the figures; every
+ * step's own are kept as well (`step<rate>.<metric>`).
+ */
 function metricsOf(steps: readonly StepResult[]): Metrics {
-  const best = steps.filter((s) => s.held).at(-1);
+  const firstMiss = steps.findIndex((s) => !s.held);
+  const best = (firstMiss === -1 ? steps : steps.slice(0, firstMiss)).at(-1);
   const metrics: Metrics = {
     maxRate: best?.rate ?? 0,
     deliveriesPerSec: best?.deliveriesPerSec ?? NaN,
