@@ -3,12 +3,19 @@
 // benchmark smoke test: its own CI step with its own budget). Extra args are passed to node
 // (e.g. `npm test -- --test-name-pattern=backoff`); files given as args narrow the run.
 //
+// Files run CONCURRENCY at a time (each in its own process), the slowest first: many of them
+// mostly wait (for a browser, a Redis Cluster, a child process), so more run side by side than
+// there are cores, and starting the long ones first keeps one long file from ending the run alone.
+// Each file's wall time is kept in node_modules/.cache/lifeline/test-durations.json for that
+// order, and the slowest are listed at the end. `--test-concurrency=N` (a node flag) overrides.
+//
 // Every process the run starts carries LIFELINE_TEST_RUN=<id> in its environment. When the runner
 // is done, any process still alive with that mark was left behind by a test: it is listed, killed,
 // and the run fails.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,9 +34,27 @@ const bench = args.includes('--bench');
 const isFile = (a) => a.endsWith('.test.ts') || a.endsWith('.bench.ts');
 const chosen = args.filter(isFile);
 const flags = args.filter((a) => !isFile(a) && a !== '--bench');
-const files = (chosen.length > 0 ? chosen : find(join(root, 'test'), bench ? '.bench.ts' : '.test.ts')).map((f) => relative(root, f)).sort();
 // Per test, and per file as a whole: generous caps for a busy machine, not expected durations.
 const timeout = 600_000;
+const CONCURRENCY = 2;
+
+const cacheFile = join(root, 'node_modules/.cache/lifeline/test-durations.json');
+/** Wall time of each file (path relative to the root) in its last run, ms. */
+function readDurations() {
+  try {
+    return JSON.parse(readFileSync(cacheFile, 'utf8'));
+  } catch {
+    return {};
+  }
+}
+const known = readDurations();
+// Before any run has been timed: the folders known to hold the long files.
+const guess = (file) => (/^test\/(package|cluster|chaos|browser|conformance)\/|^test\/broker\/redis-cluster|^test\/cli\//.test(file) ? 10_000 : 1_000);
+const expected = (file) => known[file] ?? guess(file);
+const files = (chosen.length > 0 ? chosen : find(join(root, 'test'), bench ? '.bench.ts' : '.test.ts'))
+  .map((f) => relative(root, f))
+  .sort()
+  .sort((a, b) => expected(b) - expected(a));
 
 /** Runs node with `argv`; resolves with its exit code. Signals to this script are passed on. */
 function run(argv, env) {
@@ -75,14 +100,39 @@ async function leftovers(mark) {
   return left;
 }
 
+/** Keeps this run's file times for the next run's order; lists the slowest files. */
+function recordDurations() {
+  let measured;
+  try {
+    measured = JSON.parse(readFileSync(timesFile, 'utf8'));
+  } catch {
+    return; // interrupted, or the caller chose the reporters
+  } finally {
+    rmSync(timesFile, { force: true });
+  }
+  const times = Object.entries(measured).map(([file, ms]) => [relative(root, file), ms]);
+  mkdirSync(join(cacheFile, '..'), { recursive: true });
+  writeFileSync(cacheFile, `${JSON.stringify({ ...known, ...Object.fromEntries(times) }, null, 1)}\n`);
+  const slowest = times.sort((a, b) => b[1] - a[1]).slice(0, 8);
+  if (slowest.length > 1) console.log(`# slowest files: ${slowest.map(([file, ms]) => `${file} ${(ms / 1000).toFixed(1)} s`).join(', ')}`);
+}
+
 const build = await run([join(root, 'scripts/build.mjs')], process.env);
 if (build !== 0) process.exit(build);
 
 const mark = `LIFELINE_TEST_RUN=${randomUUID()}`;
-const status = await run(
-  ['--import', 'tsx', '--test', '--test-concurrency=2', `--test-timeout=${timeout}`, ...flags, ...files],
-  { ...process.env, LIFELINE_TEST_RUN: mark.slice('LIFELINE_TEST_RUN='.length) },
-);
+// The usual report on stdout, plus each file's wall time into a temp file (unless the caller chose reporters).
+const timesFile = join(tmpdir(), `lifeline-test-durations-${process.pid}.json`);
+const ownReporters = flags.some((flag) => flag.startsWith('--test-reporter'));
+const reporters = ownReporters
+  ? []
+  : [`--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`, '--test-reporter-destination=stdout', `--test-reporter=${join(root, 'scripts/test-durations-reporter.mjs')}`, `--test-reporter-destination=${timesFile}`];
+const concurrency = flags.some((flag) => flag.startsWith('--test-concurrency')) ? [] : [`--test-concurrency=${CONCURRENCY}`];
+const status = await run(['--import', 'tsx', '--test', ...concurrency, `--test-timeout=${timeout}`, ...reporters, ...flags, ...files], {
+  ...process.env,
+  LIFELINE_TEST_RUN: mark.slice('LIFELINE_TEST_RUN='.length),
+});
+recordDurations();
 const left = await leftovers(mark);
 if (left.length > 0) {
   console.error(`# ${left.length} processes started by the tests were still running at the end (now killed):`);

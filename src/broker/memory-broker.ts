@@ -3,6 +3,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { canRecover, type Position } from '../core/position.js';
 import { RequestWindow } from '../core/request-window.js';
 import { IdempotencyConflictError } from '../core/errors.js';
+import { deliver } from './deliver.js';
 import type { Broker, ChannelEvent, ControlNotice, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from './broker.js';
 
 interface Stored {
@@ -294,13 +295,7 @@ export class MemoryBroker implements Broker {
   }
 
   async broadcast(notice: ControlNotice): Promise<void> {
-    for (const listener of [...this.#control]) {
-      try {
-        listener(notice);
-      } catch {
-        // A listener's failure is its own.
-      }
-    }
+    for (const listener of [...this.#control]) deliver(listener, notice);
   }
 
   async onBroadcast(listener: (notice: ControlNotice) => void): Promise<Unsubscribe> {
@@ -425,11 +420,3 @@ export class MemoryBroker implements Broker {
   }
 }
 
-/** A listener's failure is its own: it never stops delivery to the others. */
-function deliver<T>(listener: (value: T) => void, value: T): void {
-  try {
-    listener(value);
-  } catch {
-    // The node-side listener guards its own work; nothing to do here.
-  }
-}

@@ -1,9 +1,10 @@
 import { defaultBackoff } from '../core/backoff.js';
+import { PROTOCOL } from '../protocol/protocol-name.js';
 import { parseUrlCommand, type ParseOutcome } from './args.js';
 import { parseTarget, type ConnectTarget } from './connect-target.js';
 
 /** The channel protocol's subprotocol: offering it makes `connect` a Lifeline client. */
-export const LIFELINE_PROTOCOL = 'lifeline.v1';
+export const LIFELINE_PROTOCOL = PROTOCOL;
 
 export interface ConnectConfig {
   readonly target: ConnectTarget;

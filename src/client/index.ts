@@ -15,7 +15,7 @@ export { withHeartbeat, type LinkWatch, type LinkWatchHost, type LinkWatchPlugin
 export type { QueueLimits, OutboundData } from '../core/outbound-queue.js';
 export type { BackoffOptions } from '../core/backoff.js';
 export { formatRetryHint, parseRetryHint, type RetryHint } from '../core/retry-hint.js';
-export { ConnectionClosedError, InvalidOptionError, LifelineError, type LifelineErrorCode } from '../core/errors.js';
+export { ConnectionClosedError, InvalidCloseError, InvalidOptionError, LifelineError, type LifelineErrorCode } from '../core/errors.js';
 export { LifelineClient } from './lifeline-client.js';
 export type { LifelineClientOptions, LifelineClientState, LifelineClientEventMap, ReadyEvent, SessionEvent, DirectMessageEvent, LifelineStateEvent, OutboxEvent, PublishOptions } from './lifeline-client-types.js';
 export type { OutboxStore, OutboxEntry, OutboxSnapshot } from './outbox-store.js';

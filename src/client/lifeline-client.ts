@@ -1,31 +1,29 @@
 import type { ClientState } from '../core/client-state.js';
 import type { Position } from '../core/position.js';
-import { StateMachine } from '../core/state-machine.js';
-import { Timer } from '../core/timer.js';
 import { closeEvent, lifelineEvent, type LifelineCloseEvent } from './events.js';
 import { resolveTimeout, type LifelineClientEventMap, type LifelineClientOptions, type LifelineClientState, type LifelineStateEvent, type PublishOptions } from './lifeline-client-types.js';
 import type { UrlSource } from './options.js';
-import type { OutboxEntry, OutboxSnapshot, OutboxStore } from './outbox-store.js';
-import { Outbox, PendingMessage, type PendingKind, type SendRetry } from './pending.js';
+import { DurableOutbox } from './durable-outbox.js';
+import type { OutboxEntry } from './outbox-store.js';
+import { Outbox, PendingMessage, type PendingKind, type SendRetry } from './outbox.js';
 import { ReconnectingWebSocket } from './reconnecting-websocket.js';
 import { closedError, ReplyError } from './reply-error.js';
 import { resolveRetryBackoff } from './retry-policy.js';
 import { parseRewind } from '../core/rewind.js';
 import type { PresenceMember, SubscribeOptions, Subscription } from './subscription.js';
 import { SubscriptionSet } from './subscription-set.js';
+import { TokenRefresh } from './token-refresh.js';
 import { TypedEventTarget } from './typed-event-target.js';
 import { decodeServerMessage, PROTOCOL, routeServerMessage, type ServerMessage, type ServerMessagePort } from './wire.js';
 import { withHeartbeat } from './with-heartbeat.js';
 
-/** Where the client is with the current link: waiting for one, greeting, restoring, ready; or closed by the app. */
+/**
+ * Where the client is with the current link: waiting for one, greeting, restoring, ready; or
+ * closed by the app. The moves: down -> hello -> recovering -> ready, any of them -> down when
+ * the link ends, and any -> closed (terminal). Not checked at run time (a checker costs bytes in
+ * every browser bundle); each move is made in one place below.
+ */
 type Phase = 'down' | 'hello' | 'recovering' | 'ready' | 'closed';
-const phases: { readonly [P in Phase]: readonly Phase[] } = {
-  down: ['hello', 'closed'],
-  hello: ['recovering', 'down', 'closed'],
-  recovering: ['ready', 'down', 'closed'],
-  ready: ['down', 'closed'],
-  closed: [],
-};
 
 /** The transport's own queue is off: a message the socket cannot take now is the outbox's to resend, after `hello`. */
 const FORWARDED = ['connecting', 'open', 'close', 'reconnecting', 'giveup', 'authRequired', 'error'] as const;
@@ -47,15 +45,15 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   readonly transport: ReconnectingWebSocket;
   readonly #publishTimeout: number;
   readonly #requestTimeout: number;
-  readonly #phase = new StateMachine<Phase>('down', phases);
-  readonly #store: OutboxStore | undefined;
+  #phase: Phase = 'down';
+  /** The `outbox` option's store, loaded at start and saved as entries come and go. */
+  readonly #durable: DurableOutbox | undefined;
   readonly #outbox = new Outbox((entry) => {
     if (this.#live()) this.#outbox.resend(entry, this.#write);
   });
   /** How publishes, requests and presence queries refused with `unavailable` are resent (undefined: not at all). */
   readonly #sendRetry: SendRetry | undefined;
-  readonly #refreshToken: (() => Promise<string>) | undefined;
-  readonly #refreshTimer: Timer;
+  readonly #refresh: TokenRefresh | undefined;
   readonly #write = (text: string): boolean => this.transport.send(text) === 'sent';
   readonly #subscriptions: SubscriptionSet;
   readonly #port: ServerMessagePort = {
@@ -77,11 +75,6 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   /** Stamps each link (and close): work after app code continues only if it is unchanged. */
   #generation = 0;
   #reported: LifelineClientState;
-  /** The durable outbox is being loaded: `hello` waits for its session (and saves for the load). */
-  #restoring = false;
-  /** The save under way (or done), and the next one, not started yet: saves asked for meanwhile join it. */
-  #saved: Promise<void> = Promise.resolve();
-  #nextSave: Promise<void> | undefined;
 
   constructor(url: UrlSource, options: LifelineClientOptions = {}) {
     super();
@@ -104,21 +97,23 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
       { backoff, clock, rng },
     );
     this.#reported = transport.state;
-    this.#refreshToken = options.refreshToken;
-    this.#refreshTimer = new Timer(transport.options.clock, () => this.#refresh());
-    const store = options.outbox;
-    this.#store = store;
-    if (store) {
-      this.#restoring = true;
+    const failed = this.#failed;
+    const provider = options.refreshToken;
+    if (provider) this.#refresh = new TokenRefresh(provider, { clock, send: (token) => this.#send({ type: 'refresh', token }), failed });
+    if (options.outbox) {
+      const host = {
+        clock,
+        restored: (session: string | undefined, secret: string | undefined) => {
+          this.#session = session;
+          this.#secret = secret;
+        },
+        session: () => ({ session: this.#session, secret: this.#secret }),
+        closed: () => this.state === 'closed',
+        settled: (entry: OutboxEntry, value: unknown, error?: Error) => this.dispatchEvent(lifelineEvent('outbox', { entry, value, error })),
+        failed,
+      };
       // Saves wait for the load (then save what the app sent meanwhile too).
-      this.#saved = store
-        .load()
-        .then((snapshot) => this.#restore(snapshot))
-        .catch(this.#failed)
-        .then(() => {
-          this.#restoring = false;
-          if (this.transport.state === 'open') this.#linkUp();
-        });
+      this.#durable = new DurableOutbox(options.outbox, this.#outbox, host, () => this.transport.state === 'open' && this.#linkUp());
     }
     transport.addEventListener('open', () => this.#linkUp());
     transport.addEventListener('message', (event) => this.#received(event.data));
@@ -127,7 +122,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   }
 
   get state(): LifelineClientState {
-    const phase = this.#phase.state;
+    const phase = this.#phase;
     return phase === 'closed' || phase === 'ready' ? phase : this.transport.state;
   }
 
@@ -167,7 +162,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
    * {@link ReplyError} once the client is closed, an `InvalidOptionError` for a bad `rewind`.
    */
   subscribe(channel: string, options: SubscribeOptions = {}): Subscription {
-    if (this.#phase.state === 'closed') throw closedError();
+    if (this.#phase === 'closed') throw closedError();
     const { rewind, ...handlers } = options;
     const { sub, created } = this.#subscriptions.open(channel, handlers, rewind === undefined ? undefined : parseRewind(rewind));
     if (!created) return sub;
@@ -195,7 +190,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
 
   /** Starts a new link now with a fresh attempt budget (also after `giveup`); the session is resumed. */
   reconnect(): void {
-    if (this.#phase.state !== 'closed') this.transport.reconnect();
+    if (this.#phase !== 'closed') this.transport.reconnect();
   }
 
   /**
@@ -203,10 +198,10 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
    * `closed`, subscriptions end. Nothing is unsubscribed on the server: the session expires.
    */
   close(): void {
-    if (this.#phase.state === 'closed') return;
+    if (this.#phase === 'closed') return;
     this.#generation++;
-    this.#phase.to('closed', undefined);
-    this.#refreshTimer.stop();
+    this.#phase = 'closed';
+    this.#refresh?.stop();
     const error = closedError();
     this.#outbox.failAll(error);
     this.transport.dispose();
@@ -217,27 +212,27 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   // ---- the link ----------------------------------------------------------------------------------
 
   #linkUp(): void {
-    if (this.#phase.state !== 'down' || this.#restoring) return;
+    if (this.#phase !== 'down' || this.#durable?.loading) return;
     this.#generation++;
-    this.#phase.to('hello', undefined);
+    this.#phase = 'hello';
     this.#send({ type: 'hello', v: 1, session: this.#session, secret: this.#session === undefined ? undefined : this.#secret });
   }
 
   #transportMoved(to: ClientState): void {
-    const phase = this.#phase.state;
+    const phase = this.#phase;
     if (phase === 'closed') return;
     if (to !== 'open' && phase !== 'down' && !this.#linkDown()) return;
     // Without a store, a transport that ended for good fails what waits. With one, the entries
     // stay pending (and stored): reconnect() resends them, close() rejects them.
-    if (to === 'closed' && !this.#store) this.#outbox.failAll(closedError());
+    if (to === 'closed' && !this.#durable) this.#outbox.failAll(closedError());
     this.#syncState();
   }
 
   /** The link ended: replies on it will not come; subscriptions wait for the next one. */
   #linkDown(): boolean {
     const generation = ++this.#generation;
-    this.#phase.to('down', undefined);
-    this.#refreshTimer.stop();
+    this.#phase = 'down';
+    this.#refresh?.stop();
     this.#subscriptions.linkLost();
     this.#outbox.linkLost();
     for (const sub of [...this.#subscriptions.byChannel.values()]) {
@@ -249,10 +244,10 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
 
   #received(data: unknown): void {
     const message = decodeServerMessage(data);
-    const phase = this.#phase.state;
+    const phase = this.#phase;
     if (!message) this.#port.error(new ReplyError('bad_message', 'not a protocol message'));
     else if (phase === 'hello' && message.type === 'welcome') this.#welcome(message);
-    else if (message.type === 'refreshed') this.#credentials(message.expiresAt);
+    else if (message.type === 'refreshed') this.#refresh?.expiresAt(message.expiresAt);
     else if (phase === 'recovering' || phase === 'ready' || message.type === 'error') routeServerMessage(message, this.#port);
   }
 
@@ -266,22 +261,22 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     const resumed = message.resumed === true && id === this.#session;
     const secret = message.secret as string | undefined;
     // A durable outbox keeps the secret with the session, so a restart resumes it.
-    if (secret !== this.#secret && this.#store) void this.#save();
+    if (secret !== this.#secret) void this.#save();
     this.#session = id;
     this.#secret = secret;
     this.#member = message.member as string | undefined;
     this.#resumed = resumed;
     if (typeof message.maxPayload === 'number') this.#maxPayload = message.maxPayload;
     // An entry stored by an earlier run may be too big: it would close every start with 1009.
-    if (this.#outbox.dropLarger(this.#maxPayload, tooBig()) && this.#store) void this.#save();
+    if (this.#outbox.dropLarger(this.#maxPayload, tooBig())) void this.#save();
     const outbox = this.#outbox;
     if (resumed) outbox.resumed(Number(message.acked) || 0);
     else {
       this.#lastSeq = 0;
       outbox.newSession();
     }
-    this.#phase.to('recovering', undefined);
-    this.#credentials(message.expiresAt);
+    this.#phase = 'recovering';
+    this.#refresh?.expiresAt(message.expiresAt);
     this.#subscriptions.resubscribeAll();
     this.#flush();
     // App code runs only now, so a publish from a listener queues behind the resends.
@@ -296,8 +291,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   }
 
   #checkReady(): void {
-    if (this.#phase.state !== 'recovering' || !this.#subscriptions.settled) return;
-    this.#phase.to('ready', undefined);
+    if (this.#phase !== 'recovering' || !this.#subscriptions.settled) return;
+    this.#phase = 'ready';
     if (this.#syncState()) this.#dispatch(lifelineEvent('ready', { resumed: this.#resumed }));
   }
 
@@ -314,7 +309,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
 
   /** Messages may go out: the server has welcomed this link. */
   #live(): boolean {
-    const phase = this.#phase.state;
+    const phase = this.#phase;
     return phase === 'recovering' || phase === 'ready';
   }
 
@@ -331,53 +326,16 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
       // The server would close with 1009 (fatal); a stored entry would do it again on every start.
       if (this.#outbox.dropLarger(this.#maxPayload, tooBig())) return;
       if (!this.#live()) void this.#save();
-      else if (this.#store) this.#flush();
+      else if (this.#durable) this.#flush();
       else this.#outbox.send(entry, this.#write);
     });
   }
 
   // ---- the durable outbox ------------------------------------------------------------------------
 
-  /**
-   * The stored entries go ahead of anything sent meanwhile, with their ids; `hello` will carry
-   * the stored session. If it is not resumed, those that were sent fail with `outcome_unknown`
-   * (protocol §5) and the others go out under the new session, as for any entry.
-   */
-  #restore(snapshot: OutboxSnapshot | undefined): void {
-    if (!snapshot) return;
-    const outbox = this.#outbox;
-    this.#session = snapshot.session;
-    this.#secret = snapshot.secret;
-    outbox.restore(
-      snapshot.entries.map((record) => {
-        // No promise waits for a restored entry: its outcome is an `outbox` event, when a promise would settle.
-        const settled = (value: unknown, error?: Error): void => queueMicrotask(() => this.dispatchEvent(lifelineEvent('outbox', { entry: record, value, error })));
-        const entry = new PendingMessage(record.kind, record.body, settled, (error) => settled(undefined, error), this.transport.options.clock, 0);
-        entry.id = record.id;
-        entry.sent = record.id > 0;
-        outbox.resumed(record.id);
-        return entry;
-      }),
-    );
-  }
-
-  /**
-   * Saves the outbox (the session and every unanswered publish and request, with its id, 0 when
-   * it was never sent) once the save under way is done; resolves when a save that began after
-   * this call has ended. A failed save is reported as `error` and the client goes on in memory.
-   */
+  /** Saves the outbox, when there is a store (see DurableOutbox.save). */
   #save(): Promise<void> {
-    const store = this.#store;
-    if (!store) return this.#saved;
-    return (this.#nextSave ??= this.#saved = this.#saved.then(() => {
-      this.#nextSave = undefined;
-      // After close() the outbox is emptied (its promises rejected): the store keeps what it had, for the next client.
-      if (this.state === 'closed') return;
-      const entries: OutboxEntry[] = [];
-      for (const { kind, json: body, id } of this.#outbox.entries) if (kind !== 'presence.get') entries.push({ kind, body, id });
-      const secret = this.#secret;
-      return store.save({ session: this.#session, ...(secret === undefined ? {} : { secret }), entries }).catch(this.#failed);
-    }));
+    return this.#durable?.save() ?? Promise.resolve();
   }
 
   /**
@@ -391,35 +349,12 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     const send = (): void => {
       if (generation === this.#generation) for (const entry of batch) this.#outbox.write(entry, this.#write);
     };
-    if (this.#store) void this.#save().then(send);
+    if (this.#durable) void this.#save().then(send);
     else send();
   }
 
   /** A durable outbox or `refreshToken` failure, as an `error` event. */
   readonly #failed = (error: unknown): void => void this.#dispatch(lifelineEvent('error', { error }));
-
-  // ---- token refresh -----------------------------------------------------------------------------
-
-  /**
-   * docs/protocol.md §8: with `refreshToken`, a fresh token goes out before the credentials
-   * expire, at `expiresAt` minus a margin of 10 % of the time left (at most 30 s; at once when
-   * already due). `expiresAt` is on the server's clock: wall-clock ms, like the default clock's.
-   */
-  #credentials(expiresAt: unknown): void {
-    if (typeof expiresAt !== 'number' || !this.#refreshToken) return;
-    const left = expiresAt - this.transport.options.clock.now();
-    this.#refreshTimer.start(Math.max(left - 30_000, left * 0.9));
-  }
-
-  #refresh(): void {
-    const generation = this.#generation;
-    // Through a promise, so a provider that throws is reported too.
-    Promise.resolve()
-      .then(this.#refreshToken)
-      .then((token) => {
-        if (generation === this.#generation) this.#send({ type: 'refresh', token });
-      }, this.#failed);
-  }
 
   #unsubscribe(sub: Subscription): void {
     if (!this.#subscriptions.remove(sub)) return;

@@ -98,7 +98,7 @@ export function check(name: string, value: number, min: number): number {
 }
 
 /** The numeric options and their least allowed value, checked in this order. */
-const minimums = { initialDelay: 0, factor: 1, maxDelay: 0, maxAttempts: 0, connectTimeout: 1, stabilityWindow: 0, 'queue.maxMessages': 0, 'queue.maxBytes': 0 };
+const minimums = { initialDelay: 0, factor: 1, maxDelay: 0, maxAttempts: 0, connectTimeout: 1, stabilityWindow: 0, maxMessages: 0, maxBytes: 0 };
 
 export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
   const WebSocketClass = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
@@ -108,7 +108,9 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   if (heartbeat && typeof heartbeat !== 'function') throw new InvalidOptionError('heartbeat', 'pass withHeartbeat(...)');
   const given: Record<string, unknown> = {};
   // An option given as undefined keeps its default (options it does not know pass through unread).
-  for (const [name, value] of Object.entries(options)) if (value !== undefined) given[name] = value;
+  for (const name in options) if (options[name as keyof ClientOptions] !== undefined) given[name] = options[name as keyof ClientOptions];
+  const queueing = options.queue !== false;
+  const queue = { ...defaultQueueLimits, ...(queueing ? options.queue : { maxMessages: 0, maxBytes: 0 }) };
   const resolved = {
     ...defaultBackoff,
     connectTimeout: 10_000,
@@ -119,15 +121,14 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     ...given,
     WebSocket: WebSocketClass,
     startClosed: options.startClosed === true,
-    queue: options.queue === false ? { ...defaultQueueLimits, maxMessages: 0, maxBytes: 0 } : { ...defaultQueueLimits, ...options.queue },
-    queueing: options.queue !== false,
+    queue,
+    queueing,
     heartbeat,
     environment: options.environment ?? browserEnvironment(),
   } as ResolvedClientOptions;
-  const { queue } = resolved;
-  const values: Record<string, unknown> = { ...resolved, 'queue.maxMessages': queue.maxMessages, 'queue.maxBytes': queue.maxBytes };
   for (const [name, min] of Object.entries(minimums)) {
-    check(name, values[name] as number, min);
+    const inQueue = name in queue;
+    check(inQueue ? `queue.${name}` : name, ((inQueue ? queue : resolved) as unknown as Record<string, number>)[name] as number, min);
   }
   return Object.freeze(resolved);
 }

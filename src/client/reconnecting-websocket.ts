@@ -1,10 +1,10 @@
-import { backoffCeiling, jittered } from '../core/backoff.js';
 import type { CloseAction } from '../core/close-code.js';
-import { classifyClose, type CloseDecision, type CloseInfo } from '../core/close-policy.js';
+import { classifyClose, type CloseInfo } from '../core/close-policy.js';
 import { readyStateOf, type ClientState } from '../core/client-state.js';
 import { ConnectionClosedError, InvalidCloseError, LifelineError } from '../core/errors.js';
 import { utf8ByteLength } from '../core/utf8.js';
 import { OutboundQueue, type OutboundData } from '../core/outbound-queue.js';
+import { ReconnectPlan, settleAction } from '../core/reconnect-plan.js';
 import { Timer } from '../core/timer.js';
 import { closeEvent, lifelineEvent, type LifelineCloseEvent, type LifelineErrorEvent, type ReconnectingWebSocketEventMap } from './events.js';
 import { subprotocols, websocketUrl } from './whatwg.js';
@@ -15,8 +15,6 @@ import { resolveClientOptions, type ClientOptions, type ProtocolsProvider, type 
 // (see close-code.ts for the table).
 const NORMAL = 1000;
 const ABNORMAL = 1006;
-/** A server's "try again later" (its broker is unreachable): never spends the attempt budget. */
-const TRY_AGAIN_LATER = 1013;
 const TIMEOUT = 4408;
 
 /** What `send` did with a message. */
@@ -91,21 +89,17 @@ export class ReconnectingWebSocket extends EventTarget {
   /** True while the queue is full: a spell of refusals is reported once, not per send. */
   #full = false;
   #state: ClientState;
-  /** Retries since the last stable connection (the backoff's attempt). */
-  #attempt = 0;
+  /** The reconnect decisions: attempt count, retry and stability timers (src/core/reconnect-plan.ts). */
+  readonly #plan: ReconnectPlan;
   readonly #queue: OutboundQueue;
   readonly #heartbeat: LinkWatch | undefined;
   readonly #connectTimer: Timer;
-  readonly #stableTimer: Timer;
-  readonly #retryTimer: Timer;
   readonly #unsubscribe: () => void;
   #socket: WebSocketLike | undefined;
   /** Stamps each socket; events from a replaced socket carry an older stamp and are ignored. */
   #generation = 0;
   #binaryType: string;
   #authRequired = false;
-  /** When a server retry hint set the pending retry, its clock time: coming back must not jump it. */
-  #hintedRetryAt: number | undefined;
   #lastUrl = '';
   /** The origin of the current socket's URL, for `MessageEvent.origin`. */
   #origin = '';
@@ -126,9 +120,7 @@ export class ReconnectingWebSocket extends EventTarget {
     this.#state = startClosed ? 'closed' : 'connecting';
     this.#queue = new OutboundQueue(this.options.queue);
     this.#connectTimer = new Timer(clock, () => this.#abandon('connect-timeout', 'connect timeout'));
-    this.#stableTimer = new Timer(clock, () => (this.#attempt = 0));
-    // Kept alive: a script awaiting opened() during a backoff must not see its process end.
-    this.#retryTimer = new Timer(clock, () => this.#connect(), true);
+    this.#plan = new ReconnectPlan(this.options, () => this.#connect());
     this.#heartbeat = this.options.heartbeat?.({
       clock,
       send: (data) => this.#socket?.readyState === 1 && this.#socket.send(data),
@@ -192,7 +184,7 @@ export class ReconnectingWebSocket extends EventTarget {
 
   /** Retries made since the last stable connection. */
   get attempt(): number {
-    return this.#attempt;
+    return this.#plan.attempt;
   }
 
   /** Messages waiting for a connection. */
@@ -218,7 +210,7 @@ export class ReconnectingWebSocket extends EventTarget {
     const report = full && !this.#full;
     // Set before reporting, so a listener that sends again is not reported twice.
     this.#full = full;
-    if (report) this.#error(new LifelineError('ERR_QUEUE_FULL', evicted ? 'outbound queue full: oldest messages dropped' : 'outbound queue full: message rejected'));
+    if (report) this.#error(new LifelineError('ERR_QUEUE_FULL', 'outbound queue full'));
     return evicted ? 'queued' : 'rejected';
   }
 
@@ -245,7 +237,7 @@ export class ReconnectingWebSocket extends EventTarget {
       queueMicrotask(
         () =>
           generation === this.#generation &&
-          this.#error(new LifelineError('ERR_SOCKET', 'closed before the connection was established')) &&
+          this.#error(new LifelineError('ERR_SOCKET', 'closed while connecting')) &&
           this.#finish({ code: ABNORMAL, reason: '', wasClean: false }, 'stop'),
       );
       return;
@@ -270,12 +262,12 @@ export class ReconnectingWebSocket extends EventTarget {
     checkClose(code, reason);
     // A close() still waiting for the server's answer is reported now: its socket is let go.
     if (this.#state === 'closing' && !this.#finish({ ...this.#closing, wasClean: false }, 'stop')) return;
-    this.#attempt = 0;
+    this.#plan.attempt = 0;
     this.#stopTimers();
     const socket = this.#socket;
     this.#socket = undefined;
     this.#generation++;
-    if (socket && (socket.readyState === 0 || socket.readyState === 1)) socket.close(code, reason);
+    if (socket && socket.readyState < 2) socket.close(code, reason); // connecting or open
     this.#connect();
   }
 
@@ -305,7 +297,7 @@ export class ReconnectingWebSocket extends EventTarget {
 
   #connect(): void {
     const generation = ++this.#generation;
-    const attempt = this.#attempt;
+    const attempt = this.#plan.attempt;
     if (!this.#move('connecting') || !this.#dispatch(lifelineEvent('connecting', { attempt }))) return;
     const authRequired = this.#authRequired;
     this.#authRequired = false;
@@ -364,7 +356,7 @@ export class ReconnectingWebSocket extends EventTarget {
     this.#connectTimer.stop();
     const from = this.#state;
     this.#state = 'open';
-    this.#stableTimer.start(this.options.stabilityWindow);
+    this.#plan.opened();
     this.#heartbeat?.start();
     const socket = this.#socket;
     this.#protocol = socket?.protocol ?? '';
@@ -388,7 +380,7 @@ export class ReconnectingWebSocket extends EventTarget {
     this.#socket = undefined;
     this.#generation++;
     // Tell the server why, if the link still carries anything; never as 1000.
-    if (socket && (socket.readyState === 0 || socket.readyState === 1)) socket.close(TIMEOUT, reason);
+    if (socket && socket.readyState < 2) socket.close(TIMEOUT, reason);
     this.#closed({ code: ABNORMAL, reason, wasClean: false, local }, undefined);
   }
 
@@ -398,49 +390,26 @@ export class ReconnectingWebSocket extends EventTarget {
     this.#stopTimers();
     this.#socket = undefined;
     const generation = this.#generation;
-    const action = this.#decide(close);
+    const decision = classifyClose(close);
+    const { options } = this;
+    const action = settleAction(decision.action, this.#hook(() => options.shouldReconnect?.(close, decision)));
     if (generation !== this.#generation) return; // the shouldReconnect hook took over
-    if (action === 'stop' || action === 'fatal') {
-      this.#finish(close, action);
-      return;
-    }
+    if (action === 'stop' || action === 'fatal') return void this.#finish(close, action);
     if (action === 'refresh-auth') {
       this.#authRequired = true;
       if (!this.#dispatch(lifelineEvent('authRequired', { code: close.status ?? close.code }))) return;
     }
-    this.#schedule(close, action, retryAfterMs);
-  }
-
-  #decide(close: CloseInfo): CloseAction {
-    const decision: CloseDecision = classifyClose(close);
-    const custom = this.#hook(() => this.options.shouldReconnect?.(close, decision));
-    if (custom === undefined) return decision.action === 'app' ? 'reconnect' : decision.action;
-    if (typeof custom === 'boolean') return custom ? 'reconnect' : 'stop';
-    return custom === 'app' ? 'reconnect' : custom;
-  }
-
-  #schedule(close: CloseInfo, action: CloseAction, retryAfterMs: number | undefined): void {
-    const { options } = this;
-    const exhausted = this.#attempt >= options.maxAttempts;
-    // A server's 1013 (try again later: e.g. its broker is unreachable) is the server asking the
-    // client back, not a dead end: it never exhausts the attempt budget (the delay stays at its ceiling).
-    if (exhausted && (close.code !== TRY_AGAIN_LATER || close.local !== undefined)) {
-      if (this.#finish(close, action)) this.#dispatch(lifelineEvent('giveup', { attempts: this.#attempt, code: close.code, reason: close.reason }));
+    const plan = this.#plan;
+    const retry = plan.next(close, decision.hint, retryAfterMs, (attempt) => this.#hook(() => options.reconnectDelay?.(attempt, close)));
+    if (!retry) {
+      if (this.#finish(close, action)) this.#dispatch(lifelineEvent('giveup', { attempts: plan.attempt, code: close.code, reason: close.reason }));
       return;
     }
-    const attempt = exhausted ? this.#attempt : ++this.#attempt;
-    const backoffDelay = jittered(options, exhausted ? options.maxDelay : backoffCeiling(options, attempt), options.rng);
-    const hint = classifyClose(close).hint ?? (retryAfterMs === undefined ? undefined : { afterMs: retryAfterMs, spreadMs: backoffDelay });
-    const generation = this.#generation;
-    const custom = this.#hook(() => options.reconnectDelay?.(attempt, close));
-    if (generation !== this.#generation) return; // the hook took over
-    const delay = custom ?? (hint ? hint.afterMs + options.rng() * hint.spreadMs : backoffDelay);
-    this.#hintedRetryAt = hint ? options.clock.now() + delay : undefined;
-    const { environment } = options;
-    if (!this.#move(environment.hidden() || !environment.online() ? 'paused' : 'reconnecting')) return;
-    if (!this.#dispatch(closeEvent(close, true, action))) return;
+    if (generation !== this.#generation) return; // the reconnectDelay hook took over
+    const { attempt, delay } = retry;
+    if (!this.#move(this.#away() ? 'paused' : 'reconnecting') || !this.#dispatch(closeEvent(close, true, action))) return;
     if (!this.#dispatch(lifelineEvent('reconnecting', { attempt, delay, code: close.code, reason: close.reason }))) return;
-    if (this.#state === 'reconnecting') this.#retryTimer.start(delay);
+    if (this.#state === 'reconnecting') plan.wait(delay);
   }
 
   /** Ends in `closed` and reports it; true when no listener started something new meanwhile. */
@@ -458,27 +427,22 @@ export class ReconnectingWebSocket extends EventTarget {
   }
 
   #environmentChanged(): void {
+    if (!this.options.environment.hidden()) this.#heartbeat?.visible();
+    const step = this.#plan.environment(this.#state, this.#away());
+    if (step === 'pause') this.#move('paused');
+    else if (step === 'connect') this.#connect();
+    else if (step && this.#move('reconnecting')) this.#plan.wait(step);
+  }
+
+  /** The page is hidden or the device offline: retries wait. */
+  #away(): boolean {
     const { environment } = this.options;
-    const away = environment.hidden() || !environment.online();
-    const state = this.#state;
-    if (!environment.hidden()) this.#heartbeat?.visible();
-    if (away && state === 'reconnecting') {
-      this.#retryTimer.stop();
-      this.#move('paused');
-    } else if (!away && (state === 'paused' || state === 'reconnecting')) {
-      // Back online or visible again: retry at once instead of waiting out our own backoff,
-      // but a server's retry hint still holds, or a tab switch would undo its crowd spreading.
-      this.#retryTimer.stop();
-      const wait = (this.#hintedRetryAt ?? 0) - this.options.clock.now();
-      if (wait <= 0) this.#connect();
-      else if (this.#move('reconnecting')) this.#retryTimer.start(wait);
-    }
+    return environment.hidden() || !environment.online();
   }
 
   #stopTimers(): void {
     this.#connectTimer.stop();
-    this.#stableTimer.stop();
-    this.#retryTimer.stop();
+    this.#plan.stop();
     this.#heartbeat?.stop();
   }
 

@@ -1,3 +1,6 @@
+import { LifelineError } from '../core/errors.js';
+import type { ReplyCode } from '../protocol/reply-code.js';
+
 /**
  * Why a `publish`, `request`, `presence()` or subscription of a {@link LifelineClient} failed.
  * Match on `code`, never on the message.
@@ -10,16 +13,17 @@
  * | `closed` | client | the client was closed, or the link ended for good (fatal close, give-up) before a reply |
  * | `unsubscribed` | client | the subscription ended before it was subscribed |
  * | `forbidden`, `bad_channel`, `unavailable`, `no_method`, `failed`, `expired`, `bad_message`, a handler's own code | server (`remote`) | see docs/protocol.md |
+ *
+ * A {@link LifelineError} whose `code` is the reply code above (lowercase), not an `ERR_*` one.
  */
-export class ReplyError extends Error {
+export class ReplyError extends LifelineError<ReplyCode> {
   constructor(
-    readonly code: string,
+    code: ReplyCode,
     message: string,
     /** True when the server sent this code; false when the client concluded it. */
     readonly remote = false,
   ) {
-    super(message);
-    this.name = 'ReplyError';
+    super(code, message);
   }
 }
 

@@ -1,6 +1,5 @@
 import { isAfter, type Position } from '../core/position.js';
 import type { Rewind, RewindSpec } from '../core/rewind.js';
-import { StateMachine } from '../core/state-machine.js';
 import { lifelineEvent } from './events.js';
 import { ReplyError } from './reply-error.js';
 import { TypedEventTarget } from './typed-event-target.js';
@@ -19,12 +18,6 @@ import { TypedEventTarget } from './typed-event-target.js';
  *   subscribing, subscribed ──permanent refusal / unsubscribe() / close()──> unsubscribed (final)
  */
 export type SubscriptionState = 'unsubscribed' | 'subscribing' | 'subscribed';
-
-const transitions: { readonly [S in SubscriptionState]: readonly SubscriptionState[] } = {
-  unsubscribed: ['subscribing'],
-  subscribing: ['subscribed', 'unsubscribed'],
-  subscribed: ['subscribing', 'unsubscribed'],
-};
 
 /** Who is in a channel with presence on: a session id and the user the server authenticated. */
 export interface PresenceMember {
@@ -98,7 +91,8 @@ export interface SubscriptionHost {
  * await room.ready();
  */
 export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
-  readonly #machine = new StateMachine<SubscriptionState>('unsubscribed', transitions);
+  /** Moved only by #move, along the diagram above (not checked at run time: a checker costs bytes in every browser bundle). */
+  #state: SubscriptionState = 'unsubscribed';
   #position: Position | undefined;
   #confirmed: SubscribedEvent | undefined;
   #retry: SubscriptionRetry | undefined;
@@ -116,7 +110,7 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   }
 
   get state(): SubscriptionState {
-    return this.#machine.state;
+    return this.#state;
   }
 
   /** The last position this subscription holds (sent as `since` on a resubscribe). */
@@ -228,7 +222,7 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   #move(to: SubscriptionState): boolean {
     const from = this.state;
     if (from === to) return true;
-    this.#machine.to(to, undefined);
+    this.#state = to;
     this.dispatchEvent(lifelineEvent('state', { from, to }));
     return this.state === to;
   }

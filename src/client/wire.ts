@@ -2,8 +2,7 @@ import type { Position } from '../core/position.js';
 import { ReplyError } from './reply-error.js';
 import type { PresenceMember } from './subscription.js';
 
-/** The subprotocol of the channel protocol (docs/protocol.md); the server's `PROTOCOL`, without its validator. */
-export const PROTOCOL = 'lifeline.v1';
+export { PROTOCOL } from '../protocol/protocol-name.js';
 
 /** A decoded server message: a JSON object with a string `type`; every other field still unchecked. */
 export type ServerMessage = { readonly type: string; readonly [field: string]: unknown };

@@ -56,36 +56,28 @@ export const CloseCode = {
   UNAVAILABLE: 4503,
 } as const;
 
-/** The reconnect policy table: every code Lifeline knows, and the client's action after it. */
-export const closeActions: Readonly<Record<number, CloseAction>> = {
-  1000: 'stop',
-  1001: 'stop',
-  1002: 'fatal',
-  1003: 'fatal',
-  1005: 'reconnect',
-  1006: 'reconnect',
-  1007: 'fatal',
-  1008: 'fatal',
-  1009: 'fatal',
-  1010: 'fatal',
-  1011: 'reconnect',
-  1012: 'reconnect',
-  1013: 'reconnect',
-  1014: 'reconnect',
-  1015: 'fatal',
-  4000: 'refresh-auth',
-  4001: 'stop',
-  4002: 'reconnect',
-  4401: 'refresh-auth',
-  4403: 'fatal',
-  4408: 'reconnect',
-  4429: 'reconnect',
-  4503: 'reconnect',
-};
+/** Codes after which the client stops for good: retrying cannot help (a protocol or data error, forbidden). */
+const fatalCodes = [1002, 1003, 1007, 1008, 1009, 1010, 1015, 4403];
 
-/** The client's action after `code`: the table, else by range (3000-4999 go to the app). */
+/**
+ * The client's action after `code`: stop after 1000, 1001 and 4001 (kicked), refresh the
+ * credentials after 4000 and 4401, stop with an error after the fatal codes above, leave other
+ * 3000-4999 codes to the app, and reconnect after everything else (1005, 1006, 1011-1014,
+ * 4002, 4408, 4429, 4503 and unknown codes). Written as tests rather than a table: it ships in
+ * every browser bundle.
+ */
 export function closeActionOf(code: number): CloseAction {
-  return closeActions[code] ?? (code >= 3000 && code <= 4999 ? 'app' : 'reconnect');
+  if (code === 1000 || code === 1001 || code === 4001) return 'stop';
+  if (code === 4000 || code === 4401) return 'refresh-auth';
+  if (fatalCodes.includes(code)) return 'fatal';
+  return code >= 3000 && code <= 4999 && code !== 4002 && code !== 4408 && code !== 4429 && code !== 4503 ? 'app' : 'reconnect';
+}
+
+/** The reconnect policy as a table: every code Lifeline knows, and the client's action after it. */
+export const closeActions: Readonly<Record<number, CloseAction>> = /* @__PURE__ */ actionTable();
+
+function actionTable(): Record<number, CloseAction> {
+  return Object.fromEntries(Object.values(CloseCode).map((code) => [code, closeActionOf(code)]));
 }
 
 /**

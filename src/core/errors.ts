@@ -1,13 +1,18 @@
 /**
  * The error tree. Every error Lifeline raises is a {@link LifelineError} with a stable `code`
- * (match on it, never on the message) and the data that explains it.
+ * (match on it, never on the message) and the data that explains it. Errors raised locally
+ * carry an `ERR_*` code; the two that stand for a protocol reply carry the reply's code.
  *
- * LifelineError                 ERR_QUEUE_FULL, ERR_SOCKET, ERR_ILLEGAL_STATE (plain, with the code)
- * ├─ InvalidOptionError         ERR_INVALID_OPTION      an option or flag is out of range
- * ├─ InvalidCloseError          ERR_INVALID_CLOSE       a close code or reason that may not be sent
- * └─ ConnectionClosedError      ERR_CONNECTION_CLOSED   the connection closed (close code, reason)
- * └─ BrokerUnavailableError     ERR_BROKER_UNAVAILABLE  a networked broker (Redis) could not be reached (sent)
- * └─ IdempotencyConflictError   ERR_IDEMPOTENCY_CONFLICT an idempotency key was reused for a different body
+ * LifelineError                 ERR_QUEUE_FULL, ERR_SOCKET, ERR_ILLEGAL_STATE, ERR_SERVER_CLOSED,
+ * │                             ERR_NOT_LISTENING (plain, with the code)
+ * ├─ InvalidOptionError         ERR_INVALID_OPTION       an option or flag is out of range
+ * ├─ InvalidCloseError          ERR_INVALID_CLOSE        a close code or reason that may not be sent
+ * ├─ ConnectionClosedError      ERR_CONNECTION_CLOSED    the connection closed (close code, reason)
+ * ├─ BrokerUnavailableError     ERR_BROKER_UNAVAILABLE   a networked broker (Redis) could not be reached (sent)
+ * ├─ IdempotencyConflictError   ERR_IDEMPOTENCY_CONFLICT an idempotency key was reused for a different body
+ * ├─ UsageError                 ERR_USAGE                `lifeline serve` cannot run with these settings (src/standalone)
+ * ├─ ReplyError                 a reply code             a client's publish, request or subscription failed (src/client)
+ * └─ RequestError               the handler's code       a request handler refuses (src/server)
  */
 export type LifelineErrorCode =
   | 'ERR_INVALID_OPTION'
@@ -22,11 +27,22 @@ export type LifelineErrorCode =
   /** The broker's server (Redis) is unreachable or did not answer in time: nothing was done, or its outcome is unknown. */
   | 'ERR_BROKER_UNAVAILABLE'
   /** A publish reused an idempotency key (within its window) with a different body: nothing was published. */
-  | 'ERR_IDEMPOTENCY_CONFLICT';
+  | 'ERR_IDEMPOTENCY_CONFLICT'
+  /** `listen()` on a server that is draining or closed. */
+  | 'ERR_SERVER_CLOSED'
+  /** `address()` of a server that does not listen (yet, or any more). */
+  | 'ERR_NOT_LISTENING'
+  /** A setting (or a combination of them) `lifeline serve` cannot run with. */
+  | 'ERR_USAGE';
 
-export class LifelineError extends Error {
+/**
+ * The root of the tree. `Code` is `LifelineErrorCode` but for the errors that carry a protocol
+ * reply's code (`ReplyError`, `RequestError`): narrow with `instanceof` on the subclass to get a
+ * precise `code` type.
+ */
+export class LifelineError<Code extends string = LifelineErrorCode> extends Error {
   constructor(
-    readonly code: LifelineErrorCode,
+    readonly code: Code,
     message: string,
     options?: { cause?: unknown },
   ) {

@@ -10,27 +10,29 @@ import type { Clock, TimerHandle } from './clock.js';
  */
 export class Timer {
   #handle: TimerHandle | undefined;
-  readonly #fire = (): void => {
-    this.#handle = undefined;
-    this.callback();
-  };
+  readonly #clock: Clock;
+  readonly #fire: () => void;
+  readonly #keepAlive: boolean;
 
-  constructor(
-    private readonly clock: Clock,
-    private readonly callback: () => void,
-    /** Keeps a Node process running while pending (see {@link Clock.setTimeout}). */
-    private readonly keepAlive = false,
-  ) {}
+  /** `keepAlive`: keeps a Node process running while pending (see {@link Clock.setTimeout}). */
+  constructor(clock: Clock, callback: () => void, keepAlive = false) {
+    this.#clock = clock;
+    this.#keepAlive = keepAlive;
+    this.#fire = () => {
+      this.#handle = undefined;
+      callback();
+    };
+  }
 
   /** (Re)starts the timer; a pending run is cancelled first. */
   start(ms: number): void {
     this.stop();
-    this.#handle = this.clock.setTimeout(this.#fire, Math.max(0, ms), this.keepAlive);
+    this.#handle = this.#clock.setTimeout(this.#fire, Math.max(0, ms), this.#keepAlive);
   }
 
   stop(): void {
     if (this.#handle !== undefined) {
-      this.clock.clearTimeout(this.#handle);
+      this.#clock.clearTimeout(this.#handle);
       this.#handle = undefined;
     }
   }

@@ -30,7 +30,7 @@ const failures: { readonly [F in SendFailure]: SendResult } = {
   'slow-consumer': Object.freeze({ ok: false, reason: 'slow-consumer' }),
 };
 
-/** How a connection ended, as reported in the server's `close` event. */
+/** How a connection ended, as reported in the server's `disconnect` event. */
 export interface CloseReport {
   readonly code: number;
   readonly reason: string;
@@ -49,7 +49,7 @@ const terminatedReasons: { readonly [T in NonNullable<CloseReport['terminated']>
   terminate: 'terminated',
 };
 
-/** What the server gives a connection: its limits and callbacks, shared by all connections. */
+/** @internal What the server gives a connection: its limits and callbacks, shared by all connections. */
 export interface ConnectionHost {
   readonly clock: Clock;
   readonly closeTimeout: number;
@@ -61,6 +61,7 @@ export interface ConnectionHost {
   onCleanupError(connection: Connection<unknown>, error: unknown): void;
 }
 
+/** @internal */
 export interface ConnectionInit<User> {
   readonly id: string;
   readonly user: User;
@@ -122,6 +123,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   /** The close frame we sent, if we started the closing handshake. */
   #sent: { readonly code: number; readonly reason: string } | undefined;
 
+  /** @internal Connections are made by the server. */
   constructor(socket: WebSocket, host: ConnectionHost, init: ConnectionInit<User>) {
     this.#socket = socket;
     this.#transport = init.transport;
@@ -339,8 +341,8 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     if (both) this.uncork();
   }
 
-  /** @internal Called once by the socket's `close` event. */
-  closed(code: number, reason: string): void {
+  /** @internal Called once by the socket's `close` event: reports the close to the server. */
+  socketClosed(code: number, reason: string): void {
     if (this.#machine.state === 'closed') return;
     this.#machine.to('closed', undefined);
     this.#closeTimer?.stop();

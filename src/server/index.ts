@@ -20,3 +20,4 @@ export { PROTOCOL } from './protocol/schema.js';
 export { MemoryBroker, type MemoryBrokerOptions } from '../broker/memory-broker.js';
 export type { Broker, ChannelEvent, DirectMessage, HistoryPolicy, KeyOrigin, PresenceMember, PublishOrigin, Recovery, SessionOrigin, SessionRecord, Unsubscribe } from '../broker/broker.js';
 export type { Position } from '../core/position.js';
+export type { RequestWindowState } from '../core/request-window.js';

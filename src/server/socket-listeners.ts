@@ -134,5 +134,5 @@ function socketOnClose(this: WebSocket, code: number, reason: Buffer): void {
   const link = linkOf(this);
   if (!link) return;
   (this as LinkedSocket)[kLink] = undefined;
-  link.connection.closed(code, reason.toString('utf8'));
+  link.connection.socketClosed(code, reason.toString('utf8'));
 }

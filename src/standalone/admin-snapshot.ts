@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import type { AdminConnectionRow, AdminSnapshot } from '../core/admin-snapshot.js';
 import type { LifelineServer } from '../server/index.js';
 import { admitted, type ApiKey } from './api-key.js';
 import { sendJson } from './http-json.js';
@@ -7,41 +8,7 @@ import type { Route } from './router.js';
 /** The connection and channel lists stop here (the totals still count everything). */
 export const SNAPSHOT_LIST_CAP = 500;
 
-export interface ConnectionRow {
-  readonly id: string;
-  readonly state: string;
-  readonly user: string | null;
-  /** The `lifeline.v1` session it carries, if any. */
-  readonly session: string | null;
-  readonly ageMs: number;
-  readonly rttMs: number | null;
-  readonly protocol: string;
-  readonly subscriptions: number;
-}
-
-export interface AdminSnapshot {
-  /** What the figures cover: this node only (every node keeps its own; ask each one). */
-  readonly scope: 'node';
-  /** Which node answered: `host:pid`. */
-  readonly node: string;
-  readonly at: number;
-  readonly uptime: number;
-  readonly connections: { readonly open: number; readonly list: readonly ConnectionRow[]; readonly truncated: boolean };
-  readonly channels: readonly { readonly channel: string; readonly subscribers: number }[];
-  readonly channelsTruncated: boolean;
-  readonly totals: {
-    readonly messagesIn: number;
-    readonly messagesOut: number;
-    readonly bytesIn: number;
-    readonly bytesOut: number;
-    readonly handshakes: Readonly<Record<string, number>>;
-    readonly closes: Readonly<Record<string, number>>;
-    readonly heartbeatTerminations: number;
-    readonly slowConsumerCloses: number;
-    readonly invalidMessages: number;
-    readonly recoveries: { readonly recovered: number; readonly notRecovered: number };
-  };
-}
+export type { AdminChannelRow, AdminConnectionRow, AdminSnapshot, AdminTotals } from '../core/admin-snapshot.js';
 
 export interface SnapshotContext<User> {
   /** Wall-clock ms (`at`). */
@@ -52,8 +19,13 @@ export interface SnapshotContext<User> {
   readonly userName: (user: User) => string | null;
 }
 
+/** This node's id in snapshots: `host:pid`. */
+function nodeId(): string {
+  return `${hostname()}:${process.pid}`;
+}
+
 /**
- * What the admin page draws: the open connections (oldest first, at most {@link SNAPSHOT_LIST_CAP}),
+ * What the admin page draws, for this node only (`scope: 'node'`, `node` its id): the open connections (oldest first, at most {@link SNAPSHOT_LIST_CAP}),
  * the busiest channels, and the server's totals, read from the same `server.stats` counters
  * /metrics exports, so the two always agree.
  */
@@ -61,7 +33,7 @@ export function adminSnapshot<User>(server: LifelineServer<User>, context: Snaps
   const { stats } = server;
   const clockNow = server.clock.now();
   const sessions = server.sessionsByConnection();
-  const list: ConnectionRow[] = [];
+  const list: AdminConnectionRow[] = [];
   for (const connection of server.connections) {
     if (list.length === SNAPSHOT_LIST_CAP) break;
     const live = sessions.get(connection);
@@ -81,7 +53,7 @@ export function adminSnapshot<User>(server: LifelineServer<User>, context: Snaps
     .sort((a, b) => b.subscribers - a.subscribers || (a.channel < b.channel ? -1 : 1));
   return {
     scope: 'node',
-    node: `${hostname()}:${process.pid}`,
+    node: nodeId(),
     at: context.now,
     uptime: Math.max(0, context.now - context.startedAt) / 1000,
     connections: { open: server.connections.size, list, truncated: server.connections.size > list.length },

@@ -5,7 +5,7 @@ import type { Broker } from '../broker/broker.js';
 import { MemoryBroker } from '../broker/memory-broker.js';
 import { createServer, type LifelineServer } from '../server/index.js';
 import type { ChannelsConfig } from '../server/protocol/channels.js';
-import type { ServeConfig } from '../cli/serve-options.js';
+import type { ServeConfig } from './serve-config.js';
 import { snapshotRoute } from './admin-snapshot.js';
 import { ApiKey } from './api-key.js';
 import { attachDemoHandlers, checkChatMessage } from './demo-handlers.js';

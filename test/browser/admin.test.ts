@@ -133,6 +133,9 @@ describe('admin page', { skip: browserSkip }, () => {
     const page = await openAdmin();
     await page.waitForSelector('#dashboard:not([hidden])', WAIT);
     assert.equal(await page.evaluate(() => location.hash), '', 'the key left the address bar');
+    // The figures are this node's only, and the page says which node answered.
+    await page.waitForFunction(() => /:\d+$/.test(document.getElementById('meta-node')?.textContent ?? ''), undefined, WAIT);
+    assert.match((await page.textContent('#admin-sub')) ?? '', /this node only/);
     const [open, received] = await agree(page, [
       ['#tile-open', 'lifeline_connections_open'],
       ['#tile-in-total', 'lifeline_messages_received_total'],

@@ -145,7 +145,7 @@ export function recordMessages(server: LifelineServer): Recorder<Envelope> {
 /** Every close report of the server's connections. */
 export function recordCloses(server: LifelineServer): Recorder<CloseReport> {
   const recorder = new Recorder<CloseReport>();
-  server.on('close', (_connection, report) => recorder.push(report));
+  server.on('disconnect', (_connection, report) => recorder.push(report));
   return recorder;
 }
 

@@ -4,6 +4,7 @@ import { seededRng, type Rng } from '../../src/core/clock.js';
 import type { Position } from '../../src/core/position.js';
 import { startFaultProxy, type FaultProxy } from '../../src/testing/fault-proxy.js';
 import { startServer, type ServerFixture } from '../../src/testing/server-fixture.js';
+import { eventually } from '../helpers/wait.js';
 import { Member } from './fleet.js';
 import { verify, type PublishRecord, type SubscriberLog } from './ledger.js';
 
@@ -121,14 +122,12 @@ function count(into: Record<string, number>, key: string | number): void {
   into[key] = (into[key] ?? 0) + 1;
 }
 
-/** Waits until `check()` holds, polling; false at the deadline. */
-async function until(check: () => boolean, ms: number): Promise<boolean> {
-  const deadline = performance.now() + ms;
-  while (!check()) {
-    if (performance.now() > deadline) return false;
-    await sleep(20);
-  }
-  return true;
+/** Whether `check()` came to hold within `ms` (polling). */
+function holdsWithin(check: () => boolean, ms: number): Promise<boolean> {
+  return eventually(check, 'the chaos run', ms).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Timers for undoing faults (a blackhole or a throttle ends): all run at once when the chaos stops. */
@@ -149,7 +148,7 @@ class Undo {
 
 /**
  * One chaos run: a server behind a fault proxy, `clients` LifelineClients on random channels,
- * publishers on both sides, and faults at random until `chaosMs` has passed; then the faults
+ * publishers on both sides, and faults at random until the run has seen its `goals`; then the faults
  * stop, everything settles, and the ledger is checked. Everything is closed before it returns.
  */
 export async function runChaos(seed: number, config: ChaosConfig = defaultConfig): Promise<ChaosReport> {
@@ -194,7 +193,7 @@ export async function runChaos(seed: number, config: ChaosConfig = defaultConfig
       if (!member) return;
       member.connection = connection;
     });
-    server.on('close', (_connection, report) => count(serverCloses, report.terminated ? `${report.code} ${report.terminated}` : report.code));
+    server.on('disconnect', (_connection, report) => count(serverCloses, report.terminated ? `${report.code} ${report.terminated}` : report.code));
 
     // The fleet: client i is on chaos:(i mod channels) and perClient-1 more at random, and its own ballast channel.
     const url = proxy.via(fixture.wsUrl);
@@ -204,7 +203,7 @@ export async function runChaos(seed: number, config: ChaosConfig = defaultConfig
       const anonymous = index % config.anonymousEvery === config.anonymousEvery - 1;
       members.push(new Member({ index, url, channels: [...mine, ballastOf(index)], rng: seededRng(seed * 1_000 + index), anonymous }));
     }
-    if (!(await until(() => members.every((m) => m.client.state === 'ready'), 60_000))) {
+    if (!(await holdsWithin(() => members.every((m) => m.client.state === 'ready'), 60_000))) {
       problems.push(`the fleet did not get ready: ${members.filter((m) => m.client.state !== 'ready').length} not ready`);
       return report();
     }
@@ -300,7 +299,7 @@ export async function runChaos(seed: number, config: ChaosConfig = defaultConfig
     undo.now();
     faultProxy.set('pass');
     const pending = (): number => publishes.filter((p) => p.outcome.kind === 'pending').length;
-    if (!(await until(() => pending() === 0, config.settleMs))) {
+    if (!(await holdsWithin(() => pending() === 0, config.settleMs))) {
       problems.push(`${pending()} publishes never settled`);
       return report();
     }
@@ -314,7 +313,7 @@ export async function runChaos(seed: number, config: ChaosConfig = defaultConfig
       publishes.push({ channel, from: 'marker', n: heads.size + 1, outcome: { kind: 'acked', position } });
       heads.set(channel, position);
     }
-    if (!(await until(() => members.every((m) => m.caughtUp(heads)), config.settleMs))) {
+    if (!(await holdsWithin(() => members.every((m) => m.caughtUp(heads)), config.settleMs))) {
       const behind = members.filter((m) => !m.caughtUp(heads));
       problems.push(`${behind.length} clients did not catch up: ${behind.slice(0, 8).map((m) => m.describe(heads)).join('; ')}`);
     }

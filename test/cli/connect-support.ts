@@ -5,7 +5,8 @@ import { once } from 'node:events';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { spawnCli, within, type CliProcess, type Exit } from './harness.js';
+import { spawnCli, type CliProcess, type Exit } from './harness.js';
+import { within } from '../helpers/wait.js';
 
 /** A running CLI whose stdout is matched line by line, in order. */
 export class LineReader {
@@ -37,8 +38,6 @@ export class LineReader {
       return undefined;
     };
     return within(
-      ms,
-      `a line matching ${pattern} (stdout so far:\n${this.cli.stdout()}\nstderr:\n${this.cli.stderr()})`,
       new Promise<string>((resolve, reject) => {
         const check = (): void => {
           const line = find();
@@ -55,6 +54,8 @@ export class LineReader {
         });
         check();
       }),
+      ms,
+      `a line matching ${pattern} (stdout so far:\n${this.cli.stdout()}\nstderr:\n${this.cli.stderr()})`,
     );
   }
 
@@ -83,8 +84,6 @@ export class LineReader {
       return { lines: matched, last: Math.max(...taken) };
     };
     const result = await within(
-      ms,
-      `lines matching ${patterns.join(', ')} (stdout so far:\n${this.cli.stdout()})`,
       new Promise<{ lines: string[]; last: number }>((resolve, reject) => {
         const check = (): void => {
           const hit = found();
@@ -100,6 +99,8 @@ export class LineReader {
         });
         check();
       }),
+      ms,
+      `lines matching ${patterns.join(', ')} (stdout so far:\n${this.cli.stdout()})`,
     );
     this.#cursor = result.last + 1;
     return result.lines;
@@ -116,7 +117,7 @@ export class LineReader {
   }
 
   exited(ms = 60_000): Promise<Exit> {
-    return within(ms, 'the CLI to exit', this.cli.exited);
+    return within(this.cli.exited, ms, 'the CLI to exit');
   }
 }
 
@@ -127,7 +128,7 @@ export function startConnect(args: readonly string[], env: Readonly<Record<strin
 /** A bare `ws` server on 127.0.0.1; `onConnection` decides what each connection gets. */
 export async function wsServer(onConnection: (socket: WebSocket, index: number) => void): Promise<{ url: string; wss: WebSocketServer; close(): Promise<void> }> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await within(5_000, 'the ws server to listen', once(wss, 'listening'));
+  await within(once(wss, 'listening'), 5_000, 'the ws server to listen');
   let count = 0;
   wss.on('connection', (socket) => {
     socket.on('error', () => undefined);
@@ -139,7 +140,7 @@ export async function wsServer(onConnection: (socket: WebSocket, index: number) 
     wss,
     close: async () => {
       for (const client of wss.clients) client.terminate();
-      await within(5_000, 'the ws server to close', new Promise<void>((resolve) => wss.close(() => resolve())));
+      await within(new Promise<void>((resolve) => wss.close(() => resolve())), 5_000, 'the ws server to close');
     },
   };
 }
@@ -185,7 +186,7 @@ export async function closedPort(): Promise<number> {
 
 async function listen(server: NetServer | HttpServer): Promise<{ port: number; close(): Promise<void> }> {
   server.listen(0, '127.0.0.1');
-  await within(5_000, 'the server to listen', once(server, 'listening'));
+  await within(once(server, 'listening'), 5_000, 'the server to listen');
   const { port } = server.address() as AddressInfo;
-  return { port, close: () => within(5_000, 'the server to close', new Promise<void>((resolve) => server.close(() => resolve()))) };
+  return { port, close: () => within(new Promise<void>((resolve) => server.close(() => resolve())), 5_000, 'the server to close') };
 }

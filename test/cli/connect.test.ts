@@ -7,7 +7,8 @@ import type { WebSocket } from 'ws';
 import type { CloseReport, Connection } from '../../src/server/index.js';
 import { startServer, type ServerFixture } from '../../src/testing/server-fixture.js';
 import { closedPort, echo, startConnect, wsServer } from './connect-support.js';
-import { runCli, stopAll, within } from './harness.js';
+import { runCli, stopAll } from './harness.js';
+import { within } from '../helpers/wait.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
@@ -29,7 +30,7 @@ async function lifelineServer(options: Parameters<typeof startServer>[0] = {}): 
 
 /** The next close a server-side socket sees, as code and reason. */
 function closeOf(socket: WebSocket): Promise<{ code: number; reason: string }> {
-  return within(20_000, 'the server-side close', once(socket, 'close')).then(([code, reason]) => ({ code: code as number, reason: String(reason) }));
+  return within(once(socket, 'close'), 20_000, 'the server-side close').then(([code, reason]) => ({ code: code as number, reason: String(reason) }));
 }
 
 describe('against an echo server', () => {
@@ -260,9 +261,9 @@ describe('against a Lifeline server (--protocol lifeline.v1)', () => {
     assert.match(await cli.next(/^error/), /^error: \/pub: not valid JSON/);
 
     // The link drops; an event is published meanwhile; the client comes back and recovers it.
-    const gone = once(server.server, 'close') as Promise<[Connection<unknown>, CloseReport]>;
+    const gone = once(server.server, 'disconnect') as Promise<[Connection<unknown>, CloseReport]>;
     for (const connection of server.server.connections) connection.terminate();
-    await within(20_000, 'the server to drop the link', gone);
+    await within(gone, 20_000, 'the server to drop the link');
     await server.server.publish('chat:x', { missed: true });
     assert.match(await cli.next(/^closed/), /^closed 1006 abnormal closure: reconnecting in [\d.]+ s \(retry 1 of 10, backoff with jitter\)$/);
     assert.match(await cli.next(/^session/), /^session \S+ resumed/);

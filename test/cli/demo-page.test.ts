@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { browserSkip, launchBrowser, type LaunchedBrowser } from '../helpers/browser.js';
-import { startServe, stopAll, within, type RunningServer } from './harness.js';
+import { startServe, stopAll, type RunningServer } from './harness.js';
+import { within } from '../helpers/wait.js';
 
 const WAIT = { timeout: 10_000 };
 
@@ -98,7 +99,7 @@ test('the demo page gets ready, then shows a server restart (SIGTERM) as 1012 wi
   assert.match(text, /1012 service restart/);
   assert.match(text, /retry after \d+ ms/);
   await demo.waitForSelector('#timeline .event[data-kind="reconnecting"]:has-text("the server asked")', WAIT);
-  assert.deepEqual(await within(15_000, 'server exit', server.exited), { code: 0, signal: null });
+  assert.deepEqual(await within(server.exited, 15_000, 'server exit'), { code: 0, signal: null });
   // Chromium logs the refused reconnects to the stopped server; nothing else may appear.
   assert.deepEqual(
     errors.filter((e) => !/WebSocket connection to .* failed|Failed to load resource/.test(e)),

@@ -5,22 +5,10 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { killProcess, spawnTracked } from '../helpers/processes.js';
+import { within } from '../helpers/wait.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-/** Rejects with `what` if `promise` has not settled within `ms`. */
-export async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 export interface Exit {
   readonly code: number | null;
@@ -60,8 +48,6 @@ export function spawnCli(args: readonly string[], env: Readonly<Record<string, s
   });
   const stderrIncludes = (text: string, ms = 60_000): Promise<void> =>
     within(
-      ms,
-      `stderr to include ${JSON.stringify(text)}`,
       new Promise<void>((resolve) => {
         const check = (): void => {
           if (!err.includes(text)) return;
@@ -71,6 +57,8 @@ export function spawnCli(args: readonly string[], env: Readonly<Record<string, s
         child.stderr.on('data', check);
         check();
       }),
+      ms,
+      `stderr to include ${JSON.stringify(text)}`,
     );
   return { child, exited, stdout: () => out, stderr: () => err, stderrIncludes };
 }
@@ -78,7 +66,7 @@ export function spawnCli(args: readonly string[], env: Readonly<Record<string, s
 /** Runs the CLI to completion (for --help and usage errors). */
 export async function runCli(args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<Exit & { stdout: string; stderr: string }> {
   const cli = spawnCli(args, env);
-  const exit = await within(60_000, `lifeline ${args.join(' ')} to exit`, cli.exited).catch(async (error: unknown) => {
+  const exit = await within(cli.exited, 60_000, `lifeline ${args.join(' ')} to exit`).catch(async (error: unknown) => {
     await killProcess(cli.child);
     throw error;
   });
@@ -104,7 +92,7 @@ export async function startServe(args: readonly string[] = ['--port', '0'], env:
   });
   // Generous: on a busy machine a cold start (loading every module) can take seconds. On any
   // failure the child is killed here, not left to the file's `after`.
-  const url = await within(60_000, 'lifeline serve to print "listening on"', listening).catch(async (error: unknown) => {
+  const url = await within(listening, 60_000, 'lifeline serve to print "listening on"').catch(async (error: unknown) => {
     await killProcess(cli.child);
     throw error;
   });
@@ -116,7 +104,7 @@ export async function stopAll(): Promise<void> {
   const running = [...children];
   const closed = running.map((child) => once(child, 'close'));
   await Promise.all(running.map((child) => killProcess(child)));
-  await within(5_000, 'children to close', Promise.all(closed));
+  await within(Promise.all(closed), 5_000, 'children to close');
 }
 
 /** A `ws` client whose JSON messages (minus app pings) are collected for `next`. */
@@ -137,7 +125,7 @@ export class TestClient {
   static async connect(url: string): Promise<TestClient> {
     const ws = new WebSocket(url);
     const client = new TestClient(ws);
-    await within(5_000, `${url} to open`, once(ws, 'open'));
+    await within(once(ws, 'open'), 5_000, `${url} to open`);
     return client;
   }
 
@@ -148,8 +136,6 @@ export class TestClient {
   /** The first collected message (taken out of the list) that matches; waits for it if needed. */
   next(match: (message: Record<string, unknown>) => boolean, what: string, ms = 5_000): Promise<Record<string, unknown>> {
     return within(
-      ms,
-      what,
       new Promise((resolve) => {
         const check = (): void => {
           const index = this.messages.findIndex(match);
@@ -160,6 +146,8 @@ export class TestClient {
         this.#waiters.add(check);
         check();
       }),
+      ms,
+      what,
     );
   }
 
@@ -170,9 +158,9 @@ export class TestClient {
   closed(ms = 15_000): Promise<{ code: number; reason: string }> {
     if (this.ws.readyState === WebSocket.CLOSED) return Promise.reject(new Error('already closed'));
     return within(
+      once(this.ws, 'close').then(([code, reason]) => ({ code: code as number, reason: String(reason) })),
       ms,
       'the socket to close',
-      once(this.ws, 'close').then(([code, reason]) => ({ code: code as number, reason: String(reason) })),
     );
   }
 }

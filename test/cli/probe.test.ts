@@ -14,7 +14,8 @@ import WebSocket from 'ws';
 import { createServer } from '../../src/server/index.js';
 import { startServer, type ServerFixture } from '../../src/testing/server-fixture.js';
 import { closedPort, rawUpgradeServer, silentServer } from './connect-support.js';
-import { runCli, stopAll, within } from './harness.js';
+import { runCli, stopAll } from './harness.js';
+import { within } from '../helpers/wait.js';
 
 const fixtures: { close(): Promise<void> }[] = [];
 async function fixture(options: Parameters<typeof startServer>[0] = {}): Promise<ServerFixture<unknown>> {
@@ -56,7 +57,7 @@ describe('a healthy endpoint', () => {
   });
 
   test('text: every step timed, 101 with its headers, the subprotocol, a ping round trip, close 1000 echoed; exit 0', async () => {
-    const closed = once(server.server, 'close');
+    const closed = once(server.server, 'disconnect');
     const result = await probe([server.wsUrl, '--protocol', 'lifeline.v1']);
     assert.equal(result.code, 0, result.stdout + result.stderr);
     const out = result.stdout;
@@ -74,7 +75,7 @@ describe('a healthy endpoint', () => {
     assert.match(out, /^healthy +accepted, answered a ping and closed cleanly \([\d.]+ ms in all\)$/m);
     assert.equal(result.stderr, '');
     // The server saw the probe's own clean close.
-    const [, report] = (await within(20_000, 'the server to report the close', closed)) as [unknown, { code: number; reason: string; wasClean: boolean }];
+    const [, report] = (await within(closed, 20_000, 'the server to report the close')) as [unknown, { code: number; reason: string; wasClean: boolean }];
     assert.deepEqual({ code: report.code, reason: report.reason, wasClean: report.wasClean }, { code: 1000, reason: 'probe done', wasClean: true });
   });
 
@@ -160,7 +161,7 @@ describe('refusals: exit 1 with the status, what it means and what to do', () =>
     const server = await fixture({ maxConnections: 1, retryAfter: 7_000 });
     const holder = new WebSocket(server.wsUrl);
     holder.on('error', () => undefined);
-    await within(20_000, 'the first connection', once(holder, 'open'));
+    await within(once(holder, 'open'), 20_000, 'the first connection');
     try {
       const text = await probe([server.wsUrl]);
       assert.equal(text.code, 1);
@@ -258,7 +259,7 @@ describe('TLS (wss://)', () => {
     const https = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) });
     const server = createServer({ server: https, logger: pino({ level: 'silent' }), pingInterval: 0 });
     https.listen(0, '127.0.0.1');
-    await within(20_000, 'the https server to listen', once(https, 'listening'));
+    await within(once(https, 'listening'), 20_000, 'the https server to listen');
     url = `wss://localhost:${(https.address() as AddressInfo).port}/ws`;
     close = async () => {
       await server.close({ drainTimeout: 0 });

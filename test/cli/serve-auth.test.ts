@@ -10,8 +10,10 @@ import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { WebSocket } from 'ws';
 import { PROTOCOL } from '../../src/server/protocol/schema.js';
 import { ProtocolClient, type ServerType } from '../server/protocol/protocol-client.js';
-import { runCli, startServe, stopAll, within, type RunningServer } from './harness.js';
-import { hs256, nowSeconds, refusal, SECRET } from './serve-support.js';
+import { runCli, startServe, stopAll, type RunningServer } from './harness.js';
+import { within } from '../helpers/wait.js';
+import { hs256, JWT_SECRET } from '../helpers/jwt.js';
+import { nowSeconds, refusal } from './serve-support.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeline-auth-'));
 let server: RunningServer;
@@ -22,7 +24,7 @@ before(async () => {
   rsaPrivate = pair.privateKey;
   const pemFile = join(dir, 'issuer.pem');
   writeFileSync(pemFile, await exportSPKI(pair.publicKey));
-  server = await startServe(['--port', '0', '--jwt-public-key', pemFile, '--jwt-audience', 'lifeline', '--ping-interval', '0'], { LIFELINE_JWT_SECRET: SECRET });
+  server = await startServe(['--port', '0', '--jwt-public-key', pemFile, '--jwt-audience', 'lifeline', '--ping-interval', '0'], { LIFELINE_JWT_SECRET: JWT_SECRET });
 });
 after(async () => {
   await stopAll();
@@ -41,7 +43,7 @@ test('an HS256 token in ?token= opens a lifeline.v1 session', async (t) => {
 test('an RS256 token in Authorization: Bearer is accepted', async () => {
   const rs = await new SignJWT({ sub: 'bob', aud: 'lifeline' }).setProtectedHeader({ alg: 'RS256' }).sign(rsaPrivate);
   const ws = new WebSocket(server.wsUrl(), PROTOCOL, { headers: { Authorization: `Bearer ${rs}` } });
-  await within(5_000, 'open', once(ws, 'open'));
+  await within(once(ws, 'open'), 5_000, 'open');
   assert.equal(ws.protocol, PROTOCOL);
   ws.terminate();
 });
@@ -69,7 +71,7 @@ test('credentials that expire close the connection with 4000', async (t) => {
   // late enough that a slow connect on a busy machine still happens before it.
   const exp = nowSeconds() + 4;
   const { client } = await ProtocolClient.connect(t, server.wsUrl(), {}, { query: { token: await token({ sub: 'ada', exp }) } });
-  const closed = await within(30_000, 'the expiry close', client.closed);
+  const closed = await within(client.closed, 30_000, 'the expiry close');
   assert.deepEqual(closed, { code: 4000, reason: 'credentials expired' });
   assert.ok(Date.now() >= exp * 1000 - 50, 'not before exp');
 });
@@ -130,7 +132,7 @@ test('--allow-anonymous lets a client without a token in as anon-…, resuming i
 });
 
 test('--authenticate-on first-message: the token comes in the first message', async (t) => {
-  const server2 = await startServe(['--port', '0', '--authenticate-on', 'first-message'], { LIFELINE_JWT_SECRET: SECRET });
+  const server2 = await startServe(['--port', '0', '--authenticate-on', 'first-message'], { LIFELINE_JWT_SECRET: JWT_SECRET });
   const client = await ProtocolClient.open(server2.wsUrl());
   t.after(() => client.dispose());
   client.send({ type: 'auth', token: await hs256({ sub: 'ada' }) });
@@ -138,11 +140,11 @@ test('--authenticate-on first-message: the token comes in the first message', as
   assert.equal((await client.hello()).v, 1);
   const refused = await ProtocolClient.open(server2.wsUrl());
   refused.send({ type: 'auth', token: 'nope' });
-  assert.equal((await within(5_000, 'the refusal', refused.closed)).code, 4401);
+  assert.equal((await within(refused.closed, 5_000, 'the refusal')).code, 4401);
 });
 
 test('--authenticate-on first-message: expiring credentials are refreshed like the handshake\'s', async (t) => {
-  const server3 = await startServe(['--port', '0', '--authenticate-on', 'first-message', '--ping-interval', '0'], { LIFELINE_JWT_SECRET: SECRET });
+  const server3 = await startServe(['--port', '0', '--authenticate-on', 'first-message', '--ping-interval', '0'], { LIFELINE_JWT_SECRET: JWT_SECRET });
   const client = await ProtocolClient.open(server3.wsUrl());
   t.after(() => client.dispose());
   client.send({ type: 'auth', token: await hs256({ sub: 'ada', exp: nowSeconds() + 60 }) });

@@ -9,8 +9,10 @@ import { after, test } from 'node:test';
 import { envName, flagName, serveKeys } from '../../src/cli/serve-options.js';
 import { PROTOCOL } from '../../src/server/protocol/schema.js';
 import { ProtocolClient } from '../server/protocol/protocol-client.js';
-import { runCli, startServe, stopAll, within } from './harness.js';
-import { call, hs256, refusal, SECRET } from './serve-support.js';
+import { runCli, startServe, stopAll } from './harness.js';
+import { within } from '../helpers/wait.js';
+import { hs256, JWT_SECRET } from '../helpers/jwt.js';
+import { call, refusal } from './serve-support.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeline-config-'));
 after(async () => {
@@ -49,7 +51,7 @@ test('--config: the file sets what flags and env leave unset (flag > env > file)
   const path = configFile('lifeline.json', {
     path: '/from-file',
     port: 1, // an env var wins: LIFELINE_PORT=0 below
-    jwtSecret: SECRET,
+    jwtSecret: JWT_SECRET,
     apiKey: 'config-file-api-key-123456',
     channels: { rooms: { history: { size: 3, ttl: 60_000 } } },
     maxConnections: 5,
@@ -120,7 +122,7 @@ test('config file mistakes are usage errors naming the file and the key', async 
 test('a port already in use: one line on stderr and exit 1 (a failure, not a usage error)', async () => {
   const taken = createServer();
   taken.listen(0, '127.0.0.1');
-  await within(5_000, 'a port to take', once(taken, 'listening'));
+  await within(once(taken, 'listening'), 5_000, 'a port to take');
   try {
     const { port } = taken.address() as AddressInfo;
     const result = await runCli(['serve', '--port', String(port), '--allow-anonymous']);

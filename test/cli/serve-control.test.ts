@@ -7,13 +7,14 @@ import { redisSkip, redisUrl, testPrefix } from '../helpers/redis.js';
 import { within } from '../helpers/wait.js';
 import { ProtocolClient } from '../server/protocol/protocol-client.js';
 import { startServe, stopAll } from './harness.js';
-import { API_KEY, call, hs256, nowSeconds, SECRET } from './serve-support.js';
+import { hs256, JWT_SECRET } from '../helpers/jwt.js';
+import { API_KEY, call, nowSeconds } from './serve-support.js';
 
 after(stopAll);
 
 async function twoNodes(): Promise<[{ url: string; wsUrl: () => string }, { url: string; wsUrl: () => string }]> {
   const args = ['--port', '0', '--api-key', API_KEY, '--redis', redisUrl, '--redis-prefix', testPrefix(), '--ping-interval', '0', '--jwt-audience', 'lifeline'];
-  const env = { LIFELINE_JWT_SECRET: SECRET };
+  const env = { LIFELINE_JWT_SECRET: JWT_SECRET };
   return Promise.all([startServe(args, env), startServe(args, env)]);
 }
 

@@ -7,8 +7,11 @@ import { after, before, test } from 'node:test';
 import { memberId } from '../../src/server/protocol/member-id.js';
 import { ProtocolClient } from '../server/protocol/protocol-client.js';
 import { byLabel, parseSamples, sampleValue, type Sample } from '../standalone/prometheus-text.js';
-import { startServe, stopAll, within, type RunningServer } from './harness.js';
-import { API_KEY, call, errorCode, hs256, refusal, type JsonResponse } from './serve-support.js';
+import { startServe, stopAll, type RunningServer } from './harness.js';
+import { within } from '../helpers/wait.js';
+import { hs256 } from '../helpers/jwt.js';
+import { API_KEY, call, errorCode, refusal, type JsonResponse } from './serve-support.js';
+import type { AdminSnapshot } from '../../src/core/admin-snapshot.js';
 
 const METRICS_KEY = 'metrics-key-0123456789abcdef';
 const channels = {
@@ -191,7 +194,7 @@ test('disconnect a user: each of their connections here closes with 4001 and the
   const other = await member(t, 'dave');
   const kicked = await api('users/carol/disconnect', { method: 'POST', json: { reason: 'account suspended' } });
   assert.deepEqual(kicked.body, { closed: 2, everywhere: true });
-  for (const { client } of [first, second]) assert.deepEqual(await within(5_000, 'the kick', client.closed), { code: 4001, reason: 'account suspended' });
+  for (const { client } of [first, second]) assert.deepEqual(await within(client.closed, 5_000, 'the kick'), { code: 4001, reason: 'account suspended' });
   await other.client.sync();
   assert.deepEqual((await api('users/nobody/disconnect', { method: 'POST' })).body, { closed: 0, everywhere: true });
 });
@@ -200,7 +203,7 @@ test('disconnect a session: its connection closes with 4001 "kicked" by default'
   const { client, welcome } = await member(t, 'erin');
   const response = await api(`sessions/${encodeURIComponent(welcome.session)}/disconnect`, { method: 'POST' });
   assert.deepEqual(response.body, { closed: 1, everywhere: true });
-  assert.deepEqual(await within(5_000, 'the kick', client.closed), { code: 4001, reason: 'kicked' });
+  assert.deepEqual(await within(client.closed, 5_000, 'the kick'), { code: 4001, reason: 'kicked' });
   assert.deepEqual((await api('sessions/s-unknown/disconnect', { method: 'POST' })).body, { closed: 0, everywhere: true });
 });
 
@@ -237,8 +240,6 @@ test('API errors: 400 bad body or channel, 404 unknown route, 405 wrong method, 
 test('a declared Content-Length over the limit is refused before the body is read', async () => {
   const url = new URL(`${server.url}/api/v1/channels/news:x/publish`);
   const status = await within(
-    5_000,
-    'the 413',
     new Promise<number>((resolve, reject) => {
       const req = httpRequest(
         { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { ...auth, 'Content-Type': 'application/json', 'Content-Length': '10000000' } },
@@ -251,6 +252,8 @@ test('a declared Content-Length over the limit is refused before the body is rea
       req.on('error', reject);
       req.write('{"data":'); // and never the other 10 MB
     }),
+    5_000,
+    'the 413',
   );
   assert.equal(status, 413);
 });
@@ -267,15 +270,7 @@ test('the admin snapshot lists connections and channels, and its totals are the 
   const snapshot = await call(`${server.url}/admin/api/snapshot?key=${API_KEY}`);
   const after = await scrape(); // nothing happens on a WebSocket between the two reads
   assert.equal(snapshot.status, 200);
-  const body = snapshot.body as {
-    scope: string;
-    node: string;
-    at: number;
-    uptime: number;
-    connections: { open: number; truncated: boolean; list: { id: string; state: string; user: string | null; session: string | null; ageMs: number; rttMs: number | null; protocol: string; subscriptions: number }[] };
-    channels: { channel: string; subscribers: number }[];
-    totals: Record<string, number> & { handshakes: Record<string, number>; closes: Record<string, number> };
-  };
+  const body = snapshot.body as unknown as AdminSnapshot;
   assert.ok(Math.abs(body.at - Date.now()) < 5_000);
   assert.ok(body.uptime > 0);
   assert.equal(body.scope, 'node', 'the snapshot says it covers the answering node only');
@@ -313,7 +308,7 @@ test('a refused handshake and a close show up as counters', async (t) => {
   assert.equal((await refusal(`${server.wsUrl()}?token=not-a-token`)).status, 401);
   const { client } = await member(t, 'gina');
   client.ws.close(1000);
-  await within(5_000, 'close', client.closed);
+  await within(client.closed, 5_000, 'close');
   // The server counts the close when its own socket closes, a moment after the client's close
   // event, in another process: read until it shows (bounded in count and time).
   const closes = (samples: Sample[]): number => sampleValue(samples, 'lifeline_closes_total', { code: '1000' });

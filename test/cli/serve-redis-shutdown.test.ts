@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { RedisServer, redisServerSkip } from '../helpers/redis-server.js';
 import { ProtocolClient } from '../server/protocol/protocol-client.js';
-import { startServe, stopAll, within } from './harness.js';
+import { startServe, stopAll } from './harness.js';
+import { within } from '../helpers/wait.js';
 
 after(stopAll);
 
@@ -36,9 +37,9 @@ describe('lifeline serve --redis: SIGTERM', { skip: redisServerSkip }, () => {
     });
 
     a.child.kill('SIGTERM');
-    const exit = await within(30_000, 'node a to exit after SIGTERM', a.exited);
+    const exit = await within(a.exited, 30_000, 'node a to exit after SIGTERM');
     assert.equal(exit.code, 0, a.stderr().slice(-2_000));
-    await within(10_000, 'every client to see its close', Promise.all(sessions.map(({ client }) => client.closed)));
+    await within(Promise.all(sessions.map(({ client }) => client.closed)), 10_000, 'every client to see its close');
     assert.doesNotMatch(a.stderr(), /parking the session failed/);
     assert.doesNotMatch(a.stderr(), /The client is closed/);
 

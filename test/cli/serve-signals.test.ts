@@ -6,7 +6,8 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { after, test } from 'node:test';
 import { ProtocolClient } from '../server/protocol/protocol-client.js';
-import { startServe, stopAll, within } from './harness.js';
+import { startServe, stopAll } from './harness.js';
+import { within } from '../helpers/wait.js';
 import { call } from './serve-support.js';
 
 const sockets: Socket[] = [];
@@ -20,10 +21,10 @@ test('SIGINT closes clients with 1012 and a retry hint, then exits 0', async () 
   const client = await ProtocolClient.open(server.wsUrl());
   await client.hello();
   server.child.kill('SIGINT');
-  const close = await within(15_000, 'the close', client.closed);
+  const close = await within(client.closed, 15_000, 'the close');
   assert.equal(close.code, 1012);
   assert.match(close.reason, /retry after \d+ ms/);
-  assert.deepEqual(await within(15_000, 'exit', server.exited), { code: 0, signal: null });
+  assert.deepEqual(await within(server.exited, 15_000, 'exit'), { code: 0, signal: null });
 });
 
 /**
@@ -34,15 +35,13 @@ async function silentPeer(port: number): Promise<Socket> {
   const socket = connect({ host: '127.0.0.1', port });
   sockets.push(socket);
   socket.on('error', () => undefined); // the server's exit resets it; expected
-  await within(5_000, 'tcp connect', once(socket, 'connect'));
+  await within(once(socket, 'connect'), 5_000, 'tcp connect');
   socket.write(
     'GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
       `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
   );
   let seen = '';
   await within(
-    5_000,
-    '101 Switching Protocols',
     new Promise<void>((resolve) => {
       const onData = (chunk: Buffer): void => {
         seen += chunk.toString('latin1');
@@ -52,6 +51,8 @@ async function silentPeer(port: number): Promise<Socket> {
       };
       socket.on('data', onData);
     }),
+    5_000,
+    '101 Switching Protocols',
   );
   assert.match(seen, /^HTTP\/1\.1 101 /);
   socket.resume(); // read and ignore the close frame, never answer it
@@ -70,7 +71,7 @@ test('while it drains /readyz answers 503 (and /healthz 200); a second signal ex
   assert.equal((await call(`${server.url}/healthz`)).status, 200, 'alive, just not taking new clients');
   const signalled = Date.now();
   server.child.kill('SIGINT');
-  const exit = await within(4_000, 'the forced exit (well before the 5 s close timeout)', server.exited);
+  const exit = await within(server.exited, 4_000, 'the forced exit (well before the 5 s close timeout)');
   assert.deepEqual(exit, { code: 1, signal: null });
   assert.ok(Date.now() - signalled < 4_000);
   assert.match(server.stderr(), /second signal during drain/);

@@ -1,17 +1,12 @@
-// Helpers for the `lifeline serve` tests (not a test file): tokens, HTTP calls, refused upgrades.
-import { SignJWT, type JWTPayload } from 'jose';
+// Helpers for the `lifeline serve` tests (not a test file): the API key, HTTP calls, refused upgrades
+// (tokens: test/helpers/jwt.ts).
 import { WebSocket } from 'ws';
-import { within } from './harness.js';
+import { within } from '../helpers/wait.js';
 
-export const SECRET = 'serve-test-secret-0123456789-abcdefgh';
 export const API_KEY = 'serve-test-api-key-0123456789';
 
 /** Seconds since the epoch, as JWT claims count. */
 export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
-
-export function hs256(claims: JWTPayload, secret = SECRET): Promise<string> {
-  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(secret));
-}
 
 export interface JsonResponse {
   readonly status: number;
@@ -25,7 +20,7 @@ export interface JsonResponse {
 export async function call(url: string, init: RequestInit & { json?: unknown } = {}): Promise<JsonResponse> {
   const { json, ...rest } = init;
   const request: RequestInit = json === undefined ? rest : { ...rest, body: JSON.stringify(json), headers: { 'Content-Type': 'application/json', ...(rest.headers as Record<string, string> | undefined) } };
-  const response = await within(5_000, `${init.method ?? 'GET'} ${url}`, fetch(url, request));
+  const response = await within(fetch(url, request), 5_000, `${init.method ?? 'GET'} ${url}`);
   const text = await response.text();
   const isJson = (response.headers.get('content-type') ?? '').startsWith('application/json');
   return { status: response.status, headers: response.headers, body: isJson && text !== '' ? (JSON.parse(text) as Record<string, unknown>) : {}, text };
@@ -41,8 +36,6 @@ export async function refusal(url: string, options: { protocols?: string; header
   const ws = new WebSocket(url, options.protocols ?? [], { headers: options.headers ?? {} });
   try {
     return await within(
-      5_000,
-      `the upgrade to ${url} to be refused`,
       new Promise<{ status: number; body: string }>((resolve, reject) => {
         ws.once('unexpected-response', (_request, response) => {
           let body = '';
@@ -53,6 +46,8 @@ export async function refusal(url: string, options: { protocols?: string; header
         ws.once('open', () => reject(new Error(`${url} accepted the upgrade`)));
         ws.once('error', reject);
       }),
+      5_000,
+      `the upgrade to ${url} to be refused`,
     );
   } finally {
     ws.terminate();

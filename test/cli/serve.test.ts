@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ProtocolClient } from '../server/protocol/protocol-client.js';
-import { startServe, stopAll, within, type RunningServer } from './harness.js';
+import { startServe, stopAll, type RunningServer } from './harness.js';
+import { within } from '../helpers/wait.js';
 import { API_KEY, call, errorCode } from './serve-support.js';
 
 let server: RunningServer;
@@ -111,7 +112,7 @@ test('a demo token opens a lifeline.v1 session on chat:lobby with history and pr
 test('demo.drop cuts the asking link without a close frame; after a resume the request gets its stored reply', async (t) => {
   const { client, welcome } = await ProtocolClient.connect(t, server.wsUrl(), {}, { query: { token: (await demoToken('carol')).token } });
   client.send({ type: 'request', id: 7, method: 'demo.drop' });
-  assert.equal((await within(5_000, 'the drop', client.closed)).code, 1006);
+  assert.equal((await within(client.closed, 5_000, 'the drop')).code, 1006);
   const again = await ProtocolClient.connect(t, server.wsUrl(), { session: welcome.session, secret: welcome.secret }, { query: { token: (await demoToken('carol')).token } });
   assert.equal(again.welcome.resumed, true);
   again.client.send({ type: 'request', id: 7, method: 'demo.drop' });
@@ -134,11 +135,11 @@ test('SIGTERM closes every client with 1012 and a retry hint, then exits 0', asy
   const b = await ProtocolClient.open(`${server.wsUrl()}?token=${(await demoToken('erin')).token}`);
   await a.hello();
   server.child.kill('SIGTERM');
-  for (const close of [await within(15_000, 'a closed', a.closed), await within(15_000, 'b closed', b.closed)]) {
+  for (const close of [await within(a.closed, 15_000, 'a closed'), await within(b.closed, 15_000, 'b closed')]) {
     assert.equal(close.code, 1012);
     assert.match(close.reason, /retry after \d+ ms/);
   }
-  const exit = await within(15_000, 'the server to exit', server.exited);
+  const exit = await within(server.exited, 15_000, 'the server to exit');
   assert.deepEqual(exit, { code: 0, signal: null });
   assert.equal(server.stdout(), `listening on ${server.url}\n`, 'nothing else on stdout');
   assert.match(server.stderr(), /shut down cleanly/);

@@ -12,7 +12,7 @@ import { createServer, type LifelineServer } from '../../src/server/server.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
 import { startServer } from '../../src/testing/server-fixture.js';
 import { scriptedSockets, type ScriptedSocket } from '../helpers/scripted-socket.js';
-import { until, within } from '../helpers/wait.js';
+import { eventually, until, within } from '../helpers/wait.js';
 import { pino } from 'pino';
 import { Gate } from '../helpers/gate.js';
 
@@ -287,14 +287,6 @@ async function watch(url: string, channel: string): Promise<{ readonly client: N
   return { client, events };
 }
 
-async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 describe('LifelineClient with a FileOutboxStore against a real server', () => {
   test('a publish whose ack never arrived is applied once: a new client on the same file resumes the session and gets the stored ack', async (t) => {
     const path = await outboxFile(t);
@@ -321,7 +313,7 @@ describe('LifelineClient with a FileOutboxStore against a real server', () => {
       const orphan = first.publish('chat:once', 'only once');
       orphan.catch(ignore);
       await within(closed, 5_000, 'the link dropped before the ack');
-      await waitFor(() => watcher.events.length === 1, 'the publish reached the channel');
+      await eventually(() => watcher.events.length === 1, 'the publish reached the channel', 5_000);
       const snapshot = await stored(path);
       assert.equal(typeof snapshot.secret, 'string', 'the resume secret is kept with the session: without it the server starts a new one');
       assert.deepEqual(snapshot, { session, secret: snapshot.secret, entries: [{ kind: 'publish', body: body('chat:once', 'only once'), id: 1 }] });
@@ -332,12 +324,12 @@ describe('LifelineClient with a FileOutboxStore against a real server', () => {
       const resumed = until(second, 'session', () => true);
       assert.equal(((await within(resumed, 5_000, 'the second client welcomed')) as Event & { resumed: boolean }).resumed, true);
       assert.equal(second.session, session);
-      await waitFor(() => outcomes.length === 1, 'the outcome of the stored publish');
+      await eventually(() => outcomes.length === 1, 'the outcome of the stored publish', 5_000);
       assert.deepEqual(outcomes[0]?.value, { epoch: (outcomes[0]?.value as { epoch: string }).epoch, offset: 1 });
       assert.equal(outcomes[0]?.error, undefined);
-      await waitFor(async () => (await stored(path)).entries.length === 0, 'the store emptied');
+      await eventually(async () => (await stored(path)).entries.length === 0, 'the store emptied', 5_000);
       assert.equal((await fixture.server.publish('chat:once', 'marker')).offset, 2, 'exactly one event before the marker');
-      await waitFor(() => watcher.events.length === 2, 'the marker');
+      await eventually(() => watcher.events.length === 2, 'the marker', 5_000);
       assert.deepEqual(watcher.events, ['only once', 'marker']);
       assert.equal(publishes, 1, 'the resend was answered from the session window, not run again');
     } finally {
@@ -358,15 +350,15 @@ describe('LifelineClient with a FileOutboxStore against a real server', () => {
     let second: NodeLifelineClient | undefined;
     try {
       first.publish('chat:offline', 'queued offline').catch(ignore);
-      await waitFor(async () => (await stored(path).catch(() => ({ entries: [] }))).entries.length === 1, 'the offline publish saved');
+      await eventually(async () => (await stored(path).catch(() => ({ entries: [] }))).entries.length === 1, 'the offline publish saved', 5_000);
       assert.deepEqual((await stored(path)).entries, [{ kind: 'publish', body: body('chat:offline', 'queued offline'), id: 0 }]);
       const outcomes: OutboxEvent[] = [];
       second = new NodeLifelineClient(fixture.wsUrl, { ...fast, outbox: new FileOutboxStore(path) });
       second.addEventListener('outbox', (e) => outcomes.push(e));
-      await waitFor(() => outcomes.length === 1, 'the outcome');
+      await eventually(() => outcomes.length === 1, 'the outcome', 5_000);
       assert.equal((outcomes[0]?.value as { offset: number }).offset, 1);
-      await waitFor(() => watcher.events.length === 1, 'the event');
-      await waitFor(async () => (await stored(path)).entries.length === 0, 'the store emptied');
+      await eventually(() => watcher.events.length === 1, 'the event', 5_000);
+      await eventually(async () => (await stored(path)).entries.length === 0, 'the store emptied', 5_000);
       assert.deepEqual(watcher.events, ['queued offline']);
     } finally {
       first.close();
@@ -394,7 +386,7 @@ describe('LifelineClient with a FileOutboxStore against a real server', () => {
     try {
       await within(client.ready(), 5_000, 'ready');
       client.publish('chat:lost', 'unknown fate').catch(ignore);
-      await waitFor(() => held === 1, 'the server holds the publish');
+      await eventually(() => held === 1, 'the server holds the publish', 5_000);
       gate.close();
       await first.server.close({ drainTimeout: 0 });
       second = createServer({ port: first.port, host: '127.0.0.1', channels, logger: pino({ level: 'silent' }) });
@@ -408,9 +400,9 @@ describe('LifelineClient with a FileOutboxStore against a real server', () => {
       next.addEventListener('outbox', (e) => outcomes.push(e));
       const welcomed = until(next, 'session', () => true);
       assert.equal(((await within(welcomed, 5_000, 'welcomed')) as Event & { resumed: boolean }).resumed, false);
-      await waitFor(() => outcomes.length === 1, 'the outcome');
+      await eventually(() => outcomes.length === 1, 'the outcome', 5_000);
       assert.ok(outcomes[0]?.error instanceof ReplyError && outcomes[0].error.code === 'outcome_unknown');
-      await waitFor(async () => (await stored(path)).entries.length === 0, 'the store emptied');
+      await eventually(async () => (await stored(path)).entries.length === 0, 'the store emptied', 5_000);
       assert.equal((await stored(path)).session, next.session, 'the new session is stored');
       assert.equal(publishes, 0);
     } finally {
@@ -430,7 +422,7 @@ describe('LifelineClient with a FileOutboxStore against a real server', () => {
     fixture.server.handle('echo', (params) => params);
     let second: NodeLifelineClient | undefined;
     try {
-      await waitFor(() => store.snapshot?.entries.length === 1, 'saved');
+      await eventually(() => store.snapshot?.entries.length === 1, 'saved', 5_000);
       first.close();
       second = new NodeLifelineClient(fixture.wsUrl, { ...fast, outbox: store });
       const outcome = await within(until(second, 'outbox', () => true), 5_000, 'the outcome');
@@ -451,7 +443,7 @@ describe('LifelineClient durable outbox: edges', () => {
       await client.ready();
       await assert.rejects(client.publish('chat:big', 'x'.repeat(2_000)), (error: unknown) => error instanceof ReplyError && error.code === 'too_big');
       assert.equal((await client.publish('chat:big', 'small')).offset, 1, 'the client still works');
-      await waitFor(async () => ((await store.load())?.entries.length ?? 0) === 0, 'nothing stored');
+      await eventually(async () => ((await store.load())?.entries.length ?? 0) === 0, 'nothing stored', 5_000);
     } finally {
       client.close();
       await fixture.close();
@@ -476,7 +468,7 @@ describe('LifelineClient durable outbox: edges', () => {
       let settled = false;
       const sent = client.publish('chat:giveup', 'kept');
       sent.then(() => (settled = true), () => (settled = true));
-      await waitFor(() => seen === 1, 'the publish reached the server');
+      await eventually(() => seen === 1, 'the publish reached the server', 5_000);
       const gaveUp = until(client, 'giveup', () => true);
       [...fixture.server.connections].at(-1)?.terminate(); // the client's: it connected last
       await within(gaveUp, 5_000, 'the give-up (maxAttempts 0)');
@@ -486,7 +478,7 @@ describe('LifelineClient durable outbox: edges', () => {
       hook.resolve(); // the first attempt completes on the server: published, reply remembered
       client.reconnect();
       assert.equal((await within(sent, 5_000, 'the publish after reconnect()')).offset, 1);
-      await waitFor(() => watcher.events.length === 1, 'the event');
+      await eventually(() => watcher.events.length === 1, 'the event', 5_000);
       assert.deepEqual(watcher.events, ['kept'], 'once');
     } finally {
       client.close();

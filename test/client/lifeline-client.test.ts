@@ -426,7 +426,7 @@ describe('LifelineClient against a real Lifeline server', () => {
       await within(client.ready(), 5_000, 'ready');
       const hanging = client.request('hang');
       await within(hangStarted, 5_000, 'the handler runs');
-      const gone = new Promise<void>((resolve) => fixture.server.on('close', () => resolve()));
+      const gone = new Promise<void>((resolve) => fixture.server.on('disconnect', () => resolve()));
       const closed = until(client, 'close', () => true);
       client.close();
       await assert.rejects(hanging, code('closed'));

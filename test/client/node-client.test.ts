@@ -115,9 +115,9 @@ describe('ReconnectingWebSocket on Node against a real Lifeline server', () => {
     const client = new ReconnectingWebSocket(fixture.wsUrl, undefined, fast);
     try {
       await within(client.opened(), 5_000, 'open');
-      const serverClose = once(fixture.server, 'close');
+      const serverClose = once(fixture.server, 'disconnect');
       client.close(4321, 'done here');
-      const [, report] = await within(serverClose, 5_000, 'server close event');
+      const [, report] = await within(serverClose, 5_000, 'server disconnect event');
       assert.equal(report.code, 4321);
       assert.equal(report.reason, 'done here');
       assert.equal(report.wasClean, true);

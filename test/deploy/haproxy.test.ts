@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { LifelineClient } from '../../src/client/node.js';
 import { startServe, stopAll, type RunningServer } from '../cli/harness.js';
-import { API_KEY, call, hs256, nowSeconds, SECRET } from '../cli/serve-support.js';
+import { hs256, JWT_SECRET } from '../helpers/jwt.js';
+import { API_KEY, call, nowSeconds } from '../cli/serve-support.js';
 import { HaProxy, haproxySkip } from '../helpers/haproxy.js';
 import { redisSkip, redisUrl, testPrefix } from '../helpers/redis.js';
 import { eventually, within } from '../helpers/wait.js';
@@ -20,7 +21,7 @@ test('behind HAProxy: a drained node leaves the balancer first; its clients resu
   const args = ['--port', '0', '--api-key', API_KEY, '--redis', redisUrl, '--redis-prefix', testPrefix(), '--jwt-audience', 'lifeline', '--drain-delay', '1500'];
   // One after another: each start has its own deadline on a busy machine.
   const nodes: RunningServer[] = [];
-  for (let i = 0; i < 3; i++) nodes.push(await startServe(args, { LIFELINE_JWT_SECRET: SECRET }));
+  for (let i = 0; i < 3; i++) nodes.push(await startServe(args, { LIFELINE_JWT_SECRET: JWT_SECRET }));
   const proxy = await HaProxy.start(nodes.map((node) => Number(new URL(node.url).port)));
   t.after(() => proxy.stop());
   await eventually(async () => (await call(`${proxy.url}/readyz`).catch(() => ({ status: 0 }))).status === 200, 'haproxy serving');

@@ -6,7 +6,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { within } from '../cli/harness.js';
+import { within } from '../helpers/wait.js';
 
 const root = new URL('../../', import.meta.url);
 const dir = fileURLToPath(new URL(`test-results/tutorial-${process.pid}/`, root));
@@ -52,8 +52,6 @@ function run(file: string, args: readonly string[], env: Record<string, string> 
     exited,
     waitFor: (pattern, what) =>
       within(
-        15_000,
-        `${what} (output so far:\n${out})`,
         new Promise<string>((resolve, reject) => {
           const check = (): void => {
             const match = pattern.exec(out);
@@ -68,6 +66,8 @@ function run(file: string, args: readonly string[], env: Record<string, string> 
           void exited.then(() => (pattern.test(out) ? resolve(pattern.exec(out)?.[0] ?? '') : reject(new Error(`${file} exited without ${what}:\n${out}`))));
           check();
         }),
+        15_000,
+        `${what} (output so far:\n${out})`,
       ),
   };
 }

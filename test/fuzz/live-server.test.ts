@@ -3,7 +3,7 @@
  * `lifeline.v1` envelopes and random handshake requests. Whatever arrives, the server never
  * crashes, never leaks a connection, and answers with a documented HTTP status, close code or
  * `error` reply. Runs are bounded: LIFELINE_FUZZ_RUNS (default 25 per property) sets how many;
- * `npm run fuzz` runs a longer version. (HEAD is left out: its answer has no body to read.)
+ * `npm run fuzz` runs a longer version (scripts/fuzz.mjs: `--runs N`, `--ms N`). (HEAD is left out: its answer has no body to read.)
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -56,7 +56,7 @@ describe('fuzz: a live server', () => {
   test('random and mutated frames: a documented close code or nothing, never a crash or a leaked connection', async (t) => {
     const fixture = await serve(t, { pingInterval: 0, closeTimeout: 500, channels });
     const reports: CloseReport[] = [];
-    fixture.server.on('close', (_connection, report) => reports.push(report));
+    fixture.server.on('disconnect', (_connection, report) => reports.push(report));
     const started = Date.now();
     await fc.assert(
       fc.asyncProperty(fc.array(fc.oneof(frameArb.map((f) => buildFrame(f.opcode, f.payload, f)), mutatedArb), { minLength: 1, maxLength: 8 }), async (frames) => {

@@ -5,8 +5,8 @@
  * (`CI=true`), where a missing browser fails them: {@link launchBrowser} throws.
  */
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
+import { freePort } from './free-port.js';
 
 /** The Chromium binary (`LIFELINE_CHROMIUM` overrides, as in scripts/test-env.mjs). */
 export const chromiumPath = process.env.LIFELINE_CHROMIUM ?? '/usr/bin/chromium';
@@ -52,18 +52,6 @@ export interface LaunchedBrowser {
    */
   openHideablePage(): Promise<HideablePage>;
   close(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /** Launches Debian's Chromium headless; throws with the reason when it is missing (the CI case). */

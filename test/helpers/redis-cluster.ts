@@ -5,10 +5,10 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePorts } from './free-port.js';
 import { eventually, within } from './wait.js';
 import { redisServerSkip } from './redis-server.js';
 
@@ -18,23 +18,6 @@ const cli = process.env.LIFELINE_REDIS_CLI ?? 'redis-cli';
 
 /** `skip` option: a reason when redis-server is missing (never on CI, where the tests then fail). */
 export const redisClusterSkip = redisServerSkip;
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, async () => {
-      const listener = createServer();
-      await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
-      return listener;
-    }),
-  );
-  const ports = servers.map((listener) => {
-    const address = listener.address();
-    if (address === null || typeof address === 'string') throw new Error('no port');
-    return address.port;
-  });
-  await Promise.all(servers.map((listener) => new Promise<void>((resolve) => listener.close(() => resolve()))));
-  return ports;
-}
 
 export interface ClusterNode {
   readonly port: number;

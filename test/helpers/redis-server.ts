@@ -5,9 +5,9 @@
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './free-port.js';
 import { killProcess, spawnTracked } from './processes.js';
 import { within } from './wait.js';
 
@@ -16,16 +16,6 @@ const installed = spawnSync('sh', ['-c', `command -v ${binary}`], { stdio: 'igno
 
 /** `skip` option: a reason when redis-server is missing (never on CI, where the tests then fail). */
 export const redisServerSkip: string | false = installed || process.env.CI === 'true' ? false : `${binary} not installed (apt-get install -y redis-server)`;
-
-/** A loopback port nothing listens on (for a process the test starts). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 export class RedisServer {
   #process: ChildProcess | undefined;

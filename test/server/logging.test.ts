@@ -25,13 +25,13 @@ test('an abnormal close is logged at warn with its code; a normal one is not', a
   try {
     const polite = new WebSocket(fixture.wsUrl);
     await once(polite, 'open');
-    const politeClosed = once(fixture.server, 'close');
+    const politeClosed = once(fixture.server, 'disconnect');
     polite.close(1000);
     await within(politeClosed, 5_000, 'normal close');
 
     const rude = new WebSocket(fixture.wsUrl);
     await once(rude, 'open');
-    const rudeClosed = once(fixture.server, 'close');
+    const rudeClosed = once(fixture.server, 'disconnect');
     rude.terminate();
     const [, report] = await within(rudeClosed, 5_000, 'abnormal close');
     assert.equal(report.code, 1006);
@@ -55,7 +55,7 @@ test('logger: any { debug, info, warn, error } object gets fields and a message;
     try {
       const rude = new WebSocket(fixture.wsUrl);
       await once(rude, 'open');
-      const closed = once(fixture.server, 'close');
+      const closed = once(fixture.server, 'disconnect');
       rude.terminate();
       await within(closed, 5_000, 'abnormal close');
       if (logger === false) assert.equal(fixture.server.log, silentLogger);
@@ -80,7 +80,7 @@ test('close log levels follow the close-code table: a clean 4000 (credentials ex
       socket.on('error', () => undefined);
       const [connection] = (await within(once(fixture.server, 'connection'), 5_000, 'connected')) as [{ close(code: number, reason: string): void }];
       await within(once(socket, 'open'), 5_000, 'open');
-      const closed = once(fixture.server, 'close');
+      const closed = once(fixture.server, 'disconnect');
       if (by === 'client') socket.close(code);
       else connection.close(code, 'test');
       const [, report] = await within(closed, 5_000, `close ${code}`);

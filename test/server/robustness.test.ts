@@ -58,8 +58,8 @@ describe('robustness: app code and peers cannot wedge or crash the server', () =
     const fixture = await serve(t, { maxConnections: 1 });
     const errors: string[] = [];
     fixture.server.on('error', (error) => errors.push(error.message));
-    fixture.server.on('close', () => {
-      throw new Error('close listener bug');
+    fixture.server.on('disconnect', () => {
+      throw new Error('disconnect listener bug');
     });
     fixture.server.on('rejected', () => {
       throw new Error('rejected listener bug');
@@ -69,10 +69,10 @@ describe('robustness: app code and peers cannot wedge or crash the server', () =
     const response = await refused.readResponse();
     assert.equal(response.status, 503);
     // Not events.once(): it would reject on the 'error' event this test expects.
-    const closed = new Promise<void>((resolve) => fixture.server.on('close', () => resolve()));
+    const closed = new Promise<void>((resolve) => fixture.server.on('disconnect', () => resolve()));
     client.ws.close(1000);
     await within(closed, DEADLINE, 'the close event');
-    assert.deepEqual(errors.sort(), ['close listener bug', 'rejected listener bug']);
+    assert.deepEqual(errors.sort(), ['disconnect listener bug', 'rejected listener bug']);
   });
 
   test('once() listeners fire once', async (t) => {

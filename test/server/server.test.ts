@@ -137,7 +137,7 @@ describe('graceful shutdown', () => {
     const states: string[] = [];
     server.on('state', ({ from, to }) => states.push(`${from}->${to}`));
     const reports: { code: number; wasClean: boolean }[] = [];
-    server.on('close', (_conn, report) => reports.push(report));
+    server.on('disconnect', (_conn, report) => reports.push(report));
     assert.equal(server.state, 'running' satisfies ServerState);
 
     const closing = server.close({ code: 1012, drainTimeout: 5_000 });

@@ -172,19 +172,19 @@ export async function connectPair<User>(
   return { client, conn };
 }
 
-/** The server's `close` event for one connection. */
+/** The server's `disconnect` event for one connection. */
 export function closeReportOf<User>(server: LifelineServer<User>, conn: Connection<User>, ms: number = DEADLINE): Promise<CloseReport> {
   return within(
     new Promise<CloseReport>((resolve) => {
       const listener = (closed: Connection<User>, report: CloseReport): void => {
         if (closed !== conn) return;
-        server.off('close', listener);
+        server.off('disconnect', listener);
         resolve(report);
       };
-      server.on('close', listener);
+      server.on('disconnect', listener);
     }),
     ms,
-    `server close event of ${conn.id}`,
+    `server disconnect event of ${conn.id}`,
   );
 }
 

@@ -2,12 +2,13 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { test } from 'node:test';
-import { SignJWT, type JWTPayload } from 'jose';
+import { SignJWT } from 'jose';
 import type { AuthRequest, AuthResult } from '../../src/server/index.js';
 import { presentedToken, tokenAuth, type TokenUser } from '../../src/standalone/jwt-auth.js';
 import { loadPublicKey } from '../../src/standalone/jwt-keys.js';
+import { hs256, JWT_SECRET } from '../helpers/jwt.js';
 
-const secret = new TextEncoder().encode('a-test-secret-of-at-least-32-bytes!');
+const secret = new TextEncoder().encode(JWT_SECRET);
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const rsaPem = rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString();
 const now = (): number => Math.floor(Date.now() / 1000);
@@ -23,10 +24,6 @@ function request(fields: { headers?: Record<string, string>; query?: string; tok
     ...(fields.token === undefined ? {} : { token: fields.token }),
     ...(fields.firstMessage === undefined ? {} : { firstMessage: fields.firstMessage }),
   };
-}
-
-async function hs256(claims: JWTPayload, key: Uint8Array = secret): Promise<string> {
-  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(key);
 }
 
 function refused(result: AuthResult<TokenUser>): string {

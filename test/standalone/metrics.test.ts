@@ -87,7 +87,7 @@ test('requests are timed per method; recoveries counted by outcome; messages and
 test('closes are counted by code once the connection is gone', async () => {
   const client = await ProtocolClient.open(fixture.wsUrl);
   await client.hello();
-  const gone = within(once(fixture.server, 'close'), 5_000, 'the server to see the close');
+  const gone = within(once(fixture.server, 'disconnect'), 5_000, 'the server to see the close');
   client.ws.close(4100, 'bye');
   await gone;
   assert.equal(byLabel(await scrape(), 'lifeline_closes_total', 'code')['4100'], 1);

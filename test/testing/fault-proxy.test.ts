@@ -15,18 +15,9 @@ import { InvalidOptionError } from '../../src/core/errors.js';
 import { startFaultProxy, type FaultLink, type FaultProxy } from '../../src/testing/fault-proxy.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
 import { startServer } from '../../src/testing/server-fixture.js';
-import { within } from '../helpers/wait.js';
+import { eventually, within } from '../helpers/wait.js';
 
 const DEADLINE = 5_000;
-
-/** Polls `probe` every few ms until it holds; fails after `ms`. */
-async function eventually(probe: () => boolean, what: string, ms = DEADLINE): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!probe()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 interface EchoServer {
   readonly port: number;
@@ -207,7 +198,7 @@ describe('startFaultProxy', () => {
       received.push(msg.n);
       conn.send({ type: 'echo', n: msg.n });
     });
-    fixture.server.on('close', (_conn, report) => serverCloses.push(report));
+    fixture.server.on('disconnect', (_conn, report) => serverCloses.push(report));
     const client = new ReconnectingWebSocket(proxy.via(fixture.wsUrl), undefined, {
       heartbeat: withHeartbeat({ watchdog: 300, pingInterval: 0 }),
       initialDelay: 20,

@@ -5,7 +5,7 @@
 import { byId, clockTime } from '../dom.js';
 import { compact, LineChart, renderCloseBars } from './charts.js';
 import { forgetKey, initialKey, saveKey } from './key.js';
-import { History, parseSnapshot, type Sample, type Snapshot } from './snapshot.js';
+import { byCode, History, parseSnapshot, type AdminSnapshot, type Sample } from './snapshot.js';
 import { age, bytes, refusals, renderChannels, renderConnections } from './tables.js';
 
 const POLL_MS = 1000;
@@ -15,7 +15,7 @@ const HIDDEN_POLL_MS = 5000;
 declare global {
   interface Window {
     /** The last snapshot drawn and the chart samples, for browser tests. */
-    __admin?: { readonly snapshot: Snapshot | undefined; readonly samples: readonly Sample[]; readonly polls: number };
+    __admin?: { readonly snapshot: AdminSnapshot | undefined; readonly samples: readonly Sample[]; readonly polls: number };
   }
 }
 
@@ -35,7 +35,7 @@ const rateChart = new LineChart(byId('chart-rate', SVGSVGElement), history.windo
 
 let key = initialKey();
 let timer: ReturnType<typeof setTimeout> | undefined;
-let latest: Snapshot | undefined;
+let latest: AdminSnapshot | undefined;
 let polls = 0;
 let inFlight = false;
 
@@ -94,20 +94,24 @@ async function pollOnce(current: string): Promise<void> {
   schedule();
 }
 
-function draw(snapshot: Snapshot): void {
+function draw(snapshot: AdminSnapshot): void {
   latest = snapshot;
   const sample = history.push(snapshot);
   keyCard.hidden = true;
   dashboard.hidden = false;
   lock.hidden = false;
   setStatus('ready', 'live');
-  const { totals } = snapshot;
+  const { totals, connections } = snapshot;
+  const handshakes = byCode(totals.handshakes);
+  const closes = byCode(totals.closes);
   // `$`-named channels are the server's own (presence companions): not something an operator made.
   const channels = snapshot.channels.filter((row) => !row.channel.startsWith('$'));
+  // Every figure is this node's (`scope: 'node'`): in a cluster, each node has its own page.
+  text('meta-node').textContent = snapshot.node || '–';
   text('meta-uptime').textContent = age(snapshot.uptime * 1000);
   text('meta-updated').textContent = clockTime(snapshot.at || Date.now()).slice(0, 8);
 
-  text('tile-open').textContent = String(snapshot.open);
+  text('tile-open').textContent = String(connections.open);
   text('tile-open-sub').textContent = `${channels.length} channel${channels.length === 1 ? '' : 's'} with subscribers`;
   text('tile-in-rate').textContent = sample.inRate === undefined ? '–' : compact(sample.inRate);
   text('tile-out-rate').textContent = sample.outRate === undefined ? '–' : compact(sample.outRate);
@@ -115,15 +119,15 @@ function draw(snapshot: Snapshot): void {
   text('tile-out-total').textContent = compact(totals.messagesOut);
   text('tile-bytes-in').textContent = bytes(totals.bytesIn);
   text('tile-bytes-out').textContent = bytes(totals.bytesOut);
-  text('tile-accepted').textContent = `${compact(totals.handshakes.get(101) ?? 0)} accepted`;
-  text('tile-refused').textContent = refusals(totals.handshakes);
+  text('tile-accepted').textContent = `${compact(handshakes.get(101) ?? 0)} accepted`;
+  text('tile-refused').textContent = refusals(handshakes);
   text('tile-dropped').textContent = compact(totals.heartbeatTerminations + totals.slowConsumerCloses);
   text('tile-heartbeat').textContent = compact(totals.heartbeatTerminations);
   text('tile-slow').textContent = compact(totals.slowConsumerCloses);
   // Exact numbers for tests and for anyone who wants more than the rounded tiles.
   text('tile-in-total').dataset.value = String(totals.messagesIn);
   text('tile-out-total').dataset.value = String(totals.messagesOut);
-  text('tile-open').dataset.value = String(snapshot.open);
+  text('tile-open').dataset.value = String(connections.open);
 
   const samples = history.samples;
   const now = snapshot.at;
@@ -135,21 +139,21 @@ function draw(snapshot: Snapshot): void {
     ],
     now,
   );
-  byId('chart-open', SVGSVGElement).setAttribute('aria-label', `Open connections over up to the last 2 minutes; now ${snapshot.open}`);
+  byId('chart-open', SVGSVGElement).setAttribute('aria-label', `Open connections over up to the last 2 minutes; now ${connections.open}`);
   byId('chart-rate', SVGSVGElement).setAttribute(
     'aria-label',
     `Messages per second over up to the last 2 minutes; now ${sample.inRate === undefined ? 'unknown' : compact(sample.inRate)} in, ${sample.outRate === undefined ? 'unknown' : compact(sample.outRate)} out`,
   );
-  renderCloseBars(byId('close-bars', HTMLOListElement), totals.closes);
-  text('closes-count').textContent = compact([...totals.closes.values()].reduce((sum, n) => sum + n, 0));
+  renderCloseBars(byId('close-bars', HTMLOListElement), closes);
+  text('closes-count').textContent = compact([...closes.values()].reduce((sum, n) => sum + n, 0));
 
   renderChannels(byId('channels-body', HTMLTableSectionElement), channels);
   text('channels-count').textContent = String(channels.length);
-  renderConnections(byId('connections-body', HTMLTableSectionElement), snapshot.connections);
-  text('connections-count').textContent = String(snapshot.open);
+  renderConnections(byId('connections-body', HTMLTableSectionElement), connections.list);
+  text('connections-count').textContent = String(connections.open);
   const note = text('connections-note');
-  note.hidden = !snapshot.truncated;
-  note.textContent = `Showing ${snapshot.connections.length} of ${snapshot.open} connections.`;
+  note.hidden = !connections.truncated;
+  note.textContent = `Showing ${connections.list.length} of ${connections.open} connections.`;
   window.__admin = { snapshot: latest, samples, polls };
 }
 

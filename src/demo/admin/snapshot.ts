@@ -1,52 +1,12 @@
 /**
- * What `GET /admin/api/snapshot` answers, read defensively (a field of the wrong shape becomes a
- * neutral value, never an exception), and the per-second rates derived from two snapshots.
- * Pure: no DOM, no clock; the admin page and its tests share it.
+ * What `GET /admin/api/snapshot` answers (the one {@link AdminSnapshot} type the server builds),
+ * read defensively (a field of the wrong shape becomes a neutral value, never an exception), and
+ * the per-second rates derived from two snapshots. Pure: no DOM, no clock; the admin page and
+ * its tests share it.
  */
+import type { AdminConnectionRow, AdminSnapshot } from '../../core/admin-snapshot.js';
 
-export interface ConnectionRow {
-  readonly id: string;
-  readonly state: string;
-  readonly user: string;
-  readonly ageMs: number;
-  /** Last heartbeat round trip, ms; undefined before the first pong. */
-  readonly rttMs: number | undefined;
-  readonly protocol: string;
-  /** The channels it is subscribed to, when the server lists them; else only their number. */
-  readonly subscriptions: readonly string[];
-  readonly subscriptionCount: number;
-}
-
-export interface ChannelRow {
-  readonly channel: string;
-  readonly subscribers: number;
-}
-
-export interface Totals {
-  readonly messagesIn: number;
-  readonly messagesOut: number;
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  /** Handshakes by HTTP status (101: accepted). */
-  readonly handshakes: ReadonlyMap<number, number>;
-  /** Closes by close code. */
-  readonly closes: ReadonlyMap<number, number>;
-  readonly heartbeatTerminations: number;
-  readonly slowConsumerCloses: number;
-}
-
-export interface Snapshot {
-  /** Server time of the snapshot, ms. */
-  readonly at: number;
-  /** How long the server has run, s. */
-  readonly uptime: number;
-  readonly open: number;
-  readonly connections: readonly ConnectionRow[];
-  /** The list is cut short (`open` still counts every connection). */
-  readonly truncated: boolean;
-  readonly channels: readonly ChannelRow[];
-  readonly totals: Totals;
-}
+export type { AdminChannelRow, AdminConnectionRow, AdminSnapshot } from '../../core/admin-snapshot.js';
 
 type Json = Readonly<Record<string, unknown>>;
 
@@ -70,7 +30,7 @@ function text(value: unknown): string {
 }
 
 /** `{ "101": 4, "401": 1 }` as a map of numbers, keys that are not codes dropped. */
-function byCode(value: unknown): Map<number, number> {
+export function byCode(value: unknown): Map<number, number> {
   const map = new Map<number, number>();
   for (const [key, n] of Object.entries(object(value))) {
     const code = Number(key);
@@ -79,28 +39,38 @@ function byCode(value: unknown): Map<number, number> {
   return map;
 }
 
-function connectionRow(value: unknown): ConnectionRow {
+/** Only the codes, each with a positive count. */
+function codeCounts(value: unknown): Record<string, number> {
+  return Object.fromEntries([...byCode(value)].map(([code, n]) => [String(code), n]));
+}
+
+function orNull<T>(value: T | ''): T | null {
+  return value === '' ? null : value;
+}
+
+function connectionRow(value: unknown): AdminConnectionRow {
   const row = object(value);
   const subs = row.subscriptions;
-  const list = Array.isArray(subs) ? subs.map(text) : [];
   return {
     id: text(row.id),
     state: text(row.state),
-    user: text(row.user),
+    user: orNull(text(row.user)),
+    session: orNull(text(row.session)),
     ageMs: count(row.ageMs),
-    rttMs: typeof row.rttMs === 'number' && Number.isFinite(row.rttMs) ? row.rttMs : undefined,
+    rttMs: typeof row.rttMs === 'number' && Number.isFinite(row.rttMs) ? row.rttMs : null,
     protocol: text(row.protocol),
-    subscriptions: list,
-    subscriptionCount: Array.isArray(subs) ? list.length : count(subs),
+    // A list (an older server) counts its entries.
+    subscriptions: Array.isArray(subs) ? subs.length : count(subs),
   };
 }
 
 /** The snapshot, or undefined when the body is not one at all (no `connections` and no `totals`). */
-export function parseSnapshot(body: unknown): Snapshot | undefined {
+export function parseSnapshot(body: unknown): AdminSnapshot | undefined {
   const root = object(body);
   if (!('connections' in root) && !('totals' in root)) return undefined;
   const connections = object(root.connections);
   const totals = object(root.totals);
+  const recoveries = object(totals.recoveries);
   const list = Array.isArray(connections.list) ? connections.list.map(connectionRow) : [];
   const channels = Array.isArray(root.channels)
     ? root.channels.map((item) => {
@@ -109,21 +79,24 @@ export function parseSnapshot(body: unknown): Snapshot | undefined {
       })
     : [];
   return {
+    scope: 'node',
+    node: text(root.node),
     at: count(root.at),
     uptime: count(root.uptime),
-    open: typeof connections.open === 'number' ? count(connections.open) : list.length,
-    connections: list,
-    truncated: connections.truncated === true,
+    connections: { open: typeof connections.open === 'number' ? count(connections.open) : list.length, list, truncated: connections.truncated === true },
     channels,
+    channelsTruncated: root.channelsTruncated === true,
     totals: {
       messagesIn: count(totals.messagesIn),
       messagesOut: count(totals.messagesOut),
       bytesIn: count(totals.bytesIn),
       bytesOut: count(totals.bytesOut),
-      handshakes: byCode(totals.handshakes),
-      closes: byCode(totals.closes),
+      handshakes: codeCounts(totals.handshakes),
+      closes: codeCounts(totals.closes),
       heartbeatTerminations: count(totals.heartbeatTerminations),
       slowConsumerCloses: count(totals.slowConsumerCloses),
+      invalidMessages: count(totals.invalidMessages),
+      recoveries: { recovered: count(recoveries.recovered), notRecovered: count(recoveries.notRecovered) },
     },
   };
 }
@@ -149,7 +122,7 @@ export function rate(before: number, after: number, elapsedMs: number): number |
  */
 export class History {
   readonly #samples: Sample[] = [];
-  #last: Snapshot | undefined;
+  #last: AdminSnapshot | undefined;
 
   constructor(readonly windowMs = 120_000) {}
 
@@ -157,12 +130,12 @@ export class History {
     return this.#samples;
   }
 
-  push(snapshot: Snapshot): Sample {
+  push(snapshot: AdminSnapshot): Sample {
     const last = this.#last;
     const elapsed = last ? snapshot.at - last.at : 0;
     const sample: Sample = {
       at: snapshot.at,
-      open: snapshot.open,
+      open: snapshot.connections.open,
       inRate: last ? rate(last.totals.messagesIn, snapshot.totals.messagesIn, elapsed) : undefined,
       outRate: last ? rate(last.totals.messagesOut, snapshot.totals.messagesOut, elapsed) : undefined,
     };

@@ -1,5 +1,5 @@
 import { h } from '../dom.js';
-import type { ChannelRow, ConnectionRow } from './snapshot.js';
+import type { AdminChannelRow, AdminConnectionRow } from './snapshot.js';
 
 /** `42 s`, `3 min 05 s`, `2 h 14 min`, `3 d 4 h`. */
 export function age(ms: number): string {
@@ -24,7 +24,7 @@ function empty(columns: number, text: string): HTMLTableRowElement {
   return h('tr', { class: 'empty' }, h('td', { colspan: String(columns) }, text));
 }
 
-export function renderChannels(body: HTMLTableSectionElement, channels: readonly ChannelRow[]): void {
+export function renderChannels(body: HTMLTableSectionElement, channels: readonly AdminChannelRow[]): void {
   const rows = [...channels].sort((a, b) => b.subscribers - a.subscribers || a.channel.localeCompare(b.channel));
   body.replaceChildren(
     ...(rows.length === 0
@@ -35,7 +35,7 @@ export function renderChannels(body: HTMLTableSectionElement, channels: readonly
 
 const stateTones: Readonly<Record<string, string>> = { open: 'ready', authenticating: 'connecting', closing: 'closing', closed: 'closed' };
 
-export function renderConnections(body: HTMLTableSectionElement, connections: readonly ConnectionRow[]): void {
+export function renderConnections(body: HTMLTableSectionElement, connections: readonly AdminConnectionRow[]): void {
   const rows = [...connections].sort((a, b) => a.ageMs - b.ageMs);
   body.replaceChildren(
     ...(rows.length === 0
@@ -45,12 +45,12 @@ export function renderConnections(body: HTMLTableSectionElement, connections: re
             'tr',
             { 'data-id': row.id },
             h('td', { class: 'mono', title: row.id }, row.id.length > 14 ? `${row.id.slice(0, 12)}…` : row.id),
-            h('td', {}, row.user === '' ? h('span', { class: 'muted' }, 'anonymous') : row.user),
+            h('td', {}, row.user === null ? h('span', { class: 'muted' }, 'anonymous') : row.user),
             h('td', {}, h('span', { class: 'state-tag', 'data-state': stateTones[row.state] ?? 'paused' }, row.state || '?')),
             h('td', { class: 'num' }, age(row.ageMs)),
-            h('td', { class: 'num' }, row.rttMs === undefined ? '–' : `${row.rttMs < 10 ? row.rttMs.toFixed(1) : Math.round(row.rttMs)} ms`),
+            h('td', { class: 'num' }, row.rttMs === null ? '–' : `${row.rttMs < 10 ? row.rttMs.toFixed(1) : Math.round(row.rttMs)} ms`),
             h('td', { class: 'mono' }, row.protocol || '–'),
-            h('td', { class: 'num', title: row.subscriptions.join(', ') }, String(row.subscriptionCount)),
+            h('td', { class: 'num' }, String(row.subscriptions)),
           ),
         )),
   );

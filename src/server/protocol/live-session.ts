@@ -1,55 +1,37 @@
-import type { Position } from '../../core/position.js';
+import type { RequestWindow } from '../../core/request-window.js';
+import type { Clock } from '../../core/clock.js';
+import { Session, type ResumeKey } from '../../protocol/session.js';
+import type { SubscriptionState } from '../../protocol/subscription-state.js';
 import type { PreparedText } from '../prepared-text.js';
-import { RequestWindow } from '../../core/request-window.js';
 import type { Connection } from '../connection.js';
 import { memberId } from './member-id.js';
 
-/** What a `hello` must match to resume a session. */
-export interface ResumeKey {
-  /** SHA-256 (hex) of the session's resume secret. */
-  readonly secret: string;
-  readonly anonymous: boolean;
-}
+export type { ResumeKey } from '../../protocol/session.js';
 
-/** One channel subscription of a session on this node. */
-export interface LiveSubscription {
-  readonly channel: string;
-  /** While the replay is being read, live events wait here (then those after the replay go out). */
-  buffer: { readonly message: PreparedText; readonly position: Position }[] | undefined;
-  /** The last position sent to the client. */
-  last: Position | undefined;
-  readonly presence: boolean;
-}
+/** One channel subscription of a session on this node (live events carry their prepared frame). */
+export type LiveSubscription = SubscriptionState<PreparedText>;
 
 /**
- * A session while one of its connections is on this node: who it is, its request-id window,
- * its subscriptions, and a queue that processes its messages one at a time, in arrival order
- * (docs/protocol.md §5: a publish is in history before the next message is looked at).
+ * A session while one of its connections is on this node: the protocol core's {@link Session}
+ * bound to that connection, with a queue that processes its messages one at a time, in arrival
+ * order (docs/protocol.md §5: a publish is in history before the next message is looked at).
  */
-export class LiveSession<User> {
-  readonly subscriptions = new Map<string, LiveSubscription>();
-  /** Set when the session leaves this node: work still queued must not join anything anymore. */
-  parked = false;
-  /** The last direct-message seq sent on this connection. */
-  sentSeq = 0;
-  /** Its connection is about to be closed for a channel resync: nothing more is delivered on it. */
-  resyncing = false;
+export class LiveSession<User> extends Session<User, PreparedText> {
   #queue: Promise<void> = Promise.resolve();
   #directs: Promise<void> = Promise.resolve();
   readonly #stops: (() => Promise<void>)[] = [];
 
-  /** The id other members see in presence (never the session id). */
-  readonly member: string;
-
   constructor(
-    readonly id: string,
-    readonly user: User,
-    readonly window: RequestWindow<unknown>,
+    id: string,
+    user: User,
+    window: RequestWindow<unknown>,
     public connection: Connection<User>,
     /** What resumes it: the digest of its secret, and whether an anonymous connection opened it. */
-    readonly resume: ResumeKey,
+    resume: ResumeKey,
+    clock: Clock,
+    requestTimeout: number,
   ) {
-    this.member = memberId(id);
+    super({ id, user, member: memberId(id), resume, window, clock, requestTimeout });
   }
 
   /** Runs `work` after everything queued before it; a failure is the work's own to report. */

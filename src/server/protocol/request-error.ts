@@ -1,3 +1,5 @@
+import { LifelineError } from '../../core/errors.js';
+
 /**
  * What a request handler throws to refuse with its own code: the client gets
  * `{"type":"error","id":…,"code":code,"message":message}`. Any other exception is reported as
@@ -8,27 +10,14 @@
  *   if (await rooms.exists(name)) throw new RequestError('exists', 'a room with that name exists');
  *   return rooms.create(name);
  * });
+ *
+ * A {@link LifelineError} whose `code` is the handler's own reply code, not an `ERR_*` one.
  */
-export class RequestError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'RequestError';
+export class RequestError extends LifelineError<string> {
+  constructor(code: string, message: string) {
+    super(code, message);
   }
 }
 
-/** The stable codes of protocol replies. */
-export type ReplyErrorCode =
-  | 'forbidden'
-  | 'bad_channel'
-  | 'unavailable'
-  | 'no_method'
-  | 'timeout'
-  | 'failed'
-  | 'expired'
-  | 'unauthorized'
-  | 'bad_state'
-  /** A cap of docs/reliability.md ("Limits") refused it: subscriptions, channels, presence members. */
-  | 'limit';
+/** The stable codes of protocol replies: one union for server and client, in src/protocol. */
+export type { ServerReplyCode as ReplyErrorCode } from '../../protocol/reply-code.js';

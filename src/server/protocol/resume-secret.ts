@@ -12,6 +12,3 @@ export function matchesSecret(presented: string | undefined, stored: string | un
   const actual = createHash('sha256').update(presented).digest();
   return expected.length === actual.length && timingSafeEqual(expected, actual);
 }
-
-/** An idempotency key: 1-255 printable ASCII characters (no space), as the HTTP header carries one. */
-export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;

@@ -10,6 +10,7 @@ import { MemoryBroker } from '../../../src/broker/memory-broker.js';
 import type { ChannelsConfig } from '../../../src/server/protocol/channels.js';
 import { RequestError } from '../../../src/server/protocol/request-error.js';
 import { FakeClock } from '../../../src/testing/fake-clock.js';
+import { eventually } from '../../helpers/wait.js';
 import { serve } from '../support.js';
 import { ParkWatch } from './brokers.js';
 import { ProtocolClient } from './protocol-client.js';
@@ -21,15 +22,6 @@ function gate(): { readonly opened: Promise<void>; open(): void } {
   let open = (): void => undefined;
   const opened = new Promise<void>((resolve) => (open = resolve));
   return { opened, open };
-}
-
-/** Resolves when `condition` holds, checked every event-loop turn (bounded). */
-async function until(condition: () => boolean, what: string, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
 }
 
 describe('protocol: publish exactly once', () => {
@@ -155,7 +147,7 @@ describe('protocol: requests', () => {
     });
     const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
     client.send({ type: 'request', id: 1, method: 'hang' });
-    await until(() => signal !== undefined, 'the handler to start');
+    await eventually(() => signal !== undefined, 'the handler to start');
     await clock.tickAsync(999);
     await client.wire();
     assert.equal(client.unread('error').length, 0, 'not before requestTimeout');
@@ -181,7 +173,7 @@ describe('protocol: requests', () => {
     });
     const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
     client.send({ type: 'request', id: 1, method: 'hang' });
-    await until(() => runs === 1, 'the handler to start');
+    await eventually(() => runs === 1, 'the handler to start');
     client.terminate();
     await watch.parked(welcome.session);
     await clock.tickAsync(1_000);
@@ -249,7 +241,7 @@ describe('protocol: requests', () => {
     const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
     client.send({ type: 'request', id: 1, method: 'slow' });
     client.send({ type: 'request', id: 2, method: 'fast' });
-    await until(() => steps.length > 0, 'the slow handler to start');
+    await eventually(() => steps.length > 0, 'the slow handler to start');
     await client.wire(); // request 2 has arrived (and, were it not queued, would have run by now)
     assert.deepEqual(steps, ['slow start'], 'the second waits');
     slow.open();
@@ -290,7 +282,7 @@ describe('protocol: requests', () => {
       });
       const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
       client.send({ type: 'request', id: 1, method: 'charge' });
-      await until(() => runs === 1, 'the handler to start');
+      await eventually(() => runs === 1, 'the handler to start');
       if (how === 'after the old connection dropped') {
         client.terminate();
         await watch.parked(welcome.session);

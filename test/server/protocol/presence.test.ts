@@ -111,7 +111,7 @@ describe('protocol: presence', () => {
     old.pause();
     const { client: fresh } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
     await fresh.subscribe(2, 'room:1');
-    const gone = new Promise<void>((resolve) => fixture.server.once('close', () => resolve()));
+    const gone = new Promise<void>((resolve) => fixture.server.once('disconnect', () => resolve()));
     await gone; // the old connection was terminated after closeTimeout and its session part parked
     await watcher.sync();
     await fresh.sync();
@@ -137,7 +137,7 @@ describe('protocol: presence', () => {
     await watcher.take('presence', (message) => message.join?.client === member);
 
     // The link drops; the client resumes and subscribes again before the grace period ends.
-    let closed = new Promise<void>((resolve) => fixture.server.once('close', () => resolve()));
+    let closed = new Promise<void>((resolve) => fixture.server.once('disconnect', () => resolve()));
     await first.dispose();
     await closed;
     await clock.tickAsync(grace / 2);
@@ -150,7 +150,7 @@ describe('protocol: presence', () => {
     assert.deepEqual((await members(watcher, 2, 'room:1')).map((entry) => entry.client).includes(member), true);
 
     // Gone for good: the leave is told once the grace period is over, not before.
-    closed = new Promise<void>((resolve) => fixture.server.once('close', () => resolve()));
+    closed = new Promise<void>((resolve) => fixture.server.once('disconnect', () => resolve()));
     await second.dispose();
     await closed;
     await clock.tickAsync(grace - 1);
@@ -170,7 +170,7 @@ describe('protocol: presence', () => {
     await first.subscribe(1, 'room:1');
     const member = memberId(welcome.session);
     await watcher.take('presence', (message) => message.join?.client === member);
-    const closed = new Promise<void>((resolve) => fixture.server.once('close', () => resolve()));
+    const closed = new Promise<void>((resolve) => fixture.server.once('disconnect', () => resolve()));
     await first.dispose();
     await closed;
     const { client: second } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });

@@ -85,4 +85,21 @@ describe('protocol: resume secrets', () => {
     assert.equal(error.code, 'bad_message');
     assert.match(error.message, /secret/);
   });
+
+  test('the same user resumes when its token lists the same claims in another order', async (t) => {
+    // Each handshake decodes the user anew: the second one builds its object in another key order.
+    let handshakes = 0;
+    const authenticate = (): { ok: true; user: { readonly sub: string; readonly org: string } } => {
+      handshakes++;
+      return { ok: true, user: handshakes === 1 ? { sub: 'ada', org: 'acme' } : { org: 'acme', sub: 'ada' } };
+    };
+    const fixture = await serve<{ readonly sub: string; readonly org: string }>(t, { pingInterval: 0, channels: { chat: {} }, authenticate });
+    const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    await client.publish(1, 'chat:a', 'x');
+    await client.dispose();
+    const { welcome: again } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
+    assert.equal(again.resumed, true);
+    assert.equal(again.session, welcome.session);
+    assert.equal(again.acked, 1);
+  });
 });

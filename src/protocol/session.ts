@@ -1,0 +1,258 @@
+import type { Clock } from '../core/clock.js';
+import type { Envelope } from '../core/envelope.js';
+import type { Position } from '../core/position.js';
+import { RequestWindow } from '../core/request-window.js';
+import { CLAIM_MARGIN, ELSEWHERE_POLL, PUBLISH_RETRIES, PUBLISH_RETRY_DELAY, type CheckVerdict, type Exchange, type ExchangeStep, type PublishAnswer, type RunOutcome } from './exchange.js';
+import type { ServerReplyCode } from './reply-code.js';
+import { directText, errorReply, eventText, subscribedText } from './server-messages.js';
+import { ordered, type CatchUp, type Delivery, type SubscriptionState } from './subscription-state.js';
+
+/** What resumes a session: the digest of its secret, and whether an anonymous connection opened it. */
+export interface ResumeKey {
+  readonly secret: string;
+  readonly anonymous: boolean;
+}
+
+export interface SessionInit<User> {
+  readonly id: string;
+  readonly user: User;
+  /** The id other members see in presence (never the session id). */
+  readonly member: string;
+  readonly resume: ResumeKey;
+  readonly window: RequestWindow<unknown>;
+  readonly clock: Clock;
+  /** How long a request handler may run, ms. */
+  readonly requestTimeout: number;
+}
+
+/** What a catch-up sends, in order: wire texts, live events that waited (their payload as the fan-out made it), or a resync. */
+export type CatchUpStep<Payload> = { readonly kind: 'send'; readonly text: string } | { readonly kind: 'event'; readonly payload: Payload } | { readonly kind: 'resync' };
+
+/**
+ * One lifeline.v1 session on the server, without I/O: its request-id window and the exactly-once
+ * exchanges in flight, its subscriptions with what each was sent, and its direct-message
+ * sequence. Messages and broker answers go in; what to send, what to ask the broker and how long
+ * to wait come out (docs/topics/protocol-core.md).
+ */
+export class Session<User, Payload = string> {
+  readonly id: string;
+  readonly user: User;
+  readonly member: string;
+  readonly resume: ResumeKey;
+  readonly window: RequestWindow<unknown>;
+  readonly subscriptions = new Map<string, SubscriptionState<Payload>>();
+  /** Set when the session leaves this node: work still queued must not join anything anymore. */
+  parked = false;
+  /** The last direct-message seq sent on this connection. */
+  sentSeq = 0;
+  /** Its connection is about to be closed for a channel resync: nothing more is delivered on it. */
+  resyncing = false;
+  readonly #exchanges = new Map<number, Exchange>();
+  readonly #clock: Clock;
+  readonly #requestTimeout: number;
+
+  constructor(init: SessionInit<User>) {
+    this.id = init.id;
+    this.user = init.user;
+    this.member = init.member;
+    this.resume = init.resume;
+    this.window = init.window;
+    this.#clock = init.clock;
+    this.#requestTimeout = init.requestTimeout;
+  }
+
+  // ---- exactly once: publish and request ---------------------------------------------------------
+
+  /** A `publish`: answered from the window when its id was processed, else checked by the host. */
+  publish(id: number, channel: string): ExchangeStep[] {
+    return this.#begin(id, { type: 'publish', channel, attempt: 0, outcome: 'unsent', waiting: 0 });
+  }
+
+  /** A `request`: answered from the window when its id was processed, else checked by the host. */
+  request(id: number, method: string): ExchangeStep[] {
+    return this.#begin(id, { type: 'request', method, deadline: 0, waiting: 0 });
+  }
+
+  checked(id: number, verdict: CheckVerdict): ExchangeStep[] {
+    const exchange = this.#exchanges.get(id);
+    if (!exchange) return [];
+    if (!verdict.ok) return verdict.record ? this.#reply(id, errorReply(id, verdict.code, verdict.message)) : this.#unrecorded(id, verdict.code, verdict.message);
+    return exchange.type === 'publish' ? [{ kind: 'publish', id, attempt: 0 }] : [{ kind: 'claim', id }];
+  }
+
+  published(id: number, answer: PublishAnswer): ExchangeStep[] {
+    const exchange = this.#exchanges.get(id);
+    if (exchange?.type !== 'publish') return [];
+    if (answer.kind === 'stored') return this.#reply(id, { type: 'ack', id, position: { epoch: answer.position.epoch, offset: answer.position.offset } });
+    if (answer.kind === 'conflict') return this.#reply(id, errorReply(id, 'idempotency_conflict', answer.message));
+    // Only a command that may have run is worth asking about again (it answers with the stored event).
+    if (answer.maybe) {
+      exchange.outcome = 'unknown';
+      if (exchange.attempt < PUBLISH_RETRIES) return [{ kind: 'wait', id, ms: PUBLISH_RETRY_DELAY }];
+    }
+    // Not recorded, so a resend of this id may try again (and cannot publish twice).
+    return this.#unrecorded(
+      id,
+      'unavailable',
+      exchange.outcome === 'unsent' ? 'the message could not be published; nothing was published' : 'the broker did not answer: the message may have been published; resend it with the same id to know',
+    );
+  }
+
+  /** `'failed'`: the broker could not be asked; nothing ran. */
+  claimed(id: number, answer: boolean | 'failed'): ExchangeStep[] {
+    const exchange = this.#exchanges.get(id);
+    if (exchange?.type !== 'request') return [];
+    if (answer === 'failed') return this.#unrecorded(id, 'unavailable', `"${exchange.method}" was not run: the server's broker is unreachable`);
+    if (answer) return [{ kind: 'run', id }];
+    // A copy runs on another node (the client moved): wait for the reply it records, for as long as that run may take.
+    exchange.deadline = this.#clock.now() + this.#requestTimeout + CLAIM_MARGIN;
+    return this.#pollElsewhere(id, exchange);
+  }
+
+  ran(id: number, outcome: RunOutcome): ExchangeStep[] {
+    const exchange = this.#exchanges.get(id);
+    if (exchange?.type !== 'request') return [];
+    const { method } = exchange;
+    switch (outcome.kind) {
+      case 'timeout':
+        return this.#reply(id, errorReply(id, 'timeout', `"${method}" did not finish in ${this.#requestTimeout} ms; its effect is unknown`));
+      case 'refused':
+        return this.#reply(id, errorReply(id, outcome.code, outcome.message));
+      case 'failed':
+        return this.#reply(id, errorReply(id, 'failed', `"${method}" failed`));
+      case 'result':
+        try {
+          return this.#reply(id, { type: 'result', id, data: outcome.data === undefined ? null : outcome.data });
+        } catch (error) {
+          // A result JSON cannot carry is the handler's bug: reported as failed.
+          return [{ kind: 'fault', id, error }, ...this.#reply(id, errorReply(id, 'failed', `"${method}" failed`))];
+        }
+    }
+  }
+
+  /** A `wait` is over. */
+  fired(id: number): ExchangeStep[] {
+    const exchange = this.#exchanges.get(id);
+    if (!exchange) return [];
+    if (exchange.type === 'request') return [{ kind: 'load', id }];
+    exchange.attempt++;
+    return [{ kind: 'publish', id, attempt: exchange.attempt }];
+  }
+
+  /** What the broker holds of request `id`'s reply, recorded by the node that ran it (undefined: nothing yet, or unreadable). */
+  loaded(id: number, reply: unknown): ExchangeStep[] {
+    const exchange = this.#exchanges.get(id);
+    if (exchange?.type !== 'request') return [];
+    if (reply !== undefined) {
+      this.window.record(id, reply);
+      return this.#settle(id, typeof reply === 'string' ? reply : JSON.stringify(reply));
+    }
+    return this.#pollElsewhere(id, exchange);
+  }
+
+  /** Ids whose exchange has not been answered yet. */
+  get inFlight(): number {
+    return this.#exchanges.size;
+  }
+
+  #begin(id: number, exchange: Exchange): ExchangeStep[] {
+    const running = this.#exchanges.get(id);
+    if (running) {
+      // A copy of an id still in flight gets the first copy's answer when it comes.
+      running.waiting++;
+      return [];
+    }
+    const verdict = this.window.check(id);
+    if (verdict.kind === 'repeat') return [{ kind: 'send', text: verdict.reply as string }];
+    if (verdict.kind === 'expired') return [{ kind: 'send', text: JSON.stringify(errorReply(id, 'expired', 'this id is older than the session remembers')) }];
+    this.#exchanges.set(id, exchange);
+    return [{ kind: 'check', id }];
+  }
+
+  #pollElsewhere(id: number, exchange: Exchange & { readonly type: 'request' }): ExchangeStep[] {
+    if (this.#clock.now() < exchange.deadline && !this.parked) return [{ kind: 'wait', id, ms: ELSEWHERE_POLL }];
+    if (this.parked) {
+      this.#exchanges.delete(id);
+      return [];
+    }
+    // A node that died mid-run leaves no reply: its effect is unknown, as for a run that did not finish in time here.
+    return this.#reply(id, errorReply(id, 'timeout', `"${exchange.method}" was running on another server that did not answer; its effect is unknown`));
+  }
+
+  /**
+   * Records the reply (in the broker, before the client hears it), then sends it. It is kept as
+   * its wire text: serialized once, and immune to a handler changing its result afterwards.
+   * Throws a TypeError, recording nothing, for a reply JSON cannot carry.
+   */
+  #reply(id: number, reply: Envelope): ExchangeStep[] {
+    const text = JSON.stringify(reply);
+    this.window.record(id, text);
+    return [{ kind: 'record', id, text }, ...this.#settle(id, text)];
+  }
+
+  /** Answers without recording: a resend of this id may try again. */
+  #unrecorded(id: number, code: ServerReplyCode, message: string): ExchangeStep[] {
+    return this.#settle(id, JSON.stringify(errorReply(id, code, message)));
+  }
+
+  #settle(id: number, text: string): ExchangeStep[] {
+    const waiting = this.#exchanges.get(id)?.waiting ?? 0;
+    this.#exchanges.delete(id);
+    return Array.from({ length: waiting + 1 }, () => ({ kind: 'send', text }));
+  }
+
+  // ---- subscriptions and catch-up -------------------------------------------------------------
+
+  /** Starts a subscription: live events wait in its buffer until the catch-up is sent. */
+  subscribe(channel: string, since: Position | undefined, presence: boolean): SubscriptionState<Payload> {
+    const sub: SubscriptionState<Payload> = { channel, buffer: [], last: since, presence };
+    this.subscriptions.set(channel, sub);
+    return sub;
+  }
+
+  /** Ends a subscription (if it is still this session's current one for its channel). */
+  unsubscribe(sub: SubscriptionState<Payload>): void {
+    if (this.subscriptions.get(sub.channel) === sub) this.subscriptions.delete(sub.channel);
+  }
+
+  /**
+   * The broker's catch-up for subscribe `id`: the missed events (when recovered), `subscribed`,
+   * then the live events that arrived meanwhile, each once and in order.
+   */
+  caughtUp(sub: SubscriptionState<Payload>, id: number, recovery: CatchUp): CatchUpStep<Payload>[] {
+    const steps: CatchUpStep<Payload>[] = [];
+    if (recovery.recovered) for (const event of recovery.events) steps.push({ kind: 'send', text: eventText(sub.channel, event) });
+    sub.last = recovery.position;
+    steps.push({ kind: 'send', text: subscribedText(id, sub.channel, recovery.position, recovery.recovered) });
+    const buffered = sub.buffer ?? [];
+    sub.buffer = undefined;
+    for (const item of buffered) {
+      const delivery = this.deliver(sub, item.payload, item.position);
+      if (delivery === 'send') steps.push({ kind: 'event', payload: item.payload });
+      else if (delivery === 'resync') steps.push({ kind: 'resync' });
+    }
+    return steps;
+  }
+
+  /** A live event for `sub` (the fast path: no allocation but a buffered one). */
+  deliver(sub: SubscriptionState<Payload>, payload: Payload, position: Position): Delivery {
+    if (sub.buffer) {
+      sub.buffer.push({ payload, position });
+      return 'buffered';
+    }
+    if (this.resyncing) return 'skip';
+    const verdict = ordered(sub, position);
+    if (verdict !== 'gap') return verdict;
+    this.resyncing = true;
+    return 'resync';
+  }
+
+  // ---- direct messages ---------------------------------------------------------------------------
+
+  /** A direct message for this session: its wire text, or undefined when that seq was sent already. */
+  acceptDirect(seq: number, data: unknown): string | undefined {
+    if (seq <= this.sentSeq) return undefined;
+    this.sentSeq = seq;
+    return directText(seq, data);
+  }
+}

@@ -1,0 +1,149 @@
+import type { Logger } from 'pino';
+import type { BackoffOptions } from '../core/backoff.js';
+import { systemClock, type Rng, type TimerHandle } from '../core/clock.js';
+import { BrokerUnavailableError } from '../core/errors.js';
+import { clusterLink, singleLink, type LinkSettings, type RedisLink } from './redis-link.js';
+
+/**
+ * Where the broker's way to Redis stands: `ready` (both connections up, or coming back without
+ * a loss noticed yet), `lost` (a connection dropped: retried with backoff, every call fails at
+ * once), `closed` (by {@link RedisConnection.close}; final).
+ */
+export type ConnectionState = 'ready' | 'lost' | 'closed';
+
+/** What happened to a connection, as the state machine takes it. */
+export type ConnectionSignal = 'lost' | 'restored' | 'close';
+
+/**
+ * The next state, and whether the subscriptions must be checked again (a connection came back:
+ * what was published meanwhile is fetched). In a Cluster a connection to a new node may carry
+ * subscriptions moved to it (resharding, failover), so every `restored` there asks for a check.
+ */
+export function nextState(state: ConnectionState, signal: ConnectionSignal, cluster: boolean): { readonly state: ConnectionState; readonly recheck: boolean } {
+  if (state === 'closed' || signal === 'close') return { state: 'closed', recheck: false };
+  if (signal === 'lost') return { state: 'lost', recheck: false };
+  return { state: 'ready', recheck: state === 'lost' || cluster };
+}
+
+export interface ConnectionOptions {
+  readonly url?: string;
+  readonly cluster?: readonly string[];
+  readonly connectTimeout?: number;
+  readonly reconnect?: Pick<BackoffOptions, 'initialDelay' | 'maxDelay'>;
+  readonly rng: Rng;
+  readonly logger?: Logger;
+}
+
+/**
+ * The broker's two connections to Redis (one for commands, one for pub/sub: a subscribed
+ * connection takes no other command) and the state they are in together.
+ */
+export class RedisConnection {
+  #state: ConnectionState = 'ready';
+  #onRestored: () => void = () => undefined;
+
+  private constructor(
+    readonly commands: RedisLink,
+    readonly subscriber: RedisLink,
+    /** A Redis Cluster (its topology may change under the connections). */
+    readonly cluster: boolean,
+    private readonly log: Logger | undefined,
+  ) {
+    this.#watch(commands, 'commands');
+    this.#watch(subscriber, 'subscriptions');
+  }
+
+  /**
+   * Connects both links, retrying until `connectTimeout` (default 10 000 ms); past it, rejects
+   * with a `BrokerUnavailableError` saying which Redis did not answer.
+   */
+  static async open(options: ConnectionOptions): Promise<RedisConnection> {
+    const backoff: BackoffOptions = {
+      initialDelay: options.reconnect?.initialDelay ?? 100,
+      maxDelay: options.reconnect?.maxDelay ?? 5_000,
+      factor: 2,
+      maxAttempts: Infinity,
+      jitter: 0.5,
+    };
+    const settings: LinkSettings = { backoff, rng: options.rng };
+    const cluster = options.cluster !== undefined && options.cluster.length > 0 ? options.cluster : undefined;
+    const url = options.url ?? 'redis://127.0.0.1:6379';
+    const newLink = (): RedisLink => (cluster ? clusterLink(cluster, settings) : singleLink(url, settings));
+    const connection = new RedisConnection(newLink(), newLink(), cluster !== undefined, options.logger);
+    // Connecting is I/O: it waits in real time whatever clock the broker's logic runs on.
+    const clock = systemClock;
+    const deadline = options.connectTimeout ?? 10_000;
+    let timer: TimerHandle | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      const where = cluster ? `Redis Cluster at ${cluster.map(redactUrl).join(',')}` : `Redis at ${redactUrl(options.url)}`;
+      timer = clock.setTimeout(() => reject(new BrokerUnavailableError(`${where} did not answer within ${deadline} ms`, false)), deadline);
+    });
+    try {
+      await Promise.race([Promise.all([connection.commands.connect(), connection.subscriber.connect()]), timedOut]);
+    } catch (error) {
+      connection.destroy();
+      throw error;
+    } finally {
+      if (timer !== undefined) clock.clearTimeout(timer);
+    }
+    return connection;
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** Both connections can take commands now. */
+  get isReady(): boolean {
+    return this.#state !== 'closed' && this.commands.isReady && this.subscriber.isReady;
+  }
+
+  /** Called once a connection is back (or, in a Cluster, a node's connection is new) and both are ready. */
+  onRestored(listener: () => void): void {
+    this.#onRestored = listener;
+  }
+
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    await Promise.allSettled([this.commands.close(), this.subscriber.close()]);
+    this.destroy();
+  }
+
+  destroy(): void {
+    this.#state = 'closed';
+    this.commands.destroy();
+    this.subscriber.destroy();
+  }
+
+  /** Logs connection loss and return once each, and tells the broker when a check is due. */
+  #watch(link: RedisLink, role: string): void {
+    link.on('lost', (error: unknown) => {
+      const was = this.#state;
+      this.#state = nextState(was, 'lost', this.cluster).state;
+      if (was === 'ready') this.log?.warn({ err: error, role }, 'Redis connection lost; retrying with backoff');
+    });
+    link.on('restored', () => {
+      // Until both connections are up, the other one's return brings the state back.
+      if (this.#state === 'closed' || !this.isReady) return;
+      const was = this.#state;
+      const next = nextState(was, 'restored', this.cluster);
+      this.#state = next.state;
+      if (was === 'lost') this.log?.info('Redis connection restored');
+      if (next.recheck) this.#onRestored();
+    });
+  }
+}
+
+/** The URL without its password, for messages. */
+function redactUrl(url: string | undefined): string {
+  if (url === undefined) return 'redis://127.0.0.1:6379';
+  if (!url.includes('://')) return url;
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'the given URL';
+  }
+}

@@ -1,0 +1,151 @@
+import { deliver } from '../broker/deliver.js';
+import type { Unsubscribe } from '../broker/broker.js';
+import { BrokerUnavailableError } from '../core/errors.js';
+import { OrderedFeed, type Numbered } from './ordered-feed.js';
+import type { MessageListener, RedisLink } from './redis-link.js';
+
+/** A channel event or a direct message with its place in its sequence. */
+export interface Item<V> extends Numbered {
+  readonly value: V;
+}
+
+/** Where a feed's items come from. */
+export interface FeedSource<V> {
+  /** The pub/sub channel carrying new items. */
+  readonly name: string;
+  parse(message: string): Item<V> | undefined;
+  /** The durable copy: what came after `after`, or undefined when it is gone. */
+  refill(after: Numbered): Promise<readonly Item<V>[] | undefined>;
+  /** Where the sequence stands now (the feed starts there). */
+  head(): Promise<Numbered>;
+}
+
+/** This node's subscription to one sequence (a channel's events, a session's direct messages). */
+interface Feed<V> {
+  readonly listeners: Set<(value: V) => void>;
+  readonly order: OrderedFeed<Item<V>>;
+  ready: Promise<void>;
+}
+
+/**
+ * One kind of this node's pub/sub feeds (channels, or sessions' direct messages), keyed by what
+ * they follow: one Redis subscription per key however many listeners it has, its items in
+ * order and without holes (see {@link OrderedFeed}).
+ */
+export class Feeds<V> {
+  readonly #feeds = new Map<string, Feed<V>>();
+
+  constructor(private readonly pubsub: PubSub) {}
+
+  /** The keys followed now. */
+  keys(): IterableIterator<string> {
+    return this.#feeds.keys();
+  }
+
+  /**
+   * Adds `listener` to the feed `key`, subscribing to its pub/sub channel on first use. The
+   * feed starts from the source's head, so an item missed before the first one arrives is a
+   * visible gap, filled from the durable copy; the last listener's leaving ends it.
+   */
+  async join(key: string, listener: (value: V) => void, source: FeedSource<V>): Promise<Unsubscribe> {
+    const feeds = this.#feeds;
+    let feed = feeds.get(key);
+    if (!feed) {
+      const listeners = new Set<(value: V) => void>();
+      const order = new OrderedFeed<Item<V>>(source.refill, (item) => {
+        for (const each of listeners) deliver(each, item.value);
+      });
+      const created: Feed<V> = { listeners, order, ready: Promise.resolve() };
+      created.ready = this.pubsub
+        .listen(source.name, (message) => {
+          const item = source.parse(message);
+          if (item) order.push(item);
+        })
+        .then(async () => order.startAt(await source.head()))
+        .catch(async (error: unknown) => {
+          if (feeds.get(key) === created) {
+            feeds.delete(key);
+            await this.pubsub.unlisten(source.name).catch(() => undefined);
+          }
+          throw error;
+        });
+      feeds.set(key, created);
+      feed = created;
+    }
+    feed.listeners.add(listener);
+    const joined = feed;
+    try {
+      await joined.ready;
+    } catch (error) {
+      joined.listeners.delete(listener);
+      throw error;
+    }
+    return async () => {
+      joined.listeners.delete(listener);
+      if (joined.listeners.size > 0 || feeds.get(key) !== joined) return;
+      feeds.delete(key);
+      await this.pubsub.unlisten(source.name);
+    };
+  }
+
+  /** After a lost connection: every feed fetches what it missed since its last item. */
+  resync(): void {
+    for (const feed of this.#feeds.values()) void feed.order.resync();
+  }
+
+  /** Forgets every feed (the broker closes). */
+  clear(): void {
+    this.#feeds.clear();
+  }
+}
+
+/** This node's pub/sub subscriptions on its subscriber connection, one listener per Redis channel. */
+export class PubSub {
+  /** This node's pub/sub listener per Redis channel name. */
+  readonly #listeners = new Map<string, MessageListener>();
+  /** Listeners given up while disconnected, to unsubscribe once connected again. */
+  readonly #orphans = new Map<string, MessageListener>();
+
+  constructor(
+    private readonly subscriber: RedisLink,
+    /** Whether channels are sharded (SSUBSCRIBE). */
+    private readonly sharded: () => boolean,
+  ) {}
+
+  async listen(name: string, onMessage: (message: string) => void): Promise<void> {
+    // The client would queue a subscribe while disconnected; fail at once like every other call.
+    if (!this.subscriber.isReady) throw new BrokerUnavailableError('Redis is unreachable: the subscriber connection is down', false);
+    const listener = (message: string | Buffer): void => onMessage(String(message));
+    this.#listeners.set(name, listener);
+    try {
+      await this.subscriber.subscribe(name, listener, this.sharded());
+    } catch (error) {
+      throw new BrokerUnavailableError(`Redis is unreachable: ${error instanceof Error ? error.message : String(error)}`, true, { cause: error });
+    }
+  }
+
+  /**
+   * Ends this node's subscription to `name`. The listener is named, so a subscribe racing the
+   * unsubscribe's reply gets its own subscription instead of losing its listener with the old one.
+   */
+  async unlisten(name: string): Promise<void> {
+    const listener = this.#listeners.get(name);
+    if (listener === undefined) return;
+    this.#listeners.delete(name);
+    if (!this.subscriber.isReady) {
+      // The client restores subscriptions on reconnect: this one is ended then.
+      this.#orphans.set(name, listener);
+      return;
+    }
+    await this.subscriber.unsubscribe(name, listener, this.sharded());
+  }
+
+  /** Ends the subscriptions given up while the connection was down (restored by the reconnect). */
+  dropOrphans(): void {
+    for (const [name, listener] of this.#orphans) {
+      this.#orphans.delete(name);
+      const ended = this.subscriber.unsubscribe(name, listener, this.sharded());
+      ended.catch(() => this.#orphans.set(name, listener));
+    }
+  }
+}

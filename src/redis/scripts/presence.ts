@@ -1,0 +1,46 @@
+/** Lua scripts of presence: members per channel, each expiring unless refreshed (conventions in ./helpers.ts). */
+
+/**
+ * KEYS: members (zset by expiry), data (hash). ARGV: client, member JSON, expiresAt, realTtl,
+ * now. Returns 1 when the member was not present (or had expired), 0 when it was.
+ */
+export const PRESENCE_JOIN = `
+local held = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local fresh = 1
+if held and tonumber(held) >= tonumber(ARGV[5]) then fresh = 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+for _, k in ipairs(KEYS) do
+  if redis.call('PTTL', k) < tonumber(ARGV[4]) then redis.call('PEXPIRE', k, ARGV[4]) end
+end
+return fresh
+`;
+
+/**
+ * KEYS: members, data. ARGV: client, connection ('' for any). Removes the member unless another
+ * connection holds it now; returns 0 when it was kept, 1 otherwise.
+ */
+export const PRESENCE_LEAVE = `
+if ARGV[2] ~= '' then
+  local json = redis.call('HGET', KEYS[2], ARGV[1])
+  if json then
+    local ok, member = pcall(cjson.decode, json)
+    if ok and type(member) == 'table' and member.connection ~= nil and member.connection ~= ARGV[2] then return 0 end
+  end
+end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+`;
+
+/** KEYS: members, data. ARGV: now. Drops expired members, returns the others' JSON. */
+export const PRESENCE_LIST = `
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+for _, client in ipairs(expired) do
+  redis.call('ZREM', KEYS[1], client)
+  redis.call('HDEL', KEYS[2], client)
+end
+local clients = redis.call('ZRANGE', KEYS[1], 0, -1)
+if #clients == 0 then return {} end
+return redis.call('HMGET', KEYS[2], unpack(clients))
+`;

@@ -1,0 +1,189 @@
+import type { PublishOrigin } from '../../broker/broker.js';
+import { BrokerUnavailableError, IdempotencyConflictError } from '../../core/errors.js';
+import { Timer } from '../../core/timer.js';
+import type { ClientMessageOf } from '../../protocol/client-messages.js';
+import { CLAIM_MARGIN, type CheckVerdict, type ExchangeStep, type PublishAnswer, type RunOutcome } from '../../protocol/exchange.js';
+import type { Connection } from '../connection.js';
+import { ask, refusal } from './authorize.js';
+import { resolveChannel } from './channels.js';
+import type { HubOptions, RequestHandler } from './hub-options.js';
+import type { LiveSession } from './live-session.js';
+import { RequestError } from './request-error.js';
+
+/** What the timer of a running request resolves with: no handler can return it (a handler may well return the string 'timeout'). */
+const TIMED_OUT: unique symbol = Symbol('timed out');
+
+export interface ExactlyOnceHost<User> {
+  readonly options: HubOptions<User>;
+  readonly handlers: ReadonlyMap<string, RequestHandler<User>>;
+  /** How long the origin of a client publish is remembered, ms. */
+  readonly originTtl: number;
+  /** An app's idempotency key, scoped to who publishes. */
+  keyOrigin(scope: string, key: string, data: unknown): PublishOrigin;
+}
+
+/**
+ * Publishes and requests, exactly once per session id: the session's core decides (window,
+ * retries, claims, replies); this performs its steps against the hooks, the handlers and the
+ * broker, and feeds the answers back, until the message is answered.
+ */
+export class ExactlyOnce<User> {
+  readonly #running = new WeakMap<Connection<User>, Set<AbortController>>();
+
+  constructor(private readonly host: ExactlyOnceHost<User>) {}
+
+  publish(session: LiveSession<User>, message: ClientMessageOf<'publish'>): Promise<void> {
+    return this.#drive(session, message, session.publish(message.id, message.channel));
+  }
+
+  request(session: LiveSession<User>, message: ClientMessageOf<'request'>): Promise<void> {
+    return this.#drive(session, message, session.request(message.id, message.method));
+  }
+
+  /** Performs the steps in order, each answer's next steps before the rest. */
+  async #drive(session: LiveSession<User>, message: ClientMessageOf<'publish' | 'request'>, first: ExchangeStep[]): Promise<void> {
+    const { clock, stats } = this.host.options;
+    const queue = [...first];
+    let started: number | undefined;
+    try {
+      for (let step = queue.shift(); step !== undefined; step = queue.shift()) {
+        if (step.kind === 'run') started = clock.now();
+        queue.unshift(...(await this.#perform(session, message, step)));
+      }
+    } finally {
+      // A request that ran here is timed from its start to its reply (recorded and sent).
+      if (started !== undefined && message.type === 'request') stats?.observeRequest(message.method, clock.now() - started);
+    }
+  }
+
+  async #perform(session: LiveSession<User>, message: ClientMessageOf<'publish' | 'request'>, step: ExchangeStep): Promise<ExchangeStep[]> {
+    const { broker, clock, log, windowSize } = this.host.options;
+    switch (step.kind) {
+      case 'send':
+        session.connection.send(step.text);
+        return [];
+      case 'record':
+        try {
+          await broker.recordReply(session.id, step.id, step.text, windowSize);
+        } catch (error) {
+          // The effect happened (the event is stored, the handler ran): the client is told. This
+          // node still answers a resend from its own window; another node would not know the reply.
+          log.warn({ err: error, session: session.id, id: step.id }, 'reply not recorded in the broker');
+        }
+        return [];
+      case 'check':
+        return session.checked(step.id, await (message.type === 'publish' ? this.#checkPublish(session, message) : this.#checkRequest(message)));
+      case 'publish':
+        if (message.type !== 'publish') return [];
+        return session.published(step.id, await this.#publishOnce(session, message, step.attempt));
+      case 'claim':
+        return session.claimed(step.id, await this.#claim(session, step.id, (message as ClientMessageOf<'request'>).method));
+      case 'run':
+        if (message.type !== 'request') return [];
+        return session.ran(step.id, await this.#run(session, message));
+      case 'load': {
+        const record = await broker.loadSession(session.id).catch(() => undefined);
+        return session.loaded(step.id, record?.window.replies.find(([replied]) => replied === step.id)?.[1]);
+      }
+      case 'wait':
+        await new Promise<void>((resolve) => clock.setTimeout(resolve, step.ms));
+        return session.fired(step.id);
+      case 'fault':
+        log.error({ err: step.error, method: (message as { method?: string }).method }, 'request handler failed');
+        return [];
+    }
+  }
+
+  async #checkPublish(session: LiveSession<User>, message: ClientMessageOf<'publish'>): Promise<CheckVerdict> {
+    const { channel, data } = message;
+    const { options } = this.host;
+    if (!resolveChannel(options.channels, channel)) return { ok: false, code: 'bad_channel', message: `no namespace allows channel "${channel}"`, record: true };
+    const allowed = await ask(options.log, () => options.canPublish?.({ user: session.user, session: session.id, channel, data }));
+    // A failing hook published nothing: answered, not recorded, so a resend may try again.
+    if (allowed === 'failed') return { ok: false, code: 'failed', message: 'the publish could not be checked; nothing was published', record: false };
+    if (allowed !== true) return { ok: false, code: 'forbidden', message: refusal(allowed, `not allowed to publish to "${channel}"`), record: true };
+    return { ok: true };
+  }
+
+  #checkRequest(message: ClientMessageOf<'request'>): CheckVerdict {
+    const { method } = message;
+    if (!this.host.handlers.has(method)) return { ok: false, code: 'no_method', message: `no handler for "${method}"`, record: true };
+    // Its reply could not be recorded for a resend: refuse before anything runs (not recorded, so a resend may try again).
+    if (this.host.options.broker.isReady?.() === false) return { ok: false, code: 'unavailable', message: `"${method}" was not run: the server's broker is unreachable`, record: false };
+    return { ok: true };
+  }
+
+  async #publishOnce(session: LiveSession<User>, message: ClientMessageOf<'publish'>, attempt: number): Promise<PublishAnswer> {
+    const { channel, data, id, idempotencyKey } = message;
+    const { options } = this.host;
+    const history = resolveChannel(options.channels, channel)?.history ?? { size: 0, ttl: 0 };
+    // The origin makes a resend that reaches another node before this reply was recorded return
+    // this event instead of publishing a second one; it also makes retrying here safe.
+    const origin = idempotencyKey === undefined ? { session: session.id, id, ttl: this.host.originTtl } : this.host.keyOrigin(`u:${JSON.stringify(session.user ?? null)}`, idempotencyKey, data);
+    try {
+      const event = await options.broker.publish(channel, data, history, origin);
+      return { kind: 'stored', position: { epoch: event.epoch, offset: event.offset } };
+    } catch (error) {
+      if (error instanceof IdempotencyConflictError) return { kind: 'conflict', message: error.message };
+      options.log.error({ err: error, channel, attempt }, 'broker publish failed');
+      return { kind: 'failed', maybe: error instanceof BrokerUnavailableError && error.sent };
+    }
+  }
+
+  /**
+   * A resend may reach this node while the first copy still runs on another one (the client
+   * moved): the claim makes this copy wait for that one's reply instead of running twice.
+   */
+  async #claim(session: LiveSession<User>, id: number, method: string): Promise<boolean | 'failed'> {
+    const { broker, requestTimeout, log } = this.host.options;
+    try {
+      return await broker.claimRequest(session.id, id, requestTimeout + CLAIM_MARGIN);
+    } catch (error) {
+      log.error({ err: error, method }, 'request not run: broker unavailable');
+      return 'failed';
+    }
+  }
+
+  async #run(session: LiveSession<User>, message: ClientMessageOf<'request'>): Promise<RunOutcome> {
+    const { clock, log, requestTimeout } = this.host.options;
+    const { method } = message;
+    const handler = this.host.handlers.get(method);
+    if (!handler) return { kind: 'failed' };
+    const controller = new AbortController();
+    const { connection } = session;
+    const inflight = this.#inflight(connection);
+    inflight.add(controller); // aborted if the connection closes; removed when the request ends
+    const { signal } = controller;
+    let timer: Timer | undefined;
+    const timedOut = new Promise<typeof TIMED_OUT>((resolve) => {
+      timer = new Timer(clock, () => resolve(TIMED_OUT));
+      timer.start(requestTimeout);
+    });
+    try {
+      const outcome = await Promise.race([Promise.resolve(handler(message.params, { session: session.id, user: session.user, connection, signal })), timedOut]);
+      if (outcome !== TIMED_OUT) return { kind: 'result', data: outcome };
+      controller.abort();
+      return { kind: 'timeout' };
+    } catch (error) {
+      if (error instanceof RequestError) return { kind: 'refused', code: error.code, message: error.message };
+      log.error({ err: error, method }, 'request handler failed');
+      return { kind: 'failed' };
+    } finally {
+      timer?.stop();
+      inflight.delete(controller);
+    }
+  }
+
+  /** The requests running for `connection`, all aborted when it closes (one cleanup per connection). */
+  #inflight(connection: Connection<User>): Set<AbortController> {
+    let set = this.#running.get(connection);
+    if (!set) {
+      const controllers = new Set<AbortController>();
+      connection.own(() => {
+        for (const controller of controllers) controller.abort();
+      });
+      this.#running.set(connection, (set = controllers));
+    }
+    return set;
+  }
+}

@@ -1,0 +1,254 @@
+import type { DirectMessage, Unsubscribe } from '../../broker/broker.js';
+import { RequestWindow } from '../../core/request-window.js';
+import { Timer } from '../../core/timer.js';
+import type { ClientMessage } from '../../protocol/client-messages.js';
+import { openSession, type IdSource, type SecretPort } from '../../protocol/hello.js';
+import { identityKey } from '../../protocol/identity.js';
+import { welcomeText } from '../../protocol/server-messages.js';
+import type { Connection } from '../connection.js';
+import { helloUnavailable } from './failures.js';
+import type { HubOptions } from './hub-options.js';
+import { LiveSession } from './live-session.js';
+
+export type Phase<User> = { readonly phase: 'hello' } | { readonly phase: 'greeting'; readonly backlog: ClientMessage[] } | { readonly phase: 'ready'; readonly session: LiveSession<User> };
+
+/** What the registry needs from the rest of the hub. */
+export interface RegistryHost<User> {
+  readonly options: HubOptions<User>;
+  readonly secrets: SecretPort;
+  readonly ids: IdSource;
+  /** Handles a message of a welcomed session (the backlog of those pipelined behind its hello). */
+  route(session: LiveSession<User>, message: ClientMessage): void;
+  /** Ends every subscription of a session that leaves this node (`movedAway`: another node owns it now). */
+  unsubscribeAll(session: LiveSession<User>, movedAway: boolean): Promise<void>;
+}
+
+/**
+ * How often this node extends the records of the sessions it serves. A live session's record
+ * lives a recovery window plus one period beyond the last extension: if the node dies, its
+ * clients still get at least a full recovery window to resume on another node.
+ */
+function refreshPeriod(recoveryWindow: number): number {
+  return Math.min(30_000, Math.max(1_000, Math.floor(recoveryWindow / 4)));
+}
+
+/**
+ * The sessions of this node: a hello opens or resumes one (taking over a live connection of the
+ * same session, here or on another node), a closed connection parks it in the broker for the
+ * recovery window, and the records of live ones are kept alive.
+ */
+export class SessionRegistry<User> {
+  readonly phases = new WeakMap<Connection<User>, Phase<User>>();
+  readonly sessions = new Map<string, LiveSession<User>>();
+  /** Sessions that left this node with messages still in progress (a slow request), until those finish. */
+  readonly #draining = new Map<string, LiveSession<User>>();
+  readonly #refresh: Timer;
+  readonly liveTtl: number;
+  /** Sessions being parked: shutdown waits for them before the broker may close. */
+  readonly #parking = new Set<Promise<void>>();
+  /** Live sessions per user on this node (by identity; anonymous users are not counted). */
+  readonly #perUser = new Map<string, number>();
+  readonly #control: Promise<Unsubscribe> | undefined;
+
+  constructor(private readonly host: RegistryHost<User>) {
+    const { options } = host;
+    this.liveTtl = options.recoveryWindow + refreshPeriod(options.recoveryWindow);
+    this.#refresh = new Timer(options.clock, () => this.#refreshSessions());
+    // A session resumed on another node closes its old connection here (4001, as on one node).
+    this.#control = options.broker.onBroadcast?.((notice) => {
+      if (notice.kind !== 'takeover') return;
+      const live = this.sessions.get(notice.session);
+      if (live && live.connection.id !== notice.connection) live.connection.close(4001, 'session resumed on another node');
+    });
+    this.#control?.catch((error: unknown) => options.log.warn({ err: error }, 'cannot hear other nodes: a session resumed elsewhere keeps its old connection here until it ends'));
+  }
+
+  close(): void {
+    this.#refresh.stop();
+    void this.#control?.then((stop) => stop()).catch(() => undefined);
+  }
+
+  /** Resolves once every session whose connection has closed is parked in the broker. */
+  async parked(): Promise<void> {
+    while (this.#parking.size > 0) await Promise.allSettled([...this.#parking]);
+  }
+
+  /** The connection closed: the session is parked in the broker for the recovery window. */
+  async detach(connection: Connection<User>): Promise<void> {
+    const phase = this.phases.get(connection);
+    this.phases.delete(connection);
+    if (phase?.phase !== 'ready') return;
+    const { session } = phase;
+    if (session.connection !== connection) return; // already taken over by a newer connection
+    const parking = this.park(session);
+    this.#parking.add(parking);
+    try {
+      await parking;
+    } finally {
+      this.#parking.delete(parking);
+    }
+  }
+
+  async hello(connection: Connection<User>, message: ClientMessage & { readonly type: 'hello' }): Promise<void> {
+    const { options } = this.host;
+    const { broker } = options;
+    const stored = message.session === undefined ? undefined : await broker.loadSession(message.session);
+    const opened = openSession({ hello: message, connection, stored, secrets: this.host.secrets, ids: this.host.ids });
+    const { id, resume } = opened;
+    // An anonymous connection that resumed is the session's user again (its handshake made a new one).
+    if (opened.resumed && connection.anonymous) connection.user = opened.user;
+    const window = new RequestWindow<unknown>(options.windowSize, opened.window);
+    const previous = this.sessions.get(id);
+    // A takeover replaces a live session of the user; anything else is one more.
+    if (!previous && !this.#admitSession(connection.user)) {
+      this.phases.delete(connection);
+      connection.close(1008, 'too many sessions for this user');
+      return;
+    }
+    if (previous && previous.connection !== connection) previous.connection.close(4001, 'session resumed on another connection');
+    // ... and on every other node that may still hold one.
+    if (opened.resumed) void broker.broadcast?.({ kind: 'takeover', session: id, connection: connection.id }).catch(() => undefined);
+    const session = new LiveSession<User>(id, connection.user, window, connection, resume, options.clock, options.requestTimeout);
+    // Its previous connection's messages may still be running here (a slow request the client
+    // will resend, having had no reply): this session's messages wait for them and their
+    // replies join the window, so the resend gets the stored reply instead of a second run.
+    const prior = previous ?? this.#draining.get(id);
+    if (prior) void session.enqueue(() => inherit(session, prior));
+    if (!previous) this.#countUser(session.user, 1);
+    this.sessions.set(id, session);
+    // Direct messages go out after the welcome, the pending ones first; live ones queue behind
+    // them, so each seq goes out once and in order however the broker interleaves the two.
+    let welcomed = (): void => undefined;
+    const greeted = new Promise<void>((resolve) => (welcomed = resolve));
+    session.direct(async () => {
+      await greeted;
+      try {
+        for (const direct of await broker.pendingDirect(id, 0)) this.#sendDirect(session, direct);
+      } catch (error) {
+        // The broker failed right after the hello: unless the session already left, come back later.
+        if (!session.parked) helloUnavailable(options.log, connection as Connection<unknown>, error);
+      }
+    });
+    try {
+      await broker.saveSession(id, { user: connection.user, window: window.snapshot(), owner: connection.id, ...resume }, this.liveTtl);
+      if (!this.#refresh.pending) this.#refresh.start(refreshPeriod(options.recoveryWindow));
+      session.onLeave(await broker.subscribeDirect(id, this.#directListener(session)));
+    } catch (error) {
+      // The broker failed mid-hello: the session must not stay registered as connected.
+      welcomed();
+      await this.park(session);
+      throw error;
+    }
+    const phase = this.phases.get(connection);
+    if (connection.state !== 'open' || phase?.phase !== 'greeting') {
+      welcomed();
+      await this.park(session);
+      return;
+    }
+    this.phases.set(connection, { phase: 'ready', session });
+    connection.send(
+      welcomeText({
+        session: id,
+        secret: opened.secret,
+        member: session.member,
+        resumed: opened.resumed,
+        recoveryWindow: options.recoveryWindow,
+        pingInterval: options.pingInterval,
+        maxPayload: options.maxPayload,
+        acked: window.acked,
+        expiresAt: connection.expiresAt,
+      }),
+    );
+    welcomed();
+    for (const queued of phase.backlog) this.host.route(session, queued);
+  }
+
+  /** The session leaves this node: its subscriptions end and it waits in the broker for the recovery window. */
+  async park(session: LiveSession<User>): Promise<void> {
+    session.parked = true;
+    if (this.sessions.get(session.id) === session) {
+      this.sessions.delete(session.id);
+      this.#countUser(session.user, -1);
+    }
+    this.#draining.set(session.id, session);
+    void session.drained().then(() => {
+      if (this.#draining.get(session.id) === session) this.#draining.delete(session.id);
+    });
+    // Resumed on another node while this connection lingered: that connection owns the session,
+    // its record and its presence now.
+    const movedAway = await this.#ownedElsewhere(session);
+    await this.host.unsubscribeAll(session, movedAway);
+    await session.leave();
+    // A newer connection of this session is live on this node (it took over, or resumed while
+    // this one was parking): its record stays live; a recoveryWindow ttl now would expire it.
+    if (this.sessions.has(session.id) || movedAway) return;
+    await this.host.options.broker.saveSession(session.id, { user: session.user, window: session.window.snapshot(), sentSeq: session.sentSeq }, this.host.options.recoveryWindow);
+  }
+
+  /** Writes the record of a session connected here (as its hello did): it resumes from this. */
+  saveLive(session: LiveSession<User>): Promise<void> {
+    return this.host.options.broker.saveSession(session.id, { user: session.user, window: session.window.snapshot(), sentSeq: session.sentSeq, owner: session.connection.id, ...session.resume }, this.liveTtl);
+  }
+
+  /** Whether a connection other than this session's (on any node) serves the session now. */
+  async #ownedElsewhere(session: LiveSession<User>): Promise<boolean> {
+    try {
+      const owner = (await this.host.options.broker.loadSession(session.id))?.owner;
+      return owner !== undefined && owner !== session.connection.id;
+    } catch {
+      return false; // the broker cannot tell: leave as a single node would
+    }
+  }
+
+  /** Made outside hello, so the listener (kept for the session's life) does not keep that call's scope alive. */
+  #directListener(session: LiveSession<User>): (direct: DirectMessage) => void {
+    return (direct) => session.direct(() => this.#sendDirect(session, direct));
+  }
+
+  #sendDirect(session: LiveSession<User>, direct: DirectMessage): void {
+    if (this.sessions.get(session.id) !== session) return;
+    const text = session.acceptDirect(direct.seq, direct.data);
+    if (text !== undefined) session.connection.send(text);
+  }
+
+  /** Whether one more session of `user` fits on this node. */
+  #admitSession(user: unknown): boolean {
+    const key = identityKey(user);
+    return key === undefined || (this.#perUser.get(key) ?? 0) < this.host.options.limits.maxSessionsPerUser;
+  }
+
+  #countUser(user: unknown, delta: number): void {
+    const key = identityKey(user);
+    if (key === undefined) return;
+    const count = (this.#perUser.get(key) ?? 0) + delta;
+    if (count > 0) this.#perUser.set(key, count);
+    else this.#perUser.delete(key);
+  }
+
+  /** Extends the broker records of the sessions connected here; runs while there are any. */
+  #refreshSessions(): void {
+    if (this.sessions.size === 0) return;
+    this.host.options.broker
+      .refreshSessions([...this.sessions.keys()], this.liveTtl)
+      .then((missing) =>
+        // Gone from the broker while connected here (it restarted empty, or evicted them): written
+        // back from what this node holds, so other nodes and sendToUser find them again.
+        Promise.all(
+          missing.map((id) => {
+            const session = this.sessions.get(id);
+            return session && this.saveLive(session);
+          }),
+        ),
+      )
+      .catch((error: unknown) => {
+        this.host.options.log.warn({ err: error }, 'could not extend live sessions in the broker');
+      });
+    this.#refresh.start(refreshPeriod(this.host.options.recoveryWindow));
+  }
+}
+
+/** A resumed session takes over what its previous connection on this node was still processing. */
+async function inherit<User>(session: LiveSession<User>, prior: LiveSession<User>): Promise<void> {
+  await prior.drained();
+  for (const [id, reply] of prior.window.snapshot().replies) if (session.window.check(id).kind === 'new') session.window.record(id, reply);
+}

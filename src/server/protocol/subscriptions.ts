@@ -1,0 +1,167 @@
+import type { Recovery } from '../../broker/broker.js';
+import type { Position } from '../../core/position.js';
+import type { ClientMessageOf } from '../../protocol/client-messages.js';
+import { errorReply } from '../../protocol/server-messages.js';
+import type { PreparedText } from '../prepared-text.js';
+import { ask, refusal } from './authorize.js';
+import { resolveChannel } from './channels.js';
+import type { ChannelFanout, FanoutMember } from './fanout.js';
+import type { HubOptions } from './hub-options.js';
+import type { LiveSession, LiveSubscription } from './live-session.js';
+import type { Presence } from './presence.js';
+
+/**
+ * Before a channel resync closes a connection, its session's record is written, tried this many
+ * times this far apart (ms): the broker may still be reconnecting when the new epoch shows.
+ */
+const RESYNC_SAVE_ATTEMPTS = 25;
+const RESYNC_SAVE_DELAY = 200;
+
+export interface SubscriptionsHost<User> {
+  readonly options: HubOptions<User>;
+  readonly fanout: ChannelFanout;
+  readonly presence: Presence<User>;
+  /** The live session of this id on this node, if any. */
+  live(id: string): LiveSession<User> | undefined;
+  /** Writes the record of a session connected here. */
+  saveLive(session: LiveSession<User>): Promise<void>;
+}
+
+/**
+ * Subscriptions of this node's sessions: a subscribe joins the channel's fan-out, reads the
+ * catch-up from the broker and hands both to the session (which sends each event once and in
+ * order); an unsubscribe, or the session leaving, undoes it.
+ */
+export class Subscriptions<User> {
+  readonly #members = new WeakMap<LiveSubscription, FanoutMember>();
+
+  constructor(private readonly host: SubscriptionsHost<User>) {}
+
+  async subscribe(session: LiveSession<User>, message: ClientMessageOf<'subscribe'>): Promise<void> {
+    const { options } = this.host;
+    const { channel, id } = message;
+    const { connection } = session;
+    const resolved = resolveChannel(options.channels, channel);
+    if (!resolved) return void connection.send(errorReply(id, 'bad_channel', `no namespace allows channel "${channel}"`));
+    const allowed = await ask(options.log, () => options.canSubscribe?.({ user: session.user, session: session.id, channel }));
+    if (allowed === 'failed') return void connection.send(errorReply(id, 'failed', 'the subscription could not be checked'));
+    if (allowed !== true) return void connection.send(errorReply(id, 'forbidden', refusal(allowed, `not allowed to subscribe to "${channel}"`)));
+    if (session.parked) return; // the connection closed while the hook ran
+    const existing = session.subscriptions.get(channel);
+    const over = this.#overLimit(session, channel, resolved.presence, existing !== undefined);
+    if (over) return void connection.send(errorReply(id, 'limit', over));
+    if (existing) await this.unsubscribe(session, existing);
+    if (session.parked) return;
+    const sub = session.subscribe(channel, message.since, resolved.presence);
+    let recovery: Recovery;
+    try {
+      // Live events are buffered from here on, so nothing published during the replay is lost.
+      await this.host.fanout.join(channel, this.#member(session, sub));
+      // `since` wins: a client that holds a position continues from it.
+      const { since, rewind } = message;
+      recovery =
+        since === undefined && rewind !== undefined
+          ? await options.broker.rewind(channel, Math.min(rewind.count ?? resolved.history.size, resolved.history.size), rewind.ms)
+          : await options.broker.recover(channel, since, Math.max(resolved.history.size, 1));
+    } catch (error) {
+      // The broker is unreachable: this subscription fails, the connection and its others stay.
+      options.log.error({ err: error, channel }, 'subscription failed: broker unavailable');
+      await this.unsubscribe(session, sub).catch(() => undefined);
+      return void session.connection.send(errorReply(id, 'unavailable', `could not subscribe to "${channel}" now; try again later`));
+    }
+    if (message.since) options.stats?.countRecovery(recovery.recovered);
+    // Parked while joining (the connection closed: its cleanup already ran), so undo the join here.
+    if (session.parked) return this.unsubscribe(session, sub);
+    if (session.subscriptions.get(channel) !== sub) return; // unsubscribed meanwhile
+    for (const step of session.caughtUp(sub, id, recovery)) {
+      if (step.kind === 'send') session.connection.send(step.text);
+      else if (step.kind === 'event') session.connection.sendPrepared(step.payload);
+      else this.#resync(session);
+    }
+    if (sub.presence) {
+      await this.host.presence.join(session, sub);
+      // The connection may have closed while joining: its cleanup already ran, so undo the join
+      // here or a ghost member would stay until it expires.
+      if (session.subscriptions.get(channel) !== sub || this.host.live(session.id) !== session) await this.unsubscribe(session, sub);
+    }
+  }
+
+  async unsubscribeMessage(session: LiveSession<User>, message: ClientMessageOf<'unsubscribe'>): Promise<void> {
+    const sub = session.subscriptions.get(message.channel);
+    if (sub) await this.unsubscribe(session, sub);
+    session.connection.send({ type: 'unsubscribed', id: message.id, channel: message.channel });
+  }
+
+  /** Ends every subscription of a session leaving this node (`movedAway`: another node owns it now). */
+  async unsubscribeAll(session: LiveSession<User>, movedAway: boolean): Promise<void> {
+    await Promise.allSettled([...session.subscriptions.values()].map((sub) => this.unsubscribe(session, sub, movedAway, true)));
+  }
+
+  async unsubscribe(session: LiveSession<User>, sub: LiveSubscription, movedAway = false, parked = false): Promise<void> {
+    session.unsubscribe(sub);
+    await this.host.fanout.leave(sub.channel, this.#member(session, sub));
+    if (sub.presence) {
+      // After a takeover the member (the session) is still here, subscribed on its new connection
+      // (on this node, or on another one that now owns the session).
+      const successor = this.host.live(session.id);
+      const stillPresent = movedAway || (successor !== undefined && successor !== session && successor.subscriptions.get(sub.channel)?.presence === true);
+      await this.host.presence.leave(session, sub, stillPresent, parked);
+    }
+  }
+
+  async presenceGet(session: LiveSession<User>, message: ClientMessageOf<'presence.get'>): Promise<void> {
+    const sub = session.subscriptions.get(message.channel);
+    if (!sub?.presence) return void session.connection.send(errorReply(message.id, 'forbidden', 'presence needs a subscription to a channel with presence on'));
+    const members = await this.host.presence.list(message.channel);
+    session.connection.send({ type: 'presence.list', id: message.id, channel: message.channel, members });
+  }
+
+  /** Why a new subscription would break a cap (docs/reliability.md, "Limits"), or undefined. */
+  #overLimit(session: LiveSession<User>, channel: string, presence: boolean, resubscribe: boolean): string | undefined {
+    const { maxSubscriptions, maxChannels, maxPresenceMembers } = this.host.options.limits;
+    const { fanout } = this.host;
+    if (resubscribe) return undefined;
+    if (session.subscriptions.size >= maxSubscriptions) return `a session may be subscribed to at most ${maxSubscriptions} channels`;
+    if (fanout.members(channel) === 0 && fanout.size >= maxChannels) return `this server holds its maximum of ${maxChannels} channels`;
+    if (presence && this.host.presence.localMembers(channel) >= maxPresenceMembers) return `"${channel}" has its maximum of ${maxPresenceMembers} presence members`;
+    return undefined;
+  }
+
+  #member(session: LiveSession<User>, sub: LiveSubscription): FanoutMember {
+    let member = this.#members.get(sub);
+    if (!member) {
+      member = {
+        deliver: (message, position) => this.#deliver(session, sub, message, position),
+        cork: () => session.connection.cork(),
+        uncork: () => session.connection.uncork(),
+      };
+      this.#members.set(sub, member);
+    }
+    return member;
+  }
+
+  #deliver(session: LiveSession<User>, sub: LiveSubscription, message: PreparedText, position: Position): void {
+    const delivery = session.deliver(sub, message, position);
+    if (delivery === 'send') session.connection.sendPrepared(message);
+    else if (delivery === 'resync') this.#resync(session);
+  }
+
+  /**
+   * Closes a session's connection for a channel resync (1013), its record written first: a new
+   * epoch usually means Redis restarted empty, sessions and all, and the client's resume must
+   * find its session (and the replies of what it resends) rather than lose its unanswered sends.
+   */
+  #resync(session: LiveSession<User>): void {
+    const { clock, log } = this.host.options;
+    void (async () => {
+      for (let attempt = 1; attempt <= RESYNC_SAVE_ATTEMPTS && session.connection.state === 'open'; attempt++) {
+        try {
+          return await this.host.saveLive(session);
+        } catch (error) {
+          if (attempt === RESYNC_SAVE_ATTEMPTS) log.warn({ err: error, session: session.id }, 'could not save the session before a channel resync');
+          else await new Promise<void>((resolve) => clock.setTimeout(resolve, RESYNC_SAVE_DELAY));
+        }
+      }
+    })().finally(() => session.connection.close(1013, 'channel resync needed'));
+  }
+}
