@@ -114,7 +114,8 @@ const handlers: Handlers = {
     const firstSeq = lastSeq + 1;
     const startedAt = nowMs();
     let late = 0;
-    const endAt = startedAt + numberArg(args, 'seconds') * 1000;
+    // A second of grace: a publisher a little late on its last events still sends them.
+    const endAt = startedAt + numberArg(args, 'seconds') * 1000 + 1000;
     for (let k = 0; k < events; k++) {
       const due = startedAt + (k * 1000) / rate;
       if (k > 0 && nowMs() >= endAt) break;
