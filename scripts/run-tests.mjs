@@ -3,9 +3,10 @@
 // benchmark smoke test: its own CI step with its own budget). Extra args are passed to node
 // (e.g. `npm test -- --test-name-pattern=backoff`); files given as args narrow the run.
 //
-// Files run CONCURRENCY at a time (each in its own process), the slowest first: many of them
-// mostly wait (for a browser, a Redis Cluster, a child process), so more run side by side than
-// there are cores, and starting the long ones first keeps one long file from ending the run alone.
+// Files run twice as many at a time as there are cores (each in its own process), the slowest
+// first: many of them mostly wait (for a browser, a Redis Cluster, a child process, a timeout), so
+// more run side by side than there are cores, and starting the long ones first keeps one long file
+// from ending the run alone.
 // Each file's wall time is kept in node_modules/.cache/lifeline/test-durations.json for that
 // order, and the slowest are listed at the end. `--test-concurrency=N` (a node flag) overrides.
 //
@@ -15,7 +16,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -36,7 +37,8 @@ const chosen = args.filter(isFile);
 const flags = args.filter((a) => !isFile(a) && a !== '--bench');
 // Per test, and per file as a whole: generous caps for a busy machine, not expected durations.
 const timeout = 600_000;
-const CONCURRENCY = 2;
+// Twice the cores (4 on a 2-core machine), at most 8: most files spend their time waiting.
+const CONCURRENCY = Math.min(8, 2 * availableParallelism());
 
 const cacheFile = join(root, 'node_modules/.cache/lifeline/test-durations.json');
 /** Wall time of each file (path relative to the root) in its last run, ms. */

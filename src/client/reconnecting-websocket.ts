@@ -1,13 +1,12 @@
 import type { CloseAction } from '../core/close-code.js';
 import { classifyClose, type CloseInfo } from '../core/close-policy.js';
 import { readyStateOf, type ClientState } from '../core/client-state.js';
-import { ConnectionClosedError, InvalidCloseError, LifelineError } from '../core/errors.js';
-import { utf8ByteLength } from '../core/utf8.js';
+import { ConnectionClosedError, LifelineError } from '../core/errors.js';
 import { OutboundQueue, type OutboundData } from '../core/outbound-queue.js';
 import { ReconnectPlan, settleAction } from '../core/reconnect-plan.js';
 import { Timer } from '../core/timer.js';
-import { closeEvent, lifelineEvent, type LifelineCloseEvent, type LifelineErrorEvent, type ReconnectingWebSocketEventMap } from './events.js';
-import { subprotocols, websocketUrl } from './whatwg.js';
+import { closeEvent, lifelineEvent, type ReconnectingWebSocketEventMap } from './events.js';
+import { checkClose, closeInfo, subprotocols, WebSocketSurface, websocketUrl, type CloseLike } from './whatwg.js';
 import type { LinkWatch } from './with-heartbeat.js';
 import { resolveClientOptions, type ClientOptions, type ProtocolsProvider, type ResolvedClientOptions, type UrlSource, type WebSocketLike } from './options.js';
 
@@ -20,14 +19,6 @@ const TIMEOUT = 4408;
 /** What `send` did with a message. */
 export type SendOutcome = 'sent' | 'queued' | 'rejected';
 
-type Handler<E> = ((event: E) => void) | null;
-
-interface CloseLike {
-  readonly code: number;
-  readonly reason: string;
-  readonly wasClean: boolean;
-}
-
 /**
  * A drop-in for the WHATWG `WebSocket` that keeps a connection alive: it reconnects with
  * backoff and full jitter when the close-code policy says so, queues messages while not
@@ -39,47 +30,7 @@ interface CloseLike {
  * ws.addEventListener('reconnecting', (e) => console.log(`retry ${e.attempt} in ${e.delay} ms`));
  * ws.send('hello'); // 'queued' until open, then flushed in order
  */
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the interface below only adds typed overloads of EventTarget's own methods
-export class ReconnectingWebSocket extends EventTarget {
-  // The readyState constants: read-only, on the class and its prototype (defined below).
-  declare static readonly CONNECTING: 0;
-  declare static readonly OPEN: 1;
-  declare static readonly CLOSING: 2;
-  declare static readonly CLOSED: 3;
-  declare readonly CONNECTING: 0;
-  declare readonly OPEN: 1;
-  declare readonly CLOSING: 2;
-  declare readonly CLOSED: 3;
-
-  // Event handler attributes (defined below, on the prototype), as WebIDL's
-  // [LegacyTreatNonObjectAsNull]: a non-object reads back as null; an object that is not a
-  // function is kept but never called (as browsers do).
-  declare onopen: Handler<Event>;
-  declare onmessage: Handler<MessageEvent>;
-  declare onclose: Handler<LifelineCloseEvent>;
-  declare onerror: Handler<LifelineErrorEvent>;
-  /** The on* handlers, by event type. */
-  #handlers: Record<string, unknown> = {};
-
-  static {
-    ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'].forEach((name, value) => {
-      Object.defineProperty(this, name, { value, enumerable: true });
-      Object.defineProperty(this.prototype, name, { value, enumerable: true });
-    });
-    for (const type of ['open', 'message', 'close', 'error']) {
-      Object.defineProperty(this.prototype, `on${type}`, {
-        get(this: ReconnectingWebSocket) {
-          return this.#handlers[type] ?? null;
-        },
-        set(this: ReconnectingWebSocket, value: unknown) {
-          this.#handlers[type] = typeof value === 'function' || (typeof value === 'object' && value) ? value : null;
-        },
-        configurable: true,
-        enumerable: true,
-      });
-    }
-  }
-
+export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocketEventMap> {
   readonly options: ResolvedClientOptions;
   readonly #url: UrlSource;
   readonly #protocols: string[] | ProtocolsProvider;
@@ -127,14 +78,6 @@ export class ReconnectingWebSocket extends EventTarget {
       dead: () => this.#abandon('heartbeat', 'heartbeat timeout'),
       hidden: () => this.options.environment.hidden(),
     });
-    // The on* handlers run as the first listeners, so a throwing handler is reported like any
-    // listener's exception instead of breaking the client's own bookkeeping.
-    for (const type of ['open', 'message', 'close', 'error'] as const) {
-      this.addEventListener(type, (event) => {
-        const handler = this.#handlers[type];
-        if (typeof handler === 'function') (handler as (event: Event) => void).call(this, event);
-      });
-    }
     this.#unsubscribe = this.options.environment.subscribe(() => this.#environmentChanged());
     // The first attempt starts once the caller's synchronous code has run, so listeners added
     // after the constructor hear everything it reports (as with the WHATWG WebSocket).
@@ -145,7 +88,7 @@ export class ReconnectingWebSocket extends EventTarget {
   // ---- WHATWG surface -------------------------------------------------------------------------
 
   get readyState(): 0 | 1 | 2 | 3 {
-    return readyStateOf[this.#state];
+    return readyStateOf(this.#state);
   }
 
   /** The URL of the current (or last) socket. */
@@ -243,7 +186,7 @@ export class ReconnectingWebSocket extends EventTarget {
       return;
     }
     if (socket && socket.readyState === 1) {
-      socket.onclose = (event: CloseLike) => generation === this.#generation && this.#finish(closeInfo(event), 'stop');
+      socket.onclose = (event: CloseLike) => generation === this.#generation && this.#finish(event, 'stop');
       // No code: no arguments at all (Chromium reads an explicit undefined code as 0).
       if (code === undefined) socket.close();
       else socket.close(code, reason);
@@ -475,30 +418,4 @@ export class ReconnectingWebSocket extends EventTarget {
     this.dispatchEvent(event);
     return generation === this.#generation;
   }
-}
-
-/** Throws {@link InvalidCloseError} for a code a client may not send or a reason over 123 bytes. */
-function checkClose(code: number, reason: string): void {
-  if (code !== NORMAL && !(code >= 3000 && code <= 4999)) throw new InvalidCloseError(code, `a client may close with 1000 or 3000-4999, not ${code}`);
-  if (utf8ByteLength(reason) > 123) throw new InvalidCloseError(code, 'close reason over 123 bytes');
-}
-
-function closeInfo(event: CloseLike): CloseInfo {
-  return { code: event.code, reason: event.reason, wasClean: event.wasClean };
-}
-
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- typed overloads for the events above; no new members
-export interface ReconnectingWebSocket {
-  addEventListener<K extends keyof ReconnectingWebSocketEventMap>(
-    type: K,
-    listener: (event: ReconnectingWebSocketEventMap[K]) => void,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
-  removeEventListener<K extends keyof ReconnectingWebSocketEventMap>(
-    type: K,
-    listener: (event: ReconnectingWebSocketEventMap[K]) => void,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
 }

@@ -23,12 +23,7 @@ export const clientTransitions: { readonly [S in ClientState]: readonly ClientSt
   closed: ['connecting'],
 };
 
-/** The WHATWG readyState a client state shows: waiting to reconnect still counts as CONNECTING. */
-export const readyStateOf: { readonly [S in ClientState]: 0 | 1 | 2 | 3 } = {
-  connecting: 0,
-  reconnecting: 0,
-  paused: 0,
-  open: 1,
-  closing: 2,
-  closed: 3,
-};
+/** The WHATWG readyState a client state shows: waiting to reconnect (`reconnecting`, `paused`) still counts as CONNECTING. */
+export function readyStateOf(state: ClientState): 0 | 1 | 2 | 3 {
+  return state === 'open' ? 1 : state === 'closing' ? 2 : state === 'closed' ? 3 : 0;
+}

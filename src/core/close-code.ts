@@ -73,7 +73,14 @@ export function closeActionOf(code: number): CloseAction {
   return code >= 3000 && code <= 4999 && code !== 4002 && code !== 4408 && code !== 4429 && code !== 4503 ? 'app' : 'reconnect';
 }
 
-/** The reconnect policy as a table: every code Lifeline knows, and the client's action after it. */
+/** The constant name of each known close code (`NORMAL`, `AUTH_EXPIRED`, ...). */
+export type CloseCodeName = keyof typeof CloseCode;
+
+/**
+ * The reconnect policy as a table: every code Lifeline knows, and the client's action after it,
+ * read from {@link CloseCode} (the one list of codes; `close-codes.ts` keys the prose by its
+ * names, and the compiler holds it to them).
+ */
 export const closeActions: Readonly<Record<number, CloseAction>> = /* @__PURE__ */ actionTable();
 
 function actionTable(): Record<number, CloseAction> {

@@ -8,9 +8,9 @@
  * HTTP status they stand for where one exists (4401, 4403, 4429, 4503).
  */
 
-import { closeActionOf, isSendableCloseCode, type CloseAction } from './close-code.js';
+import { CloseCode, closeActionOf, isSendableCloseCode, type CloseAction, type CloseCodeName } from './close-code.js';
 
-export { CloseCode, closeActionOf, closeActions, isSendableCloseCode, type CloseAction } from './close-code.js';
+export { CloseCode, closeActionOf, closeActions, isSendableCloseCode, type CloseAction, type CloseCodeName } from './close-code.js';
 
 export interface CloseCodeInfo {
   readonly code: number;
@@ -21,41 +21,40 @@ export interface CloseCodeInfo {
   readonly action: CloseAction;
 }
 
-/** Names and meanings, for people: logs, the CLI, the demo page and the docs. */
-const descriptions: readonly (readonly [code: number, name: string, meaning: string])[] = [
-  [1000, 'normal closure', 'the connection did what it was for and was closed on purpose'],
-  [1001, 'going away', 'the peer is going away (server shutting down or page navigating away)'],
-  [1002, 'protocol error', 'a peer broke the WebSocket protocol; a client bug, not a network problem'],
-  [1003, 'unsupported data', 'the peer sent a kind of data this endpoint does not accept (e.g. binary on a text-only endpoint)'],
-  [1005, 'no status received', 'the close frame carried no code (never sent on the wire)'],
-  [1006, 'abnormal closure', 'the connection dropped without a close handshake (network loss, crash, or killed); never sent on the wire'],
-  [1007, 'invalid payload', 'a text message was not valid UTF-8, or data was inconsistent with its type'],
-  [1008, 'policy violation', 'the peer broke a policy of the endpoint (rate limit, repeated invalid messages)'],
-  [1009, 'message too big', 'a message exceeded the size limit'],
-  [1010, 'mandatory extension', 'the client required an extension the server did not negotiate'],
-  [1011, 'internal error', 'the server hit an unexpected condition; try again'],
-  [1012, 'service restart', 'the server is restarting; reconnect (after the retry hint, if any)'],
-  [1013, 'try again later', 'the server is overloaded; reconnect later (after the retry hint, if any)'],
-  [1014, 'bad gateway', 'a gateway or proxy got a bad answer from upstream; try again'],
-  [1015, 'TLS handshake failure', 'the TLS handshake failed (never sent on the wire)'],
-  [4000, 'auth expired', 'the session credentials expired; get a fresh token and reconnect'],
-  [4001, 'kicked', 'the server disconnected this client on purpose; do not reconnect'],
-  [4002, 'slow consumer', 'the client fell behind its outbound budget; reconnect and catch up from history'],
-  [4401, 'unauthorized', 'authentication required or failed; get credentials and reconnect'],
-  [4403, 'forbidden', 'the server refuses this client (e.g. Origin not allowed); do not retry'],
-  [4408, 'timeout', 'the link was declared dead (heartbeat or connect timeout); reconnect'],
-  [4429, 'rate limited', 'too many connection attempts; retry after the hint'],
-  [4503, 'unavailable', 'the server is over capacity or draining; retry after the hint'],
-];
+/** Names and meanings, for people (logs, the CLI, the demo page and the docs): one per entry of the close-code table. */
+const descriptions: { readonly [N in CloseCodeName]: readonly [name: string, meaning: string] } = {
+  NORMAL: ['normal closure', 'the connection did what it was for and was closed on purpose'],
+  GOING_AWAY: ['going away', 'the peer is going away (server shutting down or page navigating away)'],
+  PROTOCOL_ERROR: ['protocol error', 'a peer broke the WebSocket protocol; a client bug, not a network problem'],
+  UNSUPPORTED_DATA: ['unsupported data', 'the peer sent a kind of data this endpoint does not accept (e.g. binary on a text-only endpoint)'],
+  NO_STATUS: ['no status received', 'the close frame carried no code (never sent on the wire)'],
+  ABNORMAL: ['abnormal closure', 'the connection dropped without a close handshake (network loss, crash, or killed); never sent on the wire'],
+  INVALID_PAYLOAD: ['invalid payload', 'a text message was not valid UTF-8, or data was inconsistent with its type'],
+  POLICY_VIOLATION: ['policy violation', 'the peer broke a policy of the endpoint (rate limit, repeated invalid messages)'],
+  MESSAGE_TOO_BIG: ['message too big', 'a message exceeded the size limit'],
+  MANDATORY_EXTENSION: ['mandatory extension', 'the client required an extension the server did not negotiate'],
+  INTERNAL_ERROR: ['internal error', 'the server hit an unexpected condition; try again'],
+  SERVICE_RESTART: ['service restart', 'the server is restarting; reconnect (after the retry hint, if any)'],
+  TRY_AGAIN_LATER: ['try again later', 'the server is overloaded; reconnect later (after the retry hint, if any)'],
+  BAD_GATEWAY: ['bad gateway', 'a gateway or proxy got a bad answer from upstream; try again'],
+  TLS_HANDSHAKE: ['TLS handshake failure', 'the TLS handshake failed (never sent on the wire)'],
+  AUTH_EXPIRED: ['auth expired', 'the session credentials expired; get a fresh token and reconnect'],
+  KICKED: ['kicked', 'the server disconnected this client on purpose; do not reconnect'],
+  SLOW_CONSUMER: ['slow consumer', 'the client fell behind its outbound budget; reconnect and catch up from history'],
+  UNAUTHORIZED: ['unauthorized', 'authentication required or failed; get credentials and reconnect'],
+  FORBIDDEN: ['forbidden', 'the server refuses this client (e.g. Origin not allowed); do not retry'],
+  TIMEOUT: ['timeout', 'the link was declared dead (heartbeat or connect timeout); reconnect'],
+  RATE_LIMITED: ['rate limited', 'too many connection attempts; retry after the hint'],
+  UNAVAILABLE: ['unavailable', 'the server is over capacity or draining; retry after the hint'],
+};
 
 /** Every code Lifeline knows, in code order. */
-export const closeCodes: readonly CloseCodeInfo[] = descriptions.map(([code, name, meaning]) => ({
-  code,
-  name,
-  meaning,
-  sendable: isSendableCloseCode(code),
-  action: closeActionOf(code),
-}));
+export const closeCodes: readonly CloseCodeInfo[] = (Object.entries(descriptions) as [CloseCodeName, readonly [string, string]][])
+  .map(([constant, [name, meaning]]) => {
+    const code = CloseCode[constant];
+    return { code, name, meaning, sendable: isSendableCloseCode(code), action: closeActionOf(code) };
+  })
+  .sort((a, b) => a.code - b.code);
 
 const byCode = new Map<number, CloseCodeInfo>(closeCodes.map((info) => [info.code, info]));
 

@@ -198,7 +198,9 @@ export class Session<User, Payload = string> {
   #settle(id: number, text: string): ExchangeStep[] {
     const waiting = this.#exchanges.get(id)?.waiting ?? 0;
     this.#exchanges.delete(id);
-    return Array.from({ length: waiting + 1 }, () => ({ kind: 'send', text }));
+    const steps: ExchangeStep[] = [{ kind: 'send', text }];
+    for (let copy = 0; copy < waiting; copy++) steps.push({ kind: 'send', text });
+    return steps;
   }
 
   // ---- subscriptions and catch-up -------------------------------------------------------------

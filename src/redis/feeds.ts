@@ -22,6 +22,8 @@ export interface FeedSource<V> {
 
 /** This node's subscription to one sequence (a channel's events, a session's direct messages). */
 interface Feed<V> {
+  /** The pub/sub channel it listens to. */
+  readonly name: string;
   readonly listeners: Set<(value: V) => void>;
   readonly order: OrderedFeed<Item<V>>;
   ready: Promise<void>;
@@ -55,7 +57,7 @@ export class Feeds<V> {
       const order = new OrderedFeed<Item<V>>(source.refill, (item) => {
         for (const each of listeners) deliver(each, item.value);
       });
-      const created: Feed<V> = { listeners, order, ready: Promise.resolve() };
+      const created: Feed<V> = { name: source.name, listeners, order, ready: Promise.resolve() };
       created.ready = this.pubsub
         .listen(source.name, (message) => {
           const item = source.parse(message);
@@ -88,9 +90,21 @@ export class Feeds<V> {
     };
   }
 
-  /** After a lost connection: every feed fetches what it missed since its last item. */
-  resync(): void {
-    for (const feed of this.#feeds.values()) void feed.order.resync();
+  /**
+   * After a lost connection or a topology change: each feed subscribes again (in a Cluster the
+   * subscription goes to the node serving its channel now; where it is in place already this
+   * is answered at once), and only once that subscription is confirmed fetches what it missed
+   * since its last item. Reading the durable copy before would leave a silent gap: what is
+   * published between that read and the subscription reaching the new node would show only
+   * with the channel's next item.
+   */
+  recheck(): void {
+    for (const feed of this.#feeds.values()) {
+      void this.pubsub
+        .relisten(feed.name)
+        .catch(() => undefined)
+        .then(() => feed.order.resync());
+    }
   }
 
   /** Forgets every feed (the broker closes). */
@@ -122,6 +136,13 @@ export class PubSub {
     } catch (error) {
       throw new BrokerUnavailableError(`Redis is unreachable: ${error instanceof Error ? error.message : String(error)}`, true, { cause: error });
     }
+  }
+
+  /** Subscribes again to `name` with its listener (no-op if not listened to). See {@link Feeds.recheck}. */
+  async relisten(name: string): Promise<void> {
+    const listener = this.#listeners.get(name);
+    if (listener === undefined || !this.subscriber.isReady) return;
+    await this.subscriber.subscribe(name, listener, this.sharded());
   }
 
   /**

@@ -6,7 +6,8 @@ export interface Numbered {
 
 /**
  * Fetches what came after `after` (up to the source's head), in order; `undefined` when it is
- * no longer available.
+ * no longer available. When the sequence started a new epoch since `after`, the new epoch's
+ * items from its first one (or `undefined` when they are gone).
  */
 export type Refill<T extends Numbered> = (after: Numbered) => Promise<readonly T[] | undefined>;
 
@@ -21,6 +22,8 @@ export type Refill<T extends Numbered> = (after: Numbered) => Promise<readonly T
 export class OrderedFeed<T extends Numbered> {
   #last: Numbered | undefined;
   #filling = false;
+  /** A resync asked for while a fill ran: that fill may have read the durable copy too early. */
+  #again = false;
   #waiting: T[] = [];
 
   constructor(
@@ -43,9 +46,18 @@ export class OrderedFeed<T extends Numbered> {
     else this.#take(item);
   }
 
-  /** After a lost connection: fetch and deliver what was missed since the last item. */
+  /**
+   * After a lost connection, or once a subscription moved to another node is in place again:
+   * fetch and deliver what was missed since the last item. Asked while a fill runs, another
+   * fill follows it (the running one may have read the durable copy before the subscription
+   * was back).
+   */
   resync(): Promise<void> {
-    if (this.#filling || this.#last === undefined) return Promise.resolve();
+    if (this.#last === undefined) return Promise.resolve();
+    if (this.#filling) {
+      this.#again = true;
+      return Promise.resolve();
+    }
     return this.#fill(undefined);
   }
 
@@ -58,6 +70,11 @@ export class OrderedFeed<T extends Numbered> {
         return;
       }
     }
+    // A new epoch that does not start at its first item: its first ones were missed too.
+    if (last !== undefined && item.epoch !== last.epoch && item.n > 1) {
+      void this.#fill(item);
+      return;
+    }
     this.#emit(item);
   }
 
@@ -66,7 +83,12 @@ export class OrderedFeed<T extends Numbered> {
     this.deliver(item);
   }
 
-  async #fill(trigger: T | undefined): Promise<void> {
+  /**
+   * Reads the durable copy after the last item and delivers it, then what arrived meanwhile.
+   * When what arrived meanwhile still leaves a hole (it was published after the read: the
+   * subscription was not back yet), the copy is read once more before giving up on the hole.
+   */
+  async #fill(trigger: T | undefined, attempt = 1): Promise<void> {
     const from = this.#last;
     if (from === undefined) return;
     this.#filling = true;
@@ -81,14 +103,29 @@ export class OrderedFeed<T extends Numbered> {
       const last = this.#last;
       if (last === undefined || item.epoch !== last.epoch || item.n === last.n + 1) this.#emit(item);
     }
-    this.#filling = false;
-    // What arrived meanwhile, in order. A gap still open after one refill cannot be filled:
-    // its items are delivered as they are, and the receiver sees the hole.
+    // What arrived meanwhile, in order.
     const waiting = this.#waiting.sort((a, b) => (a.epoch === b.epoch ? a.n - b.n : 0));
+    if (attempt === 1 && this.#opensHole(waiting)) return this.#fill(undefined, 2);
+    // A hole still open after a second read cannot be filled: the items are delivered as they
+    // are, and the receiver sees the hole.
+    this.#filling = false;
     this.#waiting = [];
     for (const item of waiting) {
       const last = this.#last;
       if (last === undefined || item.epoch !== last.epoch || item.n > last.n) this.#emit(item);
     }
+    if (this.#again) {
+      this.#again = false;
+      await this.resync();
+    }
+  }
+
+  /** Whether the first of `items` not delivered yet leaves a hole after the last item delivered. */
+  #opensHole(items: readonly T[]): boolean {
+    const last = this.#last;
+    if (last === undefined) return false;
+    const next = items.find((item) => item.epoch !== last.epoch || item.n > last.n);
+    if (next === undefined) return false;
+    return next.epoch === last.epoch ? next.n > last.n + 1 : next.n > 1;
   }
 }

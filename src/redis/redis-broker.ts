@@ -166,7 +166,9 @@ export class RedisBroker implements Broker {
         return event && { epoch: event.epoch, n: event.offset, value: event };
       },
       refill: async (after) => {
-        const recovery = await this.recover(channel, { epoch: after.epoch, offset: after.n }, FILL_LIMIT);
+        let recovery = await this.recover(channel, { epoch: after.epoch, offset: after.n }, FILL_LIMIT);
+        // A new epoch began meanwhile: its events from the first one, while history has them.
+        if (!recovery.recovered && recovery.position.epoch !== after.epoch) recovery = await this.recover(channel, { epoch: recovery.position.epoch, offset: 0 }, FILL_LIMIT);
         return recovery.recovered ? recovery.events.map((event) => ({ epoch: event.epoch, n: event.offset, value: event })) : undefined;
       },
       head: async () => {
@@ -362,12 +364,16 @@ export class RedisBroker implements Broker {
     this.#sharded = major >= 7;
   }
 
-  /** A connection came back (or, in a Cluster, one to a new node): feeds fetch what they missed. */
+  /**
+   * A connection came back (or, in a Cluster, one to a new node: a failover or a moved slot may
+   * have moved subscriptions to it): every feed makes sure its subscription is in place on the
+   * node serving it now, then fetches what it missed from its last item.
+   */
   #restored(): void {
     if (this.#scripts.stalled) return;
     this.#pubsub.dropOrphans();
-    this.#channels.resync();
-    this.#direct.resync();
+    this.#channels.recheck();
+    this.#direct.recheck();
   }
 
   #scheduleTouch(): void {

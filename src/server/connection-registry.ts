@@ -5,6 +5,7 @@ import { CloseCode, closeLogLevels, closeSeverity, describeCloseCode } from '../
 import type { Envelope } from '../core/envelope.js';
 import type { LifelineLogger } from '../core/logger.js';
 import { Timer } from '../core/timer.js';
+import { sameIdentity } from '../protocol/identity.js';
 import type { AppListeners } from './app-listeners.js';
 import { Connection, type CloseReport, type ConnectionHost } from './connection.js';
 import { FirstMessageAuth } from './first-message-auth.js';
@@ -133,7 +134,7 @@ export class ConnectionRegistry<User> implements ConnectionHost, SocketSink {
     if (!request || !authenticate) return { error: 'this connection has no expiring credentials to refresh' };
     const verdict = await runAuthenticate(authenticate, { ...request, token }, (error) => listeners.failed(error, 'authenticate hook failed', undefined), options.retryAfter);
     if ('rejection' in verdict) return { error: verdict.rejection.message };
-    if (JSON.stringify(verdict.user ?? null) !== JSON.stringify(connection.user ?? null)) return { error: 'a refresh must keep the same user' };
+    if (!sameIdentity(verdict.user, connection.user)) return { error: 'a refresh must keep the same user' };
     if (verdict.expiresAt === undefined) return { error: 'the refreshed credentials carry no expiry' };
     connection.expireAt(verdict.expiresAt);
     return { expiresAt: verdict.expiresAt };

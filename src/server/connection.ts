@@ -167,8 +167,8 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   }
 
   /**
-   * Sends a text message serialized and framed once for many connections (the fan-out fast
-   * path): its frame is written as it is, with no copy, unless an extension (compression) is
+   * @internal Sends a text message serialized and framed once for many connections (the fan-out
+   * fast path, which only the hub takes: `PreparedText` is not public): its frame is written as it is, with no copy, unless an extension (compression) is
    * in use, when ws frames it. Same promises as {@link send}.
    */
   sendPrepared(message: PreparedText): SendResult {

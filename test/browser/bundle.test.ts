@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { bundleClient, clientEntry, minifiedBundle, minifiedGzipSize, nodeClientEntry, nodeRequires, type Bundle } from './build.js';
 
-/** What makes a bundle unfit for a browser: Node modules it requires, and any file from outside src/client and src/core. */
+/** What makes a bundle unfit for a browser: Node modules it requires, and any file from outside src/client, src/core and src/protocol. */
 function nodeOnlyParts(bundle: Bundle): string[] {
-  const foreign = bundle.inputs.filter((input) => !/^src\/(client|core)\/[\w-]+\.ts$/.test(input) || /^src\/client\/node(-websocket)?\.ts$/.test(input));
+  const foreign = bundle.inputs.filter((input) => !/^src\/(client|core|protocol)\/[\w-]+\.ts$/.test(input) || /^src\/client\/node(-websocket)?\.ts$/.test(input));
   return [...nodeRequires(bundle.code).map((name) => `require("${name}")`), ...foreign];
 }
 

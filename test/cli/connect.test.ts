@@ -7,7 +7,7 @@ import type { WebSocket } from 'ws';
 import type { CloseReport, Connection } from '../../src/server/index.js';
 import { startServer, type ServerFixture } from '../../src/testing/server-fixture.js';
 import { closedPort, echo, startConnect, wsServer } from './connect-support.js';
-import { runCli, stopAll } from './harness.js';
+import { runCliInProcess, stopAll } from './harness.js';
 import { within } from '../helpers/wait.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -311,7 +311,7 @@ describe('usage', () => {
     [['ws://x/ws', '--token', ''], /--token wants a token/],
   ] as const) {
     test(`exit 2 for ${JSON.stringify(args)}`, async () => {
-      const result = await runCli(['connect', ...args]);
+      const result = await runCliInProcess(['connect', ...args]);
       assert.equal(result.code, 2);
       assert.equal(result.stdout, '');
       assert.match(result.stderr, message);
@@ -320,7 +320,7 @@ describe('usage', () => {
   }
 
   test('--help lists the flags, the commands and examples', async () => {
-    const result = await runCli(['connect', '--help']);
+    const result = await runCliInProcess(['connect', '--help']);
     assert.equal(result.code, 0);
     assert.match(result.stdout, /^Usage: lifeline connect URL \[flags\]/);
     assert.match(result.stdout, /--token T +send "Authorization: Bearer T"/);

@@ -2,6 +2,7 @@
 // deadline; every child is tracked so `stopAll` (run in each file's `after`) leaves none behind.
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { killProcess, spawnTracked } from '../helpers/processes.js';
@@ -71,6 +72,29 @@ export async function runCli(args: readonly string[], env: Readonly<Record<strin
     throw error;
   });
   return { ...exit, stdout: cli.stdout(), stderr: cli.stderr() };
+}
+
+/**
+ * Runs the CLI's dispatch (src/cli/cli.ts, what dist/cli/main.js binds to the process) in this
+ * process, with its own stdout, stderr and env: for usage errors, help and `probe`, where a
+ * process would add nothing but its startup (about 0.3 s of CPU each). The exit code is the one
+ * the bin exits with. A few tests per command still run the built bin itself (runCli) for that
+ * binding, and for what only a process has (NODE_EXTRA_CA_CERTS, signals).
+ */
+export async function runCliInProcess(args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<Exit & { stdout: string; stderr: string }> {
+  const { runCli: dispatch } = await import('../../src/cli/cli.js');
+  let stdout = '';
+  let stderr = '';
+  const sink = (append: (text: string) => void): Writable =>
+    new Writable({
+      write(chunk: Buffer | string, _encoding, done): void {
+        append(String(chunk));
+        done();
+      },
+    });
+  const io = { stdout: sink((text) => (stdout += text)), stderr: sink((text) => (stderr += text)), env: cleanEnv(env) };
+  const code = await within(dispatch(args, io), 60_000, `lifeline ${args.join(' ')} (in this process) to return`);
+  return { code, signal: null, stdout, stderr };
 }
 
 export interface RunningServer extends CliProcess {

@@ -14,7 +14,7 @@ import WebSocket from 'ws';
 import { createServer } from '../../src/server/index.js';
 import { startServer, type ServerFixture } from '../../src/testing/server-fixture.js';
 import { closedPort, rawUpgradeServer, silentServer } from './connect-support.js';
-import { runCli, stopAll } from './harness.js';
+import { runCli, runCliInProcess, stopAll } from './harness.js';
 import { within } from '../helpers/wait.js';
 
 const fixtures: { close(): Promise<void> }[] = [];
@@ -29,9 +29,13 @@ after(async () => {
   await Promise.all(fixtures.map((f) => f.close()));
 });
 
-/** `lifeline probe ...args`; the exit and what it printed. */
+/**
+ * `lifeline probe ...args`, run in this process (the probe does all its I/O itself; a process
+ * would add only its startup); the exit code and what it printed. Tests of what only a process
+ * has (NODE_EXTRA_CA_CERTS) run the built bin.
+ */
 function probe(args: readonly string[], env: Readonly<Record<string, string>> = {}): ReturnType<typeof runCli> {
-  return runCli(['probe', ...args], env);
+  return runCliInProcess(['probe', ...args], env);
 }
 
 interface ProbeJson {
@@ -272,13 +276,13 @@ describe('TLS (wss://)', () => {
   });
 
   test('a trusted certificate: DNS lookup, TCP and TLS each timed, then healthy', { skip }, async () => {
-    const result = await probe([url], { NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') });
+    const result = await runCli(['probe', url], { NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') });
     assert.equal(result.code, 0, result.stdout + result.stderr);
     assert.match(result.stdout, /^dns +localhost -> [\d.:a-f]+.* in [\d.]+ ms$/m);
     assert.match(result.stdout, /^tls +TLSv1\.[23] \S+ in [\d.]+ ms$/m);
     assert.match(result.stdout, /^ +certificate for localhost, issued by localhost, valid to /m);
     assert.match(result.stdout, /^healthy /m);
-    const doc = JSON.parse((await probe([url, '--json'], { NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') })).stdout) as ProbeJson;
+    const doc = JSON.parse((await runCli(['probe', url, '--json'], { NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') })).stdout) as ProbeJson;
     assert.match(doc.tls?.protocol ?? '', /^TLSv1\.[23]$/);
     assert.equal(typeof doc.timings.tlsMs, 'number');
   });
@@ -312,15 +316,15 @@ describe('usage', () => {
   }
 
   test('--help reads as help, with examples; lifeline --help lists probe and connect', async () => {
-    const help = await probe(['--help']);
+    const help = await runCli(['probe', '--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /^Usage: lifeline probe URL \[flags\]/);
     assert.match(help.stdout, /--timeout MS +the whole probe must finish within this \(default 10000\)/);
     assert.match(help.stdout, /Examples:\n {2}lifeline probe ws:\/\/localhost:8080\/ws/);
-    const main = await runCli(['--help']);
+    const main = await runCliInProcess(['--help']);
     assert.match(main.stdout, /^ {2}probe +diagnose a WebSocket endpoint/m);
     assert.match(main.stdout, /^ {2}connect +an interactive, reconnecting client/m);
-    const viaHelp = await runCli(['help', 'probe']);
+    const viaHelp = await runCliInProcess(['help', 'probe']);
     assert.equal(viaHelp.stdout, help.stdout);
   });
 });

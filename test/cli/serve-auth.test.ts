@@ -10,7 +10,7 @@ import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { WebSocket } from 'ws';
 import { PROTOCOL } from '../../src/server/protocol/schema.js';
 import { ProtocolClient, type ServerType } from '../server/protocol/protocol-client.js';
-import { runCli, startServe, stopAll, type RunningServer } from './harness.js';
+import { runCliInProcess, startServe, stopAll, type RunningServer } from './harness.js';
 import { within } from '../helpers/wait.js';
 import { hs256, JWT_SECRET } from '../helpers/jwt.js';
 import { nowSeconds, refusal } from './serve-support.js';
@@ -157,7 +157,7 @@ test('--authenticate-on first-message: expiring credentials are refreshed like t
 });
 
 test('without a JWT key, --allow-anonymous or --demo, serve refuses to start (exit 2, one line)', async () => {
-  const result = await runCli(['serve', '--port', '0']);
+  const result = await runCliInProcess(['serve', '--port', '0']);
   assert.equal(result.code, 2);
   assert.equal(result.stdout, '');
   assert.match(result.stderr, /^lifeline serve: no way to authenticate clients: set --jwt-secret \(HS256\) or --jwt-public-key \(RS256\), or --allow-anonymous/);
@@ -165,15 +165,15 @@ test('without a JWT key, --allow-anonymous or --demo, serve refuses to start (ex
 });
 
 test('a public key that cannot be used is a usage error naming the flag', async () => {
-  const missing = await runCli(['serve', '--jwt-public-key', join(dir, 'missing.pem')]);
+  const missing = await runCliInProcess(['serve', '--jwt-public-key', join(dir, 'missing.pem')]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /--jwt-public-key: cannot read .*missing\.pem: no such file/);
   const garbage = join(dir, 'garbage.pem');
   writeFileSync(garbage, 'not a key');
-  const bad = await runCli(['serve'], { LIFELINE_JWT_PUBLIC_KEY: garbage });
+  const bad = await runCliInProcess(['serve'], { LIFELINE_JWT_PUBLIC_KEY: garbage });
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--jwt-public-key is not a PEM public key or certificate/);
-  const onlyAudience = await runCli(['serve', '--allow-anonymous', '--jwt-audience', 'x']);
+  const onlyAudience = await runCliInProcess(['serve', '--allow-anonymous', '--jwt-audience', 'x']);
   assert.equal(onlyAudience.code, 2);
   assert.match(onlyAudience.stderr, /--jwt-audience and --jwt-issuer need --jwt-secret or --jwt-public-key/);
 });

@@ -9,7 +9,7 @@ import { after, test } from 'node:test';
 import { envName, flagName, serveKeys } from '../../src/cli/serve-options.js';
 import { PROTOCOL } from '../../src/server/protocol/schema.js';
 import { ProtocolClient } from '../server/protocol/protocol-client.js';
-import { runCli, startServe, stopAll } from './harness.js';
+import { runCli, runCliInProcess, startServe, stopAll } from './harness.js';
 import { within } from '../helpers/wait.js';
 import { hs256, JWT_SECRET } from '../helpers/jwt.js';
 import { call, refusal } from './serve-support.js';
@@ -92,13 +92,21 @@ const usageErrors: readonly { args: string[]; env?: Record<string, string>; stde
 
 for (const { args, env, stderr } of usageErrors) {
   test(`usage error: lifeline ${args.join(' ')}${env ? ` with ${JSON.stringify(env)}` : ''} -> exit 2`, async () => {
-    const result = await runCli(args, env);
+    const result = await runCliInProcess(args, env);
     assert.equal(result.code, 2);
     assert.equal(result.stdout, '', 'nothing on stdout');
     assert.match(result.stderr, stderr);
     if (args.length > 0) assert.equal(result.stderr.trimEnd().split('\n').length, 1, `one line: ${result.stderr}`);
   });
 }
+
+test('the built bin exits 2 on a usage error, with the one line on stderr and nothing on stdout', async () => {
+  const result = await runCli(['serve', '--port', 'abc']);
+  assert.equal(result.code, 2);
+  assert.equal(result.stdout, '');
+  assert.match(result.stderr, /^lifeline serve: --port must be an integer from 0 to 65535 \(got "abc"\)/);
+  assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr);
+});
 
 test('config file mistakes are usage errors naming the file and the key', async () => {
   const cases: readonly [unknown, RegExp][] = [
@@ -111,7 +119,7 @@ test('config file mistakes are usage errors naming the file and the key', async 
     [{ apiKey: ['TOPSECRET-API-KEY-0123456789', 1] }, /config file .*bad-5\.json: apiKey must be a string, number or boolean \(got \(hidden\)\)/],
   ];
   for (const [index, [settings, expected]] of cases.entries()) {
-    const result = await runCli(['serve', '--config', configFile(`bad-${index}.json`, settings)]);
+    const result = await runCliInProcess(['serve', '--config', configFile(`bad-${index}.json`, settings)]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, expected);
     assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr);
@@ -144,7 +152,7 @@ test('lifeline --help lists the commands and exits 0', async () => {
 
 test('lifeline serve --help documents every setting with its flag and env var, in groups', async () => {
   for (const args of [['serve', '--help'], ['serve', '-h'], ['help', 'serve']]) {
-    const result = await runCli(args);
+    const result = await runCliInProcess(args);
     assert.equal(result.code, 0, args.join(' '));
     assert.equal(result.stderr, '');
     for (const key of serveKeys) {

@@ -19,8 +19,9 @@ describe('StateMachine', () => {
     assert.throws(() => machine.to('open', undefined), LifelineError);
   });
 
-  test('every client state maps to a WHATWG readyState', () => {
-    for (const state of Object.keys(clientTransitions) as ClientState[]) assert.ok([0, 1, 2, 3].includes(readyStateOf[state]));
+  test('every client state maps to its WHATWG readyState; waiting to reconnect is still CONNECTING', () => {
+    const shown = Object.fromEntries((Object.keys(clientTransitions) as ClientState[]).map((state) => [state, readyStateOf(state)]));
+    assert.deepEqual(shown, { connecting: 0, open: 1, closing: 2, reconnecting: 0, paused: 0, closed: 3 });
   });
 });
 

@@ -100,7 +100,8 @@ function consumerLock(tarball: string, tarballBytes: Buffer): object {
   };
 }
 
-describe('the published package', { timeout: 600_000 }, () => {
+// The checks only read the tarball and the installed project: they run side by side.
+describe('the published package', { timeout: 600_000, concurrency: true }, () => {
   let dir = '';
   let tarball = '';
   let files: string[] = [];
@@ -143,7 +144,7 @@ describe('the published package', { timeout: 600_000 }, () => {
     await succeeds(join(BIN, 'attw'), [join(dir, tarball), '--profile', 'esm-only', '--format', 'table-flipped'], ROOT);
   });
 
-  describe('installed offline into a new project', () => {
+  describe('installed offline into a new project', { concurrency: true }, () => {
     before(async () => {
       project = join(dir, 'consumer');
       cpSync(TEMPLATE, project, { recursive: true });

@@ -87,6 +87,23 @@ describe('expiring credentials', () => {
     assert.equal(await within(peer.closed, DEADLINE, 'close at the old expiry'), 4000);
   });
 
+  test('a refresh whose user lists the same claims in another order is the same user', async (t) => {
+    const clock = new FakeClock(1_000);
+    // Tokens look like `name:expiresAt`; each decode builds the user with its keys in a new order.
+    let decoded = 0;
+    const authenticate = ({ query, token }: { query: URLSearchParams; token?: string }) => {
+      const [name, until] = (token ?? query.get('token') ?? '').split(':');
+      const user = ++decoded % 2 === 1 ? { name, org: 'acme' } : { org: 'acme', name };
+      return { ok: true as const, user, expiresAt: Number(until) };
+    };
+    const fixture = await serve(t, { clock, pingInterval: 0, authenticate });
+    const peer = await protocolPeer(`${fixture.wsUrl}?token=ann:6000`);
+    peer.send({ type: 'hello', v: 1 });
+    await peer.next('welcome');
+    peer.send({ type: 'refresh', token: 'ann:20000' });
+    assert.equal((await peer.next('refreshed')).expiresAt, 20000);
+  });
+
   test('credentials without an expiry never close the connection', async (t) => {
     const clock = new FakeClock();
     const fixture = await serve(t, { clock, pingInterval: 0, authenticate: () => ({ ok: true, user: 'ann' }) });

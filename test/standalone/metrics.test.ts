@@ -52,7 +52,10 @@ test('event-loop delay: the lag and its percentiles are present and numeric', as
   const p50 = sampleValue(samples, 'nodejs_eventloop_lag_p50_seconds');
   const p99 = sampleValue(samples, 'nodejs_eventloop_lag_p99_seconds');
   const max = sampleValue(samples, 'nodejs_eventloop_lag_max_seconds');
-  assert.ok(p50 <= p99 && p99 <= max, `percentiles ordered: p50 ${p50} <= p99 ${p99} <= max ${max}`);
+  assert.ok(p50 <= p99, `percentiles ordered: p50 ${p50} <= p99 ${p99}`);
+  // Each scrape resets the histogram; one that caught no reading since reports max 0 (and
+  // placeholder percentiles), which is not an ordering fault.
+  if (max > 0) assert.ok(p99 <= max, `p99 ${p99} <= max ${max}`);
 });
 
 test('requests are timed per method; recoveries counted by outcome; messages and bytes out match the wire', async (t) => {

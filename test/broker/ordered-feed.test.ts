@@ -1,0 +1,132 @@
+/**
+ * The Redis broker's ordered feed on its own (no Redis): pub/sub items in, every item once and in
+ * order out, holes filled from a durable copy the test controls.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { OrderedFeed, type Numbered } from '../../src/redis/ordered-feed.js';
+
+interface Item extends Numbered {
+  readonly data: string;
+}
+
+const item = (epoch: string, n: number): Item => ({ epoch, n, data: `${epoch}/${n}` });
+
+/** A durable copy: per epoch, items 1..head; the newest epoch is the current one. */
+class Copy {
+  readonly epochs = new Map<string, number>();
+  current = '';
+  /** Calls to refill, and a gate each one waits on when set. */
+  readonly asked: Numbered[] = [];
+  gate: Promise<void> | undefined;
+  /** The copy no longer has what is asked for. */
+  gone = false;
+
+  append(epoch: string, head: number): void {
+    this.epochs.set(epoch, head);
+    this.current = epoch;
+  }
+
+  refill = async (after: Numbered): Promise<readonly Item[] | undefined> => {
+    this.asked.push(after);
+    if (this.gone) return undefined;
+    const head = this.epochs.get(this.current) ?? 0;
+    const from = after.epoch === this.current ? after.n : 0;
+    const items = Array.from({ length: head - from }, (_, i) => item(this.current, from + i + 1));
+    // What was read is answered only once the gate opens (a slow read).
+    if (this.gate) await this.gate;
+    return items;
+  };
+}
+
+function feed(copy: Copy): { readonly order: OrderedFeed<Item>; readonly out: string[] } {
+  const out: string[] = [];
+  return { order: new OrderedFeed<Item>(copy.refill, (each) => out.push(each.data)), out };
+}
+
+/** Lets pending promise callbacks run (bounded). */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+}
+
+test('a hole is filled from the copy, in order, and a repeat is dropped', async () => {
+  const copy = new Copy();
+  copy.append('a', 4);
+  const { order, out } = feed(copy);
+  order.startAt({ epoch: 'a', n: 1 });
+  order.push(item('a', 4));
+  await settle();
+  order.push(item('a', 3));
+  assert.deepEqual(out, ['a/2', 'a/3', 'a/4']);
+});
+
+test('a new epoch that shows past its first item: its first items are fetched, not skipped', async () => {
+  const copy = new Copy();
+  copy.append('a', 3);
+  const { order, out } = feed(copy);
+  order.startAt({ epoch: 'a', n: 3 });
+  copy.append('b', 3);
+  order.push(item('b', 3));
+  await settle();
+  assert.deepEqual(out, ['b/1', 'b/2', 'b/3']);
+});
+
+test('a resync after a new epoch with no later item delivers the new epoch from its first item', async () => {
+  const copy = new Copy();
+  copy.append('a', 2);
+  const { order, out } = feed(copy);
+  order.startAt({ epoch: 'a', n: 2 });
+  copy.append('b', 2);
+  await order.resync();
+  assert.deepEqual(out, ['b/1', 'b/2']);
+});
+
+test('a resync asked while a fill runs is not lost: another fill follows and catches what came after the first read', async () => {
+  const copy = new Copy();
+  copy.append('a', 2);
+  const { order, out } = feed(copy);
+  order.startAt({ epoch: 'a', n: 0 });
+  let open: () => void = () => undefined;
+  copy.gate = new Promise<void>((resolve) => (open = resolve));
+  const first = order.resync();
+  await settle();
+  // The subscription came back only now; 3 was published after the running fill's read.
+  order.resync();
+  copy.append('a', 3);
+  copy.gate = undefined;
+  open();
+  await first;
+  await settle();
+  assert.deepEqual(out, ['a/1', 'a/2', 'a/3']);
+  assert.equal(copy.asked.length, 2);
+});
+
+test('a new epoch whose first items are gone is delivered as it comes (the receiver sees the new epoch)', async () => {
+  const copy = new Copy();
+  copy.append('a', 1);
+  copy.gone = true;
+  const { order, out } = feed(copy);
+  order.startAt({ epoch: 'a', n: 1 });
+  order.push(item('b', 5));
+  await settle();
+  assert.deepEqual(out, ['b/5']);
+});
+
+test('an item that arrives during a fill past what the fill read is not delivered with a hole: the copy is read once more', async () => {
+  const copy = new Copy();
+  copy.append('a', 1);
+  const { order, out } = feed(copy);
+  order.startAt({ epoch: 'a', n: 0 });
+  let open: () => void = () => undefined;
+  copy.gate = new Promise<void>((resolve) => (open = resolve));
+  const filled = order.resync();
+  await settle();
+  // 2 and 3 were published after the read; only 3 reached the subscription.
+  copy.append('a', 3);
+  order.push(item('a', 3));
+  copy.gate = undefined;
+  open();
+  await filled;
+  await settle();
+  assert.deepEqual(out, ['a/1', 'a/2', 'a/3']);
+});
