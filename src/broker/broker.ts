@@ -173,7 +173,14 @@ export interface Broker {
    * and nothing removed, when another connection holds it now (the session came back).
    */
   presenceLeave(channel: string, client: string, connection?: string): Promise<boolean>;
+  /** The members whose ttl has not ended. */
   presence(channel: string): Promise<readonly PresenceMember[]>;
+  /**
+   * Removes the members of `channel` whose ttl ended (their node stopped refreshing them: it
+   * died, or lost the broker) and returns them, each to one caller only, so that one live node
+   * tells the others they left. Absent: expired members only vanish from {@link presence}.
+   */
+  presenceExpired?(channel: string): Promise<readonly PresenceMember[]>;
 
   /**
    * Sends a control notice to every node on this broker, this one included (at most once each,

@@ -4,6 +4,7 @@ import { canRecover, type Position } from '../core/position.js';
 import { RequestWindow } from '../core/request-window.js';
 import { IdempotencyConflictError } from '../core/errors.js';
 import { deliver } from './deliver.js';
+import { MemoryPresence } from './memory-presence.js';
 import type { Broker, ChannelEvent, ControlNotice, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from './broker.js';
 
 interface Stored {
@@ -82,7 +83,7 @@ export class MemoryBroker implements Broker {
   readonly #channels = new Map<string, Channel>();
   readonly #sessions = new Map<string, Expiring<{ user: unknown; window: RequestWindow<unknown>; owner: string | undefined; secret: string | undefined; anonymous: boolean }>>();
   readonly #outboxes = new Map<string, Outbox>();
-  readonly #presence = new Map<string, Map<string, Expiring<PresenceMember>>>();
+  readonly #presence: MemoryPresence;
   /** Requests running somewhere: `${session}\n${id}`. */
   readonly #claims = new Map<string, Expiring<true>>();
   /**
@@ -105,6 +106,7 @@ export class MemoryBroker implements Broker {
 
   constructor(options: MemoryBrokerOptions = {}) {
     this.#clock = options.clock ?? systemClock;
+    this.#presence = new MemoryPresence(this.#clock);
     this.#newEpoch = options.newEpoch ?? (() => randomUUID().slice(0, 8));
     this.#idleChannelTtl = options.idleChannelTtl ?? DEFAULT_IDLE_CHANNEL_TTL;
     this.#historyBudget = options.historyBudget ?? DEFAULT_HISTORY_BUDGET;
@@ -270,28 +272,19 @@ export class MemoryBroker implements Broker {
   }
 
   async presenceJoin(channel: string, member: PresenceMember, ttl: number): Promise<boolean> {
-    let members = this.#presence.get(channel);
-    if (!members) this.#presence.set(channel, (members = new Map()));
-    const now = this.#clock.now();
-    const held = members.get(member.client);
-    members.set(member.client, { value: member, expiresAt: now + ttl });
-    return held === undefined || held.expiresAt < now;
+    return this.#presence.join(channel, member, ttl);
   }
 
   async presenceLeave(channel: string, client: string, connection?: string): Promise<boolean> {
-    const members = this.#presence.get(channel);
-    const holder = members?.get(client)?.value.connection;
-    if (connection !== undefined && holder !== undefined && holder !== connection) return false;
-    members?.delete(client);
-    return true;
+    return this.#presence.leave(channel, client, connection);
   }
 
   async presence(channel: string): Promise<readonly PresenceMember[]> {
-    const members = this.#presence.get(channel);
-    if (!members) return [];
-    const now = this.#clock.now();
-    for (const [client, entry] of members) if (entry.expiresAt < now) members.delete(client);
-    return [...members.values()].map((entry) => entry.value);
+    return this.#presence.list(channel);
+  }
+
+  async presenceExpired(channel: string): Promise<readonly PresenceMember[]> {
+    return this.#presence.expired(channel);
   }
 
   async broadcast(notice: ControlNotice): Promise<void> {
@@ -377,10 +370,7 @@ export class MemoryBroker implements Broker {
     }
     for (const [key, entry] of this.#origins) if (entry.expiresAt < now) this.#origins.delete(key);
     for (const [key, entry] of this.#claims) if (entry.expiresAt < now) this.#claims.delete(key);
-    for (const [channel, members] of this.#presence) {
-      for (const [client, entry] of members) if (entry.expiresAt < now) members.delete(client);
-      if (members.size === 0) this.#presence.delete(channel);
-    }
+    this.#presence.sweep(now);
     for (const [name, state] of this.#channels) {
       if (state.listeners.size > 0) continue;
       this.#expire(state);

@@ -18,7 +18,7 @@ import { array, integer, parseEntry, splitMember, text } from './replies.js';
 import { ScriptRunner, type SendCommand } from './script-runner.js';
 import * as channelScripts from './scripts/channel.js';
 import * as directScripts from './scripts/direct.js';
-import * as presenceScripts from './scripts/presence.js';
+import { RedisPresence } from './presence.js';
 import { RedisSessions } from './sessions.js';
 
 export interface RedisBrokerOptions {
@@ -74,6 +74,7 @@ export class RedisBroker implements Broker {
   readonly #keys: RedisKeys;
   readonly #scripts: ScriptRunner;
   readonly #sessions: RedisSessions;
+  readonly #presence: RedisPresence;
   readonly #clock: Clock;
   readonly #newEpoch: () => string;
   readonly #idleChannelTtl: number;
@@ -95,6 +96,7 @@ export class RedisBroker implements Broker {
     const send: SendCommand = (args) => connection.commands.send(args, timeout);
     this.#scripts = new ScriptRunner(send, (error) => error instanceof ErrorReply && !isTransient(error), timeout, (error) => error instanceof ClientOfflineError);
     this.#sessions = new RedisSessions(this.#scripts, this.#keys, this.#clock);
+    this.#presence = new RedisPresence(this.#scripts, this.#keys, this.#clock);
     this.#pubsub = new PubSub(connection.subscriber, () => this.#sharded);
     this.#channels = new Feeds(this.#pubsub);
     this.#direct = new Feeds(this.#pubsub);
@@ -299,26 +301,20 @@ export class RedisBroker implements Broker {
 
   // ---- presence ---------------------------------------------------------------------------------
 
-  async presenceJoin(channel: string, member: PresenceMember, ttl: number): Promise<boolean> {
-    const keys = this.#keys.presence(channel);
-    const now = this.#clock.now();
-    const reply = await this.#scripts.run(presenceScripts.PRESENCE_JOIN, [keys.members, keys.data], [member.client, JSON.stringify(member), String(now + ttl), String(ttl + BACKSTOP), String(now)]);
-    return integer(reply) === 1;
+  presenceJoin(channel: string, member: PresenceMember, ttl: number): Promise<boolean> {
+    return this.#presence.join(channel, member, ttl);
   }
 
-  async presenceLeave(channel: string, client: string, connection?: string): Promise<boolean> {
-    const keys = this.#keys.presence(channel);
-    return integer(await this.#scripts.run(presenceScripts.PRESENCE_LEAVE, [keys.members, keys.data], [client, connection ?? ''])) === 1;
+  presenceLeave(channel: string, client: string, connection?: string): Promise<boolean> {
+    return this.#presence.leave(channel, client, connection);
   }
 
-  async presence(channel: string): Promise<readonly PresenceMember[]> {
-    const keys = this.#keys.presence(channel);
-    const reply = await this.#scripts.run(presenceScripts.PRESENCE_LIST, [keys.members, keys.data], [String(this.#clock.now())]);
-    const members: PresenceMember[] = [];
-    for (const json of array(reply)) {
-      if (typeof json === 'string') members.push(JSON.parse(json) as PresenceMember);
-    }
-    return members;
+  presence(channel: string): Promise<readonly PresenceMember[]> {
+    return this.#presence.list(channel);
+  }
+
+  presenceExpired(channel: string): Promise<readonly PresenceMember[]> {
+    return this.#presence.expired(channel);
   }
 
   // ---- control ----------------------------------------------------------------------------------

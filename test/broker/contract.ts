@@ -572,6 +572,25 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock) => P
         assert.equal(await broker.presenceJoin(channel, ann, 1_000), true, 'an expired member joins anew');
       });
 
+      test('a member whose ttl ended is handed out once by presenceExpired (to tell its leave); live members stay', async (t) => {
+        const { broker, clock, name } = await setup(t);
+        assert.ok(broker.presenceExpired, 'the broker hands out expired members');
+        const channel = name('room');
+        const ann = { client: 's-a', user: 'ann' };
+        const bob = { client: 's-b', user: 'bob' };
+        await broker.presenceJoin(channel, ann, 1_000);
+        await broker.presenceJoin(channel, bob, 1_000);
+        assert.deepEqual(await broker.presenceExpired(channel), [], 'nobody expired yet');
+        clock.tick(600);
+        await broker.presenceJoin(channel, ann, 1_000);
+        clock.tick(600);
+        assert.deepEqual(await broker.presence(channel), [ann], 'bob was not refreshed (a dead node)');
+        assert.deepEqual(await broker.presenceExpired(channel), [bob], 'bob, to be told as left');
+        assert.deepEqual(await broker.presenceExpired(channel), [], 'once only');
+        assert.deepEqual(await broker.presence(channel), [ann]);
+        assert.equal(await broker.presenceJoin(channel, bob, 1_000), true, 'bob back: a new member');
+      });
+
       test('a leave for one connection keeps a member that another connection holds now', async (t) => {
         const { broker, name } = await setup(t);
         const channel = name('room');

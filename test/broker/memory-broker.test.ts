@@ -60,7 +60,8 @@ describe('MemoryBroker: expired entries do not pile up', () => {
       await broker.publish(`doc:${i}`, i, { size: 10, ttl: 1_000 });
     }
     assert.deepEqual(broker.size, { channels: 50, sessions: 50, outboxes: 50, presence: 50 });
-    await clock.tickAsync(120_000);
+    // Expired presence members are left to presenceExpired (a live node tells their leave) for ten minutes.
+    await clock.tickAsync(620_000);
     await broker.publish('doc:fresh', 0, { size: 10, ttl: 1_000 }); // any write sweeps
     assert.deepEqual(broker.size, { channels: 1, sessions: 0, outboxes: 0, presence: 0 });
   });
@@ -84,6 +85,20 @@ describe('MemoryBroker: channels never published to', () => {
     await clock.tickAsync(120_000);
     await broker.publish('other', 0, { size: 0, ttl: 0 });
     assert.equal(broker.size.channels, 1);
+  });
+
+  test('a subscriber away longer than idleChannelTtl comes back to a new epoch (recovered: false); within it, recovered: true', async () => {
+    const clock = new FakeClock();
+    const broker = new MemoryBroker({ clock, idleChannelTtl: 10_000 });
+    const away = async (ms: number): Promise<boolean> => {
+      const stop = await broker.subscribe('quiet', () => undefined);
+      const { position } = await broker.recover('quiet', undefined, 1);
+      await stop();
+      await clock.tickAsync(ms);
+      return (await broker.recover('quiet', position, 100)).recovered;
+    };
+    assert.equal(await away(9_000), true);
+    assert.equal(await away(11_000), false);
   });
 });
 

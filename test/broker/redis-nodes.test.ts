@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, test, type TestContext } from 'node:test';
 import { createClient } from '@redis/client';
 import type { ChannelEvent, HistoryPolicy } from '../../src/broker/broker.js';
-import { RedisBroker, type RedisBrokerOptions } from '../../src/redis/index.js';
+import { BrokerUnavailableError, RedisBroker, type RedisBrokerOptions } from '../../src/redis/index.js';
 import { redisSkip, redisUrl, testPrefix } from '../helpers/redis.js';
 import { RedisServer, redisServerSkip } from '../helpers/redis-server.js';
 import { eventually, within } from '../helpers/wait.js';
@@ -169,6 +169,11 @@ describe('RedisBroker: connection loss and Redis restarts', { skip: redisServerS
     const redis = await RedisServer.start();
     const url = redis.url;
     await redis.kill();
-    await assert.rejects(RedisBroker.connect({ url, connectTimeout: 1_000 }), /did not answer within 1000 ms/);
+    await assert.rejects(RedisBroker.connect({ url, connectTimeout: 1_000 }), (error: unknown) => {
+      assert.ok(error instanceof BrokerUnavailableError, 'a BrokerUnavailableError (code ERR_BROKER_UNAVAILABLE)');
+      assert.equal(error.sent, false);
+      assert.match(error.message, /did not answer within 1000 ms/);
+      return true;
+    });
   });
 });

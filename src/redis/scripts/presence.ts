@@ -33,14 +33,28 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
 `;
 
-/** KEYS: members, data. ARGV: now. Drops expired members, returns the others' JSON. */
+/**
+ * KEYS: members, data. ARGV: now. The JSON of the members whose ttl has not ended. Expired ones
+ * are left for PRESENCE_EXPIRE (a live node tells their leave) or the keys' own expiry.
+ */
 export const PRESENCE_LIST = `
-local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
-for _, client in ipairs(expired) do
-  redis.call('ZREM', KEYS[1], client)
-  redis.call('HDEL', KEYS[2], client)
-end
-local clients = redis.call('ZRANGE', KEYS[1], 0, -1)
+local clients = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf')
 if #clients == 0 then return {} end
 return redis.call('HMGET', KEYS[2], unpack(clients))
+`;
+
+/**
+ * KEYS: members, data. ARGV: now. Removes the members whose ttl ended and returns their JSON:
+ * atomically, so each one is handed to one caller only.
+ */
+export const PRESENCE_EXPIRE = `
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+local gone = {}
+for _, client in ipairs(expired) do
+  local json = redis.call('HGET', KEYS[2], client)
+  redis.call('ZREM', KEYS[1], client)
+  redis.call('HDEL', KEYS[2], client)
+  if json then gone[#gone + 1] = json end
+end
+return gone
 `;

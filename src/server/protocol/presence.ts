@@ -40,7 +40,9 @@ export interface PresenceHost<User> {
 
 /**
  * Who is subscribed to a channel with presence on. Members live in the broker with a ttl and
- * are refreshed every ping interval, so a dead node's entries expire within three; join and
+ * are refreshed every ping interval, so a dead node's entries expire within three (30 s at
+ * least); at each refresh a node with presence subscribers on a channel removes its expired
+ * members and tells their leave, so they are told as left within ttl + one interval; join and
  * leave changes travel as history-less events on a companion channel, so subscribers on every
  * node hear them.
  */
@@ -178,12 +180,24 @@ export class Presence<User> {
     for (const [key, announcer] of this.#announcers) {
       if (announcer.told === 'leave' && announcer.due === 'leave' && !announcer.timer?.pending && announcer.bucket.full()) this.#announcers.delete(key);
     }
+    const channels = new Set<string>();
     for (const session of this.host.sessions()) {
       for (const sub of session.subscriptions.values()) {
-        if (sub.presence) void this.host.broker.presenceJoin(sub.channel, { ...this.#member(session), connection: session.connection.id }, this.#ttl()).catch(() => undefined);
+        if (!sub.presence) continue;
+        channels.add(sub.channel);
+        const member = this.#member(session);
+        // Fresh again: its lease ran out while this node was cut off, and another node told its leave.
+        const refreshed = this.host.broker.presenceJoin(sub.channel, { ...member, connection: session.connection.id }, this.#ttl());
+        void refreshed.then((fresh) => (fresh ? this.#announce(sub.channel, member, 'join') : undefined)).catch(() => undefined);
       }
     }
+    for (const channel of channels) void this.#expire(channel).catch(() => undefined);
     if (!this.#closed) this.#timer.start(this.#interval());
+  }
+
+  /** Members whose node stopped refreshing them (it died): removed, and their leave told (by one node only). */
+  async #expire(channel: string): Promise<void> {
+    for (const { client, user } of (await this.host.broker.presenceExpired?.(channel)) ?? []) await this.#announce(channel, { client, user }, 'leave');
   }
 }
 
