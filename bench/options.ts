@@ -1,7 +1,7 @@
 // Command-line options and the three size presets (full, --quick, --smoke).
 import { parseArgs } from 'node:util';
 
-export const SCENARIOS = ['echo', 'fanout', 'sustained', 'idle', 'connect', 'storm', 'catchup', 'redis'] as const;
+export const SCENARIOS = ['echo', 'request', 'fanout', 'sustained', 'idle', 'connect', 'storm', 'catchup', 'redis'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface Sizes {

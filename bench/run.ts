@@ -17,6 +17,7 @@ import { echoScenario } from './scenarios/echo.js';
 import { fanoutScenario } from './scenarios/fanout.js';
 import { idleScenario } from './scenarios/idle.js';
 import { redisScenario } from './scenarios/redis.js';
+import { requestScenario } from './scenarios/request.js';
 import { RunContext, type Metrics, type Scenario } from './scenarios/scenario.js';
 import { stormScenario } from './scenarios/storm.js';
 import { sustainedScenario } from './scenarios/sustained.js';
@@ -30,6 +31,7 @@ async function scenariosOf(options: BenchOptions, bundle: Bundle): Promise<Scena
   const list: Scenario[] = [];
   for (const name of options.scenarios) {
     if (name === 'echo') list.push(echoScenario(sizes));
+    if (name === 'request') list.push(requestScenario(sizes));
     if (name === 'sustained') list.push(sustainedScenario(sizes));
     if (name === 'fanout') for (const n of sizes.fanout.subscribers) list.push(fanoutScenario(sizes, n, options.publish));
     if (name === 'idle') list.push(idleScenario(sizes));
