@@ -84,7 +84,10 @@ export class MemoryBroker implements Broker {
   readonly #sessions = new Map<string, Expiring<{ user: unknown; window: RequestWindow<unknown>; owner: string | undefined; secret: string | undefined; anonymous: boolean }>>();
   readonly #outboxes = new Map<string, Outbox>();
   readonly #presence: MemoryPresence;
-  /** Requests running somewhere: `${session}\n${id}`. */
+  /**
+   * Requests running somewhere: `${session}\n${id}`, until their reply is in the session's
+   * window (which then answers for them), so only the requests in flight are held.
+   */
   readonly #claims = new Map<string, Expiring<true>>();
   /**
    * The last client publish per session and channel (`${channel}\n${session}` -> its id), and
@@ -193,6 +196,7 @@ export class MemoryBroker implements Broker {
     if (!entry) return;
     if (entry.value.window.capacity !== capacity) entry.value.window = new RequestWindow(capacity, entry.value.window.snapshot());
     entry.value.window.record(id, reply);
+    this.#claims.delete(`${session}\n${id}`);
   }
 
   async loadSession(id: string): Promise<SessionRecord | undefined> {
@@ -220,6 +224,9 @@ export class MemoryBroker implements Broker {
     this.#sweep();
     const key = `${session}\n${id}`;
     if (this.#live(this.#claims, key)) return false;
+    // Answered already (its reply recorded, or older than the window): never run again.
+    const window = this.#live(this.#sessions, session)?.value.window;
+    if (window && window.check(id).kind !== 'new') return false;
     this.#claims.set(key, { value: true, expiresAt: this.#clock.now() + ttl });
     return true;
   }
@@ -384,8 +391,8 @@ export class MemoryBroker implements Broker {
   }
 
   /** Entries held, for tests and diagnostics. */
-  get size(): { readonly channels: number; readonly sessions: number; readonly outboxes: number; readonly presence: number } {
-    return { channels: this.#channels.size, sessions: this.#sessions.size, outboxes: this.#outboxes.size, presence: this.#presence.size };
+  get size(): { readonly channels: number; readonly sessions: number; readonly outboxes: number; readonly presence: number; readonly claims: number } {
+    return { channels: this.#channels.size, sessions: this.#sessions.size, outboxes: this.#outboxes.size, presence: this.#presence.size, claims: this.#claims.size };
   }
 
   /** Channel history held against the budget, and how many events the budget evicted so far. */
