@@ -114,6 +114,8 @@ export async function requestThroughput(args: Record<string, unknown>): Promise<
   for (let i = 0; i < clients; i++) sockets.push(await open(dialect, args));
   let counting = false;
   let replies = 0;
+  /** Every reply, warm-up included (what the server's CPU time over the whole call paid for). */
+  let total = 0;
   let closed = 0;
   const times: number[] = [];
   for (const socket of sockets) {
@@ -128,6 +130,7 @@ export async function requestThroughput(args: Record<string, unknown>): Promise<
     socket.listen((opcode, payload) => {
       if (opcode !== Opcode.TEXT || !startsWith(payload, dialect.replyPrefix)) return;
       const sent = sentAt.shift() ?? 0n;
+      total++;
       if (counting) {
         replies++;
         times.push(since(sent));
@@ -148,5 +151,5 @@ export async function requestThroughput(args: Record<string, unknown>): Promise<
   }
   if (closed > 0) throw new Error(`${closed} request connections closed during the run`);
   const { p50, max } = summary(times);
-  return { replies, seconds, rate: replies / seconds, p50, max };
+  return { replies, total, seconds, rate: replies / seconds, p50, max };
 }

@@ -29,6 +29,7 @@ function metricsOf(clients: number, inflight: number): Record<string, MetricInfo
       [`${prefix}LoadP50Us`, { label: `${label} ${clients}x${inflight} round trip p50`, unit: 'µs', better: 'lower' }],
       [`${prefix}LoadMaxUs`, { label: `${label} ${clients}x${inflight} round trip max`, unit: 'µs', better: 'lower' }],
       [`${prefix}ServerCpuShare`, { label: `${label}: server CPU during ${clients}x${inflight}`, unit: '%', better: 'lower' }],
+      [`${prefix}ServerCpuUsPerReply`, { label: `${label}: server CPU per reply`, unit: 'µs', better: 'lower' }],
     ]),
   );
 }
@@ -66,16 +67,22 @@ export function requestScenario(sizes: Sizes): Scenario {
         metrics[`${prefix}LoadP50Us`] = load.p50;
         metrics[`${prefix}LoadMaxUs`] = load.max;
         metrics[`${prefix}ServerCpuShare`] = load.cpuShare;
+        metrics[`${prefix}ServerCpuUsPerReply`] = load.cpuUsPerReply;
       }
       return metrics;
     },
   };
 }
 
-async function loaded(server: Child, client: Child, args: Record<string, unknown>): Promise<{ rate: number; p50: number; max: number; cpuShare: number }> {
+/**
+ * The loaded run, with the server's CPU share over it and its CPU time per reply (every reply of
+ * the call, warm-up included, against the CPU of the whole call): on a machine shared with
+ * other work, CPU per reply moves less than replies per second.
+ */
+async function loaded(server: Child, client: Child, args: Record<string, unknown>): Promise<{ rate: number; p50: number; max: number; cpuShare: number; cpuUsPerReply: number }> {
   const before = await cpuOf([server]);
   const startedAt = Date.now();
-  const result = await client.call<{ rate: number; p50: number; max: number }>('requestThroughput', args, 120_000);
-  const cpuShare = (100 * ((await cpuOf([server])) - before)) / (Date.now() - startedAt);
-  return { ...result, cpuShare };
+  const result = await client.call<{ rate: number; total: number; p50: number; max: number }>('requestThroughput', args, 120_000);
+  const cpuMs = (await cpuOf([server])) - before;
+  return { ...result, cpuShare: (100 * cpuMs) / (Date.now() - startedAt), cpuUsPerReply: (1000 * cpuMs) / result.total };
 }
