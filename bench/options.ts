@@ -13,7 +13,7 @@ export interface Sizes {
    * `seconds` each, until p99 publish-to-delivery reaches `p99LimitMs`. One round unless
    * `--rounds` says otherwise (a full run takes minutes per stack).
    */
-  readonly sustained: { readonly connections: number; readonly seconds: number; readonly rates: readonly number[]; readonly bodySize: number; readonly p99LimitMs: number; readonly drainMs: number; readonly rounds: number };
+  readonly sustained: { readonly connections: number; readonly seconds: number; readonly rates: readonly number[]; readonly bodySize: number; readonly p99LimitMs: number; readonly drainMs: number; readonly rounds: number; readonly keepGoing: boolean };
   readonly idle: { readonly connections: number };
   readonly connect: { readonly connections: number; readonly concurrency: number };
   /** `retryAfter`/`retrySpread` override the server's defaults (the smoke run cannot wait out a real spread). */
@@ -28,7 +28,7 @@ const full: Sizes = {
   rounds: 3,
   echo: { warmup: 2000, samples: 10_000, clients: 100, inflight: 10, warmupMs: 1000, durationMs: 3000, bodySize: 64 },
   fanout: { subscribers: [1000, 5000], deliveries: 300_000, probes: 20, bodySize: 100 },
-  sustained: { connections: 10_000, seconds: 30, rates: [2, 4, 6, 8, 10, 12, 14, 16, 20], bodySize: 100, p99LimitMs: 100, drainMs: 10_000, rounds: 1 },
+  sustained: { connections: 10_000, seconds: 30, rates: [2, 4, 6, 8, 10, 12, 14, 16, 20], bodySize: 100, p99LimitMs: 100, drainMs: 10_000, rounds: 1, keepGoing: false },
   idle: { connections: 10_000 },
   connect: { connections: 2000, concurrency: 100 },
   storm: { clients: 5000 },
@@ -56,7 +56,7 @@ const smoke: Sizes = {
   echo: { warmup: 50, samples: 200, clients: 10, inflight: 5, warmupMs: 100, durationMs: 300, bodySize: 64 },
   fanout: { subscribers: [20], deliveries: 2000, probes: 3, bodySize: 100 },
   // Proves the harness, not the figures: a loaded CI machine may not hold 100 ms at any rate.
-  sustained: { connections: 20, seconds: 1, rates: [20, 50], bodySize: 100, p99LimitMs: 2000, drainMs: 5000, rounds: 1 },
+  sustained: { connections: 20, seconds: 1, rates: [20, 50], bodySize: 100, p99LimitMs: 2000, drainMs: 5000, rounds: 1, keepGoing: false },
   // Enough that the RSS growth stands clear of page-size noise.
   idle: { connections: 1500 },
   connect: { connections: 100, concurrency: 20 },
@@ -95,6 +95,7 @@ export const usageText = `Usage: npm run bench -- [options]
   --seconds N          sustained fan-out: seconds per rate step (default 30)
   --rates A,B,C        sustained fan-out: events/s to step through (default 2,4,6,...,16,20)
   --p99-limit MS       sustained fan-out: the p99 latency bound (default 100)
+  --keep-going         sustained fan-out: run every rate step, also past the first that missed
   --clients N          reconnect-storm clients (default 5000)
   --quick              smaller sizes, one round
   --smoke              tiny sizes, one round, every scenario in well under a minute (CI)
@@ -133,6 +134,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
       seconds: { type: 'string' },
       rates: { type: 'string' },
       'p99-limit': { type: 'string' },
+      'keep-going': { type: 'boolean' },
       clients: { type: 'string' },
       quick: { type: 'boolean' },
       smoke: { type: 'boolean' },
@@ -170,6 +172,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
       rates: rates ?? base.sustained.rates,
       p99LimitMs: positive('p99-limit', values['p99-limit']) ?? base.sustained.p99LimitMs,
       rounds: rounds ?? base.sustained.rounds,
+      keepGoing: values['keep-going'] ?? base.sustained.keepGoing,
     },
     idle: { connections: connections ?? base.idle.connections },
     storm: { ...base.storm, clients: clients ?? base.storm.clients },

@@ -104,7 +104,8 @@ const handlers: Handlers = {
   /**
    * Publishes `rate` events per second for `seconds`, each stamped with the time it was due
    * (`t`), so an event-loop stall that delays the publish itself counts in its latency. Each
-   * publish is awaited before the next (the order is the order of `seq`).
+   * publish is awaited before the next (the order is the order of `seq`). A publisher that fell
+   * behind stops when the step's time is up: the rate it reached is what it reached.
    */
   async publishSteady(args) {
     const rate = numberArg(args, 'rate');
@@ -113,8 +114,11 @@ const handlers: Handlers = {
     const firstSeq = lastSeq + 1;
     const startedAt = nowMs();
     let late = 0;
+    // A second of grace: a publisher a little late on its last events still sends them.
+    const endAt = startedAt + numberArg(args, 'seconds') * 1000 + 1000;
     for (let k = 0; k < events; k++) {
       const due = startedAt + (k * 1000) / rate;
+      if (k > 0 && nowMs() >= endAt) break;
       const wait = due - nowMs();
       if (wait > 0) await sleep(wait);
       else if (wait < -10) late++;

@@ -93,7 +93,8 @@ export interface ResolvedClientOptions extends BackoffOptions {
 }
 
 export function check(name: string, value: number, min: number): number {
-  if (typeof value !== 'number' || Number.isNaN(value) || value < min) throw new InvalidOptionError(name, `must be a number >= ${min}`);
+  // NaN fails the comparison too.
+  if (typeof value !== 'number' || !(value >= min)) throw new InvalidOptionError(name, `must be a number >= ${min}`);
   return value;
 }
 

@@ -24,9 +24,8 @@ export function websocketUrl(url: string | URL): string {
   } catch {
     // reported below
   }
-  const scheme = parsed?.protocol;
-  if (parsed && (scheme === 'http:' || scheme === 'https:')) parsed.protocol = scheme === 'http:' ? 'ws:' : 'wss:';
-  const href = parsed?.href;
+  // http: and https: become ws: and wss: (the scheme keeps its "s").
+  const href = parsed?.href.replace(/^http(s?:)/, 'ws$1');
   if (!href || !/^wss?:/.test(href) || href.includes('#')) throw syntaxError(`invalid WebSocket URL: ${String(url)}`);
   return href;
 }

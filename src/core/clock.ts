@@ -36,8 +36,7 @@ export const systemClock: Clock = {
     // the app's own intent; the socket it guards already does that while it is open. A
     // scheduled reconnect is that intent (`await ws.opened()` during a backoff must not end the
     // process), so it asks to be kept.
-    const maybeNode = handle as { unref?: () => void };
-    if (!keepAlive && typeof maybeNode.unref === 'function') maybeNode.unref();
+    if (!keepAlive) (handle as { unref?: () => void }).unref?.();
     return handle as TimerHandle;
   },
   clearTimeout: (handle) => globalThis.clearTimeout(handle as Parameters<typeof globalThis.clearTimeout>[0]),

@@ -28,7 +28,9 @@ export function sizeOf(data: OutboundData): number {
  * A message larger than maxBytes on its own is always rejected.
  */
 export class OutboundQueue {
-  readonly #items: { data: OutboundData; size: number }[] = [];
+  readonly #items: OutboundData[] = [];
+  /** Each item's size as it was queued (a buffer detached or resized since must not skew the count). */
+  readonly #sizes: number[] = [];
   #bytes = 0;
 
   constructor(readonly limits: QueueLimits) {}
@@ -45,29 +47,28 @@ export class OutboundQueue {
   push(data: OutboundData): OutboundData[] | false {
     const size = sizeOf(data);
     const { maxMessages, maxBytes, overflow } = this.limits;
+    const items = this.#items;
     if (size > maxBytes || maxMessages < 1) return false;
     const evicted: OutboundData[] = [];
     // Ends: every pass removes one item, and an empty queue fits (size <= maxBytes, maxMessages >= 1).
-    while (this.#items.length >= maxMessages || this.#bytes + size > maxBytes) {
+    while (items.length >= maxMessages || this.#bytes + size > maxBytes) {
       if (overflow === 'reject') return false;
-      const oldest = this.#items.shift() as { data: OutboundData; size: number };
-      this.#bytes -= oldest.size;
-      evicted.push(oldest.data);
+      evicted.push(items.shift() as OutboundData);
+      this.#bytes -= this.#sizes.shift() as number;
     }
-    this.#items.push({ data, size });
+    items.push(data);
+    this.#sizes.push(size);
     this.#bytes += size;
     return evicted;
   }
 
   /** Removes and returns everything, oldest first. */
   drain(): OutboundData[] {
-    const items = this.#items.splice(0);
-    this.#bytes = 0;
-    return items.map((item) => item.data);
+    this.#bytes = this.#sizes.length = 0;
+    return this.#items.splice(0);
   }
 
   clear(): void {
-    this.#items.length = 0;
-    this.#bytes = 0;
+    this.drain();
   }
 }

@@ -105,8 +105,7 @@ export class ReconnectPlan {
    * Stops the pending retry whenever it answers.
    */
   environment(state: ClientState, away: boolean): EnvironmentStep {
-    const waiting = state === 'reconnecting';
-    if (away ? !waiting : !waiting && state !== 'paused') return undefined;
+    if (state !== 'reconnecting' && (away || state !== 'paused')) return undefined;
     this.#retry.stop();
     if (away) return 'pause';
     const wait = (this.#hintedAt ?? 0) - this.#settings.clock.now();

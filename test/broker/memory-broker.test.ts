@@ -86,6 +86,20 @@ describe('MemoryBroker: channels never published to', () => {
     await broker.publish('other', 0, { size: 0, ttl: 0 });
     assert.equal(broker.size.channels, 1);
   });
+
+  test('a subscriber away longer than idleChannelTtl comes back to a new epoch (recovered: false); within it, recovered: true', async () => {
+    const clock = new FakeClock();
+    const broker = new MemoryBroker({ clock, idleChannelTtl: 10_000 });
+    const away = async (ms: number): Promise<boolean> => {
+      const stop = await broker.subscribe('quiet', () => undefined);
+      const { position } = await broker.recover('quiet', undefined, 1);
+      await stop();
+      await clock.tickAsync(ms);
+      return (await broker.recover('quiet', position, 100)).recovered;
+    };
+    assert.equal(await away(9_000), true);
+    assert.equal(await away(11_000), false);
+  });
 });
 
 describe('MemoryBroker: the history budget', () => {

@@ -177,6 +177,11 @@ export async function runChaos(seed: number, config: ChaosConfig = defaultConfig
       pongTimeout: config.pongTimeout,
       closeTimeout: 1_000,
       recoveryWindow: 120_000,
+      // Channels are kept as long as a session may be away. A ballast channel gets no publish
+      // unless its client is a slow victim, so with the default (10 s) the broker forgets it 10 s
+      // after its only subscriber's link drops, and a client away longer (connect attempts timing
+      // out one after another on a busy machine) is told recovered: false for it, as documented.
+      idleChannelTtl: 120_000,
       outboundBudget: 256 * 1024,
       // Named clients are who their `c` says; anonymous ones get a made-up user per connection
       // (as `lifeline serve --allow-anonymous` does) and resume with their session's secret.

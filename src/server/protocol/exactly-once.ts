@@ -40,19 +40,17 @@ export class ExactlyOnce<User> {
     return this.#drive(session, message, session.request(message.id, message.method));
   }
 
-  /** Performs the steps in order, each answer's next steps before the rest. */
+  /** Performs the steps in order, each answer's next steps before the rest; only broker and app calls wait. */
   async #drive(session: LiveSession<User>, message: ClientMessageOf<'publish' | 'request'>, first: ExchangeStep[]): Promise<void> {
     const { clock, stats } = this.host.options;
     const queue = first;
     let started: number | undefined;
     try {
       for (let step = queue.shift(); step !== undefined; step = queue.shift()) {
-        // The answer of the common case goes out without waiting a turn.
-        if (step.kind === 'send') session.connection.send(step.text);
-        else {
-          if (step.kind === 'run') started = clock.now();
-          queue.unshift(...(await this.#perform(session, message, step)));
-        }
+        if (step.kind === 'run') started = clock.now();
+        const next = this.#perform(session, message, step);
+        const steps = Array.isArray(next) ? next : await next;
+        if (steps.length > 0) queue.unshift(...steps);
       }
     } finally {
       // A request that ran here is timed from its start to its reply (recorded and sent).
@@ -60,53 +58,65 @@ export class ExactlyOnce<User> {
     }
   }
 
-  async #perform(session: LiveSession<User>, message: ClientMessageOf<'publish' | 'request'>, step: ExchangeStep): Promise<ExchangeStep[]> {
-    const { broker, clock, log, windowSize } = this.host.options;
+  #perform(session: LiveSession<User>, message: ClientMessageOf<'publish' | 'request'>, step: ExchangeStep): ExchangeStep[] | Promise<ExchangeStep[]> {
+    const { broker, clock, log } = this.host.options;
+    const id = step.kind === 'send' ? 0 : step.id;
     switch (step.kind) {
       case 'send':
         session.connection.send(step.text);
         return [];
       case 'record':
-        try {
-          await broker.recordReply(session.id, step.id, step.text, windowSize);
-        } catch (error) {
-          // The effect happened (the event is stored, the handler ran): the client is told. This
-          // node still answers a resend from its own window; another node would not know the reply.
-          log.warn({ err: error, session: session.id, id: step.id }, 'reply not recorded in the broker');
-        }
-        return [];
-      case 'check':
-        return session.checked(step.id, await (message.type === 'publish' ? this.#checkPublish(session, message) : this.#checkRequest(message)));
+        return this.#record(session, id, step.text);
+      case 'check': {
+        const verdict = message.type === 'publish' ? this.#checkPublish(session, message) : this.#checkRequest(message);
+        return verdict instanceof Promise ? verdict.then((answer) => session.checked(id, answer)) : session.checked(id, verdict);
+      }
       case 'publish':
         if (message.type !== 'publish') return [];
-        return session.published(step.id, await this.#publishOnce(session, message, step.attempt));
+        return this.#publishOnce(session, message, step.attempt).then((answer) => session.published(id, answer));
       case 'claim':
-        return session.claimed(step.id, await this.#claim(session, step.id, (message as ClientMessageOf<'request'>).method));
+        return this.#claim(session, id, (message as ClientMessageOf<'request'>).method).then((answer) => session.claimed(id, answer));
       case 'run':
         if (message.type !== 'request') return [];
-        return session.ran(step.id, await this.#run(session, message));
-      case 'load': {
-        const record = await broker.loadSession(session.id).catch(() => undefined);
-        return session.loaded(step.id, record?.window.replies.find(([replied]) => replied === step.id)?.[1]);
-      }
+        return this.#run(session, message).then((outcome) => session.ran(id, outcome));
+      case 'load':
+        return broker.loadSession(session.id).then(
+          (record) => session.loaded(id, record?.window.replies.find(([replied]) => replied === id)?.[1]),
+          () => session.loaded(id, undefined),
+        );
       case 'wait':
-        await new Promise<void>((resolve) => clock.setTimeout(resolve, step.ms));
-        return session.fired(step.id);
+        return new Promise<void>((resolve) => clock.setTimeout(resolve, step.ms)).then(() => session.fired(id));
       case 'fault':
         log.error({ err: step.error, method: (message as { method?: string }).method }, 'request handler failed');
         return [];
     }
   }
 
-  async #checkPublish(session: LiveSession<User>, message: ClientMessageOf<'publish'>): Promise<CheckVerdict> {
+  /** Records a reply in the broker; a failure is logged, and the reply still goes out. */
+  async #record(session: LiveSession<User>, id: number, text: string): Promise<ExchangeStep[]> {
+    const { broker, log, windowSize } = this.host.options;
+    try {
+      await broker.recordReply(session.id, id, text, windowSize);
+    } catch (error) {
+      // The effect happened (the event is stored, the handler ran): the client is told. This
+      // node still answers a resend from its own window; another node would not know the reply.
+      log.warn({ err: error, session: session.id, id }, 'reply not recorded in the broker');
+    }
+    return [];
+  }
+
+  /** The channel and the app's hook; without a hook, decided at once. */
+  #checkPublish(session: LiveSession<User>, message: ClientMessageOf<'publish'>): CheckVerdict | Promise<CheckVerdict> {
     const { channel, data } = message;
     const { options } = this.host;
     if (!resolveChannel(options.channels, channel)) return { ok: false, code: 'bad_channel', message: `no namespace allows channel "${channel}"`, record: true };
-    const allowed = await ask(options.log, () => options.canPublish?.({ user: session.user, session: session.id, channel, data }));
-    // A failing hook published nothing: answered, not recorded, so a resend may try again.
-    if (allowed === 'failed') return { ok: false, code: 'failed', message: 'the publish could not be checked; nothing was published', record: false };
-    if (allowed !== true) return { ok: false, code: 'forbidden', message: refusal(allowed, `not allowed to publish to "${channel}"`), record: true };
-    return { ok: true };
+    if (!options.canPublish) return { ok: true };
+    return ask(options.log, () => options.canPublish?.({ user: session.user, session: session.id, channel, data })).then((allowed): CheckVerdict => {
+      // A failing hook published nothing: answered, not recorded, so a resend may try again.
+      if (allowed === 'failed') return { ok: false, code: 'failed', message: 'the publish could not be checked; nothing was published', record: false };
+      if (allowed !== true) return { ok: false, code: 'forbidden', message: refusal(allowed, `not allowed to publish to "${channel}"`), record: true };
+      return { ok: true };
+    });
   }
 
   #checkRequest(message: ClientMessageOf<'request'>): CheckVerdict {
