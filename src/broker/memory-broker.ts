@@ -333,10 +333,19 @@ export class MemoryBroker implements Broker {
   /** Drops the `count` oldest events of a channel's history, returning their bytes to the budget. */
   #drop(state: Channel, count: number): void {
     if (count <= 0) return;
-    for (const stored of state.history.splice(0, count)) {
-      this.#historyBytes -= stored.bytes;
-      this.#historyEvents--;
+    if (count === 1) {
+      // A full history trimmed by one on every publish: shift drops the head in place, where
+      // splice would move the rest and allocate an array for what it removes.
+      const stored = state.history.shift();
+      if (stored) this.#forget(stored.bytes);
+      return;
     }
+    for (const stored of state.history.splice(0, count)) this.#forget(stored.bytes);
+  }
+
+  #forget(bytes: number): void {
+    this.#historyBytes -= bytes;
+    this.#historyEvents--;
   }
 
   /**
