@@ -88,7 +88,8 @@ export const usageText = `Usage: npm run bench -- [options]
 
   --scenario NAMES     comma-separated: ${SCENARIOS.join(', ')} (default: all)
   --stacks NAMES       only these stacks (lifeline, ws, socketio, floor; storm: lifeline-hint,
-                       lifeline-crash; redis: memory, redis-1node, redis-2nodes)
+                       lifeline-crash; redis: memory, redis-1node, redis-2nodes,
+                       redis-3nodes)
   --rounds N           rounds per scenario; stacks are interleaved within a round (default 3)
   --subscribers N,M    fan-out sizes (default 1000,5000)
   --connections N      idle-memory connections and sustained subscribers (default 10000)
