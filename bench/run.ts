@@ -16,6 +16,7 @@ import { connectScenario } from './scenarios/connect.js';
 import { echoScenario } from './scenarios/echo.js';
 import { fanoutScenario } from './scenarios/fanout.js';
 import { idleScenario } from './scenarios/idle.js';
+import { overloadScenario } from './scenarios/overload.js';
 import { redisScenario } from './scenarios/redis.js';
 import { RunContext, type Metrics, type Scenario } from './scenarios/scenario.js';
 import { stormScenario } from './scenarios/storm.js';
@@ -37,6 +38,7 @@ async function scenariosOf(options: BenchOptions, bundle: Bundle): Promise<Scena
     if (name === 'storm') list.push(stormScenario(sizes));
     if (name === 'catchup') list.push(catchupScenario(sizes));
     if (name === 'redis') list.push(await redisScenario(options, bundle));
+    if (name === 'overload') list.push(overloadScenario(sizes));
   }
   return list;
 }

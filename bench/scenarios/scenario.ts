@@ -90,6 +90,11 @@ export class RunContext {
     );
   }
 
+  /** Starts one process of `script` (a bundled child), ended with the run. */
+  process(name: string, script: string): Promise<Child> {
+    return this.#start({ name, script });
+  }
+
   /** Waits (bounded) for a quiet machine and keeps the report with the run. */
   async waitQuiet(): Promise<void> {
     this.quiet.push(await waitForQuiet(this.options.sizes.quietMaxWaitMs));
