@@ -74,7 +74,7 @@ const smoke: Sizes = {
   storm: { clients: 40, retryAfter: 800, retrySpread: 200 },
   catchup: { events: 1000, repeats: 3 },
   redis: { subscribers: 20, deliveries: 2000, probes: 5 },
-  overload: { clients: 10, intervalMs: 50, baselineMs: 300, floodMs: 300, concurrency: 10, maxAttempts: 300, admissionRate: 20 },
+  overload: { clients: 10, intervalMs: 50, baselineMs: 300, floodMs: 1500, concurrency: 10, maxAttempts: 300, admissionRate: 20 },
   quietMaxWaitMs: 0,
 };
 
@@ -103,7 +103,7 @@ export const usageText = `Usage: npm run bench -- [options]
                        lifeline-crash; redis: memory, redis-1node, redis-2nodes,
                        redis-3nodes; overload: unlimited, admission-rate, max-connections)
   --rounds N           rounds per scenario; stacks are interleaved within a round (default 3)
-  --subscribers N,M    fan-out sizes (default 1000,5000)
+  --subscribers N,M    fan-out sizes (default 1000,5000; the redis scenario takes the first)
   --connections N      idle-memory connections and sustained subscribers (default 10000)
   --seconds N          sustained fan-out: seconds per rate step (default 30)
   --rates A,B,C        sustained fan-out: events/s to step through (default 2,4,6,...,16,20)
@@ -178,6 +178,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
     ...base,
     rounds: rounds ?? base.rounds,
     fanout: { ...base.fanout, subscribers: subscribers ?? base.fanout.subscribers },
+    redis: { ...base.redis, subscribers: subscribers?.[0] ?? base.redis.subscribers },
     sustained: {
       ...base.sustained,
       connections: connections ?? base.sustained.connections,

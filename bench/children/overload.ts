@@ -1,8 +1,8 @@
 // The overload scenario's processes, one command set, three roles (one process each):
 // `listen` runs a Lifeline server with a request method and the limits under test;
 // `steady` connects lifeline.v1 clients that each send a request at a fixed pace and time every
-// round trip; `flood` opens raw handshakes as fast as a bounded number in flight allows,
-// holding those that are accepted (a crowd that stays) until it ends.
+// round trip; `flood` opens raw handshakes as fast as a bounded number in flight allows; those
+// accepted say hello and are held (a crowd that stays, each with its session) until it ends.
 import { randomBytes, randomInt } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { createServer, type LifelineServer } from '../../src/server/index.js';
 import { nowMs, numberArg, optionalNumber, serve, usage, type Handlers } from '../process/rpc.js';
 import { openLean } from '../wire/dialect.js';
-import { Opcode } from '../wire/frame.js';
+import { clientText, Opcode } from '../wire/frame.js';
 import type { LeanSocket } from '../wire/lean-socket.js';
 
 let server: LifelineServer | undefined;
@@ -97,7 +97,11 @@ async function stopSteady(args: Record<string, unknown>): Promise<unknown> {
 
 // ---- the flood: raw handshakes ---------------------------------------------------------------
 
-/** One handshake: the response's status (`error`, `timeout` when there was none); a 101 socket is kept in `held`. */
+/**
+ * One handshake: the response's status (`error`, `timeout` when there was none). An accepted
+ * socket says hello and counts once the welcome arrives (a client that stays, with its session);
+ * it is kept in `held`.
+ */
 function handshake(port: number, localAddress: string, held: Socket[], timeoutMs: number): Promise<string> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port, localAddress });
@@ -120,12 +124,21 @@ function handshake(port: number, localAddress: string, held: Socket[], timeoutMs
           `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: lifeline.v1\r\n\r\n`,
       );
     });
+    let upgraded = false;
     socket.on('data', (chunk: Buffer) => {
       head += chunk.toString('latin1');
+      if (upgraded) {
+        if (head.includes('"type":"welcome"')) done('101');
+        return;
+      }
       const match = /^HTTP\/1\.1 (\d{3})/.exec(head);
-      if (!match || !head.includes('\r\n\r\n')) return;
+      const end = head.indexOf('\r\n\r\n');
+      if (!match || end === -1) return;
       const status = match[1] ?? '';
-      done(status === '503' && !/\r\nretry-after: *\d+\r\n/i.test(head) ? '503 without Retry-After' : status);
+      if (status !== '101') return done(status === '503' && !/\r\nretry-after: *\d+\r\n/i.test(head) ? '503 without Retry-After' : status);
+      upgraded = true;
+      head = head.slice(end + 4);
+      socket.write(clientText('{"type":"hello","v":1}'));
     });
   });
 }

@@ -14,6 +14,10 @@ export interface MetricInfo {
   readonly label: string;
   readonly unit: string;
   readonly better: 'higher' | 'lower';
+  /** The stacks (variants) it is measured for, when not all: the others have no value. */
+  readonly only?: readonly string[];
+  /** A count for which 0 is a real outcome (nothing failed), not a broken measurement. */
+  readonly zeroOk?: true;
 }
 
 export interface Scenario {
