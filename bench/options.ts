@@ -44,7 +44,7 @@ const full: Sizes = {
   storm: { clients: 5000 },
   catchup: { events: 1000, repeats: 20 },
   redis: { subscribers: 1000, deliveries: 200_000, probes: 200 },
-  overload: { clients: 100, intervalMs: 100, baselineMs: 3000, floodMs: 3000, concurrency: 200, maxAttempts: 50_000, admissionRate: 200 },
+  overload: { clients: 100, intervalMs: 100, baselineMs: 3000, floodMs: 3000, concurrency: 200, maxAttempts: 50_000, admissionRate: 500 },
   quietMaxWaitMs: 30_000,
 };
 

@@ -107,6 +107,7 @@ function handshake(port: number, localAddress: string, held: Socket[], timeoutMs
     const socket = connect({ host: '127.0.0.1', port, localAddress });
     let head = '';
     let finished = false;
+    let upgraded = false;
     const done = (status: string): void => {
       if (finished) return;
       finished = true;
@@ -118,13 +119,13 @@ function handshake(port: number, localAddress: string, held: Socket[], timeoutMs
     };
     socket.setTimeout(timeoutMs, () => done('timeout'));
     socket.once('error', () => done('error'));
+    socket.once('close', () => done(upgraded ? 'closed after 101' : 'closed'));
     socket.once('connect', () => {
       socket.write(
         `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
           `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: lifeline.v1\r\n\r\n`,
       );
     });
-    let upgraded = false;
     socket.on('data', (chunk: Buffer) => {
       head += chunk.toString('latin1');
       if (upgraded) {
