@@ -43,10 +43,11 @@ async function scenariosOf(options: BenchOptions, bundle: Bundle): Promise<Scena
   return list;
 }
 
-/** The stacks of `scenario` that `--stacks` keeps (`lifeline` keeps its storm and Redis variants too). */
+/** The stacks of `scenario` that `--stacks` keeps (`lifeline` keeps its storm, Redis and overload variants too). */
 function selectedStacks(scenario: Scenario, filter: readonly string[] | undefined): string[] {
   if (!filter) return [...scenario.stacks];
-  return scenario.stacks.filter((stack) => filter.includes(stack) || filter.includes(stack.split('-')[0] ?? '') || (scenario.key === 'redis' && filter.includes('lifeline')));
+  const lifelineOnly = scenario.key === 'redis' || scenario.key === 'overload';
+  return scenario.stacks.filter((stack) => filter.includes(stack) || filter.includes(stack.split('-')[0] ?? '') || (lifelineOnly && filter.includes('lifeline')));
 }
 
 /** Needed open files: the idle scenario's server holds every connection (plus its own). */
