@@ -40,7 +40,8 @@ if (!has('redis-server') && isRoot && has('apt-get')) {
 }
 
 // The load-balancer test runs a real HAProxy (Debian's package).
-if (!has('haproxy')) {
+// Debian installs it in /usr/sbin, which a non-root PATH often lacks.
+if (!has('haproxy') && !existsSync('/usr/sbin/haproxy')) {
   if (isRoot && has('apt-get')) {
     console.log('test-env: installing haproxy for the load-balancer test (apt-get)...');
     execFileSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null'], { stdio: 'inherit' });

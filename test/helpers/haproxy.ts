@@ -3,14 +3,16 @@
  * health checks on /readyz, on a free loopback port; its config in a temp dir. `stop()` kills it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
 import { within } from './wait.js';
 
-const binary = process.env.LIFELINE_HAPROXY ?? 'haproxy';
-const installed = spawnSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' }).status === 0;
+const onPath = (command: string): boolean => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+// Debian installs it in /usr/sbin, which a non-root PATH often lacks.
+const binary = process.env.LIFELINE_HAPROXY ?? (onPath('haproxy') || !existsSync('/usr/sbin/haproxy') ? 'haproxy' : '/usr/sbin/haproxy');
+const installed = onPath(binary);
 
 /** `skip` option: a reason when haproxy is missing (never on CI, where the tests then fail). */
 export const haproxySkip: string | false = installed || process.env.CI === 'true' ? false : `${binary} not installed (apt-get install -y haproxy)`;

@@ -109,9 +109,11 @@ describe('protocol: presence', () => {
     const member = memberId(welcome.session);
     await watcher.take('presence', (message) => message.join?.client === member);
     old.pause();
+    // Listening before the takeover: on a busy machine closeTimeout may pass before the new
+    // connection's subscribe is answered.
+    const gone = new Promise<void>((resolve) => fixture.server.once('disconnect', () => resolve()));
     const { client: fresh } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
     await fresh.subscribe(2, 'room:1');
-    const gone = new Promise<void>((resolve) => fixture.server.once('disconnect', () => resolve()));
     await gone; // the old connection was terminated after closeTimeout and its session part parked
     await watcher.sync();
     await fresh.sync();
