@@ -3,6 +3,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { canRecover, type Position } from '../core/position.js';
 import { RequestWindow } from '../core/request-window.js';
 import { IdempotencyConflictError } from '../core/errors.js';
+import { sameIdentity } from '../protocol/identity.js';
 import { deliver } from './deliver.js';
 import { MemoryPresence } from './memory-presence.js';
 import type { Broker, ChannelEvent, ControlNotice, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from './broker.js';
@@ -225,11 +226,10 @@ export class MemoryBroker implements Broker {
   }
 
   async sessionsOf(user: unknown): Promise<readonly string[]> {
-    const key = JSON.stringify(user ?? null);
     const ids: string[] = [];
     for (const id of [...this.#sessions.keys()]) {
       const entry = this.#live(this.#sessions, id);
-      if (entry && JSON.stringify(entry.value.user ?? null) === key) ids.push(id);
+      if (entry && sameIdentity(entry.value.user, user)) ids.push(id);
     }
     return ids;
   }

@@ -1,5 +1,6 @@
 import type { SessionRecord } from '../broker/broker.js';
 import type { Clock } from '../core/clock.js';
+import { canonicalJson } from '../protocol/identity.js';
 import { BACKSTOP, expiry } from './expiry.js';
 import type { RedisKeys } from './keys.js';
 import { array, integer, optionalText, splitMember, text } from './replies.js';
@@ -20,7 +21,7 @@ export class RedisSessions {
 
   async saveSession(id: string, record: SessionRecord, ttl: number): Promise<void> {
     const keys = this.keys.session(id);
-    const userJson = JSON.stringify(record.user ?? null);
+    const userJson = canonicalJson(record.user ?? null);
     const { expiresAt, realTtl } = expiry(this.clock, ttl);
     const replies = record.window.replies.flatMap(([replyId, reply]) => [String(replyId), JSON.stringify(reply ?? null)]);
     await this.scripts.run(
@@ -88,7 +89,7 @@ export class RedisSessions {
   }
 
   async sessionsOf(user: unknown): Promise<readonly string[]> {
-    const reply = await this.scripts.send(['ZRANGEBYSCORE', this.keys.user(JSON.stringify(user ?? null)), String(this.clock.now()), '+inf']);
+    const reply = await this.scripts.send(['ZRANGEBYSCORE', this.keys.user(canonicalJson(user ?? null)), String(this.clock.now()), '+inf']);
     return array(reply).map(text);
   }
 

@@ -420,6 +420,16 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock) => P
         assert.deepEqual(await broker.sessionsOf(ann), [long]);
       });
 
+      test('sessionsOf finds a user by value: the order of its keys does not matter', async (t) => {
+        const { broker, name } = await setup(t);
+        const [first, second, other] = [name('first'), name('second'), name('other')];
+        const tenant = name('acme');
+        await broker.saveSession(first, record({ sub: 'ann', tenant }), 60_000);
+        await broker.saveSession(second, record({ tenant, sub: 'ann' }), 60_000);
+        await broker.saveSession(other, record({ sub: 'bob', tenant }), 60_000);
+        assert.deepEqual([...(await broker.sessionsOf({ tenant, sub: 'ann' }))].sort(), [first, second].sort());
+      });
+
       test('claimRequest: the first claim wins until its ttl passes', async (t) => {
         const { broker, clock, name } = await setup(t);
         const session = name('s');

@@ -2,6 +2,7 @@ import type { PublishOrigin } from '../../broker/broker.js';
 import { BrokerUnavailableError, IdempotencyConflictError } from '../../core/errors.js';
 import { Timer } from '../../core/timer.js';
 import type { ClientMessageOf } from '../../protocol/client-messages.js';
+import { canonicalJson } from '../../protocol/identity.js';
 import { CLAIM_MARGIN, type CheckVerdict, type ExchangeStep, type PublishAnswer, type RunOutcome } from '../../protocol/exchange.js';
 import type { Connection } from '../connection.js';
 import { ask, refusal } from './authorize.js';
@@ -133,7 +134,7 @@ export class ExactlyOnce<User> {
     const history = resolveChannel(options.channels, channel)?.history ?? { size: 0, ttl: 0 };
     // The origin makes a resend that reaches another node before this reply was recorded return
     // this event instead of publishing a second one; it also makes retrying here safe.
-    const origin = idempotencyKey === undefined ? { session: session.id, id, ttl: this.host.originTtl } : this.host.keyOrigin(`u:${JSON.stringify(session.user ?? null)}`, idempotencyKey, data);
+    const origin = idempotencyKey === undefined ? { session: session.id, id, ttl: this.host.originTtl } : this.host.keyOrigin(`u:${canonicalJson(session.user ?? null)}`, idempotencyKey, data);
     try {
       const event = await options.broker.publish(channel, data, history, origin);
       return { kind: 'stored', position: { epoch: event.epoch, offset: event.offset } };
