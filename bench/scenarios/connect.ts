@@ -1,9 +1,13 @@
 // Connection rate: two client processes open N connections, a bounded number at a time, each
-// complete when the application says so (Lifeline: welcome after hello; Socket.IO: the
-// namespace connect after the Engine.IO open; ws and floor: the 101).
+// complete once it is up and in a channel, as an application needs it (Lifeline: welcome after
+// hello, then subscribed after subscribe; Socket.IO: the namespace connect after the Engine.IO
+// open, then the join's acknowledgement; ws and floor: the 101, the socket is in the set).
 import type { Sizes } from '../options.js';
 import { max } from '../stats.js';
 import { checked, cpuOf, split, type RunContext, type Scenario } from './scenario.js';
+
+/** The channel every connection joins as part of connecting. */
+const CONNECT_CHANNEL = 'bench:connect';
 
 export function connectScenario(sizes: Sizes): Scenario {
   const { connections, concurrency } = sizes.connect;
@@ -11,7 +15,7 @@ export function connectScenario(sizes: Sizes): Scenario {
     key: 'connect',
     title: 'Connection rate',
     stacks: ['lifeline', 'ws', 'socketio', 'floor'],
-    params: { connections, concurrency, clientProcesses: 2 },
+    params: { connections, concurrency, clientProcesses: 2, join: CONNECT_CHANNEL },
     metrics: {
       perSec: { label: 'connections', unit: '/s', better: 'higher' },
       serverCpuUsPerConn: { label: 'server CPU per connection', unit: 'µs', better: 'lower' },
@@ -29,7 +33,7 @@ export function connectScenario(sizes: Sizes): Scenario {
         clients.map(({ child, localAddress }, i) =>
           child.call<{ connected: number; failed: number; errors: string[]; startedAt: number; endedAt: number }>(
             'connect',
-            { stack, port, count: counts[i] ?? 0, concurrency: Math.max(1, Math.floor(concurrency / 2)), timeoutMs: 15_000, localAddress },
+            { stack, port, join: CONNECT_CHANNEL, count: counts[i] ?? 0, concurrency: Math.max(1, Math.floor(concurrency / 2)), timeoutMs: 15_000, localAddress },
             60_000 + connections * 20,
           ),
         ),

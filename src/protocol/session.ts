@@ -28,6 +28,9 @@ export interface SessionInit<User> {
 /** What a catch-up sends, in order: wire texts, live events that waited (their payload as the fan-out made it), or a resync. */
 export type CatchUpStep<Payload> = { readonly kind: 'send'; readonly text: string } | { readonly kind: 'event'; readonly payload: Payload } | { readonly kind: 'resync' };
 
+/** Every session's exchanges until its first: never written to (only a session's own map is). */
+const NO_EXCHANGES: ReadonlyMap<number, Exchange> = new Map();
+
 /**
  * One lifeline.v1 session on the server, without I/O: its request-id window and the exactly-once
  * exchanges in flight, its subscriptions with what each was sent, and its direct-message
@@ -47,7 +50,8 @@ export class Session<User, Payload = string> {
   sentSeq = 0;
   /** Its connection is about to be closed for a channel resync: nothing more is delivered on it. */
   resyncing = false;
-  readonly #exchanges = new Map<number, Exchange>();
+  /** The shared empty map until the first publish or request: most sessions only subscribe. */
+  #exchanges: ReadonlyMap<number, Exchange> = NO_EXCHANGES;
   readonly #clock: Clock;
   readonly #requestTimeout: number;
 
@@ -165,14 +169,20 @@ export class Session<User, Payload = string> {
     const verdict = this.window.check(id);
     if (verdict.kind === 'repeat') return [{ kind: 'send', text: verdict.reply as string }];
     if (verdict.kind === 'expired') return [{ kind: 'send', text: JSON.stringify(errorReply(id, 'expired', 'this id is older than the session remembers')) }];
-    this.#exchanges.set(id, exchange);
+    this.#ownExchanges().set(id, exchange);
     return [{ kind: 'check', id }];
+  }
+
+  /** This session's own map of exchanges, made at its first one (kept: a session that sent one will send more). */
+  #ownExchanges(): Map<number, Exchange> {
+    if (this.#exchanges === NO_EXCHANGES) this.#exchanges = new Map<number, Exchange>();
+    return this.#exchanges as Map<number, Exchange>;
   }
 
   #pollElsewhere(id: number, exchange: Exchange & { readonly type: 'request' }): ExchangeStep[] {
     if (this.#clock.now() < exchange.deadline && !this.parked) return [{ kind: 'wait', id, ms: ELSEWHERE_POLL }];
     if (this.parked) {
-      this.#exchanges.delete(id);
+      this.#ownExchanges().delete(id);
       return [];
     }
     // A node that died mid-run leaves no reply: its effect is unknown, as for a run that did not finish in time here.
@@ -197,7 +207,7 @@ export class Session<User, Payload = string> {
 
   #settle(id: number, text: string): ExchangeStep[] {
     const waiting = this.#exchanges.get(id)?.waiting ?? 0;
-    this.#exchanges.delete(id);
+    this.#ownExchanges().delete(id);
     const steps: ExchangeStep[] = [{ kind: 'send', text }];
     for (let copy = 0; copy < waiting; copy++) steps.push({ kind: 'send', text });
     return steps;

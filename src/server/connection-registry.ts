@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { CloseCode, closeLogLevels, closeSeverity, describeCloseCode } from '../core/close-codes.js';
@@ -15,6 +14,7 @@ import type { Hub } from './protocol/hub.js';
 import { PROTOCOL } from './protocol/schema.js';
 import { attachSocket, type SocketSink } from './socket-listeners.js';
 import type { ServerStats } from './stats.js';
+import { flatUuid } from './flat-uuid.js';
 
 /** What the registry works with: the server's settings, counters, log, listeners and protocol hub. */
 export interface RegistryParts<User> {
@@ -67,7 +67,7 @@ export class ConnectionRegistry<User> implements ConnectionHost, SocketSink {
     stats.countHandshake(101);
     const firstMessage = this.#firstMessage;
     const connection = new Connection<User>(socket, this, {
-      id: randomUUID(),
+      id: flatUuid(),
       user,
       anonymous: anonymous === true,
       remoteAddress: request.socket.remoteAddress ?? '',

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { PublishOrigin } from '../../broker/broker.js';
 import type { Envelope } from '../../core/envelope.js';
 import type { Position } from '../../core/position.js';
@@ -18,6 +17,7 @@ import { IDEMPOTENCY_KEY } from '../../protocol/client-messages.js';
 import { SessionRegistry } from './session-registry.js';
 import { Subscriptions } from './subscriptions.js';
 import { TurnBatch } from './turn-batch.js';
+import { flatUuid } from '../flat-uuid.js';
 
 export type { ChannelHooks, HookVerdict, HubLimits, HubOptions, RequestContext, RequestHandler } from './hub-options.js';
 
@@ -53,7 +53,7 @@ export class Hub<User> {
     this.#registry = new SessionRegistry<User>({
       options,
       secrets: { digest: digestOf, matches: matchesSecret },
-      ids: { session: () => `s-${randomUUID()}`, secret: () => Buffer.from(options.randomBytes(32)).toString('base64url') },
+      ids: { session: () => flatUuid('s-'), secret: () => Buffer.from(options.randomBytes(32)).toString('base64url') },
       route: (session, message) => this.#route(session, message),
       unsubscribeAll: (session, movedAway) => this.#subscriptions.unsubscribeAll(session, movedAway),
     });
@@ -127,12 +127,12 @@ export class Hub<User> {
 
   attach(connection: Connection<User>): void {
     const { phases } = this.#registry;
-    phases.set(connection, { phase: 'hello' });
+    // The deadline stops at the hello (or the close): a session never keeps it.
     const deadline = new Timer(this.options.clock, () => {
       if (phases.get(connection)?.phase === 'hello' && (connection.state === 'open' || connection.state === 'authenticating')) connection.close(4408, 'no hello within helloTimeout');
     });
+    phases.set(connection, { phase: 'hello', deadline });
     deadline.start(this.options.limits.helloTimeout);
-    connection.own(() => deadline.stop());
   }
 
   message(connection: Connection<User>, envelope: Envelope): void {
@@ -147,6 +147,7 @@ export class Hub<User> {
     const message = parsed.message;
     if (phase.phase === 'hello') {
       if (message.type !== 'hello') return; // checked above, before parsing
+      phase.deadline.stop();
       phases.set(connection, { phase: 'greeting', backlog: [] });
       void this.#registry.hello(connection, message).catch((error: unknown) => helloUnavailable(this.options.log, connection as Connection<unknown>, error));
       return;

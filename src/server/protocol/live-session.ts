@@ -19,7 +19,8 @@ export type LiveSubscription = SubscriptionState<PreparedText>;
 export class LiveSession<User> extends Session<User, PreparedText> {
   #queue: Promise<void> = Promise.resolve();
   #directs: Promise<void> = Promise.resolve();
-  readonly #stops: (() => Promise<void>)[] = [];
+  /** Made with its first entry: a push onto an empty array would reserve room for 17. */
+  #stops: (() => Promise<void>)[] | undefined;
 
   constructor(
     id: string,
@@ -55,10 +56,13 @@ export class LiveSession<User> extends Session<User, PreparedText> {
 
   /** Registers a broker subscription (or other teardown) to undo when the session leaves this node. */
   onLeave(stop: () => Promise<void>): void {
-    this.#stops.push(stop);
+    if (this.#stops) this.#stops.push(stop);
+    else this.#stops = [stop];
   }
 
   async leave(): Promise<void> {
-    await Promise.allSettled(this.#stops.splice(0).map((stop) => stop()));
+    const stops = this.#stops ?? [];
+    this.#stops = undefined;
+    await Promise.allSettled(stops.map((stop) => stop()));
   }
 }

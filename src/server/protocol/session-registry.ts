@@ -10,7 +10,7 @@ import { helloUnavailable } from './failures.js';
 import type { HubOptions } from './hub-options.js';
 import { LiveSession } from './live-session.js';
 
-export type Phase<User> = { readonly phase: 'hello' } | { readonly phase: 'greeting'; readonly backlog: ClientMessage[] } | { readonly phase: 'ready'; readonly session: LiveSession<User> };
+export type Phase<User> = { readonly phase: 'hello'; readonly deadline: Timer } | { readonly phase: 'greeting'; readonly backlog: ClientMessage[] } | { readonly phase: 'ready'; readonly session: LiveSession<User> };
 
 /** What the registry needs from the rest of the hub. */
 export interface RegistryHost<User> {
@@ -77,6 +77,7 @@ export class SessionRegistry<User> {
   async detach(connection: Connection<User>): Promise<void> {
     const phase = this.phases.get(connection);
     this.phases.delete(connection);
+    if (phase?.phase === 'hello') phase.deadline.stop();
     if (phase?.phase !== 'ready') return;
     const { session } = phase;
     if (session.connection !== connection) return; // already taken over by a newer connection

@@ -130,17 +130,14 @@ export class Subscriptions<User> {
   #member(session: LiveSession<User>, sub: LiveSubscription): FanoutMember {
     let member = this.#members.get(sub);
     if (!member) {
-      member = {
-        deliver: (message, position) => this.#deliver(session, sub, message, position),
-        cork: () => session.connection.cork(),
-        uncork: () => session.connection.uncork(),
-      };
+      member = new SubscriptionMember(session, sub, this);
       this.#members.set(sub, member);
     }
     return member;
   }
 
-  #deliver(session: LiveSession<User>, sub: LiveSubscription, message: PreparedText, position: Position): void {
+  /** A live event for one subscription (what its fan-out member does). */
+  deliverLive(session: LiveSession<User>, sub: LiveSubscription, message: PreparedText, position: Position): void {
     const delivery = session.deliver(sub, message, position);
     if (delivery === 'send') session.connection.sendPrepared(message);
     else if (delivery === 'resync') this.#resync(session);
@@ -163,5 +160,33 @@ export class Subscriptions<User> {
         }
       }
     })().finally(() => session.connection.close(1013, 'channel resync needed'));
+  }
+}
+
+interface LiveDelivery<User> {
+  deliverLive(session: LiveSession<User>, sub: LiveSubscription, message: PreparedText, position: Position): void;
+}
+
+/**
+ * A subscription as a fan-out member. Its methods live on the prototype, so each member is one
+ * small object rather than an object, three closures and their scope: idle sessions are many.
+ */
+class SubscriptionMember<User> implements FanoutMember {
+  constructor(
+    private readonly session: LiveSession<User>,
+    private readonly sub: LiveSubscription,
+    private readonly delivery: LiveDelivery<User>,
+  ) {}
+
+  deliver(message: PreparedText, position: Position): void {
+    this.delivery.deliverLive(this.session, this.sub, message, position);
+  }
+
+  cork(): void {
+    this.session.connection.cork();
+  }
+
+  uncork(): void {
+    this.session.connection.uncork();
   }
 }
