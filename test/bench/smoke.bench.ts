@@ -32,6 +32,7 @@ interface Results {
 
 const EXPECTED: Readonly<Record<string, readonly string[]>> = {
   echo: ['lifeline', 'ws', 'socketio', 'floor'],
+  request: ['lifeline', 'ws', 'socketio'],
   'fanout-20': ['lifeline', 'ws', 'socketio', 'floor'],
   'sustained-20': ['lifeline', 'ws', 'socketio'],
   idle: ['lifeline', 'ws', 'socketio', 'floor'],
