@@ -7,8 +7,10 @@ export type SendCommand = (args: readonly string[]) => Promise<unknown>;
 /**
  * Runs commands and Lua scripts (by their SHA1, EVALSHA, loading a script with EVAL the first
  * time a server does not know it: a new server, or one restarted empty). A connection failure
- * or timeout is reported as a LifelineError `ERR_BROKER_UNAVAILABLE`; an error Redis itself
- * answered (a bug, or a foreign key under the prefix) passes through as it is.
+ * or timeout is reported as a LifelineError `ERR_BROKER_UNAVAILABLE`, and so is a write a full
+ * Redis refused (`OOM`, over `maxmemory` with `noeviction`: the script stopped at its first write,
+ * so nothing was written and a later try may succeed); any other error Redis itself answered (a
+ * bug, or a foreign key under the prefix) passes through as it is.
  */
 export class ScriptRunner {
   readonly #shas = new Map<string, string>();
@@ -44,6 +46,7 @@ export class ScriptRunner {
     } catch (error) {
       if (this.isAnswer(error)) {
         this.#stalled = false;
+        if (isOutOfMemory(error)) throw new BrokerUnavailableError(`Redis is full (maxmemory) and refused the write: ${error.message}`, false, { cause: error });
         throw error;
       }
       throw new BrokerUnavailableError(`Redis is unreachable: ${error instanceof Error ? error.message : String(error)}`, !this.isUnsent(error), { cause: error });
@@ -68,4 +71,13 @@ export class ScriptRunner {
     if (sha === undefined) this.#shas.set(script, (sha = createHash('sha1').update(script).digest('hex')));
     return sha;
   }
+}
+
+/**
+ * Redis over `maxmemory` refused a command that would grow it (a script: at its first write, so
+ * it wrote nothing). Redis 7 keeps the `OOM` code of a script's failed call; older versions wrap
+ * the same text in an `ERR Error running script` reply.
+ */
+function isOutOfMemory(error: unknown): error is Error {
+  return error instanceof Error && /^OOM |OOM command not allowed/.test(error.message);
 }
