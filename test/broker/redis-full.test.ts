@@ -14,7 +14,7 @@ import { BrokerUnavailableError, RedisBroker } from '../../src/redis/index.js';
 import { startServer } from '../../src/testing/server-fixture.js';
 import { testPrefix } from '../helpers/redis.js';
 import { RedisServer, redisServerSkip } from '../helpers/redis-server.js';
-import { eventually } from '../helpers/wait.js';
+import { eventually, within } from '../helpers/wait.js';
 import { ProtocolClient } from '../server/protocol/protocol-client.js';
 
 const run = promisify(execFile);
@@ -125,6 +125,13 @@ test('server: a client publishing into a full Redis gets unavailable, keeps its 
   client.send({ type: 'subscribe', id: 9_000, channel: 'room' });
   const join = await client.reply(9_000);
   assert.ok(join.type === 'subscribed' || (join.type === 'error' && join.code === 'unavailable'), `subscribed or unavailable, not ${JSON.stringify(join)}`);
+
+  // A new session: welcomed, or (when it cannot be stored) asked to come back later with 1013; never 1011.
+  const late = await ProtocolClient.open(fixture.wsUrl);
+  t.after(() => late.ws.terminate());
+  late.send({ type: 'hello', v: 1 });
+  const hello = await within(Promise.race([late.take('welcome').then(() => 'welcome'), late.closed.then((close) => String(close.code))]), 10_000, 'the late hello answered');
+  assert.ok(hello === 'welcome' || hello === '1013', `welcome or 1013, not ${hello}`);
 
   // More room: the same id, resent, is published now (it was not recorded as answered).
   await cli('CONFIG', 'SET', 'maxmemory', '0');
