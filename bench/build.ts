@@ -12,6 +12,8 @@ export interface Bundle {
   readonly server: string;
   readonly client: string;
   readonly stormClient: string;
+  /** The overload scenario's server, steady clients and flood (one script, three roles). */
+  readonly overload: string;
   /** The bundled Redis broker module, when src/redis/ has a RedisBroker; else why not. */
   readonly redis: { readonly module: string } | { readonly unavailable: string };
   remove(): void;
@@ -68,6 +70,7 @@ export async function bundleChildren(sourceDir?: string): Promise<Bundle> {
       server: join(root, 'bench/children/server.ts'),
       client: join(root, 'bench/children/client.ts'),
       'storm-client': join(root, 'bench/children/storm-client.ts'),
+      overload: join(root, 'bench/children/overload.ts'),
     },
     outdir,
   });
@@ -87,6 +90,7 @@ export async function bundleChildren(sourceDir?: string): Promise<Bundle> {
     server: join(outdir, 'server.js'),
     client: join(outdir, 'client.js'),
     stormClient: join(outdir, 'storm-client.js'),
+    overload: join(outdir, 'overload.js'),
     redis,
     remove,
   };

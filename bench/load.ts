@@ -104,6 +104,9 @@ async function measure(started: number, script: string): Promise<void> {
     JSON.stringify({ load: { history: { size: 100, ttl: 60_000 } } }),
     '--max-pending-publishes',
     '10000',
+    // The connect phase opens N connections as fast as it can: it measures delivery, not admission.
+    '--admission-rate',
+    '1000000',
   ]);
   try {
     await server.metrics(5000); // resets the event-loop histogram

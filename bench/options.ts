@@ -1,7 +1,7 @@
 // Command-line options and the three size presets (full, --quick, --smoke).
 import { parseArgs } from 'node:util';
 
-export const SCENARIOS = ['echo', 'fanout', 'sustained', 'idle', 'connect', 'storm', 'catchup', 'redis'] as const;
+export const SCENARIOS = ['echo', 'request', 'fanout', 'sustained', 'idle', 'connect', 'storm', 'catchup', 'redis', 'overload'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface Sizes {
@@ -20,6 +20,16 @@ export interface Sizes {
   readonly storm: { readonly clients: number; readonly retryAfter?: number; readonly retrySpread?: number };
   readonly catchup: { readonly events: number; readonly repeats: number };
   readonly redis: { readonly subscribers: number; readonly deliveries: number; readonly probes: number };
+  /** `clients` connected, one request each per `intervalMs`; the flood runs `floodMs` with `concurrency` handshakes in flight. */
+  readonly overload: {
+    readonly clients: number;
+    readonly intervalMs: number;
+    readonly baselineMs: number;
+    readonly floodMs: number;
+    readonly concurrency: number;
+    readonly maxAttempts: number;
+    readonly admissionRate: number;
+  };
   /** Bounded wait for a quiet machine before each measurement; 0 takes one short sample and goes on. */
   readonly quietMaxWaitMs: number;
 }
@@ -34,6 +44,7 @@ const full: Sizes = {
   storm: { clients: 5000 },
   catchup: { events: 1000, repeats: 20 },
   redis: { subscribers: 1000, deliveries: 200_000, probes: 200 },
+  overload: { clients: 100, intervalMs: 100, baselineMs: 3000, floodMs: 3000, concurrency: 200, maxAttempts: 50_000, admissionRate: 500 },
   quietMaxWaitMs: 30_000,
 };
 
@@ -63,6 +74,7 @@ const smoke: Sizes = {
   storm: { clients: 40, retryAfter: 800, retrySpread: 200 },
   catchup: { events: 1000, repeats: 3 },
   redis: { subscribers: 20, deliveries: 2000, probes: 5 },
+  overload: { clients: 10, intervalMs: 50, baselineMs: 300, floodMs: 1500, concurrency: 10, maxAttempts: 300, admissionRate: 20 },
   quietMaxWaitMs: 0,
 };
 
@@ -88,9 +100,10 @@ export const usageText = `Usage: npm run bench -- [options]
 
   --scenario NAMES     comma-separated: ${SCENARIOS.join(', ')} (default: all)
   --stacks NAMES       only these stacks (lifeline, ws, socketio, floor; storm: lifeline-hint,
-                       lifeline-crash; redis: memory, redis-1node, redis-2nodes)
+                       lifeline-crash; redis: memory, redis-1node, redis-2nodes,
+                       redis-3nodes; overload: unlimited, admission-rate, max-connections)
   --rounds N           rounds per scenario; stacks are interleaved within a round (default 3)
-  --subscribers N,M    fan-out sizes (default 1000,5000)
+  --subscribers N,M    fan-out sizes (default 1000,5000; the redis scenario takes the first)
   --connections N      idle-memory connections and sustained subscribers (default 10000)
   --seconds N          sustained fan-out: seconds per rate step (default 30)
   --rates A,B,C        sustained fan-out: events/s to step through (default 2,4,6,...,16,20)
@@ -165,6 +178,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
     ...base,
     rounds: rounds ?? base.rounds,
     fanout: { ...base.fanout, subscribers: subscribers ?? base.fanout.subscribers },
+    redis: { ...base.redis, subscribers: subscribers?.[0] ?? base.redis.subscribers },
     sustained: {
       ...base.sustained,
       connections: connections ?? base.sustained.connections,

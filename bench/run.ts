@@ -16,7 +16,9 @@ import { connectScenario } from './scenarios/connect.js';
 import { echoScenario } from './scenarios/echo.js';
 import { fanoutScenario } from './scenarios/fanout.js';
 import { idleScenario } from './scenarios/idle.js';
+import { overloadScenario } from './scenarios/overload.js';
 import { redisScenario } from './scenarios/redis.js';
+import { requestScenario } from './scenarios/request.js';
 import { RunContext, type Metrics, type Scenario } from './scenarios/scenario.js';
 import { stormScenario } from './scenarios/storm.js';
 import { sustainedScenario } from './scenarios/sustained.js';
@@ -30,6 +32,7 @@ async function scenariosOf(options: BenchOptions, bundle: Bundle): Promise<Scena
   const list: Scenario[] = [];
   for (const name of options.scenarios) {
     if (name === 'echo') list.push(echoScenario(sizes));
+    if (name === 'request') list.push(requestScenario(sizes));
     if (name === 'sustained') list.push(sustainedScenario(sizes));
     if (name === 'fanout') for (const n of sizes.fanout.subscribers) list.push(fanoutScenario(sizes, n, options.publish));
     if (name === 'idle') list.push(idleScenario(sizes));
@@ -37,14 +40,16 @@ async function scenariosOf(options: BenchOptions, bundle: Bundle): Promise<Scena
     if (name === 'storm') list.push(stormScenario(sizes));
     if (name === 'catchup') list.push(catchupScenario(sizes));
     if (name === 'redis') list.push(await redisScenario(options, bundle));
+    if (name === 'overload') list.push(overloadScenario(sizes));
   }
   return list;
 }
 
-/** The stacks of `scenario` that `--stacks` keeps (`lifeline` keeps its storm and Redis variants too). */
+/** The stacks of `scenario` that `--stacks` keeps (`lifeline` keeps its storm, Redis and overload variants too). */
 function selectedStacks(scenario: Scenario, filter: readonly string[] | undefined): string[] {
   if (!filter) return [...scenario.stacks];
-  return scenario.stacks.filter((stack) => filter.includes(stack) || filter.includes(stack.split('-')[0] ?? '') || (scenario.key === 'redis' && filter.includes('lifeline')));
+  const lifelineOnly = scenario.key === 'redis' || scenario.key === 'overload';
+  return scenario.stacks.filter((stack) => filter.includes(stack) || filter.includes(stack.split('-')[0] ?? '') || (lifelineOnly && filter.includes('lifeline')));
 }
 
 /** Needed open files: the idle scenario's server holds every connection (plus its own). */

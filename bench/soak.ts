@@ -194,6 +194,9 @@ async function run(): Promise<void> {
     String(RECOVERY_MS),
     '--idle-channel-ttl',
     String(IDLE_CHANNEL_MS),
+    // Churn reconnects whole batches at once: it measures what connections leave behind, not admission.
+    '--admission-rate',
+    '1000000',
   ], GC_HOOK);
   try {
     // Warm-up: the first connections compile code and create structures that live as long as

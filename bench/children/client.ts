@@ -5,6 +5,7 @@ import { dialectOf, openLean, type Stack } from '../wire/dialect.js';
 import { clientText, Opcode, startsWith } from '../wire/frame.js';
 import type { LeanSocket } from '../wire/lean-socket.js';
 import { DeliveryLog, type DeliveryTrack } from './delivery-log.js';
+import { requestLatency, requestThroughput } from './request-client.js';
 import { nowMs, numberArg, optionalString, serve, stringArg, usage, type Handlers } from '../process/rpc.js';
 
 interface Subscriber extends DeliveryTrack {
@@ -238,6 +239,8 @@ const handlers: Handlers = {
   done,
   echoLatency,
   echoThroughput,
+  requestLatency,
+  requestThroughput,
   catchup,
   steadyStart,
   steadyProgress: () => ({ received: steady?.received ?? 0 }),

@@ -4,7 +4,7 @@
 // turn), and the clients report when each subscriber has every event. Then single-event probes time publish-to-last-
 // delivery. Times come from CLOCK_MONOTONIC, which all processes share.
 import type { Child } from '../process/child.js';
-import { max, median } from '../stats.js';
+import { max, median, sum } from '../stats.js';
 import { FANOUT_CHANNEL } from '../children/servers/bench-server.js';
 import { checked, cpuOf, delay, split, type RunContext, type Usage } from './scenario.js';
 
@@ -25,6 +25,8 @@ export interface FanoutPlan {
   /** Client processes; subscribers of process i go to node i mod nodes. */
   readonly clientProcesses: number;
   readonly mode: 'burst' | 'paced';
+  /** Another process's CPU milliseconds so far (Redis), read before and after the burst. */
+  readonly externalCpuMs?: () => Promise<number>;
 }
 
 export interface FanoutResult {
@@ -34,6 +36,10 @@ export interface FanoutResult {
   readonly serverCpuUsPerDelivery: number;
   readonly peakRssMB: number;
   readonly serverCpuMs: number;
+  /** Per node: its CPU during the burst per delivery to its own subscribers, µs. */
+  readonly nodeCpuUsPerDelivery: readonly number[];
+  /** CPU of `externalCpuMs` during the burst (NaN without it). */
+  readonly externalCpuMs: number;
   readonly clientCpuMs: number;
   readonly events: number;
 }
@@ -67,7 +73,8 @@ async function expect(clients: Clients, messages: number, send: () => Promise<nu
 
 export async function measureFanout(context: RunContext, plan: FanoutPlan): Promise<FanoutResult> {
   const clients = await context.clients(plan.clientProcesses);
-  await subscribe(plan, clients, split(plan.subscribers, clients.length));
+  const counts = split(plan.subscribers, clients.length);
+  await subscribe(plan, clients, counts);
   const [publisher] = plan.nodes;
   if (!publisher) throw new Error('no server node');
   const servers = plan.nodes.map((n) => n.child);
@@ -77,7 +84,8 @@ export async function measureFanout(context: RunContext, plan: FanoutPlan): Prom
   const timeoutMs = 30_000 + deliveries / 5;
 
   await context.waitQuiet();
-  const serverBefore = await cpuOf(servers);
+  const nodeBefore = await Promise.all(servers.map((s) => cpuOf([s])));
+  const externalBefore = plan.externalCpuMs ? await plan.externalCpuMs() : NaN;
   const clientBefore = await cpuOf(clientChildren);
   const run = await expect(
     clients,
@@ -85,8 +93,12 @@ export async function measureFanout(context: RunContext, plan: FanoutPlan): Prom
     async () => (await publisher.child.call<{ startedAt: number }>('publishBurst', { messages: events, bodySize: plan.bodySize, mode: plan.mode }, timeoutMs)).startedAt,
     timeoutMs,
   );
-  const serverCpuMs = (await cpuOf(servers)) - serverBefore;
+  const externalCpuMs = plan.externalCpuMs ? (await plan.externalCpuMs()) - externalBefore : NaN;
+  const nodeCpuMs = (await Promise.all(servers.map((s) => cpuOf([s])))).map((cpu, i) => cpu - (nodeBefore[i] ?? 0));
+  const serverCpuMs = sum(nodeCpuMs);
   const clientCpuMs = (await cpuOf(clientChildren)) - clientBefore;
+  // Subscribers of client process i sit on node i mod nodes.
+  const nodeSubscribers = servers.map((_, node) => sum(counts.filter((_, i) => i % servers.length === node)));
 
   const latencies: number[] = [];
   for (let probe = 0; probe < plan.probes; probe++) {
@@ -107,6 +119,8 @@ export async function measureFanout(context: RunContext, plan: FanoutPlan): Prom
     serverCpuUsPerDelivery: checked('server CPU per delivery', (serverCpuMs * 1000) / deliveries),
     peakRssMB: checked('server peak RSS', max(usages.map((u) => u.peakRss ?? 0)) / 2 ** 20),
     serverCpuMs,
+    nodeCpuUsPerDelivery: nodeCpuMs.map((cpu, i) => (cpu * 1000) / (events * (nodeSubscribers[i] ?? 0))),
+    externalCpuMs,
     clientCpuMs,
     events,
   };

@@ -36,7 +36,7 @@ export function fanoutScenario(sizes: Sizes, subscribers: number, mode: 'burst' 
         clientProcesses: 2,
         mode,
       });
-      const { events: _events, latencyMaxMs: _max, ...metrics } = result;
+      const { events: _events, latencyMaxMs: _max, nodeCpuUsPerDelivery: _nodes, externalCpuMs: _external, ...metrics } = result;
       return metrics;
     },
   };

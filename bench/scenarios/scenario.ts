@@ -14,6 +14,10 @@ export interface MetricInfo {
   readonly label: string;
   readonly unit: string;
   readonly better: 'higher' | 'lower';
+  /** The stacks (variants) it is measured for, when not all: the others have no value. */
+  readonly only?: readonly string[];
+  /** A count for which 0 is a real outcome (nothing failed), not a broken measurement. */
+  readonly zeroOk?: true;
 }
 
 export interface Scenario {
@@ -88,6 +92,11 @@ export class RunContext {
     return Promise.all(
       Array.from({ length: count }, async (_, i) => ({ child: await this.#start({ name: `storm-client#${i + 1}`, script: this.bundle.stormClient }), localAddress: nextAddress() })),
     );
+  }
+
+  /** Starts one process of `script` (a bundled child), ended with the run. */
+  process(name: string, script: string): Promise<Child> {
+    return this.#start({ name, script });
   }
 
   /** Waits (bounded) for a quiet machine and keeps the report with the run. */

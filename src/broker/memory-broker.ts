@@ -85,7 +85,10 @@ export class MemoryBroker implements Broker {
   readonly #sessions = new Map<string, Expiring<{ user: unknown; window: RequestWindow<unknown>; owner: string | undefined; secret: string | undefined; anonymous: boolean }>>();
   readonly #outboxes = new Map<string, Outbox>();
   readonly #presence: MemoryPresence;
-  /** Requests running somewhere: `${session}\n${id}`. */
+  /**
+   * Requests running somewhere: `${session}\n${id}`, until their reply is in the session's
+   * window (which then answers for them), so only the requests in flight are held.
+   */
   readonly #claims = new Map<string, Expiring<true>>();
   /**
    * The last client publish per session and channel (`${channel}\n${session}` -> its id), and
@@ -194,6 +197,7 @@ export class MemoryBroker implements Broker {
     if (!entry) return;
     if (entry.value.window.capacity !== capacity) entry.value.window = new RequestWindow(capacity, entry.value.window.snapshot());
     entry.value.window.record(id, reply);
+    this.#claims.delete(`${session}\n${id}`);
   }
 
   async loadSession(id: string): Promise<SessionRecord | undefined> {
@@ -221,6 +225,9 @@ export class MemoryBroker implements Broker {
     this.#sweep();
     const key = `${session}\n${id}`;
     if (this.#live(this.#claims, key)) return false;
+    // Answered already (its reply recorded, or older than the window): never run again.
+    const window = this.#live(this.#sessions, session)?.value.window;
+    if (window && window.check(id).kind !== 'new') return false;
     this.#claims.set(key, { value: true, expiresAt: this.#clock.now() + ttl });
     return true;
   }
@@ -326,10 +333,19 @@ export class MemoryBroker implements Broker {
   /** Drops the `count` oldest events of a channel's history, returning their bytes to the budget. */
   #drop(state: Channel, count: number): void {
     if (count <= 0) return;
-    for (const stored of state.history.splice(0, count)) {
-      this.#historyBytes -= stored.bytes;
-      this.#historyEvents--;
+    if (count === 1) {
+      // A full history trimmed by one on every publish: shift drops the head in place, where
+      // splice would move the rest and allocate an array for what it removes.
+      const stored = state.history.shift();
+      if (stored) this.#forget(stored.bytes);
+      return;
     }
+    for (const stored of state.history.splice(0, count)) this.#forget(stored.bytes);
+  }
+
+  #forget(bytes: number): void {
+    this.#historyBytes -= bytes;
+    this.#historyEvents--;
   }
 
   /**
@@ -384,8 +400,8 @@ export class MemoryBroker implements Broker {
   }
 
   /** Entries held, for tests and diagnostics. */
-  get size(): { readonly channels: number; readonly sessions: number; readonly outboxes: number; readonly presence: number } {
-    return { channels: this.#channels.size, sessions: this.#sessions.size, outboxes: this.#outboxes.size, presence: this.#presence.size };
+  get size(): { readonly channels: number; readonly sessions: number; readonly outboxes: number; readonly presence: number; readonly claims: number } {
+    return { channels: this.#channels.size, sessions: this.#sessions.size, outboxes: this.#outboxes.size, presence: this.#presence.size, claims: this.#claims.size };
   }
 
   /** Channel history held against the budget, and how many events the budget evicted so far. */

@@ -49,10 +49,11 @@ export class RequestWindow<R> {
     if (id > this.#acked) this.#acked = id;
     // Insertion order is (nearly always) id order: evict from the front; stored replies are
     // looked up before the floor, so an out-of-order survivor is still answered.
+    if (replies.size <= this.capacity) return;
     for (const oldest of replies.keys()) {
-      if (replies.size <= this.capacity) break;
       replies.delete(oldest);
       if (oldest > this.#floor) this.#floor = oldest;
+      if (replies.size <= this.capacity) break;
     }
   }
 

@@ -24,6 +24,13 @@ export const DEFAULT_CHANNELS: ChannelsConfig = {
   chat: { history: { size: 200, ttl: 10 * 60_000 }, presence: true },
 };
 
+/**
+ * New handshakes per second before more are answered 503 + Retry-After (docs/reliability.md,
+ * "Overload"): about a fifth of a core at the ~400 µs a full connection costs, the pace the
+ * drain hint spreads a returning crowd at (2 ms a connection).
+ */
+export const DEFAULT_ADMISSION_RATE = 500;
+
 /** HTTP publishes in progress at most before more are answered 429 (docs/http-api.md). */
 export const DEFAULT_MAX_PENDING_PUBLISHES = 256;
 
@@ -84,6 +91,7 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
   let handler: (request: IncomingMessage, response: ServerResponse) => void = (_request, response) => response.writeHead(503).end();
   const server = createServer<TokenUser>({
     ...serverSettings(config),
+    admissionRate: config.admissionRate ?? DEFAULT_ADMISSION_RATE,
     channels,
     broker,
     logger: log,

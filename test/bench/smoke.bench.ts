@@ -19,7 +19,7 @@ interface StackResult {
 }
 
 interface ScenarioResult {
-  readonly metrics: Readonly<Record<string, unknown>>;
+  readonly metrics: Readonly<Record<string, { readonly only?: readonly string[]; readonly zeroOk?: boolean }>>;
   readonly unavailable?: string;
   readonly stacks: Readonly<Record<string, StackResult>>;
 }
@@ -32,13 +32,15 @@ interface Results {
 
 const EXPECTED: Readonly<Record<string, readonly string[]>> = {
   echo: ['lifeline', 'ws', 'socketio', 'floor'],
+  request: ['lifeline', 'ws', 'socketio'],
   'fanout-20': ['lifeline', 'ws', 'socketio', 'floor'],
   'sustained-20': ['lifeline', 'ws', 'socketio'],
   idle: ['lifeline', 'ws', 'socketio', 'floor'],
   connect: ['lifeline', 'ws', 'socketio', 'floor'],
   storm: ['lifeline-hint', 'lifeline-crash', 'ws', 'socketio'],
   catchup: ['lifeline', 'ws', 'socketio'],
-  redis: ['memory', 'redis-1node', 'redis-2nodes'],
+  redis: ['memory', 'redis-1node', 'redis-2nodes', 'redis-3nodes'],
+  overload: ['unlimited', 'admission-rate', 'max-connections'],
 };
 
 /** Processes whose command line names this run's bundle directory (bench/.build/<pid>-...), from /proc. */
@@ -88,9 +90,14 @@ test('bench --smoke measures every scenario for every stack, with positive finit
       const result: StackResult | undefined = scenario.stacks[stack];
       assert.ok(result, `${key}/${stack} has a result`);
       assert.deepEqual(result.rounds.flatMap((r) => (r.error === undefined ? [] : [r.error])), [], `${key}/${stack} ran without errors`);
-      for (const metric of Object.keys(scenario.metrics)) {
-        const value = result.median[metric];
-        assert.ok(typeof value === 'number' && Number.isFinite(value) && value > 0, `${key}/${stack}/${metric} is positive and finite (got ${String(value)})`);
+      for (const [metric, info] of Object.entries(scenario.metrics)) {
+        const value: number | undefined = result.median[metric];
+        if (info.only && !info.only.includes(stack)) {
+          assert.equal(value, undefined, `${key}/${stack}/${metric} is not measured for this stack`);
+          continue;
+        }
+        const least = info.zeroOk ? 0 : Number.MIN_VALUE;
+        assert.ok(typeof value === 'number' && Number.isFinite(value) && value >= least, `${key}/${stack}/${metric} is ${info.zeroOk ? 'finite and not negative' : 'positive and finite'} (got ${String(value)})`);
       }
     }
   }

@@ -59,11 +59,27 @@ describe('MemoryBroker: expired entries do not pile up', () => {
       await broker.presenceJoin(`room${i}`, { client: `s${i}`, user: null }, 1_000);
       await broker.publish(`doc:${i}`, i, { size: 10, ttl: 1_000 });
     }
-    assert.deepEqual(broker.size, { channels: 50, sessions: 50, outboxes: 50, presence: 50 });
+    assert.deepEqual(broker.size, { channels: 50, sessions: 50, outboxes: 50, presence: 50, claims: 0 });
     // Expired presence members are left to presenceExpired (a live node tells their leave) for ten minutes.
     await clock.tickAsync(620_000);
     await broker.publish('doc:fresh', 0, { size: 10, ttl: 1_000 }); // any write sweeps
-    assert.deepEqual(broker.size, { channels: 1, sessions: 0, outboxes: 0, presence: 0 });
+    assert.deepEqual(broker.size, { channels: 1, sessions: 0, outboxes: 0, presence: 0, claims: 0 });
+  });
+
+  test('a request claim is let go once its reply is recorded; the recorded id is never claimed again', async () => {
+    const clock = new FakeClock();
+    const broker = new MemoryBroker({ clock });
+    await broker.saveSession('s1', { user: null, window: { acked: 0, floor: 0, replies: [] } }, 60_000);
+    assert.equal(await broker.claimRequest('s1', 1, 1_000), true);
+    assert.equal(broker.size.claims, 1);
+    await broker.recordReply('s1', 1, '{"type":"result","id":1,"data":null}', 2);
+    assert.equal(broker.size.claims, 0, 'only requests in flight are held');
+    assert.equal(await broker.claimRequest('s1', 1, 1_000), false, 'answered: the window speaks for it');
+    await clock.tickAsync(5_000);
+    assert.equal(await broker.claimRequest('s1', 1, 1_000), false, 'still answered after the claim would have run out');
+    for (const id of [2, 3, 4]) await broker.recordReply('s1', id, `{"id":${id}}`, 2);
+    assert.equal(await broker.claimRequest('s1', 1, 1_000), false, 'older than the window: never run again');
+    assert.equal(await broker.claimRequest('s1', 5, 1_000), true, 'a new id');
   });
 
   test('an expired outbox does not bring its old messages back with the next one', async () => {

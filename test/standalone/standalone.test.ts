@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { pino } from 'pino';
 import { MemoryBroker } from '../../src/broker/memory-broker.js';
-import { LifelineError } from '../../src/server/index.js';
-import { createStandalone, DEFAULT_CHANNELS, type Standalone } from '../../src/standalone/standalone.js';
+import { LifelineError, LifelineServer } from '../../src/server/index.js';
+import { createStandalone, DEFAULT_ADMISSION_RATE, DEFAULT_CHANNELS, type Standalone } from '../../src/standalone/standalone.js';
 import { UsageError } from '../../src/standalone/usage-error.js';
 import { eventually, within } from '../helpers/wait.js';
 
@@ -65,6 +65,13 @@ test('demo mode needs nothing: a secret and an API key are generated', async () 
   assert.notEqual(createStandalone({ demo: true, port: 0 }, { log }).apiKey, demo.apiKey);
   assert.equal(createStandalone({ demo: true, apiKey: KEY, port: 0 }, { log }).apiKey, KEY, 'a given key is kept');
   assert.deepEqual(Object.keys(DEFAULT_CHANNELS), ['chat']);
+});
+
+test('lifeline serve admits new handshakes at a bounded rate unless told otherwise; the library default stays unlimited', () => {
+  assert.equal(DEFAULT_ADMISSION_RATE, 500);
+  assert.equal(createStandalone({ allowAnonymous: true, port: 0 }, { log }).server.options.admissionRate, DEFAULT_ADMISSION_RATE);
+  assert.equal(createStandalone({ allowAnonymous: true, port: 0, admissionRate: 2000 }, { log }).server.options.admissionRate, 2000);
+  assert.equal(new LifelineServer().options.admissionRate, Infinity);
 });
 
 test('a broker that is down: /readyz 503 with the reason, the API 503 unavailable with Retry-After', async () => {

@@ -41,6 +41,7 @@ export class LifelineBench implements BenchServer {
     server.on('message', (connection, message) => {
       if (message.type === 'echo') connection.send(message);
     });
+    server.handle('echo', (params) => params);
     for (let seq = 1; seq <= config.prepublish; seq++) await server.publish(STORM_CHANNEL, { seq });
     return (await server.listen()).port;
   }

@@ -17,6 +17,9 @@ export class SocketIoBench implements BenchServer {
     io.on('connection', (socket) => {
       onAccept();
       socket.on('echo', (message: unknown) => socket.emit('echo', message));
+      socket.on('echoAck', (message: unknown, ack: unknown) => {
+        if (typeof ack === 'function') ack(message);
+      });
       socket.on('join', (room: unknown, ack: unknown) => {
         if (typeof room === 'string') void socket.join(room);
         if (typeof ack === 'function') ack({ head: this.#head });

@@ -29,7 +29,7 @@ export interface ExactlyOnceHost<User> {
  * broker, and feeds the answers back, until the message is answered.
  */
 export class ExactlyOnce<User> {
-  readonly #running = new WeakMap<Connection<User>, Set<AbortController>>();
+  readonly #running = new WeakMap<Connection<User>, Set<RunningRequest>>();
 
   constructor(private readonly host: ExactlyOnceHost<User>) {}
 
@@ -70,7 +70,7 @@ export class ExactlyOnce<User> {
         return this.#record(session, id, step.text);
       case 'check': {
         const verdict = message.type === 'publish' ? this.#checkPublish(session, message) : this.#checkRequest(message);
-        return verdict instanceof Promise ? verdict.then((answer) => session.checked(id, answer)) : session.checked(id, verdict);
+        return thenSteps(verdict, (answer) => session.checked(id, answer));
       }
       case 'publish':
         if (message.type !== 'publish') return [];
@@ -79,7 +79,7 @@ export class ExactlyOnce<User> {
         return this.#claim(session, id, (message as ClientMessageOf<'request'>).method).then((answer) => session.claimed(id, answer));
       case 'run':
         if (message.type !== 'request') return [];
-        return this.#run(session, message).then((outcome) => session.ran(id, outcome));
+        return thenSteps(this.#run(session, message), (outcome) => session.ran(id, outcome));
       case 'load':
         return broker.loadSession(session.id).then(
           (record) => session.loaded(id, record?.window.replies.find(([replied]) => replied === id)?.[1]),
@@ -159,41 +159,59 @@ export class ExactlyOnce<User> {
     }
   }
 
-  async #run(session: LiveSession<User>, message: ClientMessageOf<'request'>): Promise<RunOutcome> {
-    const { clock, log, requestTimeout } = this.host.options;
-    const { method } = message;
-    const handler = this.host.handlers.get(method);
+  /** A handler that answers at once is not raced against the timeout (nothing to time out): no timer, no promise. */
+  #run(session: LiveSession<User>, message: ClientMessageOf<'request'>): RunOutcome | Promise<RunOutcome> {
+    const handler = this.host.handlers.get(message.method);
     if (!handler) return { kind: 'failed' };
-    const controller = new AbortController();
     const { connection } = session;
     const inflight = this.#inflight(connection);
-    inflight.add(controller); // aborted if the connection closes; removed when the request ends
-    const { signal } = controller;
+    const running = new RunningRequest();
+    inflight.add(running); // aborted if the connection closes; removed when the request ends
+    let answer: unknown;
+    try {
+      answer = handler(message.params, { session: session.id, user: session.user, connection, get signal() { return running.signal; } });
+    } catch (error) {
+      inflight.delete(running);
+      return this.#thrown(message.method, error);
+    }
+    if (!isThenable(answer)) {
+      inflight.delete(running);
+      return { kind: 'result', data: answer };
+    }
+    return this.#awaitRun(message.method, answer, running, inflight);
+  }
+
+  async #awaitRun(method: string, answer: PromiseLike<unknown>, running: RunningRequest, inflight: Set<RunningRequest>): Promise<RunOutcome> {
+    const { clock, requestTimeout } = this.host.options;
     let timer: Timer | undefined;
     const timedOut = new Promise<typeof TIMED_OUT>((resolve) => {
       timer = new Timer(clock, () => resolve(TIMED_OUT));
       timer.start(requestTimeout);
     });
     try {
-      const outcome = await Promise.race([Promise.resolve(handler(message.params, { session: session.id, user: session.user, connection, signal })), timedOut]);
+      const outcome = await Promise.race([answer, timedOut]);
       if (outcome !== TIMED_OUT) return { kind: 'result', data: outcome };
-      controller.abort();
+      running.abort();
       return { kind: 'timeout' };
     } catch (error) {
-      if (error instanceof RequestError) return { kind: 'refused', code: error.code, message: error.message };
-      log.error({ err: error, method }, 'request handler failed');
-      return { kind: 'failed' };
+      return this.#thrown(method, error);
     } finally {
       timer?.stop();
-      inflight.delete(controller);
+      inflight.delete(running);
     }
   }
 
+  #thrown(method: string, error: unknown): RunOutcome {
+    if (error instanceof RequestError) return { kind: 'refused', code: error.code, message: error.message };
+    this.host.options.log.error({ err: error, method }, 'request handler failed');
+    return { kind: 'failed' };
+  }
+
   /** The requests running for `connection`, all aborted when it closes (one cleanup per connection). */
-  #inflight(connection: Connection<User>): Set<AbortController> {
+  #inflight(connection: Connection<User>): Set<RunningRequest> {
     let set = this.#running.get(connection);
     if (!set) {
-      const controllers = new Set<AbortController>();
+      const controllers = new Set<RunningRequest>();
       connection.own(() => {
         for (const controller of controllers) controller.abort();
       });
@@ -201,4 +219,30 @@ export class ExactlyOnce<User> {
     }
     return set;
   }
+}
+
+/** A running request's abort signal, made only when its handler asks for it (most never do). */
+class RunningRequest {
+  #controller: AbortController | undefined;
+  #aborted = false;
+
+  get signal(): AbortSignal {
+    const controller = (this.#controller ??= new AbortController());
+    if (this.#aborted && !controller.signal.aborted) controller.abort();
+    return controller.signal;
+  }
+
+  abort(): void {
+    this.#aborted = true;
+    this.#controller?.abort();
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/** `next` of a value now, or of a promised one once it settles. */
+function thenSteps<T>(value: T | Promise<T>, next: (value: T) => ExchangeStep[]): ExchangeStep[] | Promise<ExchangeStep[]> {
+  return value instanceof Promise ? value.then(next) : next(value);
 }

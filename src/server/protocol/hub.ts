@@ -16,6 +16,7 @@ import { digestOf, matchesSecret } from './resume-secret.js';
 import { IDEMPOTENCY_KEY } from '../../protocol/client-messages.js';
 import { SessionRegistry } from './session-registry.js';
 import { Subscriptions } from './subscriptions.js';
+import { TurnBatch } from './turn-batch.js';
 import { flatUuid } from '../flat-uuid.js';
 
 export type { ChannelHooks, HookVerdict, HubLimits, HubOptions, RequestContext, RequestHandler } from './hub-options.js';
@@ -34,6 +35,8 @@ export class Hub<User> {
   readonly #registry: SessionRegistry<User>;
   readonly #subscriptions: Subscriptions<User>;
   readonly #exactlyOnce: ExactlyOnce<User>;
+  /** The replies to the messages a connection sent together leave together. */
+  readonly #batch = new TurnBatch();
 
   constructor(readonly options: HubOptions<User>) {
     this.#fanout = new ChannelFanout(options.broker);
@@ -153,6 +156,8 @@ export class Hub<User> {
       phase.backlog.push(message); // pipelined behind hello: handled after welcome, in order
       return;
     }
+    // Small replies only: a catch-up held back whole would count against the outbound budget.
+    if (message.type === 'request' || message.type === 'publish') this.#batch.hold(connection);
     this.#route(phase.session, message);
   }
 
