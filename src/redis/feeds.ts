@@ -1,5 +1,6 @@
 import { deliver } from '../broker/deliver.js';
 import type { Unsubscribe } from '../broker/broker.js';
+import type { Clock } from '../core/clock.js';
 import { BrokerUnavailableError } from '../core/errors.js';
 import { OrderedFeed, type Numbered } from './ordered-feed.js';
 import type { MessageListener, RedisLink } from './redis-link.js';
@@ -18,6 +19,8 @@ export interface FeedSource<V> {
   refill(after: Numbered): Promise<readonly Item<V>[] | undefined>;
   /** Where the sequence stands now (the feed starts there). */
   head(): Promise<Numbered>;
+  /** Where the sequence stands now, read with one cheap command and no side effect; undefined when unknown. */
+  tail(): Promise<Numbered | undefined>;
 }
 
 /** This node's subscription to one sequence (a channel's events, a session's direct messages). */
@@ -26,7 +29,10 @@ interface Feed<V> {
   readonly name: string;
   readonly listeners: Set<(value: V) => void>;
   readonly order: OrderedFeed<Item<V>>;
+  readonly tail: () => Promise<Numbered | undefined>;
   ready: Promise<void>;
+  /** When an item was last heard on the pub/sub channel (or the tail last read), on the clock. */
+  heard: number;
 }
 
 /**
@@ -37,7 +43,10 @@ interface Feed<V> {
 export class Feeds<V> {
   readonly #feeds = new Map<string, Feed<V>>();
 
-  constructor(private readonly pubsub: PubSub) {}
+  constructor(
+    private readonly pubsub: PubSub,
+    private readonly clock: Clock,
+  ) {}
 
   /** The keys followed now. */
   keys(): IterableIterator<string> {
@@ -57,9 +66,10 @@ export class Feeds<V> {
       const order = new OrderedFeed<Item<V>>(source.refill, (item) => {
         for (const each of listeners) deliver(each, item.value);
       });
-      const created: Feed<V> = { name: source.name, listeners, order, ready: Promise.resolve() };
+      const created: Feed<V> = { name: source.name, listeners, order, tail: source.tail, ready: Promise.resolve(), heard: this.clock.now() };
       created.ready = this.pubsub
         .listen(source.name, (message) => {
+          created.heard = this.clock.now();
           const item = source.parse(message);
           if (item) order.push(item);
         })
@@ -104,6 +114,25 @@ export class Feeds<V> {
         .relisten(feed.name)
         .catch(() => undefined)
         .then(() => feed.order.resync());
+    }
+  }
+
+  /**
+   * Each feed that heard nothing for `quietFor` ms reads where its source stands (one cheap
+   * command each, all sent at once: the client pipelines them per Redis node) and, when the
+   * source is past its last item, fetches what it missed. This bounds the one silent loss
+   * pub/sub has no signal for: a subscription the client library moved to another node
+   * (a Cluster resharding) without a new connection, while items were published.
+   */
+  checkQuiet(quietFor: number): void {
+    const now = this.clock.now();
+    for (const feed of this.#feeds.values()) {
+      if (now - feed.heard < quietFor || feed.order.last === undefined) continue;
+      feed.heard = now;
+      void feed
+        .tail()
+        .then((tail) => (tail === undefined ? undefined : feed.order.catchUp(tail)))
+        .catch(() => undefined);
     }
   }
 

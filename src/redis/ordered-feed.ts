@@ -61,6 +61,18 @@ export class OrderedFeed<T extends Numbered> {
     return this.#fill(undefined);
   }
 
+  /**
+   * The source stands at `tail` now (read while no item arrived for a while): when that is
+   * past the last item delivered, items were published and never heard (a subscription moved
+   * silently), so they are fetched like after a reconnect. Behind or level, nothing happens.
+   */
+  catchUp(tail: Numbered): Promise<void> {
+    const last = this.#last;
+    if (last === undefined) return Promise.resolve();
+    const ahead = tail.epoch === last.epoch ? tail.n > last.n : tail.n > 0;
+    return ahead ? this.resync() : Promise.resolve();
+  }
+
   #take(item: T): void {
     const last = this.#last;
     if (last !== undefined && item.epoch === last.epoch) {

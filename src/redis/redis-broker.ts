@@ -12,6 +12,7 @@ import { RedisConnection } from './connection.js';
 import { BACKSTOP } from './expiry.js';
 import { Feeds, PubSub } from './feeds.js';
 import { KnownPositions } from './known-positions.js';
+import type { Numbered } from './ordered-feed.js';
 import { RedisKeys } from './keys.js';
 import { parseDirect, parseEvent, parseNotice } from './messages.js';
 import { array, integer, parseEntry, splitMember, text } from './replies.js';
@@ -38,6 +39,13 @@ export interface RedisBrokerOptions {
   readonly connectTimeout?: number;
   /** A channel with no publish for this long (and longer than its history's ttl) is forgotten, ms. Default one hour. */
   readonly idleChannelTtl?: number;
+  /**
+   * A subscribed channel (or session's direct messages) that heard nothing for this long reads
+   * its head (one `HMGET`/`HGET` each, pipelined per Redis node) and fetches what it missed, ms:
+   * the bound on how late an event published while a Cluster resharding silently moved the
+   * subscription can arrive (at most 1.5 times this plus a round trip). `0` turns it off. Default 5 000.
+   */
+  readonly quietCheck?: number;
   /** Reconnect delays after a lost connection (full-jitter backoff). Default 100 ms doubling to 5 s. */
   readonly reconnect?: Pick<BackoffOptions, 'initialDelay' | 'maxDelay'>;
   /** Sharded pub/sub (SPUBLISH/SSUBSCRIBE): `'auto'` uses it on Redis 7 and later. Default `'auto'`. */
@@ -82,6 +90,8 @@ export class RedisBroker implements Broker {
   readonly #channels: Feeds<ChannelEvent>;
   readonly #direct: Feeds<DirectMessage>;
   readonly #touch: Timer;
+  readonly #quiet: Timer;
+  readonly #quietCheck: number;
   /** The furthest position seen per channel (publishes, recoveries, deliveries). */
   readonly #known = new KnownPositions();
   #sharded = false;
@@ -98,9 +108,11 @@ export class RedisBroker implements Broker {
     this.#sessions = new RedisSessions(this.#scripts, this.#keys, this.#clock);
     this.#presence = new RedisPresence(this.#scripts, this.#keys, this.#clock);
     this.#pubsub = new PubSub(connection.subscriber, () => this.#sharded);
-    this.#channels = new Feeds(this.#pubsub);
-    this.#direct = new Feeds(this.#pubsub);
+    this.#channels = new Feeds(this.#pubsub, this.#clock);
+    this.#direct = new Feeds(this.#pubsub, this.#clock);
     this.#touch = new Timer(this.#clock, () => this.#touchChannels());
+    this.#quietCheck = Math.max(0, options.quietCheck ?? 5_000);
+    this.#quiet = new Timer(this.#clock, () => this.#checkQuiet());
     connection.onRestored(() => this.#restored());
   }
 
@@ -115,6 +127,7 @@ export class RedisBroker implements Broker {
       throw error;
     }
     broker.#scheduleTouch();
+    broker.#scheduleQuietCheck();
     return broker;
   }
 
@@ -176,6 +189,10 @@ export class RedisBroker implements Broker {
       head: async () => {
         const { position } = await this.recover(channel, undefined, 0);
         return { epoch: position.epoch, n: position.offset };
+      },
+      tail: async () => {
+        const [epoch, head] = array(await this.#send(['HMGET', this.#keys.channel(channel).meta, 'e', 'h']));
+        return epoch === null || epoch === undefined || head === null || head === undefined ? undefined : { epoch: text(epoch), n: integer(head) };
       },
     });
   }
@@ -292,10 +309,8 @@ export class RedisBroker implements Broker {
       },
       refill: async (after) => (await this.pendingDirect(session, after.n)).map((message) => ({ epoch: '', n: message.seq, value: message })),
       // The last seq issued: what the session's client was (or is being) sent.
-      head: async () => {
-        const last = await this.#send(['HGET', keys.outboxMeta, 'n']);
-        return { epoch: '', n: last === null ? 0 : integer(last) };
-      },
+      head: () => this.#lastDirect(keys.outboxMeta),
+      tail: () => this.#lastDirect(keys.outboxMeta),
     });
   }
 
@@ -339,6 +354,7 @@ export class RedisBroker implements Broker {
   async close(): Promise<void> {
     if (this.#connection.state === 'closed') return;
     this.#touch.stop();
+    this.#quiet.stop();
     this.#channels.clear();
     this.#direct.clear();
     await this.#connection.close();
@@ -370,6 +386,25 @@ export class RedisBroker implements Broker {
     this.#pubsub.dropOrphans();
     this.#channels.recheck();
     this.#direct.recheck();
+  }
+
+  async #lastDirect(outboxMeta: string): Promise<Numbered> {
+    const last = await this.#send(['HGET', outboxMeta, 'n']);
+    return { epoch: '', n: last === null ? 0 : integer(last) };
+  }
+
+  /** Checked twice per `quietCheck`: a feed quiet that long reads its head within 1.5 times it. */
+  #scheduleQuietCheck(): void {
+    if (this.#quietCheck > 0 && this.#connection.state !== 'closed') this.#quiet.start(this.#quietCheck / 2);
+  }
+
+  #checkQuiet(): void {
+    // While a connection is down nothing is read: its return fetches what was missed anyway.
+    if (this.#connection.isReady && !this.#scripts.stalled) {
+      this.#channels.checkQuiet(this.#quietCheck);
+      this.#direct.checkQuiet(this.#quietCheck);
+    }
+    this.#scheduleQuietCheck();
   }
 
   #scheduleTouch(): void {

@@ -130,3 +130,35 @@ test('an item that arrives during a fill past what the fill read is not delivere
   await settle();
   assert.deepEqual(out, ['a/1', 'a/2', 'a/3']);
 });
+
+test('catchUp: a source past the last item (items never heard) is read; a source level or behind is not', async () => {
+  const copy = new Copy();
+  copy.append('a', 2);
+  const { order, out } = feed(copy);
+  order.startAt({ epoch: 'a', n: 0 });
+  order.push(item('a', 1));
+  order.push(item('a', 2));
+  await order.catchUp({ epoch: 'a', n: 2 });
+  await order.catchUp({ epoch: 'a', n: 1 });
+  assert.equal(copy.asked.length, 0, 'level or behind: nothing read');
+  copy.append('a', 4);
+  await order.catchUp({ epoch: 'a', n: 4 });
+  assert.deepEqual(out, ['a/1', 'a/2', 'a/3', 'a/4']);
+  // A new epoch with items: read from its first one.
+  copy.append('b', 1);
+  await order.catchUp({ epoch: 'b', n: 1 });
+  assert.deepEqual(out, ['a/1', 'a/2', 'a/3', 'a/4', 'b/1']);
+  // A new epoch without items yet: nothing to read.
+  const asked = copy.asked.length;
+  await order.catchUp({ epoch: 'c', n: 0 });
+  assert.equal(copy.asked.length, asked);
+});
+
+test('catchUp before the feed started does nothing', async () => {
+  const copy = new Copy();
+  copy.append('a', 3);
+  const { order, out } = feed(copy);
+  await order.catchUp({ epoch: 'a', n: 3 });
+  assert.deepEqual(out, []);
+  assert.equal(copy.asked.length, 0);
+});

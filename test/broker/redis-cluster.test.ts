@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import type { ChannelEvent, Recovery } from '../../src/broker/broker.js';
 import { LifelineError } from '../../src/core/errors.js';
-import { RedisBroker } from '../../src/redis/index.js';
+import { RedisBroker, type RedisBrokerOptions } from '../../src/redis/index.js';
 import { RedisCluster, redisClusterSkip } from '../helpers/redis-cluster.js';
 import { testPrefix } from '../helpers/redis.js';
 import { eventually } from '../helpers/wait.js';
@@ -30,8 +30,8 @@ describe('RedisBroker on a Redis Cluster', { skip: redisClusterSkip }, () => {
   });
   after(() => cluster?.stop());
 
-  async function brokers(t: TestContext, prefix: string): Promise<[RedisBroker, RedisBroker]> {
-    const pair = await Promise.all([RedisBroker.connect({ cluster: seeds(), prefix }), RedisBroker.connect({ cluster: seeds(), prefix })]);
+  async function brokers(t: TestContext, prefix: string, subscriberOptions: RedisBrokerOptions = {}): Promise<[RedisBroker, RedisBroker]> {
+    const pair = await Promise.all([RedisBroker.connect({ cluster: seeds(), prefix }), RedisBroker.connect({ ...subscriberOptions, cluster: seeds(), prefix })]);
     t.after(() => Promise.all(pair.map((broker) => broker.close())));
     return pair;
   }
@@ -73,6 +73,37 @@ describe('RedisBroker on a Redis Cluster', { skip: redisClusterSkip }, () => {
     await reshard;
     assert.equal(await redis.primaryOf(`${prefix}{c:${channel}}`), target, 'the channel now lives on the other primary');
     await checkPromises(run, delivered);
+  });
+
+  test('a slot moved to a primary the subscriber already listens on: an event published during the move arrives without a later publish', async (t) => {
+    const redis = cluster;
+    assert.ok(redis);
+    const prefix = testPrefix();
+    // The check runs every second here (5 s by default); the wait below is far longer.
+    const [publisher, subscriber] = await brokers(t, prefix, { quietCheck: 1_000 });
+    const source = await redis.primaryOf(`${prefix}{c:probe}`);
+    const [slot] = await redis.slotsOf(source);
+    assert.ok(slot !== undefined);
+    const channel = await redis.nameInSlots((name) => `${prefix}{c:${name}}`, slot, slot);
+    const target = (await redis.primaries()).find((port) => port !== source) ?? 0;
+    // A subscription on the target first: the subscriber's connection to it is in place, so
+    // the client library moves the channel's subscription there without a new connection.
+    const [targetSlot] = await redis.slotsOf(target);
+    assert.ok(targetSlot !== undefined);
+    await subscriber.subscribe(await redis.nameInSlots((name) => `${prefix}{c:${name}}`, targetSlot, targetSlot), () => undefined);
+    const delivered: ChannelEvent[] = [];
+    await subscriber.subscribe(channel, (event) => delivered.push(event));
+    const acked: ChannelEvent[] = [];
+    for (let i = 1; i <= 3; i++) acked.push(await publisher.publish(channel, { i }, policy));
+    await eventually(() => delivered.length === 3, 'three deliveries before the move', 10_000);
+    // Published once the history moved to the target, before the subscription follows: nobody
+    // on the target listens yet. Nothing is published after it.
+    await redis.moveSlot(slot, source, target, async () => {
+      acked.push(await untilAvailable(() => publisher.publish(channel, { i: 4 }, policy)));
+    });
+    assert.equal(await redis.primaryOf(`${prefix}{c:${channel}}`), target, 'the channel now lives on the other primary');
+    await checkPromises({ acked, unavailable: 0 }, delivered);
+    assert.equal(delivered.length, 4);
   });
 
   test('a primary killed while publishing: its replica takes over; no offset twice, every acknowledged event delivered or a new epoch', async (t) => {

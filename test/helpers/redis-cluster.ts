@@ -141,6 +141,26 @@ export class RedisCluster {
     await run(cli, ['--cluster', 'reshard', `127.0.0.1:${fromPort}`, '--cluster-from', from, '--cluster-to', to, '--cluster-slots', String(count), '--cluster-yes'], { timeout: 30_000, maxBuffer: 16 << 20 });
   }
 
+  /**
+   * Moves one slot the way `redis-cli --cluster reshard` does, step by step: the target
+   * imports it, the source migrates it, its keys are moved (MIGRATE, bounded: 100 rounds), then
+   * `between()` runs while the keys live on the target but the source still owns the slot
+   * (commands are redirected with ASK), and last every primary is told the target owns it.
+   */
+  async moveSlot(slot: number, fromPort: number, toPort: number, between: () => Promise<void>): Promise<void> {
+    const [from, to] = await Promise.all([this.command(fromPort, 'CLUSTER', 'MYID'), this.command(toPort, 'CLUSTER', 'MYID')]);
+    await this.command(toPort, 'CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', from);
+    await this.command(fromPort, 'CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', to);
+    for (let round = 0; round < 100; round++) {
+      const keys = (await this.command(fromPort, 'CLUSTER', 'GETKEYSINSLOT', String(slot), '100')).split('\n').filter((key) => key !== '');
+      if (keys.length === 0) break;
+      await this.command(fromPort, 'MIGRATE', '127.0.0.1', String(toPort), '', '0', '5000', 'KEYS', ...keys);
+    }
+    await between();
+    const others = (await this.primaries()).filter((port) => port !== fromPort && port !== toPort);
+    for (const port of [toPort, fromPort, ...others]) await this.command(port, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', to);
+  }
+
   /** Starts every killed node again (it rejoins as a replica); resolves once the cluster is ok. */
   async restore(): Promise<void> {
     const dead = this.nodes.map((node, i) => ({ port: node.port, bus: this.busPorts[i] ?? 0 })).filter((node) => !this.#processes.has(node.port));
