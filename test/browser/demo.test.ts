@@ -230,6 +230,9 @@ describe('demo page', { skip: browserSkip }, () => {
       await page.click('#btn-offline');
       assert.equal(await page.getAttribute('#btn-offline', 'aria-pressed'), 'true');
       await page.hover('#btn-offline');
+      // The button's colours change through a 0.15 s transition: read them once it has ended
+      // (on a busy machine the read could otherwise land mid-way).
+      await page.waitForFunction(() => (document.getElementById('btn-offline') as HTMLElement).getAnimations().length === 0, undefined, WAIT);
       const colours = await page.evaluate(() => {
         const style = getComputedStyle(document.getElementById('btn-offline') as HTMLElement);
         return { fg: style.color, bg: style.backgroundColor };
