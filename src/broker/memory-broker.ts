@@ -5,6 +5,7 @@ import { RequestWindow } from '../core/request-window.js';
 import { IdempotencyConflictError } from '../core/errors.js';
 import { sameIdentity } from '../protocol/identity.js';
 import { deliver } from './deliver.js';
+import { DEFAULT_HISTORY_BUDGET, DEFAULT_IDLE_CHANNEL_TTL, EVENT_OVERHEAD, type MemoryBrokerOptions } from './memory-broker-options.js';
 import { MemoryPresence } from './memory-presence.js';
 import type { Broker, ChannelEvent, ControlNotice, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from './broker.js';
 
@@ -46,32 +47,10 @@ interface Outbox {
   readonly listeners: Set<(message: DirectMessage) => void>;
 }
 
-export interface MemoryBrokerOptions {
-  readonly clock?: Clock;
-  /** Names a new channel history; every broker start is a new epoch (nothing persists). */
-  readonly newEpoch?: () => string;
-  /**
-   * A channel with no subscriber on this broker and no publish for this long (and longer than
-   * its history's age) is forgotten, so per-user or per-document channels do not pile up; a
-   * client that comes back to it later is told `recovered: false`. Default 10 000 (10 s).
-   */
-  readonly idleChannelTtl?: number;
-  /**
-   * Bytes of channel history this process keeps at most, across every channel (each event
-   * counts its JSON length plus {@link EVENT_OVERHEAD}). Past it, the oldest events of any
-   * channel are dropped first; a client that needed them is told `recovered: false`. Live
-   * delivery is never refused. Default 64 MiB.
-   */
-  readonly historyBudget?: number;
-}
-
 /** Expired entries are swept at most this often (ms of clock time), on any write or subscribe. */
 const SWEEP_EVERY = 60_000;
-/** What one stored event costs beyond its JSON text (objects, position, timestamps), bytes. */
-export const EVENT_OVERHEAD = 160;
-/** Defaults, documented in docs/reliability.md ("Limits"). */
-export const DEFAULT_HISTORY_BUDGET = 64 * 1024 * 1024;
-export const DEFAULT_IDLE_CHANNEL_TTL = 10_000;
+
+export { DEFAULT_HISTORY_BUDGET, DEFAULT_IDLE_CHANNEL_TTL, EVENT_OVERHEAD, type MemoryBrokerOptions } from './memory-broker-options.js';
 
 /**
  * The embedded broker: one process, nothing to install. History, sessions and presence live in

@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { ClientOfflineError, ErrorReply } from '@redis/client';
-import type { Logger } from 'pino';
 import type { Broker, ChannelEvent, ControlNotice, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from '../broker/broker.js';
 import { deliver } from '../broker/deliver.js';
-import type { BackoffOptions } from '../core/backoff.js';
-import { systemClock, systemRng, type Clock, type Rng } from '../core/clock.js';
+import { systemClock, systemRng, type Clock } from '../core/clock.js';
 import { BrokerUnavailableError, IdempotencyConflictError } from '../core/errors.js';
 import type { Position } from '../core/position.js';
 import { Timer } from '../core/timer.js';
@@ -16,47 +14,14 @@ import type { Numbered } from './ordered-feed.js';
 import { RedisKeys } from './keys.js';
 import { parseDirect, parseEvent, parseNotice } from './messages.js';
 import { array, integer, parseEntry, splitMember, text } from './replies.js';
+import type { RedisBrokerOptions } from './redis-broker-options.js';
 import { ScriptRunner, type SendCommand } from './script-runner.js';
 import * as channelScripts from './scripts/channel.js';
 import * as directScripts from './scripts/direct.js';
 import { RedisPresence } from './presence.js';
 import { RedisSessions } from './sessions.js';
 
-export interface RedisBrokerOptions {
-  /** `redis://[user:password@]host:port[/db]` or `rediss://` for TLS. Default `redis://127.0.0.1:6379`. */
-  readonly url?: string;
-  /**
-   * A Redis Cluster instead of one server: some of its nodes, `host:port` or `redis://` URLs
-   * (credentials and TLS of the first apply to every node). The topology is discovered from them.
-   * Takes precedence over `url`. Needs Redis 7 (sharded pub/sub).
-   */
-  readonly cluster?: readonly string[];
-  /** Prefix of every key and pub/sub channel, so deployments can share a server. Default `lifeline:`. */
-  readonly prefix?: string;
-  /** A command not answered within this fails (the node stays up; the client gets `unavailable`), ms. Default 5 000. */
-  readonly commandTimeout?: number;
-  /** `connect()` gives up when Redis does not answer within this, ms. Default 10 000. */
-  readonly connectTimeout?: number;
-  /** A channel with no publish for this long (and longer than its history's ttl) is forgotten, ms. Default one hour. */
-  readonly idleChannelTtl?: number;
-  /**
-   * A subscribed channel (or session's direct messages) that heard nothing for this long reads
-   * its head (one `HMGET`/`HGET` each, pipelined per Redis node) and fetches what it missed, ms:
-   * the bound on how late an event published while a Cluster resharding silently moved the
-   * subscription can arrive (at most 1.5 times this plus a round trip). `0` turns it off. Default 5 000.
-   */
-  readonly quietCheck?: number;
-  /** Reconnect delays after a lost connection (full-jitter backoff). Default 100 ms doubling to 5 s. */
-  readonly reconnect?: Pick<BackoffOptions, 'initialDelay' | 'maxDelay'>;
-  /** Sharded pub/sub (SPUBLISH/SSUBSCRIBE): `'auto'` uses it on Redis 7 and later. Default `'auto'`. */
-  readonly sharded?: boolean | 'auto';
-  readonly logger?: Logger;
-  /** Logical time for every expiry (sessions, history age, presence); real key expiry only backs it up. */
-  readonly clock?: Clock;
-  readonly rng?: Rng;
-  /** Names a new channel history. Default: 12 random hex characters. */
-  readonly newEpoch?: () => string;
-}
+export type { RedisBrokerOptions } from './redis-broker-options.js';
 
 /** Stands for "no age limit" in Redis, ms. */
 const CENTURY = 100 * 365 * 24 * 3_600_000;

@@ -1,0 +1,40 @@
+import type { Logger } from 'pino';
+import type { BackoffOptions } from '../core/backoff.js';
+import type { Clock, Rng } from '../core/clock.js';
+
+/** What `RedisBroker.connect` takes; every field is optional (defaults in the comments). */
+export interface RedisBrokerOptions {
+  /** `redis://[user:password@]host:port[/db]` or `rediss://` for TLS. Default `redis://127.0.0.1:6379`. */
+  readonly url?: string;
+  /**
+   * A Redis Cluster instead of one server: some of its nodes, `host:port` or `redis://` URLs
+   * (credentials and TLS of the first apply to every node). The topology is discovered from them.
+   * Takes precedence over `url`. Needs Redis 7 (sharded pub/sub).
+   */
+  readonly cluster?: readonly string[];
+  /** Prefix of every key and pub/sub channel, so deployments can share a server. Default `lifeline:`. */
+  readonly prefix?: string;
+  /** A command not answered within this fails (the node stays up; the client gets `unavailable`), ms. Default 5 000. */
+  readonly commandTimeout?: number;
+  /** `connect()` gives up when Redis does not answer within this, ms. Default 10 000. */
+  readonly connectTimeout?: number;
+  /** A channel with no publish for this long (and longer than its history's ttl) is forgotten, ms. Default one hour. */
+  readonly idleChannelTtl?: number;
+  /**
+   * A subscribed channel (or session's direct messages) that heard nothing for this long reads
+   * its head (one `HMGET`/`HGET` each, pipelined per Redis node) and fetches what it missed, ms:
+   * the bound on how late an event published while a Cluster resharding silently moved the
+   * subscription can arrive (at most 1.5 times this plus a round trip). `0` turns it off. Default 5 000.
+   */
+  readonly quietCheck?: number;
+  /** Reconnect delays after a lost connection (full-jitter backoff). Default 100 ms doubling to 5 s. */
+  readonly reconnect?: Pick<BackoffOptions, 'initialDelay' | 'maxDelay'>;
+  /** Sharded pub/sub (SPUBLISH/SSUBSCRIBE): `'auto'` uses it on Redis 7 and later. Default `'auto'`. */
+  readonly sharded?: boolean | 'auto';
+  readonly logger?: Logger;
+  /** Logical time for every expiry (sessions, history age, presence); real key expiry only backs it up. */
+  readonly clock?: Clock;
+  readonly rng?: Rng;
+  /** Names a new channel history. Default: 12 random hex characters. */
+  readonly newEpoch?: () => string;
+}
