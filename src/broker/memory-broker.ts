@@ -3,7 +3,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { canRecover, type Position } from '../core/position.js';
 import { RequestWindow } from '../core/request-window.js';
 import { IdempotencyConflictError } from '../core/errors.js';
-import { sameIdentity } from '../protocol/identity.js';
+import { canonicalJson } from '../protocol/identity.js';
 import { deliver } from './deliver.js';
 import { DEFAULT_HISTORY_BUDGET, DEFAULT_IDLE_CHANNEL_TTL, EVENT_OVERHEAD, type MemoryBrokerOptions } from './memory-broker-options.js';
 import { MemoryPresence } from './memory-presence.js';
@@ -212,10 +212,11 @@ export class MemoryBroker implements Broker {
   }
 
   async sessionsOf(user: unknown): Promise<readonly string[]> {
+    const key = canonicalJson(user ?? null);
     const ids: string[] = [];
     for (const id of [...this.#sessions.keys()]) {
       const entry = this.#live(this.#sessions, id);
-      if (entry && sameIdentity(entry.value.user, user)) ids.push(id);
+      if (entry && canonicalJson(entry.value.user ?? null) === key) ids.push(id);
     }
     return ids;
   }

@@ -11,7 +11,7 @@ import { FirstMessageAuth } from './first-message-auth.js';
 import { authRequest, requestUrl, runAuthenticate, type Credentials } from './handshake.js';
 import type { AuthRequest, ResolvedServerOptions } from './options.js';
 import type { Hub } from './protocol/hub.js';
-import { PROTOCOL } from './protocol/schema.js';
+import { PROTOCOL } from '../protocol/protocol-name.js';
 import { attachSocket, type SocketSink } from './socket-listeners.js';
 import type { ServerStats } from './stats.js';
 import { flatUuid } from './flat-uuid.js';

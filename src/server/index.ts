@@ -16,7 +16,7 @@ export type { RequestContext, RequestHandler, ChannelHooks, HookVerdict } from '
 export type { ChannelOptions, ChannelsConfig } from './protocol/channels.js';
 export type { HistoryOptions, HistoryPage } from './protocol/history.js';
 export { silentLogger, type LifelineLogger } from '../core/logger.js';
-export { PROTOCOL } from './protocol/schema.js';
+export { PROTOCOL } from '../protocol/protocol-name.js';
 export { MemoryBroker, type MemoryBrokerOptions } from '../broker/memory-broker.js';
 export type { Broker, ChannelEvent, DirectMessage, HistoryPolicy, KeyOrigin, PresenceMember, PublishOrigin, Recovery, SessionOrigin, SessionRecord, Unsubscribe } from '../broker/broker.js';
 export type { Position } from '../core/position.js';

@@ -26,7 +26,7 @@ import { createEndpointServer } from './http-server.js';
 import { deflateOptions, resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { readHistory, type HistoryOptions, type HistoryPage } from './protocol/history.js';
 import { Hub, type RequestHandler } from './protocol/hub.js';
-import { PROTOCOL } from './protocol/schema.js';
+import { PROTOCOL } from '../protocol/protocol-name.js';
 import type { ServerEvents, ServerState } from './server-events.js';
 import { drainAndClose } from './server-shutdown.js';
 import { ServerStats } from './stats.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { WebSocket } from 'ws';
-import { PROTOCOL } from '../../src/server/protocol/schema.js';
+import { PROTOCOL } from '../../src/protocol/protocol-name.js';
 import { ProtocolClient, type ServerType } from '../server/protocol/protocol-client.js';
 import { runCliInProcess, startServe, stopAll, type RunningServer } from './harness.js';
 import { within } from '../helpers/wait.js';

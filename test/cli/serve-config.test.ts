@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { envName, flagName, serveKeys } from '../../src/cli/serve-options.js';
-import { PROTOCOL } from '../../src/server/protocol/schema.js';
+import { PROTOCOL } from '../../src/protocol/protocol-name.js';
 import { ProtocolClient } from '../server/protocol/protocol-client.js';
 import { runCli, runCliInProcess, startServe, stopAll } from './harness.js';
 import { within } from '../helpers/wait.js';

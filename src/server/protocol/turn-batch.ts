@@ -1,3 +1,5 @@
+import type { Defer } from './fanout.js';
+
 /** What a turn batch holds: a connection's transport writes. */
 export interface Corkable {
   cork(): void;
@@ -12,13 +14,13 @@ export interface Corkable {
  */
 export class TurnBatch {
   readonly #held = new Set<Corkable>();
-  readonly #defer: (fn: () => void) => void;
+  readonly #defer: Defer;
   readonly #flush = (): void => {
     for (const connection of this.#held) connection.uncork();
     this.#held.clear();
   };
 
-  constructor(defer: (fn: () => void) => void = (fn) => setImmediate(fn)) {
+  constructor(defer: Defer = (fn) => setImmediate(fn)) {
     this.#defer = defer;
   }
 

@@ -6,7 +6,7 @@
  */
 import type { TestContext } from 'node:test';
 import WebSocket from 'ws';
-import { PROTOCOL } from '../../../src/server/protocol/schema.js';
+import { PROTOCOL } from '../../../src/protocol/protocol-name.js';
 import { within } from '../../helpers/wait.js';
 
 /** Default deadline for anything that should happen "at once" on loopback, ms. */
