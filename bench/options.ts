@@ -115,6 +115,7 @@ export const usageText = `Usage: npm run bench -- [options]
   --p99-limit MS       sustained fan-out: the p99 latency bound (default 100)
   --keep-going         sustained fan-out: run every rate step, also past the first that missed
   --clients N          reconnect-storm clients (default 5000)
+  --admission-rate N   overload: the admission-rate variant's limit (default 500/s)
   --flood-rate N       overload: flood handshakes started per second (default: as fast as
                        200 in flight allow)
   --pin                overload: server on CPU 0, connected clients and the flood on CPU 1
@@ -159,6 +160,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
       'keep-going': { type: 'boolean' },
       clients: { type: 'string' },
       'flood-rate': { type: 'string' },
+      'admission-rate': { type: 'string' },
       pin: { type: 'boolean' },
       quick: { type: 'boolean' },
       smoke: { type: 'boolean' },
@@ -201,7 +203,11 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
     },
     idle: { connections: connections ?? base.idle.connections },
     storm: { ...base.storm, clients: clients ?? base.storm.clients },
-    overload: { ...base.overload, floodRate: positive('flood-rate', values['flood-rate']) ?? base.overload.floodRate },
+    overload: {
+      ...base.overload,
+      floodRate: positive('flood-rate', values['flood-rate']) ?? base.overload.floodRate,
+      admissionRate: positive('admission-rate', values['admission-rate']) ?? base.overload.admissionRate,
+    },
   };
   const publish = values.publish ?? 'paced';
   if (publish !== 'burst' && publish !== 'paced') throw new Error(`--publish must be burst or paced, not "${publish}"`);
