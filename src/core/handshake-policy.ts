@@ -21,10 +21,14 @@ export interface HandshakeLimits {
   readonly draining: boolean;
   readonly connections: number;
   readonly maxConnections: number;
+  /** True while the server's event loop is behind (`maxEventLoopDelay`). */
+  readonly behind: boolean;
   /** False when the admission rate limiter refuses one more handshake now. */
   readonly admitted: boolean;
   /** Hint sent with a 503, ms. */
   readonly retryAfterMs: number;
+  /** Hint sent with a 503 while the event loop is behind, ms (short: a loop catches up in moments). */
+  readonly busyRetryAfterMs: number;
 }
 
 /** Why a handshake was refused; each maps to one HTTP status and one accept-then-close code. */
@@ -38,6 +42,8 @@ export type RejectionKind =
   | 'capacity'
   | 'draining'
   | 'rate'
+  /** The server's event loop is behind (`maxEventLoopDelay`): new handshakes wait until it catches up. */
+  | 'busy'
   | 'timeout'
   /** The app's `authenticate` hook failed (threw): a server fault, not bad credentials. */
   | 'unavailable';
@@ -64,6 +70,7 @@ const statusOf: Readonly<Record<RejectionKind, number>> = {
   capacity: 503,
   draining: 503,
   rate: 503,
+  busy: 503,
   timeout: 503,
   unavailable: 503,
 };
@@ -75,6 +82,7 @@ export const closeCodeOfRejection: Readonly<Partial<Record<RejectionKind, number
   origin: 4403,
   capacity: 4503,
   draining: 4503,
+  busy: 4503,
   timeout: 4503,
   unavailable: 4503,
   rate: 4429,
@@ -97,6 +105,11 @@ export function capacityRefusal(retryAfterMs: number): Refusal {
 /** Over the admission rate. */
 export function rateRefusal(retryAfterMs: number): Refusal {
   return reject('rate', 'too many connection attempts', retryAfterMs);
+}
+
+/** While the event loop is behind (`maxEventLoopDelay`). */
+export function busyRefusal(retryAfterMs: number): Refusal {
+  return reject('busy', 'server is busy', retryAfterMs);
 }
 
 function single(value: HeaderValue): string | undefined {
@@ -129,6 +142,7 @@ export function judgeHandshake(request: HandshakeRequest, limits: HandshakeLimit
   }
   if (limits.draining) return reject('draining', 'server is shutting down', limits.retryAfterMs);
   if (limits.connections >= limits.maxConnections) return capacityRefusal(limits.retryAfterMs);
+  if (limits.behind) return busyRefusal(limits.busyRetryAfterMs);
   if (!limits.admitted) return rateRefusal(limits.retryAfterMs);
   return { accept: true };
 }

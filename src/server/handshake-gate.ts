@@ -3,8 +3,8 @@ import type { Duplex } from 'node:stream';
 import type { LifelineLogger } from '../core/logger.js';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { fitCloseReason } from '../core/close-frame.js';
-import type { Clock, TimerHandle } from '../core/clock.js';
-import { capacityRefusal, closeCodeOfRejection, judgeHandshake, makeOriginRule, rateRefusal, reject, type HandshakeRejection } from '../core/handshake-policy.js';
+import type { Clock, Rng, TimerHandle } from '../core/clock.js';
+import { busyRefusal, capacityRefusal, closeCodeOfRejection, judgeHandshake, makeOriginRule, rateRefusal, reject, type HandshakeRejection } from '../core/handshake-policy.js';
 import { TokenBucket } from '../core/rate-limiter.js';
 import { formatRetryHint } from '../core/retry-hint.js';
 import { Timer } from '../core/timer.js';
@@ -12,13 +12,20 @@ import { authRequest, isEndpointTarget, runAuthenticate, type Credentials } from
 import { PreparedRejections, writeRejection, writeResponse } from './http-rejection.js';
 import type { ResolvedServerOptions } from './options.js';
 
+/** The shortest hint while the event loop is behind, ms, and how many whole seconds it is spread over. */
+const BUSY_RETRY_AFTER_MS = 1_000;
+const BUSY_RETRY_STEPS = 3;
+
 /** What the gate needs from the server it guards. */
 export interface GateHost<User> {
   readonly options: ResolvedServerOptions<User>;
   readonly clock: Clock;
+  readonly rng: Rng;
   readonly log: LifelineLogger;
   running(): boolean;
   openConnections(): number;
+  /** Whether the event loop is behind (`maxEventLoopDelay`): new handshakes are refused while it is. */
+  behind(): boolean;
   /** A handshake passed every check: the socket is upgraded. */
   accept(socket: WebSocket, request: IncomingMessage, credentials: Credentials<User>): void;
   /** A handshake was refused (HTTP status, or close code in close mode). */
@@ -70,9 +77,18 @@ export class HandshakeGate<User> {
   readonly #onSocketError = (error: Error): void => this.host.log.debug({ err: error }, 'socket error during handshake');
 
   /**
-   * A flood's fast lane: a handshake on an endpoint path over `maxConnections` or the admission
-   * rate is refused before anything else is done for it (no URL, no header object, no deadline,
-   * no slot): the counters and the 'rejected' event hear of it, the peer gets the prepared 503
+   * The hint of a refusal while the event loop is behind: 1, 2 or 3 s, drawn per refusal, so the
+   * refused crowd comes back spread over a short window (a loop catches up in moments; a longer
+   * hint would leave it idle). Three values: the prepared responses stay three buffers.
+   */
+  #busyRetryAfter(): number {
+    return BUSY_RETRY_AFTER_MS * (1 + Math.floor(this.host.rng() * BUSY_RETRY_STEPS));
+  }
+
+  /**
+   * A flood's fast lane: a handshake on an endpoint path over `maxConnections`, while the event
+   * loop is behind (`maxEventLoopDelay`), or over the admission rate is refused before anything
+   * else is done for it (no URL, no header object, no deadline, no slot): the counters and the 'rejected' event hear of it, the peer gets the prepared 503
    * with `Retry-After`. Such a handshake is not judged further, so a malformed one or one from a
    * refused Origin gets 503 too (it would be refused again on its return). Close mode, which
    * must upgrade to close with a code, and a draining server take the full path.
@@ -84,6 +100,7 @@ export class HandshakeGate<User> {
     if (options.handshakeRejection === 'close' || !host.running()) return false;
     let rejection: HandshakeRejection;
     if (host.openConnections() + this.#pending.size >= options.maxConnections) rejection = capacityRefusal(options.retryAfter);
+    else if (host.behind()) rejection = busyRefusal(this.#busyRetryAfter());
     else if (!this.#admission.ready()) rejection = rateRefusal(this.#admission.waitMs() || options.retryAfter);
     else return false;
     if (!isEndpointTarget(request.url, options.paths)) return false;
@@ -123,6 +140,7 @@ export class HandshakeGate<User> {
     const { host } = this;
     const { options } = host;
     const admission = this.#admission;
+    const busyRetryAfter = (): number => this.#busyRetryAfter();
     const decision = judgeHandshake(
       { method: request.method ?? '', path: url.pathname, headers: request.headers },
       {
@@ -131,6 +149,7 @@ export class HandshakeGate<User> {
         draining: !host.running(),
         connections: host.openConnections() + this.#pending.size - 1,
         maxConnections: options.maxConnections,
+        behind: host.behind(),
         // Getters: read only when the earlier checks passed, so the limiter is asked last and
         // a rate refusal carries its fresh wait.
         get admitted() {
@@ -138,6 +157,9 @@ export class HandshakeGate<User> {
         },
         get retryAfterMs() {
           return admission.waitMs() || options.retryAfter;
+        },
+        get busyRetryAfterMs() {
+          return busyRetryAfter();
         },
       },
     );

@@ -109,6 +109,13 @@ export interface ServerOptions<User = unknown> extends ChannelHooks<User> {
   readonly maxInvalidMessages?: number;
   /** New handshakes per second; over it gets 503 + Retry-After (4429 in close mode). Default Infinity. */
   readonly admissionRate?: number;
+  /**
+   * While the event loop is behind by more than this, ms, new handshakes get 503 + Retry-After
+   * of 1-3 s (4503 in close mode): a storm is admitted only as fast as the loop absorbs it, so
+   * the connected clients keep their latency. Connected clients and their messages are never
+   * refused by it. 0 or Infinity: off. Default 0.
+   */
+  readonly maxEventLoopDelay?: number;
   /** `'status'`: refuse handshakes with an HTTP status. `'close'`: for browsers, accept and close at once with 4401/4403/4429/4503. Default `'status'`. */
   readonly handshakeRejection?: 'status' | 'close';
   /** Subprotocols this server speaks, in preference order. Default none. */
@@ -178,6 +185,7 @@ const schema = z.object({
   idleChannelTtl: z.number().int().positive().default(10_000),
   maxInvalidMessages: z.number().int().nonnegative().default(10),
   admissionRate: positive.default(Infinity),
+  maxEventLoopDelay: z.union([z.number().nonnegative(), z.literal(Infinity)]).default(0),
   handshakeRejection: z.enum(['status', 'close']).default('status'),
   protocols: z.array(z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'a subprotocol is an HTTP token')).default([]),
   perMessageDeflate: z

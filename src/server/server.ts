@@ -21,6 +21,7 @@ import { AppListeners } from './app-listeners.js';
 import type { Connection } from './connection.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { HandshakeGate } from './handshake-gate.js';
+import { LoopDelayMonitor } from './loop-delay-monitor.js';
 import { requestUrl } from './handshake.js';
 import { createEndpointServer } from './http-server.js';
 import { deflateOptions, resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
@@ -79,6 +80,8 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
   readonly #listeners: AppListeners<User>;
   readonly #machine: StateMachine<ServerState>;
   readonly #keepalive: KeepaliveSweep<Connection<User>>;
+  /** Samples the event loop's delay for `maxEventLoopDelay` (idle when it is off). */
+  readonly #loop: LoopDelayMonitor;
   readonly #hub: Hub<User>;
   readonly #broker: Broker;
   readonly #ownsBroker: boolean;
@@ -132,6 +135,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       refresh: (connection, token) => this.#registry.refresh(connection, token),
     });
     this.#registry = new ConnectionRegistry<User>({ options: resolved, stats: this.stats, log: this.log, listeners: this.#listeners, hub: this.#hub });
+    this.#loop = new LoopDelayMonitor(resolved.clock, resolved.maxEventLoopDelay);
     this.#gate = this.#createGate(resolved);
     this.#keepalive = this.#createKeepalive(resolved);
     this.#ownsHttp = resolved.server === undefined;
@@ -139,7 +143,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     this.#http.on('upgrade', this.#onUpgrade);
     // Attached to the app's server, Lifeline serves at once and `listen()` is optional, so the
     // keepalive must not wait for it (a dead peer would never be detected).
-    if (!this.#ownsHttp) this.#keepalive.start();
+    if (!this.#ownsHttp) this.#startTimers();
   }
 
   get state(): ServerState {
@@ -181,7 +185,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     }
     // close() may have run while the port was being bound: then nothing may start again.
     this.#assertRunning();
-    this.#keepalive.start();
+    this.#startTimers();
     return this.address();
   }
 
@@ -191,6 +195,12 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     if (address === null) throw new LifelineError('ERR_NOT_LISTENING', 'the server is not listening');
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     return { host: address.address, port: address.port, url: `http://${host}:${address.port}` };
+  }
+
+  /** The keepalive sweep and the loop delay sampling run while the server serves. */
+  #startTimers(): void {
+    this.#keepalive.start();
+    this.#loop.start();
   }
 
   #assertRunning(): void {
@@ -272,6 +282,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     // change it announces that calls close() again gets this same promise.
     let settle!: { resolve: () => void; reject: (error: unknown) => void };
     this.#closing = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    this.#loop.stop(); // a draining server refuses every handshake anyway
     this.#machine.to('draining', undefined);
     drainAndClose(
       {
@@ -314,12 +325,15 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       {
         options: resolved,
         clock: resolved.clock,
+        rng: resolved.rng,
         log: this.log,
         running: () => this.#machine.state === 'running',
         openConnections: () => this.#registry.size,
+        behind: () => this.#loop.behind(),
         accept: (socket, request, credentials) => this.#registry.accept(socket, request, credentials),
         refused: (rejection, request) => {
           this.stats.countHandshake(rejection.status);
+          this.stats.countRefusal(rejection.kind);
           this.#listeners.notify('rejected', [rejection, request]);
         },
         hookFailed: (error) => this.#listeners.failed(error, 'authenticate hook failed', undefined),

@@ -1,3 +1,5 @@
+import type { RejectionKind } from '../core/handshake-policy.js';
+
 /** Receives timings as they happen, for an exporter that keeps histograms (`lifeline serve` feeds Prometheus). */
 export interface StatsObserver {
   /** A `request` message for a method with a handler was answered (result, error or timeout) after `ms`. */
@@ -11,6 +13,8 @@ export interface StatsObserver {
 export class ServerStats {
   /** Handshakes by outcome: 101 for accepted, otherwise the HTTP status of the refusal. */
   readonly handshakes = new Map<number, number>();
+  /** Refused handshakes by why (`capacity`, `rate`, `busy`, `unauthorized`, ...); each is also counted in {@link handshakes} by status. */
+  readonly refusals = new Map<RejectionKind, number>();
   /** Closes by reported close code. */
   readonly closes = new Map<number, number>();
   heartbeatTerminations = 0;
@@ -33,6 +37,10 @@ export class ServerStats {
 
   countHandshake(status: number): void {
     this.handshakes.set(status, (this.handshakes.get(status) ?? 0) + 1);
+  }
+
+  countRefusal(kind: RejectionKind): void {
+    this.refusals.set(kind, (this.refusals.get(kind) ?? 0) + 1);
   }
 
   countClose(code: number): void {

@@ -19,8 +19,10 @@ const limits: HandshakeLimits = {
   draining: false,
   connections: 0,
   maxConnections: 10,
+  behind: false,
   admitted: true,
   retryAfterMs: 5000,
+  busyRetryAfterMs: 1000,
 };
 const judge = (request: Partial<HandshakeRequest> & { headers?: HandshakeRequest['headers'] }, over: Partial<HandshakeLimits> = {}) =>
   judgeHandshake({ ...good, ...request, headers: { ...good.headers, ...request.headers } }, { ...limits, ...over });
@@ -75,6 +77,18 @@ describe('judgeHandshake', () => {
       assert.equal(decision.kind, kind);
       assert.equal(decision.headers['Retry-After'], '5');
     }
+  });
+
+  test('503 "server is busy" with the short hint while the event loop is behind, after capacity and before the admission rate', () => {
+    const decision = judge({}, { behind: true });
+    assert.ok(!decision.accept);
+    assert.deepEqual([decision.status, decision.kind, decision.message, decision.headers['Retry-After'], decision.retryAfterMs], [503, 'busy', 'server is busy', '1', 1000]);
+    const full = judge({}, { behind: true, connections: 10 });
+    assert.ok(!full.accept && full.kind === 'capacity');
+    let asked = 0;
+    const counting = { ...limits, behind: true, get admitted() { asked++; return true; } };
+    judgeHandshake(good, counting);
+    assert.equal(asked, 0, 'a busy refusal takes no admission token');
   });
 
   test('the admission limiter is consulted only when everything else passed', () => {
