@@ -29,6 +29,8 @@ export interface Sizes {
     readonly concurrency: number;
     readonly maxAttempts: number;
     readonly admissionRate: number;
+    /** The `admission-rate+delay` variant's `maxEventLoopDelay`, ms (with `admissionRate`). */
+    readonly maxEventLoopDelay: number;
     /** Flood handshakes started per second; 0: as fast as `concurrency` in flight allows. */
     readonly floodRate: number;
   };
@@ -46,7 +48,7 @@ const full: Sizes = {
   storm: { clients: 5000 },
   catchup: { events: 1000, repeats: 20 },
   redis: { subscribers: 1000, deliveries: 200_000, probes: 200 },
-  overload: { clients: 100, intervalMs: 100, baselineMs: 3000, floodMs: 3000, concurrency: 200, maxAttempts: 50_000, admissionRate: 500, floodRate: 0 },
+  overload: { clients: 100, intervalMs: 100, baselineMs: 3000, floodMs: 3000, concurrency: 200, maxAttempts: 50_000, admissionRate: 500, maxEventLoopDelay: 20, floodRate: 0 },
   quietMaxWaitMs: 30_000,
 };
 
@@ -76,7 +78,7 @@ const smoke: Sizes = {
   storm: { clients: 40, retryAfter: 800, retrySpread: 200 },
   catchup: { events: 1000, repeats: 3 },
   redis: { subscribers: 20, deliveries: 2000, probes: 5 },
-  overload: { clients: 10, intervalMs: 50, baselineMs: 300, floodMs: 1500, concurrency: 10, maxAttempts: 300, admissionRate: 20, floodRate: 0 },
+  overload: { clients: 10, intervalMs: 50, baselineMs: 300, floodMs: 1500, concurrency: 10, maxAttempts: 300, admissionRate: 20, maxEventLoopDelay: 20, floodRate: 0 },
   quietMaxWaitMs: 0,
 };
 
@@ -106,7 +108,7 @@ export const usageText = `Usage: npm run bench -- [options]
   --stacks NAMES       only these stacks (lifeline, ws, socketio, floor; storm: lifeline-hint,
                        lifeline-crash; redis: memory, redis-1node, redis-2nodes,
                        redis-3nodes; overload: plain-tcp, unlimited, admission-rate,
-                       max-connections)
+                       admission-rate+delay, max-connections)
   --rounds N           rounds per scenario; stacks are interleaved within a round (default 3)
   --subscribers N,M    fan-out sizes (default 1000,5000; the redis scenario takes the first)
   --connections N      idle-memory connections and sustained subscribers (default 10000)
@@ -116,6 +118,9 @@ export const usageText = `Usage: npm run bench -- [options]
   --keep-going         sustained fan-out: run every rate step, also past the first that missed
   --clients N          reconnect-storm clients (default 5000)
   --admission-rate N   overload: the admission-rate variant's limit (default 500/s)
+  --max-event-loop-delay MS
+                       overload: the admission-rate+delay variant's maxEventLoopDelay
+                       (default 20 ms; its admission rate is --admission-rate's)
   --flood-rate N       overload: flood handshakes started per second (default: as fast as
                        200 in flight allow)
   --pin                overload: server on CPU 0, connected clients and the flood on CPU 1
@@ -161,6 +166,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
       clients: { type: 'string' },
       'flood-rate': { type: 'string' },
       'admission-rate': { type: 'string' },
+      'max-event-loop-delay': { type: 'string' },
       pin: { type: 'boolean' },
       quick: { type: 'boolean' },
       smoke: { type: 'boolean' },
@@ -207,6 +213,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
       ...base.overload,
       floodRate: positive('flood-rate', values['flood-rate']) ?? base.overload.floodRate,
       admissionRate: positive('admission-rate', values['admission-rate']) ?? base.overload.admissionRate,
+      maxEventLoopDelay: positive('max-event-loop-delay', values['max-event-loop-delay']) ?? base.overload.maxEventLoopDelay,
     },
   };
   const publish = values.publish ?? 'paced';

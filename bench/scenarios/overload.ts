@@ -3,7 +3,8 @@
 // a request at a fixed pace (every round trip timed), one flood process opening raw handshakes
 // as fast as a bounded number in flight allows (accepted sockets are held: a crowd that stays).
 // The round trips before the flood and during it give the ratios; the variants run the server
-// without limits, with `admissionRate`, and with `maxConnections`, and the floor sends the flood
+// without limits, with `admissionRate` (alone, and with `maxEventLoopDelay`), and with
+// `maxConnections`, and the floor sends the flood
 // to a plain TCP server in the server's process that answers a fixed 503 (what accepting and
 // refusing connections costs with nothing of Lifeline's in the way).
 // With `--pin` the server gets CPU 0, the connected clients and the flood CPU 1, the flood at a
@@ -25,6 +26,8 @@ interface Window {
 interface CpuTimes {
   readonly userMs: number;
   readonly systemMs: number;
+  /** Handshakes refused so far because the event loop was behind. */
+  readonly busy: number;
 }
 
 interface FloodResult {
@@ -36,9 +39,9 @@ interface FloodResult {
   readonly endedAt: number;
 }
 
-const REFUSING = ['plain-tcp', 'admission-rate', 'max-connections'];
+const REFUSING = ['plain-tcp', 'admission-rate', 'admission-rate+delay', 'max-connections'];
 /** The variants whose flood reaches Lifeline (the plain TCP server admits nobody). */
-const LIFELINE = ['unlimited', 'admission-rate', 'max-connections'];
+const LIFELINE = ['unlimited', 'admission-rate', 'admission-rate+delay', 'max-connections'];
 
 /** Headroom of the `max-connections` variant over the connected clients. */
 const SPARE_CONNECTIONS = 100;
@@ -85,11 +88,12 @@ function pinUnavailable(): string | undefined {
 }
 
 export function overloadScenario(sizes: Sizes, pin: boolean): Scenario {
-  const { clients, intervalMs, baselineMs, floodMs, concurrency, maxAttempts, admissionRate, floodRate } = sizes.overload;
+  const { clients, intervalMs, baselineMs, floodMs, concurrency, maxAttempts, admissionRate, maxEventLoopDelay, floodRate } = sizes.overload;
   const limits: Readonly<Record<string, Readonly<Record<string, number>>>> = {
     'plain-tcp': {},
     unlimited: {},
     'admission-rate': { admissionRate },
+    'admission-rate+delay': { admissionRate, maxEventLoopDelay },
     'max-connections': { maxConnections: clients + SPARE_CONNECTIONS },
   };
   const unavailable = pin ? pinUnavailable() : undefined;
@@ -98,7 +102,7 @@ export function overloadScenario(sizes: Sizes, pin: boolean): Scenario {
     title: `Handshake flood against ${clients} connected clients${pin ? ' (pinned: server on CPU 0 at nice -10; clients at nice -10, flood at 0 on CPU 1)' : ''}`,
     stacks: Object.keys(limits),
     ...(unavailable === undefined ? {} : { unavailable }),
-    params: { clients, requestEveryMs: intervalMs, baselineMs, floodMs, floodConcurrency: concurrency, floodRate, maxAttempts, admissionRate, maxConnections: clients + SPARE_CONNECTIONS, pinned: pin ? PLACES : false },
+    params: { clients, requestEveryMs: intervalMs, baselineMs, floodMs, floodConcurrency: concurrency, floodRate, maxAttempts, admissionRate, maxEventLoopDelay, maxConnections: clients + SPARE_CONNECTIONS, pinned: pin ? PLACES : false },
     metrics: {
       p99Ratio: { label: 'connected clients: request p99, flood / before', unit: 'x', better: 'lower' },
       p50Ratio: { label: 'connected clients: request p50, flood / before', unit: 'x', better: 'lower' },
@@ -113,6 +117,7 @@ export function overloadScenario(sizes: Sizes, pin: boolean): Scenario {
       accepted: { label: 'flood handshakes accepted (101)', unit: '', better: 'lower', only: LIFELINE },
       acceptedPerSec: { label: 'flood accepted', unit: '/s', better: 'lower', only: LIFELINE },
       refused: { label: 'flood refused 503 + Retry-After', unit: '', better: 'higher', only: REFUSING },
+      refusedBusy: { label: '  of which while the event loop was behind (busy)', unit: '', better: 'higher', zeroOk: true, only: ['admission-rate+delay'] },
       missed: { label: 'flood starts skipped (concurrency cap)', unit: '', better: 'lower', zeroOk: true },
       failed: { label: 'flood: other outcomes (errors, timeouts)', unit: '', better: 'lower', zeroOk: true },
       serverCpuPct: { label: 'server CPU during the flood', unit: '%', better: 'lower' },
@@ -172,6 +177,7 @@ export function overloadScenario(sizes: Sizes, pin: boolean): Scenario {
       attemptsPerSec: flood.attempts / floodSec,
       ...(LIFELINE.includes(variant) ? { accepted, acceptedPerSec: accepted / floodSec } : {}),
       ...(REFUSING.includes(variant) ? { refused } : {}),
+      ...(variant === 'admission-rate+delay' ? { refusedBusy: cpuAfter.busy - cpuBefore.busy } : {}),
       missed: flood.missed,
       failed: flood.attempts - accepted - refused,
       serverCpuPct: serverCpuMs / (floodSec * 10),

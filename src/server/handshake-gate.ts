@@ -86,6 +86,17 @@ export class HandshakeGate<User> {
   }
 
   /**
+   * A refusal while the event loop is behind. It spends an admission token if there is one:
+   * time spent behind must not save up a burst that a storm would spend the moment the loop has
+   * caught up (the burst is what puts it behind again), so after a stall handshakes are admitted
+   * at the bucket's rate, not all at once.
+   */
+  #busyRefusal(): HandshakeRejection {
+    this.#admission.take();
+    return busyRefusal(this.#busyRetryAfter());
+  }
+
+  /**
    * A flood's fast lane: a handshake on an endpoint path over `maxConnections`, while the event
    * loop is behind (`maxEventLoopDelay`), or over the admission rate is refused before anything
    * else is done for it (no URL, no header object, no deadline, no slot): the counters and the 'rejected' event hear of it, the peer gets the prepared 503
@@ -100,7 +111,7 @@ export class HandshakeGate<User> {
     if (options.handshakeRejection === 'close' || !host.running()) return false;
     let rejection: HandshakeRejection;
     if (host.openConnections() + this.#pending.size >= options.maxConnections) rejection = capacityRefusal(options.retryAfter);
-    else if (host.behind()) rejection = busyRefusal(this.#busyRetryAfter());
+    else if (host.behind()) rejection = this.#busyRefusal();
     else if (!this.#admission.ready()) rejection = rateRefusal(this.#admission.waitMs() || options.retryAfter);
     else return false;
     if (!isEndpointTarget(request.url, options.paths)) return false;
@@ -140,7 +151,7 @@ export class HandshakeGate<User> {
     const { host } = this;
     const { options } = host;
     const admission = this.#admission;
-    const busyRetryAfter = (): number => this.#busyRetryAfter();
+    const busyRefusalHint = (): number => this.#busyRefusal().retryAfterMs ?? 0;
     const decision = judgeHandshake(
       { method: request.method ?? '', path: url.pathname, headers: request.headers },
       {
@@ -158,8 +169,9 @@ export class HandshakeGate<User> {
         get retryAfterMs() {
           return admission.waitMs() || options.retryAfter;
         },
+        // Read only for a busy refusal, which spends a token like the fast lane's (#busyRefusal).
         get busyRetryAfterMs() {
-          return busyRetryAfter();
+          return busyRefusalHint();
         },
       },
     );
