@@ -104,9 +104,11 @@ async function measure(started: number, script: string): Promise<void> {
     JSON.stringify({ load: { history: { size: 100, ttl: 60_000 } } }),
     '--max-pending-publishes',
     '10000',
-    // The connect phase opens N connections as fast as it can: it measures delivery, not admission.
+    // The connect phase opens N connections as fast as it can: it measures delivery, not admission (no rate, no refusal while the loop is behind).
     '--admission-rate',
     '1000000',
+    '--max-event-loop-delay',
+    '0',
   ]);
   try {
     await server.metrics(5000); // resets the event-loop histogram

@@ -48,7 +48,7 @@ const full: Sizes = {
   storm: { clients: 5000 },
   catchup: { events: 1000, repeats: 20 },
   redis: { subscribers: 1000, deliveries: 200_000, probes: 200 },
-  overload: { clients: 100, intervalMs: 100, baselineMs: 3000, floodMs: 3000, concurrency: 200, maxAttempts: 50_000, admissionRate: 500, maxEventLoopDelay: 20, floodRate: 0 },
+  overload: { clients: 100, intervalMs: 100, baselineMs: 3000, floodMs: 3000, concurrency: 200, maxAttempts: 50_000, admissionRate: 500, maxEventLoopDelay: 10, floodRate: 0 },
   quietMaxWaitMs: 30_000,
 };
 
@@ -78,7 +78,7 @@ const smoke: Sizes = {
   storm: { clients: 40, retryAfter: 800, retrySpread: 200 },
   catchup: { events: 1000, repeats: 3 },
   redis: { subscribers: 20, deliveries: 2000, probes: 5 },
-  overload: { clients: 10, intervalMs: 50, baselineMs: 300, floodMs: 1500, concurrency: 10, maxAttempts: 300, admissionRate: 20, maxEventLoopDelay: 20, floodRate: 0 },
+  overload: { clients: 10, intervalMs: 50, baselineMs: 300, floodMs: 1500, concurrency: 10, maxAttempts: 300, admissionRate: 20, maxEventLoopDelay: 10, floodRate: 0 },
   quietMaxWaitMs: 0,
 };
 
@@ -120,7 +120,7 @@ export const usageText = `Usage: npm run bench -- [options]
   --admission-rate N   overload: the admission-rate variant's limit (default 500/s)
   --max-event-loop-delay MS
                        overload: the admission-rate+delay variant's maxEventLoopDelay
-                       (default 20 ms; its admission rate is --admission-rate's)
+                       (default 10 ms; its admission rate is --admission-rate's)
   --flood-rate N       overload: flood handshakes started per second (default: as fast as
                        200 in flight allow)
   --pin                overload: server on CPU 0, connected clients and the flood on CPU 1

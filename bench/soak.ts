@@ -194,9 +194,11 @@ async function run(): Promise<void> {
     String(RECOVERY_MS),
     '--idle-channel-ttl',
     String(IDLE_CHANNEL_MS),
-    // Churn reconnects whole batches at once: it measures what connections leave behind, not admission.
+    // Churn reconnects whole batches at once: it measures what connections leave behind, not admission (no rate, no refusal while the loop is behind).
     '--admission-rate',
     '1000000',
+    '--max-event-loop-delay',
+    '0',
   ], GC_HOOK);
   try {
     // Warm-up: the first connections compile code and create structures that live as long as

@@ -1,5 +1,5 @@
 import { resolveServerOptions } from '../server/options.js';
-import { DEFAULT_ADMISSION_RATE, DEFAULT_CHANNELS, DEFAULT_MAX_PENDING_PUBLISHES } from '../standalone/standalone.js';
+import { DEFAULT_ADMISSION_RATE, DEFAULT_CHANNELS, DEFAULT_MAX_EVENT_LOOP_DELAY, DEFAULT_MAX_PENDING_PUBLISHES } from '../standalone/standalone.js';
 import { envName, flagName, serveKeys, type ServeKey } from './serve-options.js';
 import { closeActions, type CloseAction } from '../core/close-code.js';
 import { commandDocs } from './connect-commands.js';
@@ -79,6 +79,7 @@ function serveFlagDocs(): Record<ServeKey, FlagDoc> {
     presenceGrace: { group: 'Channels and sessions', value: 'MS', text: 'a dropped presence member is told as left after this, so a resume is silent; 0 tells at once', fallback: ms(d.presenceGrace) },
     maxConnections: { group: 'Limits', value: 'N', text: 'open connections at most; more get 503 + Retry-After', fallback: 'unlimited' },
     admissionRate: { group: 'Limits', value: 'RATE', text: 'new handshakes per second; more get 503 + Retry-After', fallback: String(DEFAULT_ADMISSION_RATE) },
+    maxEventLoopDelay: { group: 'Limits', value: 'MS', text: 'while the event loop is behind by more than this, new handshakes get 503 + Retry-After; 0 turns it off', fallback: ms(DEFAULT_MAX_EVENT_LOOP_DELAY) },
     maxPayload: { group: 'Limits', value: 'BYTES', text: 'largest incoming message (and HTTP API body); larger closes with 1009 (413)', fallback: `${d.maxPayload} (1 MiB)` },
     maxMessageRate: { group: 'Limits', value: 'RATE', text: 'messages per second per connection (bursts of as many); over it closes with 1008', fallback: String(d.maxMessageRate) },
     helloTimeout: { group: 'Limits', value: 'MS', text: 'a lifeline.v1 connection that sends no hello by then is closed with 4408', fallback: ms(d.helloTimeout) },

@@ -67,6 +67,7 @@ export function createMetrics<User>(server: LifelineServer<User>, history?: () =
   gauge('lifeline_channels', 'Channels with at least one subscriber on this node.', () => server.realtime.channels.size);
   gauge('lifeline_ready', '1 while the server is running and its broker can serve (what /readyz reports), else 0.', () => (server.ready ? 1 : 0));
   labelled('lifeline_handshakes_total', 'Opening handshakes by outcome: 101 accepted, else the HTTP status of the refusal.', 'status', () => stats.handshakes);
+  labelled('lifeline_handshake_refusals_total', 'Refused handshakes by reason: capacity, rate, busy (event loop behind), unauthorized, malformed, ...', 'reason', () => stats.refusals);
   labelled('lifeline_closes_total', 'Closed connections by close code.', 'code', () => stats.closes);
   counter('lifeline_messages_received_total', 'Application messages received (keepalive pings excluded).', () => stats.messagesIn);
   counter('lifeline_messages_sent_total', 'Messages sent.', () => stats.messagesOut);

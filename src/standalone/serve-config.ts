@@ -189,6 +189,7 @@ export const serveSchemas = {
   presenceGrace: integer(0, MAX_TIMER_MS),
   maxConnections: integer(1, Number.MAX_SAFE_INTEGER),
   admissionRate: rate,
+  maxEventLoopDelay: integer(0, MAX_TIMER_MS),
   maxPayload: integer(1, 2 ** 32),
   maxMessageRate: rate,
   helloTimeout: integer(1, MAX_TIMER_MS),

@@ -31,6 +31,13 @@ export const DEFAULT_CHANNELS: ChannelsConfig = {
  */
 export const DEFAULT_ADMISSION_RATE = 500;
 
+/**
+ * While the event loop is behind by more than this, ms, new handshakes are answered 503 +
+ * Retry-After (docs/reliability.md, "Overload"): a storm is admitted only as fast as the loop
+ * absorbs it, so the connected clients keep their latency.
+ */
+export const DEFAULT_MAX_EVENT_LOOP_DELAY = 100;
+
 /** HTTP publishes in progress at most before more are answered 429 (docs/http-api.md). */
 export const DEFAULT_MAX_PENDING_PUBLISHES = 256;
 
@@ -92,6 +99,7 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
   const server = createServer<TokenUser>({
     ...serverSettings(config),
     admissionRate: config.admissionRate ?? DEFAULT_ADMISSION_RATE,
+    maxEventLoopDelay: config.maxEventLoopDelay ?? DEFAULT_MAX_EVENT_LOOP_DELAY,
     channels,
     broker,
     logger: log,

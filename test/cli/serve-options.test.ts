@@ -114,6 +114,16 @@ test('errors name the source of the bad value, flag or env', () => {
   assert.equal(parseServeArgs(['--per-message-deflate', '{"level":12}'], {}).kind, 'error');
 });
 
+test('--max-event-loop-delay / LIFELINE_MAX_EVENT_LOOP_DELAY: milliseconds, 0 turns the guard off', () => {
+  assert.deepEqual(parseServeArgs(['--max-event-loop-delay', '50'], { LIFELINE_MAX_EVENT_LOOP_DELAY: '5' }), { kind: 'ok', value: { maxEventLoopDelay: 50 } });
+  assert.deepEqual(parseServeArgs([], { LIFELINE_MAX_EVENT_LOOP_DELAY: '0' }), { kind: 'ok', value: { maxEventLoopDelay: 0 } });
+  assert.deepEqual(parseServeArgs(['--max-event-loop-delay=-1'], {}), { kind: 'error', message: '--max-event-loop-delay must be an integer from 0 to 2147483647 (got "-1")' });
+  assert.deepEqual(parseServeArgs([], { LIFELINE_MAX_EVENT_LOOP_DELAY: '2.5' }), {
+    kind: 'error',
+    message: 'LIFELINE_MAX_EVENT_LOOP_DELAY must be an integer from 0 to 2147483647 (got "2.5")',
+  });
+});
+
 test('secrets are never echoed in an error', () => {
   for (const [args, env] of [
     [['--jwt-secret', 'short'], {}],

@@ -8,6 +8,7 @@ import { startServer, type ServerFixture } from '../../src/testing/server-fixtur
 import { createMetrics, type Metrics } from '../../src/standalone/metrics.js';
 import { timedBroker } from '../../src/standalone/timed-broker.js';
 import { within } from '../helpers/wait.js';
+import { RawSocket } from '../helpers/raw-socket.js';
 import { ProtocolClient } from '../server/protocol/protocol-client.js';
 import { byLabel, parseSamples, sampleValue, type Sample } from './prometheus-text.js';
 
@@ -56,6 +57,18 @@ test('event-loop delay: the lag and its percentiles are present and numeric', as
   // Each scrape resets the histogram; one that caught no reading since reports max 0 (and
   // placeholder percentiles), which is not an ordering fault.
   if (max > 0) assert.ok(p99 <= max, `p99 ${p99} <= max ${max}`);
+});
+
+test('refused handshakes are counted by reason as well as by status', async () => {
+  const raw = await RawSocket.request(fixture.port, { headers: { 'Sec-WebSocket-Version': '8' } });
+  try {
+    assert.equal((await raw.readResponse()).status, 426);
+  } finally {
+    raw.destroy();
+  }
+  const samples = await scrape();
+  assert.equal(byLabel(samples, 'lifeline_handshake_refusals_total', 'reason').version, 1);
+  assert.equal(byLabel(samples, 'lifeline_handshakes_total', 'status')['426'], 1);
 });
 
 test('requests are timed per method; recoveries counted by outcome; messages and bytes out match the wire', async (t) => {

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import { pino } from 'pino';
 import { MemoryBroker } from '../../src/broker/memory-broker.js';
 import { LifelineError, LifelineServer } from '../../src/server/index.js';
-import { createStandalone, DEFAULT_ADMISSION_RATE, DEFAULT_CHANNELS, type Standalone } from '../../src/standalone/standalone.js';
+import { createStandalone, DEFAULT_ADMISSION_RATE, DEFAULT_MAX_EVENT_LOOP_DELAY, DEFAULT_CHANNELS, type Standalone } from '../../src/standalone/standalone.js';
 import { UsageError } from '../../src/standalone/usage-error.js';
 import { eventually, within } from '../helpers/wait.js';
 
@@ -72,6 +72,13 @@ test('lifeline serve admits new handshakes at a bounded rate unless told otherwi
   assert.equal(createStandalone({ allowAnonymous: true, port: 0 }, { log }).server.options.admissionRate, DEFAULT_ADMISSION_RATE);
   assert.equal(createStandalone({ allowAnonymous: true, port: 0, admissionRate: 2000 }, { log }).server.options.admissionRate, 2000);
   assert.equal(new LifelineServer().options.admissionRate, Infinity);
+});
+
+test('lifeline serve refuses new handshakes while its event loop is behind unless told otherwise; the library default is off', () => {
+  assert.equal(DEFAULT_MAX_EVENT_LOOP_DELAY, 100);
+  assert.equal(createStandalone({ allowAnonymous: true, port: 0 }, { log }).server.options.maxEventLoopDelay, DEFAULT_MAX_EVENT_LOOP_DELAY);
+  assert.equal(createStandalone({ allowAnonymous: true, port: 0, maxEventLoopDelay: 0 }, { log }).server.options.maxEventLoopDelay, 0);
+  assert.equal(new LifelineServer().options.maxEventLoopDelay, 0);
 });
 
 test('a broker that is down: /readyz 503 with the reason, the API 503 unavailable with Retry-After', async () => {
