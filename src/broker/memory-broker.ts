@@ -51,8 +51,11 @@ interface Outbox {
   nextSeq: number;
   messages: DirectMessage[];
   expiresAt: number;
-  readonly listeners: Set<(message: DirectMessage) => void>;
+  /** Replaced, never changed in place (usually one: the node serving the session): an array of one is a fraction of a Set. */
+  listeners: readonly ((message: DirectMessage) => void)[];
 }
+
+const NO_LISTENERS: readonly ((message: DirectMessage) => void)[] = [];
 
 /** Expired entries are swept at most this often (ms of clock time), on any write or subscribe. */
 const SWEEP_EVERY = 60_000;
@@ -270,9 +273,9 @@ export class MemoryBroker implements Broker {
 
   async subscribeDirect(session: string, onMessage: (message: DirectMessage) => void): Promise<Unsubscribe> {
     const outbox = this.#outbox(session);
-    outbox.listeners.add(onMessage);
+    outbox.listeners = [...outbox.listeners, onMessage];
     return async () => {
-      outbox.listeners.delete(onMessage);
+      outbox.listeners = outbox.listeners.filter((listener) => listener !== onMessage);
     };
   }
 
@@ -305,7 +308,7 @@ export class MemoryBroker implements Broker {
 
   async close(): Promise<void> {
     for (const channel of this.#channels.values()) channel.listeners.clear();
-    for (const outbox of this.#outboxes.values()) outbox.listeners.clear();
+    for (const outbox of this.#outboxes.values()) outbox.listeners = NO_LISTENERS;
   }
 
   #channel(name: string): Channel {
@@ -374,7 +377,7 @@ export class MemoryBroker implements Broker {
     for (const [id, entry] of this.#sessions) if (entry.expiresAt < now) this.#sessions.delete(id);
     // A message store goes with its session (or when it expires unheard of).
     for (const [id, outbox] of this.#outboxes) {
-      if (outbox.listeners.size === 0 && (!this.#sessions.has(id) || outbox.expiresAt < now)) this.#outboxes.delete(id);
+      if (outbox.listeners.length === 0 && (!this.#sessions.has(id) || outbox.expiresAt < now)) this.#outboxes.delete(id);
     }
     for (const [key, entry] of this.#origins) if (entry.expiresAt < now) this.#origins.delete(key);
     for (const [key, entry] of this.#claims) if (entry.expiresAt < now) this.#claims.delete(key);
@@ -404,7 +407,7 @@ export class MemoryBroker implements Broker {
   #outbox(session: string): Outbox {
     let outbox = this.#outboxes.get(session);
     // No life of its own until a session is saved (or a message sent): both only ever extend it.
-    if (!outbox) this.#outboxes.set(session, (outbox = { nextSeq: 1, messages: [], expiresAt: 0, listeners: new Set() }));
+    if (!outbox) this.#outboxes.set(session, (outbox = { nextSeq: 1, messages: [], expiresAt: 0, listeners: NO_LISTENERS }));
     return outbox;
   }
 
