@@ -196,8 +196,19 @@ export class MemoryBroker implements Broker {
     const entry = this.#live(this.#sessions, session);
     if (!entry) return;
     if (entry.value.window.capacity !== capacity) entry.value.window = new RequestWindow(capacity, entry.value.window.snapshot());
+    // A shared window (shareWindow) has it already: recorded again in place, found at its newest slot.
     entry.value.window.record(id, reply);
     this.#claims.delete(`${session}\n${id}`);
+  }
+
+  shareWindow(session: string, window: RequestWindow<unknown>): boolean {
+    const entry = this.#live(this.#sessions, session);
+    if (!entry) return false;
+    const stored = entry.value.window;
+    if (stored === window) return true;
+    window.merge(stored.snapshot());
+    entry.value.window = window;
+    return true;
   }
 
   async loadSession(id: string): Promise<SessionRecord | undefined> {

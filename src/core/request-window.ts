@@ -93,6 +93,17 @@ export class RequestWindow<R> {
     this.#start = start + 1 === ids.length ? 0 : start + 1;
   }
 
+  /**
+   * Takes in what another copy of the same session's window knows: its replies this one lacks
+   * (in its order), and its `acked` and `floor` where higher, so that no id either copy
+   * answered or forgot looks new here.
+   */
+  merge(other: RequestWindowState<R>): void {
+    for (const [id, reply] of other.replies) if (this.#slotOf(id) < 0) this.record(id, reply);
+    if (other.acked > this.#acked) this.#acked = other.acked;
+    this.#forget(other.floor);
+  }
+
   snapshot(): RequestWindowState<R> {
     const ids = this.#ids ?? [];
     const replies = this.#replies ?? [];

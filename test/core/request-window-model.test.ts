@@ -90,6 +90,26 @@ describe('RequestWindow (ring) against the Map-based model', () => {
     );
   });
 
+  test('property: after merge, no id either copy answered or forgot looks new, and acked is the higher of the two', () => {
+    const records = fc.array(fc.tuple(fc.integer({ min: 1, max: 25 }), fc.integer()), { maxLength: 30 });
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 8 }), records, records, (capacity, ownRecords, otherRecords) => {
+        const own = new RequestWindow<number>(capacity);
+        const other = new RequestWindow<number>(capacity);
+        for (const [id, reply] of ownRecords) own.record(id, reply);
+        for (const [id, reply] of otherRecords) other.record(id, reply);
+        const before = Array.from({ length: 27 }, (_, i) => [own.check(i + 1), other.check(i + 1)] as const);
+        own.merge(other.snapshot());
+        for (let id = 1; id <= 27; id++) {
+          const [mine, theirs] = before[id - 1] ?? [];
+          if (mine?.kind !== 'new' || theirs?.kind !== 'new') assert.notEqual(own.check(id).kind, 'new', `id ${id}`);
+        }
+        assert.equal(own.acked, Math.max(0, ...ownRecords.map(([id]) => id), ...otherRecords.map(([id]) => id)));
+      }),
+      { numRuns: 1000, seed: SEED },
+    );
+  });
+
   test('a snapshot larger than the capacity keeps its newest replies and forgets the rest', () => {
     const window = new RequestWindow<string>(2, { acked: 4, floor: 0, replies: [[1, 'a'], [2, 'b'], [3, 'c'], [4, 'd']] });
     assert.deepEqual(window.snapshot(), { acked: 4, floor: 2, replies: [[3, 'c'], [4, 'd']] });
