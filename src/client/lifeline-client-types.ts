@@ -4,7 +4,8 @@ import { InvalidOptionError } from '../core/errors.js';
 import type { ReconnectingWebSocketEventMap } from './events.js';
 import type { HeartbeatOptions } from '../core/heartbeat.js';
 import type { ClientOptions } from './options.js';
-import type { OutboxEntry, OutboxStore } from './outbox-store.js';
+import type { OutboxOption } from './durable-outbox.js';
+import type { OutboxEntry } from './outbox-store.js';
 import type { ReplyError } from './reply-error.js';
 
 export interface LifelineClientOptions extends Omit<ClientOptions, 'queue' | 'heartbeat'> {
@@ -19,9 +20,11 @@ export interface LifelineClientOptions extends Omit<ClientOptions, 'queue' | 'he
    * sent, and dropped from it once answered; a new client on the same store resumes the stored
    * session and resends what is left with the same ids, so it takes effect once across a page
    * reload or a process restart (outcomes through `outbox` events). `IndexedDbOutboxStore`
-   * (browsers), `FileOutboxStore` and `MemoryOutboxStore` (Node entry), or your own.
+   * (browsers), `FileOutboxStore` and `MemoryOutboxStore` (Node entry), or your own store as
+   * `withOutbox(store)` (the Node entry also takes it bare). Its code comes with the store: an
+   * app without one bundles none of it.
    */
-  readonly outbox?: OutboxStore;
+  readonly outbox?: OutboxOption;
   /**
    * A fresh token for the same user. When `welcome` says when the credentials expire, it is called
    * before then (10 % of the time left ahead, at most 30 s) and sent as `refresh` on the live link.

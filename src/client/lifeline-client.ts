@@ -3,8 +3,7 @@ import type { Position } from '../core/position.js';
 import { closeEvent, lifelineEvent, type LifelineCloseEvent } from './events.js';
 import { resolveTimeout, type LifelineClientEventMap, type LifelineClientOptions, type LifelineClientState, type LifelineStateEvent, type PublishOptions } from './lifeline-client-types.js';
 import type { UrlSource } from './options.js';
-import { DurableOutbox } from './durable-outbox.js';
-import type { OutboxEntry } from './outbox-store.js';
+import type { DurableOutbox } from './durable-outbox.js';
 import { Outbox, PendingMessage, type PendingKind, type SendRetry } from './outbox.js';
 import { ReconnectingWebSocket } from './reconnecting-websocket.js';
 import { closedError, ReplyError } from './reply-error.js';
@@ -97,24 +96,16 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
       { backoff, clock, rng },
     );
     this.#reported = transport.state;
-    const failed = this.#failed;
     const provider = options.refreshToken;
-    if (provider) this.#refresh = new TokenRefresh(provider, { clock, send: (token) => this.#send({ type: 'refresh', token }), failed });
-    if (options.outbox) {
-      const host = {
-        clock,
-        restored: (session: string | undefined, secret: string | undefined) => {
-          this.#session = session;
-          this.#secret = secret;
-        },
-        session: () => ({ session: this.#session, secret: this.#secret }),
-        closed: () => this.state === 'closed',
-        settled: (entry: OutboxEntry, value: unknown, error?: Error) => this.dispatchEvent(lifelineEvent('outbox', { entry, value, error })),
-        failed,
-      };
-      // Saves wait for the load (then save what the app sent meanwhile too).
-      this.#durable = new DurableOutbox(options.outbox, this.#outbox, host, () => this.transport.state === 'open' && this.#linkUp());
-    }
+    if (provider) this.#refresh = new TokenRefresh(provider, { clock, send: (token) => this.#send({ type: 'refresh', token }), failed: this.#failed });
+    // Saves wait for the load (then save what the app sent meanwhile too).
+    this.#durable = options.outbox?.attach({
+      client: this,
+      clock,
+      outbox: this.#outbox,
+      session: (restored) => (restored ? ([this.#session, this.#secret] = restored) : [this.#session, this.#secret]),
+      loaded: () => void (this.transport.state === 'open' && this.#linkUp()),
+    });
     transport.addEventListener('open', () => this.#linkUp());
     transport.addEventListener('message', (event) => this.#received(event.data));
     transport.addEventListener('statechange', (event) => this.#transportMoved(event.to));
@@ -353,7 +344,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     else send();
   }
 
-  /** A durable outbox or `refreshToken` failure, as an `error` event. */
+  /** A `refreshToken` failure, as an `error` event. */
   readonly #failed = (error: unknown): void => void this.#dispatch(lifelineEvent('error', { error }));
 
   #unsubscribe(sub: Subscription): void {

@@ -59,3 +59,13 @@ test('the heartbeat is opt-in: a bare ReconnectingWebSocket bundles none of it; 
   assert.deepEqual(heartbeatFiles(opted), ['src/client/with-heartbeat.ts', 'src/core/envelope.ts', 'src/core/heartbeat.ts']);
   assert.ok(heartbeatFiles(client).includes('src/core/heartbeat.ts'));
 });
+
+test('the durable outbox is opt-in: a client without a store bundles none of it; a store (IndexedDbOutboxStore, withOutbox) brings it', async () => {
+  const durableFiles = (bundle: Bundle) => bundle.shipped.filter((input) => /^src\/client\/(durable-outbox|outbox-store[\w-]*)\.ts$/.test(input)).sort();
+  const bare = await minifiedBundle(`import { LifelineClient } from ${JSON.stringify(clientEntry)};\nexport const client = new LifelineClient('wss://example.com/ws');`);
+  const indexedDb = await minifiedBundle(`import { LifelineClient, IndexedDbOutboxStore } from ${JSON.stringify(clientEntry)};\nexport const client = new LifelineClient('wss://example.com/ws', { outbox: new IndexedDbOutboxStore('x') });`);
+  const wrapped = await minifiedBundle(`import { LifelineClient, withOutbox } from ${JSON.stringify(clientEntry)};\nexport const client = new LifelineClient('wss://example.com/ws', { outbox: withOutbox({ load: async () => undefined, save: async () => undefined }) });`);
+  assert.deepEqual(durableFiles(bare), []);
+  assert.deepEqual(durableFiles(indexedDb), ['src/client/durable-outbox.ts', 'src/client/outbox-store-indexeddb.ts']);
+  assert.deepEqual(durableFiles(wrapped), ['src/client/durable-outbox.ts']);
+});
