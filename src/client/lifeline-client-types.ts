@@ -1,9 +1,8 @@
 import type { BackoffOptions } from '../core/backoff.js';
 import type { ClientState } from '../core/client-state.js';
-import { InvalidOptionError } from '../core/errors.js';
 import type { ReconnectingWebSocketEventMap } from './events.js';
 import type { HeartbeatOptions } from '../core/heartbeat.js';
-import type { ClientOptions } from './options.js';
+import { check, type ClientOptions } from './options.js';
 import type { OutboxOption } from './durable-outbox.js';
 import type { OutboxEntry } from './outbox-store.js';
 import type { ReplyError } from './reply-error.js';
@@ -85,7 +84,5 @@ export interface LifelineClientEventMap extends Omit<ReconnectingWebSocketEventM
 
 /** A publish or request timeout (or `retryDeadline`) option, checked once: 10 000 ms unless given; 0 means none. */
 export function resolveTimeout(name: string, value: number | undefined): number {
-  if (value === undefined) return 10_000;
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) throw new InvalidOptionError(name, 'must be a number >= 0');
-  return value;
+  return check(name, value ?? 10_000, 0);
 }

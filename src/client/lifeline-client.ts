@@ -6,7 +6,7 @@ import type { UrlSource } from './options.js';
 import type { DurableOutbox } from './durable-outbox.js';
 import { Outbox, PendingMessage, type PendingKind, type SendRetry } from './outbox.js';
 import { ReconnectingWebSocket } from './reconnecting-websocket.js';
-import { closedError, ReplyError } from './reply-error.js';
+import { closedError, notSubscribed, ReplyError } from './reply-error.js';
 import { resolveRetryBackoff } from './retry-policy.js';
 import { parseRewind } from '../core/rewind.js';
 import type { PresenceMember, SubscribeOptions, Subscription } from './subscription.js';
@@ -68,7 +68,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   #secret: string | undefined;
   #resumed = false;
   /** The server's largest message (from welcome); bigger ones are refused before they are stored. */
-  #maxPayload = Number.POSITIVE_INFINITY;
+  #maxPayload = Infinity;
   /** The last direct-message seq processed in this session. */
   #lastSeq = 0;
   /** Stamps each link (and close): work after app code continues only if it is unchanged. */
@@ -82,7 +82,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     const transport = new ReconnectingWebSocket(url, PROTOCOL, { ...options, heartbeat: withHeartbeat(options.heartbeat ?? true), queue: false });
     this.transport = transport;
     const { clock, rng } = transport.options;
-    const backoff = resolveRetryBackoff({ ...options.retry, maxAttempts: Number.POSITIVE_INFINITY });
+    const backoff = resolveRetryBackoff({ ...options.retry, maxAttempts: Infinity });
     const within = resolveTimeout('retryDeadline', options.retryDeadline);
     this.#sendRetry = within > 0 ? { backoff, rng, within } : undefined;
     this.#subscriptions = new SubscriptionSet(
@@ -351,12 +351,12 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     if (!this.#subscriptions.remove(sub)) return;
     if (this.#live()) this.#send({ type: 'unsubscribe', id: this.#outbox.nextId(), channel: sub.channel });
     const generation = this.#generation;
-    sub._end(new ReplyError('unsubscribed', `unsubscribed from "${sub.channel}"`), false);
+    sub._end(notSubscribed(sub.channel), false);
     if (generation === this.#generation) this.#checkReady();
   }
 
   #presence(sub: Subscription): Promise<readonly PresenceMember[]> {
-    if (!this.#subscriptions.current(sub)) return Promise.reject(new ReplyError('unsubscribed', `"${sub.channel}" is not subscribed`));
+    if (!this.#subscriptions.current(sub)) return Promise.reject(notSubscribed(sub.channel));
     return this.#enqueue('presence.get', { type: 'presence.get', channel: sub.channel }, this.#requestTimeout) as Promise<readonly PresenceMember[]>;
   }
 
@@ -389,5 +389,5 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
 }
 
 function tooBig(): ReplyError {
-  return new ReplyError('too_big', 'larger than the server accepts');
+  return new ReplyError('too_big', 'too big for the server');
 }

@@ -2,7 +2,7 @@ import { Backoff, type BackoffOptions } from '../core/backoff.js';
 import { utf8ByteLength } from '../core/utf8.js';
 import type { Clock, Rng } from '../core/clock.js';
 import { Timer } from '../core/timer.js';
-import { ReplyError } from './reply-error.js';
+import { badReply, ReplyError } from './reply-error.js';
 import { isTransientSendRefusal } from './retry-policy.js';
 import { isPosition, remoteError, type ServerMessage } from './wire.js';
 
@@ -53,7 +53,7 @@ export class PendingMessage {
     this.#clock = clock;
     this.#retry = retry;
     this.#deadline = retry ? clock.now() + retry.within : 0;
-    this.#timer = new Timer(clock, () => reject(new ReplyError('timeout', `no reply within ${timeout} ms (still queued)`)));
+    this.#timer = new Timer(clock, () => reject(new ReplyError('timeout', `no reply in ${timeout} ms`)));
     if (timeout > 0 && Number.isFinite(timeout)) this.#timer.start(timeout);
   }
 
@@ -69,7 +69,7 @@ export class PendingMessage {
     const { kind } = this;
     const value = kind === 'publish' ? reply.position : kind === 'request' ? reply.data : reply.members;
     if (kind === 'publish' ? isPosition(value) : kind === 'request' || Array.isArray(value)) this.#resolve(value);
-    else this.#reject(new ReplyError('bad_reply', `a malformed ${reply.type}`));
+    else this.#reject(badReply(reply.type));
   }
 
   fail(error: Error): void {

@@ -24,7 +24,7 @@ export const defaultRetryBackoff: BackoffOptions = {
   initialDelay: 500,
   factor: 2,
   maxDelay: 10_000,
-  maxAttempts: Number.POSITIVE_INFINITY,
+  maxAttempts: Infinity,
   jitter: 'full',
 };
 

@@ -1,7 +1,7 @@
 import { Backoff, type BackoffOptions } from '../core/backoff.js';
 import type { Clock, Rng } from '../core/clock.js';
 import { Timer } from '../core/timer.js';
-import { ReplyError } from './reply-error.js';
+import { badReply, type ReplyError } from './reply-error.js';
 import { isTransientSubscribeRefusal } from './retry-policy.js';
 import type { Rewind } from '../core/rewind.js';
 import { Subscription, type SubscriptionHandlers, type SubscriptionHost } from './subscription.js';
@@ -113,7 +113,7 @@ export class SubscriptionSet {
       sub._subscribed(message.position, message.recovered === true);
       return true;
     }
-    const error = message.type === 'error' ? remoteError(message) : new ReplyError('bad_reply', `unexpected ${message.type} to a subscribe`);
+    const error = message.type === 'error' ? remoteError(message) : badReply(message.type);
     if (isTransientSubscribeRefusal(error.code)) return this.#retry(sub, error);
     this.#forget(sub);
     sub._end(error, true);

@@ -1,7 +1,7 @@
 import { isAfter, type Position } from '../core/position.js';
 import type { Rewind, RewindSpec } from '../core/rewind.js';
 import { lifelineEvent } from './events.js';
-import { ReplyError } from './reply-error.js';
+import { notSubscribed, type ReplyError } from './reply-error.js';
 import { TypedEventTarget } from './typed-event-target.js';
 
 /**
@@ -135,7 +135,7 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   /** Resolves at the next `subscribed` (now, if subscribed); rejects if the subscription ends first. */
   ready(): Promise<SubscribedEvent> {
     if (this.state === 'subscribed' && this.#confirmed) return Promise.resolve(this.#confirmed);
-    if (this.state === 'unsubscribed') return Promise.reject(new ReplyError('unsubscribed', `"${this.channel}" is not subscribed`));
+    if (this.state === 'unsubscribed') return Promise.reject(notSubscribed(this.channel));
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
