@@ -13,7 +13,7 @@ import type { PresenceMember, SubscribeOptions, Subscription } from './subscript
 import { SubscriptionSet } from './subscription-set.js';
 import { TokenRefresh } from './token-refresh.js';
 import { TypedEventTarget } from './typed-event-target.js';
-import { decodeServerMessage, PROTOCOL, routeServerMessage, type ServerMessage, type ServerMessagePort } from './wire.js';
+import { decodeServerMessage, isPosition, PROTOCOL, remoteError, REPLIES, type ServerMessage } from './wire.js';
 import { withHeartbeat } from './with-heartbeat.js';
 
 /**
@@ -47,28 +47,17 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   #phase: Phase = 'down';
   /** The `outbox` option's store, loaded at start and saved as entries come and go. */
   readonly #durable: DurableOutbox | undefined;
-  readonly #outbox = new Outbox((entry) => {
-    if (this.#live()) this.#outbox.resend(entry, this.#write);
-  });
+  readonly #outbox = new Outbox((text) => this.#write(text), () => this.#live());
   /** How publishes, requests and presence queries refused with `unavailable` are resent (undefined: not at all). */
   readonly #sendRetry: SendRetry | undefined;
   readonly #refresh: TokenRefresh | undefined;
   readonly #write = (text: string): boolean => this.transport.send(text) === 'sent';
   readonly #subscriptions: SubscriptionSet;
-  readonly #port: ServerMessagePort = {
-    event: (channel, data, position) => this.#subscriptions.byChannel.get(channel)?._event(data, position),
-    presence: (channel, action, member) => this.#subscriptions.byChannel.get(channel)?._presence(action, member),
-    direct: (seq, data) => this.#direct(seq, data),
-    reply: (id, message) => this.#reply(id, message),
-    error: (error) => this.#failed(error),
-  };
   #session: string | undefined;
   #member: string | undefined;
   /** The session's resume secret (from welcome): only a hello carrying it resumes the session. */
   #secret: string | undefined;
   #resumed = false;
-  /** The server's largest message (from welcome); bigger ones are refused before they are stored. */
-  #maxPayload = Infinity;
   /** The last direct-message seq processed in this session. */
   #lastSeq = 0;
   /** Stamps each link (and close): work after app code continues only if it is unchanged. */
@@ -233,13 +222,27 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     return true;
   }
 
+  /**
+   * Checks the fields one message type needs and hands it on; malformed or unknown messages are
+   * dropped (unknown types are how later versions extend). Until `welcome`, only `error` counts.
+   */
   #received(data: unknown): void {
     const message = decodeServerMessage(data);
     const phase = this.#phase;
-    if (!message) this.#port.error(new ReplyError('bad_message', 'not a protocol message'));
-    else if (phase === 'hello' && message.type === 'welcome') this.#welcome(message);
-    else if (message.type === 'refreshed') this.#refresh?.expiresAt(message.expiresAt);
-    else if (phase === 'recovering' || phase === 'ready' || message.type === 'error') routeServerMessage(message, this.#port);
+    if (!message) return this.#failed(new ReplyError('bad_message', 'not a protocol message'));
+    const { type, id, data: payload } = message;
+    if (phase === 'hello' && type === 'welcome') return this.#welcome(message);
+    if (type === 'refreshed') return this.#refresh?.expiresAt(message.expiresAt);
+    if (!this.#live() && type !== 'error') return;
+    if (typeof id === 'number' && REPLIES.includes(type)) return this.#reply(id, message);
+    if (type === 'error') return this.#failed(remoteError(message));
+    if (type === 'message' && Number.isSafeInteger(message.seq)) return this.#direct(message.seq as number, payload);
+    // A channel that is not a string is no key of the map.
+    const sub = this.#subscriptions.byChannel.get(message.channel as string);
+    const position = { epoch: message.epoch, offset: message.offset };
+    const member = (message.join ?? message.leave) as PresenceMember | undefined;
+    if (type === 'event' && isPosition(position)) sub?._event(payload, position);
+    else if (type === 'presence' && typeof member?.client === 'string') sub?._presence(message.join ? 'join' : 'leave', member);
   }
 
   /**
@@ -257,10 +260,10 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     this.#secret = secret;
     this.#member = message.member as string | undefined;
     this.#resumed = resumed;
-    if (typeof message.maxPayload === 'number') this.#maxPayload = message.maxPayload;
-    // An entry stored by an earlier run may be too big: it would close every start with 1009.
-    if (this.#outbox.dropLarger(this.#maxPayload, tooBig())) void this.#save();
     const outbox = this.#outbox;
+    if (typeof message.maxPayload === 'number') outbox.maxPayload = message.maxPayload;
+    // An entry stored by an earlier run may be too big: it would close every start with 1009.
+    if (outbox.dropLarger()) void this.#save();
     if (resumed) outbox.resumed(Number(message.acked) || 0);
     else {
       this.#lastSeq = 0;
@@ -313,12 +316,11 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     return new Promise((resolve, reject) => {
       if (this.state === 'closed') throw closedError();
       const entry = new PendingMessage(kind, JSON.stringify(body), resolve, reject, this.transport.options.clock, timeoutMs, this.#sendRetry);
-      this.#outbox.add(entry);
       // The server would close with 1009 (fatal); a stored entry would do it again on every start.
-      if (this.#outbox.dropLarger(this.#maxPayload, tooBig())) return;
+      if (!this.#outbox.add(entry)) return;
       if (!this.#live()) void this.#save();
       else if (this.#durable) this.#flush();
-      else this.#outbox.send(entry, this.#write);
+      else this.#outbox.send(entry);
     });
   }
 
@@ -338,7 +340,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     const batch = this.#outbox.take();
     const generation = this.#generation;
     const send = (): void => {
-      if (generation === this.#generation) for (const entry of batch) this.#outbox.write(entry, this.#write);
+      if (generation === this.#generation) for (const entry of batch) this.#outbox.write(entry);
     };
     if (this.#durable) void this.#save().then(send);
     else send();
@@ -386,8 +388,4 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     this.dispatchEvent(event);
     return generation === this.#generation;
   }
-}
-
-function tooBig(): ReplyError {
-  return new ReplyError('too_big', 'too big for the server');
 }
