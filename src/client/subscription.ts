@@ -1,5 +1,8 @@
+import { Backoff, type BackoffOptions } from '../core/backoff.js';
+import type { Clock, Rng } from '../core/clock.js';
 import { isAfter, type Position } from '../core/position.js';
 import type { Rewind, RewindSpec } from '../core/rewind.js';
+import { Timer } from '../core/timer.js';
 import { lifelineEvent } from './events.js';
 import { notSubscribed, type ReplyError } from './reply-error.js';
 import { TypedEventTarget } from './typed-event-target.js';
@@ -79,6 +82,10 @@ export type SubscribeOptions = SubscriptionHandlers & { readonly rewind?: Rewind
 export interface SubscriptionHost {
   unsubscribe(subscription: Subscription): void;
   presence(subscription: Subscription): Promise<readonly PresenceMember[]>;
+  /** Sends a subscribe (if it is still the channel's subscription and the link is live): a retry fell due. */
+  subscribe(subscription: Subscription): void;
+  /** How a subscription refused for now is tried again. */
+  readonly retry: { readonly backoff: BackoffOptions; readonly clock: Clock; readonly rng: Rng };
 }
 
 /**
@@ -99,6 +106,9 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   #waiters: { resolve: (event: SubscribedEvent) => void; reject: (error: Error) => void }[] = [];
   /** Events that came before the first `subscribed` of a rewinding subscription. */
   #rewound: { data: unknown; position: Position }[] = [];
+  /** After a transient refusal: the attempt count (kept until it is confirmed) and the timer of the next attempt. */
+  #backoff: Backoff | undefined;
+  #timer: Timer | undefined;
 
   constructor(
     readonly channel: string,
@@ -172,6 +182,7 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
 
   /** @internal The server confirmed: continue from `position` (the replay, if any, has been delivered). */
   _subscribed(position: Position, recovered: boolean): void {
+    this.#backoff = undefined;
     if (this.state === 'unsubscribed') return;
     // The rewind, in offset order, each once, none beyond the head (a stray tail of an earlier
     // subscription of this channel is one of its events too, so it takes its place in the order).
@@ -192,15 +203,29 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
     if (this.state === 'subscribed') this.dispatchEvent(lifelineEvent('caughtup', { position }));
   }
 
-  /** @internal A transient refusal: attempt `attempt` follows in `delayMs` (the state stays `subscribing`). */
-  _retrying(retry: SubscriptionRetry): void {
+  /**
+   * @internal A transient refusal: the next attempt follows after a backoff delay (with jitter,
+   * never giving up by itself), announced as `retrying` (the state stays `subscribing`).
+   */
+  _retry(error: ReplyError): void {
+    const { backoff, clock, rng } = this.host.retry;
+    const attempts = (this.#backoff ??= new Backoff(backoff, rng));
+    const delayMs = attempts.next() ?? backoff.maxDelay;
+    (this.#timer ??= new Timer(clock, () => this.host.subscribe(this))).start(delayMs);
     if (this.state !== 'subscribing') return;
+    const retry: SubscriptionRetry = { attempt: attempts.attempt, delayMs, error };
     this.#retry = retry;
     this.dispatchEvent(lifelineEvent('retrying', { ...retry }));
   }
 
+  /** @internal A subscribe goes out now, or the link ended: a pending retry is not needed (the attempt count stays). */
+  _halt(): void {
+    this.#timer?.stop();
+  }
+
   /** @internal The server refused (`error` is dispatched), or the app or the client ended it. */
   _end(error: ReplyError, report: boolean): void {
+    this._halt();
     this.#retry = undefined;
     for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
     if (this.state === 'unsubscribed') return;
