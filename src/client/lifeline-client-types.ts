@@ -6,6 +6,7 @@ import { check, type ClientOptions } from './options.js';
 import type { OutboxOption } from './durable-outbox.js';
 import type { OutboxEntry } from './outbox-store.js';
 import type { ReplyError } from './reply-error.js';
+import type { TokenRefreshOption } from './token-refresh.js';
 
 export interface LifelineClientOptions extends Omit<ClientOptions, 'queue' | 'heartbeat'> {
   /** Liveness checks: on by default here (a Lifeline server answers pings); `false` off, or settings overriding some defaults. */
@@ -25,10 +26,12 @@ export interface LifelineClientOptions extends Omit<ClientOptions, 'queue' | 'he
    */
   readonly outbox?: OutboxOption;
   /**
-   * A fresh token for the same user. When `welcome` says when the credentials expire, it is called
-   * before then (10 % of the time left ahead, at most 30 s) and sent as `refresh` on the live link.
+   * `withTokenRefresh(provider)`, `provider` giving a fresh token for the same user. When `welcome`
+   * says when the credentials expire, it is called before then (10 % of the time left ahead, at
+   * most 30 s) and its token sent as `refresh` on the live link. An opt-in module: an app without
+   * it bundles none of it. (The Node entry also takes the provider bare.)
    */
-  readonly refreshToken?: () => Promise<string>;
+  readonly refreshToken?: TokenRefreshOption;
   /**
    * The schedule of automatic retries after a transient refusal: a subscription refused with
    * `unavailable` or `failed` (retried until it is confirmed, the app unsubscribes or a permanent

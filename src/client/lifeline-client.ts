@@ -11,7 +11,7 @@ import { badReply, closedError, notSubscribed, ReplyError } from './reply-error.
 import { isTransientSubscribeRefusal, resolveRetryBackoff } from './retry-policy.js';
 import { parseRewind } from '../core/rewind.js';
 import { Subscription, type PresenceMember, type SubscribeOptions, type SubscriptionHost } from './subscription.js';
-import { TokenRefresh } from './token-refresh.js';
+import type { TokenRefresh } from './token-refresh.js';
 import { TypedEventTarget } from './typed-event-target.js';
 import { decodeServerMessage, isPosition, PROTOCOL, remoteError, REPLIES, type ServerMessage } from './wire.js';
 import { withHeartbeat } from './with-heartbeat.js';
@@ -85,8 +85,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
       retry: { backoff, clock, rng },
     };
     this.#reported = transport.state;
-    const provider = options.refreshToken;
-    if (provider) this.#refresh = new TokenRefresh(provider, { clock, send: (token) => this.#send({ type: 'refresh', token }), failed: this.#failed });
+    this.#refresh = options.refreshToken?.attach({ clock, send: (token) => this.#send({ type: 'refresh', token }), failed: this.#failed });
     // Saves wait for the load (then save what the app sent meanwhile too).
     this.#durable = options.outbox?.attach({
       client: this,

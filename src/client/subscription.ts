@@ -139,13 +139,13 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
    * (re)subscribing. A `caughtup` event marks each time it becomes true.
    */
   get caughtUp(): boolean {
-    return this.state === 'subscribed';
+    return this.#state === 'subscribed';
   }
 
   /** Resolves at the next `subscribed` (now, if subscribed); rejects if the subscription ends first. */
   ready(): Promise<SubscribedEvent> {
-    if (this.state === 'subscribed' && this.#confirmed) return Promise.resolve(this.#confirmed);
-    if (this.state === 'unsubscribed') return Promise.reject(notSubscribed(this.channel));
+    if (this.#state === 'subscribed' && this.#confirmed) return Promise.resolve(this.#confirmed);
+    if (this.#state === 'unsubscribed') return Promise.reject(notSubscribed(this.channel));
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
@@ -168,8 +168,8 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
 
   /** @internal One event of the channel: anything at or below the held position is a replay's overlap. */
   _event(data: unknown, position: Position): void {
-    if (this.state === 'unsubscribed') return;
-    if (this.state === 'subscribing' && !this.#position) {
+    if (this.#state === 'unsubscribed') return;
+    if (this.#state === 'subscribing' && !this.#position) {
       // A rewinding subscribe gets the channel's last events first: held until `subscribed`
       // says where they end. Otherwise an event now is a previous subscription's tail.
       if (this.rewind) this.#rewound.push({ data, position });
@@ -183,7 +183,7 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   /** @internal The server confirmed: continue from `position` (the replay, if any, has been delivered). */
   _subscribed(position: Position, recovered: boolean): void {
     this.#backoff = undefined;
-    if (this.state === 'unsubscribed') return;
+    if (this.#state === 'unsubscribed') return;
     // The rewind, in offset order, each once, none beyond the head (a stray tail of an earlier
     // subscription of this channel is one of its events too, so it takes its place in the order).
     for (const item of this.#rewound.splice(0).sort((a, b) => a.position.offset - b.position.offset)) {
@@ -200,7 +200,7 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
     if (!this.#move('subscribed')) return;
     this.dispatchEvent(event);
     for (const waiter of this.#waiters.splice(0)) waiter.resolve(event);
-    if (this.state === 'subscribed') this.dispatchEvent(lifelineEvent('caughtup', { position }));
+    if (this.#state === 'subscribed') this.dispatchEvent(lifelineEvent('caughtup', { position }));
   }
 
   /**
@@ -212,7 +212,7 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
     const attempts = (this.#backoff ??= new Backoff(backoff, rng));
     const delayMs = attempts.next() ?? backoff.maxDelay;
     (this.#timer ??= new Timer(clock, () => this.host.subscribe(this))).start(delayMs);
-    if (this.state !== 'subscribing') return;
+    if (this.#state !== 'subscribing') return;
     const retry: SubscriptionRetry = { attempt: attempts.attempt, delayMs, error };
     this.#retry = retry;
     this.dispatchEvent(lifelineEvent('retrying', { ...retry }));
@@ -228,27 +228,27 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
     this._halt();
     this.#retry = undefined;
     for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
-    if (this.state === 'unsubscribed') return;
+    if (this.#state === 'unsubscribed') return;
     this.#move('unsubscribed');
     if (report) this.dispatchEvent(lifelineEvent('error', { error }));
   }
 
   /** @internal Someone joined or left. */
   _presence(action: 'join' | 'leave', member: PresenceMember): void {
-    if (this.state !== 'unsubscribed') this.dispatchEvent(lifelineEvent('presence', { action, member }));
+    if (this.#state !== 'unsubscribed') this.dispatchEvent(lifelineEvent('presence', { action, member }));
   }
 
   /** Has it ended (a listener may end it while events are dispatched)? */
   #ended(): boolean {
-    return this.state === 'unsubscribed';
+    return this.#state === 'unsubscribed';
   }
 
   /** Moves and reports; false when a listener moved it elsewhere meanwhile. */
   #move(to: SubscriptionState): boolean {
-    const from = this.state;
+    const from = this.#state;
     if (from === to) return true;
     this.#state = to;
     this.dispatchEvent(lifelineEvent('state', { from, to }));
-    return this.state === to;
+    return this.#state === to;
   }
 }

@@ -69,3 +69,11 @@ test('the durable outbox is opt-in: a client without a store bundles none of it;
   assert.deepEqual(durableFiles(indexedDb), ['src/client/durable-outbox.ts', 'src/client/outbox-store-indexeddb.ts']);
   assert.deepEqual(durableFiles(wrapped), ['src/client/durable-outbox.ts']);
 });
+
+test('token refresh is opt-in: a client without refreshToken bundles none of it; withTokenRefresh brings it', async () => {
+  const refreshFiles = (bundle: Bundle) => bundle.shipped.filter((input) => input === 'src/client/token-refresh.ts');
+  const bare = await minifiedBundle(`import { LifelineClient } from ${JSON.stringify(clientEntry)};\nexport const client = new LifelineClient('wss://example.com/ws');`);
+  const opted = await minifiedBundle(`import { LifelineClient, withTokenRefresh } from ${JSON.stringify(clientEntry)};\nexport const client = new LifelineClient('wss://example.com/ws', { refreshToken: withTokenRefresh(async () => 'token') });`);
+  assert.deepEqual(refreshFiles(bare), []);
+  assert.deepEqual(refreshFiles(opted), ['src/client/token-refresh.ts']);
+});
