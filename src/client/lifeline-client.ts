@@ -386,7 +386,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     const id = this.#outbox.nextId();
     this.#subscribes.set(id, sub);
     const { channel, position: since, rewind } = sub;
-    this.#send(since === undefined && rewind !== undefined ? { type: 'subscribe', id, channel, rewind } : { type: 'subscribe', id, channel, since });
+    // `since` undefined is left out of the JSON text.
+    this.#send({ type: 'subscribe', id, channel, ...(since === undefined && rewind !== undefined ? { rewind } : { since }) });
   }
 
   /** The link ended: no reply comes on it any more, and a pending retry waits for the next link's resubscribe. */
