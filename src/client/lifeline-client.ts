@@ -2,7 +2,7 @@ import type { ClientState } from '../core/client-state.js';
 import type { Position } from '../core/position.js';
 import { lifelineEvent } from './events.js';
 import { forwardEvents } from './forward-events.js';
-import { resolveTimeout, type LifelineClientEventMap, type LifelineClientOptions, type LifelineClientState, type LifelineStateEvent, type PublishOptions } from './lifeline-client-types.js';
+import { resolveTimeout, type LifelineClientEventMap, type LifelineClientOptions, type LifelineClientState, type PublishOptions } from './lifeline-client-types.js';
 import type { UrlSource } from './options.js';
 import type { DurableOutbox } from './durable-outbox.js';
 import { Outbox, PendingMessage, type PendingKind, type SendRetry } from './outbox.js';
@@ -121,16 +121,16 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
 
   /** Resolves at the next `ready` (now, if ready); rejects if the client closes or the transport ends for good first. */
   ready(): Promise<void> {
-    if (this.state === 'ready') return Promise.resolve();
-    if (this.state === 'closed') return Promise.reject(closedError());
     return new Promise((resolve, reject) => {
-      const settle = (event: LifelineStateEvent): void => {
-        if (event.to !== 'ready' && event.to !== 'closed') return;
+      // Settled by the state now, or by the first move to `ready` or `closed`.
+      const settle = ({ to }: { readonly to: LifelineClientState }): void => {
+        if (to !== 'ready' && to !== 'closed') return;
         this.removeEventListener('statechange', settle);
-        if (event.to === 'ready') resolve();
+        if (to === 'ready') resolve();
         else reject(closedError());
       };
       this.addEventListener('statechange', settle);
+      settle({ to: this.state });
     });
   }
 

@@ -8,19 +8,19 @@ export type ServerMessage = { readonly type: string; readonly [field: string]: u
 
 /** Parses one text frame; undefined for anything that is not a protocol message. */
 export function decodeServerMessage(data: unknown): ServerMessage | undefined {
-  if (typeof data !== 'string') return undefined;
-  let value: unknown;
   try {
-    value = JSON.parse(data);
+    // Binary data becomes "[object ArrayBuffer]" (or Blob), which is no JSON: it throws too.
+    const value = JSON.parse(data as string) as { type?: unknown } | null;
+    // A JSON string, number or array has no string `type` either.
+    return typeof value?.type === 'string' ? (value as ServerMessage) : undefined;
   } catch {
     return undefined;
   }
-  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string' ? (value as ServerMessage) : undefined;
 }
 
 export function isPosition(value: unknown): value is Position {
-  const p = value as Position | null;
-  return typeof p === 'object' && p !== null && typeof p.epoch === 'string' && Number.isSafeInteger(p.offset);
+  const p = value as Partial<Position> | null | undefined;
+  return typeof p?.epoch === 'string' && Number.isSafeInteger(p.offset);
 }
 
 /** The error a server `error` reply stands for. */
