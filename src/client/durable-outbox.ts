@@ -6,17 +6,11 @@ import type { OutboxEntry, OutboxSnapshot, OutboxStore } from './outbox-store.js
 /** A session id and its resume secret. */
 export type SessionPair = readonly [session: string | undefined, secret: string | undefined];
 
-/** @internal What a durable outbox needs from its client. */
-export interface DurableOutboxHost {
-  /** The client: `outbox` and `error` events go to it; saves stop once its state is `closed`. */
-  readonly client: EventTarget & { readonly state: string };
-  readonly clock: Clock;
-  readonly outbox: Outbox;
-  /** With no argument, the session and secret to store now; with one, those read back at start (`hello` will carry them). */
-  session(restored?: SessionPair): SessionPair;
-  /** The load has ended (restored or not). */
-  loaded(): void;
-}
+/** @internal The client a durable outbox works for: `outbox` and `error` events go to it; saves stop once its state is `closed`. */
+export type DurableOutboxClient = EventTarget & { readonly state: string; readonly transport: { readonly options: { readonly clock: Clock } } };
+
+/** @internal With no argument, the session and secret to store now; with one, those read back at start (`hello` will carry them). */
+export type SessionAccess = (restored?: SessionPair) => SessionPair;
 
 /**
  * The `outbox` option of a {@link LifelineClient}: a store that brings the durable outbox's code
@@ -24,8 +18,8 @@ export interface DurableOutboxHost {
  * themselves; any other {@link OutboxStore} becomes one through {@link withOutbox}.
  */
 export interface OutboxOption {
-  /** @internal Starts the durable outbox of a client. */
-  attach(host: DurableOutboxHost): DurableOutbox;
+  /** @internal Starts the durable outbox of a client; `loaded` runs once the load has ended (restored or not). */
+  attach(client: DurableOutboxClient, outbox: Outbox, session: SessionAccess, loaded: () => void): DurableOutbox;
 }
 
 /**
@@ -36,7 +30,7 @@ export interface OutboxOption {
  * const client = new LifelineClient(url, { outbox: withOutbox({ load, save }) });
  */
 export function withOutbox(store: OutboxStore): OutboxOption {
-  return { attach: (host) => new DurableOutbox(store, host) };
+  return { attach: (...host) => new DurableOutbox(store, ...host) };
 }
 
 /** A built-in store: an {@link OutboxStore} that is an {@link OutboxOption} too. */
@@ -45,8 +39,8 @@ export abstract class DurableOutboxStore implements OutboxStore, OutboxOption {
   abstract save(snapshot: OutboxSnapshot): Promise<void>;
 
   /** @internal */
-  attach(host: DurableOutboxHost): DurableOutbox {
-    return new DurableOutbox(this, host);
+  attach(...host: [client: DurableOutboxClient, outbox: Outbox, session: SessionAccess, loaded: () => void]): DurableOutbox {
+    return new DurableOutbox(this, ...host);
   }
 }
 
@@ -61,23 +55,27 @@ export class DurableOutbox {
   /** The stored outbox is being loaded: `hello` waits for its session (and saves for the load). */
   loading = true;
   readonly #store: OutboxStore;
-  readonly #host: DurableOutboxHost;
+  readonly #client: DurableOutboxClient;
+  readonly #outbox: Outbox;
+  readonly #session: SessionAccess;
   /** The save under way (or done), and the next one, not started yet. */
   #saved: Promise<void>;
   #nextSave: Promise<void> | undefined;
-  readonly #failed = (error: unknown): void => void this.#host.client.dispatchEvent(lifelineEvent('error', { error }));
+  readonly #failed = (error: unknown): void => void this.#client.dispatchEvent(lifelineEvent('error', { error }));
 
-  /** Starts loading; `host.loaded` runs once the load has ended, restored or not. */
-  constructor(store: OutboxStore, host: DurableOutboxHost) {
+  /** Starts loading; `loaded` runs once the load has ended, restored or not. */
+  constructor(store: OutboxStore, client: DurableOutboxClient, outbox: Outbox, session: SessionAccess, loaded: () => void) {
     this.#store = store;
-    this.#host = host;
+    this.#client = client;
+    this.#outbox = outbox;
+    this.#session = session;
     this.#saved = store
       .load()
       .then((snapshot) => this.#restore(snapshot))
       .catch(this.#failed)
       .then(() => {
         this.loading = false;
-        host.loaded();
+        loaded();
       });
   }
 
@@ -89,11 +87,10 @@ export class DurableOutbox {
   save(): Promise<void> {
     return (this.#nextSave ??= this.#saved = this.#saved.then(() => {
       this.#nextSave = undefined;
-      const host = this.#host;
-      if (host.client.state === 'closed') return;
+      if (this.#client.state === 'closed') return;
       const entries: OutboxEntry[] = [];
-      for (const { kind, json: body, id } of host.outbox.entries) if (kind !== 'presence.get') entries.push({ kind, body, id });
-      const [session, secret] = host.session();
+      for (const { kind, json: body, id } of this.#outbox.entries) if (kind !== 'presence.get') entries.push({ kind, body, id });
+      const [session, secret] = this.#session();
       return this.#store.save({ session, ...(secret === undefined ? {} : { secret }), entries }).catch(this.#failed);
     }));
   }
@@ -106,13 +103,13 @@ export class DurableOutbox {
    */
   #restore(snapshot: OutboxSnapshot | undefined): void {
     if (!snapshot) return;
-    const host = this.#host;
-    const outbox = host.outbox;
-    host.session([snapshot.session, snapshot.secret]);
+    const client = this.#client;
+    const outbox = this.#outbox;
+    this.#session([snapshot.session, snapshot.secret]);
     outbox.restore(
       snapshot.entries.map((entry) => {
-        const settled = (value: unknown, error?: Error): void => queueMicrotask(() => host.client.dispatchEvent(lifelineEvent('outbox', { entry, value, error })));
-        const pending = new PendingMessage(entry.kind, entry.body, settled, (error) => settled(undefined, error), host.clock, 0);
+        const settled = (value: unknown, error?: Error): void => queueMicrotask(() => client.dispatchEvent(lifelineEvent('outbox', { entry, value, error })));
+        const pending = new PendingMessage(entry.kind, entry.body, settled, (error) => settled(undefined, error), client.transport.options.clock, 0);
         pending.id = entry.id;
         pending.sent = entry.id > 0;
         outbox.resumed(entry.id);

@@ -87,13 +87,12 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     this.#reported = transport.state;
     this.#refresh = options.refreshToken?.attach({ clock, send: (token) => this.#send({ type: 'refresh', token }), failed: this.#failed });
     // Saves wait for the load (then save what the app sent meanwhile too).
-    this.#durable = options.outbox?.attach({
-      client: this,
-      clock,
-      outbox: this.#outbox,
-      session: (restored) => (restored ? ([this.#session, this.#secret] = restored) : [this.#session, this.#secret]),
-      loaded: () => void (this.transport.state === 'open' && this.#linkUp()),
-    });
+    this.#durable = options.outbox?.attach(
+      this,
+      this.#outbox,
+      (restored) => (restored ? ([this.#session, this.#secret] = restored) : [this.#session, this.#secret]),
+      () => void (this.transport.state === 'open' && this.#linkUp()),
+    );
     transport.addEventListener('open', () => this.#linkUp());
     transport.addEventListener('message', (event) => this.#received(event.data));
     transport.addEventListener('statechange', (event) => this.#transportMoved(event.to));

@@ -227,7 +227,7 @@ export class Outbox {
   newSession(): void {
     this.#lastId = 0;
     for (const entry of this.#entries) {
-      if (entry.sent && entry.kind !== 'presence.get') this.#forget(entry, new ReplyError('outcome_unknown', `${entry.kind} ${entry.id}: session lost`));
+      if (entry.sent && entry.kind !== 'presence.get') this.#forget(entry, new ReplyError('outcome_unknown', 'session lost'));
       else {
         entry.id = 0;
         entry.sent = false;

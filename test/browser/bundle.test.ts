@@ -34,7 +34,7 @@ test('the same check flags the Node entry (which pulls in ws)', async () => {
  * where the bytes are), so any growth fails here. `clientWithSubscription` includes the
  * ReconnectingWebSocket's bytes: it falls further as that shrinks.
  */
-const budget = { reconnecting: 4800, clientWithSubscription: 9225 };
+const budget = { reconnecting: 4800, clientWithSubscription: 9200 };
 
 test('bundle sizes, minified + gzipped, within budget', async (t) => {
   const reconnectingOnly = await minifiedGzipSize(`export { ReconnectingWebSocket } from ${JSON.stringify(clientEntry)};`);
