@@ -11,7 +11,8 @@ export function forwardEvents(from: EventTarget, to: EventTarget): void {
       const close = event as LifelineCloseEvent;
       if (type === 'close') return void to.dispatchEvent(closeEvent(close, close.willReconnect, close.action));
       const detail: Record<string, unknown> = {};
-      // `isTrusted` is an own, read-only property of browser events: copying it would throw.
+      // `isTrusted` is an own, read-only property of browser events: copying it would throw. Not an
+      // object rest: it would copy Node's symbol-keyed internals too (the copy would keep the old type).
       for (const key of Object.keys(event)) if (key !== 'isTrusted') detail[key] = (event as unknown as Record<string, unknown>)[key];
       to.dispatchEvent(lifelineEvent(type, detail));
     });
