@@ -19,6 +19,8 @@ export { ConnectionClosedError, InvalidCloseError, InvalidOptionError, LifelineE
 export { LifelineClient } from './lifeline-client.js';
 export type { LifelineClientOptions, LifelineClientState, LifelineClientEventMap, ReadyEvent, SessionEvent, DirectMessageEvent, LifelineStateEvent, OutboxEvent, PublishOptions } from './lifeline-client-types.js';
 export type { OutboxStore, OutboxEntry, OutboxSnapshot } from './outbox-store.js';
+export { withOutbox, type OutboxOption } from './durable-outbox.js';
+export { withTokenRefresh, type TokenRefreshOption } from './token-refresh.js';
 export { IndexedDbOutboxStore } from './outbox-store-indexeddb.js';
 export { Subscription, type SubscriptionState, type SubscriptionEventMap, type SubscriptionHandlers, type SubscribeOptions, type PresenceMember, type ChannelEventEvent, type SubscribedEvent, type SubscriptionStateEvent, type PresenceEvent, type SubscriptionErrorEvent, type SubscriptionRetryEvent, type SubscriptionRetry, type CaughtUpEvent } from './subscription.js';
 export { ReplyError } from './reply-error.js';

@@ -27,6 +27,16 @@ export class ReplyError extends LifelineError<ReplyCode> {
   }
 }
 
+/** The subscription to `channel` has ended (or the app ended it). */
+export function notSubscribed(channel: string): ReplyError {
+  return new ReplyError('unsubscribed', `"${channel}" is not subscribed`);
+}
+
+/** A reply of the wrong type, or without the fields its type needs. */
+export function badReply(type: unknown): ReplyError {
+  return new ReplyError('bad_reply', `unexpected ${String(type)}`);
+}
+
 /** Why nothing more happens: the client was closed (or its transport ended for good). */
 export function closedError(): ReplyError {
   return new ReplyError('closed', 'the client is closed');
