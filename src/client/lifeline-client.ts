@@ -16,6 +16,7 @@ import { TokenRefresh } from './token-refresh.js';
 import { TypedEventTarget } from './typed-event-target.js';
 import { decodeServerMessage, PROTOCOL, routeServerMessage, type ServerMessage, type ServerMessagePort } from './wire.js';
 import { withHeartbeat } from './with-heartbeat.js';
+import { browserEnvironment } from './environment.js';
 
 /**
  * Where the client is with the current link: waiting for one, greeting, restoring, ready; or
@@ -80,7 +81,13 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     super();
     this.#publishTimeout = resolveTimeout('publishTimeout', options.publishTimeout);
     this.#requestTimeout = resolveTimeout('requestTimeout', options.requestTimeout);
-    const transport = new ReconnectingWebSocket(url, PROTOCOL, { ...options, heartbeat: withHeartbeat(options.heartbeat ?? true), queue: false });
+    const transport = new ReconnectingWebSocket(url, PROTOCOL, {
+      ...options,
+      // The page-awareness module is opt-in for a bare ReconnectingWebSocket; on here.
+      environment: options.environment ?? browserEnvironment(),
+      heartbeat: withHeartbeat(options.heartbeat ?? true),
+      queue: false,
+    });
     this.transport = transport;
     const { clock, rng } = transport.options;
     const backoff = resolveRetryBackoff({ ...options.retry, maxAttempts: Number.POSITIVE_INFINITY });

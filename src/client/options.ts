@@ -4,7 +4,7 @@ import type { CloseAction } from '../core/close-code.js';
 import type { CloseDecision, CloseInfo } from '../core/close-policy.js';
 import { InvalidOptionError } from '../core/errors.js';
 import { defaultQueueLimits, type OutboundData, type QueueLimits } from '../core/outbound-queue.js';
-import { browserEnvironment, type ClientEnvironment } from './environment.js';
+import { steadyEnvironment, type ClientEnvironment } from './environment.js';
 import type { LinkWatchPlugin } from './with-heartbeat.js';
 
 /**
@@ -69,6 +69,12 @@ export interface ClientOptions extends Partial<BackoffOptions> {
   readonly reconnectDelay?: (attempt: number, close: CloseInfo) => number | undefined;
   /** Initial `binaryType`. Default `'arraybuffer'` (the same on every platform). */
   readonly binaryType?: string;
+  /**
+   * Where the client runs: whether the page is hidden or the device offline (retries then wait).
+   * Default: always visible and online. `environment: browserEnvironment()` (the page's
+   * visibility and online/offline signals, an opt-in module) pauses retries in a browser, as
+   * `LifelineClient` does by default.
+   */
   readonly environment?: ClientEnvironment;
   readonly clock?: Clock;
   readonly rng?: Rng;
@@ -98,18 +104,10 @@ export function check(name: string, value: number, min: number): number {
   return value;
 }
 
-/** The numeric options and their least allowed value, checked in this order. */
+/** The numeric options and their least allowed value, checked in this order (`queue.` ones in the queue limits). */
 const minimums = { initialDelay: 0, factor: 1, maxDelay: 0, maxAttempts: 0, connectTimeout: 1, stabilityWindow: 0, maxMessages: 0, maxBytes: 0 };
 
 export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
-  const WebSocketClass = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-  if (!WebSocketClass) throw new InvalidOptionError('WebSocket', 'no WebSocket on this platform: pass one (e.g. from "ws")');
-  const heartbeat = options.heartbeat || undefined;
-  // `true` or settings (the option's old form) would silently mean no heartbeat: refused instead.
-  if (heartbeat && typeof heartbeat !== 'function') throw new InvalidOptionError('heartbeat', 'pass withHeartbeat(...)');
-  const given: Record<string, unknown> = {};
-  // An option given as undefined keeps its default (options it does not know pass through unread).
-  for (const name in options) if (options[name as keyof ClientOptions] !== undefined) given[name] = options[name as keyof ClientOptions];
   const queueing = options.queue !== false;
   const queue = { ...defaultQueueLimits, ...(queueing ? options.queue : { maxMessages: 0, maxBytes: 0 }) };
   const resolved = {
@@ -119,14 +117,18 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     binaryType: 'arraybuffer',
     clock: systemClock,
     rng: systemRng,
-    ...given,
-    WebSocket: WebSocketClass,
+    environment: steadyEnvironment,
+    WebSocket: (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket,
+    // An option given as undefined keeps its default (options it does not know pass through unread).
+    ...Object.fromEntries(Object.entries(options).filter((entry) => entry[1] !== undefined)),
     startClosed: options.startClosed === true,
     queue,
     queueing,
-    heartbeat,
-    environment: options.environment ?? browserEnvironment(),
+    heartbeat: options.heartbeat || undefined,
   } as ResolvedClientOptions;
+  if (!resolved.WebSocket) throw new InvalidOptionError('WebSocket', 'no WebSocket on this platform: pass one');
+  // `true` or settings (the option's old form) would silently mean no heartbeat: refused instead.
+  if (resolved.heartbeat && typeof resolved.heartbeat !== 'function') throw new InvalidOptionError('heartbeat', 'pass withHeartbeat()');
   for (const [name, min] of Object.entries(minimums)) {
     const inQueue = name in queue;
     check(inQueue ? `queue.${name}` : name, ((inQueue ? queue : resolved) as unknown as Record<string, number>)[name] as number, min);
