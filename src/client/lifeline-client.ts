@@ -17,6 +17,8 @@ import { TypedEventTarget } from './typed-event-target.js';
 import { decodeServerMessage, PROTOCOL, routeServerMessage, type ServerMessage, type ServerMessagePort } from './wire.js';
 import { withHeartbeat } from './with-heartbeat.js';
 import { browserEnvironment } from './environment.js';
+import { withPageAwareness } from './page-awareness.js';
+import { withRetryHints } from '../core/retry-hint.js';
 
 /**
  * Where the client is with the current link: waiting for one, greeting, restoring, ready; or
@@ -83,8 +85,10 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     this.#requestTimeout = resolveTimeout('requestTimeout', options.requestTimeout);
     const transport = new ReconnectingWebSocket(url, PROTOCOL, {
       ...options,
-      // The page-awareness module is opt-in for a bare ReconnectingWebSocket; on here.
+      // Page awareness is opt-in for a bare ReconnectingWebSocket; on here.
       environment: options.environment ?? browserEnvironment(),
+      pageAwareness: options.pageAwareness ?? withPageAwareness(),
+      retryHints: options.retryHints ?? withRetryHints(),
       heartbeat: withHeartbeat(options.heartbeat ?? true),
       queue: false,
     });

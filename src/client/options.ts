@@ -5,6 +5,8 @@ import type { CloseDecision, CloseInfo } from '../core/close-policy.js';
 import { InvalidOptionError } from '../core/errors.js';
 import { defaultQueueLimits, type OutboundData, type QueueLimits } from '../core/outbound-queue.js';
 import { steadyEnvironment, type ClientEnvironment } from './environment.js';
+import type { PageAwarenessPlugin } from './page-awareness.js';
+import type { RetryHintParser } from '../core/retry-hint.js';
 import type { LinkWatchPlugin } from './with-heartbeat.js';
 
 /**
@@ -63,6 +65,17 @@ export interface ClientOptions extends Partial<BackoffOptions> {
    * and a bare client bundles none of it): `heartbeat: withHeartbeat()` for the defaults.
    */
   readonly heartbeat?: LinkWatchPlugin | false | undefined;
+  /**
+   * Retries wait while the page is hidden or the device offline (as `environment` tells), an
+   * opt-in module: `pageAwareness: withPageAwareness()`. Off by default; on in `LifelineClient`.
+   */
+  readonly pageAwareness?: PageAwarenessPlugin | undefined;
+  /**
+   * Server retry hints in close reasons (`retry after N ms, spread over M ms`) set the retry
+   * delay, an opt-in module: `retryHints: withRetryHints()`. Off by default; on in
+   * `LifelineClient`. A refused handshake's Retry-After (Node) is honoured either way.
+   */
+  readonly retryHints?: RetryHintParser | undefined;
   /** Override the close-code policy: return an action, true (reconnect) or false (stop); undefined keeps the default. */
   readonly shouldReconnect?: (close: CloseInfo, decision: CloseDecision) => CloseAction | boolean | undefined;
   /** Override the delay before attempt `attempt` (1-based), ms. */
@@ -70,10 +83,9 @@ export interface ClientOptions extends Partial<BackoffOptions> {
   /** Initial `binaryType`. Default `'arraybuffer'` (the same on every platform). */
   readonly binaryType?: string;
   /**
-   * Where the client runs: whether the page is hidden or the device offline (retries then wait).
-   * Default: always visible and online. `environment: browserEnvironment()` (the page's
-   * visibility and online/offline signals, an opt-in module) pauses retries in a browser, as
-   * `LifelineClient` does by default.
+   * Where the client runs: whether the page is hidden or the device offline, as `pageAwareness`
+   * and the heartbeat read it. Default: always visible and online. `browserEnvironment()` gives
+   * the page's visibility and online/offline signals (as `LifelineClient` uses by default).
    */
   readonly environment?: ClientEnvironment;
   readonly clock?: Clock;
@@ -90,6 +102,8 @@ export interface ResolvedClientOptions extends BackoffOptions {
   /** False when the app turned queueing off (`queue: false`): refusals are then expected, not errors. */
   readonly queueing: boolean;
   readonly heartbeat: LinkWatchPlugin | undefined;
+  readonly pageAwareness: PageAwarenessPlugin | undefined;
+  readonly retryHints: RetryHintParser | undefined;
   readonly shouldReconnect: ClientOptions['shouldReconnect'];
   readonly reconnectDelay: ClientOptions['reconnectDelay'];
   readonly binaryType: string;

@@ -1,12 +1,13 @@
-import { classifyClose, type CloseInfo } from '../core/close-policy.js';
+import { decideClose, type CloseInfo } from '../core/close-policy.js';
 import type { CloseAction } from '../core/close-code.js';
 import { readyStateOf, type ClientState } from '../core/client-state.js';
 import type { TimerHandle } from '../core/clock.js';
 import { ConnectionClosedError, LifelineError } from '../core/errors.js';
 import { enqueue, queuedBytes, type OutboundData, type Queued } from '../core/outbound-queue.js';
-import { environmentStep, nextRetry, settleAction } from '../core/reconnect-plan.js';
+import { nextRetry, settleAction } from '../core/reconnect-plan.js';
 import { closeEvent, lifelineEvent, type ReconnectingWebSocketEventMap } from './events.js';
 import { checkClose, subprotocols, WebSocketSurface, websocketUrl } from './whatwg.js';
+import type { PageAwareness } from './page-awareness.js';
 import type { LinkWatch } from './with-heartbeat.js';
 import { resolveClientOptions, type ClientOptions, type ProtocolsProvider, type ResolvedClientOptions, type UrlSource, type WebSocketLike } from './options.js';
 
@@ -59,7 +60,7 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
   #timer: TimerHandle | undefined;
   readonly #queue: Queued[] = [];
   readonly #heartbeat: LinkWatch | undefined;
-  readonly #unsubscribe: () => void;
+  readonly #page: PageAwareness | undefined;
   #socket: WebSocketLike | undefined;
   /** Stamps each socket; events from a replaced socket carry an older stamp and are ignored. */
   #generation = 0;
@@ -81,15 +82,25 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     this.#binaryType = resolved.binaryType;
     // As the WHATWG constructor does: a bad URL or subprotocol list throws here, synchronously.
     if (typeof url !== 'function') this.#lastUrl = websocketUrl(url);
-    const { startClosed, environment } = resolved;
+    const { startClosed, environment, clock } = resolved;
     this.#state = startClosed ? 'closed' : 'connecting';
     this.#heartbeat = resolved.heartbeat?.({
-      clock: resolved.clock,
+      clock,
       send: (data) => this.#socket?.readyState === 1 && this.#socket.send(data),
       dead: () => this.#abandon('heartbeat'),
       hidden: () => environment.hidden(),
     });
-    this.#unsubscribe = environment.subscribe(() => this.#environmentChanged());
+    this.#page = resolved.pageAwareness?.(
+      this,
+      (step) => {
+        this.#stop();
+        if (step === 'pause') this.#move('paused');
+        else if (!step) this.#connect();
+        else if (this.#move('reconnecting')) this.#retryIn(step);
+      },
+      () => this.#hintedDue,
+      () => this.#heartbeat?.visible(),
+    );
     // The first attempt starts once the caller's synchronous code has run, so listeners added
     // after the constructor hear everything it reports (as with the WHATWG WebSocket).
     if (!startClosed) queueMicrotask(() => !this.#generation && this.#connect());
@@ -152,7 +163,7 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
   send(data: OutboundData): SendOutcome {
     const state = this.#state;
     const socket = this.#socket;
-    if (state === 'closed' || state === 'closing') return 'rejected';
+    if (this.readyState > 1) return 'rejected'; // closing or closed
     if (state === 'open' && socket?.readyState === 1) {
       socket.send(data);
       return 'sent';
@@ -163,7 +174,7 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     const report = full && !this.#full;
     // Set before reporting, so a listener that sends again is not reported twice.
     this.#full = full;
-    if (report) this.#error(new LifelineError('ERR_QUEUE_FULL', 'outbound queue full'));
+    if (report) this.#error(new LifelineError('ERR_QUEUE_FULL', 'queue full'));
     return evicted ? 'queued' : 'rejected';
   }
 
@@ -175,7 +186,7 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
   close(code?: number, reason = ''): void {
     checkClose(code ?? NORMAL, reason);
     const state = this.#state;
-    if (state === 'closed' || state === 'closing') return;
+    if (this.readyState > 1) return; // closing or closed
     this.#stop();
     this.#queue.length = 0;
     const socket = this.#socket;
@@ -222,7 +233,7 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     return state === 'open'
       ? Promise.resolve()
       : state === 'closed'
-        ? Promise.reject(new ConnectionClosedError(NORMAL, 'the client is closed'))
+        ? Promise.reject(new ConnectionClosedError(NORMAL, ''))
         : new Promise((resolve, reject) => this.#waiters.push((error) => (error ? reject(error) : resolve())));
   }
 
@@ -235,7 +246,7 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
   /** Releases the environment listeners too; the object is done after this. */
   dispose(): void {
     this.close(NORMAL);
-    this.#unsubscribe();
+    this.#page?.dispose();
   }
 
   // ---- connecting ---------------------------------------------------------------------------------
@@ -335,8 +346,8 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     this.#stop();
     this.#socket = undefined;
     const generation = this.#generation;
-    const decision = classifyClose(close);
     const { options } = this;
+    const decision = decideClose(close, options.retryHints);
     const action = settleAction(decision.action, this.#hook(() => options.shouldReconnect?.(close, decision)));
     if (generation !== this.#generation) return; // the shouldReconnect hook took over
     if (action === 'stop' || action === 'fatal') return void this.#finish(close, action);
@@ -354,7 +365,7 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     const { attempt, delay } = retry;
     this.#attempt = attempt;
     this.#hintedDue = retry.hinted ? options.clock.now() + delay : 0;
-    if (!this.#move(this.#away() ? 'paused' : 'reconnecting') || !this.#dispatch(closeEvent(close, true, action))) return;
+    if (!this.#move(this.#page?.away() ? 'paused' : 'reconnecting') || !this.#dispatch(closeEvent(close, true, action))) return;
     if (this.#dispatch(lifelineEvent('reconnecting', { attempt, delay, code, reason })) && this.#state === 'reconnecting') this.#retryIn(delay);
   }
 
@@ -370,23 +381,6 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     return this.#move('closed') && this.#dispatch(closeEvent(close, false, action));
   }
 
-  #environmentChanged(): void {
-    const { environment, clock } = this.options;
-    if (!environment.hidden()) this.#heartbeat?.visible();
-    const step = environmentStep(this.#state, this.#away(), this.#hintedDue, clock.now());
-    if (step === undefined) return;
-    this.#stop();
-    if (step === 'pause') this.#move('paused');
-    else if (!step) this.#connect();
-    else if (this.#move('reconnecting')) this.#retryIn(step);
-  }
-
-  /** The page is hidden or the device offline: retries wait. */
-  #away(): boolean {
-    const { environment } = this.options;
-    return environment.hidden() || !environment.online();
-  }
-
   /** Starts the wait for the retry. Kept alive: a script awaiting the next open during a backoff must not see its process end. */
   #retryIn(ms: number): void {
     this.#wait(ms, () => this.#connect(), true);
@@ -400,8 +394,8 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
 
   /** Stops the timer and the heartbeat: the link ended, or the client closes or restarts. */
   #stop(): void {
+    // A timer that already ran is harmless to clear.
     if (this.#timer !== undefined) this.options.clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
     this.#heartbeat?.stop();
   }
 

@@ -8,9 +8,9 @@ import { InvalidCloseError } from '../core/errors.js';
 import { utf8ByteLength } from '../core/utf8.js';
 import { TypedEventTarget } from './typed-event-target.js';
 
-/** A `SyntaxError` `DOMException` where the platform has one, else a plain `SyntaxError`. */
-export function syntaxError(message: string): Error {
-  return typeof DOMException === 'function' ? new DOMException(message, 'SyntaxError') : new SyntaxError(message);
+/** A `SyntaxError` `DOMException` (every supported platform has one: browsers, Node >= 17). */
+function syntaxError(message: string): Error {
+  return new DOMException(message, 'SyntaxError');
 }
 
 /** The serialized URL to connect to (`http:`/`https:` become `ws:`/`wss:`), or a SyntaxError. */
@@ -41,7 +41,7 @@ export function subprotocols(value: unknown): string[] {
  * or a reason over 123 bytes (WHATWG `close()` steps).
  */
 export function checkClose(code: number, reason: string): void {
-  if ((code !== 1000 && !(code >= 3000 && code <= 4999)) || utf8ByteLength(reason) > 123) throw new InvalidCloseError(code, 'close code 1000 or 3000-4999, reason up to 123 bytes');
+  if ((code !== 1000 && !(code >= 3000 && code <= 4999)) || utf8ByteLength(reason) > 123) throw new InvalidCloseError(code, 'close code 1000 or 3000-4999, reason <= 123 bytes');
 }
 
 /** An on* event handler attribute's value. */

@@ -22,7 +22,8 @@ export type Queued = readonly [data: OutboundData, size: number];
 
 export function sizeOf(data: OutboundData): number {
   if (typeof data === 'string') return utf8ByteLength(data);
-  if (typeof Blob !== 'undefined' && data instanceof Blob) return data.size;
+  // Blob is global in browsers and Node >= 18.
+  if (data instanceof Blob) return data.size;
   return (data as ArrayBufferLike | ArrayBufferView).byteLength;
 }
 
