@@ -123,7 +123,8 @@ const minimums = { initialDelay: 0, factor: 1, maxDelay: 0, maxAttempts: 0, conn
 
 export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
   const queueing = options.queue !== false;
-  const queue = { ...defaultQueueLimits, ...(queueing ? options.queue : { maxMessages: 0, maxBytes: 0 }) };
+  // With `queue: false` the limits keep their defaults, unused: send refuses before queueing.
+  const queue = { ...defaultQueueLimits, ...options.queue };
   const resolved = {
     ...defaultBackoff,
     connectTimeout: 10_000,
@@ -135,7 +136,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     WebSocket: (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket,
     // An option given as undefined keeps its default (options it does not know pass through unread).
     ...Object.fromEntries(Object.entries(options).filter((entry) => entry[1] !== undefined)),
-    startClosed: options.startClosed === true,
+    startClosed: !!options.startClosed,
     queue,
     queueing,
     heartbeat: options.heartbeat || undefined,

@@ -96,7 +96,7 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
         this.#stop();
         if (step === 'pause') this.#move('paused');
         else if (!step) this.#connect();
-        else if (this.#move('reconnecting')) this.#retryIn(step);
+        else if (this.#move('reconnecting')) this.#wait(step, () => this.#connect(), true);
       },
       () => this.#hintedDue,
       () => this.#heartbeat?.visible(),
@@ -309,8 +309,6 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
   }
 
   #opened(socket: WebSocketLike): void {
-    const from = this.#state;
-    this.#state = 'open';
     // Once the connection has lasted the stability window, the attempt count resets.
     this.#wait(this.options.stabilityWindow, () => (this.#attempt = 0));
     this.#heartbeat?.start();
@@ -320,7 +318,7 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     // sent from a listener: the queue keeps its place in line.
     if (socket.readyState === 1) for (const data of this.drainQueuedMessages()) socket.send(data);
     this.#settle();
-    if (this.#dispatch(lifelineEvent('statechange', { from, to: 'open' }))) this.#dispatch(new Event('open'));
+    if (this.#move('open')) this.#dispatch(new Event('open'));
   }
 
   /** A local verdict that the link is dead: drop the socket (late events are ignored) and report 1006. */
@@ -366,7 +364,7 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     this.#attempt = attempt;
     this.#hintedDue = retry.hinted ? options.clock.now() + delay : 0;
     if (!this.#move(this.#page?.away() ? 'paused' : 'reconnecting') || !this.#dispatch(closeEvent(close, true, action))) return;
-    if (this.#dispatch(lifelineEvent('reconnecting', { attempt, delay, code, reason })) && this.#state === 'reconnecting') this.#retryIn(delay);
+    if (this.#dispatch(lifelineEvent('reconnecting', { attempt, delay, code, reason })) && this.#state === 'reconnecting') this.#wait(delay, () => this.#connect(), true);
   }
 
   /** Ends in `closed` and reports it; true when no listener started something new meanwhile. */
@@ -381,12 +379,10 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     return this.#move('closed') && this.#dispatch(closeEvent(close, false, action));
   }
 
-  /** Starts the wait for the retry. Kept alive: a script awaiting the next open during a backoff must not see its process end. */
-  #retryIn(ms: number): void {
-    this.#wait(ms, () => this.#connect(), true);
-  }
-
-  /** (Re)starts the one timer. */
+  /**
+   * (Re)starts the one timer. `keepAlive` for the retry: a script awaiting the next open during
+   * a backoff must not see its process end.
+   */
   #wait(ms: number, fire: () => void, keepAlive?: boolean): void {
     this.#stop();
     this.#timer = this.options.clock.setTimeout(fire, Math.max(0, ms), keepAlive);
