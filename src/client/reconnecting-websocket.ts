@@ -30,8 +30,9 @@ export type SendOutcome = 'sent' | 'queued' | 'rejected';
 /**
  * A drop-in for the WHATWG `WebSocket` that keeps a connection alive: it reconnects with
  * backoff and full jitter when the close-code policy says so and queues messages while not
- * connected; opt-in modules watch the link with a heartbeat (`heartbeat: withHeartbeat()`) and
- * pause while the page is hidden or offline (`environment: browserEnvironment()`).
+ * connected; opt-in modules watch the link with a heartbeat (`heartbeat: withHeartbeat()`),
+ * pause while the page is hidden or offline (`pageAwareness: withPageAwareness()` with
+ * `environment: browserEnvironment()`) and read server retry hints (`retryHints: withRetryHints()`).
  *
  * @example
  * const ws = new ReconnectingWebSocket('wss://example.com/ws');
@@ -82,14 +83,13 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     this.#binaryType = resolved.binaryType;
     // As the WHATWG constructor does: a bad URL or subprotocol list throws here, synchronously.
     if (typeof url !== 'function') this.#lastUrl = websocketUrl(url);
-    const { startClosed, environment, clock } = resolved;
+    const { startClosed } = resolved;
     this.#state = startClosed ? 'closed' : 'connecting';
-    this.#heartbeat = resolved.heartbeat?.({
-      clock,
-      send: (data) => this.#socket?.readyState === 1 && this.#socket.send(data),
-      dead: () => this.#abandon('heartbeat'),
-      hidden: () => environment.hidden(),
-    });
+    this.#heartbeat = resolved.heartbeat?.(
+      this,
+      (data) => this.#socket?.readyState === 1 && this.#socket.send(data),
+      () => this.#abandon('heartbeat'),
+    );
     this.#page = resolved.pageAwareness?.(
       this,
       (step) => {
@@ -243,7 +243,7 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     return this.#queue.splice(0).map((item) => item[0]);
   }
 
-  /** Releases the environment listeners too; the object is done after this. */
+  /** Releases the page-awareness listeners too; the object is done after this. */
   dispose(): void {
     this.close(NORMAL);
     this.#page?.dispose();

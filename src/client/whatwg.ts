@@ -74,13 +74,12 @@ export class WebSocketSurface<M extends WebSocketEventMap> extends TypedEventTar
   #handlers: Record<string, unknown> = {};
 
   static {
-    const define = Object.defineProperty;
     const proto = this.prototype;
-    ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'].forEach((name, value) => {
-      for (const target of [this, proto]) define(target, name, { value, enumerable: true });
-    });
+    const constants = Object.fromEntries(['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'].map((name, value) => [name, { value, enumerable: true }]));
+    Object.defineProperties(this, constants);
+    Object.defineProperties(proto, constants);
     for (const type of handlerTypes) {
-      define(proto, `on${type}`, {
+      Object.defineProperty(proto, `on${type}`, {
         get(this: WebSocketSurface<WebSocketEventMap>) {
           return this.#handlers[type] ?? null;
         },
