@@ -385,7 +385,8 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
    */
   #wait(ms: number, fire: () => void, keepAlive?: boolean): void {
     this.#stop();
-    this.#timer = this.options.clock.setTimeout(fire, Math.max(0, ms), keepAlive);
+    // A negative delay (from a reconnectDelay hook) runs at once, as platform timers do.
+    this.#timer = this.options.clock.setTimeout(fire, ms, keepAlive);
   }
 
   /** Stops the timer and the heartbeat: the link ended, or the client closes or restarts. */
