@@ -147,7 +147,7 @@ export class PubSub {
   /** This node's pub/sub listener per Redis channel name. */
   readonly #listeners = new Map<string, MessageListener>();
   /** Listeners given up while disconnected, to unsubscribe once connected again. */
-  readonly #orphans = new Map<string, MessageListener>();
+  readonly #orphans = new Map<MessageListener, { readonly name: string; readonly sharded: boolean }>();
 
   constructor(
     private readonly subscriber: RedisLink,
@@ -156,12 +156,26 @@ export class PubSub {
   ) {}
 
   async listen(name: string, onMessage: (message: string) => void): Promise<void> {
+    const listener = (message: string | Buffer): void => onMessage(String(message));
+    await this.#subscribe(name, listener, this.sharded(), () => this.#listeners.set(name, listener));
+  }
+
+  /**
+   * One more listener on `name`, outside the one-per-channel map (the control channel, which
+   * every node hears unsharded); returns its unsubscribe, which works while disconnected too.
+   */
+  async add(name: string, onMessage: (message: string) => void, sharded: boolean): Promise<() => Promise<void>> {
+    const listener = (message: string | Buffer): void => onMessage(String(message));
+    await this.#subscribe(name, listener, sharded);
+    return () => this.#end(name, listener, sharded);
+  }
+
+  async #subscribe(name: string, listener: MessageListener, sharded: boolean, keep?: () => void): Promise<void> {
     // The client would queue a subscribe while disconnected; fail at once like every other call.
     if (!this.subscriber.isReady) throw new BrokerUnavailableError('Redis is unreachable: the subscriber connection is down', false);
-    const listener = (message: string | Buffer): void => onMessage(String(message));
-    this.#listeners.set(name, listener);
+    keep?.();
     try {
-      await this.subscriber.subscribe(name, listener, this.sharded());
+      await this.subscriber.subscribe(name, listener, sharded);
     } catch (error) {
       throw new BrokerUnavailableError(`Redis is unreachable: ${error instanceof Error ? error.message : String(error)}`, true, { cause: error });
     }
@@ -182,20 +196,24 @@ export class PubSub {
     const listener = this.#listeners.get(name);
     if (listener === undefined) return;
     this.#listeners.delete(name);
+    await this.#end(name, listener, this.sharded());
+  }
+
+  async #end(name: string, listener: MessageListener, sharded: boolean): Promise<void> {
     if (!this.subscriber.isReady) {
       // The client restores subscriptions on reconnect: this one is ended then.
-      this.#orphans.set(name, listener);
+      this.#orphans.set(listener, { name, sharded });
       return;
     }
-    await this.subscriber.unsubscribe(name, listener, this.sharded());
+    await this.subscriber.unsubscribe(name, listener, sharded);
   }
 
   /** Ends the subscriptions given up while the connection was down (restored by the reconnect). */
   dropOrphans(): void {
-    for (const [name, listener] of this.#orphans) {
-      this.#orphans.delete(name);
-      const ended = this.subscriber.unsubscribe(name, listener, this.sharded());
-      ended.catch(() => this.#orphans.set(name, listener));
+    for (const [listener, orphan] of this.#orphans) {
+      this.#orphans.delete(listener);
+      const ended = this.subscriber.unsubscribe(orphan.name, listener, orphan.sharded);
+      ended.catch(() => this.#orphans.set(listener, orphan));
     }
   }
 }

@@ -3,7 +3,7 @@ import { ClientOfflineError, ErrorReply } from '@redis/client';
 import type { Broker, ChannelEvent, ControlNotice, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from '../broker/broker.js';
 import { deliver } from '../broker/deliver.js';
 import { systemClock, systemRng, type Clock } from '../core/clock.js';
-import { BrokerUnavailableError, IdempotencyConflictError } from '../core/errors.js';
+import { IdempotencyConflictError } from '../core/errors.js';
 import type { Position } from '../core/position.js';
 import { Timer } from '../core/timer.js';
 import { RedisConnection } from './connection.js';
@@ -305,15 +305,15 @@ export class RedisBroker implements Broker {
   }
 
   async onBroadcast(listener: (notice: ControlNotice) => void): Promise<Unsubscribe> {
-    const name = this.#keys.control;
-    const heard = (message: string | Buffer): void => {
-      const notice = parseNotice(String(message));
-      if (notice) deliver(listener, notice);
-    };
-    const subscriber = this.#connection.subscriber;
-    if (!subscriber.isReady) throw new BrokerUnavailableError('Redis is unreachable: the subscriber connection is down', false);
-    await subscriber.subscribe(name, heard, false);
-    return () => subscriber.unsubscribe(name, heard, false);
+    // Unsharded: a notice is for every node, wherever it is connected in a Cluster.
+    return this.#pubsub.add(
+      this.#keys.control,
+      (message) => {
+        const notice = parseNotice(message);
+        if (notice) deliver(listener, notice);
+      },
+      false,
+    );
   }
 
   async close(): Promise<void> {

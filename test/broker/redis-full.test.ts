@@ -8,9 +8,11 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
+import { pino } from 'pino';
 import WebSocket from 'ws';
 import type { ChannelEvent } from '../../src/broker/broker.js';
 import { BrokerUnavailableError, RedisBroker } from '../../src/redis/index.js';
+import { createStandalone } from '../../src/standalone/standalone.js';
 import { startServer } from '../../src/testing/server-fixture.js';
 import { testPrefix } from '../helpers/redis.js';
 import { RedisServer, redisServerSkip } from '../helpers/redis-server.js';
@@ -140,4 +142,54 @@ test('server: a client publishing into a full Redis gets unavailable, keeps its 
   assert.equal(resent.type === 'ack' && resent.position.offset, acked + 1);
   assert.equal(client.log.some((message) => message.type === 'error' && message.code !== 'unavailable'), false, 'no other error');
   assert.equal(client.ws.readyState, WebSocket.OPEN, 'never closed (no 1011)');
+});
+
+test('HTTP API: a publish into a full Redis gets 503 with Retry-After, nothing published; acked events kept; more room, 200 again', { skip: redisServerSkip }, async (t) => {
+  const { redis, cli } = await fullableRedis(t, 2 * 1024 * 1024);
+  const broker = await RedisBroker.connect({ url: redis.url, prefix: testPrefix() });
+  t.after(() => broker.close());
+  const key = 'redis-full-test-key-0123456789';
+  const standalone = createStandalone({ port: 0, allowAnonymous: true, apiKey: key, pingInterval: 0 }, { log: pino({ level: 'silent' }), broker });
+  t.after(async () => {
+    await standalone.server.close({ drainTimeout: 0 });
+    await standalone.close();
+  });
+  const base = (await standalone.server.listen()).url;
+  const publish = async (data: unknown): Promise<{ status: number; retryAfter: string | null; body: { position?: { offset: number }; error?: { code: string; message: string } } }> => {
+    const response = await within(
+      fetch(`${base}/api/v1/channels/chat:big/publish`, { method: 'POST', body: JSON.stringify({ data }), headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' } }),
+      10_000,
+      'an HTTP publish answered',
+    );
+    return { status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as { position?: { offset: number } } };
+  };
+
+  const blob = 'x'.repeat(50 * 1024);
+  let acked = 0;
+  let refusal: Awaited<ReturnType<typeof publish>> | undefined;
+  for (let i = 1; i <= MAX_PUBLISHES && refusal === undefined; i++) {
+    const answer = await publish({ i, blob });
+    if (answer.status === 200) assert.equal(answer.body.position?.offset, ++acked);
+    else refusal = answer;
+  }
+  assert.ok(acked > 0, 'some events fitted first');
+  assert.ok(refusal !== undefined, `Redis refused a publish within ${MAX_PUBLISHES}`);
+  assert.equal(refusal.status, 503);
+  assert.equal(refusal.retryAfter, '1');
+  assert.equal(refusal.body.error?.code, 'unavailable');
+  assert.match(refusal.body.error?.message ?? '', /nothing was published/);
+
+  // Nothing of the refused publish was written; every acked event is still in the history.
+  const history = await within(fetch(`${base}/api/v1/channels/chat:big/history?limit=1000`, { headers: { Authorization: `Bearer ${key}` } }), 10_000, 'history');
+  assert.equal(history.status, 200);
+  const { events } = (await history.json()) as { events: { offset: number }[] };
+  assert.deepEqual(
+    events.map((event) => event.offset).sort((a, b) => a - b),
+    Array.from({ length: acked }, (_, index) => index + 1),
+  );
+
+  await cli('CONFIG', 'SET', 'maxmemory', '0');
+  const next = await publish({ after: true });
+  assert.equal(next.status, 200);
+  assert.equal(next.body.position?.offset, acked + 1);
 });

@@ -165,6 +165,37 @@ describe('RedisBroker: connection loss and Redis restarts', { skip: redisServerS
     );
   });
 
+  test('with Redis down, unsubscribing and close() return at once: a node shutting down never waits for a server that is gone', async (t) => {
+    const redis = await RedisServer.start();
+    t.after(() => redis.kill());
+    const prefix = testPrefix();
+    const node = await broker(t, { url: redis.url, prefix });
+    const stop = await node.subscribe('room', () => undefined);
+    const notices: unknown[] = [];
+    const stopNotices = await node.onBroadcast((notice) => notices.push(notice));
+    await node.publish('room', 'a', policy);
+    await redis.kill();
+    await eventually(() => !node.isReady(), 'not ready');
+    // The bounds are the test's, far above what these take; before the fix the notices'
+    // unsubscribe failed with the socket's error.
+    await within(Promise.resolve(stop()), 5_000, 'unsubscribe from a channel with Redis down');
+    await within(stopNotices(), 5_000, 'unsubscribe from notices with Redis down');
+    // Back: the given-up subscriptions are ended then, and the notice listener hears nothing.
+    await redis.restart();
+    await eventually(() => node.isReady(), 'ready again');
+    const heard: unknown[] = [];
+    await node.onBroadcast((notice) => heard.push(notice));
+    const other = await broker(t, { url: redis.url, prefix });
+    const notice = { kind: 'disconnect-user', user: 'u', reason: 'test' } as const;
+    await other.broadcast(notice);
+    await eventually(() => heard.length === 1, 'a live listener heard the notice');
+    assert.deepEqual(heard, [notice]);
+    await redis.kill();
+    await within(node.close(), 5_000, 'close() with Redis down');
+    await within(node.close(), 5_000, 'a second close()');
+    assert.deepEqual(notices, [], 'the notice listener ended');
+  });
+
   test('connect fails with the reason when nothing answers', async () => {
     const redis = await RedisServer.start();
     const url = redis.url;
