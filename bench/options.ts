@@ -29,6 +29,8 @@ export interface Sizes {
     readonly concurrency: number;
     readonly maxAttempts: number;
     readonly admissionRate: number;
+    /** Flood handshakes started per second; 0: as fast as `concurrency` in flight allows. */
+    readonly floodRate: number;
   };
   /** Bounded wait for a quiet machine before each measurement; 0 takes one short sample and goes on. */
   readonly quietMaxWaitMs: number;
@@ -44,7 +46,7 @@ const full: Sizes = {
   storm: { clients: 5000 },
   catchup: { events: 1000, repeats: 20 },
   redis: { subscribers: 1000, deliveries: 200_000, probes: 200 },
-  overload: { clients: 100, intervalMs: 100, baselineMs: 3000, floodMs: 3000, concurrency: 200, maxAttempts: 50_000, admissionRate: 500 },
+  overload: { clients: 100, intervalMs: 100, baselineMs: 3000, floodMs: 3000, concurrency: 200, maxAttempts: 50_000, admissionRate: 500, floodRate: 0 },
   quietMaxWaitMs: 30_000,
 };
 
@@ -74,7 +76,7 @@ const smoke: Sizes = {
   storm: { clients: 40, retryAfter: 800, retrySpread: 200 },
   catchup: { events: 1000, repeats: 3 },
   redis: { subscribers: 20, deliveries: 2000, probes: 5 },
-  overload: { clients: 10, intervalMs: 50, baselineMs: 300, floodMs: 1500, concurrency: 10, maxAttempts: 300, admissionRate: 20 },
+  overload: { clients: 10, intervalMs: 50, baselineMs: 300, floodMs: 1500, concurrency: 10, maxAttempts: 300, admissionRate: 20, floodRate: 0 },
   quietMaxWaitMs: 0,
 };
 
@@ -92,6 +94,8 @@ export interface BenchOptions {
   readonly redisUrl: string;
   /** Fan-out publisher: one event per event-loop turn (`paced`, default) or every event in one go (`burst`). */
   readonly publish: 'burst' | 'paced';
+  /** Overload: pin the server to CPU 0, the clients and the flood to CPU 1; the flood at a lower priority. */
+  readonly pin: boolean;
   /** Lifeline's source from another tree (a changed copy of src/), to measure before and after. */
   readonly src: string | undefined;
 }
@@ -101,7 +105,8 @@ export const usageText = `Usage: npm run bench -- [options]
   --scenario NAMES     comma-separated: ${SCENARIOS.join(', ')} (default: all)
   --stacks NAMES       only these stacks (lifeline, ws, socketio, floor; storm: lifeline-hint,
                        lifeline-crash; redis: memory, redis-1node, redis-2nodes,
-                       redis-3nodes; overload: unlimited, admission-rate, max-connections)
+                       redis-3nodes; overload: plain-tcp, unlimited, admission-rate,
+                       max-connections)
   --rounds N           rounds per scenario; stacks are interleaved within a round (default 3)
   --subscribers N,M    fan-out sizes (default 1000,5000; the redis scenario takes the first)
   --connections N      idle-memory connections and sustained subscribers (default 10000)
@@ -110,6 +115,11 @@ export const usageText = `Usage: npm run bench -- [options]
   --p99-limit MS       sustained fan-out: the p99 latency bound (default 100)
   --keep-going         sustained fan-out: run every rate step, also past the first that missed
   --clients N          reconnect-storm clients (default 5000)
+  --admission-rate N   overload: the admission-rate variant's limit (default 500/s)
+  --flood-rate N       overload: flood handshakes started per second (default: as fast as
+                       200 in flight allow)
+  --pin                overload: server on CPU 0, connected clients and the flood on CPU 1
+                       (taskset); server and clients at nice -10, the flood at 0
   --quick              smaller sizes, one round
   --smoke              tiny sizes, one round, every scenario in well under a minute (CI)
   --out DIR            where results go (default bench/results)
@@ -149,6 +159,9 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
       'p99-limit': { type: 'string' },
       'keep-going': { type: 'boolean' },
       clients: { type: 'string' },
+      'flood-rate': { type: 'string' },
+      'admission-rate': { type: 'string' },
+      pin: { type: 'boolean' },
       quick: { type: 'boolean' },
       smoke: { type: 'boolean' },
       out: { type: 'string' },
@@ -190,6 +203,11 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
     },
     idle: { connections: connections ?? base.idle.connections },
     storm: { ...base.storm, clients: clients ?? base.storm.clients },
+    overload: {
+      ...base.overload,
+      floodRate: positive('flood-rate', values['flood-rate']) ?? base.overload.floodRate,
+      admissionRate: positive('admission-rate', values['admission-rate']) ?? base.overload.admissionRate,
+    },
   };
   const publish = values.publish ?? 'paced';
   if (publish !== 'burst' && publish !== 'paced') throw new Error(`--publish must be burst or paced, not "${publish}"`);
@@ -203,6 +221,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
     profile: list(values.profile) ?? [],
     redisUrl: values.redis ?? 'redis://127.0.0.1:6379',
     publish,
+    pin: values.pin ?? false,
     src: values.src,
   };
 }

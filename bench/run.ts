@@ -40,7 +40,7 @@ async function scenariosOf(options: BenchOptions, bundle: Bundle): Promise<Scena
     if (name === 'storm') list.push(stormScenario(sizes));
     if (name === 'catchup') list.push(catchupScenario(sizes));
     if (name === 'redis') list.push(await redisScenario(options, bundle));
-    if (name === 'overload') list.push(overloadScenario(sizes));
+    if (name === 'overload') list.push(overloadScenario(sizes, options.pin));
   }
   return list;
 }

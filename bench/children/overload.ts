@@ -1,21 +1,62 @@
 // The overload scenario's processes, one command set, three roles (one process each):
-// `listen` runs a Lifeline server with a request method and the limits under test;
+// `listen` runs a Lifeline server with a request method and the limits under test (and, for the
+// floor, a plain TCP server beside it that answers every connection with a fixed 503);
 // `steady` connects lifeline.v1 clients that each send a request at a fixed pace and time every
-// round trip; `flood` opens raw handshakes as fast as a bounded number in flight allows; those
-// accepted say hello and are held (a crowd that stays, each with its session) until it ends.
+// round trip; `flood` opens raw handshakes at a fixed rate or as fast as a bounded number in
+// flight allows; those accepted say hello and are held (a crowd that stays, each with its
+// session) until it ends. `place` pins a process to CPUs and sets its priority.
+import { execFileSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
+import { readdirSync } from 'node:fs';
+import { connect, createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
+import { setPriority } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { createServer, type LifelineServer } from '../../src/server/index.js';
-import { nowMs, numberArg, optionalNumber, serve, usage, type Handlers } from '../process/rpc.js';
+import { nowMs, numberArg, optionalNumber, optionalString, serve, usage, type Handlers } from '../process/rpc.js';
 import { openLean } from '../wire/dialect.js';
 import { clientText, Opcode } from '../wire/frame.js';
 import type { LeanSocket } from '../wire/lean-socket.js';
 
 let server: LifelineServer | undefined;
+let plain: TcpServer | undefined;
 
-async function listen(args: Record<string, unknown>): Promise<{ port: number }> {
+/**
+ * Pins this process (every thread of it) to `cpus` (`taskset -c` syntax) and sets the nice
+ * value of every thread (Linux's nice is per thread).
+ */
+function place(args: Record<string, unknown>): { cpus: string | undefined; nice: number | undefined } {
+  const cpus = optionalString(args, 'cpus');
+  const nice = optionalNumber(args, 'nice');
+  if (cpus !== undefined) execFileSync('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' });
+  if (nice !== undefined) for (const thread of readdirSync('/proc/self/task')) setPriority(Number(thread), nice);
+  return { cpus, nice };
+}
+
+/** The response of the floor's plain TCP server: what a refusal is, with nothing before it. */
+const PLAIN_REFUSAL = Buffer.from(
+  'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 13\r\nRetry-After: 1\r\n\r\nnot answered\n',
+);
+
+/** The floor: a plain TCP server that reads a request's head, answers it with a fixed 503 and closes. */
+async function listenPlain(): Promise<{ plainPort: number }> {
+  plain = createTcpServer((socket) => {
+    socket.on('error', () => undefined);
+    let head = '';
+    socket.on('data', (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      socket.removeAllListeners('data');
+      socket.end(PLAIN_REFUSAL);
+    });
+  });
+  await new Promise<void>((resolve) => plain?.listen(0, '127.0.0.1', resolve));
+  const address = plain.address();
+  if (address === null || typeof address === 'string') throw new Error('the plain server has no port');
+  return { plainPort: address.port };
+}
+
+async function listen(args: Record<string, unknown>): Promise<{ port: number; plainPort?: number }> {
   const admissionRate = optionalNumber(args, 'admissionRate');
   const maxConnections = optionalNumber(args, 'maxConnections');
   server = createServer({
@@ -25,7 +66,8 @@ async function listen(args: Record<string, unknown>): Promise<{ port: number }> 
     ...(maxConnections === undefined ? {} : { maxConnections }),
   });
   server.handle('echo', (params) => params);
-  return { port: (await server.listen()).port };
+  const { port } = await server.listen();
+  return args.plain === true ? { port, ...(await listenPlain()) } : { port };
 }
 
 // ---- steady clients: paced requests, every round trip timed ----------------------------------
@@ -144,33 +186,68 @@ function handshake(port: number, localAddress: string, held: Socket[], timeoutMs
   });
 }
 
+/**
+ * Opens handshakes for `durationMs`: with `rate` (per second), started on that schedule (one
+ * that would exceed `concurrency` in flight is skipped and counted as `missed`, so the achieved
+ * rate shows); without it, as fast as `concurrency` in flight allows.
+ */
 async function flood(args: Record<string, unknown>): Promise<unknown> {
   const port = numberArg(args, 'port');
   const durationMs = numberArg(args, 'durationMs');
   const concurrency = numberArg(args, 'concurrency');
   const maxAttempts = numberArg(args, 'maxAttempts');
+  const rate = optionalNumber(args, 'rate') ?? 0;
   // Source addresses over 127.1.0.0/16, so the flood never runs out of ports in TIME_WAIT.
   const base = randomInt(200);
   const held: Socket[] = [];
   const statuses: Record<string, number> = {};
   let attempts = 0;
+  let missed = 0;
   const startedAt = nowMs();
+  let endedAt: number;
   const end = startedAt + durationMs;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (nowMs() < end && attempts < maxAttempts) {
-        const n = attempts++;
-        const status = await handshake(port, `127.1.${base + (n % 50)}.${1 + (Math.floor(n / 50) % 254)}`, held, 5000);
-        statuses[status] = (statuses[status] ?? 0) + 1;
+  const one = async (): Promise<void> => {
+    const n = attempts++;
+    const status = await handshake(port, `127.1.${base + (n % 50)}.${1 + (Math.floor(n / 50) % 254)}`, held, 5000);
+    statuses[status] = (statuses[status] ?? 0) + 1;
+  };
+  if (rate > 0) {
+    const running = new Set<Promise<void>>();
+    for (let now = nowMs(); now < end && attempts + missed < maxAttempts; now = nowMs()) {
+      const due = Math.floor(((now - startedAt) * rate) / 1000) - attempts - missed;
+      for (let i = 0; i < due; i++) {
+        if (running.size >= concurrency) {
+          missed += due - i;
+          break;
+        }
+        const started = one().finally(() => running.delete(started));
+        running.add(started);
       }
-    }),
-  );
-  const endedAt = nowMs();
+      await sleep(1);
+    }
+    endedAt = nowMs(); // the schedule's end: the stragglers' answers are not the flood
+    await Promise.all(running);
+  } else {
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (nowMs() < end && attempts < maxAttempts) await one();
+      }),
+    );
+    endedAt = nowMs();
+  }
   for (const socket of held) socket.destroy();
-  return { attempts, statuses, startedAt, endedAt };
+  return { attempts, missed, statuses, startedAt, endedAt };
+}
+
+/** This process's CPU time so far, user and kernel apart, ms. */
+function cpu(): { userMs: number; systemMs: number } {
+  const { user, system } = process.cpuUsage();
+  return { userMs: user / 1000, systemMs: system / 1000 };
 }
 
 const handlers: Handlers = {
+  place,
+  cpu,
   listen,
   startSteady,
   stopSteady,

@@ -69,12 +69,7 @@ export class RunContext {
 
   /** Starts a server child of `stack` and has it listen; resolves with it and its port. */
   async server(stack: string, listen: Readonly<Record<string, unknown>> = { port: 0 }, flags: { readonly gc?: boolean } = {}): Promise<{ readonly child: Child; readonly port: number }> {
-    const nodeFlags: string[] = [];
-    if (flags.gc) nodeFlags.push('--expose-gc');
-    if (this.options.profile.includes(stack)) {
-      const name = `${this.scenario}-${stack}-${process.pid}-${Date.now()}-${this.#profiles++}.cpuprofile`;
-      nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${join(this.options.outDir, 'profiles')}`, `--cpu-prof-name=${name}`);
-    }
+    const nodeFlags = [...(flags.gc ? ['--expose-gc'] : []), ...this.profileFlags(stack)];
     const child = await this.#start({ name: `server:${stack}`, script: this.bundle.server, args: [stack], nodeFlags });
     const { port } = await child.call<{ port: number }>('listen', listen, 20_000);
     return { child, port };
@@ -95,8 +90,15 @@ export class RunContext {
   }
 
   /** Starts one process of `script` (a bundled child), ended with the run. */
-  process(name: string, script: string): Promise<Child> {
-    return this.#start({ name, script });
+  process(name: string, script: string, nodeFlags: readonly string[] = []): Promise<Child> {
+    return this.#start({ name, script, nodeFlags });
+  }
+
+  /** `--cpu-prof` flags when `--profile` names `stack` (the profile lands in the output directory), else none. */
+  profileFlags(stack: string): string[] {
+    if (!this.options.profile.includes(stack)) return [];
+    const name = `${this.scenario}-${stack}-${process.pid}-${Date.now()}-${this.#profiles++}.cpuprofile`;
+    return ['--cpu-prof', `--cpu-prof-dir=${join(this.options.outDir, 'profiles')}`, `--cpu-prof-name=${name}`];
   }
 
   /** Waits (bounded) for a quiet machine and keeps the report with the run. */

@@ -89,6 +89,16 @@ export function reject(kind: RejectionKind, message: string, retryAfterMs?: numb
     : { accept: false, kind, status: statusOf[kind], message, headers, retryAfterMs };
 }
 
+/** Over `maxConnections`. */
+export function capacityRefusal(retryAfterMs: number): Refusal {
+  return reject('capacity', 'server is at capacity', retryAfterMs);
+}
+
+/** Over the admission rate. */
+export function rateRefusal(retryAfterMs: number): Refusal {
+  return reject('rate', 'too many connection attempts', retryAfterMs);
+}
+
 function single(value: HeaderValue): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
@@ -118,8 +128,8 @@ export function judgeHandshake(request: HandshakeRequest, limits: HandshakeLimit
     return reject('origin', 'Origin not allowed');
   }
   if (limits.draining) return reject('draining', 'server is shutting down', limits.retryAfterMs);
-  if (limits.connections >= limits.maxConnections) return reject('capacity', 'server is at capacity', limits.retryAfterMs);
-  if (!limits.admitted) return reject('rate', 'too many connection attempts', limits.retryAfterMs);
+  if (limits.connections >= limits.maxConnections) return capacityRefusal(limits.retryAfterMs);
+  if (!limits.admitted) return rateRefusal(limits.retryAfterMs);
   return { accept: true };
 }
 

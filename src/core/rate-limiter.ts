@@ -27,6 +27,13 @@ export class TokenBucket {
     return true;
   }
 
+  /** Whether a token is there now, without taking it. */
+  ready(): boolean {
+    if (!Number.isFinite(this.rate)) return true;
+    this.#refill();
+    return this.#tokens >= 1;
+  }
+
   /** Whether nothing was taken lately: the bucket is back to its full burst. */
   full(): boolean {
     if (!Number.isFinite(this.rate)) return true;

@@ -4,12 +4,12 @@ import type { LifelineLogger } from '../core/logger.js';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { fitCloseReason } from '../core/close-frame.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
-import { closeCodeOfRejection, judgeHandshake, makeOriginRule, reject, type HandshakeRejection } from '../core/handshake-policy.js';
+import { capacityRefusal, closeCodeOfRejection, judgeHandshake, makeOriginRule, rateRefusal, reject, type HandshakeRejection } from '../core/handshake-policy.js';
 import { TokenBucket } from '../core/rate-limiter.js';
 import { formatRetryHint } from '../core/retry-hint.js';
 import { Timer } from '../core/timer.js';
-import { authRequest, runAuthenticate, type Credentials } from './handshake.js';
-import { writeRejection } from './http-rejection.js';
+import { authRequest, isEndpointTarget, runAuthenticate, type Credentials } from './handshake.js';
+import { PreparedRejections, writeRejection, writeResponse } from './http-rejection.js';
 import type { ResolvedServerOptions } from './options.js';
 
 /** What the gate needs from the server it guards. */
@@ -47,6 +47,7 @@ export class HandshakeGate<User> {
   readonly #refused = new Set<WebSocket>();
   readonly #admission: TokenBucket;
   readonly #originAllowed;
+  readonly #prepared = new PreparedRejections();
 
   constructor(
     private readonly host: GateHost<User>,
@@ -67,6 +68,30 @@ export class HandshakeGate<User> {
    * made here per handshake would keep the request and its headers alive as long (about 2 kB).
    */
   readonly #onSocketError = (error: Error): void => this.host.log.debug({ err: error }, 'socket error during handshake');
+
+  /**
+   * A flood's fast lane: a handshake on an endpoint path over `maxConnections` or the admission
+   * rate is refused before anything else is done for it (no URL, no header object, no deadline,
+   * no slot): the counters and the 'rejected' event hear of it, the peer gets the prepared 503
+   * with `Retry-After`. Such a handshake is not judged further, so a malformed one or one from a
+   * refused Origin gets 503 too (it would be refused again on its return). Close mode, which
+   * must upgrade to close with a code, and a draining server take the full path.
+   * @returns true when the handshake was refused here.
+   */
+  shed(request: IncomingMessage, socket: Duplex): boolean {
+    const { host } = this;
+    const { options } = host;
+    if (options.handshakeRejection === 'close' || !host.running()) return false;
+    let rejection: HandshakeRejection;
+    if (host.openConnections() + this.#pending.size >= options.maxConnections) rejection = capacityRefusal(options.retryAfter);
+    else if (!this.#admission.ready()) rejection = rateRefusal(this.#admission.waitMs() || options.retryAfter);
+    else return false;
+    if (!isEndpointTarget(request.url, options.paths)) return false;
+    socket.on('error', this.#onSocketError);
+    host.refused(rejection, request);
+    writeResponse(socket, this.#prepared.bytesOf(rejection));
+    return true;
+  }
 
   handle(request: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
     socket.on('error', this.#onSocketError);

@@ -12,6 +12,17 @@ export function requestUrl(request: IncomingMessage): URL {
   }
 }
 
+/**
+ * Whether a request-target is one of `paths` as it stands (a query after it allowed), read
+ * without building a URL. A target that only a URL's normalization would map to an endpoint
+ * (`/a/../ws`, percent-escapes) answers false: such a request takes the full path.
+ */
+export function isEndpointTarget(target: string | undefined, paths: readonly string[]): boolean {
+  if (target === undefined) return false;
+  const query = target.indexOf('?');
+  return paths.includes(query === -1 ? target : target.slice(0, query));
+}
+
 export function authRequest(request: IncomingMessage, url: URL): AuthRequest {
   const cookieHeader = request.headers.cookie;
   return {

@@ -9,12 +9,41 @@ import { requestUrl } from './handshake.js';
  * appropriate HTTP error code").
  */
 export function writeRejection(socket: Duplex, rejection: HandshakeRejection): void {
-  if (socket.destroyed) return;
+  writeResponse(socket, rejectionBytes(rejection));
+}
+
+/** A refusal's whole response, status line to body. */
+export function rejectionBytes(rejection: HandshakeRejection): Buffer {
   const { body, headers } = responseOf(rejection);
   const lines = [`HTTP/1.1 ${rejection.status} ${STATUS_CODES[rejection.status] ?? 'Error'}`, ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)];
-  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+  return Buffer.from(`${lines.join('\r\n')}\r\n\r\n${body}`, 'utf8');
+}
+
+/** Writes a complete response and ends the socket. */
+export function writeResponse(socket: Duplex, bytes: Buffer): void {
+  if (socket.destroyed) return;
+  socket.end(bytes);
   // A peer that never reads must not hold the socket open: end() flushes, destroySoon-like.
   socket.once('finish', () => socket.destroy());
+}
+
+/**
+ * The responses of the refusals a flood gets (over capacity, over the admission rate), built
+ * once per status, message and `Retry-After` value: refusing the next handshake of a flood
+ * writes bytes that already exist.
+ */
+export class PreparedRejections {
+  readonly #bytes = new Map<string, Buffer>();
+
+  bytesOf(rejection: HandshakeRejection): Buffer {
+    const key = `${rejection.status} ${rejection.message} ${rejection.headers['Retry-After'] ?? ''}`;
+    let bytes = this.#bytes.get(key);
+    if (bytes === undefined) {
+      bytes = rejectionBytes(rejection);
+      this.#bytes.set(key, bytes);
+    }
+    return bytes;
+  }
 }
 
 function responseOf(rejection: HandshakeRejection): { body: string; headers: Record<string, string> } {

@@ -298,6 +298,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
   }
 
   readonly #onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (this.#gate.shed(request, socket)) return; // a flood's refusals first, before any other work
     const url = requestUrl(request);
     // Attached to someone else's server: upgrades on other paths belong to other listeners.
     if (!this.options.paths.includes(url.pathname) && !this.#ownsHttp && this.#http.listenerCount('upgrade') > 1) return;

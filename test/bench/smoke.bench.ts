@@ -40,7 +40,7 @@ const EXPECTED: Readonly<Record<string, readonly string[]>> = {
   storm: ['lifeline-hint', 'lifeline-crash', 'ws', 'socketio'],
   catchup: ['lifeline', 'ws', 'socketio'],
   redis: ['memory', 'redis-1node', 'redis-2nodes', 'redis-3nodes'],
-  overload: ['unlimited', 'admission-rate', 'max-connections'],
+  overload: ['plain-tcp', 'unlimited', 'admission-rate', 'max-connections'],
 };
 
 /** Processes whose command line names this run's bundle directory (bench/.build/<pid>-...), from /proc. */

@@ -66,6 +66,16 @@ describe('TokenBucket', () => {
     assert.equal(bucket.take(), false);
   });
 
+  test('ready() says whether take() would succeed, without taking', () => {
+    const clock = new FakeClock();
+    const bucket = new TokenBucket(clock, 10, 1);
+    assert.deepEqual([bucket.ready(), bucket.ready(), bucket.take()], [true, true, true]);
+    assert.deepEqual([bucket.ready(), bucket.take()], [false, false]);
+    clock.tick(100);
+    assert.deepEqual([bucket.ready(), bucket.take(), bucket.ready()], [true, true, false]);
+    assert.equal(new TokenBucket(clock, Infinity, 1).ready(), true);
+  });
+
   test('an infinite rate always admits', () => {
     const bucket = new TokenBucket(new FakeClock(), Infinity, 1);
     for (let i = 0; i < 100; i++) assert.equal(bucket.take(), true);
