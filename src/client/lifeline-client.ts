@@ -15,6 +15,9 @@ import type { TokenRefresh } from './token-refresh.js';
 import { TypedEventTarget } from './typed-event-target.js';
 import { decodeServerMessage, isPosition, PROTOCOL, remoteError, REPLIES, type ServerMessage } from './wire.js';
 import { withHeartbeat } from './with-heartbeat.js';
+import { browserEnvironment } from './environment.js';
+import { withPageAwareness } from './page-awareness.js';
+import { withRetryHints } from '../core/retry-hint.js';
 
 /**
  * Where the client is with the current link: waiting for one, greeting, restoring, ready; or
@@ -71,8 +74,16 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     super();
     this.#publishTimeout = resolveTimeout('publishTimeout', options.publishTimeout);
     this.#requestTimeout = resolveTimeout('requestTimeout', options.requestTimeout);
-    // The transport's own queue is off: a message the socket cannot take now is the outbox's to resend, after `hello`.
-    const transport = new ReconnectingWebSocket(url, PROTOCOL, { ...options, heartbeat: withHeartbeat(options.heartbeat ?? true), queue: false });
+    const transport = new ReconnectingWebSocket(url, PROTOCOL, {
+      ...options,
+      // Page awareness is opt-in for a bare ReconnectingWebSocket; on here.
+      environment: options.environment ?? browserEnvironment(),
+      pageAwareness: options.pageAwareness ?? withPageAwareness(),
+      retryHints: options.retryHints ?? withRetryHints(),
+      heartbeat: withHeartbeat(options.heartbeat ?? true),
+      // The transport's own queue is off: a message the socket cannot take now is the outbox's to resend, after `hello`.
+      queue: false,
+    });
     this.transport = transport;
     const { clock, rng } = transport.options;
     const backoff = resolveRetryBackoff({ ...options.retry, maxAttempts: Infinity });
