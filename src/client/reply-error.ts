@@ -17,6 +17,7 @@ import type { ReplyCode } from '../protocol/reply-code.js';
  * A {@link LifelineError} whose `code` is the reply code above (lowercase), not an `ERR_*` one.
  */
 export class ReplyError extends LifelineError<ReplyCode> {
+  override name = 'ReplyError';
   constructor(
     code: ReplyCode,
     message: string,
