@@ -1,5 +1,5 @@
 import type { Position } from '../core/position.js';
-import type { RequestWindowState } from '../core/request-window.js';
+import type { RequestWindow, RequestWindowState } from '../core/request-window.js';
 
 /** One event in a channel's history. */
 export interface ChannelEvent {
@@ -139,6 +139,14 @@ export interface Broker {
    */
   recordReply(session: string, id: number, reply: unknown, capacity: number): Promise<void>;
   loadSession(id: string): Promise<SessionRecord | undefined>;
+  /**
+   * For a broker in this process only: keeps `window`, the live window of the session connected
+   * here, as the session's stored window (after taking in what the stored one knew), so each
+   * reply is kept once: the session's own record of a reply is then already in the broker, and
+   * {@link recordReply} only finds it there. False when the session is not stored. Absent: the
+   * broker keeps its own copy (a networked broker always does).
+   */
+  shareWindow?(session: string, window: RequestWindow<unknown>): boolean;
   /**
    * Marks request `id` of a session as running for `ttl` ms: true for the first caller, false
    * while another node holds it (a resend that reached another node while the first still runs).

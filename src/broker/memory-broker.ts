@@ -5,6 +5,7 @@ import { RequestWindow } from '../core/request-window.js';
 import { IdempotencyConflictError } from '../core/errors.js';
 import { canonicalJson } from '../protocol/identity.js';
 import { deliver } from './deliver.js';
+import { Fifo } from './fifo.js';
 import { DEFAULT_HISTORY_BUDGET, DEFAULT_IDLE_CHANNEL_TTL, EVENT_OVERHEAD, type MemoryBrokerOptions } from './memory-broker-options.js';
 import { MemoryPresence } from './memory-presence.js';
 import type { Broker, ChannelEvent, ControlNotice, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from './broker.js';
@@ -25,7 +26,7 @@ interface Queued {
 interface Channel {
   readonly epoch: string;
   head: number;
-  readonly history: Stored[];
+  readonly history: Fifo<Stored>;
   readonly listeners: Set<(event: ChannelEvent) => void>;
   /** The age limit of the last policy published with (read-side trimming uses it). */
   ttl: number;
@@ -40,12 +41,21 @@ interface Expiring<T> {
   expiresAt: number;
 }
 
+/** The last publish of an origin: its id (a session's message id, or a key's body digest) and the event it stored. */
+interface OriginEntry {
+  id: number | string;
+  event: ChannelEvent;
+}
+
 interface Outbox {
   nextSeq: number;
   messages: DirectMessage[];
   expiresAt: number;
-  readonly listeners: Set<(message: DirectMessage) => void>;
+  /** Replaced, never changed in place (usually one: the node serving the session): an array of one is a fraction of a Set. */
+  listeners: readonly ((message: DirectMessage) => void)[];
 }
+
+const NO_LISTENERS: readonly ((message: DirectMessage) => void)[] = [];
 
 /** Expired entries are swept at most this often (ms of clock time), on any write or subscribe. */
 const SWEEP_EVERY = 60_000;
@@ -73,7 +83,7 @@ export class MemoryBroker implements Broker {
    * The last client publish per session and channel (`${channel}\n${session}` -> its id), and
    * the publishes under an idempotency key (`${channel}\n\n${key}` -> the body's digest).
    */
-  readonly #origins = new Map<string, Expiring<{ readonly id: number | string; readonly event: ChannelEvent }>>();
+  readonly #origins = new Map<string, Expiring<OriginEntry>>();
 
   readonly #idleChannelTtl: number;
   readonly #sweepEvery: number;
@@ -98,28 +108,39 @@ export class MemoryBroker implements Broker {
   }
 
   async publish(channel: string, data: unknown, policy: HistoryPolicy, origin?: PublishOrigin): Promise<ChannelEvent> {
-    this.#sweep();
-    const originKey = origin && ('key' in origin ? `${channel}\n\n${origin.key}` : `${channel}\n${origin.session}`);
-    const originId = origin && ('key' in origin ? origin.digest : origin.id);
-    if (originKey !== undefined) {
-      const previous = this.#live(this.#origins, originKey);
-      if (previous && previous.value.id === originId) return previous.value.event;
-      if (previous && origin && 'key' in origin) throw new IdempotencyConflictError(origin.key);
+    // One clock read per publish (every acknowledged client publish comes through here).
+    const now = this.#clock.now();
+    this.#sweep(now);
+    let previous: Expiring<OriginEntry> | undefined;
+    let originKey: string | undefined;
+    if (origin) {
+      originKey = 'key' in origin ? `${channel}\n\n${origin.key}` : `${channel}\n${origin.session}`;
+      previous = this.#live(this.#origins, originKey, now);
+      if (previous && previous.value.id === ('key' in origin ? origin.digest : origin.id)) return previous.value.event;
+      if (previous && 'key' in origin) throw new IdempotencyConflictError(origin.key);
     }
     const state = this.#channel(channel);
-    state.active = this.#clock.now();
+    state.active = now;
     state.ttl = policy.size > 0 ? policy.ttl : 0; // no history: idleness alone decides when it is forgotten
     const event: ChannelEvent = { channel, epoch: state.epoch, offset: ++state.head, data };
     if (policy.size > 0) {
       const bytes = (JSON.stringify(data) ?? '').length + channel.length + EVENT_OVERHEAD;
-      state.history.push({ event, at: this.#clock.now(), bytes });
+      state.history.push({ event, at: now, bytes });
       this.#historyBytes += bytes;
       this.#historyEvents++;
       this.#queue.push({ channel: state, offset: event.offset });
-      this.#trim(state, policy);
+      this.#trim(state, policy, now);
       this.#enforceBudget();
     } else this.#drop(state, state.history.length);
-    if (origin && originKey !== undefined && originId !== undefined) this.#origins.set(originKey, { value: { id: originId, event }, expiresAt: this.#clock.now() + origin.ttl });
+    if (origin && originKey !== undefined) {
+      const id = 'key' in origin ? origin.digest : origin.id;
+      // A session's next publish to the channel reuses its entry (one per session and channel).
+      if (previous) {
+        previous.value.id = id;
+        previous.value.event = event;
+        previous.expiresAt = now + origin.ttl;
+      } else this.#origins.set(originKey, { value: { id, event }, expiresAt: now + origin.ttl });
+    }
     for (const listener of state.listeners) deliver(listener, event);
     return event;
   }
@@ -175,8 +196,19 @@ export class MemoryBroker implements Broker {
     const entry = this.#live(this.#sessions, session);
     if (!entry) return;
     if (entry.value.window.capacity !== capacity) entry.value.window = new RequestWindow(capacity, entry.value.window.snapshot());
+    // A shared window (shareWindow) has it already: recorded again in place, found at its newest slot.
     entry.value.window.record(id, reply);
     this.#claims.delete(`${session}\n${id}`);
+  }
+
+  shareWindow(session: string, window: RequestWindow<unknown>): boolean {
+    const entry = this.#live(this.#sessions, session);
+    if (!entry) return false;
+    const stored = entry.value.window;
+    if (stored === window) return true;
+    window.merge(stored.snapshot());
+    entry.value.window = window;
+    return true;
   }
 
   async loadSession(id: string): Promise<SessionRecord | undefined> {
@@ -252,9 +284,9 @@ export class MemoryBroker implements Broker {
 
   async subscribeDirect(session: string, onMessage: (message: DirectMessage) => void): Promise<Unsubscribe> {
     const outbox = this.#outbox(session);
-    outbox.listeners.add(onMessage);
+    outbox.listeners = [...outbox.listeners, onMessage];
     return async () => {
-      outbox.listeners.delete(onMessage);
+      outbox.listeners = outbox.listeners.filter((listener) => listener !== onMessage);
     };
   }
 
@@ -287,40 +319,35 @@ export class MemoryBroker implements Broker {
 
   async close(): Promise<void> {
     for (const channel of this.#channels.values()) channel.listeners.clear();
-    for (const outbox of this.#outboxes.values()) outbox.listeners.clear();
+    for (const outbox of this.#outboxes.values()) outbox.listeners = NO_LISTENERS;
   }
 
   #channel(name: string): Channel {
     let state = this.#channels.get(name);
-    if (!state) this.#channels.set(name, (state = { epoch: this.#newEpoch(), head: 0, history: [], listeners: new Set(), ttl: 0, active: this.#clock.now(), live: true }));
+    if (!state) this.#channels.set(name, (state = { epoch: this.#newEpoch(), head: 0, history: new Fifo<Stored>(), listeners: new Set(), ttl: 0, active: this.#clock.now(), live: true }));
     return state;
   }
 
-  #trim(state: Channel, policy: HistoryPolicy): void {
+  #trim(state: Channel, policy: HistoryPolicy, now: number): void {
     state.ttl = policy.ttl;
     this.#drop(state, Math.max(0, state.history.length - policy.size));
-    this.#expire(state);
+    this.#expire(state, now);
   }
 
   /** Drops the events of `state` older than its ttl. */
-  #expire(state: Channel): void {
-    const oldest = this.#clock.now() - state.ttl;
+  #expire(state: Channel, now: number): void {
+    const oldest = now - state.ttl;
     let drop = 0;
-    while (drop < state.history.length && (state.history[drop]?.at ?? 0) < oldest) drop++;
+    while (drop < state.history.length && (state.history.at(drop)?.at ?? 0) < oldest) drop++;
     this.#drop(state, drop);
   }
 
   /** Drops the `count` oldest events of a channel's history, returning their bytes to the budget. */
   #drop(state: Channel, count: number): void {
-    if (count <= 0) return;
-    if (count === 1) {
-      // A full history trimmed by one on every publish: shift drops the head in place, where
-      // splice would move the rest and allocate an array for what it removes.
+    for (let n = 0; n < count; n++) {
       const stored = state.history.shift();
       if (stored) this.#forget(stored.bytes);
-      return;
     }
-    for (const stored of state.history.splice(0, count)) this.#forget(stored.bytes);
   }
 
   #forget(bytes: number): void {
@@ -336,10 +363,10 @@ export class MemoryBroker implements Broker {
   #enforceBudget(): void {
     while (this.#historyBytes > this.#historyBudget && this.#queueHead < this.#queue.length) {
       const { channel, offset } = this.#queue[this.#queueHead++] as Queued;
-      const first = channel.history[0];
+      const first = channel.history.at(0);
       if (!channel.live || first === undefined || first.event.offset > offset) continue; // already trimmed
       let count = 0;
-      while (count < channel.history.length && (channel.history[count]?.event.offset ?? Infinity) <= offset) count++;
+      while (count < channel.history.length && (channel.history.at(count)?.event.offset ?? Infinity) <= offset) count++;
       this.#evicted += count;
       this.#drop(channel, count);
     }
@@ -350,26 +377,25 @@ export class MemoryBroker implements Broker {
   #compactQueue(): void {
     const dead = this.#queueHead + (this.#queue.length - this.#queueHead - this.#historyEvents);
     if (this.#queue.length < 1024 || dead < this.#queue.length / 2) return;
-    this.#queue = this.#queue.slice(this.#queueHead).filter(({ channel, offset }) => channel.live && (channel.history[0]?.event.offset ?? Infinity) <= offset);
+    this.#queue = this.#queue.slice(this.#queueHead).filter(({ channel, offset }) => channel.live && (channel.history.at(0)?.event.offset ?? Infinity) <= offset);
     this.#queueHead = 0;
   }
 
   /** Drops what has expired: sessions, outboxes, presence members, idle channels. */
-  #sweep(): void {
-    const now = this.#clock.now();
+  #sweep(now = this.#clock.now()): void {
     if (now - this.#sweptAt < this.#sweepEvery) return;
     this.#sweptAt = now;
     for (const [id, entry] of this.#sessions) if (entry.expiresAt < now) this.#sessions.delete(id);
     // A message store goes with its session (or when it expires unheard of).
     for (const [id, outbox] of this.#outboxes) {
-      if (outbox.listeners.size === 0 && (!this.#sessions.has(id) || outbox.expiresAt < now)) this.#outboxes.delete(id);
+      if (outbox.listeners.length === 0 && (!this.#sessions.has(id) || outbox.expiresAt < now)) this.#outboxes.delete(id);
     }
     for (const [key, entry] of this.#origins) if (entry.expiresAt < now) this.#origins.delete(key);
     for (const [key, entry] of this.#claims) if (entry.expiresAt < now) this.#claims.delete(key);
     this.#presence.sweep(now);
     for (const [name, state] of this.#channels) {
       if (state.listeners.size > 0) continue;
-      this.#expire(state);
+      this.#expire(state, now);
       // Forgotten once idle with nothing left to recover: seconds after its last subscriber left.
       if (state.history.length === 0 && now - state.active > this.#idleChannelTtl) {
         state.live = false;
@@ -392,13 +418,13 @@ export class MemoryBroker implements Broker {
   #outbox(session: string): Outbox {
     let outbox = this.#outboxes.get(session);
     // No life of its own until a session is saved (or a message sent): both only ever extend it.
-    if (!outbox) this.#outboxes.set(session, (outbox = { nextSeq: 1, messages: [], expiresAt: 0, listeners: new Set() }));
+    if (!outbox) this.#outboxes.set(session, (outbox = { nextSeq: 1, messages: [], expiresAt: 0, listeners: NO_LISTENERS }));
     return outbox;
   }
 
-  #live<T>(map: Map<string, Expiring<T>>, key: string): Expiring<T> | undefined {
+  #live<T>(map: Map<string, Expiring<T>>, key: string, now = this.#clock.now()): Expiring<T> | undefined {
     const entry = map.get(key);
-    if (entry && entry.expiresAt < this.#clock.now()) {
+    if (entry && entry.expiresAt < now) {
       map.delete(key);
       return undefined;
     }

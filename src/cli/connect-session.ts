@@ -2,6 +2,7 @@ import { LifelineClient, ReconnectingWebSocket } from '../client/node.js';
 import type { ClientOptions } from '../client/options.js';
 import { InvalidCloseError, LifelineError } from '../core/errors.js';
 import { describeCloseCode } from '../core/close-codes.js';
+import { withRetryHints } from '../core/retry-hint.js';
 import { ExitCode } from './command.js';
 import { commandDocs, lifelineCommands, type ConnectCommand } from './connect-commands.js';
 import { LifelineCommands } from './connect-lifeline.js';
@@ -56,6 +57,8 @@ export class ConnectSession {
     const options: Omit<ClientOptions, 'heartbeat'> = {
       WebSocket: this.#watch.WebSocket,
       maxAttempts: config.maxAttempts,
+      // A server's retry hint in a close reason sets the wait (opt-in for a bare ReconnectingWebSocket).
+      retryHints: withRetryHints(),
       // Without a token command the next attempt sends the same credentials (or none): a server
       // that wants fresh ones refuses it the same way, so the session ends at once.
       shouldReconnect: (_close, decision) => {

@@ -1,20 +1,47 @@
 import type { Clock } from '../core/clock.js';
+import { lifelineEvent } from './events.js';
 import { PendingMessage, type Outbox } from './outbox.js';
 import type { OutboxEntry, OutboxSnapshot, OutboxStore } from './outbox-store.js';
 
-/** What the durable outbox needs from its client. */
-export interface DurableOutboxHost {
-  readonly clock: Clock;
-  /** The stored session and its resume secret, read back at start (`hello` will carry them). */
-  restored(session: string | undefined, secret: string | undefined): void;
-  /** The session and secret to store with the entries now. */
-  session(): { readonly session: string | undefined; readonly secret: string | undefined };
-  /** The client was closed: saves stop, so the store keeps what it had, for the next client. */
-  closed(): boolean;
-  /** A restored entry's outcome: no promise waits for it, so it becomes an `outbox` event. */
-  settled(entry: OutboxEntry, value: unknown, error?: Error): void;
-  /** A load or save failed: reported as `error`, the client goes on in memory. */
-  failed(error: unknown): void;
+/** A session id and its resume secret. */
+export type SessionPair = readonly [session: string | undefined, secret: string | undefined];
+
+/** @internal The client a durable outbox works for: `outbox` and `error` events go to it; saves stop once its state is `closed`. */
+export type DurableOutboxClient = EventTarget & { readonly state: string; readonly transport: { readonly options: { readonly clock: Clock } } };
+
+/** @internal With no argument, the session and secret to store now; with one, those read back at start (`hello` will carry them). */
+export type SessionAccess = (restored?: SessionPair) => SessionPair;
+
+/**
+ * The `outbox` option of a {@link LifelineClient}: a store that brings the durable outbox's code
+ * with it, so an app without one bundles none of it. The built-in stores are outbox options
+ * themselves; any other {@link OutboxStore} becomes one through {@link withOutbox}.
+ */
+export interface OutboxOption {
+  /** @internal Starts the durable outbox of a client; `loaded` runs once the load has ended (restored or not). */
+  attach(client: DurableOutboxClient, outbox: Outbox, session: SessionAccess, loaded: () => void): DurableOutbox;
+}
+
+/**
+ * Your own {@link OutboxStore} as the `outbox` option (the built-in stores need no wrapping; the
+ * Node entry wraps any store itself).
+ *
+ * @example
+ * const client = new LifelineClient(url, { outbox: withOutbox({ load, save }) });
+ */
+export function withOutbox(store: OutboxStore): OutboxOption {
+  return { attach: (...host) => new DurableOutbox(store, ...host) };
+}
+
+/** A built-in store: an {@link OutboxStore} that is an {@link OutboxOption} too. */
+export abstract class DurableOutboxStore implements OutboxStore, OutboxOption {
+  abstract load(): Promise<OutboxSnapshot | undefined>;
+  abstract save(snapshot: OutboxSnapshot): Promise<void>;
+
+  /** @internal */
+  attach(...host: [client: DurableOutboxClient, outbox: Outbox, session: SessionAccess, loaded: () => void]): DurableOutbox {
+    return new DurableOutbox(this, ...host);
+  }
 }
 
 /**
@@ -22,27 +49,30 @@ export interface DurableOutboxHost {
  * unanswered publishes and requests survive a reload or a restart (docs/protocol.md §5). Loads
  * once at start (the stored entries go ahead of anything made meanwhile, with their ids), then
  * saves the whole outbox whenever the client asks, one save at a time: saves asked for while one
- * runs join the next.
+ * runs join the next. A failed load or save is an `error` event; the client goes on in memory.
  */
 export class DurableOutbox {
   /** The stored outbox is being loaded: `hello` waits for its session (and saves for the load). */
   loading = true;
   readonly #store: OutboxStore;
+  readonly #client: DurableOutboxClient;
   readonly #outbox: Outbox;
-  readonly #host: DurableOutboxHost;
+  readonly #session: SessionAccess;
   /** The save under way (or done), and the next one, not started yet. */
   #saved: Promise<void>;
   #nextSave: Promise<void> | undefined;
+  readonly #failed = (error: unknown): void => void this.#client.dispatchEvent(lifelineEvent('error', { error }));
 
-  /** Starts loading; `loaded` runs once the load has ended, restored or not. */
-  constructor(store: OutboxStore, outbox: Outbox, host: DurableOutboxHost, loaded: () => void) {
+  /** @internal Starts loading; `loaded` runs once the load has ended, restored or not. */
+  constructor(store: OutboxStore, client: DurableOutboxClient, outbox: Outbox, session: SessionAccess, loaded: () => void) {
     this.#store = store;
+    this.#client = client;
     this.#outbox = outbox;
-    this.#host = host;
+    this.#session = session;
     this.#saved = store
       .load()
       .then((snapshot) => this.#restore(snapshot))
-      .catch(host.failed)
+      .catch(this.#failed)
       .then(() => {
         this.loading = false;
         loaded();
@@ -57,33 +87,33 @@ export class DurableOutbox {
   save(): Promise<void> {
     return (this.#nextSave ??= this.#saved = this.#saved.then(() => {
       this.#nextSave = undefined;
-      const host = this.#host;
-      if (host.closed()) return;
+      if (this.#client.state === 'closed') return;
       const entries: OutboxEntry[] = [];
       for (const { kind, json: body, id } of this.#outbox.entries) if (kind !== 'presence.get') entries.push({ kind, body, id });
-      const { session, secret } = host.session();
-      return this.#store.save({ session, ...(secret === undefined ? {} : { secret }), entries }).catch(host.failed);
+      const [session, secret] = this.#session();
+      return this.#store.save({ session, ...(secret === undefined ? {} : { secret }), entries }).catch(this.#failed);
     }));
   }
 
   /**
    * The stored entries go ahead of anything sent meanwhile, with their ids; `hello` will carry
    * the stored session. If it is not resumed, those that were sent fail with `outcome_unknown`
-   * (protocol §5) and the others go out under the new session, as for any entry.
+   * (protocol §5) and the others go out under the new session, as for any entry. No promise
+   * waits for a restored entry: its outcome is an `outbox` event.
    */
   #restore(snapshot: OutboxSnapshot | undefined): void {
     if (!snapshot) return;
+    const client = this.#client;
     const outbox = this.#outbox;
-    const host = this.#host;
-    host.restored(snapshot.session, snapshot.secret);
+    this.#session([snapshot.session, snapshot.secret]);
     outbox.restore(
-      snapshot.entries.map((record) => {
-        const settled = (value: unknown, error?: Error): void => queueMicrotask(() => host.settled(record, value, error));
-        const entry = new PendingMessage(record.kind, record.body, settled, (error) => settled(undefined, error), host.clock, 0);
-        entry.id = record.id;
-        entry.sent = record.id > 0;
-        outbox.resumed(record.id);
-        return entry;
+      snapshot.entries.map((entry) => {
+        const settled = (value: unknown, error?: Error): void => queueMicrotask(() => client.dispatchEvent(lifelineEvent('outbox', { entry, value, error })));
+        const pending = new PendingMessage(entry.kind, entry.body, settled, (error) => settled(undefined, error), client.transport.options.clock, 0);
+        pending.id = entry.id;
+        pending.sent = entry.id > 0;
+        outbox.resumed(entry.id);
+        return pending;
       }),
     );
   }

@@ -1,11 +1,12 @@
 import type { BackoffOptions } from '../core/backoff.js';
 import type { ClientState } from '../core/client-state.js';
-import { InvalidOptionError } from '../core/errors.js';
 import type { ReconnectingWebSocketEventMap } from './events.js';
 import type { HeartbeatOptions } from '../core/heartbeat.js';
-import type { ClientOptions } from './options.js';
-import type { OutboxEntry, OutboxStore } from './outbox-store.js';
+import { check, type ClientOptions } from './options.js';
+import type { OutboxOption } from './durable-outbox.js';
+import type { OutboxEntry } from './outbox-store.js';
 import type { ReplyError } from './reply-error.js';
+import type { TokenRefreshOption } from './token-refresh.js';
 
 export interface LifelineClientOptions extends Omit<ClientOptions, 'queue' | 'heartbeat'> {
   /** Liveness checks: on by default here (a Lifeline server answers pings); `false` off, or settings overriding some defaults. */
@@ -19,14 +20,18 @@ export interface LifelineClientOptions extends Omit<ClientOptions, 'queue' | 'he
    * sent, and dropped from it once answered; a new client on the same store resumes the stored
    * session and resends what is left with the same ids, so it takes effect once across a page
    * reload or a process restart (outcomes through `outbox` events). `IndexedDbOutboxStore`
-   * (browsers), `FileOutboxStore` and `MemoryOutboxStore` (Node entry), or your own.
+   * (browsers), `FileOutboxStore` and `MemoryOutboxStore` (Node entry), or your own store as
+   * `withOutbox(store)` (the Node entry also takes it bare). Its code comes with the store: an
+   * app without one bundles none of it.
    */
-  readonly outbox?: OutboxStore;
+  readonly outbox?: OutboxOption;
   /**
-   * A fresh token for the same user. When `welcome` says when the credentials expire, it is called
-   * before then (10 % of the time left ahead, at most 30 s) and sent as `refresh` on the live link.
+   * `withTokenRefresh(provider)`, `provider` giving a fresh token for the same user. When `welcome`
+   * says when the credentials expire, it is called before then (10 % of the time left ahead, at
+   * most 30 s) and its token sent as `refresh` on the live link. An opt-in module: an app without
+   * it bundles none of it. (The Node entry also takes the provider bare.)
    */
-  readonly refreshToken?: () => Promise<string>;
+  readonly refreshToken?: TokenRefreshOption;
   /**
    * The schedule of automatic retries after a transient refusal: a subscription refused with
    * `unavailable` or `failed` (retried until it is confirmed, the app unsubscribes or a permanent
@@ -82,7 +87,5 @@ export interface LifelineClientEventMap extends Omit<ReconnectingWebSocketEventM
 
 /** A publish or request timeout (or `retryDeadline`) option, checked once: 10 000 ms unless given; 0 means none. */
 export function resolveTimeout(name: string, value: number | undefined): number {
-  if (value === undefined) return 10_000;
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) throw new InvalidOptionError(name, 'must be a number >= 0');
-  return value;
+  return check(name, value ?? 10_000, 0);
 }

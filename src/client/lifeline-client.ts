@@ -1,21 +1,23 @@
 import type { ClientState } from '../core/client-state.js';
 import type { Position } from '../core/position.js';
-import { closeEvent, lifelineEvent, type LifelineCloseEvent } from './events.js';
-import { resolveTimeout, type LifelineClientEventMap, type LifelineClientOptions, type LifelineClientState, type LifelineStateEvent, type PublishOptions } from './lifeline-client-types.js';
+import { lifelineEvent } from './events.js';
+import { forwardEvents } from './forward-events.js';
+import { resolveTimeout, type LifelineClientEventMap, type LifelineClientOptions, type LifelineClientState, type PublishOptions } from './lifeline-client-types.js';
 import type { UrlSource } from './options.js';
-import { DurableOutbox } from './durable-outbox.js';
-import type { OutboxEntry } from './outbox-store.js';
+import type { DurableOutbox } from './durable-outbox.js';
 import { Outbox, PendingMessage, type PendingKind, type SendRetry } from './outbox.js';
 import { ReconnectingWebSocket } from './reconnecting-websocket.js';
-import { closedError, ReplyError } from './reply-error.js';
-import { resolveRetryBackoff } from './retry-policy.js';
+import { badReply, closedError, notSubscribed, ReplyError } from './reply-error.js';
+import { isTransientSubscribeRefusal, resolveRetryBackoff } from './retry-policy.js';
 import { parseRewind } from '../core/rewind.js';
-import type { PresenceMember, SubscribeOptions, Subscription } from './subscription.js';
-import { SubscriptionSet } from './subscription-set.js';
-import { TokenRefresh } from './token-refresh.js';
+import { Subscription, type PresenceMember, type SubscribeOptions, type SubscriptionHost } from './subscription.js';
+import type { TokenRefresh } from './token-refresh.js';
 import { TypedEventTarget } from './typed-event-target.js';
-import { decodeServerMessage, PROTOCOL, routeServerMessage, type ServerMessage, type ServerMessagePort } from './wire.js';
+import { decodeServerMessage, isPosition, PROTOCOL, remoteError, REPLIES, type ServerMessage } from './wire.js';
 import { withHeartbeat } from './with-heartbeat.js';
+import { browserEnvironment } from './environment.js';
+import { withPageAwareness } from './page-awareness.js';
+import { withRetryHints } from '../core/retry-hint.js';
 
 /**
  * Where the client is with the current link: waiting for one, greeting, restoring, ready; or
@@ -24,9 +26,6 @@ import { withHeartbeat } from './with-heartbeat.js';
  * every browser bundle); each move is made in one place below.
  */
 type Phase = 'down' | 'hello' | 'recovering' | 'ready' | 'closed';
-
-/** The transport's own queue is off: a message the socket cannot take now is the outbox's to resend, after `hello`. */
-const FORWARDED = ['connecting', 'open', 'close', 'reconnecting', 'giveup', 'authRequired', 'error'] as const;
 
 /**
  * The full client of a Lifeline server (docs/protocol.md): a session that survives reconnects,
@@ -48,28 +47,23 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   #phase: Phase = 'down';
   /** The `outbox` option's store, loaded at start and saved as entries come and go. */
   readonly #durable: DurableOutbox | undefined;
-  readonly #outbox = new Outbox((entry) => {
-    if (this.#live()) this.#outbox.resend(entry, this.#write);
-  });
+  readonly #outbox = new Outbox((text) => this.#write(text), () => this.#live());
   /** How publishes, requests and presence queries refused with `unavailable` are resent (undefined: not at all). */
   readonly #sendRetry: SendRetry | undefined;
   readonly #refresh: TokenRefresh | undefined;
   readonly #write = (text: string): boolean => this.transport.send(text) === 'sent';
-  readonly #subscriptions: SubscriptionSet;
-  readonly #port: ServerMessagePort = {
-    event: (channel, data, position) => this.#subscriptions.byChannel.get(channel)?._event(data, position),
-    presence: (channel, action, member) => this.#subscriptions.byChannel.get(channel)?._presence(action, member),
-    direct: (seq, data) => this.#direct(seq, data),
-    reply: (id, message) => this.#reply(id, message),
-    error: (error) => this.#failed(error),
-  };
+  /** The subscriptions, one per channel, in the order they were made. */
+  readonly #subs = new Map<string, Subscription>();
+  /** Subscribes sent on this link, by id. */
+  readonly #subscribes = new Map<number, Subscription>();
+  /** Resubscribes after a welcome that are not confirmed yet (retried ones included): `ready` waits for them. */
+  readonly #awaited = new Set<Subscription>();
+  readonly #subHost: SubscriptionHost;
   #session: string | undefined;
   #member: string | undefined;
   /** The session's resume secret (from welcome): only a hello carrying it resumes the session. */
   #secret: string | undefined;
   #resumed = false;
-  /** The server's largest message (from welcome); bigger ones are refused before they are stored. */
-  #maxPayload = Number.POSITIVE_INFINITY;
   /** The last direct-message seq processed in this session. */
   #lastSeq = 0;
   /** Stamps each link (and close): work after app code continues only if it is unchanged. */
@@ -80,45 +74,40 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     super();
     this.#publishTimeout = resolveTimeout('publishTimeout', options.publishTimeout);
     this.#requestTimeout = resolveTimeout('requestTimeout', options.requestTimeout);
-    const transport = new ReconnectingWebSocket(url, PROTOCOL, { ...options, heartbeat: withHeartbeat(options.heartbeat ?? true), queue: false });
+    const transport = new ReconnectingWebSocket(url, PROTOCOL, {
+      ...options,
+      // Page awareness is opt-in for a bare ReconnectingWebSocket; on here.
+      environment: options.environment ?? browserEnvironment(),
+      pageAwareness: options.pageAwareness ?? withPageAwareness(),
+      retryHints: options.retryHints ?? withRetryHints(),
+      heartbeat: withHeartbeat(options.heartbeat ?? true),
+      // The transport's own queue is off: a message the socket cannot take now is the outbox's to resend, after `hello`.
+      queue: false,
+    });
     this.transport = transport;
     const { clock, rng } = transport.options;
-    const backoff = resolveRetryBackoff({ ...options.retry, maxAttempts: Number.POSITIVE_INFINITY });
+    const backoff = resolveRetryBackoff({ ...options.retry, maxAttempts: Infinity });
     const within = resolveTimeout('retryDeadline', options.retryDeadline);
     this.#sendRetry = within > 0 ? { backoff, rng, within } : undefined;
-    this.#subscriptions = new SubscriptionSet(
-      {
-        nextId: () => this.#outbox.nextId(),
-        send: (message) => this.#send(message),
-        live: () => this.#live(),
-        unsubscribe: (sub) => this.#unsubscribe(sub),
-        presence: (sub) => this.#presence(sub),
-      },
-      { backoff, clock, rng },
-    );
+    this.#subHost = {
+      unsubscribe: (sub) => this.#unsubscribe(sub),
+      presence: (sub) => this.#presence(sub),
+      subscribe: (sub) => this.#subscribe(sub),
+      retry: { backoff, clock, rng },
+    };
     this.#reported = transport.state;
-    const failed = this.#failed;
-    const provider = options.refreshToken;
-    if (provider) this.#refresh = new TokenRefresh(provider, { clock, send: (token) => this.#send({ type: 'refresh', token }), failed });
-    if (options.outbox) {
-      const host = {
-        clock,
-        restored: (session: string | undefined, secret: string | undefined) => {
-          this.#session = session;
-          this.#secret = secret;
-        },
-        session: () => ({ session: this.#session, secret: this.#secret }),
-        closed: () => this.state === 'closed',
-        settled: (entry: OutboxEntry, value: unknown, error?: Error) => this.dispatchEvent(lifelineEvent('outbox', { entry, value, error })),
-        failed,
-      };
-      // Saves wait for the load (then save what the app sent meanwhile too).
-      this.#durable = new DurableOutbox(options.outbox, this.#outbox, host, () => this.transport.state === 'open' && this.#linkUp());
-    }
+    this.#refresh = options.refreshToken?.attach({ clock, send: (token) => this.#send({ type: 'refresh', token }), failed: this.#failed });
+    // Saves wait for the load (then save what the app sent meanwhile too).
+    this.#durable = options.outbox?.attach(
+      this,
+      this.#outbox,
+      (restored) => (restored ? ([this.#session, this.#secret] = restored) : [this.#session, this.#secret]),
+      () => void (this.transport.state === 'open' && this.#linkUp()),
+    );
     transport.addEventListener('open', () => this.#linkUp());
     transport.addEventListener('message', (event) => this.#received(event.data));
     transport.addEventListener('statechange', (event) => this.#transportMoved(event.to));
-    for (const type of FORWARDED) transport.addEventListener(type, (event: Event) => this.#forward(event));
+    forwardEvents(transport, this);
   }
 
   get state(): LifelineClientState {
@@ -137,21 +126,21 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   }
 
   get subscriptions(): ReadonlyMap<string, Subscription> {
-    return this.#subscriptions.byChannel;
+    return this.#subs;
   }
 
   /** Resolves at the next `ready` (now, if ready); rejects if the client closes or the transport ends for good first. */
   ready(): Promise<void> {
-    if (this.state === 'ready') return Promise.resolve();
-    if (this.state === 'closed') return Promise.reject(closedError());
     return new Promise((resolve, reject) => {
-      const settle = (event: LifelineStateEvent): void => {
-        if (event.to !== 'ready' && event.to !== 'closed') return;
+      // Settled by the state now, or by the first move to `ready` or `closed`.
+      const settle = ({ to }: { readonly to: LifelineClientState }): void => {
+        if (to !== 'ready' && to !== 'closed') return;
         this.removeEventListener('statechange', settle);
-        if (event.to === 'ready') resolve();
+        if (to === 'ready') resolve();
         else reject(closedError());
       };
       this.addEventListener('statechange', settle);
+      settle({ to: this.state });
     });
   }
 
@@ -164,10 +153,14 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   subscribe(channel: string, options: SubscribeOptions = {}): Subscription {
     if (this.#phase === 'closed') throw closedError();
     const { rewind, ...handlers } = options;
-    const { sub, created } = this.#subscriptions.open(channel, handlers, rewind === undefined ? undefined : parseRewind(rewind));
-    if (!created) return sub;
+    const parsed = rewind === undefined ? undefined : parseRewind(rewind);
+    const existing = this.#subs.get(channel);
+    const sub = existing ?? new Subscription(channel, this.#subHost, parsed);
+    for (const [type, listener] of Object.entries(handlers)) if (listener) sub.addEventListener(type, listener as EventListener);
+    if (existing) return sub;
+    this.#subs.set(channel, sub);
     sub._subscribing();
-    if (this.#subscriptions.current(sub) && this.#live()) this.#subscriptions.subscribe(sub);
+    this.#subscribe(sub);
     return sub;
   }
 
@@ -180,12 +173,12 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
    */
   publish(channel: string, data: unknown, options: PublishOptions = {}): Promise<Position> {
     // An absent key is left out of the JSON text that goes on the wire and into the outbox.
-    return this.#enqueue('publish', { type: 'publish', channel, data, idempotencyKey: options.idempotencyKey }, this.#publishTimeout) as Promise<Position>;
+    return this.#enqueue({ type: 'publish', channel, data, idempotencyKey: options.idempotencyKey }, this.#publishTimeout) as Promise<Position>;
   }
 
   /** Calls a server handler once (even across reconnects); resolves with its result. */
   request(method: string, params?: unknown): Promise<unknown> {
-    return this.#enqueue('request', { type: 'request', method, params }, this.#requestTimeout);
+    return this.#enqueue({ type: 'request', method, params }, this.#requestTimeout);
   }
 
   /** Starts a new link now with a fresh attempt budget (also after `giveup`); the session is resumed. */
@@ -206,7 +199,10 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     this.#outbox.failAll(error);
     this.transport.dispose();
     this.#syncState();
-    this.#subscriptions.endAll(error);
+    const all = [...this.#subs.values()];
+    this.#subs.clear();
+    this.#linkLost();
+    for (const sub of all) sub._end(error, false);
   }
 
   // ---- the link ----------------------------------------------------------------------------------
@@ -233,22 +229,36 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     const generation = ++this.#generation;
     this.#phase = 'down';
     this.#refresh?.stop();
-    this.#subscriptions.linkLost();
+    this.#linkLost();
     this.#outbox.linkLost();
-    for (const sub of [...this.#subscriptions.byChannel.values()]) {
+    for (const sub of [...this.#subs.values()]) {
       sub._subscribing();
       if (generation !== this.#generation) return false;
     }
     return true;
   }
 
+  /**
+   * Checks the fields one message type needs and hands it on; malformed or unknown messages are
+   * dropped (unknown types are how later versions extend). Until `welcome`, only `error` counts.
+   */
   #received(data: unknown): void {
     const message = decodeServerMessage(data);
     const phase = this.#phase;
-    if (!message) this.#port.error(new ReplyError('bad_message', 'not a protocol message'));
-    else if (phase === 'hello' && message.type === 'welcome') this.#welcome(message);
-    else if (message.type === 'refreshed') this.#refresh?.expiresAt(message.expiresAt);
-    else if (phase === 'recovering' || phase === 'ready' || message.type === 'error') routeServerMessage(message, this.#port);
+    if (!message) return this.#failed(new ReplyError('bad_message', 'not a protocol message'));
+    const { type, id, data: payload } = message;
+    if (phase === 'hello' && type === 'welcome') return this.#welcome(message);
+    if (type === 'refreshed') return this.#refresh?.expiresAt(message.expiresAt);
+    if (!this.#live() && type !== 'error') return;
+    if (typeof id === 'number' && REPLIES.includes(type)) return this.#reply(id, message);
+    if (type === 'error') return this.#failed(remoteError(message));
+    if (type === 'message' && Number.isSafeInteger(message.seq)) return this.#direct(message.seq as number, payload);
+    // A channel that is not a string is no key of the map.
+    const sub = this.#subs.get(message.channel as string);
+    const position = { epoch: message.epoch, offset: message.offset };
+    const member = (message.join ?? message.leave) as PresenceMember | undefined;
+    if (type === 'event' && isPosition(position)) sub?._event(payload, position);
+    else if (type === 'presence' && typeof member?.client === 'string') sub?._presence(message.join ? 'join' : 'leave', member);
   }
 
   /**
@@ -266,10 +276,10 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     this.#secret = secret;
     this.#member = message.member as string | undefined;
     this.#resumed = resumed;
-    if (typeof message.maxPayload === 'number') this.#maxPayload = message.maxPayload;
-    // An entry stored by an earlier run may be too big: it would close every start with 1009.
-    if (this.#outbox.dropLarger(this.#maxPayload, tooBig())) void this.#save();
     const outbox = this.#outbox;
+    if (typeof message.maxPayload === 'number') outbox.maxPayload = message.maxPayload;
+    // An entry stored by an earlier run may be too big: it would close every start with 1009.
+    if (outbox.dropLarger()) void this.#save();
     if (resumed) outbox.resumed(Number(message.acked) || 0);
     else {
       this.#lastSeq = 0;
@@ -277,7 +287,10 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     }
     this.#phase = 'recovering';
     this.#refresh?.expiresAt(message.expiresAt);
-    this.#subscriptions.resubscribeAll();
+    for (const sub of this.#subs.values()) {
+      this.#awaited.add(sub);
+      this.#subscribe(sub);
+    }
     this.#flush();
     // App code runs only now, so a publish from a listener queues behind the resends.
     if (this.#dispatch(lifelineEvent('session', { id, resumed }))) this.#checkReady();
@@ -286,12 +299,33 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   #reply(id: number, message: ServerMessage): void {
     // An answered entry leaves the durable outbox too.
     if (this.#outbox.settle(id, message)) return void this.#save();
+    const sub = this.#subscribes.get(id);
+    if (!sub) return;
+    this.#subscribes.delete(id);
     const generation = this.#generation;
-    if (this.#subscriptions.reply(id, message) && generation === this.#generation) this.#checkReady();
+    if (this.#current(sub)) this.#subscribed(sub, message);
+    if (generation === this.#generation) this.#checkReady();
+  }
+
+  /**
+   * A reply to a subscribe: the subscription continues from the reply's position; after a
+   * transient refusal it is tried again with backoff (still awaited by `ready`); after any other
+   * it ends with the server's code. Runs app code.
+   */
+  #subscribed(sub: Subscription, message: ServerMessage): void {
+    const { position } = message;
+    if (message.type === 'subscribed' && isPosition(position)) {
+      this.#awaited.delete(sub);
+      return sub._subscribed(position, message.recovered === true);
+    }
+    const error = message.type === 'error' ? remoteError(message) : badReply(message.type);
+    if (isTransientSubscribeRefusal(error.code)) return sub._retry(error);
+    this.#forget(sub);
+    sub._end(error, true);
   }
 
   #checkReady(): void {
-    if (this.#phase !== 'recovering' || !this.#subscriptions.settled) return;
+    if (this.#phase !== 'recovering' || this.#awaited.size > 0) return;
     this.#phase = 'ready';
     if (this.#syncState()) this.#dispatch(lifelineEvent('ready', { resumed: this.#resumed }));
   }
@@ -318,16 +352,15 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   }
 
   /** Queues a message that waits for its reply; a throw here (closed, data JSON cannot carry) rejects the promise. */
-  #enqueue(kind: PendingKind, body: object, timeoutMs: number): Promise<unknown> {
+  #enqueue(body: { readonly type: PendingKind; readonly [field: string]: unknown }, timeoutMs: number): Promise<unknown> {
     return new Promise((resolve, reject) => {
       if (this.state === 'closed') throw closedError();
-      const entry = new PendingMessage(kind, JSON.stringify(body), resolve, reject, this.transport.options.clock, timeoutMs, this.#sendRetry);
-      this.#outbox.add(entry);
+      const entry = new PendingMessage(body.type, JSON.stringify(body), resolve, reject, this.transport.options.clock, timeoutMs, this.#sendRetry);
       // The server would close with 1009 (fatal); a stored entry would do it again on every start.
-      if (this.#outbox.dropLarger(this.#maxPayload, tooBig())) return;
+      if (!this.#outbox.add(entry)) return;
       if (!this.#live()) void this.#save();
       else if (this.#durable) this.#flush();
-      else this.#outbox.send(entry, this.#write);
+      else this.#outbox.send(entry);
     });
   }
 
@@ -347,26 +380,56 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     const batch = this.#outbox.take();
     const generation = this.#generation;
     const send = (): void => {
-      if (generation === this.#generation) for (const entry of batch) this.#outbox.write(entry, this.#write);
+      if (generation === this.#generation) for (const entry of batch) this.#outbox.write(entry);
     };
     if (this.#durable) void this.#save().then(send);
     else send();
   }
 
-  /** A durable outbox or `refreshToken` failure, as an `error` event. */
+  /** A `refreshToken` failure, as an `error` event. */
   readonly #failed = (error: unknown): void => void this.#dispatch(lifelineEvent('error', { error }));
 
+  /** Sends a subscribe with `since` = the last position held (none yet: the rewind, if any), if `sub` is still current and the link live. */
+  #subscribe(sub: Subscription): void {
+    if (!this.#current(sub) || !this.#live()) return;
+    sub._halt();
+    const id = this.#outbox.nextId();
+    this.#subscribes.set(id, sub);
+    const { channel, position: since, rewind } = sub;
+    // `since` undefined is left out of the JSON text.
+    this.#send({ type: 'subscribe', id, channel, ...(since === undefined && rewind !== undefined ? { rewind } : { since }) });
+  }
+
+  /** The link ended: no reply comes on it any more, and a pending retry waits for the next link's resubscribe. */
+  #linkLost(): void {
+    this.#subscribes.clear();
+    this.#awaited.clear();
+    for (const sub of this.#subs.values()) sub._halt();
+  }
+
+  /** Is `sub` still its channel's subscription (not ended meanwhile)? */
+  #current(sub: Subscription): boolean {
+    return this.#subs.get(sub.channel) === sub;
+  }
+
+  /** Forgets `sub` (it ended). */
+  #forget(sub: Subscription): void {
+    this.#subs.delete(sub.channel);
+    this.#awaited.delete(sub);
+  }
+
   #unsubscribe(sub: Subscription): void {
-    if (!this.#subscriptions.remove(sub)) return;
+    if (!this.#current(sub)) return;
+    this.#forget(sub);
     if (this.#live()) this.#send({ type: 'unsubscribe', id: this.#outbox.nextId(), channel: sub.channel });
     const generation = this.#generation;
-    sub._end(new ReplyError('unsubscribed', `unsubscribed from "${sub.channel}"`), false);
+    sub._end(notSubscribed(sub.channel), false);
     if (generation === this.#generation) this.#checkReady();
   }
 
   #presence(sub: Subscription): Promise<readonly PresenceMember[]> {
-    if (!this.#subscriptions.current(sub)) return Promise.reject(new ReplyError('unsubscribed', `"${sub.channel}" is not subscribed`));
-    return this.#enqueue('presence.get', { type: 'presence.get', channel: sub.channel }, this.#requestTimeout) as Promise<readonly PresenceMember[]>;
+    if (!this.#current(sub)) return Promise.reject(notSubscribed(sub.channel));
+    return this.#enqueue({ type: 'presence.get', channel: sub.channel }, this.#requestTimeout) as Promise<readonly PresenceMember[]>;
   }
 
   // ---- events: each returns whether the generation survived the listeners --------------------------
@@ -379,24 +442,9 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     return this.#dispatch(lifelineEvent('statechange', { from, to }));
   }
 
-  /** The transport's lifecycle events, re-dispatched as ours. */
-  #forward(event: Event): void {
-    // A platform CloseEvent's fields live on its prototype: Object.keys would see only ours.
-    const close = event as LifelineCloseEvent;
-    if (event.type === 'close') return void this.dispatchEvent(closeEvent(close, close.willReconnect, close.action));
-    const detail: Record<string, unknown> = {};
-    // `isTrusted` is an own, read-only property of browser events: copying it would throw.
-    for (const key of Object.keys(event)) if (key !== 'isTrusted') detail[key] = (event as unknown as Record<string, unknown>)[key];
-    this.dispatchEvent(lifelineEvent(event.type, detail));
-  }
-
   #dispatch(event: Event): boolean {
     const generation = this.#generation;
     this.dispatchEvent(event);
     return generation === this.#generation;
   }
-}
-
-function tooBig(): ReplyError {
-  return new ReplyError('too_big', 'larger than the server accepts');
 }

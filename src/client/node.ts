@@ -6,6 +6,9 @@
 import { ReconnectingWebSocket as BaseReconnectingWebSocket } from './reconnecting-websocket.js';
 import { LifelineClient as BaseLifelineClient } from './lifeline-client.js';
 import type { LifelineClientOptions } from './lifeline-client-types.js';
+import { withOutbox, type OutboxOption } from './durable-outbox.js';
+import { withTokenRefresh, type TokenRefreshOption } from './token-refresh.js';
+import type { OutboxStore } from './outbox-store.js';
 import { NodeWebSocket } from './node-websocket.js';
 import type { ClientOptions, ProtocolsProvider, UrlSource } from './options.js';
 
@@ -21,9 +24,23 @@ export class ReconnectingWebSocket extends BaseReconnectingWebSocket {
   }
 }
 
+/**
+ * The Node entry's options: `outbox` also takes any {@link OutboxStore} as it is, `refreshToken`
+ * the token provider as it is (bundle size is no concern here).
+ */
+export interface NodeLifelineClientOptions extends Omit<LifelineClientOptions, 'outbox' | 'refreshToken'> {
+  readonly outbox?: OutboxOption | OutboxStore;
+  readonly refreshToken?: TokenRefreshOption | (() => Promise<string>);
+}
+
 /** {@link BaseLifelineClient} with `ws` underneath by default. */
 export class LifelineClient extends BaseLifelineClient {
-  constructor(url: UrlSource, options: LifelineClientOptions = {}) {
-    super(url, { WebSocket: NodeWebSocket, ...options });
+  constructor(url: UrlSource, { outbox, refreshToken, ...options }: NodeLifelineClientOptions = {}) {
+    super(url, {
+      WebSocket: NodeWebSocket,
+      ...options,
+      outbox: outbox && ('attach' in outbox ? outbox : withOutbox(outbox)),
+      refreshToken: typeof refreshToken === 'function' ? withTokenRefresh(refreshToken) : refreshToken,
+    });
   }
 }

@@ -4,7 +4,9 @@ import type { CloseAction } from '../core/close-code.js';
 import type { CloseDecision, CloseInfo } from '../core/close-policy.js';
 import { InvalidOptionError } from '../core/errors.js';
 import { defaultQueueLimits, type OutboundData, type QueueLimits } from '../core/outbound-queue.js';
-import { browserEnvironment, type ClientEnvironment } from './environment.js';
+import { steadyEnvironment, type ClientEnvironment } from './environment.js';
+import type { PageAwarenessPlugin } from './page-awareness.js';
+import type { RetryHintParser } from '../core/retry-hint.js';
 import type { LinkWatchPlugin } from './with-heartbeat.js';
 
 /**
@@ -63,12 +65,28 @@ export interface ClientOptions extends Partial<BackoffOptions> {
    * and a bare client bundles none of it): `heartbeat: withHeartbeat()` for the defaults.
    */
   readonly heartbeat?: LinkWatchPlugin | false | undefined;
+  /**
+   * Retries wait while the page is hidden or the device offline (as `environment` tells), an
+   * opt-in module: `pageAwareness: withPageAwareness()`. Off by default; on in `LifelineClient`.
+   */
+  readonly pageAwareness?: PageAwarenessPlugin | undefined;
+  /**
+   * Server retry hints in close reasons (`retry after N ms, spread over M ms`) set the retry
+   * delay, an opt-in module: `retryHints: withRetryHints()`. Off by default; on in
+   * `LifelineClient`. A refused handshake's Retry-After (Node) is honoured either way.
+   */
+  readonly retryHints?: RetryHintParser | undefined;
   /** Override the close-code policy: return an action, true (reconnect) or false (stop); undefined keeps the default. */
   readonly shouldReconnect?: (close: CloseInfo, decision: CloseDecision) => CloseAction | boolean | undefined;
   /** Override the delay before attempt `attempt` (1-based), ms. */
   readonly reconnectDelay?: (attempt: number, close: CloseInfo) => number | undefined;
   /** Initial `binaryType`. Default `'arraybuffer'` (the same on every platform). */
   readonly binaryType?: string;
+  /**
+   * Where the client runs: whether the page is hidden or the device offline, as `pageAwareness`
+   * and the heartbeat read it. Default: always visible and online. `browserEnvironment()` gives
+   * the page's visibility and online/offline signals (as `LifelineClient` uses by default).
+   */
   readonly environment?: ClientEnvironment;
   readonly clock?: Clock;
   readonly rng?: Rng;
@@ -84,6 +102,8 @@ export interface ResolvedClientOptions extends BackoffOptions {
   /** False when the app turned queueing off (`queue: false`): refusals are then expected, not errors. */
   readonly queueing: boolean;
   readonly heartbeat: LinkWatchPlugin | undefined;
+  readonly pageAwareness: PageAwarenessPlugin | undefined;
+  readonly retryHints: RetryHintParser | undefined;
   readonly shouldReconnect: ClientOptions['shouldReconnect'];
   readonly reconnectDelay: ClientOptions['reconnectDelay'];
   readonly binaryType: string;
@@ -98,20 +118,13 @@ export function check(name: string, value: number, min: number): number {
   return value;
 }
 
-/** The numeric options and their least allowed value, checked in this order. */
+/** The numeric options and their least allowed value, checked in this order (`queue.` ones in the queue limits). */
 const minimums = { initialDelay: 0, factor: 1, maxDelay: 0, maxAttempts: 0, connectTimeout: 1, stabilityWindow: 0, maxMessages: 0, maxBytes: 0 };
 
 export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
-  const WebSocketClass = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-  if (!WebSocketClass) throw new InvalidOptionError('WebSocket', 'no WebSocket on this platform: pass one (e.g. from "ws")');
-  const heartbeat = options.heartbeat || undefined;
-  // `true` or settings (the option's old form) would silently mean no heartbeat: refused instead.
-  if (heartbeat && typeof heartbeat !== 'function') throw new InvalidOptionError('heartbeat', 'pass withHeartbeat(...)');
-  const given: Record<string, unknown> = {};
-  // An option given as undefined keeps its default (options it does not know pass through unread).
-  for (const name in options) if (options[name as keyof ClientOptions] !== undefined) given[name] = options[name as keyof ClientOptions];
   const queueing = options.queue !== false;
-  const queue = { ...defaultQueueLimits, ...(queueing ? options.queue : { maxMessages: 0, maxBytes: 0 }) };
+  // With `queue: false` the limits keep their defaults, unused: send refuses before queueing.
+  const queue = { ...defaultQueueLimits, ...options.queue };
   const resolved = {
     ...defaultBackoff,
     connectTimeout: 10_000,
@@ -119,14 +132,18 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     binaryType: 'arraybuffer',
     clock: systemClock,
     rng: systemRng,
-    ...given,
-    WebSocket: WebSocketClass,
-    startClosed: options.startClosed === true,
+    environment: steadyEnvironment,
+    WebSocket: (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket,
+    // An option given as undefined keeps its default (options it does not know pass through unread).
+    ...Object.fromEntries(Object.entries(options).filter((entry) => entry[1] !== undefined)),
+    startClosed: !!options.startClosed,
     queue,
     queueing,
-    heartbeat,
-    environment: options.environment ?? browserEnvironment(),
+    heartbeat: options.heartbeat || undefined,
   } as ResolvedClientOptions;
+  if (!resolved.WebSocket) throw new InvalidOptionError('WebSocket', 'no WebSocket on this platform: pass one');
+  // `true` or settings (the option's old form) would silently mean no heartbeat: refused instead.
+  if (resolved.heartbeat && typeof resolved.heartbeat !== 'function') throw new InvalidOptionError('heartbeat', 'pass withHeartbeat()');
   for (const [name, min] of Object.entries(minimums)) {
     const inQueue = name in queue;
     check(inQueue ? `queue.${name}` : name, ((inQueue ? queue : resolved) as unknown as Record<string, number>)[name] as number, min);

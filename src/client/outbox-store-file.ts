@@ -1,4 +1,5 @@
-import type { OutboxEntry, OutboxSnapshot, OutboxStore } from './outbox-store.js';
+import { DurableOutboxStore } from './durable-outbox.js';
+import type { OutboxEntry, OutboxSnapshot } from './outbox-store.js';
 
 type Fs = typeof import('node:fs/promises');
 
@@ -24,8 +25,10 @@ const loadFs = (): Promise<Fs> => (fsModule ??= import(FS) as Promise<Fs>);
  * @example
  * const client = new LifelineClient(url, { outbox: new FileOutboxStore('./data/outbox.json') });
  */
-export class FileOutboxStore implements OutboxStore {
-  constructor(readonly path: string) {}
+export class FileOutboxStore extends DurableOutboxStore {
+  constructor(readonly path: string) {
+    super();
+  }
 
   async load(): Promise<OutboxSnapshot | undefined> {
     const { readFile, rename } = await loadFs();

@@ -1,4 +1,5 @@
-import type { OutboxSnapshot, OutboxStore } from './outbox-store.js';
+import { DurableOutboxStore } from './durable-outbox.js';
+import type { OutboxSnapshot } from './outbox-store.js';
 
 /**
  * A durable outbox in the browser's IndexedDB (database `name`, object store `outbox`, one
@@ -12,8 +13,10 @@ import type { OutboxSnapshot, OutboxStore } from './outbox-store.js';
  * const client = new LifelineClient(url, { outbox: new IndexedDbOutboxStore('chat-outbox') });
  * client.addEventListener('outbox', (e) => console.log('made before the reload:', e.entry, e.error ?? e.value));
  */
-export class IndexedDbOutboxStore implements OutboxStore {
-  constructor(readonly name: string) {}
+export class IndexedDbOutboxStore extends DurableOutboxStore {
+  constructor(readonly name: string) {
+    super();
+  }
 
   load(): Promise<OutboxSnapshot | undefined> {
     return this.#run('readonly', (store) => store.get(0));

@@ -1,3 +1,5 @@
+import { DurableOutboxStore } from './durable-outbox.js';
+
 /**
  * The durable outbox of a {@link LifelineClient} (option `outbox`): where its unanswered publishes
  * and requests are kept so that they survive a page reload or a process restart and still take
@@ -46,7 +48,7 @@ export interface OutboxStore {
  * An outbox store in memory: it outlives a client, not the process. For tests: hand the same
  * store to a second client to play a restart.
  */
-export class MemoryOutboxStore implements OutboxStore {
+export class MemoryOutboxStore extends DurableOutboxStore {
   /** What the store holds. */
   snapshot: OutboxSnapshot | undefined;
 

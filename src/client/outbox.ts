@@ -2,7 +2,7 @@ import { Backoff, type BackoffOptions } from '../core/backoff.js';
 import { utf8ByteLength } from '../core/utf8.js';
 import type { Clock, Rng } from '../core/clock.js';
 import { Timer } from '../core/timer.js';
-import { ReplyError } from './reply-error.js';
+import { badReply, ReplyError } from './reply-error.js';
 import { isTransientSendRefusal } from './retry-policy.js';
 import { isPosition, remoteError, type ServerMessage } from './wire.js';
 
@@ -53,7 +53,7 @@ export class PendingMessage {
     this.#clock = clock;
     this.#retry = retry;
     this.#deadline = retry ? clock.now() + retry.within : 0;
-    this.#timer = new Timer(clock, () => reject(new ReplyError('timeout', `no reply within ${timeout} ms (still queued)`)));
+    this.#timer = new Timer(clock, () => reject(new ReplyError('timeout', `no reply in ${timeout} ms`)));
     if (timeout > 0 && Number.isFinite(timeout)) this.#timer.start(timeout);
   }
 
@@ -69,7 +69,7 @@ export class PendingMessage {
     const { kind } = this;
     const value = kind === 'publish' ? reply.position : kind === 'request' ? reply.data : reply.members;
     if (kind === 'publish' ? isPosition(value) : kind === 'request' || Array.isArray(value)) this.#resolve(value);
-    else this.#reject(new ReplyError('bad_reply', `a malformed ${reply.type}`));
+    else this.#reject(badReply(reply.type));
   }
 
   fail(error: Error): void {
@@ -112,9 +112,16 @@ export class Outbox {
   /** Entries (re)sent on the current link, by id: where replies go. */
   readonly #sent = new Map<number, PendingMessage>();
   #lastId = 0;
+  /** The server's largest message (from welcome): bigger ones are refused before they are stored. */
+  maxPayload = Infinity;
+  readonly #write: Write;
+  readonly #live: () => boolean;
 
-  /** `due` is called when an entry refused with `unavailable` may be resent (under its id). */
-  constructor(private readonly due: (entry: PendingMessage) => void = () => undefined) {}
+  /** `write` puts frames on the link; `live` says whether the server has welcomed it (a retry that falls due then is resent at once). */
+  constructor(write: Write, live: () => boolean) {
+    this.#write = write;
+    this.#live = live;
+  }
 
   /** Everything unanswered, in order. */
   get entries(): ReadonlySet<PendingMessage> {
@@ -126,8 +133,10 @@ export class Outbox {
     return ++this.#lastId;
   }
 
-  add(entry: PendingMessage): void {
+  /** Adds an entry; false when it is larger than the server accepts (it has failed with `too_big` then). */
+  add(entry: PendingMessage): boolean {
     this.#entries.add(entry);
+    return !this.dropLarger();
   }
 
   /** Entries restored from a durable outbox go first, ahead of those the app made meanwhile. */
@@ -136,27 +145,26 @@ export class Outbox {
   }
 
   /** Sends on the live link: with its id if it has one in this session, else the next. */
-  send(entry: PendingMessage, write: Write): void {
+  send(entry: PendingMessage): void {
     this.#take(entry);
-    this.write(entry, write);
-  }
-
-  /** A retry fell due: resends `entry` under its id, unless it was answered or already resent on this link. */
-  resend(entry: PendingMessage, write: Write): void {
-    if (this.#entries.has(entry) && this.#sent.get(entry.id) !== entry) this.send(entry, write);
+    this.write(entry);
   }
 
   /** Puts an entry taken for this link on the wire. */
-  write(entry: PendingMessage, write: Write): void {
+  write(entry: PendingMessage): void {
     // Refused when the socket is already closing: it stays unsent, for the next link.
-    if (write(entry.frame())) entry.sent = true;
+    if (this.#write(entry.frame())) entry.sent = true;
   }
 
   /** Everything not sent on this link yet, in order, numbered and taken for this link (replies to it are expected). */
   take(): PendingMessage[] {
     const taken: PendingMessage[] = [];
-    for (const entry of this.#entries) if (this.#sent.get(entry.id) !== entry) taken.push(this.#take(entry));
+    for (const entry of this.#entries) if (!this.#onLink(entry)) taken.push(this.#take(entry));
     return taken;
+  }
+
+  #onLink(entry: PendingMessage): boolean {
+    return this.#sent.get(entry.id) === entry;
   }
 
   #take(entry: PendingMessage): PendingMessage {
@@ -168,13 +176,17 @@ export class Outbox {
 
   /**
    * Settles the entry a reply is for; false when `id` is not one of the outbox's. An `unavailable`
-   * refusal within the entry's retry deadline keeps it (with its id), to be resent after a backoff.
+   * refusal within the entry's retry deadline keeps it (with its id), to be resent after a
+   * backoff on the live link, unless it was answered or already resent on this link by then.
    */
   settle(id: number, reply: ServerMessage): boolean {
     const entry = this.#sent.get(id);
     if (!entry) return false;
     this.#sent.delete(id);
-    if (reply.type === 'error' && isTransientSendRefusal(String(reply.code)) && entry.retryLater(() => this.due(entry))) return true;
+    const due = (): void => {
+      if (this.#entries.has(entry) && !this.#onLink(entry) && this.#live()) this.send(entry);
+    };
+    if (reply.type === 'error' && isTransientSendRefusal(String(reply.code)) && entry.retryLater(due)) return true;
     this.#entries.delete(entry);
     entry.settle(reply);
     return true;
@@ -190,17 +202,21 @@ export class Outbox {
     this.#lastId = Math.max(this.#lastId, acked);
   }
 
-  /** Fails (and forgets) the entries longer than `limit` bytes: the server would refuse them with a fatal close. */
-  dropLarger(limit: number, error: Error): boolean {
+  /** Fails (with `too_big`) and forgets the entries larger than `maxPayload`: the server would refuse them with a fatal close. */
+  dropLarger(): boolean {
     let dropped = false;
     for (const entry of this.#entries) {
-      if (utf8ByteLength(entry.json) <= limit) continue;
-      this.#entries.delete(entry);
-      this.#sent.delete(entry.id);
-      entry.fail(error);
+      if (utf8ByteLength(entry.json) <= this.maxPayload) continue;
+      this.#forget(entry, new ReplyError('too_big', 'too big for the server'));
       dropped = true;
     }
     return dropped;
+  }
+
+  #forget(entry: PendingMessage, error: Error): void {
+    this.#entries.delete(entry);
+    this.#sent.delete(entry.id);
+    entry.fail(error);
   }
 
   /**
@@ -211,10 +227,8 @@ export class Outbox {
   newSession(): void {
     this.#lastId = 0;
     for (const entry of this.#entries) {
-      if (entry.sent && entry.kind !== 'presence.get') {
-        this.#entries.delete(entry);
-        entry.fail(new ReplyError('outcome_unknown', `${entry.kind} ${entry.id}: session lost`));
-      } else {
+      if (entry.sent && entry.kind !== 'presence.get') this.#forget(entry, new ReplyError('outcome_unknown', 'session lost'));
+      else {
         entry.id = 0;
         entry.sent = false;
       }
@@ -222,9 +236,6 @@ export class Outbox {
   }
 
   failAll(error: Error): void {
-    const entries = [...this.#entries];
-    this.#entries.clear();
-    this.#sent.clear();
-    for (const entry of entries) entry.fail(error);
+    for (const entry of this.#entries) this.#forget(entry, error);
   }
 }

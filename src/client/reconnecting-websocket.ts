@@ -1,12 +1,13 @@
+import { decideClose, type CloseInfo } from '../core/close-policy.js';
 import type { CloseAction } from '../core/close-code.js';
-import { classifyClose, type CloseInfo } from '../core/close-policy.js';
 import { readyStateOf, type ClientState } from '../core/client-state.js';
+import type { TimerHandle } from '../core/clock.js';
 import { ConnectionClosedError, LifelineError } from '../core/errors.js';
-import { OutboundQueue, type OutboundData } from '../core/outbound-queue.js';
-import { ReconnectPlan, settleAction } from '../core/reconnect-plan.js';
-import { Timer } from '../core/timer.js';
+import { enqueue, queuedBytes, type OutboundData, type Queued } from '../core/outbound-queue.js';
+import { nextRetry, settleAction } from '../core/reconnect-plan.js';
 import { closeEvent, lifelineEvent, type ReconnectingWebSocketEventMap } from './events.js';
-import { checkClose, closeInfo, subprotocols, WebSocketSurface, websocketUrl, type CloseLike } from './whatwg.js';
+import { checkClose, subprotocols, WebSocketSurface, websocketUrl } from './whatwg.js';
+import type { PageAwareness } from './page-awareness.js';
 import type { LinkWatch } from './with-heartbeat.js';
 import { resolveClientOptions, type ClientOptions, type ProtocolsProvider, type ResolvedClientOptions, type UrlSource, type WebSocketLike } from './options.js';
 
@@ -16,13 +17,22 @@ const NORMAL = 1000;
 const ABNORMAL = 1006;
 const TIMEOUT = 4408;
 
+/** A socket's close event, as far as the client reads it. */
+interface CloseLike {
+  readonly code: number;
+  readonly reason: string;
+  readonly wasClean: boolean;
+}
+
 /** What `send` did with a message. */
 export type SendOutcome = 'sent' | 'queued' | 'rejected';
 
 /**
  * A drop-in for the WHATWG `WebSocket` that keeps a connection alive: it reconnects with
- * backoff and full jitter when the close-code policy says so, queues messages while not
- * connected, watches the link with a heartbeat, and pauses while the page is hidden or offline.
+ * backoff and full jitter when the close-code policy says so and queues messages while not
+ * connected; opt-in modules watch the link with a heartbeat (`heartbeat: withHeartbeat()`),
+ * pause while the page is hidden or offline (`pageAwareness: withPageAwareness()` with
+ * `environment: browserEnvironment()`) and read server retry hints (`retryHints: withRetryHints()`).
  *
  * @example
  * const ws = new ReconnectingWebSocket('wss://example.com/ws');
@@ -40,12 +50,18 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
   /** True while the queue is full: a spell of refusals is reported once, not per send. */
   #full = false;
   #state: ClientState;
-  /** The reconnect decisions: attempt count, retry and stability timers (src/core/reconnect-plan.ts). */
-  readonly #plan: ReconnectPlan;
-  readonly #queue: OutboundQueue;
+  /** Retries since the last stable connection. */
+  #attempt = 0;
+  /** When a server's retry hint set the pending retry, its clock time: coming back must not jump it. */
+  #hintedDue = 0;
+  /**
+   * The one pending timer: the connect timeout while connecting, the stability window while
+   * open, the retry while waiting. Never two at once, so one slot holds them all.
+   */
+  #timer: TimerHandle | undefined;
+  readonly #queue: Queued[] = [];
   readonly #heartbeat: LinkWatch | undefined;
-  readonly #connectTimer: Timer;
-  readonly #unsubscribe: () => void;
+  readonly #page: PageAwareness | undefined;
   #socket: WebSocketLike | undefined;
   /** Stamps each socket; events from a replaced socket carry an older stamp and are ignored. */
   #generation = 0;
@@ -56,33 +72,38 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
   #origin = '';
   /** What close() asked for. */
   #closing = { code: NORMAL, reason: '' };
-  #waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  /** Callers of opened(): called with nothing at the next open, with the error if the client ends first. */
+  #waiters: ((error?: Error) => void)[] = [];
 
   constructor(url: UrlSource, protocols?: string | string[] | ProtocolsProvider, options: ClientOptions = {}) {
     super();
-    this.options = resolveClientOptions(options);
+    const resolved = (this.options = resolveClientOptions(options));
     this.#url = url;
     this.#protocols = typeof protocols === 'function' ? protocols : subprotocols(protocols);
-    this.#binaryType = this.options.binaryType;
+    this.#binaryType = resolved.binaryType;
     // As the WHATWG constructor does: a bad URL or subprotocol list throws here, synchronously.
     if (typeof url !== 'function') this.#lastUrl = websocketUrl(url);
-    const { clock } = this.options;
-    const startClosed = this.options.startClosed;
+    const { startClosed } = resolved;
     this.#state = startClosed ? 'closed' : 'connecting';
-    this.#queue = new OutboundQueue(this.options.queue);
-    this.#connectTimer = new Timer(clock, () => this.#abandon('connect-timeout', 'connect timeout'));
-    this.#plan = new ReconnectPlan(this.options, () => this.#connect());
-    this.#heartbeat = this.options.heartbeat?.({
-      clock,
-      send: (data) => this.#socket?.readyState === 1 && this.#socket.send(data),
-      dead: () => this.#abandon('heartbeat', 'heartbeat timeout'),
-      hidden: () => this.options.environment.hidden(),
-    });
-    this.#unsubscribe = this.options.environment.subscribe(() => this.#environmentChanged());
+    this.#heartbeat = resolved.heartbeat?.(
+      this,
+      (data) => this.#socket?.readyState === 1 && this.#socket.send(data),
+      () => this.#abandon('heartbeat'),
+    );
+    this.#page = resolved.pageAwareness?.(
+      this,
+      (step) => {
+        this.#stop();
+        if (step === 'pause') this.#move('paused');
+        else if (!step) this.#connect();
+        else if (this.#move('reconnecting')) this.#wait(step, () => this.#connect(), true);
+      },
+      () => this.#hintedDue,
+      () => this.#heartbeat?.visible(),
+    );
     // The first attempt starts once the caller's synchronous code has run, so listeners added
     // after the constructor hear everything it reports (as with the WHATWG WebSocket).
-    const first = this.#generation;
-    if (!startClosed) queueMicrotask(() => first === this.#generation && this.#connect());
+    if (!startClosed) queueMicrotask(() => !this.#generation && this.#connect());
   }
 
   // ---- WHATWG surface -------------------------------------------------------------------------
@@ -106,7 +127,7 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
 
   /** Bytes buffered by the socket plus bytes waiting in the reconnect queue. */
   get bufferedAmount(): number {
-    return (this.#socket?.bufferedAmount ?? 0) + this.#queue.bytes;
+    return (this.#socket?.bufferedAmount ?? 0) + queuedBytes(this.#queue);
   }
 
   get binaryType(): string {
@@ -127,7 +148,7 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
 
   /** Retries made since the last stable connection. */
   get attempt(): number {
-    return this.#plan.attempt;
+    return this.#attempt;
   }
 
   /** Messages waiting for a connection. */
@@ -141,19 +162,19 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
    */
   send(data: OutboundData): SendOutcome {
     const state = this.#state;
-    if (state === 'closed' || state === 'closing') return 'rejected';
     const socket = this.#socket;
-    if (state === 'open' && socket && socket.readyState === 1) {
+    if (this.readyState > 1) return 'rejected'; // closing or closed
+    if (state === 'open' && socket?.readyState === 1) {
       socket.send(data);
       return 'sent';
     }
     if (!this.options.queueing) return 'rejected';
-    const evicted = this.#queue.push(data);
+    const evicted = enqueue(this.#queue, data, this.options.queue);
     const full = !evicted || evicted.length > 0;
     const report = full && !this.#full;
     // Set before reporting, so a listener that sends again is not reported twice.
     this.#full = full;
-    if (report) this.#error(new LifelineError('ERR_QUEUE_FULL', 'outbound queue full'));
+    if (report) this.#error(new LifelineError('ERR_QUEUE_FULL', 'queue full'));
     return evicted ? 'queued' : 'rejected';
   }
 
@@ -165,9 +186,9 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
   close(code?: number, reason = ''): void {
     checkClose(code ?? NORMAL, reason);
     const state = this.#state;
-    if (state === 'closed' || state === 'closing') return;
-    this.#stopTimers();
-    this.#queue.clear();
+    if (this.readyState > 1) return; // closing or closed
+    this.#stop();
+    this.#queue.length = 0;
     const socket = this.#socket;
     // A new generation: whatever was under way (a URL provider, a dispatch) stops where it is.
     const generation = ++this.#generation;
@@ -183,17 +204,13 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
           this.#error(new LifelineError('ERR_SOCKET', 'closed while connecting')) &&
           this.#finish({ code: ABNORMAL, reason: '', wasClean: false }, 'stop'),
       );
-      return;
-    }
-    if (socket && socket.readyState === 1) {
+    } else if (socket?.readyState === 1) {
       socket.onclose = (event: CloseLike) => generation === this.#generation && this.#finish(event, 'stop');
       // No code: no arguments at all (Chromium reads an explicit undefined code as 0).
       if (code === undefined) socket.close();
       else socket.close(code, reason);
       this.#move('closing');
-      return;
-    }
-    this.#finish({ ...this.#closing, wasClean: true }, 'stop');
+    } else this.#finish({ ...this.#closing, wasClean: true }, 'stop');
   }
 
   /**
@@ -205,32 +222,31 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     checkClose(code, reason);
     // A close() still waiting for the server's answer is reported now: its socket is let go.
     if (this.#state === 'closing' && !this.#finish({ ...this.#closing, wasClean: false }, 'stop')) return;
-    this.#plan.attempt = 0;
-    this.#stopTimers();
-    const socket = this.#socket;
-    this.#socket = undefined;
-    this.#generation++;
-    if (socket && socket.readyState < 2) socket.close(code, reason); // connecting or open
+    this.#attempt = 0;
+    this.#drop(code, reason);
     this.#connect();
   }
 
   /** Resolves at the next open (now, if open); rejects if the client closes or gives up first. */
   opened(): Promise<void> {
-    if (this.#state === 'open') return Promise.resolve();
-    if (this.#state === 'closed') return Promise.reject(new ConnectionClosedError(NORMAL, 'the client is closed'));
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    const state = this.#state;
+    return state === 'open'
+      ? Promise.resolve()
+      : state === 'closed'
+        ? Promise.reject(new ConnectionClosedError(NORMAL, ''))
+        : new Promise((resolve, reject) => this.#waiters.push((error) => (error ? reject(error) : resolve())));
   }
 
   /** Removes and returns the messages waiting for a connection, oldest first (to store or resend them elsewhere). */
   drainQueuedMessages(): OutboundData[] {
     this.#full = false;
-    return this.#queue.drain();
+    return this.#queue.splice(0).map((item) => item[0]);
   }
 
-  /** Releases the environment listeners too; the object is done after this. */
+  /** Releases the page-awareness listeners too; the object is done after this. */
   dispose(): void {
     this.close(NORMAL);
-    this.#unsubscribe();
+    this.#page?.dispose();
   }
 
   // ---- connecting ---------------------------------------------------------------------------------
@@ -240,22 +256,22 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
 
   #connect(): void {
     const generation = ++this.#generation;
-    const attempt = this.#plan.attempt;
+    const attempt = this.#attempt;
     if (!this.#move('connecting') || !this.#dispatch(lifelineEvent('connecting', { attempt }))) return;
     const authRequired = this.#authRequired;
     this.#authRequired = false;
-    this.#connectTimer.start(this.options.connectTimeout);
+    this.#wait(this.options.connectTimeout, () => this.#abandon('connect-timeout'));
     const source = this.#url;
+    const failed = (error: unknown) => generation === this.#generation && this.#error(error) && this.#closed({ code: ABNORMAL, reason: 'URL provider failed', wasClean: false });
     let resolved: string | URL | Promise<string | URL>;
     try {
       resolved = typeof source === 'function' ? source({ attempt, authRequired }) : source;
     } catch (error) {
-      this.#providerFailed(generation, error);
-      return;
+      return void failed(error);
     }
-    if (generation !== this.#generation) return; // the provider closed or restarted the client
+    // A provider that closed or restarted the client made a newer generation: #open ignores it.
     if (typeof (resolved as Promise<string | URL>)?.then !== 'function') this.#open(generation, resolved as string | URL);
-    else (resolved as Promise<string | URL>).then((url) => this.#open(generation, url), (error: unknown) => this.#providerFailed(generation, error));
+    else (resolved as Promise<string | URL>).then((url) => this.#open(generation, url), failed);
   }
 
   #open(generation: number, source: string | URL): void {
@@ -268,125 +284,121 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
       socket = new this.options.WebSocket(url, typeof protocols === 'function' ? subprotocols(protocols()) : protocols);
     } catch (error) {
       // A malformed URL or a refused option cannot get better by retrying.
-      this.#connectTimer.stop();
+      this.#stop();
       if (this.#error(error)) this.#finish({ code: ABNORMAL, reason: (error as Error)?.message ?? String(error), wasClean: false }, 'fatal');
       return;
     }
     this.#socket = socket;
     socket.binaryType = this.#binaryType;
-    socket.onopen = () => generation === this.#generation && this.#opened();
-    socket.onmessage = (event: { data: unknown }) => generation === this.#generation && this.#received(event.data);
+    socket.onopen = () => generation === this.#generation && this.#opened(socket);
+    socket.onmessage = ({ data }: { data: unknown }) =>
+      generation === this.#generation &&
+      // With the heartbeat on, Lifeline's ping/pong control messages are link traffic, not app data.
+      !this.#heartbeat?.saw(data) &&
+      this.#dispatch(new MessageEvent('message', { data, origin: this.#origin }));
     // Never detached (a ws socket without an error listener would crash Node); stale ones are ignored.
     socket.onerror = () => generation === this.#generation && this.#error(new LifelineError('ERR_SOCKET', 'WebSocket error'));
-    socket.onclose = (event: CloseLike) => {
-      if (generation !== this.#generation) return;
-      const refused = socket.handshakeStatus;
-      this.#closed(
-        refused === undefined
-          ? closeInfo(event)
-          : { code: ABNORMAL, reason: `handshake refused: HTTP ${refused}`, wasClean: false, local: 'handshake-refused', status: refused },
-        socket.retryAfterMs,
-      );
+    socket.onclose = ({ code, reason, wasClean }: CloseLike) => {
+      const status = socket.handshakeStatus;
+      if (generation === this.#generation)
+        this.#closed(
+          status === undefined ? { code, reason, wasClean } : { code: ABNORMAL, reason: `handshake refused: HTTP ${status}`, wasClean: false, local: 'handshake-refused', status },
+          socket.retryAfterMs,
+        );
     };
   }
 
-  #providerFailed(generation: number, error: unknown): void {
-    if (generation !== this.#generation || !this.#error(error)) return;
-    this.#closed({ code: ABNORMAL, reason: 'URL provider failed', wasClean: false }, undefined);
-  }
-
-  #opened(): void {
-    this.#connectTimer.stop();
-    const from = this.#state;
-    this.#state = 'open';
-    this.#plan.opened();
+  #opened(socket: WebSocketLike): void {
+    // Once the connection has lasted the stability window, the attempt count resets.
+    this.#wait(this.options.stabilityWindow, () => (this.#attempt = 0));
     this.#heartbeat?.start();
-    const socket = this.#socket;
-    this.#protocol = socket?.protocol ?? '';
-    this.#extensions = socket?.extensions ?? '';
+    this.#protocol = socket.protocol;
+    this.#extensions = socket.extensions;
     // Flush before any listener hears of the open, so queued messages go out before anything
     // sent from a listener: the queue keeps its place in line.
-    if (socket && socket.readyState === 1) for (const data of this.#queue.drain()) socket.send(data);
-    for (const waiter of this.#waiters.splice(0)) waiter.resolve();
-    if (this.#dispatch(lifelineEvent('statechange', { from, to: 'open' }))) this.#dispatch(new Event('open'));
-  }
-
-  #received(data: unknown): void {
-    // With the heartbeat on, Lifeline's ping/pong control messages are link traffic, not app data.
-    if (this.#heartbeat?.saw(data)) return;
-    this.#dispatch(new MessageEvent('message', { data, origin: this.#origin }));
+    if (socket.readyState === 1) for (const data of this.drainQueuedMessages()) socket.send(data);
+    this.#settle();
+    if (this.#move('open')) this.#dispatch(new Event('open'));
   }
 
   /** A local verdict that the link is dead: drop the socket (late events are ignored) and report 1006. */
-  #abandon(local: 'heartbeat' | 'connect-timeout', reason: string): void {
+  #abandon(local: 'heartbeat' | 'connect-timeout'): void {
+    const reason = `${local === 'heartbeat' ? local : 'connect'} timeout`;
+    // Tell the server why, if the link still carries anything; never as 1000.
+    this.#drop(TIMEOUT, reason);
+    this.#closed({ code: ABNORMAL, reason, wasClean: false, local });
+  }
+
+  /** Lets the socket go (closed with `code` if still connecting or open): its late events are ignored. */
+  #drop(code: number, reason: string): void {
     const socket = this.#socket;
+    this.#stop();
     this.#socket = undefined;
     this.#generation++;
-    // Tell the server why, if the link still carries anything; never as 1000.
-    if (socket && socket.readyState < 2) socket.close(TIMEOUT, reason);
-    this.#closed({ code: ABNORMAL, reason, wasClean: false, local }, undefined);
+    if (socket && socket.readyState < 2) socket.close(code, reason);
   }
 
   // ---- closing and the reconnect decision -------------------------------------------------------
 
-  #closed(close: CloseInfo, retryAfterMs: number | undefined): void {
-    this.#stopTimers();
+  #closed(close: CloseInfo, retryAfterMs?: number): void {
+    this.#stop();
     this.#socket = undefined;
     const generation = this.#generation;
-    const decision = classifyClose(close);
     const { options } = this;
+    const decision = decideClose(close, options.retryHints);
     const action = settleAction(decision.action, this.#hook(() => options.shouldReconnect?.(close, decision)));
     if (generation !== this.#generation) return; // the shouldReconnect hook took over
     if (action === 'stop' || action === 'fatal') return void this.#finish(close, action);
+    const { code, reason } = close;
     if (action === 'refresh-auth') {
       this.#authRequired = true;
-      if (!this.#dispatch(lifelineEvent('authRequired', { code: close.status ?? close.code }))) return;
+      if (!this.#dispatch(lifelineEvent('authRequired', { code: close.status ?? code }))) return;
     }
-    const plan = this.#plan;
-    const retry = plan.next(close, decision.hint, retryAfterMs, (attempt) => this.#hook(() => options.reconnectDelay?.(attempt, close)));
+    const retry = nextRetry(options, this.#attempt, close, decision.hint, retryAfterMs, (attempt) => this.#hook(() => options.reconnectDelay?.(attempt, close)));
     if (!retry) {
-      if (this.#finish(close, action)) this.#dispatch(lifelineEvent('giveup', { attempts: plan.attempt, code: close.code, reason: close.reason }));
+      if (this.#finish(close, action)) this.#dispatch(lifelineEvent('giveup', { attempts: this.#attempt, code, reason }));
       return;
     }
     if (generation !== this.#generation) return; // the reconnectDelay hook took over
     const { attempt, delay } = retry;
-    if (!this.#move(this.#away() ? 'paused' : 'reconnecting') || !this.#dispatch(closeEvent(close, true, action))) return;
-    if (!this.#dispatch(lifelineEvent('reconnecting', { attempt, delay, code: close.code, reason: close.reason }))) return;
-    if (this.#state === 'reconnecting') plan.wait(delay);
+    this.#attempt = attempt;
+    this.#hintedDue = retry.hinted ? options.clock.now() + delay : 0;
+    if (!this.#move(this.#page?.away() ? 'paused' : 'reconnecting') || !this.#dispatch(closeEvent(close, true, action))) return;
+    if (this.#dispatch(lifelineEvent('reconnecting', { attempt, delay, code, reason })) && this.#state === 'reconnecting') this.#wait(delay, () => this.#connect(), true);
   }
 
   /** Ends in `closed` and reports it; true when no listener started something new meanwhile. */
   #finish(close: CloseInfo, action: CloseAction): boolean {
     this.#generation++;
-    this.#stopTimers();
+    this.#stop();
     this.#socket = undefined;
     // Ending (close, a fatal code, give-up) drops what waited for a connection: send() refuses
     // from here on, so nothing stale goes out after a much later reconnect().
-    this.#queue.clear();
-    const error = new ConnectionClosedError(close.code, close.reason);
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
-    if (!this.#move('closed')) return false;
-    return this.#dispatch(closeEvent(close, false, action));
+    this.#queue.length = 0;
+    this.#settle(new ConnectionClosedError(close.code, close.reason));
+    return this.#move('closed') && this.#dispatch(closeEvent(close, false, action));
   }
 
-  #environmentChanged(): void {
-    if (!this.options.environment.hidden()) this.#heartbeat?.visible();
-    const step = this.#plan.environment(this.#state, this.#away());
-    if (step === 'pause') this.#move('paused');
-    else if (step === 'connect') this.#connect();
-    else if (step && this.#move('reconnecting')) this.#plan.wait(step);
+  /**
+   * (Re)starts the one timer. `keepAlive` for the retry: a script awaiting the next open during
+   * a backoff must not see its process end.
+   */
+  #wait(ms: number, fire: () => void, keepAlive?: boolean): void {
+    this.#stop();
+    // A negative delay (from a reconnectDelay hook) runs at once, as platform timers do.
+    this.#timer = this.options.clock.setTimeout(fire, ms, keepAlive);
   }
 
-  /** The page is hidden or the device offline: retries wait. */
-  #away(): boolean {
-    const { environment } = this.options;
-    return environment.hidden() || !environment.online();
-  }
-
-  #stopTimers(): void {
-    this.#connectTimer.stop();
-    this.#plan.stop();
+  /** Stops the timer and the heartbeat: the link ended, or the client closes or restarts. */
+  #stop(): void {
+    // A timer that already ran is harmless to clear.
+    if (this.#timer !== undefined) this.options.clock.clearTimeout(this.#timer);
     this.#heartbeat?.stop();
+  }
+
+  /** Resolves (no error) or rejects what waits in opened(). */
+  #settle(error?: Error): void {
+    for (const waiter of this.#waiters.splice(0)) waiter(error);
   }
 
   /** Runs an app hook; one that throws is reported as `error` and leaves the default in force. */
@@ -403,9 +415,8 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
 
   #move(to: ClientState): boolean {
     const from = this.#state;
-    if (from === to) return true;
     this.#state = to;
-    return this.#dispatch(lifelineEvent('statechange', { from, to }));
+    return from === to || this.#dispatch(lifelineEvent('statechange', { from, to }));
   }
 
   #error(error: unknown): boolean {

@@ -17,6 +17,7 @@ import type { ReplyCode } from '../protocol/reply-code.js';
  * A {@link LifelineError} whose `code` is the reply code above (lowercase), not an `ERR_*` one.
  */
 export class ReplyError extends LifelineError<ReplyCode> {
+  override name = 'ReplyError';
   constructor(
     code: ReplyCode,
     message: string,
@@ -25,6 +26,16 @@ export class ReplyError extends LifelineError<ReplyCode> {
   ) {
     super(code, message);
   }
+}
+
+/** The subscription to `channel` has ended (or the app ended it). */
+export function notSubscribed(channel: string): ReplyError {
+  return new ReplyError('unsubscribed', `"${channel}" is not subscribed`);
+}
+
+/** A reply of the wrong type, or without the fields its type needs. */
+export function badReply(type: unknown): ReplyError {
+  return new ReplyError('bad_reply', `unexpected ${String(type)}`);
 }
 
 /** Why nothing more happens: the client was closed (or its transport ended for good). */

@@ -24,12 +24,13 @@ export const defaultRetryBackoff: BackoffOptions = {
   initialDelay: 500,
   factor: 2,
   maxDelay: 10_000,
-  maxAttempts: Number.POSITIVE_INFINITY,
+  maxAttempts: Infinity,
   jitter: 'full',
 };
 
 /** The app's `retry` option over the defaults, checked once. */
 export function resolveRetryBackoff(options: Partial<BackoffOptions> | undefined): BackoffOptions {
-  const { initialDelay, factor, maxDelay, maxAttempts, jitter } = { ...defaultRetryBackoff, ...options };
-  return { initialDelay: check('retry.initialDelay', initialDelay, 0), factor: check('retry.factor', factor, 1), maxDelay: check('retry.maxDelay', maxDelay, 0), maxAttempts, jitter };
+  const resolved = { ...defaultRetryBackoff, ...options };
+  for (const [name, min] of [['initialDelay', 0], ['factor', 1], ['maxDelay', 0]] as const) check(`retry.${name}`, resolved[name], min);
+  return resolved;
 }

@@ -1,7 +1,10 @@
+import { Backoff, type BackoffOptions } from '../core/backoff.js';
+import type { Clock, Rng } from '../core/clock.js';
 import { isAfter, type Position } from '../core/position.js';
 import type { Rewind, RewindSpec } from '../core/rewind.js';
+import { Timer } from '../core/timer.js';
 import { lifelineEvent } from './events.js';
-import { ReplyError } from './reply-error.js';
+import { notSubscribed, type ReplyError } from './reply-error.js';
 import { TypedEventTarget } from './typed-event-target.js';
 
 /**
@@ -79,6 +82,10 @@ export type SubscribeOptions = SubscriptionHandlers & { readonly rewind?: Rewind
 export interface SubscriptionHost {
   unsubscribe(subscription: Subscription): void;
   presence(subscription: Subscription): Promise<readonly PresenceMember[]>;
+  /** Sends a subscribe (if it is still the channel's subscription and the link is live): a retry fell due. */
+  subscribe(subscription: Subscription): void;
+  /** How a subscription refused for now is tried again. */
+  readonly retry: { readonly backoff: BackoffOptions; readonly clock: Clock; readonly rng: Rng };
 }
 
 /**
@@ -99,6 +106,9 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   #waiters: { resolve: (event: SubscribedEvent) => void; reject: (error: Error) => void }[] = [];
   /** Events that came before the first `subscribed` of a rewinding subscription. */
   #rewound: { data: unknown; position: Position }[] = [];
+  /** After a transient refusal: the attempt count (kept until it is confirmed) and the timer of the next attempt. */
+  #backoff: Backoff | undefined;
+  #timer: Timer | undefined;
 
   constructor(
     readonly channel: string,
@@ -129,13 +139,13 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
    * (re)subscribing. A `caughtup` event marks each time it becomes true.
    */
   get caughtUp(): boolean {
-    return this.state === 'subscribed';
+    return this.#state === 'subscribed';
   }
 
   /** Resolves at the next `subscribed` (now, if subscribed); rejects if the subscription ends first. */
   ready(): Promise<SubscribedEvent> {
-    if (this.state === 'subscribed' && this.#confirmed) return Promise.resolve(this.#confirmed);
-    if (this.state === 'unsubscribed') return Promise.reject(new ReplyError('unsubscribed', `"${this.channel}" is not subscribed`));
+    if (this.#state === 'subscribed' && this.#confirmed) return Promise.resolve(this.#confirmed);
+    if (this.#state === 'unsubscribed') return Promise.reject(notSubscribed(this.channel));
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
@@ -158,8 +168,8 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
 
   /** @internal One event of the channel: anything at or below the held position is a replay's overlap. */
   _event(data: unknown, position: Position): void {
-    if (this.state === 'unsubscribed') return;
-    if (this.state === 'subscribing' && !this.#position) {
+    if (this.#state === 'unsubscribed') return;
+    if (this.#state === 'subscribing' && !this.#position) {
       // A rewinding subscribe gets the channel's last events first: held until `subscribed`
       // says where they end. Otherwise an event now is a previous subscription's tail.
       if (this.rewind) this.#rewound.push({ data, position });
@@ -172,7 +182,8 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
 
   /** @internal The server confirmed: continue from `position` (the replay, if any, has been delivered). */
   _subscribed(position: Position, recovered: boolean): void {
-    if (this.state === 'unsubscribed') return;
+    this.#backoff = undefined;
+    if (this.#state === 'unsubscribed') return;
     // The rewind, in offset order, each once, none beyond the head (a stray tail of an earlier
     // subscription of this channel is one of its events too, so it takes its place in the order).
     for (const item of this.#rewound.splice(0).sort((a, b) => a.position.offset - b.position.offset)) {
@@ -189,41 +200,55 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
     if (!this.#move('subscribed')) return;
     this.dispatchEvent(event);
     for (const waiter of this.#waiters.splice(0)) waiter.resolve(event);
-    if (this.state === 'subscribed') this.dispatchEvent(lifelineEvent('caughtup', { position }));
+    if (this.#state === 'subscribed') this.dispatchEvent(lifelineEvent('caughtup', { position }));
   }
 
-  /** @internal A transient refusal: attempt `attempt` follows in `delayMs` (the state stays `subscribing`). */
-  _retrying(retry: SubscriptionRetry): void {
-    if (this.state !== 'subscribing') return;
+  /**
+   * @internal A transient refusal: the next attempt follows after a backoff delay (with jitter,
+   * never giving up by itself), announced as `retrying` (the state stays `subscribing`).
+   */
+  _retry(error: ReplyError): void {
+    const { backoff, clock, rng } = this.host.retry;
+    const attempts = (this.#backoff ??= new Backoff(backoff, rng));
+    const delayMs = attempts.next() ?? backoff.maxDelay;
+    (this.#timer ??= new Timer(clock, () => this.host.subscribe(this))).start(delayMs);
+    if (this.#state !== 'subscribing') return;
+    const retry: SubscriptionRetry = { attempt: attempts.attempt, delayMs, error };
     this.#retry = retry;
     this.dispatchEvent(lifelineEvent('retrying', { ...retry }));
   }
 
+  /** @internal A subscribe goes out now, or the link ended: a pending retry is not needed (the attempt count stays). */
+  _halt(): void {
+    this.#timer?.stop();
+  }
+
   /** @internal The server refused (`error` is dispatched), or the app or the client ended it. */
   _end(error: ReplyError, report: boolean): void {
+    this._halt();
     this.#retry = undefined;
     for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
-    if (this.state === 'unsubscribed') return;
+    if (this.#state === 'unsubscribed') return;
     this.#move('unsubscribed');
     if (report) this.dispatchEvent(lifelineEvent('error', { error }));
   }
 
   /** @internal Someone joined or left. */
   _presence(action: 'join' | 'leave', member: PresenceMember): void {
-    if (this.state !== 'unsubscribed') this.dispatchEvent(lifelineEvent('presence', { action, member }));
+    if (this.#state !== 'unsubscribed') this.dispatchEvent(lifelineEvent('presence', { action, member }));
   }
 
   /** Has it ended (a listener may end it while events are dispatched)? */
   #ended(): boolean {
-    return this.state === 'unsubscribed';
+    return this.#state === 'unsubscribed';
   }
 
   /** Moves and reports; false when a listener moved it elsewhere meanwhile. */
   #move(to: SubscriptionState): boolean {
-    const from = this.state;
+    const from = this.#state;
     if (from === to) return true;
     this.#state = to;
     this.dispatchEvent(lifelineEvent('state', { from, to }));
-    return this.state === to;
+    return this.#state === to;
   }
 }

@@ -9,6 +9,28 @@ export interface TokenRefreshHost {
 }
 
 /**
+ * The `refreshToken` option of a {@link LifelineClient}: made by {@link withTokenRefresh}, so an
+ * app that does not refresh tokens bundles none of the refresh code.
+ */
+export interface TokenRefreshOption {
+  /** @internal Starts the token refresh of a client. */
+  attach(host: TokenRefreshHost): TokenRefresh;
+}
+
+/**
+ * Token refresh for a {@link LifelineClient}, as an opt-in module: `refreshToken:
+ * withTokenRefresh(provider)`, `provider` giving a fresh token for the same user. When `welcome`
+ * says when the credentials expire, it is called before then and its token sent as `refresh`.
+ * (The Node entry also takes the provider bare.)
+ *
+ * @example
+ * const client = new LifelineClient(url, { refreshToken: withTokenRefresh(() => fetchToken()) });
+ */
+export function withTokenRefresh(provider: () => Promise<string>): TokenRefreshOption {
+  return { attach: (host) => new TokenRefresh(provider, host) };
+}
+
+/**
  * docs/protocol.md §8, the client's half: with a `refreshToken` provider, a fresh token goes out
  * before the credentials expire, at `expiresAt` minus a margin of 10 % of the time left (at most
  * 30 s; at once when already due). `expiresAt` is on the server's clock: wall-clock ms, like the

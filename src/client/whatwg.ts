@@ -4,29 +4,25 @@
  * does for the platform's own `WebSocket`), the readyState constants and the on* handler
  * attributes.
  */
-import type { CloseInfo } from '../core/close-policy.js';
 import { InvalidCloseError } from '../core/errors.js';
 import { utf8ByteLength } from '../core/utf8.js';
 import { TypedEventTarget } from './typed-event-target.js';
 
-const NORMAL = 1000;
-
-/** A `SyntaxError` `DOMException` where the platform has one, else a plain `SyntaxError`. */
-export function syntaxError(message: string): Error {
-  return typeof DOMException === 'function' ? new DOMException(message, 'SyntaxError') : new SyntaxError(message);
+/** A `SyntaxError` `DOMException` (every supported platform has one: browsers, Node >= 17). */
+function syntaxError(message: string): Error {
+  return new DOMException(message, 'SyntaxError');
 }
 
 /** The serialized URL to connect to (`http:`/`https:` become `ws:`/`wss:`), or a SyntaxError. */
 export function websocketUrl(url: string | URL): string {
-  let parsed: URL | undefined;
+  let href = '';
   try {
-    parsed = new URL(url, (globalThis as { location?: { href: string } }).location?.href);
+    // http: and https: become ws: and wss: (the scheme keeps its "s").
+    href = new URL(url, (globalThis as { location?: { href: string } }).location?.href).href.replace(/^http(s?:)/, 'ws$1');
   } catch {
     // reported below
   }
-  // http: and https: become ws: and wss: (the scheme keeps its "s").
-  const href = parsed?.href.replace(/^http(s?:)/, 'ws$1');
-  if (!href || !/^wss?:/.test(href) || href.includes('#')) throw syntaxError(`invalid WebSocket URL: ${String(url)}`);
+  if (!/^wss?:[^#]*$/.test(href)) throw syntaxError(`invalid WebSocket URL: ${String(url)}`);
   return href;
 }
 
@@ -35,31 +31,23 @@ export function websocketUrl(url: string | URL): string {
  * becomes "null"), checked for duplicates and for characters a header token may not hold.
  */
 export function subprotocols(value: unknown): string[] {
-  const list =
-    value === undefined ? [] : typeof value === 'object' && value !== null && Symbol.iterator in value ? [...(value as Iterable<unknown>)].map(String) : [String(value)];
+  const list = value === undefined ? [] : value && typeof value === 'object' && Symbol.iterator in value ? [...(value as Iterable<unknown>)].map(String) : [String(value)];
   if (new Set(list).size !== list.length || !list.every((p) => /^[\w!#$%&'*+.^`|~-]+$/.test(p))) throw syntaxError(`invalid subprotocols: ${list.join(', ')}`);
   return list;
 }
 
-/** A socket's close event, as far as the client reads it. */
-export interface CloseLike {
-  readonly code: number;
-  readonly reason: string;
-  readonly wasClean: boolean;
-}
-
-export function closeInfo(event: CloseLike): CloseInfo {
-  return { code: event.code, reason: event.reason, wasClean: event.wasClean };
-}
-
-/** Throws {@link InvalidCloseError} for a code a client may not send or a reason over 123 bytes (WHATWG `close()` steps). */
+/**
+ * Throws {@link InvalidCloseError} for a code a client may not send (1000 and 3000-4999 only)
+ * or a reason over 123 bytes (WHATWG `close()` steps).
+ */
 export function checkClose(code: number, reason: string): void {
-  if (code !== NORMAL && !(code >= 3000 && code <= 4999)) throw new InvalidCloseError(code, `a client may close with 1000 or 3000-4999, not ${code}`);
-  if (utf8ByteLength(reason) > 123) throw new InvalidCloseError(code, 'close reason over 123 bytes');
+  if ((code !== 1000 && !(code >= 3000 && code <= 4999)) || utf8ByteLength(reason) > 123) throw new InvalidCloseError(code, 'close code 1000 or 3000-4999, reason <= 123 bytes');
 }
 
 /** An on* event handler attribute's value. */
 export type EventHandler<E> = ((event: E) => void) | null;
+
+const handlerTypes = ['open', 'message', 'close', 'error'];
 
 /**
  * The readyState constants (read-only, on the class and its prototype) and the on* handler
@@ -86,12 +74,12 @@ export class WebSocketSurface<M extends WebSocketEventMap> extends TypedEventTar
   #handlers: Record<string, unknown> = {};
 
   static {
-    ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'].forEach((name, value) => {
-      Object.defineProperty(this, name, { value, enumerable: true });
-      Object.defineProperty(this.prototype, name, { value, enumerable: true });
-    });
-    for (const type of ['open', 'message', 'close', 'error']) {
-      Object.defineProperty(this.prototype, `on${type}`, {
+    const proto = this.prototype;
+    const constants = Object.fromEntries(['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'].map((name, value) => [name, { value, enumerable: true }]));
+    Object.defineProperties(this, constants);
+    Object.defineProperties(proto, constants);
+    for (const type of handlerTypes) {
+      Object.defineProperty(proto, `on${type}`, {
         get(this: WebSocketSurface<WebSocketEventMap>) {
           return this.#handlers[type] ?? null;
         },
@@ -106,7 +94,7 @@ export class WebSocketSurface<M extends WebSocketEventMap> extends TypedEventTar
 
   constructor() {
     super();
-    for (const type of ['open', 'message', 'close', 'error']) {
+    for (const type of handlerTypes) {
       this.addEventListener(type, (event) => {
         const handler = this.#handlers[type];
         if (typeof handler === 'function') (handler as (event: Event) => void).call(this, event);

@@ -2,14 +2,9 @@ import type { Clock } from '../core/clock.js';
 import { controlType, PING } from '../core/envelope.js';
 import { defaultHeartbeat, Heartbeat, type HeartbeatOptions } from '../core/heartbeat.js';
 
-/** What a client gives its link watch: its clock, a way to send a ping, to drop the link, and the page's visibility. */
+/** What a link watch reads of its client: the clock and the page's visibility (its `environment` option). */
 export interface LinkWatchHost {
-  readonly clock: Clock;
-  /** Sends `data` if the socket is open (else nothing). */
-  send(data: string): void;
-  /** The link is dead: the client drops it (1006 "heartbeat timeout") and reconnects. */
-  dead(): void;
-  hidden(): boolean;
+  readonly options: { readonly clock: Clock; readonly environment: { hidden(): boolean } };
 }
 
 /** A link watch as the client drives it: started on open, stopped on close, told of every inbound message. */
@@ -22,8 +17,12 @@ export interface LinkWatch {
   saw(data: unknown): boolean;
 }
 
-/** The `heartbeat` option of `ReconnectingWebSocket`: made by {@link withHeartbeat}. */
-export type LinkWatchPlugin = (host: LinkWatchHost) => LinkWatch;
+/**
+ * The `heartbeat` option of `ReconnectingWebSocket`, made by {@link withHeartbeat}: called with
+ * the client, a way to send `data` if the socket is open (else nothing), and what to call when
+ * the link is dead (the client drops it, reports 1006 "heartbeat timeout" and reconnects).
+ */
+export type LinkWatchPlugin = (client: LinkWatchHost, send: (data: string) => void, dead: () => void) => LinkWatch;
 
 /**
  * Liveness checks for `ReconnectingWebSocket`, as an opt-in module (a bare client bundles none
@@ -37,8 +36,8 @@ export function withHeartbeat(options?: boolean | Partial<HeartbeatOptions>): Li
 export function withHeartbeat(options: boolean | Partial<HeartbeatOptions> = true): LinkWatchPlugin | undefined {
   if (options === false) return undefined;
   const settings: HeartbeatOptions = { ...defaultHeartbeat, ...(options === true ? {} : options) };
-  return (host) =>
-    Object.assign(new Heartbeat(host.clock, settings, { sendPing: () => host.send(PING), dead: host.dead, hidden: host.hidden }), {
+  return ({ options }, send, dead) =>
+    Object.assign(new Heartbeat(options.clock, settings, { sendPing: () => send(PING), dead, hidden: () => options.environment.hidden() }), {
       saw(this: Heartbeat, data: unknown): boolean {
         this.sawTraffic();
         return typeof data === 'string' && controlType(data) !== undefined;

@@ -1,5 +1,5 @@
 import { closeActionOf, type CloseAction } from './close-code.js';
-import { parseRetryHint, type RetryHint } from './retry-hint.js';
+import { parseRetryHint, type RetryHint, type RetryHintParser } from './retry-hint.js';
 
 /** What the client knows about a close when it decides what to do next. */
 export interface CloseInfo {
@@ -35,10 +35,14 @@ function actionForStatus(status: number): CloseAction {
  * with the client's `shouldReconnect` hook; this is the default behind that hook.
  */
 export function classifyClose(close: CloseInfo): CloseDecision {
-  const hint = parseRetryHint(close.reason);
-  if (close.local === 'heartbeat' || close.local === 'connect-timeout') return { action: 'reconnect', hint };
-  if (close.local === 'handshake-refused' && close.status !== undefined) {
-    return { action: actionForStatus(close.status), hint };
-  }
-  return { action: closeActionOf(close.code), hint };
+  return decideClose(close, parseRetryHint);
+}
+
+/** {@link classifyClose} with the retry hint read by `hintOf` (none without it: the client's hints are opt-in). */
+export function decideClose(close: CloseInfo, hintOf: RetryHintParser | undefined): CloseDecision {
+  const { local, status } = close;
+  return {
+    action: local === 'heartbeat' || local === 'connect-timeout' ? 'reconnect' : local === 'handshake-refused' && status !== undefined ? actionForStatus(status) : closeActionOf(close.code),
+    hint: hintOf?.(close.reason),
+  };
 }

@@ -47,8 +47,10 @@ export class LifelineError<Code extends string = LifelineErrorCode> extends Erro
     options?: { cause?: unknown },
   ) {
     super(message, options);
-    this.name = new.target.name;
   }
+  // Each class names itself in a literal: a minifier renames classes, so `new.target.name`
+  // would read "c" in an app's production bundle.
+  override name = 'LifelineError';
 }
 
 /**
@@ -57,6 +59,7 @@ export class LifelineError<Code extends string = LifelineErrorCode> extends Erro
  * answer is missing.
  */
 export class BrokerUnavailableError extends LifelineError {
+  override name = 'BrokerUnavailableError';
   constructor(
     message: string,
     readonly sent: boolean,
@@ -68,12 +71,14 @@ export class BrokerUnavailableError extends LifelineError {
 
 /** A publish reused an idempotency key with a different body; nothing was published. */
 export class IdempotencyConflictError extends LifelineError {
+  override name = 'IdempotencyConflictError';
   constructor(readonly key: string) {
     super('ERR_IDEMPOTENCY_CONFLICT', 'this idempotency key was already used for a different message');
   }
 }
 
 export class InvalidOptionError extends LifelineError {
+  override name = 'InvalidOptionError';
   constructor(
     readonly option: string,
     message: string,
@@ -83,6 +88,7 @@ export class InvalidOptionError extends LifelineError {
 }
 
 export class InvalidCloseError extends LifelineError {
+  override name = 'InvalidCloseError';
   constructor(
     readonly closeCode: number,
     message: string,
@@ -92,6 +98,7 @@ export class InvalidCloseError extends LifelineError {
 }
 
 export class ConnectionClosedError extends LifelineError {
+  override name = 'ConnectionClosedError';
   constructor(
     readonly closeCode: number,
     readonly reason: string,

@@ -31,6 +31,11 @@ export interface HeartbeatPort {
  * t=55 wake: 35 s quiet -> dead().
  */
 export class Heartbeat {
+  readonly #clock: Clock;
+  readonly #port: HeartbeatPort;
+  readonly #watchdogMs: number;
+  readonly #pingMs: number;
+  readonly #probeMs: number;
   readonly #watchdog: Timer;
   readonly #pinger: Timer;
   readonly #probe: Timer;
@@ -40,27 +45,40 @@ export class Heartbeat {
   #probing = false;
   #running = false;
 
-  constructor(
-    private readonly clock: Clock,
-    private readonly options: HeartbeatOptions,
-    private readonly port: HeartbeatPort,
-  ) {
-    this.#watchdog = new Timer(clock, () => this.#checkWatchdog());
-    this.#pinger = new Timer(clock, () => this.#ping());
-    this.#probe = new Timer(clock, () => this.#checkProbe());
+  constructor(clock: Clock, { watchdog, pingInterval, maxMissed, probeTimeout }: HeartbeatOptions, port: HeartbeatPort) {
+    this.#clock = clock;
+    this.#port = port;
+    this.#watchdogMs = watchdog;
+    this.#pingMs = pingInterval;
+    this.#probeMs = probeTimeout;
+    this.#watchdog = new Timer(clock, () => {
+      const quiet = this.#quiet();
+      // Relaxed while hidden (visible() re-checks) and while a probe is out (it decides).
+      if (quiet < watchdog) this.#watchdog.start(watchdog - quiet);
+      else if (this.#waiting()) this.#watchdog.start(watchdog);
+      else this.#die();
+    });
+    this.#pinger = new Timer(clock, () => {
+      if (this.#missed++ >= maxMissed && !this.#waiting()) return this.#die();
+      port.sendPing();
+      this.#pinger.start(pingInterval);
+    });
+    this.#probe = new Timer(clock, () => {
+      this.#probing = false;
+      if (this.#quiet() >= probeTimeout) this.#die();
+    });
   }
 
   start(): void {
     this.#running = true;
-    this.#lastTraffic = this.clock.now();
+    this.#lastTraffic = this.#clock.now();
     this.#missed = 0;
-    if (this.options.watchdog > 0) this.#watchdog.start(this.options.watchdog);
-    if (this.options.pingInterval > 0) this.#pinger.start(this.options.pingInterval);
+    if (this.#watchdogMs > 0) this.#watchdog.start(this.#watchdogMs);
+    if (this.#pingMs > 0) this.#pinger.start(this.#pingMs);
   }
 
   stop(): void {
-    this.#running = false;
-    this.#probing = false;
+    this.#running = this.#probing = false;
     this.#watchdog.stop();
     this.#pinger.stop();
     this.#probe.stop();
@@ -68,55 +86,33 @@ export class Heartbeat {
 
   /** Any inbound message or pong. */
   sawTraffic(): void {
-    this.#lastTraffic = this.clock.now();
+    this.#lastTraffic = this.#clock.now();
     this.#missed = 0;
-    if (this.#probing) {
-      this.#probing = false;
-      this.#probe.stop();
-    }
+    this.#probing = false;
+    this.#probe.stop();
   }
 
   /** The page became visible: a link quiet for longer than a ping period gets probed now. */
   visible(): void {
-    if (!this.#running) return;
-    const quiet = this.clock.now() - this.#lastTraffic;
-    const limit = this.options.watchdog > 0 ? this.options.watchdog : this.options.pingInterval;
-    if (limit > 0 && quiet >= limit && !this.#probing) {
+    const limit = this.#watchdogMs || this.#pingMs;
+    if (this.#running && limit > 0 && this.#quiet() >= limit && !this.#probing) {
       this.#probing = true;
-      this.port.sendPing();
-      this.#probe.start(this.options.probeTimeout);
+      this.#port.sendPing();
+      this.#probe.start(this.#probeMs);
     }
   }
 
-  #checkWatchdog(): void {
-    const quiet = this.clock.now() - this.#lastTraffic;
-    if (quiet < this.options.watchdog) {
-      this.#watchdog.start(this.options.watchdog - quiet);
-    } else if (this.port.hidden() || this.#probing) {
-      // Relaxed while hidden (visible() re-checks) and while a probe is out (it decides).
-      this.#watchdog.start(this.options.watchdog);
-    } else {
-      this.#die();
-    }
+  #quiet(): number {
+    return this.#clock.now() - this.#lastTraffic;
   }
 
-  #ping(): void {
-    if (this.#missed >= this.options.maxMissed && !this.port.hidden() && !this.#probing) {
-      this.#die();
-      return;
-    }
-    this.#missed++;
-    this.port.sendPing();
-    this.#pinger.start(this.options.pingInterval);
-  }
-
-  #checkProbe(): void {
-    this.#probing = false;
-    if (this.clock.now() - this.#lastTraffic >= this.options.probeTimeout) this.#die();
+  /** Verdicts wait while the page is hidden (timers are throttled) and while a probe is out. */
+  #waiting(): boolean {
+    return this.#port.hidden() || this.#probing;
   }
 
   #die(): void {
     this.stop();
-    this.port.dead();
+    this.#port.dead();
   }
 }

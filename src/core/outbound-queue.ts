@@ -17,58 +17,35 @@ export interface QueueLimits {
 
 export const defaultQueueLimits: QueueLimits = { maxMessages: 1000, maxBytes: 1024 * 1024, overflow: 'reject' };
 
+/** A queued message and its size as it was queued (a buffer detached or resized since must not skew the count). */
+export type Queued = readonly [data: OutboundData, size: number];
+
 export function sizeOf(data: OutboundData): number {
   if (typeof data === 'string') return utf8ByteLength(data);
-  if (typeof Blob !== 'undefined' && data instanceof Blob) return data.size;
+  // Blob is global in browsers and Node >= 18.
+  if (data instanceof Blob) return data.size;
   return (data as ArrayBufferLike | ArrayBufferView).byteLength;
 }
 
+/** Bytes held by `queue`. */
+export function queuedBytes(queue: readonly Queued[]): number {
+  return queue.reduce((sum, item) => sum + item[1], 0);
+}
+
 /**
- * Messages sent while not connected, bounded by count and bytes, flushed in send order.
- * A message larger than maxBytes on its own is always rejected.
+ * Appends `data` to `queue` (messages sent while not connected, flushed in send order) within
+ * `limits`, by count and bytes. A message larger than maxBytes on its own is always refused.
+ * @returns the messages evicted to make room (drop-oldest), or `false` if `data` was refused.
  */
-export class OutboundQueue {
-  readonly #items: OutboundData[] = [];
-  /** Each item's size as it was queued (a buffer detached or resized since must not skew the count). */
-  readonly #sizes: number[] = [];
-  #bytes = 0;
-
-  constructor(readonly limits: QueueLimits) {}
-
-  get length(): number {
-    return this.#items.length;
+export function enqueue(queue: Queued[], data: OutboundData, limits: QueueLimits): OutboundData[] | false {
+  const size = sizeOf(data);
+  if (size > limits.maxBytes || limits.maxMessages < 1) return false;
+  const evicted: OutboundData[] = [];
+  // Ends: every pass removes one item, and an empty queue fits (size <= maxBytes, maxMessages >= 1).
+  while (queue.length >= limits.maxMessages || queuedBytes(queue) + size > limits.maxBytes) {
+    if (limits.overflow === 'reject') return false;
+    evicted.push((queue.shift() as Queued)[0]);
   }
-
-  get bytes(): number {
-    return this.#bytes;
-  }
-
-  /** @returns the messages evicted to make room (drop-oldest), or `false` if `data` was refused. */
-  push(data: OutboundData): OutboundData[] | false {
-    const size = sizeOf(data);
-    const { maxMessages, maxBytes, overflow } = this.limits;
-    const items = this.#items;
-    if (size > maxBytes || maxMessages < 1) return false;
-    const evicted: OutboundData[] = [];
-    // Ends: every pass removes one item, and an empty queue fits (size <= maxBytes, maxMessages >= 1).
-    while (items.length >= maxMessages || this.#bytes + size > maxBytes) {
-      if (overflow === 'reject') return false;
-      evicted.push(items.shift() as OutboundData);
-      this.#bytes -= this.#sizes.shift() as number;
-    }
-    items.push(data);
-    this.#sizes.push(size);
-    this.#bytes += size;
-    return evicted;
-  }
-
-  /** Removes and returns everything, oldest first. */
-  drain(): OutboundData[] {
-    this.#bytes = this.#sizes.length = 0;
-    return this.#items.splice(0);
-  }
-
-  clear(): void {
-    this.drain();
-  }
+  queue.push([data, size]);
+  return evicted;
 }

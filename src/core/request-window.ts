@@ -14,11 +14,26 @@ export interface RequestWindowState<R> {
   readonly replies: readonly (readonly [id: number, reply: R])[];
 }
 
+/** The verdicts without a reply, shared: a check of a new id (every publish and request) allocates nothing. */
+const NEW: WindowVerdict<never> = Object.freeze({ kind: 'new' });
+const EXPIRED: WindowVerdict<never> = Object.freeze({ kind: 'expired' });
+
+/**
+ * A ring of the last `capacity` recorded replies in recording order (two parallel arrays that
+ * grow to `capacity`, then overwrite their oldest slot): recording the next id costs two array
+ * writes and no allocation, where a Map paid an insert and a delete per reply. Recording order
+ * is (nearly always) id order, so an id at or below `acked` is first looked for where that
+ * order puts it, then by a scan (only resends and out-of-order replies get there); an id above
+ * `acked` was never recorded and is looked up nowhere.
+ */
 export class RequestWindow<R> {
   #acked: number;
   #floor: number;
-  /** Made at the first reply: most sessions of a subscribe-only client never need it. */
-  #map: Map<number, R> | undefined;
+  /** Made at the first reply: most sessions of a subscribe-only client never need them. */
+  #ids: number[] | undefined;
+  #replies: R[] | undefined;
+  /** Slot of the oldest reply once the ring is full (0 while it grows). */
+  #start = 0;
 
   constructor(
     readonly capacity: number,
@@ -26,7 +41,19 @@ export class RequestWindow<R> {
   ) {
     this.#acked = state?.acked ?? 0;
     this.#floor = state?.floor ?? 0;
-    if (state !== undefined && state.replies.length > 0) this.#map = new Map(state.replies);
+    if (state === undefined || state.replies.length === 0) return;
+    // Beyond capacity (a smaller window configured since): the oldest are forgotten now.
+    const replies = state.replies;
+    const skip = Math.max(0, replies.length - capacity);
+    for (let index = 0; index < skip; index++) this.#forget((replies[index] as readonly [number, R])[0]);
+    this.#ids = [];
+    this.#replies = [];
+    for (let index = skip; index < replies.length; index++) {
+      const [id, reply] = replies[index] as readonly [number, R];
+      this.#ids.push(id);
+      this.#replies.push(reply);
+      if (id > this.#acked) this.#acked = id; // a stored id is never above acked (lookups rely on it)
+    }
   }
 
   get acked(): number {
@@ -34,30 +61,77 @@ export class RequestWindow<R> {
   }
 
   check(id: number): WindowVerdict<R> {
-    // `has`, not `get() !== undefined`: a reply may itself be undefined (R is any type), and a
-    // processed id must never look new.
-    const replies = this.#map;
-    if (replies?.has(id)) return { kind: 'repeat', reply: replies.get(id) as R };
-    if (id <= this.#floor) return { kind: 'expired' };
-    return { kind: 'new' };
+    // By slot, not by reply: a reply may itself be undefined (R is any type), and a processed id
+    // must never look new.
+    const slot = this.#slotOf(id);
+    if (slot >= 0) return { kind: 'repeat', reply: (this.#replies as R[])[slot] as R };
+    return id <= this.#floor ? EXPIRED : NEW;
   }
 
   /** Records the reply to `id`; the oldest replies beyond `capacity` are forgotten. */
   record(id: number, reply: R): void {
-    const replies = (this.#map ??= new Map());
-    replies.set(id, reply);
+    const ids = (this.#ids ??= []);
+    const replies = (this.#replies ??= []);
+    // A reply recorded again (the same id) replaces the stored one, in place.
+    const slot = this.#slotOf(id);
     if (id > this.#acked) this.#acked = id;
-    // Insertion order is (nearly always) id order: evict from the front; stored replies are
-    // looked up before the floor, so an out-of-order survivor is still answered.
-    if (replies.size <= this.capacity) return;
-    for (const oldest of replies.keys()) {
-      replies.delete(oldest);
-      if (oldest > this.#floor) this.#floor = oldest;
-      if (replies.size <= this.capacity) break;
+    if (slot >= 0) {
+      replies[slot] = reply;
+      return;
     }
+    if (ids.length < this.capacity) {
+      ids.push(id);
+      replies.push(reply);
+      return;
+    }
+    // Full: the oldest goes, and the new reply takes its slot. Stored replies are looked up before
+    // the floor, so an out-of-order survivor below it is still answered.
+    const start = this.#start;
+    this.#forget(ids[start] as number);
+    ids[start] = id;
+    replies[start] = reply;
+    this.#start = start + 1 === ids.length ? 0 : start + 1;
+  }
+
+  /**
+   * Takes in what another copy of the same session's window knows: its replies this one lacks
+   * (in its order), and its `acked` and `floor` where higher, so that no id either copy
+   * answered or forgot looks new here.
+   */
+  merge(other: RequestWindowState<R>): void {
+    for (const [id, reply] of other.replies) if (this.#slotOf(id) < 0) this.record(id, reply);
+    if (other.acked > this.#acked) this.#acked = other.acked;
+    this.#forget(other.floor);
   }
 
   snapshot(): RequestWindowState<R> {
-    return { acked: this.#acked, floor: this.#floor, replies: this.#map ? [...this.#map] : [] };
+    const ids = this.#ids ?? [];
+    const replies = this.#replies ?? [];
+    const out: (readonly [number, R])[] = [];
+    for (let n = 0; n < ids.length; n++) {
+      const slot = (this.#start + n) % ids.length;
+      out.push([ids[slot] as number, replies[slot] as R]);
+    }
+    return { acked: this.#acked, floor: this.#floor, replies: out };
+  }
+
+  #forget(id: number): void {
+    if (id > this.#floor) this.#floor = id;
+  }
+
+  /** The slot holding `id`'s reply, or -1. */
+  #slotOf(id: number): number {
+    const ids = this.#ids;
+    if (ids === undefined || ids.length === 0 || id > this.#acked) return -1;
+    const size = ids.length;
+    // The newest slot holds `acked` when replies came in id order; `id` is then `acked - id` before it.
+    const newest = (this.#start + size - 1) % size;
+    const back = this.#acked - id;
+    if (back < size) {
+      const guess = (newest - back + size) % size;
+      if (ids[guess] === id) return guess;
+    }
+    for (let n = 0, slot = newest; n < size; n++, slot = slot === 0 ? size - 1 : slot - 1) if (ids[slot] === id) return slot;
+    return -1;
   }
 }

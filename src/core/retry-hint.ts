@@ -25,6 +25,19 @@ export function parseRetryHint(reason: string): RetryHint | undefined {
   return { afterMs: Number(match[1]), spreadMs: match[2] === undefined ? 0 : Number(match[2]) };
 }
 
+/** Reads a server's retry hint out of a close reason (see {@link parseRetryHint}). */
+export type RetryHintParser = (reason: string) => RetryHint | undefined;
+
+/**
+ * Server retry hints in close reasons, for `ReconnectingWebSocket`'s `retryHints` option, as an
+ * opt-in module (a bare client bundles none of it): `retryHints: withRetryHints()`. With it, a
+ * 1012/1013/4429/4503 reason's `retry after N ms, spread over M ms` sets the retry delay.
+ * `LifelineClient` turns it on by default.
+ */
+export function withRetryHints(): RetryHintParser {
+  return parseRetryHint;
+}
+
 /**
  * `Retry-After` (RFC 9110 §10.2.3) is either delay-seconds or an HTTP date.
  * @returns milliseconds to wait, or undefined when absent or unreadable.

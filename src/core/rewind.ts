@@ -20,9 +20,9 @@ const units: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h:
 
 /** `50` -> `{count: 50}`, `'2m'` -> `{ms: 120000}`; anything else throws {@link InvalidOptionError}. */
 export function parseRewind(spec: RewindSpec): Rewind {
-  const age = typeof spec === 'string' ? /^(\d{1,9})(ms|s|m|h)$/.exec(spec.trim()) : null;
-  const value = typeof spec === 'number' ? spec : age ? Number(age[1]) * (units[age[2] ?? ''] ?? 0) : NaN;
-  const max = typeof spec === 'number' ? MAX_REWIND_COUNT : MAX_REWIND_MS;
-  if (!Number.isInteger(value) || value < 1 || value > max) throw new InvalidOptionError('rewind', `wants a count of events from 1 to ${MAX_REWIND_COUNT} or an age like "30s", "2m", "1h" up to 7 days (got ${JSON.stringify(spec)})`);
-  return typeof spec === 'number' ? { count: value } : { ms: value };
+  // A number never matches (no unit); a string that is no age stays a string, which is no integer.
+  const age = /^(\d+)(ms|s|m|h)$/.exec(String(spec).trim());
+  const value = age ? Number(age[1]) * (units[age[2] ?? ''] ?? 0) : spec;
+  if (!(Number.isInteger(value) && (value as number) >= 1 && (value as number) <= (age ? MAX_REWIND_MS : MAX_REWIND_COUNT))) throw new InvalidOptionError('rewind', `wants 1-${MAX_REWIND_COUNT} events or an age up to 7 days, like "2m"`);
+  return age ? { ms: value as number } : { count: value as number };
 }

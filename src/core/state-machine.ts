@@ -7,6 +7,16 @@ export interface Transition<S extends string, D> {
 }
 
 /**
+ * A move checked against a table of allowed moves: `next`, or a throw for a move the table does
+ * not allow. For a holder that keeps its state in a field of its own (a connection, one per
+ * socket, saves a machine object).
+ */
+export function checkedMove<S extends string>(allowed: { readonly [K in S]: readonly S[] }, from: S, next: S): S {
+  if (!allowed[from].includes(next)) throw new LifelineError('ERR_ILLEGAL_STATE', `illegal state transition ${from} -> ${next}`);
+  return next;
+}
+
+/**
  * One state enum and one transition function per machine: every move is checked against the
  * table of allowed moves and reported once, with what caused it. No scattered booleans.
  *
@@ -35,11 +45,8 @@ export class StateMachine<S extends string, D = undefined> {
 
   /** Moves to `next`; throws on a move the table does not allow. */
   to(next: S, detail: D): void {
-    if (!this.can(next)) {
-      throw new LifelineError('ERR_ILLEGAL_STATE', `illegal state transition ${this.#state} -> ${next}`);
-    }
     const from = this.#state;
-    this.#state = next;
+    this.#state = checkedMove(this.allowed, from, next);
     this.onChange?.({ from, to: next, detail });
   }
 }

@@ -3,7 +3,7 @@
  * `chat:lobby` over a real `LifelineClient`, beside its live lifecycle: the state machine, the
  * timeline, the heartbeat round trip, and controls that break the link in honest ways.
  */
-import { describeCloseCode, LifelineClient, type LifelineClientState } from '../client/index.js';
+import { describeCloseCode, LifelineClient, withTokenRefresh, type LifelineClientState } from '../client/index.js';
 import { ChatView } from './chat.js';
 import { showState } from './diagram.js';
 import { byId, clockTime } from './dom.js';
@@ -128,7 +128,7 @@ function start(user: string): void {
     WebSocket: network.WebSocket,
     environment: network.environment,
     heartbeat: HEARTBEAT,
-    refreshToken: tokens.refresh,
+    refreshToken: withTokenRefresh(tokens.refresh),
     // A publish waits as long as it takes: the outbox resends it after every resume.
     publishTimeout: 0,
     maxDelay: 8_000,

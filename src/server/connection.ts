@@ -6,7 +6,7 @@ import type { Clock } from '../core/clock.js';
 import { encodeEnvelope, type Envelope } from '../core/envelope.js';
 import type { KeepaliveTarget } from '../core/keepalive.js';
 import { TokenBucket } from '../core/rate-limiter.js';
-import { StateMachine } from '../core/state-machine.js';
+import { checkedMove } from '../core/state-machine.js';
 import { Timer } from '../core/timer.js';
 import { prepareText, type PreparedText } from './prepared-text.js';
 
@@ -106,7 +106,8 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   /** Last measured protocol ping round trip, ms (undefined until the first pong). */
   rtt: number | undefined;
 
-  readonly #machine: StateMachine<ConnectionState>;
+  /** The state, moved only along `transitions` (a field, not a machine object: memory per connection). */
+  #state: ConnectionState;
   readonly #socket: WebSocket;
   readonly #transport: Writable | undefined;
   readonly #host: ConnectionHost;
@@ -134,7 +135,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     this.remoteAddress = init.remoteAddress;
     this.protocol = init.protocol;
     this.openedAt = host.clock.now();
-    this.#machine = new StateMachine<ConnectionState>(init.authenticating ? 'authenticating' : 'open', transitions);
+    this.#state = init.authenticating ? 'authenticating' : 'open';
     this.#messageRate = Number.isFinite(init.maxMessageRate)
       ? new TokenBucket(host.clock, init.maxMessageRate, Math.max(1, init.maxMessageRate))
       : undefined;
@@ -142,7 +143,11 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   }
 
   get state(): ConnectionState {
-    return this.#machine.state;
+    return this.#state;
+  }
+
+  #move(next: ConnectionState): void {
+    this.#state = checkedMove(transitions, this.#state, next);
   }
 
   /** Bytes queued in user space for this peer (ws's buffer plus the socket's). */
@@ -203,7 +208,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
 
   /** Why a message cannot be sent now, or undefined when it can. */
   #refusal(): SendResult | undefined {
-    const state = this.#machine.state;
+    const state = this.#state;
     if (state === 'closed') return failures.closed;
     // The peer may have started the close: ws then discards what we send, so do not claim it.
     if (state === 'closing' || this.#socket.readyState !== this.#socket.OPEN) return failures.closing;
@@ -224,9 +229,9 @@ export class Connection<User = unknown> implements KeepaliveTarget {
    */
   close(code: number = CloseCode.NORMAL, reason = ''): void {
     assertValidClose(code, reason);
-    const state = this.#machine.state;
+    const state = this.#state;
     if (state === 'closing' || state === 'closed') return;
-    this.#machine.to('closing', undefined);
+    this.#move('closing');
     this.#sent = { code, reason };
     this.#startCloseTimer();
     this.#socket.close(code, reason);
@@ -237,7 +242,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
    * 1009); record it so the report names what we sent, not a bare 1006.
    */
   protocolError(code: number, reason: string): void {
-    if (this.#machine.state === 'open' || this.#machine.state === 'authenticating') this.#machine.to('closing', undefined);
+    if (this.#state === 'open' || this.#state === 'authenticating') this.#move('closing');
     this.#sent ??= { code, reason };
     this.#startCloseTimer();
   }
@@ -249,7 +254,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
 
   /** Registers a cleanup that runs once when the connection closes (immediately if it already has). */
   own(cleanup: () => void): void {
-    if (this.#machine.state === 'closed') {
+    if (this.#state === 'closed') {
       this.#runCleanup(cleanup);
       return;
     }
@@ -280,7 +285,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   authenticated(user: User, expiresAt: number | undefined, anonymous = false): void {
     this.user = user;
     this.anonymous = anonymous;
-    this.#machine.to('open', undefined);
+    this.#move('open');
     this.expireAt(expiresAt);
   }
 
@@ -329,7 +334,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
    * cannot see protocol pings, and their watchdog needs traffic at least once per interval.
    */
   ping(appPing: boolean, fresh = true): void {
-    const state = this.#machine.state;
+    const state = this.#state;
     if (state === 'closing' || state === 'closed') return;
     // A connection still authenticating is pinged too: the sweep awaits its pong like any other.
     // One still awaiting an earlier pong keeps that deadline and gets only the app ping.
@@ -343,8 +348,8 @@ export class Connection<User = unknown> implements KeepaliveTarget {
 
   /** @internal Called once by the socket's `close` event: reports the close to the server. */
   socketClosed(code: number, reason: string): void {
-    if (this.#machine.state === 'closed') return;
-    this.#machine.to('closed', undefined);
+    if (this.#state === 'closed') return;
+    this.#move('closed');
     this.#closeTimer?.stop();
     this.#expiry?.stop();
     this.#socket.removeAllListeners();
@@ -369,7 +374,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   }
 
   #terminate(cause: NonNullable<CloseReport['terminated']>): void {
-    if (this.#machine.state === 'closed') return;
+    if (this.#state === 'closed') return;
     this.#terminated ??= cause;
     this.#socket.terminate();
   }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ChannelEvent } from '../../src/broker/broker.js';
 import { MemoryBroker } from '../../src/broker/memory-broker.js';
+import { RequestWindow } from '../../src/core/request-window.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
 import { brokerContract } from './contract.js';
 
@@ -89,6 +90,33 @@ describe('MemoryBroker: expired entries do not pile up', () => {
     await clock.tickAsync(2_000);
     await broker.sendDirect('s', 'new', 1_000);
     assert.deepEqual((await broker.pendingDirect('s', 0)).map((m) => m.data), ['new']);
+  });
+});
+
+describe('MemoryBroker: a shared request window (each reply kept once)', () => {
+  test('the live window replaces the stored copy after taking in what it knew; replies recorded in it are the broker\'s', async () => {
+    const clock = new FakeClock();
+    const broker = new MemoryBroker({ clock });
+    assert.equal(broker.shareWindow('s-unknown', new RequestWindow(10)), false, 'nothing stored: nothing shared');
+    // Stored: replies 1-3 with 1 forgotten (floor 1), as another connection left them.
+    const older = new RequestWindow<unknown>(2);
+    for (const id of [1, 2, 3]) older.record(id, `r${id}`);
+    await broker.saveSession('s-1', { user: 'u', window: older.snapshot() }, 60_000);
+    // The live window was loaded before reply 3 was recorded.
+    const live = new RequestWindow<unknown>(10, { acked: 2, floor: 0, replies: [[2, 'r2']] });
+    assert.equal(broker.shareWindow('s-1', live), true);
+    assert.deepEqual(live.check(3), { kind: 'repeat', reply: 'r3' }, 'a reply the stored copy had is taken in');
+    assert.deepEqual(live.check(1), { kind: 'expired' }, 'an id the stored copy forgot never looks new');
+    assert.equal(live.acked, 3);
+    // The session records in its own window: the broker answers from it at once.
+    live.record(4, 'r4');
+    assert.equal(await broker.claimRequest('s-1', 4, 1_000), false, 'a recorded id is never claimed');
+    assert.deepEqual((await broker.loadSession('s-1'))?.window.replies.at(-1), [4, 'r4']);
+    // recordReply of the same reply finds it in place; a save of the same window keeps sharing it.
+    await broker.recordReply('s-1', 4, 'r4', 10);
+    await broker.saveSession('s-1', { user: 'u', window: live.snapshot() }, 60_000);
+    live.record(5, 'r5');
+    assert.deepEqual((await broker.loadSession('s-1'))?.window.replies.map(([id]) => id), [2, 3, 4, 5]);
   });
 });
 

@@ -113,7 +113,8 @@ window.harness = {
     if (client) throw new Error('harness: one client per page');
     record({ type: 'start' });
     const { heartbeat, ...rest } = options;
-    const ws = new window.Lifeline.ReconnectingWebSocket(url, undefined, { ...rest, heartbeat: window.Lifeline.withHeartbeat(heartbeat ?? false) });
+    // Page awareness (retries wait while hidden or offline) and retry hints are opt-in: the page tests turn them on.
+    const ws = new window.Lifeline.ReconnectingWebSocket(url, undefined, { ...rest, heartbeat: window.Lifeline.withHeartbeat(heartbeat ?? false), environment: window.Lifeline.browserEnvironment(), pageAwareness: window.Lifeline.withPageAwareness(), retryHints: window.Lifeline.withRetryHints() });
     client = ws;
     ws.addEventListener('connecting', (e) => record({ type: 'connecting', attempt: e.attempt }));
     ws.addEventListener('open', () => record({ type: 'open' }));

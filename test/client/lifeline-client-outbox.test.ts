@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { seededRng } from '../../src/core/clock.js';
 import type { ClientEnvironment } from '../../src/client/environment.js';
-import { FileOutboxStore, LifelineClient as NodeLifelineClient, MemoryOutboxStore, ReplyError, type OutboxEvent, type OutboxSnapshot, type OutboxStore } from '../../src/client/node.js';
+import { FileOutboxStore, LifelineClient as NodeLifelineClient, MemoryOutboxStore, ReplyError, withOutbox, type OutboxEvent, type OutboxSnapshot, type OutboxStore } from '../../src/client/node.js';
 import { LifelineClient } from '../../src/client/lifeline-client.js';
 import type { LifelineClientOptions } from '../../src/client/lifeline-client-types.js';
 import { createServer, type LifelineServer } from '../../src/server/server.js';
@@ -74,7 +74,7 @@ class ScriptedStore implements OutboxStore {
 function setup(outbox: OutboxStore, options: LifelineClientOptions = {}) {
   const clock = new FakeClock();
   const { WebSocket, sockets, latest } = scriptedSockets();
-  const client = new LifelineClient('ws://test/ws', { clock, WebSocket, environment: steady, rng: seededRng(1), initialDelay: 100, outbox, ...options });
+  const client = new LifelineClient('ws://test/ws', { clock, WebSocket, environment: steady, rng: seededRng(1), initialDelay: 100, outbox: withOutbox(outbox), ...options });
   const events: OutboxEvent[] = [];
   client.addEventListener('outbox', (e) => events.push(e));
   const errors: Error[] = [];
@@ -444,6 +444,23 @@ describe('LifelineClient durable outbox: edges', () => {
       await assert.rejects(client.publish('chat:big', 'x'.repeat(2_000)), (error: unknown) => error instanceof ReplyError && error.code === 'too_big');
       assert.equal((await client.publish('chat:big', 'small')).offset, 1, 'the client still works');
       await eventually(async () => ((await store.load())?.entries.length ?? 0) === 0, 'nothing stored', 5_000);
+    } finally {
+      client.close();
+      await fixture.close();
+    }
+  });
+
+  test('the Node entry takes a bare store of your own (no withOutbox): the publish is saved, sent, and dropped once acknowledged', async () => {
+    const fixture = await startServer({ channels });
+    const saved: OutboxSnapshot[] = [];
+    const store: OutboxStore = { load: async () => undefined, save: async (snapshot) => void saved.push(snapshot) };
+    const client = new NodeLifelineClient(fixture.wsUrl, { ...fast, outbox: store });
+    try {
+      await client.ready();
+      assert.equal((await client.publish('chat:bare', 'kept')).offset, 1);
+      await eventually(() => saved.at(-1)?.entries.length === 0, 'the acknowledged publish dropped from the store', 5_000);
+      assert.ok(saved.some((snapshot) => snapshot.entries.some((entry) => entry.body === body('chat:bare', 'kept'))), 'stored before it was sent');
+      assert.equal(saved.at(-1)?.session, client.session);
     } finally {
       client.close();
       await fixture.close();

@@ -4,7 +4,7 @@ import { seededRng } from '../../src/core/clock.js';
 import type { ClientEnvironment } from '../../src/client/environment.js';
 import { LifelineClient } from '../../src/client/lifeline-client.js';
 import type { LifelineClientOptions } from '../../src/client/lifeline-client-types.js';
-import { LifelineClient as NodeLifelineClient, ReplyError, type UrlContext } from '../../src/client/node.js';
+import { LifelineClient as NodeLifelineClient, ReplyError, withTokenRefresh, type UrlContext } from '../../src/client/node.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
 import { scriptedSockets, type ScriptedSocket } from '../helpers/scripted-socket.js';
 import { within } from '../helpers/wait.js';
@@ -24,10 +24,10 @@ function setup(options: LifelineClientOptions = {}) {
     rng: seededRng(1),
     initialDelay: 100,
     heartbeat: false, // a silent scripted socket would otherwise be declared dead after 35 s
-    refreshToken: async () => {
+    refreshToken: withTokenRefresh(async () => {
       tokens.push(`t${tokens.length + 1}`);
       return `t${tokens.length}`;
-    },
+    }),
     ...options,
   });
   const errors: Error[] = [];
@@ -87,7 +87,7 @@ describe('LifelineClient token refresh: scheduling against a scripted socket', (
 
   test('a refused refresh (error unauthorized) is reported as error; a failing refreshToken too, and nothing is sent', async () => {
     const failing = setup({
-      refreshToken: () => Promise.reject(new Error('token service down')),
+      refreshToken: withTokenRefresh(() => Promise.reject(new Error('token service down'))),
     });
     await failing.welcome(failing.clock.now() + 10_000);
     await failing.advance(10_000);
@@ -120,7 +120,7 @@ describe('LifelineClient token refresh: scheduling against a scripted socket', (
 
   test('a token that arrives after the link changed is dropped', async () => {
     let release: (token: string) => void = () => undefined;
-    const { clock, client, latest, refreshes, welcome, advance } = setup({ refreshToken: () => new Promise<string>((resolve) => (release = resolve)) });
+    const { clock, client, latest, refreshes, welcome, advance } = setup({ refreshToken: withTokenRefresh(() => new Promise<string>((resolve) => (release = resolve))) });
     await welcome(clock.now() + 10_000);
     await advance(9_000);
     const old = latest();

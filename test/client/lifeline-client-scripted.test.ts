@@ -264,8 +264,9 @@ describe('LifelineClient: the protocol against a scripted socket', () => {
     const errors: string[] = [];
     client.addEventListener('error', (e) => errors.push((e.error as ReplyError).code));
     say({ type: 'error', code: 'bad_json', message: 'message is not valid JSON' });
-    latest().receive('not json');
-    assert.deepEqual(errors, ['bad_json', 'bad_message']);
+    // No JSON, or JSON with no string `type`: none of them is a protocol message.
+    for (const text of ['not json', 'null', '"text"', '[1]', '{"type":1}', '{}']) latest().receive(text);
+    assert.deepEqual(errors, ['bad_json', 'bad_message', 'bad_message', 'bad_message', 'bad_message', 'bad_message', 'bad_message']);
     client.close();
   });
 

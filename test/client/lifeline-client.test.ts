@@ -165,8 +165,10 @@ describe('LifelineClient against a real Lifeline server', () => {
       } finally {
         other.close();
       }
-      assert.throws(() => client.subscribe('chat:other', { rewind: '2 minutes' }), /rewind: wants a count of events/);
-      assert.throws(() => client.subscribe('chat:other', { rewind: 0 }), /rewind: wants a count of events from 1/);
+      for (const rewind of ['2 minutes', 0, 1.5, 10_001, '8d', '169h', '0s', ''] as const) {
+        assert.throws(() => client.subscribe('chat:other', { rewind }), /rewind: wants 1-10000 events or an age up to 7 days/, `rewind ${JSON.stringify(rewind)}`);
+      }
+      assert.equal(client.subscriptions.has('chat:other'), false, 'a refused rewind subscribes nothing');
     } finally {
       client.close();
       await fixture.close();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
-import { ReconnectingWebSocket, type LifelineCloseEvent, type ReconnectingEvent } from '../../src/client/node.js';
+import { ReconnectingWebSocket, withRetryHints, type LifelineCloseEvent, type ReconnectingEvent } from '../../src/client/node.js';
 import { createServer } from '../../src/server/server.js';
 import type { Envelope } from '../../src/core/envelope.js';
 import { startServer } from '../../src/testing/server-fixture.js';
@@ -44,7 +44,8 @@ describe('ReconnectingWebSocket on Node against a real Lifeline server', () => {
 
   test('1012 with a retry hint: the reconnect delay lies within the hinted window', async () => {
     const fixture = await startServer({});
-    const client = new ReconnectingWebSocket(fixture.wsUrl, undefined, fast);
+    // Reading hints in close reasons is opt-in.
+    const client = new ReconnectingWebSocket(fixture.wsUrl, undefined, { ...fast, retryHints: withRetryHints() });
     try {
       await within(client.opened(), 5_000, 'open');
       const scheduled = until(client, 'reconnecting', () => true);

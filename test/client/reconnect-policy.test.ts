@@ -5,6 +5,8 @@ import { seededRng } from '../../src/core/clock.js';
 import type { ClientEnvironment } from '../../src/client/environment.js';
 import type { ReconnectingWebSocketEventMap } from '../../src/client/events.js';
 import type { ClientOptions } from '../../src/client/options.js';
+import { withPageAwareness } from '../../src/client/page-awareness.js';
+import { withRetryHints } from '../../src/core/retry-hint.js';
 import { ReconnectingWebSocket } from '../../src/client/reconnecting-websocket.js';
 import { withHeartbeat } from '../../src/client/with-heartbeat.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
@@ -31,7 +33,7 @@ async function setup(options: ClientOptions = {}, url: ConstructorParameters<typ
   const clock = new FakeClock();
   const environment = new TestEnvironment();
   const scripted = scriptedSockets();
-  const client = new ReconnectingWebSocket(url, undefined, { clock, rng: seededRng(1), environment, WebSocket: scripted.WebSocket, ...options });
+  const client = new ReconnectingWebSocket(url, undefined, { clock, rng: seededRng(1), environment, pageAwareness: withPageAwareness(), retryHints: withRetryHints(), WebSocket: scripted.WebSocket, ...options });
   const events: string[] = [];
   const record = <K extends keyof ReconnectingWebSocketEventMap>(type: K, show: (e: ReconnectingWebSocketEventMap[K]) => string) =>
     client.addEventListener(type, (e) => events.push(`${type}:${show(e)}`));

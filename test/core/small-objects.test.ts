@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { clientTransitions, readyStateOf, type ClientState } from '../../src/core/client-state.js';
 import { LifelineError } from '../../src/core/errors.js';
-import { OutboundQueue } from '../../src/core/outbound-queue.js';
+import { enqueue, queuedBytes, type Queued } from '../../src/core/outbound-queue.js';
 import { TokenBucket } from '../../src/core/rate-limiter.js';
 import { StateMachine } from '../../src/core/state-machine.js';
 import { Timer } from '../../src/core/timer.js';
@@ -25,33 +25,33 @@ describe('StateMachine', () => {
   });
 });
 
-describe('OutboundQueue', () => {
+describe('the outbound queue (enqueue)', () => {
   test('keeps order and counts bytes of UTF-8 and binary', () => {
-    const queue = new OutboundQueue({ maxMessages: 10, maxBytes: 100, overflow: 'reject' });
-    queue.push('é');
-    queue.push(new Uint8Array(5));
-    assert.equal(queue.bytes, 7);
-    const drained = queue.drain();
-    assert.equal(drained[0], 'é');
-    assert.equal(queue.length, 0);
-    assert.equal(queue.bytes, 0);
+    const queue: Queued[] = [];
+    const limits = { maxMessages: 10, maxBytes: 100, overflow: 'reject' } as const;
+    enqueue(queue, 'é', limits);
+    enqueue(queue, new Uint8Array(5), limits);
+    assert.equal(queuedBytes(queue), 7);
+    assert.deepEqual(queue.map((item) => item[0]), ['é', new Uint8Array(5)]);
   });
 
   test("'reject' refuses the new message and keeps the old", () => {
-    const queue = new OutboundQueue({ maxMessages: 2, maxBytes: 100, overflow: 'reject' });
-    assert.deepEqual(queue.push('a'), []);
-    assert.deepEqual(queue.push('b'), []);
-    assert.equal(queue.push('c'), false);
-    assert.deepEqual(queue.drain(), ['a', 'b']);
+    const queue: Queued[] = [];
+    const limits = { maxMessages: 2, maxBytes: 100, overflow: 'reject' } as const;
+    assert.deepEqual(enqueue(queue, 'a', limits), []);
+    assert.deepEqual(enqueue(queue, 'b', limits), []);
+    assert.equal(enqueue(queue, 'c', limits), false);
+    assert.deepEqual(queue.map((item) => item[0]), ['a', 'b']);
   });
 
   test("'drop-oldest' evicts from the front until the new message fits", () => {
-    const queue = new OutboundQueue({ maxMessages: 10, maxBytes: 4, overflow: 'drop-oldest' });
-    queue.push('aa');
-    queue.push('bb');
-    assert.deepEqual(queue.push('ccc'), ['aa', 'bb']);
-    assert.deepEqual(queue.drain(), ['ccc']);
-    assert.equal(queue.push('toolong'), false);
+    const queue: Queued[] = [];
+    const limits = { maxMessages: 10, maxBytes: 4, overflow: 'drop-oldest' } as const;
+    enqueue(queue, 'aa', limits);
+    enqueue(queue, 'bb', limits);
+    assert.deepEqual(enqueue(queue, 'ccc', limits), ['aa', 'bb']);
+    assert.deepEqual(queue.map((item) => item[0]), ['ccc']);
+    assert.equal(enqueue(queue, 'toolong', limits), false);
   });
 });
 

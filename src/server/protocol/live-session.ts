@@ -11,14 +11,17 @@ export type { ResumeKey } from '../../protocol/session.js';
 /** One channel subscription of a session on this node (live events carry their prepared frame). */
 export type LiveSubscription = SubscriptionState<PreparedText>;
 
+/** Where every session's queues start: one settled promise shared by all (memory per idle session). */
+const SETTLED: Promise<void> = Promise.resolve();
+
 /**
  * A session while one of its connections is on this node: the protocol core's {@link Session}
  * bound to that connection, with a queue that processes its messages one at a time, in arrival
  * order (docs/protocol.md §5: a publish is in history before the next message is looked at).
  */
 export class LiveSession<User> extends Session<User, PreparedText> {
-  #queue: Promise<void> = Promise.resolve();
-  #directs: Promise<void> = Promise.resolve();
+  #queue: Promise<void> = SETTLED;
+  #directs: Promise<void> = SETTLED;
   /** Made with its first entry: a push onto an empty array would reserve room for 17. */
   #stops: (() => Promise<void>)[] | undefined;
 

@@ -14,6 +14,7 @@ import { LifelineError } from '../../core/errors.js';
  * A {@link LifelineError} whose `code` is the handler's own reply code, not an `ERR_*` one.
  */
 export class RequestError extends LifelineError<string> {
+  override name = 'RequestError';
   constructor(code: string, message: string) {
     super(code, message);
   }

@@ -132,6 +132,8 @@ export class SessionRegistry<User> {
     });
     try {
       await broker.saveSession(id, { user: connection.user, window: window.snapshot(), owner: connection.id, ...resume }, this.liveTtl);
+      // An in-process broker keeps the session's own window: each reply is then kept once.
+      broker.shareWindow?.(id, window);
       if (!this.#refresh.pending) this.#refresh.start(refreshPeriod(options.recoveryWindow));
       session.onLeave(await broker.subscribeDirect(id, this.#directListener(session)));
     } catch (error) {
