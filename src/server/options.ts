@@ -111,9 +111,9 @@ export interface ServerOptions<User = unknown> extends ChannelHooks<User> {
   readonly admissionRate?: number;
   /**
    * While the event loop is behind by more than this, ms, new handshakes get 503 + Retry-After
-   * of 1-3 s (4503 in close mode): a storm is admitted only as fast as the loop absorbs it, so
-   * the connected clients keep their latency. Connected clients and their messages are never
-   * refused by it. 0 or Infinity: off. Default 0.
+   * of 1-3 s (4503 in close mode): a node whose loop keeps running late admits no one until it
+   * has caught up. Connected clients and their messages are never refused by it. 0 or
+   * Infinity: off. Default 0.
    */
   readonly maxEventLoopDelay?: number;
   /** `'status'`: refuse handshakes with an HTTP status. `'close'`: for browsers, accept and close at once with 4401/4403/4429/4503. Default `'status'`. */
