@@ -99,8 +99,8 @@ export class HandshakeGate<User> {
   /**
    * A flood's fast lane: a handshake on an endpoint path over `maxConnections`, while the event
    * loop is behind (`maxEventLoopDelay`), or over the admission rate is refused before anything
-   * else is done for it (no URL, no header object, no deadline, no slot): the counters and the 'rejected' event hear of it, the peer gets the prepared 503
-   * with `Retry-After`. Such a handshake is not judged further, so a malformed one or one from a
+   * else is done for it (no URL, no header object, no deadline, no slot): the counters and the
+   * 'rejected' event hear of it, the peer gets the prepared 503 with `Retry-After`. Such a handshake is not judged further, so a malformed one or one from a
    * refused Origin gets 503 too (it would be refused again on its return). Close mode, which
    * must upgrade to close with a code, and a draining server take the full path.
    * @returns true when the handshake was refused here.
@@ -111,10 +111,11 @@ export class HandshakeGate<User> {
     if (options.handshakeRejection === 'close' || !host.running()) return false;
     let rejection: HandshakeRejection;
     if (host.openConnections() + this.#pending.size >= options.maxConnections) rejection = capacityRefusal(options.retryAfter);
-    else if (host.behind()) rejection = this.#busyRefusal();
+    else if (host.behind()) rejection = busyRefusal(this.#busyRetryAfter());
     else if (!this.#admission.ready()) rejection = rateRefusal(this.#admission.waitMs() || options.retryAfter);
     else return false;
     if (!isEndpointTarget(request.url, options.paths)) return false;
+    if (rejection.kind === 'busy') this.#admission.take(); // see #busyRefusal
     socket.on('error', this.#onSocketError);
     host.refused(rejection, request);
     writeResponse(socket, this.#prepared.bytesOf(rejection));
