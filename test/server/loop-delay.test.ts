@@ -106,6 +106,23 @@ describe('maxEventLoopDelay: new handshakes wait while the event loop is behind'
     assert.equal(fixture.server.stats.refusals.get('busy'), 1);
   });
 
+  test('a busy refusal spends the admission token it finds, so the time behind saves up no burst', async (t) => {
+    // Time is a fake clock plus a skew: moving the skew makes the armed sample overdue (behind)
+    // without running it, and running it then reports one late sample (not behind any more).
+    const fake = new FakeClock();
+    let skew = 0;
+    const clock = { now: () => fake.now() + skew, setTimeout: fake.setTimeout.bind(fake), clearTimeout: fake.clearTimeout.bind(fake) };
+    const fixture = await serve(t, { clock, pingInterval: 0, admissionRate: 1, maxEventLoopDelay: 20 });
+    const kinds: string[] = [];
+    fixture.server.on('rejected', (rejection) => kinds.push(rejection.kind));
+    skew = 1_000; // the bucket is full (1 token); the sample due at 10 is overdue by 990
+    assert.equal((await attempt(fixture.port)).status, 503);
+    assert.ok(fake.runNext(), 'the sample runs: one late sample, not behind any more');
+    const after = await attempt(fixture.port);
+    assert.equal(after.status, 503);
+    assert.deepEqual(kinds, ['busy', 'rate'], 'the busy refusal took the token the next handshake would have had');
+  });
+
   test('the sampling timer runs only while the server serves, and not at all when the option is off', async (t) => {
     const clock = new FakeClock();
     const off = await serve(t, { clock, pingInterval: 0 });
