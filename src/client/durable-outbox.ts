@@ -63,7 +63,7 @@ export class DurableOutbox {
   #nextSave: Promise<void> | undefined;
   readonly #failed = (error: unknown): void => void this.#client.dispatchEvent(lifelineEvent('error', { error }));
 
-  /** Starts loading; `loaded` runs once the load has ended, restored or not. */
+  /** @internal Starts loading; `loaded` runs once the load has ended, restored or not. */
   constructor(store: OutboxStore, client: DurableOutboxClient, outbox: Outbox, session: SessionAccess, loaded: () => void) {
     this.#store = store;
     this.#client = client;

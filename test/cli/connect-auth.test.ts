@@ -30,7 +30,6 @@ function fetchTokenCommand(user: string): string {
 
 describe('refusals', () => {
   test('no token: refused 401, the server\'s reason and where to get a token are printed, exit 1 at once (no retries)', async () => {
-    const started = performance.now();
     const cli = startConnect([server.wsUrl()]);
     assert.equal(await cli.next(/^refused/), 'refused 401 Unauthorized: not reconnecting: retrying cannot help without new credentials');
     const reason = await cli.next(/^ {2}server said:/);
@@ -39,7 +38,8 @@ describe('refusals', () => {
     assert.ok(hint.includes(`${server.url}/demo/token?user=NAME`), hint);
     const exit = await cli.exited();
     assert.equal(exit.code, 1);
-    assert.ok(performance.now() - started < 8_000, 'ended without retrying');
+    // "At once" as a count, not a wall-clock bound a busy machine can break: one attempt, no retry.
+    assert.equal(cli.lines().filter((line) => line.startsWith('connecting')).length, 1, 'one attempt, ended without retrying');
     assert.doesNotMatch(cli.cli.stdout(), /retry 1 of/);
     assert.doesNotMatch(cli.cli.stdout(), /a fixed --token is sent again/);
   });
