@@ -6,10 +6,10 @@ import type { OutboxEntry, OutboxSnapshot, OutboxStore } from './outbox-store.js
 /** A session id and its resume secret. */
 export type SessionPair = readonly [session: string | undefined, secret: string | undefined];
 
-/** @internal The client a durable outbox works for: `outbox` and `error` events go to it; saves stop once its state is `closed`. */
+/** The client a durable outbox works for (public: the `outbox` option's type names it): `outbox` and `error` events go to it; saves stop once its state is `closed`. */
 export type DurableOutboxClient = EventTarget & { readonly state: string; readonly transport: { readonly options: { readonly clock: Clock } } };
 
-/** @internal With no argument, the session and secret to store now; with one, those read back at start (`hello` will carry them). */
+/** With no argument, the session and secret to store now; with one, those read back at start (`hello` will carry them). */
 export type SessionAccess = (restored?: SessionPair) => SessionPair;
 
 /**
@@ -18,7 +18,7 @@ export type SessionAccess = (restored?: SessionPair) => SessionPair;
  * themselves; any other {@link OutboxStore} becomes one through {@link withOutbox}.
  */
 export interface OutboxOption {
-  /** @internal Starts the durable outbox of a client; `loaded` runs once the load has ended (restored or not). */
+  /** Starts the durable outbox of a client (called by the client, not by apps); `loaded` runs once the load has ended (restored or not). */
   attach(client: DurableOutboxClient, outbox: Outbox, session: SessionAccess, loaded: () => void): DurableOutbox;
 }
 
@@ -38,7 +38,7 @@ export abstract class DurableOutboxStore implements OutboxStore, OutboxOption {
   abstract load(): Promise<OutboxSnapshot | undefined>;
   abstract save(snapshot: OutboxSnapshot): Promise<void>;
 
-  /** @internal */
+  /** Starts the durable outbox of a client (called by the client, not by apps). */
   attach(...host: [client: DurableOutboxClient, outbox: Outbox, session: SessionAccess, loaded: () => void]): DurableOutbox {
     return new DurableOutbox(this, ...host);
   }

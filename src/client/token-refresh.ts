@@ -13,7 +13,7 @@ export interface TokenRefreshHost {
  * app that does not refresh tokens bundles none of the refresh code.
  */
 export interface TokenRefreshOption {
-  /** @internal Starts the token refresh of a client. */
+  /** Starts the token refresh of a client (called by the client, not by apps). */
   attach(host: TokenRefreshHost): TokenRefresh;
 }
 

@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import { controlType, PING } from '../core/envelope.js';
 import { defaultHeartbeat, Heartbeat, type HeartbeatOptions } from '../core/heartbeat.js';
+import { browserEnvironment } from './environment.js';
 
 /** What a link watch reads of its client: the clock and the page's visibility (its `environment` option). */
 export interface LinkWatchHost {
@@ -36,11 +37,16 @@ export function withHeartbeat(options?: boolean | Partial<HeartbeatOptions>): Li
 export function withHeartbeat(options: boolean | Partial<HeartbeatOptions> = true): LinkWatchPlugin | undefined {
   if (options === false) return undefined;
   const settings: HeartbeatOptions = { ...defaultHeartbeat, ...(options === true ? {} : options) };
-  return ({ options }, send, dead) =>
-    Object.assign(new Heartbeat(options.clock, settings, { sendPing: () => send(PING), dead, hidden: () => options.environment.hidden() }), {
+  return ({ options }, send, dead) => {
+    // The page's own visibility too, whatever `environment` says: a bare client's default
+    // environment is always visible, but a hidden tab's timers are throttled all the same, and
+    // a verdict from a throttled timer would drop a live link.
+    const page = browserEnvironment();
+    return Object.assign(new Heartbeat(options.clock, settings, { sendPing: () => send(PING), dead, hidden: () => options.environment.hidden() || page.hidden() }), {
       saw(this: Heartbeat, data: unknown): boolean {
         this.sawTraffic();
         return typeof data === 'string' && controlType(data) !== undefined;
       },
     });
+  };
 }

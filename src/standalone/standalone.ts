@@ -33,7 +33,7 @@ export const DEFAULT_ADMISSION_RATE = 500;
 
 /**
  * While the event loop is behind by more than this, ms, new handshakes are answered 503 +
- * Retry-After (docs/reliability.md, "Overload"; decision 46): a safety net that a shared
+ * Retry-After (docs/reliability.md, "Overload"; decision 47): a safety net that a shared
  * machine's scheduling alone does not trip, not a latency target.
  */
 export const DEFAULT_MAX_EVENT_LOOP_DELAY = 100;

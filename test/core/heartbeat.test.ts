@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Heartbeat, type HeartbeatOptions } from '../../src/core/heartbeat.js';
+import { steadyEnvironment } from '../../src/client/environment.js';
+import { withHeartbeat } from '../../src/client/with-heartbeat.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
 
 function setup(options: Partial<HeartbeatOptions>) {
@@ -76,4 +78,22 @@ describe('Heartbeat', () => {
     heartbeat.stop();
     assert.equal(clock.pending, 0);
   });
+});
+
+test('withHeartbeat: a hidden page holds the verdict even when the client was given no environment (timers are throttled there all the same)', (t) => {
+  const page = { visibilityState: 'hidden', addEventListener: () => undefined, removeEventListener: () => undefined };
+  const globals = globalThis as { document?: unknown; addEventListener?: unknown };
+  const saved = { document: globals.document, addEventListener: globals.addEventListener };
+  t.after(() => Object.assign(globals, saved));
+  Object.assign(globals, { document: page, addEventListener: () => undefined });
+  const clock = new FakeClock();
+  const dead: number[] = [];
+  const watch = withHeartbeat({ watchdog: 35_000, pingInterval: 0 })({ options: { clock, environment: steadyEnvironment } }, () => undefined, () => dead.push(clock.now()));
+  watch.start();
+  clock.tick(120_000);
+  assert.deepEqual(dead, [], 'no verdict while the page is hidden');
+  page.visibilityState = 'visible';
+  clock.tick(35_000);
+  assert.equal(dead.length, 1, 'a silent link is judged once the page is visible');
+  watch.stop();
 });

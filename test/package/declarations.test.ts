@@ -1,0 +1,18 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+
+// `npm test` builds first: this checks dist/'s declarations as an app's compiler reads them.
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+test('the built client declarations type-check on their own, and the opt-in option types refuse the Node-only bare forms', async () => {
+  const result = await new Promise<{ code: number; output: string }>((resolve) => {
+    execFile(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'test/package/declarations'], { cwd: root, timeout: 300_000 }, (error, stdout, stderr) =>
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, output: `${stdout}${stderr}` }),
+    );
+  });
+  // Any error is listed: an undeclared name in a .d.ts, or an @ts-expect-error the types let through.
+  assert.equal(result.output.trim(), '');
+  assert.equal(result.code, 0);
+});

@@ -1,0 +1,13 @@
+// Type-checked against the built declarations by test/package/declarations.test.ts (skipLibCheck:
+// false, the browser entry's types); never run. The opt-in modules' option types must accept
+// what their factories make and refuse the forms only the Node entry takes.
+import { LifelineClient, withOutbox, withTokenRefresh, type OutboxStore } from 'lifeline/client';
+
+const store: OutboxStore = { load: async () => undefined, save: async () => undefined };
+const provider = async (): Promise<string> => 'token';
+
+export const accepted = new LifelineClient('ws://127.0.0.1/ws', { outbox: withOutbox(store), refreshToken: withTokenRefresh(provider) });
+// @ts-expect-error a bare store is the Node entry's form: the browser entry needs withOutbox(store)
+export const bareStore = new LifelineClient('ws://127.0.0.1/ws', { outbox: store });
+// @ts-expect-error a bare provider is the Node entry's form: the browser entry needs withTokenRefresh(provider)
+export const bareProvider = new LifelineClient('ws://127.0.0.1/ws', { refreshToken: provider });
