@@ -156,8 +156,10 @@ export class PubSub {
   ) {}
 
   async listen(name: string, onMessage: (message: string) => void): Promise<void> {
+    this.#checkReady();
     const listener = (message: string | Buffer): void => onMessage(String(message));
-    await this.#subscribe(name, listener, this.sharded(), () => this.#listeners.set(name, listener));
+    this.#listeners.set(name, listener);
+    await this.#subscribe(name, listener, this.sharded());
   }
 
   /**
@@ -165,15 +167,18 @@ export class PubSub {
    * every node hears unsharded); returns its unsubscribe, which works while disconnected too.
    */
   async add(name: string, onMessage: (message: string) => void, sharded: boolean): Promise<() => Promise<void>> {
+    this.#checkReady();
     const listener = (message: string | Buffer): void => onMessage(String(message));
     await this.#subscribe(name, listener, sharded);
     return () => this.#end(name, listener, sharded);
   }
 
-  async #subscribe(name: string, listener: MessageListener, sharded: boolean, keep?: () => void): Promise<void> {
-    // The client would queue a subscribe while disconnected; fail at once like every other call.
+  /** The client would queue a subscribe while disconnected; fail at once like every other call. */
+  #checkReady(): void {
     if (!this.subscriber.isReady) throw new BrokerUnavailableError('Redis is unreachable: the subscriber connection is down', false);
-    keep?.();
+  }
+
+  async #subscribe(name: string, listener: MessageListener, sharded: boolean): Promise<void> {
     try {
       await this.subscriber.subscribe(name, listener, sharded);
     } catch (error) {

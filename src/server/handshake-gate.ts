@@ -86,14 +86,14 @@ export class HandshakeGate<User> {
   }
 
   /**
-   * A refusal while the event loop is behind. It spends an admission token if there is one:
-   * time spent behind must not save up a burst that a storm would spend the moment the loop has
-   * caught up (the burst is what puts it behind again), so after a stall handshakes are admitted
-   * at the bucket's rate, not all at once.
+   * The hint of a refusal while the event loop is behind, after spending an admission token if
+   * there is one: time spent behind must not save up a burst that a storm would spend the moment
+   * the loop has caught up (the burst is what puts it behind again), so after a stall handshakes
+   * are admitted at the bucket's rate, not all at once.
    */
-  #busyRefusal(): HandshakeRejection {
+  #spendBusy(): number {
     this.#admission.take();
-    return busyRefusal(this.#busyRetryAfter());
+    return this.#busyRetryAfter();
   }
 
   /**
@@ -115,7 +115,7 @@ export class HandshakeGate<User> {
     else if (!this.#admission.ready()) rejection = rateRefusal(this.#admission.waitMs() || options.retryAfter);
     else return false;
     if (!isEndpointTarget(request.url, options.paths)) return false;
-    if (rejection.kind === 'busy') this.#admission.take(); // see #busyRefusal
+    if (rejection.kind === 'busy') this.#admission.take(); // see #spendBusy
     socket.on('error', this.#onSocketError);
     host.refused(rejection, request);
     writeResponse(socket, this.#prepared.bytesOf(rejection));
@@ -152,7 +152,7 @@ export class HandshakeGate<User> {
     const { host } = this;
     const { options } = host;
     const admission = this.#admission;
-    const busyRefusalHint = (): number => this.#busyRefusal().retryAfterMs ?? 0;
+    const spendBusy = (): number => this.#spendBusy();
     const decision = judgeHandshake(
       { method: request.method ?? '', path: url.pathname, headers: request.headers },
       {
@@ -170,9 +170,9 @@ export class HandshakeGate<User> {
         get retryAfterMs() {
           return admission.waitMs() || options.retryAfter;
         },
-        // Read only for a busy refusal, which spends a token like the fast lane's (#busyRefusal).
+        // Read only for a busy refusal, which spends a token like the fast lane's (#spendBusy).
         get busyRetryAfterMs() {
-          return busyRefusalHint();
+          return spendBusy();
         },
       },
     );
