@@ -1,4 +1,4 @@
-import { Backoff, type BackoffOptions } from '../core/backoff.js';
+import { backoffCeiling, jittered, type BackoffOptions } from '../core/backoff.js';
 import { utf8ByteLength } from '../core/utf8.js';
 import type { Clock, Rng } from '../core/clock.js';
 import { Timer } from '../core/timer.js';
@@ -34,7 +34,8 @@ export class PendingMessage {
   readonly #clock: Clock;
   readonly #retry: SendRetry | undefined;
   readonly #deadline: number;
-  #backoff: Backoff | undefined;
+  /** Retries made so far. */
+  #attempt = 0;
   /** Runs when a retry falls due (set by the outbox when it schedules one). */
   #again: Timer | undefined;
 
@@ -85,9 +86,9 @@ export class PendingMessage {
   retryLater(due: () => void): boolean {
     const retry = this.#retry;
     if (!retry) return false;
-    this.#backoff ??= new Backoff(retry.backoff, retry.rng);
-    const delay = this.#backoff.next();
-    if (delay === undefined || this.#clock.now() + delay > this.#deadline) return false;
+    // The schedule never gives up by itself: the deadline ends it.
+    const delay = jittered(retry.backoff, backoffCeiling(retry.backoff, ++this.#attempt), retry.rng);
+    if (this.#clock.now() + delay > this.#deadline) return false;
     this.#again ??= new Timer(this.#clock, due);
     this.#again.start(delay);
     return true;

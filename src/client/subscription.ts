@@ -1,4 +1,4 @@
-import { Backoff, type BackoffOptions } from '../core/backoff.js';
+import { backoffCeiling, jittered, type BackoffOptions } from '../core/backoff.js';
 import type { Clock, Rng } from '../core/clock.js';
 import { isAfter, type Position } from '../core/position.js';
 import type { Rewind, RewindSpec } from '../core/rewind.js';
@@ -107,7 +107,7 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   /** Events that came before the first `subscribed` of a rewinding subscription. */
   #rewound: { data: unknown; position: Position }[] = [];
   /** After a transient refusal: the attempt count (kept until it is confirmed) and the timer of the next attempt. */
-  #backoff: Backoff | undefined;
+  #attempt = 0;
   #timer: Timer | undefined;
 
   constructor(
@@ -182,7 +182,7 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
 
   /** @internal The server confirmed: continue from `position` (the replay, if any, has been delivered). */
   _subscribed(position: Position, recovered: boolean): void {
-    this.#backoff = undefined;
+    this.#attempt = 0;
     if (this.#state === 'unsubscribed') return;
     // The rewind, in offset order, each once, none beyond the head (a stray tail of an earlier
     // subscription of this channel is one of its events too, so it takes its place in the order).
@@ -209,11 +209,12 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
    */
   _retry(error: ReplyError): void {
     const { backoff, clock, rng } = this.host.retry;
-    const attempts = (this.#backoff ??= new Backoff(backoff, rng));
-    const delayMs = attempts.next() ?? backoff.maxDelay;
+    // The schedule never gives up by itself (no `maxAttempts`).
+    const attempt = ++this.#attempt;
+    const delayMs = jittered(backoff, backoffCeiling(backoff, attempt), rng);
     (this.#timer ??= new Timer(clock, () => this.host.subscribe(this))).start(delayMs);
     if (this.#state !== 'subscribing') return;
-    const retry: SubscriptionRetry = { attempt: attempts.attempt, delayMs, error };
+    const retry: SubscriptionRetry = { attempt, delayMs, error };
     this.#retry = retry;
     this.dispatchEvent(lifelineEvent('retrying', { ...retry }));
   }
