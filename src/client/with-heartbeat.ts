@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js';
-import { controlType, PING } from '../core/envelope.js';
-import { defaultHeartbeat, Heartbeat, type HeartbeatOptions } from '../core/heartbeat.js';
+import { PING } from '../core/envelope.js';
+import { defaultHeartbeat, heartbeat, type HeartbeatOptions } from '../core/heartbeat.js';
 import { browserEnvironment } from './environment.js';
 
 /** What a link watch reads of its client: the clock and the page's visibility (its `environment` option). */
@@ -42,11 +42,6 @@ export function withHeartbeat(options: boolean | Partial<HeartbeatOptions> = tru
     // environment is always visible, but a hidden tab's timers are throttled all the same, and
     // a verdict from a throttled timer would drop a live link.
     const page = browserEnvironment();
-    return Object.assign(new Heartbeat(options.clock, settings, { sendPing: () => send(PING), dead, hidden: () => options.environment.hidden() || page.hidden() }), {
-      saw(this: Heartbeat, data: unknown): boolean {
-        this.sawTraffic();
-        return typeof data === 'string' && controlType(data) !== undefined;
-      },
-    });
+    return heartbeat(options.clock, settings, () => send(PING), dead, () => options.environment.hidden() || page.hidden());
   };
 }
