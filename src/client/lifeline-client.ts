@@ -5,7 +5,7 @@ import { forwardEvents } from './forward-events.js';
 import { resolveTimeout, type LifelineClientEventMap, type LifelineClientOptions, type LifelineClientState, type PublishOptions } from './lifeline-client-types.js';
 import type { UrlSource } from './options.js';
 import type { DurableOutbox } from './durable-outbox.js';
-import { Outbox, PendingMessage, type PendingKind, type SendRetry } from './outbox.js';
+import { Outbox, PendingMessage, type PendingKind } from './outbox.js';
 import { ReconnectingWebSocket } from './reconnecting-websocket.js';
 import { badReply, closedError, notSubscribed, ReplyError } from './reply-error.js';
 import { isTransientSubscribeRefusal, resolveRetryBackoff } from './retry-policy.js';
@@ -48,8 +48,6 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   /** The `outbox` option's store, loaded at start and saved as entries come and go. */
   readonly #durable: DurableOutbox | undefined;
   readonly #outbox = new Outbox((text) => this.#write(text), () => this.#live());
-  /** How publishes, requests and presence queries refused with `unavailable` are resent (undefined: not at all). */
-  readonly #sendRetry: SendRetry | undefined;
   readonly #refresh: TokenRefresh | undefined;
   readonly #write = (text: string): boolean => this.transport.send(text) === 'sent';
   /** The subscriptions, one per channel, in the order they were made. */
@@ -87,13 +85,13 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     this.transport = transport;
     const { clock, rng } = transport.options;
     const backoff = resolveRetryBackoff({ ...options.retry, maxAttempts: Infinity });
-    const within = resolveTimeout('retryDeadline', options.retryDeadline);
-    this.#sendRetry = within > 0 ? { backoff, rng, within } : undefined;
     this.#subHost = {
       unsubscribe: (sub) => this.#unsubscribe(sub),
       presence: (sub) => this.#presence(sub),
       subscribe: (sub) => this.#subscribe(sub),
-      retry: { backoff, clock, rng },
+      // Subscriptions refused for now are retried on this schedule; publishes, requests and
+      // presence queries refused with `unavailable` too, within `retryDeadline` (0: not at all).
+      retry: { backoff, clock, rng, within: resolveTimeout('retryDeadline', options.retryDeadline) },
     };
     this.#reported = transport.state;
     this.#refresh = options.refreshToken?.attach({ clock, send: (token) => this.#send({ type: 'refresh', token }), failed: this.#failed });
@@ -355,7 +353,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   #enqueue(body: { readonly type: PendingKind; readonly [field: string]: unknown }, timeoutMs: number): Promise<unknown> {
     return new Promise((resolve, reject) => {
       if (this.state === 'closed') throw closedError();
-      const entry = new PendingMessage(body.type, JSON.stringify(body), resolve, reject, this.transport.options.clock, timeoutMs, this.#sendRetry);
+      const entry = new PendingMessage(body.type, JSON.stringify(body), resolve, reject, this.transport.options.clock, timeoutMs, this.#subHost.retry);
       // The server would close with 1009 (fatal); a stored entry would do it again on every start.
       if (!this.#outbox.add(entry)) return;
       if (!this.#live()) void this.#save();

@@ -9,7 +9,7 @@ import { isPosition, remoteError, type ServerMessage } from './wire.js';
 /** Client messages that wait for a reply with their `id`. */
 export type PendingKind = 'publish' | 'request' | 'presence.get';
 
-/** How a message refused with `unavailable` is resent under its id: with backoff, for `within` ms after it was made. */
+/** How a message refused with `unavailable` is resent under its id: with backoff, for `within` ms after it was made (0: not at all). */
 export interface SendRetry {
   readonly backoff: BackoffOptions;
   readonly rng: Rng;
@@ -85,7 +85,7 @@ export class PendingMessage {
    */
   retryLater(due: () => void): boolean {
     const retry = this.#retry;
-    if (!retry) return false;
+    if (!retry?.within) return false;
     // The schedule never gives up by itself: the deadline ends it.
     const delay = jittered(retry.backoff, backoffCeiling(retry.backoff, ++this.#attempt), retry.rng);
     if (this.#clock.now() + delay > this.#deadline) return false;
@@ -109,7 +109,8 @@ export type Write = (text: string) => boolean;
  * with their ids after a resume, renumbered when the session was lost, failed all at once on close.
  */
 export class Outbox {
-  #entries = new Set<PendingMessage>();
+  /** Everything unanswered, in order (a durable outbox puts restored entries first). */
+  readonly entries = new Set<PendingMessage>();
   /** Entries (re)sent on the current link, by id: where replies go. */
   readonly #sent = new Map<number, PendingMessage>();
   #lastId = 0;
@@ -124,11 +125,6 @@ export class Outbox {
     this.#live = live;
   }
 
-  /** Everything unanswered, in order. */
-  get entries(): ReadonlySet<PendingMessage> {
-    return this.#entries;
-  }
-
   /** The session's next id (subscribe and unsubscribe take theirs here too). */
   nextId(): number {
     return ++this.#lastId;
@@ -136,13 +132,8 @@ export class Outbox {
 
   /** Adds an entry; false when it is larger than the server accepts (it has failed with `too_big` then). */
   add(entry: PendingMessage): boolean {
-    this.#entries.add(entry);
+    this.entries.add(entry);
     return !this.dropLarger();
-  }
-
-  /** Entries restored from a durable outbox go first, ahead of those the app made meanwhile. */
-  restore(entries: readonly PendingMessage[]): void {
-    this.#entries = new Set([...entries, ...this.#entries]);
   }
 
   /** Sends on the live link: with its id if it has one in this session, else the next. */
@@ -160,7 +151,7 @@ export class Outbox {
   /** Everything not sent on this link yet, in order, numbered and taken for this link (replies to it are expected). */
   take(): PendingMessage[] {
     const taken: PendingMessage[] = [];
-    for (const entry of this.#entries) if (!this.#onLink(entry)) taken.push(this.#take(entry));
+    for (const entry of this.entries) if (!this.#onLink(entry)) taken.push(this.#take(entry));
     return taken;
   }
 
@@ -185,10 +176,10 @@ export class Outbox {
     if (!entry) return false;
     this.#sent.delete(id);
     const due = (): void => {
-      if (this.#entries.has(entry) && !this.#onLink(entry) && this.#live()) this.send(entry);
+      if (this.entries.has(entry) && !this.#onLink(entry) && this.#live()) this.send(entry);
     };
     if (reply.type === 'error' && isTransientSendRefusal(String(reply.code)) && entry.retryLater(due)) return true;
-    this.#entries.delete(entry);
+    this.entries.delete(entry);
     entry.settle(reply);
     return true;
   }
@@ -206,7 +197,7 @@ export class Outbox {
   /** Fails (with `too_big`) and forgets the entries larger than `maxPayload`: the server would refuse them with a fatal close. */
   dropLarger(): boolean {
     let dropped = false;
-    for (const entry of this.#entries) {
+    for (const entry of this.entries) {
       if (utf8ByteLength(entry.json) <= this.maxPayload) continue;
       this.#forget(entry, new ReplyError('too_big', 'too big for the server'));
       dropped = true;
@@ -215,7 +206,7 @@ export class Outbox {
   }
 
   #forget(entry: PendingMessage, error: Error): void {
-    this.#entries.delete(entry);
+    this.entries.delete(entry);
     this.#sent.delete(entry.id);
     entry.fail(error);
   }
@@ -227,7 +218,7 @@ export class Outbox {
    */
   newSession(): void {
     this.#lastId = 0;
-    for (const entry of this.#entries) {
+    for (const entry of this.entries) {
       if (entry.sent && entry.kind !== 'presence.get') this.#forget(entry, new ReplyError('outcome_unknown', 'session lost'));
       else {
         entry.id = 0;
@@ -237,6 +228,6 @@ export class Outbox {
   }
 
   failAll(error: Error): void {
-    for (const entry of this.#entries) this.#forget(entry, error);
+    for (const entry of this.entries) this.#forget(entry, error);
   }
 }

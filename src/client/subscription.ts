@@ -1,5 +1,6 @@
-import { backoffCeiling, jittered, type BackoffOptions } from '../core/backoff.js';
-import type { Clock, Rng } from '../core/clock.js';
+import { backoffCeiling, jittered } from '../core/backoff.js';
+import type { Clock } from '../core/clock.js';
+import type { SendRetry } from './outbox.js';
 import { isAfter, type Position } from '../core/position.js';
 import type { Rewind, RewindSpec } from '../core/rewind.js';
 import { Timer } from '../core/timer.js';
@@ -84,8 +85,8 @@ export interface SubscriptionHost {
   presence(subscription: Subscription): Promise<readonly PresenceMember[]>;
   /** Sends a subscribe (if it is still the channel's subscription and the link is live): a retry fell due. */
   subscribe(subscription: Subscription): void;
-  /** How a subscription refused for now is tried again. */
-  readonly retry: { readonly backoff: BackoffOptions; readonly clock: Clock; readonly rng: Rng };
+  /** How a subscription refused for now is tried again (the same schedule resends publishes and requests, see {@link SendRetry}). */
+  readonly retry: SendRetry & { readonly clock: Clock };
 }
 
 /**
