@@ -269,7 +269,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     const resumed = message.resumed === true && id === this.#session;
     const secret = message.secret as string | undefined;
     // A durable outbox keeps the secret with the session, so a restart resumes it.
-    if (secret !== this.#secret) void this.#save();
+    if (secret !== this.#secret) this.#save();
     this.#session = id;
     this.#secret = secret;
     this.#member = message.member as string | undefined;
@@ -277,7 +277,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     const outbox = this.#outbox;
     if (typeof message.maxPayload === 'number') outbox.maxPayload = message.maxPayload;
     // An entry stored by an earlier run may be too big: it would close every start with 1009.
-    if (outbox.dropLarger()) void this.#save();
+    if (outbox.dropLarger()) this.#save();
     if (resumed) outbox.resumed(Number(message.acked) || 0);
     else {
       this.#lastSeq = 0;
@@ -296,7 +296,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
 
   #reply(id: number, message: ServerMessage): void {
     // An answered entry leaves the durable outbox too.
-    if (this.#outbox.settle(id, message)) return void this.#save();
+    if (this.#outbox.settle(id, message)) return this.#save();
     const sub = this.#subscribes.get(id);
     if (!sub) return;
     this.#subscribes.delete(id);
@@ -356,7 +356,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
       const entry = new PendingMessage(body.type, JSON.stringify(body), resolve, reject, this.transport.options.clock, timeoutMs, this.#subHost.retry);
       // The server would close with 1009 (fatal); a stored entry would do it again on every start.
       if (!this.#outbox.add(entry)) return;
-      if (!this.#live()) void this.#save();
+      if (!this.#live()) this.#save();
       else if (this.#durable) this.#flush();
       else this.#outbox.send(entry);
     });
@@ -365,8 +365,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   // ---- the durable outbox ------------------------------------------------------------------------
 
   /** Saves the outbox, when there is a store (see DurableOutbox.save). */
-  #save(): Promise<void> {
-    return this.#durable?.save() ?? Promise.resolve();
+  #save(): void {
+    void this.#durable?.save();
   }
 
   /**
@@ -380,7 +380,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     const send = (): void => {
       if (generation === this.#generation) for (const entry of batch) this.#outbox.write(entry);
     };
-    if (this.#durable) void this.#save().then(send);
+    if (this.#durable) void this.#durable.save().then(send);
     else send();
   }
 

@@ -110,14 +110,16 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   /** After a transient refusal: the attempt count (kept until it is confirmed) and the timer of the next attempt. */
   #attempt = 0;
   #timer: Timer | undefined;
+  readonly #host: SubscriptionHost;
 
   constructor(
     readonly channel: string,
-    private readonly host: SubscriptionHost,
+    host: SubscriptionHost,
     /** How far back the first subscribe looks (sent while no position is held). */
     readonly rewind?: Rewind,
   ) {
     super();
+    this.#host = host;
   }
 
   get state(): SubscriptionState {
@@ -152,12 +154,12 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
 
   /** Who is in the channel now (channels with presence on). */
   presence(): Promise<readonly PresenceMember[]> {
-    return this.host.presence(this);
+    return this.#host.presence(this);
   }
 
   /** Ends the subscription; the client stops delivering its events. */
   unsubscribe(): void {
-    this.host.unsubscribe(this);
+    this.#host.unsubscribe(this);
   }
 
   // ---- driven by the client (not for apps) -------------------------------------------------------
@@ -188,12 +190,13 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
     // The rewind, in offset order, each once, none beyond the head (a stray tail of an earlier
     // subscription of this channel is one of its events too, so it takes its place in the order).
     for (const item of this.#rewound.splice(0).sort((a, b) => a.position.offset - b.position.offset)) {
-      if (this.#ended()) return;
+      // A listener may end it while events are dispatched.
+      if (this.state === 'unsubscribed') return;
       if (item.position.epoch !== position.epoch || item.position.offset > position.offset || !isAfter(item.position, this.#position)) continue;
       this.#position = item.position;
       this.dispatchEvent(lifelineEvent('event', item));
     }
-    if (this.#ended()) return;
+    if (this.state === 'unsubscribed') return;
     this.#position = position;
     const event: SubscribedEvent = lifelineEvent('subscribed', { recovered, position });
     this.#confirmed = event;
@@ -209,11 +212,11 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
    * never giving up by itself), announced as `retrying` (the state stays `subscribing`).
    */
   _retry(error: ReplyError): void {
-    const { backoff, clock, rng } = this.host.retry;
+    const { backoff, clock, rng } = this.#host.retry;
     // The schedule never gives up by itself (no `maxAttempts`).
     const attempt = ++this.#attempt;
     const delayMs = jittered(backoff, backoffCeiling(backoff, attempt), rng);
-    (this.#timer ??= new Timer(clock, () => this.host.subscribe(this))).start(delayMs);
+    (this.#timer ??= new Timer(clock, () => this.#host.subscribe(this))).start(delayMs);
     if (this.#state !== 'subscribing') return;
     const retry: SubscriptionRetry = { attempt, delayMs, error };
     this.#retry = retry;
@@ -238,11 +241,6 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   /** @internal Someone joined or left. */
   _presence(action: 'join' | 'leave', member: PresenceMember): void {
     if (this.#state !== 'unsubscribed') this.dispatchEvent(lifelineEvent('presence', { action, member }));
-  }
-
-  /** Has it ended (a listener may end it while events are dispatched)? */
-  #ended(): boolean {
-    return this.#state === 'unsubscribed';
   }
 
   /** Moves and reports; false when a listener moved it elsewhere meanwhile. */
