@@ -78,7 +78,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
       environment: options.environment ?? browserEnvironment(),
       pageAwareness: options.pageAwareness ?? withPageAwareness(),
       retryHints: options.retryHints ?? withRetryHints(),
-      heartbeat: withHeartbeat(options.heartbeat ?? true),
+      // Absent: the defaults (withHeartbeat's own default is `true`).
+      heartbeat: withHeartbeat(options.heartbeat),
       // The transport's own queue is off: a message the socket cannot take now is the outbox's to resend, after `hello`.
       queue: false,
     });
@@ -267,17 +268,14 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   #welcome(message: ServerMessage): void {
     const id = String(message.session);
     const resumed = message.resumed === true && id === this.#session;
-    const secret = message.secret as string | undefined;
-    // A durable outbox keeps the secret with the session, so a restart resumes it.
-    if (secret !== this.#secret) this.#save();
     this.#session = id;
-    this.#secret = secret;
+    this.#secret = message.secret as string | undefined;
     this.#member = message.member as string | undefined;
     this.#resumed = resumed;
     const outbox = this.#outbox;
     if (typeof message.maxPayload === 'number') outbox.maxPayload = message.maxPayload;
     // An entry stored by an earlier run may be too big: it would close every start with 1009.
-    if (outbox.dropLarger()) this.#save();
+    outbox.dropLarger();
     if (resumed) outbox.resumed(Number(message.acked) || 0);
     else {
       this.#lastSeq = 0;
@@ -289,6 +287,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
       this.#awaited.add(sub);
       this.#subscribe(sub);
     }
+    // With a durable outbox, the flush saves first: the new session and secret (so a restart
+    // resumes it) and the entries left, in one save.
     this.#flush();
     // App code runs only now, so a publish from a listener queues behind the resends.
     if (this.#dispatch(lifelineEvent('session', { id, resumed }))) this.#checkReady();

@@ -36,7 +36,8 @@ export function withHeartbeat(options?: true | Partial<HeartbeatOptions>): LinkW
 export function withHeartbeat(options?: boolean | Partial<HeartbeatOptions>): LinkWatchPlugin | undefined;
 export function withHeartbeat(options: boolean | Partial<HeartbeatOptions> = true): LinkWatchPlugin | undefined {
   if (options === false) return undefined;
-  const settings: HeartbeatOptions = { ...defaultHeartbeat, ...(options === true ? {} : options) };
+  // Spreading `true` adds nothing: the defaults.
+  const settings: HeartbeatOptions = { ...defaultHeartbeat, ...(options as Partial<HeartbeatOptions>) };
   return ({ options }, send, dead) => {
     // The page's own visibility too, whatever `environment` says: a bare client's default
     // environment is always visible, but a hidden tab's timers are throttled all the same, and
