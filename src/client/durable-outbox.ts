@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import { lifelineEvent } from './events.js';
-import { PendingMessage, type Outbox } from './outbox.js';
+import { pendingMessage, type Outbox } from './outbox.js';
 import type { OutboxEntry, OutboxSnapshot, OutboxStore } from './outbox-store.js';
 
 /** A session id and its resume secret. */
@@ -108,7 +108,7 @@ export class DurableOutbox {
     this.#session([snapshot.session, snapshot.secret]);
     const restored = snapshot.entries.map((entry) => {
       const settled = (value: unknown, error?: Error): void => queueMicrotask(() => client.dispatchEvent(lifelineEvent('outbox', { entry, value, error })));
-      const pending = new PendingMessage(entry.kind, entry.body, settled, (error) => settled(undefined, error), client.transport.options.clock, 0);
+      const pending = pendingMessage(entry.kind, entry.body, settled, (error) => settled(undefined, error), client.transport.options.clock, 0);
       pending.id = entry.id;
       pending.sent = entry.id > 0;
       outbox.resumed(entry.id);

@@ -5,7 +5,7 @@ import { forwardEvents } from './forward-events.js';
 import { resolveTimeout, type LifelineClientEventMap, type LifelineClientOptions, type LifelineClientState, type PublishOptions } from './lifeline-client-types.js';
 import type { UrlSource } from './options.js';
 import type { DurableOutbox } from './durable-outbox.js';
-import { Outbox, PendingMessage, type PendingKind } from './outbox.js';
+import { Outbox, pendingMessage, type PendingKind } from './outbox.js';
 import { ReconnectingWebSocket } from './reconnecting-websocket.js';
 import { badReply, closedError, notSubscribed, ReplyError } from './reply-error.js';
 import { isTransientSubscribeRefusal, resolveRetryBackoff } from './retry-policy.js';
@@ -353,7 +353,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   #enqueue(body: { readonly type: PendingKind; readonly [field: string]: unknown }, timeoutMs: number): Promise<unknown> {
     return new Promise((resolve, reject) => {
       if (this.state === 'closed') throw closedError();
-      const entry = new PendingMessage(body.type, JSON.stringify(body), resolve, reject, this.transport.options.clock, timeoutMs, this.#subHost.retry);
+      const entry = pendingMessage(body.type, JSON.stringify(body), resolve, reject, this.transport.options.clock, timeoutMs, this.#subHost.retry);
       // The server would close with 1009 (fatal); a stored entry would do it again on every start.
       if (!this.#outbox.add(entry)) return;
       if (!this.#live()) this.#save();

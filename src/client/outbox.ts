@@ -24,80 +24,68 @@ export interface SendRetry {
  * server's per-session id window keeps its exactly-once promise (a reply that comes later is
  * dropped). `id` 0 means "not numbered in this session yet".
  */
-export class PendingMessage {
-  id = 0;
+export interface PendingMessage {
+  readonly kind: PendingKind;
+  /** The message as JSON, without its id. */
+  readonly json: string;
+  id: number;
   /** It went out on an open socket: its effect may have happened. */
-  sent = false;
-  readonly #timer: Timer;
-  readonly #resolve: (value: unknown) => void;
-  readonly #reject: (error: Error) => void;
-  readonly #clock: Clock;
-  readonly #retry: SendRetry | undefined;
-  readonly #deadline: number;
-  /** Retries made so far. */
-  #attempt = 0;
-  /** Runs when a retry falls due (set by the outbox when it schedules one). */
-  #again: Timer | undefined;
-
-  constructor(
-    readonly kind: PendingKind,
-    /** The message as JSON, without its id. */
-    readonly json: string,
-    resolve: (value: unknown) => void,
-    reject: (error: Error) => void,
-    clock: Clock,
-    timeout: number,
-    retry?: SendRetry,
-  ) {
-    this.#resolve = resolve;
-    this.#reject = reject;
-    this.#clock = clock;
-    this.#retry = retry;
-    this.#deadline = retry ? clock.now() + retry.within : 0;
-    this.#timer = new Timer(clock, () => reject(new ReplyError('timeout', `no reply in ${timeout} ms`)));
-    if (timeout > 0 && Number.isFinite(timeout)) this.#timer.start(timeout);
-  }
-
-  /** The wire text under the current id (`id` first, then the body's fields). */
-  frame(): string {
-    return `{"id":${this.id},${this.json.slice(1)}`;
-  }
-
+  sent: boolean;
   /** Settles with a server reply to this id. */
-  settle(reply: ServerMessage): void {
-    if (reply.type === 'error') return this.fail(remoteError(reply));
-    this.#timer.stop();
-    const { kind } = this;
-    const value = kind === 'publish' ? reply.position : kind === 'request' ? reply.data : reply.members;
-    if (kind === 'publish' ? isPosition(value) : kind === 'request' || Array.isArray(value)) this.#resolve(value);
-    else this.#reject(badReply(reply.type));
-  }
-
-  fail(error: Error): void {
-    this.#timer.stop();
-    this.#again?.stop();
-    this.#reject(error);
-  }
-
+  settle(reply: ServerMessage): void;
+  fail(error: Error): void;
   /**
    * After a transient refusal: schedules `due` after the next backoff delay and returns true, or
    * false when no retry is allowed (none configured, or the delay would pass the deadline).
    */
-  retryLater(due: () => void): boolean {
-    const retry = this.#retry;
-    if (!retry?.within) return false;
-    // The schedule never gives up by itself: the deadline ends it.
-    const delay = jittered(retry.backoff, backoffCeiling(retry.backoff, ++this.#attempt), retry.rng);
-    if (this.#clock.now() + delay > this.#deadline) return false;
-    this.#again ??= new Timer(this.#clock, due);
-    this.#again.start(delay);
-    return true;
-  }
-
+  retryLater(due: () => void): boolean;
   /** It is being sent now: a scheduled retry is no longer needed. */
-  cancelRetry(): void {
-    this.#again?.stop();
-  }
+  cancelRetry(): void;
+}
+
+/**
+ * A {@link PendingMessage} whose promise `resolve` and `reject` settle; `timeout` ms (0 or
+ * Infinity: never) rejects it with `timeout`. Its state lives in closures, not fields (the
+ * names of fields would ship in every browser bundle).
+ */
+export function pendingMessage(kind: PendingKind, json: string, resolve: (value: unknown) => void, reject: (error: Error) => void, clock: Clock, timeout: number, retry?: SendRetry): PendingMessage {
+  const deadline = retry ? clock.now() + retry.within : 0;
+  /** Retries made so far. */
+  let attempt = 0;
+  /** Runs when a retry falls due (set when one is scheduled). */
+  let again: Timer | undefined;
+  const timer = new Timer(clock, () => reject(new ReplyError('timeout', `no reply in ${timeout} ms`)));
+  if (timeout > 0 && Number.isFinite(timeout)) timer.start(timeout);
+  const fail = (error: Error): void => {
+    timer.stop();
+    again?.stop();
+    reject(error);
+  };
+  return {
+    kind,
+    json,
+    id: 0,
+    sent: false,
+    settle(reply) {
+      if (reply.type === 'error') return fail(remoteError(reply));
+      timer.stop();
+      const value = kind === 'publish' ? reply.position : kind === 'request' ? reply.data : reply.members;
+      if (kind === 'publish' ? isPosition(value) : kind === 'request' || Array.isArray(value)) resolve(value);
+      else reject(badReply(reply.type));
+    },
+    fail,
+    retryLater(due) {
+      if (!retry?.within) return false;
+      // The schedule never gives up by itself: the deadline ends it.
+      const delay = jittered(retry.backoff, backoffCeiling(retry.backoff, ++attempt), retry.rng);
+      if (clock.now() + delay > deadline) return false;
+      (again ??= new Timer(clock, due)).start(delay);
+      return true;
+    },
+    cancelRetry() {
+      again?.stop();
+    },
+  };
 }
 
 /** Puts a frame on the live link; false when the socket did not take it. */
@@ -145,7 +133,8 @@ export class Outbox {
   /** Puts an entry taken for this link on the wire. */
   write(entry: PendingMessage): void {
     // Refused when the socket is already closing: it stays unsent, for the next link.
-    if (this.#write(entry.frame())) entry.sent = true;
+    // The wire text under the current id: `id` first, then the body's fields.
+    if (this.#write(`{"id":${entry.id},${entry.json.slice(1)}`)) entry.sent = true;
   }
 
   /** Everything not sent on this link yet, in order, numbered and taken for this link (replies to it are expected). */
@@ -199,7 +188,7 @@ export class Outbox {
     let dropped = false;
     for (const entry of this.entries) {
       if (utf8ByteLength(entry.json) <= this.maxPayload) continue;
-      this.#forget(entry, new ReplyError('too_big', 'too big for the server'));
+      this.#forget(entry, new ReplyError('too_big', 'over maxPayload'));
       dropped = true;
     }
     return dropped;
