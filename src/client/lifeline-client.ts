@@ -47,9 +47,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   #phase: Phase = 'down';
   /** The `outbox` option's store, loaded at start and saved as entries come and go. */
   readonly #durable: DurableOutbox | undefined;
-  readonly #outbox = new Outbox((text) => this.#write(text), () => this.#live());
+  readonly #outbox = new Outbox((text) => this.transport.send(text) === 'sent', () => this.#live());
   readonly #refresh: TokenRefresh | undefined;
-  readonly #write = (text: string): boolean => this.transport.send(text) === 'sent';
   /** The subscriptions, one per channel, in the order they were made. */
   readonly #subs = new Map<string, Subscription>();
   /** Subscribes sent on this link, by id. */
@@ -101,7 +100,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
       this,
       this.#outbox,
       (restored) => (restored ? ([this.#session, this.#secret] = restored) : [this.#session, this.#secret]),
-      () => void (this.transport.state === 'open' && this.#linkUp()),
+      () => this.#linkUp(),
     );
     transport.addEventListener('open', () => this.#linkUp());
     transport.addEventListener('message', (event) => this.#received(event.data));
@@ -206,8 +205,9 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
 
   // ---- the link ----------------------------------------------------------------------------------
 
+  /** The transport is open (or the stored outbox has loaded, maybe while it is): greet the server. */
   #linkUp(): void {
-    if (this.#phase !== 'down' || this.#durable?.loading) return;
+    if (this.#phase !== 'down' || this.#durable?.loading || this.transport.state !== 'open') return;
     this.#generation++;
     this.#phase = 'hello';
     this.#send({ type: 'hello', v: 1, session: this.#session, secret: this.#session === undefined ? undefined : this.#secret });
@@ -346,7 +346,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   }
 
   #send(message: object): void {
-    this.#write(JSON.stringify(message));
+    this.transport.send(JSON.stringify(message));
   }
 
   /** Queues a message that waits for its reply; a throw here (closed, data JSON cannot carry) rejects the promise. */

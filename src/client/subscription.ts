@@ -104,7 +104,8 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   #position: Position | undefined;
   #confirmed: SubscribedEvent | undefined;
   #retry: SubscriptionRetry | undefined;
-  #waiters: { resolve: (event: SubscribedEvent) => void; reject: (error: Error) => void }[] = [];
+  /** Each `ready()` waiting: its promise's resolve and reject. */
+  #waiters: [resolve: (event: SubscribedEvent) => void, reject: (error: Error) => void][] = [];
   /** Events that came before the first `subscribed` of a rewinding subscription. */
   #rewound: { data: unknown; position: Position }[] = [];
   /** After a transient refusal: the attempt count (kept until it is confirmed) and the timer of the next attempt. */
@@ -149,7 +150,7 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   ready(): Promise<SubscribedEvent> {
     if (this.#state === 'subscribed' && this.#confirmed) return Promise.resolve(this.#confirmed);
     if (this.#state === 'unsubscribed') return Promise.reject(notSubscribed(this.channel));
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    return new Promise((resolve, reject) => this.#waiters.push([resolve, reject]));
   }
 
   /** Who is in the channel now (channels with presence on). */
@@ -203,7 +204,7 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
     this.#retry = undefined;
     if (!this.#move('subscribed')) return;
     this.dispatchEvent(event);
-    for (const waiter of this.#waiters.splice(0)) waiter.resolve(event);
+    for (const [resolve] of this.#waiters.splice(0)) resolve(event);
     if (this.#state === 'subscribed') this.dispatchEvent(lifelineEvent('caughtup', { position }));
   }
 
@@ -232,7 +233,7 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   _end(error: ReplyError, report: boolean): void {
     this._halt();
     this.#retry = undefined;
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+    for (const [, reject] of this.#waiters.splice(0)) reject(error);
     if (this.#state === 'unsubscribed') return;
     this.#move('unsubscribed');
     if (report) this.dispatchEvent(lifelineEvent('error', { error }));
