@@ -84,7 +84,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     });
     this.transport = transport;
     const { clock, rng } = transport.options;
-    const backoff = resolveRetryBackoff({ ...options.retry, maxAttempts: Infinity });
+    const backoff = resolveRetryBackoff(options.retry);
     this.#subHost = {
       unsubscribe: (sub) => this.#unsubscribe(sub),
       presence: (sub) => this.#presence(sub),

@@ -167,7 +167,7 @@ export class Outbox {
     const due = (): void => {
       if (this.entries.has(entry) && !this.#onLink(entry) && this.#live()) this.send(entry);
     };
-    if (reply.type === 'error' && isTransientSendRefusal(String(reply.code)) && entry.retryLater(due)) return true;
+    if (reply.type === 'error' && isTransientSendRefusal(reply.code) && entry.retryLater(due)) return true;
     this.entries.delete(entry);
     entry.settle(reply);
     return true;

@@ -221,7 +221,7 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
     if (this.#state !== 'subscribing') return;
     const retry: SubscriptionRetry = { attempt, delayMs, error };
     this.#retry = retry;
-    this.dispatchEvent(lifelineEvent('retrying', { ...retry }));
+    this.dispatchEvent(lifelineEvent('retrying', retry));
   }
 
   /** @internal A subscribe goes out now, or the link ended: a pending retry is not needed (the attempt count stays). */
