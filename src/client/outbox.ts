@@ -49,7 +49,8 @@ export interface PendingMessage {
  * names of fields would ship in every browser bundle).
  */
 export function pendingMessage(kind: PendingKind, json: string, resolve: (value: unknown) => void, reject: (error: Error) => void, clock: Clock, timeout: number, retry?: SendRetry): PendingMessage {
-  const deadline = retry ? clock.now() + retry.within : 0;
+  /** When it was made: retries end `within` ms later. */
+  const made = clock.now();
   /** Retries made so far. */
   let attempt = 0;
   /** Runs when a retry falls due (set when one is scheduled). */
@@ -78,7 +79,7 @@ export function pendingMessage(kind: PendingKind, json: string, resolve: (value:
       if (!retry?.within) return false;
       // The schedule never gives up by itself: the deadline ends it.
       const delay = jittered(retry.backoff, backoffCeiling(retry.backoff, ++attempt), retry.rng);
-      if (clock.now() + delay > deadline) return false;
+      if (clock.now() + delay > made + retry.within) return false;
       (again ??= new Timer(clock, due)).start(delay);
       return true;
     },
