@@ -1,5 +1,4 @@
 import type { Clock } from '../core/clock.js';
-import { PING } from '../core/envelope.js';
 import { defaultHeartbeat, heartbeat, type HeartbeatOptions } from '../core/heartbeat.js';
 import { browserEnvironment } from './environment.js';
 
@@ -43,6 +42,6 @@ export function withHeartbeat(options: boolean | Partial<HeartbeatOptions> = tru
     // environment is always visible, but a hidden tab's timers are throttled all the same, and
     // a verdict from a throttled timer would drop a live link.
     const page = browserEnvironment();
-    return heartbeat(options.clock, settings, () => send(PING), dead, () => options.environment.hidden() || page.hidden());
+    return heartbeat(options.clock, settings, send, dead, () => options.environment.hidden() || page.hidden());
   };
 }

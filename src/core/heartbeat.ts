@@ -1,5 +1,5 @@
 import type { Clock } from './clock.js';
-import { controlType } from './envelope.js';
+import { controlType, PING } from './envelope.js';
 import { Timer } from './timer.js';
 
 export interface HeartbeatOptions {
@@ -34,11 +34,11 @@ export interface Heartbeat {
 }
 
 /**
- * A {@link Heartbeat} on `clock`: `sendPing` sends a ping, `dead` is called when the link is dead
+ * A {@link Heartbeat} on `clock`: `send` sends a ping (if the link is open), `dead` is called when the link is dead
  * (the owner tears it down and reconnects), `hidden` says whether the page is hidden. Its state
  * lives in closures, not fields (the names of fields would ship in every browser bundle).
  */
-export function heartbeat(clock: Clock, { watchdog, pingInterval, maxMissed, probeTimeout }: HeartbeatOptions, sendPing: () => void, dead: () => void, hidden: () => boolean): Heartbeat {
+export function heartbeat(clock: Clock, { watchdog, pingInterval, maxMissed, probeTimeout }: HeartbeatOptions, send: (data: string) => void, dead: () => void, hidden: () => boolean): Heartbeat {
   let lastTraffic = 0;
   let missed = 0;
   /** A probe is out (after the page came back): the other checks wait for its verdict. */
@@ -60,7 +60,7 @@ export function heartbeat(clock: Clock, { watchdog, pingInterval, maxMissed, pro
   });
   const pinger: Timer = new Timer(clock, () => {
     if (missed++ >= maxMissed && !waiting()) return die();
-    sendPing();
+    send(PING);
     pinger.start(pingInterval);
   });
   const probe = new Timer(clock, () => {
@@ -92,7 +92,7 @@ export function heartbeat(clock: Clock, { watchdog, pingInterval, maxMissed, pro
       const limit = watchdog || pingInterval;
       if (running && limit > 0 && quiet() >= limit && !probing) {
         probing = true;
-        sendPing();
+        send(PING);
         probe.start(probeTimeout);
       }
     },

@@ -11,7 +11,7 @@ function setup(options: Partial<HeartbeatOptions>) {
   const heartbeat = createHeartbeat(
     clock,
     { watchdog: 0, pingInterval: 0, maxMissed: 3, probeTimeout: 5000, ...options },
-    () => state.pings++,
+    (data) => data === '{"type":"ping"}' && state.pings++,
     () => state.dead.push(clock.now()),
     () => state.hidden,
   );
