@@ -16,8 +16,8 @@ import { TypedEventTarget } from './typed-event-target.js';
 import { decodeServerMessage, isPosition, PROTOCOL, remoteError, REPLIES, type ServerMessage } from './wire.js';
 import { withHeartbeat } from './with-heartbeat.js';
 import { browserEnvironment } from './environment.js';
-import { withPageAwareness } from './page-awareness.js';
-import { withRetryHints } from '../core/retry-hint.js';
+import { pageAwareness } from './page-awareness.js';
+import { parseRetryHint } from '../core/retry-hint.js';
 
 /**
  * Where the client is with the current link: waiting for one, greeting, restoring, ready; or
@@ -75,8 +75,9 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
       ...options,
       // Page awareness is opt-in for a bare ReconnectingWebSocket; on here.
       environment: options.environment ?? browserEnvironment(),
-      pageAwareness: options.pageAwareness ?? withPageAwareness(),
-      retryHints: options.retryHints ?? withRetryHints(),
+      pageAwareness: options.pageAwareness ?? pageAwareness,
+      // What withRetryHints() returns: the parser itself.
+      retryHints: options.retryHints ?? parseRetryHint,
       // Absent: the defaults (withHeartbeat's own default is `true`).
       heartbeat: withHeartbeat(options.heartbeat),
       // The transport's own queue is off: a message the socket cannot take now is the outbox's to resend, after `hello`.
