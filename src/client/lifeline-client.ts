@@ -395,8 +395,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     const id = this.#outbox.nextId();
     this.#subscribes.set(id, sub);
     const { channel, position: since, rewind } = sub;
-    // `since` undefined is left out of the JSON text.
-    this.#send({ type: 'subscribe', id, channel, ...(since === undefined && rewind !== undefined ? { rewind } : { since }) });
+    // Fields left undefined are left out of the JSON text: `since` when none is held, `rewind` when one is.
+    this.#send({ type: 'subscribe', id, channel, since, rewind: since ? undefined : rewind });
   }
 
   /** The link ended: no reply comes on it any more, and a pending retry waits for the next link's resubscribe. */
