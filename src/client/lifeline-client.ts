@@ -212,6 +212,9 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     this.#generation++;
     this.#phase = 'hello';
     this.#send({ type: 'hello', v: 1, session: this.#session, secret: this.#session === undefined ? undefined : this.#secret });
+    // The subscriptions go with the hello, not after the welcome: they do not depend on it (the
+    // server handles them after its welcome, in order), so `ready` is one round trip sooner.
+    for (const sub of this.#subs.values()) this.#subscribe(sub);
   }
 
   #transportMoved(to: ClientState): void {
@@ -264,7 +267,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   /**
    * docs/protocol.md §1 and §5: on a resumed session, unanswered messages are resent with their
    * ids (the server answers a repeat from its window); on a new one, those already sent fail
-   * with `outcome_unknown` and the rest are renumbered. Subscriptions go first, with `since`.
+   * with `outcome_unknown` and the rest are renumbered. The subscriptions went out with the hello.
    */
   #welcome(message: ServerMessage): void {
     const id = String(message.session);
@@ -284,10 +287,6 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     }
     this.#phase = 'recovering';
     this.#refresh?.expiresAt(message.expiresAt);
-    for (const sub of this.#subs.values()) {
-      this.#awaited.add(sub);
-      this.#subscribe(sub);
-    }
     // With a durable outbox, the flush saves first: the new session and secret (so a restart
     // resumes it) and the entries left, in one save.
     this.#flush();
@@ -390,7 +389,10 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
 
   /** Sends a subscribe with `since` = the last position held (none yet: the rewind, if any), if `sub` is still current and the link live. */
   #subscribe(sub: Subscription): void {
-    if (!this.#current(sub) || !this.#live()) return;
+    // Once the hello is out (the server takes what follows it in order, after its welcome).
+    if (!this.#current(sub) || this.#phase === 'down') return;
+    // Sent with the hello: `ready` waits for it.
+    if (this.#phase === 'hello') this.#awaited.add(sub);
     sub._halt();
     const id = this.#outbox.nextId();
     this.#subscribes.set(id, sub);
@@ -420,7 +422,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   #unsubscribe(sub: Subscription): void {
     if (!this.#current(sub)) return;
     this.#forget(sub);
-    if (this.#live()) this.#send({ type: 'unsubscribe', id: this.#outbox.nextId(), channel: sub.channel });
+    if (this.#phase !== 'down') this.#send({ type: 'unsubscribe', id: this.#outbox.nextId(), channel: sub.channel });
     const generation = this.#generation;
     sub._end(notSubscribed(sub.channel), false);
     if (generation === this.#generation) this.#checkReady();

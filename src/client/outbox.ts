@@ -179,7 +179,7 @@ export class Outbox {
     this.#sent.clear();
   }
 
-  /** The server resumed the session: it has processed ids up to `acked`, so new ids start above. */
+  /** New ids start above `acked`: the server resumed the session and processed ids up to it (or a restored entry holds it). */
   resumed(acked: number): void {
     this.#lastId = Math.max(this.#lastId, acked);
   }
@@ -205,9 +205,9 @@ export class Outbox {
    * The server does not know the session (docs/protocol.md §5): a publish or request that was
    * sent may or may not have taken effect, so it fails with `outcome_unknown` instead of risking
    * a second run; the rest (never sent, or read-only presence queries) start over unnumbered.
+   * Numbering goes on from where it was: a subscribe sent with the hello holds an id already.
    */
   newSession(): void {
-    this.#lastId = 0;
     for (const entry of this.entries) {
       if (entry.sent && entry.kind !== 'presence.get') this.#forget(entry, new ReplyError('outcome_unknown', 'session lost'));
       else {
