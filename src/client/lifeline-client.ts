@@ -279,7 +279,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     const outbox = this.#outbox;
     if (typeof message.maxPayload === 'number') outbox.maxPayload = message.maxPayload;
     // An entry stored by an earlier run may be too big: it would close every start with 1009.
-    outbox.dropLarger();
+    outbox.dropLarger(outbox.entries);
     if (resumed) outbox.resumed(Number(message.acked) || 0);
     else {
       this.#lastSeq = 0;

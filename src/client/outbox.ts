@@ -119,10 +119,10 @@ export class Outbox {
     return ++this.#lastId;
   }
 
-  /** Adds an entry; false when it is larger than the server accepts (it has failed with `too_big` then). */
+  /** Adds an entry; false when it is larger than the server accepts (it has failed with `too_big` then). Only its own size is checked. */
   add(entry: PendingMessage): boolean {
     this.entries.add(entry);
-    return !this.dropLarger();
+    return !this.dropLarger([entry]);
   }
 
   /** Sends on the live link: with its id if it has one in this session, else the next. */
@@ -184,10 +184,10 @@ export class Outbox {
     this.#lastId = Math.max(this.#lastId, acked);
   }
 
-  /** Fails (with `too_big`) and forgets the entries larger than `maxPayload`: the server would refuse them with a fatal close. */
-  dropLarger(): boolean {
+  /** Fails (with `too_big`) and forgets those of `entries` larger than `maxPayload`: the server would refuse them with a fatal close. */
+  dropLarger(entries: Iterable<PendingMessage>): boolean {
     let dropped = false;
-    for (const entry of this.entries) {
+    for (const entry of entries) {
       if (utf8ByteLength(entry.json) <= this.maxPayload) continue;
       this.#forget(entry, new ReplyError('too_big', 'over maxPayload'));
       dropped = true;

@@ -33,7 +33,9 @@ test('the same check flags the Node entry (which pulls in ws)', async () => {
  * docs/topics/design-decisions.md, entries 29, 44 and 45, and `node scripts/bundle-sizes.mjs`
  * for where the bytes are), so any growth fails here.
  */
-const budget = { reconnecting: 4160, clientWithSubscription: 8720 };
+// 8,730: +8 B (8,728 measured) for the outbox checking only a new entry's size on add (it re-read
+// every queued entry on each add: n²/2 byte counts for n messages queued offline).
+const budget = { reconnecting: 4160, clientWithSubscription: 8730 };
 
 test('bundle sizes, minified + gzipped, within budget', async (t) => {
   const reconnectingOnly = await minifiedGzipSize(`export { ReconnectingWebSocket } from ${JSON.stringify(clientEntry)};`);
