@@ -16,8 +16,6 @@ export interface ResumeKey {
 export interface SessionInit<User> {
   readonly id: string;
   readonly user: User;
-  /** The id other members see in presence (never the session id). */
-  readonly member: string;
   readonly resume: ResumeKey;
   readonly window: RequestWindow<unknown>;
   readonly clock: Clock;
@@ -31,6 +29,9 @@ export type CatchUpStep<Payload> = { readonly kind: 'send'; readonly text: strin
 /** Every session's exchanges until its first: never written to (only a session's own map is). */
 const NO_EXCHANGES: ReadonlyMap<number, Exchange> = new Map();
 
+/** A session's subscriptions: none, its one (most sessions have one), or a map of them from the second on. */
+type SubscriptionSlot<Payload> = SubscriptionState<Payload> | Map<string, SubscriptionState<Payload>> | undefined;
+
 /**
  * One lifeline.v1 session on the server, without I/O: its request-id window and the exactly-once
  * exchanges in flight, its subscriptions with what each was sent, and its direct-message
@@ -40,10 +41,10 @@ const NO_EXCHANGES: ReadonlyMap<number, Exchange> = new Map();
 export class Session<User, Payload = string> {
   readonly id: string;
   readonly user: User;
-  readonly member: string;
   readonly resume: ResumeKey;
   readonly window: RequestWindow<unknown>;
-  readonly subscriptions = new Map<string, SubscriptionState<Payload>>();
+  /** Kept inline while there is one (a `Map` of one entry holds about 180 bytes): memory per idle session. */
+  #subscriptions: SubscriptionSlot<Payload>;
   /** Set when the session leaves this node: work still queued must not join anything anymore. */
   parked = false;
   /** The last direct-message seq sent on this connection. */
@@ -58,7 +59,6 @@ export class Session<User, Payload = string> {
   constructor(init: SessionInit<User>) {
     this.id = init.id;
     this.user = init.user;
-    this.member = init.member;
     this.resume = init.resume;
     this.window = init.window;
     this.#clock = init.clock;
@@ -215,16 +215,40 @@ export class Session<User, Payload = string> {
 
   // ---- subscriptions and catch-up -------------------------------------------------------------
 
+  /** The current subscription to `channel`, if any. */
+  subscription(channel: string): SubscriptionState<Payload> | undefined {
+    const subs = this.#subscriptions;
+    if (subs instanceof Map) return subs.get(channel);
+    return subs?.channel === channel ? subs : undefined;
+  }
+
+  /** How many channels the session is subscribed to. */
+  get subscriptionCount(): number {
+    const subs = this.#subscriptions;
+    return subs instanceof Map ? subs.size : subs === undefined ? 0 : 1;
+  }
+
+  /** The current subscriptions, in the order they were made (a copy). */
+  subscriptionList(): SubscriptionState<Payload>[] {
+    const subs = this.#subscriptions;
+    return subs instanceof Map ? [...subs.values()] : subs === undefined ? [] : [subs];
+  }
+
   /** Starts a subscription: live events wait in its buffer until the catch-up is sent. */
   subscribe(channel: string, since: Position | undefined, presence: boolean): SubscriptionState<Payload> {
-    const sub: SubscriptionState<Payload> = { channel, buffer: [], last: since, presence };
-    this.subscriptions.set(channel, sub);
+    const sub: SubscriptionState<Payload> = { channel, buffer: [], last: since, presence, attached: undefined };
+    const subs = this.#subscriptions;
+    if (subs === undefined || (!(subs instanceof Map) && subs.channel === channel)) this.#subscriptions = sub;
+    else if (subs instanceof Map) subs.set(channel, sub);
+    else this.#subscriptions = new Map([[subs.channel, subs], [channel, sub]]);
     return sub;
   }
 
   /** Ends a subscription (if it is still this session's current one for its channel). */
   unsubscribe(sub: SubscriptionState<Payload>): void {
-    if (this.subscriptions.get(sub.channel) === sub) this.subscriptions.delete(sub.channel);
+    const subs = this.#subscriptions;
+    if (subs === sub) this.#subscriptions = undefined;
+    else if (subs instanceof Map && subs.get(sub.channel) === sub) subs.delete(sub.channel);
   }
 
   /**

@@ -14,6 +14,8 @@ export interface SubscriptionState<Payload> {
   /** The last position sent to the client. */
   last: Position | undefined;
   readonly presence: boolean;
+  /** What the host keeps with the subscription (the server: its fan-out member), undefined until it sets it. */
+  attached: unknown;
 }
 
 /** What to do with one live event for one subscription. */

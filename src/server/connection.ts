@@ -105,6 +105,8 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   pingSentAt = 0;
   /** Last measured protocol ping round trip, ms (undefined until the first pong). */
   rtt: number | undefined;
+  /** @internal The channel protocol's phase of this connection (its hub's to read and write). */
+  protocolPhase: unknown = undefined;
 
   /** The state, moved only along `transitions` (a field, not a machine object: memory per connection). */
   #state: ConnectionState;

@@ -62,9 +62,31 @@ describe('protocol core: subscribe and catch-up', () => {
     const old = session.subscribe('chat:a', undefined, false);
     const current = session.subscribe('chat:a', undefined, false);
     session.unsubscribe(old);
-    assert.equal(session.subscriptions.get('chat:a'), current);
+    assert.equal(session.subscription('chat:a'), current);
     session.unsubscribe(current);
-    assert.equal(session.subscriptions.size, 0);
+    assert.equal(session.subscriptionCount, 0);
+  });
+
+  test('one subscription or several: each found by its channel, counted and listed, a resubscribe replacing the current one', () => {
+    const session = newSession(new FakeClock());
+    assert.equal(session.subscription('chat:a'), undefined);
+    assert.deepEqual(session.subscriptionList(), []);
+    const a = session.subscribe('chat:a', undefined, false);
+    assert.equal(session.subscription('chat:b'), undefined);
+    const b = session.subscribe('chat:b', undefined, true);
+    const c = session.subscribe('chat:c', undefined, false);
+    assert.equal(session.subscriptionCount, 3);
+    assert.deepEqual(session.subscriptionList(), [a, b, c]);
+    const b2 = session.subscribe('chat:b', undefined, false);
+    assert.equal(session.subscription('chat:b'), b2);
+    session.unsubscribe(b); // no longer the current one: nothing changes
+    assert.equal(session.subscriptionCount, 3);
+    session.unsubscribe(a);
+    session.unsubscribe(b2);
+    assert.deepEqual(session.subscriptionList(), [c]);
+    assert.equal(session.subscription('chat:c'), c);
+    session.unsubscribe(c);
+    assert.equal(session.subscriptionCount, 0);
   });
 
   test('a direct message goes out once per seq, in order', () => {

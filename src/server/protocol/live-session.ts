@@ -22,8 +22,8 @@ const SETTLED: Promise<void> = Promise.resolve();
 export class LiveSession<User> extends Session<User, PreparedText> {
   #queue: Promise<void> = SETTLED;
   #directs: Promise<void> = SETTLED;
-  /** Made with its first entry: a push onto an empty array would reserve room for 17. */
-  #stops: (() => Promise<void>)[] | undefined;
+  /** What to undo when it leaves: usually one (its direct-message subscription), kept without an array. */
+  #stops: (() => Promise<void>) | (() => Promise<void>)[] | undefined;
 
   constructor(
     id: string,
@@ -35,7 +35,17 @@ export class LiveSession<User> extends Session<User, PreparedText> {
     clock: Clock,
     requestTimeout: number,
   ) {
-    super({ id, user, member: memberId(id), resume, window, clock, requestTimeout });
+    super({ id, user, resume, window, clock, requestTimeout });
+  }
+
+  /** Its connection's phase in the channel protocol, once welcomed (the registry keeps the session as the phase). */
+  get phase(): 'ready' {
+    return 'ready';
+  }
+
+  /** The id other members see in presence (never the session id): derived when asked, not kept (memory per idle session). */
+  get member(): string {
+    return memberId(this.id);
   }
 
   /** Runs `work` after everything queued before it; a failure is the work's own to report. */
@@ -59,13 +69,15 @@ export class LiveSession<User> extends Session<User, PreparedText> {
 
   /** Registers a broker subscription (or other teardown) to undo when the session leaves this node. */
   onLeave(stop: () => Promise<void>): void {
-    if (this.#stops) this.#stops.push(stop);
-    else this.#stops = [stop];
+    const stops = this.#stops;
+    if (stops === undefined) this.#stops = stop;
+    else if (Array.isArray(stops)) stops.push(stop);
+    else this.#stops = [stops, stop];
   }
 
   async leave(): Promise<void> {
-    const stops = this.#stops ?? [];
+    const stops = this.#stops;
     this.#stops = undefined;
-    await Promise.allSettled(stops.map((stop) => stop()));
+    await Promise.allSettled((stops === undefined ? [] : Array.isArray(stops) ? stops : [stops]).map((stop) => stop()));
   }
 }

@@ -182,7 +182,7 @@ export class Presence<User> {
     }
     const channels = new Set<string>();
     for (const session of this.host.sessions()) {
-      for (const sub of session.subscriptions.values()) {
+      for (const sub of session.subscriptionList()) {
         if (!sub.presence) continue;
         channels.add(sub.channel);
         const member = this.#member(session);

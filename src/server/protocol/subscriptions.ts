@@ -33,8 +33,6 @@ export interface SubscriptionsHost<User> {
  * order); an unsubscribe, or the session leaving, undoes it.
  */
 export class Subscriptions<User> {
-  readonly #members = new WeakMap<LiveSubscription, FanoutMember>();
-
   constructor(private readonly host: SubscriptionsHost<User>) {}
 
   async subscribe(session: LiveSession<User>, message: ClientMessageOf<'subscribe'>): Promise<void> {
@@ -47,7 +45,7 @@ export class Subscriptions<User> {
     if (allowed === 'failed') return void connection.send(errorReply(id, 'failed', 'the subscription could not be checked'));
     if (allowed !== true) return void connection.send(errorReply(id, 'forbidden', refusal(allowed, `not allowed to subscribe to "${channel}"`)));
     if (session.parked) return; // the connection closed while the hook ran
-    const existing = session.subscriptions.get(channel);
+    const existing = session.subscription(channel);
     const over = this.#overLimit(session, channel, resolved.presence, existing !== undefined);
     if (over) return void connection.send(errorReply(id, 'limit', over));
     if (existing) await this.unsubscribe(session, existing);
@@ -72,7 +70,7 @@ export class Subscriptions<User> {
     if (message.since) options.stats?.countRecovery(recovery.recovered);
     // Parked while joining (the connection closed: its cleanup already ran), so undo the join here.
     if (session.parked) return this.unsubscribe(session, sub);
-    if (session.subscriptions.get(channel) !== sub) return; // unsubscribed meanwhile
+    if (session.subscription(channel) !== sub) return; // unsubscribed meanwhile
     for (const step of session.caughtUp(sub, id, recovery)) {
       if (step.kind === 'send') session.connection.send(step.text);
       else if (step.kind === 'event') session.connection.sendPrepared(step.payload);
@@ -82,19 +80,19 @@ export class Subscriptions<User> {
       await this.host.presence.join(session, sub);
       // The connection may have closed while joining: its cleanup already ran, so undo the join
       // here or a ghost member would stay until it expires.
-      if (session.subscriptions.get(channel) !== sub || this.host.live(session.id) !== session) await this.unsubscribe(session, sub);
+      if (session.subscription(channel) !== sub || this.host.live(session.id) !== session) await this.unsubscribe(session, sub);
     }
   }
 
   async unsubscribeMessage(session: LiveSession<User>, message: ClientMessageOf<'unsubscribe'>): Promise<void> {
-    const sub = session.subscriptions.get(message.channel);
+    const sub = session.subscription(message.channel);
     if (sub) await this.unsubscribe(session, sub);
     session.connection.send({ type: 'unsubscribed', id: message.id, channel: message.channel });
   }
 
   /** Ends every subscription of a session leaving this node (`movedAway`: another node owns it now). */
   async unsubscribeAll(session: LiveSession<User>, movedAway: boolean): Promise<void> {
-    await Promise.allSettled([...session.subscriptions.values()].map((sub) => this.unsubscribe(session, sub, movedAway, true)));
+    await Promise.allSettled(session.subscriptionList().map((sub) => this.unsubscribe(session, sub, movedAway, true)));
   }
 
   async unsubscribe(session: LiveSession<User>, sub: LiveSubscription, movedAway = false, parked = false): Promise<void> {
@@ -104,13 +102,13 @@ export class Subscriptions<User> {
       // After a takeover the member (the session) is still here, subscribed on its new connection
       // (on this node, or on another one that now owns the session).
       const successor = this.host.live(session.id);
-      const stillPresent = movedAway || (successor !== undefined && successor !== session && successor.subscriptions.get(sub.channel)?.presence === true);
+      const stillPresent = movedAway || (successor !== undefined && successor !== session && successor.subscription(sub.channel)?.presence === true);
       await this.host.presence.leave(session, sub, stillPresent, parked);
     }
   }
 
   async presenceGet(session: LiveSession<User>, message: ClientMessageOf<'presence.get'>): Promise<void> {
-    const sub = session.subscriptions.get(message.channel);
+    const sub = session.subscription(message.channel);
     if (!sub?.presence) return void session.connection.send(errorReply(message.id, 'forbidden', 'presence needs a subscription to a channel with presence on'));
     const members = await this.host.presence.list(message.channel);
     session.connection.send({ type: 'presence.list', id: message.id, channel: message.channel, members });
@@ -121,18 +119,17 @@ export class Subscriptions<User> {
     const { maxSubscriptions, maxChannels, maxPresenceMembers } = this.host.options.limits;
     const { fanout } = this.host;
     if (resubscribe) return undefined;
-    if (session.subscriptions.size >= maxSubscriptions) return `a session may be subscribed to at most ${maxSubscriptions} channels`;
+    if (session.subscriptionCount >= maxSubscriptions) return `a session may be subscribed to at most ${maxSubscriptions} channels`;
     if (fanout.members(channel) === 0 && fanout.size >= maxChannels) return `this server holds its maximum of ${maxChannels} channels`;
     if (presence && this.host.presence.localMembers(channel) >= maxPresenceMembers) return `"${channel}" has its maximum of ${maxPresenceMembers} presence members`;
     return undefined;
   }
 
+  /** The subscription's fan-out member, kept on it (a field, where a weak map's entry holds more). */
   #member(session: LiveSession<User>, sub: LiveSubscription): FanoutMember {
-    let member = this.#members.get(sub);
-    if (!member) {
-      member = new SubscriptionMember(session, sub, this);
-      this.#members.set(sub, member);
-    }
+    if (sub.attached instanceof SubscriptionMember) return sub.attached;
+    const member = new SubscriptionMember(session, sub, this);
+    sub.attached = member;
     return member;
   }
 
