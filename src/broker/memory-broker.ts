@@ -47,15 +47,34 @@ interface OriginEntry {
   event: ChannelEvent;
 }
 
-interface Outbox {
-  nextSeq: number;
-  messages: DirectMessage[];
+/** A session's record, with its expiry in the same object (no wrapper per session: memory per idle session). */
+interface StoredSession {
+  user: unknown;
+  window: RequestWindow<unknown>;
+  owner: string | undefined;
+  secret: string | undefined;
+  anonymous: boolean;
   expiresAt: number;
-  /** Replaced, never changed in place (usually one: the node serving the session): an array of one is a fraction of a Set. */
-  listeners: readonly ((message: DirectMessage) => void)[];
 }
 
-const NO_LISTENERS: readonly ((message: DirectMessage) => void)[] = [];
+type DirectListener = (message: DirectMessage) => void;
+
+interface Outbox {
+  nextSeq: number;
+  /** The shared empty list until the first message (most sessions never get one). */
+  messages: readonly DirectMessage[];
+  expiresAt: number;
+  /** Usually one (the node serving the session), kept without an array; replaced, never changed in place. */
+  listeners: DirectListener | readonly DirectListener[];
+}
+
+const NO_LISTENERS: readonly DirectListener[] = [];
+const NO_MESSAGES: readonly DirectMessage[] = [];
+
+function listenersOf(outbox: Outbox): readonly DirectListener[] {
+  const { listeners } = outbox;
+  return typeof listeners === 'function' ? [listeners] : listeners;
+}
 
 /** Expired entries are swept at most this often (ms of clock time), on any write or subscribe. */
 const SWEEP_EVERY = 60_000;
@@ -71,7 +90,7 @@ export class MemoryBroker implements Broker {
   readonly #clock: Clock;
   readonly #newEpoch: () => string;
   readonly #channels = new Map<string, Channel>();
-  readonly #sessions = new Map<string, Expiring<{ user: unknown; window: RequestWindow<unknown>; owner: string | undefined; secret: string | undefined; anonymous: boolean }>>();
+  readonly #sessions = new Map<string, StoredSession>();
   readonly #outboxes = new Map<string, Outbox>();
   readonly #presence: MemoryPresence;
   /**
@@ -181,11 +200,11 @@ export class MemoryBroker implements Broker {
     this.#sweep();
     const capacity = Math.max(1, record.window.replies.length);
     const existing = this.#live(this.#sessions, id);
-    const window = existing && existing.value.window.acked >= record.window.acked ? existing.value.window : new RequestWindow(capacity, record.window);
+    const window = existing && existing.window.acked >= record.window.acked ? existing.window : new RequestWindow(capacity, record.window);
     const expiresAt = this.#clock.now() + ttl;
-    const secret = record.secret ?? existing?.value.secret;
-    const anonymous = record.secret === undefined ? (existing?.value.anonymous ?? false) : record.anonymous === true;
-    this.#sessions.set(id, { value: { user: record.user, window, owner: record.owner ?? existing?.value.owner, secret, anonymous }, expiresAt });
+    const secret = record.secret ?? existing?.secret;
+    const anonymous = record.secret === undefined ? (existing?.anonymous ?? false) : record.anonymous === true;
+    this.#sessions.set(id, { user: record.user, window, owner: record.owner ?? existing?.owner, secret, anonymous, expiresAt });
     // Unacknowledged direct messages live as long as their session, however long ago they were sent.
     const outbox = this.#outbox(id);
     if (outbox.expiresAt < expiresAt) outbox.expiresAt = expiresAt;
@@ -195,26 +214,26 @@ export class MemoryBroker implements Broker {
   async recordReply(session: string, id: number, reply: unknown, capacity: number): Promise<void> {
     const entry = this.#live(this.#sessions, session);
     if (!entry) return;
-    if (entry.value.window.capacity !== capacity) entry.value.window = new RequestWindow(capacity, entry.value.window.snapshot());
+    if (entry.window.capacity !== capacity) entry.window = new RequestWindow(capacity, entry.window.snapshot());
     // A shared window (shareWindow) has it already: recorded again in place, found at its newest slot.
-    entry.value.window.record(id, reply);
+    entry.window.record(id, reply);
     this.#claims.delete(`${session}\n${id}`);
   }
 
   shareWindow(session: string, window: RequestWindow<unknown>): boolean {
     const entry = this.#live(this.#sessions, session);
     if (!entry) return false;
-    const stored = entry.value.window;
+    const stored = entry.window;
     if (stored === window) return true;
     window.merge(stored.snapshot());
-    entry.value.window = window;
+    entry.window = window;
     return true;
   }
 
   async loadSession(id: string): Promise<SessionRecord | undefined> {
     const entry = this.#live(this.#sessions, id);
     if (!entry) return undefined;
-    const { user, window, owner, secret, anonymous } = entry.value;
+    const { user, window, owner, secret, anonymous } = entry;
     return { user, window: window.snapshot(), ...(owner === undefined ? {} : { owner }), ...(secret === undefined ? {} : { secret, anonymous }) };
   }
 
@@ -237,7 +256,7 @@ export class MemoryBroker implements Broker {
     const key = `${session}\n${id}`;
     if (this.#live(this.#claims, key)) return false;
     // Answered already (its reply recorded, or older than the window): never run again.
-    const window = this.#live(this.#sessions, session)?.value.window;
+    const window = this.#live(this.#sessions, session)?.window;
     if (window && window.check(id).kind !== 'new') return false;
     this.#claims.set(key, { value: true, expiresAt: this.#clock.now() + ttl });
     return true;
@@ -248,7 +267,7 @@ export class MemoryBroker implements Broker {
     const ids: string[] = [];
     for (const id of [...this.#sessions.keys()]) {
       const entry = this.#live(this.#sessions, id);
-      if (entry && canonicalJson(entry.value.user ?? null) === key) ids.push(id);
+      if (entry && canonicalJson(entry.user ?? null) === key) ids.push(id);
     }
     return ids;
   }
@@ -262,12 +281,15 @@ export class MemoryBroker implements Broker {
     this.#sweep();
     const outbox = this.#outbox(session);
     const now = this.#clock.now();
-    if (outbox.expiresAt < now) outbox.messages = []; // what expired stays gone
+    // What expired stays gone.
+    const kept = outbox.expiresAt < now ? NO_MESSAGES : outbox.messages;
     // A send only ever extends the outbox's life: a live session's outbox lives as long as it does.
     outbox.expiresAt = Math.max(outbox.expiresAt, now + ttl);
     const message: DirectMessage = { seq: outbox.nextSeq++, data };
-    outbox.messages.push(message);
-    for (const listener of outbox.listeners) deliver(listener, message);
+    const messages = kept === NO_MESSAGES ? [] : (kept as DirectMessage[]);
+    messages.push(message);
+    outbox.messages = messages;
+    for (const listener of listenersOf(outbox)) deliver(listener, message);
     return message;
   }
 
@@ -279,14 +301,16 @@ export class MemoryBroker implements Broker {
 
   async ackDirect(session: string, seq: number): Promise<void> {
     const outbox = this.#outboxes.get(session);
-    if (outbox) outbox.messages = outbox.messages.filter((m) => m.seq > seq);
+    if (outbox && outbox.messages.length > 0) outbox.messages = outbox.messages.filter((m) => m.seq > seq);
   }
 
   async subscribeDirect(session: string, onMessage: (message: DirectMessage) => void): Promise<Unsubscribe> {
     const outbox = this.#outbox(session);
-    outbox.listeners = [...outbox.listeners, onMessage];
+    const listeners = listenersOf(outbox);
+    outbox.listeners = listeners.length === 0 ? onMessage : [...listeners, onMessage];
     return async () => {
-      outbox.listeners = outbox.listeners.filter((listener) => listener !== onMessage);
+      const left = listenersOf(outbox).filter((listener) => listener !== onMessage);
+      outbox.listeners = left.length === 1 ? (left[0] as DirectListener) : left;
     };
   }
 
@@ -388,7 +412,7 @@ export class MemoryBroker implements Broker {
     for (const [id, entry] of this.#sessions) if (entry.expiresAt < now) this.#sessions.delete(id);
     // A message store goes with its session (or when it expires unheard of).
     for (const [id, outbox] of this.#outboxes) {
-      if (outbox.listeners.length === 0 && (!this.#sessions.has(id) || outbox.expiresAt < now)) this.#outboxes.delete(id);
+      if (listenersOf(outbox).length === 0 && (!this.#sessions.has(id) || outbox.expiresAt < now)) this.#outboxes.delete(id);
     }
     for (const [key, entry] of this.#origins) if (entry.expiresAt < now) this.#origins.delete(key);
     for (const [key, entry] of this.#claims) if (entry.expiresAt < now) this.#claims.delete(key);
@@ -418,11 +442,11 @@ export class MemoryBroker implements Broker {
   #outbox(session: string): Outbox {
     let outbox = this.#outboxes.get(session);
     // No life of its own until a session is saved (or a message sent): both only ever extend it.
-    if (!outbox) this.#outboxes.set(session, (outbox = { nextSeq: 1, messages: [], expiresAt: 0, listeners: NO_LISTENERS }));
+    if (!outbox) this.#outboxes.set(session, (outbox = { nextSeq: 1, messages: NO_MESSAGES, expiresAt: 0, listeners: NO_LISTENERS }));
     return outbox;
   }
 
-  #live<T>(map: Map<string, Expiring<T>>, key: string, now = this.#clock.now()): Expiring<T> | undefined {
+  #live<T extends { readonly expiresAt: number }>(map: Map<string, T>, key: string, now = this.#clock.now()): T | undefined {
     const entry = map.get(key);
     if (entry && entry.expiresAt < now) {
       map.delete(key);

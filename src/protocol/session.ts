@@ -41,8 +41,10 @@ type SubscriptionSlot<Payload> = SubscriptionState<Payload> | Map<string, Subscr
 export class Session<User, Payload = string> {
   readonly id: string;
   readonly user: User;
-  readonly resume: ResumeKey;
   readonly window: RequestWindow<unknown>;
+  /** What resumes it, kept as two fields (not a record of its own): memory per idle session. */
+  readonly #secret: string;
+  readonly #anonymous: boolean;
   /** Kept inline while there is one (a `Map` of one entry holds about 180 bytes): memory per idle session. */
   #subscriptions: SubscriptionSlot<Payload>;
   /** Set when the session leaves this node: work still queued must not join anything anymore. */
@@ -59,10 +61,16 @@ export class Session<User, Payload = string> {
   constructor(init: SessionInit<User>) {
     this.id = init.id;
     this.user = init.user;
-    this.resume = init.resume;
+    this.#secret = init.resume.secret;
+    this.#anonymous = init.resume.anonymous;
     this.window = init.window;
     this.#clock = init.clock;
     this.#requestTimeout = init.requestTimeout;
+  }
+
+  /** What resumes it: the digest of its secret, and whether an anonymous connection opened it (a new record each time). */
+  get resume(): ResumeKey {
+    return { secret: this.#secret, anonymous: this.#anonymous };
   }
 
   // ---- exactly once: publish and request ---------------------------------------------------------

@@ -12,7 +12,7 @@ import { authRequest, requestUrl, runAuthenticate, type Credentials } from './ha
 import type { AuthRequest, ResolvedServerOptions } from './options.js';
 import type { Hub } from './protocol/hub.js';
 import { PROTOCOL } from '../protocol/protocol-name.js';
-import { attachSocket, type SocketSink } from './socket-listeners.js';
+import { attachSocket } from './socket-listeners.js';
 import type { ServerStats } from './stats.js';
 import { flatUuid } from './flat-uuid.js';
 
@@ -31,7 +31,7 @@ export interface RegistryParts<User> {
  * tells shutdown when the last one has gone. What connections and socket listeners call back
  * into, so none of it is on the public server object.
  */
-export class ConnectionRegistry<User> implements ConnectionHost, SocketSink {
+export class ConnectionRegistry<User> implements ConnectionHost {
   readonly clock;
   readonly closeTimeout: number;
   readonly outboundBudget: number;
@@ -79,7 +79,7 @@ export class ConnectionRegistry<User> implements ConnectionHost, SocketSink {
       ...(socket.extensions === '' ? { transport: request.socket } : {}),
     });
     this.#connections.add(connection);
-    attachSocket(socket, connection as Connection<unknown>, this);
+    attachSocket(socket, connection as Connection<unknown>);
     if (expiresAt !== undefined) {
       connection.expireAt(expiresAt);
       // A refresh is judged by the same hook, with the handshake's request and the new token.

@@ -9,6 +9,7 @@ import { TokenBucket } from '../core/rate-limiter.js';
 import { checkedMove } from '../core/state-machine.js';
 import { Timer } from '../core/timer.js';
 import { prepareText, type PreparedText } from './prepared-text.js';
+import type { SocketSink } from './socket-listeners.js';
 
 export type ConnectionState = 'authenticating' | 'open' | 'closing' | 'closed';
 
@@ -49,8 +50,11 @@ const terminatedReasons: { readonly [T in NonNullable<CloseReport['terminated']>
   terminate: 'terminated',
 };
 
-/** @internal What the server gives a connection: its limits and callbacks, shared by all connections. */
-export interface ConnectionHost {
+/**
+ * @internal What the server gives a connection: its limits and callbacks, shared by all
+ * connections; it also hears the connection's socket events.
+ */
+export interface ConnectionHost extends SocketSink {
   readonly clock: Clock;
   readonly closeTimeout: number;
   readonly outboundBudget: number;
@@ -113,7 +117,8 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   readonly #socket: WebSocket;
   readonly #transport: Writable | undefined;
   readonly #host: ConnectionHost;
-  readonly #cleanups: (() => void)[] = [];
+  /** Made at the first cleanup: most idle connections register none. */
+  #cleanups: (() => void)[] | undefined;
   /** Made when a close starts (most connections live long and close once): memory per idle connection. */
   #closeTimer: Timer | undefined;
   readonly #messageRate: TokenBucket | undefined;
@@ -146,6 +151,11 @@ export class Connection<User = unknown> implements KeepaliveTarget {
 
   get state(): ConnectionState {
     return this.#state;
+  }
+
+  /** @internal The server's side of this connection (it also hears the socket's events). */
+  get host(): ConnectionHost {
+    return this.#host;
   }
 
   #move(next: ConnectionState): void {
@@ -260,7 +270,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
       this.#runCleanup(cleanup);
       return;
     }
-    this.#cleanups.push(cleanup);
+    (this.#cleanups ??= []).push(cleanup);
   }
 
   /** @internal The server's keepalive expired this peer. */
@@ -370,7 +380,8 @@ export class Connection<User = unknown> implements KeepaliveTarget {
       duration: this.#host.clock.now() - this.openedAt,
       ...(terminated ? { terminated } : {}),
     };
-    const cleanups = this.#cleanups.splice(0);
+    const cleanups = this.#cleanups ?? [];
+    this.#cleanups = undefined;
     for (const cleanup of cleanups) this.#runCleanup(cleanup);
     this.#host.onClosed(this as Connection<unknown>, report);
   }
