@@ -35,6 +35,7 @@ export class ConnectionRegistry<User> implements ConnectionHost {
   readonly clock;
   readonly closeTimeout: number;
   readonly outboundBudget: number;
+  readonly maxInvalidPerMinute: number;
   readonly binaryPolicy: 'allow' | 'reject';
 
   readonly #parts: RegistryParts<User>;
@@ -49,6 +50,7 @@ export class ConnectionRegistry<User> implements ConnectionHost {
     this.clock = parts.options.clock;
     this.closeTimeout = parts.options.closeTimeout;
     this.outboundBudget = parts.options.outboundBudget;
+    this.maxInvalidPerMinute = parts.options.maxInvalidMessages;
     this.binaryPolicy = parts.options.binary;
     this.#firstMessage = this.#createFirstMessageAuth(parts.options);
   }
@@ -74,7 +76,6 @@ export class ConnectionRegistry<User> implements ConnectionHost {
       protocol: socket.protocol,
       authenticating: firstMessage !== undefined,
       maxMessageRate: options.maxMessageRate,
-      maxInvalidPerMinute: options.maxInvalidMessages,
       // The upgraded socket itself; frames prepared once may go straight to it (no extension to apply).
       ...(socket.extensions === '' ? { transport: request.socket } : {}),
     });
