@@ -23,9 +23,6 @@ export class LiveSession<User> extends Session<User, PreparedText> {
   /** Its queues' last steps, back to the shared settled promise once everything queued has run (an idle session keeps none of its own). */
   #queue: Promise<void> = SETTLED;
   #directs: Promise<void> = SETTLED;
-  /** Steps queued and not yet run to the end, per queue. */
-  #queued = 0;
-  #directsQueued = 0;
   /** What to undo when it leaves: usually one (its direct-message subscription), kept without an array. */
   #stops: (() => Promise<void>) | (() => Promise<void>)[] | undefined;
 
@@ -54,11 +51,11 @@ export class LiveSession<User> extends Session<User, PreparedText> {
 
   /** Runs `work` after everything queued before it; a failure is the work's own to report. */
   enqueue(work: () => Promise<void>): Promise<void> {
-    this.#queued++;
     const next = this.#queue.then(work, work);
     this.#queue = next;
+    // Still the last step once it has run: nothing is queued behind it.
     const ran = (): void => {
-      if (--this.#queued === 0) this.#queue = SETTLED;
+      if (this.#queue === next) this.#queue = SETTLED;
     };
     next.then(ran, ran);
     return next;
@@ -66,13 +63,11 @@ export class LiveSession<User> extends Session<User, PreparedText> {
 
   /** Runs a direct-message step after those queued before it; a failure is the step's own to report. */
   direct(step: () => void | Promise<void>): void {
-    this.#directsQueued++;
-    this.#directs = this.#directs
-      .then(step)
-      .catch(() => undefined)
-      .then(() => {
-        if (--this.#directsQueued === 0) this.#directs = SETTLED;
-      });
+    const next = this.#directs.then(step).catch(() => undefined);
+    this.#directs = next;
+    void next.then(() => {
+      if (this.#directs === next) this.#directs = SETTLED;
+    });
   }
 
   /** Resolves once everything queued so far has run, whatever its outcome. */
