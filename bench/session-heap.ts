@@ -6,15 +6,16 @@
 //
 //   node --expose-gc --import tsx bench/session-heap.ts [--src DIR] [--stack ws] [--rounds N] [--snapshot]
 //
-// --src DIR     measures the server in DIR (a copy of src/) instead of src/.
+// --src DIR     measures the server in DIR (a copy of src/) instead of src/; a copy outside the
+//               repository is copied into scratch/ for the run, where it finds the packages.
 // --stack ws    measures the benchmark's raw ws server instead (a socket in its sets), for scale.
 // --rounds N    reads N times (1,000 -> 3,000 each, the clients closing in between), prints each.
 // --snapshot    also writes heap snapshots at 1,000 and 3,000 sessions (first round) and prints the
 //               objects retained per session by constructor (self size, the growth over 2,000).
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { writeHeapSnapshot } from 'node:v8';
 import { openLean } from './wire/dialect.js';
@@ -92,7 +93,14 @@ async function wsServer(): Promise<Measured> {
 async function measure(): Promise<void> {
   const gc = globalThis.gc;
   if (!gc) throw new Error('run with node --expose-gc');
-  const src = resolve(option('--src') ?? 'src');
+  const root = dirname(dirname(new URL(import.meta.url).pathname));
+  const given = resolve(option('--src') ?? join(root, 'src'));
+  const outside = relative(root, given).startsWith('..');
+  const src = outside ? join(root, 'scratch', `session-heap-src-${process.pid}`) : given;
+  if (outside) {
+    cpSync(given, src, { recursive: true });
+    process.on('exit', () => rmSync(src, { recursive: true, force: true }));
+  }
   const rounds = Number(option('--rounds') ?? 1);
   const snapshot = process.argv.includes('--snapshot');
   const stack = option('--stack') ?? 'lifeline';
@@ -104,7 +112,7 @@ async function measure(): Promise<void> {
     gc();
     return process.memoryUsage().heapUsed;
   };
-  console.log(stack === 'ws' ? 'raw ws' : `src ${src}`);
+  console.log(stack === 'ws' ? 'raw ws' : `src ${given}`);
   const perSession: number[] = [];
   for (let round = 0; round < rounds; round++) {
     await ask(client, { close: round > 0 ? true : undefined, open: FIRST });
