@@ -4,11 +4,11 @@ import { canRecover, type Position } from '../core/position.js';
 import { RequestWindow } from '../core/request-window.js';
 import { IdempotencyConflictError } from '../core/errors.js';
 import { canonicalJson } from '../protocol/identity.js';
-import { deliver } from './deliver.js';
+import { deliver, deliverDirect } from './deliver.js';
 import { Fifo } from './fifo.js';
 import { DEFAULT_HISTORY_BUDGET, DEFAULT_IDLE_CHANNEL_TTL, EVENT_OVERHEAD, type MemoryBrokerOptions } from './memory-broker-options.js';
 import { MemoryPresence } from './memory-presence.js';
-import type { Broker, ChannelEvent, ControlNotice, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from './broker.js';
+import type { Broker, ChannelEvent, ControlNotice, DirectListener, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from './broker.js';
 
 interface Stored {
   readonly event: ChannelEvent;
@@ -57,8 +57,6 @@ interface StoredSession {
   expiresAt: number;
 }
 
-type DirectListener = (message: DirectMessage) => void;
-
 interface Outbox {
   nextSeq: number;
   /** The shared empty list until the first message (most sessions never get one). */
@@ -73,7 +71,11 @@ const NO_MESSAGES: readonly DirectMessage[] = [];
 
 function listenersOf(outbox: Outbox): readonly DirectListener[] {
   const { listeners } = outbox;
-  return typeof listeners === 'function' ? [listeners] : listeners;
+  return isListenerList(listeners) ? listeners : [listeners];
+}
+
+function isListenerList(listeners: DirectListener | readonly DirectListener[]): listeners is readonly DirectListener[] {
+  return Array.isArray(listeners);
 }
 
 /** Expired entries are swept at most this often (ms of clock time), on any write or subscribe. */
@@ -289,7 +291,7 @@ export class MemoryBroker implements Broker {
     const messages = kept === NO_MESSAGES ? [] : (kept as DirectMessage[]);
     messages.push(message);
     outbox.messages = messages;
-    for (const listener of listenersOf(outbox)) deliver(listener, message);
+    for (const listener of listenersOf(outbox)) deliverDirect(listener, message);
     return message;
   }
 
@@ -306,12 +308,18 @@ export class MemoryBroker implements Broker {
 
   async subscribeDirect(session: string, onMessage: (message: DirectMessage) => void): Promise<Unsubscribe> {
     const outbox = this.#outbox(session);
-    const listeners = listenersOf(outbox);
-    outbox.listeners = listeners.length === 0 ? onMessage : [...listeners, onMessage];
-    return async () => {
-      const left = listenersOf(outbox).filter((listener) => listener !== onMessage);
-      outbox.listeners = left.length === 1 ? (left[0] as DirectListener) : left;
-    };
+    const listener: DirectListener = { directMessage: onMessage };
+    this.#listen(outbox, listener);
+    return async () => this.#unlisten(outbox, listener);
+  }
+
+  listenDirect(session: string, listener: DirectListener): void {
+    this.#listen(this.#outbox(session), listener);
+  }
+
+  unlistenDirect(session: string, listener: DirectListener): void {
+    const outbox = this.#outboxes.get(session);
+    if (outbox) this.#unlisten(outbox, listener);
   }
 
   async presenceJoin(channel: string, member: PresenceMember, ttl: number): Promise<boolean> {
@@ -437,6 +445,16 @@ export class MemoryBroker implements Broker {
   /** Channel history held against the budget, and how many events the budget evicted so far. */
   get history(): { readonly bytes: number; readonly events: number; readonly budget: number; readonly evicted: number } {
     return { bytes: this.#historyBytes, events: this.#historyEvents, budget: this.#historyBudget, evicted: this.#evicted };
+  }
+
+  #listen(outbox: Outbox, listener: DirectListener): void {
+    const listeners = listenersOf(outbox);
+    outbox.listeners = listeners.length === 0 ? listener : [...listeners, listener];
+  }
+
+  #unlisten(outbox: Outbox, listener: DirectListener): void {
+    const left = listenersOf(outbox).filter((other) => other !== listener);
+    outbox.listeners = left.length === 1 ? (left[0] as DirectListener) : left;
   }
 
   #outbox(session: string): Outbox {

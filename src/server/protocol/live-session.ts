@@ -1,3 +1,4 @@
+import type { DirectListener, DirectMessage } from '../../broker/broker.js';
 import type { RequestWindow } from '../../core/request-window.js';
 import type { Clock } from '../../core/clock.js';
 import { Session, type ResumeKey } from '../../protocol/session.js';
@@ -11,6 +12,11 @@ export type { ResumeKey } from '../../protocol/session.js';
 /** One channel subscription of a session on this node (live events carry their prepared frame). */
 export type LiveSubscription = SubscriptionState<PreparedText>;
 
+/** Where a session's direct messages go: the registry that serves it (one for all its sessions). */
+export interface DirectSink<User> {
+  directMessage(session: LiveSession<User>, message: DirectMessage): void;
+}
+
 /** Where every session's queues start: one settled promise shared by all (memory per idle session). */
 const SETTLED: Promise<void> = Promise.resolve();
 
@@ -19,7 +25,7 @@ const SETTLED: Promise<void> = Promise.resolve();
  * bound to that connection, with a queue that processes its messages one at a time, in arrival
  * order (docs/protocol.md §5: a publish is in history before the next message is looked at).
  */
-export class LiveSession<User> extends Session<User, PreparedText> {
+export class LiveSession<User> extends Session<User, PreparedText> implements DirectListener {
   /** Its queues' last steps, back to the shared settled promise once everything queued has run (an idle session keeps none of its own). */
   #queue: Promise<void> = SETTLED;
   #directs: Promise<void> = SETTLED;
@@ -35,8 +41,15 @@ export class LiveSession<User> extends Session<User, PreparedText> {
     resume: ResumeKey,
     clock: Clock,
     requestTimeout: number,
+    /** Hears its direct messages (an in-process broker calls {@link directMessage}, no closure per session). */
+    private readonly directs: DirectSink<User>,
   ) {
     super({ id, user, resume, window, clock, requestTimeout });
+  }
+
+  /** A direct message for this session, from the broker. */
+  directMessage(message: DirectMessage): void {
+    this.directs.directMessage(this, message);
   }
 
   /** Its connection's phase in the channel protocol, once welcomed (the registry keeps the session as the phase). */
