@@ -34,6 +34,11 @@ interface Channel {
   active: number;
   /** False once forgotten: queued budget entries of a dropped channel are skipped. */
   live: boolean;
+  /**
+   * The head as last handed out by a recovery, shared by every subscriber that caught up to it
+   * (each keeps it as its last position until the next event): memory per idle subscription.
+   */
+  headPosition: Position | undefined;
 }
 
 interface Expiring<T> {
@@ -68,6 +73,13 @@ interface Outbox {
 
 const NO_LISTENERS: readonly DirectListener[] = [];
 const NO_MESSAGES: readonly DirectMessage[] = [];
+
+/** The channel's head as a position, the same object while the head does not move (positions are never changed in place). */
+function positionOfHead(state: Channel): Position {
+  const cached = state.headPosition;
+  if (cached?.offset === state.head) return cached;
+  return (state.headPosition = { epoch: state.epoch, offset: state.head });
+}
 
 function listenersOf(outbox: Outbox): readonly DirectListener[] {
   const { listeners } = outbox;
@@ -179,7 +191,7 @@ export class MemoryBroker implements Broker {
   async recover(channel: string, since: Position | undefined, limit: number): Promise<Recovery> {
     this.#sweep();
     const state = this.#channel(channel);
-    const position = { epoch: state.epoch, offset: state.head };
+    const position = positionOfHead(state);
     if (since === undefined) return { events: [], position, recovered: true };
     const now = this.#clock.now();
     // Age is enforced on read as well: an event past its ttl is gone even if no publish trimmed it.
@@ -192,7 +204,7 @@ export class MemoryBroker implements Broker {
 
   async rewind(channel: string, count: number, maxAgeMs: number | undefined): Promise<Recovery> {
     const state = this.#channel(channel);
-    const position = { epoch: state.epoch, offset: state.head };
+    const position = positionOfHead(state);
     const oldest = this.#clock.now() - Math.min(state.ttl, maxAgeMs ?? Infinity);
     const live = state.history.filter((stored) => stored.at >= oldest);
     return { events: live.slice(Math.max(0, live.length - count)).map((s) => s.event), position, recovered: true };
@@ -356,7 +368,7 @@ export class MemoryBroker implements Broker {
 
   #channel(name: string): Channel {
     let state = this.#channels.get(name);
-    if (!state) this.#channels.set(name, (state = { epoch: this.#newEpoch(), head: 0, history: new Fifo<Stored>(), listeners: new Set(), ttl: 0, active: this.#clock.now(), live: true }));
+    if (!state) this.#channels.set(name, (state = { epoch: this.#newEpoch(), head: 0, history: new Fifo<Stored>(), listeners: new Set(), ttl: 0, active: this.#clock.now(), live: true, headPosition: undefined }));
     return state;
   }
 
