@@ -30,7 +30,7 @@ export type CatchUpStep<Payload> = { readonly kind: 'send'; readonly text: strin
 const NO_EXCHANGES: ReadonlyMap<number, Exchange> = new Map();
 
 /** A session's subscriptions: none, its one (most sessions have one), or a map of them from the second on. */
-type SubscriptionSlot<Payload> = SubscriptionState<Payload> | Map<string, SubscriptionState<Payload>> | undefined;
+type SubscriptionSlot<Sub> = Sub | Map<string, Sub> | undefined;
 
 /**
  * One lifeline.v1 session on the server, without I/O: its request-id window and the exactly-once
@@ -38,7 +38,7 @@ type SubscriptionSlot<Payload> = SubscriptionState<Payload> | Map<string, Subscr
  * sequence. Messages and broker answers go in; what to send, what to ask the broker and how long
  * to wait come out (docs/topics/protocol-core.md).
  */
-export class Session<User, Payload = string> {
+export class Session<User, Payload = string, Sub extends SubscriptionState<Payload> = SubscriptionState<Payload>> {
   readonly id: string;
   readonly user: User;
   readonly window: RequestWindow<unknown>;
@@ -46,7 +46,7 @@ export class Session<User, Payload = string> {
   readonly #secret: string;
   readonly #anonymous: boolean;
   /** Kept inline while there is one (a `Map` of one entry holds about 180 bytes): memory per idle session. */
-  #subscriptions: SubscriptionSlot<Payload>;
+  #subscriptions: SubscriptionSlot<Sub>;
   /** Set when the session leaves this node: work still queued must not join anything anymore. */
   parked = false;
   /** The last direct-message seq sent on this connection. */
@@ -224,7 +224,7 @@ export class Session<User, Payload = string> {
   // ---- subscriptions and catch-up -------------------------------------------------------------
 
   /** The current subscription to `channel`, if any. */
-  subscription(channel: string): SubscriptionState<Payload> | undefined {
+  subscription(channel: string): Sub | undefined {
     const subs = this.#subscriptions;
     if (subs instanceof Map) return subs.get(channel);
     return subs?.channel === channel ? subs : undefined;
@@ -237,14 +237,17 @@ export class Session<User, Payload = string> {
   }
 
   /** The current subscriptions, in the order they were made (a copy). */
-  subscriptionList(): SubscriptionState<Payload>[] {
+  subscriptionList(): Sub[] {
     const subs = this.#subscriptions;
     return subs instanceof Map ? [...subs.values()] : subs === undefined ? [] : [subs];
   }
 
-  /** Starts a subscription: live events wait in its buffer until the catch-up is sent. */
-  subscribe(channel: string, since: Position | undefined, presence: boolean): SubscriptionState<Payload> {
-    const sub: SubscriptionState<Payload> = { channel, buffer: [], last: since, presence, attached: undefined };
+  /**
+   * Starts a subscription (its state as {@link newSubscription} makes it, or a host's object that
+   * carries it): live events wait in its buffer until the catch-up is sent.
+   */
+  subscribe(sub: Sub): Sub {
+    const { channel } = sub;
     const subs = this.#subscriptions;
     if (subs === undefined || (!(subs instanceof Map) && subs.channel === channel)) this.#subscriptions = sub;
     else if (subs instanceof Map) subs.set(channel, sub);
@@ -253,7 +256,7 @@ export class Session<User, Payload = string> {
   }
 
   /** Ends a subscription (if it is still this session's current one for its channel). */
-  unsubscribe(sub: SubscriptionState<Payload>): void {
+  unsubscribe(sub: Sub): void {
     const subs = this.#subscriptions;
     if (subs === sub) this.#subscriptions = undefined;
     else if (subs instanceof Map && subs.get(sub.channel) === sub) subs.delete(sub.channel);

@@ -14,8 +14,11 @@ export interface SubscriptionState<Payload> {
   /** The last position sent to the client. */
   last: Position | undefined;
   readonly presence: boolean;
-  /** What the host keeps with the subscription (the server: its fan-out member), undefined until it sets it. */
-  attached: unknown;
+}
+
+/** A subscription's state as it starts: live events wait in its buffer until the catch-up is sent. */
+export function newSubscription<Payload>(channel: string, since: Position | undefined, presence: boolean): SubscriptionState<Payload> {
+  return { channel, buffer: [], last: since, presence };
 }
 
 /** What to do with one live event for one subscription. */

@@ -2,15 +2,15 @@ import type { DirectListener, DirectMessage } from '../../broker/broker.js';
 import type { RequestWindow } from '../../core/request-window.js';
 import type { Clock } from '../../core/clock.js';
 import { Session, type ResumeKey } from '../../protocol/session.js';
-import type { SubscriptionState } from '../../protocol/subscription-state.js';
+import type { SubscriptionMember } from './subscriptions.js';
 import type { PreparedText } from '../prepared-text.js';
 import type { Connection } from '../connection.js';
 import { memberId } from './member-id.js';
 
 export type { ResumeKey } from '../../protocol/session.js';
 
-/** One channel subscription of a session on this node (live events carry their prepared frame). */
-export type LiveSubscription = SubscriptionState<PreparedText>;
+/** One channel subscription of a session on this node (live events carry their prepared frame), and its fan-out member. */
+export type LiveSubscription<User> = SubscriptionMember<User>;
 
 /** Where a session's direct messages go: the registry that serves it (one for all its sessions). */
 export interface DirectSink<User> {
@@ -25,7 +25,7 @@ const SETTLED: Promise<void> = Promise.resolve();
  * bound to that connection, with a queue that processes its messages one at a time, in arrival
  * order (docs/protocol.md §5: a publish is in history before the next message is looked at).
  */
-export class LiveSession<User> extends Session<User, PreparedText> implements DirectListener {
+export class LiveSession<User> extends Session<User, PreparedText, LiveSubscription<User>> implements DirectListener {
   /** Its queues' last steps, back to the shared settled promise once everything queued has run (an idle session keeps none of its own). */
   #queue: Promise<void> = SETTLED;
   #directs: Promise<void> = SETTLED;

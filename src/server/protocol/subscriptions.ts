@@ -5,6 +5,7 @@ import { errorReply } from '../../protocol/server-messages.js';
 import type { PreparedText } from '../prepared-text.js';
 import { ask, refusal } from './authorize.js';
 import { resolveChannel } from './channels.js';
+import type { Pending, SubscriptionState } from '../../protocol/subscription-state.js';
 import type { ChannelFanout, FanoutMember } from './fanout.js';
 import type { HubOptions } from './hub-options.js';
 import type { LiveSession, LiveSubscription } from './live-session.js';
@@ -50,11 +51,11 @@ export class Subscriptions<User> {
     if (over) return void connection.send(errorReply(id, 'limit', over));
     if (existing) await this.unsubscribe(session, existing);
     if (session.parked) return;
-    const sub = session.subscribe(channel, message.since, resolved.presence);
+    const sub = session.subscribe(new SubscriptionMember(channel, message.since, resolved.presence, session, this));
     let recovery: Recovery;
     try {
       // Live events are buffered from here on, so nothing published during the replay is lost.
-      await this.host.fanout.join(channel, this.#member(session, sub));
+      await this.host.fanout.join(channel, sub);
       // `since` wins: a client that holds a position continues from it.
       const { since, rewind } = message;
       recovery =
@@ -95,9 +96,9 @@ export class Subscriptions<User> {
     await Promise.allSettled(session.subscriptionList().map((sub) => this.unsubscribe(session, sub, movedAway, true)));
   }
 
-  async unsubscribe(session: LiveSession<User>, sub: LiveSubscription, movedAway = false, parked = false): Promise<void> {
+  async unsubscribe(session: LiveSession<User>, sub: LiveSubscription<User>, movedAway = false, parked = false): Promise<void> {
     session.unsubscribe(sub);
-    await this.host.fanout.leave(sub.channel, this.#member(session, sub));
+    await this.host.fanout.leave(sub.channel, sub);
     if (sub.presence) {
       // After a takeover the member (the session) is still here, subscribed on its new connection
       // (on this node, or on another one that now owns the session).
@@ -125,16 +126,9 @@ export class Subscriptions<User> {
     return undefined;
   }
 
-  /** The subscription's fan-out member, kept on it (a field, where a weak map's entry holds more). */
-  #member(session: LiveSession<User>, sub: LiveSubscription): FanoutMember {
-    if (sub.attached instanceof SubscriptionMember) return sub.attached;
-    const member = new SubscriptionMember(session, sub, this);
-    sub.attached = member;
-    return member;
-  }
 
   /** A live event for one subscription (what its fan-out member does). */
-  deliverLive(session: LiveSession<User>, sub: LiveSubscription, message: PreparedText, position: Position): void {
+  deliverLive(session: LiveSession<User>, sub: LiveSubscription<User>, message: PreparedText, position: Position): void {
     const delivery = session.deliver(sub, message, position);
     if (delivery === 'send') session.connection.sendPrepared(message);
     else if (delivery === 'resync') this.#resync(session);
@@ -161,22 +155,30 @@ export class Subscriptions<User> {
 }
 
 interface LiveDelivery<User> {
-  deliverLive(session: LiveSession<User>, sub: LiveSubscription, message: PreparedText, position: Position): void;
+  deliverLive(session: LiveSession<User>, sub: LiveSubscription<User>, message: PreparedText, position: Position): void;
 }
 
 /**
- * A subscription as a fan-out member. Its methods live on the prototype, so each member is one
- * small object rather than an object, three closures and their scope: idle sessions are many.
+ * A subscription: its state (the protocol core's) and its fan-out member in one object. Its
+ * methods live on the prototype, so each is one small object rather than a state, a member,
+ * three closures and their scope: idle sessions are many.
  */
-class SubscriptionMember<User> implements FanoutMember {
+export class SubscriptionMember<User> implements SubscriptionState<PreparedText>, FanoutMember {
+  buffer: Pending<PreparedText>[] | undefined = [];
+  last: Position | undefined;
+
   constructor(
+    readonly channel: string,
+    since: Position | undefined,
+    readonly presence: boolean,
     private readonly session: LiveSession<User>,
-    private readonly sub: LiveSubscription,
     private readonly delivery: LiveDelivery<User>,
-  ) {}
+  ) {
+    this.last = since;
+  }
 
   deliver(message: PreparedText, position: Position): void {
-    this.delivery.deliverLive(this.session, this.sub, message, position);
+    this.delivery.deliverLive(this.session, this, message, position);
   }
 
   cork(): void {
