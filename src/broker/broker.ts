@@ -27,12 +27,12 @@ export interface Recovery {
   readonly recovered: boolean;
 }
 
-/** A message the server sends to one session, kept until the client acknowledges it. */
 /** What {@link Broker.listenDirect} calls with a session's new direct messages. */
 export interface DirectListener {
   directMessage(message: DirectMessage): void;
 }
 
+/** A message the server sends to one session, kept until the client acknowledges it. */
 export interface DirectMessage {
   readonly seq: number;
   readonly data: unknown;

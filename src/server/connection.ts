@@ -84,17 +84,6 @@ export interface ConnectionInit<User> {
   readonly transport?: Writable;
 }
 
-/**
- * One accepted WebSocket: its state, identity and resources. `send` never throws on a closing
- * or closed socket; it says why it did not send. Everything registered with {@link own} is
- * released exactly once when the connection closes, whatever the cause.
- *
- * @example
- * server.on('connection', (conn) => {
- *   const timer = setInterval(() => conn.send({ type: 'tick' }), 1000);
- *   conn.own(() => clearInterval(timer));
- * });
- */
 /** What few connections need, made at the first need (a close, credentials that expire, an invalid message). */
 interface Uncommon {
   /** Made when a close starts (most connections live long and close once). */
@@ -107,6 +96,17 @@ interface Uncommon {
   expiry: Timer | undefined;
 }
 
+/**
+ * One accepted WebSocket: its state, identity and resources. `send` never throws on a closing
+ * or closed socket; it says why it did not send. Everything registered with {@link own} is
+ * released exactly once when the connection closes, whatever the cause.
+ *
+ * @example
+ * server.on('connection', (conn) => {
+ *   const timer = setInterval(() => conn.send({ type: 'tick' }), 1000);
+ *   conn.own(() => clearInterval(timer));
+ * });
+ */
 export class Connection<User = unknown> implements KeepaliveTarget {
   readonly id: string;
   readonly remoteAddress: string;
