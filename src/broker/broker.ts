@@ -27,6 +27,11 @@ export interface Recovery {
   readonly recovered: boolean;
 }
 
+/** What {@link Broker.listenDirect} calls with a session's new direct messages. */
+export interface DirectListener {
+  directMessage(message: DirectMessage): void;
+}
+
 /** A message the server sends to one session, kept until the client acknowledges it. */
 export interface DirectMessage {
   readonly seq: number;
@@ -170,6 +175,15 @@ export interface Broker {
   ackDirect(session: string, seq: number): Promise<void>;
   /** This node serves `session`: `onMessage` gets its new direct messages. */
   subscribeDirect(session: string, onMessage: (message: DirectMessage) => void): Promise<Unsubscribe>;
+  /**
+   * For a broker in this process only: as {@link subscribeDirect}, but the broker calls
+   * `listener.directMessage` (a method, so the node keeps no closures per session) until
+   * {@link unlistenDirect} with the same listener. Absent: the node uses subscribeDirect (a
+   * networked broker always does).
+   */
+  listenDirect?(session: string, listener: DirectListener): void;
+  /** Undoes {@link listenDirect}; nothing when the listener does not listen. */
+  unlistenDirect?(session: string, listener: DirectListener): void;
 
   /**
    * Adds (or refreshes) a member; it vanishes after `ttl` ms unless refreshed (a dead node's

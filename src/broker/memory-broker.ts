@@ -4,11 +4,11 @@ import { canRecover, type Position } from '../core/position.js';
 import { RequestWindow } from '../core/request-window.js';
 import { IdempotencyConflictError } from '../core/errors.js';
 import { canonicalJson } from '../protocol/identity.js';
-import { deliver } from './deliver.js';
+import { deliver, deliverDirect } from './deliver.js';
 import { Fifo } from './fifo.js';
 import { DEFAULT_HISTORY_BUDGET, DEFAULT_IDLE_CHANNEL_TTL, EVENT_OVERHEAD, type MemoryBrokerOptions } from './memory-broker-options.js';
 import { MemoryPresence } from './memory-presence.js';
-import type { Broker, ChannelEvent, ControlNotice, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from './broker.js';
+import type { Broker, ChannelEvent, ControlNotice, DirectListener, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from './broker.js';
 
 interface Stored {
   readonly event: ChannelEvent;
@@ -34,6 +34,11 @@ interface Channel {
   active: number;
   /** False once forgotten: queued budget entries of a dropped channel are skipped. */
   live: boolean;
+  /**
+   * The head as last handed out by a recovery, shared by every subscriber that caught up to it
+   * (each keeps it as its last position until the next event): memory per idle subscription.
+   */
+  headPosition: Position | undefined;
 }
 
 interface Expiring<T> {
@@ -47,15 +52,43 @@ interface OriginEntry {
   event: ChannelEvent;
 }
 
-interface Outbox {
-  nextSeq: number;
-  messages: DirectMessage[];
+/** A session's record, with its expiry in the same object (no wrapper per session: memory per idle session). */
+interface StoredSession {
+  user: unknown;
+  window: RequestWindow<unknown>;
+  owner: string | undefined;
+  secret: string | undefined;
+  anonymous: boolean;
   expiresAt: number;
-  /** Replaced, never changed in place (usually one: the node serving the session): an array of one is a fraction of a Set. */
-  listeners: readonly ((message: DirectMessage) => void)[];
 }
 
-const NO_LISTENERS: readonly ((message: DirectMessage) => void)[] = [];
+interface Outbox {
+  nextSeq: number;
+  /** The shared empty list until the first message (most sessions never get one). */
+  messages: readonly DirectMessage[];
+  expiresAt: number;
+  /** Usually one (the node serving the session), kept without an array; replaced, never changed in place. */
+  listeners: DirectListener | readonly DirectListener[];
+}
+
+const NO_LISTENERS: readonly DirectListener[] = [];
+const NO_MESSAGES: readonly DirectMessage[] = [];
+
+/** The channel's head as a position, the same object while the head does not move (positions are never changed in place). */
+function positionOfHead(state: Channel): Position {
+  const cached = state.headPosition;
+  if (cached?.offset === state.head) return cached;
+  return (state.headPosition = { epoch: state.epoch, offset: state.head });
+}
+
+function listenersOf(outbox: Outbox): readonly DirectListener[] {
+  const { listeners } = outbox;
+  return isListenerList(listeners) ? listeners : [listeners];
+}
+
+function isListenerList(listeners: DirectListener | readonly DirectListener[]): listeners is readonly DirectListener[] {
+  return Array.isArray(listeners);
+}
 
 /** Expired entries are swept at most this often (ms of clock time), on any write or subscribe. */
 const SWEEP_EVERY = 60_000;
@@ -71,7 +104,7 @@ export class MemoryBroker implements Broker {
   readonly #clock: Clock;
   readonly #newEpoch: () => string;
   readonly #channels = new Map<string, Channel>();
-  readonly #sessions = new Map<string, Expiring<{ user: unknown; window: RequestWindow<unknown>; owner: string | undefined; secret: string | undefined; anonymous: boolean }>>();
+  readonly #sessions = new Map<string, StoredSession>();
   readonly #outboxes = new Map<string, Outbox>();
   readonly #presence: MemoryPresence;
   /**
@@ -158,7 +191,7 @@ export class MemoryBroker implements Broker {
   async recover(channel: string, since: Position | undefined, limit: number): Promise<Recovery> {
     this.#sweep();
     const state = this.#channel(channel);
-    const position = { epoch: state.epoch, offset: state.head };
+    const position = positionOfHead(state);
     if (since === undefined) return { events: [], position, recovered: true };
     const now = this.#clock.now();
     // Age is enforced on read as well: an event past its ttl is gone even if no publish trimmed it.
@@ -171,7 +204,7 @@ export class MemoryBroker implements Broker {
 
   async rewind(channel: string, count: number, maxAgeMs: number | undefined): Promise<Recovery> {
     const state = this.#channel(channel);
-    const position = { epoch: state.epoch, offset: state.head };
+    const position = positionOfHead(state);
     const oldest = this.#clock.now() - Math.min(state.ttl, maxAgeMs ?? Infinity);
     const live = state.history.filter((stored) => stored.at >= oldest);
     return { events: live.slice(Math.max(0, live.length - count)).map((s) => s.event), position, recovered: true };
@@ -181,11 +214,11 @@ export class MemoryBroker implements Broker {
     this.#sweep();
     const capacity = Math.max(1, record.window.replies.length);
     const existing = this.#live(this.#sessions, id);
-    const window = existing && existing.value.window.acked >= record.window.acked ? existing.value.window : new RequestWindow(capacity, record.window);
+    const window = existing && existing.window.acked >= record.window.acked ? existing.window : new RequestWindow(capacity, record.window);
     const expiresAt = this.#clock.now() + ttl;
-    const secret = record.secret ?? existing?.value.secret;
-    const anonymous = record.secret === undefined ? (existing?.value.anonymous ?? false) : record.anonymous === true;
-    this.#sessions.set(id, { value: { user: record.user, window, owner: record.owner ?? existing?.value.owner, secret, anonymous }, expiresAt });
+    const secret = record.secret ?? existing?.secret;
+    const anonymous = record.secret === undefined ? (existing?.anonymous ?? false) : record.anonymous === true;
+    this.#sessions.set(id, { user: record.user, window, owner: record.owner ?? existing?.owner, secret, anonymous, expiresAt });
     // Unacknowledged direct messages live as long as their session, however long ago they were sent.
     const outbox = this.#outbox(id);
     if (outbox.expiresAt < expiresAt) outbox.expiresAt = expiresAt;
@@ -195,26 +228,26 @@ export class MemoryBroker implements Broker {
   async recordReply(session: string, id: number, reply: unknown, capacity: number): Promise<void> {
     const entry = this.#live(this.#sessions, session);
     if (!entry) return;
-    if (entry.value.window.capacity !== capacity) entry.value.window = new RequestWindow(capacity, entry.value.window.snapshot());
+    if (entry.window.capacity !== capacity) entry.window = new RequestWindow(capacity, entry.window.snapshot());
     // A shared window (shareWindow) has it already: recorded again in place, found at its newest slot.
-    entry.value.window.record(id, reply);
+    entry.window.record(id, reply);
     this.#claims.delete(`${session}\n${id}`);
   }
 
   shareWindow(session: string, window: RequestWindow<unknown>): boolean {
     const entry = this.#live(this.#sessions, session);
     if (!entry) return false;
-    const stored = entry.value.window;
+    const stored = entry.window;
     if (stored === window) return true;
     window.merge(stored.snapshot());
-    entry.value.window = window;
+    entry.window = window;
     return true;
   }
 
   async loadSession(id: string): Promise<SessionRecord | undefined> {
     const entry = this.#live(this.#sessions, id);
     if (!entry) return undefined;
-    const { user, window, owner, secret, anonymous } = entry.value;
+    const { user, window, owner, secret, anonymous } = entry;
     return { user, window: window.snapshot(), ...(owner === undefined ? {} : { owner }), ...(secret === undefined ? {} : { secret, anonymous }) };
   }
 
@@ -237,7 +270,7 @@ export class MemoryBroker implements Broker {
     const key = `${session}\n${id}`;
     if (this.#live(this.#claims, key)) return false;
     // Answered already (its reply recorded, or older than the window): never run again.
-    const window = this.#live(this.#sessions, session)?.value.window;
+    const window = this.#live(this.#sessions, session)?.window;
     if (window && window.check(id).kind !== 'new') return false;
     this.#claims.set(key, { value: true, expiresAt: this.#clock.now() + ttl });
     return true;
@@ -248,7 +281,7 @@ export class MemoryBroker implements Broker {
     const ids: string[] = [];
     for (const id of [...this.#sessions.keys()]) {
       const entry = this.#live(this.#sessions, id);
-      if (entry && canonicalJson(entry.value.user ?? null) === key) ids.push(id);
+      if (entry && canonicalJson(entry.user ?? null) === key) ids.push(id);
     }
     return ids;
   }
@@ -262,12 +295,15 @@ export class MemoryBroker implements Broker {
     this.#sweep();
     const outbox = this.#outbox(session);
     const now = this.#clock.now();
-    if (outbox.expiresAt < now) outbox.messages = []; // what expired stays gone
+    // What expired stays gone.
+    const kept = outbox.expiresAt < now ? NO_MESSAGES : outbox.messages;
     // A send only ever extends the outbox's life: a live session's outbox lives as long as it does.
     outbox.expiresAt = Math.max(outbox.expiresAt, now + ttl);
     const message: DirectMessage = { seq: outbox.nextSeq++, data };
-    outbox.messages.push(message);
-    for (const listener of outbox.listeners) deliver(listener, message);
+    const messages = kept === NO_MESSAGES ? [] : (kept as DirectMessage[]);
+    messages.push(message);
+    outbox.messages = messages;
+    for (const listener of listenersOf(outbox)) deliverDirect(listener, message);
     return message;
   }
 
@@ -279,15 +315,23 @@ export class MemoryBroker implements Broker {
 
   async ackDirect(session: string, seq: number): Promise<void> {
     const outbox = this.#outboxes.get(session);
-    if (outbox) outbox.messages = outbox.messages.filter((m) => m.seq > seq);
+    if (outbox && outbox.messages.length > 0) outbox.messages = outbox.messages.filter((m) => m.seq > seq);
   }
 
   async subscribeDirect(session: string, onMessage: (message: DirectMessage) => void): Promise<Unsubscribe> {
     const outbox = this.#outbox(session);
-    outbox.listeners = [...outbox.listeners, onMessage];
-    return async () => {
-      outbox.listeners = outbox.listeners.filter((listener) => listener !== onMessage);
-    };
+    const listener: DirectListener = { directMessage: onMessage };
+    this.#listen(outbox, listener);
+    return async () => this.#unlisten(outbox, listener);
+  }
+
+  listenDirect(session: string, listener: DirectListener): void {
+    this.#listen(this.#outbox(session), listener);
+  }
+
+  unlistenDirect(session: string, listener: DirectListener): void {
+    const outbox = this.#outboxes.get(session);
+    if (outbox) this.#unlisten(outbox, listener);
   }
 
   async presenceJoin(channel: string, member: PresenceMember, ttl: number): Promise<boolean> {
@@ -324,7 +368,7 @@ export class MemoryBroker implements Broker {
 
   #channel(name: string): Channel {
     let state = this.#channels.get(name);
-    if (!state) this.#channels.set(name, (state = { epoch: this.#newEpoch(), head: 0, history: new Fifo<Stored>(), listeners: new Set(), ttl: 0, active: this.#clock.now(), live: true }));
+    if (!state) this.#channels.set(name, (state = { epoch: this.#newEpoch(), head: 0, history: new Fifo<Stored>(), listeners: new Set(), ttl: 0, active: this.#clock.now(), live: true, headPosition: undefined }));
     return state;
   }
 
@@ -388,7 +432,7 @@ export class MemoryBroker implements Broker {
     for (const [id, entry] of this.#sessions) if (entry.expiresAt < now) this.#sessions.delete(id);
     // A message store goes with its session (or when it expires unheard of).
     for (const [id, outbox] of this.#outboxes) {
-      if (outbox.listeners.length === 0 && (!this.#sessions.has(id) || outbox.expiresAt < now)) this.#outboxes.delete(id);
+      if (listenersOf(outbox).length === 0 && (!this.#sessions.has(id) || outbox.expiresAt < now)) this.#outboxes.delete(id);
     }
     for (const [key, entry] of this.#origins) if (entry.expiresAt < now) this.#origins.delete(key);
     for (const [key, entry] of this.#claims) if (entry.expiresAt < now) this.#claims.delete(key);
@@ -415,14 +459,24 @@ export class MemoryBroker implements Broker {
     return { bytes: this.#historyBytes, events: this.#historyEvents, budget: this.#historyBudget, evicted: this.#evicted };
   }
 
+  #listen(outbox: Outbox, listener: DirectListener): void {
+    const listeners = listenersOf(outbox);
+    outbox.listeners = listeners.length === 0 ? listener : [...listeners, listener];
+  }
+
+  #unlisten(outbox: Outbox, listener: DirectListener): void {
+    const left = listenersOf(outbox).filter((other) => other !== listener);
+    outbox.listeners = left.length === 1 ? (left[0] as DirectListener) : left;
+  }
+
   #outbox(session: string): Outbox {
     let outbox = this.#outboxes.get(session);
     // No life of its own until a session is saved (or a message sent): both only ever extend it.
-    if (!outbox) this.#outboxes.set(session, (outbox = { nextSeq: 1, messages: [], expiresAt: 0, listeners: NO_LISTENERS }));
+    if (!outbox) this.#outboxes.set(session, (outbox = { nextSeq: 1, messages: NO_MESSAGES, expiresAt: 0, listeners: NO_LISTENERS }));
     return outbox;
   }
 
-  #live<T>(map: Map<string, Expiring<T>>, key: string, now = this.#clock.now()): Expiring<T> | undefined {
+  #live<T extends { readonly expiresAt: number }>(map: Map<string, T>, key: string, now = this.#clock.now()): T | undefined {
     const entry = map.get(key);
     if (entry && entry.expiresAt < now) {
       map.delete(key);

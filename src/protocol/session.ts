@@ -16,8 +16,6 @@ export interface ResumeKey {
 export interface SessionInit<User> {
   readonly id: string;
   readonly user: User;
-  /** The id other members see in presence (never the session id). */
-  readonly member: string;
   readonly resume: ResumeKey;
   readonly window: RequestWindow<unknown>;
   readonly clock: Clock;
@@ -31,19 +29,24 @@ export type CatchUpStep<Payload> = { readonly kind: 'send'; readonly text: strin
 /** Every session's exchanges until its first: never written to (only a session's own map is). */
 const NO_EXCHANGES: ReadonlyMap<number, Exchange> = new Map();
 
+/** A session's subscriptions: none, its one (most sessions have one), or a map of them from the second on. */
+type SubscriptionSlot<Sub> = Sub | Map<string, Sub> | undefined;
+
 /**
  * One lifeline.v1 session on the server, without I/O: its request-id window and the exactly-once
  * exchanges in flight, its subscriptions with what each was sent, and its direct-message
  * sequence. Messages and broker answers go in; what to send, what to ask the broker and how long
  * to wait come out (docs/topics/protocol-core.md).
  */
-export class Session<User, Payload = string> {
+export class Session<User, Payload = string, Sub extends SubscriptionState<Payload> = SubscriptionState<Payload>> {
   readonly id: string;
   readonly user: User;
-  readonly member: string;
-  readonly resume: ResumeKey;
   readonly window: RequestWindow<unknown>;
-  readonly subscriptions = new Map<string, SubscriptionState<Payload>>();
+  /** What resumes it, kept as two fields (not a record of its own): memory per idle session. */
+  readonly #secret: string;
+  readonly #anonymous: boolean;
+  /** Kept inline while there is one (a `Map` of one entry holds about 180 bytes): memory per idle session. */
+  #subscriptions: SubscriptionSlot<Sub>;
   /** Set when the session leaves this node: work still queued must not join anything anymore. */
   parked = false;
   /** The last direct-message seq sent on this connection. */
@@ -58,11 +61,16 @@ export class Session<User, Payload = string> {
   constructor(init: SessionInit<User>) {
     this.id = init.id;
     this.user = init.user;
-    this.member = init.member;
-    this.resume = init.resume;
+    this.#secret = init.resume.secret;
+    this.#anonymous = init.resume.anonymous;
     this.window = init.window;
     this.#clock = init.clock;
     this.#requestTimeout = init.requestTimeout;
+  }
+
+  /** What resumes it: the digest of its secret, and whether an anonymous connection opened it (a new record each time). */
+  get resume(): ResumeKey {
+    return { secret: this.#secret, anonymous: this.#anonymous };
   }
 
   // ---- exactly once: publish and request ---------------------------------------------------------
@@ -215,16 +223,43 @@ export class Session<User, Payload = string> {
 
   // ---- subscriptions and catch-up -------------------------------------------------------------
 
-  /** Starts a subscription: live events wait in its buffer until the catch-up is sent. */
-  subscribe(channel: string, since: Position | undefined, presence: boolean): SubscriptionState<Payload> {
-    const sub: SubscriptionState<Payload> = { channel, buffer: [], last: since, presence };
-    this.subscriptions.set(channel, sub);
+  /** The current subscription to `channel`, if any. */
+  subscription(channel: string): Sub | undefined {
+    const subs = this.#subscriptions;
+    if (subs instanceof Map) return subs.get(channel);
+    return subs?.channel === channel ? subs : undefined;
+  }
+
+  /** How many channels the session is subscribed to. */
+  get subscriptionCount(): number {
+    const subs = this.#subscriptions;
+    return subs instanceof Map ? subs.size : subs === undefined ? 0 : 1;
+  }
+
+  /** The current subscriptions, in the order they were made (a copy). */
+  subscriptionList(): Sub[] {
+    const subs = this.#subscriptions;
+    return subs instanceof Map ? [...subs.values()] : subs === undefined ? [] : [subs];
+  }
+
+  /**
+   * Starts a subscription (its state as {@link newSubscription} makes it, or a host's object that
+   * carries it): live events wait in its buffer until the catch-up is sent.
+   */
+  subscribe(sub: Sub): Sub {
+    const { channel } = sub;
+    const subs = this.#subscriptions;
+    if (subs === undefined || (!(subs instanceof Map) && subs.channel === channel)) this.#subscriptions = sub;
+    else if (subs instanceof Map) subs.set(channel, sub);
+    else this.#subscriptions = new Map([[subs.channel, subs], [channel, sub]]);
     return sub;
   }
 
   /** Ends a subscription (if it is still this session's current one for its channel). */
-  unsubscribe(sub: SubscriptionState<Payload>): void {
-    if (this.subscriptions.get(sub.channel) === sub) this.subscriptions.delete(sub.channel);
+  unsubscribe(sub: Sub): void {
+    const subs = this.#subscriptions;
+    if (subs === sub) this.#subscriptions = undefined;
+    else if (subs instanceof Map && subs.get(sub.channel) === sub) subs.delete(sub.channel);
   }
 
   /**

@@ -16,6 +16,11 @@ export interface SubscriptionState<Payload> {
   readonly presence: boolean;
 }
 
+/** A subscription's state as it starts: live events wait in its buffer until the catch-up is sent. */
+export function newSubscription<Payload>(channel: string, since: Position | undefined, presence: boolean): SubscriptionState<Payload> {
+  return { channel, buffer: [], last: since, presence };
+}
+
 /** What to do with one live event for one subscription. */
 export type Delivery = 'send' | 'buffered' | 'skip' | 'resync';
 

@@ -12,7 +12,7 @@ import { authRequest, requestUrl, runAuthenticate, type Credentials } from './ha
 import type { AuthRequest, ResolvedServerOptions } from './options.js';
 import type { Hub } from './protocol/hub.js';
 import { PROTOCOL } from '../protocol/protocol-name.js';
-import { attachSocket, type SocketSink } from './socket-listeners.js';
+import { attachSocket } from './socket-listeners.js';
 import type { ServerStats } from './stats.js';
 import { flatUuid } from './flat-uuid.js';
 
@@ -31,10 +31,11 @@ export interface RegistryParts<User> {
  * tells shutdown when the last one has gone. What connections and socket listeners call back
  * into, so none of it is on the public server object.
  */
-export class ConnectionRegistry<User> implements ConnectionHost, SocketSink {
+export class ConnectionRegistry<User> implements ConnectionHost {
   readonly clock;
   readonly closeTimeout: number;
   readonly outboundBudget: number;
+  readonly maxInvalidPerMinute: number;
   readonly binaryPolicy: 'allow' | 'reject';
 
   readonly #parts: RegistryParts<User>;
@@ -49,6 +50,7 @@ export class ConnectionRegistry<User> implements ConnectionHost, SocketSink {
     this.clock = parts.options.clock;
     this.closeTimeout = parts.options.closeTimeout;
     this.outboundBudget = parts.options.outboundBudget;
+    this.maxInvalidPerMinute = parts.options.maxInvalidMessages;
     this.binaryPolicy = parts.options.binary;
     this.#firstMessage = this.#createFirstMessageAuth(parts.options);
   }
@@ -74,12 +76,11 @@ export class ConnectionRegistry<User> implements ConnectionHost, SocketSink {
       protocol: socket.protocol,
       authenticating: firstMessage !== undefined,
       maxMessageRate: options.maxMessageRate,
-      maxInvalidPerMinute: options.maxInvalidMessages,
       // The upgraded socket itself; frames prepared once may go straight to it (no extension to apply).
       ...(socket.extensions === '' ? { transport: request.socket } : {}),
     });
     this.#connections.add(connection);
-    attachSocket(socket, connection as Connection<unknown>, this);
+    attachSocket(socket, connection as Connection<unknown>);
     if (expiresAt !== undefined) {
       connection.expireAt(expiresAt);
       // A refresh is judged by the same hook, with the handshake's request and the new token.

@@ -9,6 +9,7 @@ import { TokenBucket } from '../core/rate-limiter.js';
 import { checkedMove } from '../core/state-machine.js';
 import { Timer } from '../core/timer.js';
 import { prepareText, type PreparedText } from './prepared-text.js';
+import type { SocketSink } from './socket-listeners.js';
 
 export type ConnectionState = 'authenticating' | 'open' | 'closing' | 'closed';
 
@@ -49,11 +50,16 @@ const terminatedReasons: { readonly [T in NonNullable<CloseReport['terminated']>
   terminate: 'terminated',
 };
 
-/** @internal What the server gives a connection: its limits and callbacks, shared by all connections. */
-export interface ConnectionHost {
+/**
+ * @internal What the server gives a connection: its limits and callbacks, shared by all
+ * connections; it also hears the connection's socket events.
+ */
+export interface ConnectionHost extends SocketSink {
   readonly clock: Clock;
   readonly closeTimeout: number;
   readonly outboundBudget: number;
+  /** Invalid messages a connection may send per minute before it is closed. */
+  readonly maxInvalidPerMinute: number;
   onSlowConsumer(connection: Connection<unknown>): void;
   /** A message of `bytes` was handed to the socket. */
   countOut(bytes: number): void;
@@ -71,12 +77,23 @@ export interface ConnectionInit<User> {
   readonly protocol: string;
   readonly authenticating: boolean;
   readonly maxMessageRate: number;
-  readonly maxInvalidPerMinute: number;
   /**
    * The connection's own transport (the upgraded TCP or TLS socket), when no extension was
    * negotiated: prepared frames are written to it directly, the same bytes ws would write.
    */
   readonly transport?: Writable;
+}
+
+/** What few connections need, made at the first need (a close, credentials that expire, an invalid message). */
+interface Uncommon {
+  /** Made when a close starts (most connections live long and close once). */
+  closeTimer: Timer | undefined;
+  invalidRate: TokenBucket | undefined;
+  terminated: CloseReport['terminated'];
+  /** The close frame we sent, if we started the closing handshake. */
+  sent: { readonly code: number; readonly reason: string } | undefined;
+  expiresAt: number | undefined;
+  expiry: Timer | undefined;
 }
 
 /**
@@ -105,24 +122,19 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   pingSentAt = 0;
   /** Last measured protocol ping round trip, ms (undefined until the first pong). */
   rtt: number | undefined;
+  /** @internal The channel protocol's phase of this connection (its hub's to read and write). */
+  protocolPhase: unknown = undefined;
 
   /** The state, moved only along `transitions` (a field, not a machine object: memory per connection). */
   #state: ConnectionState;
   readonly #socket: WebSocket;
   readonly #transport: Writable | undefined;
   readonly #host: ConnectionHost;
-  readonly #cleanups: (() => void)[] = [];
-  /** Made when a close starts (most connections live long and close once): memory per idle connection. */
-  #closeTimer: Timer | undefined;
+  /** Made at the first cleanup: most idle connections register none. */
+  #cleanups: (() => void)[] | undefined;
   readonly #messageRate: TokenBucket | undefined;
-  /** Made at the first invalid message. */
-  #invalidRate: TokenBucket | undefined;
-  readonly #maxInvalid: number;
-  #terminated: CloseReport['terminated'];
-  #expiresAt: number | undefined;
-  #expiry: Timer | undefined;
-  /** The close frame we sent, if we started the closing handshake. */
-  #sent: { readonly code: number; readonly reason: string } | undefined;
+  /** Six fields in one record made at their first use: memory per idle connection. */
+  #uncommon: Uncommon | undefined;
 
   /** @internal Connections are made by the server. */
   constructor(socket: WebSocket, host: ConnectionHost, init: ConnectionInit<User>) {
@@ -139,11 +151,19 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     this.#messageRate = Number.isFinite(init.maxMessageRate)
       ? new TokenBucket(host.clock, init.maxMessageRate, Math.max(1, init.maxMessageRate))
       : undefined;
-    this.#maxInvalid = init.maxInvalidPerMinute;
   }
 
   get state(): ConnectionState {
     return this.#state;
+  }
+
+  /** @internal The server's side of this connection (it also hears the socket's events). */
+  get host(): ConnectionHost {
+    return this.#host;
+  }
+
+  #rare(): Uncommon {
+    return (this.#uncommon ??= { closeTimer: undefined, invalidRate: undefined, terminated: undefined, sent: undefined, expiresAt: undefined, expiry: undefined });
   }
 
   #move(next: ConnectionState): void {
@@ -203,7 +223,8 @@ export class Connection<User = unknown> implements KeepaliveTarget {
 
   /** A peer that does not finish the closing handshake within closeTimeout is terminated. */
   #startCloseTimer(): void {
-    (this.#closeTimer ??= new Timer(this.#host.clock, () => this.#terminate('close-timeout'))).start(this.#host.closeTimeout);
+    const rare = this.#rare();
+    (rare.closeTimer ??= new Timer(this.#host.clock, () => this.#terminate('close-timeout'))).start(this.#host.closeTimeout);
   }
 
   /** Why a message cannot be sent now, or undefined when it can. */
@@ -232,7 +253,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     const state = this.#state;
     if (state === 'closing' || state === 'closed') return;
     this.#move('closing');
-    this.#sent = { code, reason };
+    this.#rare().sent = { code, reason };
     this.#startCloseTimer();
     this.#socket.close(code, reason);
   }
@@ -243,7 +264,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
    */
   protocolError(code: number, reason: string): void {
     if (this.#state === 'open' || this.#state === 'authenticating') this.#move('closing');
-    this.#sent ??= { code, reason };
+    this.#rare().sent ??= { code, reason };
     this.#startCloseTimer();
   }
 
@@ -258,7 +279,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
       this.#runCleanup(cleanup);
       return;
     }
-    this.#cleanups.push(cleanup);
+    (this.#cleanups ??= []).push(cleanup);
   }
 
   /** @internal The server's keepalive expired this peer. */
@@ -291,7 +312,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
 
   /** When the credentials expire (server clock, ms), if they do. */
   get expiresAt(): number | undefined {
-    return this.#expiresAt;
+    return this.#uncommon?.expiresAt;
   }
 
   /**
@@ -299,13 +320,16 @@ export class Connection<User = unknown> implements KeepaliveTarget {
    * then, unless a refresh moves the time. `undefined` means they never expire.
    */
   expireAt(at: number | undefined): void {
-    this.#expiresAt = at;
     if (at === undefined) {
-      this.#expiry?.stop();
+      if (this.#uncommon === undefined) return;
+      this.#uncommon.expiresAt = undefined;
+      this.#uncommon.expiry?.stop();
       return;
     }
-    this.#expiry ??= new Timer(this.#host.clock, () => this.close(CloseCode.AUTH_EXPIRED, 'credentials expired'));
-    this.#expiry.start(at - this.#host.clock.now());
+    const rare = this.#rare();
+    rare.expiresAt = at;
+    rare.expiry ??= new Timer(this.#host.clock, () => this.close(CloseCode.AUTH_EXPIRED, 'credentials expired'));
+    rare.expiry.start(at - this.#host.clock.now());
   }
 
   /** @internal Any inbound frame proves the link alive. */
@@ -326,7 +350,9 @@ export class Connection<User = unknown> implements KeepaliveTarget {
 
   /** @internal Invalid-message policy; false means the peer is over its allowance. */
   admitInvalid(): boolean {
-    return (this.#invalidRate ??= new TokenBucket(this.#host.clock, this.#maxInvalid / 60, this.#maxInvalid)).take();
+    const rare = this.#rare();
+    const max = this.#host.maxInvalidPerMinute;
+    return (rare.invalidRate ??= new TokenBucket(this.#host.clock, max / 60, max)).take();
   }
 
   /**
@@ -350,11 +376,12 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   socketClosed(code: number, reason: string): void {
     if (this.#state === 'closed') return;
     this.#move('closed');
-    this.#closeTimer?.stop();
-    this.#expiry?.stop();
+    const rare = this.#uncommon;
+    rare?.closeTimer?.stop();
+    rare?.expiry?.stop();
     this.#socket.removeAllListeners();
-    const terminated = this.#terminated;
-    const sent = this.#sent;
+    const terminated = rare?.terminated;
+    const sent = rare?.sent;
     const dropped = code === CloseCode.ABNORMAL;
     // A drop after our own close frame is reported with the code we sent (the peer just never
     // answered, even if we then terminated it); a termination's reason says why we ended it.
@@ -368,14 +395,15 @@ export class Connection<User = unknown> implements KeepaliveTarget {
       duration: this.#host.clock.now() - this.openedAt,
       ...(terminated ? { terminated } : {}),
     };
-    const cleanups = this.#cleanups.splice(0);
+    const cleanups = this.#cleanups ?? [];
+    this.#cleanups = undefined;
     for (const cleanup of cleanups) this.#runCleanup(cleanup);
     this.#host.onClosed(this as Connection<unknown>, report);
   }
 
   #terminate(cause: NonNullable<CloseReport['terminated']>): void {
     if (this.#state === 'closed') return;
-    this.#terminated ??= cause;
+    this.#rare().terminated ??= cause;
     this.#socket.terminate();
   }
 

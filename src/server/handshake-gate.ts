@@ -198,7 +198,11 @@ export class HandshakeGate<User> {
 
   #upgrade(pending: Pending, head: Buffer, then: (socket: WebSocket) => void): void {
     if (!this.#release(pending) || pending.socket.destroyed) return;
-    this.wss.handleUpgrade(pending.request, pending.socket, head, then);
+    this.wss.handleUpgrade(pending.request, pending.socket, head, (socket) => {
+      // ws hears the socket's errors from here on: ours would stay as one more listener per connection.
+      pending.socket.off('error', this.#onSocketError);
+      then(socket);
+    });
   }
 
   #refuse(pending: Pending, rejection: HandshakeRejection): void {

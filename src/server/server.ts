@@ -253,7 +253,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
   /** Per connection on this node: its `lifeline.v1` session and how many channels that session is subscribed to (for admin views; O(sessions)). */
   sessionsByConnection(): Map<Connection<User>, { readonly session: string; readonly subscriptions: number }> {
     const map = new Map<Connection<User>, { readonly session: string; readonly subscriptions: number }>();
-    for (const session of this.#hub.sessions.values()) map.set(session.connection, { session: session.id, subscriptions: session.subscriptions.size });
+    for (const session of this.#hub.sessions.values()) map.set(session.connection, { session: session.id, subscriptions: session.subscriptionCount });
     return map;
   }
 

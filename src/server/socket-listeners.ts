@@ -18,13 +18,9 @@ export interface SocketSink {
   countIn(bytes: number): void;
 }
 
-interface Link {
-  readonly connection: Connection<unknown>;
-  readonly sink: SocketSink;
-}
-
+/** The socket's connection, kept on the socket itself (no link record per connection); its host is the sink. */
 const kLink = Symbol('lifeline.link');
-type LinkedSocket = WebSocket & { [kLink]?: Link };
+type LinkedSocket = WebSocket & { [kLink]?: Connection<unknown> };
 
 /**
  * ws closes the connection itself on these receiver errors and sends the close code RFC 6455
@@ -53,22 +49,23 @@ export function closeCodeOfWsError(error: Error & { code?: string }): number {
   return wsErrorCloseCodes[code] ?? CloseCode.PROTOCOL_ERROR;
 }
 
-export function attachSocket(socket: WebSocket, connection: Connection<unknown>, sink: SocketSink): void {
-  (socket as LinkedSocket)[kLink] = { connection, sink };
+/** Routes the socket's events to its connection and the connection's host (the {@link SocketSink}). */
+export function attachSocket(socket: WebSocket, connection: Connection<unknown>): void {
+  (socket as LinkedSocket)[kLink] = connection;
   socket.on('message', socketOnMessage);
   socket.on('pong', socketOnPong);
   socket.on('error', socketOnError);
   socket.on('close', socketOnClose);
 }
 
-function linkOf(socket: WebSocket): Link | undefined {
+function linkOf(socket: WebSocket): Connection<unknown> | undefined {
   return (socket as LinkedSocket)[kLink];
 }
 
 function socketOnMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
-  const link = linkOf(this);
-  if (!link) return;
-  const { connection, sink } = link;
+  const connection = linkOf(this);
+  if (!connection) return;
+  const sink = connection.host;
   const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
   sink.countIn(buffer.length);
   connection.sawTraffic();
@@ -119,20 +116,20 @@ function answerPing(connection: Connection<unknown>, text: string): void {
 }
 
 function socketOnPong(this: WebSocket): void {
-  linkOf(this)?.connection.sawPong();
+  linkOf(this)?.sawPong();
 }
 
 function socketOnError(this: WebSocket, error: Error & { code?: string }): void {
-  const link = linkOf(this);
-  if (!link) return;
+  const connection = linkOf(this);
+  if (!connection) return;
   const code = closeCodeOfWsError(error);
-  link.connection.protocolError(code, '');
-  link.sink.socketError(link.connection, error);
+  connection.protocolError(code, '');
+  connection.host.socketError(connection, error);
 }
 
 function socketOnClose(this: WebSocket, code: number, reason: Buffer): void {
-  const link = linkOf(this);
-  if (!link) return;
+  const connection = linkOf(this);
+  if (!connection) return;
   (this as LinkedSocket)[kLink] = undefined;
-  link.connection.socketClosed(code, reason.toString('utf8'));
+  connection.socketClosed(code, reason.toString('utf8'));
 }

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ChannelEvent } from '../../src/broker/broker.js';
+import type { ChannelEvent, DirectMessage } from '../../src/broker/broker.js';
 import { MemoryBroker } from '../../src/broker/memory-broker.js';
 import { RequestWindow } from '../../src/core/request-window.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
@@ -35,6 +35,26 @@ describe('MemoryBroker', () => {
     await broker.subscribe('room', (event) => got.push(event));
     await broker.publish('room', 'x', policy);
     assert.deepEqual(got.map((event) => event.data), ['x']);
+  });
+
+  test('a direct-message listener object hears its session until it stops listening; one that throws does not stop the others', async () => {
+    const broker = new MemoryBroker({ clock: new FakeClock() });
+    const got: [string, unknown][] = [];
+    const listener = (name: string) => ({ directMessage: (message: DirectMessage) => void got.push([name, message.data]) });
+    const a = listener('a');
+    const b = listener('b');
+    broker.listenDirect('s', { directMessage: () => { throw new Error('listener bug'); } });
+    broker.listenDirect('s', a);
+    const stop = await broker.subscribeDirect('s', (message) => got.push(['fn', message.data]));
+    await broker.sendDirect('s', 1, 10_000);
+    broker.listenDirect('s', b);
+    broker.unlistenDirect('s', a);
+    broker.unlistenDirect('other', b); // not listening there: nothing happens
+    await stop();
+    await broker.sendDirect('s', 2, 10_000);
+    broker.unlistenDirect('s', b);
+    await broker.sendDirect('s', 3, 10_000);
+    assert.deepEqual(got, [['a', 1], ['fn', 1], ['b', 2]]);
   });
 
   test('close stops every delivery', async () => {

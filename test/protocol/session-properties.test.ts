@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { RequestWindow } from '../../src/core/request-window.js';
 import type { ExchangeStep, PublishAnswer, RunOutcome } from '../../src/protocol/exchange.js';
 import type { Session } from '../../src/protocol/session.js';
+import { newSubscription } from '../../src/protocol/subscription-state.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
 import { newSession } from './support.js';
 
@@ -142,7 +143,7 @@ describe('protocol core: properties', () => {
         let head = head0;
         const floor = Math.max(0, head0 - kept); // events after `floor` are still in history
         const start = Math.min(since, head0); // a client cannot hold a position past the head
-        const sub = session.subscribe('chat:a', { epoch: 'e', offset: start }, false);
+        const sub = session.subscribe(newSubscription('chat:a', { epoch: 'e', offset: start }, false));
         const live: number[] = []; // published after the node joined the channel, not yet delivered
         let lastDelivered: number | undefined;
         const out: number[] = [];

@@ -22,7 +22,6 @@ export function newSession(clock: FakeClock, options: { readonly id?: string; re
   return new Session({
     id: options.id ?? 's-1',
     user: { name: 'ada' },
-    member: 'm-1',
     resume: { secret: 'digest(secret-1)', anonymous: false },
     window: options.window ?? new RequestWindow<unknown>(4),
     clock,

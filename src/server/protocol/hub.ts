@@ -165,7 +165,7 @@ export class Hub<User> {
     }
     // Small replies only: a catch-up held back whole would count against the outbound budget.
     if (message.type === 'request' || message.type === 'publish') this.#batch.hold(connection);
-    this.#route(phase.session, message);
+    this.#route(phase, message);
   }
 
   /** The connection closed: the session is parked in the broker for the recovery window. */

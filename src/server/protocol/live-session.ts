@@ -1,15 +1,21 @@
+import type { DirectListener, DirectMessage } from '../../broker/broker.js';
 import type { RequestWindow } from '../../core/request-window.js';
 import type { Clock } from '../../core/clock.js';
 import { Session, type ResumeKey } from '../../protocol/session.js';
-import type { SubscriptionState } from '../../protocol/subscription-state.js';
+import type { SubscriptionMember } from './subscriptions.js';
 import type { PreparedText } from '../prepared-text.js';
 import type { Connection } from '../connection.js';
 import { memberId } from './member-id.js';
 
 export type { ResumeKey } from '../../protocol/session.js';
 
-/** One channel subscription of a session on this node (live events carry their prepared frame). */
-export type LiveSubscription = SubscriptionState<PreparedText>;
+/** One channel subscription of a session on this node (live events carry their prepared frame), and its fan-out member. */
+export type LiveSubscription<User> = SubscriptionMember<User>;
+
+/** Where a session's direct messages go: the registry that serves it (one for all its sessions). */
+export interface DirectSink<User> {
+  directMessage(session: LiveSession<User>, message: DirectMessage): void;
+}
 
 /** Where every session's queues start: one settled promise shared by all (memory per idle session). */
 const SETTLED: Promise<void> = Promise.resolve();
@@ -19,11 +25,12 @@ const SETTLED: Promise<void> = Promise.resolve();
  * bound to that connection, with a queue that processes its messages one at a time, in arrival
  * order (docs/protocol.md §5: a publish is in history before the next message is looked at).
  */
-export class LiveSession<User> extends Session<User, PreparedText> {
+export class LiveSession<User> extends Session<User, PreparedText, LiveSubscription<User>> implements DirectListener {
+  /** Its queues' last steps, back to the shared settled promise once everything queued has run (an idle session keeps none of its own). */
   #queue: Promise<void> = SETTLED;
   #directs: Promise<void> = SETTLED;
-  /** Made with its first entry: a push onto an empty array would reserve room for 17. */
-  #stops: (() => Promise<void>)[] | undefined;
+  /** What to undo when it leaves: usually one (its direct-message subscription), kept without an array. */
+  #stops: (() => Promise<void>) | (() => Promise<void>)[] | undefined;
 
   constructor(
     id: string,
@@ -34,19 +41,46 @@ export class LiveSession<User> extends Session<User, PreparedText> {
     resume: ResumeKey,
     clock: Clock,
     requestTimeout: number,
+    /** Hears its direct messages (an in-process broker calls {@link directMessage}, no closure per session). */
+    private readonly directs: DirectSink<User>,
   ) {
-    super({ id, user, member: memberId(id), resume, window, clock, requestTimeout });
+    super({ id, user, resume, window, clock, requestTimeout });
+  }
+
+  /** A direct message for this session, from the broker. */
+  directMessage(message: DirectMessage): void {
+    this.directs.directMessage(this, message);
+  }
+
+  /** Its connection's phase in the channel protocol, once welcomed (the registry keeps the session as the phase). */
+  get phase(): 'ready' {
+    return 'ready';
+  }
+
+  /** The id other members see in presence (never the session id): derived when asked, not kept (memory per idle session). */
+  get member(): string {
+    return memberId(this.id);
   }
 
   /** Runs `work` after everything queued before it; a failure is the work's own to report. */
   enqueue(work: () => Promise<void>): Promise<void> {
-    this.#queue = this.#queue.then(work, work);
-    return this.#queue;
+    const next = this.#queue.then(work, work);
+    this.#queue = next;
+    // Still the last step once it has run: nothing is queued behind it.
+    const ran = (): void => {
+      if (this.#queue === next) this.#queue = SETTLED;
+    };
+    next.then(ran, ran);
+    return next;
   }
 
   /** Runs a direct-message step after those queued before it; a failure is the step's own to report. */
   direct(step: () => void | Promise<void>): void {
-    this.#directs = this.#directs.then(step).catch(() => undefined);
+    const next = this.#directs.then(step).catch(() => undefined);
+    this.#directs = next;
+    void next.then(() => {
+      if (this.#directs === next) this.#directs = SETTLED;
+    });
   }
 
   /** Resolves once everything queued so far has run, whatever its outcome. */
@@ -59,13 +93,15 @@ export class LiveSession<User> extends Session<User, PreparedText> {
 
   /** Registers a broker subscription (or other teardown) to undo when the session leaves this node. */
   onLeave(stop: () => Promise<void>): void {
-    if (this.#stops) this.#stops.push(stop);
-    else this.#stops = [stop];
+    const stops = this.#stops;
+    if (stops === undefined) this.#stops = stop;
+    else if (Array.isArray(stops)) stops.push(stop);
+    else this.#stops = [stops, stop];
   }
 
   async leave(): Promise<void> {
-    const stops = this.#stops ?? [];
+    const stops = this.#stops;
     this.#stops = undefined;
-    await Promise.allSettled(stops.map((stop) => stop()));
+    await Promise.allSettled((stops === undefined ? [] : Array.isArray(stops) ? stops : [stops]).map((stop) => stop()));
   }
 }

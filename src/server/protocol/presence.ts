@@ -48,7 +48,7 @@ export interface PresenceHost<User> {
  */
 export class Presence<User> {
   readonly #timer: Timer;
-  readonly #listeners = new WeakMap<LiveSubscription, FanoutMember>();
+  readonly #listeners = new WeakMap<LiveSubscription<User>, FanoutMember>();
   /** Leaves waiting out the grace period. */
   readonly #pending = new Set<Timer>();
   readonly #announcers = new Map<string, Announcer>();
@@ -64,7 +64,7 @@ export class Presence<User> {
    * unless it was still a member (it resumed within the grace period, or took over): then
    * nobody hears anything.
    */
-  async join(session: LiveSession<User>, sub: LiveSubscription): Promise<void> {
+  async join(session: LiveSession<User>, sub: LiveSubscription<User>): Promise<void> {
     const { broker, fanout } = this.host;
     await fanout.join(companion(sub.channel), this.#listener(session, sub));
     const member = this.#member(session);
@@ -79,7 +79,7 @@ export class Presence<User> {
    * at once when it unsubscribed, after the grace period when its connection closed (`parked`),
    * and then only if no newer connection of the session joined meanwhile.
    */
-  async leave(session: LiveSession<User>, sub: LiveSubscription, stillPresent: boolean, parked = false): Promise<void> {
+  async leave(session: LiveSession<User>, sub: LiveSubscription<User>, stillPresent: boolean, parked = false): Promise<void> {
     await this.host.fanout.leave(companion(sub.channel), this.#listener(session, sub));
     if (stillPresent) return;
     const connection = session.connection.id;
@@ -158,7 +158,7 @@ export class Presence<User> {
   }
 
   /** Forwards the channel's presence changes to one subscriber. */
-  #listener(session: LiveSession<User>, sub: LiveSubscription): FanoutMember {
+  #listener(session: LiveSession<User>, sub: LiveSubscription<User>): FanoutMember {
     let listener = this.#listeners.get(sub);
     if (!listener) {
       listener = { deliver: (_text, _position, data) => session.connection.send(JSON.stringify({ type: 'presence', channel: sub.channel, ...(data as object) })) };
@@ -182,7 +182,7 @@ export class Presence<User> {
     }
     const channels = new Set<string>();
     for (const session of this.host.sessions()) {
-      for (const sub of session.subscriptions.values()) {
+      for (const sub of session.subscriptionList()) {
         if (!sub.presence) continue;
         channels.add(sub.channel);
         const member = this.#member(session);

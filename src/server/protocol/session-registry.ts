@@ -8,9 +8,28 @@ import { welcomeText } from '../../protocol/server-messages.js';
 import type { Connection } from '../connection.js';
 import { helloUnavailable } from './failures.js';
 import type { HubOptions } from './hub-options.js';
-import { LiveSession } from './live-session.js';
+import { LiveSession, type DirectSink } from './live-session.js';
 
-export type Phase<User> = { readonly phase: 'hello'; readonly deadline: Timer } | { readonly phase: 'greeting'; readonly backlog: ClientMessage[] } | { readonly phase: 'ready'; readonly session: LiveSession<User> };
+/** Where a connection is in the channel protocol: awaiting its hello, awaiting its welcome, or serving its session (the session itself). */
+export type Phase<User> = { readonly phase: 'hello'; readonly deadline: Timer } | { readonly phase: 'greeting'; readonly backlog: ClientMessage[] } | LiveSession<User>;
+
+/**
+ * The phase of each connection, kept in the connection's own slot for it: a weak map's entry and
+ * a `{ phase, session }` record per connection held about 90 bytes more (memory per idle session).
+ */
+class Phases<User> {
+  get(connection: Connection<User>): Phase<User> | undefined {
+    return connection.protocolPhase as Phase<User> | undefined;
+  }
+
+  set(connection: Connection<User>, phase: Phase<User>): void {
+    connection.protocolPhase = phase;
+  }
+
+  delete(connection: Connection<User>): void {
+    connection.protocolPhase = undefined;
+  }
+}
 
 /** What the registry needs from the rest of the hub. */
 export interface RegistryHost<User> {
@@ -37,8 +56,8 @@ function refreshPeriod(recoveryWindow: number): number {
  * same session, here or on another node), a closed connection parks it in the broker for the
  * recovery window, and the records of live ones are kept alive.
  */
-export class SessionRegistry<User> {
-  readonly phases = new WeakMap<Connection<User>, Phase<User>>();
+export class SessionRegistry<User> implements DirectSink<User> {
+  readonly phases = new Phases<User>();
   readonly sessions = new Map<string, LiveSession<User>>();
   /** Sessions that left this node with messages still in progress (a slow request), until those finish. */
   readonly #draining = new Map<string, LiveSession<User>>();
@@ -79,7 +98,7 @@ export class SessionRegistry<User> {
     this.phases.delete(connection);
     if (phase?.phase === 'hello') phase.deadline.stop();
     if (phase?.phase !== 'ready') return;
-    const { session } = phase;
+    const session = phase;
     if (session.connection !== connection) return; // already taken over by a newer connection
     const parking = this.park(session);
     this.#parking.add(parking);
@@ -109,7 +128,7 @@ export class SessionRegistry<User> {
     if (previous && previous.connection !== connection) previous.connection.close(4001, 'session resumed on another connection');
     // ... and on every other node that may still hold one.
     if (opened.resumed) void broker.broadcast?.({ kind: 'takeover', session: id, connection: connection.id }).catch(() => undefined);
-    const session = new LiveSession<User>(id, connection.user, window, connection, resume, options.clock, options.requestTimeout);
+    const session = new LiveSession<User>(id, connection.user, window, connection, resume, options.clock, options.requestTimeout, this);
     // Its previous connection's messages may still be running here (a slow request the client
     // will resend, having had no reply): this session's messages wait for them and their
     // replies join the window, so the resend gets the stored reply instead of a second run.
@@ -135,7 +154,9 @@ export class SessionRegistry<User> {
       // An in-process broker keeps the session's own window: each reply is then kept once.
       broker.shareWindow?.(id, window);
       if (!this.#refresh.pending) this.#refresh.start(refreshPeriod(options.recoveryWindow));
-      session.onLeave(await broker.subscribeDirect(id, this.#directListener(session)));
+      // An in-process broker calls the session itself; a networked one a listener made for it.
+      if (broker.listenDirect && broker.unlistenDirect) broker.listenDirect(id, session);
+      else session.onLeave(await broker.subscribeDirect(id, this.#directListener(session)));
     } catch (error) {
       // The broker failed mid-hello: the session must not stay registered as connected.
       welcomed();
@@ -148,7 +169,7 @@ export class SessionRegistry<User> {
       await this.park(session);
       return;
     }
-    this.phases.set(connection, { phase: 'ready', session });
+    this.phases.set(connection, session);
     connection.send(
       welcomeText({
         session: id,
@@ -182,6 +203,7 @@ export class SessionRegistry<User> {
     const movedAway = await this.#ownedElsewhere(session);
     await this.host.unsubscribeAll(session, movedAway);
     await session.leave();
+    this.host.options.broker.unlistenDirect?.(session.id, session);
     // A newer connection of this session is live on this node (it took over, or resumed while
     // this one was parking): its record stays live; a recoveryWindow ttl now would expire it.
     if (this.sessions.has(session.id) || movedAway) return;
@@ -205,7 +227,12 @@ export class SessionRegistry<User> {
 
   /** Made outside hello, so the listener (kept for the session's life) does not keep that call's scope alive. */
   #directListener(session: LiveSession<User>): (direct: DirectMessage) => void {
-    return (direct) => session.direct(() => this.#sendDirect(session, direct));
+    return (direct) => this.directMessage(session, direct);
+  }
+
+  /** A direct message for a session served here: sent after those before it (and after its welcome). */
+  directMessage(session: LiveSession<User>, direct: DirectMessage): void {
+    session.direct(() => this.#sendDirect(session, direct));
   }
 
   #sendDirect(session: LiveSession<User>, direct: DirectMessage): void {

@@ -5,6 +5,7 @@ import { errorReply } from '../../protocol/server-messages.js';
 import type { PreparedText } from '../prepared-text.js';
 import { ask, refusal } from './authorize.js';
 import { resolveChannel } from './channels.js';
+import type { Pending, SubscriptionState } from '../../protocol/subscription-state.js';
 import type { ChannelFanout, FanoutMember } from './fanout.js';
 import type { HubOptions } from './hub-options.js';
 import type { LiveSession, LiveSubscription } from './live-session.js';
@@ -33,8 +34,6 @@ export interface SubscriptionsHost<User> {
  * order); an unsubscribe, or the session leaving, undoes it.
  */
 export class Subscriptions<User> {
-  readonly #members = new WeakMap<LiveSubscription, FanoutMember>();
-
   constructor(private readonly host: SubscriptionsHost<User>) {}
 
   async subscribe(session: LiveSession<User>, message: ClientMessageOf<'subscribe'>): Promise<void> {
@@ -47,16 +46,16 @@ export class Subscriptions<User> {
     if (allowed === 'failed') return void connection.send(errorReply(id, 'failed', 'the subscription could not be checked'));
     if (allowed !== true) return void connection.send(errorReply(id, 'forbidden', refusal(allowed, `not allowed to subscribe to "${channel}"`)));
     if (session.parked) return; // the connection closed while the hook ran
-    const existing = session.subscriptions.get(channel);
+    const existing = session.subscription(channel);
     const over = this.#overLimit(session, channel, resolved.presence, existing !== undefined);
     if (over) return void connection.send(errorReply(id, 'limit', over));
     if (existing) await this.unsubscribe(session, existing);
     if (session.parked) return;
-    const sub = session.subscribe(channel, message.since, resolved.presence);
+    const sub = session.subscribe(new SubscriptionMember(channel, message.since, resolved.presence, session, this));
     let recovery: Recovery;
     try {
       // Live events are buffered from here on, so nothing published during the replay is lost.
-      await this.host.fanout.join(channel, this.#member(session, sub));
+      await this.host.fanout.join(channel, sub);
       // `since` wins: a client that holds a position continues from it.
       const { since, rewind } = message;
       recovery =
@@ -72,7 +71,7 @@ export class Subscriptions<User> {
     if (message.since) options.stats?.countRecovery(recovery.recovered);
     // Parked while joining (the connection closed: its cleanup already ran), so undo the join here.
     if (session.parked) return this.unsubscribe(session, sub);
-    if (session.subscriptions.get(channel) !== sub) return; // unsubscribed meanwhile
+    if (session.subscription(channel) !== sub) return; // unsubscribed meanwhile
     for (const step of session.caughtUp(sub, id, recovery)) {
       if (step.kind === 'send') session.connection.send(step.text);
       else if (step.kind === 'event') session.connection.sendPrepared(step.payload);
@@ -82,35 +81,35 @@ export class Subscriptions<User> {
       await this.host.presence.join(session, sub);
       // The connection may have closed while joining: its cleanup already ran, so undo the join
       // here or a ghost member would stay until it expires.
-      if (session.subscriptions.get(channel) !== sub || this.host.live(session.id) !== session) await this.unsubscribe(session, sub);
+      if (session.subscription(channel) !== sub || this.host.live(session.id) !== session) await this.unsubscribe(session, sub);
     }
   }
 
   async unsubscribeMessage(session: LiveSession<User>, message: ClientMessageOf<'unsubscribe'>): Promise<void> {
-    const sub = session.subscriptions.get(message.channel);
+    const sub = session.subscription(message.channel);
     if (sub) await this.unsubscribe(session, sub);
     session.connection.send({ type: 'unsubscribed', id: message.id, channel: message.channel });
   }
 
   /** Ends every subscription of a session leaving this node (`movedAway`: another node owns it now). */
   async unsubscribeAll(session: LiveSession<User>, movedAway: boolean): Promise<void> {
-    await Promise.allSettled([...session.subscriptions.values()].map((sub) => this.unsubscribe(session, sub, movedAway, true)));
+    await Promise.allSettled(session.subscriptionList().map((sub) => this.unsubscribe(session, sub, movedAway, true)));
   }
 
-  async unsubscribe(session: LiveSession<User>, sub: LiveSubscription, movedAway = false, parked = false): Promise<void> {
+  async unsubscribe(session: LiveSession<User>, sub: LiveSubscription<User>, movedAway = false, parked = false): Promise<void> {
     session.unsubscribe(sub);
-    await this.host.fanout.leave(sub.channel, this.#member(session, sub));
+    await this.host.fanout.leave(sub.channel, sub);
     if (sub.presence) {
       // After a takeover the member (the session) is still here, subscribed on its new connection
       // (on this node, or on another one that now owns the session).
       const successor = this.host.live(session.id);
-      const stillPresent = movedAway || (successor !== undefined && successor !== session && successor.subscriptions.get(sub.channel)?.presence === true);
+      const stillPresent = movedAway || (successor !== undefined && successor !== session && successor.subscription(sub.channel)?.presence === true);
       await this.host.presence.leave(session, sub, stillPresent, parked);
     }
   }
 
   async presenceGet(session: LiveSession<User>, message: ClientMessageOf<'presence.get'>): Promise<void> {
-    const sub = session.subscriptions.get(message.channel);
+    const sub = session.subscription(message.channel);
     if (!sub?.presence) return void session.connection.send(errorReply(message.id, 'forbidden', 'presence needs a subscription to a channel with presence on'));
     const members = await this.host.presence.list(message.channel);
     session.connection.send({ type: 'presence.list', id: message.id, channel: message.channel, members });
@@ -121,23 +120,15 @@ export class Subscriptions<User> {
     const { maxSubscriptions, maxChannels, maxPresenceMembers } = this.host.options.limits;
     const { fanout } = this.host;
     if (resubscribe) return undefined;
-    if (session.subscriptions.size >= maxSubscriptions) return `a session may be subscribed to at most ${maxSubscriptions} channels`;
+    if (session.subscriptionCount >= maxSubscriptions) return `a session may be subscribed to at most ${maxSubscriptions} channels`;
     if (fanout.members(channel) === 0 && fanout.size >= maxChannels) return `this server holds its maximum of ${maxChannels} channels`;
     if (presence && this.host.presence.localMembers(channel) >= maxPresenceMembers) return `"${channel}" has its maximum of ${maxPresenceMembers} presence members`;
     return undefined;
   }
 
-  #member(session: LiveSession<User>, sub: LiveSubscription): FanoutMember {
-    let member = this.#members.get(sub);
-    if (!member) {
-      member = new SubscriptionMember(session, sub, this);
-      this.#members.set(sub, member);
-    }
-    return member;
-  }
 
   /** A live event for one subscription (what its fan-out member does). */
-  deliverLive(session: LiveSession<User>, sub: LiveSubscription, message: PreparedText, position: Position): void {
+  deliverLive(session: LiveSession<User>, sub: LiveSubscription<User>, message: PreparedText, position: Position): void {
     const delivery = session.deliver(sub, message, position);
     if (delivery === 'send') session.connection.sendPrepared(message);
     else if (delivery === 'resync') this.#resync(session);
@@ -164,22 +155,30 @@ export class Subscriptions<User> {
 }
 
 interface LiveDelivery<User> {
-  deliverLive(session: LiveSession<User>, sub: LiveSubscription, message: PreparedText, position: Position): void;
+  deliverLive(session: LiveSession<User>, sub: LiveSubscription<User>, message: PreparedText, position: Position): void;
 }
 
 /**
- * A subscription as a fan-out member. Its methods live on the prototype, so each member is one
- * small object rather than an object, three closures and their scope: idle sessions are many.
+ * A subscription: its state (the protocol core's) and its fan-out member in one object. Its
+ * methods live on the prototype, so each is one small object rather than a state, a member,
+ * three closures and their scope: idle sessions are many.
  */
-class SubscriptionMember<User> implements FanoutMember {
+export class SubscriptionMember<User> implements SubscriptionState<PreparedText>, FanoutMember {
+  buffer: Pending<PreparedText>[] | undefined = [];
+  last: Position | undefined;
+
   constructor(
+    readonly channel: string,
+    since: Position | undefined,
+    readonly presence: boolean,
     private readonly session: LiveSession<User>,
-    private readonly sub: LiveSubscription,
     private readonly delivery: LiveDelivery<User>,
-  ) {}
+  ) {
+    this.last = since;
+  }
 
   deliver(message: PreparedText, position: Position): void {
-    this.delivery.deliverLive(this.session, this.sub, message, position);
+    this.delivery.deliverLive(this.session, this, message, position);
   }
 
   cork(): void {
