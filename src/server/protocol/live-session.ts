@@ -11,7 +11,7 @@ export type { ResumeKey } from '../../protocol/session.js';
 /** One channel subscription of a session on this node (live events carry their prepared frame). */
 export type LiveSubscription = SubscriptionState<PreparedText>;
 
-/** Where every session's queues start: one settled promise shared by all (memory per idle session). */
+/** Where every session's queues start, and where an idle one is back: one settled promise shared by all (memory per idle session). */
 const SETTLED: Promise<void> = Promise.resolve();
 
 /**
@@ -38,10 +38,20 @@ export class LiveSession<User> extends Session<User, PreparedText> {
     super({ id, user, member: memberId(id), resume, window, clock, requestTimeout });
   }
 
-  /** Runs `work` after everything queued before it; a failure is the work's own to report. */
+  /**
+   * Runs `work` after everything queued before it; a failure is the work's own to report. With
+   * nothing queued it starts at once, in the caller's turn: a message whose steps need no
+   * promise (an in-process broker) is then answered before the caller returns.
+   */
   enqueue(work: () => Promise<void>): Promise<void> {
-    this.#queue = this.#queue.then(work, work);
-    return this.#queue;
+    const ran = this.#queue === SETTLED ? startNow(work) : this.#queue.then(work, work);
+    // The last work to finish puts the queue back to idle (no field to count what is queued: memory per session).
+    const idle = (): void => {
+      if (this.#queue === queue) this.#queue = SETTLED;
+    };
+    const queue = ran.then(idle, idle);
+    this.#queue = queue;
+    return queue;
   }
 
   /** Runs a direct-message step after those queued before it; a failure is the step's own to report. */
@@ -67,5 +77,14 @@ export class LiveSession<User> extends Session<User, PreparedText> {
     const stops = this.#stops ?? [];
     this.#stops = undefined;
     await Promise.allSettled(stops.map((stop) => stop()));
+  }
+}
+
+/** Calls `work` now; what it throws is its promise's rejection, as if it ran in a `then`. */
+function startNow(work: () => Promise<void>): Promise<void> {
+  try {
+    return work();
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
