@@ -54,8 +54,7 @@ async function connectAll(args: Record<string, unknown>): Promise<unknown> {
   const startedAt = nowMs();
   await pool(count, numberArg(args, 'concurrency'), async () => {
     try {
-      const socket = await openLean(stack, port, { timeoutMs, localAddress });
-      if (join !== undefined) await dialect.join(socket, join, timeoutMs);
+      const socket = await openLean(stack, port, { timeoutMs, localAddress, join });
       const subscriber: Subscriber = { socket, count: 0, target: -1, last: 0 };
       const prefix = dialect.eventPrefix;
       socket.listen((opcode, payload) => {

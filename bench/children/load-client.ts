@@ -60,10 +60,7 @@ const handlers: Handlers = {
     const errors: string[] = [];
     await pool(count, 50, async (i) => {
       try {
-        const socket = await openLean('lifeline', port, { timeoutMs: 20_000, localAddress });
-        const channel = `${prefix}${(first + i) % channels}`;
-        socket.sendText(JSON.stringify({ type: 'subscribe', id: 1, channel }));
-        await socket.next((text) => text.startsWith('{"type":"subscribed"'), 20_000);
+        const socket = await openLean('lifeline', port, { timeoutMs: 20_000, localAddress, join: `${prefix}${(first + i) % channels}` });
         const subscriber: Subscriber = { socket, last: 0, lastAttempt: 0 };
         socket.listen((opcode, payload) => {
           if (opcode === Opcode.TEXT && startsWith(payload, EVENT)) onEvent(subscriber, payload);

@@ -1,7 +1,8 @@
 // Connection rate: two client processes open N connections, a bounded number at a time, each
-// complete once it is up and in a channel, as an application needs it (Lifeline: welcome after
-// hello, then subscribed after subscribe; Socket.IO: the namespace connect after the Engine.IO
-// open, then the join's acknowledgement; ws and floor: the 101, the socket is in the set).
+// complete once it is up and in a channel, as an application needs it (Lifeline: hello with the
+// subscribe right behind it, complete at `subscribed`, as LifelineClient sends them; Socket.IO:
+// the namespace connect after the Engine.IO open, then the join's acknowledgement; ws and floor:
+// the 101, the socket is in the set).
 import type { Sizes } from '../options.js';
 import { max } from '../stats.js';
 import { checked, cpuOf, split, type RunContext, type Scenario } from './scenario.js';

@@ -21,6 +21,12 @@ export interface Dialect {
   open(socket: LeanSocket, timeoutMs: number): Promise<void>;
   /** Joins a channel (or room); resolves once the server confirmed it. Stacks without channels join on connect. */
   join(socket: LeanSocket, channel: string, timeoutMs: number): Promise<void>;
+  /**
+   * The opening and a join in one round trip, where the protocol lets the join follow the
+   * opening without waiting for its answer (Lifeline: subscribe right behind hello, as its
+   * client sends them); resolves once the join is confirmed.
+   */
+  openJoin?(socket: LeanSocket, channel: string, timeoutMs: number): Promise<void>;
   /** The text of an echo request. */
   echo(body: string): string;
   /** Prefixes of a fan-out event and of an echo reply. */
@@ -43,13 +49,17 @@ const lifeline: Dialect = {
     socket.sendText(JSON.stringify({ type: 'subscribe', id: 1, channel }));
     await socket.next((text) => text.startsWith('{"type":"subscribed"'), timeoutMs);
   },
+  async openJoin(socket, channel, timeoutMs) {
+    socket.sendText('{"type":"hello","v":1}');
+    await lifeline.join(socket, channel, timeoutMs);
+  },
   echo: (body) => JSON.stringify({ type: 'echo', body }),
   eventPrefix: jsonEvent,
   echoPrefix: jsonEcho,
 };
 
 /** A Lifeline connection without the channel protocol: the server's `message` event, as for echo. */
-const lifelinePlain: Dialect = { ...lifeline, protocol: undefined, open: async () => undefined, join: async () => undefined };
+const lifelinePlain: Dialect = { ...lifeline, protocol: undefined, open: async () => undefined, join: async () => undefined, openJoin: undefined };
 
 /** raw `ws` and the floor: the server adds every connection to its set; messages are JSON. */
 const plain: Dialect = {
@@ -98,8 +108,8 @@ export function dialectOf(stack: Stack, channels = true): Dialect {
   }
 }
 
-/** Connects and opens one lean client of `stack`. */
-export async function openLean(stack: Stack, port: number, options: { readonly channels?: boolean; readonly localAddress?: string; readonly timeoutMs: number }): Promise<LeanSocket> {
+/** Connects and opens one lean client of `stack`; with `join`, joins that channel too (in the opening's round trip where the protocol allows). */
+export async function openLean(stack: Stack, port: number, options: { readonly channels?: boolean; readonly localAddress?: string; readonly timeoutMs: number; readonly join?: string }): Promise<LeanSocket> {
   const dialect = dialectOf(stack, options.channels);
   const socket = await LeanSocket.connect({
     host: '127.0.0.1',
@@ -111,7 +121,12 @@ export async function openLean(stack: Stack, port: number, options: { readonly c
     autoReply: dialect.autoReply,
   });
   try {
-    await dialect.open(socket, options.timeoutMs);
+    const { join, timeoutMs } = options;
+    if (join !== undefined && dialect.openJoin) await dialect.openJoin(socket, join, timeoutMs);
+    else {
+      await dialect.open(socket, timeoutMs);
+      if (join !== undefined) await dialect.join(socket, join, timeoutMs);
+    }
   } catch (error) {
     socket.destroy();
     throw error;

@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import { lifelineEvent } from './events.js';
-import { PendingMessage, type Outbox } from './outbox.js';
+import { pendingMessage, type Outbox } from './outbox.js';
 import type { OutboxEntry, OutboxSnapshot, OutboxStore } from './outbox-store.js';
 
 /** A session id and its resume secret. */
@@ -106,15 +106,17 @@ export class DurableOutbox {
     const client = this.#client;
     const outbox = this.#outbox;
     this.#session([snapshot.session, snapshot.secret]);
-    outbox.restore(
-      snapshot.entries.map((entry) => {
-        const settled = (value: unknown, error?: Error): void => queueMicrotask(() => client.dispatchEvent(lifelineEvent('outbox', { entry, value, error })));
-        const pending = new PendingMessage(entry.kind, entry.body, settled, (error) => settled(undefined, error), client.transport.options.clock, 0);
-        pending.id = entry.id;
-        pending.sent = entry.id > 0;
-        outbox.resumed(entry.id);
-        return pending;
-      }),
-    );
+    const restored = snapshot.entries.map((entry) => {
+      const settled = (value: unknown, error?: Error): void => queueMicrotask(() => client.dispatchEvent(lifelineEvent('outbox', { entry, value, error })));
+      const pending = pendingMessage(entry.kind, entry.body, settled, (error) => settled(undefined, error), client.transport.options.clock, 0);
+      pending.id = entry.id;
+      pending.sent = entry.id > 0;
+      outbox.resumed(entry.id);
+      return pending;
+    });
+    // Restored entries go first, ahead of those the app made meanwhile.
+    const made = [...outbox.entries];
+    outbox.entries.clear();
+    for (const entry of [...restored, ...made]) outbox.entries.add(entry);
   }
 }

@@ -7,14 +7,13 @@ const FORWARDED = ['connecting', 'open', 'close', 'reconnecting', 'giveup', 'aut
 export function forwardEvents(from: EventTarget, to: EventTarget): void {
   for (const type of FORWARDED) {
     from.addEventListener(type, (event) => {
-      // A platform CloseEvent's fields live on its prototype: Object.keys would see only ours.
-      const close = event as LifelineCloseEvent;
-      if (type === 'close') return void to.dispatchEvent(closeEvent(close, close.willReconnect, close.action));
       const detail: Record<string, unknown> = {};
       // `isTrusted` is an own, read-only property of browser events: copying it would throw. Not an
       // object rest: it would copy Node's symbol-keyed internals too (the copy would keep the old type).
       for (const key of Object.keys(event)) if (key !== 'isTrusted') detail[key] = (event as unknown as Record<string, unknown>)[key];
-      to.dispatchEvent(lifelineEvent(type, detail));
+      // A platform CloseEvent's fields live on its prototype: Object.keys sees only ours.
+      const close = event as LifelineCloseEvent;
+      to.dispatchEvent(type === 'close' ? closeEvent(close, close.willReconnect, close.action) : lifelineEvent(type, detail));
     });
   }
 }

@@ -5,7 +5,7 @@ import { forwardEvents } from './forward-events.js';
 import { resolveTimeout, type LifelineClientEventMap, type LifelineClientOptions, type LifelineClientState, type PublishOptions } from './lifeline-client-types.js';
 import type { UrlSource } from './options.js';
 import type { DurableOutbox } from './durable-outbox.js';
-import { Outbox, PendingMessage, type PendingKind, type SendRetry } from './outbox.js';
+import { Outbox, pendingMessage, type PendingKind } from './outbox.js';
 import { ReconnectingWebSocket } from './reconnecting-websocket.js';
 import { badReply, closedError, notSubscribed, ReplyError } from './reply-error.js';
 import { isTransientSubscribeRefusal, resolveRetryBackoff } from './retry-policy.js';
@@ -16,8 +16,8 @@ import { TypedEventTarget } from './typed-event-target.js';
 import { decodeServerMessage, isPosition, PROTOCOL, remoteError, REPLIES, type ServerMessage } from './wire.js';
 import { withHeartbeat } from './with-heartbeat.js';
 import { browserEnvironment } from './environment.js';
-import { withPageAwareness } from './page-awareness.js';
-import { withRetryHints } from '../core/retry-hint.js';
+import { pageAwareness } from './page-awareness.js';
+import { parseRetryHint } from '../core/retry-hint.js';
 
 /**
  * Where the client is with the current link: waiting for one, greeting, restoring, ready; or
@@ -47,11 +47,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   #phase: Phase = 'down';
   /** The `outbox` option's store, loaded at start and saved as entries come and go. */
   readonly #durable: DurableOutbox | undefined;
-  readonly #outbox = new Outbox((text) => this.#write(text), () => this.#live());
-  /** How publishes, requests and presence queries refused with `unavailable` are resent (undefined: not at all). */
-  readonly #sendRetry: SendRetry | undefined;
+  readonly #outbox = new Outbox((text) => this.transport.send(text) === 'sent', () => this.#live());
   readonly #refresh: TokenRefresh | undefined;
-  readonly #write = (text: string): boolean => this.transport.send(text) === 'sent';
   /** The subscriptions, one per channel, in the order they were made. */
   readonly #subs = new Map<string, Subscription>();
   /** Subscribes sent on this link, by id. */
@@ -78,22 +75,24 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
       ...options,
       // Page awareness is opt-in for a bare ReconnectingWebSocket; on here.
       environment: options.environment ?? browserEnvironment(),
-      pageAwareness: options.pageAwareness ?? withPageAwareness(),
-      retryHints: options.retryHints ?? withRetryHints(),
-      heartbeat: withHeartbeat(options.heartbeat ?? true),
+      pageAwareness: options.pageAwareness ?? pageAwareness,
+      // What withRetryHints() returns: the parser itself.
+      retryHints: options.retryHints ?? parseRetryHint,
+      // Absent: the defaults (withHeartbeat's own default is `true`).
+      heartbeat: withHeartbeat(options.heartbeat),
       // The transport's own queue is off: a message the socket cannot take now is the outbox's to resend, after `hello`.
       queue: false,
     });
     this.transport = transport;
     const { clock, rng } = transport.options;
-    const backoff = resolveRetryBackoff({ ...options.retry, maxAttempts: Infinity });
-    const within = resolveTimeout('retryDeadline', options.retryDeadline);
-    this.#sendRetry = within > 0 ? { backoff, rng, within } : undefined;
+    const backoff = resolveRetryBackoff(options.retry);
     this.#subHost = {
       unsubscribe: (sub) => this.#unsubscribe(sub),
       presence: (sub) => this.#presence(sub),
       subscribe: (sub) => this.#subscribe(sub),
-      retry: { backoff, clock, rng },
+      // Subscriptions refused for now are retried on this schedule; publishes, requests and
+      // presence queries refused with `unavailable` too, within `retryDeadline` (0: not at all).
+      retry: { backoff, clock, rng, within: resolveTimeout('retryDeadline', options.retryDeadline) },
     };
     this.#reported = transport.state;
     this.#refresh = options.refreshToken?.attach({ clock, send: (token) => this.#send({ type: 'refresh', token }), failed: this.#failed });
@@ -102,7 +101,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
       this,
       this.#outbox,
       (restored) => (restored ? ([this.#session, this.#secret] = restored) : [this.#session, this.#secret]),
-      () => void (this.transport.state === 'open' && this.#linkUp()),
+      () => this.#linkUp(),
     );
     transport.addEventListener('open', () => this.#linkUp());
     transport.addEventListener('message', (event) => this.#received(event.data));
@@ -207,11 +206,15 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
 
   // ---- the link ----------------------------------------------------------------------------------
 
+  /** The transport is open (or the stored outbox has loaded, maybe while it is): greet the server. */
   #linkUp(): void {
-    if (this.#phase !== 'down' || this.#durable?.loading) return;
+    if (this.#phase !== 'down' || this.#durable?.loading || this.transport.state !== 'open') return;
     this.#generation++;
     this.#phase = 'hello';
     this.#send({ type: 'hello', v: 1, session: this.#session, secret: this.#session === undefined ? undefined : this.#secret });
+    // The subscriptions go with the hello, not after the welcome: they do not depend on it (the
+    // server handles them after its welcome, in order), so `ready` is one round trip sooner.
+    for (const sub of this.#subs.values()) this.#subscribe(sub);
   }
 
   #transportMoved(to: ClientState): void {
@@ -264,22 +267,19 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   /**
    * docs/protocol.md §1 and §5: on a resumed session, unanswered messages are resent with their
    * ids (the server answers a repeat from its window); on a new one, those already sent fail
-   * with `outcome_unknown` and the rest are renumbered. Subscriptions go first, with `since`.
+   * with `outcome_unknown` and the rest are renumbered. The subscriptions went out with the hello.
    */
   #welcome(message: ServerMessage): void {
     const id = String(message.session);
     const resumed = message.resumed === true && id === this.#session;
-    const secret = message.secret as string | undefined;
-    // A durable outbox keeps the secret with the session, so a restart resumes it.
-    if (secret !== this.#secret) void this.#save();
     this.#session = id;
-    this.#secret = secret;
+    this.#secret = message.secret as string | undefined;
     this.#member = message.member as string | undefined;
     this.#resumed = resumed;
     const outbox = this.#outbox;
     if (typeof message.maxPayload === 'number') outbox.maxPayload = message.maxPayload;
     // An entry stored by an earlier run may be too big: it would close every start with 1009.
-    if (outbox.dropLarger()) void this.#save();
+    outbox.dropLarger();
     if (resumed) outbox.resumed(Number(message.acked) || 0);
     else {
       this.#lastSeq = 0;
@@ -287,10 +287,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     }
     this.#phase = 'recovering';
     this.#refresh?.expiresAt(message.expiresAt);
-    for (const sub of this.#subs.values()) {
-      this.#awaited.add(sub);
-      this.#subscribe(sub);
-    }
+    // With a durable outbox, the flush saves first: the new session and secret (so a restart
+    // resumes it) and the entries left, in one save.
     this.#flush();
     // App code runs only now, so a publish from a listener queues behind the resends.
     if (this.#dispatch(lifelineEvent('session', { id, resumed }))) this.#checkReady();
@@ -298,7 +296,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
 
   #reply(id: number, message: ServerMessage): void {
     // An answered entry leaves the durable outbox too.
-    if (this.#outbox.settle(id, message)) return void this.#save();
+    if (this.#outbox.settle(id, message)) return this.#save();
     const sub = this.#subscribes.get(id);
     if (!sub) return;
     this.#subscribes.delete(id);
@@ -348,17 +346,17 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   }
 
   #send(message: object): void {
-    this.#write(JSON.stringify(message));
+    this.transport.send(JSON.stringify(message));
   }
 
   /** Queues a message that waits for its reply; a throw here (closed, data JSON cannot carry) rejects the promise. */
   #enqueue(body: { readonly type: PendingKind; readonly [field: string]: unknown }, timeoutMs: number): Promise<unknown> {
     return new Promise((resolve, reject) => {
       if (this.state === 'closed') throw closedError();
-      const entry = new PendingMessage(body.type, JSON.stringify(body), resolve, reject, this.transport.options.clock, timeoutMs, this.#sendRetry);
+      const entry = pendingMessage(body.type, JSON.stringify(body), resolve, reject, this.transport.options.clock, timeoutMs, this.#subHost.retry);
       // The server would close with 1009 (fatal); a stored entry would do it again on every start.
       if (!this.#outbox.add(entry)) return;
-      if (!this.#live()) void this.#save();
+      if (!this.#live()) this.#save();
       else if (this.#durable) this.#flush();
       else this.#outbox.send(entry);
     });
@@ -367,8 +365,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   // ---- the durable outbox ------------------------------------------------------------------------
 
   /** Saves the outbox, when there is a store (see DurableOutbox.save). */
-  #save(): Promise<void> {
-    return this.#durable?.save() ?? Promise.resolve();
+  #save(): void {
+    void this.#durable?.save();
   }
 
   /**
@@ -382,7 +380,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     const send = (): void => {
       if (generation === this.#generation) for (const entry of batch) this.#outbox.write(entry);
     };
-    if (this.#durable) void this.#save().then(send);
+    if (this.#durable) void this.#durable.save().then(send);
     else send();
   }
 
@@ -391,13 +389,16 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
 
   /** Sends a subscribe with `since` = the last position held (none yet: the rewind, if any), if `sub` is still current and the link live. */
   #subscribe(sub: Subscription): void {
-    if (!this.#current(sub) || !this.#live()) return;
+    // Once the hello is out (the server takes what follows it in order, after its welcome).
+    if (!this.#current(sub) || this.#phase === 'down') return;
+    // Sent with the hello: `ready` waits for it.
+    if (this.#phase === 'hello') this.#awaited.add(sub);
     sub._halt();
     const id = this.#outbox.nextId();
     this.#subscribes.set(id, sub);
     const { channel, position: since, rewind } = sub;
-    // `since` undefined is left out of the JSON text.
-    this.#send({ type: 'subscribe', id, channel, ...(since === undefined && rewind !== undefined ? { rewind } : { since }) });
+    // Fields left undefined are left out of the JSON text: `since` when none is held, `rewind` when one is.
+    this.#send({ type: 'subscribe', id, channel, since, rewind: since ? undefined : rewind });
   }
 
   /** The link ended: no reply comes on it any more, and a pending retry waits for the next link's resubscribe. */
@@ -421,7 +422,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   #unsubscribe(sub: Subscription): void {
     if (!this.#current(sub)) return;
     this.#forget(sub);
-    if (this.#live()) this.#send({ type: 'unsubscribe', id: this.#outbox.nextId(), channel: sub.channel });
+    if (this.#phase !== 'down') this.#send({ type: 'unsubscribe', id: this.#outbox.nextId(), channel: sub.channel });
     const generation = this.#generation;
     sub._end(notSubscribed(sub.channel), false);
     if (generation === this.#generation) this.#checkReady();

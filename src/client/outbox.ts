@@ -1,4 +1,4 @@
-import { Backoff, type BackoffOptions } from '../core/backoff.js';
+import { backoffCeiling, jittered, type BackoffOptions } from '../core/backoff.js';
 import { utf8ByteLength } from '../core/utf8.js';
 import type { Clock, Rng } from '../core/clock.js';
 import { Timer } from '../core/timer.js';
@@ -9,7 +9,7 @@ import { isPosition, remoteError, type ServerMessage } from './wire.js';
 /** Client messages that wait for a reply with their `id`. */
 export type PendingKind = 'publish' | 'request' | 'presence.get';
 
-/** How a message refused with `unavailable` is resent under its id: with backoff, for `within` ms after it was made. */
+/** How a message refused with `unavailable` is resent under its id: with backoff, for `within` ms after it was made (0: not at all). */
 export interface SendRetry {
   readonly backoff: BackoffOptions;
   readonly rng: Rng;
@@ -24,79 +24,69 @@ export interface SendRetry {
  * server's per-session id window keeps its exactly-once promise (a reply that comes later is
  * dropped). `id` 0 means "not numbered in this session yet".
  */
-export class PendingMessage {
-  id = 0;
+export interface PendingMessage {
+  readonly kind: PendingKind;
+  /** The message as JSON, without its id. */
+  readonly json: string;
+  id: number;
   /** It went out on an open socket: its effect may have happened. */
-  sent = false;
-  readonly #timer: Timer;
-  readonly #resolve: (value: unknown) => void;
-  readonly #reject: (error: Error) => void;
-  readonly #clock: Clock;
-  readonly #retry: SendRetry | undefined;
-  readonly #deadline: number;
-  #backoff: Backoff | undefined;
-  /** Runs when a retry falls due (set by the outbox when it schedules one). */
-  #again: Timer | undefined;
-
-  constructor(
-    readonly kind: PendingKind,
-    /** The message as JSON, without its id. */
-    readonly json: string,
-    resolve: (value: unknown) => void,
-    reject: (error: Error) => void,
-    clock: Clock,
-    timeout: number,
-    retry?: SendRetry,
-  ) {
-    this.#resolve = resolve;
-    this.#reject = reject;
-    this.#clock = clock;
-    this.#retry = retry;
-    this.#deadline = retry ? clock.now() + retry.within : 0;
-    this.#timer = new Timer(clock, () => reject(new ReplyError('timeout', `no reply in ${timeout} ms`)));
-    if (timeout > 0 && Number.isFinite(timeout)) this.#timer.start(timeout);
-  }
-
-  /** The wire text under the current id (`id` first, then the body's fields). */
-  frame(): string {
-    return `{"id":${this.id},${this.json.slice(1)}`;
-  }
-
+  sent: boolean;
   /** Settles with a server reply to this id. */
-  settle(reply: ServerMessage): void {
-    if (reply.type === 'error') return this.fail(remoteError(reply));
-    this.#timer.stop();
-    const { kind } = this;
-    const value = kind === 'publish' ? reply.position : kind === 'request' ? reply.data : reply.members;
-    if (kind === 'publish' ? isPosition(value) : kind === 'request' || Array.isArray(value)) this.#resolve(value);
-    else this.#reject(badReply(reply.type));
-  }
-
-  fail(error: Error): void {
-    this.#timer.stop();
-    this.#again?.stop();
-    this.#reject(error);
-  }
-
+  settle(reply: ServerMessage): void;
+  fail(error: Error): void;
   /**
    * After a transient refusal: schedules `due` after the next backoff delay and returns true, or
    * false when no retry is allowed (none configured, or the delay would pass the deadline).
    */
-  retryLater(due: () => void): boolean {
-    const retry = this.#retry;
-    if (!retry) return false;
-    this.#backoff ??= new Backoff(retry.backoff, retry.rng);
-    const delay = this.#backoff.next();
-    if (delay === undefined || this.#clock.now() + delay > this.#deadline) return false;
-    this.#again ??= new Timer(this.#clock, due);
-    this.#again.start(delay);
-    return true;
-  }
-
+  retryLater(due: () => void): boolean;
   /** It is being sent now: a scheduled retry is no longer needed. */
-  cancelRetry(): void {
-    this.#again?.stop();
-  }
+  cancelRetry(): void;
+}
+
+/**
+ * A {@link PendingMessage} whose promise `resolve` and `reject` settle; `timeout` ms (0 or
+ * Infinity: never) rejects it with `timeout`. Its state lives in closures, not fields (the
+ * names of fields would ship in every browser bundle).
+ */
+export function pendingMessage(kind: PendingKind, json: string, resolve: (value: unknown) => void, reject: (error: Error) => void, clock: Clock, timeout: number, retry?: SendRetry): PendingMessage {
+  /** When it was made: retries end `within` ms later. */
+  const made = clock.now();
+  /** Retries made so far. */
+  let attempt = 0;
+  /** Runs when a retry falls due (set when one is scheduled). */
+  let again: Timer | undefined;
+  const timer = new Timer(clock, () => reject(new ReplyError('timeout', `no reply in ${timeout} ms`)));
+  if (timeout > 0 && Number.isFinite(timeout)) timer.start(timeout);
+  const fail = (error: Error): void => {
+    timer.stop();
+    again?.stop();
+    reject(error);
+  };
+  return {
+    kind,
+    json,
+    id: 0,
+    sent: false,
+    settle(reply) {
+      if (reply.type === 'error') return fail(remoteError(reply));
+      timer.stop();
+      const value = kind === 'publish' ? reply.position : kind === 'request' ? reply.data : reply.members;
+      if (kind === 'publish' ? isPosition(value) : kind === 'request' || Array.isArray(value)) resolve(value);
+      else reject(badReply(reply.type));
+    },
+    fail,
+    retryLater(due) {
+      if (!retry?.within) return false;
+      // The schedule never gives up by itself: the deadline ends it.
+      const delay = jittered(retry.backoff, backoffCeiling(retry.backoff, ++attempt), retry.rng);
+      if (clock.now() + delay > made + retry.within) return false;
+      (again ??= new Timer(clock, due)).start(delay);
+      return true;
+    },
+    cancelRetry() {
+      again?.stop();
+    },
+  };
 }
 
 /** Puts a frame on the live link; false when the socket did not take it. */
@@ -108,7 +98,8 @@ export type Write = (text: string) => boolean;
  * with their ids after a resume, renumbered when the session was lost, failed all at once on close.
  */
 export class Outbox {
-  #entries = new Set<PendingMessage>();
+  /** Everything unanswered, in order (a durable outbox puts restored entries first). */
+  readonly entries = new Set<PendingMessage>();
   /** Entries (re)sent on the current link, by id: where replies go. */
   readonly #sent = new Map<number, PendingMessage>();
   #lastId = 0;
@@ -123,11 +114,6 @@ export class Outbox {
     this.#live = live;
   }
 
-  /** Everything unanswered, in order. */
-  get entries(): ReadonlySet<PendingMessage> {
-    return this.#entries;
-  }
-
   /** The session's next id (subscribe and unsubscribe take theirs here too). */
   nextId(): number {
     return ++this.#lastId;
@@ -135,13 +121,8 @@ export class Outbox {
 
   /** Adds an entry; false when it is larger than the server accepts (it has failed with `too_big` then). */
   add(entry: PendingMessage): boolean {
-    this.#entries.add(entry);
+    this.entries.add(entry);
     return !this.dropLarger();
-  }
-
-  /** Entries restored from a durable outbox go first, ahead of those the app made meanwhile. */
-  restore(entries: readonly PendingMessage[]): void {
-    this.#entries = new Set([...entries, ...this.#entries]);
   }
 
   /** Sends on the live link: with its id if it has one in this session, else the next. */
@@ -153,13 +134,14 @@ export class Outbox {
   /** Puts an entry taken for this link on the wire. */
   write(entry: PendingMessage): void {
     // Refused when the socket is already closing: it stays unsent, for the next link.
-    if (this.#write(entry.frame())) entry.sent = true;
+    // The wire text under the current id: `id` first, then the body's fields.
+    if (this.#write(`{"id":${entry.id},${entry.json.slice(1)}`)) entry.sent = true;
   }
 
   /** Everything not sent on this link yet, in order, numbered and taken for this link (replies to it are expected). */
   take(): PendingMessage[] {
     const taken: PendingMessage[] = [];
-    for (const entry of this.#entries) if (!this.#onLink(entry)) taken.push(this.#take(entry));
+    for (const entry of this.entries) if (!this.#onLink(entry)) taken.push(this.#take(entry));
     return taken;
   }
 
@@ -184,10 +166,10 @@ export class Outbox {
     if (!entry) return false;
     this.#sent.delete(id);
     const due = (): void => {
-      if (this.#entries.has(entry) && !this.#onLink(entry) && this.#live()) this.send(entry);
+      if (this.entries.has(entry) && !this.#onLink(entry) && this.#live()) this.send(entry);
     };
-    if (reply.type === 'error' && isTransientSendRefusal(String(reply.code)) && entry.retryLater(due)) return true;
-    this.#entries.delete(entry);
+    if (reply.type === 'error' && isTransientSendRefusal(reply.code) && entry.retryLater(due)) return true;
+    this.entries.delete(entry);
     entry.settle(reply);
     return true;
   }
@@ -197,7 +179,7 @@ export class Outbox {
     this.#sent.clear();
   }
 
-  /** The server resumed the session: it has processed ids up to `acked`, so new ids start above. */
+  /** New ids start above `acked`: the server resumed the session and processed ids up to it (or a restored entry holds it). */
   resumed(acked: number): void {
     this.#lastId = Math.max(this.#lastId, acked);
   }
@@ -205,16 +187,16 @@ export class Outbox {
   /** Fails (with `too_big`) and forgets the entries larger than `maxPayload`: the server would refuse them with a fatal close. */
   dropLarger(): boolean {
     let dropped = false;
-    for (const entry of this.#entries) {
+    for (const entry of this.entries) {
       if (utf8ByteLength(entry.json) <= this.maxPayload) continue;
-      this.#forget(entry, new ReplyError('too_big', 'too big for the server'));
+      this.#forget(entry, new ReplyError('too_big', 'over maxPayload'));
       dropped = true;
     }
     return dropped;
   }
 
   #forget(entry: PendingMessage, error: Error): void {
-    this.#entries.delete(entry);
+    this.entries.delete(entry);
     this.#sent.delete(entry.id);
     entry.fail(error);
   }
@@ -223,10 +205,10 @@ export class Outbox {
    * The server does not know the session (docs/protocol.md §5): a publish or request that was
    * sent may or may not have taken effect, so it fails with `outcome_unknown` instead of risking
    * a second run; the rest (never sent, or read-only presence queries) start over unnumbered.
+   * Numbering goes on from where it was: a subscribe sent with the hello holds an id already.
    */
   newSession(): void {
-    this.#lastId = 0;
-    for (const entry of this.#entries) {
+    for (const entry of this.entries) {
       if (entry.sent && entry.kind !== 'presence.get') this.#forget(entry, new ReplyError('outcome_unknown', 'session lost'));
       else {
         entry.id = 0;
@@ -236,6 +218,6 @@ export class Outbox {
   }
 
   failAll(error: Error): void {
-    for (const entry of this.#entries) this.#forget(entry, error);
+    for (const entry of this.entries) this.#forget(entry, error);
   }
 }

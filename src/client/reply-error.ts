@@ -40,5 +40,5 @@ export function badReply(type: unknown): ReplyError {
 
 /** Why nothing more happens: the client was closed (or its transport ended for good). */
 export function closedError(): ReplyError {
-  return new ReplyError('closed', 'the client is closed');
+  return new ReplyError('closed', 'client closed');
 }

@@ -15,7 +15,7 @@ export function isTransientSubscribeRefusal(code: string): boolean {
  * under the same id is safe (it takes effect at most once). A request's `failed` means its
  * handler ran and threw: that reply is stored, so it is not retried.
  */
-export function isTransientSendRefusal(code: string): boolean {
+export function isTransientSendRefusal(code: unknown): boolean {
   return code === 'unavailable';
 }
 
@@ -28,9 +28,9 @@ export const defaultRetryBackoff: BackoffOptions = {
   jitter: 'full',
 };
 
-/** The app's `retry` option over the defaults, checked once. */
+/** The app's `retry` option over the defaults, checked once; `maxAttempts` stays unlimited whatever it says. */
 export function resolveRetryBackoff(options: Partial<BackoffOptions> | undefined): BackoffOptions {
-  const resolved = { ...defaultRetryBackoff, ...options };
+  const resolved = { ...defaultRetryBackoff, ...options, maxAttempts: Infinity };
   for (const [name, min] of [['initialDelay', 0], ['factor', 1], ['maxDelay', 0]] as const) check(`retry.${name}`, resolved[name], min);
   return resolved;
 }

@@ -1,5 +1,6 @@
-import { Backoff, type BackoffOptions } from '../core/backoff.js';
-import type { Clock, Rng } from '../core/clock.js';
+import { backoffCeiling, jittered } from '../core/backoff.js';
+import type { Clock } from '../core/clock.js';
+import type { SendRetry } from './outbox.js';
 import { isAfter, type Position } from '../core/position.js';
 import type { Rewind, RewindSpec } from '../core/rewind.js';
 import { Timer } from '../core/timer.js';
@@ -84,8 +85,8 @@ export interface SubscriptionHost {
   presence(subscription: Subscription): Promise<readonly PresenceMember[]>;
   /** Sends a subscribe (if it is still the channel's subscription and the link is live): a retry fell due. */
   subscribe(subscription: Subscription): void;
-  /** How a subscription refused for now is tried again. */
-  readonly retry: { readonly backoff: BackoffOptions; readonly clock: Clock; readonly rng: Rng };
+  /** How a subscription refused for now is tried again (the same schedule resends publishes and requests, see {@link SendRetry}). */
+  readonly retry: SendRetry & { readonly clock: Clock };
 }
 
 /**
@@ -103,20 +104,23 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   #position: Position | undefined;
   #confirmed: SubscribedEvent | undefined;
   #retry: SubscriptionRetry | undefined;
-  #waiters: { resolve: (event: SubscribedEvent) => void; reject: (error: Error) => void }[] = [];
+  /** Each `ready()` waiting: its promise's resolve and reject. */
+  #waiters: [resolve: (event: SubscribedEvent) => void, reject: (error: Error) => void][] = [];
   /** Events that came before the first `subscribed` of a rewinding subscription. */
   #rewound: { data: unknown; position: Position }[] = [];
   /** After a transient refusal: the attempt count (kept until it is confirmed) and the timer of the next attempt. */
-  #backoff: Backoff | undefined;
+  #attempt = 0;
   #timer: Timer | undefined;
+  readonly #host: SubscriptionHost;
 
   constructor(
     readonly channel: string,
-    private readonly host: SubscriptionHost,
+    host: SubscriptionHost,
     /** How far back the first subscribe looks (sent while no position is held). */
     readonly rewind?: Rewind,
   ) {
     super();
+    this.#host = host;
   }
 
   get state(): SubscriptionState {
@@ -146,17 +150,17 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   ready(): Promise<SubscribedEvent> {
     if (this.#state === 'subscribed' && this.#confirmed) return Promise.resolve(this.#confirmed);
     if (this.#state === 'unsubscribed') return Promise.reject(notSubscribed(this.channel));
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    return new Promise((resolve, reject) => this.#waiters.push([resolve, reject]));
   }
 
   /** Who is in the channel now (channels with presence on). */
   presence(): Promise<readonly PresenceMember[]> {
-    return this.host.presence(this);
+    return this.#host.presence(this);
   }
 
   /** Ends the subscription; the client stops delivering its events. */
   unsubscribe(): void {
-    this.host.unsubscribe(this);
+    this.#host.unsubscribe(this);
   }
 
   // ---- driven by the client (not for apps) -------------------------------------------------------
@@ -182,24 +186,25 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
 
   /** @internal The server confirmed: continue from `position` (the replay, if any, has been delivered). */
   _subscribed(position: Position, recovered: boolean): void {
-    this.#backoff = undefined;
+    this.#attempt = 0;
     if (this.#state === 'unsubscribed') return;
     // The rewind, in offset order, each once, none beyond the head (a stray tail of an earlier
     // subscription of this channel is one of its events too, so it takes its place in the order).
     for (const item of this.#rewound.splice(0).sort((a, b) => a.position.offset - b.position.offset)) {
-      if (this.#ended()) return;
+      // A listener may end it while events are dispatched.
+      if (this.state === 'unsubscribed') return;
       if (item.position.epoch !== position.epoch || item.position.offset > position.offset || !isAfter(item.position, this.#position)) continue;
       this.#position = item.position;
       this.dispatchEvent(lifelineEvent('event', item));
     }
-    if (this.#ended()) return;
+    if (this.state === 'unsubscribed') return;
     this.#position = position;
     const event: SubscribedEvent = lifelineEvent('subscribed', { recovered, position });
     this.#confirmed = event;
     this.#retry = undefined;
     if (!this.#move('subscribed')) return;
     this.dispatchEvent(event);
-    for (const waiter of this.#waiters.splice(0)) waiter.resolve(event);
+    for (const [resolve] of this.#waiters.splice(0)) resolve(event);
     if (this.#state === 'subscribed') this.dispatchEvent(lifelineEvent('caughtup', { position }));
   }
 
@@ -208,14 +213,15 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
    * never giving up by itself), announced as `retrying` (the state stays `subscribing`).
    */
   _retry(error: ReplyError): void {
-    const { backoff, clock, rng } = this.host.retry;
-    const attempts = (this.#backoff ??= new Backoff(backoff, rng));
-    const delayMs = attempts.next() ?? backoff.maxDelay;
-    (this.#timer ??= new Timer(clock, () => this.host.subscribe(this))).start(delayMs);
+    const { backoff, clock, rng } = this.#host.retry;
+    // The schedule never gives up by itself (no `maxAttempts`).
+    const attempt = ++this.#attempt;
+    const delayMs = jittered(backoff, backoffCeiling(backoff, attempt), rng);
+    (this.#timer ??= new Timer(clock, () => this.#host.subscribe(this))).start(delayMs);
     if (this.#state !== 'subscribing') return;
-    const retry: SubscriptionRetry = { attempt: attempts.attempt, delayMs, error };
+    const retry: SubscriptionRetry = { attempt, delayMs, error };
     this.#retry = retry;
-    this.dispatchEvent(lifelineEvent('retrying', { ...retry }));
+    this.dispatchEvent(lifelineEvent('retrying', retry));
   }
 
   /** @internal A subscribe goes out now, or the link ended: a pending retry is not needed (the attempt count stays). */
@@ -227,7 +233,7 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   _end(error: ReplyError, report: boolean): void {
     this._halt();
     this.#retry = undefined;
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+    for (const [, reject] of this.#waiters.splice(0)) reject(error);
     if (this.#state === 'unsubscribed') return;
     this.#move('unsubscribed');
     if (report) this.dispatchEvent(lifelineEvent('error', { error }));
@@ -236,11 +242,6 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   /** @internal Someone joined or left. */
   _presence(action: 'join' | 'leave', member: PresenceMember): void {
     if (this.#state !== 'unsubscribed') this.dispatchEvent(lifelineEvent('presence', { action, member }));
-  }
-
-  /** Has it ended (a listener may end it while events are dispatched)? */
-  #ended(): boolean {
-    return this.#state === 'unsubscribed';
   }
 
   /** Moves and reports; false when a listener moved it elsewhere meanwhile. */

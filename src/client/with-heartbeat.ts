@@ -1,6 +1,5 @@
 import type { Clock } from '../core/clock.js';
-import { controlType, PING } from '../core/envelope.js';
-import { defaultHeartbeat, Heartbeat, type HeartbeatOptions } from '../core/heartbeat.js';
+import { defaultHeartbeat, heartbeat, type HeartbeatOptions } from '../core/heartbeat.js';
 import { browserEnvironment } from './environment.js';
 
 /** What a link watch reads of its client: the clock and the page's visibility (its `environment` option). */
@@ -36,17 +35,13 @@ export function withHeartbeat(options?: true | Partial<HeartbeatOptions>): LinkW
 export function withHeartbeat(options?: boolean | Partial<HeartbeatOptions>): LinkWatchPlugin | undefined;
 export function withHeartbeat(options: boolean | Partial<HeartbeatOptions> = true): LinkWatchPlugin | undefined {
   if (options === false) return undefined;
-  const settings: HeartbeatOptions = { ...defaultHeartbeat, ...(options === true ? {} : options) };
+  // Spreading `true` adds nothing: the defaults.
+  const settings: HeartbeatOptions = { ...defaultHeartbeat, ...(options as Partial<HeartbeatOptions>) };
   return ({ options }, send, dead) => {
     // The page's own visibility too, whatever `environment` says: a bare client's default
     // environment is always visible, but a hidden tab's timers are throttled all the same, and
     // a verdict from a throttled timer would drop a live link.
     const page = browserEnvironment();
-    return Object.assign(new Heartbeat(options.clock, settings, { sendPing: () => send(PING), dead, hidden: () => options.environment.hidden() || page.hidden() }), {
-      saw(this: Heartbeat, data: unknown): boolean {
-        this.sawTraffic();
-        return typeof data === 'string' && controlType(data) !== undefined;
-      },
-    });
+    return heartbeat(options.clock, settings, send, dead, () => options.environment.hidden() || page.hidden());
   };
 }

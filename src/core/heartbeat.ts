@@ -1,4 +1,5 @@
 import type { Clock } from './clock.js';
+import { controlType, PING } from './envelope.js';
 import { Timer } from './timer.js';
 
 export interface HeartbeatOptions {
@@ -14,13 +15,6 @@ export interface HeartbeatOptions {
 
 export const defaultHeartbeat: HeartbeatOptions = { watchdog: 35_000, pingInterval: 30_000, maxMissed: 3, probeTimeout: 5_000 };
 
-export interface HeartbeatPort {
-  sendPing(): void;
-  /** The link is dead: the owner tears it down and reconnects. */
-  dead(): void;
-  hidden(): boolean;
-}
-
 /**
  * The client's view of link liveness. Traffic only updates a number (no timer churn per
  * message); the watchdog wakes at `lastTraffic + watchdog` and re-arms if traffic came since.
@@ -30,89 +24,78 @@ export interface HeartbeatPort {
  * Timeline (watchdog 35 s): t=0 open; t=20 message; t=35 wake: 15 s quiet, re-arm for t=55;
  * t=55 wake: 35 s quiet -> dead().
  */
-export class Heartbeat {
-  readonly #clock: Clock;
-  readonly #port: HeartbeatPort;
-  readonly #watchdogMs: number;
-  readonly #pingMs: number;
-  readonly #probeMs: number;
-  readonly #watchdog: Timer;
-  readonly #pinger: Timer;
-  readonly #probe: Timer;
-  #lastTraffic = 0;
-  #missed = 0;
-  /** A probe is out (after the page came back): the other checks wait for its verdict. */
-  #probing = false;
-  #running = false;
-
-  constructor(clock: Clock, { watchdog, pingInterval, maxMissed, probeTimeout }: HeartbeatOptions, port: HeartbeatPort) {
-    this.#clock = clock;
-    this.#port = port;
-    this.#watchdogMs = watchdog;
-    this.#pingMs = pingInterval;
-    this.#probeMs = probeTimeout;
-    this.#watchdog = new Timer(clock, () => {
-      const quiet = this.#quiet();
-      // Relaxed while hidden (visible() re-checks) and while a probe is out (it decides).
-      if (quiet < watchdog) this.#watchdog.start(watchdog - quiet);
-      else if (this.#waiting()) this.#watchdog.start(watchdog);
-      else this.#die();
-    });
-    this.#pinger = new Timer(clock, () => {
-      if (this.#missed++ >= maxMissed && !this.#waiting()) return this.#die();
-      port.sendPing();
-      this.#pinger.start(pingInterval);
-    });
-    this.#probe = new Timer(clock, () => {
-      this.#probing = false;
-      if (this.#quiet() >= probeTimeout) this.#die();
-    });
-  }
-
-  start(): void {
-    this.#running = true;
-    this.#lastTraffic = this.#clock.now();
-    this.#missed = 0;
-    if (this.#watchdogMs > 0) this.#watchdog.start(this.#watchdogMs);
-    if (this.#pingMs > 0) this.#pinger.start(this.#pingMs);
-  }
-
-  stop(): void {
-    this.#running = this.#probing = false;
-    this.#watchdog.stop();
-    this.#pinger.stop();
-    this.#probe.stop();
-  }
-
-  /** Any inbound message or pong. */
-  sawTraffic(): void {
-    this.#lastTraffic = this.#clock.now();
-    this.#missed = 0;
-    this.#probing = false;
-    this.#probe.stop();
-  }
-
+export interface Heartbeat {
+  start(): void;
+  stop(): void;
+  /** Any inbound message or pong; true when it is link control (ping/pong), kept from the app. */
+  saw(data: unknown): boolean;
   /** The page became visible: a link quiet for longer than a ping period gets probed now. */
-  visible(): void {
-    const limit = this.#watchdogMs || this.#pingMs;
-    if (this.#running && limit > 0 && this.#quiet() >= limit && !this.#probing) {
-      this.#probing = true;
-      this.#port.sendPing();
-      this.#probe.start(this.#probeMs);
-    }
-  }
+  visible(): void;
+}
 
-  #quiet(): number {
-    return this.#clock.now() - this.#lastTraffic;
-  }
-
+/**
+ * A {@link Heartbeat} on `clock`: `send` sends a ping (if the link is open), `dead` is called when the link is dead
+ * (the owner tears it down and reconnects), `hidden` says whether the page is hidden. Its state
+ * lives in closures, not fields (the names of fields would ship in every browser bundle).
+ */
+export function heartbeat(clock: Clock, { watchdog, pingInterval, maxMissed, probeTimeout }: HeartbeatOptions, send: (data: string) => void, dead: () => void, hidden: () => boolean): Heartbeat {
+  let lastTraffic = 0;
+  let missed = 0;
+  /** A probe is out (after the page came back): the other checks wait for its verdict. */
+  let probing = false;
+  let running = false;
+  const quiet = (): number => clock.now() - lastTraffic;
   /** Verdicts wait while the page is hidden (timers are throttled) and while a probe is out. */
-  #waiting(): boolean {
-    return this.#port.hidden() || this.#probing;
-  }
-
-  #die(): void {
-    this.stop();
-    this.#port.dead();
-  }
+  const waiting = (): boolean => hidden() || probing;
+  const die = (): void => {
+    self.stop();
+    dead();
+  };
+  const watchdogTimer: Timer = new Timer(clock, () => {
+    const silent = quiet();
+    // Relaxed while hidden (visible() re-checks) and while a probe is out (it decides).
+    if (silent < watchdog) watchdogTimer.start(watchdog - silent);
+    else if (waiting()) watchdogTimer.start(watchdog);
+    else die();
+  });
+  const pinger: Timer = new Timer(clock, () => {
+    if (missed++ >= maxMissed && !waiting()) return die();
+    send(PING);
+    pinger.start(pingInterval);
+  });
+  const probe = new Timer(clock, () => {
+    probing = false;
+    if (quiet() >= probeTimeout) die();
+  });
+  const self: Heartbeat = {
+    start() {
+      running = true;
+      lastTraffic = clock.now();
+      missed = 0;
+      if (watchdog > 0) watchdogTimer.start(watchdog);
+      if (pingInterval > 0) pinger.start(pingInterval);
+    },
+    stop() {
+      running = probing = false;
+      watchdogTimer.stop();
+      pinger.stop();
+      probe.stop();
+    },
+    saw(data) {
+      lastTraffic = clock.now();
+      missed = 0;
+      probing = false;
+      probe.stop();
+      return typeof data === 'string' && controlType(data) !== undefined;
+    },
+    visible() {
+      const limit = watchdog || pingInterval;
+      if (running && limit > 0 && quiet() >= limit && !probing) {
+        probing = true;
+        send(PING);
+        probe.start(probeTimeout);
+      }
+    },
+  };
+  return self;
 }

@@ -179,6 +179,24 @@ describe('LifelineClient with a durable outbox: the protocol against a scripted 
     client.close();
   });
 
+  test('a subscribe sent with the hello never takes the id of a restored entry: each reply settles its own', async () => {
+    const store = new ScriptedStore({ session: 's-1', entries: [{ kind: 'publish', body: body('chat:a', 'stored'), id: 1 }] });
+    const { client, sent, say, welcome, events } = setup(store);
+    const sub = client.subscribe('chat:a');
+    await welcome('s-1', true);
+    const subscribe = sent().find(ofType('subscribe'));
+    assert.deepEqual(sent().map((m) => m.type), ['hello', 'subscribe', 'publish'], 'the subscribe went out with the hello, the resend after the welcome');
+    assert.deepEqual(sent().find(ofType('publish'))?.id, 1, 'the stored entry is resent under its id');
+    assert.equal(subscribe?.id, 2);
+    say({ type: 'subscribed', id: 2, channel: 'chat:a', position: { epoch: 'e', offset: 4 }, recovered: true });
+    say({ type: 'ack', id: 1, position: { epoch: 'e', offset: 5 } });
+    await settle();
+    assert.equal(sub.state, 'subscribed');
+    assert.deepEqual(events.map((e) => e.value), [{ epoch: 'e', offset: 5 }]);
+    assert.equal(client.state, 'ready');
+    client.close();
+  });
+
   test('the stored session not resumed: a sent entry gets outcome_unknown (never resent), a never-sent one goes out under the new session', async () => {
     const store = new ScriptedStore({
       session: 's-1',
@@ -189,13 +207,14 @@ describe('LifelineClient with a durable outbox: the protocol against a scripted 
     });
     const { client, sent, say, welcome, events } = setup(store);
     await welcome('s-2', false);
-    assert.deepEqual(sent().filter(ofType('publish')), [{ id: 1, type: 'publish', channel: 'chat:a', data: 'never sent' }]);
+    // Numbered above the restored entries' ids.
+    assert.deepEqual(sent().filter(ofType('publish')), [{ id: 4, type: 'publish', channel: 'chat:a', data: 'never sent' }]);
     await settle();
     assert.equal(events.length, 1);
     assert.equal(events[0]?.entry.body, body('chat:a', 'maybe applied'));
     assert.ok(events[0]?.error instanceof ReplyError && events[0].error.code === 'outcome_unknown' && !events[0].error.remote);
-    assert.deepEqual(store.snapshot, { session: 's-2', entries: [{ kind: 'publish', body: body('chat:a', 'never sent'), id: 1 }] });
-    say({ type: 'ack', id: 1, position: { epoch: 'e', offset: 1 } });
+    assert.deepEqual(store.snapshot, { session: 's-2', entries: [{ kind: 'publish', body: body('chat:a', 'never sent'), id: 4 }] });
+    say({ type: 'ack', id: 4, position: { epoch: 'e', offset: 1 } });
     await settle();
     assert.deepEqual(events[1]?.value, { epoch: 'e', offset: 1 });
     assert.deepEqual(store.snapshot, { session: 's-2', entries: [] });

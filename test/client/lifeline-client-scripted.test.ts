@@ -104,7 +104,8 @@ describe('LifelineClient: the protocol against a scripted socket', () => {
     await welcome('s-2', false);
     await assert.rejects(sentEarly, (e: unknown) => e instanceof ReplyError && e.code === 'outcome_unknown' && !e.remote);
     const publish = sent().find(ofType('publish'));
-    assert.deepEqual(publish, { id: 1, type: 'publish', channel: 'chat:a', data: 'later' });
+    // Numbering goes on across sessions (the request took 1): an id is never used twice by a client.
+    assert.deepEqual(publish, { id: 2, type: 'publish', channel: 'chat:a', data: 'later' });
     assert.equal(sent().filter(ofType('request')).length, 0, 'the request is not resent');
     client.close();
     await assert.rejects(queued, (e: unknown) => e instanceof ReplyError && e.code === 'closed');
@@ -148,6 +149,35 @@ describe('LifelineClient: the protocol against a scripted socket', () => {
     assert.deepEqual(got, ['e1:2', 'e1:3', 'e2:10']);
     assert.deepEqual(recovered, [true, false]);
     assert.deepEqual(sub.position, { epoch: 'e2', offset: 10 });
+    client.close();
+  });
+
+  test('subscriptions go out with the hello, before the welcome; ids of a new session start above theirs', async () => {
+    const { client, say, latest, sent, drop } = setup();
+    const log: string[] = [];
+    client.addEventListener('ready', () => log.push('ready'));
+    client.subscribe('chat:a');
+    client.subscribe('chat:b');
+    await Promise.resolve();
+    latest().open();
+    assert.deepEqual(sent().map((m) => [m.type, m.id, m.channel]), [['hello', undefined, undefined], ['subscribe', 1, 'chat:a'], ['subscribe', 2, 'chat:b']], 'nothing waited for a welcome');
+    say({ type: 'welcome', v: 1, session: 's-1', resumed: false, recoveryWindow: 120_000, pingInterval: 25_000, acked: 0 });
+    const first = client.publish('chat:a', 'one');
+    assert.equal(sent().find(ofType('publish'))?.id, 3, 'not an id a subscribe awaits');
+    say({ type: 'subscribed', id: 1, channel: 'chat:a', position: { epoch: 'e', offset: 0 }, recovered: true });
+    assert.deepEqual(log, [], 'ready waits for every subscribe sent with the hello');
+    say({ type: 'subscribed', id: 2, channel: 'chat:b', position: { epoch: 'e', offset: 0 }, recovered: true });
+    assert.deepEqual(log, ['ready']);
+    say({ type: 'ack', id: 3, position: { epoch: 'e', offset: 1 } });
+    assert.deepEqual(await first, { epoch: 'e', offset: 1 });
+    // The server lost the session: the new one numbers from above the subscribes of this link.
+    drop();
+    await Promise.resolve();
+    latest().open();
+    assert.deepEqual(sent().map((m) => [m.type, m.id]), [['hello', undefined], ['subscribe', 4], ['subscribe', 5]]);
+    say({ type: 'welcome', v: 1, session: 's-2', resumed: false, recoveryWindow: 120_000, pingInterval: 25_000, acked: 0 });
+    client.publish('chat:a', 'two').catch(() => undefined);
+    assert.equal(sent().find(ofType('publish'))?.id, 6);
     client.close();
   });
 

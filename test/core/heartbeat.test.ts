@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Heartbeat, type HeartbeatOptions } from '../../src/core/heartbeat.js';
+import { heartbeat as createHeartbeat, type HeartbeatOptions } from '../../src/core/heartbeat.js';
 import { steadyEnvironment } from '../../src/client/environment.js';
 import { withHeartbeat } from '../../src/client/with-heartbeat.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
@@ -8,11 +8,13 @@ import { FakeClock } from '../../src/testing/fake-clock.js';
 function setup(options: Partial<HeartbeatOptions>) {
   const clock = new FakeClock();
   const state = { hidden: false, pings: 0, dead: [] as number[] };
-  const heartbeat = new Heartbeat(clock, { watchdog: 0, pingInterval: 0, maxMissed: 3, probeTimeout: 5000, ...options }, {
-    sendPing: () => state.pings++,
-    dead: () => state.dead.push(clock.now()),
-    hidden: () => state.hidden,
-  });
+  const heartbeat = createHeartbeat(
+    clock,
+    { watchdog: 0, pingInterval: 0, maxMissed: 3, probeTimeout: 5000, ...options },
+    (data) => data === '{"type":"ping"}' && state.pings++,
+    () => state.dead.push(clock.now()),
+    () => state.hidden,
+  );
   return { clock, heartbeat, state };
 }
 
@@ -21,7 +23,7 @@ describe('Heartbeat', () => {
     const { clock, heartbeat, state } = setup({ watchdog: 35_000 });
     heartbeat.start(); // t=0
     clock.tick(20_000);
-    heartbeat.sawTraffic(); // t=20
+    heartbeat.saw('{}'); // t=20
     clock.tick(15_000); // t=35: only 15 s quiet, re-armed for t=55
     assert.deepEqual(state.dead, []);
     clock.tick(20_000); // t=55
@@ -44,7 +46,7 @@ describe('Heartbeat', () => {
     heartbeat.start();
     for (let i = 0; i < 10; i++) {
       clock.tick(30_000);
-      heartbeat.sawTraffic();
+      heartbeat.saw('{}');
     }
     assert.deepEqual(state.dead, []);
     assert.equal(state.pings, 10);
@@ -72,12 +74,25 @@ describe('Heartbeat', () => {
     state.hidden = false;
     heartbeat.visible();
     clock.tick(100);
-    heartbeat.sawTraffic();
+    heartbeat.saw('{}');
     clock.tick(5_000);
     assert.deepEqual(state.dead, []);
     heartbeat.stop();
     assert.equal(clock.pending, 0);
   });
+});
+
+test('saw: every inbound message counts as traffic; only ping and pong are link control', () => {
+  const { clock, heartbeat, state } = setup({ watchdog: 35_000 });
+  heartbeat.start();
+  clock.tick(30_000);
+  assert.equal(heartbeat.saw('{"type":"pong"}'), true);
+  assert.equal(heartbeat.saw('{"type":"ping"}'), true);
+  assert.equal(heartbeat.saw('{"type":"event"}'), false);
+  assert.equal(heartbeat.saw(new ArrayBuffer(2)), false);
+  clock.tick(30_000); // t=60: 30 s quiet since the last message, within the watchdog
+  assert.deepEqual(state.dead, []);
+  heartbeat.stop();
 });
 
 test('withHeartbeat: a hidden page holds the verdict even when the client was given no environment (timers are throttled there all the same)', (t) => {

@@ -149,7 +149,14 @@ export class Hub<User> {
       if (message.type !== 'hello') return; // checked above, before parsing
       phase.deadline.stop();
       phases.set(connection, { phase: 'greeting', backlog: [] });
-      void this.#registry.hello(connection, message).catch((error: unknown) => helloUnavailable(this.options.log, connection as Connection<unknown>, error));
+      // What a client pipelines behind its hello waits in the socket, not in this node's memory:
+      // reading stops until the hello is answered (the backlog holds at most what one read
+      // brought), and starts again on every outcome, so a close frame can still be read.
+      connection.pauseInput();
+      void this.#registry
+        .hello(connection, message)
+        .catch((error: unknown) => helloUnavailable(this.options.log, connection as Connection<unknown>, error))
+        .finally(() => connection.resumeInput());
       return;
     }
     if (phase.phase === 'greeting') {

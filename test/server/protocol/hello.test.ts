@@ -4,9 +4,13 @@
  * (and echo the id), and the 1008 limit on invalid messages.
  */
 import assert from 'node:assert/strict';
+import { createServer as createHttpServer } from 'node:http';
+import type { Socket } from 'node:net';
 import { describe, test } from 'node:test';
+import { MemoryBroker } from '../../../src/broker/memory-broker.js';
 import { FakeClock } from '../../../src/testing/fake-clock.js';
 import { serve } from '../support.js';
+import { ForwardingBroker } from './brokers.js';
 import { ProtocolClient, type MessageOf } from './protocol-client.js';
 
 describe('protocol: hello and welcome', () => {
@@ -56,6 +60,50 @@ describe('protocol: hello and welcome', () => {
     assert.deepEqual(
       client.log.filter((m) => m.type !== 'ping').map((m) => m.type),
       ['welcome', 'error'],
+    );
+  });
+
+  test('messages pipelined behind a slow hello wait in the socket, not in server memory, then are all handled in order', async (t) => {
+    // The hello is held at its session save; the client pipelines 32 MB of publishes behind it.
+    let release = (): void => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const inner = new MemoryBroker();
+    t.after(() => inner.close());
+    const broker = new ForwardingBroker(inner, (method) => (method === 'saveSession' ? held : Promise.resolve()));
+    const http = createHttpServer();
+    const sockets: Socket[] = [];
+    http.on('connection', (socket: Socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise<void>((resolve) => http.close(() => resolve()));
+    });
+    const fixture = await serve(t, { server: http, pingInterval: 0, broker, maxMessageRate: 1_000_000, channels: { chat: {} } });
+    const client = await ProtocolClient.open(fixture.wsUrl);
+    t.after(() => client.dispose());
+    client.send({ type: 'hello', v: 1 });
+    const count = 8_000;
+    const data = 'x'.repeat(4096);
+    for (let id = 1; id <= count; id++) client.send({ type: 'publish', id, channel: 'chat:a', data });
+    // Until the hello is answered the server reads no further than one chunk: the rest waits in
+    // the kernel's buffers and the client's. A server that read on would take in all 32 MB.
+    const read = (): number => sockets.reduce((sum, socket) => sum + socket.bytesRead, 0);
+    let last = -1;
+    let steady = 0;
+    for (let polls = 0; polls < 500 && steady < 10; polls++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      steady = read() === last ? steady + 1 : 0;
+      last = read();
+    }
+    assert.ok(last < 1024 * 1024, `the server read ${last} B of the 32 MB pipelined behind a pending hello`);
+    release();
+    await client.take('welcome');
+    await client.sync(60_000);
+    const acked = client.log.filter((message) => message.type === 'ack' || message.type === 'error');
+    assert.deepEqual(
+      acked.map((reply) => [reply.type, 'id' in reply ? reply.id : undefined]),
+      Array.from({ length: count }, (_, i) => ['ack', i + 1]),
+      'every publish acknowledged once, in order',
     );
   });
 
