@@ -109,6 +109,13 @@ export interface KeyOrigin {
 
 export type PublishOrigin = SessionOrigin | KeyOrigin;
 
+/** The exactly-once steps of {@link Broker} without a promise: what an in-process broker can answer at once. */
+export interface ImmediateExchanges {
+  publish(channel: string, data: unknown, policy: HistoryPolicy, origin?: PublishOrigin): ChannelEvent;
+  recordReply(session: string, id: number, reply: unknown, capacity: number): void;
+  claimRequest(session: string, id: number, ttl: number): boolean;
+}
+
 /**
  * What carries fan-out, history, sessions and presence between the nodes of a deployment.
  * Every method is async and nothing may rely on shared memory, so a Redis (or any networked)
@@ -157,6 +164,14 @@ export interface Broker {
    * while another node holds it (a resend that reached another node while the first still runs).
    */
   claimRequest(session: string, id: number, ttl: number): Promise<boolean>;
+  /**
+   * For a broker in this process only: {@link publish}, {@link recordReply} and
+   * {@link claimRequest} answered at once, each with its value (or throwing what its promise
+   * would reject with), so a client's publish or request is checked, claimed, published,
+   * recorded and answered in the turn it arrived in, with no promise between the steps. Absent:
+   * the promises are used (a networked broker).
+   */
+  readonly immediate?: ImmediateExchanges | undefined;
   /**
    * Extends the life of these sessions to `ttl` ms from now (never shortens it): the node that
    * serves them calls it periodically, so a node that dies leaves records that expire. Resolves

@@ -8,7 +8,7 @@ import { deliver, deliverDirect } from './deliver.js';
 import { Fifo } from './fifo.js';
 import { DEFAULT_HISTORY_BUDGET, DEFAULT_IDLE_CHANNEL_TTL, EVENT_OVERHEAD, type MemoryBrokerOptions } from './memory-broker-options.js';
 import { MemoryPresence } from './memory-presence.js';
-import type { Broker, ChannelEvent, ControlNotice, DirectListener, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from './broker.js';
+import type { Broker, ChannelEvent, ControlNotice, DirectListener, DirectMessage, HistoryPolicy, ImmediateExchanges, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from './broker.js';
 
 interface Stored {
   readonly event: ChannelEvent;
@@ -138,9 +138,29 @@ export class MemoryBroker implements Broker {
     this.#historyBudget = options.historyBudget ?? DEFAULT_HISTORY_BUDGET;
     this.#sweepEvery = Math.min(SWEEP_EVERY, Math.max(1_000, Math.floor(this.#idleChannelTtl / 2)));
     this.#sweptAt = this.#clock.now();
+    const own = MemoryBroker.prototype;
+    this.immediate =
+      this.publish === own.publish && this.recordReply === own.recordReply && this.claimRequest === own.claimRequest
+        ? {
+            publish: (channel, data, policy, origin) => this.#publish(channel, data, policy, origin),
+            recordReply: (session, id, reply, capacity) => this.#recordReply(session, id, reply, capacity),
+            claimRequest: (session, id, ttl) => this.#claimRequest(session, id, ttl),
+          }
+        : undefined;
   }
 
+  /**
+   * Publish, record and claim without a promise: the exactly-once driver's path (a client's
+   * publish is answered in the turn it arrived in). Undefined in a subclass that overrides
+   * `publish`, `recordReply` or `claimRequest`, so that its override is what runs.
+   */
+  readonly immediate: ImmediateExchanges | undefined;
+
   async publish(channel: string, data: unknown, policy: HistoryPolicy, origin?: PublishOrigin): Promise<ChannelEvent> {
+    return this.#publish(channel, data, policy, origin);
+  }
+
+  #publish(channel: string, data: unknown, policy: HistoryPolicy, origin?: PublishOrigin): ChannelEvent {
     // One clock read per publish (every acknowledged client publish comes through here).
     const now = this.#clock.now();
     this.#sweep(now);
@@ -226,6 +246,10 @@ export class MemoryBroker implements Broker {
   }
 
   async recordReply(session: string, id: number, reply: unknown, capacity: number): Promise<void> {
+    this.#recordReply(session, id, reply, capacity);
+  }
+
+  #recordReply(session: string, id: number, reply: unknown, capacity: number): void {
     const entry = this.#live(this.#sessions, session);
     if (!entry) return;
     if (entry.window.capacity !== capacity) entry.window = new RequestWindow(capacity, entry.window.snapshot());
@@ -266,6 +290,10 @@ export class MemoryBroker implements Broker {
   }
 
   async claimRequest(session: string, id: number, ttl: number): Promise<boolean> {
+    return this.#claimRequest(session, id, ttl);
+  }
+
+  #claimRequest(session: string, id: number, ttl: number): boolean {
     this.#sweep();
     const key = `${session}\n${id}`;
     if (this.#live(this.#claims, key)) return false;

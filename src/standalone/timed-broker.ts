@@ -1,4 +1,4 @@
-import type { Broker } from '../broker/broker.js';
+import type { Broker, ImmediateExchanges } from '../broker/broker.js';
 
 /** Broker calls whose duration is observed. */
 const TIMED = new Set<string | symbol>(['publish', 'recover', 'rewind']);
@@ -15,6 +15,11 @@ export function timedBroker(broker: Broker, observe: (operation: string, seconds
       const cached = bound.get(property);
       if (cached !== undefined) return cached;
       const value: unknown = Reflect.get(target, property, target);
+      if (property === 'immediate' && value !== undefined) {
+        const timed = timedImmediate(value as ImmediateExchanges, observe);
+        bound.set(property, timed);
+        return timed;
+      }
       if (typeof value !== 'function') return value;
       const method = value as (...args: unknown[]) => unknown;
       const wrapped = TIMED.has(property)
@@ -31,4 +36,20 @@ export function timedBroker(broker: Broker, observe: (operation: string, seconds
       return wrapped;
     },
   });
+}
+
+/** The in-process broker's immediate steps, its publish timed as the promised one is. */
+function timedImmediate(immediate: ImmediateExchanges, observe: (operation: string, seconds: number) => void): ImmediateExchanges {
+  return {
+    publish(...args) {
+      const started = process.hrtime.bigint();
+      try {
+        return immediate.publish(...args);
+      } finally {
+        observe('publish', Number(process.hrtime.bigint() - started) / 1e9);
+      }
+    },
+    recordReply: (...args) => immediate.recordReply(...args),
+    claimRequest: (...args) => immediate.claimRequest(...args),
+  };
 }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ChannelEvent, DirectMessage } from '../../src/broker/broker.js';
 import { MemoryBroker } from '../../src/broker/memory-broker.js';
+import { IdempotencyConflictError } from '../../src/core/errors.js';
 import { RequestWindow } from '../../src/core/request-window.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
 import { brokerContract } from './contract.js';
@@ -225,5 +226,47 @@ describe('MemoryBroker: channel churn', () => {
     }
     await broker.recover('probe', undefined, 1); // a subscribe-side call sweeps too
     assert.ok(broker.size.channels <= 2_001, `${broker.size.channels} channels held`);
+  });
+});
+
+describe('MemoryBroker: the immediate steps (publish, record, claim without a promise)', () => {
+  const policy = { size: 10, ttl: 60_000 };
+
+  test('answer as the promised methods do: one event per origin, a key reused for another body refused, a claim held until the reply is recorded', async () => {
+    const broker = new MemoryBroker({ clock: new FakeClock(), newEpoch: () => 'e' });
+    const now = broker.immediate;
+    assert.ok(now, 'a plain MemoryBroker answers at once');
+    const origin = { session: 's-1', id: 7, ttl: 60_000 };
+    const first = now.publish('room', 'a', policy, origin);
+    assert.deepEqual(now.publish('room', 'a', policy, origin), first, 'the same origin again: the first event, nothing published');
+    assert.equal((await broker.publish('room', 'a', policy, origin)).offset, first.offset, 'the promised publish sees the same origin');
+    assert.equal(now.publish('room', 'b', policy).offset, first.offset + 1);
+    const key = { key: 'k', digest: 'd1', ttl: 60_000 };
+    now.publish('room', 'c', policy, key);
+    assert.throws(() => now.publish('room', 'other', policy, { ...key, digest: 'd2' }), IdempotencyConflictError);
+    await broker.saveSession('s-1', { user: 'u', window: new RequestWindow<unknown>(10).snapshot() }, 60_000);
+    assert.equal(now.claimRequest('s-1', 3, 1_000), true);
+    assert.equal(now.claimRequest('s-1', 3, 1_000), false, 'held');
+    assert.equal(await broker.claimRequest('s-1', 3, 1_000), false, 'held for the promised claim too');
+    now.recordReply('s-1', 3, 'r3', 10);
+    assert.equal(now.claimRequest('s-1', 3, 1_000), false, 'answered: never claimed again');
+    assert.deepEqual((await broker.loadSession('s-1'))?.window.replies, [[3, 'r3']]);
+    assert.equal(broker.size.claims, 0, 'the claim was let go at the record');
+  });
+
+  test('a subclass that overrides publish, recordReply or claimRequest has none: its override is what runs', () => {
+    /** A subclass whose `method` calls the inherited one (as a wrapper adding a check or a log would). */
+    const overriding = (method: 'publish' | 'recordReply' | 'claimRequest' | 'recover'): MemoryBroker => {
+      class Overriding extends MemoryBroker {}
+      const inherited = MemoryBroker.prototype[method] as (...args: unknown[]) => unknown;
+      Object.defineProperty(Overriding.prototype, method, {
+        value: function (this: MemoryBroker, ...args: unknown[]) {
+          return inherited.apply(this, args);
+        },
+      });
+      return new Overriding();
+    };
+    for (const method of ['publish', 'recordReply', 'claimRequest'] as const) assert.equal(overriding(method).immediate, undefined, method);
+    assert.ok(overriding('recover').immediate, 'an override of another method keeps them');
   });
 });

@@ -1,4 +1,4 @@
-import type { PublishOrigin } from '../../broker/broker.js';
+import type { ChannelEvent, PublishOrigin } from '../../broker/broker.js';
 import { BrokerUnavailableError, IdempotencyConflictError } from '../../core/errors.js';
 import { Timer } from '../../core/timer.js';
 import type { ClientMessageOf } from '../../protocol/client-messages.js';
@@ -78,9 +78,9 @@ export class ExactlyOnce<User> {
       }
       case 'publish':
         if (message.type !== 'publish') return [];
-        return this.#publishOnce(session, message, step.attempt).then((answer) => session.published(id, answer));
+        return thenSteps(this.#publishOnce(session, message, step.attempt), (answer) => session.published(id, answer));
       case 'claim':
-        return this.#claim(session, id, (message as ClientMessageOf<'request'>).method).then((answer) => session.claimed(id, answer));
+        return thenSteps(this.#claim(session, id, (message as ClientMessageOf<'request'>).method), (answer) => session.claimed(id, answer));
       case 'run':
         if (message.type !== 'request') return [];
         return thenSteps(this.#run(session, message), (outcome) => session.ran(id, outcome));
@@ -98,7 +98,7 @@ export class ExactlyOnce<User> {
   }
 
   /** Records a reply in the broker; a failure is logged, and the reply still goes out. */
-  #record(session: LiveSession<User>, id: number, text: string): Promise<ExchangeStep[]> {
+  #record(session: LiveSession<User>, id: number, text: string): ExchangeStep[] | Promise<ExchangeStep[]> {
     const { broker, log, windowSize } = this.host.options;
     const recorded = (): ExchangeStep[] => [];
     const unrecorded = (error: unknown): ExchangeStep[] => {
@@ -108,9 +108,14 @@ export class ExactlyOnce<User> {
       return [];
     };
     try {
+      const { immediate } = broker;
+      if (immediate) {
+        immediate.recordReply(session.id, id, text, windowSize);
+        return recorded();
+      }
       return broker.recordReply(session.id, id, text, windowSize).then(recorded, unrecorded);
     } catch (error) {
-      return Promise.resolve(unrecorded(error)); // a broker that threw instead of rejecting
+      return unrecorded(error); // a broker that threw instead of rejecting (or an immediate one that failed)
     }
   }
 
@@ -136,34 +141,47 @@ export class ExactlyOnce<User> {
     return GO;
   }
 
-  async #publishOnce(session: LiveSession<User>, message: ClientMessageOf<'publish'>, attempt: number): Promise<PublishAnswer> {
+  /** The broker's publish: answered at once by an in-process broker, else when its promise settles. */
+  #publishOnce(session: LiveSession<User>, message: ClientMessageOf<'publish'>, attempt: number): PublishAnswer | Promise<PublishAnswer> {
     const { channel, data, id, idempotencyKey } = message;
-    const { options } = this.host;
-    const history = resolveChannel(options.channels, channel)?.history ?? { size: 0, ttl: 0 };
+    const { broker } = this.host.options;
+    const history = resolveChannel(this.host.options.channels, channel)?.history ?? NO_HISTORY;
     // The origin makes a resend that reaches another node before this reply was recorded return
     // this event instead of publishing a second one; it also makes retrying here safe.
     const origin = idempotencyKey === undefined ? { session: session.id, id, ttl: this.host.originTtl } : this.host.keyOrigin(`u:${canonicalJson(session.user ?? null)}`, idempotencyKey, data);
+    const failed = (error: unknown): PublishAnswer => this.#publishFailed(error, channel, attempt);
     try {
-      const event = await options.broker.publish(channel, data, history, origin);
-      return { kind: 'stored', position: { epoch: event.epoch, offset: event.offset } };
+      const { immediate } = broker;
+      if (immediate) return stored(immediate.publish(channel, data, history, origin));
+      return broker.publish(channel, data, history, origin).then(stored, failed);
     } catch (error) {
-      if (error instanceof IdempotencyConflictError) return { kind: 'conflict', message: error.message };
-      options.log.error({ err: error, channel, attempt }, 'broker publish failed');
-      return { kind: 'failed', maybe: error instanceof BrokerUnavailableError && error.sent };
+      return failed(error); // a broker that threw instead of rejecting (or an immediate one that failed)
     }
+  }
+
+  #publishFailed(error: unknown, channel: string, attempt: number): PublishAnswer {
+    if (error instanceof IdempotencyConflictError) return { kind: 'conflict', message: error.message };
+    this.host.options.log.error({ err: error, channel, attempt }, 'broker publish failed');
+    return { kind: 'failed', maybe: error instanceof BrokerUnavailableError && error.sent };
   }
 
   /**
    * A resend may reach this node while the first copy still runs on another one (the client
    * moved): the claim makes this copy wait for that one's reply instead of running twice.
    */
-  async #claim(session: LiveSession<User>, id: number, method: string): Promise<boolean | 'failed'> {
+  #claim(session: LiveSession<User>, id: number, method: string): boolean | 'failed' | Promise<boolean | 'failed'> {
     const { broker, requestTimeout, log } = this.host.options;
-    try {
-      return await broker.claimRequest(session.id, id, requestTimeout + CLAIM_MARGIN);
-    } catch (error) {
+    const failed = (error: unknown): 'failed' => {
       log.error({ err: error, method }, 'request not run: broker unavailable');
       return 'failed';
+    };
+    const ttl = requestTimeout + CLAIM_MARGIN;
+    try {
+      const { immediate } = broker;
+      if (immediate) return immediate.claimRequest(session.id, id, ttl);
+      return broker.claimRequest(session.id, id, ttl).then(undefined, failed);
+    } catch (error) {
+      return failed(error);
     }
   }
 
@@ -256,11 +274,19 @@ class RunningRequest<User> implements RequestContext<User> {
   }
 }
 
+/** A channel no namespace gives history to. */
+const NO_HISTORY = Object.freeze({ size: 0, ttl: 0 });
+
+/** A broker's stored event, as the session takes it. */
+function stored(event: ChannelEvent): PublishAnswer {
+  return { kind: 'stored', position: { epoch: event.epoch, offset: event.offset } };
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 /** `next` of a value now, or of a promised one once it settles. */
-function thenSteps<T>(value: T | Promise<T>, next: (value: T) => ExchangeStep[]): ExchangeStep[] | Promise<ExchangeStep[]> {
-  return value instanceof Promise ? value.then(next) : next(value);
+function thenSteps<T>(value: T | PromiseLike<T>, next: (value: T) => ExchangeStep[]): ExchangeStep[] | Promise<ExchangeStep[]> {
+  return isThenable(value) ? Promise.resolve(value).then(next) : next(value as T);
 }

@@ -17,7 +17,7 @@ export interface DirectSink<User> {
   directMessage(session: LiveSession<User>, message: DirectMessage): void;
 }
 
-/** Where every session's queues start: one settled promise shared by all (memory per idle session). */
+/** Where every session's queues start, and where an idle one is back: one settled promise shared by all (memory per idle session). */
 const SETTLED: Promise<void> = Promise.resolve();
 
 /**
@@ -62,16 +62,20 @@ export class LiveSession<User> extends Session<User, PreparedText, LiveSubscript
     return memberId(this.id);
   }
 
-  /** Runs `work` after everything queued before it; a failure is the work's own to report. */
+  /**
+   * Runs `work` after everything queued before it; a failure is the work's own to report. With
+   * nothing queued it starts at once, in the caller's turn: a message whose steps need no
+   * promise (an in-process broker) is then answered before the caller returns.
+   */
   enqueue(work: () => Promise<void>): Promise<void> {
-    const next = this.#queue.then(work, work);
-    this.#queue = next;
-    // Still the last step once it has run: nothing is queued behind it.
-    const ran = (): void => {
-      if (this.#queue === next) this.#queue = SETTLED;
+    const ran = this.#queue === SETTLED ? startNow(work) : this.#queue.then(work, work);
+    // The last work to finish puts the queue back to idle (no field to count what is queued: memory per session).
+    const idle = (): void => {
+      if (this.#queue === queue) this.#queue = SETTLED;
     };
-    next.then(ran, ran);
-    return next;
+    const queue = ran.then(idle, idle);
+    this.#queue = queue;
+    return queue;
   }
 
   /** Runs a direct-message step after those queued before it; a failure is the step's own to report. */
@@ -103,5 +107,14 @@ export class LiveSession<User> extends Session<User, PreparedText, LiveSubscript
     const stops = this.#stops;
     this.#stops = undefined;
     await Promise.allSettled((stops === undefined ? [] : Array.isArray(stops) ? stops : [stops]).map((stop) => stop()));
+  }
+}
+
+/** Calls `work` now; what it throws is its promise's rejection, as if it ran in a `then`. */
+function startNow(work: () => Promise<void>): Promise<void> {
+  try {
+    return work();
+  } catch (error) {
+    return Promise.reject(error);
   }
 }

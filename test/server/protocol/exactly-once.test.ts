@@ -6,13 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { ImmediateExchanges } from '../../../src/broker/broker.js';
 import { MemoryBroker } from '../../../src/broker/memory-broker.js';
+import { BrokerUnavailableError } from '../../../src/core/errors.js';
 import type { ChannelsConfig } from '../../../src/server/protocol/channels.js';
 import { RequestError } from '../../../src/server/protocol/request-error.js';
 import { FakeClock } from '../../../src/testing/fake-clock.js';
 import { eventually } from '../../helpers/wait.js';
 import { serve } from '../support.js';
-import { ParkWatch } from './brokers.js';
+import { ForwardingBroker, ParkWatch } from './brokers.js';
 import { ProtocolClient } from './protocol-client.js';
 
 const channels: ChannelsConfig = { chat: { history: { size: 100, ttl: 600_000 } } };
@@ -93,6 +95,78 @@ describe('protocol: publish exactly once', () => {
     assert.equal(again.acked, 1);
     assert.deepEqual(await back.publish(1, 'chat:a', 'x'), ack);
     assert.equal((await back.subscribe(2, 'chat:a')).position.offset, 1);
+  });
+});
+
+/** The in-memory broker behind the promised methods only (as a networked broker is driven), with its immediate steps counted, one of them failing while `fail` names it. */
+class Driven extends ForwardingBroker {
+  immediate: ImmediateExchanges | undefined;
+  readonly calls: string[] = [];
+  fail: keyof ImmediateExchanges | undefined;
+
+  constructor(memory: MemoryBroker) {
+    super(memory, async (method) => {
+      if (method === 'publish' || method === 'recordReply' || method === 'claimRequest') this.calls.push(`promised ${method}`);
+    });
+    const now = memory.immediate;
+    if (!now) throw new Error('a plain MemoryBroker answers at once');
+    const count = (method: keyof ImmediateExchanges): void => {
+      this.calls.push(`immediate ${method}`);
+      if (method === this.fail) throw new BrokerUnavailableError(`the test failed ${method}`, false);
+    };
+    this.immediate = {
+      publish: (...args) => (count('publish'), now.publish(...args)),
+      recordReply: (...args) => (count('recordReply'), now.recordReply(...args)),
+      claimRequest: (...args) => (count('claimRequest'), now.claimRequest(...args)),
+    };
+  }
+}
+
+describe('protocol: a broker that answers at once, and one that answers by promise', () => {
+  for (const immediate of [true, false]) {
+    test(`${immediate ? 'at once' : 'by promise'}: a publish id twice and a request id twice take effect once, with identical replies in order`, async (t) => {
+      const broker = new Driven(new MemoryBroker());
+      if (!immediate) broker.immediate = undefined;
+      const fixture = await serve(t, { pingInterval: 0, channels, broker });
+      let runs = 0;
+      fixture.server.handle('echo', (params) => (runs++, params));
+      const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
+      client.send({ type: 'publish', id: 1, channel: 'chat:a', data: 'x' });
+      client.send({ type: 'publish', id: 1, channel: 'chat:a', data: 'x' });
+      client.send({ type: 'request', id: 2, method: 'echo', params: 'p' });
+      client.send({ type: 'request', id: 2, method: 'echo', params: 'p' });
+      const replies = [await client.reply(1), await client.reply(1), await client.reply(2), await client.reply(2)];
+      assert.equal(replies[0]?.type, 'ack');
+      assert.deepEqual(replies[1], replies[0]);
+      assert.equal(replies[2]?.type, 'result');
+      assert.deepEqual(replies[3], replies[2]);
+      assert.equal(runs, 1);
+      assert.deepEqual(
+        client.log.flatMap((message) => ('id' in message ? [message.id] : [])),
+        [1, 1, 2, 2],
+        'the replies left in the order of their messages',
+      );
+      assert.equal((await client.subscribe(3, 'chat:a')).position.offset, 1, 'one event');
+      const kind = immediate ? 'immediate' : 'promised';
+      assert.deepEqual(
+        broker.calls.filter((call) => !call.endsWith('saveSession')),
+        [`${kind} publish`, `${kind} recordReply`, `${kind} claimRequest`, `${kind} recordReply`],
+        'each step asked once, the way the broker offers',
+      );
+    });
+  }
+
+  test('at once: a publish the broker fails is answered unavailable (not recorded: a resend tries again); a record that fails still acks', async (t) => {
+    const failing = new Driven(new MemoryBroker());
+    failing.fail = 'publish';
+    const fixture = await serve(t, { pingInterval: 0, channels, broker: failing });
+    const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
+    const refused = await client.publish(1, 'chat:a', 'x');
+    assert.equal(refused.type === 'error' && refused.code, 'unavailable');
+    failing.fail = 'recordReply';
+    const acked = await client.publish(1, 'chat:a', 'x');
+    assert.equal(acked.type, 'ack', 'the resend published; its unrecorded reply still went out');
+    assert.deepEqual(await client.publish(1, 'chat:a', 'x'), acked, "this node's window answers the repeat");
   });
 });
 

@@ -1,0 +1,50 @@
+/**
+ * A live session's message queue: work starts at once when nothing is queued (a message the
+ * in-memory broker answers is handled in its own turn), and otherwise waits for what was queued
+ * before it, in order, whatever that work's outcome.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { RequestWindow } from '../../../src/core/request-window.js';
+import type { Connection } from '../../../src/server/connection.js';
+import { LiveSession } from '../../../src/server/protocol/live-session.js';
+import { FakeClock } from '../../../src/testing/fake-clock.js';
+
+function session(): LiveSession<string> {
+  return new LiveSession<string>('s-1', 'u', new RequestWindow<unknown>(10), {} as Connection<string>, { secret: 'x', anonymous: false }, new FakeClock(), 1_000, { directMessage: () => undefined });
+}
+
+test('with nothing queued, work starts before enqueue returns; behind unfinished work it waits, in order', async () => {
+  const live = session();
+  const ran: string[] = [];
+  void live.enqueue(async () => void ran.push('first'));
+  assert.deepEqual(ran, ['first'], 'started at once');
+  let release = (): void => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  void live.enqueue(async () => {
+    ran.push('second');
+    await held;
+    ran.push('second done');
+  });
+  void live.enqueue(async () => void ran.push('third'));
+  // 'second' waits for 'first' to settle (a turn later), 'third' for 'second' to finish.
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(ran, ['first', 'second']);
+  release();
+  await live.drained();
+  assert.deepEqual(ran, ['first', 'second', 'second done', 'third']);
+  void live.enqueue(async () => void ran.push('idle again'));
+  assert.equal(ran.at(-1), 'idle again', 'drained: the next work starts at once again');
+});
+
+test('work that throws or rejects does not stop the queue', async () => {
+  const live = session();
+  const ran: string[] = [];
+  void live.enqueue(() => {
+    throw new Error('thrown before its promise');
+  });
+  void live.enqueue(() => Promise.reject(new Error('rejected')));
+  void live.enqueue(async () => void ran.push('after'));
+  await live.drained();
+  assert.deepEqual(ran, ['after']);
+});
