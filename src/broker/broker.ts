@@ -118,8 +118,11 @@ export interface ImmediateExchanges {
 
 /**
  * What carries fan-out, history, sessions and presence between the nodes of a deployment.
- * Every method is async and nothing may rely on shared memory, so a Redis (or any networked)
- * implementation fits; `test/broker/contract.ts` is the suite every implementation must pass.
+ * Every required method is async and nothing may rely on shared memory, so a Redis (or any
+ * networked) implementation fits; `test/broker/contract.ts` is the suite every implementation
+ * must pass. The optional members (`shareWindow`, `immediate`, `listenDirect`/`unlistenDirect`)
+ * are synchronous shortcuts for a broker in the node's own process; a networked one leaves
+ * them out.
  */
 export interface Broker {
   /**
