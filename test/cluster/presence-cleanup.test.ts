@@ -22,11 +22,19 @@ const channels: ChannelsConfig = { room: { presence: true } };
 const REFRESH = 10_000;
 const TTL = 30_000;
 
-/** A node's way to the shared broker that can be cut: afterwards every call fails as unavailable, as for a dead node. */
+/** What only a broker in the node's own process offers, as synchronous calls that cannot fail as unavailable. */
+const inProcessOnly = new Set<PropertyKey>(['immediate', 'shareWindow', 'listenDirect', 'unlistenDirect']);
+
+/**
+ * A node's way to the shared broker that can be cut: afterwards every call fails as unavailable,
+ * as for a dead node. A link that can be cut is a network link, so the node sees none of the
+ * in-process shortcuts and takes the broker's promised calls, which can fail.
+ */
 function severable(broker: Broker): { readonly broker: Broker; sever(): void } {
   let severed = false;
   const proxy = new Proxy(broker, {
     get(target, property, receiver) {
+      if (inProcessOnly.has(property)) return undefined;
       const value: unknown = Reflect.get(target, property, receiver);
       if (typeof value !== 'function') return value;
       return (...args: unknown[]): unknown => (severed ? Promise.reject(new BrokerUnavailableError('node gone', false)) : (value as (...a: unknown[]) => unknown).apply(target, args));
