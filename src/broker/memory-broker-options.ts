@@ -7,10 +7,17 @@ export interface MemoryBrokerOptions {
   readonly newEpoch?: () => string;
   /**
    * A channel with no subscriber on this broker and no publish for this long (and longer than
-   * its history's age) is forgotten, so per-user or per-document channels do not pile up; a
-   * client that comes back to it later is told `recovered: false`. Default 10 000 (10 s).
+   * its history's age) is forgotten, so per-user or per-document channels do not pile up.
+   * Default 10 000 (10 s).
    */
   readonly idleChannelTtl?: number;
+  /**
+   * A forgotten channel's epoch and head are kept this long (a small record), so it comes back
+   * in the same epoch and a client returning at the head it held is told `recovered: true`
+   * (nothing was published meanwhile: a publish would have brought it back). After it, a client
+   * is told `recovered: false`. The server passes its `recoveryWindow`. Default 120 000 (2 min).
+   */
+  readonly positionTtl?: number;
   /**
    * Bytes of channel history this process keeps at most, across every channel (each event
    * counts its JSON length plus {@link EVENT_OVERHEAD}). Past it, the oldest events of any
@@ -25,3 +32,6 @@ export const EVENT_OVERHEAD = 160;
 /** Defaults, documented in docs/reliability.md ("Limits"). */
 export const DEFAULT_HISTORY_BUDGET = 64 * 1024 * 1024;
 export const DEFAULT_IDLE_CHANNEL_TTL = 10_000;
+export const DEFAULT_POSITION_TTL = 120_000;
+/** Forgotten channels' positions kept at most (the oldest go first): bounds what channel churn holds. */
+export const MAX_FORGOTTEN_POSITIONS = 100_000;

@@ -6,7 +6,7 @@ import { IdempotencyConflictError } from '../core/errors.js';
 import { canonicalJson } from '../protocol/identity.js';
 import { deliver, deliverDirect } from './deliver.js';
 import { Fifo } from './fifo.js';
-import { DEFAULT_HISTORY_BUDGET, DEFAULT_IDLE_CHANNEL_TTL, EVENT_OVERHEAD, type MemoryBrokerOptions } from './memory-broker-options.js';
+import { DEFAULT_HISTORY_BUDGET, DEFAULT_IDLE_CHANNEL_TTL, DEFAULT_POSITION_TTL, EVENT_OVERHEAD, MAX_FORGOTTEN_POSITIONS, type MemoryBrokerOptions } from './memory-broker-options.js';
 import { MemoryPresence } from './memory-presence.js';
 import type { Broker, ChannelEvent, ControlNotice, DirectListener, DirectMessage, HistoryPolicy, ImmediateExchanges, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from './broker.js';
 
@@ -93,7 +93,7 @@ function isListenerList(listeners: DirectListener | readonly DirectListener[]): 
 /** Expired entries are swept at most this often (ms of clock time), on any write or subscribe. */
 const SWEEP_EVERY = 60_000;
 
-export { DEFAULT_HISTORY_BUDGET, DEFAULT_IDLE_CHANNEL_TTL, EVENT_OVERHEAD, type MemoryBrokerOptions } from './memory-broker-options.js';
+export { DEFAULT_HISTORY_BUDGET, DEFAULT_IDLE_CHANNEL_TTL, DEFAULT_POSITION_TTL, EVENT_OVERHEAD, type MemoryBrokerOptions } from './memory-broker-options.js';
 
 /**
  * The embedded broker: one process, nothing to install. History, sessions and presence live in
@@ -117,8 +117,11 @@ export class MemoryBroker implements Broker {
    * the publishes under an idempotency key (`${channel}\n\n${key}` -> the body's digest).
    */
   readonly #origins = new Map<string, Expiring<OriginEntry>>();
+  /** Forgotten channels' epoch and head, for `positionTtl`, oldest first: a channel comes back where it was. */
+  readonly #forgotten = new Map<string, Expiring<Position>>();
 
   readonly #idleChannelTtl: number;
+  readonly #positionTtl: number;
   readonly #sweepEvery: number;
   readonly #historyBudget: number;
   /** Stored events in publish order (entries of trimmed events are skipped when reached). */
@@ -135,6 +138,7 @@ export class MemoryBroker implements Broker {
     this.#presence = new MemoryPresence(this.#clock);
     this.#newEpoch = options.newEpoch ?? (() => randomUUID().slice(0, 8));
     this.#idleChannelTtl = options.idleChannelTtl ?? DEFAULT_IDLE_CHANNEL_TTL;
+    this.#positionTtl = options.positionTtl ?? DEFAULT_POSITION_TTL;
     this.#historyBudget = options.historyBudget ?? DEFAULT_HISTORY_BUDGET;
     this.#sweepEvery = Math.min(SWEEP_EVERY, Math.max(1_000, Math.floor(this.#idleChannelTtl / 2)));
     this.#sweptAt = this.#clock.now();
@@ -396,8 +400,20 @@ export class MemoryBroker implements Broker {
 
   #channel(name: string): Channel {
     let state = this.#channels.get(name);
-    if (!state) this.#channels.set(name, (state = { epoch: this.#newEpoch(), head: 0, history: new Fifo<Stored>(), listeners: new Set(), ttl: 0, active: this.#clock.now(), live: true, headPosition: undefined }));
+    if (!state) {
+      // Forgotten a moment ago: back where it was (nothing was published meanwhile).
+      const was = this.#live(this.#forgotten, name);
+      this.#forgotten.delete(name);
+      this.#channels.set(name, (state = { epoch: was?.value.epoch ?? this.#newEpoch(), head: was?.value.offset ?? 0, history: new Fifo<Stored>(), listeners: new Set(), ttl: 0, active: this.#clock.now(), live: true, headPosition: undefined }));
+    }
     return state;
+  }
+
+  /** Keeps a forgotten channel's epoch and head for `positionTtl`, within {@link MAX_FORGOTTEN_POSITIONS}. */
+  #keepPosition(name: string, state: Channel, now: number): void {
+    if (this.#positionTtl <= 0) return;
+    this.#forgotten.set(name, { value: { epoch: state.epoch, offset: state.head }, expiresAt: now + this.#positionTtl });
+    if (this.#forgotten.size > MAX_FORGOTTEN_POSITIONS) this.#forgotten.delete(this.#forgotten.keys().next().value as string);
   }
 
   #trim(state: Channel, policy: HistoryPolicy, now: number): void {
@@ -464,6 +480,7 @@ export class MemoryBroker implements Broker {
     }
     for (const [key, entry] of this.#origins) if (entry.expiresAt < now) this.#origins.delete(key);
     for (const [key, entry] of this.#claims) if (entry.expiresAt < now) this.#claims.delete(key);
+    for (const [name, entry] of this.#forgotten) if (entry.expiresAt < now) this.#forgotten.delete(name);
     this.#presence.sweep(now);
     for (const [name, state] of this.#channels) {
       if (state.listeners.size > 0) continue;
@@ -472,6 +489,7 @@ export class MemoryBroker implements Broker {
       if (state.history.length === 0 && now - state.active > this.#idleChannelTtl) {
         state.live = false;
         this.#channels.delete(name);
+        this.#keepPosition(name, state, now);
       }
     }
     this.#compactQueue();

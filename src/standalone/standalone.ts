@@ -157,11 +157,12 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
   };
 }
 
-/** The in-memory broker's budget and idle-channel settings, where given (its defaults otherwise). */
-function memoryLimits(config: ServeConfig): { historyBudget?: number; idleChannelTtl?: number } {
+/** The in-memory broker's budget and idle-channel settings, where given (its defaults otherwise); forgotten channels' positions last the recovery window. */
+function memoryLimits(config: ServeConfig): { historyBudget?: number; idleChannelTtl?: number; positionTtl?: number } {
   return {
     ...(config.historyBudget === undefined ? {} : { historyBudget: config.historyBudget }),
     ...(config.idleChannelTtl === undefined ? {} : { idleChannelTtl: config.idleChannelTtl }),
+    ...(config.recoveryWindow === undefined ? {} : { positionTtl: config.recoveryWindow }),
   };
 }
 

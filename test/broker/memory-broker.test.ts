@@ -152,18 +152,39 @@ describe('MemoryBroker: channels never published to', () => {
     assert.equal(broker.size.channels, 1);
   });
 
-  test('a subscriber away longer than idleChannelTtl comes back to a new epoch (recovered: false); within it, recovered: true', async () => {
+  test('a forgotten channel comes back in its epoch for positionTtl: a subscriber away past idleChannelTtl is still recovered; past positionTtl, not', async () => {
     const clock = new FakeClock();
-    const broker = new MemoryBroker({ clock, idleChannelTtl: 10_000 });
+    const broker = new MemoryBroker({ clock, idleChannelTtl: 10_000, positionTtl: 60_000 });
     const away = async (ms: number): Promise<boolean> => {
       const stop = await broker.subscribe('quiet', () => undefined);
       const { position } = await broker.recover('quiet', undefined, 1);
       await stop();
-      await clock.tickAsync(ms);
+      // Any write sweeps (at most every idleChannelTtl / 2): 'quiet' is forgotten past idleChannelTtl.
+      for (let waited = 0; waited < ms; waited += 5_000) {
+        await clock.tickAsync(5_000);
+        await broker.publish('other', 0, { size: 0, ttl: 0 });
+      }
       return (await broker.recover('quiet', position, 100)).recovered;
     };
     assert.equal(await away(9_000), true);
-    assert.equal(await away(11_000), false);
+    assert.equal(await away(30_000), true, 'forgotten, but its position was kept');
+    assert.equal(await away(80_000), false, 'past positionTtl: a new epoch');
+  });
+
+  test('offsets of a forgotten channel go on from its head in the same epoch (no history needed to say nothing was missed)', async () => {
+    const clock = new FakeClock();
+    const broker = new MemoryBroker({ clock, idleChannelTtl: 10_000 });
+    let last = await broker.publish('doc', 1, { size: 0, ttl: 0 });
+    last = await broker.publish('doc', 2, { size: 0, ttl: 0 });
+    await clock.tickAsync(20_000);
+    await broker.publish('other', 0, { size: 0, ttl: 0 });
+    assert.equal(broker.size.channels, 1, "'doc' was forgotten");
+    const back = await broker.recover('doc', { epoch: last.epoch, offset: last.offset }, 10);
+    assert.deepEqual({ recovered: back.recovered, position: back.position }, { recovered: true, position: { epoch: last.epoch, offset: 2 } });
+    const next = await broker.publish('doc', 3, { size: 0, ttl: 0 });
+    assert.deepEqual({ epoch: next.epoch, offset: next.offset }, { epoch: last.epoch, offset: 3 });
+    // A subscriber that held offset 1 missed offset 2, which no history kept: told so.
+    assert.equal((await broker.recover('doc', { epoch: last.epoch, offset: 1 }, 10)).recovered, false);
   });
 });
 

@@ -177,11 +177,10 @@ export async function runChaos(seed: number, config: ChaosConfig = defaultConfig
       pongTimeout: config.pongTimeout,
       closeTimeout: 1_000,
       recoveryWindow: 120_000,
-      // Channels are kept as long as a session may be away. A ballast channel gets no publish
-      // unless its client is a slow victim, so with the default (10 s) the broker forgets it 10 s
-      // after its only subscriber's link drops, and a client away longer (connect attempts timing
-      // out one after another on a busy machine) is told recovered: false for it, as documented.
-      idleChannelTtl: 120_000,
+      // The default idle-channel setting: a ballast channel gets no publish unless its client is a
+      // slow victim, so the broker forgets it 10 s after its only subscriber's link drops, and a
+      // client away longer (connect attempts timing out one after another on a busy machine)
+      // comes back to it in the same epoch: its position is kept for the recovery window.
       outboundBudget: 256 * 1024,
       // Named clients are who their `c` says; anonymous ones get a made-up user per connection
       // (as `lifeline serve --allow-anonymous` does) and resume with their session's secret.
