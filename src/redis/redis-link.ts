@@ -1,6 +1,7 @@
 import { createClient, createCluster } from '@redis/client';
 import { backoffCeiling, jittered, type BackoffOptions } from '../core/backoff.js';
 import type { Rng } from '../core/clock.js';
+import { handleDroppedRejections } from './handled-calls.js';
 
 /** A pub/sub listener as node-redis calls it (text: no buffer mode is used). */
 export type MessageListener = (message: string | Buffer) => void;
@@ -92,6 +93,8 @@ export function clusterLink(seeds: readonly string[], settings: LinkSettings): R
     // Topology is refreshed soon after a node drops (its replica may have taken over).
     topologyRefreshOnReconnectionAttemptStrategy: 500,
   });
+  // The client's own resubscription after a failover drops the promises of these calls.
+  handleDroppedRejections(cluster, ['subscribe', 'pSubscribe', 'sSubscribe']);
   return {
     send: (args, timeout) => cluster.sendCommand(firstKey(args), false, [...args], { timeout }),
     subscribe: (name, listener, sharded) => (sharded ? cluster.sSubscribe(name, listener) : cluster.subscribe(name, listener)),

@@ -174,8 +174,8 @@ describe('MemoryBroker: channels never published to', () => {
   test('offsets of a forgotten channel go on from its head in the same epoch (no history needed to say nothing was missed)', async () => {
     const clock = new FakeClock();
     const broker = new MemoryBroker({ clock, idleChannelTtl: 10_000 });
-    let last = await broker.publish('doc', 1, { size: 0, ttl: 0 });
-    last = await broker.publish('doc', 2, { size: 0, ttl: 0 });
+    await broker.publish('doc', 1, { size: 0, ttl: 0 });
+    const last = await broker.publish('doc', 2, { size: 0, ttl: 0 });
     await clock.tickAsync(20_000);
     await broker.publish('other', 0, { size: 0, ttl: 0 });
     assert.equal(broker.size.channels, 1, "'doc' was forgotten");
