@@ -172,7 +172,8 @@ export interface Broker {
    * {@link claimRequest} answered at once, each with its value (or throwing what its promise
    * would reject with), so a client's publish or request is checked, claimed, published,
    * recorded and answered in the turn it arrived in, with no promise between the steps. Absent:
-   * the promises are used (a networked broker).
+   * the promises are used (a networked broker). The server prefers it when present, so a wrapper
+   * (a `Proxy`, say) that intercepts those three methods must wrap or hide it too.
    */
   readonly immediate?: ImmediateExchanges | undefined;
   /**
