@@ -1,5 +1,3 @@
-import type { DirectListener, DirectMessage } from './broker.js';
-
 /**
  * Calls one listener of a broker's fan-out. A listener's failure is its own: it never stops
  * delivery to the others (the node-side listener guards its own work).
@@ -9,14 +7,5 @@ export function deliver<T>(listener: (value: T) => void, value: T): void {
     listener(value);
   } catch {
     // Nothing to do here: the listener reports its own failures.
-  }
-}
-
-/** {@link deliver} for a direct-message listener object (`Broker.listenDirect`). */
-export function deliverDirect(listener: DirectListener, message: DirectMessage): void {
-  try {
-    listener.directMessage(message);
-  } catch {
-    // As above: the listener reports its own failures.
   }
 }

@@ -4,7 +4,7 @@ import { canRecover, type Position } from '../core/position.js';
 import { RequestWindow } from '../core/request-window.js';
 import { IdempotencyConflictError } from '../core/errors.js';
 import { canonicalJson } from '../protocol/identity.js';
-import { deliver, deliverDirect } from './deliver.js';
+import { deliver } from './deliver.js';
 import { Fifo } from './fifo.js';
 import { DEFAULT_HISTORY_BUDGET, DEFAULT_IDLE_CHANNEL_TTL, DEFAULT_POSITION_TTL, EVENT_OVERHEAD, MAX_FORGOTTEN_POSITIONS, type MemoryBrokerOptions } from './memory-broker-options.js';
 import { MemoryPresence } from './memory-presence.js';
@@ -335,7 +335,7 @@ export class MemoryBroker implements Broker {
     const messages = kept === NO_MESSAGES ? [] : (kept as DirectMessage[]);
     messages.push(message);
     outbox.messages = messages;
-    for (const listener of listenersOf(outbox)) deliverDirect(listener, message);
+    for (const listener of listenersOf(outbox)) deliver((direct: DirectMessage) => listener.directMessage(direct), message);
     return message;
   }
 

@@ -126,7 +126,6 @@ export class Subscriptions<User> {
     return undefined;
   }
 
-
   /** A live event for one subscription (what its fan-out member does). */
   deliverLive(session: LiveSession<User>, sub: LiveSubscription<User>, message: PreparedText, position: Position): void {
     const delivery = session.deliver(sub, message, position);
