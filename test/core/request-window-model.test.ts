@@ -110,6 +110,38 @@ describe('RequestWindow (ring) against the Map-based model', () => {
     );
   });
 
+  test('property: after merge, the window holds the highest ids of both copies (its own reply where both have one) and forgets the rest', () => {
+    const records = fc.array(fc.tuple(fc.integer({ min: 1, max: 25 }), fc.integer()), { maxLength: 30 });
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 8 }), records, records, (capacity, ownRecords, otherRecords) => {
+        const own = new RequestWindow<number>(capacity);
+        const other = new RequestWindow<number>(capacity);
+        for (const [id, reply] of ownRecords) own.record(id, reply);
+        for (const [id, reply] of otherRecords) other.record(id, reply);
+        const union = new Map(other.snapshot().replies);
+        for (const [id, reply] of own.snapshot().replies) union.set(id, reply);
+        const kept = [...union.keys()].sort((a, b) => b - a).slice(0, capacity);
+        const dropped = [...union.keys()].filter((id) => !kept.includes(id));
+        own.merge(other.snapshot());
+        for (const id of kept) assert.deepEqual(own.check(id), { kind: 'repeat', reply: union.get(id) }, `kept id ${id}`);
+        for (const id of dropped) assert.deepEqual(own.check(id), { kind: 'expired' }, `dropped id ${id}`);
+        assert.equal(own.snapshot().replies.length, kept.length);
+      }),
+      { numRuns: 1000, seed: SEED },
+    );
+  });
+
+  test('merging an older reply into a full window keeps the newer ones', () => {
+    const own = new RequestWindow<string>(2);
+    own.record(5, 'e');
+    own.record(6, 'f');
+    own.merge({ acked: 3, floor: 0, replies: [[3, 'c']] });
+    assert.deepEqual(own.check(5), { kind: 'repeat', reply: 'e' });
+    assert.deepEqual(own.check(6), { kind: 'repeat', reply: 'f' });
+    assert.deepEqual(own.check(3), { kind: 'expired' });
+    assert.deepEqual(own.snapshot(), { acked: 6, floor: 3, replies: [[5, 'e'], [6, 'f']] });
+  });
+
   test('a snapshot larger than the capacity keeps its newest replies and forgets the rest', () => {
     const window = new RequestWindow<string>(2, { acked: 4, floor: 0, replies: [[1, 'a'], [2, 'b'], [3, 'c'], [4, 'd']] });
     assert.deepEqual(window.snapshot(), { acked: 4, floor: 2, replies: [[3, 'c'], [4, 'd']] });
