@@ -60,6 +60,15 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant('restore' as const) }) },
 );
 
+/** Two copies of a session's window for the merge properties: ids recorded in any order. */
+const mergeRecords = fc.array(fc.tuple(fc.integer({ min: 1, max: 25 }), fc.integer()), { maxLength: 30 });
+
+function filled(capacity: number, records: readonly (readonly [number, number])[]): RequestWindow<number> {
+  const window = new RequestWindow<number>(capacity);
+  for (const [id, reply] of records) window.record(id, reply);
+  return window;
+}
+
 describe('RequestWindow (ring) against the Map-based model', () => {
   test('property: same verdicts, acked and snapshots for any records, checks and restores', () => {
     fc.assert(
@@ -91,13 +100,9 @@ describe('RequestWindow (ring) against the Map-based model', () => {
   });
 
   test('property: after merge, no id either copy answered or forgot looks new, and acked is the higher of the two', () => {
-    const records = fc.array(fc.tuple(fc.integer({ min: 1, max: 25 }), fc.integer()), { maxLength: 30 });
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 8 }), records, records, (capacity, ownRecords, otherRecords) => {
-        const own = new RequestWindow<number>(capacity);
-        const other = new RequestWindow<number>(capacity);
-        for (const [id, reply] of ownRecords) own.record(id, reply);
-        for (const [id, reply] of otherRecords) other.record(id, reply);
+      fc.property(fc.integer({ min: 1, max: 8 }), mergeRecords, mergeRecords, (capacity, ownRecords, otherRecords) => {
+        const [own, other] = [ownRecords, otherRecords].map((records) => filled(capacity, records)) as [RequestWindow<number>, RequestWindow<number>];
         const before = Array.from({ length: 27 }, (_, i) => [own.check(i + 1), other.check(i + 1)] as const);
         own.merge(other.snapshot());
         for (let id = 1; id <= 27; id++) {
@@ -111,13 +116,9 @@ describe('RequestWindow (ring) against the Map-based model', () => {
   });
 
   test('property: after merge, the window holds the highest ids of both copies (its own reply where both have one) and forgets the rest', () => {
-    const records = fc.array(fc.tuple(fc.integer({ min: 1, max: 25 }), fc.integer()), { maxLength: 30 });
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 8 }), records, records, (capacity, ownRecords, otherRecords) => {
-        const own = new RequestWindow<number>(capacity);
-        const other = new RequestWindow<number>(capacity);
-        for (const [id, reply] of ownRecords) own.record(id, reply);
-        for (const [id, reply] of otherRecords) other.record(id, reply);
+      fc.property(fc.integer({ min: 1, max: 8 }), mergeRecords, mergeRecords, (capacity, ownRecords, otherRecords) => {
+        const [own, other] = [ownRecords, otherRecords].map((records) => filled(capacity, records)) as [RequestWindow<number>, RequestWindow<number>];
         const union = new Map(other.snapshot().replies);
         for (const [id, reply] of own.snapshot().replies) union.set(id, reply);
         const kept = [...union.keys()].sort((a, b) => b - a).slice(0, capacity);
