@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { BackoffOptions } from '../core/backoff.js';
-import { systemClock, type Rng, type TimerHandle } from '../core/clock.js';
+import { systemClock, type Rng } from '../core/clock.js';
 import { BrokerUnavailableError } from '../core/errors.js';
+import { Timer } from '../core/timer.js';
 import { clusterLink, singleLink, type LinkSettings, type RedisLink } from './redis-link.js';
 
 /**
@@ -29,6 +30,12 @@ export interface ConnectionOptions {
   readonly url?: string;
   readonly cluster?: readonly string[];
   readonly connectTimeout?: number;
+  /**
+   * How long `close()` waits for the answers to commands in flight before it drops both
+   * connections, ms: the broker's `commandTimeout` (an answer later than that was given up on by
+   * its caller already). Default 5 000.
+   */
+  readonly commandTimeout?: number;
   readonly reconnect?: Pick<BackoffOptions, 'initialDelay' | 'maxDelay'>;
   readonly rng: Rng;
   readonly logger?: Logger;
@@ -48,6 +55,8 @@ export class RedisConnection {
     /** A Redis Cluster (its topology may change under the connections). */
     readonly cluster: boolean,
     private readonly log: Logger | undefined,
+    /** How long `close()` waits for commands in flight, ms. */
+    private readonly closeGrace: number,
   ) {
     this.#watch(commands, 'commands');
     this.#watch(subscriber, 'subscriptions');
@@ -69,22 +78,16 @@ export class RedisConnection {
     const cluster = options.cluster !== undefined && options.cluster.length > 0 ? options.cluster : undefined;
     const url = options.url ?? 'redis://127.0.0.1:6379';
     const newLink = (): RedisLink => (cluster ? clusterLink(cluster, settings) : singleLink(url, settings));
-    const connection = new RedisConnection(newLink(), newLink(), cluster !== undefined, options.logger);
-    // Connecting is I/O: it waits in real time whatever clock the broker's logic runs on.
-    const clock = systemClock;
+    const connection = new RedisConnection(newLink(), newLink(), cluster !== undefined, options.logger, options.commandTimeout ?? 5_000);
     const deadline = options.connectTimeout ?? 10_000;
-    let timer: TimerHandle | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      const where = cluster ? `Redis Cluster at ${cluster.map(redactUrl).join(',')}` : `Redis at ${redactUrl(options.url)}`;
-      timer = clock.setTimeout(() => reject(new BrokerUnavailableError(`${where} did not answer within ${deadline} ms`, false)), deadline);
-    });
     try {
-      await Promise.race([Promise.all([connection.commands.connect(), connection.subscriber.connect()]), timedOut]);
+      if (!(await settledWithin(Promise.all([connection.commands.connect(), connection.subscriber.connect()]), deadline))) {
+        const where = cluster ? `Redis Cluster at ${cluster.map(redactUrl).join(',')}` : `Redis at ${redactUrl(options.url)}`;
+        throw new BrokerUnavailableError(`${where} did not answer within ${deadline} ms`, false);
+      }
     } catch (error) {
       connection.destroy();
       throw error;
-    } finally {
-      if (timer !== undefined) clock.clearTimeout(timer);
     }
     return connection;
   }
@@ -103,11 +106,20 @@ export class RedisConnection {
     this.#onRestored = listener;
   }
 
+  /**
+   * Closes both connections: commands in flight may still be answered for up to `commandTimeout`,
+   * then both are destroyed whatever is pending, which fails it. The client's graceful close
+   * alone waits for every pending answer, and a Redis that hangs (or a Cluster node lost without
+   * a reset) never gives one.
+   */
   async close(): Promise<void> {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
-    await Promise.allSettled([this.commands.close(), this.subscriber.close()]);
-    this.destroy();
+    try {
+      await settledWithin(Promise.allSettled([this.commands.close(), this.subscriber.close()]), this.closeGrace);
+    } finally {
+      this.destroy();
+    }
   }
 
   destroy(): void {
@@ -132,6 +144,24 @@ export class RedisConnection {
       if (was === 'lost') this.log?.info('Redis connection restored');
       if (next.recheck) this.#onRestored();
     });
+  }
+}
+
+/**
+ * Whether `work` settled within `ms` (rejecting if it rejected by then). This is I/O: it waits in
+ * real time whatever clock the broker's logic runs on, and keeps the process running meanwhile
+ * (an app awaiting a connect or a close means to see it end).
+ */
+async function settledWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: Timer | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = new Timer(systemClock, () => resolve(false), true);
+    timer.start(ms);
+  });
+  try {
+    return await Promise.race([work.then(() => true), late]);
+  } finally {
+    timer?.stop();
   }
 }
 

@@ -1,3 +1,4 @@
+import { DisconnectsClientError } from '@redis/client';
 import { deliver } from '../broker/deliver.js';
 import type { Unsubscribe } from '../broker/broker.js';
 import type { Clock } from '../core/clock.js';
@@ -182,6 +183,8 @@ export class PubSub {
     try {
       await this.subscriber.subscribe(name, listener, sharded);
     } catch (error) {
+      // Cut short by the connection's close (subscribes have no timeout of their own).
+      if (error instanceof DisconnectsClientError) throw new BrokerUnavailableError('the broker was closed before Redis answered the subscribe', true, { cause: error });
       throw new BrokerUnavailableError(`Redis is unreachable: ${error instanceof Error ? error.message : String(error)}`, true, { cause: error });
     }
   }

@@ -14,7 +14,10 @@ export interface RedisBrokerOptions {
   readonly cluster?: readonly string[];
   /** Prefix of every key and pub/sub channel, so deployments can share a server. Default `lifeline:`. */
   readonly prefix?: string;
-  /** A command not answered within this fails (the node stays up; the client gets `unavailable`), ms. Default 5 000. */
+  /**
+   * A command not answered within this fails (the node stays up; the client gets `unavailable`),
+   * ms; `close()` waits as long for commands in flight before it drops the connections. Default 5 000.
+   */
   readonly commandTimeout?: number;
   /** `connect()` gives up when Redis does not answer within this, ms. Default 10 000. */
   readonly connectTimeout?: number;

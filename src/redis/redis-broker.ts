@@ -316,6 +316,11 @@ export class RedisBroker implements Broker {
     );
   }
 
+  /**
+   * Stops the timers and closes both connections: commands in flight may be answered for up to
+   * `commandTimeout`, then the connections are destroyed and what is still pending fails as
+   * unavailable. Settles however Redis behaves.
+   */
   async close(): Promise<void> {
     if (this.#connection.state === 'closed') return;
     this.#touch.stop();

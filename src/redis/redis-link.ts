@@ -95,6 +95,19 @@ export function clusterLink(seeds: readonly string[], settings: LinkSettings): R
   });
   // The client's own resubscription after a failover drops the promises of these calls.
   handleDroppedRejections(cluster, ['subscribe', 'pSubscribe', 'sSubscribe']);
+  // A topology discovery in flight when the cluster is destroyed (at connect, or after a node
+  // dropped or answered MOVED) still creates and connects the node clients it found once its
+  // node answers: connections nobody closes, retrying forever, keeping the process alive. A
+  // node client that shows life after destroy() ends them all again.
+  let destroyed = false;
+  const destroyAgain = (): void => {
+    if (destroyed) queueMicrotask(() => cluster.destroy());
+  };
+  cluster.on('node-ready', destroyAgain);
+  cluster.on('node-reconnecting', destroyAgain);
+  // The cluster's close() forgets its node clients at once, while they drain: its destroy()
+  // would no longer reach one waiting for an answer that never comes. They are kept here.
+  let closing: readonly Destroyable[] = [];
   return {
     send: (args, timeout) => cluster.sendCommand(firstKey(args), false, [...args], { timeout }),
     subscribe: (name, listener, sharded) => (sharded ? cluster.sSubscribe(name, listener) : cluster.subscribe(name, listener)),
@@ -111,7 +124,37 @@ export function clusterLink(seeds: readonly string[], settings: LinkSettings): R
     connect: async () => {
       await cluster.connect();
     },
-    close: () => cluster.close(),
-    destroy: () => cluster.destroy(),
+    close: () => {
+      closing = nodeClients(cluster);
+      return cluster.close();
+    },
+    destroy: () => {
+      destroyed = true;
+      cluster.destroy();
+      for (const client of closing) client.destroy();
+    },
   };
+}
+
+interface Destroyable {
+  destroy(): void;
+}
+
+/** What {@link nodeClients} reads of a cluster client (its public node lists). */
+interface ClusterNodes {
+  readonly masters: readonly { readonly client?: Destroyable; readonly pubSub?: { readonly client: Destroyable } }[];
+  readonly replicas: readonly { readonly client?: Destroyable }[];
+  readonly pubSubNode?: { readonly client: Destroyable } | undefined;
+}
+
+/** Every client a cluster client holds now: one per node, sharded pub/sub ones, the pub/sub one. */
+function nodeClients(cluster: ClusterNodes): Destroyable[] {
+  const clients: Destroyable[] = [];
+  for (const node of cluster.masters) {
+    if (node.client) clients.push(node.client);
+    if (node.pubSub) clients.push(node.pubSub.client);
+  }
+  for (const node of cluster.replicas) if (node.client) clients.push(node.client);
+  if (cluster.pubSubNode) clients.push(cluster.pubSubNode.client);
+  return clients;
 }

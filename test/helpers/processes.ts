@@ -1,8 +1,9 @@
 /**
  * Every process a test spawns goes through `spawnTracked`, so none outlives its test file: a
  * helper kills its child on its own paths (success, failure, timeout), `killAll` ends whatever
- * is left (for a file's `after`), and if the file's process exits first, its 'exit' hook sends
- * SIGKILL to the rest. scripts/run-tests.mjs then checks that nothing the suite started is alive.
+ * is left (for a file's `after`), and if the file's process exits first (or is sent SIGTERM, as
+ * the test runner does to a file past its timeout), its 'exit' hook sends SIGKILL to the rest.
+ * scripts/run-tests.mjs then checks that nothing the suite started is alive.
  */
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams, type SpawnOptionsWithoutStdio } from 'node:child_process';
 import { once } from 'node:events';
@@ -16,6 +17,9 @@ function gone(child: ChildProcess): boolean {
 process.once('exit', () => {
   for (const child of running) if (!gone(child)) child.kill('SIGKILL');
 });
+// The test runner ends a file that outlives its timeout with SIGTERM, which would skip the hook
+// above and leave the children running: exit instead, so it runs.
+process.once('SIGTERM', () => process.exit(143));
 
 /** Starts `command` like `spawn` (stdio piped) and tracks the child until it has exited. */
 export function spawnTracked(command: string, args: readonly string[], options: SpawnOptionsWithoutStdio = {}): ChildProcessWithoutNullStreams {

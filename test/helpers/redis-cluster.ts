@@ -2,13 +2,18 @@
  * A private Redis Cluster for tests: three primaries and three replicas of `redis-server` on
  * loopback ports, their files in a temp dir, joined by `redis-cli --cluster create`. No
  * persistence. `stop()` kills every process and removes the dir; tests call it on every path.
+ * Every wait is bounded: a node is started within 10 s, killed within 5 s, and each redis-cli
+ * call ends within its timeout (it is killed then; no shell stands between, so nothing it
+ * started outlives it). The processes are tracked (helpers/processes.ts): if the test file ends
+ * without `stop()`, they are killed with it.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePorts } from './free-port.js';
+import { killProcess, spawnTracked } from './processes.js';
 import { eventually, within } from './wait.js';
 import { redisServerSkip } from './redis-server.js';
 
@@ -59,7 +64,8 @@ export class RedisCluster {
     args.push('--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '1000', '--save', '', '--appendonly', 'no');
     // A replica takes over at once, however long it was cut off (tests make it lag on purpose).
     args.push('--cluster-replica-validity-factor', '0', '--enable-debug-command', 'yes');
-    const child = spawn(server, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTracked(server, args);
+    child.stdin.end();
     this.#processes.set(port, child);
     let output = '';
     const ready = new Promise<void>((resolve, reject) => {
@@ -127,7 +133,9 @@ export class RedisCluster {
     for (let batch = 0; batch < 50; batch++) {
       const names = Array.from({ length: 1_000 }, (_, i) => `n${batch * 1_000 + i}`);
       const script = names.map((name) => `CLUSTER KEYSLOT ${JSON.stringify(keyOf(name))}`).join('\n');
-      const { stdout } = await run('sh', ['-c', `printf '%s\n' "$0" | ${cli} -h 127.0.0.1 -p ${port}`, script], { timeout: 10_000, maxBuffer: 1 << 20 });
+      const asked = run(cli, ['-h', '127.0.0.1', '-p', String(port)], { timeout: 10_000, maxBuffer: 1 << 20 });
+      asked.child.stdin?.end(`${script}\n`);
+      const { stdout } = await asked;
       const slots = stdout.trim().split('\n').map(Number);
       const found = slots.findIndex((slot) => slot >= from && slot <= to);
       if (found >= 0 && names[found] !== undefined) return names[found];
@@ -181,20 +189,33 @@ export class RedisCluster {
     );
   }
 
-  /** SIGKILLs one node; resolves once it is gone. */
+  /** SIGKILLs one node (paused or not); resolves once it is gone, rejects if it is not within 5 s. */
   async kill(port: number): Promise<void> {
     const child = this.#processes.get(port);
     if (!child) return;
     this.#processes.delete(port);
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGKILL');
-    await within(exited, 5_000, `redis-server ${port} exit`);
+    await killProcess(child);
   }
 
-  /** Kills every node and removes the temp dir. */
+  /** SIGSTOPs one node: its connections stay open and nothing is answered (a hung node) until {@link resume}. */
+  pause(port: number): void {
+    this.#signal(port, 'SIGSTOP');
+  }
+
+  resume(port: number): void {
+    this.#signal(port, 'SIGCONT');
+  }
+
+  #signal(port: number, signal: NodeJS.Signals): void {
+    const child = this.#processes.get(port);
+    if (!child?.kill(signal)) throw new Error(`redis-server ${port} is not running`);
+  }
+
+  /** Kills every node and removes the temp dir, whatever fails; then rejects if a node outlived its SIGKILL. */
   async stop(): Promise<void> {
-    await Promise.all([...this.#processes.keys()].map((port) => this.kill(port)));
+    const killed = await Promise.allSettled([...this.#processes.keys()].map((port) => this.kill(port)));
     rmSync(this.#dir, { recursive: true, force: true });
+    const failed = killed.find((each) => each.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 }
