@@ -144,16 +144,24 @@ describe('RedisBroker on a Redis Cluster', { skip: redisClusterSkip }, () => {
     await eventually(async () => (await replicationOffset(redis, replica)) >= (await replicationOffset(redis, primary)), 'the replica in sync', 10_000);
     // The replica stops applying its primary's stream (writes are paused on it): 6 to 10 are
     // acknowledged by the primary alone, which is then killed. The replica takes over without them.
-    await redis.command(replica, 'CLIENT', 'PAUSE', '3000', 'WRITE');
+    // The pause lasts until the replica has taken over, however long the failover takes on a
+    // busy machine (a pause that ran out first let it apply 6 to 10 before it was promoted).
+    await redis.command(replica, 'CLIENT', 'PAUSE', '60000', 'WRITE');
+    const unpause = (): Promise<unknown> => redis.command(replica, 'CLIENT', 'UNPAUSE').catch(() => undefined);
     for (let i = 6; i <= 10; i++) given.push(await publisher.publish(channel, { i }, policy));
     const old = given.at(-1);
     assert.ok(old && old.offset === 10);
     assert.ok((await replicationOffset(redis, replica)) < (await replicationOffset(redis, primary)), 'the replica lags');
     await eventually(() => delivered.length === 10, 'ten deliveries before the failover', 10_000);
     await redis.kill(primary);
+    t.after(async () => {
+      await unpause();
+      await redis.restore();
+    });
     await redis.settled();
-    t.after(() => redis.restore());
     assert.equal(await redis.primaryOf(`${prefix}{c:${channel}}`), replica, 'the lagging replica took over');
+    // Promoted: what it held of its old primary's stream is dropped; now it takes writes.
+    await unpause();
 
     // Publishing goes on (refused as unavailable while each node finds the new primary).
     for (let i = 11; i <= 15; i++) given.push(await untilAvailable(() => publisher.publish(channel, { i }, policy)));
