@@ -63,6 +63,57 @@ describe('protocol: hello and welcome', () => {
     );
   });
 
+  test('the welcome and the replies to what was pipelined behind the hello leave in one write', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, channels: { chat: {} } });
+    // The server's writes to its side of the link, counted from the hello on.
+    let writes = 0;
+    let counting = false;
+    fixture.server.httpServer.on('connection', (socket: Socket) => {
+      const writable = socket as unknown as { _write: (...args: unknown[]) => void; _writev: (...args: unknown[]) => void };
+      for (const method of ['_write', '_writev'] as const) {
+        const original = writable[method].bind(socket);
+        writable[method] = (...args: unknown[]) => {
+          if (counting) writes++;
+          original(...args);
+        };
+      }
+    });
+    const client = await ProtocolClient.open(fixture.wsUrl);
+    t.after(() => client.dispose());
+    // The hello and two subscribes in one TCP segment, as a client that writes them in one turn sends them.
+    const socket = (client.ws as unknown as { _socket: Socket })._socket;
+    counting = true;
+    socket.cork();
+    client.send({ type: 'hello', v: 1 });
+    client.send({ type: 'subscribe', id: 1, channel: 'chat:a' });
+    client.send({ type: 'subscribe', id: 2, channel: 'chat:b' });
+    socket.uncork();
+    await client.take('welcome');
+    assert.equal((await client.take('subscribed')).channel, 'chat:a');
+    assert.equal((await client.take('subscribed')).channel, 'chat:b');
+    assert.equal(writes, 1, 'welcome, subscribed, subscribed: one write');
+  });
+
+  test('a catch-up pipelined behind the hello is written as it goes, not held against the outbound budget', async (t) => {
+    // 198 kB of history replayed to a server whose outbound budget is 64 kB: written as they
+    // go, the events pass to the kernel; held until the end of the turn, they would exceed it.
+    const fixture = await serve(t, { pingInterval: 0, outboundBudget: 64 * 1024, channels: { chat: { history: { size: 200, ttl: 60_000 } } } });
+    const body = 'x'.repeat(2048);
+    let head = { epoch: '', offset: 0 };
+    for (let n = 1; n <= 100; n++) head = await fixture.server.publish('chat:a', { n, body });
+    const client = await ProtocolClient.open(fixture.wsUrl);
+    t.after(() => client.dispose());
+    const socket = (client.ws as unknown as { _socket: Socket })._socket;
+    socket.cork();
+    client.send({ type: 'hello', v: 1 });
+    client.send({ type: 'subscribe', id: 1, channel: 'chat:a', since: { epoch: head.epoch, offset: 1 } });
+    socket.uncork();
+    await client.take('welcome');
+    const subscribed = await client.take('subscribed');
+    assert.equal(subscribed.recovered, true, JSON.stringify(subscribed));
+    assert.equal(client.events('chat:a').length, 99);
+  });
+
   test('messages pipelined behind a slow hello wait in the socket, not in server memory, then are all handled in order', async (t) => {
     // The hello is held at its session save; the client pipelines 32 MB of publishes behind it.
     let release = (): void => undefined;
