@@ -56,6 +56,7 @@ export class Hub<User> {
       ids: { session: () => flatUuid('s-'), secret: () => Buffer.from(options.randomBytes(32)).toString('base64url') },
       route: (session, message) => this.#route(session, message),
       unsubscribeAll: (session, movedAway) => this.#subscriptions.unsubscribeAll(session, movedAway),
+      release: (connection) => this.#batch.release(connection),
     });
     this.#subscriptions = new Subscriptions<User>({
       options,

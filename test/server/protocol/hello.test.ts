@@ -114,6 +114,21 @@ describe('protocol: hello and welcome', () => {
     assert.equal(client.events('chat:a').length, 99);
   });
 
+  test('direct messages waiting for a resumed session are written as they go, not held against the outbound budget', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, outboundBudget: 64 * 1024 });
+    const { client: first, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    first.dispose();
+    await first.closed;
+    while (fixture.server.realtime.sessions > 0) await new Promise((resolve) => setImmediate(resolve));
+    // 198 kB waiting for the session while no connection serves it.
+    const body = 'x'.repeat(2048);
+    for (let n = 1; n <= 99; n++) assert.equal(await fixture.server.sendTo(welcome.session, { n, body }), true);
+    const { client, welcome: resumed } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
+    assert.equal(resumed.resumed, true);
+    await client.take('message', (message) => message.seq === 99);
+    assert.equal(client.log.filter((message) => message.type === 'message').length, 99);
+  });
+
   test('messages pipelined behind a slow hello wait in the socket, not in server memory, then are all handled in order', async (t) => {
     // The hello is held at its session save; the client pipelines 32 MB of publishes behind it.
     let release = (): void => undefined;
