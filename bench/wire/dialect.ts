@@ -37,6 +37,18 @@ export interface Dialect {
 const jsonEvent = Buffer.from('{"type":"event"');
 const jsonEcho = Buffer.from('{"type":"echo"');
 
+/** The hello and the subscribe behind it, framed once per channel and sent in one write (LifelineClient sends them in one turn). */
+const openings = new Map<string, Buffer>();
+
+function lifelineOpening(channel: string): Buffer {
+  let frames = openings.get(channel);
+  if (!frames) {
+    frames = Buffer.concat([clientText('{"type":"hello","v":1}'), clientText(JSON.stringify({ type: 'subscribe', id: 1, channel }))]);
+    openings.set(channel, frames);
+  }
+  return frames;
+}
+
 /** Lifeline's channel protocol (docs/protocol.md): hello -> welcome, subscribe -> subscribed. */
 const lifeline: Dialect = {
   path: '/ws',
@@ -50,8 +62,8 @@ const lifeline: Dialect = {
     await socket.next((text) => text.startsWith('{"type":"subscribed"'), timeoutMs);
   },
   async openJoin(socket, channel, timeoutMs) {
-    socket.sendText('{"type":"hello","v":1}');
-    await lifeline.join(socket, channel, timeoutMs);
+    socket.write(lifelineOpening(channel));
+    await socket.next((text) => text.startsWith('{"type":"subscribed"'), timeoutMs);
   },
   echo: (body) => JSON.stringify({ type: 'echo', body }),
   eventPrefix: jsonEvent,

@@ -22,8 +22,8 @@ const rewind = z
  */
 const jsonValue = z.unknown().refine((value) => value !== undefined, 'is required (any JSON value)');
 
-/** Every message a client may send, by type: the validator is the protocol's single source of truth. */
-const clientMessage = z.discriminatedUnion('type', [
+/** Every message a client may send, by type: the validator is the protocol's single source of truth (the hot paths below follow it). */
+export const clientMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('hello'), v: z.literal(1), session: z.string().min(1).max(64).optional(), secret: z.string().min(1).max(128).optional() }),
   z.object({ type: z.literal('subscribe'), id, channel: channelName, since: position.optional(), rewind: rewind.optional() }),
   z.object({ type: z.literal('unsubscribe'), id, channel: channelName }),
@@ -34,10 +34,10 @@ const clientMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('refresh'), token }),
 ]);
 
-export type ClientMessage = z.infer<typeof clientMessage>;
+export type ClientMessage = z.infer<typeof clientMessageSchema>;
 export type ClientMessageOf<T extends ClientMessage['type']> = Extract<ClientMessage, { type: T }>;
 
-const knownTypes: ReadonlySet<string> = new Set(clientMessage.options.map((option) => option.shape.type.value));
+const knownTypes: ReadonlySet<string> = new Set(clientMessageSchema.options.map((option) => option.shape.type.value));
 
 export type Parsed = { readonly ok: true; readonly message: ClientMessage } | { readonly ok: false; readonly code: 'unknown_type' | 'bad_message'; readonly detail: string; readonly id?: number };
 
@@ -47,7 +47,7 @@ export function parseClientMessage(envelope: Envelope): Parsed {
   if (nestedDeeperThan(envelope)) return refusal(envelope, `${envelope.type}: nested more than ${MAX_JSON_DEPTH} levels deep`);
   const fast = hotMessage(envelope);
   if (fast) return { ok: true, message: fast };
-  const result = clientMessage.safeParse(envelope);
+  const result = clientMessageSchema.safeParse(envelope);
   if (result.success) return { ok: true, message: result.data };
   const issue = result.error.issues[0];
   const field = issue?.path.join('.') || 'message';
@@ -59,11 +59,13 @@ function isId(value: unknown): value is number {
 }
 
 /**
- * `request` and `publish` (without an idempotency key), the messages a busy client sends most,
- * checked by hand against the same rules as the schema and built the way it builds them (only
- * the known fields). Anything else, valid or not, is left to the schema (undefined).
+ * The messages every client sends on connecting (`hello`, `subscribe` without `rewind`) and those
+ * a busy client sends most (`request`, `publish` without an idempotency key), checked by hand
+ * against the same rules as the schema and built the way it builds them (only the known
+ * fields). Anything else, valid or not, is left to the schema (undefined).
  */
 function hotMessage(envelope: Envelope): ClientMessage | undefined {
+  if (envelope.type === 'hello') return hotHello(envelope);
   const { id } = envelope;
   if (!isId(id)) return undefined;
   if (envelope.type === 'request') {
@@ -73,11 +75,41 @@ function hotMessage(envelope: Envelope): ClientMessage | undefined {
   }
   if (envelope.type === 'publish') {
     const { channel, data } = envelope;
-    if (data === undefined || envelope.idempotencyKey !== undefined) return undefined;
-    if (typeof channel !== 'string' || channel.length < 1 || channel.length > 200 || !CHANNEL_NAME_RULE.test(channel)) return undefined;
+    if (data === undefined || envelope.idempotencyKey !== undefined || !isChannelName(channel)) return undefined;
     return { type: 'publish', id, channel, data };
   }
+  if (envelope.type === 'subscribe') {
+    const { channel, since } = envelope;
+    if (envelope.rewind !== undefined || !isChannelName(channel)) return undefined;
+    if (since === undefined) return { type: 'subscribe', id, channel };
+    const position = hotPosition(since);
+    return position && { type: 'subscribe', id, channel, since: position };
+  }
   return undefined;
+}
+
+function hotHello(envelope: Envelope): ClientMessage | undefined {
+  const { v, session, secret } = envelope;
+  if (v !== 1 || !optionalText(session, 64) || !optionalText(secret, 128)) return undefined;
+  if (session === undefined && secret === undefined) return { type: 'hello', v: 1 };
+  return { type: 'hello', v: 1, ...(session === undefined ? {} : { session }), ...(secret === undefined ? {} : { secret }) };
+}
+
+function hotPosition(value: unknown): { epoch: string; offset: number } | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const { epoch, offset } = value as { epoch?: unknown; offset?: unknown };
+  if (typeof epoch !== 'string' || epoch.length < 1 || epoch.length > 64) return undefined;
+  if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0 || offset > Number.MAX_SAFE_INTEGER) return undefined;
+  return { epoch, offset };
+}
+
+function isChannelName(value: unknown): value is string {
+  return typeof value === 'string' && value.length >= 1 && value.length <= 200 && CHANNEL_NAME_RULE.test(value);
+}
+
+/** Absent, or a string of 1 to `max` characters. */
+function optionalText(value: unknown, max: number): value is string | undefined {
+  return value === undefined || (typeof value === 'string' && value.length >= 1 && value.length <= max);
 }
 
 /** A `bad_message`, answered to the message's id when it has a usable one. */

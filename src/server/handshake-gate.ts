@@ -126,14 +126,17 @@ export class HandshakeGate<User> {
     socket.on('error', this.#onSocketError);
     const pending: Pending = { request, socket, timer: undefined, onSocketClose: () => this.#release(pending) };
     this.#pending.add(pending);
-    socket.once('close', pending.onSocketClose); // a peer that leaves frees its slot at once
-    const { handshakeTimeout, retryAfter } = this.host.options;
-    pending.timer = this.host.clock.setTimeout(() => this.#refuse(pending, reject('timeout', 'handshake timed out', retryAfter)), handshakeTimeout);
     this.#run(pending, url, head).catch((error: unknown) => {
       this.host.log.error({ err: error }, 'handshake failed');
       this.#release(pending);
       socket.destroy();
     });
+    // Judged in this turn (no `authenticate` hook to wait for), the handshake is already out:
+    // the deadline and the close listener are for one still in flight.
+    if (!this.#pending.has(pending)) return;
+    socket.once('close', pending.onSocketClose); // a peer that leaves frees its slot at once
+    const { handshakeTimeout, retryAfter } = this.host.options;
+    pending.timer = this.host.clock.setTimeout(() => this.#refuse(pending, reject('timeout', 'handshake timed out', retryAfter)), handshakeTimeout);
   }
 
   /** Shutdown: abort handshakes in flight and end refused sockets still closing; resolves when they are gone. */

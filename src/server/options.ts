@@ -1,6 +1,5 @@
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import type { LifelineLogger } from '../core/logger.js';
 import { z } from 'zod';
 import { systemClock, systemRng, type Clock, type Rng } from '../core/clock.js';
@@ -8,6 +7,7 @@ import type { Envelope } from '../core/envelope.js';
 import { InvalidOptionError } from '../core/errors.js';
 import type { Broker } from '../broker/broker.js';
 import type { ChannelsConfig } from './protocol/channels.js';
+import { pooledRandomBytes } from './random-pool.js';
 import type { ChannelHooks } from './protocol/hub.js';
 
 /** What an `authenticate` hook sees of the opening handshake (or of the first message). */
@@ -138,7 +138,7 @@ export interface ServerOptions<User = unknown> extends ChannelHooks<User> {
   readonly presenceGrace?: number;
   /** How long an idempotency key of a publish is remembered, ms. Default 86 400 000 (24 h). */
   readonly idempotencyWindow?: number;
-  /** Random bytes for session resume secrets. Default: node:crypto's randomBytes. */
+  /** Random bytes for session resume secrets. Default: node:crypto's, drawn 4 kB at a time. */
   readonly randomBytes?: (size: number) => Uint8Array;
   /** A request handler that has not finished by then is answered `timeout`, ms. Default 10 000. */
   readonly requestTimeout?: number;
@@ -251,7 +251,7 @@ export function resolveServerOptions<User>(options: ServerOptions<User>): Resolv
     logger,
     clock: clock ?? systemClock,
     rng: rng ?? systemRng,
-    randomBytes: randomBytes ?? cryptoRandomBytes,
+    randomBytes: randomBytes ?? pooledRandomBytes,
   });
 }
 

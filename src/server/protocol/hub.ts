@@ -56,6 +56,7 @@ export class Hub<User> {
       ids: { session: () => flatUuid('s-'), secret: () => Buffer.from(options.randomBytes(32)).toString('base64url') },
       route: (session, envelope) => this.message(session.connection, envelope),
       unsubscribeAll: (session, movedAway) => this.#subscriptions.unsubscribeAll(session, movedAway),
+      release: (connection) => this.#batch.release(connection),
     });
     this.#subscriptions = new Subscriptions<User>({
       options,
@@ -63,6 +64,7 @@ export class Hub<User> {
       presence: this.#presence,
       live: (id) => this.#registry.sessions.get(id),
       saveLive: (session) => this.#registry.saveLive(session),
+      release: (connection) => this.#batch.release(connection),
     });
     this.#exactlyOnce = new ExactlyOnce<User>({
       options,
@@ -159,6 +161,9 @@ export class Hub<User> {
       // reading stops until the hello is answered (the backlog holds at most what one read
       // brought), and starts again on every outcome, so a close frame can still be read.
       connection.pauseInput();
+      // The welcome and the replies to what was pipelined behind the hello (a subscribe, as
+      // LifelineClient sends it) leave in one write when the broker answers within this turn.
+      this.#batch.hold(connection);
       void this.#registry
         .hello(connection, message)
         .catch((error: unknown) => helloUnavailable(this.options.log, connection as Connection<unknown>, error))

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256 } from '../sha256.js';
 
 /**
  * The id other members see of a session in presence: a digest of the session id, the same on
@@ -6,5 +6,5 @@ import { createHash } from 'node:crypto';
  * nothing and addresses nothing.
  */
 export function memberId(session: string): string {
-  return `m-${createHash('sha256').update(`lifeline presence\n${session}`).digest('base64url').slice(0, 22)}`;
+  return `m-${sha256(`lifeline presence\n${session}`, 'base64url').slice(0, 22)}`;
 }

@@ -41,6 +41,8 @@ export interface RegistryHost<User> {
   route(session: LiveSession<User>, envelope: Envelope): void;
   /** Ends every subscription of a session that leaves this node (`movedAway`: another node owns it now). */
   unsubscribeAll(session: LiveSession<User>, movedAway: boolean): Promise<void>;
+  /** Ends the turn's hold on a connection's writes (its held replies leave now). */
+  release(connection: Connection<User>): void;
 }
 
 /**
@@ -144,7 +146,10 @@ export class SessionRegistry<User> implements DirectSink<User> {
     session.direct(async () => {
       await greeted;
       try {
-        for (const direct of await broker.pendingDirect(id, 0)) this.#sendDirect(session, direct);
+        const pending = await broker.pendingDirect(id, 0);
+        // Written as they go: held back with the welcome, they would count against the outbound budget.
+        if (pending.length > 0) this.host.release(connection);
+        for (const direct of pending) this.#sendDirect(session, direct);
       } catch (error) {
         // The broker failed right after the hello: unless the session already left, come back later.
         if (!session.parked) helloUnavailable(options.log, connection as Connection<unknown>, error);

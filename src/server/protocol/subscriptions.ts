@@ -26,6 +26,8 @@ export interface SubscriptionsHost<User> {
   live(id: string): LiveSession<User> | undefined;
   /** Writes the record of a session connected here. */
   saveLive(session: LiveSession<User>): Promise<void>;
+  /** Ends the turn's hold on a connection's writes (its held replies leave now). */
+  release(connection: LiveSession<User>['connection']): void;
 }
 
 /**
@@ -72,7 +74,11 @@ export class Subscriptions<User> {
     // Parked while joining (the connection closed: its cleanup already ran), so undo the join here.
     if (session.parked) return this.unsubscribe(session, sub);
     if (session.subscription(channel) !== sub) return; // unsubscribed meanwhile
-    for (const step of session.caughtUp(sub, id, recovery)) {
+    const steps = session.caughtUp(sub, id, recovery);
+    // A catch-up held back whole would count against the outbound budget: only a lone
+    // `subscribed` joins the replies held in this turn.
+    if (steps.length > 1) this.host.release(connection);
+    for (const step of steps) {
       if (step.kind === 'send') session.connection.send(step.text);
       else if (step.kind === 'event') session.connection.sendPrepared(step.payload);
       else this.#resync(session);

@@ -30,4 +30,9 @@ export class TurnBatch {
     this.#held.add(connection);
     connection.cork();
   }
+
+  /** Writes what a held connection holds now, and what follows at once (before a large write: a catch-up). */
+  release(connection: Corkable): void {
+    if (this.#held.delete(connection)) connection.uncork();
+  }
 }

@@ -73,6 +73,72 @@ describe('protocol: hello and welcome', () => {
     );
   });
 
+  test('the welcome and the replies to what was pipelined behind the hello leave in one write', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, channels: { chat: {} } });
+    // The server's writes to its side of the link, counted from the hello on.
+    let writes = 0;
+    let counting = false;
+    fixture.server.httpServer.on('connection', (socket: Socket) => {
+      const writable = socket as unknown as { _write: (...args: unknown[]) => void; _writev: (...args: unknown[]) => void };
+      for (const method of ['_write', '_writev'] as const) {
+        const original = writable[method].bind(socket);
+        writable[method] = (...args: unknown[]) => {
+          if (counting) writes++;
+          original(...args);
+        };
+      }
+    });
+    const client = await ProtocolClient.open(fixture.wsUrl);
+    t.after(() => client.dispose());
+    // The hello and two subscribes in one TCP segment, as a client that writes them in one turn sends them.
+    const socket = (client.ws as unknown as { _socket: Socket })._socket;
+    counting = true;
+    socket.cork();
+    client.send({ type: 'hello', v: 1 });
+    client.send({ type: 'subscribe', id: 1, channel: 'chat:a' });
+    client.send({ type: 'subscribe', id: 2, channel: 'chat:b' });
+    socket.uncork();
+    await client.take('welcome');
+    assert.equal((await client.take('subscribed')).channel, 'chat:a');
+    assert.equal((await client.take('subscribed')).channel, 'chat:b');
+    assert.equal(writes, 1, 'welcome, subscribed, subscribed: one write');
+  });
+
+  test('a catch-up pipelined behind the hello is written as it goes, not held against the outbound budget', async (t) => {
+    // 198 kB of history replayed to a server whose outbound budget is 64 kB: written as they
+    // go, the events pass to the kernel; held until the end of the turn, they would exceed it.
+    const fixture = await serve(t, { pingInterval: 0, outboundBudget: 64 * 1024, channels: { chat: { history: { size: 200, ttl: 60_000 } } } });
+    const body = 'x'.repeat(2048);
+    let head = { epoch: '', offset: 0 };
+    for (let n = 1; n <= 100; n++) head = await fixture.server.publish('chat:a', { n, body });
+    const client = await ProtocolClient.open(fixture.wsUrl);
+    t.after(() => client.dispose());
+    const socket = (client.ws as unknown as { _socket: Socket })._socket;
+    socket.cork();
+    client.send({ type: 'hello', v: 1 });
+    client.send({ type: 'subscribe', id: 1, channel: 'chat:a', since: { epoch: head.epoch, offset: 1 } });
+    socket.uncork();
+    await client.take('welcome');
+    const subscribed = await client.take('subscribed');
+    assert.equal(subscribed.recovered, true, JSON.stringify(subscribed));
+    assert.equal(client.events('chat:a').length, 99);
+  });
+
+  test('direct messages waiting for a resumed session are written as they go, not held against the outbound budget', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, outboundBudget: 64 * 1024 });
+    const { client: first, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    first.dispose();
+    await first.closed;
+    while (fixture.server.realtime.sessions > 0) await new Promise((resolve) => setImmediate(resolve));
+    // 198 kB waiting for the session while no connection serves it.
+    const body = 'x'.repeat(2048);
+    for (let n = 1; n <= 99; n++) assert.equal(await fixture.server.sendTo(welcome.session, { n, body }), true);
+    const { client, welcome: resumed } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
+    assert.equal(resumed.resumed, true);
+    await client.take('message', (message) => message.seq === 99);
+    assert.equal(client.log.filter((message) => message.type === 'message').length, 99);
+  });
+
   test('a malformed or unknown message pipelined behind the hello is refused after the welcome, in the order sent', async (t) => {
     // The hello waits on its session save, so everything behind it is read while it is pending.
     const { broker, release } = heldAtSave(t);

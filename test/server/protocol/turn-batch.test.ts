@@ -33,3 +33,17 @@ test('a connection is corked once per turn and uncorked once when the turn is fl
   deferred.shift()?.();
   assert.equal(a.depth, 0);
 });
+
+test('a released connection is uncorked at once, and not again at the flush', () => {
+  const deferred: (() => void)[] = [];
+  const batch = new TurnBatch((fn) => deferred.push(fn));
+  const a = corkable();
+  batch.hold(a);
+  batch.release(a);
+  assert.deepEqual([a.depth, a.uncorks], [0, 1]);
+  batch.release(a);
+  batch.hold(a);
+  assert.equal(a.depth, 1, 'held again in the same turn');
+  for (const flush of deferred.splice(0)) flush();
+  assert.deepEqual([a.depth, a.uncorks], [0, 2], 'each hold uncorked once');
+});

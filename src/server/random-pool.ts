@@ -1,0 +1,26 @@
+import { randomBytes, randomFillSync } from 'node:crypto';
+
+/** Bytes drawn from the system's generator at a time: 128 session secrets. */
+const POOL_SIZE = 4096;
+
+/**
+ * node:crypto's random bytes, drawn 4 kB at a time and handed out in slices (as node's own
+ * `randomUUID` does): one call into the generator per 128 session secrets instead of one each
+ * (about 8 µs per call). Every byte is handed out once, as a copy, and zeroed in the pool; a
+ * request over an eighth of the pool is passed to `randomBytes` as it is.
+ */
+export function pooledRandomBytes(size: number): Buffer {
+  if (size > POOL_SIZE / 8) return randomBytes(size);
+  if (offset + size > POOL_SIZE) {
+    randomFillSync(pool);
+    offset = 0;
+  }
+  const end = offset + size;
+  const bytes = Buffer.from(pool.subarray(offset, end));
+  pool.fill(0, offset, end);
+  offset = end;
+  return bytes;
+}
+
+const pool = Buffer.allocUnsafeSlow(POOL_SIZE);
+let offset = POOL_SIZE;
