@@ -11,7 +11,8 @@
 // --stack ws    measures the benchmark's raw ws server instead (a socket in its sets), for scale.
 // --rounds N    reads N times (1,000 -> 3,000 each, the clients closing in between), prints each.
 // --snapshot    also writes heap snapshots at 1,000 and 3,000 sessions (first round) and prints the
-//               objects retained per session by constructor (self size, the growth over 2,000).
+//               objects retained per session by constructor (self size, the growth over 2,000);
+//               plain objects by their first properties, e.g. `object {user,window,...}`.
 import { fork, type ChildProcess } from 'node:child_process';
 import { cpSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -188,8 +189,18 @@ function byConstructor(file: string): Map<string, { size: number; count: number 
   const label = (at: number): string => {
     const type = types[parsed.nodes[at + typeAt] as number] ?? '?';
     const name = parsed.strings[parsed.nodes[at + nameAt] as number] ?? '?';
+    // Plain objects are told apart by their properties (a session record, an outbox, a listener table).
+    if (type === 'object' && name === 'Object') return `object {${(properties.get(at) ?? []).join(',')}}`;
     return type === 'object' || type === 'closure' || type === 'native' || type === 'synthetic' ? `${type} ${name.slice(0, 40)}` : `(${type})`;
   };
+  const properties = new Map<number, string[]>();
+  for (let at = 0, edge = 0; at < parsed.nodes.length; at += width) {
+    const names: string[] = [];
+    for (let n = 0; n < (parsed.nodes[at + countAt] as number); n++, edge += edgeWidth) {
+      if (edgeTypes[parsed.edges[edge + edgeTypeAt] as number] === 'property') names.push((parsed.strings[parsed.edges[edge + edgeNameAt] as number] ?? '?').slice(0, 12));
+    }
+    if (names.length > 0) properties.set(at, names.slice(0, 8));
+  }
   const holder = new Map<number, { readonly at: number; readonly name: string }>();
   for (let at = 0, edge = 0; at < parsed.nodes.length; at += width) {
     const edges = parsed.nodes[at + countAt] as number;
@@ -198,12 +209,14 @@ function byConstructor(file: string): Map<string, { size: number; count: number 
       const kind = edgeTypes[parsed.edges[edge + edgeTypeAt] as number];
       if (kind === 'weak' || kind === 'shortcut' || holder.has(to)) continue;
       const raw = parsed.edges[edge + edgeNameAt] as number;
-      const name = kind === 'element' || kind === 'hidden' ? '[]' : (parsed.strings[raw] ?? '?');
+      const named = parsed.strings[raw] ?? '?';
+      // A hash table's entries are internal edges named by their index: one name for all of them.
+      const name = kind === 'element' || kind === 'hidden' || (kind === 'internal' && /^\d+$/.test(named)) ? '[]' : named;
       holder.set(to, { at, name: name.slice(0, 30) });
     }
   }
   // Anonymous containers (arrays, plain objects, contexts, strings) are named by two holders.
-  const anonymous = /^\((array|hidden|string|number)\)$|^object (Object|Array|Map|Set|WeakMap|system \/ Context)$|^closure $/;
+  const anonymous = /^\((array|hidden|string|number)\)$|^object (\{.*\}|Array|Map|Set|WeakMap|system \/ Context)$|^closure $/;
   const path = (at: number, depth: number): string => {
     const held = holder.get(at);
     if (!held) return '(root)';
