@@ -8,7 +8,8 @@ import { welcomeText } from '../../protocol/server-messages.js';
 import type { Connection } from '../connection.js';
 import { helloUnavailable } from './failures.js';
 import type { HubOptions } from './hub-options.js';
-import { LiveSession, type DirectSink } from './live-session.js';
+import { LiveSession, type LiveSessionHost } from './live-session.js';
+import type { Clock } from '../../core/clock.js';
 
 /** Where a connection is in the channel protocol: awaiting its hello, awaiting its welcome, or serving its session (the session itself). */
 export type Phase<User> = { readonly phase: 'hello'; readonly deadline: Timer } | { readonly phase: 'greeting'; readonly backlog: ClientMessage[] } | LiveSession<User>;
@@ -56,7 +57,7 @@ function refreshPeriod(recoveryWindow: number): number {
  * same session, here or on another node), a closed connection parks it in the broker for the
  * recovery window, and the records of live ones are kept alive.
  */
-export class SessionRegistry<User> implements DirectSink<User> {
+export class SessionRegistry<User> implements LiveSessionHost<User> {
   readonly phases = new Phases<User>();
   readonly sessions = new Map<string, LiveSession<User>>();
   /** Sessions that left this node with messages still in progress (a slow request), until those finish. */
@@ -68,9 +69,14 @@ export class SessionRegistry<User> implements DirectSink<User> {
   /** Live sessions per user on this node (by identity; anonymous users are not counted). */
   readonly #perUser = new Map<string, number>();
   readonly #control: Promise<Unsubscribe> | undefined;
+  /** The sessions' settings: the registry is the one object all its sessions share. */
+  readonly clock: Clock;
+  readonly requestTimeout: number;
 
   constructor(private readonly host: RegistryHost<User>) {
     const { options } = host;
+    this.clock = options.clock;
+    this.requestTimeout = options.requestTimeout;
     this.liveTtl = options.recoveryWindow + refreshPeriod(options.recoveryWindow);
     this.#refresh = new Timer(options.clock, () => this.#refreshSessions());
     // A session resumed on another node closes its old connection here (4001, as on one node).
@@ -128,7 +134,7 @@ export class SessionRegistry<User> implements DirectSink<User> {
     if (previous && previous.connection !== connection) previous.connection.close(4001, 'session resumed on another connection');
     // ... and on every other node that may still hold one.
     if (opened.resumed) void broker.broadcast?.({ kind: 'takeover', session: id, connection: connection.id }).catch(() => undefined);
-    const session = new LiveSession<User>(id, connection.user, window, connection, resume, options.clock, options.requestTimeout, this);
+    const session = new LiveSession<User>(id, connection.user, window, connection, resume, this);
     // Its previous connection's messages may still be running here (a slow request the client
     // will resend, having had no reply): this session's messages wait for them and their
     // replies join the window, so the resend gets the stored reply instead of a second run.

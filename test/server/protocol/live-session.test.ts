@@ -11,7 +11,7 @@ import { LiveSession } from '../../../src/server/protocol/live-session.js';
 import { FakeClock } from '../../../src/testing/fake-clock.js';
 
 function session(): LiveSession<string> {
-  return new LiveSession<string>('s-1', 'u', new RequestWindow<unknown>(10), {} as Connection<string>, { secret: 'x', anonymous: false }, new FakeClock(), 1_000, { directMessage: () => undefined });
+  return new LiveSession<string>('s-1', 'u', new RequestWindow<unknown>(10), {} as Connection<string>, { secret: 'x', anonymous: false }, { clock: new FakeClock(), requestTimeout: 1_000, directMessage: () => undefined });
 }
 
 test('with nothing queued, work starts before enqueue returns; behind unfinished work it waits, in order', async () => {
