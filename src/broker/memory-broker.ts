@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../core/clock.js';
 import { canRecover, type Position } from '../core/position.js';
-import { RequestWindow } from '../core/request-window.js';
+import { remembersNothing, RequestWindow } from '../core/request-window.js';
 import { IdempotencyConflictError } from '../core/errors.js';
 import { canonicalJson } from '../protocol/identity.js';
 import { deliver } from './deliver.js';
@@ -81,6 +81,12 @@ interface SessionEntry {
 
 /** An entry whose record is saved. */
 type SavedEntry = SessionEntry & { window: RequestWindow<unknown> };
+
+/**
+ * The window of every record saved with nothing to remember, shared until a reply is recorded
+ * (then the record gets its own) or a live window is shared: never recorded into.
+ */
+const NOTHING_RECORDED = new RequestWindow<unknown>(1);
 
 const NO_LISTENERS: readonly DirectListener[] = [];
 const NO_MESSAGES: readonly DirectMessage[] = [];
@@ -265,7 +271,7 @@ export class MemoryBroker implements Broker {
     this.#sweep();
     const capacity = Math.max(1, record.window.replies.length);
     const existing = this.#record(id);
-    const window = existing && existing.window.acked >= record.window.acked ? existing.window : new RequestWindow(capacity, record.window);
+    const window = existing && existing.window.acked >= record.window.acked ? existing.window : remembersNothing(record.window) ? NOTHING_RECORDED : new RequestWindow(capacity, record.window);
     const expiresAt = this.#clock.now() + ttl;
     const entry = this.#entry(id);
     entry.secret = record.secret ?? existing?.secret;
@@ -284,7 +290,7 @@ export class MemoryBroker implements Broker {
   #recordReply(session: string, id: number, reply: unknown, capacity: number): void {
     const entry = this.#record(session);
     if (!entry) return;
-    if (entry.window.capacity !== capacity) entry.window = new RequestWindow(capacity, entry.window.snapshot());
+    if (entry.window === NOTHING_RECORDED || entry.window.capacity !== capacity) entry.window = new RequestWindow(capacity, entry.window.snapshot());
     // A shared window (shareWindow) has it already: recorded again in place, found at its newest slot.
     entry.window.record(id, reply);
     this.#claims.delete(`${session}\n${id}`);

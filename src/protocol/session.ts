@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { Envelope } from '../core/envelope.js';
 import type { Position } from '../core/position.js';
-import { RequestWindow } from '../core/request-window.js';
+import { nothingRemembered, RequestWindow, type RequestWindowState } from '../core/request-window.js';
 import { CLAIM_MARGIN, ELSEWHERE_POLL, PUBLISH_RETRIES, PUBLISH_RETRY_DELAY, type CheckVerdict, type Exchange, type ExchangeStep, type PublishAnswer, type RunOutcome } from './exchange.js';
 import type { ServerReplyCode } from './reply-code.js';
 import { directText, errorReply, eventText, subscribedText } from './server-messages.js';
@@ -18,13 +18,16 @@ export interface SessionSettings {
   readonly clock: Clock;
   /** How long a request handler may run, ms. */
   readonly requestTimeout: number;
+  /** How many replies a session's window keeps. */
+  readonly windowSize: number;
 }
 
 export interface SessionInit<User> {
   readonly id: string;
   readonly user: User;
   readonly resume: ResumeKey;
-  readonly window: RequestWindow<unknown>;
+  /** What it remembers of processed ids; undefined: nothing yet (the window is made at its first publish or request). */
+  readonly window: RequestWindow<unknown> | undefined;
   readonly settings: SessionSettings;
 }
 
@@ -51,7 +54,11 @@ type SubscriptionSlot<Sub> = Sub | Map<string, Sub> | undefined;
 export class Session<User, Payload = string, Sub extends SubscriptionState<Payload> = SubscriptionState<Payload>> {
   readonly id: string;
   readonly user: User;
-  readonly window: RequestWindow<unknown>;
+  /**
+   * Undefined while the session remembers nothing: made at its first publish or request (most
+   * sessions only subscribe), so an idle one holds no window (memory per idle session).
+   */
+  #window: RequestWindow<unknown> | undefined;
   /** What resumes it: the digest of its secret (and, in {@link #flags}, whether an anonymous connection opened it). */
   readonly #secret: string;
   /** Kept inline while there is one (a `Map` of one entry holds about 180 bytes): memory per idle session. */
@@ -70,8 +77,33 @@ export class Session<User, Payload = string, Sub extends SubscriptionState<Paylo
     this.user = init.user;
     this.#secret = init.resume.secret;
     this.#flags = init.resume.anonymous ? ANONYMOUS : 0;
-    this.window = init.window;
+    this.#window = init.window;
     this.settings = init.settings;
+  }
+
+  /** Its request-id window, made now if it had none. */
+  get window(): RequestWindow<unknown> {
+    return (this.#window ??= this.newWindow());
+  }
+
+  /** Its window if one was made (none while it remembers nothing). */
+  get madeWindow(): RequestWindow<unknown> | undefined {
+    return this.#window;
+  }
+
+  /** The highest id processed (0 while it remembers nothing). */
+  get acked(): number {
+    return this.#window?.acked ?? 0;
+  }
+
+  /** What its window holds, without making one. */
+  windowState(): RequestWindowState<unknown> {
+    return this.#window?.snapshot() ?? nothingRemembered();
+  }
+
+  /** Makes its window, at the first need. */
+  protected newWindow(): RequestWindow<unknown> {
+    return new RequestWindow<unknown>(this.settings.windowSize);
   }
 
   /** What resumes it: the digest of its secret, and whether an anonymous connection opened it (a new record each time). */

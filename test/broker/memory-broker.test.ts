@@ -136,6 +136,17 @@ describe('MemoryBroker: expired entries do not pile up', () => {
 });
 
 describe('MemoryBroker: a shared request window (each reply kept once)', () => {
+  test('records saved with nothing to remember share no window: a reply recorded for one is not in the other', async () => {
+    const broker = new MemoryBroker({ clock: new FakeClock() });
+    const nothing = { acked: 0, floor: 0, replies: [] };
+    await broker.saveSession('s-1', { user: 'u', window: nothing }, 60_000);
+    await broker.saveSession('s-2', { user: 'u', window: nothing }, 60_000);
+    await broker.recordReply('s-1', 1, 'r1', 1); // a window of one reply, as the shared empty one
+    assert.deepEqual((await broker.loadSession('s-1'))?.window, { acked: 1, floor: 0, replies: [[1, 'r1']] });
+    assert.deepEqual((await broker.loadSession('s-2'))?.window, nothing);
+    assert.equal(await broker.claimRequest('s-2', 1, 1_000), true, 'id 1 is new for s-2');
+  });
+
   test('the live window replaces the stored copy after taking in what it knew; replies recorded in it are the broker\'s', async () => {
     const clock = new FakeClock();
     const broker = new MemoryBroker({ clock });

@@ -17,7 +17,10 @@ export interface DirectSink<User> {
 }
 
 /** What all sessions of a node share, in one object: the settings and where direct messages go. */
-export interface LiveSessionHost<User> extends SessionSettings, DirectSink<User> {}
+export interface LiveSessionHost<User> extends SessionSettings, DirectSink<User> {
+  /** A session made its window (at its first publish or request). */
+  windowMade(session: LiveSession<User>, window: RequestWindow<unknown>): void;
+}
 
 /** Where every session's queues start, and where an idle one is back: one settled promise shared by all (memory per idle session). */
 const SETTLED: Promise<void> = Promise.resolve();
@@ -39,13 +42,19 @@ export class LiveSession<User> extends Session<User, PreparedText, LiveSubscript
   constructor(
     id: string,
     user: User,
-    window: RequestWindow<unknown>,
+    window: RequestWindow<unknown> | undefined,
     public connection: Connection<User>,
     /** What resumes it: the digest of its secret, and whether an anonymous connection opened it. */
     resume: ResumeKey,
     host: LiveSessionHost<User>,
   ) {
     super({ id, user, resume, window, settings: host });
+  }
+
+  protected override newWindow(): RequestWindow<unknown> {
+    const window = super.newWindow();
+    this.settings.windowMade(this, window);
+    return window;
   }
 
   /** A direct message for this session, from the broker. */

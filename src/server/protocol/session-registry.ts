@@ -1,5 +1,5 @@
 import type { DirectMessage, Unsubscribe } from '../../broker/broker.js';
-import { RequestWindow } from '../../core/request-window.js';
+import { remembersNothing, RequestWindow } from '../../core/request-window.js';
 import { Timer } from '../../core/timer.js';
 import type { ClientMessage } from '../../protocol/client-messages.js';
 import { openSession, type IdSource, type SecretPort } from '../../protocol/hello.js';
@@ -72,11 +72,13 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
   /** The sessions' settings: the registry is the one object all its sessions share. */
   readonly clock: Clock;
   readonly requestTimeout: number;
+  readonly windowSize: number;
 
   constructor(private readonly host: RegistryHost<User>) {
     const { options } = host;
     this.clock = options.clock;
     this.requestTimeout = options.requestTimeout;
+    this.windowSize = options.windowSize;
     this.liveTtl = options.recoveryWindow + refreshPeriod(options.recoveryWindow);
     this.#refresh = new Timer(options.clock, () => this.#refreshSessions());
     // A session resumed on another node closes its old connection here (4001, as on one node).
@@ -123,7 +125,8 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     const { id, resume } = opened;
     // An anonymous connection that resumed is the session's user again (its handshake made a new one).
     if (opened.resumed && connection.anonymous) connection.user = opened.user;
-    const window = new RequestWindow<unknown>(options.windowSize, opened.window);
+    // A session that remembers nothing gets its window at its first publish or request (most never send one).
+    const window = opened.window === undefined || remembersNothing(opened.window) ? undefined : new RequestWindow<unknown>(options.windowSize, opened.window);
     const previous = this.sessions.get(id);
     // A takeover replaces a live session of the user; anything else is one more.
     if (!previous && !this.#admitSession(connection.user)) {
@@ -156,9 +159,10 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
       }
     });
     try {
-      await broker.saveSession(id, { user: connection.user, window: window.snapshot(), owner: connection.id, ...resume }, this.liveTtl);
-      // An in-process broker keeps the session's own window: each reply is then kept once.
-      broker.shareWindow?.(id, window);
+      await broker.saveSession(id, { user: connection.user, window: session.windowState(), owner: connection.id, ...resume }, this.liveTtl);
+      // An in-process broker keeps the session's own window: each reply is then kept once (one made later is shared then).
+      const made = session.madeWindow;
+      if (made) broker.shareWindow?.(id, made);
       if (!this.#refresh.pending) this.#refresh.start(refreshPeriod(options.recoveryWindow));
       // An in-process broker calls the session itself; a networked one a listener made for it.
       if (broker.listenDirect && broker.unlistenDirect) broker.listenDirect(id, session);
@@ -185,7 +189,7 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
         recoveryWindow: options.recoveryWindow,
         pingInterval: options.pingInterval,
         maxPayload: options.maxPayload,
-        acked: window.acked,
+        acked: session.acked,
         expiresAt: connection.expiresAt,
       }),
     );
@@ -213,12 +217,12 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     // A newer connection of this session is live on this node (it took over, or resumed while
     // this one was parking): its record stays live; a recoveryWindow ttl now would expire it.
     if (this.sessions.has(session.id) || movedAway) return;
-    await this.host.options.broker.saveSession(session.id, { user: session.user, window: session.window.snapshot(), sentSeq: session.sentSeq }, this.host.options.recoveryWindow);
+    await this.host.options.broker.saveSession(session.id, { user: session.user, window: session.windowState(), sentSeq: session.sentSeq }, this.host.options.recoveryWindow);
   }
 
   /** Writes the record of a session connected here (as its hello did): it resumes from this. */
   saveLive(session: LiveSession<User>): Promise<void> {
-    return this.host.options.broker.saveSession(session.id, { user: session.user, window: session.window.snapshot(), sentSeq: session.sentSeq, owner: session.connection.id, ...session.resume }, this.liveTtl);
+    return this.host.options.broker.saveSession(session.id, { user: session.user, window: session.windowState(), sentSeq: session.sentSeq, owner: session.connection.id, ...session.resume }, this.liveTtl);
   }
 
   /** Whether a connection other than this session's (on any node) serves the session now. */
@@ -229,6 +233,15 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     } catch {
       return false; // the broker cannot tell: leave as a single node would
     }
+  }
+
+  /**
+   * A session made its window at its first publish or request: an in-process broker keeps it as
+   * the session's (each reply kept once), as hello shares one it made. Only the session connected
+   * here shares: one that was taken over or left keeps its window to itself.
+   */
+  windowMade(session: LiveSession<User>, window: RequestWindow<unknown>): void {
+    if (this.sessions.get(session.id) === session && !session.parked) this.host.options.broker.shareWindow?.(session.id, window);
   }
 
   /** Made outside hello, so the listener (kept for the session's life) does not keep that call's scope alive. */
@@ -286,5 +299,5 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
 /** A resumed session takes over what its previous connection on this node was still processing. */
 async function inherit<User>(session: LiveSession<User>, prior: LiveSession<User>): Promise<void> {
   await prior.drained();
-  for (const [id, reply] of prior.window.snapshot().replies) if (session.window.check(id).kind === 'new') session.window.record(id, reply);
+  for (const [id, reply] of prior.windowState().replies) if (session.window.check(id).kind === 'new') session.window.record(id, reply);
 }
