@@ -20,6 +20,15 @@ const transitions: { readonly [S in ConnectionState]: readonly ConnectionState[]
   closed: [],
 };
 
+/**
+ * The keepalive's frames, built once for every connection (a sweep allocates no frame per
+ * connection): a ping (FIN, opcode 9, no payload, unmasked: the bytes ws writes for `ping()`),
+ * the app ping's text frame, and both in one buffer.
+ */
+const PING_FRAME = Buffer.from([0x89, 0x00]);
+const APP_PING = prepareText('{"type":"ping"}');
+const PING_AND_APP_PING = Buffer.concat([PING_FRAME, APP_PING.frame]);
+
 /** A connection's yes/no state, as bits of one number. */
 const ANONYMOUS = 1;
 const AWAITING_PONG = 2;
@@ -386,12 +395,26 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     if (state === 'closing' || state === 'closed') return;
     // A connection still authenticating is pinged too: the sweep awaits its pong like any other.
     // One still awaiting an earlier pong keeps that deadline and gets only the app ping.
-    // Both in one write when both go out.
-    const both = fresh && appPing && state === 'open';
-    if (both) this.cork();
-    if (fresh) this.#socket.ping();
-    if (appPing && state === 'open') this.send('{"type":"ping"}');
-    if (both) this.uncork();
+    const app = appPing && state === 'open';
+    if (!fresh) {
+      if (app) this.sendPrepared(APP_PING);
+      return;
+    }
+    const socket = this.#socket;
+    const transport = this.#transport;
+    // Both in one write when both go out: the shared buffer, when the app ping would be sent (as
+    // #refusal would judge it with the ping written), else as two frames and the refusal's verdict.
+    if (transport && app && socket.readyState === socket.OPEN && socket.bufferedAmount + PING_FRAME.length <= this.#host.outboundBudget) {
+      transport.write(PING_AND_APP_PING);
+      this.#host.countOut(APP_PING.bytes);
+      return;
+    }
+    if (app) this.cork();
+    // ws writes nothing for a socket no longer open.
+    if (transport && socket.readyState === socket.OPEN) transport.write(PING_FRAME);
+    else if (!transport) socket.ping();
+    if (app) this.sendPrepared(APP_PING);
+    if (app) this.uncork();
   }
 
   /** @internal Called once by the socket's `close` event: reports the close to the server. */
