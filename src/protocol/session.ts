@@ -292,6 +292,14 @@ export class Session<User, Payload = string, Sub extends SubscriptionState<Paylo
     return subs instanceof Map ? subs.size : subs === undefined ? 0 : 1;
   }
 
+  /** Whether a current subscription asked for presence (no list made: the refresh asks every session). */
+  get wantsPresence(): boolean {
+    const subs = this.#subscriptions;
+    if (!(subs instanceof Map)) return subs?.presence === true;
+    for (const sub of subs.values()) if (sub.presence) return true;
+    return false;
+  }
+
   /** The current subscriptions, in the order they were made (a copy). */
   subscriptionList(): Sub[] {
     const subs = this.#subscriptions;
