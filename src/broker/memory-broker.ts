@@ -184,6 +184,11 @@ export class MemoryBroker implements Broker {
             claimRequest: (session, id, ttl) => this.#claimRequest(session, id, ttl),
           }
         : undefined;
+    // Likewise, a subclass that overrides subscribeDirect (and not listenDirect) has neither
+    // listenDirect nor unlistenDirect, so its override is what carries direct messages.
+    if (this.subscribeDirect !== own.subscribeDirect && this.listenDirect === own.listenDirect) {
+      Object.defineProperties(this, { listenDirect: { value: undefined }, unlistenDirect: { value: undefined } });
+    }
   }
 
   /**
@@ -388,6 +393,7 @@ export class MemoryBroker implements Broker {
     return async () => this.#unlisten(outbox, listener);
   }
 
+  /** {@link Broker.listenDirect}: undefined in a subclass that overrides `subscribeDirect` (its override then runs). */
   listenDirect(session: string, listener: DirectListener): void {
     this.#listen(this.#entry(session), listener);
   }

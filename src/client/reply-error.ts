@@ -16,7 +16,8 @@ import type { ReplyCode } from '../protocol/reply-code.js';
  *
  * A {@link LifelineError} whose `code` is the reply code above (lowercase), not an `ERR_*` one.
  */
-export class ReplyError extends LifelineError<ReplyCode> {
+export class ReplyError extends LifelineError {
+  declare readonly code: ReplyCode;
   override name = 'ReplyError';
   constructor(
     code: ReplyCode,

@@ -36,13 +36,14 @@ export type LifelineErrorCode =
   | 'ERR_USAGE';
 
 /**
- * The root of the tree. `Code` is `LifelineErrorCode` but for the errors that carry a protocol
- * reply's code (`ReplyError`, `RequestError`): narrow with `instanceof` on the subclass to get a
- * precise `code` type.
+ * The root of the tree. `code` is an `ERR_*` code, or a protocol reply's code on the two errors
+ * that carry one (`ReplyError`, `RequestError`): `instanceof` on the subclass narrows it. Not
+ * generic: TypeScript narrows `instanceof` on a generic class to its `any` instantiation, which
+ * turned `code` into `any` after `error instanceof LifelineError`.
  */
-export class LifelineError<Code extends string = LifelineErrorCode> extends Error {
+export class LifelineError extends Error {
   constructor(
-    readonly code: Code,
+    readonly code: LifelineErrorCode | (string & {}),
     message: string,
     options?: { cause?: unknown },
   ) {

@@ -31,7 +31,8 @@ export function settleAction(policy: CloseAction, custom: CloseAction | boolean 
  * The reconnecting client's retry decision, free of I/O (the client keeps the count and runs the
  * timer): the retry after a reconnectable `close` when `attempt` retries were made since the last
  * stable connection; `undefined` once `maxAttempts` are spent (give up), except after a server's
- * 1013 ("try again later"), which waits at the longest delay instead and never spends the budget.
+ * 1013 ("try again later"), which waits at the longest delay instead and never spends the budget
+ * (unless `maxAttempts` is 0: no retries at all).
  * The delay: `override` (the app's `reconnectDelay`) if it answers, else the server's hint
  * (`hint`, or a refused handshake's Retry-After spread over one backoff delay), else the backoff.
  *
@@ -47,7 +48,9 @@ export function nextRetry(
   override?: (attempt: number) => number | undefined,
 ): Retry | undefined {
   const exhausted = attempt >= settings.maxAttempts;
-  if (exhausted && (close.code !== 1013 || close.local)) return undefined;
+  // `maxAttempts: 0` asks for no retry at all, even after a 1013: spent with no attempt made
+  // (`!attempt`) happens only then.
+  if (exhausted && (close.code !== 1013 || close.local || !attempt)) return undefined;
   if (!exhausted) attempt++;
   const backoff = jittered(settings, exhausted ? settings.maxDelay : backoffCeiling(settings, attempt), settings.rng);
   hint ??= retryAfterMs === undefined ? undefined : { afterMs: retryAfterMs, spreadMs: backoff };

@@ -51,10 +51,16 @@ export class RequestWindow<R> {
   ) {
     this.#acked = state?.acked ?? 0;
     this.#floor = state?.floor ?? 0;
-    if (state === undefined || state.replies.length === 0) return;
-    // Beyond capacity (a smaller window configured since): the oldest are forgotten now.
-    const replies = state.replies;
-    const skip = Math.max(0, replies.length - capacity);
+    if (state !== undefined) this.#load(state.replies);
+  }
+
+  /** Takes `replies` (oldest first) as the stored ones; beyond capacity the oldest are forgotten. */
+  #load(replies: RequestWindowState<R>['replies']): void {
+    this.#start = 0;
+    this.#ids = this.#replies = undefined;
+    if (replies.length === 0) return;
+    // Beyond capacity (a smaller window configured since, or a merge): the oldest are forgotten now.
+    const skip = Math.max(0, replies.length - this.capacity);
     for (let index = 0; index < skip; index++) this.#forget((replies[index] as readonly [number, R])[0]);
     this.#ids = [];
     this.#replies = [];
@@ -104,14 +110,19 @@ export class RequestWindow<R> {
   }
 
   /**
-   * Takes in what another copy of the same session's window knows: its replies this one lacks
-   * (in its order), and its `acked` and `floor` where higher, so that no id either copy
-   * answered or forgot looks new here.
+   * Takes in what another copy of the same session's window knows: its replies this one lacks,
+   * and its `acked` and `floor` where higher, so that no id either copy answered or forgot looks
+   * new here. Of the two copies' replies the `capacity` highest ids are kept (this copy's reply
+   * where both hold one) and the rest forgotten: the copies' recording orders interleave, so
+   * appending the other's replies in its order would let an older id push a newer one out.
    */
   merge(other: RequestWindowState<R>): void {
-    for (const [id, reply] of other.replies) if (this.#slotOf(id) < 0) this.record(id, reply);
+    const own = this.snapshot().replies;
+    const held = new Set(own.map(([id]) => id));
+    const lacking = other.replies.filter(([id]) => !held.has(id));
     if (other.acked > this.#acked) this.#acked = other.acked;
     this.#forget(other.floor);
+    if (lacking.length > 0) this.#load([...own, ...lacking].sort((a, b) => a[0] - b[0]));
   }
 
   snapshot(): RequestWindowState<R> {

@@ -23,7 +23,7 @@ export type ServerReplyCode =
   | 'hello_required';
 
 /** Codes a client concludes without a server reply. */
-export type ClientReplyCode = 'timeout' | 'outcome_unknown' | 'closed' | 'unsubscribed';
+export type ClientReplyCode = 'timeout' | 'outcome_unknown' | 'closed' | 'unsubscribed' | 'too_big';
 
 /**
  * Every code a reply error may carry: the protocol's own, or a request handler's own code

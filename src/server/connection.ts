@@ -357,6 +357,9 @@ export class Connection<User = unknown> implements KeepaliveTarget {
       this.#uncommon.expiry?.stop();
       return;
     }
+    // A refresh answered after the close: nothing left to expire (a timer would hold the
+    // closed connection until `at`).
+    if (this.#state === 'closed') return;
     const rare = this.#rare();
     rare.expiresAt = at;
     rare.expiry ??= new Timer(this.#host.clock, () => this.close(CloseCode.AUTH_EXPIRED, 'credentials expired'));

@@ -75,7 +75,7 @@ export interface ServerOptions<User = unknown> extends ChannelHooks<User> {
   readonly pingInterval?: number;
   /** A peer silent this long after a ping is terminated, ms. Default 10 000. */
   readonly pongTimeout?: number;
-  /** Also send `{"type":"ping"}` when nothing else was sent for a ping interval, for client watchdogs. Default true. */
+  /** Also send `{"type":"ping"}` with every protocol ping (each `pingInterval`), for client watchdogs. Default true. */
   readonly appPings?: boolean;
   /** The opening handshake (headers, checks, authentication) must finish within this, ms. Default 10 000. */
   readonly handshakeTimeout?: number;

@@ -36,6 +36,12 @@ describe('nextRetry', () => {
     assert.equal(nextRetry(one, 1, { ...later, local: 'heartbeat' }, undefined), undefined);
   });
 
+  test('maxAttempts 0 never retries, not even after a 1013', () => {
+    const none = { ...settings, maxAttempts: 0 };
+    assert.equal(nextRetry(none, 0, { code: 1013, reason: '', wasClean: true }, undefined), undefined);
+    assert.equal(nextRetry(none, 0, drop, undefined), undefined);
+  });
+
   test("a server's hint sets the delay (after plus a share of spread); Retry-After spreads over one backoff delay", () => {
     assert.deepEqual(nextRetry(settings, 0, drop, { afterMs: 2_000, spreadMs: 1_000 }), { attempt: 1, delay: 2_500, hinted: true });
     // Attempt 2: backoff 1 000 (half of 2 000), so 3 000 + 0.5 * 1 000.

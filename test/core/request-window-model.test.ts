@@ -60,6 +60,15 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant('restore' as const) }) },
 );
 
+/** Two copies of a session's window for the merge properties: ids recorded in any order. */
+const mergeRecords = fc.array(fc.tuple(fc.integer({ min: 1, max: 25 }), fc.integer()), { maxLength: 30 });
+
+function filled(capacity: number, records: readonly (readonly [number, number])[]): RequestWindow<number> {
+  const window = new RequestWindow<number>(capacity);
+  for (const [id, reply] of records) window.record(id, reply);
+  return window;
+}
+
 describe('RequestWindow (ring) against the Map-based model', () => {
   test('property: same verdicts, acked and snapshots for any records, checks and restores', () => {
     fc.assert(
@@ -91,13 +100,9 @@ describe('RequestWindow (ring) against the Map-based model', () => {
   });
 
   test('property: after merge, no id either copy answered or forgot looks new, and acked is the higher of the two', () => {
-    const records = fc.array(fc.tuple(fc.integer({ min: 1, max: 25 }), fc.integer()), { maxLength: 30 });
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 8 }), records, records, (capacity, ownRecords, otherRecords) => {
-        const own = new RequestWindow<number>(capacity);
-        const other = new RequestWindow<number>(capacity);
-        for (const [id, reply] of ownRecords) own.record(id, reply);
-        for (const [id, reply] of otherRecords) other.record(id, reply);
+      fc.property(fc.integer({ min: 1, max: 8 }), mergeRecords, mergeRecords, (capacity, ownRecords, otherRecords) => {
+        const [own, other] = [ownRecords, otherRecords].map((records) => filled(capacity, records)) as [RequestWindow<number>, RequestWindow<number>];
         const before = Array.from({ length: 27 }, (_, i) => [own.check(i + 1), other.check(i + 1)] as const);
         own.merge(other.snapshot());
         for (let id = 1; id <= 27; id++) {
@@ -108,6 +113,34 @@ describe('RequestWindow (ring) against the Map-based model', () => {
       }),
       { numRuns: 1000, seed: SEED },
     );
+  });
+
+  test('property: after merge, the window holds the highest ids of both copies (its own reply where both have one) and forgets the rest', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 8 }), mergeRecords, mergeRecords, (capacity, ownRecords, otherRecords) => {
+        const [own, other] = [ownRecords, otherRecords].map((records) => filled(capacity, records)) as [RequestWindow<number>, RequestWindow<number>];
+        const union = new Map(other.snapshot().replies);
+        for (const [id, reply] of own.snapshot().replies) union.set(id, reply);
+        const kept = [...union.keys()].sort((a, b) => b - a).slice(0, capacity);
+        const dropped = [...union.keys()].filter((id) => !kept.includes(id));
+        own.merge(other.snapshot());
+        for (const id of kept) assert.deepEqual(own.check(id), { kind: 'repeat', reply: union.get(id) }, `kept id ${id}`);
+        for (const id of dropped) assert.deepEqual(own.check(id), { kind: 'expired' }, `dropped id ${id}`);
+        assert.equal(own.snapshot().replies.length, kept.length);
+      }),
+      { numRuns: 1000, seed: SEED },
+    );
+  });
+
+  test('merging an older reply into a full window keeps the newer ones', () => {
+    const own = new RequestWindow<string>(2);
+    own.record(5, 'e');
+    own.record(6, 'f');
+    own.merge({ acked: 3, floor: 0, replies: [[3, 'c']] });
+    assert.deepEqual(own.check(5), { kind: 'repeat', reply: 'e' });
+    assert.deepEqual(own.check(6), { kind: 'repeat', reply: 'f' });
+    assert.deepEqual(own.check(3), { kind: 'expired' });
+    assert.deepEqual(own.snapshot(), { acked: 6, floor: 3, replies: [[5, 'e'], [6, 'f']] });
   });
 
   test('a snapshot larger than the capacity keeps its newest replies and forgets the rest', () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { FakeClock } from '../../src/testing/fake-clock.js';
+import { eventually } from '../helpers/wait.js';
 import { DEADLINE, serve, within } from './support.js';
 
 type Message = { readonly type: string; readonly [key: string]: unknown };
@@ -102,6 +103,29 @@ describe('expiring credentials', () => {
     await peer.next('welcome');
     peer.send({ type: 'refresh', token: 'ann:20000' });
     assert.equal((await peer.next('refreshed')).expiresAt, 20000);
+  });
+
+  test('a refresh answered after its connection closed arms no expiry timer (it would hold the closed connection until then)', async (t) => {
+    const clock = new FakeClock(1_000);
+    let release: (() => void) | undefined;
+    const authenticate = async ({ query, token }: { query: URLSearchParams; token?: string }) => {
+      // The refresh's verdict waits until the test lets it go, after the connection closed.
+      if (token !== undefined) await new Promise<void>((resolve) => (release = resolve));
+      const [user, until] = (token ?? query.get('token') ?? '').split(':');
+      return { ok: true as const, user: user ?? '', expiresAt: Number(until) };
+    };
+    const fixture = await serve(t, { clock, pingInterval: 0, authenticate });
+    const peer = await protocolPeer(`${fixture.wsUrl}?token=ann:6000`);
+    peer.send({ type: 'hello', v: 1 });
+    await peer.next('welcome');
+    peer.send({ type: 'refresh', token: 'ann:9999999' });
+    await eventually(() => release !== undefined, 'the refresh reached the hook');
+    peer.ws.close();
+    await eventually(() => fixture.server.connections.size === 0, 'the server saw the close');
+    const pending = clock.pending;
+    release?.();
+    await clock.tickAsync(0);
+    assert.equal(clock.pending, pending, 'no timer armed for the closed connection');
   });
 
   test('credentials without an expiry never close the connection', async (t) => {

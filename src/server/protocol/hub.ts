@@ -54,7 +54,7 @@ export class Hub<User> {
       options,
       secrets: { digest: digestOf, matches: matchesSecret },
       ids: { session: () => flatUuid('s-'), secret: () => Buffer.from(options.randomBytes(32)).toString('base64url') },
-      route: (session, message) => this.#route(session, message),
+      route: (session, envelope) => this.message(session.connection, envelope),
       unsubscribeAll: (session, movedAway) => this.#subscriptions.unsubscribeAll(session, movedAway),
     });
     this.#subscriptions = new Subscriptions<User>({
@@ -142,8 +142,14 @@ export class Hub<User> {
     if (phase.phase === 'hello' && envelope.type !== 'hello') {
       return this.options.invalid(connection as Connection<unknown>, 'hello_required', 'the first message must be hello');
     }
+    // Pipelined behind the hello: judged after the welcome, in order (a refusal as well as the rest).
+    if (phase.phase === 'greeting') return void phase.backlog.push(envelope);
     const parsed = parseClientMessage(envelope);
-    if (!parsed.ok) return this.options.invalid(connection as Connection<unknown>, parsed.code, parsed.detail, parsed.id);
+    if (!parsed.ok) {
+      const refuse = (): void => this.options.invalid(connection as Connection<unknown>, parsed.code, parsed.detail, parsed.id);
+      // A session's refusal waits for the messages before it, as any reply does (in order).
+      return phase.phase === 'hello' ? refuse() : void phase.enqueue(async () => refuse());
+    }
     const message = parsed.message;
     if (phase.phase === 'hello') {
       if (message.type !== 'hello') return; // checked above, before parsing
@@ -157,10 +163,6 @@ export class Hub<User> {
         .hello(connection, message)
         .catch((error: unknown) => helloUnavailable(this.options.log, connection as Connection<unknown>, error))
         .finally(() => connection.resumeInput());
-      return;
-    }
-    if (phase.phase === 'greeting') {
-      phase.backlog.push(message); // pipelined behind hello: handled after welcome, in order
       return;
     }
     // Small replies only: a catch-up held back whole would count against the outbound budget.
@@ -195,7 +197,7 @@ export class Hub<User> {
     };
     switch (message.type) {
       case 'hello':
-        return this.options.invalid(session.connection as Connection<unknown>, 'bad_state', 'hello was already received');
+        return run(async () => this.options.invalid(session.connection as Connection<unknown>, 'bad_state', 'hello was already received'));
       case 'subscribe':
         return run(() => this.#subscriptions.subscribe(session, message));
       case 'unsubscribe':

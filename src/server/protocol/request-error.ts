@@ -13,7 +13,8 @@ import { LifelineError } from '../../core/errors.js';
  *
  * A {@link LifelineError} whose `code` is the handler's own reply code, not an `ERR_*` one.
  */
-export class RequestError extends LifelineError<string> {
+export class RequestError extends LifelineError {
+  declare readonly code: string;
   override name = 'RequestError';
   constructor(code: string, message: string) {
     super(code, message);

@@ -1,6 +1,7 @@
 import type { DirectMessage, Unsubscribe } from '../../broker/broker.js';
 import { remembersNothing, RequestWindow } from '../../core/request-window.js';
 import { Timer } from '../../core/timer.js';
+import type { Envelope } from '../../core/envelope.js';
 import type { ClientMessage } from '../../protocol/client-messages.js';
 import { openSession, type IdSource, type SecretPort } from '../../protocol/hello.js';
 import { identityKey } from '../../protocol/identity.js';
@@ -12,7 +13,7 @@ import { LiveSession, type LiveSessionHost } from './live-session.js';
 import type { Clock } from '../../core/clock.js';
 
 /** Where a connection is in the channel protocol: awaiting its hello, awaiting its welcome, or serving its session (the session itself). */
-export type Phase<User> = { readonly phase: 'hello'; readonly deadline: Timer } | { readonly phase: 'greeting'; readonly backlog: ClientMessage[] } | LiveSession<User>;
+export type Phase<User> = { readonly phase: 'hello'; readonly deadline: Timer } | { readonly phase: 'greeting'; readonly backlog: Envelope[] } | LiveSession<User>;
 
 /**
  * The phase of each connection, kept in the connection's own slot for it: a weak map's entry and
@@ -37,8 +38,8 @@ export interface RegistryHost<User> {
   readonly options: HubOptions<User>;
   readonly secrets: SecretPort;
   readonly ids: IdSource;
-  /** Handles a message of a welcomed session (the backlog of those pipelined behind its hello). */
-  route(session: LiveSession<User>, message: ClientMessage): void;
+  /** Handles a message of a welcomed session, as if it arrived now (the backlog of those pipelined behind its hello). */
+  route(session: LiveSession<User>, envelope: Envelope): void;
   /** Ends every subscription of a session that leaves this node (`movedAway`: another node owns it now). */
   unsubscribeAll(session: LiveSession<User>, movedAway: boolean): Promise<void>;
 }

@@ -6,12 +6,22 @@
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer } from 'node:http';
 import type { Socket } from 'node:net';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import { MemoryBroker } from '../../../src/broker/memory-broker.js';
 import { FakeClock } from '../../../src/testing/fake-clock.js';
+import { eventually } from '../../helpers/wait.js';
 import { serve } from '../support.js';
 import { ForwardingBroker } from './brokers.js';
 import { ProtocolClient, type MessageOf } from './protocol-client.js';
+
+/** A broker whose session saves wait for `release()`: a hello stays pending until then. */
+function heldAtSave(t: TestContext): { readonly broker: ForwardingBroker; readonly release: () => void } {
+  let release = (): void => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const inner = new MemoryBroker();
+  t.after(() => inner.close());
+  return { broker: new ForwardingBroker(inner, (method) => (method === 'saveSession' ? held : Promise.resolve())), release };
+}
 
 describe('protocol: hello and welcome', () => {
   test('a client offering lifeline.v1 gets it, and hello is answered with a new session', async (t) => {
@@ -63,13 +73,65 @@ describe('protocol: hello and welcome', () => {
     );
   });
 
+  test('a malformed or unknown message pipelined behind the hello is refused after the welcome, in the order sent', async (t) => {
+    // The hello waits on its session save, so everything behind it is read while it is pending.
+    const { broker, release } = heldAtSave(t);
+    const fixture = await serve(t, { pingInterval: 0, broker, channels: { chat: {} } });
+    const client = await ProtocolClient.open(fixture.wsUrl);
+    t.after(() => client.dispose());
+    client.send({ type: 'hello', v: 1 });
+    client.send({ type: 'subscribe', id: 1, channel: 'chat:a' });
+    client.send({ type: 'subscribe', id: 2, channel: 'not a channel name' });
+    client.send({ type: 'nonsense', id: 3 });
+    client.send({ type: 'subscribe', id: 4, channel: 'chat:b' });
+    await eventually(() => fixture.server.stats.messagesIn === 5, 'the server to read all five messages');
+    release();
+    await client.take('welcome');
+    await client.take('subscribed', (m) => m.id === 4);
+    assert.deepEqual(
+      client.log.filter((m) => m.type !== 'ping').map((m) => [m.type, 'id' in m ? m.id : undefined, 'code' in m ? m.code : undefined]),
+      [
+        ['welcome', undefined, undefined],
+        ['subscribed', 1, undefined],
+        ['error', 2, 'bad_message'],
+        ['error', undefined, 'unknown_type'],
+        ['subscribed', 4, undefined],
+      ],
+    );
+  });
+
+  test('after the welcome too, a refusal waits for the replies of the messages sent before it', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0 });
+    let open = (): void => undefined;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    let started = false;
+    fixture.server.handle('slow', async () => {
+      started = true;
+      await opened;
+      return 'done';
+    });
+    const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
+    client.send({ type: 'request', id: 1, method: 'slow' });
+    client.send({ type: 'subscribe', id: 2, channel: 'not a channel name' });
+    client.send({ type: 'nonsense', id: 3 });
+    client.send({ type: 'hello', v: 1 });
+    await eventually(() => started && fixture.server.stats.messagesIn === 5, 'the slow request to start and the rest to be read');
+    open();
+    await client.take('error', (m) => m.code === 'bad_state');
+    assert.deepEqual(
+      client.log.filter((m) => m.type !== 'ping' && m.type !== 'welcome').map((m) => [m.type, 'id' in m ? m.id : undefined, 'code' in m ? m.code : undefined]),
+      [
+        ['result', 1, undefined],
+        ['error', 2, 'bad_message'],
+        ['error', undefined, 'unknown_type'],
+        ['error', undefined, 'bad_state'],
+      ],
+    );
+  });
+
   test('messages pipelined behind a slow hello wait in the socket, not in server memory, then are all handled in order', async (t) => {
     // The hello is held at its session save; the client pipelines 32 MB of publishes behind it.
-    let release = (): void => undefined;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    const inner = new MemoryBroker();
-    t.after(() => inner.close());
-    const broker = new ForwardingBroker(inner, (method) => (method === 'saveSession' ? held : Promise.resolve()));
+    const { broker, release } = heldAtSave(t);
     const http = createHttpServer();
     const sockets: Socket[] = [];
     http.on('connection', (socket: Socket) => sockets.push(socket));

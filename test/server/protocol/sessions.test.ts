@@ -200,6 +200,27 @@ describe('protocol: direct messages', () => {
     assert.deepEqual(await back.take('message'), { type: 'message', seq: 1, data: 'while away' });
   });
 
+  test('a MemoryBroker subclass that overrides subscribeDirect: its override is what carries direct messages', async (t) => {
+    // As with publish, recordReply and claimRequest (Broker.immediate): an override adds a check,
+    // a log or a filter, and must not be bypassed by the in-process shortcut.
+    const heard: unknown[] = [];
+    class Logging extends MemoryBroker {
+      override async subscribeDirect(session: string, onMessage: (message: DirectMessage) => void): Promise<Unsubscribe> {
+        return super.subscribeDirect(session, (message) => {
+          heard.push(message.data);
+          onMessage(message);
+        });
+      }
+    }
+    const broker = new Logging();
+    t.after(() => broker.close());
+    const fixture = await serve(t, { pingInterval: 0, broker });
+    const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    await fixture.server.sendTo(welcome.session, 'hi');
+    assert.deepEqual(await client.take('message'), { type: 'message', seq: 1, data: 'hi' });
+    assert.deepEqual(heard, ['hi'], 'the override heard it');
+  });
+
   test('direct messages racing a resume: the welcome first, then every pending seq once, in order', async (t) => {
     // A networked broker may deliver a new message the moment the session's subscription is
     // active, before the node has sent its welcome or replayed the pending ones.
