@@ -4,19 +4,25 @@
 // divided by 2,000 (the first 1,000 take the one-time costs: code, maps' first tables, the young
 // generation's first growth). The clients run in a child process, so only the server is measured.
 //
-//   node --expose-gc --import tsx bench/session-heap.ts [--src DIR] [--stack ws] [--rounds N] [--snapshot]
+//   node --expose-gc --import tsx bench/session-heap.ts [--src DIR] [--stack ws] [--rounds N] [--snapshot] [--sweep MS]
 //
 // --src DIR     measures the server in DIR (a copy of src/) instead of src/; a copy outside the
 //               repository is copied into scratch/ for the run, where it finds the packages.
 // --stack ws    measures the benchmark's raw ws server instead (a socket in its sets), for scale.
 // --rounds N    reads N times (1,000 -> 3,000 each, the clients closing in between), prints each.
 // --snapshot    also writes heap snapshots at 1,000 and 3,000 sessions (first round) and prints the
-//               objects retained per session by constructor (self size, the growth over 2,000).
+//               objects retained per session by constructor (self size, the growth over 2,000);
+//               plain objects by their first properties, e.g. `object {user,window,...}`.
+// --sweep MS    runs the server's keepalive every MS ms and, after the last reading, prints what
+//               one sweep allocates per session (V8's sampling heap profiler over ten intervals,
+//               counting objects already collected): the garbage an idle server makes each ping
+//               interval.
 import { fork, type ChildProcess } from 'node:child_process';
 import { cpSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Session as Inspector } from 'node:inspector';
 import { writeHeapSnapshot } from 'node:v8';
 import { openLean } from './wire/dialect.js';
 import type { LeanSocket } from './wire/lean-socket.js';
@@ -75,10 +81,10 @@ interface Measured {
   connections(): number;
 }
 
-async function lifelineServer(src: string): Promise<Measured> {
+async function lifelineServer(src: string, pingInterval: number | undefined): Promise<Measured> {
   const lifeline = (await import(pathToFileURL(join(src, 'server/index.ts')).href)) as LifelineModule;
   const { pino } = await import('pino');
-  const server = lifeline.createServer({ port: 0, channels: { bench: { history: { size: 1000, ttl: 60_000 } } }, logger: pino({ level: 'error' }), maxMessageRate: Infinity });
+  const server = lifeline.createServer({ port: 0, channels: { bench: { history: { size: 1000, ttl: 60_000 } } }, logger: pino({ level: 'error' }), maxMessageRate: Infinity, ...(pingInterval === undefined ? {} : { pingInterval }) });
   const { port } = await server.listen();
   return { port, connections: () => server.connections.size };
 }
@@ -104,7 +110,8 @@ async function measure(): Promise<void> {
   const rounds = Number(option('--rounds') ?? 1);
   const snapshot = process.argv.includes('--snapshot');
   const stack = option('--stack') ?? 'lifeline';
-  const server = stack === 'ws' ? await wsServer() : await lifelineServer(src);
+  const sweep = option('--sweep') === undefined ? undefined : Number(option('--sweep'));
+  const server = stack === 'ws' ? await wsServer() : await lifelineServer(src, sweep);
   const client = fork(new URL(import.meta.url).pathname, ['--client', String(server.port), stack], { execArgv: ['--import', 'tsx'] });
   const settle = async (): Promise<number> => {
     await new Promise((done) => setTimeout(done, 300));
@@ -134,8 +141,29 @@ async function measure(): Promise<void> {
   }
   const sorted = [...perSession].sort((a, b) => a - b);
   console.log(`median ${(sorted[Math.floor(sorted.length / 2)] ?? 0).toFixed(0)} B per session`);
+  // Ten intervals, so a sweep cut at either end of the window moves the figure by a tenth at most.
+  if (sweep !== undefined) console.log(`one keepalive sweep allocates ${((await allocatedDuring(10 * sweep)) / 10 / LAST).toFixed(0)} B per session (${LAST} sessions, ten sweeps)`);
   client.kill();
   process.exit(0);
+}
+
+/** Bytes this process allocates over `ms`, dead or alive (V8's sampling heap profiler, every 128 B on average). */
+async function allocatedDuring(ms: number): Promise<number> {
+  const inspector = new Inspector();
+  inspector.connect();
+  const post = (method: string, params: object = {}): Promise<unknown> =>
+    new Promise((done, fail) => inspector.post(method, params, (error, result) => (error ? fail(error) : done(result))));
+  await post('HeapProfiler.startSampling', { samplingInterval: 128, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  await new Promise((done) => setTimeout(done, ms));
+  const { profile } = (await post('HeapProfiler.stopSampling')) as { profile: { head: SampledNode } };
+  inspector.disconnect();
+  const total = (node: SampledNode): number => node.children.reduce((sum, child) => sum + total(child), node.selfSize);
+  return total(profile.head);
+}
+
+interface SampledNode {
+  readonly selfSize: number;
+  readonly children: readonly SampledNode[];
 }
 
 function option(name: string): string | undefined {
@@ -188,8 +216,18 @@ function byConstructor(file: string): Map<string, { size: number; count: number 
   const label = (at: number): string => {
     const type = types[parsed.nodes[at + typeAt] as number] ?? '?';
     const name = parsed.strings[parsed.nodes[at + nameAt] as number] ?? '?';
+    // Plain objects are told apart by their properties (a session record, an outbox, a listener table).
+    if (type === 'object' && name === 'Object') return `object {${(properties.get(at) ?? []).join(',')}}`;
     return type === 'object' || type === 'closure' || type === 'native' || type === 'synthetic' ? `${type} ${name.slice(0, 40)}` : `(${type})`;
   };
+  const properties = new Map<number, string[]>();
+  for (let at = 0, edge = 0; at < parsed.nodes.length; at += width) {
+    const names: string[] = [];
+    for (let n = 0; n < (parsed.nodes[at + countAt] as number); n++, edge += edgeWidth) {
+      if (edgeTypes[parsed.edges[edge + edgeTypeAt] as number] === 'property') names.push((parsed.strings[parsed.edges[edge + edgeNameAt] as number] ?? '?').slice(0, 12));
+    }
+    if (names.length > 0) properties.set(at, names.slice(0, 8));
+  }
   const holder = new Map<number, { readonly at: number; readonly name: string }>();
   for (let at = 0, edge = 0; at < parsed.nodes.length; at += width) {
     const edges = parsed.nodes[at + countAt] as number;
@@ -198,12 +236,14 @@ function byConstructor(file: string): Map<string, { size: number; count: number 
       const kind = edgeTypes[parsed.edges[edge + edgeTypeAt] as number];
       if (kind === 'weak' || kind === 'shortcut' || holder.has(to)) continue;
       const raw = parsed.edges[edge + edgeNameAt] as number;
-      const name = kind === 'element' || kind === 'hidden' ? '[]' : (parsed.strings[raw] ?? '?');
+      const named = parsed.strings[raw] ?? '?';
+      // A hash table's entries are internal edges named by their index: one name for all of them.
+      const name = kind === 'element' || kind === 'hidden' || (kind === 'internal' && /^\d+$/.test(named)) ? '[]' : named;
       holder.set(to, { at, name: name.slice(0, 30) });
     }
   }
   // Anonymous containers (arrays, plain objects, contexts, strings) are named by two holders.
-  const anonymous = /^\((array|hidden|string|number)\)$|^object (Object|Array|Map|Set|WeakMap|system \/ Context)$|^closure $/;
+  const anonymous = /^\((array|hidden|string|number)\)$|^object (\{.*\}|Array|Map|Set|WeakMap|system \/ Context)$|^closure $/;
   const path = (at: number, depth: number): string => {
     const held = holder.get(at);
     if (!held) return '(root)';

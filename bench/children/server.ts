@@ -1,6 +1,7 @@
 // A server under test, one per process: `node server.js <stack>`. The harness drives it over
 // IPC (listen, publish, usage, gc, shutdown) and reads its CPU time and memory from inside.
 import { readFileSync } from 'node:fs';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { nowMs, numberArg, optionalNumber, serve, usage, type Handlers } from '../process/rpc.js';
@@ -35,20 +36,43 @@ function peakRss(): number {
   }
 }
 
+/** Where the RSS is, besides the heap in use: V8's pages (old-space free, young generation) and the rest. */
+interface Collected {
+  rss: number;
+  heapUsed: number;
+  /** Resident pages of every V8 space. */
+  heapResident: number;
+  /** Resident old-space pages not in use (free space between the objects that stayed). */
+  oldFree: number;
+  /** Resident young-generation pages. */
+  young: number;
+}
+
 /**
  * Memory after full collections: RSS right after a GC still holds pages V8's background threads
  * are about to release, so it is sampled five times, 100 ms apart, each after a full GC, and the
- * lowest reading is kept.
+ * lowest reading is kept (the spaces as they were at the lowest RSS).
  */
-async function collect(): Promise<{ rss: number; heapUsed: number }> {
+async function collect(): Promise<Collected> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('start the server with --expose-gc');
-  let best = { rss: Infinity, heapUsed: Infinity };
+  let best: Collected = { rss: Infinity, heapUsed: Infinity, heapResident: 0, oldFree: 0, young: 0 };
   for (let i = 0; i < 5; i++) {
     gc();
     gc();
     const { rss, heapUsed } = process.memoryUsage();
-    best = { rss: Math.min(best.rss, rss), heapUsed: Math.min(best.heapUsed, heapUsed) };
+    if (rss < best.rss) {
+      const spaces = getHeapSpaceStatistics();
+      const old = spaces.find((space) => space.space_name === 'old_space');
+      best = {
+        rss,
+        heapUsed: best.heapUsed,
+        heapResident: spaces.reduce((sum, space) => sum + space.physical_space_size, 0),
+        oldFree: old ? Math.max(0, old.physical_space_size - old.space_used_size) : 0,
+        young: spaces.find((space) => space.space_name === 'new_space')?.physical_space_size ?? 0,
+      };
+    }
+    best.heapUsed = Math.min(best.heapUsed, heapUsed);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return best;

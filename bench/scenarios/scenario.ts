@@ -46,6 +46,10 @@ export interface Usage {
   readonly heapUsed: number;
   readonly peakRss?: number;
   readonly connections?: number;
+  /** From a `gc` reading: resident pages of V8's spaces, old-space free among them, young generation. */
+  readonly heapResident?: number;
+  readonly oldFree?: number;
+  readonly young?: number;
 }
 
 let addressCounter = 0;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../core/clock.js';
 import { canRecover, type Position } from '../core/position.js';
-import { RequestWindow } from '../core/request-window.js';
+import { remembersNothing, RequestWindow } from '../core/request-window.js';
 import { IdempotencyConflictError } from '../core/errors.js';
 import { canonicalJson } from '../protocol/identity.js';
 import { deliver } from './deliver.js';
@@ -52,27 +52,60 @@ interface OriginEntry {
   event: ChannelEvent;
 }
 
-/** A session's record, with its expiry in the same object (no wrapper per session: memory per idle session). */
-interface StoredSession {
+/**
+ * What the broker keeps under a session id: the session's record, when one is saved, and its
+ * direct-message outbox, in one object and one map entry (memory per idle session). An entry
+ * without a record is an outbox alone: messages sent to an id never saved, or whose record expired.
+ */
+interface SessionEntry {
+  /** Undefined while no record is saved (then the other record fields are unset too). */
+  window: RequestWindow<unknown> | undefined;
   user: unknown;
-  window: RequestWindow<unknown>;
   owner: string | undefined;
   secret: string | undefined;
   anonymous: boolean;
+  /** The record's expiry. */
   expiresAt: number;
-}
-
-interface Outbox {
   nextSeq: number;
   /** The shared empty list until the first message (most sessions never get one). */
   messages: readonly DirectMessage[];
-  expiresAt: number;
+  /**
+   * The outbox's expiry when it is later than the record's (a message sent for longer, a record
+   * saved again for shorter) or there is no record; undefined: the record's (no number kept per
+   * idle session). It only ever grows: unacknowledged messages live as long as their session.
+   */
+  outboxUntil: number | undefined;
   /** Usually one (the node serving the session), kept without an array; replaced, never changed in place. */
   listeners: DirectListener | readonly DirectListener[];
 }
 
+/** An entry whose record is saved. */
+type SavedEntry = SessionEntry & { window: RequestWindow<unknown> };
+
+/**
+ * The window of every record saved with nothing to remember, shared until a reply is recorded
+ * (then the record gets its own) or a live window is shared: never recorded into.
+ */
+const NOTHING_RECORDED = new RequestWindow<unknown>(1);
+
 const NO_LISTENERS: readonly DirectListener[] = [];
 const NO_MESSAGES: readonly DirectMessage[] = [];
+
+/** Until when an entry's direct messages are kept. */
+function outboxExpiry(entry: SessionEntry): number {
+  return entry.outboxUntil ?? (entry.window === undefined ? 0 : entry.expiresAt);
+}
+
+/** Forgets an expired record; its outbox keeps the expiry it had. */
+function dropRecord(entry: SessionEntry): void {
+  entry.outboxUntil = outboxExpiry(entry);
+  entry.window = undefined;
+  entry.user = undefined;
+  entry.owner = undefined;
+  entry.secret = undefined;
+  entry.anonymous = false;
+  entry.expiresAt = 0;
+}
 
 /** The channel's head as a position, the same object while the head does not move (positions are never changed in place). */
 function positionOfHead(state: Channel): Position {
@@ -81,7 +114,7 @@ function positionOfHead(state: Channel): Position {
   return (state.headPosition = { epoch: state.epoch, offset: state.head });
 }
 
-function listenersOf(outbox: Outbox): readonly DirectListener[] {
+function listenersOf(outbox: SessionEntry): readonly DirectListener[] {
   const { listeners } = outbox;
   return isListenerList(listeners) ? listeners : [listeners];
 }
@@ -104,8 +137,8 @@ export class MemoryBroker implements Broker {
   readonly #clock: Clock;
   readonly #newEpoch: () => string;
   readonly #channels = new Map<string, Channel>();
-  readonly #sessions = new Map<string, StoredSession>();
-  readonly #outboxes = new Map<string, Outbox>();
+  /** Session records and their outboxes, by session id. */
+  readonly #sessions = new Map<string, SessionEntry>();
   readonly #presence: MemoryPresence;
   /**
    * Requests running somewhere: `${session}\n${id}`, until their reply is in the session's
@@ -242,16 +275,17 @@ export class MemoryBroker implements Broker {
   async saveSession(id: string, record: SessionRecord, ttl: number): Promise<void> {
     this.#sweep();
     const capacity = Math.max(1, record.window.replies.length);
-    const existing = this.#live(this.#sessions, id);
-    const window = existing && existing.window.acked >= record.window.acked ? existing.window : new RequestWindow(capacity, record.window);
+    const existing = this.#record(id);
+    const window = existing && existing.window.acked >= record.window.acked ? existing.window : remembersNothing(record.window) ? NOTHING_RECORDED : new RequestWindow(capacity, record.window);
     const expiresAt = this.#clock.now() + ttl;
-    const secret = record.secret ?? existing?.secret;
-    const anonymous = record.secret === undefined ? (existing?.anonymous ?? false) : record.anonymous === true;
-    this.#sessions.set(id, { user: record.user, window, owner: record.owner ?? existing?.owner, secret, anonymous, expiresAt });
+    const entry = this.#entry(id);
+    entry.secret = record.secret ?? existing?.secret;
+    entry.anonymous = record.secret === undefined ? (existing?.anonymous ?? false) : record.anonymous === true;
+    entry.owner = record.owner ?? existing?.owner;
+    entry.user = record.user;
     // Unacknowledged direct messages live as long as their session, however long ago they were sent.
-    const outbox = this.#outbox(id);
-    if (outbox.expiresAt < expiresAt) outbox.expiresAt = expiresAt;
-    if (record.sentSeq !== undefined && outbox.nextSeq <= record.sentSeq) outbox.nextSeq = record.sentSeq + 1;
+    this.#keepRecord(entry, window, expiresAt);
+    if (record.sentSeq !== undefined && entry.nextSeq <= record.sentSeq) entry.nextSeq = record.sentSeq + 1;
   }
 
   async recordReply(session: string, id: number, reply: unknown, capacity: number): Promise<void> {
@@ -259,16 +293,16 @@ export class MemoryBroker implements Broker {
   }
 
   #recordReply(session: string, id: number, reply: unknown, capacity: number): void {
-    const entry = this.#live(this.#sessions, session);
+    const entry = this.#record(session);
     if (!entry) return;
-    if (entry.window.capacity !== capacity) entry.window = new RequestWindow(capacity, entry.window.snapshot());
+    if (entry.window === NOTHING_RECORDED || entry.window.capacity !== capacity) entry.window = new RequestWindow(capacity, entry.window.snapshot());
     // A shared window (shareWindow) has it already: recorded again in place, found at its newest slot.
     entry.window.record(id, reply);
     this.#claims.delete(`${session}\n${id}`);
   }
 
   shareWindow(session: string, window: RequestWindow<unknown>): boolean {
-    const entry = this.#live(this.#sessions, session);
+    const entry = this.#record(session);
     if (!entry) return false;
     const stored = entry.window;
     if (stored === window) return true;
@@ -278,7 +312,7 @@ export class MemoryBroker implements Broker {
   }
 
   async loadSession(id: string): Promise<SessionRecord | undefined> {
-    const entry = this.#live(this.#sessions, id);
+    const entry = this.#record(id);
     if (!entry) return undefined;
     const { user, window, owner, secret, anonymous } = entry;
     return { user, window: window.snapshot(), ...(owner === undefined ? {} : { owner }), ...(secret === undefined ? {} : { secret, anonymous }) };
@@ -288,12 +322,10 @@ export class MemoryBroker implements Broker {
     const until = this.#clock.now() + ttl;
     const missing: string[] = [];
     for (const id of ids) {
-      const entry = this.#live(this.#sessions, id);
+      const entry = this.#record(id);
       if (!entry) missing.push(id);
       if (!entry || entry.expiresAt >= until) continue;
-      entry.expiresAt = until;
-      const outbox = this.#outboxes.get(id);
-      if (outbox && outbox.expiresAt < until) outbox.expiresAt = until;
+      this.#keepRecord(entry, entry.window, until);
     }
     return missing;
   }
@@ -307,7 +339,7 @@ export class MemoryBroker implements Broker {
     const key = `${session}\n${id}`;
     if (this.#live(this.#claims, key)) return false;
     // Answered already (its reply recorded, or older than the window): never run again.
-    const window = this.#live(this.#sessions, session)?.window;
+    const window = this.#record(session)?.window;
     if (window && window.check(id).kind !== 'new') return false;
     this.#claims.set(key, { value: true, expiresAt: this.#clock.now() + ttl });
     return true;
@@ -317,7 +349,7 @@ export class MemoryBroker implements Broker {
     const key = canonicalJson(user ?? null);
     const ids: string[] = [];
     for (const id of [...this.#sessions.keys()]) {
-      const entry = this.#live(this.#sessions, id);
+      const entry = this.#record(id);
       if (entry && canonicalJson(entry.user ?? null) === key) ids.push(id);
     }
     return ids;
@@ -325,17 +357,16 @@ export class MemoryBroker implements Broker {
 
   async deleteSession(id: string): Promise<void> {
     this.#sessions.delete(id);
-    this.#outboxes.delete(id);
   }
 
   async sendDirect(session: string, data: unknown, ttl: number): Promise<DirectMessage> {
     this.#sweep();
-    const outbox = this.#outbox(session);
+    const outbox = this.#entry(session);
     const now = this.#clock.now();
     // What expired stays gone.
-    const kept = outbox.expiresAt < now ? NO_MESSAGES : outbox.messages;
+    const kept = outboxExpiry(outbox) < now ? NO_MESSAGES : outbox.messages;
     // A send only ever extends the outbox's life: a live session's outbox lives as long as it does.
-    outbox.expiresAt = Math.max(outbox.expiresAt, now + ttl);
+    if (now + ttl > outboxExpiry(outbox)) outbox.outboxUntil = now + ttl;
     const message: DirectMessage = { seq: outbox.nextSeq++, data };
     const messages = kept === NO_MESSAGES ? [] : (kept as DirectMessage[]);
     messages.push(message);
@@ -345,18 +376,18 @@ export class MemoryBroker implements Broker {
   }
 
   async pendingDirect(session: string, afterSeq: number): Promise<readonly DirectMessage[]> {
-    const outbox = this.#outboxes.get(session);
-    if (!outbox || outbox.expiresAt < this.#clock.now()) return [];
+    const outbox = this.#sessions.get(session);
+    if (!outbox || outboxExpiry(outbox) < this.#clock.now()) return [];
     return outbox.messages.filter((m) => m.seq > afterSeq);
   }
 
   async ackDirect(session: string, seq: number): Promise<void> {
-    const outbox = this.#outboxes.get(session);
+    const outbox = this.#sessions.get(session);
     if (outbox && outbox.messages.length > 0) outbox.messages = outbox.messages.filter((m) => m.seq > seq);
   }
 
   async subscribeDirect(session: string, onMessage: (message: DirectMessage) => void): Promise<Unsubscribe> {
-    const outbox = this.#outbox(session);
+    const outbox = this.#entry(session);
     const listener: DirectListener = { directMessage: onMessage };
     this.#listen(outbox, listener);
     return async () => this.#unlisten(outbox, listener);
@@ -364,11 +395,11 @@ export class MemoryBroker implements Broker {
 
   /** {@link Broker.listenDirect}: undefined in a subclass that overrides `subscribeDirect` (its override then runs). */
   listenDirect(session: string, listener: DirectListener): void {
-    this.#listen(this.#outbox(session), listener);
+    this.#listen(this.#entry(session), listener);
   }
 
   unlistenDirect(session: string, listener: DirectListener): void {
-    const outbox = this.#outboxes.get(session);
+    const outbox = this.#sessions.get(session);
     if (outbox) this.#unlisten(outbox, listener);
   }
 
@@ -401,7 +432,7 @@ export class MemoryBroker implements Broker {
 
   async close(): Promise<void> {
     for (const channel of this.#channels.values()) channel.listeners.clear();
-    for (const outbox of this.#outboxes.values()) outbox.listeners = NO_LISTENERS;
+    for (const outbox of this.#sessions.values()) outbox.listeners = NO_LISTENERS;
   }
 
   #channel(name: string): Channel {
@@ -479,10 +510,11 @@ export class MemoryBroker implements Broker {
   #sweep(now = this.#clock.now()): void {
     if (now - this.#sweptAt < this.#sweepEvery) return;
     this.#sweptAt = now;
-    for (const [id, entry] of this.#sessions) if (entry.expiresAt < now) this.#sessions.delete(id);
-    // A message store goes with its session (or when it expires unheard of).
-    for (const [id, outbox] of this.#outboxes) {
-      if (listenersOf(outbox).length === 0 && (!this.#sessions.has(id) || outbox.expiresAt < now)) this.#outboxes.delete(id);
+    // A message store goes with its session's record (its expiry is never before the record's), or
+    // when no record was saved, unless a node listens.
+    for (const [id, entry] of this.#sessions) {
+      if (entry.window !== undefined && entry.expiresAt < now) dropRecord(entry);
+      if (entry.window === undefined && listenersOf(entry).length === 0) this.#sessions.delete(id);
     }
     for (const [key, entry] of this.#origins) if (entry.expiresAt < now) this.#origins.delete(key);
     for (const [key, entry] of this.#claims) if (entry.expiresAt < now) this.#claims.delete(key);
@@ -503,7 +535,9 @@ export class MemoryBroker implements Broker {
 
   /** Entries held, for tests and diagnostics. */
   get size(): { readonly channels: number; readonly sessions: number; readonly outboxes: number; readonly presence: number; readonly claims: number } {
-    return { channels: this.#channels.size, sessions: this.#sessions.size, outboxes: this.#outboxes.size, presence: this.#presence.size, claims: this.#claims.size };
+    let sessions = 0;
+    for (const entry of this.#sessions.values()) if (entry.window !== undefined) sessions++;
+    return { channels: this.#channels.size, sessions, outboxes: this.#sessions.size, presence: this.#presence.size, claims: this.#claims.size };
   }
 
   /** Channel history held against the budget, and how many events the budget evicted so far. */
@@ -511,21 +545,41 @@ export class MemoryBroker implements Broker {
     return { bytes: this.#historyBytes, events: this.#historyEvents, budget: this.#historyBudget, evicted: this.#evicted };
   }
 
-  #listen(outbox: Outbox, listener: DirectListener): void {
+  #listen(outbox: SessionEntry, listener: DirectListener): void {
     const listeners = listenersOf(outbox);
     outbox.listeners = listeners.length === 0 ? listener : [...listeners, listener];
   }
 
-  #unlisten(outbox: Outbox, listener: DirectListener): void {
+  #unlisten(outbox: SessionEntry, listener: DirectListener): void {
     const left = listenersOf(outbox).filter((other) => other !== listener);
     outbox.listeners = left.length === 1 ? (left[0] as DirectListener) : left;
   }
 
-  #outbox(session: string): Outbox {
-    let outbox = this.#outboxes.get(session);
-    // No life of its own until a session is saved (or a message sent): both only ever extend it.
-    if (!outbox) this.#outboxes.set(session, (outbox = { nextSeq: 1, messages: NO_MESSAGES, expiresAt: 0, listeners: NO_LISTENERS }));
-    return outbox;
+  /** The session's entry, made without a record: its outbox has no life of its own until a record is saved (or a message sent). */
+  #entry(session: string): SessionEntry {
+    let entry = this.#sessions.get(session);
+    if (!entry) {
+      entry = { window: undefined, user: undefined, owner: undefined, secret: undefined, anonymous: false, expiresAt: 0, nextSeq: 1, messages: NO_MESSAGES, outboxUntil: undefined, listeners: NO_LISTENERS };
+      this.#sessions.set(session, entry);
+    }
+    return entry;
+  }
+
+  /** The session's saved record, unless it expired (then it is dropped; its outbox stays until the next sweep). */
+  #record(session: string, now = this.#clock.now()): SavedEntry | undefined {
+    const entry = this.#sessions.get(session);
+    if (entry?.window === undefined) return undefined;
+    if (entry.expiresAt >= now) return entry as SavedEntry;
+    dropRecord(entry);
+    return undefined;
+  }
+
+  /** Sets the record's window and expiry; the outbox keeps its own expiry if that is later. */
+  #keepRecord(entry: SessionEntry, window: RequestWindow<unknown>, expiresAt: number): void {
+    const outbox = outboxExpiry(entry);
+    entry.window = window;
+    entry.expiresAt = expiresAt;
+    entry.outboxUntil = outbox > expiresAt ? outbox : undefined;
   }
 
   #live<T extends { readonly expiresAt: number }>(map: Map<string, T>, key: string, now = this.#clock.now()): T | undefined {

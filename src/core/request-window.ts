@@ -14,6 +14,16 @@ export interface RequestWindowState<R> {
   readonly replies: readonly (readonly [id: number, reply: R])[];
 }
 
+/** Whether a window's state holds nothing: no id processed, none forgotten (a new session's). */
+export function remembersNothing(state: RequestWindowState<unknown>): boolean {
+  return state.acked === 0 && state.floor === 0 && state.replies.length === 0;
+}
+
+/** The state of a window that holds nothing (a new object each time). */
+export function nothingRemembered<R>(): RequestWindowState<R> {
+  return { acked: 0, floor: 0, replies: [] };
+}
+
 /** The verdicts without a reply, shared: a check of a new id (every publish and request) allocates nothing. */
 const NEW: WindowVerdict<never> = Object.freeze({ kind: 'new' });
 const EXPIRED: WindowVerdict<never> = Object.freeze({ kind: 'expired' });

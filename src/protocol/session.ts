@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { Envelope } from '../core/envelope.js';
 import type { Position } from '../core/position.js';
-import { RequestWindow } from '../core/request-window.js';
+import { nothingRemembered, RequestWindow, type RequestWindowState } from '../core/request-window.js';
 import { CLAIM_MARGIN, ELSEWHERE_POLL, PUBLISH_RETRIES, PUBLISH_RETRY_DELAY, type CheckVerdict, type Exchange, type ExchangeStep, type PublishAnswer, type RunOutcome } from './exchange.js';
 import type { ServerReplyCode } from './reply-code.js';
 import { directText, errorReply, eventText, subscribedText } from './server-messages.js';
@@ -13,15 +13,28 @@ export interface ResumeKey {
   readonly anonymous: boolean;
 }
 
+/** What every session of a server shares: one object for all of them (memory per idle session). */
+export interface SessionSettings {
+  readonly clock: Clock;
+  /** How long a request handler may run, ms. */
+  readonly requestTimeout: number;
+  /** How many replies a session's window keeps. */
+  readonly windowSize: number;
+}
+
 export interface SessionInit<User> {
   readonly id: string;
   readonly user: User;
   readonly resume: ResumeKey;
-  readonly window: RequestWindow<unknown>;
-  readonly clock: Clock;
-  /** How long a request handler may run, ms. */
-  readonly requestTimeout: number;
+  /** What it remembers of processed ids; undefined: nothing yet (the window is made at its first publish or request). */
+  readonly window: RequestWindow<unknown> | undefined;
+  readonly settings: SessionSettings;
 }
+
+/** A session's yes/no state, as bits of one number (three fields held 16 bytes more per session). */
+const ANONYMOUS = 1;
+const PARKED = 2;
+const RESYNCING = 4;
 
 /** What a catch-up sends, in order: wire texts, live events that waited (their payload as the fan-out made it), or a resync. */
 export type CatchUpStep<Payload> = { readonly kind: 'send'; readonly text: string } | { readonly kind: 'event'; readonly payload: Payload } | { readonly kind: 'resync' };
@@ -41,36 +54,79 @@ type SubscriptionSlot<Sub> = Sub | Map<string, Sub> | undefined;
 export class Session<User, Payload = string, Sub extends SubscriptionState<Payload> = SubscriptionState<Payload>> {
   readonly id: string;
   readonly user: User;
-  readonly window: RequestWindow<unknown>;
-  /** What resumes it, kept as two fields (not a record of its own): memory per idle session. */
+  /**
+   * Undefined while the session remembers nothing: made at its first publish or request (most
+   * sessions only subscribe), so an idle one holds no window (memory per idle session).
+   */
+  #window: RequestWindow<unknown> | undefined;
+  /** What resumes it: the digest of its secret (and, in {@link #flags}, whether an anonymous connection opened it). */
   readonly #secret: string;
-  readonly #anonymous: boolean;
   /** Kept inline while there is one (a `Map` of one entry holds about 180 bytes): memory per idle session. */
   #subscriptions: SubscriptionSlot<Sub>;
-  /** Set when the session leaves this node: work still queued must not join anything anymore. */
-  parked = false;
   /** The last direct-message seq sent on this connection. */
   sentSeq = 0;
-  /** Its connection is about to be closed for a channel resync: nothing more is delivered on it. */
-  resyncing = false;
+  /** ANONYMOUS, PARKED and RESYNCING. */
+  #flags: number;
   /** The shared empty map until the first publish or request: most sessions only subscribe. */
   #exchanges: ReadonlyMap<number, Exchange> = NO_EXCHANGES;
-  readonly #clock: Clock;
-  readonly #requestTimeout: number;
+  /** The server's, shared by all its sessions. */
+  protected readonly settings: SessionSettings;
 
   constructor(init: SessionInit<User>) {
     this.id = init.id;
     this.user = init.user;
     this.#secret = init.resume.secret;
-    this.#anonymous = init.resume.anonymous;
-    this.window = init.window;
-    this.#clock = init.clock;
-    this.#requestTimeout = init.requestTimeout;
+    this.#flags = init.resume.anonymous ? ANONYMOUS : 0;
+    this.#window = init.window;
+    this.settings = init.settings;
+  }
+
+  /** Its request-id window, made now if it had none. */
+  get window(): RequestWindow<unknown> {
+    return (this.#window ??= this.newWindow());
+  }
+
+  /** Its window if one was made (none while it remembers nothing). */
+  get madeWindow(): RequestWindow<unknown> | undefined {
+    return this.#window;
+  }
+
+  /** The highest id processed (0 while it remembers nothing). */
+  get acked(): number {
+    return this.#window?.acked ?? 0;
+  }
+
+  /** What its window holds, without making one. */
+  windowState(): RequestWindowState<unknown> {
+    return this.#window?.snapshot() ?? nothingRemembered();
+  }
+
+  /** Makes its window, at the first need. */
+  protected newWindow(): RequestWindow<unknown> {
+    return new RequestWindow<unknown>(this.settings.windowSize);
   }
 
   /** What resumes it: the digest of its secret, and whether an anonymous connection opened it (a new record each time). */
   get resume(): ResumeKey {
-    return { secret: this.#secret, anonymous: this.#anonymous };
+    return { secret: this.#secret, anonymous: (this.#flags & ANONYMOUS) !== 0 };
+  }
+
+  /** Set when the session leaves this node: work still queued must not join anything anymore. */
+  get parked(): boolean {
+    return (this.#flags & PARKED) !== 0;
+  }
+
+  set parked(parked: boolean) {
+    this.#flags = parked ? this.#flags | PARKED : this.#flags & ~PARKED;
+  }
+
+  /** Its connection is about to be closed for a channel resync: nothing more is delivered on it. */
+  get resyncing(): boolean {
+    return (this.#flags & RESYNCING) !== 0;
+  }
+
+  set resyncing(resyncing: boolean) {
+    this.#flags = resyncing ? this.#flags | RESYNCING : this.#flags & ~RESYNCING;
   }
 
   // ---- exactly once: publish and request ---------------------------------------------------------
@@ -117,7 +173,7 @@ export class Session<User, Payload = string, Sub extends SubscriptionState<Paylo
     if (answer === 'failed') return this.#unrecorded(id, 'unavailable', `"${exchange.method}" was not run: the server's broker is unreachable`);
     if (answer) return [{ kind: 'run', id }];
     // A copy runs on another node (the client moved): wait for the reply it records, for as long as that run may take.
-    exchange.deadline = this.#clock.now() + this.#requestTimeout + CLAIM_MARGIN;
+    exchange.deadline = this.settings.clock.now() + this.settings.requestTimeout + CLAIM_MARGIN;
     return this.#pollElsewhere(id, exchange);
   }
 
@@ -127,7 +183,7 @@ export class Session<User, Payload = string, Sub extends SubscriptionState<Paylo
     const { method } = exchange;
     switch (outcome.kind) {
       case 'timeout':
-        return this.#reply(id, errorReply(id, 'timeout', `"${method}" did not finish in ${this.#requestTimeout} ms; its effect is unknown`));
+        return this.#reply(id, errorReply(id, 'timeout', `"${method}" did not finish in ${this.settings.requestTimeout} ms; its effect is unknown`));
       case 'refused':
         return this.#reply(id, errorReply(id, outcome.code, outcome.message));
       case 'failed':
@@ -188,7 +244,7 @@ export class Session<User, Payload = string, Sub extends SubscriptionState<Paylo
   }
 
   #pollElsewhere(id: number, exchange: Exchange & { readonly type: 'request' }): ExchangeStep[] {
-    if (this.#clock.now() < exchange.deadline && !this.parked) return [{ kind: 'wait', id, ms: ELSEWHERE_POLL }];
+    if (this.settings.clock.now() < exchange.deadline && !this.parked) return [{ kind: 'wait', id, ms: ELSEWHERE_POLL }];
     if (this.parked) {
       this.#ownExchanges().delete(id);
       return [];
@@ -234,6 +290,14 @@ export class Session<User, Payload = string, Sub extends SubscriptionState<Paylo
   get subscriptionCount(): number {
     const subs = this.#subscriptions;
     return subs instanceof Map ? subs.size : subs === undefined ? 0 : 1;
+  }
+
+  /** Whether a current subscription asked for presence (no list made: the refresh asks every session). */
+  get wantsPresence(): boolean {
+    const subs = this.#subscriptions;
+    if (!(subs instanceof Map)) return subs?.presence === true;
+    for (const sub of subs.values()) if (sub.presence) return true;
+    return false;
   }
 
   /** The current subscriptions, in the order they were made (a copy). */

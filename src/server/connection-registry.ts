@@ -73,7 +73,6 @@ export class ConnectionRegistry<User> implements ConnectionHost {
       user,
       anonymous: anonymous === true,
       remoteAddress: request.socket.remoteAddress ?? '',
-      protocol: socket.protocol,
       authenticating: firstMessage !== undefined,
       maxMessageRate: options.maxMessageRate,
       // The upgraded socket itself; frames prepared once may go straight to it (no extension to apply).

@@ -20,6 +20,19 @@ const transitions: { readonly [S in ConnectionState]: readonly ConnectionState[]
   closed: [],
 };
 
+/**
+ * The keepalive's frames, built once for every connection (a sweep allocates no frame per
+ * connection): a ping (FIN, opcode 9, no payload, unmasked: the bytes ws writes for `ping()`),
+ * the app ping's text frame, and both in one buffer.
+ */
+const PING_FRAME = Buffer.from([0x89, 0x00]);
+const APP_PING = prepareText('{"type":"ping"}');
+const PING_AND_APP_PING = Buffer.concat([PING_FRAME, APP_PING.frame]);
+
+/** A connection's yes/no state, as bits of one number. */
+const ANONYMOUS = 1;
+const AWAITING_PONG = 2;
+
 /** Why `send` did not send. */
 export type SendFailure = 'closing' | 'closed' | 'slow-consumer';
 export type SendResult = { readonly ok: true } | { readonly ok: false; readonly reason: SendFailure };
@@ -74,7 +87,6 @@ export interface ConnectionInit<User> {
   /** The user was made up for this connection (`AuthResult.anonymous`). */
   readonly anonymous?: boolean;
   readonly remoteAddress: string;
-  readonly protocol: string;
   readonly authenticating: boolean;
   readonly maxMessageRate: number;
   /**
@@ -110,15 +122,10 @@ interface Uncommon {
 export class Connection<User = unknown> implements KeepaliveTarget {
   readonly id: string;
   readonly remoteAddress: string;
-  /** The negotiated subprotocol, or '' when none. */
-  readonly protocol: string;
   readonly openedAt: number;
   user: User;
-  /** The user was made up for this connection (`AuthResult.anonymous`): it may resume an anonymous session. */
-  anonymous: boolean;
 
-  /** Keepalive bookkeeping, driven by the server's sweep. */
-  awaitingPong = false;
+  /** Keepalive bookkeeping, driven by the server's sweep (and `awaitingPong`). */
   pingSentAt = 0;
   /** Last measured protocol ping round trip, ms (undefined until the first pong). */
   rtt: number | undefined;
@@ -135,6 +142,8 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   readonly #messageRate: TokenBucket | undefined;
   /** Six fields in one record made at their first use: memory per idle connection. */
   #uncommon: Uncommon | undefined;
+  /** ANONYMOUS and AWAITING_PONG: two booleans in one field (memory per idle connection). */
+  #flags: number;
 
   /** @internal Connections are made by the server. */
   constructor(socket: WebSocket, host: ConnectionHost, init: ConnectionInit<User>) {
@@ -143,9 +152,8 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     this.#host = host;
     this.id = init.id;
     this.user = init.user;
-    this.anonymous = init.anonymous === true;
+    this.#flags = init.anonymous === true ? ANONYMOUS : 0;
     this.remoteAddress = init.remoteAddress;
-    this.protocol = init.protocol;
     this.openedAt = host.clock.now();
     this.#state = init.authenticating ? 'authenticating' : 'open';
     this.#messageRate = Number.isFinite(init.maxMessageRate)
@@ -155,6 +163,29 @@ export class Connection<User = unknown> implements KeepaliveTarget {
 
   get state(): ConnectionState {
     return this.#state;
+  }
+
+  /** The negotiated subprotocol, or '' when none (the socket's: not kept twice). */
+  get protocol(): string {
+    return this.#socket.protocol;
+  }
+
+  /** The user was made up for this connection (`AuthResult.anonymous`): it may resume an anonymous session. */
+  get anonymous(): boolean {
+    return (this.#flags & ANONYMOUS) !== 0;
+  }
+
+  set anonymous(anonymous: boolean) {
+    this.#flags = anonymous ? this.#flags | ANONYMOUS : this.#flags & ~ANONYMOUS;
+  }
+
+  /** True from a ping until any inbound traffic (a pong or a message) arrives. */
+  get awaitingPong(): boolean {
+    return (this.#flags & AWAITING_PONG) !== 0;
+  }
+
+  set awaitingPong(awaiting: boolean) {
+    this.#flags = awaiting ? this.#flags | AWAITING_PONG : this.#flags & ~AWAITING_PONG;
   }
 
   /** @internal The server's side of this connection (it also hears the socket's events). */
@@ -367,12 +398,26 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     if (state === 'closing' || state === 'closed') return;
     // A connection still authenticating is pinged too: the sweep awaits its pong like any other.
     // One still awaiting an earlier pong keeps that deadline and gets only the app ping.
-    // Both in one write when both go out.
-    const both = fresh && appPing && state === 'open';
-    if (both) this.cork();
-    if (fresh) this.#socket.ping();
-    if (appPing && state === 'open') this.send('{"type":"ping"}');
-    if (both) this.uncork();
+    const app = appPing && state === 'open';
+    if (!fresh) {
+      if (app) this.sendPrepared(APP_PING);
+      return;
+    }
+    const socket = this.#socket;
+    const transport = this.#transport;
+    // Both in one write when both go out: the shared buffer, when the app ping would be sent (as
+    // #refusal would judge it with the ping written), else as two frames and the refusal's verdict.
+    if (transport && app && socket.readyState === socket.OPEN && socket.bufferedAmount + PING_FRAME.length <= this.#host.outboundBudget) {
+      transport.write(PING_AND_APP_PING);
+      this.#host.countOut(APP_PING.bytes);
+      return;
+    }
+    if (app) this.cork();
+    // ws writes nothing for a socket no longer open.
+    if (transport && socket.readyState === socket.OPEN) transport.write(PING_FRAME);
+    else if (!transport) socket.ping();
+    if (app) this.sendPrepared(APP_PING);
+    if (app) this.uncork();
   }
 
   /** @internal Called once by the socket's `close` event: reports the close to the server. */

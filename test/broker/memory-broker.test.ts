@@ -112,9 +112,41 @@ describe('MemoryBroker: expired entries do not pile up', () => {
     await broker.sendDirect('s', 'new', 1_000);
     assert.deepEqual((await broker.pendingDirect('s', 0)).map((m) => m.data), ['new']);
   });
+
+  test("a session's outbox keeps the longest life it was given: a record saved again for shorter, a message sent for longer", async () => {
+    const clock = new FakeClock();
+    // Swept once a minute: the outbox without a live record stays until then.
+    const broker = new MemoryBroker({ clock, idleChannelTtl: 600_000 });
+    const window = { acked: 0, floor: 0, replies: [] };
+    await broker.saveSession('s', { user: null, window }, 10_000);
+    await broker.sendDirect('s', 'a', 1_000);
+    await broker.saveSession('s', { user: null, window }, 2_000); // parked for a shorter recovery window
+    await clock.tickAsync(5_000);
+    assert.equal(await broker.loadSession('s'), undefined, 'the record expired');
+    assert.deepEqual((await broker.pendingDirect('s', 0)).map((m) => m.data), ['a'], 'its outbox lives as long as the first save');
+    await broker.sendDirect('s', 'b', 60_000);
+    await broker.saveSession('s', { user: null, window }, 1_000);
+    await clock.tickAsync(20_000);
+    assert.deepEqual((await broker.pendingDirect('s', 0)).map((m) => m.data), ['a', 'b'], 'and as long as its last message');
+    assert.deepEqual([broker.size.sessions, broker.size.outboxes], [1, 1], 'the expired record is dropped at the next sweep');
+    await clock.tickAsync(60_000);
+    await broker.publish('doc', 0, { size: 10, ttl: 1_000 }); // any write sweeps
+    assert.deepEqual([broker.size.sessions, broker.size.outboxes], [0, 0], 'and its outbox with it, no node listening');
+  });
 });
 
 describe('MemoryBroker: a shared request window (each reply kept once)', () => {
+  test('records saved with nothing to remember share no window: a reply recorded for one is not in the other', async () => {
+    const broker = new MemoryBroker({ clock: new FakeClock() });
+    const nothing = { acked: 0, floor: 0, replies: [] };
+    await broker.saveSession('s-1', { user: 'u', window: nothing }, 60_000);
+    await broker.saveSession('s-2', { user: 'u', window: nothing }, 60_000);
+    await broker.recordReply('s-1', 1, 'r1', 1); // a window of one reply, as the shared empty one
+    assert.deepEqual((await broker.loadSession('s-1'))?.window, { acked: 1, floor: 0, replies: [[1, 'r1']] });
+    assert.deepEqual((await broker.loadSession('s-2'))?.window, nothing);
+    assert.equal(await broker.claimRequest('s-2', 1, 1_000), true, 'id 1 is new for s-2');
+  });
+
   test('the live window replaces the stored copy after taking in what it knew; replies recorded in it are the broker\'s', async () => {
     const clock = new FakeClock();
     const broker = new MemoryBroker({ clock });

@@ -68,6 +68,20 @@ describe('protocol core: subscribe and catch-up', () => {
     assert.equal(session.subscriptionCount, 0);
   });
 
+  test('wantsPresence: whether a current subscription asked for presence, with one subscription or several', () => {
+    const session = newSession(new FakeClock());
+    assert.equal(session.wantsPresence, false);
+    const a = session.subscribe(newSubscription('chat:a', undefined, false));
+    assert.equal(session.wantsPresence, false);
+    session.unsubscribe(a);
+    session.subscribe(newSubscription('chat:a', undefined, true));
+    assert.equal(session.wantsPresence, true);
+    session.subscribe(newSubscription('chat:b', undefined, false));
+    assert.equal(session.wantsPresence, true, 'the first of two');
+    session.subscribe(newSubscription('chat:a', undefined, false)); // resubscribed without presence
+    assert.equal(session.wantsPresence, false);
+  });
+
   test('one subscription or several: each found by its channel, counted and listed, a resubscribe replacing the current one', () => {
     const session = newSession(new FakeClock());
     assert.equal(session.subscription('chat:a'), undefined);

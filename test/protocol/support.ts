@@ -24,8 +24,7 @@ export function newSession(clock: FakeClock, options: { readonly id?: string; re
     user: { name: 'ada' },
     resume: { secret: 'digest(secret-1)', anonymous: false },
     window: options.window ?? new RequestWindow<unknown>(4),
-    clock,
-    requestTimeout: REQUEST_TIMEOUT,
+    settings: { clock, requestTimeout: REQUEST_TIMEOUT, windowSize: 4 },
   });
 }
 

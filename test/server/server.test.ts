@@ -13,7 +13,7 @@ import { WebSocketServer } from 'ws';
 import type { Connection } from '../../src/server/connection.js';
 import { createServer, type LifelineServer, type ServerState } from '../../src/server/server.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
-import { RawSocket } from '../helpers/raw-socket.js';
+import { Opcode, RawSocket } from '../helpers/raw-socket.js';
 import { closeReportOf, connect, connectPair, DEADLINE, onceWithin, rawPair, serve, shutdown, type TrackedClient, within } from './support.js';
 
 const APP_PING = '{"type":"ping"}';
@@ -115,6 +115,22 @@ describe('keepalive (fake clock)', () => {
       ['{"type":"data"}', '{"type":"ping"}'],
       'the sweep pinged even though data went out this interval',
     );
+  });
+
+  test('a sweep sends the bytes ws would: an empty unmasked ping, then the application ping', async (t) => {
+    const clock = new FakeClock();
+    const fixture = await serve(t, { clock, pingInterval: 1_000, pongTimeout: 5_000 });
+    const { raw } = await rawPair(t, fixture);
+    await clock.tickAsync(1_000);
+    const ping = await raw.readFrame();
+    assert.deepEqual([ping.fin, ping.rsv, ping.opcode, ping.payload.length], [true, 0, Opcode.PING, 0]);
+    const text = await raw.readFrame();
+    assert.deepEqual([text.fin, text.rsv, text.opcode, text.payload.toString('utf8')], [true, 0, Opcode.TEXT, APP_PING]);
+    // Not answered: the next sweep only repeats the application ping (the ping's deadline stands).
+    await clock.tickAsync(1_000);
+    const again = await raw.readFrame();
+    assert.deepEqual([again.opcode, again.payload.toString('utf8')], [Opcode.TEXT, APP_PING]);
+    assert.equal(raw.unread, 0);
   });
 
   test('appPings: false sends protocol pings only', async (t) => {

@@ -1,7 +1,6 @@
 import type { DirectListener, DirectMessage } from '../../broker/broker.js';
 import type { RequestWindow } from '../../core/request-window.js';
-import type { Clock } from '../../core/clock.js';
-import { Session, type ResumeKey } from '../../protocol/session.js';
+import { Session, type ResumeKey, type SessionSettings } from '../../protocol/session.js';
 import type { SubscriptionMember } from './subscriptions.js';
 import type { PreparedText } from '../prepared-text.js';
 import type { Connection } from '../connection.js';
@@ -15,6 +14,12 @@ export type LiveSubscription<User> = SubscriptionMember<User>;
 /** Where a session's direct messages go: the registry that serves it (one for all its sessions). */
 export interface DirectSink<User> {
   directMessage(session: LiveSession<User>, message: DirectMessage): void;
+}
+
+/** What all sessions of a node share, in one object: the settings and where direct messages go. */
+export interface LiveSessionHost<User> extends SessionSettings, DirectSink<User> {
+  /** A session made its window (at its first publish or request). */
+  windowMade(session: LiveSession<User>, window: RequestWindow<unknown>): void;
 }
 
 /** Where every session's queues start, and where an idle one is back: one settled promise shared by all (memory per idle session). */
@@ -31,25 +36,30 @@ export class LiveSession<User> extends Session<User, PreparedText, LiveSubscript
   #directs: Promise<void> = SETTLED;
   /** What to undo when it leaves: usually one (its direct-message subscription), kept without an array. */
   #stops: (() => Promise<void>) | (() => Promise<void>)[] | undefined;
+  /** The node's, shared by its sessions; it hears their direct messages (an in-process broker calls {@link directMessage}, no closure per session). */
+  declare protected readonly settings: LiveSessionHost<User>;
 
   constructor(
     id: string,
     user: User,
-    window: RequestWindow<unknown>,
+    window: RequestWindow<unknown> | undefined,
     public connection: Connection<User>,
     /** What resumes it: the digest of its secret, and whether an anonymous connection opened it. */
     resume: ResumeKey,
-    clock: Clock,
-    requestTimeout: number,
-    /** Hears its direct messages (an in-process broker calls {@link directMessage}, no closure per session). */
-    private readonly directs: DirectSink<User>,
+    host: LiveSessionHost<User>,
   ) {
-    super({ id, user, resume, window, clock, requestTimeout });
+    super({ id, user, resume, window, settings: host });
+  }
+
+  protected override newWindow(): RequestWindow<unknown> {
+    const window = super.newWindow();
+    this.settings.windowMade(this, window);
+    return window;
   }
 
   /** A direct message for this session, from the broker. */
   directMessage(message: DirectMessage): void {
-    this.directs.directMessage(this, message);
+    this.settings.directMessage(this, message);
   }
 
   /** Its connection's phase in the channel protocol, once welcomed (the registry keeps the session as the phase). */

@@ -182,6 +182,7 @@ export class Presence<User> {
     }
     const channels = new Set<string>();
     for (const session of this.host.sessions()) {
+      if (!session.wantsPresence) continue; // most sessions: no list made for them
       for (const sub of session.subscriptionList()) {
         if (!sub.presence) continue;
         channels.add(sub.channel);

@@ -1,5 +1,5 @@
 import type { DirectMessage, Unsubscribe } from '../../broker/broker.js';
-import { RequestWindow } from '../../core/request-window.js';
+import { remembersNothing, RequestWindow } from '../../core/request-window.js';
 import { Timer } from '../../core/timer.js';
 import type { Envelope } from '../../core/envelope.js';
 import type { ClientMessage } from '../../protocol/client-messages.js';
@@ -9,7 +9,8 @@ import { welcomeText } from '../../protocol/server-messages.js';
 import type { Connection } from '../connection.js';
 import { helloUnavailable } from './failures.js';
 import type { HubOptions } from './hub-options.js';
-import { LiveSession, type DirectSink } from './live-session.js';
+import { LiveSession, type LiveSessionHost } from './live-session.js';
+import type { Clock } from '../../core/clock.js';
 
 /** Where a connection is in the channel protocol: awaiting its hello, awaiting its welcome, or serving its session (the session itself). */
 export type Phase<User> = { readonly phase: 'hello'; readonly deadline: Timer } | { readonly phase: 'greeting'; readonly backlog: Envelope[] } | LiveSession<User>;
@@ -59,7 +60,7 @@ function refreshPeriod(recoveryWindow: number): number {
  * same session, here or on another node), a closed connection parks it in the broker for the
  * recovery window, and the records of live ones are kept alive.
  */
-export class SessionRegistry<User> implements DirectSink<User> {
+export class SessionRegistry<User> implements LiveSessionHost<User> {
   readonly phases = new Phases<User>();
   readonly sessions = new Map<string, LiveSession<User>>();
   /** Sessions that left this node with messages still in progress (a slow request), until those finish. */
@@ -71,9 +72,16 @@ export class SessionRegistry<User> implements DirectSink<User> {
   /** Live sessions per user on this node (by identity; anonymous users are not counted). */
   readonly #perUser = new Map<string, number>();
   readonly #control: Promise<Unsubscribe> | undefined;
+  /** The sessions' settings: the registry is the one object all its sessions share. */
+  readonly clock: Clock;
+  readonly requestTimeout: number;
+  readonly windowSize: number;
 
   constructor(private readonly host: RegistryHost<User>) {
     const { options } = host;
+    this.clock = options.clock;
+    this.requestTimeout = options.requestTimeout;
+    this.windowSize = options.windowSize;
     this.liveTtl = options.recoveryWindow + refreshPeriod(options.recoveryWindow);
     this.#refresh = new Timer(options.clock, () => this.#refreshSessions());
     // A session resumed on another node closes its old connection here (4001, as on one node).
@@ -120,7 +128,8 @@ export class SessionRegistry<User> implements DirectSink<User> {
     const { id, resume } = opened;
     // An anonymous connection that resumed is the session's user again (its handshake made a new one).
     if (opened.resumed && connection.anonymous) connection.user = opened.user;
-    const window = new RequestWindow<unknown>(options.windowSize, opened.window);
+    // A session that remembers nothing gets its window at its first publish or request (most never send one).
+    const window = opened.window === undefined || remembersNothing(opened.window) ? undefined : new RequestWindow<unknown>(options.windowSize, opened.window);
     const previous = this.sessions.get(id);
     // A takeover replaces a live session of the user; anything else is one more.
     if (!previous && !this.#admitSession(connection.user)) {
@@ -131,7 +140,7 @@ export class SessionRegistry<User> implements DirectSink<User> {
     if (previous && previous.connection !== connection) previous.connection.close(4001, 'session resumed on another connection');
     // ... and on every other node that may still hold one.
     if (opened.resumed) void broker.broadcast?.({ kind: 'takeover', session: id, connection: connection.id }).catch(() => undefined);
-    const session = new LiveSession<User>(id, connection.user, window, connection, resume, options.clock, options.requestTimeout, this);
+    const session = new LiveSession<User>(id, connection.user, window, connection, resume, this);
     // Its previous connection's messages may still be running here (a slow request the client
     // will resend, having had no reply): this session's messages wait for them and their
     // replies join the window, so the resend gets the stored reply instead of a second run.
@@ -156,9 +165,10 @@ export class SessionRegistry<User> implements DirectSink<User> {
       }
     });
     try {
-      await broker.saveSession(id, { user: connection.user, window: window.snapshot(), owner: connection.id, ...resume }, this.liveTtl);
-      // An in-process broker keeps the session's own window: each reply is then kept once.
-      broker.shareWindow?.(id, window);
+      await broker.saveSession(id, { user: connection.user, window: session.windowState(), owner: connection.id, ...resume }, this.liveTtl);
+      // An in-process broker keeps the session's own window: each reply is then kept once (one made later is shared then).
+      const made = session.madeWindow;
+      if (made) broker.shareWindow?.(id, made);
       if (!this.#refresh.pending) this.#refresh.start(refreshPeriod(options.recoveryWindow));
       // An in-process broker calls the session itself; a networked one a listener made for it.
       if (broker.listenDirect && broker.unlistenDirect) broker.listenDirect(id, session);
@@ -185,7 +195,7 @@ export class SessionRegistry<User> implements DirectSink<User> {
         recoveryWindow: options.recoveryWindow,
         pingInterval: options.pingInterval,
         maxPayload: options.maxPayload,
-        acked: window.acked,
+        acked: session.acked,
         expiresAt: connection.expiresAt,
       }),
     );
@@ -213,12 +223,12 @@ export class SessionRegistry<User> implements DirectSink<User> {
     // A newer connection of this session is live on this node (it took over, or resumed while
     // this one was parking): its record stays live; a recoveryWindow ttl now would expire it.
     if (this.sessions.has(session.id) || movedAway) return;
-    await this.host.options.broker.saveSession(session.id, { user: session.user, window: session.window.snapshot(), sentSeq: session.sentSeq }, this.host.options.recoveryWindow);
+    await this.host.options.broker.saveSession(session.id, { user: session.user, window: session.windowState(), sentSeq: session.sentSeq }, this.host.options.recoveryWindow);
   }
 
   /** Writes the record of a session connected here (as its hello did): it resumes from this. */
   saveLive(session: LiveSession<User>): Promise<void> {
-    return this.host.options.broker.saveSession(session.id, { user: session.user, window: session.window.snapshot(), sentSeq: session.sentSeq, owner: session.connection.id, ...session.resume }, this.liveTtl);
+    return this.host.options.broker.saveSession(session.id, { user: session.user, window: session.windowState(), sentSeq: session.sentSeq, owner: session.connection.id, ...session.resume }, this.liveTtl);
   }
 
   /** Whether a connection other than this session's (on any node) serves the session now. */
@@ -229,6 +239,15 @@ export class SessionRegistry<User> implements DirectSink<User> {
     } catch {
       return false; // the broker cannot tell: leave as a single node would
     }
+  }
+
+  /**
+   * A session made its window at its first publish or request: an in-process broker keeps it as
+   * the session's (each reply kept once), as hello shares one it made. Only the session connected
+   * here shares: one that was taken over or left keeps its window to itself.
+   */
+  windowMade(session: LiveSession<User>, window: RequestWindow<unknown>): void {
+    if (this.sessions.get(session.id) === session && !session.parked) this.host.options.broker.shareWindow?.(session.id, window);
   }
 
   /** Made outside hello, so the listener (kept for the session's life) does not keep that call's scope alive. */
@@ -286,5 +305,5 @@ export class SessionRegistry<User> implements DirectSink<User> {
 /** A resumed session takes over what its previous connection on this node was still processing. */
 async function inherit<User>(session: LiveSession<User>, prior: LiveSession<User>): Promise<void> {
   await prior.drained();
-  for (const [id, reply] of prior.window.snapshot().replies) if (session.window.check(id).kind === 'new') session.window.record(id, reply);
+  for (const [id, reply] of prior.windowState().replies) if (session.window.check(id).kind === 'new') session.window.record(id, reply);
 }

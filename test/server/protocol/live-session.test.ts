@@ -11,7 +11,7 @@ import { LiveSession } from '../../../src/server/protocol/live-session.js';
 import { FakeClock } from '../../../src/testing/fake-clock.js';
 
 function session(): LiveSession<string> {
-  return new LiveSession<string>('s-1', 'u', new RequestWindow<unknown>(10), {} as Connection<string>, { secret: 'x', anonymous: false }, new FakeClock(), 1_000, { directMessage: () => undefined });
+  return new LiveSession<string>('s-1', 'u', new RequestWindow<unknown>(10), {} as Connection<string>, { secret: 'x', anonymous: false }, { clock: new FakeClock(), requestTimeout: 1_000, windowSize: 10, directMessage: () => undefined, windowMade: () => undefined });
 }
 
 test('with nothing queued, work starts before enqueue returns; behind unfinished work it waits, in order', async () => {
@@ -47,4 +47,19 @@ test('work that throws or rejects does not stop the queue', async () => {
   void live.enqueue(async () => void ran.push('after'));
   await live.drained();
   assert.deepEqual(ran, ['after']);
+});
+
+test('a session that remembers nothing makes its window at its first publish, and tells its host once', () => {
+  const made: RequestWindow<unknown>[] = [];
+  const live = new LiveSession<string>('s-1', 'u', undefined, {} as Connection<string>, { secret: 'x', anonymous: false }, { clock: new FakeClock(), requestTimeout: 1_000, windowSize: 10, directMessage: () => undefined, windowMade: (_, window) => void made.push(window) });
+  assert.equal(live.madeWindow, undefined, 'an idle session holds no window');
+  assert.equal(live.acked, 0);
+  assert.deepEqual(live.windowState(), { acked: 0, floor: 0, replies: [] });
+  assert.equal(made.length, 0, 'reading its state makes none');
+  assert.deepEqual(live.publish(1, 'room'), [{ kind: 'check', id: 1 }]);
+  assert.equal(made.length, 1);
+  assert.equal(live.madeWindow, made[0]);
+  assert.equal(made[0]?.capacity, 10, 'of the configured size');
+  live.publish(2, 'room');
+  assert.equal(made.length, 1, 'made once');
 });
