@@ -54,6 +54,18 @@ async function attempt(port: number): Promise<RawResponse> {
   }
 }
 
+/** Handshakes until one is accepted (within 15 s), each refusal meanwhile a busy one. */
+async function acceptedOnceOnTime(port: number, what: string): Promise<RawResponse> {
+  let accepted: RawResponse | undefined;
+  await eventually(async () => {
+    const response = await attempt(port);
+    if (response.status === 101) accepted = response;
+    else assert.equal(response.body, 'server is busy\n', `only busy refusals before the loop is on time, got ${response.statusLine}`);
+    return accepted !== undefined;
+  }, what, 15_000);
+  return accepted as RawResponse;
+}
+
 describe('maxEventLoopDelay: new handshakes wait while the event loop is behind', () => {
   test('while the loop stalls: 503 "server is busy" with Retry-After 1-3 s, counted as busy; after: accepted; the connected client is served throughout', async (t) => {
     const fixture = await serve(t, { maxEventLoopDelay: THRESHOLD_MS });
@@ -61,8 +73,11 @@ describe('maxEventLoopDelay: new handshakes wait while the event loop is behind'
     server.handle('echo', (params) => params);
     const rejected: string[] = [];
     server.on('rejected', (rejection) => rejected.push(`${rejection.kind} ${rejection.status}`));
+    // Before the stalls the loop is on time, but a loaded machine can deschedule this process
+    // twice in a row for longer than the threshold, which is a loop behind all the same: a busy
+    // refusal then is the server being right, so the first handshakes may be retried.
+    await acceptedOnceOnTime(fixture.port, 'a handshake accepted while the loop is on time');
     const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
-    assert.equal((await attempt(fixture.port)).status, 101, 'a handshake is accepted while the loop is on time');
 
     const stalls = stallRepeatedly(t);
     await eventually(() => stalls.count() >= 2, 'two stalls');
@@ -78,13 +93,7 @@ describe('maxEventLoopDelay: new handshakes wait while the event loop is behind'
 
     stalls.stop();
     const stalledFor = stalls.count();
-    let accepted: RawResponse | undefined;
-    await eventually(async () => {
-      const response = await attempt(fixture.port);
-      if (response.status === 101) accepted = response;
-      else assert.equal(response.status, 503, `only busy refusals before the loop catches up, got ${response.statusLine}`);
-      return accepted !== undefined;
-    }, 'a handshake accepted once the loop has caught up', 15_000);
+    await acceptedOnceOnTime(fixture.port, 'a handshake accepted once the loop has caught up');
     assert.ok(stalledFor >= 1);
     assert.deepEqual(await client.request(2, 'echo', { after: true }), { type: 'result', id: 2, data: { after: true } });
     assert.equal(client.ws.readyState, WebSocket.OPEN);
