@@ -10,8 +10,10 @@
 // Each file's wall time is kept in node_modules/.cache/lifeline/test-durations.json for that
 // order, and the slowest are listed at the end. `--test-concurrency=N` (a node flag) overrides.
 //
-// Every process the run starts carries LIFELINE_TEST_RUN=<id> in its environment. When the runner
-// is done, any process still alive with that mark was left behind by a test: it is listed, killed,
+// Every process the run starts carries LIFELINE_TEST_RUN=<id> in its environment, and those the
+// tests start through test/helpers/processes.ts are also registered in a file of the run (pid and
+// start time: redis-server writes its title over its environment, hiding the mark). When the
+// runner is done, any such process still alive was left behind by a test: it is listed, killed,
 // and the run fails.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -71,27 +73,58 @@ function run(argv, env) {
   });
 }
 
-/** Pids of live processes (not zombies) whose environment holds `mark`. */
-function marked(mark) {
-  const found = [];
+/** A live process's start time (field 22 of its stat), or undefined for a zombie or no process. */
+function startTime(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (/\) Z /.test(stat)) return undefined;
+    return stat.split(') ')[1]?.split(' ')[19];
+  } catch {
+    return undefined; // gone, or not ours to read
+  }
+}
+
+function commandOf(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim().slice(0, 200);
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Pids of live processes (not zombies) of this run: those whose environment holds `mark`, and
+ * those test/helpers/processes.ts registered in `registry` (pid and start time) that still run
+ * (redis-server writes its title over its environment, so the mark alone misses it).
+ */
+function marked(mark, registry) {
+  const found = new Map();
   for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid || startTime(entry) === undefined) continue;
     try {
-      if (/\) Z /.test(readFileSync(`/proc/${entry}/stat`, 'utf8'))) continue;
-      if (!readFileSync(`/proc/${entry}/environ`, 'latin1').split('\0').includes(mark)) continue;
-      found.push({ pid: Number(entry), command: readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ').trim().slice(0, 200) });
+      if (readFileSync(`/proc/${entry}/environ`, 'latin1').split('\0').includes(mark)) found.set(Number(entry), commandOf(entry));
     } catch {
       // gone while we looked, or not ours to read
     }
   }
-  return found;
+  let lines = [];
+  try {
+    lines = readFileSync(registry, 'utf8').split('\n');
+  } catch {
+    // no process registered
+  }
+  for (const line of lines) {
+    const [pid, started] = line.split(' ');
+    if (pid && started && startTime(pid) === started) found.set(Number(pid), commandOf(pid));
+  }
+  return [...found].map(([pid, command]) => ({ pid, command }));
 }
 
 /** Waits up to 5 s for marked processes to end by themselves; kills and reports the rest. */
-async function leftovers(mark) {
+async function leftovers(mark, registry) {
   if (process.platform !== 'linux') return [];
-  for (let i = 0; i < 50 && marked(mark).length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
-  const left = marked(mark);
+  for (let i = 0; i < 50 && marked(mark, registry).length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  const left = marked(mark, registry);
   for (const { pid } of left) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -123,6 +156,8 @@ const build = await run([join(root, 'scripts/build.mjs')], process.env);
 if (build !== 0) process.exit(build);
 
 const mark = `LIFELINE_TEST_RUN=${randomUUID()}`;
+// Where test/helpers/processes.ts registers each process it starts (see `marked`).
+const registry = join(tmpdir(), `lifeline-test-run-${mark.slice('LIFELINE_TEST_RUN='.length)}.pids`);
 // The usual report on stdout, plus each file's wall time into a temp file (unless the caller chose reporters).
 const timesFile = join(tmpdir(), `lifeline-test-durations-${process.pid}.json`);
 const ownReporters = flags.some((flag) => flag.startsWith('--test-reporter'));
@@ -135,7 +170,8 @@ const status = await run(['--import', 'tsx', '--test', ...concurrency, `--test-t
   LIFELINE_TEST_RUN: mark.slice('LIFELINE_TEST_RUN='.length),
 });
 recordDurations();
-const left = await leftovers(mark);
+const left = await leftovers(mark, registry);
+rmSync(registry, { force: true });
 if (left.length > 0) {
   console.error(`# ${left.length} processes started by the tests were still running at the end (now killed):`);
   for (const { pid, command } of left) console.error(`#   ${pid}: ${command}`);

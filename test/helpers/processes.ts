@@ -7,6 +7,9 @@
  */
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams, type SpawnOptionsWithoutStdio } from 'node:child_process';
 import { once } from 'node:events';
+import { appendFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const running = new Set<ChildProcess>();
 
@@ -21,9 +24,28 @@ process.once('exit', () => {
 // above and leave the children running: exit instead, so it runs.
 process.once('SIGTERM', () => process.exit(143));
 
+/**
+ * Where scripts/run-tests.mjs finds the processes of its run besides their environment's mark: a
+ * process that writes its title over its environment (redis-server does) no longer shows the mark.
+ * One line per child: its pid and its start time (so a reused pid is not taken for it).
+ */
+const registry = process.env.LIFELINE_TEST_RUN ? join(tmpdir(), `lifeline-test-run-${process.env.LIFELINE_TEST_RUN}.pids`) : undefined;
+
+function register(pid: number | undefined): void {
+  if (registry === undefined || pid === undefined || process.platform !== 'linux') return;
+  try {
+    // Field 22 of /proc/<pid>/stat, counted after the command's closing parenthesis.
+    const started = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[19];
+    if (started !== undefined) appendFileSync(registry, `${pid} ${started}\n`);
+  } catch {
+    // gone already: nothing to look for later
+  }
+}
+
 /** Starts `command` like `spawn` (stdio piped) and tracks the child until it has exited. */
 export function spawnTracked(command: string, args: readonly string[], options: SpawnOptionsWithoutStdio = {}): ChildProcessWithoutNullStreams {
   const child = spawn(command, args, options);
+  register(child.pid);
   running.add(child);
   child.once('exit', () => running.delete(child));
   child.once('error', () => running.delete(child));
