@@ -33,7 +33,7 @@ function comparisons(results: Results): Comparison[] {
         { target: `fan-out ${n}: server CPU per delivery <= 1.5x the floor`, scenario: key, metric: 'serverCpuUsPerDelivery', stack: 'lifeline', other: 'floor', op: '<=', limit: 1.5 },
       ];
     }),
-    { target: 'idle memory per connection (RSS) <= 1.3x raw ws', scenario: 'idle', metric: 'rssPerConnKB', stack: 'lifeline', other: 'ws', op: '<=', limit: 1.3 },
+    { target: 'idle memory per connection (RSS) <= 1.2x raw ws', scenario: 'idle', metric: 'rssPerConnKB', stack: 'lifeline', other: 'ws', op: '<=', limit: 1.2 },
     { target: 'echo p50 <= 1.15x raw ws', scenario: 'echo', metric: 'p50Us', stack: 'lifeline', other: 'ws', op: '<=', limit: 1.15 },
     { target: 'echo throughput >= 0.9x raw ws', scenario: 'echo', metric: 'throughput', stack: 'lifeline', other: 'ws', op: '>=', limit: 0.9 },
     ...(['req', 'pub'] as const).flatMap((prefix): Comparison[] => {
@@ -44,7 +44,7 @@ function comparisons(results: Results): Comparison[] {
         { target: `${what} max round trip under load <= 2x raw ws echo`, scenario: 'request', metric: `${prefix}LoadMaxUs`, stack: 'lifeline', other: 'ws', op: '<=', limit: 2 },
       ];
     }),
-    { target: 'connection rate >= 0.8x raw ws', scenario: 'connect', metric: 'perSec', stack: 'lifeline', other: 'ws', op: '>=', limit: 0.8 },
+    { target: 'connection rate >= 1.0x raw ws', scenario: 'connect', metric: 'perSec', stack: 'lifeline', other: 'ws', op: '>=', limit: 1 },
     { target: 'catch-up of missed events < 50 ms', scenario: 'catchup', metric: 'lastMs', stack: 'lifeline', op: '<', limit: 50 },
     { target: 'storm: peak accept rate with hint < without', scenario: 'storm', metric: 'peakAcceptPerSec', stack: 'lifeline-hint', other: 'lifeline-crash', op: '<', limit: 1 },
     { target: 'storm: every client caught up (hint)', scenario: 'storm', metric: 'caughtUpPct', stack: 'lifeline-hint', op: '>=', limit: 100 },
