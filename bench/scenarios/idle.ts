@@ -8,7 +8,10 @@
 // counted those pages or not from round to round (3 KB per connection at 10,000), and the base
 // reading counted the start-up's (about 7 MB, -0.75 KB per connection for every stack). A
 // server's own periodic work does the same (Lifeline's keepalive sweep, every 25 s, allocates
-// about 2.4 KB per connection): `young generation` says when a reading still holds it.
+// about 2.4 KB per connection): `young generation` says when a reading still holds it, and
+// `RSS per connection, young generation left out` compares the stacks without it (a raw ws server
+// that never collects again keeps the 25 MB its connection storm grew: 2.5 KB per connection of
+// pages that are no connection's state). The target reads that one.
 import type { Sizes } from '../options.js';
 import { subscribe } from './fanout-run.js';
 import { checked, cpuOf, delay, split, type RunContext, type Scenario, type Usage } from './scenario.js';
@@ -25,6 +28,7 @@ export function idleScenario(sizes: Sizes): Scenario {
     params: { connections, clientProcesses: 2, gc: 'global.gc() twice before each reading (--expose-gc)' },
     metrics: {
       rssPerConnKB: { label: 'RSS per connection', unit: 'KB', better: 'lower' },
+      rssSettledPerConnKB: { label: 'RSS per connection, young generation left out', unit: 'KB', better: 'lower' },
       heapPerConnKB: { label: 'heap per connection', unit: 'KB', better: 'lower' },
       oldFreePerConnKB: { label: 'old-space free per connection', unit: 'KB', better: 'lower' },
       outsideHeapPerConnKB: { label: 'RSS outside the heap per connection', unit: 'KB', better: 'lower' },
@@ -51,6 +55,7 @@ export function idleScenario(sizes: Sizes): Scenario {
       if (open !== connections) throw new Error(`the server holds ${open} connections, not ${connections}`);
       return {
         rssPerConnKB: checked('RSS per connection', (after.rss - base.rss) / connections / 1024),
+        rssSettledPerConnKB: checked('RSS per connection without the young generation', (after.rss - (after.young ?? 0) - (base.rss - (base.young ?? 0))) / connections / 1024),
         heapPerConnKB: checked('heap per connection', (after.heapUsed - base.heapUsed) / connections / 1024),
         // Where RSS goes beyond the heap in use: free space V8 keeps in old-space pages (objects
         // that were promoted, then died), and what is not V8's heap at all (sockets, buffers, malloc).
