@@ -18,6 +18,8 @@ export interface MetricInfo {
   readonly only?: readonly string[];
   /** A count for which 0 is a real outcome (nothing failed), not a broken measurement. */
   readonly zeroOk?: true;
+  /** A difference of two readings that may come out below 0 (free space that shrank), any finite number. */
+  readonly signed?: true;
 }
 
 export interface Scenario {

@@ -19,7 +19,7 @@ interface StackResult {
 }
 
 interface ScenarioResult {
-  readonly metrics: Readonly<Record<string, { readonly only?: readonly string[]; readonly zeroOk?: boolean }>>;
+  readonly metrics: Readonly<Record<string, { readonly only?: readonly string[]; readonly zeroOk?: boolean; readonly signed?: boolean }>>;
   readonly unavailable?: string;
   readonly stacks: Readonly<Record<string, StackResult>>;
 }
@@ -96,8 +96,9 @@ test('bench --smoke measures every scenario for every stack, with positive finit
           assert.equal(value, undefined, `${key}/${stack}/${metric} is not measured for this stack`);
           continue;
         }
-        const least = info.zeroOk ? 0 : Number.MIN_VALUE;
-        assert.ok(typeof value === 'number' && Number.isFinite(value) && value >= least, `${key}/${stack}/${metric} is ${info.zeroOk ? 'finite and not negative' : 'positive and finite'} (got ${String(value)})`);
+        const least = info.signed ? -Infinity : info.zeroOk ? 0 : Number.MIN_VALUE;
+        const want = info.signed ? 'finite' : info.zeroOk ? 'finite and not negative' : 'positive and finite';
+        assert.ok(typeof value === 'number' && Number.isFinite(value) && value >= least, `${key}/${stack}/${metric} is ${want} (got ${String(value)})`);
       }
     }
   }
