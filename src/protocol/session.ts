@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js';
+import { withBit } from '../core/bit-flags.js';
 import type { Envelope } from '../core/envelope.js';
 import type { Position } from '../core/position.js';
 import { nothingRemembered, RequestWindow, type RequestWindowState } from '../core/request-window.js';
@@ -117,7 +118,7 @@ export class Session<User, Payload = string, Sub extends SubscriptionState<Paylo
   }
 
   set parked(parked: boolean) {
-    this.#flags = parked ? this.#flags | PARKED : this.#flags & ~PARKED;
+    this.#flags = withBit(this.#flags, PARKED, parked);
   }
 
   /** Its connection is about to be closed for a channel resync: nothing more is delivered on it. */
@@ -126,7 +127,7 @@ export class Session<User, Payload = string, Sub extends SubscriptionState<Paylo
   }
 
   set resyncing(resyncing: boolean) {
-    this.#flags = resyncing ? this.#flags | RESYNCING : this.#flags & ~RESYNCING;
+    this.#flags = withBit(this.#flags, RESYNCING, resyncing);
   }
 
   // ---- exactly once: publish and request ---------------------------------------------------------

@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { withBit } from '../core/bit-flags.js';
 import type { WebSocket } from 'ws';
 import { CloseCode } from '../core/close-codes.js';
 import { assertValidClose } from '../core/close-frame.js';
@@ -176,7 +177,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   }
 
   set anonymous(anonymous: boolean) {
-    this.#flags = anonymous ? this.#flags | ANONYMOUS : this.#flags & ~ANONYMOUS;
+    this.#flags = withBit(this.#flags, ANONYMOUS, anonymous);
   }
 
   /** True from a ping until any inbound traffic (a pong or a message) arrives. */
@@ -185,7 +186,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   }
 
   set awaitingPong(awaiting: boolean) {
-    this.#flags = awaiting ? this.#flags | AWAITING_PONG : this.#flags & ~AWAITING_PONG;
+    this.#flags = withBit(this.#flags, AWAITING_PONG, awaiting);
   }
 
   /** @internal The server's side of this connection (it also hears the socket's events). */
