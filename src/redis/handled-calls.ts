@@ -20,3 +20,14 @@ export function handleDroppedRejections(target: object, names: readonly string[]
     };
   }
 }
+
+/**
+ * {@link handleDroppedRejections} for a Redis Cluster client's own resubscription calls. The
+ * object `createCluster` returns is a thin view over the client's instance (`_self`, whose own
+ * `subscribe`/`pSubscribe`/`sSubscribe` the view inherits), and the client's failover handler is
+ * bound to that instance: a handler put on the view is never on the path it calls.
+ */
+export function handleClusterResubscribeRejections(cluster: object): void {
+  const instance = (cluster as { readonly _self?: unknown })._self;
+  handleDroppedRejections(typeof instance === 'object' && instance !== null ? instance : cluster, ['subscribe', 'pSubscribe', 'sSubscribe']);
+}

@@ -1,7 +1,7 @@
 import { createClient, createCluster } from '@redis/client';
 import { backoffCeiling, jittered, type BackoffOptions } from '../core/backoff.js';
 import type { Rng } from '../core/clock.js';
-import { handleDroppedRejections } from './handled-calls.js';
+import { handleClusterResubscribeRejections } from './handled-calls.js';
 
 /** A pub/sub listener as node-redis calls it (text: no buffer mode is used). */
 export type MessageListener = (message: string | Buffer) => void;
@@ -93,8 +93,8 @@ export function clusterLink(seeds: readonly string[], settings: LinkSettings): R
     // Topology is refreshed soon after a node drops (its replica may have taken over).
     topologyRefreshOnReconnectionAttemptStrategy: 500,
   });
-  // The client's own resubscription after a failover drops the promises of these calls.
-  handleDroppedRejections(cluster, ['subscribe', 'pSubscribe', 'sSubscribe']);
+  // The client's own resubscription after a failover drops the promises of its subscribe calls.
+  handleClusterResubscribeRejections(cluster);
   // A topology discovery in flight when the cluster is destroyed (at connect, or after a node
   // dropped or answered MOVED) still creates and connects the node clients it found once its
   // node answers: connections nobody closes, retrying forever, keeping the process alive. A

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { handleDroppedRejections } from '../../src/redis/handled-calls.js';
+import { createCluster } from '@redis/client';
+import { handleClusterResubscribeRejections, handleDroppedRejections } from '../../src/redis/handled-calls.js';
 
 /** Stands for the cluster client: `resubscribe` calls its own `sSubscribe` and drops the promise. */
 class Library {
@@ -30,4 +31,18 @@ test('a dropped rejected call leaves no unhandled rejection; a kept one still re
   await new Promise((resolve) => setImmediate(resolve));
   await assert.rejects(library.sSubscribe('d'), /no slot for d yet/);
   assert.equal(await library.subscribe('e'), 'cluster:e', 'a method on the prototype keeps its this');
+});
+
+test("the Redis Cluster client's own resubscription, rejecting while it knows no slots, leaves no unhandled rejection", async () => {
+  // Not connected: no slot map, so its sSubscribe rejects (a TypeError inside the client), as it
+  // did during a failover in a busy test run.
+  const cluster = createCluster({ rootNodes: [{ url: 'redis://127.0.0.1:1' }] });
+  handleClusterResubscribeRejections(cluster);
+  const instance = (cluster as unknown as { _self: { resubscribeAllPubSubListeners(listeners: unknown): void } })._self;
+  const listeners = { buffers: new Set(), strings: new Set([() => undefined]) };
+  // The handler the client binds to its failover event, called with one sharded channel's listeners.
+  instance.resubscribeAllPubSubListeners({ SHARDED: new Map([['room', listeners]]) });
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+  await assert.rejects(cluster.sSubscribe('room', () => undefined), 'a caller that keeps the promise still sees the rejection');
 });
