@@ -157,17 +157,21 @@ export class Hub<User> {
       if (message.type !== 'hello') return; // checked above, before parsing
       phase.deadline.stop();
       phases.set(connection, { phase: 'greeting', backlog: [] });
+      // The welcome and the replies to what was pipelined behind the hello (a subscribe, as
+      // LifelineClient sends it) leave in one write when the broker answers within this turn.
+      this.#batch.hold(connection);
+      let answering: Promise<void> | undefined;
+      try {
+        answering = this.#registry.hello(connection, message);
+      } catch (error) {
+        return helloUnavailable(this.options.log, connection as Connection<unknown>, error);
+      }
+      if (answering === undefined) return; // answered in this turn (an in-process broker)
       // What a client pipelines behind its hello waits in the socket, not in this node's memory:
       // reading stops until the hello is answered (the backlog holds at most what one read
       // brought), and starts again on every outcome, so a close frame can still be read.
       connection.pauseInput();
-      // The welcome and the replies to what was pipelined behind the hello (a subscribe, as
-      // LifelineClient sends it) leave in one write when the broker answers within this turn.
-      this.#batch.hold(connection);
-      void this.#registry
-        .hello(connection, message)
-        .catch((error: unknown) => helloUnavailable(this.options.log, connection as Connection<unknown>, error))
-        .finally(() => connection.resumeInput());
+      void answering.catch((error: unknown) => helloUnavailable(this.options.log, connection as Connection<unknown>, error)).finally(() => connection.resumeInput());
       return;
     }
     // Small replies only: a catch-up held back whole would count against the outbound budget.
