@@ -150,7 +150,7 @@ export class Hub<User> {
     if (!parsed.ok) {
       const refuse = (): void => this.options.invalid(connection as Connection<unknown>, parsed.code, parsed.detail, parsed.id);
       // A session's refusal waits for the messages before it, as any reply does (in order).
-      return phase.phase === 'hello' ? refuse() : void phase.enqueue(async () => refuse());
+      return phase.phase === 'hello' ? refuse() : phase.enqueue(() => void refuse());
     }
     const message = parsed.message;
     if (phase.phase === 'hello') {
@@ -201,30 +201,46 @@ export class Hub<User> {
 
   /** One message of a welcomed session, processed after those before it. */
   #route(session: LiveSession<User>, message: ClientMessage): void {
-    const run = (work: () => Promise<void>): void => {
-      void session.enqueue(() => work().catch((error: unknown) => messageFailed(this.options.log, session.connection as Connection<unknown>, message, error)));
-    };
+    session.enqueue(() => this.#handle(session, message));
+  }
+
+  /** Handles a message, its failure reported; returns nothing when it was handled in this turn. */
+  #handle(session: LiveSession<User>, message: ClientMessage): Promise<void> | undefined {
+    const failed = (error: unknown): void => messageFailed(this.options.log, session.connection as Connection<unknown>, message, error);
+    let handled: Promise<void> | undefined;
+    try {
+      handled = this.#step(session, message);
+    } catch (error) {
+      failed(error);
+      return undefined;
+    }
+    return handled?.catch(failed);
+  }
+
+  #step(session: LiveSession<User>, message: ClientMessage): Promise<void> | undefined {
     switch (message.type) {
       case 'hello':
-        return run(async () => this.options.invalid(session.connection as Connection<unknown>, 'bad_state', 'hello was already received'));
+        return void this.options.invalid(session.connection as Connection<unknown>, 'bad_state', 'hello was already received');
       case 'subscribe':
-        return run(() => this.#subscriptions.subscribe(session, message));
+        return this.#subscriptions.subscribe(session, message);
       case 'unsubscribe':
-        return run(() => this.#subscriptions.unsubscribeMessage(session, message));
+        return this.#subscriptions.unsubscribeMessage(session, message);
       case 'publish':
-        return run(() => this.#exactlyOnce.publish(session, message));
+        return this.#exactlyOnce.publish(session, message);
       case 'request':
-        return run(() => this.#exactlyOnce.request(session, message));
+        return this.#exactlyOnce.request(session, message);
       case 'presence.get':
-        return run(() => this.#subscriptions.presenceGet(session, message));
+        return this.#subscriptions.presenceGet(session, message);
       case 'ack':
-        return run(() => this.options.broker.ackDirect(session.id, message.seq));
+        return this.options.broker.ackDirect(session.id, message.seq);
       case 'refresh':
-        return run(async () => {
-          const outcome = await this.options.refresh(session.connection, message.token);
-          session.connection.send('error' in outcome ? { type: 'error', code: 'unauthorized', message: outcome.error } : { type: 'refreshed', expiresAt: outcome.expiresAt });
-        });
+        return this.#refresh(session, message.token);
     }
+  }
+
+  async #refresh(session: LiveSession<User>, token: string): Promise<void> {
+    const outcome = await this.options.refresh(session.connection, token);
+    session.connection.send('error' in outcome ? { type: 'error', code: 'unauthorized', message: outcome.error } : { type: 'refreshed', expiresAt: outcome.expiresAt });
   }
 }
 

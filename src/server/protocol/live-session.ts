@@ -75,17 +75,26 @@ export class LiveSession<User> extends Session<User, PreparedText, LiveSubscript
   /**
    * Runs `work` after everything queued before it; a failure is the work's own to report. With
    * nothing queued it starts at once, in the caller's turn: a message whose steps need no
-   * promise (an in-process broker) is then answered before the caller returns.
+   * promise (an in-process broker) is then answered before the caller returns, and work that
+   * returns nothing (done in this turn) leaves the queue idle, with no promise made.
    */
-  enqueue(work: () => Promise<void>): Promise<void> {
-    const ran = this.#queue === SETTLED ? startNow(work) : this.#queue.then(work, work);
+  enqueue(work: () => Promise<void> | undefined): void {
+    let ran: Promise<void> | undefined;
+    if (this.#queue !== SETTLED) ran = this.#queue.then(work, work);
+    else {
+      try {
+        ran = work();
+      } catch {
+        return; // its own to report, as a rejection would be
+      }
+      if (ran === undefined) return;
+    }
     // The last work to finish puts the queue back to idle (no field to count what is queued: memory per session).
     const idle = (): void => {
       if (this.#queue === queue) this.#queue = SETTLED;
     };
     const queue = ran.then(idle, idle);
     this.#queue = queue;
-    return queue;
   }
 
   /** Runs a direct-message step after those queued before it; a failure is the step's own to report. */
@@ -117,14 +126,5 @@ export class LiveSession<User> extends Session<User, PreparedText, LiveSubscript
     const stops = this.#stops;
     this.#stops = undefined;
     await Promise.allSettled((stops === undefined ? [] : Array.isArray(stops) ? stops : [stops]).map((stop) => stop()));
-  }
-}
-
-/** Calls `work` now; what it throws is its promise's rejection, as if it ran in a `then`. */
-function startNow(work: () => Promise<void>): Promise<void> {
-  try {
-    return work();
-  } catch (error) {
-    return Promise.reject(error);
   }
 }
