@@ -53,7 +53,7 @@ export class Hub<User> {
     this.#registry = new SessionRegistry<User>({
       options,
       secrets: { digest: digestOf, matches: matchesSecret },
-      ids: { session: () => flatUuid('s-'), secret: () => Buffer.from(options.randomBytes(32)).toString('base64url') },
+      ids: { session: () => flatUuid('s-'), secret: () => secretText(options.randomBytes(32)) },
       route: (session, envelope) => this.message(session.connection, envelope),
       unsubscribeAll: (session, movedAway) => this.#subscriptions.unsubscribeAll(session, movedAway),
       release: (connection) => this.#batch.release(connection),
@@ -242,6 +242,11 @@ export class Hub<User> {
     const outcome = await this.options.refresh(session.connection, token);
     session.connection.send('error' in outcome ? { type: 'error', code: 'unauthorized', message: outcome.error } : { type: 'refreshed', expiresAt: outcome.expiresAt });
   }
+}
+
+/** A session secret's text: its random bytes in base64url (read in place, not copied first). */
+function secretText(bytes: Uint8Array): string {
+  return (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).toString('base64url');
 }
 
 /** A deep copy through JSON: what the wire will carry, and a TypeError for what it cannot. */
