@@ -46,10 +46,15 @@ interface Expiring<T> {
   expiresAt: number;
 }
 
-/** The last publish of an origin: its id (a session's message id, or a key's body digest) and the event it stored. */
+/**
+ * The last publish of an origin: its id (a session's message id, or a key's body digest) and
+ * where it stored its event. Not the event: its data would outlive the history budget, for the
+ * origin's ttl (24 h for an idempotency key).
+ */
 interface OriginEntry {
   id: number | string;
-  event: ChannelEvent;
+  epoch: string;
+  offset: number;
 }
 
 /**
@@ -211,7 +216,8 @@ export class MemoryBroker implements Broker {
     if (origin) {
       originKey = 'key' in origin ? `${channel}\n\n${origin.key}` : `${channel}\n${origin.session}`;
       previous = this.#live(this.#origins, originKey, now);
-      if (previous && previous.value.id === ('key' in origin ? origin.digest : origin.id)) return previous.value.event;
+      // Published already: its position again, with this publish's data (the same body).
+      if (previous && previous.value.id === ('key' in origin ? origin.digest : origin.id)) return { channel, epoch: previous.value.epoch, offset: previous.value.offset, data };
       if (previous && 'key' in origin) throw new IdempotencyConflictError(origin.key);
     }
     const state = this.#channel(channel);
@@ -232,9 +238,10 @@ export class MemoryBroker implements Broker {
       // A session's next publish to the channel reuses its entry (one per session and channel).
       if (previous) {
         previous.value.id = id;
-        previous.value.event = event;
+        previous.value.epoch = event.epoch;
+        previous.value.offset = event.offset;
         previous.expiresAt = now + origin.ttl;
-      } else this.#origins.set(originKey, { value: { id, event }, expiresAt: now + origin.ttl });
+      } else this.#origins.set(originKey, { value: { id, epoch: event.epoch, offset: event.offset }, expiresAt: now + origin.ttl });
     }
     for (const listener of state.listeners) deliver(listener, event);
     return event;

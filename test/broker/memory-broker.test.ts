@@ -4,7 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ChannelEvent, DirectMessage } from '../../src/broker/broker.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { ChannelEvent, DirectMessage, PublishOrigin } from '../../src/broker/broker.js';
 import { MemoryBroker } from '../../src/broker/memory-broker.js';
 import { IdempotencyConflictError } from '../../src/core/errors.js';
 import { RequestWindow } from '../../src/core/request-window.js';
@@ -263,7 +265,44 @@ describe('MemoryBroker: the history budget', () => {
     await broker.publish('other', 0, { size: 0, ttl: 0 }); // sweeps: doc's events are past their ttl
     assert.deepEqual({ bytes: broker.history.bytes, events: broker.history.events }, { bytes: 0, events: 0 });
   });
+
+  test('what a publish is deduplicated by keeps its position, not its data: evicted bodies are freed whatever the keys or channels', async () => {
+    const policy = { size: 10, ttl: 60_000 };
+    const broker = new MemoryBroker({ clock: new FakeClock(), historyBudget: 10_000, newEpoch: () => 'e' });
+    const bodies = new Map<string, WeakRef<object>>();
+    const first = new Map<string, number>();
+    /** Publishes a body of its own, watched; nothing here holds it afterwards. */
+    const publish = (name: string, channel: string, origin: PublishOrigin): void => {
+      const body = { text: big, name };
+      bodies.set(name, new WeakRef(body));
+      first.set(name, broker.immediate?.publish(channel, body, policy, origin).offset ?? 0);
+    };
+    // Once with distinct idempotency keys, once as a session publishing to distinct channels.
+    for (let i = 0; i < 20; i++) {
+      publish(`key ${i}`, 'doc', { key: `k-${i}`, digest: `d-${i}`, ttl: 86_400_000 });
+      publish(`session ${i}`, `doc:${i}`, { session: 's-1', id: i + 1, ttl: 150_000 });
+    }
+    assert.ok(broker.history.bytes <= 10_000);
+    await collectGarbage();
+    const kept = [...bodies].filter(([, body]) => body.deref() !== undefined).map(([name]) => name);
+    assert.deepEqual(kept, [], `${kept.length} of ${bodies.size} evicted bodies still held (each ${big.length} bytes)`);
+    // Deduplication still holds: the same key, or the same session id, returns the first position.
+    const again = await broker.publish('doc', { text: big, n: 3 }, policy, { key: 'k-3', digest: 'd-3', ttl: 86_400_000 });
+    assert.equal(again.offset, first.get('key 3'));
+    assert.deepEqual(again.data, { text: big, n: 3 });
+    const resent = await broker.publish('doc:5', { text: big, n: 5 }, policy, { session: 's-1', id: 6, ttl: 150_000 });
+    assert.equal(resent.offset, first.get('session 5'));
+    assert.throws(() => broker.immediate?.publish('doc', 'other', policy, { key: 'k-3', digest: 'other', ttl: 86_400_000 }), IdempotencyConflictError);
+  });
 });
+
+/** A full collection, after this turn (a WeakRef's target is kept until the turn that made it ends). */
+async function collectGarbage(): Promise<void> {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+}
 
 describe('MemoryBroker: channel churn', () => {
   test('many channel names subscribed once are forgotten seconds after their last subscriber left', async () => {

@@ -1,0 +1,118 @@
+// What one hostile `lifeline.v1` client makes a server hold: a Lifeline server from the sources
+// (in this process, the in-memory broker) and one raw ws client run a scenario; the server's heap
+// is read after two full collections before and after it, and the growth is printed with what the
+// scenario sent. A figure that grows with what was sent, past the limits set, is a hole.
+//
+//   node --expose-gc --import tsx bench/abuse.ts SCENARIO [--n N] [--size BYTES]
+//
+// keys      N publishes of SIZE bytes to one channel, each under a new idempotency key
+// channels  N publishes of SIZE bytes, each to a new channel
+//
+// The history budget is 8 MiB throughout (a server's default is 64 MiB).
+import { pino } from 'pino';
+import WebSocket from 'ws';
+import { MemoryBroker } from '../src/broker/memory-broker.js';
+import { startServer } from '../src/testing/server-fixture.js';
+
+const HISTORY_BUDGET = 8 * 1024 * 1024;
+
+type Sent = Record<string, unknown> & { readonly type: string };
+
+interface Scenario {
+  readonly what: string;
+  run(client: Client, n: number, size: number): Promise<void>;
+}
+
+/** A raw client that awaits each reply by id (no client library in the way). */
+class Client {
+  readonly #waiting = new Map<number, (reply: Sent) => void>();
+  #next: ((message: Sent) => void) | undefined;
+
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', (data: Buffer) => {
+      const message = JSON.parse(data.toString('utf8')) as Sent;
+      if (typeof message.id === 'number' && this.#waiting.has(message.id)) {
+        this.#waiting.get(message.id)?.(message);
+        this.#waiting.delete(message.id);
+      } else if (message.type !== 'ping') this.#next?.(message);
+    });
+  }
+
+  send(message: Sent): void {
+    this.ws.send(JSON.stringify(message));
+  }
+
+  /** Sends a message with an id and resolves with its reply. */
+  ask(message: Sent & { readonly id: number }): Promise<Sent> {
+    const reply = new Promise<Sent>((resolve) => this.#waiting.set(message.id, resolve));
+    this.send(message);
+    return reply;
+  }
+
+  nextMessage(): Promise<Sent> {
+    return new Promise((resolve) => (this.#next = resolve));
+  }
+}
+
+function acked(reply: Sent): void {
+  if (reply.type !== 'ack') throw new Error(`not acknowledged: ${JSON.stringify(reply).slice(0, 200)}`);
+}
+
+const scenarios: Record<string, Scenario> = {
+  keys: {
+    what: 'publishes to one channel, each under a new idempotency key',
+    async run(client, n, size) {
+      const data = 'x'.repeat(size);
+      for (let id = 1; id <= n; id++) acked(await client.ask({ type: 'publish', id, channel: 'doc:1', data: `${data}${id}`, idempotencyKey: `k-${id}` }));
+    },
+  },
+  channels: {
+    what: 'publishes, each to a new channel',
+    async run(client, n, size) {
+      const data = 'x'.repeat(size);
+      for (let id = 1; id <= n; id++) acked(await client.ask({ type: 'publish', id, channel: `doc:${id}`, data: `${data}${id}` }));
+    },
+  },
+};
+
+function option(name: string, fallback: number): number {
+  const at = process.argv.indexOf(name);
+  return at === -1 ? fallback : Number(process.argv[at + 1]);
+}
+
+const name = process.argv[2] ?? '';
+const scenario = scenarios[name];
+if (!scenario) {
+  console.error(`usage: node --expose-gc --import tsx bench/abuse.ts ${Object.keys(scenarios).join('|')} [--n N] [--size BYTES]`);
+  process.exit(2);
+}
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc) throw new Error('run with --expose-gc');
+const n = option('--n', 400);
+const size = option('--size', 256 * 1024);
+
+const fixture = await startServer({ logger: pino({ level: 'silent' }), pingInterval: 0, maxPayload: 2 * size + 1024, historyBudget: HISTORY_BUDGET, channels: { doc: { history: { size: 100, ttl: 600_000 } } } });
+const ws = new WebSocket(fixture.wsUrl, 'lifeline.v1');
+await new Promise((resolve, reject) => {
+  ws.once('open', resolve);
+  ws.once('error', reject);
+});
+const client = new Client(ws);
+const welcome = client.nextMessage();
+client.send({ type: 'hello', v: 1 });
+await welcome;
+
+const heap = (): number => {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+};
+const before = heap();
+await scenario.run(client, n, size);
+const growth = heap() - before;
+const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
+console.log(`${name}: ${n} ${scenario.what}, ${size} bytes each (${mb(n * size)} MB sent); history budget ${mb(HISTORY_BUDGET)} MB`);
+const { broker } = fixture.server;
+console.log(`server heap growth: ${mb(growth)} MB (history kept: ${broker instanceof MemoryBroker ? mb(broker.history.bytes) : '?'} MB)`);
+ws.close();
+await fixture.close();
