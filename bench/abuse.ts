@@ -8,7 +8,8 @@
 // keys      N publishes of SIZE bytes to one channel, each under a new idempotency key
 // channels  N publishes of SIZE bytes, each to a new channel
 //
-// The history budget is 8 MiB throughout (a server's default is 64 MiB).
+// The history budget is 8 MiB throughout (a server's default is 64 MiB), and the message rate is
+// not limited: at the default 1000 messages/s the same figures take longer (or more clients).
 import { pino } from 'pino';
 import WebSocket from 'ws';
 import { MemoryBroker } from '../src/broker/memory-broker.js';
@@ -29,6 +30,10 @@ class Client {
   #next: ((message: Sent) => void) | undefined;
 
   constructor(readonly ws: WebSocket) {
+    ws.on('close', (code: number, reason: Buffer) => {
+      console.error(`closed by the server: ${code} ${reason.toString('utf8')}`);
+      process.exit(1);
+    });
     ws.on('message', (data: Buffer) => {
       const message = JSON.parse(data.toString('utf8')) as Sent;
       if (typeof message.id === 'number' && this.#waiting.has(message.id)) {
@@ -91,7 +96,7 @@ if (!gc) throw new Error('run with --expose-gc');
 const n = option('--n', 400);
 const size = option('--size', 256 * 1024);
 
-const fixture = await startServer({ logger: pino({ level: 'silent' }), pingInterval: 0, maxPayload: 2 * size + 1024, historyBudget: HISTORY_BUDGET, channels: { doc: { history: { size: 100, ttl: 600_000 } } } });
+const fixture = await startServer({ logger: pino({ level: 'silent' }), pingInterval: 0, maxMessageRate: Infinity, maxPayload: 2 * size + 1024, historyBudget: HISTORY_BUDGET, channels: { doc: { history: { size: 100, ttl: 600_000 } } } });
 const ws = new WebSocket(fixture.wsUrl, 'lifeline.v1');
 await new Promise((resolve, reject) => {
   ws.once('open', resolve);
@@ -114,5 +119,6 @@ const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
 console.log(`${name}: ${n} ${scenario.what}, ${size} bytes each (${mb(n * size)} MB sent); history budget ${mb(HISTORY_BUDGET)} MB`);
 const { broker } = fixture.server;
 console.log(`server heap growth: ${mb(growth)} MB (history kept: ${broker instanceof MemoryBroker ? mb(broker.history.bytes) : '?'} MB)`);
+ws.removeAllListeners('close');
 ws.close();
 await fixture.close();

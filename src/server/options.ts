@@ -103,6 +103,8 @@ export interface ServerOptions<User = unknown> extends ChannelHooks<User> {
   readonly maxPresenceMembers?: number;
   /** With the default in-memory broker: bytes of channel history kept across all channels (oldest evicted first). Default 64 MiB. */
   readonly historyBudget?: number;
+  /** With the default in-memory broker: records of idempotency keys (and of sessions' publishes per channel) kept at most, oldest forgotten first. Default 100 000. */
+  readonly maxIdempotencyKeys?: number;
   /** With the default in-memory broker: a channel without subscribers or unexpired history is forgotten after this, ms. Default 10 000. */
   readonly idleChannelTtl?: number;
   /** Invalid application messages tolerated per minute; over it closes with 1008. Default 10. */
@@ -183,6 +185,7 @@ const schema = z.object({
   maxPresenceMembers: z.number().int().positive().default(1000),
   historyBudget: z.number().int().nonnegative().default(64 * 1024 * 1024),
   idleChannelTtl: z.number().int().positive().default(10_000),
+  maxIdempotencyKeys: z.number().int().positive().default(100_000),
   maxInvalidMessages: z.number().int().nonnegative().default(10),
   admissionRate: positive.default(Infinity),
   maxEventLoopDelay: z.union([z.number().nonnegative(), z.literal(Infinity)]).default(0),

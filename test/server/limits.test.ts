@@ -49,6 +49,22 @@ describe('limits: the history budget', () => {
   });
 });
 
+describe('limits: what publishes are deduplicated by', () => {
+  test('maxIdempotencyKeys: a client publishing under a new key each time makes the node hold at most that many records, every publish acknowledged', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, channels, maxIdempotencyKeys: 50 });
+    const broker = fixture.server.broker as MemoryBroker;
+    const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
+    for (let id = 1; id <= 200; id++) client.send({ type: 'publish', id, channel: `doc:${id % 7}`, data: id, idempotencyKey: `key-${id}` });
+    const acks: MessageOf<'ack'>[] = [];
+    for (let id = 1; id <= 200; id++) acks.push((await client.reply(id)) as MessageOf<'ack'>);
+    assert.deepEqual(new Set(acks.map((ack) => ack.type)), new Set(['ack']));
+    assert.equal(broker.size.origins, 50);
+    // The newest key still deduplicates: its first position, nothing stored.
+    client.send({ type: 'publish', id: 201, channel: 'doc:4', data: 200, idempotencyKey: 'key-200' });
+    assert.deepEqual(((await client.reply(201)) as MessageOf<'ack'>).position, acks[199]?.position);
+  });
+});
+
 describe('limits: caps refuse with their documented error', () => {
   test('maxSubscriptions: one subscription too many is refused with code limit; resubscribing is not a new one', async (t) => {
     const fixture = await serve(t, { pingInterval: 0, channels, maxSubscriptions: 3 });
