@@ -7,13 +7,15 @@
 //
 // keys      N publishes of SIZE bytes to one channel, each under a new idempotency key
 // channels  N publishes of SIZE bytes, each to a new channel
+// slow      N requests of SIZE bytes sent at once to a method whose handler answers only at its
+//           timeout (requestTimeout, 10 s): what waits behind the first one
 //
 // The history budget is 8 MiB throughout (a server's default is 64 MiB), and the message rate is
 // not limited: at the default 1000 messages/s the same figures take longer (or more clients).
 import { pino } from 'pino';
 import WebSocket from 'ws';
 import { MemoryBroker } from '../src/broker/memory-broker.js';
-import { startServer } from '../src/testing/server-fixture.js';
+import { startServer, type ServerFixture } from '../src/testing/server-fixture.js';
 
 const HISTORY_BUDGET = 8 * 1024 * 1024;
 
@@ -21,7 +23,7 @@ type Sent = Record<string, unknown> & { readonly type: string };
 
 interface Scenario {
   readonly what: string;
-  run(client: Client, n: number, size: number): Promise<void>;
+  run(client: Client, n: number, size: number, fixture: ServerFixture<unknown>): Promise<void>;
 }
 
 /** A raw client that awaits each reply by id (no client library in the way). */
@@ -78,6 +80,21 @@ const scenarios: Record<string, Scenario> = {
       for (let id = 1; id <= n; id++) acked(await client.ask({ type: 'publish', id, channel: `doc:${id}`, data: `${data}${id}` }));
     },
   },
+  slow: {
+    what: 'requests pipelined behind one whose handler is slow (it answers within requestTimeout)',
+    async run(client, n, size, fixture) {
+      const params = 'x'.repeat(size);
+      const read = fixture.server.stats.messagesIn + n;
+      for (let id = 1; id <= n; id++) client.send({ type: 'request', id, method: 'slow', params: `${params}${id}` });
+      // Until the server has read them all, or stopped reading (then what it holds is bounded).
+      for (let round = 0; round < 200 && fixture.server.stats.messagesIn < read; round++) {
+        const before = fixture.server.stats.messagesIn;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        if (fixture.server.stats.messagesIn === before && round > 10) break;
+      }
+      console.log(`server read ${n - (read - fixture.server.stats.messagesIn)} of the ${n} requests`);
+    },
+  },
 };
 
 function option(name: string, fallback: number): number {
@@ -102,6 +119,7 @@ await new Promise((resolve, reject) => {
   ws.once('open', resolve);
   ws.once('error', reject);
 });
+fixture.server.handle('slow', (_params, { signal }) => new Promise((resolve) => signal.addEventListener('abort', () => resolve(null))));
 const client = new Client(ws);
 const welcome = client.nextMessage();
 client.send({ type: 'hello', v: 1 });
@@ -113,7 +131,7 @@ const heap = (): number => {
   return process.memoryUsage().heapUsed;
 };
 const before = heap();
-await scenario.run(client, n, size);
+await scenario.run(client, n, size, fixture);
 const growth = heap() - before;
 const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
 console.log(`${name}: ${n} ${scenario.what}, ${size} bytes each (${mb(n * size)} MB sent); history budget ${mb(HISTORY_BUDGET)} MB`);

@@ -131,6 +131,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
         maxSessionsPerUser: resolved.maxSessionsPerUser,
         maxChannels: resolved.maxChannels,
         maxPresenceMembers: resolved.maxPresenceMembers,
+        maxQueuedMessages: resolved.maxQueuedMessages,
       },
       refresh: (connection, token) => this.#registry.refresh(connection, token),
     });

@@ -65,6 +65,37 @@ describe('limits: what publishes are deduplicated by', () => {
   });
 });
 
+describe('limits: messages waiting in a session', () => {
+  test('maxQueuedMessages: behind a slow request the server stops reading the connection instead of holding what keeps coming; every request is then answered', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, channels, maxQueuedMessages: 8 });
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let runs = 0;
+    fixture.server.handle('slow', async (params) => {
+      runs++;
+      await gate;
+      return typeof params === 'string' ? params.length : 0;
+    });
+    const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
+    const read = fixture.server.stats.messagesIn;
+    // 24 MiB: more than the kernel's buffers of both ends hold, so a server that kept reading
+    // would have all of it in its heap.
+    const count = 384;
+    const params = 'x'.repeat(64 * 1024);
+    for (let id = 1; id <= count; id++) client.send({ type: 'request', id, method: 'slow', params });
+    await eventually(() => runs === 1, 'the first request runs');
+    // A pong comes back only once the server has read everything sent before the ping: it may
+    // (the server reads it all: a hole), or it must not, while the first request holds the queue.
+    await client.wire(2_000).catch(() => undefined);
+    const held = fixture.server.stats.messagesIn - read;
+    // One running, 8 queued, and what the read that crossed the cap brought (64 KiB: a message or two).
+    assert.ok(held <= 1 + 8 + 2, `${held} of ${count} requests read while the first was running`);
+    release();
+    for (let id = 1; id <= count; id++) assert.deepEqual(await client.reply(id), { type: 'result', id, data: params.length });
+    assert.equal(runs, count);
+  });
+});
+
 describe('limits: caps refuse with their documented error', () => {
   test('maxSubscriptions: one subscription too many is refused with code limit; resubscribing is not a new one', async (t) => {
     const fixture = await serve(t, { pingInterval: 0, channels, maxSubscriptions: 3 });
