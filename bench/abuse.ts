@@ -7,6 +7,7 @@
 //
 // keys      N publishes of SIZE bytes to one channel, each under a new idempotency key
 // channels  N publishes of SIZE bytes, each to a new channel
+// rewind    N subscribe + unsubscribe pairs, each rewinding 1000 events of SIZE bytes
 // slow      N requests of SIZE bytes sent at once to a method whose handler answers only at its
 //           timeout (requestTimeout, 10 s): what waits behind the first one
 //
@@ -95,6 +96,24 @@ const scenarios: Record<string, Scenario> = {
       console.log(`server read ${n - (read - fixture.server.stats.messagesIn)} of the ${n} requests`);
     },
   },
+  rewind: {
+    what: 'subscribes rewinding the whole history of a channel of 1000 events, each followed by an unsubscribe',
+    async run(client, n, size, fixture) {
+      const data = 'x'.repeat(size);
+      for (let offset = 1; offset <= 1000; offset++) await fixture.server.publish('doc:big', data);
+      const cpu = process.cpuUsage();
+      const bytes = fixture.server.stats.bytesOut;
+      const started = Date.now();
+      for (let id = 1; id <= n; id++) {
+        const subscribed = await client.ask({ type: 'subscribe', id: 2 * id, channel: 'doc:big', rewind: { count: 10_000 } });
+        if (subscribed.type !== 'subscribed') throw new Error(JSON.stringify(subscribed));
+        await client.ask({ type: 'unsubscribe', id: 2 * id + 1, channel: 'doc:big' });
+      }
+      const used = process.cpuUsage(cpu);
+      const seconds = (Date.now() - started) / 1000;
+      console.log(`${2 * n} messages in, ${((fixture.server.stats.bytesOut - bytes) / 2 ** 20).toFixed(0)} MB out in ${seconds.toFixed(1)} s; process CPU ${((used.user + used.system) / 1e6).toFixed(1)} s (${((used.user + used.system) / 1e4 / seconds).toFixed(0)}% of a core, the client included)`);
+    },
+  },
 };
 
 function option(name: string, fallback: number): number {
@@ -113,7 +132,7 @@ if (!gc) throw new Error('run with --expose-gc');
 const n = option('--n', 400);
 const size = option('--size', 256 * 1024);
 
-const fixture = await startServer({ logger: pino({ level: 'silent' }), pingInterval: 0, maxMessageRate: Infinity, maxPayload: 2 * size + 1024, historyBudget: HISTORY_BUDGET, channels: { doc: { history: { size: 100, ttl: 600_000 } } } });
+const fixture = await startServer({ logger: pino({ level: 'silent' }), pingInterval: 0, maxMessageRate: Infinity, maxPayload: 2 * size + 1024, historyBudget: HISTORY_BUDGET, channels: { doc: { history: { size: 1000, ttl: 600_000 } } } });
 const ws = new WebSocket(fixture.wsUrl, 'lifeline.v1');
 await new Promise((resolve, reject) => {
   ws.once('open', resolve);

@@ -132,6 +132,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
         maxChannels: resolved.maxChannels,
         maxPresenceMembers: resolved.maxPresenceMembers,
         maxQueuedMessages: resolved.maxQueuedMessages,
+        maxReplayRate: resolved.maxReplayRate,
       },
       refresh: (connection, token) => this.#registry.refresh(connection, token),
     });

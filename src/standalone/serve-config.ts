@@ -198,6 +198,7 @@ export const serveSchemas = {
   maxChannels: integer(1, Number.MAX_SAFE_INTEGER),
   maxPresenceMembers: integer(1, Number.MAX_SAFE_INTEGER),
   maxQueuedMessages: integer(1, Number.MAX_SAFE_INTEGER),
+  maxReplayRate: rate,
   historyBudget: integer(0, Number.MAX_SAFE_INTEGER),
   maxIdempotencyKeys: integer(1, Number.MAX_SAFE_INTEGER),
   idleChannelTtl: integer(1, MAX_TIMER_MS),

@@ -8,6 +8,7 @@ import { connect } from 'node:net';
 import { describe, test } from 'node:test';
 import { MemoryBroker } from '../../src/broker/memory-broker.js';
 import type { ChannelsConfig } from '../../src/server/protocol/channels.js';
+import { FakeClock } from '../../src/testing/fake-clock.js';
 import { PRESENCE_BURST, PRESENCE_PER_SECOND } from '../../src/server/protocol/presence.js';
 import { eventually, within } from '../helpers/wait.js';
 import { serve } from './support.js';
@@ -93,6 +94,35 @@ describe('limits: messages waiting in a session', () => {
     release();
     for (let id = 1; id <= count; id++) assert.deepEqual(await client.reply(id), { type: 'result', id, data: params.length });
     assert.equal(runs, count);
+  });
+});
+
+describe('limits: replays from history', () => {
+  test('maxReplayRate: a loop of subscribes rewinding a whole history is paced; every replay is whole (fake clock)', async (t) => {
+    const clock = new FakeClock();
+    const fixture = await serve(t, { clock, pingInterval: 0, channels, maxReplayRate: 100 });
+    for (let n = 0; n < 100; n++) await fixture.server.publish('doc:big', n);
+    const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
+    const rewind = async (id: number): Promise<void> => {
+      client.send({ type: 'subscribe', id, channel: 'doc:big', rewind: { count: 100 } });
+      assert.equal((await client.reply(id)).type, 'subscribed');
+      client.send({ type: 'unsubscribe', id: id + 1, channel: 'doc:big' });
+      await client.reply(id + 1);
+    };
+    // The burst (100 events) pays for the first; the second runs into debt (100 more) at once.
+    await rewind(1);
+    await rewind(3);
+    assert.equal(client.events('doc:big').length, 200);
+    // The third waits a second for that debt, whatever the client sends meanwhile.
+    client.send({ type: 'subscribe', id: 5, channel: 'doc:big', rewind: { count: 100 } });
+    await eventually(() => clock.nextDue === clock.now() + 1_000, 'the subscribe to wait for its replay budget');
+    await clock.tickAsync(999);
+    await client.wire();
+    assert.equal(client.unread('subscribed').length, 0, 'not before the debt is paid');
+    assert.equal(client.events('doc:big').length, 200);
+    await clock.tickAsync(1);
+    assert.equal((await client.reply(5)).type, 'subscribed');
+    assert.equal(client.events('doc:big').length, 300, 'the whole history, once paid for');
   });
 });
 
