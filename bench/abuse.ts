@@ -8,6 +8,7 @@
 // keys      N publishes of SIZE bytes to one channel, each under a new idempotency key
 // channels  N publishes of SIZE bytes, each to a new channel
 // rewind    N subscribe + unsubscribe pairs, each rewinding 1000 events of SIZE bytes
+// directs   N direct messages of SIZE bytes from the app to the client's session, never acknowledged
 // slow      N requests of SIZE bytes sent at once to a method whose handler answers only at its
 //           timeout (requestTimeout, 10 s): what waits behind the first one
 //
@@ -31,6 +32,8 @@ interface Scenario {
 class Client {
   readonly #waiting = new Map<number, (reply: Sent) => void>();
   #next: ((message: Sent) => void) | undefined;
+  /** The session its welcome named. */
+  session = '';
 
   constructor(readonly ws: WebSocket) {
     ws.on('close', (code: number, reason: Buffer) => {
@@ -114,6 +117,13 @@ const scenarios: Record<string, Scenario> = {
       console.log(`${2 * n} messages in, ${((fixture.server.stats.bytesOut - bytes) / 2 ** 20).toFixed(0)} MB out in ${seconds.toFixed(1)} s; process CPU ${((used.user + used.system) / 1e6).toFixed(1)} s (${((used.user + used.system) / 1e4 / seconds).toFixed(0)}% of a core, the client included)`);
     },
   },
+  directs: {
+    what: 'direct messages the app sends to the client, which never acknowledges them',
+    async run(client, n, size, fixture) {
+      const data = 'x'.repeat(size);
+      for (let n0 = 0; n0 < n; n0++) await fixture.server.sendTo(client.session, `${data}${n0}`);
+    },
+  },
 };
 
 function option(name: string, fallback: number): number {
@@ -140,9 +150,9 @@ await new Promise((resolve, reject) => {
 });
 fixture.server.handle('slow', (_params, { signal }) => new Promise((resolve) => signal.addEventListener('abort', () => resolve(null))));
 const client = new Client(ws);
-const welcome = client.nextMessage();
+const welcomed = client.nextMessage();
 client.send({ type: 'hello', v: 1 });
-await welcome;
+client.session = String((await welcomed).session);
 
 const heap = (): number => {
   gc();
