@@ -194,6 +194,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     this.#generation++;
     this.#phase = 'closed';
     this.#refresh?.stop();
+    // Before the entries fail: the store keeps them for the next client.
+    this.#durable?.close();
     const error = closedError();
     this.#outbox.failAll(error);
     this.transport.dispose();

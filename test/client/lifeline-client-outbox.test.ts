@@ -266,6 +266,36 @@ describe('LifelineClient with a durable outbox: the protocol against a scripted 
     assert.deepEqual(store.snapshot, { session: 's-1', entries: [{ kind: 'publish', body: body('chat:a', 'x'), id: 1 }] });
   });
 
+  test('close() right after a publish resolves still drops it from the store: the next client does not resend it', async () => {
+    const store = new ScriptedStore();
+    const { client, say, welcome } = setup(store);
+    await welcome('s-1', false);
+    const pending = client.publish('chat:a', 'kept');
+    const published = client.publish('chat:a', 'x');
+    await settle();
+    // What a script does: `await client.publish(...); client.close();`
+    const closed = published.then(() => client.close());
+    say({ type: 'ack', id: 2, position: { epoch: 'e', offset: 7 } });
+    await closed;
+    await assert.rejects(pending, (e: unknown) => e instanceof ReplyError && e.code === 'closed');
+    await settle();
+    assert.deepEqual(store.snapshot, { session: 's-1', entries: [{ kind: 'publish', body: body('chat:a', 'kept'), id: 1 }] }, 'the answered one is gone, the unanswered one stays');
+  });
+
+  test('close() before the store has loaded leaves it as the last client left it', async () => {
+    const stored = { session: 's-1', entries: [{ kind: 'publish' as const, body: body('chat:a', 'stored'), id: 2 }] };
+    const store = new ScriptedStore(stored);
+    const releaseLoad = store.holdLoad();
+    const { client } = setup(store);
+    const published = client.publish('chat:a', 'new');
+    client.close();
+    await assert.rejects(published, (e: unknown) => e instanceof ReplyError && e.code === 'closed');
+    releaseLoad();
+    await settle();
+    assert.deepEqual(store.saves, []);
+    assert.deepEqual(store.snapshot, stored);
+  });
+
   test('presence queries are not stored; a timeout leaves the entry stored (it is still resent)', async () => {
     const store = new ScriptedStore();
     const { clock, client, welcome } = setup(store, { requestTimeout: 1_000 });
