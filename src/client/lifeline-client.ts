@@ -236,7 +236,9 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     this.#refresh?.stop();
     this.#linkLost();
     this.#outbox.linkLost();
-    for (const sub of [...this.#subs.values()]) {
+    // The live map, not a copy: a subscription a listener ends meanwhile is not visited (a copy
+    // would move it back to subscribing, its ready() pending for ever).
+    for (const sub of this.#subs.values()) {
       sub._subscribing();
       if (generation !== this.#generation) return false;
     }

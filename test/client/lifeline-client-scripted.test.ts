@@ -201,6 +201,29 @@ describe('LifelineClient: the protocol against a scripted socket', () => {
     assert.equal(sub.state, 'unsubscribed');
   });
 
+  test('a subscription unsubscribed by a listener while the link drops stays ended: its ready() rejects, it is not resubscribed', async () => {
+    const { client, say, welcome, drop, sent } = setup();
+    const a = client.subscribe('chat:a');
+    const b = client.subscribe('chat:b');
+    await welcome('s-1', false);
+    say({ type: 'subscribed', id: 1, channel: 'chat:a', position: { epoch: 'e', offset: 0 }, recovered: true });
+    say({ type: 'subscribed', id: 2, channel: 'chat:b', position: { epoch: 'e', offset: 0 }, recovered: true });
+    assert.equal(client.state, 'ready');
+    // The first subscription's listener ends the second while the client is moving them all to subscribing.
+    a.addEventListener('state', (e) => e.to === 'subscribing' && b.unsubscribe());
+    const bStates: string[] = [];
+    b.addEventListener('state', (e) => bStates.push(`${e.from}>${e.to}`));
+    drop();
+    assert.deepEqual(bStates, ['subscribed>unsubscribed']);
+    assert.equal(b.state, 'unsubscribed');
+    await assert.rejects(b.ready(), (e: unknown) => e instanceof ReplyError && e.code === 'unsubscribed');
+    await welcome('s-1', true);
+    assert.deepEqual(sent().filter(ofType('subscribe')).map((m) => m.channel), ['chat:a']);
+    say({ type: 'subscribed', id: 3, channel: 'chat:a', position: { epoch: 'e', offset: 0 }, recovered: true });
+    assert.equal(client.state, 'ready');
+    client.close();
+  });
+
   test('a refused subscription reports the server code and ends', async () => {
     const { client, say, welcome } = setup();
     await welcome('s-1', false);
