@@ -29,6 +29,11 @@ export interface WebSocketLike {
   readonly handshakeStatus?: number;
   /** A refused handshake's Retry-After, ms. */
   readonly retryAfterMs?: number;
+  /**
+   * Where a socket can hold a process open (Lifeline's Node socket): called once the client has
+   * closed this socket and waits for nothing from it, so it no longer does.
+   */
+  unref?(): void;
 }
 
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;

@@ -243,9 +243,13 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     return this.#queue.splice(0).map((item) => item[0]);
   }
 
-  /** Releases the page-awareness listeners too; the object is done after this. */
+  /**
+   * Releases the page-awareness listeners too; the object is done after this. On Node the socket
+   * it closes no longer holds the process: a script may end before the server answers the close.
+   */
   dispose(): void {
     this.close(NORMAL);
+    this.#socket?.unref?.();
     this.#page?.dispose();
   }
 
@@ -329,13 +333,17 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     this.#closed({ code: ABNORMAL, reason, wasClean: false, local });
   }
 
-  /** Lets the socket go (closed with `code` if still connecting or open): its late events are ignored. */
+  /**
+   * Lets the socket go (closed with `code` if still connecting or open): its late events are
+   * ignored, and on Node it no longer holds the process (a dead link never answers the close).
+   */
   #drop(code: number, reason: string): void {
     const socket = this.#socket;
     this.#stop();
     this.#socket = undefined;
     this.#generation++;
     if (socket && socket.readyState < 2) socket.close(code, reason);
+    socket?.unref?.();
   }
 
   // ---- closing and the reconnect decision -------------------------------------------------------
