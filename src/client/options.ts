@@ -42,7 +42,7 @@ export type WebSocketConstructor = new (url: string, protocols?: string | string
 export interface UrlContext {
   /** Retries since the last stable connection (0 on the first connect). */
   readonly attempt: number;
-  /** True when the server said the credentials expired or were refused: fetch a fresh token. */
+  /** True when the server said the credentials expired or were refused, until an attempt opens: fetch a fresh token. */
   readonly authRequired: boolean;
 }
 

@@ -262,8 +262,9 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     const generation = ++this.#generation;
     const attempt = this.#attempt;
     if (!this.#move('connecting') || !this.#dispatch(lifelineEvent('connecting', { attempt }))) return;
+    // Cleared only once an attempt opens: one that failed before (a provider that could not
+    // fetch a token, a timeout) leaves the credentials as stale as they were.
     const authRequired = this.#authRequired;
-    this.#authRequired = false;
     this.#wait(this.options.connectTimeout, () => this.#abandon('connect-timeout'));
     const source = this.#url;
     const failed = (error: unknown) => generation === this.#generation && this.#error(error) && this.#closed({ code: ABNORMAL, reason: 'URL provider failed', wasClean: false });
@@ -313,6 +314,7 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
   }
 
   #opened(socket: WebSocketLike): void {
+    this.#authRequired = false;
     // Once the connection has lasted the stability window, the attempt count resets.
     this.#wait(this.options.stabilityWindow, () => (this.#attempt = 0));
     this.#heartbeat?.start();
