@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import { lifelineEvent } from './events.js';
-import { pendingMessage, type Outbox } from './outbox.js';
+import { pendingMessage, type Outbox, type SendRetry } from './outbox.js';
 import type { OutboxEntry, OutboxSnapshot, OutboxStore } from './outbox-store.js';
 
 /** A session id and its resume secret. */
@@ -18,8 +18,12 @@ export type SessionAccess = (restored?: SessionPair) => SessionPair;
  * themselves; any other {@link OutboxStore} becomes one through {@link withOutbox}.
  */
 export interface OutboxOption {
-  /** Starts the durable outbox of a client (called by the client, not by apps); `loaded` runs once the load has ended (restored or not). */
-  attach(client: DurableOutboxClient, outbox: Outbox, session: SessionAccess, loaded: () => void): DurableOutbox;
+  /**
+   * Starts the durable outbox of a client (called by the client, not by apps); `loaded` runs once
+   * the load has ended (restored or not); `retry`: how a restored entry refused `unavailable` is
+   * resent, as the client's own are.
+   */
+  attach(client: DurableOutboxClient, outbox: Outbox, session: SessionAccess, loaded: () => void, retry?: SendRetry): DurableOutbox;
 }
 
 /**
@@ -39,7 +43,7 @@ export abstract class DurableOutboxStore implements OutboxStore, OutboxOption {
   abstract save(snapshot: OutboxSnapshot): Promise<void>;
 
   /** Starts the durable outbox of a client (called by the client, not by apps). */
-  attach(...host: [client: DurableOutboxClient, outbox: Outbox, session: SessionAccess, loaded: () => void]): DurableOutbox {
+  attach(...host: [client: DurableOutboxClient, outbox: Outbox, session: SessionAccess, loaded: () => void, retry?: SendRetry]): DurableOutbox {
     return new DurableOutbox(this, ...host);
   }
 }
@@ -58,6 +62,7 @@ export class DurableOutbox {
   readonly #client: DurableOutboxClient;
   readonly #outbox: Outbox;
   readonly #session: SessionAccess;
+  readonly #retry: SendRetry | undefined;
   /** The save under way (or done), and the next one, not started yet. */
   #saved: Promise<void>;
   #nextSave: Promise<void> | undefined;
@@ -66,11 +71,12 @@ export class DurableOutbox {
   readonly #failed = (error: unknown): void => void this.#client.dispatchEvent(lifelineEvent('error', { error }));
 
   /** @internal Starts loading; `loaded` runs once the load has ended, restored or not. */
-  constructor(store: OutboxStore, client: DurableOutboxClient, outbox: Outbox, session: SessionAccess, loaded: () => void) {
+  constructor(store: OutboxStore, client: DurableOutboxClient, outbox: Outbox, session: SessionAccess, loaded: () => void, retry?: SendRetry) {
     this.#store = store;
     this.#client = client;
     this.#outbox = outbox;
     this.#session = session;
+    this.#retry = retry;
     this.#saved = store
       .load()
       .then((snapshot) => this.#restore(snapshot))
@@ -127,7 +133,9 @@ export class DurableOutbox {
     this.#session([snapshot.session, snapshot.secret]);
     const restored = snapshot.entries.map((entry) => {
       const settled = (value: unknown, error?: Error): void => queueMicrotask(() => client.dispatchEvent(lifelineEvent('outbox', { entry, value, error })));
-      const pending = pendingMessage(entry.kind, entry.body, settled, (error) => settled(undefined, error), client.transport.options.clock, 0);
+      // Refused `unavailable`, it is resent under its id as the client's own are, within
+      // `retryDeadline` from now (when it was made is not stored).
+      const pending = pendingMessage(entry.kind, entry.body, settled, (error) => settled(undefined, error), client.transport.options.clock, 0, this.#retry);
       pending.id = entry.id;
       pending.sent = entry.id > 0;
       outbox.resumed(entry.id);

@@ -102,6 +102,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
       this.#outbox,
       (restored) => (restored ? ([this.#session, this.#secret] = restored) : [this.#session, this.#secret]),
       () => this.#linkUp(),
+      this.#subHost.retry,
     );
     transport.addEventListener('open', () => this.#linkUp());
     transport.addEventListener('message', (event) => this.#received(event.data));

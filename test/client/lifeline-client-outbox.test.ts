@@ -221,6 +221,24 @@ describe('LifelineClient with a durable outbox: the protocol against a scripted 
     client.close();
   });
 
+  test('a restored entry refused with unavailable is resent under its id, as one made by this client, until acknowledged', async () => {
+    const store = new ScriptedStore({ session: 's-1', entries: [{ kind: 'publish', body: body('chat:a', 'stored'), id: 3 }] });
+    const { clock, client, sent, say, welcome, events } = setup(store);
+    await welcome('s-1', true, 2);
+    say({ type: 'error', id: 3, code: 'unavailable', message: 'broker unreachable' });
+    await settle();
+    assert.equal(events.length, 0, 'not done: the broker said try again later');
+    assert.deepEqual(store.snapshot?.entries.map((e) => e.id), [3], 'still stored');
+    clock.tick(1_000);
+    await settle();
+    assert.deepEqual(sent().filter(ofType('publish')).map((m) => m.id), [3, 3], 'resent under its id');
+    say({ type: 'ack', id: 3, position: { epoch: 'e', offset: 1 } });
+    await settle();
+    assert.deepEqual(events.map((e) => [e.value, e.error]), [[{ epoch: 'e', offset: 1 }, undefined]]);
+    assert.deepEqual(store.snapshot, { session: 's-1', entries: [] });
+    client.close();
+  });
+
   test('hello waits for the store; what the app publishes meanwhile goes after the stored entries', async () => {
     const store = new ScriptedStore({ session: 's-1', entries: [{ kind: 'publish', body: body('chat:a', 'stored'), id: 2 }] });
     const releaseLoad = store.holdLoad();
