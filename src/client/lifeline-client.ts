@@ -69,8 +69,11 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
 
   constructor(url: UrlSource, options: LifelineClientOptions = {}) {
     super();
+    // Every option of its own is checked before the transport exists: one that throws after it
+    // would leave it connecting, and reconnecting, with no one to close it.
     this.#publishTimeout = resolveTimeout('publishTimeout', options.publishTimeout);
     this.#requestTimeout = resolveTimeout('requestTimeout', options.requestTimeout);
+    const retry = { backoff: resolveRetryBackoff(options.retry), within: resolveTimeout('retryDeadline', options.retryDeadline) };
     const transport = new ReconnectingWebSocket(url, PROTOCOL, {
       ...options,
       // Page awareness is opt-in for a bare ReconnectingWebSocket; on here.
@@ -85,14 +88,13 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     });
     this.transport = transport;
     const { clock, rng } = transport.options;
-    const backoff = resolveRetryBackoff(options.retry);
     this.#subHost = {
       unsubscribe: (sub) => this.#unsubscribe(sub),
       presence: (sub) => this.#presence(sub),
       subscribe: (sub) => this.#subscribe(sub),
       // Subscriptions refused for now are retried on this schedule; publishes, requests and
       // presence queries refused with `unavailable` too, within `retryDeadline` (0: not at all).
-      retry: { backoff, clock, rng, within: resolveTimeout('retryDeadline', options.retryDeadline) },
+      retry: { ...retry, clock, rng },
     };
     this.#reported = transport.state;
     this.#refresh = options.refreshToken?.attach({ clock, send: (token) => this.#send({ type: 'refresh', token }), failed: this.#failed });

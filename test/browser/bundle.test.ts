@@ -33,6 +33,8 @@ test('the same check flags the Node entry (which pulls in ws)', async () => {
  * docs/topics/design-decisions.md, entries 29, 44 and 45, and `node scripts/bundle-sizes.mjs`
  * for where the bytes are), so any growth fails here.
  */
+// 8,761: +8 B for checking retry and retryDeadline before the transport exists (a refused option
+// threw after it, leaving it connecting with no owner).
 // 8,753: +5 B for restored outbox entries resent after unavailable (they were given up at once).
 // 8,748: -1 B for authRequired held until an attempt opens (unchanged for the transport).
 // 8,749, 4,171: +12 B, +10 B for letting go of a socket on Node (a disposed or replaced socket
@@ -45,7 +47,7 @@ test('the same check flags the Node entry (which pulls in ws)', async () => {
 // 8,730: +8 B (8,728 measured) for the outbox checking only a new entry's size on add (it re-read
 // every queued entry on each add: n²/2 byte counts for n messages queued offline).
 // 4,161: +2 B (4,159 before) for `maxAttempts: 0` meaning no retry even after a 1013.
-const budget = { reconnecting: 4171, clientWithSubscription: 8753 };
+const budget = { reconnecting: 4171, clientWithSubscription: 8761 };
 
 test('bundle sizes, minified + gzipped, within budget', async (t) => {
   const reconnectingOnly = await minifiedGzipSize(`export { ReconnectingWebSocket } from ${JSON.stringify(clientEntry)};`);

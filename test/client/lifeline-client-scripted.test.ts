@@ -5,6 +5,7 @@ import type { ClientEnvironment } from '../../src/client/environment.js';
 import { LifelineClient } from '../../src/client/lifeline-client.js';
 import type { LifelineClientOptions } from '../../src/client/lifeline-client-types.js';
 import { ReplyError } from '../../src/client/reply-error.js';
+import { InvalidOptionError } from '../../src/core/errors.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
 import { scriptedSockets, type ScriptedSocket } from '../helpers/scripted-socket.js';
 
@@ -468,6 +469,18 @@ describe('LifelineClient: the protocol against a scripted socket', () => {
     assert.deepEqual(await publish, { epoch: 'e', offset: 7 });
     assert.equal(await request, 'done');
     client.close();
+  });
+
+  test('options refused at construction leave nothing behind: no socket is opened, nothing reconnects', async () => {
+    for (const options of [{ retry: { factor: 0.5 } }, { retryDeadline: -1 }]) {
+      const clock = new FakeClock();
+      const { WebSocket, sockets } = scriptedSockets();
+      assert.throws(() => new LifelineClient('ws://test/ws', { clock, WebSocket, environment: steady, ...options }), (error: unknown) => error instanceof InvalidOptionError);
+      await Promise.resolve(); // when the first attempt would start
+      clock.tick(600_000);
+      assert.equal(sockets.length, 0, JSON.stringify(options));
+      assert.equal(clock.pending, 0);
+    }
   });
 
   test('past retryDeadline (or with retryDeadline 0) unavailable rejects the publish; other refusals are never retried', async () => {
