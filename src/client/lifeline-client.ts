@@ -53,7 +53,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   readonly #subs = new Map<string, Subscription>();
   /** Subscribes sent on this link, by id. */
   readonly #subscribes = new Map<number, Subscription>();
-  /** Resubscribes after a welcome that are not confirmed yet (retried ones included): `ready` waits for them. */
+  /** Subscribes sent before `ready` on this link (with the hello or while restoring) not confirmed yet, retried ones included: `ready` waits for them. */
   readonly #awaited = new Set<Subscription>();
   readonly #subHost: SubscriptionHost;
   #session: string | undefined;
@@ -398,8 +398,9 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   #subscribe(sub: Subscription): void {
     // Once the hello is out (the server takes what follows it in order, after its welcome).
     if (!this.#current(sub) || this.#phase === 'down') return;
-    // Sent with the hello: `ready` waits for it.
-    if (this.#phase === 'hello') this.#awaited.add(sub);
+    // Sent with the hello, or made while the session is being restored (a `session` listener,
+    // say): `ready` waits for it.
+    if (this.#phase !== 'ready') this.#awaited.add(sub);
     sub._halt();
     const id = this.#outbox.nextId();
     this.#subscribes.set(id, sub);

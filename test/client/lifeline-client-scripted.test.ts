@@ -225,6 +225,23 @@ describe('LifelineClient: the protocol against a scripted socket', () => {
     client.close();
   });
 
+  test('a subscription made in a session listener (while the session is being restored) is one ready waits for', async () => {
+    const { client, say, welcome } = setup();
+    client.subscribe('chat:a');
+    client.addEventListener('session', () => client.subscribe('chat:b'));
+    const atReady: string[] = [];
+    client.addEventListener('ready', () => {
+      for (const sub of client.subscriptions.values()) atReady.push(`${sub.channel} ${sub.state}`);
+    });
+    await welcome('s-1', false);
+    say({ type: 'subscribed', id: 1, channel: 'chat:a', position: { epoch: 'e', offset: 0 }, recovered: true });
+    assert.equal(client.state, 'open', 'not ready while chat:b is not confirmed');
+    say({ type: 'subscribed', id: 2, channel: 'chat:b', position: { epoch: 'e', offset: 0 }, recovered: true });
+    assert.equal(client.state, 'ready');
+    assert.deepEqual(atReady, ['chat:a subscribed', 'chat:b subscribed']);
+    client.close();
+  });
+
   test('a refused subscription reports the server code and ends', async () => {
     const { client, say, welcome } = setup();
     await welcome('s-1', false);
