@@ -53,6 +53,19 @@ describe('Heartbeat', () => {
     heartbeat.stop();
   });
 
+  test('maxMissed 0 counts as 1: a link with traffic lives, one unanswered ping ends a silent one (it died at the first ping, whatever the traffic)', () => {
+    const { clock, heartbeat, state } = setup({ pingInterval: 30_000, maxMissed: 0 });
+    heartbeat.start();
+    for (let i = 0; i < 300; i++) {
+      clock.tick(1_000);
+      heartbeat.saw('{}'); // a message every second
+    }
+    assert.deepEqual(state.dead, [], 'traffic all along');
+    const quiet = clock.now();
+    clock.tick(60_000); // a ping at +30 s (traffic came since the last one), unanswered at +60 s
+    assert.deepEqual(state.dead, [quiet + 60_000]);
+  });
+
   test('while hidden the verdict waits; on visible a silent link is probed and dies if the probe goes unanswered', () => {
     const { clock, heartbeat, state } = setup({ watchdog: 35_000, probeTimeout: 5_000 });
     heartbeat.start();
