@@ -1,5 +1,9 @@
-// The performance targets Lifeline is held to, checked against a run's medians.
+// The performance targets Lifeline is held to, checked against a run's rounds: a ratio between
+// two stacks is the median of the ratios of each round (the stacks of one round ran one after
+// the other, under the same load), not the ratio of the two medians, which can pair a quiet
+// round of one stack with a busy round of the other.
 import type { Results, TargetResult } from './results-model.js';
+import { median } from './stats.js';
 
 interface Comparison {
   readonly target: string;
@@ -57,17 +61,33 @@ function value(results: Results, scenario: string, stack: string, metric: string
   return v === undefined || !Number.isFinite(v) ? undefined : v;
 }
 
+/**
+ * The median over rounds of `stack`'s metric over `other`'s in the same round, for the rounds
+ * where both have a finite value (`other`'s not 0); undefined when there is none.
+ */
+function pairedRatio(results: Results, scenario: string, stack: string, other: string, metric: string): number | undefined {
+  const stacks = results.scenarios[scenario]?.stacks;
+  const theirs = new Map((stacks?.[other]?.rounds ?? []).map((round) => [round.round, round.metrics?.[metric]]));
+  const ratios = (stacks?.[stack]?.rounds ?? []).flatMap((round) => {
+    const a = round.metrics?.[metric];
+    const b = theirs.get(round.round);
+    return a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? [a / b] : [];
+  });
+  return ratios.length === 0 ? undefined : median(ratios);
+}
+
 export function evaluateTargets(results: Results): TargetResult[] {
   return comparisons(results).map((c) => {
     const mine = value(results, c.scenario, c.stack, c.metric);
     const theirs = c.other === undefined ? 1 : value(results, c.scenario, c.other, c.metric);
+    const paired = c.other === undefined ? undefined : pairedRatio(results, c.scenario, c.stack, c.other, c.metric);
     if (mine === undefined || theirs === undefined || theirs === 0) {
       return { target: c.target, pass: undefined, value: NaN, limit: c.limit, marginPct: NaN, detail: 'not measured' };
     }
-    const measured = mine / theirs;
+    const measured = paired ?? mine / theirs;
     const pass = c.op === '>=' ? measured >= c.limit : c.op === '<=' ? measured <= c.limit : measured < c.limit;
     const marginPct = 100 * (c.op === '>=' ? measured / c.limit - 1 : 1 - measured / c.limit);
-    const shown = c.other === undefined ? `${round(mine)}` : `${round(measured)}x (${round(mine)} vs ${round(theirs)})`;
+    const shown = c.other === undefined ? `${round(mine)}` : `${round(measured)}x paired by round (medians ${round(mine)} vs ${round(theirs)})`;
     return { target: c.target, pass, value: measured, limit: c.limit, marginPct, detail: `${shown}; limit ${c.op} ${c.limit}${c.other === undefined ? '' : 'x'}` };
   });
 }

@@ -25,6 +25,14 @@ export interface MemoryBrokerOptions {
    * delivery is never refused. Default 64 MiB.
    */
   readonly historyBudget?: number;
+  /**
+   * Records of what publishes are deduplicated by, kept at most: one per idempotency key (for
+   * its ttl, 24 h by default) and one per session and channel a client published to. Past it the
+   * oldest record is forgotten first (a repeat under it publishes again), so a client publishing
+   * under a new key each time holds no more than this. Default 100 000 (about 40 MB with UUID
+   * keys).
+   */
+  readonly maxIdempotencyKeys?: number;
 }
 
 /** What one stored event costs beyond its JSON text (objects, position, timestamps), bytes. */
@@ -33,5 +41,6 @@ export const EVENT_OVERHEAD = 160;
 export const DEFAULT_HISTORY_BUDGET = 64 * 1024 * 1024;
 export const DEFAULT_IDLE_CHANNEL_TTL = 10_000;
 export const DEFAULT_POSITION_TTL = 120_000;
+export const DEFAULT_MAX_IDEMPOTENCY_KEYS = 100_000;
 /** Forgotten channels' positions kept at most (the oldest go first): bounds what channel churn holds. */
 export const MAX_FORGOTTEN_POSITIONS = 100_000;

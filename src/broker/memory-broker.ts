@@ -6,7 +6,7 @@ import { IdempotencyConflictError } from '../core/errors.js';
 import { canonicalJson } from '../protocol/identity.js';
 import { deliver } from './deliver.js';
 import { Fifo } from './fifo.js';
-import { DEFAULT_HISTORY_BUDGET, DEFAULT_IDLE_CHANNEL_TTL, DEFAULT_POSITION_TTL, EVENT_OVERHEAD, MAX_FORGOTTEN_POSITIONS, type MemoryBrokerOptions } from './memory-broker-options.js';
+import { DEFAULT_HISTORY_BUDGET, DEFAULT_IDLE_CHANNEL_TTL, DEFAULT_MAX_IDEMPOTENCY_KEYS, DEFAULT_POSITION_TTL, EVENT_OVERHEAD, MAX_FORGOTTEN_POSITIONS, type MemoryBrokerOptions } from './memory-broker-options.js';
 import { MemoryPresence } from './memory-presence.js';
 import type { Broker, ChannelEvent, ControlNotice, DirectListener, DirectMessage, HistoryPolicy, ImmediateExchanges, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from './broker.js';
 
@@ -46,10 +46,15 @@ interface Expiring<T> {
   expiresAt: number;
 }
 
-/** The last publish of an origin: its id (a session's message id, or a key's body digest) and the event it stored. */
+/**
+ * The last publish of an origin: its id (a session's message id, or a key's body digest) and
+ * where it stored its event. Not the event: its data would outlive the history budget, for the
+ * origin's ttl (24 h for an idempotency key).
+ */
 interface OriginEntry {
   id: number | string;
-  event: ChannelEvent;
+  epoch: string;
+  offset: number;
 }
 
 /**
@@ -126,7 +131,7 @@ function isListenerList(listeners: DirectListener | readonly DirectListener[]): 
 /** Expired entries are swept at most this often (ms of clock time), on any write or subscribe. */
 const SWEEP_EVERY = 60_000;
 
-export { DEFAULT_HISTORY_BUDGET, DEFAULT_IDLE_CHANNEL_TTL, DEFAULT_POSITION_TTL, EVENT_OVERHEAD, type MemoryBrokerOptions } from './memory-broker-options.js';
+export { DEFAULT_HISTORY_BUDGET, DEFAULT_IDLE_CHANNEL_TTL, DEFAULT_MAX_IDEMPOTENCY_KEYS, DEFAULT_POSITION_TTL, EVENT_OVERHEAD, type MemoryBrokerOptions } from './memory-broker-options.js';
 
 /**
  * The embedded broker: one process, nothing to install. History, sessions and presence live in
@@ -157,6 +162,7 @@ export class MemoryBroker implements Broker {
   readonly #positionTtl: number;
   readonly #sweepEvery: number;
   readonly #historyBudget: number;
+  readonly #maxOrigins: number;
   /** Stored events in publish order (entries of trimmed events are skipped when reached). */
   #queue: Queued[] = [];
   #queueHead = 0;
@@ -173,6 +179,7 @@ export class MemoryBroker implements Broker {
     this.#idleChannelTtl = options.idleChannelTtl ?? DEFAULT_IDLE_CHANNEL_TTL;
     this.#positionTtl = options.positionTtl ?? DEFAULT_POSITION_TTL;
     this.#historyBudget = options.historyBudget ?? DEFAULT_HISTORY_BUDGET;
+    this.#maxOrigins = options.maxIdempotencyKeys ?? DEFAULT_MAX_IDEMPOTENCY_KEYS;
     this.#sweepEvery = Math.min(SWEEP_EVERY, Math.max(1_000, Math.floor(this.#idleChannelTtl / 2)));
     this.#sweptAt = this.#clock.now();
     const own = MemoryBroker.prototype;
@@ -217,7 +224,8 @@ export class MemoryBroker implements Broker {
     if (origin) {
       originKey = 'key' in origin ? `${channel}\n\n${origin.key}` : `${channel}\n${origin.session}`;
       previous = this.#live(this.#origins, originKey, now);
-      if (previous && previous.value.id === ('key' in origin ? origin.digest : origin.id)) return previous.value.event;
+      // Published already: its position again, with this publish's data (the same body).
+      if (previous && previous.value.id === ('key' in origin ? origin.digest : origin.id)) return { channel, epoch: previous.value.epoch, offset: previous.value.offset, data };
       if (previous && 'key' in origin) throw new IdempotencyConflictError(origin.key);
     }
     const state = this.#channel(channel);
@@ -238,9 +246,14 @@ export class MemoryBroker implements Broker {
       // A session's next publish to the channel reuses its entry (one per session and channel).
       if (previous) {
         previous.value.id = id;
-        previous.value.event = event;
+        previous.value.epoch = event.epoch;
+        previous.value.offset = event.offset;
         previous.expiresAt = now + origin.ttl;
-      } else this.#origins.set(originKey, { value: { id, event }, expiresAt: now + origin.ttl });
+      } else {
+        this.#origins.set(originKey, { value: { id, epoch: event.epoch, offset: event.offset }, expiresAt: now + origin.ttl });
+        // The oldest made goes first (a map iterates in insertion order).
+        if (this.#origins.size > this.#maxOrigins) this.#origins.delete(this.#origins.keys().next().value as string);
+      }
     }
     for (const listener of state.listeners) deliver(listener, event);
     return event;
@@ -552,10 +565,10 @@ export class MemoryBroker implements Broker {
   }
 
   /** Entries held, for tests and diagnostics. */
-  get size(): { readonly channels: number; readonly sessions: number; readonly outboxes: number; readonly presence: number; readonly claims: number } {
+  get size(): { readonly channels: number; readonly sessions: number; readonly outboxes: number; readonly presence: number; readonly claims: number; readonly origins: number } {
     let sessions = 0;
     for (const entry of this.#sessions.values()) if (entry.window !== undefined) sessions++;
-    return { channels: this.#channels.size, sessions, outboxes: this.#sessions.size, presence: this.#presence.size, claims: this.#claims.size };
+    return { channels: this.#channels.size, sessions, outboxes: this.#sessions.size, presence: this.#presence.size, claims: this.#claims.size, origins: this.#origins.size };
   }
 
   /** Channel history held against the budget, and how many events the budget evicted so far. */

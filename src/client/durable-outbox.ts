@@ -1,13 +1,13 @@
 import type { Clock } from '../core/clock.js';
 import { lifelineEvent } from './events.js';
-import { pendingMessage, type Outbox } from './outbox.js';
+import { pendingMessage, type Outbox, type SendRetry } from './outbox.js';
 import type { OutboxEntry, OutboxSnapshot, OutboxStore } from './outbox-store.js';
 
 /** A session id and its resume secret. */
 export type SessionPair = readonly [session: string | undefined, secret: string | undefined];
 
-/** The client a durable outbox works for (public: the `outbox` option's type names it): `outbox` and `error` events go to it; saves stop once its state is `closed`. */
-export type DurableOutboxClient = EventTarget & { readonly state: string; readonly transport: { readonly options: { readonly clock: Clock } } };
+/** The client a durable outbox works for (public: the `outbox` option's type names it): `outbox` and `error` events go to it. */
+export type DurableOutboxClient = EventTarget & { readonly transport: { readonly options: { readonly clock: Clock } } };
 
 /** With no argument, the session and secret to store now; with one, those read back at start (`hello` will carry them). */
 export type SessionAccess = (restored?: SessionPair) => SessionPair;
@@ -18,8 +18,12 @@ export type SessionAccess = (restored?: SessionPair) => SessionPair;
  * themselves; any other {@link OutboxStore} becomes one through {@link withOutbox}.
  */
 export interface OutboxOption {
-  /** Starts the durable outbox of a client (called by the client, not by apps); `loaded` runs once the load has ended (restored or not). */
-  attach(client: DurableOutboxClient, outbox: Outbox, session: SessionAccess, loaded: () => void): DurableOutbox;
+  /**
+   * Starts the durable outbox of a client (called by the client, not by apps); `loaded` runs once
+   * the load has ended (restored or not); `retry`: how a restored entry refused `unavailable` is
+   * resent, as the client's own are.
+   */
+  attach(client: DurableOutboxClient, outbox: Outbox, session: SessionAccess, loaded: () => void, retry?: SendRetry): DurableOutbox;
 }
 
 /**
@@ -39,7 +43,7 @@ export abstract class DurableOutboxStore implements OutboxStore, OutboxOption {
   abstract save(snapshot: OutboxSnapshot): Promise<void>;
 
   /** Starts the durable outbox of a client (called by the client, not by apps). */
-  attach(...host: [client: DurableOutboxClient, outbox: Outbox, session: SessionAccess, loaded: () => void]): DurableOutbox {
+  attach(...host: [client: DurableOutboxClient, outbox: Outbox, session: SessionAccess, loaded: () => void, retry?: SendRetry]): DurableOutbox {
     return new DurableOutbox(this, ...host);
   }
 }
@@ -58,17 +62,21 @@ export class DurableOutbox {
   readonly #client: DurableOutboxClient;
   readonly #outbox: Outbox;
   readonly #session: SessionAccess;
+  readonly #retry: SendRetry | undefined;
   /** The save under way (or done), and the next one, not started yet. */
   #saved: Promise<void>;
   #nextSave: Promise<void> | undefined;
+  /** Once the client is closed: what every later save stores (the entries unanswered then), or `false`: nothing more is saved. */
+  #kept: OutboxEntry[] | false | undefined;
   readonly #failed = (error: unknown): void => void this.#client.dispatchEvent(lifelineEvent('error', { error }));
 
   /** @internal Starts loading; `loaded` runs once the load has ended, restored or not. */
-  constructor(store: OutboxStore, client: DurableOutboxClient, outbox: Outbox, session: SessionAccess, loaded: () => void) {
+  constructor(store: OutboxStore, client: DurableOutboxClient, outbox: Outbox, session: SessionAccess, loaded: () => void, retry?: SendRetry) {
     this.#store = store;
     this.#client = client;
     this.#outbox = outbox;
     this.#session = session;
+    this.#retry = retry;
     this.#saved = store
       .load()
       .then((snapshot) => this.#restore(snapshot))
@@ -82,17 +90,34 @@ export class DurableOutbox {
   /**
    * Saves the outbox (the session and every unanswered publish and request, with its id, 0 when
    * it was never sent) once the save under way is done; resolves when a save that began after
-   * this call has ended. Presence queries are read-only and never stored.
+   * this call has ended.
    */
   save(): Promise<void> {
     return (this.#nextSave ??= this.#saved = this.#saved.then(() => {
       this.#nextSave = undefined;
-      if (this.#client.state === 'closed') return;
-      const entries: OutboxEntry[] = [];
-      for (const { kind, json: body, id } of this.#outbox.entries) if (kind !== 'presence.get') entries.push({ kind, body, id });
+      const kept = this.#kept;
+      if (kept === false) return;
+      const entries = kept || this.#entries();
       const [session, secret] = this.#session();
       return this.#store.save({ session, ...(secret === undefined ? {} : { secret }), entries }).catch(this.#failed);
     }));
+  }
+
+  /**
+   * The client closes (its promises are about to fail with `closed`): what is unanswered now stays
+   * stored for the next client, and a save still to come (one asked for by an answer that
+   * arrived just before) stores exactly that. Closed before the store had loaded, the store is
+   * left as the last client left it: nothing more is saved.
+   */
+  close(): void {
+    this.#kept = !this.loading && this.#entries();
+  }
+
+  /** The unanswered publishes and requests, with their ids (0: never sent). Presence queries are read-only and never stored. */
+  #entries(): OutboxEntry[] {
+    const entries: OutboxEntry[] = [];
+    for (const { kind, json: body, id } of this.#outbox.entries) if (kind !== 'presence.get') entries.push({ kind, body, id });
+    return entries;
   }
 
   /**
@@ -108,7 +133,9 @@ export class DurableOutbox {
     this.#session([snapshot.session, snapshot.secret]);
     const restored = snapshot.entries.map((entry) => {
       const settled = (value: unknown, error?: Error): void => queueMicrotask(() => client.dispatchEvent(lifelineEvent('outbox', { entry, value, error })));
-      const pending = pendingMessage(entry.kind, entry.body, settled, (error) => settled(undefined, error), client.transport.options.clock, 0);
+      // Refused `unavailable`, it is resent under its id as the client's own are, within
+      // `retryDeadline` from now (when it was made is not stored).
+      const pending = pendingMessage(entry.kind, entry.body, settled, (error) => settled(undefined, error), client.transport.options.clock, 0, this.#retry);
       pending.id = entry.id;
       pending.sent = entry.id > 0;
       outbox.resumed(entry.id);

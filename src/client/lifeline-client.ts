@@ -53,7 +53,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   readonly #subs = new Map<string, Subscription>();
   /** Subscribes sent on this link, by id. */
   readonly #subscribes = new Map<number, Subscription>();
-  /** Resubscribes after a welcome that are not confirmed yet (retried ones included): `ready` waits for them. */
+  /** Subscribes sent before `ready` on this link (with the hello or while restoring) not confirmed yet, retried ones included: `ready` waits for them. */
   readonly #awaited = new Set<Subscription>();
   readonly #subHost: SubscriptionHost;
   #session: string | undefined;
@@ -69,8 +69,11 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
 
   constructor(url: UrlSource, options: LifelineClientOptions = {}) {
     super();
+    // Every option of its own is checked before the transport exists: one that throws after it
+    // would leave it connecting, and reconnecting, with no one to close it.
     this.#publishTimeout = resolveTimeout('publishTimeout', options.publishTimeout);
     this.#requestTimeout = resolveTimeout('requestTimeout', options.requestTimeout);
+    const retry = { backoff: resolveRetryBackoff(options.retry), within: resolveTimeout('retryDeadline', options.retryDeadline) };
     const transport = new ReconnectingWebSocket(url, PROTOCOL, {
       ...options,
       // Page awareness is opt-in for a bare ReconnectingWebSocket; on here.
@@ -85,14 +88,13 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     });
     this.transport = transport;
     const { clock, rng } = transport.options;
-    const backoff = resolveRetryBackoff(options.retry);
     this.#subHost = {
       unsubscribe: (sub) => this.#unsubscribe(sub),
       presence: (sub) => this.#presence(sub),
       subscribe: (sub) => this.#subscribe(sub),
       // Subscriptions refused for now are retried on this schedule; publishes, requests and
       // presence queries refused with `unavailable` too, within `retryDeadline` (0: not at all).
-      retry: { backoff, clock, rng, within: resolveTimeout('retryDeadline', options.retryDeadline) },
+      retry: { ...retry, clock, rng },
     };
     this.#reported = transport.state;
     this.#refresh = options.refreshToken?.attach({ clock, send: (token) => this.#send({ type: 'refresh', token }), failed: this.#failed });
@@ -102,6 +104,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
       this.#outbox,
       (restored) => (restored ? ([this.#session, this.#secret] = restored) : [this.#session, this.#secret]),
       () => this.#linkUp(),
+      this.#subHost.retry,
     );
     transport.addEventListener('open', () => this.#linkUp());
     transport.addEventListener('message', (event) => this.#received(event.data));
@@ -194,6 +197,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     this.#generation++;
     this.#phase = 'closed';
     this.#refresh?.stop();
+    // Before the entries fail: the store keeps them for the next client.
+    this.#durable?.close();
     const error = closedError();
     this.#outbox.failAll(error);
     this.transport.dispose();
@@ -234,7 +239,9 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     this.#refresh?.stop();
     this.#linkLost();
     this.#outbox.linkLost();
-    for (const sub of [...this.#subs.values()]) {
+    // The live map, not a copy: a subscription a listener ends meanwhile is not visited (a copy
+    // would move it back to subscribing, its ready() pending for ever).
+    for (const sub of this.#subs.values()) {
       sub._subscribing();
       if (generation !== this.#generation) return false;
     }
@@ -391,8 +398,9 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   #subscribe(sub: Subscription): void {
     // Once the hello is out (the server takes what follows it in order, after its welcome).
     if (!this.#current(sub) || this.#phase === 'down') return;
-    // Sent with the hello: `ready` waits for it.
-    if (this.#phase === 'hello') this.#awaited.add(sub);
+    // Sent with the hello, or made while the session is being restored (a `session` listener,
+    // say): `ready` waits for it.
+    if (this.#phase !== 'ready') this.#awaited.add(sub);
     sub._halt();
     const id = this.#outbox.nextId();
     this.#subscribes.set(id, sub);

@@ -20,6 +20,18 @@ export class NodeWebSocket extends WebSocket {
     super(url, protocols, options);
     this.on('unexpected-response', onUnexpectedResponse);
   }
+
+  /**
+   * The client has closed this socket and waits for nothing from it: the process need not wait
+   * either. After `close()`, ws keeps the TCP socket and a timer of up to 30 s (its
+   * `closeTimeout`) for the server's answer, which a dead link never sends; both stop holding the
+   * process. (ws's own fields: it has no public way to do this.)
+   */
+  unref(): void {
+    const internals = this as unknown as { _socket?: { unref(): void } | null; _closeTimer?: { unref?(): void } | null };
+    internals._socket?.unref();
+    internals._closeTimer?.unref?.();
+  }
 }
 
 function onUnexpectedResponse(this: WebSocket, _request: ClientRequest, response: IncomingMessage): void {

@@ -29,6 +29,11 @@ export interface WebSocketLike {
   readonly handshakeStatus?: number;
   /** A refused handshake's Retry-After, ms. */
   readonly retryAfterMs?: number;
+  /**
+   * Where a socket can hold a process open (Lifeline's Node socket): called once the client has
+   * closed this socket and waits for nothing from it, so it no longer does.
+   */
+  unref?(): void;
 }
 
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
@@ -37,7 +42,7 @@ export type WebSocketConstructor = new (url: string, protocols?: string | string
 export interface UrlContext {
   /** Retries since the last stable connection (0 on the first connect). */
   readonly attempt: number;
-  /** True when the server said the credentials expired or were refused: fetch a fresh token. */
+  /** True when the server said the credentials expired or were refused, until an attempt opens: fetch a fresh token. */
   readonly authRequired: boolean;
 }
 

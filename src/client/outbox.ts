@@ -184,11 +184,15 @@ export class Outbox {
     this.#lastId = Math.max(this.#lastId, acked);
   }
 
-  /** Fails (with `too_big`) and forgets those of `entries` larger than `maxPayload`: the server would refuse them with a fatal close. */
+  /**
+   * Fails (with `too_big`) and forgets those of `entries` that may be larger than `maxPayload` on
+   * the wire: the server would refuse them with a fatal close. The wire text adds `"id":N,` to
+   * the JSON: 22 bytes at most (N below 2^53), counted whatever the id.
+   */
   dropLarger(entries: Iterable<PendingMessage>): boolean {
     let dropped = false;
     for (const entry of entries) {
-      if (utf8ByteLength(entry.json) <= this.maxPayload) continue;
+      if (utf8ByteLength(entry.json) + 22 <= this.maxPayload) continue;
       this.#forget(entry, new ReplyError('too_big', 'over maxPayload'));
       dropped = true;
     }

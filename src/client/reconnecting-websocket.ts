@@ -243,9 +243,13 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     return this.#queue.splice(0).map((item) => item[0]);
   }
 
-  /** Releases the page-awareness listeners too; the object is done after this. */
+  /**
+   * Releases the page-awareness listeners too; the object is done after this. On Node the socket
+   * it closes no longer holds the process: a script may end before the server answers the close.
+   */
   dispose(): void {
     this.close(NORMAL);
+    this.#socket?.unref?.();
     this.#page?.dispose();
   }
 
@@ -258,8 +262,9 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     const generation = ++this.#generation;
     const attempt = this.#attempt;
     if (!this.#move('connecting') || !this.#dispatch(lifelineEvent('connecting', { attempt }))) return;
+    // Cleared only once an attempt opens: one that failed before (a provider that could not
+    // fetch a token, a timeout) leaves the credentials as stale as they were.
     const authRequired = this.#authRequired;
-    this.#authRequired = false;
     this.#wait(this.options.connectTimeout, () => this.#abandon('connect-timeout'));
     const source = this.#url;
     const failed = (error: unknown) => generation === this.#generation && this.#error(error) && this.#closed({ code: ABNORMAL, reason: 'URL provider failed', wasClean: false });
@@ -309,6 +314,7 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
   }
 
   #opened(socket: WebSocketLike): void {
+    this.#authRequired = false;
     // Once the connection has lasted the stability window, the attempt count resets.
     this.#wait(this.options.stabilityWindow, () => (this.#attempt = 0));
     this.#heartbeat?.start();
@@ -329,13 +335,17 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     this.#closed({ code: ABNORMAL, reason, wasClean: false, local });
   }
 
-  /** Lets the socket go (closed with `code` if still connecting or open): its late events are ignored. */
+  /**
+   * Lets the socket go (closed with `code` if still connecting or open): its late events are
+   * ignored, and on Node it no longer holds the process (a dead link never answers the close).
+   */
   #drop(code: number, reason: string): void {
     const socket = this.#socket;
     this.#stop();
     this.#socket = undefined;
     this.#generation++;
     if (socket && socket.readyState < 2) socket.close(code, reason);
+    socket?.unref?.();
   }
 
   // ---- closing and the reconnect decision -------------------------------------------------------

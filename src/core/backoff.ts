@@ -33,7 +33,9 @@ export function backoffCeiling(options: BackoffOptions, attempt: number): number
 /** Applies the jitter policy to a ceiling, drawing from `rng`. */
 export function jittered(options: BackoffOptions, ceiling: number, rng: Rng): number {
   if (options.jitter === 'none') return ceiling;
-  const share = options.jitter === 'full' ? 1 : Math.min(1, Math.max(0, options.jitter));
+  // A value that is not a number (a typo from plain JS: 'equal') counts as no jitter, not NaN
+  // (a NaN delay fires at once: every retry of every client without a wait).
+  const share = options.jitter === 'full' ? 1 : Math.min(1, Math.max(0, options.jitter)) || 0;
   return ceiling * (1 - share) + rng() * ceiling * share;
 }
 

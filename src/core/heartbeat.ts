@@ -7,9 +7,9 @@ export interface HeartbeatOptions {
   readonly watchdog: number;
   /** Send a ping this often, ms (0: off). Default 30 000. */
   readonly pingInterval: number;
-  /** Pings in a row with no traffic in between before the link is dead. Default 3. */
+  /** Pings in a row with no traffic in between before the link is dead (0 counts as 1). Default 3. */
   readonly maxMissed: number;
-  /** After the page becomes visible again, a silent link gets this long to answer a probe ping, ms. Default 5 000. */
+  /** After the page becomes visible again, a silent link gets this long to answer a probe ping, ms (0: no probe). Default 5 000. */
   readonly probeTimeout: number;
 }
 
@@ -59,7 +59,9 @@ export function heartbeat(clock: Clock, { watchdog, pingInterval, maxMissed, pro
     else die();
   });
   const pinger: Timer = new Timer(clock, () => {
-    if (missed++ >= maxMissed && !waiting()) return die();
+    // `missed` pings went out since the last traffic; 0 allowed counts as 1 (as 0 it ended every
+    // link at its first ping, whatever the traffic).
+    if (++missed > (maxMissed || 1) && !waiting()) return die();
     send(PING);
     pinger.start(pingInterval);
   });
@@ -90,7 +92,8 @@ export function heartbeat(clock: Clock, { watchdog, pingInterval, maxMissed, pro
     },
     visible() {
       const limit = watchdog || pingInterval;
-      if (running && limit > 0 && quiet() >= limit && !probing) {
+      // probeTimeout 0: no probe (one would be judged before any answer could come).
+      if (running && limit > 0 && probeTimeout > 0 && quiet() >= limit && !probing) {
         probing = true;
         send(PING);
         probe.start(probeTimeout);

@@ -47,6 +47,20 @@ export class TokenBucket {
     this.#updated = now;
   }
 
+  /** Takes `count` tokens, into debt if there are fewer: work that cannot be cut short is paid for after it ran. */
+  spend(count: number): void {
+    if (!Number.isFinite(this.rate)) return;
+    this.#refill();
+    this.#tokens -= count;
+  }
+
+  /** Milliseconds until what was spent into debt is paid back (0: no debt). */
+  debtMs(): number {
+    if (!Number.isFinite(this.rate)) return 0;
+    this.#refill();
+    return this.#tokens >= 0 ? 0 : Math.ceil((-this.#tokens * 1000) / this.rate);
+  }
+
   /** Milliseconds until one token is available. */
   waitMs(): number {
     if (!Number.isFinite(this.rate) || this.#tokens >= 1) return 0;

@@ -3,6 +3,7 @@ import { deliver } from '../broker/deliver.js';
 import type { Unsubscribe } from '../broker/broker.js';
 import type { Clock } from '../core/clock.js';
 import { BrokerUnavailableError } from '../core/errors.js';
+import { answeredWithin } from './answered-within.js';
 import { OrderedFeed, type Numbered } from './ordered-feed.js';
 import type { MessageListener, RedisLink } from './redis-link.js';
 
@@ -47,6 +48,8 @@ export class Feeds<V> {
   constructor(
     private readonly pubsub: PubSub,
     private readonly clock: Clock,
+    /** How long a gap whose refill fails is retried, ms (see {@link OrderedFeed}). */
+    private readonly gapRetry: number,
   ) {}
 
   /** The keys followed now. */
@@ -64,9 +67,13 @@ export class Feeds<V> {
     let feed = feeds.get(key);
     if (!feed) {
       const listeners = new Set<(value: V) => void>();
-      const order = new OrderedFeed<Item<V>>(source.refill, (item) => {
-        for (const each of listeners) deliver(each, item.value);
-      });
+      const order = new OrderedFeed<Item<V>>(
+        source.refill,
+        (item) => {
+          for (const each of listeners) deliver(each, item.value);
+        },
+        { clock: this.clock, retryFor: this.gapRetry },
+      );
       const created: Feed<V> = { name: source.name, listeners, order, tail: source.tail, ready: Promise.resolve(), heard: this.clock.now() };
       created.ready = this.pubsub
         .listen(source.name, (message) => {
@@ -78,6 +85,7 @@ export class Feeds<V> {
         .catch(async (error: unknown) => {
           if (feeds.get(key) === created) {
             feeds.delete(key);
+            order.close();
             await this.pubsub.unlisten(source.name).catch(() => undefined);
           }
           throw error;
@@ -97,6 +105,7 @@ export class Feeds<V> {
       joined.listeners.delete(listener);
       if (joined.listeners.size > 0 || feeds.get(key) !== joined) return;
       feeds.delete(key);
+      joined.order.close();
       await this.pubsub.unlisten(source.name);
     };
   }
@@ -139,6 +148,7 @@ export class Feeds<V> {
 
   /** Forgets every feed (the broker closes). */
   clear(): void {
+    for (const feed of this.#feeds.values()) feed.order.close();
     this.#feeds.clear();
   }
 }
@@ -154,6 +164,8 @@ export class PubSub {
     private readonly subscriber: RedisLink,
     /** Whether channels are sharded (SSUBSCRIBE). */
     private readonly sharded: () => boolean,
+    /** A subscribe not confirmed within this fails as unavailable (the broker's `commandTimeout`), ms. */
+    private readonly timeout: number,
   ) {}
 
   async listen(name: string, onMessage: (message: string) => void): Promise<void> {
@@ -181,11 +193,9 @@ export class PubSub {
 
   async #subscribe(name: string, listener: MessageListener, sharded: boolean): Promise<void> {
     try {
-      await this.subscriber.subscribe(name, listener, sharded);
+      await answeredWithin(this.subscriber.subscribe(name, listener, sharded), this.timeout);
     } catch (error) {
-      // Cut short by the connection's close (subscribes have no timeout of their own).
-      if (error instanceof DisconnectsClientError) throw new BrokerUnavailableError('the broker was closed before Redis answered the subscribe', true, { cause: error });
-      throw new BrokerUnavailableError(`Redis is unreachable: ${error instanceof Error ? error.message : String(error)}`, true, { cause: error });
+      throw unanswered(error, 'subscribe');
     }
   }
 
@@ -193,7 +203,7 @@ export class PubSub {
   async relisten(name: string): Promise<void> {
     const listener = this.#listeners.get(name);
     if (listener === undefined || !this.subscriber.isReady) return;
-    await this.subscriber.subscribe(name, listener, this.sharded());
+    await answeredWithin(this.subscriber.subscribe(name, listener, this.sharded()), this.timeout);
   }
 
   /**
@@ -213,7 +223,13 @@ export class PubSub {
       this.#orphans.set(listener, { name, sharded });
       return;
     }
-    await this.subscriber.unsubscribe(name, listener, sharded);
+    try {
+      await answeredWithin(this.subscriber.unsubscribe(name, listener, sharded), this.timeout);
+    } catch (error) {
+      // Not confirmed (Redis hangs): ended once more after the next reconnect.
+      this.#orphans.set(listener, { name, sharded });
+      throw unanswered(error, 'unsubscribe');
+    }
   }
 
   /** Ends the subscriptions given up while the connection was down (restored by the reconnect). */
@@ -224,4 +240,11 @@ export class PubSub {
       ended.catch(() => this.#orphans.set(listener, orphan));
     }
   }
+}
+
+/** A subscribe or unsubscribe Redis did not confirm, as the broker's unavailable error (it was sent). */
+function unanswered(error: unknown, what: string): BrokerUnavailableError {
+  // Cut short by the connection's close before its timeout.
+  if (error instanceof DisconnectsClientError) return new BrokerUnavailableError(`the broker was closed before Redis answered the ${what}`, true, { cause: error });
+  return new BrokerUnavailableError(`Redis is unreachable: ${error instanceof Error ? error.message : String(error)}`, true, { cause: error });
 }

@@ -1,3 +1,5 @@
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
+
 /** An item of a numbered sequence: a channel event (epoch, offset) or a direct message ('' , seq). */
 export interface Numbered {
   readonly epoch: string;
@@ -11,13 +13,32 @@ export interface Numbered {
  */
 export type Refill<T extends Numbered> = (after: Numbered) => Promise<readonly T[] | undefined>;
 
+export interface OrderedFeedOptions {
+  /** The clock the retries of a failed refill wait on. Default: the platform clock. */
+  readonly clock?: Clock;
+  /**
+   * How long a refill that failed (it threw: the durable copy could not be read, as during a
+   * failover) is tried again before the hole is given up, ms. Default 20 000; 0 gives up at once.
+   */
+  readonly retryFor?: number;
+}
+
+/** The first wait before a failed refill is tried again, ms; it doubles up to {@link RETRY_MAX}. */
+const RETRY_FIRST = 100;
+const RETRY_MAX = 2_000;
+/** Items held back behind a hole while its refill is retried; past this the hole is given up. */
+const MAX_WAITING = 10_000;
+
 /**
  * Turns an at-most-once stream (Redis pub/sub drops messages while a subscriber reconnects)
  * into an ordered one without holes: an item past a gap waits while the gap is fetched from
  * the durable copy (the stream, the outbox), duplicates are dropped, and after a reconnect
  * {@link resync} fetches whatever was missed. When a gap cannot be filled the item is delivered
  * anyway: the receiver sees the hole and resynchronises its client (the hub closes with 1013).
- * No I/O of its own: the refill function is given.
+ * A refill that fails (as opposed to finding the items gone) is tried again, waiting 100 ms
+ * doubling to 2 s, for `retryFor` ms, so a failover shorter than that leaves no hole; the items
+ * heard meanwhile wait (at most 10,000 of them).
+ * No I/O of its own: the refill function and the clock are given.
  */
 export class OrderedFeed<T extends Numbered> {
   #last: Numbered | undefined;
@@ -25,11 +46,20 @@ export class OrderedFeed<T extends Numbered> {
   /** A resync asked for while a fill ran: that fill may have read the durable copy too early. */
   #again = false;
   #waiting: T[] = [];
+  #closed = false;
+  /** The wait before the next try of a failed refill, and how to end it early. */
+  #retry: { readonly handle: TimerHandle; readonly wake: () => void } | undefined;
+  readonly #clock: Clock;
+  readonly #retryFor: number;
 
   constructor(
     private readonly refill: Refill<T>,
     private readonly deliver: (item: T) => void,
-  ) {}
+    options: OrderedFeedOptions = {},
+  ) {
+    this.#clock = options.clock ?? systemClock;
+    this.#retryFor = Math.max(0, options.retryFor ?? 20_000);
+  }
 
   /** The last item delivered. */
   get last(): Numbered | undefined {
@@ -42,6 +72,7 @@ export class OrderedFeed<T extends Numbered> {
   }
 
   push(item: T): void {
+    if (this.#closed) return;
     if (this.#filling) this.#waiting.push(item);
     else this.#take(item);
   }
@@ -53,7 +84,7 @@ export class OrderedFeed<T extends Numbered> {
    * was back).
    */
   resync(): Promise<void> {
-    if (this.#last === undefined) return Promise.resolve();
+    if (this.#last === undefined || this.#closed) return Promise.resolve();
     if (this.#filling) {
       this.#again = true;
       return Promise.resolve();
@@ -71,6 +102,17 @@ export class OrderedFeed<T extends Numbered> {
     if (last === undefined) return Promise.resolve();
     const ahead = tail.epoch === last.epoch ? tail.n > last.n : tail.n > 0;
     return ahead ? this.resync() : Promise.resolve();
+  }
+
+  /** Delivers nothing more and stops retrying a refill (the feed ended or the broker closed). */
+  close(): void {
+    this.#closed = true;
+    this.#waiting = [];
+    const retry = this.#retry;
+    if (retry === undefined) return;
+    this.#retry = undefined;
+    this.#clock.clearTimeout(retry.handle);
+    retry.wake();
   }
 
   #take(item: T): void {
@@ -105,21 +147,18 @@ export class OrderedFeed<T extends Numbered> {
     if (from === undefined) return;
     this.#filling = true;
     if (trigger !== undefined) this.#waiting.unshift(trigger);
-    let missed: readonly T[] | undefined;
-    try {
-      missed = await this.refill(from);
-    } catch {
-      missed = undefined;
-    }
-    for (const item of missed ?? []) {
+    const missed = await this.#read(from);
+    if (this.#closed) return;
+    for (const item of missed || []) {
       const last = this.#last;
       if (last === undefined || item.epoch !== last.epoch || item.n === last.n + 1) this.#emit(item);
     }
     // What arrived meanwhile, in order.
     const waiting = this.#waiting.sort((a, b) => (a.epoch === b.epoch ? a.n - b.n : 0));
-    if (attempt === 1 && this.#opensHole(waiting)) return this.#fill(undefined, 2);
-    // A hole still open after a second read cannot be filled: the items are delivered as they
-    // are, and the receiver sees the hole.
+    if (attempt === 1 && missed !== false && this.#opensHole(waiting)) return this.#fill(undefined, 2);
+    // A hole still open after a second read, or after the copy could not be read for
+    // `retryFor`, cannot be filled: the items are delivered as they are, and the receiver sees
+    // the hole.
     this.#filling = false;
     this.#waiting = [];
     for (const item of waiting) {
@@ -130,6 +169,35 @@ export class OrderedFeed<T extends Numbered> {
       this.#again = false;
       await this.resync();
     }
+  }
+
+  /**
+   * The refill of what came after `from`; a refill that throws is tried again until it has
+   * failed for `retryFor` ms (or the feed closed, or too many items wait), then `false`: not
+   * read (`undefined` is the refill's own answer: the items are gone).
+   */
+  async #read(from: Numbered): Promise<readonly T[] | undefined | false> {
+    const started = this.#clock.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.refill(from);
+      } catch {
+        const left = this.#retryFor - (this.#clock.now() - started);
+        if (this.#closed || left <= 0 || this.#waiting.length > MAX_WAITING) return false;
+        await this.#sleep(Math.min(RETRY_FIRST * 2 ** attempt, RETRY_MAX, left));
+        if (this.#closed) return false;
+      }
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise<void>((wake) => {
+      const handle = this.#clock.setTimeout(() => {
+        this.#retry = undefined;
+        wake();
+      }, ms);
+      this.#retry = { handle, wake };
+    });
   }
 
   /** Whether the first of `items` not delivered yet leaves a hole after the last item delivered. */

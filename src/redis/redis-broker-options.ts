@@ -30,6 +30,15 @@ export interface RedisBrokerOptions {
    * subscription can arrive (at most 1.5 times this plus a round trip). `0` turns it off. Default 5 000.
    */
   readonly quietCheck?: number;
+  /**
+   * A gap in what this node hears (pub/sub drops messages while its connection is down) is
+   * filled from the channel's history or the session's outbox; when that read fails (Redis
+   * unreachable, a failover under way) it is tried again, 100 ms doubling to 2 s, for this long
+   * before the events are delivered with the hole and the node's clients of that channel are
+   * sent 1013 to resynchronise, ms. The default covers a Cluster failover at Redis's default
+   * `cluster-node-timeout` (15 s). `0` gives up at the first failure. Default 20 000.
+   */
+  readonly gapRetry?: number;
   /** Reconnect delays after a lost connection (full-jitter backoff). Default 100 ms doubling to 5 s. */
   readonly reconnect?: Pick<BackoffOptions, 'initialDelay' | 'maxDelay'>;
   /** Sharded pub/sub (SPUBLISH/SSUBSCRIBE): `'auto'` uses it on Redis 7 and later. Default `'auto'`. */

@@ -72,9 +72,10 @@ export class RedisBroker implements Broker {
     this.#scripts = new ScriptRunner(send, (error) => error instanceof ErrorReply && !isTransient(error), timeout, (error) => error instanceof ClientOfflineError);
     this.#sessions = new RedisSessions(this.#scripts, this.#keys, this.#clock);
     this.#presence = new RedisPresence(this.#scripts, this.#keys, this.#clock);
-    this.#pubsub = new PubSub(connection.subscriber, () => this.#sharded);
-    this.#channels = new Feeds(this.#pubsub, this.#clock);
-    this.#direct = new Feeds(this.#pubsub, this.#clock);
+    this.#pubsub = new PubSub(connection.subscriber, () => this.#sharded, timeout);
+    const gapRetry = Math.max(0, options.gapRetry ?? 20_000);
+    this.#channels = new Feeds(this.#pubsub, this.#clock, gapRetry);
+    this.#direct = new Feeds(this.#pubsub, this.#clock, gapRetry);
     this.#touch = new Timer(this.#clock, () => this.#touchChannels());
     this.#quietCheck = Math.max(0, options.quietCheck ?? 5_000);
     this.#quiet = new Timer(this.#clock, () => this.#checkQuiet());

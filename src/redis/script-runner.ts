@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { systemClock } from '../core/clock.js';
 import { BrokerUnavailableError } from '../core/errors.js';
+import { answeredWithin } from './answered-within.js';
 
 export type SendCommand = (args: readonly string[]) => Promise<unknown>;
 
@@ -32,15 +32,8 @@ export class ScriptRunner {
   }
 
   async send(args: readonly string[]): Promise<unknown> {
-    let timer: ReturnType<typeof systemClock.setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = systemClock.setTimeout(() => {
-        this.#stalled = true;
-        reject(new Error(`no answer within ${this.timeout} ms`));
-      }, this.timeout);
-    });
     try {
-      const reply = await Promise.race([this.command(args), late]);
+      const reply = await answeredWithin(this.command(args), this.timeout, () => (this.#stalled = true));
       this.#stalled = false;
       return reply;
     } catch (error) {
@@ -50,8 +43,6 @@ export class ScriptRunner {
         throw error;
       }
       throw new BrokerUnavailableError(`Redis is unreachable: ${error instanceof Error ? error.message : String(error)}`, !this.isUnsent(error), { cause: error });
-    } finally {
-      if (timer !== undefined) systemClock.clearTimeout(timer);
     }
   }
 

@@ -101,8 +101,22 @@ export interface ServerOptions<User = unknown> extends ChannelHooks<User> {
   readonly maxChannels?: number;
   /** Presence members per channel on this node; a subscribe over it is refused with `limit`. Default 1000. */
   readonly maxPresenceMembers?: number;
+  /**
+   * Messages of one `lifeline.v1` session received and waiting behind the one being processed (a
+   * slow request, hook or broker); past it the connection is not read (TCP backpressure) until
+   * half of them are processed, so what a client pipelines waits in the network. Default 64.
+   */
+  readonly maxQueuedMessages?: number;
+  /**
+   * Events one `lifeline.v1` session is sent from history (a subscribe's rewind or recovery)
+   * per second, in bursts of as many: a replay is never cut, but past the burst the
+   * session's next subscribe waits until the replays before it are paid for. Default 10 000.
+   */
+  readonly maxReplayRate?: number;
   /** With the default in-memory broker: bytes of channel history kept across all channels (oldest evicted first). Default 64 MiB. */
   readonly historyBudget?: number;
+  /** With the default in-memory broker: records of idempotency keys (and of sessions' publishes per channel) kept at most, oldest forgotten first. Default 100 000. */
+  readonly maxIdempotencyKeys?: number;
   /** With the default in-memory broker: a channel without subscribers or unexpired history is forgotten after this, ms. Default 10 000. */
   readonly idleChannelTtl?: number;
   /** Invalid application messages tolerated per minute; over it closes with 1008. Default 10. */
@@ -181,8 +195,11 @@ const schema = z.object({
   maxSessionsPerUser: z.number().int().positive().default(100),
   maxChannels: z.number().int().positive().default(100_000),
   maxPresenceMembers: z.number().int().positive().default(1000),
+  maxQueuedMessages: z.number().int().positive().default(64),
+  maxReplayRate: positive.default(10_000),
   historyBudget: z.number().int().nonnegative().default(64 * 1024 * 1024),
   idleChannelTtl: z.number().int().positive().default(10_000),
+  maxIdempotencyKeys: z.number().int().positive().default(100_000),
   maxInvalidMessages: z.number().int().nonnegative().default(10),
   admissionRate: positive.default(Infinity),
   maxEventLoopDelay: z.union([z.number().nonnegative(), z.literal(Infinity)]).default(0),

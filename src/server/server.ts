@@ -109,7 +109,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       handleProtocols: (offered) => [PROTOCOL, ...resolved.protocols].find((p) => offered.has(p)) ?? false,
     });
     this.#ownsBroker = resolved.broker === undefined;
-    this.#broker = resolved.broker ?? new MemoryBroker({ clock: resolved.clock, historyBudget: resolved.historyBudget, idleChannelTtl: resolved.idleChannelTtl, positionTtl: resolved.recoveryWindow });
+    this.#broker = resolved.broker ?? new MemoryBroker({ clock: resolved.clock, historyBudget: resolved.historyBudget, maxIdempotencyKeys: resolved.maxIdempotencyKeys, idleChannelTtl: resolved.idleChannelTtl, positionTtl: resolved.recoveryWindow });
     this.#hub = new Hub<User>({
       broker: this.#broker,
       channels: resolved.channels,
@@ -134,6 +134,8 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
         maxSessionsPerUser: resolved.maxSessionsPerUser,
         maxChannels: resolved.maxChannels,
         maxPresenceMembers: resolved.maxPresenceMembers,
+        maxQueuedMessages: resolved.maxQueuedMessages,
+        maxReplayRate: resolved.maxReplayRate,
       },
       refresh: (connection, token) => this.#registry.refresh(connection, token),
     });

@@ -4,7 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ChannelEvent, DirectMessage } from '../../src/broker/broker.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { ChannelEvent, DirectMessage, PublishOrigin } from '../../src/broker/broker.js';
 import { MemoryBroker } from '../../src/broker/memory-broker.js';
 import { IdempotencyConflictError } from '../../src/core/errors.js';
 import { RequestWindow } from '../../src/core/request-window.js';
@@ -72,20 +74,20 @@ describe('MemoryBroker', () => {
 });
 
 describe('MemoryBroker: expired entries do not pile up', () => {
-  test('sessions, outboxes, presence and idle channels are swept on later writes', async () => {
+  test('sessions, outboxes, presence, publish records and idle channels are swept on later writes', async () => {
     const clock = new FakeClock();
     const broker = new MemoryBroker({ clock, idleChannelTtl: 10_000 });
     for (let i = 0; i < 50; i++) {
       await broker.saveSession(`s${i}`, { user: null, window: { acked: 0, floor: 0, replies: [] } }, 1_000);
       await broker.sendDirect(`s${i}`, 'hi', 1_000);
       await broker.presenceJoin(`room${i}`, { client: `s${i}`, user: null }, 1_000);
-      await broker.publish(`doc:${i}`, i, { size: 10, ttl: 1_000 });
+      await broker.publish(`doc:${i}`, i, { size: 10, ttl: 1_000 }, { key: `k${i}`, digest: 'd', ttl: 1_000 });
     }
-    assert.deepEqual(broker.size, { channels: 50, sessions: 50, outboxes: 50, presence: 50, claims: 0 });
+    assert.deepEqual(broker.size, { channels: 50, sessions: 50, outboxes: 50, presence: 50, claims: 0, origins: 50 });
     // Expired presence members are left to presenceExpired (a live node tells their leave) for ten minutes.
     await clock.tickAsync(620_000);
     await broker.publish('doc:fresh', 0, { size: 10, ttl: 1_000 }); // any write sweeps
-    assert.deepEqual(broker.size, { channels: 1, sessions: 0, outboxes: 0, presence: 0, claims: 0 });
+    assert.deepEqual(broker.size, { channels: 1, sessions: 0, outboxes: 0, presence: 0, claims: 0, origins: 0 });
   });
 
   test('a request claim is let go once its reply is recorded; the recorded id is never claimed again', async () => {
@@ -263,7 +265,66 @@ describe('MemoryBroker: the history budget', () => {
     await broker.publish('other', 0, { size: 0, ttl: 0 }); // sweeps: doc's events are past their ttl
     assert.deepEqual({ bytes: broker.history.bytes, events: broker.history.events }, { bytes: 0, events: 0 });
   });
+
+  test('what a publish is deduplicated by keeps its position, not its data: evicted bodies are freed whatever the keys or channels', async () => {
+    const policy = { size: 10, ttl: 60_000 };
+    const broker = new MemoryBroker({ clock: new FakeClock(), historyBudget: 10_000, newEpoch: () => 'e' });
+    const bodies = new Map<string, WeakRef<object>>();
+    const first = new Map<string, number>();
+    /** Publishes a body of its own, watched; nothing here holds it afterwards. */
+    const publish = (name: string, channel: string, origin: PublishOrigin): void => {
+      const body = { text: big, name };
+      bodies.set(name, new WeakRef(body));
+      first.set(name, broker.immediate?.publish(channel, body, policy, origin).offset ?? 0);
+    };
+    // Once with distinct idempotency keys, once as a session publishing to distinct channels.
+    for (let i = 0; i < 20; i++) {
+      publish(`key ${i}`, 'doc', { key: `k-${i}`, digest: `d-${i}`, ttl: 86_400_000 });
+      publish(`session ${i}`, `doc:${i}`, { session: 's-1', id: i + 1, ttl: 150_000 });
+    }
+    assert.ok(broker.history.bytes <= 10_000);
+    await collectGarbage();
+    const kept = [...bodies].filter(([, body]) => body.deref() !== undefined).map(([name]) => name);
+    assert.deepEqual(kept, [], `${kept.length} of ${bodies.size} evicted bodies still held (each ${big.length} bytes)`);
+    // Deduplication still holds: the same key, or the same session id, returns the first position.
+    const again = await broker.publish('doc', { text: big, n: 3 }, policy, { key: 'k-3', digest: 'd-3', ttl: 86_400_000 });
+    assert.equal(again.offset, first.get('key 3'));
+    assert.deepEqual(again.data, { text: big, n: 3 });
+    const resent = await broker.publish('doc:5', { text: big, n: 5 }, policy, { session: 's-1', id: 6, ttl: 150_000 });
+    assert.equal(resent.offset, first.get('session 5'));
+    assert.throws(() => broker.immediate?.publish('doc', 'other', policy, { key: 'k-3', digest: 'other', ttl: 86_400_000 }), IdempotencyConflictError);
+  });
 });
+
+describe('MemoryBroker: publish records (idempotency keys, session publishes) are capped', () => {
+  const policy = { size: 10, ttl: 60_000 };
+
+  test('past maxIdempotencyKeys the oldest record is forgotten first: a new key is always taken, the newest keys still deduplicate', async () => {
+    const broker = new MemoryBroker({ clock: new FakeClock(), maxIdempotencyKeys: 100 });
+    const key = (i: number): PublishOrigin => ({ key: `k-${i}`, digest: `d-${i}`, ttl: 86_400_000 });
+    const first = new Map<number, number>();
+    for (let i = 0; i < 1_000; i++) first.set(i, (await broker.publish('doc', i, policy, key(i))).offset);
+    for (let i = 0; i < 1_000; i++) await broker.publish(`doc:${i}`, i, policy, { session: 's-1', id: i + 1, ttl: 150_000 });
+    assert.equal(broker.size.origins, 100, 'records held');
+    // The newest session records deduplicate; the first keys were forgotten (a repeat publishes again).
+    assert.equal((await broker.publish('doc:999', 999, policy, { session: 's-1', id: 1_000, ttl: 150_000 })).offset, 1);
+    assert.notEqual((await broker.publish('doc', 0, policy, key(0))).offset, first.get(0));
+  });
+
+  test('by default at most 100 000 records, each of an idempotency key or a session\'s channel', async () => {
+    const broker = new MemoryBroker({ clock: new FakeClock(), historyBudget: 0 });
+    for (let i = 0; i < 100_500; i++) broker.immediate?.publish('doc', 0, policy, { key: `k-${i}`, digest: 'd', ttl: 86_400_000 });
+    assert.equal(broker.size.origins, 100_000);
+  });
+});
+
+/** A full collection, after this turn (a WeakRef's target is kept until the turn that made it ends). */
+async function collectGarbage(): Promise<void> {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+}
 
 describe('MemoryBroker: channel churn', () => {
   test('many channel names subscribed once are forgotten seconds after their last subscriber left', async () => {

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { OrderedFeed, type Numbered } from '../../src/redis/ordered-feed.js';
+import { FakeClock } from '../../src/testing/fake-clock.js';
 
 interface Item extends Numbered {
   readonly data: string;
@@ -21,6 +22,8 @@ class Copy {
   gate: Promise<void> | undefined;
   /** The copy no longer has what is asked for. */
   gone = false;
+  /** The copy cannot be read (its server is unreachable): refill throws. */
+  down = false;
 
   append(epoch: string, head: number): void {
     this.epochs.set(epoch, head);
@@ -29,6 +32,7 @@ class Copy {
 
   refill = async (after: Numbered): Promise<readonly Item[] | undefined> => {
     this.asked.push(after);
+    if (this.down) throw new Error('unreachable');
     if (this.gone) return undefined;
     const head = this.epochs.get(this.current) ?? 0;
     const from = after.epoch === this.current ? after.n : 0;
@@ -161,4 +165,94 @@ test('catchUp before the feed started does nothing', async () => {
   await order.catchUp({ epoch: 'a', n: 3 });
   assert.deepEqual(out, []);
   assert.equal(copy.asked.length, 0);
+});
+
+/** A feed on a fake clock whose failed refills are retried for `retryFor` ms. */
+function retrying(copy: Copy, retryFor: number): { readonly order: OrderedFeed<Item>; readonly out: string[]; readonly clock: FakeClock } {
+  const out: string[] = [];
+  const clock = new FakeClock();
+  return { order: new OrderedFeed<Item>(copy.refill, (each) => out.push(each.data), { clock, retryFor }), out, clock };
+}
+
+test('a refill that fails (the copy unreachable, as in a failover) is tried again with growing waits; once the copy answers, the gap is filled: no hole', async () => {
+  const copy = new Copy();
+  copy.append('a', 5);
+  copy.down = true;
+  const { order, out, clock } = retrying(copy, 20_000);
+  order.startAt({ epoch: 'a', n: 1 });
+  order.push(item('a', 4));
+  await settle();
+  assert.equal(copy.asked.length, 1);
+  // Items heard while the gap waits are held behind it, not delivered with the hole.
+  order.push(item('a', 5));
+  const waits: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const due = clock.nextDue;
+    assert.ok(due !== undefined, 'a retry is scheduled');
+    waits.push(due - clock.now());
+    await clock.tickAsync(due - clock.now());
+    await settle();
+  }
+  assert.deepEqual(waits, [100, 200, 400, 800, 1_600]);
+  assert.equal(copy.asked.length, 6);
+  assert.deepEqual(out, [], 'nothing delivered while the gap is open');
+  copy.down = false;
+  await clock.tickAsync(clock.nextDue! - clock.now());
+  await settle();
+  assert.deepEqual(out, ['a/2', 'a/3', 'a/4', 'a/5']);
+  assert.equal(clock.pending, 0, 'no retry left scheduled');
+});
+
+test('a refill that keeps failing is given up after retryFor: the items are delivered with the hole, and not before', async () => {
+  const copy = new Copy();
+  copy.append('a', 4);
+  copy.down = true;
+  const { order, out, clock } = retrying(copy, 5_000);
+  order.startAt({ epoch: 'a', n: 1 });
+  order.push(item('a', 4));
+  await settle();
+  await clock.tickAsync(4_999);
+  await settle();
+  assert.deepEqual(out, []);
+  const asked = copy.asked.length;
+  assert.ok(asked >= 5 && asked <= 8, `tried ${asked} times in 5 s (100 ms doubling to 2 s)`);
+  await clock.tickAsync(1);
+  await settle();
+  assert.deepEqual(out, ['a/4'], 'the hole is given up: the receiver sees it');
+  assert.equal(copy.asked.length, asked + 1, 'one last try when the time is up, and no second read of a copy that cannot be read');
+  assert.equal(clock.pending, 0);
+});
+
+test('retryFor 0: a failed refill gives the hole up at once', async () => {
+  const copy = new Copy();
+  copy.append('a', 4);
+  copy.down = true;
+  const { order, out, clock } = retrying(copy, 0);
+  order.startAt({ epoch: 'a', n: 1 });
+  order.push(item('a', 4));
+  await settle();
+  assert.deepEqual(out, ['a/4']);
+  assert.equal(copy.asked.length, 1);
+  assert.equal(clock.pending, 0);
+});
+
+test('close() while a failed refill waits to be tried again: no more tries, nothing delivered, later items ignored', async () => {
+  const copy = new Copy();
+  copy.append('a', 4);
+  copy.down = true;
+  const { order, out, clock } = retrying(copy, 20_000);
+  order.startAt({ epoch: 'a', n: 1 });
+  order.push(item('a', 4));
+  await settle();
+  assert.equal(clock.pending, 1);
+  order.close();
+  await settle();
+  assert.equal(clock.pending, 0, 'the retry is cancelled');
+  copy.down = false;
+  order.push(item('a', 5));
+  await order.resync();
+  await clock.tickAsync(30_000);
+  await settle();
+  assert.deepEqual(out, []);
+  assert.equal(copy.asked.length, 1);
 });

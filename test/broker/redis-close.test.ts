@@ -5,7 +5,7 @@
  * what was pending, with no help from Redis.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import type { ChannelEvent } from '../../src/broker/broker.js';
 import { BrokerUnavailableError, RedisBroker } from '../../src/redis/index.js';
 import { redisSkip, redisUrl, testPrefix } from '../helpers/redis.js';
@@ -22,15 +22,20 @@ function outcome(promise: Promise<unknown>): Promise<unknown> {
   );
 }
 
-test('close() with commands in flight that Redis never answers settles after commandTimeout, drops both connections and fails them as unavailable', { skip: redisSkip }, async (t) => {
+/** A broker (commandTimeout 300 ms) reaching Redis through a proxy the test can silence; the proxy stops after the test. */
+async function behindProxy(t: TestContext): Promise<{ readonly proxy: SilentProxy; readonly broker: RedisBroker }> {
   const target = new URL(redisUrl);
   const proxy = await SilentProxy.start(target.hostname, Number(target.port || 6379));
   t.after(() => proxy.stop());
   const via = new URL(redisUrl);
   via.hostname = '127.0.0.1';
   via.port = String(proxy.port);
+  return { proxy, broker: await RedisBroker.connect({ url: via.toString(), prefix: testPrefix(), commandTimeout: 300 }) };
+}
+
+test('close() with commands in flight that Redis never answers settles after commandTimeout, drops both connections and fails them as unavailable', { skip: redisSkip }, async (t) => {
   // No close() in an after hook: the test is about close() itself settling.
-  const broker = await RedisBroker.connect({ url: via.toString(), prefix: testPrefix(), commandTimeout: 300 });
+  const { proxy, broker } = await behindProxy(t);
   const heard: ChannelEvent[] = [];
   await broker.subscribe('room', (event) => heard.push(event));
   await broker.publish('room', 'a', policy);
@@ -47,13 +52,32 @@ test('close() with commands in flight that Redis never answers settles after com
   await within(broker.close(), 5_000, 'close() with Redis silent');
   await within(proxy.allClosed(), 5_000, 'both connections closed by the broker');
   assert.equal(proxy.open, 0);
-  // The publish was given up on at commandTimeout, before the connections were dropped; the
-  // subscribe (no timeout of its own) fails when they are, and says why.
-  const reasons = { publish: /no answer within 300 ms/, subscribe: /the broker was closed before Redis answered/ };
+  // Both were given up on at commandTimeout (they were sent before close() began to wait as long).
   for (const [what, result] of [['publish', await published], ['subscribe', await subscribed]] as const) {
     assert.ok(result instanceof BrokerUnavailableError, `the pending ${what} failed as unavailable: ${String(result)}`);
     assert.equal(result.sent, true, `the pending ${what} was sent: its outcome is unknown`);
-    assert.match(result.message, reasons[what]);
+    assert.match(result.message, /no answer within 300 ms/);
   }
   await within(broker.close(), 1_000, 'a second close()');
+});
+
+test('a subscribe or unsubscribe Redis never confirms fails after commandTimeout as unavailable instead of waiting for ever; the channel can be asked for again', { skip: redisSkip }, async (t) => {
+  const { proxy, broker } = await behindProxy(t);
+  t.after(() => broker.close());
+  const leave = await broker.subscribe('kept', () => undefined);
+
+  proxy.silence();
+  const subscribed = outcome(broker.subscribe('room', () => undefined));
+  const left = outcome(leave());
+  // The bound is the test's, far above commandTimeout; before the fix neither ever settled.
+  const [subscribeResult, leaveResult] = await within(Promise.all([subscribed, left]), 5_000, 'subscribe and unsubscribe with Redis silent');
+  assert.ok(subscribeResult instanceof BrokerUnavailableError, `the subscribe failed as unavailable: ${String(subscribeResult)}`);
+  assert.equal(subscribeResult.sent, true);
+  assert.match(subscribeResult.message, /no answer within 300 ms/);
+  assert.ok(leaveResult instanceof BrokerUnavailableError, `the unsubscribe failed as unavailable: ${String(leaveResult)}`);
+  assert.match(leaveResult.message, /no answer within 300 ms/);
+  // The failed subscribe left no feed behind: asking again is a new subscribe (which fails the same way, not at once).
+  const again = await within(outcome(broker.subscribe('room', () => undefined)), 5_000, 'a second subscribe');
+  assert.ok(again instanceof BrokerUnavailableError);
+  assert.match(again.message, /no answer within 300 ms/);
 });

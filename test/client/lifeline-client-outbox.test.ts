@@ -221,6 +221,24 @@ describe('LifelineClient with a durable outbox: the protocol against a scripted 
     client.close();
   });
 
+  test('a restored entry refused with unavailable is resent under its id, as one made by this client, until acknowledged', async () => {
+    const store = new ScriptedStore({ session: 's-1', entries: [{ kind: 'publish', body: body('chat:a', 'stored'), id: 3 }] });
+    const { clock, client, sent, say, welcome, events } = setup(store);
+    await welcome('s-1', true, 2);
+    say({ type: 'error', id: 3, code: 'unavailable', message: 'broker unreachable' });
+    await settle();
+    assert.equal(events.length, 0, 'not done: the broker said try again later');
+    assert.deepEqual(store.snapshot?.entries.map((e) => e.id), [3], 'still stored');
+    clock.tick(1_000);
+    await settle();
+    assert.deepEqual(sent().filter(ofType('publish')).map((m) => m.id), [3, 3], 'resent under its id');
+    say({ type: 'ack', id: 3, position: { epoch: 'e', offset: 1 } });
+    await settle();
+    assert.deepEqual(events.map((e) => [e.value, e.error]), [[{ epoch: 'e', offset: 1 }, undefined]]);
+    assert.deepEqual(store.snapshot, { session: 's-1', entries: [] });
+    client.close();
+  });
+
   test('hello waits for the store; what the app publishes meanwhile goes after the stored entries', async () => {
     const store = new ScriptedStore({ session: 's-1', entries: [{ kind: 'publish', body: body('chat:a', 'stored'), id: 2 }] });
     const releaseLoad = store.holdLoad();
@@ -264,6 +282,36 @@ describe('LifelineClient with a durable outbox: the protocol against a scripted 
     await assert.rejects(published, (e: unknown) => e instanceof ReplyError && e.code === 'closed');
     await settle();
     assert.deepEqual(store.snapshot, { session: 's-1', entries: [{ kind: 'publish', body: body('chat:a', 'x'), id: 1 }] });
+  });
+
+  test('close() right after a publish resolves still drops it from the store: the next client does not resend it', async () => {
+    const store = new ScriptedStore();
+    const { client, say, welcome } = setup(store);
+    await welcome('s-1', false);
+    const pending = client.publish('chat:a', 'kept');
+    const published = client.publish('chat:a', 'x');
+    await settle();
+    // What a script does: `await client.publish(...); client.close();`
+    const closed = published.then(() => client.close());
+    say({ type: 'ack', id: 2, position: { epoch: 'e', offset: 7 } });
+    await closed;
+    await assert.rejects(pending, (e: unknown) => e instanceof ReplyError && e.code === 'closed');
+    await settle();
+    assert.deepEqual(store.snapshot, { session: 's-1', entries: [{ kind: 'publish', body: body('chat:a', 'kept'), id: 1 }] }, 'the answered one is gone, the unanswered one stays');
+  });
+
+  test('close() before the store has loaded leaves it as the last client left it', async () => {
+    const stored = { session: 's-1', entries: [{ kind: 'publish' as const, body: body('chat:a', 'stored'), id: 2 }] };
+    const store = new ScriptedStore(stored);
+    const releaseLoad = store.holdLoad();
+    const { client } = setup(store);
+    const published = client.publish('chat:a', 'new');
+    client.close();
+    await assert.rejects(published, (e: unknown) => e instanceof ReplyError && e.code === 'closed');
+    releaseLoad();
+    await settle();
+    assert.deepEqual(store.saves, []);
+    assert.deepEqual(store.snapshot, stored);
   });
 
   test('presence queries are not stored; a timeout leaves the entry stored (it is still resent)', async () => {

@@ -5,6 +5,7 @@ import type { ClientEnvironment } from '../../src/client/environment.js';
 import { LifelineClient } from '../../src/client/lifeline-client.js';
 import type { LifelineClientOptions } from '../../src/client/lifeline-client-types.js';
 import { ReplyError } from '../../src/client/reply-error.js';
+import { InvalidOptionError } from '../../src/core/errors.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
 import { scriptedSockets, type ScriptedSocket } from '../helpers/scripted-socket.js';
 
@@ -199,6 +200,46 @@ describe('LifelineClient: the protocol against a scripted socket', () => {
     assert.equal(client.subscribe('chat:a'), sub, 'the same channel gives the same subscription');
     client.close();
     assert.equal(sub.state, 'unsubscribed');
+  });
+
+  test('a subscription unsubscribed by a listener while the link drops stays ended: its ready() rejects, it is not resubscribed', async () => {
+    const { client, say, welcome, drop, sent } = setup();
+    const a = client.subscribe('chat:a');
+    const b = client.subscribe('chat:b');
+    await welcome('s-1', false);
+    say({ type: 'subscribed', id: 1, channel: 'chat:a', position: { epoch: 'e', offset: 0 }, recovered: true });
+    say({ type: 'subscribed', id: 2, channel: 'chat:b', position: { epoch: 'e', offset: 0 }, recovered: true });
+    assert.equal(client.state, 'ready');
+    // The first subscription's listener ends the second while the client is moving them all to subscribing.
+    a.addEventListener('state', (e) => e.to === 'subscribing' && b.unsubscribe());
+    const bStates: string[] = [];
+    b.addEventListener('state', (e) => bStates.push(`${e.from}>${e.to}`));
+    drop();
+    assert.deepEqual(bStates, ['subscribed>unsubscribed']);
+    assert.equal(b.state, 'unsubscribed');
+    await assert.rejects(b.ready(), (e: unknown) => e instanceof ReplyError && e.code === 'unsubscribed');
+    await welcome('s-1', true);
+    assert.deepEqual(sent().filter(ofType('subscribe')).map((m) => m.channel), ['chat:a']);
+    say({ type: 'subscribed', id: 3, channel: 'chat:a', position: { epoch: 'e', offset: 0 }, recovered: true });
+    assert.equal(client.state, 'ready');
+    client.close();
+  });
+
+  test('a subscription made in a session listener (while the session is being restored) is one ready waits for', async () => {
+    const { client, say, welcome } = setup();
+    client.subscribe('chat:a');
+    client.addEventListener('session', () => client.subscribe('chat:b'));
+    const atReady: string[] = [];
+    client.addEventListener('ready', () => {
+      for (const sub of client.subscriptions.values()) atReady.push(`${sub.channel} ${sub.state}`);
+    });
+    await welcome('s-1', false);
+    say({ type: 'subscribed', id: 1, channel: 'chat:a', position: { epoch: 'e', offset: 0 }, recovered: true });
+    assert.equal(client.state, 'open', 'not ready while chat:b is not confirmed');
+    say({ type: 'subscribed', id: 2, channel: 'chat:b', position: { epoch: 'e', offset: 0 }, recovered: true });
+    assert.equal(client.state, 'ready');
+    assert.deepEqual(atReady, ['chat:a subscribed', 'chat:b subscribed']);
+    client.close();
   });
 
   test('a refused subscription reports the server code and ends', async () => {
@@ -445,6 +486,18 @@ describe('LifelineClient: the protocol against a scripted socket', () => {
     assert.deepEqual(await publish, { epoch: 'e', offset: 7 });
     assert.equal(await request, 'done');
     client.close();
+  });
+
+  test('options refused at construction leave nothing behind: no socket is opened, nothing reconnects', async () => {
+    for (const options of [{ retry: { factor: 0.5 } }, { retryDeadline: -1 }]) {
+      const clock = new FakeClock();
+      const { WebSocket, sockets } = scriptedSockets();
+      assert.throws(() => new LifelineClient('ws://test/ws', { clock, WebSocket, environment: steady, ...options }), (error: unknown) => error instanceof InvalidOptionError);
+      await Promise.resolve(); // when the first attempt would start
+      clock.tick(600_000);
+      assert.equal(sockets.length, 0, JSON.stringify(options));
+      assert.equal(clock.pending, 0);
+    }
   });
 
   test('past retryDeadline (or with retryDeadline 0) unavailable rejects the publish; other refusals are never retried', async () => {

@@ -415,6 +415,25 @@ describe('LifelineClient against a real Lifeline server', () => {
     }
   });
 
+  test('a publish that fits maxPayload only without its id is refused too_big: the server would close with 1009 and end the client', async () => {
+    const fixture = await startServer({ channels, maxPayload: 200 });
+    const client = connect(fixture.wsUrl);
+    const closes: string[] = [];
+    client.addEventListener('close', (e) => closes.push(`${e.code} ${e.action}`));
+    try {
+      await within(client.ready(), 5_000, 'ready');
+      // The JSON text without its id is exactly maxPayload; on the wire `"id":1,` comes on top.
+      const data = 'x'.repeat(200 - JSON.stringify({ type: 'publish', channel: 'chat:a', data: '' }).length);
+      await assert.rejects(client.publish('chat:a', data), code('too_big'));
+      assert.equal((await client.publish('chat:a', 'small')).offset, 1, 'the client stays up');
+      assert.deepEqual(closes, []);
+      assert.equal(client.state, 'ready');
+    } finally {
+      client.close();
+      await fixture.close();
+    }
+  });
+
   test('close() rejects what is pending with closed, and the server sees the connection go', async () => {
     const fixture = await startServer({ channels });
     let started: () => void = () => undefined;

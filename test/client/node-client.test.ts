@@ -79,6 +79,31 @@ describe('ReconnectingWebSocket on Node against a real Lifeline server', () => {
     }
   });
 
+  test('authRequired holds until an attempt opens: after a provider that failed to fetch a token, the next call still asks for one', async () => {
+    const fixture = await startServer({
+      authenticate: ({ query }) => (query.get('token') === 'good' ? { ok: true, user: 'ann' } : { ok: false }),
+    });
+    const calls: boolean[] = [];
+    let fetches = 0;
+    const client = new ReconnectingWebSocket(async ({ authRequired }) => {
+      calls.push(authRequired);
+      if (!authRequired) return `${fixture.wsUrl}?token=stale`;
+      // The token service fails once, then answers.
+      if (++fetches === 1) throw new Error('token service down');
+      return `${fixture.wsUrl}?token=good`;
+    }, undefined, fast);
+    const refusals: number[] = [];
+    client.addEventListener('authRequired', (e) => refusals.push(e.code));
+    try {
+      await within(client.opened(), 5_000, 'open with a fresh token');
+      assert.deepEqual(calls, [false, true, true], 'no attempt with the stale token after the failed fetch');
+      assert.deepEqual(refusals, [401]);
+    } finally {
+      client.dispose();
+      await fixture.close();
+    }
+  });
+
   test('a 404 handshake is fatal: no retry', async () => {
     const fixture = await startServer({});
     const client = new ReconnectingWebSocket(`${fixture.url.replace('http', 'ws')}/nowhere`, undefined, fast);

@@ -10,6 +10,14 @@ describe('Backoff', () => {
     assert.deepEqual(ceilings, [1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
   });
 
+  test('a jitter that is not a number (plain JS: a typo) gives the ceilings, never NaN (a NaN delay fires at once)', () => {
+    for (const jitter of ['equal', Number.NaN, undefined] as unknown as BackoffOptions['jitter'][]) {
+      const backoff = new Backoff({ ...defaultBackoff, jitter }, seededRng(1));
+      const delays = Array.from({ length: 3 }, () => backoff.next());
+      assert.deepEqual(delays, [1000, 2000, 4000], `jitter ${String(jitter)}`);
+    }
+  });
+
   test('with jitter none the delays are exactly the ceilings', () => {
     const backoff = new Backoff({ ...defaultBackoff, jitter: 'none' }, seededRng(1));
     const delays = Array.from({ length: 6 }, () => backoff.next());

@@ -15,7 +15,16 @@ function setup(options: Partial<HeartbeatOptions>) {
     () => state.dead.push(clock.now()),
     () => state.hidden,
   );
-  return { clock, heartbeat, state };
+  /** Starts the heartbeat, hides the page for `ms` (no traffic), shows it again and runs 100 ms: what a tab switch does. */
+  const hiddenFor = (ms: number): void => {
+    heartbeat.start();
+    state.hidden = true;
+    clock.tick(ms);
+    state.hidden = false;
+    heartbeat.visible();
+    clock.tick(100);
+  };
+  return { clock, heartbeat, state, hiddenFor };
 }
 
 describe('Heartbeat', () => {
@@ -53,6 +62,19 @@ describe('Heartbeat', () => {
     heartbeat.stop();
   });
 
+  test('maxMissed 0 counts as 1: a link with traffic lives, one unanswered ping ends a silent one (it died at the first ping, whatever the traffic)', () => {
+    const { clock, heartbeat, state } = setup({ pingInterval: 30_000, maxMissed: 0 });
+    heartbeat.start();
+    for (let i = 0; i < 300; i++) {
+      clock.tick(1_000);
+      heartbeat.saw('{}'); // a message every second
+    }
+    assert.deepEqual(state.dead, [], 'traffic all along');
+    const quiet = clock.now();
+    clock.tick(60_000); // a ping at +30 s (traffic came since the last one), unanswered at +60 s
+    assert.deepEqual(state.dead, [quiet + 60_000]);
+  });
+
   test('while hidden the verdict waits; on visible a silent link is probed and dies if the probe goes unanswered', () => {
     const { clock, heartbeat, state } = setup({ watchdog: 35_000, probeTimeout: 5_000 });
     heartbeat.start();
@@ -66,14 +88,20 @@ describe('Heartbeat', () => {
     assert.deepEqual(state.dead, [125_000]);
   });
 
+  test('probeTimeout 0: no probe on visible (it declared the link dead at once, before any answer could come); the watchdog decides', () => {
+    const { clock, heartbeat, state, hiddenFor } = setup({ watchdog: 35_000, probeTimeout: 0 });
+    hiddenFor(60_000);
+    assert.deepEqual(state.dead, [], 'not dead 100 ms after becoming visible');
+    heartbeat.saw('{}'); // the link was alive
+    clock.tick(30_000);
+    assert.deepEqual(state.dead, []);
+    clock.tick(40_000); // silent for longer than the watchdog
+    assert.equal(state.dead.length, 1);
+  });
+
   test('on visible, an answered probe keeps the link', () => {
-    const { clock, heartbeat, state } = setup({ watchdog: 35_000, probeTimeout: 5_000 });
-    heartbeat.start();
-    state.hidden = true;
-    clock.tick(60_000);
-    state.hidden = false;
-    heartbeat.visible();
-    clock.tick(100);
+    const { clock, heartbeat, state, hiddenFor } = setup({ watchdog: 35_000, probeTimeout: 5_000 });
+    hiddenFor(60_000);
     heartbeat.saw('{}');
     clock.tick(5_000);
     assert.deepEqual(state.dead, []);

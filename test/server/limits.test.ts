@@ -8,6 +8,7 @@ import { connect } from 'node:net';
 import { describe, test } from 'node:test';
 import { MemoryBroker } from '../../src/broker/memory-broker.js';
 import type { ChannelsConfig } from '../../src/server/protocol/channels.js';
+import { FakeClock } from '../../src/testing/fake-clock.js';
 import { PRESENCE_BURST, PRESENCE_PER_SECOND } from '../../src/server/protocol/presence.js';
 import { eventually, within } from '../helpers/wait.js';
 import { serve } from './support.js';
@@ -46,6 +47,82 @@ describe('limits: the history budget', () => {
     const kept = await client.subscribe(101, 'doc:29', { epoch: last.epoch, offset: last.offset - 1 });
     assert.equal(kept.recovered, true);
     await client.take('event', (event) => event.channel === 'doc:29');
+  });
+});
+
+describe('limits: what publishes are deduplicated by', () => {
+  test('maxIdempotencyKeys: a client publishing under a new key each time makes the node hold at most that many records, every publish acknowledged', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, channels, maxIdempotencyKeys: 50 });
+    const broker = fixture.server.broker as MemoryBroker;
+    const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
+    for (let id = 1; id <= 200; id++) client.send({ type: 'publish', id, channel: `doc:${id % 7}`, data: id, idempotencyKey: `key-${id}` });
+    const acks: MessageOf<'ack'>[] = [];
+    for (let id = 1; id <= 200; id++) acks.push((await client.reply(id)) as MessageOf<'ack'>);
+    assert.deepEqual(new Set(acks.map((ack) => ack.type)), new Set(['ack']));
+    assert.equal(broker.size.origins, 50);
+    // The newest key still deduplicates: its first position, nothing stored.
+    client.send({ type: 'publish', id: 201, channel: 'doc:4', data: 200, idempotencyKey: 'key-200' });
+    assert.deepEqual(((await client.reply(201)) as MessageOf<'ack'>).position, acks[199]?.position);
+  });
+});
+
+describe('limits: messages waiting in a session', () => {
+  test('maxQueuedMessages: behind a slow request the server stops reading the connection instead of holding what keeps coming; every request is then answered', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, channels, maxQueuedMessages: 8 });
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let runs = 0;
+    fixture.server.handle('slow', async (params) => {
+      runs++;
+      await gate;
+      return typeof params === 'string' ? params.length : 0;
+    });
+    const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
+    const read = fixture.server.stats.messagesIn;
+    // 24 MiB: more than the kernel's buffers of both ends hold, so a server that kept reading
+    // would have all of it in its heap.
+    const count = 384;
+    const params = 'x'.repeat(64 * 1024);
+    for (let id = 1; id <= count; id++) client.send({ type: 'request', id, method: 'slow', params });
+    await eventually(() => runs === 1, 'the first request runs');
+    // A pong comes back only once the server has read everything sent before the ping: it may
+    // (the server reads it all: a hole), or it must not, while the first request holds the queue.
+    await client.wire(2_000).catch(() => undefined);
+    const held = fixture.server.stats.messagesIn - read;
+    // One running, 8 queued, and what the read that crossed the cap brought (64 KiB: a message or two).
+    assert.ok(held <= 1 + 8 + 2, `${held} of ${count} requests read while the first was running`);
+    release();
+    for (let id = 1; id <= count; id++) assert.deepEqual(await client.reply(id), { type: 'result', id, data: params.length });
+    assert.equal(runs, count);
+  });
+});
+
+describe('limits: replays from history', () => {
+  test('maxReplayRate: a loop of subscribes rewinding a whole history is paced; every replay is whole (fake clock)', async (t) => {
+    const clock = new FakeClock();
+    const fixture = await serve(t, { clock, pingInterval: 0, channels, maxReplayRate: 100 });
+    for (let n = 0; n < 100; n++) await fixture.server.publish('doc:big', n);
+    const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
+    const rewind = async (id: number): Promise<void> => {
+      client.send({ type: 'subscribe', id, channel: 'doc:big', rewind: { count: 100 } });
+      assert.equal((await client.reply(id)).type, 'subscribed');
+      client.send({ type: 'unsubscribe', id: id + 1, channel: 'doc:big' });
+      await client.reply(id + 1);
+    };
+    // The burst (100 events) pays for the first; the second runs into debt (100 more) at once.
+    await rewind(1);
+    await rewind(3);
+    assert.equal(client.events('doc:big').length, 200);
+    // The third waits a second for that debt, whatever the client sends meanwhile.
+    client.send({ type: 'subscribe', id: 5, channel: 'doc:big', rewind: { count: 100 } });
+    await eventually(() => clock.nextDue === clock.now() + 1_000, 'the subscribe to wait for its replay budget');
+    await clock.tickAsync(999);
+    await client.wire();
+    assert.equal(client.unread('subscribed').length, 0, 'not before the debt is paid');
+    assert.equal(client.events('doc:big').length, 200);
+    await clock.tickAsync(1);
+    assert.equal((await client.reply(5)).type, 'subscribed');
+    assert.equal(client.events('doc:big').length, 300, 'the whole history, once paid for');
   });
 });
 

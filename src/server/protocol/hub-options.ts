@@ -74,4 +74,8 @@ export interface HubLimits {
   readonly maxChannels: number;
   /** Presence members of one channel on this node. */
   readonly maxPresenceMembers: number;
+  /** Messages of one session received and not yet processed; past it the connection is not read until half of them are. */
+  readonly maxQueuedMessages: number;
+  /** Events a session is sent from history (rewind and recovery) per second, in bursts of as many. */
+  readonly maxReplayRate: number;
 }

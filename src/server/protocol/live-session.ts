@@ -18,6 +18,8 @@ export interface DirectSink<User> {
 
 /** What all sessions of a node share, in one object: the settings and where direct messages go. */
 export interface LiveSessionHost<User> extends SessionSettings, DirectSink<User> {
+  /** Messages queued past this stop the reading of the session's connection until half of them have run. */
+  readonly maxQueuedMessages: number;
   /** A session made its window (at its first publish or request). */
   windowMade(session: LiveSession<User>, window: RequestWindow<unknown>): void;
 }
@@ -34,6 +36,8 @@ export class LiveSession<User> extends Session<User, PreparedText, LiveSubscript
   /** Its queues' last steps, back to the shared settled promise once everything queued has run (an idle session keeps none of its own). */
   #queue: Promise<void> = SETTLED;
   #directs: Promise<void> = SETTLED;
+  /** Messages queued and not yet run; negative while the connection is not read for having too many (then minus the count). */
+  #queued = 0;
   /** What to undo when it leaves: usually one (its direct-message subscription), kept without an array. */
   #stops: (() => Promise<void>) | (() => Promise<void>)[] | undefined;
   /** The node's, shared by its sessions; it hears their direct messages (an in-process broker calls {@link directMessage}, no closure per session). */
@@ -79,22 +83,42 @@ export class LiveSession<User> extends Session<User, PreparedText, LiveSubscript
    * returns nothing (done in this turn) leaves the queue idle, with no promise made.
    */
   enqueue(work: () => Promise<void> | undefined): void {
+    this.#count(1);
     let ran: Promise<void> | undefined;
     if (this.#queue !== SETTLED) ran = this.#queue.then(work, work);
     else {
       try {
         ran = work();
       } catch {
-        return; // its own to report, as a rejection would be
+        ran = undefined; // its own to report, as a rejection would be
       }
-      if (ran === undefined) return;
+      if (ran === undefined) return this.#count(-1); // done in this turn: nothing stays queued
     }
-    // The last work to finish puts the queue back to idle (no field to count what is queued: memory per session).
+    // The last work to finish puts the queue back to idle.
     const idle = (): void => {
+      this.#count(-1);
       if (this.#queue === queue) this.#queue = SETTLED;
     };
     const queue = ran.then(idle, idle);
     this.#queue = queue;
+  }
+
+  /**
+   * Counts what is queued: past `maxQueuedMessages` the connection is not read (what the client
+   * sends next waits in the network, not in this node's memory) until half of them have run.
+   * One number for both (minus the count while not read): memory per session.
+   */
+  #count(delta: number): void {
+    const held = this.#queued < 0;
+    const queued = (held ? -this.#queued : this.#queued) + delta;
+    const max = this.settings.maxQueuedMessages;
+    if (!held && queued > max) {
+      this.connection.pauseInput();
+      this.#queued = -queued;
+    } else if (held && queued <= max / 2) {
+      this.connection.resumeInput();
+      this.#queued = queued;
+    } else this.#queued = held ? -queued : queued;
   }
 
   /** Runs a direct-message step after those queued before it; a failure is the step's own to report. */

@@ -80,12 +80,14 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
   readonly clock: Clock;
   readonly requestTimeout: number;
   readonly windowSize: number;
+  readonly maxQueuedMessages: number;
 
   constructor(private readonly host: RegistryHost<User>) {
     const { options } = host;
     this.clock = options.clock;
     this.requestTimeout = options.requestTimeout;
     this.windowSize = options.windowSize;
+    this.maxQueuedMessages = options.limits.maxQueuedMessages;
     this.liveTtl = options.recoveryWindow + refreshPeriod(options.recoveryWindow);
     this.#refresh = new Timer(options.clock, () => this.#refreshSessions());
     // A session resumed on another node closes its old connection here (4001, as on one node).

@@ -1,5 +1,6 @@
 import type { Recovery } from '../../broker/broker.js';
 import type { Position } from '../../core/position.js';
+import { TokenBucket } from '../../core/rate-limiter.js';
 import type { ClientMessageOf } from '../../protocol/client-messages.js';
 import { errorReply } from '../../protocol/server-messages.js';
 import type { PreparedText } from '../prepared-text.js';
@@ -36,6 +37,9 @@ export interface SubscriptionsHost<User> {
  * order); an unsubscribe, or the session leaving, undoes it.
  */
 export class Subscriptions<User> {
+  /** Events each session was sent from history, against `maxReplayRate` (made at a session's first replay). */
+  readonly #replays = new WeakMap<LiveSession<User>, TokenBucket>();
+
   constructor(private readonly host: SubscriptionsHost<User>) {}
 
   /**
@@ -48,6 +52,18 @@ export class Subscriptions<User> {
     const { channel, id } = message;
     const resolved = resolveChannel(options.channels, channel);
     if (!resolved) return void session.connection.send(errorReply(id, 'bad_channel', `no namespace allows channel "${channel}"`));
+    // Replays past the burst are paid for before the next subscribe: a loop of rewinds is paced.
+    const debt = this.#replays.get(session)?.debtMs() ?? 0;
+    if (debt > 0) return this.#paced(session, message, resolved, debt);
+    if (options.canSubscribe) return this.#asked(session, message, resolved);
+    return this.#admit(session, message, resolved);
+  }
+
+  /** Waits out the session's replay debt first. */
+  async #paced(session: LiveSession<User>, message: ClientMessageOf<'subscribe'>, resolved: ResolvedChannel, debt: number): Promise<void> {
+    const { options } = this.host;
+    await new Promise<void>((resolve) => options.clock.setTimeout(resolve, debt));
+    if (session.parked) return;
     if (options.canSubscribe) return this.#asked(session, message, resolved);
     return this.#admit(session, message, resolved);
   }
@@ -125,6 +141,7 @@ export class Subscriptions<User> {
     if (session.parked) return this.unsubscribe(session, sub);
     if (session.subscription(channel) !== sub) return undefined; // unsubscribed meanwhile
     const steps = session.caughtUp(sub, id, recovery);
+    if (recovery.events.length > 0) this.#replayed(session, recovery.events.length);
     // A catch-up held back whole would count against the outbound budget: only a lone
     // `subscribed` joins the replies held in this turn.
     if (steps.length > 1) this.host.release(connection);
@@ -171,6 +188,15 @@ export class Subscriptions<User> {
     if (!sub?.presence) return void session.connection.send(errorReply(message.id, 'forbidden', 'presence needs a subscription to a channel with presence on'));
     const members = await this.host.presence.list(message.channel);
     session.connection.send({ type: 'presence.list', id: message.id, channel: message.channel, members });
+  }
+
+  #replayed(session: LiveSession<User>, events: number): void {
+    let bucket = this.#replays.get(session);
+    if (!bucket) {
+      const { clock, limits } = this.host.options;
+      this.#replays.set(session, (bucket = new TokenBucket(clock, limits.maxReplayRate, limits.maxReplayRate)));
+    }
+    bucket.spend(events);
   }
 
   /** Why a new subscription would break a cap (docs/reliability.md, "Limits"), or undefined. */

@@ -10,8 +10,8 @@ import type { Connection } from '../../../src/server/connection.js';
 import { LiveSession } from '../../../src/server/protocol/live-session.js';
 import { FakeClock } from '../../../src/testing/fake-clock.js';
 
-function session(): LiveSession<string> {
-  return new LiveSession<string>('s-1', 'u', new RequestWindow<unknown>(10), {} as Connection<string>, { secret: 'x', anonymous: false }, { clock: new FakeClock(), requestTimeout: 1_000, windowSize: 10, directMessage: () => undefined, windowMade: () => undefined });
+function session(connection = {} as Connection<string>, maxQueuedMessages = 64): LiveSession<string> {
+  return new LiveSession<string>('s-1', 'u', new RequestWindow<unknown>(10), connection, { secret: 'x', anonymous: false }, { clock: new FakeClock(), requestTimeout: 1_000, windowSize: 10, maxQueuedMessages, directMessage: () => undefined, windowMade: () => undefined });
 }
 
 test('with nothing queued, work starts before enqueue returns; behind unfinished work it waits, in order', async () => {
@@ -56,6 +56,34 @@ test('work done in its own turn (it returns no promise) leaves the queue idle: t
   assert.deepEqual(ran, ['first', 'second', 'behind a promise']);
 });
 
+test('past maxQueuedMessages waiting, the connection is not read until half of them have run', async () => {
+  const input: string[] = [];
+  const connection = { pauseInput: () => void input.push('pause'), resumeInput: () => void input.push('resume') } as unknown as Connection<string>;
+  const live = session(connection, 4);
+  const gates: (() => void)[] = [];
+  const slow = (): Promise<void> => new Promise<void>((resolve) => gates.push(resolve));
+  for (let n = 1; n <= 4; n++) void live.enqueue(slow);
+  assert.deepEqual(input, [], 'four queued: still read');
+  void live.enqueue(slow);
+  assert.deepEqual(input, ['pause'], 'the fifth stops the reading');
+  void live.enqueue(slow); // one more that the read in progress brought: no second pause
+  assert.deepEqual(input, ['pause']);
+  /** Lets the `n`-th work finish once it has started (each starts when the one before it is done). */
+  const finish = async (n: number): Promise<void> => {
+    for (let turn = 0; turn < 100 && gates[n] === undefined; turn++) await new Promise((resolve) => setImmediate(resolve));
+    gates[n]?.();
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+  for (let n = 0; n < 3; n++) await finish(n);
+  assert.deepEqual(input, ['pause'], 'three left');
+  await finish(3);
+  assert.deepEqual(input, ['pause', 'resume'], 'two left (half of four): read again');
+  await finish(4);
+  await finish(5);
+  await live.drained();
+  assert.deepEqual(input, ['pause', 'resume'], 'idle: nothing more');
+});
+
 test('work that throws or rejects does not stop the queue', async () => {
   const live = session();
   const ran: string[] = [];
@@ -70,7 +98,7 @@ test('work that throws or rejects does not stop the queue', async () => {
 
 test('a session that remembers nothing makes its window at its first publish, and tells its host once', () => {
   const made: RequestWindow<unknown>[] = [];
-  const live = new LiveSession<string>('s-1', 'u', undefined, {} as Connection<string>, { secret: 'x', anonymous: false }, { clock: new FakeClock(), requestTimeout: 1_000, windowSize: 10, directMessage: () => undefined, windowMade: (_, window) => void made.push(window) });
+  const live = new LiveSession<string>('s-1', 'u', undefined, {} as Connection<string>, { secret: 'x', anonymous: false }, { clock: new FakeClock(), requestTimeout: 1_000, windowSize: 10, maxQueuedMessages: 64, directMessage: () => undefined, windowMade: (_, window) => void made.push(window) });
   assert.equal(live.madeWindow, undefined, 'an idle session holds no window');
   assert.equal(live.acked, 0);
   assert.deepEqual(live.windowState(), { acked: 0, floor: 0, replies: [] });
