@@ -35,7 +35,7 @@ function findRedisBroker(): string | undefined {
  * Serves Lifeline's source from another tree (`--src DIR`, a copy of src/ with a change to try),
  * so one harness can measure before and after.
  */
-function sourceTree(dir: string): Plugin {
+export function sourceTree(dir: string): Plugin {
   const ours = join(root, 'src') + sep;
   const theirs = resolve(dir);
   return {

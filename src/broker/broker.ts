@@ -109,11 +109,19 @@ export interface KeyOrigin {
 
 export type PublishOrigin = SessionOrigin | KeyOrigin;
 
-/** The exactly-once steps of {@link Broker} without a promise: what an in-process broker can answer at once. */
+/**
+ * The exactly-once steps of {@link Broker} without a promise: what an in-process broker can
+ * answer at once. The optional ones are the steps of setting up a connection (a hello's record
+ * and its waiting direct messages, a subscription's catch-up); each is absent where the promised
+ * method must run instead (a subclass that overrides it).
+ */
 export interface ImmediateExchanges {
   publish(channel: string, data: unknown, policy: HistoryPolicy, origin?: PublishOrigin): ChannelEvent;
   recordReply(session: string, id: number, reply: unknown, capacity: number): void;
   claimRequest(session: string, id: number, ttl: number): boolean;
+  saveSession?(id: string, record: SessionRecord, ttl: number): void;
+  pendingDirect?(session: string, afterSeq: number): readonly DirectMessage[];
+  recover?(channel: string, since: Position | undefined, limit: number): Recovery;
 }
 
 /**
@@ -171,9 +179,11 @@ export interface Broker {
    * For a broker in this process only: {@link publish}, {@link recordReply} and
    * {@link claimRequest} answered at once, each with its value (or throwing what its promise
    * would reject with), so a client's publish or request is checked, claimed, published,
-   * recorded and answered in the turn it arrived in, with no promise between the steps. Absent:
-   * the promises are used (a networked broker). The server prefers it when present, so a wrapper
-   * (a `Proxy`, say) that intercepts those three methods must wrap or hide it too.
+   * recorded and answered in the turn it arrived in, with no promise between the steps; and
+   * optionally {@link saveSession}, {@link pendingDirect} and {@link recover}, so a hello and the
+   * subscribes behind it are answered in the turn they arrived in. Absent: the promises are used
+   * (a networked broker). The server prefers it when present, so a wrapper (a `Proxy`, say) that
+   * intercepts those methods must wrap or hide it too.
    */
   readonly immediate?: ImmediateExchanges | undefined;
   /**

@@ -183,12 +183,16 @@ export class MemoryBroker implements Broker {
     this.#sweepEvery = Math.min(SWEEP_EVERY, Math.max(1_000, Math.floor(this.#idleChannelTtl / 2)));
     this.#sweptAt = this.#clock.now();
     const own = MemoryBroker.prototype;
+    // The connection-setup steps each only where the promised method is this class's own.
     this.immediate =
       this.publish === own.publish && this.recordReply === own.recordReply && this.claimRequest === own.claimRequest
         ? {
             publish: (channel, data, policy, origin) => this.#publish(channel, data, policy, origin),
             recordReply: (session, id, reply, capacity) => this.#recordReply(session, id, reply, capacity),
             claimRequest: (session, id, ttl) => this.#claimRequest(session, id, ttl),
+            ...(this.saveSession === own.saveSession ? { saveSession: (id: string, record: SessionRecord, ttl: number) => this.#saveSession(id, record, ttl) } : {}),
+            ...(this.pendingDirect === own.pendingDirect ? { pendingDirect: (session: string, afterSeq: number) => this.#pendingDirect(session, afterSeq) } : {}),
+            ...(this.recover === own.recover ? { recover: (channel: string, since: Position | undefined, limit: number) => this.#recover(channel, since, limit) } : {}),
           }
         : undefined;
     // Likewise, a subclass that overrides subscribeDirect (and not listenDirect) has neither
@@ -200,8 +204,10 @@ export class MemoryBroker implements Broker {
 
   /**
    * Publish, record and claim without a promise: the exactly-once driver's path (a client's
-   * publish is answered in the turn it arrived in). Undefined in a subclass that overrides
-   * `publish`, `recordReply` or `claimRequest`, so that its override is what runs.
+   * publish is answered in the turn it arrived in); and a session's save, its waiting direct
+   * messages and a channel's catch-up, a connection's setup. Undefined in a subclass that
+   * overrides `publish`, `recordReply` or `claimRequest`, so that its override is what runs; each
+   * of the setup steps is left out where the subclass overrides its promised method.
    */
   readonly immediate: ImmediateExchanges | undefined;
 
@@ -264,6 +270,10 @@ export class MemoryBroker implements Broker {
   }
 
   async recover(channel: string, since: Position | undefined, limit: number): Promise<Recovery> {
+    return this.#recover(channel, since, limit);
+  }
+
+  #recover(channel: string, since: Position | undefined, limit: number): Recovery {
     this.#sweep();
     const state = this.#channel(channel);
     const position = positionOfHead(state);
@@ -286,6 +296,10 @@ export class MemoryBroker implements Broker {
   }
 
   async saveSession(id: string, record: SessionRecord, ttl: number): Promise<void> {
+    this.#saveSession(id, record, ttl);
+  }
+
+  #saveSession(id: string, record: SessionRecord, ttl: number): void {
     this.#sweep();
     const capacity = Math.max(1, record.window.replies.length);
     const existing = this.#record(id);
@@ -389,6 +403,10 @@ export class MemoryBroker implements Broker {
   }
 
   async pendingDirect(session: string, afterSeq: number): Promise<readonly DirectMessage[]> {
+    return this.#pendingDirect(session, afterSeq);
+  }
+
+  #pendingDirect(session: string, afterSeq: number): readonly DirectMessage[] {
     const outbox = this.#sessions.get(session);
     if (!outbox || outboxExpiry(outbox) < this.#clock.now()) return [];
     return outbox.messages.filter((m) => m.seq > afterSeq);

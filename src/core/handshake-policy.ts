@@ -119,6 +119,7 @@ function single(value: HeaderValue): string | undefined {
 function hasToken(value: HeaderValue, token: string): boolean {
   const text = single(value);
   if (text === undefined) return false;
+  if (text.length === token.length && text.toLowerCase() === token) return true; // the usual one-token header, no list made
   return text.split(',').some((part) => part.trim().toLowerCase() === token);
 }
 

@@ -4,11 +4,11 @@ import type { LifelineLogger } from '../core/logger.js';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { fitCloseReason } from '../core/close-frame.js';
 import type { Clock, Rng, TimerHandle } from '../core/clock.js';
-import { busyRefusal, capacityRefusal, closeCodeOfRejection, judgeHandshake, makeOriginRule, rateRefusal, reject, type HandshakeRejection } from '../core/handshake-policy.js';
+import { busyRefusal, capacityRefusal, closeCodeOfRejection, judgeHandshake, makeOriginRule, rateRefusal, reject, type HandshakeLimits, type HandshakeRejection } from '../core/handshake-policy.js';
 import { TokenBucket } from '../core/rate-limiter.js';
 import { formatRetryHint } from '../core/retry-hint.js';
 import { Timer } from '../core/timer.js';
-import { authRequest, isEndpointTarget, runAuthenticate, type Credentials } from './handshake.js';
+import { authRequest, isEndpointTarget, requestUrl, runAuthenticate, type Credentials } from './handshake.js';
 import { PreparedRejections, writeRejection, writeResponse } from './http-rejection.js';
 import type { ResolvedServerOptions } from './options.js';
 
@@ -44,9 +44,10 @@ interface Pending {
 
 /**
  * The opening handshake, from 'upgrade' to an upgraded socket or one refusal (RFC 6455 §4.2):
- * the pure judge, then the `authenticate` hook, under one deadline. Every handshake in flight
- * holds a capacity slot, and every way out (accepted, refused, timed out, peer gone, shutdown)
- * goes through {@link release}, so no slot outlives its socket.
+ * the pure judge, then the `authenticate` hook, under one deadline. A handshake waiting for the
+ * hook holds a capacity slot, and every way out (accepted, refused, timed out, peer gone,
+ * shutdown) goes through {@link release}, so no slot outlives its socket; one without a hook is
+ * decided in the turn it arrived in and holds none.
  */
 export class HandshakeGate<User> {
   readonly #pending = new Set<Pending>();
@@ -55,6 +56,8 @@ export class HandshakeGate<User> {
   readonly #admission: TokenBucket;
   readonly #originAllowed;
   readonly #prepared = new PreparedRejections();
+  /** The server's limits as the judge reads them, live: one object for every handshake. */
+  readonly #limits: HandshakeLimits;
 
   constructor(
     private readonly host: GateHost<User>,
@@ -63,6 +66,43 @@ export class HandshakeGate<User> {
     const { options } = host;
     this.#admission = new TokenBucket(host.clock, options.admissionRate, Math.max(1, options.admissionRate));
     this.#originAllowed = makeOriginRule(options.allowedOrigins);
+    this.#limits = this.#liveLimits();
+  }
+
+  /**
+   * Getters, read by the judge only when the checks before them passed: the limiter is asked
+   * last, so a rate refusal carries its fresh wait. A handshake is judged before it takes a slot.
+   */
+  #liveLimits(): HandshakeLimits {
+    const { host } = this;
+    const { options } = host;
+    const admission = this.#admission;
+    const pending = this.#pending;
+    const spendBusy = (): number => this.#spendBusy();
+    return {
+      paths: options.paths,
+      originAllowed: this.#originAllowed,
+      get draining() {
+        return !host.running();
+      },
+      get connections() {
+        return host.openConnections() + pending.size;
+      },
+      maxConnections: options.maxConnections,
+      get behind() {
+        return host.behind();
+      },
+      get admitted() {
+        return admission.take();
+      },
+      get retryAfterMs() {
+        return admission.waitMs() || options.retryAfter;
+      },
+      // Read only for a busy refusal, which spends a token like the fast lane's (#spendBusy).
+      get busyRetryAfterMs() {
+        return spendBusy();
+      },
+    };
   }
 
   /** Handshakes in flight (each holds a capacity slot). */
@@ -122,21 +162,23 @@ export class HandshakeGate<User> {
     return true;
   }
 
-  handle(request: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
+  /**
+   * Judges a handshake on an endpoint `path` (`url`: its parsed target, when the caller had to
+   * build one; otherwise built here only if the `authenticate` hook needs it). Without a hook it
+   * is decided in this turn, holding no slot, deadline or close listener: those are for a
+   * handshake still in flight.
+   */
+  handle(request: IncomingMessage, socket: Duplex, head: Buffer, path: string, url?: URL): void {
     socket.on('error', this.#onSocketError);
-    const pending: Pending = { request, socket, timer: undefined, onSocketClose: () => this.#release(pending) };
-    this.#pending.add(pending);
-    this.#run(pending, url, head).catch((error: unknown) => {
-      this.host.log.error({ err: error }, 'handshake failed');
-      this.#release(pending);
-      socket.destroy();
-    });
-    // Judged in this turn (no `authenticate` hook to wait for), the handshake is already out:
-    // the deadline and the close listener are for one still in flight.
-    if (!this.#pending.has(pending)) return;
-    socket.once('close', pending.onSocketClose); // a peer that leaves frees its slot at once
-    const { handshakeTimeout, retryAfter } = this.host.options;
-    pending.timer = this.host.clock.setTimeout(() => this.#refuse(pending, reject('timeout', 'handshake timed out', retryAfter)), handshakeTimeout);
+    try {
+      const decision = judgeHandshake({ method: request.method ?? '', path, headers: request.headers }, this.#limits);
+      if (!decision.accept) return this.#refuse(request, socket, decision);
+      const { options } = this.host;
+      if (options.authenticate && options.authenticateOn === 'handshake') return this.#authenticate(request, socket, head, url ?? requestUrl(request), options.authenticate);
+      this.#admit(request, socket, head, { user: undefined as User });
+    } catch (error) {
+      this.#failed(socket, error);
+    }
   }
 
   /** Shutdown: abort handshakes in flight and end refused sockets still closing; resolves when they are gone. */
@@ -150,45 +192,37 @@ export class HandshakeGate<User> {
     await Promise.all(closing);
   }
 
-  async #run(pending: Pending, url: URL, head: Buffer): Promise<void> {
-    const { request } = pending;
+  /** The `authenticate` hook's wait: the handshake holds a capacity slot, under one deadline, until it is decided. */
+  #authenticate(request: IncomingMessage, socket: Duplex, head: Buffer, url: URL, authenticate: NonNullable<ResolvedServerOptions<User>['authenticate']>): void {
     const { host } = this;
-    const { options } = host;
-    const admission = this.#admission;
-    const spendBusy = (): number => this.#spendBusy();
-    const decision = judgeHandshake(
-      { method: request.method ?? '', path: url.pathname, headers: request.headers },
-      {
-        paths: options.paths,
-        originAllowed: this.#originAllowed,
-        draining: !host.running(),
-        connections: host.openConnections() + this.#pending.size - 1,
-        maxConnections: options.maxConnections,
-        behind: host.behind(),
-        // Getters: read only when the earlier checks passed, so the limiter is asked last and
-        // a rate refusal carries its fresh wait.
-        get admitted() {
-          return admission.take();
-        },
-        get retryAfterMs() {
-          return admission.waitMs() || options.retryAfter;
-        },
-        // Read only for a busy refusal, which spends a token like the fast lane's (#spendBusy).
-        get busyRetryAfterMs() {
-          return spendBusy();
-        },
-      },
-    );
-    if (!decision.accept) return this.#refuse(pending, decision);
-    let credentials: Credentials<User> = { user: undefined as User };
-    if (options.authenticate && options.authenticateOn === 'handshake') {
-      const verdict = await runAuthenticate(options.authenticate, authRequest(request, url), (error) => host.hookFailed(error), options.retryAfter);
-      if (!this.#pending.has(pending)) return; // timed out, or the peer left while the hook ran
-      if ('rejection' in verdict) return this.#refuse(pending, verdict.rejection);
-      credentials = verdict;
-    }
-    if (!host.running()) return this.#refuse(pending, reject('draining', 'server is shutting down', options.retryAfter));
-    this.#upgrade(pending, head, (socket) => host.accept(socket, request, credentials));
+    const pending: Pending = { request, socket, timer: undefined, onSocketClose: () => this.#release(pending) };
+    this.#pending.add(pending);
+    socket.once('close', pending.onSocketClose); // a peer that leaves frees its slot at once
+    const { handshakeTimeout, retryAfter } = host.options;
+    pending.timer = host.clock.setTimeout(() => this.#refusePending(pending, reject('timeout', 'handshake timed out', retryAfter)), handshakeTimeout);
+    runAuthenticate(authenticate, authRequest(request, url), (error) => host.hookFailed(error), retryAfter)
+      .then((verdict) => {
+        if (!this.#pending.has(pending)) return; // timed out, or the peer left while the hook ran
+        if ('rejection' in verdict) return this.#refusePending(pending, verdict.rejection);
+        if (!this.#release(pending)) return;
+        this.#admit(request, socket, head, verdict);
+      })
+      .catch((error: unknown) => {
+        this.#release(pending);
+        this.#failed(socket, error);
+      });
+  }
+
+  /** Passed every check: upgraded, unless shutdown began meanwhile (a hook may have run). */
+  #admit(request: IncomingMessage, socket: Duplex, head: Buffer, credentials: Credentials<User>): void {
+    const { host } = this;
+    if (!host.running()) return this.#refuse(request, socket, reject('draining', 'server is shutting down', host.options.retryAfter));
+    this.#upgrade(request, socket, head, (upgraded) => host.accept(upgraded, request, credentials));
+  }
+
+  #failed(socket: Duplex, error: unknown): void {
+    this.host.log.error({ err: error }, 'handshake failed');
+    socket.destroy();
   }
 
   /** The one way out for a pending handshake: its deadline cleared, its slot freed (idempotent). */
@@ -199,28 +233,39 @@ export class HandshakeGate<User> {
     return true;
   }
 
-  #upgrade(pending: Pending, head: Buffer, then: (socket: WebSocket) => void): void {
-    if (!this.#release(pending) || pending.socket.destroyed) return;
-    this.wss.handleUpgrade(pending.request, pending.socket, head, (socket) => {
+  #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, then: (socket: WebSocket) => void): void {
+    if (socket.destroyed) return;
+    this.wss.handleUpgrade(request, socket, head, (upgraded) => {
       // ws hears the socket's errors from here on: ours would stay as one more listener per connection.
-      pending.socket.off('error', this.#onSocketError);
-      then(socket);
+      socket.off('error', this.#onSocketError);
+      then(upgraded);
     });
   }
 
-  #refuse(pending: Pending, rejection: HandshakeRejection): void {
+  /** Refuses a handshake still pending (the hook's verdict, its deadline), once. */
+  #refusePending(pending: Pending, rejection: HandshakeRejection): void {
     if (!this.#pending.has(pending)) return;
     this.host.refused(rejection, pending.request);
+    this.#release(pending);
+    this.#answerRefusal(pending.request, pending.socket, rejection);
+  }
+
+  /** Refuses a handshake that holds no slot (decided in the turn it arrived, or after its hook). */
+  #refuse(request: IncomingMessage, socket: Duplex, rejection: HandshakeRejection): void {
+    this.host.refused(rejection, request);
+    this.#answerRefusal(request, socket, rejection);
+  }
+
+  #answerRefusal(request: IncomingMessage, socket: Duplex, rejection: HandshakeRejection): void {
     const closeCode = this.host.options.handshakeRejection === 'close' ? closeCodeOfRejection[rejection.kind] : undefined;
     if (closeCode !== undefined) {
       // Browsers cannot read a refused handshake's status, so accept and close at once with
       // an application code (and the retry hint in the reason) they can read.
       const hint = rejection.retryAfterMs === undefined ? '' : `; ${formatRetryHint({ afterMs: rejection.retryAfterMs, spreadMs: rejection.retryAfterMs })}`;
-      this.#upgrade(pending, Buffer.alloc(0), (socket) => this.#closeRefused(socket, closeCode, fitCloseReason(`${rejection.message}${hint}`)));
+      this.#upgrade(request, socket, Buffer.alloc(0), (upgraded) => this.#closeRefused(upgraded, closeCode, fitCloseReason(`${rejection.message}${hint}`)));
       return;
     }
-    this.#release(pending);
-    writeRejection(pending.socket, rejection);
+    writeRejection(socket, rejection);
   }
 
   /** Accept-then-close: the socket is ours until it is gone, on our clock, and shutdown ends it. */

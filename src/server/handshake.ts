@@ -18,9 +18,30 @@ export function requestUrl(request: IncomingMessage): URL {
  * (`/a/../ws`, percent-escapes) answers false: such a request takes the full path.
  */
 export function isEndpointTarget(target: string | undefined, paths: readonly string[]): boolean {
-  if (target === undefined) return false;
+  return endpointOf(target, paths) !== undefined;
+}
+
+/** The one of `paths` a request-target names as it stands (a query after it allowed), or undefined. */
+export function endpointOf(target: string | undefined, paths: readonly string[]): string | undefined {
+  if (target === undefined) return undefined;
   const query = target.indexOf('?');
-  return paths.includes(query === -1 ? target : target.slice(0, query));
+  const path = query === -1 ? target : target.slice(0, query);
+  return paths.includes(path) ? path : undefined;
+}
+
+/**
+ * The paths a URL's parser leaves as they are (no dot segments, escapes or characters it would
+ * encode): a request-target whose path is one of them has that path as its URL's pathname, so
+ * it needs no URL to be judged. Other paths are only ever matched through a URL, as before.
+ */
+export function normalizedPaths(paths: readonly string[]): readonly string[] {
+  return paths.filter((path) => {
+    try {
+      return new URL(path, 'http://localhost').pathname === path;
+    } catch {
+      return false;
+    }
+  });
 }
 
 export function authRequest(request: IncomingMessage, url: URL): AuthRequest {

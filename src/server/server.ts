@@ -22,7 +22,7 @@ import type { Connection } from './connection.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { HandshakeGate } from './handshake-gate.js';
 import { LoopDelayMonitor } from './loop-delay-monitor.js';
-import { requestUrl } from './handshake.js';
+import { endpointOf, normalizedPaths, requestUrl } from './handshake.js';
 import { createEndpointServer } from './http-server.js';
 import { deflateOptions, resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { readHistory, type HistoryOptions, type HistoryPage } from './protocol/history.js';
@@ -85,6 +85,8 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
   readonly #hub: Hub<User>;
   readonly #broker: Broker;
   readonly #ownsBroker: boolean;
+  /** The endpoint paths a URL leaves as they are: a target naming one is served without parsing it. */
+  readonly #endpoints: readonly string[];
   #closing: Promise<void> | undefined;
   /** The pending bind of Lifeline's own http server, which shutdown must wait for. */
   #listening: Promise<void> | undefined;
@@ -94,6 +96,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     const resolved = resolveServerOptions(options);
     this.options = resolved;
     this.clock = resolved.clock;
+    this.#endpoints = normalizedPaths(resolved.paths);
     this.log = resolved.logger === false ? silentLogger : (resolved.logger ?? pino({ level: 'warn', name: 'lifeline' }));
     this.#listeners = new AppListeners<User>(this, this.log);
     this.#machine = new StateMachine<ServerState>('running', shutdownTransitions, ({ from, to }) => this.#listeners.notify('state', [{ from, to }]));
@@ -312,14 +315,17 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
 
   readonly #onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     if (this.#gate.shed(request, socket)) return; // a flood's refusals first, before any other work
-    const url = requestUrl(request);
+    // The target as it stands when it names an endpoint (what a URL would make of it), else parsed.
+    const endpoint = endpointOf(request.url, this.#endpoints);
+    const url = endpoint === undefined ? requestUrl(request) : undefined;
+    const path = endpoint ?? (url as URL).pathname;
     // Attached to someone else's server: upgrades on other paths belong to other listeners.
-    if (!this.options.paths.includes(url.pathname) && !this.#ownsHttp && this.#http.listenerCount('upgrade') > 1) return;
+    if (endpoint === undefined && !this.options.paths.includes(path) && !this.#ownsHttp && this.#http.listenerCount('upgrade') > 1) return;
     if (this.#machine.state === 'closed') {
       socket.destroy();
       return;
     }
-    this.#gate.handle(request, socket, head, url);
+    this.#gate.handle(request, socket, head, path, url);
   };
 
   #createGate(resolved: ResolvedServerOptions<User>): HandshakeGate<User> {

@@ -51,5 +51,8 @@ function timedImmediate(immediate: ImmediateExchanges, observe: (operation: stri
     },
     recordReply: (...args) => immediate.recordReply(...args),
     claimRequest: (...args) => immediate.claimRequest(...args),
+    ...(immediate.saveSession ? { saveSession: immediate.saveSession.bind(immediate) } : {}),
+    ...(immediate.pendingDirect ? { pendingDirect: immediate.pendingDirect.bind(immediate) } : {}),
+    // Left out: a catch-up is timed (recover), so it takes the promised method.
   };
 }

@@ -107,6 +107,19 @@ describe('opening handshake: the status table (raw HTTP)', () => {
     assertRefusal(response, 404, 'Not Found', /^no WebSocket endpoint at this path\n$/);
   });
 
+  test('a target is judged by the path a URL makes of it, whether or not it names an endpoint as it stands', async (t) => {
+    // '/a/./b' as configured is not what any URL's path is: reachable by no target, as before.
+    const { port } = await serve(t, { path: ['/ws', '/a/./b'] });
+    for (const path of ['/ws', '/ws?x=1', '/x/../ws', '/./ws', '/ws#x']) {
+      const { response } = await rawUpgrade(t, port, { path });
+      assert.equal(response.status, 101, path);
+    }
+    for (const path of ['/a/./b', '/a/./b?x=1', '/ws/', '/WS', '/%77s']) {
+      const response = await refusal(port, { path });
+      assert.equal(response.status, 404, path);
+    }
+  });
+
   test('an async authenticate hook that resolves {ok:false} gets 401', async (t) => {
     const fixture = await serve(t, { authenticate: async () => ({ ok: false }) });
     const rejected = onceWithin(fixture.server, 'rejected');

@@ -38,6 +38,8 @@ interface Pending {
 interface Entry {
   readonly members: Set<FanoutMember>;
   readonly ready: Promise<Unsubscribe>;
+  /** Set once `ready` has resolved: a join then needs no promise. */
+  subscribed: boolean;
   /** The members as an array, rebuilt after a join or leave (never changed in place: pending events keep theirs). */
   list: readonly FanoutMember[] | undefined;
   /** Events not yet delivered to all their members, in order. */
@@ -77,29 +79,36 @@ export class ChannelFanout {
     this.#defer = options.defer ?? ((fn) => setImmediate(fn));
   }
 
-  /** Adds a member; resolves once the broker delivers the channel's new events to this node. */
-  async join(channel: string, member: FanoutMember): Promise<void> {
+  /**
+   * Adds a member. The broker delivers the channel's new events to this node once the promise
+   * resolves, or at once when nothing is returned (the channel already had its subscription).
+   */
+  join(channel: string, member: FanoutMember): Promise<void> | undefined {
     let entry = this.#channels.get(channel);
     if (!entry) {
       const created: Entry = {
         members: new Set<FanoutMember>(),
         // The listener runs only once the broker has events, after `created` exists.
         ready: this.broker.subscribe(channel, (event) => this.#arrived(created, event)),
+        subscribed: false,
         list: undefined,
         pending: [],
         batch: 0,
         cursor: 0,
         scheduled: false,
       };
-      // A failed subscription is forgotten, so the next join tries the broker again.
-      created.ready.catch(() => {
-        if (this.#channels.get(channel) === created) this.#channels.delete(channel);
-      });
+      created.ready.then(
+        () => void (created.subscribed = true),
+        // A failed subscription is forgotten, so the next join tries the broker again.
+        () => {
+          if (this.#channels.get(channel) === created) this.#channels.delete(channel);
+        },
+      );
       this.#channels.set(channel, (entry = created));
     }
     entry.members.add(member);
     entry.list = undefined;
-    await entry.ready;
+    return entry.subscribed ? undefined : entry.ready.then(() => undefined);
   }
 
   async leave(channel: string, member: FanoutMember): Promise<void> {

@@ -53,7 +53,7 @@ export class Hub<User> {
     this.#registry = new SessionRegistry<User>({
       options,
       secrets: { digest: digestOf, matches: matchesSecret },
-      ids: { session: () => flatUuid('s-'), secret: () => Buffer.from(options.randomBytes(32)).toString('base64url') },
+      ids: { session: () => flatUuid('s-'), secret: () => secretText(options.randomBytes(32)) },
       route: (session, envelope) => this.message(session.connection, envelope),
       unsubscribeAll: (session, movedAway) => this.#subscriptions.unsubscribeAll(session, movedAway),
       release: (connection) => this.#batch.release(connection),
@@ -150,24 +150,28 @@ export class Hub<User> {
     if (!parsed.ok) {
       const refuse = (): void => this.options.invalid(connection as Connection<unknown>, parsed.code, parsed.detail, parsed.id);
       // A session's refusal waits for the messages before it, as any reply does (in order).
-      return phase.phase === 'hello' ? refuse() : void phase.enqueue(async () => refuse());
+      return phase.phase === 'hello' ? refuse() : phase.enqueue(() => void refuse());
     }
     const message = parsed.message;
     if (phase.phase === 'hello') {
       if (message.type !== 'hello') return; // checked above, before parsing
       phase.deadline.stop();
       phases.set(connection, { phase: 'greeting', backlog: [] });
+      // The welcome and the replies to what was pipelined behind the hello (a subscribe, as
+      // LifelineClient sends it) leave in one write when the broker answers within this turn.
+      this.#batch.hold(connection);
+      let answering: Promise<void> | undefined;
+      try {
+        answering = this.#registry.hello(connection, message);
+      } catch (error) {
+        return helloUnavailable(this.options.log, connection as Connection<unknown>, error);
+      }
+      if (answering === undefined) return; // answered in this turn (an in-process broker)
       // What a client pipelines behind its hello waits in the socket, not in this node's memory:
       // reading stops until the hello is answered (the backlog holds at most what one read
       // brought), and starts again on every outcome, so a close frame can still be read.
       connection.pauseInput();
-      // The welcome and the replies to what was pipelined behind the hello (a subscribe, as
-      // LifelineClient sends it) leave in one write when the broker answers within this turn.
-      this.#batch.hold(connection);
-      void this.#registry
-        .hello(connection, message)
-        .catch((error: unknown) => helloUnavailable(this.options.log, connection as Connection<unknown>, error))
-        .finally(() => connection.resumeInput());
+      void answering.catch((error: unknown) => helloUnavailable(this.options.log, connection as Connection<unknown>, error)).finally(() => connection.resumeInput());
       return;
     }
     // Small replies only: a catch-up held back whole would count against the outbound budget.
@@ -197,31 +201,52 @@ export class Hub<User> {
 
   /** One message of a welcomed session, processed after those before it. */
   #route(session: LiveSession<User>, message: ClientMessage): void {
-    const run = (work: () => Promise<void>): void => {
-      void session.enqueue(() => work().catch((error: unknown) => messageFailed(this.options.log, session.connection as Connection<unknown>, message, error)));
-    };
+    session.enqueue(() => this.#handle(session, message));
+  }
+
+  /** Handles a message, its failure reported; returns nothing when it was handled in this turn. */
+  #handle(session: LiveSession<User>, message: ClientMessage): Promise<void> | undefined {
+    const failed = (error: unknown): void => messageFailed(this.options.log, session.connection as Connection<unknown>, message, error);
+    let handled: Promise<void> | undefined;
+    try {
+      handled = this.#step(session, message);
+    } catch (error) {
+      failed(error);
+      return undefined;
+    }
+    return handled?.catch(failed);
+  }
+
+  #step(session: LiveSession<User>, message: ClientMessage): Promise<void> | undefined {
     switch (message.type) {
       case 'hello':
-        return run(async () => this.options.invalid(session.connection as Connection<unknown>, 'bad_state', 'hello was already received'));
+        return void this.options.invalid(session.connection as Connection<unknown>, 'bad_state', 'hello was already received');
       case 'subscribe':
-        return run(() => this.#subscriptions.subscribe(session, message));
+        return this.#subscriptions.subscribe(session, message);
       case 'unsubscribe':
-        return run(() => this.#subscriptions.unsubscribeMessage(session, message));
+        return this.#subscriptions.unsubscribeMessage(session, message);
       case 'publish':
-        return run(() => this.#exactlyOnce.publish(session, message));
+        return this.#exactlyOnce.publish(session, message);
       case 'request':
-        return run(() => this.#exactlyOnce.request(session, message));
+        return this.#exactlyOnce.request(session, message);
       case 'presence.get':
-        return run(() => this.#subscriptions.presenceGet(session, message));
+        return this.#subscriptions.presenceGet(session, message);
       case 'ack':
-        return run(() => this.options.broker.ackDirect(session.id, message.seq));
+        return this.options.broker.ackDirect(session.id, message.seq);
       case 'refresh':
-        return run(async () => {
-          const outcome = await this.options.refresh(session.connection, message.token);
-          session.connection.send('error' in outcome ? { type: 'error', code: 'unauthorized', message: outcome.error } : { type: 'refreshed', expiresAt: outcome.expiresAt });
-        });
+        return this.#refresh(session, message.token);
     }
   }
+
+  async #refresh(session: LiveSession<User>, token: string): Promise<void> {
+    const outcome = await this.options.refresh(session.connection, token);
+    session.connection.send('error' in outcome ? { type: 'error', code: 'unauthorized', message: outcome.error } : { type: 'refreshed', expiresAt: outcome.expiresAt });
+  }
+}
+
+/** A session secret's text: its random bytes in base64url (read in place, not copied first). */
+function secretText(bytes: Uint8Array): string {
+  return (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).toString('base64url');
 }
 
 /** A deep copy through JSON: what the wire will carry, and a TypeError for what it cannot. */

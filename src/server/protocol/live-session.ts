@@ -79,11 +79,21 @@ export class LiveSession<User> extends Session<User, PreparedText, LiveSubscript
   /**
    * Runs `work` after everything queued before it; a failure is the work's own to report. With
    * nothing queued it starts at once, in the caller's turn: a message whose steps need no
-   * promise (an in-process broker) is then answered before the caller returns.
+   * promise (an in-process broker) is then answered before the caller returns, and work that
+   * returns nothing (done in this turn) leaves the queue idle, with no promise made.
    */
-  enqueue(work: () => Promise<void>): Promise<void> {
+  enqueue(work: () => Promise<void> | undefined): void {
     this.#count(1);
-    const ran = this.#queue === SETTLED ? startNow(work) : this.#queue.then(work, work);
+    let ran: Promise<void> | undefined;
+    if (this.#queue !== SETTLED) ran = this.#queue.then(work, work);
+    else {
+      try {
+        ran = work();
+      } catch {
+        ran = undefined; // its own to report, as a rejection would be
+      }
+      if (ran === undefined) return this.#count(-1); // done in this turn: nothing stays queued
+    }
     // The last work to finish puts the queue back to idle.
     const idle = (): void => {
       this.#count(-1);
@@ -91,7 +101,6 @@ export class LiveSession<User> extends Session<User, PreparedText, LiveSubscript
     };
     const queue = ran.then(idle, idle);
     this.#queue = queue;
-    return queue;
   }
 
   /**
@@ -141,14 +150,5 @@ export class LiveSession<User> extends Session<User, PreparedText, LiveSubscript
     const stops = this.#stops;
     this.#stops = undefined;
     await Promise.allSettled((stops === undefined ? [] : Array.isArray(stops) ? stops : [stops]).map((stop) => stop()));
-  }
-}
-
-/** Calls `work` now; what it throws is its promise's rejection, as if it ran in a `then`. */
-function startNow(work: () => Promise<void>): Promise<void> {
-  try {
-    return work();
-  } catch (error) {
-    return Promise.reject(error);
   }
 }

@@ -1,9 +1,9 @@
-import type { DirectMessage, Unsubscribe } from '../../broker/broker.js';
+import type { Broker, DirectMessage, ImmediateExchanges, SessionRecord, Unsubscribe } from '../../broker/broker.js';
 import { remembersNothing, RequestWindow } from '../../core/request-window.js';
 import { Timer } from '../../core/timer.js';
 import type { Envelope } from '../../core/envelope.js';
 import type { ClientMessage } from '../../protocol/client-messages.js';
-import { openSession, type IdSource, type SecretPort } from '../../protocol/hello.js';
+import { openSession, type HelloOutcome, type IdSource, type SecretPort, type StoredSession } from '../../protocol/hello.js';
 import { identityKey } from '../../protocol/identity.js';
 import { welcomeText } from '../../protocol/server-messages.js';
 import type { Connection } from '../connection.js';
@@ -32,6 +32,10 @@ class Phases<User> {
     connection.protocolPhase = undefined;
   }
 }
+
+/** An in-process broker's steps of a hello, each answered at once. */
+type InProcessSetup = ImmediateExchanges & Required<Pick<ImmediateExchanges, 'saveSession' | 'pendingDirect'>>;
+type InProcessBroker = Broker & Required<Pick<Broker, 'listenDirect'>>;
 
 /** What the registry needs from the rest of the hub. */
 export interface RegistryHost<User> {
@@ -122,12 +126,22 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     }
   }
 
-  async hello(connection: Connection<User>, message: ClientMessage & { readonly type: 'hello' }): Promise<void> {
+  /**
+   * Opens (or resumes) the session a hello asks for and welcomes it. A new session on an
+   * in-process broker (its `immediate` save and direct messages, `listenDirect`) is opened,
+   * welcomed and handed what was pipelined behind its hello in this turn: nothing is returned.
+   * Otherwise the promise settles once it is done.
+   */
+  hello(connection: Connection<User>, message: ClientMessage & { readonly type: 'hello' }): Promise<void> | undefined {
+    if (message.session === undefined) return this.#open(connection, message, undefined);
+    return this.host.options.broker.loadSession(message.session).then((stored) => this.#open(connection, message, stored));
+  }
+
+  #open(connection: Connection<User>, message: ClientMessage & { readonly type: 'hello' }, stored: StoredSession | undefined): Promise<void> | undefined {
     const { options } = this.host;
     const { broker } = options;
-    const stored = message.session === undefined ? undefined : await broker.loadSession(message.session);
     const opened = openSession({ hello: message, connection, stored, secrets: this.host.secrets, ids: this.host.ids });
-    const { id, resume } = opened;
+    const { id } = opened;
     // An anonymous connection that resumed is the session's user again (its handshake made a new one).
     if (opened.resumed && connection.anonymous) connection.user = opened.user;
     // A session that remembers nothing gets its window at its first publish or request (most never send one).
@@ -137,12 +151,12 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     if (!previous && !this.#admitSession(connection.user)) {
       this.phases.delete(connection);
       connection.close(1008, 'too many sessions for this user');
-      return;
+      return undefined;
     }
     if (previous && previous.connection !== connection) previous.connection.close(4001, 'session resumed on another connection');
     // ... and on every other node that may still hold one.
     if (opened.resumed) void broker.broadcast?.({ kind: 'takeover', session: id, connection: connection.id }).catch(() => undefined);
-    const session = new LiveSession<User>(id, connection.user, window, connection, resume, this);
+    const session = new LiveSession<User>(id, connection.user, window, connection, opened.resume, this);
     // Its previous connection's messages may still be running here (a slow request the client
     // will resend, having had no reply): this session's messages wait for them and their
     // replies join the window, so the resend gets the stored reply instead of a second run.
@@ -150,6 +164,59 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     if (prior) void session.enqueue(() => inherit(session, prior));
     if (!previous) this.#countUser(session.user, 1);
     this.sessions.set(id, session);
+    const { immediate } = broker;
+    if (immediate?.saveSession && immediate.pendingDirect && broker.listenDirect && broker.unlistenDirect) {
+      return this.#welcomeNow(connection, session, opened, immediate as InProcessSetup, broker as InProcessBroker);
+    }
+    return this.#welcomeLater(connection, session, opened);
+  }
+
+  /** The session's record for a hello: who, what it remembers, the connection serving it, what resumes it. */
+  #helloRecord(connection: Connection<User>, session: LiveSession<User>, opened: HelloOutcome<User>): SessionRecord {
+    return { user: connection.user, window: session.windowState(), owner: connection.id, ...opened.resume };
+  }
+
+  /** What follows a saved record, whichever way it was saved: the window shared, the refresh running. */
+  #saved(session: LiveSession<User>): void {
+    const { broker, recoveryWindow } = this.host.options;
+    // An in-process broker keeps the session's own window: each reply is then kept once (one made later is shared then).
+    const made = session.madeWindow;
+    if (made) broker.shareWindow?.(session.id, made);
+    if (!this.#refresh.pending) this.#refresh.start(refreshPeriod(recoveryWindow));
+  }
+
+  /** With an in-process broker: the record saved, the welcome and the waiting direct messages sent, in this turn. */
+  #welcomeNow(connection: Connection<User>, session: LiveSession<User>, opened: HelloOutcome<User>, immediate: InProcessSetup, broker: InProcessBroker): Promise<void> | undefined {
+    try {
+      immediate.saveSession(session.id, this.#helloRecord(connection, session, opened), this.liveTtl);
+      this.#saved(session);
+      broker.listenDirect(session.id, session);
+    } catch (error) {
+      // The broker failed mid-hello: the session must not stay registered as connected.
+      return this.park(session).then(() => Promise.reject(error));
+    }
+    const phase = this.#greeting(connection);
+    if (!phase) return this.park(session);
+    this.#welcome(connection, session, opened);
+    // Direct messages go out after the welcome, the waiting ones first: live ones reach the
+    // session from now on and queue behind them (session.direct), so each seq goes out once.
+    try {
+      const pending = immediate.pendingDirect(session.id, 0);
+      // Written as they go: held back with the welcome, they would count against the outbound budget.
+      if (pending.length > 0) this.host.release(connection);
+      for (const direct of pending) this.#sendDirect(session, direct);
+    } catch (error) {
+      helloUnavailable(this.host.options.log, connection as Connection<unknown>, error);
+    }
+    this.#routeBacklog(session, phase);
+    return undefined;
+  }
+
+  /** With a networked broker: each step awaited. */
+  async #welcomeLater(connection: Connection<User>, session: LiveSession<User>, opened: HelloOutcome<User>): Promise<void> {
+    const { options } = this.host;
+    const { broker } = options;
+    const { id } = session;
     // Direct messages go out after the welcome, the pending ones first; live ones queue behind
     // them, so each seq goes out once and in order however the broker interleaves the two.
     let welcomed = (): void => undefined;
@@ -167,11 +234,8 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
       }
     });
     try {
-      await broker.saveSession(id, { user: connection.user, window: session.windowState(), owner: connection.id, ...resume }, this.liveTtl);
-      // An in-process broker keeps the session's own window: each reply is then kept once (one made later is shared then).
-      const made = session.madeWindow;
-      if (made) broker.shareWindow?.(id, made);
-      if (!this.#refresh.pending) this.#refresh.start(refreshPeriod(options.recoveryWindow));
+      await broker.saveSession(id, this.#helloRecord(connection, session, opened), this.liveTtl);
+      this.#saved(session);
       // An in-process broker calls the session itself; a networked one a listener made for it.
       if (broker.listenDirect && broker.unlistenDirect) broker.listenDirect(id, session);
       else session.onLeave(await broker.subscribeDirect(id, this.#directListener(session)));
@@ -181,16 +245,29 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
       await this.park(session);
       throw error;
     }
-    const phase = this.phases.get(connection);
-    if (connection.state !== 'open' || phase?.phase !== 'greeting') {
+    const phase = this.#greeting(connection);
+    if (!phase) {
       welcomed();
       await this.park(session);
       return;
     }
+    this.#welcome(connection, session, opened);
+    welcomed();
+    this.#routeBacklog(session, phase);
+  }
+
+  /** The connection's greeting phase, if it is still open and waiting for its welcome. */
+  #greeting(connection: Connection<User>): { readonly phase: 'greeting'; readonly backlog: Envelope[] } | undefined {
+    const phase = this.phases.get(connection);
+    return connection.state === 'open' && phase?.phase === 'greeting' ? phase : undefined;
+  }
+
+  #welcome(connection: Connection<User>, session: LiveSession<User>, opened: HelloOutcome<User>): void {
+    const { options } = this.host;
     this.phases.set(connection, session);
     connection.send(
       welcomeText({
-        session: id,
+        session: session.id,
         secret: opened.secret,
         member: session.member,
         resumed: opened.resumed,
@@ -201,7 +278,10 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
         expiresAt: connection.expiresAt,
       }),
     );
-    welcomed();
+  }
+
+  /** What was pipelined behind the hello, handled now, in order. */
+  #routeBacklog(session: LiveSession<User>, phase: { readonly backlog: Envelope[] }): void {
     for (const queued of phase.backlog) this.host.route(session, queued);
   }
 

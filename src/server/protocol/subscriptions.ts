@@ -5,7 +5,7 @@ import type { ClientMessageOf } from '../../protocol/client-messages.js';
 import { errorReply } from '../../protocol/server-messages.js';
 import type { PreparedText } from '../prepared-text.js';
 import { ask, refusal } from './authorize.js';
-import { resolveChannel } from './channels.js';
+import { resolveChannel, type ResolvedChannel } from './channels.js';
 import type { Pending, SubscriptionState } from '../../protocol/subscription-state.js';
 import type { ChannelFanout, FanoutMember } from './fanout.js';
 import type { HubOptions } from './hub-options.js';
@@ -42,62 +42,122 @@ export class Subscriptions<User> {
 
   constructor(private readonly host: SubscriptionsHost<User>) {}
 
-  async subscribe(session: LiveSession<User>, message: ClientMessageOf<'subscribe'>): Promise<void> {
+  /**
+   * A subscribe: checked, joined to the fan-out, caught up and answered. Without a
+   * `canSubscribe` hook, on a channel this node already receives, with an in-process broker's
+   * catch-up (`immediate.recover`) and no presence, all of it in this turn: nothing is returned.
+   */
+  subscribe(session: LiveSession<User>, message: ClientMessageOf<'subscribe'>): Promise<void> | undefined {
+    const { options } = this.host;
+    const { channel, id } = message;
+    const resolved = resolveChannel(options.channels, channel);
+    if (!resolved) return void session.connection.send(errorReply(id, 'bad_channel', `no namespace allows channel "${channel}"`));
+    // Replays past the burst are paid for before the next subscribe: a loop of rewinds is paced.
+    const debt = this.#replays.get(session)?.debtMs() ?? 0;
+    if (debt > 0) return this.#paced(session, message, resolved, debt);
+    if (options.canSubscribe) return this.#asked(session, message, resolved);
+    return this.#admit(session, message, resolved);
+  }
+
+  /** Waits out the session's replay debt first. */
+  async #paced(session: LiveSession<User>, message: ClientMessageOf<'subscribe'>, resolved: ResolvedChannel, debt: number): Promise<void> {
+    const { options } = this.host;
+    await new Promise<void>((resolve) => options.clock.setTimeout(resolve, debt));
+    if (session.parked) return;
+    if (options.canSubscribe) return this.#asked(session, message, resolved);
+    return this.#admit(session, message, resolved);
+  }
+
+  /** The app's hook decides first. */
+  async #asked(session: LiveSession<User>, message: ClientMessageOf<'subscribe'>, resolved: ResolvedChannel): Promise<void> {
     const { options } = this.host;
     const { channel, id } = message;
     const { connection } = session;
-    const resolved = resolveChannel(options.channels, channel);
-    if (!resolved) return void connection.send(errorReply(id, 'bad_channel', `no namespace allows channel "${channel}"`));
-    // Replays past the burst are paid for before the next subscribe: a loop of rewinds is paced.
-    const debt = this.#replays.get(session)?.debtMs() ?? 0;
-    if (debt > 0) await new Promise<void>((resolve) => options.clock.setTimeout(resolve, debt));
-    if (session.parked) return;
     const allowed = await ask(options.log, () => options.canSubscribe?.({ user: session.user, session: session.id, channel }));
     if (allowed === 'failed') return void connection.send(errorReply(id, 'failed', 'the subscription could not be checked'));
     if (allowed !== true) return void connection.send(errorReply(id, 'forbidden', refusal(allowed, `not allowed to subscribe to "${channel}"`)));
     if (session.parked) return; // the connection closed while the hook ran
+    return this.#admit(session, message, resolved);
+  }
+
+  /** Within the limits, it replaces the session's subscription to the same channel, if any. */
+  #admit(session: LiveSession<User>, message: ClientMessageOf<'subscribe'>, resolved: ResolvedChannel): Promise<void> | undefined {
+    const { channel, id } = message;
     const existing = session.subscription(channel);
     const over = this.#overLimit(session, channel, resolved.presence, existing !== undefined);
-    if (over) return void connection.send(errorReply(id, 'limit', over));
-    if (existing) await this.unsubscribe(session, existing);
-    if (session.parked) return;
-    const sub = session.subscribe(new SubscriptionMember(channel, message.since, resolved.presence, session, this));
-    let recovery: Recovery;
+    if (over) return void session.connection.send(errorReply(id, 'limit', over));
+    if (!existing) return this.#join(session, message, resolved);
+    return this.unsubscribe(session, existing).then(() => (session.parked ? undefined : this.#join(session, message, resolved)));
+  }
+
+  #join(session: LiveSession<User>, message: ClientMessageOf<'subscribe'>, resolved: ResolvedChannel): Promise<void> | undefined {
+    const { options } = this.host;
+    const { channel, since, rewind } = message;
+    const sub = session.subscribe(new SubscriptionMember(channel, since, resolved.presence, session, this));
+    // `since` wins: a client that holds a position continues from it.
+    const immediate = since === undefined && rewind !== undefined ? undefined : options.broker.immediate;
+    let joined: Promise<void> | undefined;
     try {
       // Live events are buffered from here on, so nothing published during the replay is lost.
-      await this.host.fanout.join(channel, sub);
-      // `since` wins: a client that holds a position continues from it.
-      const { since, rewind } = message;
+      joined = this.host.fanout.join(channel, sub);
+      if (joined === undefined && immediate?.recover) return this.#caughtUp(session, message, sub, immediate.recover(channel, since, Math.max(resolved.history.size, 1)));
+    } catch (error) {
+      return this.#joinFailed(session, message, sub, error);
+    }
+    return this.#joinLater(session, message, resolved, sub, joined);
+  }
+
+  async #joinLater(session: LiveSession<User>, message: ClientMessageOf<'subscribe'>, resolved: ResolvedChannel, sub: LiveSubscription<User>, joined: Promise<void> | undefined): Promise<void> {
+    const { options } = this.host;
+    const { channel, since, rewind } = message;
+    let recovery: Recovery;
+    try {
+      await joined;
       recovery =
         since === undefined && rewind !== undefined
           ? await options.broker.rewind(channel, Math.min(rewind.count ?? resolved.history.size, resolved.history.size), rewind.ms)
           : await options.broker.recover(channel, since, Math.max(resolved.history.size, 1));
     } catch (error) {
-      // The broker is unreachable: this subscription fails, the connection and its others stay.
-      options.log.error({ err: error, channel }, 'subscription failed: broker unavailable');
-      await this.unsubscribe(session, sub).catch(() => undefined);
-      return void session.connection.send(errorReply(id, 'unavailable', `could not subscribe to "${channel}" now; try again later`));
+      return this.#joinFailed(session, message, sub, error);
     }
+    return this.#caughtUp(session, message, sub, recovery);
+  }
+
+  /** The broker is unreachable: this subscription fails, the connection and its others stay. */
+  async #joinFailed(session: LiveSession<User>, message: ClientMessageOf<'subscribe'>, sub: LiveSubscription<User>, error: unknown): Promise<void> {
+    const { channel, id } = message;
+    this.host.options.log.error({ err: error, channel }, 'subscription failed: broker unavailable');
+    await this.unsubscribe(session, sub).catch(() => undefined);
+    session.connection.send(errorReply(id, 'unavailable', `could not subscribe to "${channel}" now; try again later`));
+  }
+
+  /** Joined and recovered: the catch-up and the `subscribed` go out, then the presence join. */
+  #caughtUp(session: LiveSession<User>, message: ClientMessageOf<'subscribe'>, sub: LiveSubscription<User>, recovery: Recovery): Promise<void> | undefined {
+    const { options } = this.host;
+    const { channel, id } = message;
+    const { connection } = session;
     if (message.since) options.stats?.countRecovery(recovery.recovered);
     // Parked while joining (the connection closed: its cleanup already ran), so undo the join here.
     if (session.parked) return this.unsubscribe(session, sub);
-    if (session.subscription(channel) !== sub) return; // unsubscribed meanwhile
+    if (session.subscription(channel) !== sub) return undefined; // unsubscribed meanwhile
     const steps = session.caughtUp(sub, id, recovery);
     if (recovery.events.length > 0) this.#replayed(session, recovery.events.length);
     // A catch-up held back whole would count against the outbound budget: only a lone
     // `subscribed` joins the replies held in this turn.
     if (steps.length > 1) this.host.release(connection);
     for (const step of steps) {
-      if (step.kind === 'send') session.connection.send(step.text);
-      else if (step.kind === 'event') session.connection.sendPrepared(step.payload);
+      if (step.kind === 'send') connection.send(step.text);
+      else if (step.kind === 'event') connection.sendPrepared(step.payload);
       else this.#resync(session);
     }
-    if (sub.presence) {
-      await this.host.presence.join(session, sub);
-      // The connection may have closed while joining: its cleanup already ran, so undo the join
-      // here or a ghost member would stay until it expires.
-      if (session.subscription(channel) !== sub || this.host.live(session.id) !== session) await this.unsubscribe(session, sub);
-    }
+    return sub.presence ? this.#joinPresence(session, sub) : undefined;
+  }
+
+  async #joinPresence(session: LiveSession<User>, sub: LiveSubscription<User>): Promise<void> {
+    await this.host.presence.join(session, sub);
+    // The connection may have closed while joining: its cleanup already ran, so undo the join
+    // here or a ghost member would stay until it expires.
+    if (session.subscription(sub.channel) !== sub || this.host.live(session.id) !== session) await this.unsubscribe(session, sub);
   }
 
   async unsubscribeMessage(session: LiveSession<User>, message: ClientMessageOf<'unsubscribe'>): Promise<void> {

@@ -8,6 +8,7 @@ import { createServer as createHttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { describe, test, type TestContext } from 'node:test';
 import { MemoryBroker } from '../../../src/broker/memory-broker.js';
+import { LifelineError } from '../../../src/core/errors.js';
 import { FakeClock } from '../../../src/testing/fake-clock.js';
 import { eventually } from '../../helpers/wait.js';
 import { serve } from '../support.js';
@@ -297,6 +298,36 @@ describe('protocol: schema violations', () => {
     assert.match(error.message, /hello: v:/);
     assert.equal(fixture.server.realtime.sessions, 0);
     assert.equal((await client.hello()).resumed, false);
+  });
+
+  test('an in-process broker whose session save fails at once: the client is told to come back later (1013), no session stays', async (t) => {
+    const broker = new MemoryBroker();
+    t.after(() => broker.close());
+    const immediate = broker.immediate;
+    assert.ok(immediate?.saveSession, 'the in-memory broker saves a session at once');
+    let failing = true;
+    Object.defineProperty(broker, 'immediate', {
+      value: {
+        ...immediate,
+        saveSession(...args: Parameters<NonNullable<typeof immediate.saveSession>>) {
+          if (failing) throw new LifelineError('ERR_BROKER_UNAVAILABLE', 'the store is down');
+          immediate.saveSession?.(...args);
+        },
+      },
+    });
+    const fixture = await serve(t, { pingInterval: 0, broker, channels: { chat: {} } });
+    const client = await ProtocolClient.open(fixture.wsUrl);
+    t.after(() => client.dispose());
+    client.send({ type: 'hello', v: 1 });
+    client.send({ type: 'subscribe', id: 1, channel: 'chat:a' });
+    const closed = await client.closed;
+    assert.equal(closed.code, 1013);
+    assert.equal(fixture.server.realtime.sessions, 0);
+    assert.equal(fixture.server.realtime.channels.size, 0, 'nothing pipelined behind the hello was handled');
+    failing = false;
+    const { welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    assert.equal(welcome.resumed, false);
+    assert.equal(fixture.server.realtime.sessions, 1);
   });
 
   test('more than maxInvalidMessages in a minute closes with 1008', async (t) => {

@@ -37,6 +37,25 @@ test('with nothing queued, work starts before enqueue returns; behind unfinished
   assert.equal(ran.at(-1), 'idle again', 'drained: the next work starts at once again');
 });
 
+test('work done in its own turn (it returns no promise) leaves the queue idle: the next work starts at once too', async () => {
+  const live = session();
+  const ran: string[] = [];
+  live.enqueue(() => void ran.push('first'));
+  live.enqueue(() => {
+    throw new Error('thrown in its turn');
+  });
+  live.enqueue(() => void ran.push('second'));
+  assert.deepEqual(ran, ['first', 'second'], 'each started and finished before enqueue returned');
+  let release = (): void => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  live.enqueue(() => held);
+  live.enqueue(() => void ran.push('behind a promise'));
+  assert.deepEqual(ran, ['first', 'second'], 'work behind unfinished work waits');
+  release();
+  await live.drained();
+  assert.deepEqual(ran, ['first', 'second', 'behind a promise']);
+});
+
 test('past maxQueuedMessages waiting, the connection is not read until half of them have run', async () => {
   const input: string[] = [];
   const connection = { pauseInput: () => void input.push('pause'), resumeInput: () => void input.push('resume') } as unknown as Connection<string>;
