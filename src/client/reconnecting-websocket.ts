@@ -184,7 +184,8 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
    * 3000-4999) or a reason over 123 bytes, before anything changes.
    */
   close(code?: number, reason = ''): void {
-    checkClose(code ?? NORMAL, reason);
+    // null is a code (0 for WHATWG, so refused), not an absent one.
+    checkClose(code === undefined ? NORMAL : code, reason);
     const state = this.#state;
     if (this.readyState > 1) return; // closing or closed
     this.#stop();

@@ -51,6 +51,10 @@ export interface Deviation {
 export const deviations: Readonly<Record<string, Deviation>> = {
   'binaryType default': { why: "'arraybuffer' on every platform (WHATWG: 'blob'); the binaryType option restores it", lifeline: 'arraybuffer' },
   'send while connecting': { why: 'queued and flushed on open (WHATWG throws InvalidStateError)', lifeline: 'none' },
+  'close code conversions': {
+    why: 'the code must be an integer number: a numeric string or a fraction is refused with InvalidCloseError (WHATWG converts it with ToNumber and rounds it); exact conversion would cost ~50 B of the bundle',
+    lifeline: [true, true, true],
+  },
   'close arguments checked': {
     why: 'a bad code or reason throws InvalidCloseError (WHATWG: InvalidAccessError / SyntaxError DOMException)',
     lifeline: ['InvalidCloseError', 'InvalidCloseError'],
@@ -283,6 +287,17 @@ export const cases: readonly Case[] = [
       socket.close();
       await next(socket, 'close');
       return result;
+    },
+  },
+  {
+    // Whether each call throws, on a socket of its own: null (WHATWG: ToNumber 0, refused), a
+    // numeric string and a fraction (WHATWG: converted to 1000).
+    name: 'close code conversions',
+    async run(subject, base) {
+      const calls = [null, '1000', 1000.4] as unknown as number[];
+      const results: unknown[] = [];
+      for (const code of calls) results.push(await opened(subject, base, (socket) => thrown(() => socket.close(code)) !== 'none'));
+      return results;
     },
   },
   {
