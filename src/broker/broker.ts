@@ -196,8 +196,12 @@ export interface Broker {
   /** Ids of the unexpired sessions whose `user` is this one (compared as JSON). */
   sessionsOf(user: unknown): Promise<readonly string[]>;
 
-  /** Appends a direct message to a session's outbox (kept `ttl` ms) and wakes the node that serves it. */
-  sendDirect(session: string, data: unknown, ttl: number): Promise<DirectMessage>;
+  /**
+   * Appends a direct message to a session's outbox (kept `ttl` ms) and wakes the node that serves
+   * it. With `limit`, an outbox that already holds that many unacknowledged messages stores
+   * nothing and resolves `undefined` (no seq is used); a broker that ignores `limit` never refuses.
+   */
+  sendDirect(session: string, data: unknown, ttl: number, limit?: number): Promise<DirectMessage | undefined>;
   /** Messages after `afterSeq` not yet acknowledged. */
   pendingDirect(session: string, afterSeq: number): Promise<readonly DirectMessage[]>;
   /** The client processed everything up to `seq`. */

@@ -386,12 +386,14 @@ export class MemoryBroker implements Broker {
     this.#sessions.delete(id);
   }
 
-  async sendDirect(session: string, data: unknown, ttl: number): Promise<DirectMessage> {
+  async sendDirect(session: string, data: unknown, ttl: number, limit = Infinity): Promise<DirectMessage | undefined> {
     this.#sweep();
     const outbox = this.#entry(session);
     const now = this.#clock.now();
     // What expired stays gone.
     const kept = outboxExpiry(outbox) < now ? NO_MESSAGES : outbox.messages;
+    // Full: nothing stored, no seq used, its life not extended.
+    if (kept.length >= limit) return undefined;
     // A send only ever extends the outbox's life: a live session's outbox lives as long as it does.
     if (now + ttl > outboxExpiry(outbox)) outbox.outboxUntil = now + ttl;
     const message: DirectMessage = { seq: outbox.nextSeq++, data };

@@ -89,6 +89,7 @@ function serveFlagDocs(): Record<ServeKey, FlagDoc> {
     maxPresenceMembers: { group: 'Limits', value: 'N', text: 'presence members of one channel on this node; more are refused (limit)', fallback: String(d.maxPresenceMembers) },
     maxQueuedMessages: { group: 'Limits', value: 'N', text: 'messages of one session waiting behind a slow one; past it the connection is not read until half have run', fallback: String(d.maxQueuedMessages) },
     maxReplayRate: { group: 'Limits', value: 'RATE', text: 'events per second one session is sent from history (rewind, recovery), bursts of as many; past it its next subscribe waits', fallback: String(d.maxReplayRate) },
+    maxPendingDirect: { group: 'Limits', value: 'N', text: 'unacknowledged direct messages one session holds (library sendTo/sendToUser); a send past it is refused', fallback: String(d.maxPendingDirect) },
     historyBudget: { group: 'Limits', value: 'BYTES', text: 'channel history kept in memory across all channels (no --redis); the oldest is evicted first', fallback: `${d.historyBudget} (64 MiB)` },
     maxIdempotencyKeys: { group: 'Limits', value: 'N', text: 'idempotency records kept in memory (no --redis); the oldest is forgotten first', fallback: String(d.maxIdempotencyKeys) },
     maxPendingPublishes: { group: 'Limits', value: 'N', text: 'HTTP API publishes in progress at most; more get 429 + Retry-After', fallback: String(DEFAULT_MAX_PENDING_PUBLISHES) },

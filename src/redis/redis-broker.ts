@@ -242,14 +242,17 @@ export class RedisBroker implements Broker {
 
   // ---- direct messages --------------------------------------------------------------------------
 
-  async sendDirect(session: string, data: unknown, ttl: number): Promise<DirectMessage> {
+  async sendDirect(session: string, data: unknown, ttl: number, limit = Infinity): Promise<DirectMessage | undefined> {
     const keys = this.#keys.session(session);
-    const seq = await this.#scripts.run(
-      directScripts.SEND_DIRECT,
-      [keys.outboxMeta, keys.outbox],
-      [JSON.stringify(data ?? null), String(this.#clock.now()), String(ttl), String(ttl + BACKSTOP), this.#sharded ? 'SPUBLISH' : 'PUBLISH', keys.direct],
+    const seq = integer(
+      await this.#scripts.run(
+        directScripts.SEND_DIRECT,
+        [keys.outboxMeta, keys.outbox],
+        [JSON.stringify(data ?? null), String(this.#clock.now()), String(ttl), String(ttl + BACKSTOP), this.#sharded ? 'SPUBLISH' : 'PUBLISH', keys.direct, Number.isFinite(limit) ? String(limit) : ''],
+      ),
     );
-    return { seq: integer(seq), data };
+    // 0: the outbox was full, nothing stored.
+    return seq === 0 ? undefined : { seq, data };
   }
 
   async pendingDirect(session: string, afterSeq: number): Promise<readonly DirectMessage[]> {

@@ -113,6 +113,13 @@ export interface ServerOptions<User = unknown> extends ChannelHooks<User> {
    * session's next subscribe waits until the replays before it are paid for. Default 10 000.
    */
   readonly maxReplayRate?: number;
+  /**
+   * Unacknowledged direct messages one session's outbox holds (`sendTo`, `sendToUser`): a send to
+   * a full outbox stores nothing, is logged, and `sendTo` resolves false (`sendToUser` does not
+   * count that session). Bounds what a client that never acknowledges, or a session away for
+   * long while the app keeps sending, makes the broker hold. Default 1000.
+   */
+  readonly maxPendingDirect?: number;
   /** With the default in-memory broker: bytes of channel history kept across all channels (oldest evicted first). Default 64 MiB. */
   readonly historyBudget?: number;
   /** With the default in-memory broker: records of idempotency keys (and of sessions' publishes per channel) kept at most, oldest forgotten first. Default 100 000. */
@@ -197,6 +204,7 @@ const schema = z.object({
   maxPresenceMembers: z.number().int().positive().default(1000),
   maxQueuedMessages: z.number().int().positive().default(64),
   maxReplayRate: positive.default(10_000),
+  maxPendingDirect: z.number().int().positive().default(1000),
   historyBudget: z.number().int().nonnegative().default(64 * 1024 * 1024),
   idleChannelTtl: z.number().int().positive().default(10_000),
   maxIdempotencyKeys: z.number().int().positive().default(100_000),

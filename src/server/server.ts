@@ -136,6 +136,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
         maxPresenceMembers: resolved.maxPresenceMembers,
         maxQueuedMessages: resolved.maxQueuedMessages,
         maxReplayRate: resolved.maxReplayRate,
+        maxPendingDirect: resolved.maxPendingDirect,
       },
       refresh: (connection, token) => this.#registry.refresh(connection, token),
     });

@@ -199,6 +199,7 @@ export const serveSchemas = {
   maxPresenceMembers: integer(1, Number.MAX_SAFE_INTEGER),
   maxQueuedMessages: integer(1, Number.MAX_SAFE_INTEGER),
   maxReplayRate: rate,
+  maxPendingDirect: integer(1, Number.MAX_SAFE_INTEGER),
   historyBudget: integer(0, Number.MAX_SAFE_INTEGER),
   maxIdempotencyKeys: integer(1, Number.MAX_SAFE_INTEGER),
   idleChannelTtl: integer(1, MAX_TIMER_MS),

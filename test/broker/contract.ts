@@ -49,6 +49,13 @@ interface Setup {
   readonly name: (suffix: string) => string;
 }
 
+/** A direct message the broker took (sent without a limit, it always does). */
+async function stored(sending: Promise<DirectMessage | undefined>): Promise<DirectMessage> {
+  const message = await sending;
+  assert.ok(message, 'the broker stored the message');
+  return message;
+}
+
 function offsets(events: readonly ChannelEvent[]): number[] {
   return events.map((event) => event.offset);
 }
@@ -503,7 +510,7 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock) => P
         const { broker, name } = await setup(t);
         const id = name('session');
         const sent: DirectMessage[] = [];
-        for (const kind of ['a', 'b', 'c']) sent.push(await broker.sendDirect(id, { kind }, 10_000));
+        for (const kind of ['a', 'b', 'c']) sent.push(await stored(broker.sendDirect(id, { kind }, 10_000)));
         assert.deepEqual(sent, [
           { seq: 1, data: { kind: 'a' } },
           { seq: 2, data: { kind: 'b' } },
@@ -516,18 +523,32 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock) => P
         assert.deepEqual(await broker.pendingDirect(id, 0), sent.slice(2), 'acknowledged messages are gone');
         await broker.ackDirect(id, 3);
         assert.deepEqual(await broker.pendingDirect(id, 0), []);
-        const other = await broker.sendDirect(name('other'), 'x', 10_000);
+        const other = await stored(broker.sendDirect(name('other'), 'x', 10_000));
         assert.equal(other.seq, 1, 'seqs are per session');
-        assert.equal((await broker.sendDirect(id, 'd', 10_000)).seq, 4, 'acks never reuse a seq');
+        assert.equal((await stored(broker.sendDirect(id, 'd', 10_000))).seq, 4, 'acks never reuse a seq');
+      });
+
+      test('with a limit, a full outbox stores nothing and uses no seq; an ack makes room', async (t) => {
+        const { broker, name } = await setup(t);
+        const id = name('session');
+        await broker.saveSession(id, record('ann'), 60_000);
+        for (const kind of ['a', 'b', 'c']) await stored(broker.sendDirect(id, { kind }, 10_000, 3));
+        assert.equal(await broker.sendDirect(id, { kind: 'd' }, 10_000, 3), undefined, 'refused: three unacknowledged');
+        assert.deepEqual((await broker.pendingDirect(id, 0)).map((m) => m.seq), [1, 2, 3], 'what was stored is kept, the refused one is not');
+        await broker.ackDirect(id, 1);
+        assert.equal((await stored(broker.sendDirect(id, { kind: 'e' }, 10_000, 3))).seq, 4, 'room after the ack; the refused send used no seq');
+        assert.equal(await broker.sendDirect(id, { kind: 'f' }, 10_000, 3), undefined, 'full again at the limit');
+        assert.deepEqual((await broker.pendingDirect(id, 0)).map((m) => m.data), [{ kind: 'b' }, { kind: 'c' }, { kind: 'e' }]);
+        assert.equal((await stored(broker.sendDirect(id, { kind: 'g' }, 10_000))).seq, 5, 'without a limit nothing is refused');
       });
 
       test('a save with sentSeq makes later seqs start above it (a broker that lost its data never reuses one)', async (t) => {
         const { broker, name } = await setup(t);
         const id = name('session');
         await broker.saveSession(id, { user: 'ann', window: { acked: 0, floor: 0, replies: [] }, sentSeq: 5 }, 10_000);
-        assert.equal((await broker.sendDirect(id, 'next', 10_000)).seq, 6);
+        assert.equal((await stored(broker.sendDirect(id, 'next', 10_000))).seq, 6);
         await broker.saveSession(id, { user: 'ann', window: { acked: 0, floor: 0, replies: [] }, sentSeq: 2 }, 10_000);
-        assert.equal((await broker.sendDirect(id, 'later', 10_000)).seq, 7, 'a lower sentSeq never moves seqs back');
+        assert.equal((await stored(broker.sendDirect(id, 'later', 10_000))).seq, 7, 'a lower sentSeq never moves seqs back');
       });
 
       test('subscribeDirect receives new messages until unsubscribed', async (t) => {

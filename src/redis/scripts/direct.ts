@@ -3,14 +3,18 @@
 import { helpers } from './helpers.js';
 
 /**
- * KEYS: outboxMeta, outbox. ARGV: data, now, ttl, realTtl, pubCommand, pubChannel. Returns the
- * seq. What expired stays gone; a send only ever extends the outbox's life; seqs never repeat.
+ * KEYS: outboxMeta, outbox. ARGV: data, now, ttl, realTtl, pubCommand, pubChannel, limit ('' for
+ * none). Returns the seq, or 0 when the outbox already held `limit` unacknowledged messages
+ * (nothing stored). What expired stays gone; a send only ever extends the outbox's life; seqs
+ * never repeat.
  */
 export const SEND_DIRECT = `${helpers}
 local om, o = KEYS[1], KEYS[2]
 local now = tonumber(ARGV[2])
 local x = redis.call('HGET', om, 'x')
 if not alive(x, now) then redis.call('DEL', o) end
+local limit = tonumber(ARGV[7])
+if limit and redis.call('ZCARD', o) >= limit then return 0 end
 local until_ = now + tonumber(ARGV[3])
 if not x or (x ~= 'inf' and tonumber(x) < until_) then redis.call('HSET', om, 'x', string.format('%.0f', until_)) end
 local seq = redis.call('HINCRBY', om, 'n', 1)

@@ -78,4 +78,6 @@ export interface HubLimits {
   readonly maxQueuedMessages: number;
   /** Events a session is sent from history (rewind and recovery) per second, in bursts of as many. */
   readonly maxReplayRate: number;
+  /** Unacknowledged direct messages one session's outbox holds; a send past it is refused. */
+  readonly maxPendingDirect: number;
 }

@@ -96,23 +96,37 @@ export class Hub<User> {
     return { epoch: event.epoch, offset: event.offset };
   }
 
-  /** Sends to one session (kept until acknowledged, for the recovery window). False if the session is unknown; a TypeError for data JSON cannot carry. */
+  /**
+   * Sends to one session (kept until acknowledged, for the recovery window). False if the session
+   * is unknown or its outbox is full (`maxPendingDirect`); a TypeError for data JSON cannot carry.
+   */
   async sendTo(session: string, data: unknown): Promise<boolean> {
     const copy = copyJson(data); // a TypeError for what JSON cannot carry; a copy the app cannot change later
     if (!this.#registry.sessions.has(session) && !(await this.options.broker.loadSession(session))) return false;
-    await this.options.broker.sendDirect(session, copy, this.options.recoveryWindow);
-    return true;
+    return this.#sendDirect(session, copy);
   }
 
   /**
    * Sends to every session of `user` (connected to any node, or within its recovery window),
-   * each copy kept until that session acknowledges it. Resolves with how many sessions.
+   * each copy kept until that session acknowledges it. Resolves with how many sessions took it
+   * (a session whose outbox is full does not).
    */
   async sendToUser(user: unknown, data: unknown): Promise<number> {
     const copy = copyJson(data); // refuse what JSON cannot carry before anything is stored
     const sessions = await this.options.broker.sessionsOf(user);
-    await Promise.all(sessions.map((session) => this.options.broker.sendDirect(session, copy, this.options.recoveryWindow)));
-    return sessions.length;
+    const taken = await Promise.all(sessions.map((session) => this.#sendDirect(session, copy)));
+    return taken.filter(Boolean).length;
+  }
+
+  /** Stores a direct message unless the session's outbox is full (then logged, and false). */
+  async #sendDirect(session: string, copy: unknown): Promise<boolean> {
+    const { broker, recoveryWindow, limits, log } = this.options;
+    const limit = limits.maxPendingDirect;
+    if (await broker.sendDirect(session, copy, recoveryWindow, limit)) return true;
+    // A client that stays connected without acknowledging, or one away for long while the app
+    // kept sending: what is stored stays deliverable; what would grow without end is refused.
+    log.warn({ session, limit }, 'direct message refused: the session holds maxPendingDirect unacknowledged messages');
+    return false;
   }
 
   /** Sessions live on this node. */

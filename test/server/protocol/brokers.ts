@@ -64,9 +64,9 @@ export class ForwardingBroker implements Broker {
     await this.before('sessionsOf');
     return this.inner.sessionsOf(user);
   }
-  async sendDirect(session: string, data: unknown, ttl: number): Promise<DirectMessage> {
+  async sendDirect(session: string, data: unknown, ttl: number, limit?: number): Promise<DirectMessage | undefined> {
     await this.before('sendDirect');
-    return this.inner.sendDirect(session, data, ttl);
+    return this.inner.sendDirect(session, data, ttl, limit);
   }
   async pendingDirect(session: string, afterSeq: number): Promise<readonly DirectMessage[]> {
     await this.before('pendingDirect');

@@ -174,6 +174,34 @@ describe('protocol: direct messages', () => {
     assert.deepEqual(directs(fourth), [], 'everything was acknowledged');
   });
 
+  test('maxPendingDirect: a client that never acknowledges is sent no more than the cap; what was stored is resent, an ack makes room', async (t) => {
+    const warnings: string[] = [];
+    const ignore = (): void => undefined;
+    const logger = { debug: ignore, info: ignore, error: ignore, warn: (fields: object, message: string) => void warnings.push(`${message} ${String((fields as { limit?: unknown }).limit)}`) };
+    const fixture = await serve(t, { pingInterval: 0, maxPendingDirect: 3, logger, authenticate: ({ query }) => ({ ok: true, user: query.get('user') ?? 'nobody' }) });
+    const { client, welcome } = await ProtocolClient.connect(t, `${fixture.wsUrl}?user=ann`);
+    const { client: phone } = await ProtocolClient.connect(t, `${fixture.wsUrl}?user=ann`);
+    const taken: boolean[] = [];
+    for (const n of [1, 2, 3, 4]) taken.push(await fixture.server.sendTo(welcome.session, { n }));
+    assert.deepEqual(taken, [true, true, true, false], 'the fourth unacknowledged message is refused');
+    assert.deepEqual(warnings, ['direct message refused: the session holds maxPendingDirect unacknowledged messages 3']);
+    assert.equal(await fixture.server.sendToUser('ann', { all: true }), 1, 'only the session with room counts');
+    await phone.take('message', (message) => message.seq === 1);
+    await client.take('message', (message) => message.seq === 3);
+    await client.sync();
+    assert.deepEqual(directs(client).map((message) => message.data), [{ n: 1 }, { n: 2 }, { n: 3 }], 'the refused ones never reach the client');
+
+    client.terminate();
+    await client.closed;
+    const { client: back } = await ProtocolClient.connect(t, `${fixture.wsUrl}?user=ann`, { session: welcome.session, secret: welcome.secret });
+    await back.take('message', (message) => message.seq === 3);
+    assert.deepEqual(directs(back).map((message) => message.seq), [1, 2, 3], 'every stored message is resent after a resume');
+    back.send({ type: 'ack', seq: 2 });
+    await back.sync();
+    assert.equal(await fixture.server.sendTo(welcome.session, { n: 5 }), true, 'an ack made room');
+    assert.deepEqual(await back.take('message', (message) => message.seq === 4), { type: 'message', seq: 4, data: { n: 5 } }, 'numbered on from the last stored one');
+  });
+
   test('server.sendTo refuses data JSON cannot carry (TypeError) and the session stays usable', async (t) => {
     const fixture = await serve(t, { pingInterval: 0 });
     const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
