@@ -13,10 +13,23 @@ export function writeRejection(socket: Duplex, rejection: HandshakeRejection): v
 }
 
 /** A refusal's whole response, status line to body. */
-export function rejectionBytes(rejection: HandshakeRejection): Buffer {
+export function rejectionBytes(rejection: Pick<HandshakeRejection, 'status' | 'message' | 'headers'>): Buffer {
   const { body, headers } = responseOf(rejection);
   const lines = [`HTTP/1.1 ${rejection.status} ${STATUS_CODES[rejection.status] ?? 'Error'}`, ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)];
   return Buffer.from(`${lines.join('\r\n')}\r\n\r\n${body}`, 'utf8');
+}
+
+let connectRefusal: Buffer | undefined;
+
+/**
+ * Answers a CONNECT request: 501, this server is no proxy. Node hands CONNECT to the server's
+ * 'connect' event, never to the request handler, and without a listener drops the socket with
+ * no answer at all.
+ */
+export function refuseConnect(socket: Duplex): void {
+  socket.on('error', () => socket.destroy()); // a peer gone before the answer is nothing to report
+  connectRefusal ??= rejectionBytes({ status: 501, message: 'CONNECT is not supported: this server is not a proxy', headers: {} });
+  writeResponse(socket, connectRefusal);
 }
 
 /** Writes a complete response and ends the socket. */
@@ -46,7 +59,7 @@ export class PreparedRejections {
   }
 }
 
-function responseOf(rejection: HandshakeRejection): { body: string; headers: Record<string, string> } {
+function responseOf(rejection: Pick<HandshakeRejection, 'message' | 'headers'>): { body: string; headers: Record<string, string> } {
   const body = `${rejection.message}\n`;
   return {
     body,

@@ -58,6 +58,21 @@ describe('opening handshake: the status table (raw HTTP)', () => {
     assertRefusal(response, 400, 'Bad Request', /^the opening handshake must be a GET request\n$/);
   });
 
+  test('a CONNECT request is answered 501 (this is not a proxy), on the endpoint and in proxy form', async (t) => {
+    const { port } = await serve(t);
+    const onEndpoint = await refusal(port, { method: 'CONNECT' });
+    assertRefusal(onEndpoint, 501, 'Not Implemented', /^CONNECT is not supported: this server is not a proxy\n$/);
+    const raw = await RawSocket.open(port);
+    try {
+      raw.socket.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+      const proxyForm = await raw.readResponse();
+      await raw.waitClosed();
+      assertRefusal(proxyForm, 501, 'Not Implemented', /^CONNECT is not supported/);
+    } finally {
+      raw.destroy();
+    }
+  });
+
   test('a GET on the endpoint without an Upgrade header is refused with 400, not 404', async (t) => {
     const { port } = await serve(t);
     const response = await refusal(port, { headers: { Upgrade: undefined } });
