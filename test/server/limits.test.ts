@@ -126,6 +126,36 @@ describe('limits: replays from history', () => {
   });
 });
 
+describe('limits: presence lists', () => {
+  test('maxReplayRate: a loop of presence.get on a full channel is paced like replays; every list is whole (fake clock)', async (t) => {
+    const clock = new FakeClock();
+    const fixture = await serve(t, { clock, pingInterval: 0, channels, maxReplayRate: 2 });
+    const members = [];
+    for (let i = 0; i < 3; i++) {
+      const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
+      await client.subscribe(1, 'room:full');
+      members.push(client);
+    }
+    const [asker] = members;
+    assert.ok(asker);
+    const list = async (id: number): Promise<number> => {
+      const reply = await asker.reply(id);
+      assert.equal(reply.type, 'presence.list');
+      return (reply as MessageOf<'presence.list'>).members.length;
+    };
+    // The burst (2) pays for part of the first list (3 members); the next waits for the rest.
+    asker.send({ type: 'presence.get', id: 2, channel: 'room:full' });
+    assert.equal(await list(2), 3);
+    asker.send({ type: 'presence.get', id: 3, channel: 'room:full' });
+    await eventually(() => clock.nextDue === clock.now() + 500, 'the presence.get to wait for its budget');
+    await clock.tickAsync(499);
+    await asker.wire();
+    assert.equal(asker.unread('presence.list').length, 0, 'not before the debt is paid');
+    await clock.tickAsync(1);
+    assert.equal(await list(3), 3, 'the whole list, once paid for');
+  });
+});
+
 describe('limits: caps refuse with their documented error', () => {
   test('maxSubscriptions: one subscription too many is refused with code limit; resubscribing is not a new one', async (t) => {
     const fixture = await serve(t, { pingInterval: 0, channels, maxSubscriptions: 3 });

@@ -37,7 +37,7 @@ export interface SubscriptionsHost<User> {
  * order); an unsubscribe, or the session leaving, undoes it.
  */
 export class Subscriptions<User> {
-  /** Events each session was sent from history, against `maxReplayRate` (made at a session's first replay). */
+  /** Events each session was sent from history and presence members it was listed, against `maxReplayRate` (made at a session's first replay). */
   readonly #replays = new WeakMap<LiveSession<User>, TokenBucket>();
 
   constructor(private readonly host: SubscriptionsHost<User>) {}
@@ -53,7 +53,7 @@ export class Subscriptions<User> {
     const resolved = resolveChannel(options.channels, channel);
     if (!resolved) return void session.connection.send(errorReply(id, 'bad_channel', `no namespace allows channel "${channel}"`));
     // Replays past the burst are paid for before the next subscribe: a loop of rewinds is paced.
-    const debt = this.#replays.get(session)?.debtMs() ?? 0;
+    const debt = this.#debtMs(session);
     if (debt > 0) return this.#paced(session, message, resolved, debt);
     if (options.canSubscribe) return this.#asked(session, message, resolved);
     return this.#admit(session, message, resolved);
@@ -62,7 +62,7 @@ export class Subscriptions<User> {
   /** Waits out the session's replay debt first. */
   async #paced(session: LiveSession<User>, message: ClientMessageOf<'subscribe'>, resolved: ResolvedChannel, debt: number): Promise<void> {
     const { options } = this.host;
-    await new Promise<void>((resolve) => options.clock.setTimeout(resolve, debt));
+    await this.#waitMs(debt);
     if (session.parked) return;
     if (options.canSubscribe) return this.#asked(session, message, resolved);
     return this.#admit(session, message, resolved);
@@ -186,8 +186,24 @@ export class Subscriptions<User> {
   async presenceGet(session: LiveSession<User>, message: ClientMessageOf<'presence.get'>): Promise<void> {
     const sub = session.subscription(message.channel);
     if (!sub?.presence) return void session.connection.send(errorReply(message.id, 'forbidden', 'presence needs a subscription to a channel with presence on'));
+    // One message in, a list of up to every member out: paced with the replays (a loop of
+    // presence.get on a full channel would otherwise be CPU and bandwidth amplification).
+    const debt = this.#debtMs(session);
+    if (debt > 0) {
+      await this.#waitMs(debt);
+      if (session.parked) return;
+    }
     const members = await this.host.presence.list(message.channel);
+    this.#replayed(session, members.length);
     session.connection.send({ type: 'presence.list', id: message.id, channel: message.channel, members });
+  }
+
+  #debtMs(session: LiveSession<User>): number {
+    return this.#replays.get(session)?.debtMs() ?? 0;
+  }
+
+  #waitMs(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => this.host.options.clock.setTimeout(resolve, ms));
   }
 
   #replayed(session: LiveSession<User>, events: number): void {
