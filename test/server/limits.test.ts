@@ -126,6 +126,34 @@ describe('limits: replays from history', () => {
   });
 });
 
+describe('limits: replays across reconnects', () => {
+  test('maxReplayRate: the debt stays with the session, so a loop of reconnects that each rewind a whole history is paced (fake clock)', async (t) => {
+    const clock = new FakeClock();
+    const fixture = await serve(t, { clock, pingInterval: 0, channels, maxReplayRate: 100 });
+    for (let n = 0; n < 100; n++) await fixture.server.publish('doc:big', n);
+    const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    // The burst pays for the first rewind; the second runs into debt (100 events) at once.
+    for (const id of [1, 3]) {
+      client.send({ type: 'subscribe', id, channel: 'doc:big', rewind: { count: 100 } });
+      assert.equal((await client.reply(id)).type, 'subscribed');
+      client.send({ type: 'unsubscribe', id: id + 1, channel: 'doc:big' });
+      await client.reply(id + 1);
+    }
+    client.terminate();
+    await client.closed;
+    const { client: back, welcome: again } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
+    assert.equal(again.resumed, true);
+    back.send({ type: 'subscribe', id: 5, channel: 'doc:big', rewind: { count: 100 } });
+    await eventually(() => clock.nextDue === clock.now() + 1_000, 'the resumed session to wait for the debt its last connection ran up');
+    await clock.tickAsync(999);
+    await back.wire();
+    assert.equal(back.unread('subscribed').length, 0, 'not before the debt is paid');
+    await clock.tickAsync(1);
+    assert.equal((await back.reply(5)).type, 'subscribed');
+    assert.equal(back.events('doc:big').length, 100, 'the whole history, once paid for');
+  });
+});
+
 describe('limits: presence lists', () => {
   test('maxReplayRate: a loop of presence.get on a full channel is paced like replays; every list is whole (fake clock)', async (t) => {
     const clock = new FakeClock();

@@ -37,8 +37,15 @@ export interface SubscriptionsHost<User> {
  * order); an unsubscribe, or the session leaving, undoes it.
  */
 export class Subscriptions<User> {
-  /** Events each session was sent from history and presence members it was listed, against `maxReplayRate` (made at a session's first replay). */
-  readonly #replays = new WeakMap<LiveSession<User>, TokenBucket>();
+  /**
+   * Events each session was sent from history and presence members it was listed, against
+   * `maxReplayRate`, by session id: a session that resumes (a new connection, a new
+   * `LiveSession`) keeps its debt, so a loop of reconnects that each recover a whole history is
+   * paced too. Made at a session's first replay; dropped once full again (see #replayed).
+   */
+  readonly #replays = new Map<string, TokenBucket>();
+  /** The size at which buckets that are full again are dropped. */
+  #pruneAt = 1024;
 
   constructor(private readonly host: SubscriptionsHost<User>) {}
 
@@ -199,7 +206,7 @@ export class Subscriptions<User> {
   }
 
   #debtMs(session: LiveSession<User>): number {
-    return this.#replays.get(session)?.debtMs() ?? 0;
+    return this.#replays.get(session.id)?.debtMs() ?? 0;
   }
 
   #waitMs(ms: number): Promise<void> {
@@ -207,12 +214,24 @@ export class Subscriptions<User> {
   }
 
   #replayed(session: LiveSession<User>, events: number): void {
-    let bucket = this.#replays.get(session);
+    if (events === 0) return;
+    let bucket = this.#replays.get(session.id);
     if (!bucket) {
       const { clock, limits } = this.host.options;
-      this.#replays.set(session, (bucket = new TokenBucket(clock, limits.maxReplayRate, limits.maxReplayRate)));
+      if (this.#replays.size >= this.#pruneAt) this.#prune();
+      this.#replays.set(session.id, (bucket = new TokenBucket(clock, limits.maxReplayRate, limits.maxReplayRate)));
     }
     bucket.spend(events);
+  }
+
+  /**
+   * Drops the buckets that are full again (a full bucket is what a new one would be), then lets
+   * the map grow to twice what is left before the next pass: the work is amortized, and the map
+   * holds no more than twice the sessions that replayed within their last burst's refill time.
+   */
+  #prune(): void {
+    for (const [id, bucket] of this.#replays) if (bucket.full()) this.#replays.delete(id);
+    this.#pruneAt = Math.max(1024, 2 * this.#replays.size);
   }
 
   /** Why a new subscription would break a cap (docs/reliability.md, "Limits"), or undefined. */
