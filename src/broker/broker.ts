@@ -105,6 +105,11 @@ export interface KeyOrigin {
   /** A digest of what was published (the same body gives the same digest). */
   readonly digest: string;
   readonly ttl: number;
+  /**
+   * Who the record counts against, for a broker that caps records per holder (a client
+   * publisher's user); absent for the server's own publishes.
+   */
+  readonly holder?: string;
 }
 
 export type PublishOrigin = SessionOrigin | KeyOrigin;
@@ -199,9 +204,10 @@ export interface Broker {
   /**
    * Appends a direct message to a session's outbox (kept `ttl` ms) and wakes the node that serves
    * it. With `limit`, an outbox that already holds that many unacknowledged messages stores
-   * nothing and resolves `undefined` (no seq is used); a broker that ignores `limit` never refuses.
+   * nothing and resolves `null` (no seq is used); a broker that ignores `limit` never refuses
+   * (any other answer, `undefined` included, counts as stored).
    */
-  sendDirect(session: string, data: unknown, ttl: number, limit?: number): Promise<DirectMessage | undefined>;
+  sendDirect(session: string, data: unknown, ttl: number, limit?: number): Promise<DirectMessage | null>;
   /** Messages after `afterSeq` not yet acknowledged. */
   pendingDirect(session: string, afterSeq: number): Promise<readonly DirectMessage[]>;
   /** The client processed everything up to `seq`. */

@@ -33,6 +33,12 @@ export interface MemoryBrokerOptions {
    * keys).
    */
   readonly maxIdempotencyKeys?: number;
+  /**
+   * Idempotency-key records one holder (a client publisher's user, `KeyOrigin.holder`) keeps at
+   * most; past it that holder's oldest is forgotten first, so one client publishing under a new
+   * key each time pushes out its own records, not other users'. Default 10 000.
+   */
+  readonly maxKeysPerUser?: number;
 }
 
 /** What one stored event costs beyond its JSON text (objects, position, timestamps), bytes. */
@@ -42,5 +48,6 @@ export const DEFAULT_HISTORY_BUDGET = 64 * 1024 * 1024;
 export const DEFAULT_IDLE_CHANNEL_TTL = 10_000;
 export const DEFAULT_POSITION_TTL = 120_000;
 export const DEFAULT_MAX_IDEMPOTENCY_KEYS = 100_000;
+export const DEFAULT_MAX_KEYS_PER_USER = 10_000;
 /** Forgotten channels' positions kept at most (the oldest go first): bounds what channel churn holds. */
 export const MAX_FORGOTTEN_POSITIONS = 100_000;

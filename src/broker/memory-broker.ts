@@ -6,7 +6,7 @@ import { IdempotencyConflictError } from '../core/errors.js';
 import { canonicalJson } from '../protocol/identity.js';
 import { deliver } from './deliver.js';
 import { Fifo } from './fifo.js';
-import { DEFAULT_HISTORY_BUDGET, DEFAULT_IDLE_CHANNEL_TTL, DEFAULT_MAX_IDEMPOTENCY_KEYS, DEFAULT_POSITION_TTL, EVENT_OVERHEAD, MAX_FORGOTTEN_POSITIONS, type MemoryBrokerOptions } from './memory-broker-options.js';
+import { DEFAULT_HISTORY_BUDGET, DEFAULT_IDLE_CHANNEL_TTL, DEFAULT_MAX_IDEMPOTENCY_KEYS, DEFAULT_MAX_KEYS_PER_USER, DEFAULT_POSITION_TTL, EVENT_OVERHEAD, MAX_FORGOTTEN_POSITIONS, type MemoryBrokerOptions } from './memory-broker-options.js';
 import { MemoryPresence } from './memory-presence.js';
 import type { Broker, ChannelEvent, ControlNotice, DirectListener, DirectMessage, HistoryPolicy, ImmediateExchanges, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from './broker.js';
 
@@ -55,6 +55,8 @@ interface OriginEntry {
   id: number | string;
   epoch: string;
   offset: number;
+  /** Whose quota an idempotency-key record counts against (`KeyOrigin.holder`). */
+  readonly holder?: string;
 }
 
 /**
@@ -131,7 +133,7 @@ function isListenerList(listeners: DirectListener | readonly DirectListener[]): 
 /** Expired entries are swept at most this often (ms of clock time), on any write or subscribe. */
 const SWEEP_EVERY = 60_000;
 
-export { DEFAULT_HISTORY_BUDGET, DEFAULT_IDLE_CHANNEL_TTL, DEFAULT_MAX_IDEMPOTENCY_KEYS, DEFAULT_POSITION_TTL, EVENT_OVERHEAD, type MemoryBrokerOptions } from './memory-broker-options.js';
+export { DEFAULT_HISTORY_BUDGET, DEFAULT_IDLE_CHANNEL_TTL, DEFAULT_MAX_IDEMPOTENCY_KEYS, DEFAULT_MAX_KEYS_PER_USER, DEFAULT_POSITION_TTL, EVENT_OVERHEAD, type MemoryBrokerOptions } from './memory-broker-options.js';
 
 /**
  * The embedded broker: one process, nothing to install. History, sessions and presence live in
@@ -155,6 +157,8 @@ export class MemoryBroker implements Broker {
    * the publishes under an idempotency key (`${channel}\n\n${key}` -> the body's digest).
    */
   readonly #origins = new Map<string, Expiring<OriginEntry>>();
+  /** Each holder's idempotency-key records, oldest first (a set iterates in insertion order). */
+  readonly #holders = new Map<string, Set<string>>();
   /** Forgotten channels' epoch and head, for `positionTtl`, oldest first: a channel comes back where it was. */
   readonly #forgotten = new Map<string, Expiring<Position>>();
 
@@ -163,6 +167,7 @@ export class MemoryBroker implements Broker {
   readonly #sweepEvery: number;
   readonly #historyBudget: number;
   readonly #maxOrigins: number;
+  readonly #maxPerHolder: number;
   /** Stored events in publish order (entries of trimmed events are skipped when reached). */
   #queue: Queued[] = [];
   #queueHead = 0;
@@ -180,6 +185,7 @@ export class MemoryBroker implements Broker {
     this.#positionTtl = options.positionTtl ?? DEFAULT_POSITION_TTL;
     this.#historyBudget = options.historyBudget ?? DEFAULT_HISTORY_BUDGET;
     this.#maxOrigins = options.maxIdempotencyKeys ?? DEFAULT_MAX_IDEMPOTENCY_KEYS;
+    this.#maxPerHolder = options.maxKeysPerUser ?? DEFAULT_MAX_KEYS_PER_USER;
     this.#sweepEvery = Math.min(SWEEP_EVERY, Math.max(1_000, Math.floor(this.#idleChannelTtl / 2)));
     this.#sweptAt = this.#clock.now();
     const own = MemoryBroker.prototype;
@@ -223,7 +229,11 @@ export class MemoryBroker implements Broker {
     let originKey: string | undefined;
     if (origin) {
       originKey = 'key' in origin ? `${channel}\n\n${origin.key}` : `${channel}\n${origin.session}`;
-      previous = this.#live(this.#origins, originKey, now);
+      previous = this.#origins.get(originKey);
+      if (previous && previous.expiresAt < now) {
+        this.#forgetOrigin(originKey);
+        previous = undefined;
+      }
       // Published already: its position again, with this publish's data (the same body).
       if (previous && previous.value.id === ('key' in origin ? origin.digest : origin.id)) return { channel, epoch: previous.value.epoch, offset: previous.value.offset, data };
       if (previous && 'key' in origin) throw new IdempotencyConflictError(origin.key);
@@ -250,9 +260,11 @@ export class MemoryBroker implements Broker {
         previous.value.offset = event.offset;
         previous.expiresAt = now + origin.ttl;
       } else {
-        this.#origins.set(originKey, { value: { id, epoch: event.epoch, offset: event.offset }, expiresAt: now + origin.ttl });
+        const holder = 'key' in origin ? origin.holder : undefined;
+        this.#origins.set(originKey, { value: holder === undefined ? { id, epoch: event.epoch, offset: event.offset } : { id, epoch: event.epoch, offset: event.offset, holder }, expiresAt: now + origin.ttl });
+        if (holder !== undefined) this.#hold(holder, originKey);
         // The oldest made goes first (a map iterates in insertion order).
-        if (this.#origins.size > this.#maxOrigins) this.#origins.delete(this.#origins.keys().next().value as string);
+        if (this.#origins.size > this.#maxOrigins) this.#forgetOrigin(this.#origins.keys().next().value as string);
       }
     }
     for (const listener of state.listeners) deliver(listener, event);
@@ -386,14 +398,14 @@ export class MemoryBroker implements Broker {
     this.#sessions.delete(id);
   }
 
-  async sendDirect(session: string, data: unknown, ttl: number, limit = Infinity): Promise<DirectMessage | undefined> {
+  async sendDirect(session: string, data: unknown, ttl: number, limit = Infinity): Promise<DirectMessage | null> {
     this.#sweep();
     const outbox = this.#entry(session);
     const now = this.#clock.now();
     // What expired stays gone.
     const kept = outboxExpiry(outbox) < now ? NO_MESSAGES : outbox.messages;
     // Full: nothing stored, no seq used, its life not extended.
-    if (kept.length >= limit) return undefined;
+    if (kept.length >= limit) return null;
     // A send only ever extends the outbox's life: a live session's outbox lives as long as it does.
     if (now + ttl > outboxExpiry(outbox)) outbox.outboxUntil = now + ttl;
     const message: DirectMessage = { seq: outbox.nextSeq++, data };
@@ -549,7 +561,7 @@ export class MemoryBroker implements Broker {
       if (entry.window !== undefined && entry.expiresAt < now) dropRecord(entry);
       if (entry.window === undefined && listenersOf(entry).length === 0) this.#sessions.delete(id);
     }
-    for (const [key, entry] of this.#origins) if (entry.expiresAt < now) this.#origins.delete(key);
+    for (const [key, entry] of this.#origins) if (entry.expiresAt < now) this.#forgetOrigin(key);
     for (const [key, entry] of this.#claims) if (entry.expiresAt < now) this.#claims.delete(key);
     for (const [name, entry] of this.#forgotten) if (entry.expiresAt < now) this.#forgotten.delete(name);
     this.#presence.sweep(now);
@@ -613,6 +625,23 @@ export class MemoryBroker implements Broker {
     entry.window = window;
     entry.expiresAt = expiresAt;
     entry.outboxUntil = outbox > expiresAt ? outbox : undefined;
+  }
+
+  /** Counts a new record against its holder; past the quota the holder's own oldest goes. */
+  #hold(holder: string, key: string): void {
+    let keys = this.#holders.get(holder);
+    if (!keys) this.#holders.set(holder, (keys = new Set()));
+    keys.add(key);
+    if (keys.size > this.#maxPerHolder) this.#forgetOrigin(keys.values().next().value as string);
+  }
+
+  #forgetOrigin(key: string): void {
+    const holder = this.#origins.get(key)?.value.holder;
+    this.#origins.delete(key);
+    if (holder === undefined) return;
+    const keys = this.#holders.get(holder);
+    keys?.delete(key);
+    if (keys?.size === 0) this.#holders.delete(holder);
   }
 
   #live<T extends { readonly expiresAt: number }>(map: Map<string, T>, key: string, now = this.#clock.now()): T | undefined {

@@ -242,7 +242,7 @@ export class RedisBroker implements Broker {
 
   // ---- direct messages --------------------------------------------------------------------------
 
-  async sendDirect(session: string, data: unknown, ttl: number, limit = Infinity): Promise<DirectMessage | undefined> {
+  async sendDirect(session: string, data: unknown, ttl: number, limit = Infinity): Promise<DirectMessage | null> {
     const keys = this.#keys.session(session);
     const seq = integer(
       await this.#scripts.run(
@@ -252,7 +252,7 @@ export class RedisBroker implements Broker {
       ),
     );
     // 0: the outbox was full, nothing stored.
-    return seq === 0 ? undefined : { seq, data };
+    return seq === 0 ? null : { seq, data };
   }
 
   async pendingDirect(session: string, afterSeq: number): Promise<readonly DirectMessage[]> {

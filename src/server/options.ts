@@ -124,6 +124,8 @@ export interface ServerOptions<User = unknown> extends ChannelHooks<User> {
   readonly historyBudget?: number;
   /** With the default in-memory broker: records of idempotency keys (and of sessions' publishes per channel) kept at most, oldest forgotten first. Default 100 000. */
   readonly maxIdempotencyKeys?: number;
+  /** With the default in-memory broker: idempotency-key records one user's client publishes keep at most, that user's oldest forgotten first. Default 10 000. */
+  readonly maxKeysPerUser?: number;
   /** With the default in-memory broker: a channel without subscribers or unexpired history is forgotten after this, ms. Default 10 000. */
   readonly idleChannelTtl?: number;
   /** Invalid application messages tolerated per minute; over it closes with 1008. Default 10. */
@@ -204,10 +206,11 @@ const schema = z.object({
   maxPresenceMembers: z.number().int().positive().default(1000),
   maxQueuedMessages: z.number().int().positive().default(64),
   maxReplayRate: positive.default(10_000),
-  maxPendingDirect: z.number().int().positive().default(1000),
+  maxPendingDirect: z.union([z.number().int().positive(), z.literal(Infinity)]).default(1000),
   historyBudget: z.number().int().nonnegative().default(64 * 1024 * 1024),
   idleChannelTtl: z.number().int().positive().default(10_000),
   maxIdempotencyKeys: z.number().int().positive().default(100_000),
+  maxKeysPerUser: z.number().int().positive().default(10_000),
   maxInvalidMessages: z.number().int().nonnegative().default(10),
   admissionRate: positive.default(Infinity),
   maxEventLoopDelay: z.union([z.number().nonnegative(), z.literal(Infinity)]).default(0),

@@ -109,7 +109,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       handleProtocols: (offered) => [PROTOCOL, ...resolved.protocols].find((p) => offered.has(p)) ?? false,
     });
     this.#ownsBroker = resolved.broker === undefined;
-    this.#broker = resolved.broker ?? new MemoryBroker({ clock: resolved.clock, historyBudget: resolved.historyBudget, maxIdempotencyKeys: resolved.maxIdempotencyKeys, idleChannelTtl: resolved.idleChannelTtl, positionTtl: resolved.recoveryWindow });
+    this.#broker = resolved.broker ?? new MemoryBroker({ clock: resolved.clock, historyBudget: resolved.historyBudget, maxIdempotencyKeys: resolved.maxIdempotencyKeys, maxKeysPerUser: resolved.maxKeysPerUser, idleChannelTtl: resolved.idleChannelTtl, positionTtl: resolved.recoveryWindow });
     this.#hub = new Hub<User>({
       broker: this.#broker,
       channels: resolved.channels,
@@ -241,12 +241,16 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     this.#hub.handle(method, handler);
   }
 
-  /** Sends to one session, kept until the client acknowledges it (for the recovery window). False if the session is unknown. */
+  /**
+   * Sends to one session, kept until the client acknowledges it (for the recovery window). False
+   * if the session is unknown, or if its outbox already holds `maxPendingDirect` unacknowledged
+   * messages (then nothing is stored; `loadSession` on the broker tells the two apart).
+   */
   sendTo(session: string, data: unknown): Promise<boolean> {
     return this.#hub.sendTo(session, data);
   }
 
-  /** Sends to every session of `user` (as `authenticate` named it), on any node; resolves with how many. */
+  /** Sends to every session of `user` (as `authenticate` named it), on any node; resolves with how many took it (a full outbox does not). */
   sendToUser(user: User, data: unknown): Promise<number> {
     return this.#hub.sendToUser(user, data);
   }

@@ -202,6 +202,7 @@ export const serveSchemas = {
   maxPendingDirect: integer(1, Number.MAX_SAFE_INTEGER),
   historyBudget: integer(0, Number.MAX_SAFE_INTEGER),
   maxIdempotencyKeys: integer(1, Number.MAX_SAFE_INTEGER),
+  maxKeysPerUser: integer(1, Number.MAX_SAFE_INTEGER),
   idleChannelTtl: integer(1, MAX_TIMER_MS),
   maxPendingPublishes: integer(1, Number.MAX_SAFE_INTEGER),
   httpRequestTimeout: integer(1, MAX_TIMER_MS),

@@ -43,7 +43,7 @@ export const DEFAULT_MAX_EVENT_LOOP_DELAY = 0;
 export const DEFAULT_MAX_PENDING_PUBLISHES = 256;
 
 /** The settings that are the Lifeline server's own options (the rest shape the standalone server around it). */
-type ServerSettings = Omit<ServeConfig, 'config' | 'logLevel' | 'jwtSecret' | 'jwtPublicKey' | 'jwtAudience' | 'jwtIssuer' | 'allowAnonymous' | 'apiKey' | 'metricsKey' | 'demo' | 'channels' | 'maxPendingPublishes' | 'historyBudget' | 'maxIdempotencyKeys' | 'idleChannelTtl'>;
+type ServerSettings = Omit<ServeConfig, 'config' | 'logLevel' | 'jwtSecret' | 'jwtPublicKey' | 'jwtAudience' | 'jwtIssuer' | 'allowAnonymous' | 'apiKey' | 'metricsKey' | 'demo' | 'channels' | 'maxPendingPublishes' | 'historyBudget' | 'maxIdempotencyKeys' | 'maxKeysPerUser' | 'idleChannelTtl'>;
 
 export interface StandaloneOptions {
   readonly log: Logger;
@@ -158,10 +158,11 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
 }
 
 /** The in-memory broker's budget and idle-channel settings, where given (its defaults otherwise); forgotten channels' positions last the recovery window. */
-function memoryLimits(config: ServeConfig): { historyBudget?: number; maxIdempotencyKeys?: number; idleChannelTtl?: number; positionTtl?: number } {
+function memoryLimits(config: ServeConfig): { historyBudget?: number; maxIdempotencyKeys?: number; maxKeysPerUser?: number; idleChannelTtl?: number; positionTtl?: number } {
   return {
     ...(config.historyBudget === undefined ? {} : { historyBudget: config.historyBudget }),
     ...(config.maxIdempotencyKeys === undefined ? {} : { maxIdempotencyKeys: config.maxIdempotencyKeys }),
+    ...(config.maxKeysPerUser === undefined ? {} : { maxKeysPerUser: config.maxKeysPerUser }),
     ...(config.idleChannelTtl === undefined ? {} : { idleChannelTtl: config.idleChannelTtl }),
     ...(config.recoveryWindow === undefined ? {} : { positionTtl: config.recoveryWindow }),
   };
@@ -169,6 +170,6 @@ function memoryLimits(config: ServeConfig): { historyBudget?: number; maxIdempot
 
 /** The settings that are the Lifeline server's own options, as it takes them. */
 function serverSettings(config: ServeConfig): ServerSettings {
-  const { config: _file, logLevel: _log, jwtSecret: _secret, jwtPublicKey: _key, jwtAudience: _aud, jwtIssuer: _iss, allowAnonymous: _anon, apiKey: _api, metricsKey: _metrics, demo: _demo, channels: _channels, maxPendingPublishes: _pending, historyBudget: _budget, maxIdempotencyKeys: _keys, idleChannelTtl: _idle, ...server } = config;
+  const { config: _file, logLevel: _log, jwtSecret: _secret, jwtPublicKey: _key, jwtAudience: _aud, jwtIssuer: _iss, allowAnonymous: _anon, apiKey: _api, metricsKey: _metrics, demo: _demo, channels: _channels, maxPendingPublishes: _pending, historyBudget: _budget, maxIdempotencyKeys: _keys, maxKeysPerUser: _userKeys, idleChannelTtl: _idle, ...server } = config;
   return server;
 }

@@ -50,7 +50,7 @@ interface Setup {
 }
 
 /** A direct message the broker took (sent without a limit, it always does). */
-async function stored(sending: Promise<DirectMessage | undefined>): Promise<DirectMessage> {
+async function stored(sending: Promise<DirectMessage | null>): Promise<DirectMessage> {
   const message = await sending;
   assert.ok(message, 'the broker stored the message');
   return message;
@@ -533,11 +533,11 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock) => P
         const id = name('session');
         await broker.saveSession(id, record('ann'), 60_000);
         for (const kind of ['a', 'b', 'c']) await stored(broker.sendDirect(id, { kind }, 10_000, 3));
-        assert.equal(await broker.sendDirect(id, { kind: 'd' }, 10_000, 3), undefined, 'refused: three unacknowledged');
+        assert.equal(await broker.sendDirect(id, { kind: 'd' }, 10_000, 3), null, 'refused: three unacknowledged');
         assert.deepEqual((await broker.pendingDirect(id, 0)).map((m) => m.seq), [1, 2, 3], 'what was stored is kept, the refused one is not');
         await broker.ackDirect(id, 1);
         assert.equal((await stored(broker.sendDirect(id, { kind: 'e' }, 10_000, 3))).seq, 4, 'room after the ack; the refused send used no seq');
-        assert.equal(await broker.sendDirect(id, { kind: 'f' }, 10_000, 3), undefined, 'full again at the limit');
+        assert.equal(await broker.sendDirect(id, { kind: 'f' }, 10_000, 3), null, 'full again at the limit');
         assert.deepEqual((await broker.pendingDirect(id, 0)).map((m) => m.data), [{ kind: 'b' }, { kind: 'c' }, { kind: 'e' }]);
         assert.equal((await stored(broker.sendDirect(id, { kind: 'g' }, 10_000))).seq, 5, 'without a limit nothing is refused');
       });

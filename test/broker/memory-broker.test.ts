@@ -311,6 +311,27 @@ describe('MemoryBroker: publish records (idempotency keys, session publishes) ar
     assert.notEqual((await broker.publish('doc', 0, policy, key(0))).offset, first.get(0));
   });
 
+  test('past maxKeysPerUser a holder\'s own oldest record goes, never another\'s; expired records leave their holder\'s count', async () => {
+    const clock = new FakeClock();
+    const broker = new MemoryBroker({ clock, maxIdempotencyKeys: 100, maxKeysPerUser: 10 });
+    const keyOf = (holder: string | undefined, i: number, ttl = 86_400_000): PublishOrigin => ({ key: `${holder ?? 'server'}\n${i}`, digest: `d-${i}`, ttl, ...(holder === undefined ? {} : { holder }) });
+    const ann = (await broker.publish('doc', 'ann', policy, keyOf('u:"ann"', 0))).offset;
+    const server = (await broker.publish('doc', 'server', policy, keyOf(undefined, 0))).offset;
+    for (let i = 0; i < 50; i++) await broker.publish('doc', i, policy, keyOf('u:"mallory"', i));
+    assert.equal(broker.size.origins, 12, 'ann 1, the server 1, mallory her last 10');
+    assert.equal((await broker.publish('doc', 'ann', policy, keyOf('u:"ann"', 0))).offset, ann, 'another user\'s record survives the flood');
+    assert.equal((await broker.publish('doc', 'server', policy, keyOf(undefined, 0))).offset, server, 'so does the server\'s');
+    const newest = (await broker.publish('doc', 'head', policy, keyOf(undefined, 1))).offset;
+    assert.ok((await broker.publish('doc', 49, policy, keyOf('u:"mallory"', 49))).offset < newest, 'her newest deduplicates');
+    assert.equal((await broker.publish('doc', 0, policy, keyOf('u:"mallory"', 0))).offset, newest + 1, 'her oldest was forgotten: published again');
+    // Short-lived records of eve expire; the ones that replace them are not pushed out by the dead.
+    for (let i = 0; i < 10; i++) await broker.publish('doc', i, policy, keyOf('u:"eve"', i, 1_000));
+    clock.tick(60_001); // past the sweep's period: the expired are swept
+    const first = (await broker.publish('doc', 10, policy, keyOf('u:"eve"', 10))).offset;
+    for (let i = 11; i < 20; i++) await broker.publish('doc', i, policy, keyOf('u:"eve"', i));
+    assert.equal((await broker.publish('doc', 10, policy, keyOf('u:"eve"', 10))).offset, first, 'all ten of her live records count, the expired ones do not');
+  });
+
   test('by default at most 100 000 records, each of an idempotency key or a session\'s channel', async () => {
     const broker = new MemoryBroker({ clock: new FakeClock(), historyBudget: 0 });
     for (let i = 0; i < 100_500; i++) broker.immediate?.publish('doc', 0, policy, { key: `k-${i}`, digest: 'd', ttl: 86_400_000 });

@@ -66,6 +66,25 @@ describe('limits: what publishes are deduplicated by', () => {
   });
 });
 
+describe('limits: idempotency records per user', () => {
+  test('maxKeysPerUser: a user publishing under a new key each time pushes out only its own records; another user\'s key still deduplicates', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, channels, maxIdempotencyKeys: 1000, maxKeysPerUser: 5, authenticate: ({ query }) => ({ ok: true, user: query.get('user') ?? 'nobody' }) });
+    const { client: ann } = await ProtocolClient.connect(t, `${fixture.wsUrl}?user=ann`);
+    const { client: mallory } = await ProtocolClient.connect(t, `${fixture.wsUrl}?user=mallory`);
+    ann.send({ type: 'publish', id: 1, channel: 'doc:a', data: 'once', idempotencyKey: 'ann-1' });
+    const first = (await ann.reply(1)) as MessageOf<'ack'>;
+    const positions: MessageOf<'ack'>['position'][] = [];
+    for (let id = 1; id <= 50; id++) mallory.send({ type: 'publish', id, channel: 'doc:a', data: id, idempotencyKey: `m-${id}` });
+    for (let id = 1; id <= 50; id++) positions.push(((await mallory.reply(id)) as MessageOf<'ack'>).position);
+    ann.send({ type: 'publish', id: 2, channel: 'doc:a', data: 'once', idempotencyKey: 'ann-1' });
+    assert.deepEqual(((await ann.reply(2)) as MessageOf<'ack'>).position, first.position, "ann's record outlived mallory's 50 keys");
+    mallory.send({ type: 'publish', id: 51, channel: 'doc:a', data: 50, idempotencyKey: 'm-50' });
+    assert.deepEqual(((await mallory.reply(51)) as MessageOf<'ack'>).position, positions[49], 'her newest still deduplicates');
+    mallory.send({ type: 'publish', id: 52, channel: 'doc:a', data: 1, idempotencyKey: 'm-1' });
+    assert.notDeepEqual(((await mallory.reply(52)) as MessageOf<'ack'>).position, positions[0], 'her oldest was forgotten: published again');
+  });
+});
+
 describe('limits: messages waiting in a session', () => {
   test('maxQueuedMessages: behind a slow request the server stops reading the connection instead of holding what keeps coming; every request is then answered', async (t) => {
     const fixture = await serve(t, { pingInterval: 0, channels, maxQueuedMessages: 8 });

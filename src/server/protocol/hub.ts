@@ -19,6 +19,12 @@ import { Subscriptions } from './subscriptions.js';
 import { TurnBatch } from './turn-batch.js';
 import { flatUuid } from '../flat-uuid.js';
 
+/** At most one log line per this period for direct messages refused by a full outbox, ms. */
+const REFUSAL_LOG_PERIOD = 10_000;
+
+/** The scope of the server's own idempotency keys (`server.publish`, the HTTP API). */
+const SERVER_SCOPE = 'server';
+
 export type { ChannelHooks, HookVerdict, HubLimits, HubOptions, RequestContext, RequestHandler } from './hub-options.js';
 
 /**
@@ -37,6 +43,8 @@ export class Hub<User> {
   readonly #exactlyOnce: ExactlyOnce<User>;
   /** The replies to the messages a connection sent together leave together. */
   readonly #batch = new TurnBatch();
+  /** Direct messages refused since the last log line about them. */
+  readonly #refusedDirects = { count: 0, loggedAt: -Infinity };
 
   constructor(readonly options: HubOptions<User>) {
     this.#fanout = new ChannelFanout(options.broker);
@@ -91,7 +99,7 @@ export class Hub<User> {
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) throw new TypeError('an idempotency key is 1-255 printable ASCII characters');
     JSON.stringify(data); // a TypeError for what JSON cannot carry: in history it would break every replay
     // A copy: the broker keeps it for replays, and the app may change its object afterwards.
-    const origin = idempotencyKey === undefined ? undefined : this.#keyOrigin('server', idempotencyKey, data);
+    const origin = idempotencyKey === undefined ? undefined : this.#keyOrigin(SERVER_SCOPE, idempotencyKey, data);
     const event = await this.options.broker.publish(channel, copyJson(data), resolved.history, origin);
     return { epoch: event.epoch, offset: event.offset };
   }
@@ -118,14 +126,23 @@ export class Hub<User> {
     return taken.filter(Boolean).length;
   }
 
-  /** Stores a direct message unless the session's outbox is full (then logged, and false). */
+  /** Stores a direct message unless the session's outbox is full (then false, and logged at most every 10 s). */
   async #sendDirect(session: string, copy: unknown): Promise<boolean> {
-    const { broker, recoveryWindow, limits, log } = this.options;
+    const { broker, recoveryWindow, limits, log, clock } = this.options;
     const limit = limits.maxPendingDirect;
-    if (await broker.sendDirect(session, copy, recoveryWindow, limit)) return true;
+    // null is a refusal; anything else (a custom broker that resolves nothing included) was stored.
+    if ((await broker.sendDirect(session, copy, recoveryWindow, limit)) !== null) return true;
     // A client that stays connected without acknowledging, or one away for long while the app
     // kept sending: what is stored stays deliverable; what would grow without end is refused.
-    log.warn({ session, limit }, 'direct message refused: the session holds maxPendingDirect unacknowledged messages');
+    // Logged once per period, with the count since, so such a client cannot flood the log.
+    const refused = this.#refusedDirects;
+    refused.count++;
+    const now = clock.now();
+    if (now - refused.loggedAt >= REFUSAL_LOG_PERIOD) {
+      log.warn({ session, limit, refused: refused.count }, 'direct messages refused: a session holds maxPendingDirect unacknowledged messages');
+      refused.loggedAt = now;
+      refused.count = 0;
+    }
     return false;
   }
 
@@ -188,6 +205,9 @@ export class Hub<User> {
       void answering.catch((error: unknown) => helloUnavailable(this.options.log, connection as Connection<unknown>, error)).finally(() => connection.resumeInput());
       return;
     }
+    // An ack is cumulative and nothing after it depends on it: taken at once, not behind a slow
+    // request or a paced subscribe, so the outbox it empties (maxPendingDirect) never waits on them.
+    if (message.type === 'ack') return void this.#handle(phase, message);
     // Small replies only: a catch-up held back whole would count against the outbound budget.
     if (message.type === 'request' || message.type === 'publish') this.#batch.hold(connection);
     this.#route(phase, message);
@@ -210,7 +230,9 @@ export class Hub<User> {
 
   /** An app's idempotency key, scoped to who publishes (`scope`), with the body's digest. */
   #keyOrigin(scope: string, key: string, data: unknown): PublishOrigin {
-    return { key: `${scope}\n${key}`, digest: digestOf(JSON.stringify(data ?? null)), ttl: this.options.idempotencyWindow };
+    const origin = { key: `${scope}\n${key}`, digest: digestOf(JSON.stringify(data ?? null)), ttl: this.options.idempotencyWindow };
+    // A client's records count against its user's quota; the server's own are no user's.
+    return scope === SERVER_SCOPE ? origin : { ...origin, holder: scope };
   }
 
   /** One message of a welcomed session, processed after those before it. */

@@ -64,7 +64,7 @@ export class ForwardingBroker implements Broker {
     await this.before('sessionsOf');
     return this.inner.sessionsOf(user);
   }
-  async sendDirect(session: string, data: unknown, ttl: number, limit?: number): Promise<DirectMessage | undefined> {
+  async sendDirect(session: string, data: unknown, ttl: number, limit?: number): Promise<DirectMessage | null> {
     await this.before('sendDirect');
     return this.inner.sendDirect(session, data, ttl, limit);
   }

@@ -9,6 +9,7 @@ import { describe, test } from 'node:test';
 import type { DirectMessage, Unsubscribe } from '../../../src/broker/broker.js';
 import { MemoryBroker } from '../../../src/broker/memory-broker.js';
 import { FakeClock } from '../../../src/testing/fake-clock.js';
+import { eventually } from '../../helpers/wait.js';
 import { serve } from '../support.js';
 import { ForwardingBroker, ParkWatch } from './brokers.js';
 import { ProtocolClient, type MessageOf, type ProtocolClient as Client } from './protocol-client.js';
@@ -184,7 +185,7 @@ describe('protocol: direct messages', () => {
     const taken: boolean[] = [];
     for (const n of [1, 2, 3, 4]) taken.push(await fixture.server.sendTo(welcome.session, { n }));
     assert.deepEqual(taken, [true, true, true, false], 'the fourth unacknowledged message is refused');
-    assert.deepEqual(warnings, ['direct message refused: the session holds maxPendingDirect unacknowledged messages 3']);
+    assert.deepEqual(warnings, ['direct messages refused: a session holds maxPendingDirect unacknowledged messages 3'], 'logged once');
     assert.equal(await fixture.server.sendToUser('ann', { all: true }), 1, 'only the session with room counts');
     await phone.take('message', (message) => message.seq === 1);
     await client.take('message', (message) => message.seq === 3);
@@ -200,6 +201,30 @@ describe('protocol: direct messages', () => {
     await back.sync();
     assert.equal(await fixture.server.sendTo(welcome.session, { n: 5 }), true, 'an ack made room');
     assert.deepEqual(await back.take('message', (message) => message.seq === 4), { type: 'message', seq: 4, data: { n: 5 } }, 'numbered on from the last stored one');
+  });
+
+  test('maxPendingDirect: an ack is taken at once, not behind a slow request, so the outbox it empties has room while the request runs', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, maxPendingDirect: 2 });
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    t.after(() => release());
+    let running = false;
+    fixture.server.handle('slow', async () => {
+      running = true;
+      await gate;
+      return 'done';
+    });
+    const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    client.send({ type: 'request', id: 1, method: 'slow', params: null });
+    await eventually(() => running, 'the slow request to be running');
+    assert.deepEqual([await fixture.server.sendTo(welcome.session, 1), await fixture.server.sendTo(welcome.session, 2), await fixture.server.sendTo(welcome.session, 3)], [true, true, false]);
+    await client.take('message', (message) => message.seq === 2);
+    client.send({ type: 'ack', seq: 2 });
+    const broker = fixture.server.broker as MemoryBroker;
+    await eventually(async () => (await broker.pendingDirect(welcome.session, 0)).length === 0, 'the ack to be taken while the request runs');
+    assert.equal(await fixture.server.sendTo(welcome.session, 4), true, 'room again');
+    release();
+    assert.deepEqual(await client.reply(1), { type: 'result', id: 1, data: 'done' });
   });
 
   test('server.sendTo refuses data JSON cannot carry (TypeError) and the session stays usable', async (t) => {
