@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import { defaultHeartbeat, heartbeat, type HeartbeatOptions } from '../core/heartbeat.js';
 import { browserEnvironment } from './environment.js';
+import { check } from './options.js';
 
 /** What a link watch reads of its client: the clock and the page's visibility (its `environment` option). */
 export interface LinkWatchHost {
@@ -27,8 +28,9 @@ export type LinkWatchPlugin = (client: LinkWatchHost, send: (data: string) => vo
 /**
  * Liveness checks for `ReconnectingWebSocket`, as an opt-in module (a bare client bundles none
  * of it): `heartbeat: withHeartbeat()` for the defaults, or `withHeartbeat({ watchdog: 10_000 })`.
- * `false` gives no heartbeat (`undefined`). With it, `{"type":"ping"}`/`{"type":"pong"}` messages
- * are link traffic, not app messages.
+ * `false` gives no heartbeat (`undefined`); a setting that is negative or no number throws
+ * `InvalidOptionError`. With it, `{"type":"ping"}`/`{"type":"pong"}` messages are link
+ * traffic, not app messages.
  */
 export function withHeartbeat(options: false): undefined;
 export function withHeartbeat(options?: true | Partial<HeartbeatOptions>): LinkWatchPlugin;
@@ -37,6 +39,9 @@ export function withHeartbeat(options: boolean | Partial<HeartbeatOptions> = tru
   if (options === false) return undefined;
   // Spreading `true` adds nothing: the defaults.
   const settings: HeartbeatOptions = { ...defaultHeartbeat, ...(options as Partial<HeartbeatOptions>) };
+  // Checked as other numeric options are: a negative period silently turned its check off, and
+  // maxMissed -1 ended every link at its first ping, whatever the traffic.
+  for (const name in defaultHeartbeat) check(`heartbeat.${name}`, settings[name as keyof HeartbeatOptions], 0);
   return ({ options }, send, dead) => {
     // The page's own visibility too, whatever `environment` says: a bare client's default
     // environment is always visible, but a hidden tab's timers are throttled all the same, and

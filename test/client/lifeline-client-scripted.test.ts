@@ -489,7 +489,7 @@ describe('LifelineClient: the protocol against a scripted socket', () => {
   });
 
   test('options refused at construction leave nothing behind: no socket is opened, nothing reconnects', async () => {
-    for (const options of [{ retry: { factor: 0.5 } }, { retryDeadline: -1 }]) {
+    for (const options of [{ retry: { factor: 0.5 } }, { retryDeadline: -1 }, { heartbeat: { maxMissed: -1 } }, { heartbeat: { pingInterval: -1 } }]) {
       const clock = new FakeClock();
       const { WebSocket, sockets } = scriptedSockets();
       assert.throws(() => new LifelineClient('ws://test/ws', { clock, WebSocket, environment: steady, ...options }), (error: unknown) => error instanceof InvalidOptionError);

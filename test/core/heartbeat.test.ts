@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { heartbeat as createHeartbeat, type HeartbeatOptions } from '../../src/core/heartbeat.js';
 import { steadyEnvironment } from '../../src/client/environment.js';
 import { withHeartbeat } from '../../src/client/with-heartbeat.js';
+import { InvalidOptionError } from '../../src/core/errors.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
 
 function setup(options: Partial<HeartbeatOptions>) {
@@ -108,6 +109,21 @@ describe('Heartbeat', () => {
     heartbeat.stop();
     assert.equal(clock.pending, 0);
   });
+});
+
+test('withHeartbeat refuses a negative setting (maxMissed -1 ended a link with traffic at its first ping) or one that is no number; 0 keeps its meaning', () => {
+  for (const name of ['watchdog', 'pingInterval', 'maxMissed', 'probeTimeout'] as const) {
+    for (const value of [-1, -30_000, Number.NaN, '5000']) {
+      assert.throws(() => withHeartbeat({ [name]: value as number }), (error: unknown) => error instanceof InvalidOptionError && error.option === `heartbeat.${name}`, `${name}: ${value}`);
+    }
+  }
+  const clock = new FakeClock();
+  const dead: number[] = [];
+  const watch = withHeartbeat({ watchdog: 0, pingInterval: 0, maxMissed: 0, probeTimeout: 0 })({ options: { clock, environment: steadyEnvironment } }, () => undefined, () => dead.push(clock.now()));
+  watch.start();
+  clock.tick(600_000);
+  assert.deepEqual(dead, [], 'watchdog and pings off');
+  watch.stop();
 });
 
 test('saw: every inbound message counts as traffic; only ping and pong are link control', () => {
