@@ -18,6 +18,7 @@ import { withHeartbeat } from './with-heartbeat.js';
 import { browserEnvironment } from './environment.js';
 import { pageAwareness } from './page-awareness.js';
 import { parseRetryHint } from '../core/retry-hint.js';
+import { systemClock, systemRng } from '../core/clock.js';
 
 /**
  * Where the client is with the current link: waiting for one, greeting, restoring, ready; or
@@ -73,30 +74,19 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     // would leave it connecting, and reconnecting, with no one to close it.
     this.#publishTimeout = resolveTimeout('publishTimeout', options.publishTimeout);
     this.#requestTimeout = resolveTimeout('requestTimeout', options.requestTimeout);
-    const retry = { backoff: resolveRetryBackoff(options.retry), within: resolveTimeout('retryDeadline', options.retryDeadline) };
-    const transport = new ReconnectingWebSocket(url, PROTOCOL, {
-      ...options,
-      // Page awareness is opt-in for a bare ReconnectingWebSocket; on here.
-      environment: options.environment ?? browserEnvironment(),
-      pageAwareness: options.pageAwareness ?? pageAwareness,
-      // What withRetryHints() returns: the parser itself.
-      retryHints: options.retryHints ?? parseRetryHint,
-      // Absent: the defaults (withHeartbeat's own default is `true`).
-      heartbeat: withHeartbeat(options.heartbeat),
-      // The transport's own queue is off: a message the socket cannot take now is the outbox's to resend, after `hello`.
-      queue: false,
-    });
-    this.transport = transport;
-    const { clock, rng } = transport.options;
+    // Absent: the defaults (withHeartbeat's own default is `true`).
+    const heartbeat = withHeartbeat(options.heartbeat);
+    // The opt-in modules are attached before it too: one that is no module (the Node entry's bare
+    // provider or store, say) throws at its attach(). They use the transport only later.
+    const { clock = systemClock, rng = systemRng } = options;
     this.#subHost = {
       unsubscribe: (sub) => this.#unsubscribe(sub),
       presence: (sub) => this.#presence(sub),
       subscribe: (sub) => this.#subscribe(sub),
       // Subscriptions refused for now are retried on this schedule; publishes, requests and
       // presence queries refused with `unavailable` too, within `retryDeadline` (0: not at all).
-      retry: { ...retry, clock, rng },
+      retry: { backoff: resolveRetryBackoff(options.retry), within: resolveTimeout('retryDeadline', options.retryDeadline), clock, rng },
     };
-    this.#reported = transport.state;
     this.#refresh = options.refreshToken?.attach({ clock, send: (token) => this.#send({ type: 'refresh', token }), failed: this.#failed });
     // Saves wait for the load (then save what the app sent meanwhile too).
     this.#durable = options.outbox?.attach(
@@ -106,6 +96,21 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
       () => this.#linkUp(),
       this.#subHost.retry,
     );
+    const transport = new ReconnectingWebSocket(url, PROTOCOL, {
+      ...options,
+      clock,
+      rng,
+      // Page awareness is opt-in for a bare ReconnectingWebSocket; on here.
+      environment: options.environment ?? browserEnvironment(),
+      pageAwareness: options.pageAwareness ?? pageAwareness,
+      // What withRetryHints() returns: the parser itself.
+      retryHints: options.retryHints ?? parseRetryHint,
+      heartbeat,
+      // The transport's own queue is off: a message the socket cannot take now is the outbox's to resend, after `hello`.
+      queue: false,
+    });
+    this.transport = transport;
+    this.#reported = transport.state;
     transport.addEventListener('open', () => this.#linkUp());
     transport.addEventListener('message', (event) => this.#received(event.data));
     transport.addEventListener('statechange', (event) => this.#transportMoved(event.to));
@@ -213,7 +218,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
 
   /** The transport is open (or the stored outbox has loaded, maybe while it is): greet the server. */
   #linkUp(): void {
-    if (this.#phase !== 'down' || this.#durable?.loading || this.transport.state !== 'open') return;
+    // No transport: its constructor threw after the store began to load; this client never was.
+    if (this.#phase !== 'down' || this.#durable?.loading || this.transport?.state !== 'open') return;
     this.#generation++;
     this.#phase = 'hello';
     this.#send({ type: 'hello', v: 1, session: this.#session, secret: this.#session === undefined ? undefined : this.#secret });
