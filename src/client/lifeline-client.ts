@@ -232,9 +232,10 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     const phase = this.#phase;
     if (phase === 'closed') return;
     if (to !== 'open' && phase !== 'down' && !this.#linkDown()) return;
-    // Without a store, a transport that ended for good fails what waits. With one, the entries
-    // stay pending (and stored): reconnect() resends them, close() rejects them.
-    if (to === 'closed' && !this.#durable) this.#outbox.failAll(closedError());
+    // A transport that ended for good fails what waits. With a store, its entries stay pending
+    // (and stored): reconnect() resends them, close() rejects them. Presence queries are never
+    // stored, so they fail either way.
+    if (to === 'closed') this.#outbox.failAll(closedError(), this.#durable);
     this.#syncState();
   }
 
