@@ -19,6 +19,7 @@ import { browserEnvironment } from './environment.js';
 import { pageAwareness } from './page-awareness.js';
 import { parseRetryHint } from '../core/retry-hint.js';
 import { systemClock, systemRng } from '../core/clock.js';
+import { Timer } from '../core/timer.js';
 
 /**
  * Where the client is with the current link: waiting for one, greeting, restoring, ready; or
@@ -67,6 +68,11 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   /** Stamps each link (and close): work after app code continues only if it is unchanged. */
   #generation = 0;
   #reported: LifelineClientState;
+  /**
+   * The `welcome` is due within `connectTimeout` of the hello: a server that accepts the socket
+   * and never answers has its link dropped as one that never connected (1006 "connect timeout").
+   */
+  #welcomeDue!: Timer;
 
   constructor(url: UrlSource, options: LifelineClientOptions = {}) {
     super();
@@ -105,7 +111,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
       pageAwareness: options.pageAwareness ?? pageAwareness,
       // What withRetryHints() returns: the parser itself.
       retryHints: options.retryHints ?? parseRetryHint,
-      heartbeat,
+      // The heartbeat, wrapped (on or off) for the way the transport lets a link watch drop a link.
+      heartbeat: (host, send, dead) => ((this.#welcomeDue = new Timer(clock, () => dead('connect-timeout'))), heartbeat?.(host, send, dead)),
       // The transport's own queue is off: a message the socket cannot take now is the outbox's to resend, after `hello`.
       queue: false,
     });
@@ -222,6 +229,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     if (this.#phase !== 'down' || this.#durable?.loading || this.transport?.state !== 'open') return;
     this.#generation++;
     this.#phase = 'hello';
+    this.#welcomeDue.start(this.transport.options.connectTimeout);
     this.#send({ type: 'hello', v: 1, session: this.#session, secret: this.#session === undefined ? undefined : this.#secret });
     // The subscriptions go with the hello, not after the welcome: they do not depend on it (the
     // server handles them after its welcome, in order), so `ready` is one round trip sooner.
@@ -284,6 +292,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
    * with `outcome_unknown` and the rest are renumbered. The subscriptions went out with the hello.
    */
   #welcome(message: ServerMessage): void {
+    this.#welcomeDue.stop();
     const id = String(message.session);
     const resumed = message.resumed === true && id === this.#session;
     this.#session = id;
@@ -418,6 +427,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
 
   /** The link ended: no reply comes on it any more, and a pending retry waits for the next link's resubscribe. */
   #linkLost(): void {
+    this.#welcomeDue.stop();
     this.#subscribes.clear();
     this.#awaited.clear();
     for (const sub of this.#subs.values()) sub._halt();

@@ -93,7 +93,7 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     this.#heartbeat = resolved.heartbeat?.(
       this,
       (data) => this.#socket?.readyState === 1 && this.#socket.send(data),
-      () => this.#abandon('heartbeat'),
+      (local) => this.#abandon(local),
     );
     this.#page = resolved.pageAwareness?.(
       this,
@@ -333,7 +333,7 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
   }
 
   /** A local verdict that the link is dead: drop the socket (late events are ignored) and report 1006. */
-  #abandon(local: 'heartbeat' | 'connect-timeout'): void {
+  #abandon(local: 'heartbeat' | 'connect-timeout' = 'heartbeat'): void {
     const reason = `${local === 'heartbeat' ? local : 'connect'} timeout`;
     // Tell the server why, if the link still carries anything; never as 1000.
     this.#drop(TIMEOUT, reason);

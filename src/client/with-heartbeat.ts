@@ -21,9 +21,11 @@ export interface LinkWatch {
 /**
  * The `heartbeat` option of `ReconnectingWebSocket`, made by {@link withHeartbeat}: called with
  * the client, a way to send `data` if the socket is open (else nothing), and what to call when
- * the link is dead (the client drops it, reports 1006 "heartbeat timeout" and reconnects).
+ * the link is dead (the client drops it, reports 1006 "heartbeat timeout" and reconnects;
+ * `dead('connect-timeout')`: the link never became usable, reported as 1006 "connect timeout",
+ * as `LifelineClient` does when no `welcome` comes). Returns the watch, or undefined for none.
  */
-export type LinkWatchPlugin = (client: LinkWatchHost, send: (data: string) => void, dead: () => void) => LinkWatch;
+export type LinkWatchPlugin = (client: LinkWatchHost, send: (data: string) => void, dead: (local?: 'connect-timeout') => void) => LinkWatch | undefined;
 
 /**
  * Liveness checks for `ReconnectingWebSocket`, as an opt-in module (a bare client bundles none

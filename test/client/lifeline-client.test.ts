@@ -4,9 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { describe, test, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import { WebSocketServer, type WebSocket as ServerSocket } from 'ws';
-import { LifelineClient, NodeWebSocket, ReplyError, type LifelineClientOptions, type Subscription } from '../../src/client/node.js';
+import { LifelineClient, NodeWebSocket, ReplyError, type LifelineClientOptions, type LifelineCloseEvent, type ReconnectingEvent, type Subscription } from '../../src/client/node.js';
 import { LifelineClient as BrowserLifelineClient, withOutbox, withTokenRefresh } from '../../src/client/index.js';
 import { InvalidOptionError } from '../../src/core/errors.js';
+import { FakeClock } from '../../src/testing/fake-clock.js';
 import { MemoryBroker } from '../../src/broker/memory-broker.js';
 import type { Position } from '../../src/core/position.js';
 import { RequestError } from '../../src/server/protocol/request-error.js';
@@ -483,6 +484,36 @@ async function silentServer(t: TestContext): Promise<{ server: WebSocketServer; 
 }
 
 describe('LifelineClient against a plain ws server', () => {
+  test('a server that accepts the socket and never welcomes: the link ends at connectTimeout (1006 connect timeout) and is retried with backoff', async (t) => {
+    const { server, url, accepted } = await silentServer(t);
+    const clock = new FakeClock();
+    const hello = once(server, 'connection').then(([socket]) => once(socket as ServerSocket, 'message'));
+    const client = new LifelineClient(url, { clock, connectTimeout: 2_000, initialDelay: 100, jitter: 'none' });
+    t.after(() => client.close());
+    const closes: string[] = [];
+    client.addEventListener('close', (e: LifelineCloseEvent) => closes.push(`${e.code} ${e.reason} ${e.wasClean} ${e.willReconnect}`));
+    const retries: number[] = [];
+    client.addEventListener('reconnecting', (e: ReconnectingEvent) => retries.push(e.attempt));
+    const [data] = (await within(hello, 5_000, 'the hello')) as [Buffer];
+    assert.equal(JSON.parse(data.toString()).type, 'hello');
+    assert.equal(client.state, 'open');
+    const first = accepted[0]?.socket;
+    assert.ok(first);
+    const serverSawClose = once(first, 'close');
+    clock.tick(1_999);
+    assert.deepEqual(closes, [], 'not yet');
+    const second = once(server, 'connection');
+    clock.tick(1);
+    assert.deepEqual(closes, ['1006 connect timeout false true']);
+    assert.deepEqual(retries, [1]);
+    assert.equal(client.state, 'reconnecting');
+    const [code, reason] = (await within(serverSawClose, 5_000, 'the server saw the close')) as [number, Buffer];
+    assert.deepEqual([code, reason.toString()], [4408, 'connect timeout']);
+    clock.tick(100); // the backoff
+    await within(second, 5_000, 'the retry reached the server');
+    assert.equal(accepted.length, 2);
+  });
+
   test('options refused at construction (browser entry) leave no connection attempt behind: the server only sees the next client', async (t) => {
     const { server, url, accepted } = await silentServer(t);
     const store = { load: async () => undefined, save: async () => undefined };

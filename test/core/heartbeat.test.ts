@@ -120,6 +120,7 @@ test('withHeartbeat refuses a negative setting (maxMissed -1 ended a link with t
   const clock = new FakeClock();
   const dead: number[] = [];
   const watch = withHeartbeat({ watchdog: 0, pingInterval: 0, maxMissed: 0, probeTimeout: 0 })({ options: { clock, environment: steadyEnvironment } }, () => undefined, () => dead.push(clock.now()));
+  assert.ok(watch);
   watch.start();
   clock.tick(600_000);
   assert.deepEqual(dead, [], 'watchdog and pings off');
@@ -148,6 +149,7 @@ test('withHeartbeat: a hidden page holds the verdict even when the client was gi
   const clock = new FakeClock();
   const dead: number[] = [];
   const watch = withHeartbeat({ watchdog: 35_000, pingInterval: 0 })({ options: { clock, environment: steadyEnvironment } }, () => undefined, () => dead.push(clock.now()));
+  assert.ok(watch);
   watch.start();
   clock.tick(120_000);
   assert.deepEqual(dead, [], 'no verdict while the page is hidden');
