@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js';
+import { InvalidOptionError } from '../core/errors.js';
 import { lifelineEvent } from './events.js';
 import { pendingMessage, type Outbox, type SendRetry } from './outbox.js';
 import type { OutboxEntry, OutboxSnapshot, OutboxStore } from './outbox-store.js';
@@ -34,6 +35,7 @@ export interface OutboxOption {
  * const client = new LifelineClient(url, { outbox: withOutbox({ load, save }) });
  */
 export function withOutbox(store: OutboxStore): OutboxOption {
+  if (typeof store?.load !== 'function' || typeof store.save !== 'function') throw new InvalidOptionError('outbox', 'a store needs load() and save()');
   return { attach: (...host) => new DurableOutbox(store, ...host) };
 }
 

@@ -18,6 +18,8 @@ import { withHeartbeat } from './with-heartbeat.js';
 import { browserEnvironment } from './environment.js';
 import { pageAwareness } from './page-awareness.js';
 import { parseRetryHint } from '../core/retry-hint.js';
+import { systemClock, systemRng } from '../core/clock.js';
+import { Timer } from '../core/timer.js';
 
 /**
  * Where the client is with the current link: waiting for one, greeting, restoring, ready; or
@@ -66,6 +68,11 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   /** Stamps each link (and close): work after app code continues only if it is unchanged. */
   #generation = 0;
   #reported: LifelineClientState;
+  /**
+   * The `welcome` is due within `connectTimeout` of the hello: a server that accepts the socket
+   * and never answers has its link dropped as one that never connected (1006 "connect timeout").
+   */
+  #welcomeDue!: Timer;
 
   constructor(url: UrlSource, options: LifelineClientOptions = {}) {
     super();
@@ -73,30 +80,19 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     // would leave it connecting, and reconnecting, with no one to close it.
     this.#publishTimeout = resolveTimeout('publishTimeout', options.publishTimeout);
     this.#requestTimeout = resolveTimeout('requestTimeout', options.requestTimeout);
-    const retry = { backoff: resolveRetryBackoff(options.retry), within: resolveTimeout('retryDeadline', options.retryDeadline) };
-    const transport = new ReconnectingWebSocket(url, PROTOCOL, {
-      ...options,
-      // Page awareness is opt-in for a bare ReconnectingWebSocket; on here.
-      environment: options.environment ?? browserEnvironment(),
-      pageAwareness: options.pageAwareness ?? pageAwareness,
-      // What withRetryHints() returns: the parser itself.
-      retryHints: options.retryHints ?? parseRetryHint,
-      // Absent: the defaults (withHeartbeat's own default is `true`).
-      heartbeat: withHeartbeat(options.heartbeat),
-      // The transport's own queue is off: a message the socket cannot take now is the outbox's to resend, after `hello`.
-      queue: false,
-    });
-    this.transport = transport;
-    const { clock, rng } = transport.options;
+    // Absent: the defaults (withHeartbeat's own default is `true`).
+    const heartbeat = withHeartbeat(options.heartbeat);
+    // The opt-in modules are attached before it too: one that is no module (the Node entry's bare
+    // provider or store, say) throws at its attach(). They use the transport only later.
+    const { clock = systemClock, rng = systemRng } = options;
     this.#subHost = {
       unsubscribe: (sub) => this.#unsubscribe(sub),
       presence: (sub) => this.#presence(sub),
       subscribe: (sub) => this.#subscribe(sub),
       // Subscriptions refused for now are retried on this schedule; publishes, requests and
       // presence queries refused with `unavailable` too, within `retryDeadline` (0: not at all).
-      retry: { ...retry, clock, rng },
+      retry: { backoff: resolveRetryBackoff(options.retry), within: resolveTimeout('retryDeadline', options.retryDeadline), clock, rng },
     };
-    this.#reported = transport.state;
     this.#refresh = options.refreshToken?.attach({ clock, send: (token) => this.#send({ type: 'refresh', token }), failed: this.#failed });
     // Saves wait for the load (then save what the app sent meanwhile too).
     this.#durable = options.outbox?.attach(
@@ -106,6 +102,22 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
       () => this.#linkUp(),
       this.#subHost.retry,
     );
+    const transport = new ReconnectingWebSocket(url, PROTOCOL, {
+      ...options,
+      clock,
+      rng,
+      // Page awareness is opt-in for a bare ReconnectingWebSocket; on here.
+      environment: options.environment ?? browserEnvironment(),
+      pageAwareness: options.pageAwareness ?? pageAwareness,
+      // What withRetryHints() returns: the parser itself.
+      retryHints: options.retryHints ?? parseRetryHint,
+      // The heartbeat, wrapped (on or off) for the way the transport lets a link watch drop a link.
+      heartbeat: (host, send, dead) => ((this.#welcomeDue = new Timer(clock, () => dead('connect-timeout'))), heartbeat?.(host, send, dead)),
+      // The transport's own queue is off: a message the socket cannot take now is the outbox's to resend, after `hello`.
+      queue: false,
+    });
+    this.transport = transport;
+    this.#reported = transport.state;
     transport.addEventListener('open', () => this.#linkUp());
     transport.addEventListener('message', (event) => this.#received(event.data));
     transport.addEventListener('statechange', (event) => this.#transportMoved(event.to));
@@ -213,9 +225,11 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
 
   /** The transport is open (or the stored outbox has loaded, maybe while it is): greet the server. */
   #linkUp(): void {
-    if (this.#phase !== 'down' || this.#durable?.loading || this.transport.state !== 'open') return;
+    // No transport: its constructor threw after the store began to load; this client never was.
+    if (this.#phase !== 'down' || this.#durable?.loading || this.transport?.state !== 'open') return;
     this.#generation++;
     this.#phase = 'hello';
+    this.#welcomeDue.start(this.transport.options.connectTimeout);
     this.#send({ type: 'hello', v: 1, session: this.#session, secret: this.#session === undefined ? undefined : this.#secret });
     // The subscriptions go with the hello, not after the welcome: they do not depend on it (the
     // server handles them after its welcome, in order), so `ready` is one round trip sooner.
@@ -226,9 +240,10 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     const phase = this.#phase;
     if (phase === 'closed') return;
     if (to !== 'open' && phase !== 'down' && !this.#linkDown()) return;
-    // Without a store, a transport that ended for good fails what waits. With one, the entries
-    // stay pending (and stored): reconnect() resends them, close() rejects them.
-    if (to === 'closed' && !this.#durable) this.#outbox.failAll(closedError());
+    // A transport that ended for good fails what waits. With a store, its entries stay pending
+    // (and stored): reconnect() resends them, close() rejects them. Presence queries are never
+    // stored, so they fail either way.
+    if (to === 'closed') this.#outbox.failAll(closedError(), this.#durable);
     this.#syncState();
   }
 
@@ -277,6 +292,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
    * with `outcome_unknown` and the rest are renumbered. The subscriptions went out with the hello.
    */
   #welcome(message: ServerMessage): void {
+    this.#welcomeDue.stop();
     const id = String(message.session);
     const resumed = message.resumed === true && id === this.#session;
     this.#session = id;
@@ -411,6 +427,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
 
   /** The link ended: no reply comes on it any more, and a pending retry waits for the next link's resubscribe. */
   #linkLost(): void {
+    this.#welcomeDue.stop();
     this.#subscribes.clear();
     this.#awaited.clear();
     for (const sub of this.#subs.values()) sub._halt();

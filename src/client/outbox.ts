@@ -221,7 +221,8 @@ export class Outbox {
     }
   }
 
-  failAll(error: Error): void {
-    for (const entry of this.entries) this.#forget(entry, error);
+  /** Fails every entry; given the durable outbox (`store`), only those it does not keep: presence queries. */
+  failAll(error: Error, store?: object): void {
+    for (const entry of this.entries) if (!store || entry.kind === 'presence.get') this.#forget(entry, error);
   }
 }

@@ -74,6 +74,11 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
   #closing = { code: NORMAL, reason: '' };
   /** Callers of opened(): called with nothing at the next open, with the error if the client ends first. */
   #waiters: ((error?: Error) => void)[] = [];
+  /**
+   * Schedules the pending retry in `delay` ms and reports it (`reconnecting`), unless a listener
+   * changed course; set by each close that retries, run when no pause holds it back.
+   */
+  #retry!: (delay: number) => void;
 
   constructor(url: UrlSource, protocols?: string | string[] | ProtocolsProvider, options: ClientOptions = {}) {
     super();
@@ -88,15 +93,14 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     this.#heartbeat = resolved.heartbeat?.(
       this,
       (data) => this.#socket?.readyState === 1 && this.#socket.send(data),
-      () => this.#abandon('heartbeat'),
+      (local) => this.#abandon(local),
     );
     this.#page = resolved.pageAwareness?.(
       this,
       (step) => {
         this.#stop();
         if (step === 'pause') this.#move('paused');
-        else if (!step) this.#connect();
-        else if (this.#move('reconnecting')) this.#wait(step, () => this.#connect(), true);
+        else if (this.#move('reconnecting')) this.#retry(step);
       },
       () => this.#hintedDue,
       () => this.#heartbeat?.visible(),
@@ -329,7 +333,7 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
   }
 
   /** A local verdict that the link is dead: drop the socket (late events are ignored) and report 1006. */
-  #abandon(local: 'heartbeat' | 'connect-timeout'): void {
+  #abandon(local: 'heartbeat' | 'connect-timeout' = 'heartbeat'): void {
     const reason = `${local === 'heartbeat' ? local : 'connect'} timeout`;
     // Tell the server why, if the link still carries anything; never as 1000.
     this.#drop(TIMEOUT, reason);
@@ -374,8 +378,10 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     const { attempt, delay } = retry;
     this.#attempt = attempt;
     this.#hintedDue = retry.hinted ? options.clock.now() + delay : 0;
+    this.#retry = (ms) => this.#dispatch(lifelineEvent('reconnecting', { attempt, delay: ms, code, reason })) && this.#state === 'reconnecting' && this.#wait(ms, () => this.#connect(), true);
     if (!this.#move(this.#page?.away() ? 'paused' : 'reconnecting') || !this.#dispatch(closeEvent(close, true, action))) return;
-    if (this.#dispatch(lifelineEvent('reconnecting', { attempt, delay, code, reason })) && this.#state === 'reconnecting') this.#wait(delay, () => this.#connect(), true);
+    // Paused (by now, or already), nothing is scheduled: the page's return schedules it.
+    if (this.#state === 'reconnecting') this.#retry(delay);
   }
 
   /** Ends in `closed` and reports it; true when no listener started something new meanwhile. */

@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js';
+import { InvalidOptionError } from '../core/errors.js';
 import { Timer } from '../core/timer.js';
 
 /** What a token refresh needs from its client: the clock, how to send the new token, how to report a failure. */
@@ -27,6 +28,7 @@ export interface TokenRefreshOption {
  * const client = new LifelineClient(url, { refreshToken: withTokenRefresh(() => fetchToken()) });
  */
 export function withTokenRefresh(provider: () => Promise<string>): TokenRefreshOption {
+  if (typeof provider !== 'function') throw new InvalidOptionError('refreshToken', 'the provider must be a function');
   return { attach: (host) => new TokenRefresh(provider, host) };
 }
 

@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import { defaultHeartbeat, heartbeat, type HeartbeatOptions } from '../core/heartbeat.js';
 import { browserEnvironment } from './environment.js';
+import { check } from './options.js';
 
 /** What a link watch reads of its client: the clock and the page's visibility (its `environment` option). */
 export interface LinkWatchHost {
@@ -20,15 +21,18 @@ export interface LinkWatch {
 /**
  * The `heartbeat` option of `ReconnectingWebSocket`, made by {@link withHeartbeat}: called with
  * the client, a way to send `data` if the socket is open (else nothing), and what to call when
- * the link is dead (the client drops it, reports 1006 "heartbeat timeout" and reconnects).
+ * the link is dead (the client drops it, reports 1006 "heartbeat timeout" and reconnects;
+ * `dead('connect-timeout')`: the link never became usable, reported as 1006 "connect timeout",
+ * as `LifelineClient` does when no `welcome` comes). Returns the watch, or undefined for none.
  */
-export type LinkWatchPlugin = (client: LinkWatchHost, send: (data: string) => void, dead: () => void) => LinkWatch;
+export type LinkWatchPlugin = (client: LinkWatchHost, send: (data: string) => void, dead: (local?: 'connect-timeout') => void) => LinkWatch | undefined;
 
 /**
  * Liveness checks for `ReconnectingWebSocket`, as an opt-in module (a bare client bundles none
  * of it): `heartbeat: withHeartbeat()` for the defaults, or `withHeartbeat({ watchdog: 10_000 })`.
- * `false` gives no heartbeat (`undefined`). With it, `{"type":"ping"}`/`{"type":"pong"}` messages
- * are link traffic, not app messages.
+ * `false` gives no heartbeat (`undefined`); a setting that is negative or no number throws
+ * `InvalidOptionError`. With it, `{"type":"ping"}`/`{"type":"pong"}` messages are link
+ * traffic, not app messages.
  */
 export function withHeartbeat(options: false): undefined;
 export function withHeartbeat(options?: true | Partial<HeartbeatOptions>): LinkWatchPlugin;
@@ -37,6 +41,9 @@ export function withHeartbeat(options: boolean | Partial<HeartbeatOptions> = tru
   if (options === false) return undefined;
   // Spreading `true` adds nothing: the defaults.
   const settings: HeartbeatOptions = { ...defaultHeartbeat, ...(options as Partial<HeartbeatOptions>) };
+  // Checked as other numeric options are: a negative period silently turned its check off, and
+  // maxMissed -1 ended every link at its first ping, whatever the traffic.
+  for (const name in defaultHeartbeat) check(`heartbeat.${name}`, settings[name as keyof HeartbeatOptions], 0);
   return ({ options }, send, dead) => {
     // The page's own visibility too, whatever `environment` says: a bare client's default
     // environment is always visible, but a hidden tab's timers are throttled all the same, and

@@ -33,6 +33,16 @@ test('the same check flags the Node entry (which pulls in ws)', async () => {
  * docs/topics/design-decisions.md, entries 29, 44 and 45, and `node scripts/bundle-sizes.mjs`
  * for where the bytes are), so any growth fails here.
  */
+// 8,862, 4,189: +52 B, +3 B for a deadline on the server's welcome (a server that accepted the
+// socket and never answered left the client open and not ready until the heartbeat gave up).
+// 8,810, 4,186: +6 B, +10 B for reconnecting reported when a retry is scheduled, not while paused
+// (a close while hidden or offline announced one that never came).
+// 8,804: +10 B for presence queries failed when the transport ends for good with a durable outbox
+// (not stored, they were kept pending with its entries).
+// 8,794: +6 B for the opt-in modules attached before the transport exists (a bare provider or
+// store threw after it, leaving it connecting with no owner).
+// 8,788: +16 B for the heartbeat's settings checked (a negative one was taken: maxMissed -1 ended
+// every link at its first ping).
 // 8,772, 4,176: +1 B each for close(null) refused as WHATWG does (it closed with 1000).
 // 8,771, 4,175: +4 B each for a jitter that is not a number counting as none (NaN delays made
 // every retry fire at once).
@@ -52,7 +62,7 @@ test('the same check flags the Node entry (which pulls in ws)', async () => {
 // 8,730: +8 B (8,728 measured) for the outbox checking only a new entry's size on add (it re-read
 // every queued entry on each add: n²/2 byte counts for n messages queued offline).
 // 4,161: +2 B (4,159 before) for `maxAttempts: 0` meaning no retry even after a 1013.
-const budget = { reconnecting: 4176, clientWithSubscription: 8772 };
+const budget = { reconnecting: 4189, clientWithSubscription: 8862 };
 
 test('bundle sizes, minified + gzipped, within budget', async (t) => {
   const reconnectingOnly = await minifiedGzipSize(`export { ReconnectingWebSocket } from ${JSON.stringify(clientEntry)};`);

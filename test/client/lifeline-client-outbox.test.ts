@@ -327,6 +327,35 @@ describe('LifelineClient with a durable outbox: the protocol against a scripted 
     assert.deepEqual(store.snapshot?.entries.map((e) => e.kind), ['request']);
     client.close();
   });
+
+  test('presence queries pending when the client ends for good reject with closed (they are not stored): on give-up, as on close()', async () => {
+    const outcome = (promise: Promise<unknown>) => promise.then(() => 'resolved', (e: unknown) => (e instanceof ReplyError ? e.code : 'other'));
+    const store = new ScriptedStore();
+    const { client, welcome, drop } = setup(store, { requestTimeout: 0, maxAttempts: 1 });
+    await welcome('s-1', false);
+    const presence = outcome(client.subscribe('chat:a').presence());
+    let published = 'pending';
+    void outcome(client.publish('chat:a', 1)).then((code) => (published = code));
+    await settle();
+    const gaveUp = until(client, 'giveup', () => true, 5_000);
+    await drop();
+    await drop(); // the one retry fails too
+    await within(gaveUp, 5_000, 'the give-up');
+    assert.equal(await within(presence, 5_000, 'the presence query to settle'), 'closed');
+    await settle();
+    assert.equal(published, 'pending', 'a stored publish stays pending: reconnect() resends it');
+    assert.deepEqual(store.snapshot?.entries.map((e) => e.kind), ['publish']);
+    client.close();
+    await settle();
+    assert.equal(published, 'closed');
+
+    const other = setup(new ScriptedStore(), { requestTimeout: 0 });
+    await other.welcome('s-2', false);
+    const asked = outcome(other.client.subscribe('chat:a').presence());
+    await settle();
+    other.client.close();
+    assert.equal(await within(asked, 5_000, 'the presence query to settle'), 'closed');
+  });
 });
 
 // ---- against a real server, with the file store ------------------------------------------------------

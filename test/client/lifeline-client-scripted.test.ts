@@ -488,8 +488,33 @@ describe('LifelineClient: the protocol against a scripted socket', () => {
     client.close();
   });
 
+  test('no welcome within connectTimeout of the hello drops the link as a connect timeout, heartbeat on or off; a welcome in time keeps it', async () => {
+    for (const heartbeat of [true, false]) {
+      const { clock, client, latest, say, sockets } = setup({ heartbeat, connectTimeout: 3_000 });
+      const closes: string[] = [];
+      client.addEventListener('close', (e) => closes.push(`${e.code} ${e.reason} ${e.willReconnect}`));
+      await Promise.resolve();
+      latest().open();
+      clock.tick(2_999);
+      assert.deepEqual(closes, [], `heartbeat ${heartbeat}: not yet`);
+      clock.tick(1);
+      assert.deepEqual(closes, ['1006 connect timeout true'], `heartbeat ${heartbeat}`);
+      assert.deepEqual(latest().closedWith, { code: 4408, reason: 'connect timeout' });
+      clock.tick(1_000); // the retry
+      assert.equal(sockets.length, 2);
+      latest().open();
+      clock.tick(2_999);
+      say({ type: 'welcome', v: 1, session: 's-1', resumed: false, recoveryWindow: 120_000, pingInterval: 25_000, acked: 0 });
+      clock.tick(20_000);
+      assert.equal(client.state, 'ready');
+      assert.equal(closes.length, 1, 'welcomed in time: the link stays');
+      client.close();
+      assert.equal(clock.pending, 0, 'no timer left');
+    }
+  });
+
   test('options refused at construction leave nothing behind: no socket is opened, nothing reconnects', async () => {
-    for (const options of [{ retry: { factor: 0.5 } }, { retryDeadline: -1 }]) {
+    for (const options of [{ retry: { factor: 0.5 } }, { retryDeadline: -1 }, { heartbeat: { maxMissed: -1 } }, { heartbeat: { pingInterval: -1 } }]) {
       const clock = new FakeClock();
       const { WebSocket, sockets } = scriptedSockets();
       assert.throws(() => new LifelineClient('ws://test/ws', { clock, WebSocket, environment: steady, ...options }), (error: unknown) => error instanceof InvalidOptionError);

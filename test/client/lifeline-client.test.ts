@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { describe, test, type TestContext } from 'node:test';
 import { pino } from 'pino';
-import { LifelineClient, NodeWebSocket, ReplyError, type LifelineClientOptions, type Subscription } from '../../src/client/node.js';
+import { WebSocketServer, type WebSocket as ServerSocket } from 'ws';
+import { LifelineClient, NodeWebSocket, ReplyError, type LifelineClientOptions, type LifelineCloseEvent, type ReconnectingEvent, type Subscription } from '../../src/client/node.js';
+import { LifelineClient as BrowserLifelineClient, withOutbox, withTokenRefresh } from '../../src/client/index.js';
+import { InvalidOptionError } from '../../src/core/errors.js';
+import { FakeClock } from '../../src/testing/fake-clock.js';
 import { MemoryBroker } from '../../src/broker/memory-broker.js';
 import type { Position } from '../../src/core/position.js';
 import { RequestError } from '../../src/server/protocol/request-error.js';
@@ -461,5 +467,86 @@ describe('LifelineClient against a real Lifeline server', () => {
       client.close();
       await fixture.close();
     }
+  });
+});
+
+/** A plain ws server on 127.0.0.1 that accepts `lifeline.v1` and never says anything: the sockets it accepted, with the path each asked for. */
+async function silentServer(t: TestContext): Promise<{ server: WebSocketServer; url: string; accepted: { path: string | undefined; socket: ServerSocket }[] }> {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: (protocols) => (protocols.has('lifeline.v1') ? 'lifeline.v1' : false) });
+  await once(server, 'listening');
+  const accepted: { path: string | undefined; socket: ServerSocket }[] = [];
+  server.on('connection', (socket, request) => accepted.push({ path: request.url, socket }));
+  t.after(async () => {
+    for (const socket of server.clients) socket.terminate();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return { server, url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`, accepted };
+}
+
+describe('LifelineClient against a plain ws server', () => {
+  test('a server that accepts the socket and never welcomes: the link ends at connectTimeout (1006 connect timeout) and is retried with backoff', async (t) => {
+    const { server, url, accepted } = await silentServer(t);
+    const clock = new FakeClock();
+    const hello = once(server, 'connection').then(([socket]) => once(socket as ServerSocket, 'message'));
+    const client = new LifelineClient(url, { clock, connectTimeout: 2_000, initialDelay: 100, jitter: 'none' });
+    t.after(() => client.close());
+    const closes: string[] = [];
+    client.addEventListener('close', (e: LifelineCloseEvent) => closes.push(`${e.code} ${e.reason} ${e.wasClean} ${e.willReconnect}`));
+    const retries: number[] = [];
+    client.addEventListener('reconnecting', (e: ReconnectingEvent) => retries.push(e.attempt));
+    const [data] = (await within(hello, 5_000, 'the hello')) as [Buffer];
+    assert.equal(JSON.parse(data.toString()).type, 'hello');
+    assert.equal(client.state, 'open');
+    const first = accepted[0]?.socket;
+    assert.ok(first);
+    const serverSawClose = once(first, 'close');
+    clock.tick(1_999);
+    assert.deepEqual(closes, [], 'not yet');
+    const second = once(server, 'connection');
+    clock.tick(1);
+    assert.deepEqual(closes, ['1006 connect timeout false true']);
+    assert.deepEqual(retries, [1]);
+    assert.equal(client.state, 'reconnecting');
+    const [code, reason] = (await within(serverSawClose, 5_000, 'the server saw the close')) as [number, Buffer];
+    assert.deepEqual([code, reason.toString()], [4408, 'connect timeout']);
+    clock.tick(100); // the backoff
+    await within(second, 5_000, 'the retry reached the server');
+    assert.equal(accepted.length, 2);
+  });
+
+  test('options refused at construction (browser entry) leave no connection attempt behind: the server only sees the next client', async (t) => {
+    const { server, url, accepted } = await silentServer(t);
+    const store = { load: async () => undefined, save: async () => undefined };
+    type Options = ConstructorParameters<typeof BrowserLifelineClient>[1];
+    // What is refused, and how: InvalidOptionError where a check says why; a TypeError where the
+    // browser entry is handed the Node entry's bare forms (no attach() to call).
+    const refused: [what: string, options: () => Options, error: new (...args: never[]) => Error][] = [
+      ['a bare refreshToken provider (the Node entry form)', () => ({ refreshToken: (async () => 'token') as never }), TypeError],
+      ['a refreshToken that is no module', () => ({ refreshToken: 'token' as never }), TypeError],
+      ['withTokenRefresh given no function', () => ({ refreshToken: withTokenRefresh('token' as never) }), InvalidOptionError],
+      ['a bare outbox store (the Node entry form)', () => ({ outbox: store as never }), TypeError],
+      ['an outbox that is no store', () => ({ outbox: 42 as never }), TypeError],
+      ['an outbox store without save', () => ({ outbox: withOutbox({ load: store.load } as never) }), InvalidOptionError],
+      ['an outbox store whose load throws at once', () => ({ outbox: withOutbox({ ...store, load: () => { throw new RangeError('no storage'); } }) }), RangeError],
+      ['a negative heartbeat setting', () => ({ heartbeat: { maxMissed: -1 } }), InvalidOptionError],
+      // The store begins to load, then the transport refuses its own option: the load ends on a client that never was.
+      ['a good store, then a transport option out of range', () => ({ outbox: withOutbox(store), connectTimeout: 0 }), InvalidOptionError],
+    ];
+    let attempts = 0;
+    for (const [what, options, error] of refused) {
+      const make = () =>
+        new BrowserLifelineClient(() => {
+          attempts++;
+          return `${url}/refused`;
+        }, { WebSocket: NodeWebSocket, maxAttempts: 0, ...options() });
+      assert.throws(make, error, what);
+    }
+    await Promise.resolve(); // when a first attempt would start
+    const controlSeen = new Promise<void>((resolve) => server.on('connection', (_socket, request) => request.url === '/control' && resolve()));
+    const control = new BrowserLifelineClient(`${url}/control`, { WebSocket: NodeWebSocket });
+    t.after(() => control.close());
+    await within(controlSeen, 5_000, 'the control client connected');
+    assert.equal(attempts, 0);
+    assert.deepEqual(accepted.map((a) => a.path), ['/control']);
   });
 });

@@ -234,6 +234,8 @@ describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
     environment.change({ hidden: false, online: false });
     assert.equal(client.state, 'paused');
     environment.change({ online: true });
+    assert.equal(client.state, 'reconnecting');
+    clock.tick(0); // the retry, scheduled in 0 ms
     assert.equal(client.state, 'connecting');
     assert.equal(sockets.length, 2);
   });
@@ -252,6 +254,35 @@ describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
     assert.equal(sockets.length, 1);
     clock.tick(1);
     assert.equal(sockets.length, 2);
+  });
+
+  test('no reconnecting while paused: the attempt is announced when it is scheduled, once the page is back', async () => {
+    const { clock, client, environment, events, sockets, latest } = await setup({ initialDelay: 60_000, jitter: 'none' });
+    const seen = delays(client);
+    latest().open();
+    environment.change({ hidden: true });
+    latest().drop(1006); // while hidden: the retry waits
+    assert.equal(client.state, 'paused');
+    clock.tick(600_000);
+    assert.deepEqual(events, ['close:1006:true:reconnect']);
+    environment.change({ hidden: false });
+    assert.deepEqual(events, ['close:1006:true:reconnect', 'reconnecting:1']);
+    assert.deepEqual(seen, [0], 'at once');
+    clock.tick(0);
+    assert.equal(client.state, 'connecting');
+    assert.equal(sockets.length, 2);
+    // A server's hint still holds when the page comes back: the attempt is announced with the rest of its wait.
+    latest().open();
+    environment.change({ online: false });
+    latest().drop(1012, 'restart; retry after 30000 ms', true);
+    assert.equal(client.state, 'paused');
+    clock.tick(10_000);
+    assert.deepEqual(seen, [0]);
+    environment.change({ online: true });
+    assert.deepEqual(seen, [0, 20_000]);
+    assert.equal(client.state, 'reconnecting');
+    clock.tick(20_000);
+    assert.equal(sockets.length, 3);
   });
 
   test('close() refuses a code a client may not send, before changing anything', async () => {

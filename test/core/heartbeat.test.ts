@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { heartbeat as createHeartbeat, type HeartbeatOptions } from '../../src/core/heartbeat.js';
 import { steadyEnvironment } from '../../src/client/environment.js';
 import { withHeartbeat } from '../../src/client/with-heartbeat.js';
+import { InvalidOptionError } from '../../src/core/errors.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
 
 function setup(options: Partial<HeartbeatOptions>) {
@@ -110,6 +111,22 @@ describe('Heartbeat', () => {
   });
 });
 
+test('withHeartbeat refuses a negative setting (maxMissed -1 ended a link with traffic at its first ping) or one that is no number; 0 keeps its meaning', () => {
+  for (const name of ['watchdog', 'pingInterval', 'maxMissed', 'probeTimeout'] as const) {
+    for (const value of [-1, -30_000, Number.NaN, '5000']) {
+      assert.throws(() => withHeartbeat({ [name]: value as number }), (error: unknown) => error instanceof InvalidOptionError && error.option === `heartbeat.${name}`, `${name}: ${value}`);
+    }
+  }
+  const clock = new FakeClock();
+  const dead: number[] = [];
+  const watch = withHeartbeat({ watchdog: 0, pingInterval: 0, maxMissed: 0, probeTimeout: 0 })({ options: { clock, environment: steadyEnvironment } }, () => undefined, () => dead.push(clock.now()));
+  assert.ok(watch);
+  watch.start();
+  clock.tick(600_000);
+  assert.deepEqual(dead, [], 'watchdog and pings off');
+  watch.stop();
+});
+
 test('saw: every inbound message counts as traffic; only ping and pong are link control', () => {
   const { clock, heartbeat, state } = setup({ watchdog: 35_000 });
   heartbeat.start();
@@ -132,6 +149,7 @@ test('withHeartbeat: a hidden page holds the verdict even when the client was gi
   const clock = new FakeClock();
   const dead: number[] = [];
   const watch = withHeartbeat({ watchdog: 35_000, pingInterval: 0 })({ options: { clock, environment: steadyEnvironment } }, () => undefined, () => dead.push(clock.now()));
+  assert.ok(watch);
   watch.start();
   clock.tick(120_000);
   assert.deepEqual(dead, [], 'no verdict while the page is hidden');
