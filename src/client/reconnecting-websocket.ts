@@ -52,6 +52,8 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
   #state: ClientState;
   /** Retries since the last stable connection. */
   #attempt = 0;
+  /** The count when the current attempt began: a link dropped as never connected goes back to it. */
+  #began = 0;
   /** When a server's retry hint set the pending retry, its clock time: coming back must not jump it. */
   #hintedDue = 0;
   /**
@@ -265,7 +267,7 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
 
   #connect(): void {
     const generation = ++this.#generation;
-    const attempt = this.#attempt;
+    const attempt = (this.#began = this.#attempt);
     if (!this.#move('connecting') || !this.#dispatch(lifelineEvent('connecting', { attempt }))) return;
     // Cleared only once an attempt opens: one that failed before (a provider that could not
     // fetch a token, a timeout) leaves the credentials as stale as they were.
@@ -335,6 +337,9 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
   /** A local verdict that the link is dead: drop the socket (late events are ignored) and report 1006. */
   #abandon(local: 'heartbeat' | 'connect-timeout' = 'heartbeat'): void {
     const reason = `${local === 'heartbeat' ? local : 'connect'} timeout`;
+    // Never connected (a link watch found no greeting in time, LifelineClient's welcome): the
+    // stability window that ran meanwhile does not count, so the backoff keeps growing.
+    if (local !== 'heartbeat') this.#attempt = this.#began;
     // Tell the server why, if the link still carries anything; never as 1000.
     this.#drop(TIMEOUT, reason);
     this.#closed({ code: ABNORMAL, reason, wasClean: false, local });

@@ -514,6 +514,27 @@ describe('LifelineClient against a plain ws server', () => {
     assert.equal(accepted.length, 2);
   });
 
+  test('a server that never welcomes: the stability window that runs while waiting does not count, so the backoff grows with each attempt', async (t) => {
+    const { server, url } = await silentServer(t);
+    const clock = new FakeClock();
+    const hellos: Promise<unknown>[] = [];
+    const nextHello = (): Promise<unknown> => once(server, 'connection').then(([socket]) => once(socket as ServerSocket, 'message'));
+    hellos.push(nextHello());
+    // The defaults' shape: the welcome is due after the stability window has run.
+    const client = new LifelineClient(url, { clock, connectTimeout: 10_000, stabilityWindow: 5_000, initialDelay: 100, jitter: 'none' });
+    t.after(() => client.close());
+    const retries: [number, number][] = [];
+    client.addEventListener('reconnecting', (e: ReconnectingEvent) => retries.push([e.attempt, e.delay]));
+    for (let round = 1; round <= 3; round++) {
+      await within(hellos[round - 1] as Promise<unknown>, 5_000, `hello ${round}`);
+      hellos.push(nextHello());
+      clock.tick(10_000); // the welcome is due; the stability window ran at 5 s
+      assert.equal(retries.length, round);
+      clock.tick(retries[round - 1]?.[1] ?? 0);
+    }
+    assert.deepEqual(retries, [[1, 100], [2, 200], [3, 400]]);
+  });
+
   test('options refused at construction (browser entry) leave no connection attempt behind: the server only sees the next client', async (t) => {
     const { server, url, accepted } = await silentServer(t);
     const store = { load: async () => undefined, save: async () => undefined };
