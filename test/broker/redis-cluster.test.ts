@@ -141,7 +141,7 @@ describe('RedisBroker on a Redis Cluster', { skip: redisClusterSkip }, () => {
     await subscriber.subscribe(channel, (event) => delivered.push(event));
     const given: ChannelEvent[] = [];
     for (let i = 1; i <= 5; i++) given.push(await publisher.publish(channel, { i }, policy));
-    await eventually(async () => (await replicationOffset(redis, replica)) >= (await replicationOffset(redis, primary)), 'the replica in sync', 10_000);
+    await eventually(() => inSync(redis, primary, replica), 'the replica linked to its primary and in sync', 20_000);
     // The replica stops applying its primary's stream (writes are paused on it): 6 to 10 are
     // acknowledged by the primary alone, which is then killed. The replica takes over without them.
     // The pause lasts until the replica has taken over, however long the failover takes on a
@@ -242,6 +242,17 @@ async function replicaOf(redis: RedisCluster, port: number): Promise<number> {
   const found = Number(/:(\d+)@/.exec(replica?.[1] ?? '')?.[1]);
   assert.ok(Number.isInteger(found), `a replica of ${port}`);
   return found;
+}
+
+/**
+ * Whether `replica` is linked to `primary` and has applied all it sent. The link is checked too:
+ * a node a previous test restarted reports an offset from its old history until it has synced,
+ * which can read as "in sync" (and later as not lagging) while it is not replicating yet.
+ */
+async function inSync(redis: RedisCluster, primary: number, replica: number): Promise<boolean> {
+  const info = await redis.command(replica, 'INFO', 'replication');
+  const linked = /master_link_status:up/.test(info) && new RegExp(`master_port:${primary}\\b`).test(info);
+  return linked && (await replicationOffset(redis, replica)) >= (await replicationOffset(redis, primary));
 }
 
 /** How far a node's replication stream went (a primary's: what it sent; a replica's: what it applied). */
