@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { FakeClock } from '../../src/testing/fake-clock.js';
+import { REFRESH_BURST, REFRESH_PER_SECOND } from '../../src/server/protocol/hub.js';
 import { eventually } from '../helpers/wait.js';
 import { DEADLINE, serve, within } from './support.js';
 
@@ -14,12 +15,11 @@ async function protocolPeer(url: string) {
   const waiters: { match: (m: Message) => boolean; resolve: (m: Message) => void }[] = [];
   ws.on('message', (data) => {
     const message = JSON.parse(String(data)) as Message;
-    seen.push(message);
-    for (const w of [...waiters]) {
-      if (!w.match(message)) continue;
-      waiters.splice(waiters.indexOf(w), 1);
-      w.resolve(message);
-    }
+    // A message goes to the first waiter for it, or waits in `seen` for the next: each is taken once.
+    const waiter = waiters.find((w) => w.match(message));
+    if (!waiter) return void seen.push(message);
+    waiters.splice(waiters.indexOf(waiter), 1);
+    waiter.resolve(message);
   });
   const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
   await within(new Promise((resolve) => ws.once('open', resolve)), DEADLINE, 'open');
@@ -73,6 +73,34 @@ describe('expiring credentials', () => {
     assert.equal(fixture.server.connections.size, 1);
     await clock.tickAsync(9_000); // t = 20 000: the new one
     assert.equal(await within(peer.closed, DEADLINE, 'close at the new expiry'), 4000);
+  });
+
+  test('refreshes are paced per connection: past the burst one is refused with limit and the hook is not asked; one per period after', async (t) => {
+    const clock = new FakeClock(1_000);
+    let asked = 0;
+    const fixture = await serve(t, {
+      clock,
+      pingInterval: 0,
+      authenticate: (request: { query: URLSearchParams; token?: string }) => {
+        asked++;
+        return tokenAuth.authenticate(request);
+      },
+    });
+    const peer = await protocolPeer(`${fixture.wsUrl}?token=ann:999999`);
+    peer.send({ type: 'hello', v: 1 });
+    await peer.next('welcome');
+    const handshake = asked;
+    for (let i = 1; i <= REFRESH_BURST; i++) {
+      peer.send({ type: 'refresh', token: `ann:${999_999 + i}` });
+      assert.equal((await peer.next('refreshed')).expiresAt, 999_999 + i);
+    }
+    peer.send({ type: 'refresh', token: 'ann:1999999' });
+    const refused = await peer.next('error');
+    assert.equal(refused.code, 'limit');
+    assert.equal(asked - handshake, REFRESH_BURST, 'the hook was not asked for the refused one');
+    await clock.tickAsync(1_000 / REFRESH_PER_SECOND);
+    peer.send({ type: 'refresh', token: 'ann:2999999' });
+    assert.equal((await peer.next('refreshed')).expiresAt, 2_999_999, 'one more after the period');
   });
 
   test("a refresh naming another user is refused and the old expiry stands", async (t) => {

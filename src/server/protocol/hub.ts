@@ -2,6 +2,7 @@ import type { PublishOrigin } from '../../broker/broker.js';
 import type { Envelope } from '../../core/envelope.js';
 import type { Position } from '../../core/position.js';
 import { Timer } from '../../core/timer.js';
+import { TokenBucket } from '../../core/rate-limiter.js';
 import { parseClientMessage, type ClientMessage } from '../../protocol/client-messages.js';
 import type { Connection } from '../connection.js';
 import { resolveChannel } from './channels.js';
@@ -18,6 +19,10 @@ import { SessionRegistry } from './session-registry.js';
 import { Subscriptions } from './subscriptions.js';
 import { TurnBatch } from './turn-batch.js';
 import { flatUuid } from '../flat-uuid.js';
+
+/** Token refreshes one connection may send at once, then this many per second (docs/reliability.md). */
+export const REFRESH_BURST = 3;
+export const REFRESH_PER_SECOND = 0.1;
 
 /** At most one log line per this period for direct messages refused by a full outbox, ms. */
 const REFUSAL_LOG_PERIOD = 10_000;
@@ -43,6 +48,8 @@ export class Hub<User> {
   readonly #exactlyOnce: ExactlyOnce<User>;
   /** The replies to the messages a connection sent together leave together. */
   readonly #batch = new TurnBatch();
+  /** Each connection's refreshes, made at its first (credentials are refreshed once per lifetime). */
+  readonly #refreshes = new WeakMap<Connection<User>, TokenBucket>();
   /** Direct messages refused since the last log line about them. */
   readonly #refusedDirects = { count: 0, loggedAt: -Infinity };
 
@@ -275,7 +282,13 @@ export class Hub<User> {
   }
 
   async #refresh(session: LiveSession<User>, token: string): Promise<void> {
-    const outcome = await this.options.refresh(session.connection, token);
+    // Each refresh runs the app's authenticate hook (a database, an identity provider): paced
+    // per connection, so a loop of refreshes is not passed on to it at the message rate.
+    const { connection } = session;
+    let bucket = this.#refreshes.get(connection);
+    if (!bucket) this.#refreshes.set(connection, (bucket = new TokenBucket(this.options.clock, REFRESH_PER_SECOND, REFRESH_BURST)));
+    if (!bucket.take()) return void connection.send({ type: 'error', code: 'limit', message: `too many refreshes: ${REFRESH_BURST} at once, then one per ${1 / REFRESH_PER_SECOND} s` });
+    const outcome = await this.options.refresh(connection, token);
     session.connection.send('error' in outcome ? { type: 'error', code: 'unauthorized', message: outcome.error } : { type: 'refreshed', expiresAt: outcome.expiresAt });
   }
 }
