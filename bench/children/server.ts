@@ -2,7 +2,7 @@
 // IPC (listen, publish, usage, gc, shutdown) and reads its CPU time and memory from inside.
 import { readFileSync } from 'node:fs';
 import { getHeapSpaceStatistics } from 'node:v8';
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { constants as perf, monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { nowMs, numberArg, optionalNumber, serve, usage, type Handlers } from '../process/rpc.js';
 import type { BenchServer, ListenConfig, RedisConfig } from './servers/bench-server.js';
@@ -81,6 +81,16 @@ async function collect(): Promise<Collected> {
 const server = create(process.argv[2]);
 const accepts: number[] = [];
 let loopDelay: IntervalHistogram | undefined;
+/** The longest garbage-collection pause since `loopReset`, and its kind: what a stall may be. */
+let longestGc = { ms: 0, kind: '' };
+const GC_KINDS: Readonly<Record<number, string>> = { [perf.NODE_PERFORMANCE_GC_MAJOR]: 'major', [perf.NODE_PERFORMANCE_GC_MINOR]: 'minor', [perf.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental', [perf.NODE_PERFORMANCE_GC_WEAKCB]: 'weak callbacks' };
+const gcObserver = new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    if (entry.duration <= longestGc.ms) continue;
+    const kind = (entry as PerformanceEntry & { readonly detail?: { readonly kind?: number } }).detail?.kind;
+    longestGc = { ms: entry.duration, kind: kind === undefined ? 'unknown' : (GC_KINDS[kind] ?? String(kind)) };
+  }
+});
 /** The event-loop delay sampler's period, ms. */
 const LOOP_RESOLUTION_MS = 5;
 /** The last `seq` published (the sustained scenario's steps continue the sequence). */
@@ -153,6 +163,9 @@ const handlers: Handlers = {
   lastSeq: () => ({ lastSeq }),
   /** Starts (or restarts) the event-loop delay histogram. */
   loopReset() {
+    longestGc = { ms: 0, kind: '' };
+    gcObserver.disconnect();
+    gcObserver.observe({ entryTypes: ['gc'] });
     loopDelay?.disable();
     loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
     loopDelay.enable();
@@ -160,10 +173,16 @@ const handlers: Handlers = {
   /**
    * The event-loop delay since `loopReset`, ms: the longest stall and the p99. The histogram
    * records the time between the sampling timer's runs, so the timer's own period is taken off.
+   * With them, the longest garbage-collection pause and its kind.
    */
   loopReport() {
     if (!loopDelay) throw new Error('loopReset first');
-    return { maxMs: Math.max(0, loopDelay.max / 1e6 - LOOP_RESOLUTION_MS), p99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_RESOLUTION_MS) };
+    return {
+      maxMs: Math.max(0, loopDelay.max / 1e6 - LOOP_RESOLUTION_MS),
+      p99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_RESOLUTION_MS),
+      gcMaxMs: longestGc.ms,
+      gcKind: longestGc.kind,
+    };
   },
   fillHistory: (args) => server.fillHistory(numberArg(args, 'events'), 'x'.repeat(numberArg(args, 'bodySize'))),
   usage: () => ({ ...usage(), peakRss: peakRss(), connections: server.connections() }),

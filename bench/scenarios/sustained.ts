@@ -36,6 +36,8 @@ export interface StepResult {
   readonly serverCpuPct: number;
   readonly clientCpuPct: number;
   readonly maxStallMs: number;
+  /** The longest garbage-collection pause of the step (what a stall may be made of), ms. */
+  readonly maxGcMs: number;
   readonly latePublishes: number;
   readonly held: boolean;
 }
@@ -62,6 +64,7 @@ export function sustainedScenario(sizes: Sizes): Scenario {
       p99Ms: { label: 'publish to delivery, p99', unit: 'ms', better: 'lower' },
       serverCpuUsPerDelivery: { label: 'server CPU per delivery', unit: 'µs', better: 'lower' },
       maxStallMs: { label: 'longest event-loop stall', unit: 'ms', better: 'lower' },
+      maxGcMs: { label: 'longest GC pause', unit: 'ms', better: 'lower' },
       serverCpuPct: { label: 'server CPU', unit: '%', better: 'lower' },
     },
     timeoutMs: 120_000 + n * 20 + plan.rates.length * stepBoundMs,
@@ -84,7 +87,7 @@ export function sustainedScenario(sizes: Sizes): Scenario {
         steps.push(step);
         console.log(
           `  [sustained-${n}] ${stack} ${rate} events/s: ${Math.round(step.deliveriesPerSec)} deliveries/s, p50 ${step.p50Ms.toFixed(1)} ms, p99 ${step.p99Ms.toFixed(1)} ms, ` +
-            `max ${step.maxMs.toFixed(0)} ms, stall ${step.maxStallMs.toFixed(0)} ms, ${step.serverCpuUsPerDelivery.toFixed(2)} µs CPU/delivery, server ${step.serverCpuPct.toFixed(0)} % CPU` +
+            `max ${step.maxMs.toFixed(0)} ms, stall ${step.maxStallMs.toFixed(0)} ms (GC ${step.maxGcMs.toFixed(0)} ms), ${step.serverCpuUsPerDelivery.toFixed(2)} µs CPU/delivery, server ${step.serverCpuPct.toFixed(0)} % CPU` +
             `${step.publishedPerSec < rate * 0.99 ? `, published ${step.publishedPerSec.toFixed(1)} events/s` : ''}${step.received === step.expected && step.outOfOrder === 0 ? '' : `, ${step.received}/${step.expected} received, ${step.outOfOrder} out of order`}${step.closed > 0 ? `, ${step.closed} closed` : ''}` +
             `${step.held ? '' : ' -> not held'}`,
         );
@@ -113,7 +116,7 @@ export function sustainedScenario(sizes: Sizes): Scenario {
       if (sum(progress.map((p) => p.received)) >= expected) break;
       await delay(50);
     }
-    const loop = await server.call<{ maxMs: number }>('loopReport');
+    const loop = await server.call<{ maxMs: number; gcMaxMs: number; gcKind: string }>('loopReport');
     const serverCpuMs = (await cpuOf([server])) - serverBefore;
     const clientCpuMs = (await cpuOf(children)) - clientBefore;
     const reports = await Promise.all(children.map((child) => child.call<DeliveryReport & { closed: number }>('steadyReport')));
@@ -140,6 +143,7 @@ export function sustainedScenario(sizes: Sizes): Scenario {
       serverCpuPct: (100 * serverCpuMs) / wallMs,
       clientCpuPct: (100 * clientCpuMs) / wallMs,
       maxStallMs: loop.maxMs,
+      maxGcMs: loop.gcMaxMs,
       latePublishes: published.late,
       held: events >= asked && received === expected && outOfOrder === 0 && closed === 0 && p99Ms < plan.p99LimitMs,
     };
@@ -160,6 +164,7 @@ function metricsOf(steps: readonly StepResult[]): Metrics {
     p99Ms: best?.p99Ms ?? NaN,
     serverCpuUsPerDelivery: best?.serverCpuUsPerDelivery ?? NaN,
     maxStallMs: best?.maxStallMs ?? NaN,
+    maxGcMs: best?.maxGcMs ?? NaN,
     serverCpuPct: best?.serverCpuPct ?? NaN,
   };
   for (const step of steps) {
