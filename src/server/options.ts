@@ -117,7 +117,7 @@ export interface ServerOptions<User = unknown> extends ChannelHooks<User> {
    * Unacknowledged direct messages one session's outbox holds (`sendTo`, `sendToUser`): a send to
    * a full outbox stores nothing, is logged, and `sendTo` resolves false (`sendToUser` does not
    * count that session). Bounds what a client that never acknowledges, or a session away for
-   * long while the app keeps sending, makes the broker hold. Default 1000.
+   * long while the app keeps sending, makes the broker hold. Default 1000; `Infinity`: no cap.
    */
   readonly maxPendingDirect?: number;
   /** With the default in-memory broker: bytes of channel history kept across all channels (oldest evicted first). Default 64 MiB. */
