@@ -2,6 +2,7 @@
 // a deadline each, and keeps a registry so every child dies with the harness (normal exit,
 // Ctrl-C, a crash or a timeout alike).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { pinned } from './pinning.js';
 import type { Reply } from './rpc.js';
 
 export interface ChildOptions {
@@ -13,6 +14,8 @@ export interface ChildOptions {
   readonly nodeFlags?: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
   readonly startTimeoutMs?: number;
+  /** The CPU to pin the child to (`taskset`; see pinning.ts, and check `canPin()` first). */
+  readonly cpu?: number;
 }
 
 export interface Exit {
@@ -82,7 +85,9 @@ export class Child {
 
   static start(options: ChildOptions): Promise<Child> {
     hookExit();
-    const spawned = spawn(process.execPath, [...(options.nodeFlags ?? []), options.script, ...(options.args ?? [])], {
+    const run = pinned(options.cpu, process.execPath, [...(options.nodeFlags ?? []), options.script, ...(options.args ?? [])]);
+    // taskset executes node in its own process: the pid, signals and IPC are node's.
+    const spawned = spawn(run.command, [...run.args], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, ...options.env },
     });

@@ -9,6 +9,7 @@
 import type { Sizes } from '../options.js';
 import type { Child } from '../process/child.js';
 import type { RequestKind } from '../children/request-client.js';
+import { canPin } from '../process/pinning.js';
 import { checked, cpuOf, type Metrics, type MetricInfo, type RunContext, type Scenario } from './scenario.js';
 
 interface Measure {
@@ -46,16 +47,19 @@ export function requestScenario(sizes: Sizes): Scenario {
   const echo = sizes.echo;
   /** Rounds each stack has run: the order of the two measures alternates by round (see run). */
   const rounds = new Map<string, number>();
+  // The server on one CPU and the client on another, where the machine lets it: unpinned, the
+  // one-client round trip is bimodal (both on one core read about twice as long).
+  const pin = canPin();
   return {
     key: 'request',
     title: 'Requests (lifeline.v1 request and publish+ack; ws echo; Socket.IO ack)',
     stacks: ['lifeline', 'ws', 'socketio'],
-    params: { ...echo },
+    params: { ...echo, pinned: pin ? 'server on CPU 0, client on CPU 1 (taskset)' : 'no (taskset or a second CPU missing)' },
     metrics: metricsOf(echo.clients, echo.inflight),
     timeoutMs: 60_000 + (echo.samples + echo.warmup) * 4 + echo.durationMs * 4,
     async run(context: RunContext, stack: string) {
-      const { child: server, port } = await context.server(stack);
-      const [client] = await context.clients(1);
+      const { child: server, port } = await context.server(stack, { port: 0 }, pin ? { cpu: 0 } : {});
+      const [client] = await context.clients(1, pin ? 1 : undefined);
       if (!client) throw new Error('no client');
       const metrics: Metrics = {};
       // The second one-client measure of a run reads faster than the first (the server warmer

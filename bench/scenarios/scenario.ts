@@ -74,17 +74,17 @@ export class RunContext {
   ) {}
 
   /** Starts a server child of `stack` and has it listen; resolves with it and its port. */
-  async server(stack: string, listen: Readonly<Record<string, unknown>> = { port: 0 }, flags: { readonly gc?: boolean } = {}): Promise<{ readonly child: Child; readonly port: number }> {
+  async server(stack: string, listen: Readonly<Record<string, unknown>> = { port: 0 }, flags: { readonly gc?: boolean; readonly cpu?: number } = {}): Promise<{ readonly child: Child; readonly port: number }> {
     const nodeFlags = [...(flags.gc ? ['--expose-gc'] : []), ...this.profileFlags(stack)];
-    const child = await this.#start({ name: `server:${stack}`, script: this.bundle.server, args: [stack], nodeFlags });
+    const child = await this.#start({ name: `server:${stack}`, script: this.bundle.server, args: [stack], nodeFlags, ...(flags.cpu === undefined ? {} : { cpu: flags.cpu }) });
     const { port } = await child.call<{ port: number }>('listen', listen, 20_000);
     return { child, port };
   }
 
-  /** Starts `count` lean-client processes, each with its own source address. */
-  clients(count: number): Promise<{ readonly child: Child; readonly localAddress: string }[]> {
+  /** Starts `count` lean-client processes, each with its own source address (pinned to `cpu` if given). */
+  clients(count: number, cpu?: number): Promise<{ readonly child: Child; readonly localAddress: string }[]> {
     return Promise.all(
-      Array.from({ length: count }, async (_, i) => ({ child: await this.#start({ name: `client#${i + 1}`, script: this.bundle.client }), localAddress: nextAddress() })),
+      Array.from({ length: count }, async (_, i) => ({ child: await this.#start({ name: `client#${i + 1}`, script: this.bundle.client, ...(cpu === undefined ? {} : { cpu }) }), localAddress: nextAddress() })),
     );
   }
 
