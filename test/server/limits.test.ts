@@ -16,6 +16,23 @@ import { ProtocolClient, type MessageOf } from './protocol/protocol-client.js';
 
 const channels: ChannelsConfig = { doc: { history: { size: 100, ttl: 600_000 } }, room: { presence: true } };
 
+/** Subscribes to `doc:big` rewinding its whole history (100 events), then leaves it again. */
+async function rewindWhole(client: ProtocolClient, id: number): Promise<void> {
+  client.send({ type: 'subscribe', id, channel: 'doc:big', rewind: { count: 100 } });
+  assert.equal((await client.reply(id)).type, 'subscribed');
+  client.send({ type: 'unsubscribe', id: id + 1, channel: 'doc:big' });
+  await client.reply(id + 1);
+}
+
+/** Sends a whole-history subscribe that must wait out a second of replay debt: not answered 1 ms before it is paid. */
+async function subscribeInDebt(client: ProtocolClient, clock: FakeClock, id: number, waiting: string): Promise<void> {
+  client.send({ type: 'subscribe', id, channel: 'doc:big', rewind: { count: 100 } });
+  await eventually(() => clock.nextDue === clock.now() + 1_000, waiting);
+  await clock.tickAsync(999);
+  await client.wire();
+  assert.equal(client.unread('subscribed').length, 0, 'not before the debt is paid');
+}
+
 function refusal(reply: unknown): { code: string; message: string } {
   const error = reply as MessageOf<'error'>;
   assert.equal(error.type, 'error', `expected an error reply, got ${JSON.stringify(reply)}`);
@@ -122,22 +139,12 @@ describe('limits: replays from history', () => {
     const fixture = await serve(t, { clock, pingInterval: 0, channels, maxReplayRate: 100 });
     for (let n = 0; n < 100; n++) await fixture.server.publish('doc:big', n);
     const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
-    const rewind = async (id: number): Promise<void> => {
-      client.send({ type: 'subscribe', id, channel: 'doc:big', rewind: { count: 100 } });
-      assert.equal((await client.reply(id)).type, 'subscribed');
-      client.send({ type: 'unsubscribe', id: id + 1, channel: 'doc:big' });
-      await client.reply(id + 1);
-    };
     // The burst (100 events) pays for the first; the second runs into debt (100 more) at once.
-    await rewind(1);
-    await rewind(3);
+    await rewindWhole(client, 1);
+    await rewindWhole(client, 3);
     assert.equal(client.events('doc:big').length, 200);
     // The third waits a second for that debt, whatever the client sends meanwhile.
-    client.send({ type: 'subscribe', id: 5, channel: 'doc:big', rewind: { count: 100 } });
-    await eventually(() => clock.nextDue === clock.now() + 1_000, 'the subscribe to wait for its replay budget');
-    await clock.tickAsync(999);
-    await client.wire();
-    assert.equal(client.unread('subscribed').length, 0, 'not before the debt is paid');
+    await subscribeInDebt(client, clock, 5, 'the subscribe to wait for its replay budget');
     assert.equal(client.events('doc:big').length, 200);
     await clock.tickAsync(1);
     assert.equal((await client.reply(5)).type, 'subscribed');
@@ -152,21 +159,13 @@ describe('limits: replays across reconnects', () => {
     for (let n = 0; n < 100; n++) await fixture.server.publish('doc:big', n);
     const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
     // The burst pays for the first rewind; the second runs into debt (100 events) at once.
-    for (const id of [1, 3]) {
-      client.send({ type: 'subscribe', id, channel: 'doc:big', rewind: { count: 100 } });
-      assert.equal((await client.reply(id)).type, 'subscribed');
-      client.send({ type: 'unsubscribe', id: id + 1, channel: 'doc:big' });
-      await client.reply(id + 1);
-    }
+    await rewindWhole(client, 1);
+    await rewindWhole(client, 3);
     client.terminate();
     await client.closed;
     const { client: back, welcome: again } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
     assert.equal(again.resumed, true);
-    back.send({ type: 'subscribe', id: 5, channel: 'doc:big', rewind: { count: 100 } });
-    await eventually(() => clock.nextDue === clock.now() + 1_000, 'the resumed session to wait for the debt its last connection ran up');
-    await clock.tickAsync(999);
-    await back.wire();
-    assert.equal(back.unread('subscribed').length, 0, 'not before the debt is paid');
+    await subscribeInDebt(back, clock, 5, 'the resumed session to wait for the debt its last connection ran up');
     await clock.tickAsync(1);
     assert.equal((await back.reply(5)).type, 'subscribed');
     assert.equal(back.events('doc:big').length, 100, 'the whole history, once paid for');
