@@ -378,6 +378,20 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     this.awaitingPong = false;
   }
 
+  /**
+   * @internal A protocol ping from the peer: it counts against the message rate like any
+   * message (over it closes with 1008) and its pong is written within the outbound budget (a peer
+   * that pings without reading is a slow consumer, 4002), so a ping flood gets a close code, not
+   * a silent drop, and never more work than the rate allows.
+   */
+  pinged(data: Buffer): void {
+    this.sawTraffic();
+    const state = this.#state;
+    if (state === 'closing' || state === 'closed') return;
+    if (!this.admitMessage()) return this.close(CloseCode.POLICY_VIOLATION, 'message rate exceeded');
+    if (!this.#refusal()) this.#socket.pong(data, false);
+  }
+
   /** @internal Message-rate policy; false means the peer is over its rate. */
   admitMessage(): boolean {
     return this.#messageRate === undefined || this.#messageRate.take();

@@ -104,6 +104,9 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       noServer: true,
       clientTracking: false,
       maxPayload: resolved.maxPayload,
+      // Pings are answered by the connection, counted against the message rate (ws's own
+      // answer ends a flood by dropping the TCP connection with no close code).
+      autoPong: false,
       perMessageDeflate: deflateOptions(resolved.perMessageDeflate, resolved.maxPayload),
       // The channel protocol first: a client that offers it is a Lifeline client.
       handleProtocols: (offered) => [PROTOCOL, ...resolved.protocols].find((p) => offered.has(p)) ?? false,

@@ -53,6 +53,7 @@ export function closeCodeOfWsError(error: Error & { code?: string }): number {
 export function attachSocket(socket: WebSocket, connection: Connection<unknown>): void {
   (socket as LinkedSocket)[kLink] = connection;
   socket.on('message', socketOnMessage);
+  socket.on('ping', socketOnPing);
   socket.on('pong', socketOnPong);
   socket.on('error', socketOnError);
   socket.on('close', socketOnClose);
@@ -113,6 +114,11 @@ function answerPing(connection: Connection<unknown>, text: string): void {
   const decoded = decodeEnvelope(text);
   const id = decoded.ok ? decoded.message.id : undefined;
   connection.send(typeof id === 'string' || typeof id === 'number' ? { type: 'pong', id } : { type: 'pong' });
+}
+
+/** A protocol ping (ws's automatic pong is off: the connection answers it within its limits). */
+function socketOnPing(this: WebSocket, data: Buffer): void {
+  linkOf(this)?.pinged(data);
 }
 
 function socketOnPong(this: WebSocket): void {

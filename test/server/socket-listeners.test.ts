@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import type { CloseReport, Connection } from '../../src/server/connection.js';
 import type { Envelope } from '../../src/core/envelope.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
-import { Opcode, parseClose, RawSocket } from '../helpers/raw-socket.js';
+import { buildFrame, Opcode, parseClose, RawSocket } from '../helpers/raw-socket.js';
 import { closeReportOf, connectPair, DEADLINE, onceWithin, rawPair, serve, type TrackedClient, within } from './support.js';
 
 
@@ -142,6 +142,53 @@ describe('input errors close with RFC 6455 codes', () => {
       await clock.tickAsync(1_000);
     }
     assert.equal(conn.state, 'open');
+  });
+});
+
+describe('protocol pings are answered within the limits', () => {
+  test('each ping under the rate gets a pong that echoes its payload, in order', async (t) => {
+    const clock = new FakeClock();
+    const fixture = await serve(t, { clock, maxMessageRate: 50, pingInterval: 0 });
+    const { raw, conn } = await rawPair(t, fixture);
+    for (let i = 0; i < 50; i++) raw.sendFrame(Opcode.PING, `p${i}`);
+    for (let i = 0; i < 50; i++) {
+      const frame = await raw.readFrame();
+      assert.equal(frame.opcode, Opcode.PONG);
+      assert.equal(frame.payload.toString(), `p${i}`);
+    }
+    assert.equal(conn.state, 'open');
+  });
+
+  test('a ping flood is closed with 1008 "message rate exceeded", not dropped without a close code', async (t) => {
+    const clock = new FakeClock();
+    const fixture = await serve(t, { clock, maxMessageRate: 100, pingInterval: 0 });
+    const { raw, conn } = await rawPair(t, fixture);
+    const report = closeReportOf(fixture.server, conn);
+    // One write: the server reads the whole burst at once (ws's own answer to that was to drop the TCP connection).
+    raw.write(Buffer.concat(Array.from({ length: 1_000 }, () => buildFrame(Opcode.PING, 'x'.repeat(100)))));
+    const { close, before } = await raw.readUntilClose(DEADLINE);
+    assert.deepEqual({ code: close.code, reason: close.reason }, { code: 1008, reason: 'message rate exceeded' });
+    assert.equal(before.filter((frame) => frame.opcode === Opcode.PONG).length, 100, 'the burst within the rate was answered');
+    raw.sendClose(1008);
+    const closed = await report;
+    assert.equal(closed.code, 1008);
+    assert.equal(closed.wasClean, true);
+  });
+
+  test('a peer that pings without reading is a slow consumer: closed with 4002 once its pongs pass the outbound budget', async (t) => {
+    const fixture = await serve(t, { outboundBudget: 16 * 1024, maxMessageRate: Infinity, pingInterval: 0, closeTimeout: 1_000 });
+    const { raw, conn } = await rawPair(t, fixture);
+    raw.pause();
+    const report = closeReportOf(fixture.server, conn);
+    // 125-byte pongs fill the loopback's buffers and then the budget: well within 16 MiB of pings.
+    const burst = Buffer.concat(Array.from({ length: 1_000 }, () => buildFrame(Opcode.PING, 'x'.repeat(125))));
+    for (let i = 0; i < 128 && conn.state === 'open'; i++) {
+      raw.write(burst);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const closed = await within(report, DEADLINE, 'the slow consumer closed');
+    assert.equal(closed.code, 4002);
+    assert.equal(fixture.server.stats.slowConsumerCloses, 1);
   });
 });
 
