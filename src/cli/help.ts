@@ -92,7 +92,7 @@ function serveFlagDocs(): Record<ServeKey, FlagDoc> {
     maxPendingDirect: { group: 'Limits', value: 'N', text: 'unacknowledged direct messages one session holds (library sendTo/sendToUser); a send past it is refused', fallback: String(d.maxPendingDirect) },
     historyBudget: { group: 'Limits', value: 'BYTES', text: 'channel history kept in memory across all channels (no --redis); the oldest is evicted first', fallback: `${d.historyBudget} (64 MiB)` },
     maxIdempotencyKeys: { group: 'Limits', value: 'N', text: 'idempotency records kept in memory (no --redis); the oldest is forgotten first', fallback: String(d.maxIdempotencyKeys) },
-    maxKeysPerUser: { group: 'Limits', value: 'N', text: "idempotency-key records one user's client publishes keep in memory (no --redis); that user's oldest is forgotten first", fallback: String(d.maxKeysPerUser) },
+    maxKeysPerUser: { group: 'Limits', value: 'N', text: "idempotency-key records one user's client publishes keep (in memory or in Redis); that user's oldest is forgotten first", fallback: String(d.maxKeysPerUser) },
     maxPendingPublishes: { group: 'Limits', value: 'N', text: 'HTTP API publishes in progress at most; more get 429 + Retry-After', fallback: String(DEFAULT_MAX_PENDING_PUBLISHES) },
     httpRequestTimeout: { group: 'Keepalive and timeouts', value: 'MS', text: 'an HTTP request\'s headers and body must arrive by then, or it gets 408 and is dropped', fallback: ms(d.httpRequestTimeout) },
     idleChannelTtl: { group: 'Limits', value: 'MS', text: 'a channel with no subscriber and no unexpired history is forgotten after this', fallback: ms(d.idleChannelTtl) },

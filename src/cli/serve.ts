@@ -37,7 +37,7 @@ async function serve(argv: readonly string[], io: CliIo): Promise<number> {
   if (config.redis !== undefined || config.redisCluster !== undefined) {
     try {
       const where = config.redisCluster === undefined ? { url: config.redis } : { cluster: config.redisCluster };
-      broker = await RedisBroker.connect({ ...where, connectTimeout: REDIS_CONNECT_TIMEOUT, ...(config.redisPrefix === undefined ? {} : { prefix: config.redisPrefix }), ...(config.idleChannelTtl === undefined ? {} : { idleChannelTtl: config.idleChannelTtl }), logger: log });
+      broker = await RedisBroker.connect({ ...where, connectTimeout: REDIS_CONNECT_TIMEOUT, ...(config.redisPrefix === undefined ? {} : { prefix: config.redisPrefix }), ...(config.idleChannelTtl === undefined ? {} : { idleChannelTtl: config.idleChannelTtl }), ...(config.maxKeysPerUser === undefined ? {} : { maxKeysPerUser: config.maxKeysPerUser }), logger: log });
     } catch (error) {
       io.stderr.write(`lifeline serve: cannot use Redis: ${error instanceof Error ? error.message : String(error)}\n`);
       return ExitCode.FAILURE;

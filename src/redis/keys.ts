@@ -44,6 +44,11 @@ export class RedisKeys {
     return `${this.prefix}{u:${createHash('sha1').update(userJson).digest('hex')}}`;
   }
 
+  /** The index of a holder's idempotency-key records (`KeyOrigin.holder`, hashed as a user is), for its quota. */
+  heldKeys(holder: string): string {
+    return `${this.user(holder)}:k`;
+  }
+
   presence(channel: string): { readonly members: string; readonly data: string } {
     const tag = `${this.prefix}{p:${channel}}`;
     return { members: tag, data: `${tag}:m` };

@@ -41,6 +41,13 @@ export interface RedisBrokerOptions {
   readonly gapRetry?: number;
   /** Reconnect delays after a lost connection (full-jitter backoff). Default 100 ms doubling to 5 s. */
   readonly reconnect?: Pick<BackoffOptions, 'initialDelay' | 'maxDelay'>;
+  /**
+   * Idempotency-key records one holder (a client publisher's user, `KeyOrigin.holder`) keeps
+   * at most; past it that holder's oldest record is deleted first, so one client publishing
+   * under a new key each time cannot fill Redis with records for the whole idempotency window.
+   * The server's own publishes count against no holder. Default 10 000.
+   */
+  readonly maxKeysPerUser?: number;
   /** Sharded pub/sub (SPUBLISH/SSUBSCRIBE): `'auto'` uses it on Redis 7 and later. Default `'auto'`. */
   readonly sharded?: boolean | 'auto';
   readonly logger?: Logger;

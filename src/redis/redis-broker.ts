@@ -7,6 +7,7 @@ import { IdempotencyConflictError } from '../core/errors.js';
 import type { Position } from '../core/position.js';
 import { Timer } from '../core/timer.js';
 import { RedisConnection } from './connection.js';
+import { DEFAULT_MAX_KEYS_PER_USER } from '../broker/memory-broker-options.js';
 import { BACKSTOP } from './expiry.js';
 import { Feeds, PubSub } from './feeds.js';
 import { KnownPositions } from './known-positions.js';
@@ -18,6 +19,7 @@ import type { RedisBrokerOptions } from './redis-broker-options.js';
 import { ScriptRunner, type SendCommand } from './script-runner.js';
 import * as channelScripts from './scripts/channel.js';
 import * as directScripts from './scripts/direct.js';
+import { HOLD } from './scripts/key-quota.js';
 import { RedisPresence } from './presence.js';
 import { RedisSessions } from './sessions.js';
 
@@ -51,6 +53,7 @@ export class RedisBroker implements Broker {
   readonly #clock: Clock;
   readonly #newEpoch: () => string;
   readonly #idleChannelTtl: number;
+  readonly #maxKeysPerUser: number;
   readonly #pubsub: PubSub;
   readonly #channels: Feeds<ChannelEvent>;
   readonly #direct: Feeds<DirectMessage>;
@@ -67,6 +70,7 @@ export class RedisBroker implements Broker {
     this.#clock = options.clock ?? systemClock;
     this.#newEpoch = options.newEpoch ?? (() => randomUUID().replaceAll('-', '').slice(0, 12));
     this.#idleChannelTtl = options.idleChannelTtl ?? 3_600_000;
+    this.#maxKeysPerUser = options.maxKeysPerUser ?? DEFAULT_MAX_KEYS_PER_USER;
     const timeout = options.commandTimeout ?? 5_000;
     const send: SendCommand = (args) => connection.commands.send(args, timeout);
     this.#scripts = new ScriptRunner(send, (error) => error instanceof ErrorReply && !isTransient(error), timeout, (error) => error instanceof ClientOfflineError);
@@ -114,9 +118,12 @@ export class RedisBroker implements Broker {
     policy = { size: policy.size, ttl: Number.isFinite(policy.ttl) ? Math.max(0, Math.round(policy.ttl)) : CENTURY };
     const json = JSON.stringify(data ?? null);
     const strict = origin !== undefined && 'key' in origin;
-    const names = origin ? [keys.meta, keys.log, 'key' in origin ? this.#keys.idempotency(channel, origin.key) : this.#keys.origin(channel, origin.session)] : [keys.meta, keys.log];
-    const reply = array(
-      await this.#scripts.run(channelScripts.PUBLISH, names, [
+    const record = origin && ('key' in origin ? this.#keys.idempotency(channel, origin.key) : this.#keys.origin(channel, origin.session));
+    const names = record ? [keys.meta, keys.log, record] : [keys.meta, keys.log];
+    // A client's key record counts against its user's quota, in the user's hash slot: sent with
+    // the publish, not after it (a count for a publish that then fails only ends sooner).
+    const held = record && origin && 'key' in origin && origin.holder !== undefined ? this.#hold(origin.holder, record, origin.ttl) : undefined;
+    const published = this.#scripts.run(channelScripts.PUBLISH, names, [
         json,
         String(this.#clock.now()),
         String(policy.size),
@@ -130,12 +137,20 @@ export class RedisBroker implements Broker {
         origin ? String(this.#clock.now() + origin.ttl) : '',
         ...this.#known.args(channel),
         strict ? '1' : '0',
-      ]),
-    );
+      ]);
+    const reply = array((await Promise.all([published, held]))[0]);
     if (integer(reply[2]) === 2 && origin && 'key' in origin) throw new IdempotencyConflictError(origin.key);
     const event = { channel, epoch: text(reply[0]), offset: integer(reply[1]), data };
     this.#known.saw(channel, event);
     return event;
+  }
+
+  /** Counts a key record against its holder; deletes the holder's oldest records past the quota. */
+  async #hold(holder: string, record: string, ttl: number): Promise<void> {
+    const now = this.#clock.now();
+    const evicted = array(await this.#scripts.run(HOLD, [this.#keys.heldKeys(holder)], [record, String(now + ttl), String(now), String(this.#maxKeysPerUser), String(ttl + BACKSTOP)]));
+    // One command per record: each lives in its own channel's hash slot.
+    await Promise.all(evicted.map((name) => this.#scripts.send(['DEL', text(name)])));
   }
 
   subscribe(channel: string, onEvent: (event: ChannelEvent) => void): Promise<Unsubscribe> {

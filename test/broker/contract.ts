@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test, type TestContext } from 'node:test';
-import type { Broker, ChannelEvent, DirectMessage, HistoryPolicy, PresenceMember, SessionRecord } from '../../src/broker/broker.js';
+import type { Broker, ChannelEvent, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, SessionRecord } from '../../src/broker/broker.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
 import { within } from '../helpers/wait.js';
 
@@ -69,13 +69,22 @@ function record(user: unknown, acked = 0, replies: readonly (readonly [number, u
 }
 
 /**
- * Registers `describe(name)` with every test a Broker must pass. `makeBroker` gets a fresh
- * FakeClock per test and returns a fresh broker on it; the suite closes it after the test.
+ * Limits a test sets on the broker it makes (the brokers' own options of the same names); the
+ * rest keep their defaults.
  */
-export function brokerContract(name: string, makeBroker: (clock: FakeClock) => Promise<Broker>): void {
-  async function setup(t: TestContext): Promise<Setup> {
+export interface BrokerLimits {
+  readonly maxKeysPerUser?: number;
+}
+
+/**
+ * Registers `describe(name)` with every test a Broker must pass. `makeBroker` gets a fresh
+ * FakeClock per test (and the limits the test sets) and returns a fresh broker on it; the suite
+ * closes it after the test.
+ */
+export function brokerContract(name: string, makeBroker: (clock: FakeClock, limits: BrokerLimits) => Promise<Broker>): void {
+  async function setup(t: TestContext, limits: BrokerLimits = {}): Promise<Setup> {
     const clock = new FakeClock(1_700_000_000_000);
-    const broker = await makeBroker(clock);
+    const broker = await makeBroker(clock, limits);
     t.after(() => broker.close());
     const prefix = `t${randomUUID().slice(0, 8)}`;
     return { broker, clock, name: (suffix) => `${prefix}:${suffix}` };
@@ -202,6 +211,28 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock) => P
         assert.equal((await broker.publish(channel, 'a', roomy, keyed)).offset, 1, 'still remembered');
         clock.tick(2);
         assert.equal((await broker.publish(channel, 'b', roomy, { ...keyed, digest: 'd2' })).offset, 2, 'forgotten: a new message');
+      });
+
+      test("past maxKeysPerUser a holder's own oldest records go, across channels, never another's; expired ones leave the count", async (t) => {
+        const { broker, clock, name } = await setup(t, { maxKeysPerUser: 10 });
+        const channel = name('room');
+        const keyOf = (holder: string | undefined, i: number, ttl = 86_400_000): PublishOrigin => ({ key: name(`${holder ?? 'server'}\n${i}`), digest: `d-${i}`, ttl, ...(holder === undefined ? {} : { holder }) });
+        const ann = (await broker.publish(channel, 'ann', roomy, keyOf('u:"ann"', 0))).offset;
+        const server = (await broker.publish(channel, 'server', roomy, keyOf(undefined, 0))).offset;
+        // Mallory's keys spread over five channels: her quota is hers, wherever she publishes.
+        const hers = (i: number): string => name(`spread-${i % 5}`);
+        const first = new Map<number, number>();
+        for (let i = 0; i < 30; i++) first.set(i, (await broker.publish(hers(i), i, roomy, keyOf('u:"mallory"', i))).offset);
+        assert.equal((await broker.publish(channel, 'ann', roomy, keyOf('u:"ann"', 0))).offset, ann, "another user's record survives the flood");
+        assert.equal((await broker.publish(channel, 'server', roomy, keyOf(undefined, 0))).offset, server, "so does the server's");
+        for (let i = 20; i < 30; i++) assert.equal((await broker.publish(hers(i), i, roomy, keyOf('u:"mallory"', i))).offset, first.get(i), `her record ${i}, among her newest ten, deduplicates`);
+        for (let i = 0; i < 20; i += 7) assert.notEqual((await broker.publish(hers(i), i, roomy, keyOf('u:"mallory"', i))).offset, first.get(i), `her record ${i} was forgotten: published again`);
+        // Short-lived records of eve expire; the ones made after them are not pushed out by the dead.
+        for (let i = 0; i < 10; i++) await broker.publish(channel, i, roomy, keyOf('u:"eve"', i, 1_000));
+        clock.tick(60_001);
+        const tenth = (await broker.publish(channel, 10, roomy, keyOf('u:"eve"', 10))).offset;
+        for (let i = 11; i < 20; i++) await broker.publish(channel, i, roomy, keyOf('u:"eve"', i));
+        assert.equal((await broker.publish(channel, 10, roomy, keyOf('u:"eve"', 10))).offset, tenth, 'all ten of her live records count, the expired ones do not');
       });
     });
 

@@ -13,7 +13,7 @@ import { RequestWindow } from '../../src/core/request-window.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
 import { brokerContract } from './contract.js';
 
-brokerContract('MemoryBroker', async (clock) => new MemoryBroker({ clock }));
+brokerContract('MemoryBroker', async (clock, limits) => new MemoryBroker({ clock, ...limits }));
 
 describe('MemoryBroker', () => {
   const policy = { size: 10, ttl: 60_000 };

@@ -9,5 +9,5 @@ import { redisSkip, redisUrl, testPrefix } from '../helpers/redis.js';
 import { brokerContract } from './contract.js';
 
 describe('RedisBroker', { skip: redisSkip }, () => {
-  brokerContract('RedisBroker', (clock) => RedisBroker.connect({ url: redisUrl, prefix: testPrefix(), clock }));
+  brokerContract('RedisBroker', (clock, limits) => RedisBroker.connect({ url: redisUrl, prefix: testPrefix(), clock, ...limits }));
 });

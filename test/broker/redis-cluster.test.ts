@@ -180,7 +180,7 @@ describe('RedisBroker on a Redis Cluster', { skip: redisClusterSkip }, () => {
     assert.equal(delivered.length, 15);
   });
 
-  brokerContract('RedisBroker (Cluster)', (clock) => RedisBroker.connect({ cluster: seeds(), prefix: testPrefix(), clock }));
+  brokerContract('RedisBroker (Cluster)', (clock, limits) => RedisBroker.connect({ cluster: seeds(), prefix: testPrefix(), clock, ...limits }));
 });
 
 interface Run {

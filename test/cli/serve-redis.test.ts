@@ -7,7 +7,7 @@ import { redisSkip, redisUrl, testPrefix } from '../helpers/redis.js';
 import { RedisCluster, redisClusterSkip } from '../helpers/redis-cluster.js';
 import { RedisServer, redisServerSkip } from '../helpers/redis-server.js';
 import { eventually } from '../helpers/wait.js';
-import { ProtocolClient } from '../server/protocol/protocol-client.js';
+import { ProtocolClient, type MessageOf } from '../server/protocol/protocol-client.js';
 import { runCli, startServe, stopAll } from './harness.js';
 import { API_KEY, call } from './serve-support.js';
 
@@ -31,6 +31,22 @@ describe('lifeline serve --redis', { skip: redisSkip }, () => {
     const event = await client.take('event');
     assert.deepEqual(event.data, { text: 'across nodes' });
     assert.deepEqual({ epoch: event.epoch, offset: event.offset }, published.body.position);
+  });
+
+  test('--max-keys-per-user applies over Redis: a client publishing under a new key each time forgets its own oldest', async (t) => {
+    const node = await startServe(['--port', '0', '--allow-anonymous', '--redis', redisUrl, '--redis-prefix', testPrefix(), '--ping-interval', '0', '--max-keys-per-user', '3']);
+    const { client } = await ProtocolClient.connect(t, node.wsUrl());
+    const publish = async (id: number, key: string): Promise<unknown> => {
+      client.send({ type: 'publish', id, channel: 'chat:keys', data: key, idempotencyKey: key });
+      const reply = (await client.reply(id)) as MessageOf<'ack'>;
+      assert.equal(reply.type, 'ack');
+      return reply.position;
+    };
+    const first = await publish(1, 'k-1');
+    const second = await publish(2, 'k-2');
+    for (let i = 3; i <= 4; i++) await publish(i, `k-${i}`);
+    assert.deepEqual(await publish(5, 'k-2'), second, 'the three newest records deduplicate');
+    assert.notDeepEqual(await publish(6, 'k-1'), first, 'the fourth key pushed out the first: published again');
   });
 
   test('LIFELINE_REDIS with an unreachable server: exits 1 saying Redis cannot be used', async () => {
