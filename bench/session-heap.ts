@@ -4,11 +4,14 @@
 // divided by 2,000 (the first 1,000 take the one-time costs: code, maps' first tables, the young
 // generation's first growth). The clients run in a child process, so only the server is measured.
 //
-//   node --expose-gc --import tsx bench/session-heap.ts [--src DIR] [--stack ws] [--rounds N] [--snapshot] [--sweep MS]
+//   node --expose-gc --import tsx bench/session-heap.ts [--src DIR] [--stack ws [--join]] [--rounds N] [--snapshot] [--sweep MS]
 //
 // --src DIR     measures the server in DIR (a copy of src/) instead of src/; a copy outside the
 //               repository is copied into scratch/ for the run, where it finds the packages.
 // --stack ws    measures the benchmark's raw ws server instead (a socket in its sets), for scale.
+// --join        with --stack ws, each raw client also sends one message (`sub`) and waits for its
+//               answer, as an app's client joins a channel: what a ws socket holds once it has
+//               received a message (the `idle` scenario's raw ws clients send none).
 // --rounds N    reads N times (1,000 -> 3,000 each, the clients closing in between), prints each.
 // --snapshot    also writes heap snapshots at 1,000 and 3,000 sessions (first round) and prints the
 //               objects retained per session by constructor (self size, the growth over 2,000);
@@ -43,6 +46,7 @@ else await measure();
 async function clientProcess(): Promise<void> {
   const port = Number(process.argv[process.argv.indexOf('--client') + 1]);
   const raw = process.argv.includes('ws');
+  const join = process.argv.includes('--join');
   const sockets: LeanSocket[] = [];
   process.on('message', (command: ClientCommand) => {
     void (async () => {
@@ -53,6 +57,10 @@ async function clientProcess(): Promise<void> {
         const opened = await Promise.all(
           Array.from({ length: batch }, async () => {
             const socket = await openLean(raw ? 'ws' : 'lifeline', port, { timeoutMs: 10_000 });
+            if (raw && join) {
+              socket.sendText('{"type":"sub"}');
+              await socket.next((text) => text.startsWith('{"type":"subbed"'), 10_000);
+            }
             if (raw) return socket;
             socket.sendText(JSON.stringify({ type: 'subscribe', id: 1, channel: CHANNEL }));
             await socket.next((text) => text.startsWith('{"type":"subscribed"'), 10_000);
@@ -112,7 +120,7 @@ async function measure(): Promise<void> {
   const stack = option('--stack') ?? 'lifeline';
   const sweep = option('--sweep') === undefined ? undefined : Number(option('--sweep'));
   const server = stack === 'ws' ? await wsServer() : await lifelineServer(src, sweep);
-  const client = fork(new URL(import.meta.url).pathname, ['--client', String(server.port), stack], { execArgv: ['--import', 'tsx'] });
+  const client = fork(new URL(import.meta.url).pathname, ['--client', String(server.port), stack, ...(process.argv.includes('--join') ? ['--join'] : [])], { execArgv: ['--import', 'tsx'] });
   const settle = async (): Promise<number> => {
     await new Promise((done) => setTimeout(done, 300));
     gc();
