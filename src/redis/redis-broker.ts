@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
 import { ClientOfflineError, ErrorReply } from '@redis/client';
 import type { Broker, ChannelEvent, ControlNotice, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from '../broker/broker.js';
 import { deliver } from '../broker/deliver.js';
 import { systemClock, systemRng, type Clock } from '../core/clock.js';
 import { IdempotencyConflictError } from '../core/errors.js';
 import type { Position } from '../core/position.js';
+import { LogThrottle } from '../core/log-throttle.js';
 import { Timer } from '../core/timer.js';
 import { RedisConnection } from './connection.js';
 import { DEFAULT_MAX_KEYS_PER_USER } from '../broker/memory-broker-options.js';
@@ -54,6 +56,9 @@ export class RedisBroker implements Broker {
   readonly #newEpoch: () => string;
   readonly #idleChannelTtl: number;
   readonly #maxKeysPerUser: number;
+  readonly #log: Logger | undefined;
+  /** Quota failures are logged at most every 10 s: an outage fails every keyed publish. */
+  readonly #quotaFailures: LogThrottle;
   readonly #pubsub: PubSub;
   readonly #channels: Feeds<ChannelEvent>;
   readonly #direct: Feeds<DirectMessage>;
@@ -71,6 +76,8 @@ export class RedisBroker implements Broker {
     this.#newEpoch = options.newEpoch ?? (() => randomUUID().replaceAll('-', '').slice(0, 12));
     this.#idleChannelTtl = options.idleChannelTtl ?? 3_600_000;
     this.#maxKeysPerUser = options.maxKeysPerUser ?? DEFAULT_MAX_KEYS_PER_USER;
+    this.#log = options.logger;
+    this.#quotaFailures = new LogThrottle(this.#clock, 10_000);
     const timeout = options.commandTimeout ?? 5_000;
     const send: SendCommand = (args) => connection.commands.send(args, timeout);
     this.#scripts = new ScriptRunner(send, (error) => error instanceof ErrorReply && !isTransient(error), timeout, (error) => error instanceof ClientOfflineError);
@@ -122,7 +129,7 @@ export class RedisBroker implements Broker {
     const names = record ? [keys.meta, keys.log, record] : [keys.meta, keys.log];
     // A client's key record counts against its user's quota, in the user's hash slot: sent with
     // the publish, not after it (a count for a publish that then fails only ends sooner).
-    const held = record && origin && 'key' in origin && origin.holder !== undefined ? this.#hold(origin.holder, record, origin.ttl) : undefined;
+    const held = record && origin && 'key' in origin && origin.holder !== undefined ? this.#hold(origin.holder, record, origin.ttl, channel) : undefined;
     const published = this.#scripts.run(channelScripts.PUBLISH, names, [
         json,
         String(this.#clock.now()),
@@ -145,12 +152,22 @@ export class RedisBroker implements Broker {
     return event;
   }
 
-  /** Counts a key record against its holder; deletes the holder's oldest records past the quota. */
-  async #hold(holder: string, record: string, ttl: number): Promise<void> {
-    const now = this.#clock.now();
-    const evicted = array(await this.#scripts.run(HOLD, [this.#keys.heldKeys(holder)], [record, String(now + ttl), String(now), String(this.#maxKeysPerUser), String(ttl + BACKSTOP)]));
-    // One command per record: each lives in its own channel's hash slot.
-    await Promise.all(evicted.map((name) => this.#scripts.send(['DEL', text(name)])));
+  /**
+   * Counts a key record against its holder and deletes the holder's oldest records past the
+   * quota. Never fails the publish: the quota bounds Redis's memory, it does not decide what is
+   * published, so a failure (the user's shard unreachable, say) is logged and the record is
+   * counted from the next publish on; a record whose `DEL` failed lives out its ttl uncounted.
+   */
+  async #hold(holder: string, record: string, ttl: number, channel: string): Promise<void> {
+    try {
+      const now = this.#clock.now();
+      const evicted = array(await this.#scripts.run(HOLD, [this.#keys.heldKeys(holder)], [record, String(now + ttl), String(now), String(this.#maxKeysPerUser), String(ttl + BACKSTOP)]));
+      // One command per record: each lives in its own channel's hash slot.
+      await Promise.all(evicted.map((name) => this.#scripts.send(['DEL', text(name)])));
+    } catch (error) {
+      const failures = this.#quotaFailures.take();
+      if (failures > 0) this.#log?.warn({ err: error, channel, failures }, 'idempotency-key quota not applied: the per-user count or its deletes failed');
+    }
   }
 
   subscribe(channel: string, onEvent: (event: ChannelEvent) => void): Promise<Unsubscribe> {

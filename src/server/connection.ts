@@ -389,7 +389,9 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     const state = this.#state;
     if (state === 'closing' || state === 'closed') return;
     if (!this.admitMessage()) return this.close(CloseCode.POLICY_VIOLATION, 'message rate exceeded');
-    if (!this.#refusal()) this.#socket.pong(data, false);
+    // A copy (at most 125 B): `data` is a view into the whole chunk read from the socket, which
+    // a pong waiting behind a peer that does not read would otherwise keep alive.
+    if (!this.#refusal()) this.#socket.pong(Buffer.from(data), false);
   }
 
   /** @internal Message-rate policy; false means the peer is over its rate. */

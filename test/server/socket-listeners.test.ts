@@ -5,11 +5,15 @@
  * application pings are answered, and a failing handler closes with 1011 without leaking.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { describe, test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { CloseReport, Connection } from '../../src/server/connection.js';
 import type { Envelope } from '../../src/core/envelope.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
 import { buildFrame, Opcode, parseClose, RawSocket } from '../helpers/raw-socket.js';
+import { eventually } from '../helpers/wait.js';
 import { closeReportOf, connectPair, DEADLINE, onceWithin, rawPair, serve, type TrackedClient, within } from './support.js';
 
 
@@ -145,6 +149,28 @@ describe('input errors close with RFC 6455 codes', () => {
   });
 });
 
+/**
+ * Sends bursts of 1,000 pings with 125-byte payloads from a peer that does not read, each once
+ * the last has left the peer's socket, until `done()`: at most 1,000 bursts and 20 s.
+ */
+async function pingUntil(raw: RawSocket, done: () => boolean): Promise<void> {
+  const burst = Buffer.concat(Array.from({ length: 1_000 }, () => buildFrame(Opcode.PING, 'x'.repeat(125))));
+  const deadline = Date.now() + 20_000;
+  for (let i = 0; i < 1_000 && !done() && Date.now() < deadline; i++) {
+    if (!raw.socket.write(burst)) await once(raw.socket, 'drain');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Bytes of ArrayBuffers (Node's Buffers) in use after a full collection, after this turn. */
+async function arrayBuffersAfterGc(): Promise<number> {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+  return process.memoryUsage().arrayBuffers;
+}
+
 describe('protocol pings are answered within the limits', () => {
   test('each ping under the rate gets a pong that echoes its payload, in order', async (t) => {
     const clock = new FakeClock();
@@ -164,7 +190,7 @@ describe('protocol pings are answered within the limits', () => {
     const fixture = await serve(t, { clock, maxMessageRate: 100, pingInterval: 0 });
     const { raw, conn } = await rawPair(t, fixture);
     const report = closeReportOf(fixture.server, conn);
-    // One write: the server reads the whole burst at once (ws's own answer to that was to drop the TCP connection).
+    // In one write: the server reads it in a few large chunks (ws's own answer to that was to drop the TCP connection).
     raw.write(Buffer.concat(Array.from({ length: 1_000 }, () => buildFrame(Opcode.PING, 'x'.repeat(100)))));
     const { close, before } = await raw.readUntilClose(DEADLINE);
     assert.deepEqual({ code: close.code, reason: close.reason }, { code: 1008, reason: 'message rate exceeded' });
@@ -180,15 +206,46 @@ describe('protocol pings are answered within the limits', () => {
     const { raw, conn } = await rawPair(t, fixture);
     raw.pause();
     const report = closeReportOf(fixture.server, conn);
-    // 125-byte pongs fill the loopback's buffers and then the budget: well within 16 MiB of pings.
-    const burst = Buffer.concat(Array.from({ length: 1_000 }, () => buildFrame(Opcode.PING, 'x'.repeat(125))));
-    for (let i = 0; i < 128 && conn.state === 'open'; i++) {
-      raw.write(burst);
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    // 125-byte pongs fill the loopback's buffers, then the budget.
+    await pingUntil(raw, () => conn.state !== 'open');
     const closed = await within(report, DEADLINE, 'the slow consumer closed');
     assert.equal(closed.code, 4002);
     assert.equal(fixture.server.stats.slowConsumerCloses, 1);
+  });
+
+  test('a pong waiting behind a peer that does not read holds its own few bytes, not the chunk its ping came in', async (t) => {
+    const fixture = await serve(t, { outboundBudget: 256 * 1024, maxMessageRate: Infinity, binary: 'allow', pingInterval: 0 });
+    const { raw, conn } = await rawPair(t, fixture);
+    raw.pause();
+    // Fill the loopback's buffers with pongs until the server starts holding what it writes.
+    await pingUntil(raw, () => conn.bufferedAmount > 0);
+    assert.ok(conn.bufferedAmount > 0, 'the server holds writes');
+    let received = 0;
+    fixture.server.on('binary', () => received++);
+    const before = await arrayBuffersAfterGc();
+    // Each ping behind 64 KB of binary data: ws reads them as one chunk and hands the ping's
+    // payload over as a view into it.
+    const pair = Buffer.concat([buildFrame(Opcode.BINARY, Buffer.alloc(64 * 1024 - 20)), buildFrame(Opcode.PING, 'p')]);
+    for (let i = 0; i < 300; i++) {
+      if (!raw.socket.write(pair)) await once(raw.socket, 'drain');
+    }
+    await eventually(() => received === 300, 'the server read every message');
+    const held = (await arrayBuffersAfterGc()) - before;
+    assert.equal(conn.state, 'open', 'the pongs stay within the budget');
+    // 300 chunks of 64 KB would be about 19 MiB.
+    assert.ok(held < 4 * 1024 * 1024, `the pongs hold ${held} bytes of buffers`);
+  });
+
+  test('a ping is answered while the connection waits for its first-message credentials', async (t) => {
+    const fixture = await serve(t, { authenticateOn: 'first-message', authenticate: () => ({ ok: true, user: 'ada' }), pingInterval: 0 });
+    const { raw } = await RawSocket.upgrade(fixture.port);
+    t.after(() => raw.destroy());
+    await eventually(() => fixture.server.connections.size === 1, 'the connection accepted');
+    assert.equal([...fixture.server.connections][0]?.state, 'authenticating');
+    raw.sendFrame(Opcode.PING, 'early');
+    const frame = await raw.readFrame();
+    assert.equal(frame.opcode, Opcode.PONG);
+    assert.equal(frame.payload.toString(), 'early');
   });
 });
 

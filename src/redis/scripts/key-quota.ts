@@ -1,5 +1,7 @@
 /** Lua script of the per-user quota of idempotency-key records (conventions in ./helpers.ts). */
 
+import { helpers } from './helpers.js';
+
 /**
  * KEYS: the holder's index (a sorted set of record key names). ARGV: record, expiresAt, now,
  * limit, life. Counts `record` against its holder and returns the names of the holder's oldest
@@ -10,10 +12,10 @@
  * be above it: scores then follow insertion order even for records made in the same
  * millisecond, so the oldest goes first, and the record just counted never does (limit >= 1).
  * Entries whose records have expired (score <= now) leave the count first. A record already
- * counted (a retry under the same key) keeps its place. The index lives as long as its newest
- * record (`life`, the record's own real ttl).
+ * counted (a retry under the same key) keeps its place. The index lives at least as long as its
+ * longest-lived record (`life`, the record's own real ttl: never shortened by a shorter one).
  */
-export const HOLD = `
+export const HOLD = `${helpers}
 local index, record = KEYS[1], ARGV[1]
 redis.call('ZREMRANGEBYSCORE', index, '-inf', ARGV[3])
 if not redis.call('ZSCORE', index, record) then
@@ -21,7 +23,7 @@ if not redis.call('ZSCORE', index, record) then
   local top = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')
   if top[2] and tonumber(top[2]) >= score then score = tonumber(top[2]) + 1 end
   redis.call('ZADD', index, string.format('%.0f', score), record)
-  redis.call('PEXPIRE', index, ARGV[5])
+  extend(index, ARGV[5])
 end
 local over = redis.call('ZCARD', index) - tonumber(ARGV[4])
 if over <= 0 then return {} end

@@ -19,6 +19,7 @@ import { SessionRegistry } from './session-registry.js';
 import { Subscriptions } from './subscriptions.js';
 import { TurnBatch } from './turn-batch.js';
 import { flatUuid } from '../flat-uuid.js';
+import { LogThrottle } from '../../core/log-throttle.js';
 
 /** Token refreshes one connection may send at once, then this many per second (docs/reliability.md). */
 export const REFRESH_BURST = 3;
@@ -51,9 +52,10 @@ export class Hub<User> {
   /** Each connection's refreshes, made at its first (credentials are refreshed once per lifetime). */
   readonly #refreshes = new WeakMap<Connection<User>, TokenBucket>();
   /** Direct messages refused since the last log line about them. */
-  readonly #refusedDirects = { count: 0, loggedAt: -Infinity };
+  readonly #refusedDirects: LogThrottle;
 
   constructor(readonly options: HubOptions<User>) {
+    this.#refusedDirects = new LogThrottle(options.clock, REFUSAL_LOG_PERIOD);
     this.#fanout = new ChannelFanout(options.broker);
     const shown = options.presenceUser ?? ((user: User): unknown => user);
     this.#presence = new Presence<User>({
@@ -135,21 +137,15 @@ export class Hub<User> {
 
   /** Stores a direct message unless the session's outbox is full (then false, and logged at most every 10 s). */
   async #sendDirect(session: string, copy: unknown): Promise<boolean> {
-    const { broker, recoveryWindow, limits, log, clock } = this.options;
+    const { broker, recoveryWindow, limits, log } = this.options;
     const limit = limits.maxPendingDirect;
     // null is a refusal; anything else (a custom broker that resolves nothing included) was stored.
     if ((await broker.sendDirect(session, copy, recoveryWindow, limit)) !== null) return true;
     // A client that stays connected without acknowledging, or one away for long while the app
     // kept sending: what is stored stays deliverable; what would grow without end is refused.
     // Logged once per period, with the count since, so such a client cannot flood the log.
-    const refused = this.#refusedDirects;
-    refused.count++;
-    const now = clock.now();
-    if (now - refused.loggedAt >= REFUSAL_LOG_PERIOD) {
-      log.warn({ session, limit, refused: refused.count }, 'direct messages refused: a session holds maxPendingDirect unacknowledged messages');
-      refused.loggedAt = now;
-      refused.count = 0;
-    }
+    const refused = this.#refusedDirects.take();
+    if (refused > 0) log.warn({ session, limit, refused }, 'direct messages refused: a session holds maxPendingDirect unacknowledged messages');
     return false;
   }
 
