@@ -389,9 +389,13 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     const state = this.#state;
     if (state === 'closing' || state === 'closed') return;
     if (!this.admitMessage()) return this.close(CloseCode.POLICY_VIOLATION, 'message rate exceeded');
-    // A copy (at most 125 B): `data` is a view into the whole chunk read from the socket, which
-    // a pong waiting behind a peer that does not read would otherwise keep alive.
-    if (!this.#refusal()) this.#socket.pong(Buffer.from(data), false);
+    if (this.#refusal()) return;
+    // A copy in a store of its own (at most 125 B): `data` is a view into the whole chunk read
+    // from the socket, and a copy from Buffer's pool would be a view into an 8 KiB slab, either
+    // of which a pong waiting behind a peer that does not read would keep alive.
+    const payload = Buffer.allocUnsafeSlow(data.length);
+    data.copy(payload);
+    this.#socket.pong(payload, false);
   }
 
   /** @internal Message-rate policy; false means the peer is over its rate. */
