@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { WebSocketServer } from 'ws';
 import { CloseCode } from '../core/close-codes.js';
 import { assertValidClose } from '../core/close-frame.js';
-import type { Clock } from '../core/clock.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import type { Envelope } from '../core/envelope.js';
 import { LifelineError } from '../core/errors.js';
 import { KeepaliveSweep } from '../core/keepalive.js';
@@ -107,6 +107,11 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
       // Pings are answered by the connection, counted against the message rate (ws's own
       // answer ends a flood by dropping the TCP connection with no close code).
       autoPong: false,
+      // A close the peer started is ended by ws's timer (Lifeline hears nothing between the
+      // peer's close frame and the end of the socket): closeTimeout, not ws's 30 s. It runs on
+      // real time, so with an injected clock (tests) it stays at ws's default and only the
+      // clock-driven timer for closes the server starts follows closeTimeout.
+      ...(resolved.clock === systemClock ? { closeTimeout: resolved.closeTimeout } : {}),
       perMessageDeflate: deflateOptions(resolved.perMessageDeflate, resolved.maxPayload),
       // The channel protocol first: a client that offers it is a Lifeline client.
       handleProtocols: (offered) => [PROTOCOL, ...resolved.protocols].find((p) => offered.has(p)) ?? false,

@@ -208,6 +208,18 @@ describe('Connection: close()', () => {
     assert.equal(clock.pending, 0, 'no timer left behind');
   });
 
+  test('a peer that starts the close and then never finishes its TCP is dropped after closeTimeout, not 30 s', async (t) => {
+    const fixture = await serve(t, { closeTimeout: 300, pingInterval: 0 });
+    const { raw, conn } = await rawPair(t, fixture);
+    const report = closeReportOf(fixture.server, conn);
+    raw.sendClose(1000, 'done');
+    // It reads nothing more: the server's answer and its end of the TCP connection wait unread.
+    raw.pause();
+    const closed = await within(report, DEADLINE, 'the half-closed connection dropped');
+    assert.equal(closed.code, 1000);
+    assert.equal(fixture.server.connections.size, 0);
+  });
+
   test('a peer that answers the close frame closes cleanly before closeTimeout', async (t) => {
     const clock = new FakeClock();
     const fixture = await serve(t, { clock, closeTimeout: 4_000, pingInterval: 0 });
