@@ -88,7 +88,7 @@ function serveFlagDocs(): Record<ServeKey, FlagDoc> {
     maxChannels: { group: 'Limits', value: 'N', text: 'channels with subscribers on this node; a subscribe to one more is refused (limit)', fallback: String(d.maxChannels) },
     maxPresenceMembers: { group: 'Limits', value: 'N', text: 'presence members of one channel on this node; more are refused (limit)', fallback: String(d.maxPresenceMembers) },
     maxQueuedMessages: { group: 'Limits', value: 'N', text: 'messages of one session waiting behind a slow one; past it the connection is not read until half have run', fallback: String(d.maxQueuedMessages) },
-    maxReplayRate: { group: 'Limits', value: 'RATE', text: 'events per second one session is sent from history (rewind, recovery) or listed as presence members, bursts of as many; past it its next subscribe or presence.get waits', fallback: String(d.maxReplayRate) },
+    maxReplayRate: { group: 'Limits', value: 'RATE', text: 'events per second one user (an anonymous session: itself) is sent from history (rewind, recovery) or listed as presence members, bursts of as many; past it the next subscribe or presence.get waits', fallback: String(d.maxReplayRate) },
     maxPendingDirect: { group: 'Limits', value: 'N', text: 'unacknowledged direct messages one session holds (library sendTo/sendToUser); a send past it is refused', fallback: String(d.maxPendingDirect) },
     historyBudget: { group: 'Limits', value: 'BYTES', text: 'channel history kept in memory across all channels (no --redis); the oldest is evicted first', fallback: `${d.historyBudget} (64 MiB)` },
     maxIdempotencyKeys: { group: 'Limits', value: 'N', text: 'idempotency records kept in memory (no --redis); the oldest is forgotten first', fallback: String(d.maxIdempotencyKeys) },

@@ -108,9 +108,10 @@ export interface ServerOptions<User = unknown> extends ChannelHooks<User> {
    */
   readonly maxQueuedMessages?: number;
   /**
-   * Events one `lifeline.v1` session is sent from history (a subscribe's rewind or recovery)
-   * per second, in bursts of as many: a replay is never cut, but past the burst the
-   * session's next subscribe waits until the replays before it are paid for. Default 10 000.
+   * Events one user's `lifeline.v1` sessions on this node are sent from history (a subscribe's
+   * rewind or recovery) or listed as presence members, per second, in bursts of as many: a
+   * replay is never cut, but past the burst the next subscribe waits until the replays before it
+   * are paid for. An anonymous session has a budget of its own. Default 10 000.
    */
   readonly maxReplayRate?: number;
   /**

@@ -102,6 +102,31 @@ describe('limits: idempotency records per user', () => {
   });
 });
 
+describe('limits: idempotency records of anonymous connections', () => {
+  test('maxKeysPerUser: anonymous connections, each with a made-up user, share one quota, so a stream of them cannot push out a named user\'s records', async (t) => {
+    let made = 0;
+    const fixture = await serve<string>(t, {
+      pingInterval: 0,
+      channels,
+      maxIdempotencyKeys: 20,
+      maxKeysPerUser: 5,
+      authenticate: ({ query }) => (query.get('user') ? { ok: true, user: query.get('user') ?? '' } : { ok: true, user: `anon-${++made}`, anonymous: true }),
+    });
+    const { client: ann } = await ProtocolClient.connect(t, `${fixture.wsUrl}?user=ann`);
+    ann.send({ type: 'publish', id: 1, channel: 'doc:a', data: 'once', idempotencyKey: 'ann-1' });
+    const first = (await ann.reply(1)) as MessageOf<'ack'>;
+    for (let c = 0; c < 5; c++) {
+      const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
+      for (let id = 1; id <= 5; id++) client.send({ type: 'publish', id, channel: 'doc:a', data: id, idempotencyKey: `k-${id}` });
+      for (let id = 1; id <= 5; id++) assert.equal((await client.reply(id)).type, 'ack');
+      client.terminate();
+    }
+    assert.equal(made, 5, 'five made-up users');
+    ann.send({ type: 'publish', id: 2, channel: 'doc:a', data: 'once', idempotencyKey: 'ann-1' });
+    assert.deepEqual(((await ann.reply(2)) as MessageOf<'ack'>).position, first.position, "ann's record outlived 25 anonymous keys under a node-wide cap of 20");
+  });
+});
+
 describe('limits: messages waiting in a session', () => {
   test('maxQueuedMessages: behind a slow request the server stops reading the connection instead of holding what keeps coming; every request is then answered', async (t) => {
     const fixture = await serve(t, { pingInterval: 0, channels, maxQueuedMessages: 8 });
@@ -169,6 +194,30 @@ describe('limits: replays across reconnects', () => {
     await clock.tickAsync(1);
     assert.equal((await back.reply(5)).type, 'subscribed');
     assert.equal(back.events('doc:big').length, 100, 'the whole history, once paid for');
+  });
+});
+
+describe('limits: replays across sessions of one user', () => {
+  test("maxReplayRate: a user's sessions share one budget, so opening a new session instead of resuming brings no fresh burst; another user's is its own (fake clock)", async (t) => {
+    const clock = new FakeClock();
+    const fixture = await serve<string>(t, { clock, pingInterval: 0, channels, maxReplayRate: 100, authenticate: ({ query }) => ({ ok: true, user: query.get('user') ?? '' }) });
+    for (let n = 0; n < 100; n++) await fixture.server.publish('doc:big', n);
+    const { client } = await ProtocolClient.connect(t, `${fixture.wsUrl}?user=mallory`);
+    await rewindWhole(client, 1);
+    await rewindWhole(client, 3);
+    client.terminate();
+    await client.closed;
+    // A new session of the same user (no session id, no secret): the debt is the user's.
+    const { client: fresh, welcome } = await ProtocolClient.connect(t, `${fixture.wsUrl}?user=mallory`);
+    assert.equal(welcome.resumed, false);
+    await subscribeInDebt(fresh, clock, 5, "the new session to wait for its user's debt");
+    // Meanwhile another user rewinds the whole history at once: its budget is its own.
+    const { client: ann } = await ProtocolClient.connect(t, `${fixture.wsUrl}?user=ann`);
+    await rewindWhole(ann, 1);
+    assert.equal(ann.events('doc:big').length, 100);
+    await clock.tickAsync(1);
+    assert.equal((await fresh.reply(5)).type, 'subscribed');
+    assert.equal(fresh.events('doc:big').length, 100, 'the whole history, once paid for');
   });
 });
 

@@ -22,9 +22,15 @@ export interface ExactlyOnceHost<User> {
   readonly handlers: ReadonlyMap<string, RequestHandler<User>>;
   /** How long the origin of a client publish is remembered, ms. */
   readonly originTtl: number;
-  /** An app's idempotency key, scoped to who publishes. */
-  keyOrigin(scope: string, key: string, data: unknown): PublishOrigin;
+  /**
+   * An app's idempotency key, scoped to who publishes; its record counts against `holder`'s
+   * quota (the scope itself unless given).
+   */
+  keyOrigin(scope: string, key: string, data: unknown, holder?: string): PublishOrigin;
 }
+
+/** The one key-quota holder of every anonymous connection (never a user's scope, which starts `u:`). */
+const ANONYMOUS_HOLDER = 'anonymous';
 
 /**
  * Publishes and requests, exactly once per session id: the session's core decides (window,
@@ -148,7 +154,11 @@ export class ExactlyOnce<User> {
     const history = resolveChannel(this.host.options.channels, channel)?.history ?? NO_HISTORY;
     // The origin makes a resend that reaches another node before this reply was recorded return
     // this event instead of publishing a second one; it also makes retrying here safe.
-    const origin = idempotencyKey === undefined ? { session: session.id, id, ttl: this.host.originTtl } : this.host.keyOrigin(`u:${canonicalJson(session.user ?? null)}`, idempotencyKey, data);
+    // Keys stay scoped to the user; anonymous connections (a user made up for each one, as
+    // `lifeline serve --allow-anonymous` does) share one quota, or each new one would bring a
+    // fresh quota and push everyone's records out of the node-wide cap.
+    const scope = `u:${canonicalJson(session.user ?? null)}`;
+    const origin = idempotencyKey === undefined ? { session: session.id, id, ttl: this.host.originTtl } : this.host.keyOrigin(scope, idempotencyKey, data, session.connection.anonymous ? ANONYMOUS_HOLDER : scope);
     const failed = (error: unknown): PublishAnswer => this.#publishFailed(error, channel, attempt);
     try {
       const { immediate } = broker;

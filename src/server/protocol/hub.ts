@@ -87,7 +87,7 @@ export class Hub<User> {
       options,
       handlers: this.#handlers,
       originTtl: this.#registry.liveTtl,
-      keyOrigin: (scope, key, data) => this.#keyOrigin(scope, key, data),
+      keyOrigin: (scope, key, data, holder) => this.#keyOrigin(scope, key, data, holder),
     });
   }
 
@@ -232,10 +232,11 @@ export class Hub<User> {
   }
 
   /** An app's idempotency key, scoped to who publishes (`scope`), with the body's digest. */
-  #keyOrigin(scope: string, key: string, data: unknown): PublishOrigin {
+  #keyOrigin(scope: string, key: string, data: unknown, holder = scope): PublishOrigin {
     const origin = { key: `${scope}\n${key}`, digest: digestOf(JSON.stringify(data ?? null)), ttl: this.options.idempotencyWindow };
-    // A client's records count against its user's quota; the server's own are no user's.
-    return scope === SERVER_SCOPE ? origin : { ...origin, holder: scope };
+    // A client's records count against its holder's quota (its user, or all anonymous
+    // connections together); the server's own are no one's.
+    return scope === SERVER_SCOPE ? origin : { ...origin, holder };
   }
 
   /** One message of a welcomed session, processed after those before it. */

@@ -2,6 +2,7 @@ import type { Recovery } from '../../broker/broker.js';
 import type { Position } from '../../core/position.js';
 import { TokenBucket } from '../../core/rate-limiter.js';
 import type { ClientMessageOf } from '../../protocol/client-messages.js';
+import { identityKey } from '../../protocol/identity.js';
 import { errorReply } from '../../protocol/server-messages.js';
 import type { PreparedText } from '../prepared-text.js';
 import { ask, refusal } from './authorize.js';
@@ -32,16 +33,28 @@ export interface SubscriptionsHost<User> {
 }
 
 /**
+ * Whose replay budget a session spends: its user's, when the connection's user is one the app
+ * named (every session of that user on this node shares it, so opening a new session brings no
+ * fresh burst); an anonymous session's own, by session id (a made-up user is new with every
+ * connection, so it would be no bound).
+ */
+function replayKey(session: LiveSession<unknown>): string {
+  const user = session.connection.anonymous ? undefined : identityKey(session.user);
+  return user === undefined ? `s:${session.id}` : `u:${user}`;
+}
+
+/**
  * Subscriptions of this node's sessions: a subscribe joins the channel's fan-out, reads the
  * catch-up from the broker and hands both to the session (which sends each event once and in
  * order); an unsubscribe, or the session leaving, undoes it.
  */
 export class Subscriptions<User> {
   /**
-   * Events each session was sent from history and presence members it was listed, against
-   * `maxReplayRate`, by session id: a session that resumes (a new connection, a new
-   * `LiveSession`) keeps its debt, so a loop of reconnects that each recover a whole history is
-   * paced too. Made at a session's first replay; dropped once full again (see #replayed).
+   * Events sent from history and presence members listed, against `maxReplayRate`, by whose
+   * budget they spend (`replayKey`): a known user's sessions share one, so a loop of reconnects
+   * that each open a new session and rewind a whole history is paced; an anonymous session keeps
+   * its own across resumes (a new connection, a new `LiveSession`). Made at the first replay;
+   * dropped once full again (see #replayed).
    */
   readonly #replays = new Map<string, TokenBucket>();
   /** The size at which buckets that are full again are dropped. */
@@ -206,7 +219,8 @@ export class Subscriptions<User> {
   }
 
   #debtMs(session: LiveSession<User>): number {
-    return this.#replays.get(session.id)?.debtMs() ?? 0;
+    // Usually no one is in debt: the key is not even made.
+    return this.#replays.size === 0 ? 0 : (this.#replays.get(replayKey(session))?.debtMs() ?? 0);
   }
 
   #waitMs(ms: number): Promise<void> {
@@ -215,11 +229,12 @@ export class Subscriptions<User> {
 
   #replayed(session: LiveSession<User>, events: number): void {
     if (events === 0) return;
-    let bucket = this.#replays.get(session.id);
+    const key = replayKey(session);
+    let bucket = this.#replays.get(key);
     if (!bucket) {
       const { clock, limits } = this.host.options;
       if (this.#replays.size >= this.#pruneAt) this.#prune();
-      this.#replays.set(session.id, (bucket = new TokenBucket(clock, limits.maxReplayRate, limits.maxReplayRate)));
+      this.#replays.set(key, (bucket = new TokenBucket(clock, limits.maxReplayRate, limits.maxReplayRate)));
     }
     bucket.spend(events);
   }
