@@ -242,10 +242,11 @@ export class Subscriptions<User> {
   /**
    * Drops the buckets that are full again (a full bucket is what a new one would be), then lets
    * the map grow to twice what is left before the next pass: the work is amortized, and the map
-   * holds no more than twice the sessions that replayed within their last burst's refill time.
+   * holds at most 1,024 buckets or twice as many as were still in debt at the last pass, so
+   * it follows the largest crowd in debt at once, not every user who ever replayed.
    */
   #prune(): void {
-    for (const [id, bucket] of this.#replays) if (bucket.full()) this.#replays.delete(id);
+    for (const [key, bucket] of this.#replays) if (bucket.full()) this.#replays.delete(key);
     this.#pruneAt = Math.max(1024, 2 * this.#replays.size);
   }
 
