@@ -131,20 +131,20 @@ export class RedisBroker implements Broker {
     // the publish, not after it (a count for a publish that then fails only ends sooner).
     const held = record && origin && 'key' in origin && origin.holder !== undefined ? this.#hold(origin.holder, record, origin.ttl, channel) : undefined;
     const published = this.#scripts.run(channelScripts.PUBLISH, names, [
-        json,
-        String(this.#clock.now()),
-        String(policy.size),
-        String(policy.ttl),
-        this.#newEpoch(),
-        String(Math.max(this.#idleChannelTtl, policy.ttl) + BACKSTOP),
-        this.#sharded ? 'SPUBLISH' : 'PUBLISH',
-        keys.events,
-        origin ? ('key' in origin ? origin.digest : String(origin.id)) : '',
-        origin ? String(origin.ttl + BACKSTOP) : '',
-        origin ? String(this.#clock.now() + origin.ttl) : '',
-        ...this.#known.args(channel),
-        strict ? '1' : '0',
-      ]);
+      json,
+      String(this.#clock.now()),
+      String(policy.size),
+      String(policy.ttl),
+      this.#newEpoch(),
+      String(Math.max(this.#idleChannelTtl, policy.ttl) + BACKSTOP),
+      this.#sharded ? 'SPUBLISH' : 'PUBLISH',
+      keys.events,
+      origin ? ('key' in origin ? origin.digest : String(origin.id)) : '',
+      origin ? String(origin.ttl + BACKSTOP) : '',
+      origin ? String(this.#clock.now() + origin.ttl) : '',
+      ...this.#known.args(channel),
+      strict ? '1' : '0',
+    ]);
     const reply = array((await Promise.all([published, held]))[0]);
     if (integer(reply[2]) === 2 && origin && 'key' in origin) throw new IdempotencyConflictError(origin.key);
     const event = { channel, epoch: text(reply[0]), offset: integer(reply[1]), data };
