@@ -189,19 +189,7 @@ export class MemoryBroker implements Broker {
     this.#sweepEvery = Math.min(SWEEP_EVERY, Math.max(1_000, Math.floor(this.#idleChannelTtl / 2)));
     this.#sweptAt = this.#clock.now();
     const own = MemoryBroker.prototype;
-    // The connection-setup steps each only where the promised method is this class's own.
-    this.immediate =
-      this.publish === own.publish && this.recordReply === own.recordReply && this.claimRequest === own.claimRequest
-        ? {
-            publish: (channel, data, policy, origin) => this.#publish(channel, data, policy, origin),
-            recordReply: (session, id, reply, capacity) => this.#recordReply(session, id, reply, capacity),
-            claimRequest: (session, id, ttl) => this.#claimRequest(session, id, ttl),
-            ...(this.saveSession === own.saveSession ? { saveSession: (id: string, record: SessionRecord, ttl: number) => this.#saveSession(id, record, ttl) } : {}),
-            ...(this.pendingDirect === own.pendingDirect ? { pendingDirect: (session: string, afterSeq: number) => this.#pendingDirect(session, afterSeq) } : {}),
-            ...(this.recover === own.recover ? { recover: (channel: string, since: Position | undefined, limit: number) => this.#recover(channel, since, limit) } : {}),
-          }
-        : undefined;
-    // Likewise, a subclass that overrides subscribeDirect (and not listenDirect) has neither
+    // Likewise (see `immediate`), a subclass that overrides subscribeDirect (and not listenDirect) has neither
     // listenDirect nor unlistenDirect, so its override is what carries direct messages.
     if (this.subscribeDirect !== own.subscribeDirect && this.listenDirect === own.listenDirect) {
       Object.defineProperties(this, { listenDirect: { value: undefined }, unlistenDirect: { value: undefined } });
@@ -211,11 +199,33 @@ export class MemoryBroker implements Broker {
   /**
    * Publish, record and claim without a promise: the exactly-once driver's path (a client's
    * publish is answered in the turn it arrived in); and a session's save, its waiting direct
-   * messages and a channel's catch-up, a connection's setup. Undefined in a subclass that
-   * overrides `publish`, `recordReply` or `claimRequest`, so that its override is what runs; each
-   * of the setup steps is left out where the subclass overrides its promised method.
+   * messages and a channel's catch-up, a connection's setup. Undefined where `publish`,
+   * `recordReply` or `claimRequest` is not this class's own (a subclass's method or class field,
+   * or a wrapper patched on later), so that the replacement is what runs; each of the setup steps
+   * is left out where its promised method is replaced. Checked at every read (a few identity
+   * comparisons), so a method replaced after construction is honoured too.
    */
-  readonly immediate: ImmediateExchanges | undefined;
+  get immediate(): ImmediateExchanges | undefined {
+    const own = MemoryBroker.prototype;
+    if (this.publish !== own.publish || this.recordReply !== own.recordReply || this.claimRequest !== own.claimRequest) return undefined;
+    const steps = (this.saveSession === own.saveSession ? 1 : 0) | (this.pendingDirect === own.pendingDirect ? 2 : 0) | (this.recover === own.recover ? 4 : 0);
+    if (this.#immediate === undefined || this.#immediateSteps !== steps) {
+      this.#immediateSteps = steps;
+      this.#immediate = {
+        publish: (channel, data, policy, origin) => this.#publish(channel, data, policy, origin),
+        recordReply: (session, id, reply, capacity) => this.#recordReply(session, id, reply, capacity),
+        claimRequest: (session, id, ttl) => this.#claimRequest(session, id, ttl),
+        ...(steps & 1 ? { saveSession: (id: string, record: SessionRecord, ttl: number) => this.#saveSession(id, record, ttl) } : {}),
+        ...(steps & 2 ? { pendingDirect: (session: string, afterSeq: number) => this.#pendingDirect(session, afterSeq) } : {}),
+        ...(steps & 4 ? { recover: (channel: string, since: Position | undefined, limit: number) => this.#recover(channel, since, limit) } : {}),
+      };
+    }
+    return this.#immediate;
+  }
+
+  /** The last `immediate` made, and which setup steps it has (bits: save, pending, recover). */
+  #immediate: ImmediateExchanges | undefined;
+  #immediateSteps = 0;
 
   async publish(channel: string, data: unknown, policy: HistoryPolicy, origin?: PublishOrigin): Promise<ChannelEvent> {
     return this.#publish(channel, data, policy, origin);

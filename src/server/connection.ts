@@ -34,6 +34,22 @@ const PING_AND_APP_PING = Buffer.concat([PING_FRAME, APP_PING.frame]);
 const ANONYMOUS = 1;
 const AWAITING_PONG = 2;
 
+/**
+ * Why the connection is not read (TCP backpressure), as bits of the same number: each holder
+ * lifts only its own hold, and the socket is read again once none is left. Without that, the end
+ * of one hold (a hello answered) resumed reading under another (a session's full queue).
+ */
+export const InputHold = {
+  /** First-message credentials are being checked. */
+  AUTH: 4,
+  /** A hello waits on the broker. */
+  HELLO: 8,
+  /** A session has `maxQueuedMessages` waiting. */
+  QUEUE: 16,
+} as const;
+export type InputHold = (typeof InputHold)[keyof typeof InputHold];
+const HOLDS = InputHold.AUTH | InputHold.HELLO | InputHold.QUEUE;
+
 /** Why `send` did not send. */
 export type SendFailure = 'closing' | 'closed' | 'slow-consumer';
 export type SendResult = { readonly ok: true } | { readonly ok: false; readonly reason: SendFailure };
@@ -324,14 +340,17 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     this.#terminate('drain-timeout');
   }
 
-  /** @internal Stop reading from the peer (TCP backpressure) while its credentials are checked. */
-  pauseInput(): void {
-    this.#socket.pause();
+  /** @internal Stops reading from the peer (TCP backpressure) for `hold`'s reason, until that hold is lifted. */
+  pauseInput(hold: InputHold): void {
+    if ((this.#flags & HOLDS) === 0) this.#socket.pause();
+    this.#flags |= hold;
   }
 
-  /** @internal */
-  resumeInput(): void {
-    this.#socket.resume();
+  /** @internal Lifts `hold`; reading starts again once no other hold is left. */
+  resumeInput(hold: InputHold): void {
+    if ((this.#flags & hold) === 0) return;
+    this.#flags &= ~hold;
+    if ((this.#flags & HOLDS) === 0) this.#socket.resume();
   }
 
   /** @internal First-message authentication succeeded. */

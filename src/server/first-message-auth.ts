@@ -5,7 +5,7 @@ import type { Clock } from '../core/clock.js';
 import type { Envelope } from '../core/envelope.js';
 import { closeCodeOfRejection } from '../core/handshake-policy.js';
 import { Timer } from '../core/timer.js';
-import type { Connection, ConnectionState } from './connection.js';
+import { InputHold, type Connection, type ConnectionState } from './connection.js';
 import { authRequest, requestUrl, runAuthenticate } from './handshake.js';
 import type { Authenticate } from './options.js';
 
@@ -60,7 +60,7 @@ export class FirstMessageAuth<User> {
     }
     if (message === undefined) return this.#fail(connection, 'the first message must carry credentials');
     pending.backlog = [];
-    connection.pauseInput();
+    connection.pauseInput(InputHold.AUTH);
     const request = { ...authRequest(pending.request, requestUrl(pending.request)), firstMessage: message };
     const { host } = this;
     void runAuthenticate(host.authenticate, request, (error) => host.hookFailed(error), host.retryAfter).then((verdict) => {
@@ -68,7 +68,7 @@ export class FirstMessageAuth<User> {
       this.forget(connection);
       // Resume first, whatever happened meanwhile: a connection closed during the hook must
       // still read its peer's close frame.
-      connection.resumeInput();
+      connection.resumeInput(InputHold.AUTH);
       if (connection.state !== 'authenticating') return;
       if ('rejection' in verdict) {
         connection.close(closeCodeOfRejection[verdict.rejection.kind] ?? CloseCode.UNAUTHORIZED, fitCloseReason(verdict.rejection.message));
@@ -92,7 +92,7 @@ export class FirstMessageAuth<User> {
 
   #fail(connection: Connection<User>, reason: string): void {
     this.forget(connection);
-    connection.resumeInput(); // so the peer's close frame can be read
+    connection.resumeInput(InputHold.AUTH); // so the peer's close frame can be read
     connection.close(CloseCode.UNAUTHORIZED, reason);
   }
 }

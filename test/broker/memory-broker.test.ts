@@ -404,4 +404,26 @@ describe('MemoryBroker: the immediate steps (publish, record, claim without a pr
     for (const method of ['publish', 'recordReply', 'claimRequest'] as const) assert.equal(overriding(method).immediate, undefined, method);
     assert.ok(overriding('recover').immediate, 'an override of another method keeps them');
   });
+
+  test('a method replaced by a class field or patched on after construction is honoured: its immediate step is left out', async () => {
+    let saved = 0;
+    class Counting extends MemoryBroker {
+      override saveSession = async (...args: Parameters<MemoryBroker['saveSession']>): Promise<void> => {
+        saved++;
+        return MemoryBroker.prototype.saveSession.apply(this, args);
+      };
+    }
+    const counting = new Counting({ clock: new FakeClock() });
+    assert.ok(counting.immediate, 'publish, record and claim are still its own');
+    assert.equal(counting.immediate?.saveSession, undefined, 'a class field replaces saveSession: the promised one must run');
+    await counting.saveSession('s-1', { user: null, window: { acked: 0, floor: 0, replies: [] } }, 1_000);
+    assert.equal(saved, 1);
+    const patched = new MemoryBroker({ clock: new FakeClock() });
+    assert.ok(patched.immediate?.recover, 'recover is its own at first');
+    const recover = patched.recover.bind(patched);
+    patched.recover = (...args) => recover(...args);
+    assert.equal(patched.immediate?.recover, undefined, 'patched later: the promised one must run');
+    patched.publish = async () => Promise.reject(new Error('patched'));
+    assert.equal(patched.immediate, undefined, 'a patched publish: no immediate steps at all');
+  });
 });

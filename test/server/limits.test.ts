@@ -13,6 +13,7 @@ import { PRESENCE_BURST, PRESENCE_PER_SECOND } from '../../src/server/protocol/p
 import { eventually, within } from '../helpers/wait.js';
 import { serve } from './support.js';
 import { ProtocolClient, type MessageOf } from './protocol/protocol-client.js';
+import { buildFrame, Opcode, RawSocket } from '../helpers/raw-socket.js';
 
 const channels: ChannelsConfig = { doc: { history: { size: 100, ttl: 600_000 } }, room: { presence: true } };
 
@@ -31,6 +32,18 @@ async function subscribeInDebt(client: ProtocolClient, clock: FakeClock, id: num
   await clock.tickAsync(999);
   await client.wire();
   assert.equal(client.unread('subscribed').length, 0, 'not before the debt is paid');
+}
+
+/** Whether an application pong arrives within `ms` (what else arrives meanwhile is skipped, at most 1,000 frames). */
+async function pongWithin(raw: RawSocket, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (let i = 0; i < 1_000; i++) {
+    const left = deadline - Date.now();
+    const frame = left > 0 ? await raw.readFrame(left).catch(() => undefined) : undefined;
+    if (!frame) return false;
+    if (frame.payload.toString() === '{"type":"pong"}') return true;
+  }
+  return false;
 }
 
 function refusal(reply: unknown): { code: string; message: string } {
@@ -155,6 +168,41 @@ describe('limits: messages waiting in a session', () => {
     release();
     for (let id = 1; id <= count; id++) assert.deepEqual(await client.reply(id), { type: 'result', id, data: params.length });
     assert.equal(runs, count);
+  });
+});
+
+describe('limits: messages waiting in a resumed session', () => {
+  test('maxQueuedMessages holds when what was pipelined behind a resuming hello fills the queue: the hello answered does not start reading again', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, channels, maxQueuedMessages: 8 });
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    fixture.server.handle('slow', async () => {
+      await gate;
+      return 'done';
+    });
+    fixture.server.handle('echo', (params) => params);
+    const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    client.terminate();
+    await client.closed;
+    // A resume (its hello waits on the broker's session record), a slow request and ten more in
+    // one write: the ten fill the session's queue as soon as the hello is answered.
+    const { raw } = await RawSocket.upgrade(fixture.port, { headers: { 'Sec-WebSocket-Protocol': 'lifeline.v1' } });
+    t.after(() => raw.destroy());
+    const text = (message: unknown): Buffer => buildFrame(Opcode.TEXT, JSON.stringify(message));
+    const echoes = Array.from({ length: 10 }, (_, i) => text({ type: 'request', id: 10 + i, method: 'echo', params: i }));
+    raw.write(Buffer.concat([text({ type: 'hello', v: 1, session: welcome.session, secret: welcome.secret }), text({ type: 'request', id: 1, method: 'slow' }), ...echoes]));
+    const answer = JSON.parse((await raw.readFrame()).payload.toString()) as { type: string; resumed?: boolean };
+    assert.deepEqual([answer.type, answer.resumed], ['welcome', true]);
+    const read = fixture.server.stats.messagesIn;
+    // 24 MiB more: past the kernel's buffers, so a server reading on would hold it in its heap.
+    const params = 'x'.repeat(64 * 1024);
+    for (let id = 100; id < 484; id++) raw.write(text({ type: 'request', id, method: 'echo', params }));
+    // An application ping behind them is answered only if the server reads everything before it.
+    raw.write(text({ type: 'ping' }));
+    assert.equal(await pongWithin(raw, 2_000), false, 'the server kept reading while the queue was full');
+    const held = fixture.server.stats.messagesIn - read;
+    assert.ok(held <= 2, `${held} of 385 messages read while the queue was full`);
+    release();
   });
 });
 

@@ -4,7 +4,7 @@ import type { Position } from '../../core/position.js';
 import { Timer } from '../../core/timer.js';
 import { TokenBucket } from '../../core/rate-limiter.js';
 import { parseClientMessage, type ClientMessage } from '../../protocol/client-messages.js';
-import type { Connection } from '../connection.js';
+import { InputHold, type Connection } from '../connection.js';
 import { resolveChannel } from './channels.js';
 import { ExactlyOnce } from './exactly-once.js';
 import { ChannelFanout } from './fanout.js';
@@ -204,8 +204,8 @@ export class Hub<User> {
       // What a client pipelines behind its hello waits in the socket, not in this node's memory:
       // reading stops until the hello is answered (the backlog holds at most what one read
       // brought), and starts again on every outcome, so a close frame can still be read.
-      connection.pauseInput();
-      void answering.catch((error: unknown) => helloUnavailable(this.options.log, connection as Connection<unknown>, error)).finally(() => connection.resumeInput());
+      connection.pauseInput(InputHold.HELLO);
+      void answering.catch((error: unknown) => helloUnavailable(this.options.log, connection as Connection<unknown>, error)).finally(() => connection.resumeInput(InputHold.HELLO));
       return;
     }
     // An ack is cumulative and nothing after it depends on it: taken at once, not behind a slow

@@ -3,7 +3,7 @@ import type { RequestWindow } from '../../core/request-window.js';
 import { Session, type ResumeKey, type SessionSettings } from '../../protocol/session.js';
 import type { SubscriptionMember } from './subscriptions.js';
 import type { PreparedText } from '../prepared-text.js';
-import type { Connection } from '../connection.js';
+import { InputHold, type Connection } from '../connection.js';
 import { memberId } from './member-id.js';
 
 export type { ResumeKey } from '../../protocol/session.js';
@@ -113,10 +113,10 @@ export class LiveSession<User> extends Session<User, PreparedText, LiveSubscript
     const queued = (held ? -this.#queued : this.#queued) + delta;
     const max = this.settings.maxQueuedMessages;
     if (!held && queued > max) {
-      this.connection.pauseInput();
+      this.connection.pauseInput(InputHold.QUEUE);
       this.#queued = -queued;
     } else if (held && queued <= max / 2) {
-      this.connection.resumeInput();
+      this.connection.resumeInput(InputHold.QUEUE);
       this.#queued = queued;
     } else this.#queued = held ? -queued : queued;
   }

@@ -65,7 +65,8 @@ export class Subscriptions<User> {
   /**
    * A subscribe: checked, joined to the fan-out, caught up and answered. Without a
    * `canSubscribe` hook, on a channel this node already receives, with an in-process broker's
-   * catch-up (`immediate.recover`) and no presence, all of it in this turn: nothing is returned.
+   * catch-up (`immediate.recover`), all of it in this turn: nothing is returned (on a channel
+   * with presence, `subscribed` leaves in this turn too; only the presence join is promised).
    */
   subscribe(session: LiveSession<User>, message: ClientMessageOf<'subscribe'>): Promise<void> | undefined {
     const { options } = this.host;
