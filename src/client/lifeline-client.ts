@@ -112,7 +112,10 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
       // What withRetryHints() returns: the parser itself.
       retryHints: options.retryHints ?? parseRetryHint,
       // The heartbeat, wrapped (on or off) for the way the transport lets a link watch drop a link.
-      heartbeat: (host, send, dead) => ((this.#welcomeDue = new Timer(clock, () => dead('connect-timeout'))), heartbeat?.(host, send, dead)),
+      // A link that dies before the welcome never connected, whoever notices: the welcome's
+      // deadline, or the heartbeat when its watchdog is the shorter (as a heartbeat timeout, the
+      // stability window's reset stood, and such a server was retried at the first step for ever).
+      heartbeat: (host, send, dead) => ((this.#welcomeDue = new Timer(clock, () => dead('connect-timeout'))), heartbeat?.(host, send, (local) => dead(this.#live() ? local : 'connect-timeout'))),
       // The transport's own queue is off: a message the socket cannot take now is the outbox's to resend, after `hello`.
       queue: false,
     });
