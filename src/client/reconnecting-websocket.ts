@@ -334,15 +334,20 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     if (this.#move('open')) this.#dispatch(new Event('open'));
   }
 
-  /** A local verdict that the link is dead: drop the socket (late events are ignored) and report 1006. */
-  #abandon(local: 'heartbeat' | 'connect-timeout' = 'heartbeat'): void {
-    const reason = `${local === 'heartbeat' ? local : 'connect'} timeout`;
+  /**
+   * A local verdict that the link is dead: drop the socket (late events are ignored) and report
+   * 1006. `local` is what the link watch handed `dead()`: only 'connect-timeout' says more than
+   * "dead", anything else (an error from `promise.catch(dead)`, say) is a heartbeat timeout.
+   */
+  #abandon(local: unknown): void {
+    const never = local === 'connect-timeout';
+    const reason = `${never ? 'connect' : 'heartbeat'} timeout`;
     // Never connected (a link watch found no greeting in time, LifelineClient's welcome): the
     // stability window that ran meanwhile does not count, so the backoff keeps growing.
-    if (local !== 'heartbeat') this.#attempt = this.#began;
+    if (never) this.#attempt = this.#began;
     // Tell the server why, if the link still carries anything; never as 1000.
     this.#drop(TIMEOUT, reason);
-    this.#closed({ code: ABNORMAL, reason, wasClean: false, local });
+    this.#closed({ code: ABNORMAL, reason, wasClean: false, local: never ? local : 'heartbeat' });
   }
 
   /**

@@ -23,7 +23,9 @@ export interface LinkWatch {
  * the client, a way to send `data` if the socket is open (else nothing), and what to call when
  * the link is dead (the client drops it, reports 1006 "heartbeat timeout" and reconnects;
  * `dead('connect-timeout')`: the link never became usable, reported as 1006 "connect timeout",
- * as `LifelineClient` does when no `welcome` comes). Returns the watch, or undefined for none.
+ * as `LifelineClient` does when no `welcome` comes; any other argument counts as none, so
+ * `promise.catch(dead)` is a heartbeat timeout). Returns the watch, or undefined for none (a
+ * change from `LinkWatch`: code that calls a plug-in itself must allow for it).
  */
 export type LinkWatchPlugin = (client: LinkWatchHost, send: (data: string) => void, dead: (local?: 'connect-timeout') => void) => LinkWatch | undefined;
 
