@@ -513,6 +513,18 @@ describe('LifelineClient: the protocol against a scripted socket', () => {
     }
   });
 
+  test('heartbeat settings given as undefined keep their defaults, as the other options do', async () => {
+    const { clock, client, welcome } = setup({ heartbeat: { watchdog: undefined, pingInterval: 0 }, connectTimeout: undefined });
+    const closes: string[] = [];
+    client.addEventListener('close', (e) => closes.push(e.reason));
+    await welcome('s-1', false);
+    clock.tick(34_999);
+    assert.equal(client.state, 'ready');
+    clock.tick(1); // the default watchdog, 35 s
+    assert.deepEqual(closes, ['heartbeat timeout']);
+    client.close();
+  });
+
   test('options refused at construction leave nothing behind: no socket is opened, nothing reconnects', async () => {
     for (const options of [{ retry: { factor: 0.5 } }, { retryDeadline: -1 }, { heartbeat: { maxMissed: -1 } }, { heartbeat: { pingInterval: -1 } }]) {
       const clock = new FakeClock();

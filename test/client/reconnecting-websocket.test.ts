@@ -268,6 +268,19 @@ describe('ReconnectingWebSocket: options are checked at construction', () => {
     client.close();
   });
 
+  test('withHeartbeat: a setting given as undefined keeps its default, as the client options do', async () => {
+    const { client, clock, latest } = scripted({ heartbeat: withHeartbeat({ watchdog: undefined, pingInterval: 0, maxMissed: undefined, probeTimeout: undefined }) });
+    const closes: string[] = [];
+    client.addEventListener('close', (event) => closes.push(`${event.code} ${event.reason}`));
+    await Promise.resolve(); // the first attempt
+    latest().open();
+    clock.tick(34_999);
+    assert.deepEqual(closes, []);
+    clock.tick(1); // the default watchdog, 35 s
+    assert.deepEqual(closes, ['1006 heartbeat timeout']);
+    client.close();
+  });
+
   test('the heartbeat is the opt-in module: its old form (true, settings) is refused, withHeartbeat() turns it on', async () => {
     for (const old of [true, { watchdog: 1000 }]) {
       assert.throws(() => scripted({ heartbeat: old as never }), (error: unknown) => error instanceof InvalidOptionError && error.option === 'heartbeat');
