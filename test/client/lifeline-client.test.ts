@@ -577,7 +577,7 @@ describe('LifelineClient against a plain ws server', () => {
       ['an outbox store without save', () => ({ outbox: withOutbox({ load: store.load } as never) }), InvalidOptionError],
       ['an outbox store whose load throws at once', () => ({ outbox: withOutbox({ ...store, load: () => { throw new RangeError('no storage'); } }) }), RangeError],
       ['a negative heartbeat setting', () => ({ heartbeat: { maxMissed: -1 } }), InvalidOptionError],
-      // The store begins to load, then the transport refuses its own option: the load ends on a client that never was.
+      // The transport's own option, refused before the store begins to load (lifeline-client-scripted.test.ts counts the loads).
       ['a good store, then a transport option out of range', () => ({ outbox: withOutbox(store), connectTimeout: 0 }), InvalidOptionError],
     ];
     let attempts = 0;
