@@ -187,11 +187,13 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
   /**
    * Closes for good: never reconnects afterwards (until `reconnect()`); the queue is cleared.
    * Throws {@link InvalidCloseError} for a code a client may not send (browsers allow 1000 and
-   * 3000-4999) or a reason over 123 bytes, before anything changes.
+   * 3000-4999) or a reason over 123 bytes, before anything changes. As WHATWG: the reason is a
+   * string (`null` is "null"), and one given without a code closes with 1000.
    */
-  close(code?: number, reason = ''): void {
+  close(code?: number, reason?: string): void {
+    const text = reason === undefined ? '' : `${reason}`;
     // null is a code (0 for WHATWG, so refused), not an absent one.
-    checkClose(code === undefined ? NORMAL : code, reason);
+    checkClose(code === undefined ? NORMAL : code, text);
     const state = this.#state;
     if (this.readyState > 1) return; // closing or closed
     this.#stop();
@@ -199,7 +201,7 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     const socket = this.#socket;
     // A new generation: whatever was under way (a URL provider, a dispatch) stops where it is.
     const generation = ++this.#generation;
-    this.#closing = { code: code ?? NORMAL, reason };
+    this.#closing = { code: code ?? NORMAL, reason: text };
     if (state === 'connecting') {
       // As WHATWG says: the attempt fails, and once the caller's code has run, an error then a
       // 1006 close are reported. The socket's own late events belong to an old generation.
@@ -213,9 +215,10 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
       );
     } else if (socket?.readyState === 1) {
       socket.onclose = (event: CloseLike) => generation === this.#generation && this.#finish(event, 'stop');
-      // No code: no arguments at all (Chromium reads an explicit undefined code as 0).
-      if (code === undefined) socket.close();
-      else socket.close(code, reason);
+      // Neither code nor reason: no arguments at all (Chromium reads an explicit undefined code as
+      // 0); a reason alone goes with 1000 (ws and undici would send neither).
+      if (code === undefined && reason === undefined) socket.close();
+      else socket.close(code ?? NORMAL, text);
       this.#move('closing');
     } else this.#finish({ ...this.#closing, wasClean: true }, 'stop');
   }

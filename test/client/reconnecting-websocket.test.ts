@@ -79,6 +79,29 @@ describe('ReconnectingWebSocket: fixed bugs', () => {
     assert.equal(client.protocol, 'chat');
   });
 
+  test('close() hands the socket what WHATWG sends: no arguments for none, 1000 with a reason given alone, the reason as a string (null is "null")', async () => {
+    type Close = (code?: number | null, reason?: string | null) => void;
+    const calls: unknown[][] = [];
+    for (const args of [[], [undefined, 'bye'], [1000, null], [4000, undefined]] as Parameters<Close>[]) {
+      const { client, latest } = scripted();
+      await Promise.resolve();
+      const socket = latest();
+      socket.open();
+      const close = socket.close.bind(socket);
+      socket.close = (...given) => (calls.push(given), close(...given));
+      (client.close as Close)(...args);
+    }
+    assert.deepEqual(calls, [[], [1000, 'bye'], [1000, 'null'], [4000, '']]);
+    // While waiting to retry there is no socket: the close is reported with the reason converted.
+    const { client, latest } = scripted();
+    await Promise.resolve();
+    latest().drop(1006);
+    const reasons: string[] = [];
+    client.addEventListener('close', (event) => reasons.push(event.reason));
+    (client.close as Close)(4000, null);
+    assert.deepEqual(reasons, ['null']);
+  });
+
   test('close() then reconnect() still reports the first connection closing', async () => {
     const { client, sockets, latest } = scripted();
     await Promise.resolve();
