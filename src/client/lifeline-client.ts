@@ -3,7 +3,7 @@ import type { Position } from '../core/position.js';
 import { lifelineEvent } from './events.js';
 import { forwardEvents } from './forward-events.js';
 import { resolveTimeout, type LifelineClientEventMap, type LifelineClientOptions, type LifelineClientState, type PublishOptions } from './lifeline-client-types.js';
-import type { UrlSource } from './options.js';
+import { resolveClientOptions, type ClientOptions, type UrlSource } from './options.js';
 import type { DurableOutbox } from './durable-outbox.js';
 import { Outbox, pendingMessage, type PendingKind } from './outbox.js';
 import { ReconnectingWebSocket } from './reconnecting-websocket.js';
@@ -15,6 +15,7 @@ import type { TokenRefresh } from './token-refresh.js';
 import { TypedEventTarget } from './typed-event-target.js';
 import { decodeServerMessage, isPosition, PROTOCOL, remoteError, REPLIES, type ServerMessage } from './wire.js';
 import { withHeartbeat } from './with-heartbeat.js';
+import { websocketUrl } from './whatwg.js';
 import { browserEnvironment } from './environment.js';
 import { pageAwareness } from './page-awareness.js';
 import { parseRetryHint } from '../core/retry-hint.js';
@@ -82,8 +83,6 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     this.#requestTimeout = resolveTimeout('requestTimeout', options.requestTimeout);
     // Absent: the defaults (withHeartbeat's own default is `true`).
     const heartbeat = withHeartbeat(options.heartbeat);
-    // The opt-in modules are attached before it too: one that is no module (the Node entry's bare
-    // provider or store, say) throws at its attach(). They use the transport only later.
     const { clock = systemClock, rng = systemRng } = options;
     this.#subHost = {
       unsubscribe: (sub) => this.#unsubscribe(sub),
@@ -93,16 +92,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
       // presence queries refused with `unavailable` too, within `retryDeadline` (0: not at all).
       retry: { backoff: resolveRetryBackoff(options.retry), within: resolveTimeout('retryDeadline', options.retryDeadline), clock, rng },
     };
-    this.#refresh = options.refreshToken?.attach({ clock, send: (token) => this.#send({ type: 'refresh', token }), failed: this.#failed });
-    // Saves wait for the load (then save what the app sent meanwhile too).
-    this.#durable = options.outbox?.attach(
-      this,
-      this.#outbox,
-      (restored) => (restored ? ([this.#session, this.#secret] = restored) : [this.#session, this.#secret]),
-      () => this.#linkUp(),
-      this.#subHost.retry,
-    );
-    const transport = new ReconnectingWebSocket(url, PROTOCOL, {
+    const transportOptions: ClientOptions = {
       ...options,
       clock,
       rng,
@@ -112,10 +102,30 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
       // What withRetryHints() returns: the parser itself.
       retryHints: options.retryHints ?? parseRetryHint,
       // The heartbeat, wrapped (on or off) for the way the transport lets a link watch drop a link.
-      heartbeat: (host, send, dead) => ((this.#welcomeDue = new Timer(clock, () => dead('connect-timeout'))), heartbeat?.(host, send, dead)),
+      // A link that dies before the welcome never connected, whoever notices: the welcome's
+      // deadline, or the heartbeat when its watchdog is the shorter (as a heartbeat timeout, the
+      // stability window's reset stood, and such a server was retried at the first step for ever).
+      heartbeat: (host, send, dead) => ((this.#welcomeDue = new Timer(clock, () => dead('connect-timeout'))), heartbeat?.(host, send, (local) => dead(this.#live() ? local : 'connect-timeout'))),
       // The transport's own queue is off: a message the socket cannot take now is the outbox's to resend, after `hello`.
       queue: false,
-    });
+    };
+    // What the transport's constructor refuses (its options, the URL), refused before the modules
+    // start: a store's load may move a corrupt file aside or open a database, for a client that
+    // would never be.
+    resolveClientOptions(transportOptions);
+    if (typeof url !== 'function') websocketUrl(url);
+    // The opt-in modules are attached before the transport exists: one that is no module (the
+    // Node entry's bare provider or store, say) throws at its attach(). They use it only later.
+    this.#refresh = options.refreshToken?.attach({ clock, send: (token) => this.#send({ type: 'refresh', token }), failed: this.#failed });
+    // Saves wait for the load (then save what the app sent meanwhile too).
+    this.#durable = options.outbox?.attach(
+      this,
+      this.#outbox,
+      (restored) => (restored ? ([this.#session, this.#secret] = restored) : [this.#session, this.#secret]),
+      () => this.#linkUp(),
+      this.#subHost.retry,
+    );
+    const transport = new ReconnectingWebSocket(url, PROTOCOL, transportOptions);
     this.transport = transport;
     this.#reported = transport.state;
     transport.addEventListener('open', () => this.#linkUp());
@@ -225,7 +235,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
 
   /** The transport is open (or the stored outbox has loaded, maybe while it is): greet the server. */
   #linkUp(): void {
-    // No transport: its constructor threw after the store began to load; this client never was.
+    // No transport: its constructor threw after the store began to load (on what only it reads: an
+    // `environment` or `pageAwareness` that is none); this client never was.
     if (this.#phase !== 'down' || this.#durable?.loading || this.transport?.state !== 'open') return;
     this.#generation++;
     this.#phase = 'hello';

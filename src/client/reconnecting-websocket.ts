@@ -187,11 +187,13 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
   /**
    * Closes for good: never reconnects afterwards (until `reconnect()`); the queue is cleared.
    * Throws {@link InvalidCloseError} for a code a client may not send (browsers allow 1000 and
-   * 3000-4999) or a reason over 123 bytes, before anything changes.
+   * 3000-4999) or a reason over 123 bytes, before anything changes. As WHATWG: the reason is a
+   * string (`null` is "null"), and one given without a code closes with 1000.
    */
-  close(code?: number, reason = ''): void {
+  close(code?: number, reason?: string): void {
+    const text = reason === undefined ? '' : `${reason}`;
     // null is a code (0 for WHATWG, so refused), not an absent one.
-    checkClose(code === undefined ? NORMAL : code, reason);
+    checkClose(code === undefined ? NORMAL : code, text);
     const state = this.#state;
     if (this.readyState > 1) return; // closing or closed
     this.#stop();
@@ -199,7 +201,7 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     const socket = this.#socket;
     // A new generation: whatever was under way (a URL provider, a dispatch) stops where it is.
     const generation = ++this.#generation;
-    this.#closing = { code: code ?? NORMAL, reason };
+    this.#closing = { code: code ?? NORMAL, reason: text };
     if (state === 'connecting') {
       // As WHATWG says: the attempt fails, and once the caller's code has run, an error then a
       // 1006 close are reported. The socket's own late events belong to an old generation.
@@ -213,9 +215,10 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
       );
     } else if (socket?.readyState === 1) {
       socket.onclose = (event: CloseLike) => generation === this.#generation && this.#finish(event, 'stop');
-      // No code: no arguments at all (Chromium reads an explicit undefined code as 0).
-      if (code === undefined) socket.close();
-      else socket.close(code, reason);
+      // Neither code nor reason: no arguments at all (Chromium reads an explicit undefined code as
+      // 0); a reason alone goes with 1000 (ws and undici would send neither).
+      if (code === undefined && reason === undefined) socket.close();
+      else socket.close(code ?? NORMAL, text);
       this.#move('closing');
     } else this.#finish({ ...this.#closing, wasClean: true }, 'stop');
   }
@@ -334,15 +337,20 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     if (this.#move('open')) this.#dispatch(new Event('open'));
   }
 
-  /** A local verdict that the link is dead: drop the socket (late events are ignored) and report 1006. */
-  #abandon(local: 'heartbeat' | 'connect-timeout' = 'heartbeat'): void {
-    const reason = `${local === 'heartbeat' ? local : 'connect'} timeout`;
+  /**
+   * A local verdict that the link is dead: drop the socket (late events are ignored) and report
+   * 1006. `local` is what the link watch handed `dead()`: only 'connect-timeout' says more than
+   * "dead", anything else (an error from `promise.catch(dead)`, say) is a heartbeat timeout.
+   */
+  #abandon(local: unknown): void {
+    const never = local === 'connect-timeout';
+    const reason = `${never ? 'connect' : 'heartbeat'} timeout`;
     // Never connected (a link watch found no greeting in time, LifelineClient's welcome): the
     // stability window that ran meanwhile does not count, so the backoff keeps growing.
-    if (local !== 'heartbeat') this.#attempt = this.#began;
+    if (never) this.#attempt = this.#began;
     // Tell the server why, if the link still carries anything; never as 1000.
     this.#drop(TIMEOUT, reason);
-    this.#closed({ code: ABNORMAL, reason, wasClean: false, local });
+    this.#closed({ code: ABNORMAL, reason, wasClean: false, local: never ? local : 'heartbeat' });
   }
 
   /**

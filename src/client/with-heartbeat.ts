@@ -23,7 +23,9 @@ export interface LinkWatch {
  * the client, a way to send `data` if the socket is open (else nothing), and what to call when
  * the link is dead (the client drops it, reports 1006 "heartbeat timeout" and reconnects;
  * `dead('connect-timeout')`: the link never became usable, reported as 1006 "connect timeout",
- * as `LifelineClient` does when no `welcome` comes). Returns the watch, or undefined for none.
+ * as `LifelineClient` does when no `welcome` comes; any other argument counts as none, so
+ * `promise.catch(dead)` is a heartbeat timeout). Returns the watch, or undefined for none (a
+ * change from `LinkWatch`: code that calls a plug-in itself must allow for it).
  */
 export type LinkWatchPlugin = (client: LinkWatchHost, send: (data: string) => void, dead: (local?: 'connect-timeout') => void) => LinkWatch | undefined;
 
@@ -39,8 +41,10 @@ export function withHeartbeat(options?: true | Partial<HeartbeatOptions>): LinkW
 export function withHeartbeat(options?: boolean | Partial<HeartbeatOptions>): LinkWatchPlugin | undefined;
 export function withHeartbeat(options: boolean | Partial<HeartbeatOptions> = true): LinkWatchPlugin | undefined {
   if (options === false) return undefined;
-  // Spreading `true` adds nothing: the defaults.
-  const settings: HeartbeatOptions = { ...defaultHeartbeat, ...(options as Partial<HeartbeatOptions>) };
+  // `true` has no entries: the defaults. A setting given as undefined keeps its default, as the
+  // client's options do (the same filter as resolveClientOptions': a shared function would cost
+  // a bare ReconnectingWebSocket 7 B for nothing it uses).
+  const settings: HeartbeatOptions = { ...defaultHeartbeat, ...Object.fromEntries(Object.entries(options).filter((entry) => entry[1] !== undefined)) };
   // Checked as other numeric options are: a negative period silently turned its check off, and
   // maxMissed -1 ended every link at its first ping, whatever the traffic.
   for (const name in defaultHeartbeat) check(`heartbeat.${name}`, settings[name as keyof HeartbeatOptions], 0);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { seededRng } from '../../src/core/clock.js';
 import type { ClientEnvironment } from '../../src/client/environment.js';
+import { withOutbox } from '../../src/client/durable-outbox.js';
 import { LifelineClient } from '../../src/client/lifeline-client.js';
 import type { LifelineClientOptions } from '../../src/client/lifeline-client-types.js';
 import { ReplyError } from '../../src/client/reply-error.js';
@@ -513,6 +514,18 @@ describe('LifelineClient: the protocol against a scripted socket', () => {
     }
   });
 
+  test('heartbeat settings given as undefined keep their defaults, as the other options do', async () => {
+    const { clock, client, welcome } = setup({ heartbeat: { watchdog: undefined, pingInterval: 0 }, connectTimeout: undefined });
+    const closes: string[] = [];
+    client.addEventListener('close', (e) => closes.push(e.reason));
+    await welcome('s-1', false);
+    clock.tick(34_999);
+    assert.equal(client.state, 'ready');
+    clock.tick(1); // the default watchdog, 35 s
+    assert.deepEqual(closes, ['heartbeat timeout']);
+    client.close();
+  });
+
   test('options refused at construction leave nothing behind: no socket is opened, nothing reconnects', async () => {
     for (const options of [{ retry: { factor: 0.5 } }, { retryDeadline: -1 }, { heartbeat: { maxMissed: -1 } }, { heartbeat: { pingInterval: -1 } }]) {
       const clock = new FakeClock();
@@ -523,6 +536,34 @@ describe('LifelineClient: the protocol against a scripted socket', () => {
       assert.equal(sockets.length, 0, JSON.stringify(options));
       assert.equal(clock.pending, 0);
     }
+  });
+
+  test('what the transport refuses (a bad URL, connectTimeout 0, no WebSocket) is refused before the modules start: the store is never loaded', async () => {
+    let loads = 0;
+    let refreshes = 0;
+    const store = withOutbox({ load: async () => void loads++, save: async () => undefined });
+    const refreshToken = { attach: () => void refreshes++ as never };
+    const { WebSocket, sockets } = scriptedSockets();
+    const refused: [what: string, url: string, options: LifelineClientOptions, error: new (...args: never[]) => Error][] = [
+      ['a URL that is no URL', 'not a url', {}, DOMException],
+      ['a URL of another scheme', 'ftp://test/ws', {}, DOMException],
+      ['connectTimeout 0', 'ws://test/ws', { connectTimeout: 0 }, InvalidOptionError],
+      // No WebSocket option, and none on the platform (Node 20 without a flag, say).
+      ['no WebSocket', 'ws://test/ws', { WebSocket: undefined }, InvalidOptionError],
+    ];
+    const platform = Object.getOwnPropertyDescriptor(globalThis, 'WebSocket');
+    Object.defineProperty(globalThis, 'WebSocket', { value: undefined, configurable: true, writable: true });
+    try {
+      for (const [what, url, options, error] of refused) {
+        assert.throws(() => new LifelineClient(url, { WebSocket, environment: steady, outbox: store, refreshToken, ...options }), error, what);
+        assert.deepEqual([loads, refreshes], [0, 0], what);
+      }
+    } finally {
+      if (platform) Object.defineProperty(globalThis, 'WebSocket', platform);
+      else delete (globalThis as { WebSocket?: unknown }).WebSocket;
+    }
+    await Promise.resolve(); // when a first attempt would start
+    assert.equal(sockets.length, 0);
   });
 
   test('past retryDeadline (or with retryDeadline 0) unavailable rejects the publish; other refusals are never retried', async () => {

@@ -483,11 +483,43 @@ async function silentServer(t: TestContext): Promise<{ server: WebSocketServer; 
   return { server, url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`, accepted };
 }
 
+/** The first message (the hello) of the next connection `server` accepts. */
+function nextHello(server: WebSocketServer): Promise<unknown> {
+  return once(server, 'connection').then(([socket]) => once(socket as ServerSocket, 'message'));
+}
+
+/**
+ * A client (fake clock, backoff 100 ms doubling, no jitter) of a server that accepts and never
+ * welcomes, run for `rounds` links: each is left `wait` ms after its hello (it must have closed
+ * by then), then the retry's delay passes. What the client reported, and the client.
+ */
+async function neverWelcomed(t: TestContext, options: LifelineClientOptions, wait: number, rounds: number) {
+  const { server, url } = await silentServer(t);
+  const clock = new FakeClock();
+  const hellos = [nextHello(server)];
+  const client = new LifelineClient(url, { clock, initialDelay: 100, jitter: 'none', ...options });
+  t.after(() => client.close());
+  const closes: string[] = [];
+  const retries: [number, number][] = [];
+  const giveups: number[] = [];
+  client.addEventListener('close', (e: LifelineCloseEvent) => closes.push(e.reason));
+  client.addEventListener('reconnecting', (e: ReconnectingEvent) => retries.push([e.attempt, e.delay]));
+  client.addEventListener('giveup', (e) => giveups.push(e.attempts));
+  for (let round = 1; round <= rounds; round++) {
+    await within(hellos[round - 1] as Promise<unknown>, 5_000, `hello ${round}`);
+    hellos.push(nextHello(server));
+    clock.tick(wait);
+    assert.equal(closes.length, round, `link ${round} closed`);
+    clock.tick(retries[round - 1]?.[1] ?? 0); // the retry, if any
+  }
+  return { client, closes: [...closes], retries, giveups };
+}
+
 describe('LifelineClient against a plain ws server', () => {
   test('a server that accepts the socket and never welcomes: the link ends at connectTimeout (1006 connect timeout) and is retried with backoff', async (t) => {
     const { server, url, accepted } = await silentServer(t);
     const clock = new FakeClock();
-    const hello = once(server, 'connection').then(([socket]) => once(socket as ServerSocket, 'message'));
+    const hello = nextHello(server);
     const client = new LifelineClient(url, { clock, connectTimeout: 2_000, initialDelay: 100, jitter: 'none' });
     t.after(() => client.close());
     const closes: string[] = [];
@@ -515,24 +547,19 @@ describe('LifelineClient against a plain ws server', () => {
   });
 
   test('a server that never welcomes: the stability window that runs while waiting does not count, so the backoff grows with each attempt', async (t) => {
-    const { server, url } = await silentServer(t);
-    const clock = new FakeClock();
-    const hellos: Promise<unknown>[] = [];
-    const nextHello = (): Promise<unknown> => once(server, 'connection').then(([socket]) => once(socket as ServerSocket, 'message'));
-    hellos.push(nextHello());
-    // The defaults' shape: the welcome is due after the stability window has run.
-    const client = new LifelineClient(url, { clock, connectTimeout: 10_000, stabilityWindow: 5_000, initialDelay: 100, jitter: 'none' });
-    t.after(() => client.close());
-    const retries: [number, number][] = [];
-    client.addEventListener('reconnecting', (e: ReconnectingEvent) => retries.push([e.attempt, e.delay]));
-    for (let round = 1; round <= 3; round++) {
-      await within(hellos[round - 1] as Promise<unknown>, 5_000, `hello ${round}`);
-      hellos.push(nextHello());
-      clock.tick(10_000); // the welcome is due; the stability window ran at 5 s
-      assert.equal(retries.length, round);
-      clock.tick(retries[round - 1]?.[1] ?? 0);
-    }
+    // The defaults' shape: the welcome is due after the stability window has run (at 5 s).
+    const { retries } = await neverWelcomed(t, { connectTimeout: 10_000, stabilityWindow: 5_000 }, 10_000, 3);
     assert.deepEqual(retries, [[1, 100], [2, 200], [3, 400]]);
+  });
+
+  test('a server that never welcomes, connectTimeout above the heartbeat watchdog: the heartbeat ends each link as a connect timeout, the backoff grows and the client gives up after maxAttempts', async (t) => {
+    // The watchdog (35 s by default) runs out long before the welcome is due; maxAttempts
+    // retries, then the attempt that gives up.
+    const { client, closes, retries, giveups } = await neverWelcomed(t, { connectTimeout: 60_000, maxAttempts: 3 }, 35_000, 4);
+    assert.deepEqual(closes, Array(4).fill('connect timeout'));
+    assert.deepEqual(retries, [[1, 100], [2, 200], [3, 400]]);
+    assert.equal(giveups.length, 1);
+    assert.equal(client.state, 'closed');
   });
 
   test('options refused at construction (browser entry) leave no connection attempt behind: the server only sees the next client', async (t) => {
@@ -550,7 +577,7 @@ describe('LifelineClient against a plain ws server', () => {
       ['an outbox store without save', () => ({ outbox: withOutbox({ load: store.load } as never) }), InvalidOptionError],
       ['an outbox store whose load throws at once', () => ({ outbox: withOutbox({ ...store, load: () => { throw new RangeError('no storage'); } }) }), RangeError],
       ['a negative heartbeat setting', () => ({ heartbeat: { maxMissed: -1 } }), InvalidOptionError],
-      // The store begins to load, then the transport refuses its own option: the load ends on a client that never was.
+      // The transport's own option, refused before the store begins to load (lifeline-client-scripted.test.ts counts the loads).
       ['a good store, then a transport option out of range', () => ({ outbox: withOutbox(store), connectTimeout: 0 }), InvalidOptionError],
     ];
     let attempts = 0;

@@ -152,4 +152,27 @@ describe('ReconnectingWebSocket on Node against a real Lifeline server', () => {
       await fixture.close();
     }
   });
+
+  test('close(undefined, reason) closes with 1000 and the reason, close(1000, null) with the reason "null", as WHATWG says (ws underneath takes neither as such)', async () => {
+    const fixture = await startServer({});
+    try {
+      for (const [args, expected] of [
+        [[undefined, 'bye'], [1000, 'bye']],
+        [[1000, null], [1000, 'null']],
+      ] as [[number | undefined, string], [number, string]][]) {
+        const client = new ReconnectingWebSocket(fixture.wsUrl, undefined, fast);
+        try {
+          await within(client.opened(), 5_000, 'open');
+          const serverClose = once(fixture.server, 'disconnect');
+          client.close(...args);
+          const [, report] = await within(serverClose, 5_000, 'server disconnect event');
+          assert.deepEqual([report.code, report.reason], expected, String(args));
+        } finally {
+          client.dispose();
+        }
+      }
+    } finally {
+      await fixture.close();
+    }
+  });
 });

@@ -8,9 +8,10 @@ import type { ClientOptions } from '../../src/client/options.js';
 import { withPageAwareness } from '../../src/client/page-awareness.js';
 import { withRetryHints } from '../../src/core/retry-hint.js';
 import { ReconnectingWebSocket } from '../../src/client/reconnecting-websocket.js';
-import { withHeartbeat } from '../../src/client/with-heartbeat.js';
+import { withHeartbeat, type LinkWatchPlugin } from '../../src/client/with-heartbeat.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
 import { scriptedSockets } from '../helpers/scripted-socket.js';
+import { until } from '../helpers/wait.js';
 
 class TestEnvironment implements ClientEnvironment {
   isHidden = false;
@@ -207,6 +208,29 @@ describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
     assert.deepEqual(closes, []);
     clock.tick(1_000);
     assert.deepEqual(closes, ['1006 heartbeat timeout true']);
+  });
+
+  test('a link watch that hands dead() whatever it gets (promise.catch(dead)) drops the link as a heartbeat timeout: the attempt count is not rewound', async () => {
+    let fail: (error: Error) => void = () => undefined;
+    const watch: LinkWatchPlugin = (_host, _send, dead) => ({
+      start: () => void new Promise<void>((_resolve, reject) => (fail = reject)).catch(dead),
+      stop: () => undefined,
+      visible: () => undefined,
+      saw: () => false,
+    });
+    const locals: unknown[] = [];
+    const { clock, client, latest, events } = await setup({ heartbeat: watch, stabilityWindow: 5_000, shouldReconnect: (close) => void locals.push(close.local) });
+    latest().drop(1006);
+    clock.runNext(); // the retry
+    latest().open();
+    clock.tick(5_000); // stable: the attempt count resets
+    const closed = until(client, 'close', () => true);
+    fail(new Error('lost'));
+    const close = (await closed) as ReconnectingWebSocketEventMap['close'];
+    assert.equal(close.reason, 'heartbeat timeout');
+    assert.deepEqual(locals, [undefined, 'heartbeat']);
+    assert.deepEqual(events.filter((e) => e.startsWith('reconnecting')), ['reconnecting:1', 'reconnecting:1']);
+    client.close();
   });
 
   test('control messages are filtered only when the heartbeat is on', async () => {

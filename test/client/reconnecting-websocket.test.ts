@@ -79,6 +79,29 @@ describe('ReconnectingWebSocket: fixed bugs', () => {
     assert.equal(client.protocol, 'chat');
   });
 
+  test('close() hands the socket what WHATWG sends: no arguments for none, 1000 with a reason given alone, the reason as a string (null is "null")', async () => {
+    type Close = (code?: number | null, reason?: string | null) => void;
+    const calls: unknown[][] = [];
+    for (const args of [[], [undefined, 'bye'], [1000, null], [4000, undefined]] as Parameters<Close>[]) {
+      const { client, latest } = scripted();
+      await Promise.resolve();
+      const socket = latest();
+      socket.open();
+      const close = socket.close.bind(socket);
+      socket.close = (...given) => (calls.push(given), close(...given));
+      (client.close as Close)(...args);
+    }
+    assert.deepEqual(calls, [[], [1000, 'bye'], [1000, 'null'], [4000, '']]);
+    // While waiting to retry there is no socket: the close is reported with the reason converted.
+    const { client, latest } = scripted();
+    await Promise.resolve();
+    latest().drop(1006);
+    const reasons: string[] = [];
+    client.addEventListener('close', (event) => reasons.push(event.reason));
+    (client.close as Close)(4000, null);
+    assert.deepEqual(reasons, ['null']);
+  });
+
   test('close() then reconnect() still reports the first connection closing', async () => {
     const { client, sockets, latest } = scripted();
     await Promise.resolve();
@@ -265,6 +288,19 @@ describe('ReconnectingWebSocket: options are checked at construction', () => {
     assert.equal(client.options.initialDelay, 1000);
     assert.equal(client.options.connectTimeout, 10_000);
     assert.equal(client.binaryType, 'arraybuffer');
+    client.close();
+  });
+
+  test('withHeartbeat: a setting given as undefined keeps its default, as the client options do', async () => {
+    const { client, clock, latest } = scripted({ heartbeat: withHeartbeat({ watchdog: undefined, pingInterval: 0, maxMissed: undefined, probeTimeout: undefined }) });
+    const closes: string[] = [];
+    client.addEventListener('close', (event) => closes.push(`${event.code} ${event.reason}`));
+    await Promise.resolve(); // the first attempt
+    latest().open();
+    clock.tick(34_999);
+    assert.deepEqual(closes, []);
+    clock.tick(1); // the default watchdog, 35 s
+    assert.deepEqual(closes, ['1006 heartbeat timeout']);
     client.close();
   });
 

@@ -264,6 +264,16 @@ export const cases: readonly Case[] = [
       }),
   },
   {
+    // WHATWG: a reason given without a code closes with 1000.
+    name: 'client close with a reason and no code',
+    run: (subject, base) => opened(subject, base, async (socket) => (socket.close(undefined, 'client done'), closeFields(await next(socket, 'close')))),
+  },
+  {
+    // WHATWG converts the reason to a string (a USVString): null is "null".
+    name: 'client close with a null reason',
+    run: (subject, base) => opened(subject, base, async (socket) => (socket.close(1000, null as unknown as string), closeFields(await next(socket, 'close')))),
+  },
+  {
     name: 'close twice is a no-op',
     run: (subject, base) =>
       opened(subject, base, async (socket) => {
