@@ -229,6 +229,8 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
    * (default 1000 "reconnect"; checked as for `close`).
    */
   reconnect(code: number = NORMAL, reason = 'reconnect'): void {
+    // A string, as close() takes it (null would reach the socket half let go: ws throws there).
+    reason = `${reason}`;
     checkClose(code, reason);
     // A close() still waiting for the server's answer is reported now: its socket is let go.
     if (this.#state === 'closing' && !this.#finish({ ...this.#closing, wasClean: false }, 'stop')) return;

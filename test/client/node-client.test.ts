@@ -175,4 +175,22 @@ describe('ReconnectingWebSocket on Node against a real Lifeline server', () => {
       await fixture.close();
     }
   });
+
+  test('reconnect(1000, null) closes the open socket with the reason "null" and connects again (ws threw on null, leaving the client with no socket and nothing scheduled)', async () => {
+    const fixture = await startServer({});
+    const client = new ReconnectingWebSocket(fixture.wsUrl, undefined, fast);
+    try {
+      await within(client.opened(), 5_000, 'open');
+      const serverClose = once(fixture.server, 'disconnect');
+      const reopened = once(fixture.server, 'connection');
+      client.reconnect(1000, null as unknown as string);
+      const [, report] = await within(serverClose, 5_000, 'server disconnect event');
+      assert.deepEqual([report.code, report.reason], [1000, 'null']);
+      await within(reopened, 5_000, 'the next connection');
+      await within(client.opened(), 5_000, 'open again');
+    } finally {
+      client.dispose();
+      await fixture.close();
+    }
+  });
 });
