@@ -58,6 +58,7 @@ function serveFlagDocs(): Record<ServeKey, FlagDoc> {
     jwtAudience: { group: 'Authentication', value: 'AUD', text: 'tokens must name this audience (aud)', fallback: 'not checked' },
     jwtIssuer: { group: 'Authentication', value: 'ISS', text: 'tokens must come from this issuer (iss)', fallback: 'not checked' },
     allowAnonymous: { group: 'Authentication', value: '', text: 'a client without a token connects as anon-<random> (a bad token is still refused)', fallback: 'off' },
+    anonymousChannels: { group: 'Authentication', value: 'LIST', text: 'channels an anonymous client may use, comma-separated patterns (chat:*,news)', fallback: 'none with a JWT key, else all' },
     authenticateOn: { group: 'Authentication', value: 'WHEN', text: 'handshake (token in Authorization: Bearer or ?token=) or first-message ({"type":"auth","token"})', fallback: d.authenticateOn },
     handshakeRejection: { group: 'Authentication', value: 'MODE', text: 'status: refuse with HTTP 401/403/503; close: accept, then close with 4401/4403/4503 (browsers can read those)', fallback: d.handshakeRejection },
     apiKey: { group: 'HTTP API, admin and metrics', value: 'KEY', text: 'key for /api/v1 and the admin page (Authorization: Bearer KEY or ?key=KEY; 16+ characters)', fallback: 'none: both answer 404' },

@@ -30,10 +30,14 @@ export class ApiKey {
   }
 }
 
-/** The key a request presents: the bearer token of its Authorization header, else its `key` query parameter. */
+/**
+ * The key a request presents: the bearer token of its Authorization header, else its `key`
+ * query parameter. A header of another scheme (a proxy's Basic credentials) is not ours and
+ * leaves the query parameter to speak.
+ */
 export function presentedKey(request: IncomingMessage, url: URL): string | undefined {
   const header = request.headers.authorization;
-  if (header !== undefined) return /^Bearer[ \t]+([^\s]+)[ \t]*$/i.exec(header)?.[1];
+  if (header !== undefined && /^Bearer(?:[ \t]|$)/i.test(header)) return /^Bearer[ \t]+([^\s]+)[ \t]*$/i.exec(header)?.[1];
   return url.searchParams.get('key') ?? undefined;
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { errors, jwtVerify, type JWTPayload } from 'jose';
 import type { AuthRequest, AuthResult, Authenticate, ChannelHooks } from '../server/index.js';
-import { granted, invalidPatterns } from './channel-grants.js';
+import { granted, invalidPatterns, type ChannelPattern } from './channel-grants.js';
 import type { PublicVerificationKey } from './jwt-keys.js';
 
 /**
@@ -25,19 +25,29 @@ export interface TokenAuthOptions {
   readonly issuer?: string;
   /** A handshake without a token gets an `anon-…` user instead of 401. A token that fails still gets 401. */
   readonly allowAnonymous: boolean;
+  /**
+   * The channels an anonymous user may use, as patterns. Default: none where tokens are
+   * accepted (a token's grants must not be widened by leaving the token out), every channel where
+   * they are not (anonymous is then the only way in).
+   */
+  readonly anonymousChannels?: readonly ChannelPattern[];
   /** Ids for anonymous users; default `anon-` and 12 random hex digits. */
   readonly anonymousId?: () => string;
 }
 
 const MAX_SUBJECT = 200;
+/** How far ahead of this server's the issuer's clock may run when `nbf` is checked, s (`exp` has none: the connection ends there). */
+export const CLOCK_TOLERANCE_S = 30;
 
 /** What a handshake or refresh presents, in order: a `refresh` token, a first message's `token`, `Authorization: Bearer`, then `?token=`. */
 export function presentedToken(request: AuthRequest): { readonly token?: string; readonly error?: string } {
   if (request.token !== undefined) return { token: request.token };
   const first = request.firstMessage?.token;
   if (request.firstMessage !== undefined) return typeof first === 'string' && first !== '' ? { token: first } : {};
+  // Only a Bearer header is ours: another scheme (a browser resends a proxy's cached Basic
+  // credentials on a same-origin handshake) leaves the query's token to speak.
   const header = request.headers.authorization;
-  if (header !== undefined) {
+  if (header !== undefined && /^Bearer(?:[ \t]|$)/i.test(header)) {
     const match = /^Bearer[ \t]+([^\s]+)[ \t]*$/i.exec(header);
     return match?.[1] !== undefined ? { token: match[1] } : { error: 'the Authorization header must be "Bearer <token>"' };
   }
@@ -55,6 +65,7 @@ export function tokenAuth(options: TokenAuthOptions): { readonly authenticate: A
   const { secret, publicKey, audience, issuer, allowAnonymous } = options;
   const anonymousId = options.anonymousId ?? (() => `anon-${randomBytes(6).toString('hex')}`);
   const algorithms = [...(secret ? ['HS256'] : []), ...(publicKey ? [publicKey.algorithm] : [])];
+  const anonymousChannels = options.anonymousChannels ?? (algorithms.length > 0 ? [] : undefined);
 
   const verify = async (token: string): Promise<AuthResult<TokenUser>> => {
     let payload: JWTPayload;
@@ -64,10 +75,14 @@ export function tokenAuth(options: TokenAuthOptions): { readonly authenticate: A
         ...(audience === undefined ? {} : { audience }),
         ...(issuer === undefined ? {} : { issuer }),
         requiredClaims: ['sub'],
+        // The issuer's clock may run a little ahead of this one: a token minted a few seconds "in
+        // the future" (nbf) is good. Not `exp` (checked below): the connection ends at `exp`.
+        clockTolerance: CLOCK_TOLERANCE_S,
       }));
     } catch (error) {
       return { ok: false, status: 401, message: refusal(error) };
     }
+    if (typeof payload.exp === 'number' && payload.exp * 1000 <= Date.now()) return { ok: false, status: 401, message: 'the token has expired' };
     // jose checks that sub is present, not that it is a string (a number or an object would pass).
     const sub: unknown = payload.sub;
     if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUBJECT) return { ok: false, status: 401, message: `the token's sub must be a string of 1-${MAX_SUBJECT} characters` };
@@ -88,7 +103,7 @@ export function tokenAuth(options: TokenAuthOptions): { readonly authenticate: A
         if (algorithms.length === 0) return { ok: false, status: 401, message: 'this server accepts no tokens' };
         return verify(presented.token);
       }
-      if (allowAnonymous) return { ok: true, user: { id: anonymousId() }, anonymous: true };
+      if (allowAnonymous) return { ok: true, user: anonymousChannels === undefined ? { id: anonymousId() } : { id: anonymousId(), channels: anonymousChannels }, anonymous: true };
       return { ok: false, status: 401, message: 'a token is required (Authorization: Bearer <token>, or ?token=)' };
     },
     canSubscribe: ({ user, channel }) => granted(user.channels, channel),

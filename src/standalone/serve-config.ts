@@ -4,6 +4,7 @@
  * flags, `LIFELINE_*` variables and the config file.
  */
 import { z } from 'zod';
+import { invalidPatterns } from './channel-grants.js';
 
 /** Node timers overflow above 2^31-1 ms (about 24.8 days) and then fire at once. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -156,6 +157,14 @@ export const serveSchemas = {
   jwtAudience: z.string().trim().min(1, 'must not be empty'),
   jwtIssuer: z.string().trim().min(1, 'must not be empty'),
   allowAnonymous: booleanText,
+  anonymousChannels: z
+    .string()
+    .trim()
+    .transform((text) => (text === '' ? [] : text.split(',').map((item) => item.trim())))
+    .superRefine((patterns, context) => {
+      const invalid = invalidPatterns(patterns);
+      if (invalid !== undefined) context.addIssue({ code: 'custom', message: `must be a comma-separated list of channel patterns (${invalid.replace('the channels claim ', '')})` });
+    }),
   authenticateOn: z.enum(['handshake', 'first-message'], { error: 'must be handshake or first-message' }),
   handshakeRejection: z.enum(['status', 'close'], { error: 'must be status or close' }),
   apiKey: key,

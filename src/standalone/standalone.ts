@@ -43,7 +43,7 @@ export const DEFAULT_MAX_EVENT_LOOP_DELAY = 0;
 export const DEFAULT_MAX_PENDING_PUBLISHES = 256;
 
 /** The settings that are the Lifeline server's own options (the rest shape the standalone server around it). */
-type ServerSettings = Omit<ServeConfig, 'config' | 'logLevel' | 'jwtSecret' | 'jwtPublicKey' | 'jwtAudience' | 'jwtIssuer' | 'allowAnonymous' | 'apiKey' | 'metricsKey' | 'demo' | 'channels' | 'maxPendingPublishes' | 'historyBudget' | 'maxIdempotencyKeys' | 'maxKeysPerUser' | 'idleChannelTtl'>;
+type ServerSettings = Omit<ServeConfig, 'config' | 'logLevel' | 'jwtSecret' | 'jwtPublicKey' | 'jwtAudience' | 'jwtIssuer' | 'allowAnonymous' | 'anonymousChannels' | 'apiKey' | 'metricsKey' | 'demo' | 'channels' | 'maxPendingPublishes' | 'historyBudget' | 'maxIdempotencyKeys' | 'maxKeysPerUser' | 'idleChannelTtl'>;
 
 export interface StandaloneOptions {
   readonly log: Logger;
@@ -88,7 +88,7 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
   const apiKey = apiKeyText === undefined ? undefined : new ApiKey(apiKeyText);
   const metricsKey = config.metricsKey === undefined ? undefined : new ApiKey(config.metricsKey);
   const channels = config.channels ?? DEFAULT_CHANNELS;
-  const auth = tokenAuth({ secret, publicKey, audience: config.jwtAudience, issuer: config.jwtIssuer, allowAnonymous });
+  const auth = tokenAuth({ secret, publicKey, audience: config.jwtAudience, issuer: config.jwtIssuer, allowAnonymous, ...(config.anonymousChannels === undefined ? {} : { anonymousChannels: config.anonymousChannels }) });
 
   // The metrics need the server, the server needs the broker: its timings find them once they exist.
   const brokerTimings: { observe?: Metrics['observeBroker'] } = {};
@@ -170,6 +170,6 @@ function memoryLimits(config: ServeConfig): { historyBudget?: number; maxIdempot
 
 /** The settings that are the Lifeline server's own options, as it takes them. */
 function serverSettings(config: ServeConfig): ServerSettings {
-  const { config: _file, logLevel: _log, jwtSecret: _secret, jwtPublicKey: _key, jwtAudience: _aud, jwtIssuer: _iss, allowAnonymous: _anon, apiKey: _api, metricsKey: _metrics, demo: _demo, channels: _channels, maxPendingPublishes: _pending, historyBudget: _budget, maxIdempotencyKeys: _keys, maxKeysPerUser: _userKeys, idleChannelTtl: _idle, ...server } = config;
+  const { config: _file, logLevel: _log, jwtSecret: _secret, jwtPublicKey: _key, jwtAudience: _aud, jwtIssuer: _iss, allowAnonymous: _anon, anonymousChannels: _anonChannels, apiKey: _api, metricsKey: _metrics, demo: _demo, channels: _channels, maxPendingPublishes: _pending, historyBudget: _budget, maxIdempotencyKeys: _keys, maxKeysPerUser: _userKeys, idleChannelTtl: _idle, ...server } = config;
   return server;
 }

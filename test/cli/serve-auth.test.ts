@@ -131,6 +131,22 @@ test('--allow-anonymous lets a client without a token in as anon-…, resuming i
   assert.match(refused.body, /accepts no tokens/);
 });
 
+test('--allow-anonymous beside a token key: an anonymous client gets only --anonymous-channels (none by default), never more than a token grants', async (t) => {
+  const strict = await startServe(['--port', '0', '--allow-anonymous', '--ping-interval', '0'], { LIFELINE_JWT_SECRET: JWT_SECRET });
+  const { client: anonymous } = await ProtocolClient.connect(t, strict.wsUrl());
+  anonymous.send({ type: 'subscribe', id: 1, channel: 'chat:lobby' });
+  assert.equal(((await anonymous.reply(1)) as { code?: string }).code, 'forbidden');
+  const listed = await startServe(['--port', '0', '--allow-anonymous', '--ping-interval', '0', '--anonymous-channels', 'chat:public-*'], { LIFELINE_JWT_SECRET: JWT_SECRET });
+  const { client: guest } = await ProtocolClient.connect(t, listed.wsUrl());
+  guest.send({ type: 'subscribe', id: 1, channel: 'chat:public-lobby' });
+  assert.equal((await guest.reply(1)).type, 'subscribed');
+  guest.send({ type: 'subscribe', id: 2, channel: 'chat:team' });
+  assert.equal(((await guest.reply(2)) as { code?: string }).code, 'forbidden');
+  const bad = await runCliInProcess(['serve', '--allow-anonymous', '--anonymous-channels', 'chat:*,has space']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--anonymous-channels must be a comma-separated list of channel patterns/);
+});
+
 test('--authenticate-on first-message: the token comes in the first message', async (t) => {
   const server2 = await startServe(['--port', '0', '--authenticate-on', 'first-message'], { LIFELINE_JWT_SECRET: JWT_SECRET });
   const client = await ProtocolClient.open(server2.wsUrl());

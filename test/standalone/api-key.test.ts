@@ -28,8 +28,11 @@ test('the key comes from Authorization: Bearer, else from ?key=', () => {
   assert.equal(presentedKey(request('bearer  from-header '), url), 'from-header');
   assert.equal(presentedKey(request(), url), 'from-query');
   assert.equal(presentedKey(request(), new URL('http://x/')), undefined);
-  // A header that is there but not a bearer token does not fall back to the query.
-  assert.equal(presentedKey(request('Basic dXNlcjpwYXNz'), url), undefined);
+  // A header of another scheme is not ours (a proxy's Basic credentials, resent by a browser):
+  // the query speaks; a Bearer header without a token presents nothing.
+  assert.equal(presentedKey(request('Basic dXNlcjpwYXNz'), url), 'from-query');
+  assert.equal(presentedKey(request('Basic dXNlcjpwYXNz'), new URL('http://x/')), undefined);
+  assert.equal(presentedKey(request('Bearer'), url), undefined);
   const key = new ApiKey('from-header');
   assert.equal(key.admits(request('Bearer from-header'), url), true);
   assert.equal(key.admits(request(), url), false);

@@ -109,7 +109,35 @@ test('where the token is read from, in order: refresh, first message, Authorizat
   assert.deepEqual(presentedToken(request({ headers: { authorization: 'Bearer h' }, query: '?token=q' })), { token: 'h' });
   assert.deepEqual(presentedToken(request({ query: '?token=q' })), { token: 'q' });
   assert.deepEqual(presentedToken(request({ query: '?token=' })), {});
-  assert.match(presentedToken(request({ headers: { authorization: 'Basic abc' } })).error ?? '', /must be "Bearer <token>"/);
+  assert.match(presentedToken(request({ headers: { authorization: 'Bearer' } })).error ?? '', /must be "Bearer <token>"/);
+  // Another scheme is not ours (a browser resends a proxy's Basic credentials): the query speaks.
+  assert.deepEqual(presentedToken(request({ headers: { authorization: 'Basic abc' }, query: '?token=q' })), { token: 'q' });
+  assert.deepEqual(presentedToken(request({ headers: { authorization: 'Basic abc' } })), {});
+});
+
+test('with a token key set, an anonymous user gets no channel unless --anonymous-channels lists it; without one, every channel', async () => {
+  const channel = (auth: ReturnType<typeof tokenAuth>, user: TokenUser, name: string): unknown[] => [auth.canSubscribe({ user, session: 's', channel: name }), auth.canPublish({ user, session: 's', channel: name, data: 1 })];
+  const keyed = tokenAuth({ secret, allowAnonymous: true });
+  const anonymous = await keyed.authenticate(request());
+  assert.ok(anonymous.ok && anonymous.anonymous);
+  // Leaving a token out must not widen what a token would grant.
+  assert.deepEqual(channel(keyed, anonymous.user, 'user:ada:inbox'), [false, false]);
+  const listed = tokenAuth({ secret, allowAnonymous: true, anonymousChannels: ['public:*'] });
+  const guest = await listed.authenticate(request());
+  assert.ok(guest.ok);
+  assert.deepEqual(channel(listed, guest.user, 'public:news'), [true, true]);
+  assert.deepEqual(channel(listed, guest.user, 'user:ada:inbox'), [false, false]);
+  const open = tokenAuth({ allowAnonymous: true });
+  const anyone = await open.authenticate(request());
+  assert.ok(anyone.ok);
+  assert.deepEqual(channel(open, anyone.user, 'user:ada:inbox'), [true, true], 'no token key: anonymous is the only way in');
+});
+
+test('the issuer\'s clock may run up to 30 s ahead: nbf is checked with that tolerance, exp without (the connection ends there)', async () => {
+  const { authenticate } = tokenAuth({ secret, allowAnonymous: false });
+  assert.equal((await authenticate(request({ token: await hs256({ sub: 'ada', nbf: now() + 5 }) }))).ok, true, 'nbf 5 s ahead');
+  assert.match(refused(await authenticate(request({ token: await hs256({ sub: 'ada', nbf: now() + 120 }) }))), /nbf claim is not accepted/);
+  assert.match(refused(await authenticate(request({ token: await hs256({ sub: 'ada', exp: now() - 5 }) }))), /^401 the token has expired$/);
 });
 
 test('a public key from PEM text or a file; private, short, foreign or broken keys are refused', () => {
