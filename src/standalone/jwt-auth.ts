@@ -91,7 +91,9 @@ export function tokenAuth(options: TokenAuthOptions): { readonly authenticate: A
       const invalid = invalidPatterns(claim);
       if (invalid !== undefined) return { ok: false, status: 401, message: invalid };
     }
-    const user: TokenUser = claim === undefined ? { id: sub } : { id: sub, channels: claim as readonly string[] };
+    // Sorted and without repeats: the same grants in another order are the same user (a refresh
+    // must name the same user, compared by value).
+    const user: TokenUser = claim === undefined ? { id: sub } : { id: sub, channels: [...new Set(claim as readonly string[])].sort() };
     return payload.exp === undefined ? { ok: true, user } : { ok: true, user, expiresAt: payload.exp * 1000 };
   };
 

@@ -50,6 +50,11 @@ test('a channels claim travels with the user and limits subscribe and publish', 
   assert.equal(auth.canSubscribe({ user, session: 's', channel: 'chat:lobby' }), false);
   assert.equal(auth.canPublish({ user, session: 's', channel: 'chat:lobby', data: 1 }), false);
   assert.equal(auth.canPublish({ user: { id: 'bob' }, session: 's', channel: 'chat:lobby', data: 1 }), true, 'no claim: every channel');
+  // The same grants in another order, or repeated, are the same user (a refresh must name the same user).
+  const reordered = await auth.authenticate(request({ query: `?token=${await hs256({ sub: 'ada', channels: ['chat:b', 'chat:a', 'chat:b'] })}` }));
+  const sorted = await auth.authenticate(request({ query: `?token=${await hs256({ sub: 'ada', channels: ['chat:a', 'chat:b'] })}` }));
+  assert.ok(reordered.ok && sorted.ok);
+  assert.deepEqual(reordered.user, sorted.user);
   const bad = await auth.authenticate(request({ query: `?token=${await hs256({ sub: 'ada', channels: 'chat:*' })}` }));
   assert.match(refused(bad), /^401 the channels claim must be a list/);
 });
