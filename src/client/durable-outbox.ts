@@ -50,6 +50,11 @@ export abstract class DurableOutboxStore implements OutboxStore, OutboxOption {
   }
 }
 
+/** What `call` returns, or its synchronous throw as a rejection (a store over a synchronous API, localStorage say, may throw). */
+function settled<T>(call: () => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve) => resolve(call()));
+}
+
 /**
  * A {@link LifelineClient}'s outbox kept in an {@link OutboxStore} (the `outbox` option), so its
  * unanswered publishes and requests survive a reload or a restart (docs/protocol.md §5). Loads
@@ -79,8 +84,7 @@ export class DurableOutbox {
     this.#outbox = outbox;
     this.#session = session;
     this.#retry = retry;
-    this.#saved = store
-      .load()
+    this.#saved = settled(() => store.load())
       .then((snapshot) => this.#restore(snapshot))
       .catch(this.#failed)
       .then(() => {
@@ -101,7 +105,7 @@ export class DurableOutbox {
       if (kept === false) return;
       const entries = kept || this.#entries();
       const [session, secret] = this.#session();
-      return this.#store.save({ session, ...(secret === undefined ? {} : { secret }), entries }).catch(this.#failed);
+      return settled(() => this.#store.save({ session, ...(secret === undefined ? {} : { secret }), entries })).catch(this.#failed);
     }));
   }
 

@@ -272,6 +272,47 @@ describe('LifelineClient with a durable outbox: the protocol against a scripted 
     client.close();
   });
 
+  test('a store whose load or save throws instead of rejecting is reported as error; later saves run and every message goes out', async () => {
+    const store = new ScriptedStore();
+    const thrown: string[] = [];
+    const throwing: OutboxStore = {
+      load: () => {
+        thrown.push('load');
+        throw new Error('load threw');
+      },
+      save: (snapshot) => {
+        // Over a synchronous API (localStorage): the second save finds the quota full.
+        if (store.saves.length === 1 && !thrown.includes('save')) {
+          thrown.push('save');
+          throw new Error('save threw');
+        }
+        return store.save(snapshot);
+      },
+    };
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown): void => void rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    const { client, sent, say, welcome, errors } = setup(throwing);
+    try {
+      await welcome('s-1', false);
+      for (const id of [1, 2, 3]) {
+        const promise = client.publish('chat:a', id);
+        await settle();
+        assert.equal(sent().filter(ofType('publish')).at(-1)?.id, id, `publish ${id} sent`);
+        say({ type: 'ack', id, position: { epoch: 'e', offset: id } });
+        assert.equal((await promise).offset, id);
+      }
+      await settle();
+      assert.deepEqual(thrown, ['load', 'save']);
+      assert.deepEqual(errors.map((e) => e.message), ['load threw', 'save threw']);
+      assert.deepEqual(store.snapshot, { session: 's-1', entries: [] }, 'the saves after the throw ran');
+      assert.deepEqual(rejections, []);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+      client.close();
+    }
+  });
+
   test('close() rejects with closed but leaves the store as it was: the next client resends', async () => {
     const store = new ScriptedStore();
     const { client, welcome } = setup(store);
