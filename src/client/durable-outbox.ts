@@ -109,6 +109,11 @@ export class DurableOutbox {
     }));
   }
 
+  /** Settles (never rejects) once the load and every save asked for so far have ended: after `close()`, the last one. */
+  get idle(): Promise<void> {
+    return this.#saved;
+  }
+
   /**
    * The client closes (its promises are about to fail with `closed`): what is unanswered now stays
    * stored for the next client, and a save still to come (one asked for by an answer that

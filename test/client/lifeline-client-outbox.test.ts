@@ -505,6 +505,42 @@ describe('LifelineClient with a FileOutboxStore against a real server', () => {
     }
   });
 
+  test('a client made on the same file right after close() waits for the last save of the closed one: its offline publish is sent once', async (t) => {
+    const path = await outboxFile(t);
+    const fixture = await startServer({ channels });
+    const loaded = deferred();
+    /** Tells when its load has ended. */
+    class Counted extends FileOutboxStore {
+      override async load(): Promise<OutboxSnapshot | undefined> {
+        try {
+          return await super.load();
+        } finally {
+          loaded.resolve();
+        }
+      }
+    }
+    // Offline for good: its URL never resolves.
+    const first = new NodeLifelineClient(() => new Promise<string>(ignore), { ...fast, outbox: new Counted(path) });
+    let second: NodeLifelineClient | undefined;
+    try {
+      await within(loaded.promise, 5_000, 'the first client loaded');
+      await settle();
+      const published = first.publish('chat:reopen', 'from the first');
+      first.close(); // its save of the publish is still to run
+      await assert.rejects(published, (e: unknown) => e instanceof ReplyError && e.code === 'closed');
+      second = new NodeLifelineClient(fixture.wsUrl, { ...fast, outbox: new FileOutboxStore(path) });
+      const outcome = (await within(until(second, 'outbox', () => true), 5_000, "the first client's publish sent by the second")) as OutboxEvent;
+      assert.deepEqual([outcome.entry.body, (outcome.value as { offset: number }).offset], [body('chat:reopen', 'from the first'), 1]);
+      second.close();
+      await within(new FileOutboxStore(path).idle(), 5_000, "the second client's last save");
+      assert.deepEqual((await stored(path)).entries, [], 'answered: gone from the file');
+    } finally {
+      first.close();
+      second?.close();
+      await fixture.close();
+    }
+  });
+
   test('after a server restart the stored session is gone: the sent publish is reported outcome_unknown and never resent', async (t) => {
     const path = await outboxFile(t);
     let held = 0;
