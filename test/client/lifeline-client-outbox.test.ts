@@ -341,18 +341,29 @@ describe('LifelineClient with a durable outbox: the protocol against a scripted 
     assert.deepEqual(store.snapshot, { session: 's-1', entries: [{ kind: 'publish', body: body('chat:a', 'kept'), id: 1 }] }, 'the answered one is gone, the unanswered one stays');
   });
 
-  test('close() before the store has loaded leaves it as the last client left it', async () => {
-    const stored = { session: 's-1', entries: [{ kind: 'publish' as const, body: body('chat:a', 'stored'), id: 2 }] };
+  test('close() before the store has loaded keeps what it held and stores what was made meanwhile after it; with nothing made, it is left as it was', async () => {
+    const stored = { session: 's-1', secret: 'secret-1', entries: [{ kind: 'publish' as const, body: body('chat:a', 'stored'), id: 2 }] };
     const store = new ScriptedStore(stored);
     const releaseLoad = store.holdLoad();
     const { client } = setup(store);
     const published = client.publish('chat:a', 'new');
+    client.subscribe('chat:a').presence().catch(ignore); // never stored
     client.close();
     await assert.rejects(published, (e: unknown) => e instanceof ReplyError && e.code === 'closed');
     releaseLoad();
     await settle();
-    assert.deepEqual(store.saves, []);
-    assert.deepEqual(store.snapshot, stored);
+    assert.deepEqual(store.snapshot, { ...stored, entries: [...stored.entries, { kind: 'publish', body: body('chat:a', 'new'), id: 0 }] });
+    assert.equal(store.saves.length, 1);
+
+    const untouched = new ScriptedStore(stored);
+    const releaseAgain = untouched.holdLoad();
+    const other = setup(untouched).client;
+    other.subscribe('chat:a').presence().catch(ignore); // asks for a save, stores nothing
+    other.close();
+    releaseAgain();
+    await settle();
+    assert.deepEqual(untouched.saves, []);
+    assert.deepEqual(untouched.snapshot, stored);
   });
 
   test('presence queries are not stored; a timeout leaves the entry stored (it is still resent)', async () => {
