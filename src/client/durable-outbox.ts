@@ -50,6 +50,11 @@ export abstract class DurableOutboxStore implements OutboxStore, OutboxOption {
   }
 }
 
+/** What `call` returns, or its synchronous throw as a rejection (a store over a synchronous API, localStorage say, may throw). */
+function settled<T>(call: () => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve) => resolve(call()));
+}
+
 /**
  * A {@link LifelineClient}'s outbox kept in an {@link OutboxStore} (the `outbox` option), so its
  * unanswered publishes and requests survive a reload or a restart (docs/protocol.md §5). Loads
@@ -79,8 +84,7 @@ export class DurableOutbox {
     this.#outbox = outbox;
     this.#session = session;
     this.#retry = retry;
-    this.#saved = store
-      .load()
+    this.#saved = settled(() => store.load())
       .then((snapshot) => this.#restore(snapshot))
       .catch(this.#failed)
       .then(() => {
@@ -101,18 +105,27 @@ export class DurableOutbox {
       if (kept === false) return;
       const entries = kept || this.#entries();
       const [session, secret] = this.#session();
-      return this.#store.save({ session, ...(secret === undefined ? {} : { secret }), entries }).catch(this.#failed);
+      return settled(() => this.#store.save({ session, ...(secret === undefined ? {} : { secret }), entries })).catch(this.#failed);
     }));
+  }
+
+  /** Settles (never rejects) once the load and every save asked for so far have ended: after `close()`, the last one. */
+  get idle(): Promise<void> {
+    const saved = this.#saved;
+    // A save asked for meanwhile (the one a close() during the load asks for, say) is waited for too.
+    return saved.then(() => (saved === this.#saved ? undefined : this.idle));
   }
 
   /**
    * The client closes (its promises are about to fail with `closed`): what is unanswered now stays
    * stored for the next client, and a save still to come (one asked for by an answer that
-   * arrived just before) stores exactly that. Closed before the store had loaded, the store is
-   * left as the last client left it: nothing more is saved.
+   * arrived just before) stores exactly that. Closed before the store had loaded, what was made
+   * meanwhile (never sent) is stored after what the load brings back, with its session; with
+   * nothing made meanwhile, the store is left as the last client left it.
    */
   close(): void {
-    this.#kept = !this.loading && this.#entries();
+    const entries = this.#entries();
+    this.#kept = (!this.loading || entries.length > 0) && entries;
   }
 
   /** The unanswered publishes and requests, with their ids (0: never sent). Presence queries are read-only and never stored. */
@@ -129,6 +142,14 @@ export class DurableOutbox {
    * waits for a restored entry: its outcome is an `outbox` event.
    */
   #restore(snapshot: OutboxSnapshot | undefined): void {
+    const kept = this.#kept;
+    if (kept !== undefined) {
+      // Closed while loading: nothing is restored; what was made meanwhile is stored after what the store held.
+      if (!kept) return;
+      if (snapshot) this.#session([snapshot.session, snapshot.secret]);
+      this.#kept = [...(snapshot?.entries ?? []), ...kept];
+      return void this.save();
+    }
     if (!snapshot) return;
     const client = this.#client;
     const outbox = this.#outbox;

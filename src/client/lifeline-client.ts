@@ -212,7 +212,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
 
   /**
    * Closes for good: the socket closes (1000), unanswered publishes and requests reject with
-   * `closed`, subscriptions end. Nothing is unsubscribed on the server: the session expires.
+   * `closed` (with a durable outbox they stay stored for the next client, even before it has
+   * loaded), subscriptions end. Nothing is unsubscribed on the server: the session expires.
    */
   close(): void {
     if (this.#phase === 'closed') return;

@@ -1,4 +1,4 @@
-import { DurableOutboxStore } from './durable-outbox.js';
+import { DurableOutboxStore, type DurableOutbox } from './durable-outbox.js';
 import type { OutboxEntry, OutboxSnapshot } from './outbox-store.js';
 
 type Fs = typeof import('node:fs/promises');
@@ -12,6 +12,25 @@ const FS = 'node:fs/promises';
 let fsModule: Promise<Fs> | undefined;
 const loadFs = (): Promise<Fs> => (fsModule ??= import(FS) as Promise<Fs>);
 
+/** Per path (as given), the last load or save of any store on it in this process: each waits for the one before (it never rejects). */
+const turns = new Map<string, Promise<void>>();
+/** Per path, the durable outbox of the last client on it (weakly: one that is gone has nothing left to save). */
+const owners = new Map<string, WeakRef<DurableOutbox>>();
+/** Makes each temporary file's name unique within the process. */
+let writes = 0;
+
+/** Runs `run` once every load and save before it on `path` has ended. */
+function inTurn<T>(path: string, run: () => Promise<T>): Promise<T> {
+  const result = (turns.get(path) ?? Promise.resolve()).then(run);
+  const done = result.then(
+    () => undefined,
+    () => undefined,
+  );
+  turns.set(path, done);
+  void done.then(() => turns.get(path) === done && turns.delete(path));
+  return result;
+}
+
 /**
  * A durable outbox in one JSON file, for Node: unanswered publishes and requests survive a
  * process restart. Every save is atomic: the snapshot goes to a temporary file next to `path`,
@@ -19,8 +38,10 @@ const loadFs = (): Promise<Fs> => (fsModule ??= import(FS) as Promise<Fs>);
  * of one. A missing file is an empty outbox. A file that cannot be read, or is not an outbox, makes
  * `load()` reject with a message saying so (the client reports it as an `error` event and starts
  * with an empty outbox); a corrupt file is first moved aside to `<path>.corrupt` for inspection.
- * One client (one process) per file; saves one at a time (the client never starts one before the
- * last has ended).
+ * Within a process, loads and saves of every store on one path (spelled the same way) run one at a
+ * time, and a new client's load waits until the last client on the path (closed or not) has
+ * finished every save it asked for, so a client made right after `close()` resumes what it left.
+ * One process at a time may own a path: nothing locks the file against another process.
  *
  * @example
  * const client = new LifelineClient(url, { outbox: new FileOutboxStore('./data/outbox.json') });
@@ -30,7 +51,34 @@ export class FileOutboxStore extends DurableOutboxStore {
     super();
   }
 
-  async load(): Promise<OutboxSnapshot | undefined> {
+  /** Starts the durable outbox of a client (called by the client, not by apps); it becomes the path's last client. */
+  override attach(...host: Parameters<DurableOutboxStore['attach']>): DurableOutbox {
+    const outbox = super.attach(...host);
+    owners.set(this.path, new WeakRef(outbox));
+    return outbox;
+  }
+
+  /**
+   * Resolves once the last client on this path has finished every save it asked for (after its
+   * `close()`, the one that keeps what was unanswered) and every write on the path has landed:
+   * await it before the process exits.
+   */
+  async idle(): Promise<void> {
+    await owners.get(this.path)?.deref()?.idle;
+    await inTurn(this.path, async () => undefined);
+  }
+
+  load(): Promise<OutboxSnapshot | undefined> {
+    // Read now, before attach() makes this store's own client the path's last.
+    const previous = owners.get(this.path)?.deref()?.idle;
+    return Promise.resolve(previous).then(() => inTurn(this.path, () => this.#read()));
+  }
+
+  save(snapshot: OutboxSnapshot): Promise<void> {
+    return inTurn(this.path, () => this.#write(snapshot));
+  }
+
+  async #read(): Promise<OutboxSnapshot | undefined> {
     const { readFile, rename } = await loadFs();
     let text: string;
     try {
@@ -51,11 +99,12 @@ export class FileOutboxStore extends DurableOutboxStore {
     }
   }
 
-  async save(snapshot: OutboxSnapshot): Promise<void> {
+  async #write(snapshot: OutboxSnapshot): Promise<void> {
     const { mkdir, open, rename, rm } = await loadFs();
-    const temp = `${this.path}.${process.pid}.tmp`;
+    const temp = `${this.path}.${process.pid}.${++writes}.tmp`;
+    const directory = this.path.replace(/[^/\\]*$/, '') || '.';
     try {
-      await mkdir(this.path.replace(/[^/\\]*$/, '') || '.', { recursive: true });
+      await mkdir(directory, { recursive: true });
       const file = await open(temp, 'w');
       try {
         await file.writeFile(JSON.stringify(snapshot), 'utf8');
@@ -68,6 +117,11 @@ export class FileOutboxStore extends DurableOutboxStore {
       await rm(temp, { force: true }).catch(() => undefined);
       throw new Error(`outbox file ${this.path} could not be written (${(error as Error).message})`, { cause: error });
     }
+    // The rename is durable once its directory is flushed (POSIX); where a directory cannot be
+    // opened or flushed (Windows), the rename is all there is.
+    const dir = await open(directory, 'r').catch(() => undefined);
+    await dir?.sync().catch(() => undefined);
+    await dir?.close().catch(() => undefined);
   }
 }
 

@@ -106,7 +106,7 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   #retry: SubscriptionRetry | undefined;
   /** Each `ready()` waiting: its promise's resolve and reject. */
   #waiters: [resolve: (event: SubscribedEvent) => void, reject: (error: Error) => void][] = [];
-  /** Events that came before the first `subscribed` of a rewinding subscription. */
+  /** Events that came before the first `subscribed` of a rewinding subscription (since its latest subscribe went out). */
   #rewound: { data: unknown; position: Position }[] = [];
   /** After a transient refusal: the attempt count (kept until it is confirmed) and the timer of the next attempt. */
   #attempt = 0;
@@ -188,12 +188,17 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   _subscribed(position: Position, recovered: boolean): void {
     this.#attempt = 0;
     if (this.#state === 'unsubscribed') return;
-    // The rewind, in offset order, each once, none beyond the head (a stray tail of an earlier
-    // subscription of this channel is one of its events too, so it takes its place in the order).
-    for (const item of this.#rewound.splice(0).sort((a, b) => a.position.offset - b.position.offset)) {
+    // The rewind: the unbroken run of offsets that ends at the head, each once, in order (the
+    // server sends it so). Anything else held is a stray tail of an earlier subscription of this
+    // channel, which would leave a gap before the run: it is dropped.
+    let offset = position.offset;
+    const run = this.#rewound
+      .splice(0)
+      .sort((a, b) => b.position.offset - a.position.offset)
+      .filter((item) => item.position.epoch === position.epoch && item.position.offset === offset && offset--);
+    for (const item of run.reverse()) {
       // A listener may end it while events are dispatched.
       if (this.state === 'unsubscribed') return;
-      if (item.position.epoch !== position.epoch || item.position.offset > position.offset || !isAfter(item.position, this.#position)) continue;
       this.#position = item.position;
       this.dispatchEvent(lifelineEvent('event', item));
     }
@@ -224,9 +229,13 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
     this.dispatchEvent(lifelineEvent('retrying', retry));
   }
 
-  /** @internal A subscribe goes out now, or the link ended: a pending retry is not needed (the attempt count stays). */
+  /**
+   * @internal A subscribe goes out now, or the link ended: a pending retry is not needed (the
+   * attempt count stays), and what an earlier subscribe's rewind held is not this one's.
+   */
   _halt(): void {
     this.#timer?.stop();
+    this.#rewound = [];
   }
 
   /** @internal The server refused (`error` is dispatched), or the app or the client ended it. */

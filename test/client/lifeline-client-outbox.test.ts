@@ -272,6 +272,47 @@ describe('LifelineClient with a durable outbox: the protocol against a scripted 
     client.close();
   });
 
+  test('a store whose load or save throws instead of rejecting is reported as error; later saves run and every message goes out', async () => {
+    const store = new ScriptedStore();
+    const thrown: string[] = [];
+    const throwing: OutboxStore = {
+      load: () => {
+        thrown.push('load');
+        throw new Error('load threw');
+      },
+      save: (snapshot) => {
+        // Over a synchronous API (localStorage): the second save finds the quota full.
+        if (store.saves.length === 1 && !thrown.includes('save')) {
+          thrown.push('save');
+          throw new Error('save threw');
+        }
+        return store.save(snapshot);
+      },
+    };
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown): void => void rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    const { client, sent, say, welcome, errors } = setup(throwing);
+    try {
+      await welcome('s-1', false);
+      for (const id of [1, 2, 3]) {
+        const promise = client.publish('chat:a', id);
+        await settle();
+        assert.equal(sent().filter(ofType('publish')).at(-1)?.id, id, `publish ${id} sent`);
+        say({ type: 'ack', id, position: { epoch: 'e', offset: id } });
+        assert.equal((await promise).offset, id);
+      }
+      await settle();
+      assert.deepEqual(thrown, ['load', 'save']);
+      assert.deepEqual(errors.map((e) => e.message), ['load threw', 'save threw']);
+      assert.deepEqual(store.snapshot, { session: 's-1', entries: [] }, 'the saves after the throw ran');
+      assert.deepEqual(rejections, []);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+      client.close();
+    }
+  });
+
   test('close() rejects with closed but leaves the store as it was: the next client resends', async () => {
     const store = new ScriptedStore();
     const { client, welcome } = setup(store);
@@ -300,18 +341,29 @@ describe('LifelineClient with a durable outbox: the protocol against a scripted 
     assert.deepEqual(store.snapshot, { session: 's-1', entries: [{ kind: 'publish', body: body('chat:a', 'kept'), id: 1 }] }, 'the answered one is gone, the unanswered one stays');
   });
 
-  test('close() before the store has loaded leaves it as the last client left it', async () => {
-    const stored = { session: 's-1', entries: [{ kind: 'publish' as const, body: body('chat:a', 'stored'), id: 2 }] };
+  test('close() before the store has loaded keeps what it held and stores what was made meanwhile after it; with nothing made, it is left as it was', async () => {
+    const stored = { session: 's-1', secret: 'secret-1', entries: [{ kind: 'publish' as const, body: body('chat:a', 'stored'), id: 2 }] };
     const store = new ScriptedStore(stored);
     const releaseLoad = store.holdLoad();
     const { client } = setup(store);
     const published = client.publish('chat:a', 'new');
+    client.subscribe('chat:a').presence().catch(ignore); // never stored
     client.close();
     await assert.rejects(published, (e: unknown) => e instanceof ReplyError && e.code === 'closed');
     releaseLoad();
     await settle();
-    assert.deepEqual(store.saves, []);
-    assert.deepEqual(store.snapshot, stored);
+    assert.deepEqual(store.snapshot, { ...stored, entries: [...stored.entries, { kind: 'publish', body: body('chat:a', 'new'), id: 0 }] });
+    assert.equal(store.saves.length, 1);
+
+    const untouched = new ScriptedStore(stored);
+    const releaseAgain = untouched.holdLoad();
+    const other = setup(untouched).client;
+    other.subscribe('chat:a').presence().catch(ignore); // asks for a save, stores nothing
+    other.close();
+    releaseAgain();
+    await settle();
+    assert.deepEqual(untouched.saves, []);
+    assert.deepEqual(untouched.snapshot, stored);
   });
 
   test('presence queries are not stored; a timeout leaves the entry stored (it is still resent)', async () => {
@@ -460,6 +512,42 @@ describe('LifelineClient with a FileOutboxStore against a real server', () => {
       first.close();
       second?.close();
       watcher.client.close();
+      await fixture.close();
+    }
+  });
+
+  test('a client made on the same file right after close() waits for the last save of the closed one: its offline publish is sent once', async (t) => {
+    const path = await outboxFile(t);
+    const fixture = await startServer({ channels });
+    const loaded = deferred();
+    /** Tells when its load has ended. */
+    class Counted extends FileOutboxStore {
+      override async load(): Promise<OutboxSnapshot | undefined> {
+        try {
+          return await super.load();
+        } finally {
+          loaded.resolve();
+        }
+      }
+    }
+    // Offline for good: its URL never resolves.
+    const first = new NodeLifelineClient(() => new Promise<string>(ignore), { ...fast, outbox: new Counted(path) });
+    let second: NodeLifelineClient | undefined;
+    try {
+      await within(loaded.promise, 5_000, 'the first client loaded');
+      await settle();
+      const published = first.publish('chat:reopen', 'from the first');
+      first.close(); // its save of the publish is still to run
+      await assert.rejects(published, (e: unknown) => e instanceof ReplyError && e.code === 'closed');
+      second = new NodeLifelineClient(fixture.wsUrl, { ...fast, outbox: new FileOutboxStore(path) });
+      const outcome = (await within(until(second, 'outbox', () => true), 5_000, "the first client's publish sent by the second")) as OutboxEvent;
+      assert.deepEqual([outcome.entry.body, (outcome.value as { offset: number }).offset], [body('chat:reopen', 'from the first'), 1]);
+      second.close();
+      await within(new FileOutboxStore(path).idle(), 5_000, "the second client's last save");
+      assert.deepEqual((await stored(path)).entries, [], 'answered: gone from the file');
+    } finally {
+      first.close();
+      second?.close();
       await fixture.close();
     }
   });

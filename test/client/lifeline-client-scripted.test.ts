@@ -154,6 +154,27 @@ describe('LifelineClient: the protocol against a scripted socket', () => {
     client.close();
   });
 
+  test('rewind: only the unbroken run that ends at the head is delivered; a stray tail of an earlier subscription of the channel is dropped, not delivered before a gap', async () => {
+    const { client, say, welcome, sent } = setup();
+    await welcome('s-1', false);
+    const event = (offset: number) => say({ type: 'event', channel: 'chat:a', epoch: 'e1', offset, data: offset });
+    const first = client.subscribe('chat:a', { rewind: 2 });
+    event(6);
+    say({ type: 'subscribed', id: 1, channel: 'chat:a', position: { epoch: 'e1', offset: 6 }, recovered: true });
+    first.unsubscribe();
+    const got: string[] = [];
+    const again = client.subscribe('chat:a', { rewind: 2, event: (e) => got.push(`${e.position.offset}`), subscribed: (e) => got.push(`subscribed@${e.position.offset}`) });
+    const id = sent().filter(ofType('subscribe')).at(-1)?.id;
+    event(7); // the first subscription's tail, sent before the server took the unsubscribe
+    event(19);
+    event(20);
+    event(20); // a repeat is delivered once
+    say({ type: 'subscribed', id, channel: 'chat:a', position: { epoch: 'e1', offset: 20 }, recovered: true });
+    assert.deepEqual(got, ['19', '20', 'subscribed@20']);
+    assert.deepEqual(again.position, { epoch: 'e1', offset: 20 });
+    client.close();
+  });
+
   test('subscriptions go out with the hello, before the welcome; ids of a new session start above theirs', async () => {
     const { client, say, latest, sent, drop } = setup();
     const log: string[] = [];

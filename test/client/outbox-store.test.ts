@@ -81,6 +81,19 @@ describe('FileOutboxStore', () => {
     });
   }
 
+  test('two stores on one path in one process: their saves run one at a time, the last asked for wins, the file is never corrupt', async (t) => {
+    const dir = await tempDir(t);
+    const path = join(dir, 'outbox.json');
+    const big: OutboxSnapshot = { session: 's-big', entries: Array.from({ length: 200 }, (_, n) => ({ kind: 'publish' as const, body: `{"type":"publish","channel":"c","data":${n}}`, id: n + 1 })) };
+    const small: OutboxSnapshot = { session: 's-small', entries: [] };
+    // Unserialized, the two writes interleaved in one temporary file: corrupt in 2 rounds of 3.
+    for (let round = 0; round < 20; round++) {
+      await Promise.all([new FileOutboxStore(path).save(big), new FileOutboxStore(path).save(small)]);
+      assert.deepEqual(JSON.parse(await readFile(path, 'utf8')), small, `round ${round}`);
+    }
+    assert.deepEqual(await readdir(dir), ['outbox.json'], 'no temporary file left behind');
+  });
+
   test('a path that cannot be read or written is reported with the reason', async (t) => {
     const dir = await tempDir(t);
     const aDirectory = join(dir, 'outbox.json');
