@@ -166,11 +166,13 @@ export class PubSub {
     private readonly sharded: () => boolean,
     /** A subscribe not confirmed within this fails as unavailable (the broker's `commandTimeout`), ms. */
     private readonly timeout: number,
+    /** Told of an error a message's handler threw (caught here, see {@link #guard}). */
+    private readonly onError: (error: unknown, name: string) => void,
   ) {}
 
   async listen(name: string, onMessage: (message: string) => void): Promise<void> {
     this.#checkReady();
-    const listener = (message: string | Buffer): void => onMessage(String(message));
+    const listener = this.#guard(name, onMessage);
     this.#listeners.set(name, listener);
     await this.#subscribe(name, listener, this.sharded());
   }
@@ -181,9 +183,23 @@ export class PubSub {
    */
   async add(name: string, onMessage: (message: string) => void, sharded: boolean): Promise<() => Promise<void>> {
     this.#checkReady();
-    const listener = (message: string | Buffer): void => onMessage(String(message));
+    const listener = this.#guard(name, onMessage);
     await this.#subscribe(name, listener, sharded);
     return () => this.#end(name, listener, sharded);
+  }
+
+  /**
+   * `onMessage` as the client's listener, never throwing: a throw inside the client's data
+   * handler resets its decoder, so every later message on the connection would be dropped.
+   */
+  #guard(name: string, onMessage: (message: string) => void): MessageListener {
+    return (message) => {
+      try {
+        onMessage(String(message));
+      } catch (error) {
+        this.onError(error, name);
+      }
+    };
   }
 
   /** The client would queue a subscribe while disconnected; fail at once like every other call. */

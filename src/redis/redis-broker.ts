@@ -59,6 +59,8 @@ export class RedisBroker implements Broker {
   readonly #log: Logger | undefined;
   /** Quota failures are logged at most every 10 s: an outage fails every keyed publish. */
   readonly #quotaFailures: LogThrottle;
+  /** Malformed pub/sub messages are ignored, logged at most every 10 s (a rolling upgrade may send many). */
+  readonly #malformed: LogThrottle;
   readonly #pubsub: PubSub;
   readonly #channels: Feeds<ChannelEvent>;
   readonly #direct: Feeds<DirectMessage>;
@@ -78,12 +80,17 @@ export class RedisBroker implements Broker {
     this.#maxKeysPerUser = options.maxKeysPerUser ?? DEFAULT_MAX_KEYS_PER_USER;
     this.#log = options.logger;
     this.#quotaFailures = new LogThrottle(this.#clock, 10_000);
+    this.#malformed = new LogThrottle(this.#clock, 10_000);
     const timeout = options.commandTimeout ?? 5_000;
     const send: SendCommand = (args) => connection.commands.send(args, timeout);
     this.#scripts = new ScriptRunner(send, (error) => error instanceof ErrorReply && !isTransient(error), timeout, (error) => error instanceof ClientOfflineError);
     this.#sessions = new RedisSessions(this.#scripts, this.#keys, this.#clock);
     this.#presence = new RedisPresence(this.#scripts, this.#keys, this.#clock);
-    this.#pubsub = new PubSub(connection.subscriber, () => this.#sharded, timeout);
+    const handlerErrors = new LogThrottle(this.#clock, 10_000);
+    this.#pubsub = new PubSub(connection.subscriber, () => this.#sharded, timeout, (error, name) => {
+      const errors = handlerErrors.take();
+      if (errors > 0) this.#log?.error({ err: error, name, errors }, 'a pub/sub message handler threw: the message was dropped');
+    });
     const gapRetry = Math.max(0, options.gapRetry ?? 20_000);
     this.#channels = new Feeds(this.#pubsub, this.#clock, gapRetry);
     this.#direct = new Feeds(this.#pubsub, this.#clock, gapRetry);
@@ -176,6 +183,7 @@ export class RedisBroker implements Broker {
       parse: (message) => {
         const event = parseEvent(channel, message);
         if (event) this.#known.saw(channel, event);
+        else this.#ignored(this.#keys.channel(channel).events);
         return event && { epoch: event.epoch, n: event.offset, value: event };
       },
       refill: async (after) => {
@@ -306,6 +314,7 @@ export class RedisBroker implements Broker {
       name: keys.direct,
       parse: (payload) => {
         const message = parseDirect(payload);
+        if (!message) this.#ignored(keys.direct);
         return message && { epoch: '', n: message.seq, value: message };
       },
       refill: async (after) => (await this.pendingDirect(session, after.n)).map((message) => ({ epoch: '', n: message.seq, value: message })),
@@ -392,6 +401,12 @@ export class RedisBroker implements Broker {
     this.#pubsub.dropOrphans();
     this.#channels.recheck();
     this.#direct.recheck();
+  }
+
+  /** A message on `name` that is not one of a channel event or direct message this version sends: ignored. */
+  #ignored(name: string): void {
+    const ignored = this.#malformed.take();
+    if (ignored > 0) this.#log?.warn({ name, ignored }, 'ignored malformed pub/sub messages (another Lifeline version or a foreign publisher under the prefix?)');
   }
 
   async #lastDirect(outboxMeta: string): Promise<Numbered> {
