@@ -29,6 +29,8 @@ export type { RedisBrokerOptions } from './redis-broker-options.js';
 
 /** Stands for "no age limit" in Redis, ms. */
 const CENTURY = 100 * 365 * 24 * 3_600_000;
+/** Stands for "no size limit" in Redis (`XADD MAXLEN` takes only integers), events. */
+const UNBOUNDED = 1_000_000_000_000;
 /** The most events fetched to fill a gap in a node's feed; a larger gap is a resync for its clients. */
 const FILL_LIMIT = 10_000;
 
@@ -128,8 +130,7 @@ export class RedisBroker implements Broker {
 
   async publish(channel: string, data: unknown, policy: HistoryPolicy, origin?: PublishOrigin): Promise<ChannelEvent> {
     const keys = this.#keys.channel(channel);
-    // No age limit (Infinity) is kept as a century: Redis takes only integers.
-    policy = { size: policy.size, ttl: Number.isFinite(policy.ttl) ? Math.max(0, Math.round(policy.ttl)) : CENTURY };
+    policy = historyPolicy(policy);
     const json = JSON.stringify(data ?? null);
     const strict = origin !== undefined && 'key' in origin;
     const record = origin && ('key' in origin ? this.#keys.idempotency(channel, origin.key) : this.#keys.origin(channel, origin.session));
@@ -441,6 +442,17 @@ export class RedisBroker implements Broker {
     }
     this.#scheduleTouch();
   }
+}
+
+/**
+ * `policy` as Redis takes it, whole numbers: no age limit (not finite) is a century, no size
+ * limit (Infinity) {@link UNBOUNDED} events; a fractional size keeps its whole part, as the
+ * in-memory broker does, and a size not above 0 keeps nothing.
+ */
+function historyPolicy(policy: HistoryPolicy): HistoryPolicy {
+  const size = policy.size === Infinity ? UNBOUNDED : policy.size > 0 ? Math.min(UNBOUNDED, Math.floor(policy.size)) : 0;
+  const ttl = Number.isFinite(policy.ttl) ? Math.min(CENTURY, Math.max(0, Math.round(policy.ttl))) : CENTURY;
+  return { size, ttl };
 }
 
 /**

@@ -9,6 +9,7 @@ import { createClient } from '@redis/client';
 import { pino } from 'pino';
 import { RedisBroker, type RedisBrokerOptions } from '../../src/redis/index.js';
 import { RedisKeys } from '../../src/redis/keys.js';
+import * as channelScripts from '../../src/redis/scripts/channel.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
 import { redisSkip, redisUrl, testPrefix } from '../helpers/redis.js';
 import { within } from '../helpers/wait.js';
@@ -83,5 +84,17 @@ describe('RedisBroker', { skip: redisSkip }, () => {
     assert.equal(broker.isReady(), true);
     const warned = lines.filter((line) => line.msg?.startsWith('ignored malformed'));
     assert.deepEqual(warned.map((line) => line.ignored), [1], 'one line for both within 10 s');
+  });
+  test('the publish script refuses a size or ttl Redis cannot take before writing anything: the head does not move', async (t) => {
+    const { broker, admin, keys } = await setup(t, {});
+    const policy = { size: 10, ttl: 60_000 };
+    const first = await broker.publish('room', 1, policy);
+    const { meta, log, events } = keys.channel('room');
+    for (const [size, ttl] of [['inf', '60000'], ['2.5', '60000'], ['-1', '60000'], ['10', '1e20']]) {
+      const args = ['1', '1000', size ?? '', ttl ?? '', 'fresh', '3600000', 'PUBLISH', events, '', '', '', first.epoch, '1', '0'];
+      await assert.rejects(admin.sendCommand(['EVAL', channelScripts.PUBLISH, '2', meta, log, ...args]), /history size and ttl must be whole numbers/);
+    }
+    assert.deepEqual((await broker.recover('room', undefined, 0)).position, { epoch: first.epoch, offset: 1 }, 'no offset burnt');
+    assert.equal((await broker.publish('room', 2, policy)).offset, 2);
   });
 });
