@@ -154,9 +154,13 @@ export class RedisBroker implements Broker {
       strict ? '1' : '0',
     ]);
     const reply = array((await Promise.all([published, held]))[0]);
-    if (integer(reply[2]) === 2 && origin && 'key' in origin) throw new IdempotencyConflictError(origin.key);
+    const repeat = integer(reply[2]);
+    if (repeat === 2 && origin && 'key' in origin) throw new IdempotencyConflictError(origin.key);
     const event = { channel, epoch: text(reply[0]), offset: integer(reply[1]), data };
-    this.#known.saw(channel, event);
+    // Only a fresh publish tells where the channel stands: a repeat answers the stored position
+    // of its first publish, which may be of an epoch since replaced (a key record outlives an
+    // idle channel), and would roll the known position back.
+    if (repeat === 0) this.#known.saw(channel, event);
     return event;
   }
 

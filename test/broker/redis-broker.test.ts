@@ -97,4 +97,24 @@ describe('RedisBroker', { skip: redisSkip }, () => {
     assert.deepEqual((await broker.recover('room', undefined, 0)).position, { epoch: first.epoch, offset: 1 }, 'no offset burnt');
     assert.equal((await broker.publish('room', 2, policy)).offset, 2);
   });
+  test('a repeated keyed publish answering a position of an older epoch does not roll back what the node knows: a head gone back later still starts a new epoch', async (t) => {
+    const { broker, admin, keys } = await setup(t, {});
+    const policy = { size: 100, ttl: 600_000 };
+    const origin = { key: 'K', digest: 'd1', ttl: 86_400_000 };
+    const first = await broker.publish('ch', 'keyed', policy, origin);
+    const { meta, log } = keys.channel('ch');
+    // The channel idled out (idleChannelTtl) while its key record (24 h) lives on.
+    await admin.sendCommand(['DEL', meta, log]);
+    let epoch = '';
+    for (let i = 1; i <= 5; i++) epoch = (await broker.publish('ch', i, policy)).epoch;
+    assert.notEqual(epoch, first.epoch);
+    const repeat = await broker.publish('ch', 'keyed', policy, origin);
+    assert.deepEqual([repeat.epoch, repeat.offset], [first.epoch, 1], 'the repeat answers the stored position');
+    // A failover to a replica that lacks offsets 4 and 5.
+    await admin.sendCommand(['HSET', meta, 'h', '3']);
+    const next = await broker.publish('ch', 'after', policy);
+    assert.notDeepEqual([next.epoch, next.offset], [epoch, 4], 'offset 4 is not issued twice');
+    assert.notEqual(next.epoch, epoch, 'a new epoch');
+    assert.equal(next.offset, 1);
+  });
 });
