@@ -57,6 +57,11 @@ export class Feeds<V> {
     return this.#feeds.keys();
   }
 
+  /** The last item `key`'s feed delivered, if it is followed and has one. */
+  last(key: string): Numbered | undefined {
+    return this.#feeds.get(key)?.order.last;
+  }
+
   /**
    * Adds `listener` to the feed `key`, subscribing to its pub/sub channel on first use. The
    * feed starts from the source's head, so an item missed before the first one arrives is a

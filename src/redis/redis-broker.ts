@@ -262,7 +262,7 @@ export class RedisBroker implements Broker {
   }
 
   refreshSessions(ids: readonly string[], ttl: number): Promise<readonly string[]> {
-    return this.#sessions.refreshSessions(ids, ttl);
+    return this.#sessions.refreshSessions(ids, ttl, (id) => this.#direct.last(id)?.n ?? 0);
   }
 
   recordReply(session: string, id: number, reply: unknown, capacity: number): Promise<void> {
@@ -404,8 +404,24 @@ export class RedisBroker implements Broker {
   #restored(): void {
     if (this.#scripts.stalled) return;
     this.#pubsub.dropOrphans();
+    this.#raiseSeqs();
     this.#channels.recheck();
     this.#direct.recheck();
+  }
+
+  /**
+   * Direct messages have no epoch: a failover that lost the last sends of a session would issue
+   * their seqs again, to messages this node and the client drop as seen. So the node serving a
+   * session writes back the last seq it heard (never lowering it) when its connection comes back
+   * (the session refresh does too). Best effort: a failure is retried by the next refresh.
+   */
+  #raiseSeqs(): void {
+    for (const session of this.#direct.keys()) {
+      const last = this.#direct.last(session)?.n ?? 0;
+      if (last === 0) continue;
+      const keys = this.#keys.session(session);
+      void this.#scripts.run(directScripts.RAISE_SEQ, [keys.record, keys.outboxMeta], [String(last)]).catch(() => undefined);
+    }
   }
 
   /** A message on `name` that is not one of a channel event or direct message this version sends: ignored. */

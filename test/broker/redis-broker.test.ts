@@ -117,4 +117,28 @@ describe('RedisBroker', { skip: redisSkip }, () => {
     assert.notEqual(next.epoch, epoch, 'a new epoch');
     assert.equal(next.offset, 1);
   });
+  test('direct messages after a failover that lost the last seqs: the serving node\'s session refresh raises the outbox\'s seq to what it heard, so the next message gets a new seq and arrives', async (t) => {
+    const { broker, admin, keys } = await setup(t, {});
+    await broker.saveSession('S1', { user: 'ann', window: { acked: 0, floor: 0, replies: [] } }, 60_000);
+    const heard: [number, unknown][] = [];
+    let onDirect: () => void = () => undefined;
+    await broker.subscribeDirect('S1', (message) => {
+      heard.push([message.seq, message.data]);
+      onDirect();
+    });
+    const three = new Promise<void>((resolve) => (onDirect = () => heard.length === 3 && resolve()));
+    for (const data of ['a', 'b', 'c']) await broker.sendDirect('S1', data, 60_000);
+    await within(three, 2_000, 'the first three');
+    // A failover to a replica that had received only seq 1.
+    const { outboxMeta, outbox } = keys.session('S1');
+    await admin.sendCommand(['HSET', outboxMeta, 'n', '1']);
+    await admin.sendCommand(['ZREMRANGEBYSCORE', outbox, '2', '3']);
+    assert.deepEqual(await broker.refreshSessions(['S1'], 60_000), []);
+    const fourth = new Promise<void>((resolve) => (onDirect = () => heard.length === 4 && resolve()));
+    assert.deepEqual(await broker.sendDirect('S1', 'new', 60_000), { seq: 4, data: 'new' }, 'not seq 2 again');
+    await within(fourth, 2_000, 'the new message');
+    assert.deepEqual(heard.at(-1), [4, 'new']);
+    await broker.ackDirect('S1', 3);
+    assert.deepEqual(await broker.pendingDirect('S1', 3), [{ seq: 4, data: 'new' }], 'the ack of what the client saw keeps it');
+  });
 });
