@@ -57,6 +57,11 @@ export class Feeds<V> {
     return this.#feeds.keys();
   }
 
+  /** The last item `key`'s feed delivered, if it is followed and has one. */
+  last(key: string): Numbered | undefined {
+    return this.#feeds.get(key)?.order.last;
+  }
+
   /**
    * Adds `listener` to the feed `key`, subscribing to its pub/sub channel on first use. The
    * feed starts from the source's head, so an item missed before the first one arrives is a
@@ -166,11 +171,13 @@ export class PubSub {
     private readonly sharded: () => boolean,
     /** A subscribe not confirmed within this fails as unavailable (the broker's `commandTimeout`), ms. */
     private readonly timeout: number,
+    /** Told of an error a message's handler threw (caught here, see {@link #guard}). */
+    private readonly onError: (error: unknown, name: string) => void,
   ) {}
 
   async listen(name: string, onMessage: (message: string) => void): Promise<void> {
     this.#checkReady();
-    const listener = (message: string | Buffer): void => onMessage(String(message));
+    const listener = this.#guard(name, onMessage);
     this.#listeners.set(name, listener);
     await this.#subscribe(name, listener, this.sharded());
   }
@@ -181,9 +188,23 @@ export class PubSub {
    */
   async add(name: string, onMessage: (message: string) => void, sharded: boolean): Promise<() => Promise<void>> {
     this.#checkReady();
-    const listener = (message: string | Buffer): void => onMessage(String(message));
+    const listener = this.#guard(name, onMessage);
     await this.#subscribe(name, listener, sharded);
     return () => this.#end(name, listener, sharded);
+  }
+
+  /**
+   * `onMessage` as the client's listener, never throwing: a throw inside the client's data
+   * handler resets its decoder, so every later message on the connection would be dropped.
+   */
+  #guard(name: string, onMessage: (message: string) => void): MessageListener {
+    return (message) => {
+      try {
+        onMessage(String(message));
+      } catch (error) {
+        this.onError(error, name);
+      }
+    };
   }
 
   /** The client would queue a subscribe while disconnected; fail at once like every other call. */

@@ -29,6 +29,8 @@ export type { RedisBrokerOptions } from './redis-broker-options.js';
 
 /** Stands for "no age limit" in Redis, ms. */
 const CENTURY = 100 * 365 * 24 * 3_600_000;
+/** Stands for "no size limit" in Redis (`XADD MAXLEN` takes only integers), events. */
+const UNBOUNDED = 1_000_000_000_000;
 /** The most events fetched to fill a gap in a node's feed; a larger gap is a resync for its clients. */
 const FILL_LIMIT = 10_000;
 
@@ -59,6 +61,8 @@ export class RedisBroker implements Broker {
   readonly #log: Logger | undefined;
   /** Quota failures are logged at most every 10 s: an outage fails every keyed publish. */
   readonly #quotaFailures: LogThrottle;
+  /** Malformed pub/sub messages are ignored, logged at most every 10 s (a rolling upgrade may send many). */
+  readonly #malformed: LogThrottle;
   readonly #pubsub: PubSub;
   readonly #channels: Feeds<ChannelEvent>;
   readonly #direct: Feeds<DirectMessage>;
@@ -78,12 +82,17 @@ export class RedisBroker implements Broker {
     this.#maxKeysPerUser = options.maxKeysPerUser ?? DEFAULT_MAX_KEYS_PER_USER;
     this.#log = options.logger;
     this.#quotaFailures = new LogThrottle(this.#clock, 10_000);
+    this.#malformed = new LogThrottle(this.#clock, 10_000);
     const timeout = options.commandTimeout ?? 5_000;
     const send: SendCommand = (args) => connection.commands.send(args, timeout);
     this.#scripts = new ScriptRunner(send, (error) => error instanceof ErrorReply && !isTransient(error), timeout, (error) => error instanceof ClientOfflineError);
     this.#sessions = new RedisSessions(this.#scripts, this.#keys, this.#clock);
     this.#presence = new RedisPresence(this.#scripts, this.#keys, this.#clock);
-    this.#pubsub = new PubSub(connection.subscriber, () => this.#sharded, timeout);
+    const handlerErrors = new LogThrottle(this.#clock, 10_000);
+    this.#pubsub = new PubSub(connection.subscriber, () => this.#sharded, timeout, (error, name) => {
+      const errors = handlerErrors.take();
+      if (errors > 0) this.#log?.error({ err: error, name, errors }, 'a pub/sub message handler threw: the message was dropped');
+    });
     const gapRetry = Math.max(0, options.gapRetry ?? 20_000);
     this.#channels = new Feeds(this.#pubsub, this.#clock, gapRetry);
     this.#direct = new Feeds(this.#pubsub, this.#clock, gapRetry);
@@ -121,8 +130,7 @@ export class RedisBroker implements Broker {
 
   async publish(channel: string, data: unknown, policy: HistoryPolicy, origin?: PublishOrigin): Promise<ChannelEvent> {
     const keys = this.#keys.channel(channel);
-    // No age limit (Infinity) is kept as a century: Redis takes only integers.
-    policy = { size: policy.size, ttl: Number.isFinite(policy.ttl) ? Math.max(0, Math.round(policy.ttl)) : CENTURY };
+    policy = historyPolicy(policy);
     const json = JSON.stringify(data ?? null);
     const strict = origin !== undefined && 'key' in origin;
     const record = origin && ('key' in origin ? this.#keys.idempotency(channel, origin.key) : this.#keys.origin(channel, origin.session));
@@ -146,9 +154,13 @@ export class RedisBroker implements Broker {
       strict ? '1' : '0',
     ]);
     const reply = array((await Promise.all([published, held]))[0]);
-    if (integer(reply[2]) === 2 && origin && 'key' in origin) throw new IdempotencyConflictError(origin.key);
+    const repeat = integer(reply[2]);
+    if (repeat === 2 && origin && 'key' in origin) throw new IdempotencyConflictError(origin.key);
     const event = { channel, epoch: text(reply[0]), offset: integer(reply[1]), data };
-    this.#known.saw(channel, event);
+    // Only a fresh publish tells where the channel stands: a repeat answers the stored position
+    // of its first publish, which may be of an epoch since replaced (a key record outlives an
+    // idle channel), and would roll the known position back.
+    if (repeat === 0) this.#known.saw(channel, event);
     return event;
   }
 
@@ -176,6 +188,7 @@ export class RedisBroker implements Broker {
       parse: (message) => {
         const event = parseEvent(channel, message);
         if (event) this.#known.saw(channel, event);
+        else this.#ignored(this.#keys.channel(channel).events);
         return event && { epoch: event.epoch, n: event.offset, value: event };
       },
       refill: async (after) => {
@@ -249,7 +262,7 @@ export class RedisBroker implements Broker {
   }
 
   refreshSessions(ids: readonly string[], ttl: number): Promise<readonly string[]> {
-    return this.#sessions.refreshSessions(ids, ttl);
+    return this.#sessions.refreshSessions(ids, ttl, (id) => this.#direct.last(id)?.n ?? 0);
   }
 
   recordReply(session: string, id: number, reply: unknown, capacity: number): Promise<void> {
@@ -306,6 +319,7 @@ export class RedisBroker implements Broker {
       name: keys.direct,
       parse: (payload) => {
         const message = parseDirect(payload);
+        if (!message) this.#ignored(keys.direct);
         return message && { epoch: '', n: message.seq, value: message };
       },
       refill: async (after) => (await this.pendingDirect(session, after.n)).map((message) => ({ epoch: '', n: message.seq, value: message })),
@@ -390,8 +404,30 @@ export class RedisBroker implements Broker {
   #restored(): void {
     if (this.#scripts.stalled) return;
     this.#pubsub.dropOrphans();
+    this.#raiseSeqs();
     this.#channels.recheck();
     this.#direct.recheck();
+  }
+
+  /**
+   * Direct messages have no epoch: a failover that lost the last sends of a session would issue
+   * their seqs again, to messages this node and the client drop as seen. So the node serving a
+   * session writes back the last seq it heard (never lowering it) when its connection comes back
+   * (the session refresh does too). Best effort: a failure is retried by the next refresh.
+   */
+  #raiseSeqs(): void {
+    for (const session of this.#direct.keys()) {
+      const last = this.#direct.last(session)?.n ?? 0;
+      if (last === 0) continue;
+      const keys = this.#keys.session(session);
+      void this.#scripts.run(directScripts.RAISE_SEQ, [keys.record, keys.outboxMeta], [String(last)]).catch(() => undefined);
+    }
+  }
+
+  /** A message on `name` that is not one of a channel event or direct message this version sends: ignored. */
+  #ignored(name: string): void {
+    const ignored = this.#malformed.take();
+    if (ignored > 0) this.#log?.warn({ name, ignored }, 'ignored malformed pub/sub messages (another Lifeline version or a foreign publisher under the prefix?)');
   }
 
   async #lastDirect(outboxMeta: string): Promise<Numbered> {
@@ -426,6 +462,17 @@ export class RedisBroker implements Broker {
     }
     this.#scheduleTouch();
   }
+}
+
+/**
+ * `policy` as Redis takes it, whole numbers: no age limit (not finite) is a century, no size
+ * limit (Infinity) {@link UNBOUNDED} events; a fractional size keeps its whole part, as the
+ * in-memory broker does, and a size not above 0 keeps nothing.
+ */
+function historyPolicy(policy: HistoryPolicy): HistoryPolicy {
+  const size = policy.size === Infinity ? UNBOUNDED : policy.size > 0 ? Math.min(UNBOUNDED, Math.floor(policy.size)) : 0;
+  const ttl = Number.isFinite(policy.ttl) ? Math.min(CENTURY, Math.max(0, Math.round(policy.ttl))) : CENTURY;
+  return { size, ttl };
 }
 
 /**

@@ -32,14 +32,20 @@ export class RedisSessions {
     await this.index(userJson, id, expiresAt, realTtl);
   }
 
-  async refreshSessions(ids: readonly string[], ttl: number): Promise<readonly string[]> {
+  /**
+   * Extends live sessions. `lastSeq` is the last direct message this node heard for each (0 for
+   * none): the outbox's seq is raised to it, never lowered, so after a failover that lost the
+   * last sends no seq is issued twice (the node and the client would drop the new message as
+   * seen, and the ack of the old one would delete it).
+   */
+  async refreshSessions(ids: readonly string[], ttl: number, lastSeq: (id: string) => number = () => 0): Promise<readonly string[]> {
     const { expiresAt, realTtl } = expiry(this.clock, ttl);
     const now = String(this.clock.now());
     const missing: string[] = [];
     await Promise.all(
       ids.map(async (id) => {
         const keys = this.keys.session(id);
-        const reply = await this.scripts.run(lua.TOUCH_SESSION, [keys.record, keys.replies, keys.outboxMeta, keys.outbox], [now, expiresAt, realTtl]);
+        const reply = await this.scripts.run(lua.TOUCH_SESSION, [keys.record, keys.replies, keys.outboxMeta, keys.outbox], [now, expiresAt, realTtl, String(lastSeq(id))]);
         if (reply === null) {
           missing.push(id);
           return;

@@ -372,6 +372,30 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock, limi
         assert.deepEqual(offsets(exact.events), [3, 4, 5]);
       });
 
+      test('an unbounded size (Infinity) keeps every event, a fractional one its whole part; no publish fails or skips an offset', async (t) => {
+        const { broker, name } = await setup(t);
+        const unbounded = name('unbounded');
+        const all: HistoryPolicy = { size: Infinity, ttl: Infinity };
+        const published: ChannelEvent[] = [];
+        for (let i = 1; i <= 4; i++) published.push(await broker.publish(unbounded, i, all));
+        assert.deepEqual(offsets(published), [1, 2, 3, 4]);
+        const epoch = published[0]?.epoch ?? '';
+        const everything = await broker.recover(unbounded, { epoch, offset: 0 }, 100);
+        assert.equal(everything.recovered, true);
+        assert.deepEqual(everything.events.map((event) => event.data), [1, 2, 3, 4]);
+
+        const fraction = name('fraction');
+        const half: HistoryPolicy = { size: 2.5, ttl: 60_000 };
+        const halves: ChannelEvent[] = [];
+        for (let i = 1; i <= 4; i++) halves.push(await broker.publish(fraction, i, half));
+        assert.deepEqual(offsets(halves), [1, 2, 3, 4]);
+        const at = halves[0]?.epoch ?? '';
+        const two = await broker.recover(fraction, { epoch: at, offset: 2 }, 100);
+        assert.equal(two.recovered, true);
+        assert.deepEqual(two.events.map((event) => event.data), [3, 4]);
+        assert.equal((await broker.recover(fraction, { epoch: at, offset: 1 }, 100)).recovered, false, 'two kept, not three');
+      });
+
       test('size 0 keeps no history: any gap fails, no gap still recovers', async (t) => {
         const { broker, name } = await setup(t);
         const channel = name('room');

@@ -9,6 +9,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { createClient } from '@redis/client';
 import type { ChannelEvent, HistoryPolicy } from '../../src/broker/broker.js';
 import { BrokerUnavailableError, RedisBroker, type RedisBrokerOptions } from '../../src/redis/index.js';
+import { RedisKeys } from '../../src/redis/keys.js';
 import { redisSkip, redisUrl, testPrefix } from '../helpers/redis.js';
 import { RedisServer, redisServerSkip } from '../helpers/redis-server.js';
 import { eventually, within } from '../helpers/wait.js';
@@ -21,6 +22,19 @@ async function broker(t: TestContext, options: RedisBrokerOptions): Promise<Redi
   return made;
 }
 
+/** A Redis server of the test's own, two nodes on it and a plain client for the test's own commands; all ended after the test. */
+async function twoNodes(t: TestContext) {
+  const redis = await RedisServer.start();
+  t.after(() => redis.kill());
+  const prefix = testPrefix();
+  const listener = await broker(t, { url: redis.url, prefix });
+  const sender = await broker(t, { url: redis.url, prefix });
+  const admin = createClient({ url: redis.url, RESP: 2 });
+  admin.on('error', () => undefined);
+  await admin.connect();
+  t.after(() => admin.destroy());
+  return { listener, sender, admin, prefix };
+}
 
 function offsets(events: readonly ChannelEvent[]): number[] {
   return events.map((event) => event.offset);
@@ -84,19 +98,11 @@ describe('RedisBroker: several nodes on one Redis', { skip: redisSkip }, () => {
 
 describe('RedisBroker: connection loss and Redis restarts', { skip: redisServerSkip }, () => {
   test('a subscriber whose connection was cut fetches the events it missed, in order, once', async (t) => {
-    const redis = await RedisServer.start();
-    t.after(() => redis.kill());
-    const prefix = testPrefix();
-    const listener = await broker(t, { url: redis.url, prefix });
-    const publisher = await broker(t, { url: redis.url, prefix });
+    const { listener, sender: publisher, admin } = await twoNodes(t);
     const heard: ChannelEvent[] = [];
     await listener.subscribe('room', (event) => heard.push(event));
     for (const n of range(1, 10)) await publisher.publish('room', n, policy);
     await eventually(() => heard.length === 10, 'the first 10 events');
-    const admin = createClient({ url: redis.url, RESP: 2 });
-    admin.on('error', () => undefined);
-    await admin.connect();
-    t.after(() => admin.destroy());
     await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
     // Published while the listener's subscription is down: pub/sub drops them, the stream keeps them.
     for (const n of range(11, 20)) await publisher.publish('room', n, policy);
@@ -108,19 +114,11 @@ describe('RedisBroker: connection loss and Redis restarts', { skip: redisServerS
   });
 
   test('a direct message or a first event sent while the subscriber connection was cut arrives after the reconnect', async (t) => {
-    const redis = await RedisServer.start();
-    t.after(() => redis.kill());
-    const prefix = testPrefix();
-    const listener = await broker(t, { url: redis.url, prefix });
-    const sender = await broker(t, { url: redis.url, prefix });
+    const { listener, sender, admin } = await twoNodes(t);
     const direct: unknown[] = [];
     const events: unknown[] = [];
     await listener.subscribeDirect('s1', (message) => direct.push([message.seq, message.data]));
     await listener.subscribe('quiet', (event) => events.push([event.offset, event.data]));
-    const admin = createClient({ url: redis.url, RESP: 2 });
-    admin.on('error', () => undefined);
-    await admin.connect();
-    t.after(() => admin.destroy());
     await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
     // Nothing was heard on either before the cut: the feeds start from what Redis held.
     await sender.sendDirect('s1', 'during', 60_000);
@@ -130,6 +128,24 @@ describe('RedisBroker: connection loss and Redis restarts', { skip: redisServerS
     await eventually(() => direct.length === 2, 'a live one after');
     assert.deepEqual(direct, [[1, 'during'], [2, 'after']]);
     assert.deepEqual(events, [[1, 'during']]);
+  });
+
+  test('direct messages after a failover that lost the last seqs: the serving node raises the outbox\'s seq to what it heard when its connection comes back', async (t) => {
+    const { listener, sender, admin, prefix } = await twoNodes(t);
+    await listener.saveSession('s1', { user: 'ann', window: { acked: 0, floor: 0, replies: [] } }, 60_000);
+    const direct: unknown[] = [];
+    await listener.subscribeDirect('s1', (message) => direct.push([message.seq, message.data]));
+    for (const data of ['a', 'b', 'c']) await sender.sendDirect('s1', data, 60_000);
+    await eventually(() => direct.length === 3, 'the first three', 5_000);
+    // A failover to a replica that had received only seq 1, and the listener's connection to it is new.
+    const { outboxMeta, outbox } = new RedisKeys(prefix).session('s1');
+    await admin.sendCommand(['HSET', outboxMeta, 'n', '1']);
+    await admin.sendCommand(['ZREMRANGEBYSCORE', outbox, '2', '3']);
+    await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+    await eventually(async () => String(await admin.sendCommand(['HGET', outboxMeta, 'n'])) === '3', 'the seq raised after the reconnect', 5_000);
+    assert.deepEqual(await sender.sendDirect('s1', 'new', 60_000), { seq: 4, data: 'new' });
+    await eventually(() => direct.length === 4, 'the new message', 5_000);
+    assert.deepEqual(direct, [[1, 'a'], [2, 'b'], [3, 'c'], [4, 'new']]);
   });
 
   test('while Redis is down every call fails at once and the broker is not ready; it reconnects, and a restart without persistence starts a new epoch', async (t) => {

@@ -3,7 +3,8 @@
 import { helpers } from './helpers.js';
 
 /**
- * KEYS: meta, log[, origin]. ARGV: data, now, size, ttl, newEpoch, life, pubCommand,
+ * KEYS: meta, log[, origin]. ARGV: data, now, size, ttl (whole numbers, checked before any
+ * write), newEpoch, life, pubCommand,
  * pubChannel, originId, originRealTtl, originExpiresAt, knownEpoch, knownOffset, strict.
  * Returns {epoch, offset, duplicate} (duplicate 2: refused, the origin is an idempotency key
  * already used with another digest).
@@ -23,6 +24,11 @@ import { helpers } from './helpers.js';
 export const PUBLISH = `${helpers}
 local meta, log, origin = KEYS[1], KEYS[2], KEYS[3]
 local now = tonumber(ARGV[2])
+-- Checked before any write: a bad size or ttl failing at XADD would leave the head advanced
+-- with no event stored.
+for _, arg in ipairs({ARGV[3], ARGV[4]}) do
+  if not string.match(arg, '^%d+$') or #arg > 15 then return redis.error_reply('ERR history size and ttl must be whole numbers from 0 to 15 digits, got ' .. arg) end
+end
 if origin then
   local mark = redis.call('GET', origin)
   if mark then
@@ -36,13 +42,13 @@ end
 local epoch = current(meta, log, ARGV[5], ARGV[6], ARGV[12], ARGV[13])
 local offset = redis.call('HINCRBY', meta, 'h', 1)
 local size, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
-redis.call('HSET', meta, 's', size, 't', ttl)
+redis.call('HSET', meta, 's', ARGV[3], 't', ARGV[4])
 if size > 0 then
   local m, q = num(redis.call('HGET', meta, 'm'), 0), num(redis.call('HGET', meta, 'q'), 0)
   if now > m then m, q = now, 0 else q = q + 1 end
   local ms = string.format('%.0f', m)
   redis.call('HSET', meta, 'm', ms, 'q', q)
-  redis.call('XADD', log, 'MAXLEN', '~', size, ms .. '-' .. q, 'o', offset, 'd', ARGV[1])
+  redis.call('XADD', log, 'MAXLEN', '~', ARGV[3], ms .. '-' .. q, 'o', offset, 'd', ARGV[1])
   redis.call('XTRIM', log, 'MINID', '~', string.format('%.0f', math.max(0, now - ttl)))
   redis.call('PEXPIRE', log, ARGV[6])
 else

@@ -32,3 +32,13 @@ export const PENDING_DIRECT = `${helpers}
 if not alive(redis.call('HGET', KEYS[1], 'x'), tonumber(ARGV[2])) then return {} end
 return redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf')
 `;
+
+/**
+ * KEYS: session, outboxMeta. ARGV: lastSeq. The serving node, its connection back (a failover
+ * may have lost the last sends), raises a live session's outbox seq to the last it heard, so no
+ * seq is issued twice. Returns 1.
+ */
+export const RAISE_SEQ = `${helpers}
+if redis.call('EXISTS', KEYS[1]) == 1 then raiseSeq(KEYS[1], KEYS[2], ARGV[1]) end
+return 1
+`;

@@ -14,6 +14,17 @@ local function extend(key, ms)
   local left = redis.call('PTTL', key)
   if left == -1 or (left >= 0 and left < tonumber(ms)) then redis.call('PEXPIRE', key, ms) end
 end
+-- A session's outbox issues no seq at or below floor again (never lowered): after a failover that
+-- lost the last sends, the serving node writes back the last seq it heard. Only for a live
+-- session (h); an outbox meta made here lives as long as the session's record.
+local function raiseSeq(h, om, floor)
+  if tonumber(floor) <= 0 or tonumber(redis.call('HGET', om, 'n') or '0') >= tonumber(floor) then return end
+  redis.call('HSET', om, 'n', floor)
+  if redis.call('PTTL', om) == -1 then
+    local left = redis.call('PTTL', h)
+    if left > 0 then redis.call('PEXPIRE', om, left) end
+  end
+end
 local function newHistory(meta, log, epoch, life)
   redis.call('DEL', log)
   redis.call('HSET', meta, 'e', epoch, 'h', 0, 'm', 0, 'q', 0, 's', 0, 't', 0)

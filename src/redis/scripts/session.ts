@@ -39,8 +39,10 @@ return 1
 `;
 
 /**
- * KEYS: session, replies, outboxMeta, outbox. ARGV: now, expiresAt, realTtl. Extends a live
- * session (never shortens it); returns {user JSON, expiresAt}, or false when it is gone.
+ * KEYS: session, replies, outboxMeta, outbox. ARGV: now, expiresAt, realTtl, lastSeq (the last
+ * direct message the calling node heard for it, '0' for none). Extends a live session (never
+ * shortens it) and raises its outbox's seq to lastSeq; returns {user JSON, expiresAt}, or false
+ * when it is gone.
  */
 export const TOUCH_SESSION = `${helpers}
 local h = KEYS[1]
@@ -53,6 +55,7 @@ if x ~= 'inf' and tonumber(x) < tonumber(ARGV[2]) then
   local ox = redis.call('HGET', KEYS[3], 'x')
   if ox and ox ~= 'inf' and tonumber(ox) < tonumber(ARGV[2]) then redis.call('HSET', KEYS[3], 'x', ARGV[2]) end
 end
+raiseSeq(h, KEYS[3], ARGV[4])
 return {redis.call('HGET', h, 'u'), redis.call('HGET', h, 'x')}
 `;
 
