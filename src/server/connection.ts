@@ -382,8 +382,18 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     if (this.#state === 'closed') return;
     const rare = this.#rare();
     rare.expiresAt = at;
-    rare.expiry ??= new Timer(this.#host.clock, () => this.close(CloseCode.AUTH_EXPIRED, 'credentials expired'));
+    rare.expiry ??= new Timer(this.#host.clock, () => this.#expire());
     rare.expiry.start(at - this.#host.clock.now());
+  }
+
+  /** The expiry timer ran: closed with 4000, unless it ran early (timers are clamped to 24.8 days). */
+  #expire(): void {
+    const rare = this.#uncommon;
+    const at = rare?.expiresAt;
+    if (at === undefined) return;
+    const left = at - this.#host.clock.now();
+    if (left > 0) return void rare?.expiry?.start(left);
+    this.close(CloseCode.AUTH_EXPIRED, 'credentials expired');
   }
 
   /** @internal Any inbound frame proves the link alive. */

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { FakeClock } from '../../src/testing/fake-clock.js';
+import { MAX_TIMER_MS } from '../../src/core/clock.js';
 import { REFRESH_BURST, REFRESH_PER_SECOND } from '../../src/server/protocol/hub.js';
 import { eventually } from '../helpers/wait.js';
 import { DEADLINE, serve, within } from './support.js';
@@ -59,6 +60,27 @@ describe('expiring credentials', () => {
     assert.equal(fixture.server.connections.size, 1);
     await clock.tickAsync(1);
     assert.equal(await within(peer.closed, DEADLINE, 'close'), 4000);
+  });
+
+  test('credentials that expire beyond the longest platform timer (24.8 days) are not ended early when that timer runs', async (t) => {
+    // A clock whose timers are clamped as the platform's are (MAX_TIMER_MS).
+    class ClampedClock extends FakeClock {
+      override setTimeout(fn: () => void, ms: number): ReturnType<FakeClock['setTimeout']> {
+        return super.setTimeout(fn, Math.min(ms, MAX_TIMER_MS));
+      }
+    }
+    const clock = new ClampedClock(1_000);
+    const fixture = await serve(t, { clock, pingInterval: 0, ...tokenAuth });
+    const expiresAt = 1_000 + 30 * 86_400_000;
+    const peer = await protocolPeer(`${fixture.wsUrl}?token=ann:${expiresAt}`);
+    peer.send({ type: 'hello', v: 1 });
+    assert.equal((await peer.next('welcome')).expiresAt, expiresAt);
+    await clock.tickAsync(MAX_TIMER_MS + 1);
+    assert.equal(fixture.server.connections.size, 1, 'still open after the clamped timer ran');
+    await clock.tickAsync(expiresAt - clock.now() - 1);
+    assert.equal(fixture.server.connections.size, 1);
+    await clock.tickAsync(1);
+    assert.equal(await within(peer.closed, DEADLINE, 'close at the expiry'), 4000);
   });
 
   test('welcome says when; a refresh with a fresh token for the same user moves the expiry', async (t) => {

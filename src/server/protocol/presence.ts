@@ -50,7 +50,7 @@ export class Presence<User> {
   readonly #timer: Timer;
   readonly #listeners = new WeakMap<LiveSubscription<User>, FanoutMember>();
   /** Leaves waiting out the grace period. */
-  readonly #pending = new Set<Timer>();
+  readonly #pending = new Map<string, Timer>();
   readonly #announcers = new Map<string, Announcer>();
   #closed = false;
 
@@ -67,6 +67,8 @@ export class Presence<User> {
   async join(session: LiveSession<User>, sub: LiveSubscription<User>): Promise<void> {
     const { broker, fanout } = this.host;
     await fanout.join(companion(sub.channel), this.#listener(session, sub));
+    // Back within the grace period of an earlier connection: that connection's leave is moot.
+    this.#cancelGrace(sub.channel, session.member);
     const member = this.#member(session);
     const fresh = await broker.presenceJoin(sub.channel, { ...member, connection: session.connection.id }, this.#ttl());
     // With keepalive off the refresh timer starts with the first member.
@@ -83,15 +85,27 @@ export class Presence<User> {
     await this.host.fanout.leave(companion(sub.channel), this.#listener(session, sub));
     if (stillPresent) return;
     const connection = session.connection.id;
+    // One leave per member and channel: a grace period still running for an earlier connection
+    // would otherwise announce the member's leave a second time (join, leave, leave).
+    this.#cancelGrace(sub.channel, session.member);
     if (!parked || this.host.grace <= 0) return this.#leave(session, sub.channel, connection);
     if (this.#closed) return;
+    const key = `${sub.channel}\n${session.member}`;
     const timer: Timer = new Timer(this.host.clock, () => {
-      this.#pending.delete(timer);
+      if (this.#pending.get(key) === timer) this.#pending.delete(key);
       // Its broker may be gone by then: the entry expires on its own within the member ttl.
       this.#leave(session, sub.channel, connection).catch(() => undefined);
     });
-    this.#pending.add(timer);
+    this.#pending.set(key, timer);
     timer.start(this.host.grace);
+  }
+
+  /** Stops the grace period of `member` on `channel`, if one runs. */
+  #cancelGrace(channel: string, member: string): void {
+    if (this.#pending.size === 0) return;
+    const key = `${channel}\n${member}`;
+    this.#pending.get(key)?.stop();
+    this.#pending.delete(key);
   }
 
   /** The members of a channel, as clients see them. */
@@ -111,7 +125,7 @@ export class Presence<User> {
   close(): void {
     this.#closed = true;
     this.#timer.stop();
-    for (const timer of this.#pending) timer.stop();
+    for (const timer of this.#pending.values()) timer.stop();
     this.#pending.clear();
     for (const announcer of this.#announcers.values()) announcer.timer?.stop();
     this.#announcers.clear();
@@ -132,6 +146,7 @@ export class Presence<User> {
    * announcements per second to each other member, whatever it sends.
    */
   async #announce(channel: string, member: PresenceMember, change: Change): Promise<void> {
+    if (this.#closed) return; // a broker answer after close(): no pacing timer may start now
     const key = `${channel}\n${member.client}`;
     let announcer = this.#announcers.get(key);
     if (!announcer) this.#announcers.set(key, (announcer = { bucket: new TokenBucket(this.host.clock, PRESENCE_PER_SECOND, PRESENCE_BURST), told: undefined, due: change, member, timer: undefined }));

@@ -4,7 +4,7 @@
  * clock), and no false `leave` when a session's connection is taken over by a newer one.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import type { ChannelsConfig } from '../../../src/server/protocol/channels.js';
 import { FakeClock } from '../../../src/testing/fake-clock.js';
 import { memberId } from '../../../src/server/protocol/member-id.js';
@@ -23,6 +23,28 @@ async function members(client: Client, id: number, channel: string): Promise<Mem
   if (reply.type !== 'presence.list') throw new Error(`presence.get refused: ${JSON.stringify(reply)}`);
   assert.equal(reply.channel, channel);
   return byClient(reply.members);
+}
+
+/**
+ * A watcher on `room:1` and a member that joined it, dropped its link and resumed halfway
+ * through the grace period (subscribed again, so silently): what both tests of a resume share.
+ */
+async function resumedWithinGrace(t: TestContext, grace: number): Promise<{ fixture: Awaited<ReturnType<typeof serve>>; clock: FakeClock; watcher: Client; second: Client; member: string }> {
+  const clock = new FakeClock();
+  const fixture = await serve(t, { clock, pingInterval: 0, presenceGrace: grace, channels });
+  const { client: watcher } = await ProtocolClient.connect(t, fixture.wsUrl);
+  await watcher.subscribe(1, 'room:1');
+  const { client: first, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+  const member = memberId(welcome.session);
+  await first.subscribe(1, 'room:1');
+  await watcher.take('presence', (message) => message.join?.client === member);
+  const closed = new Promise<void>((resolve) => fixture.server.once('disconnect', () => resolve()));
+  await first.dispose();
+  await closed;
+  await clock.tickAsync(grace / 2);
+  const { client: second } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
+  await second.subscribe(2, 'room:1');
+  return { fixture, clock, watcher, second, member };
 }
 
 function presenceOf(client: Client, channel: string): MessageOf<'presence'>[] {
@@ -128,23 +150,9 @@ describe('protocol: presence', () => {
     );
   });
   test('a resume within presenceGrace is silent to other members; a leave after it is told (fake clock)', async (t) => {
-    const clock = new FakeClock();
     const grace = 5_000;
-    const fixture = await serve(t, { clock, pingInterval: 0, presenceGrace: grace, channels });
-    const { client: watcher } = await ProtocolClient.connect(t, fixture.wsUrl);
-    await watcher.subscribe(1, 'room:1');
-    const { client: first, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
-    const member = memberId(welcome.session);
-    await first.subscribe(1, 'room:1');
-    await watcher.take('presence', (message) => message.join?.client === member);
-
     // The link drops; the client resumes and subscribes again before the grace period ends.
-    let closed = new Promise<void>((resolve) => fixture.server.once('disconnect', () => resolve()));
-    await first.dispose();
-    await closed;
-    await clock.tickAsync(grace / 2);
-    const { client: second } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
-    await second.subscribe(2, 'room:1');
+    const { fixture, clock, watcher, second, member } = await resumedWithinGrace(t, grace);
     await clock.tickAsync(grace);
     await watcher.sync();
     const heard = (): number => presenceOf(watcher, 'room:1').filter((message) => message.leave?.client === member || message.join?.client === member).length;
@@ -152,7 +160,7 @@ describe('protocol: presence', () => {
     assert.deepEqual((await members(watcher, 2, 'room:1')).map((entry) => entry.client).includes(member), true);
 
     // Gone for good: the leave is told once the grace period is over, not before.
-    closed = new Promise<void>((resolve) => fixture.server.once('disconnect', () => resolve()));
+    const closed = new Promise<void>((resolve) => fixture.server.once('disconnect', () => resolve()));
     await second.dispose();
     await closed;
     await clock.tickAsync(grace - 1);
@@ -179,5 +187,19 @@ describe('protocol: presence', () => {
     await second.sync();
     await clock.tickAsync(1_001);
     assert.deepEqual((await watcher.take('presence', (message) => message.leave !== undefined)).leave?.client, member);
+  });
+});
+
+describe('presence: one leave per member', () => {
+  test('a session that resumes within the grace period, subscribes again and unsubscribes is announced leaving once (the first connection\'s grace period ends with it)', async (t) => {
+    const grace = 5_000;
+    const { clock, watcher, second, member } = await resumedWithinGrace(t, grace);
+    second.send({ type: 'unsubscribe', id: 3, channel: 'room:1' });
+    await second.reply(3);
+    await watcher.sync();
+    await clock.tickAsync(grace);
+    await watcher.sync();
+    const changes = watcher.log.filter((m): m is MessageOf<'presence'> => m.type === 'presence' && (m.leave?.client === member || m.join?.client === member)).map((m) => (m.join ? 'join' : 'leave'));
+    assert.deepEqual(changes, ['join', 'leave']);
   });
 });
