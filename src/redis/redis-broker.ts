@@ -4,7 +4,7 @@ import { ClientOfflineError, ErrorReply } from '@redis/client';
 import type { Broker, ChannelEvent, ControlNotice, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from '../broker/broker.js';
 import { deliver } from '../broker/deliver.js';
 import { systemClock, systemRng, type Clock } from '../core/clock.js';
-import { IdempotencyConflictError } from '../core/errors.js';
+import { IdempotencyConflictError, InvalidOptionError } from '../core/errors.js';
 import type { Position } from '../core/position.js';
 import { LogThrottle } from '../core/log-throttle.js';
 import { Timer } from '../core/timer.js';
@@ -104,6 +104,9 @@ export class RedisBroker implements Broker {
 
   /** Connects (retrying until `connectTimeout`), or rejects with the reason Redis could not be reached. */
   static async connect(options: RedisBrokerOptions = {}): Promise<RedisBroker> {
+    // Every key is `<prefix>{<hash tag>}...`: a brace in the prefix would become the hash tag
+    // itself, putting every key in one slot (or none, `{}`: CROSSSLOT on a Cluster).
+    if (options.prefix !== undefined && /[{}]/.test(options.prefix)) throw new InvalidOptionError('prefix', 'must not contain "{" or "}" (Redis Cluster hash tags)');
     const connection = await RedisConnection.open({ ...options, rng: options.rng ?? systemRng });
     const broker = new RedisBroker(connection, options);
     try {

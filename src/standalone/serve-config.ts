@@ -189,7 +189,7 @@ export const serveSchemas = {
       }
       return nodes;
     }),
-  redisPrefix: z.string().regex(/^[\x21-\x7e]{1,64}$/, 'must be 1-64 visible ASCII characters'),
+  redisPrefix: z.string().regex(/^[\x21-\x7a|~]{1,64}$/, 'must be 1-64 visible ASCII characters, without "{" or "}"'),
   channels: channelsText,
   recoveryWindow: integer(1, MAX_TIMER_MS),
   requestTimeout: integer(1, MAX_TIMER_MS),

@@ -142,3 +142,9 @@ describe('RedisBroker', { skip: redisSkip }, () => {
     assert.deepEqual(await broker.pendingDirect('S1', 3), [{ seq: 4, data: 'new' }], 'the ack of what the client saw keeps it');
   });
 });
+
+test('a key prefix with a brace is refused before connecting: it would be every key\'s hash tag (one slot, or CROSSSLOT on a Cluster)', async () => {
+  for (const prefix of ['app{1}:', 'a{', '}']) {
+    await assert.rejects(RedisBroker.connect({ url: 'redis://127.0.0.1:1', prefix, connectTimeout: 100 }), (error: Error & { code?: string }) => error.code === 'ERR_INVALID_OPTION' && /must not contain "\{" or "\}"/.test(error.message), prefix);
+  }
+});

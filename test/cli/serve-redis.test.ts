@@ -57,6 +57,12 @@ describe('lifeline serve --redis', { skip: redisSkip }, () => {
     assert.match(run.stderr, /cannot use Redis: Redis at redis:\/\/127\.0\.0\.1:\d+\/? did not answer within 5000 ms/);
   });
 
+  test('a Redis prefix with a brace is a usage error (it would be every key\'s hash tag)', async () => {
+    const run = await runCli(['serve', '--port', '0', '--allow-anonymous', '--redis', redisUrl, '--redis-prefix', 'app{1}:']);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /--redis-prefix must be 1-64 visible ASCII characters, without "\{" or "\}"/);
+  });
+
   test('a bad Redis URL is a usage error that does not echo the URL (it may carry a password)', async () => {
     const run = await runCli(['serve', '--port', '0', '--allow-anonymous', '--redis', 'http://user:secret@example']);
     assert.equal(run.code, 2);
