@@ -116,6 +116,13 @@ function matchSegments(pattern: readonly string[], path: readonly string[]): Rec
 
 function run(route: Route, context: RouteContext, log: Logger): void {
   const fail = (error: unknown): void => {
+    // The client went away before its request was whole (its body cut short): nothing failed
+    // here, and a client can do that at will, so it is no error line.
+    if ((error as { code?: unknown } | undefined)?.code === 'ECONNRESET' && context.request.destroyed) {
+      log.debug({ route: route.path }, 'HTTP request abandoned by the client');
+      context.response.destroy();
+      return;
+    }
     log.error({ err: error, route: route.path }, 'HTTP route failed');
     if (!context.response.headersSent) sendError(context.response, 500, 'internal', 'internal error');
     else context.response.destroy();
