@@ -53,6 +53,8 @@ export class HandshakeGate<User> {
   readonly #pending = new Set<Pending>();
   /** Sockets accepted only to be closed at once (`handshakeRejection: 'close'`). */
   readonly #refused = new Set<WebSocket>();
+  /** Shut down: a socket refused now is ended at once. */
+  #closed = false;
   readonly #admission: TokenBucket;
   readonly #originAllowed;
   readonly #prepared = new PreparedRejections();
@@ -181,8 +183,13 @@ export class HandshakeGate<User> {
     }
   }
 
-  /** Shutdown: abort handshakes in flight and end refused sockets still closing; resolves when they are gone. */
+  /**
+   * Shutdown: abort handshakes in flight and end refused sockets still closing; resolves when they
+   * are gone. A socket refused after this (the upgrade listener stays until the sessions are
+   * parked) is ended at once, not left to its close deadline.
+   */
   async close(): Promise<void> {
+    this.#closed = true;
     for (const pending of [...this.#pending]) {
       this.#release(pending);
       pending.socket.destroy();
@@ -270,6 +277,7 @@ export class HandshakeGate<User> {
 
   /** Accept-then-close: the socket is ours until it is gone, on our clock, and shutdown ends it. */
   #closeRefused(socket: WebSocket, code: number, reason: string): void {
+    if (this.#closed) return void socket.terminate();
     this.#refused.add(socket);
     const deadline = new Timer(this.host.clock, () => socket.terminate());
     socket.on('error', (error) => this.host.log.debug({ err: error }, 'error on a refused socket'));

@@ -9,6 +9,9 @@ import { describe, test, type TestContext } from 'node:test';
 import type { AuthRequest } from '../../src/server/options.js';
 import type { HandshakeRejection } from '../../src/core/handshake-policy.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
+import { MemoryBroker } from '../../src/broker/memory-broker.js';
+import { eventually } from '../helpers/wait.js';
+import { ProtocolClient } from './protocol/protocol-client.js';
 import { RawSocket, type HandshakeOptions, type RawResponse } from '../helpers/raw-socket.js';
 import { connect, connectPair, DEADLINE, onceWithin, serve, TrackedClient, within } from './support.js';
 
@@ -497,5 +500,40 @@ describe('opening handshake: subprotocols and permessage-deflate', () => {
     assert.equal(close.code, 1009);
     assert.equal(((await within(report, DEADLINE, 'report')) as { code: number }).code, 1009);
     assert.equal(conn.state, 'closed');
+  });
+});
+
+describe('handshakeRejection: close, during shutdown', () => {
+  test('a handshake refused by upgrade-then-close while the server waits for its sessions to park is ended by close(): no socket or timer outlives it', async (t) => {
+    /** Holds the parking of sessions (the save at detach) while `held` is set. */
+    class SlowPark extends MemoryBroker {
+      held: Promise<void> | undefined;
+      saves = 0;
+      override async saveSession(...args: Parameters<MemoryBroker['saveSession']>): Promise<void> {
+        this.saves++;
+        await this.held;
+        return super.saveSession(...args);
+      }
+    }
+    const clock = new FakeClock();
+    const broker = new SlowPark({ clock });
+    const fixture = await serve(t, { clock, broker, handshakeRejection: 'close', pingInterval: 0, closeTimeout: 60_000 });
+    const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
+    let release = (): void => undefined;
+    broker.held = new Promise<void>((resolve) => (release = resolve));
+    const saved = broker.saves;
+    const closing = fixture.server.close({ drainTimeout: 0 });
+    await within(client.closed, DEADLINE, 'the client closed by the drain');
+    // The session's park is held: close() waits in hub.parked(), past the gate's own close.
+    await eventually(() => broker.saves > saved, 'the park under way');
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+    // A handshake now is refused by upgrade-then-close; its peer never answers the close frame.
+    const { raw, response } = await rawUpgrade(t, fixture.port);
+    assert.equal(response.status, 101);
+    raw.pause();
+    release();
+    await within(closing, DEADLINE, 'server.close()');
+    await raw.waitClosed();
+    assert.equal(clock.pending, 0, 'no refused socket\'s deadline left');
   });
 });
