@@ -226,14 +226,15 @@ describe('protocol pings are answered within the limits', () => {
     // Each ping behind 64 KB of binary data: ws reads them as one chunk and hands the ping's
     // payload over as a view into it.
     const pair = Buffer.concat([buildFrame(Opcode.BINARY, Buffer.alloc(64 * 1024 - 20)), buildFrame(Opcode.PING, 'p')]);
-    for (let i = 0; i < 300; i++) {
+    for (let i = 0; i < 400; i++) {
       if (!raw.socket.write(pair)) await once(raw.socket, 'drain');
     }
-    await eventually(() => received === 300, 'the server read every message');
+    await eventually(() => received === 400, 'the server read every message');
     const held = (await arrayBuffersAfterGc()) - before;
     assert.equal(conn.state, 'open', 'the pongs stay within the budget');
-    // 300 chunks of 64 KB would be about 19 MiB.
-    assert.ok(held < 4 * 1024 * 1024, `the pongs hold ${held} bytes of buffers`);
+    // 400 chunks of 64 KB would be 26 MB; a loaded machine's reads and collections leave a few MB
+    // of slack on either side of the few bytes the pongs themselves hold.
+    assert.ok(held < 10 * 1024 * 1024, `the pongs hold ${held} bytes of buffers`);
   });
 
   test('a ping is answered while the connection waits for its first-message credentials', async (t) => {
