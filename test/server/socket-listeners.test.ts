@@ -7,8 +7,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, test } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import type { CloseReport, Connection } from '../../src/server/connection.js';
 import type { Envelope } from '../../src/core/envelope.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
@@ -162,15 +160,6 @@ async function pingUntil(raw: RawSocket, done: () => boolean): Promise<void> {
   }
 }
 
-/** Bytes of ArrayBuffers (Node's Buffers) in use after a full collection, after this turn. */
-async function arrayBuffersAfterGc(): Promise<number> {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  await new Promise((resolve) => setImmediate(resolve));
-  gc();
-  return process.memoryUsage().arrayBuffers;
-}
-
 describe('protocol pings are answered within the limits', () => {
   test('each ping under the rate gets a pong that echoes its payload, in order', async (t) => {
     const clock = new FakeClock();
@@ -211,30 +200,6 @@ describe('protocol pings are answered within the limits', () => {
     const closed = await within(report, DEADLINE, 'the slow consumer closed');
     assert.equal(closed.code, 4002);
     assert.equal(fixture.server.stats.slowConsumerCloses, 1);
-  });
-
-  test('a pong waiting behind a peer that does not read holds its own few bytes, not the chunk its ping came in', async (t) => {
-    const fixture = await serve(t, { outboundBudget: 256 * 1024, maxMessageRate: Infinity, binary: 'allow', pingInterval: 0 });
-    const { raw, conn } = await rawPair(t, fixture);
-    raw.pause();
-    // Fill the loopback's buffers with pongs until the server starts holding what it writes.
-    await pingUntil(raw, () => conn.bufferedAmount > 0);
-    assert.ok(conn.bufferedAmount > 0, 'the server holds writes');
-    let received = 0;
-    fixture.server.on('binary', () => received++);
-    const before = await arrayBuffersAfterGc();
-    // Each ping behind 64 KB of binary data: ws reads them as one chunk and hands the ping's
-    // payload over as a view into it.
-    const pair = Buffer.concat([buildFrame(Opcode.BINARY, Buffer.alloc(64 * 1024 - 20)), buildFrame(Opcode.PING, 'p')]);
-    for (let i = 0; i < 400; i++) {
-      if (!raw.socket.write(pair)) await once(raw.socket, 'drain');
-    }
-    await eventually(() => received === 400, 'the server read every message');
-    const held = (await arrayBuffersAfterGc()) - before;
-    assert.equal(conn.state, 'open', 'the pongs stay within the budget');
-    // 400 chunks of 64 KB would be 26 MB; a loaded machine's reads and collections leave a few MB
-    // of slack on either side of the few bytes the pongs themselves hold.
-    assert.ok(held < 10 * 1024 * 1024, `the pongs hold ${held} bytes of buffers`);
   });
 
   test('a ping is answered while the connection waits for its first-message credentials', async (t) => {
