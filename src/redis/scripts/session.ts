@@ -22,7 +22,7 @@ if not keep then
 end
 redis.call('HSET', h, 'u', ARGV[1], 'x', ARGV[5])
 if ARGV[9] ~= '' then redis.call('HSET', h, 'k', ARGV[9], 'n', ARGV[10]) end
-if tonumber(redis.call('HGET', om, 'n') or '0') < tonumber(ARGV[7]) then redis.call('HSET', om, 'n', ARGV[7]) end
+raiseSeq(h, om, ARGV[7])
 if ARGV[8] ~= '' then redis.call('HSET', h, 'w', ARGV[8]) end
 if ARGV[5] == 'inf' then
   redis.call('HSET', om, 'x', 'inf')
