@@ -18,7 +18,7 @@ export type { BackoffOptions } from '../core/backoff.js';
 export { formatRetryHint, parseRetryHint, withRetryHints, type RetryHint, type RetryHintParser } from '../core/retry-hint.js';
 export { ConnectionClosedError, InvalidCloseError, InvalidOptionError, LifelineError, type LifelineErrorCode } from '../core/errors.js';
 export { LifelineClient } from './lifeline-client.js';
-export type { LifelineClientOptions, LifelineClientState, LifelineClientEventMap, ReadyEvent, SessionEvent, DirectMessageEvent, LifelineStateEvent, OutboxEvent, PublishOptions } from './lifeline-client-types.js';
+export type { LifelineClientOptions, LifelineClientState, LifelineClientEventMap, ReadyEvent, SessionEvent, DirectMessageEvent, LifelineStateEvent, OutboxEvent, PublishOptions, RequestOptions } from './lifeline-client-types.js';
 export type { OutboxStore, OutboxEntry, OutboxSnapshot } from './outbox-store.js';
 export { withOutbox, type OutboxOption } from './durable-outbox.js';
 export { withTokenRefresh, type TokenRefreshOption } from './token-refresh.js';

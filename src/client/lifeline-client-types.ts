@@ -51,8 +51,20 @@ export interface LifelineClientOptions extends Omit<ClientOptions, 'queue' | 'he
 /** The transport's state, plus `ready`: open, welcomed, resubscribed and resent. */
 export type LifelineClientState = ClientState | 'ready';
 
-/** Options of one `publish()`. */
-export interface PublishOptions {
+/**
+ * Options of one `request()` or `presence()` query. `signal`: when it aborts, the promise rejects
+ * with the signal's `reason` (an `AbortError` `DOMException` unless given another) and the message
+ * leaves the outbox (and a durable store): if it has not gone out yet, it never will; if it has,
+ * it may still take effect once, as with `fetch()`, but it is not resent after a reconnect. A
+ * signal aborted already rejects at once and sends nothing. Without it, a timeout only stops the
+ * waiting (the message is still resent).
+ */
+export interface RequestOptions {
+  readonly signal?: AbortSignal;
+}
+
+/** Options of one `publish()`: a `signal`, as {@link RequestOptions}, and an idempotency key. */
+export interface PublishOptions extends RequestOptions {
   /**
    * The app's key for this message (1-255 printable ASCII characters, a UUID say): the server
    * stores one event per key within its idempotency window (default 24 h), also across sessions.

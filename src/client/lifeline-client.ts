@@ -2,7 +2,7 @@ import type { ClientState } from '../core/client-state.js';
 import type { Position } from '../core/position.js';
 import { lifelineEvent } from './events.js';
 import { forwardEvents } from './forward-events.js';
-import { resolveTimeout, type LifelineClientEventMap, type LifelineClientOptions, type LifelineClientState, type PublishOptions } from './lifeline-client-types.js';
+import { resolveTimeout, type LifelineClientEventMap, type LifelineClientOptions, type LifelineClientState, type PublishOptions, type RequestOptions } from './lifeline-client-types.js';
 import { resolveClientOptions, type ClientOptions, type UrlSource } from './options.js';
 import type { DurableOutbox } from './durable-outbox.js';
 import { Outbox, pendingMessage, type PendingKind } from './outbox.js';
@@ -86,7 +86,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     const { clock = systemClock, rng = systemRng } = options;
     this.#subHost = {
       unsubscribe: (sub) => this.#unsubscribe(sub),
-      presence: (sub) => this.#presence(sub),
+      presence: (sub, signal) => this.#presence(sub, signal),
       subscribe: (sub) => this.#subscribe(sub),
       // Subscriptions refused for now are retried on this schedule; publishes, requests and
       // presence queries refused with `unavailable` too, within `retryDeadline` (0: not at all).
@@ -197,12 +197,15 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
    */
   publish(channel: string, data: unknown, options: PublishOptions = {}): Promise<Position> {
     // An absent key is left out of the JSON text that goes on the wire and into the outbox.
-    return this.#enqueue({ type: 'publish', channel, data, idempotencyKey: options.idempotencyKey }, this.#publishTimeout) as Promise<Position>;
+    return this.#enqueue({ type: 'publish', channel, data, idempotencyKey: options.idempotencyKey }, this.#publishTimeout, options.signal) as Promise<Position>;
   }
 
-  /** Calls a server handler once (even across reconnects); resolves with its result. */
-  request(method: string, params?: unknown): Promise<unknown> {
-    return this.#enqueue({ type: 'request', method, params }, this.#requestTimeout);
+  /**
+   * Calls a server handler once (even across reconnects); resolves with its result. An aborted
+   * `signal` rejects it with the signal's reason and stops it (see {@link RequestOptions}).
+   */
+  request(method: string, params?: unknown, options: RequestOptions = {}): Promise<unknown> {
+    return this.#enqueue({ type: 'request', method, params }, this.#requestTimeout, options.signal);
   }
 
   /** Starts a new link now with a fresh attempt budget (also after `giveup`); the session is resumed. */
@@ -384,11 +387,19 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     this.transport.send(JSON.stringify(message));
   }
 
-  /** Queues a message that waits for its reply; a throw here (closed, data JSON cannot carry) rejects the promise. */
-  #enqueue(body: { readonly type: PendingKind; readonly [field: string]: unknown }, timeoutMs: number): Promise<unknown> {
+  /**
+   * Queues a message that waits for its reply; a throw here (closed, aborted already, data JSON
+   * cannot carry) rejects the promise. An abort drops it from the outbox (and the store).
+   */
+  #enqueue(body: { readonly type: PendingKind; readonly [field: string]: unknown }, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
     return new Promise((resolve, reject) => {
       if (this.state === 'closed') throw closedError();
-      const entry = pendingMessage(body.type, JSON.stringify(body), resolve, reject, this.transport.options.clock, timeoutMs, this.#subHost.retry);
+      signal?.throwIfAborted();
+      const abandon = (reason: Error): void => {
+        this.#outbox.forget(entry, reason);
+        this.#save();
+      };
+      const entry = pendingMessage(body.type, JSON.stringify(body), resolve, reject, this.transport.options.clock, timeoutMs, this.#subHost.retry, signal, abandon);
       // The server would close with 1009 (fatal); a stored entry would do it again on every start.
       if (!this.#outbox.add(entry)) return;
       if (!this.#live()) this.#save();
@@ -412,8 +423,9 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   #flush(): void {
     const batch = this.#outbox.take();
     const generation = this.#generation;
+    // An entry aborted while the save ran is no longer the outbox's: it never goes out.
     const send = (): void => {
-      if (generation === this.#generation) for (const entry of batch) this.#outbox.write(entry);
+      if (generation === this.#generation) for (const entry of batch) if (this.#outbox.entries.has(entry)) this.#outbox.write(entry);
     };
     if (this.#durable) void this.#durable.save().then(send);
     else send();
@@ -465,9 +477,9 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     if (generation === this.#generation) this.#checkReady();
   }
 
-  #presence(sub: Subscription): Promise<readonly PresenceMember[]> {
+  #presence(sub: Subscription, signal?: AbortSignal): Promise<readonly PresenceMember[]> {
     if (!this.#current(sub)) return Promise.reject(notSubscribed(sub.channel));
-    return this.#enqueue({ type: 'presence.get', channel: sub.channel }, this.#requestTimeout) as Promise<readonly PresenceMember[]>;
+    return this.#enqueue({ type: 'presence.get', channel: sub.channel }, this.#requestTimeout, signal) as Promise<readonly PresenceMember[]>;
   }
 
   // ---- events: each returns whether the generation survived the listeners --------------------------

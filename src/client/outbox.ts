@@ -45,10 +45,11 @@ export interface PendingMessage {
 
 /**
  * A {@link PendingMessage} whose promise `resolve` and `reject` settle; `timeout` ms (0 or
- * Infinity: never) rejects it with `timeout`. Its state lives in closures, not fields (the
- * names of fields would ship in every browser bundle).
+ * Infinity: never) rejects it with `timeout`. `signal`'s abort calls `abandon` with its reason
+ * (the owner forgets the entry, which fails it); the listener goes when the entry is done. Its
+ * state lives in closures, not fields (the names of fields would ship in every browser bundle).
  */
-export function pendingMessage(kind: PendingKind, json: string, resolve: (value: unknown) => void, reject: (error: Error) => void, clock: Clock, timeout: number, retry?: SendRetry): PendingMessage {
+export function pendingMessage(kind: PendingKind, json: string, resolve: (value: unknown) => void, reject: (error: Error) => void, clock: Clock, timeout: number, retry?: SendRetry, signal?: AbortSignal, abandon?: (reason: Error) => void): PendingMessage {
   /** When it was made: retries end `within` ms later. */
   const made = clock.now();
   /** Retries made so far. */
@@ -57,9 +58,15 @@ export function pendingMessage(kind: PendingKind, json: string, resolve: (value:
   let again: Timer | undefined;
   const timer = new Timer(clock, () => reject(new ReplyError('timeout', `no reply in ${timeout} ms`)));
   if (timeout > 0 && Number.isFinite(timeout)) timer.start(timeout);
-  const fail = (error: Error): void => {
+  const aborted = (): void => abandon?.(signal?.reason);
+  signal?.addEventListener('abort', aborted);
+  const done = (): void => {
     timer.stop();
     again?.stop();
+    signal?.removeEventListener('abort', aborted);
+  };
+  const fail = (error: Error): void => {
+    done();
     reject(error);
   };
   return {
@@ -69,7 +76,7 @@ export function pendingMessage(kind: PendingKind, json: string, resolve: (value:
     sent: false,
     settle(reply) {
       if (reply.type === 'error') return fail(remoteError(reply));
-      timer.stop();
+      done();
       const value = kind === 'publish' ? reply.position : kind === 'request' ? reply.data : reply.members;
       if (kind === 'publish' ? isPosition(value) : kind === 'request' || Array.isArray(value)) resolve(value);
       else reject(badReply(reply.type));
@@ -193,13 +200,14 @@ export class Outbox {
     let dropped = false;
     for (const entry of entries) {
       if (utf8ByteLength(entry.json) + 22 <= this.maxPayload) continue;
-      this.#forget(entry, new ReplyError('too_big', 'over maxPayload'));
+      this.forget(entry, new ReplyError('too_big', 'over maxPayload'));
       dropped = true;
     }
     return dropped;
   }
 
-  #forget(entry: PendingMessage, error: Error): void {
+  /** Fails `entry` with `error` and drops it: it is never (re)sent, and a reply to it is ignored. */
+  forget(entry: PendingMessage, error: Error): void {
     this.entries.delete(entry);
     this.#sent.delete(entry.id);
     entry.fail(error);
@@ -213,7 +221,7 @@ export class Outbox {
    */
   newSession(): void {
     for (const entry of this.entries) {
-      if (entry.sent && entry.kind !== 'presence.get') this.#forget(entry, new ReplyError('outcome_unknown', 'session lost'));
+      if (entry.sent && entry.kind !== 'presence.get') this.forget(entry, new ReplyError('outcome_unknown', 'session lost'));
       else {
         entry.id = 0;
         entry.sent = false;
@@ -223,6 +231,6 @@ export class Outbox {
 
   /** Fails every entry; given the durable outbox (`store`), only those it does not keep: presence queries. */
   failAll(error: Error, store?: object): void {
-    for (const entry of this.entries) if (!store || entry.kind === 'presence.get') this.#forget(entry, error);
+    for (const entry of this.entries) if (!store || entry.kind === 'presence.get') this.forget(entry, error);
   }
 }

@@ -7,6 +7,7 @@ import { Timer } from '../core/timer.js';
 import { lifelineEvent } from './events.js';
 import { notSubscribed, type ReplyError } from './reply-error.js';
 import { TypedEventTarget } from './typed-event-target.js';
+import type { RequestOptions } from './lifeline-client-types.js';
 
 /**
  * A subscription's states. It is `subscribing` until the server confirms, `subscribed` while
@@ -82,7 +83,7 @@ export type SubscribeOptions = SubscriptionHandlers & { readonly rewind?: Rewind
 /** What a subscription asks of its client. */
 export interface SubscriptionHost {
   unsubscribe(subscription: Subscription): void;
-  presence(subscription: Subscription): Promise<readonly PresenceMember[]>;
+  presence(subscription: Subscription, signal?: AbortSignal): Promise<readonly PresenceMember[]>;
   /** Sends a subscribe (if it is still the channel's subscription and the link is live): a retry fell due. */
   subscribe(subscription: Subscription): void;
   /** How a subscription refused for now is tried again (the same schedule resends publishes and requests, see {@link SendRetry}). */
@@ -153,9 +154,9 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
     return new Promise((resolve, reject) => this.#waiters.push([resolve, reject]));
   }
 
-  /** Who is in the channel now (channels with presence on). */
-  presence(): Promise<readonly PresenceMember[]> {
-    return this.#host.presence(this);
+  /** Who is in the channel now (channels with presence on). An aborted `signal` rejects the query with its reason and stops it. */
+  presence(options: RequestOptions = {}): Promise<readonly PresenceMember[]> {
+    return this.#host.presence(this, options.signal);
   }
 
   /** Ends the subscription; the client stops delivering its events. */
