@@ -314,7 +314,8 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
       !this.#heartbeat?.saw(data) &&
       this.#dispatch(new MessageEvent('message', { data, origin: this.#origin }));
     // Never detached (a ws socket without an error listener would crash Node); stale ones are ignored.
-    socket.onerror = () => generation === this.#generation && this.#error(new LifelineError('ERR_SOCKET', 'WebSocket error'));
+    // Its `cause`: the platform's own error where it gives one (ws does: a refused certificate, ECONNREFUSED); browsers give none.
+    socket.onerror = ({ error }: { error?: unknown }) => generation === this.#generation && this.#error(new LifelineError('ERR_SOCKET', 'WebSocket error', { cause: error }));
     socket.onclose = ({ code, reason, wasClean }: CloseLike) => {
       const status = socket.handshakeStatus;
       if (generation === this.#generation)

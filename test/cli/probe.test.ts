@@ -1,11 +1,7 @@
 // `lifeline probe` end to end: the real CLI against live endpoints that accept, refuse, stall
 // or are not there, in text and in JSON.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -16,6 +12,7 @@ import { startServer, type ServerFixture } from '../../src/testing/server-fixtur
 import { closedPort, rawUpgradeServer, silentServer } from './connect-support.js';
 import { runCli, runCliInProcess, stopAll } from './harness.js';
 import { within } from '../helpers/wait.js';
+import { testCertificate } from '../helpers/tls-certificate.js';
 
 const fixtures: { close(): Promise<void> }[] = [];
 async function fixture(options: Parameters<typeof startServer>[0] = {}): Promise<ServerFixture<unknown>> {
@@ -248,19 +245,14 @@ describe('unreachable: exit 1 with the reason', () => {
 });
 
 describe('TLS (wss://)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lifeline-probe-'));
-  const made = spawnSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-    { stdio: 'ignore' },
-  );
-  const skip = made.status === 0 ? false : 'openssl is not available to make a test certificate';
+  const certificate = testCertificate();
+  const { skip } = certificate;
   let url = '';
   let close = async (): Promise<void> => undefined;
 
   before(async () => {
     if (skip) return;
-    const https = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) });
+    const https = createHttpsServer({ key: certificate.key, cert: certificate.cert });
     const server = createServer({ server: https, logger: pino({ level: 'silent' }), pingInterval: 0 });
     https.listen(0, '127.0.0.1');
     await within(once(https, 'listening'), 20_000, 'the https server to listen');
@@ -272,17 +264,17 @@ describe('TLS (wss://)', () => {
   });
   after(async () => {
     await close();
-    rmSync(dir, { recursive: true, force: true });
+    certificate.remove();
   });
 
   test('a trusted certificate: DNS lookup, TCP and TLS each timed, then healthy', { skip }, async () => {
-    const result = await runCli(['probe', url], { NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') });
+    const result = await runCli(['probe', url], { NODE_EXTRA_CA_CERTS: certificate.certPath });
     assert.equal(result.code, 0, result.stdout + result.stderr);
     assert.match(result.stdout, /^dns +localhost -> [\d.:a-f]+.* in [\d.]+ ms$/m);
     assert.match(result.stdout, /^tls +TLSv1\.[23] \S+ in [\d.]+ ms$/m);
     assert.match(result.stdout, /^ +certificate for localhost, issued by localhost, valid to /m);
     assert.match(result.stdout, /^healthy /m);
-    const doc = JSON.parse((await runCli(['probe', url, '--json'], { NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') })).stdout) as ProbeJson;
+    const doc = JSON.parse((await runCli(['probe', url, '--json'], { NODE_EXTRA_CA_CERTS: certificate.certPath })).stdout) as ProbeJson;
     assert.match(doc.tls?.protocol ?? '', /^TLSv1\.[23]$/);
     assert.equal(typeof doc.timings.tlsMs, 'number');
   });
