@@ -178,8 +178,10 @@ export class OrderedFeed<T extends Numbered> {
       const last = this.#last;
       if (last === undefined || item.epoch !== last.epoch || item.n === last.n + 1) this.#emit(item);
     }
-    // What arrived meanwhile, in order.
-    const waiting = this.#waiting.sort((a, b) => (a.epoch === b.epoch ? a.n - b.n : 0));
+    // What arrived meanwhile, in order: each epoch's items by number, the epochs as first heard.
+    const rank = new Map<string, number>();
+    for (const item of this.#waiting) if (!rank.has(item.epoch)) rank.set(item.epoch, rank.size);
+    const waiting = this.#waiting.sort((a, b) => (rank.get(a.epoch) ?? 0) - (rank.get(b.epoch) ?? 0) || a.n - b.n);
     if (attempt === 1 && missed !== false && this.#opensHole(waiting)) return this.#fill(undefined, 2);
     // A hole still open after a second read, or after the copy could not be read for
     // `retryFor`, cannot be filled: the items are delivered as they are, and the receiver sees

@@ -315,3 +315,25 @@ test('the copy back in an epoch the feed left (an older copy restored): its item
   await settle();
   assert.deepEqual(out, ['b/1', 'b/2', 'a/1', 'a/2', 'a/3', 'a/4', 'a/5', 'a/6', 'a/7', 'a/8']);
 });
+
+test('items of two epochs held behind a fill are delivered each epoch in order (no hole opened by a mixed sort)', async () => {
+  const copy = new Copy();
+  copy.append('b', 2);
+  const { order, out } = retrying(copy, 0);
+  order.startAt({ epoch: 'b', n: 2 });
+  let open: () => void = () => undefined;
+  copy.gate = new Promise<void>((resolve) => (open = resolve));
+  const filled = order.resync();
+  await settle();
+  // Heard while the fill runs, out of order, with a newer epoch's first item between them.
+  order.push(item('b', 4));
+  order.push(item('c', 1));
+  order.push(item('b', 3));
+  // The copy becomes unreadable after the first read: what waits is delivered as it is.
+  copy.down = true;
+  copy.gate = undefined;
+  open();
+  await filled;
+  await settle();
+  assert.deepEqual(out, ['b/3', 'b/4', 'c/1']);
+});
