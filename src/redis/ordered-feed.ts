@@ -28,6 +28,8 @@ const RETRY_FIRST = 100;
 const RETRY_MAX = 2_000;
 /** Items held back behind a hole while its refill is retried; past this the hole is given up. */
 const MAX_WAITING = 10_000;
+/** How many epochs the feed moved away from it remembers, to drop their late items. */
+const MAX_LEFT = 16;
 
 /**
  * Turns an at-most-once stream (Redis pub/sub drops messages while a subscriber reconnects)
@@ -38,6 +40,11 @@ const MAX_WAITING = 10_000;
  * A refill that fails (as opposed to finding the items gone) is tried again, waiting 100 ms
  * doubling to 2 s, for `retryFor` ms, so a failover shorter than that leaves no hole; the items
  * heard meanwhile wait (at most 10,000 of them).
+ * Once the feed moved to a new epoch, an item of an epoch it left is not delivered: heard late
+ * (on another connection), it is older than what was delivered, and taking it for a new epoch
+ * would refill the current one from its first item, delivering it twice. It makes the feed read
+ * the durable copy instead, which says where the sequence stands: back in that epoch (an older
+ * copy restored), the feed follows it from there.
  * No I/O of its own: the refill function and the clock are given.
  */
 export class OrderedFeed<T extends Numbered> {
@@ -46,6 +53,8 @@ export class OrderedFeed<T extends Numbered> {
   /** A resync asked for while a fill ran: that fill may have read the durable copy too early. */
   #again = false;
   #waiting: T[] = [];
+  /** The epochs the feed moved away from, oldest first (at most {@link MAX_LEFT}). */
+  #left: string[] = [];
   #closed = false;
   /** The wait before the next try of a failed refill, and how to end it early. */
   #retry: { readonly handle: TimerHandle; readonly wake: () => void } | undefined;
@@ -116,6 +125,10 @@ export class OrderedFeed<T extends Numbered> {
   }
 
   #take(item: T): void {
+    if (this.#stale(item)) {
+      void this.resync();
+      return;
+    }
     const last = this.#last;
     if (last !== undefined && item.epoch === last.epoch) {
       if (item.n <= last.n) return; // already delivered
@@ -133,8 +146,20 @@ export class OrderedFeed<T extends Numbered> {
   }
 
   #emit(item: T): void {
+    const last = this.#last;
+    if (last !== undefined && last.epoch !== item.epoch) {
+      // The refill answers where the source stands: an epoch it delivers is current again.
+      this.#left = this.#left.filter((epoch) => epoch !== last.epoch && epoch !== item.epoch);
+      this.#left.push(last.epoch);
+      if (this.#left.length > MAX_LEFT) this.#left.shift();
+    }
     this.#last = { epoch: item.epoch, n: item.n };
     this.deliver(item);
+  }
+
+  /** Whether `item` is of an epoch the feed moved away from: older than what it delivered. */
+  #stale(item: T): boolean {
+    return this.#left.includes(item.epoch);
   }
 
   /**
@@ -153,8 +178,10 @@ export class OrderedFeed<T extends Numbered> {
       const last = this.#last;
       if (last === undefined || item.epoch !== last.epoch || item.n === last.n + 1) this.#emit(item);
     }
-    // What arrived meanwhile, in order.
-    const waiting = this.#waiting.sort((a, b) => (a.epoch === b.epoch ? a.n - b.n : 0));
+    // What arrived meanwhile, in order: each epoch's items by number, the epochs as first heard.
+    const rank = new Map<string, number>();
+    for (const item of this.#waiting) if (!rank.has(item.epoch)) rank.set(item.epoch, rank.size);
+    const waiting = this.#waiting.sort((a, b) => (rank.get(a.epoch) ?? 0) - (rank.get(b.epoch) ?? 0) || a.n - b.n);
     if (attempt === 1 && missed !== false && this.#opensHole(waiting)) return this.#fill(undefined, 2);
     // A hole still open after a second read, or after the copy could not be read for
     // `retryFor`, cannot be filled: the items are delivered as they are, and the receiver sees
@@ -162,6 +189,11 @@ export class OrderedFeed<T extends Numbered> {
     this.#filling = false;
     this.#waiting = [];
     for (const item of waiting) {
+      if (this.#stale(item)) {
+        // Heard during the read, it may be from after it: the copy is read once more.
+        this.#again = true;
+        continue;
+      }
       const last = this.#last;
       if (last === undefined || item.epoch !== last.epoch || item.n > last.n) this.#emit(item);
     }
@@ -204,7 +236,7 @@ export class OrderedFeed<T extends Numbered> {
   #opensHole(items: readonly T[]): boolean {
     const last = this.#last;
     if (last === undefined) return false;
-    const next = items.find((item) => item.epoch !== last.epoch || item.n > last.n);
+    const next = items.find((item) => !this.#stale(item) && (item.epoch !== last.epoch || item.n > last.n));
     if (next === undefined) return false;
     return next.epoch === last.epoch ? next.n > last.n + 1 : next.n > 1;
   }
