@@ -67,3 +67,42 @@ test('a node that saw the channel further notices on its next recovery, before a
   t.after(() => other.close());
   assert.equal((await other.publish('room', { i: 5 }, policy)).epoch, head.position.epoch);
 });
+
+test('a late event of an epoch the channel left does not set the node back: data gone back is still noticed', { skip: redisServerSkip }, async (t) => {
+  const redis = await RedisServer.start();
+  t.after(() => redis.kill());
+  const redisCli = (...args: string[]): Promise<unknown> => run('redis-cli', ['-p', String(redis.port), ...args], { timeout: 10_000 });
+  const prefix = testPrefix();
+  const [publisher, node] = await Promise.all([RedisBroker.connect({ url: redis.url, prefix }), RedisBroker.connect({ url: redis.url, prefix })]);
+  t.after(() => Promise.all([publisher.close(), node.close()]));
+  const delivered: ChannelEvent[] = [];
+  await node.subscribe('room', (event) => delivered.push(event));
+
+  const old = (await publisher.publish('room', { i: 1 }, policy)).epoch;
+  await eventually(() => delivered.length === 1, 'the first event', 10_000);
+  // Redis back empty for the channel: a new epoch from offset 1.
+  await redisCli('DEL', `${prefix}{c:room}`, `${prefix}{c:room}:log`);
+  let current = '';
+  for (let i = 1; i <= 4; i++) current = (await publisher.publish('room', { i }, policy)).epoch;
+  assert.notEqual(current, old);
+  await redisCli('SAVE');
+  for (let i = 5; i <= 6; i++) await publisher.publish('room', { i }, policy);
+  await eventually(() => delivered.length === 7, 'the new epoch delivered up to 6', 10_000);
+  // A late event of the old epoch, as one heard on another connection after the change. The node
+  // answers it by reading the channel's stream (a script): once that ran, the event was heard.
+  const scriptCalls = async (): Promise<number> => {
+    const { stdout } = (await redisCli('INFO', 'commandstats')) as { stdout: string };
+    return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stdout)?.[1] ?? 0);
+  };
+  const before = await scriptCalls();
+  await redisCli('SPUBLISH', `${prefix}{c:room}:ev`, `${old} 2 {"late":true}`);
+  await eventually(async () => (await scriptCalls()) > before, 'the node to read the stream', 10_000);
+  // Redis back at offset 4 of the current epoch.
+  await redisCli('DEBUG', 'RELOAD', 'NOSAVE');
+
+  // The node saw offset 6 of the current epoch: its next publish must not issue 5 again.
+  const next = await node.publish('room', { i: 'after' }, policy);
+  assert.notEqual(next.epoch, current, `a new epoch, not ${current}/5 again`);
+  assert.equal(next.offset, 1);
+  assert.equal(delivered.some((event) => event.epoch === old && event.offset === 2), false, 'the late event is not delivered');
+});
