@@ -11,6 +11,8 @@ import type { PublicVerificationKey } from './jwt-keys.js';
  */
 export interface TokenUser {
   readonly id: string;
+  /** The name to show (demo mode: the token's `name` claim; the `sub` is then unique per visitor). */
+  readonly name?: string;
   readonly channels?: readonly string[];
 }
 
@@ -31,6 +33,8 @@ export interface TokenAuthOptions {
    * they are not (anonymous is then the only way in).
    */
   readonly anonymousChannels?: readonly ChannelPattern[];
+  /** Take a string `name` claim as the user's name to show (demo mode). A refresh must carry the same. */
+  readonly names?: boolean;
   /** Ids for anonymous users; default `anon-` and 12 random hex digits. */
   readonly anonymousId?: () => string;
 }
@@ -93,7 +97,9 @@ export function tokenAuth(options: TokenAuthOptions): { readonly authenticate: A
     }
     // Sorted and without repeats: the same grants in another order are the same user (a refresh
     // must name the same user, compared by value).
-    const user: TokenUser = claim === undefined ? { id: sub } : { id: sub, channels: [...new Set(claim as readonly string[])].sort() };
+    const name: unknown = payload.name;
+    const named = options.names === true && typeof name === 'string' && name.length > 0 && name.length <= MAX_SUBJECT ? { name } : {};
+    const user: TokenUser = claim === undefined ? { id: sub, ...named } : { id: sub, ...named, channels: [...new Set(claim as readonly string[])].sort() };
     return payload.exp === undefined ? { ok: true, user } : { ok: true, user, expiresAt: payload.exp * 1000 };
   };
 
@@ -110,8 +116,8 @@ export function tokenAuth(options: TokenAuthOptions): { readonly authenticate: A
     },
     canSubscribe: ({ user, channel }) => granted(user.channels, channel),
     canPublish: ({ user, channel }) => granted(user.channels, channel),
-    // Other members see who (the sub), never what the token grants.
-    presenceUser: (user) => user.id,
+    // Other members see who (the sub, and the name where there is one), never what the token grants.
+    presenceUser: (user) => (user.name === undefined ? user.id : { id: user.id, name: user.name }),
   };
 }
 

@@ -88,7 +88,7 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
   const apiKey = apiKeyText === undefined ? undefined : new ApiKey(apiKeyText);
   const metricsKey = config.metricsKey === undefined ? undefined : new ApiKey(config.metricsKey);
   const channels = config.channels ?? DEFAULT_CHANNELS;
-  const auth = tokenAuth({ secret, publicKey, audience: config.jwtAudience, issuer: config.jwtIssuer, allowAnonymous, ...(config.anonymousChannels === undefined ? {} : { anonymousChannels: config.anonymousChannels }) });
+  const auth = tokenAuth({ secret, publicKey, audience: config.jwtAudience, issuer: config.jwtIssuer, allowAnonymous, names: demo, ...(config.anonymousChannels === undefined ? {} : { anonymousChannels: config.anonymousChannels }) });
 
   // The metrics need the server, the server needs the broker: its timings find them once they exist.
   const brokerTimings: { observe?: Metrics['observeBroker'] } = {};
@@ -106,7 +106,7 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
     logger: log,
     ...auth,
     // In demo mode anyone may get a token: a chat message must at least carry its sender's own name.
-    ...(demo ? { canPublish: (context: Parameters<typeof auth.canPublish>[0]) => (auth.canPublish(context) ? checkChatMessage(context.user.id, context.channel, context.data) : false) } : {}),
+    ...(demo ? { canPublish: (context: Parameters<typeof auth.canPublish>[0]) => (auth.canPublish(context) ? checkChatMessage(context.user.name ?? context.user.id, context.channel, context.data) : false) } : {}),
     onRequest: (request, response) => handler(request, response),
   });
   const metrics = createMetrics(server, memory && (() => memory.history));
