@@ -25,6 +25,8 @@ export interface TokenAuthOptions {
   readonly audience?: string;
   /** Tokens must come from this issuer (`iss`). */
   readonly issuer?: string;
+  /** Accept tokens without `exp` (they never expire). Default false: such a token is refused 401. */
+  readonly allowTokensWithoutExp?: boolean;
   /** A handshake without a token gets an `anon-…` user instead of 401. A token that fails still gets 401. */
   readonly allowAnonymous: boolean;
   /**
@@ -61,9 +63,9 @@ export function presentedToken(request: AuthRequest): { readonly token?: string;
 
 /**
  * The `authenticate` hook and the channel permission hooks for signed tokens (JWT): HS256 with a
- * shared secret and/or RS256/ES256 with a public key. `exp` becomes the connection's expiry (it
- * is closed with 4000 then, unless a `refresh` brings a fresh token); `nbf`, `aud` and `iss` are
- * checked; `sub` is required.
+ * shared secret and/or RS256/ES256 with a public key. `exp` is required (unless
+ * `allowTokensWithoutExp`) and becomes the connection's expiry (it is closed with 4000 then,
+ * unless a `refresh` brings a fresh token); `nbf`, `aud` and `iss` are checked; `sub` is required.
  */
 export function tokenAuth(options: TokenAuthOptions): { readonly authenticate: Authenticate<TokenUser> } & Required<ChannelHooks<TokenUser>> {
   const { secret, publicKey, audience, issuer, allowAnonymous } = options;
@@ -86,6 +88,7 @@ export function tokenAuth(options: TokenAuthOptions): { readonly authenticate: A
     } catch (error) {
       return { ok: false, status: 401, message: refusal(error) };
     }
+    if (payload.exp === undefined && options.allowTokensWithoutExp !== true) return { ok: false, status: 401, message: 'the token has no exp claim; this server accepts only tokens that expire' };
     if (typeof payload.exp === 'number' && payload.exp * 1000 <= Date.now()) return { ok: false, status: 401, message: 'the token has expired' };
     // jose checks that sub is present, not that it is a string (a number or an object would pass).
     const sub: unknown = payload.sub;
