@@ -287,7 +287,7 @@ function credentialsHint(config: ConnectConfig): string {
   web.protocol = web.protocol === 'wss:' ? 'https:' : 'http:';
   web.username = '';
   web.password = '';
-  const tokenUrl = `${web.origin}/demo/token?user=NAME`;
+  const tokenUrl = `${web.origin}/demo/token?user=NAME&visitor=SECRET`;
   const given = config.fixedCredentials ? 'the credentials sent were refused: ' : '';
   return `${given}pass --token TOKEN, or --token-command CMD (run before every attempt); a demo server (lifeline serve --demo) hands tokens out: --token-command "curl -s '${tokenUrl}'"`;
 }

@@ -55,9 +55,10 @@ function serveFlagDocs(): Record<ServeKey, FlagDoc> {
     logLevel: { group: 'Server', value: 'LEVEL', text: 'fatal, error, warn, info, debug, trace or silent', fallback: 'info' },
     jwtSecret: { group: 'Authentication', value: 'SECRET', text: 'accept HS256 tokens signed with this secret (32 bytes or more)', fallback: 'none' },
     jwtPublicKey: { group: 'Authentication', value: 'FILE', text: 'accept RS256 (RSA) or ES256 (P-256) tokens verified with this PEM public key or certificate (file path, or the PEM text)', fallback: 'none' },
-    jwtAudience: { group: 'Authentication', value: 'AUD', text: 'tokens must name this audience (aud)', fallback: 'not checked' },
+    jwtAudience: { group: 'Authentication', value: 'AUD', text: 'tokens must name this audience (aud)', fallback: 'not checked (a warning at start)' },
     jwtIssuer: { group: 'Authentication', value: 'ISS', text: 'tokens must come from this issuer (iss)', fallback: 'not checked' },
     allowAnonymous: { group: 'Authentication', value: '', text: 'a client without a token connects as anon-<random> (a bad token is still refused)', fallback: 'off' },
+    allowTokensWithoutExp: { group: 'Authentication', value: '', text: 'accept tokens without an exp claim (they never expire; logged as a warning at start)', fallback: 'off: refused 401' },
     anonymousChannels: { group: 'Authentication', value: 'LIST', text: 'channels an anonymous client may use, comma-separated patterns (chat:*,news)', fallback: 'none with a JWT key, else all' },
     authenticateOn: { group: 'Authentication', value: 'WHEN', text: 'handshake (token in Authorization: Bearer or ?token=) or first-message ({"type":"auth","token"})', fallback: d.authenticateOn },
     handshakeRejection: { group: 'Authentication', value: 'MODE', text: 'status: refuse with HTTP 401/403/503; close: accept, then close with 4401/4403/4503 (browsers can read those)', fallback: d.handshakeRejection },
@@ -66,7 +67,7 @@ function serveFlagDocs(): Record<ServeKey, FlagDoc> {
     redis: { group: 'Scaling', value: 'URL', text: 'share channels, history and sessions with every node on this Redis (redis://[user:pass@]host:port[/db], rediss:// for TLS)', fallback: 'one process, in memory' },
     redisCluster: { group: 'Scaling', value: 'NODES', text: 'the same on a Redis Cluster (7+): some of its nodes, host:port,host:port (redis:// or rediss:// URLs for credentials or TLS); instead of --redis', fallback: 'none' },
     redisPrefix: { group: 'Scaling', value: 'TEXT', text: 'prefix of every Redis key, so deployments can share a Redis', fallback: 'lifeline:' },
-    demo: { group: 'HTTP API, admin and metrics', value: '', text: 'demo mode: GET /demo/token?user=NAME hands out tokens (random secret unless --jwt-secret), an admin key is generated unless --api-key', fallback: 'off' },
+    demo: { group: 'HTTP API, admin and metrics', value: '', text: 'demo mode: GET /demo/token?user=NAME&visitor=SECRET hands out tokens (random secret unless --jwt-secret), an admin key is generated unless --api-key', fallback: 'off' },
     channels: {
       group: 'Channels and sessions',
       value: 'JSON',
@@ -158,7 +159,7 @@ ${sections.join('\n\n')}
 
 HTTP: GET /healthz (200 while up), GET /readyz (200 ready, 503 draining or broker down),
 GET /metrics, GET /admin/api/snapshot (API key), /api/v1/... (API key; see docs/http-api.md),
-GET /demo/token?user=NAME&ttl=SECONDS (demo mode only).
+GET /demo/token?user=NAME&visitor=SECRET&ttl=SECONDS (demo mode only).
 
 When ready it prints one line to stdout, "listening on http://HOST:PORT"; logs go to stderr
 as JSON lines. SIGTERM or SIGINT shuts down gracefully: /readyz turns 503, clients are closed
@@ -242,7 +243,7 @@ Examples:
   lifeline connect ws://localhost:8080/ws
   lifeline connect wss://example.com/ws --token "$TOKEN" --header "X-Tenant: acme"
   lifeline connect ws://localhost:8080/ws --protocol lifeline.v1 \
-    --token-command "curl -s 'http://localhost:8080/demo/token?user=ann'"
+    --token-command "curl -s 'http://localhost:8080/demo/token?user=ann&visitor=ann-keeps-this-secret'"
   echo '/req rooms.list {}' | lifeline connect ws://localhost:8080/ws --protocol lifeline.v1 --json
 `;
 }

@@ -7,7 +7,7 @@ import { channelsJson, deflateJson, issueText, serveKeys, serveSchemas, type Ser
 export { serveKeys, serveSchemas, type ServeConfig, type ServeKey } from '../standalone/serve-config.js';
 
 /** On/off flags: `--demo` alone means on (their env vars and config keys take true/false). */
-export const switchKeys: ReadonlySet<ServeKey> = new Set<ServeKey>(['demo', 'allowAnonymous']);
+export const switchKeys: ReadonlySet<ServeKey> = new Set<ServeKey>(['demo', 'allowAnonymous', 'allowTokensWithoutExp']);
 
 /** Settings whose config-file value is structured JSON, validated as such (the rest are strings, numbers, booleans or lists). */
 const configSchemas: { readonly [K in ServeKey]?: z.ZodType<z.output<(typeof serveSchemas)[K]>> } = {

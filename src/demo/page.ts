@@ -7,7 +7,7 @@ import { describeCloseCode, LifelineClient, withTokenRefresh, type LifelineClien
 import { ChatView } from './chat.js';
 import { showState } from './diagram.js';
 import { byId, clockTime } from './dom.js';
-import { NAME_PATTERN, rememberName, storedName } from './identity.js';
+import { NAME_PATTERN, rememberName, storedName, visitorKey } from './identity.js';
 import { narrateLifecycle, short } from './lifecycle.js';
 import { DemoNetwork } from './network.js';
 import { PresenceView } from './presence.js';
@@ -123,7 +123,7 @@ function start(user: string): void {
   expiring = false;
   const stop = new AbortController();
   const on = { signal: stop.signal };
-  const tokens = new TokenSource(user, tokenIssued);
+  const tokens = new TokenSource(user, visitorKey(), tokenIssued);
   const client = new LifelineClient(tokens.url(endpoint), {
     WebSocket: network.WebSocket,
     environment: network.environment,

@@ -39,6 +39,8 @@ export class TokenSource {
 
   constructor(
     readonly user: string,
+    /** This tab's secret visitor key: every token fetched with it names the same user. */
+    private readonly visitor: string,
     private readonly issued: (credentials: Credentials, use: TokenUse) => void,
   ) {}
 
@@ -68,7 +70,7 @@ export class TokenSource {
   }
 
   async #fetch(ttl: number, use: TokenUse): Promise<Credentials> {
-    const response = await fetch(`/demo/token?user=${encodeURIComponent(this.user)}&ttl=${ttl}`, { cache: 'no-store' });
+    const response = await fetch(`/demo/token?user=${encodeURIComponent(this.user)}&ttl=${ttl}&visitor=${encodeURIComponent(this.visitor)}`, { cache: 'no-store' });
     if (!response.ok) throw new Error(`token endpoint answered HTTP ${response.status}`);
     const body: unknown = await response.json();
     if (!isCredentials(body)) throw new Error('token endpoint answered without token, user and expiresAt');

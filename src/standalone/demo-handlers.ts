@@ -21,7 +21,7 @@ export function attachDemoHandlers<User>(server: LifelineServer<User>): void {
 
 /**
  * Demo mode's rule for what the page publishes on `chat:*`: `{user, text, ...}` where `user` is
- * the token's own name (nobody posts as someone else), `text` is 1-500 characters and the whole
+ * the token's own name (nobody posts under another name with their token), `text` is 1-500 characters and the whole
  * message is at most 2 KiB as JSON (every visitor's page replays the last messages: one visitor's
  * megabyte-sized "chat message" would be every later visitor's download). A refusal says what
  * was expected, so a hand-typed publish (`lifeline connect`) can be fixed.
@@ -31,5 +31,5 @@ export function checkChatMessage(userId: string | undefined, channel: string, da
   const message = data as { user?: unknown; text?: unknown } | null;
   const ok = typeof message === 'object' && message !== null && message.user === userId && typeof message.text === 'string' && message.text.length >= 1 && message.text.length <= 500 && JSON.stringify(message).length <= MAX_CHAT_MESSAGE;
   if (ok) return true;
-  return { refused: `the demo's chat:* channels take {"user":${JSON.stringify(userId ?? '')},"text":"1-500 characters"}, at most ${MAX_CHAT_MESSAGE} characters as JSON: user must be your own name (the token's subject)` };
+  return { refused: `the demo's chat:* channels take {"user":${JSON.stringify(userId ?? '')},"text":"1-500 characters"}, at most ${MAX_CHAT_MESSAGE} characters as JSON: user must be your own name (the token's name)` };
 }

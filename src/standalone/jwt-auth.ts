@@ -11,6 +11,8 @@ import type { PublicVerificationKey } from './jwt-keys.js';
  */
 export interface TokenUser {
   readonly id: string;
+  /** The name to show (demo mode: the token's `name` claim; the `sub` is then unique per visitor). */
+  readonly name?: string;
   readonly channels?: readonly string[];
 }
 
@@ -23,6 +25,8 @@ export interface TokenAuthOptions {
   readonly audience?: string;
   /** Tokens must come from this issuer (`iss`). */
   readonly issuer?: string;
+  /** Accept tokens without `exp` (they never expire). Default false: such a token is refused 401. */
+  readonly allowTokensWithoutExp?: boolean;
   /** A handshake without a token gets an `anon-…` user instead of 401. A token that fails still gets 401. */
   readonly allowAnonymous: boolean;
   /**
@@ -31,6 +35,8 @@ export interface TokenAuthOptions {
    * they are not (anonymous is then the only way in).
    */
   readonly anonymousChannels?: readonly ChannelPattern[];
+  /** Take a string `name` claim as the user's name to show (demo mode). A refresh must carry the same. */
+  readonly names?: boolean;
   /** Ids for anonymous users; default `anon-` and 12 random hex digits. */
   readonly anonymousId?: () => string;
 }
@@ -57,9 +63,9 @@ export function presentedToken(request: AuthRequest): { readonly token?: string;
 
 /**
  * The `authenticate` hook and the channel permission hooks for signed tokens (JWT): HS256 with a
- * shared secret and/or RS256/ES256 with a public key. `exp` becomes the connection's expiry (it
- * is closed with 4000 then, unless a `refresh` brings a fresh token); `nbf`, `aud` and `iss` are
- * checked; `sub` is required.
+ * shared secret and/or RS256/ES256 with a public key. `exp` is required (unless
+ * `allowTokensWithoutExp`) and becomes the connection's expiry (it is closed with 4000 then,
+ * unless a `refresh` brings a fresh token); `nbf`, `aud` and `iss` are checked; `sub` is required.
  */
 export function tokenAuth(options: TokenAuthOptions): { readonly authenticate: Authenticate<TokenUser> } & Required<ChannelHooks<TokenUser>> {
   const { secret, publicKey, audience, issuer, allowAnonymous } = options;
@@ -82,6 +88,7 @@ export function tokenAuth(options: TokenAuthOptions): { readonly authenticate: A
     } catch (error) {
       return { ok: false, status: 401, message: refusal(error) };
     }
+    if (payload.exp === undefined && options.allowTokensWithoutExp !== true) return { ok: false, status: 401, message: 'the token has no exp claim; this server accepts only tokens that expire' };
     if (typeof payload.exp === 'number' && payload.exp * 1000 <= Date.now()) return { ok: false, status: 401, message: 'the token has expired' };
     // jose checks that sub is present, not that it is a string (a number or an object would pass).
     const sub: unknown = payload.sub;
@@ -93,7 +100,9 @@ export function tokenAuth(options: TokenAuthOptions): { readonly authenticate: A
     }
     // Sorted and without repeats: the same grants in another order are the same user (a refresh
     // must name the same user, compared by value).
-    const user: TokenUser = claim === undefined ? { id: sub } : { id: sub, channels: [...new Set(claim as readonly string[])].sort() };
+    const name: unknown = payload.name;
+    const named = options.names === true && typeof name === 'string' && name.length > 0 && name.length <= MAX_SUBJECT ? { name } : {};
+    const user: TokenUser = claim === undefined ? { id: sub, ...named } : { id: sub, ...named, channels: [...new Set(claim as readonly string[])].sort() };
     return payload.exp === undefined ? { ok: true, user } : { ok: true, user, expiresAt: payload.exp * 1000 };
   };
 
@@ -110,8 +119,8 @@ export function tokenAuth(options: TokenAuthOptions): { readonly authenticate: A
     },
     canSubscribe: ({ user, channel }) => granted(user.channels, channel),
     canPublish: ({ user, channel }) => granted(user.channels, channel),
-    // Other members see who (the sub), never what the token grants.
-    presenceUser: (user) => user.id,
+    // Other members see who (the sub, and the name where there is one), never what the token grants.
+    presenceUser: (user) => (user.name === undefined ? user.id : { id: user.id, name: user.name }),
   };
 }
 

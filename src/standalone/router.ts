@@ -52,10 +52,8 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
       const observe = options.observe;
       response.once('close', () => observe(label, response.statusCode, Number(process.hrtime.bigint() - started) / 1e9));
     }
-    let url: URL;
-    try {
-      url = new URL(request.url ?? '/', 'http://localhost');
-    } catch {
+    const url = targetUrl(request.url ?? '/');
+    if (url === undefined) {
       sendError(response, 400, 'bad_request', 'the request target is not a valid path');
       return;
     }
@@ -90,6 +88,23 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
     label = FALLBACK;
     options.fallback(request, response);
   };
+}
+
+/**
+ * The URL of a request-target (RFC 9112 §3.2): a path (origin-form) stays a path, so `//host/x`
+ * is the path `//host/x`, never the path `/x` of another host (resolved against a base it
+ * would be; a proxy that guards `/metrics` by path passes `//x/metrics` on as it is, and this
+ * router must not serve it as `/metrics`); a whole `http(s)://` URL (absolute-form) is taken
+ * as one. Undefined for anything else.
+ */
+function targetUrl(target: string): URL | undefined {
+  try {
+    if (target.startsWith('/')) return new URL(`http://localhost${target}`);
+    const url = new URL(target);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The params when `path` fits `pattern`; undefined when it does not; null for a segment that does not decode. */

@@ -157,6 +157,7 @@ export const serveSchemas = {
   jwtAudience: z.string().trim().min(1, 'must not be empty'),
   jwtIssuer: z.string().trim().min(1, 'must not be empty'),
   allowAnonymous: booleanText,
+  allowTokensWithoutExp: booleanText,
   anonymousChannels: z
     .string()
     .trim()

@@ -43,7 +43,7 @@ export const DEFAULT_MAX_EVENT_LOOP_DELAY = 0;
 export const DEFAULT_MAX_PENDING_PUBLISHES = 256;
 
 /** The settings that are the Lifeline server's own options (the rest shape the standalone server around it). */
-type ServerSettings = Omit<ServeConfig, 'config' | 'logLevel' | 'jwtSecret' | 'jwtPublicKey' | 'jwtAudience' | 'jwtIssuer' | 'allowAnonymous' | 'anonymousChannels' | 'apiKey' | 'metricsKey' | 'demo' | 'channels' | 'maxPendingPublishes' | 'historyBudget' | 'maxIdempotencyKeys' | 'maxKeysPerUser' | 'idleChannelTtl'>;
+type ServerSettings = Omit<ServeConfig, 'config' | 'logLevel' | 'jwtSecret' | 'jwtPublicKey' | 'jwtAudience' | 'jwtIssuer' | 'allowAnonymous' | 'allowTokensWithoutExp' | 'anonymousChannels' | 'apiKey' | 'metricsKey' | 'demo' | 'channels' | 'maxPendingPublishes' | 'historyBudget' | 'maxIdempotencyKeys' | 'maxKeysPerUser' | 'idleChannelTtl'>;
 
 export interface StandaloneOptions {
   readonly log: Logger;
@@ -82,13 +82,14 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
     if (!allowAnonymous) {
       throw new UsageError('no way to authenticate clients: set --jwt-secret (HS256) or --jwt-public-key (RS256), or --allow-anonymous to let anyone in (or --demo to try it out)');
     }
-    if (config.jwtAudience !== undefined || config.jwtIssuer !== undefined) throw new UsageError('--jwt-audience and --jwt-issuer need --jwt-secret or --jwt-public-key');
+    if (config.jwtAudience !== undefined || config.jwtIssuer !== undefined || config.allowTokensWithoutExp === true) throw new UsageError('--jwt-audience, --jwt-issuer and --allow-tokens-without-exp need --jwt-secret or --jwt-public-key');
   }
+  warnAboutTokens(config, log);
   const apiKeyText = config.apiKey ?? (demo ? ApiKey.generate() : undefined);
   const apiKey = apiKeyText === undefined ? undefined : new ApiKey(apiKeyText);
   const metricsKey = config.metricsKey === undefined ? undefined : new ApiKey(config.metricsKey);
   const channels = config.channels ?? DEFAULT_CHANNELS;
-  const auth = tokenAuth({ secret, publicKey, audience: config.jwtAudience, issuer: config.jwtIssuer, allowAnonymous, ...(config.anonymousChannels === undefined ? {} : { anonymousChannels: config.anonymousChannels }) });
+  const auth = tokenAuth({ secret, publicKey, audience: config.jwtAudience, issuer: config.jwtIssuer, allowTokensWithoutExp: config.allowTokensWithoutExp ?? false, allowAnonymous, names: demo, ...(config.anonymousChannels === undefined ? {} : { anonymousChannels: config.anonymousChannels }) });
 
   // The metrics need the server, the server needs the broker: its timings find them once they exist.
   const brokerTimings: { observe?: Metrics['observeBroker'] } = {};
@@ -106,7 +107,7 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
     logger: log,
     ...auth,
     // In demo mode anyone may get a token: a chat message must at least carry its sender's own name.
-    ...(demo ? { canPublish: (context: Parameters<typeof auth.canPublish>[0]) => (auth.canPublish(context) ? checkChatMessage(context.user.id, context.channel, context.data) : false) } : {}),
+    ...(demo ? { canPublish: (context: Parameters<typeof auth.canPublish>[0]) => (auth.canPublish(context) ? checkChatMessage(context.user.name ?? context.user.id, context.channel, context.data) : false) } : {}),
     onRequest: (request, response) => handler(request, response),
   });
   const metrics = createMetrics(server, memory && (() => memory.history));
@@ -157,6 +158,21 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
   };
 }
 
+/**
+ * One warning line at start for each token check an operator left off: no audience (a token the
+ * same issuer signed for another service opens connections here), and tokens that never expire.
+ * Not for a secret demo mode generated: only this process signs with it.
+ */
+function warnAboutTokens(config: ServeConfig, log: Logger): void {
+  if (config.jwtSecret === undefined && config.jwtPublicKey === undefined) return;
+  if (config.jwtAudience === undefined) {
+    log.warn({ setting: 'jwtAudience' }, 'no --jwt-audience: tokens are accepted whatever their aud claim, so a token signed with this key for another service opens connections here; set --jwt-audience to the audience your issuer puts in tokens for this server');
+  }
+  if (config.allowTokensWithoutExp === true) {
+    log.warn({ setting: 'allowTokensWithoutExp' }, '--allow-tokens-without-exp: tokens without an exp claim are accepted and never expire; a leaked one stays good until the key changes');
+  }
+}
+
 /** The in-memory broker's budget and idle-channel settings, where given (its defaults otherwise); forgotten channels' positions last the recovery window. */
 function memoryLimits(config: ServeConfig): { historyBudget?: number; maxIdempotencyKeys?: number; maxKeysPerUser?: number; idleChannelTtl?: number; positionTtl?: number } {
   return {
@@ -170,6 +186,6 @@ function memoryLimits(config: ServeConfig): { historyBudget?: number; maxIdempot
 
 /** The settings that are the Lifeline server's own options, as it takes them. */
 function serverSettings(config: ServeConfig): ServerSettings {
-  const { config: _file, logLevel: _log, jwtSecret: _secret, jwtPublicKey: _key, jwtAudience: _aud, jwtIssuer: _iss, allowAnonymous: _anon, anonymousChannels: _anonChannels, apiKey: _api, metricsKey: _metrics, demo: _demo, channels: _channels, maxPendingPublishes: _pending, historyBudget: _budget, maxIdempotencyKeys: _keys, maxKeysPerUser: _userKeys, idleChannelTtl: _idle, ...server } = config;
+  const { config: _file, logLevel: _log, jwtSecret: _secret, jwtPublicKey: _key, jwtAudience: _aud, jwtIssuer: _iss, allowAnonymous: _anon, allowTokensWithoutExp: _noExp, anonymousChannels: _anonChannels, apiKey: _api, metricsKey: _metrics, demo: _demo, channels: _channels, maxPendingPublishes: _pending, historyBudget: _budget, maxIdempotencyKeys: _keys, maxKeysPerUser: _userKeys, idleChannelTtl: _idle, ...server } = config;
   return server;
 }

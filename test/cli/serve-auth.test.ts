@@ -31,7 +31,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const token = (claims: Record<string, unknown>): Promise<string> => hs256({ aud: 'lifeline', ...claims });
+const token = (claims: Record<string, unknown>): Promise<string> => hs256({ aud: 'lifeline', exp: nowSeconds() + 600, ...claims });
 
 test('an HS256 token in ?token= opens a lifeline.v1 session', async (t) => {
   const exp = nowSeconds() + 60;
@@ -41,7 +41,7 @@ test('an HS256 token in ?token= opens a lifeline.v1 session', async (t) => {
 });
 
 test('an RS256 token in Authorization: Bearer is accepted', async () => {
-  const rs = await new SignJWT({ sub: 'bob', aud: 'lifeline' }).setProtectedHeader({ alg: 'RS256' }).sign(rsaPrivate);
+  const rs = await new SignJWT({ sub: 'bob', aud: 'lifeline', exp: nowSeconds() + 600 }).setProtectedHeader({ alg: 'RS256' }).sign(rsaPrivate);
   const ws = new WebSocket(server.wsUrl(), PROTOCOL, { headers: { Authorization: `Bearer ${rs}` } });
   await within(once(ws, 'open'), 5_000, 'open');
   assert.equal(ws.protocol, PROTOCOL);
@@ -54,6 +54,7 @@ test('no token, an expired one, a wrong audience or a bad signature: 401 before 
     [await token({ sub: 'ada', exp: nowSeconds() - 5 }), /the token has expired/],
     [await hs256({ sub: 'ada', aud: 'someone-else' }), /aud claim is not accepted/],
     [await hs256({ sub: 'ada', aud: 'lifeline' }, 'a-different-secret-that-is-32-bytes-long'), /signature is invalid/],
+    [await hs256({ sub: 'ada', aud: 'lifeline' }), /the token has no exp claim/],
     // jose only checks that sub is present: a number or an object is not a user name.
     [await token({ sub: 12345 }), /sub must be a string/],
     [await token({ sub: { length: 3 } }), /sub must be a string/],
@@ -151,7 +152,7 @@ test('--authenticate-on first-message: the token comes in the first message', as
   const server2 = await startServe(['--port', '0', '--authenticate-on', 'first-message'], { LIFELINE_JWT_SECRET: JWT_SECRET });
   const client = await ProtocolClient.open(server2.wsUrl());
   t.after(() => client.dispose());
-  client.send({ type: 'auth', token: await hs256({ sub: 'ada' }) });
+  client.send({ type: 'auth', token: await hs256({ sub: 'ada', exp: nowSeconds() + 600 }) });
   await client.take('authenticated' as ServerType);
   assert.equal((await client.hello()).v, 1);
   const refused = await ProtocolClient.open(server2.wsUrl());
@@ -170,6 +171,30 @@ test('--authenticate-on first-message: expiring credentials are refreshed like t
   client.send({ type: 'refresh', token: await hs256({ sub: 'ada', exp: later }) });
   const refreshed = (await client.take('refreshed' as ServerType)) as unknown as { expiresAt: number };
   assert.equal(refreshed.expiresAt, later * 1000);
+});
+
+/** The warning lines a server logged before it was ready. */
+async function startupWarnings(running: RunningServer): Promise<string[]> {
+  await running.stderrIncludes('standalone server ready');
+  const log = running.stderr();
+  return log
+    .slice(0, log.indexOf('standalone server ready'))
+    .split('\n')
+    .filter((line) => line.includes('"level":40'))
+    .map((line) => (JSON.parse(line) as { msg: string }).msg);
+}
+
+test('a token key without --jwt-audience is one warning line at start; tokens without exp are refused unless --allow-tokens-without-exp, which warns too', async (t) => {
+  assert.deepEqual(await startupWarnings(server), [], 'an audience is set, exp is required: nothing to warn about');
+  const loose = await startServe(['--port', '0', '--allow-tokens-without-exp', '--ping-interval', '0'], { LIFELINE_JWT_SECRET: JWT_SECRET });
+  const warnings = await startupWarnings(loose);
+  assert.equal(warnings.length, 2, warnings.join('\n'));
+  assert.match(warnings[0] ?? '', /^no --jwt-audience: tokens are accepted whatever their aud claim/);
+  assert.match(warnings[1] ?? '', /^--allow-tokens-without-exp: tokens without an exp claim are accepted and never expire/);
+  const { welcome } = await ProtocolClient.connect(t, loose.wsUrl(), {}, { query: { token: await hs256({ sub: 'ada', aud: 'anything' }) } });
+  assert.equal((welcome as { expiresAt?: number }).expiresAt, undefined, 'accepted, and it never expires');
+  // A secret demo mode generated signs nothing but this process's demo tokens: no audience to check.
+  assert.deepEqual(await startupWarnings(await startServe(['--port', '0', '--demo'])), []);
 });
 
 test('without a JWT key, --allow-anonymous or --demo, serve refuses to start (exit 2, one line)', async () => {
@@ -191,5 +216,5 @@ test('a public key that cannot be used is a usage error naming the flag', async 
   assert.match(bad.stderr, /--jwt-public-key is not a PEM public key or certificate/);
   const onlyAudience = await runCliInProcess(['serve', '--allow-anonymous', '--jwt-audience', 'x']);
   assert.equal(onlyAudience.code, 2);
-  assert.match(onlyAudience.stderr, /--jwt-audience and --jwt-issuer need --jwt-secret or --jwt-public-key/);
+  assert.match(onlyAudience.stderr, /--jwt-audience, --jwt-issuer and --allow-tokens-without-exp need --jwt-secret or --jwt-public-key/);
 });

@@ -58,7 +58,7 @@ test('--config: the file sets what flags and env leave unset (flag > env > file)
     logLevel: 'warn',
   });
   const server = await startServe(['--config', path, '--max-connections', '1'], { LIFELINE_PORT: '0' });
-  const { client } = await ProtocolClient.connect(t, server.wsUrl('/from-file'), {}, { query: { token: await hs256({ sub: 'ada' }) } });
+  const { client } = await ProtocolClient.connect(t, server.wsUrl('/from-file'), {}, { query: { token: await hs256({ sub: 'ada', exp: Math.floor(Date.now() / 1000) + 600 }) } });
   assert.equal((await client.subscribe(1, 'rooms:a')).type, 'subscribed', 'the channels from the file');
   client.send({ type: 'subscribe', id: 2, channel: 'chat:lobby' });
   assert.equal((await client.reply(2)).type, 'error', 'the file replaced the default chat namespace');

@@ -10,7 +10,7 @@ import { byLabel, parseSamples, sampleValue, type Sample } from '../standalone/p
 import { startServe, stopAll, type RunningServer } from './harness.js';
 import { within } from '../helpers/wait.js';
 import { hs256 } from '../helpers/jwt.js';
-import { API_KEY, call, errorCode, refusal, type JsonResponse } from './serve-support.js';
+import { API_KEY, call, errorCode, nowSeconds, refusal, type JsonResponse } from './serve-support.js';
 import type { AdminSnapshot } from '../../src/core/admin-snapshot.js';
 
 const METRICS_KEY = 'metrics-key-0123456789abcdef';
@@ -33,7 +33,7 @@ const api = (path: string, init: Parameters<typeof call>[1] = {}): Promise<JsonR
 const publish = (channel: string, data: unknown): Promise<JsonResponse> => api(`channels/${encodeURIComponent(channel)}/publish`, { method: 'POST', json: { data } });
 
 async function member(t: Parameters<typeof ProtocolClient.connect>[0], user: string): Promise<Awaited<ReturnType<typeof ProtocolClient.connect>>> {
-  return ProtocolClient.connect(t, server.wsUrl(), {}, { query: { token: await hs256({ sub: user }) } });
+  return ProtocolClient.connect(t, server.wsUrl(), {}, { query: { token: await hs256({ sub: user, exp: nowSeconds() + 600 }) } });
 }
 
 async function scrape(): Promise<Sample[]> {

@@ -17,10 +17,18 @@ before(async () => {
 });
 after(stopAll);
 
-async function demoToken(user: string, ttl?: number): Promise<{ token: string; user: string; expiresAt: number }> {
-  const response = await call(`${server.url}/demo/token?user=${encodeURIComponent(user)}${ttl === undefined ? '' : `&ttl=${ttl}`}`);
+interface DemoToken {
+  token: string;
+  user: string;
+  id: string;
+  expiresAt: number;
+}
+
+async function demoToken(user: string, ttl?: number, visitor?: string, from = server): Promise<DemoToken> {
+  const query = new URLSearchParams({ user, ...(ttl === undefined ? {} : { ttl: String(ttl) }), ...(visitor === undefined ? {} : { visitor }) });
+  const response = await call(`${from.url}/demo/token?${query.toString()}`);
   assert.equal(response.status, 200, response.text);
-  return response.body as { token: string; user: string; expiresAt: number };
+  return response.body as unknown as DemoToken;
 }
 
 test('prints exactly one "listening on" line with the real port, on 127.0.0.1', async () => {
@@ -66,14 +74,17 @@ test('404 for unknown paths, 400 for a plain GET of the endpoint, 405 for other 
   assert.equal(post.headers.get('allow'), 'GET, HEAD');
 });
 
+const claimsOf = (token: string): { sub: string; name: string; exp: number } => JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sub: string; name: string; exp: number };
+
 test('GET /demo/token signs a token for the name, valid for ttl seconds (default 300)', async () => {
   const before = Date.now();
   const issued = await demoToken('Ada Lovelace');
   assert.equal(issued.user, 'Ada Lovelace');
   assert.ok(issued.expiresAt >= before + 299_000 && issued.expiresAt <= Date.now() + 300_000, String(issued.expiresAt));
-  const [, payload = ''] = issued.token.split('.');
-  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub: string; exp: number };
-  assert.equal(claims.sub, 'Ada Lovelace');
+  const claims = claimsOf(issued.token);
+  assert.match(claims.sub, /^Ada Lovelace~[0-9a-f]{12}$/);
+  assert.equal(claims.sub, issued.id);
+  assert.equal(claims.name, 'Ada Lovelace');
   assert.equal(claims.exp * 1000, issued.expiresAt);
   const short = await demoToken('bob', 5);
   assert.ok(short.expiresAt <= Date.now() + 5_000);
@@ -81,7 +92,7 @@ test('GET /demo/token signs a token for the name, valid for ttl seconds (default
 
 test('GET /demo/token refuses a bad name or ttl with a JSON 400', async () => {
   const bad = ['', 'x'.repeat(33), 'ada!', 'a%0Ab'].map((user) => `user=${user}`);
-  for (const query of [...bad, 'ttl=60', 'user=ada&ttl=4', 'user=ada&ttl=3601', 'user=ada&ttl=1.5', 'user=ada&ttl=abc']) {
+  for (const query of [...bad, 'ttl=60', 'user=ada&visitor=short', `user=ada&visitor=${'v'.repeat(129)}`, 'user=ada&visitor=not%20a%20key%20at%20all', 'user=ada&ttl=4', 'user=ada&ttl=3601', 'user=ada&ttl=1.5', 'user=ada&ttl=abc']) {
     const response = await call(`${server.url}/demo/token?${query}`);
     assert.equal(response.status, 400, query);
     assert.equal(errorCode(response), 'bad_request', query);
@@ -106,14 +117,38 @@ test('a demo token opens a lifeline.v1 session on chat:lobby with history and pr
   }
   bob.client.send({ type: 'presence.get', id: 3, channel: 'chat:lobby' });
   const list = await bob.client.take('presence.list');
-  assert.deepEqual(list.members.map((member) => member.user).sort(), ['ada', 'bob'], 'members are shown by their sub, never their grants');
+  const shown = list.members.map((member) => member.user as { id: string; name: string }).sort((a, b) => a.name.localeCompare(b.name));
+  assert.deepEqual(shown.map((user) => user.name), ['ada', 'bob'], 'members are shown by their id and name, never their grants');
+  assert.deepEqual(Object.keys(shown[0] ?? {}).sort(), ['id', 'name']);
+  assert.match(shown[0]?.id ?? '', /^ada~[0-9a-f]{12}$/);
+});
+
+test('one visitor cannot lock another out: a token in someone else\'s name is a user of its own (maxSessionsPerUser)', async (t) => {
+  const limited = await startServe(['--port', '0', '--demo', '--max-sessions-per-user', '2']);
+  // An intruder asks for the victim's name and fills the per-user limit with its sessions.
+  for (let i = 0; i < 2; i++) await ProtocolClient.connect(t, limited.wsUrl(), {}, { query: { token: (await demoToken('vic', 300, undefined, limited)).token } });
+  // The victim still gets in, twice (its own limit), with its own visitor key.
+  const victim = 'victim-own-secret-key';
+  const first = await demoToken('vic', 300, victim, limited);
+  await ProtocolClient.connect(t, limited.wsUrl(), {}, { query: { token: first.token } });
+  const second = await demoToken('vic', 300, victim, limited);
+  assert.equal(second.id, first.id, 'the same name and visitor are the same user (refreshes and resumes need that)');
+  await ProtocolClient.connect(t, limited.wsUrl(), {}, { query: { token: second.token } });
+  // The limit still holds for each user: a third session of the victim's own is refused.
+  const over = await ProtocolClient.open(limited.wsUrl(), { query: { token: (await demoToken('vic', 300, victim, limited)).token } });
+  t.after(() => over.dispose());
+  over.send({ type: 'hello', v: 1 });
+  assert.equal((await within(over.closed, 5_000, 'the third session closed')).code, 1008);
+  // Guessing keys gets users of their own, never the victim's.
+  for (const visitor of [undefined, 'intruder-guessed-key']) assert.notEqual((await demoToken('vic', 300, visitor, limited)).id, first.id);
 });
 
 test('demo.drop cuts the asking link without a close frame; after a resume the request gets its stored reply', async (t) => {
-  const { client, welcome } = await ProtocolClient.connect(t, server.wsUrl(), {}, { query: { token: (await demoToken('carol')).token } });
+  const visitor = 'carol-own-secret-key';
+  const { client, welcome } = await ProtocolClient.connect(t, server.wsUrl(), {}, { query: { token: (await demoToken('carol', undefined, visitor)).token } });
   client.send({ type: 'request', id: 7, method: 'demo.drop' });
   assert.equal((await within(client.closed, 5_000, 'the drop')).code, 1006);
-  const again = await ProtocolClient.connect(t, server.wsUrl(), { session: welcome.session, secret: welcome.secret }, { query: { token: (await demoToken('carol')).token } });
+  const again = await ProtocolClient.connect(t, server.wsUrl(), { session: welcome.session, secret: welcome.secret }, { query: { token: (await demoToken('carol', undefined, visitor)).token } });
   assert.equal(again.welcome.resumed, true);
   again.client.send({ type: 'request', id: 7, method: 'demo.drop' });
   assert.deepEqual(await again.client.reply(7), { type: 'result', id: 7, data: { dropped: true } });

@@ -36,12 +36,19 @@ test('an HS256 token names the user; exp becomes the expiry in ms', async () => 
   const exp = now() + 60;
   const result = await authenticate(request({ headers: { authorization: `Bearer ${await hs256({ sub: 'ada', exp })}` } }));
   assert.deepEqual(result, { ok: true, user: { id: 'ada' }, expiresAt: exp * 1000 });
-  const forever = await authenticate(request({ query: `?token=${await hs256({ sub: 'bob' })}` }));
-  assert.deepEqual(forever, { ok: true, user: { id: 'bob' } }, 'no exp: no expiry');
+});
+
+test('a token without exp is refused unless allowTokensWithoutExp; then it never expires', async () => {
+  const forever = `?token=${await hs256({ sub: 'bob' })}`;
+  assert.match(refused(await tokenAuth({ secret, allowAnonymous: false }).authenticate(request({ query: forever }))), /^401 the token has no exp claim; this server accepts only tokens that expire$/);
+  const rs = await new SignJWT({ sub: 'carol' }).setProtectedHeader({ alg: 'RS256' }).sign(rsa.privateKey);
+  assert.match(refused(await tokenAuth({ publicKey: loadPublicKey(rsaPem, 'test'), allowAnonymous: true }).authenticate(request({ token: rs }))), /no exp claim/, 'whatever the key, and even with anonymous access on');
+  const allowed = await tokenAuth({ secret, allowAnonymous: false, allowTokensWithoutExp: true }).authenticate(request({ query: forever }));
+  assert.deepEqual(allowed, { ok: true, user: { id: 'bob' } }, 'no exp: no expiry');
 });
 
 test('a channels claim travels with the user and limits subscribe and publish', async () => {
-  const auth = tokenAuth({ secret, allowAnonymous: false });
+  const auth = tokenAuth({ secret, allowAnonymous: false, allowTokensWithoutExp: true });
   const result = await auth.authenticate(request({ query: `?token=${await hs256({ sub: 'ada', channels: ['chat:team-*'] })}` }));
   assert.ok(result.ok);
   const user = result.user;
@@ -61,7 +68,7 @@ test('a channels claim travels with the user and limits subscribe and publish', 
 
 test('RS256 tokens verify against the public key; an HS256 token signed with that key is refused', async () => {
   const publicKey = loadPublicKey(rsaPem, 'test');
-  const { authenticate } = tokenAuth({ publicKey, allowAnonymous: false });
+  const { authenticate } = tokenAuth({ publicKey, allowAnonymous: false, allowTokensWithoutExp: true });
   const token = await new SignJWT({ sub: 'carol' }).setProtectedHeader({ alg: 'RS256' }).sign(rsa.privateKey);
   assert.deepEqual(await authenticate(request({ token })), { ok: true, user: { id: 'carol' } });
   // The classic confusion: the public key (which is public) used as an HMAC secret.
@@ -70,14 +77,14 @@ test('RS256 tokens verify against the public key; an HS256 token signed with tha
 });
 
 test('both algorithms at once: each token is checked with its own key', async () => {
-  const { authenticate } = tokenAuth({ secret, publicKey: loadPublicKey(rsaPem, 'test'), allowAnonymous: false });
+  const { authenticate } = tokenAuth({ secret, publicKey: loadPublicKey(rsaPem, 'test'), allowAnonymous: false, allowTokensWithoutExp: true });
   const rs = await new SignJWT({ sub: 'r' }).setProtectedHeader({ alg: 'RS256' }).sign(rsa.privateKey);
   assert.equal((await authenticate(request({ token: rs }))).ok, true);
   assert.equal((await authenticate(request({ token: await hs256({ sub: 'h' }) }))).ok, true);
 });
 
 test('refusals say which check failed, always 401', async () => {
-  const { authenticate } = tokenAuth({ secret, audience: 'lifeline', issuer: 'https://auth.example', allowAnonymous: true });
+  const { authenticate } = tokenAuth({ secret, audience: 'lifeline', issuer: 'https://auth.example', allowAnonymous: true, allowTokensWithoutExp: true });
   const base = { sub: 'ada', aud: 'lifeline', iss: 'https://auth.example' };
   const cases: readonly [Promise<string>, RegExp][] = [
     [hs256({ ...base, exp: now() - 10 }), /^401 the token has expired$/],
@@ -139,7 +146,7 @@ test('with a token key set, an anonymous user gets no channel unless --anonymous
 });
 
 test('the issuer\'s clock may run up to 30 s ahead: nbf is checked with that tolerance, exp without (the connection ends there)', async () => {
-  const { authenticate } = tokenAuth({ secret, allowAnonymous: false });
+  const { authenticate } = tokenAuth({ secret, allowAnonymous: false, allowTokensWithoutExp: true });
   assert.equal((await authenticate(request({ token: await hs256({ sub: 'ada', nbf: now() + 5 }) }))).ok, true, 'nbf 5 s ahead');
   assert.match(refused(await authenticate(request({ token: await hs256({ sub: 'ada', nbf: now() + 120 }) }))), /nbf claim is not accepted/);
   assert.match(refused(await authenticate(request({ token: await hs256({ sub: 'ada', exp: now() - 5 }) }))), /^401 the token has expired$/);

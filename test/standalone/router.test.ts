@@ -97,6 +97,33 @@ test('unknown paths under an API prefix get a JSON 404; the rest go to the fallb
   assert.equal((await call('/elsewhere')).body, 'fallback');
 });
 
+/** A GET with `target` sent as it is (fetch would normalize it): the answer's status and body. */
+function rawGet(target: string): Promise<{ status: number; body: string }> {
+  const url = new URL(base);
+  return within(
+    new Promise((resolve, reject) => {
+      const req = httpRequest({ host: url.hostname, port: url.port, path: target }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.once('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        response.once('error', reject);
+      });
+      req.once('error', reject);
+      req.end();
+    }),
+    5_000,
+    `GET ${target}`,
+  );
+}
+
+test('a request-target that starts with "//" is that path, not a route of another host (a proxy guarding the route by path lets it through)', async () => {
+  assert.equal((await rawGet('//evil.example/things/1')).body, 'fallback');
+  assert.equal((await rawGet('//evil.example/api/nope')).body, 'fallback', 'not the API either');
+  assert.deepEqual(JSON.parse((await rawGet('/things/1?x=1')).body), { id: '1' });
+  assert.deepEqual(JSON.parse((await rawGet(`${base}/things/2`)).body), { id: '2' }, 'absolute-form names its path');
+  assert.equal((await rawGet('*')).status, 400);
+});
+
 test('a route that throws or rejects answers 500 and names nothing internal', async () => {
   for (const path of ['/api/throws', '/api/rejects']) {
     const failed = await call(path);
