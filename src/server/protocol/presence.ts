@@ -199,9 +199,12 @@ export class Presence<User> {
   }
 
   #refresh(): void {
-    // A member that left and has been quiet long enough to have its whole burst back needs no pacing state.
+    // A member quiet long enough to have its whole burst back needs no pacing state: its next
+    // change is told at once, as a new one's would be. Whatever was told last: a member that
+    // joined here and went on on another node (its leave there, or silent) is never told a
+    // leave by this node.
     for (const [key, announcer] of this.#announcers) {
-      if (announcer.told === 'leave' && announcer.due === 'leave' && !announcer.timer?.pending && announcer.bucket.full()) this.#announcers.delete(key);
+      if (!announcer.timer?.pending && announcer.bucket.full()) this.#announcers.delete(key);
     }
     const channels = new Set<string>();
     for (const session of this.host.sessions()) {
