@@ -345,7 +345,8 @@ export class MemoryBroker implements Broker {
     const position = positionOfHead(state);
     const oldest = this.#clock.now() - Math.min(state.ttl, maxAgeMs ?? Infinity);
     const live = state.history.filter((stored) => stored.at >= oldest);
-    return { events: live.slice(Math.max(0, live.length - count)).map((s) => s.event), position, recovered: true };
+    // A fractional count is its whole part, as a fractional history size is.
+    return { events: live.slice(Math.max(0, live.length - Math.floor(count))).map((s) => s.event), position, recovered: true };
   }
 
   async saveSession(id: string, record: SessionRecord, ttl: number): Promise<void> {

@@ -365,6 +365,16 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock, limi
         assert.deepEqual(offsets(next.events), [7]);
       });
 
+      test('a fractional rewind count gives its whole part (a fractional history size is one)', async (t) => {
+        const { broker, name } = await setup(t);
+        const channel = name('room');
+        const policy: HistoryPolicy = { size: 2.5, ttl: 60_000 };
+        for (let i = 1; i <= 4; i++) await broker.publish(channel, i, policy);
+        assert.deepEqual(offsets((await broker.rewind(channel, 1.5, undefined)).events), [4]);
+        assert.deepEqual(offsets((await broker.rewind(channel, 2.5, undefined)).events), [3, 4]);
+        assert.deepEqual(offsets((await broker.rewind(channel, 0.5, undefined)).events), []);
+      });
+
       test('rewind by age: only events younger than maxAgeMs (and the ttl)', async (t) => {
         const { broker, clock, name } = await setup(t);
         const channel = name('room');
