@@ -153,7 +153,7 @@ export interface Broker {
   recover(channel: string, since: Position | undefined, limit: number): Promise<Recovery>;
   /**
    * For a new subscriber that asked to rewind: the newest events still in history, oldest first
-   * and ending at the head, at most `count` (never more than the history keeps) and, with
+   * and ending at the head, at most `count` (its whole part; never more than the history keeps) and, with
    * `maxAgeMs`, only those published in the last `maxAgeMs` ms. Always `recovered: true`.
    */
   rewind(channel: string, count: number, maxAgeMs: number | undefined): Promise<Recovery>;

@@ -28,6 +28,13 @@ interface Channel {
   head: number;
   readonly history: Fifo<Stored>;
   readonly listeners: Set<(event: ChannelEvent) => void>;
+  /** `listeners` as an array, made at the first delivery after a subscribe or unsubscribe (delivery goes through it). */
+  listenerList: readonly ((event: ChannelEvent) => void)[] | undefined;
+  /**
+   * While an event is being delivered: the events published meanwhile (by a listener), which go
+   * out after it, in order. Undefined when no delivery runs.
+   */
+  waiting: readonly ChannelEvent[] | undefined;
   /** The age limit of the last policy published with (read-side trimming uses it). */
   ttl: number;
   /** Clock time of the last publish or unsubscribe, for dropping idle channels. */
@@ -97,6 +104,8 @@ const NOTHING_RECORDED = new RequestWindow<unknown>(1);
 
 const NO_LISTENERS: readonly DirectListener[] = [];
 const NO_MESSAGES: readonly DirectMessage[] = [];
+/** A channel's `waiting` while it delivers and nothing was published meanwhile (no list made per publish). */
+const NONE_WAITING: readonly ChannelEvent[] = [];
 
 /** Until when an entry's direct messages are kept. */
 function outboxExpiry(entry: SessionEntry): number {
@@ -277,16 +286,38 @@ export class MemoryBroker implements Broker {
         if (this.#origins.size > this.#maxOrigins) this.#forgetOrigin(this.#origins.keys().next().value as string);
       }
     }
-    for (const listener of state.listeners) deliver(listener, event);
+    this.#fanOut(state, event);
     return event;
+  }
+
+  /**
+   * Hands `event` to the channel's listeners, after the events before it: one published by a
+   * listener while an event is being delivered waits until every listener has had that one, so
+   * all of them get the channel's events in offset order. An event goes to the listeners
+   * subscribed when its delivery starts and still subscribed when their turn comes.
+   */
+  #fanOut(state: Channel, event: ChannelEvent): void {
+    if (state.waiting !== undefined) {
+      if (state.waiting === NONE_WAITING) state.waiting = [];
+      (state.waiting as ChannelEvent[]).push(event);
+      return;
+    }
+    state.waiting = NONE_WAITING;
+    let next: ChannelEvent | undefined = event;
+    for (let index = 0; next !== undefined; next = state.waiting[index++]) {
+      for (const listener of (state.listenerList ??= [...state.listeners])) if (state.listeners.has(listener)) deliver(listener, next);
+    }
+    state.waiting = undefined;
   }
 
   async subscribe(channel: string, onEvent: (event: ChannelEvent) => void): Promise<Unsubscribe> {
     this.#sweep();
     const state = this.#channel(channel);
     state.listeners.add(onEvent);
+    state.listenerList = undefined;
     return async () => {
       state.listeners.delete(onEvent);
+      state.listenerList = undefined;
       state.active = this.#clock.now();
     };
   }
@@ -314,7 +345,8 @@ export class MemoryBroker implements Broker {
     const position = positionOfHead(state);
     const oldest = this.#clock.now() - Math.min(state.ttl, maxAgeMs ?? Infinity);
     const live = state.history.filter((stored) => stored.at >= oldest);
-    return { events: live.slice(Math.max(0, live.length - count)).map((s) => s.event), position, recovered: true };
+    // A fractional count is its whole part, as a fractional history size is.
+    return { events: live.slice(Math.max(0, live.length - Math.floor(count))).map((s) => s.event), position, recovered: true };
   }
 
   async saveSession(id: string, record: SessionRecord, ttl: number): Promise<void> {
@@ -486,7 +518,10 @@ export class MemoryBroker implements Broker {
   }
 
   async close(): Promise<void> {
-    for (const channel of this.#channels.values()) channel.listeners.clear();
+    for (const channel of this.#channels.values()) {
+      channel.listeners.clear();
+      channel.listenerList = undefined;
+    }
     for (const outbox of this.#sessions.values()) outbox.listeners = NO_LISTENERS;
   }
 
@@ -496,7 +531,7 @@ export class MemoryBroker implements Broker {
       // Forgotten a moment ago: back where it was (nothing was published meanwhile).
       const was = this.#live(this.#forgotten, name);
       this.#forgotten.delete(name);
-      this.#channels.set(name, (state = { epoch: was?.value.epoch ?? this.#newEpoch(), head: was?.value.offset ?? 0, history: new Fifo<Stored>(), listeners: new Set(), ttl: 0, active: this.#clock.now(), live: true, headPosition: undefined }));
+      this.#channels.set(name, (state = { epoch: was?.value.epoch ?? this.#newEpoch(), head: was?.value.offset ?? 0, history: new Fifo<Stored>(), listeners: new Set(), listenerList: undefined, waiting: undefined, ttl: 0, active: this.#clock.now(), live: true, headPosition: undefined }));
     }
     return state;
   }

@@ -75,7 +75,9 @@ export class Feeds<V> {
       const order = new OrderedFeed<Item<V>>(
         source.refill,
         (item) => {
-          for (const each of listeners) deliver(each, item.value);
+          // Those subscribed when the item arrived and not gone by their turn: one that leaves
+          // and joins again while the item goes out gets it once.
+          for (const each of [...listeners]) if (listeners.has(each)) deliver(each, item.value);
         },
         { clock: this.clock, retryFor: this.gapRetry },
       );

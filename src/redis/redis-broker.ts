@@ -242,7 +242,8 @@ export class RedisBroker implements Broker {
       await this.#scripts.run(
         channelScripts.REWIND,
         [keys.meta, keys.log],
-        [String(count), String(this.#clock.now()), maxAgeMs === undefined ? '' : String(maxAgeMs), this.#newEpoch(), String(this.#idleChannelTtl + BACKSTOP)],
+        // A fractional count is its whole part, as a fractional history size is (COUNT takes integers only).
+        [String(Math.floor(count)), String(this.#clock.now()), maxAgeMs === undefined ? '' : String(maxAgeMs), this.#newEpoch(), String(this.#idleChannelTtl + BACKSTOP)],
       ),
     );
     const position = { epoch: text(reply[0]), offset: integer(reply[1]) };

@@ -4,7 +4,7 @@ import type { Broker, ImmediateExchanges } from '../broker/broker.js';
 const TIMED = new Set<string | symbol>(['publish', 'recover', 'rewind']);
 
 /**
- * The same broker, with `publish` and `recover` timed (`observe(operation, seconds)`, also for
+ * The same broker, with `publish`, `recover` and `rewind` timed (`observe(operation, seconds)`, also for
  * calls that fail). A proxy rather than a class listing every method, so a broker gaining a
  * method keeps working unchanged; every other member is the broker's own, bound to it.
  */

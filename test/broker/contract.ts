@@ -145,6 +145,47 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock, limi
         await staying.atLeast(3);
         assert.deepEqual(leaving.items.map((event) => event.data), ['before']);
       });
+
+      test('a listener that publishes to its own channel: every listener still gets the events in offset order', async (t) => {
+        const { broker, name } = await setup(t);
+        const channel = name('room');
+        const replying = new Inbox<ChannelEvent>();
+        const later = new Inbox<ChannelEvent>();
+        // A bot in the process answering on the channel, subscribed before everyone else.
+        await broker.subscribe(channel, (event) => {
+          replying.push(event);
+          if (event.data === 'question') void broker.publish(channel, 'answer', roomy);
+        });
+        await broker.subscribe(channel, later.push);
+        await broker.publish(channel, 'question', roomy);
+        for (const inbox of [replying, later]) {
+          await inbox.atLeast(2);
+          assert.deepEqual(offsets(inbox.items), [1, 2]);
+          assert.deepEqual(inbox.items.map((event) => event.data), ['question', 'answer']);
+        }
+      });
+
+      test('a listener that unsubscribes and subscribes again while an event is delivered gets it once', async (t) => {
+        const { broker, name } = await setup(t);
+        const channel = name('room');
+        const staying = new Inbox<ChannelEvent>();
+        const moving = new Inbox<ChannelEvent>();
+        await broker.subscribe(channel, staying.push);
+        let again: Promise<unknown> | undefined;
+        const listener = (event: ChannelEvent): void => {
+          moving.push(event);
+          // Both asked for during the delivery, before either is answered.
+          again ??= Promise.all([stop(), broker.subscribe(channel, listener)]);
+        };
+        const stop = await broker.subscribe(channel, listener);
+        await broker.publish(channel, 'first', roomy);
+        await moving.atLeast(1);
+        await again;
+        await broker.publish(channel, 'second', roomy);
+        await moving.atLeast(2);
+        await staying.atLeast(2);
+        assert.deepEqual(moving.items.map((event) => event.data), ['first', 'second']);
+      });
     });
 
     describe('channels: exactly-once client publishes', () => {
@@ -322,6 +363,16 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock, limi
         const next = await broker.recover(channel, three.position, 100);
         assert.equal(next.recovered, true);
         assert.deepEqual(offsets(next.events), [7]);
+      });
+
+      test('a fractional rewind count gives its whole part (a fractional history size is one)', async (t) => {
+        const { broker, name } = await setup(t);
+        const channel = name('room');
+        const policy: HistoryPolicy = { size: 2.5, ttl: 60_000 };
+        for (let i = 1; i <= 4; i++) await broker.publish(channel, i, policy);
+        assert.deepEqual(offsets((await broker.rewind(channel, 1.5, undefined)).events), [4]);
+        assert.deepEqual(offsets((await broker.rewind(channel, 2.5, undefined)).events), [3, 4]);
+        assert.deepEqual(offsets((await broker.rewind(channel, 0.5, undefined)).events), []);
       });
 
       test('rewind by age: only events younger than maxAgeMs (and the ttl)', async (t) => {

@@ -4,14 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import type { ChannelEvent, DirectMessage, PublishOrigin } from '../../src/broker/broker.js';
 import { MemoryBroker } from '../../src/broker/memory-broker.js';
 import { IdempotencyConflictError } from '../../src/core/errors.js';
 import { RequestWindow } from '../../src/core/request-window.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
 import { brokerContract } from './contract.js';
+import { collectGarbage } from '../helpers/gc.js';
 
 brokerContract('MemoryBroker', async (clock, limits) => new MemoryBroker({ clock, ...limits }));
 
@@ -338,14 +337,6 @@ describe('MemoryBroker: publish records (idempotency keys, session publishes) ar
     assert.equal(broker.size.origins, 100_000);
   });
 });
-
-/** A full collection, after this turn (a WeakRef's target is kept until the turn that made it ends). */
-async function collectGarbage(): Promise<void> {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  await new Promise((resolve) => setImmediate(resolve));
-  gc();
-}
 
 describe('MemoryBroker: channel churn', () => {
   test('many channel names subscribed once are forgotten seconds after their last subscriber left', async () => {

@@ -34,3 +34,16 @@ test('server.history pages a channel in process: oldest first, `more` until the 
     await fixture.close();
   }
 });
+
+test('server.history of a channel with a fractional history size (its whole part is kept) gives the newest kept events', async () => {
+  const fixture = await startServer({ channels: { half: { history: { size: 2.5, ttl: 300_000 } } } });
+  try {
+    const { server } = fixture;
+    for (let n = 1; n <= 5; n++) await server.publish('half:a', n);
+    const newest = await server.history('half:a');
+    assert.deepEqual([newest.recovered, newest.events.map((event) => event.offset)], [true, [4, 5]]);
+    assert.deepEqual((await server.history('half:a', { limit: 1 })).events.map((event) => event.offset), [5]);
+  } finally {
+    await fixture.close();
+  }
+});

@@ -32,7 +32,8 @@ export interface HistoryPage {
 export async function readHistory(broker: Broker, channels: ChannelsConfig, channel: string, options: HistoryOptions = {}): Promise<HistoryPage> {
   const limit = options.limit ?? 100;
   if (!Number.isSafeInteger(limit) || limit < 1) throw new InvalidOptionError('limit', 'must be an integer >= 1');
-  const kept = Math.max(resolveChannel(channels, channel)?.history.size ?? 0, 1);
+  // A fractional size keeps its whole part: a `since` that far back is a whole number of events.
+  const kept = Math.max(Math.floor(resolveChannel(channels, channel)?.history.size ?? 0), 1);
   let since = options.since;
   if (since === undefined) {
     const { position } = await broker.recover(channel, undefined, 1);

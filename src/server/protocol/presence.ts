@@ -41,8 +41,9 @@ export interface PresenceHost<User> {
 /**
  * Who is subscribed to a channel with presence on. Members live in the broker with a ttl and
  * are refreshed every ping interval, so a dead node's entries expire within three (30 s at
- * least); at each refresh a node with presence subscribers on a channel removes its expired
- * members and tells their leave, so they are told as left within ttl + one interval; join and
+ * least, and never before a grace period ends); at each refresh a node with presence
+ * subscribers on a channel removes its expired members and tells their leave, so they are told
+ * as left within ttl + one interval; join and
  * leave changes travel as history-less events on a companion channel, so subscribers on every
  * node hear them.
  */
@@ -182,8 +183,15 @@ export class Presence<User> {
     return listener;
   }
 
+  /**
+   * A member's lease: three refresh intervals, 30 s at least, and long enough to outlast the
+   * grace period of a member whose connection ended (it is no longer refreshed then): otherwise
+   * it would drop out of the lists, be told as left by the next refresh and join again on a
+   * resume within the grace.
+   */
   #ttl(): number {
-    return Math.max(3 * this.#interval(), 30_000);
+    const interval = this.#interval();
+    return Math.max(3 * interval, 30_000, this.host.grace + 2 * interval);
   }
 
   #interval(): number {
@@ -191,9 +199,12 @@ export class Presence<User> {
   }
 
   #refresh(): void {
-    // A member that left and has been quiet long enough to have its whole burst back needs no pacing state.
+    // A member quiet long enough to have its whole burst back needs no pacing state: its next
+    // change is told at once, as a new one's would be. Whatever was told last: a member that
+    // joined here and went on on another node (its leave there, or silent) is never told a
+    // leave by this node.
     for (const [key, announcer] of this.#announcers) {
-      if (announcer.told === 'leave' && announcer.due === 'leave' && !announcer.timer?.pending && announcer.bucket.full()) this.#announcers.delete(key);
+      if (!announcer.timer?.pending && announcer.bucket.full()) this.#announcers.delete(key);
     }
     const channels = new Set<string>();
     for (const session of this.host.sessions()) {

@@ -203,3 +203,29 @@ describe('presence: one leave per member', () => {
     assert.deepEqual(changes, ['join', 'leave']);
   });
 });
+
+describe('presence: a grace period longer than the member ttl', () => {
+  // Keepalive off: members are refreshed every 10 s and their ttl is 30 s; the grace outlasts it.
+  const grace = 120_000;
+
+  test('a resume within it is silent and the member stays listed meanwhile; gone for good, its leave is told once, when the grace ends (fake clock)', async (t) => {
+    const { fixture, clock, watcher, second, member } = await resumedWithinGrace(t, grace);
+    await watcher.sync();
+    const changes = (): string[] => presenceOf(watcher, 'room:1').filter((m) => m.leave?.client === member || m.join?.client === member).map((m) => (m.join ? 'join' : 'leave'));
+    assert.deepEqual(changes(), ['join'], 'no leave and no second join for a resume within the grace period');
+    assert.equal((await members(watcher, 2, 'room:1')).some((entry) => entry.client === member), true);
+
+    const closed = new Promise<void>((resolve) => fixture.server.once('disconnect', () => resolve()));
+    await second.dispose();
+    await closed;
+    await clock.tickAsync(grace - 1);
+    await watcher.sync();
+    assert.deepEqual(changes(), ['join'], 'no leave within the grace period');
+    assert.equal((await members(watcher, 3, 'room:1')).some((entry) => entry.client === member), true, 'listed while its leave waits');
+    await clock.tickAsync(2);
+    await watcher.take('presence', (message) => message.leave?.client === member);
+    await clock.tickAsync(60_000); // refreshes that would find an expired entry to tell again
+    await watcher.sync();
+    assert.deepEqual(changes(), ['join', 'leave']);
+  });
+});

@@ -8,9 +8,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MemoryBroker } from '../../../src/broker/memory-broker.js';
 import type { ChannelsConfig } from '../../../src/server/protocol/channels.js';
+import { FakeClock } from '../../../src/testing/fake-clock.js';
 import { serve } from '../support.js';
 import { memberId } from '../../../src/server/protocol/member-id.js';
 import { ProtocolClient } from './protocol-client.js';
+import { collectGarbage } from '../../helpers/gc.js';
 
 const channels: ChannelsConfig = { chat: { history: { size: 100, ttl: 600_000 } } };
 
@@ -107,5 +109,51 @@ describe('protocol: a session moving between nodes', () => {
     const reply = await client.reply(1, 10_000);
     assert.equal(reply.type === 'error' && reply.code, 'timeout');
     assert.equal(ran, 0, 'not run a second time');
+  });
+});
+
+describe('presence: what a node keeps of members that moved away', () => {
+  test('a member that joined on one node and resumed on another leaves nothing of it on the first once its announcements are idle (fake clock)', async (t) => {
+    const clock = new FakeClock();
+    const broker = new MemoryBroker({ clock });
+    t.after(() => broker.close());
+    const presence: ChannelsConfig = { room: { presence: true } };
+    // Node a's users, watched: what node a holds of a member is held through its user.
+    const users: WeakRef<object>[] = [];
+    const a = await serve<object>(t, {
+      clock,
+      pingInterval: 0,
+      presenceGrace: 1_000,
+      channels: presence,
+      broker,
+      authenticate: () => {
+        const user = { name: 'ann' };
+        users.push(new WeakRef(user));
+        return { ok: true, user };
+      },
+    });
+    const b = await serve<object>(t, { clock, pingInterval: 0, presenceGrace: 1_000, channels: presence, broker, authenticate: () => ({ ok: true, user: { name: 'ann' } }) });
+    const { client: watcher } = await ProtocolClient.connect(t, b.wsUrl);
+    await watcher.subscribe(1, 'room:x');
+    const moving = 5;
+    for (let n = 0; n < moving; n++) {
+      const { client: first, welcome } = await ProtocolClient.connect(t, a.wsUrl);
+      await first.subscribe(1, 'room:x');
+      await watcher.take('presence', (message) => message.join?.client === memberId(welcome.session));
+      const parked = new Promise<void>((resolve) => a.server.once('disconnect', () => resolve()));
+      first.terminate();
+      await parked;
+      // Back through node b within the grace period: silent, and node a's leave finds it taken.
+      const { client: moved, welcome: again } = await ProtocolClient.connect(t, b.wsUrl, { session: welcome.session, secret: welcome.secret });
+      assert.equal(again.resumed, true);
+      await moved.subscribe(1, 'room:x');
+    }
+    // Past every grace period and a few refreshes of node a (its pacing buckets full again).
+    for (let tick = 0; tick < 6; tick++) await clock.tickAsync(10_000);
+    await watcher.sync();
+    assert.ok(!watcher.log.some((message) => message.type === 'presence' && 'leave' in message), 'nobody left');
+    await collectGarbage();
+    assert.equal(users.length, moving);
+    assert.equal(users.filter((user) => user.deref() !== undefined).length, 0, "node a holds none of the members that moved away");
   });
 });
