@@ -57,3 +57,6 @@ export interface RedisBrokerOptions {
   /** Names a new channel history. Default: 12 random hex characters. */
   readonly newEpoch?: () => string;
 }
+
+/** How long a channel with no publish is kept, by default, ms (`idleChannelTtl`). */
+export const DEFAULT_REDIS_IDLE_CHANNEL_TTL = 3_600_000;
