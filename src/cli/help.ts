@@ -5,6 +5,7 @@ import { closeActions, type CloseAction } from '../core/close-code.js';
 import { commandDocs } from './connect-commands.js';
 import { describeRefusal } from './probe-refusal.js';
 import { DEFAULT_PROBE_TIMEOUT } from './probe-options.js';
+import { DEFAULT_REDIS_IDLE_CHANNEL_TTL } from '../redis/redis-broker-options.js';
 
 export interface CommandSummary {
   readonly name: string;
@@ -61,7 +62,7 @@ function serveFlagDocs(): Record<ServeKey, FlagDoc> {
     allowTokensWithoutExp: { group: 'Authentication', value: '', text: 'accept tokens without an exp claim (they never expire; logged as a warning at start)', fallback: 'off: refused 401' },
     anonymousChannels: { group: 'Authentication', value: 'LIST', text: 'channels an anonymous client may use, comma-separated patterns (chat:*,news)', fallback: 'none with a JWT key, else all' },
     authenticateOn: { group: 'Authentication', value: 'WHEN', text: 'handshake (token in Authorization: Bearer or ?token=) or first-message ({"type":"auth","token"})', fallback: d.authenticateOn },
-    handshakeRejection: { group: 'Authentication', value: 'MODE', text: 'status: refuse with HTTP 401/403/503; close: accept, then close with 4401/4403/4503 (browsers can read those)', fallback: d.handshakeRejection },
+    handshakeRejection: { group: 'Authentication', value: 'MODE', text: 'status: refuse with HTTP 401/403/503; close: accept, then close with 4401/4403/4429/4503 (browsers can read those)', fallback: d.handshakeRejection },
     apiKey: { group: 'HTTP API, admin and metrics', value: 'KEY', text: 'key for /api/v1 and the admin page (Authorization: Bearer KEY or ?key=KEY; 16+ characters)', fallback: 'none: both answer 404' },
     metricsKey: { group: 'HTTP API, admin and metrics', value: 'KEY', text: 'require this key for /metrics', fallback: '/metrics is open' },
     redis: { group: 'Scaling', value: 'URL', text: 'share channels, history and sessions with every node on this Redis (redis://[user:pass@]host:port[/db], rediss:// for TLS)', fallback: 'one process, in memory' },
@@ -97,7 +98,7 @@ function serveFlagDocs(): Record<ServeKey, FlagDoc> {
     maxKeysPerUser: { group: 'Limits', value: 'N', text: "idempotency-key records one user's client publishes keep (in memory or in Redis); that user's oldest is forgotten first", fallback: String(d.maxKeysPerUser) },
     maxPendingPublishes: { group: 'Limits', value: 'N', text: 'HTTP API publishes in progress at most; more get 429 + Retry-After', fallback: String(DEFAULT_MAX_PENDING_PUBLISHES) },
     httpRequestTimeout: { group: 'Keepalive and timeouts', value: 'MS', text: 'an HTTP request\'s headers and body must arrive by then, or it gets 408 and is dropped', fallback: ms(d.httpRequestTimeout) },
-    idleChannelTtl: { group: 'Limits', value: 'MS', text: 'a channel with no subscriber and no unexpired history is forgotten after this', fallback: ms(d.idleChannelTtl) },
+    idleChannelTtl: { group: 'Limits', value: 'MS', text: 'a channel with no subscriber and no unexpired history is forgotten after this', fallback: `${ms(d.idleChannelTtl)} (with --redis: ${ms(DEFAULT_REDIS_IDLE_CHANNEL_TTL)})` },
     maxInvalidMessages: { group: 'Limits', value: 'N', text: 'malformed messages tolerated per minute; over it closes with 1008', fallback: String(d.maxInvalidMessages) },
     outboundBudget: { group: 'Limits', value: 'BYTES', text: 'bytes buffered for one connection before it is closed as a slow consumer (4002)', fallback: `${d.outboundBudget} (4 MiB)` },
     binary: { group: 'Limits', value: 'POLICY', text: 'allow, or reject (binary messages close with 1003)', fallback: d.binary },

@@ -126,10 +126,15 @@ export function check(name: string, value: number, min: number): number {
 /** The numeric options and their least allowed value, checked in this order (`queue.` ones in the queue limits). */
 const minimums = { initialDelay: 0, factor: 1, maxDelay: 0, maxAttempts: 0, connectTimeout: 1, stabilityWindow: 0, maxMessages: 0, maxBytes: 0 };
 
+/** The entries of `options` that are not undefined: an option given as undefined keeps its default. */
+export function defined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter((entry) => entry[1] !== undefined)) as Partial<T>;
+}
+
 export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
   const queueing = options.queue !== false;
   // With `queue: false` the limits keep their defaults, unused: send refuses before queueing.
-  const queue = { ...defaultQueueLimits, ...options.queue };
+  const queue = { ...defaultQueueLimits, ...defined(options.queue || {}) };
   const resolved = {
     ...defaultBackoff,
     connectTimeout: 10_000,
@@ -139,8 +144,8 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     rng: systemRng,
     environment: steadyEnvironment,
     WebSocket: (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket,
-    // An option given as undefined keeps its default (options it does not know pass through unread).
-    ...Object.fromEntries(Object.entries(options).filter((entry) => entry[1] !== undefined)),
+    // Options it does not know pass through unread.
+    ...defined(options),
     startClosed: !!options.startClosed,
     queue,
     queueing,

@@ -1,5 +1,5 @@
 import type { BackoffOptions } from '../core/backoff.js';
-import { check } from './options.js';
+import { check, defined } from './options.js';
 
 /**
  * Which server refusals are worth another try. `unavailable` (the broker is unreachable) and
@@ -30,7 +30,8 @@ export const defaultRetryBackoff: BackoffOptions = {
 
 /** The app's `retry` option over the defaults, checked once; `maxAttempts` stays unlimited whatever it says. */
 export function resolveRetryBackoff(options: Partial<BackoffOptions> | undefined): BackoffOptions {
-  const resolved = { ...defaultRetryBackoff, ...options, maxAttempts: Infinity };
+  // A setting given as undefined keeps its default, as the client's options do.
+  const resolved = { ...defaultRetryBackoff, ...defined(options ?? {}), maxAttempts: Infinity };
   for (const [name, min] of [['initialDelay', 0], ['factor', 1], ['maxDelay', 0]] as const) check(`retry.${name}`, resolved[name], min);
   return resolved;
 }

@@ -39,7 +39,7 @@ export interface RedisBrokerOptions {
    * `cluster-node-timeout` (15 s). `0` gives up at the first failure. Default 20 000.
    */
   readonly gapRetry?: number;
-  /** Reconnect delays after a lost connection (full-jitter backoff). Default 100 ms doubling to 5 s. */
+  /** Reconnect delays after a lost connection (backoff, each delay between half and all of its ceiling). Default 100 ms doubling to 5 s. */
   readonly reconnect?: Pick<BackoffOptions, 'initialDelay' | 'maxDelay'>;
   /**
    * Idempotency-key records one holder (a client publisher's user, `KeyOrigin.holder`) keeps
@@ -57,3 +57,6 @@ export interface RedisBrokerOptions {
   /** Names a new channel history. Default: 12 random hex characters. */
   readonly newEpoch?: () => string;
 }
+
+/** How long a channel with no publish is kept, by default, ms (`idleChannelTtl`). */
+export const DEFAULT_REDIS_IDLE_CHANNEL_TTL = 3_600_000;

@@ -17,7 +17,7 @@ import type { Numbered } from './ordered-feed.js';
 import { RedisKeys } from './keys.js';
 import { parseDirect, parseEvent, parseNotice } from './messages.js';
 import { array, integer, parseEntry, splitMember, text } from './replies.js';
-import type { RedisBrokerOptions } from './redis-broker-options.js';
+import { DEFAULT_REDIS_IDLE_CHANNEL_TTL, type RedisBrokerOptions } from './redis-broker-options.js';
 import { ScriptRunner, type SendCommand } from './script-runner.js';
 import * as channelScripts from './scripts/channel.js';
 import * as directScripts from './scripts/direct.js';
@@ -78,7 +78,7 @@ export class RedisBroker implements Broker {
     this.#keys = new RedisKeys(options.prefix ?? 'lifeline:');
     this.#clock = options.clock ?? systemClock;
     this.#newEpoch = options.newEpoch ?? (() => randomUUID().replaceAll('-', '').slice(0, 12));
-    this.#idleChannelTtl = options.idleChannelTtl ?? 3_600_000;
+    this.#idleChannelTtl = options.idleChannelTtl ?? DEFAULT_REDIS_IDLE_CHANNEL_TTL;
     this.#maxKeysPerUser = options.maxKeysPerUser ?? DEFAULT_MAX_KEYS_PER_USER;
     this.#log = options.logger;
     this.#quotaFailures = new LogThrottle(this.#clock, 10_000);

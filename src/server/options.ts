@@ -182,6 +182,11 @@ const ms = z.number().int().nonnegative();
 /** A positive number, or Infinity (no limit). */
 const positive = z.union([z.number().positive(), z.literal(Infinity)]);
 
+/** A count or a duration a namespace's history keeps: 0 or more, or Infinity (everything). */
+const kept = z.union([z.number().nonnegative(), z.literal(Infinity)], { error: 'must be a number of 0 or more, or Infinity' });
+/** Channel namespaces: validated here, passed on as given. */
+const channelsSchema = z.record(z.string(), z.object({ history: z.object({ size: kept, ttl: kept }).optional(), presence: z.boolean().optional() }));
+
 /** The numeric and enum options, validated in one place. Hooks are passed through as typed. */
 const schema = z.object({
   port: z.number().int().min(0).max(65535).default(8080),
@@ -234,11 +239,12 @@ const schema = z.object({
   idempotencyWindow: z.number().int().positive().default(86_400_000),
   requestTimeout: z.number().int().positive().default(10_000),
   replyWindow: z.number().int().positive().max(100_000).default(1000),
+  channels: channelsSchema.optional(),
 });
 
 type Validated = z.infer<typeof schema>;
 
-export interface ResolvedServerOptions<User> extends Readonly<Omit<Validated, 'path' | 'allowedOrigins' | 'protocols'>>, ChannelHooks<User> {
+export interface ResolvedServerOptions<User> extends Readonly<Omit<Validated, 'path' | 'allowedOrigins' | 'protocols' | 'channels'>>, ChannelHooks<User> {
   readonly paths: readonly string[];
   readonly allowedOrigins: readonly string[] | '*';
   readonly protocols: readonly string[];
@@ -256,12 +262,12 @@ export interface ResolvedServerOptions<User> extends Readonly<Omit<Validated, 'p
 /** Validates and fills defaults once; throws {@link InvalidOptionError} naming the option. */
 export function resolveServerOptions<User>(options: ServerOptions<User>): ResolvedServerOptions<User> {
   const { server, onRequest, authenticate, broker, channels, canSubscribe, canPublish, presenceUser, logger, clock, rng, randomBytes, ...plain } = options;
-  const parsed = schema.safeParse(plain);
+  const parsed = schema.safeParse({ ...plain, channels });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new InvalidOptionError(issue?.path.join('.') || 'options', issue?.message ?? 'invalid');
   }
-  const { path, allowedOrigins, protocols, ...rest } = parsed.data;
+  const { path, allowedOrigins, protocols, channels: _checked, ...rest } = parsed.data;
   const paths = typeof path === 'string' ? [path] : path;
   for (const p of paths) if (!p.startsWith('/')) throw new InvalidOptionError('path', `"${p}" must start with "/"`);
   return Object.freeze({

@@ -6,6 +6,7 @@ import { withOutbox } from '../../src/client/durable-outbox.js';
 import { LifelineClient } from '../../src/client/lifeline-client.js';
 import type { LifelineClientOptions } from '../../src/client/lifeline-client-types.js';
 import { ReplyError } from '../../src/client/reply-error.js';
+import { defaultRetryBackoff, resolveRetryBackoff } from '../../src/client/retry-policy.js';
 import { InvalidOptionError } from '../../src/core/errors.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
 import { scriptedSockets, type ScriptedSocket } from '../helpers/scripted-socket.js';
@@ -544,6 +545,12 @@ describe('LifelineClient: the protocol against a scripted socket', () => {
     assert.equal(client.state, 'ready');
     clock.tick(1); // the default watchdog, 35 s
     assert.deepEqual(closes, ['heartbeat timeout']);
+    client.close();
+  });
+
+  test('retry settings given as undefined keep their defaults (full jitter included), as the other options do', () => {
+    assert.deepEqual(resolveRetryBackoff({ initialDelay: undefined, factor: undefined, maxDelay: undefined, jitter: undefined }), defaultRetryBackoff);
+    const { client } = setup({ retry: { initialDelay: undefined, jitter: undefined } });
     client.close();
   });
 

@@ -291,6 +291,12 @@ describe('ReconnectingWebSocket: options are checked at construction', () => {
     client.close();
   });
 
+  test('queue limits given as undefined keep their defaults, as the other options do', () => {
+    const { client } = scripted({ queue: { maxMessages: undefined, maxBytes: undefined, overflow: undefined } });
+    assert.deepEqual(client.options.queue, { maxMessages: 1000, maxBytes: 1024 * 1024, overflow: 'reject' });
+    client.close();
+  });
+
   test('withHeartbeat: a setting given as undefined keeps its default, as the client options do', async () => {
     const { client, clock, latest } = scripted({ heartbeat: withHeartbeat({ watchdog: undefined, pingInterval: 0, maxMissed: undefined, probeTimeout: undefined }) });
     const closes: string[] = [];
