@@ -241,7 +241,7 @@ describe('presence: a connection that ends while its subscribe is under way', ()
     client.send({ type: 'subscribe', id: 1, channel: 'room:1' });
     await held.reached;
     client.terminate();
-    await held.broker.parked(welcome.session, 2); // the hello saved it once
+    await held.broker.parked(welcome.session);
     return { clock, watcher, welcome, member: memberId(welcome.session), url: fixture.wsUrl, open: held.open };
   }
 
