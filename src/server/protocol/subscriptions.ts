@@ -261,7 +261,8 @@ export class Subscriptions<User> {
     if (resubscribe) return undefined;
     if (session.subscriptionCount >= maxSubscriptions) return `a session may be subscribed to at most ${maxSubscriptions} channels`;
     if (fanout.members(channel) === 0 && fanout.size >= maxChannels) return `this server holds its maximum of ${maxChannels} channels`;
-    if (presence && this.host.presence.localMembers(channel) >= maxPresenceMembers) return `"${channel}" has its maximum of ${maxPresenceMembers} presence members`;
+    // A session that is a member already (its old connection lingers after a resume took it over) is no new member.
+    if (presence && this.host.presence.localMembers(channel) >= maxPresenceMembers && !this.host.presence.isLocalMember(channel, session.member)) return `"${channel}" has its maximum of ${maxPresenceMembers} presence members`;
     return undefined;
   }
 
