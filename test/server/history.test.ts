@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { FakeClock } from '../../src/testing/fake-clock.js';
 import { startServer } from '../../src/testing/server-fixture.js';
 
 test('server.history pages a channel in process: oldest first, `more` until the head, recovered: false past what is kept', async () => {
@@ -43,6 +44,38 @@ test('server.history of a channel with a fractional history size (its whole part
     const newest = await server.history('half:a');
     assert.deepEqual([newest.recovered, newest.events.map((event) => event.offset)], [true, [4, 5]]);
     assert.deepEqual((await server.history('half:a', { limit: 1 })).events.map((event) => event.offset), [5]);
+  } finally {
+    await fixture.close();
+  }
+});
+
+test('server.history without since gives the newest events still kept when older ones aged out or were evicted (fake clock)', async () => {
+  const clock = new FakeClock();
+  const fixture = await startServer({ clock, pingInterval: 0, channels: { chat: { history: { size: 200, ttl: 60_000 } } } });
+  try {
+    const { server } = fixture;
+    for (let n = 1; n <= 20; n++) await server.publish('chat:a', n);
+    clock.tick(60_001); // the first 20 age out
+    let head = await server.publish('chat:a', 21);
+    for (let n = 22; n <= 25; n++) head = await server.publish('chat:a', n);
+
+    const page = await server.history('chat:a', { limit: 10 });
+    assert.deepEqual(
+      page.events.map((event) => event.offset),
+      [21, 22, 23, 24, 25],
+      'the five still kept, though the head is 25 and the limit 10',
+    );
+    assert.deepEqual([page.recovered, page.more, page.head], [true, false, head]);
+    const newest = await server.history('chat:a', { limit: 3 });
+    assert.deepEqual(
+      newest.events.map((event) => event.offset),
+      [23, 24, 25],
+    );
+    assert.equal(newest.recovered, true);
+
+    clock.tick(60_001); // everything ages out: an empty page at the head
+    const empty = await server.history('chat:a');
+    assert.deepEqual([empty.events.length, empty.recovered, empty.more, empty.head], [0, true, false, head]);
   } finally {
     await fixture.close();
   }

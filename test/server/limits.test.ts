@@ -336,6 +336,25 @@ describe('limits: caps refuse with their documented error', () => {
     assert.match(refused.message, /presence members/);
   });
 
+  test('maxPresenceMembers: a member whose session resumes while its old connection lingers is no new member; its subscribe is taken', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, channels, maxPresenceMembers: 2 });
+    const { client: other } = await ProtocolClient.connect(t, fixture.wsUrl);
+    await other.subscribe(1, 'room:1');
+    const { client: first, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    await first.subscribe(1, 'room:1');
+    // The resume takes over (the old connection is closed with 4001, and its subscription ends
+    // when that close is done); the subscribe pipelined behind the hello comes first.
+    const second = await ProtocolClient.open(fixture.wsUrl);
+    t.after(() => second.dispose());
+    second.send({ type: 'hello', v: 1, session: welcome.session, secret: welcome.secret });
+    second.send({ type: 'subscribe', id: 2, channel: 'room:1' });
+    assert.equal((await second.reply(2)).type, 'subscribed');
+    assert.equal((await first.closed).code, 4001);
+    const { client: third } = await ProtocolClient.connect(t, fixture.wsUrl);
+    third.send({ type: 'subscribe', id: 1, channel: 'room:1' });
+    assert.equal(refusal(await third.reply(1)).code, 'limit', 'a new member is still refused');
+  });
+
   test('maxSessionsPerUser: a hello over it is closed with 1008; resuming one of them is not a new session', async (t) => {
     const fixture = await serve<string>(t, { pingInterval: 0, channels, maxSessionsPerUser: 2, authenticate: (request) => ({ ok: true, user: request.query.get('user') ?? '' }) });
     const ann = { query: { user: 'ann' } };

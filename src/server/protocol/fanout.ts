@@ -136,6 +136,13 @@ export class ChannelFanout {
     return this.#channels.get(channel)?.members.size ?? 0;
   }
 
+  /** Whether a local subscriber of `channel` passes `test` (a scan of them all: for a rare check, never per event). */
+  someMember(channel: string, test: (member: FanoutMember) => boolean): boolean {
+    const members = this.#channels.get(channel)?.members;
+    if (members) for (const member of members) if (test(member)) return true;
+    return false;
+  }
+
   /** Local subscriber count per channel (for metrics and the admin page). */
   counts(): Map<string, number> {
     return new Map([...this.#channels].map(([channel, entry]) => [channel, entry.members.size]));

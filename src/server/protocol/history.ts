@@ -27,17 +27,20 @@ export interface HistoryPage {
 
 /**
  * `server.history()`: a channel's kept events after `since`, a page at a time, through the
- * broker's `recover` (which serves a whole gap or nothing) and the channel's history policy.
+ * broker's `recover` (which serves a whole gap or nothing) and the channel's history policy;
+ * without `since`, the newest kept, through its `rewind`.
  */
 export async function readHistory(broker: Broker, channels: ChannelsConfig, channel: string, options: HistoryOptions = {}): Promise<HistoryPage> {
   const limit = options.limit ?? 100;
   if (!Number.isSafeInteger(limit) || limit < 1) throw new InvalidOptionError('limit', 'must be an integer >= 1');
-  // A fractional size keeps its whole part: a `since` that far back is a whole number of events.
+  // A fractional size keeps its whole part (a count of events).
   const kept = Math.max(Math.floor(resolveChannel(channels, channel)?.history.size ?? 0), 1);
-  let since = options.since;
+  const { since } = options;
+  // The newest events still kept, ending at the head: however many aged out or were evicted
+  // (asking for "after head - limit" would find that gap and answer nothing).
   if (since === undefined) {
-    const { position } = await broker.recover(channel, undefined, 1);
-    since = { epoch: position.epoch, offset: Math.max(0, position.offset - Math.min(limit, kept)) };
+    const newest = await broker.rewind(channel, Math.min(limit, kept), undefined);
+    return { events: newest.events, head: newest.position, recovered: true, more: false };
   }
   const recovery = await broker.recover(channel, since, kept);
   const events = recovery.events.slice(0, limit);

@@ -49,7 +49,7 @@ export interface PresenceHost<User> {
  */
 export class Presence<User> {
   readonly #timer: Timer;
-  readonly #listeners = new WeakMap<LiveSubscription<User>, FanoutMember>();
+  readonly #listeners = new WeakMap<LiveSubscription<User>, FanoutMember & { readonly member: string }>();
   /** Leaves waiting out the grace period. */
   readonly #pending = new Map<string, Timer>();
   readonly #announcers = new Map<string, Announcer>();
@@ -119,6 +119,11 @@ export class Presence<User> {
     return this.host.fanout.members(companion(channel));
   }
 
+  /** Whether `member` (a session) is subscribed to `channel` on this node, on any of its connections (a scan of the channel's members). */
+  isLocalMember(channel: string, member: string): boolean {
+    return this.host.fanout.someMember(companion(channel), (listener) => 'member' in listener && listener.member === member);
+  }
+
   /**
    * Stops refreshing. Leaves still in their grace period are not told: their entries expire
    * within the member ttl (or are taken over, silently, by the session resuming on another node).
@@ -173,11 +178,11 @@ export class Presence<User> {
     await this.host.broker.publish(companion(channel), data, { size: 0, ttl: 0 });
   }
 
-  /** Forwards the channel's presence changes to one subscriber. */
-  #listener(session: LiveSession<User>, sub: LiveSubscription<User>): FanoutMember {
+  /** Forwards the channel's presence changes to one subscriber, and names its member. */
+  #listener(session: LiveSession<User>, sub: LiveSubscription<User>): FanoutMember & { readonly member: string } {
     let listener = this.#listeners.get(sub);
     if (!listener) {
-      listener = { deliver: (_text, _position, data) => session.connection.send(JSON.stringify({ type: 'presence', channel: sub.channel, ...(data as object) })) };
+      listener = { member: session.member, deliver: (_text, _position, data) => session.connection.send(JSON.stringify({ type: 'presence', channel: sub.channel, ...(data as object) })) };
       this.#listeners.set(sub, listener);
     }
     return listener;

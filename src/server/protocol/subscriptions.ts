@@ -176,9 +176,11 @@ export class Subscriptions<User> {
 
   async #joinPresence(session: LiveSession<User>, sub: LiveSubscription<User>): Promise<void> {
     await this.host.presence.join(session, sub);
-    // The connection may have closed while joining: its cleanup already ran, so undo the join
-    // here or a ghost member would stay until it expires.
-    if (session.subscription(sub.channel) !== sub || this.host.live(session.id) !== session) await this.unsubscribe(session, sub);
+    // The connection may have closed (or been taken over) while joining: its cleanup already ran,
+    // so undo the join here or a ghost member would stay until it expires. It left as a parked
+    // session leaves: after the grace period, so a resume within it is silent.
+    const gone = this.host.live(session.id) !== session;
+    if (session.subscription(sub.channel) !== sub || gone) await this.unsubscribe(session, sub, false, gone);
   }
 
   async unsubscribeMessage(session: LiveSession<User>, message: ClientMessageOf<'unsubscribe'>): Promise<void> {
@@ -195,7 +197,8 @@ export class Subscriptions<User> {
   async unsubscribe(session: LiveSession<User>, sub: LiveSubscription<User>, movedAway = false, parked = false): Promise<void> {
     session.unsubscribe(sub);
     await this.host.fanout.leave(sub.channel, sub);
-    if (sub.presence) {
+    // Still catching up (its buffer is set), it never joined presence: nobody is told it left.
+    if (sub.presence && sub.buffer === undefined) {
       // After a takeover the member (the session) is still here, subscribed on its new connection
       // (on this node, or on another one that now owns the session).
       const successor = this.host.live(session.id);
@@ -258,7 +261,8 @@ export class Subscriptions<User> {
     if (resubscribe) return undefined;
     if (session.subscriptionCount >= maxSubscriptions) return `a session may be subscribed to at most ${maxSubscriptions} channels`;
     if (fanout.members(channel) === 0 && fanout.size >= maxChannels) return `this server holds its maximum of ${maxChannels} channels`;
-    if (presence && this.host.presence.localMembers(channel) >= maxPresenceMembers) return `"${channel}" has its maximum of ${maxPresenceMembers} presence members`;
+    // A session that is a member already (its old connection lingers after a resume took it over) is no new member.
+    if (presence && this.host.presence.localMembers(channel) >= maxPresenceMembers && !this.host.presence.isLocalMember(channel, session.member)) return `"${channel}" has its maximum of ${maxPresenceMembers} presence members`;
     return undefined;
   }
 

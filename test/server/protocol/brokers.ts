@@ -106,14 +106,18 @@ export function slowBroker(inner: Broker, seed: number, maxTurns = 4): Forwardin
   });
 }
 
-/** Reports sessions parked in the broker (saved with a finite ttl: their connection ended). */
+/**
+ * Reports sessions parked in the broker: saved with no `owner`, as a node saves a session whose
+ * connection ended (a hello, and a live session's save, name the connection serving it; their
+ * ttl is finite too, so the ttl tells nothing).
+ */
 export class ParkWatch extends ForwardingBroker {
   readonly #parked = new Map<string, number>();
   readonly #waiters = new Set<() => void>();
 
   override async saveSession(id: string, record: SessionRecord, ttl: number): Promise<void> {
     await super.saveSession(id, record, ttl);
-    if (Number.isFinite(ttl)) {
+    if (record.owner === undefined) {
       this.#parked.set(id, (this.#parked.get(id) ?? 0) + 1);
       for (const wake of [...this.#waiters]) wake();
     }

@@ -6,9 +6,11 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import type { ChannelsConfig } from '../../../src/server/protocol/channels.js';
+import { MemoryBroker } from '../../../src/broker/memory-broker.js';
 import { FakeClock } from '../../../src/testing/fake-clock.js';
 import { memberId } from '../../../src/server/protocol/member-id.js';
 import { serve } from '../support.js';
+import { ParkWatch } from './brokers.js';
 import { ProtocolClient, type Member, type MessageOf, type ProtocolClient as Client } from './protocol-client.js';
 
 const channels: ChannelsConfig = { room: { presence: true }, quiet: {} };
@@ -227,5 +229,65 @@ describe('presence: a grace period longer than the member ttl', () => {
     await clock.tickAsync(60_000); // refreshes that would find an expired entry to tell again
     await watcher.sync();
     assert.deepEqual(changes(), ['join', 'leave']);
+  });
+});
+
+describe('presence: a connection that ends while its subscribe is under way', () => {
+  /** A broker whose `method` waits, when armed, until the test opens it; `reached` resolves when it is waiting. */
+  function heldAt(method: string, clock: FakeClock): { broker: ParkWatch; arm(): void; reached: Promise<void>; open(): void } {
+    let armed = false;
+    let reach = (): void => undefined;
+    let open = (): void => undefined;
+    const reached = new Promise<void>((resolve) => (reach = resolve));
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    const broker = new ParkWatch(new MemoryBroker({ clock }), async (called) => {
+      if (called !== method || !armed) return;
+      armed = false;
+      reach();
+      await opened;
+    });
+    return { broker, arm: () => void (armed = true), reached, open };
+  }
+
+  const changesOf = (watcher: Client, member: string): string[] =>
+    presenceOf(watcher, 'room:1')
+      .filter((message) => message.join?.client === member || message.leave?.client === member)
+      .map((message) => (message.join ? 'join' : 'leave'));
+
+  /** A watcher on `room:1`, and a member whose link drops while its subscribe waits at the broker's `method`; held there, its session parked. */
+  async function endedMidSubscribe(t: TestContext, method: string): Promise<{ clock: FakeClock; watcher: Client; welcome: MessageOf<'welcome'>; member: string; url: string; open(): void }> {
+    const clock = new FakeClock();
+    const held = heldAt(method, clock);
+    t.after(() => held.broker.inner.close());
+    const fixture = await serve(t, { clock, pingInterval: 0, presenceGrace: 1_000, channels, broker: held.broker });
+    const { client: watcher } = await ProtocolClient.connect(t, fixture.wsUrl);
+    await watcher.subscribe(1, 'room:1');
+    const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    held.arm();
+    client.send({ type: 'subscribe', id: 1, channel: 'room:1' });
+    await held.reached;
+    client.terminate();
+    await held.broker.parked(welcome.session);
+    return { clock, watcher, welcome, member: memberId(welcome.session), url: fixture.wsUrl, open: held.open };
+  }
+
+  test('closed during the catch-up: it never joined, so nobody hears it leave, at once or after the grace period (fake clock)', async (t) => {
+    const { clock, watcher, member, open } = await endedMidSubscribe(t, 'recover');
+    open();
+    await clock.tickAsync(1_001);
+    assert.equal((await members(watcher, 2, 'room:1')).some((entry) => entry.client === member), false, 'never a member');
+    assert.deepEqual(changesOf(watcher, member), [], 'no join, no leave');
+  });
+
+  test('closed while joining: its leave waits for the grace period, so a resume within it is silent (fake clock)', async (t) => {
+    const { clock, watcher, welcome, member, url, open } = await endedMidSubscribe(t, 'presenceJoin');
+    open();
+    await watcher.take('presence', (message) => message.join?.client === member);
+    await clock.tickAsync(500);
+    const { client: second } = await ProtocolClient.connect(t, url, { session: welcome.session, secret: welcome.secret });
+    await second.subscribe(2, 'room:1');
+    await clock.tickAsync(1_001);
+    assert.equal((await members(watcher, 2, 'room:1')).some((entry) => entry.client === member), true, 'still a member');
+    assert.deepEqual(changesOf(watcher, member), ['join'], 'one join, no leave');
   });
 });

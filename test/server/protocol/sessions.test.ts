@@ -64,6 +64,7 @@ describe('protocol: resume', () => {
     const fixture = await serve(t, { clock, pingInterval: 0, recoveryWindow: 10_000, broker: watch });
     t.after(() => watch.inner.close());
     const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    assert.equal(watch.parkings(welcome.session), 0, 'a session connected is not parked (its hello saved it)');
     await client.dispose();
     await watch.parked(welcome.session, 1);
     await clock.tickAsync(9_000);
