@@ -13,7 +13,7 @@ import { MemoryBroker } from '../../src/broker/memory-broker.js';
 import { eventually } from '../helpers/wait.js';
 import { ProtocolClient } from './protocol/protocol-client.js';
 import { RawSocket, type HandshakeOptions, type RawResponse } from '../helpers/raw-socket.js';
-import { connect, connectPair, DEADLINE, onceWithin, serve, TrackedClient, within } from './support.js';
+import { closeReportOf, connect, connectPair, DEADLINE, onceWithin, serve, TrackedClient, within } from './support.js';
 
 /** Sends a handshake request, reads the refusal, and checks the server then closed the socket. */
 async function refusal(port: number, options: HandshakeOptions = {}): Promise<RawResponse> {
@@ -443,6 +443,32 @@ describe("opening handshake: authenticateOn 'first-message'", () => {
     const close = await within(client.closed, DEADLINE, 'the close');
     assert.equal(close.code, 4401);
     assert.equal(dispatched, 0);
+  });
+
+  test('close() while the hook checks the credentials ends the connection with a clean close handshake, at once (fake clock)', async (t) => {
+    // Reading is paused while the hook runs; the peer's close frame must still be read, or
+    // the close ends only at closeTimeout (a clock nobody advances here) as a termination.
+    const clock = new FakeClock();
+    let hookRunning!: () => void;
+    const running = new Promise<void>((resolve) => (hookRunning = resolve));
+    const fixture = await serve(t, {
+      clock,
+      authenticateOn: 'first-message',
+      authenticate: () => {
+        hookRunning();
+        return new Promise(() => undefined); // never settles
+      },
+    });
+    const client = await connect(t, fixture.wsUrl);
+    const [conn] = [...fixture.server.connections];
+    assert.ok(conn !== undefined && conn.state === 'authenticating');
+    const report = closeReportOf(fixture.server, conn, 2 * DEADLINE);
+    client.ws.send(JSON.stringify({ type: 'auth', token: 'good' }));
+    await within(running, DEADLINE, 'the hook to run');
+    await within(fixture.server.close(), DEADLINE, 'close() to resolve');
+    assert.deepEqual(await within(client.closed, DEADLINE, 'the client close'), { code: 1001, reason: 'going away' });
+    const { code, wasClean, terminated } = await report;
+    assert.deepEqual({ code, wasClean, terminated }, { code: 1001, wasClean: true, terminated: undefined });
   });
 
   test('silence closes with 4401 after handshakeTimeout', async (t) => {
