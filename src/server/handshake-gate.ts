@@ -60,6 +60,12 @@ export class HandshakeGate<User> {
   readonly #prepared = new PreparedRejections();
   /** The server's limits as the judge reads them, live: one object for every handshake. */
   readonly #limits: HandshakeLimits;
+  /**
+   * How the upgrade under way answers when ws refuses it itself (a header ws reads and the judge
+   * does not: `Sec-WebSocket-Protocol`, `Sec-WebSocket-Extensions`, an `Upgrade` list). Set only
+   * for the synchronous `handleUpgrade` call, which reports such a refusal before it returns.
+   */
+  #upgradeRefused: ((message: string) => void) | undefined;
 
   constructor(
     private readonly host: GateHost<User>,
@@ -69,6 +75,9 @@ export class HandshakeGate<User> {
     this.#admission = new TokenBucket(host.clock, options.admissionRate, Math.max(1, options.admissionRate));
     this.#originAllowed = makeOriginRule(options.allowedOrigins);
     this.#limits = this.#liveLimits();
+    // ws answers these itself unless someone listens: its response would bypass the `rejected`
+    // event and the counters (and in close mode skip the close code).
+    wss.on('wsClientError', this.#onUpgradeRefused);
   }
 
   /**
@@ -117,6 +126,13 @@ export class HandshakeGate<User> {
    * made here per handshake would keep the request and its headers alive as long (about 2 kB).
    */
   readonly #onSocketError = (error: Error): void => this.host.log.debug({ err: error }, 'socket error during handshake');
+
+  readonly #onUpgradeRefused = (error: Error, socket: Duplex): void => {
+    const refused = this.#upgradeRefused;
+    this.#upgradeRefused = undefined;
+    if (refused === undefined) socket.destroy();
+    else refused(error.message);
+  };
 
   /**
    * The hint of a refusal while the event loop is behind: 1, 2 or 3 s, drawn per refusal, so the
@@ -224,7 +240,13 @@ export class HandshakeGate<User> {
   #admit(request: IncomingMessage, socket: Duplex, head: Buffer, credentials: Credentials<User>): void {
     const { host } = this;
     if (!host.running()) return this.#refuse(request, socket, reject('draining', 'server is shutting down', host.options.retryAfter));
-    this.#upgrade(request, socket, head, (upgraded) => host.accept(upgraded, request, credentials));
+    this.#upgrade(
+      request,
+      socket,
+      head,
+      (upgraded) => host.accept(upgraded, request, credentials),
+      (message) => this.#refuse(request, socket, reject('malformed', message)),
+    );
   }
 
   #failed(socket: Duplex, error: unknown): void {
@@ -240,13 +262,19 @@ export class HandshakeGate<User> {
     return true;
   }
 
-  #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, then: (socket: WebSocket) => void): void {
+  /** Upgrades the socket, then `then`; `refused` answers instead when ws refuses the request. */
+  #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, then: (socket: WebSocket) => void, refused: (message: string) => void): void {
     if (socket.destroyed) return;
-    this.wss.handleUpgrade(request, socket, head, (upgraded) => {
-      // ws hears the socket's errors from here on: ours would stay as one more listener per connection.
-      socket.off('error', this.#onSocketError);
-      then(upgraded);
-    });
+    this.#upgradeRefused = refused;
+    try {
+      this.wss.handleUpgrade(request, socket, head, (upgraded) => {
+        // ws hears the socket's errors from here on: ours would stay as one more listener per connection.
+        socket.off('error', this.#onSocketError);
+        then(upgraded);
+      });
+    } finally {
+      this.#upgradeRefused = undefined;
+    }
   }
 
   /** Refuses a handshake still pending (the hook's verdict, its deadline), once. */
@@ -269,7 +297,14 @@ export class HandshakeGate<User> {
       // Browsers cannot read a refused handshake's status, so accept and close at once with
       // an application code (and the retry hint in the reason) they can read.
       const hint = rejection.retryAfterMs === undefined ? '' : `; ${formatRetryHint({ afterMs: rejection.retryAfterMs, spreadMs: rejection.retryAfterMs })}`;
-      this.#upgrade(request, socket, Buffer.alloc(0), (upgraded) => this.#closeRefused(upgraded, closeCode, fitCloseReason(`${rejection.message}${hint}`)));
+      // A request ws will not upgrade gets the refusal's status instead (counted once, above).
+      this.#upgrade(
+        request,
+        socket,
+        Buffer.alloc(0),
+        (upgraded) => this.#closeRefused(upgraded, closeCode, fitCloseReason(`${rejection.message}${hint}`)),
+        () => writeRejection(socket, rejection),
+      );
       return;
     }
     writeRejection(socket, rejection);

@@ -318,6 +318,16 @@ describe("opening handshake: handshakeRejection 'close' (for browsers)", () => {
     assert.match(close.reason, /retry after \d+ ms/);
   });
 
+  test('a refusal ws will not upgrade (an invalid Sec-WebSocket-Protocol) is answered with its own status, counted once', async (t) => {
+    const fixture = await serve(t, { handshakeRejection: 'close', authenticate: () => ({ ok: false }) });
+    const rejected: number[] = [];
+    fixture.server.on('rejected', (rejection) => rejected.push(rejection.status));
+    const response = await refusal(fixture.port, { headers: { 'Sec-WebSocket-Protocol': 'a b' } });
+    assertRefusal(response, 401, 'Unauthorized', /^authentication required\n$/);
+    assert.deepEqual(rejected, [401]);
+    assert.deepEqual([...fixture.server.stats.handshakes], [[401, 1]]);
+  });
+
   test('an unknown path stays an HTTP 404', async (t) => {
     const { port } = await serve(t, { handshakeRejection: 'close' });
     const response = await refusal(port, { path: '/nope' });
@@ -500,6 +510,22 @@ describe('opening handshake: subprotocols and permessage-deflate', () => {
     assert.equal(response.headers['sec-websocket-protocol'], undefined);
     const [conn] = (await accepted) as [{ protocol: string }];
     assert.equal(conn.protocol, '');
+  });
+
+  test('a header ws refuses to upgrade (Sec-WebSocket-Protocol, Sec-WebSocket-Extensions, an Upgrade list) is a malformed handshake: 400, reported and counted', async (t) => {
+    const fixture = await serve(t, { perMessageDeflate: true });
+    const rejected: string[] = [];
+    fixture.server.on('rejected', (rejection) => rejected.push(`${rejection.status} ${rejection.kind}`));
+    const cases: readonly [Record<string, string>, RegExp][] = [
+      [{ 'Sec-WebSocket-Protocol': '' }, /Sec-WebSocket-Protocol/],
+      [{ 'Sec-WebSocket-Protocol': 'chat, ,x' }, /Sec-WebSocket-Protocol/],
+      [{ 'Sec-WebSocket-Extensions': 'permessage-deflate; =' }, /Sec-WebSocket-Extensions/],
+      [{ Upgrade: 'websocket, h2c' }, /Upgrade/],
+    ];
+    for (const [headers, body] of cases) assertRefusal(await refusal(fixture.port, { headers }), 400, 'Bad Request', body);
+    assert.deepEqual(rejected, Array(cases.length).fill('400 malformed'));
+    assert.equal(fixture.server.stats.handshakes.get(400), cases.length);
+    await connect(t, fixture.wsUrl); // the server still upgrades a good one
   });
 
   test('permessage-deflate is off by default', async (t) => {
