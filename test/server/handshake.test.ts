@@ -167,6 +167,19 @@ describe('opening handshake: the status table (raw HTTP)', () => {
     assert.deepEqual(errors, ['database password is hunter2']);
   });
 
+  test('an authenticate hook that returns no verdict (untyped app code) is a server fault too: 503, reported as error', async (t) => {
+    const fixture = await serve(t, { authenticate: (() => undefined) as unknown as () => { ok: false } });
+    const errors: string[] = [];
+    fixture.server.on('error', (error) => errors.push(error.message));
+    const rejected: string[] = [];
+    fixture.server.on('rejected', (rejection) => rejected.push(rejection.kind));
+    const response = await refusal(fixture.port);
+    assertRefusal(response, 503, 'Service Unavailable', /^authentication is unavailable\n$/);
+    assert.equal(response.headers['retry-after'], '5');
+    assert.deepEqual(errors, ['the authenticate hook returned undefined, not an AuthResult']);
+    assert.deepEqual(rejected, ['unavailable']);
+  });
+
   test('an authenticate hook that refuses with status 403 gets 403', async (t) => {
     const { port } = await serve(t, { authenticate: () => ({ ok: false, status: 403 }) });
     const response = await refusal(port);
@@ -479,6 +492,18 @@ describe("opening handshake: authenticateOn 'first-message'", () => {
     assert.deepEqual(await within(client.closed, DEADLINE, 'the client close'), { code: 1001, reason: 'going away' });
     const { code, wasClean, terminated } = await report;
     assert.deepEqual({ code, wasClean, terminated }, { code: 1001, wasClean: true, terminated: undefined });
+  });
+
+  test('a hook that returns no verdict closes with 4503 at once, not at the deadline (fake clock)', async (t) => {
+    const clock = new FakeClock();
+    const fixture = await serve(t, { clock, authenticateOn: 'first-message', authenticate: (() => null) as unknown as () => { ok: false } });
+    const errors: string[] = [];
+    fixture.server.on('error', (error) => errors.push(error.message));
+    const client = await connect(t, fixture.wsUrl);
+    client.ws.send(JSON.stringify({ type: 'auth', token: 'good' }));
+    const close = await within(client.closed, DEADLINE, 'the close');
+    assert.deepEqual(close, { code: 4503, reason: 'authentication is unavailable' });
+    assert.deepEqual(errors, ['the authenticate hook returned null, not an AuthResult']);
   });
 
   test('silence closes with 4401 after handshakeTimeout', async (t) => {
