@@ -287,6 +287,17 @@ describe('attach mode', () => {
     assert.equal((await again.next()).text, 'from other');
   });
 
+  test("as the only upgrade listener, it leaves an upgrade to another protocol (h2c) off its path to the app's request handler", async (t) => {
+    const http = createHttpServer((request, response) => response.end(`app page ${request.url}`));
+    const port = await listenHttp(t, http);
+    attach(t, { server: http, path: '/live' });
+    const raw = await RawSocket.open(port);
+    t.after(() => raw.destroy());
+    raw.write('GET /elsewhere HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n');
+    const response = await raw.readResponse();
+    assert.deepEqual([response.status, response.body], [200, 'app page /elsewhere']);
+  });
+
   test('as the only upgrade listener, it refuses unknown paths with 404', async (t) => {
     const http = createHttpServer((_request, response) => response.end('app page'));
     const port = await listenHttp(t, http);
