@@ -200,16 +200,15 @@ export class HandshakeGate<User> {
   }
 
   /**
-   * Shutdown: abort handshakes in flight and end refused sockets still closing; resolves when they
-   * are gone. A socket refused after this (the upgrade listener stays until the sessions are
-   * parked) is ended at once, not left to its close deadline.
+   * Shutdown: refuse handshakes in flight as any handshake is while draining (503, 4503 in close
+   * mode: not dropped unanswered, so the peer gets its `Retry-After`) and end refused sockets
+   * still closing; resolves when those are gone. A socket refused after this (the upgrade
+   * listener stays until the sessions are parked) is ended at once, not left to its close deadline.
    */
   async close(): Promise<void> {
     this.#closed = true;
-    for (const pending of [...this.#pending]) {
-      this.#release(pending);
-      pending.socket.destroy();
-    }
+    const draining = reject('draining', 'server is shutting down', this.host.options.retryAfter);
+    for (const pending of [...this.#pending]) this.#refusePending(pending, draining);
     const closing = [...this.#refused].map((socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())));
     for (const socket of this.#refused) socket.terminate();
     await Promise.all(closing);
@@ -312,7 +311,12 @@ export class HandshakeGate<User> {
 
   /** Accept-then-close: the socket is ours until it is gone, on our clock, and shutdown ends it. */
   #closeRefused(socket: WebSocket, code: number, reason: string): void {
-    if (this.#closed) return void socket.terminate();
+    if (this.#closed) {
+      // Shutting down: the close frame goes out, but no close handshake is awaited.
+      socket.close(code, reason);
+      socket.terminate();
+      return;
+    }
     this.#refused.add(socket);
     const deadline = new Timer(this.host.clock, () => socket.terminate());
     socket.on('error', (error) => this.host.log.debug({ err: error }, 'error on a refused socket'));

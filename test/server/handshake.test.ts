@@ -251,6 +251,29 @@ describe('opening handshake: the status table (raw HTTP)', () => {
     assert.equal(fixture.server.state, 'closed');
   });
 
+  test('a handshake still waiting for its authenticate hook when close() ends is refused 503 with Retry-After, not dropped unanswered', async (t) => {
+    let called!: () => void;
+    const hookCalled = new Promise<void>((resolve) => (called = resolve));
+    const fixture = await serve(t, {
+      authenticate: () => {
+        called();
+        return new Promise(() => undefined); // never settles
+      },
+    });
+    const rejected: string[] = [];
+    fixture.server.on('rejected', (rejection) => rejected.push(`${rejection.status} ${rejection.kind}`));
+    const raw = await RawSocket.request(fixture.port);
+    t.after(() => raw.destroy());
+    await within(hookCalled, DEADLINE, 'the hook to be called');
+    await within(fixture.server.close(), DEADLINE, 'close()');
+    const response = await raw.readResponse();
+    assertRefusal(response, 503, 'Service Unavailable', /^server is shutting down\n$/);
+    assert.equal(response.headers['retry-after'], '5');
+    await raw.waitClosed();
+    assert.deepEqual(rejected, ['503 draining']);
+    assert.deepEqual([...fixture.server.stats.handshakes], [[503, 1]]);
+  });
+
   test('a handshake over admissionRate is refused with 503 and Retry-After', async (t) => {
     const clock = new FakeClock();
     const { port } = await serve(t, { clock, admissionRate: 1 });
@@ -581,6 +604,24 @@ describe('opening handshake: subprotocols and permessage-deflate', () => {
 });
 
 describe('handshakeRejection: close, during shutdown', () => {
+  test('a handshake still waiting for its authenticate hook when close() ends is closed with 4503 and a retry hint', async (t) => {
+    let called!: () => void;
+    const hookCalled = new Promise<void>((resolve) => (called = resolve));
+    const fixture = await serve(t, {
+      handshakeRejection: 'close',
+      authenticate: () => {
+        called();
+        return new Promise(() => undefined); // never settles
+      },
+    });
+    const client = closedClient(t, fixture.wsUrl);
+    await within(hookCalled, DEADLINE, 'the hook to be called');
+    await within(fixture.server.close(), DEADLINE, 'close()');
+    const close = await within(client.closed, DEADLINE, 'the close');
+    assert.equal(close.code, 4503);
+    assert.match(close.reason, /^server is shutting down; retry after 5000 ms/);
+  });
+
   test('a handshake refused by upgrade-then-close while the server waits for its sessions to park is ended by close(): no socket or timer outlives it', async (t) => {
     /** Holds the parking of sessions (the save at detach) while `held` is set. */
     class SlowPark extends MemoryBroker {
