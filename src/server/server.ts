@@ -184,14 +184,22 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     return this.#http;
   }
 
-  /** Starts listening when Lifeline owns the http server; reports where. Throws a `LifelineError` (`ERR_SERVER_CLOSED`) once closing. */
+  /**
+   * Starts listening when Lifeline owns the http server; reports where. Throws a `LifelineError`
+   * (`ERR_SERVER_CLOSED`) once closing; a bind that fails (`EADDRINUSE`) rejects with Node's
+   * error, and a later call binds again.
+   */
   async listen(): Promise<ListenInfo> {
     this.#assertRunning();
     if (this.#ownsHttp && !this.#http.listening) {
       this.#listening ??= new Promise<void>((resolve, reject) => {
-        this.#http.once('error', reject);
+        const failed = (error: Error): void => {
+          this.#listening = undefined; // a later listen() tries again (the port may be free by then)
+          reject(error);
+        };
+        this.#http.once('error', failed);
         this.#http.listen(this.options.port, this.options.host, () => {
-          this.#http.off('error', reject);
+          this.#http.off('error', failed);
           resolve();
         });
       });

@@ -218,6 +218,21 @@ describe('graceful shutdown', () => {
   });
 });
 
+describe('listen()', () => {
+  test('after a bind that failed (EADDRINUSE), listen() binds again once the port is free', async (t) => {
+    const blocker = createHttpServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as AddressInfo;
+    const server = createServer({ port, logger: false });
+    t.after(() => shutdown(server));
+    await assert.rejects(server.listen(), { code: 'EADDRINUSE' });
+    await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    const info = await within(server.listen(), DEADLINE, 'the second listen()');
+    assert.equal(info.port, port);
+    await connect(t, `ws://127.0.0.1:${port}/ws`);
+  });
+});
+
 describe('attach mode', () => {
   const quiet = pino({ level: 'silent' });
 
