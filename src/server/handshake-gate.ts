@@ -39,7 +39,8 @@ interface Pending {
   readonly request: IncomingMessage;
   readonly socket: Duplex;
   timer: TimerHandle | undefined;
-  readonly onSocketClose: () => void;
+  /** The peer left (its socket closed, or it ended its side): the slot is freed and the socket ended. */
+  readonly onPeerGone: () => void;
 }
 
 /**
@@ -217,9 +218,22 @@ export class HandshakeGate<User> {
   /** The `authenticate` hook's wait: the handshake holds a capacity slot, under one deadline, until it is decided. */
   #authenticate(request: IncomingMessage, socket: Duplex, head: Buffer, url: URL, authenticate: NonNullable<ResolvedServerOptions<User>['authenticate']>): void {
     const { host } = this;
-    const pending: Pending = { request, socket, timer: undefined, onSocketClose: () => this.#release(pending) };
+    const pending: Pending = {
+      request,
+      socket,
+      timer: undefined,
+      onPeerGone: () => {
+        this.#release(pending);
+        socket.destroy();
+      },
+    };
     this.#pending.add(pending);
-    socket.once('close', pending.onSocketClose); // a peer that leaves frees its slot at once
+    // A peer that leaves frees its slot at once: one that resets the connection closes the
+    // socket; one that closes it normally (FIN) only ends its side, which no WebSocket client
+    // does before the answer (the server's socket allows half-open connections, so it would
+    // stay open until the hook or the deadline).
+    socket.once('close', pending.onPeerGone);
+    socket.once('end', pending.onPeerGone);
     const { handshakeTimeout, retryAfter } = host.options;
     pending.timer = host.clock.setTimeout(() => this.#refusePending(pending, reject('timeout', 'handshake timed out', retryAfter)), handshakeTimeout);
     runAuthenticate(authenticate, authRequest(request, url), (error) => host.hookFailed(error), retryAfter)
@@ -257,7 +271,8 @@ export class HandshakeGate<User> {
   #release(pending: Pending): boolean {
     if (!this.#pending.delete(pending)) return false;
     if (pending.timer !== undefined) this.host.clock.clearTimeout(pending.timer);
-    pending.socket.off('close', pending.onSocketClose);
+    pending.socket.off('close', pending.onPeerGone);
+    pending.socket.off('end', pending.onPeerGone);
     return true;
   }
 
