@@ -116,7 +116,8 @@ function single(value: HeaderValue): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-function hasToken(value: HeaderValue, token: string): boolean {
+/** Whether a header's comma-separated list holds `token` (lower-case), ignoring case. */
+export function hasToken(value: HeaderValue, token: string): boolean {
   const text = single(value);
   if (text === undefined) return false;
   if (text.length === token.length && text.toLowerCase() === token) return true; // the usual one-token header, no list made

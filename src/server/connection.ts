@@ -304,6 +304,13 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     this.#rare().sent = { code, reason };
     this.#startCloseTimer();
     this.#socket.close(code, reason);
+    // Nothing is delivered once closing, so no hold has a reason left: a socket kept paused
+    // (credentials being checked, a full queue) would never read the peer's close frame, and
+    // the close would end only at closeTimeout, as a termination.
+    if ((this.#flags & HOLDS) !== 0) {
+      this.#flags &= ~HOLDS;
+      this.#socket.resume();
+    }
   }
 
   /**
@@ -342,6 +349,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
 
   /** @internal Stops reading from the peer (TCP backpressure) for `hold`'s reason, until that hold is lifted. */
   pauseInput(hold: InputHold): void {
+    if (this.#state === 'closing' || this.#state === 'closed') return; // see close()
     if ((this.#flags & HOLDS) === 0) this.#socket.pause();
     this.#flags |= hold;
   }

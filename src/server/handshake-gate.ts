@@ -39,7 +39,8 @@ interface Pending {
   readonly request: IncomingMessage;
   readonly socket: Duplex;
   timer: TimerHandle | undefined;
-  readonly onSocketClose: () => void;
+  /** The peer left (its socket closed, or it ended its side): the slot is freed and the socket ended. */
+  readonly onPeerGone: () => void;
 }
 
 /**
@@ -60,6 +61,12 @@ export class HandshakeGate<User> {
   readonly #prepared = new PreparedRejections();
   /** The server's limits as the judge reads them, live: one object for every handshake. */
   readonly #limits: HandshakeLimits;
+  /**
+   * How the upgrade under way answers when ws refuses it itself (a header ws reads and the judge
+   * does not: `Sec-WebSocket-Protocol`, `Sec-WebSocket-Extensions`, an `Upgrade` list). Set only
+   * for the synchronous `handleUpgrade` call, which reports such a refusal before it returns.
+   */
+  #upgradeRefused: ((message: string) => void) | undefined;
 
   constructor(
     private readonly host: GateHost<User>,
@@ -69,6 +76,9 @@ export class HandshakeGate<User> {
     this.#admission = new TokenBucket(host.clock, options.admissionRate, Math.max(1, options.admissionRate));
     this.#originAllowed = makeOriginRule(options.allowedOrigins);
     this.#limits = this.#liveLimits();
+    // ws answers these itself unless someone listens: its response would bypass the `rejected`
+    // event and the counters (and in close mode skip the close code).
+    wss.on('wsClientError', this.#onUpgradeRefused);
   }
 
   /**
@@ -117,6 +127,13 @@ export class HandshakeGate<User> {
    * made here per handshake would keep the request and its headers alive as long (about 2 kB).
    */
   readonly #onSocketError = (error: Error): void => this.host.log.debug({ err: error }, 'socket error during handshake');
+
+  readonly #onUpgradeRefused = (error: Error, socket: Duplex): void => {
+    const refused = this.#upgradeRefused;
+    this.#upgradeRefused = undefined;
+    if (refused === undefined) socket.destroy();
+    else refused(error.message);
+  };
 
   /**
    * The hint of a refusal while the event loop is behind: 1, 2 or 3 s, drawn per refusal, so the
@@ -184,16 +201,15 @@ export class HandshakeGate<User> {
   }
 
   /**
-   * Shutdown: abort handshakes in flight and end refused sockets still closing; resolves when they
-   * are gone. A socket refused after this (the upgrade listener stays until the sessions are
-   * parked) is ended at once, not left to its close deadline.
+   * Shutdown: refuse handshakes in flight as any handshake is while draining (503, 4503 in close
+   * mode: not dropped unanswered, so the peer gets its `Retry-After`) and end refused sockets
+   * still closing; resolves when those are gone. A socket refused after this (the upgrade
+   * listener stays until the sessions are parked) is ended at once, not left to its close deadline.
    */
   async close(): Promise<void> {
     this.#closed = true;
-    for (const pending of [...this.#pending]) {
-      this.#release(pending);
-      pending.socket.destroy();
-    }
+    const draining = reject('draining', 'server is shutting down', this.host.options.retryAfter);
+    for (const pending of [...this.#pending]) this.#refusePending(pending, draining);
     const closing = [...this.#refused].map((socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())));
     for (const socket of this.#refused) socket.terminate();
     await Promise.all(closing);
@@ -202,9 +218,22 @@ export class HandshakeGate<User> {
   /** The `authenticate` hook's wait: the handshake holds a capacity slot, under one deadline, until it is decided. */
   #authenticate(request: IncomingMessage, socket: Duplex, head: Buffer, url: URL, authenticate: NonNullable<ResolvedServerOptions<User>['authenticate']>): void {
     const { host } = this;
-    const pending: Pending = { request, socket, timer: undefined, onSocketClose: () => this.#release(pending) };
+    const pending: Pending = {
+      request,
+      socket,
+      timer: undefined,
+      onPeerGone: () => {
+        this.#release(pending);
+        socket.destroy();
+      },
+    };
     this.#pending.add(pending);
-    socket.once('close', pending.onSocketClose); // a peer that leaves frees its slot at once
+    // A peer that leaves frees its slot at once: one that resets the connection closes the
+    // socket; one that closes it normally (FIN) only ends its side, which no WebSocket client
+    // does before the answer (the server's socket allows half-open connections, so it would
+    // stay open until the hook or the deadline).
+    socket.once('close', pending.onPeerGone);
+    socket.once('end', pending.onPeerGone);
     const { handshakeTimeout, retryAfter } = host.options;
     pending.timer = host.clock.setTimeout(() => this.#refusePending(pending, reject('timeout', 'handshake timed out', retryAfter)), handshakeTimeout);
     runAuthenticate(authenticate, authRequest(request, url), (error) => host.hookFailed(error), retryAfter)
@@ -224,7 +253,13 @@ export class HandshakeGate<User> {
   #admit(request: IncomingMessage, socket: Duplex, head: Buffer, credentials: Credentials<User>): void {
     const { host } = this;
     if (!host.running()) return this.#refuse(request, socket, reject('draining', 'server is shutting down', host.options.retryAfter));
-    this.#upgrade(request, socket, head, (upgraded) => host.accept(upgraded, request, credentials));
+    this.#upgrade(
+      request,
+      socket,
+      head,
+      (upgraded) => host.accept(upgraded, request, credentials),
+      (message) => this.#refuse(request, socket, reject('malformed', message)),
+    );
   }
 
   #failed(socket: Duplex, error: unknown): void {
@@ -236,17 +271,24 @@ export class HandshakeGate<User> {
   #release(pending: Pending): boolean {
     if (!this.#pending.delete(pending)) return false;
     if (pending.timer !== undefined) this.host.clock.clearTimeout(pending.timer);
-    pending.socket.off('close', pending.onSocketClose);
+    pending.socket.off('close', pending.onPeerGone);
+    pending.socket.off('end', pending.onPeerGone);
     return true;
   }
 
-  #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, then: (socket: WebSocket) => void): void {
+  /** Upgrades the socket, then `then`; `refused` answers instead when ws refuses the request. */
+  #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, then: (socket: WebSocket) => void, refused: (message: string) => void): void {
     if (socket.destroyed) return;
-    this.wss.handleUpgrade(request, socket, head, (upgraded) => {
-      // ws hears the socket's errors from here on: ours would stay as one more listener per connection.
-      socket.off('error', this.#onSocketError);
-      then(upgraded);
-    });
+    this.#upgradeRefused = refused;
+    try {
+      this.wss.handleUpgrade(request, socket, head, (upgraded) => {
+        // ws hears the socket's errors from here on: ours would stay as one more listener per connection.
+        socket.off('error', this.#onSocketError);
+        then(upgraded);
+      });
+    } finally {
+      this.#upgradeRefused = undefined;
+    }
   }
 
   /** Refuses a handshake still pending (the hook's verdict, its deadline), once. */
@@ -269,7 +311,14 @@ export class HandshakeGate<User> {
       // Browsers cannot read a refused handshake's status, so accept and close at once with
       // an application code (and the retry hint in the reason) they can read.
       const hint = rejection.retryAfterMs === undefined ? '' : `; ${formatRetryHint({ afterMs: rejection.retryAfterMs, spreadMs: rejection.retryAfterMs })}`;
-      this.#upgrade(request, socket, Buffer.alloc(0), (upgraded) => this.#closeRefused(upgraded, closeCode, fitCloseReason(`${rejection.message}${hint}`)));
+      // A request ws will not upgrade gets the refusal's status instead (counted once, above).
+      this.#upgrade(
+        request,
+        socket,
+        Buffer.alloc(0),
+        (upgraded) => this.#closeRefused(upgraded, closeCode, fitCloseReason(`${rejection.message}${hint}`)),
+        () => writeRejection(socket, rejection),
+      );
       return;
     }
     writeRejection(socket, rejection);
@@ -277,7 +326,12 @@ export class HandshakeGate<User> {
 
   /** Accept-then-close: the socket is ours until it is gone, on our clock, and shutdown ends it. */
   #closeRefused(socket: WebSocket, code: number, reason: string): void {
-    if (this.#closed) return void socket.terminate();
+    if (this.#closed) {
+      // Shutting down: the close frame goes out, but no close handshake is awaited.
+      socket.close(code, reason);
+      socket.terminate();
+      return;
+    }
     this.#refused.add(socket);
     const deadline = new Timer(this.host.clock, () => socket.terminate());
     socket.on('error', (error) => this.host.log.debug({ err: error }, 'error on a refused socket'));

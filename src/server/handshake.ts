@@ -64,8 +64,8 @@ export interface Credentials<User> {
 
 /**
  * Runs the app's `authenticate` hook and turns its verdict into a decision. A hook that throws
- * is a server fault (its database is down, say), not bad credentials: the peer gets 503 with
- * Retry-After, never the error's text, and `onError` hears about it.
+ * (or returns no verdict) is a server fault (its database is down, say), not bad credentials:
+ * the peer gets 503 with Retry-After, never the error's text, and `onError` hears about it.
  */
 export async function runAuthenticate<User>(
   authenticate: Authenticate<User>,
@@ -76,6 +76,8 @@ export async function runAuthenticate<User>(
   let result;
   try {
     result = await authenticate(request);
+    // Untyped app code may return nothing (a missed branch): a fault of the hook, like a throw.
+    if (typeof result !== 'object' || result === null) throw new TypeError(`the authenticate hook returned ${result === null ? 'null' : typeof result}, not an AuthResult`);
   } catch (error) {
     onError(error);
     return { rejection: reject('unavailable', 'authentication is unavailable', retryAfterMs) };

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { hasToken } from '../core/handshake-policy.js';
 import { answerEndpointRequest, refuseConnect } from './http-rejection.js';
 
 /**
@@ -33,4 +34,42 @@ export function createEndpointServer(options: {
   );
   server.on('connect', (_request: IncomingMessage, socket: Duplex) => refuseConnect(socket));
   return server;
+}
+
+/** Whether an upgrade request asks for WebSocket (else it names another protocol: `h2c`, ...). */
+export function upgradesToWebSocket(request: IncomingMessage): boolean {
+  return hasToken(request.headers.upgrade, 'websocket');
+}
+
+/**
+ * Serves an upgrade to another protocol than WebSocket as the plain HTTP/1.1 request it also is
+ * (a server may ignore an Upgrade it does not take, RFC 9110 §7.8): `Upgrade: h2c` from
+ * `curl --http2` or Java's HttpClient on `http://`. Node hands every request carrying an Upgrade
+ * to the 'upgrade' listener once there is one, so such a request never reached the request
+ * handler. Its head goes back in front of the socket without the upgrade, and the socket to
+ * the server as a connection: the request handler gets it with its body, deadlines and
+ * keep-alive as any other. Only for a plain (not TLS) `http.Server`.
+ */
+export function serveWithoutUpgrade(server: Server, request: IncomingMessage, socket: Duplex, head: Buffer): void {
+  socket.unshift(Buffer.concat([headWithoutUpgrade(request), head]));
+  server.emit('connection', socket);
+}
+
+/** The request line and headers as received (Node reads them as latin1), less the upgrade. */
+function headWithoutUpgrade(request: IncomingMessage): Buffer {
+  const lines = [`${request.method ?? 'GET'} ${request.url ?? '/'} HTTP/${request.httpVersion}`];
+  const raw = request.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
+    const lower = name.toLowerCase();
+    if (lower === 'upgrade') continue;
+    if (lower === 'connection') {
+      const tokens = value.split(',').map((token) => token.trim()).filter((token) => token !== '' && token.toLowerCase() !== 'upgrade');
+      if (tokens.length > 0) lines.push(`${name}: ${tokens.join(', ')}`);
+      continue;
+    }
+    lines.push(`${name}: ${value}`);
+  }
+  return Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
 }

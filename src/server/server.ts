@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import { Server as PlainHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -23,7 +23,7 @@ import { ConnectionRegistry } from './connection-registry.js';
 import { HandshakeGate } from './handshake-gate.js';
 import { LoopDelayMonitor } from './loop-delay-monitor.js';
 import { endpointOf, normalizedPaths, requestUrl } from './handshake.js';
-import { createEndpointServer } from './http-server.js';
+import { createEndpointServer, serveWithoutUpgrade, upgradesToWebSocket } from './http-server.js';
 import { deflateOptions, resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { readHistory, type HistoryOptions, type HistoryPage } from './protocol/history.js';
 import { Hub, type RequestHandler } from './protocol/hub.js';
@@ -184,14 +184,22 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     return this.#http;
   }
 
-  /** Starts listening when Lifeline owns the http server; reports where. Throws a `LifelineError` (`ERR_SERVER_CLOSED`) once closing. */
+  /**
+   * Starts listening when Lifeline owns the http server; reports where. Throws a `LifelineError`
+   * (`ERR_SERVER_CLOSED`) once closing; a bind that fails (`EADDRINUSE`) rejects with Node's
+   * error, and a later call binds again.
+   */
   async listen(): Promise<ListenInfo> {
     this.#assertRunning();
     if (this.#ownsHttp && !this.#http.listening) {
       this.#listening ??= new Promise<void>((resolve, reject) => {
-        this.#http.once('error', reject);
+        const failed = (error: Error): void => {
+          this.#listening = undefined; // a later listen() tries again (the port may be free by then)
+          reject(error);
+        };
+        this.#http.once('error', failed);
         this.#http.listen(this.options.port, this.options.host, () => {
-          this.#http.off('error', reject);
+          this.#http.off('error', failed);
           resolve();
         });
       });
@@ -332,8 +340,12 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     const endpoint = endpointOf(request.url, this.#endpoints);
     const url = endpoint === undefined ? requestUrl(request) : undefined;
     const path = endpoint ?? (url as URL).pathname;
-    // Attached to someone else's server: upgrades on other paths belong to other listeners.
-    if (endpoint === undefined && !this.options.paths.includes(path) && !this.#ownsHttp && this.#http.listenerCount('upgrade') > 1) return;
+    if (endpoint === undefined && !this.options.paths.includes(path)) {
+      // Attached to someone else's server: upgrades on other paths belong to other listeners.
+      if (!this.#ownsHttp && this.#http.listenerCount('upgrade') > 1) return;
+      // An upgrade to another protocol (h2c) off the endpoints is a request for the app's routes.
+      if (!upgradesToWebSocket(request) && this.#http instanceof PlainHttpServer && !('encrypted' in socket)) return serveWithoutUpgrade(this.#http, request, socket, head);
+    }
     if (this.#machine.state === 'closed') {
       socket.destroy();
       return;

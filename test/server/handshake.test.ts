@@ -13,7 +13,7 @@ import { MemoryBroker } from '../../src/broker/memory-broker.js';
 import { eventually } from '../helpers/wait.js';
 import { ProtocolClient } from './protocol/protocol-client.js';
 import { RawSocket, type HandshakeOptions, type RawResponse } from '../helpers/raw-socket.js';
-import { connect, connectPair, DEADLINE, onceWithin, serve, TrackedClient, within } from './support.js';
+import { closeReportOf, connect, connectPair, DEADLINE, onceWithin, serve, TrackedClient, within } from './support.js';
 
 /** Sends a handshake request, reads the refusal, and checks the server then closed the socket. */
 async function refusal(port: number, options: HandshakeOptions = {}): Promise<RawResponse> {
@@ -167,6 +167,19 @@ describe('opening handshake: the status table (raw HTTP)', () => {
     assert.deepEqual(errors, ['database password is hunter2']);
   });
 
+  test('an authenticate hook that returns no verdict (untyped app code) is a server fault too: 503, reported as error', async (t) => {
+    const fixture = await serve(t, { authenticate: (() => undefined) as unknown as () => { ok: false } });
+    const errors: string[] = [];
+    fixture.server.on('error', (error) => errors.push(error.message));
+    const rejected: string[] = [];
+    fixture.server.on('rejected', (rejection) => rejected.push(rejection.kind));
+    const response = await refusal(fixture.port);
+    assertRefusal(response, 503, 'Service Unavailable', /^authentication is unavailable\n$/);
+    assert.equal(response.headers['retry-after'], '5');
+    assert.deepEqual(errors, ['the authenticate hook returned undefined, not an AuthResult']);
+    assert.deepEqual(rejected, ['unavailable']);
+  });
+
   test('an authenticate hook that refuses with status 403 gets 403', async (t) => {
     const { port } = await serve(t, { authenticate: () => ({ ok: false, status: 403 }) });
     const response = await refusal(port);
@@ -236,6 +249,29 @@ describe('opening handshake: the status table (raw HTTP)', () => {
     await clock.tickAsync(1_000);
     await within(closing, DEADLINE, 'server close after the drain deadline');
     assert.equal(fixture.server.state, 'closed');
+  });
+
+  test('a handshake still waiting for its authenticate hook when close() ends is refused 503 with Retry-After, not dropped unanswered', async (t) => {
+    let called!: () => void;
+    const hookCalled = new Promise<void>((resolve) => (called = resolve));
+    const fixture = await serve(t, {
+      authenticate: () => {
+        called();
+        return new Promise(() => undefined); // never settles
+      },
+    });
+    const rejected: string[] = [];
+    fixture.server.on('rejected', (rejection) => rejected.push(`${rejection.status} ${rejection.kind}`));
+    const raw = await RawSocket.request(fixture.port);
+    t.after(() => raw.destroy());
+    await within(hookCalled, DEADLINE, 'the hook to be called');
+    await within(fixture.server.close(), DEADLINE, 'close()');
+    const response = await raw.readResponse();
+    assertRefusal(response, 503, 'Service Unavailable', /^server is shutting down\n$/);
+    assert.equal(response.headers['retry-after'], '5');
+    await raw.waitClosed();
+    assert.deepEqual(rejected, ['503 draining']);
+    assert.deepEqual([...fixture.server.stats.handshakes], [[503, 1]]);
   });
 
   test('a handshake over admissionRate is refused with 503 and Retry-After', async (t) => {
@@ -316,6 +352,16 @@ describe("opening handshake: handshakeRejection 'close' (for browsers)", () => {
     const close = await within(client.closed, DEADLINE, 'the close');
     assert.equal(close.code, 4429);
     assert.match(close.reason, /retry after \d+ ms/);
+  });
+
+  test('a refusal ws will not upgrade (an invalid Sec-WebSocket-Protocol) is answered with its own status, counted once', async (t) => {
+    const fixture = await serve(t, { handshakeRejection: 'close', authenticate: () => ({ ok: false }) });
+    const rejected: number[] = [];
+    fixture.server.on('rejected', (rejection) => rejected.push(rejection.status));
+    const response = await refusal(fixture.port, { headers: { 'Sec-WebSocket-Protocol': 'a b' } });
+    assertRefusal(response, 401, 'Unauthorized', /^authentication required\n$/);
+    assert.deepEqual(rejected, [401]);
+    assert.deepEqual([...fixture.server.stats.handshakes], [[401, 1]]);
   });
 
   test('an unknown path stays an HTTP 404', async (t) => {
@@ -445,6 +491,44 @@ describe("opening handshake: authenticateOn 'first-message'", () => {
     assert.equal(dispatched, 0);
   });
 
+  test('close() while the hook checks the credentials ends the connection with a clean close handshake, at once (fake clock)', async (t) => {
+    // Reading is paused while the hook runs; the peer's close frame must still be read, or
+    // the close ends only at closeTimeout (a clock nobody advances here) as a termination.
+    const clock = new FakeClock();
+    let hookRunning!: () => void;
+    const running = new Promise<void>((resolve) => (hookRunning = resolve));
+    const fixture = await serve(t, {
+      clock,
+      authenticateOn: 'first-message',
+      authenticate: () => {
+        hookRunning();
+        return new Promise(() => undefined); // never settles
+      },
+    });
+    const client = await connect(t, fixture.wsUrl);
+    const [conn] = [...fixture.server.connections];
+    assert.ok(conn !== undefined && conn.state === 'authenticating');
+    const report = closeReportOf(fixture.server, conn, 2 * DEADLINE);
+    client.ws.send(JSON.stringify({ type: 'auth', token: 'good' }));
+    await within(running, DEADLINE, 'the hook to run');
+    await within(fixture.server.close(), DEADLINE, 'close() to resolve');
+    assert.deepEqual(await within(client.closed, DEADLINE, 'the client close'), { code: 1001, reason: 'going away' });
+    const { code, wasClean, terminated } = await report;
+    assert.deepEqual({ code, wasClean, terminated }, { code: 1001, wasClean: true, terminated: undefined });
+  });
+
+  test('a hook that returns no verdict closes with 4503 at once, not at the deadline (fake clock)', async (t) => {
+    const clock = new FakeClock();
+    const fixture = await serve(t, { clock, authenticateOn: 'first-message', authenticate: (() => null) as unknown as () => { ok: false } });
+    const errors: string[] = [];
+    fixture.server.on('error', (error) => errors.push(error.message));
+    const client = await connect(t, fixture.wsUrl);
+    client.ws.send(JSON.stringify({ type: 'auth', token: 'good' }));
+    const close = await within(client.closed, DEADLINE, 'the close');
+    assert.deepEqual(close, { code: 4503, reason: 'authentication is unavailable' });
+    assert.deepEqual(errors, ['the authenticate hook returned null, not an AuthResult']);
+  });
+
   test('silence closes with 4401 after handshakeTimeout', async (t) => {
     const clock = new FakeClock();
     const fixture = await serve(t, { clock, handshakeTimeout: 3_000, authenticateOn: 'first-message', authenticate });
@@ -476,6 +560,22 @@ describe('opening handshake: subprotocols and permessage-deflate', () => {
     assert.equal(conn.protocol, '');
   });
 
+  test('a header ws refuses to upgrade (Sec-WebSocket-Protocol, Sec-WebSocket-Extensions, an Upgrade list) is a malformed handshake: 400, reported and counted', async (t) => {
+    const fixture = await serve(t, { perMessageDeflate: true });
+    const rejected: string[] = [];
+    fixture.server.on('rejected', (rejection) => rejected.push(`${rejection.status} ${rejection.kind}`));
+    const cases: readonly [Record<string, string>, RegExp][] = [
+      [{ 'Sec-WebSocket-Protocol': '' }, /Sec-WebSocket-Protocol/],
+      [{ 'Sec-WebSocket-Protocol': 'chat, ,x' }, /Sec-WebSocket-Protocol/],
+      [{ 'Sec-WebSocket-Extensions': 'permessage-deflate; =' }, /Sec-WebSocket-Extensions/],
+      [{ Upgrade: 'websocket, h2c' }, /Upgrade/],
+    ];
+    for (const [headers, body] of cases) assertRefusal(await refusal(fixture.port, { headers }), 400, 'Bad Request', body);
+    assert.deepEqual(rejected, Array(cases.length).fill('400 malformed'));
+    assert.equal(fixture.server.stats.handshakes.get(400), cases.length);
+    await connect(t, fixture.wsUrl); // the server still upgrades a good one
+  });
+
   test('permessage-deflate is off by default', async (t) => {
     const { port } = await serve(t);
     const { response } = await rawUpgrade(t, port, { headers: { 'Sec-WebSocket-Extensions': 'permessage-deflate; client_max_window_bits' } });
@@ -504,6 +604,24 @@ describe('opening handshake: subprotocols and permessage-deflate', () => {
 });
 
 describe('handshakeRejection: close, during shutdown', () => {
+  test('a handshake still waiting for its authenticate hook when close() ends is closed with 4503 and a retry hint', async (t) => {
+    let called!: () => void;
+    const hookCalled = new Promise<void>((resolve) => (called = resolve));
+    const fixture = await serve(t, {
+      handshakeRejection: 'close',
+      authenticate: () => {
+        called();
+        return new Promise(() => undefined); // never settles
+      },
+    });
+    const client = closedClient(t, fixture.wsUrl);
+    await within(hookCalled, DEADLINE, 'the hook to be called');
+    await within(fixture.server.close(), DEADLINE, 'close()');
+    const close = await within(client.closed, DEADLINE, 'the close');
+    assert.equal(close.code, 4503);
+    assert.match(close.reason, /^server is shutting down; retry after 5000 ms/);
+  });
+
   test('a handshake refused by upgrade-then-close while the server waits for its sessions to park is ended by close(): no socket or timer outlives it', async (t) => {
     /** Holds the parking of sessions (the save at detach) while `held` is set. */
     class SlowPark extends MemoryBroker {

@@ -81,4 +81,28 @@ describe('lifecycle edges', () => {
     assert.equal(status, 400);
     assert.equal(appSawIt, false);
   });
+
+  test("an upgrade to h2c (curl --http2 on http://) off the endpoint is served by onRequest as plain HTTP/1.1, body and keep-alive included; on the endpoint it stays 400", async (t) => {
+    const fixture = await serve(t, {
+      onRequest: (request, response) => {
+        let body = '';
+        request.setEncoding('utf8');
+        request.on('data', (chunk: string) => (body += chunk));
+        request.on('end', () => response.end(`${request.method} ${request.url} [${body}] upgrade=${request.headers.upgrade ?? 'none'}`));
+      },
+    });
+    const h2c = 'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n';
+    const raw = await RawSocket.open(fixture.port);
+    t.after(() => raw.destroy());
+    raw.write(`POST /publish HTTP/1.1\r\nHost: x\r\n${h2c}Content-Length: 5\r\n\r\nhello`);
+    const first = await raw.readResponse();
+    assert.deepEqual([first.status, first.body], [200, 'POST /publish [hello] upgrade=none']);
+    raw.write(`GET /healthz HTTP/1.1\r\nHost: x\r\n${h2c}\r\n`); // the same connection, kept alive
+    const second = await raw.readResponse();
+    assert.deepEqual([second.status, second.body], [200, 'GET /healthz [] upgrade=none']);
+    const endpoint = await RawSocket.open(fixture.port);
+    t.after(() => endpoint.destroy());
+    endpoint.write(`GET /ws HTTP/1.1\r\nHost: x\r\n${h2c}\r\n`);
+    assert.equal((await endpoint.readResponse()).status, 400);
+  });
 });

@@ -1,28 +1,42 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import { Opcode, RawSocket } from '../helpers/raw-socket.js';
 import { closeReportOf, connect, connectPair, DEADLINE, onceWithin, serve, within } from './support.js';
 
 describe('robustness: app code and peers cannot wedge or crash the server', () => {
-  test('a peer that leaves while the authenticate hook runs frees its capacity slot at once', async (t) => {
+  /**
+   * With one slot, a peer whose hook hangs leaves by `leave`; the server must end its socket
+   * and a new client must get the slot (it would be refused 503 if the slot were still held).
+   */
+  async function leaveDuringHook(t: TestContext, leave: (raw: RawSocket) => void): Promise<void> {
     let releaseHook: () => void = () => undefined;
     const hookDone = new Promise<void>((resolve) => (releaseHook = resolve));
+    t.after(() => releaseHook());
     let calls = 0;
     const fixture = await serve(t, {
       maxConnections: 1,
       authenticate: async () => {
         calls++;
-        if (calls === 1) await hookDone; // the first peer's hook hangs until it has left
+        if (calls === 1) await hookDone; // the first peer's hook hangs until the test ends
         return { ok: true, user: 'u' };
       },
     });
     const leaver = await RawSocket.request(fixture.port);
+    t.after(() => leaver.destroy());
     for (let i = 0; i < 100 && calls === 0; i++) await new Promise((resolve) => setImmediate(resolve));
-    leaver.socket.resetAndDestroy();
+    assert.equal(calls, 1, 'the hook runs');
+    leave(leaver);
     await within(leaver.closed, DEADLINE, 'the leaver is gone');
-    const client = await connect(t, fixture.wsUrl); // would be 503 if the slot were still held
+    const client = await connect(t, fixture.wsUrl);
     assert.equal(client.ws.readyState, client.ws.OPEN);
-    releaseHook();
+  }
+
+  test('a peer that leaves while the authenticate hook runs frees its capacity slot at once', async (t) => {
+    await leaveDuringHook(t, (raw) => raw.socket.resetAndDestroy());
+  });
+
+  test('a peer that closes its connection normally (FIN) while the authenticate hook runs frees its slot at once too', async (t) => {
+    await leaveDuringHook(t, (raw) => raw.socket.end()); // what a client that gives up does: FIN, no reset
   });
 
   test('a throwing connection listener closes that connection with 1011; the server lives on', async (t) => {

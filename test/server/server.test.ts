@@ -218,6 +218,21 @@ describe('graceful shutdown', () => {
   });
 });
 
+describe('listen()', () => {
+  test('after a bind that failed (EADDRINUSE), listen() binds again once the port is free', async (t) => {
+    const blocker = createHttpServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as AddressInfo;
+    const server = createServer({ port, logger: false });
+    t.after(() => shutdown(server));
+    await assert.rejects(server.listen(), { code: 'EADDRINUSE' });
+    await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    const info = await within(server.listen(), DEADLINE, 'the second listen()');
+    assert.equal(info.port, port);
+    await connect(t, `ws://127.0.0.1:${port}/ws`);
+  });
+});
+
 describe('attach mode', () => {
   const quiet = pino({ level: 'silent' });
 
@@ -285,6 +300,17 @@ describe('attach mode', () => {
     assert.equal(http.listening, true, "closing Lifeline leaves the app's http server running");
     const again = await connect(t, `ws://127.0.0.1:${port}/other`);
     assert.equal((await again.next()).text, 'from other');
+  });
+
+  test("as the only upgrade listener, it leaves an upgrade to another protocol (h2c) off its path to the app's request handler", async (t) => {
+    const http = createHttpServer((request, response) => response.end(`app page ${request.url}`));
+    const port = await listenHttp(t, http);
+    attach(t, { server: http, path: '/live' });
+    const raw = await RawSocket.open(port);
+    t.after(() => raw.destroy());
+    raw.write('GET /elsewhere HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n');
+    const response = await raw.readResponse();
+    assert.deepEqual([response.status, response.body], [200, 'app page /elsewhere']);
   });
 
   test('as the only upgrade listener, it refuses unknown paths with 404', async (t) => {
