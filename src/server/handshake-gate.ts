@@ -15,6 +15,12 @@ import type { ResolvedServerOptions } from './options.js';
 /** The shortest hint while the event loop is behind, ms, and how many whole seconds it is spread over. */
 const BUSY_RETRY_AFTER_MS = 1_000;
 const BUSY_RETRY_STEPS = 3;
+/**
+ * Refusals by upgrade-then-close (`handshakeRejection: 'close'`) still closing at once, at most
+ * (and at most `maxConnections`): each holds its socket until its peer answers the close frame or
+ * `closeTimeout`, so peers that never answer would otherwise make a node hold without bound.
+ */
+const MAX_CLOSING_REFUSALS = 1_024;
 
 /** What the gate needs from the server it guards. */
 export interface GateHost<User> {
@@ -56,6 +62,8 @@ export class HandshakeGate<User> {
   readonly #refused = new Set<WebSocket>();
   /** Shut down: a socket refused now is ended at once. */
   #closed = false;
+  /** How many refused sockets may be closing at once; past it a refusal is answered over HTTP. */
+  readonly #closingCap: number;
   readonly #admission: TokenBucket;
   readonly #originAllowed;
   readonly #prepared = new PreparedRejections();
@@ -76,6 +84,7 @@ export class HandshakeGate<User> {
     this.#admission = new TokenBucket(host.clock, options.admissionRate, Math.max(1, options.admissionRate));
     this.#originAllowed = makeOriginRule(options.allowedOrigins);
     this.#limits = this.#liveLimits();
+    this.#closingCap = Math.min(options.maxConnections, MAX_CLOSING_REFUSALS);
     // ws answers these itself unless someone listens: its response would bypass the `rejected`
     // event and the counters (and in close mode skip the close code).
     wss.on('wsClientError', this.#onUpgradeRefused);
@@ -161,13 +170,14 @@ export class HandshakeGate<User> {
    * else is done for it (no URL, no header object, no deadline, no slot): the counters and the
    * 'rejected' event hear of it, the peer gets the prepared 503 with `Retry-After`. Such a handshake is not judged further, so a malformed one or one from a
    * refused Origin gets 503 too (it would be refused again on its return). Close mode, which
-   * must upgrade to close with a code, and a draining server take the full path.
+   * must upgrade to close with a code, takes the full path while it may hold one more closing
+   * refusal (past that its refusals are HTTP ones anyway); a draining server always does.
    * @returns true when the handshake was refused here.
    */
   shed(request: IncomingMessage, socket: Duplex): boolean {
     const { host } = this;
     const { options } = host;
-    if (options.handshakeRejection === 'close' || !host.running()) return false;
+    if (!host.running() || this.#closesRefusals()) return false;
     let rejection: HandshakeRejection;
     if (host.openConnections() + this.#pending.size >= options.maxConnections) rejection = capacityRefusal(options.retryAfter);
     else if (host.behind()) rejection = busyRefusal(this.#busyRetryAfter());
@@ -305,8 +315,18 @@ export class HandshakeGate<User> {
     this.#answerRefusal(request, socket, rejection);
   }
 
+  /** Whether a refusal now is an upgrade-then-close: close mode, and fewer closing than the cap. */
+  #closesRefusals(): boolean {
+    return this.host.options.handshakeRejection === 'close' && this.#refused.size < this.#closingCap;
+  }
+
+  /**
+   * Answers a refusal: in close mode by upgrade-then-close while fewer than the cap are closing,
+   * otherwise (and for the refusals that have no close code) with the HTTP status and its
+   * `Retry-After`, as status mode does.
+   */
   #answerRefusal(request: IncomingMessage, socket: Duplex, rejection: HandshakeRejection): void {
-    const closeCode = this.host.options.handshakeRejection === 'close' ? closeCodeOfRejection[rejection.kind] : undefined;
+    const closeCode = this.#closesRefusals() ? closeCodeOfRejection[rejection.kind] : undefined;
     if (closeCode !== undefined) {
       // Browsers cannot read a refused handshake's status, so accept and close at once with
       // an application code (and the retry hint in the reason) they can read.
