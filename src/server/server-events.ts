@@ -15,7 +15,7 @@ export interface ServerEvents<User> {
   binary: [connection: Connection<User>, data: Buffer];
   /** A connection ended (whoever closed it, or a drop): how, in the report. */
   disconnect: [connection: Connection<User>, report: CloseReport];
-  /** A handshake was refused (status, or close code in `handshakeRejection: 'close'` mode). */
+  /** A handshake was refused (status, or close code in `handshakeRejection: 'close'` mode, unless past its bound of refusals still closing: then the status). */
   rejected: [rejection: HandshakeRejection, request: IncomingMessage];
   /** Peer errors, hook failures and throwing listeners. Never thrown: without a listener they are only logged. */
   error: [error: Error, connection: Connection<User> | undefined];
