@@ -5,7 +5,7 @@ import { forwardEvents } from './forward-events.js';
 import { resolveTimeout, type LifelineClientEventMap, type LifelineClientOptions, type LifelineClientState, type PublishOptions, type RequestOptions } from './lifeline-client-types.js';
 import { resolveClientOptions, type ClientOptions, type UrlSource } from './options.js';
 import type { DurableOutbox } from './durable-outbox.js';
-import { Outbox, pendingMessage, type PendingKind } from './outbox.js';
+import { Outbox, pendingMessage, type PendingKind, type PendingMessage } from './outbox.js';
 import { ReconnectingWebSocket } from './reconnecting-websocket.js';
 import { badReply, closedError, notSubscribed, ReplyError } from './reply-error.js';
 import { isTransientSubscribeRefusal, resolveRetryBackoff } from './retry-policy.js';
@@ -403,7 +403,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
       // The server would close with 1009 (fatal); a stored entry would do it again on every start.
       if (!this.#outbox.add(entry)) return;
       if (!this.#live()) this.#save();
-      else if (this.#durable) this.#flush();
+      // This entry only: one waiting out an `unavailable` refusal's delay is not resent early.
+      else if (this.#durable) this.#flush(entry);
       else this.#outbox.send(entry);
     });
   }
@@ -416,12 +417,12 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   }
 
   /**
-   * With a durable outbox: everything not sent on this link yet is numbered, saved with its id,
-   * then sent, in order. Until the save is done it is not on the wire, so a restart can never
-   * send it again under another id.
+   * With a durable outbox: everything not sent on this link yet (or `only`) is numbered, saved
+   * with its id, then sent, in order. Until the save is done it is not on the wire, so a restart
+   * can never send it again under another id.
    */
-  #flush(): void {
-    const batch = this.#outbox.take();
+  #flush(only?: PendingMessage): void {
+    const batch = this.#outbox.take(only);
     const generation = this.#generation;
     // An entry aborted while the save ran is no longer the outbox's: it never goes out.
     const send = (): void => {

@@ -145,10 +145,13 @@ export class Outbox {
     if (this.#write(`{"id":${entry.id},${entry.json.slice(1)}`)) entry.sent = true;
   }
 
-  /** Everything not sent on this link yet, in order, numbered and taken for this link (replies to it are expected). */
-  take(): PendingMessage[] {
+  /**
+   * Everything not sent on this link yet (or `only`, if not), in order, numbered and taken for
+   * this link (replies to it are expected). Everything includes entries waiting out a retry's delay.
+   */
+  take(only?: PendingMessage): PendingMessage[] {
     const taken: PendingMessage[] = [];
-    for (const entry of this.entries) if (!this.#onLink(entry)) taken.push(this.#take(entry));
+    for (const entry of only ? [only] : this.entries) if (!this.#onLink(entry)) taken.push(this.#take(entry));
     return taken;
   }
 

@@ -404,6 +404,8 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
   #finish(close: CloseInfo, action: CloseAction): boolean {
     this.#generation++;
     this.#stop();
+    // Let go of here, it no longer holds the process (a close() that reconnect() cuts short waits for nothing more).
+    this.#socket?.unref?.();
     this.#socket = undefined;
     // Ending (close, a fatal code, give-up) drops what waited for a connection: send() refuses
     // from here on, so nothing stale goes out after a much later reconnect().

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { seededRng } from '../../src/core/clock.js';
 import type { ClientEnvironment } from '../../src/client/environment.js';
 import { withOutbox } from '../../src/client/durable-outbox.js';
+import { MemoryOutboxStore } from '../../src/client/outbox-store.js';
 import { LifelineClient } from '../../src/client/lifeline-client.js';
 import type { LifelineClientOptions } from '../../src/client/lifeline-client-types.js';
 import { ReplyError } from '../../src/client/reply-error.js';
@@ -509,6 +510,29 @@ describe('LifelineClient: the protocol against a scripted socket', () => {
     assert.deepEqual(await publish, { epoch: 'e', offset: 7 });
     assert.equal(await request, 'done');
     client.close();
+  });
+
+  test('with a durable outbox too, a publish refused unavailable waits out its backoff: a later publish does not take it along', async () => {
+    const { clock, client, say, latest, sent } = setup({ retry: { initialDelay: 1_000, jitter: 'none' }, retryDeadline: 10_000, outbox: withOutbox(new MemoryOutboxStore()) });
+    /** Lets the store's load and saves run. */
+    const saved = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    await saved();
+    latest().open();
+    await saved();
+    say({ type: 'welcome', v: 1, session: 's-1', resumed: false, recoveryWindow: 120_000, pingInterval: 25_000, acked: 0 });
+    const first = client.publish('chat:a', 'x');
+    await saved();
+    say({ type: 'error', id: 1, code: 'unavailable' });
+    const later = [client.publish('chat:a', 'y'), client.publish('chat:a', 'z')];
+    await saved();
+    const published = () => sent().filter(ofType('publish')).map((m) => `${String(m.data)} ${String(m.id)}`);
+    assert.deepEqual(published(), ['x 1', 'y 2', 'z 3'], 'the refused one is not resent before its delay');
+    clock.tick(1_000);
+    assert.deepEqual(published(), ['x 1', 'y 2', 'z 3', 'x 1'], 'resent once, after its delay, under its id');
+    say({ type: 'ack', id: 1, position: { epoch: 'e', offset: 3 } });
+    assert.deepEqual(await first, { epoch: 'e', offset: 3 });
+    client.close();
+    await Promise.allSettled(later);
   });
 
   test('no welcome within connectTimeout of the hello drops the link as a connect timeout, heartbeat on or off; a welcome in time keeps it', async () => {

@@ -70,6 +70,17 @@ for (const [what, script] of [
      ws.close();
      console.log('closed', ws.state);`,
   ],
+  [
+    'ReconnectingWebSocket: close() then reconnect() then dispose() on a silent link (the closing socket let go of by reconnect())',
+    `import { ReconnectingWebSocket } from './src/client/node.ts';
+     const ws = new ReconnectingWebSocket(URL);
+     await ws.opened();
+     await next();
+     ws.close();
+     ws.reconnect();
+     ws.dispose();
+     console.log('closed', ws.state);`,
+  ],
 ] as const) {
   test(`${what} lets the process end without waiting for the server's answer`, async () => {
     const fixture = await startServer({ pingInterval: 0 });
