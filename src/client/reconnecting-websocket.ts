@@ -315,7 +315,8 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
       this.#dispatch(new MessageEvent('message', { data, origin: this.#origin }));
     // Never detached (a ws socket without an error listener would crash Node); stale ones are ignored.
     // Its `cause`: the platform's own error where it gives one (ws does: a refused certificate, ECONNREFUSED); browsers give none.
-    socket.onerror = ({ error }: { error?: unknown }) => generation === this.#generation && this.#error(new LifelineError('ERR_SOCKET', 'WebSocket error', { cause: error }));
+    // (An implementation that calls it with no event gives no cause.)
+    socket.onerror = (event?: { error?: unknown }) => generation === this.#generation && this.#error(new LifelineError('ERR_SOCKET', 'WebSocket error', { cause: event?.error }));
     socket.onclose = ({ code, reason, wasClean }: CloseLike) => {
       const status = socket.handshakeStatus;
       if (generation === this.#generation)

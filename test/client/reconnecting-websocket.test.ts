@@ -5,7 +5,7 @@ import type { ClientEnvironment } from '../../src/client/environment.js';
 import type { ClientOptions } from '../../src/client/options.js';
 import { ReconnectingWebSocket } from '../../src/client/reconnecting-websocket.js';
 import { withHeartbeat } from '../../src/client/with-heartbeat.js';
-import { InvalidOptionError } from '../../src/core/errors.js';
+import { InvalidOptionError, LifelineError } from '../../src/core/errors.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
 import { scriptedSockets } from '../helpers/scripted-socket.js';
 
@@ -19,6 +19,24 @@ function scripted(options: ClientOptions = {}, protocols?: string | string[] | n
 }
 
 describe('ReconnectingWebSocket: fixed bugs', () => {
+  test("a socket error's cause is the implementation's error; an implementation that reports an error with no event is reported too", async () => {
+    const { client, latest } = scripted();
+    const errors: unknown[] = [];
+    client.addEventListener('error', (event) => errors.push(event.error));
+    await Promise.resolve();
+    const failure = new Error('connect ECONNREFUSED');
+    (latest().onerror as ((e: { error: Error }) => void) | null)?.({ error: failure });
+    (latest().onerror as (() => void) | null)?.();
+    assert.deepEqual(
+      errors.map((e) => [(e as LifelineError).code, (e as LifelineError).cause]),
+      [
+        ['ERR_SOCKET', failure],
+        ['ERR_SOCKET', undefined],
+      ],
+    );
+    client.close();
+  });
+
   test('a non-callable on* handler is ignored: a non-object reads back as null, an object is kept', async () => {
     const { client, latest } = scripted();
     const seen: string[] = [];
