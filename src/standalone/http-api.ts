@@ -154,10 +154,11 @@ export function httpApiRoutes<User>(options: HttpApiOptions<User>): Route[] {
       const query = historyQuery(context.url.searchParams);
       if ('error' in query) return sendError(context.response, 400, 'bad_request', query.error);
       const { limit, since } = query;
-      const depth = Math.max(channel.options.history.size, limit, 1);
-      const answer = since === undefined ? await newest(broker, channel.name, limit, depth) : await broker.recover(channel.name, since, depth);
-      const events = answer.events.slice(0, limit).map((event) => ({ epoch: event.epoch, offset: event.offset, data: event.data }));
-      sendJson(context.response, 200, { channel: channel.name, position: answer.position, recovered: answer.recovered, events, more: answer.events.length > limit });
+      // Without `since`, the newest kept events ending at the head, read in one step (the broker's
+      // rewind): a publish landing meanwhile cannot shift the answer off the head it names.
+      const page = await server.history(channel.name, { limit, ...(since === undefined ? {} : { since }) });
+      const events = page.events.map((event) => ({ epoch: event.epoch, offset: event.offset, data: event.data }));
+      sendJson(context.response, 200, { channel: channel.name, position: page.head, recovered: page.recovered, events, more: page.more });
     }),
 
     guarded('GET', 'channels/:channel/presence', async (context) => {
@@ -201,28 +202,6 @@ function historyQuery(query: URLSearchParams): { readonly limit: number; readonl
   const offset = Number(match?.[2]);
   if (!match?.[1] || !Number.isSafeInteger(offset)) return { error: 'since must be EPOCH:OFFSET, a position from an event or a publish (e.g. since=3f9a1c2e:41)' };
   return { limit, since: { epoch: match[1], offset } };
-}
-
-/**
- * The newest events still in history, at most `limit`. The broker answers "everything after a
- * position" only, so this asks for the last `limit` and, when history keeps fewer (trimmed by
- * age or size), searches for how many it does keep: a few calls, and only in that case.
- */
-async function newest(broker: Broker, channel: string, limit: number, depth: number): Promise<{ readonly events: readonly { epoch: string; offset: number; data: unknown }[]; readonly position: Position; readonly recovered: boolean }> {
-  const head = (await broker.recover(channel, undefined, 1)).position;
-  const back = (count: number) => broker.recover(channel, { epoch: head.epoch, offset: head.offset - count }, depth);
-  let high = Math.min(limit, head.offset);
-  const first = await back(high);
-  if (first.recovered) return first;
-  let low = 0; // back(0) always recovers: nothing is missed
-  let best = await back(0);
-  while (high - low > 1) {
-    const middle = Math.floor((low + high) / 2);
-    const attempt = await back(middle);
-    if (attempt.recovered) [low, best] = [middle, attempt];
-    else high = middle;
-  }
-  return { ...best, recovered: true };
 }
 
 /** Closes this node's connections a disconnect notice names (4001); how many it closed. */

@@ -22,6 +22,10 @@ class FlakyBroker extends MemoryBroker {
     this.#check();
     return super.recover(...args);
   }
+  override async rewind(...args: Parameters<MemoryBroker['rewind']>): ReturnType<MemoryBroker['rewind']> {
+    this.#check();
+    return super.rewind(...args);
+  }
   override async presence(...args: Parameters<MemoryBroker['presence']>): ReturnType<MemoryBroker['presence']> {
     this.#check();
     return super.presence(...args);
