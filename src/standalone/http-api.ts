@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { MAX_JSON_DEPTH, nestedDeeperThan } from '../core/json-depth.js';
 import type { Broker, ControlNotice, Unsubscribe } from '../broker/broker.js';
 import type { Position } from '../core/position.js';
+import { BrokerUnavailableError } from '../core/errors.js';
 import { IdempotencyConflictError, LifelineError, type LifelineServer } from '../server/index.js';
 import { resolveChannel, type ChannelsConfig, type ResolvedChannel } from '../server/protocol/channels.js';
 import { channelName, IDEMPOTENCY_KEY } from '../protocol/client-messages.js';
@@ -140,7 +141,10 @@ export function httpApiRoutes<User>(options: HttpApiOptions<User>): Route[] {
         } catch (error) {
           if (error instanceof IdempotencyConflictError) return sendError(context.response, 422, 'idempotency_conflict', 'this Idempotency-Key was already used for a different message; nothing was published');
           server.log.error({ err: error, channel: channel.name }, 'HTTP publish failed');
-          return sendError(context.response, 503, 'unavailable', 'the message could not be published; nothing was published', { 'Retry-After': '1' });
+          // The command reached the broker and its answer was lost: the event may well be stored.
+          const maybe = error instanceof BrokerUnavailableError && error.sent;
+          const message = maybe ? 'the publish may have been stored (the broker did not answer); retry with the same Idempotency-Key, or a retry may publish it twice' : 'the message could not be published; nothing was published';
+          return sendError(context.response, 503, 'unavailable', message, { 'Retry-After': '1' });
         }
         sendJson(context.response, 200, { position });
       } finally {
