@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { MAX_JSON_DEPTH, nestedDeeperThan } from '../core/json-depth.js';
 import type { Broker, ControlNotice, Unsubscribe } from '../broker/broker.js';
 import type { Position } from '../core/position.js';
+import { BrokerUnavailableError } from '../core/errors.js';
 import { IdempotencyConflictError, LifelineError, type LifelineServer } from '../server/index.js';
 import { resolveChannel, type ChannelsConfig, type ResolvedChannel } from '../server/protocol/channels.js';
 import { channelName, IDEMPOTENCY_KEY } from '../protocol/client-messages.js';
@@ -140,7 +141,10 @@ export function httpApiRoutes<User>(options: HttpApiOptions<User>): Route[] {
         } catch (error) {
           if (error instanceof IdempotencyConflictError) return sendError(context.response, 422, 'idempotency_conflict', 'this Idempotency-Key was already used for a different message; nothing was published');
           server.log.error({ err: error, channel: channel.name }, 'HTTP publish failed');
-          return sendError(context.response, 503, 'unavailable', 'the message could not be published; nothing was published', { 'Retry-After': '1' });
+          // The command reached the broker and its answer was lost: the event may well be stored.
+          const maybe = error instanceof BrokerUnavailableError && error.sent;
+          const message = maybe ? 'the publish may have been stored (the broker did not answer); retry with the same Idempotency-Key, or a retry may publish it twice' : 'the message could not be published; nothing was published';
+          return sendError(context.response, 503, 'unavailable', message, { 'Retry-After': '1' });
         }
         sendJson(context.response, 200, { position });
       } finally {
@@ -154,10 +158,11 @@ export function httpApiRoutes<User>(options: HttpApiOptions<User>): Route[] {
       const query = historyQuery(context.url.searchParams);
       if ('error' in query) return sendError(context.response, 400, 'bad_request', query.error);
       const { limit, since } = query;
-      const depth = Math.max(channel.options.history.size, limit, 1);
-      const answer = since === undefined ? await newest(broker, channel.name, limit, depth) : await broker.recover(channel.name, since, depth);
-      const events = answer.events.slice(0, limit).map((event) => ({ epoch: event.epoch, offset: event.offset, data: event.data }));
-      sendJson(context.response, 200, { channel: channel.name, position: answer.position, recovered: answer.recovered, events, more: answer.events.length > limit });
+      // Without `since`, the newest kept events ending at the head, read in one step (the broker's
+      // rewind): a publish landing meanwhile cannot shift the answer off the head it names.
+      const page = await server.history(channel.name, { limit, ...(since === undefined ? {} : { since }) });
+      const events = page.events.map((event) => ({ epoch: event.epoch, offset: event.offset, data: event.data }));
+      sendJson(context.response, 200, { channel: channel.name, position: page.head, recovered: page.recovered, events, more: page.more });
     }),
 
     guarded('GET', 'channels/:channel/presence', async (context) => {
@@ -201,28 +206,6 @@ function historyQuery(query: URLSearchParams): { readonly limit: number; readonl
   const offset = Number(match?.[2]);
   if (!match?.[1] || !Number.isSafeInteger(offset)) return { error: 'since must be EPOCH:OFFSET, a position from an event or a publish (e.g. since=3f9a1c2e:41)' };
   return { limit, since: { epoch: match[1], offset } };
-}
-
-/**
- * The newest events still in history, at most `limit`. The broker answers "everything after a
- * position" only, so this asks for the last `limit` and, when history keeps fewer (trimmed by
- * age or size), searches for how many it does keep: a few calls, and only in that case.
- */
-async function newest(broker: Broker, channel: string, limit: number, depth: number): Promise<{ readonly events: readonly { epoch: string; offset: number; data: unknown }[]; readonly position: Position; readonly recovered: boolean }> {
-  const head = (await broker.recover(channel, undefined, 1)).position;
-  const back = (count: number) => broker.recover(channel, { epoch: head.epoch, offset: head.offset - count }, depth);
-  let high = Math.min(limit, head.offset);
-  const first = await back(high);
-  if (first.recovered) return first;
-  let low = 0; // back(0) always recovers: nothing is missed
-  let best = await back(0);
-  while (high - low > 1) {
-    const middle = Math.floor((low + high) / 2);
-    const attempt = await back(middle);
-    if (attempt.recovered) [low, best] = [middle, attempt];
-    else high = middle;
-  }
-  return { ...best, recovered: true };
 }
 
 /** Closes this node's connections a disconnect notice names (4001); how many it closed. */

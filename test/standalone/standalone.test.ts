@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { pino } from 'pino';
 import { MemoryBroker } from '../../src/broker/memory-broker.js';
+import { BrokerUnavailableError } from '../../src/core/errors.js';
 import { LifelineError, LifelineServer } from '../../src/server/index.js';
 import { createStandalone, DEFAULT_ADMISSION_RATE, DEFAULT_MAX_EVENT_LOOP_DELAY, DEFAULT_CHANNELS, type Standalone } from '../../src/standalone/standalone.js';
 import { UsageError } from '../../src/standalone/usage-error.js';
@@ -21,6 +22,10 @@ class FlakyBroker extends MemoryBroker {
   override async recover(...args: Parameters<MemoryBroker['recover']>): ReturnType<MemoryBroker['recover']> {
     this.#check();
     return super.recover(...args);
+  }
+  override async rewind(...args: Parameters<MemoryBroker['rewind']>): ReturnType<MemoryBroker['rewind']> {
+    this.#check();
+    return super.rewind(...args);
   }
   override async presence(...args: Parameters<MemoryBroker['presence']>): ReturnType<MemoryBroker['presence']> {
     this.#check();
@@ -132,6 +137,39 @@ test('HTTP publish backpressure: over maxPendingPublishes in progress a publish 
     assert.equal(calls, 2, 'the refused publish reached no broker');
   } finally {
     release();
+    await node.server.close({ drainTimeout: 0 });
+    await node.close();
+  }
+});
+
+test('HTTP publish whose broker answer was lost: 503 that says it may be stored (never "nothing was published"); one that never reached the broker says nothing was', async () => {
+  class LosingBroker extends MemoryBroker {
+    /** Whether the next publish is stored before its answer is lost (true) or refused unsent (false). */
+    sent = true;
+    override async publish(...args: Parameters<MemoryBroker['publish']>): ReturnType<MemoryBroker['publish']> {
+      if (!this.sent) throw new BrokerUnavailableError('the test refused it before writing', false);
+      await super.publish(...args);
+      throw new BrokerUnavailableError('the test lost the answer', true);
+    }
+  }
+  const losing = new LosingBroker();
+  const node = createStandalone({ port: 0, allowAnonymous: true, apiKey: KEY, pingInterval: 0 }, { log, broker: losing });
+  const base = (await node.server.listen()).url;
+  try {
+    const post = async (): Promise<{ status: number; message: string }> => {
+      const response = await within(fetch(`${base}/api/v1/channels/chat:lost/publish`, { method: 'POST', body: '{"data":1}', headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' } }), 5_000, 'publish');
+      return { status: response.status, message: ((await response.json()) as { error: { message: string } }).error.message };
+    };
+    const lost = await post();
+    assert.equal(lost.status, 503);
+    assert.equal((await node.server.history('chat:lost')).events.length, 1, 'the event is stored');
+    assert.doesNotMatch(lost.message, /nothing was published/);
+    assert.match(lost.message, /may have been stored.*Idempotency-Key/);
+    losing.sent = false;
+    const unsent = await post();
+    assert.equal(unsent.status, 503);
+    assert.match(unsent.message, /nothing was published/);
+  } finally {
     await node.server.close({ drainTimeout: 0 });
     await node.close();
   }

@@ -154,8 +154,6 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
       return undefined;
     }
     if (previous && previous.connection !== connection) previous.connection.close(4001, 'session resumed on another connection');
-    // ... and on every other node that may still hold one.
-    if (opened.resumed) void broker.broadcast?.({ kind: 'takeover', session: id, connection: connection.id }).catch(() => undefined);
     const session = new LiveSession<User>(id, connection.user, window, connection, opened.resume, this);
     // Its previous connection's messages may still be running here (a slow request the client
     // will resend, having had no reply): this session's messages wait for them and their
@@ -176,9 +174,15 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     return { user: connection.user, window: session.windowState(), owner: connection.id, ...opened.resume };
   }
 
-  /** What follows a saved record, whichever way it was saved: the window shared, the refresh running. */
-  #saved(session: LiveSession<User>): void {
+  /**
+   * What follows a saved record, whichever way it was saved: the window shared, the refresh
+   * running, and a resumed session's old connection on every other node closed (4001). Told only
+   * now that the record names this connection: the old node parks the session on hearing it, and
+   * reading its own connection still there it would park it as its own (and announce its leave).
+   */
+  #saved(session: LiveSession<User>, resumed: boolean): void {
     const { broker, recoveryWindow } = this.host.options;
+    if (resumed) void broker.broadcast?.({ kind: 'takeover', session: session.id, connection: session.connection.id }).catch(() => undefined);
     // An in-process broker keeps the session's own window: each reply is then kept once (one made later is shared then).
     const made = session.madeWindow;
     if (made) broker.shareWindow?.(session.id, made);
@@ -189,7 +193,7 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
   #welcomeNow(connection: Connection<User>, session: LiveSession<User>, opened: HelloOutcome<User>, immediate: InProcessSetup, broker: InProcessBroker): Promise<void> | undefined {
     try {
       immediate.saveSession(session.id, this.#helloRecord(connection, session, opened), this.liveTtl);
-      this.#saved(session);
+      this.#saved(session, opened.resumed);
       broker.listenDirect(session.id, session);
     } catch (error) {
       // The broker failed mid-hello: the session must not stay registered as connected.
@@ -235,7 +239,7 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     });
     try {
       await broker.saveSession(id, this.#helloRecord(connection, session, opened), this.liveTtl);
-      this.#saved(session);
+      this.#saved(session, opened.resumed);
       // An in-process broker calls the session itself; a networked one a listener made for it.
       if (broker.listenDirect && broker.unlistenDirect) broker.listenDirect(id, session);
       else session.onLeave(await broker.subscribeDirect(id, this.#directListener(session)));

@@ -5,8 +5,10 @@
  * on the node it left.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
+import type { ControlNotice, SessionRecord } from '../../../src/broker/broker.js';
 import { MemoryBroker } from '../../../src/broker/memory-broker.js';
+import { within } from '../../helpers/wait.js';
 import type { ChannelsConfig } from '../../../src/server/protocol/channels.js';
 import { FakeClock } from '../../../src/testing/fake-clock.js';
 import { serve } from '../support.js';
@@ -20,6 +22,22 @@ function gate(): { readonly opened: Promise<void>; open(): void } {
   let open = (): void => undefined;
   const opened = new Promise<void>((resolve) => (open = resolve));
   return { opened, open };
+}
+
+/**
+ * Nodes a and b on `broker` with presence on `room:*`: a watcher subscribed to `room:x` on b, and
+ * a client subscribed there on a (the watcher has heard it join).
+ */
+async function presentOnA(t: TestContext, broker: MemoryBroker, presenceGrace?: number) {
+  const presence: ChannelsConfig = { room: { presence: true } };
+  const a = await serve(t, { pingInterval: 0, channels: presence, broker, ...(presenceGrace === undefined ? {} : { presenceGrace }) });
+  const b = await serve(t, { pingInterval: 0, channels: presence, broker });
+  const { client: watcher } = await ProtocolClient.connect(t, b.wsUrl);
+  await watcher.subscribe(1, 'room:x');
+  const { client: old, welcome } = await ProtocolClient.connect(t, a.wsUrl);
+  await old.subscribe(1, 'room:x');
+  await watcher.take('presence', (message) => 'join' in message);
+  return { a, b, watcher, old, welcome };
 }
 
 describe('protocol: a session moving between nodes', () => {
@@ -75,14 +93,7 @@ describe('protocol: a session moving between nodes', () => {
   test('resumed on another node while the old connection lingers: when it ends, the session stays present and nobody hears it leave', async (t) => {
     const broker = new MemoryBroker();
     t.after(() => broker.close());
-    const presence: ChannelsConfig = { room: { presence: true } };
-    const a = await serve(t, { pingInterval: 0, channels: presence, broker });
-    const b = await serve(t, { pingInterval: 0, channels: presence, broker });
-    const { client: watcher } = await ProtocolClient.connect(t, b.wsUrl);
-    await watcher.subscribe(1, 'room:x');
-    const { client: old, welcome } = await ProtocolClient.connect(t, a.wsUrl);
-    await old.subscribe(1, 'room:x');
-    await watcher.take('presence', (message) => 'join' in message);
+    const { a, b, watcher, old, welcome } = await presentOnA(t, broker);
     // The client moved to node b while node a has not noticed its old link is gone.
     const { client: moved } = await ProtocolClient.connect(t, b.wsUrl, { session: welcome.session, secret: welcome.secret });
     await moved.subscribe(1, 'room:x');
@@ -91,6 +102,38 @@ describe('protocol: a session moving between nodes', () => {
     watcher.send({ type: 'presence.get', id: 2, channel: 'room:x' });
     const list = await watcher.reply(2);
     assert.ok(list.type === 'presence.list' && list.members.some((member) => member.client === memberId(welcome.session)), 'still present through node b');
+    await moved.publish(2, 'room:x', 'still here'); // anything further the watcher hears comes after this
+    await watcher.take('event', (event) => event.data === 'still here');
+    assert.ok(!watcher.log.some((message) => message.type === 'presence' && 'leave' in message), 'no leave was announced');
+  });
+
+  test('resumed on another node: the takeover is announced once the record names the new connection, so the old node\'s park sees the move and nobody hears the member leave', async (t) => {
+    // A networked broker's save takes a round trip; while it is held, the old node must not yet
+    // be told (it would park the session as its own and announce a leave).
+    class SlowSaves extends MemoryBroker {
+      readonly notices: string[] = [];
+      #parked = gate();
+      override async broadcast(notice: ControlNotice): Promise<void> {
+        if (notice.kind === 'takeover') this.notices.push(`takeover ${notice.connection}`);
+        return super.broadcast(notice);
+      }
+      override async saveSession(id: string, record: SessionRecord, ttl: number): Promise<void> {
+        if (record.owner === undefined) this.#parked.open();
+        // A hello's save of a session already announced as taken over waits until the old node parked it.
+        else if (this.notices.includes(`takeover ${record.owner}`)) await within(this.#parked.opened, 5_000, 'the old node parked the session');
+        this.notices.push(record.owner === undefined ? 'park' : `saved ${record.owner}`);
+        return super.saveSession(id, record, ttl);
+      }
+    }
+    const broker = new SlowSaves();
+    t.after(() => broker.close());
+    const { b, watcher, old, welcome } = await presentOnA(t, broker, 0);
+    const { client: moved } = await ProtocolClient.connect(t, b.wsUrl, { session: welcome.session, secret: welcome.secret });
+    assert.equal((await within(old.closed, 5_000, 'old connection closed')).code, 4001);
+    await moved.subscribe(1, 'room:x');
+    const takeover = broker.notices.findIndex((notice) => notice.startsWith('takeover '));
+    const owner = broker.notices[takeover]?.slice('takeover '.length);
+    assert.ok(takeover > broker.notices.indexOf(`saved ${owner}`), `announced after the record names its new connection: ${broker.notices.join(', ')}`);
     await moved.publish(2, 'room:x', 'still here'); // anything further the watcher hears comes after this
     await watcher.take('event', (event) => event.data === 'still here');
     assert.ok(!watcher.log.some((message) => message.type === 'presence' && 'leave' in message), 'no leave was announced');
