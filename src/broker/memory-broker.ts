@@ -155,6 +155,13 @@ export class MemoryBroker implements Broker {
   readonly #channels = new Map<string, Channel>();
   /** Session records and their outboxes, by session id. */
   readonly #sessions = new Map<string, SessionEntry>();
+  /**
+   * Session ids by user (canonical JSON), made at the first `sessionsOf()`: a process that never
+   * asks for a user's sessions keeps nothing per session for it. While it exists every saved
+   * record is in its user's set; ids whose record expired, was deleted or now names another user
+   * are dropped when read, and by the sweep.
+   */
+  #byUser: Map<string, Set<string>> | undefined;
   readonly #presence: MemoryPresence;
   /**
    * Requests running somewhere: `${session}\n${id}`, until their reply is in the session's
@@ -364,6 +371,7 @@ export class MemoryBroker implements Broker {
     entry.anonymous = record.secret === undefined ? (existing?.anonymous ?? false) : record.anonymous === true;
     entry.owner = record.owner ?? existing?.owner;
     entry.user = record.user;
+    if (this.#byUser !== undefined) this.#indexUser(this.#byUser, id, record.user);
     // Unacknowledged direct messages live as long as their session, however long ago they were sent.
     this.#keepRecord(entry, window, expiresAt);
     if (record.sentSeq !== undefined && entry.nextSeq <= record.sentSeq) entry.nextSeq = record.sentSeq + 1;
@@ -428,12 +436,34 @@ export class MemoryBroker implements Broker {
 
   async sessionsOf(user: unknown): Promise<readonly string[]> {
     const key = canonicalJson(user ?? null);
+    const index = (this.#byUser ??= this.#indexUsers());
+    const candidates = index.get(key);
+    if (candidates === undefined) return [];
     const ids: string[] = [];
-    for (const id of [...this.#sessions.keys()]) {
+    for (const id of candidates) {
       const entry = this.#record(id);
       if (entry && canonicalJson(entry.user ?? null) === key) ids.push(id);
+      else candidates.delete(id);
     }
+    if (candidates.size === 0) index.delete(key);
     return ids;
+  }
+
+  /** The index of {@link sessionsOf}, made from the records held now. */
+  #indexUsers(): Map<string, Set<string>> {
+    const index = new Map<string, Set<string>>();
+    for (const id of this.#sessions.keys()) {
+      const entry = this.#record(id);
+      if (entry) this.#indexUser(index, id, entry.user);
+    }
+    return index;
+  }
+
+  #indexUser(index: Map<string, Set<string>>, id: string, user: unknown): void {
+    const key = canonicalJson(user ?? null);
+    let ids = index.get(key);
+    if (ids === undefined) index.set(key, (ids = new Set()));
+    ids.add(id);
   }
 
   async deleteSession(id: string): Promise<void> {
@@ -605,6 +635,12 @@ export class MemoryBroker implements Broker {
     for (const [id, entry] of this.#sessions) {
       if (entry.window !== undefined && entry.expiresAt < now) dropRecord(entry);
       if (entry.window === undefined && listenersOf(entry).length === 0) this.#sessions.delete(id);
+    }
+    // The user index lets go of sessions whose record is gone (one that names another user now is
+    // dropped when its old user's sessions are read).
+    for (const [key, ids] of this.#byUser ?? []) {
+      for (const id of ids) if (this.#sessions.get(id)?.window === undefined) ids.delete(id);
+      if (ids.size === 0) this.#byUser?.delete(key);
     }
     for (const [key, entry] of this.#origins) if (entry.expiresAt < now) this.#forgetOrigin(key);
     for (const [key, entry] of this.#claims) if (entry.expiresAt < now) this.#claims.delete(key);

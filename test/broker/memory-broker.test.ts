@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import type { ChannelEvent, DirectMessage, PublishOrigin } from '../../src/broker/broker.js';
 import { MemoryBroker } from '../../src/broker/memory-broker.js';
 import { IdempotencyConflictError } from '../../src/core/errors.js';
@@ -416,5 +417,45 @@ describe('MemoryBroker: the immediate steps (publish, record, claim without a pr
     assert.equal(patched.immediate?.recover, undefined, 'patched later: the promised one must run');
     patched.publish = async () => Promise.reject(new Error('patched'));
     assert.equal(patched.immediate, undefined, 'a patched publish: no immediate steps at all');
+  });
+});
+
+describe('MemoryBroker: sessionsOf from a user index', () => {
+  const users: readonly unknown[] = [{ tenant: 't', sub: 'ann' }, { sub: 'ann', tenant: 't' }, { sub: 'bob' }, null, 'carl'];
+  const keyOf = (user: unknown): string => JSON.stringify(user === null ? null : typeof user === 'object' ? Object.fromEntries(Object.entries(user as object).sort()) : user);
+  type Op = { kind: 'save'; session: number; user: number; ttl: number } | { kind: 'tick'; ms: number } | { kind: 'delete'; session: number } | { kind: 'query'; user: number };
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    fc.record({ kind: fc.constant('save' as const), session: fc.nat(5), user: fc.nat(users.length - 1), ttl: fc.integer({ min: 1, max: 200_000 }) }),
+    fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 1, max: 120_000 }) }),
+    fc.record({ kind: fc.constant('delete' as const), session: fc.nat(5) }),
+    fc.record({ kind: fc.constant('query' as const), user: fc.nat(users.length - 1) }),
+  );
+
+  test('answers as a scan of every record would, before and after the index is made, across saves, moves to another user, expiry, deletes and sweeps', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 40 }), async (ops) => {
+        const clock = new FakeClock();
+        const broker = new MemoryBroker({ clock });
+        /** The model: each session's user (as a key) and when its record expires. */
+        const model = new Map<string, { readonly user: string; readonly expiresAt: number }>();
+        for (const step of [...ops, { kind: 'query' as const, user: 0 }, { kind: 'query' as const, user: 2 }]) {
+          if (step.kind === 'save') {
+            const id = `s${step.session}`;
+            await broker.saveSession(id, { user: users[step.user], window: { acked: 0, floor: 0, replies: [] } }, step.ttl);
+            model.set(id, { user: keyOf(users[step.user]), expiresAt: clock.now() + step.ttl });
+          } else if (step.kind === 'tick') clock.tick(step.ms);
+          else if (step.kind === 'delete') {
+            await broker.deleteSession(`s${step.session}`);
+            model.delete(`s${step.session}`);
+          } else {
+            const key = keyOf(users[step.user]);
+            const expected = [...model].filter(([, held]) => held.user === key && held.expiresAt >= clock.now()).map(([id]) => id);
+            assert.deepEqual([...(await broker.sessionsOf(users[step.user]))].sort(), expected.sort());
+          }
+        }
+        await broker.close();
+      }),
+      { numRuns: 300 },
+    );
   });
 });
