@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../core/clock.js';
+import { MAX_TIMER_MS, type Clock, type TimerHandle } from '../core/clock.js';
 
 interface Scheduled {
   readonly id: number;
@@ -29,7 +29,7 @@ export class FakeClock implements Clock {
   }
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
-    const timer = { id: this.#nextId++, due: this.#now + Math.max(0, ms), fn };
+    const timer = { id: this.#nextId++, due: this.#now + delayOf(ms), fn };
     this.#timers.push(timer);
     return { id: timer.id };
   }
@@ -86,6 +86,15 @@ export class FakeClock implements Clock {
     this.#now = Math.max(this.#now, timer.due);
     timer.fn();
   }
+}
+
+/**
+ * The delay a platform timer would honour: one that is not a number runs at once, as in Node and
+ * browsers (a NaN due time would also never compare earlier than another, and stall every
+ * timer behind it), and a longer one than platforms allow is clamped as the system clock does.
+ */
+function delayOf(ms: number): number {
+  return Number.isNaN(ms) ? 0 : Math.min(Math.max(0, ms), MAX_TIMER_MS);
 }
 
 /** Lets pending promise reactions and already-queued I/O callbacks run. */

@@ -1,0 +1,41 @@
+/**
+ * The fake clock users get from `lifeline/testing`: no I/O, no real time.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { MAX_TIMER_MS } from '../../src/core/clock.js';
+import { FakeClock } from '../../src/testing/fake-clock.js';
+
+describe('FakeClock', () => {
+  test('timers scheduled from timers run within the same advance, at their own due time', () => {
+    const clock = new FakeClock();
+    const ran: string[] = [];
+    clock.setTimeout(() => {
+      ran.push(`a@${clock.now()}`);
+      clock.setTimeout(() => ran.push(`b@${clock.now()}`), 5);
+    }, 10);
+    clock.tick(15);
+    assert.deepEqual(ran, ['a@10', 'b@15']);
+    assert.equal(clock.pending, 0);
+  });
+
+  test('a delay that is not a number runs at once, as platform timers do, and stalls no other timer', () => {
+    const clock = new FakeClock();
+    const ran: string[] = [];
+    clock.setTimeout(() => ran.push('nan'), Number.NaN);
+    clock.setTimeout(() => ran.push('five'), 5);
+    assert.equal(clock.nextDue, 0);
+    clock.tick(10);
+    assert.deepEqual(ran, ['nan', 'five']);
+    assert.equal(clock.pending, 0);
+  });
+
+  test('a delay longer than platform timers allow is clamped, as the system clock does', () => {
+    const clock = new FakeClock();
+    let ran = 0;
+    clock.setTimeout(() => ran++, Number.POSITIVE_INFINITY);
+    assert.equal(clock.nextDue, MAX_TIMER_MS);
+    clock.tick(MAX_TIMER_MS);
+    assert.equal(ran, 1);
+  });
+});
