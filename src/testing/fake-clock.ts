@@ -51,20 +51,20 @@ export class FakeClock implements Clock {
 
   /** Advances `ms`, running every timer that falls due, synchronously. */
   tick(ms: number): void {
-    const target = this.#now + ms;
+    const target = this.#target(ms);
     for (let next = this.#earliest(); next && next.due <= target; next = this.#earliest()) this.#run(next);
-    this.#now = target;
+    this.#arrive(target);
   }
 
   /** Like {@link tick}, but lets promises and I/O callbacks settle after each timer. */
   async tickAsync(ms: number): Promise<void> {
-    const target = this.#now + ms;
+    const target = this.#target(ms);
     await settle();
     for (let next = this.#earliest(); next && next.due <= target; next = this.#earliest()) {
       this.#run(next);
       await settle();
     }
-    this.#now = target;
+    this.#arrive(target);
   }
 
   /** Runs the next timer whatever its due time; returns false when none is pending. */
@@ -73,6 +73,20 @@ export class FakeClock implements Clock {
     if (!next) return false;
     this.#run(next);
     return true;
+  }
+
+  /** Where an advance of `ms` ends; time only moves forward, by a finite amount. */
+  #target(ms: number): number {
+    if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`FakeClock: advance by a finite number of ms, 0 or more (got ${String(ms)})`);
+    return this.#now + ms;
+  }
+
+  /**
+   * Ends an advance at `target`, unless time is already past it: a timer that advanced the
+   * clock itself, or another advance that overlapped this one, must not see time go back.
+   */
+  #arrive(target: number): void {
+    this.#now = Math.max(this.#now, target);
   }
 
   #earliest(): Scheduled | undefined {

@@ -39,3 +39,34 @@ describe('FakeClock', () => {
     assert.equal(ran, 1);
   });
 });
+
+describe('FakeClock: time only moves forward', () => {
+  test('an advance that overlaps another, longer one does not take time back', async () => {
+    const clock = new FakeClock();
+    const short = clock.tickAsync(100); // waits a turn before it runs anything
+    clock.tick(1_000);
+    await short;
+    assert.equal(clock.now(), 1_000);
+  });
+
+  test('a timer that advances the clock itself does not see time go back when its tick ends', () => {
+    const clock = new FakeClock();
+    clock.setTimeout(() => clock.tick(100), 5);
+    clock.tick(10);
+    assert.equal(clock.now(), 105);
+  });
+
+  test('an advance by a negative or non-finite amount is refused and changes nothing', async () => {
+    const clock = new FakeClock(50);
+    let ran = 0;
+    clock.setTimeout(() => ran++, 10);
+    for (const ms of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      assert.throws(() => clock.tick(ms), RangeError);
+      await assert.rejects(clock.tickAsync(ms), RangeError);
+    }
+    assert.equal(clock.now(), 50);
+    assert.equal(ran, 0);
+    clock.tick(10);
+    assert.equal(ran, 1);
+  });
+});
