@@ -85,6 +85,8 @@ export async function connect(argv: readonly string[], io: CliIo, signals: Signa
   } else session.finish();
 
   const code = await Promise.race([session.ended, abandoned]);
+  // Abandoned: what the session still runs (a --token-command) is stopped before the exit.
+  session.dispose();
   clearInterval(keepAlive);
   signals.off('SIGINT', onSignal);
   if (interactive) io.stdout.write('\r\x1b[2K');
