@@ -31,8 +31,10 @@ const MAX_OUTPUT = 64 * 1024;
 
 /**
  * Runs `command` with the shell and resolves with the token it printed. The command runs in a
- * process group of its own, and that whole group is killed when it times out, prints too much,
- * or `signal` aborts (the session ended, Ctrl-C): nothing it started outlives the wait for it.
+ * session of its own (no terminal: it cannot prompt, and it reads no input), and its whole
+ * process group is killed when it times out, prints too much, or `signal` aborts (the session
+ * ended, Ctrl-C): nothing it started outlives the wait for it. (On a terminal, `connect` reads
+ * keys itself, so Ctrl-C never reaches the command as a signal from the terminal.)
  */
 export function runTokenCommand(command: string, signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
