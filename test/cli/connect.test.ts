@@ -147,6 +147,25 @@ describe('against an echo server', () => {
     assert.equal((await cli.exited()).code, 0);
   });
 
+  test('output read by a reader that goes away (| head): the session closes with 1000 and exits 0, no crash', async () => {
+    const sockets: WebSocket[] = [];
+    const server = await echoServer((socket) => {
+      sockets.push(socket);
+      echo(socket);
+    });
+    const cli = startConnect([server.url]);
+    await cli.next(/^connected/);
+    const [socket] = sockets;
+    assert.ok(socket);
+    const closed = closeOf(socket);
+    cli.cli.child.stdout.destroy(); // the reader is gone: the next write fails with EPIPE
+    cli.send('hello'); // printed as "> hello", then its echo
+    assert.equal((await closed).code, 1000);
+    const exit = await cli.exited();
+    assert.equal(exit.code, 0, cli.cli.stderr());
+    assert.doesNotMatch(cli.cli.stderr(), /EPIPE|Unhandled/);
+  });
+
   test('a server close with 1000 ends the session (exit 0); a fatal 1008 ends it with exit 1', async () => {
     const normal = await echoServer((socket) => socket.close(1000, 'done here'));
     const first = startConnect([normal.url]);
