@@ -18,12 +18,22 @@ export function tokenFromOutput(output: string): string {
       throw new Error('--token-command printed something like JSON that does not parse');
     }
     const field = (parsed as { token?: unknown } | null)?.token;
-    if (typeof field !== 'string') throw new Error('--token-command printed JSON without a "token" string');
+    if (typeof field !== 'string') {
+      // A token service's refusal (a demo server's 400 for a bad visitor, say) says why.
+      const refusal = errorMessage((parsed as { error?: unknown } | null)?.error);
+      throw new Error(refusal === undefined ? '--token-command printed JSON without a "token" string' : `--token-command printed an error instead of a token: ${refusal}`);
+    }
     token = field;
   }
   if (token === '') throw new Error('--token-command printed nothing');
   if (/[\s\0]/.test(token)) throw new Error('--token-command printed more than one token (whitespace inside)');
   return token;
+}
+
+/** `"text"` or `{ "message": "text" }` (the shapes of an HTTP API's error field), first line only. */
+function errorMessage(error: unknown): string | undefined {
+  const message = typeof error === 'string' ? error : (error as { message?: unknown } | null | undefined)?.message;
+  return typeof message === 'string' && message.trim() !== '' ? message.trim().split('\n')[0] : undefined;
 }
 
 /** What a token command may print, bytes; more is a failure. */
