@@ -46,6 +46,8 @@ export class ConnectSession {
   #backlog: (() => void)[] | undefined = [];
   /** Pings waiting for their pong. */
   readonly #pings = new Set<Promise<void>>();
+  /** Aborted when the session ends: a `--token-command` still running is killed. */
+  readonly #running = new AbortController();
 
   constructor(config: ConnectConfig, emit: (event: ConnectEvent) => void) {
     this.ended = new Promise((resolve) => (this.#end = resolve));
@@ -70,11 +72,12 @@ export class ConnectSession {
     const href = config.target.url.href;
     const { tokenCommand } = config;
     const watch = this.#watch;
+    const { signal } = this.#running;
     const url =
       tokenCommand === undefined
         ? href
         : async (): Promise<string> => {
-            watch.authorize(await runTokenCommand(tokenCommand));
+            watch.authorize(await runTokenCommand(tokenCommand, signal));
             return href;
           };
     // The lifecycle listeners go first, so "connected" is printed before the waiting input runs.
@@ -189,6 +192,11 @@ export class ConnectSession {
     void this.ended.finally(() => clearTimeout(timer));
   }
 
+  /** Ends the session at once, if it has not ended (a second Ctrl-C): nothing is waited for. */
+  dispose(): void {
+    this.#stop(ExitCode.FAILURE);
+  }
+
   /** Ctrl-C: close with 1000 now, whatever is waiting. */
   interrupt(): void {
     this.#backlog = undefined;
@@ -274,6 +282,7 @@ export class ConnectSession {
   #stop(code: number): void {
     if (this.#done) return;
     this.#done = true;
+    this.#running.abort();
     // The client may still hold subscriptions and listeners; it is finished with.
     this.#lifeline?.client.close();
     this.#transport.dispose();

@@ -36,8 +36,11 @@ export async function connect(argv: readonly string[], io: CliIo, signals: Signa
   const input = io.stdin;
   const interactive = !config.json && (input as Tty | undefined)?.isTTY === true && (io.stdout as Tty).isTTY === true;
   let prompt: Interface | undefined;
+  /** The reader of our output went away (`| head -n 5` has what it wanted). */
+  let outputGone = false;
 
   const print = (event: ConnectEvent): void => {
+    if (outputGone) return;
     if (config.json) {
       io.stdout.write(`${formatJson(event)}\n`);
       return;
@@ -56,6 +59,14 @@ export async function connect(argv: readonly string[], io: CliIo, signals: Signa
   };
 
   const session = new ConnectSession(config, print);
+  // A write to a closed pipe (EPIPE) fails on the stream, where no listener meant a crash with
+  // a stack trace: the session closes cleanly instead, as on Ctrl-C, and exits 0.
+  const onOutputError = (): void => {
+    if (outputGone) return;
+    outputGone = true;
+    session.interrupt();
+  };
+  io.stdout.on('error', onOutputError);
   // This command lives for its session, whatever the client waits for (a retry, a pause, an
   // answer): nothing else may be pending meanwhile.
   const keepAlive = setInterval(() => undefined, 60_000);
@@ -85,6 +96,8 @@ export async function connect(argv: readonly string[], io: CliIo, signals: Signa
   } else session.finish();
 
   const code = await Promise.race([session.ended, abandoned]);
+  // Abandoned: what the session still runs (a --token-command) is stopped before the exit.
+  session.dispose();
   clearInterval(keepAlive);
   signals.off('SIGINT', onSignal);
   if (interactive) io.stdout.write('\r\x1b[2K');

@@ -14,5 +14,6 @@ const code = await runCli(process.argv.slice(2), {
 });
 // Exit explicitly: a finished command must not linger on a stray handle, but only after
 // stdout has been handed to the OS, so piped help text is never cut short.
-if (process.stdout.writableLength > 0) await once(process.stdout, 'drain');
+// A stdout whose reader is gone (EPIPE) is destroyed and drains no more.
+if (process.stdout.writableLength > 0 && !process.stdout.destroyed) await once(process.stdout, 'drain');
 process.exit(code);

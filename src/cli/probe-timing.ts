@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { connect as tcpConnect, createConnection, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import WebSocket from 'ws';
-import type { ConnectTarget } from './connect-target.js';
+import { printableUrl, type ConnectTarget } from './connect-target.js';
 
 /**
  * The I/O half of `lifeline probe`: one connection, step by step, each step timed. It records
@@ -17,6 +17,7 @@ import type { ConnectTarget } from './connect-target.js';
 export type ProbePhase = 'dns' | 'tcp' | 'tls' | 'handshake' | 'ping' | 'close';
 
 export interface ProbeObservation {
+  /** The URL probed, as printed (a password masked). */
   readonly url: string;
   readonly secure: boolean;
   readonly host: string;
@@ -128,7 +129,7 @@ class ProbeRun {
     const secure = url.protocol === 'wss:';
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     const port = Number(url.port || (secure ? 443 : 80));
-    this.#o = { url: url.href, secure, host, port, timeoutMs: request.timeout, protocols: request.target.protocols, totalMs: 0 };
+    this.#o = { url: printableUrl(url), secure, host, port, timeoutMs: request.timeout, protocols: request.target.protocols, totalMs: 0 };
     this.#deadline = new Promise<never>((_resolve, reject) => {
       this.#timer = setTimeout(() => reject(new TimedOut(request.timeout)), request.timeout);
     });

@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../core/clock.js';
+import { MAX_TIMER_MS, type Clock, type TimerHandle } from '../core/clock.js';
 
 interface Scheduled {
   readonly id: number;
@@ -29,7 +29,7 @@ export class FakeClock implements Clock {
   }
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
-    const timer = { id: this.#nextId++, due: this.#now + Math.max(0, ms), fn };
+    const timer = { id: this.#nextId++, due: this.#now + delayOf(ms), fn };
     this.#timers.push(timer);
     return { id: timer.id };
   }
@@ -51,20 +51,20 @@ export class FakeClock implements Clock {
 
   /** Advances `ms`, running every timer that falls due, synchronously. */
   tick(ms: number): void {
-    const target = this.#now + ms;
+    const target = this.#target(ms);
     for (let next = this.#earliest(); next && next.due <= target; next = this.#earliest()) this.#run(next);
-    this.#now = target;
+    this.#arrive(target);
   }
 
   /** Like {@link tick}, but lets promises and I/O callbacks settle after each timer. */
   async tickAsync(ms: number): Promise<void> {
-    const target = this.#now + ms;
+    const target = this.#target(ms);
     await settle();
     for (let next = this.#earliest(); next && next.due <= target; next = this.#earliest()) {
       this.#run(next);
       await settle();
     }
-    this.#now = target;
+    this.#arrive(target);
   }
 
   /** Runs the next timer whatever its due time; returns false when none is pending. */
@@ -73,6 +73,20 @@ export class FakeClock implements Clock {
     if (!next) return false;
     this.#run(next);
     return true;
+  }
+
+  /** Where an advance of `ms` ends; time only moves forward, by a finite amount. */
+  #target(ms: number): number {
+    if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`FakeClock: advance by a finite number of ms, 0 or more (got ${String(ms)})`);
+    return this.#now + ms;
+  }
+
+  /**
+   * Ends an advance at `target`, unless time is already past it: a timer that advanced the
+   * clock itself, or another advance that overlapped this one, must not see time go back.
+   */
+  #arrive(target: number): void {
+    this.#now = Math.max(this.#now, target);
   }
 
   #earliest(): Scheduled | undefined {
@@ -86,6 +100,15 @@ export class FakeClock implements Clock {
     this.#now = Math.max(this.#now, timer.due);
     timer.fn();
   }
+}
+
+/**
+ * The delay a platform timer would honour: one that is not a number runs at once, as in Node and
+ * browsers (a NaN due time would also never compare earlier than another, and stall every
+ * timer behind it), and a longer one than platforms allow is clamped as the system clock does.
+ */
+function delayOf(ms: number): number {
+  return Number.isNaN(ms) ? 0 : Math.min(Math.max(0, ms), MAX_TIMER_MS);
 }
 
 /** Lets pending promise reactions and already-queued I/O callbacks run. */

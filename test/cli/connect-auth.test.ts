@@ -4,11 +4,13 @@
 // a plain line is explained, not sent; a demo publish of the wrong shape says what it wants.
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startConnect } from './connect-support.js';
 import { startServe, stopAll, type RunningServer } from './harness.js';
+import { eventually } from '../helpers/wait.js';
 
 let server: RunningServer;
 let dir: string;
@@ -90,5 +92,38 @@ describe('typing into a demo server (lifeline.v1)', () => {
     assert.doesNotMatch(cli.cli.stdout(), /^closed/m, 'still connected');
     cli.end();
     assert.equal((await cli.exited()).code, 0);
+  });
+});
+
+/** Whether `pid` still runs (a zombie waiting for its parent to reap it has stopped running). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+describe('--token-command and the end of the session', () => {
+  test('Ctrl-C while the token command runs: it and what it started are killed, nothing outlives the CLI', async () => {
+    const file = join(dir, 'token-command-pids');
+    // The shell writes its own pid and its child's, then waits for the child.
+    const cli = startConnect([server.wsUrl(), '--token-command', `sleep 120 & echo $$ $! > ${JSON.stringify(file)}; wait; echo too-late`]);
+    let pids: number[] = [];
+    try {
+      await eventually(async () => {
+        const text = await readFile(file, 'utf8').catch(() => '');
+        pids = text.endsWith('\n') ? text.trim().split(' ').map(Number) : [];
+        return pids.length === 2;
+      }, 'the token command to start');
+      assert.ok(pids.every(running), 'the token command runs while the CLI waits for it');
+      cli.cli.child.kill('SIGINT');
+      const exit = await cli.exited();
+      assert.equal(exit.code, 0);
+      await eventually(() => !pids.some(running), `the token command's processes (${pids.join(', ')}) to be gone`, 5_000);
+    } finally {
+      for (const pid of pids) if (running(pid)) process.kill(pid, 'SIGKILL');
+    }
   });
 });

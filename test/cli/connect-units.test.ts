@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseCommand } from '../../src/cli/connect-commands.js';
 import { parseConnectArgs } from '../../src/cli/connect-options.js';
+import { tokenFromOutput } from '../../src/cli/connect-token.js';
 import { formatJson, formatText, type ConnectEvent } from '../../src/cli/connect-printer.js';
 import { parseHeader, parseTarget, parseUrl, printableUrl } from '../../src/cli/connect-target.js';
 
@@ -155,5 +156,22 @@ describe('event wording', () => {
     assert.match(text({ type: 'subscribed', channel: 'c', position, recovered: false, again: true }), /^resubscribed c: NOT recovered, events were missed/);
     assert.equal(text({ type: 'error', about: 'req m', code: 'no_method', message: 'no handler' }), 'error req m no_method: no handler');
     assert.deepEqual(JSON.parse(formatJson({ type: 'result', method: 'm', result: [1] })), { event: 'result', method: 'm', result: [1] });
+  });
+});
+
+describe('tokenFromOutput', () => {
+  test('the output itself, or the "token" field of JSON', () => {
+    assert.equal(tokenFromOutput('abc.def\n'), 'abc.def');
+    assert.equal(tokenFromOutput('{"token":"abc.def","user":"ann"}'), 'abc.def');
+    assert.throws(() => tokenFromOutput('  \n'), /printed nothing/);
+    assert.throws(() => tokenFromOutput('a b'), /more than one token/);
+    assert.throws(() => tokenFromOutput('{"user":"ann"}'), /printed JSON without a "token" string/);
+  });
+
+  test('a token service\'s error answer is shown, not only that no token came', () => {
+    // What a demo server answers for a visitor key that is too short (curl -s prints it, exit 0).
+    const refusal = '{"error":{"code":"bad_request","message":"visitor must be 16-128 characters of A-Z a-z 0-9 _ -"}}';
+    assert.throws(() => tokenFromOutput(refusal), { message: '--token-command printed an error instead of a token: visitor must be 16-128 characters of A-Z a-z 0-9 _ -' });
+    assert.throws(() => tokenFromOutput('{"error":"invalid_client"}'), { message: '--token-command printed an error instead of a token: invalid_client' });
   });
 });

@@ -28,6 +28,20 @@ async function lifelineServer(options: Parameters<typeof startServer>[0] = {}): 
   return server;
 }
 
+/** `lifeline connect` to an echo server, once connected; `socket` is the server's side. */
+async function connectedToEcho(): Promise<{ cli: ReturnType<typeof startConnect>; socket: WebSocket }> {
+  const sockets: WebSocket[] = [];
+  const server = await echoServer((socket) => {
+    sockets.push(socket);
+    echo(socket);
+  });
+  const cli = startConnect([server.url]);
+  await cli.next(/^connected/);
+  const [socket] = sockets;
+  assert.ok(socket);
+  return { cli, socket };
+}
+
 /** The next close a server-side socket sees, as code and reason. */
 function closeOf(socket: WebSocket): Promise<{ code: number; reason: string }> {
   return within(once(socket, 'close'), 20_000, 'the server-side close').then(([code, reason]) => ({ code: code as number, reason: String(reason) }));
@@ -59,13 +73,7 @@ describe('against an echo server', () => {
   });
 
   test('an invalid close code gets a clear error and the session goes on; end of input then closes with 1000 and exits 0', async () => {
-    const sockets: WebSocket[] = [];
-    const server = await echoServer((socket) => {
-      sockets.push(socket);
-      echo(socket);
-    });
-    const cli = startConnect([server.url]);
-    await cli.next(/^connected/);
+    const { cli, socket } = await connectedToEcho();
     cli.send('/close 1005');
     assert.match(await cli.next(/^error/), /^error close: cannot close with 1005 \(no status received\): close code 1000 or 3000-4999, reason <= 123 bytes$/);
     cli.send('/close 99999');
@@ -81,8 +89,6 @@ describe('against an echo server', () => {
     assert.match(await cli.next(/^ {2}\/ping/), /send a WebSocket ping/);
     cli.send('still here');
     assert.equal(await cli.next(/^< /), '< still here');
-    const [socket] = sockets;
-    assert.ok(socket);
     const closed = closeOf(socket);
     cli.end();
     assert.equal(await cli.next(/^closed/), 'closed 1000 normal closure: closed as asked');
@@ -145,6 +151,17 @@ describe('against an echo server', () => {
     assert.equal(await cli.next(/^closed/), 'closed 1000 normal closure: closed as asked');
     assert.equal((await closed).code, 1000);
     assert.equal((await cli.exited()).code, 0);
+  });
+
+  test('output read by a reader that goes away (| head): the session closes with 1000 and exits 0, no crash', async () => {
+    const { cli, socket } = await connectedToEcho();
+    const closed = closeOf(socket);
+    cli.cli.child.stdout.destroy(); // the reader is gone: the next write fails with EPIPE
+    cli.send('hello'); // printed as "> hello", then its echo
+    assert.equal((await closed).code, 1000);
+    const exit = await cli.exited();
+    assert.equal(exit.code, 0, cli.cli.stderr());
+    assert.doesNotMatch(cli.cli.stderr(), /EPIPE|Unhandled/);
   });
 
   test('a server close with 1000 ends the session (exit 0); a fatal 1008 ends it with exit 1', async () => {

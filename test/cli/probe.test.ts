@@ -80,6 +80,18 @@ describe('a healthy endpoint', () => {
     assert.deepEqual({ code: report.code, reason: report.reason, wasClean: report.wasClean }, { code: 1000, reason: 'probe done', wasClean: true });
   });
 
+  test('a password in the URL is masked in what is printed, text and JSON, as connect masks it', async () => {
+    const url = new URL(server.wsUrl);
+    url.username = 'ann';
+    url.password = 'hunter2';
+    for (const args of [[url.href], [url.href, '--json']]) {
+      const result = await probe(args);
+      assert.equal(result.code, 0, result.stdout + result.stderr);
+      assert.doesNotMatch(result.stdout, /hunter2/);
+      assert.match(result.stdout, /ws:\/\/ann:\*\*\*@127\.0\.0\.1:\d+\/ws/);
+    }
+  });
+
   test('--json: one document with the status, headers, subprotocol, ping and close', async () => {
     const result = await probe([server.wsUrl, '--json', '--protocol', 'lifeline.v1', '--header', 'X-Trace: abc']);
     assert.equal(result.code, 0, result.stdout + result.stderr);

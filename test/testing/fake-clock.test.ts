@@ -1,0 +1,72 @@
+/**
+ * The fake clock users get from `lifeline/testing`: no I/O, no real time.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { MAX_TIMER_MS } from '../../src/core/clock.js';
+import { FakeClock } from '../../src/testing/fake-clock.js';
+
+describe('FakeClock', () => {
+  test('timers scheduled from timers run within the same advance, at their own due time', () => {
+    const clock = new FakeClock();
+    const ran: string[] = [];
+    clock.setTimeout(() => {
+      ran.push(`a@${clock.now()}`);
+      clock.setTimeout(() => ran.push(`b@${clock.now()}`), 5);
+    }, 10);
+    clock.tick(15);
+    assert.deepEqual(ran, ['a@10', 'b@15']);
+    assert.equal(clock.pending, 0);
+  });
+
+  test('a delay that is not a number runs at once, as platform timers do, and stalls no other timer', () => {
+    const clock = new FakeClock();
+    const ran: string[] = [];
+    clock.setTimeout(() => ran.push('nan'), Number.NaN);
+    clock.setTimeout(() => ran.push('five'), 5);
+    assert.equal(clock.nextDue, 0);
+    clock.tick(10);
+    assert.deepEqual(ran, ['nan', 'five']);
+    assert.equal(clock.pending, 0);
+  });
+
+  test('a delay longer than platform timers allow is clamped, as the system clock does', () => {
+    const clock = new FakeClock();
+    let ran = 0;
+    clock.setTimeout(() => ran++, Number.POSITIVE_INFINITY);
+    assert.equal(clock.nextDue, MAX_TIMER_MS);
+    clock.tick(MAX_TIMER_MS);
+    assert.equal(ran, 1);
+  });
+});
+
+describe('FakeClock: time only moves forward', () => {
+  test('an advance that overlaps another, longer one does not take time back', async () => {
+    const clock = new FakeClock();
+    const short = clock.tickAsync(100); // waits a turn before it runs anything
+    clock.tick(1_000);
+    await short;
+    assert.equal(clock.now(), 1_000);
+  });
+
+  test('a timer that advances the clock itself does not see time go back when its tick ends', () => {
+    const clock = new FakeClock();
+    clock.setTimeout(() => clock.tick(100), 5);
+    clock.tick(10);
+    assert.equal(clock.now(), 105);
+  });
+
+  test('an advance by a negative or non-finite amount is refused and changes nothing', async () => {
+    const clock = new FakeClock(50);
+    let ran = 0;
+    clock.setTimeout(() => ran++, 10);
+    for (const ms of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      assert.throws(() => clock.tick(ms), RangeError);
+      await assert.rejects(clock.tickAsync(ms), RangeError);
+    }
+    assert.equal(clock.now(), 50);
+    assert.equal(ran, 0);
+    clock.tick(10);
+    assert.equal(ran, 1);
+  });
+});
