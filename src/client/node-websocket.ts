@@ -19,6 +19,7 @@ export class NodeWebSocket extends WebSocket {
   constructor(url: string | URL, protocols?: string | string[], options?: WebSocket.ClientOptions) {
     super(url, protocols, options);
     this.on('unexpected-response', onUnexpectedResponse);
+    this.on('error', onFailed);
   }
 
   /**
@@ -32,6 +33,17 @@ export class NodeWebSocket extends WebSocket {
     internals._socket?.unref();
     internals._closeTimer?.unref?.();
   }
+}
+
+/**
+ * An error while open or closing fails the connection (RFC 6455 §7.1.7): a malformed frame from
+ * the server makes ws send a 1002/1007 close and stop reading, then wait up to 30 s for the
+ * server to end the TCP connection; a server that sends garbage rarely does. The link is over,
+ * so the socket is ended now: the client reports the close (1006, the error's message as the
+ * error event's cause) and reconnects at once instead of sitting "open" meanwhile.
+ */
+function onFailed(this: WebSocket): void {
+  if (this.readyState === WebSocket.CLOSING) this.terminate();
 }
 
 function onUnexpectedResponse(this: WebSocket, _request: ClientRequest, response: IncomingMessage): void {

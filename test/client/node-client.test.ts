@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
+import { WebSocketServer } from 'ws';
 import { ReconnectingWebSocket, withRetryHints, type LifelineCloseEvent, type ReconnectingEvent } from '../../src/client/node.js';
 import { createServer } from '../../src/server/server.js';
 import type { Envelope } from '../../src/core/envelope.js';
@@ -191,6 +196,47 @@ describe('ReconnectingWebSocket on Node against a real Lifeline server', () => {
     } finally {
       client.dispose();
       await fixture.close();
+    }
+  });
+});
+
+describe('ReconnectingWebSocket on Node against a server that breaks the protocol', () => {
+  test('a malformed frame from the server fails the link at once (error with its cause, close, retry), not after ws waits 30 s for a close answer', async () => {
+    let upgrades = 0;
+    const held = new Set<Duplex>();
+    const wss = new WebSocketServer({ noServer: true });
+    const http = createHttpServer();
+    http.on('upgrade', (request, socket, head) => {
+      socket.on('error', () => undefined);
+      if (++upgrades > 1) return wss.handleUpgrade(request, socket, head, () => undefined);
+      // The first connection: a valid 101, then a frame with reserved bits and an unknown opcode;
+      // the server then never reads or closes (a broken peer).
+      const accept = createHash('sha1').update(`${String(request.headers['sec-websocket-key'])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+      socket.write(Buffer.from([0xff, 0xff, 0xff, 0x00, 0x01]));
+      held.add(socket);
+    });
+    http.listen(0, '127.0.0.1');
+    await within(once(http, 'listening'), 5_000, 'listening');
+    const { port } = http.address() as AddressInfo;
+    const client = new ReconnectingWebSocket(`ws://127.0.0.1:${port}/`, undefined, fast);
+    const errors: unknown[] = [];
+    client.addEventListener('error', (event) => errors.push(event.error));
+    const closes: number[] = [];
+    client.addEventListener('close', (event) => closes.push(event.code));
+    try {
+      await within(until(client, 'open', () => true), 5_000, 'the first open');
+      // Well within ws's own 30 s wait for an answer to its close frame.
+      await until(client, 'open', () => upgrades === 2, 10_000);
+      assert.deepEqual(closes, [1006]);
+      const cause = (errors[0] as { cause?: Error } | undefined)?.cause;
+      assert.match(cause?.message ?? '', /Invalid WebSocket frame/);
+    } finally {
+      client.dispose();
+      for (const socket of held) socket.destroy();
+      for (const socket of wss.clients) socket.terminate();
+      wss.close();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
     }
   });
 });
