@@ -283,12 +283,27 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     if (state === 'closing' || this.#socket.readyState !== this.#socket.OPEN) return failures.closing;
     // Checked before writing, so a refused message was really not sent (SendFailure's promise);
     // the buffer is bounded by the budget plus one message.
-    if (this.#socket.bufferedAmount > this.#host.outboundBudget) {
+    if (this.#overBudget()) {
       this.#host.onSlowConsumer(this);
       this.close(CloseCode.SLOW_CONSUMER, 'slow consumer: outbound budget exceeded');
       return failures['slow-consumer'];
     }
     return undefined;
+  }
+
+  /**
+   * Whether more than the outbound budget waits for this peer. Writes held by a cork (the replies
+   * of a turn, a fan-out batch) are bytes this node holds back, not the peer's lag: over the
+   * budget, they are handed to the socket first, and only what it could not take counts.
+   */
+  #overBudget(): boolean {
+    const budget = this.#host.outboundBudget;
+    if (this.#socket.bufferedAmount <= budget) return false;
+    const transport = this.#transport;
+    if (transport === undefined || transport.writableCorked === 0) return true;
+    // Every hold is lifted (a later uncork of a lifted hold does nothing): bounded by the holds.
+    while (transport.writableCorked > 0) transport.uncork();
+    return this.#socket.bufferedAmount > budget;
   }
 
   /**

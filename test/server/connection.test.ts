@@ -274,6 +274,19 @@ describe('Connection: outbound budget (slow consumer)', () => {
     assert.equal(fixture.server.stats.slowConsumerCloses, 1);
   });
 
+  test('bytes held back by a cork are not the peer\'s lag: a reading peer is not closed when they pass the budget', async (t) => {
+    const fixture = await serve(t, { outboundBudget: 16 * 1024, pingInterval: 0 });
+    const { raw, conn } = await rawPair(t, fixture);
+    const chunk = JSON.stringify({ type: 'fill', data: 'x'.repeat(6 * 1024) });
+    // A turn's replies (or a fan-out batch) are corked together: 48 KiB held, three times the budget.
+    conn.cork();
+    for (let i = 0; i < 8; i++) assert.deepEqual(conn.send(chunk), { ok: true }, `message ${i} sent`);
+    conn.uncork();
+    assert.equal(conn.state, 'open');
+    assert.equal(fixture.server.stats.slowConsumerCloses, 0);
+    for (let i = 0; i < 8; i++) assert.equal((await raw.readFrame()).payload.toString(), chunk);
+  });
+
   test('a peer that never reads again is terminated after closeTimeout and still reported as 4002', async (t) => {
     const clock = new FakeClock();
     const fixture = await serve(t, { clock, outboundBudget: 64 * 1024, closeTimeout: 5_000, pingInterval: 0 });

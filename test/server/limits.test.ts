@@ -14,6 +14,7 @@ import { eventually, within } from '../helpers/wait.js';
 import { serve } from './support.js';
 import { ProtocolClient, type MessageOf } from './protocol/protocol-client.js';
 import { buildFrame, Opcode, RawSocket } from '../helpers/raw-socket.js';
+import { PROTOCOL } from '../../src/protocol/protocol-name.js';
 
 const channels: ChannelsConfig = { doc: { history: { size: 100, ttl: 600_000 } }, room: { presence: true } };
 
@@ -296,6 +297,33 @@ describe('limits: presence lists', () => {
     assert.equal(asker.unread('presence.list').length, 0, 'not before the debt is paid');
     await clock.tickAsync(1);
     assert.equal(await list(3), 3, 'the whole list, once paid for');
+  });
+});
+
+describe('limits: the outbound budget', () => {
+  test('a client that reads everything is not a slow consumer: the events of its pipelined publishes, written together, may pass the budget', async (t) => {
+    const fixture = await serve(t, { pingInterval: 0, channels, outboundBudget: 16 * 1024 });
+    const { raw } = await RawSocket.upgrade(fixture.port, { headers: { 'Sec-WebSocket-Protocol': PROTOCOL } });
+    t.after(() => raw.destroy());
+    const next = async (type: string): Promise<Record<string, unknown>> => {
+      for (let i = 0; i < 100; i++) {
+        const frame = await raw.readFrame();
+        if (frame.opcode === Opcode.CLOSE) throw new Error(`closed: ${frame.payload.readUInt16BE(0)} ${frame.payload.subarray(2).toString()}`);
+        const message = JSON.parse(frame.payload.toString()) as Record<string, unknown>;
+        if (message.type === type) return message;
+      }
+      throw new Error(`no ${type} within 100 frames`);
+    };
+    raw.sendText(JSON.stringify({ type: 'hello', v: 1 }));
+    await next('welcome');
+    raw.sendText(JSON.stringify({ type: 'subscribe', id: 1, channel: 'doc:a' }));
+    await next('subscribed');
+    // Eight publishes of 6 KiB in one write: their acks and events are replies of one turn,
+    // written together (48 KiB, three times the budget) to a client that reads them at once.
+    const data = 'x'.repeat(6 * 1024);
+    raw.write(Buffer.concat(Array.from({ length: 8 }, (_, i) => buildFrame(Opcode.TEXT, JSON.stringify({ type: 'publish', id: 10 + i, channel: 'doc:a', data })))));
+    for (let i = 0; i < 8; i++) assert.equal((await next('event')).offset, i + 1);
+    assert.equal(fixture.server.stats.slowConsumerCloses, 0);
   });
 });
 
