@@ -27,3 +27,9 @@ test('every entry type-checks in a Node project with no DOM lib (lib ES2023, @ty
   assert.equal(result.output.trim(), '');
   assert.equal(result.code, 0);
 });
+
+test('a Node project with bundler resolution gets the Node entry\'s types through customConditions: ["node"], as docs/reference/client-options.md says', async () => {
+  const result = await typeCheck('test/package/declarations/tsconfig.bundler-node.json');
+  assert.equal(result.output.trim(), '');
+  assert.equal(result.code, 0);
+});
