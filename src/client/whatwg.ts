@@ -44,6 +44,9 @@ export function checkClose(code: number, reason: string): void {
   if ((code !== 1000 && !(code >= 3000 && code <= 4999)) || utf8ByteLength(reason) > 123) throw new InvalidCloseError(code, 'close code 1000 or 3000-4999, reason <= 123 bytes');
 }
 
+/** The events every WebSocket dispatches (the DOM lib's `WebSocketEventMap`, which a Node project compiled without it lacks). */
+export type SocketEventMap = Record<'open' | 'message' | 'close' | 'error', Event>;
+
 /** An on* event handler attribute's value. */
 export type EventHandler<E> = ((event: E) => void) | null;
 
@@ -56,7 +59,7 @@ const handlerTypes = ['open', 'message', 'close', 'error'];
  * handlers run as the first listeners, so a throwing handler is reported like any listener's
  * exception instead of breaking the client's own bookkeeping.
  */
-export class WebSocketSurface<M extends WebSocketEventMap> extends TypedEventTarget<M> {
+export class WebSocketSurface<M extends SocketEventMap> extends TypedEventTarget<M> {
   declare static readonly CONNECTING: 0;
   declare static readonly OPEN: 1;
   declare static readonly CLOSING: 2;
@@ -80,10 +83,10 @@ export class WebSocketSurface<M extends WebSocketEventMap> extends TypedEventTar
     Object.defineProperties(proto, constants);
     for (const type of handlerTypes) {
       Object.defineProperty(proto, `on${type}`, {
-        get(this: WebSocketSurface<WebSocketEventMap>) {
+        get(this: WebSocketSurface<SocketEventMap>) {
           return this.#handlers[type] ?? null;
         },
-        set(this: WebSocketSurface<WebSocketEventMap>, value: unknown) {
+        set(this: WebSocketSurface<SocketEventMap>, value: unknown) {
           this.#handlers[type] = typeof value === 'function' || (typeof value === 'object' && value) ? value : null;
         },
         configurable: true,

@@ -18,6 +18,6 @@ export type { HistoryOptions, HistoryPage } from './protocol/history.js';
 export { silentLogger, type LifelineLogger } from '../core/logger.js';
 export { PROTOCOL } from '../protocol/protocol-name.js';
 export { MemoryBroker, type MemoryBrokerOptions } from '../broker/memory-broker.js';
-export type { Broker, ChannelEvent, DirectMessage, HistoryPolicy, ImmediateExchanges, KeyOrigin, PresenceMember, PublishOrigin, Recovery, SessionOrigin, SessionRecord, Unsubscribe } from '../broker/broker.js';
+export type { Broker, ChannelEvent, ControlNotice, DirectListener, DirectMessage, HistoryPolicy, ImmediateExchanges, KeyOrigin, PresenceMember, PublishOrigin, Recovery, SessionOrigin, SessionRecord, Unsubscribe } from '../broker/broker.js';
 export type { Position } from '../core/position.js';
-export type { RequestWindowState } from '../core/request-window.js';
+export type { RequestWindow, RequestWindowState, WindowVerdict } from '../core/request-window.js';

@@ -3,8 +3,8 @@
  * tarball, then an install into a temporary project with no network beyond npm's cache (its
  * lockfile is made from this repository's, so `npm ci --offline` finds every tarball there), a
  * consumer type-checked with skipLibCheck: false under `nodenext` and `bundler`, a server and a
- * client run from the installed package over real sockets, and `lifeline/client` bundled for the
- * browser with no Node built-ins in it.
+ * client run from the installed package over real sockets, `lifeline serve --demo` from its bin,
+ * and `lifeline/client` bundled for the browser with no Node built-ins in it.
  *
  * `npm test` has built dist/ already; packing runs with --ignore-scripts so the `prepack` build
  * does not rebuild dist/ under the other test files (the test checks that `prepack` builds).
@@ -171,6 +171,39 @@ describe('the published package', { timeout: 600_000, concurrency: true }, () =>
     test('the lifeline bin runs from the installed package', async () => {
       const output = await succeeds(join(project, 'node_modules/.bin/lifeline'), ['--help'], project, 30_000);
       assert.match(output, /serve/);
+    });
+
+    test('`lifeline serve --demo --port 0` from the installed package answers /healthz and serves the demo page and its script', async () => {
+      const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LIFELINE_')));
+      const child = spawnTracked(join(project, 'node_modules/.bin/lifeline'), ['serve', '--demo', '--port', '0'], { cwd: project, env });
+      child.stdin.end();
+      let stdout = '';
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      try {
+        const url = await within(
+          new Promise<string>((resolve, reject) => {
+            child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+              stdout += chunk;
+              const match = /^listening on (http:\/\/\S+)\n/.exec(stdout);
+              if (match?.[1] !== undefined) resolve(match[1]);
+            });
+            child.once('close', (code) => reject(new Error(`lifeline serve exited (${code}) before listening: ${stderr}`)));
+          }),
+          60_000,
+          'lifeline serve to print "listening on"',
+        );
+        const health = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(30_000) });
+        assert.equal(health.status, 200);
+        const page = await fetch(`${url}/`, { signal: AbortSignal.timeout(30_000) });
+        assert.equal(page.status, 200);
+        assert.match(await page.text(), /<html/i);
+        const script = await fetch(`${url}/client.js`, { signal: AbortSignal.timeout(30_000) });
+        assert.equal(script.status, 200);
+        assert.ok((await script.text()).length > 1000, 'the bundled demo client is served');
+      } finally {
+        await killProcess(child);
+      }
     });
 
     test('bundled for the browser, lifeline/client pulls in no Node built-ins', async () => {
