@@ -25,6 +25,8 @@ export class ScriptRunner {
     private readonly timeout: number,
     /** The client refused the command before writing it (offline): it never reached Redis. */
     private readonly isUnsent: (error: unknown) => boolean = () => false,
+    /** Told each time a command goes unanswered past the timeout (Redis is taken as hung from then on). */
+    private readonly onStall: () => void = () => undefined,
   ) {}
 
   get stalled(): boolean {
@@ -33,7 +35,10 @@ export class ScriptRunner {
 
   async send(args: readonly string[]): Promise<unknown> {
     try {
-      const reply = await answeredWithin(this.command(args), this.timeout, () => (this.#stalled = true));
+      const reply = await answeredWithin(this.command(args), this.timeout, () => {
+        this.#stalled = true;
+        this.onStall();
+      });
       this.#stalled = false;
       return reply;
     } catch (error) {
