@@ -96,7 +96,7 @@ export class RedisBroker implements Broker {
       send,
       (error) => error instanceof ErrorReply && !isTransient(error),
       timeout,
-      (error) => error instanceof ClientOfflineError,
+      (error) => error instanceof ClientOfflineError || (error instanceof ErrorReply && isTransient(error)),
       () => this.#watchStall(),
     );
     this.#sessions = new RedisSessions(this.#scripts, this.#keys, this.#clock);
@@ -521,8 +521,9 @@ function historyPolicy(policy: HistoryPolicy): HistoryPolicy {
 }
 
 /**
- * Errors a Redis (Cluster) node answers while its slots move or its primary fails over: the
- * command did nothing, and the same call later may well succeed, so the caller sees "unavailable".
+ * Errors a Redis (Cluster) node answers while its slots move or its primary fails over (or it
+ * loads its data): the command did nothing, and the same call later may well succeed, so the
+ * caller sees "unavailable", not sent (a script refused on a replica stopped at its first write).
  */
 function isTransient(error: ErrorReply): boolean {
   return /^(TRYAGAIN|CLUSTERDOWN|READONLY|MASTERDOWN|LOADING|MOVED|ASK) /.test(error.message);
