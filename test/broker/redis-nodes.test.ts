@@ -230,6 +230,18 @@ describe('RedisBroker: connection loss and Redis restarts', { skip: redisServerS
     assert.deepEqual([next.epoch, next.offset], [first.epoch, 2], 'the refused publish took no offset');
   });
 
+  test('connect to a Redis Cluster whose seeds refuse connections retries until connectTimeout, then fails with the reason', async () => {
+    const seed = `127.0.0.1:${await freePort()}`;
+    const started = Date.now();
+    await assert.rejects(RedisBroker.connect({ cluster: [seed], connectTimeout: 500 }), (error: unknown) => {
+      assert.ok(error instanceof BrokerUnavailableError, `a BrokerUnavailableError: ${String(error)}`);
+      assert.equal(error.sent, false);
+      assert.match(error.message, new RegExp(`Redis Cluster at ${seed} did not answer within 500 ms`));
+      return true;
+    });
+    assert.ok(Date.now() - started >= 450, 'not given up at the first refusal');
+  });
+
   test('connect fails with the reason when nothing answers', async () => {
     const redis = await RedisServer.start();
     const url = redis.url;
