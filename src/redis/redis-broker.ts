@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { ClientOfflineError, ErrorReply } from '@redis/client';
+import { ClientClosedError, ClientOfflineError, ErrorReply } from '@redis/client';
 import type { Broker, ChannelEvent, ControlNotice, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from '../broker/broker.js';
 import { deliver } from '../broker/deliver.js';
 import { systemClock, systemRng, type Clock } from '../core/clock.js';
@@ -96,7 +96,7 @@ export class RedisBroker implements Broker {
       send,
       (error) => error instanceof ErrorReply && !isTransient(error),
       timeout,
-      (error) => error instanceof ClientOfflineError || (error instanceof ErrorReply && isTransient(error)),
+      (error) => error instanceof ClientOfflineError || error instanceof ClientClosedError || (error instanceof ErrorReply && isTransient(error)),
       () => this.#watchStall(),
     );
     this.#sessions = new RedisSessions(this.#scripts, this.#keys, this.#clock);

@@ -25,7 +25,7 @@ export class ScriptRunner {
     /** A command not answered within this fails (real time: this is I/O), ms. */
     private readonly timeout: number,
     /**
-     * The command surely did not run: the client refused it before writing it (offline), or
+     * The command surely did not run: the client refused it before writing it (offline, or closed), or
      * Redis refused it whole for now (a server loading its data, a Cluster slot moving or failing over).
      */
     private readonly isUnsent: (error: unknown) => boolean = () => false,

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { createClient } from '@redis/client';
 import { pino } from 'pino';
-import { RedisBroker, type RedisBrokerOptions } from '../../src/redis/index.js';
+import { BrokerUnavailableError, RedisBroker, type RedisBrokerOptions } from '../../src/redis/index.js';
 import { RedisKeys } from '../../src/redis/keys.js';
 import * as channelScripts from '../../src/redis/scripts/channel.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
@@ -93,6 +93,16 @@ describe('RedisBroker', { skip: redisSkip }, () => {
     const members = await broker.presence('crowd');
     assert.equal(members.length, count);
     assert.deepEqual(new Set(members.map((member) => member.client)), new Set(Array.from({ length: count }, (_, i) => `c${i}`)));
+  });
+
+  test('a call after close() fails as unavailable and not sent: it never left the node', async () => {
+    const broker = await RedisBroker.connect({ url: redisUrl, prefix: testPrefix() });
+    await broker.close();
+    await assert.rejects(broker.publish('room', 'late', { size: 10, ttl: 60_000 }), (error: unknown) => {
+      assert.ok(error instanceof BrokerUnavailableError, `unavailable: ${String(error)}`);
+      assert.equal(error.sent, false);
+      return true;
+    });
   });
 
   test('the publish script refuses a size or ttl Redis cannot take before writing anything: the head does not move', async (t) => {
