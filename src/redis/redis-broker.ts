@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { ClientOfflineError, ErrorReply } from '@redis/client';
+import { ClientClosedError, ClientOfflineError, ErrorReply } from '@redis/client';
 import type { Broker, ChannelEvent, ControlNotice, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from '../broker/broker.js';
 import { deliver } from '../broker/deliver.js';
 import { systemClock, systemRng, type Clock } from '../core/clock.js';
@@ -33,6 +33,8 @@ const CENTURY = 100 * 365 * 24 * 3_600_000;
 const UNBOUNDED = 1_000_000_000_000;
 /** The most events fetched to fill a gap in a node's feed; a larger gap is a resync for its clients. */
 const FILL_LIMIT = 10_000;
+/** How often a node that takes Redis as hung asks it again with a `PING`, ms. */
+const STALL_PROBE = 1_000;
 
 /**
  * A {@link Broker} over Redis, so several Lifeline nodes behind a load balancer act as one:
@@ -69,6 +71,11 @@ export class RedisBroker implements Broker {
   readonly #touch: Timer;
   readonly #quiet: Timer;
   readonly #quietCheck: number;
+  /** While Redis is taken as hung: asks it again (see {@link #probeStall}). */
+  readonly #stallProbe: Timer;
+  #probing = false;
+  /** A connection came back while Redis was taken as hung: its recheck waits for Redis to answer again. */
+  #recheckDue = false;
   /** The furthest position seen per channel (publishes, recoveries, deliveries). */
   readonly #known = new KnownPositions();
   #sharded = false;
@@ -85,7 +92,13 @@ export class RedisBroker implements Broker {
     this.#malformed = new LogThrottle(this.#clock, 10_000);
     const timeout = options.commandTimeout ?? 5_000;
     const send: SendCommand = (args) => connection.commands.send(args, timeout);
-    this.#scripts = new ScriptRunner(send, (error) => error instanceof ErrorReply && !isTransient(error), timeout, (error) => error instanceof ClientOfflineError);
+    this.#scripts = new ScriptRunner(
+      send,
+      (error) => error instanceof ErrorReply && !isTransient(error),
+      timeout,
+      (error) => error instanceof ClientOfflineError || error instanceof ClientClosedError || (error instanceof ErrorReply && isTransient(error)),
+      () => this.#watchStall(),
+    );
     this.#sessions = new RedisSessions(this.#scripts, this.#keys, this.#clock);
     this.#presence = new RedisPresence(this.#scripts, this.#keys, this.#clock);
     const handlerErrors = new LogThrottle(this.#clock, 10_000);
@@ -99,6 +112,7 @@ export class RedisBroker implements Broker {
     this.#touch = new Timer(this.#clock, () => this.#touchChannels());
     this.#quietCheck = Math.max(0, options.quietCheck ?? 5_000);
     this.#quiet = new Timer(this.#clock, () => this.#checkQuiet());
+    this.#stallProbe = new Timer(this.#clock, () => void this.#probeStall());
     connection.onRestored(() => this.#restored());
   }
 
@@ -112,6 +126,7 @@ export class RedisBroker implements Broker {
     try {
       await broker.#detectFeatures(options.sharded ?? 'auto');
     } catch (error) {
+      broker.#stallProbe.stop();
       connection.destroy();
       throw error;
     }
@@ -379,6 +394,7 @@ export class RedisBroker implements Broker {
     if (this.#connection.state === 'closed') return;
     this.#touch.stop();
     this.#quiet.stop();
+    this.#stallProbe.stop();
     this.#channels.clear();
     this.#direct.clear();
     await this.#connection.close();
@@ -403,14 +419,39 @@ export class RedisBroker implements Broker {
   /**
    * A connection came back (or, in a Cluster, one to a new node: a failover or a moved slot may
    * have moved subscriptions to it): every feed makes sure its subscription is in place on the
-   * node serving it now, then fetches what it missed from its last item.
+   * node serving it now, then fetches what it missed from its last item. While Redis is taken
+   * as hung this waits until it answers again ({@link #probeStall}).
    */
   #restored(): void {
-    if (this.#scripts.stalled) return;
+    this.#recheckDue = this.#scripts.stalled;
+    if (this.#recheckDue) return;
     this.#pubsub.dropOrphans();
     this.#raiseSeqs();
     this.#channels.recheck();
     this.#direct.recheck();
+  }
+
+  /** A command went unanswered: Redis is asked again until it answers, unless that is under way. */
+  #watchStall(): void {
+    if (!this.#probing && !this.#stallProbe.pending && this.#connection.state !== 'closed') this.#stallProbe.start(STALL_PROBE);
+  }
+
+  /**
+   * While Redis is taken as hung (a command went unanswered past `commandTimeout` and none was
+   * answered since), a `PING` every {@link STALL_PROBE} ms: its answer makes the node ready again
+   * without waiting for a caller's command (a node reporting not ready may get none), and runs
+   * the recheck a connection's return put off meanwhile.
+   */
+  async #probeStall(): Promise<void> {
+    this.#probing = true;
+    try {
+      if (this.#scripts.stalled && this.#connection.isReady) await this.#send(['PING']).catch(() => undefined);
+    } finally {
+      this.#probing = false;
+    }
+    if (this.#connection.state === 'closed') return;
+    if (this.#scripts.stalled) this.#stallProbe.start(STALL_PROBE);
+    else if (this.#recheckDue) this.#restored();
   }
 
   /**
@@ -480,8 +521,9 @@ function historyPolicy(policy: HistoryPolicy): HistoryPolicy {
 }
 
 /**
- * Errors a Redis (Cluster) node answers while its slots move or its primary fails over: the
- * command did nothing, and the same call later may well succeed, so the caller sees "unavailable".
+ * Errors a Redis (Cluster) node answers while its slots move or its primary fails over (or it
+ * loads its data): the command did nothing, and the same call later may well succeed, so the
+ * caller sees "unavailable", not sent (a script refused on a replica stopped at its first write).
  */
 function isTransient(error: ErrorReply): boolean {
   return /^(TRYAGAIN|CLUSTERDOWN|READONLY|MASTERDOWN|LOADING|MOVED|ASK) /.test(error.message);

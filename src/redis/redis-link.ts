@@ -1,6 +1,6 @@
-import { createClient, createCluster } from '@redis/client';
+import { createClient, createCluster, RootNodesUnavailableError } from '@redis/client';
 import { backoffCeiling, jittered, type BackoffOptions } from '../core/backoff.js';
-import type { Rng } from '../core/clock.js';
+import { systemClock, type Rng, type TimerHandle } from '../core/clock.js';
 import { handleClusterResubscribeRejections } from './handled-calls.js';
 
 /** A pub/sub listener as node-redis calls it (text: no buffer mode is used). */
@@ -108,6 +108,11 @@ export function clusterLink(seeds: readonly string[], settings: LinkSettings): R
   // The cluster's close() forgets its node clients at once, while they drain: its destroy()
   // would no longer reach one waiting for an answer that never comes. They are kept here.
   let closing: readonly Destroyable[] = [];
+  // The client asks its seed nodes once at connect: a Cluster not up yet (its nodes starting)
+  // is asked again with the reconnect backoff until it answers or the link is destroyed (what
+  // RedisConnection.open does past connectTimeout).
+  const retryDelay = reconnectStrategy(settings);
+  let retry: { readonly handle: TimerHandle; readonly wake: () => void } | undefined;
   return {
     send: (args, timeout) => cluster.sendCommand(firstKey(args), false, [...args], { timeout }),
     subscribe: (name, listener, sharded) => (sharded ? cluster.sSubscribe(name, listener) : cluster.subscribe(name, listener)),
@@ -122,7 +127,17 @@ export function clusterLink(seeds: readonly string[], settings: LinkSettings): R
       } else cluster.on('node-ready', listener as () => void);
     },
     connect: async () => {
-      await cluster.connect();
+      for (let retries = 0; ; retries++) {
+        try {
+          await cluster.connect();
+          return;
+        } catch (error) {
+          if (destroyed || !(error instanceof RootNodesUnavailableError)) throw error;
+          await new Promise<void>((wake) => (retry = { handle: systemClock.setTimeout(wake, retryDelay(retries), true), wake }));
+          retry = undefined;
+          if (destroyed) throw error;
+        }
+      }
     },
     close: () => {
       closing = nodeClients(cluster);
@@ -130,6 +145,10 @@ export function clusterLink(seeds: readonly string[], settings: LinkSettings): R
     },
     destroy: () => {
       destroyed = true;
+      if (retry !== undefined) {
+        systemClock.clearTimeout(retry.handle);
+        retry.wake();
+      }
       cluster.destroy();
       for (const client of closing) client.destroy();
     },

@@ -9,7 +9,8 @@ export type SendCommand = (args: readonly string[]) => Promise<unknown>;
  * time a server does not know it: a new server, or one restarted empty). A connection failure
  * or timeout is reported as a LifelineError `ERR_BROKER_UNAVAILABLE`, and so is a write a full
  * Redis refused (`OOM`, over `maxmemory` with `noeviction`: the script stopped at its first write,
- * so nothing was written and a later try may succeed); any other error Redis itself answered (a
+ * so nothing was written and a later try may succeed) or refused whole for now (`LOADING`,
+ * `READONLY`, `CLUSTERDOWN`...: `sent` false, it did not run); any other error Redis itself answered (a
  * bug, or a foreign key under the prefix) passes through as it is.
  */
 export class ScriptRunner {
@@ -23,8 +24,13 @@ export class ScriptRunner {
     private readonly isAnswer: (error: unknown) => boolean,
     /** A command not answered within this fails (real time: this is I/O), ms. */
     private readonly timeout: number,
-    /** The client refused the command before writing it (offline): it never reached Redis. */
+    /**
+     * The command surely did not run: the client refused it before writing it (offline, or closed), or
+     * Redis refused it whole for now (a server loading its data, a Cluster slot moving or failing over).
+     */
     private readonly isUnsent: (error: unknown) => boolean = () => false,
+    /** Told each time a command goes unanswered past the timeout (Redis is taken as hung from then on). */
+    private readonly onStall: () => void = () => undefined,
   ) {}
 
   get stalled(): boolean {
@@ -33,7 +39,10 @@ export class ScriptRunner {
 
   async send(args: readonly string[]): Promise<unknown> {
     try {
-      const reply = await answeredWithin(this.command(args), this.timeout, () => (this.#stalled = true));
+      const reply = await answeredWithin(this.command(args), this.timeout, () => {
+        this.#stalled = true;
+        this.onStall();
+      });
       this.#stalled = false;
       return reply;
     } catch (error) {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { createClient } from '@redis/client';
 import { pino } from 'pino';
-import { RedisBroker, type RedisBrokerOptions } from '../../src/redis/index.js';
+import { BrokerUnavailableError, RedisBroker, type RedisBrokerOptions } from '../../src/redis/index.js';
 import { RedisKeys } from '../../src/redis/keys.js';
 import * as channelScripts from '../../src/redis/scripts/channel.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
@@ -85,6 +85,26 @@ describe('RedisBroker', { skip: redisSkip }, () => {
     const warned = lines.filter((line) => line.msg?.startsWith('ignored malformed'));
     assert.deepEqual(warned.map((line) => line.ignored), [1], 'one line for both within 10 s');
   });
+  test('a channel with more presence members than Lua can unpack at once (8 000, several nodes\' worth) is listed whole', async (t) => {
+    const { broker } = await setup(t, {});
+    const count = 8_500;
+    // Sent at once: the client pipelines them.
+    await Promise.all(Array.from({ length: count }, (_, i) => broker.presenceJoin('crowd', { client: `c${i}`, user: i }, 60_000)));
+    const members = await broker.presence('crowd');
+    assert.equal(members.length, count);
+    assert.deepEqual(new Set(members.map((member) => member.client)), new Set(Array.from({ length: count }, (_, i) => `c${i}`)));
+  });
+
+  test('a call after close() fails as unavailable and not sent: it never left the node', async () => {
+    const broker = await RedisBroker.connect({ url: redisUrl, prefix: testPrefix() });
+    await broker.close();
+    await assert.rejects(broker.publish('room', 'late', { size: 10, ttl: 60_000 }), (error: unknown) => {
+      assert.ok(error instanceof BrokerUnavailableError, `unavailable: ${String(error)}`);
+      assert.equal(error.sent, false);
+      return true;
+    });
+  });
+
   test('the publish script refuses a size or ttl Redis cannot take before writing anything: the head does not move', async (t) => {
     const { broker, admin, keys } = await setup(t, {});
     const policy = { size: 10, ttl: 60_000 };

@@ -5,11 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { connect, createServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { seededRng } from '../../src/core/clock.js';
 import { RedisConnection } from '../../src/redis/connection.js';
 import { clusterLink } from '../../src/redis/redis-link.js';
 import { RedisCluster, redisClusterSkip } from '../helpers/redis-cluster.js';
+import { freePort } from '../helpers/free-port.js';
 import { eventually, within } from '../helpers/wait.js';
 
 let cluster: RedisCluster | undefined;
@@ -51,6 +53,39 @@ describe('closing the connections to a Redis Cluster with a node hung', { skip: 
     const result = await within(pending, 1_000, 'the pending command settled');
     assert.ok(result instanceof Error, `the pending command failed: ${String(result)}`);
     await eventually(async () => (await clientConnections(redis)) === 0, 'no connection left', 10_000);
+  });
+
+  test('a Cluster not up yet when the broker connects (its seed refuses connections) is asked again until it answers, within connectTimeout', async (t) => {
+    const redis = started();
+    const [primary] = await redis.primaries();
+    assert.ok(primary !== undefined);
+    // The seed: a port where nothing listens until the test opens a forwarder to a primary there.
+    const seed = await freePort();
+    const sockets = new Set<Socket>();
+    const forwarder = createServer((client) => {
+      const upstream = connect({ host: '127.0.0.1', port: primary });
+      for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+        sockets.add(from);
+        from.pipe(to);
+        from.on('error', () => to.destroy()).on('close', () => to.destroy());
+      }
+    });
+    t.after(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => forwarder.close(resolve));
+    });
+    const link = clusterLink([`127.0.0.1:${seed}`], { backoff: { initialDelay: 50, maxDelay: 200, factor: 2, maxAttempts: Infinity, jitter: 0.5 }, rng: seededRng(1) });
+    t.after(() => link.destroy());
+    const failed = new Promise<void>((resolve) => link.on('lost', () => resolve()));
+    const refused: unknown[] = [];
+    const connected = link.connect().catch((error: unknown) => void refused.push(error));
+    await within(failed, 10_000, 'the first discovery failed');
+    forwarder.listen(seed, '127.0.0.1');
+    // What RedisConnection.open bounds by connectTimeout.
+    await within(connected, 10_000, 'connect');
+    assert.deepEqual(refused, [], 'connected, not refused at the first failure');
+    assert.equal(link.isReady, true);
+    assert.equal(await link.send(['SET', `k-${randomUUID().slice(0, 6)}`, 'v'], 5_000), 'OK');
   });
 
   test('a discovery in flight when the connection is destroyed (its node hung): once the node answers, the node clients it creates are closed', async (t) => {

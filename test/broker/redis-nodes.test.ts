@@ -12,6 +12,7 @@ import { BrokerUnavailableError, RedisBroker, type RedisBrokerOptions } from '..
 import { RedisKeys } from '../../src/redis/keys.js';
 import { redisSkip, redisUrl, testPrefix } from '../helpers/redis.js';
 import { RedisServer, redisServerSkip } from '../helpers/redis-server.js';
+import { freePort } from '../helpers/free-port.js';
 import { eventually, within } from '../helpers/wait.js';
 
 const policy: HistoryPolicy = { size: 1_000, ttl: 60_000 };
@@ -210,6 +211,35 @@ describe('RedisBroker: connection loss and Redis restarts', { skip: redisServerS
     await within(node.close(), 5_000, 'close() with Redis down');
     await within(node.close(), 5_000, 'a second close()');
     assert.deepEqual(notices, [], 'the notice listener ended');
+  });
+
+  test('a command Redis refuses whole for now (a replica: READONLY; likewise LOADING, CLUSTERDOWN, TRYAGAIN) fails as unavailable and not sent: it did not run', async (t) => {
+    const { sender, admin } = await twoNodes(t);
+    const first = await sender.publish('room', 'a', policy);
+    // A replica of a primary it cannot reach keeps its data and refuses every write.
+    await admin.sendCommand(['REPLICAOF', '127.0.0.1', String(await freePort())]);
+    t.after(() => admin.sendCommand(['REPLICAOF', 'NO', 'ONE']).catch(() => undefined));
+    await assert.rejects(sender.publish('room', 'b', policy), (error: unknown) => {
+      assert.ok(error instanceof BrokerUnavailableError, `unavailable: ${String(error)}`);
+      assert.match(error.message, /READONLY/);
+      assert.equal(error.sent, false, 'Redis answered that it did not run it');
+      return true;
+    });
+    await admin.sendCommand(['REPLICAOF', 'NO', 'ONE']);
+    const next = await sender.publish('room', 'c', policy);
+    assert.deepEqual([next.epoch, next.offset], [first.epoch, 2], 'the refused publish took no offset');
+  });
+
+  test('connect to a Redis Cluster whose seeds refuse connections retries until connectTimeout, then fails with the reason', async () => {
+    const seed = `127.0.0.1:${await freePort()}`;
+    const started = Date.now();
+    await assert.rejects(RedisBroker.connect({ cluster: [seed], connectTimeout: 500 }), (error: unknown) => {
+      assert.ok(error instanceof BrokerUnavailableError, `a BrokerUnavailableError: ${String(error)}`);
+      assert.equal(error.sent, false);
+      assert.match(error.message, new RegExp(`Redis Cluster at ${seed} did not answer within 500 ms`));
+      return true;
+    });
+    assert.ok(Date.now() - started >= 450, 'not given up at the first refusal');
   });
 
   test('connect fails with the reason when nothing answers', async () => {

@@ -57,6 +57,19 @@ export class RedisServer {
     });
   }
 
+  /** SIGSTOPs it: its connections stay open and nothing is answered (a hung server) until {@link resume}; {@link kill} ends it stopped or not. */
+  pause(): void {
+    this.#signal('SIGSTOP');
+  }
+
+  resume(): void {
+    this.#signal('SIGCONT');
+  }
+
+  #signal(signal: NodeJS.Signals): void {
+    if (!this.#process?.kill(signal)) throw new Error(`redis-server ${this.port} is not running`);
+  }
+
   /** Kills it at once (SIGKILL: no goodbye to clients); resolves once it is gone. */
   async kill(): Promise<void> {
     const child = this.#process;

@@ -35,12 +35,18 @@ return 1
 
 /**
  * KEYS: members, data. ARGV: now. The JSON of the members whose ttl has not ended. Expired ones
- * are left for PRESENCE_EXPIRE (a live node tells their leave) or the keys' own expiry.
+ * are left for PRESENCE_EXPIRE (a live node tells their leave) or the keys' own expiry. Read
+ * 1 000 at a time: Lua's unpack takes fewer than 8 000 values, and a channel's members across
+ * the nodes can be more.
  */
 export const PRESENCE_LIST = `
 local clients = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf')
-if #clients == 0 then return {} end
-return redis.call('HMGET', KEYS[2], unpack(clients))
+local found = {}
+for first = 1, #clients, 1000 do
+  local json = redis.call('HMGET', KEYS[2], unpack(clients, first, math.min(first + 999, #clients)))
+  for i = 1, #json do found[#found + 1] = json[i] end
+end
+return found
 `;
 
 /**
