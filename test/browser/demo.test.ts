@@ -113,6 +113,29 @@ describe('demo page', { skip: browserSkip }, () => {
     }
   });
 
+  test('two visitors who chose one name are two people: two chips, and only your own messages read "(you)"', opts, async () => {
+    const [one, two] = [await openDemo(launched.browser, server.url, 'sam'), await openDemo(launched.browser, server.url, 'sam')];
+    try {
+      for (const { page } of [one, two]) {
+        await page.waitForFunction(() => document.querySelectorAll('#presence li[data-user="sam"]').length === 2, undefined, WAIT);
+        assert.equal(await page.locator('#presence li.is-self').count(), 1, 'one of the two sams is this page');
+        assert.equal(await page.locator('#presence li[data-user="sam"] .tabs').count(), 0, 'neither chip says ×2');
+      }
+      await two.send('from the other sam');
+      await two.messages('from the other sam').waitFor(WAIT);
+      const line = one.messages('from the other sam');
+      await line.waitFor(WAIT);
+      assert.doesNotMatch((await line.textContent()) ?? '', /\(you\)/, 'another visitor named sam is not "you"');
+      assert.match((await two.messages('from the other sam').textContent()) ?? '', /sam \(you\)/);
+      await one.page.reload(WAIT);
+      await one.waitForState('ready');
+      await one.messages('from the other sam').waitFor(WAIT);
+      assert.doesNotMatch((await one.messages('from the other sam').textContent()) ?? '', /\(you\)/, 'nor after a reload (rewind)');
+    } finally {
+      await Promise.all([one.context.close(), two.context.close()]);
+    }
+  });
+
   test('a dropped link: 1006, reconnecting, then what was missed appears once each, marked recovered', opts, async () => {
     const release = await bob.holdTokens(); // bob cannot reconnect until ada has talked
     await bob.page.click('#btn-drop');
