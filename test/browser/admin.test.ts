@@ -200,6 +200,23 @@ describe('admin page', { skip: browserSkip }, () => {
     }
   });
 
+  test('on the narrowest phone (320 px): the top bar wraps instead of pushing the status off the screen', opts, async () => {
+    const context = await launched.browser.newContext({ viewport: { width: 320, height: 640 } });
+    try {
+      const page = await context.newPage();
+      page.on('pageerror', (error) => pageErrors.push(String(error)));
+      await page.goto(`${server.url}/admin#key=${encodeURIComponent(server.adminKey)}`, WAIT);
+      await page.waitForSelector('#btn-lock:not([hidden])', WAIT);
+      await page.waitForFunction(() => (window.__admin?.polls ?? 0) >= 1, undefined, WAIT);
+      assert.equal(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth), 0, 'no sideways scrolling of the page');
+      const pill = await page.locator('#admin-status').boundingBox();
+      assert.ok(pill && pill.x >= 0 && pill.x + pill.width <= 320, `the status pill is on the screen: ${JSON.stringify(pill)}`);
+      await screenshot(page, 'admin-320');
+    } finally {
+      await context.close();
+    }
+  });
+
   test('no page errors and no console errors (the CSP blocks nothing)', opts, () => {
     assert.deepEqual(pageErrors, []);
   });
