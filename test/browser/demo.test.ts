@@ -230,6 +230,26 @@ describe('demo page', { skip: browserSkip }, () => {
     assert.equal(await bob.messages('while bob had closed').locator('.badge-recovered').count(), 1);
   });
 
+  test('Close while offline: the close nobody answers ends in closed (1006), and Reconnect works once back online', opts, async () => {
+    const dora = await openDemo(launched.browser, server.url, 'dora');
+    try {
+      const { page } = dora;
+      await page.click('#btn-offline');
+      await page.click('#btn-close');
+      await dora.waitForState('closed');
+      const close = dora.timelineEntry('close', '1006');
+      await close.waitFor(WAIT);
+      assert.match((await close.textContent()) ?? '', /wasClean: false.*willReconnect: false/s);
+      assert.equal(await page.textContent('#btn-close'), 'Reconnect');
+      assert.equal(await page.isDisabled('#btn-close'), false, 'Reconnect can be pressed');
+      await page.click('#btn-offline');
+      await page.click('#btn-close');
+      await dora.waitForState('ready');
+    } finally {
+      await dora.context.close();
+    }
+  });
+
   test('renaming starts a new session under the new name, and the room sees it', opts, async () => {
     await bob.page.fill('#identity-name', 'robert');
     await bob.page.press('#identity-name', 'Enter');
