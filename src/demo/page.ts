@@ -142,6 +142,8 @@ function start(user: string): void {
   // Known from the first token: until then nobody in the room reads "(you)".
   chat.self = '';
   presence.self = '';
+  // A new client is not in the room yet: who is here is unknown until it subscribes.
+  presence.unknown();
   nameInput.value = user;
   narrateLifecycle(client, timeline, stop.signal);
   const room = new Room(client, user, () => tokens.id, { chat, presence, timeline });

@@ -43,32 +43,37 @@ export class PresenceView {
   readonly #number = byId('presence-number', HTMLElement);
   readonly #members = new Map<string, Person>();
   #self = '';
+  /** A subscribe has listed the members since the page last left the room. */
+  #known = false;
 
   /** This page's user: its id as presence shows it (see {@link userKey}). */
   set self(key: string) {
     this.#self = key;
-    this.#render();
+    // Not in the room (renamed while offline, say): it stays unknown, not an empty or stale room.
+    if (this.#known) this.#render();
   }
 
   /** The full list (after every subscribe: the room may have changed while the link was down). */
   reset(members: readonly PresenceMember[]): void {
     this.#members.clear();
     for (const member of members) this.#members.set(member.client, person(member));
+    this.#known = true;
     this.#render();
   }
 
   join(member: PresenceMember): void {
     this.#members.set(member.client, person(member));
-    this.#render();
+    if (this.#known) this.#render();
   }
 
   leave(member: PresenceMember): void {
     this.#members.delete(member.client);
-    this.#render();
+    if (this.#known) this.#render();
   }
 
   /** Not in the room (no link): who is here is unknown until the next subscribe lists them. */
   unknown(): void {
+    this.#known = false;
     this.#members.clear();
     this.#list.replaceChildren();
     this.#number.textContent = '–';

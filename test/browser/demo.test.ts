@@ -230,7 +230,7 @@ describe('demo page', { skip: browserSkip }, () => {
     assert.equal(await bob.messages('while bob had closed').locator('.badge-recovered').count(), 1);
   });
 
-  test('Close while offline: the close nobody answers ends in closed (1006), and Reconnect works once back online', opts, async () => {
+  test('Close while offline: the close nobody answers ends in closed (1006), and Reconnect works once back online; renamed while offline, who is here is unknown', opts, async () => {
     const dora = await openDemo(launched.browser, server.url, 'dora');
     try {
       const { page } = dora;
@@ -245,6 +245,18 @@ describe('demo page', { skip: browserSkip }, () => {
       await page.click('#btn-offline');
       await page.click('#btn-close');
       await dora.waitForState('ready');
+      // Renamed while offline: the new session is not in the room, so who is here is unknown.
+      await page.click('#btn-offline');
+      await page.fill('#identity-name', 'dorothy');
+      await page.press('#identity-name', 'Enter');
+      await dora.waitForState('paused');
+      await page.waitForFunction(() => window.__demo?.user === 'dorothy', undefined, WAIT);
+      assert.equal(await page.textContent('#presence-number'), '–', 'not "0 here", nor the old room');
+      assert.equal(await page.locator('#presence li').count(), 0);
+      assert.equal(await page.locator('#presence-count.is-live').count(), 0);
+      await page.click('#btn-offline');
+      await dora.waitForState('ready');
+      await page.waitForSelector('#presence li.is-self[data-user="dorothy"]', WAIT);
     } finally {
       await dora.context.close();
     }
