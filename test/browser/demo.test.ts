@@ -262,6 +262,22 @@ describe('demo page', { skip: browserSkip }, () => {
     }
   });
 
+  test('Close during the wait for a retry: the countdown stops and says how long it waited', opts, async () => {
+    const eve = await openDemo(launched.browser, server.url, 'eve');
+    try {
+      const { page } = eve;
+      // Close pressed the moment the client starts waiting for its next attempt.
+      await page.evaluate(() => window.__demo?.client.addEventListener('reconnecting', () => queueMicrotask(() => document.getElementById('btn-close')?.click()), { once: true }));
+      await page.click('#btn-drop');
+      await eve.waitForState('closed');
+      const line = page.locator('#timeline .event[data-kind="reconnecting"] .countdown').last();
+      await line.waitFor(WAIT);
+      assert.match((await line.evaluate((el) => el.parentElement?.textContent)) ?? '', /^waited /, 'no "next attempt in" once closed');
+    } finally {
+      await eve.context.close();
+    }
+  });
+
   test('renaming starts a new session under the new name, and the room sees it', opts, async () => {
     await bob.page.fill('#identity-name', 'robert');
     await bob.page.press('#identity-name', 'Enter');
