@@ -9,6 +9,8 @@ export interface ChatMessage {
   readonly at: number;
   /** The sender's id for it, so its pending line can be matched when its event arrives. */
   readonly mid: string;
+  /** The sender's user id (demo tokens: `NAME~TAG`): tells apart two people of one name. */
+  readonly id?: string;
 }
 
 export const MAX_TEXT = 500;
@@ -17,7 +19,8 @@ export const MAX_TEXT = 500;
 export function parseChatMessage(data: unknown): ChatMessage | undefined {
   const d = data as Partial<ChatMessage> | null;
   if (typeof d !== 'object' || d === null || typeof d.user !== 'string' || typeof d.text !== 'string') return undefined;
-  return { user: d.user, text: d.text, at: typeof d.at === 'number' ? d.at : Date.now(), mid: typeof d.mid === 'string' ? d.mid : '' };
+  const message = { user: d.user, text: d.text, at: typeof d.at === 'number' ? d.at : Date.now(), mid: typeof d.mid === 'string' ? d.mid : '' };
+  return typeof d.id === 'string' ? { ...message, id: d.id } : message;
 }
 
 export type PendingState = 'sending' | 'queued' | 'offline' | 'failed';
@@ -58,8 +61,9 @@ export class ChatView {
     });
   }
 
-  set self(name: string) {
-    this.#self = name;
+  /** This page's user id: its messages, and only its, read "(you)" (a name can be anyone's). */
+  set self(id: string) {
+    this.#self = id;
   }
 
   /** Shows one channel event; false when its position was already shown (never twice). */
@@ -69,9 +73,10 @@ export class ChatView {
     if (this.#shown.has(key)) return false;
     this.#shown.add(key);
     this.#empty.remove();
-    this.#pending.get(message.mid)?.remove();
+    const mine = this.#pending.get(message.mid);
+    mine?.remove();
     this.#pending.delete(message.mid);
-    const self = message.user === this.#self;
+    const self = mine !== undefined || (this.#self !== '' && message.id === this.#self);
     appendPinned(
       this.#list,
       h(

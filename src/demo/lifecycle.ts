@@ -120,6 +120,8 @@ export function narrateLifecycle(client: LifelineClient, timeline: Timeline, sig
   client.addEventListener(
     'statechange',
     (event) => {
+      // Closed during the wait (the Close button): no attempt is coming, so no countdown to one.
+      if (event.to === 'closed') timeline.stopCountdown();
       if (event.to !== 'paused') return;
       timeline.stopCountdown();
       timeline.add({ kind: 'paused', state: 'paused', title: 'waiting for the network', detail: 'offline or hidden: no attempts are spent; the client connects the moment it is back' });

@@ -70,6 +70,8 @@ function tappedSocketClass(network: DemoNetwork, tap: NetworkTap, live: Set<{ si
     readonly #real: WebSocket | undefined;
     #silent = false;
     #failed = false;
+    /** The client called close(): it waits for this socket's close event. */
+    #closeAsked = false;
     #pingAt: number | undefined;
     #binaryType = 'arraybuffer';
 
@@ -90,6 +92,10 @@ function tappedSocketClass(network: DemoNetwork, tap: NetworkTap, live: Set<{ si
       real.onclose = (event) => {
         live.delete(self);
         if (!this.#silent) this.onclose?.(event as never);
+        // Silent, a socket's close never comes, except one the client asked for and waits on (the
+        // Close button while offline): a browser gives up on a close handshake nobody answers and
+        // reports 1006, not clean. (Withheld, the page would sit in "closing" for good.)
+        else if (this.#closeAsked) this.onclose?.({ code: 1006, reason: '', wasClean: false } as never);
       };
       real.onmessage = (event: MessageEvent) => {
         if (this.#silent) return;
@@ -136,6 +142,7 @@ function tappedSocketClass(network: DemoNetwork, tap: NetworkTap, live: Set<{ si
     close(code?: number, reason?: string): void {
       if (this.#pingAt !== undefined && performance.now() - this.#pingAt > IN_FLIGHT_MS) tap.lost();
       this.#pingAt = undefined;
+      this.#closeAsked = true;
       // The client gave up on this socket; the real one is released either way.
       this.#real?.close(code, reason);
     }

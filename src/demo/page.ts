@@ -98,6 +98,9 @@ function credentialsFrame(text: string): void {
 }
 
 function tokenIssued(credentials: Credentials, use: TokenUse): void {
+  // Every token of this name and visitor has the same id: who "you" are in presence and chat.
+  chat.self = credentials.id;
+  presence.self = credentials.id;
   if (use === 'reconnect after 4000') timeline.add({ kind: 'token', state: 'connecting', title: 'fresh token fetched', detail: `for ${credentials.user}, valid until ${clockTime(credentials.expiresAt)}` });
 }
 
@@ -123,7 +126,10 @@ function start(user: string): void {
   expiring = false;
   const stop = new AbortController();
   const on = { signal: stop.signal };
-  const tokens = new TokenSource(user, visitorKey(), tokenIssued);
+  // A token still on its way for the previous name (renamed meanwhile) says nothing.
+  const tokens: TokenSource = new TokenSource(user, visitorKey(), (credentials, use) => {
+    if (live?.tokens === tokens) tokenIssued(credentials, use);
+  });
   const client = new LifelineClient(tokens.url(endpoint), {
     WebSocket: network.WebSocket,
     environment: network.environment,
@@ -133,11 +139,14 @@ function start(user: string): void {
     publishTimeout: 0,
     maxDelay: 8_000,
   });
-  chat.self = user;
-  presence.self = user;
+  // Known from the first token: until then nobody in the room reads "(you)".
+  chat.self = '';
+  presence.self = '';
+  // A new client is not in the room yet: who is here is unknown until it subscribes.
+  presence.unknown();
   nameInput.value = user;
   narrateLifecycle(client, timeline, stop.signal);
-  const room = new Room(client, user, { chat, presence, timeline });
+  const room = new Room(client, user, () => tokens.id, { chat, presence, timeline });
   live = { user, client, room, tokens, stop };
   window.__demo = { client, user, stats: () => room.stats, network };
 

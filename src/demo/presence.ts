@@ -15,41 +15,65 @@ export function userName(member: PresenceMember): string {
 }
 
 /**
- * Who is in the room: one chip per user (a user with several sessions, e.g. two tabs, shows
- * "×2"), this page's user first. Members are sessions, so a page that is reconnecting stays in
+ * Who a presence member is: the server's id for the user (demo tokens: `NAME~TAG`, one per
+ * visitor), else its name. Two visitors may choose the same name; they are still two people.
+ */
+export function userKey(member: PresenceMember): string {
+  const user = member.user;
+  if (typeof user === 'object' && user !== null) {
+    const id = (user as Record<string, unknown>).id;
+    if (typeof id === 'string') return id;
+  }
+  return userName(member);
+}
+
+interface Person {
+  readonly key: string;
+  readonly name: string;
+}
+
+/**
+ * Who is in the room: one chip per user, told apart by {@link userKey} and shown by name (a user
+ * with several sessions, e.g. a duplicated tab, shows "×2"), this page's user first. Members are sessions, so a page that is reconnecting stays in
  * the room until its session expires.
  */
 export class PresenceView {
   readonly #list = byId('presence', HTMLUListElement);
   readonly #count = byId('presence-count', HTMLElement);
   readonly #number = byId('presence-number', HTMLElement);
-  readonly #members = new Map<string, string>();
+  readonly #members = new Map<string, Person>();
   #self = '';
+  /** A subscribe has listed the members since the page last left the room. */
+  #known = false;
 
-  set self(name: string) {
-    this.#self = name;
-    this.#render();
+  /** This page's user: its id as presence shows it (see {@link userKey}). */
+  set self(key: string) {
+    this.#self = key;
+    // Not in the room (renamed while offline, say): it stays unknown, not an empty or stale room.
+    if (this.#known) this.#render();
   }
 
   /** The full list (after every subscribe: the room may have changed while the link was down). */
   reset(members: readonly PresenceMember[]): void {
     this.#members.clear();
-    for (const member of members) this.#members.set(member.client, userName(member));
+    for (const member of members) this.#members.set(member.client, person(member));
+    this.#known = true;
     this.#render();
   }
 
   join(member: PresenceMember): void {
-    this.#members.set(member.client, userName(member));
-    this.#render();
+    this.#members.set(member.client, person(member));
+    if (this.#known) this.#render();
   }
 
   leave(member: PresenceMember): void {
     this.#members.delete(member.client);
-    this.#render();
+    if (this.#known) this.#render();
   }
 
   /** Not in the room (no link): who is here is unknown until the next subscribe lists them. */
   unknown(): void {
+    this.#known = false;
     this.#members.clear();
     this.#list.replaceChildren();
     this.#number.textContent = '–';
@@ -58,23 +82,32 @@ export class PresenceView {
   }
 
   #render(): void {
-    const tabs = new Map<string, number>();
-    for (const user of this.#members.values()) tabs.set(user, (tabs.get(user) ?? 0) + 1);
-    const users = [...tabs.keys()].sort((a, b) => Number(b === this.#self) - Number(a === this.#self) || a.localeCompare(b));
+    const people = new Map<string, { readonly name: string; tabs: number }>();
+    for (const { key, name } of this.#members.values()) {
+      const seen = people.get(key);
+      if (seen) seen.tabs++;
+      else people.set(key, { name, tabs: 1 });
+    }
+    const self = (key: string): boolean => key === this.#self;
+    const keys = [...people.keys()].sort((a, b) => Number(self(b)) - Number(self(a)) || (people.get(a)?.name ?? '').localeCompare(people.get(b)?.name ?? '') || a.localeCompare(b));
     this.#list.replaceChildren(
-      ...users.map((user) => {
-        const n = tabs.get(user) ?? 1;
+      ...keys.map((key) => {
+        const { name, tabs } = people.get(key) ?? { name: key, tabs: 1 };
         return h(
           'li',
-          { class: user === this.#self ? 'is-self' : '', 'data-user': user },
-          avatar(user),
-          user === this.#self ? `${user} (you)` : user,
-          n > 1 ? h('span', { class: 'tabs', title: `${n} sessions` }, `×${n}`) : null,
+          { class: self(key) ? 'is-self' : '', 'data-user': name, 'data-id': key, title: key },
+          avatar(name),
+          self(key) ? `${name} (you)` : name,
+          tabs > 1 ? h('span', { class: 'tabs', title: `${tabs} sessions` }, `×${tabs}`) : null,
         );
       }),
     );
-    this.#number.textContent = String(users.length);
+    this.#number.textContent = String(keys.length);
     this.#count.title = '';
     this.#count.classList.add('is-live');
   }
+}
+
+function person(member: PresenceMember): Person {
+  return { key: userKey(member), name: userName(member) };
 }

@@ -37,6 +37,8 @@ export class Room {
   constructor(
     private readonly client: LifelineClient,
     private readonly user: string,
+    /** This page's user id, once the server has said it (the first token). */
+    private readonly id: () => string | undefined,
     private readonly views: RoomViews,
   ) {
     this.subscription = client.subscribe(CHANNEL, {
@@ -62,7 +64,8 @@ export class Room {
   /** Publishes a message; its pending line tells what happens to it until its event arrives. */
   send(text: string): void {
     const { chat } = this.views;
-    const message: ChatMessage = { user: this.user, text, at: Date.now(), mid: crypto.randomUUID() };
+    const id = this.id();
+    const message: ChatMessage = { user: this.user, text, at: Date.now(), mid: crypto.randomUUID(), ...(id === undefined ? {} : { id }) };
     const online = this.client.transport.options.environment.online();
     const live = this.client.state === 'ready';
     chat.pending(message.mid, text, !online ? 'offline' : live ? 'sending' : 'queued');

@@ -3,7 +3,10 @@ import type { UrlContext } from '../client/index.js';
 /** What `GET /demo/token` answers: a signed token for `user`, valid until `expiresAt` (ms). */
 export interface Credentials {
   readonly token: string;
+  /** The name to show. */
   readonly user: string;
+  /** The token's subject (`NAME~TAG`): the same for every token of this visitor and name. */
+  readonly id: string;
   readonly expiresAt: number;
 }
 
@@ -25,7 +28,7 @@ export class RefreshWithheld extends Error {
 
 function isCredentials(value: unknown): value is Credentials {
   const v = value as Partial<Credentials> | null;
-  return typeof v === 'object' && v !== null && typeof v.token === 'string' && typeof v.user === 'string' && typeof v.expiresAt === 'number';
+  return typeof v === 'object' && v !== null && typeof v.token === 'string' && typeof v.user === 'string' && typeof v.id === 'string' && typeof v.expiresAt === 'number';
 }
 
 /**
@@ -36,6 +39,7 @@ function isCredentials(value: unknown): value is Credentials {
  */
 export class TokenSource {
   #withheld = false;
+  #id: string | undefined;
 
   constructor(
     readonly user: string,
@@ -43,6 +47,11 @@ export class TokenSource {
     private readonly visitor: string,
     private readonly issued: (credentials: Credentials, use: TokenUse) => void,
   ) {}
+
+  /** The user id the server gives this visitor and name (from the first token on). */
+  get id(): string | undefined {
+    return this.#id;
+  }
 
   /** For `LifelineClient`'s url option: the endpoint with a fresh token on every attempt. */
   url(endpoint: string): (context: UrlContext) => Promise<string> {
@@ -73,7 +82,8 @@ export class TokenSource {
     const response = await fetch(`/demo/token?user=${encodeURIComponent(this.user)}&ttl=${ttl}&visitor=${encodeURIComponent(this.visitor)}`, { cache: 'no-store' });
     if (!response.ok) throw new Error(`token endpoint answered HTTP ${response.status}`);
     const body: unknown = await response.json();
-    if (!isCredentials(body)) throw new Error('token endpoint answered without token, user and expiresAt');
+    if (!isCredentials(body)) throw new Error('token endpoint answered without token, user, id and expiresAt');
+    this.#id = body.id;
     this.issued(body, use);
     return body;
   }

@@ -19,17 +19,35 @@ export function attachDemoHandlers<User>(server: LifelineServer<User>): void {
   });
 }
 
+/** Who publishes: the token's subject, and the name it shows (the `name` claim; else the subject). */
+export interface ChatSender {
+  readonly id: string;
+  readonly name: string;
+}
+
 /**
  * Demo mode's rule for what the page publishes on `chat:*`: `{user, text, ...}` where `user` is
- * the token's own name (nobody posts under another name with their token), `text` is 1-500 characters and the whole
- * message is at most 2 KiB as JSON (every visitor's page replays the last messages: one visitor's
+ * the token's own name (nobody posts under another name with their token) and `id`, if there, the
+ * token's own subject (the demo page marks a message "(you)" by it, so nobody's message reads
+ * "(you)" on another visitor's page), `text` is 1-500 characters and the whole message is at
+ * most 2 KiB as JSON (every visitor's page replays the last messages: one visitor's
  * megabyte-sized "chat message" would be every later visitor's download). A refusal says what
  * was expected, so a hand-typed publish (`lifeline connect`) can be fixed.
  */
-export function checkChatMessage(userId: string | undefined, channel: string, data: unknown): true | { readonly refused: string } {
+export function checkChatMessage(sender: ChatSender, channel: string, data: unknown): true | { readonly refused: string } {
   if (!channel.startsWith('chat:')) return true;
-  const message = data as { user?: unknown; text?: unknown } | null;
-  const ok = typeof message === 'object' && message !== null && message.user === userId && typeof message.text === 'string' && message.text.length >= 1 && message.text.length <= 500 && JSON.stringify(message).length <= MAX_CHAT_MESSAGE;
+  const message = data as { user?: unknown; id?: unknown; text?: unknown } | null;
+  const ok =
+    typeof message === 'object' &&
+    message !== null &&
+    message.user === sender.name &&
+    (message.id === undefined || message.id === sender.id) &&
+    typeof message.text === 'string' &&
+    message.text.length >= 1 &&
+    message.text.length <= 500 &&
+    JSON.stringify(message).length <= MAX_CHAT_MESSAGE;
   if (ok) return true;
-  return { refused: `the demo's chat:* channels take {"user":${JSON.stringify(userId ?? '')},"text":"1-500 characters"}, at most ${MAX_CHAT_MESSAGE} characters as JSON: user must be your own name (the token's name)` };
+  return {
+    refused: `the demo's chat:* channels take {"user":${JSON.stringify(sender.name)},"text":"1-500 characters"}, at most ${MAX_CHAT_MESSAGE} characters as JSON: user must be your own name (the token's name), and id, if given, your own user id (${JSON.stringify(sender.id)})`,
+  };
 }

@@ -107,7 +107,7 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
     logger: log,
     ...auth,
     // In demo mode anyone may get a token: a chat message must at least carry its sender's own name.
-    ...(demo ? { canPublish: (context: Parameters<typeof auth.canPublish>[0]) => (auth.canPublish(context) ? checkChatMessage(context.user.name ?? context.user.id, context.channel, context.data) : false) } : {}),
+    ...(demo ? { canPublish: (context: Parameters<typeof auth.canPublish>[0]) => (auth.canPublish(context) ? checkChatMessage({ id: context.user.id, name: context.user.name ?? context.user.id }, context.channel, context.data) : false) } : {}),
     onRequest: (request, response) => handler(request, response),
   });
   const metrics = createMetrics(server, memory && (() => memory.history));

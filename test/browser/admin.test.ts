@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
-import type { Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
 import { LifelineClient } from '../../src/client/node.js';
 import { browserSkip, launchBrowser, type LaunchedBrowser } from '../helpers/browser.js';
@@ -184,17 +184,40 @@ describe('admin page', { skip: browserSkip }, () => {
     await page.context().close();
   });
 
-  test('on a phone, in dark mode: nothing wider than the screen but the tables, which scroll in their cards', opts, async () => {
-    const context = await launched.browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: 'dark', deviceScaleFactor: 2 });
+  /** The admin page, opened with the key in a context of these options, once it has drawn three snapshots. */
+  async function openPhone(options: Parameters<Browser['newContext']>[0]): Promise<{ readonly context: BrowserContext; readonly page: Page }> {
+    const context = await launched.browser.newContext(options);
     try {
       const page = await context.newPage();
       page.on('pageerror', (error) => pageErrors.push(String(error)));
       await page.goto(`${server.url}/admin#key=${encodeURIComponent(server.adminKey)}`, WAIT);
       await page.waitForSelector('#dashboard:not([hidden])', WAIT);
       await page.waitForFunction(() => (window.__admin?.polls ?? 0) >= 3, undefined, WAIT);
+      return { context, page };
+    } catch (error) {
+      await context.close();
+      throw error;
+    }
+  }
+
+  test('on a phone, in dark mode: nothing wider than the screen but the tables, which scroll in their cards', opts, async () => {
+    const { context, page } = await openPhone({ viewport: { width: 390, height: 844 }, colorScheme: 'dark', deviceScaleFactor: 2 });
+    try {
       assert.equal(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth), 0);
       assert.equal(await page.getByRole('link', { name: 'Metrics' }).isVisible(), true, 'the Metrics link is there on a phone');
       await screenshot(page, 'admin-phone-dark');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('on the narrowest phone (320 px): the top bar wraps instead of pushing the status off the screen', opts, async () => {
+    const { context, page } = await openPhone({ viewport: { width: 320, height: 640 } });
+    try {
+      assert.equal(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth), 0, 'no sideways scrolling of the page');
+      const pill = await page.locator('#admin-status').boundingBox();
+      assert.ok(pill && pill.x >= 0 && pill.x + pill.width <= 320, `the status pill is on the screen: ${JSON.stringify(pill)}`);
+      await screenshot(page, 'admin-320');
     } finally {
       await context.close();
     }

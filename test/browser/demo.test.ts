@@ -113,6 +113,29 @@ describe('demo page', { skip: browserSkip }, () => {
     }
   });
 
+  test('two visitors who chose one name are two people: two chips, and only your own messages read "(you)"', opts, async () => {
+    const [one, two] = [await openDemo(launched.browser, server.url, 'sam'), await openDemo(launched.browser, server.url, 'sam')];
+    try {
+      for (const { page } of [one, two]) {
+        await page.waitForFunction(() => document.querySelectorAll('#presence li[data-user="sam"]').length === 2, undefined, WAIT);
+        assert.equal(await page.locator('#presence li.is-self').count(), 1, 'one of the two sams is this page');
+        assert.equal(await page.locator('#presence li[data-user="sam"] .tabs').count(), 0, 'neither chip says ×2');
+      }
+      await two.send('from the other sam');
+      await two.messages('from the other sam').waitFor(WAIT);
+      const line = one.messages('from the other sam');
+      await line.waitFor(WAIT);
+      assert.doesNotMatch((await line.textContent()) ?? '', /\(you\)/, 'another visitor named sam is not "you"');
+      assert.match((await two.messages('from the other sam').textContent()) ?? '', /sam \(you\)/);
+      await one.page.reload(WAIT);
+      await one.waitForState('ready');
+      await one.messages('from the other sam').waitFor(WAIT);
+      assert.doesNotMatch((await one.messages('from the other sam').textContent()) ?? '', /\(you\)/, 'nor after a reload (rewind)');
+    } finally {
+      await Promise.all([one.context.close(), two.context.close()]);
+    }
+  });
+
   test('a dropped link: 1006, reconnecting, then what was missed appears once each, marked recovered', opts, async () => {
     const release = await bob.holdTokens(); // bob cannot reconnect until ada has talked
     await bob.page.click('#btn-drop');
@@ -205,6 +228,54 @@ describe('demo page', { skip: browserSkip }, () => {
     assert.match((await bob.page.textContent('#hint-close')) ?? '', /^A clean 1000 close/);
     await bob.page.waitForSelector('#presence li[data-user="ada"]', WAIT);
     assert.equal(await bob.messages('while bob had closed').locator('.badge-recovered').count(), 1);
+  });
+
+  test('Close while offline: the close nobody answers ends in closed (1006), and Reconnect works once back online; renamed while offline, who is here is unknown', opts, async () => {
+    const dora = await openDemo(launched.browser, server.url, 'dora');
+    try {
+      const { page } = dora;
+      await page.click('#btn-offline');
+      await page.click('#btn-close');
+      await dora.waitForState('closed');
+      const close = dora.timelineEntry('close', '1006');
+      await close.waitFor(WAIT);
+      assert.match((await close.textContent()) ?? '', /wasClean: false.*willReconnect: false/s);
+      assert.equal(await page.textContent('#btn-close'), 'Reconnect');
+      assert.equal(await page.isDisabled('#btn-close'), false, 'Reconnect can be pressed');
+      await page.click('#btn-offline');
+      await page.click('#btn-close');
+      await dora.waitForState('ready');
+      // Renamed while offline: the new session is not in the room, so who is here is unknown.
+      await page.click('#btn-offline');
+      await page.fill('#identity-name', 'dorothy');
+      await page.press('#identity-name', 'Enter');
+      await dora.waitForState('paused');
+      await page.waitForFunction(() => window.__demo?.user === 'dorothy', undefined, WAIT);
+      assert.equal(await page.textContent('#presence-number'), '–', 'not "0 here", nor the old room');
+      assert.equal(await page.locator('#presence li').count(), 0);
+      assert.equal(await page.locator('#presence-count.is-live').count(), 0);
+      await page.click('#btn-offline');
+      await dora.waitForState('ready');
+      await page.waitForSelector('#presence li.is-self[data-user="dorothy"]', WAIT);
+    } finally {
+      await dora.context.close();
+    }
+  });
+
+  test('Close during the wait for a retry: the countdown stops and says how long it waited', opts, async () => {
+    const eve = await openDemo(launched.browser, server.url, 'eve');
+    try {
+      const { page } = eve;
+      // Close pressed the moment the client starts waiting for its next attempt.
+      await page.evaluate(() => window.__demo?.client.addEventListener('reconnecting', () => queueMicrotask(() => document.getElementById('btn-close')?.click()), { once: true }));
+      await page.click('#btn-drop');
+      await eve.waitForState('closed');
+      const line = page.locator('#timeline .event[data-kind="reconnecting"] .countdown').last();
+      await line.waitFor(WAIT);
+      assert.match((await line.evaluate((el) => el.parentElement?.textContent)) ?? '', /^waited /, 'no "next attempt in" once closed');
+    } finally {
+      await eve.context.close();
+    }
   });
 
   test('renaming starts a new session under the new name, and the room sees it', opts, async () => {
