@@ -47,6 +47,8 @@ export interface ConnectionOptions {
  */
 export class RedisConnection {
   #state: ConnectionState = 'ready';
+  /** The close under way (or done): every close() call waits for it. */
+  #closing: Promise<void> | undefined;
   #onRestored: () => void = () => undefined;
 
   private constructor(
@@ -112,8 +114,13 @@ export class RedisConnection {
    * alone waits for every pending answer, and a Redis that hangs (or a Cluster node lost without
    * a reset) never gives one.
    */
-  async close(): Promise<void> {
-    if (this.#state === 'closed') return;
+  close(): Promise<void> {
+    // A second call waits for the same close (it used to return at once, while the first drained).
+    if (this.#closing === undefined && this.#state === 'closed') return Promise.resolve();
+    return (this.#closing ??= this.#close());
+  }
+
+  async #close(): Promise<void> {
     this.#state = 'closed';
     try {
       await settledWithin(Promise.allSettled([this.commands.close(), this.subscriber.close()]), this.closeGrace);

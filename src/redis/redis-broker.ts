@@ -390,8 +390,8 @@ export class RedisBroker implements Broker {
    * `commandTimeout`, then the connections are destroyed and what is still pending fails as
    * unavailable. Settles however Redis behaves.
    */
+  /** Stops the node's timers and closes its connections; a second call waits for the same close. */
   async close(): Promise<void> {
-    if (this.#connection.state === 'closed') return;
     this.#touch.stop();
     this.#quiet.stop();
     this.#stallProbe.stop();

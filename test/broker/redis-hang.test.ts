@@ -51,6 +51,21 @@ describe('RedisBroker: Redis hangs, then answers again', { skip: redisServerSkip
     await eventually(() => node.isReady(), 'ready again with no call made', 10_000);
   });
 
+  test('close() called twice while Redis hangs: the second call waits for the same close', async (t) => {
+    const { redis } = await privateRedis(t);
+    const node = await broker(t, { url: redis.url, prefix: testPrefix(), commandTimeout: 300 });
+    redis.pause();
+    try {
+      let firstDone = false;
+      const first = node.close().then(() => (firstDone = true));
+      await within(node.close(), 5_000, 'the second close()');
+      assert.equal(firstDone, true, 'the second close() resolved while the first still waited for Redis');
+      await first;
+    } finally {
+      redis.resume();
+    }
+  });
+
   test('a reconnect while the node takes Redis as hung still resubscribes and fetches what was published meanwhile', async (t) => {
     const { redis, admin } = await privateRedis(t);
     const prefix = testPrefix();
