@@ -522,9 +522,11 @@ function historyPolicy(policy: HistoryPolicy): HistoryPolicy {
 
 /**
  * Errors a Redis (Cluster) node answers while its slots move or its primary fails over (or it
- * loads its data): the command did nothing, and the same call later may well succeed, so the
- * caller sees "unavailable", not sent (a script refused on a replica stopped at its first write).
+ * loads its data, lacks the replicas `min-replicas-to-write` asks for, or runs a long script):
+ * the command did nothing, and the same call later may well succeed, so the caller sees
+ * "unavailable", not sent (a script refused on a replica, or for want of replicas, stopped at its
+ * first write).
  */
 function isTransient(error: ErrorReply): boolean {
-  return /^(TRYAGAIN|CLUSTERDOWN|READONLY|MASTERDOWN|LOADING|MOVED|ASK) /.test(error.message);
+  return /^(TRYAGAIN|CLUSTERDOWN|READONLY|MASTERDOWN|LOADING|MOVED|ASK|NOREPLICAS|BUSY) /.test(error.message);
 }

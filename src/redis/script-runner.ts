@@ -10,7 +10,7 @@ export type SendCommand = (args: readonly string[]) => Promise<unknown>;
  * or timeout is reported as a LifelineError `ERR_BROKER_UNAVAILABLE`, and so is a write a full
  * Redis refused (`OOM`, over `maxmemory` with `noeviction`: the script stopped at its first write,
  * so nothing was written and a later try may succeed) or refused whole for now (`LOADING`,
- * `READONLY`, `CLUSTERDOWN`...: `sent` false, it did not run); any other error Redis itself answered (a
+ * `READONLY`, `CLUSTERDOWN`, `NOREPLICAS`, `BUSY`...: `sent` false, it did not run); any other error Redis itself answered (a
  * bug, or a foreign key under the prefix) passes through as it is.
  */
 export class ScriptRunner {

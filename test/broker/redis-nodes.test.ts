@@ -34,7 +34,7 @@ async function twoNodes(t: TestContext) {
   admin.on('error', () => undefined);
   await admin.connect();
   t.after(() => admin.destroy());
-  return { listener, sender, admin, prefix };
+  return { listener, sender, admin, prefix, redis };
 }
 
 function offsets(events: readonly ChannelEvent[]): number[] {
@@ -228,6 +228,34 @@ describe('RedisBroker: connection loss and Redis restarts', { skip: redisServerS
     await admin.sendCommand(['REPLICAOF', 'NO', 'ONE']);
     const next = await sender.publish('room', 'c', policy);
     assert.deepEqual([next.epoch, next.offset], [first.epoch, 2], 'the refused publish took no offset');
+  });
+
+  test('a write Redis refuses for want of replicas (NOREPLICAS) or while a script runs (BUSY) fails as unavailable and not sent', async (t) => {
+    const { sender, admin, redis } = await twoNodes(t);
+    const first = await sender.publish('room', 'a', policy);
+    const refusedWhole = (code: string) => (error: unknown) => {
+      assert.ok(error instanceof BrokerUnavailableError, `unavailable: ${String(error)}`);
+      assert.match(error.message, new RegExp(code));
+      assert.equal(error.sent, false, 'Redis answered that it did not run it');
+      return true;
+    };
+    // min-replicas-to-write with no replica: every write is refused, reads still answered.
+    await admin.sendCommand(['CONFIG', 'SET', 'min-replicas-to-write', '1']);
+    await assert.rejects(sender.publish('room', 'b', policy), refusedWhole('NOREPLICAS'));
+    await admin.sendCommand(['CONFIG', 'SET', 'min-replicas-to-write', '0']);
+    // A script that runs past busy-reply-threshold: every other command is answered BUSY.
+    await admin.sendCommand(['CONFIG', 'SET', 'busy-reply-threshold', '50']);
+    const looping = createClient({ url: redis.url, RESP: 2 });
+    looping.on('error', () => undefined);
+    await looping.connect();
+    t.after(() => looping.destroy());
+    const loop = looping.sendCommand(['EVAL', 'while true do end', '0']).catch(() => undefined);
+    await eventually(async () => /^BUSY /.test(String(await admin.sendCommand(['PING']).catch((error: Error) => error.message))), 'Redis busy with the script', 10_000);
+    await assert.rejects(sender.publish('room', 'c', policy), refusedWhole('BUSY'));
+    await admin.sendCommand(['SCRIPT', 'KILL']);
+    await loop;
+    const next = await sender.publish('room', 'd', policy);
+    assert.deepEqual([next.epoch, next.offset], [first.epoch, 2], 'the refused publishes took no offset');
   });
 
   test('connect to a Redis Cluster whose seeds refuse connections retries until connectTimeout, then fails with the reason', async () => {
