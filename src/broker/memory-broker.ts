@@ -6,6 +6,7 @@ import { IdempotencyConflictError } from '../core/errors.js';
 import { canonicalJson } from '../protocol/identity.js';
 import { deliver } from './deliver.js';
 import { Fifo } from './fifo.js';
+import { Listeners } from './listeners.js';
 import { DEFAULT_HISTORY_BUDGET, DEFAULT_IDLE_CHANNEL_TTL, DEFAULT_MAX_IDEMPOTENCY_KEYS, DEFAULT_MAX_KEYS_PER_USER, DEFAULT_POSITION_TTL, EVENT_OVERHEAD, MAX_FORGOTTEN_POSITIONS, type MemoryBrokerOptions } from './memory-broker-options.js';
 import { MemoryPresence } from './memory-presence.js';
 import type { Broker, ChannelEvent, ControlNotice, DirectListener, DirectMessage, HistoryPolicy, ImmediateExchanges, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from './broker.js';
@@ -27,9 +28,7 @@ interface Channel {
   readonly epoch: string;
   head: number;
   readonly history: Fifo<Stored>;
-  readonly listeners: Set<(event: ChannelEvent) => void>;
-  /** `listeners` as an array, made at the first delivery after a subscribe or unsubscribe (delivery goes through it). */
-  listenerList: readonly ((event: ChannelEvent) => void)[] | undefined;
+  readonly listeners: Listeners<ChannelEvent>;
   /**
    * While an event is being delivered: the events published meanwhile (by a listener), which go
    * out after it, in order. Undefined when no delivery runs.
@@ -311,9 +310,7 @@ export class MemoryBroker implements Broker {
     }
     state.waiting = NONE_WAITING;
     let next: ChannelEvent | undefined = event;
-    for (let index = 0; next !== undefined; next = state.waiting[index++]) {
-      for (const listener of (state.listenerList ??= [...state.listeners])) if (state.listeners.has(listener)) deliver(listener, next);
-    }
+    for (let index = 0; next !== undefined; next = state.waiting[index++]) state.listeners.deliver(next);
     state.waiting = undefined;
   }
 
@@ -321,10 +318,8 @@ export class MemoryBroker implements Broker {
     this.#sweep();
     const state = this.#channel(channel);
     state.listeners.add(onEvent);
-    state.listenerList = undefined;
     return async () => {
       state.listeners.delete(onEvent);
-      state.listenerList = undefined;
       state.active = this.#clock.now();
     };
   }
@@ -550,7 +545,6 @@ export class MemoryBroker implements Broker {
   async close(): Promise<void> {
     for (const channel of this.#channels.values()) {
       channel.listeners.clear();
-      channel.listenerList = undefined;
     }
     for (const outbox of this.#sessions.values()) outbox.listeners = NO_LISTENERS;
   }
@@ -561,7 +555,7 @@ export class MemoryBroker implements Broker {
       // Forgotten a moment ago: back where it was (nothing was published meanwhile).
       const was = this.#live(this.#forgotten, name);
       this.#forgotten.delete(name);
-      this.#channels.set(name, (state = { epoch: was?.value.epoch ?? this.#newEpoch(), head: was?.value.offset ?? 0, history: new Fifo<Stored>(), listeners: new Set(), listenerList: undefined, waiting: undefined, ttl: 0, active: this.#clock.now(), live: true, headPosition: undefined }));
+      this.#channels.set(name, (state = { epoch: was?.value.epoch ?? this.#newEpoch(), head: was?.value.offset ?? 0, history: new Fifo<Stored>(), listeners: new Listeners(), waiting: undefined, ttl: 0, active: this.#clock.now(), live: true, headPosition: undefined }));
     }
     return state;
   }

@@ -1,5 +1,5 @@
 import { DisconnectsClientError } from '@redis/client';
-import { deliver } from '../broker/deliver.js';
+import { Listeners } from '../broker/listeners.js';
 import type { Unsubscribe } from '../broker/broker.js';
 import type { Clock } from '../core/clock.js';
 import { BrokerUnavailableError } from '../core/errors.js';
@@ -29,7 +29,7 @@ export interface FeedSource<V> {
 interface Feed<V> {
   /** The pub/sub channel it listens to. */
   readonly name: string;
-  readonly listeners: Set<(value: V) => void>;
+  readonly listeners: Listeners<V>;
   readonly order: OrderedFeed<Item<V>>;
   readonly tail: () => Promise<Numbered | undefined>;
   ready: Promise<void>;
@@ -71,14 +71,10 @@ export class Feeds<V> {
     const feeds = this.#feeds;
     let feed = feeds.get(key);
     if (!feed) {
-      const listeners = new Set<(value: V) => void>();
+      const listeners = new Listeners<V>();
       const order = new OrderedFeed<Item<V>>(
         source.refill,
-        (item) => {
-          // Those subscribed when the item arrived and not gone by their turn: one that leaves
-          // and joins again while the item goes out gets it once.
-          for (const each of [...listeners]) if (listeners.has(each)) deliver(each, item.value);
-        },
+        (item) => listeners.deliver(item.value),
         { clock: this.clock, retryFor: this.gapRetry },
       );
       const created: Feed<V> = { name: source.name, listeners, order, tail: source.tail, ready: Promise.resolve(), heard: this.clock.now() };

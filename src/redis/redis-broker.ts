@@ -388,9 +388,8 @@ export class RedisBroker implements Broker {
   /**
    * Stops the timers and closes both connections: commands in flight may be answered for up to
    * `commandTimeout`, then the connections are destroyed and what is still pending fails as
-   * unavailable. Settles however Redis behaves.
+   * unavailable. Settles however Redis behaves; a second call waits for the same close.
    */
-  /** Stops the node's timers and closes its connections; a second call waits for the same close. */
   async close(): Promise<void> {
     this.#touch.stop();
     this.#quiet.stop();
