@@ -1,5 +1,5 @@
-// A consumer of the installed tarball, type-checked with skipLibCheck: false under `nodenext`
-// and under `bundler` resolution (test/package/tarball.test.ts). It is never run.
+// A consumer of the installed tarball, type-checked with skipLibCheck: false under `nodenext`,
+// `bundler` and `node10` resolution (test/package/tarball.test.ts). It is never run.
 import { CloseCode, createServer, type LifelineServer } from 'lifeline/server';
 import { LifelineClient, ReconnectingWebSocket, type Position } from 'lifeline/client';
 import { FakeClock, startServer, type ServerFixture } from 'lifeline/testing';
