@@ -1,11 +1,14 @@
 // The HTTP side of the standalone server against what a peer can send: bodies that are not
-// UTF-8 JSON, requests the client abandons, and readiness as /readyz and /metrics report it.
+// UTF-8 JSON, requests the client abandons, readiness as /readyz and /metrics report it, and
+// requests in flight at shutdown.
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { pino } from 'pino';
+import { MemoryBroker } from '../../src/broker/memory-broker.js';
 import { createStandalone, type Standalone } from '../../src/standalone/standalone.js';
+import { Gate } from '../helpers/gate.js';
 import { eventually, within } from '../helpers/wait.js';
 import { byLabel, parseSamples, sampleValue } from './prometheus-text.js';
 
@@ -104,4 +107,40 @@ test('lifeline_ready is 0 whenever /readyz answers 503, the drain delay (leaving
   assert.equal(readyz.status, 503);
   assert.equal(readyz.body.reason, 'draining: leaving the load balancer');
   assert.equal(await ready(), 0, '/metrics says the same as /readyz');
+});
+
+test('publishes in flight when the server shuts down get their answers: each stored event is answered 200, none reset', async () => {
+  const gate = new Gate();
+  let entered = 0;
+  class HeldBroker extends MemoryBroker {
+    override async publish(...args: Parameters<MemoryBroker['publish']>): ReturnType<MemoryBroker['publish']> {
+      entered++;
+      await gate.wait();
+      return super.publish(...args);
+    }
+  }
+  const broker = new HeldBroker();
+  const held = createStandalone({ port: 0, allowAnonymous: true, apiKey: KEY, pingInterval: 0 }, { log: pino({ level: 'silent' }), broker });
+  const { url } = await held.server.listen();
+  gate.close();
+  const answers = Array.from({ length: 5 }, (_, i) =>
+    fetch(`${url}/api/v1/channels/chat:shutdown/publish`, { method: 'POST', headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ data: i }) }).then(
+      (response) => response.status,
+      (error: unknown) => `no answer: ${String((error as { cause?: { code?: unknown } }).cause?.code ?? error)}`,
+    ),
+  );
+  try {
+    await eventually(() => entered === 5, 'every publish handed to the broker');
+    const closed = held.server.close();
+    // The broker answers once the server has stopped listening: the last step of its shutdown.
+    await eventually(() => !held.server.httpServer.listening, 'the listener closed');
+    gate.open();
+    await within(closed, 10_000, 'the server closed');
+    assert.deepEqual(await within(Promise.all(answers), 5_000, 'the answers'), [200, 200, 200, 200, 200]);
+    assert.equal((await broker.rewind('chat:shutdown', 10, undefined)).events.length, 5);
+  } finally {
+    gate.open();
+    await held.server.close({ drainTimeout: 0 });
+    await held.close();
+  }
 });
