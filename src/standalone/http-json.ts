@@ -71,7 +71,8 @@ function isJsonInUtf8(request: IncomingMessage): boolean {
   if (type !== 'application/json') return false;
   for (const parameter of parameters) {
     const [name, value] = parameter.split('=', 2).map((part) => part.trim());
-    if (name === 'charset' && value?.replace(/^"(.*)"$/, '$1') !== 'utf-8') return false;
+    // `utf8` is a common misspelling of the name, not another encoding.
+    if (name === 'charset' && !['utf-8', 'utf8'].includes(value?.replace(/^"(.*)"$/, '$1') ?? '')) return false;
   }
   const coding = (request.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   return coding === 'identity' || coding === '';
