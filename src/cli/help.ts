@@ -97,7 +97,7 @@ function serveFlagDocs(): Record<ServeKey, FlagDoc> {
     maxIdempotencyKeys: { group: 'Limits', value: 'N', text: 'idempotency records kept in memory (no --redis); the oldest is forgotten first', fallback: String(d.maxIdempotencyKeys) },
     maxKeysPerUser: { group: 'Limits', value: 'N', text: "idempotency-key records one user's client publishes keep (in memory or in Redis); that user's oldest is forgotten first", fallback: String(d.maxKeysPerUser) },
     maxPendingPublishes: { group: 'Limits', value: 'N', text: 'HTTP API publishes in progress at most; more get 429 + Retry-After', fallback: String(DEFAULT_MAX_PENDING_PUBLISHES) },
-    httpRequestTimeout: { group: 'Keepalive and timeouts', value: 'MS', text: 'an HTTP request\'s headers and body must arrive by then, or it gets 408 and is dropped', fallback: ms(d.httpRequestTimeout) },
+    httpRequestTimeout: { group: 'Keepalive and timeouts', value: 'MS', text: 'an HTTP request\'s headers and body must arrive by then (never sooner than --handshake-timeout), or it gets 408 and is dropped', fallback: ms(d.httpRequestTimeout) },
     idleChannelTtl: { group: 'Limits', value: 'MS', text: 'a channel with no subscriber and no unexpired history is forgotten after this', fallback: `${ms(d.idleChannelTtl)} (with --redis: ${ms(DEFAULT_REDIS_IDLE_CHANNEL_TTL)})` },
     maxInvalidMessages: { group: 'Limits', value: 'N', text: 'malformed messages tolerated per minute; over it closes with 1008', fallback: String(d.maxInvalidMessages) },
     outboundBudget: { group: 'Limits', value: 'BYTES', text: 'bytes buffered for one connection before it is closed as a slow consumer (4002)', fallback: `${d.outboundBudget} (4 MiB)` },

@@ -313,6 +313,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     drainAndClose(
       {
         log: this.log,
+        clock: this.clock,
         stopKeepalive: () => this.#keepalive.stop(),
         registry: this.#registry,
         gate: this.#gate,

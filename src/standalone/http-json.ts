@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** Headers on every JSON answer: never cached, never sniffed as something else. */
@@ -19,7 +20,9 @@ export type BodyOutcome = { readonly ok: true; readonly value: unknown } | { rea
 /**
  * Reads a JSON request body of at most `limit` bytes. An empty body is `undefined` (the route
  * decides whether that is fine); a declared or streamed size over the limit is 413 without
- * reading further; a body that is not `application/json` is 415; bad JSON is 400.
+ * reading further; a body that is not `application/json` in UTF-8 without a content coding is
+ * 415; bad JSON, or bytes that are not UTF-8, 400 (decoded anyway, they would be published
+ * with U+FFFD in place of what was sent).
  */
 export async function readJsonBody(request: IncomingMessage, limit: number): Promise<BodyOutcome> {
   const declared = Number(request.headers['content-length'] ?? 0);
@@ -44,10 +47,10 @@ export async function readJsonBody(request: IncomingMessage, limit: number): Pro
   });
   if (read === undefined) return tooLarge(limit);
   if (read.length === 0) return { ok: true, value: undefined };
-  const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/json') {
-    return { ok: false, status: 415, code: 'unsupported_media_type', message: 'send the body as JSON with Content-Type: application/json' };
+  if (!isJsonInUtf8(request)) {
+    return { ok: false, status: 415, code: 'unsupported_media_type', message: 'send the body as JSON in UTF-8, uncompressed, with Content-Type: application/json' };
   }
+  if (!isUtf8(read)) return { ok: false, status: 400, code: 'bad_json', message: 'the body is not valid UTF-8' };
   try {
     return { ok: true, value: JSON.parse(read.toString('utf8')) as unknown };
   } catch (error) {
@@ -57,4 +60,20 @@ export async function readJsonBody(request: IncomingMessage, limit: number): Pro
 
 function tooLarge(limit: number): BodyOutcome {
   return { ok: false, status: 413, code: 'too_large', message: `the body is larger than ${limit} bytes` };
+}
+
+/**
+ * Whether the body is declared as JSON (RFC 8259: UTF-8 between systems) in a form read here:
+ * `application/json`, with no charset but UTF-8 and no content coding but `identity`.
+ */
+function isJsonInUtf8(request: IncomingMessage): boolean {
+  const [type, ...parameters] = (request.headers['content-type'] ?? '').split(';').map((part) => part.trim().toLowerCase());
+  if (type !== 'application/json') return false;
+  for (const parameter of parameters) {
+    const [name, value] = parameter.split('=', 2).map((part) => part.trim());
+    // `utf8` is a common misspelling of the name, not another encoding.
+    if (name === 'charset' && !['utf-8', 'utf8'].includes(value?.replace(/^"(.*)"$/, '$1') ?? '')) return false;
+  }
+  const coding = (request.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  return coding === 'identity' || coding === '';
 }

@@ -9,20 +9,21 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 
 export interface Metrics {
   readonly registry: Registry;
-  /** One HTTP request finished: `route` is the route pattern (bounded), never the raw path. */
-  observeHttp(route: string, status: number, seconds: number): void;
+  /** One HTTP request finished: `route` is the route pattern (bounded), never the raw path; `status` its answer's, or `aborted`. */
+  observeHttp(route: string, status: number | string, seconds: number): void;
   /** One broker call finished. */
   observeBroker(operation: string, seconds: number): void;
 }
 
 /**
  * Prometheus metrics for a server, in a registry of their own (never the process-global one),
- * with Node's default process metrics. Every counter is read from `server.stats` at scrape
+ * with Node's default process metrics. `ready` is what /readyz reports (default: the server's
+ * own readiness). Every counter is read from `server.stats` at scrape
  * time, so /metrics and the admin snapshot show the same numbers; only the latency
  * histograms are kept here. Label values are bounded: statuses, close codes, methods that
  * have a handler, route patterns, broker operations.
  */
-export function createMetrics<User>(server: LifelineServer<User>, history?: () => { readonly bytes: number; readonly evicted: number }): Metrics {
+export function createMetrics<User>(server: LifelineServer<User>, history?: () => { readonly bytes: number; readonly evicted: number }, ready: () => boolean = () => server.ready): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const { stats } = server;
@@ -65,7 +66,7 @@ export function createMetrics<User>(server: LifelineServer<User>, history?: () =
   gauge('lifeline_connections_open', 'Open WebSocket connections on this node.', () => server.connections.size);
   gauge('lifeline_sessions', 'lifeline.v1 sessions connected to this node.', () => server.realtime.sessions);
   gauge('lifeline_channels', 'Channels with at least one subscriber on this node.', () => server.realtime.channels.size);
-  gauge('lifeline_ready', '1 while the server is running and its broker can serve (what /readyz reports), else 0.', () => (server.ready ? 1 : 0));
+  gauge('lifeline_ready', '1 while /readyz answers 200 (running, not leaving the load balancer, its broker serving), else 0.', () => (ready() ? 1 : 0));
   labelled('lifeline_handshakes_total', 'Opening handshakes by outcome: 101 accepted, else the HTTP status of the refusal.', 'status', () => stats.handshakes);
   labelled('lifeline_handshake_refusals_total', 'Refused handshakes by reason: capacity, rate, busy (event loop behind), unauthorized, malformed, ...', 'reason', () => stats.refusals);
   labelled('lifeline_closes_total', 'Closed connections by close code.', 'code', () => stats.closes);

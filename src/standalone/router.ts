@@ -24,8 +24,12 @@ export interface RouterOptions {
   /** Paths under these prefixes belong to JSON APIs: unmatched ones get a JSON 404 or 405, never the fallback. */
   readonly apiPrefixes: readonly string[];
   readonly log: Logger;
-  /** Called once per request when its response is done (or the client went away): for latency metrics, labelled by route pattern. */
-  readonly observe?: (route: string, status: number, seconds: number) => void;
+  /**
+   * Called once per request when its response is done, or the connection closed before it was
+   * (the client went away, or its body timed out): for latency metrics, labelled by route
+   * pattern and status, {@link ABORTED} for a request with no whole answer.
+   */
+  readonly observe?: (route: string, status: number | typeof ABORTED, seconds: number) => void;
 }
 
 interface Compiled {
@@ -37,6 +41,8 @@ interface Compiled {
 export const UNMATCHED = 'unmatched';
 /** The label for requests handed to the fallback. */
 export const FALLBACK = 'static';
+/** The status of a request whose connection closed before its answer was written whole. */
+export const ABORTED = 'aborted';
 
 /**
  * A small method-and-path router for the standalone server's HTTP side: exact segments and
@@ -50,7 +56,8 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
     let label = UNMATCHED;
     if (options.observe) {
       const observe = options.observe;
-      response.once('close', () => observe(label, response.statusCode, Number(process.hrtime.bigint() - started) / 1e9));
+      // A response that never finished has a status nobody got (200 until a handler sets one).
+      response.once('close', () => observe(label, response.writableFinished ? response.statusCode : ABORTED, Number(process.hrtime.bigint() - started) / 1e9));
     }
     const url = targetUrl(request.url ?? '/');
     if (url === undefined) {

@@ -10,7 +10,7 @@ import { snapshotRoute } from './admin-snapshot.js';
 import { ApiKey } from './api-key.js';
 import { attachDemoHandlers, checkChatMessage } from './demo-handlers.js';
 import { demoTokenRoute } from './demo-tokens.js';
-import { healthRoutes } from './health.js';
+import { healthRoutes, notReadyReason } from './health.js';
 import { API_PREFIX, hearDisconnects, httpApiRoutes } from './http-api.js';
 import { tokenAuth, type TokenUser } from './jwt-auth.js';
 import { loadPublicKey } from './jwt-keys.js';
@@ -110,11 +110,12 @@ export function createStandalone(config: ServeConfig, options: StandaloneOptions
     ...(demo ? { canPublish: (context: Parameters<typeof auth.canPublish>[0]) => (auth.canPublish(context) ? checkChatMessage({ id: context.user.id, name: context.user.name ?? context.user.id }, context.channel, context.data) : false) } : {}),
     onRequest: (request, response) => handler(request, response),
   });
-  const metrics = createMetrics(server, memory && (() => memory.history));
+  let leaving = false;
+  // /metrics reports what /readyz answers: while leaving the load balancer both say not ready.
+  const metrics = createMetrics(server, memory && (() => memory.history), () => notReadyReason(server, leaving) === undefined);
   brokerTimings.observe = metrics.observeBroker;
 
   const startedAt = Date.now();
-  let leaving = false;
   const userName = (user: TokenUser | undefined): string | null => user?.id ?? null;
   const routes: Route[] = [
     ...healthRoutes(server, () => leaving),

@@ -9,7 +9,7 @@ import { readJsonBody, sendJson } from '../../src/standalone/http-json.js';
 import { createRouter, type Route } from '../../src/standalone/router.js';
 import { within } from '../helpers/wait.js';
 
-const observed: { route: string; status: number }[] = [];
+const observed: { route: string; status: number | string }[] = [];
 let onObserved = (): void => undefined;
 /** Resolves once `count` requests have been observed. */
 const observedCount = (count: number): Promise<void> =>
