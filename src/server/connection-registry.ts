@@ -3,6 +3,7 @@ import type { WebSocket } from 'ws';
 import { CloseCode, closeLogLevels, closeSeverity, describeCloseCode } from '../core/close-codes.js';
 import type { Envelope } from '../core/envelope.js';
 import type { LifelineLogger } from '../core/logger.js';
+import { LogThrottle } from '../core/log-throttle.js';
 import { Timer } from '../core/timer.js';
 import { sameIdentity } from '../protocol/identity.js';
 import type { AppListeners } from './app-listeners.js';
@@ -15,6 +16,9 @@ import { PROTOCOL } from '../protocol/protocol-name.js';
 import { attachSocket } from './socket-listeners.js';
 import type { ServerStats } from './stats.js';
 import { flatUuid } from './flat-uuid.js';
+
+/** Lines a second of each warning peers can cause (an abnormal close, a protocol error, ...); the rest are counted. */
+export const PEER_WARNINGS_PER_SECOND = 50;
 
 /** What the registry works with: the server's settings, counters, log, listeners and protocol hub. */
 export interface RegistryParts<User> {
@@ -44,6 +48,14 @@ export class ConnectionRegistry<User> implements ConnectionHost {
   /** What a token refresh needs of connections whose credentials expire. */
   readonly #refreshable = new WeakMap<Connection<User>, AuthRequest>();
   readonly #firstMessage: FirstMessageAuth<User> | undefined;
+  /**
+   * The warnings peers can cause (abnormal and fatal closes, protocol errors, slow consumers)
+   * are logged at most {@link PEER_WARNINGS_PER_SECOND} a second each, the next line saying how
+   * many were left out: a network blip that drops every connection, or a peer that reconnects
+   * and misbehaves in a loop, would otherwise write a line each, in the event loop's time (a
+   * log written synchronously to a pipe waits for its reader).
+   */
+  readonly #peerWarnings = new Map<string, LogThrottle>();
 
   constructor(parts: RegistryParts<User>) {
     this.#parts = parts;
@@ -167,7 +179,7 @@ export class ConnectionRegistry<User> implements ConnectionHost {
   }
 
   socketError(connection: Connection<unknown>, error: Error): void {
-    this.#parts.log.warn({ id: connection.id, err: error }, 'peer protocol error');
+    this.#warn({ id: connection.id, err: error }, 'peer protocol error');
     this.#parts.listeners.emitError(error, connection);
   }
 
@@ -183,7 +195,7 @@ export class ConnectionRegistry<User> implements ConnectionHost {
 
   onSlowConsumer(connection: Connection<unknown>): void {
     this.#parts.stats.slowConsumerCloses++;
-    this.#parts.log.warn({ id: connection.id, buffered: connection.bufferedAmount }, 'slow consumer: outbound budget exceeded');
+    this.#warn({ id: connection.id, buffered: connection.bufferedAmount }, 'slow consumer: outbound budget exceeded');
   }
 
   onClosed(connection: Connection<unknown>, report: CloseReport): void {
@@ -196,10 +208,20 @@ export class ConnectionRegistry<User> implements ConnectionHost {
     // The level follows the close-code table: fatal and abnormal closes warn, expected ones
     // (4000 credentials expired, a restart, a kick) are info, normal ones debug.
     const severity = closeSeverity(report.code, report.wasClean);
-    const { name } = describeCloseCode(report.code);
-    log[closeLogLevels[severity]]({ id: conn.id, code: report.code, name, reason: report.reason, wasClean: report.wasClean, duration: report.duration }, `${severity} close`);
+    const level = closeLogLevels[severity];
+    const fields = { id: conn.id, code: report.code, name: describeCloseCode(report.code).name, reason: report.reason, wasClean: report.wasClean, duration: report.duration };
+    if (level === 'warn') this.#warn(fields, `${severity} close`);
+    else log[level](fields, `${severity} close`);
     listeners.notify('disconnect', [conn, report]);
     if (this.#connections.size === 0) for (const wake of this.#emptyWaiters.splice(0)) wake();
+  }
+
+  /** A warning a peer caused: logged within its message's budget, with how many were left out before it. */
+  #warn(fields: Record<string, unknown>, message: string): void {
+    let throttle = this.#peerWarnings.get(message);
+    if (throttle === undefined) this.#peerWarnings.set(message, (throttle = new LogThrottle(this.clock, 1_000, PEER_WARNINGS_PER_SECOND)));
+    const count = throttle.take();
+    if (count > 0) this.#parts.log.warn(count > 1 ? { ...fields, suppressed: count - 1 } : fields, message);
   }
 
   onCleanupError(connection: Connection<unknown>, error: unknown): void {

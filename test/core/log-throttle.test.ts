@@ -15,3 +15,15 @@ test('LogThrottle: the first occurrence is logged, then at most one line per per
   clock.tick(60_000);
   assert.equal(throttle.take(), 1, 'after a quiet spell: this one alone');
 });
+
+test('LogThrottle with a burst: that many lines per period, then the first line of the next period counts what was held back', () => {
+  const clock = new FakeClock();
+  const throttle = new LogThrottle(clock, 1_000, 3);
+  assert.deepEqual([throttle.take(), throttle.take(), throttle.take()], [1, 1, 1], 'the burst: each line for itself');
+  assert.deepEqual([throttle.take(), throttle.take()], [0, 0], 'past the burst: held back');
+  clock.tick(999);
+  assert.equal(throttle.take(), 0, 'still the same period');
+  clock.tick(1);
+  assert.equal(throttle.take(), 4, 'the three held back and this one');
+  assert.deepEqual([throttle.take(), throttle.take(), throttle.take()], [1, 1, 0], 'the rest of the new burst');
+});

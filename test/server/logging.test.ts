@@ -5,6 +5,8 @@ import { test } from 'node:test';
 import { pino } from 'pino';
 import WebSocket from 'ws';
 import { silentLogger } from '../../src/core/logger.js';
+import { PEER_WARNINGS_PER_SECOND } from '../../src/server/connection-registry.js';
+import { FakeClock } from '../../src/testing/fake-clock.js';
 import { startServer } from '../../src/testing/server-fixture.js';
 import { within } from '../helpers/wait.js';
 
@@ -41,6 +43,34 @@ test('an abnormal close is logged at warn with its code; a normal one is not', a
     assert.equal(warnings.length, 1);
     assert.equal(warnings[0]?.level, 40); // pino's warn
     assert.equal(warnings[0]?.code, 1006);
+  } finally {
+    await fixture.close();
+  }
+});
+
+test('abnormal closes are logged at most PEER_WARNINGS_PER_SECOND a second; the next line says how many were left out (fake clock)', async () => {
+  const { logger, lines } = memoryLogger();
+  const clock = new FakeClock();
+  const fixture = await startServer({ logger, clock, pingInterval: 0 });
+  /** Opens a raw ws client and drops it without a close handshake; resolves when the server heard the 1006. */
+  const dropOne = async (): Promise<void> => {
+    const rude = new WebSocket(fixture.wsUrl);
+    await once(rude, 'open');
+    const closed = once(fixture.server, 'disconnect');
+    rude.terminate();
+    await within(closed, 5_000, 'abnormal close');
+  };
+  try {
+    const dropped = PEER_WARNINGS_PER_SECOND + 10;
+    for (let n = 0; n < dropped; n++) await dropOne();
+    const abnormal = () => lines.filter((l) => l.msg === 'abnormal close');
+    assert.equal(abnormal().length, PEER_WARNINGS_PER_SECOND, 'one line each up to the budget, within the second');
+    assert.ok(abnormal().every((l) => l.suppressed === undefined));
+    assert.equal(fixture.server.stats.closes.get(1006), dropped, 'every close counted in the stats all the same');
+    clock.tick(1_000);
+    await dropOne();
+    assert.equal(abnormal().length, PEER_WARNINGS_PER_SECOND + 1);
+    assert.equal(abnormal().at(-1)?.suppressed, 10, 'the ten left out, said on the next line');
   } finally {
     await fixture.close();
   }
