@@ -46,10 +46,18 @@ export type StateChangeEvent = Event & { readonly from: ClientState; readonly to
 /** `error`: a socket error, a URL provider failure or a queue overflow; `error` has the detail. */
 export type LifelineErrorEvent = Event & { readonly error: Error };
 
+/**
+ * `message`: a message arrived. `data` is a string for a text message; binary comes as
+ * `binaryType` says: an `ArrayBuffer` (the default) or a `Blob`. A `MessageEvent` (with `origin`)
+ * whose `data` is typed where the platform's is `any`; it keeps every other member, so a listener
+ * written for the platform's `(event: MessageEvent) => ...` still fits.
+ */
+export type LifelineMessageEvent = Omit<MessageEvent, 'data'> & { readonly data: string | ArrayBuffer | Blob };
+
 export interface ReconnectingWebSocketEventMap {
   connecting: ConnectingEvent;
   open: Event;
-  message: MessageEvent;
+  message: LifelineMessageEvent;
   close: LifelineCloseEvent;
   error: LifelineErrorEvent;
   reconnecting: ReconnectingEvent;

@@ -4,7 +4,8 @@
  */
 export { ReconnectingWebSocket, type SendOutcome } from './reconnecting-websocket.js';
 export * from './events.js';
-export type { ClientOptions, ProtocolsProvider, ResolvedClientOptions, UrlContext, UrlSource, WebSocketConstructor, WebSocketLike } from './options.js';
+export type { WaitOptions } from './waiters.js';
+export type { BinaryTypeName, ClientOptions, ProtocolsProvider, ResolvedClientOptions, UrlContext, UrlSource, WebSocketConstructor, WebSocketLike } from './options.js';
 export { browserEnvironment, steadyEnvironment, type ClientEnvironment } from './environment.js';
 export { CloseCode, closeActionOf, isSendableCloseCode, type CloseAction } from '../core/close-code.js';
 export { closeCodes, closeSeverity, describeCloseCode, type CloseCodeInfo, type CloseSeverity } from '../core/close-codes.js';

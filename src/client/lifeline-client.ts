@@ -13,6 +13,7 @@ import { parseRewind } from '../core/rewind.js';
 import { Subscription, type PresenceMember, type SubscribeOptions, type SubscriptionHost } from './subscription.js';
 import type { TokenRefresh } from './token-refresh.js';
 import { TypedEventTarget } from './typed-event-target.js';
+import { Waiters, type WaitOptions } from './waiters.js';
 import { decodeServerMessage, isPosition, PROTOCOL, remoteError, REPLIES, type ServerMessage } from './wire.js';
 import { withHeartbeat } from './with-heartbeat.js';
 import { websocketUrl } from './whatwg.js';
@@ -69,6 +70,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
   /** Stamps each link (and close): work after app code continues only if it is unchanged. */
   #generation = 0;
   #reported: LifelineClientState;
+  /** Callers of ready(). */
+  readonly #waiters = new Waiters<void>();
   /**
    * The `welcome` is due within `connectTimeout` of the hello: a server that accepts the socket
    * and never answers has its link dropped as one that never connected (1006 "connect timeout").
@@ -153,19 +156,14 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     return this.#subs;
   }
 
-  /** Resolves at the next `ready` (now, if ready); rejects if the client closes or the transport ends for good first. */
-  ready(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      // Settled by the state now, or by the first move to `ready` or `closed`.
-      const settle = ({ to }: { readonly to: LifelineClientState }): void => {
-        if (to !== 'ready' && to !== 'closed') return;
-        this.removeEventListener('statechange', settle);
-        if (to === 'ready') resolve();
-        else reject(closedError());
-      };
-      this.addEventListener('statechange', settle);
-      settle({ to: this.state });
-    });
+  /**
+   * Resolves at the next `ready` (now, if ready); rejects if the client closes or the transport
+   * ends for good first, or with `signal`'s reason when it aborts. Calls without a signal share
+   * one pending promise.
+   */
+  ready({ signal }: WaitOptions = {}): Promise<void> {
+    const state = this.state;
+    return state === 'ready' ? Promise.resolve() : state === 'closed' ? Promise.reject(closedError()) : this.#waiters.wait(signal);
   }
 
   /**
@@ -490,6 +488,9 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     const to = this.state;
     if (from === to) return true;
     this.#reported = to;
+    // Settled by the first move to `ready` or `closed`.
+    if (to === 'ready') this.#waiters.settle(true);
+    else if (to === 'closed') this.#waiters.settle(false, closedError());
     return this.#dispatch(lifelineEvent('statechange', { from, to }));
   }
 

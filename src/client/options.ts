@@ -38,6 +38,9 @@ export interface WebSocketLike {
 
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
+/** How binary messages are delivered: as a `Blob` or an `ArrayBuffer` (the DOM's `BinaryType`). */
+export type BinaryTypeName = 'blob' | 'arraybuffer';
+
 /** Passed to a URL provider on every attempt. */
 export interface UrlContext {
   /** Retries since the last stable connection (0 on the first connect). */
@@ -86,7 +89,7 @@ export interface ClientOptions extends Partial<BackoffOptions> {
   /** Override the delay before attempt `attempt` (1-based), ms. */
   readonly reconnectDelay?: (attempt: number, close: CloseInfo) => number | undefined;
   /** Initial `binaryType`. Default `'arraybuffer'` (the same on every platform). */
-  readonly binaryType?: string;
+  readonly binaryType?: BinaryTypeName;
   /**
    * Where the client runs: whether the page is hidden or the device offline, as `pageAwareness`
    * and the heartbeat read it. Default: always visible and online. `browserEnvironment()` gives
@@ -111,7 +114,7 @@ export interface ResolvedClientOptions extends BackoffOptions {
   readonly retryHints: RetryHintParser | undefined;
   readonly shouldReconnect: ClientOptions['shouldReconnect'];
   readonly reconnectDelay: ClientOptions['reconnectDelay'];
-  readonly binaryType: string;
+  readonly binaryType: BinaryTypeName;
   readonly environment: ClientEnvironment;
   readonly clock: Clock;
   readonly rng: Rng;

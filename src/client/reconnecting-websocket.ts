@@ -9,7 +9,8 @@ import { closeEvent, lifelineEvent, type ReconnectingWebSocketEventMap } from '.
 import { checkClose, subprotocols, WebSocketSurface, websocketUrl } from './whatwg.js';
 import type { PageAwareness } from './page-awareness.js';
 import type { LinkWatch } from './with-heartbeat.js';
-import { resolveClientOptions, type ClientOptions, type ProtocolsProvider, type ResolvedClientOptions, type UrlSource, type WebSocketLike } from './options.js';
+import { Waiters, type WaitOptions } from './waiters.js';
+import { resolveClientOptions, type BinaryTypeName, type ClientOptions, type ProtocolsProvider, type ResolvedClientOptions, type UrlSource, type WebSocketLike } from './options.js';
 
 // The few codes the client itself uses, as same-file constants so a bundler inlines them
 // (see close-code.ts for the table).
@@ -67,15 +68,15 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
   #socket: WebSocketLike | undefined;
   /** Stamps each socket; events from a replaced socket carry an older stamp and are ignored. */
   #generation = 0;
-  #binaryType: string;
+  #binaryType: BinaryTypeName;
   #authRequired = false;
   #lastUrl = '';
   /** The origin of the current socket's URL, for `MessageEvent.origin`. */
   #origin = '';
   /** What close() asked for. */
   #closing = { code: NORMAL, reason: '' };
-  /** Callers of opened(): called with nothing at the next open, with the error if the client ends first. */
-  #waiters: ((error?: Error) => void)[] = [];
+  /** Callers of opened(): resolved at the next open, rejected if the client ends first. */
+  readonly #waiters = new Waiters<void>();
   /**
    * Schedules the pending retry in `delay` ms and reports it (`reconnecting`), unless a listener
    * changed course; set by each close that retries, run when no pause holds it back.
@@ -136,7 +137,7 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     return (this.#socket?.bufferedAmount ?? 0) + queuedBytes(this.#queue);
   }
 
-  get binaryType(): string {
+  get binaryType(): BinaryTypeName {
     return this.#binaryType;
   }
 
@@ -213,10 +214,13 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
           this.#error(new LifelineError('ERR_SOCKET', 'closed while connecting')) &&
           this.#finish({ code: ABNORMAL, reason: '', wasClean: false }, 'stop'),
       );
-    } else if (socket?.readyState === 1) {
+    } else if (socket && socket.readyState < 3) {
+      // Open, or closing already (the server's close frame came, its close event not yet): the
+      // close event reports the closing handshake as it was, the server's code if it began it.
       socket.onclose = (event: CloseLike) => generation === this.#generation && this.#finish(event, 'stop');
       // Neither code nor reason: no arguments at all (Chromium reads an explicit undefined code as
-      // 0); a reason alone goes with 1000 (ws and undici would send neither).
+      // 0); a reason alone goes with 1000 (ws and undici would send neither). On a closing
+      // socket close() does nothing (WHATWG) or ends the connection sooner (ws).
       if (code === undefined && reason === undefined) socket.close();
       else socket.close(code ?? NORMAL, text);
       this.#move('closing');
@@ -239,14 +243,13 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     this.#connect();
   }
 
-  /** Resolves at the next open (now, if open); rejects if the client closes or gives up first. */
-  opened(): Promise<void> {
+  /**
+   * Resolves at the next open (now, if open); rejects if the client closes or gives up first, or
+   * with `signal`'s reason when it aborts. Calls without a signal share one pending promise.
+   */
+  opened({ signal }: WaitOptions = {}): Promise<void> {
     const state = this.#state;
-    return state === 'open'
-      ? Promise.resolve()
-      : state === 'closed'
-        ? Promise.reject(new ConnectionClosedError(NORMAL, ''))
-        : new Promise((resolve, reject) => this.#waiters.push((error) => (error ? reject(error) : resolve())));
+    return state === 'open' ? Promise.resolve() : state === 'closed' ? Promise.reject(new ConnectionClosedError(NORMAL, '')) : this.#waiters.wait(signal);
   }
 
   /** Removes and returns the messages waiting for a connection, oldest first (to store or resend them elsewhere). */
@@ -279,7 +282,7 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     const authRequired = this.#authRequired;
     this.#wait(this.options.connectTimeout, () => this.#abandon('connect-timeout'));
     const source = this.#url;
-    const failed = (error: unknown) => generation === this.#generation && this.#error(error) && this.#closed({ code: ABNORMAL, reason: 'URL provider failed', wasClean: false });
+    const failed = (error: unknown) => this.#failed(generation, error, 'URL');
     let resolved: string | URL | Promise<string | URL>;
     try {
       resolved = typeof source === 'function' ? source({ attempt, authRequired }) : source;
@@ -293,12 +296,18 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
 
   #open(generation: number, source: string | URL): void {
     if (generation !== this.#generation) return;
+    const provider = this.#protocols;
+    let protocols: unknown;
+    try {
+      protocols = typeof provider === 'function' ? provider() : provider;
+    } catch (error) {
+      return void this.#failed(generation, error, 'protocols');
+    }
     let socket: WebSocketLike;
     try {
       const url = (this.#lastUrl = websocketUrl(source));
       this.#origin = new URL(url).origin;
-      const protocols = this.#protocols;
-      socket = new this.options.WebSocket(url, typeof protocols === 'function' ? subprotocols(protocols()) : protocols);
+      socket = new this.options.WebSocket(url, subprotocols(protocols));
     } catch (error) {
       // A malformed URL or a refused option cannot get better by retrying.
       this.#stop();
@@ -325,6 +334,15 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
           socket.retryAfterMs,
         );
     };
+  }
+
+  /**
+   * A URL or protocols provider threw or rejected: as a failed attempt (reported, then the close
+   * policy retries it), since what it reads may be back by the next attempt. A value it gives
+   * that is no URL or subprotocol list is another matter: fatal, in #open.
+   */
+  #failed(generation: number, error: unknown, provider: string): void {
+    if (generation === this.#generation && this.#error(error)) this.#closed({ code: ABNORMAL, reason: `${provider} provider failed`, wasClean: false });
   }
 
   #opened(socket: WebSocketLike): void {
@@ -434,7 +452,7 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
 
   /** Resolves (no error) or rejects what waits in opened(). */
   #settle(error?: Error): void {
-    for (const waiter of this.#waiters.splice(0)) waiter(error);
+    this.#waiters.settle(!error, error);
   }
 
   /** Runs an app hook; one that throws is reported as `error` and leaves the default in force. */

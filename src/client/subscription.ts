@@ -7,6 +7,7 @@ import { Timer } from '../core/timer.js';
 import { lifelineEvent } from './events.js';
 import { notSubscribed, type ReplyError } from './reply-error.js';
 import { TypedEventTarget } from './typed-event-target.js';
+import { Waiters, type WaitOptions } from './waiters.js';
 import type { RequestOptions } from './lifeline-client-types.js';
 
 /**
@@ -105,8 +106,8 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   #position: Position | undefined;
   #confirmed: SubscribedEvent | undefined;
   #retry: SubscriptionRetry | undefined;
-  /** Each `ready()` waiting: its promise's resolve and reject. */
-  #waiters: [resolve: (event: SubscribedEvent) => void, reject: (error: Error) => void][] = [];
+  /** Callers of `ready()`: resolved at the next `subscribed`, rejected if it ends first. */
+  readonly #waiters = new Waiters<SubscribedEvent>();
   /** Events that came before the first `subscribed` of a rewinding subscription (since its latest subscribe went out). */
   #rewound: { data: unknown; position: Position }[] = [];
   /** After a transient refusal: the attempt count (kept until it is confirmed) and the timer of the next attempt. */
@@ -147,11 +148,14 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
     return this.#state === 'subscribed';
   }
 
-  /** Resolves at the next `subscribed` (now, if subscribed); rejects if the subscription ends first. */
-  ready(): Promise<SubscribedEvent> {
+  /**
+   * Resolves at the next `subscribed` (now, if subscribed); rejects if the subscription ends
+   * first, or with `signal`'s reason when it aborts. Calls without a signal share one promise.
+   */
+  ready({ signal }: WaitOptions = {}): Promise<SubscribedEvent> {
     if (this.#state === 'subscribed' && this.#confirmed) return Promise.resolve(this.#confirmed);
     if (this.#state === 'unsubscribed') return Promise.reject(notSubscribed(this.channel));
-    return new Promise((resolve, reject) => this.#waiters.push([resolve, reject]));
+    return this.#waiters.wait(signal);
   }
 
   /** Who is in the channel now (channels with presence on). An aborted `signal` rejects the query with its reason and stops it. */
@@ -210,7 +214,7 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
     this.#retry = undefined;
     if (!this.#move('subscribed')) return;
     this.dispatchEvent(event);
-    for (const [resolve] of this.#waiters.splice(0)) resolve(event);
+    this.#waiters.settle(true, event);
     if (this.#state === 'subscribed') this.dispatchEvent(lifelineEvent('caughtup', { position }));
   }
 
@@ -243,7 +247,7 @@ export class Subscription extends TypedEventTarget<SubscriptionEventMap> {
   _end(error: ReplyError, report: boolean): void {
     this._halt();
     this.#retry = undefined;
-    for (const [, reject] of this.#waiters.splice(0)) reject(error);
+    this.#waiters.settle(false, error);
     if (this.#state === 'unsubscribed') return;
     this.#move('unsubscribed');
     if (report) this.dispatchEvent(lifelineEvent('error', { error }));

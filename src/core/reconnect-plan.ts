@@ -34,7 +34,8 @@ export function settleAction(policy: CloseAction, custom: CloseAction | boolean 
  * 1013 ("try again later"), which waits at the longest delay instead and never spends the budget
  * (unless `maxAttempts` is 0: no retries at all).
  * The delay: `override` (the app's `reconnectDelay`) if it answers, else the server's hint
- * (`hint`, or a refused handshake's Retry-After spread over one backoff delay), else the backoff.
+ * (`hint`, or a refused handshake's Retry-After spread over one backoff delay), else the backoff;
+ * `hinted` says the hint set it.
  *
  * @example
  * const retry = nextRetry({ ...defaultBackoff, rng }, 0, close, hint); // undefined: give up
@@ -54,7 +55,10 @@ export function nextRetry(
   if (!exhausted) attempt++;
   const backoff = jittered(settings, exhausted ? settings.maxDelay : backoffCeiling(settings, attempt), settings.rng);
   hint ??= retryAfterMs === undefined ? undefined : { afterMs: retryAfterMs, spreadMs: backoff };
-  return { attempt, delay: override?.(attempt) ?? (hint ? hint.afterMs + settings.rng() * hint.spreadMs : backoff), hinted: !!hint };
+  const chosen = override?.(attempt);
+  // `hinted` only when the server's hint set the delay: one the app chose is no hint to keep
+  // (null, from an untyped app, is no answer, as `??` reads it).
+  return { attempt, delay: chosen ?? (hint ? hint.afterMs + settings.rng() * hint.spreadMs : backoff), hinted: chosen == null && !!hint };
 }
 
 /**

@@ -4,6 +4,8 @@ interface Scheduled {
   readonly id: number;
   readonly due: number;
   readonly fn: () => void;
+  /** What setTimeout returned: clearTimeout finds a timer by this object, never by a number another clock may have given too. */
+  readonly handle: TimerHandle;
 }
 
 /**
@@ -28,15 +30,21 @@ export class FakeClock implements Clock {
     return this.#now;
   }
 
+  /** As Node's: a callback that is not a function throws a TypeError now, not when it falls due. */
   setTimeout(fn: () => void, ms: number): TimerHandle {
-    const timer = { id: this.#nextId++, due: this.#now + delayOf(ms), fn };
-    this.#timers.push(timer);
-    return { id: timer.id };
+    if (typeof fn !== 'function') throw new TypeError(`FakeClock: the callback must be a function (got ${typeof fn})`);
+    const id = this.#nextId++;
+    const handle = { id };
+    this.#timers.push({ id, due: this.#now + delayOf(ms), fn, handle });
+    return handle;
   }
 
-  clearTimeout(handle: TimerHandle): void {
-    const id = (handle as { id?: number }).id;
-    this.#timers = this.#timers.filter((timer) => timer.id !== id);
+  /**
+   * As the platform's: a handle this clock did not give (undefined, null, a number, another
+   * clock's) or whose timer already ran or was cleared is ignored.
+   */
+  clearTimeout(handle: TimerHandle | null | undefined): void {
+    this.#timers = this.#timers.filter((timer) => timer.handle !== handle);
   }
 
   /** Timers not yet run. */
@@ -103,12 +111,13 @@ export class FakeClock implements Clock {
 }
 
 /**
- * The delay a platform timer would honour: one that is not a number runs at once, as in Node and
- * browsers (a NaN due time would also never compare earlier than another, and stall every
+ * The delay a platform timer would honour: one that is not a number (NaN, undefined, an object)
+ * runs at once, as in Node and browsers (a NaN due time would also never compare earlier than another, and stall every
  * timer behind it), and a longer one than platforms allow is clamped as the system clock does.
  */
 function delayOf(ms: number): number {
-  return Number.isNaN(ms) ? 0 : Math.min(Math.max(0, ms), MAX_TIMER_MS);
+  // Math.max converts as the platform does (undefined and most objects become NaN): NaN is 0.
+  return Math.min(Math.max(0, ms), MAX_TIMER_MS) || 0;
 }
 
 /** Lets pending promise reactions and already-queued I/O callbacks run. */

@@ -240,3 +240,48 @@ describe('ReconnectingWebSocket on Node against a server that breaks the protoco
     }
   });
 });
+
+describe('ReconnectingWebSocket on Node: close() while the server is closing', () => {
+  for (const [code, reason] of [
+    [4001, 'bye'],
+    [1001, 'going away'],
+  ] as const) {
+    test(`close() after the server's close frame (${code}) arrived, before the close event, reports the server's close`, async () => {
+      const held = new Set<Duplex>();
+      const http = createHttpServer();
+      let answered!: () => void;
+      const clientAnswered = new Promise<void>((resolve) => (answered = resolve));
+      http.on('upgrade', (request, socket) => {
+        socket.on('error', () => undefined);
+        held.add(socket);
+        const accept = createHash('sha1').update(`${String(request.headers['sec-websocket-key'])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+        socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+        const payload = Buffer.concat([Buffer.from([code >> 8, code & 0xff]), Buffer.from(reason)]);
+        socket.write(Buffer.concat([Buffer.from([0x88, payload.length]), payload]));
+        // The client's answering close frame: it has read the server's, its socket is CLOSING. The
+        // TCP connection stays up until the test ends it, so the close event has not come yet.
+        socket.on('data', (chunk: Buffer) => chunk[0] === 0x88 && answered());
+      });
+      http.listen(0, '127.0.0.1');
+      await within(once(http, 'listening'), 5_000, 'listening');
+      const { port } = http.address() as AddressInfo;
+      const client = new ReconnectingWebSocket(`ws://127.0.0.1:${port}/`, undefined, fast);
+      const closes: string[] = [];
+      client.addEventListener('close', (event) => closes.push(`${event.code} ${event.reason} ${event.wasClean} ${event.willReconnect}`));
+      try {
+        await within(clientAnswered, 5_000, "the client's answer to the close frame");
+        assert.deepEqual(closes, [], 'no close event yet');
+        const closed = until(client, 'close', () => true);
+        client.close();
+        for (const socket of held) socket.end();
+        await within(closed, 5_000, 'the close event');
+        assert.deepEqual(closes, [`${code} ${reason} true false`]);
+        assert.equal(client.readyState, 3);
+      } finally {
+        client.dispose();
+        for (const socket of held) socket.destroy();
+        await new Promise<void>((resolve) => http.close(() => resolve()));
+      }
+    });
+  }
+});

@@ -280,6 +280,22 @@ describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
     assert.equal(sockets.length, 2);
   });
 
+  test("a delay the app's reconnectDelay chose is no server hint: when the page comes back the retry is at once", async () => {
+    const { clock, client, environment, sockets, latest } = await setup({ rng: () => 0, reconnectDelay: () => 60_000 });
+    const seen = delays(client);
+    latest().open();
+    // The server's hint is there, but the app's delay decided the wait.
+    latest().drop(1012, 'restart; retry after 30000 ms', true);
+    assert.deepEqual(seen, [60_000]);
+    environment.change({ online: false });
+    assert.equal(client.state, 'paused');
+    clock.tick(10_000);
+    environment.change({ online: true });
+    assert.deepEqual(seen, [60_000, 0], 'our own delay is skipped, as the backoff is');
+    clock.tick(0);
+    assert.equal(sockets.length, 2);
+  });
+
   test('no reconnecting while paused: the attempt is announced when it is scheduled, once the page is back', async () => {
     const { clock, client, environment, events, sockets, latest } = await setup({ initialDelay: 60_000, jitter: 'none' });
     const seen = delays(client);

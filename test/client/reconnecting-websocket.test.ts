@@ -233,6 +233,33 @@ describe('ReconnectingWebSocket: options the peers have', () => {
     client.close();
   });
 
+  test('a protocols provider that throws fails that attempt, as a URL provider that throws does: reported, then retried', async () => {
+    const failure = new Error('flags unavailable');
+    let calls = 0;
+    const clock = new FakeClock();
+    const { WebSocket, sockets } = scriptedSockets();
+    const client = new ReconnectingWebSocket(
+      'ws://test/ws',
+      () => {
+        if (++calls === 1) throw failure;
+        return ['v2'];
+      },
+      { clock, WebSocket, environment: steady, initialDelay: 10 },
+    );
+    const seen: unknown[] = [];
+    client.addEventListener('error', (event) => seen.push(event.error));
+    client.addEventListener('close', (event) => seen.push(`${event.code} ${event.reason} ${event.willReconnect}`));
+    await Promise.resolve();
+    assert.deepEqual(seen, [failure, '1006 protocols provider failed true']);
+    assert.equal(client.state, 'reconnecting');
+    clock.runNext();
+    assert.deepEqual(
+      sockets.map((s) => s.protocols),
+      [['v2']],
+    );
+    client.close();
+  });
+
   test('a protocols provider giving a bad list ends the client with a clear reason', async () => {
     const { WebSocket } = scriptedSockets();
     const client = new ReconnectingWebSocket('ws://test/ws', () => ['a', 'a'], { WebSocket, environment: steady, clock: new FakeClock() });

@@ -48,12 +48,17 @@ describe('nextRetry', () => {
     assert.deepEqual(nextRetry(settings, 1, drop, undefined, 3_000), { attempt: 2, delay: 3_500, hinted: true });
   });
 
-  test("the app's override wins when it answers, and sees the attempt number", () => {
+  test("the app's override wins when it answers, and sees the attempt number; its delay is no server hint", () => {
     const seen: number[] = [];
+    const hint = { afterMs: 9_000, spreadMs: 0 };
+    // The app decided the delay: page awareness must not hold it as a hint when the page is back.
     assert.deepEqual(
-      nextRetry(settings, 0, drop, { afterMs: 9_000, spreadMs: 0 }, undefined, (attempt) => (seen.push(attempt), 42)),
-      { attempt: 1, delay: 42, hinted: true },
+      nextRetry(settings, 0, drop, hint, undefined, (attempt) => (seen.push(attempt), 42)),
+      { attempt: 1, delay: 42, hinted: false },
     );
+    assert.deepEqual(nextRetry(settings, 0, drop, undefined, 3_000, () => 42), { attempt: 1, delay: 42, hinted: false });
+    // An override that does not answer leaves the hint in force, and hinted.
+    assert.deepEqual(nextRetry(settings, 0, drop, hint, undefined, () => undefined), { attempt: 1, delay: 9_000, hinted: true });
     assert.deepEqual(nextRetry(settings, 1, drop, undefined, undefined, () => undefined), { attempt: 2, delay: 1_000, hinted: false });
     assert.deepEqual(seen, [1]);
   });

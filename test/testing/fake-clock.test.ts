@@ -40,6 +40,44 @@ describe('FakeClock', () => {
   });
 });
 
+describe("FakeClock: the platform timers' edge cases", () => {
+  test('clearTimeout of undefined, null, a number or a handle it never gave is a no-op, as the platform does', () => {
+    const clock = new FakeClock();
+    let ran = 0;
+    const handle = clock.setTimeout(() => ran++, 10);
+    const other = new FakeClock();
+    other.setTimeout(() => undefined, 5);
+    for (const unknown of [undefined, null, 1, 'x', {}, { id: 1 }, other.setTimeout(() => undefined, 5)]) {
+      assert.doesNotThrow(() => clock.clearTimeout(unknown as never), `clearTimeout(${String(unknown)})`);
+    }
+    // Nothing of this clock's was cleared by a handle from another clock with the same number.
+    assert.equal(clock.pending, 1);
+    assert.equal(other.pending, 2);
+    clock.tick(10);
+    assert.equal(ran, 1);
+    // A handle whose timer ran, cleared again: still a no-op.
+    assert.doesNotThrow(() => clock.clearTimeout(handle));
+  });
+
+  test('a delay given as undefined or an object that is no number runs at once, as platform timers do, and stalls no other timer', () => {
+    const clock = new FakeClock();
+    const ran: string[] = [];
+    clock.setTimeout(() => ran.push('undefined'), undefined as unknown as number);
+    clock.setTimeout(() => ran.push('object'), {} as unknown as number);
+    clock.setTimeout(() => ran.push('five'), 5);
+    assert.equal(clock.nextDue, 0);
+    clock.tick(10);
+    assert.deepEqual(ran, ['undefined', 'object', 'five']);
+  });
+
+  test('a callback that is not a function is refused at once with a TypeError, as Node does, not when it falls due', () => {
+    const clock = new FakeClock();
+    assert.throws(() => clock.setTimeout('ran()' as unknown as () => void, 5), TypeError);
+    assert.equal(clock.pending, 0);
+    assert.doesNotThrow(() => clock.tick(10));
+  });
+});
+
 describe('FakeClock: time only moves forward', () => {
   test('an advance that overlaps another, longer one does not take time back', async () => {
     const clock = new FakeClock();

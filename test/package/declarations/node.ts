@@ -16,6 +16,14 @@ export function connect(url: string): void {
   socket.addEventListener('close', (event) => console.log(event.code), { once: true });
   const client = new LifelineClient(url, lifelineOptions);
   void client.request('rooms.list', undefined, requestOptions);
+  // No `any` in public types: a message's data is typed here too, where @types/node's MessageEvent is not generic.
+  socket.addEventListener('message', (event) => {
+    const data: string | ArrayBuffer | Blob = event.data;
+    // @ts-expect-error the data is a string, an ArrayBuffer or a Blob, not any
+    const wrong: number = event.data;
+    void [data, wrong];
+  });
+  void socket.opened({ signal: AbortSignal.timeout(1000) });
 }
 
 export const unused = [createServer, FakeClock, startServer, RedisBroker] as const;
