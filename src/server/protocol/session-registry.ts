@@ -309,7 +309,9 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     // A newer connection of this session is live on this node (it took over, or resumed while
     // this one was parking): its record stays live; a recoveryWindow ttl now would expire it.
     if (this.sessions.has(session.id) || movedAway) return;
-    await this.host.options.broker.saveSession(session.id, { user: session.user, window: session.windowState(), sentSeq: session.sentSeq }, this.host.options.recoveryWindow);
+    // With what resumes it: the broker may have lost the record while the connection lasted (a
+    // Redis restarted empty, an eviction) and this save is then all there is of the session.
+    await this.host.options.broker.saveSession(session.id, { user: session.user, window: session.windowState(), sentSeq: session.sentSeq, ...session.resume }, this.host.options.recoveryWindow);
   }
 
   /** Writes the record of a session connected here (as its hello did): it resumes from this. */
