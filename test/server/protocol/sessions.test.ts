@@ -6,16 +6,56 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { DirectMessage, Unsubscribe } from '../../../src/broker/broker.js';
+import type { ControlNotice, DirectMessage, SessionRecord, Unsubscribe } from '../../../src/broker/broker.js';
 import { MemoryBroker } from '../../../src/broker/memory-broker.js';
 import { FakeClock } from '../../../src/testing/fake-clock.js';
-import { eventually } from '../../helpers/wait.js';
+import { eventually, within } from '../../helpers/wait.js';
 import { serve } from '../support.js';
 import { ForwardingBroker, ParkWatch } from './brokers.js';
 import { ProtocolClient, type MessageOf, type ProtocolClient as Client } from './protocol-client.js';
 
 function directs(client: Client): MessageOf<'message'>[] {
   return client.log.filter((message): message is MessageOf<'message'> => message.type === 'message');
+}
+
+/**
+ * A broker whose takeover notices are heard late: held until `release()` (the pub/sub slower than
+ * the hellos), then told in the order sent. It reports each finished `loadSession`.
+ */
+class LateNotices extends ForwardingBroker {
+  readonly #held: ControlNotice[] = [];
+  #loaded: () => void = () => undefined;
+
+  constructor(override readonly inner: MemoryBroker) {
+    super(inner);
+  }
+
+  override async loadSession(id: string): Promise<SessionRecord | undefined> {
+    const record = await super.loadSession(id);
+    this.#loaded();
+    return record;
+  }
+
+  /** Resolves at the next finished `loadSession`. */
+  nextLoad(): Promise<void> {
+    return new Promise((resolve) => (this.#loaded = resolve));
+  }
+
+  async broadcast(notice: ControlNotice): Promise<void> {
+    this.#held.push(notice);
+  }
+
+  onBroadcast(listener: (notice: ControlNotice) => void): Promise<Unsubscribe> {
+    return this.inner.onBroadcast(listener);
+  }
+
+  get held(): number {
+    return this.#held.length;
+  }
+
+  async release(): Promise<void> {
+    for (const notice of this.#held.splice(0)) await this.inner.broadcast(notice);
+  }
 }
 
 describe('protocol: resume', () => {
@@ -89,6 +129,27 @@ describe('protocol: resume', () => {
     await fresh.subscribe(2, 'chat:a');
     await fixture.server.publish('chat:a', 'hi');
     assert.equal((await fresh.take('event')).data, 'hi');
+    assert.equal(fixture.server.realtime.sessions, 1);
+  });
+
+  test('a takeover notice heard after a newer resume does not close the newer connection', async (t) => {
+    const broker = new LateNotices(new MemoryBroker());
+    t.after(() => broker.close());
+    const fixture = await serve(t, { pingInterval: 0, broker });
+    const { welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    const resume = { session: welcome.session, secret: welcome.secret };
+    const { client: second } = await ProtocolClient.connect(t, fixture.wsUrl, resume);
+    const { client: third, welcome: last } = await ProtocolClient.connect(t, fixture.wsUrl, resume);
+    assert.equal(last.resumed, true);
+    assert.equal((await second.closed).code, 4001, 'the older connection is taken over');
+    await eventually(() => broker.held === 2, 'both takeovers announced');
+    // The notice of the second connection's takeover arrives now, after the third resumed.
+    const checked = broker.nextLoad();
+    await broker.release();
+    await within(Promise.race([checked, third.closed]), 5_000, 'the notice judged');
+    await third.sync();
+    await third.wire();
+    assert.equal(third.ws.readyState, third.ws.OPEN, 'the newest connection stays');
     assert.equal(fixture.server.realtime.sessions, 1);
   });
 
