@@ -151,7 +151,9 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
    */
   hello(connection: Connection<User>, message: ClientMessage & { readonly type: 'hello' }): Promise<void> | undefined {
     if (message.session === undefined) return this.#open(connection, message, undefined);
-    return this.host.options.broker.loadSession(message.session).then((stored) => this.#open(connection, message, stored));
+    // A connection that closed while the broker looked the session up opens nothing: it would
+    // take the session over from a connection that resumed after it (here or on another node).
+    return this.host.options.broker.loadSession(message.session).then((stored) => (this.#greeting(connection) ? this.#open(connection, message, stored) : undefined));
   }
 
   #open(connection: Connection<User>, message: ClientMessage & { readonly type: 'hello' }, stored: StoredSession | undefined): Promise<void> | undefined {

@@ -153,6 +153,38 @@ describe('protocol: resume', () => {
     assert.equal(fixture.server.realtime.sessions, 1);
   });
 
+  test('a resume whose connection closes while the session is looked up takes nothing over', async (t) => {
+    let hold = false;
+    let looking = (): void => undefined;
+    const lookedUp = new Promise<void>((resolve) => (looking = resolve));
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    t.after(() => release());
+    const broker = new ForwardingBroker(new MemoryBroker(), async (method) => {
+      if (method !== 'loadSession' || !hold) return;
+      looking();
+      await released;
+    });
+    t.after(() => broker.close());
+    const fixture = await serve(t, { pingInterval: 0, broker });
+    const { client: live, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    hold = true;
+    const stale = await ProtocolClient.open(fixture.wsUrl);
+    t.after(() => stale.dispose());
+    stale.send({ type: 'hello', v: 1, session: welcome.session, secret: welcome.secret });
+    await within(lookedUp, 5_000, 'the lookup of the session');
+    hold = false;
+    stale.terminate();
+    await eventually(() => fixture.server.connections.size === 1, 'the stale connection gone');
+    release();
+    await live.sync();
+    await live.wire();
+    assert.equal(live.ws.readyState, live.ws.OPEN, 'the live connection is not taken over by one that is gone');
+    assert.equal(fixture.server.realtime.sessions, 1);
+    assert.equal(await fixture.server.sendTo(welcome.session, 'still here'), true);
+    assert.equal((await live.take('message')).data, 'still here');
+  });
+
   test('after a takeover the session outlives the recovery window while its new connection is live (fake clock)', async (t) => {
     const clock = new FakeClock();
     const watch = new ParkWatch(new MemoryBroker({ clock }));
