@@ -335,6 +335,34 @@ describe('protocol: direct messages', () => {
     assert.equal(back.ws.readyState, back.ws.OPEN);
   });
 
+  test('an ack past the last seq sent acknowledges only what was sent: one pipelined behind a resume drops nothing undelivered', async (t) => {
+    const broker = new ParkWatch(new MemoryBroker()); // a networked broker's hello: the pending messages are read after the welcome
+    t.after(() => broker.close());
+    const fixture = await serve(t, { pingInterval: 0, broker });
+    const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    await client.dispose();
+    await broker.parked(welcome.session);
+    assert.equal(await fixture.server.sendTo(welcome.session, 'a'), true);
+    assert.equal(await fixture.server.sendTo(welcome.session, 'b'), true);
+
+    const back = await ProtocolClient.open(fixture.wsUrl);
+    t.after(() => back.dispose());
+    back.send({ type: 'hello', v: 1, session: welcome.session, secret: welcome.secret });
+    back.send({ type: 'ack', seq: 1_000 }); // never sent: a misbehaving peer
+    assert.equal((await back.take('welcome')).resumed, true);
+    for (const seq of [1, 2]) await back.take('message', (message) => message.seq === seq);
+    await eventually(async () => (await broker.pendingDirect(welcome.session, 0)).length === 0, 'what it was sent acknowledged');
+
+    // Live: an ack past the last seq sent leaves the next message stored until it is acknowledged.
+    back.send({ type: 'ack', seq: 1_000 });
+    await back.sync();
+    assert.equal(await fixture.server.sendTo(welcome.session, 'c'), true);
+    assert.deepEqual(await back.take('message'), { type: 'message', seq: 3, data: 'c' });
+    assert.deepEqual((await broker.pendingDirect(welcome.session, 0)).map((message) => message.seq), [3], 'kept until acknowledged');
+    back.send({ type: 'ack', seq: 3 });
+    await eventually(async () => (await broker.pendingDirect(welcome.session, 0)).length === 0, 'the ack of 3 taken');
+  });
+
   test('a message sent while the session is disconnected is delivered on resume', async (t) => {
     const watch = new ParkWatch(new MemoryBroker());
     const fixture = await serve(t, { pingInterval: 0, broker: watch });
