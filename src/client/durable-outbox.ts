@@ -3,6 +3,7 @@ import { InvalidOptionError } from '../core/errors.js';
 import { lifelineEvent } from './events.js';
 import { pendingMessage, type Outbox, type SendRetry } from './outbox.js';
 import type { OutboxEntry, OutboxSnapshot, OutboxStore } from './outbox-store.js';
+import { outboxSnapshot } from './outbox-snapshot.js';
 
 /** A session id and its resume secret. */
 export type SessionPair = readonly [session: string | undefined, secret: string | undefined];
@@ -136,12 +137,28 @@ export class DurableOutbox {
   }
 
   /**
+   * What the store handed back, if it is an outbox; anything else (a record another program
+   * wrote, a store of one's own that returns something else) is reported as an `error` event and
+   * the client starts with an empty outbox (its next save replaces the record).
+   */
+  #checked(loaded: OutboxSnapshot | undefined): OutboxSnapshot | undefined {
+    if (loaded === undefined || loaded === null) return undefined;
+    try {
+      return outboxSnapshot(loaded);
+    } catch (error) {
+      this.#failed(new Error(`the stored outbox is not one (${(error as Error).message}); starting with an empty outbox`, { cause: error }));
+      return undefined;
+    }
+  }
+
+  /**
    * The stored entries go ahead of anything sent meanwhile, with their ids; `hello` will carry
    * the stored session. If it is not resumed, those that were sent fail with `outcome_unknown`
    * (protocol §5) and the others go out under the new session, as for any entry. No promise
    * waits for a restored entry: its outcome is an `outbox` event.
    */
-  #restore(snapshot: OutboxSnapshot | undefined): void {
+  #restore(loaded: OutboxSnapshot | undefined): void {
+    const snapshot = this.#checked(loaded);
     const kept = this.#kept;
     if (kept !== undefined) {
       // Closed while loading: nothing is restored; what was made meanwhile is stored after what the store held.

@@ -1,5 +1,6 @@
 import { DurableOutboxStore, type DurableOutbox } from './durable-outbox.js';
-import type { OutboxEntry, OutboxSnapshot } from './outbox-store.js';
+import type { OutboxSnapshot } from './outbox-store.js';
+import { outboxSnapshot } from './outbox-snapshot.js';
 
 type Fs = typeof import('node:fs/promises');
 
@@ -127,27 +128,5 @@ export class FileOutboxStore extends DurableOutboxStore {
 
 /** The file's content, checked field by field: anything else is corrupt. */
 function parseSnapshot(text: string): OutboxSnapshot {
-  const value = JSON.parse(text) as { session?: unknown; secret?: unknown; entries?: unknown } | null;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a JSON object');
-  const { session, secret, entries } = value;
-  if (session !== undefined && typeof session !== 'string') throw new Error('"session" is not a string');
-  if (secret !== undefined && typeof secret !== 'string') throw new Error('"secret" is not a string');
-  if (!Array.isArray(entries)) throw new Error('"entries" is not an array');
-  entries.forEach((entry: unknown, index) => {
-    if (!isEntry(entry)) throw new Error(`entries[${index}] is not an outbox entry`);
-  });
-  return { session, ...(secret === undefined ? {} : { secret }), entries: entries as OutboxEntry[] };
-}
-
-function isEntry(value: unknown): value is OutboxEntry {
-  const entry = value as Partial<Record<keyof OutboxEntry, unknown>> | null;
-  return (
-    typeof entry === 'object' &&
-    entry !== null &&
-    (entry.kind === 'publish' || entry.kind === 'request') &&
-    typeof entry.body === 'string' &&
-    entry.body.startsWith('{') &&
-    Number.isSafeInteger(entry.id) &&
-    (entry.id as number) >= 0
-  );
+  return outboxSnapshot(JSON.parse(text));
 }

@@ -97,6 +97,14 @@ function setup(outbox: OutboxStore, options: LifelineClientOptions = {}) {
   return { clock, client, sockets, latest, sent, say, welcome, drop, events, errors };
 }
 
+/** Unhandled rejections from now until `stop()`. */
+function watchRejections(): { readonly rejections: unknown[]; stop(): void } {
+  const rejections: unknown[] = [];
+  const onRejection = (reason: unknown): void => void rejections.push(reason);
+  process.on('unhandledRejection', onRejection);
+  return { rejections, stop: () => void process.off('unhandledRejection', onRejection) };
+}
+
 const ofType = (type: string) => (m: Record<string, unknown>) => m.type === type;
 const body = (channel: string, data: unknown) => JSON.stringify({ type: 'publish', channel, data });
 const ignore = () => undefined;
@@ -289,9 +297,7 @@ describe('LifelineClient with a durable outbox: the protocol against a scripted 
         return store.save(snapshot);
       },
     };
-    const rejections: unknown[] = [];
-    const onRejection = (reason: unknown): void => void rejections.push(reason);
-    process.on('unhandledRejection', onRejection);
+    const { rejections, stop } = watchRejections();
     const { client, sent, say, welcome, errors } = setup(throwing);
     try {
       await welcome('s-1', false);
@@ -308,10 +314,45 @@ describe('LifelineClient with a durable outbox: the protocol against a scripted 
       assert.deepEqual(store.snapshot, { session: 's-1', entries: [] }, 'the saves after the throw ran');
       assert.deepEqual(rejections, []);
     } finally {
-      process.off('unhandledRejection', onRejection);
+      stop();
       client.close();
     }
   });
+
+  for (const [what, held] of [
+    ['a body that is not a message', { session: 's-1', entries: [{ kind: 'publish', body: 5, id: 0 }] }],
+    ['a body that is not JSON', { session: 's-1', entries: [{ kind: 'publish', body: '{"type":"publish",', id: 0 }] }],
+    ['a body of another kind', { session: 's-1', entries: [{ kind: 'request', body: body('chat:a', 1), id: 0 }] }],
+    ['two entries with one id', { session: 's-1', entries: [{ kind: 'publish', body: body('chat:a', 1), id: 2 }, { kind: 'publish', body: body('chat:a', 2), id: 2 }] }],
+    ['a fractional id', { session: 's-1', entries: [{ kind: 'publish', body: body('chat:a', 1), id: 1.5 }] }],
+    ['a session a hello cannot carry', { session: 's'.repeat(65), entries: [] }],
+    ['a secret that is not a string', { session: 's-1', secret: 7, entries: [] }],
+    ['entries that are not a list', { session: 's-1', entries: null }],
+    ['a string', 'outbox'],
+  ] as const) {
+    test(`a store that hands back what is no outbox (${what}) is reported as error; the client starts empty and works`, async () => {
+      const store = new ScriptedStore(held as unknown as OutboxSnapshot);
+      const { rejections, stop } = watchRejections();
+      const { client, sent, say, welcome, errors } = setup(store);
+      try {
+        await welcome('s-2', false);
+        assert.deepEqual(sent()[0], { type: 'hello', v: 1 }, 'no stored session is claimed');
+        assert.equal(errors.length, 1);
+        assert.match(errors[0]?.message ?? '', /^the stored outbox is not one \(.+\); starting with an empty outbox$/);
+        const published = client.publish('chat:a', 'new');
+        await settle();
+        assert.deepEqual(sent().filter(ofType('publish')), [{ id: 1, type: 'publish', channel: 'chat:a', data: 'new' }], 'only the new publish goes out');
+        say({ type: 'ack', id: 1, position: { epoch: 'e', offset: 1 } });
+        assert.equal((await published).offset, 1);
+        await settle();
+        assert.deepEqual(store.snapshot, { session: 's-2', entries: [] }, 'the store holds an outbox again');
+        assert.deepEqual(rejections, []);
+      } finally {
+        stop();
+        client.close();
+      }
+    });
+  }
 
   test('close() rejects with closed but leaves the store as it was: the next client resends', async () => {
     const store = new ScriptedStore();

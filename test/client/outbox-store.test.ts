@@ -64,6 +64,9 @@ describe('FileOutboxStore', () => {
     ['an entry of an unknown kind', '{"entries":[{"kind":"subscribe","body":"{}","id":1}]}'],
     ['an entry whose body is not a JSON object text', '{"entries":[{"kind":"publish","body":"[1]","id":1}]}'],
     ['an entry with a negative id', '{"entries":[{"kind":"publish","body":"{}","id":-1}]}'],
+    ['two entries with one id', '{"entries":[{"kind":"publish","body":"{\\"type\\":\\"publish\\"}","id":4},{"kind":"publish","body":"{\\"type\\":\\"publish\\"}","id":4}]}'],
+    ['an entry whose body is of another kind', '{"entries":[{"kind":"request","body":"{\\"type\\":\\"publish\\"}","id":1}]}'],
+    ['a session longer than a hello carries', `{"session":"${'s'.repeat(65)}","entries":[]}`],
   ] as const) {
     test(`a corrupt file (${what}) is reported clearly, moved aside, and the store starts empty`, async (t) => {
       const path = join(await tempDir(t), 'outbox.json');

@@ -210,7 +210,7 @@ export class Hub<User> {
     }
     // An ack is cumulative and nothing after it depends on it: taken at once, not behind a slow
     // request or a paced subscribe, so the outbox it empties (maxPendingDirect) never waits on them.
-    if (message.type === 'ack') return void this.#handle(phase, message);
+    if (message.type === 'ack') return this.#ack(phase, message.seq);
     // Small replies only: a catch-up held back whole would count against the outbound budget.
     if (message.type === 'request' || message.type === 'publish') this.#batch.hold(connection);
     this.#route(phase, message);
@@ -237,6 +237,19 @@ export class Hub<User> {
     // A client's records count against its holder's quota (its user, or all anonymous
     // connections together); the server's own are no one's.
     return scope === SERVER_SCOPE ? origin : { ...origin, holder };
+  }
+
+  /**
+   * A direct-message ack, taken once the direct messages before it have gone out (after a
+   * resume, the pending ones are sent first) and only as far as the last seq sent: a client
+   * acknowledges what it was sent, so an ack past it (a misbehaving peer, one pipelined behind
+   * a hello) never drops a message stored but not delivered yet. The broker is not waited for.
+   */
+  #ack(session: LiveSession<User>, seq: number): void {
+    session.direct(() => {
+      const upTo = Math.min(seq, session.sentSeq);
+      if (upTo > 0) void this.#handle(session, { type: 'ack', seq: upTo });
+    });
   }
 
   /** One message of a welcomed session, processed after those before it. */

@@ -71,6 +71,8 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
   readonly #draining = new Map<string, LiveSession<User>>();
   readonly #refresh: Timer;
   readonly liveTtl: number;
+  /** Sessions whose hello has not saved their record yet (a takeover told meanwhile is older than them). */
+  readonly #unsaved = new Set<LiveSession<User>>();
   /** Sessions being parked: shutdown waits for them before the broker may close. */
   readonly #parking = new Set<Promise<void>>();
   /** Live sessions per user on this node (by identity; anonymous users are not counted). */
@@ -92,11 +94,26 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     this.#refresh = new Timer(options.clock, () => this.#refreshSessions());
     // A session resumed on another node closes its old connection here (4001, as on one node).
     this.#control = options.broker.onBroadcast?.((notice) => {
-      if (notice.kind !== 'takeover') return;
-      const live = this.sessions.get(notice.session);
-      if (live && live.connection.id !== notice.connection) live.connection.close(4001, 'session resumed on another node');
+      if (notice.kind === 'takeover') void this.#takenOver(notice.session, notice.connection);
     });
     this.#control?.catch((error: unknown) => options.log.warn({ err: error }, 'cannot hear other nodes: a session resumed elsewhere keeps its old connection here until it ends'));
+  }
+
+  /**
+   * A takeover of session `id` by connection `by`, told by the node that saved its record (this
+   * one too). It closes the connection serving the session here only if that connection is
+   * older: a notice heard late (the pub/sub is slower than the hellos) must not close a
+   * connection that resumed after it. One whose record is still being saved resumed after it
+   * (its save comes later); otherwise the record says which came last.
+   */
+  async #takenOver(id: string, by: string): Promise<void> {
+    const live = this.sessions.get(id);
+    if (!live || live.connection.id === by || this.#unsaved.has(live)) return;
+    const owner = await this.host.options.broker.loadSession(id).then(
+      (record) => record?.owner,
+      () => by, // the broker cannot tell: the notice is the last word
+    );
+    if (owner === by && this.sessions.get(id) === live) live.connection.close(4001, 'session resumed on another node');
   }
 
   close(): void {
@@ -134,7 +151,9 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
    */
   hello(connection: Connection<User>, message: ClientMessage & { readonly type: 'hello' }): Promise<void> | undefined {
     if (message.session === undefined) return this.#open(connection, message, undefined);
-    return this.host.options.broker.loadSession(message.session).then((stored) => this.#open(connection, message, stored));
+    // A connection that closed while the broker looked the session up opens nothing: it would
+    // take the session over from a connection that resumed after it (here or on another node).
+    return this.host.options.broker.loadSession(message.session).then((stored) => (this.#greeting(connection) ? this.#open(connection, message, stored) : undefined));
   }
 
   #open(connection: Connection<User>, message: ClientMessage & { readonly type: 'hello' }, stored: StoredSession | undefined): Promise<void> | undefined {
@@ -162,6 +181,7 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     if (prior) void session.enqueue(() => inherit(session, prior));
     if (!previous) this.#countUser(session.user, 1);
     this.sessions.set(id, session);
+    this.#unsaved.add(session);
     const { immediate } = broker;
     if (immediate?.saveSession && immediate.pendingDirect && broker.listenDirect && broker.unlistenDirect) {
       return this.#welcomeNow(connection, session, opened, immediate as InProcessSetup, broker as InProcessBroker);
@@ -182,6 +202,7 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
    */
   #saved(session: LiveSession<User>, resumed: boolean): void {
     const { broker, recoveryWindow } = this.host.options;
+    this.#unsaved.delete(session);
     if (resumed) void broker.broadcast?.({ kind: 'takeover', session: session.id, connection: session.connection.id }).catch(() => undefined);
     // An in-process broker keeps the session's own window: each reply is then kept once (one made later is shared then).
     const made = session.madeWindow;
@@ -292,6 +313,7 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
   /** The session leaves this node: its subscriptions end and it waits in the broker for the recovery window. */
   async park(session: LiveSession<User>): Promise<void> {
     session.parked = true;
+    this.#unsaved.delete(session);
     if (this.sessions.get(session.id) === session) {
       this.sessions.delete(session.id);
       this.#countUser(session.user, -1);
@@ -309,7 +331,9 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     // A newer connection of this session is live on this node (it took over, or resumed while
     // this one was parking): its record stays live; a recoveryWindow ttl now would expire it.
     if (this.sessions.has(session.id) || movedAway) return;
-    await this.host.options.broker.saveSession(session.id, { user: session.user, window: session.windowState(), sentSeq: session.sentSeq }, this.host.options.recoveryWindow);
+    // With what resumes it: the broker may have lost the record while the connection lasted (a
+    // Redis restarted empty, an eviction) and this save is then all there is of the session.
+    await this.host.options.broker.saveSession(session.id, { user: session.user, window: session.windowState(), sentSeq: session.sentSeq, ...session.resume }, this.host.options.recoveryWindow);
   }
 
   /** Writes the record of a session connected here (as its hello did): it resumes from this. */

@@ -6,16 +6,56 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { DirectMessage, Unsubscribe } from '../../../src/broker/broker.js';
+import type { ControlNotice, DirectMessage, SessionRecord, Unsubscribe } from '../../../src/broker/broker.js';
 import { MemoryBroker } from '../../../src/broker/memory-broker.js';
 import { FakeClock } from '../../../src/testing/fake-clock.js';
-import { eventually } from '../../helpers/wait.js';
+import { eventually, within } from '../../helpers/wait.js';
 import { serve } from '../support.js';
 import { ForwardingBroker, ParkWatch } from './brokers.js';
 import { ProtocolClient, type MessageOf, type ProtocolClient as Client } from './protocol-client.js';
 
 function directs(client: Client): MessageOf<'message'>[] {
   return client.log.filter((message): message is MessageOf<'message'> => message.type === 'message');
+}
+
+/**
+ * A broker whose takeover notices are heard late: held until `release()` (the pub/sub slower than
+ * the hellos), then told in the order sent. It reports each finished `loadSession`.
+ */
+class LateNotices extends ForwardingBroker {
+  readonly #held: ControlNotice[] = [];
+  #loaded: () => void = () => undefined;
+
+  constructor(override readonly inner: MemoryBroker) {
+    super(inner);
+  }
+
+  override async loadSession(id: string): Promise<SessionRecord | undefined> {
+    const record = await super.loadSession(id);
+    this.#loaded();
+    return record;
+  }
+
+  /** Resolves at the next finished `loadSession`. */
+  nextLoad(): Promise<void> {
+    return new Promise((resolve) => (this.#loaded = resolve));
+  }
+
+  async broadcast(notice: ControlNotice): Promise<void> {
+    this.#held.push(notice);
+  }
+
+  onBroadcast(listener: (notice: ControlNotice) => void): Promise<Unsubscribe> {
+    return this.inner.onBroadcast(listener);
+  }
+
+  get held(): number {
+    return this.#held.length;
+  }
+
+  async release(): Promise<void> {
+    for (const notice of this.#held.splice(0)) await this.inner.broadcast(notice);
+  }
 }
 
 describe('protocol: resume', () => {
@@ -90,6 +130,59 @@ describe('protocol: resume', () => {
     await fixture.server.publish('chat:a', 'hi');
     assert.equal((await fresh.take('event')).data, 'hi');
     assert.equal(fixture.server.realtime.sessions, 1);
+  });
+
+  test('a takeover notice heard after a newer resume does not close the newer connection', async (t) => {
+    const broker = new LateNotices(new MemoryBroker());
+    t.after(() => broker.close());
+    const fixture = await serve(t, { pingInterval: 0, broker });
+    const { welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    const resume = { session: welcome.session, secret: welcome.secret };
+    const { client: second } = await ProtocolClient.connect(t, fixture.wsUrl, resume);
+    const { client: third, welcome: last } = await ProtocolClient.connect(t, fixture.wsUrl, resume);
+    assert.equal(last.resumed, true);
+    assert.equal((await second.closed).code, 4001, 'the older connection is taken over');
+    await eventually(() => broker.held === 2, 'both takeovers announced');
+    // The notice of the second connection's takeover arrives now, after the third resumed.
+    const checked = broker.nextLoad();
+    await broker.release();
+    await within(Promise.race([checked, third.closed]), 5_000, 'the notice judged');
+    await third.sync();
+    await third.wire();
+    assert.equal(third.ws.readyState, third.ws.OPEN, 'the newest connection stays');
+    assert.equal(fixture.server.realtime.sessions, 1);
+  });
+
+  test('a resume whose connection closes while the session is looked up takes nothing over', async (t) => {
+    let hold = false;
+    let looking = (): void => undefined;
+    const lookedUp = new Promise<void>((resolve) => (looking = resolve));
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    t.after(() => release());
+    const broker = new ForwardingBroker(new MemoryBroker(), async (method) => {
+      if (method !== 'loadSession' || !hold) return;
+      looking();
+      await released;
+    });
+    t.after(() => broker.close());
+    const fixture = await serve(t, { pingInterval: 0, broker });
+    const { client: live, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    hold = true;
+    const stale = await ProtocolClient.open(fixture.wsUrl);
+    t.after(() => stale.dispose());
+    stale.send({ type: 'hello', v: 1, session: welcome.session, secret: welcome.secret });
+    await within(lookedUp, 5_000, 'the lookup of the session');
+    hold = false;
+    stale.terminate();
+    await eventually(() => fixture.server.connections.size === 1, 'the stale connection gone');
+    release();
+    await live.sync();
+    await live.wire();
+    assert.equal(live.ws.readyState, live.ws.OPEN, 'the live connection is not taken over by one that is gone');
+    assert.equal(fixture.server.realtime.sessions, 1);
+    assert.equal(await fixture.server.sendTo(welcome.session, 'still here'), true);
+    assert.equal((await live.take('message')).data, 'still here');
   });
 
   test('after a takeover the session outlives the recovery window while its new connection is live (fake clock)', async (t) => {
@@ -240,6 +333,34 @@ describe('protocol: direct messages', () => {
     assert.deepEqual(await back.take('message'), { type: 'message', seq: 1, data: 'fine' });
     await back.sync();
     assert.equal(back.ws.readyState, back.ws.OPEN);
+  });
+
+  test('an ack past the last seq sent acknowledges only what was sent: one pipelined behind a resume drops nothing undelivered', async (t) => {
+    const broker = new ParkWatch(new MemoryBroker()); // a networked broker's hello: the pending messages are read after the welcome
+    t.after(() => broker.close());
+    const fixture = await serve(t, { pingInterval: 0, broker });
+    const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    await client.dispose();
+    await broker.parked(welcome.session);
+    assert.equal(await fixture.server.sendTo(welcome.session, 'a'), true);
+    assert.equal(await fixture.server.sendTo(welcome.session, 'b'), true);
+
+    const back = await ProtocolClient.open(fixture.wsUrl);
+    t.after(() => back.dispose());
+    back.send({ type: 'hello', v: 1, session: welcome.session, secret: welcome.secret });
+    back.send({ type: 'ack', seq: 1_000 }); // never sent: a misbehaving peer
+    assert.equal((await back.take('welcome')).resumed, true);
+    for (const seq of [1, 2]) await back.take('message', (message) => message.seq === seq);
+    await eventually(async () => (await broker.pendingDirect(welcome.session, 0)).length === 0, 'what it was sent acknowledged');
+
+    // Live: an ack past the last seq sent leaves the next message stored until it is acknowledged.
+    back.send({ type: 'ack', seq: 1_000 });
+    await back.sync();
+    assert.equal(await fixture.server.sendTo(welcome.session, 'c'), true);
+    assert.deepEqual(await back.take('message'), { type: 'message', seq: 3, data: 'c' });
+    assert.deepEqual((await broker.pendingDirect(welcome.session, 0)).map((message) => message.seq), [3], 'kept until acknowledged');
+    back.send({ type: 'ack', seq: 3 });
+    await eventually(async () => (await broker.pendingDirect(welcome.session, 0)).length === 0, 'the ack of 3 taken');
   });
 
   test('a message sent while the session is disconnected is delivered on resume', async (t) => {
