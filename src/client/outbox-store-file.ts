@@ -38,7 +38,9 @@ function inTurn<T>(path: string, run: () => Promise<T>): Promise<T> {
  * flushed to disk, then renamed over it, so a crash leaves the old file or the new one, never half
  * of one. A missing file is an empty outbox. A file that cannot be read, or is not an outbox, makes
  * `load()` reject with a message saying so (the client reports it as an `error` event and starts
- * with an empty outbox); a corrupt file is first moved aside to `<path>.corrupt` for inspection.
+ * with an empty outbox); a corrupt file is first moved aside to `<path>.corrupt` for inspection
+ * (`<path>.corrupt.1`, ... if an earlier copy is there). A load removes the temporary files that
+ * saves of a process no longer running left behind.
  * Within a process, loads and saves of every store on one path (spelled the same way) run one at a
  * time, and a new client's load waits until the last client on the path (closed or not) has
  * finished every save it asked for, so a client made right after `close()` resumes what it left.
@@ -80,7 +82,8 @@ export class FileOutboxStore extends DurableOutboxStore {
   }
 
   async #read(): Promise<OutboxSnapshot | undefined> {
-    const { readFile, rename } = await loadFs();
+    const { readFile } = await loadFs();
+    await this.#sweepTemporaries();
     let text: string;
     try {
       text = await readFile(this.path, 'utf8');
@@ -91,8 +94,8 @@ export class FileOutboxStore extends DurableOutboxStore {
     try {
       return parseSnapshot(text);
     } catch (error) {
-      const aside = `${this.path}.corrupt`;
-      const moved = await rename(this.path, aside).then(
+      const aside = await this.#asideName();
+      const moved = await (await loadFs()).rename(this.path, aside).then(
         () => `moved aside to ${aside}`,
         () => 'left in place',
       );
@@ -100,10 +103,43 @@ export class FileOutboxStore extends DurableOutboxStore {
     }
   }
 
+  /**
+   * Where a corrupt file goes: `<path>.corrupt`, or `<path>.corrupt.N` (the lowest N free) when
+   * an earlier one is still there, so no copy kept for inspection is overwritten (up to
+   * {@link MAX_CORRUPT_COPIES}; past them the last name is reused).
+   */
+  async #asideName(): Promise<string> {
+    const { access } = await loadFs();
+    let name = `${this.path}.corrupt`;
+    for (let n = 1; n <= MAX_CORRUPT_COPIES; n++) {
+      if (await access(name).then(() => false, () => true)) return name;
+      name = `${this.path}.corrupt.${n}`;
+    }
+    return name;
+  }
+
+  /**
+   * Removes the temporary files a save of a process that ended mid-write left next to the file
+   * (`<path>.<pid>.<n>.tmp`): those of a process no longer running, and this process's own (no
+   * save of this process is in progress on the path while it loads: they take turns; a container
+   * restarted under the same pid finds its last life's). A running process's are left alone.
+   */
+  async #sweepTemporaries(): Promise<void> {
+    const { readdir, rm } = await loadFs();
+    const parent = parentOf(this.path);
+    const base = this.path.slice(parent.length);
+    const names = await readdir(parent || '.').catch(() => [] as string[]);
+    for (const name of names) {
+      if (!name.startsWith(`${base}.`)) continue;
+      const pid = /^\.(\d+)(?:\.\d+)?\.tmp$/.exec(name.slice(base.length))?.[1];
+      if (pid !== undefined && !running(Number(pid))) await rm(parent + name, { force: true }).catch(() => undefined);
+    }
+  }
+
   async #write(snapshot: OutboxSnapshot): Promise<void> {
     const { mkdir, open, rename, rm } = await loadFs();
     const temp = `${this.path}.${process.pid}.${++writes}.tmp`;
-    const directory = this.path.replace(/[^/\\]*$/, '') || '.';
+    const directory = parentOf(this.path) || '.';
     try {
       await mkdir(directory, { recursive: true });
       const file = await open(temp, 'w');
@@ -123,6 +159,24 @@ export class FileOutboxStore extends DurableOutboxStore {
     const dir = await open(directory, 'r').catch(() => undefined);
     await dir?.sync().catch(() => undefined);
     await dir?.close().catch(() => undefined);
+  }
+}
+
+/** The directory part of `path`, with its trailing separator ('' for a bare file name). */
+const parentOf = (path: string): string => path.replace(/[^/\\]*$/, '');
+
+/** Corrupt files moved aside and kept at most, per path. */
+const MAX_CORRUPT_COPIES = 100;
+
+/** Whether another process with this id is running (this process's own id counts as not). */
+function running(pid: number): boolean {
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
+import { killProcess, spawnTracked } from '../helpers/processes.js';
 import { FileOutboxStore, MemoryOutboxStore, type OutboxSnapshot } from '../../src/client/node.js';
 
 const snapshot: OutboxSnapshot = {
@@ -54,6 +56,34 @@ describe('FileOutboxStore', () => {
     await new FileOutboxStore(path).save(snapshot);
     await writeFile(`${path}.12345.tmp`, '{"session":"s-half', 'utf8');
     assert.deepEqual(await new FileOutboxStore(path).load(), snapshot);
+  });
+
+  test('temporary files of saves cut short by a process that has ended are removed at load; a running process\'s are left', async (t) => {
+    const dir = await tempDir(t);
+    const path = join(dir, 'outbox.json');
+    await new FileOutboxStore(path).save(snapshot);
+    // A pid that ran and has ended (its process reaped), this process's own (a restart under the
+    // same pid), and one still running.
+    const ended = spawnTracked(process.execPath, ['-e', '']);
+    await once(ended, 'exit');
+    const alive = spawnTracked(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)']);
+    t.after(() => killProcess(alive));
+    const left = [`outbox.json.${ended.pid}.3.tmp`, `outbox.json.${process.pid}.9.tmp`, `outbox.json.${ended.pid}.tmp`];
+    const kept = [`outbox.json.${alive.pid}.1.tmp`, 'outbox.json.notes.tmp', 'other.json.1.1.tmp'];
+    for (const name of [...left, ...kept]) await writeFile(join(dir, name), '{"session":"s-half', 'utf8');
+    assert.deepEqual(await new FileOutboxStore(path).load(), snapshot);
+    assert.deepEqual((await readdir(dir)).sort(), ['outbox.json', ...kept].sort());
+  });
+
+  test('a second corrupt file does not overwrite the copy kept of the first', async (t) => {
+    const path = join(await tempDir(t), 'outbox.json');
+    for (const text of ['{"first', '{"second', '{"third']) {
+      await writeFile(path, text, 'utf8');
+      await assert.rejects(new FileOutboxStore(path).load(), /moved aside/);
+    }
+    assert.equal(await readFile(`${path}.corrupt`, 'utf8'), '{"first');
+    assert.equal(await readFile(`${path}.corrupt.1`, 'utf8'), '{"second');
+    assert.equal(await readFile(`${path}.corrupt.2`, 'utf8'), '{"third');
   });
 
   for (const [what, text] of [
