@@ -186,6 +186,24 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock, limi
         await staying.atLeast(2);
         assert.deepEqual(moving.items.map((event) => event.data), ['first', 'second']);
       });
+      test('data JSON cannot carry is refused with a TypeError and uses no offset (history or not)', async (t) => {
+        const { broker, name } = await setup(t);
+        const cyclic: { self?: unknown } = {};
+        cyclic.self = cyclic;
+        for (const policy of [roomy, { size: 0, ttl: 0 }]) {
+          const channel = name(`room${policy.size}`);
+          const inbox = new Inbox<ChannelEvent>();
+          await broker.subscribe(channel, inbox.push);
+          for (const data of [10n, { nested: [1n] }, cyclic, () => 0, Symbol('x')]) {
+            await assert.rejects(broker.publish(channel, data, policy), (error: unknown) => error instanceof TypeError && /JSON cannot carry/.test(error.message));
+          }
+          const next = await broker.publish(channel, 'fine', policy);
+          assert.equal(next.offset, 1, 'the refused publishes took no offset');
+          await inbox.atLeast(1);
+          assert.deepEqual(inbox.items.map((event) => [event.offset, event.data]), [[1, 'fine']], 'nothing refused was delivered');
+          assert.deepEqual(offsets((await broker.recover(channel, { epoch: next.epoch, offset: 0 }, 10)).events), policy.size > 0 ? [1] : []);
+        }
+      });
     });
 
     describe('channels: exactly-once client publishes', () => {
