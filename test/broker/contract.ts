@@ -607,6 +607,20 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock, limi
         assert.deepEqual(loaded?.window, { acked: 4, floor: 2, replies: [[3, { n: 3 }], [4, { n: 4 }]] });
       });
 
+      test('recordReply out of id order keeps the capacity highest ids and forgets the lowest (every broker alike)', async (t) => {
+        const { broker, name } = await setup(t);
+        // Ids may be recorded out of order (a durable outbox sends a message once it is saved).
+        for (const [order, expected] of [
+          [[2, 3, 1], { acked: 3, floor: 1, replies: [[2, { n: 2 }], [3, { n: 3 }]] }],
+          [[1, 3, 2, 4], { acked: 4, floor: 2, replies: [[3, { n: 3 }], [4, { n: 4 }]] }],
+        ] as const) {
+          const id = name(`session-${order.join('')}`);
+          await broker.saveSession(id, record('ann'), 10_000);
+          for (const n of order) await broker.recordReply(id, n, { n }, 2);
+          assert.deepEqual((await broker.loadSession(id))?.window, expected, `recorded in the order ${order.join(', ')}`);
+        }
+      });
+
       test('a save with an older window does not undo recorded replies', async (t) => {
         // The hub records replies as they happen and saves its whole window when the session
         // leaves the node; the later save may carry the same or an older view.
