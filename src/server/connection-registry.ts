@@ -15,6 +15,7 @@ import { PROTOCOL } from '../protocol/protocol-name.js';
 import { attachSocket } from './socket-listeners.js';
 import type { ServerStats } from './stats.js';
 import { flatUuid } from './flat-uuid.js';
+import { prepareText, type PreparedText } from './prepared-text.js';
 
 /** What the registry works with: the server's settings, counters, log, listeners and protocol hub. */
 export interface RegistryParts<User> {
@@ -90,11 +91,15 @@ export class ConnectionRegistry<User> implements ConnectionHost {
     else listeners.notify('connection', [connection, request], connection);
   }
 
-  /** Sends a serialized message to every open connection; returns how many got it. */
+  /**
+   * Sends a serialized message to every open connection; returns how many got it. Framed once,
+   * at the first open connection: every uncompressed connection writes the same frame.
+   */
   broadcast(text: string): number {
     let sent = 0;
+    let prepared: PreparedText | undefined;
     for (const connection of this.#connections) {
-      if (connection.state === 'open' && connection.send(text).ok) sent++;
+      if (connection.state === 'open' && connection.sendPrepared((prepared ??= prepareText(text))).ok) sent++;
     }
     return sent;
   }

@@ -354,3 +354,17 @@ describe('attach mode', () => {
     assert.equal((await report).terminated, 'heartbeat');
   });
 });
+
+describe('broadcast', () => {
+  test('one text to every open connection, compressed or not; a closing connection is not counted', async (t) => {
+    const fixture = await serve(t, { perMessageDeflate: true });
+    const plain = await connect(t, fixture.wsUrl, undefined, { perMessageDeflate: false });
+    const compressed = await connect(t, fixture.wsUrl, undefined, { perMessageDeflate: true });
+    const { conn: leaving } = await connectPair(t, fixture, undefined, { perMessageDeflate: false });
+    assert.equal(compressed.ws.extensions.includes('permessage-deflate'), true, 'the second one negotiated compression');
+    leaving.close(1000, 'bye');
+    const text = JSON.stringify({ type: 'notice', text: 'é'.repeat(300) });
+    assert.equal(fixture.server.broadcast(text), 2);
+    for (const client of [plain, compressed]) assert.equal((await client.next()).text, text);
+  });
+});
