@@ -141,7 +141,9 @@ export interface Broker {
   /**
    * Appends to the channel's history (trimmed by `policy`) and fans out to every node's
    * subscribers. With an `origin` already published, returns that event and publishes nothing;
-   * with a key origin used for another body, rejects with an `IdempotencyConflictError`.
+   * with a key origin used for another body, rejects with an `IdempotencyConflictError`. Data
+   * JSON cannot carry (a BigInt, a cycle) rejects with a TypeError before anything is stored:
+   * no offset is used, so subscribers never see a hole.
    */
   publish(channel: string, data: unknown, policy: HistoryPolicy, origin?: PublishOrigin): Promise<ChannelEvent>;
   /**

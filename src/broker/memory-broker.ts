@@ -5,6 +5,7 @@ import { remembersNothing, RequestWindow } from '../core/request-window.js';
 import { IdempotencyConflictError } from '../core/errors.js';
 import { canonicalJson } from '../protocol/identity.js';
 import { deliver } from './deliver.js';
+import { encodeData } from './encode-data.js';
 import { Fifo } from './fifo.js';
 import { Listeners } from './listeners.js';
 import { DEFAULT_HISTORY_BUDGET, DEFAULT_IDLE_CHANNEL_TTL, DEFAULT_MAX_IDEMPOTENCY_KEYS, DEFAULT_MAX_KEYS_PER_USER, DEFAULT_POSITION_TTL, EVENT_OVERHEAD, MAX_FORGOTTEN_POSITIONS, type MemoryBrokerOptions } from './memory-broker-options.js';
@@ -247,6 +248,8 @@ export class MemoryBroker implements Broker {
   }
 
   #publish(channel: string, data: unknown, policy: HistoryPolicy, origin?: PublishOrigin): ChannelEvent {
+    // Before anything changes: data JSON cannot carry is refused whole and takes no offset.
+    const json = encodeData(data);
     // One clock read per publish (every acknowledged client publish comes through here).
     const now = this.#clock.now();
     this.#sweep(now);
@@ -268,7 +271,7 @@ export class MemoryBroker implements Broker {
     state.ttl = policy.size > 0 ? policy.ttl : 0; // no history: idleness alone decides when it is forgotten
     const event: ChannelEvent = { channel, epoch: state.epoch, offset: ++state.head, data };
     if (policy.size > 0) {
-      const bytes = (JSON.stringify(data) ?? '').length + channel.length + EVENT_OVERHEAD;
+      const bytes = json.length + channel.length + EVENT_OVERHEAD;
       state.history.push({ event, at: now, bytes });
       this.#historyBytes += bytes;
       this.#historyEvents++;

@@ -1,8 +1,9 @@
 /**
  * The server's memory of a session's processed message ids, for exactly-once effect across
- * resends: ids grow by one per message in a session, so a window keeps the last `capacity`
- * replies; an id already answered gets its stored reply, an id below the window is `expired`,
- * anything else is new. Pure data; the broker stores it between connections.
+ * resends: ids grow by one per message in a session, so a window keeps the replies of the
+ * `capacity` highest ids, whatever order they were recorded in (ids may arrive out of order); an
+ * id already answered gets its stored reply, an id below the window is `expired`, anything else
+ * is new. Pure data; the broker stores it between connections (every broker keeps the same ids).
  */
 export type WindowVerdict<R> = { readonly kind: 'new' } | { readonly kind: 'repeat'; readonly reply: R } | { readonly kind: 'expired' };
 
@@ -29,12 +30,14 @@ const NEW: WindowVerdict<never> = Object.freeze({ kind: 'new' });
 const EXPIRED: WindowVerdict<never> = Object.freeze({ kind: 'expired' });
 
 /**
- * A ring of the last `capacity` recorded replies in recording order (two parallel arrays that
- * grow to `capacity`, then overwrite their oldest slot): recording the next id costs two array
- * writes and no allocation, where a Map paid an insert and a delete per reply. Recording order
- * is (nearly always) id order, so an id at or below `acked` is first looked for where that
- * order puts it, then by a scan (only resends and out-of-order replies get there); an id above
- * `acked` was never recorded and is looked up nowhere.
+ * A ring of the replies of the `capacity` highest ids, in recording order (two parallel arrays
+ * that grow to `capacity`, then overwrite their oldest slot): recording the next id costs two
+ * array writes and no allocation, where a Map paid an insert and a delete per reply. Recording
+ * order is (nearly always) id order, so the oldest slot holds the lowest id and an id at or
+ * below `acked` is first looked for where that order puts it, then by a scan (only resends and
+ * out-of-order replies get there); an id above `acked` was never recorded and is looked up
+ * nowhere. Once an id is recorded below a newer one, the ring is put back in id order (sorted)
+ * at the next eviction, so the lowest id is still what goes.
  */
 export class RequestWindow<R> {
   #acked: number;
@@ -44,6 +47,8 @@ export class RequestWindow<R> {
   #replies: R[] | undefined;
   /** Slot of the oldest reply once the ring is full (0 while it grows). */
   #start = 0;
+  /** Whether the ring, from `#start`, holds its ids in increasing order (the oldest slot the lowest id). */
+  #sorted = true;
 
   constructor(
     readonly capacity: number,
@@ -54,12 +59,14 @@ export class RequestWindow<R> {
     if (state !== undefined) this.#load(state.replies);
   }
 
-  /** Takes `replies` (oldest first) as the stored ones; beyond capacity the oldest are forgotten. */
+  /** Takes `replies` as the stored ones; beyond capacity the lowest ids are forgotten. */
   #load(replies: RequestWindowState<R>['replies']): void {
     this.#start = 0;
+    this.#sorted = true;
     this.#ids = this.#replies = undefined;
     if (replies.length === 0) return;
-    // Beyond capacity (a smaller window configured since, or a merge): the oldest are forgotten now.
+    if (!increasing(replies)) replies = [...replies].sort((a, b) => a[0] - b[0]);
+    // Beyond capacity (a smaller window configured since, or a merge): the lowest are forgotten now.
     const skip = Math.max(0, replies.length - this.capacity);
     for (let index = 0; index < skip; index++) this.#forget((replies[index] as readonly [number, R])[0]);
     this.#ids = [];
@@ -95,13 +102,17 @@ export class RequestWindow<R> {
       replies[slot] = reply;
       return;
     }
-    if (ids.length < this.capacity) {
+    const size = ids.length;
+    const below = size > 0 && id < (ids[(this.#start + size - 1) % size] as number);
+    if (size < this.capacity) {
+      if (below) this.#sorted = false;
       ids.push(id);
       replies.push(reply);
       return;
     }
-    // Full: the oldest goes, and the new reply takes its slot. Stored replies are looked up before
-    // the floor, so an out-of-order survivor below it is still answered.
+    // Full, and out of id order: back in id order, the lowest id forgotten (maybe this one).
+    if (below || !this.#sorted) return this.#load([...this.#ordered(), [id, reply]]);
+    // Full: the oldest (the lowest id) goes, and the new reply takes its slot.
     const start = this.#start;
     this.#forget(ids[start] as number);
     ids[start] = id;
@@ -125,7 +136,14 @@ export class RequestWindow<R> {
     if (lacking.length > 0) this.#load([...own, ...lacking].sort((a, b) => a[0] - b[0]));
   }
 
+  /** The state to store: the replies in id order. */
   snapshot(): RequestWindowState<R> {
+    const ordered = this.#ordered();
+    return { acked: this.#acked, floor: this.#floor, replies: this.#sorted ? ordered : ordered.sort((a, b) => a[0] - b[0]) };
+  }
+
+  /** The stored replies from the oldest slot on (a new array). */
+  #ordered(): (readonly [number, R])[] {
     const ids = this.#ids ?? [];
     const replies = this.#replies ?? [];
     const out: (readonly [number, R])[] = [];
@@ -133,7 +151,7 @@ export class RequestWindow<R> {
       const slot = (this.#start + n) % ids.length;
       out.push([ids[slot] as number, replies[slot] as R]);
     }
-    return { acked: this.#acked, floor: this.#floor, replies: out };
+    return out;
   }
 
   #forget(id: number): void {
@@ -155,4 +173,9 @@ export class RequestWindow<R> {
     for (let n = 0, slot = newest; n < size; n++, slot = slot === 0 ? size - 1 : slot - 1) if (ids[slot] === id) return slot;
     return -1;
   }
+}
+
+function increasing(replies: RequestWindowState<unknown>['replies']): boolean {
+  for (let index = 1; index < replies.length; index++) if ((replies[index] as readonly [number, unknown])[0] <= (replies[index - 1] as readonly [number, unknown])[0]) return false;
+  return true;
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { ClientClosedError, ClientOfflineError, ErrorReply } from '@redis/client';
 import type { Broker, ChannelEvent, ControlNotice, DirectMessage, HistoryPolicy, PresenceMember, PublishOrigin, Recovery, SessionRecord, Unsubscribe } from '../broker/broker.js';
 import { deliver } from '../broker/deliver.js';
+import { encodeData } from '../broker/encode-data.js';
 import { systemClock, systemRng, type Clock } from '../core/clock.js';
 import { IdempotencyConflictError, InvalidOptionError } from '../core/errors.js';
 import type { Position } from '../core/position.js';
@@ -147,9 +148,9 @@ export class RedisBroker implements Broker {
   // ---- channels ---------------------------------------------------------------------------------
 
   async publish(channel: string, data: unknown, policy: HistoryPolicy, origin?: PublishOrigin): Promise<ChannelEvent> {
+    const json = encodeData(data);
     const keys = this.#keys.channel(channel);
     policy = historyPolicy(policy);
-    const json = JSON.stringify(data ?? null);
     const strict = origin !== undefined && 'key' in origin;
     const record = origin && ('key' in origin ? this.#keys.idempotency(channel, origin.key) : this.#keys.origin(channel, origin.session));
     const names = record ? [keys.meta, keys.log, record] : [keys.meta, keys.log];

@@ -16,6 +16,7 @@ import { PROTOCOL } from '../protocol/protocol-name.js';
 import { attachSocket } from './socket-listeners.js';
 import type { ServerStats } from './stats.js';
 import { flatUuid } from './flat-uuid.js';
+import { prepareText, type PreparedText } from './prepared-text.js';
 
 /** Lines a second of each warning peers can cause (an abnormal close, a protocol error, ...); the rest are counted. */
 export const PEER_WARNINGS_PER_SECOND = 50;
@@ -102,11 +103,15 @@ export class ConnectionRegistry<User> implements ConnectionHost {
     else listeners.notify('connection', [connection, request], connection);
   }
 
-  /** Sends a serialized message to every open connection; returns how many got it. */
+  /**
+   * Sends a serialized message to every open connection; returns how many got it. Framed once,
+   * at the first open connection: every uncompressed connection writes the same frame.
+   */
   broadcast(text: string): number {
     let sent = 0;
+    let prepared: PreparedText | undefined;
     for (const connection of this.#connections) {
-      if (connection.state === 'open' && connection.send(text).ok) sent++;
+      if (connection.state === 'open' && connection.sendPrepared((prepared ??= prepareText(text))).ok) sent++;
     }
     return sent;
   }

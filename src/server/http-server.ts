@@ -1,3 +1,4 @@
+import * as nodeHttp from 'node:http';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { hasToken } from '../core/handshake-policy.js';
@@ -47,13 +48,23 @@ export function upgradesToWebSocket(request: IncomingMessage): boolean {
  * `curl --http2` or Java's HttpClient on `http://`. Node hands every request carrying an Upgrade
  * to the 'upgrade' listener once there is one, so such a request never reached the request
  * handler. Its head goes back in front of the socket without the upgrade, and the socket to
- * the server as a connection: the request handler gets it with its body, deadlines and
- * keep-alive as any other. Only for a plain (not TLS) `http.Server`.
+ * Node's own HTTP handling of the server again: the request handler gets it with its body,
+ * deadlines and keep-alive as any other. Only that listener is run, not the server's
+ * 'connection' event: the app's own listeners on its server (attached) have seen this socket
+ * once already. Only for a plain (not TLS) `http.Server`.
  */
 export function serveWithoutUpgrade(server: Server, request: IncomingMessage, socket: Duplex, head: Buffer): void {
   socket.unshift(Buffer.concat([headWithoutUpgrade(request), head]));
-  server.emit('connection', socket);
+  if (httpConnectionListener) httpConnectionListener.call(server, socket);
+  else server.emit('connection', socket); // a runtime without it: every listener, as before
 }
+
+/**
+ * Node's listener that reads HTTP from a server's connection (the one `http.Server` adds to its
+ * own 'connection' event), exported by `node:http` since its first versions, though
+ * undocumented.
+ */
+const httpConnectionListener = (nodeHttp as unknown as { readonly _connectionListener?: (this: Server, socket: Duplex) => void })._connectionListener;
 
 /** The request line and headers as received (Node reads them as latin1), less the upgrade. */
 function headWithoutUpgrade(request: IncomingMessage): Buffer {

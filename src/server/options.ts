@@ -270,6 +270,7 @@ export function resolveServerOptions<User>(options: ServerOptions<User>): Resolv
   const { path, allowedOrigins, protocols, channels: _checked, ...rest } = parsed.data;
   const paths = typeof path === 'string' ? [path] : path;
   for (const p of paths) if (!p.startsWith('/')) throw new InvalidOptionError('path', `"${p}" must start with "/"`);
+  for (const p of paths) if (/[?#]/.test(p)) throw new InvalidOptionError('path', `"${p}" must be a path alone, without "?" or "#" (a request's path never holds them)`);
   return Object.freeze({
     ...rest,
     paths: Object.freeze([...paths]),

@@ -283,7 +283,7 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     return map;
   }
 
-  /** Sends to every open connection; the message is serialized once. Returns how many got it. */
+  /** Sends to every open connection; the message is serialized and framed once. Returns how many got it. */
   broadcast(message: Envelope | string): number {
     return this.#registry.broadcast(typeof message === 'string' ? message : JSON.stringify(message));
   }

@@ -59,9 +59,14 @@ export function createRouter(routes: readonly Route[], options: RouterOptions): 
       // A response that never finished has a status nobody got (200 until a handler sets one).
       response.once('close', () => observe(label, response.writableFinished ? response.statusCode : ABORTED, Number(process.hrtime.bigint() - started) / 1e9));
     }
-    const url = targetUrl(request.url ?? '/');
+    const target = request.url ?? '/';
+    const url = targetUrl(target);
     if (url === undefined) {
       sendError(response, 400, 'bad_request', 'the request target is not a valid path');
+      return;
+    }
+    if (hasDotSegment(target)) {
+      sendError(response, 400, 'bad_path', 'the path has a "." or ".." segment (or a backslash): it is not resolved here');
       return;
     }
     const segments = url.pathname.split('/');
@@ -113,6 +118,30 @@ function targetUrl(target: string): URL | undefined {
     return undefined;
   }
 }
+
+/** The path of a request-target as sent: what comes before its query, past the authority of an absolute-form one. */
+function rawPath(target: string): string {
+  const end = target.search(/[?#]/);
+  const path = end === -1 ? target : target.slice(0, end);
+  if (path.startsWith('/')) return path;
+  const authority = path.indexOf('//');
+  const slash = authority === -1 ? -1 : path.indexOf('/', authority + 2);
+  return slash === -1 ? '' : path.slice(slash);
+}
+
+/**
+ * Whether a request-target's path has a dot segment (`.` or `..`, any of its dots
+ * percent-encoded) or a backslash (a URL parser takes it for a slash). A URL resolves them
+ * (`/a/../metrics` is `/metrics`), so a proxy guarding a route by path would pass on what this
+ * router serves as that route: such a target is refused, never resolved.
+ */
+function hasDotSegment(target: string): boolean {
+  const path = rawPath(target);
+  if (path.includes('\\')) return true;
+  return path.split('/').some((segment) => DOT_SEGMENT.test(segment));
+}
+
+const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i;
 
 /** The params when `path` fits `pattern`; undefined when it does not; null for a segment that does not decode. */
 function matchSegments(pattern: readonly string[], path: readonly string[]): Record<string, string> | undefined | null {

@@ -146,7 +146,11 @@ const key = z.string().regex(/^[\x21-\x7e]{16,512}$/, 'must be 16-512 visible AS
 export const serveSchemas = {
   port: integer(0, 65535),
   host: z.string().trim().min(1, 'must not be empty'),
-  path: z.string().regex(/^\/[\x21-\x7e]*$/, 'must start with "/" and contain no spaces'),
+  // A request's path never holds a query or a fragment: such an endpoint could never be reached.
+  path: z
+    .string()
+    .regex(/^\/[\x21-\x7e]*$/, 'must start with "/" and contain no spaces')
+    .regex(/^[^?#]*$/, 'must be a path alone, without "?" or "#"'),
   allowedOrigins: originList,
   config: z.string().trim().min(1, 'must name a JSON file'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {

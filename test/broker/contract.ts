@@ -186,6 +186,24 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock, limi
         await staying.atLeast(2);
         assert.deepEqual(moving.items.map((event) => event.data), ['first', 'second']);
       });
+      test('data JSON cannot carry is refused with a TypeError and uses no offset (history or not)', async (t) => {
+        const { broker, name } = await setup(t);
+        const cyclic: { self?: unknown } = {};
+        cyclic.self = cyclic;
+        for (const policy of [roomy, { size: 0, ttl: 0 }]) {
+          const channel = name(`room${policy.size}`);
+          const inbox = new Inbox<ChannelEvent>();
+          await broker.subscribe(channel, inbox.push);
+          for (const data of [10n, { nested: [1n] }, cyclic, () => 0, Symbol('x')]) {
+            await assert.rejects(broker.publish(channel, data, policy), (error: unknown) => error instanceof TypeError && /JSON cannot carry/.test(error.message));
+          }
+          const next = await broker.publish(channel, 'fine', policy);
+          assert.equal(next.offset, 1, 'the refused publishes took no offset');
+          await inbox.atLeast(1);
+          assert.deepEqual(inbox.items.map((event) => [event.offset, event.data]), [[1, 'fine']], 'nothing refused was delivered');
+          assert.deepEqual(offsets((await broker.recover(channel, { epoch: next.epoch, offset: 0 }, 10)).events), policy.size > 0 ? [1] : []);
+        }
+      });
     });
 
     describe('channels: exactly-once client publishes', () => {
@@ -587,6 +605,20 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock, limi
         for (let n = 1; n <= 4; n++) await broker.recordReply(id, n, { n }, 2);
         const loaded = await broker.loadSession(id);
         assert.deepEqual(loaded?.window, { acked: 4, floor: 2, replies: [[3, { n: 3 }], [4, { n: 4 }]] });
+      });
+
+      test('recordReply out of id order keeps the capacity highest ids and forgets the lowest (every broker alike)', async (t) => {
+        const { broker, name } = await setup(t);
+        // Ids may be recorded out of order (a durable outbox sends a message once it is saved).
+        for (const [order, expected] of [
+          [[2, 3, 1], { acked: 3, floor: 1, replies: [[2, { n: 2 }], [3, { n: 3 }]] }],
+          [[1, 3, 2, 4], { acked: 4, floor: 2, replies: [[3, { n: 3 }], [4, { n: 4 }]] }],
+        ] as const) {
+          const id = name(`session-${order.join('')}`);
+          await broker.saveSession(id, record('ann'), 10_000);
+          for (const n of order) await broker.recordReply(id, n, { n }, 2);
+          assert.deepEqual((await broker.loadSession(id))?.window, expected, `recorded in the order ${order.join(', ')}`);
+        }
       });
 
       test('a save with an older window does not undo recorded replies', async (t) => {

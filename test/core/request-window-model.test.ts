@@ -1,7 +1,8 @@
 /**
- * The ring-buffer request window against a reference model: the Map-based window it replaced
- * (insertion-ordered, evicting from the front). Any sequence of records, checks and
- * snapshot-restores must give the same verdicts, the same `acked` and the same snapshots.
+ * The ring-buffer request window against a reference model: a Map-based window that keeps the
+ * replies of the `capacity` highest ids and forgets the lowest (what the Redis broker's sorted
+ * set does). Any sequence of records, checks and snapshot-restores must give the same verdicts,
+ * the same `acked` and the same snapshots (replies in id order).
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -10,7 +11,7 @@ import { RequestWindow, type RequestWindowState, type WindowVerdict } from '../.
 
 const SEED = 20261206;
 
-/** The reference: the previous Map-based window, verbatim in behaviour. */
+/** The reference: a Map of replies, the lowest ids evicted first. */
 class MapWindow<R> {
   #acked: number;
   #floor: number;
@@ -38,16 +39,15 @@ class MapWindow<R> {
   record(id: number, reply: R): void {
     this.#map.set(id, reply);
     if (id > this.#acked) this.#acked = id;
-    if (this.#map.size <= this.capacity) return;
-    for (const oldest of this.#map.keys()) {
-      this.#map.delete(oldest);
-      if (oldest > this.#floor) this.#floor = oldest;
-      if (this.#map.size <= this.capacity) break;
+    while (this.#map.size > this.capacity) {
+      const lowest = Math.min(...this.#map.keys());
+      this.#map.delete(lowest);
+      if (lowest > this.#floor) this.#floor = lowest;
     }
   }
 
   snapshot(): RequestWindowState<R> {
-    return { acked: this.#acked, floor: this.#floor, replies: [...this.#map] };
+    return { acked: this.#acked, floor: this.#floor, replies: [...this.#map].sort((a, b) => a[0] - b[0]) };
   }
 }
 

@@ -35,3 +35,14 @@ test('channels: what the docs allow is taken as given (Infinity, a fractional si
   assert.equal(resolveServerOptions({ channels }).channels, channels);
   assert.deepEqual(resolveServerOptions({}).channels, {});
 });
+
+test('path: a value with "?" or "#" is refused (no request path holds one: the endpoint could never be reached)', () => {
+  for (const path of ['/ws?v=1', '/ws#top', ['/ok', '/live?']]) {
+    assert.throws(
+      () => resolveServerOptions({ path }),
+      (error: unknown) => error instanceof InvalidOptionError && error.option === 'path' && /"\?" or "#"/.test(error.message),
+      JSON.stringify(path),
+    );
+  }
+  assert.deepEqual(resolveServerOptions({ path: ['/ws', '/a/b'] }).paths, ['/ws', '/a/b']);
+});

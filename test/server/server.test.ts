@@ -313,6 +313,22 @@ describe('attach mode', () => {
     assert.deepEqual([response.status, response.body], [200, 'app page /elsewhere']);
   });
 
+  test("an h2c request it serves as HTTP/1.1 is one 'connection' for the app's server, not two", async (t) => {
+    const http = createHttpServer((request, response) => response.end(`app page ${request.url}`));
+    const sockets: unknown[] = [];
+    http.on('connection', (socket) => sockets.push(socket));
+    const port = await listenHttp(t, http);
+    attach(t, { server: http, path: '/live' });
+    const raw = await RawSocket.open(port);
+    t.after(() => raw.destroy());
+    const h2c = 'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n';
+    raw.write(`GET /first HTTP/1.1\r\nHost: x\r\n${h2c}\r\n`);
+    assert.deepEqual((await raw.readResponse()).body, 'app page /first');
+    raw.write(`GET /second HTTP/1.1\r\nHost: x\r\n${h2c}\r\n`); // kept alive: the same socket
+    assert.deepEqual((await raw.readResponse()).body, 'app page /second');
+    assert.equal(sockets.length, 1, "the app's 'connection' listener ran once for the one socket");
+  });
+
   test('as the only upgrade listener, it refuses unknown paths with 404', async (t) => {
     const http = createHttpServer((_request, response) => response.end('app page'));
     const port = await listenHttp(t, http);
@@ -336,5 +352,19 @@ describe('attach mode', () => {
     await tickThroughPing(clock, client, 1_000);
     await clock.tickAsync(500);
     assert.equal((await report).terminated, 'heartbeat');
+  });
+});
+
+describe('broadcast', () => {
+  test('one text to every open connection, compressed or not; a closing connection is not counted', async (t) => {
+    const fixture = await serve(t, { perMessageDeflate: true });
+    const plain = await connect(t, fixture.wsUrl, undefined, { perMessageDeflate: false });
+    const compressed = await connect(t, fixture.wsUrl, undefined, { perMessageDeflate: true });
+    const { conn: leaving } = await connectPair(t, fixture, undefined, { perMessageDeflate: false });
+    assert.equal(compressed.ws.extensions.includes('permessage-deflate'), true, 'the second one negotiated compression');
+    leaving.close(1000, 'bye');
+    const text = JSON.stringify({ type: 'notice', text: 'é'.repeat(300) });
+    assert.equal(fixture.server.broadcast(text), 2);
+    for (const client of [plain, compressed]) assert.equal((await client.next()).text, text);
   });
 });

@@ -124,6 +124,16 @@ test('a request-target that starts with "//" is that path, not a route of anothe
   assert.equal((await rawGet('*')).status, 400);
 });
 
+test('a request-target with dot segments (plain, percent-encoded, or behind a backslash) is refused 400, never normalized onto a route', async () => {
+  for (const target of ['/x/../things/1', '/things/./1', '/x/%2e%2e/things/1', '/x/%2E./things/1', '/things/.%2e/things/1', '/x\\..\\things/1', '/api/x/../../things/1?a=1', `${base}/x/../things/1`]) {
+    const answer = await rawGet(target);
+    assert.equal(answer.status, 400, target);
+    assert.equal(JSON.parse(answer.body).error.code, 'bad_path', target);
+  }
+  assert.deepEqual(JSON.parse((await rawGet('/things/..a')).body), { id: '..a' }, 'dots inside a segment are no dot segment');
+  assert.deepEqual(JSON.parse((await rawGet('/things/1?next=/../x')).body), { id: '1' }, 'the query is not the path');
+});
+
 test('a route that throws or rejects answers 500 and names nothing internal', async () => {
   for (const path of ['/api/throws', '/api/rejects']) {
     const failed = await call(path);

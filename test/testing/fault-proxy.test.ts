@@ -12,7 +12,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { ReconnectingWebSocket, withHeartbeat, type LifelineCloseEvent } from '../../src/client/node.js';
 import type { CloseReport } from '../../src/server/connection.js';
 import { InvalidOptionError } from '../../src/core/errors.js';
-import { startFaultProxy, type FaultLink, type FaultProxy } from '../../src/testing/fault-proxy.js';
+import { startFaultProxy, type FaultLink, type FaultMode, type FaultProxy } from '../../src/testing/fault-proxy.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
 import { startServer } from '../../src/testing/server-fixture.js';
 import { eventually, within } from '../helpers/wait.js';
@@ -476,6 +476,12 @@ describe('startFaultProxy', () => {
       assert.throws(() => proxy.set({ slice: 0.5 }), InvalidOptionError);
       assert.throws(() => proxy.set({ bandwidth: 0 }), InvalidOptionError);
       assert.throws(() => proxy.connections[0]?.set({ slice: Number.NaN }), InvalidOptionError);
+      // A misspelt fault would otherwise test nothing: unknown keys are named in the refusal.
+      const misspelt = { dealy: 50, slice: 7, bandwith: 10 } as unknown as FaultMode;
+      assert.throws(() => proxy.set(misspelt), (error: unknown) => error instanceof InvalidOptionError && error.option === 'mode' && /"dealy", "bandwith"/.test(error.message));
+      assert.throws(() => proxy.connections[0]?.set({ blackhole: true } as unknown as FaultMode), /"blackhole"/);
+      assert.throws(() => proxy.set([] as unknown as FaultMode), InvalidOptionError);
+      assert.throws(() => proxy.set('blackhol' as FaultMode), InvalidOptionError);
       assert.equal(proxy.mode, 'pass');
       assert.equal(proxy.connections[0]?.mode, 'pass');
     });

@@ -61,20 +61,38 @@ export class Presence<User> {
   }
 
   /**
-   * `session` joins `sub`'s channel: it hears changes from now on, and everyone hears it join,
-   * unless it was still a member (it resumed within the grace period, or took over): then
-   * nobody hears anything.
+   * `session` enters `sub`'s channel: it hears changes from now on, and the broker lists it.
+   * Resolves with whether it is new there; false when it was still a member (it resumed within
+   * the grace period, or took over), and then nobody is to hear anything. Its join is told by
+   * {@link announceJoin}, once the subscribe is answered. A broker failure rejects, and
+   * {@link withdraw} undoes what was done.
    */
-  async join(session: LiveSession<User>, sub: LiveSubscription<User>): Promise<void> {
+  async enter(session: LiveSession<User>, sub: LiveSubscription<User>): Promise<boolean> {
     const { broker, fanout } = this.host;
     await fanout.join(companion(sub.channel), this.#listener(session, sub));
-    // Back within the grace period of an earlier connection: that connection's leave is moot.
-    this.#cancelGrace(sub.channel, session.member);
     const member = this.#member(session);
     const fresh = await broker.presenceJoin(sub.channel, { ...member, connection: session.connection.id }, this.#ttl());
+    // Back within the grace period of an earlier connection: that connection's leave is moot.
+    // Stopped only once the join took: a failed one leaves the earlier leave due as it was.
+    this.#cancelGrace(sub.channel, session.member);
     // With keepalive off the refresh timer starts with the first member.
     if (!this.#timer.pending && !this.#closed) this.#timer.start(this.#interval());
-    if (fresh) await this.#announce(sub.channel, member, 'join');
+    return fresh;
+  }
+
+  /** Everyone on `sub`'s channel hears that `session` joined. */
+  announceJoin(session: LiveSession<User>, sub: LiveSubscription<User>): Promise<void> {
+    return this.#announce(sub.channel, this.#member(session), 'join');
+  }
+
+  /**
+   * Undoes an {@link enter} that failed: `session` stops hearing the channel's changes, and an
+   * entry the broker may have made for this connection is removed. Nobody hears anything: its
+   * join was never told.
+   */
+  async withdraw(session: LiveSession<User>, sub: LiveSubscription<User>): Promise<void> {
+    await this.host.fanout.leave(companion(sub.channel), this.#listener(session, sub));
+    await this.host.broker.presenceLeave(sub.channel, session.member, session.connection.id);
   }
 
   /**

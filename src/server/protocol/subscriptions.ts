@@ -66,7 +66,7 @@ export class Subscriptions<User> {
    * A subscribe: checked, joined to the fan-out, caught up and answered. Without a
    * `canSubscribe` hook, on a channel this node already receives, with an in-process broker's
    * catch-up (`immediate.recover`), all of it in this turn: nothing is returned (on a channel
-   * with presence, `subscribed` leaves in this turn too; only the presence join is promised).
+   * with presence, `subscribed` waits for the member to enter presence: that is promised).
    */
   subscribe(session: LiveSession<User>, message: ClientMessageOf<'subscribe'>): Promise<void> | undefined {
     const { options } = this.host;
@@ -152,15 +152,23 @@ export class Subscriptions<User> {
     session.connection.send(errorReply(id, 'unavailable', `could not subscribe to "${channel}" now; try again later`));
   }
 
-  /** Joined and recovered: the catch-up and the `subscribed` go out, then the presence join. */
+  /**
+   * Joined and recovered: the catch-up and the `subscribed` go out; on a channel with presence,
+   * once the member entered it (a broker failure there refuses the subscribe whole).
+   */
   #caughtUp(session: LiveSession<User>, message: ClientMessageOf<'subscribe'>, sub: LiveSubscription<User>, recovery: Recovery): Promise<void> | undefined {
-    const { options } = this.host;
-    const { channel, id } = message;
-    const { connection } = session;
-    if (message.since) options.stats?.countRecovery(recovery.recovered);
+    if (message.since) this.host.options.stats?.countRecovery(recovery.recovered);
     // Parked while joining (the connection closed: its cleanup already ran), so undo the join here.
     if (session.parked) return this.unsubscribe(session, sub);
-    if (session.subscription(channel) !== sub) return undefined; // unsubscribed meanwhile
+    if (session.subscription(message.channel) !== sub) return undefined; // unsubscribed meanwhile
+    if (sub.presence) return this.#enterPresence(session, message, sub, recovery);
+    this.#answer(session, message.id, sub, recovery);
+    return undefined;
+  }
+
+  /** Sends the catch-up and the `subscribed`: from here on the subscription is live. */
+  #answer(session: LiveSession<User>, id: number, sub: LiveSubscription<User>, recovery: Recovery): void {
+    const { connection } = session;
     const steps = session.caughtUp(sub, id, recovery);
     if (recovery.events.length > 0) this.#replayed(session, recovery.events.length);
     // A catch-up held back whole would count against the outbound budget: only a lone
@@ -171,16 +179,30 @@ export class Subscriptions<User> {
       else if (step.kind === 'event') connection.sendPrepared(step.payload);
       else this.#resync(session);
     }
-    return sub.presence ? this.#joinPresence(session, sub) : undefined;
   }
 
-  async #joinPresence(session: LiveSession<User>, sub: LiveSubscription<User>): Promise<void> {
-    await this.host.presence.join(session, sub);
-    // The connection may have closed (or been taken over) while joining: its cleanup already ran,
-    // so undo the join here or a ghost member would stay until it expires. It left as a parked
-    // session leaves: after the grace period, so a resume within it is silent.
-    const gone = this.host.live(session.id) !== session;
-    if (session.subscription(sub.channel) !== sub || gone) await this.unsubscribe(session, sub, false, gone);
+  /**
+   * The member enters the channel's presence before the subscribe is answered, so the subscribe
+   * has one answer: `subscribed` (then everyone hears the join), or `unavailable` with nothing
+   * left subscribed or listed when the broker fails.
+   */
+  async #enterPresence(session: LiveSession<User>, message: ClientMessageOf<'subscribe'>, sub: LiveSubscription<User>, recovery: Recovery): Promise<void> {
+    const { presence, options } = this.host;
+    let fresh: boolean;
+    try {
+      fresh = await presence.enter(session, sub);
+    } catch (error) {
+      await presence.withdraw(session, sub).catch(() => undefined);
+      return this.#joinFailed(session, message, sub, error);
+    }
+    // The connection closed (or was taken over) while entering: its cleanup already ran. Ended
+    // before its `subscribed`, it never joined; still a member from an earlier connection (a
+    // resume within the grace period), it leaves as a parked session does, after the grace.
+    const gone = session.parked || this.host.live(session.id) !== session;
+    if (gone || session.subscription(sub.channel) !== sub) return fresh ? presence.withdraw(session, sub) : this.#leavePresence(session, sub, false, gone);
+    this.#answer(session, message.id, sub, recovery);
+    // Answered already: a failed announcement is no answer to the subscribe (the member is listed).
+    if (fresh) await presence.announceJoin(session, sub).catch((error: unknown) => options.log.warn({ err: error, channel: sub.channel }, 'presence join not announced: broker unavailable'));
   }
 
   async unsubscribeMessage(session: LiveSession<User>, message: ClientMessageOf<'unsubscribe'>): Promise<void> {
@@ -198,13 +220,16 @@ export class Subscriptions<User> {
     session.unsubscribe(sub);
     await this.host.fanout.leave(sub.channel, sub);
     // Still catching up (its buffer is set), it never joined presence: nobody is told it left.
-    if (sub.presence && sub.buffer === undefined) {
-      // After a takeover the member (the session) is still here, subscribed on its new connection
-      // (on this node, or on another one that now owns the session).
-      const successor = this.host.live(session.id);
-      const stillPresent = movedAway || (successor !== undefined && successor !== session && successor.subscription(sub.channel)?.presence === true);
-      await this.host.presence.leave(session, sub, stillPresent, parked);
-    }
+    if (sub.presence && sub.buffer === undefined) await this.#leavePresence(session, sub, movedAway, parked);
+  }
+
+  /** `session` leaves `sub`'s presence (after the grace period when `parked`). */
+  async #leavePresence(session: LiveSession<User>, sub: LiveSubscription<User>, movedAway: boolean, parked: boolean): Promise<void> {
+    // After a takeover the member (the session) is still here, subscribed on its new connection
+    // (on this node, or on another one that now owns the session).
+    const successor = this.host.live(session.id);
+    const stillPresent = movedAway || (successor !== undefined && successor !== session && successor.subscription(sub.channel)?.presence === true);
+    await this.host.presence.leave(session, sub, stillPresent, parked);
   }
 
   async presenceGet(session: LiveSession<User>, message: ClientMessageOf<'presence.get'>): Promise<void> {

@@ -40,11 +40,19 @@ function positive(name: string, value: number | undefined, fallback: number, int
   return value;
 }
 
-/** Validates a mode; throws {@link InvalidOptionError} before anything changes. */
+const SHAPING_KEYS: ReadonlySet<string> = new Set(['delay', 'slice', 'bandwidth']);
+
+/**
+ * Validates a mode; throws {@link InvalidOptionError} before anything changes. A key a
+ * {@link Shaping} does not have is refused, named: a misspelt fault (`dealy`) would otherwise
+ * shape nothing, and the test using it would test nothing.
+ */
 export function resolveMode(mode: FaultMode): ResolvedMode {
   if (mode === 'pass') return PASS;
   if (mode === 'blackhole') return BLACKHOLE;
-  if (typeof mode !== 'object' || mode === null) throw new InvalidOptionError('mode', `must be 'pass', 'blackhole' or { delay?, slice?, bandwidth? }, got ${String(mode)}`);
+  if (typeof mode !== 'object' || mode === null || Array.isArray(mode)) throw new InvalidOptionError('mode', `must be 'pass', 'blackhole' or { delay?, slice?, bandwidth? }, got ${String(mode)}`);
+  const unknown = Object.keys(mode).filter((key) => !SHAPING_KEYS.has(key));
+  if (unknown.length > 0) throw new InvalidOptionError('mode', `unknown ${unknown.length === 1 ? 'key' : 'keys'} ${unknown.map((key) => JSON.stringify(key)).join(', ')}: a shaping takes delay, slice and bandwidth`);
   const delay = mode.delay === 0 ? 0 : positive('delay', mode.delay, 0, false);
   return Object.freeze({
     blackhole: false,

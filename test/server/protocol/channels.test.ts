@@ -284,6 +284,41 @@ describe('protocol: broker failures', () => {
     assert.equal((await unlucky.take('event')).data, 'through', 'the refused connection stayed up and subscribed again');
   });
 
+  test('a presence join the broker fails refuses the subscribe whole: one answer (unavailable), nothing left subscribed or listed', async (t) => {
+    class FlakyJoin extends ForwardingBroker {
+      failures = 1;
+      override async presenceJoin(channel: string, member: PresenceMember, ttl: number): Promise<boolean> {
+        if (this.failures-- > 0) throw new BrokerUnavailableError('Redis is unreachable', false);
+        return super.presenceJoin(channel, member, ttl);
+      }
+    }
+    const inner = new MemoryBroker();
+    const broker = new FlakyJoin(inner);
+    const fixture = await serve(t, { pingInterval: 0, presenceGrace: 0, channels: { room: { presence: true } }, broker });
+    t.after(() => inner.close());
+    const { client: watcher } = await ProtocolClient.connect(t, fixture.wsUrl);
+    broker.failures = 0;
+    await watcher.subscribe(1, 'room:a');
+    await watcher.take('presence');
+    broker.failures = 1;
+    const { client } = await ProtocolClient.connect(t, fixture.wsUrl);
+    client.send({ type: 'subscribe', id: 1, channel: 'room:a' });
+    const refused = await client.reply(1);
+    assert.equal(refused.type === 'error' && refused.code, 'unavailable');
+    // A later reply on the same connection: anything more for id 1 would have come before it.
+    client.send({ type: 'presence.get', id: 2, channel: 'room:a' });
+    assert.equal((await client.reply(2)).type, 'error', 'not subscribed, so no presence list');
+    assert.deepEqual(client.log.filter((message) => 'id' in message && message.id === 1).map((message) => message.type), ['error'], 'one answer to the subscribe');
+    assert.equal(fixture.server.realtime.channels.get('room:a'), 1, 'only the watcher is subscribed');
+    watcher.send({ type: 'presence.get', id: 2, channel: 'room:a' });
+    const listed = await watcher.reply(2);
+    assert.equal(listed.type === 'presence.list' && listed.members.length, 1, 'only the watcher is listed');
+    // Asked again, it succeeds: subscribed, and the watcher hears one join.
+    await client.subscribe(3, 'room:a');
+    await watcher.take('presence', (message) => message.join !== undefined);
+    assert.deepEqual(watcher.log.filter((message) => message.type === 'presence').length, 2, 'its own join, then the one join of the retry');
+  });
+
   test('an unreachable broker under presence.get and ack: answered unavailable (ack only logged), the connection stays', async (t) => {
     class Down extends ForwardingBroker {
       down = false;

@@ -10,6 +10,7 @@ import { MemoryBroker } from '../../../src/broker/memory-broker.js';
 import { FakeClock } from '../../../src/testing/fake-clock.js';
 import { memberId } from '../../../src/server/protocol/member-id.js';
 import { serve } from '../support.js';
+import { within } from '../../helpers/wait.js';
 import { ParkWatch } from './brokers.js';
 import { ProtocolClient, type Member, type MessageOf, type ProtocolClient as Client } from './protocol-client.js';
 
@@ -27,6 +28,17 @@ async function members(client: Client, id: number, channel: string): Promise<Mem
   return byClient(reply.members);
 }
 
+/** A watcher on `room:1`, and a member (`first`) whose join it heard. */
+async function watchedMember(t: TestContext, url: string): Promise<{ watcher: Client; first: Client; welcome: MessageOf<'welcome'>; member: string }> {
+  const { client: watcher } = await ProtocolClient.connect(t, url);
+  await watcher.subscribe(1, 'room:1');
+  const { client: first, welcome } = await ProtocolClient.connect(t, url);
+  const member = memberId(welcome.session);
+  await first.subscribe(1, 'room:1');
+  await watcher.take('presence', (message) => message.join?.client === member);
+  return { watcher, first, welcome, member };
+}
+
 /**
  * A watcher on `room:1` and a member that joined it, dropped its link and resumed halfway
  * through the grace period (subscribed again, so silently): what both tests of a resume share.
@@ -34,12 +46,7 @@ async function members(client: Client, id: number, channel: string): Promise<Mem
 async function resumedWithinGrace(t: TestContext, grace: number): Promise<{ fixture: Awaited<ReturnType<typeof serve>>; clock: FakeClock; watcher: Client; second: Client; member: string }> {
   const clock = new FakeClock();
   const fixture = await serve(t, { clock, pingInterval: 0, presenceGrace: grace, channels });
-  const { client: watcher } = await ProtocolClient.connect(t, fixture.wsUrl);
-  await watcher.subscribe(1, 'room:1');
-  const { client: first, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
-  const member = memberId(welcome.session);
-  await first.subscribe(1, 'room:1');
-  await watcher.take('presence', (message) => message.join?.client === member);
+  const { watcher, first, welcome, member } = await watchedMember(t, fixture.wsUrl);
   const closed = new Promise<void>((resolve) => fixture.server.once('disconnect', () => resolve()));
   await first.dispose();
   await closed;
@@ -233,20 +240,27 @@ describe('presence: a grace period longer than the member ttl', () => {
 });
 
 describe('presence: a connection that ends while its subscribe is under way', () => {
-  /** A broker whose `method` waits, when armed, until the test opens it; `reached` resolves when it is waiting. */
-  function heldAt(method: string, clock: FakeClock): { broker: ParkWatch; arm(): void; reached: Promise<void>; open(): void } {
+  /**
+   * A broker whose `method` waits, when armed, until the test opens it; `reached` resolves when
+   * it is waiting, `called(name)` at the next call of `name`.
+   */
+  function heldAt(method: string, clock: FakeClock): { broker: ParkWatch; arm(): void; reached: Promise<void>; open(): void; called(name: string): Promise<void> } {
     let armed = false;
     let reach = (): void => undefined;
     let open = (): void => undefined;
     const reached = new Promise<void>((resolve) => (reach = resolve));
     const opened = new Promise<void>((resolve) => (open = resolve));
+    const watched = new Map<string, () => void>();
     const broker = new ParkWatch(new MemoryBroker({ clock }), async (called) => {
+      watched.get(called)?.();
+      watched.delete(called);
       if (called !== method || !armed) return;
       armed = false;
       reach();
       await opened;
     });
-    return { broker, arm: () => void (armed = true), reached, open };
+    const called = (name: string): Promise<void> => new Promise<void>((resolve) => watched.set(name, resolve));
+    return { broker, arm: () => void (armed = true), reached, open, called };
   }
 
   const changesOf = (watcher: Client, member: string): string[] =>
@@ -255,7 +269,7 @@ describe('presence: a connection that ends while its subscribe is under way', ()
       .map((message) => (message.join ? 'join' : 'leave'));
 
   /** A watcher on `room:1`, and a member whose link drops while its subscribe waits at the broker's `method`; held there, its session parked. */
-  async function endedMidSubscribe(t: TestContext, method: string): Promise<{ clock: FakeClock; watcher: Client; welcome: MessageOf<'welcome'>; member: string; url: string; open(): void }> {
+  async function endedMidSubscribe(t: TestContext, method: string): Promise<{ clock: FakeClock; watcher: Client; welcome: MessageOf<'welcome'>; member: string; url: string; open(): void; called(name: string): Promise<void> }> {
     const clock = new FakeClock();
     const held = heldAt(method, clock);
     t.after(() => held.broker.inner.close());
@@ -268,7 +282,7 @@ describe('presence: a connection that ends while its subscribe is under way', ()
     await held.reached;
     client.terminate();
     await held.broker.parked(welcome.session);
-    return { clock, watcher, welcome, member: memberId(welcome.session), url: fixture.wsUrl, open: held.open };
+    return { clock, watcher, welcome, member: memberId(welcome.session), url: fixture.wsUrl, open: held.open, called: held.called };
   }
 
   test('closed during the catch-up: it never joined, so nobody hears it leave, at once or after the grace period (fake clock)', async (t) => {
@@ -279,15 +293,42 @@ describe('presence: a connection that ends while its subscribe is under way', ()
     assert.deepEqual(changesOf(watcher, member), [], 'no join, no leave');
   });
 
-  test('closed while joining: its leave waits for the grace period, so a resume within it is silent (fake clock)', async (t) => {
-    const { clock, watcher, welcome, member, url, open } = await endedMidSubscribe(t, 'presenceJoin');
+  test('closed while entering presence, before its subscribed: it never joined, nobody hears it; a resume joins once (fake clock)', async (t) => {
+    const { clock, watcher, welcome, member, url, open, called } = await endedMidSubscribe(t, 'presenceJoin');
+    const withdrawn = called('presenceLeave');
     open();
-    await watcher.take('presence', (message) => message.join?.client === member);
+    await within(withdrawn, 5_000, 'the entry withdrawn');
+    assert.equal((await members(watcher, 2, 'room:1')).some((entry) => entry.client === member), false, 'never a member');
     await clock.tickAsync(500);
     const { client: second } = await ProtocolClient.connect(t, url, { session: welcome.session, secret: welcome.secret });
     await second.subscribe(2, 'room:1');
+    await watcher.take('presence', (message) => message.join?.client === member);
     await clock.tickAsync(1_001);
-    assert.equal((await members(watcher, 2, 'room:1')).some((entry) => entry.client === member), true, 'still a member');
+    assert.equal((await members(watcher, 3, 'room:1')).some((entry) => entry.client === member), true, 'a member since the resume');
     assert.deepEqual(changesOf(watcher, member), ['join'], 'one join, no leave');
+  });
+
+  test('a member resuming within the grace that closes again while entering presence leaves once, when the grace ends (fake clock)', async (t) => {
+    const clock = new FakeClock();
+    const held = heldAt('presenceJoin', clock);
+    t.after(() => held.broker.inner.close());
+    const fixture = await serve(t, { clock, pingInterval: 0, presenceGrace: 1_000, channels, broker: held.broker });
+    const { watcher, first, welcome, member } = await watchedMember(t, fixture.wsUrl);
+    first.terminate();
+    await held.broker.parked(welcome.session);
+    const { client: second } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
+    held.arm();
+    second.send({ type: 'subscribe', id: 1, channel: 'room:1' });
+    await held.reached;
+    second.terminate();
+    await held.broker.parked(welcome.session, 2);
+    held.open();
+    await clock.tickAsync(500);
+    assert.equal((await members(watcher, 2, 'room:1')).some((entry) => entry.client === member), true, 'listed while its leave waits');
+    assert.deepEqual(changesOf(watcher, member), ['join'], 'no leave within the grace period');
+    await clock.tickAsync(1_001);
+    await watcher.take('presence', (message) => message.leave?.client === member);
+    await watcher.sync();
+    assert.deepEqual(changesOf(watcher, member), ['join', 'leave']);
   });
 });
