@@ -10,7 +10,7 @@ import { nowMs, numberArg, optionalString, stringArg } from '../process/rpc.js';
 /** What is asked: a Lifeline request or publish, or the baselines' echo. */
 export type RequestKind = 'request' | 'publish' | 'ws' | 'socketio';
 
-interface RequestDialect {
+export interface RequestDialect {
   readonly stack: 'lifeline' | 'ws' | 'socketio';
   readonly channels: boolean;
   frame(id: number, body: string): Buffer;
@@ -46,6 +46,11 @@ const DIALECTS: Readonly<Record<RequestKind, RequestDialect>> = {
     replyPrefix: Buffer.from('43'),
   },
 };
+
+/** What a client of `kind` sends and what answers it. */
+export function requestDialect(kind: RequestKind): RequestDialect {
+  return DIALECTS[kind];
+}
 
 function kindArg(args: Record<string, unknown>): RequestKind {
   const kind = stringArg(args, 'kind');

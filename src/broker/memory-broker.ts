@@ -385,7 +385,8 @@ export class MemoryBroker implements Broker {
     if (entry.window === NOTHING_RECORDED || entry.window.capacity !== capacity) entry.window = new RequestWindow(capacity, entry.window.snapshot());
     // A shared window (shareWindow) has it already: recorded again in place, found at its newest slot.
     entry.window.record(id, reply);
-    this.#claims.delete(`${session}\n${id}`);
+    // A request's claim ends with its reply (a publish has none: no key made for it).
+    if (this.#claims.size > 0) this.#claims.delete(`${session}\n${id}`);
   }
 
   shareWindow(session: string, window: RequestWindow<unknown>): boolean {

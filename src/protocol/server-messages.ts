@@ -12,6 +12,24 @@ export function errorReply(id: number, code: ServerReplyCode | (string & {}), me
   return { type: 'error', id, code, message };
 }
 
+/** The last epoch an ack carried, and its JSON: a channel's acks carry the same epoch, quoted once. */
+let ackedEpoch = '';
+let ackedEpochJson = '""';
+
+/**
+ * The wire text of an `ack` to publish `id`: what `JSON.stringify` makes of
+ * `{ type: 'ack', id, position: { epoch, offset } }`, written out (every acknowledged publish
+ * builds one). `id` and `offset` are safe integers (validated, counted).
+ */
+export function ackText(id: number, position: { readonly epoch: string; readonly offset: number }): string {
+  const { epoch } = position;
+  if (epoch !== ackedEpoch) {
+    ackedEpochJson = JSON.stringify(epoch);
+    ackedEpoch = epoch;
+  }
+  return `{"type":"ack","id":${id},"position":{"epoch":${ackedEpochJson},"offset":${position.offset}}}`;
+}
+
 /** The wire text of one channel event. */
 export function eventText(channel: string, event: { readonly epoch: string; readonly offset: number; readonly data: unknown }): string {
   return JSON.stringify({ type: 'event', channel, epoch: event.epoch, offset: event.offset, data: event.data });

@@ -5,7 +5,7 @@ import type { Position } from '../core/position.js';
 import { nothingRemembered, RequestWindow, type RequestWindowState } from '../core/request-window.js';
 import { CLAIM_MARGIN, ELSEWHERE_POLL, PUBLISH_RETRIES, PUBLISH_RETRY_DELAY, type CheckVerdict, type Exchange, type ExchangeStep, type PublishAnswer, type RunOutcome } from './exchange.js';
 import type { ServerReplyCode } from './reply-code.js';
-import { directText, errorReply, eventText, subscribedText } from './server-messages.js';
+import { ackText, directText, errorReply, eventText, subscribedText } from './server-messages.js';
 import { ordered, type CatchUp, type Delivery, type SubscriptionState } from './subscription-state.js';
 
 /** What resumes a session: the digest of its secret, and whether an anonymous connection opened it. */
@@ -152,7 +152,7 @@ export class Session<User, Payload = string, Sub extends SubscriptionState<Paylo
   published(id: number, answer: PublishAnswer): ExchangeStep[] {
     const exchange = this.#exchanges.get(id);
     if (exchange?.type !== 'publish') return [];
-    if (answer.kind === 'stored') return this.#reply(id, { type: 'ack', id, position: { epoch: answer.position.epoch, offset: answer.position.offset } });
+    if (answer.kind === 'stored') return this.#recorded(id, ackText(id, answer.position));
     if (answer.kind === 'conflict') return this.#reply(id, errorReply(id, 'idempotency_conflict', answer.message));
     // Only a command that may have run is worth asking about again (it answers with the stored event).
     if (answer.maybe) {
@@ -260,9 +260,14 @@ export class Session<User, Payload = string, Sub extends SubscriptionState<Paylo
    * Throws a TypeError, recording nothing, for a reply JSON cannot carry.
    */
   #reply(id: number, reply: Envelope): ExchangeStep[] {
-    const text = JSON.stringify(reply);
+    return this.#recorded(id, JSON.stringify(reply));
+  }
+
+  /** Records a reply's wire text, then sends it (see {@link #reply}). */
+  #recorded(id: number, text: string): ExchangeStep[] {
     this.window.record(id, text);
-    return [{ kind: 'record', id, text }, ...this.#settle(id, text)];
+    const steps: ExchangeStep[] = [{ kind: 'record', id, text }];
+    return this.#settle(id, text, steps);
   }
 
   /** Answers without recording: a resend of this id may try again. */
@@ -270,10 +275,11 @@ export class Session<User, Payload = string, Sub extends SubscriptionState<Paylo
     return this.#settle(id, JSON.stringify(errorReply(id, code, message)));
   }
 
-  #settle(id: number, text: string): ExchangeStep[] {
+  /** Ends exchange `id`: its text goes to the client, once per copy that waited for it (after `steps`). */
+  #settle(id: number, text: string, steps: ExchangeStep[] = []): ExchangeStep[] {
     const waiting = this.#exchanges.get(id)?.waiting ?? 0;
     this.#ownExchanges().delete(id);
-    const steps: ExchangeStep[] = [{ kind: 'send', text }];
+    steps.push({ kind: 'send', text });
     for (let copy = 0; copy < waiting; copy++) steps.push({ kind: 'send', text });
     return steps;
   }

@@ -6,7 +6,7 @@ import { canonicalJson } from '../../protocol/identity.js';
 import { CLAIM_MARGIN, type CheckVerdict, type ExchangeStep, type PublishAnswer, type RunOutcome } from '../../protocol/exchange.js';
 import type { Connection } from '../connection.js';
 import { ask, refusal } from './authorize.js';
-import { resolveChannel } from './channels.js';
+import { resolveChannel, type ResolvedChannel } from './channels.js';
 import type { HubOptions, RequestContext, RequestHandler } from './hub-options.js';
 import type { LiveSession } from './live-session.js';
 import { RequestError } from './request-error.js';
@@ -39,34 +39,63 @@ const ANONYMOUS_HOLDER = 'anonymous';
  */
 export class ExactlyOnce<User> {
   readonly #running = new WeakMap<Connection<User>, Set<RunningRequest<User>>>();
+  /** The channel {@link #channel} resolved last, and what it resolved to. */
+  #lastChannel: string | undefined;
+  #lastResolved: ResolvedChannel | undefined;
 
   constructor(private readonly host: ExactlyOnceHost<User>) {}
 
-  publish(session: LiveSession<User>, message: ClientMessageOf<'publish'>): Promise<void> {
+  /** Answers a publish; returns nothing when it was answered in this turn (an in-process broker), else when it will be. */
+  publish(session: LiveSession<User>, message: ClientMessageOf<'publish'>): Promise<void> | undefined {
     return this.#drive(session, message, session.publish(message.id, message.channel));
   }
 
-  request(session: LiveSession<User>, message: ClientMessageOf<'request'>): Promise<void> {
+  /** Answers a request; returns nothing when it was answered in this turn, else when it will be. */
+  request(session: LiveSession<User>, message: ClientMessageOf<'request'>): Promise<void> | undefined {
     return this.#drive(session, message, session.request(message.id, message.method));
   }
 
-  /** Performs the steps in order, each answer's next steps before the rest; only broker and app calls wait. */
-  async #drive(session: LiveSession<User>, message: ClientMessageOf<'publish' | 'request'>, first: ExchangeStep[]): Promise<void> {
-    const { clock, stats } = this.host.options;
-    let queue = first;
-    let started: number | undefined;
+  /**
+   * Performs the steps in order, each answer's next steps before the rest; only broker and app
+   * calls wait. While every answer is at hand (an in-process broker, a handler that returns at
+   * once) the message is answered in this turn and no promise is made: the session's queue stays
+   * idle, and the next message of the same read starts at once too.
+   */
+  #drive(session: LiveSession<User>, message: ClientMessageOf<'publish' | 'request'>, first: ExchangeStep[]): Promise<void> | undefined {
+    const run: Drive = { queue: first, started: undefined };
+    let waiting: Promise<ExchangeStep[]> | undefined;
     try {
-      for (let step = queue.shift(); step !== undefined; step = queue.shift()) {
-        if (step.kind === 'run') started = clock.now();
-        const next = this.#perform(session, message, step);
-        const steps = Array.isArray(next) ? next : await next;
-        if (queue.length === 0) queue = steps;
-        else if (steps.length > 0) queue.unshift(...steps);
-      }
+      waiting = this.#steps(session, message, run);
     } finally {
-      // A request that ran here is timed from its start to its reply (recorded and sent).
-      if (started !== undefined && message.type === 'request') stats?.observeRequest(message.method, clock.now() - started);
+      if (waiting === undefined) this.#observe(message, run.started);
     }
+    return waiting && this.#resume(session, message, run, waiting);
+  }
+
+  /** The steps whose answers are at hand; returns the first answer that is promised. */
+  #steps(session: LiveSession<User>, message: ClientMessageOf<'publish' | 'request'>, run: Drive): Promise<ExchangeStep[]> | undefined {
+    for (let step = run.queue.shift(); step !== undefined; step = run.queue.shift()) {
+      if (step.kind === 'run') run.started = this.host.options.clock.now();
+      const next = this.#perform(session, message, step);
+      if (!Array.isArray(next)) return next;
+      followWith(run, next);
+    }
+    return undefined;
+  }
+
+  /** The rest of the steps once an answer was promised, each promised one awaited. */
+  async #resume(session: LiveSession<User>, message: ClientMessageOf<'publish' | 'request'>, run: Drive, waiting: Promise<ExchangeStep[]>): Promise<void> {
+    try {
+      for (let next: Promise<ExchangeStep[]> | undefined = waiting; next !== undefined; next = this.#steps(session, message, run)) followWith(run, await next);
+    } finally {
+      this.#observe(message, run.started);
+    }
+  }
+
+  /** A request that ran here is timed from its start to its reply (recorded and sent). */
+  #observe(message: ClientMessageOf<'publish' | 'request'>, started: number | undefined): void {
+    const { clock, stats } = this.host.options;
+    if (started !== undefined && message.type === 'request') stats?.observeRequest(message.method, clock.now() - started);
   }
 
   #perform(session: LiveSession<User>, message: ClientMessageOf<'publish' | 'request'>, step: ExchangeStep): ExchangeStep[] | Promise<ExchangeStep[]> {
@@ -78,18 +107,25 @@ export class ExactlyOnce<User> {
         return [];
       case 'record':
         return this.#record(session, id, step.text);
+      // Each answer at hand goes straight back to the session; a promised one through a closure.
       case 'check': {
         const verdict = message.type === 'publish' ? this.#checkPublish(session, message) : this.#checkRequest(message);
-        return thenSteps(verdict, (answer) => session.checked(id, answer));
+        return isThenable(verdict) ? Promise.resolve(verdict).then((answer) => session.checked(id, answer)) : session.checked(id, verdict);
       }
-      case 'publish':
+      case 'publish': {
         if (message.type !== 'publish') return [];
-        return thenSteps(this.#publishOnce(session, message, step.attempt), (answer) => session.published(id, answer));
-      case 'claim':
-        return thenSteps(this.#claim(session, id, (message as ClientMessageOf<'request'>).method), (answer) => session.claimed(id, answer));
-      case 'run':
+        const answer = this.#publishOnce(session, message, step.attempt);
+        return isThenable(answer) ? answer.then((settled) => session.published(id, settled)) : session.published(id, answer);
+      }
+      case 'claim': {
+        const answer = this.#claim(session, id, (message as ClientMessageOf<'request'>).method);
+        return isThenable(answer) ? answer.then((settled) => session.claimed(id, settled)) : session.claimed(id, answer);
+      }
+      case 'run': {
         if (message.type !== 'request') return [];
-        return thenSteps(this.#run(session, message), (outcome) => session.ran(id, outcome));
+        const outcome = this.#run(session, message);
+        return isThenable(outcome) ? outcome.then((settled) => session.ran(id, settled)) : session.ran(id, outcome);
+      }
       case 'load':
         return broker.loadSession(session.id).then(
           (record) => session.loaded(id, record?.window.replies.find(([replied]) => replied === id)?.[1]),
@@ -129,7 +165,7 @@ export class ExactlyOnce<User> {
   #checkPublish(session: LiveSession<User>, message: ClientMessageOf<'publish'>): CheckVerdict | Promise<CheckVerdict> {
     const { channel, data } = message;
     const { options } = this.host;
-    if (!resolveChannel(options.channels, channel)) return { ok: false, code: 'bad_channel', message: `no namespace allows channel "${channel}"`, record: true };
+    if (!this.#channel(channel)) return { ok: false, code: 'bad_channel', message: `no namespace allows channel "${channel}"`, record: true };
     if (!options.canPublish) return GO;
     return ask(options.log, () => options.canPublish?.({ user: session.user, session: session.id, channel, data })).then((allowed): CheckVerdict => {
       // A failing hook published nothing: answered, not recorded, so a resend may try again.
@@ -151,22 +187,38 @@ export class ExactlyOnce<User> {
   #publishOnce(session: LiveSession<User>, message: ClientMessageOf<'publish'>, attempt: number): PublishAnswer | Promise<PublishAnswer> {
     const { channel, data, id, idempotencyKey } = message;
     const { broker } = this.host.options;
-    const history = resolveChannel(this.host.options.channels, channel)?.history ?? NO_HISTORY;
+    const history = this.#channel(channel)?.history ?? NO_HISTORY;
     // The origin makes a resend that reaches another node before this reply was recorded return
     // this event instead of publishing a second one; it also makes retrying here safe.
     // Keys stay scoped to the user; anonymous connections (a user made up for each one, as
     // `lifeline serve --allow-anonymous` does) share one quota, or each new one would bring a
     // fresh quota and push everyone's records out of the node-wide cap.
-    const scope = `u:${canonicalJson(session.user ?? null)}`;
-    const origin = idempotencyKey === undefined ? { session: session.id, id, ttl: this.host.originTtl } : this.host.keyOrigin(scope, idempotencyKey, data, session.connection.anonymous ? ANONYMOUS_HOLDER : scope);
-    const failed = (error: unknown): PublishAnswer => this.#publishFailed(error, channel, attempt);
+    const origin = idempotencyKey === undefined ? { session: session.id, id, ttl: this.host.originTtl } : this.#keyOrigin(session, idempotencyKey, data);
     try {
       const { immediate } = broker;
       if (immediate) return stored(immediate.publish(channel, data, history, origin));
-      return broker.publish(channel, data, history, origin).then(stored, failed);
+      return broker.publish(channel, data, history, origin).then(stored, (error: unknown) => this.#publishFailed(error, channel, attempt));
     } catch (error) {
-      return failed(error); // a broker that threw instead of rejecting (or an immediate one that failed)
+      return this.#publishFailed(error, channel, attempt); // a broker that threw instead of rejecting (or an immediate one that failed)
     }
+  }
+
+  /**
+   * A channel's options, the last one's kept: a publish asks twice (its check, then its history),
+   * and a client's next publish usually goes to the same channel.
+   */
+  #channel(channel: string): ResolvedChannel | undefined {
+    if (channel !== this.#lastChannel) {
+      this.#lastResolved = resolveChannel(this.host.options.channels, channel);
+      this.#lastChannel = channel;
+    }
+    return this.#lastResolved;
+  }
+
+  /** A client's idempotency key: scoped to its user, held by that user (or by every anonymous connection together). */
+  #keyOrigin(session: LiveSession<User>, key: string, data: unknown): PublishOrigin {
+    const scope = `u:${canonicalJson(session.user ?? null)}`;
+    return this.host.keyOrigin(scope, key, data, session.connection.anonymous ? ANONYMOUS_HOLDER : scope);
   }
 
   #publishFailed(error: unknown, channel: string, attempt: number): PublishAnswer {
@@ -284,6 +336,18 @@ class RunningRequest<User> implements RequestContext<User> {
   }
 }
 
+/** One message's steps still to perform, and when its handler started (a request's, for the stats). */
+interface Drive {
+  queue: ExchangeStep[];
+  started: number | undefined;
+}
+
+/** An answer's next steps go before the steps still queued. */
+function followWith(run: Drive, steps: ExchangeStep[]): void {
+  if (run.queue.length === 0) run.queue = steps;
+  else if (steps.length > 0) run.queue.unshift(...steps);
+}
+
 /** A channel no namespace gives history to. */
 const NO_HISTORY = Object.freeze({ size: 0, ttl: 0 });
 
@@ -294,9 +358,4 @@ function stored(event: ChannelEvent): PublishAnswer {
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
-}
-
-/** `next` of a value now, or of a promised one once it settles. */
-function thenSteps<T>(value: T | PromiseLike<T>, next: (value: T) => ExchangeStep[]): ExchangeStep[] | Promise<ExchangeStep[]> {
-  return isThenable(value) ? Promise.resolve(value).then(next) : next(value as T);
 }
