@@ -143,7 +143,8 @@ export interface Broker {
    * subscribers. With an `origin` already published, returns that event and publishes nothing;
    * with a key origin used for another body, rejects with an `IdempotencyConflictError`. Data
    * JSON cannot carry (a BigInt, a cycle) rejects with a TypeError before anything is stored:
-   * no offset is used, so subscribers never see a hole.
+   * no offset is used, so subscribers never see a hole. With a session origin the data is a
+   * client's, parsed from JSON: a broker may take it as encodable.
    */
   publish(channel: string, data: unknown, policy: HistoryPolicy, origin?: PublishOrigin): Promise<ChannelEvent>;
   /**

@@ -248,8 +248,10 @@ export class MemoryBroker implements Broker {
   }
 
   #publish(channel: string, data: unknown, policy: HistoryPolicy, origin?: PublishOrigin): ChannelEvent {
-    // Before anything changes: data JSON cannot carry is refused whole and takes no offset.
-    const json = encodeData(data);
+    // Before anything changes: data JSON cannot carry is refused whole and takes no offset. A
+    // client's publish (a session origin: its data was parsed from JSON, so it encodes) skips the
+    // encoding on a channel without history, the one place that needs no encoded size.
+    const json = policy.size > 0 || !origin || 'key' in origin ? encodeData(data) : '';
     // One clock read per publish (every acknowledged client publish comes through here).
     const now = this.#clock.now();
     this.#sweep(now);
