@@ -2,14 +2,11 @@ import type { IncomingMessage } from 'node:http';
 import { parse as parseCookies } from 'cookie';
 import { reject, type Refusal } from '../core/handshake-policy.js';
 import type { AuthRequest, Authenticate } from './options.js';
+import { targetUrl } from './request-target.js';
 
 /** The URL of an upgrade request; a garbage request-target still yields a usable path. */
 export function requestUrl(request: IncomingMessage): URL {
-  try {
-    return new URL(request.url ?? '/', 'http://localhost');
-  } catch {
-    return new URL('http://localhost/');
-  }
+  return targetUrl(request.url ?? '/') ?? new URL('http://localhost/');
 }
 
 /**

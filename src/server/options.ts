@@ -9,6 +9,7 @@ import type { Broker } from '../broker/broker.js';
 import type { ChannelsConfig } from './protocol/channels.js';
 import { pooledRandomBytes } from './random-pool.js';
 import type { ChannelHooks } from './protocol/hub.js';
+import { hasDotSegment } from './request-target.js';
 
 /** What an `authenticate` hook sees of the opening handshake (or of the first message). */
 export interface AuthRequest {
@@ -271,6 +272,7 @@ export function resolveServerOptions<User>(options: ServerOptions<User>): Resolv
   const paths = typeof path === 'string' ? [path] : path;
   for (const p of paths) if (!p.startsWith('/')) throw new InvalidOptionError('path', `"${p}" must start with "/"`);
   for (const p of paths) if (/[?#]/.test(p)) throw new InvalidOptionError('path', `"${p}" must be a path alone, without "?" or "#" (a request's path never holds them)`);
+  for (const p of paths) if (hasDotSegment(p)) throw new InvalidOptionError('path', `"${p}" has a "." or ".." segment or a backslash: no request-target names it as sent (such targets are never resolved)`);
   return Object.freeze({
     ...rest,
     paths: Object.freeze([...paths]),

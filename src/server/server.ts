@@ -23,6 +23,7 @@ import { ConnectionRegistry } from './connection-registry.js';
 import { HandshakeGate } from './handshake-gate.js';
 import { LoopDelayMonitor } from './loop-delay-monitor.js';
 import { endpointOf, normalizedPaths, requestUrl } from './handshake.js';
+import { hasDotSegment, rawPath } from './request-target.js';
 import { createEndpointServer, serveWithoutUpgrade, upgradesToWebSocket } from './http-server.js';
 import { deflateOptions, resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { readHistory, type HistoryOptions, type HistoryPage } from './protocol/history.js';
@@ -340,7 +341,9 @@ export class LifelineServer<User = unknown> extends EventEmitter<ServerEvents<Us
     // The target as it stands when it names an endpoint (what a URL would make of it), else parsed.
     const endpoint = endpointOf(request.url, this.#endpoints);
     const url = endpoint === undefined ? requestUrl(request) : undefined;
-    const path = endpoint ?? (url as URL).pathname;
+    // A target with dot segments names no endpoint: resolved, `/x/../ws` would be `/ws`, which a
+    // proxy guarding `/ws` by path never saw.
+    const path = endpoint ?? (hasDotSegment(request.url ?? '/') ? rawPath(request.url ?? '/') : (url as URL).pathname);
     if (endpoint === undefined && !this.options.paths.includes(path)) {
       // Attached to someone else's server: upgrades on other paths belong to other listeners.
       if (!this.#ownsHttp && this.#http.listenerCount('upgrade') > 1) return;

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { invalidPatterns } from './channel-grants.js';
+import { hasDotSegment } from '../server/request-target.js';
 
 /** Node timers overflow above 2^31-1 ms (about 24.8 days) and then fire at once. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -146,11 +147,13 @@ const key = z.string().regex(/^[\x21-\x7e]{16,512}$/, 'must be 16-512 visible AS
 export const serveSchemas = {
   port: integer(0, 65535),
   host: z.string().trim().min(1, 'must not be empty'),
-  // A request's path never holds a query or a fragment: such an endpoint could never be reached.
+  // A request's path never holds a query or a fragment, and a target is never resolved through dot
+  // segments: such an endpoint could never be reached.
   path: z
     .string()
     .regex(/^\/[\x21-\x7e]*$/, 'must start with "/" and contain no spaces')
-    .regex(/^[^?#]*$/, 'must be a path alone, without "?" or "#"'),
+    .regex(/^[^?#]*$/, 'must be a path alone, without "?" or "#"')
+    .refine((path) => !hasDotSegment(path), 'must have no "." or ".." segment and no backslash (targets are never resolved)'),
   allowedOrigins: originList,
   config: z.string().trim().min(1, 'must name a JSON file'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {

@@ -79,6 +79,7 @@ const usageErrors: readonly { args: string[]; env?: Record<string, string>; stde
   { args: ['serve', '--path', '/ws?token=1'], stderr: /--path must be a path alone, without "\?" or "#" \(got "\/ws\?token=1"\)/ },
   { args: ['serve', '--path', '/ws#x'], stderr: /--path must be a path alone, without "\?" or "#"/ },
   { args: ['serve'], env: { LIFELINE_PATH: '/ws?' }, stderr: /LIFELINE_PATH must be a path alone, without "\?" or "#"/ },
+  { args: ['serve', '--path', '/x/../ws'], stderr: /--path must have no "\." or "\.\." segment and no backslash/ },
   { args: ['serve', '--max-payload', '0'], stderr: /--max-payload must be an integer from 1/ },
   { args: ['serve', '--allowed-origins', 'not an origin'], stderr: /--allowed-origins has "not an origin"/ },
   { args: ['serve', '--log-level', 'loud'], stderr: /--log-level must be one of/ },

@@ -46,3 +46,14 @@ test('path: a value with "?" or "#" is refused (no request path holds one: the e
   }
   assert.deepEqual(resolveServerOptions({ path: ['/ws', '/a/b'] }).paths, ['/ws', '/a/b']);
 });
+
+test('path: a value with a dot segment or a backslash is refused (no target names it as sent; targets are never resolved)', () => {
+  for (const path of ['/a/./b', '/a/../ws', ['/ok', '/x/%2e%2e/y'], '/a\\b']) {
+    assert.throws(
+      () => resolveServerOptions({ path }),
+      (error: unknown) => error instanceof InvalidOptionError && error.option === 'path' && /segment or a backslash/.test(error.message),
+      JSON.stringify(path),
+    );
+  }
+  assert.deepEqual(resolveServerOptions({ path: ['/ws', '/a.b/c..d'] }).paths, ['/ws', '/a.b/c..d']);
+});
