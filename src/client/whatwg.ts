@@ -68,10 +68,13 @@ export class WebSocketSurface<M extends SocketEventMap> extends TypedEventTarget
   declare readonly OPEN: 1;
   declare readonly CLOSING: 2;
   declare readonly CLOSED: 3;
+  // The close and error handlers take the platform's events, with the client's own members
+  // optional: the events dispatched carry them all, and a client then fits where a DOM
+  // `WebSocket` is expected (its handlers are typed for a plain `CloseEvent` and `Event`).
   declare onopen: EventHandler<M['open']>;
   declare onmessage: EventHandler<M['message']>;
-  declare onclose: EventHandler<M['close']>;
-  declare onerror: EventHandler<M['error']>;
+  declare onclose: EventHandler<Event & { readonly code: number; readonly reason: string; readonly wasClean: boolean } & Partial<M['close']>>;
+  declare onerror: EventHandler<Event & Partial<M['error']>>;
 
   /** The on* handlers, by event type. */
   #handlers: Record<string, unknown> = {};

@@ -22,3 +22,22 @@ socket.onmessage = (event) => {
 };
 export const binaryType: BinaryType = socket.binaryType;
 export const waits = [socket.opened({ signal: AbortSignal.timeout(1000) }), accepted.ready({ signal: AbortSignal.timeout(1000) })];
+
+// A drop-in: a client fits where the DOM's WebSocket, or its constructor, is expected (a
+// library that takes a WebSocket or a WebSocket class). Its close and error handlers still see
+// the client's own members, optional there (the DOM types those handlers for plain events).
+export const asWebSocket: WebSocket = socket;
+export const asWebSocketClass: typeof WebSocket = ReconnectingWebSocket;
+socket.onclose = (event) => {
+  const code: number = event.code;
+  const willReconnect: boolean | undefined = event.willReconnect;
+  void [code, willReconnect];
+};
+socket.onerror = (event) => {
+  const error: Error | undefined = event.error;
+  void error;
+};
+socket.addEventListener('close', (event) => {
+  const willReconnect: boolean = event.willReconnect;
+  void willReconnect;
+});
