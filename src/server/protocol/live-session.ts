@@ -55,7 +55,7 @@ export class LiveSession<User> extends Session<User, PreparedText, LiveSubscript
      * The takeover order of this connection's hello (SessionRecord.generation): 0 for a new
      * session, the broker's claim for a resumed one (undefined: the broker claims none).
      */
-    readonly generation: number | undefined = 0,
+    readonly generation: number | undefined,
   ) {
     super({ id, user, resume, window, settings: host });
   }

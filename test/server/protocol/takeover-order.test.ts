@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
-import type { Broker, ControlNotice, Unsubscribe } from '../../../src/broker/broker.js';
+import type { Broker, ControlNotice, SessionRecord, Unsubscribe } from '../../../src/broker/broker.js';
 import { MemoryBroker } from '../../../src/broker/memory-broker.js';
 import { RedisBroker } from '../../../src/redis/index.js';
 import { redisSkip, redisUrl, testPrefix } from '../../helpers/redis.js';
@@ -168,3 +168,49 @@ for (const { name, skip, make } of setups) {
     });
   });
 }
+
+/** As a broker written before takeovers were ordered: it claims no generation and stores none. */
+class NoGenerations extends ParkWatch {
+  constructor(override readonly inner: MemoryBroker) {
+    super(inner);
+  }
+
+  override async loadSession(id: string): Promise<SessionRecord | undefined> {
+    const record = await super.loadSession(id);
+    if (record === undefined) return undefined;
+    const { generation: _dropped, ...unordered } = record;
+    return unordered;
+  }
+
+  override saveSession(id: string, record: SessionRecord, ttl: number): Promise<boolean | void> {
+    const { generation: _ignored, ...unordered } = record;
+    return super.saveSession(id, unordered, ttl);
+  }
+
+  broadcast(notice: ControlNotice): Promise<void> {
+    return this.inner.broadcast(notice);
+  }
+
+  onBroadcast(listener: (notice: ControlNotice) => void): Promise<Unsubscribe> {
+    return this.inner.onBroadcast(listener);
+  }
+}
+
+describe('protocol: takeovers across nodes, with a broker that hands out no generations', () => {
+  test("a resume on another node closes the old connection, as the record's owner says", async (t) => {
+    const broker = new MemoryBroker();
+    t.after(() => broker.close());
+    const a = await serve(t, { pingInterval: 0, broker: new NoGenerations(broker) });
+    const b = await serve(t, { pingInterval: 0, broker: new NoGenerations(broker) });
+    const { client: first, welcome } = await ProtocolClient.connect(t, a.wsUrl);
+    const resume = { session: welcome.session, secret: welcome.secret };
+    // Resumed once on node a, then on node b while that connection lingers.
+    const { client: old } = await ProtocolClient.connect(t, a.wsUrl, resume);
+    assert.equal((await within(first.closed, 5_000, 'the first connection taken over on node a')).code, 4001);
+    const { client: moved, welcome: again } = await ProtocolClient.connect(t, b.wsUrl, resume);
+    assert.equal(again.resumed, true);
+    assert.equal((await within(old.closed, 5_000, 'the old connection taken over from node b')).code, 4001);
+    assert.equal(await b.server.sendTo(resume.session, 'here'), true);
+    assert.equal((await moved.take('message')).data, 'here', 'served on node b');
+  });
+});
