@@ -45,7 +45,17 @@ export interface DirectMessage {
 export type ControlNotice =
   | { readonly kind: 'disconnect-user'; readonly user: string; readonly reason: string }
   | { readonly kind: 'disconnect-session'; readonly session: string; readonly reason: string }
-  | { readonly kind: 'takeover'; readonly session: string; readonly connection: string };
+  | {
+      readonly kind: 'takeover';
+      readonly session: string;
+      readonly connection: string;
+      /**
+       * The generation the session's record was saved with for `connection`: a node closes the
+       * connection serving the session there only if that connection's generation is lower.
+       * Absent (a node or a broker that hands out none): the record's owner decides.
+       */
+      readonly generation?: number;
+    };
 
 /** What survives a disconnect for `recoveryWindow`: who the session is and what it was told. */
 export interface SessionRecord {
@@ -70,6 +80,16 @@ export interface SessionRecord {
   readonly secret?: string;
   /** The session was opened by an anonymous connection: another anonymous connection with the secret may resume it. */
   readonly anonymous?: boolean;
+  /**
+   * The order of the session's takeovers. A hello that resumes the session claims a generation
+   * as it looks the session up ({@link Broker.loadSession} with `claim`), higher than every one
+   * claimed before for it, and every save made for that connection carries it. A save whose
+   * generation is lower than the stored one changes nothing (a resume answered late loses to one
+   * looked up after it); one without a generation is not ordered and keeps the stored one. An
+   * expired record orders nothing. Loaded: the stored one (absent when no save carried one), or
+   * with `claim` the new claim.
+   */
+  readonly generation?: number;
 }
 
 export interface PresenceMember {
@@ -124,7 +144,7 @@ export interface ImmediateExchanges {
   publish(channel: string, data: unknown, policy: HistoryPolicy, origin?: PublishOrigin): ChannelEvent;
   recordReply(session: string, id: number, reply: unknown, capacity: number): void;
   claimRequest(session: string, id: number, ttl: number): boolean;
-  saveSession?(id: string, record: SessionRecord, ttl: number): void;
+  saveSession?(id: string, record: SessionRecord, ttl: number): boolean | void;
   pendingDirect?(session: string, afterSeq: number): readonly DirectMessage[];
   recover?(channel: string, since: Position | undefined, limit: number): Recovery;
 }
@@ -161,15 +181,24 @@ export interface Broker {
    */
   rewind(channel: string, count: number, maxAgeMs: number | undefined): Promise<Recovery>;
 
-  /** Stores a session for `ttl` ms (refreshed by every save). */
-  saveSession(id: string, record: SessionRecord, ttl: number): Promise<void>;
+  /**
+   * Stores a session for `ttl` ms (refreshed by every save). Resolves false, and changes nothing,
+   * when the record's `generation` is lower than the stored one (a newer hello saved it since);
+   * any other answer, `undefined` included, counts as stored.
+   */
+  saveSession(id: string, record: SessionRecord, ttl: number): Promise<boolean | void>;
   /**
    * Records the reply to message `id` in the session's request-id window (keeping the last
    * `capacity` replies) before the client is told: a resend to any node then gets the reply
    * instead of a second run.
    */
   recordReply(session: string, id: number, reply: unknown, capacity: number): Promise<void>;
-  loadSession(id: string): Promise<SessionRecord | undefined>;
+  /**
+   * The session's record, unless it expired. With `claim` (a hello about to take the session
+   * over), its `generation` is a new one, higher than the stored one and than every one claimed
+   * before for this id; nothing is claimed for a session not stored.
+   */
+  loadSession(id: string, claim?: boolean): Promise<SessionRecord | undefined>;
   /**
    * For a broker in this process only: keeps `window`, the live window of the session connected
    * here, as the session's stored window (after taking in what the stored one knew), so each

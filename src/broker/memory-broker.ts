@@ -78,6 +78,8 @@ interface SessionEntry {
   owner: string | undefined;
   secret: string | undefined;
   anonymous: boolean;
+  /** The generation of the last ordered save (SessionRecord.generation); claims are counted broker-wide. */
+  generation: number | undefined;
   /** The record's expiry. */
   expiresAt: number;
   nextSeq: number;
@@ -120,6 +122,7 @@ function dropRecord(entry: SessionEntry): void {
   entry.owner = undefined;
   entry.secret = undefined;
   entry.anonymous = false;
+  entry.generation = undefined;
   entry.expiresAt = 0;
 }
 
@@ -191,6 +194,8 @@ export class MemoryBroker implements Broker {
   #historyEvents = 0;
   #evicted = 0;
   readonly #control = new Set<(notice: ControlNotice) => void>();
+  /** The last session generation claimed (one counter for all: a number per session less). */
+  #generations = 0;
   #sweptAt: number;
 
   constructor(options: MemoryBrokerOptions = {}) {
@@ -231,7 +236,7 @@ export class MemoryBroker implements Broker {
         publish: (channel, data, policy, origin) => this.#publish(channel, data, policy, origin),
         recordReply: (session, id, reply, capacity) => this.#recordReply(session, id, reply, capacity),
         claimRequest: (session, id, ttl) => this.#claimRequest(session, id, ttl),
-        ...(steps & 1 ? { saveSession: (id: string, record: SessionRecord, ttl: number) => this.#saveSession(id, record, ttl) } : {}),
+        ...(steps & 1 ? { saveSession: (id: string, record: SessionRecord, ttl: number): boolean => this.#saveSession(id, record, ttl) } : {}),
         ...(steps & 2 ? { pendingDirect: (session: string, afterSeq: number) => this.#pendingDirect(session, afterSeq) } : {}),
         ...(steps & 4 ? { recover: (channel: string, since: Position | undefined, limit: number) => this.#recover(channel, since, limit) } : {}),
       };
@@ -356,25 +361,29 @@ export class MemoryBroker implements Broker {
     return { events: live.slice(Math.max(0, live.length - Math.floor(count))).map((s) => s.event), position, recovered: true };
   }
 
-  async saveSession(id: string, record: SessionRecord, ttl: number): Promise<void> {
-    this.#saveSession(id, record, ttl);
+  async saveSession(id: string, record: SessionRecord, ttl: number): Promise<boolean> {
+    return this.#saveSession(id, record, ttl);
   }
 
-  #saveSession(id: string, record: SessionRecord, ttl: number): void {
+  #saveSession(id: string, record: SessionRecord, ttl: number): boolean {
     this.#sweep();
-    const capacity = Math.max(1, record.window.replies.length);
     const existing = this.#record(id);
+    // A hello answered late: a newer one saved the session since.
+    if (record.generation !== undefined && (existing?.generation ?? 0) > record.generation) return false;
+    const capacity = Math.max(1, record.window.replies.length);
     const window = existing && existing.window.acked >= record.window.acked ? existing.window : remembersNothing(record.window) ? NOTHING_RECORDED : new RequestWindow(capacity, record.window);
     const expiresAt = this.#clock.now() + ttl;
     const entry = this.#entry(id);
     entry.secret = record.secret ?? existing?.secret;
     entry.anonymous = record.secret === undefined ? (existing?.anonymous ?? false) : record.anonymous === true;
     entry.owner = record.owner ?? existing?.owner;
+    entry.generation = record.generation ?? existing?.generation;
     entry.user = record.user;
     if (this.#byUser !== undefined) this.#indexUser(this.#byUser, id, record.user);
     // Unacknowledged direct messages live as long as their session, however long ago they were sent.
     this.#keepRecord(entry, window, expiresAt);
     if (record.sentSeq !== undefined && entry.nextSeq <= record.sentSeq) entry.nextSeq = record.sentSeq + 1;
+    return true;
   }
 
   async recordReply(session: string, id: number, reply: unknown, capacity: number): Promise<void> {
@@ -401,11 +410,13 @@ export class MemoryBroker implements Broker {
     return true;
   }
 
-  async loadSession(id: string): Promise<SessionRecord | undefined> {
+  async loadSession(id: string, claim = false): Promise<SessionRecord | undefined> {
     const entry = this.#record(id);
     if (!entry) return undefined;
     const { user, window, owner, secret, anonymous } = entry;
-    return { user, window: window.snapshot(), ...(owner === undefined ? {} : { owner }), ...(secret === undefined ? {} : { secret, anonymous }) };
+    // One counter for every session: higher than any claim or ordered save of this one.
+    const generation = claim ? (this.#generations = Math.max(this.#generations, entry.generation ?? 0) + 1) : entry.generation;
+    return { user, window: window.snapshot(), ...(owner === undefined ? {} : { owner }), ...(secret === undefined ? {} : { secret, anonymous }), ...(generation === undefined ? {} : { generation }) };
   }
 
   async refreshSessions(ids: readonly string[], ttl: number): Promise<readonly string[]> {
@@ -685,7 +696,7 @@ export class MemoryBroker implements Broker {
   #entry(session: string): SessionEntry {
     let entry = this.#sessions.get(session);
     if (!entry) {
-      entry = { window: undefined, user: undefined, owner: undefined, secret: undefined, anonymous: false, expiresAt: 0, nextSeq: 1, messages: NO_MESSAGES, outboxUntil: undefined, listeners: NO_LISTENERS };
+      entry = { window: undefined, user: undefined, owner: undefined, secret: undefined, anonymous: false, generation: undefined, expiresAt: 0, nextSeq: 1, messages: NO_MESSAGES, outboxUntil: undefined, listeners: NO_LISTENERS };
       this.#sessions.set(session, entry);
     }
     return entry;

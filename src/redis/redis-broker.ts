@@ -277,7 +277,7 @@ export class RedisBroker implements Broker {
 
   // ---- sessions ---------------------------------------------------------------------------------
 
-  saveSession(id: string, record: SessionRecord, ttl: number): Promise<void> {
+  saveSession(id: string, record: SessionRecord, ttl: number): Promise<boolean> {
     return this.#sessions.saveSession(id, record, ttl);
   }
 
@@ -289,8 +289,8 @@ export class RedisBroker implements Broker {
     return this.#sessions.recordReply(session, id, reply, capacity);
   }
 
-  loadSession(id: string): Promise<SessionRecord | undefined> {
-    return this.#sessions.loadSession(id);
+  loadSession(id: string, claim?: boolean): Promise<SessionRecord | undefined> {
+    return this.#sessions.loadSession(id, claim);
   }
 
   claimRequest(session: string, id: number, ttl: number): Promise<boolean> {

@@ -19,17 +19,20 @@ export class RedisSessions {
     private readonly clock: Clock,
   ) {}
 
-  async saveSession(id: string, record: SessionRecord, ttl: number): Promise<void> {
+  async saveSession(id: string, record: SessionRecord, ttl: number): Promise<boolean> {
     const keys = this.keys.session(id);
     const userJson = canonicalJson(record.user ?? null);
     const { expiresAt, realTtl } = expiry(this.clock, ttl);
     const replies = record.window.replies.flatMap(([replyId, reply]) => [String(replyId), JSON.stringify(reply ?? null)]);
-    await this.scripts.run(
+    const { generation } = record;
+    const saved = await this.scripts.run(
       lua.SAVE_SESSION,
       [keys.record, keys.replies, keys.outboxMeta, keys.outbox],
-      [userJson, String(record.window.acked), String(record.window.floor), String(this.clock.now()), expiresAt, realTtl, String(record.sentSeq ?? 0), record.owner ?? '', record.secret ?? '', record.anonymous === true ? '1' : '0', ...replies],
+      [userJson, String(record.window.acked), String(record.window.floor), String(this.clock.now()), expiresAt, realTtl, String(record.sentSeq ?? 0), record.owner ?? '', record.secret ?? '', record.anonymous === true ? '1' : '0', generation === undefined ? '' : String(generation), ...replies],
     );
+    if (integer(saved) === 0) return false; // a newer hello saved it: nothing changed
     await this.index(userJson, id, expiresAt, realTtl);
+    return true;
   }
 
   /**
@@ -62,11 +65,11 @@ export class RedisSessions {
     await this.scripts.run(lua.RECORD_REPLY, [keys.record, keys.replies], [String(id), JSON.stringify(reply ?? null), String(capacity), String(this.clock.now())]);
   }
 
-  async loadSession(id: string): Promise<SessionRecord | undefined> {
+  async loadSession(id: string, claim = false): Promise<SessionRecord | undefined> {
     const keys = this.keys.session(id);
-    const reply = await this.scripts.run(lua.LOAD_SESSION, [keys.record, keys.replies], [String(this.clock.now())]);
+    const reply = await this.scripts.run(lua.LOAD_SESSION, [keys.record, keys.replies], [String(this.clock.now()), claim ? '1' : '0']);
     if (reply === null) return undefined;
-    const [user, acked, floor, members, owner, secret, anonymous] = array(reply);
+    const [user, acked, floor, members, owner, secret, anonymous, generation] = array(reply);
     const replies = array(members).map((member) => {
       const [replyId, json] = splitMember(text(member));
       return [replyId, JSON.parse(json) as unknown] as const;
@@ -78,6 +81,7 @@ export class RedisSessions {
       window: { acked: integer(acked), floor: integer(floor), replies },
       ...(stored === undefined ? {} : { owner: stored }),
       ...(digest === undefined ? {} : { secret: digest, anonymous: optionalText(anonymous) === '1' }),
+      ...(generation === null || generation === undefined ? {} : { generation: integer(generation) }),
     };
   }
 

@@ -635,6 +635,71 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock, limi
         assert.deepEqual(new Map(loaded?.window.replies).get(2), { n: 2 });
       });
 
+      test('a hello claims a generation as it loads a session, above every one before; a save with a lower one than stored changes nothing', async (t) => {
+        const { broker, clock, name } = await setup(t);
+        const id = name('session');
+        assert.equal(await broker.loadSession(id, true), undefined, 'a session not stored');
+        assert.equal(await broker.loadSession(id), undefined, 'and the claim stored nothing');
+        assert.notEqual(await broker.saveSession(id, { ...record('ann'), owner: 'conn-a', generation: 0 }, 10_000), false);
+        assert.equal((await broker.loadSession(id))?.generation, 0, 'a plain load gives the stored generation');
+        const first = (await broker.loadSession(id, true))?.generation ?? 0;
+        const second = (await broker.loadSession(id, true))?.generation ?? 0;
+        assert.ok(first > 0 && second > first, `each claim above the last: ${first}, ${second}`);
+        assert.equal((await broker.loadSession(id))?.generation, 0, 'a claim is not a save');
+        // The hello that claimed second saves first; the one that claimed first is answered late.
+        assert.notEqual(await broker.saveSession(id, { ...record('ann', 1, [[1, 'r1']]), owner: 'conn-c', generation: second }, 10_000), false);
+        const late = { ...record('bob', 5, [[5, 'r5']]), owner: 'conn-b', generation: first, sentSeq: 9, secret: 'ab'.repeat(32), anonymous: true };
+        assert.equal(await broker.saveSession(id, late, 60_000), false, 'the late save loses');
+        const loaded = await broker.loadSession(id);
+        assert.deepEqual(loaded, { ...record('ann', 1, [[1, 'r1']]), owner: 'conn-c', generation: second }, 'and changed nothing');
+        assert.deepEqual(await broker.sessionsOf('bob'), [], 'not even the user index');
+        assert.equal((await broker.sendDirect(id, 'next', 10_000))?.seq, 1, 'nor the outbox seq');
+        clock.tick(10_001);
+        assert.equal(await broker.loadSession(id), undefined, 'nor the ttl');
+      });
+
+      test('a save with the stored generation or none applies (none keeps the stored one); claims stay above any generation saved', async (t) => {
+        const { broker, name } = await setup(t);
+        const id = name('session');
+        await broker.saveSession(id, { ...record('ann'), owner: 'conn-a', generation: 5 }, 10_000);
+        assert.notEqual(await broker.saveSession(id, { ...record('ann', 2), generation: 5 }, 10_000), false, 'the same connection saves again (its park)');
+        assert.deepEqual([(await broker.loadSession(id))?.window.acked, (await broker.loadSession(id))?.owner], [2, 'conn-a']);
+        assert.notEqual(await broker.saveSession(id, { ...record('ann', 3), owner: 'conn-x' }, 10_000), false, 'not ordered');
+        const kept = await broker.loadSession(id);
+        assert.deepEqual([kept?.owner, kept?.generation], ['conn-x', 5], 'the stored generation kept');
+        assert.ok(((await broker.loadSession(id, true))?.generation ?? 0) > 5, 'a claim is above the generation saved');
+        await broker.saveSession(id, { ...record('ann', 3), owner: 'conn-y', generation: 1_000 }, 10_000);
+        assert.ok(((await broker.loadSession(id, true))?.generation ?? 0) > 1_000, 'also one written back from a node (a record the broker had lost)');
+      });
+
+      test('an expired record orders nothing: a save after it applies whatever its generation', async (t) => {
+        const { broker, clock, name } = await setup(t);
+        const id = name('session');
+        await broker.saveSession(id, { ...record('ann'), owner: 'conn-a', generation: 7 }, 1_000);
+        clock.tick(1_001);
+        assert.notEqual(await broker.saveSession(id, { ...record('ann'), owner: 'conn-b', generation: 2 }, 1_000), false);
+        const loaded = await broker.loadSession(id);
+        assert.deepEqual([loaded?.owner, loaded?.generation], ['conn-b', 2]);
+        clock.tick(1_001);
+        await broker.saveSession(id, record('ann'), 1_000);
+        assert.equal((await broker.loadSession(id))?.generation, undefined, 'a save without one after expiry stores none');
+      });
+
+      test('a takeover notice reaches every listener with its generation', async (t) => {
+        const { broker, name } = await setup(t);
+        if (!broker.broadcast || !broker.onBroadcast) return t.skip('this broker serves one node');
+        const inbox = new Inbox<unknown>();
+        const stop = await broker.onBroadcast(inbox.push);
+        t.after(() => stop());
+        const session = name('session');
+        await broker.broadcast({ kind: 'takeover', session, connection: 'conn-b', generation: 3 });
+        await broker.broadcast({ kind: 'takeover', session, connection: 'conn-c' });
+        assert.deepEqual(await inbox.atLeast(2), [
+          { kind: 'takeover', session, connection: 'conn-b', generation: 3 },
+          { kind: 'takeover', session, connection: 'conn-c' },
+        ]);
+      });
+
       test('recordReply for an unknown session creates nothing', async (t) => {
         const { broker, name } = await setup(t);
         const id = name('session');

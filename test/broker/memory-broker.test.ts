@@ -400,7 +400,7 @@ describe('MemoryBroker: the immediate steps (publish, record, claim without a pr
   test('a method replaced by a class field or patched on after construction is honoured: its immediate step is left out', async () => {
     let saved = 0;
     class Counting extends MemoryBroker {
-      override saveSession = async (...args: Parameters<MemoryBroker['saveSession']>): Promise<void> => {
+      override saveSession = async (...args: Parameters<MemoryBroker['saveSession']>): Promise<boolean> => {
         saved++;
         return MemoryBroker.prototype.saveSession.apply(this, args);
       };

@@ -626,7 +626,7 @@ describe('handshakeRejection: close, during shutdown', () => {
     class SlowPark extends MemoryBroker {
       held: Promise<void> | undefined;
       saves = 0;
-      override async saveSession(...args: Parameters<MemoryBroker['saveSession']>): Promise<void> {
+      override async saveSession(...args: Parameters<MemoryBroker['saveSession']>): Promise<boolean> {
         this.saves++;
         await this.held;
         return super.saveSession(...args);

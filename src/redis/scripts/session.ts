@@ -6,24 +6,28 @@ import { helpers } from './helpers.js';
  * KEYS: session, replies, outboxMeta, outbox. ARGV: user, acked, floor, now, expiresAt ('inf'
  * or ms), realTtl, sentSeq (seqs at or below it are never issued again), owner ('' keeps the
  * stored one), secret digest ('' keeps the stored one), anonymous ('1' or '0', with the secret),
- * then id, reply pairs. A live stored window with a higher or
- * equal `acked` is kept (a later save may carry an older view); the outbox lives at least as
- * long as its session.
+ * generation ('' keeps the stored one), then id, reply pairs. Returns 0, having changed nothing,
+ * when a live record's generation `g` is above the given one (a newer hello saved it), else 1.
+ * A live stored window with a higher or equal `acked` is kept (a later save may carry an older
+ * view); the outbox lives at least as long as its session.
  */
 export const SAVE_SESSION = `${helpers}
 local h, z, om, o = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now = tonumber(ARGV[4])
+local live = alive(redis.call('HGET', h, 'x'), now)
+if live and ARGV[11] ~= '' and num(redis.call('HGET', h, 'g'), 0) > tonumber(ARGV[11]) then return 0 end
 local keep = false
-if alive(redis.call('HGET', h, 'x'), now) then keep = num(redis.call('HGET', h, 'a'), 0) >= tonumber(ARGV[2]) end
+if live then keep = num(redis.call('HGET', h, 'a'), 0) >= tonumber(ARGV[2]) end
 if not keep then
   redis.call('DEL', z)
   redis.call('HSET', h, 'a', ARGV[2], 'f', ARGV[3])
-  for i = 11, #ARGV, 2 do redis.call('ZADD', z, ARGV[i], ARGV[i] .. ':' .. ARGV[i + 1]) end
+  for i = 12, #ARGV, 2 do redis.call('ZADD', z, ARGV[i], ARGV[i] .. ':' .. ARGV[i + 1]) end
 end
 redis.call('HSET', h, 'u', ARGV[1], 'x', ARGV[5])
 if ARGV[9] ~= '' then redis.call('HSET', h, 'k', ARGV[9], 'n', ARGV[10]) end
 raiseSeq(h, om, ARGV[7])
 if ARGV[8] ~= '' then redis.call('HSET', h, 'w', ARGV[8]) end
+if ARGV[11] ~= '' then redis.call('HSET', h, 'g', ARGV[11]) elseif not live then redis.call('HDEL', h, 'g') end
 if ARGV[5] == 'inf' then
   redis.call('HSET', om, 'x', 'inf')
   for _, k in ipairs(KEYS) do redis.call('PERSIST', k) end
@@ -82,11 +86,20 @@ if left > 0 then redis.call('PEXPIRE', z, left) elseif left == -1 then redis.cal
 return 1
 `;
 
-/** KEYS: session, replies. ARGV: now. Returns {user, acked, floor, replies, owner, secret, anonymous (each or false)} or false. */
+/**
+ * KEYS: session, replies. ARGV: now, claim ('1': a hello claims a generation). Returns {user,
+ * acked, floor, replies, owner, secret, anonymous, generation (each or false)} or false. A claim
+ * is one above both the stored generation `g` and the last claim `c` (kept in `c`).
+ */
 export const LOAD_SESSION = `${helpers}
 local h, z = KEYS[1], KEYS[2]
 if not alive(redis.call('HGET', h, 'x'), tonumber(ARGV[1])) then return false end
-return {redis.call('HGET', h, 'u'), num(redis.call('HGET', h, 'a'), 0), num(redis.call('HGET', h, 'f'), 0), redis.call('ZRANGE', z, 0, -1), redis.call('HGET', h, 'w'), redis.call('HGET', h, 'k'), redis.call('HGET', h, 'n')}
+local g = redis.call('HGET', h, 'g')
+if ARGV[2] == '1' then
+  g = math.max(num(redis.call('HGET', h, 'c'), 0), num(g, 0)) + 1
+  redis.call('HSET', h, 'c', g)
+end
+return {redis.call('HGET', h, 'u'), num(redis.call('HGET', h, 'a'), 0), num(redis.call('HGET', h, 'f'), 0), redis.call('ZRANGE', z, 0, -1), redis.call('HGET', h, 'w'), redis.call('HGET', h, 'k'), redis.call('HGET', h, 'n'), g}
 `;
 
 /**

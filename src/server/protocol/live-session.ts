@@ -51,6 +51,11 @@ export class LiveSession<User> extends Session<User, PreparedText, LiveSubscript
     /** What resumes it: the digest of its secret, and whether an anonymous connection opened it. */
     resume: ResumeKey,
     host: LiveSessionHost<User>,
+    /**
+     * The takeover order of this connection's hello (SessionRecord.generation): 0 for a new
+     * session, the broker's claim for a resumed one (undefined: the broker claims none).
+     */
+    readonly generation: number | undefined,
   ) {
     super({ id, user, resume, window, settings: host });
   }

@@ -3,7 +3,7 @@ import { remembersNothing, RequestWindow } from '../../core/request-window.js';
 import { Timer } from '../../core/timer.js';
 import type { Envelope } from '../../core/envelope.js';
 import type { ClientMessage } from '../../protocol/client-messages.js';
-import { openSession, type HelloOutcome, type IdSource, type SecretPort, type StoredSession } from '../../protocol/hello.js';
+import { openSession, type HelloOutcome, type IdSource, type SecretPort } from '../../protocol/hello.js';
 import { identityKey } from '../../protocol/identity.js';
 import { welcomeText } from '../../protocol/server-messages.js';
 import type { Connection } from '../connection.js';
@@ -71,8 +71,6 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
   readonly #draining = new Map<string, LiveSession<User>>();
   readonly #refresh: Timer;
   readonly liveTtl: number;
-  /** Sessions whose hello has not saved their record yet (a takeover told meanwhile is older than them). */
-  readonly #unsaved = new Set<LiveSession<User>>();
   /** Sessions being parked: shutdown waits for them before the broker may close. */
   readonly #parking = new Set<Promise<void>>();
   /** Live sessions per user on this node (by identity; anonymous users are not counted). */
@@ -94,21 +92,28 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     this.#refresh = new Timer(options.clock, () => this.#refreshSessions());
     // A session resumed on another node closes its old connection here (4001, as on one node).
     this.#control = options.broker.onBroadcast?.((notice) => {
-      if (notice.kind === 'takeover') void this.#takenOver(notice.session, notice.connection);
+      if (notice.kind === 'takeover') void this.#takenOver(notice.session, notice.connection, notice.generation);
     });
     this.#control?.catch((error: unknown) => options.log.warn({ err: error }, 'cannot hear other nodes: a session resumed elsewhere keeps its old connection here until it ends'));
   }
 
   /**
-   * A takeover of session `id` by connection `by`, told by the node that saved its record (this
-   * one too). It closes the connection serving the session here only if that connection is
-   * older: a notice heard late (the pub/sub is slower than the hellos) must not close a
-   * connection that resumed after it. One whose record is still being saved resumed after it
-   * (its save comes later); otherwise the record says which came last.
+   * A takeover of session `id` by connection `by` with `generation`, told by the node that saved
+   * its record (this one too). It closes the connection serving the session here only if that
+   * connection's hello claimed a lower generation: a notice heard late (the pub/sub is slower
+   * than the hellos), or sent for a save answered late, must not close a connection that resumed
+   * after it, whether its own save is done or still in flight. Without generations (a node or a
+   * broker that hands out none) one still being welcomed resumed after it (its save comes
+   * later), and otherwise the record's owner says which came last.
    */
-  async #takenOver(id: string, by: string): Promise<void> {
+  async #takenOver(id: string, by: string, generation: number | undefined): Promise<void> {
     const live = this.sessions.get(id);
-    if (!live || live.connection.id === by || this.#unsaved.has(live)) return;
+    if (!live || live.connection.id === by) return;
+    if (generation !== undefined && live.generation !== undefined) {
+      if (newer(generation, live.generation)) live.connection.close(4001, 'session resumed on another node');
+      return;
+    }
+    if (this.phases.get(live.connection) !== live) return;
     const owner = await this.host.options.broker.loadSession(id).then(
       (record) => record?.owner,
       () => by, // the broker cannot tell: the notice is the last word
@@ -153,10 +158,11 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     if (message.session === undefined) return this.#open(connection, message, undefined);
     // A connection that closed while the broker looked the session up opens nothing: it would
     // take the session over from a connection that resumed after it (here or on another node).
-    return this.host.options.broker.loadSession(message.session).then((stored) => (this.#greeting(connection) ? this.#open(connection, message, stored) : undefined));
+    // The lookup claims the takeover's generation: a hello looked up later takes the session from this one.
+    return this.host.options.broker.loadSession(message.session, true).then((stored) => (this.#greeting(connection) ? this.#open(connection, message, stored) : undefined));
   }
 
-  #open(connection: Connection<User>, message: ClientMessage & { readonly type: 'hello' }, stored: StoredSession | undefined): Promise<void> | undefined {
+  #open(connection: Connection<User>, message: ClientMessage & { readonly type: 'hello' }, stored: SessionRecord | undefined): Promise<void> | undefined {
     const { options } = this.host;
     const { broker } = options;
     const opened = openSession({ hello: message, connection, stored, secrets: this.host.secrets, ids: this.host.ids });
@@ -166,14 +172,23 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     // A session that remembers nothing gets its window at its first publish or request (most never send one).
     const window = opened.window === undefined || remembersNothing(opened.window) ? undefined : new RequestWindow<unknown>(options.windowSize, opened.window);
     const previous = this.sessions.get(id);
+    const generation = opened.resumed ? stored?.generation : 0;
     // A takeover replaces a live session of the user; anything else is one more.
     if (!previous && !this.#admitSession(connection.user)) {
       this.phases.delete(connection);
       connection.close(1008, 'too many sessions for this user');
       return undefined;
     }
-    if (previous && previous.connection !== connection) previous.connection.close(4001, 'session resumed on another connection');
-    const session = new LiveSession<User>(id, connection.user, window, connection, opened.resume, this);
+    if (previous && previous.connection !== connection) {
+      // The hellos' lookups were answered out of order: the live one resumed after this one.
+      if (newer(previous.generation, generation)) {
+        this.phases.delete(connection);
+        connection.close(4001, 'session resumed on another connection');
+        return undefined;
+      }
+      previous.connection.close(4001, 'session resumed on another connection');
+    }
+    const session = new LiveSession<User>(id, connection.user, window, connection, opened.resume, this, generation);
     // Its previous connection's messages may still be running here (a slow request the client
     // will resend, having had no reply): this session's messages wait for them and their
     // replies join the window, so the resend gets the stored reply instead of a second run.
@@ -181,7 +196,6 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     if (prior) void session.enqueue(() => inherit(session, prior));
     if (!previous) this.#countUser(session.user, 1);
     this.sessions.set(id, session);
-    this.#unsaved.add(session);
     const { immediate } = broker;
     if (immediate?.saveSession && immediate.pendingDirect && broker.listenDirect && broker.unlistenDirect) {
       return this.#welcomeNow(connection, session, opened, immediate as InProcessSetup, broker as InProcessBroker);
@@ -191,7 +205,7 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
 
   /** The session's record for a hello: who, what it remembers, the connection serving it, what resumes it. */
   #helloRecord(connection: Connection<User>, session: LiveSession<User>, opened: HelloOutcome<User>): SessionRecord {
-    return { user: connection.user, window: session.windowState(), owner: connection.id, ...opened.resume };
+    return { user: connection.user, window: session.windowState(), owner: connection.id, generation: session.generation, ...opened.resume };
   }
 
   /**
@@ -202,8 +216,8 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
    */
   #saved(session: LiveSession<User>, resumed: boolean): void {
     const { broker, recoveryWindow } = this.host.options;
-    this.#unsaved.delete(session);
-    if (resumed) void broker.broadcast?.({ kind: 'takeover', session: session.id, connection: session.connection.id }).catch(() => undefined);
+    const { id, connection, generation } = session;
+    if (resumed) void broker.broadcast?.({ kind: 'takeover', session: id, connection: connection.id, ...(generation === undefined ? {} : { generation }) }).catch(() => undefined);
     // An in-process broker keeps the session's own window: each reply is then kept once (one made later is shared then).
     const made = session.madeWindow;
     if (made) broker.shareWindow?.(session.id, made);
@@ -213,7 +227,7 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
   /** With an in-process broker: the record saved, the welcome and the waiting direct messages sent, in this turn. */
   #welcomeNow(connection: Connection<User>, session: LiveSession<User>, opened: HelloOutcome<User>, immediate: InProcessSetup, broker: InProcessBroker): Promise<void> | undefined {
     try {
-      immediate.saveSession(session.id, this.#helloRecord(connection, session, opened), this.liveTtl);
+      if (immediate.saveSession(session.id, this.#helloRecord(connection, session, opened), this.liveTtl) === false) return this.#lost(connection, session);
       this.#saved(session, opened.resumed);
       broker.listenDirect(session.id, session);
     } catch (error) {
@@ -258,27 +272,41 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
         if (!session.parked) helloUnavailable(options.log, connection as Connection<unknown>, error);
       }
     });
+    let saved: boolean | void;
     try {
-      await broker.saveSession(id, this.#helloRecord(connection, session, opened), this.liveTtl);
-      this.#saved(session, opened.resumed);
-      // An in-process broker calls the session itself; a networked one a listener made for it.
-      if (broker.listenDirect && broker.unlistenDirect) broker.listenDirect(id, session);
-      else session.onLeave(await broker.subscribeDirect(id, this.#directListener(session)));
+      saved = await broker.saveSession(id, this.#helloRecord(connection, session, opened), this.liveTtl);
+      if (saved !== false) {
+        this.#saved(session, opened.resumed);
+        // An in-process broker calls the session itself; a networked one a listener made for it.
+        if (broker.listenDirect && broker.unlistenDirect) broker.listenDirect(id, session);
+        else session.onLeave(await broker.subscribeDirect(id, this.#directListener(session)));
+      }
     } catch (error) {
       // The broker failed mid-hello: the session must not stay registered as connected.
       welcomed();
       await this.park(session);
       throw error;
     }
-    const phase = this.#greeting(connection);
+    const phase = saved === false ? undefined : this.#greeting(connection);
     if (!phase) {
       welcomed();
-      await this.park(session);
+      await (saved === false ? this.#lost(connection, session) : this.park(session));
       return;
     }
     this.#welcome(connection, session, opened);
     welcomed();
     this.#routeBacklog(session, phase);
+  }
+
+  /**
+   * A hello whose save lost to a newer one (a hello looked up after it saved the session first):
+   * its connection, if still open, is closed as taken over, and the session leaves this node
+   * as moved away. Neither announced nor welcomed.
+   */
+  #lost(connection: Connection<User>, session: LiveSession<User>): Promise<void> {
+    this.phases.delete(connection);
+    connection.close(4001, 'session resumed on another node');
+    return this.park(session);
   }
 
   /** The connection's greeting phase, if it is still open and waiting for its welcome. */
@@ -313,7 +341,6 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
   /** The session leaves this node: its subscriptions end and it waits in the broker for the recovery window. */
   async park(session: LiveSession<User>): Promise<void> {
     session.parked = true;
-    this.#unsaved.delete(session);
     if (this.sessions.get(session.id) === session) {
       this.sessions.delete(session.id);
       this.#countUser(session.user, -1);
@@ -333,12 +360,13 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     if (this.sessions.has(session.id) || movedAway) return;
     // With what resumes it: the broker may have lost the record while the connection lasted (a
     // Redis restarted empty, an eviction) and this save is then all there is of the session.
-    await this.host.options.broker.saveSession(session.id, { user: session.user, window: session.windowState(), sentSeq: session.sentSeq, ...session.resume }, this.host.options.recoveryWindow);
+    // Ordered by the connection's generation: a newer hello that saved meanwhile keeps the record.
+    await this.host.options.broker.saveSession(session.id, { user: session.user, window: session.windowState(), sentSeq: session.sentSeq, generation: session.generation, ...session.resume }, this.host.options.recoveryWindow);
   }
 
   /** Writes the record of a session connected here (as its hello did): it resumes from this. */
-  saveLive(session: LiveSession<User>): Promise<void> {
-    return this.host.options.broker.saveSession(session.id, { user: session.user, window: session.windowState(), sentSeq: session.sentSeq, owner: session.connection.id, ...session.resume }, this.liveTtl);
+  async saveLive(session: LiveSession<User>): Promise<void> {
+    await this.host.options.broker.saveSession(session.id, { user: session.user, window: session.windowState(), sentSeq: session.sentSeq, owner: session.connection.id, generation: session.generation, ...session.resume }, this.liveTtl);
   }
 
   /** Whether a connection other than this session's (on any node) serves the session now. */
@@ -410,6 +438,11 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
       });
     this.#refresh.start(refreshPeriod(this.host.options.recoveryWindow));
   }
+}
+
+/** Whether generation `a` is known to come after `b` (a broker that claims none orders nothing). */
+function newer(a: number | undefined, b: number | undefined): boolean {
+  return a !== undefined && b !== undefined && a > b;
 }
 
 /** A resumed session takes over what its previous connection on this node was still processing. */

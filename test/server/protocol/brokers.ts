@@ -36,7 +36,7 @@ export class ForwardingBroker implements Broker {
     await this.before('rewind');
     return this.inner.rewind(channel, count, maxAgeMs);
   }
-  async saveSession(id: string, record: SessionRecord, ttl: number): Promise<void> {
+  async saveSession(id: string, record: SessionRecord, ttl: number): Promise<boolean | void> {
     await this.before('saveSession');
     return this.inner.saveSession(id, record, ttl);
   }
@@ -44,9 +44,9 @@ export class ForwardingBroker implements Broker {
     await this.before('recordReply');
     return this.inner.recordReply(session, id, reply, capacity);
   }
-  async loadSession(id: string): Promise<SessionRecord | undefined> {
+  async loadSession(id: string, claim?: boolean): Promise<SessionRecord | undefined> {
     await this.before('loadSession');
-    return this.inner.loadSession(id);
+    return this.inner.loadSession(id, claim);
   }
   async refreshSessions(ids: readonly string[], ttl: number): Promise<readonly string[]> {
     await this.before('refreshSessions');
@@ -115,12 +115,13 @@ export class ParkWatch extends ForwardingBroker {
   readonly #parked = new Map<string, number>();
   readonly #waiters = new Set<() => void>();
 
-  override async saveSession(id: string, record: SessionRecord, ttl: number): Promise<void> {
-    await super.saveSession(id, record, ttl);
+  override async saveSession(id: string, record: SessionRecord, ttl: number): Promise<boolean | void> {
+    const saved = await super.saveSession(id, record, ttl);
     if (record.owner === undefined) {
       this.#parked.set(id, (this.#parked.get(id) ?? 0) + 1);
       for (const wake of [...this.#waiters]) wake();
     }
+    return saved;
   }
 
   /** How many times `id` was parked. */

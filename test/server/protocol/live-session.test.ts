@@ -11,7 +11,7 @@ import { LiveSession } from '../../../src/server/protocol/live-session.js';
 import { FakeClock } from '../../../src/testing/fake-clock.js';
 
 function session(connection = {} as Connection<string>, maxQueuedMessages = 64): LiveSession<string> {
-  return new LiveSession<string>('s-1', 'u', new RequestWindow<unknown>(10), connection, { secret: 'x', anonymous: false }, { clock: new FakeClock(), requestTimeout: 1_000, windowSize: 10, maxQueuedMessages, directMessage: () => undefined, windowMade: () => undefined });
+  return new LiveSession<string>('s-1', 'u', new RequestWindow<unknown>(10), connection, { secret: 'x', anonymous: false }, { clock: new FakeClock(), requestTimeout: 1_000, windowSize: 10, maxQueuedMessages, directMessage: () => undefined, windowMade: () => undefined }, 0);
 }
 
 test('with nothing queued, work starts before enqueue returns; behind unfinished work it waits, in order', async () => {
@@ -98,7 +98,7 @@ test('work that throws or rejects does not stop the queue', async () => {
 
 test('a session that remembers nothing makes its window at its first publish, and tells its host once', () => {
   const made: RequestWindow<unknown>[] = [];
-  const live = new LiveSession<string>('s-1', 'u', undefined, {} as Connection<string>, { secret: 'x', anonymous: false }, { clock: new FakeClock(), requestTimeout: 1_000, windowSize: 10, maxQueuedMessages: 64, directMessage: () => undefined, windowMade: (_, window) => void made.push(window) });
+  const live = new LiveSession<string>('s-1', 'u', undefined, {} as Connection<string>, { secret: 'x', anonymous: false }, { clock: new FakeClock(), requestTimeout: 1_000, windowSize: 10, maxQueuedMessages: 64, directMessage: () => undefined, windowMade: (_, window) => void made.push(window) }, 0);
   assert.equal(live.madeWindow, undefined, 'an idle session holds no window');
   assert.equal(live.acked, 0);
   assert.deepEqual(live.windowState(), { acked: 0, floor: 0, replies: [] });

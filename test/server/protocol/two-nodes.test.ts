@@ -117,7 +117,7 @@ describe('protocol: a session moving between nodes', () => {
         if (notice.kind === 'takeover') this.notices.push(`takeover ${notice.connection}`);
         return super.broadcast(notice);
       }
-      override async saveSession(id: string, record: SessionRecord, ttl: number): Promise<void> {
+      override async saveSession(id: string, record: SessionRecord, ttl: number): Promise<boolean> {
         if (record.owner === undefined) this.#parked.open();
         // A hello's save of a session already announced as taken over waits until the old node parked it.
         else if (this.notices.includes(`takeover ${record.owner}`)) await within(this.#parked.opened, 5_000, 'the old node parked the session');
