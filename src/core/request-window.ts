@@ -30,14 +30,12 @@ const NEW: WindowVerdict<never> = Object.freeze({ kind: 'new' });
 const EXPIRED: WindowVerdict<never> = Object.freeze({ kind: 'expired' });
 
 /**
- * A ring of the replies of the `capacity` highest ids, in recording order (two parallel arrays
- * that grow to `capacity`, then overwrite their oldest slot): recording the next id costs two
- * array writes and no allocation, where a Map paid an insert and a delete per reply. Recording
- * order is (nearly always) id order, so the oldest slot holds the lowest id and an id at or
- * below `acked` is first looked for where that order puts it, then by a scan (only resends and
- * out-of-order replies get there); an id above `acked` was never recorded and is looked up
- * nowhere. Once an id is recorded below a newer one, the ring is put back in id order (sorted)
- * at the next eviction, so the lowest id is still what goes.
+ * A ring of the replies of the `capacity` highest ids, kept in id order from its oldest slot
+ * (two parallel arrays that grow to `capacity`, then overwrite their oldest slot, the lowest
+ * id): recording the next id costs two array writes and no allocation, where a Map paid an
+ * insert and a delete per reply. An id recorded below a newer one (out of order: rare, or a
+ * peer's doing) is put in its place by moving the ids between, with no allocation and no sort,
+ * so the oldest slot always holds the lowest id and lookups can halve their way to an id.
  */
 export class RequestWindow<R> {
   #acked: number;
@@ -45,10 +43,8 @@ export class RequestWindow<R> {
   /** Made at the first reply: most sessions of a subscribe-only client never need them. */
   #ids: number[] | undefined;
   #replies: R[] | undefined;
-  /** Slot of the oldest reply once the ring is full (0 while it grows). */
+  /** Slot of the oldest reply (the lowest id) once the ring is full (0 while it grows). */
   #start = 0;
-  /** Whether the ring, from `#start`, holds its ids in increasing order (the oldest slot the lowest id). */
-  #sorted = true;
 
   constructor(
     readonly capacity: number,
@@ -62,7 +58,6 @@ export class RequestWindow<R> {
   /** Takes `replies` as the stored ones; beyond capacity the lowest ids are forgotten. */
   #load(replies: RequestWindowState<R>['replies']): void {
     this.#start = 0;
-    this.#sorted = true;
     this.#ids = this.#replies = undefined;
     if (replies.length === 0) return;
     if (!increasing(replies)) replies = [...replies].sort((a, b) => a[0] - b[0]);
@@ -103,21 +98,34 @@ export class RequestWindow<R> {
       return;
     }
     const size = ids.length;
-    const below = size > 0 && id < (ids[(this.#start + size - 1) % size] as number);
     if (size < this.capacity) {
-      if (below) this.#sorted = false;
-      ids.push(id);
-      replies.push(reply);
+      // Growing (the ring has not wrapped: slot = position): in its place by id, nearly always last.
+      let at = size;
+      while (at > 0 && (ids[at - 1] as number) > id) at--;
+      if (at === size) {
+        ids.push(id);
+        replies.push(reply);
+      } else {
+        ids.splice(at, 0, id);
+        replies.splice(at, 0, reply);
+      }
       return;
     }
-    // Full, and out of id order: back in id order, the lowest id forgotten (maybe this one).
-    if (below || !this.#sorted) return this.#load([...this.#ordered(), [id, reply]]);
-    // Full: the oldest (the lowest id) goes, and the new reply takes its slot.
     const start = this.#start;
+    // Full: the lowest id goes; below it, the new one is that lowest and goes at once.
+    if (id < (ids[start] as number)) return this.#forget(id);
     this.#forget(ids[start] as number);
-    ids[start] = id;
-    replies[start] = reply;
-    this.#start = start + 1 === ids.length ? 0 : start + 1;
+    // The oldest slot becomes the newest: the ids above the new one move up a slot into it (none
+    // when it is the highest, as nearly always), and the new id takes the place they left.
+    this.#start = start + 1 === size ? 0 : start + 1;
+    let at = start;
+    for (let below = at === 0 ? size - 1 : at - 1; below !== start && (ids[below] as number) > id; below = below === 0 ? size - 1 : below - 1) {
+      ids[at] = ids[below] as number;
+      replies[at] = replies[below] as R;
+      at = below;
+    }
+    ids[at] = id;
+    replies[at] = reply;
   }
 
   /**
@@ -138,8 +146,7 @@ export class RequestWindow<R> {
 
   /** The state to store: the replies in id order. */
   snapshot(): RequestWindowState<R> {
-    const ordered = this.#ordered();
-    return { acked: this.#acked, floor: this.#floor, replies: this.#sorted ? ordered : ordered.sort((a, b) => a[0] - b[0]) };
+    return { acked: this.#acked, floor: this.#floor, replies: this.#ordered() };
   }
 
   /** The stored replies from the oldest slot on (a new array). */
@@ -170,7 +177,17 @@ export class RequestWindow<R> {
       const guess = (newest - back + size) % size;
       if (ids[guess] === id) return guess;
     }
-    for (let n = 0, slot = newest; n < size; n++, slot = slot === 0 ? size - 1 : slot - 1) if (ids[slot] === id) return slot;
+    // In id order from the oldest slot: halved to the id's place.
+    let low = 0;
+    let high = size - 1;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      const slot = (this.#start + middle) % size;
+      const at = ids[slot] as number;
+      if (at === id) return slot;
+      if (at < id) low = middle + 1;
+      else high = middle - 1;
+    }
     return -1;
   }
 }
