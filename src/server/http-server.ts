@@ -18,6 +18,8 @@ export function createEndpointServer(options: {
   readonly onRequest: ((request: IncomingMessage, response: ServerResponse) => void) | undefined;
 }): Server {
   const { handshakeTimeout, httpRequestTimeout, paths, onRequest } = options;
+  /** Answers not finished yet, for {@link endKeepAlive}. */
+  const inFlight = new Set<ServerResponse>();
   const server = createServer(
     {
       headersTimeout: handshakeTimeout,
@@ -26,6 +28,13 @@ export function createEndpointServer(options: {
       connectionsCheckingInterval: Math.min(1000, handshakeTimeout),
     },
     (request, response) => {
+      // Closing (no longer listening): the answer ends its connection, which a client would
+      // otherwise keep for its next request (and the close wait for the keep-alive timeout).
+      if (!server.listening) response.shouldKeepAlive = false;
+      else {
+        inFlight.add(response);
+        response.once('close', () => inFlight.delete(response));
+      }
       // Node routes a request without `Upgrade` + `Connection: upgrade` here, not to 'upgrade':
       // on an endpoint path that is a malformed handshake, answered as one.
       if (answerEndpointRequest(request, response, paths)) return;
@@ -34,7 +43,22 @@ export function createEndpointServer(options: {
     },
   );
   server.on('connect', (_request: IncomingMessage, socket: Duplex) => refuseConnect(socket));
+  inFlightAnswers.set(server, inFlight);
   return server;
+}
+
+/** Per server Lifeline made, its answers not finished yet. */
+const inFlightAnswers = new WeakMap<Server, Set<ServerResponse>>();
+
+/**
+ * At shutdown, once `server` stopped listening: the answers still to come end their connections
+ * (`Connection: close`) instead of keeping them for another request. Node's `close()` ends only
+ * the connections idle when it is called; one whose answer came later stayed open until its
+ * keep-alive timeout (5 s), and a client reusing it held the shutdown until the drain deadline.
+ * Answers whose head is out already are left as they are.
+ */
+export function endKeepAlive(server: Server): void {
+  for (const response of inFlightAnswers.get(server) ?? []) if (!response.headersSent) response.shouldKeepAlive = false;
 }
 
 /** Whether an upgrade request asks for WebSocket (else it names another protocol: `h2c`, ...). */

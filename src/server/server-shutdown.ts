@@ -4,6 +4,7 @@ import type { WebSocketServer } from 'ws';
 import type { Clock } from '../core/clock.js';
 import type { LifelineLogger } from '../core/logger.js';
 import { Timer } from '../core/timer.js';
+import { endKeepAlive } from './http-server.js';
 import type { Broker } from '../broker/broker.js';
 import type { ConnectionRegistry } from './connection-registry.js';
 import type { HandshakeGate } from './handshake-gate.js';
@@ -62,6 +63,7 @@ export async function drainAndClose<User>(parts: ShutdownParts<User>, code: numb
     // HTTP publish may be stored already: cut, its client could not know). What is left of the
     // drain deadline bounds the wait.
     const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+    endKeepAlive(http);
     const left = drainTimeout - (clock.now() - started);
     if (left === Infinity) await closed;
     else if (left > 0) {

@@ -2,7 +2,7 @@
 // UTF-8 JSON, requests the client abandons, readiness as /readyz and /metrics report it, and
 // requests in flight at shutdown.
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { pino } from 'pino';
@@ -140,6 +140,43 @@ test('publishes in flight when the server shuts down get their answers: each sto
     assert.equal((await broker.rewind('chat:shutdown', 10, undefined)).events.length, 5);
   } finally {
     gate.open();
+    await held.server.close({ drainTimeout: 0 });
+    await held.close();
+  }
+});
+
+test('an answer given while the server shuts down ends its keep-alive connection (Connection: close), so the close does not wait for the keep-alive timeout', async () => {
+  const gate = new Gate();
+  let entered = 0;
+  class HeldBroker extends MemoryBroker {
+    override async publish(...args: Parameters<MemoryBroker['publish']>): ReturnType<MemoryBroker['publish']> {
+      entered++;
+      await gate.wait();
+      return super.publish(...args);
+    }
+  }
+  const held = createStandalone({ port: 0, allowAnonymous: true, apiKey: KEY, pingInterval: 0 }, { log: pino({ level: 'silent' }), broker: new HeldBroker() });
+  const { port: heldPort } = await held.server.listen();
+  gate.close();
+  const agent = new Agent({ keepAlive: true });
+  const answer = new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+    const request = httpRequest({ host: '127.0.0.1', port: heldPort, agent, method: 'POST', path: '/api/v1/channels/chat:keepalive/publish', headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' } }, (response) => {
+      response.resume();
+      response.once('end', () => resolve({ status: response.statusCode ?? 0, connection: response.headers.connection }));
+    });
+    request.once('error', reject);
+    request.end(JSON.stringify({ data: 1 }));
+  });
+  try {
+    await eventually(() => entered === 1, 'the publish handed to the broker');
+    const closed = held.server.close({ drainTimeout: 60_000 });
+    await eventually(() => !held.server.httpServer.listening, 'the listener closed');
+    gate.open();
+    assert.deepEqual(await within(answer, 10_000, 'the answer'), { status: 200, connection: 'close' });
+    await within(closed, 30_000, 'the server closed');
+  } finally {
+    gate.open();
+    agent.destroy();
     await held.server.close({ drainTimeout: 0 });
     await held.close();
   }
