@@ -40,6 +40,19 @@ function send(method: string, path: string, headers: Record<string, string>, bod
   return within(done, 5_000, `${method} ${path}`);
 }
 
+/** A broker whose publishes wait at `gate` (counted as they arrive). */
+class HeldBroker extends MemoryBroker {
+  entered = 0;
+  constructor(private readonly gate: Gate) {
+    super();
+  }
+  override async publish(...args: Parameters<MemoryBroker['publish']>): ReturnType<MemoryBroker['publish']> {
+    this.entered++;
+    await this.gate.wait();
+    return super.publish(...args);
+  }
+}
+
 async function historyOf(channel: string): Promise<unknown[]> {
   const answer = await send('GET', `/api/v1/channels/${channel}/history`, {});
   assert.equal(answer.status, 200);
@@ -111,15 +124,7 @@ test('lifeline_ready is 0 whenever /readyz answers 503, the drain delay (leaving
 
 test('publishes in flight when the server shuts down get their answers: each stored event is answered 200, none reset', async () => {
   const gate = new Gate();
-  let entered = 0;
-  class HeldBroker extends MemoryBroker {
-    override async publish(...args: Parameters<MemoryBroker['publish']>): ReturnType<MemoryBroker['publish']> {
-      entered++;
-      await gate.wait();
-      return super.publish(...args);
-    }
-  }
-  const broker = new HeldBroker();
+  const broker = new HeldBroker(gate);
   const held = createStandalone({ port: 0, allowAnonymous: true, apiKey: KEY, pingInterval: 0 }, { log: pino({ level: 'silent' }), broker });
   const { url } = await held.server.listen();
   gate.close();
@@ -130,7 +135,7 @@ test('publishes in flight when the server shuts down get their answers: each sto
     ),
   );
   try {
-    await eventually(() => entered === 5, 'every publish handed to the broker');
+    await eventually(() => broker.entered === 5, 'every publish handed to the broker');
     const closed = held.server.close();
     // The broker answers once the server has stopped listening: the last step of its shutdown.
     await eventually(() => !held.server.httpServer.listening, 'the listener closed');
@@ -147,15 +152,8 @@ test('publishes in flight when the server shuts down get their answers: each sto
 
 test('an answer given while the server shuts down ends its keep-alive connection (Connection: close), so the close does not wait for the keep-alive timeout', async () => {
   const gate = new Gate();
-  let entered = 0;
-  class HeldBroker extends MemoryBroker {
-    override async publish(...args: Parameters<MemoryBroker['publish']>): ReturnType<MemoryBroker['publish']> {
-      entered++;
-      await gate.wait();
-      return super.publish(...args);
-    }
-  }
-  const held = createStandalone({ port: 0, allowAnonymous: true, apiKey: KEY, pingInterval: 0 }, { log: pino({ level: 'silent' }), broker: new HeldBroker() });
+  const broker = new HeldBroker(gate);
+  const held = createStandalone({ port: 0, allowAnonymous: true, apiKey: KEY, pingInterval: 0 }, { log: pino({ level: 'silent' }), broker });
   const { port: heldPort } = await held.server.listen();
   gate.close();
   const agent = new Agent({ keepAlive: true });
@@ -168,7 +166,7 @@ test('an answer given while the server shuts down ends its keep-alive connection
     request.end(JSON.stringify({ data: 1 }));
   });
   try {
-    await eventually(() => entered === 1, 'the publish handed to the broker');
+    await eventually(() => broker.entered === 1, 'the publish handed to the broker');
     const closed = held.server.close({ drainTimeout: 60_000 });
     await eventually(() => !held.server.httpServer.listening, 'the listener closed');
     gate.open();
