@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { sourceTree } from './build.js';
-import { ask, option, printProfile, reply, serverRole, type Measured, type Mode } from './profile-kit.js';
+import { ask, option, printRound, reply, serverRole, type Measured, type Mode } from './profile-kit.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const role = process.argv[2];
@@ -52,9 +52,7 @@ async function main(): Promise<void> {
         const { ms } = await ask<{ ms: number }>(client, { count, concurrency });
         const measured = await ask<Measured>(server, { cmd: 'stop', mode, file: join(root, 'bench/results/profiles', `connect-${stack}-${process.pid}-${round}.cpuprofile`) });
         const parts = [`round ${round}: server CPU ${(measured.cpuUs / count).toFixed(0)} µs per connection`, `${((count * 1000) / ms).toFixed(0)} connections/s`];
-        if (measured.allocated !== undefined) parts.push(`${(measured.allocated / count).toFixed(0)} B allocated per connection`);
-        console.log(parts.join(', '));
-        if (measured.profile !== undefined) await printProfile(measured.profile, count, 'connection');
+        await printRound(parts, measured, count, 'connection');
       } finally {
         client.kill();
       }

@@ -99,6 +99,16 @@ export async function serverRole(stack: string): Promise<void> {
   process.send?.({ port });
 }
 
+/**
+ * Prints a round's line (`parts`, then the bytes allocated per `unit` when measured), then the
+ * profile when one was taken.
+ */
+export async function printRound(parts: readonly string[], measured: Measured, count: number, unit: string): Promise<void> {
+  const all = measured.allocated === undefined ? parts : [...parts, `${(measured.allocated / count).toFixed(0)} B allocated per ${unit}`];
+  console.log(all.join(', '));
+  if (measured.profile !== undefined) await printProfile(measured.profile, count, unit);
+}
+
 /** Where the server's busy time went: by function (self), and the Lifeline functions by what they include. */
 export async function printProfile(file: string, count: number, unit: string): Promise<void> {
   const { readFileSync } = await import('node:fs');

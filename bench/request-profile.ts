@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { sourceTree } from './build.js';
-import { ask, option, printProfile, reply, serverRole, type Measured, type Mode } from './profile-kit.js';
+import { ask, option, printRound, reply, serverRole, type Measured, type Mode } from './profile-kit.js';
 import type { RequestKind } from './children/request-client.js';
 
 interface RunResult {
@@ -69,9 +69,7 @@ async function main(): Promise<void> {
             `${((count * 1000) / run.ms).toFixed(0)} replies/s`,
             `round trip p50 ${(run.p50Us / 1000).toFixed(1)} ms, max ${(run.maxUs / 1000).toFixed(1)} ms`,
           ];
-          if (measured.allocated !== undefined) parts.push(`${(measured.allocated / count).toFixed(0)} B allocated per reply`);
-          console.log(parts.join(', '));
-          if (measured.profile !== undefined) await printProfile(measured.profile, count, 'reply');
+          await printRound(parts, measured, count, 'reply');
         } finally {
           client.kill();
         }
