@@ -79,12 +79,12 @@ export class OutboxLock {
       const holders = held.size;
       for (let turn = 0; !(await makeNew(writeFile, file, record)); turn++) {
         const holder = ownLock(await readFile(file, 'utf8').catch(() => ''));
+        if (holder && !holder.released) throw locked(this.path, 'another client in this process has it open (close that client first)');
         if (!holder || turn >= holders) {
           // Left by an earlier life of this pid (or a lock whose removal failed): take it over.
           await writeFile(file, record);
           break;
         }
-        if (!holder.released) throw locked(this.path, 'another client in this process has it open (close that client first)');
         await holder.released;
       }
     } catch (error) {
