@@ -7,8 +7,8 @@ const LIFE = crypto.randomUUID();
 /** The locks this process holds, by number. */
 const held = new Map<number, OutboxLock>();
 let numbered = 0;
-/** Locks are taken one at a time in the process (the last one being taken; it never rejects). */
-let taking: Promise<unknown> = Promise.resolve();
+/** Locks of one path are taken one at a time in the process: the last one being taken, by path (it never rejects). */
+const taking = new Map<string, Promise<unknown>>();
 /** The synchronous unlink, loaded with the first lock, for the 'exit' hook. */
 let unlinkSync: ((file: string) => void) | undefined;
 
@@ -49,8 +49,13 @@ export class OutboxLock {
   #released: Promise<void> | undefined;
 
   constructor(readonly path: string) {
-    const taken = taking.then(() => this.#take());
-    taking = taken.catch(() => undefined);
+    // By path: a closed holder's last save that hangs holds up new clients of its path only.
+    const taken = (taking.get(path) ?? Promise.resolve()).then(() => this.#take());
+    const turn = taken.catch(() => undefined);
+    taking.set(path, turn);
+    void turn.then(() => {
+      if (taking.get(path) === turn) taking.delete(path);
+    });
     this.taken = taken;
   }
 

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, test, type TestContext } from 'node:test';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { FileOutboxStore, LifelineClient, LifelineError, type OutboxEvent, type OutboxSnapshot } from '../../src/client/node.js';
+import { OutboxLock } from '../../src/client/outbox-lock.js';
 import { startServer } from '../../src/testing/server-fixture.js';
 import { killProcess, spawnTracked } from '../helpers/processes.js';
 import { fast, outboxFile, watch } from '../helpers/outbox-files.js';
@@ -150,6 +151,21 @@ describe('FileOutboxStore: one client per path', () => {
     }
     await within(new FileOutboxStore(path).idle(), 5_000, 'the last save');
     assert.deepEqual(await lockFiles(path), []);
+  });
+
+  test("a closed client's last save that never ends holds up its own path only", async (t) => {
+    const [path, other] = [await outboxFile(t), await outboxFile(t)];
+    const first = new OutboxLock(path);
+    await within(first.taken, 5_000, 'the first lock');
+    void first.release(new Promise<void>(ignore)); // its last save hangs
+    const next = new OutboxLock(path); // waits for that save, for ever
+    next.taken.catch(ignore);
+    const elsewhere = new OutboxLock(other);
+    await within(elsewhere.taken, 5_000, 'the lock of another path');
+    assert.equal(elsewhere.file, `${other}.${process.pid}.lock`);
+    assert.equal(next.file, undefined);
+    await elsewhere.release(Promise.resolve());
+    assert.deepEqual(await lockFiles(other), []);
   });
 });
 
