@@ -1,22 +1,14 @@
-import { DurableOutboxStore, type DurableOutbox } from './durable-outbox.js';
+import { DurableOutbox, DurableOutboxStore } from './durable-outbox.js';
+import { loadFs, parentOf } from './node-fs.js';
+import { OutboxLock } from './outbox-lock.js';
 import type { OutboxSnapshot } from './outbox-store.js';
 import { outboxSnapshot } from './outbox-snapshot.js';
-
-type Fs = typeof import('node:fs/promises');
-
-/**
- * Node's `fs`, loaded on first use. Not a static import: `lifeline/client`'s Node entry re-exports
- * this store, and a bundler building that entry for a browser (as test/browser/bundle.test.ts
- * does, to check it is flagged) must still be able to resolve it.
- */
-const FS = 'node:fs/promises';
-let fsModule: Promise<Fs> | undefined;
-const loadFs = (): Promise<Fs> => (fsModule ??= import(FS) as Promise<Fs>);
+import { pidFiles, running } from './pid-files.js';
 
 /** Per path (as given), the last load or save of any store on it in this process: each waits for the one before (it never rejects). */
 const turns = new Map<string, Promise<void>>();
 /** Per path, the durable outbox of the last client on it (weakly: one that is gone has nothing left to save). */
-const owners = new Map<string, WeakRef<DurableOutbox>>();
+const owners = new Map<string, WeakRef<LockedOutbox>>();
 /** Makes each temporary file's name unique within the process. */
 let writes = 0;
 
@@ -42,9 +34,16 @@ function inTurn<T>(path: string, run: () => Promise<T>): Promise<T> {
  * (`<path>.corrupt.1`, ... if an earlier copy is there). A load removes the temporary files that
  * saves of a process no longer running left behind.
  * Within a process, loads and saves of every store on one path (spelled the same way) run one at a
- * time, and a new client's load waits until the last client on the path (closed or not) has
- * finished every save it asked for, so a client made right after `close()` resumes what it left.
- * One process at a time may own a path: nothing locks the file against another process.
+ * time.
+ *
+ * A client holds the path from its start until its `close()`: its store takes the lock file
+ * `<path>.<pid>.lock` before it loads. A second client on the path, in this process or in another
+ * one, is refused: an `error` event with a `LifelineError` of code `ERR_OUTBOX_LOCKED`, and that
+ * client keeps its outbox in memory (it neither loads nor saves the file). A client made in this
+ * process after the holder's `close()` waits for its last save, then takes the lock and resumes
+ * what it left. The lock goes when the client has closed and saved, or when the process exits;
+ * one left by a process that is no longer running (a crash, a kill) is taken over. `load()` and
+ * `save()` called directly (not by a client) take no lock.
  *
  * @example
  * const client = new LifelineClient(url, { outbox: new FileOutboxStore('./data/outbox.json') });
@@ -54,27 +53,36 @@ export class FileOutboxStore extends DurableOutboxStore {
     super();
   }
 
-  /** Starts the durable outbox of a client (called by the client, not by apps); it becomes the path's last client. */
+  /**
+   * Starts the durable outbox of a client (called by the client, not by apps): it takes the
+   * path's lock before it loads, and becomes the path's last client.
+   */
   override attach(...host: Parameters<DurableOutboxStore['attach']>): DurableOutbox {
-    const outbox = super.attach(...host);
+    const lock = new OutboxLock(this.path);
+    const store = {
+      load: () => lock.taken.then(() => this.load()),
+      // Refused, the client saves nothing: the file is the other client's.
+      save: (snapshot: OutboxSnapshot) => lock.taken.then(() => this.save(snapshot), () => undefined),
+    };
+    const outbox = new LockedOutbox(lock, store, ...host);
     owners.set(this.path, new WeakRef(outbox));
     return outbox;
   }
 
   /**
    * Resolves once the last client on this path has finished every save it asked for (after its
-   * `close()`, the one that keeps what was unanswered) and every write on the path has landed:
-   * await it before the process exits.
+   * `close()`, the one that keeps what was unanswered, and then its lock is gone) and every write
+   * on the path has landed: await it before the process exits.
    */
   async idle(): Promise<void> {
-    await owners.get(this.path)?.deref()?.idle;
+    const last = owners.get(this.path)?.deref();
+    await last?.idle;
+    await last?.lock.released;
     await inTurn(this.path, async () => undefined);
   }
 
   load(): Promise<OutboxSnapshot | undefined> {
-    // Read now, before attach() makes this store's own client the path's last.
-    const previous = owners.get(this.path)?.deref()?.idle;
-    return Promise.resolve(previous).then(() => inTurn(this.path, () => this.#read()));
+    return inTurn(this.path, () => this.#read());
   }
 
   save(snapshot: OutboxSnapshot): Promise<void> {
@@ -125,15 +133,8 @@ export class FileOutboxStore extends DurableOutboxStore {
    * restarted under the same pid finds its last life's). A running process's are left alone.
    */
   async #sweepTemporaries(): Promise<void> {
-    const { readdir, rm } = await loadFs();
-    const parent = parentOf(this.path);
-    const base = this.path.slice(parent.length);
-    const names = await readdir(parent || '.').catch(() => [] as string[]);
-    for (const name of names) {
-      if (!name.startsWith(`${base}.`)) continue;
-      const pid = /^\.(\d+)(?:\.\d+)?\.tmp$/.exec(name.slice(base.length))?.[1];
-      if (pid !== undefined && !running(Number(pid))) await rm(parent + name, { force: true }).catch(() => undefined);
-    }
+    const { rm } = await loadFs();
+    for (const { file, pid } of await pidFiles(this.path, 'tmp')) if (!running(pid)) await rm(file, { force: true }).catch(() => undefined);
   }
 
   async #write(snapshot: OutboxSnapshot): Promise<void> {
@@ -162,21 +163,21 @@ export class FileOutboxStore extends DurableOutboxStore {
   }
 }
 
-/** The directory part of `path`, with its trailing separator ('' for a bare file name). */
-const parentOf = (path: string): string => path.replace(/[^/\\]*$/, '');
-
 /** Corrupt files moved aside and kept at most, per path. */
 const MAX_CORRUPT_COPIES = 100;
 
-/** Whether another process with this id is running (this process's own id counts as not). */
-function running(pid: number): boolean {
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it runs, as another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+/** A client's durable outbox on a file: its lock goes once the client has closed and its last save has ended. */
+class LockedOutbox extends DurableOutbox {
+  constructor(
+    readonly lock: OutboxLock,
+    ...outbox: ConstructorParameters<typeof DurableOutbox>
+  ) {
+    super(...outbox);
+  }
+
+  override close(): void {
+    super.close();
+    void this.lock.release(this.idle);
   }
 }
 

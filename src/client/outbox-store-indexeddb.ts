@@ -6,8 +6,12 @@ import type { OutboxSnapshot } from './outbox-store.js';
  * record): unanswered publishes and requests survive a page reload. Every operation opens the
  * database, runs one transaction and closes it again (saves are few: the client merges those
  * asked for while one runs), so no connection is held open to block another tab's upgrade.
- * One client per store: a page open in several tabs gives each tab its own name (one kept in
- * `sessionStorage`, say). Import it only where it is used: an app without it does not bundle it.
+ * One client per store, and nothing enforces it yet (Web Locks would): two clients on one name
+ * (two tabs) both load the record and restore its entries; the later resume of the stored
+ * session closes the other's connection (4001), entries never sent go out from both (twice), and
+ * each save replaces the other's entries. A page open in several tabs gives each tab its own name
+ * (one kept in `sessionStorage`, say). Import it only where it is used: an app without it does
+ * not bundle it.
  *
  * @example
  * const client = new LifelineClient(url, { outbox: new IndexedDbOutboxStore('chat-outbox') });

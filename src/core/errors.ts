@@ -4,7 +4,7 @@
  * carry an `ERR_*` code; the two that stand for a protocol reply carry the reply's code.
  *
  * LifelineError                 ERR_QUEUE_FULL, ERR_SOCKET, ERR_ILLEGAL_STATE, ERR_SERVER_CLOSED,
- * │                             ERR_NOT_LISTENING (plain, with the code)
+ * │                             ERR_NOT_LISTENING, ERR_OUTBOX_LOCKED (plain, with the code)
  * ├─ InvalidOptionError         ERR_INVALID_OPTION       an option or flag is out of range
  * ├─ InvalidCloseError          ERR_INVALID_CLOSE        a close code or reason that may not be sent
  * ├─ ConnectionClosedError      ERR_CONNECTION_CLOSED    the connection closed (close code, reason)
@@ -32,6 +32,8 @@ export type LifelineErrorCode =
   | 'ERR_SERVER_CLOSED'
   /** `address()` of a server that does not listen (yet, or any more). */
   | 'ERR_NOT_LISTENING'
+  /** A client's `FileOutboxStore` path is held by another client (in this process or another): this one keeps its outbox in memory. */
+  | 'ERR_OUTBOX_LOCKED'
   /** A setting (or a combination of them) `lifeline serve` cannot run with. */
   | 'ERR_USAGE';
 

@@ -57,22 +57,30 @@ export class FakeClock implements Clock {
     return this.#earliest()?.due;
   }
 
-  /** Advances `ms`, running every timer that falls due, synchronously. */
+  /**
+   * Advances `ms`, running every timer that falls due, synchronously. A timer that throws does
+   * not stop the advance (as with @sinonjs/fake-timers): every other timer due runs and time
+   * reaches the target, then the first error thrown is thrown again (later ones are dropped).
+   */
   tick(ms: number): void {
     const target = this.#target(ms);
-    for (let next = this.#earliest(); next && next.due <= target; next = this.#earliest()) this.#run(next);
+    const failure = new FirstError();
+    for (let next = this.#earliest(); next && next.due <= target; next = this.#earliest()) failure.run(() => this.#run(next));
     this.#arrive(target);
+    failure.rethrow();
   }
 
-  /** Like {@link tick}, but lets promises and I/O callbacks settle after each timer. */
+  /** Like {@link tick}, but lets promises and I/O callbacks settle after each timer; rejects with the first error a timer threw. */
   async tickAsync(ms: number): Promise<void> {
     const target = this.#target(ms);
+    const failure = new FirstError();
     await settle();
     for (let next = this.#earliest(); next && next.due <= target; next = this.#earliest()) {
-      this.#run(next);
+      failure.run(() => this.#run(next));
       await settle();
     }
     this.#arrive(target);
+    failure.rethrow();
   }
 
   /** Runs the next timer whatever its due time; returns false when none is pending. */
@@ -118,6 +126,26 @@ export class FakeClock implements Clock {
 function delayOf(ms: number): number {
   // Math.max converts as the platform does (undefined and most objects become NaN): NaN is 0.
   return Math.min(Math.max(0, ms), MAX_TIMER_MS) || 0;
+}
+
+/** The first error of the calls it runs, kept (whatever was thrown, `undefined` too) to be thrown again once all have run. */
+class FirstError {
+  #thrown = false;
+  #error: unknown;
+
+  run(call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      if (this.#thrown) return;
+      this.#thrown = true;
+      this.#error = error;
+    }
+  }
+
+  rethrow(): void {
+    if (this.#thrown) throw this.#error;
+  }
 }
 
 /** Lets pending promise reactions and already-queued I/O callbacks run. */

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { describe, test, type TestContext } from 'node:test';
+import { readFile } from 'node:fs/promises';
+import { describe, test } from 'node:test';
 import { seededRng } from '../../src/core/clock.js';
 import type { ClientEnvironment } from '../../src/client/environment.js';
 import { FileOutboxStore, LifelineClient as NodeLifelineClient, MemoryOutboxStore, ReplyError, withOutbox, type OutboxEvent, type OutboxSnapshot, type OutboxStore } from '../../src/client/node.js';
@@ -15,6 +13,7 @@ import { scriptedSockets, type ScriptedSocket } from '../helpers/scripted-socket
 import { eventually, until, within } from '../helpers/wait.js';
 import { pino } from 'pino';
 import { Gate } from '../helpers/gate.js';
+import { fast, outboxFile, watch } from '../helpers/outbox-files.js';
 
 const steady: ClientEnvironment = { hidden: () => false, online: () => true, subscribe: () => () => undefined };
 
@@ -454,26 +453,10 @@ describe('LifelineClient with a durable outbox: the protocol against a scripted 
 // ---- against a real server, with the file store ------------------------------------------------------
 
 const channels = { chat: { history: { size: 100, ttl: 300_000 } } };
-const fast = { initialDelay: 10, maxDelay: 50 };
 
-
-async function outboxFile(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'lifeline-client-outbox-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return join(dir, 'outbox.json');
-}
 
 async function stored(path: string): Promise<OutboxSnapshot> {
   return JSON.parse(await readFile(path, 'utf8')) as OutboxSnapshot;
-}
-
-/** Every event of `channel`, seen by a plain client (no outbox) subscribed to it. */
-async function watch(url: string, channel: string): Promise<{ readonly client: NodeLifelineClient; readonly events: unknown[] }> {
-  const client = new NodeLifelineClient(url, fast);
-  const events: unknown[] = [];
-  const sub = client.subscribe(channel, { event: (e) => events.push(e.data) });
-  await within(sub.ready(), 5_000, 'the watcher subscribed');
-  return { client, events };
 }
 
 describe('LifelineClient with a FileOutboxStore against a real server', () => {
@@ -508,6 +491,9 @@ describe('LifelineClient with a FileOutboxStore against a real server', () => {
       assert.deepEqual(snapshot, { session, secret: snapshot.secret, entries: [{ kind: 'publish', body: body('chat:once', 'only once'), id: 1 }] });
 
       const outcomes: OutboxEvent[] = [];
+      // It lets go of the file (one per client at a time); a process that died would leave a lock
+      // the next one takes over.
+      first.close();
       second = new NodeLifelineClient(fixture.wsUrl, { ...fast, outbox: new FileOutboxStore(path) });
       second.addEventListener('outbox', (e) => outcomes.push(e));
       const resumed = until(second, 'session', () => true);
@@ -542,6 +528,7 @@ describe('LifelineClient with a FileOutboxStore against a real server', () => {
       await eventually(async () => (await stored(path).catch(() => ({ entries: [] }))).entries.length === 1, 'the offline publish saved', 5_000);
       assert.deepEqual((await stored(path)).entries, [{ kind: 'publish', body: body('chat:offline', 'queued offline'), id: 0 }]);
       const outcomes: OutboxEvent[] = [];
+      first.close(); // one client per file at a time
       second = new NodeLifelineClient(fixture.wsUrl, { ...fast, outbox: new FileOutboxStore(path) });
       second.addEventListener('outbox', (e) => outcomes.push(e));
       await eventually(() => outcomes.length === 1, 'the outcome', 5_000);
@@ -621,6 +608,7 @@ describe('LifelineClient with a FileOutboxStore against a real server', () => {
         if (message.type === 'publish') publishes++;
       });
       const outcomes: OutboxEvent[] = [];
+      client.close(); // one client per file at a time
       next = new NodeLifelineClient(first.wsUrl, { ...fast, outbox: new FileOutboxStore(path) });
       next.addEventListener('outbox', (e) => outcomes.push(e));
       const welcomed = until(next, 'session', () => true);

@@ -108,3 +108,59 @@ describe('FakeClock: time only moves forward', () => {
     assert.equal(ran, 1);
   });
 });
+
+describe('FakeClock: a timer that throws', () => {
+  /** Three timers due within 30 ms, the first two throwing; what ran and when. */
+  function throwingTimers(clock: FakeClock): string[] {
+    const ran: string[] = [];
+    clock.setTimeout(() => {
+      ran.push(`first@${clock.now()}`);
+      throw new Error('first');
+    }, 10);
+    clock.setTimeout(() => {
+      ran.push(`second@${clock.now()}`);
+      throw new Error('second');
+    }, 20);
+    clock.setTimeout(() => ran.push(`third@${clock.now()}`), 30);
+    clock.setTimeout(() => ran.push(`later@${clock.now()}`), 100);
+    return ran;
+  }
+
+  test('tick() runs every other timer due and reaches its target, then throws the first error', () => {
+    const clock = new FakeClock();
+    const ran = throwingTimers(clock);
+    assert.throws(() => clock.tick(50), { message: 'first' });
+    assert.deepEqual(ran, ['first@10', 'second@20', 'third@30']);
+    assert.equal(clock.now(), 50);
+    assert.equal(clock.pending, 1, 'the timer due after the target still waits');
+    clock.tick(50);
+    assert.deepEqual(ran.at(-1), 'later@100');
+  });
+
+  test('tickAsync() runs every other timer due and reaches its target, then rejects with the first error', async () => {
+    const clock = new FakeClock();
+    const ran = throwingTimers(clock);
+    await assert.rejects(clock.tickAsync(50), { message: 'first' });
+    assert.deepEqual(ran, ['first@10', 'second@20', 'third@30']);
+    assert.equal(clock.now(), 50);
+    assert.equal(clock.pending, 1);
+  });
+
+  test('whatever the timer threw is thrown again, even undefined', () => {
+    const clock = new FakeClock();
+    let after = 0;
+    clock.setTimeout(() => {
+      throw undefined;
+    }, 1);
+    clock.setTimeout(() => after++, 2);
+    let caught: unknown = 'nothing';
+    try {
+      clock.tick(5);
+    } catch (error) {
+      caught = error;
+    }
+    assert.equal(caught, undefined, 'thrown again as it was');
+    assert.equal(after, 1);
+    assert.equal(clock.now(), 5);
+  });
+});

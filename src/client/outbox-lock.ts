@@ -1,0 +1,144 @@
+import { LifelineError } from '../core/errors.js';
+import { loadFs, loadFsSync, parentOf } from './node-fs.js';
+import { pidFiles, running } from './pid-files.js';
+
+/** This life of the process: tells its own lock files from those an earlier process with the same pid left. */
+const LIFE = crypto.randomUUID();
+/** The locks this process holds, by number. */
+const held = new Map<number, OutboxLock>();
+let numbered = 0;
+/** Locks of one path are taken one at a time in the process: the last one being taken, by path (it never rejects). */
+const taking = new Map<string, Promise<unknown>>();
+/** The synchronous unlink, loaded with the first lock, for the 'exit' hook. */
+let unlinkSync: ((file: string) => void) | undefined;
+
+/** Removes the lock files still held when the process exits normally (a crash leaves them: the next one takes them over). */
+function releaseAtExit(): void {
+  for (const lock of held.values()) {
+    try {
+      if (lock.file) unlinkSync?.(lock.file);
+    } catch {
+      // gone already, or the directory went: nothing to release
+    }
+  }
+}
+
+/** What the lock file of a lock of this process holds. */
+interface LockRecord {
+  readonly pid: number;
+  readonly life: string;
+  readonly lock: number;
+}
+
+/**
+ * The lock a client holds on a {@link FileOutboxStore}'s path from its start until its close:
+ * the file `<path>.<pid>.lock` (its pid in the name, so that a lock left by a process no longer
+ * running is found as a save's temporary files are). Taking it makes that file (exclusively,
+ * within the process), then looks at every other lock of the path: one of a running process
+ * refuses this one (its own file is removed again), one of a process that ended is removed. Two
+ * processes taking it at the same instant may both be refused; two can never both hold it. Within
+ * the process, a lock whose client has closed is waited for (its last saves), one whose client
+ * has not is refused.
+ */
+export class OutboxLock {
+  /** Resolves once the lock is held; rejects with `ERR_OUTBOX_LOCKED` (or why it could not be made). */
+  readonly taken: Promise<void>;
+  /** Its lock file once taken. */
+  file: string | undefined;
+  readonly #number = ++numbered;
+  #released: Promise<void> | undefined;
+
+  constructor(readonly path: string) {
+    // By path: a closed holder's last save that hangs holds up new clients of its path only.
+    const taken = (taking.get(path) ?? Promise.resolve()).then(() => this.#take());
+    const turn = taken.catch(() => undefined);
+    taking.set(path, turn);
+    void turn.then(() => {
+      if (taking.get(path) === turn) taking.delete(path);
+    });
+    this.taken = taken;
+  }
+
+  /** The client closed: the lock is removed once `done` (its last saves) has settled. Resolves once removed. */
+  release(done: Promise<void>): Promise<void> {
+    return (this.#released ??= Promise.all([done, this.taken]).then(
+      () => this.#remove(),
+      () => undefined, // never taken: nothing to remove
+    ));
+  }
+
+  /** Once {@link release} was called: resolves once the lock is gone. */
+  get released(): Promise<void> | undefined {
+    return this.#released;
+  }
+
+  async #take(): Promise<void> {
+    const { mkdir, readFile, rm, writeFile } = await loadFs();
+    unlinkSync ??= (await loadFsSync()).unlinkSync;
+    const file = `${this.path}.${process.pid}.lock`;
+    const record = JSON.stringify({ pid: process.pid, life: LIFE, lock: this.#number } satisfies LockRecord);
+    try {
+      await mkdir(parentOf(this.path) || '.', { recursive: true });
+      // Each turn waits for a closed client of this process to let go: one that has is no longer
+      // held, and none is taken meanwhile (they take turns), so there are at most as many turns.
+      const holders = held.size;
+      for (let turn = 0; !(await makeNew(writeFile, file, record)); turn++) {
+        const holder = ownLock(await readFile(file, 'utf8').catch(() => ''));
+        if (holder && !holder.released) throw locked(this.path, 'another client in this process has it open (close that client first)');
+        if (!holder || turn >= holders) {
+          // Left by an earlier life of this pid (or a lock whose removal failed): take it over.
+          await writeFile(file, record);
+          break;
+        }
+        await holder.released;
+      }
+    } catch (error) {
+      if (error instanceof LifelineError) throw error;
+      throw new Error(`outbox file ${this.path} cannot be locked (${(error as Error).message}); this client keeps its outbox in memory`, { cause: error });
+    }
+    const others = (await pidFiles(this.path, 'lock')).filter((other) => other.pid !== process.pid);
+    const holder = others.find((other) => running(other.pid));
+    if (holder) {
+      await rm(file, { force: true }).catch(() => undefined);
+      throw locked(this.path, `process ${holder.pid} has it open (its lock: ${holder.file}; remove that file only if no process ${holder.pid} uses the outbox)`);
+    }
+    // Left by processes that ended without letting go (a crash, a kill).
+    for (const other of others) await rm(other.file, { force: true }).catch(() => undefined);
+    this.file = file;
+    if (held.size === 0) process.on('exit', releaseAtExit);
+    held.set(this.#number, this);
+  }
+
+  async #remove(): Promise<void> {
+    const file = this.file;
+    this.file = undefined;
+    held.delete(this.#number);
+    if (held.size === 0) process.off('exit', releaseAtExit);
+    if (file) await (await loadFs()).rm(file, { force: true }).catch(() => undefined);
+  }
+}
+
+/** Makes `file` holding `text` unless it exists: whether it did. */
+function makeNew(writeFile: (file: string, text: string, options: { flag: string }) => Promise<void>, file: string, text: string): Promise<boolean> {
+  return writeFile(file, text, { flag: 'wx' }).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EEXIST') return false;
+      throw error;
+    },
+  );
+}
+
+/** The lock of this process's life that a lock file names, if it still holds it. */
+function ownLock(text: string): OutboxLock | undefined {
+  try {
+    const record = JSON.parse(text) as Partial<LockRecord> | null;
+    return record?.life === LIFE && typeof record.lock === 'number' ? held.get(record.lock) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function locked(path: string, who: string): LifelineError {
+  return new LifelineError('ERR_OUTBOX_LOCKED', `outbox file ${path} is in use: ${who}; this client keeps its outbox in memory`);
+}
