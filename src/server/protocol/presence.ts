@@ -29,6 +29,8 @@ interface Announcer {
 interface Grace {
   readonly key: string;
   readonly endsAt: number;
+  /** Tells the leave (unless the member came back meanwhile). */
+  readonly end: () => void;
   readonly timer: Timer;
 }
 
@@ -128,15 +130,12 @@ export class Presence<User> {
     this.#takeGrace(sub.channel, session.member);
     if (!parked || this.host.grace <= 0) return this.#leave(session, sub.channel, connection);
     const key = `${sub.channel}\n${session.member}`;
-    const grace: Grace = {
-      key,
-      endsAt: this.host.clock.now() + this.host.grace,
-      timer: new Timer(this.host.clock, () => {
-        if (this.#pending.get(key) === grace) this.#pending.delete(key);
-        // Its broker may be gone by then: the entry expires on its own within the member ttl.
-        this.#leave(session, sub.channel, connection).catch(() => undefined);
-      }),
+    const end = (): void => {
+      if (this.#pending.get(key) === grace) this.#pending.delete(key);
+      // Its broker may be gone by then: the entry expires on its own within the member ttl.
+      this.#leave(session, sub.channel, connection).catch(() => undefined);
     };
+    const grace: Grace = { key, endsAt: this.host.clock.now() + this.host.grace, end, timer: new Timer(this.host.clock, end) };
     this.#restoreGrace(grace);
   }
 
@@ -150,11 +149,13 @@ export class Presence<User> {
     return grace;
   }
 
-  /** (Re)starts a grace period until its end (at once when that passed), unless another one runs for its member now. */
+  /** (Re)starts a grace period until its end (ends it now when that passed), unless another one runs for its member now. */
   #restoreGrace(grace: Grace): void {
     if (this.#closed || this.#pending.has(grace.key)) return;
+    const left = grace.endsAt - this.host.clock.now();
+    if (left <= 0) return grace.end();
     this.#pending.set(grace.key, grace);
-    grace.timer.start(grace.endsAt - this.host.clock.now());
+    grace.timer.start(left);
   }
 
   /** The members of a channel, as clients see them. */
