@@ -197,9 +197,10 @@ export class Presence<User> {
   }
 
   /** What the broker holds of `session`'s membership: the member, and the connection holding it, in takeover order. */
-  #entry(session: LiveSession<User>): PresenceMember {
-    return { ...this.#member(session), connection: session.connection.id, generation: session.generation };
+  #entry(session: LiveSession<User>, member = this.#member(session)): PresenceMember {
+    return { ...member, connection: session.connection.id, generation: session.generation };
   }
+
   /**
    * Tells every member of `channel` that `member` joined or left, paced per member: a member
    * that subscribes and unsubscribes in a loop makes the server send a bounded number of
@@ -274,10 +275,10 @@ export class Presence<User> {
         // even if its connection ends before its `subscribed`.
         if (!sub.presence || sub.buffer !== undefined) continue;
         channels.add(sub.channel);
-        const entry = this.#entry(session);
+        const member = this.#member(session);
         // Fresh again: its lease ran out while this node was cut off, and another node told its leave.
-        const refreshed = this.host.broker.presenceJoin(sub.channel, entry, this.#ttl());
-        void refreshed.then((fresh) => (fresh ? this.#announce(sub.channel, this.#member(session), 'join') : undefined)).catch(() => undefined);
+        const refreshed = this.host.broker.presenceJoin(sub.channel, this.#entry(session, member), this.#ttl());
+        void refreshed.then((fresh) => (fresh ? this.#announce(sub.channel, member, 'join') : undefined)).catch(() => undefined);
       }
     }
     for (const channel of channels) void this.#expire(channel).catch(() => undefined);
