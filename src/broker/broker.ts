@@ -98,6 +98,12 @@ export interface PresenceMember {
   readonly user: unknown;
   /** The connection that holds the membership now (the server's bookkeeping; never shown to clients). */
   readonly connection?: string;
+  /**
+   * That connection's takeover order ({@link SessionRecord.generation}; bookkeeping too): a join
+   * for a lower generation than the holder's, while its lease lasts, changes nothing (a
+   * connection's join answered after a newer connection of the session joined). Absent: not ordered.
+   */
+  readonly generation?: number;
 }
 
 export type Unsubscribe = () => Promise<void>;
@@ -258,12 +264,15 @@ export interface Broker {
 
   /**
    * Adds (or refreshes) a member; it vanishes after `ttl` ms unless refreshed (a dead node's
-   * entries expire). True when the member was not present before (or had expired).
+   * entries expire). True when the member was not present before (or had expired). A member
+   * held by a connection of a higher `generation` is kept as it is (false).
    */
   presenceJoin(channel: string, member: PresenceMember, ttl: number): Promise<boolean>;
   /**
-   * Removes a member; with `connection`, only while that connection (or none) holds it: false,
-   * and nothing removed, when another connection holds it now (the session came back).
+   * Removes a member; with `connection`, only while that connection (or none) holds it. True
+   * when it removed the member, so that one caller only tells its leave: false, and nothing
+   * removed, when another connection holds it now (the session came back) or it is not there
+   * (it left, or expired and was taken by {@link presenceExpired}, through another node).
    */
   presenceLeave(channel: string, client: string, connection?: string): Promise<boolean>;
   /** The members whose ttl has not ended. */

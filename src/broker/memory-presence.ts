@@ -13,6 +13,11 @@ interface Lease {
   readonly expiresAt: number;
 }
 
+/** Whether `holder` is held by a newer connection of the session than the one `joining` names. */
+function newerHolder(holder: PresenceMember, joining: PresenceMember): boolean {
+  return holder.generation !== undefined && joining.generation !== undefined && holder.generation > joining.generation;
+}
+
 /** The in-memory broker's presence: members per channel, each a lease on the injected clock. */
 export class MemoryPresence {
   readonly #channels = new Map<string, Map<string, Lease>>();
@@ -30,15 +35,18 @@ export class MemoryPresence {
     if (!members) this.#channels.set(channel, (members = new Map()));
     const now = this.clock.now();
     const held = members.get(member.client);
+    const present = held !== undefined && held.expiresAt >= now;
+    if (present && newerHolder(held.member, member)) return false;
     members.set(member.client, { member, expiresAt: now + ttl });
-    return held === undefined || held.expiresAt < now;
+    return !present;
   }
 
-  /** Removes a member unless `connection` is given and another connection holds it now. */
+  /** Removes a member unless `connection` is given and another connection holds it now; true when it removed one. */
   leave(channel: string, client: string, connection?: string): boolean {
     const members = this.#channels.get(channel);
-    const holder = members?.get(client)?.member.connection;
-    if (connection !== undefined && holder !== undefined && holder !== connection) return false;
+    const holder = members?.get(client)?.member;
+    if (holder === undefined) return false;
+    if (connection !== undefined && holder.connection !== undefined && holder.connection !== connection) return false;
     members?.delete(client);
     return true;
   }

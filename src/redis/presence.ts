@@ -20,7 +20,7 @@ export class RedisPresence {
   async join(channel: string, member: PresenceMember, ttl: number): Promise<boolean> {
     const keys = this.keys.presence(channel);
     const now = this.clock.now();
-    const reply = await this.scripts.run(lua.PRESENCE_JOIN, [keys.members, keys.data], [member.client, JSON.stringify(member), String(now + ttl), String(ttl + BACKSTOP), String(now)]);
+    const reply = await this.scripts.run(lua.PRESENCE_JOIN, [keys.members, keys.data], [member.client, JSON.stringify(member), String(now + ttl), String(ttl + BACKSTOP), String(now), member.generation === undefined ? '' : String(member.generation)]);
     return integer(reply) === 1;
   }
 

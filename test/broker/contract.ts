@@ -846,6 +846,39 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock, limi
         assert.equal(await broker.presenceLeave(channel, 'm-a'), true, 'without a connection: any holder');
         assert.deepEqual(await broker.presence(channel), []);
       });
+
+      test('a join for an older connection of the session than the one holding the member changes nothing; an expired holder orders nothing', async (t) => {
+        const { broker, clock, name } = await setup(t);
+        const channel = name('room');
+        const older = { client: 'm-a', user: 'ann', connection: 'c-1', generation: 1 };
+        const newer = { ...older, connection: 'c-2', generation: 2 };
+        assert.equal(await broker.presenceJoin(channel, newer, 1_000), true);
+        assert.equal(await broker.presenceJoin(channel, older, 1_000), false, 'present');
+        assert.deepEqual(await broker.presence(channel), [newer], 'the newer connection holds it still');
+        assert.equal(await broker.presenceLeave(channel, 'm-a', 'c-1'), false, "c-1's leave is stale");
+        clock.tick(1_001);
+        assert.equal(await broker.presenceJoin(channel, older, 1_000), true, 'the lease of c-2 ended: a new member');
+        assert.deepEqual(await broker.presence(channel), [older]);
+        const unordered = { client: 'm-a', user: 'ann', connection: 'c-3' };
+        assert.equal(await broker.presenceJoin(channel, unordered, 1_000), false);
+        assert.deepEqual(await broker.presence(channel), [unordered], 'a join with no generation is not ordered');
+      });
+
+      test('a leave of a member that is not there removes nothing and says so: one caller only tells its leave', async (t) => {
+        const { broker, clock, name } = await setup(t);
+        const channel = name('room');
+        const ann = { client: 'm-a', user: 'ann', connection: 'c-1' };
+        assert.equal(await broker.presenceLeave(channel, 'm-a', 'c-1'), false, 'never joined');
+        await broker.presenceJoin(channel, ann, 10_000);
+        assert.equal(await broker.presenceLeave(channel, 'm-a', 'c-2'), false, 'held by c-1');
+        assert.equal(await broker.presenceLeave(channel, 'm-a', 'c-1'), true);
+        assert.equal(await broker.presenceLeave(channel, 'm-a', 'c-1'), false, 'left already');
+        assert.equal(await broker.presenceLeave(channel, 'm-a'), false, 'left already, for any connection too');
+        await broker.presenceJoin(channel, ann, 1_000);
+        clock.tick(1_001);
+        assert.deepEqual(await broker.presenceExpired?.(channel), [ann]);
+        assert.equal(await broker.presenceLeave(channel, 'm-a', 'c-1'), false, 'expired and taken: its leave was told by whoever took it');
+      });
     });
   });
 }

@@ -2,12 +2,22 @@
 
 /**
  * KEYS: members (zset by expiry), data (hash). ARGV: client, member JSON, expiresAt, realTtl,
- * now. Returns 1 when the member was not present (or had expired), 0 when it was.
+ * now, generation ('' for none). Returns 1 when the member was not present (or had expired), 0
+ * when it was; a member held by a higher generation is left as it is.
  */
 export const PRESENCE_JOIN = `
 local held = redis.call('ZSCORE', KEYS[1], ARGV[1])
 local fresh = 1
-if held and tonumber(held) >= tonumber(ARGV[5]) then fresh = 0 end
+if held and tonumber(held) >= tonumber(ARGV[5]) then
+  if ARGV[6] ~= '' then
+    local json = redis.call('HGET', KEYS[2], ARGV[1])
+    if json then
+      local ok, member = pcall(cjson.decode, json)
+      if ok and type(member) == 'table' and type(member.generation) == 'number' and member.generation > tonumber(ARGV[6]) then return 0 end
+    end
+  end
+  fresh = 0
+end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 for _, k in ipairs(KEYS) do
@@ -18,15 +28,17 @@ return fresh
 
 /**
  * KEYS: members, data. ARGV: client, connection ('' for any). Removes the member unless another
- * connection holds it now; returns 0 when it was kept, 1 otherwise.
+ * connection holds it now; returns 1 when it removed it, 0 when it was kept or was not there.
  */
 export const PRESENCE_LEAVE = `
+local json = redis.call('HGET', KEYS[2], ARGV[1])
+if not json then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return 0
+end
 if ARGV[2] ~= '' then
-  local json = redis.call('HGET', KEYS[2], ARGV[1])
-  if json then
-    local ok, member = pcall(cjson.decode, json)
-    if ok and type(member) == 'table' and member.connection ~= nil and member.connection ~= ARGV[2] then return 0 end
-  end
+  local ok, member = pcall(cjson.decode, json)
+  if ok and type(member) == 'table' and member.connection ~= nil and member.connection ~= ARGV[2] then return 0 end
 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])

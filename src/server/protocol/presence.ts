@@ -25,6 +25,15 @@ interface Announcer {
   timer: Timer | undefined;
 }
 
+/** A leave waiting out the grace period: it is told at `endsAt` unless the member comes back. */
+interface Grace {
+  readonly key: string;
+  readonly endsAt: number;
+  /** Tells the leave (unless the member came back meanwhile). */
+  readonly end: () => void;
+  readonly timer: Timer;
+}
+
 export interface PresenceHost<User> {
   readonly broker: Broker;
   readonly clock: Clock;
@@ -51,7 +60,7 @@ export class Presence<User> {
   readonly #timer: Timer;
   readonly #listeners = new WeakMap<LiveSubscription<User>, FanoutMember & { readonly member: string }>();
   /** Leaves waiting out the grace period. */
-  readonly #pending = new Map<string, Timer>();
+  readonly #pending = new Map<string, Grace>();
   readonly #announcers = new Map<string, Announcer>();
   #closed = false;
 
@@ -64,17 +73,25 @@ export class Presence<User> {
    * `session` enters `sub`'s channel: it hears changes from now on, and the broker lists it.
    * Resolves with whether it is new there; false when it was still a member (it resumed within
    * the grace period, or took over), and then nobody is to hear anything. Its join is told by
-   * {@link announceJoin}, once the subscribe is answered. A broker failure rejects, and
-   * {@link withdraw} undoes what was done.
+   * {@link announceJoin}, once the subscribe is answered. A broker failure rejects, with what was
+   * done undone (as {@link withdraw} does).
    */
   async enter(session: LiveSession<User>, sub: LiveSubscription<User>): Promise<boolean> {
     const { broker, fanout } = this.host;
-    await fanout.join(companion(sub.channel), this.#listener(session, sub));
-    const member = this.#member(session);
-    const fresh = await broker.presenceJoin(sub.channel, { ...member, connection: session.connection.id }, this.#ttl());
-    // Back within the grace period of an earlier connection: that connection's leave is moot.
-    // Stopped only once the join took: a failed one leaves the earlier leave due as it was.
-    this.#cancelGrace(sub.channel, session.member);
+    // Back within the grace period of an earlier connection: that connection's leave waits while
+    // this join is under way (told meanwhile, it would make others hear a leave, then a join for
+    // a resume within the grace), and is moot once the join took. A failed join leaves it due
+    // as it was: at once if its grace ended meanwhile.
+    const held = this.#takeGrace(sub.channel, session.member);
+    let fresh: boolean;
+    try {
+      await fanout.join(companion(sub.channel), this.#listener(session, sub));
+      fresh = await broker.presenceJoin(sub.channel, this.#entry(session), this.#ttl());
+    } catch (error) {
+      await this.withdraw(session, sub).catch(() => undefined);
+      if (held) this.#restoreGrace(held);
+      throw error;
+    }
     // With keepalive off the refresh timer starts with the first member.
     if (!this.#timer.pending && !this.#closed) this.#timer.start(this.#interval());
     return fresh;
@@ -86,13 +103,17 @@ export class Presence<User> {
   }
 
   /**
-   * Undoes an {@link enter} that failed: `session` stops hearing the channel's changes, and an
-   * entry the broker may have made for this connection is removed. Nobody hears anything: its
-   * join was never told.
+   * Undoes an {@link enter}: `session` stops hearing the channel's changes, and an entry the
+   * broker may have made for this connection is removed. Nobody hears anything: its join was
+   * never told. Unless the enter made the member new (`fresh`) and another connection of the
+   * session holds the entry now: that one resumed meanwhile (on this node or another), found the
+   * member present and told nothing, so this join is told now, or never would be.
    */
-  async withdraw(session: LiveSession<User>, sub: LiveSubscription<User>): Promise<void> {
-    await this.host.fanout.leave(companion(sub.channel), this.#listener(session, sub));
-    await this.host.broker.presenceLeave(sub.channel, session.member, session.connection.id);
+  async withdraw(session: LiveSession<User>, sub: LiveSubscription<User>, fresh = false): Promise<void> {
+    const { broker, fanout } = this.host;
+    await fanout.leave(companion(sub.channel), this.#listener(session, sub));
+    if ((await broker.presenceLeave(sub.channel, session.member, session.connection.id)) || !fresh) return;
+    if ((await broker.presence(sub.channel)).some((entry) => entry.client === session.member)) await this.announceJoin(session, sub);
   }
 
   /**
@@ -106,25 +127,35 @@ export class Presence<User> {
     const connection = session.connection.id;
     // One leave per member and channel: a grace period still running for an earlier connection
     // would otherwise announce the member's leave a second time (join, leave, leave).
-    this.#cancelGrace(sub.channel, session.member);
+    this.#takeGrace(sub.channel, session.member);
     if (!parked || this.host.grace <= 0) return this.#leave(session, sub.channel, connection);
-    if (this.#closed) return;
     const key = `${sub.channel}\n${session.member}`;
-    const timer: Timer = new Timer(this.host.clock, () => {
-      if (this.#pending.get(key) === timer) this.#pending.delete(key);
+    const end = (): void => {
+      if (this.#pending.get(key) === grace) this.#pending.delete(key);
       // Its broker may be gone by then: the entry expires on its own within the member ttl.
       this.#leave(session, sub.channel, connection).catch(() => undefined);
-    });
-    this.#pending.set(key, timer);
-    timer.start(this.host.grace);
+    };
+    const grace: Grace = { key, endsAt: this.host.clock.now() + this.host.grace, end, timer: new Timer(this.host.clock, end) };
+    this.#restoreGrace(grace);
   }
 
-  /** Stops the grace period of `member` on `channel`, if one runs. */
-  #cancelGrace(channel: string, member: string): void {
-    if (this.#pending.size === 0) return;
+  /** Stops the grace period of `member` on `channel`, if one runs, and hands it over. */
+  #takeGrace(channel: string, member: string): Grace | undefined {
+    if (this.#pending.size === 0) return undefined;
     const key = `${channel}\n${member}`;
-    this.#pending.get(key)?.stop();
+    const grace = this.#pending.get(key);
+    grace?.timer.stop();
     this.#pending.delete(key);
+    return grace;
+  }
+
+  /** (Re)starts a grace period until its end (ends it now when that passed), unless another one runs for its member now. */
+  #restoreGrace(grace: Grace): void {
+    if (this.#closed || this.#pending.has(grace.key)) return;
+    const left = grace.endsAt - this.host.clock.now();
+    if (left <= 0) return grace.end();
+    this.#pending.set(grace.key, grace);
+    grace.timer.start(left);
   }
 
   /** The members of a channel, as clients see them. */
@@ -149,7 +180,7 @@ export class Presence<User> {
   close(): void {
     this.#closed = true;
     this.#timer.stop();
-    for (const timer of this.#pending.values()) timer.stop();
+    for (const grace of this.#pending.values()) grace.timer.stop();
     this.#pending.clear();
     for (const announcer of this.#announcers.values()) announcer.timer?.stop();
     this.#announcers.clear();
@@ -164,6 +195,12 @@ export class Presence<User> {
   #member(session: LiveSession<User>): PresenceMember {
     return { client: session.member, user: this.host.shown(session.user) };
   }
+
+  /** What the broker holds of `session`'s membership: the member, and the connection holding it, in takeover order. */
+  #entry(session: LiveSession<User>, member = this.#member(session)): PresenceMember {
+    return { ...member, connection: session.connection.id, generation: session.generation };
+  }
+
   /**
    * Tells every member of `channel` that `member` joined or left, paced per member: a member
    * that subscribes and unsubscribes in a loop makes the server send a bounded number of
@@ -233,11 +270,14 @@ export class Presence<User> {
     for (const session of this.host.sessions()) {
       if (!session.wantsPresence) continue; // most sessions: no list made for them
       for (const sub of session.subscriptionList()) {
-        if (!sub.presence) continue;
+        // Still catching up or entering (its buffer is set): not a member yet, and its own join
+        // says whether it is new. A refresh's join would make it one early and tell its join
+        // even if its connection ends before its `subscribed`.
+        if (!sub.presence || sub.buffer !== undefined) continue;
         channels.add(sub.channel);
         const member = this.#member(session);
         // Fresh again: its lease ran out while this node was cut off, and another node told its leave.
-        const refreshed = this.host.broker.presenceJoin(sub.channel, { ...member, connection: session.connection.id }, this.#ttl());
+        const refreshed = this.host.broker.presenceJoin(sub.channel, this.#entry(session, member), this.#ttl());
         void refreshed.then((fresh) => (fresh ? this.#announce(sub.channel, member, 'join') : undefined)).catch(() => undefined);
       }
     }

@@ -192,14 +192,13 @@ export class Subscriptions<User> {
     try {
       fresh = await presence.enter(session, sub);
     } catch (error) {
-      await presence.withdraw(session, sub).catch(() => undefined);
       return this.#joinFailed(session, message, sub, error);
     }
     // The connection closed (or was taken over) while entering: its cleanup already ran. Ended
     // before its `subscribed`, it never joined; still a member from an earlier connection (a
     // resume within the grace period), it leaves as a parked session does, after the grace.
     const gone = session.parked || this.host.live(session.id) !== session;
-    if (gone || session.subscription(sub.channel) !== sub) return fresh ? presence.withdraw(session, sub) : this.#leavePresence(session, sub, false, gone);
+    if (gone || session.subscription(sub.channel) !== sub) return fresh ? presence.withdraw(session, sub, true) : this.#leavePresence(session, sub, false, gone);
     this.#answer(session, message.id, sub, recovery);
     // Answered already: a failed announcement is no answer to the subscribe (the member is listed).
     if (fresh) await presence.announceJoin(session, sub).catch((error: unknown) => options.log.warn({ err: error, channel: sub.channel }, 'presence join not announced: broker unavailable'));

@@ -241,10 +241,10 @@ describe('presence: a grace period longer than the member ttl', () => {
 
 describe('presence: a connection that ends while its subscribe is under way', () => {
   /**
-   * A broker whose `method` waits, when armed, until the test opens it; `reached` resolves when
-   * it is waiting, `called(name)` at the next call of `name`.
+   * A broker whose `method` waits, when armed, until the test opens it (then fails, with
+   * `fails`); `reached` resolves when it is waiting, `called(name)` at the next call of `name`.
    */
-  function heldAt(method: string, clock: FakeClock): { broker: ParkWatch; arm(): void; reached: Promise<void>; open(): void; called(name: string): Promise<void> } {
+  function heldAt(method: string, clock: FakeClock, fails = false): { broker: ParkWatch; arm(): void; reached: Promise<void>; open(): void; called(name: string): Promise<void> } {
     let armed = false;
     let reach = (): void => undefined;
     let open = (): void => undefined;
@@ -258,6 +258,7 @@ describe('presence: a connection that ends while its subscribe is under way', ()
       armed = false;
       reach();
       await opened;
+      if (fails) throw new Error('broker unavailable');
     });
     const called = (name: string): Promise<void> => new Promise<void>((resolve) => watched.set(name, resolve));
     return { broker, arm: () => void (armed = true), reached, open, called };
@@ -285,6 +286,32 @@ describe('presence: a connection that ends while its subscribe is under way', ()
     return { clock, watcher, welcome, member: memberId(welcome.session), url: fixture.wsUrl, open: held.open, called: held.called };
   }
 
+  /** A watcher on `room:1` and a member that joined it and whose link dropped (its session parked), on a broker held at `presenceJoin` when armed. */
+  async function droppedMember(t: TestContext, fails = false) {
+    const clock = new FakeClock();
+    const held = heldAt('presenceJoin', clock, fails);
+    t.after(() => held.broker.inner.close());
+    const fixture = await serve(t, { clock, pingInterval: 0, presenceGrace: 1_000, channels, broker: held.broker });
+    const { watcher, first, welcome, member } = await watchedMember(t, fixture.wsUrl);
+    first.terminate();
+    await held.broker.parked(welcome.session);
+    return { clock, held, fixture, watcher, welcome, member };
+  }
+
+  /** A dropped member resumes halfway through the grace period; its subscribe is held at the presence join until past the grace's end. */
+  async function resumedHeldPastGrace(t: TestContext, fails = false) {
+    const dropped = await droppedMember(t, fails);
+    const { clock, held, fixture, watcher, welcome } = dropped;
+    await clock.tickAsync(500);
+    const { client: second } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
+    held.arm();
+    second.send({ type: 'subscribe', id: 1, channel: 'room:1' });
+    await held.reached;
+    await clock.tickAsync(1_000); // the first connection's grace period would end here
+    await watcher.sync();
+    return { ...dropped, second };
+  }
+
   test('closed during the catch-up: it never joined, so nobody hears it leave, at once or after the grace period (fake clock)', async (t) => {
     const { clock, watcher, member, open } = await endedMidSubscribe(t, 'recover');
     open();
@@ -309,13 +336,7 @@ describe('presence: a connection that ends while its subscribe is under way', ()
   });
 
   test('a member resuming within the grace that closes again while entering presence leaves once, when the grace ends (fake clock)', async (t) => {
-    const clock = new FakeClock();
-    const held = heldAt('presenceJoin', clock);
-    t.after(() => held.broker.inner.close());
-    const fixture = await serve(t, { clock, pingInterval: 0, presenceGrace: 1_000, channels, broker: held.broker });
-    const { watcher, first, welcome, member } = await watchedMember(t, fixture.wsUrl);
-    first.terminate();
-    await held.broker.parked(welcome.session);
+    const { clock, held, fixture, watcher, welcome, member } = await droppedMember(t);
     const { client: second } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
     held.arm();
     second.send({ type: 'subscribe', id: 1, channel: 'room:1' });
@@ -328,6 +349,61 @@ describe('presence: a connection that ends while its subscribe is under way', ()
     assert.deepEqual(changesOf(watcher, member), ['join'], 'no leave within the grace period');
     await clock.tickAsync(1_001);
     await watcher.take('presence', (message) => message.leave?.client === member);
+    await watcher.sync();
+    assert.deepEqual(changesOf(watcher, member), ['join', 'leave']);
+  });
+
+  test('a refresh while the subscribe is still at the broker tells nothing: closed before its subscribed, it never joined (fake clock)', async (t) => {
+    const clock = new FakeClock();
+    const held = heldAt('presenceJoin', clock);
+    t.after(() => held.broker.inner.close());
+    // Keepalive off: members are refreshed every 10 s once there is one (the watcher).
+    const fixture = await serve(t, { clock, pingInterval: 0, presenceGrace: 1_000, channels, broker: held.broker });
+    const { client: watcher } = await ProtocolClient.connect(t, fixture.wsUrl);
+    await watcher.subscribe(1, 'room:1');
+    const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    const member = memberId(welcome.session);
+    held.arm();
+    client.send({ type: 'subscribe', id: 1, channel: 'room:1' });
+    await held.reached;
+    await clock.tickAsync(10_000); // a refresh of every member while this one enters presence
+    await watcher.sync();
+    client.terminate();
+    await held.broker.parked(welcome.session);
+    held.open();
+    await clock.tickAsync(1_001);
+    await watcher.sync();
+    assert.equal((await members(watcher, 2, 'room:1')).some((entry) => entry.client === member), false, 'never a member');
+    assert.deepEqual(changesOf(watcher, member), [], 'no join, no leave');
+  });
+
+  test('a resume whose presence join is still at the broker when the grace period would end is silent: no leave, no second join (fake clock)', async (t) => {
+    const { clock, held, fixture, watcher, member, second } = await resumedHeldPastGrace(t);
+    held.open();
+    assert.equal((await second.reply(1)).type, 'subscribed');
+    await watcher.sync();
+    assert.deepEqual(changesOf(watcher, member), ['join'], 'a resume within the grace period: nobody hears anything');
+    assert.equal((await members(watcher, 2, 'room:1')).some((entry) => entry.client === member), true, 'listed throughout');
+
+    // Gone for good: one leave, when the grace period of the second connection ends.
+    const closed = new Promise<void>((resolve) => fixture.server.once('disconnect', () => resolve()));
+    await second.dispose();
+    await closed;
+    await clock.tickAsync(1_001);
+    await watcher.take('presence', (message) => message.leave?.client === member);
+    await watcher.sync();
+    assert.deepEqual(changesOf(watcher, member), ['join', 'leave']);
+  });
+
+  test('a resume whose presence join fails after the grace period would have ended is refused, and the member is heard leave then (fake clock)', async (t) => {
+    const { clock, held, watcher, member, second } = await resumedHeldPastGrace(t, true);
+    assert.deepEqual(changesOf(watcher, member), ['join'], 'its leave waits for the join');
+    held.open();
+    const refused = await second.reply(1);
+    assert.equal(refused.type === 'error' && refused.code, 'unavailable');
+    await watcher.take('presence', (message) => message.leave?.client === member);
+    assert.equal((await members(watcher, 2, 'room:1')).some((entry) => entry.client === member), false, 'not listed');
+    await clock.tickAsync(1_001);
     await watcher.sync();
     assert.deepEqual(changesOf(watcher, member), ['join', 'leave']);
   });
