@@ -2,8 +2,17 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
 import { parseRetryAfterHeader } from '../core/retry-hint.js';
 
+/** How long a closing handshake may take, ms: the client's `closeTimeout` default (options.ts), not ws's 30 s. */
+const defaultCloseTimeout = 5_000;
+
 /** Keep this much of a refusal's body: the server's reason fits easily. */
 const BODY_LIMIT = 512;
+
+/** `ws`'s client options, with the one its types do not name yet (ws >= 8.23 reads it). */
+export type NodeWebSocketOptions = WebSocket.ClientOptions & {
+  /** How long a closing handshake may take before the TCP connection is cut, ms. Default 5 000 (ws's own: 30 000). */
+  readonly closeTimeout?: number;
+};
 
 /**
  * `ws`'s WebSocket, plus what a browser cannot see: the HTTP status, Retry-After and reason
@@ -16,8 +25,9 @@ export class NodeWebSocket extends WebSocket {
   /** The refusal's body, trimmed (servers put their reason there); set before the close is reported. */
   handshakeReason: string | undefined;
 
-  constructor(url: string | URL, protocols?: string | string[], options?: WebSocket.ClientOptions) {
-    super(url, protocols, options);
+  /** `options.closeTimeout` defaults to the client's (5 s), not ws's 30 s. */
+  constructor(url: string | URL, protocols?: string | string[], options?: NodeWebSocketOptions) {
+    super(url, protocols, withCloseTimeout(options));
     this.on('unexpected-response', onUnexpectedResponse);
     this.on('error', onFailed);
   }
@@ -33,6 +43,12 @@ export class NodeWebSocket extends WebSocket {
     internals._socket?.unref();
     internals._closeTimer?.unref?.();
   }
+}
+
+/** `options` with the client's default `closeTimeout` where they set none (ws's types do not name it yet). */
+function withCloseTimeout(options: NodeWebSocketOptions | undefined): WebSocket.ClientOptions {
+  const settings: NodeWebSocketOptions = { ...options, closeTimeout: options?.closeTimeout ?? defaultCloseTimeout };
+  return settings;
 }
 
 /**

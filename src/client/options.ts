@@ -147,6 +147,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     ...defaultBackoff,
     connectTimeout: 10_000,
     stabilityWindow: 5_000,
+    // As NodeWebSocket's default for ws (a literal here: an imported constant costs bundle bytes).
     closeTimeout: 5_000,
     binaryType: 'arraybuffer',
     clock: systemClock,

@@ -291,7 +291,35 @@ describe('ReconnectingWebSocket on Node: close() while the server is closing', (
   }
 });
 
-describe('ReconnectingWebSocket on Node: close() on a dead link', () => {
+describe('ReconnectingWebSocket on Node: a closing handshake the server never finishes', () => {
+  test('a server that sends its close frame and never ends the TCP connection is let go after closeTimeout, and the client reconnects (ws alone waited 30 s)', async () => {
+    const http = createHttpServer();
+    const held = new Set<Duplex>();
+    let upgrades = 0;
+    http.on('upgrade', (request, socket) => {
+      socket.on('error', () => undefined);
+      held.add(socket);
+      acceptUpgrade(request, socket);
+      // The first connection is closed with a close frame and held open; the second stays.
+      if (++upgrades === 1) socket.write(Buffer.concat([Buffer.from([0x88, 9, 1012 >> 8, 1012 & 0xff]), Buffer.from('restart')]));
+      socket.resume();
+    });
+    http.listen(0, '127.0.0.1');
+    await within(once(http, 'listening'), 5_000, 'listening');
+    const { port } = http.address() as AddressInfo;
+    const client = new ReconnectingWebSocket(`ws://127.0.0.1:${port}/`, undefined, { ...fast, closeTimeout: 300 });
+    try {
+      const event = (await until(client, 'close', () => true, 5_000)) as LifelineCloseEvent;
+      assert.deepEqual([event.code, event.reason, event.willReconnect], [1012, 'restart', true]);
+      await within(client.opened(), 5_000, 'the next connection');
+      assert.equal(upgrades, 2);
+    } finally {
+      client.dispose();
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    }
+  });
+
   test('a server that never answers the close frame is let go after closeTimeout: 1006 "close timeout", the TCP connection ended (ws alone waited 30 s)', async () => {
     const http = createHttpServer();
     let ended!: () => void;
