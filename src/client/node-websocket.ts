@@ -34,7 +34,7 @@ export class NodeWebSocket extends WebSocket {
 
   /**
    * The client has closed this socket and waits for nothing from it: the process need not wait
-   * either. After `close()`, ws keeps the TCP socket and a timer of up to 30 s (its
+   * either. After `close()`, ws keeps the TCP socket and a timer of up to 5 s (its
    * `closeTimeout`) for the server's answer, which a dead link never sends; both stop holding the
    * process. (ws's own fields: it has no public way to do this.)
    */
@@ -53,7 +53,7 @@ function withCloseTimeout(options: NodeWebSocketOptions | undefined): WebSocket.
 
 /**
  * An error while open or closing fails the connection (RFC 6455 §7.1.7): a malformed frame from
- * the server makes ws send a 1002/1007 close and stop reading, then wait up to 30 s for the
+ * the server makes ws send a 1002/1007 close and stop reading, then wait up to closeTimeout for the
  * server to end the TCP connection; a server that sends garbage rarely does. The link is over,
  * so the socket is ended now: the client reports the close (1006, the error's message as the
  * error event's cause) and reconnects at once instead of sitting "open" meanwhile.
