@@ -33,7 +33,7 @@ export type NodeClientOptions = ClientOptions & NodeSocketOptions;
 /** {@link BaseReconnectingWebSocket} with `ws` underneath by default. */
 export class ReconnectingWebSocket extends BaseReconnectingWebSocket {
   constructor(url: UrlSource, protocols?: string | string[] | ProtocolsProvider, { socketOptions, ...options }: NodeClientOptions = {}) {
-    const socket = nodeSocket(url, socketOptions, options.WebSocket);
+    const socket = nodeSocket(url, socketOptions, options.WebSocket, options.closeTimeout);
     super(socket.url, protocols, { ...options, WebSocket: socket.WebSocket });
   }
 }
@@ -50,7 +50,7 @@ export interface NodeLifelineClientOptions extends Omit<LifelineClientOptions, '
 /** {@link BaseLifelineClient} with `ws` underneath by default. */
 export class LifelineClient extends BaseLifelineClient {
   constructor(url: UrlSource, { outbox, refreshToken, socketOptions, ...options }: NodeLifelineClientOptions = {}) {
-    const socket = nodeSocket(url, socketOptions, options.WebSocket);
+    const socket = nodeSocket(url, socketOptions, options.WebSocket, options.closeTimeout);
     super(socket.url, {
       ...options,
       WebSocket: socket.WebSocket,

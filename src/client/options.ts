@@ -34,6 +34,8 @@ export interface WebSocketLike {
    * closed this socket and waits for nothing from it, so it no longer does.
    */
   unref?(): void;
+  /** Where a socket can be ended without a closing handshake (`ws`): a close the server never answers ends the TCP connection. */
+  terminate?(): void;
 }
 
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
@@ -66,6 +68,8 @@ export interface ClientOptions extends Partial<BackoffOptions> {
   readonly connectTimeout?: number;
   /** A connection open this long resets the attempt counter, ms. Default 5 000. */
   readonly stabilityWindow?: number;
+  /** After `close()`, the server's close frame is awaited this long; then the socket is let go of (1006 `close timeout`), ms. Default 5 000. */
+  readonly closeTimeout?: number;
   /** Limits of the queue that holds messages sent while not connected; `false`: no queue, `send` refuses (quietly) unless open. */
   readonly queue?: Partial<QueueLimits> | false;
   /**
@@ -106,6 +110,7 @@ export interface ResolvedClientOptions extends BackoffOptions {
   readonly WebSocket: WebSocketConstructor;
   readonly connectTimeout: number;
   readonly stabilityWindow: number;
+  readonly closeTimeout: number;
   readonly queue: QueueLimits;
   /** False when the app turned queueing off (`queue: false`): refusals are then expected, not errors. */
   readonly queueing: boolean;
@@ -127,7 +132,7 @@ export function check(name: string, value: number, min: number): number {
 }
 
 /** The numeric options and their least allowed value, checked in this order (`queue.` ones in the queue limits). */
-const minimums = { initialDelay: 0, factor: 1, maxDelay: 0, maxAttempts: 0, connectTimeout: 1, stabilityWindow: 0, maxMessages: 0, maxBytes: 0 };
+const minimums = { initialDelay: 0, factor: 1, maxDelay: 0, maxAttempts: 0, connectTimeout: 1, stabilityWindow: 0, closeTimeout: 1, maxMessages: 0, maxBytes: 0 };
 
 /** The entries of `options` that are not undefined: an option given as undefined keeps its default. */
 export function defined<T extends object>(options: T): Partial<T> {
@@ -142,6 +147,8 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     ...defaultBackoff,
     connectTimeout: 10_000,
     stabilityWindow: 5_000,
+    // As NodeWebSocket's default for ws (a literal here: an imported constant costs bundle bytes).
+    closeTimeout: 5_000,
     binaryType: 'arraybuffer',
     clock: systemClock,
     rng: systemRng,

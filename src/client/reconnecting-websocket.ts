@@ -223,6 +223,9 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
       // socket close() does nothing (WHATWG) or ends the connection sooner (ws).
       if (code === undefined && reason === undefined) socket.close();
       else socket.close(code ?? NORMAL, text);
+      // A server that never answers (a dead link) is waited for no longer than closeTimeout. The
+      // timer does not hold a Node process (the socket does, until dispose() lets go of it).
+      this.#wait(this.options.closeTimeout, () => generation === this.#generation && (socket.terminate?.(), this.#finish({ code: ABNORMAL, reason: 'close timeout', wasClean: false }, 'stop')));
       this.#move('closing');
     } else this.#finish({ ...this.#closing, wasClean: true }, 'stop');
   }

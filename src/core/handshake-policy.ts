@@ -8,6 +8,8 @@ export type HeaderValue = string | readonly string[] | undefined;
 
 export interface HandshakeRequest {
   readonly method: string;
+  /** The request line's HTTP version (Node's `httpVersion`: '1.1'); unknown when absent. */
+  readonly httpVersion?: string;
   /** Path without the query string. */
   readonly path: string;
   /** Lower-cased header names, as Node's `IncomingMessage.headers` has them. */
@@ -131,6 +133,8 @@ const keyPattern = /^[+/0-9A-Za-z]{22}==$/;
 export function judgeHandshake(request: HandshakeRequest, limits: HandshakeLimits): HandshakeDecision {
   if (!limits.paths.includes(request.path)) return reject('not-found', 'no WebSocket endpoint at this path');
   if (request.method !== 'GET') return reject('malformed', 'the opening handshake must be a GET request');
+  // RFC 6455 §4.1: "the HTTP version MUST be at least 1.1" (HTTP/1.0 has no Upgrade).
+  if (Number(request.httpVersion) < 1.1) return reject('malformed', 'the opening handshake must be HTTP/1.1 or later');
   const { headers } = request;
   if (!hasToken(headers.upgrade, 'websocket')) return reject('malformed', 'missing or invalid Upgrade header');
   if (!hasToken(headers.connection, 'upgrade')) return reject('malformed', 'missing or invalid Connection header');

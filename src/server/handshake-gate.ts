@@ -200,7 +200,7 @@ export class HandshakeGate<User> {
   handle(request: IncomingMessage, socket: Duplex, head: Buffer, path: string, url?: URL): void {
     socket.on('error', this.#onSocketError);
     try {
-      const decision = judgeHandshake({ method: request.method ?? '', path, headers: request.headers }, this.#limits);
+      const decision = judgeHandshake({ method: request.method ?? '', httpVersion: request.httpVersion, path, headers: request.headers }, this.#limits);
       if (!decision.accept) return this.#refuse(request, socket, decision);
       const { options } = this.host;
       if (options.authenticate && options.authenticateOn === 'handshake') return this.#authenticate(request, socket, head, url ?? requestUrl(request), options.authenticate);

@@ -84,7 +84,7 @@ export function answerEndpointRequest(request: IncomingMessage, response: Server
   const url = requestUrl(request);
   if (!paths.includes(url.pathname)) return false;
   const decision = judgeHandshake(
-    { method: request.method ?? '', path: url.pathname, headers: request.headers },
+    { method: request.method ?? '', httpVersion: request.httpVersion, path: url.pathname, headers: request.headers },
     { paths, originAllowed: anyOrigin, draining: false, connections: 0, maxConnections: Infinity, behind: false, admitted: true, retryAfterMs: 0, busyRetryAfterMs: 0 },
   );
   const rejection = decision.accept ? reject('malformed', 'missing or invalid Upgrade header') : decision;

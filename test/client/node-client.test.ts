@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { describe, test } from 'node:test';
@@ -15,6 +15,12 @@ import { until, within } from '../helpers/wait.js';
 
 const quiet = pino({ level: 'silent' });
 const fast = { initialDelay: 20, maxDelay: 200 };
+
+/** Answers an upgrade with 101 by hand (and nothing more: what happens next is the test's). */
+function acceptUpgrade(request: IncomingMessage, socket: Duplex): void {
+  const accept = createHash('sha1').update(`${String(request.headers['sec-websocket-key'])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+}
 
 describe('ReconnectingWebSocket on Node against a real Lifeline server', () => {
   test('after a server restart on the same port it reconnects and flushes the queue in order', async () => {
@@ -254,8 +260,7 @@ describe('ReconnectingWebSocket on Node: close() while the server is closing', (
       http.on('upgrade', (request, socket) => {
         socket.on('error', () => undefined);
         held.add(socket);
-        const accept = createHash('sha1').update(`${String(request.headers['sec-websocket-key'])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-        socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+        acceptUpgrade(request, socket);
         const payload = Buffer.concat([Buffer.from([code >> 8, code & 0xff]), Buffer.from(reason)]);
         socket.write(Buffer.concat([Buffer.from([0x88, payload.length]), payload]));
         // The client's answering close frame: it has read the server's, its socket is CLOSING. The
@@ -284,4 +289,67 @@ describe('ReconnectingWebSocket on Node: close() while the server is closing', (
       }
     });
   }
+});
+
+describe('ReconnectingWebSocket on Node: a closing handshake the server never finishes', () => {
+  test('a server that sends its close frame and never ends the TCP connection is let go after closeTimeout, and the client reconnects (ws alone waited 30 s)', async () => {
+    const http = createHttpServer();
+    const held = new Set<Duplex>();
+    let upgrades = 0;
+    http.on('upgrade', (request, socket) => {
+      socket.on('error', () => undefined);
+      held.add(socket);
+      acceptUpgrade(request, socket);
+      // The first connection is closed with a close frame and held open; the second stays.
+      if (++upgrades === 1) socket.write(Buffer.concat([Buffer.from([0x88, 9, 1012 >> 8, 1012 & 0xff]), Buffer.from('restart')]));
+      socket.resume();
+    });
+    http.listen(0, '127.0.0.1');
+    await within(once(http, 'listening'), 5_000, 'listening');
+    const { port } = http.address() as AddressInfo;
+    const client = new ReconnectingWebSocket(`ws://127.0.0.1:${port}/`, undefined, { ...fast, closeTimeout: 300 });
+    try {
+      const event = (await until(client, 'close', () => true, 5_000)) as LifelineCloseEvent;
+      assert.deepEqual([event.code, event.reason, event.willReconnect], [1012, 'restart', true]);
+      await within(client.opened(), 5_000, 'the next connection');
+      assert.equal(upgrades, 2);
+    } finally {
+      client.dispose();
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    }
+  });
+
+  test('a server that never answers the close frame is let go after closeTimeout: 1006 "close timeout", the TCP connection ended (ws alone waited 30 s)', async () => {
+    const http = createHttpServer();
+    let ended!: () => void;
+    const tcpEnded = new Promise<void>((resolve) => (ended = resolve));
+    const held = new Set<Duplex>();
+    http.on('upgrade', (request, socket) => {
+      socket.on('error', () => undefined);
+      held.add(socket);
+      acceptUpgrade(request, socket);
+      // Reads the close frame and never answers it, as a dead link does not.
+      socket.resume();
+      socket.once('end', () => ended());
+    });
+    http.listen(0, '127.0.0.1');
+    await within(once(http, 'listening'), 5_000, 'listening');
+    const { port } = http.address() as AddressInfo;
+    const client = new ReconnectingWebSocket(`ws://127.0.0.1:${port}/`, undefined, { ...fast, closeTimeout: 300 });
+    try {
+      await within(client.opened(), 5_000, 'open');
+      const closed = until(client, 'close', () => true, 5_000);
+      client.close(1000, 'bye');
+      assert.equal(client.readyState, 2);
+      const event = (await closed) as LifelineCloseEvent;
+      assert.deepEqual([event.code, event.reason, event.wasClean, event.willReconnect], [1006, 'close timeout', false, false]);
+      assert.equal(client.readyState, 3);
+      await within(tcpEnded, 5_000, 'the client ending its TCP connection');
+    } finally {
+      client.dispose();
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    }
+  });
 });

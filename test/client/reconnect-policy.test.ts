@@ -97,6 +97,27 @@ describe('ReconnectingWebSocket: reconnect policy (fake clock)', () => {
     assert.equal(client.send('late'), 'rejected');
   });
 
+  test('close() waits closeTimeout (default 5 s) for the server\'s answer, then reports 1006 "close timeout", never 1000', async () => {
+    for (const [options, wait] of [[{}, 5_000], [{ closeTimeout: 300 }, 300]] as const) {
+      const { clock, client, events, sockets, latest } = await setup(options);
+      const reasons: string[] = [];
+      client.addEventListener('close', (e) => reasons.push(e.reason));
+      latest().open();
+      client.close(1000, 'bye');
+      clock.tick(wait - 1);
+      assert.equal(client.state, 'closing', 'still waiting for the answer');
+      assert.deepEqual(events, []);
+      clock.tick(1);
+      assert.equal(client.state, 'closed');
+      assert.deepEqual(events, ['close:1006:false:stop']);
+      assert.deepEqual(reasons, ['close timeout']);
+      latest().drop(1000, 'bye', true); // the answer, too late: not reported again
+      clock.tick(120_000);
+      assert.deepEqual(events, ['close:1006:false:stop']);
+      assert.equal(sockets.length, 1);
+    }
+  });
+
   test('1000 and 1001 from the server stop; 1008 is fatal; 1012 reconnects', async () => {
     for (const [code, expected] of [[1000, 'close:1000:false:stop'], [1001, 'close:1001:false:stop'], [1008, 'close:1008:false:fatal'], [1012, 'close:1012:true:reconnect']] as const) {
       const { events, latest } = await setup();

@@ -30,11 +30,15 @@ const judge = (request: Partial<HandshakeRequest> & { headers?: HandshakeRequest
 describe('judgeHandshake', () => {
   test('accepts a well-formed request', () => {
     assert.deepEqual(judge({}), { accept: true });
+    assert.deepEqual(judge({ httpVersion: '1.1' }), { accept: true });
+    assert.deepEqual(judge({ httpVersion: '2.0' }), { accept: true });
   });
 
-  test('400 for a non-GET, a missing Upgrade or Connection, a bad key or a missing version', () => {
+  test('400 for a non-GET, an HTTP version below 1.1, a missing Upgrade or Connection, a bad key or a missing version', () => {
     const cases: Partial<HandshakeRequest>[] = [
       { method: 'POST' },
+      { httpVersion: '1.0' },
+      { httpVersion: '0.9' },
       { headers: { upgrade: undefined } },
       { headers: { connection: 'keep-alive' } },
       { headers: { 'sec-websocket-key': 'short' } },

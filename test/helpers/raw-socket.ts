@@ -29,6 +29,8 @@ export interface CloseFrame {
 export interface HandshakeOptions {
   readonly path?: string;
   readonly method?: string;
+  /** The request line's HTTP version. Default '1.1'. */
+  readonly httpVersion?: string;
   /** Headers to add or override; `undefined` removes a default header. */
   readonly headers?: Readonly<Record<string, string | undefined>>;
 }
@@ -213,7 +215,7 @@ export class RawSocket {
       if (existing !== undefined) delete headers[existing];
       headers[name] = value;
     }
-    const lines = [`${options.method ?? 'GET'} ${options.path ?? '/ws'} HTTP/1.1`];
+    const lines = [`${options.method ?? 'GET'} ${options.path ?? '/ws'} HTTP/${options.httpVersion ?? '1.1'}`];
     for (const [name, value] of Object.entries(headers)) if (value !== undefined) lines.push(`${name}: ${value}`);
     this.socket.write(`${lines.join('\r\n')}\r\n\r\n`);
   }

@@ -61,6 +61,12 @@ describe('opening handshake: the status table (raw HTTP)', () => {
     assertRefusal(response, 400, 'Bad Request', /^the opening handshake must be a GET request\n$/);
   });
 
+  test('an HTTP/1.0 upgrade request is refused with 400 (RFC 6455 §4.1: HTTP/1.1 or later)', async (t) => {
+    const { port } = await serve(t);
+    const response = await refusal(port, { httpVersion: '1.0' });
+    assertRefusal(response, 400, 'Bad Request', /^the opening handshake must be HTTP\/1\.1 or later\n$/);
+  });
+
   test('a CONNECT request is answered 501 (this is not a proxy), on the endpoint and in proxy form', async (t) => {
     const { port } = await serve(t);
     const onEndpoint = await refusal(port, { method: 'CONNECT' });
