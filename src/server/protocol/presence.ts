@@ -224,10 +224,19 @@ export class Presence<User> {
     paced.timer.start(paced.bucket.waitMs());
   }
 
-  /** Announces the due change; a paced one only if it differs from what was told (a flap back is not news). */
+  /**
+   * Announces the due change. A paced one only if it differs from what was told (a flap back is
+   * not news), and only if the broker still says so: told a second or so late, it may be stale,
+   * the member having joined (or left) through another node meanwhile, which told that at once.
+   */
   async #tell(channel: string, announcer: Announcer, always: boolean): Promise<void> {
     const change = announcer.due;
     if (!always && announcer.told === change) return;
+    if (!always) {
+      const client = announcer.member.client;
+      const present = (await this.host.broker.presence(channel)).some((entry) => entry.client === client);
+      if (present !== (change === 'join')) return;
+    }
     announcer.told = change;
     const data = change === 'join' ? { join: announcer.member } : { leave: announcer.member };
     await this.host.broker.publish(companion(channel), data, { size: 0, ttl: 0 });
