@@ -13,6 +13,7 @@ import { describe, test, type TestContext } from 'node:test';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { FileOutboxStore, LifelineClient, LifelineError, type OutboxEvent, type OutboxSnapshot } from '../../src/client/node.js';
 import { OutboxLock } from '../../src/client/outbox-lock.js';
+import { running } from '../../src/client/pid-files.js';
 import { startServer } from '../../src/testing/server-fixture.js';
 import { killProcess, spawnTracked } from '../helpers/processes.js';
 import { fast, outboxFile, watch } from '../helpers/outbox-files.js';
@@ -150,6 +151,36 @@ describe('FileOutboxStore: one client per path', () => {
       client.close();
     }
     await within(new FileOutboxStore(path).idle(), 5_000, 'the last save');
+    assert.deepEqual(await lockFiles(path), []);
+  });
+
+  test('the lock of a path named as this one plus a number is not taken for a lock of this one: it is neither removed by it nor refuses it', async (t) => {
+    const path = await outboxFile(t);
+    // `outbox.json.<n>.<pid>.lock`, a lock of `outbox.json.<n>`, has the shape of a lock of
+    // `outbox.json` with a counter: it must not read as the lock of process <n>, ended ...
+    let gone = 4_000_000;
+    for (let n = 0; n < 1_000 && running(gone); n++) gone++;
+    assert.equal(running(gone), false, 'a pid no process has');
+    const other = new OutboxLock(`${path}.${gone}`);
+    const locks = [other];
+    try {
+      await within(other.taken, 5_000, 'the lock of outbox.json.<gone>');
+      const first = new OutboxLock(path);
+      locks.push(first);
+      await within(first.taken, 5_000, 'the lock of outbox.json');
+      assert.deepEqual(await lockFiles(path), [`outbox.json.${gone}.${process.pid}.lock`, `outbox.json.${process.pid}.lock`].sort(), 'the other lock kept');
+      await first.release(Promise.resolve());
+      // ... or running.
+      const live = new OutboxLock(`${path}.${process.ppid}`);
+      locks.push(live);
+      await within(live.taken, 5_000, 'the lock of outbox.json.<ppid>');
+      const second = new OutboxLock(path);
+      locks.push(second);
+      await within(second.taken, 5_000, 'the lock of outbox.json again');
+    } finally {
+      for (const lock of locks) lock.taken.catch(ignore);
+      await Promise.all(locks.map((lock) => lock.release(Promise.resolve())));
+    }
     assert.deepEqual(await lockFiles(path), []);
   });
 
