@@ -1,5 +1,5 @@
 import { LifelineError } from '../core/errors.js';
-import { loadFs, loadFsSync, parentOf } from './node-fs.js';
+import { loadFs, loadFsSync, parentOf, type Fs } from './node-fs.js';
 import { pidFiles, running } from './pid-files.js';
 
 /** This life of the process: tells its own lock files from those an earlier process with the same pid left. */
@@ -9,6 +9,8 @@ const held = new Map<number, OutboxLock>();
 let numbered = 0;
 /** Locks of one path are taken one at a time in the process: the last one being taken, by path (it never rejects). */
 const taking = new Map<string, Promise<unknown>>();
+/** The last try at a lock in the process, of any path: they run one at a time (it never rejects). */
+let trying: Promise<unknown> = Promise.resolve();
 /** The synchronous unlink, loaded with the first lock, for the 'exit' hook. */
 let unlinkSync: ((file: string) => void) | undefined;
 
@@ -38,7 +40,7 @@ interface LockRecord {
  * refuses this one (its own file is removed again), one of a process that ended is removed. Two
  * processes taking it at the same instant may both be refused; two can never both hold it. Within
  * the process, a lock whose client has closed is waited for (its last saves), one whose client
- * has not is refused.
+ * has not is refused; the tries run one at a time, whatever the path's spelling.
  */
 export class OutboxLock {
   /** Resolves once the lock is held; rejects with `ERR_OUTBOX_LOCKED` (or why it could not be made). */
@@ -73,24 +75,37 @@ export class OutboxLock {
   }
 
   async #take(): Promise<void> {
-    const { mkdir, readFile, rm, writeFile } = await loadFs();
+    const fs = await loadFs();
     unlinkSync ??= (await loadFsSync()).unlinkSync;
     const file = `${this.path}.${process.pid}.lock`;
     const record = JSON.stringify({ pid: process.pid, life: LIFE, lock: this.#number } satisfies LockRecord);
+    // Each turn waits for a closed client of this process to let go: one that has is no longer
+    // held, and none is taken meanwhile (they take turns), so there are at most as many turns.
+    const holders = held.size;
+    for (let turn = 0; ; turn++) {
+      const closing = await alone(() => this.#attempt(fs, file, record, turn >= holders));
+      if (!closing) return;
+      await closing.released;
+    }
+  }
+
+  /**
+   * One try at the lock, alone in the process (whatever the path: two spellings of one path
+   * name one lock file, and two tries at once could both take over a file an earlier life left):
+   * nothing once it is held, or the closed client of this process to wait for (outside, so that
+   * its last save holds up its own path only).
+   */
+  async #attempt(fs: Fs, file: string, record: string, last: boolean): Promise<{ readonly released: Promise<void> } | undefined> {
+    const { mkdir, readFile, rm, writeFile } = fs;
     try {
       await mkdir(parentOf(this.path) || '.', { recursive: true });
-      // Each turn waits for a closed client of this process to let go: one that has is no longer
-      // held, and none is taken meanwhile (they take turns), so there are at most as many turns.
-      const holders = held.size;
-      for (let turn = 0; !(await makeNew(writeFile, file, record)); turn++) {
+      if (!(await makeNew(writeFile, file, record))) {
         const holder = ownLock(await readFile(file, 'utf8').catch(() => ''));
-        if (holder && !holder.released) throw locked(this.path, 'another client in this process has it open (close that client first)');
-        if (!holder || turn >= holders) {
-          // Left by an earlier life of this pid (or a lock whose removal failed): take it over.
-          await writeFile(file, record);
-          break;
-        }
-        await holder.released;
+        const released = holder?.released;
+        if (holder && !released) throw locked(this.path, 'another client in this process has it open (close that client first)');
+        if (released && !last) return { released };
+        // Left by an earlier life of this pid (or a lock whose removal failed): take it over.
+        await writeFile(file, record);
       }
     } catch (error) {
       if (error instanceof LifelineError) throw error;
@@ -107,6 +122,7 @@ export class OutboxLock {
     this.file = file;
     if (held.size === 0) process.on('exit', releaseAtExit);
     held.set(this.#number, this);
+    return undefined;
   }
 
   async #remove(): Promise<void> {
@@ -116,6 +132,13 @@ export class OutboxLock {
     if (held.size === 0) process.off('exit', releaseAtExit);
     if (file) await (await loadFs()).rm(file, { force: true }).catch(() => undefined);
   }
+}
+
+/** Runs `attempt` once the tries before it have ended. */
+function alone<T>(attempt: () => Promise<T>): Promise<T> {
+  const result = trying.then(attempt);
+  trying = result.catch(() => undefined);
+  return result;
 }
 
 /** Makes `file` holding `text` unless it exists: whether it did. */

@@ -184,6 +184,23 @@ describe('FileOutboxStore: one client per path', () => {
     assert.deepEqual(await lockFiles(path), []);
   });
 
+  test('a lock an earlier process with this pid left, taken at once by clients on two spellings of the path: one holds it, the other is refused', async (t) => {
+    const path = await outboxFile(t);
+    await writeFile(`${path}.${process.pid}.lock`, JSON.stringify({ pid: process.pid, life: 'an earlier one', lock: 1 }));
+    const locks = [new OutboxLock(path), new OutboxLock(path.replace(/outbox\.json$/, './outbox.json'))];
+    assert.notEqual(locks[0]?.path, locks[1]?.path, 'two spellings');
+    try {
+      const outcomes = await within(Promise.allSettled(locks.map((lock) => lock.taken)), 5_000, 'both settled');
+      assert.deepEqual(outcomes.map((outcome) => outcome.status).sort(), ['fulfilled', 'rejected']);
+      const refused = outcomes.find((outcome) => outcome.status === 'rejected');
+      assert.equal((refused?.reason as LifelineError).code, 'ERR_OUTBOX_LOCKED');
+    } finally {
+      for (const lock of locks) lock.taken.catch(ignore);
+      await Promise.all(locks.map((lock) => lock.release(Promise.resolve())));
+    }
+    assert.deepEqual(await lockFiles(path), []);
+  });
+
   test("a closed client's last save that never ends holds up its own path only", async (t) => {
     const [path, other] = [await outboxFile(t), await outboxFile(t)];
     const first = new OutboxLock(path);
