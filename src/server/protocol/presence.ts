@@ -88,8 +88,12 @@ export class Presence<User> {
       await fanout.join(companion(sub.channel), this.#listener(session, sub));
       fresh = await broker.presenceJoin(sub.channel, this.#entry(session), this.#ttl());
     } catch (error) {
-      await this.withdraw(session, sub).catch(() => undefined);
-      if (held) this.#restoreGrace(held);
+      // A join that took at the broker but whose answer was lost took the entry from the earlier
+      // connection: undone, the member is gone now, and its grace period would find nothing to
+      // remove, so nothing to tell. Its leave is told now instead.
+      const removed = await this.#undo(session, sub).catch(() => false);
+      if (held && removed) await this.#announce(sub.channel, this.#member(session), 'leave').catch(() => undefined);
+      else if (held) this.#restoreGrace(held);
       throw error;
     }
     // With keepalive off the refresh timer starts with the first member.
@@ -110,10 +114,14 @@ export class Presence<User> {
    * member present and told nothing, so this join is told now, or never would be.
    */
   async withdraw(session: LiveSession<User>, sub: LiveSubscription<User>, fresh = false): Promise<void> {
-    const { broker, fanout } = this.host;
-    await fanout.leave(companion(sub.channel), this.#listener(session, sub));
-    if ((await broker.presenceLeave(sub.channel, session.member, session.connection.id)) || !fresh) return;
-    if ((await broker.presence(sub.channel)).some((entry) => entry.client === session.member)) await this.announceJoin(session, sub);
+    if ((await this.#undo(session, sub)) || !fresh) return;
+    if ((await this.host.broker.presence(sub.channel)).some((entry) => entry.client === session.member)) await this.announceJoin(session, sub);
+  }
+
+  /** `session` stops hearing `sub`'s channel, and the broker's entry of its connection goes: whether there was one. */
+  async #undo(session: LiveSession<User>, sub: LiveSubscription<User>): Promise<boolean> {
+    await this.host.fanout.leave(companion(sub.channel), this.#listener(session, sub));
+    return this.host.broker.presenceLeave(sub.channel, session.member, session.connection.id);
   }
 
   /**
