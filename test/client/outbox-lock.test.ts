@@ -124,6 +124,24 @@ describe('FileOutboxStore: one client per path', () => {
     }
   });
 
+  test("idle() waits for the holder's last save and lock, not for a client refused after it", async (t) => {
+    const path = await outboxFile(t);
+    const first = new LifelineClient(offline, { ...fast, outbox: new FileOutboxStore(path) });
+    const second = new LifelineClient(offline, { ...fast, outbox: new FileOutboxStore(path) });
+    try {
+      await refusal(second);
+      void first.publish('chat:idle', 'kept').catch(ignore);
+      first.close();
+      second.close();
+      await within(new FileOutboxStore(path).idle(), 5_000, 'the last save');
+      assert.deepEqual(await lockFiles(path), [], 'the lock is gone once idle() resolves');
+      assert.equal((JSON.parse(await readFile(path, 'utf8')) as OutboxSnapshot).entries.length, 1, 'the publish stored');
+    } finally {
+      first.close();
+      second.close();
+    }
+  });
+
   test('one store handed to two clients: the second is refused', async (t) => {
     const path = await outboxFile(t);
     const store = new FileOutboxStore(path);
