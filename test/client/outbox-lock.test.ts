@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test, type TestContext } from 'node:test';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 import { FileOutboxStore, LifelineClient, LifelineError, type OutboxEvent, type OutboxSnapshot } from '../../src/client/node.js';
 import { OutboxLock } from '../../src/client/outbox-lock.js';
 import { running } from '../../src/client/pid-files.js';
@@ -215,6 +216,33 @@ describe('FileOutboxStore: one client per path', () => {
     } finally {
       for (const lock of locks) lock.taken.catch(ignore);
       await Promise.all(locks.map((lock) => lock.release(Promise.resolve())));
+    }
+    assert.deepEqual(await lockFiles(path), []);
+  });
+
+  test('a worker thread of this process is refused the lock this thread holds (the same pid, another copy of the module): it is not taken for an earlier process', async (t) => {
+    const path = await outboxFile(t);
+    const mine = new OutboxLock(path);
+    await within(mine.taken, 5_000, 'the lock');
+    const code = `
+      const { register } = await import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))});
+      register();
+      const { OutboxLock } = await import(${JSON.stringify(new URL('../../src/client/outbox-lock.ts', import.meta.url).href)});
+      const { parentPort, workerData } = await import('node:worker_threads');
+      const lock = new OutboxLock(workerData);
+      await lock.taken.then(() => parentPort.postMessage('taken'), (error) => parentPort.postMessage(error.code ?? error.message));
+      await lock.release(Promise.resolve());
+    `;
+    const worker = new Worker(code, { eval: true, workerData: path });
+    t.after(() => worker.terminate());
+    try {
+      const [answer] = (await within(once(worker, 'message'), 15_000, "the worker's try")) as [string];
+      assert.equal(answer, 'ERR_OUTBOX_LOCKED');
+      assert.deepEqual(await lockFiles(path), [`outbox.json.${process.pid}.lock`]);
+      const record = JSON.parse(await readFile(`${path}.${process.pid}.lock`, 'utf8')) as { lock: number };
+      assert.equal(typeof record.lock, 'number', "this thread's record");
+    } finally {
+      await mine.release(Promise.resolve());
     }
     assert.deepEqual(await lockFiles(path), []);
   });
