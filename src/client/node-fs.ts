@@ -1,4 +1,4 @@
-type Fs = typeof import('node:fs/promises');
+export type Fs = typeof import('node:fs/promises');
 type FsSync = typeof import('node:fs');
 
 /**

@@ -65,7 +65,14 @@ export class FileOutboxStore extends DurableOutboxStore {
       save: (snapshot: OutboxSnapshot) => lock.taken.then(() => this.save(snapshot), () => undefined),
     };
     const outbox = new LockedOutbox(lock, store, ...host);
+    const before = owners.get(this.path);
     owners.set(this.path, new WeakRef(outbox));
+    // Refused, it is no client of the path: the last one is still the one before it.
+    lock.taken.catch(() => {
+      if (owners.get(this.path)?.deref() !== outbox) return;
+      if (before) owners.set(this.path, before);
+      else owners.delete(this.path);
+    });
     return outbox;
   }
 
@@ -75,6 +82,8 @@ export class FileOutboxStore extends DurableOutboxStore {
    * on the path has landed: await it before the process exits.
    */
   async idle(): Promise<void> {
+    // Once it has the lock, or was refused it (and handed the path back to the one before it).
+    await owners.get(this.path)?.deref()?.lock.taken.catch(() => undefined);
     const last = owners.get(this.path)?.deref();
     await last?.idle;
     await last?.lock.released;

@@ -8,15 +8,23 @@ export interface PidFile {
 }
 
 /**
- * The files next to `path` that a process made for it, named after their process's id and
- * ending in `.<suffix>` (a save's temporary files, a client's lock): whoever finds one of a
- * process that is no longer {@link running} knows it was left behind.
+ * What follows `<path>` in the name of each kind of file, the process's id first: a client's lock
+ * is `.<pid>.lock` and nothing else, so that the lock of another path named as this one plus a
+ * number (`<path>.<n>.<pid>.lock`) never reads as one of process `<n>` (to refuse, or remove, as
+ * left behind); a save's temporary file is `.<pid>.<n>.tmp` (`.<pid>.tmp` in the first versions).
  */
-export async function pidFiles(path: string, suffix: string): Promise<PidFile[]> {
+const SHAPES = { lock: /^\.(\d+)\.lock$/, tmp: /^\.(\d+)(?:\.\d+)?\.tmp$/ } as const;
+
+/**
+ * The files next to `path` that a process made for it, named after their process's id (a
+ * save's temporary files, a client's lock): whoever finds one of a process that is no longer
+ * {@link running} knows it was left behind.
+ */
+export async function pidFiles(path: string, kind: keyof typeof SHAPES): Promise<PidFile[]> {
   const { readdir } = await loadFs();
   const parent = parentOf(path);
   const base = path.slice(parent.length);
-  const pattern = new RegExp(`^\\.(\\d+)(?:\\.\\d+)?\\.${suffix}$`);
+  const pattern = SHAPES[kind];
   const found: PidFile[] = [];
   for (const name of await readdir(parent || '.').catch(() => [] as string[])) {
     const pid = name.startsWith(`${base}.`) ? pattern.exec(name.slice(base.length))?.[1] : undefined;

@@ -11,8 +11,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test, type TestContext } from 'node:test';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 import { FileOutboxStore, LifelineClient, LifelineError, type OutboxEvent, type OutboxSnapshot } from '../../src/client/node.js';
 import { OutboxLock } from '../../src/client/outbox-lock.js';
+import { running } from '../../src/client/pid-files.js';
 import { startServer } from '../../src/testing/server-fixture.js';
 import { killProcess, spawnTracked } from '../helpers/processes.js';
 import { fast, outboxFile, watch } from '../helpers/outbox-files.js';
@@ -123,6 +125,24 @@ describe('FileOutboxStore: one client per path', () => {
     }
   });
 
+  test("idle() waits for the holder's last save and lock, not for a client refused after it", async (t) => {
+    const path = await outboxFile(t);
+    const first = new LifelineClient(offline, { ...fast, outbox: new FileOutboxStore(path) });
+    const second = new LifelineClient(offline, { ...fast, outbox: new FileOutboxStore(path) });
+    try {
+      await refusal(second);
+      void first.publish('chat:idle', 'kept').catch(ignore);
+      first.close();
+      second.close();
+      await within(new FileOutboxStore(path).idle(), 5_000, 'the last save');
+      assert.deepEqual(await lockFiles(path), [], 'the lock is gone once idle() resolves');
+      assert.equal((JSON.parse(await readFile(path, 'utf8')) as OutboxSnapshot).entries.length, 1, 'the publish stored');
+    } finally {
+      first.close();
+      second.close();
+    }
+  });
+
   test('one store handed to two clients: the second is refused', async (t) => {
     const path = await outboxFile(t);
     const store = new FileOutboxStore(path);
@@ -150,6 +170,80 @@ describe('FileOutboxStore: one client per path', () => {
       client.close();
     }
     await within(new FileOutboxStore(path).idle(), 5_000, 'the last save');
+    assert.deepEqual(await lockFiles(path), []);
+  });
+
+  test('the lock of a path named as this one plus a number is not taken for a lock of this one: it is neither removed by it nor refuses it', async (t) => {
+    const path = await outboxFile(t);
+    // `outbox.json.<n>.<pid>.lock`, a lock of `outbox.json.<n>`, has the shape of a lock of
+    // `outbox.json` with a counter: it must not read as the lock of process <n>, ended ...
+    let gone = 4_000_000;
+    for (let n = 0; n < 1_000 && running(gone); n++) gone++;
+    assert.equal(running(gone), false, 'a pid no process has');
+    const other = new OutboxLock(`${path}.${gone}`);
+    const locks = [other];
+    try {
+      await within(other.taken, 5_000, 'the lock of outbox.json.<gone>');
+      const first = new OutboxLock(path);
+      locks.push(first);
+      await within(first.taken, 5_000, 'the lock of outbox.json');
+      assert.deepEqual(await lockFiles(path), [`outbox.json.${gone}.${process.pid}.lock`, `outbox.json.${process.pid}.lock`].sort(), 'the other lock kept');
+      await first.release(Promise.resolve());
+      // ... or running.
+      const live = new OutboxLock(`${path}.${process.ppid}`);
+      locks.push(live);
+      await within(live.taken, 5_000, 'the lock of outbox.json.<ppid>');
+      const second = new OutboxLock(path);
+      locks.push(second);
+      await within(second.taken, 5_000, 'the lock of outbox.json again');
+    } finally {
+      for (const lock of locks) lock.taken.catch(ignore);
+      await Promise.all(locks.map((lock) => lock.release(Promise.resolve())));
+    }
+    assert.deepEqual(await lockFiles(path), []);
+  });
+
+  test('a lock an earlier process with this pid left, taken at once by clients on two spellings of the path: one holds it, the other is refused', async (t) => {
+    const path = await outboxFile(t);
+    await writeFile(`${path}.${process.pid}.lock`, JSON.stringify({ pid: process.pid, life: 'an earlier one', lock: 1 }));
+    const locks = [new OutboxLock(path), new OutboxLock(path.replace(/outbox\.json$/, './outbox.json'))];
+    assert.notEqual(locks[0]?.path, locks[1]?.path, 'two spellings');
+    try {
+      const outcomes = await within(Promise.allSettled(locks.map((lock) => lock.taken)), 5_000, 'both settled');
+      assert.deepEqual(outcomes.map((outcome) => outcome.status).sort(), ['fulfilled', 'rejected']);
+      const refused = outcomes.find((outcome) => outcome.status === 'rejected');
+      assert.equal((refused?.reason as LifelineError).code, 'ERR_OUTBOX_LOCKED');
+    } finally {
+      for (const lock of locks) lock.taken.catch(ignore);
+      await Promise.all(locks.map((lock) => lock.release(Promise.resolve())));
+    }
+    assert.deepEqual(await lockFiles(path), []);
+  });
+
+  test('a worker thread of this process is refused the lock this thread holds (the same pid, another copy of the module): it is not taken for an earlier process', async (t) => {
+    const path = await outboxFile(t);
+    const mine = new OutboxLock(path);
+    await within(mine.taken, 5_000, 'the lock');
+    const code = `
+      const { register } = await import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))});
+      register();
+      const { OutboxLock } = await import(${JSON.stringify(new URL('../../src/client/outbox-lock.ts', import.meta.url).href)});
+      const { parentPort, workerData } = await import('node:worker_threads');
+      const lock = new OutboxLock(workerData);
+      await lock.taken.then(() => parentPort.postMessage('taken'), (error) => parentPort.postMessage(error.code ?? error.message));
+      await lock.release(Promise.resolve());
+    `;
+    const worker = new Worker(code, { eval: true, workerData: path });
+    t.after(() => worker.terminate());
+    try {
+      const [answer] = (await within(once(worker, 'message'), 15_000, "the worker's try")) as [string];
+      assert.equal(answer, 'ERR_OUTBOX_LOCKED');
+      assert.deepEqual(await lockFiles(path), [`outbox.json.${process.pid}.lock`]);
+      const record = JSON.parse(await readFile(`${path}.${process.pid}.lock`, 'utf8')) as { lock: number };
+      assert.equal(typeof record.lock, 'number', "this thread's record");
+    } finally {
+      await mine.release(Promise.resolve());
+    }
     assert.deepEqual(await lockFiles(path), []);
   });
 

@@ -22,6 +22,8 @@ interface Announcer {
   told: Change | undefined;
   due: Change;
   member: PresenceMember;
+  /** The session the due change is of (none: a member of a node that died). */
+  session: { readonly parked: boolean } | undefined;
   timer: Timer | undefined;
 }
 
@@ -88,8 +90,12 @@ export class Presence<User> {
       await fanout.join(companion(sub.channel), this.#listener(session, sub));
       fresh = await broker.presenceJoin(sub.channel, this.#entry(session), this.#ttl());
     } catch (error) {
-      await this.withdraw(session, sub).catch(() => undefined);
-      if (held) this.#restoreGrace(held);
+      // A join that took at the broker but whose answer was lost took the entry from the earlier
+      // connection: undone, the member is gone now, and its grace period would find nothing to
+      // remove, so nothing to tell. Its leave is told now instead.
+      const removed = await this.#undo(session, sub).catch(() => false);
+      if (held && removed) await this.#announce(sub.channel, this.#member(session), 'leave', session).catch(() => undefined);
+      else if (held) this.#restoreGrace(held);
       throw error;
     }
     // With keepalive off the refresh timer starts with the first member.
@@ -99,7 +105,7 @@ export class Presence<User> {
 
   /** Everyone on `sub`'s channel hears that `session` joined. */
   announceJoin(session: LiveSession<User>, sub: LiveSubscription<User>): Promise<void> {
-    return this.#announce(sub.channel, this.#member(session), 'join');
+    return this.#announce(sub.channel, this.#member(session), 'join', session);
   }
 
   /**
@@ -110,10 +116,14 @@ export class Presence<User> {
    * member present and told nothing, so this join is told now, or never would be.
    */
   async withdraw(session: LiveSession<User>, sub: LiveSubscription<User>, fresh = false): Promise<void> {
-    const { broker, fanout } = this.host;
-    await fanout.leave(companion(sub.channel), this.#listener(session, sub));
-    if ((await broker.presenceLeave(sub.channel, session.member, session.connection.id)) || !fresh) return;
-    if ((await broker.presence(sub.channel)).some((entry) => entry.client === session.member)) await this.announceJoin(session, sub);
+    if ((await this.#undo(session, sub)) || !fresh) return;
+    if ((await this.host.broker.presence(sub.channel)).some((entry) => entry.client === session.member)) await this.announceJoin(session, sub);
+  }
+
+  /** `session` stops hearing `sub`'s channel, and the broker's entry of its connection goes: whether there was one. */
+  async #undo(session: LiveSession<User>, sub: LiveSubscription<User>): Promise<boolean> {
+    await this.host.fanout.leave(companion(sub.channel), this.#listener(session, sub));
+    return this.host.broker.presenceLeave(sub.channel, session.member, session.connection.id);
   }
 
   /**
@@ -189,7 +199,7 @@ export class Presence<User> {
   async #leave(session: LiveSession<User>, channel: string, connection: string): Promise<void> {
     const { broker } = this.host;
     if (!(await broker.presenceLeave(channel, session.member, connection))) return; // the session came back: silent
-    await this.#announce(channel, this.#member(session), 'leave');
+    await this.#announce(channel, this.#member(session), 'leave', session);
   }
 
   #member(session: LiveSession<User>): PresenceMember {
@@ -206,13 +216,14 @@ export class Presence<User> {
    * that subscribes and unsubscribes in a loop makes the server send a bounded number of
    * announcements per second to each other member, whatever it sends.
    */
-  async #announce(channel: string, member: PresenceMember, change: Change): Promise<void> {
+  async #announce(channel: string, member: PresenceMember, change: Change, session?: LiveSession<User>): Promise<void> {
     if (this.#closed) return; // a broker answer after close(): no pacing timer may start now
     const key = `${channel}\n${member.client}`;
     let announcer = this.#announcers.get(key);
-    if (!announcer) this.#announcers.set(key, (announcer = { bucket: new TokenBucket(this.host.clock, PRESENCE_PER_SECOND, PRESENCE_BURST), told: undefined, due: change, member, timer: undefined }));
+    if (!announcer) this.#announcers.set(key, (announcer = { bucket: new TokenBucket(this.host.clock, PRESENCE_PER_SECOND, PRESENCE_BURST), told: undefined, due: change, member, session, timer: undefined }));
     announcer.due = change;
     announcer.member = member;
+    announcer.session = session;
     if (announcer.timer?.pending) return; // a paced announcement is scheduled: it will tell the latest state
     if (announcer.bucket.take()) return this.#tell(channel, announcer, true);
     const paced = announcer;
@@ -224,13 +235,26 @@ export class Presence<User> {
     paced.timer.start(paced.bucket.waitMs());
   }
 
-  /** Announces the due change; a paced one only if it differs from what was told (a flap back is not news). */
+  /** Announces the due change; a paced one only if it differs from what was told (a flap back is not news) and is not {@link #stale}. */
   async #tell(channel: string, announcer: Announcer, always: boolean): Promise<void> {
     const change = announcer.due;
-    if (!always && announcer.told === change) return;
+    if (!always && (announcer.told === change || (await this.#stale(channel, announcer, change)))) return;
     announcer.told = change;
     const data = change === 'join' ? { join: announcer.member } : { leave: announcer.member };
     await this.host.broker.publish(companion(channel), data, { size: 0, ttl: 0 });
+  }
+
+  /**
+   * Whether a paced `change` no longer holds. Told a second or so late, after its session left
+   * this node (or of a member of a node that died), the member may have joined or left through
+   * another node meanwhile, which told that at once: the broker's list says. While its session
+   * is still connected here, this node's word is the latest, and nothing is asked.
+   */
+  async #stale(channel: string, announcer: Announcer, change: Change): Promise<boolean> {
+    if (announcer.session && !announcer.session.parked) return false;
+    const client = announcer.member.client;
+    const present = (await this.host.broker.presence(channel)).some((entry) => entry.client === client);
+    return present !== (change === 'join');
   }
 
   /** Forwards the channel's presence changes to one subscriber, and names its member. */
@@ -278,7 +302,7 @@ export class Presence<User> {
         const member = this.#member(session);
         // Fresh again: its lease ran out while this node was cut off, and another node told its leave.
         const refreshed = this.host.broker.presenceJoin(sub.channel, this.#entry(session, member), this.#ttl());
-        void refreshed.then((fresh) => (fresh ? this.#announce(sub.channel, member, 'join') : undefined)).catch(() => undefined);
+        void refreshed.then((fresh) => (fresh ? this.#announce(sub.channel, member, 'join', session) : undefined)).catch(() => undefined);
       }
     }
     for (const channel of channels) void this.#expire(channel).catch(() => undefined);

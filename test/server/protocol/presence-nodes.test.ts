@@ -9,7 +9,9 @@ import type { Broker } from '../../../src/broker/broker.js';
 import { MemoryBroker } from '../../../src/broker/memory-broker.js';
 import type { ChannelsConfig } from '../../../src/server/protocol/channels.js';
 import { memberId } from '../../../src/server/protocol/member-id.js';
+import { PRESENCE_BURST } from '../../../src/server/protocol/presence.js';
 import { FakeClock } from '../../../src/testing/fake-clock.js';
+import { eventually } from '../../helpers/wait.js';
 import { serve } from '../support.js';
 import { ParkWatch } from './brokers.js';
 import { ProtocolClient, type MessageOf, type ProtocolClient as Client } from './protocol-client.js';
@@ -149,5 +151,37 @@ describe('presence across nodes: one join, one leave', () => {
     await watcher.sync();
     assert.deepEqual(changesOf(watcher, member), ['join']);
     await goneForGood(nodes, moved, welcome, member);
+  });
+
+  test("a member that flapped past its pacing burst on one node and resumed on another is not heard leave by the first node's late paced announcement: the others' view ends as the broker's (fake clock)", async (t) => {
+    const { clock, a, b, viewA, watcher } = await twoNodes(t);
+    const { client: first, welcome } = await ProtocolClient.connect(t, a.wsUrl);
+    const member = memberId(welcome.session);
+    let id = 1;
+    const step = async (type: 'subscribe' | 'unsubscribe'): Promise<void> => {
+      first.send({ type, id, channel: 'room:x' });
+      await first.reply(id++);
+    };
+    const heard = (count: number, what: string): Promise<void> => eventually(() => changesOf(watcher, member).length === count, what, 5_000);
+    // The burst: joins and leaves told at once, until node a's pacing of the member runs dry.
+    for (let n = 0; n < PRESENCE_BURST / 2; n++) {
+      await step('subscribe');
+      await step('unsubscribe');
+    }
+    await heard(PRESENCE_BURST, 'the burst');
+    await step('subscribe'); // paced: told a second later
+    await clock.tickAsync(1_000);
+    await heard(PRESENCE_BURST + 1, 'the paced join');
+    await step('unsubscribe'); // paced again: node a will tell this leave a second from now ...
+    first.terminate();
+    await viewA.broker.parked(welcome.session);
+    // ... but the session resumed on node b and joined there meanwhile (a new member: told at once).
+    await resumeOnB(t, b.wsUrl, welcome);
+    await heard(PRESENCE_BURST + 2, "node b's join");
+    await clock.tickAsync(1_000);
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    await watcher.sync();
+    assert.equal(await listed(watcher, 100, member), true, 'listed through node b');
+    assert.equal(changesOf(watcher, member).at(-1), 'join', 'the last change heard is its join on node b');
   });
 });

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
+import type { PresenceMember } from '../../../src/broker/broker.js';
 import type { ChannelsConfig } from '../../../src/server/protocol/channels.js';
 import { MemoryBroker } from '../../../src/broker/memory-broker.js';
 import { FakeClock } from '../../../src/testing/fake-clock.js';
@@ -392,6 +393,37 @@ describe('presence: a connection that ends while its subscribe is under way', ()
     await clock.tickAsync(1_001);
     await watcher.take('presence', (message) => message.leave?.client === member);
     await watcher.sync();
+    assert.deepEqual(changesOf(watcher, member), ['join', 'leave']);
+  });
+
+  test('a resume whose presence join took at the broker but whose answer was lost is refused, and the member is heard leave, not left listed in silence (fake clock)', async (t) => {
+    /** A broker whose next `presenceJoin`, once armed, is made and then fails (its answer lost on the way). */
+    class LostAnswer extends ParkWatch {
+      armed = false;
+      override async presenceJoin(channel: string, member: PresenceMember, ttl: number): Promise<boolean> {
+        const fresh = await super.presenceJoin(channel, member, ttl);
+        if (!this.armed) return fresh;
+        this.armed = false;
+        throw new Error('connection lost before the answer');
+      }
+    }
+    const clock = new FakeClock();
+    const broker = new LostAnswer(new MemoryBroker({ clock }));
+    t.after(() => broker.inner.close());
+    const fixture = await serve(t, { clock, pingInterval: 0, presenceGrace: 1_000, channels, broker });
+    const { watcher, first, welcome, member } = await watchedMember(t, fixture.wsUrl);
+    first.terminate();
+    await broker.parked(welcome.session);
+    await clock.tickAsync(500);
+    const { client: second } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
+    broker.armed = true;
+    second.send({ type: 'subscribe', id: 1, channel: 'room:1' });
+    const refused = await second.reply(1);
+    assert.equal(refused.type === 'error' && refused.code, 'unavailable');
+    await clock.tickAsync(1_001); // past the first connection's grace period
+    await watcher.sync();
+    const listed = (await members(watcher, 2, 'room:1')).some((entry) => entry.client === member);
+    assert.equal(listed, false, 'not listed: its subscribe was refused and its first connection is gone');
     assert.deepEqual(changesOf(watcher, member), ['join', 'leave']);
   });
 
