@@ -34,7 +34,7 @@ export const commandDocs: readonly CommandDoc[] = [
   { usage: '/unsub CHANNEL', text: 'unsubscribe', lifeline: true },
   { usage: '/pub CHANNEL JSON', text: 'publish JSON (once, even across reconnects); prints the ack', lifeline: true },
   { usage: '/req METHOD [JSON]', text: 'call a server handler; prints its result or error code', lifeline: true },
-  { usage: 'TEXT', text: 'any other line is sent as a text message ("//x" sends "/x"); not with lifeline.v1, whose server takes only protocol messages' },
+  { usage: 'TEXT', text: 'other lines are sent as text ("//x" sends "/x"); not with lifeline.v1' },
 ];
 
 const invalid = (message: string): ConnectCommand => ({ kind: 'invalid', message });

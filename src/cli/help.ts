@@ -243,8 +243,8 @@ Exit codes: 0 closed on purpose (/quit, /close, end of input, or the server clos
 Examples:
   lifeline connect ws://localhost:8080/ws
   lifeline connect wss://example.com/ws --token "$TOKEN" --header "X-Tenant: acme"
-  lifeline connect ws://localhost:8080/ws --protocol lifeline.v1 \
-    --token-command "curl -s 'http://localhost:8080/demo/token?user=ann&visitor=ann-keeps-this-secret'"
+  lifeline connect ws://localhost:8080/ws --protocol lifeline.v1 \\
+    --token-command "curl -s 'http://localhost:8080/demo/token?user=ann&visitor=ann-keeps-a-secret'"
   echo '/req rooms.list {}' | lifeline connect ws://localhost:8080/ws --protocol lifeline.v1 --json
 `;
 }

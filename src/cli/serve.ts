@@ -17,7 +17,7 @@ const REDIS_CONNECT_TIMEOUT = 5_000;
 
 export const serveCommand: Command = {
   name: 'serve',
-  summary: 'run the standalone realtime server: token auth, channels, HTTP API, metrics, demo and admin pages',
+  summary: 'run the standalone realtime server (token auth, channels, HTTP API, metrics, demo, admin)',
   run: serve,
 };
 
