@@ -6,6 +6,7 @@
  * in-memory broker and a real Redis.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { describe, test, type TestContext } from 'node:test';
 import type { Broker, ControlNotice } from '../../../src/broker/broker.js';
 import { MemoryBroker } from '../../../src/broker/memory-broker.js';
@@ -61,7 +62,7 @@ for (const { name, skip, make } of brokers) {
 
     test('its pending direct messages are gone and its user no longer lists it', async (t) => {
       const broker = await made(t, make);
-      const user = `u-${Math.random().toString(36).slice(2)}`;
+      const user = `u-${randomUUID()}`;
       const fixture = await serve(t, { pingInterval: 0, channels, broker, ...named });
       const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl, {}, { query: { user } });
       assert.equal(await fixture.server.sendTo(welcome.session, 'one'), true);
