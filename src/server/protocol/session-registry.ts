@@ -167,8 +167,7 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     this.#markEnded(id);
     void broker.broadcast?.({ kind: 'end', session: id, connection: connection.id }).catch(() => undefined);
     try {
-      await this.park(session);
-      await broker.deleteSession(id);
+      await this.#tracked(this.park(session).then(() => broker.deleteSession(id)));
     } catch (error) {
       // Its record expires after the recovery window; the client forgot the secret that resumes it.
       log.warn({ err: error, session: id }, 'session ended but not deleted from the broker: it expires after recoveryWindow');
@@ -194,12 +193,16 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     if (phase?.phase !== 'ready') return;
     const session = phase;
     if (session.connection !== connection) return; // already taken over by a newer connection
-    const parking = this.park(session);
-    this.#parking.add(parking);
+    await this.#tracked(this.park(session));
+  }
+
+  /** A session leaving this node: shutdown waits for it before the broker may close. */
+  async #tracked(leaving: Promise<void>): Promise<void> {
+    this.#parking.add(leaving);
     try {
-      await parking;
+      await leaving;
     } finally {
-      this.#parking.delete(parking);
+      this.#parking.delete(leaving);
     }
   }
 
@@ -214,7 +217,9 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     // A connection that closed while the broker looked the session up opens nothing: it would
     // take the session over from a connection that resumed after it (here or on another node).
     // The lookup claims the takeover's generation: a hello looked up later takes the session from this one.
-    return this.host.options.broker.loadSession(message.session, true).then((stored) => (this.#greeting(connection) ? this.#open(connection, message, stored) : undefined));
+    // A session ended here (its record may not be deleted yet) resumes as a new one.
+    const { session } = message;
+    return this.host.options.broker.loadSession(session, true).then((stored) => (this.#greeting(connection) ? this.#open(connection, message, this.#ended.has(session) ? undefined : stored) : undefined));
   }
 
   #open(connection: Connection<User>, message: ClientMessage & { readonly type: 'hello' }, stored: SessionRecord | undefined): Promise<void> | undefined {

@@ -16,6 +16,7 @@ import { memberId } from '../../../src/server/protocol/member-id.js';
 import { redisSkip, redisUrl, testPrefix } from '../../helpers/redis.js';
 import { within } from '../../helpers/wait.js';
 import { serve } from '../support.js';
+import { ForwardingBroker } from './brokers.js';
 import { ProtocolClient } from './protocol-client.js';
 
 const channels: ChannelsConfig = { room: { presence: true }, chat: { history: { size: 10, ttl: 60_000 } } };
@@ -171,3 +172,29 @@ for (const { name, skip, make } of brokers) {
     });
   });
 }
+
+describe('protocol: a resume racing an end', () => {
+  test('a resume while the broker is still deleting the ended session gets a new session', async (t) => {
+    const inner = new MemoryBroker();
+    t.after(() => inner.close());
+    let release = (): void => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let deleting = (): void => undefined;
+    const reached = new Promise<void>((resolve) => (deleting = resolve));
+    const broker = new ForwardingBroker(inner, async (method) => {
+      if (method !== 'deleteSession') return;
+      deleting();
+      await held;
+    });
+    const fixture = await serve(t, { pingInterval: 0, channels, broker });
+    const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    client.send({ type: 'end' });
+    await within(reached, 5_000, 'the end reached deleteSession');
+    assert.ok(await inner.loadSession(welcome.session), 'the record is still there');
+    const { welcome: again } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
+    assert.equal(again.resumed, false, 'an ended session is not resumed, even before the broker forgot it');
+    release();
+    assert.equal((await within(client.closed, 5_000, 'close')).code, 1000);
+    assert.equal(await inner.loadSession(welcome.session), undefined);
+  });
+});
