@@ -40,11 +40,14 @@ export interface DirectMessage {
 
 /**
  * A cluster-wide instruction between nodes: close a user's or a session's connections (the HTTP
- * API), or close a session's old connection after it resumed on another node (`takeover`).
+ * API), close a session's old connection after it resumed on another node (`takeover`), or
+ * after its client ended it on `connection` (`end`: logged out; that old connection is closed
+ * and its session not parked).
  */
 export type ControlNotice =
   | { readonly kind: 'disconnect-user'; readonly user: string; readonly reason: string }
   | { readonly kind: 'disconnect-session'; readonly session: string; readonly reason: string }
+  | { readonly kind: 'end'; readonly session: string; readonly connection: string }
   | {
       readonly kind: 'takeover';
       readonly session: string;
@@ -235,6 +238,10 @@ export interface Broker {
    * with the ids it did not find (the broker lost them), which their node writes back.
    */
   refreshSessions(ids: readonly string[], ttl: number): Promise<readonly string[]>;
+  /**
+   * Forgets a session at once (its client ended it): its record, reply window, pending direct
+   * messages and its entry in its user's index ({@link sessionsOf}).
+   */
   deleteSession(id: string): Promise<void>;
   /** Ids of the unexpired sessions whose `user` is this one (compared as JSON). */
   sessionsOf(user: unknown): Promise<readonly string[]>;

@@ -8,6 +8,7 @@ export type ConnectCommand =
   | { readonly kind: 'ping' }
   | { readonly kind: 'close'; readonly code: number; readonly reason: string }
   | { readonly kind: 'quit' }
+  | { readonly kind: 'logout' }
   | { readonly kind: 'help' }
   | { readonly kind: 'sub'; readonly channel: string }
   | { readonly kind: 'unsub'; readonly channel: string }
@@ -16,7 +17,7 @@ export type ConnectCommand =
   | { readonly kind: 'invalid'; readonly message: string };
 
 /** Commands of the channel protocol: they need a Lifeline server (`--protocol lifeline.v1`). */
-export const lifelineCommands: ReadonlySet<ConnectCommand['kind']> = new Set(['sub', 'unsub', 'pub', 'req']);
+export const lifelineCommands: ReadonlySet<ConnectCommand['kind']> = new Set(['sub', 'unsub', 'pub', 'req', 'logout']);
 
 interface CommandDoc {
   readonly usage: string;
@@ -34,6 +35,7 @@ export const commandDocs: readonly CommandDoc[] = [
   { usage: '/unsub CHANNEL', text: 'unsubscribe', lifeline: true },
   { usage: '/pub CHANNEL JSON', text: 'publish JSON (once, even across reconnects); prints the ack', lifeline: true },
   { usage: '/req METHOD [JSON]', text: 'call a server handler; prints its result or error code', lifeline: true },
+  { usage: '/logout', text: 'end the session on the server (it cannot be resumed) and exit', lifeline: true },
   { usage: 'TEXT', text: 'other lines are sent as text ("//x" sends "/x"); not with lifeline.v1' },
 ];
 
@@ -52,6 +54,8 @@ export function parseCommand(line: string): ConnectCommand {
     case '/quit':
     case '/exit':
       return { kind: 'quit' };
+    case '/logout':
+      return rest === '' ? { kind: 'logout' } : invalid('/logout takes no arguments');
     case '/help':
     case '/?':
       return { kind: 'help' };

@@ -123,6 +123,8 @@ export class ConnectSession {
         return this.#close(command.code, command.reason);
       case 'quit':
         return this.#close(1000, '');
+      case 'logout':
+        return this.#logout();
       case 'help':
         return this.#emit({ type: 'help', lines: helpLines(this.#lifeline !== undefined) });
       case 'invalid':
@@ -190,6 +192,13 @@ export class ConnectSession {
     const socket = this.#watch.socket;
     const timer = setTimeout(() => socket?.terminate(), CLOSE_TIMEOUT);
     void this.ended.finally(() => clearTimeout(timer));
+  }
+
+  /** `/logout`: the server ends the session (it closes with 1000 `session ended`), then the client closes. */
+  #logout(): void {
+    if (this.#closeRequested || !this.#lifeline) return;
+    this.#closeRequested = true;
+    void this.#lifeline.client.logout();
   }
 
   /** Ends the session at once, if it has not ended (a second Ctrl-C): nothing is waited for. */

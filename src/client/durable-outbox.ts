@@ -51,6 +51,9 @@ export abstract class DurableOutboxStore implements OutboxStore, OutboxOption {
   }
 }
 
+/** What a logged-out client's outbox stores: nothing. */
+const CLEARED: OutboxEntry[] = [];
+
 /** What `call` returns, or its synchronous throw as a rejection (a store over a synchronous API, localStorage say, may throw). */
 function settled<T>(call: () => Promise<T>): Promise<T> {
   return new Promise<T>((resolve) => resolve(call()));
@@ -129,6 +132,12 @@ export class DurableOutbox {
     this.#kept = (!this.loading || entries.length > 0) && entries;
   }
 
+  /** Logging out: every save from now on stores an empty outbox (and the session the client forgot); resolves once one has. */
+  clear(): Promise<void> {
+    this.#kept = CLEARED;
+    return this.save();
+  }
+
   /** The unanswered publishes and requests, with their ids (0: never sent). Presence queries are read-only and never stored. */
   #entries(): OutboxEntry[] {
     const entries: OutboxEntry[] = [];
@@ -161,8 +170,9 @@ export class DurableOutbox {
     const snapshot = this.#checked(loaded);
     const kept = this.#kept;
     if (kept !== undefined) {
-      // Closed while loading: nothing is restored; what was made meanwhile is stored after what the store held.
-      if (!kept) return;
+      // Closed while loading: nothing is restored; what was made meanwhile is stored after what
+      // the store held (logged out: nothing).
+      if (!kept || kept === CLEARED) return;
       if (snapshot) this.#session([snapshot.session, snapshot.secret]);
       this.#kept = [...(snapshot?.entries ?? []), ...kept];
       return void this.save();

@@ -233,6 +233,28 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     for (const sub of all) sub._end(error, false);
   }
 
+  /**
+   * Logs out: ends the session on the server (`end`, when the link is up, then waits for the
+   * server's close, at most `connectTimeout`), closes for good as {@link close} does, and forgets
+   * the session id and secret; with an `outbox` store, empties it too (resolves once that save is
+   * done). Offline, nothing reaches the server: its session expires after its recovery window.
+   */
+  async logout(): Promise<void> {
+    const transport = this.transport;
+    if (this.#live()) {
+      this.#send({ type: 'end' });
+      // The link's next move is away from open: the server closed it (or it was lost).
+      await new Promise<void>((resolve) => {
+        const timer = new Timer(transport.options.clock, resolve);
+        timer.start(transport.options.connectTimeout);
+        transport.addEventListener('statechange', () => resolve(timer.stop()), { once: true });
+      });
+    }
+    this.#session = this.#secret = undefined;
+    this.close();
+    await this.#durable?.clear();
+  }
+
   // ---- the link ----------------------------------------------------------------------------------
 
   /** The transport is open (or the stored outbox has loaded, maybe while it is): greet the server. */

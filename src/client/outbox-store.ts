@@ -37,7 +37,8 @@ export interface OutboxSnapshot {
  * Where a durable outbox lives. `save` replaces what the store holds and resolves once it is
  * stored; the client never runs two saves at once. One client at a time per store (a
  * `FileOutboxStore` refuses a second one with `ERR_OUTBOX_LOCKED`; other stores do not check). To forget
- * everything (logging out), save `{ entries: [] }`.
+ * everything (logging out), `LifelineClient#logout()` saves `{ entries: [] }` (with no client on the
+ * store, save it yourself).
  */
 export interface OutboxStore {
   /** What the last save stored; undefined when nothing was ever saved. */

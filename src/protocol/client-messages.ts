@@ -32,6 +32,8 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ack'), seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER) }),
   z.object({ type: z.literal('presence.get'), id, channel: channelName }),
   z.object({ type: z.literal('refresh'), token }),
+  /** Ends the session for good (logging out): nothing after it on the connection is processed. */
+  z.object({ type: z.literal('end') }),
 ]);
 
 export type ClientMessage = z.infer<typeof clientMessageSchema>;

@@ -42,6 +42,7 @@ export function parseNotice(message: string): ControlNotice | undefined {
   const textOf = (key: string): boolean => typeof notice[key] === 'string';
   if (notice.kind === 'disconnect-user' && textOf('user') && textOf('reason')) return value as ControlNotice;
   if (notice.kind === 'disconnect-session' && textOf('session') && textOf('reason')) return value as ControlNotice;
+  if (notice.kind === 'end' && textOf('session') && textOf('connection')) return value as ControlNotice;
   if (notice.kind === 'takeover' && textOf('session') && textOf('connection') && (notice.generation === undefined || Number.isSafeInteger(notice.generation))) return value as ControlNotice;
   return undefined;
 }

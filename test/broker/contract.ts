@@ -492,6 +492,20 @@ export function brokerContract(name: string, makeBroker: (clock: FakeClock, limi
         assert.equal(await broker.loadSession(id), undefined);
       });
 
+      test('a deleted session leaves nothing: no record, no pending direct messages, not in its user\'s sessions', async (t) => {
+        const { broker, name } = await setup(t);
+        const id = name('session');
+        const user = name('user');
+        await broker.saveSession(id, record(user), 10_000);
+        await broker.sendDirect(id, 'one', 10_000);
+        assert.equal((await broker.pendingDirect(id, 0)).length, 1);
+        assert.deepEqual(await broker.sessionsOf(user), [id]);
+        await broker.deleteSession(id);
+        assert.equal(await broker.loadSession(id), undefined);
+        assert.deepEqual(await broker.pendingDirect(id, 0), []);
+        assert.deepEqual(await broker.sessionsOf(user), []);
+      });
+
       test('the owner is stored with a session, and a save without one keeps it', async (t) => {
         const { broker, name } = await setup(t);
         const id = name('session');

@@ -28,9 +28,10 @@ describe('parseCommand', () => {
     assert.deepEqual(parseCommand('/sub chat:x'), { kind: 'sub', channel: 'chat:x' });
     assert.deepEqual(parseCommand('/unsub chat:x'), { kind: 'unsub', channel: 'chat:x' });
     assert.deepEqual(parseCommand('/pub chat:x {"a": [1, 2]}'), { kind: 'pub', channel: 'chat:x', data: { a: [1, 2] } });
+    assert.deepEqual(parseCommand('/logout'), { kind: 'logout' });
     assert.deepEqual(parseCommand('/req rooms.list'), { kind: 'req', method: 'rooms.list', params: undefined });
     assert.deepEqual(parseCommand('/req echo {"x":1}'), { kind: 'req', method: 'echo', params: { x: 1 } });
-    for (const bad of ['/sub', '/sub a b', '/pub chat:x', '/pub chat:x {nope', '/req', '/req m {', '/ping now']) {
+    for (const bad of ['/sub', '/sub a b', '/pub chat:x', '/pub chat:x {nope', '/req', '/req m {', '/ping now', '/logout now']) {
       const command = parseCommand(bad);
       assert.equal(command.kind, 'invalid', bad);
     }

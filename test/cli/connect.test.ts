@@ -294,6 +294,21 @@ describe('against a Lifeline server (--protocol lifeline.v1)', () => {
     assert.equal((await cli.exited()).code, 0);
   });
 
+  test('/logout ends the session on the server: it closes with 1000 "session ended", exit 0, and the session is gone', async () => {
+    const server = await lifelineServer({ channels: { chat: {} }, pingInterval: 0 });
+    const cli = startConnect([server.wsUrl, '--protocol', 'lifeline.v1']);
+    const session = /^session (\S+) new$/.exec(await cli.next(/^session/))?.[1] ?? '';
+    await cli.next(/^ready$/);
+    assert.ok(await server.server.broker.loadSession(session), 'the session is stored');
+    cli.send('/logout now');
+    assert.match(await cli.next(/^error/), /^error: \/logout takes no arguments$/);
+    cli.send('/logout');
+    assert.equal(await cli.next(/^closed/), 'closed 1000 normal closure: closed as asked');
+    assert.equal(await cli.next(/^ {2}reason/), '  reason: session ended');
+    assert.equal((await cli.exited()).code, 0);
+    assert.equal(await server.server.broker.loadSession(session), undefined, 'the server forgot the session');
+  });
+
   test('end of input waits for the answers to what was typed', async () => {
     const server = await lifelineServer({ channels: { chat: {} }, pingInterval: 0 });
     server.server.handle('slow', async () => {

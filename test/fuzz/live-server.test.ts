@@ -81,7 +81,7 @@ describe('fuzz: a live server', () => {
   test('random envelopes after hello: every reply is a documented message, and errors carry documented codes', async (t) => {
     const fixture = await serve(t, { pingInterval: 0, closeTimeout: 500, channels, maxInvalidMessages: 1_000 });
     const started = Date.now();
-    const type = fc.constantFrom('hello', 'subscribe', 'unsubscribe', 'publish', 'request', 'presence.get', 'ack', 'refresh', 'ping', 'auth', 'nope');
+    const type = fc.constantFrom('hello', 'subscribe', 'unsubscribe', 'publish', 'request', 'presence.get', 'ack', 'refresh', 'end', 'ping', 'auth', 'nope');
     const field = fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.constantFrom('room:1', 'room', 'other:1', '', 'x'.repeat(300)), fc.integer({ min: -2, max: 2 ** 53 }));
     const envelope = fc.record({ type, id: fc.option(field, { nil: undefined }), channel: fc.option(field, { nil: undefined }), data: fc.option(field, { nil: undefined }), seq: fc.option(field, { nil: undefined }), since: fc.option(field, { nil: undefined }), method: fc.option(field, { nil: undefined }) }, { requiredKeys: ['type'] });
     await fc.assert(

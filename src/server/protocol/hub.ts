@@ -72,7 +72,7 @@ export class Hub<User> {
       secrets: { digest: digestOf, matches: matchesSecret },
       ids: { session: () => flatUuid('s-'), secret: () => secretText(options.randomBytes(32)) },
       route: (session, envelope) => this.message(session.connection, envelope),
-      unsubscribeAll: (session, movedAway) => this.#subscriptions.unsubscribeAll(session, movedAway),
+      unsubscribeAll: (session, movedAway, ended) => this.#subscriptions.unsubscribeAll(session, movedAway, ended),
       release: (connection) => this.#batch.release(connection),
     });
     this.#subscriptions = new Subscriptions<User>({
@@ -211,6 +211,9 @@ export class Hub<User> {
     // An ack is cumulative and nothing after it depends on it: taken at once, not behind a slow
     // request or a paced subscribe, so the outbox it empties (maxPendingDirect) never waits on them.
     if (message.type === 'ack') return this.#ack(phase, message.seq);
+    // Nothing after an `end` is processed: the connection has no phase from here on (nor is the
+    // session parked when it closes; the end does more). The end waits for what came before it.
+    if (message.type === 'end') phases.delete(connection);
     // Small replies only: a catch-up held back whole would count against the outbound budget.
     if (message.type === 'request' || message.type === 'publish') this.#batch.hold(connection);
     this.#route(phase, message);
@@ -288,6 +291,8 @@ export class Hub<User> {
         return this.options.broker.ackDirect(session.id, message.seq);
       case 'refresh':
         return this.#refresh(session, message.token);
+      case 'end':
+        return this.#registry.end(session);
     }
   }
 

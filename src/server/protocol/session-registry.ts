@@ -44,8 +44,11 @@ export interface RegistryHost<User> {
   readonly ids: IdSource;
   /** Handles a message of a welcomed session, as if it arrived now (the backlog of those pipelined behind its hello). */
   route(session: LiveSession<User>, envelope: Envelope): void;
-  /** Ends every subscription of a session that leaves this node (`movedAway`: another node owns it now). */
-  unsubscribeAll(session: LiveSession<User>, movedAway: boolean): Promise<void>;
+  /**
+   * Ends every subscription of a session that leaves this node (`movedAway`: another node owns
+   * it now); its presence leaves are told after the grace period unless `ended` (logged out).
+   */
+  unsubscribeAll(session: LiveSession<User>, movedAway: boolean, ended: boolean): Promise<void>;
   /** Ends the turn's hold on a connection's writes (its held replies leave now). */
   release(connection: Connection<User>): void;
 }
@@ -76,6 +79,12 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
   /** Live sessions per user on this node (by identity; anonymous users are not counted). */
   readonly #perUser = new Map<string, number>();
   readonly #control: Promise<Unsubscribe> | undefined;
+  /**
+   * Sessions their clients ended (logged out), with when that was, for a liveTtl: a connection
+   * of one that still lingers here (taken over) leaves at once when it closes, and never writes
+   * its record back. Oldest first.
+   */
+  readonly #ended = new Map<string, number>();
   /** The sessions' settings: the registry is the one object all its sessions share. */
   readonly clock: Clock;
   readonly requestTimeout: number;
@@ -93,6 +102,7 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     // A session resumed on another node closes its old connection here (4001, as on one node).
     this.#control = options.broker.onBroadcast?.((notice) => {
       if (notice.kind === 'takeover') void this.#takenOver(notice.session, notice.connection, notice.generation);
+      else if (notice.kind === 'end') this.#endedElsewhere(notice.session, notice.connection);
     });
     this.#control?.catch((error: unknown) => options.log.warn({ err: error }, 'cannot hear other nodes: a session resumed elsewhere keeps its old connection here until it ends'));
   }
@@ -121,6 +131,50 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     if (owner === by && this.sessions.get(id) === live) live.connection.close(4001, 'session resumed on another node');
   }
 
+  /**
+   * The client ended session `id` on connection `by` (on any node): a connection of it still
+   * here (an older one, taken over) is closed (1000) and leaves as an ended session does.
+   */
+  #endedElsewhere(id: string, by: string): void {
+    const live = this.sessions.get(id) ?? this.#draining.get(id);
+    if (!live || live.connection.id === by) return;
+    this.#markEnded(id);
+    live.connection.close(1000, 'session ended');
+  }
+
+  #markEnded(id: string): void {
+    const now = this.clock.now();
+    for (const [old, at] of this.#ended) {
+      if (at + this.liveTtl > now) break;
+      this.#ended.delete(old);
+    }
+    this.#ended.delete(id);
+    this.#ended.set(id, now);
+  }
+
+  /**
+   * The client ended its session (`end`, logging out): it leaves this node with its presence
+   * leaves told at once, the broker forgets it (its record, replies and direct messages), every
+   * other node closes a connection of it that lingers there, and its connection closes (1000).
+   * A resume of it opens a new session. The connection's phase is already gone: nothing it
+   * sent after `end` is processed.
+   */
+  async end(session: LiveSession<User>): Promise<void> {
+    const { broker, log } = this.host.options;
+    const { id, connection } = session;
+    // Sent on a connection taken over since: the session is the newer connection's now.
+    if (this.sessions.get(id) !== session) return;
+    this.#markEnded(id);
+    void broker.broadcast?.({ kind: 'end', session: id, connection: connection.id }).catch(() => undefined);
+    try {
+      await this.#tracked(this.park(session).then(() => broker.deleteSession(id)));
+    } catch (error) {
+      // Its record expires after the recovery window; the client forgot the secret that resumes it.
+      log.warn({ err: error, session: id }, 'session ended but not deleted from the broker: it expires after recoveryWindow');
+    }
+    connection.close(1000, 'session ended');
+  }
+
   close(): void {
     this.#refresh.stop();
     void this.#control?.then((stop) => stop()).catch(() => undefined);
@@ -139,12 +193,16 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     if (phase?.phase !== 'ready') return;
     const session = phase;
     if (session.connection !== connection) return; // already taken over by a newer connection
-    const parking = this.park(session);
-    this.#parking.add(parking);
+    await this.#tracked(this.park(session));
+  }
+
+  /** A session leaving this node: shutdown waits for it before the broker may close. */
+  async #tracked(leaving: Promise<void>): Promise<void> {
+    this.#parking.add(leaving);
     try {
-      await parking;
+      await leaving;
     } finally {
-      this.#parking.delete(parking);
+      this.#parking.delete(leaving);
     }
   }
 
@@ -159,7 +217,9 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     // A connection that closed while the broker looked the session up opens nothing: it would
     // take the session over from a connection that resumed after it (here or on another node).
     // The lookup claims the takeover's generation: a hello looked up later takes the session from this one.
-    return this.host.options.broker.loadSession(message.session, true).then((stored) => (this.#greeting(connection) ? this.#open(connection, message, stored) : undefined));
+    // A session ended here (its record may not be deleted yet) resumes as a new one.
+    const { session } = message;
+    return this.host.options.broker.loadSession(session, true).then((stored) => (this.#greeting(connection) ? this.#open(connection, message, this.#ended.has(session) ? undefined : stored) : undefined));
   }
 
   #open(connection: Connection<User>, message: ClientMessage & { readonly type: 'hello' }, stored: SessionRecord | undefined): Promise<void> | undefined {
@@ -350,14 +410,16 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
       if (this.#draining.get(session.id) === session) this.#draining.delete(session.id);
     });
     // Resumed on another node while this connection lingered: that connection owns the session,
-    // its record and its presence now.
-    const movedAway = await this.#ownedElsewhere(session);
-    await this.host.unsubscribeAll(session, movedAway);
+    // its record and its presence now. Ended by its client: no one owns it, and it waits for no one.
+    const ended = this.#ended.has(session.id);
+    const movedAway = !ended && (await this.#ownedElsewhere(session));
+    await this.host.unsubscribeAll(session, movedAway, ended);
     await session.leave();
     this.host.options.broker.unlistenDirect?.(session.id, session);
     // A newer connection of this session is live on this node (it took over, or resumed while
     // this one was parking): its record stays live; a recoveryWindow ttl now would expire it.
-    if (this.sessions.has(session.id) || movedAway) return;
+    // An ended session's record is never written back.
+    if (this.sessions.has(session.id) || movedAway || this.#ended.has(session.id)) return;
     // With what resumes it: the broker may have lost the record while the connection lasted (a
     // Redis restarted empty, an eviction) and this save is then all there is of the session.
     // Ordered by the connection's generation: a newer hello that saved meanwhile keeps the record.

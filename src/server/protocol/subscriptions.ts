@@ -210,9 +210,12 @@ export class Subscriptions<User> {
     session.connection.send({ type: 'unsubscribed', id: message.id, channel: message.channel });
   }
 
-  /** Ends every subscription of a session leaving this node (`movedAway`: another node owns it now). */
-  async unsubscribeAll(session: LiveSession<User>, movedAway: boolean): Promise<void> {
-    await Promise.allSettled(session.subscriptionList().map((sub) => this.unsubscribe(session, sub, movedAway, true)));
+  /**
+   * Ends every subscription of a session leaving this node (`movedAway`: another node owns it
+   * now); presence leaves wait out the grace period, unless its client `ended` the session.
+   */
+  async unsubscribeAll(session: LiveSession<User>, movedAway: boolean, ended = false): Promise<void> {
+    await Promise.allSettled(session.subscriptionList().map((sub) => this.unsubscribe(session, sub, movedAway, !ended)));
   }
 
   async unsubscribe(session: LiveSession<User>, sub: LiveSubscription<User>, movedAway = false, parked = false): Promise<void> {
