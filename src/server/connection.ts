@@ -50,6 +50,11 @@ export const InputHold = {
 export type InputHold = (typeof InputHold)[keyof typeof InputHold];
 const HOLDS = InputHold.AUTH | InputHold.HELLO | InputHold.QUEUE;
 
+/** The state, as two bits of the same number (a field of its own held 8 bytes more per connection). */
+const STATES: readonly ConnectionState[] = ['authenticating', 'open', 'closing', 'closed'];
+const STATE_SHIFT = 5;
+const STATE_BITS = 3 << STATE_SHIFT;
+
 /** Why `send` did not send. */
 export type SendFailure = 'closing' | 'closed' | 'slow-consumer';
 export type SendResult = { readonly ok: true } | { readonly ok: false; readonly reason: SendFailure };
@@ -86,6 +91,11 @@ const terminatedReasons: { readonly [T in NonNullable<CloseReport['terminated']>
  */
 export interface ConnectionHost extends SocketSink {
   readonly clock: Clock;
+  /**
+   * A clock reading taken before any of its connections opened: each keeps its open time as the
+   * milliseconds since, a small integer for 24 days (a clock reading is a 16-byte heap number).
+   */
+  readonly epoch: number;
   readonly closeTimeout: number;
   readonly outboundBudget: number;
   /** Invalid messages a connection may send per minute before it is closed. */
@@ -139,7 +149,6 @@ interface Uncommon {
 export class Connection<User = unknown> implements KeepaliveTarget {
   readonly id: string;
   readonly remoteAddress: string;
-  readonly openedAt: number;
   user: User;
 
   /** Keepalive bookkeeping, driven by the server's sweep (and `awaitingPong`). */
@@ -149,8 +158,8 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   /** @internal The channel protocol's phase of this connection (its hub's to read and write). */
   protocolPhase: unknown = undefined;
 
-  /** The state, moved only along `transitions` (a field, not a machine object: memory per connection). */
-  #state: ConnectionState;
+  /** Its open time, ms after its host's epoch (see {@link openedAt}). */
+  readonly #opened: number;
   readonly #socket: WebSocket;
   readonly #transport: Writable | undefined;
   readonly #host: ConnectionHost;
@@ -159,7 +168,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   readonly #messageRate: TokenBucket | undefined;
   /** Six fields in one record made at their first use: memory per idle connection. */
   #uncommon: Uncommon | undefined;
-  /** ANONYMOUS and AWAITING_PONG: two booleans in one field (memory per idle connection). */
+  /** ANONYMOUS, AWAITING_PONG, the input holds and the state: one field (memory per idle connection). */
   #flags: number;
 
   /** @internal Connections are made by the server. */
@@ -169,10 +178,9 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     this.#host = host;
     this.id = init.id;
     this.user = init.user;
-    this.#flags = init.anonymous === true ? ANONYMOUS : 0;
+    this.#flags = (init.anonymous === true ? ANONYMOUS : 0) | (STATES.indexOf(init.authenticating ? 'authenticating' : 'open') << STATE_SHIFT);
     this.remoteAddress = init.remoteAddress;
-    this.openedAt = host.clock.now();
-    this.#state = init.authenticating ? 'authenticating' : 'open';
+    this.#opened = host.clock.now() - host.epoch;
     this.#messageRate = Number.isFinite(init.maxMessageRate)
       ? new TokenBucket(host.clock, init.maxMessageRate, Math.max(1, init.maxMessageRate))
       : undefined;
@@ -180,6 +188,20 @@ export class Connection<User = unknown> implements KeepaliveTarget {
 
   get state(): ConnectionState {
     return this.#state;
+  }
+
+  /** Clock time it was accepted at, ms. */
+  get openedAt(): number {
+    return this.#host.epoch + this.#opened;
+  }
+
+  /** The state, moved only along `transitions` (bits of {@link #flags}, not a field or a machine object: memory per connection). */
+  get #state(): ConnectionState {
+    return STATES[(this.#flags & STATE_BITS) >> STATE_SHIFT] as ConnectionState;
+  }
+
+  set #state(state: ConnectionState) {
+    this.#flags = (this.#flags & ~STATE_BITS) | (STATES.indexOf(state) << STATE_SHIFT);
   }
 
   /** The negotiated subprotocol, or '' when none (the socket's: not kept twice). */
