@@ -8,6 +8,7 @@ import { encodeEnvelope, type Envelope } from '../core/envelope.js';
 import type { KeepaliveTarget } from '../core/keepalive.js';
 import { TokenBucket } from '../core/rate-limiter.js';
 import { checkedMove } from '../core/state-machine.js';
+import { smallNumber } from '../core/small-number.js';
 import { Timer } from '../core/timer.js';
 import { prepareText, type PreparedText } from './prepared-text.js';
 import type { SocketSink } from './socket-listeners.js';
@@ -180,7 +181,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     this.user = init.user;
     this.#flags = (init.anonymous === true ? ANONYMOUS : 0) | (STATES.indexOf(init.authenticating ? 'authenticating' : 'open') << STATE_SHIFT);
     this.remoteAddress = init.remoteAddress;
-    this.#opened = host.clock.now() - host.epoch;
+    this.#opened = smallNumber(host.clock.now() - host.epoch);
     this.#messageRate = Number.isFinite(init.maxMessageRate)
       ? new TokenBucket(host.clock, init.maxMessageRate, Math.max(1, init.maxMessageRate))
       : undefined;
