@@ -152,8 +152,6 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   readonly remoteAddress: string;
   user: User;
 
-  /** Keepalive bookkeeping, driven by the server's sweep (and `awaitingPong`). */
-  pingSentAt = 0;
   /** Last measured protocol ping round trip, ms (undefined until the first pong). */
   rtt: number | undefined;
   /** @internal The channel protocol's phase of this connection (its hub's to read and write). */
@@ -161,6 +159,8 @@ export class Connection<User = unknown> implements KeepaliveTarget {
 
   /** Its open time, ms after its host's epoch (see {@link openedAt}). */
   readonly #opened: number;
+  /** When its oldest unanswered ping was sent, ms after its host's epoch (see {@link pingSentAt}). */
+  #pingSent = 0;
   readonly #socket: WebSocket;
   readonly #transport: Writable | undefined;
   readonly #host: ConnectionHost;
@@ -194,6 +194,19 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   /** Clock time it was accepted at, ms. */
   get openedAt(): number {
     return this.#host.epoch + this.#opened;
+  }
+
+  /**
+   * Keepalive bookkeeping, driven by the server's sweep (and `awaitingPong`): clock time of the
+   * oldest unanswered ping (the host's epoch before the first). Kept as ms after the epoch, a small
+   * integer, as the open time is: an idle connection is pinged every interval.
+   */
+  get pingSentAt(): number {
+    return this.#host.epoch + this.#pingSent;
+  }
+
+  set pingSentAt(at: number) {
+    this.#pingSent = smallNumber(at - this.#host.epoch);
   }
 
   /** The state, moved only along `transitions` (bits of {@link #flags}, not a field or a machine object: memory per connection). */
@@ -449,7 +462,8 @@ export class Connection<User = unknown> implements KeepaliveTarget {
 
   /** @internal A pong arrived: the link is alive and the round trip is known. */
   sawPong(): void {
-    if (this.awaitingPong) this.rtt = this.#host.clock.now() - this.pingSentAt;
+    // A small integer, not a heap number, kept by each idle connection once it answered a ping.
+    if (this.awaitingPong) this.rtt = smallNumber(this.#host.clock.now() - this.pingSentAt);
     this.awaitingPong = false;
   }
 
