@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../core/clock.js';
 import { canRecover, type Position } from '../core/position.js';
+import { smallNumber } from '../core/small-number.js';
 import { remembersNothing, RequestWindow } from '../core/request-window.js';
 import { IdempotencyConflictError } from '../core/errors.js';
 import { canonicalJson } from '../protocol/identity.js';
@@ -80,14 +81,17 @@ interface SessionEntry {
   anonymous: boolean;
   /** The generation of the last ordered save (SessionRecord.generation); claims are counted broker-wide. */
   generation: number | undefined;
-  /** The record's expiry. */
-  expiresAt: number;
+  /**
+   * The record's expiry, in the broker's session time (ms after the broker was made):
+   * a small integer for 24 days, where a clock reading is a 16-byte heap number (memory per idle session).
+   */
+  expires: number;
   nextSeq: number;
   /** The shared empty list until the first message (most sessions never get one). */
   messages: readonly DirectMessage[];
   /**
-   * The outbox's expiry when it is later than the record's (a message sent for longer, a record
-   * saved again for shorter) or there is no record; undefined: the record's (no number kept per
+   * The outbox's expiry (session time, as {@link expires}) when it is later than the record's (a
+   * message sent for longer, a record saved again for shorter) or there is no record; undefined: the record's (no number kept per
    * idle session). It only ever grows: unacknowledged messages live as long as their session.
    */
   outboxUntil: number | undefined;
@@ -109,9 +113,9 @@ const NO_MESSAGES: readonly DirectMessage[] = [];
 /** A channel's `waiting` while it delivers and nothing was published meanwhile (no list made per publish). */
 const NONE_WAITING: readonly ChannelEvent[] = [];
 
-/** Until when an entry's direct messages are kept. */
+/** Until when an entry's direct messages are kept (session time). */
 function outboxExpiry(entry: SessionEntry): number {
-  return entry.outboxUntil ?? (entry.window === undefined ? 0 : entry.expiresAt);
+  return entry.outboxUntil ?? (entry.window === undefined ? -Infinity : entry.expires);
 }
 
 /** Forgets an expired record; its outbox keeps the expiry it had. */
@@ -123,7 +127,7 @@ function dropRecord(entry: SessionEntry): void {
   entry.secret = undefined;
   entry.anonymous = false;
   entry.generation = undefined;
-  entry.expiresAt = 0;
+  entry.expires = 0;
 }
 
 /** The channel's head as a position, the same object while the head does not move (positions are never changed in place). */
@@ -197,6 +201,8 @@ export class MemoryBroker implements Broker {
   /** The last session generation claimed (one counter for all: a number per session less). */
   #generations = 0;
   #sweptAt: number;
+  /** The clock's reading when the broker was made: session entries keep their expiries as ms after it. */
+  readonly #madeAt: number;
 
   constructor(options: MemoryBrokerOptions = {}) {
     this.#clock = options.clock ?? systemClock;
@@ -208,7 +214,7 @@ export class MemoryBroker implements Broker {
     this.#maxOrigins = options.maxIdempotencyKeys ?? DEFAULT_MAX_IDEMPOTENCY_KEYS;
     this.#maxPerHolder = options.maxKeysPerUser ?? DEFAULT_MAX_KEYS_PER_USER;
     this.#sweepEvery = Math.min(SWEEP_EVERY, Math.max(1_000, Math.floor(this.#idleChannelTtl / 2)));
-    this.#sweptAt = this.#clock.now();
+    this.#sweptAt = this.#madeAt = this.#clock.now();
     const own = MemoryBroker.prototype;
     // Likewise (see `immediate`), a subclass that overrides subscribeDirect (and not listenDirect) has neither
     // listenDirect nor unlistenDirect, so its override is what carries direct messages.
@@ -372,7 +378,7 @@ export class MemoryBroker implements Broker {
     if (record.generation !== undefined && (existing?.generation ?? 0) > record.generation) return false;
     const capacity = Math.max(1, record.window.replies.length);
     const window = existing && existing.window.acked >= record.window.acked ? existing.window : remembersNothing(record.window) ? NOTHING_RECORDED : new RequestWindow(capacity, record.window);
-    const expiresAt = this.#clock.now() + ttl;
+    const expires = smallNumber(this.#sessionTime() + ttl);
     const entry = this.#entry(id);
     entry.secret = record.secret ?? existing?.secret;
     entry.anonymous = record.secret === undefined ? (existing?.anonymous ?? false) : record.anonymous === true;
@@ -381,7 +387,7 @@ export class MemoryBroker implements Broker {
     entry.user = record.user;
     if (this.#byUser !== undefined) this.#indexUser(this.#byUser, id, record.user);
     // Unacknowledged direct messages live as long as their session, however long ago they were sent.
-    this.#keepRecord(entry, window, expiresAt);
+    this.#keepRecord(entry, window, expires);
     if (record.sentSeq !== undefined && entry.nextSeq <= record.sentSeq) entry.nextSeq = record.sentSeq + 1;
     return true;
   }
@@ -420,12 +426,12 @@ export class MemoryBroker implements Broker {
   }
 
   async refreshSessions(ids: readonly string[], ttl: number): Promise<readonly string[]> {
-    const until = this.#clock.now() + ttl;
+    const until = smallNumber(this.#sessionTime() + ttl);
     const missing: string[] = [];
     for (const id of ids) {
       const entry = this.#record(id);
       if (!entry) missing.push(id);
-      if (!entry || entry.expiresAt >= until) continue;
+      if (!entry || entry.expires >= until) continue;
       this.#keepRecord(entry, entry.window, until);
     }
     return missing;
@@ -485,13 +491,13 @@ export class MemoryBroker implements Broker {
   async sendDirect(session: string, data: unknown, ttl: number, limit = Infinity): Promise<DirectMessage | null> {
     this.#sweep();
     const outbox = this.#entry(session);
-    const now = this.#clock.now();
+    const now = this.#sessionTime();
     // What expired stays gone.
     const kept = outboxExpiry(outbox) < now ? NO_MESSAGES : outbox.messages;
     // Full: nothing stored, no seq used, its life not extended.
     if (kept.length >= limit) return null;
     // A send only ever extends the outbox's life: a live session's outbox lives as long as it does.
-    if (now + ttl > outboxExpiry(outbox)) outbox.outboxUntil = now + ttl;
+    if (now + ttl > outboxExpiry(outbox)) outbox.outboxUntil = smallNumber(now + ttl);
     const message: DirectMessage = { seq: outbox.nextSeq++, data };
     const messages = kept === NO_MESSAGES ? [] : (kept as DirectMessage[]);
     messages.push(message);
@@ -506,7 +512,7 @@ export class MemoryBroker implements Broker {
 
   #pendingDirect(session: string, afterSeq: number): readonly DirectMessage[] {
     const outbox = this.#sessions.get(session);
-    if (!outbox || outboxExpiry(outbox) < this.#clock.now()) return [];
+    if (!outbox || outboxExpiry(outbox) < this.#sessionTime()) return [];
     return outbox.messages.filter((m) => m.seq > afterSeq);
   }
 
@@ -643,8 +649,9 @@ export class MemoryBroker implements Broker {
     this.#sweptAt = now;
     // A message store goes with its session's record (its expiry is never before the record's), or
     // when no record was saved, unless a node listens.
+    const sessionNow = now - this.#madeAt;
     for (const [id, entry] of this.#sessions) {
-      if (entry.window !== undefined && entry.expiresAt < now) dropRecord(entry);
+      if (entry.window !== undefined && entry.expires < sessionNow) dropRecord(entry);
       if (entry.window === undefined && listenersOf(entry).length === 0) this.#sessions.delete(id);
     }
     // The user index lets go of sessions whose record is gone (one that names another user now is
@@ -696,27 +703,32 @@ export class MemoryBroker implements Broker {
   #entry(session: string): SessionEntry {
     let entry = this.#sessions.get(session);
     if (!entry) {
-      entry = { window: undefined, user: undefined, owner: undefined, secret: undefined, anonymous: false, generation: undefined, expiresAt: 0, nextSeq: 1, messages: NO_MESSAGES, outboxUntil: undefined, listeners: NO_LISTENERS };
+      entry = { window: undefined, user: undefined, owner: undefined, secret: undefined, anonymous: false, generation: undefined, expires: 0, nextSeq: 1, messages: NO_MESSAGES, outboxUntil: undefined, listeners: NO_LISTENERS };
       this.#sessions.set(session, entry);
     }
     return entry;
   }
 
   /** The session's saved record, unless it expired (then it is dropped; its outbox stays until the next sweep). */
-  #record(session: string, now = this.#clock.now()): SavedEntry | undefined {
+  #record(session: string): SavedEntry | undefined {
     const entry = this.#sessions.get(session);
     if (entry?.window === undefined) return undefined;
-    if (entry.expiresAt >= now) return entry as SavedEntry;
+    if (entry.expires >= this.#sessionTime()) return entry as SavedEntry;
     dropRecord(entry);
     return undefined;
   }
 
   /** Sets the record's window and expiry; the outbox keeps its own expiry if that is later. */
-  #keepRecord(entry: SessionEntry, window: RequestWindow<unknown>, expiresAt: number): void {
+  #keepRecord(entry: SessionEntry, window: RequestWindow<unknown>, expires: number): void {
     const outbox = outboxExpiry(entry);
     entry.window = window;
-    entry.expiresAt = expiresAt;
-    entry.outboxUntil = outbox > expiresAt ? outbox : undefined;
+    entry.expires = expires;
+    entry.outboxUntil = outbox > expires ? outbox : undefined;
+  }
+
+  /** The clock's time as session entries keep it: ms after the broker was made. */
+  #sessionTime(): number {
+    return this.#clock.now() - this.#madeAt;
   }
 
   /** Counts a new record against its holder; past the quota the holder's own oldest goes. */

@@ -72,6 +72,8 @@ export class Session<User, Payload = string, Sub extends SubscriptionState<Paylo
   #exchanges: ReadonlyMap<number, Exchange> = NO_EXCHANGES;
   /** The server's, shared by all its sessions. */
   protected readonly settings: SessionSettings;
+  // Its helper methods are TypeScript-private, not `#` methods: V8 stamps every instance of a
+  // class with `#` methods with a brand (8 bytes per idle session).
 
   constructor(init: SessionInit<User>) {
     this.id = init.id;
@@ -134,33 +136,33 @@ export class Session<User, Payload = string, Sub extends SubscriptionState<Paylo
 
   /** A `publish`: answered from the window when its id was processed, else checked by the host. */
   publish(id: number, channel: string): ExchangeStep[] {
-    return this.#begin(id, { type: 'publish', channel, attempt: 0, outcome: 'unsent', waiting: 0 });
+    return this.begin(id, { type: 'publish', channel, attempt: 0, outcome: 'unsent', waiting: 0 });
   }
 
   /** A `request`: answered from the window when its id was processed, else checked by the host. */
   request(id: number, method: string): ExchangeStep[] {
-    return this.#begin(id, { type: 'request', method, deadline: 0, waiting: 0 });
+    return this.begin(id, { type: 'request', method, deadline: 0, waiting: 0 });
   }
 
   checked(id: number, verdict: CheckVerdict): ExchangeStep[] {
     const exchange = this.#exchanges.get(id);
     if (!exchange) return [];
-    if (!verdict.ok) return verdict.record ? this.#reply(id, errorReply(id, verdict.code, verdict.message)) : this.#unrecorded(id, verdict.code, verdict.message);
+    if (!verdict.ok) return verdict.record ? this.reply(id, errorReply(id, verdict.code, verdict.message)) : this.unrecorded(id, verdict.code, verdict.message);
     return exchange.type === 'publish' ? [{ kind: 'publish', id, attempt: 0 }] : [{ kind: 'claim', id }];
   }
 
   published(id: number, answer: PublishAnswer): ExchangeStep[] {
     const exchange = this.#exchanges.get(id);
     if (exchange?.type !== 'publish') return [];
-    if (answer.kind === 'stored') return this.#recorded(id, ackText(id, answer.position));
-    if (answer.kind === 'conflict') return this.#reply(id, errorReply(id, 'idempotency_conflict', answer.message));
+    if (answer.kind === 'stored') return this.recorded(id, ackText(id, answer.position));
+    if (answer.kind === 'conflict') return this.reply(id, errorReply(id, 'idempotency_conflict', answer.message));
     // Only a command that may have run is worth asking about again (it answers with the stored event).
     if (answer.maybe) {
       exchange.outcome = 'unknown';
       if (exchange.attempt < PUBLISH_RETRIES) return [{ kind: 'wait', id, ms: PUBLISH_RETRY_DELAY }];
     }
     // Not recorded, so a resend of this id may try again (and cannot publish twice).
-    return this.#unrecorded(
+    return this.unrecorded(
       id,
       'unavailable',
       exchange.outcome === 'unsent' ? 'the message could not be published; nothing was published' : 'the broker did not answer: the message may have been published; resend it with the same id to know',
@@ -171,11 +173,11 @@ export class Session<User, Payload = string, Sub extends SubscriptionState<Paylo
   claimed(id: number, answer: boolean | 'failed'): ExchangeStep[] {
     const exchange = this.#exchanges.get(id);
     if (exchange?.type !== 'request') return [];
-    if (answer === 'failed') return this.#unrecorded(id, 'unavailable', `"${exchange.method}" was not run: the server's broker is unreachable`);
+    if (answer === 'failed') return this.unrecorded(id, 'unavailable', `"${exchange.method}" was not run: the server's broker is unreachable`);
     if (answer) return [{ kind: 'run', id }];
     // A copy runs on another node (the client moved): wait for the reply it records, for as long as that run may take.
     exchange.deadline = this.settings.clock.now() + this.settings.requestTimeout + CLAIM_MARGIN;
-    return this.#pollElsewhere(id, exchange);
+    return this.pollElsewhere(id, exchange);
   }
 
   ran(id: number, outcome: RunOutcome): ExchangeStep[] {
@@ -184,17 +186,17 @@ export class Session<User, Payload = string, Sub extends SubscriptionState<Paylo
     const { method } = exchange;
     switch (outcome.kind) {
       case 'timeout':
-        return this.#reply(id, errorReply(id, 'timeout', `"${method}" did not finish in ${this.settings.requestTimeout} ms; its effect is unknown`));
+        return this.reply(id, errorReply(id, 'timeout', `"${method}" did not finish in ${this.settings.requestTimeout} ms; its effect is unknown`));
       case 'refused':
-        return this.#reply(id, errorReply(id, outcome.code, outcome.message));
+        return this.reply(id, errorReply(id, outcome.code, outcome.message));
       case 'failed':
-        return this.#reply(id, errorReply(id, 'failed', `"${method}" failed`));
+        return this.reply(id, errorReply(id, 'failed', `"${method}" failed`));
       case 'result':
         try {
-          return this.#reply(id, { type: 'result', id, data: outcome.data === undefined ? null : outcome.data });
+          return this.reply(id, { type: 'result', id, data: outcome.data === undefined ? null : outcome.data });
         } catch (error) {
           // A result JSON cannot carry is the handler's bug: reported as failed.
-          return [{ kind: 'fault', id, error }, ...this.#reply(id, errorReply(id, 'failed', `"${method}" failed`))];
+          return [{ kind: 'fault', id, error }, ...this.reply(id, errorReply(id, 'failed', `"${method}" failed`))];
         }
     }
   }
@@ -214,9 +216,9 @@ export class Session<User, Payload = string, Sub extends SubscriptionState<Paylo
     if (exchange?.type !== 'request') return [];
     if (reply !== undefined) {
       this.window.record(id, reply);
-      return this.#settle(id, typeof reply === 'string' ? reply : JSON.stringify(reply));
+      return this.settle(id, typeof reply === 'string' ? reply : JSON.stringify(reply));
     }
-    return this.#pollElsewhere(id, exchange);
+    return this.pollElsewhere(id, exchange);
   }
 
   /** Ids whose exchange has not been answered yet. */
@@ -224,7 +226,7 @@ export class Session<User, Payload = string, Sub extends SubscriptionState<Paylo
     return this.#exchanges.size;
   }
 
-  #begin(id: number, exchange: Exchange): ExchangeStep[] {
+  private begin(id: number, exchange: Exchange): ExchangeStep[] {
     const running = this.#exchanges.get(id);
     if (running) {
       // A copy of an id still in flight gets the first copy's answer when it comes.
@@ -234,24 +236,24 @@ export class Session<User, Payload = string, Sub extends SubscriptionState<Paylo
     const verdict = this.window.check(id);
     if (verdict.kind === 'repeat') return [{ kind: 'send', text: verdict.reply as string }];
     if (verdict.kind === 'expired') return [{ kind: 'send', text: JSON.stringify(errorReply(id, 'expired', 'this id is older than the session remembers')) }];
-    this.#ownExchanges().set(id, exchange);
+    this.ownExchanges().set(id, exchange);
     return [{ kind: 'check', id }];
   }
 
   /** This session's own map of exchanges, made at its first one (kept: a session that sent one will send more). */
-  #ownExchanges(): Map<number, Exchange> {
+  private ownExchanges(): Map<number, Exchange> {
     if (this.#exchanges === NO_EXCHANGES) this.#exchanges = new Map<number, Exchange>();
     return this.#exchanges as Map<number, Exchange>;
   }
 
-  #pollElsewhere(id: number, exchange: Exchange & { readonly type: 'request' }): ExchangeStep[] {
+  private pollElsewhere(id: number, exchange: Exchange & { readonly type: 'request' }): ExchangeStep[] {
     if (this.settings.clock.now() < exchange.deadline && !this.parked) return [{ kind: 'wait', id, ms: ELSEWHERE_POLL }];
     if (this.parked) {
-      this.#ownExchanges().delete(id);
+      this.ownExchanges().delete(id);
       return [];
     }
     // A node that died mid-run leaves no reply: its effect is unknown, as for a run that did not finish in time here.
-    return this.#reply(id, errorReply(id, 'timeout', `"${exchange.method}" was running on another server that did not answer; its effect is unknown`));
+    return this.reply(id, errorReply(id, 'timeout', `"${exchange.method}" was running on another server that did not answer; its effect is unknown`));
   }
 
   /**
@@ -259,26 +261,26 @@ export class Session<User, Payload = string, Sub extends SubscriptionState<Paylo
    * its wire text: serialized once, and immune to a handler changing its result afterwards.
    * Throws a TypeError, recording nothing, for a reply JSON cannot carry.
    */
-  #reply(id: number, reply: Envelope): ExchangeStep[] {
-    return this.#recorded(id, JSON.stringify(reply));
+  private reply(id: number, reply: Envelope): ExchangeStep[] {
+    return this.recorded(id, JSON.stringify(reply));
   }
 
-  /** Records a reply's wire text, then sends it (see {@link #reply}). */
-  #recorded(id: number, text: string): ExchangeStep[] {
+  /** Records a reply's wire text, then sends it (see {@link reply}). */
+  private recorded(id: number, text: string): ExchangeStep[] {
     this.window.record(id, text);
     const steps: ExchangeStep[] = [{ kind: 'record', id, text }];
-    return this.#settle(id, text, steps);
+    return this.settle(id, text, steps);
   }
 
   /** Answers without recording: a resend of this id may try again. */
-  #unrecorded(id: number, code: ServerReplyCode, message: string): ExchangeStep[] {
-    return this.#settle(id, JSON.stringify(errorReply(id, code, message)));
+  private unrecorded(id: number, code: ServerReplyCode, message: string): ExchangeStep[] {
+    return this.settle(id, JSON.stringify(errorReply(id, code, message)));
   }
 
   /** Ends exchange `id`: its text goes to the client, once per copy that waited for it (after `steps`). */
-  #settle(id: number, text: string, steps: ExchangeStep[] = []): ExchangeStep[] {
+  private settle(id: number, text: string, steps: ExchangeStep[] = []): ExchangeStep[] {
     const waiting = this.#exchanges.get(id)?.waiting ?? 0;
-    this.#ownExchanges().delete(id);
+    this.ownExchanges().delete(id);
     steps.push({ kind: 'send', text });
     for (let copy = 0; copy < waiting; copy++) steps.push({ kind: 'send', text });
     return steps;

@@ -38,6 +38,7 @@ export interface RegistryParts<User> {
  */
 export class ConnectionRegistry<User> implements ConnectionHost {
   readonly clock;
+  readonly epoch: number;
   readonly closeTimeout: number;
   readonly outboundBudget: number;
   readonly maxInvalidPerMinute: number;
@@ -61,6 +62,7 @@ export class ConnectionRegistry<User> implements ConnectionHost {
   constructor(parts: RegistryParts<User>) {
     this.#parts = parts;
     this.clock = parts.options.clock;
+    this.epoch = this.clock.now();
     this.closeTimeout = parts.options.closeTimeout;
     this.outboundBudget = parts.options.outboundBudget;
     this.maxInvalidPerMinute = parts.options.maxInvalidMessages;

@@ -8,8 +8,10 @@ import { encodeEnvelope, type Envelope } from '../core/envelope.js';
 import type { KeepaliveTarget } from '../core/keepalive.js';
 import { TokenBucket } from '../core/rate-limiter.js';
 import { checkedMove } from '../core/state-machine.js';
+import { smallNumber } from '../core/small-number.js';
 import { Timer } from '../core/timer.js';
 import { prepareText, type PreparedText } from './prepared-text.js';
+import { releaseReadList } from './read-list.js';
 import type { SocketSink } from './socket-listeners.js';
 
 export type ConnectionState = 'authenticating' | 'open' | 'closing' | 'closed';
@@ -50,6 +52,13 @@ export const InputHold = {
 export type InputHold = (typeof InputHold)[keyof typeof InputHold];
 const HOLDS = InputHold.AUTH | InputHold.HELLO | InputHold.QUEUE;
 
+/** The state, as two bits of the same number (a field of its own held 8 bytes more per connection). */
+const STATES: readonly ConnectionState[] = ['authenticating', 'open', 'closing', 'closed'];
+const STATE_SHIFT = 5;
+const STATE_BITS = 3 << STATE_SHIFT;
+/** ws's read list is to be released when next found empty (see {@link Connection.readSome}). */
+const READ_LIST_DUE = 128;
+
 /** Why `send` did not send. */
 export type SendFailure = 'closing' | 'closed' | 'slow-consumer';
 export type SendResult = { readonly ok: true } | { readonly ok: false; readonly reason: SendFailure };
@@ -86,6 +95,11 @@ const terminatedReasons: { readonly [T in NonNullable<CloseReport['terminated']>
  */
 export interface ConnectionHost extends SocketSink {
   readonly clock: Clock;
+  /**
+   * A clock reading taken before any of its connections opened: each keeps its open time as the
+   * milliseconds since, a small integer for 24 days (a clock reading is a 16-byte heap number).
+   */
+  readonly epoch: number;
   readonly closeTimeout: number;
   readonly outboundBudget: number;
   /** Invalid messages a connection may send per minute before it is closed. */
@@ -139,18 +153,17 @@ interface Uncommon {
 export class Connection<User = unknown> implements KeepaliveTarget {
   readonly id: string;
   readonly remoteAddress: string;
-  readonly openedAt: number;
   user: User;
 
-  /** Keepalive bookkeeping, driven by the server's sweep (and `awaitingPong`). */
-  pingSentAt = 0;
   /** Last measured protocol ping round trip, ms (undefined until the first pong). */
   rtt: number | undefined;
   /** @internal The channel protocol's phase of this connection (its hub's to read and write). */
   protocolPhase: unknown = undefined;
 
-  /** The state, moved only along `transitions` (a field, not a machine object: memory per connection). */
-  #state: ConnectionState;
+  /** Its open time, ms after its host's epoch (see {@link openedAt}). */
+  readonly #opened: number;
+  /** When its oldest unanswered ping was sent, ms after its host's epoch (see {@link pingSentAt}). */
+  #pingSent = 0;
   readonly #socket: WebSocket;
   readonly #transport: Writable | undefined;
   readonly #host: ConnectionHost;
@@ -159,8 +172,11 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   readonly #messageRate: TokenBucket | undefined;
   /** Six fields in one record made at their first use: memory per idle connection. */
   #uncommon: Uncommon | undefined;
-  /** ANONYMOUS and AWAITING_PONG: two booleans in one field (memory per idle connection). */
+  /** ANONYMOUS, AWAITING_PONG, the input holds and the state: one field (memory per idle connection). */
   #flags: number;
+
+  // Its helper methods are TypeScript-private, not `#` methods: V8 stamps every instance of a
+  // class with `#` methods with a brand (8 bytes per idle connection).
 
   /** @internal Connections are made by the server. */
   constructor(socket: WebSocket, host: ConnectionHost, init: ConnectionInit<User>) {
@@ -169,17 +185,35 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     this.#host = host;
     this.id = init.id;
     this.user = init.user;
-    this.#flags = init.anonymous === true ? ANONYMOUS : 0;
+    this.#flags = (init.anonymous === true ? ANONYMOUS : 0) | (STATES.indexOf(init.authenticating ? 'authenticating' : 'open') << STATE_SHIFT) | READ_LIST_DUE;
     this.remoteAddress = init.remoteAddress;
-    this.openedAt = host.clock.now();
-    this.#state = init.authenticating ? 'authenticating' : 'open';
+    this.#opened = smallNumber(host.clock.now() - host.epoch);
     this.#messageRate = Number.isFinite(init.maxMessageRate)
       ? new TokenBucket(host.clock, init.maxMessageRate, Math.max(1, init.maxMessageRate))
       : undefined;
   }
 
+  /** The state, moved only along `transitions`: bits of {@link #flags} (not a field or a machine object: memory per connection). */
   get state(): ConnectionState {
-    return this.#state;
+    return STATES[(this.#flags & STATE_BITS) >> STATE_SHIFT] as ConnectionState;
+  }
+
+  /** Clock time it was accepted at, ms. */
+  get openedAt(): number {
+    return this.#host.epoch + this.#opened;
+  }
+
+  /**
+   * Keepalive bookkeeping, driven by the server's sweep (and `awaitingPong`): clock time of the
+   * oldest unanswered ping (the host's epoch before the first). Kept as ms after the epoch, a small
+   * integer, as the open time is: an idle connection is pinged every interval.
+   */
+  get pingSentAt(): number {
+    return this.#host.epoch + this.#pingSent;
+  }
+
+  set pingSentAt(at: number) {
+    this.#pingSent = smallNumber(at - this.#host.epoch);
   }
 
   /** The negotiated subprotocol, or '' when none (the socket's: not kept twice). */
@@ -210,12 +244,12 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     return this.#host;
   }
 
-  #rare(): Uncommon {
+  private rare(): Uncommon {
     return (this.#uncommon ??= { closeTimer: undefined, invalidRate: undefined, terminated: undefined, sent: undefined, expiresAt: undefined, expiry: undefined });
   }
 
-  #move(next: ConnectionState): void {
-    this.#state = checkedMove(transitions, this.#state, next);
+  private move(next: ConnectionState): void {
+    this.#flags = (this.#flags & ~STATE_BITS) | (STATES.indexOf(checkedMove(transitions, this.state, next)) << STATE_SHIFT);
   }
 
   /** Bytes queued in user space for this peer (ws's buffer plus the socket's). */
@@ -229,11 +263,11 @@ export class Connection<User = unknown> implements KeepaliveTarget {
    * closed as a slow consumer (4002) and the result says so.
    */
   send(message: Envelope | string | Uint8Array): SendResult {
-    const refused = this.#refusal();
+    const refused = this.refusal();
     if (refused) return refused;
     const data = typeof message === 'string' || message instanceof Uint8Array ? message : encodeEnvelope(message);
     // Framed here as one buffer: one write where ws would make two (header, payload).
-    if (typeof data === 'string' && this.#transport) return this.#write(prepareText(data));
+    if (typeof data === 'string' && this.#transport) return this.write(prepareText(data));
     this.#socket.send(data);
     this.#host.countOut(typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
     return SENT;
@@ -245,7 +279,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
    * in use, when ws frames it. Same promises as {@link send}.
    */
   sendPrepared(message: PreparedText): SendResult {
-    return this.#refusal() ?? this.#write(message);
+    return this.refusal() ?? this.write(message);
   }
 
   /**
@@ -262,7 +296,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   }
 
   /** Writes a prepared frame to the transport as it is, or lets ws frame it (compression). */
-  #write(message: PreparedText): SendResult {
+  private write(message: PreparedText): SendResult {
     if (this.#transport) this.#transport.write(message.frame);
     else this.#socket.send(message.text);
     this.#host.countOut(message.bytes);
@@ -270,20 +304,20 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   }
 
   /** A peer that does not finish the closing handshake within closeTimeout is terminated. */
-  #startCloseTimer(): void {
-    const rare = this.#rare();
-    (rare.closeTimer ??= new Timer(this.#host.clock, () => this.#terminate('close-timeout'))).start(this.#host.closeTimeout);
+  private startCloseTimer(): void {
+    const rare = this.rare();
+    (rare.closeTimer ??= new Timer(this.#host.clock, () => this.terminateFor('close-timeout'))).start(this.#host.closeTimeout);
   }
 
   /** Why a message cannot be sent now, or undefined when it can. */
-  #refusal(): SendResult | undefined {
-    const state = this.#state;
+  private refusal(): SendResult | undefined {
+    const state = this.state;
     if (state === 'closed') return failures.closed;
     // The peer may have started the close: ws then discards what we send, so do not claim it.
     if (state === 'closing' || this.#socket.readyState !== this.#socket.OPEN) return failures.closing;
     // Checked before writing, so a refused message was really not sent (SendFailure's promise);
     // the buffer is bounded by the budget plus one message.
-    if (this.#overBudget()) {
+    if (this.overBudget()) {
       this.#host.onSlowConsumer(this);
       this.close(CloseCode.SLOW_CONSUMER, 'slow consumer: outbound budget exceeded');
       return failures['slow-consumer'];
@@ -296,7 +330,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
    * of a turn, a fan-out batch) are bytes this node holds back, not the peer's lag: over the
    * budget, they are handed to the socket first, and only what it could not take counts.
    */
-  #overBudget(): boolean {
+  private overBudget(): boolean {
     const budget = this.#host.outboundBudget;
     if (this.#socket.bufferedAmount <= budget) return false;
     const transport = this.#transport;
@@ -313,11 +347,11 @@ export class Connection<User = unknown> implements KeepaliveTarget {
    */
   close(code: number = CloseCode.NORMAL, reason = ''): void {
     assertValidClose(code, reason);
-    const state = this.#state;
+    const state = this.state;
     if (state === 'closing' || state === 'closed') return;
-    this.#move('closing');
-    this.#rare().sent = { code, reason };
-    this.#startCloseTimer();
+    this.move('closing');
+    this.rare().sent = { code, reason };
+    this.startCloseTimer();
     this.#socket.close(code, reason);
     // Nothing is delivered once closing, so no hold has a reason left: a socket kept paused
     // (credentials being checked, a full queue) would never read the peer's close frame, and
@@ -333,20 +367,20 @@ export class Connection<User = unknown> implements KeepaliveTarget {
    * 1009); record it so the report names what we sent, not a bare 1006.
    */
   protocolError(code: number, reason: string): void {
-    if (this.#state === 'open' || this.#state === 'authenticating') this.#move('closing');
-    this.#rare().sent ??= { code, reason };
-    this.#startCloseTimer();
+    if (this.state === 'open' || this.state === 'authenticating') this.move('closing');
+    this.rare().sent ??= { code, reason };
+    this.startCloseTimer();
   }
 
   /** Ends the TCP connection at once, without a closing handshake. For dead or hostile peers only. */
   terminate(): void {
-    this.#terminate('terminate');
+    this.terminateFor('terminate');
   }
 
   /** Registers a cleanup that runs once when the connection closes (immediately if it already has). */
   own(cleanup: () => void): void {
-    if (this.#state === 'closed') {
-      this.#runCleanup(cleanup);
+    if (this.state === 'closed') {
+      this.runCleanup(cleanup);
       return;
     }
     (this.#cleanups ??= []).push(cleanup);
@@ -354,17 +388,17 @@ export class Connection<User = unknown> implements KeepaliveTarget {
 
   /** @internal The server's keepalive expired this peer. */
   expire(): void {
-    this.#terminate('heartbeat');
+    this.terminateFor('heartbeat');
   }
 
   /** @internal The drain deadline passed during shutdown. */
   terminateForDrain(): void {
-    this.#terminate('drain-timeout');
+    this.terminateFor('drain-timeout');
   }
 
   /** @internal Stops reading from the peer (TCP backpressure) for `hold`'s reason, until that hold is lifted. */
   pauseInput(hold: InputHold): void {
-    if (this.#state === 'closing' || this.#state === 'closed') return; // see close()
+    if (this.state === 'closing' || this.state === 'closed') return; // see close()
     if ((this.#flags & HOLDS) === 0) this.#socket.pause();
     this.#flags |= hold;
   }
@@ -380,7 +414,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   authenticated(user: User, expiresAt: number | undefined, anonymous = false): void {
     this.user = user;
     this.anonymous = anonymous;
-    this.#move('open');
+    this.move('open');
     this.expireAt(expiresAt);
   }
 
@@ -402,21 +436,31 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     }
     // A refresh answered after the close: nothing left to expire (a timer would hold the
     // closed connection until `at`).
-    if (this.#state === 'closed') return;
-    const rare = this.#rare();
+    if (this.state === 'closed') return;
+    const rare = this.rare();
     rare.expiresAt = at;
-    rare.expiry ??= new Timer(this.#host.clock, () => this.#expire());
+    rare.expiry ??= new Timer(this.#host.clock, () => this.credentialsExpired());
     rare.expiry.start(at - this.#host.clock.now());
   }
 
   /** The expiry timer ran: closed with 4000, unless it ran early (timers are clamped to 24.8 days). */
-  #expire(): void {
+  private credentialsExpired(): void {
     const rare = this.#uncommon;
     const at = rare?.expiresAt;
     if (at === undefined) return;
     const left = at - this.#host.clock.now();
     if (left > 0) return void rare?.expiry?.start(left);
     this.close(CloseCode.AUTH_EXPIRED, 'credentials expired');
+  }
+
+  /**
+   * @internal ws handed over a frame it read. Once after the connection opens and once after
+   * each keepalive ping, the first time ws has parsed all it read, its read list is released
+   * ({@link releaseReadList}): an idle connection keeps no 152-byte store for the frames of its
+   * first messages or its last pong, and a busy one pays for a new list once per ping interval.
+   */
+  readSome(): void {
+    if ((this.#flags & READ_LIST_DUE) !== 0 && releaseReadList(this.#socket)) this.#flags &= ~READ_LIST_DUE;
   }
 
   /** @internal Any inbound frame proves the link alive. */
@@ -426,7 +470,8 @@ export class Connection<User = unknown> implements KeepaliveTarget {
 
   /** @internal A pong arrived: the link is alive and the round trip is known. */
   sawPong(): void {
-    if (this.awaitingPong) this.rtt = this.#host.clock.now() - this.pingSentAt;
+    // A small integer, not a heap number, kept by each idle connection once it answered a ping.
+    if (this.awaitingPong) this.rtt = smallNumber(this.#host.clock.now() - this.pingSentAt);
     this.awaitingPong = false;
   }
 
@@ -438,10 +483,10 @@ export class Connection<User = unknown> implements KeepaliveTarget {
    */
   pinged(data: Buffer): void {
     this.sawTraffic();
-    const state = this.#state;
+    const state = this.state;
     if (state === 'closing' || state === 'closed') return;
     if (!this.admitMessage()) return this.close(CloseCode.POLICY_VIOLATION, 'message rate exceeded');
-    if (this.#refusal()) return;
+    if (this.refusal()) return;
     // A copy in a store of its own (at most 125 B): `data` is a view into the whole chunk read
     // from the socket, and a copy from Buffer's pool would be a view into an 8 KiB slab, either
     // of which a pong waiting behind a peer that does not read would keep alive.
@@ -457,7 +502,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
 
   /** @internal Invalid-message policy; false means the peer is over its allowance. */
   admitInvalid(): boolean {
-    const rare = this.#rare();
+    const rare = this.rare();
     const max = this.#host.maxInvalidPerMinute;
     return (rare.invalidRate ??= new TokenBucket(this.#host.clock, max / 60, max)).take();
   }
@@ -467,8 +512,9 @@ export class Connection<User = unknown> implements KeepaliveTarget {
    * cannot see protocol pings, and their watchdog needs traffic at least once per interval.
    */
   ping(appPing: boolean, fresh = true): void {
-    const state = this.#state;
+    const state = this.state;
     if (state === 'closing' || state === 'closed') return;
+    this.#flags |= READ_LIST_DUE;
     // A connection still authenticating is pinged too: the sweep awaits its pong like any other.
     // One still awaiting an earlier pong keeps that deadline and gets only the app ping.
     const app = appPing && state === 'open';
@@ -479,7 +525,7 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     const socket = this.#socket;
     const transport = this.#transport;
     // Both in one write when both go out: the shared buffer, when the app ping would be sent (as
-    // #refusal would judge it with the ping written), else as two frames and the refusal's verdict.
+    // refusal() would judge it with the ping written), else as two frames and the refusal's verdict.
     if (transport && app && socket.readyState === socket.OPEN && socket.bufferedAmount + PING_FRAME.length <= this.#host.outboundBudget) {
       transport.write(PING_AND_APP_PING);
       this.#host.countOut(APP_PING.bytes);
@@ -495,8 +541,8 @@ export class Connection<User = unknown> implements KeepaliveTarget {
 
   /** @internal Called once by the socket's `close` event: reports the close to the server. */
   socketClosed(code: number, reason: string): void {
-    if (this.#state === 'closed') return;
-    this.#move('closed');
+    if (this.state === 'closed') return;
+    this.move('closed');
     const rare = this.#uncommon;
     rare?.closeTimer?.stop();
     rare?.expiry?.stop();
@@ -518,17 +564,17 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     };
     const cleanups = this.#cleanups ?? [];
     this.#cleanups = undefined;
-    for (const cleanup of cleanups) this.#runCleanup(cleanup);
+    for (const cleanup of cleanups) this.runCleanup(cleanup);
     this.#host.onClosed(this as Connection<unknown>, report);
   }
 
-  #terminate(cause: NonNullable<CloseReport['terminated']>): void {
-    if (this.#state === 'closed') return;
-    this.#rare().terminated ??= cause;
+  private terminateFor(cause: NonNullable<CloseReport['terminated']>): void {
+    if (this.state === 'closed') return;
+    this.rare().terminated ??= cause;
     this.#socket.terminate();
   }
 
-  #runCleanup(cleanup: () => void): void {
+  private runCleanup(cleanup: () => void): void {
     try {
       cleanup();
     } catch (error) {

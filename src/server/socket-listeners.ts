@@ -66,6 +66,7 @@ function linkOf(socket: WebSocket): Connection<unknown> | undefined {
 function socketOnMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
   const connection = linkOf(this);
   if (!connection) return;
+  connection.readSome();
   const sink = connection.host;
   const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
   sink.countIn(buffer.length);
@@ -118,11 +119,15 @@ function answerPing(connection: Connection<unknown>, text: string): void {
 
 /** A protocol ping (ws's automatic pong is off: the connection answers it within its limits). */
 function socketOnPing(this: WebSocket, data: Buffer): void {
-  linkOf(this)?.pinged(data);
+  const connection = linkOf(this);
+  connection?.readSome();
+  connection?.pinged(data);
 }
 
 function socketOnPong(this: WebSocket): void {
-  linkOf(this)?.sawPong();
+  const connection = linkOf(this);
+  connection?.readSome();
+  connection?.sawPong();
 }
 
 function socketOnError(this: WebSocket, error: Error & { code?: string }): void {
