@@ -3,7 +3,7 @@ import type { CloseAction } from '../core/close-code.js';
 import { readyStateOf, type ClientState } from '../core/client-state.js';
 import type { TimerHandle } from '../core/clock.js';
 import { ConnectionClosedError, LifelineError } from '../core/errors.js';
-import { enqueue, queuedBytes, type OutboundData, type Queued } from '../core/outbound-queue.js';
+import { enqueue, queuedBytes, sizeOf, type OutboundData, type Queued } from '../core/outbound-queue.js';
 import { nextRetry, settleAction } from '../core/reconnect-plan.js';
 import { closeEvent, lifelineEvent, type ReconnectingWebSocketEventMap } from './events.js';
 import { checkClose, subprotocols, WebSocketSurface, websocketUrl } from './whatwg.js';
@@ -48,6 +48,12 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
   /** The last negotiated subprotocol and extensions: kept after close, as WHATWG does. */
   #protocol = '';
   #extensions = '';
+  /**
+   * Bytes given to send() that will never go out: refused once closing or closed, or queued
+   * when the client ended. WHATWG counts them in bufferedAmount (it never goes down after close);
+   * reconnect() starts afresh, or an app's backpressure check would wait for ever.
+   */
+  #lost = 0;
   /** True while the queue is full: a spell of refusals is reported once, not per send. */
   #full = false;
   #state: ClientState;
@@ -115,8 +121,14 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
 
   // ---- WHATWG surface -------------------------------------------------------------------------
 
+  /**
+   * While connecting or open, the socket's own: CLOSING once the server's close frame came (no
+   * event says so; its close event follows when the TCP connection ends), CLOSED in the error
+   * event that precedes the close event.
+   */
   get readyState(): 0 | 1 | 2 | 3 {
-    return readyStateOf(this.#state);
+    const ready = readyStateOf(this.#state);
+    return ready < 2 ? ((this.#socket?.readyState ?? ready) as 0 | 1 | 2 | 3) : ready;
   }
 
   /** The URL of the current (or last) socket. */
@@ -132,9 +144,9 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     return this.#extensions;
   }
 
-  /** Bytes buffered by the socket plus bytes waiting in the reconnect queue. */
+  /** Bytes buffered by the socket, waiting in the reconnect queue, and (as WHATWG) sent once closing or closed. */
   get bufferedAmount(): number {
-    return (this.#socket?.bufferedAmount ?? 0) + queuedBytes(this.#queue);
+    return (this.#socket?.bufferedAmount ?? 0) + queuedBytes(this.#queue) + this.#lost;
   }
 
   get binaryType(): BinaryTypeName {
@@ -170,7 +182,8 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
   send(data: OutboundData): SendOutcome {
     const state = this.#state;
     const socket = this.#socket;
-    if (this.readyState > 1) return 'rejected'; // closing or closed
+    // The client closing or closed; a socket the server is closing queues for the next connection.
+    if (readyStateOf(state) > 1) return (this.#lost += sizeOf(data)), 'rejected';
     if (state === 'open' && socket?.readyState === 1) {
       socket.send(data);
       return 'sent';
@@ -196,21 +209,25 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     // null is a code (0 for WHATWG, so refused), not an absent one.
     checkClose(code === undefined ? NORMAL : code, text);
     const state = this.#state;
-    if (this.readyState > 1) return; // closing or closed
+    // Closing or closed already; a socket the server is closing still has its reconnect stopped.
+    if (readyStateOf(state) > 1) return;
     this.#stop();
-    this.#queue.length = 0;
+    // The queue is dropped: its messages never go out (bufferedAmount counts them, see #lost).
+    this.#lost += queuedBytes(this.#queue.splice(0));
     const socket = this.#socket;
     // A new generation: whatever was under way (a URL provider, a dispatch) stops where it is.
     const generation = ++this.#generation;
     this.#closing = { code: code ?? NORMAL, reason: text };
     if (state === 'connecting') {
-      // As WHATWG says: the attempt fails, and once the caller's code has run, an error then a
-      // 1006 close are reported. The socket's own late events belong to an old generation.
+      // As WHATWG says: the attempt fails, and once the caller's code has run, readyState is
+      // CLOSED, then an error and a 1006 close are reported. The socket's own late events belong
+      // to an old generation.
       socket?.close();
       this.#move('closing');
       queueMicrotask(
         () =>
           generation === this.#generation &&
+          this.#move('closed') &&
           this.#error(new LifelineError('ERR_SOCKET', 'closed while connecting')) &&
           this.#finish({ code: ABNORMAL, reason: '', wasClean: false }, 'stop'),
       );
@@ -241,7 +258,7 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     checkClose(code, reason);
     // A close() still waiting for the server's answer is reported now: its socket is let go.
     if (this.#state === 'closing' && !this.#finish({ ...this.#closing, wasClean: false }, 'stop')) return;
-    this.#attempt = 0;
+    this.#attempt = this.#lost = 0;
     this.#drop(code, reason);
     this.#connect();
   }
@@ -430,8 +447,9 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     this.#socket?.unref?.();
     this.#socket = undefined;
     // Ending (close, a fatal code, give-up) drops what waited for a connection: send() refuses
-    // from here on, so nothing stale goes out after a much later reconnect().
-    this.#queue.length = 0;
+    // from here on, so nothing stale goes out after a much later reconnect(). Its bytes stay in
+    // bufferedAmount, as WHATWG counts what was sent after close.
+    this.#lost += queuedBytes(this.#queue.splice(0));
     this.#settle(new ConnectionClosedError(close.code, close.reason));
     return this.#move('closed') && this.#dispatch(closeEvent(close, false, action));
   }

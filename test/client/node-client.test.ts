@@ -11,7 +11,7 @@ import { ReconnectingWebSocket, withRetryHints, type LifelineCloseEvent, type Re
 import { createServer } from '../../src/server/server.js';
 import type { Envelope } from '../../src/core/envelope.js';
 import { startServer } from '../../src/testing/server-fixture.js';
-import { until, within } from '../helpers/wait.js';
+import { eventually, until, within } from '../helpers/wait.js';
 
 const quiet = pino({ level: 'silent' });
 const fast = { initialDelay: 20, maxDelay: 200 };
@@ -289,6 +289,49 @@ describe('ReconnectingWebSocket on Node: close() while the server is closing', (
       }
     });
   }
+});
+
+describe("ReconnectingWebSocket on Node: between the server's close frame and the close event", () => {
+  test('readyState is CLOSING (as WHATWG); a send is queued (bufferedAmount counts it) and goes out on the next connection', async () => {
+    const http = createHttpServer();
+    const wss = new WebSocketServer({ noServer: true });
+    const held = new Set<Duplex>();
+    const received: string[] = [];
+    let answered!: () => void;
+    const clientAnswered = new Promise<void>((resolve) => (answered = resolve));
+    let upgrades = 0;
+    http.on('upgrade', (request, socket, head) => {
+      socket.on('error', () => undefined);
+      if (++upgrades > 1) return wss.handleUpgrade(request, socket, head, (ws) => ws.on('message', (data) => received.push(String(data))));
+      // The first connection: a close frame (1012, reconnectable), the TCP connection held until the test ends it.
+      held.add(socket);
+      acceptUpgrade(request, socket);
+      socket.write(Buffer.concat([Buffer.from([0x88, 9, 1012 >> 8, 1012 & 0xff]), Buffer.from('restart')]));
+      socket.on('data', (chunk: Buffer) => chunk[0] === 0x88 && answered());
+    });
+    http.listen(0, '127.0.0.1');
+    await within(once(http, 'listening'), 5_000, 'listening');
+    const { port } = http.address() as AddressInfo;
+    const client = new ReconnectingWebSocket(`ws://127.0.0.1:${port}/`, undefined, fast);
+    try {
+      await within(clientAnswered, 5_000, "the client's answer to the close frame");
+      assert.equal(client.readyState, 2);
+      assert.equal(client.send('late'), 'queued');
+      assert.equal(client.bufferedAmount, 4);
+      const closed = until(client, 'close', () => true);
+      for (const socket of held) socket.end();
+      const event = (await within(closed, 5_000, 'the close event')) as LifelineCloseEvent;
+      assert.deepEqual([event.code, event.reason, event.willReconnect], [1012, 'restart', true]);
+      await within(client.opened(), 5_000, 'the next connection');
+      await eventually(() => received.length > 0, 'the queued message', 5_000);
+      assert.deepEqual(received, ['late']);
+    } finally {
+      client.dispose();
+      for (const socket of held) socket.destroy();
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    }
+  });
 });
 
 describe('ReconnectingWebSocket on Node: a closing handshake the server never finishes', () => {

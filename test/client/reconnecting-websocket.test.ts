@@ -293,6 +293,25 @@ describe('ReconnectingWebSocket: options the peers have', () => {
     client.close();
   });
 
+  test('bufferedAmount counts what was sent once closing or closed (as WHATWG) until reconnect() starts afresh', async () => {
+    const { client, latest } = scripted();
+    client.send('queued');
+    await Promise.resolve();
+    latest().open();
+    client.close();
+    assert.equal(client.send('late'), 'rejected');
+    assert.equal(client.bufferedAmount, 4);
+    latest().drop(1000, '', true);
+    assert.equal(client.send('later'), 'rejected');
+    assert.equal(client.bufferedAmount, 9);
+    client.reconnect();
+    assert.equal(client.bufferedAmount, 0);
+    // A queue dropped when the client ends is counted too: those messages never go out.
+    client.send('waiting');
+    client.close();
+    assert.equal(client.bufferedAmount, 7);
+  });
+
   test('debug hears every event before the listeners', async () => {
     const log: string[] = [];
     const { client, latest } = scripted({ debug: (event) => log.push(`debug:${event.type}`) });

@@ -5,7 +5,9 @@
  * named in {@link deviations}. No Node imports: this file is bundled into a page too.
  *
  * The server the cases talk to (see server.ts): echoes every message; answers "close:CODE:REASON"
- * by closing with that code and reason; picks the first offered subprotocol.
+ * by closing with that code and reason, "hold:KEY" by sending a close frame and keeping the TCP
+ * connection open until "release:KEY", "drop" by ending the TCP connection with no close frame;
+ * picks the first offered subprotocol.
  */
 
 /** The part of the WebSocket API the cases touch, on either implementation. */
@@ -59,6 +61,10 @@ export const deviations: Readonly<Record<string, Deviation>> = {
     why: 'a bad code or reason throws InvalidCloseError (WHATWG: InvalidAccessError / SyntaxError DOMException)',
     lifeline: ['InvalidCloseError', 'InvalidCloseError'],
   },
+  'abnormal closure: readyState as each event fires': {
+    why: 'a close the client retries (1006 here) reads CONNECTING in its close event, as while it waits to reconnect (WHATWG: CLOSED for good)',
+    lifeline: { code: 1006, wasClean: false, seen: [['close', 0]] },
+  },
 };
 
 /** How long a case waits for an event that may never come (some cases wait it out when they pass). */
@@ -107,6 +113,36 @@ async function opened<T>(subject: Subject, base: string, use: (socket: SocketUnd
   } finally {
     socket.close();
   }
+}
+
+/** Names each held connection (the server is started per suite, a page or a process of its own). */
+let holds = 0;
+
+/** Records the readyState as each of the socket's error and close events fires, in order. */
+function watch(socket: SocketUnderTest): (string | number)[][] {
+  const seen: (string | number)[][] = [];
+  for (const type of ['error', 'close']) socket.addEventListener(type, () => seen.push([type, socket.readyState]));
+  return seen;
+}
+
+/**
+ * The readyState once it leaves OPEN without an event saying so (the server's close frame came),
+ * read every 10 ms for at most TIMEOUT.
+ */
+async function leftOpen(socket: SocketUnderTest): Promise<number> {
+  for (let i = 0; i < TIMEOUT / 10 && socket.readyState === 1; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  return socket.readyState;
+}
+
+/** A case: `act` on an open socket, then the close's code and wasClean and the readyState as each event fired. */
+function closedBy(act: (socket: SocketUnderTest) => void): Case['run'] {
+  return (subject, base) =>
+    opened(subject, base, async (socket) => {
+      const seen = watch(socket);
+      act(socket);
+      const close = await next(socket, 'close');
+      return close === 'timeout' ? close : { code: (close as CloseEvent).code, wasClean: (close as CloseEvent).wasClean, seen: [...seen] };
+    });
 }
 
 function closeFields(event: Event | 'timeout'): unknown {
@@ -334,4 +370,57 @@ export const cases: readonly Case[] = [
       return { readyState, events, close: closeFields(close) };
     },
   },
+  {
+    // WHATWG: CLOSING from the close frame on ("the WebSocket closing handshake is started") until
+    // the TCP connection ends; send() then throws nothing and adds the data to bufferedAmount.
+    name: 'server close frame, TCP held open: the closing handshake',
+    async run({ make }, base) {
+      const socket = make(base);
+      if ((await next(socket, 'open')) === 'timeout') return 'timeout';
+      const seen = watch(socket);
+      let closed: Event | undefined;
+      socket.addEventListener('close', (event) => (closed = event));
+      const key = `${++holds}`;
+      socket.send(`hold:${key}`);
+      const readyState = await leftOpen(socket);
+      const before = socket.bufferedAmount;
+      const send = thrown(() => socket.send('late'));
+      const grown = socket.bufferedAmount - before;
+      // The release comes on another connection: this one can send nothing more.
+      const releaser = make(base);
+      if ((await next(releaser, 'open')) !== 'timeout') releaser.send(`release:${key}`);
+      const event = closed ?? (await next(socket, 'close'));
+      releaser.close();
+      return { readyState, send, grown, seen: [...seen], close: closeFields(event), after: socket.readyState, grownAfter: socket.bufferedAmount - before };
+    },
+  },
+  {
+    // WHATWG: send() while CLOSING or CLOSED throws nothing and adds the data to bufferedAmount.
+    name: 'send while closing and after close',
+    run: (subject, base) =>
+      opened(subject, base, async (socket) => {
+        socket.close();
+        const before = socket.bufferedAmount;
+        const closing = thrown(() => socket.send('late'));
+        const grown = socket.bufferedAmount - before;
+        const close = await next(socket, 'close');
+        const closed = thrown(() => socket.send('later'));
+        return { closing, grown, close: close === 'timeout' ? close : 'close', closed, total: socket.bufferedAmount - before };
+      }),
+  },
+  {
+    // WHATWG: CLOSED, then error, then close.
+    name: 'close while connecting: readyState as each event fires',
+    async run({ make }, base) {
+      const socket = make(base);
+      const seen = watch(socket);
+      socket.close();
+      await next(socket, 'close');
+      return [...seen];
+    },
+  },
+  { name: 'client close while open: readyState as each event fires', run: closedBy((socket) => socket.close(4000, 'bye')) },
+  { name: 'server close: readyState as each event fires', run: closedBy((socket) => socket.send('close:1000:bye')) },
+  // The TCP connection ends with no close frame: 1006, not clean.
+  { name: 'abnormal closure: readyState as each event fires', run: closedBy((socket) => socket.send('drop')) },
 ];

@@ -16,10 +16,12 @@ import { spawnTracked } from '../helpers/processes.js';
 const child = fileURLToPath(new URL('./node-child.ts', import.meta.url));
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
+const isCloseEvent = typeof CloseEvent === 'function' ? true : 'no CloseEvent global';
+
 /** What the standard says where some undici versions say otherwise (no CloseEvent global on Node 20). */
 const standard: Record<string, unknown> = {
   // WHATWG: a reason given without a code closes with 1000 (undici in Node 20 sends no code).
-  'client close with a reason and no code': { type: 'close', code: 1000, reason: 'client done', wasClean: true, isCloseEvent: typeof CloseEvent === 'function' ? true : 'no CloseEvent global' },
+  'client close with a reason and no code': { type: 'close', code: 1000, reason: 'client done', wasClean: true, isCloseEvent },
   // WebIDL [LegacyTreatNonObjectAsNull]: an object is kept, a non-object is null (undici nulls both).
   'non-callable handler': { read: [{}, null], kept: true },
   // WHATWG: an unknown value is ignored (older undici resets to 'blob').
@@ -28,7 +30,23 @@ const standard: Record<string, unknown> = {
   'close while connecting': {
     readyState: 2,
     events: ['error'],
-    close: { type: 'close', code: 1006, reason: '', wasClean: false, isCloseEvent: typeof CloseEvent === 'function' ? true : 'no CloseEvent global' },
+    close: { type: 'close', code: 1006, reason: '', wasClean: false, isCloseEvent },
+  },
+  // WHATWG: CLOSED, then error, then close (older undici fires error twice, at CONNECTING and CLOSING, and no close).
+  'close while connecting: readyState as each event fires': [
+    ['error', 3],
+    ['close', 3],
+  ],
+  // WHATWG: send() while CLOSING or CLOSED adds the data to bufferedAmount (undici adds nothing).
+  'send while closing and after close': { closing: 'none', grown: 4, close: 'close', closed: 'none', total: 9 },
+  'server close frame, TCP held open: the closing handshake': {
+    readyState: 2,
+    send: 'none',
+    grown: 4,
+    seen: [['close', 3]],
+    close: { type: 'close', code: 1000, reason: 'held', wasClean: true, isCloseEvent },
+    after: 3,
+    grownAfter: 4,
   },
 };
 
