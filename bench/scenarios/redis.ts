@@ -28,8 +28,8 @@ export function redisAnswers(url: string): Promise<boolean> {
   });
 }
 
-/** Redis's CPU time so far (user + system, all its threads), ms, from `INFO cpu`. */
-async function redisCpuReader(url: string): Promise<{ read(): Promise<number>; close(): void }> {
+/** Redis's CPU time so far (user + system, all its threads), ms, from `INFO cpu`; `memory()`: its `used_memory`, bytes. */
+export async function redisCpuReader(url: string): Promise<{ read(): Promise<number>; memory(): Promise<number>; close(): void }> {
   const { createClient } = await import('@redis/client');
   const client = createClient({ url });
   client.on('error', () => undefined);
@@ -39,6 +39,9 @@ async function redisCpuReader(url: string): Promise<{ read(): Promise<number>; c
       const info = await client.info('cpu');
       const field = (name: string): number => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
       return (field('used_cpu_user') + field('used_cpu_sys')) * 1000;
+    },
+    async memory() {
+      return Number(/^used_memory:(\d+)/m.exec(await client.info('memory'))?.[1] ?? NaN);
     },
     close: () => client.destroy(),
   };
@@ -52,7 +55,7 @@ function nodesOf(variant: string): number {
 }
 
 /** Deletes what a run left in Redis under `prefix`. */
-async function dropKeys(url: string, prefix: string): Promise<void> {
+export async function dropKeys(url: string, prefix: string): Promise<void> {
   const { createClient } = await import('@redis/client');
   const client = createClient({ url });
   client.on('error', () => undefined);

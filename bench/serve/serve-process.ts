@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { get as httpGet } from 'node:http';
+import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -38,6 +38,44 @@ export interface Timed<T> {
   readonly ms: number;
   readonly ok: boolean;
   readonly value?: T;
+}
+
+/**
+ * A GET to 127.0.0.1:`port` with a deadline, on a connection of its own that closes after the
+ * answer (so probes leave no socket open in the server): how long it took and whether it
+ * answered 200.
+ */
+export function httpGet(port: number, path: string, timeoutMs: number): Promise<Timed<string>> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const request = get({ host: '127.0.0.1', port, path, agent: false, timeout: timeoutMs }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ ms: performance.now() - started, ok: response.statusCode === 200, value: text }));
+      response.on('error', () => resolve({ ms: performance.now() - started, ok: false }));
+    });
+    request.on('timeout', () => request.destroy());
+    request.on('error', () => resolve({ ms: performance.now() - started, ok: false }));
+  });
+}
+
+/** Open sockets (file descriptors that are sockets) of process `pid`, from /proc; NaN where it cannot be read. */
+export function socketsOf(pid: number): number {
+  try {
+    let count = 0;
+    const dir = `/proc/${pid}/fd`;
+    for (const fd of readdirSync(dir)) {
+      try {
+        if (readlinkSync(`${dir}/${fd}`).startsWith('socket:')) count++;
+      } catch {
+        // closed meanwhile
+      }
+    }
+    return count;
+  } catch {
+    return NaN;
+  }
 }
 
 export class ServeProcess {
@@ -88,23 +126,9 @@ export class ServeProcess {
     return this.#output;
   }
 
-  /**
-   * A GET with a deadline, on a connection of its own that closes after the answer (so probes
-   * leave no socket open in the server): how long it took and whether it answered 200.
-   */
+  /** A GET to this server with a deadline (see {@link httpGet}). */
   get(path: string, timeoutMs: number): Promise<Timed<string>> {
-    const started = performance.now();
-    return new Promise((resolve) => {
-      const request = httpGet({ host: '127.0.0.1', port: this.port, path, agent: false, timeout: timeoutMs }, (response) => {
-        let text = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (text += chunk));
-        response.on('end', () => resolve({ ms: performance.now() - started, ok: response.statusCode === 200, value: text }));
-        response.on('error', () => resolve({ ms: performance.now() - started, ok: false }));
-      });
-      request.on('timeout', () => request.destroy());
-      request.on('error', () => resolve({ ms: performance.now() - started, ok: false }));
-    });
+    return httpGet(this.port, path, timeoutMs);
   }
 
   /** Publishes `data` through the HTTP API; true when the server took it. */
@@ -142,22 +166,9 @@ export class ServeProcess {
     return match ? Number(match[1]) * 1024 : NaN;
   }
 
-  /** Open file descriptors of the server process (sockets among them). */
+  /** Open sockets of the server process (see {@link socketsOf}). */
   sockets(): number {
-    try {
-      let count = 0;
-      const dir = `/proc/${this.pid}/fd`;
-      for (const fd of readdirSync(dir)) {
-        try {
-          if (readlinkSync(`${dir}/${fd}`).startsWith('socket:')) count++;
-        } catch {
-          // closed meanwhile
-        }
-      }
-      return count;
-    } catch {
-      return NaN;
-    }
+    return socketsOf(this.pid);
   }
 
   /** Sends `signal` to the server process (the soak's full-GC hook listens for SIGUSR2). */

@@ -33,6 +33,8 @@ type Handler = (opcode: number, payload: Buffer) => void;
 export class LeanSocket {
   onClose: () => void = () => undefined;
   #closed = false;
+  /** The server's close frame (`code reason`), when it sent one: what a waiter's error says. */
+  #closedWith: string | undefined;
   readonly #waiters: Waiter[] = [];
   /** Data frames that arrived before anyone listened (a server may speak right after the 101). */
   readonly #backlog: [number, Buffer][] = [];
@@ -137,6 +139,7 @@ export class LeanSocket {
     if (opcode === Opcode.PING) return this.write(clientFrame(Opcode.PONG, Buffer.from(payload)));
     if (opcode === Opcode.PONG) return;
     if (opcode === Opcode.CLOSE) {
+      this.#closedWith = payload.length >= 2 ? `${payload.readUInt16BE(0)} ${payload.subarray(2).toString('utf8')}`.trim() : 'no code';
       // §5.5.1: answer with a close frame carrying the same code, then end the TCP connection.
       this.write(clientFrame(Opcode.CLOSE, payload.length >= 2 ? Buffer.from(payload.subarray(0, 2)) : EMPTY));
       this.socket.end();
@@ -165,7 +168,7 @@ export class LeanSocket {
     this.#closed = true;
     for (const waiter of this.#waiters.splice(0)) {
       clearTimeout(waiter.timer);
-      waiter.reject(new Error('the socket closed'));
+      waiter.reject(new Error(this.#closedWith === undefined ? 'the socket closed without a close frame' : `the socket closed (${this.#closedWith})`));
     }
     this.onClose();
   }

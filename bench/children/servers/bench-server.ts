@@ -1,6 +1,7 @@
 // What every server under test offers the harness, whatever the stack: the same app (echo,
 // a fan-out channel, a replayable history, a resubscribe answer for the reconnect storm)
 // written the way a user of that stack would write it.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** Events every fan-out subscriber receives. */
 export const FANOUT_CHANNEL = 'bench:x';
@@ -59,4 +60,13 @@ export interface BenchServer {
 /** The data of a fan-out event: `t` first after `seq`, so a client finds both without parsing JSON. */
 export function eventData(seq: number, body: string, t: number | undefined): { readonly seq: number; readonly t?: number; readonly body: string } {
   return t === undefined ? { seq, body } : { seq, t, body };
+}
+
+/**
+ * Plain HTTP requests: `GET /healthz` answers 200 (a liveness probe, as `lifeline serve` has),
+ * anything else 404. Only the probes of bench/many-sessions.ts ask.
+ */
+export function answerHealth(request: IncomingMessage, response: ServerResponse): void {
+  const healthy = request.method === 'GET' && request.url === '/healthz';
+  response.writeHead(healthy ? 200 : 404, { 'content-type': 'application/json' }).end(healthy ? '{"status":"ok"}' : '{"error":"not found"}');
 }

@@ -4,7 +4,7 @@
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { createServer, MemoryBroker, type Broker, type LifelineServer } from '../../../src/server/index.js';
-import { CATCHUP_CHANNEL, FANOUT_CHANNEL, STORM_CHANNEL, type BenchServer, type ListenConfig, type RedisConfig, type ShutdownHint, eventData } from './bench-server.js';
+import { answerHealth, CATCHUP_CHANNEL, FANOUT_CHANNEL, STORM_CHANNEL, type BenchServer, type ListenConfig, type RedisConfig, type ShutdownHint, eventData } from './bench-server.js';
 
 interface RedisBrokerModule {
   readonly RedisBroker: { connect(options: { readonly url: string; readonly prefix: string }): Promise<Broker> };
@@ -34,6 +34,7 @@ export class LifelineBench implements BenchServer {
       // The echo scenario measures throughput per connection: the production message-rate
       // limit (1000/s by default) would close its clients, and the other stacks have none.
       maxMessageRate: Infinity,
+      onRequest: answerHealth,
       ...(broker ? { broker } : {}),
     });
     this.#server = server;

@@ -3,7 +3,7 @@
 // the ping/terminate loop users add.
 import { createServer, type Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { FANOUT_CHANNEL, type BenchServer, type ListenConfig, eventData } from './bench-server.js';
+import { answerHealth, FANOUT_CHANNEL, type BenchServer, type ListenConfig, eventData } from './bench-server.js';
 
 /** ws has no heartbeat of its own; 30 s is the interval its documentation's example uses. */
 const HEARTBEAT_MS = 30_000;
@@ -26,7 +26,7 @@ export class WsBench implements BenchServer {
 
   listen(config: ListenConfig, onAccept: () => void): Promise<number> {
     this.#head = config.prepublish;
-    const http = createServer();
+    const http = createServer(answerHealth);
     this.#http = http;
     const wss = new WebSocketServer({ server: http, path: '/ws' });
     wss.on('connection', (socket) => {
