@@ -162,8 +162,10 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
   async end(session: LiveSession<User>): Promise<void> {
     const { broker, log } = this.host.options;
     const { id, connection } = session;
-    // Sent on a connection taken over since: the session is the newer connection's now.
-    if (this.sessions.get(id) !== session) return;
+    // Sent on a connection taken over since: the session is the newer connection's now. This
+    // connection left no phase for its close to park (see Hub#message): it leaves here, as a
+    // connection taken over does.
+    if (this.sessions.get(id) !== session) return session.parked ? undefined : this.#tracked(this.park(session));
     this.#markEnded(id);
     void broker.broadcast?.({ kind: 'end', session: id, connection: connection.id }).catch(() => undefined);
     try {
