@@ -198,6 +198,14 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     await this.#tracked(this.park(session));
   }
 
+  /**
+   * The session's `end` is queued (behind what came before it, a slow request say): shutdown
+   * waits for it as for a session being parked, since its connection's close parks nothing.
+   */
+  ending(session: LiveSession<User>): void {
+    void this.#tracked(session.drained());
+  }
+
   /** A session leaving this node: shutdown waits for it before the broker may close. */
   async #tracked(leaving: Promise<void>): Promise<void> {
     this.#parking.add(leaving);

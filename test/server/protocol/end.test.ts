@@ -198,6 +198,21 @@ for (const { name, skip, make } of brokers) {
 }
 
 describe('protocol: a resume racing an end', () => {
+  test('a shutdown waits for an end queued behind a slow request: the session is deleted, not left live', async (t) => {
+    const broker = new MemoryBroker();
+    t.after(() => broker.close());
+    let reached = (): void => undefined;
+    const running = new Promise<void>((resolve) => (reached = resolve));
+    // Never answers: the request times out (requestTimeout), then the end runs.
+    const fixture = await serve(t, { pingInterval: 0, channels, broker, requestTimeout: 300 });
+    fixture.server.handle('slow', () => (reached(), new Promise<never>(() => undefined)));
+    const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    client.send({ type: 'request', id: 1, method: 'slow' });
+    client.send({ type: 'end' });
+    await within(running, 5_000, 'the slow request runs');
+    await within(fixture.server.close({ drainTimeout: 5_000 }), 10_000, 'shutdown');
+    assert.equal(await broker.loadSession(welcome.session), undefined, 'the ended session was deleted before the shutdown ended');
+  });
   test('a resume while the broker is still deleting the ended session gets a new session', async (t) => {
     const inner = new MemoryBroker();
     t.after(() => inner.close());
