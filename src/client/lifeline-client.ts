@@ -238,9 +238,12 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
    * server's close, at most `connectTimeout`), closes for good as {@link close} does, and forgets
    * the session id and secret; with an `outbox` store, empties it too (resolves once that save is
    * done). Offline, nothing reaches the server: its session expires after its recovery window.
+   * On a client closed already, the store is left as `close()` left it (the next client of its
+   * path may hold it by then).
    */
   async logout(): Promise<void> {
     const transport = this.transport;
+    const closed = this.#phase === 'closed';
     if (this.#live()) {
       this.#send({ type: 'end' });
       // The link's next move is away from open: the server closed it (or it was lost).
@@ -252,7 +255,7 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
     }
     this.#session = this.#secret = undefined;
     this.close();
-    await this.#durable?.clear();
+    if (!closed) await this.#durable?.clear();
   }
 
   // ---- the link ----------------------------------------------------------------------------------

@@ -217,11 +217,11 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
     const socket = this.#socket;
     // A new generation: whatever was under way (a URL provider, a dispatch) stops where it is.
     const generation = ++this.#generation;
-    this.#closing = { code: code ?? NORMAL, reason: text };
     if (state === 'connecting') {
       // As WHATWG says: the attempt fails, and once the caller's code has run, readyState is
-      // CLOSED, then an error and a 1006 close are reported. The socket's own late events belong
-      // to an old generation.
+      // CLOSED, then an error and a 1006 close are reported (by reconnect() too, if it comes
+      // first: no close frame went out). The socket's own late events belong to an old generation.
+      this.#closing = { code: ABNORMAL, reason: '' };
       socket?.close();
       this.#move('closing');
       queueMicrotask(
@@ -229,9 +229,12 @@ export class ReconnectingWebSocket extends WebSocketSurface<ReconnectingWebSocke
           generation === this.#generation &&
           this.#move('closed') &&
           this.#error(new LifelineError('ERR_SOCKET', 'closed while connecting')) &&
-          this.#finish({ code: ABNORMAL, reason: '', wasClean: false }, 'stop'),
+          this.#finish({ ...this.#closing, wasClean: false }, 'stop'),
       );
-    } else if (socket && socket.readyState < 3) {
+      return;
+    }
+    this.#closing = { code: code ?? NORMAL, reason: text };
+    if (socket && socket.readyState < 3) {
       // Open, or closing already (the server's close frame came, its close event not yet): the
       // close event reports the closing handshake as it was, the server's code if it began it.
       socket.onclose = (event: CloseLike) => generation === this.#generation && this.#finish(event, 'stop');

@@ -33,6 +33,10 @@ test('the same check flags the Node entry (which pulls in ws)', async () => {
  * docs/topics/design-decisions.md, entries 29, 44 and 45, and `node scripts/bundle-sizes.mjs`
  * for where the bytes are), so any growth fails here.
  */
+// 9,330, 4,498: -1 B, +1 B for reconnect() right after a close() while connecting reporting
+// 1006 (it reported the close()'s 1000, though no close frame went out).
+// 9,331: +9 B for logout() on a client closed already leaving its outbox store alone (it saved
+// it empty after close() had let go of it, over what the path's next client had stored).
 // 9,322, 4,497: the two changes below, measured together after they met.
 // 9,293: +86 B for logout() (`end` sent, the server's close awaited at most connectTimeout, the
 // session id and secret forgotten, a durable outbox emptied): a logout left the session resumable.
@@ -116,7 +120,7 @@ test('the same check flags the Node entry (which pulls in ws)', async () => {
 // 8,730: +8 B (8,728 measured) for the outbox checking only a new entry's size on add (it re-read
 // every queued entry on each add: n²/2 byte counts for n messages queued offline).
 // 4,161: +2 B (4,159 before) for `maxAttempts: 0` meaning no retry even after a 1013.
-const budget = { reconnecting: 4497, clientWithSubscription: 9322 };
+const budget = { reconnecting: 4498, clientWithSubscription: 9330 };
 
 test('bundle sizes, minified + gzipped, within budget', async (t) => {
   const reconnectingOnly = await minifiedGzipSize(`export { ReconnectingWebSocket } from ${JSON.stringify(clientEntry)};`);

@@ -109,6 +109,25 @@ describe('LifelineClient#logout()', () => {
     assert.equal(first.session, undefined);
   });
 
+  test('after close(): the store, which the next client of its path may hold by now, is left as close() left it', async (t) => {
+    const path = await outboxFile(t);
+    const fixture = await startServer({ channels });
+    t.after(() => fixture.close());
+    const first = new LifelineClient(fixture.wsUrl, { ...fast, outbox: new FileOutboxStore(path) });
+    await within(first.ready(), 5_000, 'the first client ready');
+    first.close();
+    // The next client of the path takes it over (once the first has saved and let go) and keeps a publish made offline.
+    const gate = new Gate();
+    gate.close();
+    const next = new LifelineClient(() => gate.wait().then(() => fixture.wsUrl), { ...fast, outbox: new FileOutboxStore(path) });
+    t.after(() => next.close());
+    void next.publish('chat:a', 'kept by the next client').catch(() => undefined);
+    await eventually(async () => (await stored(path).catch(() => ({ entries: [] }))).entries.length === 1, 'the next client stored its publish', 5_000);
+
+    await within(first.logout(), 5_000, 'logout of a closed client');
+    assert.equal((await stored(path)).entries.length, 1, 'the next client\'s outbox is intact');
+  });
+
   test('before the store has loaded: what it held is dropped, not restored, and the store is emptied', async () => {
     const store = new MemoryOutboxStore();
     store.snapshot = { session: 's-old', secret: 'secret', entries: [{ kind: 'publish', body: '{"type":"publish","channel":"chat:a","data":1}', id: 3 }] };

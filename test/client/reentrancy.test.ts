@@ -106,4 +106,21 @@ describe('ReconnectingWebSocket: app code calling back in from any event', () =>
     await Promise.resolve(); // close() while connecting reports after the caller's code, as WHATWG says
     assert.deepEqual(closes, ['1006 false stop']); // reported once
   });
+
+  test('reconnect() right after a close() while connecting reports that attempt as failed (1006), not a clean-sounding 1000', async () => {
+    const clock = new FakeClock();
+    const { WebSocket } = scriptedSockets();
+    const client = new ReconnectingWebSocket('ws://test/ws', undefined, { clock, WebSocket, environment: steady });
+    const closes: string[] = [];
+    client.addEventListener('close', (e) => closes.push(`${e.code} ${e.wasClean}`));
+    await Promise.resolve();
+    assert.equal(client.state, 'connecting');
+    client.close();
+    client.reconnect();
+    await Promise.resolve();
+    // No close frame went out: the attempt failed, as the close() alone reports it.
+    assert.deepEqual(closes, ['1006 false']);
+    assert.equal(client.state, 'connecting');
+    client.close();
+  });
 });

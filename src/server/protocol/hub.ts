@@ -217,6 +217,8 @@ export class Hub<User> {
     // Small replies only: a catch-up held back whole would count against the outbound budget.
     if (message.type === 'request' || message.type === 'publish') this.#batch.hold(connection);
     this.#route(phase, message);
+    // Its connection's close parks nothing now: a shutdown waits for the end instead.
+    if (message.type === 'end') this.#registry.ending(phase);
   }
 
   /** The connection closed: the session is parked in the broker for the recovery window. */

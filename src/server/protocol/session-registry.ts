@@ -162,8 +162,10 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
   async end(session: LiveSession<User>): Promise<void> {
     const { broker, log } = this.host.options;
     const { id, connection } = session;
-    // Sent on a connection taken over since: the session is the newer connection's now.
-    if (this.sessions.get(id) !== session) return;
+    // Sent on a connection taken over since: the session is the newer connection's now. This
+    // connection left no phase for its close to park (see Hub#message): it leaves here, as a
+    // connection taken over does.
+    if (this.sessions.get(id) !== session) return session.parked ? undefined : this.#tracked(this.park(session));
     this.#markEnded(id);
     void broker.broadcast?.({ kind: 'end', session: id, connection: connection.id }).catch(() => undefined);
     try {
@@ -194,6 +196,14 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     const session = phase;
     if (session.connection !== connection) return; // already taken over by a newer connection
     await this.#tracked(this.park(session));
+  }
+
+  /**
+   * The session's `end` is queued (behind what came before it, a slow request say): shutdown
+   * waits for it as for a session being parked, since its connection's close parks nothing.
+   */
+  ending(session: LiveSession<User>): void {
+    void this.#tracked(session.drained());
   }
 
   /** A session leaving this node: shutdown waits for it before the broker may close. */

@@ -136,6 +136,30 @@ for (const { name, skip, make } of brokers) {
       assert.ok(await broker.loadSession(welcome.session), 'the session is the newer connection\'s: not ended by the old one');
       assert.equal((await current.publish(1, 'chat:a', 'still here')).type, 'ack');
     });
+
+    test('an end queued behind a slow request whose connection is taken over meanwhile: the old connection still leaves', async (t) => {
+      const broker = await made(t, make);
+      let release = (): void => undefined;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let reached = (): void => undefined;
+      const running = new Promise<void>((resolve) => (reached = resolve));
+      const fixture = await serve(t, { pingInterval: 0, channels, broker });
+      fixture.server.handle('slow', () => (reached(), held));
+      const { client: old, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+      await old.subscribe(1, 'chat:old');
+      old.send({ type: 'request', id: 2, method: 'slow' });
+      old.send({ type: 'end' });
+      await within(running, 5_000, 'the slow request runs');
+      const { client: current, welcome: resumed } = await ProtocolClient.connect(t, fixture.wsUrl, { session: welcome.session, secret: welcome.secret });
+      assert.equal(resumed.resumed, true);
+      assert.equal((await within(old.closed, 5_000, 'close')).code, 4001, 'taken over');
+      release();
+      // The newer connection's messages wait for the old one's (its end included).
+      assert.equal((await current.publish(3, 'chat:new', 'after')).type, 'ack');
+      assert.equal(fixture.server.realtime.channels.get('chat:old') ?? 0, 0, 'the old connection\'s subscription ended');
+      assert.equal(fixture.server.realtime.sessions, 1, 'the newer connection serves the session');
+      assert.ok(await broker.loadSession(welcome.session), 'not ended: the end came on a connection taken over');
+    });
   });
 }
 
@@ -174,6 +198,21 @@ for (const { name, skip, make } of brokers) {
 }
 
 describe('protocol: a resume racing an end', () => {
+  test('a shutdown waits for an end queued behind a slow request: the session is deleted, not left live', async (t) => {
+    const broker = new MemoryBroker();
+    t.after(() => broker.close());
+    let reached = (): void => undefined;
+    const running = new Promise<void>((resolve) => (reached = resolve));
+    // Never answers: the request times out (requestTimeout), then the end runs.
+    const fixture = await serve(t, { pingInterval: 0, channels, broker, requestTimeout: 300 });
+    fixture.server.handle('slow', () => (reached(), new Promise<never>(() => undefined)));
+    const { client, welcome } = await ProtocolClient.connect(t, fixture.wsUrl);
+    client.send({ type: 'request', id: 1, method: 'slow' });
+    client.send({ type: 'end' });
+    await within(running, 5_000, 'the slow request runs');
+    await within(fixture.server.close({ drainTimeout: 5_000 }), 10_000, 'shutdown');
+    assert.equal(await broker.loadSession(welcome.session), undefined, 'the ended session was deleted before the shutdown ended');
+  });
   test('a resume while the broker is still deleting the ended session gets a new session', async (t) => {
     const inner = new MemoryBroker();
     t.after(() => inner.close());
