@@ -128,6 +128,7 @@ export class DurableOutbox {
    * nothing made meanwhile, the store is left as the last client left it.
    */
   close(): void {
+    if (this.#kept === CLEARED) return; // logged out: nothing comes back
     const entries = this.#entries();
     this.#kept = (!this.loading || entries.length > 0) && entries;
   }

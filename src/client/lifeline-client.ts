@@ -243,7 +243,10 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
    */
   async logout(): Promise<void> {
     const transport = this.transport;
-    const closed = this.#phase === 'closed';
+    // Forgotten and emptied first, while this client holds the store: a close() (the app's own
+    // during the wait too) lets a file store's lock go once the saves asked for are done.
+    this.#session = this.#secret = undefined;
+    const cleared = this.#phase === 'closed' ? undefined : this.#durable?.clear();
     if (this.#live()) {
       this.#send({ type: 'end' });
       // The link's next move is away from open: the server closed it (or it was lost).
@@ -253,9 +256,8 @@ export class LifelineClient extends TypedEventTarget<LifelineClientEventMap> {
         transport.addEventListener('statechange', () => resolve(timer.stop()), { once: true });
       });
     }
-    this.#session = this.#secret = undefined;
     this.close();
-    if (!closed) await this.#durable?.clear();
+    await cleared;
   }
 
   // ---- the link ----------------------------------------------------------------------------------

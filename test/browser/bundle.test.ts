@@ -33,6 +33,9 @@ test('the same check flags the Node entry (which pulls in ws)', async () => {
  * docs/topics/design-decisions.md, entries 29, 44 and 45, and `node scripts/bundle-sizes.mjs`
  * for where the bytes are), so any growth fails here.
  */
+// 9,333: +3 B for logout() forgetting the session and emptying the store before it waits for the
+// server, and a close() meanwhile keeping it empty (the emptying save was asked after the store's lock
+// could be let go).
 // 9,330, 4,498: -1 B, +1 B for reconnect() right after a close() while connecting reporting
 // 1006 (it reported the close()'s 1000, though no close frame went out).
 // 9,331: +9 B for logout() on a client closed already leaving its outbox store alone (it saved
@@ -120,7 +123,7 @@ test('the same check flags the Node entry (which pulls in ws)', async () => {
 // 8,730: +8 B (8,728 measured) for the outbox checking only a new entry's size on add (it re-read
 // every queued entry on each add: n²/2 byte counts for n messages queued offline).
 // 4,161: +2 B (4,159 before) for `maxAttempts: 0` meaning no retry even after a 1013.
-const budget = { reconnecting: 4498, clientWithSubscription: 9330 };
+const budget = { reconnecting: 4498, clientWithSubscription: 9333 };
 
 test('bundle sizes, minified + gzipped, within budget', async (t) => {
   const reconnectingOnly = await minifiedGzipSize(`export { ReconnectingWebSocket } from ${JSON.stringify(clientEntry)};`);

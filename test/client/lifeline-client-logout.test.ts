@@ -5,6 +5,7 @@
  * it clears everything locally all the same.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { FileOutboxStore, LifelineClient, MemoryOutboxStore, ReplyError, type OutboxSnapshot } from '../../src/client/node.js';
@@ -126,6 +127,35 @@ describe('LifelineClient#logout()', () => {
 
     await within(first.logout(), 5_000, 'logout of a closed client');
     assert.equal((await stored(path)).entries.length, 1, 'the next client\'s outbox is intact');
+  });
+
+  test('a close() during the wait for the server: the store is emptied while this client holds it, and the next client keeps what it stores', async (t) => {
+    const path = await outboxFile(t);
+    const lock = `${path}.${process.pid}.lock`;
+    const fixture = await startServer({ channels });
+    t.after(() => fixture.close());
+    /** Whether the lock file was there when each save of the first client began. */
+    const heldAtSave: boolean[] = [];
+    class Watched extends FileOutboxStore {
+      override save(snapshot: OutboxSnapshot): Promise<void> {
+        heldAtSave.push(existsSync(lock));
+        return super.save(snapshot);
+      }
+    }
+    const first = new LifelineClient(fixture.wsUrl, { ...fast, outbox: new Watched(path) });
+    await within(first.ready(), 5_000, 'the first client ready');
+    await within(first.publish('chat:a', 'answered'), 5_000, 'a publish');
+    const out = first.logout();
+    first.close(); // the app's own close, while logout() waits for the server
+    const gate = new Gate();
+    gate.close();
+    const next = new LifelineClient(() => gate.wait().then(() => fixture.wsUrl), { ...fast, outbox: new FileOutboxStore(path) });
+    t.after(() => next.close());
+    void next.publish('chat:a', 'kept by the next client').catch(() => undefined);
+    await within(out, 5_000, 'logout');
+    await eventually(async () => (await stored(path).catch(() => ({ entries: [] }))).entries.length === 1, 'the next client stored its publish', 5_000);
+    assert.ok(heldAtSave.length > 0 && heldAtSave.every(Boolean), `every save of the first client ran under its lock: ${JSON.stringify(heldAtSave)}`);
+    assert.equal((await stored(path)).entries.length, 1, "the next client's outbox is intact");
   });
 
   test('before the store has loaded: what it held is dropped, not restored, and the store is emptied', async () => {
