@@ -1,5 +1,6 @@
 import type { Broker, DirectMessage, ImmediateExchanges, SessionRecord, Unsubscribe } from '../../broker/broker.js';
 import { remembersNothing, RequestWindow } from '../../core/request-window.js';
+import { PacedSweep } from '../../core/paced-sweep.js';
 import { Timer } from '../../core/timer.js';
 import type { Envelope } from '../../core/envelope.js';
 import type { ClientMessage } from '../../protocol/client-messages.js';
@@ -54,13 +55,20 @@ export interface RegistryHost<User> {
 }
 
 /**
- * How often this node extends the records of the sessions it serves. A live session's record
- * lives a recovery window plus one period beyond the last extension: if the node dies, its
- * clients still get at least a full recovery window to resume on another node.
+ * How often this node extends the records of the sessions it serves. Each period's extensions
+ * are spread over its first half in slices of {@link REFRESH_SLICE} sessions, one slice at the
+ * broker at a time (thousands of scripts at once would queue a hello's own commands behind
+ * them), so one session's extensions may be up to 1.5 periods apart. A live session's record
+ * lives a recovery window plus two periods beyond the last extension: if the node dies, its
+ * clients still get at least a full recovery window to resume on another node, with half a
+ * period to spare for slices that run late on a busy node.
  */
 function refreshPeriod(recoveryWindow: number): number {
   return Math.min(30_000, Math.max(1_000, Math.floor(recoveryWindow / 4)));
 }
+
+/** Sessions extended by one broker call: 100 scripts in flight at most with Redis (two per session). */
+export const REFRESH_SLICE = 50;
 
 /**
  * The sessions of this node: a hello opens or resumes one (taking over a live connection of the
@@ -73,6 +81,10 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
   /** Sessions that left this node with messages still in progress (a slow request), until those finish. */
   readonly #draining = new Map<string, LiveSession<User>>();
   readonly #refresh: Timer;
+  /** The period's extensions, a slice at a time. */
+  readonly #refreshSweep: PacedSweep<string>;
+  /** A slice of this period's extensions failed and was logged (once per period, not per slice). */
+  #refreshWarned = false;
   readonly liveTtl: number;
   /** Sessions being parked: shutdown waits for them before the broker may close. */
   readonly #parking = new Set<Promise<void>>();
@@ -97,8 +109,9 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     this.requestTimeout = options.requestTimeout;
     this.windowSize = options.windowSize;
     this.maxQueuedMessages = options.limits.maxQueuedMessages;
-    this.liveTtl = options.recoveryWindow + refreshPeriod(options.recoveryWindow);
+    this.liveTtl = options.recoveryWindow + 2 * refreshPeriod(options.recoveryWindow);
     this.#refresh = new Timer(options.clock, () => this.#refreshSessions());
+    this.#refreshSweep = new PacedSweep(options.clock, REFRESH_SLICE, (ids) => this.#refreshSlice(ids));
     // A session resumed on another node closes its old connection here (4001, as on one node).
     this.#control = options.broker.onBroadcast?.((notice) => {
       if (notice.kind === 'takeover') void this.#takenOver(notice.session, notice.connection, notice.generation);
@@ -179,6 +192,7 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
 
   close(): void {
     this.#refresh.stop();
+    this.#refreshSweep.stop();
     void this.#control?.then((stop) => stop()).catch(() => undefined);
   }
 
@@ -490,11 +504,21 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     else this.#perUser.delete(key);
   }
 
-  /** Extends the broker records of the sessions connected here; runs while there are any. */
+  /** Extends the broker records of the sessions connected here, spread over half a period; runs while there are any. */
   #refreshSessions(): void {
     if (this.sessions.size === 0) return;
-    this.host.options.broker
-      .refreshSessions([...this.sessions.keys()], this.liveTtl)
+    const period = refreshPeriod(this.host.options.recoveryWindow);
+    this.#refreshWarned = false;
+    this.#refreshSweep.start([...this.sessions.keys()], period / 2);
+    this.#refresh.start(period);
+  }
+
+  /** Extends one slice's sessions (those still connected here). */
+  #refreshSlice(slice: readonly string[]): Promise<unknown> {
+    const ids = slice.filter((id) => this.sessions.has(id));
+    if (ids.length === 0) return Promise.resolve();
+    return this.host.options.broker
+      .refreshSessions(ids, this.liveTtl)
       .then((missing) =>
         // Gone from the broker while connected here (it restarted empty, or evicted them): written
         // back from what this node holds, so other nodes and sendToUser find them again.
@@ -506,9 +530,10 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
         ),
       )
       .catch((error: unknown) => {
+        if (this.#refreshWarned) return;
+        this.#refreshWarned = true;
         this.host.options.log.warn({ err: error }, 'could not extend live sessions in the broker');
       });
-    this.#refresh.start(refreshPeriod(this.host.options.recoveryWindow));
   }
 }
 
