@@ -150,9 +150,11 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
    */
   #endedElsewhere(id: string, by: string): void {
     const live = this.sessions.get(id) ?? this.#draining.get(id);
-    if (!live || live.connection.id === by) return;
+    if (live?.connection.id === by) return; // its own notice
+    // Marked even with no connection of it here: a hello that looked the session up before the
+    // end deleted it (its answer still on the way) must open a new session, not bring it back.
     this.#markEnded(id);
-    live.connection.close(1000, 'session ended');
+    live?.connection.close(1000, 'session ended');
   }
 
   #markEnded(id: string): void {

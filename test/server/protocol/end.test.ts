@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test, type TestContext } from 'node:test';
-import type { Broker, ControlNotice } from '../../../src/broker/broker.js';
+import type { Broker, ControlNotice, SessionRecord, Unsubscribe } from '../../../src/broker/broker.js';
 import { MemoryBroker } from '../../../src/broker/memory-broker.js';
 import { RedisBroker } from '../../../src/redis/index.js';
 import type { ChannelsConfig } from '../../../src/server/protocol/channels.js';
@@ -213,6 +213,46 @@ describe('protocol: a resume racing an end', () => {
     await within(fixture.server.close({ drainTimeout: 5_000 }), 10_000, 'shutdown');
     assert.equal(await broker.loadSession(welcome.session), undefined, 'the ended session was deleted before the shutdown ended');
   });
+  test('a resume on another node that looked the session up before its end was deleted gets a new session', async (t) => {
+    const inner = new MemoryBroker();
+    t.after(() => inner.close());
+    let holding = false;
+    let release = (): void => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let looked = (): void => undefined;
+    const lookedUp = new Promise<void>((resolve) => (looked = resolve));
+    /** Node b's broker: a lookup reads the record at once, and its answer is held back. */
+    class LateAnswers extends ForwardingBroker {
+      override async loadSession(id: string, claim?: boolean): Promise<SessionRecord | undefined> {
+        const record = await this.inner.loadSession(id, claim);
+        if (holding) {
+          looked();
+          await held;
+        }
+        return record;
+      }
+      onBroadcast(listener: (notice: ControlNotice) => void): Promise<Unsubscribe> {
+        return inner.onBroadcast(listener);
+      }
+      broadcast(notice: ControlNotice): Promise<void> {
+        return inner.broadcast(notice);
+      }
+    }
+    const a = await serve(t, { pingInterval: 0, channels, broker: inner });
+    const b = await serve(t, { pingInterval: 0, channels, broker: new LateAnswers(inner) });
+    const { client, welcome } = await ProtocolClient.connect(t, a.wsUrl);
+    holding = true;
+    const resuming = ProtocolClient.connect(t, b.wsUrl, { session: welcome.session, secret: welcome.secret });
+    await within(lookedUp, 5_000, 'node b read the record');
+    client.send({ type: 'end' });
+    assert.deepEqual(await within(client.closed, 5_000, 'close'), { code: 1000, reason: 'session ended' });
+    assert.equal(await inner.loadSession(welcome.session), undefined, 'node a deleted it');
+    release();
+    const { welcome: again } = await within(resuming, 5_000, 'the resume answered');
+    assert.equal(again.resumed, false, 'an ended session is not brought back by a lookup made before its end');
+    assert.notEqual(again.session, welcome.session);
+  });
+
   test('a resume while the broker is still deleting the ended session gets a new session', async (t) => {
     const inner = new MemoryBroker();
     t.after(() => inner.close());
