@@ -52,17 +52,20 @@ export class PacedSweep<T> {
       return;
     }
     this.#sweep = { items, next: 0, startedAt: this.clock.now(), span: Math.max(0, span) };
+    // A slice of a stopped sweep still in flight: waited for again, within the patience.
+    if (this.#busy && this.patience !== undefined && !this.#patience.pending) this.#patience.start(this.patience);
     this.#runSlice();
   }
 
   /**
-   * Drops the sweep under way and any queued one; a slice in flight finishes on its own (a sweep
-   * started meanwhile waits for it, within its patience).
+   * Drops the sweep under way and any queued one, and leaves no timer: a slice in flight
+   * finishes on its own (a sweep started meanwhile waits for it, within its patience).
    */
   stop(): void {
     this.#sweep = undefined;
     this.#queued = undefined;
     this.#timer.stop();
+    this.#patience.stop();
   }
 
   get running(): boolean {

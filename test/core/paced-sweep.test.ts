@@ -84,4 +84,20 @@ describe('PacedSweep', () => {
     await answer();
     assert.equal(clock.pending, 0, 'no timer left behind');
   });
+
+  test('stopped with a slice in flight, no timer is left; a sweep started then waits for that slice within the patience (fake clock)', async () => {
+    const { clock, sweep, slices, answer } = setup(1, 5_000);
+    sweep.start(['A', 'B'], 1_000);
+    sweep.stop();
+    assert.equal(clock.pending, 0, 'no timer left behind by a stopped sweep');
+    await clock.tickAsync(60_000);
+    sweep.start(['C'], 0);
+    assert.equal(slices.length, 1, 'C waits for A, still in flight');
+    await clock.tickAsync(5_000);
+    assert.deepEqual(slices[1], { at: 65_000, items: ['C'] }, 'A given up on: C goes');
+    await answer(); // A, late
+    await answer(); // C
+    assert.equal(sweep.running, false);
+    assert.equal(clock.pending, 0);
+  });
 });
