@@ -4,14 +4,19 @@ import { PacedSweep } from '../../src/core/paced-sweep.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
 
 /** A sweep whose slices are answered when the test says (a broker call in flight). */
-function setup(slice: number) {
+function setup(slice: number, patience?: number) {
   const clock = new FakeClock();
   const slices: { readonly at: number; readonly items: readonly string[] }[] = [];
   const pending: (() => void)[] = [];
-  const sweep = new PacedSweep<string>(clock, slice, (items) => {
-    slices.push({ at: clock.now(), items });
-    return new Promise<void>((resolve) => pending.push(resolve));
-  });
+  const sweep = new PacedSweep<string>(
+    clock,
+    slice,
+    (items) => {
+      slices.push({ at: clock.now(), items });
+      return new Promise<void>((resolve) => pending.push(resolve));
+    },
+    patience,
+  );
   /** Answers the slice in flight and lets its continuation run. */
   const answer = async (): Promise<void> => {
     pending.shift()?.();
@@ -59,5 +64,40 @@ describe('PacedSweep', () => {
     assert.deepEqual(slices.map((s) => s.items[0]), ['A', 'B', 'C', 'F'], 'the stopped sweep dropped, the new one run');
     await answer();
     assert.equal(sweep.running, false);
+  });
+
+  test('a slice never answered holds the sweep only for its patience, and its late answer changes nothing (fake clock)', async () => {
+    const { clock, sweep, slices, answer } = setup(1, 5_000);
+    sweep.start(['A', 'B', 'C'], 2_000);
+    await clock.tickAsync(4_999);
+    assert.equal(slices.length, 1, 'B waits for A within its patience');
+    await clock.tickAsync(1);
+    assert.deepEqual(slices[1], { at: 5_000, items: ['B'] }, 'A given up on: B goes');
+    await answer(); // A's late answer: not B's, which is still in flight
+    assert.equal(slices.length, 2, 'one slice waited for at a time');
+    await answer(); // B
+    assert.deepEqual(slices[2], { at: 5_000, items: ['C'] });
+    await answer();
+    assert.equal(sweep.running, false);
+    sweep.start(['D'], 0);
+    assert.deepEqual(slices[3], { at: 5_000, items: ['D'] }, 'a new sweep is not held by the slice given up on');
+    await answer();
+    assert.equal(clock.pending, 0, 'no timer left behind');
+  });
+
+  test('stopped with a slice in flight, no timer is left; a sweep started then waits for that slice within the patience (fake clock)', async () => {
+    const { clock, sweep, slices, answer } = setup(1, 5_000);
+    sweep.start(['A', 'B'], 1_000);
+    sweep.stop();
+    assert.equal(clock.pending, 0, 'no timer left behind by a stopped sweep');
+    await clock.tickAsync(60_000);
+    sweep.start(['C'], 0);
+    assert.equal(slices.length, 1, 'C waits for A, still in flight');
+    await clock.tickAsync(5_000);
+    assert.deepEqual(slices[1], { at: 65_000, items: ['C'] }, 'A given up on: C goes');
+    await answer(); // A, late
+    await answer(); // C
+    assert.equal(sweep.running, false);
+    assert.equal(clock.pending, 0);
   });
 });

@@ -109,9 +109,11 @@ export class SessionRegistry<User> implements LiveSessionHost<User> {
     this.requestTimeout = options.requestTimeout;
     this.windowSize = options.windowSize;
     this.maxQueuedMessages = options.limits.maxQueuedMessages;
-    this.liveTtl = options.recoveryWindow + 2 * refreshPeriod(options.recoveryWindow);
+    const period = refreshPeriod(options.recoveryWindow);
+    this.liveTtl = options.recoveryWindow + 2 * period;
     this.#refresh = new Timer(options.clock, () => this.#refreshSessions());
-    this.#refreshSweep = new PacedSweep(options.clock, REFRESH_SLICE, (ids) => this.#refreshSlice(ids));
+    // A slice the broker never answers holds the extensions one period at most (then the next goes).
+    this.#refreshSweep = new PacedSweep(options.clock, REFRESH_SLICE, (ids) => this.#refreshSlice(ids), period);
     // A session resumed on another node closes its old connection here (4001, as on one node).
     this.#control = options.broker.onBroadcast?.((notice) => {
       if (notice.kind === 'takeover') void this.#takenOver(notice.session, notice.connection, notice.generation);

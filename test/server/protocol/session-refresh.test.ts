@@ -76,6 +76,29 @@ describe('protocol: live sessions refreshed in the broker', () => {
     assert.equal(broker.maxInFlight, 1, 'one slice at the broker at a time');
   });
 
+  test('a refresh the broker never answers holds the next ones for one period at most: every record outlives its ttl (fake clock)', async (t) => {
+    const clock = new FakeClock();
+    const broker = new RefreshLog(new MemoryBroker({ clock }), clock);
+    t.after(() => broker.close());
+    const hung = broker.refreshSessions.bind(broker);
+    let first = true;
+    broker.refreshSessions = (ids, ttl) => {
+      if (!first) return hung(ids, ttl);
+      first = false;
+      broker.calls.push({ at: clock.now(), ids });
+      return new Promise(() => undefined); // never settles (a broker that lost the request)
+    };
+    // Recovery window 120 s: a refresh period of 30 s, records kept 180 s past each extension.
+    const fixture = await serve(t, { clock, pingInterval: 0, broker, recoveryWindow: 120_000 });
+    const ids: string[] = [];
+    for (let i = 0; i < REFRESH_SLICE + 10; i++) ids.push((await ProtocolClient.connect(t, fixture.wsUrl)).welcome.session);
+    for (let step = 0; step < 24; step++) await clock.tickAsync(10_000); // 240 s: past the hellos' ttl
+    assert.ok(broker.calls.length > 1, `${broker.calls.length} refresh call(s): the sweep went on after the unanswered one`);
+    const gone: string[] = [];
+    for (const id of ids) if ((await broker.inner.loadSession(id)) === undefined) gone.push(id);
+    assert.deepEqual(gone, [], 'every connected session still has its record');
+  });
+
   test('idle connected sessions outlive their record ttl with a real Redis', { skip: redisSkip }, async (t) => {
     const broker = await RedisBroker.connect({ url: redisUrl, prefix: testPrefix() });
     t.after(() => broker.close());
