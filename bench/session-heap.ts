@@ -5,6 +5,7 @@
 // generation's first growth). The clients run in a child process, so only the server is measured.
 //
 //   node --expose-gc --import tsx bench/session-heap.ts [--src DIR] [--stack ws [--join]] [--rounds N] [--snapshot] [--sweep MS]
+//                [--default-rate]
 //
 // --src DIR     measures the server in DIR (a copy of src/) instead of src/; a copy outside the
 //               repository is copied into scratch/ for the run, where it finds the packages.
@@ -16,6 +17,8 @@
 // --snapshot    also writes heap snapshots at 1,000 and 3,000 sessions (first round) and prints the
 //               objects retained per session by constructor (self size, the growth over 2,000);
 //               plain objects by their first properties, e.g. `object {user,window,...}`.
+// --default-rate  keeps the server's default maxMessageRate (1,000/s; the other readings lift it,
+//               as the benchmark servers do): what its per-connection bucket costs.
 // --sweep MS    runs the server's keepalive every MS ms and, after the last reading, prints what
 //               one sweep allocates per session (V8's sampling heap profiler over ten intervals,
 //               counting objects already collected): the garbage an idle server makes each ping
@@ -92,7 +95,7 @@ interface Measured {
 async function lifelineServer(src: string, pingInterval: number | undefined): Promise<Measured> {
   const lifeline = (await import(pathToFileURL(join(src, 'server/index.ts')).href)) as LifelineModule;
   const { pino } = await import('pino');
-  const server = lifeline.createServer({ port: 0, channels: { bench: { history: { size: 1000, ttl: 60_000 } } }, logger: pino({ level: 'error' }), maxMessageRate: Infinity, ...(pingInterval === undefined ? {} : { pingInterval }) });
+  const server = lifeline.createServer({ port: 0, channels: { bench: { history: { size: 1000, ttl: 60_000 } } }, logger: pino({ level: 'error' }), ...(process.argv.includes('--default-rate') ? {} : { maxMessageRate: Infinity }), ...(pingInterval === undefined ? {} : { pingInterval }) });
   const { port } = await server.listen();
   return { port, connections: () => server.connections.size };
 }

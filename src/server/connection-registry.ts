@@ -42,6 +42,7 @@ export class ConnectionRegistry<User> implements ConnectionHost {
   readonly closeTimeout: number;
   readonly outboundBudget: number;
   readonly maxInvalidPerMinute: number;
+  readonly maxMessageRate: number;
   readonly binaryPolicy: 'allow' | 'reject';
 
   readonly #parts: RegistryParts<User>;
@@ -66,6 +67,7 @@ export class ConnectionRegistry<User> implements ConnectionHost {
     this.closeTimeout = parts.options.closeTimeout;
     this.outboundBudget = parts.options.outboundBudget;
     this.maxInvalidPerMinute = parts.options.maxInvalidMessages;
+    this.maxMessageRate = parts.options.maxMessageRate;
     this.binaryPolicy = parts.options.binary;
     this.#firstMessage = this.#createFirstMessageAuth(parts.options);
   }
@@ -80,7 +82,7 @@ export class ConnectionRegistry<User> implements ConnectionHost {
 
   /** A socket passed the handshake: it becomes a connection, announced now or after its first message. */
   accept(socket: WebSocket, request: IncomingMessage, { user, expiresAt, anonymous }: Credentials<User>): void {
-    const { options, stats, hub, listeners } = this.#parts;
+    const { stats, hub, listeners } = this.#parts;
     stats.countHandshake(101);
     const firstMessage = this.#firstMessage;
     const connection = new Connection<User>(socket, this, {
@@ -89,7 +91,6 @@ export class ConnectionRegistry<User> implements ConnectionHost {
       anonymous: anonymous === true,
       remoteAddress: request.socket.remoteAddress ?? '',
       authenticating: firstMessage !== undefined,
-      maxMessageRate: options.maxMessageRate,
       // The upgraded socket itself; frames prepared once may go straight to it (no extension to apply).
       ...(socket.extensions === '' ? { transport: request.socket } : {}),
     });

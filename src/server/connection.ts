@@ -6,7 +6,7 @@ import { assertValidClose } from '../core/close-frame.js';
 import type { Clock } from '../core/clock.js';
 import { encodeEnvelope, type Envelope } from '../core/envelope.js';
 import type { KeepaliveTarget } from '../core/keepalive.js';
-import { TokenBucket } from '../core/rate-limiter.js';
+import { refilled, TokenBucket } from '../core/rate-limiter.js';
 import { checkedMove } from '../core/state-machine.js';
 import { smallNumber } from '../core/small-number.js';
 import { Timer } from '../core/timer.js';
@@ -104,6 +104,8 @@ export interface ConnectionHost extends SocketSink {
   readonly outboundBudget: number;
   /** Invalid messages a connection may send per minute before it is closed. */
   readonly maxInvalidPerMinute: number;
+  /** Messages per second a connection may send, in bursts of as many (at least 1); `Infinity`: no limit. */
+  readonly maxMessageRate: number;
   onSlowConsumer(connection: Connection<unknown>): void;
   /** A message of `bytes` was handed to the socket. */
   countOut(bytes: number): void;
@@ -119,7 +121,6 @@ export interface ConnectionInit<User> {
   readonly anonymous?: boolean;
   readonly remoteAddress: string;
   readonly authenticating: boolean;
-  readonly maxMessageRate: number;
   /**
    * The connection's own transport (the upgraded TCP or TLS socket), when no extension was
    * negotiated: prepared frames are written to it directly, the same bytes ws would write.
@@ -169,7 +170,13 @@ export class Connection<User = unknown> implements KeepaliveTarget {
   readonly #host: ConnectionHost;
   /** Made at the first cleanup: most idle connections register none. */
   #cleanups: (() => void)[] | undefined;
-  readonly #messageRate: TokenBucket | undefined;
+  /**
+   * Its message-rate bucket (the host's `maxMessageRate`) as two numbers of its own, not a
+   * {@link TokenBucket}: the tokens left, and when they were counted, ms after the host's epoch.
+   * Small integers at whole rates: no object and no heap number per idle connection.
+   */
+  #rateTokens: number;
+  #rateAt: number;
   /** Six fields in one record made at their first use: memory per idle connection. */
   #uncommon: Uncommon | undefined;
   /** ANONYMOUS, AWAITING_PONG, the input holds and the state: one field (memory per idle connection). */
@@ -188,9 +195,8 @@ export class Connection<User = unknown> implements KeepaliveTarget {
     this.#flags = (init.anonymous === true ? ANONYMOUS : 0) | (STATES.indexOf(init.authenticating ? 'authenticating' : 'open') << STATE_SHIFT) | READ_LIST_DUE;
     this.remoteAddress = init.remoteAddress;
     this.#opened = smallNumber(host.clock.now() - host.epoch);
-    this.#messageRate = Number.isFinite(init.maxMessageRate)
-      ? new TokenBucket(host.clock, init.maxMessageRate, Math.max(1, init.maxMessageRate))
-      : undefined;
+    this.#rateTokens = Number.isFinite(host.maxMessageRate) ? Math.max(1, host.maxMessageRate) : 0;
+    this.#rateAt = this.#opened;
   }
 
   /** The state, moved only along `transitions`: bits of {@link #flags} (not a field or a machine object: memory per connection). */
@@ -497,7 +503,14 @@ export class Connection<User = unknown> implements KeepaliveTarget {
 
   /** @internal Message-rate policy; false means the peer is over its rate. */
   admitMessage(): boolean {
-    return this.#messageRate === undefined || this.#messageRate.take();
+    const rate = this.#host.maxMessageRate;
+    if (!Number.isFinite(rate)) return true;
+    const now = smallNumber(this.#host.clock.now() - this.#host.epoch);
+    const tokens = refilled(this.#rateTokens, now - this.#rateAt, rate, Math.max(1, rate));
+    this.#rateAt = now;
+    const admitted = tokens >= 1;
+    this.#rateTokens = admitted ? tokens - 1 : tokens;
+    return admitted;
   }
 
   /** @internal Invalid-message policy; false means the peer is over its allowance. */
