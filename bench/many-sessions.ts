@@ -3,7 +3,10 @@
 // connections (with the usual ping loop) spread the same way, for the ratios.
 //
 //   node --import tsx bench/many-sessions.ts [--sessions N] [--idle-seconds S] [--broker redis|memory]
-//        [--per-node N] [--stacks lifeline,ws] [--no-one-node] [--out FILE]
+//        [--per-node N] [--stacks lifeline,ws] [--no-one-node] [--out FILE] [--profile]
+//
+// --profile takes a CPU profile of the first node over the idle window (1 ms sampling) and
+// prints where its busy time went per session and second (bench/results/profiles/).
 //
 // One process cannot hold more sockets than its open-file limit (`ulimit -n`), so the script
 // first tries one Lifeline server with as many sessions as that limit (and says how many it took
@@ -21,6 +24,7 @@
 // harness's registry: normal end, an error, Ctrl-C, the deadline).
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { bundleChildren, type Bundle } from './build.js';
 import { fileLimit, machine, sourceState } from './machine.js';
@@ -30,6 +34,7 @@ import { formatNumber, formatScenario } from './report.js';
 import type { ScenarioResult } from './results-model.js';
 import { FANOUT_CHANNEL } from './children/servers/bench-server.js';
 import { subscribe, type Node } from './scenarios/fanout-run.js';
+import { printProfile } from './profile-kit.js';
 import { dropKeys, redisAnswers, redisCpuReader } from './scenarios/redis.js';
 import { cpuOf, delay, split, RunContext, type MetricInfo, type Metrics, type Usage } from './scenarios/scenario.js';
 import { httpGet, socketsOf } from './serve/serve-process.js';
@@ -51,6 +56,7 @@ const { values } = parseArgs({
     'no-one-node': { type: 'boolean', default: false },
     redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
     out: { type: 'string' },
+    profile: { type: 'boolean', default: false },
   },
 });
 const SESSIONS = Number(values.sessions);
@@ -183,12 +189,19 @@ async function measure(options: BenchOptions, bundle: Bundle, stack: string, bro
     log(`${stack}: idle for ${IDLE_MS / 1000} s (load ${loadavg().map((l) => l.toFixed(2)).join(' ')})`);
     await Promise.all(servers.map((s) => s.call('loopReset')));
     const clientChildren: Child[] = clients.map((c) => c.child);
+    const profiled = values.profile ? nodes[0] : undefined;
+    if (profiled) await profiled.child.call('profileStart', { intervalUs: 1000 });
     const before = { server: await cpuOf(servers), client: await cpuOf(clientChildren), redis: redis ? await redis.read() : NaN, at: performance.now() };
     const health = await probeHealth(nodes, Date.now() + IDLE_MS);
     const elapsedMs = performance.now() - before.at;
     const serverCpuMs = (await cpuOf(servers)) - before.server;
     const clientCpuMs = (await cpuOf(clientChildren)) - before.client;
     const redisCpuMs = redis ? (await redis.read()) - before.redis : NaN;
+    if (profiled) {
+      const file = join(options.outDir, 'profiles', `many-sessions-${stack}-${broker}-${process.pid}.cpuprofile`);
+      await profiled.child.call('profileStop', { file }, 60_000);
+      await printProfile(file, ((counts[0] ?? 1) * elapsedMs) / 1000, 'session·s');
+    }
     const loops = await Promise.all(servers.map((s) => s.call<{ p99Ms: number; maxMs: number; gcMaxMs: number }>('loopReport')));
     const open = await Promise.all(servers.map(async (s) => (await s.call<Usage>('usage')).connections ?? 0));
     const lostSessions = SESSIONS - sum(open);

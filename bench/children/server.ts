@@ -1,6 +1,8 @@
 // A server under test, one per process: `node server.js <stack>`. The harness drives it over
 // IPC (listen, publish, usage, gc, shutdown) and reads its CPU time and memory from inside.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session as Inspector } from 'node:inspector';
+import { dirname } from 'node:path';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { constants as perf, monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
@@ -79,6 +81,16 @@ async function collect(): Promise<Collected> {
 }
 
 const server = create(process.argv[2]);
+/** The in-process profiler of `profileStart`/`profileStop` (a window of the run, not its whole life). */
+let inspector: Inspector | undefined;
+function inspect(method: string, params: object = {}): Promise<unknown> {
+  if (!inspector) {
+    inspector = new Inspector();
+    inspector.connect();
+  }
+  const session = inspector;
+  return new Promise((done, fail) => session.post(method, params, (error, result) => (error ? fail(error) : done(result))));
+}
 const accepts: number[] = [];
 let loopDelay: IntervalHistogram | undefined;
 /** The longest garbage-collection pause since `loopReset`, and its kind: what a stall may be. */
@@ -188,6 +200,20 @@ const handlers: Handlers = {
   usage: () => ({ ...usage(), peakRss: peakRss(), connections: server.connections() }),
   gc: () => collect(),
   accepts: () => accepts,
+  /** Starts a CPU profile (sampling every `intervalUs`, default 1000 µs). */
+  async profileStart(args) {
+    await inspect('Profiler.enable');
+    await inspect('Profiler.setSamplingInterval', { interval: optionalNumber(args, 'intervalUs') ?? 1000 });
+    await inspect('Profiler.start');
+  },
+  /** Stops the profile and writes it to `file`. */
+  async profileStop(args) {
+    const file = String(args.file);
+    const { profile } = (await inspect('Profiler.stop')) as { profile: unknown };
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify(profile));
+    return { file };
+  },
   async shutdown(args) {
     const retryAfter = optionalNumber(args, 'retryAfter');
     const retrySpread = optionalNumber(args, 'retrySpread');

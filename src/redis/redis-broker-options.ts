@@ -27,7 +27,9 @@ export interface RedisBrokerOptions {
    * A subscribed channel (or session's direct messages) that heard nothing for this long reads
    * its head (one `HMGET`/`HGET` each, pipelined per Redis node) and fetches what it missed, ms:
    * the bound on how late an event published while a Cluster resharding silently moved the
-   * subscription can arrive (at most 1.5 times this plus a round trip). `0` turns it off. Default 5 000.
+   * subscription can arrive (at most 1.5 times this plus a round trip). Only on a Cluster: one
+   * server moves no subscription without a new connection, so there it is off. `0` turns it
+   * off. Default 5 000.
    */
   readonly quietCheck?: number;
   /**

@@ -111,7 +111,9 @@ export class RedisBroker implements Broker {
     this.#channels = new Feeds(this.#pubsub, this.#clock, gapRetry);
     this.#direct = new Feeds(this.#pubsub, this.#clock, gapRetry);
     this.#touch = new Timer(this.#clock, () => this.#touchChannels());
-    this.#quietCheck = Math.max(0, options.quietCheck ?? 5_000);
+    // Only a Cluster moves a subscription without a new connection (see #checkQuiet): on one
+    // server every loss of pub/sub is a lost connection, whose return fetches what was missed.
+    this.#quietCheck = connection.cluster ? Math.max(0, options.quietCheck ?? 5_000) : 0;
     this.#quiet = new Timer(this.#clock, () => this.#checkQuiet());
     this.#stallProbe = new Timer(this.#clock, () => void this.#probeStall());
     connection.onRestored(() => this.#restored());

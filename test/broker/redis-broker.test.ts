@@ -85,6 +85,32 @@ describe('RedisBroker', { skip: redisSkip }, () => {
     const warned = lines.filter((line) => line.msg?.startsWith('ignored malformed'));
     assert.deepEqual(warned.map((line) => line.ignored), [1], 'one line for both within 10 s');
   });
+  test('on one Redis server an idle node sends no quiet-check reads: only a Cluster moves a subscription without a new connection', async (t) => {
+    const { broker, admin, clock, keys } = await setup(t, { quietCheck: 1_000 });
+    await broker.subscribe('room', () => undefined);
+    await broker.subscribeDirect('S', () => undefined);
+    const monitor = admin.duplicate();
+    monitor.on('error', () => undefined);
+    await monitor.connect();
+    t.after(() => monitor.destroy());
+    const seen: string[] = [];
+    let onMarker: () => void = () => undefined;
+    const marker = new Promise<void>((resolve) => (onMarker = resolve));
+    const ours = [keys.channel('room').meta, keys.session('S').outboxMeta, keys.channel('marker').meta];
+    await monitor.monitor((line) => {
+      if (!ours.some((key) => line.includes(key))) return;
+      seen.push(line);
+      if (line.includes(keys.channel('marker').meta)) onMarker();
+    });
+    // Ten quiet periods and more: a cluster node would have read both heads several times.
+    for (let i = 0; i < 12; i++) await clock.tickAsync(1_000);
+    // On the same connection after anything the ticks sent: once MONITOR shows it, it showed them.
+    await broker.recover('marker', undefined, 0);
+    await within(marker, 5_000, 'the marker command in MONITOR');
+    const heads = seen.filter((line) => /"H(M)?GET"/i.test(line) && !line.includes(keys.channel('marker').meta));
+    assert.deepEqual(heads, [], 'no head read while idle');
+  });
+
   test('a channel with more presence members than Lua can unpack at once (8 000, several nodes\' worth) is listed whole', async (t) => {
     const { broker } = await setup(t, {});
     const count = 8_500;
