@@ -13,8 +13,6 @@ const STARTED = performance.timeOrigin;
 /** The locks this process holds, by number. */
 const held = new Map<number, OutboxLock>();
 let numbered = 0;
-/** Locks of one path are taken one at a time in the process: the last one being taken, by path (it never rejects). */
-const taking = new Map<string, Promise<unknown>>();
 /** The last try at a lock in the process, of any path: they run one at a time (it never rejects). */
 let trying: Promise<unknown> = Promise.resolve();
 /** The synchronous unlink, loaded with the first lock, for the 'exit' hook. */
@@ -60,14 +58,9 @@ export class OutboxLock {
   #released: Promise<void> | undefined;
 
   constructor(readonly path: string) {
-    // By path: a closed holder's last save that hangs holds up new clients of its path only.
-    const taken = (taking.get(path) ?? Promise.resolve()).then(() => this.#take());
-    const turn = taken.catch(() => undefined);
-    taking.set(path, turn);
-    void turn.then(() => {
-      if (taking.get(path) === turn) taking.delete(path);
-    });
-    this.taken = taken;
+    // Its tries run alone in the process (see #attempt); a wait for a closed holder's last save
+    // runs outside them, so a save that hangs holds up new clients of its own path only.
+    this.taken = this.#take();
   }
 
   /** The client closed: the lock is removed once `done` (its last saves) has settled. Resolves once removed. */
