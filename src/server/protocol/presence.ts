@@ -117,7 +117,7 @@ export class Presence<User> {
    */
   async withdraw(session: LiveSession<User>, sub: LiveSubscription<User>, fresh = false): Promise<void> {
     if ((await this.#undo(session, sub)) || !fresh) return;
-    if ((await this.host.broker.presence(sub.channel)).some((entry) => entry.client === session.member)) await this.announceJoin(session, sub);
+    if (await this.#listed(sub.channel, session.member)) await this.announceJoin(session, sub);
   }
 
   /** `session` stops hearing `sub`'s channel, and the broker's entry of its connection goes: whether there was one. */
@@ -252,9 +252,12 @@ export class Presence<User> {
    */
   async #stale(channel: string, announcer: Announcer, change: Change): Promise<boolean> {
     if (announcer.session && !announcer.session.parked) return false;
-    const client = announcer.member.client;
-    const present = (await this.host.broker.presence(channel)).some((entry) => entry.client === client);
-    return present !== (change === 'join');
+    return (await this.#listed(channel, announcer.member.client)) !== (change === 'join');
+  }
+
+  /** Whether the broker lists member `client` on `channel` now (on any node). */
+  async #listed(channel: string, client: string): Promise<boolean> {
+    return (await this.host.broker.presence(channel)).some((entry) => entry.client === client);
   }
 
   /** Forwards the channel's presence changes to one subscriber, and names its member. */
